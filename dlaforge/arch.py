@@ -1,0 +1,334 @@
+"""The architecture spec: one frozen description of an accelerator that every model reads.
+
+`load_arch(name_or_path)` builds an `ArchSpec` from a preset name (dlaforge/presets/*.yaml), a
+YAML file of the same form, or a SCALE-Sim 3.0 `.cfg` file (read as SCALE-Sim reads it). The
+spec is validated once, here; models trust it afterwards.
+
+Memory levels are listed from the PE outwards. A level with `per_pe: true` is a register file
+inside every PE; the others are shared on-chip SRAM buffers. DRAM is always the outermost level
+and is described apart. Operands are named `ifmap`, `weight` and `ofmap`; the level holding
+`ofmap` also holds the partial sums while they accumulate (at `psum_bits`).
+"""
+
+from __future__ import annotations
+
+import configparser
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from .errors import SpecError, non_negative_int, positive_int, positive_number
+
+OPERANDS = ("ifmap", "weight", "ofmap")
+DATAFLOWS = ("ws", "os", "is", "rs")
+PE_KINDS = ("mac",)
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+@dataclass(frozen=True)
+class PEArray:
+    """A 2-D array of processing elements and the bit widths of what they compute on."""
+
+    rows: int
+    cols: int
+    dataflows: tuple[str, ...]
+    pe_kind: str = "mac"
+    ifmap_bits: int = 8
+    weight_bits: int = 8
+    psum_bits: int = 32
+    ofmap_bits: int = 8
+
+    def __post_init__(self):
+        for name in ("rows", "cols", "ifmap_bits", "weight_bits", "psum_bits", "ofmap_bits"):
+            positive_int(getattr(self, name), f"pe_array.{name}")
+        if not self.dataflows:
+            raise SpecError("`pe_array.dataflows` must list at least one of ws, os, is, rs")
+        for df in self.dataflows:
+            if df not in DATAFLOWS:
+                raise SpecError(f"unknown dataflow {df!r} in pe_array.dataflows; "
+                                f"choose from {', '.join(DATAFLOWS)}")
+        if self.pe_kind not in PE_KINDS:
+            raise SpecError(f"unknown pe_kind {self.pe_kind!r}; choose from {', '.join(PE_KINDS)}")
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    """One on-chip memory: a per-PE register file or a shared SRAM buffer.
+
+    `read_energy_pj` / `write_energy_pj` are per access of one `word_bits` word; when absent the
+    energy table derives them from size and width (see dlaforge.sim.energy).
+    """
+
+    name: str
+    size_bytes: int
+    operands: tuple[str, ...]
+    word_bits: int = 64
+    per_pe: bool = False
+    banks: int = 1
+    read_bandwidth_bytes_per_cycle: float = 64.0
+    write_bandwidth_bytes_per_cycle: float = 64.0
+    double_buffered: bool = True
+    read_energy_pj: float | None = None
+    write_energy_pj: float | None = None
+
+    def __post_init__(self):
+        where = f"memory level {self.name!r}"
+        if not self.name or self.name == "dram":
+            raise SpecError(f"a memory level needs a name other than 'dram', not {self.name!r}")
+        positive_int(self.size_bytes, f"{where}: size_bytes")
+        positive_int(self.word_bits, f"{where}: word_bits")
+        positive_int(self.banks, f"{where}: banks")
+        positive_number(self.read_bandwidth_bytes_per_cycle, f"{where}: read_bandwidth_bytes_per_cycle")
+        positive_number(self.write_bandwidth_bytes_per_cycle, f"{where}: write_bandwidth_bytes_per_cycle")
+        if not self.operands:
+            raise SpecError(f"{where} must hold at least one of {', '.join(OPERANDS)}")
+        for op in self.operands:
+            if op not in OPERANDS:
+                raise SpecError(f"{where} holds unknown operand {op!r}; "
+                                f"choose from {', '.join(OPERANDS)}")
+        for name in ("read_energy_pj", "write_energy_pj"):
+            if getattr(self, name) is not None:
+                positive_number(getattr(self, name), f"{where}: {name}")
+
+
+# DRAM energy per bit by type: Accelergy CACTI plug-in `type2energy` (REFERENCES.md §1, DRAM).
+DRAM_PJ_PER_BIT = {"LPDDR4": 8.0, "LPDDR": 40.0, "DDR3": 70.0, "GDDR5": 14.0,
+                   "HBM2": 3.9, "HMC": 4.2}
+
+
+@dataclass(frozen=True)
+class DRAM:
+    """Off-chip memory: bandwidth and latency in accelerator cycles, energy per bit moved."""
+
+    type: str = "LPDDR4"
+    bandwidth_bytes_per_cycle: float = 16.0
+    latency_cycles: int = 100
+    read_energy_pj_per_bit: float | None = None
+    write_energy_pj_per_bit: float | None = None
+
+    def __post_init__(self):
+        positive_number(self.bandwidth_bytes_per_cycle, "dram.bandwidth_bytes_per_cycle")
+        non_negative_int(self.latency_cycles, "dram.latency_cycles")
+        for name in ("read_energy_pj_per_bit", "write_energy_pj_per_bit"):
+            value = getattr(self, name)
+            if value is None and self.type not in DRAM_PJ_PER_BIT:
+                raise SpecError(f"dram.type {self.type!r} has no energy in the table "
+                                f"({', '.join(DRAM_PJ_PER_BIT)}); give dram.{name}")
+            if value is not None:
+                positive_number(value, f"dram.{name}")
+
+    def energy_pj_per_bit(self, write: bool) -> float:
+        value = self.write_energy_pj_per_bit if write else self.read_energy_pj_per_bit
+        return value if value is not None else DRAM_PJ_PER_BIT[self.type]
+
+
+@dataclass(frozen=True)
+class EnergyOverrides:
+    """Optional per-action energies that replace the energy table's defaults (pJ)."""
+
+    mac_pj: float | None = None
+    noc_pj_per_bit: float | None = None
+
+    def __post_init__(self):
+        for f in fields(self):
+            if getattr(self, f.name) is not None:
+                positive_number(getattr(self, f.name), f"energy.{f.name}")
+
+
+@dataclass(frozen=True)
+class ScaleSimConfig:
+    """What a SCALE-Sim .cfg says beyond the hardware: its timing conventions are followed.
+
+    `bandwidth_mode` is CALC (no stalls) or USER (`bandwidth_words_per_cycle` per DRAM port).
+    """
+
+    run_name: str
+    bandwidth_mode: str
+    bandwidth_words_per_cycle: tuple[int, ...] = ()
+    ifmap_sram_bank_bandwidth: int = 10
+    filter_sram_bank_bandwidth: int = 10
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """An accelerator: PE array, on-chip memories from the PE outwards, DRAM, clock, technology."""
+
+    name: str
+    pe_array: PEArray
+    memory: tuple[MemoryLevel, ...]
+    dram: DRAM = field(default_factory=DRAM)
+    clock_mhz: float = 1000.0
+    technology_nm: int = 45
+    energy: EnergyOverrides = field(default_factory=EnergyOverrides)
+    scalesim: ScaleSimConfig | None = None
+
+    def __post_init__(self):
+        positive_number(self.clock_mhz, "clock_mhz")
+        positive_int(self.technology_nm, "technology_nm")
+        names = [level.name for level in self.memory]
+        if len(set(names)) != len(names):
+            raise SpecError(f"memory level names must be unique, got {names}")
+        for op in OPERANDS:
+            holders = [lv.name for lv in self.memory if not lv.per_pe and op in lv.operands]
+            if len(holders) != 1:
+                raise SpecError(f"operand {op!r} must be held by exactly one shared (not per-PE) "
+                                f"memory level, found {holders or 'none'}")
+        if "rs" in self.pe_array.dataflows:
+            for op in OPERANDS:
+                if not any(lv.per_pe and op in lv.operands for lv in self.memory):
+                    raise SpecError(f"dataflow 'rs' needs a per-PE register file holding {op!r}")
+
+    # Derived quantities -------------------------------------------------------------------
+    @property
+    def pe_count(self) -> int:
+        return self.pe_array.rows * self.pe_array.cols
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        return self.pe_count
+
+    def bits(self, operand: str) -> int:
+        """Bit width of one element of `operand` (`psum` is the accumulator width)."""
+        pe = self.pe_array
+        return {"ifmap": pe.ifmap_bits, "weight": pe.weight_bits,
+                "psum": pe.psum_bits, "ofmap": pe.ofmap_bits}[operand]
+
+    def shared_level(self, operand: str) -> MemoryLevel:
+        """The shared SRAM buffer that holds `operand` (validated to be exactly one)."""
+        return next(lv for lv in self.memory if not lv.per_pe and operand in lv.operands)
+
+    def pe_level(self, operand: str) -> MemoryLevel | None:
+        """The per-PE register file that holds `operand`, if any."""
+        return next((lv for lv in self.memory if lv.per_pe and operand in lv.operands), None)
+
+    @property
+    def shared_levels(self) -> tuple[MemoryLevel, ...]:
+        return tuple(lv for lv in self.memory if not lv.per_pe)
+
+    def check_dataflow(self, dataflow: str) -> None:
+        if dataflow not in DATAFLOWS:
+            raise SpecError(f"unknown dataflow {dataflow!r}; choose from {', '.join(DATAFLOWS)}")
+        if dataflow not in self.pe_array.dataflows:
+            raise SpecError(f"arch {self.name!r} does not support dataflow {dataflow!r} "
+                            f"(it supports {', '.join(self.pe_array.dataflows)})")
+
+
+# Loading --------------------------------------------------------------------------------------
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_arch(name_or_path: str | Path) -> ArchSpec:
+    """Build a validated ArchSpec from a preset name, an arch YAML file or a SCALE-Sim .cfg."""
+    text = str(name_or_path)
+    path = Path(text)
+    if text in list_presets():
+        return _arch_from_yaml(PRESET_DIR / f"{text}.yaml")
+    if path.suffix in (".yaml", ".yml", ".cfg"):
+        if not path.is_file():
+            raise SpecError(f"arch file {text!r} does not exist")
+        return _scalesim_arch(path) if path.suffix == ".cfg" else _arch_from_yaml(path)
+    raise SpecError(f"unknown arch {text!r}: not a preset ({', '.join(list_presets())}) "
+                    f"nor a .yaml or .cfg file")
+
+
+def _arch_from_yaml(path: Path) -> ArchSpec:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"arch file {str(path)!r} is not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"arch file {str(path)!r} must be a YAML mapping")
+    data = dict(data)
+    data.setdefault("name", path.stem)
+    memory = data.get("memory")
+    if not isinstance(memory, list):
+        raise SpecError(f"arch file {str(path)!r}: `memory` must be a list of levels")
+    try:
+        return _build(ArchSpec, data, "arch", nested={
+            "pe_array": lambda d: _build(PEArray, d, "pe_array", tuples=("dataflows",)),
+            "memory": lambda levels: tuple(
+                _build(MemoryLevel, lv, f"memory[{i}]", tuples=("operands",))
+                for i, lv in enumerate(levels)),
+            "dram": lambda d: _build(DRAM, d, "dram"),
+            "energy": lambda d: _build(EnergyOverrides, d, "energy"),
+        })
+    except SpecError as exc:
+        raise SpecError(f"arch file {str(path)!r}: {exc}") from None
+
+
+def _build(cls, data, where, nested=None, tuples=()):
+    """Construct dataclass `cls` from a mapping, refusing unknown and missing keys."""
+    if not isinstance(data, dict):
+        raise SpecError(f"`{where}` must be a mapping")
+    known = {f.name for f in fields(cls)} - {"scalesim"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SpecError(f"unknown key `{unknown[0]}` in {where} (known: {', '.join(sorted(known))})")
+    kwargs = {}
+    for key, value in data.items():
+        if nested and key in nested:
+            value = nested[key](value)
+        elif key in tuples:
+            value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        missing = str(exc).split("argument")[-1].strip(": ")
+        raise SpecError(f"{where} is missing {missing}") from None
+
+
+def _scalesim_arch(path: Path) -> ArchSpec:
+    """Read a SCALE-Sim 3.0 .cfg as scalesim/scale_config.py does (kB = 1024 one-byte words)."""
+    config = configparser.ConfigParser()
+    try:
+        config.read(path)
+        arch = config["architecture_presets"]
+        run = config["run_presets"]
+        mode = run.get("InterfaceBandwidth", "").strip()
+        if mode not in ("CALC", "USER"):
+            raise SpecError("InterfaceBandwidth must be CALC or USER")
+        rows, cols = int(arch["ArrayHeight"]), int(arch["ArrayWidth"])
+        sizes_kb = [int(arch[k]) for k in ("IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB")]
+        dataflow = arch["Dataflow"].strip()
+        bandwidths = ()
+        if mode == "USER":
+            bandwidths = tuple(int(x) for x in arch["Bandwidth"].strip().split(","))
+        layout = config["layout"] if config.has_section("layout") else {}
+        scalesim = ScaleSimConfig(
+            run_name=config.get("general", "run_name", fallback=path.stem),
+            bandwidth_mode=mode, bandwidth_words_per_cycle=bandwidths,
+            ifmap_sram_bank_bandwidth=int(layout.get("IfmapSRAMBankBandwidth", 10)),
+            filter_sram_bank_bandwidth=int(layout.get("FilterSRAMBankBandwidth", 10)))
+    except SpecError as exc:
+        raise SpecError(f"SCALE-Sim config {str(path)!r}: {exc}") from None
+    except (configparser.Error, KeyError, ValueError) as exc:
+        raise SpecError(f"SCALE-Sim config {str(path)!r} is malformed: {_describe(exc)}") from None
+    if dataflow not in ("os", "ws", "is"):
+        raise SpecError(f"SCALE-Sim config {str(path)!r}: Dataflow must be os, ws or is, "
+                        f"not {dataflow!r}")
+    for value, what in zip(sizes_kb, ("IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB")):
+        positive_int(value, f"{path.name}: {what}")
+    word_bandwidth = float(bandwidths[0]) if bandwidths else 10.0
+    levels = tuple(
+        MemoryLevel(name=name, size_bytes=kb * 1024, operands=(op,), word_bits=8,
+                    read_bandwidth_bytes_per_cycle=float(max(rows, cols)),
+                    write_bandwidth_bytes_per_cycle=float(max(rows, cols)))
+        for name, op, kb in zip(("ifmap_sram", "filter_sram", "ofmap_sram"), OPERANDS, sizes_kb))
+    # SCALE-Sim fixes the word at one byte, so psums are 8 bit too; energy uses the 45 nm table.
+    return ArchSpec(
+        name=path.stem,
+        pe_array=PEArray(rows=rows, cols=cols, dataflows=(dataflow,), psum_bits=8),
+        memory=levels,
+        dram=DRAM(bandwidth_bytes_per_cycle=word_bandwidth, latency_cycles=1),
+        scalesim=scalesim)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing {exc.args[0]!r}"
+    return str(exc).splitlines()[0]

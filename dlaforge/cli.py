@@ -1,0 +1,160 @@
+"""The `dlaforge` command line (DESIGN.md, "CLI").
+
+Bad input ends with one line on stderr and exit code 2; output files are written only after
+every result is in hand, through a temporary file renamed into place, so an error never leaves
+a partial file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import MODELS, __version__, simulate
+from .arch import DATAFLOWS, list_presets, load_arch
+from .errors import SpecError
+from .stats import ENERGY_COMPONENTS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise SpecError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dlaforge", description="DNN accelerator co-design simulator")
+    parser.add_argument("--version", action="version", version=f"dlaforge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sim = sub.add_parser("simulate", help="energy, cycles and traffic of a network on an arch")
+    sim.add_argument("--arch", required=True, help="preset, arch YAML or SCALE-Sim .cfg")
+    sim.add_argument("--network", required=True, help="preset or SCALE-Sim topology CSV")
+    sim.add_argument("--dataflow", help="ws, os, is, rs or all (default: the arch's first)")
+    sim.add_argument("--model", default="analytical", choices=MODELS)
+    sim.add_argument("--method", default="baseline")
+    sim.add_argument("--batch", type=int, default=1)
+    sim.add_argument("--objective", default="energy", choices=("energy", "cycles", "edp"),
+                     help="what the mapper minimises")
+    sim.add_argument("--json", type=Path, help="write the result record(s) as JSON")
+    sim.add_argument("--csv", type=Path, help="write per-layer rows and totals as CSV")
+    sim.add_argument("--quiet", action="store_true", help="do not print the tables")
+    lst = sub.add_parser("list", help="list presets and choices")
+    lst.add_argument("what", choices=("archs", "networks", "methods", "dataflows"))
+    return parser
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "list":
+            print(_listing(args.what))
+            return 0
+        return _simulate(args)
+    except SpecError as exc:
+        print(f"dlaforge: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+def _simulate(args) -> int:
+    for path in (args.json, args.csv):
+        if path is not None and not path.parent.is_dir():
+            raise SpecError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    result = simulate(args.arch, args.network, dataflow=args.dataflow, model=args.model,
+                      method=args.method, batch=args.batch, objective=args.objective)
+    records = result if isinstance(result, list) else [result]
+    if args.json is not None:
+        payload = [r.to_json() for r in records] if isinstance(result, list) else result.to_json()
+        _write_atomically(args.json, json.dumps(payload, indent=1))
+    if args.csv is not None:
+        _write_atomically(args.csv, _csv_text(records))
+    if not args.quiet:
+        for record in records:
+            print(format_table(record))
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+CSV_COLUMNS = ["arch", "network", "dataflow", "method", "model", "layer", "kind", "macs", "cycles",
+               "compute_cycles", "stall_cycles", "utilization", "energy_pj",
+               *[f"energy_{c}_pj" for c in ENERGY_COMPONENTS], "dram_read_bytes",
+               "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "weight_storage_bits"]
+
+
+def _csv_row(record, name, kind, stats) -> dict:
+    row = {"arch": record.arch, "network": record.network, "dataflow": record.dataflow,
+           "method": record.method, "model": record.model, "layer": name, "kind": kind}
+    d = stats.to_dict()
+    row.update({k: d[k] for k in CSV_COLUMNS if k in d})
+    row.update({f"energy_{c}_pj": stats.energy_breakdown_pj.get(c, 0.0) for c in ENERGY_COMPONENTS})
+    return row
+
+
+def _csv_text(records) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for record in records:
+        for layer in record.layers:
+            writer.writerow(_csv_row(record, layer.name, layer.kind, layer.stats))
+        writer.writerow(_csv_row(record, "TOTAL", "network", record.totals))
+    return out.getvalue()
+
+
+def format_table(record) -> str:
+    """A readable per-layer table with the network total, energies in uJ, traffic in KiB."""
+    head = (f"{record.network} on {record.arch}, dataflow {record.dataflow}, {record.model} model, "
+            f"method {record.method}, batch {record.batch} (mapper objective: {record.objective})")
+    cols = ["layer", "MMACs", "cycles", "util", "energy uJ",
+            *[f"{c} uJ" for c in ENERGY_COMPONENTS], "DRAM rd KiB", "DRAM wr KiB",
+            "SRAM rd KiB", "SRAM wr KiB"]
+    rows = [_table_row(layer.name, layer.stats) for layer in record.layers]
+    rows.append(_table_row("TOTAL", record.totals))
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                   for i, (c, w) in enumerate(zip(cells, widths)))
+    body = [line(cols), line(["-" * w for w in widths])]
+    body += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]
+    return "\n".join([head, *body, ""])
+
+
+def _table_row(name, s) -> list[str]:
+    uj = lambda pj: f"{pj / 1e6:.2f}"
+    kib = lambda b: f"{b / 1024:.1f}"
+    return [name, f"{s.macs / 1e6:.2f}", str(s.cycles), f"{s.utilization:.3f}", uj(s.energy_pj),
+            *[uj(s.energy_breakdown_pj.get(c, 0.0)) for c in ENERGY_COMPONENTS],
+            kib(s.dram_read_bytes), kib(s.dram_write_bytes), kib(s.sram_read_bytes),
+            kib(s.sram_write_bytes)]
+
+
+def _listing(what: str) -> str:
+    if what == "archs":
+        lines = []
+        for name in list_presets():
+            a = load_arch(name)
+            lines.append(f"{name:14s} {a.pe_array.rows}x{a.pe_array.cols} {a.pe_array.pe_kind} "
+                         f"{a.pe_array.ifmap_bits}b, dataflows {','.join(a.pe_array.dataflows)}, "
+                         f"{a.technology_nm} nm")
+        return "\n".join(lines)
+    if what == "networks":
+        from .workloads.networks import list_networks, load_network
+        return "\n".join(f"{n:14s} {len(load_network(n).layers):3d} layers, "
+                         f"{load_network(n).macs / 1e9:.3f} GMAC" for n in list_networks())
+    if what == "methods":
+        from .workloads.methods import METHODS
+        return "\n".join(f"{m.name:14s} {m.description}" for m in METHODS.values())
+    return "\n".join(DATAFLOWS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The one result record every model returns, and its JSON form.
+
+`Stats` holds what one layer (or, summed, one network) cost: cycles, energy by component,
+traffic per memory level and operand, and the operations really performed. `RunRecord` wraps
+per-layer records with the run's context; `RunRecord.to_json()` is the contract of
+`dlaforge simulate --json` (DESIGN.md, "Results").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ENERGY_COMPONENTS = ("mac", "rf", "noc", "sram", "dram")
+
+
+def _merge(a: dict, b: dict) -> dict:
+    """Sum two nested dicts of numbers key by key."""
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) else out.get(key, 0) + value
+    return out
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Cost of one layer or of a sum of layers.
+
+    `macs` is the nominal MAC count, the same under every method; `pe_ops` is what the PE array
+    executed (one per PE per busy cycle at best), from which utilization follows. `accesses`
+    counts elements per level and operand: {level: {operand: {"reads": n, "writes": n}}}.
+    """
+
+    macs: int
+    pe_ops: int
+    pe_count: int
+    compute_cycles: int
+    stall_cycles: int
+    energy_breakdown_pj: dict
+    dram_read_bytes: int
+    dram_write_bytes: int
+    sram_read_bytes: int
+    sram_write_bytes: int
+    weight_storage_bits: int
+    ops: dict = field(default_factory=dict)
+    accesses: dict = field(default_factory=dict)
+
+    @property
+    def cycles(self) -> int:
+        return self.compute_cycles + self.stall_cycles
+
+    @property
+    def energy_pj(self) -> float:
+        return float(sum(self.energy_breakdown_pj.values()))
+
+    @property
+    def utilization(self) -> float:
+        return self.pe_ops / (self.cycles * self.pe_count) if self.cycles else 0.0
+
+    def __add__(self, other: Stats) -> Stats:
+        if self.pe_count != other.pe_count:
+            raise ValueError("cannot add Stats of PE arrays of different sizes")
+        summed = {name: getattr(self, name) + getattr(other, name)
+                  for name in ("macs", "pe_ops", "compute_cycles", "stall_cycles",
+                               "dram_read_bytes", "dram_write_bytes", "sram_read_bytes",
+                               "sram_write_bytes", "weight_storage_bits")}
+        return Stats(pe_count=self.pe_count, **summed,
+                     energy_breakdown_pj=_merge(self.energy_breakdown_pj, other.energy_breakdown_pj),
+                     ops=_merge(self.ops, other.ops),
+                     accesses=_merge(self.accesses, other.accesses))
+
+    def to_dict(self) -> dict:
+        return {"macs": self.macs, "cycles": self.cycles, "compute_cycles": self.compute_cycles,
+                "stall_cycles": self.stall_cycles, "utilization": self.utilization,
+                "energy_pj": self.energy_pj,
+                "energy_breakdown_pj": dict(self.energy_breakdown_pj),
+                "dram_read_bytes": self.dram_read_bytes, "dram_write_bytes": self.dram_write_bytes,
+                "sram_read_bytes": self.sram_read_bytes, "sram_write_bytes": self.sram_write_bytes,
+                "weight_storage_bits": self.weight_storage_bits, "ops": dict(self.ops),
+                "accesses": self.accesses, "pe_ops": self.pe_ops, "pe_count": self.pe_count}
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    name: str
+    kind: str
+    shape: dict
+    stats: Stats
+    mapping: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "shape": self.shape,
+                **self.stats.to_dict(), "mapping": self.mapping}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One simulated run: an arch, a network, a dataflow, a model and a method."""
+
+    version: str
+    arch: str
+    network: str
+    dataflow: str
+    model: str
+    method: str
+    batch: int
+    objective: str
+    layers: tuple[LayerRecord, ...]
+
+    @property
+    def totals(self) -> Stats:
+        total = self.layers[0].stats
+        for layer in self.layers[1:]:
+            total = total + layer.stats
+        return total
+
+    def to_json(self) -> dict:
+        return {"dlaforge_version": self.version, "arch": self.arch, "network": self.network,
+                "dataflow": self.dataflow, "model": self.model, "method": self.method,
+                "batch": self.batch, "objective": self.objective,
+                "totals": self.totals.to_dict(),
+                "layers": [layer.to_dict() for layer in self.layers]}

@@ -1,0 +1,322 @@
+"""The analytical model: closed-form cost of one hardware op under one mapping, and a mapper
+that searches the tilings and loop orders that fit the buffers.
+
+A mapping tiles the op for the shared on-chip buffers: `kt` output channels x `ct` input
+channels x `pt` output rows per tile (all output columns, one image, one group), and orders the
+tile loops n, k, c, p (outermost first). Groups are always the outermost loop.
+
+DRAM traffic follows from the order. An operand's tile is fetched again every time a loop at or
+outside its innermost relevant loop (with more than one trip) advances; loops inside it reuse
+the tile. ifmap depends on n, c, p; weight on k, c; ofmap on n, k, p. When the c loop sits
+outside the ofmap's innermost relevant loop, partial sums leave for DRAM (at psum width) and
+come back. The ifmap tiles along p overlap by R - stride rows (the halo), which is fetched again.
+
+Cycles: the array's compute cycles summed over every tile (edge tiles priced at their real
+size; see sim/array_cost.py), plus stalls: the DRAM latency and the first tile's load before
+compute starts, the last tile's drain after it ends, and in between whatever transfer time the
+double-buffered tiles cannot hide behind compute.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlaforge.arch import ArchSpec
+from dlaforge.errors import SpecError
+from dlaforge.stats import Stats
+from dlaforge.workloads.hwop import HwOp
+
+from .array_cost import TileCost, ceil_div, row_stationary_tile, systolic_tile
+from .energy import EnergyTable
+
+RELEVANT = {"ifmap": "ncp", "weight": "kc", "ofmap": "nkp"}
+LOOP_ORDERS = tuple(o for perm in itertools.permutations("kcp")
+                    for o in ("n" + "".join(perm), "".join(perm) + "n"))
+OBJECTIVES = ("energy", "cycles", "edp")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Tile sizes for the shared buffers, the loop order, and (row stationary only) how the
+    array's stacked PE sets and scratchpads are used."""
+
+    kt: int
+    ct: int
+    pt: int
+    order: str = "nkcp"
+    tc: int = 1   # rs: stacked PE sets working on different channels
+    tk: int = 1   # rs: ... on different filters
+    q: int = 1    # rs: channels per PE scratchpad pass
+    pf: int = 1   # rs: filters per PE scratchpad pass
+
+    def to_dict(self) -> dict:
+        out = {"tile": {"K": self.kt, "C": self.ct, "P": self.pt}, "loop_order": self.order}
+        if (self.tc, self.tk, self.q, self.pf) != (1, 1, 1, 1):
+            out["row_stationary"] = {"tc": self.tc, "tk": self.tk, "q": self.q, "pf": self.pf}
+        return out
+
+
+# Pricing ----------------------------------------------------------------------------------
+def _tile_cost(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, kt, ct, pt) -> TileCost:
+    rows, cols = arch.pe_array.rows, arch.pe_array.cols
+    if dataflow == "rs":
+        return row_stationary_tile(rows, cols, op, kt, ct, pt, g["tc"], g["tk"], g["q"], g["pf"])
+    return systolic_tile(dataflow, rows, cols, op, kt, ct, pt)
+
+
+def _edge_split(total: int, tile):
+    """[(count, size), ...] of full tiles and the remainder tile along one dim."""
+    rem = total % tile
+    return [(total // tile, tile), ((rem > 0).astype(np.int64), np.where(rem > 0, rem, 1))]
+
+
+def _array_totals(arch, op, dataflow, g) -> TileCost:
+    """Array cost summed over all tiles of the op, edge tiles at their real size."""
+    kg, cg = op.K // op.groups, op.C // op.groups
+    shape = np.broadcast(g["kt"], g["ct"], g["pt"]).shape
+    total = TileCost.zeros(shape)
+    for (nk, k), (nc, c), (npp, p) in itertools.product(
+            _edge_split(kg, g["kt"]), _edge_split(cg, g["ct"]), _edge_split(op.P, g["pt"])):
+        total = total.scaled_sum(_tile_cost(arch, op, dataflow, g, k, c, p),
+                                 nk * nc * npp * op.N * op.groups)
+    return total
+
+
+def _fetches(order: str, trips: dict, operand: str):
+    """How many times the operand's tiles are brought in, over all tiles (one group)."""
+    count, active = 1, False
+    for loop in reversed(order):
+        if loop in RELEVANT[operand]:
+            active = active | (trips[loop] > 1)
+        count = np.where(active, count * trips[loop], count)
+    return count
+
+
+def _tile_bytes(op: HwOp, kt, ct, pt) -> dict:
+    in_rows = (pt - 1) * op.stride + op.R
+    in_cols = (op.Q - 1) * op.stride + op.S
+    return {"ifmap": ct * in_rows * in_cols * op.ifmap_bits / 8,
+            "weight": kt * ct * op.R * op.S * op.weight_bits / 8,
+            "ofmap": kt * pt * op.Q * op.psum_bits / 8}
+
+
+def _fits(arch: ArchSpec, op: HwOp, g: dict):
+    tile = _tile_bytes(op, g["kt"], g["ct"], g["pt"])
+    ok = np.ones(np.broadcast(g["kt"], g["ct"], g["pt"]).shape, dtype=bool)
+    for level in arch.shared_levels:
+        need = sum(tile[o] for o in level.operands) * (2 if level.double_buffered else 1)
+        ok &= need <= level.size_bytes
+    if "tc" in g:
+        ok &= _scratchpads_fit(arch, op, g["q"], g["pf"])
+    return ok
+
+
+def _scratchpads_fit(arch: ArchSpec, op: HwOp, q, pf):
+    """Row stationary: a PE keeps q ifmap rows' windows (q*S), q*pf filter rows (q*pf*S) and pf
+    psums in its scratchpads."""
+    words = {o: arch.pe_level(o).size_bytes * 8 // arch.bits("psum" if o == "ofmap" else o)
+             for o in ("ifmap", "weight", "ofmap")}
+    return (q * op.S <= words["ifmap"]) & (q * pf * op.S <= words["weight"]) & (pf <= words["ofmap"])
+
+
+def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: EnergyTable,
+          array: TileCost | None = None) -> dict:
+    """Every figure of the op under the candidate tilings `g` and one loop order (arrays)."""
+    array = _array_totals(arch, op, dataflow, g) if array is None else array
+    kg, cg = op.K // op.groups, op.C // op.groups
+    trips = {"n": np.int64(op.N), "k": ceil_div(kg, g["kt"]), "c": ceil_div(cg, g["ct"]),
+             "p": ceil_div(op.P, g["pt"])}
+    distinct = {o: math.prod(trips[loop] for loop in RELEVANT[o]) for o in RELEVANT}
+    reuse = {o: _fetches(order, trips, o) / distinct[o] for o in RELEVANT}   # >= 1
+
+    halo_rows = (trips["p"] - 1) * max(op.R - op.stride, 0)
+    ifmap_fetched = op.N * op.C * (op.H + halo_rows) * op.W
+    dram = {"ifmap": (reuse["ifmap"] * ifmap_fetched, 0.0),
+            "weight": (reuse["weight"] * op.weight_elements, 0.0)}
+    spills = (reuse["ofmap"] - 1) * op.ofmap_elements          # psum round trips to DRAM
+    dram["ofmap"] = (spills, spills + op.ofmap_elements)
+    dram_read_bits = (dram["ifmap"][0] * op.ifmap_bits + dram["weight"][0] * op.weight_bits
+                      + spills * op.psum_bits)
+    dram_write_bits = spills * op.psum_bits + op.ofmap_elements * op.ofmap_bits
+
+    # shared buffers: what the array reads and writes, plus DRAM fills (writes) and drains (reads)
+    psum_reads = array.sram_psum_writes - op.ofmap_elements      # read-modify-write of psums
+    # (the accumulator drains final sums at psum width; requantization follows the read)
+    sram = {"ifmap": (array.sram_ifmap_reads, dram["ifmap"][0]),
+            "weight": (array.sram_weight_reads, dram["weight"][0]),
+            "ofmap": (psum_reads + spills + op.ofmap_elements, array.sram_psum_writes + spills)}
+    bits = {"ifmap": op.ifmap_bits, "weight": op.weight_bits, "ofmap": op.psum_bits}
+
+    energy = {"mac": array.pe_ops * table.mac_pj, "rf": 0.0, "noc": array.noc_bits * table.noc_pj_per_bit,
+              "sram": 0.0, "dram": dram_read_bits * table.dram_read_pj_per_bit
+              + dram_write_bits * table.dram_write_pj_per_bit}
+    sram_read_bits = sram_write_bits = 0.0
+    for operand, (reads, writes) in sram.items():
+        level = arch.shared_level(operand).name
+        energy["sram"] = energy["sram"] + reads * table.access_pj(level, bits[operand], False) \
+            + writes * table.access_pj(level, bits[operand], True)
+        sram_read_bits = sram_read_bits + reads * bits[operand]
+        sram_write_bits = sram_write_bits + writes * bits[operand]
+    for operand in bits:
+        level = arch.pe_level(operand)
+        reads, writes = array.rf_reads[operand], array.rf_writes[operand]
+        if level is None:       # no register file named in the spec: a plain pipeline register
+            energy["rf"] = energy["rf"] + (reads + writes) * bits[operand] * table.noc_pj_per_bit
+        else:
+            energy["rf"] = energy["rf"] + reads * table.access_pj(level.name, bits[operand], False) \
+                + writes * table.access_pj(level.name, bits[operand], True)
+
+    tiles = _tile_bytes(op, g["kt"], g["ct"], g["pt"])
+    bandwidth = arch.dram.bandwidth_bytes_per_cycle
+    transfer = (dram_read_bits + dram_write_bits) / 8 / bandwidth
+    prologue = arch.dram.latency_cycles + (tiles["ifmap"] + tiles["weight"]) / bandwidth
+    epilogue = tiles["ofmap"] * op.ofmap_bits / op.psum_bits / bandwidth
+    stall = np.ceil(prologue + epilogue + np.maximum(0.0, transfer - array.cycles))
+    cycles = array.cycles + stall
+    total_energy = sum(energy.values())
+    return {"array": array, "energy": energy, "total_energy": total_energy, "cycles": cycles,
+            "stall": stall, "dram": dram, "sram": sram, "dram_read_bits": dram_read_bits,
+            "dram_write_bits": dram_write_bits, "sram_read_bits": sram_read_bits,
+            "sram_write_bits": sram_write_bits}
+
+
+def _objective(priced: dict, objective: str):
+    if objective == "energy":
+        return priced["total_energy"]
+    if objective == "cycles":
+        return priced["cycles"]
+    return priced["total_energy"] * priced["cycles"]
+
+
+def _stats(arch: ArchSpec, op: HwOp, priced: dict, i) -> Stats:
+    """The Stats of candidate `i` of a priced grid."""
+    def at(x):
+        return float(np.asarray(x).ravel()[i]) if np.ndim(x) else float(x)
+
+    array = priced["array"]
+    accesses = {}
+    for operand in ("ifmap", "weight", "ofmap"):
+        level = arch.pe_level(operand)
+        if level is not None:
+            accesses.setdefault(level.name, {})[operand] = {
+                "reads": round(at(array.rf_reads[operand])),
+                "writes": round(at(array.rf_writes[operand]))}
+        reads, writes = priced["sram"][operand]
+        accesses.setdefault(arch.shared_level(operand).name, {})[operand] = {
+            "reads": round(at(reads)), "writes": round(at(writes))}
+        reads, writes = priced["dram"][operand]
+        accesses.setdefault("dram", {})[operand] = {"reads": round(at(reads)),
+                                                    "writes": round(at(writes))}
+    return Stats(
+        macs=0, pe_ops=round(at(array.pe_ops)), pe_count=arch.pe_count,
+        compute_cycles=round(at(array.cycles)), stall_cycles=round(at(priced["stall"])),
+        energy_breakdown_pj={k: at(v) for k, v in priced["energy"].items()},
+        dram_read_bytes=ceil_div(round(at(priced["dram_read_bits"])), 8),
+        dram_write_bytes=ceil_div(round(at(priced["dram_write_bits"])), 8),
+        sram_read_bytes=ceil_div(round(at(priced["sram_read_bits"])), 8),
+        sram_write_bytes=ceil_div(round(at(priced["sram_write_bits"])), 8),
+        weight_storage_bits=op.weight_storage_bits, ops=dict(op.ops), accesses=accesses)
+
+
+# Public API ---------------------------------------------------------------------------------
+def evaluate(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str,
+             table: EnergyTable) -> Stats:
+    """Stats of `op` under one mapping (its `macs` is left 0: the caller knows the layer's)."""
+    g = {name: np.array([getattr(mapping, name)]) for name in ("kt", "ct", "pt", "tc", "tk", "q", "pf")}
+    if dataflow != "rs":
+        for name in ("tc", "tk", "q", "pf"):
+            del g[name]
+    if not _fits(arch, op, g)[0]:
+        raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r} does not fit the buffers "
+                        f"of {arch.name!r}")
+    return _stats(arch, op, price(arch, op, dataflow, g, mapping.order, table), 0)
+
+
+def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str) -> Mapping:
+    """A fixed heuristic: one array-width of filters, all channels, as many output rows as fit
+    (halving channels when even one row does not), loop order n, k, c, p."""
+    kt = min(op.K // op.groups, arch.pe_array.cols)
+    ct, pt = op.C // op.groups, op.P
+    while True:
+        g = {"kt": np.array([kt]), "ct": np.array([ct]), "pt": np.array([pt])}
+        if dataflow == "rs":
+            g.update(tc=np.array([1]), tk=np.array([1]), q=np.array([1]), pf=np.array([1]))
+        if _fits(arch, op, g)[0]:
+            return Mapping(kt=kt, ct=ct, pt=pt)
+        if pt > 1:
+            pt = ceil_div(pt, 2)
+        elif ct > 1:
+            ct = ceil_div(ct, 2)
+        elif kt > 1:
+            kt = ceil_div(kt, 2)
+        else:
+            raise _too_small(arch, op)
+
+
+def _too_small(arch, op):
+    sizes = ", ".join(f"{lv.name} {lv.size_bytes} B" for lv in arch.shared_levels)
+    return SpecError(f"the buffers of {arch.name!r} ({sizes}) are too small for any tile of "
+                     f"layer {op.name!r}")
+
+
+SPLITS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256)
+
+
+def tile_candidates(total: int, align: int, most: int = len(SPLITS)) -> np.ndarray:
+    """Tile sizes worth trying along a dim: balanced splits ceil(total/n) for the first `most`
+    split counts, and multiples of the array dimension `align`."""
+    splits = {ceil_div(total, n) for n in SPLITS[:most]}
+    aligned = {m * align for m in (1, 2, 4, 8, 16) if m * align < total and align > 1}
+    values = sorted(v for v in splits | aligned if 1 <= v <= total)
+    return np.array(values, dtype=np.int64)
+
+
+def _rs_array_candidates(arch: ArchSpec, op: HwOp) -> np.ndarray:
+    """Rows (tc, tk, q, pf): how the stacked PE sets split between channels and filters, and
+    how many channels and filters each PE keeps in its scratchpads; only those that fit."""
+    sets = max(1, arch.pe_array.rows // op.R)
+    rows = [(tc, sets // tc, q, pf) for tc in range(1, sets + 1) if sets % tc == 0
+            for q in (1, 2, 3, 4, 6, 8, 12, 16) for pf in (1, 2, 4, 8, 16, 24, 32, 64)
+            if _scratchpads_fit(arch, op, q, pf)]
+    return np.array(rows or [(1, 1, 1, 1)], dtype=np.int64)
+
+
+def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
+           table: EnergyTable) -> tuple[Mapping, Stats]:
+    """The best mapping by `objective` (energy, cycles or edp) over tilings that fit and all
+    loop orders; ties go to fewer cycles, then less energy."""
+    if objective not in OBJECTIVES:
+        raise SpecError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
+    rows, cols = arch.pe_array.rows, arch.pe_array.cols
+    kg, cg = op.K // op.groups, op.C // op.groups
+    axes = {"kt": tile_candidates(kg, cols), "ct": tile_candidates(cg, rows),
+            "pt": tile_candidates(op.P, rows if dataflow == "os" else cols)}
+    if dataflow == "rs":
+        rs = _rs_array_candidates(arch, op)
+        axes = {"kt": tile_candidates(kg, 1, 12), "ct": tile_candidates(cg, 1, 12),
+                "pt": tile_candidates(op.P, cols, 6), "rs": np.arange(len(rs))}
+    grids = np.meshgrid(*axes.values(), indexing="ij")
+    g = {name: grid.ravel() for name, grid in zip(axes, grids)}
+    if dataflow == "rs":
+        g.update(zip(("tc", "tk", "q", "pf"), rs[g.pop("rs")].T))
+    keep = _fits(arch, op, g)
+    if not keep.any():
+        raise _too_small(arch, op)
+    g = {name: values[keep] for name, values in g.items()}
+    array = _array_totals(arch, op, dataflow, g)
+    best = None
+    for order in LOOP_ORDERS:
+        priced = price(arch, op, dataflow, g, order, table, array)
+        keys = (priced["total_energy"], priced["cycles"], _objective(priced, objective))
+        i = int(np.lexsort(keys)[0])        # last key is the primary one
+        score = tuple(float(k[i]) for k in reversed(keys))
+        if best is None or score < best[0]:
+            best = (score, order, i, priced)
+    _, order, i, priced = best
+    mapping = Mapping(kt=int(g["kt"][i]), ct=int(g["ct"][i]), pt=int(g["pt"][i]), order=order,
+                      **({k: int(g[k][i]) for k in ("tc", "tk", "q", "pf")} if dataflow == "rs" else {}))
+    return mapping, _stats(arch, op, priced, i)

@@ -1,0 +1,123 @@
+"""Cost of one on-chip tile on the PE array, per dataflow, vectorized over candidate tilings.
+
+A tile is `kt` output channels x `ct` input channels x `pt` output rows (all Q columns, one
+image, one group). Every function takes numpy arrays (one entry per candidate) and returns a
+`TileCost` of arrays, so the mapper prices thousands of tilings in one call and `evaluate`
+prices one with the same code.
+
+Systolic arrays (ws, os, is) see the tile as a GEMM: M = pt*Q ofmap pixels, N = kt filters,
+K = ct*R*S reduction. The dataflow maps two of them onto the rows and columns, and streams the
+third in time T (SCALE-Sim's convention, REFERENCES.md §2): os (M, N, K), ws (K, N, M),
+is (K, M, N); folds = ceil(Sr/rows)*ceil(Sc/cols); a fold takes T + rows + cols - 2 cycles (os)
+or 2*rows + cols + T - 2 (ws, is: the stationary operand is loaded first).
+
+Row stationary (eyeriss_like) follows Eyeriss: a PE set of R rows (filter rows) x up to `cols`
+columns (output rows); each PE runs a 1-D convolution of one filter row over one ifmap row for
+`q` channels and `pf` filters held in its scratchpads; `rows // R` sets are stacked and split
+`tc` x `tk` between channels and filters; psums accumulate up the columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlaforge.workloads.hwop import HwOp
+
+
+def ceil_div(a, b):
+    return -(-a // b)
+
+
+@dataclass
+class TileCost:
+    """Per-tile totals (arrays over candidates). Reads/writes are element counts."""
+
+    cycles: np.ndarray
+    pe_ops: np.ndarray
+    sram_ifmap_reads: np.ndarray
+    sram_weight_reads: np.ndarray
+    sram_psum_writes: np.ndarray        # partial or final sums the array writes back
+    rf_reads: dict                      # operand -> array
+    rf_writes: dict
+    noc_bits: np.ndarray                # bits moved one hop between PEs or bus to PE
+
+    def scaled_sum(self, other: TileCost, weight) -> TileCost:
+        """self + weight * other, field by field."""
+        def add(a, b):
+            return {k: a[k] + weight * b[k] for k in a} if isinstance(a, dict) else a + weight * b
+        return TileCost(**{name: add(getattr(self, name), getattr(other, name))
+                           for name in self.__dataclass_fields__})
+
+    @staticmethod
+    def zeros(shape) -> TileCost:
+        z = np.zeros(shape, dtype=np.float64)
+        ops = ("ifmap", "weight", "ofmap")
+        return TileCost(z, z, z, z, z, {o: z for o in ops}, {o: z for o in ops}, z)
+
+
+def systolic_tile(dataflow: str, rows: int, cols: int, op: HwOp, kt, ct, pt) -> TileCost:
+    M, N, K = pt * op.Q, kt, ct * op.R * op.S
+    Sr, Sc, T = {"os": (M, N, K), "ws": (K, N, M), "is": (K, M, N)}[dataflow]
+    row_folds, col_folds = ceil_div(Sr, rows), ceil_div(Sc, cols)
+    folds = row_folds * col_folds
+    if dataflow == "os":
+        cycles = folds * (T + rows + cols - 2)
+        ifmap_reads, weight_reads = M * K * col_folds, K * N * row_folds
+        psum_writes = M * N
+        stationary, moving = "ofmap", ("ifmap", "weight")
+    else:
+        cycles = folds * (2 * rows + cols + T - 2)
+        psum_writes = M * N * row_folds
+        if dataflow == "ws":
+            ifmap_reads, weight_reads = M * K * col_folds, K * N
+            stationary, moving = "weight", ("ifmap", "ofmap")
+        else:
+            ifmap_reads, weight_reads = M * K, K * N * col_folds
+            stationary, moving = "ifmap", ("weight", "ofmap")
+    pe_ops = M * N * K
+    zero = np.zeros_like(pe_ops, dtype=np.float64)
+    rf_reads = {o: zero for o in ("ifmap", "weight", "ofmap")}
+    rf_writes = dict(rf_reads)
+    if stationary == "ofmap":
+        # the accumulator register is read and written by every MAC, then drained once
+        rf_reads["ofmap"], rf_writes["ofmap"] = pe_ops + M * N, pe_ops
+    else:
+        loaded = weight_reads if stationary == "weight" else ifmap_reads
+        rf_reads[stationary], rf_writes[stationary] = pe_ops, loaded
+    bits = {"ifmap": op.ifmap_bits, "weight": op.weight_bits, "ofmap": op.psum_bits}
+    noc_bits = pe_ops * sum(bits[o] for o in moving)
+    return TileCost(cycles=cycles, pe_ops=pe_ops, sram_ifmap_reads=ifmap_reads,
+                    sram_weight_reads=weight_reads, sram_psum_writes=psum_writes,
+                    rf_reads=rf_reads, rf_writes=rf_writes, noc_bits=noc_bits)
+
+
+def row_stationary_tile(rows: int, cols: int, op: HwOp, kt, ct, pt, tc, tk, q, pf) -> TileCost:
+    R, S, Q, s = op.R, op.S, op.Q, op.stride
+    r_used = np.minimum(R, rows)
+    r_folds = ceil_div(R, rows)
+    cols_used = np.minimum(pt, cols)
+    p_folds = ceil_div(pt, cols)
+    ch_per_pass, filt_per_pass = tc * q, tk * pf
+    passes = r_folds * p_folds * ceil_div(ct, ch_per_pass) * ceil_div(kt, filt_per_pass)
+    cycles = passes * (Q * S * q * pf + r_used + cols_used)
+    pe_ops = kt * ct * pt * Q * R * S
+    w_padded = (Q - 1) * s + S
+    in_rows = (cols_used - 1) * s + r_used
+    # per pass the GLB multicasts ifmap rows and filter rows; psums leave the top PE of a column
+    ifmap_reads = passes * np.minimum(ch_per_pass, ct) * in_rows * w_padded
+    weight_reads = kt * ct * R * S * p_folds
+    psum_writes = kt * pt * Q * r_folds * ceil_div(ct, ch_per_pass)
+    pes_used = r_used * cols_used * tc * tk
+    ifmap_rf_writes = passes * pes_used * q * w_padded
+    weight_rf_writes = passes * pes_used * q * pf * S
+    rf_reads = {"ifmap": pe_ops.astype(np.float64), "weight": pe_ops.astype(np.float64),
+                "ofmap": pe_ops.astype(np.float64)}
+    rf_writes = {"ifmap": ifmap_rf_writes, "weight": weight_rf_writes, "ofmap": pe_ops}
+    psum_hops = psum_writes * np.maximum(r_used - 1, 0) * tc
+    noc_bits = (ifmap_rf_writes * op.ifmap_bits + weight_rf_writes * op.weight_bits
+                + psum_hops * op.psum_bits)
+    return TileCost(cycles=cycles, pe_ops=pe_ops, sram_ifmap_reads=ifmap_reads,
+                    sram_weight_reads=weight_reads, sram_psum_writes=psum_writes,
+                    rf_reads=rf_reads, rf_writes=rf_writes, noc_bits=noc_bits)

@@ -1,0 +1,91 @@
+"""Shared test helpers: SCALE-Sim config files and small arch YAMLs written to tmp_path."""
+
+import textwrap
+
+import pytest
+import yaml
+
+SCALESIM_CFG = """\
+[general]
+run_name = {name}
+
+[architecture_presets]
+ArrayHeight:    {rows}
+ArrayWidth:     {cols}
+IfmapSramSzkB:    {ifmap_kb}
+FilterSramSzkB:   {filter_kb}
+OfmapSramSzkB:    {ofmap_kb}
+IfmapOffset:    0
+FilterOffset:   10000000
+OfmapOffset:    20000000
+Bandwidth : {bandwidth}
+Dataflow : {dataflow}
+MemoryBanks:   1
+ReadRequestBuffer: 32
+WriteRequestBuffer: 32
+
+[sparsity]
+SparsitySupport : false
+SparseRep : ellpack_block
+OptimizedMapping : false
+BlockSize : 8
+RandomNumberGeneratorSeed : 40
+
+[run_presets]
+InterfaceBandwidth: {mode}
+UseRamulatorTrace: False
+
+[layout]
+IfmapCustomLayout: False
+IfmapSRAMBankBandwidth: 10
+IfmapSRAMBankNum: 10
+IfmapSRAMBankPort: 2
+FilterCustomLayout: False
+FilterSRAMBankBandwidth: 10
+FilterSRAMBankNum: 10
+FilterSRAMBankPort: 2
+"""
+
+
+@pytest.fixture
+def scalesim_cfg(tmp_path):
+    def write(rows=8, cols=8, dataflow="os", mode="CALC", bandwidth=10, ifmap_kb=64,
+              filter_kb=64, ofmap_kb=64, name="test"):
+        path = tmp_path / f"{name}_{rows}x{cols}_{dataflow}.cfg"
+        path.write_text(SCALESIM_CFG.format(**locals()))
+        return path
+    return write
+
+
+TINY_ARCH = {
+    "name": "tiny",
+    "pe_array": {"rows": 4, "cols": 4, "dataflows": ["ws", "os", "is"]},
+    "memory": [
+        {"name": "reg", "per_pe": True, "size_bytes": 8, "word_bits": 8,
+         "operands": ["ifmap", "weight", "ofmap"], "double_buffered": False},
+        {"name": "buf", "size_bytes": 4096, "word_bits": 32,
+         "operands": ["ifmap", "weight", "ofmap"]},
+    ],
+    "dram": {"type": "LPDDR4", "bandwidth_bytes_per_cycle": 4, "latency_cycles": 10},
+}
+
+
+@pytest.fixture
+def arch_yaml(tmp_path):
+    """Write TINY_ARCH with `changes` applied (a dict of dotted paths to values) to a file."""
+    def write(changes=None, raw=None):
+        data = yaml.safe_load(yaml.safe_dump(TINY_ARCH))
+        for dotted, value in (changes or {}).items():
+            node, *path, last = dotted.split(".")
+            target = data[node]
+            for key in path:
+                target = target[int(key)] if isinstance(target, list) else target[key]
+            target[int(last) if isinstance(target, list) else last] = value
+        path = tmp_path / "arch.yaml"
+        path.write_text(raw if raw is not None else yaml.safe_dump(data))
+        return path
+    return write
+
+
+def dedent(text):
+    return textwrap.dedent(text).lstrip()
