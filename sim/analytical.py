@@ -279,8 +279,9 @@ def _rs_array_candidates(arch: ArchSpec, op: HwOp) -> np.ndarray:
     """Rows (tc, tk, q, pf): how the stacked PE sets split between channels and filters, and
     how many channels and filters each PE keeps in its scratchpads; only those that fit."""
     sets = max(1, arch.pe_array.rows // op.R)
-    rows = [(tc, sets // tc, q, pf) for tc in range(1, sets + 1) if sets % tc == 0
-            for q in (1, 2, 3, 4, 6, 8, 12, 16) for pf in (1, 2, 4, 8, 16, 24, 32, 64)
+    splits = {(tc, sets // tc) for tc in range(1, sets + 1) if sets % tc == 0} | {(1, 1)}
+    rows = [(tc, tk, q, pf) for tc, tk in sorted(splits)
+            for q in (1, 2, 3, 4, 6, 8, 12) for pf in (1, 2, 4, 8, 16, 24, 32)
             if _scratchpads_fit(arch, op, q, pf)]
     return np.array(rows or [(1, 1, 1, 1)], dtype=np.int64)
 
@@ -297,8 +298,11 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
             "pt": tile_candidates(op.P, rows if dataflow == "os" else cols)}
     if dataflow == "rs":
         rs = _rs_array_candidates(arch, op)
-        axes = {"kt": tile_candidates(kg, 1, 12), "ct": tile_candidates(cg, 1, 12),
+        axes = {"kt": tile_candidates(kg, 1, 8), "ct": tile_candidates(cg, 1, 8),
                 "pt": tile_candidates(op.P, cols, 6), "rs": np.arange(len(rs))}
+    seed = default_mapping(arch, op, dataflow)      # the fixed heuristic is always a candidate
+    for name in ("kt", "ct", "pt"):
+        axes[name] = np.union1d(axes[name], [getattr(seed, name)])
     grids = np.meshgrid(*axes.values(), indexing="ij")
     g = {name: grid.ravel() for name, grid in zip(axes, grids)}
     if dataflow == "rs":

@@ -4,7 +4,8 @@ SCALE-Sim maps a whole layer as one GEMM (M = ofmap pixels, N = filters, K = R*S
 on-chip tiling, and reports (REFERENCES.md §2, "SCALE-Sim 3.0"): total cycles = folds *
 cycles_per_fold - 1 with no stalls in CALC mode; SRAM reads and writes by its closed forms,
 including its quirks (os ofmap writes double-count folds*(R+C), scalesim-project/SCALE-Sim#166;
-partial-sum reads never counted; every output write, partial sums included, goes to DRAM).
+partial-sum reads never counted; every output write, partial sums included, goes to DRAM,
+but the os double count does not).
 DRAM reads here are each operand's unique elements, which is what SCALE-Sim's first-touch count
 approaches; the cycle model reproduces its exact counts and USER-mode stalls.
 """
@@ -39,6 +40,8 @@ def scalesim_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable) 
         ifmap_reads, filter_reads = M * K, K * N * ceil_div(M, cols)
         ofmap_writes = M * N * ceil_div(K, rows)
     dram_reads = {"ifmap": op.ifmap_elements, "weight": op.weight_elements}
+    # the os double count of #166 stays in the SRAM report; DRAM sees each output once
+    dram_writes = M * N if dataflow == "os" else ofmap_writes
     # the PE-level counts (registers, hops) of the same GEMM as one tile: M = (N*P) * Q
     whole = systolic_tile(dataflow, rows, cols, op, op.K, op.C, op.N * op.P)
     sram = {"ifmap": (ifmap_reads, dram_reads["ifmap"]),
@@ -48,10 +51,10 @@ def scalesim_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable) 
               * 8 * table.noc_pj_per_bit,
               "noc": float(whole.noc_bits) * table.noc_pj_per_bit, "sram": 0.0,
               "dram": (dram_reads["ifmap"] + dram_reads["weight"]) * 8 * table.dram_read_pj_per_bit
-              + ofmap_writes * 8 * table.dram_write_pj_per_bit}
+              + dram_writes * 8 * table.dram_write_pj_per_bit}
     accesses = {"dram": {"ifmap": {"reads": dram_reads["ifmap"], "writes": 0},
                          "weight": {"reads": dram_reads["weight"], "writes": 0},
-                         "ofmap": {"reads": 0, "writes": ofmap_writes}}}
+                         "ofmap": {"reads": 0, "writes": dram_writes}}}
     for operand, (reads, writes) in sram.items():
         level = arch.shared_level(operand).name
         energy["sram"] += reads * table.access_pj(level, 8, False) + writes * table.access_pj(level, 8, True)
@@ -61,6 +64,6 @@ def scalesim_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable) 
                  compute_cycles=folds * per_fold - 1, stall_cycles=0,
                  energy_breakdown_pj=energy,
                  dram_read_bytes=dram_reads["ifmap"] + dram_reads["weight"],
-                 dram_write_bytes=ofmap_writes, sram_read_bytes=sram_reads,
+                 dram_write_bytes=dram_writes, sram_read_bytes=sram_reads,
                  sram_write_bytes=ofmap_writes + dram_reads["ifmap"] + dram_reads["weight"],
                  weight_storage_bits=op.weight_storage_bits, ops=dict(op.ops), accesses=accesses)

@@ -76,8 +76,8 @@ def arch_yaml(tmp_path):
     def write(changes=None, raw=None):
         data = yaml.safe_load(yaml.safe_dump(TINY_ARCH))
         for dotted, value in (changes or {}).items():
-            node, *path, last = dotted.split(".")
-            target = data[node]
+            *path, last = dotted.split(".")
+            target = data
             for key in path:
                 target = target[int(key)] if isinstance(target, list) else target[key]
             target[int(last) if isinstance(target, list) else last] = value

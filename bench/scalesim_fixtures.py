@@ -1,0 +1,75 @@
+"""Run SCALE-Sim 3.0 itself on small cases and save its reports as test fixtures.
+
+SCALE-Sim needs numpy < 2.4, so it runs in its own venv (bench/_work/scalesim-venv, created on
+first use). The tests compare against the saved reports, so CI needs no SCALE-Sim.
+
+    .venv/bin/python bench/scalesim_fixtures.py      # rewrites tests/fixtures/scalesim/
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / "bench" / "_work" / "scalesim-venv"
+OUT = ROOT / "tests" / "fixtures" / "scalesim"
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import SCALESIM_CFG  # noqa: E402  (the same cfg text the tests write)
+
+CONV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+        "Num Filter, Strides,\n"
+        "c1, 12, 10, 3, 3, 5, 7, 1,\n"
+        "c2, 9, 9, 3, 2, 3, 10, 2,\n"
+        "c3, 7, 7, 1, 1, 16, 33, 1,\n"
+        "c4, 15, 13, 5, 5, 2, 4, 3,\n")
+GEMM = "Layer, M, N, K,\ng1, 17, 9, 40,\ng2, 8, 8, 8,\ng3, 1, 33, 5,\n"
+ARRAYS = [(8, 8), (8, 4), (4, 16)]
+REPORTS = ("COMPUTE_REPORT.csv", "DETAILED_ACCESS_REPORT.csv")
+
+
+def ensure_venv() -> Path:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "scalesim==3.0.0",
+                        "numpy<2.4"], check=True)
+    return python
+
+
+def run_case(python: Path, name: str, rows: int, cols: int, dataflow: str, form: str) -> None:
+    case = OUT / name
+    case.mkdir(parents=True, exist_ok=True)
+    cfg = case / "arch.cfg"
+    cfg.write_text(SCALESIM_CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow,
+                                       mode="CALC", bandwidth=10, ifmap_kb=64, filter_kb=64,
+                                       ofmap_kb=64))
+    topo = case / "topology.csv"
+    topo.write_text(GEMM if form == "gemm" else CONV)
+    with tempfile.TemporaryDirectory() as work:
+        layout = Path(work) / "layout.csv"
+        layout.write_text("Layer name,\n")
+        cmd = [str(python), "-m", "scalesim.scale", "-c", str(cfg), "-t", str(topo),
+               "-l", str(layout), "-p", work]
+        if form == "gemm":
+            cmd += ["-i", "gemm"]
+        subprocess.run(cmd, check=True, capture_output=True, cwd=work)
+        for report in REPORTS:
+            shutil.copy(Path(work) / name / report, case / report)
+
+
+def main() -> None:
+    python = ensure_venv()
+    for rows, cols in ARRAYS:
+        for dataflow in ("os", "ws", "is"):
+            for form in ("conv", "gemm"):
+                name = f"{form}_{rows}x{cols}_{dataflow}"
+                run_case(python, name, rows, cols, dataflow, form)
+                print("saved", name)
+
+
+if __name__ == "__main__":
+    main()
