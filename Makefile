@@ -34,6 +34,7 @@ test: $(STAMP) tools
 
 bench: $(STAMP)
 	$(PY) bench/bench_analytical.py
+	$(PY) bench/validate_eyeriss.py
 
 lint: $(STAMP)
 	$(PY) -m compileall -q dlaforge sim hw workloads reports bench tests

@@ -14,7 +14,8 @@ come back. The ifmap tiles along p overlap by R - stride rows (the halo), which 
 Cycles: the array's compute cycles summed over every tile (edge tiles priced at their real
 size; see sim/array_cost.py), plus stalls: the DRAM latency and the first tile's load before
 compute starts, the last tile's drain after it ends, and in between whatever transfer time the
-double-buffered tiles cannot hide behind compute.
+double-buffered tiles cannot hide behind compute — DRAM's, or a shared buffer's when its read
+or write port (bytes/cycle from the spec) is the slower one.
 """
 
 from __future__ import annotations
@@ -172,10 +173,15 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
 
     tiles = _tile_bytes(op, g["kt"], g["ct"], g["pt"])
     bandwidth = arch.dram.bandwidth_bytes_per_cycle
-    transfer = (dram_read_bits + dram_write_bits) / 8 / bandwidth
+    busy = np.maximum(array.cycles, (dram_read_bits + dram_write_bits) / 8 / bandwidth)
+    for level in arch.shared_levels:        # a port slower than the array needs also stalls it
+        reads = sum(sram[o][0] * bits[o] for o in level.operands) / 8
+        writes = sum(sram[o][1] * bits[o] for o in level.operands) / 8
+        busy = np.maximum(busy, np.maximum(reads / level.read_bandwidth_bytes_per_cycle,
+                                           writes / level.write_bandwidth_bytes_per_cycle))
     prologue = arch.dram.latency_cycles + (tiles["ifmap"] + tiles["weight"]) / bandwidth
     epilogue = tiles["ofmap"] * op.ofmap_bits / op.psum_bits / bandwidth
-    stall = np.ceil(prologue + epilogue + np.maximum(0.0, transfer - array.cycles))
+    stall = np.ceil(prologue + epilogue + busy - array.cycles)
     cycles = array.cycles + stall
     total_energy = sum(energy.values())
     return {"array": array, "energy": energy, "total_energy": total_energy, "cycles": cycles,
