@@ -146,8 +146,6 @@ class ScaleSimConfig:
     run_name: str
     bandwidth_mode: str
     bandwidth_words_per_cycle: tuple[int, ...] = ()
-    ifmap_sram_bank_bandwidth: int = 10
-    filter_sram_bank_bandwidth: int = 10
 
 
 @dataclass(frozen=True)
@@ -298,12 +296,9 @@ def _scalesim_arch(path: Path) -> ArchSpec:
         bandwidths = ()
         if mode == "USER":
             bandwidths = tuple(int(x) for x in arch["Bandwidth"].strip().split(","))
-        layout = config["layout"] if config.has_section("layout") else {}
         scalesim = ScaleSimConfig(
             run_name=config.get("general", "run_name", fallback=path.stem),
-            bandwidth_mode=mode, bandwidth_words_per_cycle=bandwidths,
-            ifmap_sram_bank_bandwidth=int(layout.get("IfmapSRAMBankBandwidth", 10)),
-            filter_sram_bank_bandwidth=int(layout.get("FilterSRAMBankBandwidth", 10)))
+            bandwidth_mode=mode, bandwidth_words_per_cycle=bandwidths)
     except SpecError as exc:
         raise SpecError(f"SCALE-Sim config {str(path)!r}: {exc}") from None
     except (configparser.Error, KeyError, ValueError) as exc:

@@ -64,16 +64,6 @@ class EnergyTable:
         per_word = (self.write_pj_per_word if write else self.read_pj_per_word)[level]
         return per_word * element_bits / self.word_bits[level]
 
-    def as_rows(self) -> list[tuple[str, float, str]]:
-        """The table as (action, pJ, unit) rows, for reports."""
-        rows = [("mac", self.mac_pj, "per MAC"), ("noc hop", self.noc_pj_per_bit, "per bit")]
-        for level, bits in self.word_bits.items():
-            rows.append((f"{level} read", self.read_pj_per_word[level], f"per {bits}-bit word"))
-            rows.append((f"{level} write", self.write_pj_per_word[level], f"per {bits}-bit word"))
-        rows += [("dram read", self.dram_read_pj_per_bit, "per bit"),
-                 ("dram write", self.dram_write_pj_per_bit, "per bit")]
-        return rows
-
 
 def energy_table(arch: ArchSpec) -> EnergyTable:
     def scaled(value_45nm):
