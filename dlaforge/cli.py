@@ -148,8 +148,9 @@ def _listing(what: str) -> str:
         return "\n".join(lines)
     if what == "networks":
         from .workloads.networks import list_networks, load_network
-        return "\n".join(f"{n:14s} {len(load_network(n).layers):3d} layers, "
-                         f"{load_network(n).macs / 1e9:.3f} GMAC" for n in list_networks())
+        networks = [load_network(n) for n in list_networks()]
+        return "\n".join(f"{n.name:14s} {len(n.layers):3d} layers, {n.macs / 1e9:.3f} GMAC"
+                         for n in networks)
     if what == "methods":
         from .workloads.methods import METHODS
         return "\n".join(f"{m.name:14s} {m.description}" for m in METHODS.values())

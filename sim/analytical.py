@@ -38,6 +38,8 @@ RELEVANT = {"ifmap": "ncp", "weight": "kc", "ofmap": "nkp"}
 LOOP_ORDERS = tuple(o for perm in itertools.permutations("kcp")
                     for o in ("n" + "".join(perm), "".join(perm) + "n"))
 OBJECTIVES = ("energy", "cycles", "edp")
+GRID_NAMES = ("kt", "ct", "pt")
+RS_NAMES = ("tc", "tk", "q", "pf")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,11 @@ class Mapping:
     tk: int = 1   # rs: ... on different filters
     q: int = 1    # rs: channels per PE scratchpad pass
     pf: int = 1   # rs: filters per PE scratchpad pass
+
+    def as_grid(self, dataflow: str) -> dict:
+        """This mapping as a one-candidate grid, the form the pricing functions take."""
+        names = GRID_NAMES + (RS_NAMES if dataflow == "rs" else ())
+        return {name: np.array([getattr(self, name)]) for name in names}
 
     def to_dict(self) -> dict:
         out = {"tile": {"K": self.kt, "C": self.ct, "P": self.pt}, "loop_order": self.order}
@@ -232,10 +239,7 @@ def _stats(arch: ArchSpec, op: HwOp, priced: dict, i) -> Stats:
 def evaluate(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str,
              table: EnergyTable) -> Stats:
     """Stats of `op` under one mapping (its `macs` is left 0: the caller knows the layer's)."""
-    g = {name: np.array([getattr(mapping, name)]) for name in ("kt", "ct", "pt", "tc", "tk", "q", "pf")}
-    if dataflow != "rs":
-        for name in ("tc", "tk", "q", "pf"):
-            del g[name]
+    g = mapping.as_grid(dataflow)
     if not _fits(arch, op, g)[0]:
         raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r} does not fit the buffers "
                         f"of {arch.name!r}")
@@ -248,11 +252,9 @@ def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str) -> Mapping:
     kt = min(op.K // op.groups, arch.pe_array.cols)
     ct, pt = op.C // op.groups, op.P
     while True:
-        g = {"kt": np.array([kt]), "ct": np.array([ct]), "pt": np.array([pt])}
-        if dataflow == "rs":
-            g.update(tc=np.array([1]), tk=np.array([1]), q=np.array([1]), pf=np.array([1]))
-        if _fits(arch, op, g)[0]:
-            return Mapping(kt=kt, ct=ct, pt=pt)
+        mapping = Mapping(kt=kt, ct=ct, pt=pt)
+        if _fits(arch, op, mapping.as_grid(dataflow))[0]:
+            return mapping
         if pt > 1:
             pt = ceil_div(pt, 2)
         elif ct > 1:
@@ -307,12 +309,12 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
         axes = {"kt": tile_candidates(kg, 1, 8), "ct": tile_candidates(cg, 1, 8),
                 "pt": tile_candidates(op.P, cols, 6), "rs": np.arange(len(rs))}
     seed = default_mapping(arch, op, dataflow)      # the fixed heuristic is always a candidate
-    for name in ("kt", "ct", "pt"):
+    for name in GRID_NAMES:
         axes[name] = np.union1d(axes[name], [getattr(seed, name)])
     grids = np.meshgrid(*axes.values(), indexing="ij")
     g = {name: grid.ravel() for name, grid in zip(axes, grids)}
     if dataflow == "rs":
-        g.update(zip(("tc", "tk", "q", "pf"), rs[g.pop("rs")].T))
+        g.update(zip(RS_NAMES, rs[g.pop("rs")].T))
     keep = _fits(arch, op, g)
     if not keep.any():
         raise _too_small(arch, op)
@@ -327,6 +329,5 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
         if best is None or score < best[0]:
             best = (score, order, i, priced)
     _, order, i, priced = best
-    mapping = Mapping(kt=int(g["kt"][i]), ct=int(g["ct"][i]), pt=int(g["pt"][i]), order=order,
-                      **({k: int(g[k][i]) for k in ("tc", "tk", "q", "pf")} if dataflow == "rs" else {}))
+    mapping = Mapping(order=order, **{name: int(values[i]) for name, values in g.items()})
     return mapping, _stats(arch, op, priced, i)

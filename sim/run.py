@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dlaforge.arch import ArchSpec
-from dlaforge.stats import LayerRecord, RunRecord, Stats
+from dlaforge.stats import LayerRecord, RunRecord
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
 
@@ -29,7 +31,7 @@ def run_analytical(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 mapping = found.to_dict()
             total = stats if total is None else total + stats
             mappings.append(mapping)
-        total = Stats(**{**total.__dict__, "macs": layer.macs})
+        total = replace(total, macs=layer.macs)
         records.append(LayerRecord(name=layer.name, kind=layer.kind, shape=layer.shape(),
                                    stats=total, mapping=mappings[0] if len(mappings) == 1
                                    else {"ops": mappings}))
