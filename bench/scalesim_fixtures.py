@@ -3,7 +3,7 @@
 SCALE-Sim needs numpy < 2.4, so it runs in its own venv (bench/_work/scalesim-venv, created on
 first use). The tests compare against the saved reports, so CI needs no SCALE-Sim.
 
-    .venv/bin/python bench/scalesim_fixtures.py      # rewrites tests/fixtures/scalesim/
+    .venv/bin/python bench/scalesim_fixtures.py [CASE ...]   # rewrites tests/fixtures/scalesim/
 """
 
 from __future__ import annotations
@@ -27,7 +27,19 @@ CONV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Cha
         "c3, 7, 7, 1, 1, 16, 33, 1,\n"
         "c4, 15, 13, 5, 5, 2, 4, 3,\n")
 GEMM = "Layer, M, N, K,\ng1, 17, 9, 40,\ng2, 8, 8, 8,\ng3, 1, 33, 5,\n"
+# one more conv layer whose ifmap (3200 elements) overflows a 1 kB SRAM several times over
+CONV_LARGE = CONV + "c5, 20, 20, 3, 3, 8, 16, 1,\n"
+GEMM_LARGE = GEMM + "g4, 60, 20, 70,\n"
 ARRAYS = [(8, 8), (8, 4), (4, 16)]
+# (suffix, mode, SRAM kB, ofmap DRAM bandwidth, (ifmap/filter bank bandwidth, banks), arrays)
+VARIANTS = [
+    ("", "CALC", 64, 10, (10, 10), ARRAYS),
+    # small buffers: CALC's 100-set first-touch window and the ofmap drain quirks matter
+    ("_sram1k", "CALC", 1, 10, (10, 10), [(8, 8), (4, 16)]),
+    # USER bandwidth: streamed half-buffer prefetches and their stalls
+    ("_user", "USER", 4, 10, (10, 10), [(8, 8), (8, 4)]),
+    ("_user_bw2", "USER", 1, 2, (2, 1), [(4, 4)]),
+]
 REPORTS = ("COMPUTE_REPORT.csv", "DETAILED_ACCESS_REPORT.csv")
 
 
@@ -40,15 +52,19 @@ def ensure_venv() -> Path:
     return python
 
 
-def run_case(python: Path, name: str, rows: int, cols: int, dataflow: str, form: str) -> None:
+def run_case(python: Path, name: str, rows: int, cols: int, dataflow: str, form: str,
+             mode: str, kb: int, bandwidth: int, bank_bandwidth: int, bank_num: int) -> None:
     case = OUT / name
     case.mkdir(parents=True, exist_ok=True)
     cfg = case / "arch.cfg"
     cfg.write_text(SCALESIM_CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow,
-                                       mode="CALC", bandwidth=10, ifmap_kb=64, filter_kb=64,
-                                       ofmap_kb=64))
+                                       mode=mode, bandwidth=bandwidth, ifmap_kb=kb, filter_kb=kb,
+                                       ofmap_kb=kb, bank_bandwidth=bank_bandwidth,
+                                       bank_num=bank_num))
     topo = case / "topology.csv"
-    topo.write_text(GEMM if form == "gemm" else CONV)
+    small = kb < 64
+    topo.write_text({("gemm", False): GEMM, ("gemm", True): GEMM_LARGE,
+                     ("conv", False): CONV, ("conv", True): CONV_LARGE}[form, small])
     with tempfile.TemporaryDirectory() as work:
         layout = Path(work) / "layout.csv"
         layout.write_text("Layer name,\n")
@@ -61,15 +77,19 @@ def run_case(python: Path, name: str, rows: int, cols: int, dataflow: str, form:
             shutil.copy(Path(work) / name / report, case / report)
 
 
-def main() -> None:
+def main(only=()) -> None:
     python = ensure_venv()
-    for rows, cols in ARRAYS:
-        for dataflow in ("os", "ws", "is"):
-            for form in ("conv", "gemm"):
-                name = f"{form}_{rows}x{cols}_{dataflow}"
-                run_case(python, name, rows, cols, dataflow, form)
-                print("saved", name)
+    for suffix, mode, kb, bandwidth, (bank_bandwidth, bank_num), arrays in VARIANTS:
+        for rows, cols in arrays:
+            for dataflow in ("os", "ws", "is"):
+                for form in ("conv", "gemm"):
+                    name = f"{form}_{rows}x{cols}_{dataflow}{suffix}"
+                    if only and name not in only:
+                        continue
+                    run_case(python, name, rows, cols, dataflow, form, mode, kb, bandwidth,
+                             bank_bandwidth, bank_num)
+                    print("saved", name, flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -37,12 +37,12 @@ UseRamulatorTrace: False
 
 [layout]
 IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: 10
-IfmapSRAMBankNum: 10
+IfmapSRAMBankBandwidth: {bank_bandwidth}
+IfmapSRAMBankNum: {bank_num}
 IfmapSRAMBankPort: 2
 FilterCustomLayout: False
-FilterSRAMBankBandwidth: 10
-FilterSRAMBankNum: 10
+FilterSRAMBankBandwidth: {bank_bandwidth}
+FilterSRAMBankNum: {bank_num}
 FilterSRAMBankPort: 2
 """
 
@@ -50,7 +50,8 @@ FilterSRAMBankPort: 2
 @pytest.fixture
 def scalesim_cfg(tmp_path):
     def write(rows=8, cols=8, dataflow="os", mode="CALC", bandwidth=10, ifmap_kb=64,
-              filter_kb=64, ofmap_kb=64, name="test"):
+              filter_kb=64, ofmap_kb=64, name="test", bank_bandwidth=10,
+              bank_num=10):
         path = tmp_path / f"{name}_{rows}x{cols}_{dataflow}.cfg"
         path.write_text(SCALESIM_CFG.format(**locals()))
         return path

@@ -1,0 +1,205 @@
+"""SCALE-Sim 3.0's double-buffered SRAM models, replayed in numba (scalesim/memory/).
+
+Three buffer models, each with its state in a small int64 array so the replay loop stays in
+nopython code:
+
+- `calc_read`: CALC mode's read buffer (read_buffer_estimate_bw.py). Every address not found
+  in the current set or the completed sets of the active window joins the current set; sets
+  hold floor(size/100) addresses; when 50 sets are complete the window restarts empty. DRAM
+  reads are the addresses so added (first touches). It never stalls.
+- `user_read`: USER mode's read buffer (read_buffer.py). The operand's prefetch stream (the
+  im2col matrix, duplicates included) is cut into sets of ceil(size/100) entries; the active
+  window holds the first half of the buffer's sets; a demand outside the window slides it by
+  the prefetch half and fetches ceil(half/bw)*bw words, ending 1 cycle after the previous
+  prefetch plus one cycle per bw-wide line, plus the 1-cycle DRAM latency. A miss adds the
+  prefetch's lateness to the row's delay twice when positive and once when negative.
+- `write`: the ofmap write buffer (write_buffer.py): outputs fill bw-wide lines; when more
+  than half the buffer is used and no drain is running, the partial line is closed and the
+  next ceil(half/bw) lines drain, counted at full width except the padding of the chunk's last
+  line; a write into a full buffer waits for the running drain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# calc_read state slots
+_ITEMS_PER_SET, _SET_FILL, _CUR_SET, _WIN_START, _WIN_END, _CALC_READS = range(6)
+
+
+def new_calc_read(size_bytes: int, address_space: int):
+    state = np.zeros(6, np.int64)
+    state[_ITEMS_PER_SET] = size_bytes // 100
+    state[_WIN_END] = 49
+    return state, np.full(address_space, -1, np.int64)
+
+
+@njit(cache=True)
+def calc_read(state, last_set, addr):
+    """One demanded address through CALC mode's first-touch window."""
+    cur = state[_CUR_SET]
+    seen = last_set[addr]
+    if seen == cur or (state[_WIN_START] <= seen < min(cur, state[_WIN_END] + 1)):
+        return
+    last_set[addr] = cur
+    state[_CALC_READS] += 1
+    state[_SET_FILL] += 1
+    if state[_SET_FILL] == state[_ITEMS_PER_SET]:
+        state[_SET_FILL] = 0
+        state[_CUR_SET] = cur + 1
+        if cur + 1 == state[_WIN_END] + 1:
+            state[_WIN_START] += 50
+            state[_WIN_END] += 50
+
+
+# write state slots
+(_W_TOTAL, _W_DRAIN_SIZE, _W_BW, _W_FREE, _W_LINE_FILL, _W_LINES, _W_DRAINED,
+ _W_DRAIN_END, _W_WRITES) = range(9)
+
+
+def new_write(size_bytes: int, bandwidth: int, max_writes: int):
+    state = np.zeros(9, np.int64)
+    state[_W_TOTAL] = size_bytes
+    state[_W_DRAIN_SIZE] = size_bytes - -(-size_bytes // 2)
+    state[_W_BW] = bandwidth
+    state[_W_FREE] = size_bytes
+    return state, np.zeros(max_writes + 2, np.int64)
+
+
+@njit(cache=True)
+def _close_line(state, lines):
+    if state[_W_LINE_FILL] > 0:
+        lines[state[_W_LINES]] = state[_W_LINE_FILL]
+        state[_W_LINES] += 1
+        state[_W_LINE_FILL] = 0
+
+
+@njit(cache=True)
+def _drain(state, lines, start_cycle):
+    bw = state[_W_BW]
+    chunk = (state[_W_DRAIN_SIZE] + bw - 1) // bw
+    first = state[_W_DRAINED]
+    last = min(first + chunk, state[_W_LINES])
+    count = last - first
+    words = count * bw - (bw - lines[last - 1]) if count > 0 else 0
+    state[_W_WRITES] += words
+    state[_W_FREE] += words
+    state[_W_DRAINED] = last
+    return start_cycle + count - 1
+
+
+@njit(cache=True)
+def write(state, lines, cycle):
+    """One output written at `cycle`; returns the cycle it was accepted (later if it stalled)."""
+    state[_W_LINE_FILL] += 1
+    state[_W_FREE] -= 1
+    if state[_W_LINE_FILL] == state[_W_BW]:
+        _close_line(state, lines)
+    if cycle < state[_W_DRAIN_END]:
+        if state[_W_FREE] <= 0:
+            cycle = state[_W_DRAIN_END]
+    elif state[_W_FREE] < state[_W_TOTAL] - state[_W_DRAIN_SIZE]:
+        _close_line(state, lines)
+        state[_W_DRAIN_END] = _drain(state, lines, cycle)
+    return cycle
+
+
+@njit(cache=True)
+def write_flush(state, lines, cycle):
+    """Drain everything left at the end of the layer."""
+    _close_line(state, lines)
+    while state[_W_DRAINED] < state[_W_LINES]:
+        cycle = _drain(state, lines, cycle) + 1
+
+
+def write_count(state) -> int:
+    return int(state[_W_WRITES])
+
+
+def calc_read_count(state) -> int:
+    return int(state[_CALC_READS])
+
+
+MISSING = -(1 << 62)
+
+# user_read state slots
+(_U_ACTIVE_SETS, _U_PREFETCH_SETS, _U_SETS, _U_START, _U_END, _U_LAST_PREFETCH,
+ _U_FETCH_LINES, _U_BW, _U_READS) = range(9)
+
+
+def new_user_read(size_bytes: int, bandwidth: int, stream: np.ndarray, address_space: int):
+    """State for USER mode given the operand's prefetch stream (addresses in fetch order, -1
+    for holes) and the DRAM bandwidth in words per cycle."""
+    per_set = -(-size_bytes // 100)
+    active_size = -(-size_bytes // 2)
+    prefetch_size = size_bytes - active_size
+    valid = stream[stream >= 0]
+    set_of_entry = np.arange(len(valid)) // per_set
+    sets = len(valid) // per_set + 1  # SCALE-Sim always opens one more (maybe empty) set
+    # for each address, the sorted distinct sets that hold it, as CSR (index, sets_of)
+    order = np.lexsort((set_of_entry, valid))
+    addr_sorted, set_sorted = valid[order], set_of_entry[order]
+    keep = np.ones(len(addr_sorted), bool)
+    keep[1:] = (addr_sorted[1:] != addr_sorted[:-1]) | (set_sorted[1:] != set_sorted[:-1])
+    addr_sorted, set_sorted = addr_sorted[keep], set_sorted[keep]
+    index = np.zeros(address_space + 1, np.int64)
+    np.add.at(index, addr_sorted + 1, 1)
+    state = np.zeros(9, np.int64)
+    active = min(sets, -(-active_size // per_set))
+    state[_U_ACTIVE_SETS] = active
+    state[_U_PREFETCH_SETS] = min(sets - active, -(-prefetch_size // per_set))
+    state[_U_SETS] = sets
+    state[_U_END] = active
+    state[_U_FETCH_LINES] = -(-prefetch_size // bandwidth)
+    state[_U_BW] = bandwidth
+    # the active half is fetched before cycle 0, its last line arriving at cycle -1
+    state[_U_READS] = min(-(-active_size // bandwidth), -(-len(stream) // bandwidth)) * bandwidth
+    state[_U_LAST_PREFETCH] = -1
+    return state, np.cumsum(index), set_sorted.astype(np.int64)
+
+
+@njit(cache=True)
+def _in_window(state, index, sets_of, addr):
+    """Whether a set of the (circular) active window holds addr."""
+    lo, hi = index[addr], index[addr + 1]
+    start, end = state[_U_START], state[_U_END]
+    a, b = lo, hi
+    while a < b:  # first set >= start holding addr
+        mid = (a + b) // 2
+        if sets_of[mid] < start:
+            a = mid + 1
+        else:
+            b = mid
+    if start < end:
+        return a < hi and sets_of[a] < end
+    return a < hi or (lo < hi and sets_of[lo] < end)
+
+
+@njit(cache=True)
+def user_read_row(state, index, sets_of, row_addrs, count, cycle):
+    """The `count` addresses demanded at `cycle`; returns the row's stall (0 when all hit; it
+    can be negative, as in SCALE-Sim), or MISSING if an address is in no set (SCALE-Sim would
+    loop forever)."""
+    offset = 1
+    for i in range(count):
+        slides = 0
+        while not _in_window(state, index, sets_of, row_addrs[i]):
+            sets = state[_U_SETS]
+            start = (state[_U_START] + state[_U_PREFETCH_SETS]) % sets
+            state[_U_START] = start
+            state[_U_END] = (start + state[_U_ACTIVE_SETS]) % sets
+            state[_U_READS] += state[_U_FETCH_LINES] * state[_U_BW]
+            state[_U_LAST_PREFETCH] += state[_U_FETCH_LINES] + 1
+            late = state[_U_LAST_PREFETCH] - (cycle + offset)
+            offset += late
+            if late > 0:
+                offset += late  # SCALE-Sim adds a positive lateness twice
+            slides += 1
+            if slides > sets:
+                return MISSING
+    return offset - 1
+
+
+def user_read_count(state) -> int:
+    return int(state[_U_READS])
