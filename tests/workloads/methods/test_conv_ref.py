@@ -1,0 +1,49 @@
+"""The direct integer convolution against its float definition, and the fixed-point helpers."""
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from dlaforge.workloads.methods.conv_ref import (conv2d_float, conv2d_int, pow2_exponent,
+                                                  round_shift, round_shift_float)
+
+
+@st.composite
+def conv_case(draw):
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    cg, kg = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    R = draw(st.sampled_from([1, 2, 3, 5]))
+    stride, padding = draw(st.integers(1, 3)), draw(st.integers(0, R))
+    H = draw(st.integers(max(1, R - 2 * padding), 9))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, (draw(st.integers(1, 2)), cg * groups, H, H + 1))
+    w = rng.integers(-128, 128, (kg * groups, cg, R, R))
+    return x, w, stride, padding, groups
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_case())
+def test_integer_conv_equals_float_definition(case):
+    x, w, stride, padding, groups = case
+    assert np.array_equal(conv2d_int(x, w, stride, padding, groups),
+                          conv2d_float(x, w, stride, padding, groups))
+
+
+def test_channel_map_reads_the_remapped_channel():
+    rng = np.random.default_rng(1)
+    x, w = rng.integers(-5, 5, (1, 4, 5, 5)), rng.integers(-5, 5, (2, 4, 3, 3))
+    cmap = np.array([2, 3, 0, 1])
+    assert np.array_equal(conv2d_int(x, w, cmap=cmap), conv2d_int(x[:, cmap], w))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-2**40, 2**40), st.integers(-4, 20))
+def test_round_shift_is_round_half_up(v, shift):
+    assert round_shift(v, shift) == round_shift_float(v, shift)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(1e-6, 1e9), st.sampled_from([1, 7, 127, 32767]))
+def test_pow2_exponent_is_the_smallest_that_fits(peak, qmax):
+    e = int(pow2_exponent(peak, qmax))
+    assert peak / 2.0**e <= qmax < peak / 2.0**(e - 1)
