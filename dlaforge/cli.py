@@ -42,6 +42,18 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", type=Path, help="write the result record(s) as JSON")
     sim.add_argument("--csv", type=Path, help="write per-layer rows and totals as CSV")
     sim.add_argument("--quiet", action="store_true", help="do not print the tables")
+    rep = sub.add_parser("report", help="HTML and Markdown report with figures comparing "
+                                        "dataflows, methods and archs")
+    rep.add_argument("--arch", help="comma-separated presets, arch YAMLs or SCALE-Sim .cfg files")
+    rep.add_argument("--network", help="preset or SCALE-Sim topology CSV")
+    rep.add_argument("--methods", help="comma-separated methods or all (default: every method "
+                                       "each arch can run)")
+    rep.add_argument("--dataflows", help="comma-separated dataflows or all (default: all)")
+    rep.add_argument("--model", choices=MODELS, help="default: analytical")
+    rep.add_argument("--batch", type=int, help="default: 1")
+    rep.add_argument("--from-json", nargs="+", type=Path, metavar="FILE",
+                     help="report saved `simulate --json` records instead of running")
+    rep.add_argument("--out", type=Path, required=True, help="folder to write the report into")
     lst = sub.add_parser("list", help="list presets and choices")
     lst.add_argument("what", choices=("archs", "networks", "methods", "dataflows"))
     return parser
@@ -53,6 +65,8 @@ def main(argv=None) -> int:
         if args.command == "list":
             print(_listing(args.what))
             return 0
+        if args.command == "report":
+            return _report(args)
         return _simulate(args)
     except SpecError as exc:
         print(f"dlaforge: error: {exc}", file=sys.stderr)
@@ -76,6 +90,17 @@ def _simulate(args) -> int:
     if not args.quiet:
         for record in records:
             print(format_table(record))
+    return 0
+
+
+def _report(args) -> int:
+    """Progress goes to stderr, one line per run; the path of index.html to stdout."""
+    from .report_driver import make_report
+    index = make_report(args.out, arch=args.arch, network=args.network, methods=args.methods,
+                        dataflows=args.dataflows, model=args.model, batch=args.batch,
+                        from_json=args.from_json,
+                        progress=lambda line: print(f"dlaforge: {line}", file=sys.stderr))
+    print(index)
     return 0
 
 

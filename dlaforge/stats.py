@@ -8,7 +8,7 @@ per-layer records with the run's context; `RunRecord.to_json()` is the contract 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 ENERGY_COMPONENTS = ("mac", "rf", "noc", "sram", "dram")
 
@@ -78,6 +78,11 @@ class Stats:
                 "weight_storage_bits": self.weight_storage_bits, "ops": dict(self.ops),
                 "accesses": self.accesses, "pe_ops": self.pe_ops, "pe_count": self.pe_count}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Stats:
+        """The inverse of `to_dict` (derived keys such as `cycles` are recomputed, not read)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
 
 @dataclass(frozen=True)
 class LayerRecord:
@@ -119,3 +124,13 @@ class RunRecord:
                 "batch": self.batch, "objective": self.objective,
                 "totals": self.totals.to_dict(),
                 "layers": [layer.to_dict() for layer in self.layers]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> RunRecord:
+        """The inverse of `to_json`; a missing key raises KeyError naming it."""
+        layers = tuple(LayerRecord(name=d["name"], kind=d["kind"], shape=d["shape"],
+                                   stats=Stats.from_dict(d), mapping=d.get("mapping", {}))
+                       for d in data["layers"])
+        return cls(version=data["dlaforge_version"], arch=data["arch"], network=data["network"],
+                   dataflow=data["dataflow"], model=data["model"], method=data["method"],
+                   batch=data["batch"], objective=data.get("objective", "energy"), layers=layers)

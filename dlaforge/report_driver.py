@@ -1,0 +1,219 @@
+"""The driver of `dlaforge report`: gather result records, by running the simulations or by
+loading saved `simulate --json` files, with the arch facts a report states, then build the
+report (dlaforge.reports) and write it into its folder in one step.
+
+This is an entry point, so it may import everything; the reports package itself sees only the
+result records and plain values (reports/inputs.py).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+from . import simulate
+from .arch import ArchSpec, load_arch
+from .errors import SpecError
+from .reports.build import build
+from .reports.inputs import ArchFacts, EnergyEntry, MemoryFacts, ReportInput, Run
+from .reports.output import REPORT_MARKERS, is_replaceable, write_tree
+from .sim.energy import energy_table
+from .stats import RunRecord
+from .workloads.layer import Layer
+from .workloads.methods import METHODS, get_method
+from .workloads.networks import load_network
+
+
+def make_report(out: Path, arch: str | None = None, network: str | None = None,
+                methods: str | None = None, dataflows: str | None = None,
+                model: str | None = None, batch: int | None = None,
+                from_json: list[Path] | None = None,
+                progress: Callable[[str], None] = lambda line: None) -> Path:
+    """Build the report into folder `out` and return the path of its index.html.
+
+    `arch`, `methods` and `dataflows` are comma-separated lists as on the command line
+    (`methods` and `dataflows` may be "all", the default). With `from_json` the runs come from
+    saved records, and `arch` only supplies arch files for records whose arch is not a preset.
+    """
+    _check_out(out)
+    specs = [load_arch(name) for name in _names(arch, "--arch")] if arch else []
+    _check_unique([s.name for s in specs], "arch")
+    if from_json:
+        given = [flag for flag, value in (("--network", network), ("--methods", methods),
+                                          ("--dataflows", dataflows), ("--model", model),
+                                          ("--batch", batch)) if value is not None]
+        if given:
+            raise SpecError(f"{given[0]} cannot be combined with --from-json: the saved "
+                            f"records fix it")
+        inp = _from_records(_load_records(from_json), specs)
+    else:
+        if not specs:
+            raise SpecError("give --arch (or --from-json)")
+        if network is None:
+            raise SpecError("give --network (or --from-json)")
+        inp = _gather(specs, network, methods, dataflows, model or "analytical",
+                      1 if batch is None else batch, progress)
+    progress(f"rendering the report of {len(inp.runs)} runs")
+    files = build(inp)
+    try:
+        write_tree(out, files)
+    except OSError as exc:
+        raise SpecError(f"cannot write the report to {str(out)!r}: {exc.strerror}") from None
+    return out / "index.html"
+
+
+def _check_out(out: Path) -> None:
+    if not out.parent.is_dir():
+        raise SpecError(f"cannot write {str(out)!r}: folder {str(out.parent)!r} does not exist")
+    if not is_replaceable(out):
+        raise SpecError(f"--out {str(out)!r} exists and is not an earlier report (no "
+                        f"{' and '.join(REPORT_MARKERS)}); give a new or empty folder")
+
+
+def _names(text: str, flag: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise SpecError(f"{flag} {text!r} has an empty name in its comma-separated list")
+    return list(dict.fromkeys(names))
+
+
+def _check_unique(names: list[str], what: str) -> None:
+    if len(set(names)) != len(names):
+        raise SpecError(f"two {what}s are named {next(n for n in names if names.count(n) > 1)!r}")
+
+
+def _methods_for(spec: ArchSpec, methods: str | None) -> list[str]:
+    """The named methods (each checked against the arch), or every one the arch can run."""
+    if methods is not None and methods != "all":
+        names = _names(methods, "--methods")
+        for name in names:
+            get_method(name, spec)
+        return names
+    runnable = []
+    for name in METHODS:
+        try:
+            get_method(name, spec)
+        except SpecError:
+            continue
+        runnable.append(name)
+    if not runnable:
+        raise SpecError(f"arch {spec.name!r} can run none of the methods {', '.join(METHODS)}")
+    return sorted(runnable, key=lambda m: m != "baseline")
+
+
+def _dataflows_for(spec: ArchSpec, dataflows: str | None) -> list[str]:
+    if dataflows is None or dataflows == "all":
+        return list(spec.pe_array.dataflows)
+    names = _names(dataflows, "--dataflows")
+    for df in names:
+        spec.check_dataflow(df)
+    return names
+
+
+def _gather(specs, network, methods, dataflows, model, batch, progress) -> ReportInput:
+    load_network(network, batch)  # bad names and files fail here, before any run
+    plan = []
+    for spec in specs:
+        chosen = _methods_for(spec, methods)
+        plan += [(spec, df, m) for df in _dataflows_for(spec, dataflows) for m in chosen]
+    runs = []
+    for i, (spec, df, method) in enumerate(plan, 1):
+        start = time.perf_counter()
+        record = simulate(spec, network, dataflow=df, model=model, method=method, batch=batch)
+        runs.append(Run(record, compulsory_dram_bytes(record, spec)))
+        progress(f"[{i:{len(str(len(plan)))}d}/{len(plan)}] {spec.name} / {df} / {method}: "
+                 f"{time.perf_counter() - start:.2f} s")
+    first = runs[0].record
+    return ReportInput(network=first.network, model=first.model, batch=first.batch,
+                       archs=tuple(arch_facts(s) for s in specs), runs=tuple(runs))
+
+
+def _load_records(paths: list[Path]) -> list[RunRecord]:
+    records = []
+    for path in paths:
+        if not path.is_file():
+            raise SpecError(f"saved record {str(path)!r} does not exist")
+        try:
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise SpecError(f"saved record {str(path)!r} is not valid JSON") from None
+        try:
+            loaded = [RunRecord.from_json(d) for d in (data if isinstance(data, list) else [data])]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise SpecError(f"{str(path)!r} is not a `dlaforge simulate --json` record "
+                            f"({type(exc).__name__}: {exc})") from None
+        if not loaded or any(not r.layers for r in loaded):
+            raise SpecError(f"{str(path)!r} holds no run with layers")
+        records += loaded
+    return records
+
+
+def _from_records(records: list[RunRecord], specs: list[ArchSpec]) -> ReportInput:
+    for attr in ("network", "model", "batch"):
+        values = list(dict.fromkeys(getattr(r, attr) for r in records))
+        if len(values) > 1:
+            raise SpecError(f"the saved records are of different {attr}s ({', '.join(map(str, values))}); "
+                            f"a report covers one network, model and batch")
+    keys = [(r.arch, r.dataflow, r.method) for r in records]
+    _check_unique(["/".join(k) for k in keys], "saved run")
+    by_name = {s.name: s for s in specs}
+    for name in dict.fromkeys(r.arch for r in records):
+        if name not in by_name:
+            try:
+                by_name[name] = load_arch(name)
+            except SpecError:
+                raise SpecError(f"the saved records' arch {name!r} is not a preset; give its "
+                                f"arch file with --arch") from None
+    runs = []
+    for r in records:
+        spec = by_name[r.arch]
+        if r.layers[0].stats.pe_count != spec.pe_count:
+            raise SpecError(f"the saved record of arch {r.arch!r} has {r.layers[0].stats.pe_count}"
+                            f" PEs but the arch spec has {spec.pe_count}")
+        runs.append(Run(r, compulsory_dram_bytes(r, spec)))
+    used = dict.fromkeys(r.arch for r in records)
+    return ReportInput(network=records[0].network, model=records[0].model,
+                       batch=records[0].batch, archs=tuple(arch_facts(by_name[n]) for n in used),
+                       runs=tuple(runs))
+
+
+def compulsory_dram_bytes(record: RunRecord, spec: ArchSpec) -> tuple[int, ...]:
+    """Per layer, the DRAM bytes (read + write) of each tensor the method's hardware ops touch,
+    each moved once; layers are rebuilt from the record's kind and shape."""
+    method = get_method(record.method, spec)
+    out = []
+    for layer in record.layers:
+        try:
+            rebuilt = Layer(name=layer.name, kind=layer.kind, **layer.shape)
+        except TypeError as exc:
+            raise SpecError(f"layer {layer.name!r} of the record has a malformed shape: {exc}") from None
+        out.append(sum(sum(op.compulsory_dram_bytes()) for op in method.transform(rebuilt, spec)))
+    return tuple(out)
+
+
+def arch_facts(spec: ArchSpec) -> ArchFacts:
+    """The parameters and the energy table of `spec`, as plain values for the report."""
+    table = energy_table(spec)
+    pe = spec.pe_array
+    energy = [EnergyEntry("MAC", f"{pe.ifmap_bits}x{pe.weight_bits}-bit MAC, "
+                                 f"{pe.psum_bits}-bit accumulate", table.mac_pj),
+              EnergyEntry("inter-PE network", "bit per hop", table.noc_pj_per_bit)]
+    for level in spec.memory:
+        word = f"{table.word_bits[level.name]}-bit word"
+        energy += [EnergyEntry(f"{level.name} read", word, table.read_pj_per_word[level.name]),
+                   EnergyEntry(f"{level.name} write", word, table.write_pj_per_word[level.name])]
+    energy += [EnergyEntry(f"DRAM ({spec.dram.type}) read", "bit", table.dram_read_pj_per_bit),
+               EnergyEntry(f"DRAM ({spec.dram.type}) write", "bit", table.dram_write_pj_per_bit)]
+    memory = tuple(MemoryFacts(name=lv.name, size_bytes=lv.size_bytes, word_bits=lv.word_bits,
+                               per_pe=lv.per_pe, operands=lv.operands,
+                               read_bandwidth_bytes_per_cycle=lv.read_bandwidth_bytes_per_cycle,
+                               write_bandwidth_bytes_per_cycle=lv.write_bandwidth_bytes_per_cycle)
+                   for lv in spec.memory)
+    return ArchFacts(name=spec.name, rows=pe.rows, cols=pe.cols, dataflows=pe.dataflows,
+                     bits={op: spec.bits(op) for op in ("ifmap", "weight", "psum", "ofmap")},
+                     peak_macs_per_cycle=spec.peak_macs_per_cycle, clock_mhz=spec.clock_mhz,
+                     technology_nm=spec.technology_nm, memory=memory, dram_type=spec.dram.type,
+                     dram_bandwidth_bytes_per_cycle=spec.dram.bandwidth_bytes_per_cycle,
+                     dram_latency_cycles=spec.dram.latency_cycles, energy=tuple(energy))

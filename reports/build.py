@@ -1,0 +1,115 @@
+"""Assemble the whole report in memory: `build(inp)` returns {relative path: bytes} for
+index.html, report.md, records.json and every figure under figures/."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from . import figures, tables
+from .document import Heading, Image, Text, markdown, page
+from .inputs import ReportInput
+
+DEFINITIONS = (
+    "Definitions. Energy is actions times energy per action (the energy table of each arch), "
+    "split into MAC, register files (inside every PE), inter-PE network, SRAM (shared buffers) "
+    "and DRAM. Utilization is PE operations over cycles times PEs. Compulsory DRAM traffic is "
+    "each tensor the method's hardware operations read or write, moved once. Operational "
+    "intensity is the layer's nominal MACs per DRAM byte; achieved throughput its nominal MACs "
+    "per cycle. Latency is cycles over the arch's clock. Energies are in µJ, traffic in bytes, "
+    "weight storage in bits."
+)
+
+
+def _file_stems(names) -> dict[str, str]:
+    """A file-name-safe, unique stem for every arch name."""
+    stems = {}
+    for i, name in enumerate(names):
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "arch"
+        stems[name] = stem if stem not in stems.values() else f"{stem}_{i}"
+    return stems
+
+
+def _figure(path: str, caption: str, fig) -> Image:
+    return Image(path=path, caption=caption, data=figures.png(fig))
+
+
+def _intro(inp: ReportInput) -> list:
+    versions = sorted({run.record.version for run in inp.runs})
+    per_arch = [Text(f"{a.name}: dataflows {', '.join(inp.dataflows_of(a.name))}; methods "
+                     f"{', '.join(inp.methods_of(a.name))}.") for a in inp.archs]
+    return [Heading(1, f"dlaforge report: {inp.network}"),
+            Text(f"Network {inp.network}, batch {inp.batch}, {inp.model} model, "
+                 f"dlaforge {', '.join(versions)}; {len(inp.runs)} runs."),
+            *per_arch, Text(DEFINITIONS)]
+
+
+def _overview(inp: ReportInput) -> list:
+    blocks = [Heading(2, "Overview")]
+    if len(inp.archs) > 1:
+        blocks.append(_figure("figures/energy_latency.png",
+                              "Network energy against latency of every run, coloured by arch, "
+                              "marker by dataflow; the dashed step is the Pareto front "
+                              "(outlined points, labelled arch/dataflow/method).",
+                              figures.energy_latency(inp)))
+    blocks += [tables.runs_energy_time(inp), tables.runs_traffic(inp)]
+    if len(inp.archs) > 1:
+        blocks.append(tables.pareto(inp))
+    return blocks
+
+
+def _arch_section(inp: ReportInput, arch: str, stem: str) -> list:
+    facts = inp.arch(arch)
+    ref = inp.reference_method(arch)
+    blocks = [Heading(2, f"Arch: {arch}"),
+              Heading(3, f"{arch}: parameters"),
+              Text(f"{inp.model.capitalize()} model at {facts.technology_nm} nm, "
+                   f"{facts.clock_mhz:g} MHz. Per-layer figures show the {ref} method."),
+              tables.arch_parameters(facts), tables.memory_levels(facts),
+              tables.energy_table(facts),
+              Heading(3, f"{arch}: energy"),
+              _figure(f"figures/{stem}_energy_totals.png",
+                      f"{arch}: network energy by component per dataflow"
+                      + (" and method" if len(inp.methods_of(arch)) > 1 else "")
+                      + " (totals above the bars, µJ).", figures.energy_totals(inp, arch)),
+              _figure(f"figures/{stem}_energy_layers.png",
+                      f"{arch}: energy per layer by component, one panel per dataflow ({ref}).",
+                      figures.energy_per_layer(inp, arch)),
+              Heading(3, f"{arch}: cycles, utilization and DRAM traffic"),
+              _figure(f"figures/{stem}_cycles_utilization.png",
+                      f"{arch}: cycles per layer (compute solid, stalls hatched) and PE "
+                      f"utilization per layer, per dataflow ({ref}).",
+                      figures.cycles_and_utilization(inp, arch)),
+              _figure(f"figures/{stem}_dram_traffic.png",
+                      f"{arch}: DRAM bytes per layer per dataflow; black bars mark the "
+                      f"compulsory traffic ({ref}, log scale).", figures.dram_traffic(inp, arch)),
+              Heading(3, f"{arch}: roofline"),
+              _figure(f"figures/{stem}_roofline.png",
+                      f"{arch}: every layer's achieved MACs per cycle against its MACs per DRAM "
+                      f"byte, under the peak and DRAM-bandwidth roofs ({ref}).",
+                      figures.roofline(inp, arch))]
+    methods = inp.methods_of(arch)
+    if len(methods) > 1 and "baseline" in methods:
+        blocks += [Heading(3, f"{arch}: methods"),
+                   _figure(f"figures/{stem}_methods.png",
+                           f"{arch}: energy, cycles, DRAM bytes and weight storage of each "
+                           f"method over the baseline's on the same dataflow.",
+                           figures.method_comparison(inp, arch)),
+                   tables.method_ratios(inp, arch)]
+    comps = tables.all_components(inp)
+    blocks.append(Heading(3, f"{arch}: per-layer numbers"))
+    blocks += [tables.per_layer(run, comps) for run in inp.reference_runs(arch)]
+    return blocks
+
+
+def build(inp: ReportInput) -> dict[str, bytes]:
+    stems = _file_stems([a.name for a in inp.archs])
+    blocks = _intro(inp) + _overview(inp)
+    for facts in inp.archs:
+        blocks += _arch_section(inp, facts.name, stems[facts.name])
+    files = {b.path: b.data for b in blocks if isinstance(b, Image)}
+    files["report.md"] = markdown(blocks).encode()
+    files["index.html"] = page(f"dlaforge report: {inp.network}", blocks).encode()
+    records = [run.record.to_json() for run in inp.runs]
+    files["records.json"] = json.dumps(records, indent=1).encode()
+    return files

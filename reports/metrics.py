@@ -1,0 +1,47 @@
+"""Quantities derived from a Stats record and its arch, shared by the tables and the figures so
+that a plotted point and its table cell are the same number."""
+
+from __future__ import annotations
+
+from dlaforge.stats import Stats
+
+from .inputs import ArchFacts
+
+
+def dram_bytes(s: Stats) -> int:
+    return s.dram_read_bytes + s.dram_write_bytes
+
+
+def latency_us(s: Stats, arch: ArchFacts) -> float:
+    """Wall time at the arch's clock: cycles / MHz = microseconds."""
+    return s.cycles / arch.clock_mhz
+
+
+def intensity(s: Stats) -> float:
+    """Operational intensity on DRAM traffic: nominal MACs per DRAM byte (inf without traffic)."""
+    moved = dram_bytes(s)
+    return s.macs / moved if moved else float("inf")
+
+
+def macs_per_cycle(s: Stats) -> float:
+    """Achieved throughput: nominal MACs per cycle."""
+    return s.macs / s.cycles if s.cycles else 0.0
+
+
+def ratio(value: float, reference: float) -> float:
+    """`value / reference`, 1.0 when both are zero and inf when only the reference is."""
+    if reference == 0:
+        return 1.0 if value == 0 else float("inf")
+    return value / reference
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both coordinates (both minimised),
+    ordered by the first coordinate."""
+    order = sorted(range(len(points)), key=lambda i: points[i])
+    front, best = [], float("inf")
+    for i in order:
+        if points[i][1] < best:
+            front.append(i)
+            best = points[i][1]
+    return front
