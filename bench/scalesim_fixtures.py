@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / "bench" / "_work" / "scalesim-venv"
 OUT = ROOT / "tests" / "fixtures" / "scalesim"
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import SCALESIM_CFG  # noqa: E402  (the same cfg text the tests write)
+from scalesim_cfg import SCALESIM_CFG  # noqa: E402  (the same cfg text the tests write)
 
 CONV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
         "Num Filter, Strides,\n"
