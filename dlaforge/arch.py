@@ -4,6 +4,9 @@
 YAML file of the same form, or a SCALE-Sim 3.0 `.cfg` file (read as SCALE-Sim reads it). The
 spec is validated once, here; models trust it afterwards.
 
+An arch file may name a preset as its `base` and give only what differs (mappings merge key by
+key); the `<base>_<method>` presets add a method's units this way.
+
 Memory levels are listed from the PE outwards. A level with `per_pe: true` is a register file
 inside every PE; the others are shared on-chip SRAM buffers. DRAM is always the outermost level
 and is described apart. Operands are named `ifmap`, `weight` and `ofmap`; the level holding
@@ -22,13 +25,20 @@ from .errors import SpecError, non_negative_int, positive_int, positive_number
 
 OPERANDS = ("ifmap", "weight", "ofmap")
 DATAFLOWS = ("ws", "os", "is", "rs")
-PE_KINDS = ("mac",)
+PE_KINDS = ("mac", "xnor")
+# Fixed-function units beside the PE array that methods need (workloads/methods declare them).
+UNIT_KINDS = ("winograd_transform", "smartdeal_rebuild", "xnor_scale", "slice_combine")
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
 @dataclass(frozen=True)
 class PEArray:
-    """A 2-D array of processing elements and the bit widths of what they compute on."""
+    """A 2-D array of processing elements and the bit widths of what they compute on.
+
+    `pe_kind` "mac" multiply-accumulates at ifmap_bits x weight_bits; "xnor" does that too and,
+    in its binary mode, one XNOR-popcount-accumulate of two `xnor_word_bits`-bit sign words
+    per cycle.
+    """
 
     rows: int
     cols: int
@@ -38,9 +48,11 @@ class PEArray:
     weight_bits: int = 8
     psum_bits: int = 32
     ofmap_bits: int = 8
+    xnor_word_bits: int = 64
 
     def __post_init__(self):
-        for name in ("rows", "cols", "ifmap_bits", "weight_bits", "psum_bits", "ofmap_bits"):
+        for name in ("rows", "cols", "ifmap_bits", "weight_bits", "psum_bits", "ofmap_bits",
+                     "xnor_word_bits"):
             positive_int(getattr(self, name), f"pe_array.{name}")
         if not self.dataflows:
             raise SpecError("`pe_array.dataflows` must list at least one of ws, os, is, rs")
@@ -92,6 +104,21 @@ class MemoryLevel:
                 positive_number(getattr(self, name), f"{where}: {name}")
 
 
+@dataclass(frozen=True)
+class Unit:
+    """A fixed-function unit beside the PE array (Winograd transforms, SmartDeal rebuild, XNOR
+    output scaling, bit-slice combining), doing `ops_per_cycle` of its operations per cycle;
+    its energy per operation comes from the energy table (dlaforge.sim.method_costs)."""
+
+    name: str
+    ops_per_cycle: float
+
+    def __post_init__(self):
+        if self.name not in UNIT_KINDS:
+            raise SpecError(f"unknown unit {self.name!r}; choose from {', '.join(UNIT_KINDS)}")
+        positive_number(self.ops_per_cycle, f"units.{self.name}.ops_per_cycle")
+
+
 # DRAM energy per bit by type: Accelergy CACTI plug-in `type2energy` (REFERENCES.md §1, DRAM).
 DRAM_PJ_PER_BIT = {"LPDDR4": 8.0, "LPDDR": 40.0, "DDR3": 70.0, "GDDR5": 14.0,
                    "HBM2": 3.9, "HMC": 4.2}
@@ -140,12 +167,16 @@ class EnergyOverrides:
 class ScaleSimConfig:
     """What a SCALE-Sim .cfg says beyond the hardware: its timing conventions are followed.
 
-    `bandwidth_mode` is CALC (no stalls) or USER (`bandwidth_words_per_cycle` per DRAM port).
+    `bandwidth_mode` is CALC (no stalls) or USER. In USER mode SCALE-Sim takes the ofmap's DRAM
+    bandwidth from `Bandwidth` and the ifmap's and filter's from the [layout] section's
+    IfmapSRAMBankBandwidth and FilterSRAMBankBandwidth (words per cycle).
     """
 
     run_name: str
     bandwidth_mode: str
-    bandwidth_words_per_cycle: tuple[int, ...] = ()
+    bandwidth_words_per_cycle: int = 10
+    ifmap_bank_bandwidth: int = 10
+    filter_bank_bandwidth: int = 10
 
 
 @dataclass(frozen=True)
@@ -160,9 +191,13 @@ class ArchSpec:
     technology_nm: int = 45
     energy: EnergyOverrides = field(default_factory=EnergyOverrides)
     scalesim: ScaleSimConfig | None = None
+    units: tuple[Unit, ...] = ()
 
     def __post_init__(self):
         positive_number(self.clock_mhz, "clock_mhz")
+        unit_names = [unit.name for unit in self.units]
+        if len(set(unit_names)) != len(unit_names):
+            raise SpecError(f"units must be listed once each, got {unit_names}")
         positive_int(self.technology_nm, "technology_nm")
         names = [level.name for level in self.memory]
         if len(set(names)) != len(names):
@@ -191,6 +226,10 @@ class ArchSpec:
         pe = self.pe_array
         return {"ifmap": pe.ifmap_bits, "weight": pe.weight_bits,
                 "psum": pe.psum_bits, "ofmap": pe.ofmap_bits}[operand]
+
+    def unit(self, name: str) -> Unit | None:
+        """The declared unit `name`, if the arch has one."""
+        return next((unit for unit in self.units if unit.name == name), None)
 
     def shared_level(self, operand: str) -> MemoryLevel:
         """The shared SRAM buffer that holds `operand` (validated to be exactly one)."""
@@ -242,6 +281,8 @@ def _arch_from_yaml(path: Path) -> ArchSpec:
         raise SpecError(f"arch file {str(path)!r} must be a YAML mapping")
     data = dict(data)
     data.setdefault("name", path.stem)
+    if "base" in data:
+        data = _overlay(_base_preset(data.pop("base"), path), data)
     memory = data.get("memory")
     if not isinstance(memory, list):
         raise SpecError(f"arch file {str(path)!r}: `memory` must be a list of levels")
@@ -253,6 +294,9 @@ def _arch_from_yaml(path: Path) -> ArchSpec:
                 for i, lv in enumerate(levels)),
             "dram": lambda d: _build(DRAM, d, "dram"),
             "energy": lambda d: _build(EnergyOverrides, d, "energy"),
+            "units": lambda units: tuple(
+                _build(Unit, {"name": name, **(spec or {})}, f"units.{name}")
+                for name, spec in _mapping(units, "units").items()),
         })
     except SpecError as exc:
         raise SpecError(f"arch file {str(path)!r}: {exc}") from None
@@ -280,6 +324,29 @@ def _build(cls, data, where, nested=None, tuples=()):
         raise SpecError(f"{where} is missing {missing}") from None
 
 
+def _base_preset(name, path: Path) -> dict:
+    """The YAML mapping of preset `name`, which an arch file names as its `base`."""
+    if name not in list_presets():
+        raise SpecError(f"arch file {str(path)!r}: base {name!r} is not a preset "
+                        f"({', '.join(list_presets())})")
+    return yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text())
+
+
+def _overlay(base: dict, changes: dict) -> dict:
+    """`base` with `changes` applied: mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in changes.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _overlay(out[key], value) if both else value
+    return out
+
+
+def _mapping(value, where):
+    if not isinstance(value, dict):
+        raise SpecError(f"`{where}` must be a mapping")
+    return value
+
+
 def _scalesim_arch(path: Path) -> ArchSpec:
     """Read a SCALE-Sim 3.0 .cfg as scalesim/scale_config.py does (kB = 1024 one-byte words)."""
     config = configparser.ConfigParser()
@@ -296,9 +363,13 @@ def _scalesim_arch(path: Path) -> ArchSpec:
         bandwidths = ()
         if mode == "USER":
             bandwidths = tuple(int(x) for x in arch["Bandwidth"].strip().split(","))
+        layout = config["layout"] if config.has_section("layout") else {}
         scalesim = ScaleSimConfig(
             run_name=config.get("general", "run_name", fallback=path.stem),
-            bandwidth_mode=mode, bandwidth_words_per_cycle=bandwidths)
+            bandwidth_mode=mode,
+            bandwidth_words_per_cycle=bandwidths[0] if bandwidths else 10,
+            ifmap_bank_bandwidth=int(layout.get("IfmapSRAMBankBandwidth", 10)),
+            filter_bank_bandwidth=int(layout.get("FilterSRAMBankBandwidth", 10)))
     except SpecError as exc:
         raise SpecError(f"SCALE-Sim config {str(path)!r}: {exc}") from None
     except (configparser.Error, KeyError, ValueError) as exc:

@@ -12,10 +12,12 @@ outside the ofmap's innermost relevant loop, partial sums leave for DRAM (at psu
 come back. The ifmap tiles along p overlap by R - stride rows (the halo), which is fetched again.
 
 Cycles: the array's compute cycles summed over every tile (edge tiles priced at their real
-size; see sim/array_cost.py), plus stalls: the DRAM latency and the first tile's load before
-compute starts, the last tile's drain after it ends, and in between whatever transfer time the
-double-buffered tiles cannot hide behind compute — DRAM's, or a shared buffer's when its read
-or write port (bytes/cycle from the spec) is the slower one.
+size; see sim/array_cost.py), stretched when a shared buffer's read or write port
+(bytes/cycle from the spec) is slower than the array, plus the DRAM latency and the first
+tile's load before compute starts and the last tile's drain after it ends; or, when DRAM is
+the bottleneck, the whole transfer time plus one DRAM latency per tile (a buffer half is
+refilled only after the array leaves it). The cycle model (sim/cycle/tiled.py) times the same
+schedule tile by tile; tests hold the two within 5%.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dlaforge.workloads.hwop import HwOp
 
 from .array_cost import TileCost, ceil_div, row_stationary_tile, systolic_tile
 from .energy import EnergyTable
+from .method_costs import pe_op_pj, unit_cycles, unit_energy_pj
 
 RELEVANT = {"ifmap": "ncp", "weight": "kc", "ofmap": "nkp"}
 LOOP_ORDERS = tuple(o for perm in itertools.permutations("kcp")
@@ -143,25 +146,29 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
 
     halo_rows = (trips["p"] - 1) * max(op.R - op.stride, 0)
     ifmap_fetched = op.N * op.C * (op.H + halo_rows) * op.W
-    dram = {"ifmap": (reuse["ifmap"] * ifmap_fetched, 0.0),
-            "weight": (reuse["weight"] * op.weight_elements, 0.0)}
+    # buffers fill in the array's form; DRAM holds the method's stored form (HwOp.dram_scale)
+    fills = {"ifmap": reuse["ifmap"] * ifmap_fetched, "weight": reuse["weight"] * op.weight_elements}
+    dram = {o: (fills[o] * op.dram_factor(o), 0.0) for o in fills}
     spills = (reuse["ofmap"] - 1) * op.ofmap_elements          # psum round trips to DRAM
-    dram["ofmap"] = (spills, spills + op.ofmap_elements)
+    final = op.ofmap_elements * op.dram_factor("ofmap")
+    dram["ofmap"] = (spills, spills + final)
     dram_read_bits = (dram["ifmap"][0] * op.ifmap_bits + dram["weight"][0] * op.weight_bits
                       + spills * op.psum_bits)
-    dram_write_bits = spills * op.psum_bits + op.ofmap_elements * op.ofmap_bits
+    dram_write_bits = spills * op.psum_bits + final * op.ofmap_bits
 
     # shared buffers: what the array reads and writes, plus DRAM fills (writes) and drains (reads)
     psum_reads = array.sram_psum_writes - op.ofmap_elements      # read-modify-write of psums
     # (the accumulator drains final sums at psum width; requantization follows the read)
-    sram = {"ifmap": (array.sram_ifmap_reads, dram["ifmap"][0]),
-            "weight": (array.sram_weight_reads, dram["weight"][0]),
+    sram = {"ifmap": (array.sram_ifmap_reads, fills["ifmap"]),
+            "weight": (array.sram_weight_reads, fills["weight"]),
             "ofmap": (psum_reads + spills + op.ofmap_elements, array.sram_psum_writes + spills)}
     bits = {"ifmap": op.ifmap_bits, "weight": op.weight_bits, "ofmap": op.psum_bits}
 
-    energy = {"mac": array.pe_ops * table.mac_pj, "rf": 0.0, "noc": array.noc_bits * table.noc_pj_per_bit,
+    energy = {"mac": array.pe_ops * pe_op_pj(arch, op, table), "rf": 0.0, "noc": array.noc_bits * table.noc_pj_per_bit,
               "sram": 0.0, "dram": dram_read_bits * table.dram_read_pj_per_bit
               + dram_write_bits * table.dram_write_pj_per_bit}
+    if unit_energy_pj(arch, op):        # a method's units beside the array (sim/method_costs.py)
+        energy["units"] = unit_energy_pj(arch, op)
     sram_read_bits = sram_write_bits = 0.0
     for operand, (reads, writes) in sram.items():
         level = arch.shared_level(operand).name
@@ -179,16 +186,21 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
                 + writes * table.access_pj(level.name, bits[operand], True)
 
     tiles = _tile_bytes(op, g["kt"], g["ct"], g["pt"])
-    bandwidth = arch.dram.bandwidth_bytes_per_cycle
-    busy = np.maximum(array.cycles, (dram_read_bits + dram_write_bits) / 8 / bandwidth)
+    bandwidth, latency = arch.dram.bandwidth_bytes_per_cycle, arch.dram.latency_cycles
+    busy = array.cycles
     for level in arch.shared_levels:        # a port slower than the array needs also stalls it
         reads = sum(sram[o][0] * bits[o] for o in level.operands) / 8
         writes = sum(sram[o][1] * bits[o] for o in level.operands) / 8
         busy = np.maximum(busy, np.maximum(reads / level.read_bandwidth_bytes_per_cycle,
                                            writes / level.write_bandwidth_bytes_per_cycle))
-    prologue = arch.dram.latency_cycles + (tiles["ifmap"] + tiles["weight"]) / bandwidth
+    busy = np.maximum(busy, unit_cycles(arch, op))     # so does a method's slower unit
+    prologue = latency + (tiles["ifmap"] + tiles["weight"]) / bandwidth
     epilogue = tiles["ofmap"] * op.ofmap_bits / op.psum_bits / bandwidth
-    stall = np.ceil(prologue + epilogue + busy - array.cycles)
+    # DRAM-bound: the channel never idles, and a buffer half is refilled only once the array
+    # has left it, so each tile's load also waits out the DRAM latency
+    tile_count = op.groups * math.prod(trips.values())
+    transfer = (dram_read_bits + dram_write_bits) / 8 / bandwidth + tile_count * latency
+    stall = np.ceil(np.maximum(prologue + epilogue + busy, transfer) - array.cycles)
     cycles = array.cycles + stall
     total_energy = sum(energy.values())
     return {"array": array, "energy": energy, "total_energy": total_energy, "cycles": cycles,

@@ -3,13 +3,22 @@
 A `HwOp` is one convolution-shaped job for the PE array: the loop dims it runs (which may differ
 from the layer's, e.g. a transposed conv lowered by zero insertion), the bit widths of every
 tensor it stores or moves, and the operation counts it adds to the layer's record.
+
+`pe_op` names what one PE operation is: "mac" (a multiply-accumulate at ifmap_bits x
+weight_bits) or "xnor_popcount" (XNOR of two ifmap_bits-wide words of signs, a popcount and an
+accumulate). `dram_scale[operand]` is the number of DRAM elements per array-side element when
+a unit between DRAM and the array changes the tensor's form (Winograd transforms, the SmartDeal
+rebuild, sign packing, bit slices); operands not named move as they are.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from dlaforge.errors import positive_int
+
+PE_OPS = ("mac", "xnor_popcount")
 
 
 @dataclass(frozen=True)
@@ -33,11 +42,19 @@ class HwOp:
     ofmap_bits: int
     ops: dict = field(default_factory=dict)
     weight_storage_bits: int = 0
+    pe_op: str = "mac"
+    dram_scale: dict = field(default_factory=dict)
 
     def __post_init__(self):
         for dim in ("N", "K", "C", "P", "Q", "R", "S", "H", "W", "stride", "groups",
                     "ifmap_bits", "weight_bits", "psum_bits", "ofmap_bits"):
             positive_int(getattr(self, dim), f"hw op {self.name!r}: {dim}")
+        if self.pe_op not in PE_OPS:
+            raise ValueError(f"hw op {self.name!r}: unknown pe_op {self.pe_op!r}")
+
+    def dram_factor(self, operand: str) -> float:
+        """DRAM elements per array-side element of `operand` (1 unless a unit reshapes it)."""
+        return self.dram_scale.get(operand, 1.0)
 
     @property
     def pe_macs(self) -> int:
@@ -59,5 +76,7 @@ class HwOp:
 
     def compulsory_dram_bytes(self) -> tuple[int, int]:
         """(read, write) bytes that any schedule must move: each input once, each output once."""
-        read_bits = self.ifmap_elements * self.ifmap_bits + self.weight_elements * self.weight_bits
-        return -(-read_bits // 8), -(-self.ofmap_elements * self.ofmap_bits // 8)
+        read_bits = (self.ifmap_elements * self.ifmap_bits * self.dram_factor("ifmap")
+                     + self.weight_elements * self.weight_bits * self.dram_factor("weight"))
+        write_bits = self.ofmap_elements * self.ofmap_bits * self.dram_factor("ofmap")
+        return math.ceil(read_bits / 8), math.ceil(write_bits / 8)

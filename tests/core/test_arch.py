@@ -6,10 +6,12 @@ from dlaforge.arch import ArchSpec, list_presets, load_arch
 from dlaforge.errors import SpecError
 
 PRESETS = ["edge_tiny", "eyeriss_like", "gemmini_like", "nvdla_small", "tpu_like"]
+METHOD_PRESETS = [f"{base}_{method}" for base in ("edge_tiny", "tpu_like")
+                  for method in ("palquant", "smartdeal", "winograd", "xnor")]
 
 
 def test_the_contracted_presets_ship():
-    assert list_presets() == PRESETS
+    assert list_presets() == sorted(PRESETS + METHOD_PRESETS)
 
 
 @pytest.mark.parametrize("name, rows, cols, dataflows, bits", [
@@ -74,7 +76,7 @@ def test_scalesim_cfg_is_read_as_scalesim_reads_it(scalesim_cfg):
     sizes = {lv.name: lv.size_bytes for lv in arch.memory}
     assert sizes == {"ifmap_sram": 6 * 1024, "filter_sram": 7 * 1024, "ofmap_sram": 3 * 1024}
     assert arch.scalesim.bandwidth_mode == "USER"
-    assert arch.scalesim.bandwidth_words_per_cycle == (12,)
+    assert arch.scalesim.bandwidth_words_per_cycle == 12
     assert arch.dram.bandwidth_bytes_per_cycle == 12
 
 

@@ -12,11 +12,11 @@ from dataclasses import replace
 
 from dlaforge.errors import SpecError
 
-from ..hwop import HwOp
 from . import Method, register
+from .common import layer_op, mac_ops
 
 
-def transform(layer, arch) -> list[HwOp]:
+def transform(layer, arch) -> list:
     pe = arch.pe_array
     for name, native in (("ifmap_bits", pe.ifmap_bits), ("weight_bits", pe.weight_bits)):
         wanted = getattr(layer, name)
@@ -25,19 +25,15 @@ def transform(layer, arch) -> list[HwOp]:
                             f"{arch.name!r} computes at {native} bits")
     ifmap_bits = layer.ifmap_bits or pe.ifmap_bits
     weight_bits = layer.weight_bits or pe.weight_bits
-    dims = dict(N=layer.N, K=layer.K, C=layer.C, P=layer.P, Q=layer.Q, R=layer.R, S=layer.S,
-                H=layer.H, W=layer.W, stride=layer.stride, padding=layer.padding,
-                groups=layer.groups)
+    dims = {}
     if layer.kind == "transposed_conv":
         dims.update(H=(layer.H - 1) * layer.stride + 1, W=(layer.W - 1) * layer.stride + 1,
                     stride=1, padding=layer.R - 1 - layer.padding)
         if dims["padding"] < 0:
             raise SpecError(f"layer {layer.name!r}: padding {layer.padding} exceeds the kernel")
-    op = HwOp(name=layer.name, ifmap_bits=ifmap_bits, weight_bits=weight_bits,
-              psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits, **dims)
-    return [replace(op, ops={"mult": op.pe_macs, "add": op.pe_macs},
-                    weight_storage_bits=op.weight_elements * weight_bits)]
+    op = layer_op(layer, arch, ifmap_bits, weight_bits, **dims)
+    return [replace(op, ops=mac_ops(op), weight_storage_bits=op.weight_elements * weight_bits)]
 
 
 register(Method(name="baseline", description="plain integer layers at the PE array's width",
-                transform=transform, pe_kinds=("mac",)))
+                transform=transform, pe_kinds=("mac", "xnor")))

@@ -35,6 +35,16 @@ B_BITS = 8
 B_EXP_BITS = 8
 
 
+def storage_bits(nnz: int, filters: int, entries_per_filter: int) -> int:
+    """Codes of the nonzero Ce entries, the bitmap index, and B with its exponent per filter."""
+    return nnz * CODE_BITS + filters * (entries_per_filter + 9 * B_BITS + B_EXP_BITS)
+
+
+def entries_per_filter(cg: int, R: int, S: int) -> int:
+    """Ce entries of one filter: its weights padded to whole rows of 3."""
+    return -(-cg * R * S // 3) * 3
+
+
 def blocks(w) -> np.ndarray:
     """w[K, C, R, S] -> A[K, m0, 3]."""
     w = np.asarray(w, np.float64)
@@ -83,8 +93,7 @@ class Decomposition:
         return int(np.count_nonzero(np.any(self.sign != 0, axis=2)))
 
     def storage_bits(self) -> int:
-        K = self.sign.shape[0]
-        return self.nnz * CODE_BITS + self.sign.size + K * (9 * B_BITS + B_EXP_BITS)
+        return storage_bits(self.nnz, self.sign.shape[0], self.sign[0].size)
 
     def ce(self) -> np.ndarray:
         return _value(self.sign, self.exp)

@@ -1,0 +1,33 @@
+"""What the method transforms share: a layer's conv-shaped op and the rule for edge layers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..hwop import HwOp
+
+IMAGE_CHANNELS = 4
+
+
+def keeps_full_precision(layer) -> bool:
+    """The layers XNOR-Net and PalQuant keep at full (int8) precision: the first conv, which
+    reads the image (at most 4 input channels), and the fully connected layers. A transform sees
+    one layer at a time, so every linear layer counts as the classifier (VGG's and AlexNet's
+    fc6/fc7, binarized in the papers, stay int8 here)."""
+    return layer.kind in ("linear", "gemm") or (layer.C <= IMAGE_CHANNELS and layer.groups == 1)
+
+
+def layer_op(layer, arch, ifmap_bits: int, weight_bits: int, **changes) -> HwOp:
+    """The layer as one conv-shaped op on the array at the given widths; `changes` replace
+    dims or fields (ops, dram_scale, ...)."""
+    pe = arch.pe_array
+    op = HwOp(name=layer.name, N=layer.N, K=layer.K, C=layer.C, P=layer.P, Q=layer.Q, R=layer.R,
+              S=layer.S, H=layer.H, W=layer.W, stride=layer.stride, padding=layer.padding,
+              groups=layer.groups, ifmap_bits=ifmap_bits, weight_bits=weight_bits,
+              psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits)
+    return replace(op, **changes)
+
+
+def mac_ops(op: HwOp) -> dict:
+    """A MAC array's counts: one multiply and one accumulate per PE operation."""
+    return {"mult": op.pe_macs, "add": op.pe_macs}
