@@ -23,16 +23,16 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     """
     from .arch import ArchSpec, load_arch
     from .errors import SpecError
-    from .sim.run import run_analytical
+    from .sim.run import run_network
     from .workloads.networks import load_network
 
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
     net = load_network(network, batch)
     if model not in MODELS:
         raise SpecError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
-    if model != "analytical":
-        raise SpecError(f"model {model!r} is not available yet; only 'analytical' is")
+    if model == "rtl":
+        raise SpecError("model 'rtl' is not available yet; use 'analytical' or 'cycle'")
     dataflows = spec.pe_array.dataflows if dataflow == "all" else (dataflow or spec.pe_array.dataflows[0],)
-    records = [run_analytical(spec, net, df, method, objective, batch, __version__)
+    records = [run_network(spec, net, df, method, objective, batch, __version__, model)
                for df in dataflows]
     return records if dataflow == "all" else records[0]

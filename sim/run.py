@@ -1,4 +1,4 @@
-"""Run a whole network through the analytical model: method transform, mapping, Stats."""
+"""Run a whole network through a model: method transform, mapping, Stats per layer."""
 
 from __future__ import annotations
 
@@ -10,12 +10,25 @@ from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
 
 from .analytical import search
+from .cycle.model import native_cycle_stats, scalesim_cycle_stats
 from .energy import energy_table
 from .scalesim_mode import scalesim_stats
 
 
-def run_analytical(arch: ArchSpec, network: Network, dataflow: str, method: str,
-                   objective: str, batch: int, version: str) -> RunRecord:
+def _op_stats(arch, op, dataflow, objective, table, model):
+    """(Stats, mapping dict) of one hardware op under `model` (analytical or cycle)."""
+    if arch.scalesim is not None:
+        price = scalesim_cycle_stats if model == "cycle" else scalesim_stats
+        return price(arch, op, dataflow, table), {"fixed": "scalesim"}
+    if model == "cycle":
+        found, stats = native_cycle_stats(arch, op, dataflow, objective, table)
+    else:
+        found, stats = search(arch, op, dataflow, objective, table)
+    return stats, found.to_dict()
+
+
+def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
+                objective: str, batch: int, version: str, model: str = "analytical") -> RunRecord:
     """Per-layer Stats of `network` on `arch`; every op of a layer is summed into its record."""
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
@@ -24,11 +37,7 @@ def run_analytical(arch: ArchSpec, network: Network, dataflow: str, method: str,
     for layer in network.layers:
         total, mappings = None, []
         for op in chosen.transform(layer, arch):
-            if arch.scalesim is not None:
-                stats, mapping = scalesim_stats(arch, op, dataflow, table), {"fixed": "scalesim"}
-            else:
-                found, stats = search(arch, op, dataflow, objective, table)
-                mapping = found.to_dict()
+            stats, mapping = _op_stats(arch, op, dataflow, objective, table, model)
             total = stats if total is None else total + stats
             mappings.append(mapping)
         total = replace(total, macs=layer.macs)
@@ -36,5 +45,5 @@ def run_analytical(arch: ArchSpec, network: Network, dataflow: str, method: str,
                                    stats=total, mapping=mappings[0] if len(mappings) == 1
                                    else {"ops": mappings}))
     return RunRecord(version=version, arch=arch.name, network=network.name, dataflow=dataflow,
-                     model="analytical", method=method, batch=batch, objective=objective,
+                     model=model, method=method, batch=batch, objective=objective,
                      layers=tuple(records))

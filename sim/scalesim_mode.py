@@ -7,7 +7,8 @@ including its quirks (os ofmap writes double-count folds*(R+C), scalesim-project
 partial-sum reads never counted; every output write, partial sums included, goes to DRAM,
 but the os double count does not).
 DRAM reads here are each operand's unique elements, which is what SCALE-Sim's first-touch count
-approaches; the cycle model reproduces its exact counts and USER-mode stalls.
+approaches; the cycle model passes the exact counts and stalls of its replay
+(sim/cycle/scalesim_replay.py) as `replayed`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from .array_cost import ceil_div, systolic_tile
 from .energy import EnergyTable
 
 
-def scalesim_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable) -> Stats:
+def scalesim_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable,
+                   replayed=None) -> Stats:
     if op.groups != 1:
         raise SpecError(f"layer {op.name!r}: SCALE-Sim has no grouped convolution "
                         f"(its topology marks depthwise layers with DP in the name)")
@@ -42,6 +44,10 @@ def scalesim_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable) 
     dram_reads = {"ifmap": op.ifmap_elements, "weight": op.weight_elements}
     # the os double count of #166 stays in the SRAM report; DRAM sees each output once
     dram_writes = M * N if dataflow == "os" else ofmap_writes
+    stalls = 0
+    if replayed is not None:
+        dram_reads = {"ifmap": replayed.dram_ifmap_reads, "weight": replayed.dram_filter_reads}
+        dram_writes, stalls = replayed.dram_ofmap_writes, replayed.stall_cycles
     # the PE-level counts (registers, hops) of the same GEMM as one tile: M = (N*P) * Q
     whole = systolic_tile(dataflow, rows, cols, op, op.K, op.C, op.N * op.P)
     sram = {"ifmap": (ifmap_reads, dram_reads["ifmap"]),
@@ -61,7 +67,7 @@ def scalesim_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable) 
         accesses.setdefault(level, {})[operand] = {"reads": reads, "writes": writes}
     sram_reads = ifmap_reads + filter_reads
     return Stats(macs=0, pe_ops=int(whole.pe_ops), pe_count=arch.pe_count,
-                 compute_cycles=folds * per_fold - 1, stall_cycles=0,
+                 compute_cycles=folds * per_fold - 1, stall_cycles=stalls,
                  energy_breakdown_pj=energy,
                  dram_read_bytes=dram_reads["ifmap"] + dram_reads["weight"],
                  dram_write_bytes=dram_writes, sram_read_bytes=sram_reads,

@@ -1,0 +1,56 @@
+"""The cycle model's entry: Stats of one hardware op, timed by events instead of a closed form.
+
+With a SCALE-Sim .cfg the op is replayed as SCALE-Sim runs it (scalesim_replay.py); otherwise
+the analytical mapper picks the schedule and tiled.py times it. The array-level counts (MACs,
+register and SRAM accesses of the array) are exact sums over the tiles in both models and are
+shared; the cycle model replaces cycles, stalls, DRAM traffic and DRAM energy with its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dlaforge.arch import ArchSpec
+from dlaforge.stats import Stats
+from dlaforge.workloads.hwop import HwOp
+
+from ..analytical import Mapping, evaluate, search
+from ..energy import EnergyTable
+from ..scalesim_mode import scalesim_stats
+from .scalesim_replay import replay_layer
+from .tiled import simulate_tiles
+
+
+def scalesim_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable) -> Stats:
+    sizes = tuple(arch.shared_level(o).size_bytes for o in ("ifmap", "weight", "ofmap"))
+    config = arch.scalesim
+    user = None
+    if config.bandwidth_mode == "USER":
+        user = (config.ifmap_bank_bandwidth, config.filter_bank_bandwidth,
+                config.bandwidth_words_per_cycle)  # as SCALE-Sim reads them (ScaleSimConfig)
+    replayed = replay_layer(op, dataflow, arch.pe_array.rows, arch.pe_array.cols, sizes, user)
+    return scalesim_stats(arch, op, dataflow, table, replayed)
+
+
+def native_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
+                       table: EnergyTable, mapping: Mapping | None = None) -> tuple[Mapping, Stats]:
+    """The mapper's schedule for `op` (or the given one), timed tile by tile."""
+    if mapping is None:
+        mapping, _ = search(arch, op, dataflow, objective, table)
+    stats = evaluate(arch, op, mapping, dataflow, table)
+    trace = simulate_tiles(arch, op, mapping, dataflow)
+    bits = {"ifmap": op.ifmap_bits, "weight": op.weight_bits, "ofmap": op.psum_bits}
+    reads = {o: round(trace.dram_read_bytes[o] * 8 / bits[o]) for o in bits}
+    dram = {o: {"reads": reads[o], "writes": 0} for o in bits}
+    final_bytes = op.ofmap_elements * op.ofmap_bits / 8
+    spill_bytes = trace.dram_write_bytes - final_bytes
+    dram["ofmap"]["writes"] = round(op.ofmap_elements + spill_bytes * 8 / op.psum_bits)
+    read_bytes = sum(trace.dram_read_bytes.values())
+    energy = dict(stats.energy_breakdown_pj)
+    energy["dram"] = (read_bytes * 8 * table.dram_read_pj_per_bit
+                      + trace.dram_write_bytes * 8 * table.dram_write_pj_per_bit)
+    return mapping, replace(stats, compute_cycles=trace.compute_cycles,
+                            stall_cycles=trace.total_cycles - trace.compute_cycles,
+                            energy_breakdown_pj=energy, dram_read_bytes=read_bytes,
+                            dram_write_bytes=trace.dram_write_bytes,
+                            accesses={**stats.accesses, "dram": dram})
