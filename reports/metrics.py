@@ -37,11 +37,11 @@ def ratio(value: float, reference: float) -> float:
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     """Indices of the points no other point beats on both coordinates (both minimised),
-    ordered by the first coordinate."""
+    ordered by the first coordinate; equal points are on the front together."""
     order = sorted(range(len(points)), key=lambda i: points[i])
     front, best = [], float("inf")
     for i in order:
-        if points[i][1] < best:
+        if points[i][1] < best or (front and points[i] == points[front[-1]]):
             front.append(i)
             best = points[i][1]
     return front

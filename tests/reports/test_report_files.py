@@ -1,0 +1,166 @@
+"""The report folder: which figures it holds and that they are real pictures, reuse of saved
+records, replacing an earlier report, and bad input (one line, exit 2, nothing written)."""
+
+import json
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+import dlaforge
+from dlaforge.cli import main
+from dlaforge.reports import output
+
+ARCH_FIGURES = ("energy_totals", "energy_layers", "cycles_utilization", "dram_traffic",
+                "roofline")
+
+
+def _report(args, out):
+    return main(["report", *args, "--out", str(out)])
+
+
+def _assert_real_picture(path):
+    assert path.stat().st_size > 15_000, path.name
+    pixels = imread(path).reshape(-1, 4)
+    colours = np.unique((pixels * 255).astype(np.uint8), axis=0)
+    assert len(colours) > 50, (path.name, len(colours))
+
+
+def test_figures_for_two_archs_and_two_methods(tmp_path, stand_in_methods, network):
+    out = tmp_path / "r"
+    assert _report(["--arch", "edge_tiny,gemmini_like", "--network", network,
+                    "--methods", "baseline,half_weights", "--dataflows", "ws"], out) == 0
+    expected = {"energy_latency.png"} | {f"{arch}_{name}.png" for arch in ("edge_tiny", "gemmini_like")
+                                         for name in ARCH_FIGURES + ("methods",)}
+    assert {p.name for p in (out / "figures").iterdir()} == expected
+    for path in (out / "figures").iterdir():
+        _assert_real_picture(path)
+    md = (out / "report.md").read_text()
+    assert all(f"](figures/{name})" in md for name in expected)
+    # the report states the model, the arch parameters, the energy table and the technology
+    assert "analytical model" in md and "#### Energy table: gemmini_like (22 nm)" in md
+    assert "| technology (nm) | 22 |" in md and "| clock (MHz) | 1,000 |" in md
+
+
+def test_one_arch_one_method_has_no_comparison_figures(tmp_path, network):
+    out = tmp_path / "r"
+    assert _report(["--arch", "edge_tiny", "--network", network, "--methods", "baseline"], out) == 0
+    assert {p.name for p in (out / "figures").iterdir()} == {f"edge_tiny_{n}.png"
+                                                             for n in ARCH_FIGURES}
+    assert "Pareto" not in (out / "report.md").read_text()
+
+
+def test_default_methods_skip_those_the_arch_cannot_run(tmp_path, stand_in_methods, network,
+                                                        capsys):
+    assert _report(["--arch", "edge_tiny", "--network", network, "--dataflows", "os"],
+                   tmp_path / "r") == 0
+    err = capsys.readouterr().err
+    assert "edge_tiny / os / baseline" in err and "edge_tiny / os / half_weights" in err
+    assert "needs_xnor" not in err
+
+
+def test_a_saved_json_gives_the_same_report(tmp_path, network):
+    saved = tmp_path / "saved.json"
+    assert main(["simulate", "--arch", "edge_tiny", "--network", network, "--dataflow", "all",
+                 "--json", str(saved), "--quiet"]) == 0
+    assert _report(["--arch", "edge_tiny", "--network", network, "--methods", "baseline"],
+                   tmp_path / "direct") == 0
+    assert _report(["--from-json", str(saved)], tmp_path / "reused") == 0
+    direct = (tmp_path / "direct" / "report.md").read_text()
+    assert (tmp_path / "reused" / "report.md").read_text() == direct
+    # the report keeps its records, and they rebuild it too
+    assert _report(["--from-json", str(tmp_path / "direct" / "records.json")],
+                   tmp_path / "again") == 0
+    assert (tmp_path / "again" / "report.md").read_text() == direct
+
+
+def test_a_record_of_a_non_preset_arch_needs_its_file(tmp_path, arch_yaml, network, capsys):
+    arch = arch_yaml()
+    saved = tmp_path / "tiny.json"
+    assert main(["simulate", "--arch", str(arch), "--network", network, "--json", str(saved),
+                 "--quiet"]) == 0
+    assert _report(["--from-json", str(saved)], tmp_path / "r") == 2
+    assert "arch 'tiny' is not a preset; give its arch file with --arch" in capsys.readouterr().err
+    assert _report(["--from-json", str(saved), "--arch", str(arch)], tmp_path / "r") == 0
+    assert "#### Parameters: tiny" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_a_new_report_replaces_an_earlier_one_and_leaves_no_temporary(tmp_path, network):
+    out = tmp_path / "r"
+    assert _report(["--arch", "edge_tiny", "--network", network, "--dataflows", "ws"], out) == 0
+    (out / "stale.txt").write_text("from before")
+    assert _report(["--arch", "nvdla_small", "--network", network, "--dataflows", "os"], out) == 0
+    assert not (out / "stale.txt").exists()
+    assert "nvdla_small" in (out / "report.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_a_failed_write_keeps_the_earlier_report(tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    output.write_tree(out, {"index.html": b"old", "report.md": b"old"})
+    written, write_bytes = [], type(out).write_bytes
+
+    def failing(self, data):
+        if written:
+            raise OSError(28, "No space left on device")
+        written.append(self)
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(type(out), "write_bytes", failing)
+    with pytest.raises(OSError):
+        output.write_tree(out, {"index.html": b"new", "report.md": b"new"})
+    monkeypatch.undo()
+    assert (out / "index.html").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+TINY_BUF = ("pe_array: {rows: 4, cols: 4, dataflows: [ws]}\n"
+            "memory: [{name: buf, size_bytes: 64, operands: [ifmap, weight, ofmap]}]\n")
+
+
+@pytest.mark.parametrize("args, files, message", [
+    (["--arch", "edge_tiny,nope", "--network", "{net}"], {}, "unknown arch 'nope'"),
+    (["--arch", "edge_tiny,", "--network", "{net}"], {}, "--arch 'edge_tiny,' has an empty name"),
+    (["--arch", "edge_tiny", "--network", "lenet"], {}, "unknown network 'lenet'"),
+    (["--arch", "edge_tiny", "--network", "{net}", "--methods", "magic"], {}, "unknown method 'magic'"),
+    (["--arch", "edge_tiny", "--network", "{net}", "--methods", "baseline,needs_xnor"], {},
+     "method 'needs_xnor' needs a PE array of kind xnor"),
+    (["--arch", "edge_tiny,eyeriss_like", "--network", "{net}", "--dataflows", "ws"], {},
+     "does not support dataflow 'ws'"),
+    (["--arch", "edge_tiny", "--network", "{net}", "--batch", "0"], {}, "`batch` must be a positive integer, not 0"),
+    (["--arch", "edge_tiny,{d}/tiny.yaml", "--network", "{net}"], {"tiny.yaml": TINY_BUF}, "too small for any tile"),
+    (["--network", "{net}"], {}, "give --arch (or --from-json)"),
+    (["--arch", "edge_tiny"], {}, "give --network (or --from-json)"),
+    (["--from-json", "{d}/missing.json"], {}, "saved record '{d}/missing.json' does not exist"),
+    (["--from-json", "{d}/bad.json"], {"bad.json": "{"}, "is not valid JSON"),
+    (["--from-json", "{d}/other.json"], {"other.json": '{"arch": "edge_tiny"}'},
+     "is not a `dlaforge simulate --json` record"),
+    (["--from-json", "{d}/s.json", "--methods", "baseline"], {"s.json": "[]"},
+     "--methods cannot be combined with --from-json"),
+    (["--arch", "edge_tiny", "--network", "{net}", "--out", "{d}/no/such/r"], {}, "does not exist"),
+    (["--arch", "edge_tiny", "--network", "{net}", "--out", "{d}/notes"], {"notes/keep.txt": "mine"},
+     "exists and is not an earlier report"),
+    (["--arch", "edge_tiny", "--network", "{net}", "--out", "{d}/file"], {"file": "mine"},
+     "exists and is not an earlier report"),
+])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, stand_in_methods,
+                                                          network, args, files, message):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    args = [a.format(d=tmp_path, net=network) for a in args]
+    extra = [] if "--out" in args else ["--out", str(tmp_path / "r")]
+    assert main(["report", *args, *extra]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("dlaforge: error: ") and message.format(d=tmp_path) in err[-1]
+    assert all(not line.startswith("dlaforge: error") for line in err[:-1])
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_saved_records_of_different_networks_are_refused(tmp_path, network, capsys):
+    records = [dlaforge.simulate("edge_tiny", net).to_json() for net in (network, "alexnet")]
+    (tmp_path / "mixed.json").write_text(json.dumps(records))
+    assert _report(["--from-json", str(tmp_path / "mixed.json")], tmp_path / "r") == 2
+    assert "records are of different networks" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
