@@ -83,7 +83,14 @@ def round_shift_float(v, shift):
 
 
 def pow2_exponent(max_abs, qmax):
-    """Smallest integer e with max_abs / 2**e <= qmax (the power-of-two scale of a range)."""
-    max_abs = np.maximum(np.asarray(max_abs, np.float64), np.finfo(np.float64).tiny)
-    e = np.ceil(np.log2(max_abs / qmax)).astype(np.int64)
-    return e + (max_abs / 2.0 ** e > qmax)      # guard against log2 rounding
+    """Smallest integer e with max_abs / 2**e <= qmax (the power-of-two scale of a range).
+
+    An all-zero range (max_abs = 0) fits any scale; it gets 0, so that the exponent stays a
+    small stored field and does not drive the alignment shifts of the other ranges (the
+    smallest that fits would be the float minimum, 2**-1074)."""
+    max_abs = np.asarray(max_abs, np.float64)
+    zero = max_abs == 0
+    safe = np.where(zero, qmax, max_abs)
+    e = np.ceil(np.log2(safe / qmax)).astype(np.int64)
+    e = e + (safe / 2.0 ** e > qmax)              # guard against log2 rounding
+    return np.where(zero, 0, e)

@@ -9,7 +9,10 @@ Decomposition (`decompose`): start from B = s·I (s puts Ce's largest entry at 2
 repeat: quantize Ce to signed powers of two, stop when the quantized Ce no longer changes,
 B = lstsq(Ce, A), Ce = lstsq(B, A), zero |Ce| < θ; finish with a quantize and a last B fit. B is
 then stored as 8-bit codes with a power-of-two exponent per filter. Optional structured pruning
-zeroes the input channels of smallest L1 norm before the decomposition.
+removes the input channels of smallest L1 norm before the decomposition: the layer keeps only
+the other channels, so a pruned channel has no Ce entries, costs no storage and rebuilds to
+exactly zero (for 1x1 layers, whose flattened rows of 3 mix channels, zeroing the channel
+instead would let Ce·B put a small nonzero back in its place).
 
 Storage: a Ce entry is a 1-bit sign + exponent code (p - p_min, `EXP_BITS` bits) when nonzero;
 the sparse index is a bitmap with one bit per Ce entry; B is 9 x 8 bits plus an 8-bit exponent
@@ -21,7 +24,7 @@ integer; the real weights are that times 2**(b_exp + p_min).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
@@ -71,15 +74,17 @@ def _value(sign, exp):
 
 @dataclass(frozen=True)
 class Decomposition:
-    """Ce as sign/exponent codes [K, m0, 3], B as 8-bit codes [K, 3, 3] with an exponent per
-    filter, the kept input channels, and the relative reconstruction error ‖A − Ce·B‖/‖A‖
-    (with the 8-bit B, against the unpruned weights)."""
+    """Ce as sign/exponent codes [K, m0, 3] of the kept channels, B as 8-bit codes [K, 3, 3]
+    with an exponent per filter, the kept input channels, the original weight shape, and the
+    relative reconstruction error ‖w − rebuilt‖/‖w‖ (with the 8-bit B, against the unpruned
+    weights)."""
 
     sign: np.ndarray
     exp: np.ndarray
     b_q: np.ndarray
     b_exp: np.ndarray
     channels_kept: np.ndarray
+    shape: tuple
     rel_error: float
     iterations: int
 
@@ -101,11 +106,20 @@ class Decomposition:
     def b(self) -> np.ndarray:
         return self.b_q * 2.0 ** self.b_exp[:, None, None]
 
+    def weights(self, blocks_) -> np.ndarray:
+        """Blocks [K, m0, 3] of the kept channels back to w[K, C, R, S], pruned channels 0."""
+        K, _, R, S = self.shape
+        w = np.zeros(self.shape, dtype=blocks_.dtype)
+        w[:, self.channels_kept] = unblock(blocks_, (K, len(self.channels_kept), R, S))
+        return w
+
 
 def prune_channels(w, fraction: float) -> np.ndarray:
     """Indices of the input channels kept when the `fraction` of smallest L1 norm is pruned."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"pruned fraction must be in [0, 1), not {fraction}")
     norms = np.abs(np.asarray(w, np.float64)).sum(axis=(0, 2, 3))
-    drop = int(round(fraction * len(norms)))
+    drop = min(int(round(fraction * len(norms))), len(norms) - 1)
     return np.sort(np.argsort(norms, kind="stable")[drop:])
 
 
@@ -113,9 +127,7 @@ def decompose(w, theta: float = 1e-3, max_iter: int = 50, prune: float = 0.0) ->
     """SmartDeal decomposition of w[K, C, R, S] (see the module docstring)."""
     w = np.asarray(w, np.float64)
     kept = prune_channels(w, prune)
-    pruned = np.zeros_like(w)
-    pruned[:, kept] = w[:, kept]
-    a = blocks(pruned)
+    a = blocks(w[:, kept])
     peak = np.maximum(np.abs(a).max(axis=(1, 2)), np.finfo(np.float64).tiny)
     b = (peak / 2.0 ** P_MAX)[:, None, None] * np.eye(3)
     ce = a / (peak / 2.0 ** P_MAX)[:, None, None]
@@ -133,10 +145,10 @@ def decompose(w, theta: float = 1e-3, max_iter: int = 50, prune: float = 0.0) ->
     b = np.linalg.pinv(_value(sign, exp)) @ a
     b_exp = pow2_exponent(np.abs(b).max(axis=(1, 2)), 2 ** (B_BITS - 1) - 1)
     b_q = np.clip(np.floor(b / 2.0 ** b_exp[:, None, None] + 0.5), -127, 127).astype(np.int64)
-    approx = _value(sign, exp) @ (b_q * 2.0 ** b_exp[:, None, None])
-    full = blocks(w)        # the error includes what pruning removed
-    rel = float(np.linalg.norm(full - approx) / max(np.linalg.norm(full), 1e-300))
-    return Decomposition(sign, exp, b_q, b_exp, kept, rel, iterations)
+    d = Decomposition(sign, exp, b_q, b_exp, kept, w.shape, 0.0, iterations)
+    error = w - d.weights(rebuild_float(d))      # includes what pruning removed
+    rel = float(np.linalg.norm(error) / max(np.linalg.norm(w), 1e-300))
+    return replace(d, rel_error=rel)
 
 
 @njit(cache=True)

@@ -47,3 +47,7 @@ def test_round_shift_is_round_half_up(v, shift):
 def test_pow2_exponent_is_the_smallest_that_fits(peak, qmax):
     e = int(pow2_exponent(peak, qmax))
     assert peak / 2.0**e <= qmax < peak / 2.0**(e - 1)
+
+
+def test_pow2_exponent_of_an_all_zero_range_is_zero():
+    assert pow2_exponent(np.array([0.0, 1000.0]), 127).tolist() == [0, 3]

@@ -58,6 +58,21 @@ def test_quantized_pipeline_is_bit_exact_and_bounded(v, tapwise, c):
     assert 127 * 127 * x.shape[1] < 2**31
 
 
+def test_a_tap_with_no_weight_keeps_the_alignment_small():
+    # a centre-only kernel has G g Gᵀ zero on F4's first and last tap rows; such a tap's
+    # exponent must not become the float minimum (it once drove the alignment shift past int64)
+    x = np.random.default_rng(5).integers(-128, 128, (1, 1, 7, 11))
+    w = np.zeros((1, 1, 3, 3), np.int64)
+    w[0, 0, 1, 1] = 100
+    qw = wr.quantize_weights(w, wr.F4, tapwise=True)
+    assert (qw.u[0, 0, 0] == 0).all() and np.abs(qw.u_exp).max() < 2**7
+    shifts = wr.calibrate_input(x, 0, wr.F4, tapwise=True)
+    out = wr.conv_quant(x, qw, shifts, 0, wr.F4)
+    assert np.array_equal(out.y * 2.0**out.exp, wr.conv_quant_float(x, qw, shifts, 0, wr.F4))
+    error = np.abs(out.y * 2.0**out.exp - conv2d_int(x, w))
+    assert (error <= wr.error_bound(x, w, qw, shifts, 0, wr.F4)).all()
+
+
 def test_tapwise_scales_beat_a_per_tensor_scale_on_f4():
     rng = np.random.default_rng(7)
     x = rng.integers(-128, 128, (1, 16, 16, 16))
