@@ -18,6 +18,7 @@ from pathlib import Path
 from . import MODELS, __version__, simulate
 from .arch import DATAFLOWS, list_presets, load_arch
 from .errors import SpecError
+from .reports.style import components
 from .stats import ENERGY_COMPONENTS
 
 
@@ -110,29 +111,35 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-CSV_COLUMNS = ["arch", "network", "dataflow", "method", "model", "layer", "kind", "macs", "cycles",
-               "compute_cycles", "stall_cycles", "utilization", "energy_pj",
-               *[f"energy_{c}_pj" for c in ENERGY_COMPONENTS], "dram_read_bytes",
-               "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "weight_storage_bits"]
+def csv_columns(comps=ENERGY_COMPONENTS) -> list[str]:
+    """CSV columns with one energy column per component (a method's units add `units`)."""
+    return ["arch", "network", "dataflow", "method", "model", "layer", "kind", "macs", "cycles",
+            "compute_cycles", "stall_cycles", "utilization", "energy_pj",
+            *[f"energy_{c}_pj" for c in comps], "dram_read_bytes",
+            "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "weight_storage_bits"]
 
 
-def _csv_row(record, name, kind, stats) -> dict:
+CSV_COLUMNS = csv_columns()
+
+
+def _csv_row(record, name, kind, stats, comps) -> dict:
     row = {"arch": record.arch, "network": record.network, "dataflow": record.dataflow,
            "method": record.method, "model": record.model, "layer": name, "kind": kind}
     d = stats.to_dict()
     row.update({k: d[k] for k in CSV_COLUMNS if k in d})
-    row.update({f"energy_{c}_pj": stats.energy_breakdown_pj.get(c, 0.0) for c in ENERGY_COMPONENTS})
+    row.update({f"energy_{c}_pj": stats.energy_breakdown_pj.get(c, 0.0) for c in comps})
     return row
 
 
 def _csv_text(records) -> str:
+    comps = components(r.totals.energy_breakdown_pj for r in records)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+    writer = csv.DictWriter(out, fieldnames=csv_columns(comps))
     writer.writeheader()
     for record in records:
         for layer in record.layers:
-            writer.writerow(_csv_row(record, layer.name, layer.kind, layer.stats))
-        writer.writerow(_csv_row(record, "TOTAL", "network", record.totals))
+            writer.writerow(_csv_row(record, layer.name, layer.kind, layer.stats, comps))
+        writer.writerow(_csv_row(record, "TOTAL", "network", record.totals, comps))
     return out.getvalue()
 
 
@@ -140,11 +147,12 @@ def format_table(record) -> str:
     """A readable per-layer table with the network total, energies in uJ, traffic in KiB."""
     head = (f"{record.network} on {record.arch}, dataflow {record.dataflow}, {record.model} model, "
             f"method {record.method}, batch {record.batch} (mapper objective: {record.objective})")
+    comps = components([record.totals.energy_breakdown_pj])
     cols = ["layer", "MMACs", "cycles", "util", "energy uJ",
-            *[f"{c} uJ" for c in ENERGY_COMPONENTS], "DRAM rd KiB", "DRAM wr KiB",
+            *[f"{c} uJ" for c in comps], "DRAM rd KiB", "DRAM wr KiB",
             "SRAM rd KiB", "SRAM wr KiB"]
-    rows = [_table_row(layer.name, layer.stats) for layer in record.layers]
-    rows.append(_table_row("TOTAL", record.totals))
+    rows = [_table_row(layer.name, layer.stats, comps) for layer in record.layers]
+    rows.append(_table_row("TOTAL", record.totals, comps))
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
     line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                    for i, (c, w) in enumerate(zip(cells, widths)))
@@ -153,11 +161,11 @@ def format_table(record) -> str:
     return "\n".join([head, *body, ""])
 
 
-def _table_row(name, s) -> list[str]:
+def _table_row(name, s, comps) -> list[str]:
     uj = lambda pj: f"{pj / 1e6:.2f}"
     kib = lambda b: f"{b / 1024:.1f}"
     return [name, f"{s.macs / 1e6:.2f}", str(s.cycles), f"{s.utilization:.3f}", uj(s.energy_pj),
-            *[uj(s.energy_breakdown_pj.get(c, 0.0)) for c in ENERGY_COMPONENTS],
+            *[uj(s.energy_breakdown_pj.get(c, 0.0)) for c in comps],
             kib(s.dram_read_bytes), kib(s.dram_write_bytes), kib(s.sram_read_bytes),
             kib(s.sram_write_bytes)]
 
