@@ -1,0 +1,63 @@
+"""The multiply-accumulate processing element of the systolic array.
+
+Every PE holds three registers: `a` (an ifmap element moving east), `b` (a weight moving
+south, or held still) and `c` (a partial sum). One array-wide `mode` says what they do on each
+clock edge:
+
+- IDLE:  hold everything but `a`, which keeps moving (it is zero outside a stream).
+- LOAD:  `b <= b_in`: weights shift one row south (weight-stationary preload).
+- WS:    `c <= c_in + a_in * b`: the partial sum arriving from the north gains this PE's
+         product with its stationary weight and moves on south next cycle.
+- OS:    `c <= c + a_in * b_in`, `b <= b_in`: the PE accumulates its own output while ifmap
+         elements pass east and weights pass south.
+- DRAIN: `c <= c_in`: the finished outputs shift one row south, out of the bottom row.
+
+Products are signed `ifmap_bits` x `weight_bits`, sums wrap at `psum_bits` (two's complement),
+exactly as the integer reference computes modulo 2**psum_bits.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, signed
+from amaranth.lib import enum, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class Mode(enum.Enum, shape=3):
+    IDLE = 0
+    LOAD = 1
+    WS = 2
+    OS = 3
+    DRAIN = 4
+
+
+class MacPE(wiring.Component):
+    """One PE; `dataflows` (a subset of "ws", "os") leaves out the logic of the others."""
+
+    def __init__(self, ifmap_bits: int, weight_bits: int, psum_bits: int,
+                 dataflows=("ws", "os")):
+        self.dataflows = tuple(dataflows)
+        super().__init__({
+            "mode": In(Mode),
+            "a_in": In(signed(ifmap_bits)), "b_in": In(signed(weight_bits)),
+            "c_in": In(signed(psum_bits)),
+            "a_out": Out(signed(ifmap_bits)), "b_out": Out(signed(weight_bits)),
+            "c_out": Out(signed(psum_bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b, c = self.a_out, self.b_out, self.c_out   # the output ports are the registers
+        m.d.sync += a.eq(self.a_in)
+        with m.Switch(self.mode):
+            with m.Case(Mode.LOAD):
+                m.d.sync += b.eq(self.b_in)
+            if "ws" in self.dataflows:
+                with m.Case(Mode.WS):
+                    m.d.sync += c.eq(self.c_in + self.a_in * b)
+            if "os" in self.dataflows:
+                with m.Case(Mode.OS):
+                    m.d.sync += [c.eq(c + self.a_in * self.b_in), b.eq(self.b_in)]
+                with m.Case(Mode.DRAIN):
+                    m.d.sync += c.eq(self.c_in)
+        return m
