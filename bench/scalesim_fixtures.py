@@ -52,29 +52,32 @@ def ensure_venv() -> Path:
     return python
 
 
-def run_case(python: Path, name: str, rows: int, cols: int, dataflow: str, form: str,
-             mode: str, kb: int, bandwidth: int, bank_bandwidth: int, bank_num: int) -> None:
-    case = OUT / name
+def run_scalesim(python: Path, cfg: Path, topology: Path, gemm: bool, dest: Path) -> None:
+    """Run SCALE-Sim on `cfg` and `topology`; copy its reports into `dest`."""
+    name = next(line.split("=")[1].strip() for line in cfg.read_text().splitlines()
+                if line.startswith("run_name"))
+    with tempfile.TemporaryDirectory() as work:
+        layout = Path(work) / "layout.csv"
+        layout.write_text("Layer name,\n")
+        cmd = [str(python), "-m", "scalesim.scale", "-c", str(cfg), "-t", str(topology),
+               "-l", str(layout), "-p", work] + (["-i", "gemm"] if gemm else [])
+        subprocess.run(cmd, check=True, capture_output=True, cwd=work)
+        for report in REPORTS:
+            shutil.copy(Path(work) / name / report, dest / report)
+
+
+def write_case(case: Path, rows: int, cols: int, dataflow: str, topology: str, mode: str,
+               kb: int, bandwidth: int, bank_bandwidth: int, bank_num: int) -> tuple[Path, Path]:
+    """Write arch.cfg and topology.csv of one case into the folder `case`."""
     case.mkdir(parents=True, exist_ok=True)
     cfg = case / "arch.cfg"
-    cfg.write_text(SCALESIM_CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow,
+    cfg.write_text(SCALESIM_CFG.format(name=case.name, rows=rows, cols=cols, dataflow=dataflow,
                                        mode=mode, bandwidth=bandwidth, ifmap_kb=kb, filter_kb=kb,
                                        ofmap_kb=kb, bank_bandwidth=bank_bandwidth,
                                        bank_num=bank_num))
     topo = case / "topology.csv"
-    small = kb < 64
-    topo.write_text({("gemm", False): GEMM, ("gemm", True): GEMM_LARGE,
-                     ("conv", False): CONV, ("conv", True): CONV_LARGE}[form, small])
-    with tempfile.TemporaryDirectory() as work:
-        layout = Path(work) / "layout.csv"
-        layout.write_text("Layer name,\n")
-        cmd = [str(python), "-m", "scalesim.scale", "-c", str(cfg), "-t", str(topo),
-               "-l", str(layout), "-p", work]
-        if form == "gemm":
-            cmd += ["-i", "gemm"]
-        subprocess.run(cmd, check=True, capture_output=True, cwd=work)
-        for report in REPORTS:
-            shutil.copy(Path(work) / name / report, case / report)
+    topo.write_text(topology)
+    return cfg, topo
 
 
 def main(only=()) -> None:
@@ -86,8 +89,12 @@ def main(only=()) -> None:
                     name = f"{form}_{rows}x{cols}_{dataflow}{suffix}"
                     if only and name not in only:
                         continue
-                    run_case(python, name, rows, cols, dataflow, form, mode, kb, bandwidth,
-                             bank_bandwidth, bank_num)
+                    small = kb < 64
+                    topology = {("gemm", False): GEMM, ("gemm", True): GEMM_LARGE,
+                                ("conv", False): CONV, ("conv", True): CONV_LARGE}[form, small]
+                    cfg, topo = write_case(OUT / name, rows, cols, dataflow, topology, mode, kb,
+                                           bandwidth, bank_bandwidth, bank_num)
+                    run_scalesim(python, cfg, topo, form == "gemm", OUT / name)
                     print("saved", name, flush=True)
 
 

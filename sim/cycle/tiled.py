@@ -8,12 +8,15 @@ models run the same hardware program; this one times it as events instead of a c
 - tiles are enumerated in the mapping's loop order (groups outermost). A tile loads the
   operands whose tile index changed since the previous tile: its ifmap rows (exactly the rows
   its output rows read, padding excluded), its weights, and, when an output tile comes back
-  after a partial pass over input channels, its partial sums;
+  after a partial pass over input channels, its partial sums. DRAM holds a method's stored
+  form of each operand (HwOp.dram_scale: Winograd's untransformed tiles, SmartDeal's codes,
+  int8 activations before sign packing), so each transfer is that many bytes;
 - one DRAM channel serves requests in order: a request of X bytes occupies it ceil(X / bw)
   cycles from max(issue, channel free) and its data is ready `latency` cycles after that;
 - tile i's load is issued when the array finishes tile i - 2 (its half of the buffer is then
   free); tile i computes from max(its data ready, tile i - 1 done) for its fold-by-fold array
-  cycles (sim/array_cost.py), stretched when a shared buffer's port is slower than the array;
+  cycles (sim/array_cost.py), stretched when a shared buffer's port is slower than the array
+  or when a method's unit beside it (sim/method_costs.py) needs longer for the tile's share;
 - when an output tile leaves the accumulator it is written back (final outputs at ofmap width
   after the last input-channel tile, partial sums at psum width before), issued when its
   tile finishes; the layer ends when the last compute and the last write are done.
@@ -31,6 +34,7 @@ from dlaforge.workloads.hwop import HwOp
 
 from ..analytical import Mapping, RELEVANT
 from ..array_cost import ceil_div, row_stationary_tile, systolic_tile
+from ..method_costs import unit_cycles
 
 
 @dataclass(frozen=True)
@@ -83,17 +87,23 @@ def _tile_requests(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str):
     cycles = np.maximum(array_cycles, _port_cycles(arch, op, cost, k_size.shape))
     rows_lo = np.maximum(0, p_first * op.stride - op.padding)
     rows_hi = np.minimum(op.H, (p_first + p_size - 1) * op.stride - op.padding + op.R)
-    ifmap_bytes = c_size * (rows_hi - rows_lo) * op.W * op.ifmap_bits / 8
+    # a window hanging past the edge (SCALE-Sim's rounded-up output size) reads no rows there
+    ifmap_bytes = c_size * np.maximum(rows_hi - rows_lo, 0) * op.W * op.ifmap_bits / 8
     weight_bytes = k_size * c_size * op.R * op.S * op.weight_bits / 8
     out_elems = k_size * p_size * op.Q
     new_output = _changed(idx, "gnkp")
     leaves = np.append(new_output[1:], True)
     partial_in = new_output & (idx["c"] > 0)
     final = idx["c"] == idx["trips"]["c"] - 1
-    loads = {"ifmap": np.where(_changed(idx, "g" + RELEVANT["ifmap"]), ifmap_bytes, 0.0),
-             "weight": np.where(_changed(idx, "g" + RELEVANT["weight"]), weight_bytes, 0.0),
+    stored = {"ifmap": ifmap_bytes * op.dram_factor("ifmap"),      # in DRAM's form
+              "weight": weight_bytes * op.dram_factor("weight")}
+    loads = {"ifmap": np.where(_changed(idx, "g" + RELEVANT["ifmap"]), stored["ifmap"], 0.0),
+             "weight": np.where(_changed(idx, "g" + RELEVANT["weight"]), stored["weight"], 0.0),
              "ofmap": np.where(partial_in, out_elems * op.psum_bits / 8, 0.0)}
-    writes = np.where(leaves, out_elems * np.where(final, op.ofmap_bits, op.psum_bits) / 8, 0.0)
+    final_bits = op.ofmap_bits * op.dram_factor("ofmap")
+    writes = np.where(leaves, out_elems * np.where(final, final_bits, op.psum_bits) / 8, 0.0)
+    work = (k_size * c_size * p_size).astype(np.float64)      # the tile's share of the op
+    cycles = np.maximum(cycles, np.ceil(unit_cycles(arch, op) * work / work.sum()))
     return array_cycles, cycles, loads, writes
 
 

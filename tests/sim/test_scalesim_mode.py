@@ -2,7 +2,6 @@
 cycles and SRAM/DRAM counts must equal the reports SCALE-Sim 3.0 itself wrote
 (tests/fixtures/scalesim, made by bench/scalesim_fixtures.py) and its closed form."""
 
-import csv
 import math
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 import dlaforge
 from scalesim_cfg import SCALESIM_CFG
+from scalesim_reports import read_report
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "scalesim"
 # The analytical SCALE-Sim mode counts DRAM reads as unique elements, which is what SCALE-Sim's
@@ -18,13 +18,6 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "scalesim"
 # The 1 kB and USER cases need the exact replay of the cycle model (tests/sim/test_cycle_scalesim.py).
 ALL_CASES = sorted(p.name for p in FIXTURES.iterdir())
 CASES = [c for c in ALL_CASES if len(c.split("_")) == 3]
-
-
-def read_report(path):
-    with open(path) as f:
-        rows = list(csv.reader(f))
-    header = [h.strip() for h in rows[0] if h.strip()]
-    return [dict(zip(header, (float(v) for v in row if v.strip()))) for row in rows[1:] if row]
 
 
 def test_fixtures_cover_the_required_cases():
