@@ -4,7 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT := demo_out
-DEMO_ARCHS := tpu_like,eyeriss_like,gemmini_like
+# The three demo archs, and tpu_like with the units each method needs (the <base>_<method>
+# presets): the bare presets can run only the baseline.
+DEMO_ARCHS := tpu_like,eyeriss_like,gemmini_like,tpu_like_winograd,tpu_like_smartdeal,tpu_like_xnor,tpu_like_palquant
 
 .PHONY: demo test bench lint tools clean
 
@@ -21,10 +23,15 @@ tools:
 	    (apt-get update -qq && apt-get install -y -qq iverilog >/dev/null); \
 	  else echo "iverilog is missing: install Icarus Verilog (apt-get install iverilog)"; exit 1; fi; }
 
-# ResNet-18 on each demo arch, every dataflow it supports, baseline and every method it can run;
-# progress on stderr, the path of the report's index.html last.
+# ResNet-18 on each demo arch, every dataflow it supports, baseline and every method it can run
+# (the report lists the others with the reason); Verilog of edge_tiny when `dlaforge rtl` exists.
+# Progress on stderr; the path of the report's index.html last.
 demo: $(STAMP)
 	mkdir -p $(DEMO_OUT)
+	@if $(PY) -m dlaforge.cli rtl --help >/dev/null 2>&1; then \
+	  $(PY) -m dlaforge.cli rtl generate --arch edge_tiny --out $(DEMO_OUT)/rtl_edge_tiny && \
+	  echo "Verilog of edge_tiny: $(DEMO_OUT)/rtl_edge_tiny" >&2; \
+	else echo "no Verilog: this dlaforge has no \`rtl generate\` yet" >&2; fi
 	$(PY) -m dlaforge.cli report --arch $(DEMO_ARCHS) --network resnet18 --out $(DEMO_OUT)/report
 
 test: $(STAMP) tools
