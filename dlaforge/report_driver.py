@@ -13,11 +13,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import yaml
+
 from . import simulate
-from .arch import ArchSpec, load_arch
+from .arch import PRESET_DIR, ArchSpec, list_presets, load_arch
 from .errors import SpecError
 from .reports.build import build
-from .reports.inputs import ArchFacts, EnergyEntry, MemoryFacts, ReportInput, Run
+from .reports.inputs import ArchFacts, EnergyEntry, MemoryFacts, ReportInput, Run, Skipped
 from .reports.output import REPORT_MARKERS, is_replaceable, write_tree
 from .sim.energy import energy_table
 from .stats import RunRecord
@@ -38,8 +40,10 @@ def make_report(out: Path, arch: str | None = None, network: str | None = None,
     saved records, and `arch` only supplies arch files for records whose arch is not a preset.
     """
     _check_out(out)
-    specs = [load_arch(name) for name in _names(arch, "--arch")] if arch else []
+    names = _names(arch, "--arch") if arch else []
+    specs = [load_arch(name) for name in names]
     _check_unique([s.name for s in specs], "arch")
+    bases = {s.name: _base_of(name) for s, name in zip(specs, names)}
     if from_json:
         given = [flag for flag, value in (("--network", network), ("--methods", methods),
                                           ("--dataflows", dataflows), ("--model", model),
@@ -47,16 +51,15 @@ def make_report(out: Path, arch: str | None = None, network: str | None = None,
         if given:
             raise SpecError(f"{given[0]} cannot be combined with --from-json: the saved "
                             f"records fix it")
-        inp = _from_records(_load_records(from_json), specs)
+        inp = _from_records(_load_records(from_json), specs, bases)
     else:
         if not specs:
             raise SpecError("give --arch (or --from-json)")
         if network is None:
             raise SpecError("give --network (or --from-json)")
-        inp = _gather(specs, network, methods, dataflows, model or "analytical",
+        inp = _gather(specs, bases, network, methods, dataflows, model or "analytical",
                       1 if batch is None else batch, progress)
-    progress(f"rendering the report of {len(inp.runs)} runs")
-    files = build(inp)
+    files = build(inp, progress)
     try:
         write_tree(out, files)
     except OSError as exc:
@@ -84,23 +87,26 @@ def _check_unique(names: list[str], what: str) -> None:
         raise SpecError(f"two {what}s are named {next(n for n in names if names.count(n) > 1)!r}")
 
 
-def _methods_for(spec: ArchSpec, methods: str | None) -> list[str]:
-    """The named methods (each checked against the arch), or every one the arch can run."""
+def _methods_for(spec: ArchSpec, methods: str | None) -> tuple[list[str], list[Skipped]]:
+    """The methods to run on `spec` and those left out: the named methods (each checked against
+    the arch, so a refusal is an error), or every registered one the arch can run, baseline
+    first, with the registry's reason for each it refuses."""
     if methods is not None and methods != "all":
         names = _names(methods, "--methods")
         for name in names:
             get_method(name, spec)
-        return names
-    runnable = []
+        return names, []
+    runnable, skipped = [], []
     for name in METHODS:
         try:
             get_method(name, spec)
-        except SpecError:
+        except SpecError as refusal:
+            skipped.append(Skipped(spec.name, name, str(refusal)))
             continue
         runnable.append(name)
     if not runnable:
         raise SpecError(f"arch {spec.name!r} can run none of the methods {', '.join(METHODS)}")
-    return sorted(runnable, key=lambda m: m != "baseline")
+    return sorted(runnable, key=lambda m: m != "baseline"), skipped
 
 
 def _dataflows_for(spec: ArchSpec, dataflows: str | None) -> list[str]:
@@ -112,12 +118,13 @@ def _dataflows_for(spec: ArchSpec, dataflows: str | None) -> list[str]:
     return names
 
 
-def _gather(specs, network, methods, dataflows, model, batch, progress) -> ReportInput:
+def _gather(specs, bases, network, methods, dataflows, model, batch, progress) -> ReportInput:
     load_network(network, batch)  # bad names and files fail here, before any run
-    plan = []
+    plan, skipped = [], []
     for spec in specs:
-        chosen = _methods_for(spec, methods)
+        chosen, left_out = _methods_for(spec, methods)
         plan += [(spec, df, m) for df in _dataflows_for(spec, dataflows) for m in chosen]
+        skipped += left_out
     runs = []
     for i, (spec, df, method) in enumerate(plan, 1):
         start = time.perf_counter()
@@ -127,7 +134,9 @@ def _gather(specs, network, methods, dataflows, model, batch, progress) -> Repor
                  f"{time.perf_counter() - start:.2f} s")
     first = runs[0].record
     return ReportInput(network=first.network, model=first.model, batch=first.batch,
-                       archs=tuple(arch_facts(s) for s in specs), runs=tuple(runs))
+                       archs=tuple(arch_facts(s, bases[s.name]) for s in specs),
+                       runs=tuple(runs),
+                       skipped=tuple(skipped))
 
 
 def _load_records(paths: list[Path]) -> list[RunRecord]:
@@ -150,7 +159,8 @@ def _load_records(paths: list[Path]) -> list[RunRecord]:
     return records
 
 
-def _from_records(records: list[RunRecord], specs: list[ArchSpec]) -> ReportInput:
+def _from_records(records: list[RunRecord], specs: list[ArchSpec],
+                  bases: dict[str, str | None]) -> ReportInput:
     for attr in ("network", "model", "batch"):
         values = list(dict.fromkeys(getattr(r, attr) for r in records))
         if len(values) > 1:
@@ -163,6 +173,7 @@ def _from_records(records: list[RunRecord], specs: list[ArchSpec]) -> ReportInpu
         if name not in by_name:
             try:
                 by_name[name] = load_arch(name)
+                bases[name] = _base_of(name)
             except SpecError:
                 raise SpecError(f"the saved records' arch {name!r} is not a preset; give its "
                                 f"arch file with --arch") from None
@@ -175,7 +186,8 @@ def _from_records(records: list[RunRecord], specs: list[ArchSpec]) -> ReportInpu
         runs.append(Run(r, compulsory_dram_bytes(r, spec)))
     used = dict.fromkeys(r.arch for r in records)
     return ReportInput(network=records[0].network, model=records[0].model,
-                       batch=records[0].batch, archs=tuple(arch_facts(by_name[n]) for n in used),
+                       batch=records[0].batch,
+                       archs=tuple(arch_facts(by_name[n], bases[n]) for n in used),
                        runs=tuple(runs))
 
 
@@ -193,8 +205,19 @@ def compulsory_dram_bytes(record: RunRecord, spec: ArchSpec) -> tuple[int, ...]:
     return tuple(out)
 
 
-def arch_facts(spec: ArchSpec) -> ArchFacts:
-    """The parameters and the energy table of `spec`, as plain values for the report."""
+def _base_of(arch: str) -> str | None:
+    """The preset an arch YAML builds on (its `base`, as in the `<base>_<method>` presets), or
+    None; `arch` is an --arch value that load_arch has already accepted."""
+    path = PRESET_DIR / f"{arch}.yaml" if arch in list_presets() else Path(arch)
+    if path.suffix not in (".yaml", ".yml"):
+        return None
+    data = yaml.safe_load(path.read_text())
+    return data.get("base") if isinstance(data, dict) else None
+
+
+def arch_facts(spec: ArchSpec, base: str | None = None) -> ArchFacts:
+    """The parameters and the energy table of `spec`, as plain values for the report; `base`
+    is the preset it builds on, whose baseline its methods are compared with."""
     table = energy_table(spec)
     pe = spec.pe_array
     energy = [EnergyEntry("MAC", f"{pe.ifmap_bits}x{pe.weight_bits}-bit MAC, "
@@ -211,7 +234,7 @@ def arch_facts(spec: ArchSpec) -> ArchFacts:
                                read_bandwidth_bytes_per_cycle=lv.read_bandwidth_bytes_per_cycle,
                                write_bandwidth_bytes_per_cycle=lv.write_bandwidth_bytes_per_cycle)
                    for lv in spec.memory)
-    return ArchFacts(name=spec.name, rows=pe.rows, cols=pe.cols, dataflows=pe.dataflows,
+    return ArchFacts(name=spec.name, base=base, rows=pe.rows, cols=pe.cols, dataflows=pe.dataflows,
                      bits={op: spec.bits(op) for op in ("ifmap", "weight", "psum", "ofmap")},
                      peak_macs_per_cycle=spec.peak_macs_per_cycle, clock_mhz=spec.clock_mhz,
                      technology_nm=spec.technology_nm, memory=memory, dram_type=spec.dram.type,

@@ -21,6 +21,15 @@ DEFINITIONS = (
 )
 
 
+MODEL_NOTES = {
+    "analytical": "analytical model (closed-form counts for the tiling and loop order the mapper "
+                  "finds best for each layer)",
+    "cycle": "cycle-level model (the PE array stepped tile by tile with fill and drain, "
+             "double-buffered SRAM and DRAM bandwidth and latency stalls; SCALE-Sim's timing "
+             "for a SCALE-Sim .cfg arch)",
+}
+
+
 def _file_stems(names) -> dict[str, str]:
     """A file-name-safe, unique stem for every arch name."""
     stems = {}
@@ -38,24 +47,38 @@ def _intro(inp: ReportInput) -> list:
     versions = sorted({run.record.version for run in inp.runs})
     per_arch = [Text(f"{a.name}: dataflows {', '.join(inp.dataflows_of(a.name))}; methods "
                      f"{', '.join(inp.methods_of(a.name))}.") for a in inp.archs]
-    return [Heading(1, f"dlaforge report: {inp.network}"),
-            Text(f"Network {inp.network}, batch {inp.batch}, {inp.model} model, "
-                 f"dlaforge {', '.join(versions)}; {len(inp.runs)} runs."),
-            *per_arch, Text(DEFINITIONS)]
+    blocks = [Heading(1, f"dlaforge report: {inp.network}"),
+              Text(f"Network {inp.network}, batch {inp.batch}; every number is from the "
+                   f"{MODEL_NOTES.get(inp.model, f'{inp.model} model')}; dlaforge "
+                   f"{', '.join(versions)}; {len(inp.runs)} runs."),
+              *per_arch, Text(DEFINITIONS)]
+    if inp.skipped:
+        blocks += [Text("Methods an arch cannot run were left out, each for the reason the "
+                        "method registry gives (a PE kind or a unit the arch lacks):"),
+                   tables.skipped_methods(inp)]
+    return blocks
 
 
 def _overview(inp: ReportInput) -> list:
     blocks = [Heading(2, "Overview")]
     if len(inp.archs) > 1:
         blocks.append(_figure("figures/energy_latency.png",
-                              "Network energy against latency of every run, coloured by arch, "
-                              "marker by dataflow; the dashed step is the Pareto front "
-                              "(outlined points, labelled arch/dataflow/method).",
+                              "Network energy against latency of every run: a colour per arch "
+                              "(per arch and method when an arch ran several), a marker per "
+                              "dataflow. The dashed step is the Pareto front; its points are "
+                              "outlined and numbered, and the lower legend names the runs "
+                              "behind each number (equal runs share a point).",
                               figures.energy_latency(inp)))
     blocks += [tables.runs_energy_time(inp), tables.runs_traffic(inp)]
     if len(inp.archs) > 1:
         blocks.append(tables.pareto(inp))
     return blocks
+
+
+def _width(facts) -> str:
+    """The baseline's operand widths, e.g. "8-bit" or "2-bit weight x 2-bit ifmap"."""
+    w, i = facts.bits["weight"], facts.bits["ifmap"]
+    return f"{w}-bit" if w == i else f"{w}-bit weight x {i}-bit ifmap"
 
 
 def _arch_section(inp: ReportInput, arch: str, stem: str) -> list:
@@ -88,12 +111,14 @@ def _arch_section(inp: ReportInput, arch: str, stem: str) -> list:
                       f"{arch}: every layer's achieved MACs per cycle against its MACs per DRAM "
                       f"byte, under the peak and DRAM-bandwidth roofs ({ref}).",
                       figures.roofline(inp, arch))]
-    methods = inp.methods_of(arch)
-    if len(methods) > 1 and "baseline" in methods:
+    pairs = inp.compared_runs(arch)
+    if pairs:
+        base = inp.arch(pairs[0][1].record.arch)
         blocks += [Heading(3, f"{arch}: methods"),
                    _figure(f"figures/{stem}_methods.png",
                            f"{arch}: energy, cycles, DRAM bytes and weight storage of each "
-                           f"method over the baseline's on the same dataflow.",
+                           f"method over those of the baseline on the same dataflow of "
+                           f"{base.name} (plain {_width(base)} layers); below 1 is better.",
                            figures.method_comparison(inp, arch)),
                    tables.method_ratios(inp, arch)]
     comps = tables.all_components(inp)
@@ -102,10 +127,13 @@ def _arch_section(inp: ReportInput, arch: str, stem: str) -> list:
     return blocks
 
 
-def build(inp: ReportInput) -> dict[str, bytes]:
+def build(inp: ReportInput, progress=lambda line: None) -> dict[str, bytes]:
+    """The report's files; `progress` gets a line as each part is rendered."""
     stems = _file_stems([a.name for a in inp.archs])
+    progress("rendering the overview")
     blocks = _intro(inp) + _overview(inp)
     for facts in inp.archs:
+        progress(f"rendering the figures of {facts.name}")
         blocks += _arch_section(inp, facts.name, stems[facts.name])
     files = {b.path: b.data for b in blocks if isinstance(b, Image)}
     files["report.md"] = markdown(blocks).encode()

@@ -17,8 +17,8 @@ from matplotlib.patches import Patch
 
 from . import metrics
 from .inputs import ReportInput
-from .style import (DATAFLOW_COLOURS, DATAFLOW_MARKERS, arch_colour, component_colour,
-                    component_label, number)
+from .style import (DATAFLOW_COLOURS, DATAFLOW_MARKERS, component_colour, component_label,
+                    number, series_colour)
 from .tables import all_components, pareto_keys
 
 DPI = 100
@@ -44,7 +44,7 @@ def energy_totals(inp: ReportInput, arch: str) -> Figure:
     runs = inp.runs_of(arch)
     comps = all_components(inp)
     several_methods = len(inp.methods_of(arch)) > 1
-    labels = [f"{r.record.dataflow}\n{r.record.method}" if several_methods else r.record.dataflow
+    labels = [f"{r.record.dataflow} / {r.record.method}" if several_methods else r.record.dataflow
               for r in runs]
     fig = _figure(max(6.0, 0.75 * len(runs) + 3.5), 4.2)
     ax = fig.add_subplot()
@@ -57,7 +57,11 @@ def energy_totals(inp: ReportInput, arch: str) -> Figure:
     for x, total in enumerate(bottom):
         ax.annotate(number(float(total)), (x, total), ha="center", va="bottom", fontsize=8,
                     xytext=(0, 2), textcoords="offset points")
-    ax.set_xticks(range(len(runs)), labels, fontsize=8 if several_methods else 10)
+    if several_methods:
+        ax.set_xticks(range(len(runs)), labels, fontsize=8, rotation=35, ha="right",
+                      rotation_mode="anchor")
+    else:
+        ax.set_xticks(range(len(runs)), labels)
     ax.set_xlabel("dataflow / method" if several_methods else "dataflow")
     ax.set_ylabel("energy (µJ)")
     ax.set_ylim(0, bottom.max() * 1.12)
@@ -198,58 +202,60 @@ def roofline(inp: ReportInput, arch: str) -> Figure:
     return fig
 
 
-METHOD_METRICS = (("energy", lambda s: s.energy_pj), ("cycles", lambda s: s.cycles),
-                  ("DRAM bytes", metrics.dram_bytes),
-                  ("weight storage", lambda s: s.weight_storage_bits))
-
-
 def method_comparison(inp: ReportInput, arch: str) -> Figure:
-    """Each method's energy, cycles, DRAM bytes and weight storage over the baseline's, per
+    """Each method's energy, cycles, DRAM bytes and weight storage over its baseline's, per
     dataflow (the baseline is the line at 1)."""
-    runs = inp.runs_of(arch)
-    base = {r.record.dataflow: r.record.totals for r in runs if r.record.method == "baseline"}
-    methods = [m for m in inp.methods_of(arch) if m != "baseline"]
-    dataflows = [df for df in inp.dataflows_of(arch) if df in base]
+    pairs = inp.compared_runs(arch)
+    ratios = {(run.record.method, run.record.dataflow):
+              metrics.method_ratios(run.record.totals, base.record.totals) for run, base in pairs}
+    methods = list(dict.fromkeys(run.record.method for run, _ in pairs))
+    dataflows = list(dict.fromkeys(run.record.dataflow for run, _ in pairs))
+    bases = ", ".join(dict.fromkeys(base.record.arch for _, base in pairs))
     fig = _figure(max(8.0, 1.2 * len(methods) * 2 + 4), 6.0)
     axes = fig.subplots(2, 2, squeeze=False).ravel()
     offsets, bar = _grouped_offsets(len(dataflows))
-    by_key = {(r.record.method, r.record.dataflow): r.record.totals for r in runs}
-    for ax, (title, value) in zip(axes, METHOD_METRICS):
+    for i, (ax, (title, _)) in enumerate(zip(axes, metrics.METHOD_METRICS)):
         for off, df in zip(offsets, dataflows):
-            ratios = [metrics.ratio(value(by_key[m, df]), value(base[df]))
-                      if (m, df) in by_key else np.nan for m in methods]
-            ax.bar(np.arange(len(methods)) + off, ratios, bar,
+            values = [ratios[m, df][i] if (m, df) in ratios else np.nan for m in methods]
+            ax.bar(np.arange(len(methods)) + off, values, bar,
                    color=DATAFLOW_COLOURS.get(df, "#777777"), label=df)
-        ax.axhline(1.0, color="black", linewidth=1, linestyle="--", label="baseline")
+        ax.axhline(1.0, color="black", linewidth=1, linestyle="--", label=f"baseline ({bases})")
         ax.set_xticks(range(len(methods)), methods, fontsize=9)
-        ax.set_ylabel(f"{title} / baseline")
+        ax.set_ylabel(f"{title} / baseline's")
         ax.set_title(title, fontsize=10)
     axes[1].legend(title="dataflow", loc="upper left", bbox_to_anchor=(1.01, 1))
-    fig.suptitle(f"{arch}: {inp.network} methods vs baseline (ratio, below 1 is better)")
+    fig.suptitle(f"{arch}: {inp.network} methods over the baseline of {bases} "
+                 f"(ratio, below 1 is better)")
     return fig
 
 
 def energy_latency(inp: ReportInput) -> Figure:
-    """Every run's network energy against its latency, coloured by arch, with the Pareto front."""
+    """Every run's network energy against its latency: a colour per arch (per arch and method
+    when an arch ran several), a marker per dataflow; the Pareto front numbered."""
+    by_method = any(len(inp.methods_of(a.name)) > 1 for a in inp.archs)
+    series = list(dict.fromkeys((r.record.arch, r.record.method if by_method else "")
+                                for r in inp.runs))
+    points = {inp.key(r): (metrics.latency_us(r.record.totals, inp.arch(r.record.arch)),
+                           r.record.totals.energy_pj / 1e6) for r in inp.runs}
     front = pareto_keys(inp)
-    fig = _figure(8.6, 5.6)
+    fig = _figure(10.5, 6.2)
     ax = fig.add_subplot()
-    pts = {}
-    for i, facts in enumerate(inp.archs):
-        for run in inp.runs_of(facts.name):
-            s = run.record.totals
-            p = (metrics.latency_us(s, facts), s.energy_pj / 1e6)
-            pts[inp.key(run)] = p
-            on_front = inp.key(run) in front
-            ax.scatter(*p, s=60 if on_front else 34, color=arch_colour(i),
-                       marker=DATAFLOW_MARKERS.get(run.record.dataflow, "o"),
-                       edgecolor="black" if on_front else "none", zorder=3)
-    ordered = sorted(pts[k] for k in front)
-    ax.step([p[0] for p in ordered], [p[1] for p in ordered], where="post", color="black",
+    for run in inp.runs:
+        key = inp.key(run)
+        colour = series_colour(series.index((key[0], key[2] if by_method else "")))
+        ax.scatter(*points[key], s=64 if key in front else 36, color=colour,
+                   marker=DATAFLOW_MARKERS.get(key[1], "o"), zorder=3,
+                   edgecolor="black" if key in front else "none")
+    # equal points share one number; the legend below names the runs behind each
+    numbered = {}
+    for key in sorted(front, key=lambda k: points[k]):
+        numbered.setdefault(points[key], []).append("/".join(key))
+    ax.step([p[0] for p in numbered], [p[1] for p in numbered], where="post", color="black",
             linewidth=1, linestyle="--", zorder=2)
-    for key in front:
-        ax.annotate("/".join(key), pts[key], fontsize=7, xytext=(5, 4), textcoords="offset points")
-    xs, ys = [p[0] for p in pts.values()], [p[1] for p in pts.values()]
+    for n, point in enumerate(numbered, 1):   # above and below in turn: neighbours are close
+        ax.annotate(str(n), point, fontsize=9, fontweight="bold",
+                    xytext=(6, 5 if n % 2 else -13), textcoords="offset points")
+    xs, ys = [p[0] for p in points.values()], [p[1] for p in points.values()]
     if max(xs) / min(xs) > 20:
         ax.set_xscale("log")
     if max(ys) / min(ys) > 20:
@@ -257,14 +263,18 @@ def energy_latency(inp: ReportInput) -> Figure:
     ax.set_xlabel("latency (µs, at each arch's clock)")
     ax.set_ylabel("energy (µJ)")
     ax.set_title(f"{inp.network}: energy vs latency of every run")
-    ax.grid(which="major", alpha=0.3)
-    arch_handles = [Patch(color=arch_colour(i), label=a.name) for i, a in enumerate(inp.archs)]
-    seen = dict.fromkeys(run.record.dataflow for run in inp.runs)
-    df_handles = [Line2D([], [], linestyle="none", color="#444444",
-                         marker=DATAFLOW_MARKERS.get(df, "o"), label=df) for df in seen]
-    front_handle = [Line2D([], [], color="black", linestyle="--", marker="o",
-                           markeredgecolor="black", markerfacecolor="white",
-                           label="Pareto front")]
-    ax.legend(handles=arch_handles + df_handles + front_handle, title="arch / dataflow",
-              loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.grid(which="both", alpha=0.3)
+    handles = [Patch(color=series_colour(i), label=f"{a} / {m}" if m else a)
+               for i, (a, m) in enumerate(series)]
+    handles += [Line2D([], [], linestyle="none", color="#444444", label=f"dataflow {df}",
+                       marker=DATAFLOW_MARKERS.get(df, "o"))
+                for df in dict.fromkeys(run.record.dataflow for run in inp.runs)]
+    legend = ax.legend(handles=handles, title="arch / method" if by_method else "arch",
+                       loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    ax.add_artist(legend)
+    front_handles = [Line2D([], [], linestyle="none", label=f"{n}: {', '.join(keys)}")
+                     for n, keys in enumerate(numbered.values(), 1)]
+    ax.legend(handles=front_handles, title="Pareto front (dashed), arch/dataflow/method",
+              loc="lower left", bbox_to_anchor=(1.01, 0), fontsize=8, handlelength=0,
+              title_fontsize=8)
     return fig

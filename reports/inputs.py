@@ -50,6 +50,7 @@ class ArchFacts:
     dram_bandwidth_bytes_per_cycle: float
     dram_latency_cycles: int
     energy: tuple[EnergyEntry, ...]
+    base: str | None = None         # the preset this arch builds on (tpu_like for tpu_like_xnor)
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,25 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """A method that was not run on an arch, with the reason the method registry gave."""
+
+    arch: str
+    method: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ReportInput:
-    """Every run of one network under one model, on one or more archs."""
+    """Every run of one network under one model, on one or more archs, and the methods that
+    were left out because an arch cannot run them."""
 
     network: str
     model: str
     batch: int
     archs: tuple[ArchFacts, ...]
     runs: tuple[Run, ...]
+    skipped: tuple[Skipped, ...] = ()
 
     def __post_init__(self):
         names = [a.name for a in self.archs]
@@ -93,6 +105,12 @@ class ReportInput:
             if (r.network, r.model, r.batch) != (self.network, self.model, self.batch):
                 raise ValueError(f"run {self.key(run)} is of {r.network}/{r.model}/batch "
                                  f"{r.batch}, not {self.network}/{self.model}/batch {self.batch}")
+        for skip in self.skipped:
+            if skip.arch not in names:
+                raise ValueError(f"skipped method {skip.method!r} is of arch {skip.arch!r}, "
+                                 f"which has no arch facts")
+            if skip.method in self.methods_of(skip.arch):
+                raise ValueError(f"method {skip.method!r} is both run and skipped on {skip.arch!r}")
 
     @staticmethod
     def key(run: Run) -> tuple[str, str, str]:
@@ -114,6 +132,22 @@ class ReportInput:
         """The method the per-layer figures show: baseline when it ran, else the first."""
         methods = self.methods_of(arch)
         return "baseline" if "baseline" in methods else methods[0]
+
+    def baseline_run(self, arch: str, dataflow: str) -> Run | None:
+        """The baseline run that the methods on (`arch`, `dataflow`) are compared with: that of
+        the arch's base preset when the report has it (the plain array a method preset adds
+        units to), else the arch's own."""
+        for name in (self.arch(arch).base, arch):
+            for run in self.runs_of(name):
+                if (run.record.dataflow, run.record.method) == (dataflow, "baseline"):
+                    return run
+        return None
+
+    def compared_runs(self, arch: str) -> tuple[tuple[Run, Run], ...]:
+        """(method run, baseline run) for every non-baseline run of `arch` with a baseline."""
+        pairs = ((run, self.baseline_run(arch, run.record.dataflow))
+                 for run in self.runs_of(arch) if run.record.method != "baseline")
+        return tuple((run, base) for run, base in pairs if base is not None)
 
     def reference_runs(self, arch: str) -> tuple[Run, ...]:
         """One run per dataflow of `arch`, under its reference method."""

@@ -28,6 +28,16 @@ def macs_per_cycle(s: Stats) -> float:
     return s.macs / s.cycles if s.cycles else 0.0
 
 
+# What a method is compared with its baseline on: (name, value of a Stats).
+METHOD_METRICS = (("energy", lambda s: s.energy_pj), ("cycles", lambda s: s.cycles),
+                  ("DRAM bytes", dram_bytes), ("weight storage", lambda s: s.weight_storage_bits))
+
+
+def method_ratios(s: Stats, baseline: Stats) -> tuple[float, ...]:
+    """`s` over `baseline` on each of METHOD_METRICS."""
+    return tuple(ratio(value(s), value(baseline)) for _, value in METHOD_METRICS)
+
+
 def ratio(value: float, reference: float) -> float:
     """`value / reference`, 1.0 when both are zero and inf when only the reference is."""
     if reference == 0:

@@ -8,17 +8,21 @@ from numbers import Integral
 
 from dlaforge.stats import ENERGY_COMPONENTS
 
+# "units": a method's fixed-function units beside the array (Winograd transforms, SmartDeal
+# rebuild, XNOR scaling, bit-slice combine), which the models add when a method uses them.
 COMPONENT_LABELS = {"mac": "MAC", "rf": "register files", "noc": "inter-PE network",
-                    "sram": "SRAM", "dram": "DRAM"}
+                    "sram": "SRAM", "dram": "DRAM", "units": "method units"}
 COMPONENT_COLOURS = {"mac": "#1b9e77", "rf": "#d95f02", "noc": "#7570b3", "sram": "#e7298a",
-                     "dram": "#e6ab02"}
+                     "dram": "#e6ab02", "units": "#444444"}
 # Components a model may add beyond ENERGY_COMPONENTS get these, in order of first appearance.
-EXTRA_COLOURS = ("#666666", "#a6761d", "#999999", "#333333")
+EXTRA_COLOURS = ("#a6761d", "#999999", "#666666", "#1f78b4")
 
 DATAFLOW_COLOURS = {"ws": "#1f77b4", "os": "#d62728", "is": "#2ca02c", "rs": "#9467bd"}
 DATAFLOW_MARKERS = {"ws": "o", "os": "s", "is": "^", "rs": "D"}
-ARCH_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-                "#bcbd22")
+# One colour per arch (or per arch and method) in the scatter: tab10, then darker hues.
+SERIES_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                  "#bcbd22", "#ff7f0e", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39",
+                  "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#000000")
 
 SIGNIFICANT_DIGITS = 4
 
@@ -40,8 +44,8 @@ def component_colour(name: str, all_components: tuple[str, ...]) -> str:
     return EXTRA_COLOURS[extras.index(name) % len(EXTRA_COLOURS)]
 
 
-def arch_colour(index: int) -> str:
-    return ARCH_COLOURS[index % len(ARCH_COLOURS)]
+def series_colour(index: int) -> str:
+    return SERIES_COLOURS[index % len(SERIES_COLOURS)]
 
 
 def number(value) -> str:

@@ -148,19 +148,15 @@ def per_layer(run: Run, comps: tuple[str, ...]) -> Table:
 
 
 def method_ratios(inp: ReportInput, arch: str) -> Table:
-    """Each method's network totals over the baseline's on the same dataflow."""
-    base = {r.record.dataflow: r.record.totals for r in inp.runs_of(arch)
-            if r.record.method == "baseline"}
-    rows = []
-    for run in inp.runs_of(arch):
-        s, b = run.record.totals, base.get(run.record.dataflow)
-        if b is None or run.record.method == "baseline":
-            continue
-        rows.append((run.record.method, run.record.dataflow,
-                     number(metrics.ratio(s.energy_pj, b.energy_pj)),
-                     number(metrics.ratio(s.cycles, b.cycles)),
-                     number(metrics.ratio(metrics.dram_bytes(s), metrics.dram_bytes(b))),
-                     number(metrics.ratio(s.weight_storage_bits, b.weight_storage_bits))))
+    """Each method's network totals over those of the baseline it is compared with."""
+    rows = tuple((run.record.method, run.record.dataflow, base.record.arch,
+                  *map(number, metrics.method_ratios(run.record.totals, base.record.totals)))
+                 for run, base in inp.compared_runs(arch))
     return Table(f"Methods vs baseline: {arch} (ratio, below 1 is better)",
-                 ("method", "dataflow", "energy", "cycles", "DRAM bytes", "weight storage"),
-                 tuple(rows), 2)
+                 ("method", "dataflow", "baseline of", *(n for n, _ in metrics.METHOD_METRICS)),
+                 rows, 3)
+
+
+def skipped_methods(inp: ReportInput) -> Table:
+    rows = tuple((s.arch, s.method, s.reason) for s in inp.skipped)
+    return Table("Methods not run", ("arch", "method", "reason"), rows, 3)

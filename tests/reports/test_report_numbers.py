@@ -13,21 +13,41 @@ import pytest
 import dlaforge
 from dlaforge.arch import load_arch
 from dlaforge.cli import main
+from dlaforge.errors import SpecError
 from dlaforge.sim.energy import energy_table
-from dlaforge.workloads.methods import get_method
+from dlaforge.workloads.methods import METHODS, get_method
 from dlaforge.workloads.networks import load_network
 
-ARCHS = ("edge_tiny", "nvdla_small")
-METHODS = ("baseline", "half_weights")
+# edge_tiny_palquant is edge_tiny with 2-bit PEs and a combine unit (`base: edge_tiny`): its
+# methods are compared with edge_tiny's 8-bit baseline, and its runs have unit energy.
+ARCHS = ("edge_tiny", "nvdla_small", "edge_tiny_palquant")
+BASELINE_OF = {"edge_tiny": "edge_tiny", "nvdla_small": "nvdla_small",
+               "edge_tiny_palquant": "edge_tiny"}
+
+
+def _registry_plan():
+    """Every registered method each arch can run, and the registry's reason for the others."""
+    runs, refused = [], {}
+    for arch in ARCHS:
+        spec = load_arch(arch)
+        for method in METHODS:
+            try:
+                get_method(method, spec)
+            except SpecError as exc:
+                refused[arch, method] = str(exc)
+                continue
+            runs += [(arch, df, method) for df in spec.pe_array.dataflows]
+    return runs, refused
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, stand_in_methods, network):
+    """The report of every method each arch can run (the default, as in make demo)."""
     out = tmp_path_factory.mktemp("report") / "r"
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = main(["report", "--arch", ",".join(ARCHS), "--network", network,
-                     "--methods", ",".join(METHODS), "--out", str(out)])
+                     "--out", str(out)])
     assert code == 0, stderr.getvalue()
     return out, stdout.getvalue(), stderr.getvalue()
 
@@ -35,13 +55,8 @@ def report(tmp_path_factory, stand_in_methods, network):
 @pytest.fixture(scope="module")
 def expected(stand_in_methods, network):
     """The same runs made independently, keyed by (arch, dataflow, method)."""
-    runs = {}
-    for arch in ARCHS:
-        for df in load_arch(arch).pe_array.dataflows:
-            for method in METHODS:
-                runs[arch, df, method] = dlaforge.simulate(arch, network, dataflow=df,
-                                                           method=method)
-    return runs
+    runs, _ = _registry_plan()
+    return {(a, df, m): dlaforge.simulate(a, network, dataflow=df, method=m) for a, df, m in runs}
 
 
 def _compulsory(arch, method, network):
@@ -78,7 +93,8 @@ def shows(cell, value):
 
 
 COMPONENT_HEADERS = {"MAC (µJ)": "mac", "register files (µJ)": "rf",
-                     "inter-PE network (µJ)": "noc", "SRAM (µJ)": "sram", "DRAM (µJ)": "dram"}
+                     "inter-PE network (µJ)": "noc", "SRAM (µJ)": "sram", "DRAM (µJ)": "dram",
+                     "method units (µJ)": "units"}
 STATS_COLUMNS = {
     "MACs": lambda s, a: s.macs,
     "cycles": lambda s, a: s.cycles,
@@ -87,7 +103,7 @@ STATS_COLUMNS = {
     "latency (µs)": lambda s, a: s.cycles / a.clock_mhz,
     "utilization": lambda s, a: s.utilization,
     "energy (µJ)": lambda s, a: s.energy_pj / 1e6,
-    **{h: (lambda c: lambda s, a: s.energy_breakdown_pj[c] / 1e6)(c)
+    **{h: (lambda c: lambda s, a: s.energy_breakdown_pj.get(c, 0.0) / 1e6)(c)
        for h, c in COMPONENT_HEADERS.items()},
     "DRAM read (B)": lambda s, a: s.dram_read_bytes,
     "DRAM write (B)": lambda s, a: s.dram_write_bytes,
@@ -120,9 +136,10 @@ def test_every_table_number_equals_the_stats_it_came_from(report, expected, netw
     out, _, _ = report
     tables = md_tables((out / "report.md").read_text())
     specs = {a: load_arch(a) for a in ARCHS}
-    compulsory = {(a, m): _compulsory(a, m, network) for a in ARCHS for m in METHODS}
+    compulsory = {(a, m): _compulsory(a, m, network) for a, _, m in expected}
     front = _front(expected)
     seen_per_layer = set()
+    assert any(r.totals.energy_breakdown_pj.get("units") for r in expected.values())
     for title, (headers, rows) in tables.items():
         assert rows, title
         if title.startswith("All runs"):
@@ -148,14 +165,16 @@ def test_every_table_number_equals_the_stats_it_came_from(report, expected, netw
             seen_per_layer.add(key)
         elif title.startswith("Methods vs baseline: "):
             arch = title.split(": ")[1].split(" ")[0]
-            for method, df, *cells in rows:
-                s, b = expected[arch, df, method].totals, expected[arch, df, "baseline"].totals
+            for method, df, base, *cells in rows:
+                assert base == BASELINE_OF[arch]
+                s, b = expected[arch, df, method].totals, expected[base, df, "baseline"].totals
                 ratios = [s.energy_pj / b.energy_pj, s.cycles / b.cycles,
                           (s.dram_read_bytes + s.dram_write_bytes)
                           / (b.dram_read_bytes + b.dram_write_bytes),
                           s.weight_storage_bits / b.weight_storage_bits]
                 assert all(shows(c, r) for c, r in zip(cells, ratios)), (method, df, cells)
-            assert len(rows) == len(specs[arch].pe_array.dataflows)
+            assert {(m, df) for m, df, *_ in rows} == {(m, df) for a, df, m in expected
+                                                        if a == arch and m != "baseline"}
         elif title == "Energy-latency Pareto front":
             assert {tuple(r[:3]) for r in rows} == front
             for row in rows:
@@ -196,9 +215,13 @@ def test_every_table_number_equals_the_stats_it_came_from(report, expected, netw
                 want[f"{lv.name} write"] = table.write_pj_per_word[lv.name]
             assert {r[0] for r in rows} == set(want)
             assert all(shows(r[2], want[r[0]]) for r in rows)
+        elif title == "Methods not run":
+            assert {(a, m): reason for a, m, reason in rows} == _registry_plan()[1]
         else:
             pytest.fail(f"no check for table {title!r}")
     assert seen_per_layer == {k for k in expected if k[2] == "baseline"}
+    assert "Methods not run" in tables
+    assert all(any(t.startswith(f"Methods vs baseline: {a} ") for t in tables) for a in ARCHS)
 
 
 class _HtmlTables(HTMLParser):
@@ -254,4 +277,6 @@ def test_progress_is_one_line_per_run_and_stdout_names_the_page(report, expected
     assert len(runs) == len(expected)
     assert {tuple(re.search(r"\] (.+?): [\d.]+ s$", l).group(1).split(" / ")) for l in runs} \
         == set(expected)
-    assert len(lines) == len(runs) + 1 and lines[-1].startswith("dlaforge: rendering")
+    rendering = [f"dlaforge: rendering the {part}"
+                 for part in ("overview", *(f"figures of {a}" for a in ARCHS))]
+    assert lines == runs + rendering
