@@ -42,9 +42,9 @@ def native_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     bits = {"ifmap": op.ifmap_bits, "weight": op.weight_bits, "ofmap": op.psum_bits}
     reads = {o: round(trace.dram_read_bytes[o] * 8 / bits[o]) for o in bits}
     dram = {o: {"reads": reads[o], "writes": 0} for o in bits}
-    final_bytes = op.ofmap_elements * op.ofmap_bits / 8
-    spill_bytes = trace.dram_write_bytes - final_bytes
-    dram["ofmap"]["writes"] = round(op.ofmap_elements + spill_bytes * 8 / op.psum_bits)
+    final = op.ofmap_elements * op.dram_factor("ofmap")     # in DRAM's form (HwOp.dram_scale)
+    spill_bytes = trace.dram_write_bytes - final * op.ofmap_bits / 8
+    dram["ofmap"]["writes"] = round(final + spill_bytes * 8 / op.psum_bits)
     read_bytes = sum(trace.dram_read_bytes.values())
     energy = dict(stats.energy_breakdown_pj)
     energy["dram"] = (read_bytes * 8 * table.dram_read_pj_per_bit
