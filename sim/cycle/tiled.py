@@ -87,7 +87,8 @@ def _tile_requests(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str):
     cycles = np.maximum(array_cycles, _port_cycles(arch, op, cost, k_size.shape))
     rows_lo = np.maximum(0, p_first * op.stride - op.padding)
     rows_hi = np.minimum(op.H, (p_first + p_size - 1) * op.stride - op.padding + op.R)
-    ifmap_bytes = c_size * (rows_hi - rows_lo) * op.W * op.ifmap_bits / 8
+    # a window hanging past the edge (SCALE-Sim's rounded-up output size) reads no rows there
+    ifmap_bytes = c_size * np.maximum(rows_hi - rows_lo, 0) * op.W * op.ifmap_bits / 8
     weight_bytes = k_size * c_size * op.R * op.S * op.weight_bits / 8
     out_elems = k_size * p_size * op.Q
     new_output = _changed(idx, "gnkp")
