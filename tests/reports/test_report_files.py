@@ -128,6 +128,7 @@ TINY_BUF = ("pe_array: {rows: 4, cols: 4, dataflows: [ws]}\n"
     (["--arch", "edge_tiny,eyeriss_like", "--network", "{net}", "--dataflows", "ws"], {},
      "does not support dataflow 'ws'"),
     (["--arch", "edge_tiny", "--network", "{net}", "--batch", "0"], {}, "`batch` must be a positive integer, not 0"),
+    (["--arch", "edge_tiny", "--network", "{net}", "--model", "exact"], {}, "invalid choice: 'exact'"),
     (["--arch", "edge_tiny,{d}/tiny.yaml", "--network", "{net}"], {"tiny.yaml": TINY_BUF}, "too small for any tile"),
     (["--network", "{net}"], {}, "give --arch (or --from-json)"),
     (["--arch", "edge_tiny"], {}, "give --network (or --from-json)"),
@@ -164,3 +165,15 @@ def test_saved_records_of_different_networks_are_refused(tmp_path, network, caps
     assert _report(["--from-json", str(tmp_path / "mixed.json")], tmp_path / "r") == 2
     assert "records are of different networks" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_saved_records_of_a_method_preset_are_compared_with_its_base(tmp_path, network):
+    records = [dlaforge.simulate(arch, network, dataflow="ws", method=method).to_json()
+               for arch, method in (("edge_tiny", "baseline"), ("edge_tiny_palquant", "baseline"),
+                                    ("edge_tiny_palquant", "palquant"))]
+    (tmp_path / "saved.json").write_text(json.dumps(records))
+    assert _report(["--from-json", str(tmp_path / "saved.json")], tmp_path / "r") == 0
+    md = (tmp_path / "r" / "report.md").read_text()
+    table = md.split("#### Methods vs baseline: edge_tiny_palquant")[1].split("\n\n")[1]
+    assert "| palquant | ws | edge_tiny |" in table
+    assert "Methods vs baseline: edge_tiny " not in md     # edge_tiny ran the baseline only

@@ -280,3 +280,17 @@ def test_progress_is_one_line_per_run_and_stdout_names_the_page(report, expected
     rendering = [f"dlaforge: rendering the {part}"
                  for part in ("overview", *(f"figures of {a}" for a in ARCHS))]
     assert lines == runs + rendering
+
+
+def test_a_cycle_model_report_states_its_model_and_holds_its_numbers(tmp_path, network):
+    out = tmp_path / "r"
+    assert main(["report", "--arch", "edge_tiny", "--network", network, "--methods", "baseline",
+                 "--dataflows", "ws", "--model", "cycle", "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "every number is from the cycle-level model" in md and "analytical" not in md.lower()
+    cycle = dlaforge.simulate("edge_tiny", network, dataflow="ws", model="cycle")
+    analytical = dlaforge.simulate("edge_tiny", network, dataflow="ws")
+    assert cycle.totals.cycles != analytical.totals.cycles    # so the check can tell them apart
+    headers, rows = md_tables(md)["All runs: energy and time (network totals)"]
+    assert [tuple(r[:3]) for r in rows] == [("edge_tiny", "ws", "baseline")]
+    _check_stats_row(headers, rows[0], cycle.totals, load_arch("edge_tiny"), None, 3)
