@@ -38,6 +38,12 @@ def technology_factor(node_nm: int) -> float:
     return ENERGY_FACTOR_FROM_45NM[node_nm]
 
 
+def mac_pj_45nm(pe) -> float:
+    """One MAC of the array's widths at 45 nm: the multiply and the accumulator's add."""
+    return (INT8_MULT_PJ_45NM * pe.ifmap_bits * pe.weight_bits / 64
+            + INT32_ADD_PJ_45NM * pe.psum_bits / 32)
+
+
 def sram_word_energy_45nm(size_bytes: int, word_bits: int, write: bool) -> float:
     """CACTI-style energy of one word access of an SRAM, at 45 nm."""
     depth = max(1.0, size_bytes * 8 / word_bits)
@@ -72,8 +78,7 @@ def energy_table(arch: ArchSpec) -> EnergyTable:
     pe = arch.pe_array
     mac = arch.energy.mac_pj
     if mac is None:
-        mult = INT8_MULT_PJ_45NM * pe.ifmap_bits * pe.weight_bits / 64
-        mac = scaled(mult + INT32_ADD_PJ_45NM * pe.psum_bits / 32)
+        mac = scaled(mac_pj_45nm(pe))
     noc = arch.energy.noc_pj_per_bit
     if noc is None:
         noc = scaled(REGISTER_PJ_PER_BIT_45NM)

@@ -2,7 +2,9 @@
 each kind, and the energy and busy cycles of the fixed-function units beside the array.
 
 Energy per action at 45 nm (REFERENCES.md §1), scaled to the arch's node like the rest of
-the energy table:
+the energy table (`node_factor`; for a node outside the scaling table whose arch file gives
+its own MAC energy, as eyeriss_like at 65 nm, by the ratio of that MAC to the same MAC at
+45 nm, so that every operation keeps its 45 nm ratio to a MAC):
 - addition: Horowitz 0.1 pJ per 32-bit add, linear in width;
 - multiplication: Horowitz 0.2 pJ per int8 multiply, scaling with the product of the widths
   (as sim/energy.py);
@@ -22,7 +24,8 @@ import math
 from dlaforge.arch import ArchSpec
 from dlaforge.workloads.hwop import HwOp
 
-from .energy import INT32_ADD_PJ_45NM, INT8_MULT_PJ_45NM, EnergyTable, technology_factor
+from .energy import (ENERGY_FACTOR_FROM_45NM, INT32_ADD_PJ_45NM, INT8_MULT_PJ_45NM,
+                     EnergyTable, mac_pj_45nm, technology_factor)
 
 ADD_PJ_PER_BIT_45NM = INT32_ADD_PJ_45NM / 32
 XNOR_PJ_PER_BIT_45NM = 0.018 * 1.15
@@ -46,6 +49,13 @@ def popcount_pj_45nm(bits: int) -> float:
     return ADD_PJ_PER_BIT_45NM * sum(math.ceil(bits / 2**l) * l for l in range(1, levels + 1))
 
 
+def node_factor(arch: ArchSpec) -> float:
+    """Energy of an operation on `arch` per joule of the same operation at 45 nm."""
+    if arch.technology_nm not in ENERGY_FACTOR_FROM_45NM and arch.energy.mac_pj is not None:
+        return arch.energy.mac_pj / mac_pj_45nm(arch.pe_array)
+    return technology_factor(arch.technology_nm)
+
+
 def unit_op_pj(arch: ArchSpec) -> dict:
     """pJ of one operation of each unit op key, at the arch's node. Widths: Winograd input
     transform 16 bit (int8 times a gain of at most 100), everything at accumulator width
@@ -64,7 +74,7 @@ def unit_op_pj(arch: ArchSpec) -> dict:
         "window_add": 16 * ADD_PJ_PER_BIT_45NM,
         "combine_add": psum * ADD_PJ_PER_BIT_45NM,
     }
-    factor = technology_factor(arch.technology_nm)
+    factor = node_factor(arch)
     return {key: pj * factor for key, pj in at_45nm.items()}
 
 
@@ -76,7 +86,7 @@ def pe_op_pj(arch: ArchSpec, op: HwOp, table: EnergyTable) -> float:
     word = op.ifmap_bits
     at_45nm = (word * XNOR_PJ_PER_BIT_45NM + popcount_pj_45nm(word)
                + op.psum_bits * ADD_PJ_PER_BIT_45NM)
-    return at_45nm * technology_factor(arch.technology_nm)
+    return at_45nm * node_factor(arch)
 
 
 def unit_energy_pj(arch: ArchSpec, op: HwOp) -> float:

@@ -96,3 +96,18 @@ def test_cli_writes_a_method_record(tmp_path, capsys):
     assert (data["method"], data["model"]) == ("xnor", "cycle")
     assert data["totals"]["ops"]["popcount"] > 0 and "units" in data["totals"]["energy_breakdown_pj"]
     assert "units uJ" in capsys.readouterr().out
+
+
+def test_method_energies_follow_the_arch_node(tmp_path):
+    from dlaforge.sim.energy import energy_table, technology_factor
+    from dlaforge.sim.method_costs import node_factor, unit_op_pj
+    tpu = load_arch("tpu_like_winograd")
+    assert node_factor(tpu) == technology_factor(28)
+    # eyeriss_like (65 nm, outside the scaling table) gives its own MAC energy: a method's
+    # operations keep their 45 nm ratio to that MAC
+    path = tmp_path / "ey.yaml"
+    path.write_text("base: eyeriss_like\nunits:\n  winograd_transform:\n    ops_per_cycle: 64\n")
+    ey = load_arch(path)
+    ratio = unit_op_pj(ey)["wino_in_add"] / energy_table(ey).mac_pj
+    at_45nm = unit_op_pj(load_arch("edge_tiny_winograd"))["wino_in_add"]
+    assert ratio == pytest.approx(at_45nm / (0.2 * 16 * 16 / 64 + 0.1 * 16 / 32))
