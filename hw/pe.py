@@ -4,8 +4,8 @@ Every PE holds three registers: `a` (an ifmap element moving east), `b` (a weigh
 south, or held still) and `c` (a partial sum). One array-wide `mode` says what they do on each
 clock edge:
 
-- IDLE:  hold everything but `a`, which keeps moving (it is zero outside a stream).
-- LOAD:  `b <= b_in`: weights shift one row south (weight-stationary preload).
+- IDLE:  clear `c`, hold `b`; `a` keeps moving (it is zero outside a stream).
+- LOAD:  `b <= b_in`: weights shift one row south (weight-stationary preload); `c` clears.
 - WS:    `c <= c_in + a_in * b`: the partial sum arriving from the north gains this PE's
          product with its stationary weight and moves on south next cycle.
 - OS:    `c <= c + a_in * b_in`, `b <= b_in`: the PE accumulates its own output while ifmap
@@ -50,8 +50,10 @@ class MacPE(wiring.Component):
         a, b, c = self.a_out, self.b_out, self.c_out   # the output ports are the registers
         m.d.sync += a.eq(self.a_in)
         with m.Switch(self.mode):
+            with m.Case(Mode.IDLE):
+                m.d.sync += c.eq(0)
             with m.Case(Mode.LOAD):
-                m.d.sync += b.eq(self.b_in)
+                m.d.sync += [b.eq(self.b_in), c.eq(0)]
             if "ws" in self.dataflows:
                 with m.Case(Mode.WS):
                     m.d.sync += c.eq(self.c_in + self.a_in * b)

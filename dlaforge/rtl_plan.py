@@ -1,0 +1,137 @@
+"""How the generated accelerator (dlaforge.hw) lays out its buffers and tiles a layer.
+
+Shared by the RTL (hw/), which runs this schedule, and by the RTL timing model
+(sim/cycle/rtl_timing.py), which times it; neither may import the other, so the schedule lives
+here, in the core. It reads only the ArchSpec.
+
+The accelerator runs one layer as a GEMM  out[m, n] = sum_kd A[m, kd] * B[kd, n]  with
+M = P*Q output pixels, Kd = C*R*S reduction and N = K filters (A is the im2col view of the
+ifmap, built by address generation, never stored). The GEMM is cut into tiles, one array fold
+each, visited n-block outermost, then m-block, then kd-block (innermost, so partial sums stay in
+the accumulator):
+
+- ws: a tile is Kt = rows reduction rows x Nt = cols filters held in the PEs, with up to Mt
+  ifmap rows streamed through; Mt is what half of the ifmap buffer and half of the accumulator
+  hold (one buffer word per streamed row).
+- os: a tile is Mt = rows output pixels x Nt = cols filters accumulating in the PEs, with up to
+  Kt reduction steps streamed; Kt is what half of the ifmap and of the weight buffer hold.
+
+Buffers: each shared level's bytes are split equally among the operands it holds; each operand's
+buffer is split in two halves (double buffering). The ifmap buffer's word holds `rows` elements,
+the weight buffer's `cols`, the accumulator's `cols` partial sums (psum_bits each).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .arch import ArchSpec
+from .errors import SpecError
+
+RTL_DATAFLOWS = ("ws", "os")
+
+
+def ceil_div(a, b):
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class BufferGeometry:
+    """Depth (words) of one half of each double-buffered on-chip buffer."""
+
+    ifmap_half: int
+    weight_half: int
+    acc_half: int
+
+    @staticmethod
+    def of(arch: ArchSpec) -> BufferGeometry:
+        pe = arch.pe_array
+        word_bits = {"ifmap": pe.rows * pe.ifmap_bits, "weight": pe.cols * pe.weight_bits,
+                     "ofmap": pe.cols * pe.psum_bits}
+        halves = {}
+        for operand, bits in word_bits.items():
+            level = arch.shared_level(operand)
+            share = level.size_bytes * 8 // len(level.operands)
+            halves[operand] = share // bits // 2
+        return BufferGeometry(halves["ifmap"], halves["weight"], halves["ofmap"])
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """A layer as the accelerator sees it: conv dims plus its GEMM view (N = 1, groups = 1)."""
+
+    C: int
+    H: int
+    W: int
+    K: int
+    R: int
+    S: int
+    P: int
+    Q: int
+    stride: int = 1
+    padding: int = 0
+
+    @property
+    def M(self) -> int:
+        return self.P * self.Q
+
+    @property
+    def Kd(self) -> int:
+        return self.C * self.R * self.S
+
+    @staticmethod
+    def matmul(M: int, Kd: int, N: int) -> Gemm:
+        """A plain GEMM: A[M, Kd] is stored as A^T (Kd rows of M), a 1 x M image of Kd channels."""
+        return Gemm(C=Kd, H=1, W=M, K=N, R=1, S=1, P=1, Q=M)
+
+
+@dataclass(frozen=True)
+class RtlPlan:
+    """The tiling of one Gemm on one arch under one dataflow."""
+
+    arch: ArchSpec
+    dataflow: str
+    gemm: Gemm
+    Mt: int
+    Kt: int
+    Nt: int
+
+    @staticmethod
+    def make(arch: ArchSpec, dataflow: str, gemm: Gemm) -> RtlPlan:
+        if dataflow not in RTL_DATAFLOWS:
+            raise SpecError(f"the RTL runs dataflows {', '.join(RTL_DATAFLOWS)}, not {dataflow!r}")
+        arch.check_dataflow(dataflow)
+        if arch.pe_array.pe_kind != "mac":
+            raise SpecError(f"the RTL builds MAC PEs only, not pe_kind {arch.pe_array.pe_kind!r}")
+        rows, cols = arch.pe_array.rows, arch.pe_array.cols
+        geo = BufferGeometry.of(arch)
+        if dataflow == "ws":
+            Mt, Kt = min(geo.ifmap_half, geo.acc_half), rows
+            need = {"weight": (geo.weight_half, rows), "ifmap": (Mt, 1)}
+        else:
+            Mt, Kt = rows, min(geo.ifmap_half, geo.weight_half)
+            need = {"ofmap": (geo.acc_half, rows), "ifmap": (Kt, 1)}
+        for operand, (have, want) in need.items():
+            if have < want:
+                level = arch.shared_level(operand).name
+                raise SpecError(f"buffer {level!r} is too small for the RTL's {dataflow} tiles: "
+                                f"half of its {operand} share holds {have} words, needs {want}")
+        return RtlPlan(arch, dataflow, gemm, Mt=Mt, Kt=Kt, Nt=cols)
+
+    @property
+    def trips(self) -> tuple[int, int, int]:
+        """Tile counts along n, m and kd."""
+        g = self.gemm
+        return ceil_div(g.K, self.Nt), ceil_div(g.M, self.Mt), ceil_div(g.Kd, self.Kt)
+
+    def tiles(self) -> np.ndarray:
+        """One row per tile in execution order: nb, mb, kb, n size, m size, kd size."""
+        tn, tm, tk = self.trips
+        nb, mb, kb = (a.ravel() for a in np.indices((tn, tm, tk)))
+        g = self.gemm
+        n_size = np.minimum(self.Nt, g.K - nb * self.Nt)
+        m_size = np.minimum(self.Mt, g.M - mb * self.Mt)
+        k_size = np.minimum(self.Kt, g.Kd - kb * self.Kt)
+        return np.stack([nb, mb, kb, n_size, m_size, k_size], axis=1).astype(np.int64)

@@ -1,0 +1,197 @@
+"""The accelerator: PE array, double-buffered buffers, three engines and their sequencing.
+
+Ports: `cmd` (stream of command descriptors, taken while idle), `busy`, the DRAM port
+(`rd_req` / `rd_resp` read streams with tags, `wr` write stream) and `perf` counters.
+
+Buffers (amaranth.lib.memory, sized by dlaforge.rtl_plan): ifmap (words of `rows` elements),
+weight (words of `cols`), accumulator (words of `cols` partial sums); each in two halves.
+Tile i uses ifmap/weight half i % 2; output tile j (the tiles of one n, m block) uses
+accumulator half j % 2.
+
+Sequencing. The DRAM engine is one in-order program over tiles; for i = 0, 1, ..., T+1:
+    GATE(i):  if i >= 2, wait until the array has finished tile i-2;
+              if i >= 2 and tile i-2 is its output's last kd tile: write that output back (WRITE)
+              if i < T: load tile i (LOAD)
+The compute engine runs tile i as soon as it is loaded and tile i-1 is done. Loading tile i
+waits for tile i-2 (the same buffer half); an output's write-back precedes the load that could
+start its accumulator half's next user, so no other interlock is needed. Every state of the
+DRAM engine lasts at least one cycle (GATE, WRITE, LOAD, ADV); `sim/cycle/rtl_timing.py`
+times exactly this program.
+
+Counters (elements unless named bytes): cycles while busy, busy_cycles of the array, buffer
+reads and writes per buffer, DRAM bytes read and written.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from dlaforge.arch import ArchSpec
+
+from .fold import FoldEngine
+from .layouts import Geometry, RtlParams
+from .loader import Loader
+from .tiles import TileCounter
+from .writer import Writer
+
+
+class Accelerator(wiring.Component):
+    def __init__(self, arch: ArchSpec, params: RtlParams = RtlParams()):
+        self.arch = arch
+        self.geo = geo = Geometry.of(arch, params)
+        if not geo.dataflows:
+            from dlaforge.errors import SpecError
+            raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (ws, os)")
+        super().__init__({
+            "cmd": In(stream.Signature(geo.command_layout())),
+            "busy": Out(1),
+            "rd_req": Out(stream.Signature(geo.read_request_layout())),
+            "rd_resp": In(stream.Signature(geo.read_response_layout())),
+            "wr": Out(stream.Signature(geo.write_request_layout())),
+            "perf": Out(geo.perf_layout()),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        geo, p = self.geo, self.geo.params
+        R, Cc, b = geo.rows, geo.cols, geo.buffers
+        cmd = Signal(geo.command_layout())
+
+        m.submodules.ifmap_buf = ibuf = memory.Memory(
+            shape=data.ArrayLayout(signed(geo.ifmap_bits), R), depth=2 * b.ifmap_half, init=[])
+        m.submodules.weight_buf = wbuf = memory.Memory(
+            shape=data.ArrayLayout(signed(geo.weight_bits), Cc), depth=2 * b.weight_half, init=[])
+        m.submodules.acc_buf = abuf = memory.Memory(
+            shape=data.ArrayLayout(signed(geo.psum_bits), Cc), depth=2 * b.acc_half, init=[])
+        i_wr, w_wr = ibuf.write_port(granularity=1), wbuf.write_port(granularity=1)
+        i_rd, w_rd = ibuf.read_port(), wbuf.read_port()
+        a_wr, a_rd, a_rd_out = abuf.write_port(), abuf.read_port(), abuf.read_port()
+
+        m.submodules.loader = loader = Loader(geo)
+        m.submodules.fold = fold = FoldEngine(geo)
+        m.submodules.writer = writer = Writer(geo)
+        counters = {}
+        for name in ("load_tiles", "compute_tiles", "write_tiles"):
+            counters[name] = m.submodules[name] = TileCounter(geo.command_layout(), p.dim_bits,
+                                                              p.addr_bits)
+            m.d.comb += counters[name].cmd.eq(cmd)
+        lc, cc, wc = counters["load_tiles"], counters["compute_tiles"], counters["write_tiles"]
+
+        # the loader and the buffers' write ports
+        wiring.connect(m, wiring.flipped(self.rd_req), loader.req)
+        wiring.connect(m, wiring.flipped(self.rd_resp), loader.resp)
+        m.d.comb += [loader.cmd.eq(cmd), loader.n0.eq(lc.n0), loader.kd0.eq(lc.kd0),
+                     loader.half.eq(lc.half), loader.m_size.eq(lc.m_size),
+                     loader.k_size.eq(lc.k_size), loader.n_size.eq(lc.n_size),
+                     loader.last_k.eq(lc.last_k), loader.last_m.eq(lc.last_m)]
+        for port, enable in ((i_wr, loader.wr_ifmap), (w_wr, loader.wr_weight)):
+            m.d.comb += [port.addr.eq(loader.wr_word),
+                         port.en.eq(enable.replicate(len(port.en)) & (1 << loader.wr_lane))]
+            m.d.comb += [port.data[j].eq(loader.wr_data) for j in range(len(port.en))]
+
+        # the compute engine
+        m.d.comb += [fold.os.eq(cmd.os), fold.m_size.eq(cc.m_size), fold.k_size.eq(cc.k_size),
+                     fold.half.eq(cc.half), fold.out_half.eq(cc.out_half),
+                     fold.first_k.eq(cc.first_k),
+                     i_rd.addr.eq(fold.ifmap_addr), fold.ifmap_data.eq(i_rd.data),
+                     w_rd.addr.eq(fold.weight_addr), fold.weight_data.eq(w_rd.data),
+                     a_rd.addr.eq(fold.acc_raddr), fold.acc_rdata.eq(a_rd.data),
+                     a_wr.addr.eq(fold.acc_waddr), a_wr.en.eq(fold.acc_we),
+                     a_wr.data.eq(fold.acc_wdata)]
+
+        # the writer
+        wiring.connect(m, wiring.flipped(self.wr), writer.wr)
+        m.d.comb += [writer.cmd.eq(cmd), writer.n0.eq(wc.n0), writer.m0.eq(wc.m0),
+                     writer.out_half.eq(wc.out_half), writer.m_size.eq(wc.m_size),
+                     writer.n_size.eq(wc.n_size), a_rd_out.addr.eq(writer.acc_addr),
+                     writer.acc_data.eq(a_rd_out.data)]
+
+        loaded, computed, write_index = (Signal(p.addr_bits, name=n)
+                                         for n in ("loaded", "computed", "write_index"))
+        write_lags, written = Signal(2), Signal()   # tiles the write side lags (0..2)
+        m.d.sync += loaded.eq(loaded + loader.done)
+
+        # compute engine: start tile `computed` once loaded
+        with m.FSM(name="compute"):
+            with m.State("WAIT"):
+                with m.If(self.busy & (loaded > computed) & ~cc.finished):
+                    m.d.comb += fold.start.eq(1)
+                    m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(fold.done):
+                    m.d.comb += cc.next.eq(1)
+                    m.d.sync += computed.eq(computed + 1)
+                    m.next = "WAIT"
+
+        # DRAM engine
+        write_ready = computed > write_index
+        with m.FSM(name="dram"):
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(self.cmd.valid):
+                    m.d.sync += [cmd.eq(self.cmd.payload), loaded.eq(0), computed.eq(0),
+                                 write_index.eq(0), write_lags.eq(0), written.eq(0)]
+                    m.d.sync += [getattr(self.perf, n).eq(0) for n in self.perf.shape().members]
+                    m.d.comb += [lc.restart.eq(1), cc.restart.eq(1), wc.restart.eq(1),
+                                 loader.restart.eq(1)]
+                    m.next = "GATE"
+            with m.State("GATE"):
+                with m.If(wc.finished):
+                    m.next = "IDLE"
+                with m.Elif((write_lags == 2) & ~write_ready):
+                    pass
+                with m.Elif((write_lags == 2) & wc.last_k & ~written):
+                    m.d.comb += writer.start.eq(1)
+                    m.next = "WRITE"
+                with m.Elif(~lc.finished):
+                    m.d.comb += loader.start.eq(1)
+                    m.next = "LOAD"
+                with m.Else():
+                    m.next = "ADV"
+            with m.State("WRITE"):
+                with m.If(writer.done):
+                    m.d.sync += written.eq(1)
+                    m.next = "GATE"
+            with m.State("LOAD"):
+                with m.If(loader.done):
+                    m.next = "ADV"
+            with m.State("ADV"):
+                m.d.sync += written.eq(0)
+                m.d.comb += lc.next.eq(~lc.finished)
+                with m.If(write_lags == 2):
+                    m.d.comb += wc.next.eq(1)
+                    m.d.sync += write_index.eq(write_index + 1)
+                with m.Else():
+                    m.d.sync += write_lags.eq(write_lags + 1)
+                m.next = "GATE"
+        m.d.comb += self.busy.eq(~self.cmd.ready)
+
+        self._count(m, geo, loader, fold, writer)
+        return m
+
+    def _count(self, m, geo, loader, fold, writer):
+        perf = self.perf
+        elem_bytes = lambda bits: (bits + 7) // 8
+        rd = self.rd_req.valid & self.rd_req.ready
+        rd_bytes = Signal(4)
+        m.d.comb += rd_bytes.eq(elem_bytes(geo.ifmap_bits))
+        with m.If(self.rd_req.payload.tag.weight):
+            m.d.comb += rd_bytes.eq(elem_bytes(geo.weight_bits))
+        acc_row_reads = Signal(2)
+        m.d.comb += acc_row_reads.eq(fold.acc_ren + writer.fetch)
+        with m.If(self.busy):
+            m.d.sync += [
+                perf.cycles.eq(perf.cycles + 1),
+                perf.busy_cycles.eq(perf.busy_cycles + fold.busy),
+                perf.ifmap_reads.eq(perf.ifmap_reads + fold.ifmap_read * geo.rows),
+                perf.weight_reads.eq(perf.weight_reads + fold.weight_read * geo.cols),
+                perf.ifmap_writes.eq(perf.ifmap_writes + loader.wr_ifmap),
+                perf.weight_writes.eq(perf.weight_writes + loader.wr_weight),
+                perf.acc_reads.eq(perf.acc_reads + acc_row_reads * geo.cols),
+                perf.acc_writes.eq(perf.acc_writes + fold.acc_we * geo.cols),
+                perf.dram_read_bytes.eq(perf.dram_read_bytes + rd * rd_bytes),
+                perf.dram_write_bytes.eq(perf.dram_write_bytes + (self.wr.valid & self.wr.ready)
+                                         * elem_bytes(geo.psum_bits)),
+            ]

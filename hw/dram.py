@@ -1,0 +1,57 @@
+"""The testbench DRAM: a flat array of elements behind the accelerator's stream port.
+
+One model, stepped once per clock cycle by either simulator's adapter (Amaranth's testbench or
+cocotb), so both see the same timing:
+
+- one channel for reads and writes: it takes a beat (one element) at cycle t only if
+  t >= free, and then is busy until free = t + gap, gap = max(1, ceil(bytes / bandwidth));
+- the data of a read taken at cycle t comes back at cycle t + max(1, latency) with its tag;
+  reads are taken one per cycle at most, so at most one response is due per cycle;
+- writes are posted: stored when taken.
+
+`ready` depends only on the cycle, never on the request, so there is no combinational loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+
+def beat_gap(nbytes: int, bandwidth_bytes_per_cycle: float) -> int:
+    """Cycles a beat of `nbytes` occupies the DRAM channel."""
+    return max(1, math.ceil(nbytes / bandwidth_bytes_per_cycle))
+
+
+class DramModel:
+    def __init__(self, memory: np.ndarray, bandwidth_bytes_per_cycle: float, latency: int,
+                 read_bytes: tuple[int, int], write_bytes: int):
+        self.memory = memory
+        self.latency = max(1, int(latency))
+        self.read_gaps = tuple(beat_gap(b, bandwidth_bytes_per_cycle) for b in read_bytes)
+        self.write_gap = beat_gap(write_bytes, bandwidth_bytes_per_cycle)
+        self.free = 0
+        self.pending = deque()      # (cycle due, data, tag)
+
+    def ready(self, cycle: int) -> bool:
+        return cycle >= self.free
+
+    def response(self, cycle: int):
+        """(data, tag) due at `cycle`, or None."""
+        if self.pending and self.pending[0][0] == cycle:
+            return self.pending[0][1:]
+        return None
+
+    def read(self, cycle: int, addr: int, tag: int, weight: bool) -> None:
+        self.free = cycle + self.read_gaps[int(weight)]
+        self.pending.append((cycle + self.latency, int(self.memory[addr]), tag))
+
+    def write(self, cycle: int, addr: int, value: int) -> None:
+        self.free = cycle + self.write_gap
+        self.memory[addr] = value
+
+    def retire(self, cycle: int) -> None:
+        if self.pending and self.pending[0][0] == cycle:
+            self.pending.popleft()

@@ -1,0 +1,104 @@
+"""The accelerator's interfaces: command descriptor, DRAM stream payloads, counters, and the
+generator parameters that are not in the ArchSpec.
+
+DRAM is addressed in elements (one ifmap, weight or output element per address). A read
+request carries a `tag` that the DRAM returns with the data (as an AXI ID would): it names the
+buffer, half, word and lane the element goes to, so the accelerator needs no reorder queue.
+
+Command fields (the host fills them from an `RtlPlan`, see `command_fields`): conv dims
+C H W K R S P Q, stride, padding; the GEMM view M = P*Q and Kd = C*R*S; the tile sizes Mt, Kt,
+Nt and tile counts tn, tm, tk; DRAM bases of the ifmap (C x H x W), the weights (K x C x R x S)
+and the outputs (K x P x Q, psum_bits each); `os` selects the dataflow (0: ws, 1: os).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth import signed, unsigned
+from amaranth.lib import data
+
+from dlaforge.arch import ArchSpec
+from dlaforge.rtl_plan import BufferGeometry, RtlPlan
+
+DIM_FIELDS = ("C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Mt", "Kt", "Nt",
+              "tn", "tm", "tk")
+COUNTERS = ("cycles", "busy_cycles", "ifmap_reads", "ifmap_writes", "weight_reads",
+            "weight_writes", "acc_reads", "acc_writes", "dram_read_bytes", "dram_write_bytes")
+
+
+@dataclass(frozen=True)
+class RtlParams:
+    """Widths the spec does not fix: DRAM element address, command dims, counters."""
+
+    addr_bits: int = 32
+    dim_bits: int = 16
+    counter_bits: int = 48
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Everything the generator derives from the spec (and RtlParams)."""
+
+    rows: int
+    cols: int
+    ifmap_bits: int
+    weight_bits: int
+    psum_bits: int
+    buffers: BufferGeometry
+    dataflows: tuple
+    params: RtlParams
+
+    @staticmethod
+    def of(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
+        pe = arch.pe_array
+        return Geometry(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
+                        BufferGeometry.of(arch),
+                        tuple(df for df in ("ws", "os") if df in pe.dataflows), params)
+
+    @property
+    def tag_layout(self) -> data.StructLayout:
+        b = self.buffers
+        word = max(2 * b.ifmap_half, 2 * b.weight_half)
+        return data.StructLayout({"weight": 1, "word": bits_for(word),
+                                  "lane": bits_for(max(self.rows, self.cols))})
+
+    @property
+    def element_bits(self) -> int:
+        return max(self.ifmap_bits, self.weight_bits)
+
+    def command_layout(self) -> data.StructLayout:
+        p = self.params
+        fields = {name: p.dim_bits for name in DIM_FIELDS}
+        fields.update({"M": p.addr_bits, "Kd": p.addr_bits, "ifmap_base": p.addr_bits,
+                       "weight_base": p.addr_bits, "ofmap_base": p.addr_bits, "os": 1})
+        return data.StructLayout(fields)
+
+    def read_request_layout(self) -> data.StructLayout:
+        return data.StructLayout({"addr": self.params.addr_bits, "tag": self.tag_layout})
+
+    def read_response_layout(self) -> data.StructLayout:
+        return data.StructLayout({"data": signed(self.element_bits), "tag": self.tag_layout})
+
+    def write_request_layout(self) -> data.StructLayout:
+        return data.StructLayout({"addr": self.params.addr_bits,
+                                  "data": signed(self.psum_bits)})
+
+    def perf_layout(self) -> data.StructLayout:
+        return data.StructLayout({name: unsigned(self.params.counter_bits) for name in COUNTERS})
+
+
+def bits_for(count: int) -> int:
+    """Bits of an index 0 .. count-1 (at least 1)."""
+    return max(1, (count - 1).bit_length())
+
+
+def command_fields(plan: RtlPlan, ifmap_base: int, weight_base: int, ofmap_base: int) -> dict:
+    """The command descriptor of `plan` as a dict of field values."""
+    g = plan.gemm
+    tn, tm, tk = plan.trips
+    return {"C": g.C, "H": g.H, "W": g.W, "K": g.K, "R": g.R, "S": g.S, "P": g.P, "Q": g.Q,
+            "stride": g.stride, "padding": g.padding, "Mt": plan.Mt, "Kt": plan.Kt,
+            "Nt": plan.Nt, "tn": tn, "tm": tm, "tk": tk, "M": g.M, "Kd": g.Kd,
+            "ifmap_base": ifmap_base, "weight_base": weight_base, "ofmap_base": ofmap_base,
+            "os": int(plan.dataflow == "os")}

@@ -1,0 +1,62 @@
+"""Run a LayerJob on the accelerator in Amaranth's own simulator.
+
+The testbench is the DRAM adapter: each cycle it drives `ready` and the due read response
+from hw/dram.py's model, then samples the accelerator's requests and hands them to it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from amaranth.sim import Simulator
+
+from .accelerator import Accelerator
+from .dram import DramModel
+from .job import LayerJob, RtlResult
+
+
+def run_amaranth(job: LayerJob, max_cycles: int = 10_000_000, dut: Accelerator = None) -> RtlResult:
+    dut = dut or Accelerator(job.arch)
+    memory = job.dram_image()
+    read_bytes, write_bytes = job.element_bytes()
+    dram = DramModel(memory, job.bandwidth, job.latency, read_bytes, write_bytes)
+    perf = {}
+    cycles = [0]
+
+    async def bench(ctx):
+        for name, value in job.command().items():
+            ctx.set(getattr(dut.cmd.payload, name), value)
+        ctx.set(dut.cmd.valid, 1)
+        await ctx.tick()
+        ctx.set(dut.cmd.valid, 0)
+        t = 0
+        while ctx.get(dut.busy):
+            ready = dram.ready(t)
+            ctx.set(dut.rd_req.ready, ready)
+            ctx.set(dut.wr.ready, ready)
+            due = dram.response(t)
+            ctx.set(dut.rd_resp.valid, due is not None)
+            if due is not None:
+                ctx.set(dut.rd_resp.payload.data, due[0])
+                ctx.set(dut.rd_resp.payload.tag.as_value(), due[1])
+            if ready and ctx.get(dut.rd_req.valid):
+                tag = ctx.get(dut.rd_req.payload.tag.as_value())
+                dram.read(t, ctx.get(dut.rd_req.payload.addr), tag,
+                          bool(ctx.get(dut.rd_req.payload.tag.weight)))
+            if ready and ctx.get(dut.wr.valid):
+                dram.write(t, ctx.get(dut.wr.payload.addr), ctx.get(dut.wr.payload.data))
+            dram.retire(t)
+            await ctx.tick()
+            t += 1
+            if t > max_cycles:
+                raise RuntimeError(f"the accelerator did not finish in {max_cycles} cycles")
+        cycles[0] = t
+        for name in dut.perf.shape().members:
+            perf[name] = ctx.get(getattr(dut.perf, name))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    start = time.perf_counter()
+    sim.run()
+    return RtlResult(job.output_of(memory), perf, cycles[0], time.perf_counter() - start)

@@ -1,0 +1,61 @@
+"""The write-back engine: sends one finished output tile from the accumulator to DRAM.
+
+Row by row (m = 0 .. m_size-1): one FETCH cycle reads the accumulator word of row m; then one
+write request per filter n = 0 .. n_size-1 (address ofmap_base + (n0+n)*M + m0+m, K x P x Q
+order), each held until the DRAM takes it. `done` is high in the cycle the last one is taken.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .layouts import Geometry, bits_for
+
+
+class Writer(wiring.Component):
+    def __init__(self, geo: Geometry):
+        self.geo = geo
+        p = geo.params
+        super().__init__({
+            "cmd": In(geo.command_layout()), "start": In(1), "done": Out(1), "fetch": Out(1),
+            "n0": In(p.addr_bits), "m0": In(p.addr_bits), "out_half": In(1),
+            "m_size": In(p.dim_bits), "n_size": In(p.dim_bits),
+            "acc_addr": Out(bits_for(2 * geo.buffers.acc_half)),
+            "acc_data": In(data.ArrayLayout(signed(geo.psum_bits), geo.cols)),
+            "wr": Out(stream.Signature(geo.write_request_layout())),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.geo.params
+        row, lane = Signal(p.dim_bits), Signal(p.dim_bits)
+        addr, row_addr = Signal(p.addr_bits), Signal(p.addr_bits)
+        m.d.comb += [self.acc_addr.eq(self.out_half * self.geo.buffers.acc_half + row),
+                     self.wr.payload.addr.eq(addr),
+                     self.wr.payload.data.eq(self.acc_data.as_value().word_select(
+                         lane, self.geo.psum_bits).as_signed())]
+        taken = self.wr.valid & self.wr.ready
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    base = self.cmd.ofmap_base + self.n0 * self.cmd.M + self.m0
+                    m.d.sync += [row.eq(0), lane.eq(0), addr.eq(base), row_addr.eq(base)]
+                    m.next = "FETCH"
+            with m.State("FETCH"):
+                m.d.comb += self.fetch.eq(1)
+                m.next = "SEND"
+            with m.State("SEND"):
+                m.d.comb += self.wr.valid.eq(1)
+                with m.If(taken):
+                    m.d.sync += [lane.eq(lane + 1), addr.eq(addr + self.cmd.M)]
+                    with m.If(lane + 1 == self.n_size):
+                        m.d.sync += [lane.eq(0), row.eq(row + 1), addr.eq(row_addr + 1),
+                                     row_addr.eq(row_addr + 1)]
+                        with m.If(row + 1 == self.m_size):
+                            m.d.comb += self.done.eq(1)
+                            m.next = "IDLE"
+                        with m.Else():
+                            m.next = "FETCH"
+        return m
