@@ -12,14 +12,13 @@ from .inputs import ReportInput
 
 DEFINITIONS = (
     "Definitions. Energy is actions times energy per action (the energy table of each arch), "
-    "split into MAC, register files (inside every PE), inter-PE network, SRAM (shared buffers) "
-    "and DRAM. Utilization is PE operations over cycles times PEs. Compulsory DRAM traffic is "
-    "each tensor the method's hardware operations read or write, moved once. Operational "
-    "intensity is the layer's nominal MACs per DRAM byte; achieved throughput its nominal MACs "
-    "per cycle. Latency is cycles over the arch's clock. Energies are in µJ, traffic in bytes, "
-    "weight storage in bits."
+    "split into MAC, register files (inside every PE), inter-PE network, SRAM (shared buffers), "
+    "DRAM and, when a method uses them, the method's units beside the array. Utilization is PE "
+    "operations over cycles times PEs. Compulsory DRAM traffic is each tensor the method's "
+    "hardware operations read or write, moved once. Operational intensity is the layer's "
+    "nominal MACs per DRAM byte; achieved throughput its nominal MACs per cycle. Latency is "
+    "cycles over the arch's clock. Energies are in µJ, traffic in bytes, weight storage in bits."
 )
-
 
 MODEL_NOTES = {
     "analytical": "analytical model (closed-form counts for the tiling and loop order the mapper "
@@ -46,17 +45,27 @@ def _figure(path: str, caption: str, fig) -> Image:
 def _intro(inp: ReportInput) -> list:
     versions = sorted({run.record.version for run in inp.runs})
     per_arch = [Text(f"{a.name}: dataflows {', '.join(inp.dataflows_of(a.name))}; methods "
-                     f"{', '.join(inp.methods_of(a.name))}.") for a in inp.archs]
-    blocks = [Heading(1, f"dlaforge report: {inp.network}"),
-              Text(f"Network {inp.network}, batch {inp.batch}; every number is from the "
-                   f"{MODEL_NOTES.get(inp.model, f'{inp.model} model')}; dlaforge "
-                   f"{', '.join(versions)}; {len(inp.runs)} runs."),
-              *per_arch, Text(DEFINITIONS)]
-    if inp.skipped:
-        blocks += [Text("Methods an arch cannot run were left out, each for the reason the "
-                        "method registry gives (a PE kind or a unit the arch lacks):"),
-                   tables.skipped_methods(inp)]
-    return blocks
+                     f"{', '.join(inp.methods_of(a.name))}{_not_run(inp, a.name)}.")
+                for a in inp.archs]
+    return [Heading(1, f"dlaforge report: {inp.network}"),
+            Text(f"Network {inp.network}, batch {inp.batch}; every number is from the "
+                 f"{MODEL_NOTES.get(inp.model, f'{inp.model} model')}; dlaforge "
+                 f"{', '.join(versions)}; {len(inp.runs)} runs."),
+            *per_arch, Text(DEFINITIONS)]
+
+
+def _not_run(inp: ReportInput, arch: str) -> str:
+    names = [s.method for s in inp.skipped if s.arch == arch]
+    return f"; not run: {', '.join(names)} (reasons at the end)" if names else ""
+
+
+def _skipped(inp: ReportInput) -> list:
+    if not inp.skipped:
+        return []
+    return [Heading(2, "Methods not run"),
+            Text("Each method an arch cannot run was left out, for the reason the method "
+                 "registry gives (a PE kind or a unit the arch lacks)."),
+            tables.skipped_methods(inp)]
 
 
 def _overview(inp: ReportInput) -> list:
@@ -135,6 +144,7 @@ def build(inp: ReportInput, progress=lambda line: None) -> dict[str, bytes]:
     for facts in inp.archs:
         progress(f"rendering the figures of {facts.name}")
         blocks += _arch_section(inp, facts.name, stems[facts.name])
+    blocks += _skipped(inp)
     files = {b.path: b.data for b in blocks if isinstance(b, Image)}
     files["report.md"] = markdown(blocks).encode()
     files["index.html"] = page(f"dlaforge report: {inp.network}", blocks).encode()
