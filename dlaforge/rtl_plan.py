@@ -23,6 +23,7 @@ the weight buffer's `cols`, the accumulator's `cols` partial sums (psum_bits eac
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,25 @@ RTL_DATAFLOWS = ("ws", "os")
 
 def ceil_div(a, b):
     return -(-a // b)
+
+
+def fold_length(dataflow: str, rows: int, cols: int, T: int) -> int:
+    """Cycles of one fold of the RTL's compute engine (hw/fold.py): ws preloads `rows` weight
+    rows, streams T ifmap rows and drains through the de-skew and the accumulator
+    (2*rows + cols + T + 1); os streams T reduction steps and drains `rows` rows
+    (T + 2*rows + cols)."""
+    return 2 * rows + cols + T + 1 if dataflow == "ws" else T + 2 * rows + cols
+
+
+def dram_beat_gap(nbytes: int, bandwidth_bytes_per_cycle: float) -> int:
+    """Cycles one DRAM beat (one element of `nbytes`) occupies the channel of the stream port:
+    the port moves at most one element per cycle, and no more bytes per cycle than the spec's
+    DRAM bandwidth."""
+    return max(1, math.ceil(nbytes / bandwidth_bytes_per_cycle))
+
+
+def element_bytes(bits: int) -> int:
+    return (bits + 7) // 8
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from dlaforge.arch import ArchSpec
+from dlaforge.errors import SpecError
+from dlaforge.rtl_plan import element_bytes
 
 from .fold import FoldEngine
 from .layouts import Geometry, RtlParams
@@ -42,7 +44,6 @@ class Accelerator(wiring.Component):
         self.arch = arch
         self.geo = geo = Geometry.of(arch, params)
         if not geo.dataflows:
-            from dlaforge.errors import SpecError
             raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (ws, os)")
         super().__init__({
             "cmd": In(stream.Signature(geo.command_layout())),
@@ -173,12 +174,11 @@ class Accelerator(wiring.Component):
 
     def _count(self, m, geo, loader, fold, writer):
         perf = self.perf
-        elem_bytes = lambda bits: (bits + 7) // 8
         rd = self.rd_req.valid & self.rd_req.ready
         rd_bytes = Signal(4)
-        m.d.comb += rd_bytes.eq(elem_bytes(geo.ifmap_bits))
+        m.d.comb += rd_bytes.eq(element_bytes(geo.ifmap_bits))
         with m.If(self.rd_req.payload.tag.weight):
-            m.d.comb += rd_bytes.eq(elem_bytes(geo.weight_bits))
+            m.d.comb += rd_bytes.eq(element_bytes(geo.weight_bits))
         acc_row_reads = Signal(2)
         m.d.comb += acc_row_reads.eq(fold.acc_ren + writer.fetch)
         with m.If(self.busy):
@@ -193,5 +193,5 @@ class Accelerator(wiring.Component):
                 perf.acc_writes.eq(perf.acc_writes + fold.acc_we * geo.cols),
                 perf.dram_read_bytes.eq(perf.dram_read_bytes + rd * rd_bytes),
                 perf.dram_write_bytes.eq(perf.dram_write_bytes + (self.wr.valid & self.wr.ready)
-                                         * elem_bytes(geo.psum_bits)),
+                                         * element_bytes(geo.psum_bits)),
             ]

@@ -14,15 +14,11 @@ cocotb), so both see the same timing:
 
 from __future__ import annotations
 
-import math
 from collections import deque
 
 import numpy as np
 
-
-def beat_gap(nbytes: int, bandwidth_bytes_per_cycle: float) -> int:
-    """Cycles a beat of `nbytes` occupies the DRAM channel."""
-    return max(1, math.ceil(nbytes / bandwidth_bytes_per_cycle))
+from dlaforge.rtl_plan import dram_beat_gap as beat_gap
 
 
 class DramModel:

@@ -16,7 +16,7 @@ os, T = the tile's kd size, length T + 2R + Cc cycles:
 
 Accumulator: a row of Cc sums arriving at cycle k reads the stored row at k (unless this is
 the first kd tile of the output) and writes the sum at k+1, the fold's last cycle for the last
-row.
+row. The lengths are dlaforge.rtl_plan.fold_length.
 """
 
 from __future__ import annotations
@@ -28,11 +28,6 @@ from amaranth.lib.wiring import In, Out
 from .array import Skew, SystolicArray
 from .layouts import Geometry, bits_for
 from .pe import Mode
-
-
-def fold_length(dataflow: str, rows: int, cols: int, T: int) -> int:
-    """Cycles of one fold (the same numbers as the engine below; the timing model's source)."""
-    return 2 * rows + cols + T + 1 if dataflow == "ws" else T + 2 * rows + cols
 
 
 class FoldEngine(wiring.Component):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import Gemm, RtlPlan
+from dlaforge.rtl_plan import Gemm, RtlPlan, element_bytes
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 
 from .layouts import command_fields
@@ -83,8 +83,8 @@ class LayerJob:
 
     def element_bytes(self) -> tuple[tuple[int, int], int]:
         pe = self.arch.pe_array
-        nbytes = lambda bits: (bits + 7) // 8
-        return (nbytes(pe.ifmap_bits), nbytes(pe.weight_bits)), nbytes(pe.psum_bits)
+        return ((element_bytes(pe.ifmap_bits), element_bytes(pe.weight_bits)),
+                element_bytes(pe.psum_bits))
 
 
 @dataclass

@@ -1,0 +1,173 @@
+"""The RTL's timing model: cycles and counters of the generated accelerator (dlaforge.hw),
+computed without simulating it. `tests/hw/test_cycle_agreement.py` holds it equal to the RTL.
+
+The schedule is dlaforge.rtl_plan's (one array fold per tile; n-block, m-block, kd-block
+order); the program is hw/accelerator.py's. Cycle 0 is the first cycle after the command is
+taken; the layer's cycles are those until the accelerator is idle again.
+
+DRAM port (hw/dram.py's testbench model): one channel, one element per beat; a beat of b bytes
+taken at cycle t holds the channel until t + gap(b), gap(b) = max(1, ceil(b / bandwidth));
+read data returns at t + max(1, latency).
+
+Load of tile i, started at cycle s (its elements from s + 1, one per cycle at most):
+  its A block (m_size x k_size im2col elements, ws: m-major, os: kd-major) then its B block
+  (k_size x n_size weights, kd-major). An element inside the ifmap is taken when the channel is
+  free; a zero-padding element costs no DRAM beat and is written in the first cycle in which no
+  read data arrives. The load ends at dL = max(last element + 1, last data + 1).
+Write-back of an output tile, started at s: per row, one fetch cycle, then n_size beats (each
+  waits for the channel); it ends at the last beat's cycle dW.
+Fold of tile i (sim: fold_length): starts at f_i = max(dL_i + 1, e_{i-1} + 1) and ends at
+  e_i = f_i + L_i - 1, L_i = 2R + C + m_size + 1 (ws) or k_size + 2R + C (os).
+DRAM engine, for i = 0 .. T+1, from cycle g (g = 0 for i = 0):
+  if i >= 2: g = max(g, e_{i-2} + 1); if tile i-2 ends its output: write it back from g, and
+  g = dW + 1;  if i < T: load tile i from s = g, and the next step starts at g = dL + 2;
+  otherwise the next step starts at g + 2. The layer ends when step T+2 is reached at g:
+  cycles = g + 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from dlaforge.arch import ArchSpec
+from dlaforge.rtl_plan import Gemm, RtlPlan, dram_beat_gap, element_bytes, fold_length
+
+
+@dataclass(frozen=True)
+class RtlTiming:
+    """The RTL's counters, as hw/layouts.COUNTERS names them."""
+
+    counters: dict
+
+    @property
+    def cycles(self) -> int:
+        return self.counters["cycles"]
+
+
+@njit(cache=True)
+def _load(s, free, os_, m0, kd0, n_size, m_size, k_size, P, Q, C, H, W, R, S, stride, pad,
+          gap_i, gap_w, latency):
+    """Times one load job; returns (done cycle, channel free, ifmap beats)."""
+    t = s + 1
+    resp = np.empty(m_size * k_size + k_size * n_size, dtype=np.int64)
+    head, tail, beats = 0, 0, 0
+    words = k_size if os_ else m_size
+    lanes = m_size if os_ else k_size
+    for wd in range(words):
+        for ln in range(lanes):
+            m = m0 + (ln if os_ else wd)
+            kd = kd0 + (wd if os_ else ln)
+            p, q = m // Q, m % Q
+            c, rs = kd // (R * S), kd % (R * S)
+            h = p * stride + rs // S - pad
+            w = q * stride + rs % S - pad
+            if 0 <= h < H and 0 <= w < W:
+                t = max(t, free)
+                free = t + gap_i
+                resp[tail] = t + latency
+                tail += 1
+                beats += 1
+            else:
+                while head < tail and resp[head] < t:
+                    head += 1
+                while head < tail and resp[head] == t:
+                    t += 1
+                    head += 1
+            t += 1
+    for _ in range(k_size * n_size):
+        t = max(t, free)
+        free = t + gap_w
+        resp[tail] = t + latency
+        tail += 1
+        t += 1
+    last = resp[tail - 1] + 1 if tail > 0 else 0
+    return max(t, last), free, beats
+
+
+@njit(cache=True)
+def _write(s, free, m_size, n_size, gap):
+    """Times one write-back; returns (cycle of the last beat, channel free)."""
+    t = s
+    for _ in range(m_size):
+        t += 2                  # a fetch cycle, then the row's first beat
+        for j in range(n_size):
+            t = max(t, free)
+            free = t + gap
+            if j + 1 < n_size:
+                t += 1
+    return t, free
+
+
+@njit(cache=True)
+def _program(tiles, os_, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pad, Mt, Kt, Nt,
+             gap_i, gap_w, gap_o, latency):
+    T = tiles.shape[0]
+    free = 0
+    loaded = np.zeros(T, dtype=np.int64)
+    ends = np.zeros(T, dtype=np.int64)
+    ifmap_beats = 0
+    g = 0
+    prev_end = -1
+    for i in range(T + 2):
+        if i >= 2:
+            j = i - 2
+            g = max(g, ends[j] + 1)
+            if tiles[j, 2] == trips_k - 1:
+                done, free = _write(g, free, tiles[j, 4], tiles[j, 3], gap_o)
+                g = done + 1
+        if i < T:
+            nb, mb, kb, n_size, m_size, k_size = tiles[i]
+            done, free, beats = _load(g, free, os_, mb * Mt, kb * Kt, n_size, m_size, k_size,
+                                      P, Q, C, H, W, R, S, stride, pad, gap_i, gap_w, latency)
+            ifmap_beats += beats
+            loaded[i] = done
+            start = max(done + 1, prev_end + 1)
+            ends[i] = start + fold_len[i] - 1
+            prev_end = ends[i]
+            g = done + 2
+        else:
+            g += 2
+    return g + 1, ifmap_beats
+
+
+def rtl_timing(arch: ArchSpec, dataflow: str, gemm: Gemm, bandwidth: float | None = None,
+               latency: int | None = None) -> RtlTiming:
+    """Cycles and counters of `gemm` on the RTL generated from `arch` (DRAM bandwidth and
+    latency default to the spec's)."""
+    plan = RtlPlan.make(arch, dataflow, gemm)
+    pe = arch.pe_array
+    rows, cols = pe.rows, pe.cols
+    bandwidth = arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth
+    latency = max(1, arch.dram.latency_cycles if latency is None else latency)
+    tiles = plan.tiles()
+    n_size, m_size, k_size = tiles[:, 3], tiles[:, 4], tiles[:, 5]
+    os_ = dataflow == "os"
+    fold_len = np.array([fold_length(dataflow, rows, cols, int(T))
+                         for T in (k_size if os_ else m_size)], dtype=np.int64)
+    g = gemm
+    b_i, b_w, b_o = (element_bytes(bits) for bits in (pe.ifmap_bits, pe.weight_bits,
+                                                        pe.psum_bits))
+    cycles, ifmap_beats = _program(
+        tiles, os_, plan.trips[2], fold_len, g.P, g.Q, g.C, g.H, g.W, g.R, g.S, g.stride,
+        g.padding, plan.Mt, plan.Kt, plan.Nt, dram_beat_gap(b_i, bandwidth),
+        dram_beat_gap(b_w, bandwidth), dram_beat_gap(b_o, bandwidth), latency)
+    first = tiles[:, 2] == 0
+    last = tiles[:, 2] == plan.trips[2] - 1
+    acc_rows = np.full_like(m_size, rows) if os_ else m_size
+    acc_rmw = int((acc_rows * cols)[~first].sum())
+    counters = {
+        "cycles": int(cycles),
+        "busy_cycles": int(fold_len.sum()),
+        "ifmap_reads": int(rows * (k_size if os_ else m_size).sum()),
+        "ifmap_writes": int((m_size * k_size).sum()),
+        "weight_reads": int(cols * (k_size.sum() if os_ else rows * len(tiles))),
+        "weight_writes": int((k_size * n_size).sum()),
+        "acc_reads": acc_rmw + int((m_size * cols)[last].sum()),
+        "acc_writes": int((acc_rows * cols).sum()),
+        "dram_read_bytes": int(ifmap_beats * b_i + (k_size * n_size).sum() * b_w),
+        "dram_write_bytes": int(g.M * g.K * b_o),
+    }
+    return RtlTiming(counters)
