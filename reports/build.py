@@ -15,9 +15,13 @@ DEFINITIONS = (
     "split into MAC, register files (inside every PE), inter-PE network, SRAM (shared buffers), "
     "DRAM and, when a method uses them, the method's units beside the array. Utilization is PE "
     "operations over cycles times PEs. Compulsory DRAM traffic is each tensor the method's "
-    "hardware operations read or write, moved once. Operational intensity is the layer's "
-    "nominal MACs per DRAM byte; achieved throughput its nominal MACs per cycle. Latency is "
-    "cycles over the arch's clock. Energies are in µJ, traffic in bytes, weight storage in bits."
+    "hardware operations read or write, moved once. A PE operation is what one PE does in a "
+    "cycle: a MAC at the array's width, or one XNOR-popcount word on an XNOR array; a method "
+    "changes how many a layer needs (Winograd fewer, bit slices more), while a layer's MACs "
+    "are nominal, the same under every method. The roofline places each layer by its PE "
+    "operations per DRAM byte (operational intensity) and per cycle (achieved throughput), "
+    "under the PE count and the DRAM bandwidth. Latency is cycles over the arch's clock. "
+    "Energies are in µJ, traffic in bytes, weight storage in bits."
 )
 
 MODEL_NOTES = {
@@ -117,8 +121,9 @@ def _arch_section(inp: ReportInput, arch: str, stem: str) -> list:
                       f"compulsory traffic ({ref}, log scale).", figures.dram_traffic(inp, arch)),
               Heading(3, f"{arch}: roofline"),
               _figure(f"figures/{stem}_roofline.png",
-                      f"{arch}: every layer's achieved MACs per cycle against its MACs per DRAM "
-                      f"byte, under the peak and DRAM-bandwidth roofs ({ref}).",
+                      f"{arch}: every layer's PE operations per cycle against its PE "
+                      f"operations per DRAM byte, under the peak and DRAM-bandwidth roofs "
+                      f"({ref}).",
                       figures.roofline(inp, arch))]
     pairs = inp.compared_runs(arch)
     if pairs:

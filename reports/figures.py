@@ -160,33 +160,33 @@ def dram_traffic(inp: ReportInput, arch: str) -> Figure:
 
 
 def roofline(inp: ReportInput, arch: str) -> Figure:
-    """Achieved MACs/cycle against MACs per DRAM byte for every layer, under the arch's roofs."""
+    """Achieved PE operations per cycle against PE operations per DRAM byte for every layer,
+    under the arch's roofs (the PE count, and the DRAM bandwidth)."""
     facts = inp.arch(arch)
     runs = inp.reference_runs(arch)
     peak, bw = facts.peak_macs_per_cycle, facts.dram_bandwidth_bytes_per_cycle
     ridge = peak / bw
-    points = [(metrics.intensity(l.stats), metrics.macs_per_cycle(l.stats))
-              for r in runs for l in r.record.layers]
-    xs = [p[0] for p in points if math.isfinite(p[0]) and p[0] > 0] or [ridge]
+    placed = {run.record.dataflow: [(metrics.op_intensity(l.stats), metrics.ops_per_cycle(l.stats))
+                                    for l in run.record.layers] for run in runs}
+    placed = {df: [p for p in pts if math.isfinite(p[0]) and p[0] > 0 and p[1] > 0]
+              for df, pts in placed.items()}
+    xs = [p[0] for pts in placed.values() for p in pts] or [ridge]
+    ys = [p[1] for pts in placed.values() for p in pts] or [peak]
     lo, hi = min(min(xs), ridge) / 3, max(max(xs), ridge) * 3
+    y_lo, y_hi = min(min(ys), peak) / 5, peak * 3
     fig = _figure(7.8, 5.0)
     ax = fig.add_subplot()
     grid = np.geomspace(lo, hi, 200)
     ax.plot(grid, np.minimum(peak, bw * grid), color="black", linewidth=1.8,
-            label=f"roofs: {number(peak)} MACs/cycle,\nDRAM {number(bw)} B/cycle x intensity")
-    ys = [p[1] for p in points if p[1] > 0] or [peak]
-    y_lo, y_hi = min(min(ys), peak) / 5, peak * 3
+            label=f"roofs: {number(peak)} PEs,\nDRAM {number(bw)} B/cycle x intensity")
     ax.axhline(peak, color="black", linestyle=":", linewidth=0.8)
-    ax.annotate(f"peak {number(peak)} MACs/cycle", (hi / 1.2, peak), ha="right", va="bottom",
-                fontsize=8, xytext=(0, 3), textcoords="offset points")
+    ax.annotate(f"peak {number(peak)} operations/cycle", (hi / 1.2, peak), ha="right",
+                va="bottom", fontsize=8, xytext=(0, 3), textcoords="offset points")
     ax.axvline(ridge, color="grey", linestyle="--", linewidth=0.8)
-    ax.annotate(f"ridge {number(ridge)} MACs/B", (ridge, y_lo * 1.5), rotation=90, ha="right",
-                va="bottom", fontsize=8, color="grey", xytext=(-2, 0), textcoords="offset points")
-    for run in runs:
-        df = run.record.dataflow
-        pts = [(metrics.intensity(l.stats), metrics.macs_per_cycle(l.stats))
-               for l in run.record.layers]
-        pts = [p for p in pts if math.isfinite(p[0]) and p[0] > 0 and p[1] > 0]
+    ax.annotate(f"ridge {number(ridge)} operations/B", (ridge, y_lo * 1.5), rotation=90,
+                ha="right", va="bottom", fontsize=8, color="grey", xytext=(-2, 0),
+                textcoords="offset points")
+    for df, pts in placed.items():
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=28, alpha=0.8,
                    color=DATAFLOW_COLOURS.get(df, "#777777"),
                    marker=DATAFLOW_MARKERS.get(df, "o"), label=f"{df} layers", zorder=3)
@@ -194,8 +194,8 @@ def roofline(inp: ReportInput, arch: str) -> Figure:
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
     ax.set_ylim(y_lo, y_hi)
-    ax.set_xlabel("operational intensity (MACs per DRAM byte)")
-    ax.set_ylabel("achieved throughput (MACs per cycle)")
+    ax.set_xlabel("operational intensity (PE operations per DRAM byte)")
+    ax.set_ylabel("achieved throughput (PE operations per cycle)")
     ax.set_title(f"{arch}: roofline, {inp.network} layers ({runs[0].record.method})")
     ax.grid(which="major", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))

@@ -129,9 +129,14 @@ class ReportInput:
         return tuple(dict.fromkeys(run.record.dataflow for run in self.runs_of(arch)))
 
     def reference_method(self, arch: str) -> str:
-        """The method the per-layer figures show: baseline when it ran, else the first."""
+        """The method the per-layer figures show: the baseline when it ran, unless the arch's
+        base preset is in the report (and shows that baseline already); else the first."""
         methods = self.methods_of(arch)
-        return "baseline" if "baseline" in methods else methods[0]
+        others = [m for m in methods if m != "baseline"]
+        base_shown = self.arch(arch).base in {a.name for a in self.archs}
+        if "baseline" in methods and not (base_shown and others):
+            return "baseline"
+        return others[0] if others else methods[0]
 
     def baseline_run(self, arch: str, dataflow: str) -> Run | None:
         """The baseline run that the methods on (`arch`, `dataflow`) are compared with: that of

@@ -18,14 +18,30 @@ def latency_us(s: Stats, arch: ArchFacts) -> float:
 
 
 def intensity(s: Stats) -> float:
-    """Operational intensity on DRAM traffic: nominal MACs per DRAM byte (inf without traffic)."""
-    moved = dram_bytes(s)
-    return s.macs / moved if moved else float("inf")
+    """Nominal MACs per DRAM byte (inf without traffic)."""
+    return _per_dram_byte(s.macs, s)
 
 
 def macs_per_cycle(s: Stats) -> float:
-    """Achieved throughput: nominal MACs per cycle."""
+    """Nominal MACs per cycle."""
     return s.macs / s.cycles if s.cycles else 0.0
+
+
+def op_intensity(s: Stats) -> float:
+    """The roofline's operational intensity: PE operations per DRAM byte (inf without traffic).
+    A PE operation is what one PE does in a cycle: one MAC at the array's width, one XNOR word
+    on an XNOR array; a method changes how many a layer needs (Winograd fewer, bit slices more)."""
+    return _per_dram_byte(s.pe_ops, s)
+
+
+def ops_per_cycle(s: Stats) -> float:
+    """The roofline's achieved throughput: PE operations per cycle (the peak is the PE count)."""
+    return s.pe_ops / s.cycles if s.cycles else 0.0
+
+
+def _per_dram_byte(count: int, s: Stats) -> float:
+    moved = dram_bytes(s)
+    return count / moved if moved else float("inf")
 
 
 # What a method is compared with its baseline on: (name, value of a Stats).

@@ -100,14 +100,14 @@ def arch_parameters(arch: ArchFacts) -> Table:
         ("dataflows", ", ".join(arch.dataflows)),
         ("bits ifmap / weight / psum / ofmap",
          f"{b['ifmap']} / {b['weight']} / {b['psum']} / {b['ofmap']}"),
-        ("peak (MACs per cycle)", number(arch.peak_macs_per_cycle)),
+        ("peak (PE operations per cycle)", number(arch.peak_macs_per_cycle)),
         ("clock (MHz)", number(arch.clock_mhz)),
-        ("peak (GMAC/s)", number(arch.peak_macs_per_cycle * arch.clock_mhz / 1e3)),
+        ("peak (G PE operations per s)", number(arch.peak_macs_per_cycle * arch.clock_mhz / 1e3)),
         ("technology (nm)", number(arch.technology_nm)),
         ("DRAM", arch.dram_type),
         ("DRAM bandwidth (B per cycle)", number(arch.dram_bandwidth_bytes_per_cycle)),
         ("DRAM latency (cycles)", number(arch.dram_latency_cycles)),
-        ("roofline ridge (MACs per DRAM byte)",
+        ("roofline ridge (PE operations per DRAM byte)",
          number(arch.peak_macs_per_cycle / arch.dram_bandwidth_bytes_per_cycle)),
     )
     return Table(f"Parameters: {arch.name}", ("parameter", "value"), rows, 2)
@@ -136,14 +136,15 @@ def per_layer(run: Run, comps: tuple[str, ...]) -> Table:
         return (name, kind, number(s.macs), number(s.cycles), number(s.compute_cycles),
                 number(s.stall_cycles), number(s.utilization), *_energy_cells(s, comps),
                 number(metrics.dram_bytes(s)), number(compulsory),
-                number(metrics.intensity(s)), number(metrics.macs_per_cycle(s)))
+                number(s.pe_ops), number(metrics.op_intensity(s)),
+                number(metrics.ops_per_cycle(s)))
 
     rows = [cells(layer.name, layer.kind, layer.stats, c)
             for layer, c in zip(r.layers, run.compulsory_dram_bytes)]
     rows.append(cells("TOTAL", "network", r.totals, sum(run.compulsory_dram_bytes)))
     headers = ("layer", "kind", "MACs", "cycles", "compute cycles", "stall cycles",
                "utilization", *_energy_headers(comps), "DRAM (B)", "compulsory DRAM (B)",
-               "MACs per DRAM byte", "MACs per cycle")
+               "PE operations", "PE operations per DRAM byte", "PE operations per cycle")
     return Table(f"Per layer: {r.arch} / {r.dataflow} / {r.method}", headers, tuple(rows), 2)
 
 
