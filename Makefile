@@ -40,6 +40,7 @@ test: $(STAMP) tools
 bench: $(STAMP)
 	$(PY) bench/bench_analytical.py
 	$(PY) bench/validate_eyeriss.py
+	$(PY) bench/bench_methods.py
 
 lint: $(STAMP)
 	$(PY) -m compileall -q dlaforge sim hw workloads reports bench tests
