@@ -7,6 +7,8 @@ DEMO_OUT := demo_out
 # The three demo archs, and tpu_like with the units each method needs (the <base>_<method>
 # presets): the bare presets can run only the baseline.
 DEMO_ARCHS := tpu_like,eyeriss_like,gemmini_like,tpu_like_winograd,tpu_like_smartdeal,tpu_like_xnor,tpu_like_palquant
+# The model of every run: analytical, or cycle (make demo DEMO_MODEL=cycle).
+DEMO_MODEL ?= analytical
 
 .PHONY: demo test bench lint tools clean
 
@@ -32,7 +34,8 @@ demo: $(STAMP)
 	  $(PY) -m dlaforge.cli rtl generate --arch edge_tiny --out $(DEMO_OUT)/rtl_edge_tiny && \
 	  echo "Verilog of edge_tiny: $(DEMO_OUT)/rtl_edge_tiny" >&2; \
 	else echo "no Verilog: this dlaforge has no \`rtl generate\` yet" >&2; fi
-	$(PY) -m dlaforge.cli report --arch $(DEMO_ARCHS) --network resnet18 --out $(DEMO_OUT)/report
+	$(PY) -m dlaforge.cli report --arch $(DEMO_ARCHS) --network resnet18 --model $(DEMO_MODEL) \
+	  --out $(DEMO_OUT)/report
 
 test: $(STAMP) tools
 	$(PY) -m pytest
