@@ -65,7 +65,7 @@ def energy_totals(inp: ReportInput, arch: str) -> Figure:
     ax.set_xlabel("dataflow / method" if several_methods else "dataflow")
     ax.set_ylabel("energy (µJ)")
     ax.set_ylim(0, bottom.max() * 1.12)
-    ax.set_title(f"{arch}: {inp.network} energy by component (network total)")
+    ax.set_title(f"{arch}: {inp.network} energy by component (network total, {inp.model} model)")
     ax.legend(title="component", loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
 
@@ -89,7 +89,7 @@ def energy_per_layer(inp: ReportInput, arch: str) -> Figure:
         ax.set_title(f"dataflow {run.record.dataflow} ({run.record.method})", fontsize=10)
     _layer_ticks(axes[-1], names)
     axes[0].legend(title="component", loc="upper left", bbox_to_anchor=(1.01, 1))
-    fig.suptitle(f"{arch}: {inp.network} energy per layer by component")
+    fig.suptitle(f"{arch}: {inp.network} energy per layer by component ({inp.model} model)")
     return fig
 
 
@@ -124,7 +124,8 @@ def cycles_and_utilization(inp: ReportInput, arch: str) -> Figure:
     top.legend(handles=handles, title="dataflow", loc="upper left", bbox_to_anchor=(1.01, 1))
     top.set_ylabel("cycles")
     top.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
-    top.set_title(f"{arch}: {inp.network} cycles per layer ({runs[0].record.method})")
+    top.set_title(f"{arch}: {inp.network} cycles per layer ({runs[0].record.method}, "
+                  f"{inp.model} model)")
     bottom.set_ylabel("PE utilization")
     bottom.set_ylim(0, 1.05)
     bottom.grid(axis="y", alpha=0.3)
@@ -152,7 +153,7 @@ def dram_traffic(inp: ReportInput, arch: str) -> Figure:
     ax.set_yscale("log")
     ax.set_ylabel("DRAM traffic, read + write (bytes)")
     ax.set_title(f"{arch}: {inp.network} DRAM traffic per layer vs compulsory "
-                 f"({runs[0].record.method})")
+                 f"({runs[0].record.method}, {inp.model} model)")
     ax.grid(axis="y", which="major", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     _layer_ticks(ax, names)
@@ -196,7 +197,8 @@ def roofline(inp: ReportInput, arch: str) -> Figure:
     ax.set_ylim(y_lo, y_hi)
     ax.set_xlabel("operational intensity (PE operations per DRAM byte)")
     ax.set_ylabel("achieved throughput (PE operations per cycle)")
-    ax.set_title(f"{arch}: roofline, {inp.network} layers ({runs[0].record.method})")
+    ax.set_title(f"{arch}: roofline, {inp.network} layers ({runs[0].record.method}, "
+                 f"{inp.model} model)")
     ax.grid(which="major", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
@@ -225,7 +227,7 @@ def method_comparison(inp: ReportInput, arch: str) -> Figure:
         ax.set_title(title, fontsize=10)
     axes[1].legend(title="dataflow", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.suptitle(f"{arch}: {inp.network} methods over the baseline of {bases} "
-                 f"(ratio, below 1 is better)")
+                 f"(ratio, below 1 is better; {inp.model} model)")
     return fig
 
 
@@ -262,7 +264,7 @@ def energy_latency(inp: ReportInput) -> Figure:
         ax.set_yscale("log")
     ax.set_xlabel("latency (µs, at each arch's clock)")
     ax.set_ylabel("energy (µJ)")
-    ax.set_title(f"{inp.network}: energy vs latency of every run")
+    ax.set_title(f"{inp.network}: energy vs latency of every run ({inp.model} model)")
     ax.grid(which="both", alpha=0.3)
     handles = [Patch(color=series_colour(i), label=f"{a} / {m}" if m else a)
                for i, (a, m) in enumerate(series)]
