@@ -84,6 +84,24 @@ def weight_transform(w, v: Variant) -> np.ndarray:
 
 
 @njit(cache=True)
+def _sandwich(mat, block, tmp, out):
+    """out = mat · block · matᵀ in integers: the 2-D transform of one tile (Bᵀ d B, Aᵀ M A)."""
+    rows, inner = mat.shape
+    for x in range(rows):
+        for j in range(inner):
+            s = 0
+            for i in range(inner):
+                s += mat[x, i] * block[i, j]
+            tmp[x, j] = s
+    for x in range(rows):
+        for y in range(rows):
+            s = 0
+            for j in range(inner):
+                s += tmp[x, j] * mat[y, j]
+            out[x, y] = s
+
+
+@njit(cache=True)
 def _winograd_tiles(xpad, u, v_shift, v_max, align, bt, at, m, P, Q):
     N, C = xpad.shape[0], xpad.shape[1]
     K = u.shape[0]
@@ -93,43 +111,25 @@ def _winograd_tiles(xpad, u, v_shift, v_max, align, bt, at, m, P, Q):
     vt = np.empty((C, a, a), dtype=np.int64)
     tmp = np.empty((a, a), dtype=np.int64)
     acc = np.empty((a, a), dtype=np.int64)
-    half = np.empty((m, a), dtype=np.int64)
+    y = np.empty((m, m), dtype=np.int64)
     for n in range(N):
         for ti in range(tp):
             for tj in range(tq):
                 for c in range(C):                      # input transform + tap quantization
+                    _sandwich(bt, xpad[n, c, ti * m:ti * m + a, tj * m:tj * m + a], tmp, vt[c])
                     for x in range(a):
                         for j in range(a):
-                            s = 0
-                            for i in range(a):
-                                s += bt[x, i] * xpad[n, c, ti * m + i, tj * m + j]
-                            tmp[x, j] = s
-                    for x in range(a):
-                        for y in range(a):
-                            s = 0
-                            for j in range(a):
-                                s += tmp[x, j] * bt[y, j]
-                            s = round_shift(s, v_shift[x, y])
-                            vt[c, x, y] = min(max(s, -v_max), v_max)
+                            s = round_shift(vt[c, x, j], v_shift[x, j])
+                            vt[c, x, j] = min(max(s, -v_max), v_max)
                 for k in range(K):
                     for x in range(a):                  # element-wise products over channels
-                        for y in range(a):
-                            s = 0
-                            for c in range(C):
-                                s += u[k, c, x, y] * vt[c, x, y]
-                            acc[x, y] = s << align[x, y]
-                    for x in range(m):                  # output transform
                         for j in range(a):
                             s = 0
-                            for i in range(a):
-                                s += at[x, i] * acc[i, j]
-                            half[x, j] = s
-                    for x in range(m):
-                        for y in range(m):
-                            s = 0
-                            for j in range(a):
-                                s += half[x, j] * at[y, j]
-                            out[n, k, ti * m + x, tj * m + y] = s
+                            for c in range(C):
+                                s += u[k, c, x, j] * vt[c, x, j]
+                            acc[x, j] = s << align[x, j]
+                    _sandwich(at, acc, tmp, y)          # output transform
+                    out[n, k, ti * m:ti * m + m, tj * m:tj * m + m] = y
     return out[:, :, :P, :Q]
 
 
