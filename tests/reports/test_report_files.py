@@ -10,6 +10,7 @@ from matplotlib.image import imread
 import dlaforge
 from dlaforge.cli import main
 from dlaforge.reports import output
+from report_fixtures import network, stand_in_methods  # noqa: F401  (fixtures)
 
 ARCH_FIGURES = ("energy_totals", "energy_layers", "cycles_utilization", "dram_traffic",
                 "roofline")

@@ -17,6 +17,7 @@ from dlaforge.errors import SpecError
 from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.methods import METHODS, get_method
 from dlaforge.workloads.networks import load_network
+from report_fixtures import network, stand_in_methods  # noqa: F401  (fixtures)
 
 # edge_tiny_palquant is edge_tiny with 2-bit PEs and a combine unit (`base: edge_tiny`): its
 # methods are compared with edge_tiny's 8-bit baseline, and its runs have unit energy.

@@ -1,6 +1,9 @@
-"""Stand-in efficiency methods for the report tests, so that method comparison and refusal are
-exercised whatever methods are registered: `half_weights` stores and moves weights at half the
-arch's width; `needs_xnor` asks for a PE kind no preset has."""
+"""Fixtures of the report tests, imported by their modules (not a conftest.py: a second module
+named `conftest` would shadow tests/conftest.py for `from conftest import ...`).
+
+Stand-in efficiency methods, so that method comparison and refusal are exercised whatever
+methods are registered: `half_weights` stores and moves weights at half the arch's width;
+`needs_xnor` asks for a PE kind no preset has."""
 
 from dataclasses import replace
 from pathlib import Path
