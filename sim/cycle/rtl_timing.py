@@ -34,6 +34,7 @@ from numba import njit
 
 from dlaforge.arch import ArchSpec
 from dlaforge.rtl_plan import Gemm, RtlPlan, dram_beat_gap, element_bytes, fold_length
+from dlaforge.stats import Stats
 
 
 @dataclass(frozen=True)
@@ -171,3 +172,51 @@ def rtl_timing(arch: ArchSpec, dataflow: str, gemm: Gemm, bandwidth: float | Non
         "dram_write_bytes": int(g.M * g.K * b_o),
     }
     return RtlTiming(counters)
+
+
+def stats_from_counters(arch: ArchSpec, macs: int, counters: dict, table) -> Stats:
+    """A Stats record from the RTL's counters (measured, or from `rtl_timing`), priced with the
+    energy table. Buffer accesses are per element on the levels holding each operand (the
+    accumulator's at psum width); DRAM reads split into weights (every weight element the
+    loader wrote came from DRAM) and ifmap (the rest). Register-file and inter-PE energies are
+    not counted by the RTL and stay 0."""
+    pe = arch.pe_array
+    b_i, b_w = element_bytes(pe.ifmap_bits), element_bytes(pe.weight_bits)
+    weight_dram_bytes = counters["weight_writes"] * b_w
+    ifmap_dram_bytes = counters["dram_read_bytes"] - weight_dram_bytes
+    accesses = {}
+    sram_energy = 0.0
+    sram_read_bytes = sram_write_bytes = 0
+    for operand, prefix, bits in (("ifmap", "ifmap", pe.ifmap_bits),
+                                  ("weight", "weight", pe.weight_bits),
+                                  ("ofmap", "acc", pe.psum_bits)):
+        level = arch.shared_level(operand).name
+        reads, writes = counters[f"{prefix}_reads"], counters[f"{prefix}_writes"]
+        accesses.setdefault(level, {})[operand] = {"reads": reads, "writes": writes}
+        sram_energy += (reads * table.access_pj(level, bits, False)
+                        + writes * table.access_pj(level, bits, True))
+        sram_read_bytes += reads * bits // 8
+        sram_write_bytes += writes * bits // 8
+    accesses["dram"] = {
+        "ifmap": {"reads": ifmap_dram_bytes // b_i, "writes": 0},
+        "weight": {"reads": weight_dram_bytes // b_w, "writes": 0},
+        "ofmap": {"reads": 0, "writes": counters["dram_write_bytes"] * 8 // pe.psum_bits}}
+    energy = {"mac": macs * table.mac_pj, "rf": 0.0, "noc": 0.0, "sram": sram_energy,
+              "dram": (counters["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
+                       + counters["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit)}
+    return Stats(macs=macs, pe_ops=macs, pe_count=arch.pe_count,
+                 compute_cycles=counters["busy_cycles"],
+                 stall_cycles=counters["cycles"] - counters["busy_cycles"],
+                 energy_breakdown_pj=energy, dram_read_bytes=counters["dram_read_bytes"],
+                 dram_write_bytes=counters["dram_write_bytes"],
+                 sram_read_bytes=sram_read_bytes, sram_write_bytes=sram_write_bytes,
+                 weight_storage_bits=0, ops={"mult": macs, "add": macs}, accesses=accesses)
+
+
+def gemm_of(op) -> Gemm:
+    """The accelerator's view of a HwOp (one image, one group), or SpecError."""
+    from dlaforge.errors import SpecError
+    if op.groups != 1:
+        raise SpecError(f"op {op.name!r}: the RTL runs groups=1 only, not groups={op.groups}")
+    return Gemm(C=op.C, H=op.H, W=op.W, K=op.K, R=op.R, S=op.S, P=op.P, Q=op.Q,
+                stride=op.stride, padding=op.padding)

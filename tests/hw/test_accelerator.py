@@ -10,7 +10,7 @@ from dlaforge.arch import load_arch
 from dlaforge.hw.job import LayerJob
 from dlaforge.hw.sim_amaranth import run_amaranth
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
-from shapes import conv, shapes
+from dlaforge.hw.shapes import conv, shapes
 
 EDGE_TINY = load_arch("edge_tiny")
 # the Icarus tests run all 20 shapes on three array sizes; here a quarter of them, quickly

@@ -9,7 +9,7 @@ from dlaforge.arch import load_arch
 from dlaforge.hw.job import LayerJob
 from dlaforge.hw.sim_cocotb import run_cocotb, simulator_available
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
-from shapes import shapes
+from dlaforge.hw.shapes import shapes
 
 pytestmark = pytest.mark.skipif(simulator_available("icarus") is not None,
                                 reason="iverilog is not installed (make test installs it)")

@@ -1,0 +1,72 @@
+"""`--model rtl`: run every layer of a network on the generated accelerator and return a
+RunRecord built from its counters (an entry point: it imports hw, sim and workloads).
+
+Each layer is one command per image on the RTL (Icarus when installed, else Amaranth's
+simulator); its outputs are checked bit-exact against the numba reference with random int
+operands, and its counters become Stats through sim/cycle/rtl_timing.stats_from_counters.
+A layer whose timing model predicts more than MAX_RTL_CYCLES is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .arch import ArchSpec
+from .errors import SpecError
+from .stats import LayerRecord, RunRecord, Stats
+
+MAX_RTL_CYCLES = 2_000_000
+
+
+def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: int,
+                    version: str, objective: str = "energy") -> RunRecord:
+    from .hw.job import LayerJob
+    from .hw.sim_amaranth import run_amaranth
+    from .hw.sim_cocotb import build, run_cocotb, simulator_available
+    from .sim.cycle.rtl_timing import gemm_of, rtl_timing, stats_from_counters
+    from .sim.energy import energy_table
+    from .workloads.methods import get_method
+
+    if method != "baseline":
+        raise SpecError(f"--model rtl runs the baseline method only, not {method!r}")
+    arch.check_dataflow(dataflow)
+    chosen = get_method(method, arch)
+    planned = []
+    for layer in network.layers:
+        for op in chosen.transform(layer, arch):
+            gemm = gemm_of(op)
+            cycles = rtl_timing(arch, dataflow, gemm).cycles * op.N
+            if cycles > MAX_RTL_CYCLES:
+                raise SpecError(f"layer {layer.name!r} needs {cycles} cycles on the RTL, more "
+                                f"than --model rtl simulates ({MAX_RTL_CYCLES}); use --model "
+                                f"cycle, whose RTL timing model gives the same cycles")
+            planned.append((layer, op, gemm))
+    table = energy_table(arch)
+    icarus = simulator_available("icarus") is None
+    rng = np.random.default_rng(0)
+    stats_by_layer = {}
+    with tempfile.TemporaryDirectory(prefix="dlaforge_rtl_") as tmp:
+        runner = build(arch, Path(tmp)) if icarus else None
+        for layer, op, gemm in planned:
+            jobs = [LayerJob.random(arch, dataflow, gemm, rng) for _ in range(op.N)]
+            results = (run_cocotb(jobs, Path(tmp), runner=runner) if icarus
+                       else [run_amaranth(job) for job in jobs])
+            for job, result in zip(jobs, results):
+                if not np.array_equal(result.output, job.expected()):
+                    raise RuntimeError(f"RTL output of layer {layer.name!r} differs from the "
+                                       f"reference")
+                stats = stats_from_counters(arch, op.pe_macs // op.N, result.perf, table)
+                prev = stats_by_layer.get(layer.name)
+                stats_by_layer[layer.name] = stats if prev is None else prev + stats
+    records = []
+    for layer in network.layers:
+        stats: Stats = replace(stats_by_layer[layer.name], macs=layer.macs)
+        records.append(LayerRecord(name=layer.name, kind=layer.kind, shape=layer.shape(),
+                                   stats=stats, mapping={"fixed": "rtl"}))
+    return RunRecord(version=version, arch=arch.name, network=network.name, dataflow=dataflow,
+                     model="rtl", method=method, batch=batch, objective=objective,
+                     layers=tuple(records))

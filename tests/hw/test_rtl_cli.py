@@ -1,0 +1,66 @@
+"""`dlaforge rtl generate|verify` and `simulate --model rtl`: outputs, and bad input as one
+stderr line, exit 2, nothing written."""
+
+import json
+
+from dlaforge.cli import main
+from dlaforge.sim.cycle.rtl_timing import gemm_of, rtl_timing
+from dlaforge.workloads.networks import load_network
+
+TINY_CSV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+            "Num Filter, Strides,\nc1, 6, 6, 3, 3, 2, 5, 1,\nc2, 5, 5, 1, 1, 4, 3, 1,\n")
+
+
+def test_generate_writes_verilog_and_a_manifest_of_its_ports(tmp_path, capsys):
+    out = tmp_path / "gen"
+    assert main(["rtl", "generate", "--arch", "edge_tiny", "--out", str(out), "--stats"]) == 0
+    verilog = (out / "dlaforge_accel.v").read_text()
+    manifest = json.loads((out / "dlaforge_accel.json").read_text())
+    assert "module dlaforge_accel(" in verilog
+    ports = {p["name"]: p for p in manifest["ports"]}
+    for name, port in ports.items():
+        assert f"{port['direction']}put " in verilog and f" {name};" in verilog
+    assert set(ports["perf"]["fields"]) >= {"cycles", "dram_read_bytes", "acc_writes"}
+    assert manifest["parameters"]["rows"] == 4 and manifest["parameters"]["dataflows"] == ["ws", "os"]
+    printed = capsys.readouterr().out
+    assert "$mul(8x8x16) 16" in printed and "$mul(8x8x16) 1," in printed
+
+
+def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
+    cases = [["rtl", "generate", "--arch", "eyeriss_like", "--out", str(tmp_path / "a")],
+             ["rtl", "generate", "--arch", "edge_tiny", "--out", str(tmp_path / "no" / "b")],
+             ["rtl", "generate", "--arch", "edge_tiny", "--method", "xnor",
+              "--out", str(tmp_path / "c")],
+             ["rtl", "verify", "--arch", "nope"],
+             ["simulate", "--arch", "edge_tiny", "--network", "resnet18", "--model", "rtl"],
+             ["simulate", "--arch", "edge_tiny", "--network", "resnet18", "--model", "rtl",
+              "--method", "xnor"]]
+    for argv in cases:
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("dlaforge: error: ") and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_simulate_model_rtl_reports_the_counters_the_timing_model_predicts(tmp_path):
+    csv = tmp_path / "tiny.csv"
+    csv.write_text(TINY_CSV)
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", "rtl",
+                 "--dataflow", "os", "--json", str(out), "--quiet"]) == 0
+    record = json.loads(out.read_text())
+    from dlaforge.arch import load_arch
+    from dlaforge.workloads.methods import get_method
+    arch = load_arch("edge_tiny")
+    for layer, row in zip(load_network(str(csv)).layers, record["layers"]):
+        (op,) = get_method("baseline", arch).transform(layer, arch)
+        timing = rtl_timing(arch, "os", gemm_of(op)).counters
+        assert row["cycles"] == timing["cycles"]
+        assert row["dram_read_bytes"] == timing["dram_read_bytes"]
+        assert row["macs"] == layer.macs and row["energy_pj"] > 0
+
+
+def test_verify_passes_on_edge_tiny_in_icarus(capsys):
+    assert main(["rtl", "verify", "--arch", "edge_tiny", "--sim", "icarus"]) == 0
+    assert "44 passed, 0 failed" in capsys.readouterr().out
