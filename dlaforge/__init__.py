@@ -30,9 +30,12 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     net = load_network(network, batch)
     if model not in MODELS:
         raise SpecError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
-    if model == "rtl":
-        raise SpecError("model 'rtl' is not available yet; use 'analytical' or 'cycle'")
     dataflows = spec.pe_array.dataflows if dataflow == "all" else (dataflow or spec.pe_array.dataflows[0],)
-    records = [run_network(spec, net, df, method, objective, batch, __version__, model)
-               for df in dataflows]
+    if model == "rtl":
+        from .rtl_driver import run_rtl_network
+        records = [run_rtl_network(spec, net, df, method, batch, __version__, objective)
+                   for df in dataflows]
+    else:
+        records = [run_network(spec, net, df, method, objective, batch, __version__, model)
+                   for df in dataflows]
     return records if dataflow == "all" else records[0]

@@ -55,6 +55,18 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--from-json", nargs="+", type=Path, metavar="FILE",
                      help="report saved `simulate --json` records instead of running")
     rep.add_argument("--out", type=Path, required=True, help="folder to write the report into")
+    rtl = sub.add_parser("rtl", help="generate or verify the accelerator's Verilog")
+    rtl_sub = rtl.add_subparsers(dest="rtl_command", required=True, parser_class=_Parser)
+    gen = rtl_sub.add_parser("generate", help="Verilog and a JSON manifest of its ports")
+    gen.add_argument("--arch", required=True)
+    gen.add_argument("--method", default="baseline")
+    gen.add_argument("--out", type=Path, required=True, help="folder to write into")
+    gen.add_argument("--stats", action="store_true",
+                     help="count the cells of one PE and of the array (built-in Yosys)")
+    ver = rtl_sub.add_parser("verify", help="corner-case and random layers vs the reference")
+    ver.add_argument("--arch", required=True)
+    ver.add_argument("--method", default="baseline")
+    ver.add_argument("--sim", default="icarus", choices=("amaranth", "icarus", "verilator"))
     lst = sub.add_parser("list", help="list presets and choices")
     lst.add_argument("what", choices=("archs", "networks", "methods", "dataflows"))
     return parser
@@ -68,6 +80,8 @@ def main(argv=None) -> int:
             return 0
         if args.command == "report":
             return _report(args)
+        if args.command == "rtl":
+            return _rtl(args)
         return _simulate(args)
     except SpecError as exc:
         print(f"dlaforge: error: {exc}", file=sys.stderr)
@@ -102,6 +116,46 @@ def _report(args) -> int:
                         from_json=args.from_json,
                         progress=lambda line: print(f"dlaforge: {line}", file=sys.stderr))
     print(index)
+    return 0
+
+
+def _rtl(args) -> int:
+    """`rtl generate`: files appear only complete; `rtl verify`: a line per case on stderr,
+    exit 1 if any case mismatches."""
+    arch = load_arch(args.arch)
+    if args.method != "baseline":
+        raise SpecError(f"the RTL generator builds the baseline method only, not {args.method!r}")
+    from .hw.layouts import Geometry
+    if not Geometry.of(arch).dataflows:
+        raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (ws, os)")
+    if args.rtl_command == "verify":
+        from .hw.verify import verify
+        passed, failed = verify(arch, args.sim,
+                                lambda line: print(f"dlaforge: {line}", file=sys.stderr))
+        print(f"{passed} passed, {failed} failed")
+        return 1 if failed else 0
+    if not args.out.parent.is_dir():
+        raise SpecError(f"cannot write into {str(args.out)!r}: folder "
+                        f"{str(args.out.parent)!r} does not exist")
+    if args.out.exists() and not args.out.is_dir():
+        raise SpecError(f"--out {str(args.out)!r} is a file, not a folder")
+    from .hw.verilog import cell_stats, generate
+    stats = None
+    if args.stats:
+        from .hw.array import SystolicArray
+        from .hw.pe import MacPE
+        pe = arch.pe_array
+        bits = (pe.ifmap_bits, pe.weight_bits, pe.psum_bits)
+        dataflows = Geometry.of(arch).dataflows
+        stats = {"pe": cell_stats(MacPE(*bits, dataflows)),
+                 "array": cell_stats(SystolicArray(pe.rows, pe.cols, *bits, dataflows))}
+    args.out.mkdir(exist_ok=True)
+    for path in generate(arch, args.out):
+        print(path)
+    if stats:
+        for what, s in stats.items():
+            words = ", ".join(f"{k} {v}" for k, v in s["by_type"].items() if not k.startswith("$_"))
+            print(f"{what}: {s['total']} cells ({words}; the rest single-bit gates and flip-flops)")
     return 0
 
 
