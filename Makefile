@@ -26,14 +26,11 @@ tools:
 	  else echo "iverilog is missing: install Icarus Verilog (apt-get install iverilog)"; exit 1; fi; }
 
 # ResNet-18 on each demo arch, every dataflow it supports, baseline and every method it can run
-# (the report lists the others with the reason); Verilog of edge_tiny when `dlaforge rtl` exists.
+# (the report lists the others with the reason), after the Verilog of edge_tiny.
 # Progress on stderr; the path of the report's index.html last.
 demo: $(STAMP)
 	mkdir -p $(DEMO_OUT)
-	@if $(PY) -m dlaforge.cli rtl --help >/dev/null 2>&1; then \
-	  $(PY) -m dlaforge.cli rtl generate --arch edge_tiny --out $(DEMO_OUT)/rtl_edge_tiny && \
-	  echo "Verilog of edge_tiny: $(DEMO_OUT)/rtl_edge_tiny" >&2; \
-	else echo "no Verilog: this dlaforge has no \`rtl generate\` yet" >&2; fi
+	$(PY) -m dlaforge.cli rtl generate --arch edge_tiny --out $(DEMO_OUT)/rtl_edge_tiny
 	$(PY) -m dlaforge.cli report --arch $(DEMO_ARCHS) --network resnet18 --model $(DEMO_MODEL) \
 	  --out $(DEMO_OUT)/report
 
