@@ -30,6 +30,8 @@ MODEL_NOTES = {
     "cycle": "cycle-level model (the PE array stepped tile by tile with fill and drain, "
              "double-buffered SRAM and DRAM bandwidth and latency stalls; SCALE-Sim's timing "
              "for a SCALE-Sim .cfg arch)",
+    "rtl": "RTL model (the Amaranth accelerator simulated; cycles and accesses from its "
+           "counters)",
 }
 
 
