@@ -13,11 +13,15 @@ come back. The ifmap tiles along p overlap by R - stride rows (the halo), which 
 
 Cycles: the array's compute cycles summed over every tile (edge tiles priced at their real
 size; see sim/array_cost.py), stretched when a shared buffer's read or write port
-(bytes/cycle from the spec) is slower than the array, plus the DRAM latency and the first
-tile's load before compute starts and the last tile's drain after it ends; or, when DRAM is
-the bottleneck, the whole transfer time plus one DRAM latency per tile (a buffer half is
-refilled only after the array leaves it). The cycle model (sim/cycle/tiled.py) times the same
-schedule tile by tile; tests hold the two within 5%.
+(bytes/cycle from the spec) is slower than the array, plus stalls: the largest of three
+bounds on a double-buffered pipeline of tiles,
+- compute-bound: the first tile's load and the DRAM latency before compute starts, the last
+  tile's drain after it ends;
+- channel-bound: all DRAM transfers back to back, one latency, then the last tile's compute;
+- refill-bound: a buffer half is refilled only after the array leaves it, so every two tiles
+  take one load, one DRAM latency and one tile's compute.
+The cycle model (sim/cycle/tiled.py) times the same schedule tile by tile; tests/sim/
+test_cycle_native.py states how close the two are.
 """
 
 from __future__ import annotations
@@ -115,6 +119,17 @@ def _tile_bytes(op: HwOp, kt, ct, pt) -> dict:
             "ofmap": kt * pt * op.Q * op.psum_bits / 8}
 
 
+def _ifmap_rows_fetched(op: HwOp, pt) -> np.ndarray:
+    """Ifmap rows all the p-tiles load together: each tile the rows from its first output
+    row's window to its last's, inside the ifmap. Neighbouring tiles overlap by R - stride rows
+    (the halo, fetched twice); with stride > R the rows between windows are skipped."""
+    first = np.arange(op.P) * np.asarray(pt)[..., None]
+    last = np.minimum(first + np.asarray(pt)[..., None], op.P) - 1
+    lo = np.clip(first * op.stride - op.padding, 0, op.H)
+    hi = np.clip(last * op.stride - op.padding + op.R, 0, op.H)
+    return np.where(first < op.P, np.maximum(hi - lo, 0), 0).sum(axis=-1)
+
+
 def _fits(arch: ArchSpec, op: HwOp, g: dict):
     tile = _tile_bytes(op, g["kt"], g["ct"], g["pt"])
     ok = np.ones(np.broadcast(g["kt"], g["ct"], g["pt"]).shape, dtype=bool)
@@ -144,8 +159,7 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
     distinct = {o: math.prod(trips[loop] for loop in RELEVANT[o]) for o in RELEVANT}
     reuse = {o: _fetches(order, trips, o) / distinct[o] for o in RELEVANT}   # >= 1
 
-    halo_rows = (trips["p"] - 1) * max(op.R - op.stride, 0)
-    ifmap_fetched = op.N * op.C * (op.H + halo_rows) * op.W
+    ifmap_fetched = op.N * op.C * _ifmap_rows_fetched(op, g["pt"]) * op.W
     # buffers fill in the array's form; DRAM holds the method's stored form (HwOp.dram_scale)
     fills = {"ifmap": reuse["ifmap"] * ifmap_fetched, "weight": reuse["weight"] * op.weight_elements}
     dram = {o: (fills[o] * op.dram_factor(o), 0.0) for o in fills}
@@ -196,11 +210,20 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
     busy = np.maximum(busy, unit_cycles(arch, op))     # so does a method's slower unit
     prologue = latency + (tiles["ifmap"] + tiles["weight"]) / bandwidth
     epilogue = tiles["ofmap"] * op.ofmap_bits / op.psum_bits / bandwidth
-    # DRAM-bound: the channel never idles, and a buffer half is refilled only once the array
-    # has left it, so each tile's load also waits out the DRAM latency
     tile_count = op.groups * math.prod(trips.values())
-    transfer = (dram_read_bits + dram_write_bits) / 8 / bandwidth + tile_count * latency
-    stall = np.ceil(np.maximum(prologue + epilogue + busy, transfer) - array.cycles)
+    load_time = dram_read_bits / 8 / bandwidth
+    tile_compute, write_time = busy / tile_count, dram_write_bits / 8 / bandwidth
+    # channel-bound: DRAM busy all along; or every load, then the last tile's compute and
+    # write-back; or the first tile's load and compute, then every write-back (none leaves
+    # before its tile is done)
+    channel = np.maximum(np.maximum(load_time + write_time + latency,
+                                    load_time + latency + tile_compute + epilogue),
+                         prologue + tile_compute + write_time)
+    # refill-bound: a buffer half is refilled only once the array has left it, so every two
+    # tiles take one load, its latency and one compute
+    refill = (load_time + tile_count * latency + busy) / 2 + epilogue
+    stall = np.ceil(np.maximum(np.maximum(prologue + epilogue + busy, channel), refill)
+                    - array.cycles)
     cycles = array.cycles + stall
     total_energy = sum(energy.values())
     return {"array": array, "energy": energy, "total_energy": total_energy, "cycles": cycles,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from dlaforge.errors import positive_int
 
 PE_OPS = ("mac", "xnor_popcount")
@@ -74,9 +76,24 @@ class HwOp:
     def ofmap_elements(self) -> int:
         return self.N * self.K * self.P * self.Q
 
+    @property
+    def read_ifmap_elements(self) -> int:
+        """Ifmap elements some output reads: with stride > kernel the rows and columns between
+        windows are never needed (a strided 1x1 conv reads a quarter of its input)."""
+        return self.N * self.C * (_touched(self.H, self.P, self.R, self.stride, self.padding)
+                                  * _touched(self.W, self.Q, self.S, self.stride, self.padding))
+
     def compulsory_dram_bytes(self) -> tuple[int, int]:
-        """(read, write) bytes that any schedule must move: each input once, each output once."""
-        read_bits = (self.ifmap_elements * self.ifmap_bits * self.dram_factor("ifmap")
+        """(read, write) bytes that any schedule must move: each input some output reads once,
+        each output once."""
+        read_bits = (self.read_ifmap_elements * self.ifmap_bits * self.dram_factor("ifmap")
                      + self.weight_elements * self.weight_bits * self.dram_factor("weight"))
         write_bits = self.ofmap_elements * self.ofmap_bits * self.dram_factor("ofmap")
         return math.ceil(read_bits / 8), math.ceil(write_bits / 8)
+
+
+def _touched(size: int, outputs: int, window: int, stride: int, padding: int) -> int:
+    """Positions along one ifmap axis that some output's window covers (padding excluded)."""
+    starts = np.arange(outputs) * stride - padding
+    covered = (starts[:, None] + np.arange(window)).ravel()
+    return len(np.unique(covered[(covered >= 0) & (covered < size)]))
