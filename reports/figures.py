@@ -39,10 +39,16 @@ def _layer_ticks(ax, names) -> None:
     ax.set_xlim(-0.6, len(names) - 0.4)
 
 
+def _components_of(inp: ReportInput, arch: str) -> tuple[str, ...]:
+    """The energy components with energy in some run of `arch` (colours stay fixed per name)."""
+    return tuple(c for c in all_components(inp)
+                 if any(r.record.totals.energy_breakdown_pj.get(c) for r in inp.runs_of(arch)))
+
+
 def energy_totals(inp: ReportInput, arch: str) -> Figure:
     """Stacked bars of network energy by component, one bar per dataflow (and method)."""
     runs = inp.runs_of(arch)
-    comps = all_components(inp)
+    every, comps = all_components(inp), _components_of(inp, arch)
     several_methods = len(inp.methods_of(arch)) > 1
     labels = [f"{r.record.dataflow} / {r.record.method}" if several_methods else r.record.dataflow
               for r in runs]
@@ -51,7 +57,7 @@ def energy_totals(inp: ReportInput, arch: str) -> Figure:
     bottom = np.zeros(len(runs))
     for c in comps:
         values = np.array([r.record.totals.energy_breakdown_pj.get(c, 0.0) / 1e6 for r in runs])
-        ax.bar(range(len(runs)), values, bottom=bottom, color=component_colour(c, comps),
+        ax.bar(range(len(runs)), values, bottom=bottom, color=component_colour(c, every),
                label=component_label(c), width=0.65)
         bottom += values
     for x, total in enumerate(bottom):
@@ -65,7 +71,8 @@ def energy_totals(inp: ReportInput, arch: str) -> Figure:
     ax.set_xlabel("dataflow / method" if several_methods else "dataflow")
     ax.set_ylabel("energy (µJ)")
     ax.set_ylim(0, bottom.max() * 1.12)
-    ax.set_title(f"{arch}: {inp.network} energy by component (network total, {inp.model} model)")
+    ax.set_title(f"{arch}: {inp.network} energy by component\n"
+                 f"(network total, {inp.model} model)")
     ax.legend(title="component", loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
 
@@ -73,7 +80,7 @@ def energy_totals(inp: ReportInput, arch: str) -> Figure:
 def energy_per_layer(inp: ReportInput, arch: str) -> Figure:
     """Stacked bars of energy by component for every layer, one panel per dataflow."""
     runs = inp.reference_runs(arch)
-    comps = all_components(inp)
+    every, comps = all_components(inp), _components_of(inp, arch)
     names = [layer.name for layer in runs[0].record.layers]
     fig = _figure(max(7.0, 0.38 * len(names) + 3.0), 2.4 * len(runs) + 1.6)
     axes = fig.subplots(len(runs), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
@@ -82,7 +89,7 @@ def energy_per_layer(inp: ReportInput, arch: str) -> Figure:
         for c in comps:
             values = np.array([l.stats.energy_breakdown_pj.get(c, 0.0) / 1e6
                                for l in run.record.layers])
-            ax.bar(range(len(names)), values, bottom=bottom, color=component_colour(c, comps),
+            ax.bar(range(len(names)), values, bottom=bottom, color=component_colour(c, every),
                    label=component_label(c), width=0.7)
             bottom += values
         ax.set_ylabel("energy (µJ)")
