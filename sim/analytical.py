@@ -123,11 +123,16 @@ def _ifmap_rows_fetched(op: HwOp, pt) -> np.ndarray:
     """Ifmap rows all the p-tiles load together: each tile the rows from its first output
     row's window to its last's, inside the ifmap. Neighbouring tiles overlap by R - stride rows
     (the halo, fetched twice); with stride > R the rows between windows are skipped."""
-    first = np.arange(op.P) * np.asarray(pt)[..., None]
-    last = np.minimum(first + np.asarray(pt)[..., None], op.P) - 1
-    lo = np.clip(first * op.stride - op.padding, 0, op.H)
-    hi = np.clip(last * op.stride - op.padding + op.R, 0, op.H)
-    return np.where(first < op.P, np.maximum(hi - lo, 0), 0).sum(axis=-1)
+    pt = np.asarray(pt)
+    sizes = np.unique(pt)                   # a few tile heights, broadcast over a large grid
+    rows = np.empty(len(sizes), np.int64)
+    for i, size in enumerate(sizes):
+        first = np.arange(0, op.P, size)
+        last = np.minimum(first + size, op.P) - 1
+        lo = np.clip(first * op.stride - op.padding, 0, op.H)
+        hi = np.clip(last * op.stride - op.padding + op.R, 0, op.H)
+        rows[i] = np.maximum(hi - lo, 0).sum()
+    return rows[np.searchsorted(sizes, pt)]
 
 
 def _fits(arch: ArchSpec, op: HwOp, g: dict):

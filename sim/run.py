@@ -33,11 +33,15 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
     table = energy_table(arch)
-    records = []
+    records, priced = [], {}
     for layer in network.layers:
         total, mappings = None, []
         for op in chosen.transform(layer, arch):
-            stats, mapping = _op_stats(arch, op, dataflow, objective, table, model)
+            # networks repeat blocks: an op differing only in its name is priced once
+            key = repr(replace(op, name=""))
+            if key not in priced:
+                priced[key] = _op_stats(arch, op, dataflow, objective, table, model)
+            stats, mapping = priced[key]
             total = stats if total is None else total + stats
             mappings.append(mapping)
         total = replace(total, macs=layer.macs)
