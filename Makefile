@@ -41,6 +41,8 @@ bench: $(STAMP)
 	$(PY) bench/bench_analytical.py
 	$(PY) bench/validate_eyeriss.py
 	$(PY) bench/bench_methods.py
+	$(PY) bench/bench_cycle.py          # SCALE-Sim itself: about 15 minutes
+	$(PY) bench/scalesim_differential.py
 
 lint: $(STAMP)
 	$(PY) -m compileall -q dlaforge sim hw workloads reports bench tests
