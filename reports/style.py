@@ -19,10 +19,11 @@ EXTRA_COLOURS = ("#a6761d", "#999999", "#666666", "#1f78b4")
 
 DATAFLOW_COLOURS = {"ws": "#1f77b4", "os": "#d62728", "is": "#2ca02c", "rs": "#9467bd"}
 DATAFLOW_MARKERS = {"ws": "o", "os": "s", "is": "^", "rs": "D"}
-# One colour per arch (or per arch and method) in the scatter: tab10, then darker hues.
-SERIES_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+# One colour per arch (or per arch and method) in the scatter: tab10 with black for its brown
+# (too near the dark red further on), then darker hues.
+SERIES_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#000000", "#e377c2", "#17becf",
                   "#bcbd22", "#ff7f0e", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39",
-                  "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#000000")
+                  "#7b4173", "#8c564b", "#3182bd", "#e6550d", "#31a354", "#756bb1")
 
 SIGNIFICANT_DIGITS = 4
 
