@@ -26,6 +26,7 @@ from numba import njit
 
 # calc_read state slots
 _ITEMS_PER_SET, _SET_FILL, _CUR_SET, _WIN_START, _WIN_END, _CALC_READS = range(6)
+CALC_READS_SLOT = _CALC_READS     # where a calc_read state counts its DRAM reads
 
 
 def new_calc_read(size_bytes: int, address_space: int):

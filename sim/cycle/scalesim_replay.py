@@ -1,9 +1,11 @@
 """Replay one layer as SCALE-Sim 3.0 runs it: its demand streams through its buffer models.
 
-The loop walks every cycle row of every fold once, in SCALE-Sim's order, and serves the row's
-ifmap, filter and ofmap entries as scalesim/memory/double_buffered_scratchpad_mem.py does:
-each row is issued at (row index + stalls so far) and adds the largest of the three buffers'
-delays to the stalls. The result equals SCALE-Sim's COMPUTE_REPORT and DETAILED_ACCESS_REPORT
+The joint loop walks every cycle row of every fold once, in SCALE-Sim's order, and serves the
+row's ifmap, filter and ofmap entries as scalesim/memory/double_buffered_scratchpad_mem.py
+does: each row is issued at (row index + stalls so far) and adds the largest of the three
+buffers' delays to the stalls. In CALC mode, where reads never stall, each buffer is walked
+on its own instead, skipping folds that provably fetch nothing (the joint loop remains the
+fallback should a write stall). The result equals SCALE-Sim's COMPUTE_REPORT and DETAILED_ACCESS_REPORT
 counts (tests/sim/test_cycle_scalesim.py) without building its per-cycle matrices.
 """
 
@@ -14,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .scalesim_memory import (MISSING, calc_read, calc_read_count, new_calc_read, new_user_read,
-                              new_write, user_read_count, user_read_row, write, write_count,
-                              write_flush)
+from .scalesim_memory import (CALC_READS_SLOT, MISSING, calc_read, calc_read_count,
+                              new_calc_read, new_user_read, new_write, user_read_count,
+                              user_read_row, write, write_count, write_flush)
 from .scalesim_streams import (DATAFLOW_CODES, FILTER, IFMAP, OFMAP, block_shape, demand,
-                               fold_geometry, ifmap_address_matrix)
+                               entry, fold_geometry, ifmap_address_matrix)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,78 @@ def _replay(df, R, C, M, N, K, ifmap, user, if_calc, if_last, fl_calc, fl_last, 
     return out, stalls
 
 
+@njit(cache=True)
+def _fold_key(df, operand, fr, fc, col_folds):
+    """Which data block an operand's fold demands: folds with equal keys demand the same
+    addresses in the same order (ifmap blocks follow the row fold in os and ws, filter blocks
+    the column fold in os and the row fold in is)."""
+    if (df == 0 or df == 1) and operand == IFMAP or df == 2 and operand == FILTER:
+        return fr
+    if df == 0 and operand == FILTER:
+        return fc
+    return fr * col_folds + fc
+
+
+@njit(cache=True)
+def _calc_reads(df, operand, R, C, M, N, K, ifmap, state, last_set):
+    """CALC mode's first-touch reads of one operand, walking only its own demand entries.
+
+    A fold that adds nothing leaves the buffer unchanged, so a following fold with the same
+    block adds nothing either and is skipped; when a whole sweep of row folds whose blocks
+    repeat every column fold adds nothing, every later sweep is skipped too."""
+    row_folds, col_folds, _ = fold_geometry(df, R, C, M, N, K)
+    prefix, rows, lanes, flipped, skewed = block_shape(df, operand, R, C, M, N, K)
+    span = rows + (lanes - 1 if skewed else 0)
+    per_sweep = _fold_key(df, operand, 1, 0, col_folds) == _fold_key(df, operand, 1, 1, col_folds)
+    last_key, last_added = -1, True
+    for fc in range(col_folds):
+        sweep_start = state[CALC_READS_SLOT]
+        for fr in range(row_folds):
+            key = _fold_key(df, operand, fr, fc, col_folds)
+            if key == last_key and not last_added:
+                continue
+            before = state[CALC_READS_SLOT]
+            for s in range(span):
+                lo = max(0, s - rows + 1) if skewed else 0
+                hi = min(lanes, s + 1) if skewed else lanes
+                for c in range(lo, hi):
+                    r = s - c if skewed else s
+                    addr = entry(df, operand, rows - 1 - r if flipped else r, c, fr, fc,
+                                 R, C, M, N, K, ifmap)
+                    if addr >= 0:
+                        calc_read(state, last_set, addr)
+            last_key, last_added = key, state[CALC_READS_SLOT] != before
+        if per_sweep and state[CALC_READS_SLOT] == sweep_start:
+            break
+    return state[CALC_READS_SLOT]
+
+
+@njit(cache=True)
+def _calc_writes(df, R, C, M, N, K, ifmap, wr_state, wr_lines):
+    """The ofmap write buffer alone, visiting only cycles that write; returns the last cycle,
+    or -1 if a write would stall (then the operands are not independent: replay jointly)."""
+    row_folds, col_folds, length = fold_geometry(df, R, C, M, N, K)
+    prefix, rows, lanes, flipped, skewed = block_shape(df, OFMAP, R, C, M, N, K)
+    span = rows + (lanes - 1 if skewed else 0)
+    fold = 0
+    for fc in range(col_folds):
+        for fr in range(row_folds):
+            for s in range(span):
+                cycle = fold * length + prefix + s
+                lo = max(0, s - rows + 1) if skewed else 0
+                hi = min(lanes, s + 1) if skewed else lanes
+                for c in range(lo, hi):
+                    r = s - c if skewed else s
+                    if entry(df, OFMAP, rows - 1 - r if flipped else r, c, fr, fc,
+                             R, C, M, N, K, ifmap) >= 0:
+                        if write(wr_state, wr_lines, cycle) != cycle:
+                            return -1
+            fold += 1
+    last = fold * length - 1
+    write_flush(wr_state, wr_lines, last)
+    return last
+
+
 def prefetch_stream(df: int, operand: int, R: int, C: int, M: int, N: int, K: int,
                     ifmap: np.ndarray) -> np.ndarray:
     """USER mode's fetch order of an operand (scalesim/compute/systolic_compute_*.py,
@@ -135,9 +209,18 @@ def replay_layer(op, dataflow: str, rows: int, cols: int, sizes_bytes: tuple[int
     ofmap_rows = block_shape(df, OFMAP, rows, cols, M, N, K)[1]
     wr_state, wr_lines = new_write(sizes_bytes[2], ofmap_bandwidth,
                                    row_folds * col_folds * ofmap_rows * cols)
-    total, stalls = _replay(df, rows, cols, M, N, K, ifmap, user_bandwidth is not None,
-                            if_calc, if_last, fl_calc, fl_last, *if_user, *fl_user,
-                            wr_state, wr_lines)
+    total = -1
+    if user_bandwidth is None:          # CALC: the three buffers run apart unless a write stalls
+        total, stalls = _calc_writes(df, rows, cols, M, N, K, ifmap, wr_state, wr_lines), 0
+        if total >= 0:
+            _calc_reads(df, IFMAP, rows, cols, M, N, K, ifmap, if_calc, if_last)
+            _calc_reads(df, FILTER, rows, cols, M, N, K, ifmap, fl_calc, fl_last)
+        else:
+            wr_state, wr_lines = new_write(sizes_bytes[2], ofmap_bandwidth, len(wr_lines) - 2)
+    if total < 0:
+        total, stalls = _replay(df, rows, cols, M, N, K, ifmap, user_bandwidth is not None,
+                                if_calc, if_last, fl_calc, fl_last, *if_user, *fl_user,
+                                wr_state, wr_lines)
     if total < 0:
         raise RuntimeError(f"layer {op.name!r}: a demanded address is missing from the "
                            f"prefetch stream")
