@@ -69,25 +69,33 @@ async def run_job(dut, ports, job):
     dut.cmd__valid.value = 1
     await FallingEdge(dut.clk)
     dut.cmd__valid.value = 0
+    busy, rd_valid, rd_payload = dut.busy, dut.rd_req__valid, dut.rd_req__payload
+    wr_valid, wr_payload = dut.wr__valid, dut.wr__payload
+    rd_ready, wr_ready = dut.rd_req__ready, dut.wr__ready
+    resp_valid, resp_payload = dut.rd_resp__valid, dut.rd_resp__payload
+    falling = FallingEdge(dut.clk)
+    driven_ready, driven_resp = False, False
     t = 0
-    while int(dut.busy.value):
+    while int(busy.value):
         ready = dram.ready(t)
-        dut.rd_req__ready.value = int(ready)
-        dut.wr__ready.value = int(ready)
+        if ready != driven_ready:
+            rd_ready.value = wr_ready.value = int(ready)
+            driven_ready = ready
         due = dram.response(t)
-        dut.rd_resp__valid.value = int(due is not None)
+        if (due is not None) != driven_resp:
+            resp_valid.value = int(due is not None)
+            driven_resp = due is not None
         if due is not None:
-            dut.rd_resp__payload.value = _pack({"data": due[0]}, resp_f) | (
-                (due[1] & tag_mask) << tag_shift)
-        if ready and int(dut.rd_req__valid.value):
-            word = int(dut.rd_req__payload.value)
+            resp_payload.value = _pack({"data": due[0]}, resp_f) | ((due[1] & tag_mask) << tag_shift)
+        if ready and int(rd_valid.value):
+            word = int(rd_payload.value)
             dram.read(t, _field(word, req_f, "addr"), (word >> req_tag_shift) & tag_mask,
                       bool(_field(word, req_f, "tag.weight")))
-        if ready and int(dut.wr__valid.value):
-            word = int(dut.wr__payload.value)
+        if ready and int(wr_valid.value):
+            word = int(wr_payload.value)
             dram.write(t, _field(word, wr_f, "addr"), _field(word, wr_f, "data", signed=True))
         dram.retire(t)
-        await FallingEdge(dut.clk)
+        await falling
         t += 1
     perf_word = int(dut.perf.value)
     perf = {name: _field(perf_word, perf_f, name) for name in perf_f}

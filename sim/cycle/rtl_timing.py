@@ -220,3 +220,11 @@ def gemm_of(op) -> Gemm:
         raise SpecError(f"op {op.name!r}: the RTL runs groups=1 only, not groups={op.groups}")
     return Gemm(C=op.C, H=op.H, W=op.W, K=op.K, R=op.R, S=op.S, P=op.P, Q=op.Q,
                 stride=op.stride, padding=op.padding)
+
+
+def rtl_op_stats(arch: ArchSpec, op, dataflow: str, table) -> Stats:
+    """Stats of one HwOp as the RTL runs it (one command per image), from the timing model:
+    the function a cycle model calls to give the RTL's cycles without simulating it."""
+    counters = rtl_timing(arch, dataflow, gemm_of(op)).counters
+    all_images = {name: value * op.N for name, value in counters.items()}
+    return stats_from_counters(arch, op.pe_macs, all_images, table)

@@ -3,8 +3,13 @@ stderr line, exit 2, nothing written."""
 
 import json
 
+import pytest
+
+from dlaforge.arch import load_arch
 from dlaforge.cli import main
-from dlaforge.sim.cycle.rtl_timing import gemm_of, rtl_timing
+from dlaforge.sim.cycle.rtl_timing import gemm_of, rtl_op_stats, rtl_timing
+from dlaforge.sim.energy import energy_table
+from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import load_network
 
 TINY_CSV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
@@ -50,15 +55,17 @@ def test_simulate_model_rtl_reports_the_counters_the_timing_model_predicts(tmp_p
     assert main(["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", "rtl",
                  "--dataflow", "os", "--json", str(out), "--quiet"]) == 0
     record = json.loads(out.read_text())
-    from dlaforge.arch import load_arch
-    from dlaforge.workloads.methods import get_method
     arch = load_arch("edge_tiny")
+    table = energy_table(arch)
     for layer, row in zip(load_network(str(csv)).layers, record["layers"]):
         (op,) = get_method("baseline", arch).transform(layer, arch)
-        timing = rtl_timing(arch, "os", gemm_of(op)).counters
-        assert row["cycles"] == timing["cycles"]
-        assert row["dram_read_bytes"] == timing["dram_read_bytes"]
-        assert row["macs"] == layer.macs and row["energy_pj"] > 0
+        assert row["cycles"] == rtl_timing(arch, "os", gemm_of(op)).cycles
+        predicted = rtl_op_stats(arch, op, "os", table).to_dict()
+        for key in ("cycles", "compute_cycles", "dram_read_bytes", "dram_write_bytes",
+                    "sram_read_bytes", "sram_write_bytes", "accesses"):
+            assert row[key] == predicted[key], key
+        assert row["energy_pj"] == pytest.approx(predicted["energy_pj"]) and row["energy_pj"] > 0
+        assert row["macs"] == layer.macs
 
 
 def test_verify_passes_on_edge_tiny_in_icarus(capsys):
