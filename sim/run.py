@@ -11,25 +11,29 @@ from dlaforge.workloads.networks import Network
 
 from .analytical import search
 from .cycle.model import native_cycle_stats, scalesim_cycle_stats
+from .cycle.trace import TraceWriter
 from .energy import energy_table
 from .scalesim_mode import scalesim_stats
 
 
-def _op_stats(arch, op, dataflow, objective, table, model):
-    """(Stats, mapping dict) of one hardware op under `model` (analytical or cycle)."""
+def _op_stats(arch, op, dataflow, objective, table, model, tracing):
+    """(Stats, mapping dict, per-tile schedule or None) of one hardware op under `model`."""
     if arch.scalesim is not None:
         price = scalesim_cycle_stats if model == "cycle" else scalesim_stats
-        return price(arch, op, dataflow, table), {"fixed": "scalesim"}
+        return price(arch, op, dataflow, table), {"fixed": "scalesim"}, None
     if model == "cycle":
-        found, stats = native_cycle_stats(arch, op, dataflow, objective, table)
-    else:
-        found, stats = search(arch, op, dataflow, objective, table)
-    return stats, found.to_dict()
+        found, stats, timed = native_cycle_stats(arch, op, dataflow, objective, table,
+                                                 keep_schedule=tracing)
+        return stats, found.to_dict(), timed.schedule
+    found, stats = search(arch, op, dataflow, objective, table)
+    return stats, found.to_dict(), None
 
 
 def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
-                objective: str, batch: int, version: str, model: str = "analytical") -> RunRecord:
-    """Per-layer Stats of `network` on `arch`; every op of a layer is summed into its record."""
+                objective: str, batch: int, version: str, model: str = "analytical",
+                tracer: TraceWriter | None = None) -> RunRecord:
+    """Per-layer Stats of `network` on `arch`; every op of a layer is summed into its record.
+    With a `tracer` (cycle model only) each op's accesses are streamed to its trace files."""
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
     table = energy_table(arch)
@@ -40,8 +44,11 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
             # networks repeat blocks: an op differing only in its name is priced once
             key = repr(replace(op, name=""))
             if key not in priced:
-                priced[key] = _op_stats(arch, op, dataflow, objective, table, model)
-            stats, mapping = priced[key]
+                priced[key] = _op_stats(arch, op, dataflow, objective, table, model,
+                                        tracer is not None)
+            stats, mapping, schedule = priced[key]
+            if tracer is not None:
+                tracer.add(layer.name, op, schedule, stats.cycles)
             total = stats if total is None else total + stats
             mappings.append(mapping)
         total = replace(total, macs=layer.macs)

@@ -18,7 +18,7 @@ from ..analytical import Mapping, evaluate, search
 from ..energy import EnergyTable
 from ..scalesim_mode import scalesim_stats
 from .scalesim_replay import replay_layer
-from .tiled import simulate_tiles
+from .tiled import TileTrace, simulate_tiles
 
 
 def scalesim_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable) -> Stats:
@@ -33,12 +33,14 @@ def scalesim_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyT
 
 
 def native_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
-                       table: EnergyTable, mapping: Mapping | None = None) -> tuple[Mapping, Stats]:
-    """The mapper's schedule for `op` (or the given one), timed tile by tile."""
+                       table: EnergyTable, mapping: Mapping | None = None,
+                       keep_schedule: bool = False) -> tuple[Mapping, Stats, TileTrace]:
+    """The mapper's schedule for `op` (or the given one), timed tile by tile; the TileTrace
+    holds the per-tile schedule when `keep_schedule` (for --trace)."""
     if mapping is None:
         mapping, _ = search(arch, op, dataflow, objective, table)
     stats = evaluate(arch, op, mapping, dataflow, table)
-    trace = simulate_tiles(arch, op, mapping, dataflow)
+    trace = simulate_tiles(arch, op, mapping, dataflow, keep_schedule)
     bits = {"ifmap": op.ifmap_bits, "weight": op.weight_bits, "ofmap": op.psum_bits}
     reads = {o: round(trace.dram_read_bytes[o] * 8 / bits[o]) for o in bits}
     dram = {o: {"reads": reads[o], "writes": 0} for o in bits}
@@ -53,4 +55,4 @@ def native_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
                             stall_cycles=trace.total_cycles - trace.compute_cycles,
                             energy_breakdown_pj=energy, dram_read_bytes=read_bytes,
                             dram_write_bytes=trace.dram_write_bytes,
-                            accesses={**stats.accesses, "dram": dram})
+                            accesses={**stats.accesses, "dram": dram}), trace

@@ -46,6 +46,31 @@ class TileTrace:
     dram_read_bytes: dict    # operand -> bytes (ofmap: partial sums read back)
     dram_write_bytes: int
     tiles: int
+    schedule: TileSchedule | None = None     # per-tile geometry and times, kept for --trace
+
+
+@dataclass(frozen=True)
+class TileSchedule:
+    """Per tile, in execution order: its loop indices and sizes, what it moves, and when.
+
+    Times are cycles from the op's start; a load or write-back of 0 bytes has start -1."""
+
+    index: dict              # loop -> tile index along it ("g", "n", "k", "c", "p")
+    k_first: np.ndarray      # first filter and first channel of the tile, within its group
+    c_first: np.ndarray
+    k_size: np.ndarray
+    c_size: np.ndarray
+    p_first: np.ndarray
+    p_size: np.ndarray
+    rows: tuple              # (first, end) ifmap rows each tile loads
+    loads: dict              # operand -> bytes loaded before the tile (ofmap: partial sums)
+    writes: np.ndarray       # bytes written back after the tile
+    final: np.ndarray        # True where the write-back holds final outputs
+    sram_reads: dict         # operand -> elements the array reads from the shared buffers
+    load_start: np.ndarray
+    start: np.ndarray
+    done: np.ndarray
+    write_start: np.ndarray
 
 
 def _tile_sequence(op: HwOp, mapping: Mapping) -> dict:
@@ -104,7 +129,15 @@ def _tile_requests(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str):
     writes = np.where(leaves, out_elems * np.where(final, final_bits, op.psum_bits) / 8, 0.0)
     work = (k_size * c_size * p_size).astype(np.float64)      # the tile's share of the op
     cycles = np.maximum(cycles, np.ceil(unit_cycles(arch, op) * work / work.sum()))
-    return array_cycles, cycles, loads, writes
+    geometry = dict(index={loop: idx[loop] for loop in "gnkcp"}, k_first=idx["k"] * mapping.kt,
+                    c_first=idx["c"] * mapping.ct, k_size=k_size, c_size=c_size,
+                    p_first=p_first, p_size=p_size, rows=(rows_lo, rows_hi), loads=loads,
+                    writes=writes, final=final & leaves,
+                    sram_reads={o: np.broadcast_to(r, k_size.shape) for o, r in
+                                (("ifmap", cost.sram_ifmap_reads),
+                                 ("weight", cost.sram_weight_reads),
+                                 ("ofmap", cost.sram_psum_writes))})
+    return array_cycles, cycles, geometry
 
 
 def _port_cycles(arch: ArchSpec, op: HwOp, cost, shape) -> np.ndarray:
@@ -123,43 +156,54 @@ def _port_cycles(arch: ArchSpec, op: HwOp, cost, shape) -> np.ndarray:
 
 @njit(cache=True)
 def _run_events(compute, load_bytes, write_bytes, bandwidth, latency):
-    """Times the tiles; returns the cycle the layer ends."""
+    """Times the tiles; returns the cycle the layer ends and, per tile, when its load starts
+    on the channel, when it computes, and when its write-back starts (-1: nothing moved)."""
     n = len(compute)
     channel_free = 0.0
     ready = np.zeros(n)
+    start = np.zeros(n)
     done = np.zeros(n)
+    load_start = np.full(n, -1.0)
+    write_start = np.full(n, -1.0)
     last_write = 0.0
 
     def transfer(issue, nbytes, channel_free):
-        start = max(issue, channel_free)
+        begin = max(issue, channel_free)
         busy = np.ceil(nbytes / bandwidth)
-        return start + busy, start + busy + latency
+        return begin, begin + busy, begin + busy + latency
 
     for i in range(min(2, n)):
         if load_bytes[i] > 0:
-            channel_free, ready[i] = transfer(0.0, load_bytes[i], channel_free)
-        else:
-            ready[i] = 0.0
+            load_start[i], channel_free, ready[i] = transfer(0.0, load_bytes[i], channel_free)
     for i in range(n):
-        start = max(ready[i], done[i - 1] if i > 0 else 0.0)
-        done[i] = start + compute[i]
+        start[i] = max(ready[i], done[i - 1] if i > 0 else 0.0)
+        done[i] = start[i] + compute[i]
         if i + 2 < n:
             if load_bytes[i + 2] > 0:
-                channel_free, ready[i + 2] = transfer(done[i], load_bytes[i + 2], channel_free)
+                load_start[i + 2], channel_free, ready[i + 2] = transfer(
+                    done[i], load_bytes[i + 2], channel_free)
             else:
                 ready[i + 2] = done[i]
         if write_bytes[i] > 0:
-            channel_free, _ = transfer(done[i], write_bytes[i], channel_free)
+            write_start[i], channel_free, _ = transfer(done[i], write_bytes[i], channel_free)
             last_write = channel_free
-    return max(done[n - 1], last_write)
+    return max(done[n - 1], last_write), load_start, start, done, write_start
 
 
-def simulate_tiles(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str) -> TileTrace:
-    """Time one op under `mapping` on `arch`."""
-    array_cycles, cycles, loads, writes = _tile_requests(arch, op, mapping, dataflow)
+def simulate_tiles(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str,
+                   keep_schedule: bool = False) -> TileTrace:
+    """Time one op under `mapping` on `arch` (with the per-tile schedule if asked)."""
+    array_cycles, cycles, geometry = _tile_requests(arch, op, mapping, dataflow)
+    loads, writes = geometry["loads"], geometry["writes"]
     load_total = loads["ifmap"] + loads["weight"] + loads["ofmap"]
-    end = _run_events(cycles, load_total, writes, float(arch.dram.bandwidth_bytes_per_cycle),
-                      float(arch.dram.latency_cycles))
+    end, load_start, start, done, write_start = _run_events(
+        cycles, load_total, writes, float(arch.dram.bandwidth_bytes_per_cycle),
+        float(arch.dram.latency_cycles))
+    schedule = None
+    if keep_schedule:
+        schedule = TileSchedule(load_start=load_start, start=start, done=done,
+                                write_start=write_start, **geometry)
     return TileTrace(compute_cycles=int(array_cycles.sum()), total_cycles=int(np.ceil(end)),
                      dram_read_bytes={o: int(np.ceil(v.sum())) for o, v in loads.items()},
-                     dram_write_bytes=int(np.ceil(writes.sum())), tiles=len(cycles))
+                     dram_write_bytes=int(np.ceil(writes.sum())), tiles=len(cycles),
+                     schedule=schedule)

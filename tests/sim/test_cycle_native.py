@@ -42,7 +42,7 @@ def test_analytical_agrees_with_cycle_model(arch_name, dataflow):
     errors = []
     for op in distinct_ops(arch):
         mapping, ana = search(arch, op, dataflow, "energy", table)
-        _, cyc = native_cycle_stats(arch, op, dataflow, "energy", table, mapping)
+        _, cyc, _ = native_cycle_stats(arch, op, dataflow, "energy", table, mapping)
         assert cyc.pe_ops == ana.pe_ops == op.pe_macs
         assert cyc.compute_cycles == ana.compute_cycles
         assert cyc.accesses == ana.accesses
