@@ -30,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import element_bytes
+from dlaforge.rtl_plan import Gemm, RtlPlan, element_bytes
 
 from .fold import FoldEngine
 from .layouts import Geometry, RtlParams
@@ -39,12 +39,22 @@ from .tiles import TileCounter
 from .writer import Writer
 
 
+def buildable(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
+    """The geometry of `arch`'s accelerator, or SpecError if the RTL cannot build it (no ws or
+    os dataflow, or buffers too small for one tile). Call it before constructing an
+    Accelerator: Amaranth warns about an elaboratable whose constructor failed."""
+    geo = Geometry.of(arch, params)
+    if not geo.dataflows:
+        raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (ws, os)")
+    for dataflow in geo.dataflows:
+        RtlPlan.make(arch, dataflow, Gemm.matmul(1, 1, 1))
+    return geo
+
+
 class Accelerator(wiring.Component):
     def __init__(self, arch: ArchSpec, params: RtlParams = RtlParams()):
         self.arch = arch
-        self.geo = geo = Geometry.of(arch, params)
-        if not geo.dataflows:
-            raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (ws, os)")
+        self.geo = geo = buildable(arch, params)
         super().__init__({
             "cmd": In(stream.Signature(geo.command_layout())),
             "busy": Out(1),

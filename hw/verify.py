@@ -13,7 +13,7 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 
 from .job import LayerJob
-from .layouts import Geometry
+from .accelerator import buildable
 from .shapes import conv, shapes
 
 SIMS = ("amaranth", "icarus", "verilator")
@@ -23,9 +23,7 @@ def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None) -> t
     """(passed, failed) over every dataflow the RTL builds for `arch`."""
     if sim not in SIMS:
         raise SpecError(f"unknown simulator {sim!r}; choose from {', '.join(SIMS)}")
-    geo = Geometry.of(arch)
-    if not geo.dataflows:
-        raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (ws, os)")
+    geo = buildable(arch)
     passed = failed = 0
     rng = np.random.default_rng(0)
     low = -(1 << (arch.pe_array.ifmap_bits - 1))

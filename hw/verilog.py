@@ -28,7 +28,7 @@ from amaranth.lib import data
 
 from dlaforge.arch import ArchSpec
 
-from .accelerator import Accelerator
+from .accelerator import Accelerator, buildable
 from .layouts import Geometry, RtlParams
 
 TOP = "dlaforge_accel"
@@ -99,10 +99,13 @@ def manifest(dut: Accelerator, arch: ArchSpec) -> dict:
 
 
 def generate(arch: ArchSpec, out_dir: Path, params: RtlParams = RtlParams()) -> tuple[Path, Path]:
-    """Write `<top>.v` and `<top>.json` into `out_dir` (which must exist)."""
+    """Write `<top>.v` and `<top>.json` into `out_dir`, created (if its parent exists) only
+    once the design has been built."""
+    buildable(arch, params)
     dut = Accelerator(arch, params)
     text = verilog.convert(dut, name=TOP)
     info = manifest(dut, arch)
+    Path(out_dir).mkdir(exist_ok=True)
     written = []
     for suffix, body in ((".v", text), (".json", json.dumps(info, indent=1))):
         path = Path(out_dir) / f"{TOP}{suffix}"

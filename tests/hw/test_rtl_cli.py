@@ -32,7 +32,11 @@ def test_generate_writes_verilog_and_a_manifest_of_its_ports(tmp_path, capsys):
 
 
 def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
-    cases = [["rtl", "generate", "--arch", "eyeriss_like", "--out", str(tmp_path / "a")],
+    small = tmp_path.parent / f"{tmp_path.name}_small.yaml"
+    small.write_text("base: edge_tiny\nname: small\nmemory:\n"
+                     "  - {name: scratchpad, size_bytes: 16, operands: [ifmap, weight]}\n"
+                     "  - {name: accumulator, size_bytes: 4096, operands: [ofmap]}\n")
+    cases = [["rtl", "generate", "--arch", str(small), "--out", str(tmp_path / "s")],["rtl", "generate", "--arch", "eyeriss_like", "--out", str(tmp_path / "a")],
              ["rtl", "generate", "--arch", "edge_tiny", "--out", str(tmp_path / "no" / "b")],
              ["rtl", "generate", "--arch", "edge_tiny", "--method", "xnor",
               "--out", str(tmp_path / "c")],
