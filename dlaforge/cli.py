@@ -128,9 +128,8 @@ def _rtl(args) -> int:
     arch = load_arch(args.arch)
     if args.method != "baseline":
         raise SpecError(f"the RTL generator builds the baseline method only, not {args.method!r}")
-    from .hw.layouts import Geometry
-    if not Geometry.of(arch).dataflows:
-        raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (ws, os)")
+    from .hw.accelerator import buildable
+    geo = buildable(arch)
     if args.rtl_command == "verify":
         from .hw.verify import verify
         passed, failed = verify(arch, args.sim,
@@ -149,10 +148,8 @@ def _rtl(args) -> int:
         from .hw.pe import MacPE
         pe = arch.pe_array
         bits = (pe.ifmap_bits, pe.weight_bits, pe.psum_bits)
-        dataflows = Geometry.of(arch).dataflows
-        stats = {"pe": cell_stats(MacPE(*bits, dataflows)),
-                 "array": cell_stats(SystolicArray(pe.rows, pe.cols, *bits, dataflows))}
-    args.out.mkdir(exist_ok=True)
+        stats = {"pe": cell_stats(MacPE(*bits, geo.dataflows)),
+                 "array": cell_stats(SystolicArray(pe.rows, pe.cols, *bits, geo.dataflows))}
     for path in generate(arch, args.out):
         print(path)
     if stats:
