@@ -22,6 +22,12 @@ from .stats import LayerRecord, RunRecord, Stats
 MAX_RTL_CYCLES = 2_000_000
 
 
+def check_rtl_dataflow(arch: ArchSpec, dataflow: str) -> None:
+    """SpecError unless the RTL can run `dataflow` on `arch` (checked before any run)."""
+    from .rtl_plan import Gemm, RtlPlan
+    RtlPlan.make(arch, dataflow, Gemm.matmul(1, 1, 1))
+
+
 def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: int,
                     version: str, objective: str = "energy") -> RunRecord:
     from .hw.job import LayerJob

@@ -46,7 +46,7 @@ def build(arch, build_dir: Path, sim: str = "icarus"):
     extra = ({"build_args": list(LINT_WAIVERS)} if sim == "verilator"
              else {"build_args": ["-g2005"]})
     runner.build(sources=[verilog_path], hdl_toplevel=TOP, build_dir=build_dir, always=True,
-                 timescale=("1ns", "1ps"),
+                 timescale=("1ns", "1ps"), log_file=build_dir / "build.log",
                  **extra)
     return runner
 
@@ -68,10 +68,11 @@ def run_cocotb(jobs: list[LayerJob], build_dir: Path, sim: str = "icarus",
                                     "result": str(result_file), "jobs": specs}))
     start = time.perf_counter()
     runner.test(test_module="dlaforge.hw.cocotb_tb", hdl_toplevel=TOP, build_dir=build_dir,
-                test_dir=build_dir, extra_env={"DLAFORGE_JOBS": str(job_file)})
+                test_dir=build_dir, extra_env={"DLAFORGE_JOBS": str(job_file)},
+                log_file=build_dir / "test.log")
     wall = time.perf_counter() - start
     if not result_file.exists():
-        raise RuntimeError(f"the cocotb testbench wrote no result (see {build_dir})")
+        raise RuntimeError(f"the cocotb testbench wrote no result (see {build_dir / 'test.log'})")
     outs = json.loads(result_file.read_text())
     return [RtlResult(job.output_of(np.array(out["memory"], dtype=np.int64)), out["perf"],
                       out["cycles"], wall / len(jobs)) for job, out in zip(jobs, outs)]

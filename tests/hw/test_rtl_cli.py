@@ -36,7 +36,12 @@ def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
     small.write_text("base: edge_tiny\nname: small\nmemory:\n"
                      "  - {name: scratchpad, size_bytes: 16, operands: [ifmap, weight]}\n"
                      "  - {name: accumulator, size_bytes: 4096, operands: [ofmap]}\n")
-    cases = [["rtl", "generate", "--arch", str(small), "--out", str(tmp_path / "s")],["rtl", "generate", "--arch", "eyeriss_like", "--out", str(tmp_path / "a")],
+    csv = tmp_path.parent / f"{tmp_path.name}_tiny.csv"
+    csv.write_text(TINY_CSV)
+    cases = [["rtl", "generate", "--arch", str(small), "--out", str(tmp_path / "s")],
+             ["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", "rtl",
+              "--dataflow", "all"],
+             ["rtl", "generate", "--arch", "eyeriss_like", "--out", str(tmp_path / "a")],
              ["rtl", "generate", "--arch", "edge_tiny", "--out", str(tmp_path / "no" / "b")],
              ["rtl", "generate", "--arch", "edge_tiny", "--method", "xnor",
               "--out", str(tmp_path / "c")],
@@ -47,8 +52,10 @@ def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
     for argv in cases:
         capsys.readouterr()
         assert main(argv) == 2, argv
-        err = capsys.readouterr().err
+        captured = capsys.readouterr()
+        err = captured.err
         assert err.startswith("dlaforge: error: ") and err.count("\n") == 1, err
+        assert captured.out == ""
     assert list(tmp_path.iterdir()) == []
 
 
