@@ -33,7 +33,9 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
         raise SpecError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     dataflows = spec.pe_array.dataflows if dataflow == "all" else (dataflow or spec.pe_array.dataflows[0],)
     if model == "rtl":
-        from .rtl_driver import run_rtl_network
+        from .rtl_driver import check_rtl_dataflow, run_rtl_network
+        for df in dataflows:
+            check_rtl_dataflow(spec, df)
         records = [run_rtl_network(spec, net, df, method, batch, __version__, objective)
                    for df in dataflows]
     elif trace is not None:
