@@ -60,3 +60,20 @@ def test_many_m_tiles_and_accumulator_halves(arch_yaml):
         trips[dataflow] = job.plan.trips
         check(job)
     assert trips["ws"][1] == 4 and trips["os"][2] == 2
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_widths_come_from_the_spec(tmp_path, dataflow):
+    """4-bit ifmap, 6-bit weights, 20-bit partial sums that wrap, on a 3x5 array."""
+    path = tmp_path / "odd.yaml"
+    path.write_text("base: edge_tiny\nname: odd\npe_array: {rows: 3, cols: 5, ifmap_bits: 4, "
+                    "weight_bits: 6, psum_bits: 20}\n")
+    arch = load_arch(path)
+    rng = np.random.default_rng(11)
+    for gemm in (conv(4, 5, 5, 6, 3, 3, padding=1), conv(70, 1, 1, 4, 1, 1)):
+        job = LayerJob.random(arch, dataflow, gemm, rng)
+        check(job)
+    # 2049 products of -8 x -32 = 524544 > 2**19 - 1: the 20-bit sum wraps to negative
+    gemm = conv(2049, 1, 1, 1, 1, 1)
+    job = LayerJob(arch, dataflow, gemm, np.full((2049, 1, 1), -8), np.full((1, 2049, 1, 1), -32))
+    assert (check(job).output == 2049 * 256 - (1 << 20)).all()
