@@ -4,7 +4,7 @@ PE and of the array, for 4x4, 8x8 and 16x16 arrays (edge_tiny with the array res
 
 Speed is measured on one conv layer per size (8 channels, 8x8 image, 3x3, padding 1, as many
 filters as columns), ws dataflow, the spec's DRAM; the cocotb figures include the simulator's
-start (one process per run) but not the build, which is listed apart. Writes
+start (one process runs the layer COCOTB_RUNS times) but not the build, listed apart. Writes
 bench/RESULTS_rtl.md.
 
     .venv/bin/python bench/bench_rtl.py [--sizes 4,8,16] [--no-cells]
@@ -13,6 +13,7 @@ bench/RESULTS_rtl.md.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from amaranth.back import verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS_rtl.md"
+COCOTB_RUNS = 5     # the layer this many times in one simulator process
 
 
 def arch_of(size: int, folder: Path):
@@ -49,13 +51,14 @@ def measure(size: int, folder: Path, cells: bool) -> dict:
     text = verilog.convert(Accelerator(arch), name="dlaforge_accel")
     row["verilog_s"] = time.perf_counter() - start
     row["verilog_lines"] = text.count("\n")
-    job = LayerJob.random(arch, "ws", conv(8, 8, 8, size, 3, 3, padding=1),
-                          np.random.default_rng(0))
-    expected = job.expected()
+    layer = conv(8, 8, 8, size, 3, 3, padding=1)
+    job = LayerJob.random(arch, "ws", layer, np.random.default_rng(0))
     result = run_amaranth(job)
-    assert np.array_equal(result.output, expected)
+    assert np.array_equal(result.output, job.expected())
     row["cycles"] = result.testbench_cycles
     row["amaranth"] = result.testbench_cycles / result.wall_seconds
+    jobs = [LayerJob.random(arch, "ws", layer, np.random.default_rng(seed))
+            for seed in range(COCOTB_RUNS)]
     for sim in ("icarus", "verilator"):
         if simulator_available(sim) is not None:
             row[sim], row[f"{sim}_build_s"] = None, None
@@ -64,9 +67,11 @@ def measure(size: int, folder: Path, cells: bool) -> dict:
         start = time.perf_counter()
         runner = build(arch, build_dir, sim)
         row[f"{sim}_build_s"] = time.perf_counter() - start
-        (result,) = run_cocotb([job], build_dir, sim, runner=runner)
-        assert np.array_equal(result.output, expected) and result.testbench_cycles == row["cycles"]
-        row[sim] = result.testbench_cycles / result.wall_seconds
+        results = run_cocotb(jobs, build_dir, sim, runner=runner)
+        for one, result in zip(jobs, results):
+            assert np.array_equal(result.output, one.expected())
+            assert result.testbench_cycles == row["cycles"]
+        row[sim] = row["cycles"] / results[0].wall_seconds   # wall_seconds: per job
     if cells:
         pe = arch.pe_array
         bits = (pe.ifmap_bits, pe.weight_bits, pe.psum_bits)
@@ -94,8 +99,9 @@ def main() -> int:
              f"Machine: {platform.platform()}, Python {platform.python_version()}, "
              f"{sys.platform}. Layer: conv 8 channels, 8x8, 3x3, padding 1, filters = array "
              "columns, ws, edge_tiny's DRAM (4 B/cycle, 20 cycles). Simulation speed is "
-             "simulated cycles per wall second of one run (cocotb: simulator start included, "
-             "build not).", "",
+             "simulated cycles per wall second (cocotb: simulator start included, "
+             f"build not; the layer runs {COCOTB_RUNS} times in one process). Load average during the "
+             f"run: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores.", "",
              "| array | Verilog gen (s) | lines | layer cycles | Amaranth cyc/s | Icarus cyc/s "
              "| Verilator cyc/s | Icarus build (s) | Verilator build (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
