@@ -133,7 +133,8 @@ class ReportInput:
         base preset is in the report (and shows that baseline already); else the first."""
         methods = self.methods_of(arch)
         others = [m for m in methods if m != "baseline"]
-        base_shown = self.arch(arch).base in {a.name for a in self.archs}
+        base = self.arch(arch).base
+        base_shown = base in {a.name for a in self.archs} and "baseline" in self.methods_of(base)
         if "baseline" in methods and not (base_shown and others):
             return "baseline"
         return others[0] if others else methods[0]
