@@ -65,7 +65,8 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
                 if not np.array_equal(result.output, job.expected()):
                     raise RuntimeError(f"RTL output of layer {layer.name!r} differs from the "
                                        f"reference")
-                stats = stats_from_counters(arch, op.pe_macs // op.N, result.perf, table)
+                stats = stats_from_counters(arch, op.pe_macs // op.N, result.perf, table,
+                                            dataflow)
                 prev = stats_by_layer.get(layer.name)
                 stats_by_layer[layer.name] = stats if prev is None else prev + stats
     records = []

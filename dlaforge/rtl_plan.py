@@ -15,6 +15,9 @@ the accumulator):
   hold (one buffer word per streamed row).
 - os: a tile is Mt = rows output pixels x Nt = cols filters accumulating in the PEs, with up to
   Kt reduction steps streamed; Kt is what half of the ifmap and of the weight buffer hold.
+- is: ws with the operands swapped: Kt = rows reduction rows x Mt = cols output pixels of the
+  ifmap held in the PEs, with up to Nt filters streamed (half the ifmap buffer, which then
+  holds weights, and half the accumulator). It needs ifmap_bits == weight_bits.
 
 Buffers: each shared level's bytes are split equally among the operands it holds; each operand's
 buffer is split in two halves (double buffering). The ifmap buffer's word holds `rows` elements,
@@ -31,7 +34,7 @@ import numpy as np
 from .arch import ArchSpec
 from .errors import SpecError
 
-RTL_DATAFLOWS = ("ws", "os")
+RTL_DATAFLOWS = ("ws", "os", "is")
 
 
 def ceil_div(a, b):
@@ -41,9 +44,9 @@ def ceil_div(a, b):
 def fold_length(dataflow: str, rows: int, cols: int, T: int) -> int:
     """Cycles of one fold of the RTL's compute engine (hw/fold.py): ws preloads `rows` weight
     rows, streams T ifmap rows and drains through the de-skew and the accumulator
-    (2*rows + cols + T + 1); os streams T reduction steps and drains `rows` rows
-    (T + 2*rows + cols)."""
-    return 2 * rows + cols + T + 1 if dataflow == "ws" else T + 2 * rows + cols
+    (2*rows + cols + T + 1); is is ws with T streamed filters; os streams T reduction steps and
+    drains `rows` rows (T + 2*rows + cols)."""
+    return T + 2 * rows + cols if dataflow == "os" else 2 * rows + cols + T + 1
 
 
 def dram_beat_gap(nbytes: int, bandwidth_bytes_per_cycle: float) -> int:
@@ -128,17 +131,22 @@ class RtlPlan:
         rows, cols = arch.pe_array.rows, arch.pe_array.cols
         geo = BufferGeometry.of(arch)
         if dataflow == "ws":
-            Mt, Kt = min(geo.ifmap_half, geo.acc_half), rows
+            Mt, Kt, Nt = min(geo.ifmap_half, geo.acc_half), rows, cols
             need = {"weight": (geo.weight_half, rows), "ifmap": (Mt, 1)}
-        else:
-            Mt, Kt = rows, min(geo.ifmap_half, geo.weight_half)
+        elif dataflow == "os":
+            Mt, Kt, Nt = rows, min(geo.ifmap_half, geo.weight_half), cols
             need = {"ofmap": (geo.acc_half, rows), "ifmap": (Kt, 1)}
+        else:
+            if arch.pe_array.ifmap_bits != arch.pe_array.weight_bits:
+                raise SpecError("the RTL runs dataflow 'is' only when ifmap_bits == weight_bits")
+            Mt, Kt, Nt = cols, rows, min(geo.ifmap_half, geo.acc_half)
+            need = {"weight": (geo.weight_half, rows), "ifmap": (Nt, 1)}
         for operand, (have, want) in need.items():
             if have < want:
                 level = arch.shared_level(operand).name
                 raise SpecError(f"buffer {level!r} is too small for the RTL's {dataflow} tiles: "
                                 f"half of its {operand} share holds {have} words, needs {want}")
-        return RtlPlan(arch, dataflow, gemm, Mt=Mt, Kt=Kt, Nt=cols)
+        return RtlPlan(arch, dataflow, gemm, Mt=Mt, Kt=Kt, Nt=Nt)
 
     @property
     def trips(self) -> tuple[int, int, int]:

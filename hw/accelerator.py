@@ -4,7 +4,9 @@ Ports: `cmd` (stream of command descriptors, taken while idle), `busy`, the DRAM
 (`rd_req` / `rd_resp` read streams with tags, `wr` write stream) and `perf` counters.
 
 Buffers (amaranth.lib.memory, sized by dlaforge.rtl_plan): ifmap (words of `rows` elements),
-weight (words of `cols`), accumulator (words of `cols` partial sums); each in two halves.
+weight (words of `cols`), accumulator (words of `cols` partial sums); each in two halves. Under
+is the two input buffers swap roles: the weight buffer holds the tile's ifmap block and the
+ifmap buffer streams its weights.
 Tile i uses ifmap/weight half i % 2; output tile j (the tiles of one n, m block) uses
 accumulator half j % 2.
 
@@ -45,7 +47,7 @@ def buildable(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
     Accelerator: Amaranth warns about an elaboratable whose constructor failed."""
     geo = Geometry.of(arch, params)
     if not geo.dataflows:
-        raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (ws, os)")
+        raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (ws, os, is)")
     for dataflow in geo.dataflows:
         RtlPlan.make(arch, dataflow, Gemm.matmul(1, 1, 1))
     return geo
@@ -103,7 +105,8 @@ class Accelerator(wiring.Component):
             m.d.comb += [port.data[j].eq(loader.wr_data) for j in range(len(port.en))]
 
         # the compute engine
-        m.d.comb += [fold.os.eq(cmd.os), fold.m_size.eq(cc.m_size), fold.k_size.eq(cc.k_size),
+        m.d.comb += [fold.dataflow.eq(cmd.dataflow), fold.m_size.eq(cc.m_size),
+                     fold.k_size.eq(cc.k_size), fold.n_size.eq(cc.n_size),
                      fold.half.eq(cc.half), fold.out_half.eq(cc.out_half),
                      fold.first_k.eq(cc.first_k),
                      i_rd.addr.eq(fold.ifmap_addr), fold.ifmap_data.eq(i_rd.data),

@@ -9,6 +9,9 @@ ws, T = the tile's m size, length 2R + Cc + T + 1 cycles:
   k in [R, R+T)        read ifmap word k-R (one im2col row m, R lanes), skewed into the west;
   k in [R+1, 2R+Cc+T-1)  WS: partial sums flow south;
   k in [2R+Cc, 2R+Cc+T)  the de-skewed sums of row m = k-2R-Cc reach the accumulator.
+is: as ws with the operands swapped: the weight buffer holds the tile's ifmap block (R kd
+  rows x Cc pixels m), the ifmap buffer streams T = n size words of weights (R lanes of kd),
+  and accumulator row t holds filter n = t for Cc pixels.
 os, T = the tile's kd size, length T + 2R + Cc cycles:
   k in [0, T)          read ifmap word k (R lanes of m) and weight word k (Cc lanes of n);
   k in [1, T+R+Cc-1)   OS: every PE accumulates its output;
@@ -26,7 +29,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .array import Skew, SystolicArray
-from .layouts import Geometry, bits_for
+from .layouts import Geometry, bits_for, dataflow_flags
 from .pe import Mode
 
 
@@ -36,8 +39,9 @@ class FoldEngine(wiring.Component):
         R, Cc, b = geo.rows, geo.cols, geo.buffers
         db = geo.params.dim_bits
         super().__init__({
-            "os": In(1), "start": In(1), "done": Out(1), "busy": Out(1),
-            "m_size": In(db), "k_size": In(db), "half": In(1), "out_half": In(1),
+            "dataflow": In(2), "start": In(1), "done": Out(1), "busy": Out(1),
+            "m_size": In(db), "k_size": In(db), "n_size": In(db), "half": In(1),
+            "out_half": In(1),
             "first_k": In(1),
             "ifmap_addr": Out(bits_for(2 * b.ifmap_half)),
             "ifmap_data": In(data.ArrayLayout(signed(geo.ifmap_bits), R)),
@@ -57,12 +61,13 @@ class FoldEngine(wiring.Component):
         m.submodules.array = array = SystolicArray(R, Cc, geo.ifmap_bits, geo.weight_bits,
                                                    geo.psum_bits, geo.dataflows)
         m.submodules.west = west = Skew(R, signed(geo.ifmap_bits))
-        has_ws, has_os = "ws" in geo.dataflows, "os" in geo.dataflows
-        os_ = Signal()
-        m.d.comb += os_.eq(self.os if has_ws and has_os else int(has_os))
+        has_ws = "ws" in geo.dataflows or "is" in geo.dataflows
+        has_os = "os" in geo.dataflows
+        flags = dataflow_flags(m, geo, self.dataflow)
+        os_ = flags["os"]
 
         k = Signal(geo.params.dim_bits + 2)
-        T = Mux(os_, self.k_size, self.m_size)
+        T = Mux(os_, self.k_size, Mux(flags["is"], self.n_size, self.m_size))
         length = Mux(os_, T + 2 * R + Cc, 2 * R + Cc + T + 1)
         m.d.comb += [self.busy.eq(self.start | (k != 0)), self.done.eq(self.busy & (k == length - 1))]
         with m.If(self.busy):

@@ -8,14 +8,14 @@ buffer, half, word and lane the element goes to, so the accelerator needs no reo
 Command fields (the host fills them from an `RtlPlan`, see `command_fields`): conv dims
 C H W K R S P Q, stride, padding; the GEMM view M = P*Q and Kd = C*R*S; the tile sizes Mt, Kt,
 Nt and tile counts tn, tm, tk; DRAM bases of the ifmap (C x H x W), the weights (K x C x R x S)
-and the outputs (K x P x Q, psum_bits each); `os` selects the dataflow (0: ws, 1: os).
+and the outputs (K x P x Q, psum_bits each); `dataflow` is 0 (ws), 1 (os) or 2 (is).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth import signed, unsigned
+from amaranth import Signal, signed, unsigned
 from amaranth.lib import data
 
 from dlaforge.arch import ArchSpec
@@ -24,6 +24,7 @@ from dlaforge.rtl_plan import BufferGeometry, RtlPlan
 
 DIM_FIELDS = ("C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Mt", "Kt", "Nt",
               "tn", "tm", "tk")
+DATAFLOW_CODES = {"ws": 0, "os": 1, "is": 2}    # the command's `dataflow` field
 COUNTERS = ("cycles", "busy_cycles", "ifmap_reads", "ifmap_writes", "weight_reads",
             "weight_writes", "acc_reads", "acc_writes", "dram_read_bytes", "dram_write_bytes")
 
@@ -55,7 +56,7 @@ class Geometry:
         pe = arch.pe_array
         return Geometry(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
                         BufferGeometry.of(arch),
-                        tuple(df for df in ("ws", "os") if df in pe.dataflows), params)
+                        built_dataflows(arch), params)
 
     @property
     def tag_layout(self) -> data.StructLayout:
@@ -72,7 +73,7 @@ class Geometry:
         p = self.params
         fields = {name: p.dim_bits for name in DIM_FIELDS}
         fields.update({"M": p.addr_bits, "Kd": p.addr_bits, "ifmap_base": p.addr_bits,
-                       "weight_base": p.addr_bits, "ofmap_base": p.addr_bits, "os": 1})
+                       "weight_base": p.addr_bits, "ofmap_base": p.addr_bits, "dataflow": 2})
         return data.StructLayout(fields)
 
     def read_request_layout(self) -> data.StructLayout:
@@ -87,6 +88,30 @@ class Geometry:
 
     def perf_layout(self) -> data.StructLayout:
         return data.StructLayout({name: unsigned(self.params.counter_bits) for name in COUNTERS})
+
+
+def built_dataflows(arch: ArchSpec) -> tuple:
+    """The spec's dataflows that the RTL builds: ws and os, and is when ifmap and weights have
+    the same width (is runs the ws datapath with the operands swapped)."""
+    pe = arch.pe_array
+    return tuple(df for df in ("ws", "os", "is") if df in pe.dataflows
+                 and (df != "is" or pe.ifmap_bits == pe.weight_bits))
+
+
+def dataflow_flags(m, geo: Geometry, code) -> dict:
+    """One-bit signals ws / os / is for the command's dataflow `code` (constants when the
+    design builds a single dataflow)."""
+    flags = {}
+    for name, value in DATAFLOW_CODES.items():
+        flag = Signal(name=f"dataflow_{name}")
+        if name not in geo.dataflows:
+            m.d.comb += flag.eq(0)
+        elif len(geo.dataflows) == 1:
+            m.d.comb += flag.eq(1)
+        else:
+            m.d.comb += flag.eq(code == value)
+        flags[name] = flag
+    return flags
 
 
 def bits_for(count: int) -> int:
@@ -104,7 +129,7 @@ def command_fields(plan: RtlPlan, ifmap_base: int, weight_base: int, ofmap_base:
             "stride": g.stride, "padding": g.padding, "Mt": plan.Mt, "Kt": plan.Kt,
             "Nt": plan.Nt, "tn": tn, "tm": tm, "tk": tk, "M": g.M, "Kd": g.Kd,
             "ifmap_base": ifmap_base, "weight_base": weight_base, "ofmap_base": ofmap_base,
-            "os": int(plan.dataflow == "os")}
+            "dataflow": DATAFLOW_CODES[plan.dataflow]}
     layout = Geometry.of(plan.arch, params).command_layout()
     for name, value in fields.items():
         width = layout[name].width

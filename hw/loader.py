@@ -2,7 +2,8 @@
 
 A tile's A block (ifmap, im2col order) is loaded first, then its B block (weights). Each block
 is walked word by word, lane by lane (ws: A words are ifmap rows m, lanes reduction steps kd;
-os: A words are kd, lanes m; B words are kd, lanes filters n). Per element, one cycle:
+os: A words are kd, lanes m; B words are kd, lanes filters n; is: A as in os but into the
+weight buffer, B words filters n, lanes kd, into the ifmap buffer). Per element, one cycle:
 
 - an element inside the ifmap issues a DRAM read request (held until the DRAM is ready);
   its data comes back on `resp` with the tag naming its buffer word and lane, and is written
@@ -22,7 +23,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .layouts import Geometry, bits_for
+from .layouts import Geometry, bits_for, dataflow_flags
 from .tiles import step_digits
 
 
@@ -56,8 +57,10 @@ class Loader(wiring.Component):
         m = Module()
         geo, cmd = self.geo, self.cmd
         ab, db = geo.params.addr_bits, geo.params.dim_bits
-        os_ = Signal()
-        m.d.comb += os_.eq(cmd.os if len(geo.dataflows) > 1 else int(geo.dataflows == ("os",)))
+        flags = dataflow_flags(m, geo, cmd.dataflow)
+        is_ = flags["is"]
+        os_ = Signal()      # the A block walks kd-major (os, is) rather than m-major (ws)
+        m.d.comb += os_.eq(flags["os"] | is_)
 
         phase = Signal(Phase)
         word, lane = Signal(db), Signal(db)
@@ -67,8 +70,15 @@ class Loader(wiring.Component):
         sp, sq, sc, sr, ss = (Signal(ab, name=f"start_{n}") for n in "pqcrs")
         b_word, b_addr = Signal(ab), Signal(ab)
 
-        words = Mux(phase == Phase.A, Mux(os_, self.k_size, self.m_size), self.k_size)
-        lanes = Mux(phase == Phase.A, Mux(os_, self.m_size, self.k_size), self.n_size)
+        words = Mux(phase == Phase.A, Mux(os_, self.k_size, self.m_size),
+                    Mux(is_, self.n_size, self.k_size))
+        lanes = Mux(phase == Phase.A, Mux(os_, self.m_size, self.k_size),
+                    Mux(is_, self.k_size, self.n_size))
+        # is swaps the buffers: its ifmap block is held (weight buffer), its weights stream
+        to_weight = Signal()
+        m.d.comb += to_weight.eq(Mux(phase == Phase.A, is_, ~is_))
+        b_lane_step = Mux(is_, 1, cmd.Kd)
+        b_word_step = Mux(is_, cmd.Kd, 1)
 
         # im2col address of the current A element
         h = Signal(signed(ab + 2))
@@ -86,11 +96,10 @@ class Loader(wiring.Component):
         issue = Signal()   # the current element is consumed this cycle
         is_pad = Signal()
         m.d.comb += is_pad.eq((phase == Phase.A) & ~inside)
-        with m.If(phase == Phase.A):
-            m.d.comb += [self.req.payload.addr.eq(a_addr), self.req.payload.tag.weight.eq(0)]
-        with m.Else():
-            m.d.comb += [self.req.payload.addr.eq(b_addr), self.req.payload.tag.weight.eq(1)]
-        m.d.comb += [self.req.payload.tag.word.eq(self.half * _half_words(geo, phase) + word),
+        m.d.comb += [self.req.payload.addr.eq(Mux(phase == Phase.A, a_addr, b_addr)),
+                     self.req.payload.tag.weight.eq(to_weight),
+                     self.req.payload.tag.word.eq(self.half * Mux(to_weight, geo.buffers.weight_half,
+                                                                  geo.buffers.ifmap_half) + word),
                      self.req.payload.tag.lane.eq(lane)]
         with m.If((phase == Phase.A) | (phase == Phase.B)):
             with m.If(is_pad):
@@ -106,7 +115,8 @@ class Loader(wiring.Component):
                          self.wr_lane.eq(self.resp.payload.tag.lane),
                          self.wr_data.eq(self.resp.payload.data)]
         with m.Elif(issue & is_pad):
-            m.d.comb += [self.wr_ifmap.eq(1), self.wr_word.eq(self.req.payload.tag.word),
+            m.d.comb += [self.wr_ifmap.eq(~to_weight), self.wr_weight.eq(to_weight),
+                         self.wr_word.eq(self.req.payload.tag.word),
                          self.wr_lane.eq(lane), self.wr_data.eq(0)]
         sent = self.req.valid & self.req.ready
         m.d.sync += outstanding.eq(outstanding + sent - arriving)
@@ -159,10 +169,11 @@ class Loader(wiring.Component):
             with m.Case(Phase.B):
                 with m.If(issue):
                     with m.If(~last_lane):
-                        m.d.sync += [lane.eq(lane + 1), b_addr.eq(b_addr + cmd.Kd)]
+                        m.d.sync += [lane.eq(lane + 1), b_addr.eq(b_addr + b_lane_step)]
                     with m.Elif(~last_word):
-                        m.d.sync += [lane.eq(0), word.eq(word + 1), b_word.eq(b_word + 1),
-                                     b_addr.eq(b_word + 1)]
+                        m.d.sync += [lane.eq(0), word.eq(word + 1),
+                                     b_word.eq(b_word + b_word_step),
+                                     b_addr.eq(b_word + b_word_step)]
                     with m.Else():
                         m.d.sync += phase.eq(Phase.DRAIN)
             with m.Case(Phase.DRAIN):
@@ -178,8 +189,3 @@ class Loader(wiring.Component):
                     with m.Else():
                         m.d.sync += [sc.eq(c), sr.eq(r), ss.eq(s)]
         return m
-
-
-def _half_words(geo: Geometry, phase) -> object:
-    """Words in one half of the buffer the current phase writes."""
-    return Mux(phase == Phase.A, geo.buffers.ifmap_half, geo.buffers.weight_half)

@@ -32,7 +32,9 @@ class Mode(enum.Enum, shape=3):
 
 
 class MacPE(wiring.Component):
-    """One PE; `dataflows` (a subset of "ws", "os") leaves out the logic of the others."""
+    """One PE; `dataflows` (a subset of "ws", "os", "is") leaves out the logic of the others.
+    Input stationary uses the weight-stationary modes with the operands swapped (the ifmap
+    element held, the weights moving east), so it needs ifmap_bits == weight_bits."""
 
     def __init__(self, ifmap_bits: int, weight_bits: int, psum_bits: int,
                  dataflows=("ws", "os")):
@@ -54,7 +56,7 @@ class MacPE(wiring.Component):
                 m.d.sync += c.eq(0)
             with m.Case(Mode.LOAD):
                 m.d.sync += [b.eq(self.b_in), c.eq(0)]
-            if "ws" in self.dataflows:
+            if "ws" in self.dataflows or "is" in self.dataflows:
                 with m.Case(Mode.WS):
                     m.d.sync += c.eq(self.c_in + self.a_in * b)
             if "os" in self.dataflows:

@@ -1,17 +1,18 @@
 """The write-back engine: sends one finished output tile from the accumulator to DRAM.
 
-Row by row (m = 0 .. m_size-1): one FETCH cycle reads the accumulator word of row m; then one
-write request per filter n = 0 .. n_size-1 (address ofmap_base + (n0+n)*M + m0+m, K x P x Q
-order), each held until the DRAM takes it. `done` is high in the cycle the last one is taken.
+Row by row (ws, os: m = 0 .. m_size-1; is: n = 0 .. n_size-1): one FETCH cycle reads the
+accumulator word of the row; then one write request per lane (ws, os: filters n; is: pixels m)
+to ofmap_base + (n0+n)*M + m0+m (K x P x Q order), each held until the DRAM takes it. `done` is
+high in the cycle the last one is taken.
 """
 
 from __future__ import annotations
 
-from amaranth import Module, Signal, signed
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .layouts import Geometry, bits_for
+from .layouts import Geometry, bits_for, dataflow_flags
 
 
 class Writer(wiring.Component):
@@ -32,6 +33,11 @@ class Writer(wiring.Component):
         p = self.geo.params
         row, lane = Signal(p.dim_bits), Signal(p.dim_bits)
         addr, row_addr = Signal(p.addr_bits), Signal(p.addr_bits)
+        is_ = dataflow_flags(m, self.geo, self.cmd.dataflow)["is"]
+        rows = Mux(is_, self.n_size, self.m_size)
+        lanes = Mux(is_, self.m_size, self.n_size)
+        lane_step = Mux(is_, 1, self.cmd.M)
+        row_step = Mux(is_, self.cmd.M, 1)
         m.d.comb += [self.acc_addr.eq(self.out_half * self.geo.buffers.acc_half + row),
                      self.wr.payload.addr.eq(addr),
                      self.wr.payload.data.eq(self.acc_data.as_value().word_select(
@@ -49,11 +55,11 @@ class Writer(wiring.Component):
             with m.State("SEND"):
                 m.d.comb += self.wr.valid.eq(1)
                 with m.If(taken):
-                    m.d.sync += [lane.eq(lane + 1), addr.eq(addr + self.cmd.M)]
-                    with m.If(lane + 1 == self.n_size):
-                        m.d.sync += [lane.eq(0), row.eq(row + 1), addr.eq(row_addr + 1),
-                                     row_addr.eq(row_addr + 1)]
-                        with m.If(row + 1 == self.m_size):
+                    m.d.sync += [lane.eq(lane + 1), addr.eq(addr + lane_step)]
+                    with m.If(lane + 1 == lanes):
+                        m.d.sync += [lane.eq(0), row.eq(row + 1), addr.eq(row_addr + row_step),
+                                     row_addr.eq(row_addr + row_step)]
+                        with m.If(row + 1 == rows):
                             m.d.comb += self.done.eq(1)
                             m.next = "IDLE"
                         with m.Else():

