@@ -238,3 +238,23 @@ def rtl_op_stats(arch: ArchSpec, op, dataflow: str, table) -> Stats:
     counters = rtl_timing(arch, dataflow, gemm_of(op)).counters
     all_images = {name: value * op.N for name, value in counters.items()}
     return stats_from_counters(arch, op.pe_macs, all_images, table, dataflow)
+
+
+def rtl_cannot_run(arch: ArchSpec, op, dataflow: str) -> str | None:
+    """Why the generated RTL cannot run `op` under `dataflow` (None if it can): the cycle
+    model uses rtl_op_stats where this is None and its own tiled model elsewhere."""
+    from dlaforge.errors import SpecError
+    pe = arch.pe_array
+    if arch.scalesim is not None:
+        return "a SCALE-Sim .cfg follows SCALE-Sim's timing"
+    if op.groups != 1:
+        return f"groups={op.groups}"
+    if op.pe_op != "mac" or op.dram_scale:
+        return "a method's units or operations"
+    if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, pe.weight_bits):
+        return "operand widths other than the array's"
+    try:
+        RtlPlan.make(arch, dataflow, gemm_of(op))
+    except SpecError as exc:
+        return str(exc)
+    return None

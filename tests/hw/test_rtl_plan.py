@@ -49,3 +49,20 @@ def test_refusals(arch_yaml):
     tiny = load_arch(arch_yaml({"memory.1.size_bytes": 48}))   # 16 B per operand
     with pytest.raises(SpecError, match="too small for the RTL's ws tiles"):
         RtlPlan.make(tiny, "ws", Gemm.matmul(1, 1, 1))
+
+
+def test_rtl_cannot_run_names_the_reason():
+    from dlaforge.sim.cycle.rtl_timing import rtl_cannot_run
+    from dlaforge.workloads.methods import get_method
+    from dlaforge.workloads.networks import load_network
+    conv, depthwise = load_network("resnet18").layers[1], load_network("mobilenet_v2").layers[1]
+    tiny, xnor = load_arch("edge_tiny"), load_arch("edge_tiny_xnor")
+    (op,) = get_method("baseline", tiny).transform(conv, tiny)
+    assert [rtl_cannot_run(tiny, op, df) for df in ("ws", "os", "is")] == [None] * 3
+    (op,) = get_method("baseline", tiny).transform(depthwise, tiny)
+    assert rtl_cannot_run(tiny, op, "ws").startswith("groups=")
+    (op,) = get_method("baseline", xnor).transform(conv, xnor)
+    assert "MAC PEs only" in rtl_cannot_run(xnor, op, "ws")
+    eyeriss = load_arch("eyeriss_like")
+    (op,) = get_method("baseline", eyeriss).transform(conv, eyeriss)
+    assert "not 'rs'" in rtl_cannot_run(eyeriss, op, "rs")
