@@ -59,8 +59,8 @@ class Loader(wiring.Component):
         ab, db = geo.params.addr_bits, geo.params.dim_bits
         flags = dataflow_flags(m, geo, cmd.dataflow)
         is_ = flags["is"]
-        os_ = Signal()      # the A block walks kd-major (os, is) rather than m-major (ws)
-        m.d.comb += os_.eq(flags["os"] | is_)
+        kd_major = Signal()      # the A block's words are kd (os, is), not m (ws)
+        m.d.comb += kd_major.eq(flags["os"] | is_)
 
         phase = Signal(Phase)
         word, lane = Signal(db), Signal(db)
@@ -70,9 +70,9 @@ class Loader(wiring.Component):
         sp, sq, sc, sr, ss = (Signal(ab, name=f"start_{n}") for n in "pqcrs")
         b_word, b_addr = Signal(ab), Signal(ab)
 
-        words = Mux(phase == Phase.A, Mux(os_, self.k_size, self.m_size),
+        words = Mux(phase == Phase.A, Mux(kd_major, self.k_size, self.m_size),
                     Mux(is_, self.n_size, self.k_size))
-        lanes = Mux(phase == Phase.A, Mux(os_, self.m_size, self.k_size),
+        lanes = Mux(phase == Phase.A, Mux(kd_major, self.m_size, self.k_size),
                     Mux(is_, self.k_size, self.n_size))
         # is swaps the buffers: its ifmap block is held (weight buffer), its weights stream
         to_weight = Signal()
@@ -122,20 +122,20 @@ class Loader(wiring.Component):
         m.d.sync += outstanding.eq(outstanding + sent - arriving)
 
         # walking the block: lane steps the lane counter, word steps the word counter and
-        # puts the lane counter back to the tile's start (ws: lanes kd, words m; os: swapped)
+        # puts the lane counter back to the tile's start (ws: lanes kd, words m; os, is: swapped)
         m_pos, k_pos = [p, q], [c, r, s]
         m_lim, k_lim = [None, cmd.Q], [None, cmd.R, cmd.S]
         last_lane = lane + 1 == lanes
         last_word = word + 1 == words
 
         def step_lane_counter():
-            with m.If(os_):
+            with m.If(kd_major):
                 step_digits(m, m_pos, m_lim)
             with m.Else():
                 step_digits(m, k_pos, k_lim)
 
         def step_word_counter(reset_lane):
-            with m.If(os_):
+            with m.If(kd_major):
                 step_digits(m, k_pos, k_lim)
                 if reset_lane:
                     m.d.sync += [p.eq(sp), q.eq(sq)]
