@@ -29,7 +29,7 @@ from amaranth.lib import data
 from dlaforge.arch import ArchSpec
 
 from .accelerator import Accelerator, buildable
-from .layouts import Geometry, RtlParams
+from .layouts import DATAFLOW_CODES, Geometry, RtlParams
 
 TOP = "dlaforge_accel"
 # What Amaranth's (Yosys') Verilog needs from `verilator --lint-only`: operands of different
@@ -89,6 +89,7 @@ def manifest(dut: Accelerator, arch: ArchSpec) -> dict:
         "parameters": {"rows": geo.rows, "cols": geo.cols, "ifmap_bits": geo.ifmap_bits,
                        "weight_bits": geo.weight_bits, "psum_bits": geo.psum_bits,
                        "dataflows": list(geo.dataflows),
+                       "dataflow_codes": {df: DATAFLOW_CODES[df] for df in geo.dataflows},
                        "ifmap_buffer_words_per_half": geo.buffers.ifmap_half,
                        "weight_buffer_words_per_half": geo.buffers.weight_half,
                        "accumulator_words_per_half": geo.buffers.acc_half,
