@@ -9,15 +9,19 @@ DRAM port (hw/dram.py's testbench model): one channel, one element per beat; a b
 taken at cycle t holds the channel until t + gap(b), gap(b) = max(1, ceil(b / bandwidth));
 read data returns at t + max(1, latency).
 
-Load of tile i, started at cycle s (its elements from s + 1, one per cycle at most):
+Load of tile i, started at cycle s (its elements from s + 1, one per cycle at most; without
+padding in the tile this is the closed form below):
   its A block (m_size x k_size im2col elements, ws: m-major, os: kd-major) then its B block
   (k_size x n_size weights, kd-major). An element inside the ifmap is taken when the channel is
   free; a zero-padding element costs no DRAM beat and is written in the first cycle in which no
-  read data arrives. The load ends at dL = max(last element + 1, last data + 1).
-Write-back of an output tile, started at s: per row, one fetch cycle, then n_size beats (each
-  waits for the channel); it ends at the last beat's cycle dW.
+  read data arrives. The load ends at dL = max(last element + 1, last data + 1). Without
+  padding: A's last beat at a = max(s + 1, free) + (|A| - 1) * gap_i, B's last at
+  b = a + gap_i + (|B| - 1) * gap_w, and dL = b + latency + 1.
+Write-back of an output tile, started at s: per row (m; is: n), one fetch cycle, then one
+  beat per lane (n; is: m), each waiting for the channel; it ends at the last beat's cycle dW.
 Fold of tile i (sim: fold_length): starts at f_i = max(dL_i + 1, e_{i-1} + 1) and ends at
-  e_i = f_i + L_i - 1, L_i = 2R + C + m_size + 1 (ws) or k_size + 2R + C (os).
+  e_i = f_i + L_i - 1, L_i = 2R + C + T + 1 (ws: T = m_size; is: T = n_size) or
+  k_size + 2R + C (os).
 DRAM engine, for i = 0 .. T+1, from cycle g (g = 0 for i = 0):
   if i >= 2: g = max(g, e_{i-2} + 1); if tile i-2 ends its output: write it back from g, and
   g = dW + 1;  if i < T: load tile i from s = g, and the next step starts at g = dL + 2;
@@ -49,9 +53,32 @@ class RtlTiming:
 
 
 @njit(cache=True)
+def _has_padding(m0, m_size, kd0, k_size, Q, R, S, H, W, stride, pad):
+    """False when the bounding box of the A block's (h, w) lies inside the image, so that no
+    element of it is zero padding (True may be conservative)."""
+    m_last, kd_last = m0 + m_size - 1, kd0 + k_size - 1
+    p_lo, p_hi = m0 // Q, m_last // Q
+    q_lo, q_hi = (m0 % Q, m_last % Q) if p_lo == p_hi else (0, Q - 1)
+    r_lo, r_hi, s_lo, s_hi = 0, R - 1, 0, S - 1
+    if kd0 // (R * S) == kd_last // (R * S):
+        rs_lo, rs_hi = kd0 % (R * S), kd_last % (R * S)
+        r_lo, r_hi = rs_lo // S, rs_hi // S
+        if r_lo == r_hi:
+            s_lo, s_hi = rs_lo % S, rs_hi % S
+    h_lo, h_hi = p_lo * stride + r_lo - pad, p_hi * stride + r_hi - pad
+    w_lo, w_hi = q_lo * stride + s_lo - pad, q_hi * stride + s_hi - pad
+    return not (h_lo >= 0 and h_hi < H and w_lo >= 0 and w_hi < W)
+
+
+@njit(cache=True)
 def _load(s, free, os_, m0, kd0, n_size, m_size, k_size, P, Q, C, H, W, R, S, stride, pad,
           gap_i, gap_w, latency):
     """Times one load job; returns (done cycle, channel free, ifmap beats)."""
+    if not _has_padding(m0, m_size, kd0, k_size, Q, R, S, H, W, stride, pad):
+        # every element is a DRAM beat, one per gap: a closed form
+        a_last = max(s + 1, free) + (m_size * k_size - 1) * gap_i
+        b_last = a_last + gap_i + (k_size * n_size - 1) * gap_w
+        return b_last + latency + 1, b_last + gap_w, m_size * k_size
     t = s + 1
     resp = np.empty(m_size * k_size + k_size * n_size, dtype=np.int64)
     head, tail, beats = 0, 0, 0
