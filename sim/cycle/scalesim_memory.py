@@ -3,10 +3,11 @@
 Three buffer models, each with its state in a small int64 array so the replay loop stays in
 nopython code:
 
-- `calc_read`: CALC mode's read buffer (read_buffer_estimate_bw.py). Every address not found
-  in the current set or the completed sets of the active window joins the current set; sets
-  hold floor(size/100) addresses; when 50 sets are complete the window restarts empty. DRAM
-  reads are the addresses so added (first touches). It never stalls.
+- CALC mode's read buffer (read_buffer_estimate_bw.py), `new_calc_read` here and walked by
+  scalesim_replay._calc_reads: every address not found in the current set or the completed
+  sets of the active window joins the current set; sets hold floor(size/100) addresses; when
+  50 sets are complete the window restarts empty. DRAM reads are the addresses so added
+  (first touches). It never stalls.
 - `user_read`: USER mode's read buffer (read_buffer.py). The operand's prefetch stream (the
   im2col matrix, duplicates included) is cut into sets of ceil(size/100) entries; the active
   window holds the first half of the buffer's sets; a demand outside the window slides it by
@@ -25,33 +26,14 @@ import numpy as np
 from numba import njit
 
 # calc_read state slots
-_ITEMS_PER_SET, _SET_FILL, _CUR_SET, _WIN_START, _WIN_END, _CALC_READS = range(6)
-CALC_READS_SLOT = _CALC_READS     # where a calc_read state counts its DRAM reads
+ITEMS_PER_SET, SET_FILL, CUR_SET, WIN_START, WIN_END, CALC_READS = range(6)
 
 
 def new_calc_read(size_bytes: int, address_space: int):
     state = np.zeros(6, np.int64)
-    state[_ITEMS_PER_SET] = size_bytes // 100
-    state[_WIN_END] = 49
+    state[ITEMS_PER_SET] = size_bytes // 100
+    state[WIN_END] = 49
     return state, np.full(address_space, -1, np.int64)
-
-
-@njit(cache=True)
-def calc_read(state, last_set, addr):
-    """One demanded address through CALC mode's first-touch window."""
-    cur = state[_CUR_SET]
-    seen = last_set[addr]
-    if seen == cur or (state[_WIN_START] <= seen < min(cur, state[_WIN_END] + 1)):
-        return
-    last_set[addr] = cur
-    state[_CALC_READS] += 1
-    state[_SET_FILL] += 1
-    if state[_SET_FILL] == state[_ITEMS_PER_SET]:
-        state[_SET_FILL] = 0
-        state[_CUR_SET] = cur + 1
-        if cur + 1 == state[_WIN_END] + 1:
-            state[_WIN_START] += 50
-            state[_WIN_END] += 50
 
 
 # write state slots
@@ -91,18 +73,28 @@ def _drain(state, lines, start_cycle):
 
 
 @njit(cache=True)
-def write(state, lines, cycle):
-    """One output written at `cycle`; returns the cycle it was accepted (later if it stalled)."""
-    state[_W_LINE_FILL] += 1
-    state[_W_FREE] -= 1
-    if state[_W_LINE_FILL] == state[_W_BW]:
-        _close_line(state, lines)
-    if cycle < state[_W_DRAIN_END]:
-        if state[_W_FREE] <= 0:
-            cycle = state[_W_DRAIN_END]
-    elif state[_W_FREE] < state[_W_TOTAL] - state[_W_DRAIN_SIZE]:
-        _close_line(state, lines)
-        state[_W_DRAIN_END] = _drain(state, lines, cycle)
+def write_row(state, lines, cycle, count):
+    """`count` outputs of one cycle row written from `cycle` on, each once the previous one
+    is accepted; returns the cycle the last was accepted (later than `cycle` if the buffer was
+    full while draining). The hot counters stay in locals; line closes and drains are rare."""
+    bw, threshold = state[_W_BW], state[_W_TOTAL] - state[_W_DRAIN_SIZE]
+    fill, free, drain_end = state[_W_LINE_FILL], state[_W_FREE], state[_W_DRAIN_END]
+    for _ in range(count):
+        fill += 1
+        free -= 1
+        if fill == bw:
+            state[_W_LINE_FILL] = fill
+            _close_line(state, lines)
+            fill = 0
+        if cycle < drain_end:
+            if free <= 0:
+                cycle = drain_end
+        elif free < threshold:
+            state[_W_LINE_FILL], state[_W_FREE] = fill, free
+            _close_line(state, lines)
+            drain_end = _drain(state, lines, cycle)
+            fill, free = state[_W_LINE_FILL], state[_W_FREE]
+    state[_W_LINE_FILL], state[_W_FREE], state[_W_DRAIN_END] = fill, free, drain_end
     return cycle
 
 
@@ -116,10 +108,6 @@ def write_flush(state, lines, cycle):
 
 def write_count(state) -> int:
     return int(state[_W_WRITES])
-
-
-def calc_read_count(state) -> int:
-    return int(state[_CALC_READS])
 
 
 MISSING = -(1 << 62)

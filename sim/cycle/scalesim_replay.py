@@ -1,11 +1,11 @@
 """Replay one layer as SCALE-Sim 3.0 runs it: its demand streams through its buffer models.
 
-The joint loop walks every cycle row of every fold once, in SCALE-Sim's order, and serves the
-row's ifmap, filter and ofmap entries as scalesim/memory/double_buffered_scratchpad_mem.py
-does: each row is issued at (row index + stalls so far) and adds the largest of the three
-buffers' delays to the stalls. In CALC mode, where reads never stall, each buffer is walked
-on its own instead, skipping folds that provably fetch nothing (the joint loop remains the
-fallback should a write stall). The result equals SCALE-Sim's COMPUTE_REPORT and DETAILED_ACCESS_REPORT
+In USER mode the loop walks every cycle row of every fold once, in SCALE-Sim's order, and
+serves the row's ifmap, filter and ofmap entries as
+scalesim/memory/double_buffered_scratchpad_mem.py does: each row is issued at (row index +
+stalls so far) and adds the largest of the three buffers' delays to the stalls. In CALC mode,
+where nothing stalls, each buffer is walked on its own, skipping folds that provably fetch
+nothing. The result equals SCALE-Sim's COMPUTE_REPORT and DETAILED_ACCESS_REPORT
 counts (tests/sim/test_cycle_scalesim.py) without building its per-cycle matrices.
 """
 
@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .scalesim_memory import (CALC_READS_SLOT, MISSING, calc_read, calc_read_count,
-                              new_calc_read, new_user_read, new_write, user_read_count,
-                              user_read_row, write, write_count, write_flush)
+from .scalesim_memory import (CALC_READS, CUR_SET, ITEMS_PER_SET, MISSING, SET_FILL, WIN_END,
+                              WIN_START, new_calc_read, new_user_read,
+                              new_write, user_read_count, user_read_row, write_count, write_row,
+                              write_flush)
 from .scalesim_streams import (DATAFLOW_CODES, FILTER, IFMAP, OFMAP, block_shape, demand,
                                entry, fold_geometry, ifmap_address_matrix)
 
@@ -35,26 +36,25 @@ class ScaleSimLayer:
 
 
 @njit(cache=True)
-def _serve_read(user, df, operand, t, fr, fc, R, C, M, N, K, ifmap, calc_state, last_set,
-                user_state, index, sets_of, row, cycle):
+def _serve_read(df, operand, t, fr, fc, R, C, M, N, K, ifmap, user_state, index, sets_of, row,
+                cycle):
+    """USER mode: one cycle row of an operand's demand through its read buffer; its delay."""
     lanes = block_shape(df, operand, R, C, M, N, K)[2]
     count = 0
     for c in range(lanes):
         addr = demand(df, operand, t, c, fr, fc, R, C, M, N, K, ifmap)
         if addr >= 0:
-            if user:
-                row[count] = addr
-                count += 1
-            else:
-                calc_read(calc_state, last_set, addr)
-    if user and count > 0:
+            row[count] = addr
+            count += 1
+    if count > 0:
         return user_read_row(user_state, index, sets_of, row, count, cycle)
     return 0
 
 
 @njit(cache=True)
-def _replay(df, R, C, M, N, K, ifmap, user, if_calc, if_last, fl_calc, fl_last, if_user, if_index,
-            if_sets, fl_user, fl_index, fl_sets, wr_state, wr_lines):
+def _replay_user(df, R, C, M, N, K, ifmap, if_user, if_index, if_sets, fl_user, fl_index,
+                 fl_sets, wr_state, wr_lines):
+    """USER mode: every cycle row in order, each issued after the stalls so far."""
     row_folds, col_folds, length = fold_geometry(df, R, C, M, N, K)
     row = np.empty(max(R, C), np.int64)
     stalls = 0
@@ -64,18 +64,16 @@ def _replay(df, R, C, M, N, K, ifmap, user, if_calc, if_last, fl_calc, fl_last, 
         for fr in range(row_folds):
             for t in range(length):
                 cycle = i + stalls
-                ifmap_stall = _serve_read(user, df, IFMAP, t, fr, fc, R, C, M, N, K, ifmap,
-                                          if_calc, if_last, if_user, if_index, if_sets, row,
-                                          cycle)
-                filter_stall = _serve_read(user, df, FILTER, t, fr, fc, R, C, M, N, K, ifmap,
-                                           fl_calc, fl_last, fl_user, fl_index, fl_sets, row,
-                                           cycle)
+                ifmap_stall = _serve_read(df, IFMAP, t, fr, fc, R, C, M, N, K, ifmap, if_user,
+                                          if_index, if_sets, row, cycle)
+                filter_stall = _serve_read(df, FILTER, t, fr, fc, R, C, M, N, K, ifmap, fl_user,
+                                           fl_index, fl_sets, row, cycle)
                 if ifmap_stall == MISSING or filter_stall == MISSING:
                     return -1, -1
-                out = cycle
+                outputs = 0
                 for c in range(C):
-                    if demand(df, OFMAP, t, c, fr, fc, R, C, M, N, K, ifmap) >= 0:
-                        out = write(wr_state, wr_lines, out)
+                    outputs += demand(df, OFMAP, t, c, fr, fc, R, C, M, N, K, ifmap) >= 0
+                out = write_row(wr_state, wr_lines, cycle, outputs) if outputs else cycle
                 stalls += max(ifmap_stall, filter_stall, out - cycle)
                 i += 1
     write_flush(wr_state, wr_lines, out)
@@ -96,23 +94,29 @@ def _fold_key(df, operand, fr, fc, col_folds):
 
 @njit(cache=True)
 def _calc_reads(df, operand, R, C, M, N, K, ifmap, state, last_set):
-    """CALC mode's first-touch reads of one operand, walking only its own demand entries.
+    """CALC mode's first-touch DRAM reads of one operand (scalesim_memory.new_calc_read's
+    buffer), walking only its own demand entries; returns the read count.
 
+    An address is a hit if it joined the current set or a completed set of the active window
+    (last_set holds the set each address last joined); otherwise it joins the current set.
     A fold that adds nothing leaves the buffer unchanged, so a following fold with the same
     block adds nothing either and is skipped; when a whole sweep of row folds whose blocks
-    repeat every column fold adds nothing, every later sweep is skipped too."""
+    repeat every column fold adds nothing, every later sweep is skipped too. (The buffer's
+    state lives in locals here: as a called function it cost ten times more per address.)"""
     row_folds, col_folds, _ = fold_geometry(df, R, C, M, N, K)
     prefix, rows, lanes, flipped, skewed = block_shape(df, operand, R, C, M, N, K)
     span = rows + (lanes - 1 if skewed else 0)
     per_sweep = _fold_key(df, operand, 1, 0, col_folds) == _fold_key(df, operand, 1, 1, col_folds)
+    per_set, fill, cur = state[ITEMS_PER_SET], state[SET_FILL], state[CUR_SET]
+    start, end, reads = state[WIN_START], state[WIN_END], state[CALC_READS]
     last_key, last_added = -1, True
     for fc in range(col_folds):
-        sweep_start = state[CALC_READS_SLOT]
+        sweep_start = reads
         for fr in range(row_folds):
             key = _fold_key(df, operand, fr, fc, col_folds)
             if key == last_key and not last_added:
                 continue
-            before = state[CALC_READS_SLOT]
+            before = reads
             for s in range(span):
                 lo = max(0, s - rows + 1) if skewed else 0
                 hi = min(lanes, s + 1) if skewed else lanes
@@ -120,12 +124,26 @@ def _calc_reads(df, operand, R, C, M, N, K, ifmap, state, last_set):
                     r = s - c if skewed else s
                     addr = entry(df, operand, rows - 1 - r if flipped else r, c, fr, fc,
                                  R, C, M, N, K, ifmap)
-                    if addr >= 0:
-                        calc_read(state, last_set, addr)
-            last_key, last_added = key, state[CALC_READS_SLOT] != before
-        if per_sweep and state[CALC_READS_SLOT] == sweep_start:
+                    if addr < 0:
+                        continue
+                    seen = last_set[addr]
+                    if seen == cur or (start <= seen < min(cur, end + 1)):
+                        continue
+                    last_set[addr] = cur
+                    reads += 1
+                    fill += 1
+                    if fill == per_set:
+                        fill = 0
+                        cur += 1
+                        if cur == end + 1:
+                            start += 50
+                            end += 50
+            last_key, last_added = key, reads != before
+        if per_sweep and reads == sweep_start:
             break
-    return state[CALC_READS_SLOT]
+    state[SET_FILL], state[CUR_SET], state[WIN_START] = fill, cur, start
+    state[WIN_END], state[CALC_READS] = end, reads
+    return reads
 
 
 @njit(cache=True)
@@ -142,12 +160,13 @@ def _calc_writes(df, R, C, M, N, K, ifmap, wr_state, wr_lines):
                 cycle = fold * length + prefix + s
                 lo = max(0, s - rows + 1) if skewed else 0
                 hi = min(lanes, s + 1) if skewed else lanes
+                outputs = 0
                 for c in range(lo, hi):
                     r = s - c if skewed else s
-                    if entry(df, OFMAP, rows - 1 - r if flipped else r, c, fr, fc,
-                             R, C, M, N, K, ifmap) >= 0:
-                        if write(wr_state, wr_lines, cycle) != cycle:
-                            return -1
+                    outputs += entry(df, OFMAP, rows - 1 - r if flipped else r, c, fr, fc,
+                                     R, C, M, N, K, ifmap) >= 0
+                if outputs and write_row(wr_state, wr_lines, cycle, outputs) != cycle:
+                    return -1
             fold += 1
     last = fold * length - 1
     write_flush(wr_state, wr_lines, last)
@@ -193,41 +212,33 @@ def replay_layer(op, dataflow: str, rows: int, cols: int, sizes_bytes: tuple[int
     M, N, K = op.P * op.Q, op.K, op.R * op.S * op.C
     ifmap = ifmap_address_matrix(op)
     if_space, fl_space = op.H * op.W * op.C, N * K
-    if_calc, if_last = new_calc_read(sizes_bytes[0], if_space if user_bandwidth is None else 1)
-    fl_calc, fl_last = new_calc_read(sizes_bytes[1], fl_space if user_bandwidth is None else 1)
+    row_folds, col_folds, _ = fold_geometry(df, rows, cols, M, N, K)
+    ofmap_rows = block_shape(df, OFMAP, rows, cols, M, N, K)[1]
+    max_writes = row_folds * col_folds * ofmap_rows * cols
     if user_bandwidth is None:
-        empty = np.zeros(1, np.int64), np.zeros(2, np.int64), np.zeros(1, np.int64)
-        if_user = fl_user = empty
-        ofmap_bandwidth = cols
+        # CALC: reads never stall and writes drain a line per cycle, so the three buffers run
+        # apart (a write stall would break that: it never happened in any case tried)
+        wr_state, wr_lines = new_write(sizes_bytes[2], cols, max_writes)
+        total, stalls = _calc_writes(df, rows, cols, M, N, K, ifmap, wr_state, wr_lines), 0
+        if total < 0:
+            raise RuntimeError(f"layer {op.name!r}: SCALE-Sim's CALC ofmap buffer stalled, "
+                               f"which the replay does not model")
+        reads = tuple(_calc_reads(df, operand, rows, cols, M, N, K, ifmap,
+                                  *new_calc_read(size, space))
+                      for operand, size, space in ((IFMAP, sizes_bytes[0], if_space),
+                                                   (FILTER, sizes_bytes[1], fl_space)))
     else:
         if_user = new_user_read(sizes_bytes[0], user_bandwidth[0],
                                 prefetch_stream(df, IFMAP, rows, cols, M, N, K, ifmap), if_space)
         fl_user = new_user_read(sizes_bytes[1], user_bandwidth[1],
                                 prefetch_stream(df, FILTER, rows, cols, M, N, K, ifmap), fl_space)
-        ofmap_bandwidth = user_bandwidth[2]
-    row_folds, col_folds, _ = fold_geometry(df, rows, cols, M, N, K)
-    ofmap_rows = block_shape(df, OFMAP, rows, cols, M, N, K)[1]
-    wr_state, wr_lines = new_write(sizes_bytes[2], ofmap_bandwidth,
-                                   row_folds * col_folds * ofmap_rows * cols)
-    total = -1
-    if user_bandwidth is None:          # CALC: the three buffers run apart unless a write stalls
-        total, stalls = _calc_writes(df, rows, cols, M, N, K, ifmap, wr_state, wr_lines), 0
-        if total >= 0:
-            _calc_reads(df, IFMAP, rows, cols, M, N, K, ifmap, if_calc, if_last)
-            _calc_reads(df, FILTER, rows, cols, M, N, K, ifmap, fl_calc, fl_last)
-        else:
-            wr_state, wr_lines = new_write(sizes_bytes[2], ofmap_bandwidth, len(wr_lines) - 2)
-    if total < 0:
-        total, stalls = _replay(df, rows, cols, M, N, K, ifmap, user_bandwidth is not None,
-                                if_calc, if_last, fl_calc, fl_last, *if_user, *fl_user,
-                                wr_state, wr_lines)
-    if total < 0:
-        raise RuntimeError(f"layer {op.name!r}: a demanded address is missing from the "
-                           f"prefetch stream")
-    if user_bandwidth is None:
-        reads = calc_read_count(if_calc), calc_read_count(fl_calc)
-    else:
+        wr_state, wr_lines = new_write(sizes_bytes[2], user_bandwidth[2], max_writes)
+        total, stalls = _replay_user(df, rows, cols, M, N, K, ifmap, *if_user, *fl_user,
+                                     wr_state, wr_lines)
+        if total < 0:
+            raise RuntimeError(f"layer {op.name!r}: a demanded address is missing from the "
+                               f"prefetch stream")
         reads = user_read_count(if_user[0]), user_read_count(fl_user[0])
     return ScaleSimLayer(total_cycles=int(total), stall_cycles=int(stalls),
-                         dram_ifmap_reads=reads[0], dram_filter_reads=reads[1],
+                         dram_ifmap_reads=int(reads[0]), dram_filter_reads=int(reads[1]),
                          dram_ofmap_writes=write_count(wr_state))
