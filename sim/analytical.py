@@ -334,6 +334,13 @@ def _rs_array_candidates(arch: ArchSpec, op: HwOp) -> np.ndarray:
     return np.array(rows or [(1, 1, 1, 1)], dtype=np.int64)
 
 
+def _lexical_argmin(keys: tuple) -> int:
+    """Index of the smallest entry by the last key, ties broken by the earlier keys in turn
+    (np.lexsort's order) without sorting the whole grid."""
+    best = np.flatnonzero(keys[-1] == keys[-1].min())
+    return int(best[np.lexsort(tuple(k[best] for k in keys))[0]])
+
+
 def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
            table: EnergyTable) -> tuple[Mapping, Stats]:
     """The best mapping by `objective` (energy, cycles or edp) over tilings that fit and all
@@ -364,7 +371,7 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     for order in LOOP_ORDERS:
         priced = price(arch, op, dataflow, g, order, table, array)
         keys = (priced["total_energy"], priced["cycles"], _objective(priced, objective))
-        i = int(np.lexsort(keys)[0])        # last key is the primary one
+        i = _lexical_argmin(keys)
         score = tuple(float(k[i]) for k in reversed(keys))
         if best is None or score < best[0]:
             best = (score, order, i, priced)
