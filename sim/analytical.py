@@ -26,6 +26,7 @@ test_cycle_native.py states how close the two are.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -218,17 +219,18 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
     tile_count = op.groups * math.prod(trips.values())
     load_time = dram_read_bits / 8 / bandwidth
     tile_compute, write_time = busy / tile_count, dram_write_bits / 8 / bandwidth
-    # channel-bound: DRAM busy all along; or every load, then the last tile's compute and
-    # write-back; or the first tile's load and compute, then every write-back (none leaves
-    # before its tile is done)
-    channel = np.maximum(np.maximum(load_time + write_time + latency,
-                                    load_time + latency + tile_compute + epilogue),
-                         prologue + tile_compute + write_time)
-    # refill-bound: a buffer half is refilled only once the array has left it, so every two
-    # tiles take one load, its latency and one compute
-    refill = (load_time + tile_count * latency + busy) / 2 + epilogue
-    stall = np.ceil(np.maximum(np.maximum(prologue + epilogue + busy, channel), refill)
-                    - array.cycles)
+    bounds = (
+        prologue + epilogue + busy,                         # compute-bound
+        # channel-bound: DRAM busy all along; or every load, then the last tile's compute and
+        # write-back; or the first tile's load and compute, then every write-back (none
+        # leaves before its tile is done)
+        load_time + write_time + latency,
+        load_time + latency + tile_compute + epilogue,
+        prologue + tile_compute + write_time,
+        # refill-bound: a buffer half is refilled only once the array has left it, so every
+        # two tiles take one load, its latency and one compute
+        (load_time + tile_count * latency + busy) / 2 + epilogue)
+    stall = np.ceil(functools.reduce(np.maximum, bounds) - array.cycles)
     cycles = array.cycles + stall
     total_energy = sum(energy.values())
     return {"array": array, "energy": energy, "total_energy": total_energy, "cycles": cycles,

@@ -82,41 +82,40 @@ class TraceWriter:
     # DRAM -----------------------------------------------------------------------------------
     def _write_dram(self, layer: str, op: HwOp, s: TileSchedule) -> None:
         bandwidth = self.arch.dram.bandwidth_bytes_per_cycle
+        bits = _dram_bits(op)
         out = self.files["dram"]
         for i in range(len(s.done)):
             if s.load_start[i] >= 0:
                 cycle = self.offset + s.load_start[i]
-                for operand, chunks in (("ifmap", _ifmap_chunks(op, s, i)),
-                                        ("weight", _weight_chunks(op, s, i)),
-                                        ("psum", _output_chunks(op, s, i, op.psum_bits))):
-                    if s.loads["ofmap" if operand == "psum" else operand][i] > 0:
-                        cycle = _requests(out, cycle, chunks, operand, "R", layer, bandwidth)
+                for operand, loaded, chunks in (
+                        ("ifmap", "ifmap", _ifmap_chunks), ("weight", "weight", _weight_chunks),
+                        ("psum", "ofmap", _output_chunks)):
+                    if s.loads[loaded][i] > 0:
+                        cycle = _requests(out, cycle, chunks(op, s, i, bits[operand]), operand,
+                                          "R", layer, bandwidth)
             if s.write_start[i] >= 0:
                 operand = "ofmap" if s.final[i] else "psum"
-                bits = op.ofmap_bits * op.dram_factor("ofmap") if s.final[i] else op.psum_bits
-                _requests(out, self.offset + s.write_start[i], _output_chunks(op, s, i, bits),
-                          operand, "W", layer, bandwidth)
+                _requests(out, self.offset + s.write_start[i],
+                          _output_chunks(op, s, i, bits[operand]), operand, "W", layer, bandwidth)
 
     # SRAM -----------------------------------------------------------------------------------
     def _write_sram(self, layer: str, op: HwOp, s: TileSchedule) -> None:
         """Per tile and operand, elements the array reads from / writes to the shared buffer
         and elements the buffer receives from / sends to DRAM, in the array's form."""
-        bits = {"ifmap": op.ifmap_bits * op.dram_factor("ifmap"),
-                "weight": op.weight_bits * op.dram_factor("weight"), "ofmap": op.psum_bits}
+        bits = _dram_bits(op)
         none = np.zeros(len(s.done))
-        drains = np.where(s.final, s.writes * 8 / (op.ofmap_bits * op.dram_factor("ofmap")),
-                          s.writes * 8 / op.psum_bits)
-        columns = {"ifmap": (s.sram_reads["ifmap"], none, s.loads["ifmap"] * 8 / bits["ifmap"], none),
-                   "weight": (s.sram_reads["weight"], none, s.loads["weight"] * 8 / bits["weight"],
-                              none),
-                   "ofmap": (none, s.sram_reads["ofmap"], s.loads["ofmap"] * 8 / op.psum_bits,
-                             drains)}
+        drains = s.writes * 8 / np.where(s.final, bits["ofmap"], bits["psum"])
+        fills = {o: s.loads[o] * 8 / bits["psum" if o == "ofmap" else o] for o in s.loads}
+        columns = {"ifmap": (s.sram_reads["ifmap"], none, fills["ifmap"], none),
+                   "weight": (s.sram_reads["weight"], none, fills["weight"], none),
+                   "ofmap": (none, s.sram_reads["ofmap"], fills["ofmap"], drains)}
+        buffers = {o: self.arch.shared_level(o).name for o in columns}
         out = self.files["sram"]
         for i in range(len(s.done)):
             span = f"{self.offset + s.start[i]:.0f},{self.offset + s.done[i]:.0f},{layer},{i}"
-            for operand, (reads, writes, fills, sent) in columns.items():
-                out.write(f"{span},{self.arch.shared_level(operand).name},{operand},"
-                          f"{reads[i]:.0f},{writes[i]:.0f},{fills[i]:.0f},{sent[i]:.0f}\n")
+            for operand, (reads, writes, filled, sent) in columns.items():
+                out.write(f"{span},{buffers[operand]},{operand},"
+                          f"{reads[i]:.0f},{writes[i]:.0f},{filled[i]:.0f},{sent[i]:.0f}\n")
 
 
 def _requests(out, cycle: float, chunks: list, operand: str, kind: str, layer: str,
@@ -137,25 +136,30 @@ def _requests(out, cycle: float, chunks: list, operand: str, kind: str, layer: s
     return cycle + np.ceil(sent / bandwidth)
 
 
+def _dram_bits(op: HwOp) -> dict:
+    """Bits per element of each tensor as DRAM holds it (a method's form, HwOp.dram_scale)."""
+    return {"ifmap": op.ifmap_bits * op.dram_factor("ifmap"),
+            "weight": op.weight_bits * op.dram_factor("weight"), "psum": op.psum_bits,
+            "ofmap": op.ofmap_bits * op.dram_factor("ofmap")}
+
+
 def _bytes(elements, bits: float) -> int:
     return int(elements * bits // 8)
 
 
-def _ifmap_chunks(op: HwOp, s: TileSchedule, i: int) -> list:
+def _ifmap_chunks(op: HwOp, s: TileSchedule, i: int, bits: float) -> list:
     """One chunk per channel of the tile: the ifmap rows it loads, all columns (NCHW)."""
     lo, hi = s.rows[0][i], s.rows[1][i]
     if hi <= lo:
         return []
-    bits = op.ifmap_bits * op.dram_factor("ifmap")
     first = s.index["g"][i] * (op.C // op.groups) + s.c_first[i]
     n = s.index["n"][i]
     return [(_bytes(((n * op.C + ch) * op.H + lo) * op.W, bits), _bytes((hi - lo) * op.W, bits))
             for ch in range(first, first + int(s.c_size[i]))]
 
 
-def _weight_chunks(op: HwOp, s: TileSchedule, i: int) -> list:
+def _weight_chunks(op: HwOp, s: TileSchedule, i: int, bits: float) -> list:
     """One chunk per filter of the tile: its channels' R x S weights (KCRS, C of the group)."""
-    bits = op.weight_bits * op.dram_factor("weight")
     cg, taps = op.C // op.groups, op.R * op.S
     first = s.index["g"][i] * (op.K // op.groups) + s.k_first[i]
     return [(_bytes((k * cg + s.c_first[i]) * taps, bits), _bytes(s.c_size[i] * taps, bits))
