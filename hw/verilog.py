@@ -106,10 +106,16 @@ def generate(arch: ArchSpec, out_dir: Path, params: RtlParams = RtlParams()) -> 
     dut = Accelerator(arch, params)
     text = verilog.convert(dut, name=TOP)
     info = manifest(dut, arch)
+    return write_complete(out_dir, {f"{TOP}.v": text, f"{TOP}.json": json.dumps(info, indent=1)})
+
+
+def write_complete(out_dir: Path, files: dict) -> tuple[Path, ...]:
+    """Write {file name: text} into `out_dir` (created if its parent exists) so that each file
+    appears only complete: all are written beside their place first, then renamed."""
     Path(out_dir).mkdir(exist_ok=True)
     written = []
-    for suffix, body in ((".v", text), (".json", json.dumps(info, indent=1))):
-        path = Path(out_dir) / f"{TOP}{suffix}"
+    for name, body in files.items():
+        path = Path(out_dir) / name
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         tmp.write_text(body)
         written.append((tmp, path))
