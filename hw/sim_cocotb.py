@@ -34,18 +34,23 @@ def simulator_available(sim: str) -> str | None:
 
 def build(arch, build_dir: Path, sim: str = "icarus"):
     """Generate the Verilog into `build_dir` and compile it; returns the cocotb runner."""
-    from cocotb_tools.runner import get_runner
     why = simulator_available(sim)
     if why:
         raise SpecError(f"cannot simulate with {sim}: {why}")
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog_path, _ = generate(arch, build_dir)
+    return compile_verilog(verilog_path, TOP, build_dir, sim)
+
+
+def compile_verilog(verilog_path: Path, top: str, build_dir: Path, sim: str = "icarus"):
+    """Compile one generated Verilog file with top module `top` for cocotb; returns the runner."""
+    from cocotb_tools.runner import get_runner
     runner = get_runner(sim)
     # Icarus: -g2005 (after the runner's -g2012) makes declaration initialisers events at
     # time 0, which Yosys' Verilog relies on to run its `always @*` blocks once.
     extra = ({"build_args": list(LINT_WAIVERS)} if sim == "verilator"
              else {"build_args": ["-g2005"]})
-    runner.build(sources=[verilog_path], hdl_toplevel=TOP, build_dir=build_dir, always=True,
+    runner.build(sources=[verilog_path], hdl_toplevel=top, build_dir=build_dir, always=True,
                  timescale=("1ns", "1ps"), log_file=build_dir / "build.log",
                  **extra)
     return runner
