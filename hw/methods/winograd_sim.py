@@ -1,0 +1,146 @@
+"""Run WinogradJobs on the generated Winograd top under cocotb, and check them.
+
+`run_winograd` builds the Verilog of the jobs' arch and variant once, hands every layer to the
+testbench (hw/methods/winograd_tb.py) through a JSON file, and reads back each phase's
+outputs, counters and cycles. `check_result` compares every stage bit-exactly with its
+reference: the input-transform unit's V with the float definition of the tap quantization,
+each tap's sums with the accelerator's reference convolution (hw/job.LayerJob.expected),
+the outputs with winograd_ref.conv_quant; and the testbench's cycles with the design's
+counters. `layer_cases` are the random and corner-case layers of `verify` and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from dlaforge.workloads.methods.winograd_ref import (input_transform_float, pad_input,
+                                                     round_shift_float)
+
+from ..layouts import COUNTERS
+from ..sim_cocotb import compile_verilog
+from .winograd import generate, top_name
+from .winograd_job import WinogradJob
+
+
+@dataclass
+class WinogradResult:
+    output: np.ndarray       # K x P x Q, from the output-transform unit
+    v_tiles: np.ndarray      # (C * tp * tq) x a², from the input-transform unit
+    tap_sums: list           # per tap, the accelerator's K x tp x tq sums
+    counters: dict           # the design's counters summed over the phases (see below)
+    testbench_cycles: int    # the testbench's count of the same cycles
+    wall_seconds: float = 0.0
+
+
+def layer_counters(tap_perf: list, input_cycles: int, output_cycles: int) -> dict:
+    """The layer's counters: the accelerator's summed over the taps (its `cycles` as
+    `accelerator_cycles`), the transform units' busy cycles, and `cycles`, all phases."""
+    counters = {name: sum(perf[name] for perf in tap_perf) for name in COUNTERS}
+    counters["accelerator_cycles"] = counters.pop("cycles")
+    counters["input_transform_cycles"] = input_cycles
+    counters["output_transform_cycles"] = output_cycles
+    counters["cycles"] = input_cycles + counters["accelerator_cycles"] + output_cycles
+    return counters
+
+
+def _layer_spec(job: WinogradJob) -> dict:
+    tap = job.tap_job(0, np.zeros((job.plan.input_tiles, job.taps), np.int64))
+    (read_i, read_w), write = tap.element_bytes()
+    return {"in_tiles": job.input_tiles().tolist(), "in_shift": np.ravel(job.v_shift).tolist(),
+            "out_align": job.align.ravel().tolist(), "outputs_per_tile": job.variant.m ** 2,
+            "tap_weights": [job.tap_weights(t).ravel().tolist() for t in range(job.taps)],
+            "command": tap.command(), "out_size": job.plan.output_tiles,
+            "bandwidth": job.bandwidth, "latency": job.latency,
+            "read_bytes": [read_i, read_w], "write_bytes": write}
+
+
+def run_winograd(jobs: list[WinogradJob], build_dir: Path, sim: str = "icarus"):
+    """Run `jobs` (one arch, one variant) in one simulator process."""
+    arch, variant = jobs[0].arch, jobs[0].variant.name
+    build_dir.mkdir(parents=True, exist_ok=True)
+    verilog_path, manifest_path = generate(arch, build_dir, variant)
+    runner = compile_verilog(verilog_path, top_name(variant), build_dir, sim)
+    job_file, result_file = build_dir / "layers.json", build_dir / "results.json"
+    result_file.unlink(missing_ok=True)
+    job_file.write_text(json.dumps({"manifest": str(manifest_path), "result": str(result_file),
+                                    "layers": [_layer_spec(job) for job in jobs]}))
+    start = time.perf_counter()
+    runner.test(test_module="dlaforge.hw.methods.winograd_tb", hdl_toplevel=top_name(variant),
+                build_dir=build_dir, test_dir=build_dir, extra_env={"DLAFORGE_JOBS": str(job_file)},
+                log_file=build_dir / "test.log")
+    wall = time.perf_counter() - start
+    if not result_file.exists():
+        raise RuntimeError(f"the cocotb testbench wrote no result (see {build_dir / 'test.log'})")
+    results = []
+    for job, out in zip(jobs, json.loads(result_file.read_text())):
+        p = job.plan
+        sums = [np.array(s, np.int64).reshape(p.K, p.tp, p.tq) for s in out["sums"]]
+        counters = layer_counters(out["tap_perf"], out["input_perf"], out["output_perf"])
+        bench_cycles = out["input_cycles"] + sum(out["tap_cycles"]) + out["output_cycles"]
+        results.append(WinogradResult(job.output_of(np.array(out["y_tiles"], np.int64)),
+                                      np.array(out["v_tiles"], np.int64), sums, counters,
+                                      bench_cycles, wall / len(jobs)))
+    return results
+
+
+def expected_v_tiles(job: WinogradJob) -> np.ndarray:
+    """The quantized input transform of every tile, from winograd_ref's float definitions."""
+    v, pe = job.variant, job.arch.pe_array
+    xpad = pad_input(job.x[None], job.padding, job.P, job.Q, v.m)
+    vt = input_transform_float(xpad, v, job.P, job.Q)[0]           # C, tp, tq, a, a
+    qmax = (1 << (pe.ifmap_bits - 1)) - 1
+    vq = np.clip(round_shift_float(vt, job.v_shift), -qmax, qmax)
+    return vq.reshape(job.plan.input_tiles, job.taps).astype(np.int64)
+
+
+def check_result(job: WinogradJob, result: WinogradResult) -> list[str]:
+    """What differs from the references ([] when everything matches)."""
+    problems = []
+    if not np.array_equal(result.v_tiles, expected_v_tiles(job)):
+        problems.append("input transform differs")
+    bad_taps = [t for t, sums in enumerate(result.tap_sums)
+                if not np.array_equal(sums, job.tap_job(t, result.v_tiles).expected())]
+    if bad_taps:
+        problems.append(f"tap GEMMs {bad_taps} differ")
+    if not np.array_equal(result.output, job.expected()):
+        problems.append("output differs from conv_quant")
+    if result.testbench_cycles != result.counters["cycles"]:
+        problems.append(f"testbench counted {result.testbench_cycles} cycles, "
+                        f"the design {result.counters['cycles']}")
+    return problems
+
+
+def layer_cases(arch, variant, dataflow: str, rng) -> list[tuple[str, WinogradJob]]:
+    """Ten layers on `arch`: tile-grid corners (one tile, partial tiles, no padding, more
+    channels and filters than the array has rows and columns) with random codes, and extreme
+    operands (minimum/maximum codes, largest shifts, zeros) that drive the clamps and widths."""
+    pe = arch.pe_array
+    lo, hi = -(1 << (pe.ifmap_bits - 1)), (1 << (pe.ifmap_bits - 1)) - 1
+    w_max = (1 << (pe.weight_bits - 1)) - 1
+    a = variant.a
+
+    def job(C, H, W, K, padding=1, **fields):
+        made = WinogradJob.random(arch, variant, dataflow, C, H, W, K, rng, padding)
+        return replace(made, **fields) if fields else made
+
+    ones = np.ones((a, a), np.int64)
+    extremes = {"x": np.full((2, 5, 5), lo), "u": np.full((3, 2, a, a), w_max)}
+    return [
+        ("one_tile", job(1, variant.m, variant.m, 1)),
+        ("partial_tiles", job(2, 5, 7, 3)),
+        ("no_padding", job(3, 8, 6, 2, padding=0)),
+        ("channels_past_array", job(pe.rows + 1, 4, 4, pe.cols + 1)),
+        ("wide_row", job(1, 3, 10, 2)),
+        ("min_codes_no_shift", job(2, 5, 5, 3, v_shift=0 * ones, **extremes)),
+        ("max_codes_no_shift", job(2, 5, 5, 3, v_shift=0 * ones, x=np.full((2, 5, 5), hi),
+                                   u=np.full((3, 2, a, a), -w_max))),
+        ("largest_input_shift", job(2, 5, 5, 3, v_shift=15 * ones)),
+        ("largest_alignment", job(2, 5, 5, 3, v_shift=0 * ones,
+                                  u_exp=np.where(np.eye(a, dtype=bool), -15, 0))),
+        ("zero_ifmap", job(2, 6, 6, 2, x=np.zeros((2, 6, 6), np.int64))),
+    ]
