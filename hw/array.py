@@ -1,5 +1,9 @@
 """A rows x cols systolic array of MAC PEs, and the skew lines that feed it.
 
+The PE is the MAC PE of hw/pe.py unless `pe` names another component with the same ports
+(a method's PE, e.g. the XNOR-popcount PE of hw/methods/xnor_pe.py), built as
+`pe(ifmap_bits, weight_bits, psum_bits, dataflows)`.
+
 Edges: `west[i]` enters row i (ifmap elements), `north[j]` enters column j (weights), and
 `south[j]` is the `c` register of the bottom PE of column j. The top row sees a zero partial
 sum from the north. Inputs are expected already skewed: element t of row i arrives at cycle
@@ -24,8 +28,9 @@ from .pe import MacPE, Mode
 
 class SystolicArray(wiring.Component):
     def __init__(self, rows: int, cols: int, ifmap_bits: int, weight_bits: int, psum_bits: int,
-                 dataflows=("ws", "os")):
+                 dataflows=("ws", "os"), pe=MacPE):
         self.rows, self.cols = rows, cols
+        self.pe = pe
         self.bits = (ifmap_bits, weight_bits, psum_bits)
         self.dataflows = tuple(dataflows)
         super().__init__({
@@ -37,7 +42,7 @@ class SystolicArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        pes = [[MacPE(*self.bits, self.dataflows) for _ in range(self.cols)]
+        pes = [[self.pe(*self.bits, self.dataflows) for _ in range(self.cols)]
                for _ in range(self.rows)]
         for i, row in enumerate(pes):
             for j, pe in enumerate(row):

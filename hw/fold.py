@@ -19,7 +19,8 @@ os, T = the tile's kd size, length T + 2R + Cc cycles:
 
 Accumulator: a row of Cc sums arriving at cycle k reads the stored row at k (unless this is
 the first kd tile of the output) and writes the sum at k+1, the fold's last cycle for the last
-row. The lengths are dlaforge.rtl_plan.fold_length.
+row. The lengths are dlaforge.rtl_plan.fold_length. `pe` chooses the array's PE (see
+hw/array.py; the MAC PE by default).
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ from amaranth.lib.wiring import In, Out
 
 from .array import Skew, SystolicArray
 from .layouts import Geometry, bits_for, dataflow_flags
-from .pe import Mode
+from .pe import MacPE, Mode
 
 
 class FoldEngine(wiring.Component):
-    def __init__(self, geo: Geometry):
-        self.geo = geo
+    def __init__(self, geo: Geometry, pe=MacPE):
+        self.geo, self.pe = geo, pe
         R, Cc, b = geo.rows, geo.cols, geo.buffers
         db = geo.params.dim_bits
         super().__init__({
@@ -59,7 +60,7 @@ class FoldEngine(wiring.Component):
         geo = self.geo
         R, Cc, b = geo.rows, geo.cols, geo.buffers
         m.submodules.array = array = SystolicArray(R, Cc, geo.ifmap_bits, geo.weight_bits,
-                                                   geo.psum_bits, geo.dataflows)
+                                                   geo.psum_bits, geo.dataflows, self.pe)
         m.submodules.west = west = Skew(R, signed(geo.ifmap_bits))
         has_ws = "ws" in geo.dataflows or "is" in geo.dataflows
         has_os = "os" in geo.dataflows

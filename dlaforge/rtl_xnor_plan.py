@@ -1,0 +1,100 @@
+"""How the XNOR-popcount unit (dlaforge.hw.methods.xnor) sees a binarized layer, shared by the
+RTL and its timing model (sim/cycle/rtl_xnor.py), which may not import each other.
+
+Packing. Signs are packed along channels into words of `pe_array.xnor_word_bits` bits (the
+packing width of the spec), as workloads/methods/xnor_ref.pack_signs does: bit c % w of word
+c // w is 1 for +1, 0 for -1, and the unused high bits of the last word are 0 in both the
+activations and the weights. A binarized layer of C channels is therefore a convolution of
+`words = ceil(C / w)` word-channels, and the unit runs it as the baseline's output-stationary
+GEMM (dlaforge.rtl_plan) on the `binary_arch` view of the spec: one w-bit word per ifmap and
+weight element, plus one `valid` bit stored with every ifmap element in the buffer (0 for a
+zero-padding pixel, so that padded taps add nothing, as the reference skips them).
+
+What the array accumulates. Each PE adds popcount(XNOR(a, b)) for every valid word. The unused
+bits of the last word are 0 on both sides, so XNOR makes them 1 and each tap counts
+U = words*w - C of them too; the reference's dot product follows as
+
+    dot = 2 * popcount_sum - taps * tap_bias,   tap_bias = 2*words*w - C,
+
+where taps (the in-image taps of the output pixel) = rows(p) * cols(q) of the R x S window
+that fall inside the H x W image.
+
+Scaling (XNOR-Net's K and alpha, in fixed point): the host gives alpha_q[k] and K_q[p, q] as
+unsigned SCALE_BITS-bit integers and a right shift; the unit writes
+    y = (dot * alpha_q[k] * K_q[p, q]) >> out_shift    (arithmetic shift, wrapped to psum_bits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .arch import ArchSpec
+from .errors import SpecError
+from .rtl_plan import Gemm, RtlPlan, ceil_div
+
+DATAFLOW = "os"           # the unit's one dataflow: every PE owns an (output pixel, filter)
+SCALE_BITS = 16           # width of alpha_q and K_q (as sim/method_costs.SCALE_BITS charges)
+SHIFT_BITS = 6            # the command's out_shift field
+DRAM_WORD_BYTES = 8       # the DRAM port moves one 64-bit element per beat (words, scales)
+
+
+def word_bits(arch: ArchSpec) -> int:
+    return arch.pe_array.xnor_word_bits
+
+
+def words_of(arch: ArchSpec, channels: int) -> int:
+    """Packed words per pixel (or per filter tap) of `channels` signs."""
+    return ceil_div(channels, word_bits(arch))
+
+
+def tap_bias(arch: ArchSpec, channels: int) -> int:
+    """What one in-image tap adds to 2*popcount beyond the signs' dot product (module doc)."""
+    return 2 * words_of(arch, channels) * word_bits(arch) - channels
+
+
+def binary_arch(arch: ArchSpec) -> ArchSpec:
+    """The spec as the unit's tiling sees it: output stationary, ifmap elements of one packed
+    word plus its valid bit, weight elements of one packed word (so the buffer depths are what
+    the SRAM holds of them)."""
+    w = word_bits(arch)
+    pe = replace(arch.pe_array, pe_kind="mac", ifmap_bits=w + 1, weight_bits=w,
+                 dataflows=(DATAFLOW,))
+    return replace(arch, pe_array=pe)
+
+
+def check(arch: ArchSpec) -> None:
+    """SpecError (one sentence) unless the XNOR unit can be built from `arch`."""
+    pe = arch.pe_array
+    if pe.pe_kind != "xnor":
+        raise SpecError(f"arch {arch.name!r} has pe_kind {pe.pe_kind!r}; the XNOR unit needs "
+                        "pe_kind 'xnor' (e.g. the edge_tiny_xnor preset)")
+    if DATAFLOW not in pe.dataflows:
+        raise SpecError(f"arch {arch.name!r} lacks dataflow 'os', the only one the XNOR unit runs")
+    if arch.unit("xnor_scale") is None:
+        raise SpecError(f"arch {arch.name!r} declares no xnor_scale unit (units: xnor_scale)")
+    if not 1 <= pe.xnor_word_bits <= 64:
+        raise SpecError(f"the XNOR unit packs at most 64 signs per DRAM element, not "
+                        f"xnor_word_bits {pe.xnor_word_bits}")
+    if pe.psum_bits < 2:
+        raise SpecError("the XNOR unit needs psum_bits >= 2")
+    RtlPlan.make(binary_arch(arch), DATAFLOW, Gemm.matmul(1, 1, 1))
+
+
+def xnor_gemm(arch: ArchSpec, C: int, H: int, W: int, K: int, R: int, S: int, P: int, Q: int,
+              stride: int = 1, padding: int = 0) -> Gemm:
+    """The packed layer: C channels become ceil(C / w) word-channels."""
+    return Gemm(C=words_of(arch, C), H=H, W=W, K=K, R=R, S=S, P=P, Q=Q, stride=stride,
+                padding=padding)
+
+
+def plan(arch: ArchSpec, gemm: Gemm) -> RtlPlan:
+    """The unit's tiling of a packed layer (the baseline's os tiles on binary_arch)."""
+    return RtlPlan.make(binary_arch(arch), DATAFLOW, gemm)
+
+
+def in_image_taps(g: Gemm, p: int, q: int) -> int:
+    """Taps of output pixel (p, q)'s window inside the image (what the scaling stage counts)."""
+    def inside(pos, extent, size):
+        first = pos * g.stride - g.padding
+        return max(0, min(extent, size - first) - max(0, -first))
+    return inside(p, g.R, g.H) * inside(q, g.S, g.W)

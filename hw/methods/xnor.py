@@ -1,0 +1,166 @@
+"""XNOR-Net hardware (`--method xnor`): the XNOR-popcount unit of hw/methods/xnor_unit.py.
+
+The interface the CLI and the cycle model use:
+- `check(arch)`: SpecError unless the unit can be built (pe_kind xnor, dataflow os, the
+  xnor_scale unit, buffers holding one tile);
+- `generate(arch, out_dir)`: `dlaforge_xnor.v` and `dlaforge_xnor.json` (ports, parameters);
+- `verify(arch, sim)`: corner-case and random binarized layers in Icarus (or Verilator),
+  bit-exact against the reference (hw/methods/xnor_job.py) and with the testbench's cycle
+  count equal to the unit's own counter;
+- `cell_stats(arch)`: Yosys cell counts of one XNOR PE and the XNOR array beside the int8 MAC
+  PE and MAC array of the same size.
+The unit keeps the baseline's outside, so hw/cocotb_tb.py drives it through hw/sim_cocotb.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from amaranth.back import verilog
+
+from dlaforge.arch import ArchSpec
+from dlaforge.errors import SpecError
+from dlaforge.rtl_xnor_plan import DATAFLOW, SCALE_BITS, SHIFT_BITS, check, word_bits
+
+from ..array import SystolicArray
+from ..pe import MacPE
+from ..sim_cocotb import SIMULATORS, run_cocotb, simulator_available
+from ..verilog import LINT_WAIVERS, TOP, cell_stats as yosys_cells, manifest
+from .xnor_job import XnorJob
+from .xnor_pe import XnorPE
+from .xnor_unit import XNOR_COUNTERS, XnorUnit
+
+__all__ = ["check", "generate", "verify", "cell_stats"]
+XNOR_TOP = "dlaforge_xnor"
+
+
+def xnor_manifest(dut: XnorUnit, arch: ArchSpec, top: str) -> dict:
+    """The baseline's manifest of the unit's ports plus the unit's own parameters."""
+    info = manifest(dut, arch)
+    info["top"] = top
+    info["parameters"].update({"method": "xnor", "xnor_word_bits": word_bits(arch),
+                               "scale_bits": SCALE_BITS, "out_shift_bits": SHIFT_BITS,
+                               "counters": list(XNOR_COUNTERS)})
+    return info
+
+
+def _write_design(arch: ArchSpec, out_dir: Path, top: str) -> tuple[Path, Path]:
+    """`<top>.v` and `<top>.json` in `out_dir`, each written beside its place then renamed,
+    so that files appear only complete."""
+    check(arch)
+    dut = XnorUnit(arch)
+    bodies = {".v": verilog.convert(dut, name=top),
+              ".json": json.dumps(xnor_manifest(dut, arch, top), indent=1)}
+    Path(out_dir).mkdir(exist_ok=True)
+    paths = []
+    for suffix, body in bodies.items():
+        path = Path(out_dir) / f"{top}{suffix}"
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(body)
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def generate(arch: ArchSpec, out_dir: Path) -> tuple[Path, Path]:
+    """Write the unit's Verilog and manifest into `out_dir` (created if its parent exists)."""
+    return _write_design(arch, out_dir, XNOR_TOP)
+
+
+def build(arch: ArchSpec, build_dir: Path, sim: str = "icarus"):
+    """Compile the unit for cocotb under the baseline testbench's top name; the runner."""
+    from cocotb_tools.runner import get_runner
+    why = simulator_available(sim)
+    if why:
+        raise SpecError(f"cannot simulate with {sim}: {why}")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    verilog_path, _ = _write_design(arch, build_dir, TOP)
+    runner = get_runner(sim)
+    args = list(LINT_WAIVERS) if sim == "verilator" else ["-g2005"]   # as hw/sim_cocotb.build
+    runner.build(sources=[verilog_path], hdl_toplevel=TOP, build_dir=build_dir, always=True,
+                 timescale=("1ns", "1ps"), log_file=build_dir / "build.log", build_args=args)
+    return runner
+
+
+def run(jobs: list[XnorJob], build_dir: Path, sim: str = "icarus"):
+    """Run XnorJobs (one arch) in one simulator process; RtlResults."""
+    return run_cocotb(jobs, build_dir, sim, runner=build(jobs[0].arch, build_dir, sim))
+
+
+def layer_cases(rows: int, cols: int) -> dict:
+    """Binarized layers for verification, scaled to the array: channels below, at and above
+    one word (and the word width's tail), tiles that fit exactly or spill by one, padding,
+    strides, 1x1 and rectangular kernels, and (kd_tiles: 16 words x 3 x 3 = 144 reduction
+    steps) more than one kd tile on buffers of up to 143 words per half."""
+    r, c = rows, cols
+    return {
+        "one_word": dict(C=64, H=4, W=4, K=c, R=3, S=3),
+        "tail_bits": dict(C=37, H=5, W=5, K=c + 1, R=3, S=3, padding=1),
+        "two_words_tail": dict(C=70, H=4, W=5, K=3, R=3, S=3, padding=1),
+        "one_channel": dict(C=1, H=5, W=5, K=2, R=3, S=3, padding=1),
+        "pointwise": dict(C=130, H=3, W=3, K=c + 2, R=1, S=1),
+        "stride2_pad": dict(C=20, H=7, W=7, K=c - 1 if c > 1 else 1, R=3, S=3, stride=2,
+                            padding=1),
+        "pad2": dict(C=9, H=4, W=4, K=2, R=3, S=3, padding=2),
+        "rect_kernel": dict(C=5, H=5, W=4, K=c, R=2, S=3),
+        "stride3_pad": dict(C=3, H=9, W=9, K=3, R=3, S=3, stride=3, padding=1),
+        "pixels_one_more": dict(C=16, H=1, W=r + 1, K=c + 1, R=1, S=1),
+        "deep_kd": dict(C=200, H=3, W=3, K=2, R=3, S=3, padding=1),
+        "kd_tiles": dict(C=1000, H=3, W=3, K=2, R=3, S=3, padding=1),
+        "one_pixel": dict(C=65, H=3, W=3, K=1, R=3, S=3),
+    }
+
+
+def verification_jobs(arch: ArchSpec, rng) -> tuple[list[str], list[XnorJob]]:
+    """The layer cases with random signs and scales, plus all-+1 / all--1 signs with the
+    largest scales (the extremes of the popcount and of the multipliers)."""
+    pe = arch.pe_array
+    cases = layer_cases(pe.rows, pe.cols)
+    names, jobs = [], []
+    for name, dims in cases.items():
+        names.append(name)
+        jobs.append(XnorJob.random(arch, dims, rng))
+    for signs in ("plus", "minus"):
+        names.append(f"all_{signs}_max_scales")
+        jobs.append(XnorJob.random(arch, cases["tail_bits"], rng, signs=signs, scales="max"))
+    return names, jobs
+
+
+def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None) -> tuple[int, int]:
+    """(passed, failed): outputs bit-exact and the testbench's cycles equal to the unit's."""
+    if sim not in SIMULATORS:
+        raise SpecError(f"the XNOR unit is verified with {' or '.join(SIMULATORS)}, not {sim!r}")
+    check(arch)
+    names, jobs = verification_jobs(arch, np.random.default_rng(0))
+    with tempfile.TemporaryDirectory(prefix="dlaforge_xnor_") as tmp:
+        results = run(jobs, Path(tmp), sim)
+    passed = failed = 0
+    for name, job, result in zip(names, jobs, results):
+        ok = (np.array_equal(result.output, job.expected())
+              and result.testbench_cycles == result.perf["cycles"])
+        passed, failed = passed + ok, failed + (not ok)
+        progress(f"{DATAFLOW} {name}: {'ok' if ok else 'MISMATCH'} "
+                 f"({result.testbench_cycles} cycles)")
+    return passed, failed
+
+
+def cell_stats(arch: ArchSpec) -> dict:
+    """Yosys cells (hw.verilog.cell_stats) of one XNOR PE, the XNOR array, and the int8 MAC PE
+    and MAC array of the same rows x cols (os only, as the unit), with the ratios."""
+    check(arch)
+    pe = arch.pe_array
+    w = word_bits(arch)
+    xnor_pe = yosys_cells(XnorPE(w + 1, w, pe.psum_bits), "xnor_pe")
+    mac_pe = yosys_cells(MacPE(pe.ifmap_bits, pe.weight_bits, pe.psum_bits, (DATAFLOW,)), "mac_pe")
+    xnor_array = yosys_cells(SystolicArray(pe.rows, pe.cols, w + 1, w, pe.psum_bits,
+                                           (DATAFLOW,), pe=XnorPE), "xnor_array")
+    mac_array = yosys_cells(SystolicArray(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits,
+                                          pe.psum_bits, (DATAFLOW,)), "mac_array")
+    return {"xnor_pe": xnor_pe, "xnor_array": xnor_array, "mac_pe": mac_pe,
+            "mac_array": mac_array,
+            "pe_ratio": xnor_pe["total"] / mac_pe["total"],
+            "array_ratio": xnor_array["total"] / mac_array["total"]}

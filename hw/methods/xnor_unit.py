@@ -1,0 +1,185 @@
+"""The XNOR unit: an output-stationary array of XNOR-popcount PEs, its buffers, the baseline's
+load engine, and the scaling write-back, run one tile at a time.
+
+Same outside as the baseline accelerator (hw/accelerator.py), so the same testbenches drive it:
+`cmd` (a command descriptor stream), `busy`, the DRAM read streams `rd_req` / `rd_resp` (one
+packed w-bit word per element, tagged) and write stream `wr`, and `perf` counters. The
+command is the baseline's (hw/layouts.py, on the packed layer of dlaforge/rtl_xnor_plan.py)
+plus `alpha_base`, `kmap_base`, `tap_bias` and `out_shift`.
+
+Datapath: the loader (hw/loader.py) fills the ifmap buffer with packed activation words, each
+stored with a valid bit (1 for data from DRAM, 0 for the zeros it writes for padding pixels),
+and the weight buffer with packed weight words; the compute engine (hw/fold.py, os) streams
+them through the XnorPE array (hw/methods/xnor_pe.py) and accumulates popcount sums across kd
+tiles in the accumulator; the ScaleWriter (hw/methods/xnor_scale.py) turns each finished tile
+into XNOR-Net outputs on its way to DRAM.
+
+Sequencing, one tile at a time (no overlap of loads, folds and write-backs): after the command
+is taken, for each tile: GATE (one cycle; back to IDLE when the tiles are done), LOAD until
+the loader is done, then the fold from that cycle until its last cycle; if the tile ends its
+output, WRITE until the write-back's last beat; the tile counter then moves on (GATE).
+sim/cycle/rtl_xnor.py times exactly this.
+
+Counters: the baseline's (hw/layouts.COUNTERS; DRAM bytes at 8 per read beat, words and
+scales alike) plus `scale_reads`, the alpha and K beats.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from dlaforge.arch import ArchSpec
+from dlaforge.rtl_plan import element_bytes
+from dlaforge.rtl_xnor_plan import DRAM_WORD_BYTES, SHIFT_BITS, binary_arch, check, word_bits
+
+from ..fold import FoldEngine
+from ..layouts import COUNTERS, Geometry, RtlParams
+from ..loader import Loader
+from ..tiles import TileCounter
+from .xnor_pe import XnorPE
+from .xnor_scale import ScaleWriter
+
+XNOR_COUNTERS = COUNTERS + ("scale_reads",)
+
+
+def geometry(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
+    """The unit's geometry (after `check`): the baseline's, on the binary view of the spec."""
+    check(arch)
+    return Geometry.of(binary_arch(arch), params)
+
+
+def command_layout(geo: Geometry) -> data.StructLayout:
+    """The baseline's command fields first (so its engines take a prefix), then the unit's."""
+    p = geo.params
+    fields = {name: field.shape for name, field in geo.command_layout()}
+    fields.update({"alpha_base": p.addr_bits, "kmap_base": p.addr_bits,
+                   "tap_bias": p.addr_bits, "out_shift": SHIFT_BITS})
+    return data.StructLayout(fields)
+
+
+class XnorUnit(wiring.Component):
+    def __init__(self, arch: ArchSpec, params: RtlParams = RtlParams()):
+        self.arch = arch
+        self.geo = geo = geometry(arch, params)
+        self.word_bits = word_bits(arch)
+        tag = geo.tag_layout
+        super().__init__({
+            "cmd": In(stream.Signature(command_layout(geo))),
+            "busy": Out(1),
+            "rd_req": Out(stream.Signature(geo.read_request_layout())),
+            "rd_resp": In(stream.Signature(data.StructLayout(
+                {"data": signed(self.word_bits), "tag": tag}))),
+            "wr": Out(stream.Signature(geo.write_request_layout())),
+            "perf": Out(data.StructLayout({name: unsigned(params.counter_bits)
+                                           for name in XNOR_COUNTERS})),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        geo, p = self.geo, self.geo.params
+        R, Cc, b = geo.rows, geo.cols, geo.buffers
+        cmd = Signal(command_layout(geo))
+        base_cmd = cmd.as_value()[:geo.command_layout().size]
+
+        m.submodules.ifmap_buf = ibuf = memory.Memory(
+            shape=data.ArrayLayout(signed(geo.ifmap_bits), R), depth=2 * b.ifmap_half, init=[])
+        m.submodules.weight_buf = wbuf = memory.Memory(
+            shape=data.ArrayLayout(signed(geo.weight_bits), Cc), depth=2 * b.weight_half, init=[])
+        m.submodules.acc_buf = abuf = memory.Memory(
+            shape=data.ArrayLayout(signed(geo.psum_bits), Cc), depth=2 * b.acc_half, init=[])
+        i_wr, w_wr = ibuf.write_port(granularity=1), wbuf.write_port(granularity=1)
+        i_rd, w_rd = ibuf.read_port(), wbuf.read_port()
+        a_wr, a_rd, a_rd_out = abuf.write_port(), abuf.read_port(), abuf.read_port()
+
+        m.submodules.tiles = tc = TileCounter(geo.command_layout(), p.dim_bits, p.addr_bits)
+        m.submodules.loader = loader = Loader(geo)
+        m.submodules.fold = fold = FoldEngine(geo, pe=XnorPE)
+        m.submodules.writer = writer = ScaleWriter(geo, cmd.shape(), self.rd_resp.payload.shape())
+        m.d.comb += [tc.cmd.eq(base_cmd), loader.cmd.eq(base_cmd), writer.cmd.eq(cmd)]
+
+        # the loader: words from DRAM gain valid = 1 on their way into the buffers
+        m.d.comb += [loader.n0.eq(tc.n0), loader.kd0.eq(tc.kd0), loader.half.eq(tc.half),
+                     loader.m_size.eq(tc.m_size), loader.k_size.eq(tc.k_size),
+                     loader.n_size.eq(tc.n_size), loader.last_k.eq(tc.last_k),
+                     loader.last_m.eq(tc.last_m),
+                     loader.resp.payload.tag.eq(self.rd_resp.payload.tag),
+                     loader.resp.payload.data.eq(Cat(self.rd_resp.payload.data, Const(1, 1)))]
+        for port, enable in ((i_wr, loader.wr_ifmap), (w_wr, loader.wr_weight)):
+            m.d.comb += [port.addr.eq(loader.wr_word),
+                         port.en.eq(enable.replicate(len(port.en)) & (1 << loader.wr_lane))]
+            m.d.comb += [port.data[j].eq(loader.wr_data) for j in range(len(port.en))]
+
+        # the compute engine
+        m.d.comb += [fold.dataflow.eq(cmd.dataflow), fold.m_size.eq(tc.m_size),
+                     fold.k_size.eq(tc.k_size), fold.n_size.eq(tc.n_size),
+                     fold.half.eq(tc.half), fold.out_half.eq(tc.out_half),
+                     fold.first_k.eq(tc.first_k),
+                     i_rd.addr.eq(fold.ifmap_addr), fold.ifmap_data.eq(i_rd.data),
+                     w_rd.addr.eq(fold.weight_addr), fold.weight_data.eq(w_rd.data),
+                     a_rd.addr.eq(fold.acc_raddr), fold.acc_rdata.eq(a_rd.data),
+                     a_wr.addr.eq(fold.acc_waddr), a_wr.en.eq(fold.acc_we),
+                     a_wr.data.eq(fold.acc_wdata)]
+
+        # the scaling write-back
+        wiring.connect(m, wiring.flipped(self.wr), writer.wr)
+        m.d.comb += [writer.n0.eq(tc.n0), writer.m0.eq(tc.m0), writer.out_half.eq(tc.out_half),
+                     writer.m_size.eq(tc.m_size), writer.n_size.eq(tc.n_size),
+                     a_rd_out.addr.eq(writer.acc_addr), writer.acc_data.eq(a_rd_out.data),
+                     writer.resp.payload.eq(self.rd_resp.payload), self.rd_resp.ready.eq(1)]
+
+        with m.FSM(name="sequencer"):
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(self.cmd.valid):
+                    m.d.sync += cmd.eq(self.cmd.payload)
+                    m.d.sync += [getattr(self.perf, n).eq(0) for n in XNOR_COUNTERS]
+                    m.d.comb += [tc.restart.eq(1), loader.restart.eq(1), writer.restart.eq(1)]
+                    m.next = "GATE"
+            with m.State("GATE"):
+                with m.If(tc.finished):
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.comb += loader.start.eq(1)
+                    m.next = "LOAD"
+            with m.State("LOAD"):
+                wiring.connect(m, wiring.flipped(self.rd_req), loader.req)
+                m.d.comb += loader.resp.valid.eq(self.rd_resp.valid)
+                with m.If(loader.done):
+                    m.d.comb += fold.start.eq(1)
+                    m.next = "FOLD"
+            with m.State("FOLD"):
+                with m.If(fold.done & tc.last_k):
+                    m.d.comb += writer.start.eq(1)
+                    m.next = "WRITE"
+                with m.Elif(fold.done):
+                    m.d.comb += tc.next.eq(1)
+                    m.next = "GATE"
+            with m.State("WRITE"):
+                wiring.connect(m, wiring.flipped(self.rd_req), writer.req)
+                m.d.comb += writer.resp.valid.eq(self.rd_resp.valid)
+                with m.If(writer.done):
+                    m.d.comb += tc.next.eq(1)
+                    m.next = "GATE"
+        m.d.comb += self.busy.eq(~self.cmd.ready)
+        self._count(m, loader, fold, writer)
+        return m
+
+    def _count(self, m, loader, fold, writer):
+        geo, perf = self.geo, self.perf
+        read_beat = self.rd_req.valid & self.rd_req.ready
+        acc_row_reads = Signal(2)
+        m.d.comb += acc_row_reads.eq(fold.acc_ren + writer.fetch)
+        increments = {
+            "cycles": 1, "busy_cycles": fold.busy,
+            "ifmap_reads": fold.ifmap_read * geo.rows, "weight_reads": fold.weight_read * geo.cols,
+            "ifmap_writes": loader.wr_ifmap, "weight_writes": loader.wr_weight,
+            "acc_reads": acc_row_reads * geo.cols, "acc_writes": fold.acc_we * geo.cols,
+            "dram_read_bytes": read_beat * DRAM_WORD_BYTES,
+            "dram_write_bytes": (self.wr.valid & self.wr.ready) * element_bytes(geo.psum_bits),
+            "scale_reads": writer.req.valid & writer.req.ready,
+        }
+        with m.If(self.busy):
+            m.d.sync += [getattr(perf, name).eq(getattr(perf, name) + value)
+                         for name, value in increments.items()]
