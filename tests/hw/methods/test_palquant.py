@@ -1,0 +1,118 @@
+"""The PalQuant array (hw/methods/palquant.py): the weight encoding against palquant_ref, whole
+PalQuant layers (G commands, shuffled groups) bit-exact against palquant_ref in Amaranth and
+on Icarus, every command's counters and cycles equal to the timing model
+(sim/cycle/rtl_palquant.py via the baseline's rtl_timing), and the op-level model's cycles
+equal to the RTL's for a layer from the method's own transform."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dlaforge.arch import load_arch
+from dlaforge.errors import SpecError
+from dlaforge.hw.methods import palquant as pq
+from dlaforge.hw.methods.palquant_job import PalquantLayer, weight_levels
+from dlaforge.hw.shapes import conv, shapes
+from dlaforge.hw.sim_cocotb import simulator_available
+from dlaforge.rtl_palquant_plan import array_arch
+from dlaforge.sim.cycle import rtl_palquant
+from dlaforge.sim.cycle.rtl_timing import rtl_timing
+from dlaforge.sim.energy import energy_table
+from dlaforge.workloads.layer import Layer
+from dlaforge.workloads.methods import get_method
+from dlaforge.workloads.methods.conv_ref import conv2d_int
+from dlaforge.workloads.methods.palquant_ref import palquant_conv, shuffle_map
+
+ARCH = load_arch("edge_tiny_palquant")
+BUILT = array_arch(ARCH)
+icarus = pytest.mark.skipif(simulator_available("icarus") is not None,
+                            reason="iverilog is not installed")
+
+
+def check_layer(layer, output, results):
+    assert np.array_equal(output, layer.expected())
+    for job, result in zip(layer.jobs(), results):
+        model = rtl_timing(BUILT, layer.dataflow, layer.gemm, job.bandwidth, job.latency)
+        assert result.perf == model.counters
+        assert result.testbench_cycles == model.cycles == result.perf["cycles"]
+
+
+@pytest.mark.parametrize("G,shift", [(2, 0), (2, 1), (3, 1), (4, 3)])
+def test_weight_levels_give_palquant_output(G, shift):
+    """Σ (2·q_w − 3)·q_a over each group's shuffled input is palquant_conv's T."""
+    rng = np.random.default_rng(G + shift)
+    C, K = 3, 2
+    qa = rng.integers(0, 4, (1, G * C, 6, 5))
+    qw = rng.integers(0, 4, (G * K, C, 3, 3))
+    direct = conv2d_int(qa, weight_levels(qw), 2, 1, G, shuffle_map(G, C, shift))
+    assert np.array_equal(direct, palquant_conv(qa, qw, G, 2, 1, shift))
+
+
+def test_check_refuses_a_spec_that_is_not_2_bit():
+    with pytest.raises(SpecError, match="2-bit ifmap and weights"):
+        pq.check(load_arch("edge_tiny"))
+    pq.check(ARCH)
+
+
+def test_amaranth_shuffled_layer():
+    layer = PalquantLayer.random(BUILT, "ws", conv(2, 5, 5, 3, 3, 3, padding=1), 2, 1,
+                                 np.random.default_rng(0), bandwidth=1.0, latency=3)
+    [(output, results)] = pq.run_layers([layer], "amaranth")
+    check_layer(layer, output, results)
+
+
+def test_generate_writes_verilog_and_manifest(tmp_path):
+    verilog_path, manifest_path = pq.generate(ARCH, tmp_path / "out")
+    assert "module dlaforge_palquant" in verilog_path.read_text()
+    info = json.loads(manifest_path.read_text())
+    assert info["top"] == "dlaforge_palquant" and info["parameters"]["ifmap_bits"] == 3
+
+
+def test_cell_stats_beside_int8():
+    stats = pq.cell_stats(ARCH)
+    assert "$mul(3x3x6)" in stats["pe"]["by_type"]
+    assert "$mul(8x8x16)" in stats["int8_pe"]["by_type"]
+    assert stats["pe"]["total"] < stats["int8_pe"]["total"]
+    assert stats["array"]["total"] < stats["int8_array"]["total"]
+
+
+def icarus_layers():
+    """12 shapes of hw/shapes.py as one group's conv, G = 2, 3, 4, shuffled or not, the three
+    dataflows and three DRAM settings in turn, then extreme codes."""
+    rng = np.random.default_rng(6)
+    drams = [(None, None), (1.0, 3), (2.0, 1)]
+    named = list(shapes(ARCH.pe_array.rows, ARCH.pe_array.cols).items())[::-1][:12]
+    layers = [PalquantLayer.random(BUILT, ("ws", "os", "is")[i % 3], gemm, (2, 3, 4)[i % 3],
+                                   i % 2, rng, bandwidth=drams[i % 3][0], latency=drams[i % 3][1])
+              for i, (_, gemm) in enumerate(named)]
+    for codes in (3, 0):
+        layer = PalquantLayer.random(BUILT, "os", conv(5, 4, 4, 5, 2, 2, padding=1), 2, 1, rng)
+        layer.qa[:], layer.qw[:] = 3, codes
+        layers.append(layer)
+    return layers
+
+
+@icarus
+def test_icarus_layers_bit_exact_and_cycle_exact(tmp_path):
+    layers = icarus_layers()
+    outs = pq.run_layers(layers, "icarus", tmp_path / "build")
+    assert len(outs) == 14
+    for layer, (output, results) in zip(layers, outs):
+        check_layer(layer, output, results)
+
+
+@icarus
+def test_op_model_equals_rtl_for_a_transformed_layer(tmp_path):
+    """A PalQuant layer through the method's transform: rtl_palquant.op_stats' cycles and DRAM
+    bytes equal the RTL's summed over the layer's commands."""
+    layer = Layer(name="l", kind="conv2d", K=3, C=5, P=4, Q=4, H=4, W=4, R=3, S=3, padding=1)
+    [op] = get_method("palquant", ARCH).transform(layer, ARCH)
+    stats = rtl_palquant.op_stats(ARCH, op, "ws", energy_table(ARCH))
+    run = PalquantLayer.random(BUILT, "ws", conv(5, 4, 4, 3, 3, 3, padding=1), 2, 1,
+                               np.random.default_rng(1))
+    [(output, results)] = pq.run_layers([run], "icarus", tmp_path / "build")
+    assert np.array_equal(output, run.expected())
+    assert stats.cycles == sum(r.testbench_cycles for r in results)
+    assert stats.dram_read_bytes == sum(r.perf["dram_read_bytes"] for r in results)
+    assert stats.energy_pj > 0
