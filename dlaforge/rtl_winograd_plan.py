@@ -91,3 +91,14 @@ class WinogradPlan:
     def tap_plan(self, arch: ArchSpec, dataflow: str) -> RtlPlan:
         """The accelerator's tiling of one tap GEMM (SpecError if it cannot run it)."""
         return RtlPlan.make(arch, dataflow, self.tap_gemm)
+
+
+def layer_counters(accelerator: dict, input_cycles: int, output_cycles: int) -> dict:
+    """A layer's counters from the accelerator's summed over the taps (its `cycles` become
+    `accelerator_cycles`) and the transform units' busy cycles; `cycles` is all three phases."""
+    counters = dict(accelerator)
+    counters["accelerator_cycles"] = counters.pop("cycles")
+    counters["input_transform_cycles"] = input_cycles
+    counters["output_transform_cycles"] = output_cycles
+    counters["cycles"] = input_cycles + counters["accelerator_cycles"] + output_cycles
+    return counters

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dlaforge.rtl_winograd_plan import layer_counters
 from dlaforge.workloads.methods.winograd_ref import (input_transform_float, pad_input,
                                                      round_shift_float)
 
@@ -32,20 +33,9 @@ class WinogradResult:
     output: np.ndarray       # K x P x Q, from the output-transform unit
     v_tiles: np.ndarray      # (C * tp * tq) x a², from the input-transform unit
     tap_sums: list           # per tap, the accelerator's K x tp x tq sums
-    counters: dict           # the design's counters summed over the phases (see below)
+    counters: dict           # the design's counters (rtl_winograd_plan.layer_counters)
     testbench_cycles: int    # the testbench's count of the same cycles
     wall_seconds: float = 0.0
-
-
-def layer_counters(tap_perf: list, input_cycles: int, output_cycles: int) -> dict:
-    """The layer's counters: the accelerator's summed over the taps (its `cycles` as
-    `accelerator_cycles`), the transform units' busy cycles, and `cycles`, all phases."""
-    counters = {name: sum(perf[name] for perf in tap_perf) for name in COUNTERS}
-    counters["accelerator_cycles"] = counters.pop("cycles")
-    counters["input_transform_cycles"] = input_cycles
-    counters["output_transform_cycles"] = output_cycles
-    counters["cycles"] = input_cycles + counters["accelerator_cycles"] + output_cycles
-    return counters
 
 
 def _layer_spec(job: WinogradJob) -> dict:
@@ -80,7 +70,8 @@ def run_winograd(jobs: list[WinogradJob], build_dir: Path, sim: str = "icarus"):
     for job, out in zip(jobs, json.loads(result_file.read_text())):
         p = job.plan
         sums = [np.array(s, np.int64).reshape(p.K, p.tp, p.tq) for s in out["sums"]]
-        counters = layer_counters(out["tap_perf"], out["input_perf"], out["output_perf"])
+        summed = {name: sum(perf[name] for perf in out["tap_perf"]) for name in COUNTERS}
+        counters = layer_counters(summed, out["input_perf"], out["output_perf"])
         bench_cycles = out["input_cycles"] + sum(out["tap_cycles"]) + out["output_cycles"]
         results.append(WinogradResult(job.output_of(np.array(out["y_tiles"], np.int64)),
                                       np.array(out["v_tiles"], np.int64), sums, counters,

@@ -121,7 +121,8 @@ class InputTransform(wiring.Component):
         quantized = []
         for n, value in enumerate(v):
             s = self.shift[n]
-            rounding = (Const(1, unsigned(1 << SHIFT_BITS)) << s) >> 1   # 2^(s-1), 0 if s=0
+            rounding = Signal(unsigned((1 << SHIFT_BITS) - 1), name=f"rounding{n}")
+            m.d.comb += rounding.eq((Const(1, 1 << SHIFT_BITS) << s) >> 1)   # 2^(s-1); 0 if s=0
             shifted = (value + rounding) >> s
             quantized.append(Mux(shifted > qmax, qmax, Mux(shifted < -qmax, -qmax, shifted)))
         out = pipe.register(m, "quantized", signed(self.bits), quantized)
