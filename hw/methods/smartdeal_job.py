@@ -47,7 +47,7 @@ def code_region(d: Decomposition, first: int, count: int) -> np.ndarray:
     bitmap = np.packbits(bits, bitorder="little")
     exp = d.exp[first:first + count]
     nibbles = (((sign < 0) << 3) | (exp - P_MIN))[sign != 0]
-    nibbles = np.append(nibbles, [0] * (len(nibbles) % 2))
+    nibbles = np.concatenate([nibbles, np.zeros(len(nibbles) % 2, nibbles.dtype)])
     codes = nibbles[0::2] | (nibbles[1::2] << 4)
     return np.concatenate([b_bytes, bitmap, codes]).astype(np.int64)
 
