@@ -64,7 +64,9 @@ class CodeLoader(wiring.Component):
         m.d.comb += [self.wr_en.eq(arriving), self.wr_buffer.eq(self.resp.payload.tag.lane),
                      self.wr_word.eq(self.resp.payload.tag.word),
                      self.wr_data.eq(self.resp.payload.data),
-                     self.req.payload.addr.eq(addr), self.req.payload.tag.weight.eq(1)]
+                     self.req.payload.addr.eq(addr)]
+        # (tag.weight is set in the sending states: a constant comb assignment becomes an
+        # `always @*` without inputs, which Icarus never runs)
         in_b = index < b_total
         with m.FSM():
             with m.State("IDLE"):
@@ -73,7 +75,7 @@ class CodeLoader(wiring.Component):
                                  b_byte.eq(0)]
                     m.next = "FIXED"
             with m.State("FIXED"):
-                m.d.comb += [self.req.valid.eq(1),
+                m.d.comb += [self.req.valid.eq(1), self.req.payload.tag.weight.eq(1),
                              self.req.payload.tag.lane.eq(Mux(in_b, Buffer.B, Buffer.BITMAP)),
                              self.req.payload.tag.word.eq(Mux(in_b, (b_filter << 4) | b_byte,
                                                               index - b_total))]
@@ -93,7 +95,8 @@ class CodeLoader(wiring.Component):
                     with m.Else():
                         m.next = "CODES"
             with m.State("CODES"):
-                m.d.comb += [self.req.valid.eq(1), self.req.payload.tag.lane.eq(Buffer.CODES),
+                m.d.comb += [self.req.valid.eq(1), self.req.payload.tag.weight.eq(1),
+                             self.req.payload.tag.lane.eq(Buffer.CODES),
                              self.req.payload.tag.word.eq(index)]
                 with m.If(sent):
                     m.d.sync += [addr.eq(addr + 1), index.eq(index + 1)]
