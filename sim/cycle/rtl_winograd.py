@@ -57,13 +57,18 @@ def unit_ops(plan: WinogradPlan) -> dict:
 
 def op_stats(arch: ArchSpec, op, dataflow: str, table) -> Stats:
     """Stats of a Winograd op as the RTL runs it, one image after another."""
-    plan = plan_of(op)
     counters = {name: value * op.N
-                for name, value in winograd_timing(arch, dataflow, plan).items()}
+                for name, value in winograd_timing(arch, dataflow, plan_of(op)).items()}
+    return stats_of_counters(arch, op, counters, dataflow, table)
+
+
+def stats_of_counters(arch: ArchSpec, op, counters: dict, dataflow: str, table) -> Stats:
+    """Stats of a Winograd op from the RTL's counters for all its images (measured, or from
+    `winograd_timing`), priced with the energy table."""
     array_view = dict(counters, busy_cycles=counters["busy_cycles"]
                       + counters["input_transform_cycles"] + counters["output_transform_cycles"])
     stats = stats_from_counters(arch, op.pe_macs, array_view, table, dataflow)
-    ops = {name: value * op.N for name, value in unit_ops(plan).items()}
+    ops = {name: value * op.N for name, value in unit_ops(plan_of(op)).items()}
     pj = unit_op_pj(arch)
     energy = dict(stats.energy_breakdown_pj, units=sum(n * pj[key] for key, n in ops.items()))
     return replace(stats, energy_breakdown_pj=energy,
