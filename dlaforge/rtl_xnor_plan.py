@@ -91,10 +91,3 @@ def plan(arch: ArchSpec, gemm: Gemm) -> RtlPlan:
     """The unit's tiling of a packed layer (the baseline's os tiles on binary_arch)."""
     return RtlPlan.make(binary_arch(arch), DATAFLOW, gemm)
 
-
-def in_image_taps(g: Gemm, p: int, q: int) -> int:
-    """Taps of output pixel (p, q)'s window inside the image (what the scaling stage counts)."""
-    def inside(pos, extent, size):
-        first = pos * g.stride - g.padding
-        return max(0, min(extent, size - first) - max(0, -first))
-    return inside(p, g.R, g.H) * inside(q, g.S, g.W)
