@@ -18,10 +18,9 @@ Module API (the lead wires it into `dlaforge rtl generate|verify --method M`):
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
-
-import json
 
 import numpy as np
 from amaranth import Module, unsigned
@@ -102,8 +101,7 @@ def check(arch: ArchSpec, variant: str = "F4") -> None:
     if arch.unit(UNIT) is None:
         raise SpecError(f"arch {arch.name!r} declares no {UNIT} unit "
                         f"(the *_winograd presets add one)")
-    buildable(arch)
-    for dataflow in buildable(arch).dataflows:
+    for dataflow in buildable(arch).dataflows:   # the accelerator, and one tap's tiles
         WinogradPlan(VARIANTS[variant].m, 1, 1, 1, 1).tap_plan(arch, dataflow)
 
 
@@ -153,7 +151,7 @@ def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None,
     builds: outputs bit-exact against winograd_ref.conv_quant, the testbench's cycles equal to
     the design's own counters."""
     from .winograd_sim import check_result, layer_cases, run_winograd
-    if sim != "icarus" and sim != "verilator":
+    if sim not in ("icarus", "verilator"):
         raise SpecError(f"the Winograd RTL runs under cocotb: sim must be icarus or verilator, "
                         f"not {sim!r}")
     check(arch, variant)

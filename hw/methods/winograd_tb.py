@@ -18,25 +18,24 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from dlaforge.hw.cocotb_tb import _field, run_job
+from dlaforge.hw.cocotb_tb import _field, _pack, run_job
 
 TRANSFORM_INPUTS = ("in_tiles__valid", "in_tiles__payload", "in_shift", "v_tiles__ready",
                     "m_tiles__valid", "m_tiles__payload", "out_align", "y_tiles__ready")
 
 
+def lane_fields(lanes: int, bits: int) -> dict:
+    """A tile port's lanes as manifest-style fields: lane n at bit n * bits."""
+    return {n: {"offset": n * bits, "width": bits} for n in range(lanes)}
+
+
 def pack_lanes(values, bits: int) -> int:
-    word = 0
-    for lane, v in enumerate(values):
-        word |= (int(v) & ((1 << bits) - 1)) << (lane * bits)
-    return word
+    return _pack(dict(enumerate(values)), lane_fields(len(values), bits))
 
 
 def unpack_lanes(word: int, lanes: int, bits: int) -> list:
-    out = []
-    for lane in range(lanes):
-        v = (word >> (lane * bits)) & ((1 << bits) - 1)
-        out.append(v - (1 << bits) if v >> (bits - 1) else v)
-    return out
+    fields = lane_fields(lanes, bits)
+    return [_field(word, fields, n, signed=True) for n in range(lanes)]
 
 
 @cocotb.test()
