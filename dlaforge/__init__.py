@@ -14,23 +14,35 @@ MODELS = ("analytical", "cycle", "rtl")
 
 
 def simulate(arch, network, dataflow=None, model="analytical", method="baseline", batch=1,
-             objective="energy", trace=None):
+             objective="energy", trace=None, schedule=None):
     """Simulate `network` on `arch` and return a RunRecord (a list of them for dataflow="all").
 
     `arch` is a preset name, an arch YAML path, a SCALE-Sim .cfg path or an ArchSpec; `network`
     a preset name or a SCALE-Sim topology CSV; `dataflow` defaults to the arch's first one.
     `trace`, a folder, makes the cycle model write DRAM and SRAM access traces there
-    (sim/cycle/trace.py). Bad input raises dlaforge.errors.SpecError.
+    (sim/cycle/trace.py). `schedule` is "mapped" (the mapper's tiling and loop order; the
+    default for the analytical and cycle models) or "rtl" (the program the generated
+    accelerator runs, dlaforge.rtl_plan; the only one --model rtl runs). Bad input raises
+    dlaforge.errors.SpecError.
     """
     from .arch import ArchSpec, load_arch
     from .errors import SpecError
-    from .sim.run import run_network
+    from .sim.run import SCHEDULES, run_network
     from .workloads.networks import load_network
 
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
     net = load_network(network, batch)
     if model not in MODELS:
         raise SpecError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    schedule = schedule or ("rtl" if model == "rtl" else "mapped")
+    if schedule not in SCHEDULES:
+        raise SpecError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
+    if model == "rtl" and schedule != "rtl":
+        raise SpecError("--model rtl runs the generated accelerator's own schedule "
+                        "(--schedule rtl), not the mapper's")
+    if schedule == "rtl" and spec.scalesim is not None:
+        raise SpecError("--schedule rtl needs a preset or arch YAML: a SCALE-Sim .cfg runs "
+                        "SCALE-Sim's schedule")
     dataflows = spec.pe_array.dataflows if dataflow == "all" else (dataflow or spec.pe_array.dataflows[0],)
     if model == "rtl":
         from .rtl_driver import check_rtl_dataflow, run_rtl_network
@@ -39,10 +51,17 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
         records = [run_rtl_network(spec, net, df, method, batch, __version__, objective)
                    for df in dataflows]
     elif trace is not None:
+        if schedule == "rtl":
+            raise SpecError("--trace follows the mapper's schedule; it is not available with "
+                            "--schedule rtl")
         records = _traced_runs(spec, net, dataflows, model, method, batch, objective, trace)
     else:
-        records = [run_network(spec, net, df, method, objective, batch, __version__, model)
-                   for df in dataflows]
+        if schedule == "rtl":
+            from .rtl_driver import check_rtl_dataflow
+            for df in dataflows:
+                check_rtl_dataflow(spec, df)
+        records = [run_network(spec, net, df, method, objective, batch, __version__, model,
+                               schedule=schedule) for df in dataflows]
     return records if dataflow == "all" else records[0]
 
 

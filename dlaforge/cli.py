@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", type=Path, help="write the result record(s) as JSON")
     sim.add_argument("--csv", type=Path, help="write per-layer rows and totals as CSV")
     sim.add_argument("--quiet", action="store_true", help="do not print the tables")
+    sim.add_argument("--schedule", choices=("mapped", "rtl"),
+                     help="mapped: the mapper's tiling and loop order (default); rtl: the "
+                          "program the generated accelerator runs (--model rtl's only one)")
     sim.add_argument("--trace", type=Path, metavar="DIR",
                      help="cycle model: write DRAM and SRAM access traces (gzip CSV) into DIR")
     rep = sub.add_parser("report", help="HTML and Markdown report with figures comparing "
@@ -98,7 +101,7 @@ def _simulate(args) -> int:
             raise SpecError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
     result = simulate(args.arch, args.network, dataflow=args.dataflow, model=args.model,
                       method=args.method, batch=args.batch, objective=args.objective,
-                      trace=args.trace)
+                      trace=args.trace, schedule=args.schedule)
     records = result if isinstance(result, list) else [result]
     if args.json is not None:
         payload = [r.to_json() for r in records] if isinstance(result, list) else result.to_json()

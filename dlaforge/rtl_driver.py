@@ -1,7 +1,7 @@
 """`--model rtl`: run every layer of a network on the generated accelerator and return a
 RunRecord built from its counters (an entry point: it imports hw, sim and workloads).
 
-Each layer is one command per image on the RTL (Icarus when installed, else Amaranth's
+Each layer is one command per image and group on the RTL (Icarus when installed, else Amaranth's
 simulator); its outputs are checked bit-exact against the numba reference with random int
 operands, and its counters become Stats through sim/cycle/rtl_timing.stats_from_counters.
 A layer whose timing model predicts more than MAX_RTL_CYCLES is refused before anything runs.
@@ -33,7 +33,8 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
     from .hw.job import LayerJob
     from .hw.sim_amaranth import run_amaranth
     from .hw.sim_cocotb import build, run_cocotb, simulator_available
-    from .sim.cycle.rtl_timing import gemm_of, rtl_timing, stats_from_counters
+    from .sim.cycle.rtl_timing import rtl_timing
+    from .sim.rtl_program import commands_of, gemm_of, stats_from_counters
     from .sim.energy import energy_table
     from .workloads.methods import get_method
 
@@ -45,7 +46,7 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
     for layer in network.layers:
         for op in chosen.transform(layer, arch):
             gemm = gemm_of(op)
-            cycles = rtl_timing(arch, dataflow, gemm).cycles * op.N
+            cycles = rtl_timing(arch, dataflow, gemm).cycles * commands_of(op)
             if cycles > MAX_RTL_CYCLES:
                 raise SpecError(f"layer {layer.name!r} needs {cycles} cycles on the RTL, more "
                                 f"than --model rtl simulates ({MAX_RTL_CYCLES}); use --model "
@@ -58,14 +59,14 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
     with tempfile.TemporaryDirectory(prefix="dlaforge_rtl_") as tmp:
         runner = build(arch, Path(tmp)) if icarus else None
         for layer, op, gemm in planned:
-            jobs = [LayerJob.random(arch, dataflow, gemm, rng) for _ in range(op.N)]
+            jobs = [LayerJob.random(arch, dataflow, gemm, rng) for _ in range(commands_of(op))]
             results = (run_cocotb(jobs, Path(tmp), runner=runner) if icarus
                        else [run_amaranth(job) for job in jobs])
             for job, result in zip(jobs, results):
                 if not np.array_equal(result.output, job.expected()):
                     raise RuntimeError(f"RTL output of layer {layer.name!r} differs from the "
                                        f"reference")
-                stats = stats_from_counters(arch, op.pe_macs // op.N, result.perf, table,
+                stats = stats_from_counters(arch, op.pe_macs // commands_of(op), result.perf, table,
                                             dataflow)
                 prev = stats_by_layer.get(layer.name)
                 stats_by_layer[layer.name] = stats if prev is None else prev + stats

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dlaforge.arch import ArchSpec
+from dlaforge.errors import SpecError
 from dlaforge.stats import LayerRecord, RunRecord
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
@@ -12,12 +13,19 @@ from dlaforge.workloads.networks import Network
 from .analytical import search
 from .cycle.model import native_cycle_stats, scalesim_cycle_stats
 from .cycle.trace import TraceWriter
+from .cycle.rtl_timing import rtl_op_stats
 from .energy import energy_table
+from .rtl_program import analytical_rtl_stats, rtl_cannot_run, rtl_mapping
 from .scalesim_mode import scalesim_stats
 
+SCHEDULES = ("mapped", "rtl")
 
-def _op_stats(arch, op, dataflow, objective, table, model, tracing):
+
+def _op_stats(arch, op, dataflow, objective, table, model, tracing, schedule):
     """(Stats, mapping dict, per-tile schedule or None) of one hardware op under `model`."""
+    if schedule == "rtl":
+        price = rtl_op_stats if model == "cycle" else analytical_rtl_stats
+        return price(arch, op, dataflow, table), rtl_mapping(arch, op, dataflow), None
     if arch.scalesim is not None:
         price = scalesim_cycle_stats if model == "cycle" else scalesim_stats
         return price(arch, op, dataflow, table), {"fixed": "scalesim"}, None
@@ -31,24 +39,29 @@ def _op_stats(arch, op, dataflow, objective, table, model, tracing):
 
 def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 objective: str, batch: int, version: str, model: str = "analytical",
-                tracer: TraceWriter | None = None) -> RunRecord:
+                tracer: TraceWriter | None = None, schedule: str = "mapped") -> RunRecord:
     """Per-layer Stats of `network` on `arch`; every op of a layer is summed into its record.
-    With a `tracer` (cycle model only) each op's accesses are streamed to its trace files."""
+    With a `tracer` (cycle model only) each op's accesses are streamed to its trace files.
+    `schedule` is "mapped" (the mapper's tiling and loop order) or "rtl" (the program the
+    generated accelerator runs, dlaforge.rtl_plan)."""
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
     table = energy_table(arch)
+    ops = [(layer, chosen.transform(layer, arch)) for layer in network.layers]
+    if schedule == "rtl":
+        _check_rtl_can_run(arch, ops, dataflow)
     records, priced = [], {}
-    for layer in network.layers:
+    for layer, layer_ops in ops:
         total, mappings = None, []
-        for op in chosen.transform(layer, arch):
+        for op in layer_ops:
             # networks repeat blocks: an op differing only in its name is priced once
             key = repr(replace(op, name=""))
             if key not in priced:
                 priced[key] = _op_stats(arch, op, dataflow, objective, table, model,
-                                        tracer is not None)
-            stats, mapping, schedule = priced[key]
+                                        tracer is not None, schedule)
+            stats, mapping, tiles = priced[key]
             if tracer is not None:
-                tracer.add(layer.name, op, schedule, stats.cycles)
+                tracer.add(layer.name, op, tiles, stats.cycles)
             total = stats if total is None else total + stats
             mappings.append(mapping)
         total = replace(total, macs=layer.macs)
@@ -58,3 +71,13 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     return RunRecord(version=version, arch=arch.name, network=network.name, dataflow=dataflow,
                      model=model, method=method, batch=batch, objective=objective,
                      layers=tuple(records))
+
+
+def _check_rtl_can_run(arch: ArchSpec, ops, dataflow: str) -> None:
+    """SpecError naming the first layer the generated accelerator cannot run, and why."""
+    for layer, layer_ops in ops:
+        for op in layer_ops:
+            reason = rtl_cannot_run(arch, op, dataflow)
+            if reason is not None:
+                raise SpecError(f"--schedule rtl: the generated accelerator cannot run layer "
+                                f"{layer.name!r} under {dataflow} ({reason})")

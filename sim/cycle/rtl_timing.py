@@ -1,5 +1,5 @@
 """The RTL's timing model: cycles and counters of the generated accelerator (dlaforge.hw),
-computed without simulating it. `tests/hw/test_cycle_agreement.py` holds it equal to the RTL.
+computed without simulating it. `tests/hw/test_icarus.py` holds it equal to the RTL.
 
 The schedule is dlaforge.rtl_plan's (one array fold per tile; n-block, m-block, kd-block
 order); the program is hw/accelerator.py's. Cycle 0 is the first cycle after the command is
@@ -37,8 +37,11 @@ import numpy as np
 from numba import njit
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import Gemm, RtlPlan, dram_beat_gap, element_bytes, fold_length
+from dlaforge.rtl_plan import Gemm, RtlPlan, dram_beat_gap, element_bytes
 from dlaforge.stats import Stats
+from dlaforge.workloads.hwop import HwOp
+
+from ..rtl_program import gemm_of, op_stats_from_counters, program_counters, streamed_and_folds
 
 
 @dataclass(frozen=True)
@@ -168,120 +171,23 @@ def rtl_timing(arch: ArchSpec, dataflow: str, gemm: Gemm, bandwidth: float | Non
     latency default to the spec's)."""
     plan = RtlPlan.make(arch, dataflow, gemm)
     pe = arch.pe_array
-    rows, cols = pe.rows, pe.cols
     bandwidth = arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth
     latency = max(1, arch.dram.latency_cycles if latency is None else latency)
     tiles = plan.tiles()
-    n_size, m_size, k_size = tiles[:, 3], tiles[:, 4], tiles[:, 5]
-    os_, is_ = dataflow == "os", dataflow == "is"
-    streamed = k_size if os_ else (n_size if is_ else m_size)    # T of each fold
-    fold_len = np.array([fold_length(dataflow, rows, cols, int(T)) for T in streamed],
-                        dtype=np.int64)
-    g = gemm
+    _, fold_len = streamed_and_folds(plan, tiles)
     b_i, b_w, b_o = (element_bytes(bits) for bits in (pe.ifmap_bits, pe.weight_bits,
                                                         pe.psum_bits))
+    g = gemm
     cycles, ifmap_beats = _program(
-        tiles, os_, is_, plan.trips[2], fold_len, g.P, g.Q, g.C, g.H, g.W, g.R, g.S, g.stride,
-        g.padding, plan.Mt, plan.Kt, plan.Nt, dram_beat_gap(b_i, bandwidth),
-        dram_beat_gap(b_w, bandwidth), dram_beat_gap(b_o, bandwidth), latency)
-    first = tiles[:, 2] == 0
-    last = tiles[:, 2] == plan.trips[2] - 1
-    acc_rows = np.full_like(m_size, rows) if os_ else streamed
-    acc_rmw = int((acc_rows * cols)[~first].sum())
-    a_block, b_block = m_size * k_size, k_size * n_size
-    # is swaps the buffers: the ifmap buffer streams weights, the weight buffer holds ifmap
-    ifmap_buf_writes, weight_buf_writes = (b_block, a_block) if is_ else (a_block, b_block)
-    written_rows = n_size if is_ else m_size
-    counters = {
-        "cycles": int(cycles),
-        "busy_cycles": int(fold_len.sum()),
-        "ifmap_reads": int(rows * streamed.sum()),
-        "ifmap_writes": int(ifmap_buf_writes.sum()),
-        "weight_reads": int(cols * (k_size.sum() if os_ else rows * len(tiles))),
-        "weight_writes": int(weight_buf_writes.sum()),
-        "acc_reads": acc_rmw + int((written_rows * cols)[last].sum()),
-        "acc_writes": int((acc_rows * cols).sum()),
-        "dram_read_bytes": int(ifmap_beats * b_i + (k_size * n_size).sum() * b_w),
-        "dram_write_bytes": int(g.M * g.K * b_o),
-    }
-    return RtlTiming(counters)
+        tiles, dataflow == "os", dataflow == "is", plan.trips[2], fold_len, g.P, g.Q, g.C, g.H,
+        g.W, g.R, g.S, g.stride, g.padding, plan.Mt, plan.Kt, plan.Nt,
+        dram_beat_gap(b_i, bandwidth), dram_beat_gap(b_w, bandwidth),
+        dram_beat_gap(b_o, bandwidth), latency)
+    return RtlTiming(program_counters(plan, int(cycles), int(ifmap_beats)))
 
 
-def stats_from_counters(arch: ArchSpec, macs: int, counters: dict, table,
-                        dataflow: str = "ws") -> Stats:
-    """A Stats record from the RTL's counters (measured, or from `rtl_timing`), priced with the
-    energy table. Buffer accesses are per element on the levels holding each operand (the
-    accumulator's at psum width); DRAM reads split into weights (every weight element the
-    loader wrote came from DRAM) and ifmap (the rest). Register-file and inter-PE energies are
-    not counted by the RTL and stay 0. Under is the ifmap buffer holds the weights and the
-    weight buffer the ifmap, so their counters are the other operand's."""
-    pe = arch.pe_array
-    b_i, b_w = element_bytes(pe.ifmap_bits), element_bytes(pe.weight_bits)
-    buffer_of = ({"ifmap": "weight", "weight": "ifmap"} if dataflow == "is"
-                 else {"ifmap": "ifmap", "weight": "weight"})
-    buffer_of["ofmap"] = "acc"
-    weight_dram_bytes = counters[f"{buffer_of['weight']}_writes"] * b_w
-    ifmap_dram_bytes = counters["dram_read_bytes"] - weight_dram_bytes
-    accesses = {}
-    sram_energy = 0.0
-    sram_read_bytes = sram_write_bytes = 0
-    for operand, bits in (("ifmap", pe.ifmap_bits), ("weight", pe.weight_bits),
-                          ("ofmap", pe.psum_bits)):
-        level, prefix = arch.shared_level(operand).name, buffer_of[operand]
-        reads, writes = counters[f"{prefix}_reads"], counters[f"{prefix}_writes"]
-        accesses.setdefault(level, {})[operand] = {"reads": reads, "writes": writes}
-        sram_energy += (reads * table.access_pj(level, bits, False)
-                        + writes * table.access_pj(level, bits, True))
-        sram_read_bytes += reads * bits // 8
-        sram_write_bytes += writes * bits // 8
-    accesses["dram"] = {
-        "ifmap": {"reads": ifmap_dram_bytes // b_i, "writes": 0},
-        "weight": {"reads": weight_dram_bytes // b_w, "writes": 0},
-        "ofmap": {"reads": 0, "writes": counters["dram_write_bytes"] * 8 // pe.psum_bits}}
-    energy = {"mac": macs * table.mac_pj, "rf": 0.0, "noc": 0.0, "sram": sram_energy,
-              "dram": (counters["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
-                       + counters["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit)}
-    return Stats(macs=macs, pe_ops=macs, pe_count=arch.pe_count,
-                 compute_cycles=counters["busy_cycles"],
-                 stall_cycles=counters["cycles"] - counters["busy_cycles"],
-                 energy_breakdown_pj=energy, dram_read_bytes=counters["dram_read_bytes"],
-                 dram_write_bytes=counters["dram_write_bytes"],
-                 sram_read_bytes=sram_read_bytes, sram_write_bytes=sram_write_bytes,
-                 weight_storage_bits=0, ops={"mult": macs, "add": macs}, accesses=accesses)
-
-
-def gemm_of(op) -> Gemm:
-    """The accelerator's view of a HwOp (one image, one group), or SpecError."""
-    from dlaforge.errors import SpecError
-    if op.groups != 1:
-        raise SpecError(f"op {op.name!r}: the RTL runs groups=1 only, not groups={op.groups}")
-    return Gemm(C=op.C, H=op.H, W=op.W, K=op.K, R=op.R, S=op.S, P=op.P, Q=op.Q,
-                stride=op.stride, padding=op.padding)
-
-
-def rtl_op_stats(arch: ArchSpec, op, dataflow: str, table) -> Stats:
-    """Stats of one HwOp as the RTL runs it (one command per image), from the timing model:
-    the function a cycle model calls to give the RTL's cycles without simulating it."""
+def rtl_op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:
+    """Stats of one HwOp as the RTL runs it (`commands_of(op)` commands, one after another):
+    the cycle model's timing of the RTL's schedule."""
     counters = rtl_timing(arch, dataflow, gemm_of(op)).counters
-    all_images = {name: value * op.N for name, value in counters.items()}
-    return stats_from_counters(arch, op.pe_macs, all_images, table, dataflow)
-
-
-def rtl_cannot_run(arch: ArchSpec, op, dataflow: str) -> str | None:
-    """Why the generated RTL cannot run `op` under `dataflow` (None if it can): the cycle
-    model uses rtl_op_stats where this is None and its own tiled model elsewhere."""
-    from dlaforge.errors import SpecError
-    pe = arch.pe_array
-    if arch.scalesim is not None:
-        return "a SCALE-Sim .cfg follows SCALE-Sim's timing"
-    if op.groups != 1:
-        return f"groups={op.groups}"
-    if op.pe_op != "mac" or op.dram_scale:
-        return "a method's units or operations"
-    if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, pe.weight_bits):
-        return "operand widths other than the array's"
-    try:
-        RtlPlan.make(arch, dataflow, gemm_of(op))
-    except SpecError as exc:
-        return str(exc)
-    return None
+    return op_stats_from_counters(arch, op, counters, table, dataflow)

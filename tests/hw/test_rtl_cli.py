@@ -2,16 +2,14 @@
 stderr line, exit 2, nothing written."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-from dlaforge.arch import load_arch
 from dlaforge.cli import main
-from dlaforge.sim.cycle.rtl_timing import gemm_of, rtl_op_stats, rtl_timing
-from dlaforge.sim.energy import energy_table
-from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import load_network
 
+SCALESIM_CFG = Path(__file__).parents[1] / "fixtures" / "scalesim" / "conv_4x16_os" / "arch.cfg"
 TINY_CSV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
             "Num Filter, Strides,\nc1, 6, 6, 3, 3, 2, 5, 1,\nc2, 5, 5, 1, 1, 4, 3, 1,\n")
 
@@ -48,7 +46,17 @@ def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
              ["rtl", "verify", "--arch", "nope"],
              ["simulate", "--arch", "edge_tiny", "--network", "resnet18", "--model", "rtl"],
              ["simulate", "--arch", "edge_tiny", "--network", "resnet18", "--model", "rtl",
-              "--method", "xnor"]]
+              "--method", "xnor"],
+             ["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", "rtl",
+              "--schedule", "mapped"],
+             ["simulate", "--arch", "eyeriss_like", "--network", str(csv), "--schedule", "rtl"],
+             ["simulate", "--arch", "edge_tiny_xnor", "--network", str(csv), "--method", "xnor",
+              "--schedule", "rtl", "--model", "cycle"],
+             ["simulate", "--arch", "edge_tiny", "--network", str(csv), "--schedule", "rtl",
+              "--model", "cycle", "--trace", str(tmp_path / "t")],
+             ["simulate", "--arch", "edge_tiny", "--network", str(csv), "--schedule", "best"],
+             ["simulate", "--arch", str(SCALESIM_CFG), "--network", str(csv), "--schedule",
+              "rtl"]]
     for argv in cases:
         capsys.readouterr()
         assert main(argv) == 2, argv
@@ -59,24 +67,27 @@ def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_simulate_model_rtl_reports_the_counters_the_timing_model_predicts(tmp_path):
+def test_cycle_model_of_the_rtl_schedule_equals_the_rtl(tmp_path):
+    """The contract between sim/ and hw/ at the command line: `--model cycle --schedule rtl`
+    gives every layer's cycles, counters and energy as `--model rtl` measures them."""
     csv = tmp_path / "tiny.csv"
     csv.write_text(TINY_CSV)
-    out = tmp_path / "r.json"
-    assert main(["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", "rtl",
-                 "--dataflow", "os", "--json", str(out), "--quiet"]) == 0
-    record = json.loads(out.read_text())
-    arch = load_arch("edge_tiny")
-    table = energy_table(arch)
-    for layer, row in zip(load_network(str(csv)).layers, record["layers"]):
-        (op,) = get_method("baseline", arch).transform(layer, arch)
-        assert row["cycles"] == rtl_timing(arch, "os", gemm_of(op)).cycles
-        predicted = rtl_op_stats(arch, op, "os", table).to_dict()
-        for key in ("cycles", "compute_cycles", "dram_read_bytes", "dram_write_bytes",
-                    "sram_read_bytes", "sram_write_bytes", "accesses"):
-            assert row[key] == predicted[key], key
-        assert row["energy_pj"] == pytest.approx(predicted["energy_pj"]) and row["energy_pj"] > 0
-        assert row["macs"] == layer.macs
+    records = {}
+    for model in ("rtl", "cycle"):
+        out = tmp_path / f"{model}.json"
+        assert main(["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", model,
+                     "--schedule", "rtl", "--dataflow", "all", "--json", str(out),
+                     "--quiet"]) == 0
+        records[model] = json.loads(out.read_text())
+    assert [r["dataflow"] for r in records["rtl"]] == ["ws", "os", "is"]
+    for measured, modelled in zip(records["rtl"], records["cycle"]):
+        for rtl_row, cycle_row, layer in zip(measured["layers"], modelled["layers"],
+                                             load_network(str(csv)).layers):
+            for key in ("cycles", "compute_cycles", "stall_cycles", "dram_read_bytes",
+                        "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "accesses"):
+                assert rtl_row[key] == cycle_row[key], (measured["dataflow"], key)
+            assert rtl_row["energy_pj"] == pytest.approx(cycle_row["energy_pj"])
+            assert rtl_row["energy_pj"] > 0 and rtl_row["macs"] == layer.macs
 
 
 def test_verify_passes_on_edge_tiny_in_icarus(capsys):
