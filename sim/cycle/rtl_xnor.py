@@ -119,16 +119,24 @@ def cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
 
 
 def op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:
-    """Stats of one binarized HwOp on the XNOR unit (one command per image), priced with the
-    energy table: PE operations at method_costs.pe_op_pj, buffer accesses per element (ifmap
-    words with their valid bit), DRAM bytes as counted, and the scaling stage's operations
-    (two multiplies and a subtraction per output, two multiplies per written row for its tap
-    count) at method_costs.unit_op_pj. The alpha / K reads count with the ifmap's DRAM reads."""
+    """Stats of one binarized HwOp on the XNOR unit (one command per image) from the timing
+    model's counters."""
     why = cannot_run(arch, op, dataflow)
     if why:
         raise SpecError(f"op {op.name!r}: {why}")
-    gemm = gemm_of(op)
-    c = {name: value * op.N for name, value in xnor_timing(arch, gemm).items()}
+    counters = xnor_timing(arch, gemm_of(op))
+    return stats_from_counters(arch, op, {name: value * op.N for name, value in counters.items()},
+                               table)
+
+
+def stats_from_counters(arch: ArchSpec, op: HwOp, counters: dict, table) -> Stats:
+    """A Stats record from the unit's counters (measured, or from `xnor_timing`, for all of the
+    op's images), priced with the energy table: PE operations at method_costs.pe_op_pj, buffer
+    accesses per element (ifmap words with their valid bit), DRAM bytes as counted, and the
+    scaling stage's operations (two multiplies and a subtraction per output, two multiplies per
+    written row for its tap count) at method_costs.unit_op_pj. The alpha / K reads count with
+    the ifmap's DRAM reads."""
+    c, gemm = counters, gemm_of(op)
     w, pe = word_bits(arch), arch.pe_array
     widths = {"ifmap": w + 1, "weight": w, "ofmap": pe.psum_bits}
     buffer_of = {"ifmap": "ifmap", "weight": "weight", "ofmap": "acc"}
@@ -146,7 +154,7 @@ def op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:
         "weight": {"reads": c["weight_writes"], "writes": 0},
         "ofmap": {"reads": 0, "writes": c["dram_write_bytes"] // element_bytes(pe.psum_bits)}}
     outputs = op.N * gemm.K * gemm.M
-    rows_written = _rows_written(arch, gemm) * op.N
+    rows_written = op.N * _rows_written(arch, gemm)
     ops = {"xnor_bits": op.pe_macs * w, "popcount": op.pe_macs, "add": op.pe_macs,
            "scale_mult": 2 * outputs + 2 * rows_written, "scale_add": outputs}
     unit_pj = unit_op_pj(arch)

@@ -176,7 +176,7 @@ def test_cell_stats_put_the_xnor_pe_beside_the_int8_mac_pe():
 
 
 def test_op_stats_price_the_timing_models_counters():
-    method = get_method("xnor")
+    method = get_method("xnor", EDGE_TINY_XNOR)
     layer = Layer(name="c2", kind="conv2d", N=2, C=100, H=6, W=6, K=5, R=3, S=3, P=6, Q=6,
                   padding=1)
     op = method.transform(layer, EDGE_TINY_XNOR)[0]
