@@ -168,3 +168,23 @@ def test_check_refuses_what_it_cannot_build(arch_yaml):
         smartdeal.check(load_arch(arch_yaml({"pe_array.dataflows": ["os"]})))
     with pytest.raises(SpecError, match="holds"):
         SmartDealJob.random(EDGE_TINY, conv(64, 3, 3, 4, 3, 3), np.random.default_rng(0))
+
+
+def test_op_stats_for_a_method_op():
+    """The cycle model's entry: a smartdeal HwOp is timed on the codes of synthetic_signs,
+    its rebuild work is what the method's transform charges, and os is refused."""
+    from dlaforge.sim.cycle import rtl_smartdeal
+    from dlaforge.sim.energy import energy_table
+    from dlaforge.workloads.layer import conv as layer_conv
+    from dlaforge.workloads.methods import get_method
+    arch = load_arch("edge_tiny_smartdeal")
+    layer = layer_conv("slice", C=4, K=6, H=6, R=3, padding=1)
+    op = get_method("smartdeal", arch).transform(layer, arch)[0]
+    assert rtl_smartdeal.cannot_run(arch, op, "ws") is None
+    assert "ws" in rtl_smartdeal.cannot_run(arch, op, "os")
+    stats = rtl_smartdeal.op_stats(arch, op, "ws", energy_table(arch))
+    counters = smartdeal_timing(arch, rtl_smartdeal.gemm_of(op), rtl_smartdeal.synthetic_signs(op))
+    assert stats.cycles == counters["cycles"]
+    assert stats.ops["rebuild_shift"] == op.ops["rebuild_shift"]
+    assert stats.ops["rebuild_add"] == op.ops["rebuild_add"]
+    assert stats.energy_breakdown_pj["units"] > 0
