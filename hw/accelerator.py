@@ -20,6 +20,11 @@ start its accumulator half's next user, so no other interlock is needed. Every s
 DRAM engine lasts at least one cycle (GATE, WRITE, LOAD, ADV); `sim/cycle/rtl_timing.py`
 times exactly this program.
 
+Bit-sliced passes (only with RtlParams.slice_bits, see hw/layouts.py): the tile counters walk
+every output tile's kd blocks once per slice pair, and the first fold of each diagonal after
+the first adds its sums to the accumulator rows shifted left by slice_bits (Horner's rule), so
+the write-back sends Σ 2^(slice_bits·(i+j)) · Σ a_i·w_j.
+
 Counters (elements unless named bytes): cycles while busy, busy_cycles of the array, buffer
 reads and writes per buffer, DRAM bytes read and written.
 """
@@ -98,7 +103,9 @@ class Accelerator(wiring.Component):
         m.d.comb += [loader.cmd.eq(cmd), loader.n0.eq(lc.n0), loader.kd0.eq(lc.kd0),
                      loader.half.eq(lc.half), loader.m_size.eq(lc.m_size),
                      loader.k_size.eq(lc.k_size), loader.n_size.eq(lc.n_size),
-                     loader.last_k.eq(lc.last_k), loader.last_m.eq(lc.last_m)]
+                     loader.last_k.eq(lc.last_k), loader.last_m.eq(lc.last_m),
+                     loader.plane_a.eq(lc.plane_a), loader.plane_w.eq(lc.plane_w),
+                     loader.pass_end.eq(lc.pass_end)]
         for port, enable in ((i_wr, loader.wr_ifmap), (w_wr, loader.wr_weight)):
             m.d.comb += [port.addr.eq(loader.wr_word),
                          port.en.eq(enable.replicate(len(port.en)) & (1 << loader.wr_lane))]
@@ -111,9 +118,15 @@ class Accelerator(wiring.Component):
                      fold.first_k.eq(cc.first_k),
                      i_rd.addr.eq(fold.ifmap_addr), fold.ifmap_data.eq(i_rd.data),
                      w_rd.addr.eq(fold.weight_addr), fold.weight_data.eq(w_rd.data),
-                     a_rd.addr.eq(fold.acc_raddr), fold.acc_rdata.eq(a_rd.data),
+                     a_rd.addr.eq(fold.acc_raddr),
                      a_wr.addr.eq(fold.acc_waddr), a_wr.en.eq(fold.acc_we),
                      a_wr.data.eq(fold.acc_wdata)]
+
+        # the accumulator rows a fold adds to; shifted by a slice at a new diagonal of passes
+        with m.If(cc.shift_acc):
+            m.d.comb += [fold.acc_rdata[j].eq(a_rd.data[j] << p.slice_bits) for j in range(Cc)]
+        with m.Else():
+            m.d.comb += fold.acc_rdata.eq(a_rd.data)
 
         # the writer
         wiring.connect(m, wiring.flipped(self.wr), writer.wr)

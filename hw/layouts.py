@@ -9,6 +9,13 @@ Command fields (the host fills them from an `RtlPlan`, see `command_fields`): co
 C H W K R S P Q, stride, padding; the GEMM view M = P*Q and Kd = C*R*S; the tile sizes Mt, Kt,
 Nt and tile counts tn, tm, tk; DRAM bases of the ifmap (C x H x W), the weights (K x C x R x S)
 and the outputs (K x P x Q, psum_bits each); `dataflow` is 0 (ws), 1 (os) or 2 (is).
+
+Bit-sliced passes (only in a design generated with `RtlParams.slice_bits` > 0): an operand
+wider than the PEs is stored in DRAM as slice planes of `slice_bits` each (plane i holds bits
+i*slice_bits and up; ifmap planes `ifmap_plane` elements apart, weight planes `weight_plane`
+apart), and every output tile is accumulated over the (a_top+1) x (w_top+1) slice pairs, most
+significant first, the accumulator shifted left by slice_bits between diagonals (Horner's
+rule; see dlaforge.rtl_palquant_plan). a_top = w_top = 0 is the plain one-pass layer.
 """
 
 from __future__ import annotations
@@ -25,17 +32,20 @@ from dlaforge.rtl_plan import BufferGeometry, RtlPlan
 DIM_FIELDS = ("C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Mt", "Kt", "Nt",
               "tn", "tm", "tk")
 DATAFLOW_CODES = {"ws": 0, "os": 1, "is": 2}    # the command's `dataflow` field
+SLICE_FIELDS = {"a_top": 4, "w_top": 4}     # highest slice index of ifmap / weights
 COUNTERS = ("cycles", "busy_cycles", "ifmap_reads", "ifmap_writes", "weight_reads",
             "weight_writes", "acc_reads", "acc_writes", "dram_read_bytes", "dram_write_bytes")
 
 
 @dataclass(frozen=True)
 class RtlParams:
-    """Widths the spec does not fix: DRAM element address, command dims, counters."""
+    """Widths the spec does not fix: DRAM element address, command dims, counters; and
+    `slice_bits`, the slice width of bit-sliced passes (0: the design has no passes)."""
 
     addr_bits: int = 32
     dim_bits: int = 16
     counter_bits: int = 48
+    slice_bits: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,9 @@ class Geometry:
         fields = {name: p.dim_bits for name in DIM_FIELDS}
         fields.update({"M": p.addr_bits, "Kd": p.addr_bits, "ifmap_base": p.addr_bits,
                        "weight_base": p.addr_bits, "ofmap_base": p.addr_bits, "dataflow": 2})
+        if p.slice_bits:
+            fields.update({**SLICE_FIELDS, "ifmap_plane": p.addr_bits,
+                           "weight_plane": p.addr_bits})
         return data.StructLayout(fields)
 
     def read_request_layout(self) -> data.StructLayout:
@@ -120,16 +133,16 @@ def bits_for(count: int) -> int:
 
 
 def command_fields(plan: RtlPlan, ifmap_base: int, weight_base: int, ofmap_base: int,
-                   params: RtlParams = RtlParams()) -> dict:
-    """The command descriptor of `plan` as a dict of field values; SpecError if one does not
-    fit its field."""
+                   params: RtlParams = RtlParams(), slices: dict | None = None) -> dict:
+    """The command descriptor of `plan` as a dict of field values (with `slices`, the values
+    of the bit-sliced pass fields); SpecError if one does not fit its field."""
     g = plan.gemm
     tn, tm, tk = plan.trips
     fields = {"C": g.C, "H": g.H, "W": g.W, "K": g.K, "R": g.R, "S": g.S, "P": g.P, "Q": g.Q,
             "stride": g.stride, "padding": g.padding, "Mt": plan.Mt, "Kt": plan.Kt,
             "Nt": plan.Nt, "tn": tn, "tm": tm, "tk": tk, "M": g.M, "Kd": g.Kd,
             "ifmap_base": ifmap_base, "weight_base": weight_base, "ofmap_base": ofmap_base,
-            "dataflow": DATAFLOW_CODES[plan.dataflow]}
+            "dataflow": DATAFLOW_CODES[plan.dataflow], **(slices or {})}
     layout = Geometry.of(plan.arch, params).command_layout()
     for name, value in fields.items():
         width = layout[name].width

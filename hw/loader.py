@@ -15,6 +15,11 @@ The job ends (`done`) in the first cycle in which every element has been issued 
 is outstanding. The im2col address of A[m, kd] is ifmap_base + (c*H + h)*W + w with
 h = p*stride + r - padding, w = q*stride + s - padding, where (p, q) and (c, r, s) are kept as
 mixed-radix counters of m and kd; their values at the end of a tile are the next tile's starts.
+
+Bit-sliced passes (a command with hw/layouts.SLICE_FIELDS): the tile's pass reads ifmap slice
+plane `plane_a` (plane_a * ifmap_plane elements past ifmap_base) and weight slice plane
+`plane_w` (plane_w * weight_plane past weight_base); after a pass's last kd tile (`pass_end`)
+the next tile starts the kd walk again at the same m.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .layouts import Geometry, bits_for, dataflow_flags
+from .layouts import SLICE_FIELDS, Geometry, bits_for, dataflow_flags
 from .tiles import step_digits
 
 
@@ -46,6 +51,7 @@ class Loader(wiring.Component):
             "n0": In(p.addr_bits), "kd0": In(p.addr_bits), "half": In(1),
             "m_size": In(p.dim_bits), "k_size": In(p.dim_bits), "n_size": In(p.dim_bits),
             "last_k": In(1), "last_m": In(1),
+            "plane_a": In(4), "plane_w": In(4), "pass_end": In(1),
             "req": Out(stream.Signature(geo.read_request_layout())),
             "resp": In(stream.Signature(geo.read_response_layout())),
             # buffer write ports, one element per cycle (lane-enable)
@@ -77,6 +83,10 @@ class Loader(wiring.Component):
         # is swaps the buffers: its ifmap block is held (weight buffer), its weights stream
         to_weight = Signal()
         m.d.comb += to_weight.eq(Mux(phase == Phase.A, is_, ~is_))
+        ifmap_base, weight_base = cmd.ifmap_base, cmd.weight_base
+        if all(name in cmd.shape().members for name in SLICE_FIELDS):
+            ifmap_base = ifmap_base + self.plane_a * cmd.ifmap_plane
+            weight_base = weight_base + self.plane_w * cmd.weight_plane
         b_lane_step = Mux(is_, 1, cmd.Kd)
         b_word_step = Mux(is_, cmd.Kd, 1)
 
@@ -88,7 +98,7 @@ class Loader(wiring.Component):
         m.d.comb += [
             h.eq(p * cmd.stride + r - cmd.padding), w.eq(q * cmd.stride + s - cmd.padding),
             inside.eq((h >= 0) & (h < cmd.H) & (w >= 0) & (w < cmd.W)),
-            a_addr.eq(cmd.ifmap_base + (c * cmd.H + h[:ab]) * cmd.W + w[:ab]),
+            a_addr.eq(ifmap_base + (c * cmd.H + h[:ab]) * cmd.W + w[:ab]),
         ]
 
         arriving = self.resp.valid
@@ -164,8 +174,8 @@ class Loader(wiring.Component):
                         step_lane_counter()
                         step_word_counter(reset_lane=False)
                         m.d.sync += [phase.eq(Phase.B), word.eq(0), lane.eq(0),
-                                     b_word.eq(cmd.weight_base + self.n0 * cmd.Kd + self.kd0),
-                                     b_addr.eq(cmd.weight_base + self.n0 * cmd.Kd + self.kd0)]
+                                     b_word.eq(weight_base + self.n0 * cmd.Kd + self.kd0),
+                                     b_addr.eq(weight_base + self.n0 * cmd.Kd + self.kd0)]
             with m.Case(Phase.B):
                 with m.If(issue):
                     with m.If(~last_lane):
@@ -180,12 +190,14 @@ class Loader(wiring.Component):
                 with m.If(outstanding == 0):
                     m.d.sync += phase.eq(Phase.IDLE)
                     # the next tile's starts: the end positions, or 0 where a loop wraps
-                    with m.If(self.last_k):
+                    # (after a pass's end, the next pass walks the same m block again)
+                    with m.If(self.last_k | self.pass_end):
                         m.d.sync += [sc.eq(0), sr.eq(0), ss.eq(0)]
+                    with m.Else():
+                        m.d.sync += [sc.eq(c), sr.eq(r), ss.eq(s)]
+                    with m.If(self.last_k):
                         with m.If(self.last_m):
                             m.d.sync += [sp.eq(0), sq.eq(0)]
                         with m.Else():
                             m.d.sync += [sp.eq(p), sq.eq(q)]
-                    with m.Else():
-                        m.d.sync += [sc.eq(c), sr.eq(r), ss.eq(s)]
         return m

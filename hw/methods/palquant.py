@@ -1,19 +1,21 @@
-"""The low-precision array for PalQuant (`palquant`, `palquant_g3`, `palquant_g4`).
+"""The low-precision array for PalQuant (`palquant`, `palquant_g3`, `palquant_g4`) and its
+4-bit comparison (`bitslice_w4a4`).
 
 Built from a spec whose PE array is 2-bit (ifmap_bits = weight_bits = 2, e.g.
 edge_tiny_palquant), it is the baseline accelerator (hw/accelerator.py: the same loader,
 systolic array, accumulator, writer, counters and command) with PEs whose operands are a 2-bit
-value plus a sign bit, i.e. signed 3-bit (as Bit Fusion's BitBricks): PalQuant's activation
-codes q_a ∈ {0..3} are unsigned, and its weight levels times three, 2·q_w − 3 ∈ {−3, −1, 1, 3},
-are odd and signed, so that Σ (2·q_w − 3)·q_a, PalQuant's integer output
-T = 2·Σq_w·q_a − 3·Σq_a, comes straight out of the accumulators.
+value plus a sign bit, i.e. signed 3-bit (as Bit Fusion's BitBricks), and with bit-sliced
+passes (RtlParams.slice_bits = 2):
 
-A layer of G groups is G commands (hw/methods/palquant_job.py); the cyclic shuffle before
-stages 2–4 is each command's ifmap base address. The timing model is
-sim/cycle/rtl_palquant.py.
+- PalQuant: the activation codes q_a ∈ {0..3} are unsigned, and the weight levels times three,
+  2·q_w − 3 ∈ {−3, −1, 1, 3}, odd and signed, so that Σ (2·q_w − 3)·q_a, PalQuant's integer
+  output T = 2·Σq_w·q_a − 3·Σq_a, comes straight out of the accumulators. A layer of G groups
+  is G commands; the cyclic shuffle before stages 2–4 is each command's ifmap base address.
+- Wider layers (bitslice_w4a4's 4-bit layers; PalQuant's int8 first conv and FC): unsigned
+  codes stored as 2-bit slice planes, one command whose passes run every slice pair, the
+  accumulator shifted by 2 bits between diagonals (hw/tiles.py, dlaforge.rtl_palquant_plan).
 
-Not built here: bit-sliced passes for layers wider than 2 bits (`bitslice_w4a4`, and
-PalQuant's int8 first conv and FC layers) -- the array runs only the 2-bit layers.
+Jobs: hw/methods/palquant_job.py; timing model: sim/cycle/rtl_palquant.py.
 """
 
 from __future__ import annotations
@@ -34,39 +36,44 @@ from ..array import SystolicArray
 from ..pe import MacPE
 from ..shapes import shapes
 from ..verify import SIMS
-from ..verilog import cell_stats as yosys_cells, manifest, write_complete
-from .palquant_job import CODES, PalquantLayer
+from ..verilog import TOP as ACCEL_TOP, cell_stats as yosys_cells
+from ..verilog import generate as accelerator_verilog, manifest, write_complete
+from .palquant_job import CODES, PARAMS, PalquantLayer, SlicedJob
 
 TOP = "dlaforge_palquant"
 GROUPS = (2, 3, 4)                  # palquant, palquant_g3, palquant_g4
+SLICED_BITS = 4                     # bitslice_w4a4
 
 
 def check(arch: ArchSpec) -> None:
     """SpecError unless `arch` is a 2-bit MAC array the baseline generator can build."""
-    buildable(array_arch(arch))
+    buildable(array_arch(arch), PARAMS)
 
 
 def generate(arch: ArchSpec, out_dir: Path) -> tuple[Path, Path]:
     """`dlaforge_palquant.v` and its manifest (ports, parameters, operand encoding)."""
     check(arch)
     built = array_arch(arch)
-    dut = Accelerator(built)
+    dut = Accelerator(built, PARAMS)
     text = verilog.convert(dut, name=TOP)
     info = {**manifest(dut, built), "top": TOP, "arch": arch.name, "method": "palquant",
             "operands": {"ifmap": "2-bit PalQuant activation code q_a (0..3), signed 3-bit",
                          "weight": "2*q_w - 3 (-3, -1, 1, 3), signed 3-bit",
                          "output": "T = 2*sum(q_w*q_a) - 3*sum(q_a), psum_bits wrapping",
                          "groups": "one command per group; the cyclic shuffle is the "
-                                   "command's ifmap_base"}}
+                                   "command's ifmap_base",
+                         "passes": "wider unsigned codes as 2-bit slice planes: a_top, w_top "
+                                   "(highest slice), ifmap_plane, weight_plane (plane strides)"}}
     return write_complete(out_dir, {f"{TOP}.v": text, f"{TOP}.json": json.dumps(info, indent=1)})
 
 
-def verify_layers(arch: ArchSpec, rng) -> list[tuple[str, PalquantLayer]]:
+def verify_layers(arch: ArchSpec, rng) -> list[tuple[str, PalquantLayer | SlicedJob]]:
     """The layers `verify` runs: hw/shapes.py's corner cases as one group's conv, G = 2, 3, 4
-    and shuffled or not in turn, under every dataflow; then all-maximum, all-minimum and
-    maximum-activation / minimum-weight codes."""
+    and shuffled or not in turn, under every dataflow; all-maximum, all-minimum and
+    maximum-activation / minimum-weight codes; and per dataflow three bit-sliced layers
+    (4 and 8 bit) and one of all-maximum 4-bit codes."""
     built = array_arch(arch)
-    geo = buildable(built)
+    geo = buildable(built, PARAMS)
     layers = []
     for dataflow in geo.dataflows:
         for i, (name, gemm) in enumerate(shapes(geo.rows, geo.cols).items()):
@@ -79,25 +86,45 @@ def verify_layers(arch: ArchSpec, rng) -> list[tuple[str, PalquantLayer]]:
         layer = PalquantLayer.random(built, geo.dataflows[0], corner, 2, 1, rng)
         layer.qa[:], layer.qw[:] = a, w
         layers.append((f"{geo.dataflows[0]} {name}", layer))
+    for dataflow in geo.dataflows:
+        for bits, name in ((4, "channels_one_more"), (8, "conv3x3_pad_s2"), (8, "gemm_odd")):
+            gemm = dict(shapes(geo.rows, geo.cols))[name]
+            layers.append((f"{dataflow} {name} sliced {bits}-bit",
+                           SlicedJob.random(built, dataflow, gemm, rng, bits=bits)))
+        top = (1 << SLICED_BITS) - 1
+        layers.append((f"{dataflow} sliced {SLICED_BITS}-bit all_max",
+                       SlicedJob.random(built, dataflow, corner, rng, SLICED_BITS, top, top + 1)))
     return layers
 
 
-def run_layers(layers: list[PalquantLayer], sim: str, build_dir: Path | None = None) -> list:
-    """Each layer's (output G·K x P x Q, per-command results), all on one build of the design."""
-    jobs = [job for layer in layers for job in layer.jobs()]
+def run_layers(layers: list, sim: str, build_dir: Path | None = None) -> list:
+    """Each layer's (output, per-command results), all on one build of the design; a layer is
+    a PalquantLayer (G commands) or a SlicedJob (one command)."""
+    per_layer = [layer.jobs() for layer in layers]
+    jobs = [job for group in per_layer for job in group]
     if sim == "amaranth":
         from ..sim_amaranth import run_amaranth
-        results = [run_amaranth(job) for job in jobs]
+        results = [run_amaranth(job, dut=Accelerator(job.arch, PARAMS)) for job in jobs]
     else:
-        from ..sim_cocotb import run_cocotb
         with tempfile.TemporaryDirectory(prefix="dlaforge_palquant_") as tmp:
-            results = run_cocotb(jobs, Path(build_dir or tmp), sim)
+            results = _run_cocotb(jobs, Path(build_dir or tmp), sim)
     out, start = [], 0
-    for layer in layers:
-        mine = results[start:start + layer.groups]
-        start += layer.groups
+    for group in per_layer:
+        mine = results[start:start + len(group)]
+        start += len(group)
         out.append((np.concatenate([r.output for r in mine]), mine))
     return out
+
+
+def _run_cocotb(jobs, build_dir: Path, sim: str) -> list:
+    from ..sim_cocotb import compile_verilog, run_cocotb, simulator_available
+    why = simulator_available(sim)
+    if why:
+        raise SpecError(f"cannot simulate with {sim}: {why}")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    verilog_path, _ = accelerator_verilog(jobs[0].arch, build_dir, PARAMS)
+    runner = compile_verilog(verilog_path, ACCEL_TOP, build_dir, sim)
+    return run_cocotb(jobs, build_dir, sim, runner=runner)
 
 
 def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None) -> tuple[int, int]:
@@ -122,7 +149,7 @@ def cell_stats(arch: ArchSpec) -> dict:
     signed MAC PE and the int8 MAC PE and array of the same size (32-bit sums, as edge_tiny)."""
     check(arch)
     pe = arch.pe_array
-    dataflows = buildable(array_arch(arch)).dataflows
+    dataflows = buildable(array_arch(arch), PARAMS).dataflows
     designs = {
         "pe": MacPE(OPERAND_BITS, OPERAND_BITS, pe.psum_bits, dataflows),
         "array": SystolicArray(pe.rows, pe.cols, OPERAND_BITS, OPERAND_BITS, pe.psum_bits,

@@ -10,6 +10,11 @@ qw[G·K, C, R, S]) runs as G commands of the accelerator, one per group, one aft
   w' = 2·q_w − 3 ∈ {−3, −1, 1, 3}, so the array's Σ w'·q_a is PalQuant's integer output
   T = 2·Σq_w·q_a − 3·Σq_a itself (no separate window sum or combine step);
 - its outputs are group g's K output channels.
+
+A wider layer (`bitsliced_conv`'s unsigned codes, e.g. 4 bit) is one `SlicedJob`: its ifmap and
+weights stored as 2-bit slice planes, least significant first, and one command whose passes
+(dlaforge.rtl_palquant_plan.slice_passes) add every slice pair's products into the
+accumulator, shifted between diagonals.
 """
 
 from __future__ import annotations
@@ -18,13 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlaforge.rtl_palquant_plan import CODE_BITS, slice_tops
 from dlaforge.rtl_plan import Gemm
-from dlaforge.workloads.methods.palquant_ref import LEVELS, palquant_conv
+from dlaforge.workloads.methods.palquant_ref import LEVELS, bitsliced_conv, palquant_conv, slices
 
 from ..job import LayerJob, wrap
-from ..layouts import command_fields
+from ..layouts import RtlParams, command_fields
 
 CODES = LEVELS + 1          # 2-bit codes 0..3
+PARAMS = RtlParams(slice_bits=CODE_BITS)     # the generator's parameters for the array
+ONE_PASS = {"a_top": 0, "w_top": 0, "ifmap_plane": 0, "weight_plane": 0}
 
 
 def weight_levels(qw: np.ndarray) -> np.ndarray:
@@ -43,7 +51,8 @@ class GroupJob(LayerJob):
     def command(self) -> dict:
         g = self.gemm
         _, weight_base, ofmap_base = self.bases
-        return command_fields(self.plan, self.source * g.C * g.H * g.W, weight_base, ofmap_base)
+        return command_fields(self.plan, self.source * g.C * g.H * g.W, weight_base, ofmap_base,
+                              PARAMS, ONE_PASS)
 
     def expected(self) -> np.ndarray:
         return self.reference
@@ -83,3 +92,44 @@ class PalquantLayer:
                          source=(g + self.shift) % self.groups,
                          reference=expected[g * K:(g + 1) * K])
                 for g in range(self.groups)]
+
+
+@dataclass
+class SlicedJob(LayerJob):
+    """A layer of unsigned `bits`-bit codes as one bit-sliced command: `ifmap` holds the slice
+    planes (slices x C x H x W), `weight` the weight's (slices x K x C x R x S)."""
+
+    bits: int = 2 * CODE_BITS
+
+    @staticmethod
+    def of_codes(arch, dataflow, gemm, a_codes, w_codes, bits, **dram) -> SlicedJob:
+        return SlicedJob(arch, dataflow, gemm, np.stack(slices(a_codes, bits, CODE_BITS)),
+                         np.stack(slices(w_codes, bits, CODE_BITS)), bits=bits, **dram)
+
+    @staticmethod
+    def random(arch, dataflow, gemm, rng, bits=2 * CODE_BITS, low=0, high=None, **dram):
+        high = 1 << bits if high is None else high
+        a = rng.integers(low, high, (gemm.C, gemm.H, gemm.W))
+        w = rng.integers(low, high, (gemm.K, gemm.C, gemm.R, gemm.S))
+        return SlicedJob.of_codes(arch, dataflow, gemm, a, w, bits, **dram)
+
+    def jobs(self) -> list[SlicedJob]:
+        return [self]
+
+    def command(self) -> dict:
+        top = slice_tops(self.bits)
+        passes = {"a_top": top, "w_top": top, "ifmap_plane": self.ifmap[0].size,
+                  "weight_plane": self.weight[0].size}
+        return command_fields(self.plan, *self.bases, PARAMS, passes)
+
+    def codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The unsigned codes the slice planes hold."""
+        return tuple((planes << (CODE_BITS * np.arange(len(planes)))
+                      .reshape(-1, *[1] * (planes.ndim - 1))).sum(axis=0)
+                     for planes in (self.ifmap, self.weight))
+
+    def expected(self) -> np.ndarray:
+        g = self.gemm
+        a, w = self.codes()
+        out = bitsliced_conv(a[None], w, self.bits, g.stride, g.padding, CODE_BITS)[0]
+        return wrap(out[:, :g.P, :g.Q], self.arch.pe_array.psum_bits)

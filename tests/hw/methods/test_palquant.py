@@ -1,8 +1,9 @@
-"""The PalQuant array (hw/methods/palquant.py): the weight encoding against palquant_ref, whole
-PalQuant layers (G commands, shuffled groups) bit-exact against palquant_ref in Amaranth and
-on Icarus, every command's counters and cycles equal to the timing model
-(sim/cycle/rtl_palquant.py via the baseline's rtl_timing), and the op-level model's cycles
-equal to the RTL's for a layer from the method's own transform."""
+"""The PalQuant array (hw/methods/palquant.py): the weight encoding against palquant_ref; whole
+PalQuant layers (G commands, shuffled groups) and bit-sliced 4- and 8-bit layers bit-exact
+against palquant_ref (palquant_conv, bitsliced_conv) in Amaranth and on Icarus, every
+command's counters and cycles equal to the timing model (sim/cycle/rtl_palquant.py); the pass
+order against Horner's rule; and the op-level model's cycles equal to the RTL's for layers
+from the methods' own transforms (palquant, bitslice_w4a4)."""
 
 import json
 
@@ -12,10 +13,10 @@ import pytest
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.hw.methods import palquant as pq
-from dlaforge.hw.methods.palquant_job import PalquantLayer, weight_levels
+from dlaforge.hw.methods.palquant_job import PalquantLayer, SlicedJob, weight_levels
 from dlaforge.hw.shapes import conv, shapes
 from dlaforge.hw.sim_cocotb import simulator_available
-from dlaforge.rtl_palquant_plan import array_arch
+from dlaforge.rtl_palquant_plan import array_arch, slice_passes
 from dlaforge.sim.cycle import rtl_palquant
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from dlaforge.sim.energy import energy_table
@@ -30,12 +31,19 @@ icarus = pytest.mark.skipif(simulator_available("icarus") is not None,
                             reason="iverilog is not installed")
 
 
+def model_counters(job) -> dict:
+    if isinstance(job, SlicedJob):
+        cmd = job.command()
+        return rtl_palquant.sliced_timing(BUILT, job.dataflow, job.gemm, cmd["a_top"],
+                                          cmd["w_top"], job.bandwidth, job.latency)
+    return rtl_timing(BUILT, job.dataflow, job.gemm, job.bandwidth, job.latency).counters
+
+
 def check_layer(layer, output, results):
     assert np.array_equal(output, layer.expected())
     for job, result in zip(layer.jobs(), results):
-        model = rtl_timing(BUILT, layer.dataflow, layer.gemm, job.bandwidth, job.latency)
-        assert result.perf == model.counters
-        assert result.testbench_cycles == model.cycles == result.perf["cycles"]
+        assert result.perf == model_counters(job)
+        assert result.testbench_cycles == result.perf["cycles"]
 
 
 @pytest.mark.parametrize("G,shift", [(2, 0), (2, 1), (3, 1), (4, 3)])
@@ -49,17 +57,33 @@ def test_weight_levels_give_palquant_output(G, shift):
     assert np.array_equal(direct, palquant_conv(qa, qw, G, 2, 1, shift))
 
 
+@pytest.mark.parametrize("a_top,w_top", [(0, 0), (1, 1), (3, 3), (0, 2), (2, 1)])
+def test_slice_passes_follow_horners_rule(a_top, w_top):
+    """Every slice pair once; shifting the running sum where a pass says so weights each pair's
+    product by 4^(i+j)."""
+    passes = slice_passes(a_top, w_top)
+    pairs = [(i, j) for i in range(a_top + 1) for j in range(w_top + 1)]
+    assert sorted((i, j) for i, j, _ in passes) == pairs
+    products = {pair: 7 + 3 * n for n, pair in enumerate(pairs)}
+    total = 0
+    for i, j, shift in passes:
+        total = (total << 2 if shift else total) + products[i, j]
+    assert total == sum(v << 2 * (i + j) for (i, j), v in products.items())
+
+
 def test_check_refuses_a_spec_that_is_not_2_bit():
     with pytest.raises(SpecError, match="2-bit ifmap and weights"):
         pq.check(load_arch("edge_tiny"))
     pq.check(ARCH)
 
 
-def test_amaranth_shuffled_layer():
-    layer = PalquantLayer.random(BUILT, "ws", conv(2, 5, 5, 3, 3, 3, padding=1), 2, 1,
-                                 np.random.default_rng(0), bandwidth=1.0, latency=3)
-    [(output, results)] = pq.run_layers([layer], "amaranth")
-    check_layer(layer, output, results)
+def test_amaranth_shuffled_and_sliced_layers():
+    rng = np.random.default_rng(0)
+    layers = [PalquantLayer.random(BUILT, "ws", conv(2, 5, 5, 3, 3, 3, padding=1), 2, 1, rng,
+                                   bandwidth=1.0, latency=3),
+              SlicedJob.random(BUILT, "ws", conv(2, 5, 5, 3, 3, 3, padding=1), rng, bits=4)]
+    for layer, (output, results) in zip(layers, pq.run_layers(layers, "amaranth")):
+        check_layer(layer, output, results)
 
 
 def test_generate_writes_verilog_and_manifest(tmp_path):
@@ -90,6 +114,12 @@ def icarus_layers():
         layer = PalquantLayer.random(BUILT, "os", conv(5, 4, 4, 5, 2, 2, padding=1), 2, 1, rng)
         layer.qa[:], layer.qw[:] = 3, codes
         layers.append(layer)
+    layers += [SlicedJob.random(BUILT, "ws", conv(3, 5, 5, 5, 3, 3, padding=1), rng, bits=4),
+               SlicedJob.random(BUILT, "os", conv(2, 4, 4, 5, 3, 3, stride=2, padding=1), rng,
+                                bits=8, bandwidth=1.0, latency=3),
+               SlicedJob.random(BUILT, "is", conv(5, 4, 4, 6, 2, 2, padding=1), rng, bits=4,
+                                bandwidth=2.0, latency=1),
+               SlicedJob.random(BUILT, "ws", conv(6, 3, 3, 5, 1, 1), rng, 4, 15, 16)]
     return layers
 
 
@@ -97,7 +127,7 @@ def icarus_layers():
 def test_icarus_layers_bit_exact_and_cycle_exact(tmp_path):
     layers = icarus_layers()
     outs = pq.run_layers(layers, "icarus", tmp_path / "build")
-    assert len(outs) == 14
+    assert len(outs) == 18
     for layer, (output, results) in zip(layers, outs):
         check_layer(layer, output, results)
 
@@ -116,3 +146,18 @@ def test_op_model_equals_rtl_for_a_transformed_layer(tmp_path):
     assert stats.cycles == sum(r.testbench_cycles for r in results)
     assert stats.dram_read_bytes == sum(r.perf["dram_read_bytes"] for r in results)
     assert stats.energy_pj > 0
+
+
+@icarus
+def test_op_model_equals_rtl_for_a_bitsliced_layer(tmp_path):
+    """bitslice_w4a4's op for a 4-bit layer: op_stats' cycles and DRAM bytes equal the RTL's
+    one bit-sliced command."""
+    layer = Layer(name="l", kind="conv2d", K=5, C=6, P=3, Q=3, H=5, W=5, R=3, S=3)
+    [op] = get_method("bitslice_w4a4", ARCH).transform(layer, ARCH)
+    assert rtl_palquant.cannot_run(ARCH, op, "os") is None
+    stats = rtl_palquant.op_stats(ARCH, op, "os", energy_table(ARCH))
+    job = SlicedJob.random(BUILT, "os", conv(6, 5, 5, 5, 3, 3), np.random.default_rng(2), bits=4)
+    [(output, [result])] = pq.run_layers([job], "icarus", tmp_path / "build")
+    assert np.array_equal(output, job.expected())
+    assert stats.cycles == result.testbench_cycles
+    assert stats.dram_read_bytes == result.perf["dram_read_bytes"]
