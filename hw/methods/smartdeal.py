@@ -99,7 +99,8 @@ def verify_jobs(arch: ArchSpec, rng) -> list[tuple[str, SmartDealJob]]:
         d.sign[:], d.exp[:], d.b_q[:] = sign, exp, b
         jobs.append((name, SmartDealJob(arch, corner, d, job.ifmap)))
     weights = rng.normal(0.0, 0.3, (corner.K, corner.C, corner.R, corner.S))
-    x = rng.integers(-128, 128, (corner.C, corner.H, corner.W))
+    half = 1 << (arch.pe_array.ifmap_bits - 1)
+    x = rng.integers(-half, half, (corner.C, corner.H, corner.W))
     jobs.append(("decomposed", SmartDealJob(arch, corner, decompose(weights), x)))
     return jobs
 

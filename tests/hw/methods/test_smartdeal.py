@@ -20,6 +20,7 @@ from dlaforge.hw.shapes import conv
 from dlaforge.hw.sim_cocotb import simulator_available
 from dlaforge.rtl_smartdeal_plan import B_BYTES, WINDOW_ROWS, bitmap_bytes
 from dlaforge.sim.cycle.rtl_smartdeal import rebuild_steps, smartdeal_timing
+from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.smartdeal_ref import P_MAX, P_MIN, rebuild
 
 EDGE_TINY = load_arch("edge_tiny")
@@ -130,6 +131,27 @@ def test_icarus_bit_exact_and_cycle_exact(icarus_runs):
         assert result.perf == model, name
         assert result.testbench_cycles == result.perf["cycles"], name
 
+
+
+def test_widths_from_the_spec_on_icarus(tmp_path):
+    """A 3x5 array (rows not a multiple of 3, so kd tiles start mid Ce row), 4-bit ifmap,
+    20-bit sums that wrap: verify's layers, bit- and cycle-exact."""
+    if simulator_available("icarus"):
+        pytest.skip("iverilog is not installed")
+    path = tmp_path / "odd.yaml"
+    path.write_text("base: edge_tiny\nname: odd\npe_array: {rows: 3, cols: 5, ifmap_bits: 4, "
+                    "psum_bits: 20}\n")
+    arch = load_arch(path)
+    named = smartdeal.verify_jobs(arch, np.random.default_rng(2))
+    results = smartdeal.run_jobs([job for _, job in named], tmp_path / "build")
+    wrapped = 0
+    for (name, job), result in zip(named, results):
+        assert np.array_equal(result.output, job.expected()), name
+        model = smartdeal_timing(arch, job.gemm, job.decomposition.sign)
+        assert result.perf == model, name
+        raw = conv2d_int(job.ifmap[None], job.weights(), job.gemm.stride, job.gemm.padding)
+        wrapped += np.abs(raw).max() >= 1 << 19
+    assert wrapped      # some layer's sums do wrap at 20 bits
 
 def test_zero_rows_skipped_in_cycles(icarus_runs):
     """The same layer with every Ce row zero rebuilds in a quarter of the dense layer's
