@@ -71,6 +71,7 @@ class SmartDealBuffers:
     rebuilt_rows: int       # Ce rows per filter the rebuilt-weight buffer holds
     bitmap_bytes: int
     code_bytes: int
+    spare_bits: int         # of the weight share, for the B buffer and the tile's weights
 
     @staticmethod
     def of(arch: ArchSpec, weight_bits: int) -> SmartDealBuffers:
@@ -85,7 +86,8 @@ class SmartDealBuffers:
             ifmap_words=share("ifmap") // (pe.rows * pe.ifmap_bits),
             acc_words=share("ofmap") // (pe.cols * pe.psum_bits),
             rebuilt_rows=weight // 2 // (ROW_ENTRIES * pe.cols * weight_bits),
-            bitmap_bytes=weight // 8 // 8, code_bytes=weight // 4 // 8)
+            bitmap_bytes=weight // 8 // 8, code_bytes=weight // 4 // 8,
+            spare_bits=weight - weight // 2 - weight // 4 - weight // 8)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ class SmartDealPlan:
         pe = arch.pe_array
         buffers = SmartDealBuffers.of(arch, weight_bits)
         Mt = min(buffers.ifmap_words, buffers.acc_words)
-        if Mt < 1 or buffers.rebuilt_rows < 1:
+        tile_bits = pe.cols * (B_BYTES * 8 + pe.rows * weight_bits)
+        if Mt < 1 or buffers.rebuilt_rows < 1 or buffers.spare_bits < tile_bits:
             raise SpecError(f"arch {arch.name!r}: buffers too small for the SmartDeal unit "
                             f"({buffers})")
         rows = ce_rows(gemm.Kd)

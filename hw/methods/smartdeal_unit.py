@@ -162,8 +162,8 @@ class SmartDealUnit(wiring.Component):
             m.d.comb += [r_wr.addr.eq(clear_row), r_wr.en.eq(-1)]
         with m.Else():
             m.d.comb += [r_wr.addr.eq(rebuild.wr_row),
-                         r_wr.en.eq(Mux(rebuild.wr_en, 0b111 << (ROW_ENTRIES * rebuild.wr_filter),
-                                        0))]
+                         r_wr.en.eq(Mux(rebuild.wr_en, ((1 << ROW_ENTRIES) - 1)
+                                        << (ROW_ENTRIES * rebuild.wr_filter), 0))]
             m.d.comb += [r_wr.data[ROW_ENTRIES * j + c].eq(rebuild.wr_data[c])
                          for j in range(Cc) for c in range(ROW_ENTRIES)]
         with m.If(clearing):
