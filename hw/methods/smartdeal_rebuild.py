@@ -103,7 +103,8 @@ class RebuildEngine(wiring.Component):
         with m.If(self.start):
             m.d.sync += [running.eq(1), filt.eq(0), row.eq(0), bit.eq(0), nibble.eq(0)]
         with m.Elif(running):
-            m.d.sync += [bit.eq(bit + ROW_ENTRIES * step), nibble.eq(nibble + used),
+            m.d.sync += [bit.eq(bit + (step << 1) + step),     # 3 bitmap bits per row
+                         nibble.eq(nibble + used),
                          row.eq(Mux(last_of_filter, 0, row + step))]
             with m.If(last_of_filter):
                 m.d.sync += filt.eq(filt + 1)

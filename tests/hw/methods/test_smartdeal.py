@@ -210,3 +210,16 @@ def test_op_stats_for_a_method_op():
     assert stats.ops["rebuild_shift"] == op.ops["rebuild_shift"]
     assert stats.ops["rebuild_add"] == op.ops["rebuild_add"]
     assert stats.energy_breakdown_pj["units"] > 0
+
+
+def test_cell_stats_beside_the_int8_mac():
+    """The unit's PE multiplies by 17-bit rebuilt weights; the rebuild engine has shifters and
+    adders but no multiplier."""
+    stats = smartdeal.cell_stats(EDGE_TINY)
+    assert any(k.startswith("$mul(8x17") for k in stats["pe"]["by_type"])
+    assert any(k.startswith("$mul(8x8") for k in stats["int8_pe"]["by_type"])
+    engine = stats["rebuild_engine"]["by_type"]
+    assert not any(k.startswith("$mul") for k in engine)
+    assert sum(n for k, n in engine.items() if k.startswith("$shl")) == 9
+    assert stats["pe_over_int8_pe"] == stats["pe"]["total"] / stats["int8_pe"]["total"]
+    assert stats["unit"]["total"] > stats["array"]["total"] + stats["rebuild_engine"]["total"]
