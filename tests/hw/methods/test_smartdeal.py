@@ -190,6 +190,9 @@ def test_check_refuses_what_it_cannot_build(arch_yaml):
         smartdeal.check(load_arch(arch_yaml({"pe_array.dataflows": ["os"]})))
     with pytest.raises(SpecError, match="holds"):
         SmartDealJob.random(EDGE_TINY, conv(64, 3, 3, 4, 3, 3), np.random.default_rng(0))
+    with pytest.raises(SpecError, match="simulator"):
+        smartdeal.verify(EDGE_TINY, sim="modelsim")
+    smartdeal.check(EDGE_TINY)
 
 
 def test_op_stats_for_a_method_op():
