@@ -23,11 +23,11 @@ from dlaforge.rtl_smartdeal_plan import WINDOW_ROWS, SmartDealPlan
 from dlaforge.workloads.methods.smartdeal_ref import P_MAX, P_MIN, decompose
 
 from ..array import SystolicArray
+from ..layouts import bits_for
 from ..pe import MacPE
 from ..shapes import conv, shapes
 from ..sim_cocotb import compile_verilog, run_cocotb, simulator_available
 from ..verify import SIMS
-from ..layouts import bits_for
 from ..verilog import TOP, cell_stats as yosys_cells, manifest, write_complete
 from .smartdeal_job import SmartDealJob
 from .smartdeal_rebuild import RebuildEngine
@@ -44,6 +44,8 @@ def check(arch: ArchSpec) -> None:
 
 
 def _write_design(arch: ArchSpec, out_dir: Path, top: str) -> tuple[Path, Path]:
+    """`<top>.v` and `<top>.json` (hw.verilog's manifest plus the unit's parameters); for
+    simulation the module is named as the shared cocotb testbench expects (hw.verilog.TOP)."""
     check(arch)
     dut = SmartDealUnit(arch)
     text = verilog.convert(dut, name=top)
