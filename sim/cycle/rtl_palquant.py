@@ -84,8 +84,7 @@ def sliced_timing(built: ArchSpec, dataflow: str, gemm: Gemm, a_top: int, w_top:
     ends_output = np.zeros((tn * tm, passes, tk), dtype=np.bool_)
     ends_output[:, -1, -1] = True
     streamed = tiles[:, {"ws": 4, "os": 5, "is": 3}[dataflow]]
-    fold_len = np.array([fold_length(dataflow, pe.rows, pe.cols, int(t)) for t in streamed],
-                        dtype=np.int64)
+    fold_len = fold_length(dataflow, pe.rows, pe.cols, streamed).astype(np.int64)
     g = gemm
     cycles = _sliced_program(
         tiles, ends_output.ravel(), dataflow == "os", dataflow == "is", fold_len, g.P, g.Q, g.C,
