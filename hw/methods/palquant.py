@@ -41,6 +41,7 @@ from ..verilog import generate as accelerator_verilog, manifest, write_complete
 from .palquant_job import CODES, PARAMS, PalquantLayer, SlicedJob
 
 TOP = "dlaforge_palquant"
+METHODS = ("palquant", "palquant_g3", "palquant_g4", "bitslice_w4a4")   # the methods it runs
 GROUPS = (2, 3, 4)                  # palquant, palquant_g3, palquant_g4
 SLICED_BITS = 4                     # bitslice_w4a4
 
@@ -56,7 +57,7 @@ def generate(arch: ArchSpec, out_dir: Path) -> tuple[Path, Path]:
     built = array_arch(arch)
     dut = Accelerator(built, PARAMS)
     text = verilog.convert(dut, name=TOP)
-    info = {**manifest(dut, built), "top": TOP, "arch": arch.name, "method": "palquant",
+    info = {**manifest(dut, built), "top": TOP, "arch": arch.name, "methods": list(METHODS),
             "operands": {"ifmap": "2-bit PalQuant activation code q_a (0..3), signed 3-bit",
                          "weight": "2*q_w - 3 (-3, -1, 1, 3), signed 3-bit",
                          "output": "T = 2*sum(q_w*q_a) - 3*sum(q_a), psum_bits wrapping",
