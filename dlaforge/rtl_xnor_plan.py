@@ -19,9 +19,16 @@ U = words*w - C of them too; the reference's dot product follows as
 where taps (the in-image taps of the output pixel) = rows(p) * cols(q) of the R x S window
 that fall inside the H x W image.
 
-Scaling (XNOR-Net's K and alpha, in fixed point): the host gives alpha_q[k] and K_q[p, q] as
-unsigned SCALE_BITS-bit integers and a right shift; the unit writes
+Scaling (XNOR-Net's K and alpha, in fixed point): alpha_q[k] (from the weights, offline) and
+K_q[p, q] are unsigned SCALE_BITS-bit integers; the unit writes
     y = (dot * alpha_q[k] * K_q[p, q]) >> out_shift    (arithmetic shift, wrapped to psum_bits).
+K_q comes from the host, or, with the command's `binarize` flag, from the unit's pre-pass over
+the int8 activations (hw/methods/xnor_binarize.py), which also packs their signs:
+    A[h, w] = sum_c |x[c, h, w]|,   Ksum[p, q] = sum of A over the window's in-image taps,
+    K_q = min((Ksum * recip_q) >> k_shift, 2**SCALE_BITS - 1),
+with recip_q ~ 2**(k_shift + f) / (C*R*S) (`kmap_scale`), i.e. xnor_ref.k_map in f-bit fixed
+point. Every DRAM beat moves one 64-bit element (DRAM_WORD_BYTES): a packed word, eight int8
+activations, A, alpha_q, K_q or one output.
 """
 
 from __future__ import annotations
@@ -35,7 +42,19 @@ from .rtl_plan import Gemm, RtlPlan, ceil_div
 DATAFLOW = "os"           # the unit's one dataflow: every PE owns an (output pixel, filter)
 SCALE_BITS = 16           # width of alpha_q and K_q (as sim/method_costs.SCALE_BITS charges)
 SHIFT_BITS = 6            # the command's out_shift field
-DRAM_WORD_BYTES = 8       # the DRAM port moves one 64-bit element per beat (words, scales)
+DRAM_WORD_BYTES = 8       # the DRAM port moves one 64-bit element per beat, whatever it holds
+INT8_PER_ELEMENT = 8      # int8 activations (channels of one pixel) per DRAM element
+
+
+def kmap_scale(channels: int, R: int, S: int, frac_bits: int) -> tuple[int, int]:
+    """(recip_q, k_shift): the largest k_shift (at most 63) whose recip_q =
+    round(2**(k_shift + frac_bits) / (channels*R*S)) fits SCALE_BITS bits."""
+    n = channels * R * S
+    for k_shift in range((1 << SHIFT_BITS) - 1, -1, -1):
+        recip = round(2 ** (k_shift + frac_bits) / n)
+        if recip < 1 << SCALE_BITS:
+            return recip, k_shift
+    raise SpecError(f"no {SCALE_BITS}-bit reciprocal of {n} with {frac_bits} fraction bits")
 
 
 def word_bits(arch: ArchSpec) -> int:
@@ -72,9 +91,9 @@ def check(arch: ArchSpec) -> None:
         raise SpecError(f"arch {arch.name!r} lacks dataflow 'os', the only one the XNOR unit runs")
     if arch.unit("xnor_scale") is None:
         raise SpecError(f"arch {arch.name!r} declares no xnor_scale unit (units: xnor_scale)")
-    if not 1 <= pe.xnor_word_bits <= 64:
-        raise SpecError(f"the XNOR unit packs at most 64 signs per DRAM element, not "
-                        f"xnor_word_bits {pe.xnor_word_bits}")
+    if not (1 <= pe.xnor_word_bits <= 64 and pe.xnor_word_bits % INT8_PER_ELEMENT == 0):
+        raise SpecError(f"the XNOR unit packs a multiple of 8, at most 64 signs per DRAM "
+                        f"element, not xnor_word_bits {pe.xnor_word_bits}")
     if pe.psum_bits < 2:
         raise SpecError("the XNOR unit needs psum_bits >= 2")
     RtlPlan.make(binary_arch(arch), DATAFLOW, Gemm.matmul(1, 1, 1))

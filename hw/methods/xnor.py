@@ -4,9 +4,10 @@ The interface the CLI and the cycle model use:
 - `check(arch)`: SpecError unless the unit can be built (pe_kind xnor, dataflow os, the
   xnor_scale unit, buffers holding one tile);
 - `generate(arch, out_dir)`: `dlaforge_xnor.v` and `dlaforge_xnor.json` (ports, parameters);
-- `verify(arch, sim)`: corner-case and random binarized layers in Icarus (or Verilator),
-  bit-exact against the reference (hw/methods/xnor_job.py) and with the testbench's cycle
-  count equal to the unit's own counter;
+- `verify(arch, sim)`: corner-case and random binarized layers in Icarus (or Verilator), most
+  binarizing int8 activations on chip, bit-exact against the reference
+  (hw/methods/xnor_job.py) and with the testbench's cycle count equal to the unit's own
+  counter;
 - `cell_stats(arch)`: Yosys cell counts of one XNOR PE and the XNOR array beside the int8 MAC
   PE and MAC array of the same size.
 The unit keeps the baseline's outside, so hw/cocotb_tb.py drives it through hw/sim_cocotb.py.
@@ -115,18 +116,27 @@ def layer_cases(rows: int, cols: int) -> dict:
     }
 
 
+HOST_PACKED_CASES = ("one_word", "tail_bits", "kd_tiles")
+
+
 def verification_jobs(arch: ArchSpec, rng) -> tuple[list[str], list[XnorJob]]:
-    """The layer cases with random signs and scales, plus all-+1 / all--1 signs with the
-    largest scales (the extremes of the popcount and of the multipliers)."""
+    """Every layer case binarizing random int8 activations on chip (random weight signs and
+    alpha_q), three of them with host-packed signs and random K_q instead, and the extremes:
+    all activations 127 or -128 and weights all +1 or -1 with the largest alpha_q and out_shift
+    0 (the popcount's ends, the largest K sums and products, the output wrap)."""
     pe = arch.pe_array
     cases = layer_cases(pe.rows, pe.cols)
     names, jobs = [], []
     for name, dims in cases.items():
         names.append(name)
-        jobs.append(XnorJob.random(arch, dims, rng))
+        jobs.append(XnorJob.random(arch, dims, rng, binarize=True))
+    for name in HOST_PACKED_CASES:
+        names.append(f"{name}_host_packed")
+        jobs.append(XnorJob.random(arch, cases[name], rng))
     for signs in ("plus", "minus"):
         names.append(f"all_{signs}_max_scales")
-        jobs.append(XnorJob.random(arch, cases["tail_bits"], rng, signs=signs, scales="max"))
+        jobs.append(XnorJob.random(arch, cases["tail_bits"], rng, signs=signs, scales="max",
+                                   binarize=True))
     return names, jobs
 
 

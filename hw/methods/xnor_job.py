@@ -3,9 +3,14 @@
 `XnorJob` holds the layer's signs (+1 / -1) of activations x[C, H, W] and weights w[K, C, R, S]
 and the fixed-point scales alpha_q[K] and K_q[P, Q] (unsigned SCALE_BITS-bit integers) with
 the output shift. DRAM (one 64-bit element per address): the packed activations
-(words x H x W), the packed weights (K x words x R x S), alpha_q, K_q (P*Q), then room for the
-outputs (K x P x Q). Packing is at the spec's `xnor_word_bits` (dlaforge/rtl_xnor_plan.py).
+(words x H x W), the packed weights (K x words x R x S), alpha_q, K_q (P*Q), room for the
+outputs (K x P x Q), then, for a job that binarizes on chip, the int8 activations (eight
+channels per element, dlaforge/rtl_xnor_plan.py) and room for the A plane (H x W). Packing is
+at the spec's `xnor_word_bits`.
 
+A job given int8 activations (`x_int8`) sets the command's `binarize`: the unit packs the signs
+(sign(0) = +1) and forms K_q itself, and the reference K_q is `kmap_fixed` (the fixed-point
+form of xnor_ref.k_map); otherwise the host's packed words and K_q are in DRAM.
 `expected()` is the reference: workloads/methods/xnor_ref.xnor_dot (64-bit packed
 XNOR-popcount, padded taps skipped) times alpha_q and K_q, shifted right, wrapped to psum_bits.
 `fixed_point_scales` turns XNOR-Net's real alpha and K (xnor_ref.alpha, xnor_ref.k_map) into
@@ -19,11 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import Gemm, element_bytes
-from dlaforge.rtl_xnor_plan import (DATAFLOW, DRAM_WORD_BYTES, SCALE_BITS, SHIFT_BITS, plan,
-                                    tap_bias, word_bits, xnor_gemm)
+from dlaforge.rtl_plan import Gemm
+from dlaforge.rtl_xnor_plan import (DATAFLOW, DRAM_WORD_BYTES, INT8_PER_ELEMENT, SCALE_BITS,
+                                    SHIFT_BITS, kmap_scale, plan, tap_bias, word_bits,
+                                    xnor_gemm)
 from dlaforge.workloads.layer import out_size
 from dlaforge.workloads.methods import xnor_ref
+from dlaforge.workloads.methods.conv_ref import conv2d_int
 
 from ..layouts import command_fields
 
@@ -42,6 +49,26 @@ def pack_words(signs: np.ndarray, bits: int) -> np.ndarray:
     return (grouped * weights).sum(axis=2, dtype=np.uint64).view(np.int64)
 
 
+def pack_int8(x: np.ndarray) -> np.ndarray:
+    """int8 x[C, H, W] -> int64[ceil(C/8), H, W]: channel 8g+j in byte j of element g."""
+    C = x.shape[0]
+    groups = -(-C // INT8_PER_ELEMENT)
+    padded = np.zeros((groups * INT8_PER_ELEMENT,) + x.shape[1:], dtype=np.uint64)
+    padded[:C] = np.asarray(x, np.int64) & 0xFF
+    lanes = padded.reshape((groups, INT8_PER_ELEMENT) + x.shape[1:])
+    shifts = (np.arange(INT8_PER_ELEMENT, dtype=np.uint64) * np.uint64(8)).reshape(1, -1, 1, 1)
+    return (lanes << shifts).sum(axis=1, dtype=np.uint64).view(np.int64)
+
+
+def kmap_fixed(x_int8, R: int, S: int, stride: int, padding: int, recip_q: int,
+               k_shift: int) -> np.ndarray:
+    """K_q[P, Q] from int8 activations: min((box sum of A = sum_c |x|) * recip_q >> k_shift,
+    2**SCALE_BITS - 1), the box sum over the window's in-image taps (zero padding)."""
+    a_plane = np.abs(np.asarray(x_int8, np.int64)).sum(axis=0)
+    ksum = conv2d_int(a_plane[None, None], np.ones((1, 1, R, S), np.int64), stride, padding)[0, 0]
+    return np.minimum((ksum * recip_q) >> k_shift, (1 << SCALE_BITS) - 1)
+
+
 def fixed_point_scales(x, w, stride: int, padding: int, frac_bits: int = 12):
     """alpha_q[K], K_q[P, Q] (round(v * 2**frac_bits), clipped to SCALE_BITS) and the shift
     that leaves the output with `frac_bits` fraction bits."""
@@ -56,20 +83,28 @@ def fixed_point_scales(x, w, stride: int, padding: int, frac_bits: int = 12):
 @dataclass
 class XnorJob:
     arch: ArchSpec
-    x_signs: np.ndarray      # C x H x W of +1 / -1
+    x_signs: np.ndarray      # C x H x W of +1 / -1 (None with x_int8)
     w_signs: np.ndarray      # K x C x R x S of +1 / -1
     alpha_q: np.ndarray      # K
-    k_q: np.ndarray          # P x Q
+    k_q: np.ndarray          # P x Q (None with x_int8)
     out_shift: int
     stride: int = 1
     padding: int = 0
     bandwidth: float = None  # DRAM model; default: the spec's
     latency: int = None
+    x_int8: np.ndarray = None    # C x H x W int8: binarize on chip
+    kmap_frac_bits: int = 8      # fraction bits of the on-chip K_q (K <= 128 fits 16 bits)
     dataflow: str = DATAFLOW
 
     def __post_init__(self):
-        C, H, W = self.x_signs.shape
-        K, _, R, S = self.w_signs.shape
+        K, C, R, S = self.w_signs.shape
+        binarize = self.x_int8 is not None
+        H, W = (self.x_int8 if binarize else self.x_signs).shape[1:]
+        self.recip_q, self.k_shift = kmap_scale(C, R, S, self.kmap_frac_bits)
+        if binarize:
+            self.x_signs = xnor_ref.signs(self.x_int8)
+            self.k_q = kmap_fixed(self.x_int8, R, S, self.stride, self.padding, self.recip_q,
+                                  self.k_shift)
         P, Q = out_size(H, R, self.stride, self.padding), out_size(W, S, self.stride, self.padding)
         self.channels = C
         self.gemm: Gemm = xnor_gemm(self.arch, C, H, W, K, R, S, P, Q, self.stride, self.padding)
@@ -81,11 +116,16 @@ class XnorJob:
         if self.latency is None:
             self.latency = self.arch.dram.latency_cycles
 
+    @property
+    def binarize(self) -> bool:
+        return self.x_int8 is not None
+
     @staticmethod
     def random(arch, gemm_dims: dict, rng, signs: str = "random", scales: str = "random",
-               **kwargs) -> XnorJob:
+               binarize: bool = False, **kwargs) -> XnorJob:
         """A layer of `gemm_dims` (C H W K R S stride padding) with random (or all +1 / all -1)
-        signs and random (or extreme: all at the SCALE_BITS maximum) scales."""
+        signs and random (or extreme: all at the SCALE_BITS maximum) scales; with `binarize`,
+        int8 activations (random, or all 127 / all -128) instead of host-packed signs and K."""
         d = dict(gemm_dims)
         stride, padding = d.pop("stride", 1), d.pop("padding", 0)
         C, H, W, K, R, S = (d[k] for k in "CHWKRS")
@@ -99,39 +139,53 @@ class XnorJob:
         else:
             alpha, kmap = rng.integers(0, top, K), rng.integers(0, top, (P, Q))
             shift = int(rng.integers(0, 2 * SCALE_BITS))
+        if binarize:
+            x_int8 = {"random": lambda: rng.integers(-128, 128, (C, H, W)),
+                      "plus": lambda: np.full((C, H, W), 127),
+                      "minus": lambda: np.full((C, H, W), -128)}[signs]()
+            return XnorJob(arch, None, draw((K, C, R, S)), alpha, None, shift, stride, padding,
+                           x_int8=x_int8, **kwargs)
         return XnorJob(arch, draw((C, H, W)), draw((K, C, R, S)), alpha, kmap, shift,
                        stride, padding, **kwargs)
 
     @property
-    def bases(self) -> tuple[int, int, int, int, int]:
-        """DRAM bases of the ifmap words, weight words, alpha_q, K_q and the outputs."""
+    def bases(self) -> dict:
+        """DRAM base of each area (module doc), in address order."""
         g = self.gemm
-        ifmap = 0
-        weight = ifmap + g.C * g.H * g.W
-        alpha = weight + g.K * g.Kd
-        kmap = alpha + g.K
-        return ifmap, weight, alpha, kmap, kmap + g.M
+        sizes = {"ifmap": g.C * g.H * g.W, "weight": g.K * g.Kd, "alpha": g.K, "kmap": g.M,
+                 "out": g.K * g.M, "x": -(-self.channels // INT8_PER_ELEMENT) * g.H * g.W,
+                 "a": g.H * g.W}
+        bases, at = {}, 0
+        for name, size in sizes.items():
+            bases[name], at = at, at + size
+        return bases
 
     def dram_image(self) -> np.ndarray:
-        g = self.gemm
+        """The memory before the run: what the host provides, zeros where the unit writes."""
+        g, b = self.gemm, self.bases
         bits = word_bits(self.arch)
-        *_, out_base = self.bases
-        x_words = pack_words(self.x_signs[None], bits)[0]
-        w_words = pack_words(self.w_signs, bits)
-        return np.concatenate([x_words.ravel(), w_words.ravel(), self.alpha_q.ravel(),
-                               self.k_q.ravel(), np.zeros(g.K * g.M, np.int64)]).astype(np.int64)
+        memory = np.zeros(b["a"] + g.H * g.W, np.int64)
+        if self.binarize:
+            memory[b["x"]:b["a"]] = pack_int8(self.x_int8).ravel()
+        else:
+            memory[:b["weight"]] = pack_words(self.x_signs[None], bits)[0].ravel()
+            memory[b["kmap"]:b["out"]] = self.k_q.ravel()
+        memory[b["weight"]:b["alpha"]] = pack_words(self.w_signs, bits).ravel()
+        memory[b["alpha"]:b["kmap"]] = self.alpha_q
+        return memory
 
     def command(self) -> dict:
-        ifmap, weight, alpha, kmap, out = self.bases
-        fields = command_fields(self.plan, ifmap, weight, out)
-        fields.update(alpha_base=alpha, kmap_base=kmap, out_shift=self.out_shift,
-                      tap_bias=tap_bias(self.arch, self.channels))
+        b = self.bases
+        fields = command_fields(self.plan, b["ifmap"], b["weight"], b["out"])
+        fields.update(alpha_base=b["alpha"], kmap_base=b["kmap"], out_shift=self.out_shift,
+                      tap_bias=tap_bias(self.arch, self.channels), binarize=int(self.binarize),
+                      x_base=b["x"], a_base=b["a"], channels=self.channels,
+                      recip_q=self.recip_q, k_shift=self.k_shift)
         return fields
 
     def output_of(self, memory: np.ndarray) -> np.ndarray:
-        g = self.gemm
-        *_, out_base = self.bases
-        return memory[out_base:out_base + g.K * g.M].reshape(g.K, g.P, g.Q)
+        g, out = self.gemm, self.bases["out"]
+        return memory[out:out + g.K * g.M].reshape(g.K, g.P, g.Q)
 
     def dot(self) -> np.ndarray:
         """sum sign(x)*sign(w) per output (K x P x Q), from the reference's 64-bit packing."""
@@ -152,5 +206,5 @@ class XnorJob:
         return np.frompyfunc(scale_one, 1, 1)(scaled).astype(np.int64)
 
     def element_bytes(self) -> tuple[tuple[int, int], int]:
-        return ((DRAM_WORD_BYTES, DRAM_WORD_BYTES),
-                element_bytes(self.arch.pe_array.psum_bits))
+        """Bytes of a read beat (ifmap, weight tags) and of a write beat: one element each."""
+        return (DRAM_WORD_BYTES, DRAM_WORD_BYTES), DRAM_WORD_BYTES

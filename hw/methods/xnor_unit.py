@@ -2,10 +2,11 @@
 load engine, and the scaling write-back, run one tile at a time.
 
 Same outside as the baseline accelerator (hw/accelerator.py), so the same testbenches drive it:
-`cmd` (a command descriptor stream), `busy`, the DRAM read streams `rd_req` / `rd_resp` (one
-packed w-bit word per element, tagged) and write stream `wr`, and `perf` counters. The
+`cmd` (a command descriptor stream), `busy`, the DRAM read streams `rd_req` / `rd_resp` and
+write stream `wr` (one 64-bit element per beat; reads tagged) and `perf` counters. The
 command is the baseline's (hw/layouts.py, on the packed layer of dlaforge/rtl_xnor_plan.py)
-plus `alpha_base`, `kmap_base`, `tap_bias` and `out_shift`.
+plus `alpha_base`, `kmap_base`, `tap_bias`, `out_shift` and the pre-pass's `binarize`,
+`x_base`, `a_base`, `channels`, `recip_q`, `k_shift`.
 
 Datapath: the loader (hw/loader.py) fills the ifmap buffer with packed activation words, each
 stored with a valid bit (1 for data from DRAM, 0 for the zeros it writes for padding pixels),
@@ -14,14 +15,19 @@ them through the XnorPE array (hw/methods/xnor_pe.py) and accumulates popcount s
 tiles in the accumulator; the ScaleWriter (hw/methods/xnor_scale.py) turns each finished tile
 into XNOR-Net outputs on its way to DRAM.
 
-Sequencing, one tile at a time (no overlap of loads, folds and write-backs): after the command
-is taken, for each tile: GATE (one cycle; back to IDLE when the tiles are done), LOAD until
+With `binarize` set, the command first runs the Binarizer (hw/methods/xnor_binarize.py) over
+the int8 activations: it writes the packed words the loader then reads and the K_q map the
+ScaleWriter reads (state BINARIZE, from the cycle after the command is taken until its last
+write). Otherwise the host has put both in DRAM.
+
+Sequencing, one tile at a time (no overlap of loads, folds and write-backs): for each tile: GATE (one cycle; back to IDLE when the tiles are done), LOAD until
 the loader is done, then the fold from that cycle until its last cycle; if the tile ends its
 output, WRITE until the write-back's last beat; the tile counter then moves on (GATE).
 sim/cycle/rtl_xnor.py times exactly this.
 
-Counters: the baseline's (hw/layouts.COUNTERS; DRAM bytes at 8 per read beat, words and
-scales alike) plus `scale_reads`, the alpha and K beats.
+Counters: the baseline's (hw/layouts.COUNTERS; DRAM bytes at 8 per beat, whatever the
+element holds) plus `scale_reads` (the ScaleWriter's alpha and K beats) and
+`binarize_cycles` (the cycles of the pre-pass).
 """
 
 from __future__ import annotations
@@ -31,17 +37,18 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import element_bytes
-from dlaforge.rtl_xnor_plan import DRAM_WORD_BYTES, SHIFT_BITS, binary_arch, check, word_bits
+from dlaforge.rtl_xnor_plan import (DRAM_WORD_BYTES, SCALE_BITS, SHIFT_BITS, binary_arch, check,
+                                    word_bits)
 
 from ..fold import FoldEngine
 from ..layouts import COUNTERS, Geometry, RtlParams
 from ..loader import Loader
 from ..tiles import TileCounter
+from .xnor_binarize import Binarizer
 from .xnor_pe import XnorPE
 from .xnor_scale import ScaleWriter
 
-XNOR_COUNTERS = COUNTERS + ("scale_reads",)
+XNOR_COUNTERS = COUNTERS + ("scale_reads", "binarize_cycles")
 
 
 def geometry(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
@@ -55,8 +62,15 @@ def command_layout(geo: Geometry) -> data.StructLayout:
     p = geo.params
     fields = {name: field.shape for name, field in geo.command_layout()}
     fields.update({"alpha_base": p.addr_bits, "kmap_base": p.addr_bits,
-                   "tap_bias": p.addr_bits, "out_shift": SHIFT_BITS})
+                   "tap_bias": p.addr_bits, "out_shift": SHIFT_BITS,
+                   "binarize": 1, "x_base": p.addr_bits, "a_base": p.addr_bits,
+                   "channels": p.dim_bits, "recip_q": SCALE_BITS, "k_shift": SHIFT_BITS})
     return data.StructLayout(fields)
+
+
+def dram_write_layout(geo: Geometry) -> data.StructLayout:
+    """One 64-bit DRAM element per write beat (outputs sign-extended)."""
+    return data.StructLayout({"addr": geo.params.addr_bits, "data": signed(64)})
 
 
 class XnorUnit(wiring.Component):
@@ -69,9 +83,8 @@ class XnorUnit(wiring.Component):
             "cmd": In(stream.Signature(command_layout(geo))),
             "busy": Out(1),
             "rd_req": Out(stream.Signature(geo.read_request_layout())),
-            "rd_resp": In(stream.Signature(data.StructLayout(
-                {"data": signed(self.word_bits), "tag": tag}))),
-            "wr": Out(stream.Signature(geo.write_request_layout())),
+            "rd_resp": In(stream.Signature(data.StructLayout({"data": signed(64), "tag": tag}))),
+            "wr": Out(stream.Signature(dram_write_layout(geo))),
             "perf": Out(data.StructLayout({name: unsigned(params.counter_bits)
                                            for name in XNOR_COUNTERS})),
         })
@@ -97,7 +110,10 @@ class XnorUnit(wiring.Component):
         m.submodules.loader = loader = Loader(geo)
         m.submodules.fold = fold = FoldEngine(geo, pe=XnorPE)
         m.submodules.writer = writer = ScaleWriter(geo, cmd.shape(), self.rd_resp.payload.shape())
-        m.d.comb += [tc.cmd.eq(base_cmd), loader.cmd.eq(base_cmd), writer.cmd.eq(cmd)]
+        m.submodules.binarizer = binarizer = Binarizer(geo, cmd.shape(), self.rd_resp.payload.shape(),
+                                                       dram_write_layout(geo), self.word_bits)
+        m.d.comb += [tc.cmd.eq(base_cmd), loader.cmd.eq(base_cmd), writer.cmd.eq(cmd),
+                     binarizer.cmd.eq(cmd)]
 
         # the loader: words from DRAM gain valid = 1 on their way into the buffers
         m.d.comb += [loader.n0.eq(tc.n0), loader.kd0.eq(tc.kd0), loader.half.eq(tc.half),
@@ -105,7 +121,8 @@ class XnorUnit(wiring.Component):
                      loader.n_size.eq(tc.n_size), loader.last_k.eq(tc.last_k),
                      loader.last_m.eq(tc.last_m),
                      loader.resp.payload.tag.eq(self.rd_resp.payload.tag),
-                     loader.resp.payload.data.eq(Cat(self.rd_resp.payload.data, Const(1, 1)))]
+                     loader.resp.payload.data.eq(Cat(self.rd_resp.payload.data[:self.word_bits],
+                                                     Const(1, 1)))]
         for port, enable in ((i_wr, loader.wr_ifmap), (w_wr, loader.wr_weight)):
             m.d.comb += [port.addr.eq(loader.wr_word),
                          port.en.eq(enable.replicate(len(port.en)) & (1 << loader.wr_lane))]
@@ -123,11 +140,20 @@ class XnorUnit(wiring.Component):
                      a_wr.data.eq(fold.acc_wdata)]
 
         # the scaling write-back
-        wiring.connect(m, wiring.flipped(self.wr), writer.wr)
         m.d.comb += [writer.n0.eq(tc.n0), writer.m0.eq(tc.m0), writer.out_half.eq(tc.out_half),
                      writer.m_size.eq(tc.m_size), writer.n_size.eq(tc.n_size),
                      a_rd_out.addr.eq(writer.acc_addr), writer.acc_data.eq(a_rd_out.data),
-                     writer.resp.payload.eq(self.rd_resp.payload), self.rd_resp.ready.eq(1)]
+                     writer.resp.payload.eq(self.rd_resp.payload), self.rd_resp.ready.eq(1),
+                     binarizer.resp.payload.eq(self.rd_resp.payload)]
+
+        def use_dram(engine, writes=True):
+            """Give `engine` the DRAM port (in the current state)."""
+            wiring.connect(m, wiring.flipped(self.rd_req), engine.req)
+            m.d.comb += engine.resp.valid.eq(self.rd_resp.valid)
+            if writes:
+                m.d.comb += [self.wr.valid.eq(engine.wr.valid), engine.wr.ready.eq(self.wr.ready),
+                             self.wr.payload.addr.eq(engine.wr.payload.addr),
+                             self.wr.payload.data.eq(engine.wr.payload.data)]
 
         with m.FSM(name="sequencer"):
             with m.State("IDLE"):
@@ -136,6 +162,14 @@ class XnorUnit(wiring.Component):
                     m.d.sync += cmd.eq(self.cmd.payload)
                     m.d.sync += [getattr(self.perf, n).eq(0) for n in XNOR_COUNTERS]
                     m.d.comb += [tc.restart.eq(1), loader.restart.eq(1), writer.restart.eq(1)]
+                    with m.If(self.cmd.payload.binarize):
+                        m.next = "BINARIZE"
+                    with m.Else():
+                        m.next = "GATE"
+            with m.State("BINARIZE"):
+                use_dram(binarizer)
+                m.d.comb += binarizer.start.eq(1)
+                with m.If(binarizer.done):
                     m.next = "GATE"
             with m.State("GATE"):
                 with m.If(tc.finished):
@@ -144,8 +178,7 @@ class XnorUnit(wiring.Component):
                     m.d.comb += loader.start.eq(1)
                     m.next = "LOAD"
             with m.State("LOAD"):
-                wiring.connect(m, wiring.flipped(self.rd_req), loader.req)
-                m.d.comb += loader.resp.valid.eq(self.rd_resp.valid)
+                use_dram(loader, writes=False)
                 with m.If(loader.done):
                     m.d.comb += fold.start.eq(1)
                     m.next = "FOLD"
@@ -157,16 +190,15 @@ class XnorUnit(wiring.Component):
                     m.d.comb += tc.next.eq(1)
                     m.next = "GATE"
             with m.State("WRITE"):
-                wiring.connect(m, wiring.flipped(self.rd_req), writer.req)
-                m.d.comb += writer.resp.valid.eq(self.rd_resp.valid)
+                use_dram(writer)
                 with m.If(writer.done):
                     m.d.comb += tc.next.eq(1)
                     m.next = "GATE"
         m.d.comb += self.busy.eq(~self.cmd.ready)
-        self._count(m, loader, fold, writer)
+        self._count(m, loader, fold, writer, binarizer)
         return m
 
-    def _count(self, m, loader, fold, writer):
+    def _count(self, m, loader, fold, writer, binarizer):
         geo, perf = self.geo, self.perf
         read_beat = self.rd_req.valid & self.rd_req.ready
         acc_row_reads = Signal(2)
@@ -177,8 +209,9 @@ class XnorUnit(wiring.Component):
             "ifmap_writes": loader.wr_ifmap, "weight_writes": loader.wr_weight,
             "acc_reads": acc_row_reads * geo.cols, "acc_writes": fold.acc_we * geo.cols,
             "dram_read_bytes": read_beat * DRAM_WORD_BYTES,
-            "dram_write_bytes": (self.wr.valid & self.wr.ready) * element_bytes(geo.psum_bits),
+            "dram_write_bytes": (self.wr.valid & self.wr.ready) * DRAM_WORD_BYTES,
             "scale_reads": writer.req.valid & writer.req.ready,
+            "binarize_cycles": binarizer.busy,
         }
         with m.If(self.busy):
             m.d.sync += [getattr(perf, name).eq(getattr(perf, name) + value)

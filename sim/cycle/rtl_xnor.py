@@ -4,10 +4,19 @@ simulating it (tests/hw/methods/test_xnor.py holds them equal to Icarus runs).
 The tiles are dlaforge/rtl_xnor_plan.py's (the baseline's output-stationary tiling of the
 packed layer); the unit runs them one at a time. Cycle 0 is the first cycle after the command
 is taken; DRAM as hw/dram.py (one channel, a beat of b bytes holds it gap(b) cycles, read data
-returns `latency` cycles later). The loader is the baseline's, so its timing is
-rtl_timing._load; the write-back's beats are rtl_timing._write's.
+returns `latency` cycles later; every beat is one 8-byte element). The loader is the
+baseline's, so its timing is rtl_timing._load; the write-back's beats are rtl_timing._write's.
 
-Per tile, from the GATE cycle g:
+Binarizing pre-pass (a command with `binarize`), from cycle 1 (hw/methods/xnor_binarize.py):
+  per pixel and word: the word's element reads, each at the first cycle the channel is free
+  (one per cycle at most), the last at t_r; the word's write at max(t_r + latency + 2, free);
+  after the pixel's last word, A's write at the next cycle the channel is free;
+  per output pixel: one cycle per tap, a read (waiting for the channel) when the tap is inside
+  the image, else a skip; after the last tap at t_s (last read at t_r), K_q's write at
+  max(max(t_s + 1, t_r + latency + 1) + 1, free), the pre-pass's done cycle for the last pixel.
+  The tiles' first GATE is the cycle after.
+
+Per tile, from the GATE cycle g (0 without the pre-pass):
   the load starts at g and is done at dL (rtl_timing._load, kd-major A block);
   the fold runs from dL to e = dL + fold_length(os, k_size) - 1;
   if the tile does not end its output, the next GATE is e + 1; otherwise the write-back starts:
@@ -25,7 +34,7 @@ from numba import njit
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import Gemm, dram_beat_gap, element_bytes, fold_length
+from dlaforge.rtl_plan import Gemm, dram_beat_gap, fold_length
 from dlaforge.rtl_xnor_plan import DATAFLOW, DRAM_WORD_BYTES, check, plan, word_bits
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
@@ -35,10 +44,47 @@ from .rtl_timing import _load, _write
 
 
 @njit(cache=True)
-def _program(tiles, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pad, Mt, Kt, Nt,
+def _binarize(channels, words, word_bits, H, W, P, Q, R, S, stride, pad, gap, latency):
+    """Times the pre-pass; returns (its done cycle, channel free, DRAM reads, DRAM writes)."""
+    groups = (channels + 7) // 8
+    per_word = word_bits // 8
+    t, free, reads, writes = 1, 0, 0, 0
+    for _ in range(H * W):
+        for i in range(words):
+            last = t
+            for _ in range(min(per_word, groups - i * per_word)):      # PACK_READ
+                t = max(t, free)
+                free, last, reads = t + gap, t, reads + 1
+                t += 1
+            t = max(last + latency + 2, free)                          # PACK_WAIT, PACK_WORD
+            free, writes = t + gap, writes + 1
+            t += 1
+        t = max(t, free)                                               # PACK_A
+        free, writes = t + gap, writes + 1
+        t += 1
+    done = t
+    for p in range(P):
+        for q in range(Q):
+            last_read = -latency
+            for r in range(R):
+                for s in range(S):
+                    h, w = p * stride + r - pad, q * stride + s - pad
+                    if 0 <= h < H and 0 <= w < W:
+                        t = max(t, free)
+                        free, last_read, reads = t + gap, t, reads + 1
+                    t += 1
+            t = max(t, last_read + latency + 1) + 1          # KMAP_WAIT, then KMAP_WRITE
+            t = max(t, free)
+            free, writes, done = t + gap, writes + 1, t
+            t += 1
+    return done, free, reads, writes
+
+
+@njit(cache=True)
+def _program(g, free, tiles, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pad, Mt, Kt, Nt,
              gap_word, gap_out, latency):
-    """Cycles of the command and the ifmap words it read from DRAM."""
-    free, g, ifmap_beats = 0, 0, 0
+    """Cycles of the command from GATE cycle g and the ifmap words it read from DRAM."""
+    ifmap_beats = 0
     for i in range(tiles.shape[0]):
         nb, mb, kb, n_size, m_size, k_size = tiles[i]
         done, free, beats = _load(g, free, True, mb * Mt, kb * Kt, n_size, m_size, k_size,
@@ -59,9 +105,10 @@ def _program(tiles, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pad, Mt, Kt,
 
 
 def xnor_timing(arch: ArchSpec, gemm: Gemm, bandwidth: float | None = None,
-                latency: int | None = None) -> dict:
+                latency: int | None = None, binarize_channels: int | None = None) -> dict:
     """The unit's counters (hw/methods/xnor_unit.XNOR_COUNTERS) for one packed layer (DRAM
-    bandwidth and latency default to the spec's)."""
+    bandwidth and latency default to the spec's); with `binarize_channels` (the layer's C), the
+    command binarizes its int8 activations first."""
     tiling = plan(arch, gemm)
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
@@ -71,11 +118,16 @@ def xnor_timing(arch: ArchSpec, gemm: Gemm, bandwidth: float | None = None,
     n_size, m_size, k_size = tiles[:, 3], tiles[:, 4], tiles[:, 5]
     fold_len = np.array([fold_length(DATAFLOW, rows, cols, int(k)) for k in k_size], np.int64)
     g = gemm
-    out_bytes = element_bytes(pe.psum_bits)
+    gap = dram_beat_gap(DRAM_WORD_BYTES, bandwidth)
+    start, free, pre_reads, pre_writes = 0, 0, 0, 0
+    if binarize_channels is not None:
+        done, free, pre_reads, pre_writes = _binarize(
+            binarize_channels, g.C, word_bits(arch), g.H, g.W, g.P, g.Q, g.R, g.S, g.stride,
+            g.padding, gap, latency)
+        start = done + 1
     cycles, ifmap_beats = _program(
-        tiles, tiling.trips[2], fold_len, g.P, g.Q, g.C, g.H, g.W, g.R, g.S, g.stride,
-        g.padding, tiling.Mt, tiling.Kt, tiling.Nt, dram_beat_gap(DRAM_WORD_BYTES, bandwidth),
-        dram_beat_gap(out_bytes, bandwidth), latency)
+        start, free, tiles, tiling.trips[2], fold_len, g.P, g.Q, g.C, g.H, g.W, g.R, g.S,
+        g.stride, g.padding, tiling.Mt, tiling.Kt, tiling.Nt, gap, gap, latency)
     first, last = tiles[:, 2] == 0, tiles[:, 2] == tiling.trips[2] - 1
     scale_reads = int((n_size + m_size)[last].sum())
     weight_words = int((k_size * n_size).sum())
@@ -88,9 +140,11 @@ def xnor_timing(arch: ArchSpec, gemm: Gemm, bandwidth: float | None = None,
         "weight_writes": weight_words,
         "acc_reads": int(rows * cols * (~first).sum() + (m_size * cols)[last].sum()),
         "acc_writes": int(rows * cols * len(tiles)),
-        "dram_read_bytes": DRAM_WORD_BYTES * (int(ifmap_beats) + weight_words + scale_reads),
-        "dram_write_bytes": g.M * g.K * out_bytes,
+        "dram_read_bytes": DRAM_WORD_BYTES * (int(ifmap_beats) + weight_words + scale_reads
+                                              + pre_reads),
+        "dram_write_bytes": DRAM_WORD_BYTES * (g.M * g.K + pre_writes),
         "scale_reads": scale_reads,
+        "binarize_cycles": int(start),
     }
 
 
@@ -118,13 +172,20 @@ def cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     return None
 
 
+def layer_channels(arch: ArchSpec, op: HwOp) -> int:
+    """The binarized layer's own C (op.C counts packed words): workloads/methods/xnor.py sets
+    the ifmap's dram_scale to C * ifmap_bits / (words * word_bits)."""
+    return round(op.dram_factor("ifmap") * op.C * word_bits(arch) / arch.pe_array.ifmap_bits)
+
+
 def op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:
-    """Stats of one binarized HwOp on the XNOR unit (one command per image) from the timing
-    model's counters."""
+    """Stats of one binarized HwOp on the XNOR unit from the timing model's counters: one
+    command per image, each binarizing the image's int8 activations first (as the method's
+    transform charges: activations come from DRAM at int8 and K is formed on chip)."""
     why = cannot_run(arch, op, dataflow)
     if why:
         raise SpecError(f"op {op.name!r}: {why}")
-    counters = xnor_timing(arch, gemm_of(op))
+    counters = xnor_timing(arch, gemm_of(op), binarize_channels=layer_channels(arch, op))
     return stats_from_counters(arch, op, {name: value * op.N for name, value in counters.items()},
                                table)
 
@@ -134,8 +195,10 @@ def stats_from_counters(arch: ArchSpec, op: HwOp, counters: dict, table) -> Stat
     op's images), priced with the energy table: PE operations at method_costs.pe_op_pj, buffer
     accesses per element (ifmap words with their valid bit), DRAM bytes as counted, and the
     scaling stage's operations (two multiplies and a subtraction per output, two multiplies per
-    written row for its tap count) at method_costs.unit_op_pj. The alpha / K reads count with
-    the ifmap's DRAM reads."""
+    written row for its tap count; with the pre-pass, an add per activation for A, an add per
+    in-image tap and a multiply per output pixel for K_q) at method_costs.unit_op_pj. DRAM
+    reads other than weights (activations, A, alpha, K_q) count as the ifmap's; writes other
+    than outputs (packed words, A, K_q) as the ifmap's writes."""
     c, gemm = counters, gemm_of(op)
     w, pe = word_bits(arch), arch.pe_array
     widths = {"ifmap": w + 1, "weight": w, "ofmap": pe.psum_bits}
@@ -148,15 +211,20 @@ def stats_from_counters(arch: ArchSpec, op: HwOp, counters: dict, table) -> Stat
         sram_pj += (reads * table.access_pj(level, bits, False)
                     + writes * table.access_pj(level, bits, True))
         sram_read, sram_write = sram_read + reads * bits // 8, sram_write + writes * bits // 8
-    weight_bytes = c["weight_writes"] * DRAM_WORD_BYTES
-    accesses["dram"] = {
-        "ifmap": {"reads": (c["dram_read_bytes"] - weight_bytes) // DRAM_WORD_BYTES, "writes": 0},
-        "weight": {"reads": c["weight_writes"], "writes": 0},
-        "ofmap": {"reads": 0, "writes": c["dram_write_bytes"] // element_bytes(pe.psum_bits)}}
     outputs = op.N * gemm.K * gemm.M
+    beats_read = c["dram_read_bytes"] // DRAM_WORD_BYTES
+    accesses["dram"] = {
+        "ifmap": {"reads": beats_read - c["weight_writes"],
+                  "writes": c["dram_write_bytes"] // DRAM_WORD_BYTES - outputs},
+        "weight": {"reads": c["weight_writes"], "writes": 0},
+        "ofmap": {"reads": 0, "writes": outputs}}
     rows_written = op.N * _rows_written(arch, gemm)
     ops = {"xnor_bits": op.pe_macs * w, "popcount": op.pe_macs, "add": op.pe_macs,
            "scale_mult": 2 * outputs + 2 * rows_written, "scale_add": outputs}
+    if c["binarize_cycles"]:
+        ops["scale_mult"] += op.N * gemm.M
+        ops["scale_add"] += op.N * (layer_channels(arch, op) * gemm.H * gemm.W
+                                    + _in_image_taps(gemm))
     unit_pj = unit_op_pj(arch)
     energy = {"mac": op.pe_macs * pe_op_pj(arch, op, table), "rf": 0.0, "noc": 0.0,
               "sram": sram_pj,
@@ -170,6 +238,14 @@ def stats_from_counters(arch: ArchSpec, op: HwOp, counters: dict, table) -> Stat
                  dram_write_bytes=c["dram_write_bytes"], sram_read_bytes=sram_read,
                  sram_write_bytes=sram_write, weight_storage_bits=op.weight_storage_bits,
                  ops=ops, accesses=accesses)
+
+
+def _in_image_taps(g: Gemm) -> int:
+    """Taps of all output windows that fall inside the image (the K_q pass's A reads)."""
+    def inside(out, extent, size):
+        first = np.arange(out) * g.stride - g.padding
+        return np.clip(np.minimum(extent, size - first) - np.maximum(0, -first), 0, None)
+    return int(inside(g.P, g.R, g.H).sum() * inside(g.Q, g.S, g.W).sum())
 
 
 def _rows_written(arch: ArchSpec, gemm: Gemm) -> int:

@@ -12,11 +12,12 @@ from amaranth.sim import Simulator
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.hw.methods import xnor
-from dlaforge.hw.methods.xnor_job import XnorJob, fixed_point_scales, pack_words
+from dlaforge.hw.methods.xnor_job import (XnorJob, fixed_point_scales, kmap_fixed, pack_int8,
+                                          pack_words)
 from dlaforge.hw.methods.xnor_pe import XnorPE
 from dlaforge.hw.pe import Mode
 from dlaforge.hw.sim_cocotb import simulator_available
-from dlaforge.rtl_xnor_plan import xnor_gemm
+from dlaforge.rtl_xnor_plan import kmap_scale, xnor_gemm
 from dlaforge.sim.cycle.rtl_xnor import cannot_run, op_stats, xnor_timing
 from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.layer import Layer
@@ -62,6 +63,23 @@ def test_fixed_point_scales_approximate_xnor_net():
     assert np.abs(fixed - real).max() < 0.02 * np.abs(real).max()
 
 
+def test_int8_activations_sit_eight_channels_to_an_element():
+    x = np.random.default_rng(6).integers(-128, 128, (11, 2, 3))
+    elements = pack_int8(x).view(np.uint64)                 # [2, 2, 3]
+    lanes = [(elements >> np.uint64(8 * j)) & np.uint64(0xFF) for j in range(8)]
+    unpacked = np.stack(lanes, axis=1).reshape(16, 2, 3).astype(np.int64)
+    assert np.array_equal(np.where(unpacked >= 128, unpacked - 256, unpacked)[:11], x)
+    assert not unpacked[11:].any()
+
+
+def test_kmap_fixed_is_xnor_nets_k_in_fixed_point():
+    x = np.random.default_rng(7).integers(-128, 128, (20, 6, 5))
+    recip_q, k_shift = kmap_scale(20, 3, 3, 8)
+    k_q = kmap_fixed(x, 3, 3, 2, 1, recip_q, k_shift)
+    real = xnor_ref.k_map(x[None], 3, 3, 2, 1)[0, 0] * (1 << 8)
+    assert k_q.shape == real.shape and np.abs(k_q - real).max() < 1.5   # floor + rounding
+
+
 # --- the PE ---------------------------------------------------------------------------------
 def test_xnor_pe_adds_the_popcount_of_valid_words_only():
     w = 16
@@ -93,38 +111,55 @@ def test_xnor_pe_adds_the_popcount_of_valid_words_only():
 
 
 # --- the whole unit in Icarus ---------------------------------------------------------------
+def model_of(job):
+    return xnor_timing(job.arch, job.gemm, job.bandwidth, job.latency,
+                       binarize_channels=job.channels if job.binarize else None)
+
+
 @needs_icarus
 @pytest.mark.parametrize("which", ["edge_tiny_xnor", "xnor16"])
 def test_icarus_bit_exact_and_cycle_exact(tmp_path, which):
-    """15 layers (14 on the narrow array) under four DRAM settings: outputs equal to the
-    reference, counters and cycles equal to the timing model."""
+    """edge_tiny_xnor: the 18 verification layers (13 binarizing int8 activations on chip, 3
+    host-packed, 2 extremes); the 3x5 16-bit-word array: 7 of them. Under four DRAM settings:
+    outputs equal to the reference, counters and cycles equal to the timing model."""
     arch = EDGE_TINY_XNOR if which == "edge_tiny_xnor" else narrow_arch(tmp_path)
     names, jobs = xnor.verification_jobs(arch, np.random.default_rng(5))
     if which == "xnor16":
-        names, jobs = names[:-1], jobs[:-1]
+        keep = ("tail_bits", "two_words_tail", "stride2_pad", "pad2", "kd_tiles",
+                "tail_bits_host_packed", "all_minus_max_scales")
+        names, jobs = zip(*[(n, j) for n, j in zip(names, jobs) if n in keep])
     drams = [(None, None), (1.0, 3), (2.0, 1), (8.0, 5)]
     for i, job in enumerate(jobs):
         bandwidth, latency = drams[i % len(drams)]
         job.bandwidth = bandwidth or job.bandwidth
         job.latency = latency or job.latency
-    results = xnor.run(jobs, tmp_path / "build")
-    assert len(results) == len(jobs) >= 14
+    results = xnor.run(list(jobs), tmp_path / "build")
+    assert len(results) == len(jobs) == (18 if which == "edge_tiny_xnor" else 7)
     kd_tiles = 0
     for name, job, result in zip(names, jobs, results):
         assert np.array_equal(result.output, job.expected()), name
-        model = xnor_timing(arch, job.gemm, job.bandwidth, job.latency)
+        model = model_of(job)
         assert result.perf == model, name
         assert result.testbench_cycles == model["cycles"], name
+        assert (result.perf["binarize_cycles"] > 0) == job.binarize, name
         kd_tiles = max(kd_tiles, job.plan.trips[2])
     assert kd_tiles > 1          # some output accumulated over more than one kd tile
 
 
 @needs_icarus
-def test_verify_reports_every_case(capsys):
+def test_verify_counts_mismatches_and_reports_every_case(tmp_path, monkeypatch):
+    """verify's bookkeeping on two small layers, one with a wrong reference."""
+    def two_jobs(arch, rng):
+        jobs = [XnorJob.random(arch, dict(C=9, H=3, W=3, K=2, R=3, S=3, padding=1), rng,
+                               binarize=True) for _ in range(2)]
+        wrong = jobs[1].expected() + 1
+        jobs[1].expected = lambda: wrong
+        return ["right", "wrong"], jobs
+
+    monkeypatch.setattr(xnor, "verification_jobs", two_jobs)
     lines = []
-    passed, failed = xnor.verify(EDGE_TINY_XNOR, progress=lines.append)
-    assert (passed, failed) == (15, 0) and len(lines) == 15
-    assert all(line.startswith("os ") and ": ok (" in line for line in lines)
+    assert xnor.verify(EDGE_TINY_XNOR, progress=lines.append) == (1, 1)
+    assert lines[0].startswith("os right: ok (") and lines[1].startswith("os wrong: MISMATCH (")
 
 
 # --- the spec, generation, cells, the model -------------------------------------------------
@@ -157,7 +192,7 @@ def test_generate_writes_the_unit_and_its_manifest(tmp_path):
     assert verilog_path.name == "dlaforge_xnor.v" and "module dlaforge_xnor(" in text
     assert info["parameters"]["xnor_word_bits"] == 16 and info["parameters"]["dataflows"] == ["os"]
     ports = {p["name"]: p for p in info["ports"]}
-    assert ports["rd_resp__payload"]["fields"]["data"]["width"] == 16
+    assert ports["rd_resp__payload"]["fields"]["data"]["width"] == 64    # one DRAM element
     assert {"alpha_base", "kmap_base", "tap_bias", "out_shift"} <= set(
         ports["cmd__payload"]["fields"])
     assert "scale_reads" in ports["perf"]["fields"]
@@ -184,10 +219,11 @@ def test_op_stats_price_the_timing_models_counters():
     assert "os" in cannot_run(EDGE_TINY_XNOR, op, "ws")
     stats = op_stats(EDGE_TINY_XNOR, op, "os", energy_table(EDGE_TINY_XNOR))
     counters = xnor_timing(EDGE_TINY_XNOR, xnor_gemm(EDGE_TINY_XNOR, 100, 6, 6, 5, 3, 3, 6, 6,
-                                                     padding=1))
+                                                     padding=1), binarize_channels=100)
     assert stats.cycles == 2 * counters["cycles"]
     assert stats.dram_read_bytes == 2 * counters["dram_read_bytes"]
     assert stats.ops["popcount"] == op.pe_macs and stats.energy_breakdown_pj["units"] > 0
+    assert stats.ops["scale_add"] == 2 * (5 * 36 + 100 * 36 + 16 * 16)   # outputs, A, K taps
     first = method.transform(Layer(name="conv1", kind="conv2d", C=3, H=8, W=8, K=4, R=3, S=3,
                                    P=8, Q=8, padding=1), EDGE_TINY_XNOR)[0]
     assert "not a binarized op" in cannot_run(EDGE_TINY_XNOR, first, "os")
