@@ -61,7 +61,7 @@ class Binarizer(wiring.Component):
 
         # PACK state: pixel, word, the word's first element group, its beat count
         pixel, word, group = Signal(ab), Signal(db), Signal(db)
-        groups = (cmd.channels + (LANES - 1)) >> 3          # elements of one pixel
+        groups = (cmd.channels + (LANES - 1)) >> 3          # elements of one pixel (LANES = 8)
         word_beats = Signal(db)
         m.d.comb += word_beats.eq(Mux(groups - group < beats_per_word, groups - group,
                                       beats_per_word))
