@@ -40,13 +40,18 @@ SCALED = ("busy_cycles", "ifmap_reads", "ifmap_writes", "weight_reads", "weight_
 
 
 @njit(cache=True)
-def _sliced_program(tiles, ends_output, os_, is_, fold_len, P, Q, C, H, W, R, S, stride, pad,
-                    Mt, Kt, gap_i, gap_w, gap_o, latency):
+def _sliced_program(tiles, base, ends_output, os_, is_, fold_len, P, Q, C, H, W, R, S, stride,
+                    pad, Mt, Kt, gap_i, gap_w, gap_o, latency):
     """rtl_timing._program over the passes' tiles; `ends_output[i]`: tile i is its output's
-    last (the write-back follows it)."""
+    last (the write-back follows it); `base[i]`: the one-pass tile it repeats. A load that
+    starts with the DRAM channel free takes the same time in every pass of its tile, so it is
+    walked once and reused."""
     T = tiles.shape[0]
-    free, g, prev_end, ifmap_beats = 0, 0, -1, 0
+    free, g, prev_end = 0, 0, -1
     ends = np.zeros(T, dtype=np.int64)
+    known = np.zeros(base.max() + 1, dtype=np.bool_)
+    took = np.zeros(base.max() + 1, dtype=np.int64)
+    freed = np.zeros(base.max() + 1, dtype=np.int64)
     for i in range(T + 2):
         if i >= 2:
             j = i - 2
@@ -56,11 +61,17 @@ def _sliced_program(tiles, ends_output, os_, is_, fold_len, P, Q, C, H, W, R, S,
                 done, free = _write(g, free, rows, lanes, gap_o)
                 g = done + 1
         if i < T:
-            nb, mb, kb, n_size, m_size, k_size = tiles[i]
-            done, free, beats = _load(g, free, os_ or is_, mb * Mt, kb * Kt, n_size, m_size,
+            b = base[i]
+            idle = free <= g + 1
+            if idle and known[b]:
+                done, free = g + took[b], g + freed[b]
+            else:
+                nb, mb, kb, n_size, m_size, k_size = tiles[i]
+                done, free, _ = _load(g, free, os_ or is_, mb * Mt, kb * Kt, n_size, m_size,
                                       k_size, P, Q, C, H, W, R, S, stride, pad, gap_i, gap_w,
                                       latency)
-            ifmap_beats += beats
+                if idle:
+                    known[b], took[b], freed[b] = True, done - g, free - g
             ends[i] = max(done + 1, prev_end + 1) + fold_len[i] - 1
             prev_end = ends[i]
             g = done + 2
@@ -81,13 +92,14 @@ def sliced_timing(built: ArchSpec, dataflow: str, gemm: Gemm, a_top: int, w_top:
     tn, tm, tk = plan.trips
     base = plan.tiles().reshape(tn * tm, 1, tk, 6)
     tiles = np.repeat(base, passes, axis=1).reshape(-1, 6)
+    repeats = np.repeat(np.arange(tn * tm * tk).reshape(tn * tm, 1, tk), passes, axis=1)
     ends_output = np.zeros((tn * tm, passes, tk), dtype=np.bool_)
     ends_output[:, -1, -1] = True
     streamed = tiles[:, {"ws": 4, "os": 5, "is": 3}[dataflow]]
     fold_len = fold_length(dataflow, pe.rows, pe.cols, streamed).astype(np.int64)
     g = gemm
     cycles = _sliced_program(
-        tiles, ends_output.ravel(), dataflow == "os", dataflow == "is", fold_len, g.P, g.Q, g.C,
+        tiles, repeats.ravel(), ends_output.ravel(), dataflow == "os", dataflow == "is", fold_len, g.P, g.Q, g.C,
         g.H, g.W, g.R, g.S, g.stride, g.padding, plan.Mt, plan.Kt,
         *(dram_beat_gap(element_bytes(b), bandwidth)
           for b in (pe.ifmap_bits, pe.weight_bits, pe.psum_bits)), latency)
