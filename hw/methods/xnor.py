@@ -4,13 +4,15 @@ The interface the CLI and the cycle model use:
 - `check(arch)`: SpecError unless the unit can be built (pe_kind xnor, dataflow os, the
   xnor_scale unit, buffers holding one tile);
 - `generate(arch, out_dir)`: `dlaforge_xnor.v` and `dlaforge_xnor.json` (ports, parameters);
-- `verify(arch, sim)`: corner-case and random binarized layers in Icarus (or Verilator), most
+- `verify(arch, sim)`: corner-case and random binarized layers in Icarus (or Verilator, or
+  Amaranth's simulator), most
   binarizing int8 activations on chip, bit-exact against the reference
   (hw/methods/xnor_job.py) and with the testbench's cycle count equal to the unit's own
   counter;
 - `cell_stats(arch)`: Yosys cell counts of one XNOR PE and the XNOR array beside the int8 MAC
   PE and MAC array of the same size.
-The unit keeps the baseline's outside, so hw/cocotb_tb.py drives it through hw/sim_cocotb.py.
+The unit keeps the baseline's outside, so the baseline's runners drive it: hw/cocotb_tb.py
+through hw/sim_cocotb.py (Icarus, Verilator) and hw/sim_amaranth.py (Amaranth's simulator).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from dlaforge.rtl_xnor_plan import DATAFLOW, SCALE_BITS, SHIFT_BITS, check, word
 
 from ..array import SystolicArray
 from ..pe import MacPE
-from ..sim_cocotb import SIMULATORS, run_cocotb, simulator_available
+from ..sim_amaranth import run_amaranth
+from ..sim_cocotb import run_cocotb, simulator_available
+from ..verify import SIMS as VERIFY_SIMS
 from ..verilog import LINT_WAIVERS, TOP, cell_stats as yosys_cells, manifest
 from .xnor_job import XnorJob
 from .xnor_pe import XnorPE
@@ -142,12 +146,15 @@ def verification_jobs(arch: ArchSpec, rng) -> tuple[list[str], list[XnorJob]]:
 
 def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None) -> tuple[int, int]:
     """(passed, failed): outputs bit-exact and the testbench's cycles equal to the unit's."""
-    if sim not in SIMULATORS:
-        raise SpecError(f"the XNOR unit is verified with {' or '.join(SIMULATORS)}, not {sim!r}")
+    if sim not in VERIFY_SIMS:
+        raise SpecError(f"unknown simulator {sim!r}; choose from {', '.join(VERIFY_SIMS)}")
     check(arch)
     names, jobs = verification_jobs(arch, np.random.default_rng(0))
-    with tempfile.TemporaryDirectory(prefix="dlaforge_xnor_") as tmp:
-        results = run(jobs, Path(tmp), sim)
+    if sim == "amaranth":
+        results = [run_amaranth(job, dut=XnorUnit(arch)) for job in jobs]
+    else:
+        with tempfile.TemporaryDirectory(prefix="dlaforge_xnor_") as tmp:
+            results = run(jobs, Path(tmp), sim)
     passed = failed = 0
     for name, job, result in zip(names, jobs, results):
         ok = (np.array_equal(result.output, job.expected())

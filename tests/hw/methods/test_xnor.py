@@ -1,7 +1,8 @@
 """The XNOR unit (hw/methods/xnor*.py): the PE in Amaranth's simulator, the whole unit in Icarus
 bit-exact against the reference (xnor_ref.xnor_dot, scaled in fixed point) with cycles and
 every counter equal to the timing model (sim/cycle/rtl_xnor.py), on edge_tiny_xnor and on a
-3x5 array packing 16-bit words with 20-bit sums; the spec checks, generation and cell counts."""
+3x5 array packing 16-bit words with 20-bit sums; one layer in Amaranth's simulator; the spec
+checks, generation and cell counts."""
 
 import json
 
@@ -16,6 +17,8 @@ from dlaforge.hw.methods.xnor_job import (XnorJob, fixed_point_scales, kmap_fixe
                                           pack_words)
 from dlaforge.hw.methods.xnor_pe import XnorPE
 from dlaforge.hw.pe import Mode
+from dlaforge.hw.methods.xnor_unit import XnorUnit
+from dlaforge.hw.sim_amaranth import run_amaranth
 from dlaforge.hw.sim_cocotb import simulator_available
 from dlaforge.rtl_xnor_plan import kmap_scale, xnor_gemm
 from dlaforge.sim.cycle.rtl_xnor import cannot_run, op_stats, xnor_timing
@@ -110,10 +113,18 @@ def test_xnor_pe_adds_the_popcount_of_valid_words_only():
     assert agree[-4:] == [16, 0, 0, 16]
 
 
-# --- the whole unit in Icarus ---------------------------------------------------------------
 def model_of(job):
     return xnor_timing(job.arch, job.gemm, job.bandwidth, job.latency,
                        binarize_channels=job.channels if job.binarize else None)
+
+
+# --- the whole unit ------------------------------------------------------------------------
+def test_amaranth_runs_a_binarizing_layer_bit_and_cycle_exact():
+    job = XnorJob.random(EDGE_TINY_XNOR, dict(C=20, H=3, W=3, K=2, R=3, S=3, padding=1),
+                         np.random.default_rng(8), binarize=True, bandwidth=2.0, latency=3)
+    result = run_amaranth(job, dut=XnorUnit(EDGE_TINY_XNOR))
+    assert np.array_equal(result.output, job.expected())
+    assert result.perf == model_of(job) and result.testbench_cycles == result.perf["cycles"]
 
 
 @needs_icarus
