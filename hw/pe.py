@@ -50,6 +50,10 @@ class MacPE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         a, b, c = self.a_out, self.b_out, self.c_out   # the output ports are the registers
+        # one multiplier and one adder serve both dataflows: ws multiplies by the held weight
+        # and adds the sum arriving from the north, os by the passing weight onto its own sum
+        os_mode = self.mode == Mode.OS
+        mac = Mux(os_mode, c, self.c_in) + self.a_in * Mux(os_mode, self.b_in, b)
         m.d.sync += a.eq(self.a_in)
         with m.Switch(self.mode):
             with m.Case(Mode.IDLE):
@@ -58,10 +62,10 @@ class MacPE(wiring.Component):
                 m.d.sync += [b.eq(self.b_in), c.eq(0)]
             if "ws" in self.dataflows or "is" in self.dataflows:
                 with m.Case(Mode.WS):
-                    m.d.sync += c.eq(self.c_in + self.a_in * b)
+                    m.d.sync += c.eq(mac)
             if "os" in self.dataflows:
                 with m.Case(Mode.OS):
-                    m.d.sync += [c.eq(c + self.a_in * self.b_in), b.eq(self.b_in)]
+                    m.d.sync += [c.eq(mac), b.eq(self.b_in)]
                 with m.Case(Mode.DRAIN):
                     m.d.sync += c.eq(self.c_in)
         return m
