@@ -193,3 +193,13 @@ def test_op_stats_price_the_method_op(transform, m):
     fallback = transform(conv("s2", 3, 5, 9, stride=2, padding=1), arch)[0]
     assert "not a Winograd" in cannot_run(arch, fallback, "ws")
     assert "winograd_transform" in cannot_run(load_arch("edge_tiny"), op, "ws")
+
+
+@icarus
+def test_verify_passes_every_case_on_every_dataflow():
+    """`dlaforge rtl verify --method winograd_f2`: ten layers on each of ws, os and is."""
+    lines = []
+    assert winograd.verify(load_arch(ARCH), progress=lines.append, variant="F2") == (30, 0)
+    assert len(lines) == 30 and all(": ok (" in line for line in lines)
+    with pytest.raises(SpecError, match="icarus or verilator"):
+        winograd.verify(load_arch(ARCH), sim="amaranth")
