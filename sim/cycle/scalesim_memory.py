@@ -1,13 +1,13 @@
 """SCALE-Sim 3.0's double-buffered SRAM models, replayed in numba (scalesim/memory/).
 
-Three buffer models, each with its state in a small int64 array so the replay loop stays in
-nopython code:
+Three buffer models; the two walked in nopython code keep their state in a small int64 array:
 
-- CALC mode's read buffer (read_buffer_estimate_bw.py), `new_calc_read` here and walked by
-  scalesim_replay._calc_reads: every address not found in the current set or the completed
-  sets of the active window joins the current set; sets hold floor(size/100) addresses; when
-  50 sets are complete the window restarts empty. DRAM reads are the addresses so added
-  (first touches). It never stalls.
+- CALC mode's read buffer (read_buffer_estimate_bw.py), counted by scalesim_calc: an address
+  not found in the current set or the completed sets of the active window joins the current
+  set; sets hold floor(size/100) addresses; when 50 sets are complete the window restarts
+  empty. So the buffer is a first-touch epoch: an address hits iff it joined since the
+  window last restarted, and the window restarts every `epoch_capacity` joins. DRAM reads
+  are the joins (first touches). It never stalls.
 - `user_read`: USER mode's read buffer (read_buffer.py). The operand's prefetch stream (the
   im2col matrix, duplicates included) is cut into sets of ceil(size/100) entries; the active
   window holds the first half of the buffer's sets; a demand outside the window slides it by
@@ -25,47 +25,64 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# calc_read state slots
-ITEMS_PER_SET, SET_FILL, CUR_SET, WIN_START, WIN_END, CALC_READS = range(6)
-
-
-def new_calc_read(size_bytes: int, address_space: int):
-    state = np.zeros(6, np.int64)
-    state[ITEMS_PER_SET] = size_bytes // 100
-    state[WIN_END] = 49
-    return state, np.full(address_space, -1, np.int64)
+def epoch_capacity(size_bytes: int) -> int:
+    """Fetches after which CALC mode's read buffer empties (0: never): 50 sets of
+    floor(size/100) addresses."""
+    return 50 * (size_bytes // 100)
 
 
 # write state slots
 (_W_TOTAL, _W_DRAIN_SIZE, _W_BW, _W_FREE, _W_LINE_FILL, _W_LINES, _W_DRAINED,
- _W_DRAIN_END, _W_WRITES) = range(9)
+ _W_DRAIN_END, _W_WRITES, _W_PARTIAL_HEAD, _W_PARTIAL_TAIL) = range(11)
 
 
 def new_write(size_bytes: int, bandwidth: int, max_writes: int):
-    state = np.zeros(9, np.int64)
+    """State of an empty write buffer, and room for the queue of its partial lines (each
+    closed line below full width, as (line index, words), in closing order)."""
+    state = np.zeros(11, np.int64)
     state[_W_TOTAL] = size_bytes
     state[_W_DRAIN_SIZE] = size_bytes - -(-size_bytes // 2)
     state[_W_BW] = bandwidth
     state[_W_FREE] = size_bytes
-    return state, np.zeros(max_writes + 2, np.int64)
+    return state, np.empty((max_writes + 2, 2), np.int64)
 
 
 @njit(cache=True)
-def _close_line(state, lines):
-    if state[_W_LINE_FILL] > 0:
-        lines[state[_W_LINES]] = state[_W_LINE_FILL]
+def _close_partial_line(state, partial):
+    fill = state[_W_LINE_FILL]
+    if fill > 0:
+        partial[state[_W_PARTIAL_TAIL]] = state[_W_LINES], fill
+        state[_W_PARTIAL_TAIL] += 1
         state[_W_LINES] += 1
         state[_W_LINE_FILL] = 0
 
 
 @njit(cache=True)
-def _drain(state, lines, start_cycle):
+def _accept(state, count):
+    """`count` outputs into the current line, closing every line they fill."""
+    bw, fill = state[_W_BW], state[_W_LINE_FILL] + count
+    state[_W_LINES] += fill // bw
+    state[_W_LINE_FILL] = fill % bw
+    state[_W_FREE] -= count
+
+
+@njit(cache=True)
+def _drain(state, partial, start_cycle):
+    """The next drain chunk of closed lines goes to DRAM a line per cycle from start_cycle;
+    returns its last cycle. Lines count at full width except the padding of the last one."""
     bw = state[_W_BW]
     chunk = (state[_W_DRAIN_SIZE] + bw - 1) // bw
     first = state[_W_DRAINED]
     last = min(first + chunk, state[_W_LINES])
     count = last - first
-    words = count * bw - (bw - lines[last - 1]) if count > 0 else 0
+    last_words = bw
+    head = state[_W_PARTIAL_HEAD]
+    while head < state[_W_PARTIAL_TAIL] and partial[head, 0] < last:
+        if partial[head, 0] == last - 1:
+            last_words = partial[head, 1]
+        head += 1
+    state[_W_PARTIAL_HEAD] = head
+    words = count * bw - (bw - last_words) if count > 0 else 0
     state[_W_WRITES] += words
     state[_W_FREE] += words
     state[_W_DRAINED] = last
@@ -73,37 +90,61 @@ def _drain(state, lines, start_cycle):
 
 
 @njit(cache=True)
-def write_row(state, lines, cycle, count):
+def write_row(state, partial, cycle, count):
     """`count` outputs of one cycle row written from `cycle` on, each once the previous one
     is accepted; returns the cycle the last was accepted (later than `cycle` if the buffer was
-    full while draining). The hot counters stay in locals; line closes and drains are rare."""
-    bw, threshold = state[_W_BW], state[_W_TOTAL] - state[_W_DRAIN_SIZE]
-    fill, free, drain_end = state[_W_LINE_FILL], state[_W_FREE], state[_W_DRAIN_END]
-    for _ in range(count):
-        fill += 1
-        free -= 1
-        if fill == bw:
-            state[_W_LINE_FILL] = fill
-            _close_line(state, lines)
-            fill = 0
-        if cycle < drain_end:
-            if free <= 0:
-                cycle = drain_end
-        elif free < threshold:
-            state[_W_LINE_FILL], state[_W_FREE] = fill, free
-            _close_line(state, lines)
-            drain_end = _drain(state, lines, cycle)
-            fill, free = state[_W_LINE_FILL], state[_W_FREE]
-    state[_W_LINE_FILL], state[_W_FREE], state[_W_DRAIN_END] = fill, free, drain_end
+    full while draining). Outputs are taken in runs up to the next event: while a drain runs,
+    the output that leaves no free space waits for its end; otherwise the output that leaves
+    less than half the buffer free closes the partial line and starts the next drain."""
+    threshold = state[_W_TOTAL] - state[_W_DRAIN_SIZE]
+    left = count
+    while left > 0:
+        free = state[_W_FREE]
+        draining = cycle < state[_W_DRAIN_END]
+        run = max(free if draining else free - threshold + 1, 1)  # outputs up to the event
+        if left < run:
+            _accept(state, left)
+            return cycle
+        _accept(state, run)
+        left -= run
+        if draining:
+            cycle = state[_W_DRAIN_END]
+        else:
+            _close_partial_line(state, partial)
+            state[_W_DRAIN_END] = _drain(state, partial, cycle)
     return cycle
 
 
 @njit(cache=True)
-def write_flush(state, lines, cycle):
+def write_rows(state, partial, cycle, count, rows):
+    """`rows` cycle rows from `cycle` on, each writing `count` outputs; False if one would
+    wait (CALC mode refuses that). Rows are taken in runs up to the next event."""
+    end = cycle + rows
+    threshold = state[_W_TOTAL] - state[_W_DRAIN_SIZE]
+    while cycle < end:
+        free, drain_end = state[_W_FREE], state[_W_DRAIN_END]
+        if cycle < drain_end:  # free space only shrinks until the drain ends
+            run = min(end, drain_end) - cycle
+            if free - run * count <= 0:
+                return False
+        else:  # whole rows before the one whose output starts the next drain
+            run = min(end - cycle, max(free - threshold, 0) // count)
+            if run == 0:
+                if write_row(state, partial, cycle, count) != cycle:
+                    return False
+                cycle += 1
+                continue
+        _accept(state, run * count)
+        cycle += run
+    return True
+
+
+@njit(cache=True)
+def write_flush(state, partial, cycle):
     """Drain everything left at the end of the layer."""
-    _close_line(state, lines)
+    _close_partial_line(state, partial)
     while state[_W_DRAINED] < state[_W_LINES]:
-        cycle = _drain(state, lines, cycle) + 1
+        cycle = _drain(state, partial, cycle) + 1
 
 
 def write_count(state) -> int:

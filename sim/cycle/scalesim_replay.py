@@ -4,9 +4,9 @@ In USER mode the loop walks every cycle row of every fold once, in SCALE-Sim's o
 serves the row's ifmap, filter and ofmap entries as
 scalesim/memory/double_buffered_scratchpad_mem.py does: each row is issued at (row index +
 stalls so far) and adds the largest of the three buffers' delays to the stalls. In CALC mode,
-where nothing stalls, each buffer is walked on its own, skipping folds that provably fetch
-nothing. The result equals SCALE-Sim's COMPUTE_REPORT and DETAILED_ACCESS_REPORT
-counts (tests/sim/test_cycle_scalesim.py) without building its per-cycle matrices.
+where nothing stalls, each buffer is counted on its own (scalesim_calc.py). The result
+equals SCALE-Sim's COMPUTE_REPORT and DETAILED_ACCESS_REPORT counts
+(tests/sim/test_cycle_scalesim.py) without building its per-cycle matrices.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .scalesim_memory import (CALC_READS, CUR_SET, ITEMS_PER_SET, MISSING, SET_FILL, WIN_END,
-                              WIN_START, new_calc_read, new_user_read,
-                              new_write, user_read_count, user_read_row, write_count, write_row,
+from .scalesim_calc import calc_writes, filter_fetches, ifmap_fetches
+from .scalesim_memory import (MISSING, epoch_capacity, new_user_read, new_write,
+                              user_read_count, user_read_row, write_count, write_row,
                               write_flush)
 from .scalesim_streams import (DATAFLOW_CODES, FILTER, IFMAP, OFMAP, block_shape, demand,
-                               entry, fold_geometry, ifmap_address_matrix)
+                               fold_geometry, ifmap_address_matrix)
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _serve_read(df, operand, t, fr, fc, R, C, M, N, K, ifmap, user_state, index,
 
 @njit(cache=True)
 def _replay_user(df, R, C, M, N, K, ifmap, if_user, if_index, if_sets, fl_user, fl_index,
-                 fl_sets, wr_state, wr_lines):
+                 fl_sets, wr_state, partial):
     """USER mode: every cycle row in order, each issued after the stalls so far."""
     row_folds, col_folds, length = fold_geometry(df, R, C, M, N, K)
     row = np.empty(max(R, C), np.int64)
@@ -73,104 +73,11 @@ def _replay_user(df, R, C, M, N, K, ifmap, if_user, if_index, if_sets, fl_user, 
                 outputs = 0
                 for c in range(C):
                     outputs += demand(df, OFMAP, t, c, fr, fc, R, C, M, N, K, ifmap) >= 0
-                out = write_row(wr_state, wr_lines, cycle, outputs) if outputs else cycle
+                out = write_row(wr_state, partial, cycle, outputs) if outputs else cycle
                 stalls += max(ifmap_stall, filter_stall, out - cycle)
                 i += 1
-    write_flush(wr_state, wr_lines, out)
+    write_flush(wr_state, partial, out)
     return out, stalls
-
-
-@njit(cache=True)
-def _fold_key(df, operand, fr, fc, col_folds):
-    """Which data block an operand's fold demands: folds with equal keys demand the same
-    addresses in the same order (ifmap blocks follow the row fold in os and ws, filter blocks
-    the column fold in os and the row fold in is)."""
-    if (df == 0 or df == 1) and operand == IFMAP or df == 2 and operand == FILTER:
-        return fr
-    if df == 0 and operand == FILTER:
-        return fc
-    return fr * col_folds + fc
-
-
-@njit(cache=True)
-def _calc_reads(df, operand, R, C, M, N, K, ifmap, state, last_set):
-    """CALC mode's first-touch DRAM reads of one operand (scalesim_memory.new_calc_read's
-    buffer), walking only its own demand entries; returns the read count.
-
-    An address is a hit if it joined the current set or a completed set of the active window
-    (last_set holds the set each address last joined); otherwise it joins the current set.
-    A fold that adds nothing leaves the buffer unchanged, so a following fold with the same
-    block adds nothing either and is skipped; when a whole sweep of row folds whose blocks
-    repeat every column fold adds nothing, every later sweep is skipped too. (The buffer's
-    state lives in locals here: as a called function it cost ten times more per address.)"""
-    row_folds, col_folds, _ = fold_geometry(df, R, C, M, N, K)
-    prefix, rows, lanes, flipped, skewed = block_shape(df, operand, R, C, M, N, K)
-    span = rows + (lanes - 1 if skewed else 0)
-    per_sweep = _fold_key(df, operand, 1, 0, col_folds) == _fold_key(df, operand, 1, 1, col_folds)
-    per_set, fill, cur = state[ITEMS_PER_SET], state[SET_FILL], state[CUR_SET]
-    start, end, reads = state[WIN_START], state[WIN_END], state[CALC_READS]
-    last_key, last_added = -1, True
-    for fc in range(col_folds):
-        sweep_start = reads
-        for fr in range(row_folds):
-            key = _fold_key(df, operand, fr, fc, col_folds)
-            if key == last_key and not last_added:
-                continue
-            before = reads
-            for s in range(span):
-                lo = max(0, s - rows + 1) if skewed else 0
-                hi = min(lanes, s + 1) if skewed else lanes
-                for c in range(lo, hi):
-                    r = s - c if skewed else s
-                    addr = entry(df, operand, rows - 1 - r if flipped else r, c, fr, fc,
-                                 R, C, M, N, K, ifmap)
-                    if addr < 0:
-                        continue
-                    seen = last_set[addr]
-                    if seen == cur or (start <= seen < min(cur, end + 1)):
-                        continue
-                    last_set[addr] = cur
-                    reads += 1
-                    fill += 1
-                    if fill == per_set:
-                        fill = 0
-                        cur += 1
-                        if cur == end + 1:
-                            start += 50
-                            end += 50
-            last_key, last_added = key, reads != before
-        if per_sweep and reads == sweep_start:
-            break
-    state[SET_FILL], state[CUR_SET], state[WIN_START] = fill, cur, start
-    state[WIN_END], state[CALC_READS] = end, reads
-    return reads
-
-
-@njit(cache=True)
-def _calc_writes(df, R, C, M, N, K, ifmap, wr_state, wr_lines):
-    """The ofmap write buffer alone, visiting only cycles that write; returns the last cycle,
-    or -1 if a write would stall (then the operands are not independent: replay jointly)."""
-    row_folds, col_folds, length = fold_geometry(df, R, C, M, N, K)
-    prefix, rows, lanes, flipped, skewed = block_shape(df, OFMAP, R, C, M, N, K)
-    span = rows + (lanes - 1 if skewed else 0)
-    fold = 0
-    for fc in range(col_folds):
-        for fr in range(row_folds):
-            for s in range(span):
-                cycle = fold * length + prefix + s
-                lo = max(0, s - rows + 1) if skewed else 0
-                hi = min(lanes, s + 1) if skewed else lanes
-                outputs = 0
-                for c in range(lo, hi):
-                    r = s - c if skewed else s
-                    outputs += entry(df, OFMAP, rows - 1 - r if flipped else r, c, fr, fc,
-                                     R, C, M, N, K, ifmap) >= 0
-                if outputs and write_row(wr_state, wr_lines, cycle, outputs) != cycle:
-                    return -1
-            fold += 1
-    last = fold * length - 1
-    write_flush(wr_state, wr_lines, last)
-    return last
 
 
 def prefetch_stream(df: int, operand: int, R: int, C: int, M: int, N: int, K: int,
@@ -210,31 +117,27 @@ def replay_layer(op, dataflow: str, rows: int, cols: int, sizes_bytes: tuple[int
     """
     df = DATAFLOW_CODES[dataflow]
     M, N, K = op.P * op.Q, op.K, op.R * op.S * op.C
-    ifmap = ifmap_address_matrix(op)
-    if_space, fl_space = op.H * op.W * op.C, N * K
     row_folds, col_folds, _ = fold_geometry(df, rows, cols, M, N, K)
     ofmap_rows = block_shape(df, OFMAP, rows, cols, M, N, K)[1]
     max_writes = row_folds * col_folds * ofmap_rows * cols
     if user_bandwidth is None:
-        # CALC: reads never stall and writes drain a line per cycle, so the three buffers run
-        # apart (a write stall would break that: it never happened in any case tried)
-        wr_state, wr_lines = new_write(sizes_bytes[2], cols, max_writes)
-        total, stalls = _calc_writes(df, rows, cols, M, N, K, ifmap, wr_state, wr_lines), 0
+        wr_state, partial = new_write(sizes_bytes[2], cols, max_writes)
+        total, stalls = calc_writes(df, rows, cols, M, N, K, wr_state, partial), 0
         if total < 0:
             raise RuntimeError(f"layer {op.name!r}: SCALE-Sim's CALC ofmap buffer stalled, "
                                f"which the replay does not model")
-        reads = tuple(_calc_reads(df, operand, rows, cols, M, N, K, ifmap,
-                                  *new_calc_read(size, space))
-                      for operand, size, space in ((IFMAP, sizes_bytes[0], if_space),
-                                                   (FILTER, sizes_bytes[1], fl_space)))
+        reads = (ifmap_fetches(op, df, rows, cols, epoch_capacity(sizes_bytes[0])),
+                 filter_fetches(df, rows, cols, M, N, K, epoch_capacity(sizes_bytes[1])))
     else:
+        ifmap = ifmap_address_matrix(op)
+        if_space, fl_space = op.H * op.W * op.C, N * K
         if_user = new_user_read(sizes_bytes[0], user_bandwidth[0],
                                 prefetch_stream(df, IFMAP, rows, cols, M, N, K, ifmap), if_space)
         fl_user = new_user_read(sizes_bytes[1], user_bandwidth[1],
                                 prefetch_stream(df, FILTER, rows, cols, M, N, K, ifmap), fl_space)
-        wr_state, wr_lines = new_write(sizes_bytes[2], user_bandwidth[2], max_writes)
+        wr_state, partial = new_write(sizes_bytes[2], user_bandwidth[2], max_writes)
         total, stalls = _replay_user(df, rows, cols, M, N, K, ifmap, *if_user, *fl_user,
-                                     wr_state, wr_lines)
+                                     wr_state, partial)
         if total < 0:
             raise RuntimeError(f"layer {op.name!r}: a demanded address is missing from the "
                                f"prefetch stream")

@@ -21,19 +21,38 @@ DATAFLOW_CODES = {"os": 0, "ws": 1, "is": 2}
 
 
 def ifmap_address_matrix(op) -> np.ndarray:
-    """SCALE-Sim's im2col ifmap operand matrix (M x K), -1 where a window leaves the ifmap.
+    """SCALE-Sim's im2col ifmap operand matrix (M x K, int32), -1 where a window leaves the
+    ifmap.
 
     Addresses are NHWC offsets without SCALE-Sim's IfmapOffset; windows that SCALE-Sim's ceil
     ofmap rule pushes past the edge read nothing (scalesim/compute/operand_matrix.py).
     """
-    m = np.arange(op.P * op.Q)[:, None]
-    j = np.arange(op.R * op.S * op.C)[None, :]
-    i_row, i_col = (m // op.Q) * op.stride, (m % op.Q) * op.stride
-    c_row, rest = np.divmod(j, op.S * op.C)
-    c_col, c_ch = np.divmod(rest, op.C)
-    valid = (c_row + i_row < op.H) & (c_col + i_col < op.W)
-    addr = (i_row * op.W + i_col) * op.C + (c_row * op.W + c_col) * op.C + c_ch
-    return np.where(valid, addr, -1).astype(np.int64)
+    return _im2col(op.H, op.W, op.C, op.R, op.S, op.stride, op.P, op.Q)
+
+
+@njit(cache=True)
+def _im2col(H, W, C, R, S, stride, P, Q):
+    out = np.empty((P * Q, R * S * C), np.int32)
+    for m in range(P * Q):
+        top, left = (m // Q) * stride, (m % Q) * stride
+        k = 0
+        for row in range(top, top + R):
+            for col in range(left, left + S):
+                pixel = (row * W + col) * C if row < H and col < W else -1
+                for channel in range(C):
+                    out[m, k] = pixel + channel if pixel >= 0 else -1
+                    k += 1
+    return out
+
+
+def distinct_ifmap_addresses(op) -> int:
+    """How many ifmap elements some window reads: the rows times the columns any window
+    covers, times the channels."""
+    def covered(extent, windows, size):
+        if op.stride < size:  # windows overlap: one run from 0
+            return min(extent, (windows - 1) * op.stride + size)
+        return sum(max(0, min(size, extent - w * op.stride)) for w in range(windows))
+    return covered(op.H, op.P, op.R) * covered(op.W, op.Q, op.S) * op.C
 
 
 @njit(cache=True)
@@ -112,3 +131,31 @@ def demand(df, operand, t, c, fr, fc, R, C, M, N, K, ifmap):
     if flipped:
         r = rows - 1 - r
     return entry(df, operand, r, c, fr, fc, R, C, M, N, K, ifmap)
+
+
+@njit(cache=True)
+def ifmap_block(df, fr, fc, R, C, M, K):
+    """Fold (fr, fc)'s ifmap demand block located in the row-major im2col matrix: (index of
+    data row 0 lane 0, index step per demand row, index step per lane, first and end valid
+    demand row, valid lanes, skewed). Demand row t holds data row t, or R - 1 - t where the
+    block is flipped (is: the preload enters bottom row first); lanes and rows past the
+    matrix's edge are idle and left out, which keeps the order of the others."""
+    if df == 0:  # os: lane c streams output pixel fr*R + c over all K
+        return fr * R * K, 1, K, 0, K, min(R, M - fr * R), True
+    if df == 1:  # ws: lane c streams column fr*R + c over all M output pixels
+        return fr * R, K, 1, 0, M, min(R, K - fr * R), True
+    # is: lane c preloads pixel fc*C + c's columns fr*R .. fr*R + R - 1, bottom row first
+    rows = min(R, K - fr * R)
+    return fc * C * K + fr * R + R - 1, -1, K, R - rows, R, min(C, M - fc * C), False
+
+
+@njit(cache=True)
+def ofmap_rectangle(df, fr, fc, R, C, M, N):
+    """Fold (fr, fc)'s valid ofmap demand entries before the skew: (first and end demand row,
+    valid lanes); the rest of its block is idle."""
+    if df == 0:  # os: rows are the fold's output pixels, drained bottom row first
+        rows = min(R, M - fr * R)
+        return R - rows, R, min(C, N - fc * C)
+    if df == 1:  # ws: a row per output pixel, a lane per filter
+        return 0, M, min(C, N - fc * C)
+    return 0, N, min(C, M - fc * C)  # is: a row per filter, a lane per output pixel
