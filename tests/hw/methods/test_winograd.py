@@ -178,6 +178,21 @@ def test_icarus_f2_layers_bit_exact_and_cycle_exact(tmp_path):
     rtl_vs_model(tmp_path, F2, layer_cases(arch, F2, "ws", np.random.default_rng(5)))
 
 
+@icarus
+def test_icarus_widths_and_array_from_the_spec(tmp_path):
+    """6-bit ifmap, 5-bit weights, 24-bit sums on a 3x5 array: the units' widths and the
+    clamp follow the spec."""
+    path = tmp_path / "odd.yaml"
+    path.write_text("base: edge_tiny\nname: odd_widths\n"
+                    "units: {winograd_transform: {ops_per_cycle: 8}}\n"
+                    "pe_array: {rows: 3, cols: 5, ifmap_bits: 6, weight_bits: 5, psum_bits: 24}\n")
+    arch = load_arch(path)
+    cases = layer_cases(arch, F4, "ws", np.random.default_rng(6))
+    for (name, job), result in zip(cases, run_winograd([job for _, job in cases], tmp_path / "b")):
+        assert check_result(job, result) == [], name
+        assert result.counters == winograd_timing(arch, "ws", job.plan), name
+
+
 @pytest.mark.parametrize("transform,m", [(transform_f4, 4), (transform_f2, 2)])
 def test_op_stats_price_the_method_op(transform, m):
     arch = load_arch(ARCH)
