@@ -17,7 +17,8 @@ U = words*w - C of them too; the reference's dot product follows as
     dot = 2 * popcount_sum - taps * tap_bias,   tap_bias = 2*words*w - C,
 
 where taps (the in-image taps of the output pixel) = rows(p) * cols(q) of the R x S window
-that fall inside the H x W image.
+that fall inside the H x W image. This is exact while the popcount sums fit the signed
+psum_bits accumulator (`sums_fit`).
 
 Scaling (XNOR-Net's K and alpha, in fixed point): alpha_q[k] (from the weights, offline) and
 K_q[p, q] are unsigned SCALE_BITS-bit integers; the unit writes
@@ -104,6 +105,12 @@ def xnor_gemm(arch: ArchSpec, C: int, H: int, W: int, K: int, R: int, S: int, P:
     """The packed layer: C channels become ceil(C / w) word-channels."""
     return Gemm(C=words_of(arch, C), H=H, W=W, K=K, R=R, S=S, P=P, Q=Q, stride=stride,
                 padding=padding)
+
+
+def sums_fit(arch: ArchSpec, gemm: Gemm) -> bool:
+    """Whether the largest popcount sum of the packed layer (every bit of every tap agreeing)
+    fits the signed psum_bits accumulator, so that the unit's dot products are exact."""
+    return gemm.Kd * word_bits(arch) < 1 << (arch.pe_array.psum_bits - 1)
 
 
 def plan(arch: ArchSpec, gemm: Gemm) -> RtlPlan:

@@ -26,8 +26,8 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.rtl_plan import Gemm
 from dlaforge.rtl_xnor_plan import (DATAFLOW, DRAM_WORD_BYTES, INT8_PER_ELEMENT, SCALE_BITS,
-                                    SHIFT_BITS, kmap_scale, plan, tap_bias, word_bits,
-                                    xnor_gemm)
+                                    SHIFT_BITS, kmap_scale, plan, sums_fit, tap_bias,
+                                    word_bits, xnor_gemm)
 from dlaforge.workloads.layer import out_size
 from dlaforge.workloads.methods import xnor_ref
 from dlaforge.workloads.methods.conv_ref import conv2d_int
@@ -109,6 +109,9 @@ class XnorJob:
         self.channels = C
         self.gemm: Gemm = xnor_gemm(self.arch, C, H, W, K, R, S, P, Q, self.stride, self.padding)
         self.plan = plan(self.arch, self.gemm)
+        if not sums_fit(self.arch, self.gemm):
+            raise ValueError(f"the layer's popcount sums may overflow psum_bits "
+                             f"{self.arch.pe_array.psum_bits}")
         if not 0 <= self.out_shift < 1 << SHIFT_BITS:
             raise ValueError(f"out_shift must fit {SHIFT_BITS} bits, not {self.out_shift}")
         if self.bandwidth is None:

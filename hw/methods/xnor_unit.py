@@ -1,5 +1,5 @@
 """The XNOR unit: an output-stationary array of XNOR-popcount PEs, its buffers, the baseline's
-load engine, and the scaling write-back, run one tile at a time.
+load engine, the scaling write-back and a binarizing pre-pass, run one tile at a time.
 
 Same outside as the baseline accelerator (hw/accelerator.py), so the same testbenches drive it:
 `cmd` (a command descriptor stream), `busy`, the DRAM read streams `rd_req` / `rd_resp` and
@@ -20,9 +20,10 @@ the int8 activations: it writes the packed words the loader then reads and the K
 ScaleWriter reads (state BINARIZE, from the cycle after the command is taken until its last
 write). Otherwise the host has put both in DRAM.
 
-Sequencing, one tile at a time (no overlap of loads, folds and write-backs): for each tile: GATE (one cycle; back to IDLE when the tiles are done), LOAD until
-the loader is done, then the fold from that cycle until its last cycle; if the tile ends its
-output, WRITE until the write-back's last beat; the tile counter then moves on (GATE).
+Sequencing, one tile at a time (no overlap of loads, folds and write-backs), for each tile:
+GATE (one cycle; back to IDLE when the tiles are done), LOAD until the loader is done, then
+the fold from that cycle until its last cycle; if the tile ends its output, WRITE until the
+write-back's last beat; the tile counter then moves on (GATE).
 sim/cycle/rtl_xnor.py times exactly this.
 
 Counters: the baseline's (hw/layouts.COUNTERS; DRAM bytes at 8 per beat, whatever the
@@ -109,8 +110,9 @@ class XnorUnit(wiring.Component):
         m.submodules.tiles = tc = TileCounter(geo.command_layout(), p.dim_bits, p.addr_bits)
         m.submodules.loader = loader = Loader(geo)
         m.submodules.fold = fold = FoldEngine(geo, pe=XnorPE)
-        m.submodules.writer = writer = ScaleWriter(geo, cmd.shape(), self.rd_resp.payload.shape())
-        m.submodules.binarizer = binarizer = Binarizer(geo, cmd.shape(), self.rd_resp.payload.shape(),
+        response = self.rd_resp.payload.shape()
+        m.submodules.writer = writer = ScaleWriter(geo, cmd.shape(), response)
+        m.submodules.binarizer = binarizer = Binarizer(geo, cmd.shape(), response,
                                                        dram_write_layout(geo), self.word_bits)
         m.d.comb += [tc.cmd.eq(base_cmd), loader.cmd.eq(base_cmd), writer.cmd.eq(cmd),
                      binarizer.cmd.eq(cmd)]

@@ -35,7 +35,7 @@ from numba import njit
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.rtl_plan import Gemm, dram_beat_gap, fold_length
-from dlaforge.rtl_xnor_plan import DATAFLOW, DRAM_WORD_BYTES, check, plan, word_bits
+from dlaforge.rtl_xnor_plan import DATAFLOW, DRAM_WORD_BYTES, check, plan, sums_fit, word_bits
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
@@ -169,6 +169,8 @@ def cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
         plan(arch, gemm_of(op))
     except SpecError as exc:
         return str(exc)
+    if not sums_fit(arch, gemm_of(op)):
+        return f"its popcount sums may overflow psum_bits {arch.pe_array.psum_bits}"
     return None
 
 

@@ -238,3 +238,18 @@ def test_op_stats_price_the_timing_models_counters():
     first = method.transform(Layer(name="conv1", kind="conv2d", C=3, H=8, W=8, K=4, R=3, S=3,
                                    P=8, Q=8, padding=1), EDGE_TINY_XNOR)[0]
     assert "not a binarized op" in cannot_run(EDGE_TINY_XNOR, first, "os")
+
+
+def test_cannot_run_a_layer_whose_popcount_sums_could_wrap(tmp_path):
+    path = tmp_path / "psum12.yaml"
+    path.write_text("base: edge_tiny\nname: psum12\nunits: {xnor_scale: {ops_per_cycle: 4}}\n"
+                    "pe_array: {pe_kind: xnor, psum_bits: 12}\n")
+    arch = load_arch(path)
+    method = get_method("xnor", arch)
+    small, big = (method.transform(Layer(name="c", kind="conv2d", C=C, H=4, W=4, K=2, R=3, S=3,
+                                         P=4, Q=4, padding=1), arch)[0] for C in (64, 512))
+    assert cannot_run(arch, small, "os") is None            # 9 taps x 64 bits < 2**11
+    assert "overflow psum_bits 12" in cannot_run(arch, big, "os")
+    with pytest.raises(ValueError, match="overflow"):
+        XnorJob.random(arch, dict(C=512, H=4, W=4, K=2, R=3, S=3, padding=1),
+                       np.random.default_rng(0))
