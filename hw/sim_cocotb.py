@@ -32,11 +32,16 @@ def simulator_available(sim: str) -> str | None:
     return f"unknown simulator {sim!r}"
 
 
-def build(arch, build_dir: Path, sim: str = "icarus"):
-    """Generate the Verilog into `build_dir` and compile it; returns the cocotb runner."""
+def require_simulator(sim: str) -> None:
+    """SpecError unless `sim` can run here (and its environment set up, see verilator_env)."""
     why = simulator_available(sim)
     if why:
         raise SpecError(f"cannot simulate with {sim}: {why}")
+
+
+def build(arch, build_dir: Path, sim: str = "icarus"):
+    """Generate the Verilog into `build_dir` and compile it; returns the cocotb runner."""
+    require_simulator(sim)
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog_path, _ = generate(arch, build_dir)
     return compile_verilog(verilog_path, TOP, build_dir, sim)
@@ -45,6 +50,7 @@ def build(arch, build_dir: Path, sim: str = "icarus"):
 def compile_verilog(verilog_path: Path, top: str, build_dir: Path, sim: str = "icarus"):
     """Compile one generated Verilog file with top module `top` for cocotb; returns the runner."""
     from cocotb_tools.runner import get_runner
+    require_simulator(sim)
     runner = get_runner(sim)
     # Icarus: -g2005 (after the runner's -g2012) makes declaration initialisers events at
     # time 0, which Yosys' Verilog relies on to run its `always @*` blocks once.
