@@ -9,7 +9,7 @@ hardware: the transform units of hw/methods/winograd_units.py beside the baselin
 - the output-transform unit: `m_tiles` (a² tap sums) -> `y_tiles` (m x m outputs), with the
   per-tap alignment shifts on `out_align`;
 and `transform_busy` (either unit holds a tile) and `transform_perf` (cycles each unit held a
-tile since reset). The phases of dlaforge/rtl_winograd_plan.py run one after another; between
+tile since reset). The shifts are read as a tile passes, so they are held for a whole layer. The phases of dlaforge/rtl_winograd_plan.py run one after another; between
 them the testbench moves the data (V into the accelerator's DRAM, its sums into `m_tiles`).
 
 Module API (the lead wires it into `dlaforge rtl generate|verify --method M`):
