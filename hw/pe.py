@@ -31,6 +31,18 @@ class Mode(enum.Enum, shape=3):
     DRAIN = 4
 
 
+def pe_signature(ifmap_bits: int, weight_bits: int, psum_bits: int) -> dict:
+    """The ports every PE of the systolic array has (hw/array.py wires them): the array-wide
+    `mode`, the operands and partial sum arriving, and the registers passing them on."""
+    return {
+        "mode": In(Mode),
+        "a_in": In(signed(ifmap_bits)), "b_in": In(signed(weight_bits)),
+        "c_in": In(signed(psum_bits)),
+        "a_out": Out(signed(ifmap_bits)), "b_out": Out(signed(weight_bits)),
+        "c_out": Out(signed(psum_bits)),
+    }
+
+
 class MacPE(wiring.Component):
     """One PE; `dataflows` (a subset of "ws", "os", "is") leaves out the logic of the others.
     Input stationary uses the weight-stationary modes with the operands swapped (the ifmap
@@ -39,13 +51,7 @@ class MacPE(wiring.Component):
     def __init__(self, ifmap_bits: int, weight_bits: int, psum_bits: int,
                  dataflows=("ws", "os")):
         self.dataflows = tuple(dataflows)
-        super().__init__({
-            "mode": In(Mode),
-            "a_in": In(signed(ifmap_bits)), "b_in": In(signed(weight_bits)),
-            "c_in": In(signed(psum_bits)),
-            "a_out": Out(signed(ifmap_bits)), "b_out": Out(signed(weight_bits)),
-            "c_out": Out(signed(psum_bits)),
-        })
+        super().__init__(pe_signature(ifmap_bits, weight_bits, psum_bits))
 
     def elaborate(self, platform):
         m = Module()

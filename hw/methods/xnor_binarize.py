@@ -86,6 +86,12 @@ class Binarizer(wiring.Component):
         lanes = data.View(data.ArrayLayout(signed(8), LANES), self.resp.payload.data[:64])
         first_channel = (group + returned) * LANES        # while packing: of this response
         kmap = Signal()                                   # the KMAP phase
+
+        def write(addr, value):
+            """Offer one element to DRAM in this state (`taken` says it went)."""
+            m.d.comb += [self.wr.valid.eq(1), self.wr.payload.addr.eq(addr),
+                         self.wr.payload.data.eq(value)]
+
         with m.FSM(name="binarize") as fsm:
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -104,9 +110,7 @@ class Binarizer(wiring.Component):
                 with m.If(returned == word_beats):
                     m.next = "PACK_WORD"
             with m.State("PACK_WORD"):
-                m.d.comb += [self.wr.valid.eq(1),
-                             self.wr.payload.addr.eq(cmd.ifmap_base + word * plane + pixel),
-                             self.wr.payload.data.eq(packed)]
+                write(cmd.ifmap_base + word * plane + pixel, packed)
                 with m.If(taken):
                     m.d.sync += [word.eq(word + 1), group.eq(group + word_beats), issued.eq(0),
                                  returned.eq(0), packed.eq(0)]
@@ -115,9 +119,7 @@ class Binarizer(wiring.Component):
                     with m.Else():
                         m.next = "PACK_READ"
             with m.State("PACK_A"):
-                m.d.comb += [self.wr.valid.eq(1),
-                             self.wr.payload.addr.eq(cmd.a_base + pixel),
-                             self.wr.payload.data.eq(total)]
+                write(cmd.a_base + pixel, total)
                 with m.If(taken):
                     m.d.sync += [pixel.eq(pixel + 1), word.eq(0), group.eq(0), total.eq(0)]
                     with m.If(pixel + 1 == plane):
@@ -143,9 +145,7 @@ class Binarizer(wiring.Component):
                 with m.If(drained):
                     m.next = "KMAP_WRITE"
             with m.State("KMAP_WRITE"):
-                m.d.comb += [self.wr.valid.eq(1),
-                             self.wr.payload.addr.eq(cmd.kmap_base + out_pixel),
-                             self.wr.payload.data.eq(k_q)]
+                write(cmd.kmap_base + out_pixel, k_q)
                 with m.If(taken):
                     m.d.sync += [total.eq(0), out_pixel.eq(out_pixel + 1)]
                     with m.If(out_q + 1 == cmd.Q):

@@ -13,11 +13,10 @@ grows by one bit per level. Sums wrap at psum_bits like the MAC PE's.
 
 from __future__ import annotations
 
-from amaranth import Module, signed
+from amaranth import Module
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
-from ..pe import Mode
+from ..pe import Mode, pe_signature
 
 
 def popcount_tree(value):
@@ -39,13 +38,7 @@ class XnorPE(wiring.Component):
         if tuple(dataflows) != ("os",):
             raise ValueError(f"the XNOR PE is output stationary only, not {dataflows}")
         self.word_bits = weight_bits
-        super().__init__({
-            "mode": In(Mode),
-            "a_in": In(signed(ifmap_bits)), "b_in": In(signed(weight_bits)),
-            "c_in": In(signed(psum_bits)),
-            "a_out": Out(signed(ifmap_bits)), "b_out": Out(signed(weight_bits)),
-            "c_out": Out(signed(psum_bits)),
-        })
+        super().__init__(pe_signature(ifmap_bits, weight_bits, psum_bits))
 
     def elaborate(self, platform):
         m = Module()
