@@ -123,10 +123,9 @@ class SlicedJob(LayerJob):
         return command_fields(self.plan, *self.bases, PARAMS, passes)
 
     def codes(self) -> tuple[np.ndarray, np.ndarray]:
-        """The unsigned codes the slice planes hold."""
-        return tuple((planes << (CODE_BITS * np.arange(len(planes)))
-                      .reshape(-1, *[1] * (planes.ndim - 1))).sum(axis=0)
-                     for planes in (self.ifmap, self.weight))
+        """The unsigned codes the slice planes hold: Σ_i plane_i · 4^i."""
+        weights = 1 << (CODE_BITS * np.arange(len(self.ifmap)))
+        return np.tensordot(weights, self.ifmap, 1), np.tensordot(weights, self.weight, 1)
 
     def expected(self) -> np.ndarray:
         g = self.gemm

@@ -99,8 +99,8 @@ def sliced_timing(built: ArchSpec, dataflow: str, gemm: Gemm, a_top: int, w_top:
     fold_len = fold_length(dataflow, pe.rows, pe.cols, streamed).astype(np.int64)
     g = gemm
     cycles = _sliced_program(
-        tiles, repeats.ravel(), ends_output.ravel(), dataflow == "os", dataflow == "is", fold_len, g.P, g.Q, g.C,
-        g.H, g.W, g.R, g.S, g.stride, g.padding, plan.Mt, plan.Kt,
+        tiles, repeats.ravel(), ends_output.ravel(), dataflow == "os", dataflow == "is",
+        fold_len, g.P, g.Q, g.C, g.H, g.W, g.R, g.S, g.stride, g.padding, plan.Mt, plan.Kt,
         *(dram_beat_gap(element_bytes(b), bandwidth)
           for b in (pe.ifmap_bits, pe.weight_bits, pe.psum_bits)), latency)
     # accumulator reads: every fold's rows but the output's first fold's, and the write-back's
@@ -129,7 +129,6 @@ def cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     if set(op.dram_scale) - {"ofmap"}:
         return f"op {op.name!r} reshapes {', '.join(op.dram_scale)} in DRAM"
     try:
-        array_arch(arch)
         RtlPlan.make(array_arch(arch), dataflow, command_gemm(op))
     except SpecError as exc:
         return str(exc)
