@@ -57,7 +57,9 @@ def generate(arch: ArchSpec, out_dir: Path) -> tuple[Path, Path]:
     built = array_arch(arch)
     dut = Accelerator(built, PARAMS)
     text = verilog.convert(dut, name=TOP)
-    info = {**manifest(dut, built), "top": TOP, "arch": arch.name, "methods": list(METHODS),
+    info = manifest(dut, built)
+    info["parameters"]["slice_bits"] = PARAMS.slice_bits
+    info = {**info, "top": TOP, "arch": arch.name, "methods": list(METHODS),
             "operands": {"ifmap": "2-bit PalQuant activation code q_a (0..3), signed 3-bit",
                          "weight": "2*q_w - 3 (-3, -1, 1, 3), signed 3-bit",
                          "output": "T = 2*sum(q_w*q_a) - 3*sum(q_a), psum_bits wrapping",

@@ -91,6 +91,9 @@ def test_generate_writes_verilog_and_manifest(tmp_path):
     assert "module dlaforge_palquant" in verilog_path.read_text()
     info = json.loads(manifest_path.read_text())
     assert info["top"] == "dlaforge_palquant" and info["parameters"]["ifmap_bits"] == 3
+    assert info["parameters"]["slice_bits"] == 2
+    assert {"a_top", "w_top", "ifmap_plane", "weight_plane"} <= set(
+        next(p for p in info["ports"] if p["name"] == "cmd__payload")["fields"])
 
 
 def test_cell_stats_beside_int8():
