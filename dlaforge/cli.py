@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--from-json", nargs="+", type=Path, metavar="FILE",
                      help="report saved `simulate --json` records instead of running")
     rep.add_argument("--out", type=Path, required=True, help="folder to write the report into")
+    rep.add_argument("--no-area", action="store_true",
+                     help="leave out the Yosys cell count of each arch's PE array (about a "
+                          "minute for a 32x32 array the first time; cached afterwards)")
     rtl = sub.add_parser("rtl", help="generate or verify the accelerator's Verilog")
     rtl_sub = rtl.add_subparsers(dest="rtl_command", required=True, parser_class=_Parser)
     gen = rtl_sub.add_parser("generate", help="Verilog and a JSON manifest of its ports")
@@ -119,7 +122,7 @@ def _report(args) -> int:
     from .report_driver import make_report
     index = make_report(args.out, arch=args.arch, network=args.network, methods=args.methods,
                         dataflows=args.dataflows, model=args.model, batch=args.batch,
-                        from_json=args.from_json,
+                        from_json=args.from_json, area=not args.no_area,
                         progress=lambda line: print(f"dlaforge: {line}", file=sys.stderr))
     print(index)
     return 0

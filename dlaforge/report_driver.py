@@ -32,12 +32,13 @@ def make_report(out: Path, arch: str | None = None, network: str | None = None,
                 methods: str | None = None, dataflows: str | None = None,
                 model: str | None = None, batch: int | None = None,
                 from_json: list[Path] | None = None,
-                progress: Callable[[str], None] = lambda line: None) -> Path:
+                progress: Callable[[str], None] = lambda line: None, area: bool = True) -> Path:
     """Build the report into folder `out` and return the path of its index.html.
 
     `arch`, `methods` and `dataflows` are comma-separated lists as on the command line
     (`methods` and `dataflows` may be "all", the default). With `from_json` the runs come from
     saved records, and `arch` only supplies arch files for records whose arch is not a preset.
+    With `area`, each arch's facts hold the cell count of its generated PE array (hw/area.py).
     """
     _check_out(out)
     names = _names(arch, "--arch") if arch else []
@@ -51,14 +52,14 @@ def make_report(out: Path, arch: str | None = None, network: str | None = None,
         if given:
             raise SpecError(f"{given[0]} cannot be combined with --from-json: the saved "
                             f"records fix it")
-        inp = _from_records(_load_records(from_json), specs, bases)
+        inp = _from_records(_load_records(from_json), specs, bases, area, progress)
     else:
         if not specs:
             raise SpecError("give --arch (or --from-json)")
         if network is None:
             raise SpecError("give --network (or --from-json)")
         inp = _gather(specs, bases, network, methods, dataflows, model or "analytical",
-                      1 if batch is None else batch, progress)
+                      1 if batch is None else batch, progress, area)
     files = build(inp, progress)
     try:
         write_tree(out, files)
@@ -118,7 +119,8 @@ def _dataflows_for(spec: ArchSpec, dataflows: str | None) -> list[str]:
     return names
 
 
-def _gather(specs, bases, network, methods, dataflows, model, batch, progress) -> ReportInput:
+def _gather(specs, bases, network, methods, dataflows, model, batch, progress,
+            area) -> ReportInput:
     load_network(network, batch)  # bad names and files fail here, before any run
     plan, skipped = [], []
     for spec in specs:
@@ -134,7 +136,7 @@ def _gather(specs, bases, network, methods, dataflows, model, batch, progress) -
                  f"{time.perf_counter() - start:.2f} s")
     first = runs[0].record
     return ReportInput(network=first.network, model=first.model, batch=first.batch,
-                       archs=tuple(arch_facts(s, bases[s.name]) for s in specs),
+                       archs=tuple(arch_facts(s, bases[s.name], area, progress) for s in specs),
                        runs=tuple(runs),
                        skipped=tuple(skipped))
 
@@ -160,7 +162,7 @@ def _load_records(paths: list[Path]) -> list[RunRecord]:
 
 
 def _from_records(records: list[RunRecord], specs: list[ArchSpec],
-                  bases: dict[str, str | None]) -> ReportInput:
+                  bases: dict[str, str | None], area: bool, progress) -> ReportInput:
     for attr in ("network", "model", "batch"):
         values = list(dict.fromkeys(getattr(r, attr) for r in records))
         if len(values) > 1:
@@ -187,7 +189,8 @@ def _from_records(records: list[RunRecord], specs: list[ArchSpec],
     used = dict.fromkeys(r.arch for r in records)
     return ReportInput(network=records[0].network, model=records[0].model,
                        batch=records[0].batch,
-                       archs=tuple(arch_facts(by_name[n], bases[n]) for n in used),
+                       archs=tuple(arch_facts(by_name[n], bases[n], area, progress)
+                                   for n in used),
                        runs=tuple(runs))
 
 
@@ -215,9 +218,11 @@ def _base_of(arch: str) -> str | None:
     return data.get("base") if isinstance(data, dict) else None
 
 
-def arch_facts(spec: ArchSpec, base: str | None = None) -> ArchFacts:
+def arch_facts(spec: ArchSpec, base: str | None = None, area: bool = False,
+               progress: Callable[[str], None] = lambda line: None) -> ArchFacts:
     """The parameters and the energy table of `spec`, as plain values for the report; `base`
-    is the preset it builds on, whose baseline its methods are compared with."""
+    is the preset it builds on, whose baseline its methods are compared with; with `area`,
+    the cell count of its generated PE array."""
     table = energy_table(spec)
     pe = spec.pe_array
     energy = [EnergyEntry("MAC", f"{pe.ifmap_bits}x{pe.weight_bits}-bit MAC, "
@@ -239,4 +244,10 @@ def arch_facts(spec: ArchSpec, base: str | None = None) -> ArchFacts:
                      peak_macs_per_cycle=spec.peak_macs_per_cycle, clock_mhz=spec.clock_mhz,
                      technology_nm=spec.technology_nm, memory=memory, dram_type=spec.dram.type,
                      dram_bandwidth_bytes_per_cycle=spec.dram.bandwidth_bytes_per_cycle,
-                     dram_latency_cycles=spec.dram.latency_cycles, energy=tuple(energy))
+                     dram_latency_cycles=spec.dram.latency_cycles, energy=tuple(energy),
+                     array_cells=_array_cells(spec, progress) if area else None)
+
+
+def _array_cells(spec: ArchSpec, progress) -> int | None:
+    from .hw.area import array_cells     # imports Amaranth: only when asked
+    return array_cells(spec, progress)

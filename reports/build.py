@@ -96,13 +96,22 @@ def _width(facts) -> str:
     return f"{w}-bit" if w == i else f"{w}-bit weight x {i}-bit ifmap"
 
 
+def _area_note(facts) -> str:
+    if facts.array_cells is None:
+        return ("Its area is not counted: the RTL generator builds MAC arrays for ws, os and "
+                "is, or the report was made with --no-area.")
+    return ("Area: the cells of its generated PE array after Yosys' generic passes, flattened "
+            "(word-level adders and multipliers count one cell each; hw/area.py).")
+
+
 def _arch_section(inp: ReportInput, arch: str, stem: str) -> list:
     facts = inp.arch(arch)
     ref = inp.reference_method(arch)
     blocks = [Heading(2, f"Arch: {arch}"),
               Heading(3, f"{arch}: parameters"),
               Text(f"{inp.model.capitalize()} model at {facts.technology_nm} nm, "
-                   f"{facts.clock_mhz:g} MHz. Per-layer figures show the {ref} method."),
+                   f"{facts.clock_mhz:g} MHz. Per-layer figures show the {ref} method. "
+                   + _area_note(facts)),
               tables.arch_parameters(facts), tables.memory_levels(facts),
               tables.energy_table(facts),
               Heading(3, f"{arch}: energy"),

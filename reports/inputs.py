@@ -51,6 +51,8 @@ class ArchFacts:
     dram_latency_cycles: int
     energy: tuple[EnergyEntry, ...]
     base: str | None = None         # the preset this arch builds on (tpu_like for tpu_like_xnor)
+    array_cells: int | None = None  # Yosys cells of its generated PE array (hw/area.py); None:
+                                    # not counted (--no-area) or a PE the generator does not build
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,11 @@ def macs_per_cycle(s: Stats) -> float:
     return s.macs / s.cycles if s.cycles else 0.0
 
 
+def macs_per_cycle_per_kcell(s: Stats, arch: ArchFacts) -> float | None:
+    """Nominal MACs per cycle per thousand cells of the arch's PE array (None: no count)."""
+    return macs_per_cycle(s) / (arch.array_cells / 1e3) if arch.array_cells else None
+
+
 def op_intensity(s: Stats) -> float:
     """The roofline's operational intensity: PE operations per DRAM byte (inf without traffic).
     A PE operation is what one PE does in a cycle: one MAC at the array's width, one XNOR word

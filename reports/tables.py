@@ -76,10 +76,11 @@ def runs_traffic(inp: ReportInput) -> Table:
                      number(s.dram_write_bytes), number(sum(run.compulsory_dram_bytes)),
                      number(s.sram_read_bytes), number(s.sram_write_bytes),
                      number(s.weight_storage_bits), number(metrics.intensity(s)),
-                     number(metrics.macs_per_cycle(s))))
+                     number(metrics.macs_per_cycle(s)),
+                     _optional(metrics.macs_per_cycle_per_kcell(s, inp.arch(run.record.arch)))))
     headers = ("arch", "dataflow", "method", "MACs", "DRAM read (B)", "DRAM write (B)",
                "compulsory DRAM (B)", "SRAM read (B)", "SRAM write (B)", "weight storage (bit)",
-               "MACs per DRAM byte", "MACs per cycle")
+               "MACs per DRAM byte", "MACs per cycle", "MACs per cycle per 1k array cells")
     return Table("All runs: traffic and storage (network totals)", headers, tuple(rows), 3)
 
 
@@ -91,6 +92,11 @@ def pareto(inp: ReportInput) -> Table:
                   _uj(r.record.totals.energy_pj)) for r in runs)
     return Table("Energy-latency Pareto front", ("arch", "dataflow", "method", "latency (µs)",
                                                  "energy (µJ)"), rows, 3)
+
+
+def _optional(value) -> str:
+    """A number, or "—" where the report has none (an area not counted)."""
+    return "—" if value is None else number(value)
 
 
 def arch_parameters(arch: ArchFacts) -> Table:
@@ -109,6 +115,9 @@ def arch_parameters(arch: ArchFacts) -> Table:
         ("DRAM latency (cycles)", number(arch.dram_latency_cycles)),
         ("roofline ridge (PE operations per DRAM byte)",
          number(arch.peak_macs_per_cycle / arch.dram_bandwidth_bytes_per_cycle)),
+        ("PE array cells (Yosys)", _optional(arch.array_cells)),
+        ("peak PE operations per cycle per 1k cells",
+         _optional(arch.array_cells and arch.peak_macs_per_cycle / (arch.array_cells / 1e3))),
     )
     return Table(f"Parameters: {arch.name}", ("parameter", "value"), rows, 2)
 

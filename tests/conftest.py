@@ -8,6 +8,15 @@ import yaml
 from scalesim_cfg import SCALESIM_CFG  # tests/ is on sys.path: the folder of this conftest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cell_count_cache(tmp_path_factory):
+    """Reports count PE-array cells (hw/area.py) into a cache: one for the session, never the
+    user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DLAFORGE_CACHE", str(tmp_path_factory.mktemp("dlaforge_cache")))
+        yield
+
+
 @pytest.fixture
 def scalesim_cfg(tmp_path):
     def write(rows=8, cols=8, dataflow="os", mode="CALC", bandwidth=10, ifmap_kb=64,

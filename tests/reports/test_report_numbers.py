@@ -14,6 +14,7 @@ import dlaforge
 from dlaforge.arch import load_arch
 from dlaforge.cli import main
 from dlaforge.errors import SpecError
+from dlaforge.hw.area import array_cells
 from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.methods import METHODS, get_method
 from dlaforge.workloads.networks import load_network
@@ -114,6 +115,7 @@ STATS_COLUMNS = {
     "weight storage (bit)": lambda s, a: s.weight_storage_bits,
     "MACs per DRAM byte": lambda s, a: s.macs / (s.dram_read_bytes + s.dram_write_bytes),
     "MACs per cycle": lambda s, a: s.macs / s.cycles,
+    "MACs per cycle per 1k array cells": lambda s, a: s.macs / s.cycles / (array_cells(a) / 1e3),
     "PE operations": lambda s, a: s.pe_ops,
     "PE operations per DRAM byte": lambda s, a: s.pe_ops / (s.dram_read_bytes + s.dram_write_bytes),
     "PE operations per cycle": lambda s, a: s.pe_ops / s.cycles,
@@ -201,6 +203,10 @@ def test_every_table_number_equals_the_stats_it_came_from(report, expected, netw
                            spec.peak_macs_per_cycle / spec.dram.bandwidth_bytes_per_cycle}
             assert all(shows(values[k], v) for k, v in numeric.items())
             assert values["DRAM"] == spec.dram.type
+            cells = array_cells(spec)
+            assert cells is not None and shows(values["PE array cells (Yosys)"], cells)
+            assert shows(values["peak PE operations per cycle per 1k cells"],
+                         spec.peak_macs_per_cycle / (cells / 1e3))
         elif title.startswith("Memory levels: "):
             spec = specs[title.split(": ")[1].split(" ")[0]]
             assert [r[0] for r in rows] == [lv.name for lv in spec.memory]

@@ -1,0 +1,51 @@
+"""The PE array's size in cells: the area figure of an arch in reports.
+
+`array_cells(arch)` counts the cells of the arch's generated PE array (hw/array.py, the
+arch's operand widths and the dataflows the RTL builds) with hw/verilog.cell_stats, the
+flattened structural count of Amaranth's Yosys. Counting a 32x32 array takes about a minute,
+so counts are kept in a JSON cache ($DLAFORGE_CACHE, else ~/.cache/dlaforge) keyed by the
+array's parameters and the source text of the modules that build it; a change to those
+modules counts again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from dlaforge.arch import ArchSpec
+
+from . import array, pe as pe_module
+from .layouts import built_dataflows
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DLAFORGE_CACHE") or Path.home() / ".cache" / "dlaforge")
+
+
+def array_cells(arch: ArchSpec, progress=lambda line: None) -> int | None:
+    """Cells of `arch`'s PE array, or None when the RTL does not build its PE (not a MAC PE,
+    or no dataflow the RTL builds)."""
+    p = arch.pe_array
+    dataflows = built_dataflows(arch)
+    if p.pe_kind != "mac" or not dataflows:
+        return None
+    params = [p.rows, p.cols, p.ifmap_bits, p.weight_bits, p.psum_bits, list(dataflows)]
+    source = "".join(Path(m.__file__).read_text() for m in (array, pe_module))
+    key = hashlib.sha256(json.dumps(params).encode() + source.encode()).hexdigest()[:16]
+    path = cache_dir() / "array_cells.json"
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    if key not in known:
+        from .verilog import cell_stats
+        progress(f"counting the cells of {arch.name}'s {p.rows}x{p.cols} PE array with Yosys "
+                 f"(once; cached in {path})")
+        design = array.SystolicArray(p.rows, p.cols, p.ifmap_bits, p.weight_bits, p.psum_bits,
+                                     dataflows)
+        known[key] = cell_stats(design)["total"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps(known, indent=1))
+        os.replace(tmp, path)
+    return known[key]
