@@ -2,9 +2,11 @@
 
 For one output tile (rows m = output pixels, lanes n = filters, output stationary):
 
-1. SCALES: one DRAM read per filter of the tile, alpha_q[n0+n] (tag word 0, lane n), then one
-   per pixel, K_q[m0+m] (tag word 1, lane m), each held until the DRAM takes it; the data land
-   in registers as they return. WAIT until none is outstanding.
+1. SCALES: on the first output tile of an n-block (m0 = 0), one DRAM read per filter of the
+   tile, alpha_q[n0+n] (tag word 0, lane n), which the registers then hold for the n-block's
+   other tiles; on every tile, one read per pixel, K_q[m0+m] (tag word 1, lane m); each held
+   until the DRAM takes it, the data landing in registers as they return. WAIT until none is
+   outstanding.
 2. Per row m: FETCH reads the accumulator row (and the row's in-image tap count is formed from
    its (p, q): taps = rows(p) * cols(q) of the window inside the image); then SEND, one write
    per lane n, each held until the DRAM takes it, of
@@ -94,7 +96,10 @@ class ScaleWriter(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     base = cmd.ofmap_base + self.n0 * cmd.M + self.m0
-                    m.d.sync += [issued.eq(0), row.eq(0), lane.eq(0), addr.eq(base),
+                    # alpha_q of the tile's filters is still held unless this is the first
+                    # output tile of its n-block (m0 = 0)
+                    m.d.sync += [issued.eq(Mux(self.m0 == 0, 0, self.n_size)), row.eq(0),
+                                 lane.eq(0), addr.eq(base),
                                  row_addr.eq(base)]
                     m.next = "SCALES"
             with m.State("SCALES"):

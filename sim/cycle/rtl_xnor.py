@@ -20,8 +20,9 @@ Per tile, from the GATE cycle g (0 without the pre-pass):
   the load starts at g and is done at dL (rtl_timing._load, kd-major A block);
   the fold runs from dL to e = dL + fold_length(os, k_size) - 1;
   if the tile does not end its output, the next GATE is e + 1; otherwise the write-back starts:
-  from e + 1, one scale read per filter and per pixel of the tile, each at the first cycle
-  the channel is free (one per cycle at most); the last at t_r; the rows start after its data,
+  from e + 1, one scale read per filter (on the n-block's first output tile only) and per
+  pixel of the tile, each at the first cycle the channel is free (one per cycle at most); the
+  last at t_r; the rows start after its data,
   at s = t_r + latency + 1 (fetch cycle s + 1, first beat s + 2, as rtl_timing._write), and the
   next GATE is the last beat's cycle + 1.
 The layer ends in the GATE after the last tile: cycles = that GATE's cycle + 1.
@@ -94,7 +95,7 @@ def _program(g, free, tiles, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pad
         g = end + 1
         if kb == trips_k - 1:
             t, last_read = end + 1, end + 1
-            for _ in range(n_size + m_size):
+            for _ in range((n_size if mb == 0 else 0) + m_size):
                 t = max(t, free)
                 free = t + gap_word
                 last_read = t
@@ -129,7 +130,8 @@ def xnor_timing(arch: ArchSpec, gemm: Gemm, bandwidth: float | None = None,
         start, free, tiles, tiling.trips[2], fold_len, g.P, g.Q, g.C, g.H, g.W, g.R, g.S,
         g.stride, g.padding, tiling.Mt, tiling.Kt, tiling.Nt, gap, gap, latency)
     first, last = tiles[:, 2] == 0, tiles[:, 2] == tiling.trips[2] - 1
-    scale_reads = int((n_size + m_size)[last].sum())
+    alpha_reads = np.where(tiles[:, 1] == 0, n_size, 0)
+    scale_reads = int((alpha_reads + m_size)[last].sum())
     weight_words = int((k_size * n_size).sum())
     return {
         "cycles": int(cycles),
