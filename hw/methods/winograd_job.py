@@ -44,7 +44,7 @@ class WinogradJob:
         C, H, W = self.x.shape
         self.P, self.Q = H + 2 * self.padding - 2, W + 2 * self.padding - 2
         self.plan = WinogradPlan.of_conv(self.variant.m, C, self.u.shape[0], self.P, self.Q)
-        self.tap_plan = self.plan.tap_plan(self.arch, self.dataflow)
+        self.plan.tap_plan(self.arch, self.dataflow)     # SpecError if a tap cannot run
         tap_exp = np.asarray(self.v_shift, np.int64) + np.asarray(self.u_exp, np.int64)
         self.align = tap_exp - tap_exp.min()
         for name, values, bits in (("input shift", self.v_shift, SHIFT_BITS),

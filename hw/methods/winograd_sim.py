@@ -39,6 +39,8 @@ class WinogradResult:
 
 
 def _layer_spec(job: WinogradJob) -> dict:
+    """The testbench's view of a layer. Every tap's command and DRAM layout are the same; the
+    V part of each tap's DRAM image comes from the input-transform unit during the run."""
     tap = job.tap_job(0, np.zeros((job.plan.input_tiles, job.taps), np.int64))
     (read_i, read_w), write = tap.element_bytes()
     return {"in_tiles": job.input_tiles().tolist(), "in_shift": np.ravel(job.v_shift).tolist(),
