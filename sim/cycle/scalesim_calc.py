@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .scalesim_memory import epoch_capacity, write_flush, write_rows
+from .scalesim_memory import epoch_capacity, write_at_once, write_flush, write_rows
 from .scalesim_streams import (OFMAP, block_shape, distinct_ifmap_addresses, fold_geometry,
                                ifmap_address_matrix, ifmap_block, ofmap_rectangle)
 
@@ -32,7 +32,8 @@ from .scalesim_streams import (OFMAP, block_shape, distinct_ifmap_addresses, fol
 def calc_writes(df, R, C, M, N, K, wr_state, partial):
     """The ofmap write buffer over the whole layer; returns the last cycle, or -1 if a write
     would stall. Fold f's demand row s is cycle f * length + prefix + s; a skewed row s
-    writes the lanes c whose row s - c is valid."""
+    writes the lanes c whose row s - c is valid; a fold that cannot start a drain is taken
+    whole."""
     row_folds, col_folds, length = fold_geometry(df, R, C, M, N, K)
     prefix, rows, lanes, _, skewed = block_shape(df, OFMAP, R, C, M, N, K)
     span = rows + (lanes - 1 if skewed else 0)
@@ -41,6 +42,9 @@ def calc_writes(df, R, C, M, N, K, wr_state, partial):
         for fr in range(row_folds):
             first, end, valid = ofmap_rectangle(df, fr, fc, R, C, M, N)
             start = fold * length + prefix
+            fold += 1
+            if write_at_once(wr_state, (end - first) * valid):
+                continue
             run_start, run_count = 0, 0
             for s in range(span + 1):  # one past the end closes the last run
                 count = 0
@@ -53,7 +57,6 @@ def calc_writes(df, R, C, M, N, K, wr_state, partial):
                                                     run_count, s - run_start):
                         return -1
                     run_start, run_count = s, count
-            fold += 1
     last = fold * length - 1
     write_flush(wr_state, partial, last)
     return last

@@ -140,6 +140,16 @@ def write_rows(state, partial, cycle, count, rows):
 
 
 @njit(cache=True)
+def write_at_once(state, count):
+    """Takes `count` outputs at once, whatever their cycles, if none can start a drain or
+    wait (at least half the buffer stays free); returns whether it did."""
+    if state[_W_FREE] - count < state[_W_TOTAL] - state[_W_DRAIN_SIZE]:
+        return False
+    _accept(state, count)
+    return True
+
+
+@njit(cache=True)
 def write_flush(state, partial, cycle):
     """Drain everything left at the end of the layer."""
     _close_partial_line(state, partial)
