@@ -2,13 +2,12 @@
 
 The interface the CLI and the cycle model use:
 - `check(arch)`: SpecError unless the unit can be built (pe_kind xnor, dataflow os, the
-  xnor_scale unit, buffers holding one tile);
+  xnor_scale unit, xnor_word_bits a multiple of 8 up to 64, buffers holding one tile);
 - `generate(arch, out_dir)`: `dlaforge_xnor.v` and `dlaforge_xnor.json` (ports, parameters);
 - `verify(arch, sim)`: corner-case and random binarized layers in Icarus (or Verilator, or
-  Amaranth's simulator), most
-  binarizing int8 activations on chip, bit-exact against the reference
-  (hw/methods/xnor_job.py) and with the testbench's cycle count equal to the unit's own
-  counter;
+  Amaranth's simulator), most binarizing int8 activations on chip, bit-exact against the
+  reference (hw/methods/xnor_job.py) and with the testbench's cycle count equal to the unit's
+  own counter;
 - `cell_stats(arch)`: Yosys cell counts of one XNOR PE and the XNOR array beside the int8 MAC
   PE and MAC array of the same size.
 The unit keeps the baseline's outside, so the baseline's runners drive it: hw/cocotb_tb.py
