@@ -16,8 +16,8 @@ from dlaforge.hw.methods import xnor
 from dlaforge.hw.methods.xnor_job import (XnorJob, fixed_point_scales, kmap_fixed, pack_int8,
                                           pack_words)
 from dlaforge.hw.methods.xnor_pe import XnorPE
-from dlaforge.hw.pe import Mode
 from dlaforge.hw.methods.xnor_unit import XnorUnit
+from dlaforge.hw.pe import Mode
 from dlaforge.hw.sim_amaranth import run_amaranth
 from dlaforge.hw.sim_cocotb import simulator_available
 from dlaforge.rtl_xnor_plan import kmap_scale, xnor_gemm
