@@ -37,8 +37,9 @@ def epoch_capacity(size_bytes: int) -> int:
 
 
 def new_write(size_bytes: int, bandwidth: int, max_writes: int):
-    """State of an empty write buffer, and room for the queue of its partial lines (each
-    closed line below full width, as (line index, words), in closing order)."""
+    """State of an empty write buffer, and room for the queue of its partial lines (lines
+    closed below full width, as (line index, words), in closing order; at most one per
+    output)."""
     state = np.zeros(11, np.int64)
     state[_W_TOTAL] = size_bytes
     state[_W_DRAIN_SIZE] = size_bytes - -(-size_bytes // 2)

@@ -136,10 +136,11 @@ def demand(df, operand, t, c, fr, fc, R, C, M, N, K, ifmap):
 @njit(cache=True)
 def ifmap_block(df, fr, fc, R, C, M, K):
     """Fold (fr, fc)'s ifmap demand block located in the row-major im2col matrix: (index of
-    data row 0 lane 0, index step per demand row, index step per lane, first and end valid
+    demand row 0 lane 0, index step per demand row, index step per lane, first and end valid
     demand row, valid lanes, skewed). Demand row t holds data row t, or R - 1 - t where the
-    block is flipped (is: the preload enters bottom row first); lanes and rows past the
-    matrix's edge are idle and left out, which keeps the order of the others."""
+    block is flipped (is: the preload enters bottom row first), so a flipped block steps
+    back; lanes and rows past the matrix's edge are idle and left out, which keeps the order
+    of the others."""
     if df == 0:  # os: lane c streams output pixel fr*R + c over all K
         return fr * R * K, 1, K, 0, K, min(R, M - fr * R), True
     if df == 1:  # ws: lane c streams column fr*R + c over all M output pixels
