@@ -120,10 +120,8 @@ def run_layers(layers: list, sim: str, build_dir: Path | None = None) -> list:
 
 
 def _run_cocotb(jobs, build_dir: Path, sim: str) -> list:
-    from ..sim_cocotb import compile_verilog, run_cocotb, simulator_available
-    why = simulator_available(sim)
-    if why:
-        raise SpecError(f"cannot simulate with {sim}: {why}")
+    from ..sim_cocotb import compile_verilog, require_simulator, run_cocotb
+    require_simulator(sim)
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog_path, _ = accelerator_verilog(jobs[0].arch, build_dir, PARAMS)
     runner = compile_verilog(verilog_path, ACCEL_TOP, build_dir, sim)
