@@ -86,6 +86,23 @@ def test_amaranth_shuffled_and_sliced_layers():
         check_layer(layer, output, results)
 
 
+def test_amaranth_narrow_accumulators_wrap(tmp_path):
+    """10-bit accumulators: the sums and the shifted partial sums of the passes wrap as the
+    reference's sums modulo 2^10 (the check is that they do overflow)."""
+    path = tmp_path / "narrow.yaml"
+    path.write_text("base: edge_tiny\nname: narrow\n"
+                    "pe_array: {ifmap_bits: 2, weight_bits: 2, psum_bits: 10}\n")
+    built = array_arch(load_arch(path))
+    rng = np.random.default_rng(4)
+    layers = [SlicedJob.random(built, "os", conv(3, 4, 4, 5, 3, 3, padding=1), rng, 4, 12),
+              PalquantLayer.random(built, "ws", conv(9, 4, 4, 3, 3, 3, padding=1), 2, 1, rng,
+                                   low=3)]
+    for layer, (output, _) in zip(layers, pq.run_layers(layers, "amaranth")):
+        assert np.array_equal(output, layer.expected())
+    a, w = layers[0].codes()
+    assert (conv2d_int(a[None], w, 1, 1) >= 1 << 9).any()
+
+
 def test_generate_writes_verilog_and_manifest(tmp_path):
     verilog_path, manifest_path = pq.generate(ARCH, tmp_path / "out")
     assert "module dlaforge_palquant" in verilog_path.read_text()
