@@ -107,6 +107,12 @@ def xnor_gemm(arch: ArchSpec, C: int, H: int, W: int, K: int, R: int, S: int, P:
                 padding=padding)
 
 
+def layer_channels(arch: ArchSpec, op) -> int:
+    """The binarized layer's own C of a HwOp of workloads/methods/xnor.py (whose C counts
+    packed words): its transform sets the ifmap's dram_scale to C * ifmap_bits / (words * w)."""
+    return round(op.dram_factor("ifmap") * op.C * word_bits(arch) / arch.pe_array.ifmap_bits)
+
+
 def sums_fit(arch: ArchSpec, gemm: Gemm) -> bool:
     """Whether the largest popcount sum of the packed layer (every bit of every tap agreeing)
     fits the signed psum_bits accumulator, so that the unit's dot products are exact."""

@@ -26,8 +26,8 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.rtl_plan import Gemm
 from dlaforge.rtl_xnor_plan import (DATAFLOW, DRAM_WORD_BYTES, INT8_PER_ELEMENT, SCALE_BITS,
-                                    SHIFT_BITS, kmap_scale, plan, sums_fit, tap_bias,
-                                    word_bits, xnor_gemm)
+                                    SHIFT_BITS, kmap_scale, layer_channels, plan, sums_fit,
+                                    tap_bias, word_bits, xnor_gemm)
 from dlaforge.workloads.layer import out_size
 from dlaforge.workloads.methods import xnor_ref
 from dlaforge.workloads.methods.conv_ref import conv2d_int
@@ -150,6 +150,14 @@ class XnorJob:
                            x_int8=x_int8, **kwargs)
         return XnorJob(arch, draw((C, H, W)), draw((K, C, R, S)), alpha, kmap, shift,
                        stride, padding, **kwargs)
+
+    @staticmethod
+    def for_op(arch, op, rng, **kwargs) -> XnorJob:
+        """One image of a binarized HwOp (workloads/methods/xnor.py) with random int8
+        activations, weight signs and alpha_q, binarized on chip (what `--model rtl` runs)."""
+        dims = dict(C=layer_channels(arch, op), H=op.H, W=op.W, K=op.K, R=op.R, S=op.S,
+                    stride=op.stride, padding=op.padding)
+        return XnorJob.random(arch, dims, rng, binarize=True, **kwargs)
 
     @property
     def bases(self) -> dict:

@@ -36,7 +36,8 @@ from numba import njit
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.rtl_plan import Gemm, dram_beat_gap, fold_length
-from dlaforge.rtl_xnor_plan import DATAFLOW, DRAM_WORD_BYTES, check, plan, sums_fit, word_bits
+from dlaforge.rtl_xnor_plan import (DATAFLOW, DRAM_WORD_BYTES, check, layer_channels, plan,
+                                    sums_fit, word_bits)
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
@@ -174,12 +175,6 @@ def cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     if not sums_fit(arch, gemm_of(op)):
         return f"its popcount sums may overflow psum_bits {arch.pe_array.psum_bits}"
     return None
-
-
-def layer_channels(arch: ArchSpec, op: HwOp) -> int:
-    """The binarized layer's own C (op.C counts packed words): workloads/methods/xnor.py sets
-    the ifmap's dram_scale to C * ifmap_bits / (words * word_bits)."""
-    return round(op.dram_factor("ifmap") * op.C * word_bits(arch) / arch.pe_array.ifmap_bits)
 
 
 def op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:

@@ -21,7 +21,7 @@ from dlaforge.hw.pe import Mode
 from dlaforge.hw.sim_amaranth import run_amaranth
 from dlaforge.hw.sim_cocotb import simulator_available
 from dlaforge.rtl_xnor_plan import kmap_scale, xnor_gemm
-from dlaforge.sim.cycle.rtl_xnor import cannot_run, op_stats, xnor_timing
+from dlaforge.sim.cycle.rtl_xnor import cannot_run, gemm_of, op_stats, xnor_timing
 from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.layer import Layer
 from dlaforge.workloads.methods import get_method, xnor_ref
@@ -235,6 +235,8 @@ def test_op_stats_price_the_timing_models_counters():
     assert stats.dram_read_bytes == 2 * counters["dram_read_bytes"]
     assert stats.ops["popcount"] == op.pe_macs and stats.energy_breakdown_pj["units"] > 0
     assert stats.ops["scale_add"] == 2 * (5 * 36 + 100 * 36 + 16 * 16)   # outputs, A, K taps
+    job = XnorJob.for_op(EDGE_TINY_XNOR, op, np.random.default_rng(0))
+    assert (job.channels, job.gemm) == (100, gemm_of(op)) and job.binarize
     first = method.transform(Layer(name="conv1", kind="conv2d", C=3, H=8, W=8, K=4, R=3, S=3,
                                    P=8, Q=8, padding=1), EDGE_TINY_XNOR)[0]
     assert "not a binarized op" in cannot_run(EDGE_TINY_XNOR, first, "os")
