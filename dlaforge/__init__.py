@@ -56,10 +56,6 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
                             "--schedule rtl")
         records = _traced_runs(spec, net, dataflows, model, method, batch, objective, trace)
     else:
-        if schedule == "rtl":
-            from .rtl_driver import check_rtl_dataflow
-            for df in dataflows:
-                check_rtl_dataflow(spec, df)
         records = [run_network(spec, net, df, method, objective, batch, __version__, model,
                                schedule=schedule) for df in dataflows]
     return records if dataflow == "all" else records[0]

@@ -132,14 +132,12 @@ def _rtl(args) -> int:
     """`rtl generate`: files appear only complete; `rtl verify`: a line per case on stderr,
     exit 1 if any case mismatches."""
     arch = load_arch(args.arch)
-    if args.method != "baseline":
-        raise SpecError(f"the RTL generator builds the baseline method only, not {args.method!r}")
-    from .hw.accelerator import buildable
-    geo = buildable(arch)
+    from .hw.methods import method_hardware
+    hardware = method_hardware(args.method)
+    hardware.check(arch)
     if args.rtl_command == "verify":
-        from .hw.verify import verify
-        passed, failed = verify(arch, args.sim,
-                                lambda line: print(f"dlaforge: {line}", file=sys.stderr))
+        passed, failed = hardware.verify(arch, args.sim,
+                                         lambda line: print(f"dlaforge: {line}", file=sys.stderr))
         print(f"{passed} passed, {failed} failed")
         return 1 if failed else 0
     if not args.out.parent.is_dir():
@@ -147,22 +145,29 @@ def _rtl(args) -> int:
                         f"{str(args.out.parent)!r} does not exist")
     if args.out.exists() and not args.out.is_dir():
         raise SpecError(f"--out {str(args.out)!r} is a file, not a folder")
-    from .hw.verilog import cell_stats, generate
-    stats = None
-    if args.stats:
-        from .hw.array import SystolicArray
-        from .hw.pe import MacPE
-        pe = arch.pe_array
-        bits = (pe.ifmap_bits, pe.weight_bits, pe.psum_bits)
-        stats = {"pe": cell_stats(MacPE(*bits, geo.dataflows)),
-                 "array": cell_stats(SystolicArray(pe.rows, pe.cols, *bits, geo.dataflows))}
-    for path in generate(arch, args.out):
+    stats = hardware.cell_stats(arch) if args.stats else {}
+    for path in hardware.generate(arch, args.out):
         print(path)
-    if stats:
-        for what, s in stats.items():
-            words = ", ".join(f"{k} {v}" for k, v in s["by_type"].items() if not k.startswith("$_"))
-            print(f"{what}: {s['total']} cells ({words}; the rest single-bit gates and flip-flops)")
+    for line in _cell_lines(stats):
+        print(line)
     return 0
+
+
+def _cell_lines(stats: dict, prefix: str = "") -> list[str]:
+    """`rtl generate --stats`: a line per counted design (total cells and its word-level
+    cells) and per ratio between two of them."""
+    lines = []
+    for what, value in stats.items():
+        if isinstance(value, dict) and "total" in value:
+            words = ", ".join(f"{k} {v}" for k, v in value["by_type"].items()
+                              if not k.startswith("$_"))
+            lines.append(f"{prefix}{what}: {value['total']} cells ({words}; the rest single-bit "
+                         f"gates and flip-flops)")
+        elif isinstance(value, dict):
+            lines += _cell_lines(value, f"{prefix}{what}.")
+        else:
+            lines.append(f"{prefix}{what}: {value:.3f}")
+    return lines
 
 
 def _write_atomically(path: Path, text: str) -> None:

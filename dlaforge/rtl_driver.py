@@ -39,7 +39,9 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
     from .workloads.methods import get_method
 
     if method != "baseline":
-        raise SpecError(f"--model rtl runs the baseline method only, not {method!r}")
+        raise SpecError(f"--model rtl runs the baseline method only, not {method!r}: its "
+                        f"hardware runs in `dlaforge rtl verify --method {method}`, and "
+                        f"`--model cycle --schedule rtl` gives its timing model's cycles")
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
     planned = []

@@ -13,6 +13,7 @@ from dlaforge.workloads.networks import Network
 from .analytical import search
 from .cycle.model import native_cycle_stats, scalesim_cycle_stats
 from .cycle.trace import TraceWriter
+from .cycle.rtl_methods import method_timing
 from .cycle.rtl_timing import rtl_op_stats
 from .energy import energy_table
 from .rtl_program import analytical_rtl_stats, rtl_cannot_run, rtl_mapping
@@ -21,11 +22,35 @@ from .scalesim_mode import scalesim_stats
 SCHEDULES = ("mapped", "rtl")
 
 
-def _op_stats(arch, op, dataflow, objective, table, model, tracing, schedule):
-    """(Stats, mapping dict, per-tile schedule or None) of one hardware op under `model`."""
-    if schedule == "rtl":
-        price = rtl_op_stats if model == "cycle" else analytical_rtl_stats
-        return price(arch, op, dataflow, table), rtl_mapping(arch, op, dataflow), None
+def _rtl_pricing(arch: ArchSpec, method: str, model: str, dataflow: str, layer, op):
+    """(price, mapping) of one op under `--schedule rtl`: the method's hardware when it runs
+    the op (through its timing model, cycle model only), else the baseline accelerator (a
+    method's int8 edge layers, Winograd's direct-convolution fallback), else SpecError."""
+    reasons = []
+    if method != "baseline":
+        timing = method_timing(method)
+        reason = "it has no RTL" if timing is None else timing.cannot_run(arch, op, dataflow)
+        if reason is None:
+            if model != "cycle":
+                raise SpecError(f"--schedule rtl prices method {method!r}'s hardware with its "
+                                f"timing model: use --model cycle")
+            return timing.op_stats, lambda arch, op, dataflow: {"schedule": "rtl",
+                                                                "hardware": method}
+        reasons.append(f"{method}'s hardware: {reason}")
+    reason = rtl_cannot_run(arch, op, dataflow)
+    if reason is None:
+        return (rtl_op_stats if model == "cycle" else analytical_rtl_stats), rtl_mapping
+    reasons.append(reason if method == "baseline" else f"the baseline accelerator: {reason}")
+    raise SpecError(f"--schedule rtl: the generated hardware cannot run layer {layer.name!r} "
+                    f"under {dataflow} ({'; '.join(reasons)})")
+
+
+def _op_stats(arch, op, dataflow, objective, table, model, tracing, rtl_program):
+    """(Stats, mapping dict, per-tile schedule or None) of one hardware op under `model`
+    (under the RTL's program when `rtl_program` = (price, mapping) is given)."""
+    if rtl_program is not None:
+        price, mapping = rtl_program
+        return price(arch, op, dataflow, table), mapping(arch, op, dataflow), None
     if arch.scalesim is not None:
         price = scalesim_cycle_stats if model == "cycle" else scalesim_stats
         return price(arch, op, dataflow, table), {"fixed": "scalesim"}, None
@@ -48,8 +73,9 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     chosen = get_method(method, arch)
     table = energy_table(arch)
     ops = [(layer, chosen.transform(layer, arch)) for layer in network.layers]
-    if schedule == "rtl":
-        _check_rtl_can_run(arch, ops, dataflow)
+    # under --schedule rtl every op's hardware is settled before anything is priced
+    rtl_programs = {id(op): _rtl_pricing(arch, method, model, dataflow, layer, op)
+                    for layer, layer_ops in ops for op in layer_ops} if schedule == "rtl" else {}
     records, priced = [], {}
     for layer, layer_ops in ops:
         total, mappings = None, []
@@ -58,7 +84,7 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
             key = repr(replace(op, name=""))
             if key not in priced:
                 priced[key] = _op_stats(arch, op, dataflow, objective, table, model,
-                                        tracer is not None, schedule)
+                                        tracer is not None, rtl_programs.get(id(op)))
             stats, mapping, tiles = priced[key]
             if tracer is not None:
                 tracer.add(layer.name, op, tiles, stats.cycles)
@@ -72,12 +98,3 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                      model=model, method=method, batch=batch, objective=objective,
                      layers=tuple(records))
 
-
-def _check_rtl_can_run(arch: ArchSpec, ops, dataflow: str) -> None:
-    """SpecError naming the first layer the generated accelerator cannot run, and why."""
-    for layer, layer_ops in ops:
-        for op in layer_ops:
-            reason = rtl_cannot_run(arch, op, dataflow)
-            if reason is not None:
-                raise SpecError(f"--schedule rtl: the generated accelerator cannot run layer "
-                                f"{layer.name!r} under {dataflow} ({reason})")

@@ -2,6 +2,7 @@
 stderr line, exit 2, nothing written."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,9 @@ def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
              ["rtl", "generate", "--arch", "edge_tiny", "--method", "xnor",
               "--out", str(tmp_path / "c")],
              ["rtl", "verify", "--arch", "nope"],
+             ["rtl", "verify", "--arch", "edge_tiny", "--method", "half_weights"],
+             ["rtl", "generate", "--arch", "edge_tiny", "--method", "winograd_f4",
+              "--out", str(tmp_path / "d")],
              ["simulate", "--arch", "edge_tiny", "--network", "resnet18", "--model", "rtl"],
              ["simulate", "--arch", "edge_tiny", "--network", "resnet18", "--model", "rtl",
               "--method", "xnor"],
@@ -93,3 +97,33 @@ def test_cycle_model_of_the_rtl_schedule_equals_the_rtl(tmp_path):
 def test_verify_passes_on_edge_tiny_in_icarus(capsys):
     assert main(["rtl", "verify", "--arch", "edge_tiny", "--sim", "icarus"]) == 0
     assert "66 passed, 0 failed" in capsys.readouterr().out   # 22 cases x ws, os, is
+
+
+def test_method_hardware_through_the_command_line(tmp_path, capsys):
+    """`rtl generate|verify --method M` reach the method's unit (hw/methods/), and
+    `simulate --schedule rtl --model cycle --method M` its timing model."""
+    out = tmp_path / "sd"
+    assert main(["rtl", "generate", "--arch", "edge_tiny_smartdeal", "--method", "smartdeal",
+                 "--out", str(out), "--stats"]) == 0
+    printed = capsys.readouterr().out
+    assert (out / "dlaforge_smartdeal.v").is_file() and "rebuild_engine: " in printed
+    assert "array_over_int8_array: " in printed
+    assert main(["rtl", "verify", "--arch", "edge_tiny_winograd", "--method", "winograd_f2"]) == 0
+    assert re.search(r"^(\d+) passed, 0 failed$", capsys.readouterr().out, re.M)
+    csv = tmp_path / "tiny.csv"
+    csv.write_text(TINY_CSV)
+    record = tmp_path / "sd.json"
+    assert main(["simulate", "--arch", "edge_tiny_smartdeal", "--network", str(csv), "--method",
+                 "smartdeal", "--model", "cycle", "--schedule", "rtl", "--dataflow", "ws",
+                 "--json", str(record), "--quiet"]) == 0
+    from dlaforge.arch import load_arch
+    from dlaforge.sim.cycle import rtl_smartdeal
+    from dlaforge.sim.energy import energy_table
+    from dlaforge.workloads.methods import get_method
+    arch = load_arch("edge_tiny_smartdeal")
+    rows = json.loads(record.read_text())["layers"]
+    for layer, row in zip(load_network(str(csv)).layers, rows):
+        ops = get_method("smartdeal", arch).transform(layer, arch)
+        expected = sum(rtl_smartdeal.op_stats(arch, op, "ws", energy_table(arch)).cycles
+                       for op in ops)
+        assert row["cycles"] == expected > 0 and row["mapping"]["hardware"] == "smartdeal"
