@@ -20,7 +20,8 @@ os, T = the tile's kd size, length T + 2R + Cc cycles:
 Accumulator: a row of Cc sums arriving at cycle k reads the stored row at k (unless this is
 the first kd tile of the output) and writes the sum at k+1, the fold's last cycle for the last
 row. The lengths are dlaforge.rtl_plan.fold_length. `pe` chooses the array's PE (see
-hw/array.py; the MAC PE by default).
+hw/array.py; the MAC PE by default). `fold_loaded_tiles` is the sequencing around the engine
+that starts it on each tile once loaded.
 """
 
 from __future__ import annotations
@@ -127,3 +128,19 @@ class FoldEngine(wiring.Component):
         for j in range(Cc):
             m.d.comb += self.acc_wdata[j].eq(vec_d[j] + Mux(self.first_k, 0, self.acc_rdata[j]))
         return m
+
+
+def fold_loaded_tiles(m: Module, fold: FoldEngine, tiles, loaded, computed, enable=1) -> None:
+    """Start `fold` on tile `computed` as soon as `loaded` counts it in its buffer half (and
+    the previous fold is done, and `enable`); when it is done, count it in `computed` and
+    advance the compute side's TileCounter `tiles`."""
+    with m.FSM(name="compute"):
+        with m.State("WAIT"):
+            with m.If(enable & (loaded > computed) & ~tiles.finished):
+                m.d.comb += fold.start.eq(1)
+                m.next = "RUN"
+        with m.State("RUN"):
+            with m.If(fold.done):
+                m.d.comb += tiles.next.eq(1)
+                m.d.sync += computed.eq(computed + 1)
+                m.next = "WAIT"

@@ -1,5 +1,5 @@
-"""The XNOR unit: an output-stationary array of XNOR-popcount PEs, its buffers, the baseline's
-load engine, the scaling write-back and a binarizing pre-pass, run one tile at a time.
+"""The XNOR unit: an output-stationary array of XNOR-popcount PEs, its double-buffered
+buffers, the baseline's load engine, the scaling write-back and a binarizing pre-pass.
 
 Same outside as the baseline accelerator (hw/accelerator.py), so the same testbenches drive it:
 `cmd` (a command descriptor stream), `busy`, the DRAM read streams `rd_req` / `rd_resp` and
@@ -20,10 +20,19 @@ the int8 activations: it writes the packed words the loader then reads and the K
 ScaleWriter reads (state BINARIZE, from the cycle after the command is taken until its last
 write). Otherwise the host has put both in DRAM.
 
-Sequencing, one tile at a time (no overlap of loads, folds and write-backs), for each tile:
-GATE (one cycle; back to IDLE when the tiles are done), LOAD until the loader is done, then
-the fold from that cycle until its last cycle; if the tile ends its output, WRITE until the
-write-back's last beat; the tile counter then moves on (GATE).
+Sequencing. Tile i uses buffer half i % 2 and its output the accumulator half of its parity;
+three TileCounters follow the tiles for loads, folds and write-backs. The DRAM engine (which
+alone uses the DRAM port) runs, from LOAD_GATE:
+    LOAD_GATE: when every tile is loaded, go to WRITE_GATE; else wait until tile i-2 (same
+               half) is folded, then LOAD tile i until the loader is done; then WRITE_GATE.
+    WRITE_GATE: when every tile is through, IDLE; else for the next tile w in write order,
+               once tile w+1 is loaded (or all are): if w does not end its output, step past
+               it; if it does, wait until it is folded and WRITE its output until the last
+               beat; then LOAD_GATE. Otherwise (w+1 not loaded yet) LOAD_GATE.
+The compute engine folds tile i as soon as it is loaded and tile i-1 is folded. A fold that
+starts an output reuses the accumulator half of the output two before, whose write-back
+precedes the load of this tile in the DRAM engine's order, so no other interlock is needed.
+Loads therefore overlap folds, and a write-back waits only for its own tile's fold.
 sim/cycle/rtl_xnor.py times exactly this.
 
 Counters: the baseline's (hw/layouts.COUNTERS; DRAM bytes at 8 per beat, whatever the
@@ -41,7 +50,7 @@ from dlaforge.arch import ArchSpec
 from dlaforge.rtl_xnor_plan import (DRAM_WORD_BYTES, SCALE_BITS, SHIFT_BITS, binary_arch, check,
                                     word_bits)
 
-from ..fold import FoldEngine
+from ..fold import FoldEngine, fold_loaded_tiles
 from ..layouts import COUNTERS, Geometry, RtlParams
 from ..loader import Loader
 from ..tiles import TileCounter
@@ -107,21 +116,25 @@ class XnorUnit(wiring.Component):
         i_rd, w_rd = ibuf.read_port(), wbuf.read_port()
         a_wr, a_rd, a_rd_out = abuf.write_port(), abuf.read_port(), abuf.read_port()
 
-        m.submodules.tiles = tc = TileCounter(geo.command_layout(), p.dim_bits, p.addr_bits)
+        counters = {}
+        for name in ("load_tiles", "compute_tiles", "write_tiles"):
+            counters[name] = m.submodules[name] = TileCounter(geo.command_layout(), p.dim_bits,
+                                                              p.addr_bits)
+            m.d.comb += counters[name].cmd.eq(base_cmd)
+        lc, cc, wc = counters["load_tiles"], counters["compute_tiles"], counters["write_tiles"]
         m.submodules.loader = loader = Loader(geo)
         m.submodules.fold = fold = FoldEngine(geo, pe=XnorPE)
         response = self.rd_resp.payload.shape()
         m.submodules.writer = writer = ScaleWriter(geo, cmd.shape(), response)
         m.submodules.binarizer = binarizer = Binarizer(geo, cmd.shape(), response,
                                                        dram_write_layout(geo), self.word_bits)
-        m.d.comb += [tc.cmd.eq(base_cmd), loader.cmd.eq(base_cmd), writer.cmd.eq(cmd),
-                     binarizer.cmd.eq(cmd)]
+        m.d.comb += [loader.cmd.eq(base_cmd), writer.cmd.eq(cmd), binarizer.cmd.eq(cmd)]
 
         # the loader: words from DRAM gain valid = 1 on their way into the buffers
-        m.d.comb += [loader.n0.eq(tc.n0), loader.kd0.eq(tc.kd0), loader.half.eq(tc.half),
-                     loader.m_size.eq(tc.m_size), loader.k_size.eq(tc.k_size),
-                     loader.n_size.eq(tc.n_size), loader.last_k.eq(tc.last_k),
-                     loader.last_m.eq(tc.last_m),
+        m.d.comb += [loader.n0.eq(lc.n0), loader.kd0.eq(lc.kd0), loader.half.eq(lc.half),
+                     loader.m_size.eq(lc.m_size), loader.k_size.eq(lc.k_size),
+                     loader.n_size.eq(lc.n_size), loader.last_k.eq(lc.last_k),
+                     loader.last_m.eq(lc.last_m),
                      loader.resp.payload.tag.eq(self.rd_resp.payload.tag),
                      loader.resp.payload.data.eq(Cat(self.rd_resp.payload.data[:self.word_bits],
                                                      Const(1, 1)))]
@@ -131,10 +144,10 @@ class XnorUnit(wiring.Component):
             m.d.comb += [port.data[j].eq(loader.wr_data) for j in range(len(port.en))]
 
         # the compute engine
-        m.d.comb += [fold.dataflow.eq(cmd.dataflow), fold.m_size.eq(tc.m_size),
-                     fold.k_size.eq(tc.k_size), fold.n_size.eq(tc.n_size),
-                     fold.half.eq(tc.half), fold.out_half.eq(tc.out_half),
-                     fold.first_k.eq(tc.first_k),
+        m.d.comb += [fold.dataflow.eq(cmd.dataflow), fold.m_size.eq(cc.m_size),
+                     fold.k_size.eq(cc.k_size), fold.n_size.eq(cc.n_size),
+                     fold.half.eq(cc.half), fold.out_half.eq(cc.out_half),
+                     fold.first_k.eq(cc.first_k),
                      i_rd.addr.eq(fold.ifmap_addr), fold.ifmap_data.eq(i_rd.data),
                      w_rd.addr.eq(fold.weight_addr), fold.weight_data.eq(w_rd.data),
                      a_rd.addr.eq(fold.acc_raddr), fold.acc_rdata.eq(a_rd.data),
@@ -142,8 +155,8 @@ class XnorUnit(wiring.Component):
                      a_wr.data.eq(fold.acc_wdata)]
 
         # the scaling write-back
-        m.d.comb += [writer.n0.eq(tc.n0), writer.m0.eq(tc.m0), writer.out_half.eq(tc.out_half),
-                     writer.m_size.eq(tc.m_size), writer.n_size.eq(tc.n_size),
+        m.d.comb += [writer.n0.eq(wc.n0), writer.m0.eq(wc.m0), writer.out_half.eq(wc.out_half),
+                     writer.m_size.eq(wc.m_size), writer.n_size.eq(wc.n_size),
                      a_rd_out.addr.eq(writer.acc_addr), writer.acc_data.eq(a_rd_out.data),
                      writer.resp.payload.eq(self.rd_resp.payload), self.rd_resp.ready.eq(1),
                      binarizer.resp.payload.eq(self.rd_resp.payload)]
@@ -157,45 +170,61 @@ class XnorUnit(wiring.Component):
                              self.wr.payload.addr.eq(engine.wr.payload.addr),
                              self.wr.payload.data.eq(engine.wr.payload.data)]
 
-        with m.FSM(name="sequencer"):
+        loaded, computed, written = (Signal(p.addr_bits, name=n)
+                                     for n in ("loaded", "computed", "written"))
+
+        fold_loaded_tiles(m, fold, cc, loaded, computed)
+
+        # the DRAM engine: loads, and each output's write-back once the next tile is loaded
+        with m.FSM(name="dram"):
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(1)
                 with m.If(self.cmd.valid):
-                    m.d.sync += cmd.eq(self.cmd.payload)
+                    m.d.sync += [cmd.eq(self.cmd.payload), loaded.eq(0), computed.eq(0),
+                                 written.eq(0)]
                     m.d.sync += [getattr(self.perf, n).eq(0) for n in XNOR_COUNTERS]
-                    m.d.comb += [tc.restart.eq(1), loader.restart.eq(1), writer.restart.eq(1)]
+                    m.d.comb += [lc.restart.eq(1), cc.restart.eq(1), wc.restart.eq(1),
+                                 loader.restart.eq(1), writer.restart.eq(1)]
                     with m.If(self.cmd.payload.binarize):
                         m.next = "BINARIZE"
                     with m.Else():
-                        m.next = "GATE"
+                        m.next = "LOAD_GATE"
             with m.State("BINARIZE"):
                 use_dram(binarizer)
                 m.d.comb += binarizer.start.eq(1)
                 with m.If(binarizer.done):
-                    m.next = "GATE"
-            with m.State("GATE"):
-                with m.If(tc.finished):
-                    m.next = "IDLE"
-                with m.Else():
+                    m.next = "LOAD_GATE"
+            with m.State("LOAD_GATE"):            # the half is free once tile loaded-2 is folded
+                with m.If(lc.finished):
+                    m.next = "WRITE_GATE"
+                with m.Elif(computed + 1 >= loaded):
                     m.d.comb += loader.start.eq(1)
                     m.next = "LOAD"
             with m.State("LOAD"):
                 use_dram(loader, writes=False)
                 with m.If(loader.done):
-                    m.d.comb += fold.start.eq(1)
-                    m.next = "FOLD"
-            with m.State("FOLD"):
-                with m.If(fold.done & tc.last_k):
-                    m.d.comb += writer.start.eq(1)
-                    m.next = "WRITE"
-                with m.Elif(fold.done):
-                    m.d.comb += tc.next.eq(1)
-                    m.next = "GATE"
+                    m.d.comb += lc.next.eq(1)
+                    m.d.sync += loaded.eq(loaded + 1)
+                    m.next = "WRITE_GATE"
+            with m.State("WRITE_GATE"):           # tile `written`, once the next one is loaded
+                with m.If(wc.finished):
+                    m.next = "IDLE"
+                with m.Elif((written + 1 < loaded) | lc.finished):
+                    with m.If(~wc.last_k):
+                        m.d.comb += wc.next.eq(1)
+                        m.d.sync += written.eq(written + 1)
+                        m.next = "LOAD_GATE"
+                    with m.Elif(computed > written):
+                        m.d.comb += writer.start.eq(1)
+                        m.next = "WRITE"
+                with m.Else():
+                    m.next = "LOAD_GATE"
             with m.State("WRITE"):
                 use_dram(writer)
                 with m.If(writer.done):
-                    m.d.comb += tc.next.eq(1)
-                    m.next = "GATE"
+                    m.d.comb += wc.next.eq(1)
+                    m.d.sync += written.eq(written + 1)
+                    m.next = "LOAD_GATE"
         m.d.comb += self.busy.eq(~self.cmd.ready)
         self._count(m, loader, fold, writer, binarizer)
         return m

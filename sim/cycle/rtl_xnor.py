@@ -2,8 +2,8 @@
 simulating it (tests/hw/methods/test_xnor.py holds them equal to Icarus runs).
 
 The tiles are dlaforge/rtl_xnor_plan.py's (the baseline's output-stationary tiling of the
-packed layer); the unit runs them one at a time. Cycle 0 is the first cycle after the command
-is taken; DRAM as hw/dram.py (one channel, a beat of b bytes holds it gap(b) cycles, read data
+packed layer), loads overlapping folds. Cycle 0 is the first cycle after the command is
+taken; DRAM as hw/dram.py (one channel, a beat of b bytes holds it gap(b) cycles, read data
 returns `latency` cycles later; every beat is one 8-byte element). The loader is the
 baseline's, so its timing is rtl_timing._load; the write-back's beats are rtl_timing._write's.
 
@@ -14,18 +14,21 @@ Binarizing pre-pass (a command with `binarize`), from cycle 1 (hw/methods/xnor_b
   per output pixel: one cycle per tap, a read (waiting for the channel) when the tap is inside
   the image, else a skip; after the last tap at t_s (last read at t_r), K_q's write at
   max(max(t_s + 1, t_r + latency + 1) + 1, free), the pre-pass's done cycle for the last pixel.
-  The tiles' first GATE is the cycle after.
 
-Per tile, from the GATE cycle g (0 without the pre-pass):
-  the load starts at g and is done at dL (rtl_timing._load, kd-major A block);
-  the fold runs from dL to e = dL + fold_length(os, k_size) - 1;
-  if the tile does not end its output, the next GATE is e + 1; otherwise the write-back starts:
-  from e + 1, one scale read per filter (on the n-block's first output tile only) and per
-  pixel of the tile, each at the first cycle the channel is free (one per cycle at most); the
-  last at t_r; the rows start after its data,
-  at s = t_r + latency + 1 (fetch cycle s + 1, first beat s + 2, as rtl_timing._write), and the
-  next GATE is the last beat's cycle + 1.
-The layer ends in the GATE after the last tile: cycles = that GATE's cycle + 1.
+The program (hw/methods/xnor_unit.py), from the first LOAD_GATE cycle g (0 without the
+pre-pass, else the pre-pass's done cycle + 1); fold i ends at e_i:
+  LOAD_GATE at g: if all T tiles are loaded, WRITE_GATE at g + 1; else the load of tile i
+    starts at max(g, e_{i-2} + 1) and is done at dL (rtl_timing._load, kd-major A block);
+    fold i runs from max(dL + 1, e_{i-1} + 1) for fold_length(os, k_size) cycles; WRITE_GATE
+    at dL + 1.
+  WRITE_GATE at c: if all tiles are written, the layer ends: cycles = c + 1. Else, if tile w
+    (the next in write order) has its successor loaded (or all are loaded): if w ends its
+    output, the write-back starts at max(c, e_w + 1): from the next cycle one scale read per
+    filter (on the n-block's first output tile only) and per pixel of the tile, each at the
+    first cycle the channel is free (one per cycle at most), the last at t_r; the rows start
+    after its data, at s = t_r + latency + 1 (fetch cycle s + 1, first beat s + 2, as
+    rtl_timing._write); LOAD_GATE at the last beat's cycle + 1. If w does not end its output,
+    or its successor is not loaded yet, LOAD_GATE at c + 1.
 """
 
 from __future__ import annotations
@@ -83,27 +86,55 @@ def _binarize(channels, words, word_bits, H, W, P, Q, R, S, stride, pad, gap, la
 
 
 @njit(cache=True)
+def _scale_write(start, free, first_of_block, n_size, m_size, gap, gap_out, latency):
+    """Times one ScaleWriter job started at `start`; returns (its last beat, channel free)."""
+    t, last_read = start + 1, start + 1
+    for _ in range((n_size if first_of_block else 0) + m_size):
+        t = max(t, free)
+        free = t + gap
+        last_read = t
+        t += 1
+    return _write(last_read + latency + 1, free, m_size, n_size, gap_out)
+
+
+@njit(cache=True)
 def _program(g, free, tiles, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pad, Mt, Kt, Nt,
              gap_word, gap_out, latency):
-    """Cycles of the command from GATE cycle g and the ifmap words it read from DRAM."""
-    ifmap_beats = 0
-    for i in range(tiles.shape[0]):
-        nb, mb, kb, n_size, m_size, k_size = tiles[i]
-        done, free, beats = _load(g, free, True, mb * Mt, kb * Kt, n_size, m_size, k_size,
-                                  P, Q, C, H, W, R, S, stride, pad, gap_word, gap_word, latency)
-        ifmap_beats += beats
-        end = done + fold_len[i] - 1
-        g = end + 1
-        if kb == trips_k - 1:
-            t, last_read = end + 1, end + 1
-            for _ in range((n_size if mb == 0 else 0) + m_size):
-                t = max(t, free)
-                free = t + gap_word
-                last_read = t
-                t += 1
-            last_beat, free = _write(last_read + latency + 1, free, m_size, n_size, gap_out)
-            g = last_beat + 1
-    return g + 1, ifmap_beats
+    """Cycles of the command from its first LOAD_GATE cycle g, and the ifmap words it read
+    from DRAM (module doc)."""
+    T = tiles.shape[0]
+    ends = np.zeros(T, dtype=np.int64)
+    ifmap_beats, loaded, written = 0, 0, 0
+    while True:
+        # LOAD_GATE at g
+        if loaded < T:
+            if loaded >= 2:
+                g = max(g, ends[loaded - 2] + 1)
+            nb, mb, kb, n_size, m_size, k_size = tiles[loaded]
+            done, free, beats = _load(g, free, True, mb * Mt, kb * Kt, n_size, m_size, k_size,
+                                      P, Q, C, H, W, R, S, stride, pad, gap_word, gap_word,
+                                      latency)
+            ifmap_beats += beats
+            start = done + 1 if loaded == 0 else max(done + 1, ends[loaded - 1] + 1)
+            ends[loaded] = start + fold_len[loaded] - 1
+            loaded += 1
+            c = done + 1
+        else:
+            c = g + 1
+        # WRITE_GATE at c
+        if written == T:
+            return c + 1, ifmap_beats
+        if written + 1 < loaded or loaded == T:
+            nb, mb, kb, n_size, m_size, k_size = tiles[written]
+            if kb == trips_k - 1:
+                last_beat, free = _scale_write(max(c, ends[written] + 1), free, mb == 0, n_size,
+                                               m_size, gap_word, gap_out, latency)
+                g = last_beat + 1
+            else:
+                g = c + 1
+            written += 1
+        else:
+            g = c + 1
 
 
 def xnor_timing(arch: ArchSpec, gemm: Gemm, bandwidth: float | None = None,
@@ -121,7 +152,7 @@ def xnor_timing(arch: ArchSpec, gemm: Gemm, bandwidth: float | None = None,
     fold_len = np.array([fold_length(DATAFLOW, rows, cols, int(k)) for k in k_size], np.int64)
     g = gemm
     gap = dram_beat_gap(DRAM_WORD_BYTES, bandwidth)
-    start, free, pre_reads, pre_writes = 0, 0, 0, 0
+    start, free, pre_reads, pre_writes = 0, 0, 0, 0      # start: the first LOAD_GATE cycle
     if binarize_channels is not None:
         done, free, pre_reads, pre_writes = _binarize(
             binarize_channels, g.C, word_bits(arch), g.H, g.W, g.P, g.Q, g.R, g.S, g.stride,
