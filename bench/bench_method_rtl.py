@@ -1,0 +1,661 @@
+"""Benchmark of the method hardware (issue 6), written to bench/RESULTS_method_rtl.md: per
+method, the cells of one method PE (or unit) and of its array beside the int8 MAC PE and array
+of the same size; and cycles and energy of one ResNet-18 layer (and one VGG-16 layer for
+Winograd) from the RTL run in Icarus, from the method's timing model (sim/cycle/rtl_<m>.py)
+and from the analytical model, with the int8 baseline accelerator as the reference row.
+
+A whole layer is millions of cycles, too many for Icarus, so the RTL runs the channel slices
+the method engineers chose in bench/RESULTS_method_rtl_<m>.md (SLICES below), and the timing
+model alone prices the whole layer beside the analytical model. Every RTL run is checked here:
+outputs bit-exact against the method's reference, the testbench's cycles equal to the design's
+counter, every counter equal to the timing model's, and the counters priced exactly as the
+timing model prices them (the same Stats as `op_stats` of the method's HwOp for the slice).
+Any disagreement is listed in the Markdown and the script exits with status 1.
+
+    .venv/bin/python bench/bench_method_rtl.py [--quick] [--jobs N]
+
+--quick leaves the two longest RTL runs (bitslice_w4a4, winograd_f2) to the models; --jobs is
+how many Icarus / Yosys processes run at once (default 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from dlaforge import __version__
+from dlaforge.arch import load_arch
+from dlaforge.hw.methods import method_hardware
+from dlaforge.sim.cycle.rtl_methods import method_timing
+from dlaforge.sim.cycle.rtl_timing import rtl_op_stats
+from dlaforge.sim.energy import energy_table
+from dlaforge.sim.run import run_network
+from dlaforge.workloads.layer import conv
+from dlaforge.workloads.methods import get_method
+from dlaforge.workloads.networks import Network, load_network
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS_method_rtl.md"
+START = time.perf_counter()
+QUICK_SKIP = ("bitslice_w4a4", "winograd_f2")     # RTL runs --quick leaves out
+
+
+@dataclass(frozen=True)
+class Case:
+    """One method on one layer: its arch and dataflow, the network layer, the slice the RTL
+    runs (`conv` arguments) and the arch that prices the whole layer."""
+
+    method: str
+    arch: str
+    dataflow: str
+    network: str
+    layer: str
+    slice: dict
+    rtl: bool = True
+    full_arch: str | None = None       # default: `arch`
+
+    def slice_layer(self):
+        return conv(f"{self.layer} slice", **self.slice)
+
+    def slice_name(self) -> str:
+        s = self.slice
+        pad = f", pad {s['padding']}" if s.get("padding") else ", no pad"
+        return (f"{self.network} {self.layer}: C={s['C']}, K={s['K']}, "
+                f"{s['H']}x{s['H']}{pad}")
+
+    def full(self):
+        layers = {layer.name: layer for layer in load_network(self.network).layers}
+        return layers[self.layer]
+
+
+# The slices of bench/RESULTS_method_rtl_<m>.md. ResNet-18 layer1.0.conv1 (64 -> 64, 56x56):
+# all 64 input channels, 8 filters, a 10x10 interior crop (8x8 outputs, no padding) for XNOR,
+# PalQuant and the baseline; 16 -> 8 channels at 8x8 with padding for SmartDeal (its 192 Ce rows
+# per filter of the whole layer do not fit edge_tiny's 160-row rebuilt-weight buffer, so its
+# whole layer is priced on tpu_like_smartdeal). Winograd: ResNet-18 layer2.0.conv2 (C=K=8 of
+# 128, full 28x28) and VGG-16 conv5_1 (C=K=16 of 512, full 14x14).
+RESNET_CROP = dict(C=64, K=8, H=10, padding=0)
+RESNET_WINO = dict(C=8, K=8, H=28, padding=1)
+VGG_WINO = dict(C=16, K=16, H=14, padding=1)
+SMARTDEAL_SLICE = dict(C=16, K=8, H=8, padding=1)
+SLICES = (      # grouped by slice, the int8 baseline first in each group
+    Case("baseline", "edge_tiny", "ws", "resnet18", "layer1.0.conv1", RESNET_CROP),
+    Case("xnor", "edge_tiny_xnor", "os", "resnet18", "layer1.0.conv1", RESNET_CROP),
+    Case("palquant", "edge_tiny_palquant", "ws", "resnet18", "layer1.0.conv1", RESNET_CROP),
+    Case("bitslice_w4a4", "edge_tiny_palquant", "ws", "resnet18", "layer1.0.conv1", RESNET_CROP),
+    Case("baseline", "edge_tiny", "ws", "resnet18", "layer1.0.conv1", SMARTDEAL_SLICE,
+         rtl=False, full_arch="tpu_like"),
+    Case("smartdeal", "edge_tiny_smartdeal", "ws", "resnet18", "layer1.0.conv1",
+         SMARTDEAL_SLICE, full_arch="tpu_like_smartdeal"),
+    Case("baseline", "edge_tiny", "ws", "resnet18", "layer2.0.conv2", RESNET_WINO, rtl=False),
+    Case("winograd_f4", "edge_tiny_winograd", "ws", "resnet18", "layer2.0.conv2", RESNET_WINO),
+    Case("winograd_f2", "edge_tiny_winograd", "ws", "resnet18", "layer2.0.conv2", RESNET_WINO),
+    Case("baseline", "edge_tiny", "ws", "vgg16", "conv5_1", VGG_WINO, rtl=False),
+    Case("winograd_f4", "edge_tiny_winograd", "ws", "vgg16", "conv5_1", VGG_WINO),
+    Case("winograd_f2", "edge_tiny_winograd", "ws", "vgg16", "conv5_1", VGG_WINO),
+)
+# one Icarus build per hardware: the cases each RTL task runs
+HARDWARE_OF = {"baseline": "baseline", "xnor": "xnor", "smartdeal": "smartdeal",
+               "winograd_f4": "winograd_f4", "winograd_f2": "winograd_f2",
+               "palquant": "palquant", "bitslice_w4a4": "palquant"}
+CELL_ARCHS = {"baseline": "edge_tiny", "xnor": "edge_tiny_xnor",
+              "smartdeal": "edge_tiny_smartdeal", "winograd_f4": "edge_tiny_winograd",
+              "winograd_f2": "edge_tiny_winograd", "palquant": "edge_tiny_palquant"}
+
+
+def log(line: str) -> None:
+    print(f"[{time.perf_counter() - START:6.1f} s] {line}", file=sys.stderr, flush=True)
+
+
+def slice_op(case: Case):
+    """The method's one HwOp for the slice (the transform of a slice must give one op)."""
+    arch = load_arch(case.arch)
+    ops = get_method(case.method, arch).transform(case.slice_layer(), arch)
+    if len(ops) != 1:
+        raise RuntimeError(f"{case.method}: the slice transforms into {len(ops)} ops, not 1")
+    return arch, ops[0]
+
+
+def timing_stats(method: str, arch, op, dataflow: str, table):
+    """The op on the method's hardware by its timing model (the baseline's: rtl_timing)."""
+    if method == "baseline":
+        return rtl_op_stats(arch, op, dataflow, table)
+    timing = method_timing(method)
+    why = timing.cannot_run(arch, op, dataflow)
+    if why:
+        raise RuntimeError(f"{method} cannot run {op.name!r} on {arch.name}: {why}")
+    return timing.op_stats(arch, op, dataflow, table)
+
+
+# --- RTL runs (one function per hardware; each returns one Measured per case) ----------------
+@dataclass
+class Measured:
+    """An RTL run of a slice: its counters (per command), the timing model's for the same
+    commands, the counters priced by the method's own pricing, and what the checks found."""
+
+    counters: list
+    model: list
+    stats: object
+    problems: list
+    wall_seconds: float = 0.0
+
+
+def _checks(outputs_equal: bool, results, counters, model) -> list[str]:
+    problems = [] if outputs_equal else ["outputs differ from the reference"]
+    for n, (result, mine, theirs) in enumerate(zip(results, counters, model)):
+        if result.testbench_cycles != mine["cycles"]:
+            problems.append(f"command {n}: testbench counted {result.testbench_cycles} cycles, "
+                            f"the design {mine['cycles']}")
+        differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if differ:
+            problems.append(f"command {n}: counters differ from the timing model: " + ", ".join(
+                f"{k} RTL {mine.get(k)} model {theirs.get(k)}" for k in differ))
+    return problems
+
+
+def rtl_baseline(cases, build_dir: Path, rng) -> list[Measured]:
+    from dlaforge.hw.job import LayerJob
+    from dlaforge.hw.sim_cocotb import run_cocotb
+    from dlaforge.sim.cycle.rtl_timing import rtl_timing
+    from dlaforge.sim.rtl_program import gemm_of, op_stats_from_counters
+    prepared = [(case, *slice_op(case)) for case in cases]
+    jobs = [LayerJob.random(arch, case.dataflow, gemm_of(op), rng) for case, arch, op in prepared]
+    results = run_cocotb(jobs, build_dir)
+    out = []
+    for (case, arch, op), job, result in zip(prepared, jobs, results):
+        model = rtl_timing(arch, case.dataflow, job.gemm).counters
+        stats = op_stats_from_counters(arch, op, result.perf, energy_table(arch), case.dataflow)
+        out.append(Measured([result.perf], [model], stats, _checks(
+            np.array_equal(result.output, job.expected()), [result], [result.perf], [model])))
+    return out
+
+
+def rtl_xnor(cases, build_dir: Path, rng) -> list[Measured]:
+    from dlaforge.hw.methods import xnor
+    from dlaforge.hw.methods.xnor_job import XnorJob
+    from dlaforge.sim.cycle import rtl_xnor as timing
+    prepared = [(case, *slice_op(case)) for case in cases]
+    jobs = [XnorJob.for_op(arch, op, rng) for _, arch, op in prepared]
+    out = []
+    for (case, arch, op), job, result in zip(prepared, jobs, xnor.run(jobs, build_dir)):
+        model = timing.xnor_timing(arch, job.gemm, binarize_channels=job.channels)
+        stats = timing.stats_from_counters(arch, op, result.perf, energy_table(arch))
+        out.append(Measured([result.perf], [model], stats, _checks(
+            np.array_equal(result.output, job.expected()), [result], [result.perf], [model])))
+    return out
+
+
+def smartdeal_codes(op):
+    """SmartDeal's decomposition of the seeded normal weights whose Ce signs the timing model
+    times (rtl_smartdeal.synthetic_signs returns only the signs; the RTL needs the codes)."""
+    from dlaforge.sim.cycle.rtl_smartdeal import synthetic_signs
+    from dlaforge.workloads.methods.smartdeal_ref import decompose
+    cg = op.C // op.groups
+    rng = np.random.default_rng([op.K, cg, op.R, op.S])
+    d = decompose(rng.normal(0.0, np.sqrt(2.0 / (cg * op.R * op.S)), (op.K, cg, op.R, op.S)))
+    if not np.array_equal(d.sign, synthetic_signs(op)):
+        raise RuntimeError("smartdeal: the codes' signs are not the timing model's")
+    return d
+
+
+def rtl_smartdeal(cases, build_dir: Path, rng) -> list[Measured]:
+    from dlaforge.hw.methods import smartdeal
+    from dlaforge.hw.methods.smartdeal_job import SmartDealJob
+    from dlaforge.sim.cycle import rtl_smartdeal as timing
+    prepared = [(case, *slice_op(case)) for case in cases]
+    jobs = []
+    for _, arch, op in prepared:
+        gemm = timing.gemm_of(op)
+        half = 1 << (arch.pe_array.ifmap_bits - 1)
+        x = rng.integers(-half, half, (gemm.C, gemm.H, gemm.W))
+        jobs.append(SmartDealJob(arch, gemm, smartdeal_codes(op), x))
+    out = []
+    for (case, arch, op), job, result in zip(prepared, jobs, smartdeal.run_jobs(jobs, build_dir)):
+        model = timing.smartdeal_timing(arch, job.gemm, job.decomposition.sign)
+        stats = timing.stats_from_counters(arch, op, result.perf, energy_table(arch))
+        out.append(Measured([result.perf], [model], stats, _checks(
+            np.array_equal(result.output, job.expected()), [result], [result.perf], [model])))
+    return out
+
+
+def rtl_winograd(cases, build_dir: Path, rng) -> list[Measured]:
+    from dlaforge.hw.methods.winograd_job import WinogradJob
+    from dlaforge.hw.methods.winograd_sim import check_result, run_winograd
+    from dlaforge.sim.cycle.rtl_winograd import plan_of, stats_of_counters, winograd_timing
+    from dlaforge.workloads.methods.winograd_ref import VARIANTS
+    prepared = [(case, *slice_op(case)) for case in cases]
+    jobs = []
+    for case, arch, op in prepared:
+        s = case.slice
+        job = WinogradJob.random(arch, VARIANTS[case.method[-2:].upper()], case.dataflow,
+                                 s["C"], s["H"], s["H"], s["K"], rng, s["padding"])
+        if job.plan != plan_of(op):
+            raise RuntimeError(f"{case.method}: the job's tile plan is not the op's")
+        jobs.append(job)
+    out = []
+    for (case, arch, op), job, result in zip(prepared, jobs, run_winograd(jobs, build_dir)):
+        model = winograd_timing(arch, case.dataflow, job.plan)
+        stats = stats_of_counters(arch, op, result.counters, case.dataflow, energy_table(arch))
+        problems = [p for p in check_result(job, result) if "cycles" not in p]
+        problems += _checks(True, [result], [result.counters], [model])    # cycles, counters
+        out.append(Measured([result.counters], [model], stats, problems))
+    return out
+
+
+def rtl_palquant(cases, build_dir: Path, rng) -> list[Measured]:
+    """PalQuant layers of G commands (G = the op's groups, shuffle shift 1) and bit-sliced
+    layers (one command of slices² passes), all on one build of the 2-bit array."""
+    from dlaforge.hw.methods import palquant
+    from dlaforge.hw.methods.palquant_job import PalquantLayer, SlicedJob
+    from dlaforge.rtl_palquant_plan import CODE_BITS, array_arch
+    from dlaforge.sim.cycle import rtl_palquant as timing
+    from dlaforge.sim.cycle.rtl_timing import rtl_timing
+    from dlaforge.sim.rtl_program import stats_from_counters
+    prepared = [(case, *slice_op(case)) for case in cases]
+    layers = []
+    for case, arch, op in prepared:
+        built, gemm, slices = array_arch(arch), timing.command_gemm(op), timing.op_slices(op)
+        layers.append(SlicedJob.random(built, case.dataflow, gemm, rng, bits=CODE_BITS * slices)
+                      if slices > 1 else
+                      PalquantLayer.random(built, case.dataflow, gemm, op.groups, 1, rng))
+    out = []
+    for (case, arch, op), layer, (output, results) in zip(
+            prepared, layers, palquant.run_layers(layers, "icarus", build_dir)):
+        built = array_arch(arch)
+        model = [timing.sliced_timing(built, case.dataflow, job.gemm, job.command()["a_top"],
+                                      job.command()["w_top"]) if isinstance(job, SlicedJob)
+                 else rtl_timing(built, case.dataflow, job.gemm).counters for job in layer.jobs()]
+        counters = [r.perf for r in results]
+        summed = {k: sum(c[k] for c in counters) for k in counters[0]}
+        stats = stats_from_counters(built, op.pe_macs, summed, energy_table(arch), case.dataflow)
+        out.append(Measured(counters, model, stats, _checks(
+            np.array_equal(output, layer.expected()), results, counters, model)))
+    return out
+
+
+RTL_RUNNERS = {"baseline": rtl_baseline, "xnor": rtl_xnor, "smartdeal": rtl_smartdeal,
+               "winograd_f4": rtl_winograd, "winograd_f2": rtl_winograd,
+               "palquant": rtl_palquant}
+
+
+def rtl_task(hardware: str, indices: list[int]) -> dict[int, Measured]:
+    """Run SLICES[indices] (one hardware) in one Icarus process; {case index: Measured}."""
+    started = time.perf_counter()
+    cases = [SLICES[i] for i in indices]
+    with tempfile.TemporaryDirectory(prefix=f"bench_method_rtl_{hardware}_") as tmp:
+        measured = RTL_RUNNERS[hardware](cases, Path(tmp) / "build", np.random.default_rng(0))
+    wall = time.perf_counter() - started
+    for m in measured:
+        m.wall_seconds = wall
+    return dict(zip(indices, measured))
+
+
+def cells_task(hardware: str) -> dict:
+    """The hardware module's cell_stats on its edge_tiny arch."""
+    return method_hardware(hardware).cell_stats(load_arch(CELL_ARCHS[hardware]))
+
+
+# --- the models -----------------------------------------------------------------------------
+def analytical(method: str, arch_name: str, dataflow: str, layer):
+    """The analytical model (mapper's schedule, energy objective) on one layer."""
+    arch = load_arch(arch_name)
+    record = run_network(arch, Network(layer.name, (layer,)), dataflow, method, "energy", 1,
+                         __version__, "analytical")
+    return record.totals
+
+
+def timing_on_layer(method: str, arch_name: str, dataflow: str, layer):
+    """The timing model of the method's hardware on every op of a layer, summed."""
+    arch = load_arch(arch_name)
+    table = energy_table(arch)
+    ops = get_method(method, arch).transform(layer, arch)
+    total = None
+    for op in ops:
+        stats = timing_stats(method, arch, op, dataflow, table)
+        total = stats if total is None else total + stats
+    return total
+
+
+def same_pricing(rtl, model) -> list[str]:
+    """Where the RTL's priced Stats differ from the timing model's `op_stats`."""
+    problems = []
+    for field in ("cycles", "compute_cycles", "dram_read_bytes", "dram_write_bytes",
+                  "sram_read_bytes", "sram_write_bytes"):
+        if getattr(rtl, field) != getattr(model, field):
+            problems.append(f"{field}: RTL {getattr(rtl, field)} model {getattr(model, field)}")
+    for part in set(rtl.energy_breakdown_pj) | set(model.energy_breakdown_pj):
+        a, b = rtl.energy_breakdown_pj.get(part, 0.0), model.energy_breakdown_pj.get(part, 0.0)
+        if not math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9):
+            problems.append(f"{part} energy: RTL {a:.1f} pJ model {b:.1f} pJ")
+    return problems
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+def _n(value) -> str:
+    return f"{value:,}"
+
+
+def _uj(stats) -> str:
+    return f"{stats.energy_pj / 1e6:,.3f}"
+
+
+def cells_table(cells: dict) -> list[str]:
+    """One row per hardware: its PE (or units), its array, the int8 MAC reference."""
+    lines = ["| method | method PE / unit | cells | int8 MAC PE (built for) | cells | PE ratio | "
+             "method array 4x4 | int8 MAC array 4x4 | array ratio | other blocks |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---|"]
+    b = cells["baseline"]
+    lines.append(f"| baseline (int8) | MAC PE 8x8, 32-bit sum | {_n(b['pe']['total'])} | "
+                 f"itself (ws, os, is) | {_n(b['pe']['total'])} | 1.00 | "
+                 f"{_n(b['array']['total'])} | {_n(b['array']['total'])} | 1.00 | |")
+    x = cells["xnor"]
+    lines.append(f"| xnor | XNOR PE (64-bit word, 32-bit sum) | {_n(x['xnor_pe']['total'])} | "
+                 f"os | {_n(x['mac_pe']['total'])} | {x['pe_ratio']:.2f} | "
+                 f"{_n(x['xnor_array']['total'])} | {_n(x['mac_array']['total'])} | "
+                 f"{x['array_ratio']:.2f} | {x['xnor_pe']['total'] / 64:.1f} cells per binary "
+                 f"MAC (64 per PE per cycle) |")
+    s = cells["smartdeal"]
+    lines.append(f"| smartdeal | MAC PE 8 x 17-bit rebuilt weight | {_n(s['pe']['total'])} | ws | "
+                 f"{_n(s['int8_pe']['total'])} | {s['pe_over_int8_pe']:.2f} | "
+                 f"{_n(s['array']['total'])} | {_n(s['int8_array']['total'])} | "
+                 f"{s['array_over_int8_array']:.2f} | rebuild engine "
+                 f"{_n(s['rebuild_engine']['total'])} "
+                 f"({s['rebuild_engine_over_int8_array']:.2f} int8 arrays); whole unit "
+                 f"{_n(s['unit']['total'])} |")
+    for name in ("winograd_f4", "winograd_f2"):
+        w = cells[name]
+        per = w["in_mac_pes"]
+        lines.append(f"| {name} | (the int8 MAC PE) | {_n(w['mac_pe']['total'])} | ws, os, is | "
+                     f"{_n(w['mac_pe']['total'])} | 1.00 | {_n(w['mac_array']['total'])} | "
+                     f"{_n(w['mac_array']['total'])} | 1.00 | input transform "
+                     f"{_n(w['input_transform']['total'])} ({per['input_transform']:.1f} MAC PEs), "
+                     f"output transform {_n(w['output_transform']['total'])} "
+                     f"({per['output_transform']:.1f} MAC PEs) |")
+    p = cells["palquant"]
+    lines.append(f"| palquant, bitslice_w4a4 | MAC PE signed 3-bit operands | "
+                 f"{_n(p['pe']['total'])} | ws, os, is | {_n(p['int8_pe']['total'])} | "
+                 f"{p['pe_over_int8_pe']:.2f} | {_n(p['array']['total'])} | "
+                 f"{_n(p['int8_array']['total'])} | {p['array_over_int8_array']:.2f} | plain 2-bit "
+                 f"signed MAC PE {_n(p['pe_2bit_signed']['total'])} |")
+    return lines
+
+
+def against_int8(stats, int8) -> str:
+    """Cycles and energy of `stats` over the int8 baseline's on the same layer."""
+    if int8 is None or stats is int8:
+        return "—"
+    return f"{stats.cycles / int8.cycles:.2f} / {stats.energy_pj / int8.energy_pj:.2f}"
+
+
+def slice_table(rows) -> list[str]:
+    lines = ["| method | arch, dataflow | layer slice | RTL cycles | timing model cycles | "
+             "analytical cycles | RTL µJ | timing model µJ | analytical µJ | "
+             "RTL DRAM read / write B | analytical DRAM read / write B | RTL = model | "
+             "Icarus wall s | timing model / int8 baseline: cycles / energy |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    int8 = {c.slice_name(): model for c, _, model, _ in rows if c.method == "baseline"}
+    for case, measured, model, ana in rows:
+        if measured is None:
+            why = "not run (--quick)" if case.rtl else "model only"
+            rtl_cycles, rtl_uj, rtl_dram, agree, wall = "—", "—", "—", why, "—"
+        else:
+            st = measured.stats
+            rtl_cycles, rtl_uj = _n(st.cycles), _uj(st)
+            rtl_dram = f"{_n(st.dram_read_bytes)} / {_n(st.dram_write_bytes)}"
+            agree = "yes" if not measured.problems else "**NO**"
+            wall = f"{measured.wall_seconds:.0f}"
+        lines.append(f"| {case.method} | {case.arch}, {case.dataflow} | {case.slice_name()} | "
+                     f"{rtl_cycles} | {_n(model.cycles)} | {_n(ana.cycles)} | {rtl_uj} | "
+                     f"{_uj(model)} | {_uj(ana)} | {rtl_dram} | "
+                     f"{_n(ana.dram_read_bytes)} / {_n(ana.dram_write_bytes)} | {agree} | "
+                     f"{wall} | {against_int8(model, int8.get(case.slice_name()))} |")
+    return lines
+
+
+def full_table(rows) -> list[str]:
+    lines = ["| method | arch, dataflow | layer | timing model cycles | analytical cycles | "
+             "cycles timing / analytical | timing model µJ | analytical µJ | "
+             "energy timing / analytical | timing model DRAM B | analytical DRAM B | "
+             "timing model / int8 baseline: cycles / energy |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    int8 = {(arch, name): model for method, arch, _, name, model, _ in rows
+            if method == "baseline"}
+    for method, arch, dataflow, name, model, ana in rows:
+        base_arch = "tpu_like" if arch.startswith("tpu_like") else "edge_tiny"
+        lines.append(f"| {method} | {arch}, {dataflow} | {name} | {_n(model.cycles)} | "
+                     f"{_n(ana.cycles)} | {model.cycles / ana.cycles:.2f} | {_uj(model)} | "
+                     f"{_uj(ana)} | {model.energy_pj / ana.energy_pj:.2f} | "
+                     f"{_n(model.dram_read_bytes + model.dram_write_bytes)} | "
+                     f"{_n(ana.dram_read_bytes + ana.dram_write_bytes)} | "
+                     f"{against_int8(model, int8.get((base_arch, name)))} |")
+    return lines
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [line.split(":", 1)[1].strip() for line in
+                 Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"{platform.node()}: {cpu}, {os.cpu_count()} cores, load average {load} at the "
+            f"end; Python {platform.python_version()}, numpy {np.__version__}")
+
+
+def source_state() -> str:
+    """The commit and any uncommitted edits under the packages the figures come from."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
+    head = git("rev-parse", "--short", "HEAD").strip()
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "hw", "sim", "dlaforge",
+                                      "workloads").splitlines()]
+    return (f"commit {head}" + (f" with uncommitted edits in {', '.join(dirty)}" if dirty else ""))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# --- main -------------------------------------------------------------------------------------
+def run_pool(args) -> tuple[dict, dict]:
+    """Cells of every hardware and the RTL runs, `args.jobs` processes at a time, longest
+    RTL runs first; ({hardware: cells}, {case index: Measured})."""
+    groups: dict[str, list[int]] = {}
+    for i, case in enumerate(SLICES):
+        if case.rtl and not (args.quick and case.method in QUICK_SKIP):
+            groups.setdefault(HARDWARE_OF[case.method], []).append(i)
+    order = ("palquant", "winograd_f2", "winograd_f4", "baseline", "smartdeal", "xnor")
+    log(f"cells of {len(CELL_ARCHS)} designs, {sum(map(len, groups.values()))} RTL slices in "
+        f"Icarus, {args.jobs} processes at once")
+    cells, measured = {}, {}
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        cell = {hw: pool.submit(cells_task, hw) for hw in CELL_ARCHS}
+        rtl = {hw: pool.submit(rtl_task, hw, groups[hw]) for hw in order if hw in groups}
+        for hw, future in cell.items():
+            cells[hw] = future.result()
+            log(f"cells of {hw}: done")
+        for hw, future in rtl.items():
+            measured.update(future.result())
+            log(f"RTL {hw}: {len(groups[hw])} slice(s) in Icarus, "
+                f"{measured[groups[hw][0]].wall_seconds:.0f} s")
+    return cells, measured
+
+
+def slice_models(measured: dict) -> tuple[list, list[str]]:
+    """Each slice's (case, Measured or None, timing model Stats, analytical Stats), and every
+    disagreement of an RTL run with its timing model."""
+    problems, rows = [], []
+    for i, case in enumerate(SLICES):
+        arch, op = slice_op(case)
+        model = timing_stats(case.method, arch, op, case.dataflow, energy_table(arch))
+        ana = analytical(case.method, case.arch, case.dataflow, case.slice_layer())
+        m = measured.get(i)
+        if m is not None:
+            m.problems += same_pricing(m.stats, model)
+            problems += [f"{case.method}, {case.slice_name()}: {p}" for p in m.problems]
+        rows.append((case, m, model, ana))
+        log(f"models of {case.method} on {case.slice_name()}: done")
+    return rows, problems
+
+
+def whole_layers() -> list:
+    """(method, arch, dataflow, layer name, timing model Stats, analytical Stats) of each
+    method's whole layer."""
+    rows, seen = [], set()
+    for case in SLICES:
+        arch = case.full_arch or case.arch
+        key = (case.method, arch, case.network, case.layer)
+        if key in seen:
+            continue
+        seen.add(key)
+        layer = case.full()
+        rows.append((case.method, arch, case.dataflow, f"{case.network} {layer.name}",
+                     timing_on_layer(case.method, arch, case.dataflow, layer),
+                     analytical(case.method, arch, case.dataflow, layer)))
+        log(f"whole {case.network} {layer.name}, {case.method} on {arch}: done")
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"leave {' and '.join(QUICK_SKIP)} out of the Icarus runs")
+    parser.add_argument("--jobs", type=int, default=2, help="processes at once (default 2)")
+    args = parser.parse_args()
+    started = datetime.now(timezone.utc)
+    cells, measured = run_pool(args)
+
+    slice_rows, problems = slice_models(measured)
+    full_rows = whole_layers()
+    elapsed = time.perf_counter() - START
+    command = " ".join([".venv/bin/python bench/bench_method_rtl.py", *sys.argv[1:]])
+    text = "\n".join(report(cells, slice_rows, full_rows, problems, started, command, elapsed,
+                            args.jobs))
+    write_atomically(RESULTS, text + "\n")
+    log(f"wrote {RESULTS} ({elapsed:.0f} s)")
+    if problems:
+        for p in problems:
+            print(f"MISMATCH {p}", file=sys.stderr)
+        print(f"bench_method_rtl: {len(problems)} disagreements between the RTL and the timing "
+              f"models (listed in {RESULTS.name})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def gaps(slice_rows) -> str:
+    """The range of timing model / analytical cycles and energy over the slices."""
+    cycles = [model.cycles / ana.cycles for case, _, model, ana in slice_rows]
+    energy = [model.energy_pj / ana.energy_pj for case, _, model, ana in slice_rows]
+    return (f"{min(cycles):.1f}-{max(cycles):.1f}x the analytical cycles and "
+            f"{min(energy):.1f}-{max(energy):.1f}x its energy")
+
+
+def report(cells, slice_rows, full_rows, problems, started, command, elapsed,
+           jobs) -> list[str]:
+    lines = [
+        "# Method hardware: cells, and RTL vs timing model vs analytical "
+        "(bench/bench_method_rtl.py)",
+        "",
+        f"Machine: {machine()}. Date: {started:%Y-%m-%d %H:%M} UTC. Command: `{command}`; "
+        f"it took {elapsed / 60:.1f} min (wall; the Icarus runs and Yosys counts in "
+        f"{jobs} processes at once). Source: {source_state()}. Every figure below is computed by "
+        "that run, none is typed in.",
+        "",
+    ]
+    if problems:
+        lines += ["## RTL and timing model DISAGREE", ""] + [f"- {p}" for p in problems] + [""]
+    lines += [
+        "## Cells",
+        "",
+        "Each module's `cell_stats(arch)` (hw/methods/<m>.py, through `method_hardware(name)`) on "
+        "its edge_tiny arch (4x4 PEs): hw.verilog.cell_stats, Amaranth's reduced Yosys flow "
+        "without the `share` pass, the MAC PE with one multiplier. A word-level adder or "
+        "multiplier counts one cell and every flip-flop bit one, so these are structural sizes, "
+        "not gate counts (an 8x8 multiplier is one cell, which flatters the MAC PE). Each "
+        "module builds its int8 reference for the dataflows its own unit has, so the int8 "
+        "MAC PE differs between rows.",
+        "",
+        *cells_table(cells),
+        "",
+        "## The layer slices: RTL (Icarus) vs timing model vs analytical",
+        "",
+        "The slices of bench/RESULTS_method_rtl_<m>.md, so the figures compare with theirs: a "
+        "whole layer is millions of cycles, too many for Icarus. ResNet-18 layer1.0.conv1 "
+        "(64 -> 64, 56x56, 3x3): all 64 input channels, 8 filters, a 10x10 interior crop "
+        "(8x8 outputs, no padding) for XNOR, PalQuant and the int8 baseline; C=16, K=8 at 8x8 "
+        "with padding for SmartDeal (its 192 Ce rows per filter of the whole layer do not fit "
+        "edge_tiny_smartdeal's 160-row rebuilt-weight buffer). Winograd: ResNet-18 "
+        "layer2.0.conv2 (128 -> 128, 28x28) with C=K=8 at the full 28x28, and VGG-16 conv5_1 "
+        "(512 -> 512, 14x14) with C=K=16 at the full 14x14. Data: random codes from "
+        "np.random.default_rng(0) (SmartDeal: the decomposition of the seeded weights its "
+        "timing model times; PalQuant G=2 with shuffle shift 1; bitslice_w4a4 one 4-pass "
+        "command).",
+        "",
+        "- RTL: the method's unit in Icarus through its module's runner (baseline "
+        "hw.sim_cocotb.run_cocotb, xnor.run, smartdeal.run_jobs, winograd_sim.run_winograd, "
+        "palquant.run_layers), its counters priced by the method's own pricing "
+        "(rtl_program.op_stats_from_counters, rtl_xnor.stats_from_counters, "
+        "rtl_smartdeal.stats_from_counters, rtl_winograd.stats_of_counters, "
+        "rtl_program.stats_from_counters on the 2-bit array's spec). `RTL = model`: outputs "
+        "bit-exact against the reference, testbench cycles equal to the design's counter, every "
+        "counter of every command equal to the timing model's, and the priced Stats (cycles, "
+        "compute cycles, DRAM and SRAM bytes, every energy part) equal to the timing model's "
+        "`op_stats` of the slice's HwOp. Icarus wall time is per build, including generation, "
+        "compilation and every slice it ran.",
+        "- timing model: `sim/cycle/rtl_methods.method_timing(m).op_stats` (baseline: "
+        "`rtl_timing.rtl_op_stats`) of the method's transform of the slice.",
+        "- analytical: `sim.run.run_network(..., model=\"analytical\")` on the slice as a "
+        "one-layer network (the mapper's schedule, energy objective), as "
+        "`dlaforge.simulate(arch, net, method=M, model=\"analytical\")`.",
+        "- The baseline rows without an RTL run are the int8 accelerator (edge_tiny, ws) on the "
+        "other methods' slices, by its timing model (held equal to its RTL by "
+        "tests/hw/test_icarus.py).",
+        "",
+        *slice_table(slice_rows),
+        "",
+        "## The whole layers: timing model vs analytical",
+        "",
+        "The timing model only (Icarus would take hours); SmartDeal's whole layer on "
+        "tpu_like_smartdeal (32x32, the only preset whose buffer holds 192 Ce rows per filter), "
+        "beside the baseline on tpu_like.",
+        "",
+        *full_table(full_rows),
+        "",
+        "## Reading it",
+        "",
+        ("- The RTL and its timing model DISAGREE on the slices listed at the top. "
+         if problems else
+         "- The RTL and its timing model are one machine: equal cycles, counters and energy on "
+         "every slice above (the script exits with status 1 otherwise). ") +
+        f"On the slices the timing model takes {gaps(slice_rows)}, for the reasons the "
+        "per-method RESULTS "
+        "files give: every unit runs the baseline accelerator's RTL schedule (im2col loads "
+        "that re-read each ifmap element R·S times per filter block from DRAM, one element per "
+        "DRAM beat, outputs written as accumulator sums of 24 to 64 bits, and in the XNOR, "
+        "SmartDeal and Winograd units steps that do not overlap), "
+        "while the analytical mapper picks tilings that reuse data on chip.",
+        "- Cell counts are regenerated on every run; some hand-written ones in the per-method "
+        "RESULTS files (SmartDeal's, Winograd's int8 MAC PE) predate the shared-multiplier MAC "
+        "PE and the flow without `share`.",
+    ]
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())
