@@ -37,12 +37,14 @@ demo: $(STAMP)
 test: $(STAMP) tools
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) tools
 	$(PY) bench/bench_analytical.py
 	$(PY) bench/validate_eyeriss.py
 	$(PY) bench/bench_methods.py
 	$(PY) bench/bench_cycle.py          # SCALE-Sim itself: about 15 minutes
 	$(PY) bench/scalesim_differential.py
+	$(PY) bench/bench_rtl.py
+	$(PY) bench/bench_method_rtl.py
 
 lint: $(STAMP)
 	$(PY) -m compileall -q dlaforge sim hw workloads reports bench tests
