@@ -39,9 +39,9 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.rtl_plan import Gemm, RtlPlan, element_bytes
 
-from .fold import FoldEngine
+from .fold import FoldEngine, fold_loaded_tiles, wire_fold
 from .layouts import Geometry, RtlParams
-from .loader import Loader
+from .loader import Loader, wire_buffer_writes
 from .tiles import TileCounter
 from .writer import Writer
 
@@ -106,21 +106,10 @@ class Accelerator(wiring.Component):
                      loader.last_k.eq(lc.last_k), loader.last_m.eq(lc.last_m),
                      loader.plane_a.eq(lc.plane_a), loader.plane_w.eq(lc.plane_w),
                      loader.pass_end.eq(lc.pass_end)]
-        for port, enable in ((i_wr, loader.wr_ifmap), (w_wr, loader.wr_weight)):
-            m.d.comb += [port.addr.eq(loader.wr_word),
-                         port.en.eq(enable.replicate(len(port.en)) & (1 << loader.wr_lane))]
-            m.d.comb += [port.data[j].eq(loader.wr_data) for j in range(len(port.en))]
+        wire_buffer_writes(m, loader, i_wr, w_wr)
 
         # the compute engine
-        m.d.comb += [fold.dataflow.eq(cmd.dataflow), fold.m_size.eq(cc.m_size),
-                     fold.k_size.eq(cc.k_size), fold.n_size.eq(cc.n_size),
-                     fold.half.eq(cc.half), fold.out_half.eq(cc.out_half),
-                     fold.first_k.eq(cc.first_k),
-                     i_rd.addr.eq(fold.ifmap_addr), fold.ifmap_data.eq(i_rd.data),
-                     w_rd.addr.eq(fold.weight_addr), fold.weight_data.eq(w_rd.data),
-                     a_rd.addr.eq(fold.acc_raddr),
-                     a_wr.addr.eq(fold.acc_waddr), a_wr.en.eq(fold.acc_we),
-                     a_wr.data.eq(fold.acc_wdata)]
+        wire_fold(m, fold, cc, (i_rd, w_rd, a_rd), a_wr, cmd.dataflow, cc.half, cc.out_half)
 
         # the accumulator rows a fold adds to; shifted by a slice at a new diagonal of passes
         with m.If(cc.shift_acc):
@@ -140,17 +129,7 @@ class Accelerator(wiring.Component):
         write_lags, written = Signal(2), Signal()   # tiles the write side lags (0..2)
         m.d.sync += loaded.eq(loaded + loader.done)
 
-        # compute engine: start tile `computed` once loaded
-        with m.FSM(name="compute"):
-            with m.State("WAIT"):
-                with m.If(self.busy & (loaded > computed) & ~cc.finished):
-                    m.d.comb += fold.start.eq(1)
-                    m.next = "RUN"
-            with m.State("RUN"):
-                with m.If(fold.done):
-                    m.d.comb += cc.next.eq(1)
-                    m.d.sync += computed.eq(computed + 1)
-                    m.next = "WAIT"
+        fold_loaded_tiles(m, fold, cc, loaded, computed, enable=self.busy)
 
         # DRAM engine
         write_ready = computed > write_index

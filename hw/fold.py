@@ -144,3 +144,20 @@ def fold_loaded_tiles(m: Module, fold: FoldEngine, tiles, loaded, computed, enab
                 m.d.comb += tiles.next.eq(1)
                 m.d.sync += computed.eq(computed + 1)
                 m.next = "WAIT"
+
+
+def wire_fold(m: Module, fold: FoldEngine, tiles, reads, acc_write, dataflow, half,
+              out_half) -> None:
+    """Feed `fold` the sizes of the compute side's tile (`tiles`, a TileCounter) and connect it
+    to the buffers: `reads` = the ifmap, weight and accumulator read ports, `acc_write` the
+    accumulator's write port. The accumulator's read data is the caller's to connect (the
+    bit-sliced passes shift it)."""
+    ifmap_read, weight_read, acc_read = reads
+    m.d.comb += [fold.dataflow.eq(dataflow), fold.m_size.eq(tiles.m_size),
+                 fold.k_size.eq(tiles.k_size), fold.n_size.eq(tiles.n_size),
+                 fold.half.eq(half), fold.out_half.eq(out_half), fold.first_k.eq(tiles.first_k),
+                 ifmap_read.addr.eq(fold.ifmap_addr), fold.ifmap_data.eq(ifmap_read.data),
+                 weight_read.addr.eq(fold.weight_addr), fold.weight_data.eq(weight_read.data),
+                 acc_read.addr.eq(fold.acc_raddr),
+                 acc_write.addr.eq(fold.acc_waddr), acc_write.en.eq(fold.acc_we),
+                 acc_write.data.eq(fold.acc_wdata)]

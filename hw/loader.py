@@ -201,3 +201,12 @@ class Loader(wiring.Component):
                         with m.Else():
                             m.d.sync += [sp.eq(p), sq.eq(q)]
         return m
+
+
+def wire_buffer_writes(m, loader: Loader, ifmap_write, weight_write) -> None:
+    """Connect the loader's element writes to the ifmap and weight buffers' write ports (one
+    lane of one word per element, by lane enables)."""
+    for port, enable in ((ifmap_write, loader.wr_ifmap), (weight_write, loader.wr_weight)):
+        m.d.comb += [port.addr.eq(loader.wr_word),
+                     port.en.eq(enable.replicate(len(port.en)) & (1 << loader.wr_lane))]
+        m.d.comb += [port.data[j].eq(loader.wr_data) for j in range(len(port.en))]

@@ -41,9 +41,9 @@ from dlaforge.rtl_smartdeal_plan import (B_BYTES, ROW_ENTRIES, SmartDealBuffers,
                                          rebuilt_bits)
 from dlaforge.workloads.methods.smartdeal_ref import B_BITS, P_MAX, P_MIN
 
-from ..fold import FoldEngine
+from ..fold import FoldEngine, wire_fold
 from ..layouts import Geometry, RtlParams, bits_for
-from ..loader import Loader
+from ..loader import Loader, wire_buffer_writes
 from ..tiles import TileCounter
 from ..writer import Writer
 from .smartdeal_codes import Buffer, CodeLoader
@@ -177,10 +177,7 @@ class SmartDealUnit(wiring.Component):
                      loader.n_size.eq(tc.n_size), loader.last_k.eq(tc.last_k),
                      loader.last_m.eq(tc.last_m)]
         i_wr, w_wr = ibuf.write_port(granularity=1), wbuf.write_port(granularity=1)
-        for port, enable in ((i_wr, loader.wr_ifmap), (w_wr, loader.wr_weight)):
-            m.d.comb += [port.addr.eq(loader.wr_word),
-                         port.en.eq(enable.replicate(len(port.en)) & (1 << loader.wr_lane))]
-            m.d.comb += [port.data[j].eq(loader.wr_data) for j in range(len(port.en))]
+        wire_buffer_writes(m, loader, i_wr, w_wr)
         dram_pending = Signal(p.dim_bits)
         wants_weight = loader.req.payload.tag.weight
         serve = Signal()                    # a weight read answered on chip this cycle
@@ -226,14 +223,8 @@ class SmartDealUnit(wiring.Component):
         # the fold engine and the writer, as in the baseline accelerator
         i_rd, w_rd = ibuf.read_port(), wbuf.read_port()
         a_wr, a_rd, a_rd_out = abuf.write_port(), abuf.read_port(), abuf.read_port()
-        m.d.comb += [fold.dataflow.eq(0), fold.m_size.eq(tc.m_size), fold.k_size.eq(tc.k_size),
-                     fold.n_size.eq(tc.n_size), fold.half.eq(0), fold.out_half.eq(0),
-                     fold.first_k.eq(tc.first_k),
-                     i_rd.addr.eq(fold.ifmap_addr), fold.ifmap_data.eq(i_rd.data),
-                     w_rd.addr.eq(fold.weight_addr), fold.weight_data.eq(w_rd.data),
-                     a_rd.addr.eq(fold.acc_raddr), fold.acc_rdata.eq(a_rd.data),
-                     a_wr.addr.eq(fold.acc_waddr), a_wr.en.eq(fold.acc_we),
-                     a_wr.data.eq(fold.acc_wdata)]
+        wire_fold(m, fold, tc, (i_rd, w_rd, a_rd), a_wr, dataflow=0, half=0, out_half=0)
+        m.d.comb += fold.acc_rdata.eq(a_rd.data)
         wiring.connect(m, wiring.flipped(self.wr), writer.wr)
         m.d.comb += [writer.cmd.eq(base_cmd), writer.n0.eq(tc.n0), writer.m0.eq(tc.m0),
                      writer.out_half.eq(0), writer.m_size.eq(tc.m_size),

@@ -50,9 +50,9 @@ from dlaforge.arch import ArchSpec
 from dlaforge.rtl_xnor_plan import (DRAM_WORD_BYTES, SCALE_BITS, SHIFT_BITS, binary_arch, check,
                                     word_bits)
 
-from ..fold import FoldEngine, fold_loaded_tiles
+from ..fold import FoldEngine, fold_loaded_tiles, wire_fold
 from ..layouts import COUNTERS, Geometry, RtlParams
-from ..loader import Loader
+from ..loader import Loader, wire_buffer_writes
 from ..tiles import TileCounter
 from .xnor_binarize import Binarizer
 from .xnor_pe import XnorPE
@@ -138,21 +138,11 @@ class XnorUnit(wiring.Component):
                      loader.resp.payload.tag.eq(self.rd_resp.payload.tag),
                      loader.resp.payload.data.eq(Cat(self.rd_resp.payload.data[:self.word_bits],
                                                      Const(1, 1)))]
-        for port, enable in ((i_wr, loader.wr_ifmap), (w_wr, loader.wr_weight)):
-            m.d.comb += [port.addr.eq(loader.wr_word),
-                         port.en.eq(enable.replicate(len(port.en)) & (1 << loader.wr_lane))]
-            m.d.comb += [port.data[j].eq(loader.wr_data) for j in range(len(port.en))]
+        wire_buffer_writes(m, loader, i_wr, w_wr)
 
         # the compute engine
-        m.d.comb += [fold.dataflow.eq(cmd.dataflow), fold.m_size.eq(cc.m_size),
-                     fold.k_size.eq(cc.k_size), fold.n_size.eq(cc.n_size),
-                     fold.half.eq(cc.half), fold.out_half.eq(cc.out_half),
-                     fold.first_k.eq(cc.first_k),
-                     i_rd.addr.eq(fold.ifmap_addr), fold.ifmap_data.eq(i_rd.data),
-                     w_rd.addr.eq(fold.weight_addr), fold.weight_data.eq(w_rd.data),
-                     a_rd.addr.eq(fold.acc_raddr), fold.acc_rdata.eq(a_rd.data),
-                     a_wr.addr.eq(fold.acc_waddr), a_wr.en.eq(fold.acc_we),
-                     a_wr.data.eq(fold.acc_wdata)]
+        wire_fold(m, fold, cc, (i_rd, w_rd, a_rd), a_wr, cmd.dataflow, cc.half, cc.out_half)
+        m.d.comb += fold.acc_rdata.eq(a_rd.data)
 
         # the scaling write-back
         m.d.comb += [writer.n0.eq(wc.n0), writer.m0.eq(wc.m0), writer.out_half.eq(wc.out_half),
