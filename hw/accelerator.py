@@ -58,6 +58,23 @@ def buildable(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
     return geo
 
 
+def buffer_ports(m: Module, geo: Geometry) -> tuple:
+    """The double-buffered ifmap, weight and accumulator buffers (each two halves deep), added
+    to `m`, and their ports: ifmap and weight write (lane enables) and read, accumulator write,
+    read by the fold engine and read by the writer."""
+    b = geo.buffers
+    m.submodules.ifmap_buf = ibuf = memory.Memory(
+        shape=data.ArrayLayout(signed(geo.ifmap_bits), geo.rows), depth=2 * b.ifmap_half,
+        init=[])
+    m.submodules.weight_buf = wbuf = memory.Memory(
+        shape=data.ArrayLayout(signed(geo.weight_bits), geo.cols), depth=2 * b.weight_half,
+        init=[])
+    m.submodules.acc_buf = abuf = memory.Memory(
+        shape=data.ArrayLayout(signed(geo.psum_bits), geo.cols), depth=2 * b.acc_half, init=[])
+    return (ibuf.write_port(granularity=1), wbuf.write_port(granularity=1), ibuf.read_port(),
+            wbuf.read_port(), abuf.write_port(), abuf.read_port(), abuf.read_port())
+
+
 class Accelerator(wiring.Component):
     def __init__(self, arch: ArchSpec, params: RtlParams = RtlParams()):
         self.arch = arch
@@ -74,18 +91,10 @@ class Accelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         geo, p = self.geo, self.geo.params
-        R, Cc, b = geo.rows, geo.cols, geo.buffers
+        Cc = geo.cols
         cmd = Signal(geo.command_layout())
 
-        m.submodules.ifmap_buf = ibuf = memory.Memory(
-            shape=data.ArrayLayout(signed(geo.ifmap_bits), R), depth=2 * b.ifmap_half, init=[])
-        m.submodules.weight_buf = wbuf = memory.Memory(
-            shape=data.ArrayLayout(signed(geo.weight_bits), Cc), depth=2 * b.weight_half, init=[])
-        m.submodules.acc_buf = abuf = memory.Memory(
-            shape=data.ArrayLayout(signed(geo.psum_bits), Cc), depth=2 * b.acc_half, init=[])
-        i_wr, w_wr = ibuf.write_port(granularity=1), wbuf.write_port(granularity=1)
-        i_rd, w_rd = ibuf.read_port(), wbuf.read_port()
-        a_wr, a_rd, a_rd_out = abuf.write_port(), abuf.read_port(), abuf.read_port()
+        i_wr, w_wr, i_rd, w_rd, a_wr, a_rd, a_rd_out = buffer_ports(m, geo)
 
         m.submodules.loader = loader = Loader(geo)
         m.submodules.fold = fold = FoldEngine(geo)

@@ -43,13 +43,14 @@ element holds) plus `scale_reads` (the ScaleWriter's alpha and K beats) and
 from __future__ import annotations
 
 from amaranth import Cat, Const, Module, Signal, signed, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from dlaforge.arch import ArchSpec
 from dlaforge.rtl_xnor_plan import (DRAM_WORD_BYTES, SCALE_BITS, SHIFT_BITS, binary_arch, check,
                                     word_bits)
 
+from ..accelerator import buffer_ports
 from ..fold import FoldEngine, fold_loaded_tiles, wire_fold
 from ..layouts import COUNTERS, Geometry, RtlParams
 from ..loader import Loader, wire_buffer_writes
@@ -102,19 +103,10 @@ class XnorUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         geo, p = self.geo, self.geo.params
-        R, Cc, b = geo.rows, geo.cols, geo.buffers
         cmd = Signal(command_layout(geo))
         base_cmd = cmd.as_value()[:geo.command_layout().size]
 
-        m.submodules.ifmap_buf = ibuf = memory.Memory(
-            shape=data.ArrayLayout(signed(geo.ifmap_bits), R), depth=2 * b.ifmap_half, init=[])
-        m.submodules.weight_buf = wbuf = memory.Memory(
-            shape=data.ArrayLayout(signed(geo.weight_bits), Cc), depth=2 * b.weight_half, init=[])
-        m.submodules.acc_buf = abuf = memory.Memory(
-            shape=data.ArrayLayout(signed(geo.psum_bits), Cc), depth=2 * b.acc_half, init=[])
-        i_wr, w_wr = ibuf.write_port(granularity=1), wbuf.write_port(granularity=1)
-        i_rd, w_rd = ibuf.read_port(), wbuf.read_port()
-        a_wr, a_rd, a_rd_out = abuf.write_port(), abuf.read_port(), abuf.read_port()
+        i_wr, w_wr, i_rd, w_rd, a_wr, a_rd, a_rd_out = buffer_ports(m, geo)
 
         counters = {}
         for name in ("load_tiles", "compute_tiles", "write_tiles"):
