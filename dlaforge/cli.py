@@ -67,13 +67,16 @@ def _parser() -> argparse.ArgumentParser:
     rtl_sub = rtl.add_subparsers(dest="rtl_command", required=True, parser_class=_Parser)
     gen = rtl_sub.add_parser("generate", help="Verilog and a JSON manifest of its ports")
     gen.add_argument("--arch", required=True)
-    gen.add_argument("--method", default="baseline")
+    gen.add_argument("--method", default="baseline",
+                     help="the method whose hardware to build (hw/methods/; default baseline)")
     gen.add_argument("--out", type=Path, required=True, help="folder to write into")
     gen.add_argument("--stats", action="store_true",
-                     help="count the cells of one PE and of the array (built-in Yosys)")
+                     help="count the cells of the PE, the array and the method's units "
+                          "(built-in Yosys)")
     ver = rtl_sub.add_parser("verify", help="corner-case and random layers vs the reference")
     ver.add_argument("--arch", required=True)
-    ver.add_argument("--method", default="baseline")
+    ver.add_argument("--method", default="baseline",
+                     help="the method whose hardware to check (default baseline)")
     ver.add_argument("--sim", default="icarus", choices=("amaranth", "icarus", "verilator"))
     lst = sub.add_parser("list", help="list presets and choices")
     lst.add_argument("what", choices=("archs", "networks", "methods", "dataflows"))
