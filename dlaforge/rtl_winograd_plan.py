@@ -2,19 +2,23 @@
 its timing model (sim/cycle/rtl_winograd.py); neither may import the other, so it lives here.
 
 F(m x m, 3x3) cuts the output into ⌈P/m⌉ x ⌈Q/m⌉ tiles of m x m; each reads an a x a input tile
-(a = m + 2). The layer runs in three phases, one after another:
+(a = m + 2). One command to the Winograd top runs the layer in three phases, one after another,
+every operand in DRAM behind the top's one stream port (the on-chip sequencer moves the data;
+the phases meet in DRAM, not in on-chip buffers):
 
-1. input transform: every (channel, tile) input tile streams through the input-transform
-   unit, one tile per cycle, and comes out as a² transformed, quantized values V (one per
-   Winograd-domain tap);
-2. tap GEMMs: for each of the a² taps, the baseline accelerator runs the 1x1 convolution
-   M_tap[k, tile] = Σ_c U_tap[k, c] · V_tap[c, tile] (`tap_gemm`: C -> K channels over the
-   tile grid), one command per tap, timed by dlaforge.rtl_plan / sim/cycle/rtl_timing.py;
-3. output transform: every (filter, tile) group of a² tap sums streams through the
-   output-transform unit, one per cycle, and comes out as an m x m output tile.
+1. input transform: for every (channel, tile row, tile column) the sequencer reads the a x a
+   input tile from the zero-padded ifmap (a² reads), pushes it through the input-transform
+   unit and writes its a² transformed, quantized values V to the V region (tap t's V plane is
+   a C x tp x tq ifmap of the tap GEMM);
+2. tap GEMMs: for each of the a² taps the sequencer waits until the port is ready, then gives
+   the baseline accelerator one command, the 1x1 convolution
+   M_tap[k, tile] = Σ_c U_tap[k, c] · V_tap[c, tile] (`tap_gemm`: C -> K channels over the tile
+   grid) with the tap's bases, timed by dlaforge.rtl_plan / sim/cycle/rtl_timing.py;
+3. output transform: for every (filter, tile) the sequencer reads the a² tap sums, pushes
+   them through the output-transform unit and writes the m x m outputs (tile by tile).
 
-A transform unit is a pipeline of `stages` registers that takes one tile per cycle; fed every
-cycle and never stalled, n tiles keep it busy n + stages - 1 cycles (`stream_cycles`).
+The sequencer's cycle-by-cycle schedule is written out (and evaluated in closed form) in
+sim/cycle/rtl_winograd.py.
 """
 
 from __future__ import annotations
@@ -33,10 +37,25 @@ TILE_SIDES = {4: 6, 2: 4}   # output tile side m -> input tile side a (F4, F2)
 UNIT = "winograd_transform"
 
 
-def stream_cycles(tiles: int, stages: int) -> int:
-    """Cycles a `stages`-deep one-tile-per-cycle pipeline holds data while `tiles` tiles pass,
-    fed every cycle and never stalled."""
-    return tiles + stages - 1 if tiles else 0
+# the top's counters: its own, those summed over the accelerator's tap commands, and the
+# bytes that crossed its DRAM port in all three phases
+ACCELERATOR_SUMMED = ("busy_cycles", "ifmap_reads", "ifmap_writes", "weight_reads",
+                      "weight_writes", "acc_reads", "acc_writes")
+LAYER_COUNTERS = ("cycles", "accelerator_cycles", "input_transform_cycles",
+                  "output_transform_cycles", *ACCELERATOR_SUMMED, "dram_read_bytes",
+                  "dram_write_bytes")
+WRITE_KINDS = {"sum": 0, "v": 1, "y": 2}   # what a write beat carries: its width in DRAM
+
+
+def gain_bits(matrix) -> int:
+    """Bits a signed value grows by when one row of `matrix` is applied to it (strictly more
+    than log2 of the largest row sum of |entries|, so even its positive extreme fits)."""
+    return max(sum(abs(int(c)) for c in row) for row in matrix).bit_length()
+
+
+def output_bits(at, psum_bits: int) -> int:
+    """Width of the output-transform unit's results Y = Aᵀ (M << align) A: exact, never wraps."""
+    return psum_bits + (1 << ALIGN_BITS) - 1 + 2 * gain_bits(at)
 
 
 @dataclass(frozen=True)
@@ -80,25 +99,6 @@ class WinogradPlan:
     def output_tiles(self) -> int:
         return self.K * self.tp * self.tq
 
-    @property
-    def input_cycles(self) -> int:
-        return stream_cycles(self.input_tiles, INPUT_STAGES)
-
-    @property
-    def output_cycles(self) -> int:
-        return stream_cycles(self.output_tiles, OUTPUT_STAGES)
-
     def tap_plan(self, arch: ArchSpec, dataflow: str) -> RtlPlan:
         """The accelerator's tiling of one tap GEMM (SpecError if it cannot run it)."""
         return RtlPlan.make(arch, dataflow, self.tap_gemm)
-
-
-def layer_counters(accelerator: dict, input_cycles: int, output_cycles: int) -> dict:
-    """A layer's counters from the accelerator's summed over the taps (its `cycles` become
-    `accelerator_cycles`) and the transform units' busy cycles; `cycles` is all three phases."""
-    counters = dict(accelerator)
-    counters["accelerator_cycles"] = counters.pop("cycles")
-    counters["input_transform_cycles"] = input_cycles
-    counters["output_transform_cycles"] = output_cycles
-    counters["cycles"] = input_cycles + counters["accelerator_cycles"] + output_cycles
-    return counters

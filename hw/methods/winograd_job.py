@@ -1,14 +1,15 @@
-"""One 3x3 stride-1 convolution run through the Winograd RTL: its data in the order the units
-and the accelerator take it, its quantization parameters, and its bit-exact reference.
+"""One 3x3 stride-1 convolution run through the Winograd RTL: its DRAM image and command,
+its quantization parameters, and its bit-exact reference.
 
-The host side of the three phases of dlaforge/rtl_winograd_plan.py:
-- `input_tiles`: the a x a input tiles, (channel, tile row, tile column) order, cut from the
-  zero-padded ifmap (winograd_ref.pad_input); the input-transform unit turns each into a² taps;
-- `tap_job(tap, v)`: the accelerator's LayerJob of one tap: ifmap V_tap (C x tp x tq, taken from
-  the input-transform unit's outputs), weights U_tap (K x C x 1 x 1);
-- `m_tiles(sums)`: the a² tap sums of every (filter, tile row, tile column), the
-  output-transform unit's input, gathered from the accelerator's K x tp x tq output per tap;
-- `output_of(y_tiles)`: the m x m output tiles put back as K x P x Q.
+The host side of the one command that runs it on the Winograd top (hw/methods/winograd_top.py):
+- `regions()`: where each operand lives in DRAM (elements): the zero-padded ifmap
+  (winograd_ref.pad_input, C planes of (tp·m + 2) x (tq·m + 2)), the Winograd-domain weights
+  (tap-major: tap t's K x C block), the V region the top writes (tap-major: tap t's C x tp x tq
+  plane), the tap sums the accelerator writes (tap-major: K x tp x tq each) and the outputs
+  the top writes (K x tp x tq tiles of m x m, row-major inside a tile);
+- `dram_image()` and `command()`: the memory before the run and the command's fields;
+- `tap_job(tap, v)`: the accelerator's LayerJob of one tap (its reference sums);
+- `read_back(memory)`: V, the tap sums and the K x P x Q output out of the memory after the run.
 `expected()` is winograd_ref.conv_quant's integer result for the same x, U, exponents and
 shifts (the output before requantization).
 """
@@ -25,6 +26,7 @@ from dlaforge.rtl_winograd_plan import ALIGN_BITS, SHIFT_BITS, WinogradPlan
 from dlaforge.workloads.methods.winograd_ref import QuantWeights, Variant, conv_quant, pad_input
 
 from ..job import LayerJob
+from ..layouts import command_fields
 
 
 @dataclass
@@ -73,13 +75,50 @@ class WinogradJob:
     def taps(self) -> int:
         return self.plan.taps
 
-    def input_tiles(self) -> np.ndarray:
-        """(C * tp * tq) x a² input tiles."""
-        v, p = self.variant, self.plan
-        xpad = pad_input(self.x[None], self.padding, self.P, self.Q, v.m)[0]
-        tiles = [xpad[c, i * v.m:i * v.m + v.a, j * v.m:j * v.m + v.a].ravel()
-                 for c in range(p.C) for i in range(p.tp) for j in range(p.tq)]
-        return np.array(tiles, dtype=np.int64)
+    def padded(self) -> np.ndarray:
+        """C x (tp·m + 2) x (tq·m + 2): the ifmap zero-padded so that every tile is whole."""
+        return pad_input(self.x[None], self.padding, self.P, self.Q, self.variant.m)[0]
+
+    def regions(self) -> dict:
+        """DRAM base of each region (elements), and `end`, the memory's size."""
+        p = self.plan
+        sizes = {"x": self.padded().size, "u": self.taps * p.K * p.C,
+                 "v": self.taps * p.input_tiles, "m": self.taps * p.output_tiles,
+                 "y": p.output_tiles * self.variant.m ** 2}
+        bases, at = {}, 0
+        for name, size in sizes.items():
+            bases[name], at = at, at + size
+        return {**bases, "end": at}
+
+    def dram_image(self) -> np.ndarray:
+        r = self.regions()
+        memory = np.zeros(r["end"], np.int64)
+        memory[r["x"]:r["u"]] = self.padded().ravel()
+        weights = [self.tap_weights(t).ravel() for t in range(self.taps)]
+        memory[r["u"]:r["v"]] = np.concatenate(weights)
+        return memory
+
+    def command(self) -> dict:
+        """The top's command, field by dotted name (as hw.verilog's manifest names them)."""
+        p, r, xpad = self.plan, self.regions(), self.padded()
+        tap = command_fields(p.tap_plan(self.arch, self.dataflow), r["v"], r["u"], r["m"])
+        lanes = {"in_shift": (np.ravel(self.v_shift), SHIFT_BITS),
+                 "out_align": (self.align.ravel(), ALIGN_BITS)}
+        packed = {name: sum(int(x) << (n * bits) for n, x in enumerate(values))
+                  for name, (values, bits) in lanes.items()}
+        return {**{f"tap.{name}": value for name, value in tap.items()},
+                "v_step": p.input_tiles, "u_step": p.K * p.C, "m_step": p.output_tiles,
+                "x_base": r["x"], "x_row": xpad.shape[2], "x_plane": xpad.shape[1] * xpad.shape[2],
+                "y_base": r["y"], **packed}
+
+    def read_back(self, memory: np.ndarray) -> tuple[np.ndarray, list, np.ndarray]:
+        """(V as (C·tp·tq) x a², the K x tp x tq sums of each tap, the K x P x Q output)."""
+        p, r, m = self.plan, self.regions(), self.variant.m
+        v = memory[r["v"]:r["m"]].reshape(self.taps, p.input_tiles).T
+        sums = [s.reshape(p.K, p.tp, p.tq)
+                for s in memory[r["m"]:r["y"]].reshape(self.taps, p.output_tiles)]
+        y = memory[r["y"]:r["end"]].reshape(p.K, p.tp, p.tq, m, m).transpose(0, 1, 3, 2, 4)
+        return v, sums, y.reshape(p.K, p.tp * m, p.tq * m)[:, :self.P, :self.Q]
 
     def tap_weights(self, tap: int) -> np.ndarray:
         """K x C x 1 x 1 weights of one tap."""
@@ -91,16 +130,6 @@ class WinogradJob:
         ifmap = np.asarray(v_tiles)[:, tap].reshape(p.C, p.tp, p.tq)
         return LayerJob(self.arch, self.dataflow, p.tap_gemm, ifmap, self.tap_weights(tap),
                         self.bandwidth, self.latency)
-
-    def m_tiles(self, sums: list) -> np.ndarray:
-        """(K * tp * tq) x a² tap sums from the accelerator's per-tap outputs (K x tp x tq)."""
-        return np.stack([np.asarray(s).ravel() for s in sums], axis=1)
-
-    def output_of(self, y_tiles: np.ndarray) -> np.ndarray:
-        """K x P x Q from (K * tp * tq) x m² output tiles."""
-        p, m = self.plan, self.variant.m
-        y = np.asarray(y_tiles).reshape(p.K, p.tp, p.tq, m, m).transpose(0, 1, 3, 2, 4)
-        return y.reshape(p.K, p.tp * m, p.tq * m)[:, :self.P, :self.Q]
 
     def expected(self) -> np.ndarray:
         """conv_quant's K x P x Q integer result."""

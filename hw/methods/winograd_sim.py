@@ -1,12 +1,13 @@
 """Run WinogradJobs on the generated Winograd top under cocotb, and check them.
 
-`run_winograd` builds the Verilog of the jobs' arch and variant once, hands every layer to the
-testbench (hw/methods/winograd_tb.py) through a JSON file, and reads back each phase's
-outputs, counters and cycles. `check_result` compares every stage bit-exactly with its
-reference: the input-transform unit's V with the float definition of the tap quantization,
-each tap's sums with the accelerator's reference convolution (hw/job.LayerJob.expected),
-the outputs with winograd_ref.conv_quant; and the testbench's cycles with the design's
-counters. `layer_cases` are the random and corner-case layers of `verify` and the tests.
+`run_winograd` builds the Verilog of the jobs' arch and variant once, hands every layer (its
+DRAM image and its one command) to the testbench (hw/methods/winograd_tb.py) through a JSON
+file, and reads back the memory, the design's counters and the testbench's cycle count.
+`check_result` compares every region the top wrote bit-exactly with its reference: V with the
+float definition of the tap quantization, each tap's sums with the accelerator's reference
+convolution (hw/job.LayerJob.expected), the outputs with winograd_ref.conv_quant; and the
+testbench's cycles with the design's counter. `layer_cases` are the random and corner-case
+layers of `verify` and the tests.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dlaforge.rtl_winograd_plan import layer_counters
+from dlaforge.rtl_plan import element_bytes
+from dlaforge.rtl_winograd_plan import output_bits
 from dlaforge.workloads.methods.winograd_ref import (input_transform_float, pad_input,
                                                      round_shift_float)
 
-from ..layouts import COUNTERS
 from ..sim_cocotb import compile_verilog
 from .winograd import generate, top_name
 from .winograd_job import WinogradJob
@@ -30,25 +31,24 @@ from .winograd_job import WinogradJob
 
 @dataclass
 class WinogradResult:
-    output: np.ndarray       # K x P x Q, from the output-transform unit
-    v_tiles: np.ndarray      # (C * tp * tq) x a², from the input-transform unit
+    output: np.ndarray       # K x P x Q, as the top wrote it
+    v_tiles: np.ndarray      # (C * tp * tq) x a², the V region the top wrote
     tap_sums: list           # per tap, the accelerator's K x tp x tq sums
-    counters: dict           # the design's counters (rtl_winograd_plan.layer_counters)
+    counters: dict           # the design's counters (rtl_winograd_plan.LAYER_COUNTERS)
     testbench_cycles: int    # the testbench's count of the same cycles
     wall_seconds: float = 0.0
 
 
 def _layer_spec(job: WinogradJob) -> dict:
-    """The testbench's view of a layer. Every tap's command and DRAM layout are the same; the
-    V part of each tap's DRAM image comes from the input-transform unit during the run."""
-    tap = job.tap_job(0, np.zeros((job.plan.input_tiles, job.taps), np.int64))
-    (read_i, read_w), write = tap.element_bytes()
-    return {"in_tiles": job.input_tiles().tolist(), "in_shift": np.ravel(job.v_shift).tolist(),
-            "out_align": job.align.ravel().tolist(), "outputs_per_tile": job.variant.m ** 2,
-            "tap_weights": [job.tap_weights(t).ravel().tolist() for t in range(job.taps)],
-            "command": tap.command(), "out_size": job.plan.output_tiles,
+    """The testbench's view of a layer: memory, command, DRAM timing, bytes per beat kind."""
+    pe = job.arch.pe_array
+    y_bits = output_bits(job.variant.at, pe.psum_bits)
+    ifmap, weight, psum = (element_bytes(b) for b in (pe.ifmap_bits, pe.weight_bits,
+                                                      pe.psum_bits))
+    return {"memory": job.dram_image().tolist(), "command": job.command(),
             "bandwidth": job.bandwidth, "latency": job.latency,
-            "read_bytes": [read_i, read_w], "write_bytes": write}
+            "read_bytes": [ifmap, weight, psum],
+            "write_bytes": [psum, ifmap, element_bytes(y_bits)]}
 
 
 def run_winograd(jobs: list[WinogradJob], build_dir: Path, sim: str = "icarus"):
@@ -70,14 +70,9 @@ def run_winograd(jobs: list[WinogradJob], build_dir: Path, sim: str = "icarus"):
         raise RuntimeError(f"the cocotb testbench wrote no result (see {build_dir / 'test.log'})")
     results = []
     for job, out in zip(jobs, json.loads(result_file.read_text())):
-        p = job.plan
-        sums = [np.array(s, np.int64).reshape(p.K, p.tp, p.tq) for s in out["sums"]]
-        summed = {name: sum(perf[name] for perf in out["tap_perf"]) for name in COUNTERS}
-        counters = layer_counters(summed, out["input_perf"], out["output_perf"])
-        bench_cycles = out["input_cycles"] + sum(out["tap_cycles"]) + out["output_cycles"]
-        results.append(WinogradResult(job.output_of(np.array(out["y_tiles"], np.int64)),
-                                      np.array(out["v_tiles"], np.int64), sums, counters,
-                                      bench_cycles, wall / len(jobs)))
+        v_tiles, sums, output = job.read_back(np.array(out["memory"], np.int64))
+        results.append(WinogradResult(output, v_tiles, sums, out["perf"], out["cycles"],
+                                      wall / len(jobs)))
     return results
 
 

@@ -1,12 +1,11 @@
 """The cocotb testbench of the Winograd top (run by hw/methods/winograd_sim.py).
 
-Per layer, the three phases of dlaforge/rtl_winograd_plan.py, each after a reset:
-1. driver: the input tiles into `in_tiles`, one per cycle; monitor: `v_tiles` (always ready);
-2. for each tap, hw/cocotb_tb.run_job on the accelerator's ports, with the tap's V (as the
-   input-transform unit gave it) and weights in the DRAM model;
-3. driver: the tap sums of every output tile into `m_tiles`; monitor: `y_tiles`.
-Each phase's cycles are counted here (falling edges while the part is busy) and read from
-the design's own counters. The checker lives in the caller.
+Per layer, after a reset: driver: the one command, packed by the manifest's field offsets;
+DRAM: `WinogradDram` (hw/dram.py's model, with a beat's gap set by what it carries: an ifmap,
+weight or tap-sum read, an accelerator-sum, V or output write), stepped once per cycle at the
+falling edge until the top is idle again; monitor: every write lands in the model's memory.
+Returns the memory, the design's counters and the cycles counted here. The checker lives in
+the caller.
 """
 
 from __future__ import annotations
@@ -15,27 +14,37 @@ import json
 import os
 
 import cocotb
+import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from dlaforge.hw.cocotb_tb import _field, _pack, run_job
-
-TRANSFORM_INPUTS = ("in_tiles__valid", "in_tiles__payload", "in_shift", "v_tiles__ready",
-                    "m_tiles__valid", "m_tiles__payload", "out_align", "y_tiles__ready")
+from dlaforge.hw.cocotb_tb import _field, _pack
+from dlaforge.hw.dram import DramModel, beat_gap
 
 
-def lane_fields(lanes: int, bits: int) -> dict:
-    """A tile port's lanes as manifest-style fields: lane n at bit n * bits."""
-    return {n: {"offset": n * bits, "width": bits} for n in range(lanes)}
+class WinogradDram(DramModel):
+    """The DRAM model with one read gap per read kind (0 ifmap, 1 weight, 2 tap sum) and one
+    write gap per write kind (rtl_winograd_plan.WRITE_KINDS)."""
+
+    def __init__(self, memory, bandwidth, latency, read_bytes, write_bytes):
+        super().__init__(memory, bandwidth, latency, tuple(read_bytes[:2]), write_bytes[0])
+        self.read_gaps = tuple(beat_gap(b, bandwidth) for b in read_bytes)
+        self.write_gaps = tuple(beat_gap(b, bandwidth) for b in write_bytes)
+
+    def read_kind(self, cycle: int, addr: int, tag: int, kind: int) -> None:
+        self.free = cycle + self.read_gaps[kind]
+        self.pending.append((cycle + self.latency, int(self.memory[addr]), tag))
+
+    def write_kind(self, cycle: int, addr: int, value: int, kind: int) -> None:
+        self.free = cycle + self.write_gaps[kind]
+        self.memory[addr] = value
 
 
-def pack_lanes(values, bits: int) -> int:
-    return _pack(dict(enumerate(values)), lane_fields(len(values), bits))
-
-
-def unpack_lanes(word: int, lanes: int, bits: int) -> list:
-    fields = lane_fields(lanes, bits)
-    return [_field(word, fields, n, signed=True) for n in range(lanes)]
+def tag_span(fields: dict) -> tuple[int, int]:
+    """(offset, width) of the whole `tag` struct inside a payload."""
+    tags = [f for name, f in fields.items() if name.startswith("tag.")]
+    low = min(f["offset"] for f in tags)
+    return low, max(f["offset"] + f["width"] for f in tags) - low
 
 
 @cocotb.test()
@@ -44,85 +53,62 @@ async def run_layers(dut):
     with open(os.environ["DLAFORGE_JOBS"]) as f:
         spec = json.load(f)
     with open(spec["manifest"]) as f:
-        manifest = json.load(f)
-    ports = {p["name"]: p for p in manifest["ports"]}
+        ports = {p["name"]: p for p in json.load(f)["ports"]}
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     results = [await run_layer(dut, ports, layer) for layer in spec["layers"]]
     with open(spec["result"], "w") as out:
         json.dump(results, out)
 
 
-async def reset(dut):
+async def run_layer(dut, ports, layer):
+    req_f, resp_f = ports["rd_req__payload"]["fields"], ports["rd_resp__payload"]["fields"]
+    wr_f, perf_f = ports["wr__payload"]["fields"], ports["perf"]["fields"]
+    memory = np.array(layer["memory"], dtype=np.int64)
+    dram = WinogradDram(memory, layer["bandwidth"], layer["latency"], layer["read_bytes"],
+                        layer["write_bytes"])
+    (req_lo, tag_bits), (resp_lo, _) = tag_span(req_f), tag_span(resp_f)
+    tag_mask = (1 << tag_bits) - 1
+
     dut.rst.value = 1
-    for name in TRANSFORM_INPUTS:
+    for name in ("cmd__valid", "cmd__payload", "rd_req__ready", "rd_resp__valid",
+                 "rd_resp__payload", "wr__ready"):
         getattr(dut, name).value = 0
     await RisingEdge(dut.clk)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
-
-
-async def stream_tiles(dut, ports, src: str, dst: str, tiles: list,
-                       out_lanes: int) -> tuple[list, int]:
-    """Drive `tiles` into stream `src` one per cycle, collect stream `dst` (`out_lanes`
-    elements a tile); returns the outputs and the cycles the units were busy."""
-    in_bits = ports[f"{src}__payload"]["width"] // len(tiles[0])
-    valid, payload = getattr(dut, f"{src}__valid"), getattr(dut, f"{src}__payload")
-    out_valid, out_payload = getattr(dut, f"{dst}__valid"), getattr(dut, f"{dst}__payload")
-    getattr(dut, f"{dst}__ready").value = 1
-    out_bits = ports[f"{dst}__payload"]["width"] // out_lanes
-    outputs = []
-    valid.value = 1
-    payload.value = pack_lanes(tiles[0], in_bits)
-    sent = 1
+    dut.cmd__payload.value = _pack(layer["command"], ports["cmd__payload"]["fields"])
+    dut.cmd__valid.value = 1
     await FallingEdge(dut.clk)
+    dut.cmd__valid.value = 0
+    busy, rd_valid, rd_payload = dut.busy, dut.rd_req__valid, dut.rd_req__payload
+    wr_valid, wr_payload = dut.wr__valid, dut.wr__payload
+    rd_ready, wr_ready = dut.rd_req__ready, dut.wr__ready
+    resp_valid, resp_payload = dut.rd_resp__valid, dut.rd_resp__payload
+    falling = FallingEdge(dut.clk)
+    driven_ready, driven_resp = False, False
     t = 0
-    while int(dut.transform_busy.value):
-        if int(out_valid.value):
-            outputs.append(unpack_lanes(int(out_payload.value), out_lanes, out_bits))
-        if sent < len(tiles):
-            payload.value = pack_lanes(tiles[sent], in_bits)
-            sent += 1
-        else:
-            valid.value = 0
-        await FallingEdge(dut.clk)
+    while int(busy.value):
+        ready = dram.ready(t)
+        if ready != driven_ready:
+            rd_ready.value = wr_ready.value = int(ready)
+            driven_ready = ready
+        due = dram.response(t)
+        if (due is not None) != driven_resp:
+            resp_valid.value = int(due is not None)
+            driven_resp = due is not None
+        if due is not None:
+            resp_payload.value = _pack({"data": due[0]}, resp_f) | (due[1] << resp_lo)
+        if ready and int(rd_valid.value):
+            word = int(rd_payload.value)
+            kind = 1 if _field(word, req_f, "tag.weight") else 2 * _field(word, req_f, "tag.sum")
+            dram.read_kind(t, _field(word, req_f, "addr"), (word >> req_lo) & tag_mask, kind)
+        if ready and int(wr_valid.value):
+            word = int(wr_payload.value)
+            dram.write_kind(t, _field(word, wr_f, "addr"), _field(word, wr_f, "data", signed=True),
+                            _field(word, wr_f, "kind"))
+        dram.retire(t)
+        await falling
         t += 1
-    return outputs, t
-
-
-def _perf(dut, ports, name: str) -> dict:
-    fields = ports[name]["fields"]
-    word = int(getattr(dut, name).value)
-    return {field: _field(word, fields, field) for field in fields}
-
-
-async def run_layer(dut, ports, layer):
-    await reset(dut)
-    dut.in_shift.value = pack_lanes(layer["in_shift"], ports["in_shift"]["width"]
-                                    // len(layer["in_shift"]))
-    v_tiles, input_cycles = await stream_tiles(dut, ports, "in_tiles", "v_tiles",
-                                               layer["in_tiles"], len(layer["in_shift"]))
-    input_perf = _perf(dut, ports, "transform_perf")["input_cycles"]
-
-    sums, tap_perf, tap_cycles = [], [], []
-    for tap, weights in enumerate(layer["tap_weights"]):
-        ifmap = [tile[tap] for tile in v_tiles]
-        job = {key: layer[key] for key in ("command", "bandwidth", "latency", "read_bytes",
-                                           "write_bytes")}
-        job["memory"] = ifmap + weights + [0] * layer["out_size"]
-        result = await run_job(dut, ports, job)
-        base = len(ifmap) + len(weights)
-        sums.append(result["memory"][base:base + layer["out_size"]])
-        tap_perf.append(result["perf"])
-        tap_cycles.append(result["cycles"])
-
-    await reset(dut)
-    dut.out_align.value = pack_lanes(layer["out_align"], ports["out_align"]["width"]
-                                     // len(layer["out_align"]))
-    m_tiles = [list(group) for group in zip(*sums)]
-    y_tiles, output_cycles = await stream_tiles(dut, ports, "m_tiles", "y_tiles", m_tiles,
-                                                layer["outputs_per_tile"])
-    output_perf = _perf(dut, ports, "transform_perf")["output_cycles"]
-    return {"v_tiles": v_tiles, "sums": sums, "y_tiles": y_tiles, "tap_perf": tap_perf,
-            "tap_cycles": tap_cycles, "input_cycles": input_cycles,
-            "output_cycles": output_cycles, "input_perf": input_perf,
-            "output_perf": output_perf}
+    perf_word = int(dut.perf.value)
+    perf = {name: _field(perf_word, perf_f, name) for name in perf_f}
+    return {"memory": memory.tolist(), "perf": perf, "cycles": t}

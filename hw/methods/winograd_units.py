@@ -25,13 +25,8 @@ from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from dlaforge.rtl_winograd_plan import ALIGN_BITS, INPUT_STAGES, OUTPUT_STAGES, SHIFT_BITS
-
-
-def gain_bits(matrix) -> int:
-    """Bits a signed value grows by when one row of `matrix` is applied to it (strictly more
-    than log2 of the largest row sum of |entries|, so even its positive extreme fits)."""
-    return max(sum(abs(int(c)) for c in row) for row in matrix).bit_length()
+from dlaforge.rtl_winograd_plan import (ALIGN_BITS, INPUT_STAGES, OUTPUT_STAGES, SHIFT_BITS,
+                                        gain_bits, output_bits)
 
 
 def power_terms(c: int) -> list[tuple[int, int]]:
@@ -138,7 +133,7 @@ class OutputTransform(wiring.Component):
         self.m_side, self.a = len(self.at), len(self.at[0])
         self.psum_bits = psum_bits
         self.aligned_bits = psum_bits + (1 << ALIGN_BITS) - 1
-        self.out_bits = self.aligned_bits + 2 * gain_bits(self.at)
+        self.out_bits = output_bits(self.at, psum_bits)
         taps = self.a * self.a
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(psum_bits), taps))),

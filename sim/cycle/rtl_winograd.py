@@ -1,13 +1,31 @@
-"""Timing model of the Winograd RTL (hw/methods/winograd.py), closed form, never simulating it:
-its cycles and counters equal the RTL's (tests/hw/methods/test_winograd.py).
+"""Timing model of the Winograd RTL (hw/methods/winograd_top.py), closed form, never simulating
+it: its cycles and counters equal the RTL's (tests/hw/methods/test_winograd.py).
 
-The schedule is dlaforge/rtl_winograd_plan.py's: the input-transform unit busy
-input_tiles + INPUT_STAGES - 1 cycles, then a² tap GEMMs on the baseline accelerator (each
-timed by sim/cycle/rtl_timing.py: all taps have the same shape and no zero padding, so each
-takes the same cycles), then the output-transform unit busy output_tiles + OUTPUT_STAGES - 1.
+One command runs the layer; cycle 0 is the first cycle after the command is taken, the DRAM
+port (hw/dram.py's model) idle. Gaps: a beat of b bytes holds the channel gap(b) =
+max(1, ceil(b / bandwidth)) cycles; gi for an ifmap element (read, and written as V), gs for a
+psum (a tap sum read, or written by the accelerator), gy for an output; L = max(1, latency).
+n = a² lanes a tile, q = m² outputs a tile.
+
+Phases 1 and 3, per tile started at s with the channel free at f (the sequencer's READ, PUSH,
+WRITE): the n reads are taken at r_k = max(s, f) + k·g (g = gi, or gs for tap sums); the last
+datum arrives at r_{n-1} + L and the tile is pushed into its unit the cycle after, p; the
+unit's result is valid at p + 3 (three stages), so the writes (gap gw = gi for V, gy for
+outputs; n of V, q outputs) are taken at w_k = w_0 + k·gw with
+w_0 = max(p + 3, r_{n-1} + g) = r_{n-1} + max(L + 4, g); the last pops the unit, and the next
+tile starts at w_last + 1 with the channel free gw - 1 cycles later. The unit holds the tile
+w_last - p cycles.
+Phase 2, per tap: ISSUE waits until the channel is free, taking the command in its last cycle
+c; the accelerator is busy c+1 .. c+B (B: sim/cycle/rtl_timing.py's cycles, equal for every tap:
+same shape, no padding); the sequencer sees it idle at c+B+1 and moves on at c+B+2. The
+accelerator's last beat is its last write, at B - 4 after its first cycle (rtl_timing's
+program ends 4 cycles after its last write beat), so the channel is free gs - 5 cycles after
+the sequencer moves on (or at once when gs <= 5).
+DRAM bytes: the accelerator's per tap, plus phase 1's n ifmap reads and n V writes (ifmap
+width) per input tile and phase 3's n psum reads and q output writes per output tile.
 
 `op_stats` prices a `winograd_f4` / `winograd_f2` op (workloads/methods/winograd.py) as this
-RTL runs it: the accelerator's buffer and DRAM counters through sim/rtl_program.stats_from_counters,
+RTL runs it: the layer's buffer counters and DRAM bytes (all three phases) through sim/rtl_program.stats_from_counters,
 plus the transform units' additions and shifts (sim/method_costs.py energies) counted from the
 units' structure: a constant c costs popcount(|c|) wired shifts and a matrix row of t terms
 t - 1 adders, as in workloads/methods/winograd.tile_adds; one rounding shift per input tap and
@@ -20,7 +38,8 @@ from dataclasses import replace
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_winograd_plan import UNIT, WinogradPlan, layer_counters
+from dlaforge.rtl_plan import dram_beat_gap, element_bytes
+from dlaforge.rtl_winograd_plan import ACCELERATOR_SUMMED, UNIT, WinogradPlan, output_bits
 from dlaforge.stats import Stats
 from dlaforge.workloads.methods.winograd import tile_adds
 from dlaforge.workloads.methods.winograd_ref import VARIANTS
@@ -32,12 +51,44 @@ from .rtl_timing import rtl_timing
 TAPS_TO_M = {36: 4, 16: 2}
 
 
+def tile_pass(tiles: int, lanes_in: int, lanes_out: int, g_read: int, g_write: int,
+              latency: int, first_wait: int) -> tuple[int, int]:
+    """(cycles, unit busy cycles) of phase 1 or 3: `tiles` tiles of `lanes_in` reads (gap
+    g_read) and `lanes_out` writes (gap g_write); the first tile's first read waits
+    `first_wait` cycles for the channel, every later one g_write - 1."""
+    if not tiles:
+        return 0, 0
+    to_write = max(latency + 4, g_read)
+    tile = (lanes_in - 1) * g_read + to_write + (lanes_out - 1) * g_write + 1
+    busy = to_write - latency - 1 + (lanes_out - 1) * g_write
+    return first_wait + tiles * tile + (tiles - 1) * (g_write - 1), tiles * busy
+
+
 def winograd_timing(arch: ArchSpec, dataflow: str, plan: WinogradPlan,
                     bandwidth: float | None = None, latency: int | None = None) -> dict:
-    """The RTL's counters for one image (rtl_winograd_plan.layer_counters' keys)."""
+    """The RTL's counters for one image (rtl_winograd_plan.LAYER_COUNTERS)."""
+    pe = arch.pe_array
+    bandwidth = arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth
+    latency = max(1, arch.dram.latency_cycles if latency is None else latency)
+    variant = next(v for v in VARIANTS.values() if v.m == plan.m)
+    b_i, b_s, b_y = (element_bytes(bits) for bits in (pe.ifmap_bits, pe.psum_bits,
+                                                        output_bits(variant.at, pe.psum_bits)))
+    g_i, g_s, g_y = (dram_beat_gap(b, bandwidth) for b in (b_i, b_s, b_y))
+    n, q, taps = plan.taps, plan.m * plan.m, plan.taps
     tap = rtl_timing(arch, dataflow, plan.tap_gemm, bandwidth, latency).counters
-    summed = {name: value * plan.taps for name, value in tap.items()}
-    return layer_counters(summed, plan.input_cycles, plan.output_cycles)
+    in_cycles, in_busy = tile_pass(plan.input_tiles, n, n, g_i, g_i, latency, 0)
+    settle = max(0, g_s - 5)        # after a tap: until the accelerator's last write is done
+    tap_cycles = g_i + tap["cycles"] + 1 + (taps - 1) * (settle + 1 + tap["cycles"] + 1)
+    out_cycles, out_busy = tile_pass(plan.output_tiles, n, q, g_s, g_y, latency, settle)
+    counters = {"cycles": in_cycles + tap_cycles + out_cycles,
+                "accelerator_cycles": taps * tap["cycles"],
+                "input_transform_cycles": in_busy, "output_transform_cycles": out_busy}
+    counters.update({name: taps * tap[name] for name in ACCELERATOR_SUMMED})
+    counters["dram_read_bytes"] = (taps * tap["dram_read_bytes"] + plan.input_tiles * n * b_i
+                                   + plan.output_tiles * n * b_s)
+    counters["dram_write_bytes"] = (taps * tap["dram_write_bytes"] + plan.input_tiles * n * b_i
+                                    + plan.output_tiles * q * b_y)
+    return counters
 
 
 def plan_of(op) -> WinogradPlan:

@@ -1,8 +1,10 @@
 """Winograd RTL (hw/methods/winograd*.py): the transform units against winograd_ref's float
 definitions in Amaranth's simulator (random and extreme tiles, stalls), their adders against the
-model's count, and whole layers through input transform -> accelerator -> output transform on
-Icarus, bit-exact to conv_quant, with cycles and counters equal to the timing model
-(sim/cycle/rtl_winograd.py) on ten layer shapes per variant."""
+model's count, and whole layers on Icarus, each ONE command to the Winograd top whose sequencer
+moves every operand through its DRAM port (input transform -> a² accelerator commands ->
+output transform): V, the tap sums and the outputs bit-exact (outputs to conv_quant), cycles and
+every counter equal to the timing model (sim/cycle/rtl_winograd.py) on ten layer shapes per
+variant, under several DRAM timings."""
 
 import json
 
@@ -123,8 +125,13 @@ def test_generate_writes_verilog_and_manifest(tmp_path):
     info = json.loads(json_path.read_text())
     assert f"module {info['top']}" in v_path.read_text()
     names = {port["name"] for port in info["ports"]}
-    assert {"cmd__payload", "in_tiles__payload", "v_tiles__payload", "m_tiles__payload",
-            "y_tiles__payload", "transform_perf", "in_shift", "out_align"} <= names
+    assert names == {"cmd__valid", "cmd__ready", "cmd__payload", "busy", "rd_req__valid",
+                     "rd_req__ready", "rd_req__payload", "rd_resp__valid", "rd_resp__ready",
+                     "rd_resp__payload", "wr__valid", "wr__ready", "wr__payload", "perf"}
+    ports = {port["name"]: port for port in info["ports"]}
+    assert {"tap.ifmap_base", "v_step", "x_row", "in_shift", "out_align"} <= set(
+        ports["cmd__payload"]["fields"])
+    assert ports["wr__payload"]["fields"]["data"]["width"] == 32 + 15 + 2 * 2
     assert info["winograd"]["taps"] == 16 and info["winograd"]["y_bits"] == 32 + 15 + 2 * 2
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([v_path.name, json_path.name])
 
@@ -162,10 +169,13 @@ def rtl_vs_model(tmp_path, variant, cases):
 
 @icarus
 def test_icarus_f4_layers_bit_exact_and_cycle_exact(tmp_path):
-    """Ten layer shapes on ws, two more on os and is and under other DRAM timings."""
+    """Ten layer shapes on ws, two more on each of os and is and ws under other DRAM timings
+    (0.5 bytes a cycle: the accelerator's last sum write outlasts a tap, so the sequencer
+    waits for the port before the next tap and before phase 3)."""
     arch, rng = load_arch(ARCH), np.random.default_rng(4)
     cases = layer_cases(arch, F4, "ws", rng)
-    for dataflow, (bandwidth, latency) in (("os", (1.0, 3)), ("is", (2.0, 1))):
+    for dataflow, (bandwidth, latency) in (("os", (1.0, 3)), ("is", (2.0, 1)),
+                                           ("ws", (0.5, 7))):
         for name, job in layer_cases(arch, F4, dataflow, rng)[1:3]:
             job.bandwidth, job.latency = bandwidth, latency
             cases.append((name, job))
