@@ -93,3 +93,24 @@ def test_simulate_schedule_rtl_prices_every_op_with_the_rtl_program():
             assert row.stats.dram_read_bytes == expected.dram_read_bytes
             assert row.stats.energy_pj == pytest.approx(expected.energy_pj)
             assert row.mapping["schedule"] == "rtl" and row.mapping["commands"] == op.groups
+
+
+def test_method_ops_on_their_unit_and_the_rest_on_the_baseline_accelerator(tmp_path):
+    """Winograd's 3x3 stride-1 layer runs on its unit (its timing model), the 1x1 layer it
+    leaves as a direct convolution on the baseline accelerator; the analytical model has no
+    closed form of a method's unit and says so."""
+    csv = tmp_path / "two.csv"
+    csv.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+                   "Channels, Num Filter, Strides,\nc3, 10, 10, 3, 3, 4, 4, 1,\n"
+                   "c1, 8, 8, 1, 1, 4, 4, 1,\n")
+    record = dlaforge.simulate("edge_tiny_winograd", str(csv), dataflow="ws", model="cycle",
+                               method="winograd_f4", schedule="rtl")
+    wino, direct = record.layers
+    assert wino.mapping == {"schedule": "rtl", "hardware": "winograd_f4"}
+    assert direct.mapping["schedule"] == "rtl" and direct.mapping["commands"] == 1
+    arch = load_arch("edge_tiny_winograd")
+    (op,) = get_method("winograd_f4", arch).transform(load_network(str(csv)).layers[1], arch)
+    assert direct.stats.cycles == rtl_timing(arch, "ws", gemm_of(op)).cycles
+    with pytest.raises(dlaforge.errors.SpecError, match="use --model cycle"):
+        dlaforge.simulate("edge_tiny_winograd", str(csv), dataflow="ws", model="analytical",
+                          method="winograd_f4", schedule="rtl")
