@@ -34,30 +34,34 @@ def _pack(values: dict, fields: dict) -> int:
     return word
 
 
-@cocotb.test()
-async def run_jobs(dut):
-    """Every job of the file named by DLAFORGE_JOBS, one after another, reset between."""
+def tag_span(fields: dict) -> tuple[int, int]:
+    """(offset, width) of the whole `tag` struct inside a payload."""
+    tags = [f for name, f in fields.items() if name.startswith("tag.")]
+    low = min(f["offset"] for f in tags)
+    return low, max(f["offset"] + f["width"] for f in tags) - low
+
+
+async def run_file(dut, key: str, run_one) -> None:
+    """Run every entry of list `key` in the file named by DLAFORGE_JOBS with
+    `run_one(dut, ports, entry)`, one after another, and write their results to the file it
+    names."""
     with open(os.environ["DLAFORGE_JOBS"]) as f:
         spec = json.load(f)
     with open(spec["manifest"]) as f:
         ports = {p["name"]: p for p in json.load(f)["ports"]}
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    results = [await run_job(dut, ports, job) for job in spec["jobs"]]
+    results = [await run_one(dut, ports, entry) for entry in spec[key]]
     with open(spec["result"], "w") as out:
         json.dump(results, out)
 
 
-async def run_job(dut, ports, job):
-    req_f, resp_f = ports["rd_req__payload"]["fields"], ports["rd_resp__payload"]["fields"]
-    wr_f, perf_f = ports["wr__payload"]["fields"], ports["perf"]["fields"]
-    memory = np.array(job["memory"], dtype=np.int64)
-    dram = DramModel(memory, job["bandwidth"], job["latency"], tuple(job["read_bytes"]),
-                     job["write_bytes"])
-    tag_mask = (1 << (resp_f["tag.lane"]["offset"] + resp_f["tag.lane"]["width"]
-                      - resp_f["tag.weight"]["offset"])) - 1
-    tag_shift = resp_f["tag.weight"]["offset"]
-    req_tag_shift = req_f["tag.weight"]["offset"]
-
+async def serve_command(dut, ports, command: dict, dram, read, write) -> tuple[dict, int]:
+    """Reset the design, give it `command`, and serve its DRAM port from `dram` until it is
+    idle: `read(t, word)` takes an accepted read request, `write(t, word)` an accepted write
+    (payload words), and `dram.response(t)` gives (data, tag) due at cycle t. Returns the
+    design's counters and the cycles it was busy."""
+    resp_f, perf_f = ports["rd_resp__payload"]["fields"], ports["perf"]["fields"]
+    resp_lo, _ = tag_span(resp_f)
     dut.rst.value = 1
     for name in ("cmd__valid", "cmd__payload", "rd_req__ready", "rd_resp__valid",
                  "rd_resp__payload", "wr__ready"):
@@ -65,7 +69,7 @@ async def run_job(dut, ports, job):
     await RisingEdge(dut.clk)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
-    dut.cmd__payload.value = _pack(job["command"], ports["cmd__payload"]["fields"])
+    dut.cmd__payload.value = _pack(command, ports["cmd__payload"]["fields"])
     dut.cmd__valid.value = 1
     await FallingEdge(dut.clk)
     dut.cmd__valid.value = 0
@@ -86,17 +90,37 @@ async def run_job(dut, ports, job):
             resp_valid.value = int(due is not None)
             driven_resp = due is not None
         if due is not None:
-            resp_payload.value = _pack({"data": due[0]}, resp_f) | ((due[1] & tag_mask) << tag_shift)
+            resp_payload.value = _pack({"data": due[0]}, resp_f) | (due[1] << resp_lo)
         if ready and int(rd_valid.value):
-            word = int(rd_payload.value)
-            dram.read(t, _field(word, req_f, "addr"), (word >> req_tag_shift) & tag_mask,
-                      bool(_field(word, req_f, "tag.weight")))
+            read(t, int(rd_payload.value))
         if ready and int(wr_valid.value):
-            word = int(wr_payload.value)
-            dram.write(t, _field(word, wr_f, "addr"), _field(word, wr_f, "data", signed=True))
+            write(t, int(wr_payload.value))
         dram.retire(t)
         await falling
         t += 1
     perf_word = int(dut.perf.value)
-    perf = {name: _field(perf_word, perf_f, name) for name in perf_f}
-    return {"memory": memory.tolist(), "perf": perf, "cycles": t}
+    return {name: _field(perf_word, perf_f, name) for name in perf_f}, t
+
+
+@cocotb.test()
+async def run_jobs(dut):
+    """Every job of the file named by DLAFORGE_JOBS, one after another, reset between."""
+    await run_file(dut, "jobs", run_job)
+
+
+async def run_job(dut, ports, job):
+    req_f, wr_f = ports["rd_req__payload"]["fields"], ports["wr__payload"]["fields"]
+    memory = np.array(job["memory"], dtype=np.int64)
+    dram = DramModel(memory, job["bandwidth"], job["latency"], tuple(job["read_bytes"]),
+                     job["write_bytes"])
+    req_lo, tag_bits = tag_span(req_f)
+
+    def read(t, word):
+        dram.read(t, _field(word, req_f, "addr"), (word >> req_lo) & ((1 << tag_bits) - 1),
+                  bool(_field(word, req_f, "tag.weight")))
+
+    def write(t, word):
+        dram.write(t, _field(word, wr_f, "addr"), _field(word, wr_f, "data", signed=True))
+
+    perf, cycles = await serve_command(dut, ports, job["command"], dram, read, write)
+    return {"memory": memory.tolist(), "perf": perf, "cycles": cycles}
