@@ -35,12 +35,21 @@ def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None) -> t
             jobs.append(LayerJob.random(arch, dataflow, conv(2, 4, 4, 3, 3, 3, padding=1), rng,
                                         low=value, high=value + 1))
             names.append(f"all_{value}")
-        for name, job, result in zip(names, jobs, _run(jobs, sim)):
-            ok = (np.array_equal(result.output, job.expected())
-                  and result.testbench_cycles == result.perf["cycles"])
-            passed, failed = passed + ok, failed + (not ok)
-            progress(f"{dataflow} {name}: {'ok' if ok else 'MISMATCH'} "
-                     f"({result.testbench_cycles} cycles)")
+        ok, bad = tally(dataflow, names, jobs, _run(jobs, sim), progress)
+        passed, failed = passed + ok, failed + bad
+    return passed, failed
+
+
+def tally(dataflow: str, names, jobs, results, progress) -> tuple[int, int]:
+    """(passed, failed) of jobs run: a job passes when its outputs equal its reference and the
+    testbench's cycle count equals the design's own counter; a progress line each."""
+    passed = failed = 0
+    for name, job, result in zip(names, jobs, results):
+        ok = (np.array_equal(result.output, job.expected())
+              and result.testbench_cycles == result.perf["cycles"])
+        passed, failed = passed + ok, failed + (not ok)
+        progress(f"{dataflow} {name}: {'ok' if ok else 'MISMATCH'} "
+                 f"({result.testbench_cycles} cycles)")
     return passed, failed
 
 

@@ -32,7 +32,7 @@ from ..array import SystolicArray
 from ..pe import MacPE
 from ..sim_amaranth import run_amaranth
 from ..sim_cocotb import run_cocotb, simulator_available
-from ..verify import SIMS as VERIFY_SIMS
+from ..verify import SIMS as VERIFY_SIMS, tally
 from ..verilog import LINT_WAIVERS, TOP, cell_stats as yosys_cells, manifest
 from .xnor_job import XnorJob
 from .xnor_pe import XnorPE
@@ -154,14 +154,7 @@ def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None) -> t
     else:
         with tempfile.TemporaryDirectory(prefix="dlaforge_xnor_") as tmp:
             results = run(jobs, Path(tmp), sim)
-    passed = failed = 0
-    for name, job, result in zip(names, jobs, results):
-        ok = (np.array_equal(result.output, job.expected())
-              and result.testbench_cycles == result.perf["cycles"])
-        passed, failed = passed + ok, failed + (not ok)
-        progress(f"{DATAFLOW} {name}: {'ok' if ok else 'MISMATCH'} "
-                 f"({result.testbench_cycles} cycles)")
-    return passed, failed
+    return tally(DATAFLOW, names, jobs, results, progress)
 
 
 def cell_stats(arch: ArchSpec) -> dict:
