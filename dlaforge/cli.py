@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import MODELS, __version__, simulate
 from .arch import DATAFLOWS, list_presets, load_arch
-from .errors import SpecError
+from .errors import RunError, SpecError
 from .reports.style import components
 from .stats import ENERGY_COMPONENTS
 
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         if args.command == "rtl":
             return _rtl(args)
         return _simulate(args)
-    except SpecError as exc:
+    except (SpecError, RunError) as exc:
         print(f"dlaforge: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

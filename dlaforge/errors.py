@@ -1,12 +1,19 @@
-"""The one exception type for bad user input.
+"""The exception types a user sees: bad input, and a run that failed.
 
-Loaders and validators raise `SpecError` with a message that names the problem; the CLI turns it
-into one line on stderr and exit code 2. Everything else escaping a model is a bug.
+Loaders and validators raise `SpecError` with a message that names the problem; a simulation
+that fails (a simulator that does not finish, hardware outputs that differ from the reference)
+raises `RunError`. The CLI turns either into one line on stderr and exit code 2. Everything else
+escaping a model is a bug.
 """
 
 
 class SpecError(ValueError):
     """Bad input from the user: a name, a file, a number or a combination that cannot work."""
+
+
+class RunError(RuntimeError):
+    """A run that failed: the RTL's outputs differ from the reference, or its simulator did not
+    finish or wrote no result."""
 
 
 def positive_int(value, what):

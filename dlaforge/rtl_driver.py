@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .arch import ArchSpec
-from .errors import SpecError
+from .errors import RunError, SpecError
 from .stats import LayerRecord, RunRecord, Stats
 
 MAX_RTL_CYCLES = 2_000_000
@@ -66,8 +66,8 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
                        else [run_amaranth(job) for job in jobs])
             for job, result in zip(jobs, results):
                 if not np.array_equal(result.output, job.expected()):
-                    raise RuntimeError(f"RTL output of layer {layer.name!r} differs from the "
-                                       f"reference")
+                    raise RunError(f"RTL output of layer {layer.name!r} ({dataflow}) differs "
+                                   f"from the reference")
                 stats = stats_from_counters(arch, op.pe_macs // commands_of(op), result.perf, table,
                                             dataflow)
                 prev = stats_by_layer.get(layer.name)

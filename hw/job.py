@@ -78,8 +78,9 @@ class LayerJob:
 
     def expected(self) -> np.ndarray:
         g = self.gemm
-        out = conv2d_int(self.ifmap[None], self.weight, g.stride, g.padding)[0]
-        return wrap(out[:, :g.P, :g.Q], self.arch.pe_array.psum_bits)
+        out = conv2d_int(self.ifmap[None], self.weight, g.stride, g.padding,
+                         out_size=(g.P, g.Q))[0]
+        return wrap(out, self.arch.pe_array.psum_bits)
 
     def element_bytes(self) -> tuple[tuple[int, int], int]:
         pe = self.arch.pe_array

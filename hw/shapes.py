@@ -10,8 +10,9 @@ def conv(C, H, W, K, R, S, stride=1, padding=0):
 
 
 def shapes(rows, cols):
-    """About 20 shapes scaled to the array: exact fits, one more than the array, 1xN and Nx1
-    kernels, stride 2 and 3, zero padding up to the kernel's reach, plain GEMMs."""
+    """21 shapes scaled to the array: exact fits, one more than the array, 1xN and Nx1
+    kernels, stride 2 and 3, zero padding up to the kernel's reach, windows hanging past the
+    bottom and right edges (SCALE-Sim's rounded-up output size), plain GEMMs."""
     r, c = rows, cols
     return {
         "gemm_exact": Gemm.matmul(r, r, c),
@@ -34,4 +35,6 @@ def shapes(rows, cols):
         "tall_image": conv(1, 2 * r + 1, 2, 2, 2, 1),
         "channels_one_more": conv(r + 1, 4, 4, c + 1, 2, 2, padding=1),
         "stride2_1x1": conv(3, 6, 6, 2, 1, 1, stride=2),
+        # rounded up: 4 x 3 outputs where the floor rule gives 3 x 2
+        "hanging_window": Gemm(C=2, H=8, W=6, K=c, R=3, S=3, P=4, Q=3, stride=2),
     }

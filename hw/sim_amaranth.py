@@ -10,6 +10,8 @@ import time
 
 from amaranth.sim import Simulator
 
+from dlaforge.errors import RunError
+
 from .accelerator import Accelerator
 from .dram import DramModel
 from .job import LayerJob, RtlResult
@@ -49,7 +51,7 @@ def run_amaranth(job: LayerJob, max_cycles: int = 10_000_000, dut: Accelerator =
             await ctx.tick()
             t += 1
             if t > max_cycles:
-                raise RuntimeError(f"the accelerator did not finish in {max_cycles} cycles")
+                raise RunError(f"the accelerator did not finish in {max_cycles} cycles")
         cycles[0] = t
         for name in dut.perf.shape().members:
             perf[name] = ctx.get(getattr(dut.perf, name))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlaforge.errors import SpecError
+from dlaforge.errors import RunError, SpecError
 
 from .job import LayerJob, RtlResult
 from .verilog import LINT_WAIVERS, TOP, generate, verilator_env
@@ -83,7 +83,7 @@ def run_cocotb(jobs: list[LayerJob], build_dir: Path, sim: str = "icarus",
                 log_file=build_dir / "test.log")
     wall = time.perf_counter() - start
     if not result_file.exists():
-        raise RuntimeError(f"the cocotb testbench wrote no result (see {build_dir / 'test.log'})")
+        raise RunError(f"the cocotb testbench wrote no result (see {build_dir / 'test.log'})")
     outs = json.loads(result_file.read_text())
     return [RtlResult(job.output_of(np.array(out["memory"], dtype=np.int64)), out["perf"],
                       out["cycles"], wall / len(jobs)) for job, out in zip(jobs, outs)]

@@ -130,5 +130,6 @@ class SlicedJob(LayerJob):
     def expected(self) -> np.ndarray:
         g = self.gemm
         a, w = self.codes()
-        out = bitsliced_conv(a[None], w, self.bits, g.stride, g.padding, CODE_BITS)[0]
-        return wrap(out[:, :g.P, :g.Q], self.arch.pe_array.psum_bits)
+        out = bitsliced_conv(a[None], w, self.bits, g.stride, g.padding, CODE_BITS,
+                             out_size=(g.P, g.Q))[0]
+        return wrap(out, self.arch.pe_array.psum_bits)

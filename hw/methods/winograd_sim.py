@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dlaforge.errors import RunError
 from dlaforge.rtl_plan import element_bytes
 from dlaforge.rtl_winograd_plan import output_bits
 from dlaforge.workloads.methods.winograd_ref import (input_transform_float, pad_input,
@@ -67,7 +68,7 @@ def run_winograd(jobs: list[WinogradJob], build_dir: Path, sim: str = "icarus"):
                 log_file=build_dir / "test.log")
     wall = time.perf_counter() - start
     if not result_file.exists():
-        raise RuntimeError(f"the cocotb testbench wrote no result (see {build_dir / 'test.log'})")
+        raise RunError(f"the cocotb testbench wrote no result (see {build_dir / 'test.log'})")
     results = []
     for job, out in zip(jobs, json.loads(result_file.read_text())):
         v_tiles, sums, output = job.read_back(np.array(out["memory"], np.int64))

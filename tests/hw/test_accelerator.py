@@ -1,6 +1,6 @@
 """The whole accelerator in Amaranth's simulator on edge_tiny: every output bit-exact against
 the numba direct convolution, and every counter and the cycle count equal to the timing model
-(sim/cycle/rtl_timing.py), for the three dataflows, on 5 of the 20 shapes, with extreme operands and under
+(sim/cycle/rtl_timing.py), for the three dataflows, on 5 of the 21 shapes, with extreme operands and under
 several DRAM bandwidths and latencies."""
 
 import numpy as np
@@ -13,7 +13,7 @@ from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from dlaforge.hw.shapes import conv, shapes
 
 EDGE_TINY = load_arch("edge_tiny")
-# the Icarus tests run all 20 shapes on three array sizes; here a quarter of them, quickly
+# the Icarus tests run all 21 shapes on three array sizes; here a quarter of them, quickly
 SHAPES = dict(list(shapes(EDGE_TINY.pe_array.rows, EDGE_TINY.pe_array.cols).items())[::4])
 # (bandwidth bytes/cycle, latency cycles) per shape, cycling through slow, fast and the spec's
 DRAMS = [(None, None), (0.5, 3), (1.0, 1), (3.0, 7)]

@@ -1,5 +1,5 @@
 """The generated Verilog under cocotb on Icarus: edge_tiny, 8x8 and 16x16 arrays, ws, os and is,
-20 shapes each, outputs bit-exact against the numba reference and cycles and counters equal to
+21 shapes each, outputs bit-exact against the numba reference and cycles and counters equal to
 the timing model (sim/cycle/rtl_timing.py). One simulator process per array."""
 
 import numpy as np
@@ -26,7 +26,7 @@ def array_arch(tmp_path, size):
 
 @pytest.mark.parametrize("size", [4, 8, 16])
 def test_icarus_bit_exact_and_cycle_exact(tmp_path, size):
-    """20 shapes x ws, os and is on one build: the dataflow is a field of the command."""
+    """21 shapes x ws, os and is on one build: the dataflow is a field of the command."""
     arch = array_arch(tmp_path, size)
     rng = np.random.default_rng(size)
     cases = shapes(size, size)
@@ -35,7 +35,7 @@ def test_icarus_bit_exact_and_cycle_exact(tmp_path, size):
                             latency=drams[i % 3][1])
             for dataflow in ("ws", "os", "is") for i, gemm in enumerate(cases.values())]
     results = run_cocotb(jobs, tmp_path / "build", "icarus")
-    assert len(results) == len(jobs) == 60
+    assert len(results) == len(jobs) == 63
     for name, job, result in zip(list(cases) * 3, jobs, results):
         where = f"{job.dataflow} {name}"
         assert np.array_equal(result.output, job.expected()), where

@@ -11,8 +11,10 @@ from dlaforge.cli import main
 from dlaforge.workloads.networks import load_network
 
 SCALESIM_CFG = Path(__file__).parents[1] / "fixtures" / "scalesim" / "conv_4x16_os" / "arch.cfg"
+# c3's last windows hang past the bottom and right edges (SCALE-Sim's rounded-up output size)
 TINY_CSV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
-            "Num Filter, Strides,\nc1, 6, 6, 3, 3, 2, 5, 1,\nc2, 5, 5, 1, 1, 4, 3, 1,\n")
+            "Num Filter, Strides,\nc1, 6, 6, 3, 3, 2, 5, 1,\nc2, 5, 5, 1, 1, 4, 3, 1,\n"
+            "c3, 12, 12, 3, 3, 4, 6, 2,\n")
 
 
 def test_generate_writes_verilog_and_a_manifest_of_its_ports(tmp_path, capsys):
@@ -96,7 +98,7 @@ def test_cycle_model_of_the_rtl_schedule_equals_the_rtl(tmp_path):
 
 def test_verify_passes_on_edge_tiny_in_icarus(capsys):
     assert main(["rtl", "verify", "--arch", "edge_tiny", "--sim", "icarus"]) == 0
-    assert "66 passed, 0 failed" in capsys.readouterr().out   # 22 cases x ws, os, is
+    assert "69 passed, 0 failed" in capsys.readouterr().out   # 23 cases x ws, os, is
 
 
 def test_method_hardware_through_the_command_line(tmp_path, capsys):
@@ -127,3 +129,18 @@ def test_method_hardware_through_the_command_line(tmp_path, capsys):
         expected = sum(rtl_smartdeal.op_stats(arch, op, "ws", energy_table(arch)).cycles
                        for op in ops)
         assert row["cycles"] == expected > 0 and row["mapping"]["hardware"] == "smartdeal"
+
+
+def test_a_failed_rtl_run_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    """Outputs that differ from the reference end the run with one line, not a traceback."""
+    from dlaforge.hw.job import LayerJob
+    reference = LayerJob.expected
+    monkeypatch.setattr(LayerJob, "expected", lambda job: reference(job) + 1)
+    csv = tmp_path / "tiny.csv"
+    csv.write_text(TINY_CSV)
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", "rtl",
+                 "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == "dlaforge: error: RTL output of layer 'c1' (ws) differs from the reference\n"
+    assert not out.exists()

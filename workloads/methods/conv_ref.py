@@ -12,12 +12,20 @@ import numpy as np
 from numba import njit
 
 
+def output_size(x, w, stride, padding, out_size=None):
+    """Output rows and columns: `out_size` when given, else the floor rule
+    (H + 2*padding - R) // stride + 1. A larger `out_size` (SCALE-Sim's rounded-up rule) has
+    windows hanging past the bottom/right edge; they read zeros there, as zero padding."""
+    if out_size is not None:
+        return tuple(out_size)
+    (H, W), (R, S) = x.shape[2:], w.shape[2:]
+    return (H + 2 * padding - R) // stride + 1, (W + 2 * padding - S) // stride + 1
+
+
 @njit(cache=True)
-def _conv2d(x, w, stride, padding, groups, cmap):
+def _conv2d(x, w, stride, padding, groups, cmap, P, Q):
     N, _, H, W = x.shape
     K, Cg, R, S = w.shape
-    P = (H + 2 * padding - R) // stride + 1
-    Q = (W + 2 * padding - S) // stride + 1
     Kg = K // groups
     out = np.zeros((N, K, P, Q), dtype=np.int64)
     for n in range(N):
@@ -40,23 +48,28 @@ def _conv2d(x, w, stride, padding, groups, cmap):
     return out
 
 
-def conv2d_int(x, w, stride=1, padding=0, groups=1, cmap=None):
+def conv2d_int(x, w, stride=1, padding=0, groups=1, cmap=None, out_size=None):
     """Integer convolution of x[N, C, H, W] with w[K, C/groups, R, S], exact in int64.
 
     `cmap[c]` is the stored channel the array reads when the layer asks for input channel c
-    (default: the identity).
+    (default: the identity); `out_size` = (P, Q) overrides the floor rule (see `output_size`).
     """
     x = np.ascontiguousarray(x, dtype=np.int64)
+    w = np.ascontiguousarray(w, dtype=np.int64)
     cmap = np.arange(x.shape[1], dtype=np.int64) if cmap is None else np.asarray(cmap, np.int64)
-    return _conv2d(x, np.ascontiguousarray(w, dtype=np.int64), stride, padding, groups, cmap)
+    P, Q = output_size(x, w, stride, padding, out_size)
+    return _conv2d(x, w, stride, padding, groups, cmap, P, Q)
 
 
-def conv2d_float(x, w, stride=1, padding=0, groups=1):
-    """The float64 definition: zero-pad, then sum shifted slices times each kernel tap."""
-    x = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+def conv2d_float(x, w, stride=1, padding=0, groups=1, out_size=None):
+    """The float64 definition: zero-pad (the bottom and right edges as far as the last window
+    reaches), then sum shifted slices times each kernel tap."""
     K, Cg, R, S = w.shape
+    P, Q = output_size(x, w, stride, padding, out_size)
+    bottom = max(padding, (P - 1) * stride + R - x.shape[2] - padding)
+    right = max(padding, (Q - 1) * stride + S - x.shape[3] - padding)
+    x = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (padding, bottom), (padding, right)))
     N, C, H, W = x.shape
-    P, Q = (H - R) // stride + 1, (W - S) // stride + 1
     out = np.zeros((N, K, P, Q))
     Kg = K // groups
     for g in range(groups):

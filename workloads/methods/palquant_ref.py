@@ -67,11 +67,12 @@ def slices(codes, bits: int, slice_bits: int = 2) -> list[np.ndarray]:
 
 
 def bitsliced_conv(a_codes, w_codes, bits: int, stride: int = 1, padding: int = 0,
-                   slice_bits: int = 2) -> np.ndarray:
+                   slice_bits: int = 2, out_size=None) -> np.ndarray:
     """Σ a·w of unsigned `bits`-bit codes as (bits/slice_bits)² passes of the low-bit array,
-    each pass shifted by the slices' weight and added."""
+    each pass shifted by the slices' weight and added (`out_size` as in conv_ref.conv2d_int)."""
     total = 0
     for i, a in enumerate(slices(a_codes, bits, slice_bits)):
         for j, w in enumerate(slices(w_codes, bits, slice_bits)):
-            total = total + (conv2d_int(a, w, stride, padding) << ((i + j) * slice_bits))
+            total = total + (conv2d_int(a, w, stride, padding, out_size=out_size)
+                              << ((i + j) * slice_bits))
     return total

@@ -18,15 +18,30 @@ def conv_case(draw):
     rng = np.random.default_rng(seed)
     x = rng.integers(-128, 128, (draw(st.integers(1, 2)), cg * groups, H, H + 1))
     w = rng.integers(-128, 128, (kg * groups, cg, R, R))
-    return x, w, stride, padding, groups
+    out_size = None
+    if draw(st.booleans()):         # rounded up: the last window may hang past the edge
+        out_size = tuple(-(-(n + 2 * padding - R) // stride) + 1 for n in x.shape[2:])
+    return x, w, stride, padding, groups, out_size
 
 
 @settings(max_examples=40, deadline=None)
 @given(conv_case())
 def test_integer_conv_equals_float_definition(case):
-    x, w, stride, padding, groups = case
-    assert np.array_equal(conv2d_int(x, w, stride, padding, groups),
-                          conv2d_float(x, w, stride, padding, groups))
+    x, w, stride, padding, groups, out_size = case
+    assert np.array_equal(conv2d_int(x, w, stride, padding, groups, out_size=out_size),
+                          conv2d_float(x, w, stride, padding, groups, out_size=out_size))
+
+
+def test_windows_hanging_past_the_edge_read_zeros():
+    """SCALE-Sim's rounded-up output size: 12x12, 3x3, stride 2 has 6x6 outputs, the last row
+    and column of windows reading one row/column of zeros past the edge."""
+    rng = np.random.default_rng(3)
+    x, w = rng.integers(-128, 128, (1, 4, 12, 12)), rng.integers(-128, 128, (6, 4, 3, 3))
+    out = conv2d_int(x, w, 2, out_size=(6, 6))
+    assert out.shape == (1, 6, 6, 6)
+    padded = np.pad(x, ((0, 0), (0, 0), (0, 1), (0, 1)))
+    assert np.array_equal(out, conv2d_int(padded, w, 2))
+    assert np.array_equal(out[:, :, :5, :5], conv2d_int(x, w, 2))
 
 
 def test_channel_map_reads_the_remapped_channel():
