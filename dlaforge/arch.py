@@ -270,7 +270,29 @@ def load_arch(name_or_path: str | Path) -> ArchSpec:
                     f"nor a .yaml or .cfg file")
 
 
+def arch_mapping(name_or_path: str | Path) -> dict:
+    """The mapping an arch YAML file or preset describes, its `base` merged in: what
+    `arch_from_mapping` validates. A SCALE-Sim .cfg has none (it is not a YAML mapping)."""
+    text = str(name_or_path)
+    if text in list_presets():
+        return _yaml_mapping(PRESET_DIR / f"{text}.yaml")
+    if Path(text).suffix in (".yaml", ".yml"):
+        if not Path(text).is_file():
+            raise SpecError(f"arch file {text!r} does not exist")
+        return _yaml_mapping(Path(text))
+    raise SpecError(f"unknown arch {text!r}: not a preset ({', '.join(list_presets())}) "
+                    f"nor a .yaml arch file")
+
+
 def _arch_from_yaml(path: Path) -> ArchSpec:
+    data = _yaml_mapping(path)
+    try:
+        return arch_from_mapping(data)
+    except SpecError as exc:
+        raise SpecError(f"arch file {str(path)!r}: {exc}") from None
+
+
+def _yaml_mapping(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -283,23 +305,26 @@ def _arch_from_yaml(path: Path) -> ArchSpec:
     data.setdefault("name", path.stem)
     if "base" in data:
         data = _overlay(_base_preset(data.pop("base"), path), data)
+    return data
+
+
+def arch_from_mapping(data: dict) -> ArchSpec:
+    """Validate an arch mapping (the form of an arch YAML file, its base merged in) into an
+    ArchSpec; a bad one raises SpecError naming the key and the value."""
     memory = data.get("memory")
     if not isinstance(memory, list):
-        raise SpecError(f"arch file {str(path)!r}: `memory` must be a list of levels")
-    try:
-        return _build(ArchSpec, data, "arch", nested={
-            "pe_array": lambda d: _build(PEArray, d, "pe_array", tuples=("dataflows",)),
-            "memory": lambda levels: tuple(
-                _build(MemoryLevel, lv, f"memory[{i}]", tuples=("operands",))
-                for i, lv in enumerate(levels)),
-            "dram": lambda d: _build(DRAM, d, "dram"),
-            "energy": lambda d: _build(EnergyOverrides, d, "energy"),
-            "units": lambda units: tuple(
-                _build(Unit, {"name": name, **(spec or {})}, f"units.{name}")
-                for name, spec in _mapping(units, "units").items()),
-        })
-    except SpecError as exc:
-        raise SpecError(f"arch file {str(path)!r}: {exc}") from None
+        raise SpecError("`memory` must be a list of levels")
+    return _build(ArchSpec, data, "arch", nested={
+        "pe_array": lambda d: _build(PEArray, d, "pe_array", tuples=("dataflows",)),
+        "memory": lambda levels: tuple(
+            _build(MemoryLevel, lv, f"memory[{i}]", tuples=("operands",))
+            for i, lv in enumerate(levels)),
+        "dram": lambda d: _build(DRAM, d, "dram"),
+        "energy": lambda d: _build(EnergyOverrides, d, "energy"),
+        "units": lambda units: tuple(
+            _build(Unit, {"name": name, **(spec or {})}, f"units.{name}")
+            for name, spec in _mapping(units, "units").items()),
+    })
 
 
 def _build(cls, data, where, nested=None, tuples=()):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
@@ -62,13 +62,26 @@ def _op_stats(arch, op, dataflow, objective, table, model, tracing, rtl_program)
     return stats, found.to_dict(), None
 
 
+def pricing_context(arch: ArchSpec, dataflow: str, method: str, objective: str, model: str,
+                    schedule: str, tracing: bool) -> str:
+    """What an op's price depends on besides the op: every arch parameter but its name and
+    clock (no model reads them: cycles are counted, not timed), the dataflow, the mapper's
+    objective, the model and the schedule (and the method under --schedule rtl, which picks
+    the hardware running the op)."""
+    params = [getattr(arch, f.name) for f in fields(arch) if f.name not in ("name", "clock_mhz")]
+    return repr((params, dataflow, objective, model, schedule,
+                 method if schedule == "rtl" else "", tracing))
+
+
 def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 objective: str, batch: int, version: str, model: str = "analytical",
-                tracer: TraceWriter | None = None, schedule: str = "mapped") -> RunRecord:
+                tracer: TraceWriter | None = None, schedule: str = "mapped",
+                cache: dict | None = None) -> RunRecord:
     """Per-layer Stats of `network` on `arch`; every op of a layer is summed into its record.
     With a `tracer` (cycle model only) each op's accesses are streamed to its trace files.
     `schedule` is "mapped" (the mapper's tiling and loop order) or "rtl" (the program the
-    generated accelerator runs, dlaforge.rtl_plan)."""
+    generated accelerator runs, dlaforge.rtl_plan). `cache`, a dict the caller keeps across
+    runs (a sweep's worker), holds every priced op under `pricing_context` and the op."""
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
     table = energy_table(arch)
@@ -76,12 +89,14 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     # under --schedule rtl every op's hardware is settled before anything is priced
     rtl_programs = {id(op): _rtl_pricing(arch, method, model, dataflow, layer, op)
                     for layer, layer_ops in ops for op in layer_ops} if schedule == "rtl" else {}
-    records, priced = [], {}
+    records, priced = [], {} if cache is None else cache
+    context = pricing_context(arch, dataflow, method, objective, model, schedule,
+                              tracer is not None)
     for layer, layer_ops in ops:
         total, mappings = None, []
         for op in layer_ops:
             # networks repeat blocks: an op differing only in its name is priced once
-            key = repr(replace(op, name=""))
+            key = (context, repr(replace(op, name="")))
             if key not in priced:
                 priced[key] = _op_stats(arch, op, dataflow, objective, table, model,
                                         tracer is not None, rtl_programs.get(id(op)))
