@@ -83,3 +83,17 @@ def _traced_runs(spec, net, dataflows, model, method, batch, objective, folder):
     for writer in writers:
         writer.close()
     return records
+
+
+def sweep(spec, out, workers=None, scheduler=None):
+    """Run a design-space sweep and return its rows, one dict per (point, network, dataflow,
+    method), as DIR/results.csv holds them (sim/sweep/spec.py describes the spec).
+
+    `spec` is a sweep YAML path or its mapping; `out` the folder of the resumable store
+    (sweep.sqlite), results.csv and index.html: a rerun computes only what the store lacks.
+    `workers` local processes (default: the core count), or the Dask cluster at `scheduler`
+    (tcp://host:port). Bad input raises dlaforge.errors.SpecError before anything is written.
+    """
+    from .sweep_driver import sweep_folder
+
+    return sweep_folder(spec, out, workers, scheduler).outcome.rows

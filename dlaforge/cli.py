@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--method", default="baseline",
                      help="the method whose hardware to check (default baseline)")
     ver.add_argument("--sim", default="icarus", choices=("amaranth", "icarus", "verilator"))
+    swp = sub.add_parser("sweep", help="design-space sweep of arch parameters into a "
+                                       "resumable store, results.csv and index.html")
+    swp.add_argument("spec", type=Path, help="sweep YAML: base, networks, vary, ...")
+    swp.add_argument("--out", type=Path, required=True, help="folder of the store and results")
+    swp.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+    swp.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run on the Dask cluster at ADDRESS (tcp://host:port)")
     lst = sub.add_parser("list", help="list presets and choices")
     lst.add_argument("what", choices=("archs", "networks", "methods", "dataflows"))
     return parser
@@ -93,6 +100,8 @@ def main(argv=None) -> int:
             return _report(args)
         if args.command == "rtl":
             return _rtl(args)
+        if args.command == "sweep":
+            return _sweep(args)
         return _simulate(args)
     except (SpecError, RunError) as exc:
         print(f"dlaforge: error: {exc}", file=sys.stderr)
@@ -128,6 +137,28 @@ def _report(args) -> int:
                         from_json=args.from_json, area=not args.no_area,
                         progress=lambda line: print(f"dlaforge: {line}", file=sys.stderr))
     print(index)
+    return 0
+
+
+def _sweep(args) -> int:
+    """A progress bar on stderr when it is a terminal, a summary line on stderr, the path of
+    index.html on stdout; Ctrl-C keeps the finished points in the store (exit 130)."""
+    from tqdm import tqdm
+
+    from .sweep_driver import sweep_folder
+    with tqdm(unit="point", file=sys.stderr, disable=not sys.stderr.isatty(), delay=0.5) as bar:
+        def progress(done, total):
+            bar.reset(total=total) if done == 0 else bar.update(1)
+        try:
+            export = sweep_folder(args.spec, args.out, args.workers, args.scheduler, progress)
+        except KeyboardInterrupt:
+            export = None
+    if export is None:
+        print("dlaforge: sweep interrupted; finished points are in the store, rerun to resume",
+              file=sys.stderr)
+        return 130
+    print(f"dlaforge: {export.summary()}", file=sys.stderr)
+    print(export.index)
     return 0
 
 
