@@ -18,9 +18,9 @@ import yaml
 from . import simulate
 from .arch import PRESET_DIR, ArchSpec, list_presets, load_arch
 from .errors import SpecError
+from .outputs import check_tree, publish_tree
 from .reports.build import build
 from .reports.inputs import ArchFacts, EnergyEntry, MemoryFacts, ReportInput, Run, Skipped
-from .reports.output import REPORT_MARKERS, is_replaceable, write_tree
 from .sim.energy import energy_table
 from .stats import RunRecord
 from .workloads.layer import Layer
@@ -40,7 +40,7 @@ def make_report(out: Path, arch: str | None = None, network: str | None = None,
     saved records, and `arch` only supplies arch files for records whose arch is not a preset.
     With `area`, each arch's facts hold the cell count of its generated PE array (hw/area.py).
     """
-    _check_out(out)
+    check_tree(out, "--out")
     names = _names(arch, "--arch") if arch else []
     specs = [load_arch(name) for name in names]
     _check_unique([s.name for s in specs], "arch")
@@ -60,20 +60,8 @@ def make_report(out: Path, arch: str | None = None, network: str | None = None,
             raise SpecError("give --network (or --from-json)")
         inp = _gather(specs, bases, network, methods, dataflows, model or "analytical",
                       1 if batch is None else batch, progress, area)
-    files = build(inp, progress)
-    try:
-        write_tree(out, files)
-    except OSError as exc:
-        raise SpecError(f"cannot write the report to {str(out)!r}: {exc.strerror}") from None
+    publish_tree(out, build(inp, progress), "--out")
     return out / "index.html"
-
-
-def _check_out(out: Path) -> None:
-    if not out.parent.is_dir():
-        raise SpecError(f"cannot write {str(out)!r}: folder {str(out.parent)!r} does not exist")
-    if not is_replaceable(out):
-        raise SpecError(f"--out {str(out)!r} exists and is not an earlier report (no "
-                        f"{' and '.join(REPORT_MARKERS)}); give a new or empty folder")
 
 
 def _names(text: str, flag: str) -> list[str]:

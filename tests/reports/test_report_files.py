@@ -9,7 +9,8 @@ from matplotlib.image import imread
 
 import dlaforge
 from dlaforge.cli import main
-from dlaforge.reports import output
+from dlaforge import outputs
+from dlaforge.errors import SpecError
 from report_fixtures import network, stand_in_methods  # noqa: F401  (fixtures)
 
 ARCH_FIGURES = ("energy_totals", "energy_layers", "cycles_utilization", "dram_traffic",
@@ -89,16 +90,26 @@ def test_a_record_of_a_non_preset_arch_needs_its_file(tmp_path, arch_yaml, netwo
 def test_a_new_report_replaces_an_earlier_one_and_leaves_no_temporary(tmp_path, network):
     out = tmp_path / "r"
     assert _report(["--arch", "edge_tiny", "--network", network, "--dataflows", "ws"], out) == 0
-    (out / "stale.txt").write_text("from before")
     assert _report(["--arch", "nvdla_small", "--network", network, "--dataflows", "os"], out) == 0
-    assert not (out / "stale.txt").exists()
     assert "nvdla_small" in (out / "report.md").read_text()
+    assert not (out / "figures" / "edge_tiny_roofline.png").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+@pytest.mark.parametrize("foreign", ["thesis.txt", "figures/mine.png", "notes/"])
+def test_a_report_never_replaces_a_file_it_did_not_write(tmp_path, capsys, network, foreign):
+    out = tmp_path / "r"
+    assert _report(["--arch", "edge_tiny", "--network", network, "--dataflows", "ws"], out) == 0
+    (out / foreign).mkdir() if foreign.endswith("/") else (out / foreign).write_text("mine")
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    assert _report(["--arch", "nvdla_small", "--network", network, "--dataflows", "os"], out) == 2
+    assert "which dlaforge did not write" in capsys.readouterr().err
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
 
 
 def test_a_failed_write_keeps_the_earlier_report(tmp_path, monkeypatch):
     out = tmp_path / "r"
-    output.write_tree(out, {"index.html": b"old", "report.md": b"old"})
+    outputs.publish_tree(out, {"index.html": b"old", "report.md": b"old"}, "--out")
     written, write_bytes = [], type(out).write_bytes
 
     def failing(self, data):
@@ -108,8 +119,8 @@ def test_a_failed_write_keeps_the_earlier_report(tmp_path, monkeypatch):
         return write_bytes(self, data)
 
     monkeypatch.setattr(type(out), "write_bytes", failing)
-    with pytest.raises(OSError):
-        output.write_tree(out, {"index.html": b"new", "report.md": b"new"})
+    with pytest.raises(SpecError, match="No space left on device"):
+        outputs.publish_tree(out, {"index.html": b"new", "report.md": b"new"}, "--out")
     monkeypatch.undo()
     assert (out / "index.html").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
@@ -141,9 +152,9 @@ TINY_BUF = ("pe_array: {rows: 4, cols: 4, dataflows: [ws]}\n"
      "--methods cannot be combined with --from-json"),
     (["--arch", "edge_tiny", "--network", "{net}", "--out", "{d}/no/such/r"], {}, "does not exist"),
     (["--arch", "edge_tiny", "--network", "{net}", "--out", "{d}/notes"], {"notes/keep.txt": "mine"},
-     "exists and is not an earlier report"),
+     "it holds 'keep.txt', which dlaforge did not write"),
     (["--arch", "edge_tiny", "--network", "{net}", "--out", "{d}/file"], {"file": "mine"},
-     "exists and is not an earlier report"),
+     "it is a file, not a folder"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, stand_in_methods,
                                                           network, args, files, message):
