@@ -10,7 +10,7 @@ DEMO_ARCHS := tpu_like,eyeriss_like,gemmini_like,tpu_like_winograd,tpu_like_smar
 # The model of every run: analytical, or cycle (make demo DEMO_MODEL=cycle).
 DEMO_MODEL ?= analytical
 
-.PHONY: demo test bench lint tools clean
+.PHONY: demo test bench lint tools clean wheel-check
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench: $(STAMP) tools
 	$(PY) bench/scalesim_differential.py
 	$(PY) bench/bench_rtl.py
 	$(PY) bench/bench_method_rtl.py
+
+# The wheel installed non-editable into a fresh venv, used from outside the checkout.
+wheel-check: $(STAMP)
+	PYTHON=$(PYTHON) bash .ci/wheel_check
 
 lint: $(STAMP)
 	$(PY) -m compileall -q dlaforge sim hw workloads reports bench tests
