@@ -24,6 +24,7 @@ from .tables import Table
 TOP_ROWS = 10
 # A parameter with at most this many distinct values gets a median line per series.
 MEDIAN_LINE_VALUES = 12
+# Fixed margins rather than a layout engine: constrained layout took most of the page's time.
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def _label(series: tuple[str, str]) -> str:
 
 
 def _front(rows: list[dict], x: str) -> Figure:
-    fig = Figure(figsize=(8.5, 5.2), layout="constrained")
+    fig = Figure(figsize=(8.5, 5.2))
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.96)
     ax = fig.add_subplot()
     series = _series(rows)
     for i, s in enumerate(series):
@@ -114,22 +116,24 @@ def _front(rows: list[dict], x: str) -> Figure:
 
 
 def _effect(rows: list[dict], path: str) -> Figure:
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    fig = Figure(figsize=(11, 4.2))
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.13, top=0.95, wspace=0.22)
     axes = fig.subplots(1, 2)
     numeric = all(isinstance(r[path], (int, float)) and not isinstance(r[path], bool)
                   for r in rows)
     labels = sorted({str(r[path]) for r in rows})
     x_of = (lambda r: r[path]) if numeric else (lambda r: labels.index(str(r[path])))
+    medians = len({x_of(r) for r in rows}) <= MEDIAN_LINE_VALUES
     for ax, (what, unit, scale) in zip(axes, (("energy_pj", "energy (µJ)", 1e6),
                                               ("cycles", "cycles", 1))):
         for i, s in enumerate(_series(rows)):
             mine = [r for r in rows if (r["dataflow"], r["method"]) == s]
             ax.scatter([x_of(r) for r in mine], [r[what] / scale for r in mine], s=10,
                        alpha=0.35, color=series_colour(i), label=_label(s))
-            by_value = {}
-            for r in mine:
-                by_value.setdefault(x_of(r), []).append(r[what] / scale)
-            if len(by_value) <= MEDIAN_LINE_VALUES:
+            if medians:
+                by_value = {}
+                for r in mine:
+                    by_value.setdefault(x_of(r), []).append(r[what] / scale)
                 xs = sorted(by_value)
                 ax.plot(xs, [sorted(by_value[v])[len(by_value[v]) // 2] for v in xs],
                         color=series_colour(i), linewidth=1.5)
@@ -139,7 +143,8 @@ def _effect(rows: list[dict], path: str) -> Figure:
         ax.set_xlabel(path)
         ax.set_ylabel(unit)
         ax.grid(which="both", alpha=0.3)
-    axes[1].legend(title="dataflow / method (line: median)", fontsize=8)
+    axes[1].legend(title="dataflow / method" + (" (line: median)" if medians else ""),
+                   fontsize=8)
     return fig
 
 
