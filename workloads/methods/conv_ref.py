@@ -1,9 +1,10 @@
 """Direct convolution, the yardstick every method's reference is checked against.
 
-`conv2d_int` is the bit-exact integer convolution in numba (int64 accumulation, zero padding,
-groups, and an input-channel address table so that a channel shuffle is a remap of addresses,
-not a copy); `conv2d_float` is the plain numpy float definition of the same math. The shared
-fixed-point helper `round_shift` is the hardware's rounding right shift.
+`conv2d_int` is the bit-exact integer convolution (int64 accumulation, zero padding, groups,
+and an input-channel address table so that a channel shuffle is a remap of addresses, not a
+copy): direct loops in numba, or, when float64 is provably exact, GEMMs on a numba im2col.
+`conv2d_float` is the plain numpy float definition of the same math. The shared fixed-point
+helper `round_shift` is the hardware's rounding right shift.
 """
 
 from __future__ import annotations
@@ -48,17 +49,65 @@ def _conv2d(x, w, stride, padding, groups, cmap, P, Q):
     return out
 
 
+@njit(cache=True)
+def _im2col(x, n, c0, Cg, R, S, stride, padding, cmap, P, Q):
+    """Image n's channels c0 .. c0+Cg-1 (through `cmap`) as the im2col matrix
+    [Cg*R*S, P*Q] in float64, zeros where a window leaves the image."""
+    H, W = x.shape[2], x.shape[3]
+    cols = np.zeros((Cg * R * S, P * Q))
+    for c in range(Cg):
+        ch = cmap[c0 + c]
+        for r in range(R):
+            for s in range(S):
+                row = (c * R + r) * S + s
+                for p in range(P):
+                    h = p * stride + r - padding
+                    if 0 <= h < H:
+                        for q in range(Q):
+                            v = q * stride + s - padding
+                            if 0 <= v < W:
+                                cols[row, p * Q + q] = x[n, ch, h, v]
+    return cols
+
+
+def _conv2d_blas(x, w, stride, padding, groups, cmap, P, Q):
+    """The same sums as `_conv2d`, as float64 GEMMs (BLAS) on the im2col matrix: exact while
+    every partial sum stays below 2**53 in magnitude (`_float_exact` checks it)."""
+    N = x.shape[0]
+    K, Cg, R, S = w.shape
+    Kg = K // groups
+    out = np.empty((N, K, P, Q), dtype=np.int64)
+    for g in range(groups):
+        wg = w[g * Kg:(g + 1) * Kg].reshape(Kg, Cg * R * S).astype(np.float64)
+        for n in range(N):
+            cols = _im2col(x, n, g * Cg, Cg, R, S, stride, padding, cmap, P, Q)
+            out[n, g * Kg:(g + 1) * Kg] = (wg @ cols).reshape(Kg, P, Q)
+    return out
+
+
+def _float_exact(x, w) -> bool:
+    """True when a float64 dot product of a window with a filter is exact: every product and
+    every partial sum is an integer below 2**53 in magnitude."""
+    if x.size == 0 or w.size == 0:
+        return False
+    bound = int(np.abs(x).max()) * int(np.abs(w).max()) * (w[0].size)
+    return bound < 2**53
+
+
 def conv2d_int(x, w, stride=1, padding=0, groups=1, cmap=None, out_size=None):
     """Integer convolution of x[N, C, H, W] with w[K, C/groups, R, S], exact in int64.
 
     `cmap[c]` is the stored channel the array reads when the layer asks for input channel c
     (default: the identity); `out_size` = (P, Q) overrides the floor rule (see `output_size`).
+    Operands small enough for float64 to be exact (int8 layers always are) take the BLAS path
+    on the im2col matrix; others the direct integer loops.
     """
     x = np.ascontiguousarray(x, dtype=np.int64)
     w = np.ascontiguousarray(w, dtype=np.int64)
     cmap = np.arange(x.shape[1], dtype=np.int64) if cmap is None else np.asarray(cmap, np.int64)
     P, Q = output_size(x, w, stride, padding, out_size)
-    return _conv2d(x, w, stride, padding, groups, cmap, P, Q)
+    conv = _conv2d_blas if _float_exact(x, w) else _conv2d
+    return conv(x, w, stride, padding, groups, cmap, P, Q)
 
 
 def conv2d_float(x, w, stride=1, padding=0, groups=1, out_size=None):

@@ -3,6 +3,7 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
+from dlaforge.workloads.methods import conv_ref
 from dlaforge.workloads.methods.conv_ref import (conv2d_float, conv2d_int, pow2_exponent,
                                                   round_shift, round_shift_float)
 
@@ -30,6 +31,30 @@ def test_integer_conv_equals_float_definition(case):
     x, w, stride, padding, groups, out_size = case
     assert np.array_equal(conv2d_int(x, w, stride, padding, groups, out_size=out_size),
                           conv2d_float(x, w, stride, padding, groups, out_size=out_size))
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_case())
+def test_blas_path_equals_the_direct_loops(case):
+    """int8 operands take the float64 GEMM path; the integer loops give the same sums."""
+    x, w, stride, padding, groups, out_size = case
+    P, Q = conv_ref.output_size(x, w, stride, padding, out_size)
+    cmap = np.arange(x.shape[1])
+    x, w = x.astype(np.int64), w.astype(np.int64)
+    assert conv_ref._float_exact(x, w)
+    assert np.array_equal(conv_ref._conv2d_blas(x, w, stride, padding, groups, cmap, P, Q),
+                          conv_ref._conv2d(x, w, stride, padding, groups, cmap, P, Q))
+
+
+def test_operands_too_wide_for_float64_take_the_integer_loops():
+    """Sums past 2**53 would round in float64: those stay exact on the integer path."""
+    x = np.full((1, 2, 3, 3), 2**40 + 1, dtype=np.int64)
+    w = np.full((1, 2, 3, 3), 2**12 + 1, dtype=np.int64)
+    exact = 18 * (2**40 + 1) * (2**12 + 1)
+    assert not conv_ref._float_exact(x, w)
+    assert conv2d_int(x, w)[0, 0, 0, 0] == exact
+    cmap = np.arange(2)
+    assert conv_ref._conv2d_blas(x, w, 1, 0, 1, cmap, 1, 1)[0, 0, 0, 0] != exact
 
 
 def test_windows_hanging_past_the_edge_read_zeros():
