@@ -16,12 +16,13 @@ and is described apart. Operands are named `ifmap`, `weight` and `ofmap`; the le
 from __future__ import annotations
 
 import configparser
-from dataclasses import dataclass, field, fields
+import re
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
-import yaml
-
-from .errors import SpecError, non_negative_int, positive_int, positive_number
+from .errors import (SpecError, boolean, non_negative_int, positive_int, positive_number,
+                     shown)
+from .inputs import load_yaml, read_text
 
 OPERANDS = ("ifmap", "weight", "ofmap")
 DATAFLOWS = ("ws", "os", "is", "rs")
@@ -29,6 +30,19 @@ PE_KINDS = ("mac", "xnor")
 # Fixed-function units beside the PE array that methods need (workloads/methods declare them).
 UNIT_KINDS = ("winograd_transform", "smartdeal_rebuild", "xnor_scale", "slice_combine")
 PRESET_DIR = Path(__file__).parent / "presets"
+# The fewest bytes per cycle a bandwidth may be: slower would price a layer beyond int64 cycles.
+MIN_BANDWIDTH = 1e-3
+# An arch or memory level name: it becomes part of output file names (traces, figures).
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=, -]{0,99}")
+
+
+def plain_name(value, what):
+    """Return `value` if it is a plain name (see NAME) that is safe in a file name."""
+    if not isinstance(value, str) or not NAME.fullmatch(value) or value.endswith(" "):
+        raise SpecError(f"`{what}` must be a plain name (letters, digits, _ . + = , - and "
+                        f"spaces, not starting with . - or a space, at most 100 characters), "
+                        f"not {shown(value)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -58,10 +72,11 @@ class PEArray:
             raise SpecError("`pe_array.dataflows` must list at least one of ws, os, is, rs")
         for df in self.dataflows:
             if df not in DATAFLOWS:
-                raise SpecError(f"unknown dataflow {df!r} in pe_array.dataflows; "
+                raise SpecError(f"unknown dataflow {shown(df)} in pe_array.dataflows; "
                                 f"choose from {', '.join(DATAFLOWS)}")
         if self.pe_kind not in PE_KINDS:
-            raise SpecError(f"unknown pe_kind {self.pe_kind!r}; choose from {', '.join(PE_KINDS)}")
+            raise SpecError(f"unknown pe_kind {shown(self.pe_kind)}; choose from "
+                            f"{', '.join(PE_KINDS)}")
 
 
 @dataclass(frozen=True)
@@ -85,19 +100,21 @@ class MemoryLevel:
     write_energy_pj: float | None = None
 
     def __post_init__(self):
+        if plain_name(self.name, "memory level name") == "dram":
+            raise SpecError("a memory level needs a name other than 'dram'")
         where = f"memory level {self.name!r}"
-        if not self.name or self.name == "dram":
-            raise SpecError(f"a memory level needs a name other than 'dram', not {self.name!r}")
         positive_int(self.size_bytes, f"{where}: size_bytes")
         positive_int(self.word_bits, f"{where}: word_bits")
         positive_int(self.banks, f"{where}: banks")
-        positive_number(self.read_bandwidth_bytes_per_cycle, f"{where}: read_bandwidth_bytes_per_cycle")
-        positive_number(self.write_bandwidth_bytes_per_cycle, f"{where}: write_bandwidth_bytes_per_cycle")
+        for name in ("read_bandwidth_bytes_per_cycle", "write_bandwidth_bytes_per_cycle"):
+            positive_number(getattr(self, name), f"{where}: {name}", MIN_BANDWIDTH)
+        boolean(self.per_pe, f"{where}: per_pe")
+        boolean(self.double_buffered, f"{where}: double_buffered")
         if not self.operands:
             raise SpecError(f"{where} must hold at least one of {', '.join(OPERANDS)}")
         for op in self.operands:
             if op not in OPERANDS:
-                raise SpecError(f"{where} holds unknown operand {op!r}; "
+                raise SpecError(f"{where} holds unknown operand {shown(op)}; "
                                 f"choose from {', '.join(OPERANDS)}")
         for name in ("read_energy_pj", "write_energy_pj"):
             if getattr(self, name) is not None:
@@ -115,7 +132,8 @@ class Unit:
 
     def __post_init__(self):
         if self.name not in UNIT_KINDS:
-            raise SpecError(f"unknown unit {self.name!r}; choose from {', '.join(UNIT_KINDS)}")
+            raise SpecError(f"unknown unit {shown(self.name)}; choose from "
+                            f"{', '.join(UNIT_KINDS)}")
         positive_number(self.ops_per_cycle, f"units.{self.name}.ops_per_cycle")
 
 
@@ -135,12 +153,15 @@ class DRAM:
     write_energy_pj_per_bit: float | None = None
 
     def __post_init__(self):
-        positive_number(self.bandwidth_bytes_per_cycle, "dram.bandwidth_bytes_per_cycle")
+        if not isinstance(self.type, str):
+            raise SpecError(f"`dram.type` must be a name such as LPDDR4, not {shown(self.type)}")
+        positive_number(self.bandwidth_bytes_per_cycle, "dram.bandwidth_bytes_per_cycle",
+                        MIN_BANDWIDTH)
         non_negative_int(self.latency_cycles, "dram.latency_cycles")
         for name in ("read_energy_pj_per_bit", "write_energy_pj_per_bit"):
             value = getattr(self, name)
             if value is None and self.type not in DRAM_PJ_PER_BIT:
-                raise SpecError(f"dram.type {self.type!r} has no energy in the table "
+                raise SpecError(f"dram.type {shown(self.type)} has no energy in the table "
                                 f"({', '.join(DRAM_PJ_PER_BIT)}); give dram.{name}")
             if value is not None:
                 positive_number(value, f"dram.{name}")
@@ -178,6 +199,12 @@ class ScaleSimConfig:
     ifmap_bank_bandwidth: int = 10
     filter_bank_bandwidth: int = 10
 
+    def __post_init__(self):
+        for name, key in (("bandwidth_words_per_cycle", "Bandwidth"),
+                          ("ifmap_bank_bandwidth", "IfmapSRAMBankBandwidth"),
+                          ("filter_bank_bandwidth", "FilterSRAMBankBandwidth")):
+            positive_int(getattr(self, name), key)
+
 
 @dataclass(frozen=True)
 class ArchSpec:
@@ -194,6 +221,7 @@ class ArchSpec:
     units: tuple[Unit, ...] = ()
 
     def __post_init__(self):
+        plain_name(self.name, "name")
         positive_number(self.clock_mhz, "clock_mhz")
         unit_names = [unit.name for unit in self.units]
         if len(set(unit_names)) != len(unit_names):
@@ -263,8 +291,8 @@ def load_arch(name_or_path: str | Path) -> ArchSpec:
     if text in list_presets():
         return _arch_from_yaml(PRESET_DIR / f"{text}.yaml")
     if path.suffix in (".yaml", ".yml", ".cfg"):
-        if not path.is_file():
-            raise SpecError(f"arch file {text!r} does not exist")
+        if not path.exists():
+            raise SpecError(f"arch file {shown(text, 120)} does not exist")
         return _scalesim_arch(path) if path.suffix == ".cfg" else _arch_from_yaml(path)
     raise SpecError(f"unknown arch {text!r}: not a preset ({', '.join(list_presets())}) "
                     f"nor a .yaml or .cfg file")
@@ -277,8 +305,8 @@ def arch_mapping(name_or_path: str | Path) -> dict:
     if text in list_presets():
         return _yaml_mapping(PRESET_DIR / f"{text}.yaml")
     if Path(text).suffix in (".yaml", ".yml"):
-        if not Path(text).is_file():
-            raise SpecError(f"arch file {text!r} does not exist")
+        if not Path(text).exists():
+            raise SpecError(f"arch file {shown(text, 120)} does not exist")
         return _yaml_mapping(Path(text))
     raise SpecError(f"unknown arch {text!r}: not a preset ({', '.join(list_presets())}) "
                     f"nor a .yaml arch file")
@@ -293,12 +321,7 @@ def _arch_from_yaml(path: Path) -> ArchSpec:
 
 
 def _yaml_mapping(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError(f"arch file {str(path)!r} is not valid YAML{where}") from None
+    data = load_yaml(path, "arch file")
     if not isinstance(data, dict):
         raise SpecError(f"arch file {str(path)!r} must be a YAML mapping")
     data = dict(data)
@@ -322,7 +345,8 @@ def arch_from_mapping(data: dict) -> ArchSpec:
         "dram": lambda d: _build(DRAM, d, "dram"),
         "energy": lambda d: _build(EnergyOverrides, d, "energy"),
         "units": lambda units: tuple(
-            _build(Unit, {"name": name, **(spec or {})}, f"units.{name}")
+            _build(Unit, {"name": name, **_mapping(spec or {}, f"units.{name}")},
+                   f"units.{name}")
             for name, spec in _mapping(units, "units").items()),
     })
 
@@ -332,9 +356,16 @@ def _build(cls, data, where, nested=None, tuples=()):
     if not isinstance(data, dict):
         raise SpecError(f"`{where}` must be a mapping")
     known = {f.name for f in fields(cls)} - {"scalesim"}
-    unknown = sorted(set(data) - known)
+    unknown = [key for key in data if key not in known]
     if unknown:
-        raise SpecError(f"unknown key `{unknown[0]}` in {where} (known: {', '.join(sorted(known))})")
+        key = unknown[0] if isinstance(unknown[0], str) and len(unknown[0]) <= 40 \
+            else shown(unknown[0])
+        raise SpecError(f"unknown key `{key}` in {where} (known: "
+                        f"{', '.join(sorted(known))})")
+    missing = [f.name for f in fields(cls) if f.name not in data
+               and f.default is MISSING and f.default_factory is MISSING]
+    if missing:
+        raise SpecError(f"{where} is missing `{missing[0]}`")
     kwargs = {}
     for key, value in data.items():
         if nested and key in nested:
@@ -342,19 +373,15 @@ def _build(cls, data, where, nested=None, tuples=()):
         elif key in tuples:
             value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
         kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        missing = str(exc).split("argument")[-1].strip(": ")
-        raise SpecError(f"{where} is missing {missing}") from None
+    return cls(**kwargs)
 
 
 def _base_preset(name, path: Path) -> dict:
     """The YAML mapping of preset `name`, which an arch file names as its `base`."""
     if name not in list_presets():
-        raise SpecError(f"arch file {str(path)!r}: base {name!r} is not a preset "
+        raise SpecError(f"arch file {str(path)!r}: base {shown(name)} is not a preset "
                         f"({', '.join(list_presets())})")
-    return yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text())
+    return load_yaml(PRESET_DIR / f"{name}.yaml", "preset")
 
 
 def _overlay(base: dict, changes: dict) -> dict:
@@ -374,9 +401,10 @@ def _mapping(value, where):
 
 def _scalesim_arch(path: Path) -> ArchSpec:
     """Read a SCALE-Sim 3.0 .cfg as scalesim/scale_config.py does (kB = 1024 one-byte words)."""
+    text = read_text(path, "SCALE-Sim config")
     config = configparser.ConfigParser()
     try:
-        config.read(path)
+        config.read_string(text, str(path))
         arch = config["architecture_presets"]
         run = config["run_presets"]
         mode = run.get("InterfaceBandwidth", "").strip()

@@ -8,19 +8,18 @@ result records and plain values (reports/inputs.py).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable
 
-import yaml
-
 from . import simulate
 from .arch import PRESET_DIR, ArchSpec, list_presets, load_arch
 from .errors import SpecError
+from .inputs import load_yaml
 from .outputs import check_tree, publish_tree
 from .reports.build import build
 from .reports.inputs import ArchFacts, EnergyEntry, MemoryFacts, ReportInput, Run, Skipped
+from .saved_records import load_records
 from .sim.energy import energy_table
 from .stats import RunRecord
 from .workloads.layer import Layer
@@ -52,7 +51,7 @@ def make_report(out: Path, arch: str | None = None, network: str | None = None,
         if given:
             raise SpecError(f"{given[0]} cannot be combined with --from-json: the saved "
                             f"records fix it")
-        inp = _from_records(_load_records(from_json), specs, bases, area, progress)
+        inp = _from_records(load_records(from_json), specs, bases, area, progress)
     else:
         if not specs:
             raise SpecError("give --arch (or --from-json)")
@@ -129,26 +128,6 @@ def _gather(specs, bases, network, methods, dataflows, model, batch, progress,
                        skipped=tuple(skipped))
 
 
-def _load_records(paths: list[Path]) -> list[RunRecord]:
-    records = []
-    for path in paths:
-        if not path.is_file():
-            raise SpecError(f"saved record {str(path)!r} does not exist")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise SpecError(f"saved record {str(path)!r} is not valid JSON") from None
-        try:
-            loaded = [RunRecord.from_json(d) for d in (data if isinstance(data, list) else [data])]
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise SpecError(f"{str(path)!r} is not a `dlaforge simulate --json` record "
-                            f"({type(exc).__name__}: {exc})") from None
-        if not loaded or any(not r.layers for r in loaded):
-            raise SpecError(f"{str(path)!r} holds no run with layers")
-        records += loaded
-    return records
-
-
 def _from_records(records: list[RunRecord], specs: list[ArchSpec],
                   bases: dict[str, str | None], area: bool, progress) -> ReportInput:
     for attr in ("network", "model", "batch"):
@@ -202,7 +181,7 @@ def _base_of(arch: str) -> str | None:
     path = PRESET_DIR / f"{arch}.yaml" if arch in list_presets() else Path(arch)
     if path.suffix not in (".yaml", ".yml"):
         return None
-    data = yaml.safe_load(path.read_text())
+    data = load_yaml(path, "arch file")
     return data.get("base") if isinstance(data, dict) else None
 
 

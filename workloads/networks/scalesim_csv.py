@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlaforge.errors import SpecError
+from dlaforge.errors import SpecError, positive_int, shown
+from dlaforge.inputs import read_text
 
 from ..layer import Layer
 
 
 def read_topology(path: Path) -> list[Layer]:
-    rows = [line.strip() for line in path.read_text().splitlines()[1:]]
+    rows = [line.strip() for line in read_text(path, "network file").splitlines()[1:]]
     layers = []
     for number, row in enumerate(rows, start=2):
         if not row:
@@ -32,7 +33,7 @@ def read_topology(path: Path) -> list[Layer]:
             values = [int(f) for f in fields[1:]]
         except ValueError:
             raise SpecError(f"{path.name} line {number}: expected integers after the layer name, "
-                            f"got {row!r}") from None
+                            f"got {shown(row, 80)}") from None
         try:
             if len(values) == 3:
                 layers.append(_gemm(fields[0], *values))
@@ -49,10 +50,14 @@ def read_topology(path: Path) -> list[Layer]:
 
 
 def _gemm(name, m, n, k) -> Layer:
+    for value, what in ((m, "M"), (n, "N"), (k, "K")):
+        positive_int(value, what)
     return Layer(name=name, kind="gemm", K=n, C=k, P=m, Q=1, H=m, W=1)
 
 
 def _conv(name, H, W, R, S, C, K, stride) -> list[Layer]:
+    for value, what in zip((H, W, R, S, C, K, stride), ("H", "W", "R", "S", "C", "K", "stride")):
+        positive_int(value, what)
     if R > H or S > W:
         raise SpecError(f"filter {R}x{S} is larger than the {H}x{W} ifmap")
     P = -(-(H - R + stride) // stride)

@@ -1,0 +1,125 @@
+"""Reading what a user hands dlaforge: one place that turns a file into text, YAML or JSON, or
+refuses it with one line (DESIGN.md, "CLI": bad input is a SpecError, never a traceback).
+
+- `read_text`: a file that is missing, a folder, unreadable, larger than MAX_INPUT_BYTES or
+  not UTF-8 text is refused, each with its own message.
+- `load_yaml`: safe YAML with every mapping key given once (a repeated key is refused, not
+  silently last-wins) and at most MAX_ALIASES aliases (an alias bomb is refused before
+  anything walks it).
+- `load_json`: strict JSON (no NaN or Infinity) nested at most MAX_JSON_DEPTH deep.
+
+What the text means (an arch, a topology, a record) is checked by its own loader afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from .errors import SpecError, shown
+
+MAX_INPUT_BYTES = 64 * 2**20
+MAX_ALIASES = 100
+MAX_JSON_DEPTH = 64
+
+
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of file `path`, which the messages call `what` (e.g. "arch file")."""
+    path = Path(path)
+    where = f"{what} {shown(str(path), 120)}"
+    try:
+        if path.is_dir():
+            raise SpecError(f"{where} is a folder, not a file")
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise SpecError(f"{where} is larger than {MAX_INPUT_BYTES >> 20} MiB")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"{where} does not exist") from None
+    except OSError as exc:
+        raise SpecError(f"cannot read {where}: {exc.strerror or type(exc).__name__}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{where} is not UTF-8 text (byte {exc.start} is not): is it "
+                        f"binary?") from None
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader refusing repeated mapping keys and more than MAX_ALIASES aliases."""
+
+    aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise SpecError(f"more than {MAX_ALIASES} YAML aliases (line {mark.line + 1}); "
+                                f"write the values out")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:
+                continue        # an unhashable key: SafeLoader's own error names it below
+            if repeated:
+                raise SpecError(f"key {shown(key)} is given twice (line "
+                                f"{key_node.start_mark.line + 1}); give each key once")
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(path: Path, what: str):
+    """The YAML document in file `path` (see the module doc for what is refused)."""
+    text = read_text(path, what)
+    where = f"{what} {shown(str(path), 120)}"
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"{where} is not valid YAML{at}") from None
+    except (ValueError, OverflowError, RecursionError) as exc:
+        raise SpecError(f"{where} holds a value YAML cannot read ({type(exc).__name__})") from None
+
+
+def load_json(path: Path, what: str):
+    """The JSON document in file `path`: strict JSON, nested at most MAX_JSON_DEPTH deep."""
+    text = read_text(path, what)
+    where = f"{what} {shown(str(path), 120)}"
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    too_deep = SpecError(f"{where} is nested more than {MAX_JSON_DEPTH} deep")
+    try:
+        data = json.loads(text, parse_constant=refuse)
+    except RecursionError:
+        raise too_deep from None
+    except ValueError:
+        raise SpecError(f"{where} is not valid JSON") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise too_deep
+    return data
+
+
+def _depth(value, limit: int = MAX_JSON_DEPTH + 1) -> int:
+    """Nesting depth of a JSON value, counted up to `limit` (iteratively, no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= limit:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            stack += [(v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)]
+    return deepest
