@@ -43,7 +43,8 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     if schedule == "rtl" and spec.scalesim is not None:
         raise SpecError("--schedule rtl needs a preset or arch YAML: a SCALE-Sim .cfg runs "
                         "SCALE-Sim's schedule")
-    dataflows = spec.pe_array.dataflows if dataflow == "all" else (dataflow or spec.pe_array.dataflows[0],)
+    dataflow = spec.pe_array.dataflows[0] if dataflow is None else dataflow
+    dataflows = spec.pe_array.dataflows if dataflow == "all" else (dataflow,)
     if model == "rtl":
         from .rtl_driver import check_rtl_dataflow, run_rtl_network
         for df in dataflows:

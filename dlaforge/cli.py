@@ -2,22 +2,27 @@
 
 Bad input ends with one line on stderr and exit code 2; output files are written only after
 every result is in hand, through a temporary file renamed into place, so an error never leaves
-a partial file.
+a partial file (dlaforge.outputs). Ctrl-C ends with "interrupted" and exit code 130, SIGTERM
+with "terminated" and exit code 143 (128 + the signal, as a shell reports it), both leaving no
+output; a run that exhausts memory ends with one line and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import io
 import json
-import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import MODELS, __version__, simulate
 from .arch import DATAFLOWS, list_presets, load_arch
-from .errors import RunError, SpecError
+from .errors import RunError, SpecError, Terminated
+from .outputs import Outputs
 from .reports.style import components
 from .stats import ENERGY_COMPONENTS
 
@@ -33,15 +38,23 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sim = sub.add_parser("simulate", help="energy, cycles and traffic of a network on an arch")
     sim.add_argument("--arch", required=True, help="preset, arch YAML or SCALE-Sim .cfg")
-    sim.add_argument("--network", required=True, help="preset or SCALE-Sim topology CSV")
+    sim.add_argument("--network", required=True,
+                     help="preset, SCALE-Sim topology CSV or ONNX model (.onnx)")
+    sim.add_argument("--input-shape", action="append", metavar="NAME=DxDx...",
+                     help="ONNX: the shape of a graph input (repeatable), e.g. "
+                          "input=1x3x224x224; needed when a dimension is dynamic")
+    sim.add_argument("--skip-unsupported", action="store_true",
+                     help="ONNX: leave out the operators dlaforge cannot import (listed on "
+                          "stderr) instead of refusing the model")
     sim.add_argument("--dataflow", help="ws, os, is, rs or all (default: the arch's first)")
     sim.add_argument("--model", default="analytical", choices=MODELS)
-    sim.add_argument("--method", default="baseline")
-    sim.add_argument("--batch", type=int, default=1)
+    sim.add_argument("--method", default="baseline",
+                     help="efficiency method (dlaforge list methods; default baseline)")
+    sim.add_argument("--batch", type=int, default=1, help="images per inference (default 1)")
     sim.add_argument("--objective", default="energy", choices=("energy", "cycles", "edp"),
                      help="what the mapper minimises")
-    sim.add_argument("--json", type=Path, help="write the result record(s) as JSON")
-    sim.add_argument("--csv", type=Path, help="write per-layer rows and totals as CSV")
+    sim.add_argument("--json", help="write the result record(s) as JSON (- for stdout)")
+    sim.add_argument("--csv", help="write per-layer rows and totals as CSV (- for stdout)")
     sim.add_argument("--quiet", action="store_true", help="do not print the tables")
     sim.add_argument("--schedule", choices=("mapped", "rtl"),
                      help="mapped: the mapper's tiling and loop order (default); rtl: the "
@@ -91,7 +104,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    previous = _raise_on_sigterm()
     try:
+        if not (sys.argv[1:] if argv is None else argv):
+            print(_parser().format_help())
+            return 2
         args = _parser().parse_args(argv)
         if args.command == "list":
             print(_listing(args.what))
@@ -108,25 +125,75 @@ def main(argv=None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("dlaforge: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("dlaforge: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except Exception as exc:
+        if not _out_of_memory(exc):
+            raise
+        print("dlaforge: error: out of memory (a memory limit such as `ulimit -v` is lower "
+              "than this run needs; raise it or run a smaller network, batch or arch)",
+              file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_on_sigterm():
+    """Make SIGTERM raise Terminated (so temporary files are removed on the way out) and
+    return the handler it replaced; None when not on the main thread, where Python cannot."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum, frame):
+        raise Terminated()
+    return signal.signal(signal.SIGTERM, terminate)
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    """True for an allocation that failed: MemoryError, ENOMEM, or a tool (Yosys' WebAssembly
+    runtime) reporting that it could not reserve its memory."""
+    if isinstance(exc, MemoryError) or getattr(exc, "errno", None) == errno.ENOMEM:
+        return True
+    text = str(exc)
+    return "Cannot allocate memory" in text or "mmap failed to reserve" in text
 
 
 def _simulate(args) -> int:
-    for path in (args.json, args.csv):
-        if path is not None and not path.parent.is_dir():
-            raise SpecError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    result = simulate(args.arch, args.network, dataflow=args.dataflow, model=args.model,
-                      method=args.method, batch=args.batch, objective=args.objective,
-                      trace=args.trace, schedule=args.schedule)
-    records = result if isinstance(result, list) else [result]
-    if args.json is not None:
+    """Every output is checked before the run and all are published together after it."""
+    with Outputs() as outs:
+        json_out, csv_out = outs.file(args.json, "--json"), outs.file(args.csv, "--csv")
+        trace = outs.folder(args.trace, "--trace", create=False)
+        result = simulate(args.arch, _network(args), dataflow=args.dataflow, model=args.model,
+                          method=args.method, batch=args.batch, objective=args.objective,
+                          trace=trace, schedule=args.schedule)
+        records = result if isinstance(result, list) else [result]
         payload = [r.to_json() for r in records] if isinstance(result, list) else result.to_json()
-        _write_atomically(args.json, json.dumps(payload, indent=1))
-    if args.csv is not None:
-        _write_atomically(args.csv, _csv_text(records))
+        outs.publish({**({json_out: json.dumps(payload, indent=1)} if json_out else {}),
+                      **({csv_out: _csv_text(records)} if csv_out else {})})
     if not args.quiet:
         for record in records:
             print(format_table(record))
     return 0
+
+
+def _network(args):
+    """`--network` as given, or loaded here when ONNX options apply (their warning is ours)."""
+    if not args.input_shape and not args.skip_unsupported:
+        return args.network
+    from .workloads.networks import load_network
+    from .workloads.networks.onnx_import import parse_input_shape
+    shapes = dict(parse_input_shape(text) for text in args.input_shape or ())
+    network = load_network(args.network, input_shapes=shapes,
+                           skip_unsupported=args.skip_unsupported)
+    if network.skipped:
+        print(f"dlaforge: warning: left out unsupported ONNX operators "
+              f"{', '.join(network.skipped)}", file=sys.stderr)
+    return network
 
 
 def _report(args) -> int:
@@ -174,13 +241,9 @@ def _rtl(args) -> int:
                                          lambda line: print(f"dlaforge: {line}", file=sys.stderr))
         print(f"{passed} passed, {failed} failed")
         return 1 if failed else 0
-    if not args.out.parent.is_dir():
-        raise SpecError(f"cannot write into {str(args.out)!r}: folder "
-                        f"{str(args.out.parent)!r} does not exist")
-    if args.out.exists() and not args.out.is_dir():
-        raise SpecError(f"--out {str(args.out)!r} is a file, not a folder")
+    out = Outputs().folder(args.out, "--out")
     stats = hardware.cell_stats(arch) if args.stats else {}
-    for path in hardware.generate(arch, args.out):
+    for path in hardware.generate(arch, out):
         print(path)
     for line in _cell_lines(stats):
         print(line)
@@ -202,12 +265,6 @@ def _cell_lines(stats: dict, prefix: str = "") -> list[str]:
         else:
             lines.append(f"{prefix}{what}: {value:.3f}")
     return lines
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def csv_columns(comps=ENERGY_COMPONENTS) -> list[str]:

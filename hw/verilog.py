@@ -31,6 +31,7 @@ from amaranth.back import rtlil, verilog
 from amaranth.lib import data
 
 from dlaforge.arch import ArchSpec
+from dlaforge.outputs import publish_files
 
 from .accelerator import Accelerator, buildable
 from .layouts import DATAFLOW_CODES, Geometry, RtlParams
@@ -115,17 +116,8 @@ def generate(arch: ArchSpec, out_dir: Path, params: RtlParams = RtlParams()) -> 
 
 def write_complete(out_dir: Path, files: dict) -> tuple[Path, ...]:
     """Write {file name: text} into `out_dir` (created if its parent exists) so that each file
-    appears only complete: all are written beside their place first, then renamed."""
-    Path(out_dir).mkdir(exist_ok=True)
-    written = []
-    for name, body in files.items():
-        path = Path(out_dir) / name
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(body)
-        written.append((tmp, path))
-    for tmp, path in written:
-        os.replace(tmp, path)
-    return tuple(path for _, path in written)
+    appears only complete (dlaforge.outputs.publish_files)."""
+    return publish_files(out_dir, files)
 
 
 def cell_stats(design, name: str = "top") -> dict:

@@ -31,6 +31,7 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+from dlaforge.outputs import inside
 from dlaforge.workloads.hwop import HwOp
 
 from .tiled import TileSchedule
@@ -50,10 +51,10 @@ class TraceWriter:
     def __init__(self, folder: Path, stem: str, arch: ArchSpec):
         folder = Path(folder)
         if not folder.is_dir():
-            raise SpecError(f"trace folder {str(folder)!r} does not exist")
+            raise SpecError(f"trace folder {str(folder)!r} is not a folder")
         self.arch = arch
         self.offset = 0
-        self.paths = {kind: folder / f"{stem}_{kind}.csv.gz" for kind in ("dram", "sram")}
+        self.paths = {kind: inside(folder, f"{stem}_{kind}.csv.gz") for kind in ("dram", "sram")}
         self.files = {}
         for kind, header in (("dram", DRAM_HEADER), ("sram", SRAM_HEADER)):
             self.files[kind] = gzip.open(self._partial(kind), "wt", newline="")
