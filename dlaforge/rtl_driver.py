@@ -34,6 +34,7 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
     from .hw.sim_amaranth import run_amaranth
     from .hw.sim_cocotb import build, run_cocotb, simulator_available
     from .sim.cycle.rtl_timing import rtl_timing
+    from .sim.limits import check_rtl_tiles
     from .sim.rtl_program import commands_of, gemm_of, stats_from_counters
     from .sim.energy import energy_table
     from .workloads.methods import get_method
@@ -48,6 +49,7 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
     for layer in network.layers:
         for op in chosen.transform(layer, arch):
             gemm = gemm_of(op)
+            check_rtl_tiles(arch, dataflow, gemm, commands_of(op), layer.name)
             cycles = rtl_timing(arch, dataflow, gemm).cycles * commands_of(op)
             if cycles > MAX_RTL_CYCLES:
                 raise SpecError(f"layer {layer.name!r} needs {cycles} cycles on the RTL, more "

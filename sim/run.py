@@ -16,6 +16,7 @@ from .cycle.trace import TraceWriter
 from .cycle.rtl_methods import method_timing
 from .cycle.rtl_timing import rtl_op_stats
 from .energy import energy_table
+from .limits import check_sizes
 from .rtl_program import analytical_rtl_stats, rtl_cannot_run, rtl_mapping
 from .scalesim_mode import scalesim_stats
 
@@ -86,6 +87,7 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     chosen = get_method(method, arch)
     table = energy_table(arch)
     ops = [(layer, chosen.transform(layer, arch)) for layer in network.layers]
+    check_sizes(arch, ops, dataflow, model, schedule)     # before any layer is priced
     # under --schedule rtl every op's hardware is settled before anything is priced
     rtl_programs = {id(op): _rtl_pricing(arch, method, model, dataflow, layer, op)
                     for layer, layer_ops in ops for op in layer_ops} if schedule == "rtl" else {}

@@ -16,6 +16,7 @@ from dlaforge.workloads.hwop import HwOp
 
 from ..analytical import Mapping, evaluate, search
 from ..energy import EnergyTable
+from ..limits import check_cycle_tiles
 from ..scalesim_mode import scalesim_stats
 from .scalesim_replay import replay_layer
 from .tiled import TileTrace, simulate_tiles
@@ -39,6 +40,7 @@ def native_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     holds the per-tile schedule when `keep_schedule` (for --trace)."""
     if mapping is None:
         mapping, _ = search(arch, op, dataflow, objective, table)
+    check_cycle_tiles(op, mapping)
     stats = evaluate(arch, op, mapping, dataflow, table)
     trace = simulate_tiles(arch, op, mapping, dataflow, keep_schedule)
     bits = {"ifmap": op.ifmap_bits, "weight": op.weight_bits, "ofmap": op.psum_bits}

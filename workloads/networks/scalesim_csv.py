@@ -19,6 +19,9 @@ from dlaforge.inputs import read_text
 
 from ..layer import Layer
 
+# The most layers one network may have (a SCALE-Sim `DP` layer is one layer per channel).
+MAX_LAYERS = 20_000
+
 
 def read_topology(path: Path) -> list[Layer]:
     rows = [line.strip() for line in read_text(path, "network file").splitlines()[1:]]
@@ -44,6 +47,9 @@ def read_topology(path: Path) -> list[Layer]:
                                 f"(did the row lose its trailing comma?)")
         except SpecError as exc:
             raise SpecError(f"{path.name} line {number}: {exc}") from None
+        if len(layers) > MAX_LAYERS:
+            raise SpecError(f"{path.name} has more than the {MAX_LAYERS:,} layers a network "
+                            f"may have")
     if not layers:
         raise SpecError(f"{path.name} has no layer rows")
     return layers
@@ -64,5 +70,8 @@ def _conv(name, H, W, R, S, C, K, stride) -> list[Layer]:
     Q = -(-(W - S + stride) // stride)
     shape = dict(kind="conv2d", K=K, P=P, Q=Q, H=H, W=W, R=R, S=S, stride=stride)
     if "DP" in name:
+        if C > MAX_LAYERS:
+            raise SpecError(f"depthwise layer {shown(name)} would split into {C:,} layers, more "
+                            f"than the {MAX_LAYERS:,} a network may have")
         return [Layer(name=f"{name}Channel_{i}", C=1, **shape) for i in range(C)]
     return [Layer(name=name, C=C, **shape)]
