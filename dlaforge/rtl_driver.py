@@ -35,7 +35,7 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
     from .hw.sim_cocotb import build, run_cocotb, simulator_available
     from .sim.cycle.rtl_timing import rtl_timing
     from .sim.limits import check_rtl_tiles
-    from .sim.rtl_program import commands_of, gemm_of, stats_from_counters
+    from .sim.rtl_program import commands_of, gemm_of, rtl_layer_reason, stats_from_counters
     from .sim.energy import energy_table
     from .workloads.methods import get_method
 
@@ -48,6 +48,9 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
     planned = []
     for layer in network.layers:
         for op in chosen.transform(layer, arch):
+            if rtl_layer_reason(op) is not None:
+                raise SpecError(f"--model rtl cannot run layer {layer.name!r}: "
+                                f"{rtl_layer_reason(op)}")
             gemm = gemm_of(op)
             check_rtl_tiles(arch, dataflow, gemm, commands_of(op), layer.name)
             cycles = rtl_timing(arch, dataflow, gemm).cycles * commands_of(op)

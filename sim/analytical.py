@@ -43,6 +43,12 @@ from .energy import EnergyTable
 from .method_costs import pe_op_pj, unit_cycles, unit_energy_pj
 
 RELEVANT = {"ifmap": "ncp", "weight": "kc", "ofmap": "nkp"}
+
+
+def relevant_loops(op: HwOp) -> dict:
+    """The tile loops each operand depends on; a weight that is an activation (a matmul of two
+    activations) is one per image, so it depends on n too."""
+    return {**RELEVANT, "weight": "nkc"} if op.weight_is_activation else RELEVANT
 LOOP_ORDERS = tuple(o for perm in itertools.permutations("kcp")
                     for o in ("n" + "".join(perm), "".join(perm) + "n"))
 OBJECTIVES = ("energy", "cycles", "edp")
@@ -102,19 +108,21 @@ def _array_totals(arch, op, dataflow, g) -> TileCost:
     return total
 
 
-def _fetches(order: str, trips: dict, operand: str):
-    """How many times the operand's tiles are brought in, over all tiles (one group)."""
+def _fetches(order: str, trips: dict, operand: str, relevant: dict = RELEVANT):
+    """How many times the operand's tiles are brought in, over all tiles (one group), given
+    the loops each operand depends on (`relevant_loops`)."""
     count, active = 1, False
     for loop in reversed(order):
-        if loop in RELEVANT[operand]:
+        if loop in relevant[operand]:
             active = active | (trips[loop] > 1)
         count = np.where(active, count * trips[loop], count)
     return count
 
 
 def _tile_bytes(op: HwOp, kt, ct, pt) -> dict:
-    in_rows = (pt - 1) * op.stride + op.R
-    in_cols = (op.Q - 1) * op.stride + op.S
+    (sh, sw), (eh, ew) = op.strides, op.extent
+    in_rows = (pt - 1) * sh + eh
+    in_cols = (op.Q - 1) * sw + ew
     return {"ifmap": ct * in_rows * in_cols * op.ifmap_bits / 8,
             "weight": kt * ct * op.R * op.S * op.weight_bits / 8,
             "ofmap": kt * pt * op.Q * op.psum_bits / 8}
@@ -129,11 +137,18 @@ def _ifmap_rows_fetched(op: HwOp, pt) -> np.ndarray:
     rows = np.empty(len(sizes), np.int64)
     for i, size in enumerate(sizes):
         first = np.arange(0, op.P, size)
-        last = np.minimum(first + size, op.P) - 1
-        lo = np.clip(first * op.stride - op.padding, 0, op.H)
-        hi = np.clip(last * op.stride - op.padding + op.R, 0, op.H)
+        lo, hi = tile_rows(op, first, np.minimum(size, op.P - first))
         rows[i] = np.maximum(hi - lo, 0).sum()
     return rows[np.searchsorted(sizes, pt)]
+
+
+def tile_rows(op: HwOp, p_first, p_size) -> tuple:
+    """(first, end) ifmap rows that output rows p_first .. p_first + p_size - 1 read, inside
+    the ifmap: from the first row's window top to the last row's (dilated) window bottom."""
+    (sh, _), (top, _, _, _), (eh, _) = op.strides, op.paddings, op.extent
+    lo = np.clip(p_first * sh - top, 0, op.H)
+    hi = np.clip((p_first + p_size - 1) * sh - top + eh, 0, op.H)
+    return lo, hi
 
 
 def _fits(arch: ArchSpec, op: HwOp, g: dict):
@@ -162,8 +177,9 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
     kg, cg = op.K // op.groups, op.C // op.groups
     trips = {"n": np.int64(op.N), "k": ceil_div(kg, g["kt"]), "c": ceil_div(cg, g["ct"]),
              "p": ceil_div(op.P, g["pt"])}
-    distinct = {o: math.prod(trips[loop] for loop in RELEVANT[o]) for o in RELEVANT}
-    reuse = {o: _fetches(order, trips, o) / distinct[o] for o in RELEVANT}   # >= 1
+    loops = relevant_loops(op)
+    distinct = {o: math.prod(trips[loop] for loop in loops[o]) for o in loops}
+    reuse = {o: _fetches(order, trips, o, loops) / distinct[o] for o in loops}   # >= 1
 
     ifmap_fetched = op.N * op.C * _ifmap_rows_fetched(op, g["pt"]) * op.W
     # buffers fill in the array's form; DRAM holds the method's stored form (HwOp.dram_scale)

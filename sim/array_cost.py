@@ -94,7 +94,8 @@ def systolic_tile(dataflow: str, rows: int, cols: int, op: HwOp, kt, ct, pt) -> 
 
 
 def row_stationary_tile(rows: int, cols: int, op: HwOp, kt, ct, pt, tc, tk, q, pf) -> TileCost:
-    R, S, Q, s = op.R, op.S, op.Q, op.stride
+    R, S, Q = op.R, op.S, op.Q
+    (sh, sw), (dh, _), (_, ew) = op.strides, op.dilation, op.extent
     r_used = np.minimum(R, rows)
     r_folds = ceil_div(R, rows)
     cols_used = np.minimum(pt, cols)
@@ -103,8 +104,8 @@ def row_stationary_tile(rows: int, cols: int, op: HwOp, kt, ct, pt, tc, tk, q, p
     passes = r_folds * p_folds * ceil_div(ct, ch_per_pass) * ceil_div(kt, filt_per_pass)
     cycles = passes * (Q * S * q * pf + r_used + cols_used)
     pe_ops = kt * ct * pt * Q * R * S
-    w_padded = (Q - 1) * s + S
-    in_rows = (cols_used - 1) * s + r_used
+    w_padded = (Q - 1) * sw + ew
+    in_rows = (cols_used - 1) * sh + (r_used - 1) * dh + 1
     # per pass the GLB multicasts ifmap rows and filter rows; psums leave the top PE of a column
     ifmap_reads = passes * np.minimum(ch_per_pass, ct) * in_rows * w_padded
     weight_reads = kt * ct * R * S * p_folds

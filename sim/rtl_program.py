@@ -44,11 +44,24 @@ def commands_of(op: HwOp) -> int:
     return op.N * op.groups
 
 
+def rtl_layer_reason(op: HwOp) -> str | None:
+    """What of the layer's own shape no generated accelerator (any method's) runs: its loader
+    walks one stride, one symmetric padding, no dilation, and one weight matrix per command."""
+    if op.weight_is_activation:
+        return "both operands are activations (the RTL's operand B is a stored weight)"
+    if not op.plain_window:
+        return (f"its loader has one stride, symmetric padding and no dilation, not "
+                f"{op.window_reason()}")
+    return None
+
+
 def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     """Why the generated RTL cannot run `op` under `dataflow` (None if it can)."""
     pe = arch.pe_array
     if arch.scalesim is not None:
         return "a SCALE-Sim .cfg follows SCALE-Sim's timing"
+    if rtl_layer_reason(op) is not None:
+        return rtl_layer_reason(op)
     if op.pe_op != "mac" or op.dram_scale:
         return "a method's units or operations"
     if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, pe.weight_bits):

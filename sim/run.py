@@ -17,7 +17,7 @@ from .cycle.rtl_methods import method_timing
 from .cycle.rtl_timing import rtl_op_stats
 from .energy import energy_table
 from .limits import check_sizes
-from .rtl_program import analytical_rtl_stats, rtl_cannot_run, rtl_mapping
+from .rtl_program import analytical_rtl_stats, rtl_cannot_run, rtl_layer_reason, rtl_mapping
 from .scalesim_mode import scalesim_stats
 
 SCHEDULES = ("mapped", "rtl")
@@ -28,6 +28,9 @@ def _rtl_pricing(arch: ArchSpec, method: str, model: str, dataflow: str, layer, 
     the op (through its timing model, cycle model only), else the baseline accelerator (a
     method's int8 edge layers, Winograd's direct-convolution fallback), else SpecError."""
     reasons = []
+    if rtl_layer_reason(op) is not None:
+        raise SpecError(f"--schedule rtl: the generated hardware cannot run layer "
+                        f"{layer.name!r}: {rtl_layer_reason(op)}")
     if method != "baseline":
         timing = method_timing(method)
         reason = "it has no RTL" if timing is None else timing.cannot_run(arch, op, dataflow)
@@ -61,6 +64,18 @@ def _op_stats(arch, op, dataflow, objective, table, model, tracing, rtl_program)
         return stats, found.to_dict(), timed.schedule
     found, stats = search(arch, op, dataflow, objective, table)
     return stats, found.to_dict(), None
+
+
+def _weight_as_activation(stats):
+    """A product of two activations reads its second operand from DRAM where activations live:
+    its DRAM reads count as ifmap reads (on chip it keeps the weight's buffer and port)."""
+    dram = {o: dict(v) for o, v in stats.accesses.get("dram", {}).items()}
+    moved = dram.get("weight", {}).get("reads", 0)
+    if not moved:
+        return stats
+    dram["ifmap"]["reads"] += moved
+    dram["weight"]["reads"] = 0
+    return replace(stats, accesses={**stats.accesses, "dram": dram})
 
 
 def pricing_context(arch: ArchSpec, dataflow: str, method: str, objective: str, model: str,
@@ -103,6 +118,8 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 priced[key] = _op_stats(arch, op, dataflow, objective, table, model,
                                         tracer is not None, rtl_programs.get(id(op)))
             stats, mapping, tiles = priced[key]
+            if op.weight_is_activation:
+                stats = _weight_as_activation(stats)
             if tracer is not None:
                 tracer.add(layer.name, op, tiles, stats.cycles)
             total = stats if total is None else total + stats

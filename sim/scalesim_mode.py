@@ -22,11 +22,22 @@ from .array_cost import ceil_div, systolic_tile
 from .energy import EnergyTable
 
 
-def scalesim_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable,
-                   replayed=None) -> Stats:
+def check_scalesim_op(op: HwOp) -> None:
+    """SpecError unless SCALE-Sim's fixed mapping can run `op`."""
     if op.groups != 1:
         raise SpecError(f"layer {op.name!r}: SCALE-Sim has no grouped convolution "
                         f"(its topology marks depthwise layers with DP in the name)")
+    if not op.plain_window:
+        raise SpecError(f"layer {op.name!r}: SCALE-Sim has one stride and takes the ifmap as "
+                        f"padded, so it cannot run {op.window_reason()}")
+    if op.weight_is_activation and op.N > 1:
+        raise SpecError(f"layer {op.name!r}: SCALE-Sim has one filter matrix per layer, not one "
+                        f"per image (a batched product of two activations)")
+
+
+def scalesim_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable,
+                   replayed=None) -> Stats:
+    check_scalesim_op(op)
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
     M, N, K = op.N * op.P * op.Q, op.K, op.C * op.R * op.S
     Sr, Sc, T = {"os": (M, N, K), "ws": (K, N, M), "is": (K, M, N)}[dataflow]

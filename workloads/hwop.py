@@ -9,6 +9,11 @@ weight_bits) or "xnor_popcount" (XNOR of two ifmap_bits-wide words of signs, a p
 accumulate). `dram_scale[operand]` is the number of DRAM elements per array-side element when
 a unit between DRAM and the array changes the tensor's form (Winograd transforms, the SmartDeal
 rebuild, sign packing, bit slices); operands not named move as they are.
+
+The window may have a column stride, padding per side and dilation (workloads/window.py).
+`weight_is_activation` marks a product of two activations (a `matmul` layer): the operand in
+the weight's place differs per image (N of them), is an activation of the network and is
+never stored as a weight.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ import numpy as np
 
 from dlaforge.errors import positive_int
 
+from .window import Window, canonical_window
+
 PE_OPS = ("mac", "xnor_popcount")
 
 
 @dataclass(frozen=True)
-class HwOp:
+class HwOp(Window):
     name: str
     N: int
     K: int
@@ -46,11 +53,16 @@ class HwOp:
     weight_storage_bits: int = 0
     pe_op: str = "mac"
     dram_scale: dict = field(default_factory=dict)
+    stride_w: int | None = None
+    pads: tuple | None = None
+    dilation: tuple = (1, 1)
+    weight_is_activation: bool = False
 
     def __post_init__(self):
-        for dim in ("N", "K", "C", "P", "Q", "R", "S", "H", "W", "stride", "groups",
+        for dim in ("N", "K", "C", "P", "Q", "R", "S", "H", "W", "groups",
                     "ifmap_bits", "weight_bits", "psum_bits", "ofmap_bits"):
             positive_int(getattr(self, dim), f"hw op {self.name!r}: {dim}")
+        canonical_window(self, f"hw op {self.name!r}")
         if self.pe_op not in PE_OPS:
             raise ValueError(f"hw op {self.name!r}: unknown pe_op {self.pe_op!r}")
 
@@ -70,7 +82,9 @@ class HwOp:
 
     @property
     def weight_elements(self) -> int:
-        return self.K * (self.C // self.groups) * self.R * self.S
+        """Elements of the weight operand: one set, or one per image when it is an activation."""
+        images = self.N if self.weight_is_activation else 1
+        return images * self.K * (self.C // self.groups) * self.R * self.S
 
     @property
     def ofmap_elements(self) -> int:
@@ -80,8 +94,9 @@ class HwOp:
     def read_ifmap_elements(self) -> int:
         """Ifmap elements some output reads: with stride > kernel the rows and columns between
         windows are never needed (a strided 1x1 conv reads a quarter of its input)."""
-        return self.N * self.C * (_touched(self.H, self.P, self.R, self.stride, self.padding)
-                                  * _touched(self.W, self.Q, self.S, self.stride, self.padding))
+        (sh, sw), (top, left, _, _), (dh, dw) = self.strides, self.paddings, self.dilation
+        return self.N * self.C * (_touched(self.H, self.P, self.R, sh, top, dh)
+                                  * _touched(self.W, self.Q, self.S, sw, left, dw))
 
     def compulsory_dram_bytes(self) -> tuple[int, int]:
         """(read, write) bytes that any schedule must move: each input some output reads once,
@@ -92,8 +107,9 @@ class HwOp:
         return math.ceil(read_bits / 8), math.ceil(write_bits / 8)
 
 
-def _touched(size: int, outputs: int, window: int, stride: int, padding: int) -> int:
-    """Positions along one ifmap axis that some output's window covers (padding excluded)."""
+def _touched(size: int, outputs: int, window: int, stride: int, padding: int,
+             dilation: int) -> int:
+    """Positions along one ifmap axis that some output's window taps (padding excluded)."""
     starts = np.arange(outputs) * stride - padding
-    covered = (starts[:, None] + np.arange(window)).ravel()
+    covered = (starts[:, None] + dilation * np.arange(window)).ravel()
     return len(np.unique(covered[(covered >= 0) & (covered < size)]))

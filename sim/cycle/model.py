@@ -17,12 +17,13 @@ from dlaforge.workloads.hwop import HwOp
 from ..analytical import Mapping, evaluate, search
 from ..energy import EnergyTable
 from ..limits import check_cycle_tiles
-from ..scalesim_mode import scalesim_stats
+from ..scalesim_mode import check_scalesim_op, scalesim_stats
 from .scalesim_replay import replay_layer
 from .tiled import TileTrace, simulate_tiles
 
 
 def scalesim_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable) -> Stats:
+    check_scalesim_op(op)
     sizes = tuple(arch.shared_level(o).size_bytes for o in ("ifmap", "weight", "ofmap"))
     config = arch.scalesim
     user = None

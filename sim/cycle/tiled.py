@@ -32,7 +32,7 @@ from numba import njit
 from dlaforge.arch import ArchSpec
 from dlaforge.workloads.hwop import HwOp
 
-from ..analytical import Mapping, RELEVANT
+from ..analytical import Mapping, relevant_loops, tile_rows
 from ..array_cost import ceil_div, row_stationary_tile, systolic_tile
 from ..method_costs import unit_cycles
 
@@ -110,8 +110,7 @@ def _tile_requests(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str):
                              c_size, p_size)
     array_cycles = np.broadcast_to(cost.cycles, k_size.shape).astype(np.float64)
     cycles = np.maximum(array_cycles, _port_cycles(arch, op, cost, k_size.shape))
-    rows_lo = np.maximum(0, p_first * op.stride - op.padding)
-    rows_hi = np.minimum(op.H, (p_first + p_size - 1) * op.stride - op.padding + op.R)
+    rows_lo, rows_hi = tile_rows(op, p_first, p_size)
     # a window hanging past the edge (SCALE-Sim's rounded-up output size) reads no rows there
     ifmap_bytes = c_size * np.maximum(rows_hi - rows_lo, 0) * op.W * op.ifmap_bits / 8
     weight_bytes = k_size * c_size * op.R * op.S * op.weight_bits / 8
@@ -122,8 +121,9 @@ def _tile_requests(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str):
     final = idx["c"] == idx["trips"]["c"] - 1
     stored = {"ifmap": ifmap_bytes * op.dram_factor("ifmap"),      # in DRAM's form
               "weight": weight_bytes * op.dram_factor("weight")}
-    loads = {"ifmap": np.where(_changed(idx, "g" + RELEVANT["ifmap"]), stored["ifmap"], 0.0),
-             "weight": np.where(_changed(idx, "g" + RELEVANT["weight"]), stored["weight"], 0.0),
+    loops = relevant_loops(op)
+    loads = {"ifmap": np.where(_changed(idx, "g" + loops["ifmap"]), stored["ifmap"], 0.0),
+             "weight": np.where(_changed(idx, "g" + loops["weight"]), stored["weight"], 0.0),
              "ofmap": np.where(partial_in, out_elems * op.psum_bits / 8, 0.0)}
     final_bits = op.ofmap_bits * op.dram_factor("ofmap")
     writes = np.where(leaves, out_elems * np.where(final, final_bits, op.psum_bits) / 8, 0.0)

@@ -11,10 +11,12 @@ IMAGE_CHANNELS = 4
 
 def keeps_full_precision(layer) -> bool:
     """The layers XNOR-Net and PalQuant keep at full (int8) precision: the first conv, which
-    reads the image (at most 4 input channels), and the fully connected layers. A transform sees
+    reads the image (at most 4 input channels), the fully connected layers, and the products
+    of two activations (no weights to binarize). A transform sees
     one layer at a time, so every linear layer counts as the classifier (VGG's and AlexNet's
     fc6/fc7, binarized in the papers, stay int8 here)."""
-    return layer.kind in ("linear", "gemm") or (layer.C <= IMAGE_CHANNELS and layer.groups == 1)
+    return (layer.kind in ("linear", "gemm", "matmul")
+            or (layer.C <= IMAGE_CHANNELS and layer.groups == 1))
 
 
 def layer_op(layer, arch, ifmap_bits: int, weight_bits: int, **changes) -> HwOp:
@@ -24,7 +26,9 @@ def layer_op(layer, arch, ifmap_bits: int, weight_bits: int, **changes) -> HwOp:
     op = HwOp(name=layer.name, N=layer.N, K=layer.K, C=layer.C, P=layer.P, Q=layer.Q, R=layer.R,
               S=layer.S, H=layer.H, W=layer.W, stride=layer.stride, padding=layer.padding,
               groups=layer.groups, ifmap_bits=ifmap_bits, weight_bits=weight_bits,
-              psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits)
+              psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits, stride_w=layer.stride_w,
+              pads=layer.pads, dilation=layer.dilation,
+              weight_is_activation=layer.kind == "matmul")
     return replace(op, **changes)
 
 

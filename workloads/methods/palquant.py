@@ -38,8 +38,9 @@ def sliced(layer, arch, bits: int, groups_factor: int = 1):
                   N=layer.N * sa, K=layer.K * G * sw, C=layer.C * G, groups=layer.groups * G)
     outputs = layer.N * G * layer.K * layer.P * layer.Q
     ops = {"mult": op.pe_macs, "add": op.pe_macs, "slice_add": outputs * (sa * sw - 1)}
-    return replace(op, ops=ops, weight_storage_bits=layer.K * G * (layer.C // layer.groups)
-                   * layer.R * layer.S * bits,
+    stored = 0 if op.weight_is_activation else layer.K * G * (layer.C // layer.groups) \
+        * layer.R * layer.S * bits
+    return replace(op, ops=ops, weight_storage_bits=stored,
                    dram_scale={"ofmap": 1.0 / (sa * sw)} if sa * sw > 1 else {})
 
 

@@ -35,6 +35,8 @@ def sampled_counts(K: int, cg: int, R: int, S: int) -> tuple[int, int]:
 
 def transform(layer, arch) -> list:
     op = baseline.transform(layer, arch)[0]
+    if op.weight_is_activation:         # no weights to decompose
+        return [op]
     cg = layer.C // layer.groups
     nnz, rows = sampled_counts(layer.K, cg, layer.R, layer.S)
     storage = storage_bits(nnz, layer.K, entries_per_filter(cg, layer.R, layer.S))

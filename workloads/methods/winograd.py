@@ -1,14 +1,14 @@
 """Winograd F(4x4,3x3) (`winograd_f4`) and F(2x2,3x3) (`winograd_f2`) on a MAC array with
 input/output transform units (references: winograd_ref.py).
 
-An eligible layer (3x3, stride 1, one group) becomes one op of a² independent GEMMs, one per
-Winograd-domain tap (a = m + 2): a grouped 1x1 conv with a² groups of C -> K channels over the
-⌈P/m⌉ x ⌈Q/m⌉ tiles. The array thus performs K·C·a² multiplies per tile (36 for F4 vs 144
-direct; 16 for F2 vs 36). Transformed weights are stored in DRAM (a²/9 the storage, 4x for F4,
-16/9 for F2) with an 8-bit power-of-two exponent per tap for weights and for inputs. The input
-transform unit reads the original ifmap from DRAM and expands each tile on chip; the output
-transform unit folds a² accumulators into m² outputs before they leave, so DRAM sees the
-layer's own ifmap and ofmap sizes (`dram_scale`).
+An eligible layer (3x3, stride 1, one group, a plain window: workloads/window.py) becomes one
+op of a² independent GEMMs, one per Winograd-domain tap (a = m + 2): a grouped 1x1 conv with a²
+groups of C -> K channels over the ⌈P/m⌉ x ⌈Q/m⌉ tiles. The array thus performs K·C·a²
+multiplies per tile (36 for F4 vs 144 direct; 16 for F2 vs 36). Transformed weights are stored
+in DRAM (a²/9 the storage, 4x for F4, 16/9 for F2) with an 8-bit power-of-two exponent per
+tap for weights and for inputs. The input transform unit reads the original ifmap from DRAM
+and expands each tile on chip; the output transform unit folds a² accumulators into m² outputs
+before they leave, so DRAM sees the layer's own ifmap and ofmap sizes (`dram_scale`).
 
 Transform additions come from the matrices: a constant entry c costs popcount(|c|) terms
 (multiples of two are wired shifts), a row of t terms t − 1 additions; a 2-D transform applies
@@ -48,7 +48,7 @@ def tile_adds(v: Variant) -> tuple[int, int]:
 
 def eligible(layer) -> bool:
     return (layer.kind == "conv2d" and layer.R == layer.S == 3
-            and layer.stride == 1 and layer.groups == 1)
+            and layer.stride == 1 and layer.groups == 1 and layer.plain_window)
 
 
 def _transform(v: Variant, layer, arch) -> list:
