@@ -90,5 +90,5 @@ def test_network_names():
     assert list_networks() == sorted(EXACT)
     with pytest.raises(SpecError, match="unknown network 'lenet'"):
         load_network("lenet")
-    with pytest.raises(SpecError, match="ONNX import is not available yet"):
+    with pytest.raises(SpecError, match="network file 'model.onnx' does not exist"):
         load_network("model.onnx")

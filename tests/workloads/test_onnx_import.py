@@ -1,0 +1,230 @@
+"""ONNX import: graphs built here with onnx.helper cover every supported operator and
+attribute; output shapes are checked against onnx's reference evaluator running the graph on
+random data, MAC totals against formulas written here; bad files are one SpecError line."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+from dlaforge.errors import SpecError
+from dlaforge.workloads.networks import load_network
+from dlaforge.workloads.networks.onnx_import import parse_input_shape, read_onnx
+
+RNG = np.random.default_rng(0)
+
+
+def weight(name, *shape):
+    return numpy_helper.from_array(RNG.standard_normal(shape).astype(np.float32), name)
+
+
+def value(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def out_size(size, kernel, stride, begin, end, dilation=1):
+    """ONNX Conv's output size, written out: floor((in + pads - d*(k-1) - 1) / s) + 1."""
+    return (size + begin + end - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def every_operator_model():
+    """x[1,4,17,13] -> Conv (groups 2, dilations 2x1, pads t1 l0 b2 r1, 3x2 kernel, strides
+    2x1) -> Relu -> depthwise Conv (auto_pad SAME_UPPER, stride 2) -> ConvTranspose (stride 2,
+    output_padding 1, pads 1) -> Flatten -> Gemm (transB) -> Dropout -> Gemm (transA, a weight
+    A times an activation) ...; and t[2,3,5,8] -> MatMul by a weight [8,6] (an initializer),
+    MatMul of two activations (t times its transpose), MatMul by a Constant, 1-D Conv."""
+    inits = [weight("w1", 8, 2, 3, 2), weight("w2", 8, 1, 3, 3), weight("w3", 8, 8, 4, 4),
+             weight("g1", 10, 8 * 9 * 15), weight("g2", 10, 7), weight("m1", 8, 6),
+             weight("c1d", 5, 3, 3)]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["a"], name="conv", group=2, dilations=[2, 1],
+                         pads=[1, 0, 2, 1], strides=[2, 1], kernel_shape=[3, 2]),
+        helper.make_node("Relu", ["a"], ["a_relu"], name="relu"),
+        helper.make_node("Conv", ["a_relu", "w2"], ["b"], name="dw", group=8,
+                         auto_pad="SAME_UPPER", strides=[2, 2]),
+        helper.make_node("ConvTranspose", ["b", "w3"], ["c"], name="up", strides=[2, 2],
+                         pads=[1, 1, 1, 1], output_padding=[1, 1]),
+        helper.make_node("Flatten", ["c"], ["flat"], name="flatten"),
+        helper.make_node("Gemm", ["flat", "g1"], ["fc"], name="fc", transB=1),
+        helper.make_node("Dropout", ["fc"], ["fc_d"], name="drop"),
+        helper.make_node("Gemm", ["g2", "fc_d"], ["wx"], name="wx", transA=1, transB=1),
+        helper.make_node("MatMul", ["t", "m1"], ["proj"], name="proj"),
+        helper.make_node("Transpose", ["t"], ["tT"], name="tT", perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["t", "tT"], ["scores"], name="scores"),
+        helper.make_node("Constant", [], ["k"], name="k",
+                         value=numpy_helper.from_array(np.ones((5, 4), np.float32))),
+        helper.make_node("Identity", ["scores"], ["scores_id"], name="id"),
+        helper.make_node("MatMul", ["scores_id", "k"], ["ctx"], name="ctx"),
+        helper.make_node("Conv", ["s", "c1d"], ["s_out"], name="conv1d", pads=[2, 0],
+                         dilations=[2], strides=[1]),
+    ]
+    graph = helper.make_graph(nodes, "every_op",
+                              [value("x", [1, 4, 17, 13]), value("t", [2, 3, 5, 8]),
+                               value("s", [1, 3, 20])],
+                              [value("wx", None), value("proj", None), value("ctx", None),
+                               value("s_out", None)], initializer=inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def save(tmp_path, model, name="m.onnx"):
+    path = tmp_path / name
+    onnx.save(model, str(path))
+    return path
+
+
+def reference_shapes(model):
+    """Every node output's shape, by running the graph on random inputs."""
+    inputs = {i.name: RNG.standard_normal([d.dim_value for d in i.type.tensor_type.shape.dim])
+              .astype(np.float32) for i in model.graph.input}
+    names = [o for n in model.graph.node for o in n.output]
+    return dict(zip(names, (np.shape(v) for v in ReferenceEvaluator(model).run(names, inputs))))
+
+
+def test_every_supported_operator_and_attribute(tmp_path):
+    model = every_operator_model()
+    shapes = reference_shapes(model)
+    layers, skipped = read_onnx(save(tmp_path, model), skip_unsupported=True)
+    assert skipped == ["Flatten (1)", "Relu (1)", "Transpose (1)"]
+    by_name = {layer.name: layer for layer in layers}
+    assert list(by_name) == ["conv", "dw", "up", "fc", "wx", "proj", "scores", "ctx", "conv1d"]
+
+    conv = by_name["conv"]
+    P, Q = out_size(17, 3, 2, 1, 2, dilation=2), out_size(13, 2, 1, 0, 1)
+    assert shapes["a"] == (1, 8, P, Q) == (1, conv.K, conv.P, conv.Q)
+    assert (conv.groups, conv.dilation, conv.paddings, conv.strides, conv.R, conv.S) == (
+        2, (2, 1), (1, 0, 2, 1), (2, 1), 3, 2)
+    assert conv.macs == 8 * 2 * 3 * 2 * P * Q
+
+    dw = by_name["dw"]
+    assert dw.kind == "depthwise" and shapes["b"] == (1, 8, dw.P, dw.Q) == (1, 8, 4, 7)
+    total_rows, total_cols = (4 - 1) * 2 + 3 - P, (7 - 1) * 2 + 3 - Q     # SAME_UPPER
+    assert dw.paddings == (total_rows // 2, total_cols // 2,
+                           total_rows - total_rows // 2, total_cols - total_cols // 2)
+    assert dw.macs == 8 * 9 * 4 * 7
+
+    up = by_name["up"]
+    assert up.kind == "transposed_conv" and shapes["c"] == (1, 8, up.P, up.Q) == (1, 8, 9, 15)
+    assert up.macs == 8 * 8 * 4 * 4 * 4 * 7          # every input pixel scatters a 4x4 kernel
+
+    fc, wx = by_name["fc"], by_name["wx"]
+    assert (fc.kind, fc.P, fc.C, fc.K) == ("linear", 1, 8 * 9 * 15, 10)
+    assert shapes["fc"] == (1, 10) and fc.macs == 8 * 9 * 15 * 10
+    # wx = g2^T (7 x 10) times fc_d^T (10 x 1): a weight on the left
+    assert shapes["wx"] == (7, 1) and wx.macs == 7 * 10 * 1 and wx.kind == "linear"
+
+    proj, scores, ctx = by_name["proj"], by_name["scores"], by_name["ctx"]
+    assert shapes["proj"] == (2, 3, 5, 6)
+    assert (proj.kind, proj.P, proj.C, proj.K, proj.N) == ("gemm", 2 * 3 * 5, 8, 6, 1)
+    assert shapes["scores"] == (2, 3, 5, 5)
+    assert (scores.kind, scores.N, scores.P, scores.C, scores.K) == ("matmul", 6, 5, 8, 5)
+    assert (ctx.kind, ctx.P, ctx.C, ctx.K) == ("gemm", 30, 5, 4)    # a Constant is a weight
+
+    conv1d = by_name["conv1d"]
+    assert shapes["s_out"] == (1, 5, conv1d.Q) and conv1d.Q == out_size(20, 3, 1, 2, 0, 2)
+    assert (conv1d.P, conv1d.paddings, conv1d.dilation) == (1, (0, 2, 0, 0), (1, 2))
+    assert sum(layer.macs for layer in layers) == sum(
+        [conv.macs, dw.macs, up.macs, 8 * 9 * 15 * 10, 70, 30 * 8 * 6, 6 * 5 * 8 * 5,
+         30 * 5 * 4, 5 * 3 * 3 * conv1d.Q])
+
+
+def test_unsupported_operators_are_named_in_one_line(tmp_path):
+    with pytest.raises(SpecError) as error:
+        read_onnx(save(tmp_path, every_operator_model()))
+    message = str(error.value)
+    assert "\n" not in message
+    assert message == ("m.onnx: unsupported ONNX operators Flatten (1), Relu (1), Transpose (1); "
+                       "--skip-unsupported leaves them out")
+
+
+def test_weights_in_absent_external_data_still_import(tmp_path):
+    model = every_operator_model()
+    path = tmp_path / "ext.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="ext.data", size_threshold=0)
+    (tmp_path / "ext.data").unlink()
+    layers, _ = read_onnx(path, skip_unsupported=True)
+    expected, _ = read_onnx(save(tmp_path, every_operator_model()), skip_unsupported=True)
+    assert layers == expected
+
+
+def dynamic_model():
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="c", pads=[1, 1, 1, 1])
+    graph = helper.make_graph([node], "dyn", [value("x", ["batch", 3, "h", 32])],
+                              [value("y", None)], initializer=[weight("w", 16, 3, 3, 3)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_dynamic_dimension_needs_an_input_shape(tmp_path):
+    path = save(tmp_path, dynamic_model())
+    with pytest.raises(SpecError, match=r"input 'x' has a dynamic dimension \(batch, h\); fix it "
+                                        r"with --input-shape x=1x3x1x32"):
+        read_onnx(path)
+    [layer], _ = read_onnx(path, {"x": (2, 3, 24, 32)})
+    assert (layer.N, layer.P, layer.Q) == (2, 24, 32) and layer.macs == 2 * 16 * 27 * 24 * 32
+    with pytest.raises(SpecError, match="--input-shape names y, not an input of the graph"):
+        read_onnx(path, {"y": (1, 2)})
+
+
+@pytest.mark.parametrize("text", ["x", "x=", "=1x2", "x=1xa", "x=0x3"])
+def test_bad_input_shapes(text):
+    with pytest.raises(SpecError, match="expected NAME=DxDx"):
+        parse_input_shape(text)
+    assert parse_input_shape("in:0=1x3x224x224") == ("in:0", (1, 3, 224, 224))
+
+
+def test_truncated_and_malformed_files_are_one_line(tmp_path):
+    good = save(tmp_path, every_operator_model()).read_bytes()
+    cases = {"truncated.onnx": good[: len(good) // 2], "text.onnx": b"not a model\n" * 10,
+             "empty.onnx": b""}
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(SpecError) as error:
+            read_onnx(path, skip_unsupported=True)
+        assert name in str(error.value) and "\n" not in str(error.value)
+
+
+def test_load_network_reads_onnx_and_refuses_onnx_options_for_other_networks(tmp_path):
+    path = save(tmp_path, dynamic_model(), "dyn.onnx")
+    net = load_network(path, batch=2, input_shapes={"x": (1, 3, 8, 32)})
+    assert net.name == "dyn" and net.layers[0].N == 2 and net.skipped == ()
+    with pytest.raises(SpecError, match="--input-shape and --skip-unsupported are for ONNX"):
+        load_network("resnet18", input_shapes={"x": (1,)})
+    with pytest.raises(SpecError, match="network file 'gone.onnx' does not exist"):
+        load_network("gone.onnx")
+
+
+ZIGZAG_DIRS = [os.environ.get("ZIGZAG_WORKLOADS", ""),
+               *map(str, Path(__file__).parents[2].glob(
+                   "bench/_work/*/lib/python3*/site-packages/zigzag/inputs/workload"))]
+
+
+def zigzag_file(name):
+    for folder in filter(None, ZIGZAG_DIRS):
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    pytest.skip(f"ZigZag's {name} is not here (set ZIGZAG_WORKLOADS to the folder "
+                f"zigzag/inputs/workload of an unpacked zigzag-dse 3.9.1 wheel)")
+
+
+@pytest.mark.parametrize("file, preset", [("resnet18.onnx", "resnet18"),
+                                          ("mobilenetv2.onnx", "mobilenet_v2")])
+def test_zigzag_shipped_models_have_the_presets_macs(file, preset):
+    layers, skipped = read_onnx(zigzag_file(file), skip_unsupported=True)
+    assert sum(layer.macs for layer in layers) == load_network(preset).macs
+    assert skipped
+
+
+def test_zigzag_alexnet_imports():
+    """ZigZag's alexnet.onnx is the ONNX model zoo's (Caffe) AlexNet: 96-256-384-384-256
+    filters with grouped conv2, conv4 and conv5 and a 224x224 input, not the torchvision
+    network of the `alexnet` preset; its total is checked against that architecture here."""
+    layers, _ = read_onnx(zigzag_file("alexnet.onnx"), skip_unsupported=True)
+    caffe = (96 * 3 * 11 * 11 * 54 * 54 + 256 * 48 * 5 * 5 * 26 * 26 + 384 * 256 * 3 * 3 * 12 * 12
+             + 384 * 192 * 3 * 3 * 12 * 12 + 256 * 192 * 3 * 3 * 12 * 12
+             + 9216 * 4096 + 4096 * 4096 + 4096 * 1000)
+    assert sum(layer.macs for layer in layers) == caffe
