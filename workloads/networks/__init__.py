@@ -1,4 +1,4 @@
-"""Networks: the shipped presets, SCALE-Sim topology CSV and ONNX import.
+"""Networks: the shipped presets, SCALE-Sim topology CSV and ONNX import, and network YAML.
 
 `load_network(name_or_path, batch)` returns a validated `Network`; a bad name or file raises
 SpecError with a message that names the problem.
@@ -15,6 +15,7 @@ from ..layer import Layer
 from .presets import PRESETS
 from .onnx_import import read_onnx
 from .scalesim_csv import read_topology
+from .yaml_network import read_network_yaml
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ def list_networks() -> list[str]:
 
 def load_network(name_or_path: str | Path | Network, batch: int = 1,
                  input_shapes: dict | None = None, skip_unsupported: bool = False) -> Network:
-    """A preset name, a SCALE-Sim topology CSV (conv or GEMM form), an ONNX model (with
+    """A preset name, a SCALE-Sim topology CSV (conv or GEMM form), a network YAML (a list of
+    layers, workloads/networks/yaml_network.py), an ONNX model (with
     `input_shapes` fixing its inputs' shapes and `skip_unsupported` leaving out what it cannot
     import) or an already loaded Network, at the given batch."""
     positive_int(batch, "batch")
@@ -61,8 +63,10 @@ def load_network(name_or_path: str | Path | Network, batch: int = 1,
             raise SpecError(f"network file {text!r} does not exist")
         layers, skipped = read_onnx(path, input_shapes, skip_unsupported)
         name = path.stem
+    elif text.endswith((".yaml", ".yml")):
+        name, layers = read_network_yaml(Path(text))
     else:
         raise SpecError(f"unknown network {text!r}: not a preset ({', '.join(list_networks())}) "
-                        f"nor a .csv topology or .onnx file")
+                        f"nor a .csv topology, .onnx or .yaml file")
     return Network(name=name, layers=tuple(replace(layer, N=layer.N * batch) for layer in layers),
                    skipped=tuple(skipped))
