@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--batch", type=int, help="default: 1")
     rep.add_argument("--from-json", nargs="+", type=Path, metavar="FILE",
                      help="report saved `simulate --json` records instead of running")
-    rep.add_argument("--out", type=Path, required=True, help="folder to write the report into")
+    rep.add_argument("--out", required=True, help="folder to write the report into")
     rep.add_argument("--no-area", action="store_true",
                      help="leave out the Yosys cell count of each arch's PE array (about a "
                           "minute for a 32x32 array the first time; cached afterwards)")
@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--arch", required=True)
     gen.add_argument("--method", default="baseline",
                      help="the method whose hardware to build (hw/methods/; default baseline)")
-    gen.add_argument("--out", type=Path, required=True, help="folder to write into")
+    gen.add_argument("--out", required=True, help="folder to write into")
     gen.add_argument("--stats", action="store_true",
                      help="count the cells of the PE, the array and the method's units "
                           "(built-in Yosys)")

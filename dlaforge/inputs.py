@@ -4,8 +4,8 @@ refuses it with one line (DESIGN.md, "CLI": bad input is a SpecError, never a tr
 - `read_text`: a file that is missing, a folder, unreadable, larger than MAX_INPUT_BYTES or
   not UTF-8 text is refused, each with its own message.
 - `load_yaml`: safe YAML with every mapping key given once (a repeated key is refused, not
-  silently last-wins) and at most MAX_ALIASES aliases (an alias bomb is refused before
-  anything walks it).
+  silently last-wins) and at most MAX_YAML_VALUES values once its aliases are expanded (an
+  alias bomb is refused before anything walks it).
 - `load_json`: strict JSON (no NaN or Infinity) nested at most MAX_JSON_DEPTH deep.
 
 What the text means (an arch, a topology, a record) is checked by its own loader afterwards.
@@ -21,7 +21,7 @@ import yaml
 from .errors import SpecError, shown
 
 MAX_INPUT_BYTES = 64 * 2**20
-MAX_ALIASES = 100
+MAX_YAML_VALUES = 100_000
 MAX_JSON_DEPTH = 64
 
 
@@ -48,18 +48,14 @@ def read_text(path: Path, what: str) -> str:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader refusing repeated mapping keys and more than MAX_ALIASES aliases."""
+    """SafeLoader refusing repeated mapping keys and documents of more than MAX_YAML_VALUES
+    values with their aliases expanded."""
 
-    aliases = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self.aliases += 1
-            if self.aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark
-                raise SpecError(f"more than {MAX_ALIASES} YAML aliases (line {mark.line + 1}); "
-                                f"write the values out")
-        return super().compose_node(parent, index)
+    def construct_document(self, node):
+        if _expanded_size(node, {}) > MAX_YAML_VALUES:
+            raise SpecError(f"the document expands to more than {MAX_YAML_VALUES:,} values "
+                            f"(through YAML aliases?)")
+        return super().construct_document(node)
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -76,6 +72,18 @@ class _Loader(yaml.SafeLoader):
                 raise SpecError(f"key {shown(key)} is given twice (line "
                                 f"{key_node.start_mark.line + 1}); give each key once")
         return super().construct_mapping(node, deep)
+
+
+def _expanded_size(node, sizes: dict) -> int:
+    """Values in `node` counting every alias of a node as a copy of it (`sizes` memoizes by
+    node, so a shared node is counted once however often it is used)."""
+    if id(node) not in sizes:
+        children = node.value if isinstance(node.value, list) else []
+        flat = [part for child in children
+                for part in (child if isinstance(child, tuple) else (child,))]
+        sizes[id(node)] = min(MAX_YAML_VALUES + 1,
+                              1 + sum(_expanded_size(child, sizes) for child in flat))
+    return sizes[id(node)]
 
 
 def load_yaml(path: Path, what: str):

@@ -27,7 +27,7 @@ from .workloads.methods import METHODS, get_method
 from .workloads.networks import load_network
 
 
-def make_report(out: Path, arch: str | None = None, network: str | None = None,
+def make_report(out: str | Path, arch: str | None = None, network: str | None = None,
                 methods: str | None = None, dataflows: str | None = None,
                 model: str | None = None, batch: int | None = None,
                 from_json: list[Path] | None = None,
@@ -60,7 +60,7 @@ def make_report(out: Path, arch: str | None = None, network: str | None = None,
         inp = _gather(specs, bases, network, methods, dataflows, model or "analytical",
                       1 if batch is None else batch, progress, area)
     publish_tree(out, build(inp, progress), "--out")
-    return out / "index.html"
+    return Path(out) / "index.html"
 
 
 def _names(text: str, flag: str) -> list[str]:
