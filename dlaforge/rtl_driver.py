@@ -2,8 +2,9 @@
 RunRecord built from its counters (an entry point: it imports hw, sim and workloads).
 
 Each layer is one command per image and group on the RTL (Icarus when installed, else Amaranth's
-simulator); its outputs are checked bit-exact against the numba reference with random int
-operands, and its counters become Stats through sim/cycle/rtl_timing.stats_from_counters.
+simulator); its outputs, requantized to ofmap_bits with random per-channel scales, are checked
+bit-exact against the numba reference with random int operands, and its counters become Stats
+through sim/rtl_program.stats_from_counters.
 A layer whose timing model predicts more than MAX_RTL_CYCLES is refused before anything runs.
 """
 
@@ -53,7 +54,7 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
                                 f"{rtl_layer_reason(op)}")
             gemm = gemm_of(op)
             check_rtl_tiles(arch, dataflow, gemm, commands_of(op), layer.name)
-            cycles = rtl_timing(arch, dataflow, gemm).cycles * commands_of(op)
+            cycles = rtl_timing(arch, dataflow, gemm, requant=True).cycles * commands_of(op)
             if cycles > MAX_RTL_CYCLES:
                 raise SpecError(f"layer {layer.name!r} needs {cycles} cycles on the RTL, more "
                                 f"than --model rtl simulates ({MAX_RTL_CYCLES}); use --model "
@@ -66,7 +67,8 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
     with tempfile.TemporaryDirectory(prefix="dlaforge_rtl_") as tmp:
         runner = build(arch, Path(tmp)) if icarus else None
         for layer, op, gemm in planned:
-            jobs = [LayerJob.random(arch, dataflow, gemm, rng) for _ in range(commands_of(op))]
+            jobs = [LayerJob.random(arch, dataflow, gemm, rng, requant=True)
+                    for _ in range(commands_of(op))]
             results = (run_cocotb(jobs, Path(tmp), runner=runner) if icarus
                        else [run_amaranth(job) for job in jobs])
             for job, result in zip(jobs, results):
@@ -74,7 +76,7 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
                     raise RunError(f"RTL output of layer {layer.name!r} ({dataflow}) differs "
                                    f"from the reference")
                 stats = stats_from_counters(arch, op.pe_macs // commands_of(op), result.perf, table,
-                                            dataflow)
+                                            dataflow, requant_channels=gemm.K)
                 prev = stats_by_layer.get(layer.name)
                 stats_by_layer[layer.name] = stats if prev is None else prev + stats
     records = []

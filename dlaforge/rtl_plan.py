@@ -35,6 +35,11 @@ from .arch import ArchSpec
 from .errors import SpecError
 
 RTL_DATAFLOWS = ("ws", "os", "is")
+# Requantized outputs: a layer's per-channel parameters (workloads/methods/requant_ref.py) are a
+# table of K entries of REQUANT_PIECES one-byte DRAM elements: multiplier bits 0-7, multiplier
+# bits 8-15, shift. The accelerator reads an n-block's entries once, before its first
+# write-back (hw/requant.py).
+REQUANT_PIECES = 3
 
 
 def ceil_div(a, b):
@@ -81,6 +86,31 @@ class BufferGeometry:
         return BufferGeometry(halves["ifmap"], halves["weight"], halves["ofmap"])
 
 
+def tile_sizes(arch: ArchSpec, dataflow: str) -> tuple[int, int, int]:
+    """(Mt, Kt, Nt) of `dataflow`'s tiles on `arch` (the rule of the module docstring; whether
+    the buffers hold them is RtlPlan.make's check)."""
+    rows, cols = arch.pe_array.rows, arch.pe_array.cols
+    geo = BufferGeometry.of(arch)
+    return {"ws": (min(geo.ifmap_half, geo.acc_half), rows, cols),
+            "os": (rows, min(geo.ifmap_half, geo.weight_half), cols),
+            "is": (cols, rows, min(geo.ifmap_half, geo.acc_half))}[dataflow]
+
+
+def requant_refusal(arch: ArchSpec) -> str | None:
+    """Why the RTL cannot requantize its outputs on `arch` (None if it can): the per-channel
+    parameters are stored as REQUANT_PIECES one-byte DRAM elements, so the DRAM elements must
+    be 8 bits wide, and an output must fit the write port's psum_bits."""
+    pe = arch.pe_array
+    element = max(pe.ifmap_bits, pe.weight_bits)
+    if element != 8:
+        return (f"requantized outputs need 8-bit DRAM elements (their parameters are read as "
+                f"bytes); arch {arch.name!r} has {element}-bit elements")
+    if pe.ofmap_bits > pe.psum_bits:
+        return (f"requantized outputs of {pe.ofmap_bits} bits do not fit the {pe.psum_bits}-bit "
+                f"accumulators of arch {arch.name!r}")
+    return None
+
+
 @dataclass(frozen=True)
 class Gemm:
     """A layer as the accelerator sees it: conv dims plus its GEMM view (N = 1, groups = 1)."""
@@ -120,33 +150,31 @@ class RtlPlan:
     Mt: int
     Kt: int
     Nt: int
+    requant: bool = False     # outputs requantized to ofmap_bits (see REQUANT_PIECES)
 
     @staticmethod
-    def make(arch: ArchSpec, dataflow: str, gemm: Gemm) -> RtlPlan:
+    def make(arch: ArchSpec, dataflow: str, gemm: Gemm, requant: bool = False) -> RtlPlan:
         if dataflow not in RTL_DATAFLOWS:
             raise SpecError(f"the RTL runs dataflows {', '.join(RTL_DATAFLOWS)}, not {dataflow!r}")
         arch.check_dataflow(dataflow)
         if arch.pe_array.pe_kind != "mac":
             raise SpecError(f"the RTL builds MAC PEs only, not pe_kind {arch.pe_array.pe_kind!r}")
-        rows, cols = arch.pe_array.rows, arch.pe_array.cols
+        rows = arch.pe_array.rows
         geo = BufferGeometry.of(arch)
-        if dataflow == "ws":
-            Mt, Kt, Nt = min(geo.ifmap_half, geo.acc_half), rows, cols
-            need = {"weight": (geo.weight_half, rows), "ifmap": (Mt, 1)}
-        elif dataflow == "os":
-            Mt, Kt, Nt = rows, min(geo.ifmap_half, geo.weight_half), cols
-            need = {"ofmap": (geo.acc_half, rows), "ifmap": (Kt, 1)}
-        else:
-            if arch.pe_array.ifmap_bits != arch.pe_array.weight_bits:
-                raise SpecError("the RTL runs dataflow 'is' only when ifmap_bits == weight_bits")
-            Mt, Kt, Nt = cols, rows, min(geo.ifmap_half, geo.acc_half)
-            need = {"weight": (geo.weight_half, rows), "ifmap": (Nt, 1)}
+        if dataflow == "is" and arch.pe_array.ifmap_bits != arch.pe_array.weight_bits:
+            raise SpecError("the RTL runs dataflow 'is' only when ifmap_bits == weight_bits")
+        Mt, Kt, Nt = tile_sizes(arch, dataflow)
+        need = {"ws": {"weight": (geo.weight_half, rows), "ifmap": (Mt, 1)},
+                "os": {"ofmap": (geo.acc_half, rows), "ifmap": (Kt, 1)},
+                "is": {"weight": (geo.weight_half, rows), "ifmap": (Nt, 1)}}[dataflow]
         for operand, (have, want) in need.items():
             if have < want:
                 level = arch.shared_level(operand).name
                 raise SpecError(f"buffer {level!r} is too small for the RTL's {dataflow} tiles: "
                                 f"half of its {operand} share holds {have} words, needs {want}")
-        return RtlPlan(arch, dataflow, gemm, Mt=Mt, Kt=Kt, Nt=Nt)
+        if requant and (why := requant_refusal(arch)):
+            raise SpecError(why)
+        return RtlPlan(arch, dataflow, gemm, Mt=Mt, Kt=Kt, Nt=Nt, requant=requant)
 
     @property
     def trips(self) -> tuple[int, int, int]:

@@ -12,13 +12,20 @@ accumulator half j % 2.
 
 Sequencing. The DRAM engine is one in-order program over tiles; for i = 0, 1, ..., T+1:
     GATE(i):  if i >= 2, wait until the array has finished tile i-2;
-              if i >= 2 and tile i-2 is its output's last kd tile: write that output back (WRITE)
+              if i >= 2 and tile i-2 is its output's last kd tile: write that output back
+              (WRITE), after fetching the parameters of its n-block's filters (PARAMS) if
+              the command requantizes and the output is its n-block's first (m-block 0)
               if i < T: load tile i (LOAD)
 The compute engine runs tile i as soon as it is loaded and tile i-1 is done. Loading tile i
 waits for tile i-2 (the same buffer half); an output's write-back precedes the load that could
 start its accumulator half's next user, so no other interlock is needed. Every state of the
-DRAM engine lasts at least one cycle (GATE, WRITE, LOAD, ADV); `sim/cycle/rtl_timing.py`
+DRAM engine lasts at least one cycle (GATE, PARAMS, WRITE, LOAD, ADV); `sim/cycle/rtl_timing.py`
 times exactly this program.
+
+Requantization (designs with Geometry.requant, see hw/layouts.py and hw/requant.py): the
+ParamTable shares the DRAM read port with the loader (they never issue in the same state);
+responses tagged `param` go to the table, the others to the loader. The writer requantizes
+with the table's entries; outputs are then ofmap_bits wide in DRAM.
 
 Bit-sliced passes (only with RtlParams.slice_bits, see hw/layouts.py): the tile counters walk
 every output tile's kd blocks once per slice pair, and the first fold of each diagonal after
@@ -26,12 +33,14 @@ the first adds its sums to the accumulator rows shifted left by slice_bits (Horn
 the write-back sends Σ 2^(slice_bits·(i+j)) · Σ a_i·w_j.
 
 Counters (elements unless named bytes): cycles while busy, busy_cycles of the array, buffer
-reads and writes per buffer, DRAM bytes read and written.
+reads and writes per buffer, DRAM bytes read and written (a parameter element is one byte,
+an output element_bytes(ofmap_bits) when requantized, else element_bytes(psum_bits)). The
+parameter table's reads are not buffer accesses.
 """
 
 from __future__ import annotations
 
-from amaranth import Module, Signal, signed
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,6 +51,7 @@ from dlaforge.rtl_plan import Gemm, RtlPlan, element_bytes
 from .fold import FoldEngine, fold_loaded_tiles, wire_fold
 from .layouts import Geometry, RtlParams
 from .loader import Loader, wire_buffer_writes
+from .requant import ParamTable
 from .tiles import TileCounter
 from .writer import Writer
 
@@ -106,9 +116,12 @@ class Accelerator(wiring.Component):
             m.d.comb += counters[name].cmd.eq(cmd)
         lc, cc, wc = counters["load_tiles"], counters["compute_tiles"], counters["write_tiles"]
 
-        # the loader and the buffers' write ports
-        wiring.connect(m, wiring.flipped(self.rd_req), loader.req)
-        wiring.connect(m, wiring.flipped(self.rd_resp), loader.resp)
+        # the loader (and the parameter table) and the buffers' write ports
+        if geo.requant:
+            table = self._param_table(m, geo, cmd, wc, writer)
+        else:
+            wiring.connect(m, wiring.flipped(self.rd_req), loader.req)
+            wiring.connect(m, wiring.flipped(self.rd_resp), loader.resp)
         m.d.comb += [loader.cmd.eq(cmd), loader.n0.eq(lc.n0), loader.kd0.eq(lc.kd0),
                      loader.half.eq(lc.half), loader.m_size.eq(lc.m_size),
                      loader.k_size.eq(lc.k_size), loader.n_size.eq(lc.n_size),
@@ -158,13 +171,26 @@ class Accelerator(wiring.Component):
                 with m.Elif((write_lags == 2) & ~write_ready):
                     pass
                 with m.Elif((write_lags == 2) & wc.last_k & ~written):
-                    m.d.comb += writer.start.eq(1)
-                    m.next = "WRITE"
+                    if geo.requant:
+                        with m.If(cmd.requant & (wc.m0 == 0)):
+                            m.d.comb += table.start.eq(1)
+                            m.next = "PARAMS"
+                        with m.Else():
+                            m.d.comb += writer.start.eq(1)
+                            m.next = "WRITE"
+                    else:
+                        m.d.comb += writer.start.eq(1)
+                        m.next = "WRITE"
                 with m.Elif(~lc.finished):
                     m.d.comb += loader.start.eq(1)
                     m.next = "LOAD"
                 with m.Else():
                     m.next = "ADV"
+            if geo.requant:
+                with m.State("PARAMS"):
+                    with m.If(table.done):
+                        m.d.comb += writer.start.eq(1)
+                        m.next = "WRITE"
             with m.State("WRITE"):
                 with m.If(writer.done):
                     m.d.sync += written.eq(1)
@@ -183,16 +209,39 @@ class Accelerator(wiring.Component):
                 m.next = "GATE"
         m.d.comb += self.busy.eq(~self.cmd.ready)
 
-        self._count(m, geo, loader, fold, writer)
+        self._count(m, geo, cmd, loader, fold, writer)
         return m
 
-    def _count(self, m, geo, loader, fold, writer):
+    def _param_table(self, m, geo, cmd, wc, writer) -> ParamTable:
+        """The parameter table, its share of the DRAM read port, and its reads by the writer."""
+        m.submodules.params = table = ParamTable(geo)
+        loader = m.submodules.loader
+        req, resp = self.rd_req, self.rd_resp
+        to_table = resp.payload.tag.param
+        m.d.comb += [req.valid.eq(loader.req.valid | table.req.valid),
+                     req.payload.eq(Mux(table.req.valid, table.req.payload, loader.req.payload)),
+                     loader.req.ready.eq(req.ready), table.req.ready.eq(req.ready),
+                     resp.ready.eq(1),
+                     loader.resp.valid.eq(resp.valid & ~to_table),
+                     table.resp.valid.eq(resp.valid & to_table),
+                     loader.resp.payload.eq(resp.payload), table.resp.payload.eq(resp.payload),
+                     table.requant_base.eq(cmd.requant_base), table.n0.eq(wc.n0),
+                     table.n_size.eq(wc.n_size),
+                     table.channel.eq(writer.channel), writer.param.eq(table.param)]
+        return table
+
+    def _count(self, m, geo, cmd, loader, fold, writer):
         perf = self.perf
         rd = self.rd_req.valid & self.rd_req.ready
         rd_bytes = Signal(4)
         m.d.comb += rd_bytes.eq(element_bytes(geo.ifmap_bits))
         with m.If(self.rd_req.payload.tag.weight):
             m.d.comb += rd_bytes.eq(element_bytes(geo.weight_bits))
+        wr_bytes = element_bytes(geo.psum_bits)
+        if geo.requant:
+            with m.If(self.rd_req.payload.tag.param):
+                m.d.comb += rd_bytes.eq(1)          # a parameter piece: one byte element
+            wr_bytes = Mux(cmd.requant, element_bytes(geo.ofmap_bits), wr_bytes)
         acc_row_reads = Signal(2)
         m.d.comb += acc_row_reads.eq(fold.acc_ren + writer.fetch)
         with m.If(self.busy):
@@ -207,5 +256,5 @@ class Accelerator(wiring.Component):
                 perf.acc_writes.eq(perf.acc_writes + fold.acc_we * geo.cols),
                 perf.dram_read_bytes.eq(perf.dram_read_bytes + rd * rd_bytes),
                 perf.dram_write_bytes.eq(perf.dram_write_bytes + (self.wr.valid & self.wr.ready)
-                                         * element_bytes(geo.psum_bits)),
+                                         * wr_bytes),
             ]

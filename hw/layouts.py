@@ -10,6 +10,14 @@ C H W K R S P Q, stride, padding; the GEMM view M = P*Q and Kd = C*R*S; the tile
 Nt and tile counts tn, tm, tk; DRAM bases of the ifmap (C x H x W), the weights (K x C x R x S)
 and the outputs (K x P x Q, psum_bits each); `dataflow` is 0 (ws), 1 (os) or 2 (is).
 
+Requantization (only in a design with the requantization stage, `Geometry.requant`: RtlParams
+.requant and an arch that rtl_plan.requant_refusal allows): `requant` = 1 writes every output
+requantized to ofmap_bits (workloads/methods/requant_ref.py) with the per-channel parameters of
+the table at `requant_base` (K entries of rtl_plan.REQUANT_PIECES byte elements), `relu` = 1
+adds the ReLU. With `requant` = 0 the outputs are the psum_bits sums, as in a design without
+the stage. A read request for a parameter carries `tag.param` = 1, `tag.word` its channel in
+the n-block and `tag.lane` its piece.
+
 Bit-sliced passes (only in a design generated with `RtlParams.slice_bits` > 0): an operand
 wider than the PEs is stored in DRAM as slice planes of `slice_bits` each (plane i holds bits
 i*slice_bits and up; ifmap planes `ifmap_plane` elements apart, weight planes `weight_plane`
@@ -27,25 +35,29 @@ from amaranth.lib import data
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import BufferGeometry, RtlPlan
+from dlaforge.rtl_plan import (REQUANT_PIECES, BufferGeometry, RtlPlan, requant_refusal,
+                               tile_sizes)
 
 DIM_FIELDS = ("C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Mt", "Kt", "Nt",
               "tn", "tm", "tk")
 DATAFLOW_CODES = {"ws": 0, "os": 1, "is": 2}    # the command's `dataflow` field
 SLICE_FIELDS = {"a_top": 4, "w_top": 4}     # highest slice index of ifmap / weights
+REQUANT_FIELDS = ("requant", "relu", "requant_base")
 COUNTERS = ("cycles", "busy_cycles", "ifmap_reads", "ifmap_writes", "weight_reads",
             "weight_writes", "acc_reads", "acc_writes", "dram_read_bytes", "dram_write_bytes")
 
 
 @dataclass(frozen=True)
 class RtlParams:
-    """Widths the spec does not fix: DRAM element address, command dims, counters; and
-    `slice_bits`, the slice width of bit-sliced passes (0: the design has no passes)."""
+    """Widths the spec does not fix: DRAM element address, command dims, counters;
+    `slice_bits`, the slice width of bit-sliced passes (0: the design has no passes); and
+    `requant`, whether to build the requantization stage (where the arch allows it)."""
 
     addr_bits: int = 32
     dim_bits: int = 16
     counter_bits: int = 48
     slice_bits: int = 0
+    requant: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,20 +72,29 @@ class Geometry:
     buffers: BufferGeometry
     dataflows: tuple
     params: RtlParams
+    requant: bool = False      # the design has the requantization stage
+    ofmap_bits: int = 8        # requantized output width
+    block_filters: int = 0     # most filters of one n-block (the parameter table's depth)
 
     @staticmethod
     def of(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
         pe = arch.pe_array
+        dataflows = built_dataflows(arch)
+        requant = params.requant and requant_refusal(arch) is None and bool(dataflows)
+        block_filters = max((tile_sizes(arch, df)[2] for df in dataflows), default=0)
         return Geometry(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
-                        BufferGeometry.of(arch),
-                        built_dataflows(arch), params)
+                        BufferGeometry.of(arch), dataflows, params, requant, pe.ofmap_bits,
+                        block_filters if requant else 0)
 
     @property
     def tag_layout(self) -> data.StructLayout:
         b = self.buffers
-        word = max(2 * b.ifmap_half, 2 * b.weight_half)
-        return data.StructLayout({"weight": 1, "word": bits_for(word),
-                                  "lane": bits_for(max(self.rows, self.cols))})
+        word = max(2 * b.ifmap_half, 2 * b.weight_half, self.block_filters)
+        lanes = max(self.rows, self.cols, REQUANT_PIECES if self.requant else 1)
+        fields = {"weight": 1, "word": bits_for(word), "lane": bits_for(lanes)}
+        if self.requant:
+            fields["param"] = 1
+        return data.StructLayout(fields)
 
     @property
     def element_bits(self) -> int:
@@ -87,6 +108,8 @@ class Geometry:
         if p.slice_bits:
             fields.update({**SLICE_FIELDS, "ifmap_plane": p.addr_bits,
                            "weight_plane": p.addr_bits})
+        if self.requant:
+            fields.update({"requant": 1, "relu": 1, "requant_base": p.addr_bits})
         return data.StructLayout(fields)
 
     def read_request_layout(self) -> data.StructLayout:
@@ -133,9 +156,12 @@ def bits_for(count: int) -> int:
 
 
 def command_fields(plan: RtlPlan, ifmap_base: int, weight_base: int, ofmap_base: int,
-                   params: RtlParams = RtlParams(), slices: dict | None = None) -> dict:
+                   params: RtlParams = RtlParams(), slices: dict | None = None,
+                   requant_base: int = 0, relu: bool = False) -> dict:
     """The command descriptor of `plan` as a dict of field values (with `slices`, the values
-    of the bit-sliced pass fields); SpecError if one does not fit its field."""
+    of the bit-sliced pass fields; with plan.requant, the requantization fields, its table at
+    `requant_base`); SpecError if one does not fit its field. Fields left out are 0 (a
+    design's requantization fields when the plan does not requantize)."""
     g = plan.gemm
     tn, tm, tk = plan.trips
     fields = {"C": g.C, "H": g.H, "W": g.W, "K": g.K, "R": g.R, "S": g.S, "P": g.P, "Q": g.Q,
@@ -143,7 +169,13 @@ def command_fields(plan: RtlPlan, ifmap_base: int, weight_base: int, ofmap_base:
             "Nt": plan.Nt, "tn": tn, "tm": tm, "tk": tk, "M": g.M, "Kd": g.Kd,
             "ifmap_base": ifmap_base, "weight_base": weight_base, "ofmap_base": ofmap_base,
             "dataflow": DATAFLOW_CODES[plan.dataflow], **(slices or {})}
-    layout = Geometry.of(plan.arch, params).command_layout()
+    geo = Geometry.of(plan.arch, params)
+    if plan.requant:
+        if not geo.requant:
+            raise SpecError(requant_refusal(plan.arch) or "the design has no requantization "
+                            "stage (RtlParams.requant is off)")
+        fields.update({"requant": 1, "relu": int(relu), "requant_base": requant_base})
+    layout = geo.command_layout()
     for name, value in fields.items():
         width = layout[name].width
         if value >= 1 << width:

@@ -1,6 +1,11 @@
 """`dlaforge rtl verify`: the corner-case and random layers of hw/shapes.py, plus extreme
 operands, on a user's own spec, in the chosen simulator, checked bit-exact against the numba
-reference and for the testbench's cycle count equal to the accelerator's own counter."""
+reference and for the testbench's cycle count equal to the accelerator's own counter.
+
+The outputs are requantized (random per-channel scales that saturate some outputs both ways)
+where the design has the requantization stage, as `--model rtl` runs layers; two more layers
+per dataflow check the stage's ReLU and the psum_bits sums a method's unit takes. Without the
+stage (arch not 8-bit, see rtl_plan.requant_refusal) every layer checks the sums."""
 
 from __future__ import annotations
 
@@ -29,12 +34,19 @@ def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None) -> t
     low = -(1 << (arch.pe_array.ifmap_bits - 1))
     for dataflow in geo.dataflows:
         cases = dict(shapes(geo.rows, geo.cols))
-        jobs = [LayerJob.random(arch, dataflow, gemm, rng) for gemm in cases.values()]
+        requant = geo.requant
+        jobs = [LayerJob.random(arch, dataflow, gemm, rng, requant=requant)
+                for gemm in cases.values()]
         names = list(cases)
+        padded = conv(2, 4, 4, 3, 3, 3, padding=1)
         for value in (low, 1):
-            jobs.append(LayerJob.random(arch, dataflow, conv(2, 4, 4, 3, 3, 3, padding=1), rng,
-                                        low=value, high=value + 1))
+            jobs.append(LayerJob.random(arch, dataflow, padded, rng, low=value, high=value + 1,
+                                        requant=requant))
             names.append(f"all_{value}")
+        if requant:
+            jobs += [LayerJob.random(arch, dataflow, padded, rng, requant=True, relu=True),
+                     LayerJob.random(arch, dataflow, padded, rng)]
+            names += ["relu", "sums"]
         ok, bad = tally(dataflow, names, jobs, _run(jobs, sim), progress)
         passed, failed = passed + ok, failed + bad
     return passed, failed

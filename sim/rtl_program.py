@@ -11,7 +11,9 @@ Per tile i: its fold F_i (rtl_plan.fold_length); its DRAM step S_i, the loader's
 element per beat, `dram_beat_gap` cycles each; a zero-padding element one cycle and no beat,
 spread evenly over the tiles), the DRAM latency and the engine's two state cycles, plus the
 write-back of the output tile that left the accumulator two tiles before, a fetch cycle per row
-and a beat per element. A load refills the buffer half the array left one tile earlier, so the
+and a beat per element (with requantized outputs, before an n-block's first write-back the
+fetch of its filters' parameters: REQUANT_PIECES one-byte beats per filter, the latency and
+two cycles). A load refills the buffer half the array left one tile earlier, so the
 DRAM engine and the array form a two-stage pipeline:
   cycles = S_0 + sum_{i>=1} max(F_{i-1}, S_i) + F_{T-1} + the last output's write-back + 4.
 It ignores that a load also waits for the channel when the previous step ran long and the
@@ -25,7 +27,8 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import Gemm, RtlPlan, dram_beat_gap, element_bytes, fold_length
+from dlaforge.rtl_plan import (REQUANT_PIECES, Gemm, RtlPlan, dram_beat_gap, element_bytes,
+                               fold_length)
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
@@ -67,10 +70,17 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, pe.weight_bits):
         return "operand widths other than the array's"
     try:
-        RtlPlan.make(arch, dataflow, gemm_of(op))
+        RtlPlan.make(arch, dataflow, gemm_of(op), requant=True)
     except SpecError as exc:
         return str(exc)
     return None
+
+
+def output_bits(plan: RtlPlan) -> int:
+    """Width of an output element the plan writes to DRAM: ofmap_bits when requantized, else
+    the psum_bits sum."""
+    pe = plan.arch.pe_array
+    return pe.ofmap_bits if plan.requant else pe.psum_bits
 
 
 def streamed_and_folds(plan: RtlPlan, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +110,8 @@ def program_counters(plan: RtlPlan, cycles: int, ifmap_beats: int) -> dict:
     ifmap_buf_writes, weight_buf_writes = (b_block, a_block) if is_ else (a_block, b_block)
     written_rows = n_size if is_ else m_size
     b_i, b_w, b_o = (element_bytes(bits) for bits in (pe.ifmap_bits, pe.weight_bits,
-                                                        pe.psum_bits))
+                                                        output_bits(plan)))
+    param_bytes = REQUANT_PIECES * plan.gemm.K if plan.requant else 0
     return {
         "cycles": int(cycles),
         "busy_cycles": int(fold_len.sum()),
@@ -110,7 +121,7 @@ def program_counters(plan: RtlPlan, cycles: int, ifmap_beats: int) -> dict:
         "weight_writes": int(weight_buf_writes.sum()),
         "acc_reads": acc_rmw + int((written_rows * cols)[last].sum()),
         "acc_writes": int((acc_rows * cols).sum()),
-        "dram_read_bytes": int(ifmap_beats * b_i + b_block.sum() * b_w),
+        "dram_read_bytes": int(ifmap_beats * b_i + b_block.sum() * b_w + param_bytes),
         "dram_write_bytes": int(plan.gemm.M * plan.gemm.K * b_o),
     }
 
@@ -137,7 +148,7 @@ def analytical_cycles(plan: RtlPlan, bandwidth: float, latency: int) -> int:
     n_size, m_size, k_size = tiles[:, 3], tiles[:, 4], tiles[:, 5]
     _, folds = streamed_and_folds(plan, tiles)
     gap_i, gap_w, gap_o = (dram_beat_gap(element_bytes(bits), bandwidth)
-                           for bits in (pe.ifmap_bits, pe.weight_bits, pe.psum_bits))
+                           for bits in (pe.ifmap_bits, pe.weight_bits, output_bits(plan)))
     a_block = m_size * k_size
     inside = ifmap_beats(plan) / max(int(a_block.sum()), 1)     # share of A read from DRAM
     loads = (a_block * (inside * gap_i + (1 - inside)) + k_size * n_size * gap_w
@@ -146,6 +157,10 @@ def analytical_cycles(plan: RtlPlan, bandwidth: float, latency: int) -> int:
         loads = loads + _row_end_waits(plan, tiles, max(1, latency))
     rows, lanes = (n_size, m_size) if plan.dataflow == "is" else (m_size, n_size)
     writes = np.where(tiles[:, 2] == plan.trips[2] - 1, rows * (2 + (lanes - 1) * gap_o) + 1, 0)
+    if plan.requant:        # the parameter fetch before an n-block's first write-back
+        fetch = (REQUANT_PIECES * n_size - 1) * dram_beat_gap(1, bandwidth) + max(1, latency) + 2
+        writes = writes + np.where((tiles[:, 2] == plan.trips[2] - 1) & (tiles[:, 1] == 0),
+                                   fetch, 0)
     steps = loads.astype(np.float64)
     steps[2:] += writes[:-2]
     body = np.maximum(folds[:-1], steps[1:]).sum()
@@ -176,20 +191,22 @@ def _row_end_waits(plan: RtlPlan, tiles: np.ndarray, latency: int) -> np.ndarray
 
 
 def analytical_rtl_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:
-    """Stats of one HwOp under the RTL's schedule from the closed form (the analytical model
-    of `--schedule rtl`): the counters exact, the cycles estimated."""
-    plan = RtlPlan.make(arch, dataflow, gemm_of(op))
+    """Stats of one HwOp under the RTL's schedule (requantized outputs) from the closed form
+    (the analytical model of `--schedule rtl`): the counters exact, the cycles estimated."""
+    plan = RtlPlan.make(arch, dataflow, gemm_of(op), requant=True)
     cycles = analytical_cycles(plan, arch.dram.bandwidth_bytes_per_cycle,
                                arch.dram.latency_cycles)
     counters = program_counters(plan, cycles, ifmap_beats(plan))
-    return op_stats_from_counters(arch, op, counters, table, dataflow)
+    return op_stats_from_counters(arch, op, counters, table, dataflow, requant=True)
 
 
 def op_stats_from_counters(arch: ArchSpec, op: HwOp, counters: dict, table,
-                           dataflow: str) -> Stats:
-    """Stats of a whole HwOp from the counters of one of its commands."""
+                           dataflow: str, requant: bool = False) -> Stats:
+    """Stats of a whole HwOp from the counters of one of its commands (`requant`: commands
+    with requantized outputs)."""
     all_commands = {name: value * commands_of(op) for name, value in counters.items()}
-    return stats_from_counters(arch, op.pe_macs, all_commands, table, dataflow)
+    channels = gemm_of(op).K * commands_of(op) if requant else 0
+    return stats_from_counters(arch, op.pe_macs, all_commands, table, dataflow, channels)
 
 
 def rtl_mapping(arch: ArchSpec, op: HwOp, dataflow: str) -> dict:
@@ -200,20 +217,24 @@ def rtl_mapping(arch: ArchSpec, op: HwOp, dataflow: str) -> dict:
 
 
 def stats_from_counters(arch: ArchSpec, macs: int, counters: dict, table,
-                        dataflow: str = "ws") -> Stats:
+                        dataflow: str = "ws", requant_channels: int = 0) -> Stats:
     """A Stats record from the RTL's counters (measured, or from `rtl_timing`), priced with the
     energy table. Buffer accesses are per element on the levels holding each operand (the
     accumulator's at psum width); DRAM reads split into weights (every weight element the
-    loader wrote came from DRAM) and ifmap (the rest). Register-file and inter-PE energies are
-    not counted by the RTL and stay 0. Under is the ifmap buffer holds the weights and the
-    weight buffer the ifmap, so their counters are the other operand's."""
+    loader wrote came from DRAM, plus the requantization parameters: REQUANT_PIECES bytes per
+    filter of each command, `requant_channels` filters in all) and ifmap (the rest); DRAM
+    output writes are ofmap_bits wide with requantization, else psum_bits. Register-file and
+    inter-PE energies are not counted by the RTL and stay 0. Under is the ifmap buffer holds the
+    weights and the weight buffer the ifmap, so their counters are the other operand's."""
     pe = arch.pe_array
     b_i, b_w = element_bytes(pe.ifmap_bits), element_bytes(pe.weight_bits)
     buffer_of = ({"ifmap": "weight", "weight": "ifmap"} if dataflow == "is"
                  else {"ifmap": "ifmap", "weight": "weight"})
     buffer_of["ofmap"] = "acc"
-    weight_dram_bytes = counters[f"{buffer_of['weight']}_writes"] * b_w
+    param_bytes = REQUANT_PIECES * requant_channels
+    weight_dram_bytes = counters[f"{buffer_of['weight']}_writes"] * b_w + param_bytes
     ifmap_dram_bytes = counters["dram_read_bytes"] - weight_dram_bytes
+    out_bits = pe.ofmap_bits if requant_channels else pe.psum_bits
     accesses = {}
     sram_energy = 0.0
     sram_read_bytes = sram_write_bytes = 0
@@ -229,7 +250,8 @@ def stats_from_counters(arch: ArchSpec, macs: int, counters: dict, table,
     accesses["dram"] = {
         "ifmap": {"reads": ifmap_dram_bytes // b_i, "writes": 0},
         "weight": {"reads": weight_dram_bytes // b_w, "writes": 0},
-        "ofmap": {"reads": 0, "writes": counters["dram_write_bytes"] * 8 // pe.psum_bits}}
+        "ofmap": {"reads": 0,
+                  "writes": counters["dram_write_bytes"] // element_bytes(out_bits)}}
     energy = {"mac": macs * table.mac_pj, "rf": 0.0, "noc": 0.0, "sram": sram_energy,
               "dram": (counters["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
                        + counters["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit)}

@@ -149,7 +149,7 @@ def op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:
         raise SpecError(why)
     built, slices = array_arch(arch), op_slices(op)
     if slices == 1:
-        stats = rtl_op_stats(built, op, dataflow, table)
+        stats = rtl_op_stats(built, op, dataflow, table, requant=False)   # sums out
     else:
         one = sliced_timing(built, dataflow, command_gemm(op), slices - 1, slices - 1)
         commands = op.N // slices * op.groups

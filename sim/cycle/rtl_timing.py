@@ -19,12 +19,18 @@ padding in the tile this is the closed form below):
   b = a + gap_i + (|B| - 1) * gap_w, and dL = b + latency + 1.
 Write-back of an output tile, started at s: per row (m; is: n), one fetch cycle, then one
   beat per lane (n; is: m), each waiting for the channel; it ends at the last beat's cycle dW.
+  A beat is element_bytes(ofmap_bits) when the command requantizes, else element_bytes(psum_bits).
+Parameter fetch (requantizing commands only), started at s, for the n_size filters of an
+  n-block: REQUANT_PIECES one-byte beats per filter, the first at max(s + 1, free), then one
+  per gap(1); it ends at dP = last beat + latency + 1.
 Fold of tile i (sim: fold_length): starts at f_i = max(dL_i + 1, e_{i-1} + 1) and ends at
   e_i = f_i + L_i - 1, L_i = 2R + C + T + 1 (ws: T = m_size; is: T = n_size) or
   k_size + 2R + C (os).
 DRAM engine, for i = 0 .. T+1, from cycle g (g = 0 for i = 0):
-  if i >= 2: g = max(g, e_{i-2} + 1); if tile i-2 ends its output: write it back from g, and
-  g = dW + 1;  if i < T: load tile i from s = g, and the next step starts at g = dL + 2;
+  if i >= 2: g = max(g, e_{i-2} + 1); if tile i-2 ends its output: (if the command
+  requantizes and the output is its n-block's first, m-block 0: fetch the n-block's parameters
+  from s = g, and g = dP) write it back from g, and g = dW + 1;
+  if i < T: load tile i from s = g, and the next step starts at g = dL + 2;
   otherwise the next step starts at g + 2. The layer ends when step T+2 is reached at g:
   cycles = g + 1.
 """
@@ -37,11 +43,12 @@ import numpy as np
 from numba import njit
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import Gemm, RtlPlan, dram_beat_gap, element_bytes
+from dlaforge.rtl_plan import REQUANT_PIECES, Gemm, RtlPlan, dram_beat_gap, element_bytes
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
-from ..rtl_program import gemm_of, op_stats_from_counters, program_counters, streamed_and_folds
+from ..rtl_program import (gemm_of, op_stats_from_counters, output_bits, program_counters,
+                           streamed_and_folds)
 
 
 @dataclass(frozen=True)
@@ -133,8 +140,17 @@ def _write(s, free, rows, lanes, gap):
 
 
 @njit(cache=True)
+def _params(s, free, channels, gap, latency):
+    """Times one parameter fetch; returns (done cycle, channel free)."""
+    last = max(s + 1, free) + (REQUANT_PIECES * channels - 1) * gap
+    return last + latency + 1, last + gap
+
+
+@njit(cache=True)
 def _program(tiles, os_, is_, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pad, Mt, Kt, Nt,
-             gap_i, gap_w, gap_o, latency):
+             gap_i, gap_w, gap_o, latency, gap_p):
+    """The DRAM engine's program; gap_p > 0: the command requantizes, a parameter beat
+    holding the channel gap_p cycles."""
     T = tiles.shape[0]
     free = 0
     loaded = np.zeros(T, dtype=np.int64)
@@ -147,6 +163,8 @@ def _program(tiles, os_, is_, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pa
             j = i - 2
             g = max(g, ends[j] + 1)
             if tiles[j, 2] == trips_k - 1:
+                if gap_p > 0 and tiles[j, 1] == 0:
+                    g, free = _params(g, free, tiles[j, 3], gap_p, latency)
                 rows, lanes = (tiles[j, 3], tiles[j, 4]) if is_ else (tiles[j, 4], tiles[j, 3])
                 done, free = _write(g, free, rows, lanes, gap_o)
                 g = done + 1
@@ -166,28 +184,29 @@ def _program(tiles, os_, is_, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pa
 
 
 def rtl_timing(arch: ArchSpec, dataflow: str, gemm: Gemm, bandwidth: float | None = None,
-               latency: int | None = None) -> RtlTiming:
+               latency: int | None = None, requant: bool = False) -> RtlTiming:
     """Cycles and counters of `gemm` on the RTL generated from `arch` (DRAM bandwidth and
-    latency default to the spec's)."""
-    plan = RtlPlan.make(arch, dataflow, gemm)
+    latency default to the spec's), its outputs requantized if `requant`."""
+    plan = RtlPlan.make(arch, dataflow, gemm, requant)
     pe = arch.pe_array
     bandwidth = arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth
     latency = max(1, arch.dram.latency_cycles if latency is None else latency)
     tiles = plan.tiles()
     _, fold_len = streamed_and_folds(plan, tiles)
     b_i, b_w, b_o = (element_bytes(bits) for bits in (pe.ifmap_bits, pe.weight_bits,
-                                                        pe.psum_bits))
+                                                        output_bits(plan)))
     g = gemm
     cycles, ifmap_beats = _program(
         tiles, dataflow == "os", dataflow == "is", plan.trips[2], fold_len, g.P, g.Q, g.C, g.H,
         g.W, g.R, g.S, g.stride, g.padding, plan.Mt, plan.Kt, plan.Nt,
         dram_beat_gap(b_i, bandwidth), dram_beat_gap(b_w, bandwidth),
-        dram_beat_gap(b_o, bandwidth), latency)
+        dram_beat_gap(b_o, bandwidth), latency, dram_beat_gap(1, bandwidth) if requant else 0)
     return RtlTiming(program_counters(plan, int(cycles), int(ifmap_beats)))
 
 
-def rtl_op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:
+def rtl_op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table, requant: bool = True) -> Stats:
     """Stats of one HwOp as the RTL runs it (`commands_of(op)` commands, one after another):
-    the cycle model's timing of the RTL's schedule."""
-    counters = rtl_timing(arch, dataflow, gemm_of(op)).counters
-    return op_stats_from_counters(arch, op, counters, table, dataflow)
+    the cycle model's timing of the RTL's schedule, with requantized outputs unless a method's
+    unit takes the sums (`requant` False)."""
+    counters = rtl_timing(arch, dataflow, gemm_of(op), requant=requant).counters
+    return op_stats_from_counters(arch, op, counters, table, dataflow, requant)

@@ -1,12 +1,13 @@
 """The whole accelerator in Amaranth's simulator on edge_tiny: every output bit-exact against
 the numba direct convolution, and every counter and the cycle count equal to the timing model
-(sim/cycle/rtl_timing.py), for the three dataflows, on 5 of the 21 shapes, with extreme operands and under
-several DRAM bandwidths and latencies."""
+(sim/cycle/rtl_timing.py), for the three dataflows, on 5 of the 21 shapes (half of them with
+requantized outputs), with extreme operands and under several DRAM bandwidths and latencies."""
 
 import numpy as np
 import pytest
 
 from dlaforge.arch import load_arch
+from dlaforge.errors import SpecError
 from dlaforge.hw.job import LayerJob
 from dlaforge.hw.sim_amaranth import run_amaranth
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
@@ -22,7 +23,8 @@ DRAMS = [(None, None), (0.5, 3), (1.0, 1), (3.0, 7)]
 def check(job):
     result = run_amaranth(job)
     assert np.array_equal(result.output, job.expected())
-    model = rtl_timing(job.arch, job.dataflow, job.gemm, job.bandwidth, job.latency)
+    model = rtl_timing(job.arch, job.dataflow, job.gemm, job.bandwidth, job.latency,
+                       requant=job.requant is not None)
     assert result.perf == model.counters
     assert result.testbench_cycles == model.cycles
     return result
@@ -33,8 +35,10 @@ def check(job):
 def test_random_layers_bit_exact_and_cycle_exact(dataflow, name):
     index = list(SHAPES).index(name)
     bandwidth, latency = DRAMS[index % len(DRAMS)]
+    requant = (index + "ws os is".split().index(dataflow)) % 2 == 1
     job = LayerJob.random(EDGE_TINY, dataflow, SHAPES[name], np.random.default_rng(index),
-                          bandwidth=bandwidth, latency=latency)
+                          bandwidth=bandwidth, latency=latency, requant=requant,
+                          relu=requant and index % 3 == 0)
     check(job)
 
 
@@ -71,6 +75,8 @@ def test_widths_come_from_the_spec(tmp_path, dataflow):
                     "weight_bits: 6, psum_bits: 20}\n")
     arch = load_arch(path)
     rng = np.random.default_rng(11)
+    with pytest.raises(SpecError, match="requantized outputs need 8-bit DRAM elements"):
+        LayerJob.random(arch, dataflow, conv(1, 3, 3, 2, 3, 3), rng, requant=True)
     for gemm in (conv(4, 5, 5, 6, 3, 3, padding=1), conv(70, 1, 1, 4, 1, 1)):
         job = LayerJob.random(arch, dataflow, gemm, rng)
         check(job)

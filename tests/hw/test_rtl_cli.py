@@ -94,11 +94,13 @@ def test_cycle_model_of_the_rtl_schedule_equals_the_rtl(tmp_path):
                 assert rtl_row[key] == cycle_row[key], (measured["dataflow"], key)
             assert rtl_row["energy_pj"] == pytest.approx(cycle_row["energy_pj"])
             assert rtl_row["energy_pj"] > 0 and rtl_row["macs"] == layer.macs
+            shape = rtl_row["shape"]        # requantized: one int8 byte per output
+            assert rtl_row["dram_write_bytes"] == shape["K"] * shape["P"] * shape["Q"]
 
 
 def test_verify_passes_on_edge_tiny_in_icarus(capsys):
     assert main(["rtl", "verify", "--arch", "edge_tiny", "--sim", "icarus"]) == 0
-    assert "69 passed, 0 failed" in capsys.readouterr().out   # 23 cases x ws, os, is
+    assert "75 passed, 0 failed" in capsys.readouterr().out   # 25 cases x ws, os, is
 
 
 def test_method_hardware_through_the_command_line(tmp_path, capsys):

@@ -31,14 +31,28 @@ def _rtl_dataflows(arch):
     return [df for df in arch.pe_array.dataflows if df != "rs"]
 
 
-def test_closed_form_counters_equal_the_timing_models_on_corner_shapes():
+@pytest.mark.parametrize("requant", [False, True])
+def test_closed_form_counters_equal_the_timing_models_on_corner_shapes(requant):
     arch = load_arch("edge_tiny")
     for dataflow in ("ws", "os", "is"):
         for name, gemm in shapes(4, 4).items():
-            plan = RtlPlan.make(arch, dataflow, gemm)
-            exact = rtl_timing(arch, dataflow, gemm).counters
+            plan = RtlPlan.make(arch, dataflow, gemm, requant)
+            exact = rtl_timing(arch, dataflow, gemm, requant=requant).counters
             closed = program_counters(plan, exact["cycles"], ifmap_beats(plan))
             assert closed == exact, (dataflow, name)
+
+
+def test_requantized_outputs_read_parameters_and_write_ofmap_bits():
+    """Per command: 3 parameter bytes per filter read, one byte per output written, and the
+    parameter fetches (one per n-block) cost cycles; the loads and folds are the same."""
+    arch = load_arch("edge_tiny")
+    for dataflow in ("ws", "os", "is"):
+        gemm = shapes(4, 4)["channels_one_more"]
+        sums = rtl_timing(arch, dataflow, gemm).counters
+        out = rtl_timing(arch, dataflow, gemm, requant=True).counters
+        assert out["dram_read_bytes"] == sums["dram_read_bytes"] + 3 * gemm.K
+        assert out["dram_write_bytes"] * 4 == sums["dram_write_bytes"] == 4 * gemm.K * gemm.M
+        assert out["busy_cycles"] == sums["busy_cycles"] and out["cycles"] != sums["cycles"]
 
 
 @pytest.mark.parametrize("preset,networks", CASES)
@@ -54,8 +68,8 @@ def test_analytical_estimate_of_the_rtl_program(preset, networks):
         for dataflow in _rtl_dataflows(arch):
             exact_total = estimate_total = 0
             for op in _ops(arch, network):
-                plan = RtlPlan.make(arch, dataflow, gemm_of(op))
-                exact = rtl_timing(arch, dataflow, gemm_of(op)).counters
+                plan = RtlPlan.make(arch, dataflow, gemm_of(op), requant=True)
+                exact = rtl_timing(arch, dataflow, gemm_of(op), requant=True).counters
                 estimate = analytical_cycles(plan, bandwidth, latency)
                 closed = program_counters(plan, estimate, ifmap_beats(plan))
                 assert {**closed, "cycles": exact["cycles"]} == exact, (network, op.name)
@@ -72,7 +86,7 @@ def test_grouped_op_runs_one_command_per_group_and_image():
     arch = load_arch("edge_tiny")
     depthwise = next(op for op in _ops(arch, "mobilenet_v2") if op.groups > 1)
     table = energy_table(arch)
-    one = rtl_timing(arch, "ws", gemm_of(depthwise)).counters
+    one = rtl_timing(arch, "ws", gemm_of(depthwise), requant=True).counters
     stats = rtl_op_stats(arch, depthwise, "ws", table)
     assert gemm_of(depthwise).C == depthwise.C // depthwise.groups
     assert stats.cycles == one["cycles"] * depthwise.groups * depthwise.N
@@ -110,7 +124,7 @@ def test_method_ops_on_their_unit_and_the_rest_on_the_baseline_accelerator(tmp_p
     assert direct.mapping["schedule"] == "rtl" and direct.mapping["commands"] == 1
     arch = load_arch("edge_tiny_winograd")
     (op,) = get_method("winograd_f4", arch).transform(load_network(str(csv)).layers[1], arch)
-    assert direct.stats.cycles == rtl_timing(arch, "ws", gemm_of(op)).cycles
+    assert direct.stats.cycles == rtl_timing(arch, "ws", gemm_of(op), requant=True).cycles
     with pytest.raises(dlaforge.errors.SpecError, match="use --model cycle"):
         dlaforge.simulate("edge_tiny_winograd", str(csv), dataflow="ws", model="analytical",
                           method="winograd_f4", schedule="rtl")
