@@ -1,10 +1,12 @@
 """The shipped networks at 224x224, with their exact layer shapes (convs and fully connected;
-pooling, activations, batch norm and residual adds are not PE-array work and are left out).
+pooling, activations, batch norm and residual adds are not PE-array work and are left out),
+and the transformers of transformers.py.
 """
 
 from __future__ import annotations
 
 from ..layer import Layer, conv, linear
+from .transformers import TRANSFORMERS
 
 
 def resnet18() -> list[Layer]:
@@ -103,4 +105,4 @@ def alexnet() -> list[Layer]:
 
 
 PRESETS = {"resnet18": resnet18, "resnet50": resnet50, "mobilenet_v2": mobilenet_v2,
-           "vgg16": vgg16, "alexnet": alexnet}
+           "vgg16": vgg16, "alexnet": alexnet, **TRANSFORMERS}
