@@ -45,6 +45,7 @@ bench: $(STAMP) tools
 	$(PY) bench/scalesim_differential.py
 	$(PY) bench/bench_rtl.py
 	$(PY) bench/bench_method_rtl.py
+	$(PY) bench/bench_workloads.py      # ONNX import times; ZigZag's models if ZIGZAG_WORKLOADS is set
 
 # The wheel installed non-editable into a fresh venv, used from outside the checkout.
 wheel-check: $(STAMP)
