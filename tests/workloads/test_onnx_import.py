@@ -140,6 +140,27 @@ def test_unsupported_operators_are_named_in_one_line(tmp_path):
                        "--skip-unsupported leaves them out")
 
 
+def test_batch_norm_folds_into_the_conv_it_alone_reads(tmp_path):
+    """conv1 -> bn1 folds; conv2's output is read by bn2 and by the graph output, and bn3
+    reads a Relu: neither folds."""
+    norm = [weight(f"bn.{p}", 8) for p in ("scale", "bias", "mean", "var")]
+    names = [t.name for t in norm]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c1", *names], ["b1"], name="bn1"),
+             helper.make_node("Conv", ["b1", "w8"], ["c2"], name="conv2"),
+             helper.make_node("BatchNormalization", ["c2", *names], ["b2"], name="bn2"),
+             helper.make_node("Relu", ["b2"], ["r"], name="relu"),
+             helper.make_node("BatchNormalization", ["r", *names], ["b3"], name="bn3")]
+    graph = helper.make_graph(nodes, "bn", [value("x", [1, 3, 8, 8])],
+                              [value("b3", None), value("c2", None)],
+                              initializer=[weight("w", 8, 3, 3, 3), weight("w8", 8, 8, 1, 1),
+                                           *norm])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    layers, skipped = read_onnx(save(tmp_path, model), skip_unsupported=True)
+    assert [layer.name for layer in layers] == ["conv1", "conv2"]
+    assert skipped == ["BatchNormalization (2)", "Relu (1)"]
+
+
 def test_weights_in_absent_external_data_still_import(tmp_path):
     model = every_operator_model()
     path = tmp_path / "ext.onnx"

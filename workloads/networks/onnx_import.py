@@ -9,7 +9,9 @@ and 2-D; groups, dilations, pads, auto_pad, non-square kernels and strides), Con
 (output_padding, output_shape), Gemm (transA, transB) and MatMul with a weight operand (an
 initializer or a Constant's output) or of two activations (batched: one product per leading
 index, as attention's Q·Kᵀ and A·V). Constant, Identity and Dropout do nothing at inference and
-are passed over. Every other operator is unsupported: `read_onnx` names them all in one error,
+are passed over; so is a BatchNormalization that is the only reader of a Conv's, a
+ConvTranspose's or a Gemm's output: deployment folds it into that layer's weights and bias.
+Every other operator is unsupported: `read_onnx` names them all in one error,
 or with `skip_unsupported` leaves them out and returns them (the caller warns). Biases are not
 counted (they are additions, not MACs).
 """
@@ -65,11 +67,11 @@ def read_onnx(path: Path, input_shapes: dict | None = None,
     shapes = _known_shapes(graph)
     weights = ({t.name for t in graph.initializer}
                | {o for n in graph.node if n.op_type == "Constant" for o in n.output})
-    layers, unsupported = [], Counter()
+    layers, unsupported, folded = [], Counter(), _batch_norms_folded(graph)
     for index, node in enumerate(graph.node):
         convert = CONVERTERS.get(node.op_type)
         if convert is None:
-            if node.op_type not in PASSED_OVER:
+            if node.op_type not in PASSED_OVER and not set(node.output[:1]) & folded:
                 unsupported[node.op_type] += 1
             continue
         name = node.name or (node.output[0] if node.output else f"{node.op_type}_{index}")
@@ -84,6 +86,17 @@ def read_onnx(path: Path, input_shapes: dict | None = None,
     if not layers:
         raise SpecError(f"{path.name} has no Conv, ConvTranspose, Gemm or MatMul node")
     return layers, left_out
+
+
+def _batch_norms_folded(graph) -> set:
+    """The BatchNormalization nodes (by first output) that fold into the layer whose output
+    they alone read."""
+    producers = {out: n.op_type for n in graph.node for out in n.output}
+    readers = Counter(name for n in graph.node for name in n.input)
+    readers.update(o.name for o in graph.output)
+    return {n.output[0] for n in graph.node if n.op_type == "BatchNormalization" and n.input
+            and producers.get(n.input[0]) in ("Conv", "ConvTranspose", "Gemm")
+            and readers[n.input[0]] == 1}
 
 
 def _fix_inputs(path: Path, graph, given: dict) -> None:
