@@ -58,10 +58,8 @@ def run_sweep(spec: SweepSpec, out: Path, version: str, workers: int | None = No
         out.mkdir(exist_ok=True)
         store = Store(out)
         try:
-            stored = store.results(run.key for _, runs in keyed for run in runs)
-            tasks = [Task(point.arch, tuple(r for r in runs if r.key not in stored), spec.model,
-                          spec.objective, spec.batch, version)
-                     for point, runs in keyed if any(r.key not in stored for r in runs)]
+            tasks = _tasks(keyed, store.results(run.key for _, runs in keyed for run in runs),
+                           spec, version)
             session = uuid.uuid4().hex
             progress(0, len(tasks))
             finished = execute(tasks, workers, client)
@@ -79,6 +77,19 @@ def run_sweep(spec: SweepSpec, out: Path, version: str, workers: int | None = No
             client.close()
     rows = [_row(point, run, stored[run.key]) for point, runs in keyed for run in runs]
     return SweepOutcome(rows, len(points), len(tasks))
+
+
+def _tasks(keyed, stored: dict, spec: SweepSpec, version: str) -> list[Task]:
+    """A task per point with runs the store lacks; a run that two points share (equal
+    varied values) is computed once."""
+    tasks, scheduled = [], set(stored)
+    for point, runs in keyed:
+        missing = tuple(r for r in runs if r.key not in scheduled)
+        scheduled.update(r.key for r in missing)
+        if missing:
+            tasks.append(Task(point.arch, missing, spec.model, spec.objective, spec.batch,
+                              version))
+    return tasks
 
 
 def _row(point: Point, run: Run, result) -> dict:

@@ -18,7 +18,8 @@ samples: {count: 20, method: lhs, seed: 0}      # how ranges are drawn: lhs or r
 
 The points are the grid of the listed values crossed with `samples.count` draws of the
 ranges (Latin-hypercube or uniform random, from `seed`; log-uniform with `log: true`; whole
-numbers when both ends are). A range bounded by integers draws integers.
+numbers when both ends are). File paths (`base`, `networks`) are read as on the command
+line, from the working directory.
 
 Paths: `pe_array.<field>`, `memory.<level name>.<field>`, `dram.<field>`,
 `energy.<field>`, `units.<unit>.ops_per_cycle`, and the top-level `clock_mhz` and
@@ -138,16 +139,16 @@ def load_sweep_spec(spec: str | Path | dict) -> SweepSpec:
         raise SpecError(f"`base` must be a preset name or an arch YAML path, not {base!r}")
     base_arch = arch_mapping(base)
     batch = positive_int(data.get("batch", 1), "batch")
-    networks = tuple(load_network(n, batch) for n in _names(data, "networks", None, str))
+    networks = tuple(load_network(n, batch) for n in _names(data, "networks", None))
     model = _choice(data, "model", "analytical", SWEEP_MODELS)
     objective = _choice(data, "objective", "energy", OBJECTIVES)
     base_dataflows = base_arch.get("pe_array", {}).get("dataflows", [])
-    dataflows = _names(data, "dataflows", base_dataflows, str)
+    dataflows = _names(data, "dataflows", base_dataflows)
     for df in dataflows:
         if df not in DATAFLOWS:
             raise SpecError(f"unknown dataflow {df!r} in `dataflows`; choose from "
                             f"{', '.join(DATAFLOWS)}")
-    methods = _names(data, "methods", ["baseline"], str)
+    methods = _names(data, "methods", ["baseline"])
     for method in methods:
         if method not in METHODS:
             raise SpecError(f"unknown method {method!r} in `methods`; choose from "
@@ -190,14 +191,14 @@ def _read(path) -> dict:
         raise SpecError(f"sweep spec {str(path)!r} is not valid YAML{where}") from None
 
 
-def _names(data, key, default, kind) -> list:
+def _names(data, key, default) -> list:
     value = data.get(key, default)
     if default is None and key not in data:
         raise SpecError(f"the sweep spec needs `{key}`: a list")
     if not isinstance(value, list) or not value:
         raise SpecError(f"`{key}` must be a non-empty list, not {value!r}")
     for item in value:
-        if not isinstance(item, kind):
+        if not isinstance(item, str):
             raise SpecError(f"`{key}` must list names, not {item!r}")
     return value
 

@@ -20,7 +20,7 @@ from dlaforge.cli import main
 from dlaforge.sim.run import run_network
 from dlaforge.sim.sweep.spec import load_sweep_spec
 from dlaforge.sim.sweep.store import STORE_NAME
-from dlaforge.sweep_driver import _with_pareto
+from dlaforge.sweep_driver import _with_pareto, sweep_folder
 from dlaforge.workloads.networks import load_network
 
 TOPOLOGY = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
@@ -49,7 +49,8 @@ def write_spec(tmp_path, spec, name="spec.yaml"):
 
 
 def stored_rows(out):
-    with sqlite3.connect(out / STORE_NAME) as db:
+    """[(session, rows it stored)] of the sweep folder's store."""
+    with sqlite3.connect(f"file:{out / STORE_NAME}?mode=ro", uri=True) as db:
         return db.execute("SELECT session, COUNT(*) FROM runs GROUP BY session").fetchall()
 
 
@@ -142,6 +143,16 @@ def test_refused_points_carry_the_reason(tmp_path):
     assert "Refused runs (3)" in (tmp_path / "out" / "index.html").read_text()
 
 
+def test_equal_points_are_computed_once(tmp_path):
+    spec = {"base": "edge_tiny", "networks": ["alexnet"], "dataflows": ["ws"],
+            "vary": {"pe_array.rows": [4, 4]}}
+    export = sweep_folder(spec, tmp_path / "out", workers=1)
+    assert (export.outcome.points, export.outcome.computed) == (2, 1)
+    first, second = export.outcome.rows
+    assert {**first, "point": 1} == second
+    assert stored_rows(tmp_path / "out")[0][1] == 1
+
+
 def test_ops_priced_once_across_points_that_differ_only_in_clock():
     net = load_network("alexnet")
     cache = {}
@@ -175,8 +186,11 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_a_point(tmp_path,
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if (out / STORE_NAME).exists() and sum(n for _, n in stored_rows(out)) >= 10:
-            break
+        try:
+            if sum(n for _, n in stored_rows(out)) >= 10:
+                break
+        except sqlite3.OperationalError:      # the store or its table not made yet
+            pass
         time.sleep(0.02)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
