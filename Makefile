@@ -46,6 +46,7 @@ bench: $(STAMP) tools
 	$(PY) bench/bench_rtl.py
 	$(PY) bench/bench_method_rtl.py
 	$(PY) bench/bench_workloads.py      # ONNX import times; ZigZag's models if ZIGZAG_WORKLOADS is set
+	$(PY) bench/bench_sweep.py          # 1,000 ResNet-18 points four ways: about 15 minutes
 
 # The wheel installed non-editable into a fresh venv, used from outside the checkout.
 wheel-check: $(STAMP)
