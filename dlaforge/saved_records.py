@@ -64,7 +64,7 @@ def _layer(layer, where: str) -> None:
     for key in ("energy_breakdown_pj", "ops"):
         for name, value in _mapping(layer.get(key), f"{where}.{key}").items():
             _amount(value, f"{where}.{key}.{name}")
-    for level, operands in _mapping(layer.get("accesses", {}), f"{where}.accesses").items():
+    for level, operands in _mapping(layer.get("accesses"), f"{where}.accesses").items():
         for operand, counts in _mapping(operands, f"{where}.accesses.{level}").items():
             for kind, value in _mapping(counts, f"{where}.accesses.{level}.{operand}").items():
                 _amount(value, f"{where}.accesses.{level}.{operand}.{kind}")

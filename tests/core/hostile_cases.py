@@ -209,6 +209,9 @@ CASES = [
             files={"r.json": record(energy_breakdown_pj={"mac": None})}),
     Hostile("7", ["report", "--from-json", "{d}/r.json", "--out", "{d}/o"],
             "is not valid JSON", files={"r.json": record(energy_breakdown_pj={"mac": math.nan})}),
+    Hostile("7", ["report", "--from-json", "{d}/r.json", "--out", "{d}/o"],   # found by fuzzing
+            "`layers[0].accesses` must be a mapping, not None", files={"r.json": record(
+                accesses=None)}),
     # 8: messages that mislead
     Hostile("8", ["simulate", "--arch", "{d}/a.yaml", "--network", "resnet18"],
             "`dram.type` must be a name such as LPDDR4, not a list",
