@@ -28,7 +28,7 @@ OPERANDS = ("ifmap", "weight", "ofmap")
 DATAFLOWS = ("ws", "os", "is", "rs")
 PE_KINDS = ("mac", "xnor")
 # Fixed-function units beside the PE array that methods need (workloads/methods declare them).
-UNIT_KINDS = ("winograd_transform", "smartdeal_rebuild", "xnor_scale", "slice_combine")
+UNIT_KINDS = ("winograd_transform", "smartdeal_rebuild", "xnor_scale", "slice_combine", "vector")
 PRESET_DIR = Path(__file__).parent / "presets"
 # The fewest bytes per cycle a bandwidth may be: slower would price a layer beyond int64 cycles.
 MIN_BANDWIDTH = 1e-3
@@ -125,7 +125,9 @@ class MemoryLevel:
 class Unit:
     """A fixed-function unit beside the PE array (Winograd transforms, SmartDeal rebuild, XNOR
     output scaling, bit-slice combining), doing `ops_per_cycle` of its operations per cycle;
-    its energy per operation comes from the energy table (dlaforge.sim.method_costs)."""
+    its energy per operation comes from the energy table (dlaforge.sim.method_costs). The
+    `vector` unit runs the non-MAC layers (sim/vector_cost.py): its lanes x operations per
+    lane per cycle."""
 
     name: str
     ops_per_cycle: float

@@ -25,6 +25,7 @@ from .stats import RunRecord
 from .workloads.layer import Layer
 from .workloads.methods import METHODS, get_method
 from .workloads.networks import load_network
+from .workloads.vector_ops import vector_work
 
 
 def make_report(out: str | Path, arch: str | None = None, network: str | None = None,
@@ -171,6 +172,10 @@ def compulsory_dram_bytes(record: RunRecord, spec: ArchSpec) -> tuple[int, ...]:
             rebuilt = Layer(name=layer.name, kind=layer.kind, **layer.shape)
         except TypeError as exc:
             raise SpecError(f"layer {layer.name!r} of the record has a malformed shape: {exc}") from None
+        if rebuilt.kind == "vector":        # the vector unit streams each tensor once
+            work = vector_work(rebuilt, spec.pe_array.ifmap_bits)
+            out.append(-(-(work.read_elements + work.write_elements) * work.bits // 8))
+            continue
         out.append(sum(sum(op.compulsory_dram_bytes()) for op in method.transform(rebuilt, spec)))
     return tuple(out)
 

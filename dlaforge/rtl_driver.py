@@ -48,6 +48,9 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
     chosen = get_method(method, arch)
     planned = []
     for layer in network.layers:
+        if layer.kind == "vector":
+            raise SpecError(f"--model rtl cannot run layer {layer.name!r} ({layer.op}): the "
+                            f"generated accelerator has no vector unit")
         for op in chosen.transform(layer, arch):
             if rtl_layer_reason(op) is not None:
                 raise SpecError(f"--model rtl cannot run layer {layer.name!r}: "

@@ -1,4 +1,5 @@
-"""Run a whole network through a model: method transform, mapping, Stats per layer."""
+"""Run a whole network through a model: method transform, mapping, Stats per layer (a vector
+layer's work goes to the vector unit, sim/vector_cost.py, whatever the method)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dlaforge.errors import SpecError
 from dlaforge.stats import LayerRecord, RunRecord
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
+from dlaforge.workloads.vector_ops import VectorOp, vector_work
 
 from .analytical import search
 from .cycle.model import native_cycle_stats, scalesim_cycle_stats
@@ -19,6 +21,7 @@ from .energy import energy_table
 from .limits import check_sizes
 from .rtl_program import analytical_rtl_stats, rtl_cannot_run, rtl_layer_reason, rtl_mapping
 from .scalesim_mode import scalesim_stats
+from .vector_cost import vector_stats
 
 SCHEDULES = ("mapped", "rtl")
 
@@ -28,6 +31,9 @@ def _rtl_pricing(arch: ArchSpec, method: str, model: str, dataflow: str, layer, 
     the op (through its timing model, cycle model only), else the baseline accelerator (a
     method's int8 edge layers, Winograd's direct-convolution fallback), else SpecError."""
     reasons = []
+    if isinstance(op, VectorOp):
+        raise SpecError(f"--schedule rtl: the generated hardware has no vector unit for layer "
+                        f"{layer.name!r} ({op.op})")
     if rtl_layer_reason(op) is not None:
         raise SpecError(f"--schedule rtl: the generated hardware cannot run layer "
                         f"{layer.name!r}: {rtl_layer_reason(op)}")
@@ -52,6 +58,12 @@ def _rtl_pricing(arch: ArchSpec, method: str, model: str, dataflow: str, layer, 
 def _op_stats(arch, op, dataflow, objective, table, model, tracing, rtl_program):
     """(Stats, mapping dict, per-tile schedule or None) of one hardware op under `model`
     (under the RTL's program when `rtl_program` = (price, mapping) is given)."""
+    if isinstance(op, VectorOp):
+        if arch.scalesim is not None:
+            raise SpecError(f"layer {op.name!r} ({op.op}): a SCALE-Sim .cfg has no vector unit")
+        if tracing:
+            raise SpecError(f"--trace does not trace the vector unit (layer {op.name!r})")
+        return vector_stats(arch, op, table), {"unit": "vector"}, None
     if rtl_program is not None:
         price, mapping = rtl_program
         return price(arch, op, dataflow, table), mapping(arch, op, dataflow), None
@@ -66,9 +78,11 @@ def _op_stats(arch, op, dataflow, objective, table, model, tracing, rtl_program)
     return stats, found.to_dict(), None
 
 
-def _weight_as_activation(stats):
+def _weight_as_activation(op, stats):
     """A product of two activations reads its second operand from DRAM where activations live:
     its DRAM reads count as ifmap reads (on chip it keeps the weight's buffer and port)."""
+    if isinstance(op, VectorOp) or not op.weight_is_activation:
+        return stats
     dram = {o: dict(v) for o, v in stats.accesses.get("dram", {}).items()}
     moved = dram.get("weight", {}).get("reads", 0)
     if not moved:
@@ -101,8 +115,11 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
     table = energy_table(arch)
-    ops = [(layer, chosen.transform(layer, arch)) for layer in network.layers]
-    check_sizes(arch, ops, dataflow, model, schedule)     # before any layer is priced
+    ops = [(layer, [vector_work(layer, layer.ifmap_bits or arch.pe_array.ifmap_bits)]
+             if layer.kind == "vector" else chosen.transform(layer, arch))
+           for layer in network.layers]
+    check_sizes(arch, [(layer, layer_ops) for layer, layer_ops in ops
+                       if layer.kind != "vector"], dataflow, model, schedule)   # before pricing
     # under --schedule rtl every op's hardware is settled before anything is priced
     rtl_programs = {id(op): _rtl_pricing(arch, method, model, dataflow, layer, op)
                     for layer, layer_ops in ops for op in layer_ops} if schedule == "rtl" else {}
@@ -118,8 +135,7 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 priced[key] = _op_stats(arch, op, dataflow, objective, table, model,
                                         tracer is not None, rtl_programs.get(id(op)))
             stats, mapping, tiles = priced[key]
-            if op.weight_is_activation:
-                stats = _weight_as_activation(stats)
+            stats = _weight_as_activation(op, stats)
             if tracer is not None:
                 tracer.add(layer.name, op, tiles, stats.cycles)
             total = stats if total is None else total + stats

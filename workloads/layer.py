@@ -11,6 +11,9 @@ A `matmul` is a batched product of two activations (attention's scores Q·Kᵀ a
 A·V): N independent products of a P x C matrix (the ifmap) by a C x K matrix that is itself an
 activation of the network, held where a weight would be. Nothing is stored as weights; each
 image has its own second operand, moved as an activation.
+
+A `vector` layer is a non-MAC operator (element-wise, pooling, softmax, normalization, data
+movement) that the arch's vector unit runs; `op` names it (workloads/vector_ops.py).
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from dataclasses import dataclass
 
 from dlaforge.errors import SpecError, positive_int
 
+from .vector_ops import POOLS, check_vector_layer
 from .window import Window, canonical_window
 
-LAYER_KINDS = ("conv2d", "depthwise", "pointwise", "linear", "gemm", "transposed_conv", "matmul")
+LAYER_KINDS = ("conv2d", "depthwise", "pointwise", "linear", "gemm", "transposed_conv", "matmul",
+               "vector")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Layer(Window):
     stride_w: int | None = None     # column stride (None: `stride`)
     pads: tuple | None = None       # (top, left, bottom, right) (None: `padding` all round)
     dilation: tuple = (1, 1)        # (rows, cols)
+    op: str | None = None           # a vector layer's operator
 
     def __post_init__(self):
         where = f"layer {self.name!r}"
@@ -58,6 +64,13 @@ class Layer(Window):
                 positive_int(getattr(self, name), f"{where}: {name}")
         if self.C % self.groups or self.K % self.groups:
             raise SpecError(f"{where}: groups={self.groups} must divide C={self.C} and K={self.K}")
+        if (self.kind == "vector") != (self.op is not None):
+            raise SpecError(f"{where}: a vector layer needs `op` (its operator), and only a "
+                            f"vector layer has one")
+        if self.kind == "vector":
+            check_vector_layer(self)
+            if self.op not in POOLS:
+                return
         if self.kind == "matmul" and (self.groups, self.R, self.S, self.Q, self.W) != (1,) * 5:
             raise SpecError(f"{where}: a matmul is N x (P x C) by (C x K): groups, R, S, Q and W "
                             f"must be 1")
@@ -81,6 +94,8 @@ class Layer(Window):
     def macs(self) -> int:
         """Nominal multiply-accumulates of the layer, whatever method runs it."""
         c_per_group = self.C // self.groups
+        if self.kind == "vector":
+            return 0
         if self.kind == "transposed_conv":
             # every input pixel scatters one R x S kernel per (in, out) channel pair
             return self.N * self.K * c_per_group * self.H * self.W * self.R * self.S
@@ -89,7 +104,8 @@ class Layer(Window):
     def shape(self) -> dict:
         return {"N": self.N, "K": self.K, "C": self.C, "P": self.P, "Q": self.Q, "R": self.R,
                 "S": self.S, "H": self.H, "W": self.W, "stride": self.stride,
-                "padding": self.padding, "groups": self.groups, **self.window_shape()}
+                "padding": self.padding, "groups": self.groups, **self.window_shape(),
+                **({"op": self.op} if self.op else {})}
 
 
 def out_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -108,9 +124,9 @@ def conv(name, C, K, H, R=3, stride=1, padding=None, groups=1, N=1, W=None) -> L
     """A square-kernel convolution; padding defaults to 'same' (R // 2)."""
     padding = R // 2 if padding is None else padding
     W = H if W is None else W
-    return Layer(name=name, kind=conv_kind(C, K, R, R, groups), K=K, C=C, H=H, W=W, R=R, S=R, N=N, stride=stride,
-                 padding=padding, groups=groups, P=out_size(H, R, stride, padding),
-                 Q=out_size(W, R, stride, padding))
+    return Layer(name=name, kind=conv_kind(C, K, R, R, groups), K=K, C=C, H=H, W=W, R=R, S=R,
+                 N=N, stride=stride, padding=padding, groups=groups,
+                 P=out_size(H, R, stride, padding), Q=out_size(W, R, stride, padding))
 
 
 def linear(name, in_features, out_features, N=1) -> Layer:
@@ -120,3 +136,9 @@ def linear(name, in_features, out_features, N=1) -> Layer:
 def matmul(name, P, C, K, N=1) -> Layer:
     """N products of two activations: a P x C matrix by a C x K matrix."""
     return Layer(name=name, kind="matmul", N=N, P=P, C=C, K=K, Q=1, H=P, W=1)
+
+
+def vector(name, op, C, H, W=1, N=1) -> Layer:
+    """A vector layer that keeps its size: N x C x H x W (rows of C elements for softmax and
+    the norms: W = 1)."""
+    return Layer(name=name, kind="vector", op=op, N=N, C=C, K=C, H=H, W=W, P=H, Q=W)

@@ -61,12 +61,13 @@ def every_operator_model():
         helper.make_node("MatMul", ["scores_id", "k"], ["ctx"], name="ctx"),
         helper.make_node("Conv", ["s", "c1d"], ["s_out"], name="conv1d", pads=[2, 0],
                          dilations=[2], strides=[1]),
+        helper.make_node("Erf", ["s_out"], ["s_erf"], name="erf"),
     ]
     graph = helper.make_graph(nodes, "every_op",
                               [value("x", [1, 4, 17, 13]), value("t", [2, 3, 5, 8]),
                                value("s", [1, 3, 20])],
                               [value("wx", None), value("proj", None), value("ctx", None),
-                               value("s_out", None)], initializer=inits)
+                               value("s_erf", None)], initializer=inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -88,9 +89,12 @@ def test_every_supported_operator_and_attribute(tmp_path):
     model = every_operator_model()
     shapes = reference_shapes(model)
     layers, skipped = read_onnx(save(tmp_path, model), skip_unsupported=True)
-    assert skipped == ["Flatten (1)", "Relu (1)", "Transpose (1)"]
+    assert skipped == ["Erf (1)"]
     by_name = {layer.name: layer for layer in layers}
-    assert list(by_name) == ["conv", "dw", "up", "fc", "wx", "proj", "scores", "ctx", "conv1d"]
+    assert list(by_name) == ["conv", "relu", "dw", "up", "fc", "wx", "proj", "tT", "scores",
+                             "ctx", "conv1d"]             # Flatten, Dropout, Identity: nothing
+    assert (by_name["relu"].kind, by_name["relu"].op, by_name["tT"].op) == ("vector", "relu",
+                                                                           "transpose")
 
     conv = by_name["conv"]
     P, Q = out_size(17, 3, 2, 1, 2, dilation=2), out_size(13, 2, 1, 0, 1)
@@ -136,13 +140,13 @@ def test_unsupported_operators_are_named_in_one_line(tmp_path):
         read_onnx(save(tmp_path, every_operator_model()))
     message = str(error.value)
     assert "\n" not in message
-    assert message == ("m.onnx: unsupported ONNX operators Flatten (1), Relu (1), Transpose (1); "
-                       "--skip-unsupported leaves them out")
+    assert message == ("m.onnx: unsupported ONNX operators Erf (1); --skip-unsupported leaves "
+                       "them out")
 
 
 def test_batch_norm_folds_into_the_conv_it_alone_reads(tmp_path):
     """conv1 -> bn1 folds; conv2's output is read by bn2 and by the graph output, and bn3
-    reads a Relu: neither folds."""
+    reads a Relu: neither folds, both are vector layers."""
     norm = [weight(f"bn.{p}", 8) for p in ("scale", "bias", "mean", "var")]
     names = [t.name for t in norm]
     nodes = [helper.make_node("Conv", ["x", "w"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
@@ -157,8 +161,10 @@ def test_batch_norm_folds_into_the_conv_it_alone_reads(tmp_path):
                                            *norm])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     layers, skipped = read_onnx(save(tmp_path, model), skip_unsupported=True)
-    assert [layer.name for layer in layers] == ["conv1", "conv2"]
-    assert skipped == ["BatchNormalization (2)", "Relu (1)"]
+    assert [(layer.name, layer.op) for layer in layers] == [
+        ("conv1", None), ("conv2", None), ("bn2", "batchnorm"), ("relu", "relu"),
+        ("bn3", "batchnorm")]
+    assert skipped == []
 
 
 def test_weights_in_absent_external_data_still_import(tmp_path):
@@ -235,17 +241,87 @@ def zigzag_file(name):
 @pytest.mark.parametrize("file, preset", [("resnet18.onnx", "resnet18"),
                                           ("mobilenetv2.onnx", "mobilenet_v2")])
 def test_zigzag_shipped_models_have_the_presets_macs(file, preset):
-    layers, skipped = read_onnx(zigzag_file(file), skip_unsupported=True)
+    layers, skipped = read_onnx(zigzag_file(file))      # every operator imports
     assert sum(layer.macs for layer in layers) == load_network(preset).macs
-    assert skipped
+    assert skipped == [] and any(layer.kind == "vector" for layer in layers)
 
 
 def test_zigzag_alexnet_imports():
     """ZigZag's alexnet.onnx is the ONNX model zoo's (Caffe) AlexNet: 96-256-384-384-256
     filters with grouped conv2, conv4 and conv5 and a 224x224 input, not the torchvision
     network of the `alexnet` preset; its total is checked against that architecture here."""
-    layers, _ = read_onnx(zigzag_file("alexnet.onnx"), skip_unsupported=True)
+    layers, _ = read_onnx(zigzag_file("alexnet.onnx"))
     caffe = (96 * 3 * 11 * 11 * 54 * 54 + 256 * 48 * 5 * 5 * 26 * 26 + 384 * 256 * 3 * 3 * 12 * 12
              + 384 * 192 * 3 * 3 * 12 * 12 + 256 * 192 * 3 * 3 * 12 * 12
              + 9216 * 4096 + 4096 * 4096 + 4096 * 1000)
     assert sum(layer.macs for layer in layers) == caffe
+
+
+def vector_model():
+    """x[1,8,9,9] through every non-MAC operator the import turns into a vector layer."""
+    inits = [weight("bias", 8, 1, 1), *(weight(f"bn.{p}", 8) for p in "sbmv"),
+             weight("ln.w", 9), weight("ln.b", 9)]
+    nodes = [
+        helper.make_node("Relu", ["x"], ["relu"], name="relu"),
+        helper.make_node("Clip", ["relu"], ["clip"], name="clip"),
+        helper.make_node("Sigmoid", ["clip"], ["sig"], name="sigmoid"),
+        helper.make_node("Tanh", ["sig"], ["tanh"], name="tanh"),
+        helper.make_node("Gelu", ["tanh"], ["gelu"], name="gelu"),
+        helper.make_node("BatchNormalization", ["gelu", *(f"bn.{p}" for p in "sbmv")], ["bn"],
+                         name="bn"),
+        helper.make_node("Add", ["bn", "bias"], ["biased"], name="bias_add"),
+        helper.make_node("Mul", ["biased", "relu"], ["gated"], name="gate"),
+        helper.make_node("Sub", ["gated", "x"], ["diff"], name="residual"),
+        helper.make_node("Div", ["diff", "bias"], ["scaled"], name="scale"),
+        helper.make_node("MaxPool", ["scaled"], ["mp"], name="maxpool", kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("AveragePool", ["scaled"], ["ap"], name="avgpool", kernel_shape=[2, 2],
+                         strides=[2, 2], auto_pad="SAME_UPPER"),
+        helper.make_node("Concat", ["mp", "ap"], ["cat"], name="concat", axis=1),
+        helper.make_node("LRN", ["cat"], ["lrn"], name="lrn", size=5),
+        helper.make_node("GlobalAveragePool", ["lrn"], ["gap"], name="gap"),
+        helper.make_node("GlobalMaxPool", ["lrn"], ["gmp"], name="gmp"),
+        helper.make_node("Transpose", ["scaled"], ["t"], name="transpose", perm=[0, 2, 3, 1]),
+        helper.make_node("Reshape", ["t", "shape"], ["rows"], name="reshape"),
+        helper.make_node("LayerNormalization", ["rows", "ln.w", "ln.b"], ["ln"], name="ln"),
+        helper.make_node("Softmax", ["ln"], ["sm"], name="softmax", axis=-1),
+    ]
+    shape = numpy_helper.from_array(np.array([8 * 9, 9], np.int64), "shape")
+    graph = helper.make_graph(nodes, "vec", [value("x", [1, 8, 9, 9])],
+                              [value("gap", None), value("gmp", None), value("sm", None)],
+                              initializer=[*inits, shape])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+
+
+# onnx's reference evaluator on random data: a negative variance, an all-padding window
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_non_mac_operators_become_vector_layers(tmp_path):
+    from dlaforge.workloads.vector_ops import vector_work
+    model = vector_model()
+    shapes = reference_shapes(model)
+    layers, skipped = read_onnx(save(tmp_path, model))
+    assert skipped == []
+    by_name = {layer.name: layer for layer in layers}
+    assert [(n, l.op) for n, l in by_name.items()] == [
+        ("relu", "relu"), ("clip", "clip"), ("sigmoid", "sigmoid"), ("tanh", "tanh"),
+        ("gelu", "gelu"), ("bn", "batchnorm"), ("bias_add", "add"), ("gate", "mul_tensors"),
+        ("residual", "add_tensors"), ("scale", "div"), ("maxpool", "maxpool"),
+        ("avgpool", "avgpool"), ("concat", "concat"), ("lrn", "lrn"), ("gap", "avgpool"),
+        ("gmp", "maxpool"), ("transpose", "transpose"), ("ln", "layernorm"),
+        ("softmax", "softmax")]                                  # Reshape: nothing
+    assert all(layer.macs == 0 and layer.kind == "vector" for layer in layers)
+    for name in ("maxpool", "avgpool", "gap"):
+        layer = by_name[name]
+        assert shapes[{"maxpool": "mp", "avgpool": "ap", "gap": "gap"}[name]] == (
+            1, layer.K, layer.P, layer.Q)
+    assert vector_work(by_name["maxpool"], 8).ops == {"max": 8 * 5 * 5 * 8}
+    assert vector_work(by_name["gap"], 8).ops == {"add": 16 * 24, "mult": 16}
+    lrn = by_name["lrn"]
+    assert (lrn.C, lrn.R) == (16, 5) and vector_work(lrn, 8).ops["add"] == 16 * 25 * 5
+    gate = vector_work(by_name["gate"], 8)
+    assert (gate.read_elements, gate.write_elements) == (2 * 648, 648)
+    assert vector_work(by_name["bias_add"], 8).read_elements == 648
+    ln, sm = by_name["ln"], by_name["softmax"]
+    assert (ln.C, ln.H, sm.C, sm.H) == (9, 72, 9, 72)
+    assert vector_work(sm, 8).ops == {"max": 72 * 8, "add": 72 * 17, "exp": 72 * 9,
+                                      "div": 72 * 9}

@@ -5,7 +5,7 @@ import pytest
 
 import dlaforge
 from dlaforge.errors import SpecError
-from dlaforge.workloads.layer import Layer, conv, linear, matmul
+from dlaforge.workloads.layer import Layer, conv, linear, matmul, vector
 from dlaforge.workloads.networks import load_network
 from dlaforge.workloads.networks.presets import PRESETS
 
@@ -20,6 +20,9 @@ layers:
   - {name: up, kind: transposed_conv, C: 16, K: 8, H: 16, W: 32, R: 4, stride: 2, padding: 1}
   - {name: qk, kind: matmul, N: 12, P: 128, C: 64, K: 128}
   - {name: fc, kind: linear, C: 1024, K: 10}
+  - {name: relu, kind: vector, op: relu, C: 16, H: 12}
+  - {name: pool, kind: vector, op: maxpool, C: 16, H: 12, R: 3, stride: 2, padding: 1}
+  - {name: sm, kind: vector, op: softmax, C: 128, H: 1536}
 """
 
 
@@ -37,7 +40,11 @@ def test_every_layer_kind_and_window_field(tmp_path):
         Layer(name="up", kind="transposed_conv", N=2, C=16, K=8, H=16, W=32, R=4, S=4, stride=2,
               padding=1, P=32, Q=64),                                # 2 * (16 - 1) - 2 + 4
         matmul("qk", 128, 64, 128, N=24),
-        linear("fc", 1024, 10, N=2)]
+        linear("fc", 1024, 10, N=2),
+        vector("relu", "relu", C=16, H=12, W=12, N=2),
+        Layer(name="pool", kind="vector", op="maxpool", N=2, C=16, K=16, H=12, W=12, R=3, S=3,
+              stride=2, padding=1, P=6, Q=6),
+        vector("sm", "softmax", C=128, H=1536, N=2)]
 
 
 def test_a_preset_written_as_yaml_gives_the_same_record(tmp_path):

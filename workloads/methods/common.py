@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from dlaforge.errors import SpecError
+
 from ..hwop import HwOp
 
 IMAGE_CHANNELS = 4
@@ -22,6 +24,9 @@ def keeps_full_precision(layer) -> bool:
 def layer_op(layer, arch, ifmap_bits: int, weight_bits: int, **changes) -> HwOp:
     """The layer as one conv-shaped op on the array at the given widths; `changes` replace
     dims or fields (ops, dram_scale, ...)."""
+    if layer.kind == "vector":
+        raise SpecError(f"layer {layer.name!r} ({layer.op}) runs on the vector unit, not the PE "
+                        f"array")
     pe = arch.pe_array
     op = HwOp(name=layer.name, N=layer.N, K=layer.K, C=layer.C, P=layer.P, Q=layer.Q, R=layer.R,
               S=layer.S, H=layer.H, W=layer.W, stride=layer.stride, padding=layer.padding,

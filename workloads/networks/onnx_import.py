@@ -1,5 +1,5 @@
-"""ONNX models as networks: every node that does PE-array work becomes one layer, named as in
-the graph (the node's name, else its first output's).
+"""ONNX models as networks: every node that does work becomes one layer, named as in the graph
+(the node's name, else its first output's).
 
 The model is read without its external data (`load_external_data=False`: a file whose weights
 live elsewhere, such as ZigZag's shipped shape-only models, still imports; only shapes are
@@ -8,12 +8,14 @@ stays symbolic is an error), and shapes come from ONNX shape inference. Supporte
 and 2-D; groups, dilations, pads, auto_pad, non-square kernels and strides), ConvTranspose
 (output_padding, output_shape), Gemm (transA, transB) and MatMul with a weight operand (an
 initializer or a Constant's output) or of two activations (batched: one product per leading
-index, as attention's Q·Kᵀ and A·V). Constant, Identity and Dropout do nothing at inference and
-are passed over; so is a BatchNormalization that is the only reader of a Conv's, a
-ConvTranspose's or a Gemm's output: deployment folds it into that layer's weights and bias.
-Every other operator is unsupported: `read_onnx` names them all in one error,
-or with `skip_unsupported` leaves them out and returns them (the caller warns). Biases are not
-counted (they are additions, not MACs).
+index, as attention's Q·Kᵀ and A·V). The non-MAC operators of onnx_vector.py (element-wise,
+activations, pooling, softmax, normalization, LRN, Concat, Transpose) become vector layers.
+Constant, Identity and Dropout do nothing at inference, and Reshape, Flatten, Squeeze and
+Unsqueeze only reinterpret a contiguous tensor: they are passed over; so is a
+BatchNormalization that is the only reader of a Conv's, a ConvTranspose's or a Gemm's
+output: deployment folds it into that layer's weights and bias. Every other operator is
+unsupported: `read_onnx` names them all in one error, or with `skip_unsupported` leaves them
+out and returns them (the caller warns). A Gemm's bias is not counted (its Add is fused).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from pathlib import Path
 from dlaforge.errors import SpecError
 
 from ..layer import Layer, conv_kind, matmul
+from .onnx_vector import VECTOR_CONVERTERS
 
-PASSED_OVER = ("Constant", "Identity", "Dropout")
+PASSED_OVER = ("Constant", "Identity", "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze")
 
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
@@ -52,8 +55,7 @@ def read_onnx(path: Path, input_shapes: dict | None = None,
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:        # protobuf's DecodeError and friends: a bad file
         raise SpecError(f"{path.name} is not a readable ONNX model "
-                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-                        ) from None
+                        f"({type(exc).__name__}: {_first_line(exc)})") from None
     graph = model.graph
     if not graph.node:
         raise SpecError(f"{path.name} is not a readable ONNX model: its graph has no nodes")
@@ -62,7 +64,7 @@ def read_onnx(path: Path, input_shapes: dict | None = None,
         model = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except Exception as exc:
         raise SpecError(f"{path.name}: ONNX shape inference failed "
-                        f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+                        f"({_first_line(exc)})") from None
     graph = model.graph
     shapes = _known_shapes(graph)
     weights = ({t.name for t in graph.initializer}
@@ -70,9 +72,10 @@ def read_onnx(path: Path, input_shapes: dict | None = None,
     layers, unsupported, folded = [], Counter(), _batch_norms_folded(graph)
     for index, node in enumerate(graph.node):
         convert = CONVERTERS.get(node.op_type)
+        if node.op_type in PASSED_OVER or set(node.output[:1]) & folded:
+            continue
         if convert is None:
-            if node.op_type not in PASSED_OVER and not set(node.output[:1]) & folded:
-                unsupported[node.op_type] += 1
+            unsupported[node.op_type] += 1
             continue
         name = node.name or (node.output[0] if node.output else f"{node.op_type}_{index}")
         try:
@@ -84,7 +87,7 @@ def read_onnx(path: Path, input_shapes: dict | None = None,
         raise SpecError(f"{path.name}: unsupported ONNX operators {', '.join(left_out)}; "
                         f"--skip-unsupported leaves them out")
     if not layers:
-        raise SpecError(f"{path.name} has no Conv, ConvTranspose, Gemm or MatMul node")
+        raise SpecError(f"{path.name} has no operator dlaforge imports")
     return layers, left_out
 
 
@@ -97,6 +100,10 @@ def _batch_norms_folded(graph) -> set:
     return {n.output[0] for n in graph.node if n.op_type == "BatchNormalization" and n.input
             and producers.get(n.input[0]) in ("Conv", "ConvTranspose", "Gemm")
             and readers[n.input[0]] == 1}
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _fix_inputs(path: Path, graph, given: dict) -> None:
@@ -286,4 +293,4 @@ def _broadcast(a: list, b: list) -> list:
 
 
 CONVERTERS = {"Conv": _conv, "ConvTranspose": _conv_transpose, "Gemm": _gemm,
-              "MatMul": _matmul}
+              "MatMul": _matmul, **VECTOR_CONVERTERS}

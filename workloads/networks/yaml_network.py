@@ -10,13 +10,16 @@ layers:
   - {name: up, kind: transposed_conv, C: 32, K: 16, H: 32, R: 4, stride: 2, padding: 1}
   - {name: qk, kind: matmul, N: 12, P: 128, C: 64, K: 128}
   - {name: fc, kind: linear, C: 1024, K: 10}
+  - {name: sm, kind: vector, op: softmax, C: 10, H: 1}
 ```
 
 Each layer takes the fields of `Layer` (workloads/layer.py): name, kind, N, K, C, P, Q, H, W,
 R, S, stride, stride_w, padding, pads (top, left, bottom, right), dilation (rows, cols),
-groups, ifmap_bits, weight_bits. Omitted: W = H, S = R; P and Q follow from the window
-(conv kinds: the usual floor rule; transposed conv: (H - 1)·stride - pads + extent); a
-linear, gemm or matmul layer is P x C by C x K with H = P (P = 1 for linear when omitted).
+groups, ifmap_bits, weight_bits, op. Omitted: W = H, S = R; P and Q follow from the window
+(conv kinds and pooling: the usual floor rule; transposed conv: (H - 1)·stride - pads +
+extent); a linear, gemm or matmul layer is P x C by C x K with H = P (P = 1 for linear when
+omitted); a vector layer (`op`, workloads/vector_ops.py) has K = C and, unless it pools,
+P = H and Q = W (W = 1 for softmax and the norms: rows of C elements).
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from dlaforge.errors import SpecError
 from dlaforge.inputs import load_yaml
 
 from ..layer import Layer
+from ..vector_ops import POOLS, ROWS
 
 FIELDS = ("name", "kind", "N", "K", "C", "P", "Q", "H", "W", "R", "S", "stride", "stride_w",
-          "padding", "pads", "dilation", "groups", "ifmap_bits", "weight_bits")
+          "padding", "pads", "dilation", "groups", "ifmap_bits", "weight_bits", "op")
 PRODUCTS = ("linear", "gemm", "matmul")
 
 
@@ -65,10 +69,19 @@ def _layer(entry, index: int) -> Layer:
     unknown = sorted(set(entry) - set(FIELDS), key=str)
     if unknown:
         raise SpecError(f"unknown field {unknown[0]!r}; Layer fields are {', '.join(FIELDS)}")
-    for key in ("kind", "C", "K"):
+    for key in ("kind", "C") + (() if entry.get("kind") == "vector" else ("K",)):
         if key not in entry:
             raise SpecError(f"`{key}` is required")
     fields = {"name": f"layer{index + 1}", **entry}
+    if fields["kind"] == "vector":
+        fields.setdefault("K", fields["C"])
+        if fields.get("op") not in POOLS:
+            if "H" not in fields:
+                raise SpecError("`H` (input rows) is required")
+            fields.setdefault("W", 1 if fields.get("op") in ROWS else fields["H"])
+            fields.setdefault("P", fields["H"])
+            fields.setdefault("Q", fields["W"])
+            return Layer(**fields)
     for key in ("pads", "dilation"):
         if key in fields and not isinstance(fields[key], list):
             raise SpecError(f"`{key}` must be a list, not {fields[key]!r}")
@@ -88,7 +101,8 @@ def _layer(entry, index: int) -> Layer:
     fields.setdefault("R", 1)
     fields.setdefault("S", fields["R"])
     # P and Q left out follow from the window (validated first on a large enough input)
-    probe = Layer(**{**fields, "kind": "conv2d", "H": 1 << 30, "W": 1 << 30, "P": 1, "Q": 1})
+    probe = Layer(**{**fields, "kind": "conv2d", "op": None, "H": 1 << 30, "W": 1 << 30, "P": 1,
+                     "Q": 1})
     (sh, sw), (top, left, bottom, right), (eh, ew) = probe.strides, probe.paddings, probe.extent
     H, W = fields["H"], fields["W"]
     if fields["kind"] == "transposed_conv":
