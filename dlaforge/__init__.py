@@ -8,7 +8,11 @@ accelerators.
 
 from __future__ import annotations
 
+from .numba_cache import use_writable_cache
+
 __version__ = "0.1.0"
+
+use_writable_cache()       # before any model imports numba
 
 MODELS = ("analytical", "cycle", "rtl")
 

@@ -293,8 +293,6 @@ def load_arch(name_or_path: str | Path) -> ArchSpec:
     if text in list_presets():
         return _arch_from_yaml(PRESET_DIR / f"{text}.yaml")
     if path.suffix in (".yaml", ".yml", ".cfg"):
-        if not path.exists():
-            raise SpecError(f"arch file {shown(text, 120)} does not exist")
         return _scalesim_arch(path) if path.suffix == ".cfg" else _arch_from_yaml(path)
     raise SpecError(f"unknown arch {text!r}: not a preset ({', '.join(list_presets())}) "
                     f"nor a .yaml or .cfg file")
@@ -307,8 +305,6 @@ def arch_mapping(name_or_path: str | Path) -> dict:
     if text in list_presets():
         return _yaml_mapping(PRESET_DIR / f"{text}.yaml")
     if Path(text).suffix in (".yaml", ".yml"):
-        if not Path(text).exists():
-            raise SpecError(f"arch file {shown(text, 120)} does not exist")
         return _yaml_mapping(Path(text))
     raise SpecError(f"unknown arch {text!r}: not a preset ({', '.join(list_presets())}) "
                     f"nor a .yaml arch file")

@@ -44,6 +44,22 @@ def _shown(path) -> str:
     return repr(text if len(text) <= 120 else text[:117] + "...")
 
 
+def _mode(path: Path, error) -> int | None:
+    """The st_mode of `path` (symlinks followed), None if it does not exist; error(why) when
+    it cannot be looked at (a folder on its way that may not be searched)."""
+    try:
+        return os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise error(_why(exc)) from None
+
+
+def _is_dir(path: Path, error) -> bool:
+    mode = _mode(path, error)
+    return mode is not None and stat.S_ISDIR(mode)
+
+
 def inside(folder: Path, name: str) -> Path:
     """`folder / name`, refusing a name that would leave the folder (`..`, `/`, NUL)."""
     if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
@@ -65,12 +81,7 @@ class _File:
         if not text:
             raise SpecError(f"{flag} needs a file name, not ''")
         self.real = Path(os.path.realpath(text))    # a symlink is written through
-        try:
-            mode = os.stat(self.real).st_mode
-        except FileNotFoundError:
-            mode = None
-        except OSError as exc:
-            raise self.error(_why(exc)) from None
+        mode = _mode(self.real, self.error)
         if mode is not None and stat.S_ISDIR(mode):
             raise self.error("it is a folder")
         self.direct = mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode))
@@ -80,7 +91,7 @@ class _File:
             return
         if mode is not None and not stat.S_ISREG(mode):
             raise self.error("it is not a regular file, a character device or a FIFO")
-        if not self.real.parent.is_dir():
+        if not _is_dir(self.real.parent, self.error):
             raise self.error(f"folder {_shown(self.real.parent)} does not exist")
         try:
             fd, tmp = tempfile.mkstemp(dir=self.real.parent, prefix=f".{self.real.name}.",
@@ -150,14 +161,15 @@ class Outputs:
             raise SpecError(f"{flag} needs a folder name, not ''")
         real = Path(os.path.realpath(text))
         error = lambda why: SpecError(f"cannot write {flag} {_shown(text)}: {why}")
-        if real.exists() and not real.is_dir():
+        mode = _mode(real, error)
+        if mode is not None and not stat.S_ISDIR(mode):
             raise error("it is a file, not a folder")
-        if not real.exists():
+        if mode is None:
             if not create:
                 raise error("the folder does not exist")
-            if not real.parent.is_dir():
+            if not _is_dir(real.parent, error):
                 raise error(f"folder {_shown(real.parent)} does not exist")
-        _probe(real if real.exists() else real.parent, error)
+        _probe(real if mode is not None else real.parent, error)
         return real
 
     def publish(self, contents: dict) -> None:
@@ -215,14 +227,18 @@ def check_tree(out: Path, flag: str) -> Path:
     real = Path(os.path.realpath(text))
     if Path.cwd().resolve().is_relative_to(real):
         raise error("it is the current folder or holds it; give a folder inside it")
-    if real.exists():
-        if not real.is_dir():
+    mode = _mode(real, error)
+    if mode is not None:
+        if not stat.S_ISDIR(mode):
             raise error("it is a file, not a folder")
-        foreign = _foreign(real)
+        try:
+            foreign = _foreign(real)
+        except OSError as exc:
+            raise error(_why(exc)) from None
         if foreign:
             raise error(f"it holds {_shown(foreign)}, which dlaforge did not write (no "
                         f"{MANIFEST} lists it); give a new or empty folder")
-    elif not real.parent.is_dir():
+    elif not _is_dir(real.parent, error):
         raise error(f"folder {_shown(real.parent)} does not exist")
     _probe(real.parent, error)
     return real
@@ -237,7 +253,10 @@ def _foreign(folder: Path) -> str | None:
         listed = set()
     parents = {str(Path(name).parent) for name in listed}
     parents |= {str(p) for name in listed for p in Path(name).parents}
-    for root, dirs, names in os.walk(folder):
+    def refuse(exc):
+        raise exc
+
+    for root, dirs, names in os.walk(folder, onerror=refuse):
         rel = Path(root).relative_to(folder)
         for name in sorted(dirs):
             if str(rel / name) not in parents:

@@ -54,8 +54,6 @@ def load_network(name_or_path: str | Path | Network, batch: int = 1,
         name, layers = text, PRESETS[text]()
     elif text.endswith(".csv"):
         path = Path(text)
-        if not path.exists():
-            raise SpecError(f"network file {text!r} does not exist")
         name, layers = path.stem, read_topology(path)
     elif text.endswith(".onnx"):
         path = Path(text)
