@@ -55,3 +55,30 @@ def test_attention_products_are_activation_matmuls_with_grouped_query_heads():
     context = bert["encoder.layer.0.attention.context"]
     assert (context.kind, context.N, context.P, context.C, context.K) == ("matmul", 12, 128,
                                                                          128, 64)
+
+
+def test_each_block_has_its_vector_layers():
+    from dlaforge.workloads.vector_ops import vector_work
+    bert = {l.name: l for l in load_network("bert_base").layers}
+    ops = [bert[f"encoder.layer.0.{n}"].op for n in (
+        "attention.softmax", "attention.residual", "attention.output.LayerNorm", "gelu",
+        "mlp.residual", "output.LayerNorm")]
+    assert ops == ["softmax", "add_tensors", "layernorm", "gelu", "add_tensors", "layernorm"]
+    softmax = vector_work(bert["encoder.layer.0.attention.softmax"], 8)
+    assert softmax.ops["exp"] == 12 * 128 * 128           # heads x queries x keys
+    assert vector_work(bert["encoder.layer.0.gelu"], 8).ops["exp"] == 128 * 3072
+    llama = [l for l in load_network("llama32_1b_decode").layers if l.kind == "vector"]
+    assert [l.op for l in llama[:7]] == ["rmsnorm", "softmax", "add_tensors", "rmsnorm", "silu",
+                                         "mul_tensors", "add_tensors"]
+    assert (llama[1].C, llama[1].H) == (513, 32)          # 32 query heads over 513 positions
+    vit = [l.op for l in load_network("vit_b16").layers if l.kind == "vector"]
+    assert vit[:6] == ["layernorm", "softmax", "add_tensors", "layernorm", "gelu", "add_tensors"]
+
+
+def test_a_transformer_runs_on_a_preset_with_its_vector_unit():
+    import dlaforge
+    record = dlaforge.simulate("tpu_like", "bert_base")
+    layers = {l.name: l.stats for l in record.layers}
+    softmax = layers["encoder.layer.0.attention.softmax"]
+    assert softmax.macs == 0 and softmax.cycles > 0 and softmax.energy_breakdown_pj["units"] > 0
+    assert record.totals.macs == EXPECTED["bert_base"]
