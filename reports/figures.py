@@ -257,7 +257,7 @@ def energy_latency(inp: ReportInput) -> Figure:
                    edgecolor="black" if key in front else "none")
     # equal points share one number; the legend below names the runs behind each
     numbered = {}
-    for key in sorted(front, key=lambda k: points[k]):
+    for key in sorted(front, key=lambda k: (points[k], k)):   # ties: by name, not hash order
         numbered.setdefault(points[key], []).append("/".join(key))
     ax.step([p[0] for p in numbered], [p[1] for p in numbered], where="post", color="black",
             linewidth=1, linestyle="--", zorder=2)
