@@ -57,7 +57,13 @@ def _layer(layer, where: str) -> None:
     _text(layer.get("name"), f"{where}.name")
     _text(layer.get("kind"), f"{where}.kind")
     for dim, value in _mapping(layer.get("shape"), f"{where}.shape").items():
-        non_negative_int(value, f"{where}.shape.{dim}")
+        if dim == "op":                 # a vector layer's operator
+            _text(value, f"{where}.shape.op")
+            continue
+        # pads (top, left, bottom, right) and dilation (rows, cols) are lists
+        listed = dim in ("pads", "dilation") and isinstance(value, list)
+        for item in value if listed else [value]:
+            non_negative_int(item, f"{where}.shape.{dim}")
     for key in COUNTS:
         non_negative_int(layer.get(key), f"{where}.{key}")
     positive_int(layer.get("pe_count"), f"{where}.pe_count")

@@ -1,13 +1,17 @@
 """`dlaforge simulate --network model.onnx`: --skip-unsupported warns in one stderr line,
---input-shape fixes a dynamic input; bad models are one line, exit 2, nothing written."""
+--input-shape fixes a dynamic input; bad models are one line, exit 2, nothing written; records
+of the new layer features read back."""
 
 import json
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from dlaforge.cli import main
+from dlaforge.errors import SpecError
+from dlaforge.saved_records import load_records
 
 
 def small_model(path, batch="N"):
@@ -61,3 +65,25 @@ def test_bad_onnx_input_is_one_line_exit_2_and_no_file(tmp_path, capsys):
     assert "are for ONNX models, not 'resnet18'" in err
     err = run_bad(tmp_path, capsys, ["--network", str(model), "--input-shape", "x=2by3"])
     assert "expected NAME=DxDx..." in err
+
+
+def test_saved_records_of_the_new_layer_features_load_back(tmp_path):
+    """A record holding a dilated conv with pads, a vector layer (its `op`) and a matmul is
+    read back by the --from-json path, and a bad pads entry is one line."""
+    net = tmp_path / "feat.yaml"
+    net.write_text("layers:\n"
+                   "  - {name: dil, kind: conv2d, C: 8, K: 8, H: 16, R: 3, pads: [2, 2, 2, 1],"
+                   " dilation: [2, 2]}\n"
+                   "  - {name: relu, kind: vector, op: relu, C: 8, H: 16, W: 15}\n"
+                   "  - {name: qk, kind: matmul, N: 2, P: 16, C: 8, K: 16}\n")
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--arch", "tpu_like", "--network", str(net), "--quiet",
+                 "--json", str(out)]) == 0
+    [record] = load_records([out])
+    assert [layer.shape.get("op") for layer in record.layers] == [None, "relu", None]
+    assert record.layers[0].shape["pads"] == [2, 2, 2, 1]
+    data = json.loads(out.read_text())
+    data["layers"][0]["shape"]["pads"] = [2, -1, 2, 1]
+    out.write_text(json.dumps(data))
+    with pytest.raises(SpecError, match="shape.pads` must be a non-negative integer, not -1"):
+        load_records([out])
