@@ -5,6 +5,10 @@ DRAM: hw/dram.py's model, stepped once per cycle at the falling edge (requests a
 then; `ready` and the due response are driven for the next rising edge). Monitor: the write
 stream lands in the model's memory. The checker lives in the caller, which compares the
 outputs with the numba reference.
+
+A job is one DRAM image and the commands run on it one after another (a layer: one command;
+a network, hw/network_job.py: every command of every layer, each layer's outputs left in DRAM
+for the next); the design is reset and the DRAM channel idle before each command.
 """
 
 from __future__ import annotations
@@ -111,16 +115,20 @@ async def run_jobs(dut):
 async def run_job(dut, ports, job):
     req_f, wr_f = ports["rd_req__payload"]["fields"], ports["wr__payload"]["fields"]
     memory = np.array(job["memory"], dtype=np.int64)
-    dram = DramModel(memory, job["bandwidth"], job["latency"], tuple(job["read_bytes"]),
-                     job["write_bytes"])
     req_lo, tag_bits = tag_span(req_f)
+    perfs, cycles = [], []
+    for command in job["commands"]:
+        dram = DramModel(memory, job["bandwidth"], job["latency"], tuple(job["read_bytes"]),
+                         job["write_bytes"])
 
-    def read(t, word):
-        dram.read(t, _field(word, req_f, "addr"), (word >> req_lo) & ((1 << tag_bits) - 1),
-                  bool(_field(word, req_f, "tag.weight")))
+        def read(t, word, dram=dram):
+            dram.read(t, _field(word, req_f, "addr"), (word >> req_lo) & ((1 << tag_bits) - 1),
+                      bool(_field(word, req_f, "tag.weight")))
 
-    def write(t, word):
-        dram.write(t, _field(word, wr_f, "addr"), _field(word, wr_f, "data", signed=True))
+        def write(t, word, dram=dram):
+            dram.write(t, _field(word, wr_f, "addr"), _field(word, wr_f, "data", signed=True))
 
-    perf, cycles = await serve_command(dut, ports, job["command"], dram, read, write)
-    return {"memory": memory.tolist(), "perf": perf, "cycles": cycles}
+        perf, t = await serve_command(dut, ports, command, dram, read, write)
+        perfs.append(perf)
+        cycles.append(t)
+    return {"memory": memory.tolist(), "perf": perfs, "cycles": cycles}

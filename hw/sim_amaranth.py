@@ -2,12 +2,15 @@
 
 The testbench is the DRAM adapter: each cycle it drives `ready` and the due read response
 from hw/dram.py's model, then samples the accelerator's requests and hands them to it.
+`run_commands_amaranth` runs several commands on one DRAM image (a network, as the cocotb
+testbench does).
 """
 
 from __future__ import annotations
 
 import time
 
+import numpy as np
 from amaranth.sim import Simulator
 
 from dlaforge.errors import RunError
@@ -18,15 +21,30 @@ from .job import LayerJob, RtlResult
 
 
 def run_amaranth(job: LayerJob, max_cycles: int = 10_000_000, dut: Accelerator = None) -> RtlResult:
-    dut = dut or Accelerator(job.arch)
     memory = job.dram_image()
+    start = time.perf_counter()
+    (perf, cycles), = run_commands_amaranth(job, memory, [job.command()], max_cycles, dut)
+    return RtlResult(job.output_of(memory), perf, cycles, time.perf_counter() - start)
+
+
+def run_commands_amaranth(job, memory: np.ndarray, commands: list[dict],
+                          max_cycles: int = 10_000_000, dut: Accelerator = None) -> list:
+    """Run `commands` one after another on `memory` (changed in place), each from reset with
+    an idle DRAM channel (job: the arch, DRAM settings and element bytes); (counters, cycles)
+    per command."""
+    dut = dut or Accelerator(job.arch)
     read_bytes, write_bytes = job.element_bytes()
-    dram = DramModel(memory, job.bandwidth, job.latency, read_bytes, write_bytes)
+    return [_run_command(dut, command, DramModel(memory, job.bandwidth, job.latency, read_bytes,
+                                                 write_bytes), max_cycles)
+            for command in commands]
+
+
+def _run_command(dut, command: dict, dram: DramModel, max_cycles: int) -> tuple[dict, int]:
     perf = {}
     cycles = [0]
 
     async def bench(ctx):
-        for name, value in job.command().items():
+        for name, value in command.items():
             ctx.set(getattr(dut.cmd.payload, name), value)
         ctx.set(dut.cmd.valid, 1)
         await ctx.tick()
@@ -59,6 +77,5 @@ def run_amaranth(job: LayerJob, max_cycles: int = 10_000_000, dut: Accelerator =
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
-    start = time.perf_counter()
     sim.run()
-    return RtlResult(job.output_of(memory), perf, cycles[0], time.perf_counter() - start)
+    return perf, cycles[0]

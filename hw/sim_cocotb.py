@@ -18,6 +18,7 @@ import numpy as np
 from dlaforge.errors import RunError, SpecError
 
 from .job import LayerJob, RtlResult
+from .simulator_process import cocotb_runner
 from .verilog import LINT_WAIVERS, TOP, generate, verilator_env
 
 SIMULATORS = ("icarus", "verilator")
@@ -49,9 +50,8 @@ def build(arch, build_dir: Path, sim: str = "icarus"):
 
 def compile_verilog(verilog_path: Path, top: str, build_dir: Path, sim: str = "icarus"):
     """Compile one generated Verilog file with top module `top` for cocotb; returns the runner."""
-    from cocotb_tools.runner import get_runner
     require_simulator(sim)
-    runner = get_runner(sim)
+    runner = cocotb_runner(sim)
     # Icarus: -g2005 (after the runner's -g2012) makes declaration initialisers events at
     # time 0, which Yosys' Verilog relies on to run its `always @*` blocks once.
     extra = ({"build_args": list(LINT_WAIVERS)} if sim == "verilator"
@@ -64,15 +64,25 @@ def compile_verilog(verilog_path: Path, top: str, build_dir: Path, sim: str = "i
 
 def run_cocotb(jobs: list[LayerJob], build_dir: Path, sim: str = "icarus",
                runner=None) -> list[RtlResult]:
-    """Run `jobs` (all on the same arch) in one simulator process."""
+    """Run `jobs` (all on the same arch, one command each) in one simulator process."""
+    outs, wall = run_programs(jobs, [[job.command()] for job in jobs], build_dir, sim, runner)
+    return [RtlResult(job.output_of(memory), perfs[0], cycles[0], wall / len(jobs))
+            for job, (memory, perfs, cycles) in zip(jobs, outs)]
+
+
+def run_programs(jobs, commands: list[list[dict]], build_dir: Path, sim: str = "icarus",
+                 runner=None) -> tuple[list, float]:
+    """Run each job's DRAM image with its list of commands, one after another on that image,
+    in one simulator process. Returns per job (final memory, per-command counters, per-command
+    cycles), and the wall seconds of the whole run."""
     runner = runner or build(jobs[0].arch, build_dir, sim)
     job_file = build_dir / "jobs.json"
     result_file = build_dir / "results.json"
     result_file.unlink(missing_ok=True)
     specs = []
-    for job in jobs:
+    for job, listed in zip(jobs, commands):
         read_bytes, write_bytes = job.element_bytes()
-        specs.append({"command": job.command(), "memory": job.dram_image().tolist(),
+        specs.append({"commands": listed, "memory": job.dram_image().tolist(),
                       "bandwidth": job.bandwidth, "latency": job.latency,
                       "read_bytes": read_bytes, "write_bytes": write_bytes})
     job_file.write_text(json.dumps({"manifest": str(build_dir / f"{TOP}.json"),
@@ -85,5 +95,5 @@ def run_cocotb(jobs: list[LayerJob], build_dir: Path, sim: str = "icarus",
     if not result_file.exists():
         raise RunError(f"the cocotb testbench wrote no result (see {build_dir / 'test.log'})")
     outs = json.loads(result_file.read_text())
-    return [RtlResult(job.output_of(np.array(out["memory"], dtype=np.int64)), out["perf"],
-                      out["cycles"], wall / len(jobs)) for job, out in zip(jobs, outs)]
+    return [(np.array(out["memory"], dtype=np.int64), out["perf"], out["cycles"])
+            for out in outs], wall

@@ -15,6 +15,8 @@ SCALESIM_CFG = Path(__file__).parents[1] / "fixtures" / "scalesim" / "conv_4x16_
 TINY_CSV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
             "Num Filter, Strides,\nc1, 6, 6, 3, 3, 2, 5, 1,\nc2, 5, 5, 1, 1, 4, 3, 1,\n"
             "c3, 12, 12, 3, 3, 4, 6, 2,\n")
+# c4 reads c3's 6 x 6 x 6 outputs, c5 c4's 4 x 4 x 4 (chained through DRAM under --model rtl)
+CHAINED_CSV = TINY_CSV + "c4, 6, 6, 3, 3, 6, 4, 1,\nc5, 4, 4, 1, 1, 4, 3, 1,\n"
 
 
 def test_generate_writes_verilog_and_a_manifest_of_its_ports(tmp_path, capsys):
@@ -75,9 +77,10 @@ def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
 
 def test_cycle_model_of_the_rtl_schedule_equals_the_rtl(tmp_path):
     """The contract between sim/ and hw/ at the command line: `--model cycle --schedule rtl`
-    gives every layer's cycles, counters and energy as `--model rtl` measures them."""
+    gives every layer's cycles, counters and energy as `--model rtl` measures them; the rtl
+    run chains the layers whose input is the previous layer's output."""
     csv = tmp_path / "tiny.csv"
-    csv.write_text(TINY_CSV)
+    csv.write_text(CHAINED_CSV)
     records = {}
     for model in ("rtl", "cycle"):
         out = tmp_path / f"{model}.json"
@@ -86,6 +89,9 @@ def test_cycle_model_of_the_rtl_schedule_equals_the_rtl(tmp_path):
                      "--quiet"]) == 0
         records[model] = json.loads(out.read_text())
     assert [r["dataflow"] for r in records["rtl"]] == ["ws", "os", "is"]
+    inputs = [row["mapping"]["input"] for row in records["rtl"][0]["layers"]]
+    assert inputs[0] == "random: first layer" and inputs[3:] == ["chained", "chained"]
+    assert all(note.startswith("random: its input") for note in inputs[1:3])
     for measured, modelled in zip(records["rtl"], records["cycle"]):
         for rtl_row, cycle_row, layer in zip(measured["layers"], modelled["layers"],
                                              load_network(str(csv)).layers):
@@ -135,9 +141,9 @@ def test_method_hardware_through_the_command_line(tmp_path, capsys):
 
 def test_a_failed_rtl_run_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     """Outputs that differ from the reference end the run with one line, not a traceback."""
-    from dlaforge.hw.job import LayerJob
-    reference = LayerJob.expected
-    monkeypatch.setattr(LayerJob, "expected", lambda job: reference(job) + 1)
+    from dlaforge.hw.network_job import NetworkJob
+    reference = NetworkJob.expected
+    monkeypatch.setattr(NetworkJob, "expected", lambda job: [out + 1 for out in reference(job)])
     csv = tmp_path / "tiny.csv"
     csv.write_text(TINY_CSV)
     out = tmp_path / "r.json"
