@@ -8,7 +8,8 @@ buffer, half, word and lane the element goes to, so the accelerator needs no reo
 Command fields (the host fills them from an `RtlPlan`, see `command_fields`): conv dims
 C H W K R S P Q, stride, padding; the GEMM view M = P*Q and Kd = C*R*S; the tile sizes Mt, Kt,
 Nt and tile counts tn, tm, tk; DRAM bases of the ifmap (C x H x W), the weights (K x C x R x S)
-and the outputs (K x P x Q, psum_bits each); `dataflow` is 0 (ws), 1 (os) or 2 (is).
+and the outputs (K x P x Q: psum_bits sums, or ofmap_bits when requantized); `dataflow` is
+0 (ws), 1 (os) or 2 (is).
 
 Requantization (only in a design with the requantization stage, `Geometry.requant`: RtlParams
 .requant and an arch that rtl_plan.requant_refusal allows): `requant` = 1 writes every output

@@ -98,6 +98,10 @@ def manifest(dut: Accelerator, arch: ArchSpec) -> dict:
                        "ifmap_buffer_words_per_half": geo.buffers.ifmap_half,
                        "weight_buffer_words_per_half": geo.buffers.weight_half,
                        "accumulator_words_per_half": geo.buffers.acc_half,
+                       "requant": geo.requant, "ofmap_bits": geo.ofmap_bits,
+                       **({"requant_table": "per output channel 3 DRAM elements: multiplier "
+                                            "bits 0-7, multiplier bits 8-15, shift (0-63)",
+                           "requant_table_depth": geo.block_filters} if geo.requant else {}),
                        **{k: getattr(geo.params, k) for k in ("addr_bits", "dim_bits",
                                                               "counter_bits")}},
         "ports": ports,

@@ -31,6 +31,8 @@ def test_generate_writes_verilog_and_a_manifest_of_its_ports(tmp_path, capsys):
     assert set(ports["perf"]["fields"]) >= {"cycles", "dram_read_bytes", "acc_writes"}
     assert manifest["parameters"]["rows"] == 4 and manifest["parameters"]["dataflows"] == ["ws", "os", "is"]
     assert manifest["parameters"]["dataflow_codes"] == {"ws": 0, "os": 1, "is": 2}
+    assert manifest["parameters"]["requant"] and manifest["parameters"]["ofmap_bits"] == 8
+    assert {"requant", "relu", "requant_base"} <= set(ports["cmd__payload"]["fields"])
     printed = capsys.readouterr().out
     assert "$mul(8x8x16) 16" in printed and "$mul(8x8x16) 1," in printed
 
