@@ -32,6 +32,7 @@ from ..array import SystolicArray
 from ..pe import MacPE
 from ..sim_amaranth import run_amaranth
 from ..sim_cocotb import run_cocotb, simulator_available
+from ..simulator_process import cocotb_runner
 from ..verify import SIMS as VERIFY_SIMS, tally
 from ..verilog import LINT_WAIVERS, TOP, cell_stats as yosys_cells, manifest
 from .xnor_job import XnorJob
@@ -77,13 +78,12 @@ def generate(arch: ArchSpec, out_dir: Path) -> tuple[Path, Path]:
 
 def build(arch: ArchSpec, build_dir: Path, sim: str = "icarus"):
     """Compile the unit for cocotb under the baseline testbench's top name; the runner."""
-    from cocotb_tools.runner import get_runner
     why = simulator_available(sim)
     if why:
         raise SpecError(f"cannot simulate with {sim}: {why}")
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog_path, _ = _write_design(arch, build_dir, TOP)
-    runner = get_runner(sim)
+    runner = cocotb_runner(sim)
     args = list(LINT_WAIVERS) if sim == "verilator" else ["-g2005"]   # as hw/sim_cocotb.build
     runner.build(sources=[verilog_path], hdl_toplevel=TOP, build_dir=build_dir, always=True,
                  timescale=("1ns", "1ps"), log_file=build_dir / "build.log", build_args=args)
