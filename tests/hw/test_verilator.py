@@ -27,10 +27,11 @@ def test_verilator_runs_bit_exact_and_cycle_exact(tmp_path):
     arch = load_arch("edge_tiny")
     rng = np.random.default_rng(7)
     picked = list(shapes(4, 4).values())[1::4]
-    jobs = [LayerJob.random(arch, df, gemm, rng) for df in ("ws", "os", "is") for gemm in picked]
+    jobs = [LayerJob.random(arch, df, gemm, rng, requant=i % 2 == 1)
+            for df in ("ws", "os", "is") for i, gemm in enumerate(picked)]
     results = run_cocotb(jobs, tmp_path / "build", "verilator")
     assert len(results) == len(jobs) == 15
     for job, result in zip(jobs, results):
         assert np.array_equal(result.output, job.expected())
-        model = rtl_timing(arch, job.dataflow, job.gemm)
+        model = rtl_timing(arch, job.dataflow, job.gemm, requant=job.requant is not None)
         assert result.perf == model.counters and result.testbench_cycles == model.cycles
