@@ -22,7 +22,8 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     """Simulate `network` on `arch` and return a RunRecord (a list of them for dataflow="all").
 
     `arch` is a preset name, an arch YAML path, a SCALE-Sim .cfg path or an ArchSpec; `network`
-    a preset name or a SCALE-Sim topology CSV; `dataflow` defaults to the arch's first one.
+    a preset name, a SCALE-Sim topology CSV, an ONNX model, a network YAML or a Network
+    (workloads.networks.load_network); `dataflow` defaults to the arch's first one.
     `trace`, a folder, makes the cycle model write DRAM and SRAM access traces there
     (sim/cycle/trace.py). `schedule` is "mapped" (the mapper's tiling and loop order; the
     default for the analytical and cycle models) or "rtl" (the program the generated

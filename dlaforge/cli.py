@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="energy, cycles and traffic of a network on an arch")
     sim.add_argument("--arch", required=True, help="preset, arch YAML or SCALE-Sim .cfg")
     sim.add_argument("--network", required=True,
-                     help="preset, SCALE-Sim topology CSV or ONNX model (.onnx)")
+                     help="preset, SCALE-Sim topology CSV, ONNX model (.onnx) or network YAML")
     sim.add_argument("--input-shape", action="append", metavar="NAME=DxDx...",
                      help="ONNX: the shape of a graph input (repeatable), e.g. "
                           "input=1x3x224x224; needed when a dimension is dynamic")
@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="HTML and Markdown report with figures comparing "
                                         "dataflows, methods and archs")
     rep.add_argument("--arch", help="comma-separated presets, arch YAMLs or SCALE-Sim .cfg files")
-    rep.add_argument("--network", help="preset or SCALE-Sim topology CSV")
+    rep.add_argument("--network", help="preset, SCALE-Sim topology CSV, ONNX model or network "
+                                       "YAML")
     rep.add_argument("--methods", help="comma-separated methods or all (default: every method "
                                        "each arch can run)")
     rep.add_argument("--dataflows", help="comma-separated dataflows or all (default: all)")
