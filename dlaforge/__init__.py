@@ -4,10 +4,15 @@ accelerators.
     import dlaforge
     record = dlaforge.simulate("tpu_like", "resnet18", dataflow="ws")
     record.totals.energy_pj, record.to_json()
+
+Bad input raises `dlaforge.SpecError` (its message names the problem, as the CLI prints it);
+a run that fails (RTL outputs that differ from the reference, a simulator that does not
+finish) raises `dlaforge.RunError`.
 """
 
 from __future__ import annotations
 
+from .errors import RunError, SpecError  # noqa: F401  (public API)
 from .numba_cache import use_writable_cache
 
 __version__ = "0.1.0"
@@ -18,7 +23,7 @@ MODELS = ("analytical", "cycle", "rtl")
 
 
 def simulate(arch, network, dataflow=None, model="analytical", method="baseline", batch=1,
-             objective="energy", trace=None, schedule=None):
+             objective="energy", trace=None, schedule=None, progress=None):
     """Simulate `network` on `arch` and return a RunRecord (a list of them for dataflow="all").
 
     `arch` is a preset name, an arch YAML path, a SCALE-Sim .cfg path or an ArchSpec; `network`
@@ -27,8 +32,9 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     `trace`, a folder, makes the cycle model write DRAM and SRAM access traces there
     (sim/cycle/trace.py). `schedule` is "mapped" (the mapper's tiling and loop order; the
     default for the analytical and cycle models) or "rtl" (the program the generated
-    accelerator runs, dlaforge.rtl_plan; the only one --model rtl runs). Bad input raises
-    dlaforge.errors.SpecError.
+    accelerator runs, dlaforge.rtl_plan; the only one --model rtl runs). `progress`, when
+    given, is called with each layer's name as the analytical or cycle model finishes it. Bad
+    input raises dlaforge.SpecError.
     """
     from .arch import ArchSpec, load_arch
     from .errors import SpecError
@@ -60,14 +66,15 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
         if schedule == "rtl":
             raise SpecError("--trace follows the mapper's schedule; it is not available with "
                             "--schedule rtl")
-        records = _traced_runs(spec, net, dataflows, model, method, batch, objective, trace)
+        records = _traced_runs(spec, net, dataflows, model, method, batch, objective, trace,
+                               progress)
     else:
         records = [run_network(spec, net, df, method, objective, batch, __version__, model,
-                               schedule=schedule) for df in dataflows]
+                               schedule=schedule, progress=progress) for df in dataflows]
     return records if dataflow == "all" else records[0]
 
 
-def _traced_runs(spec, net, dataflows, model, method, batch, objective, folder):
+def _traced_runs(spec, net, dataflows, model, method, batch, objective, folder, progress):
     """The runs of `simulate(..., trace=folder)`: all traces are published or none is."""
     from .errors import SpecError
     from .sim.cycle.trace import TraceWriter
@@ -81,7 +88,7 @@ def _traced_runs(spec, net, dataflows, model, method, batch, objective, folder):
         for df in dataflows:
             writers.append(TraceWriter(folder, f"{spec.name}_{net.name}_{df}", spec))
             records.append(run_network(spec, net, df, method, objective, batch, __version__,
-                                       model, writers[-1]))
+                                       model, writers[-1], progress=progress))
     except BaseException:
         for writer in writers:
             writer.discard()

@@ -14,8 +14,10 @@ import csv
 import errno
 import io
 import json
+import shutil
 import signal
 import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -47,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="ONNX: leave out the operators dlaforge cannot import (listed on "
                           "stderr) instead of refusing the model")
     sim.add_argument("--dataflow", help="ws, os, is, rs or all (default: the arch's first)")
-    sim.add_argument("--model", default="analytical", choices=MODELS)
+    sim.add_argument("--model", default="analytical", choices=MODELS,
+                     help="analytical (default; closed form), cycle (tile by tile) or rtl "
+                          "(the generated Verilog, simulated)")
     sim.add_argument("--method", default="baseline",
                      help="efficiency method (dlaforge list methods; default baseline)")
     sim.add_argument("--batch", type=int, default=1, help="images per inference (default 1)")
@@ -56,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", help="write the result record(s) as JSON (- for stdout)")
     sim.add_argument("--csv", help="write per-layer rows and totals as CSV (- for stdout)")
     sim.add_argument("--quiet", action="store_true", help="do not print the tables")
+    sim.add_argument("--wide", action="store_true",
+                     help="print every column of the tables on a terminal (default: those "
+                          "that fit its width)")
     sim.add_argument("--schedule", choices=("mapped", "rtl"),
                      help="mapped: the mapper's tiling and loop order (default); rtl: the "
                           "program the generated accelerator runs (--model rtl's only one)")
@@ -169,16 +176,19 @@ def _simulate(args) -> int:
     with Outputs() as outs:
         json_out, csv_out = outs.file(args.json, "--json"), outs.file(args.csv, "--csv")
         trace = outs.folder(args.trace, "--trace", create=False)
-        result = simulate(args.arch, _network(args), dataflow=args.dataflow, model=args.model,
-                          method=args.method, batch=args.batch, objective=args.objective,
-                          trace=trace, schedule=args.schedule)
+        with _layer_bar() as bar:
+            result = simulate(args.arch, _network(args), dataflow=args.dataflow,
+                              model=args.model, method=args.method, batch=args.batch,
+                              objective=args.objective, trace=trace, schedule=args.schedule,
+                              progress=lambda layer: bar.update(1))
         records = result if isinstance(result, list) else [result]
         payload = [r.to_json() for r in records] if isinstance(result, list) else result.to_json()
         outs.publish({**({json_out: json.dumps(payload, indent=1)} if json_out else {}),
                       **({csv_out: _csv_text(records)} if csv_out else {})})
     if not args.quiet:
         for record in records:
-            print(format_table(record))
+            print(format_table(record, shutil.get_terminal_size().columns
+                               if sys.stdout.isatty() and not args.wide else None))
     return 0
 
 
@@ -195,6 +205,14 @@ def _network(args):
         print(f"dlaforge: warning: left out unsupported ONNX operators "
               f"{', '.join(network.skipped)}", file=sys.stderr)
     return network
+
+
+def _layer_bar():
+    """A progress bar of priced layers on stderr, shown when stderr is a terminal and the run
+    takes more than a second."""
+    from tqdm import tqdm
+    return tqdm(unit=" layers", file=sys.stderr, disable=not sys.stderr.isatty(), delay=1,
+                leave=False)
 
 
 def _report(args) -> int:
@@ -300,8 +318,11 @@ def _csv_text(records) -> str:
     return out.getvalue()
 
 
-def format_table(record) -> str:
-    """A readable per-layer table with the network total, energies in uJ, traffic in KiB."""
+def format_table(record, width: int | None = None) -> str:
+    """A readable per-layer table with the network total, energies in uJ, traffic in KiB.
+
+    With `width` (a terminal's columns) the columns that do not fit are left out, the least
+    telling first (energy components, then SRAM traffic), and a last line says so."""
     head = (f"{record.network} on {record.arch}, dataflow {record.dataflow}, {record.model} model, "
             f"method {record.method}, batch {record.batch} (mapper objective: {record.objective})")
     comps = components([record.totals.energy_breakdown_pj])
@@ -311,11 +332,30 @@ def format_table(record) -> str:
     rows = [_table_row(layer.name, layer.stats, comps) for layer in record.layers]
     rows.append(_table_row("TOTAL", record.totals, comps))
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                   for i, (c, w) in enumerate(zip(cells, widths)))
+    keep = _fitting(widths, [0, 1, 2, 3, 4, *range(len(cols) - 4, len(cols)),
+                             *range(5, len(cols) - 4)], width)
+    line = lambda cells: "  ".join(cells[i].ljust(widths[i]) if i == 0
+                                   else cells[i].rjust(widths[i]) for i in keep)
     body = [line(cols), line(["-" * w for w in widths])]
     body += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]
+    if len(keep) < len(cols):
+        body.append(f"({len(cols) - len(keep)} columns left out to fit {width} columns; "
+                    f"--wide shows them)")
+    head = textwrap.fill(head, width) if width else head
     return "\n".join([head, *body, ""])
+
+
+def _fitting(widths: list[int], priority: list[int], width: int | None) -> list[int]:
+    """The columns to print, in table order: all without `width`, else the first five and
+    then, in `priority` order, those that still fit."""
+    if width is None:
+        return list(range(len(widths)))
+    keep = priority[:5]
+    for i in priority[5:]:
+        if sum(widths[j] + 2 for j in keep) + widths[i] > width:
+            break
+        keep.append(i)
+    return sorted(keep)
 
 
 def _table_row(name, s, comps) -> list[str]:
@@ -329,23 +369,27 @@ def _table_row(name, s, comps) -> list[str]:
 
 def _listing(what: str) -> str:
     if what == "archs":
-        lines = []
-        for name in list_presets():
-            a = load_arch(name)
-            lines.append(f"{name:14s} {a.pe_array.rows}x{a.pe_array.cols} {a.pe_array.pe_kind} "
-                         f"{a.pe_array.ifmap_bits}b, dataflows {','.join(a.pe_array.dataflows)}, "
-                         f"{a.technology_nm} nm")
-        return "\n".join(lines)
+        specs = [load_arch(name) for name in list_presets()]
+        return _aligned([(a.name, f"{a.pe_array.rows}x{a.pe_array.cols}", a.pe_array.pe_kind,
+                          f"{a.pe_array.ifmap_bits}b,",
+                          f"dataflows {','.join(a.pe_array.dataflows)},",
+                          f"{a.technology_nm} nm") for a in specs])
     if what == "networks":
         from .workloads.networks import list_networks, load_network
         networks = [load_network(n) for n in list_networks()]
-        return "\n".join(f"{n.name:14s} {len(n.layers):3d} layers, {n.macs / 1e9:.3f} GMAC"
-                         for n in networks)
+        return _aligned([(n.name, f"{len(n.layers):3d} layers,", f"{n.macs / 1e9:.3f} GMAC")
+                         for n in networks])
     if what == "methods":
         from .workloads.methods import METHODS
-        return "\n".join(f"{m.name:14s} {m.description}" for m in METHODS.values())
+        return _aligned([(m.name, m.description) for m in METHODS.values()])
     return "\n".join(DATAFLOWS)
 
+
+def _aligned(rows: list[tuple[str, ...]]) -> str:
+    """Rows of cells as lines, each column as wide as its widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(" ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+                     for row in rows)
 
 if __name__ == "__main__":
     sys.exit(main())

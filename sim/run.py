@@ -106,12 +106,13 @@ def pricing_context(arch: ArchSpec, dataflow: str, method: str, objective: str, 
 def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 objective: str, batch: int, version: str, model: str = "analytical",
                 tracer: TraceWriter | None = None, schedule: str = "mapped",
-                cache: dict | None = None) -> RunRecord:
+                cache: dict | None = None, progress=None) -> RunRecord:
     """Per-layer Stats of `network` on `arch`; every op of a layer is summed into its record.
     With a `tracer` (cycle model only) each op's accesses are streamed to its trace files.
     `schedule` is "mapped" (the mapper's tiling and loop order) or "rtl" (the program the
     generated accelerator runs, dlaforge.rtl_plan). `cache`, a dict the caller keeps across
-    runs (a sweep's worker), holds every priced op under `pricing_context` and the op."""
+    runs (a sweep's worker), holds every priced op under `pricing_context` and the op.
+    `progress`, when given, is called with each layer's name once the layer is priced."""
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
     table = energy_table(arch)
@@ -144,6 +145,8 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
         records.append(LayerRecord(name=layer.name, kind=layer.kind, shape=layer.shape(),
                                    stats=total, mapping=mappings[0] if len(mappings) == 1
                                    else {"ops": mappings}))
+        if progress is not None:
+            progress(layer.name)
     return RunRecord(version=version, arch=arch.name, network=network.name, dataflow=dataflow,
                      model=model, method=method, batch=batch, objective=objective,
                      layers=tuple(records))

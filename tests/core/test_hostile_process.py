@@ -15,17 +15,21 @@ from pathlib import Path
 import pytest
 
 DLAFORGE = [sys.executable, "-m", "dlaforge.cli"]
-LONG_RUN = ["simulate", "--arch", "tpu_like", "--network", "vgg16", "--model", "cycle",
-            "--dataflow", "all", "--quiet"]
+# a layer the analytical mapper takes seconds over (just under its size limit)
+LONG_LAYER = "name, M, N, K,\nbig, 10000000, 100000000, 100000000,\n"
 ONE_LAYER = "name, M, N, K,\nfc, 8, 8, 8,\n"
 as_nobody = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
                                reason="running as another user needs root and setpriv")
 
 
 def _stop_mid_run(tmp_path, signum):
-    """Start LONG_RUN with --json, send `signum` once its output is checked (its temporary
-    file exists: the run has begun), and return (exit code, stderr)."""
-    proc = subprocess.Popen(DLAFORGE + LONG_RUN + ["--json", str(tmp_path / "r.json")],
+    """Start a run of LONG_LAYER with --json, send `signum` once its output is checked (its
+    temporary file exists: the run has begun), and return (exit code, stderr)."""
+    network = tmp_path.parent / f"{tmp_path.name}.csv"
+    network.write_text(LONG_LAYER)
+    proc = subprocess.Popen(DLAFORGE + ["simulate", "--arch", "edge_tiny", "--network",
+                                        str(network), "--quiet", "--json",
+                                        str(tmp_path / "r.json")],
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list(tmp_path.iterdir()) and time.monotonic() < deadline:
