@@ -27,8 +27,10 @@ from .inputs import load_yaml, read_text
 OPERANDS = ("ifmap", "weight", "ofmap")
 DATAFLOWS = ("ws", "os", "is", "rs")
 PE_KINDS = ("mac", "xnor")
-# Fixed-function units beside the PE array that methods need (workloads/methods declare them).
+# Fixed-function units beside the PE array that methods need (workloads/methods declare them),
+# and the vector unit of the non-MAC layers, with the operations it prices (sim/vector_cost.py).
 UNIT_KINDS = ("winograd_transform", "smartdeal_rebuild", "xnor_scale", "slice_combine", "vector")
+VECTOR_OPERATIONS = ("add", "mult", "max", "min", "exp", "log", "div", "sqrt")
 PRESET_DIR = Path(__file__).parent / "presets"
 # The fewest bytes per cycle a bandwidth may be: slower would price a layer beyond int64 cycles.
 MIN_BANDWIDTH = 1e-3
@@ -127,16 +129,31 @@ class Unit:
     output scaling, bit-slice combining), doing `ops_per_cycle` of its operations per cycle;
     its energy per operation comes from the energy table (dlaforge.sim.method_costs). The
     `vector` unit runs the non-MAC layers (sim/vector_cost.py): its lanes x operations per
-    lane per cycle."""
+    lane per cycle, and optionally `energy_pj`, pJ per operation at the arch's node for any of
+    VECTOR_OPERATIONS, replacing the energy table's (a mapping in the arch file)."""
 
     name: str
     ops_per_cycle: float
+    energy_pj: tuple = ()       # ((operation, pJ), ...), sorted
 
     def __post_init__(self):
         if self.name not in UNIT_KINDS:
             raise SpecError(f"unknown unit {shown(self.name)}; choose from "
                             f"{', '.join(UNIT_KINDS)}")
         positive_number(self.ops_per_cycle, f"units.{self.name}.ops_per_cycle")
+        where = f"units.{self.name}.energy_pj"
+        given = self.energy_pj
+        if not isinstance(given, (dict, tuple)):
+            raise SpecError(f"`{where}` must be a mapping of operation to pJ")
+        pairs = tuple(given.items()) if isinstance(given, dict) else given
+        if pairs and self.name != "vector":
+            raise SpecError(f"`{where}`: only the vector unit takes energies per operation")
+        for operation, pj in pairs:
+            if operation not in VECTOR_OPERATIONS:
+                raise SpecError(f"`{where}`: unknown operation {shown(operation)}; choose from "
+                                f"{', '.join(VECTOR_OPERATIONS)}")
+            positive_number(pj, f"{where}.{operation}")
+        object.__setattr__(self, "energy_pj", tuple(sorted((o, float(pj)) for o, pj in pairs)))
 
 
 # DRAM energy per bit by type: Accelergy CACTI plug-in `type2energy` (REFERENCES.md §1, DRAM).

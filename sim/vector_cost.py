@@ -17,7 +17,8 @@ for 16 bits), and the transcendental operations as the fixed-point sequences wri
 and log a range reduction and a degree-3 polynomial (3 mults, 3 adds); div a reciprocal by two
 Newton steps (2 mults and an add each) and a mult; sqrt an inverse square root by two Newton
 steps (3 mults and an add each) and a mult. Scaled to the arch's node like the method units
-(method_costs.node_factor); it is the `units` component of the energy.
+(method_costs.node_factor); an arch file's `units.vector.energy_pj` replaces any of them
+(pJ at the arch's node). It is the `units` component of the energy.
 """
 
 from __future__ import annotations
@@ -74,11 +75,12 @@ def vector_stats(arch: ArchSpec, op: VectorOp, table: EnergyTable) -> Stats:
         busy = max(busy, nbytes / level.read_bandwidth_bytes_per_cycle,
                    nbytes / level.write_bandwidth_bytes_per_cycle)
     cycles = math.ceil(busy) + arch.dram.latency_cycles
-    factor = node_factor(arch)
+    pj = {name: value * node_factor(arch) for name, value in OP_PJ_45NM.items()}
+    pj.update(unit.energy_pj)
     energy = {"mac": 0.0, "rf": 0.0, "noc": 0.0, "sram": sram_pj,
               "dram": (read_bytes * 8 * table.dram_read_pj_per_bit
                        + write_bytes * 8 * table.dram_write_pj_per_bit),
-              "units": sum(n * OP_PJ_45NM[name] for name, n in op.ops.items()) * factor}
+              "units": sum(n * pj[name] for name, n in op.ops.items())}
     return Stats(macs=0, pe_ops=0, pe_count=arch.pe_count, compute_cycles=compute,
                  stall_cycles=cycles - compute, energy_breakdown_pj=energy,
                  dram_read_bytes=read_bytes, dram_write_bytes=write_bytes,

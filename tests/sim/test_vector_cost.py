@@ -97,3 +97,34 @@ def test_reports_count_a_vector_layers_compulsory_traffic():
     record = run(arch, [conv("c", 16, 16, 28), vector("relu", "relu", C=16, H=28, W=28)])
     assert compulsory_dram_bytes(record, arch)[1] == 2 * 16 * 28 * 28 == (
         record.layers[1].stats.dram_read_bytes + record.layers[1].stats.dram_write_bytes)
+
+
+def test_an_arch_file_sets_the_vector_units_energy_per_operation(tmp_path):
+    from dlaforge.arch import VECTOR_OPERATIONS
+    from dlaforge.sim.vector_cost import OP_PJ_45NM
+    from dlaforge.workloads.vector_ops import VECTOR_OPS, vector_work
+    assert set(OP_PJ_45NM) == set(VECTOR_OPERATIONS)       # every operation is priced
+    assert {name for op in VECTOR_OPS for name in vector_work(
+        vector("v", op, C=4, H=2), 8).ops} <= set(VECTOR_OPERATIONS)
+    own = tmp_path / "own.yaml"
+    own.write_text("base: tpu_like\nunits:\n  vector:\n    ops_per_cycle: 32\n"
+                   "    energy_pj: {exp: 2.5, div: 1.5}\n")
+    layer = vector("sm", "softmax", C=64, H=32)
+    ops = vector_work(layer, 8).ops
+    mine = run(load_arch(str(own)), [layer]).totals
+    table = run(load_arch("tpu_like"), [layer]).totals
+    factor = node_factor(load_arch("tpu_like"))
+    assert mine.energy_breakdown_pj["units"] == pytest.approx(
+        table.energy_breakdown_pj["units"] + ops["exp"] * (2.5 - (3 * FP16_MULT + 3 * FP16_ADD)
+                                                           * factor)
+        + ops["div"] * (1.5 - (5 * FP16_MULT + 2 * FP16_ADD) * factor))
+    for text, message in [("    energy_pj: {tan: 1}\n", "unknown operation 'tan'"),
+                          ("    energy_pj: {exp: 0}\n", "energy_pj.exp` must be a positive"),
+                          ("    energy_pj: 3\n", "must be a mapping of operation to pJ")]:
+        own.write_text("base: tpu_like\nunits:\n  vector:\n    ops_per_cycle: 32\n" + text)
+        with pytest.raises(SpecError, match=message):
+            load_arch(str(own))
+    own.write_text("base: tpu_like\nunits:\n  xnor_scale:\n    ops_per_cycle: 4\n"
+                   "    energy_pj: {add: 1}\n")
+    with pytest.raises(SpecError, match="only the vector unit takes energies per operation"):
+        load_arch(str(own))
