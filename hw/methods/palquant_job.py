@@ -82,7 +82,7 @@ class PalquantLayer:
         """T of every output (G·K x P x Q), wrapped to the accumulators' width."""
         g = self.gemm
         out = palquant_conv(self.qa[None], self.qw, self.groups, g.stride, g.padding,
-                            self.shift)[0]
+                            self.shift, out_size=(g.P, g.Q))[0]
         return wrap(out, self.arch.pe_array.psum_bits)
 
     def jobs(self) -> list[GroupJob]:

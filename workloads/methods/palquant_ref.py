@@ -42,12 +42,15 @@ def shuffle_map(G: int, C: int, shift: int) -> np.ndarray:
     return np.array([((g + shift) % G) * C + c for g in range(G) for c in range(C)], np.int64)
 
 
-def palquant_conv(qa, qw, G: int, stride: int = 1, padding: int = 0, shift: int = 0) -> np.ndarray:
-    """T = 2·Σq_w·q_a − 3·Σq_a of a G-group 2-bit conv: qa[N, G·C, H, W], qw[G·K, C, R, S]."""
+def palquant_conv(qa, qw, G: int, stride: int = 1, padding: int = 0, shift: int = 0,
+                  out_size=None) -> np.ndarray:
+    """T = 2·Σq_w·q_a − 3·Σq_a of a G-group 2-bit conv: qa[N, G·C, H, W], qw[G·K, C, R, S]
+    (`out_size` as in conv_ref.conv2d_int)."""
     GK, C, R, S = qw.shape
     cmap = shuffle_map(G, C, shift)
-    products = conv2d_int(qa, qw, stride, padding, G, cmap)
-    window = conv2d_int(qa, np.ones((G, C, R, S), np.int64), stride, padding, G, cmap)
+    products = conv2d_int(qa, qw, stride, padding, G, cmap, out_size)
+    window = conv2d_int(qa, np.ones((G, C, R, S), np.int64), stride, padding, G, cmap,
+                        out_size)
     return 2 * products - LEVELS * np.repeat(window, GK // G, axis=1)
 
 
