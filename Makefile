@@ -45,6 +45,7 @@ bench: $(STAMP) tools
 	$(PY) bench/scalesim_differential.py
 	$(PY) bench/bench_rtl.py
 	$(PY) bench/bench_method_rtl.py
+	$(PY) bench/bench_rtl_network.py     # a small CNN chained through DRAM on Icarus and Verilator
 	$(PY) bench/bench_workloads.py      # ONNX import times; ZigZag's models if ZIGZAG_WORKLOADS is set
 	$(PY) bench/bench_sweep.py          # 1,000 ResNet-18 points four ways: about 15 minutes
 
