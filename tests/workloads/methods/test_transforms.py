@@ -29,9 +29,13 @@ def test_winograd_multiplies_per_output_tile(method, m, taps, direct):
     tiles = math.ceil(LAYER.P / m) * math.ceil(LAYER.Q / m)
     assert op.ops["mult"] == LAYER.N * LAYER.K * LAYER.C * taps * tiles
     assert op.pe_macs == op.ops["mult"] and "direct_conv_fallback" not in op.ops
-    # per (C_in, C_out) pair and output tile: taps multiplies against m² · 9 direct
-    assert m * m * 9 == direct
+    # per (C_in, C_out) pair and output tile: taps multiplies against `direct` (m² · 9) for the
+    # direct convolution, as the baseline method counts them on a layer without edge tiles
     whole = conv("whole", C=96, K=40, H=4 * 3 * m)     # no edge tiles: exactly direct/taps fewer
+    whole_tiles = (whole.P // m) * (whole.Q // m)
+    assert whole.P % m == 0 and whole.Q % m == 0
+    direct_op = only_op("baseline", "tpu_like_winograd", whole)
+    assert direct_op.ops["mult"] == whole.macs == whole.N * whole.K * whole.C * direct * whole_tiles
     assert whole.macs / only_op(method, "tpu_like_winograd", whole).ops["mult"] == direct / taps
 
 
