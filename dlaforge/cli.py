@@ -24,7 +24,7 @@ from pathlib import Path
 from . import MODELS, __version__, simulate
 from .arch import DATAFLOWS, list_presets, load_arch
 from .errors import RunError, SpecError, Terminated
-from .outputs import Outputs
+from .outputs import STDOUT, Outputs
 from .reports.style import components
 from .stats import ENERGY_COMPONENTS
 
@@ -57,8 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--batch", type=int, default=1, help="images per inference (default 1)")
     sim.add_argument("--objective", default="energy", choices=("energy", "cycles", "edp"),
                      help="what the mapper minimises")
-    sim.add_argument("--json", help="write the result record(s) as JSON (- for stdout)")
-    sim.add_argument("--csv", help="write per-layer rows and totals as CSV (- for stdout)")
+    sim.add_argument("--json", help="write the result record(s) as JSON (- for stdout, "
+                                    "instead of the tables)")
+    sim.add_argument("--csv", help="write per-layer rows and totals as CSV (- for stdout, "
+                                   "instead of the tables)")
     sim.add_argument("--quiet", action="store_true", help="do not print the tables")
     sim.add_argument("--wide", action="store_true",
                      help="print every column of the tables on a terminal (default: those "
@@ -185,7 +187,7 @@ def _simulate(args) -> int:
         payload = [r.to_json() for r in records] if isinstance(result, list) else result.to_json()
         outs.publish({**({json_out: json.dumps(payload, indent=1)} if json_out else {}),
                       **({csv_out: _csv_text(records)} if csv_out else {})})
-    if not args.quiet:
+    if not args.quiet and STDOUT not in (args.json, args.csv):   # stdout holds the output
         for record in records:
             print(format_table(record, shutil.get_terminal_size().columns
                                if sys.stdout.isatty() and not args.wide else None))

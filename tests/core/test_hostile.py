@@ -2,8 +2,10 @@
 stderr line naming the problem (no traceback), and on failure the folder exactly as it was."""
 
 import hashlib
+import json
 import os
 import stat
+import threading
 
 import pytest
 
@@ -52,3 +54,25 @@ def test_hostile_input(case, tmp_path, monkeypatch, capsys):
         assert snapshot(tmp_path) == before
     if case.after is not None:
         assert case.after(tmp_path, out)
+
+
+def test_a_fifo_is_written_to_not_replaced(tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    (tmp_path / "one.csv").write_text(ONE_LAYER)
+    assert main(["simulate", "--arch", "edge_tiny", "--network", str(tmp_path / "one.csv"),
+                 "--json", str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert json.loads(received[0])["arch"] == "edge_tiny"
+    assert capsys.readouterr().out.startswith("one on edge_tiny")    # the table, as usual
+
+
+def test_json_on_stdout_replaces_the_tables(tmp_path, capsys):
+    (tmp_path / "one.csv").write_text(ONE_LAYER)
+    assert main(["simulate", "--arch", "edge_tiny", "--network", str(tmp_path / "one.csv"),
+                 "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["network"] == "one"
