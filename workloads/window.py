@@ -4,9 +4,9 @@ stride, padding per side and dilation, shared by `Layer` and `HwOp`.
 Both keep `stride` (rows) and `padding` (every side) as before, and three optional fields:
 `stride_w` (columns; None: `stride`), `pads` (top, left, bottom, right; None: `padding` on
 every side; `padding` is then 0) and `dilation` (rows, cols; (1, 1): none).
-`canonical_window` folds the optional fields back when they say nothing new (equal strides, equal pads, no dilation), so a plain
-window has exactly one form and old records, cache keys and the SCALE-Sim-compatible paths
-see nothing new.
+`canonical_window` folds the optional fields back when they say nothing new (equal strides,
+equal pads, no dilation), so a plain window has exactly one form and old records, cache keys
+and the SCALE-Sim-compatible paths see nothing new.
 """
 
 from __future__ import annotations
