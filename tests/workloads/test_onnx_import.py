@@ -325,3 +325,45 @@ def test_non_mac_operators_become_vector_layers(tmp_path):
     assert (ln.C, ln.H, sm.C, sm.H) == (9, 72, 9, 72)
     assert vector_work(sm, 8).ops == {"max": 72 * 8, "add": 72 * 17, "exp": 72 * 9,
                                       "div": 72 * 9}
+
+
+def test_remaining_attributes(tmp_path):
+    """Conv auto_pad SAME_LOWER and VALID, ConvTranspose output_shape (pads derived), MatMul
+    with the weight on the left, Squeeze/Unsqueeze passed over, RMSNormalization."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["lower"], name="same_lower", auto_pad="SAME_LOWER",
+                         strides=[2, 3]),
+        helper.make_node("Conv", ["x", "w"], ["valid"], name="valid", auto_pad="VALID"),
+        helper.make_node("ConvTranspose", ["valid", "wt"], ["up"], name="up", strides=[2, 2],
+                         output_shape=[12, 11]),
+        helper.make_node("Unsqueeze", ["v", "axes"], ["v4"], name="unsqueeze"),
+        helper.make_node("Squeeze", ["v4", "axes"], ["v3"], name="squeeze"),
+        helper.make_node("MatMul", ["left", "v3"], ["wx"], name="wx"),
+        helper.make_node("RMSNormalization", ["v3", "scale"], ["rms"], name="rms", axis=-1),
+    ]
+    inits = [weight("w", 4, 3, 3, 4), weight("wt", 4, 2, 3, 3), weight("left", 6, 5),
+             weight("scale", 7), numpy_helper.from_array(np.array([0], np.int64), "axes")]
+    graph = helper.make_graph(nodes, "rest", [value("x", [1, 3, 9, 10]), value("v", [2, 5, 7])],
+                              [value("up", None), value("wx", None), value("rms", None)],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    layers, skipped = read_onnx(save(tmp_path, model))
+    by_name = {layer.name: layer for layer in layers}
+    assert skipped == [] and list(by_name) == ["same_lower", "valid", "up", "wx", "rms"]
+    lower = by_name["same_lower"]
+    # SAME: out = ceil(in / stride); total padding (out-1)*s + k - in, the extra one before
+    assert (lower.P, lower.Q) == (5, 4)
+    rows, cols = (5 - 1) * 2 + 3 - 9, (4 - 1) * 3 + 4 - 10
+    assert lower.paddings == (rows - rows // 2, cols - cols // 2, rows // 2, cols // 2)
+    valid = by_name["valid"]
+    assert (valid.P, valid.Q, valid.paddings) == (7, 7, (0, 0, 0, 0))
+    up = by_name["up"]
+    # ONNX: total = 2*(7-1) + 3 - out (rows 3, cols 4); not SAME_UPPER: start = total -
+    # total//2, end = total//2
+    assert (up.P, up.Q) == (12, 11)
+    assert up.paddings == (2, 2, 1, 2)
+    assert up.macs == 2 * 4 * 7 * 7 * 9
+    wx = by_name["wx"]                         # (6 x 5) by (5 x 7), twice: rows are columns
+    assert (wx.kind, wx.P, wx.C, wx.K) == ("gemm", 14, 5, 6) and wx.macs == 2 * 6 * 5 * 7
+    rms = by_name["rms"]
+    assert (rms.op, rms.C, rms.H) == ("rmsnorm", 7, 10)
