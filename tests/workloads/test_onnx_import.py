@@ -215,6 +215,24 @@ def test_truncated_and_malformed_files_are_one_line(tmp_path):
         assert name in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("node, message", [
+    (helper.make_node("Conv", ["x"], ["y"], name="c"),
+     "node 'c' \\(Conv\\) is malformed \\(IndexError"),
+    (helper.make_node("LRN", ["x"], ["y"], name="l"),
+     "node 'l' \\(LRN\\) is malformed \\(KeyError: 'size'\\)"),
+    (helper.make_node("MatMul", ["x", "w"], ["y"], name="m"), "ONNX shape inference failed"),
+    (helper.make_node("Conv", ["x", "w"], ["y"], name="c", group=2),
+     "node 'c' \\(Conv\\): layer 'c': groups=2 must divide C=3 and K=4"),
+])
+def test_malformed_nodes_are_one_line(tmp_path, node, message):
+    graph = helper.make_graph([node], "bad", [value("x", [1, 3, 8, 8])], [value("y", None)],
+                              initializer=[weight("w", 4, 3, 3, 3)])
+    path = save(tmp_path, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    with pytest.raises(SpecError, match=message) as error:
+        read_onnx(path)
+    assert "\n" not in str(error.value)
+
+
 def test_load_network_reads_onnx_and_refuses_onnx_options_for_other_networks(tmp_path):
     path = save(tmp_path, dynamic_model(), "dyn.onnx")
     net = load_network(path, batch=2, input_shapes={"x": (1, 3, 8, 32)})

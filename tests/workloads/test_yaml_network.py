@@ -75,6 +75,7 @@ def test_a_preset_written_as_yaml_gives_the_same_record(tmp_path):
      "`layer 'layer1': stride` must be a positive integer, not 'two'"),
     ("layers: [{kind: gemm, C: 3, K: 4}]\n", "a gemm layer needs `P`"),
     ("layers: [{kind: pool, C: 3, K: 4, H: 8}]\n", "unknown kind 'pool'"),
+    ("layers: [{name: 5, kind: linear, C: 3, K: 4}]\n", "`name` must be a non-empty string, not 5"),
     ("layers: [{kind: conv2d, C: 3, K: 4, H: 8}\n", "is not valid YAML"),
 ])
 def test_bad_network_yaml_is_one_line(tmp_path, text, message):

@@ -82,6 +82,9 @@ def read_onnx(path: Path, input_shapes: dict | None = None,
             layers.append(convert(_Node(node, name, shapes, weights)))
         except SpecError as exc:
             raise SpecError(f"{path.name}: node {name!r} ({node.op_type}): {exc}") from None
+        except (IndexError, KeyError, ValueError, TypeError) as exc:    # inputs or attributes
+            raise SpecError(f"{path.name}: node {name!r} ({node.op_type}) is malformed "
+                            f"({type(exc).__name__}: {_first_line(exc)})") from None
     left_out = [f"{op} ({count})" for op, count in sorted(unsupported.items())]
     if left_out and not skip_unsupported:
         raise SpecError(f"{path.name}: unsupported ONNX operators {', '.join(left_out)}; "

@@ -73,6 +73,8 @@ def _layer(entry, index: int) -> Layer:
         if key not in entry:
             raise SpecError(f"`{key}` is required")
     fields = {"name": f"layer{index + 1}", **entry}
+    if not isinstance(fields["name"], str) or not fields["name"]:
+        raise SpecError(f"`name` must be a non-empty string, not {fields['name']!r}")
     if fields["kind"] == "vector":
         fields.setdefault("K", fields["C"])
         if fields.get("op") not in POOLS:
