@@ -177,7 +177,7 @@ def _simulate(args) -> int:
     """Every output is checked before the run and all are published together after it."""
     with Outputs() as outs:
         json_out, csv_out = outs.file(args.json, "--json"), outs.file(args.csv, "--csv")
-        trace = outs.folder(args.trace, "--trace", create=False)
+        trace = outs.streamed_folder(args.trace, "--trace")
         with _layer_bar() as bar:
             result = simulate(args.arch, _network(args), dataflow=args.dataflow,
                               model=args.model, method=args.method, batch=args.batch,

@@ -12,8 +12,10 @@ never a file that is not dlaforge's own destroyed):
 - a folder dlaforge owns whole (`report --out`): `check_tree` accepts a new or empty folder or
   one that holds only what an earlier run wrote, as listed in its `MANIFEST`; `publish_tree`
   writes the new tree beside it and swaps it in, so nothing else is ever removed.
-- a folder a model streams into (`simulate --trace`): `Outputs.folder(..., create=False)`
-  checks it exists and can be written; `inside` builds a path that cannot leave it.
+- a folder a model streams into (`simulate --trace`): `Outputs.streamed_folder` checks it
+  exists and can be written and hands out a hidden folder inside it to stream into; `publish`
+  moves what that holds into place with the other outputs. `inside` builds a path that
+  cannot leave its folder.
 
 Problems raise SpecError naming the flag and the path; nothing here prints.
 """
@@ -135,6 +137,7 @@ class Outputs:
 
     def __init__(self):
         self._files: list[_File] = []
+        self._streamed: list[tuple[Path, Path, str]] = []   # (hidden folder, its folder, flag)
 
     def __enter__(self) -> Outputs:
         return self
@@ -142,6 +145,8 @@ class Outputs:
     def __exit__(self, *exc) -> None:
         for f in self._files:
             f.discard()
+        for hidden, _, _ in self._streamed:
+            shutil.rmtree(hidden, ignore_errors=True)
 
     def file(self, path, flag: str) -> _File | None:
         """Check the file output `path` of `flag` (None: not asked for)."""
@@ -172,8 +177,19 @@ class Outputs:
         _probe(real if mode is not None else real.parent, error)
         return real
 
+    def streamed_folder(self, path, flag: str) -> Path | None:
+        """Check the existing folder `path` of `flag` and return a hidden folder inside it for
+        a model to stream its files into (None: not asked for)."""
+        real = self.folder(path, flag, create=False)
+        if real is None:
+            return None
+        hidden = Path(tempfile.mkdtemp(dir=real, prefix=".dlaforge-"))
+        self._streamed.append((hidden, real, flag))
+        return hidden
+
     def publish(self, contents: dict) -> None:
-        """Write {file output: text or bytes}, staging all before any is put in place."""
+        """Write {file output: text or bytes}, staging all before any is put in place; then
+        move the streamed folders' files into place, then the files."""
         for out, data in contents.items():
             out.data = data.encode() if isinstance(data, str) else data
             if out.tmp is not None:
@@ -181,6 +197,12 @@ class Outputs:
                     out.tmp.write_bytes(out.data)
                 except OSError as exc:
                     raise out.error(_why(exc)) from None
+        for hidden, real, flag in self._streamed:
+            for path in sorted(hidden.iterdir()):
+                try:
+                    os.replace(path, real / path.name)
+                except OSError as exc:
+                    raise SpecError(f"cannot write {flag} {_shown(real)}: {_why(exc)}") from None
         for out in contents:
             try:
                 out.publish()

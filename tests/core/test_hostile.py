@@ -76,3 +76,22 @@ def test_json_on_stdout_replaces_the_tables(tmp_path, capsys):
     assert main(["simulate", "--arch", "edge_tiny", "--network", str(tmp_path / "one.csv"),
                  "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["network"] == "one"
+
+
+def test_a_failed_write_publishes_no_output_not_even_the_traces(tmp_path, capsys, monkeypatch):
+    """The disk fills up as the JSON is written after the run: the traces streamed during it
+    are not published either."""
+    (tmp_path / "one.csv").write_text(ONE_LAYER)
+    (tmp_path / "tr").mkdir()
+    before = snapshot(tmp_path)
+
+    def full(self, data):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(type(tmp_path), "write_bytes", full)
+    assert main(["simulate", "--arch", "edge_tiny", "--network", str(tmp_path / "one.csv"),
+                 "--model", "cycle", "--quiet", "--trace", str(tmp_path / "tr"), "--json",
+                 str(tmp_path / "r.json")]) == 2
+    monkeypatch.undo()
+    assert capsys.readouterr().err == (f"dlaforge: error: cannot write --json "
+                                       f"'{tmp_path / 'r.json'}': No space left on device\n")
+    assert snapshot(tmp_path) == before
