@@ -45,6 +45,13 @@ def check_rtl_dataflow(arch: ArchSpec, dataflow: str) -> None:
     RtlPlan.make(arch, dataflow, Gemm.matmul(1, 1, 1))
 
 
+def _check_rtl_cycles(layer, cycles: int, bound: str = "") -> None:
+    if cycles > MAX_RTL_CYCLES:
+        raise SpecError(f"layer {layer.name!r} needs {bound}{cycles} cycles on the RTL, more "
+                        f"than --model rtl simulates ({MAX_RTL_CYCLES}); use --model cycle, "
+                        f"whose RTL timing model gives the same cycles")
+
+
 def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: int,
                     version: str, objective: str = "energy") -> RunRecord:
     from .hw.network_job import NetworkJob
@@ -72,12 +79,12 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
                 raise SpecError(f"--model rtl cannot run layer {layer.name!r}: "
                                 f"{rtl_layer_reason(op)}")
             gemm = gemm_of(op)
+            # a closed-form bound first (every PE one MAC per cycle at best): the timing
+            # model itself takes seconds and gigabytes on a layer far over the limit
+            _check_rtl_cycles(layer, op.pe_macs // arch.pe_count, "at least ")
             check_rtl_tiles(arch, dataflow, gemm, commands_of(op), layer.name)
             cycles = rtl_timing(arch, dataflow, gemm, requant=True).cycles * commands_of(op)
-            if cycles > MAX_RTL_CYCLES:
-                raise SpecError(f"layer {layer.name!r} needs {cycles} cycles on the RTL, more "
-                                f"than --model rtl simulates ({MAX_RTL_CYCLES}); use --model "
-                                f"cycle, whose RTL timing model gives the same cycles")
+            _check_rtl_cycles(layer, cycles)
             planned.append((layer, op, gemm))
             total += cycles
     table = energy_table(arch)

@@ -130,8 +130,11 @@ CASES = [
     Hostile("5", ["simulate", "--arch", "edge_tiny", "--network", "resnet18", "--quiet",
                   "--model", "cycle", "--batch", "1000000000"], "too large for the cycle model"),
     Hostile("5", ["simulate", "--arch", "edge_tiny", "--network", "{d}/g.csv", "--quiet",
-                  "--model", "rtl"], "too large for the RTL schedule",
+                  "--model", "cycle", "--schedule", "rtl"], "too large for the RTL schedule",
             files={"g.csv": "n, M, N, K,\nL, 100000, 100000, 100000,\n"}),
+    Hostile("5", ["simulate", "--arch", "edge_tiny", "--network", "{d}/g.csv", "--quiet",
+                  "--model", "rtl"], "needs at least 500000000 cycles on the RTL",
+            files={"g.csv": "n, M, N, K,\nL, 2000, 2000, 2000,\n"}),
     # 6: tracebacks on bad input
     Hostile("6", ["simulate", "--arch", "{d}/g.yaml", "--network", "resnet18"],
             "is not UTF-8 text", files={"g.yaml": bytes(range(256))}),
