@@ -12,7 +12,7 @@ DEMO_MODEL ?= analytical
 
 .PHONY: demo test bench lint tools clean wheel-check
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -47,7 +47,7 @@ bench: $(STAMP) tools
 	$(PY) bench/bench_method_rtl.py
 	$(PY) bench/bench_rtl_network.py     # a small CNN chained through DRAM on Icarus and Verilator
 	$(PY) bench/bench_workloads.py      # ONNX import times; ZigZag's models if ZIGZAG_WORKLOADS is set
-	$(PY) bench/bench_sweep.py          # 1,000 ResNet-18 points four ways: about 15 minutes
+	$(PY) bench/bench_sweep.py          # 1,000 ResNet-18 points four ways: 15-20 minutes
 
 # The wheel installed non-editable into a fresh venv, used from outside the checkout.
 wheel-check: $(STAMP)
