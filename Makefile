@@ -12,7 +12,7 @@ DEMO_MODEL ?= analytical
 
 .PHONY: demo test bench lint tools clean wheel-check
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
