@@ -12,7 +12,7 @@ DEMO_MODEL ?= analytical
 
 .PHONY: demo test bench lint tools clean wheel-check
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
