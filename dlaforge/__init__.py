@@ -4,6 +4,12 @@ accelerators.
     import dlaforge
     record = dlaforge.simulate("tpu_like", "resnet18", dataflow="ws")
     record.totals.energy_pj, record.to_json()
+    dlaforge.report("out/report", arch="tpu_like,eyeriss_like", network="resnet18")
+    dlaforge.rtl_generate("edge_tiny", "out/rtl").files
+    dlaforge.rtl_verify("edge_tiny_xnor", method="xnor")        # (passed, failed)
+    dlaforge.sweep("sweep.yaml", "out/sweep")
+
+The command line (dlaforge/cli.py) is a thin layer over these functions.
 
 Bad input raises `dlaforge.SpecError` (its message names the problem, as the CLI prints it);
 a run that fails (RTL outputs that differ from the reference, a simulator that does not
@@ -11,6 +17,8 @@ finish) raises `dlaforge.RunError`.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from .errors import RunError, SpecError  # noqa: F401  (public API)
 from .numba_cache import use_writable_cache
@@ -20,6 +28,7 @@ __version__ = "0.1.0"
 use_writable_cache()       # before any model imports numba
 
 MODELS = ("analytical", "cycle", "rtl")
+SIMULATORS = ("amaranth", "icarus", "verilator")
 
 
 def simulate(arch, network, dataflow=None, model="analytical", method="baseline", batch=1,
@@ -38,64 +47,93 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     """
     from .arch import ArchSpec, load_arch
     from .errors import SpecError
-    from .sim.run import SCHEDULES, run_network
+    from .sim.run import run_networks, settle_schedule
     from .workloads.networks import load_network
 
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
     net = load_network(network, batch)
     if model not in MODELS:
         raise SpecError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
-    schedule = schedule or ("rtl" if model == "rtl" else "mapped")
-    if schedule not in SCHEDULES:
-        raise SpecError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
-    if model == "rtl" and schedule != "rtl":
-        raise SpecError("--model rtl runs the generated accelerator's own schedule "
-                        "(--schedule rtl), not the mapper's")
-    if schedule == "rtl" and spec.scalesim is not None:
-        raise SpecError("--schedule rtl needs a preset or arch YAML: a SCALE-Sim .cfg runs "
-                        "SCALE-Sim's schedule")
+    schedule = settle_schedule(spec, model, schedule)
     dataflow = spec.pe_array.dataflows[0] if dataflow is None else dataflow
     dataflows = spec.pe_array.dataflows if dataflow == "all" else (dataflow,)
+    # the one place a model is chosen: the RTL (hw, through rtl_driver) or sim's models
     if model == "rtl":
-        from .rtl_driver import check_rtl_dataflow, run_rtl_network
-        for df in dataflows:
-            check_rtl_dataflow(spec, df)
-        records = [run_rtl_network(spec, net, df, method, batch, __version__, objective)
-                   for df in dataflows]
-    elif trace is not None:
-        if schedule == "rtl":
-            raise SpecError("--trace follows the mapper's schedule; it is not available with "
-                            "--schedule rtl")
-        records = _traced_runs(spec, net, dataflows, model, method, batch, objective, trace,
-                               progress)
+        from .rtl_driver import run_rtl_networks
+        records = run_rtl_networks(spec, net, dataflows, method, batch, __version__, objective)
     else:
-        records = [run_network(spec, net, df, method, objective, batch, __version__, model,
-                               schedule=schedule, progress=progress) for df in dataflows]
+        records = run_networks(spec, net, dataflows, model, method, objective, batch,
+                               __version__, schedule, trace, progress)
     return records if dataflow == "all" else records[0]
 
 
-def _traced_runs(spec, net, dataflows, model, method, batch, objective, folder, progress):
-    """The runs of `simulate(..., trace=folder)`: all traces are published or none is."""
-    from .errors import SpecError
-    from .sim.cycle.trace import TraceWriter
-    from .sim.run import run_network
+def report(out, arch=None, network=None, methods=None, dataflows=None, model=None, batch=None,
+           from_json=None, area=True, progress=None):
+    """Build the HTML and Markdown report of `dlaforge report` into folder `out` and return the
+    path of its index.html.
 
-    if model != "cycle" or spec.scalesim is not None:
-        raise SpecError("--trace needs --model cycle on a preset or arch YAML (the SCALE-Sim "
-                        ".cfg replay writes no traces)")
-    writers, records = [], []
-    try:
-        for df in dataflows:
-            writers.append(TraceWriter(folder, f"{spec.name}_{net.name}_{df}", spec))
-            records.append(run_network(spec, net, df, method, objective, batch, __version__,
-                                       model, writers[-1], progress=progress))
-    except BaseException:
-        for writer in writers:
-            writer.discard()
-        raise
-    for writer in writers:
-        writer.close()
-    return records
+    `arch` is one or several archs (a comma-separated string or a list of presets, arch YAMLs
+    or SCALE-Sim .cfg files); `network` as for `simulate`; `methods` and `dataflows` names or
+    "all" (the default: every method each arch can run, every dataflow it supports); `model`
+    analytical (default), cycle or rtl; `batch` default 1. `from_json`, a list of saved
+    `simulate --json` files, reports those records instead of running anything (`arch` then
+    only supplies arch files for records whose arch is not a preset). `area` adds each arch's
+    PE-array cell count (Yosys, cached). `progress`, when given, is called with a line per
+    run. `out` must be new, empty or an earlier report (it is replaced whole, only once
+    everything is built). Bad input raises SpecError and leaves `out` as it was.
+    """
+    from .report_driver import make_report
+
+    joined = lambda names: names if names is None or isinstance(names, str) else ",".join(names)
+    return make_report(out, arch=joined(arch), network=network, methods=joined(methods),
+                       dataflows=joined(dataflows), model=model, batch=batch,
+                       from_json=from_json, area=area,
+                       progress=progress or (lambda line: None))
+
+
+class Generated(NamedTuple):
+    """What `rtl_generate` wrote: the Verilog and its JSON manifest, and the cell counts."""
+
+    files: tuple
+    cells: dict
+
+
+def _method_hardware(arch, method):
+    """(spec, the hardware of `method`, checked against the spec)."""
+    from .arch import ArchSpec, load_arch
+    from .hw.methods import method_hardware
+
+    spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
+    hardware = method_hardware(method)
+    hardware.check(spec)
+    return spec, hardware
+
+
+def rtl_generate(arch, out, method="baseline", stats=False) -> Generated:
+    """Write the Verilog of `method`'s hardware (default: the baseline accelerator) built from
+    `arch`, and its JSON manifest of ports, into folder `out` (created if its parent exists;
+    each file appears only complete, other files there are left alone). With `stats` the
+    cells of its PE, array and method units are counted (built-in Yosys) before anything is
+    written. Bad input (an arch the hardware cannot be built from) raises SpecError."""
+    from .outputs import Outputs
+
+    spec, hardware = _method_hardware(arch, method)
+    folder = Outputs().folder(out, "--out")
+    cells = hardware.cell_stats(spec) if stats else {}
+    return Generated(tuple(hardware.generate(spec, folder)), cells)
+
+
+def rtl_verify(arch, method="baseline", sim="icarus", progress=None) -> tuple[int, int]:
+    """Run `method`'s hardware built from `arch` on its corner-case and random layers in
+    simulator `sim` (amaranth, icarus or verilator) and return (passed, failed): outputs
+    bit-exact against the method's reference, cycles equal to the design's counter.
+    `progress`, when given, is called with a line per case."""
+    from .errors import SpecError
+
+    if sim not in SIMULATORS:
+        raise SpecError(f"unknown simulator {sim!r}; choose from {', '.join(SIMULATORS)}")
+    spec, hardware = _method_hardware(arch, method)
+    return hardware.verify(spec, sim, progress or (lambda line: None))
 
 
 def sweep(spec, out, workers=None, scheduler=None):

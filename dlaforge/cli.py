@@ -10,23 +10,19 @@ output; a run that exhausts memory ends with one line and exit code 2.
 from __future__ import annotations
 
 import argparse
-import csv
 import errno
-import io
 import json
 import shutil
 import signal
 import sys
-import textwrap
 import threading
 from pathlib import Path
 
-from . import MODELS, __version__, simulate
+from . import MODELS, SIMULATORS, __version__, report, rtl_generate, rtl_verify, simulate
 from .arch import DATAFLOWS, list_presets, load_arch
 from .errors import RunError, SpecError, Terminated
 from .outputs import STDOUT, Outputs
-from .reports.style import components
-from .stats import ENERGY_COMPONENTS
+from .reports.text import csv_text, format_table
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--arch", required=True)
     ver.add_argument("--method", default="baseline",
                      help="the method whose hardware to check (default baseline)")
-    ver.add_argument("--sim", default="icarus", choices=("amaranth", "icarus", "verilator"))
+    ver.add_argument("--sim", default="icarus", choices=SIMULATORS)
     swp = sub.add_parser("sweep", help="design-space sweep of arch parameters into a "
                                        "resumable store, results.csv and index.html")
     swp.add_argument("spec", type=Path, help="sweep YAML: base, networks, vary, ...")
@@ -186,7 +182,7 @@ def _simulate(args) -> int:
         records = result if isinstance(result, list) else [result]
         payload = [r.to_json() for r in records] if isinstance(result, list) else result.to_json()
         outs.publish({**({json_out: json.dumps(payload, indent=1)} if json_out else {}),
-                      **({csv_out: _csv_text(records)} if csv_out else {})})
+                      **({csv_out: csv_text(records)} if csv_out else {})})
     if not args.quiet and STDOUT not in (args.json, args.csv):   # stdout holds the output
         for record in records:
             print(format_table(record, shutil.get_terminal_size().columns
@@ -219,11 +215,10 @@ def _layer_bar():
 
 def _report(args) -> int:
     """Progress goes to stderr, one line per run; the path of index.html to stdout."""
-    from .report_driver import make_report
-    index = make_report(args.out, arch=args.arch, network=args.network, methods=args.methods,
-                        dataflows=args.dataflows, model=args.model, batch=args.batch,
-                        from_json=args.from_json, area=not args.no_area,
-                        progress=lambda line: print(f"dlaforge: {line}", file=sys.stderr))
+    index = report(args.out, arch=args.arch, network=args.network, methods=args.methods,
+                   dataflows=args.dataflows, model=args.model, batch=args.batch,
+                   from_json=args.from_json, area=not args.no_area,
+                   progress=lambda line: print(f"dlaforge: {line}", file=sys.stderr))
     print(index)
     return 0
 
@@ -253,20 +248,15 @@ def _sweep(args) -> int:
 def _rtl(args) -> int:
     """`rtl generate`: files appear only complete; `rtl verify`: a line per case on stderr,
     exit 1 if any case mismatches."""
-    arch = load_arch(args.arch)
-    from .hw.methods import method_hardware
-    hardware = method_hardware(args.method)
-    hardware.check(arch)
     if args.rtl_command == "verify":
-        passed, failed = hardware.verify(arch, args.sim,
-                                         lambda line: print(f"dlaforge: {line}", file=sys.stderr))
+        passed, failed = rtl_verify(args.arch, args.method, args.sim,
+                                    lambda line: print(f"dlaforge: {line}", file=sys.stderr))
         print(f"{passed} passed, {failed} failed")
         return 1 if failed else 0
-    out = Outputs().folder(args.out, "--out")
-    stats = hardware.cell_stats(arch) if args.stats else {}
-    for path in hardware.generate(arch, out):
+    generated = rtl_generate(args.arch, args.out, args.method, args.stats)
+    for path in generated.files:
         print(path)
-    for line in _cell_lines(stats):
+    for line in _cell_lines(generated.cells):
         print(line)
     return 0
 
@@ -286,87 +276,6 @@ def _cell_lines(stats: dict, prefix: str = "") -> list[str]:
         else:
             lines.append(f"{prefix}{what}: {value:.3f}")
     return lines
-
-
-def csv_columns(comps=ENERGY_COMPONENTS) -> list[str]:
-    """CSV columns with one energy column per component (a method's units add `units`)."""
-    return ["arch", "network", "dataflow", "method", "model", "layer", "kind", "macs", "cycles",
-            "compute_cycles", "stall_cycles", "utilization", "energy_pj",
-            *[f"energy_{c}_pj" for c in comps], "dram_read_bytes",
-            "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "weight_storage_bits"]
-
-
-CSV_COLUMNS = csv_columns()
-
-
-def _csv_row(record, name, kind, stats, comps) -> dict:
-    row = {"arch": record.arch, "network": record.network, "dataflow": record.dataflow,
-           "method": record.method, "model": record.model, "layer": name, "kind": kind}
-    d = stats.to_dict()
-    row.update({k: d[k] for k in CSV_COLUMNS if k in d})
-    row.update({f"energy_{c}_pj": stats.energy_breakdown_pj.get(c, 0.0) for c in comps})
-    return row
-
-
-def _csv_text(records) -> str:
-    comps = components(r.totals.energy_breakdown_pj for r in records)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=csv_columns(comps))
-    writer.writeheader()
-    for record in records:
-        for layer in record.layers:
-            writer.writerow(_csv_row(record, layer.name, layer.kind, layer.stats, comps))
-        writer.writerow(_csv_row(record, "TOTAL", "network", record.totals, comps))
-    return out.getvalue()
-
-
-def format_table(record, width: int | None = None) -> str:
-    """A readable per-layer table with the network total, energies in uJ, traffic in KiB.
-
-    With `width` (a terminal's columns) the columns that do not fit are left out, the least
-    telling first (energy components, then SRAM traffic), and a last line says so."""
-    head = (f"{record.network} on {record.arch}, dataflow {record.dataflow}, {record.model} model, "
-            f"method {record.method}, batch {record.batch} (mapper objective: {record.objective})")
-    comps = components([record.totals.energy_breakdown_pj])
-    cols = ["layer", "MMACs", "cycles", "util", "energy uJ",
-            *[f"{c} uJ" for c in comps], "DRAM rd KiB", "DRAM wr KiB",
-            "SRAM rd KiB", "SRAM wr KiB"]
-    rows = [_table_row(layer.name, layer.stats, comps) for layer in record.layers]
-    rows.append(_table_row("TOTAL", record.totals, comps))
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
-    keep = _fitting(widths, [0, 1, 2, 3, 4, *range(len(cols) - 4, len(cols)),
-                             *range(5, len(cols) - 4)], width)
-    line = lambda cells: "  ".join(cells[i].ljust(widths[i]) if i == 0
-                                   else cells[i].rjust(widths[i]) for i in keep)
-    body = [line(cols), line(["-" * w for w in widths])]
-    body += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]
-    if len(keep) < len(cols):
-        body.append(f"({len(cols) - len(keep)} columns left out to fit {width} columns; "
-                    f"--wide shows them)")
-    head = textwrap.fill(head, width) if width else head
-    return "\n".join([head, *body, ""])
-
-
-def _fitting(widths: list[int], priority: list[int], width: int | None) -> list[int]:
-    """The columns to print, in table order: all without `width`, else the first five and
-    then, in `priority` order, those that still fit."""
-    if width is None:
-        return list(range(len(widths)))
-    keep = priority[:5]
-    for i in priority[5:]:
-        if sum(widths[j] + 2 for j in keep) + widths[i] > width:
-            break
-        keep.append(i)
-    return sorted(keep)
-
-
-def _table_row(name, s, comps) -> list[str]:
-    uj = lambda pj: f"{pj / 1e6:.2f}"
-    kib = lambda b: f"{b / 1024:.1f}"
-    return [name, f"{s.macs / 1e6:.2f}", str(s.cycles), f"{s.utilization:.3f}", uj(s.energy_pj),
-            *[uj(s.energy_breakdown_pj.get(c, 0.0)) for c in comps],
-            kib(s.dram_read_bytes), kib(s.dram_write_bytes), kib(s.sram_read_bytes),
-            kib(s.sram_write_bytes)]
 
 
 def _listing(what: str) -> str:

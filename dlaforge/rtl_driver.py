@@ -52,6 +52,15 @@ def _check_rtl_cycles(layer, cycles: int, bound: str = "") -> None:
                         f"whose RTL timing model gives the same cycles")
 
 
+def run_rtl_networks(arch: ArchSpec, network, dataflows, method: str, batch: int,
+                     version: str, objective: str = "energy") -> list[RunRecord]:
+    """`run_rtl_network` under each of `dataflows`, every dataflow checked before any run."""
+    for dataflow in dataflows:
+        check_rtl_dataflow(arch, dataflow)
+    return [run_rtl_network(arch, network, dataflow, method, batch, version, objective)
+            for dataflow in dataflows]
+
+
 def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: int,
                     version: str, objective: str = "energy") -> RunRecord:
     from .hw.network_job import NetworkJob

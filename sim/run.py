@@ -151,3 +151,47 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                      model=model, method=method, batch=batch, objective=objective,
                      layers=tuple(records))
 
+
+def settle_schedule(arch: ArchSpec, model: str, schedule: str | None) -> str:
+    """The schedule a run of `model` prices: `schedule`, by default "rtl" for the RTL model and
+    "mapped" for the others; SpecError for a schedule no model runs that way."""
+    schedule = schedule or ("rtl" if model == "rtl" else "mapped")
+    if schedule not in SCHEDULES:
+        raise SpecError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
+    if model == "rtl" and schedule != "rtl":
+        raise SpecError("--model rtl runs the generated accelerator's own schedule "
+                        "(--schedule rtl), not the mapper's")
+    if schedule == "rtl" and arch.scalesim is not None:
+        raise SpecError("--schedule rtl needs a preset or arch YAML: a SCALE-Sim .cfg runs "
+                        "SCALE-Sim's schedule")
+    return schedule
+
+
+def run_networks(arch: ArchSpec, network: Network, dataflows, model: str, method: str,
+                 objective: str, batch: int, version: str, schedule: str = "mapped",
+                 trace=None, progress=None) -> list[RunRecord]:
+    """`run_network` under each of `dataflows` with the analytical or cycle model. `trace`, a
+    folder, makes the cycle model write each run's DRAM and SRAM access traces there
+    (cycle/trace.py): all of them are published or none is."""
+    if trace is None:
+        return [run_network(arch, network, df, method, objective, batch, version, model,
+                            schedule=schedule, progress=progress) for df in dataflows]
+    if schedule == "rtl":
+        raise SpecError("--trace follows the mapper's schedule; it is not available with "
+                        "--schedule rtl")
+    if model != "cycle" or arch.scalesim is not None:
+        raise SpecError("--trace needs --model cycle on a preset or arch YAML (the SCALE-Sim "
+                        ".cfg replay writes no traces)")
+    writers, records = [], []
+    try:
+        for df in dataflows:
+            writers.append(TraceWriter(trace, f"{arch.name}_{network.name}_{df}", arch))
+            records.append(run_network(arch, network, df, method, objective, batch, version,
+                                       model, writers[-1], progress=progress))
+    except BaseException:
+        for writer in writers:
+            writer.discard()
+        raise
+    for writer in writers:
+        writer.close()
+    return records

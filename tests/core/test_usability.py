@@ -12,7 +12,8 @@ import sys
 import termios
 
 import dlaforge
-from dlaforge.cli import _parser, format_table, main
+from dlaforge.cli import _parser, main
+from dlaforge.reports.text import format_table
 
 
 def test_the_table_fits_the_width_it_is_given():
