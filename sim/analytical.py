@@ -171,9 +171,12 @@ def _scratchpads_fit(arch: ArchSpec, op: HwOp, q, pf):
 
 
 def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: EnergyTable,
-          array: TileCost | None = None) -> dict:
-    """Every figure of the op under the candidate tilings `g` and one loop order (arrays)."""
+          array: TileCost | None = None, ifmap_rows=None) -> dict:
+    """Every figure of the op under the candidate tilings `g` and one loop order (arrays).
+    `array` and `ifmap_rows` are what the grid costs whatever the order (the array's totals,
+    `_ifmap_rows_fetched`), computed here unless the caller pricing every order passes them."""
     array = _array_totals(arch, op, dataflow, g) if array is None else array
+    ifmap_rows = _ifmap_rows_fetched(op, g["pt"]) if ifmap_rows is None else ifmap_rows
     kg, cg = op.K // op.groups, op.C // op.groups
     trips = {"n": np.int64(op.N), "k": ceil_div(kg, g["kt"]), "c": ceil_div(cg, g["ct"]),
              "p": ceil_div(op.P, g["pt"])}
@@ -181,7 +184,7 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
     distinct = {o: math.prod(trips[loop] for loop in loops[o]) for o in loops}
     reuse = {o: _fetches(order, trips, o, loops) / distinct[o] for o in loops}   # >= 1
 
-    ifmap_fetched = op.N * op.C * _ifmap_rows_fetched(op, g["pt"]) * op.W
+    ifmap_fetched = op.N * op.C * ifmap_rows * op.W
     # buffers fill in the array's form; DRAM holds the method's stored form (HwOp.dram_scale)
     fills = {"ifmap": reuse["ifmap"] * ifmap_fetched, "weight": reuse["weight"] * op.weight_elements}
     dram = {o: (fills[o] * op.dram_factor(o), 0.0) for o in fills}
@@ -384,10 +387,10 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     if not keep.any():
         raise _too_small(arch, op)
     g = {name: values[keep] for name, values in g.items()}
-    array = _array_totals(arch, op, dataflow, g)
+    array, ifmap_rows = _array_totals(arch, op, dataflow, g), _ifmap_rows_fetched(op, g["pt"])
     best = None
     for order in LOOP_ORDERS:
-        priced = price(arch, op, dataflow, g, order, table, array)
+        priced = price(arch, op, dataflow, g, order, table, array, ifmap_rows)
         keys = (priced["total_energy"], priced["cycles"], _objective(priced, objective))
         i = _lexical_argmin(keys)
         score = tuple(float(k[i]) for k in reversed(keys))
