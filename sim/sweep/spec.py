@@ -37,11 +37,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from dlaforge.arch import (DRAM, DATAFLOWS, ArchSpec, EnergyOverrides, MemoryLevel, PEArray,
                            arch_mapping)
 from dlaforge.errors import SpecError, positive_int
+from dlaforge.inputs import load_yaml
 from dlaforge.workloads.methods import METHODS
 from dlaforge.workloads.networks import Network, load_network
 
@@ -180,15 +180,9 @@ def load_sweep_spec(spec: str | Path | dict) -> SweepSpec:
 
 
 def _read(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"sweep spec {str(path)!r} does not exist")
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError(f"sweep spec {str(path)!r} is not valid YAML{where}") from None
+    """The spec file's YAML through the input boundary (dlaforge.inputs: missing, unreadable,
+    binary or oversized files, repeated keys and alias bombs are one line each)."""
+    return load_yaml(Path(path), "sweep spec")
 
 
 def _names(data, key, default) -> list:

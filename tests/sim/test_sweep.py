@@ -250,6 +250,25 @@ def test_bad_spec_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, chang
     assert not out.exists()
 
 
+@pytest.mark.parametrize("text, message", [
+    ("base: edge_tiny\nbase: tpu_like\n", "given twice"),
+    (b"\xff\xfe\x00binary", "not UTF-8"),
+    ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi")), "values"),
+], ids=["repeated key", "binary", "alias bomb"])
+def test_spec_file_goes_through_the_input_boundary(tmp_path, capsys, text, message):
+    """The sweep spec is read like an arch file: a repeated key, binary data or an alias bomb
+    (10^9 values once expanded) is one line, exit 2, nothing written."""
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sweep spec" in err and message in err, err
+    assert not out.exists()
+
+
 def test_missing_spec_file_and_out_in_a_missing_folder(tmp_path, capsys):
     assert main(["sweep", str(tmp_path / "no.yaml"), "--out", str(tmp_path / "o")]) == 2
     assert "sweep spec" in capsys.readouterr().err
