@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import __version__
 from .arch import arch_from_mapping
 from .errors import SpecError
+from .outputs import publish_files
 from .reports import metrics
 from .reports.sweep import SweepFacts, sweep_page
 from .sim.sweep.runner import ROW_FIGURES, SweepOutcome, run_sweep
@@ -92,6 +92,4 @@ def _csv_text(rows: list[dict], spec: SweepSpec) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    publish_files(path.parent, {path.name: text})

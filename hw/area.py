@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from dlaforge.arch import ArchSpec
+from dlaforge.outputs import publish_files
 
 from . import array, pe as pe_module
 from .layouts import built_dataflows
@@ -45,7 +46,5 @@ def array_cells(arch: ArchSpec, progress=lambda line: None) -> int | None:
                                      dataflows)
         known[key] = cell_stats(design)["total"]
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(known, indent=1))
-        os.replace(tmp, path)
+        publish_files(path.parent, {path.name: json.dumps(known, indent=1)})
     return known[key]
