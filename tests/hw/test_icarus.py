@@ -9,13 +9,13 @@ import pytest
 
 from dlaforge.arch import load_arch
 from dlaforge.hw.job import LayerJob
-from dlaforge.hw.sim_cocotb import run_cocotb, simulator_available
+from dlaforge.hw.sim_cocotb import run_cocotb
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from dlaforge.hw.shapes import conv, shapes
 from dlaforge.workloads.methods.requant_ref import Requant
+from simulators import needs_icarus
 
-pytestmark = pytest.mark.skipif(simulator_available("icarus") is not None,
-                                reason="iverilog is not installed (make test installs it)")
+pytestmark = needs_icarus
 
 
 def array_arch(tmp_path, size, cols=None):

@@ -9,9 +9,10 @@ from dlaforge.arch import load_arch
 from dlaforge.hw.network_job import NetworkJob
 from dlaforge.hw.shapes import conv
 from dlaforge.hw.sim_amaranth import run_commands_amaranth
-from dlaforge.hw.sim_cocotb import run_programs, simulator_available
+from dlaforge.hw.sim_cocotb import run_programs
 from dlaforge.rtl_plan import Gemm
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
+from simulators import needs_icarus
 
 EDGE_TINY = load_arch("edge_tiny")
 
@@ -57,7 +58,7 @@ def test_layers_chain_where_the_shapes_follow():
     assert all(out.min() >= 0 for out in want[:-1]) and want[-1].min() < 0
 
 
-@pytest.mark.skipif(simulator_available("icarus") is not None, reason="iverilog is not installed")
+@needs_icarus
 @pytest.mark.parametrize("dataflow", ["os", "is"])
 def test_network_on_icarus(tmp_path, dataflow):
     job = NetworkJob.random(EDGE_TINY, dataflow, NET, np.random.default_rng(1), latency=3)

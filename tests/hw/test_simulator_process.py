@@ -3,7 +3,6 @@ dlaforge is killed (SIGKILL, as a timeout does) through the parent-death signal,
 terminated (SIGTERM: "terminated", exit 143) through subprocess.run's clean-up."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(not shutil.which("iverilog") or sys.platform != "linux",
-                                reason="needs Icarus Verilog on Linux")
+from simulators import needs_icarus
+
+pytestmark = [needs_icarus, pytest.mark.skipif(sys.platform != "linux",
+                                               reason="the parent-death signal is Linux's")]
 
 
 def _children(pid: int) -> dict[int, str]:

