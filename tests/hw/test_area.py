@@ -35,9 +35,9 @@ def test_a_wider_array_has_more_cells_and_other_pes_none(tmp_path, monkeypatch, 
 
 
 def test_report_without_area_says_so(tmp_path):
-    from dlaforge.cli import main
+    import dlaforge
     out = tmp_path / "r"
-    assert main(["report", "--arch", "edge_tiny", "--network", "alexnet", "--methods",
-                 "baseline", "--dataflows", "ws", "--no-area", "--out", str(out)]) == 0
+    dlaforge.report(out, arch="edge_tiny", network="alexnet", methods="baseline",
+                    dataflows="ws", area=False)
     md = (out / "report.md").read_text()
     assert "| PE array cells (Yosys) | — |" in md and "is not counted" in md

@@ -18,6 +18,7 @@ ARCH_FIGURES = ("energy_totals", "energy_layers", "cycles_utilization", "dram_tr
 
 
 def _report(args, out):
+    """`dlaforge report ARGS --out OUT` on the command line: its exit code."""
     return main(["report", *args, "--out", str(out)])
 
 
@@ -30,8 +31,8 @@ def _assert_real_picture(path):
 
 def test_figures_for_two_archs_and_two_methods(tmp_path, stand_in_methods, network):
     out = tmp_path / "r"
-    assert _report(["--arch", "edge_tiny,gemmini_like", "--network", network,
-                    "--methods", "baseline,half_weights", "--dataflows", "ws"], out) == 0
+    assert dlaforge.report(out, arch=["edge_tiny", "gemmini_like"], network=network,
+                           methods="baseline,half_weights", dataflows="ws") == out / "index.html"
     expected = {"energy_latency.png"} | {f"{arch}_{name}.png" for arch in ("edge_tiny", "gemmini_like")
                                          for name in ARCH_FIGURES + ("methods",)}
     assert {p.name for p in (out / "figures").iterdir()} == expected
@@ -46,17 +47,17 @@ def test_figures_for_two_archs_and_two_methods(tmp_path, stand_in_methods, netwo
 
 def test_one_arch_one_method_has_no_comparison_figures(tmp_path, network):
     out = tmp_path / "r"
-    assert _report(["--arch", "edge_tiny", "--network", network, "--methods", "baseline"], out) == 0
+    dlaforge.report(out, arch="edge_tiny", network=network, methods=["baseline"])
     assert {p.name for p in (out / "figures").iterdir()} == {f"edge_tiny_{n}.png"
                                                              for n in ARCH_FIGURES}
     assert "Pareto" not in (out / "report.md").read_text()
 
 
-def test_default_methods_skip_those_the_arch_cannot_run(tmp_path, stand_in_methods, network,
-                                                        capsys):
-    assert _report(["--arch", "edge_tiny", "--network", network, "--dataflows", "os"],
-                   tmp_path / "r") == 0
-    err = capsys.readouterr().err
+def test_default_methods_skip_those_the_arch_cannot_run(tmp_path, stand_in_methods, network):
+    lines = []
+    dlaforge.report(tmp_path / "r", arch="edge_tiny", network=network, dataflows="os",
+                    progress=lines.append)
+    err = "\n".join(lines)
     assert "edge_tiny / os / baseline" in err and "edge_tiny / os / half_weights" in err
     assert "needs_xnor" not in err
 
@@ -65,14 +66,12 @@ def test_a_saved_json_gives_the_same_report(tmp_path, network):
     saved = tmp_path / "saved.json"
     assert main(["simulate", "--arch", "edge_tiny", "--network", network, "--dataflow", "all",
                  "--json", str(saved), "--quiet"]) == 0
-    assert _report(["--arch", "edge_tiny", "--network", network, "--methods", "baseline"],
-                   tmp_path / "direct") == 0
-    assert _report(["--from-json", str(saved)], tmp_path / "reused") == 0
+    dlaforge.report(tmp_path / "direct", arch="edge_tiny", network=network, methods="baseline")
+    dlaforge.report(tmp_path / "reused", from_json=[saved])
     direct = (tmp_path / "direct" / "report.md").read_text()
     assert (tmp_path / "reused" / "report.md").read_text() == direct
     # the report keeps its records, and they rebuild it too
-    assert _report(["--from-json", str(tmp_path / "direct" / "records.json")],
-                   tmp_path / "again") == 0
+    dlaforge.report(tmp_path / "again", from_json=[tmp_path / "direct" / "records.json"])
     assert (tmp_path / "again" / "report.md").read_text() == direct
 
 
@@ -83,14 +82,14 @@ def test_a_record_of_a_non_preset_arch_needs_its_file(tmp_path, arch_yaml, netwo
                  "--quiet"]) == 0
     assert _report(["--from-json", str(saved)], tmp_path / "r") == 2
     assert "arch 'tiny' is not a preset; give its arch file with --arch" in capsys.readouterr().err
-    assert _report(["--from-json", str(saved), "--arch", str(arch)], tmp_path / "r") == 0
+    dlaforge.report(tmp_path / "r", from_json=[saved], arch=str(arch))
     assert "#### Parameters: tiny" in (tmp_path / "r" / "report.md").read_text()
 
 
 def test_a_new_report_replaces_an_earlier_one_and_leaves_no_temporary(tmp_path, network):
     out = tmp_path / "r"
-    assert _report(["--arch", "edge_tiny", "--network", network, "--dataflows", "ws"], out) == 0
-    assert _report(["--arch", "nvdla_small", "--network", network, "--dataflows", "os"], out) == 0
+    dlaforge.report(out, arch="edge_tiny", network=network, dataflows="ws")
+    dlaforge.report(out, arch="nvdla_small", network=network, dataflows=["os"])
     assert "nvdla_small" in (out / "report.md").read_text()
     assert not (out / "figures" / "edge_tiny_roofline.png").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
@@ -184,7 +183,7 @@ def test_saved_records_of_a_method_preset_are_compared_with_its_base(tmp_path, n
                for arch, method in (("edge_tiny", "baseline"), ("edge_tiny_palquant", "baseline"),
                                     ("edge_tiny_palquant", "palquant"))]
     (tmp_path / "saved.json").write_text(json.dumps(records))
-    assert _report(["--from-json", str(tmp_path / "saved.json")], tmp_path / "r") == 0
+    dlaforge.report(tmp_path / "r", from_json=[tmp_path / "saved.json"])
     md = (tmp_path / "r" / "report.md").read_text()
     table = md.split("#### Methods vs baseline: edge_tiny_palquant")[1].split("\n\n")[1]
     assert "| palquant | ws | edge_tiny |" in table

@@ -300,8 +300,8 @@ def test_progress_is_one_line_per_run_and_stdout_names_the_page(report, expected
 
 def test_a_cycle_model_report_states_its_model_and_holds_its_numbers(tmp_path, network):
     out = tmp_path / "r"
-    assert main(["report", "--arch", "edge_tiny", "--network", network, "--methods", "baseline",
-                 "--dataflows", "ws", "--model", "cycle", "--out", str(out)]) == 0
+    dlaforge.report(out, arch="edge_tiny", network=network, methods="baseline", dataflows="ws",
+                    model="cycle")
     md = (out / "report.md").read_text()
     assert "every number is from the cycle-level model" in md and "analytical" not in md.lower()
     cycle = dlaforge.simulate("edge_tiny", network, dataflow="ws", model="cycle")
