@@ -1,7 +1,7 @@
 """Benchmark of the method hardware (issue 6), written to bench/RESULTS_method_rtl.md: per
 method, the cells of one method PE (or unit) and of its array beside the int8 MAC PE and array
 of the same size; and cycles and energy of one ResNet-18 layer (and one VGG-16 layer for
-Winograd) from the RTL run in Icarus, from the method's timing model (sim/cycle/rtl_<m>.py)
+Winograd) from the RTL run in Icarus, from the method's timing model (sim/methods/<m>.py)
 and from the analytical model, with the int8 baseline accelerator as the reference row.
 
 A whole layer is millions of cycles, too many for Icarus, so the RTL runs the channel slices
@@ -38,12 +38,12 @@ import numpy as np
 from dlaforge import __version__
 from dlaforge.arch import load_arch
 from dlaforge.hw.methods import method_hardware
-from dlaforge.sim.cycle.rtl_methods import method_timing
+from dlaforge.sim.methods import method_timing
 from dlaforge.sim.cycle.rtl_timing import rtl_op_stats
 from dlaforge.sim.energy import energy_table
 from dlaforge.sim.run import run_network
 from dlaforge.workloads.layer import conv
-from dlaforge.workloads.methods import get_method
+from dlaforge.workloads.methods import METHODS, get_method
 from dlaforge.workloads.networks import Network, load_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,13 +106,19 @@ SLICES = (      # grouped by slice, the int8 baseline first in each group
     Case("winograd_f4", "edge_tiny_winograd", "ws", "vgg16", "conv5_1", VGG_WINO),
     Case("winograd_f2", "edge_tiny_winograd", "ws", "vgg16", "conv5_1", VGG_WINO),
 )
-# one Icarus build per hardware: the cases each RTL task runs
-HARDWARE_OF = {"baseline": "baseline", "xnor": "xnor", "smartdeal": "smartdeal",
-               "winograd_f4": "winograd_f4", "winograd_f2": "winograd_f2",
-               "palquant": "palquant", "bitslice_w4a4": "palquant"}
-CELL_ARCHS = {"baseline": "edge_tiny", "xnor": "edge_tiny_xnor",
-              "smartdeal": "edge_tiny_smartdeal", "winograd_f4": "edge_tiny_winograd",
-              "winograd_f2": "edge_tiny_winograd", "palquant": "edge_tiny_palquant"}
+
+
+def hardware_of(method: str) -> str:
+    """The design that runs `method`, named by the first registered method built the same way
+    (its family and options): one Icarus build and one cell count per design."""
+    m = METHODS[method]
+    return next(name for name, other in METHODS.items()
+                if (other.family, other.options) == (m.family, m.options))
+
+
+def designs() -> dict[str, str]:
+    """Each design and the arch its cells are counted on (its method's first preset)."""
+    return {hardware_of(name): METHODS[hardware_of(name)].presets[0] for name in METHODS}
 
 
 def log(line: str) -> None:
@@ -169,14 +175,15 @@ def rtl_baseline(cases, build_dir: Path, rng) -> list[Measured]:
     from dlaforge.hw.job import LayerJob
     from dlaforge.hw.sim_cocotb import run_cocotb
     from dlaforge.sim.cycle.rtl_timing import rtl_timing
-    from dlaforge.sim.rtl_program import gemm_of, op_stats_from_counters
+    from dlaforge.sim.rtl_program import gemm_of
     prepared = [(case, *slice_op(case)) for case in cases]
     jobs = [LayerJob.random(arch, case.dataflow, gemm_of(op), rng) for case, arch, op in prepared]
     results = run_cocotb(jobs, build_dir)
     out = []
     for (case, arch, op), job, result in zip(prepared, jobs, results):
         model = rtl_timing(arch, case.dataflow, job.gemm).counters
-        stats = op_stats_from_counters(arch, op, result.perf, energy_table(arch), case.dataflow)
+        stats = method_timing(case.method).counters_to_stats(arch, op, result.perf,
+                                                             case.dataflow, energy_table(arch))
         out.append(Measured([result.perf], [model], stats, _checks(
             np.array_equal(result.output, job.expected()), [result], [result.perf], [model])))
     return out
@@ -184,14 +191,14 @@ def rtl_baseline(cases, build_dir: Path, rng) -> list[Measured]:
 
 def rtl_xnor(cases, build_dir: Path, rng) -> list[Measured]:
     from dlaforge.hw.methods import xnor
-    from dlaforge.hw.methods.xnor_job import XnorJob
-    from dlaforge.sim.cycle import rtl_xnor as timing
+    from dlaforge.hw.methods.xnor.stimulus import XnorJob
+    from dlaforge.sim.methods import xnor as timing
     prepared = [(case, *slice_op(case)) for case in cases]
     jobs = [XnorJob.for_op(arch, op, rng) for _, arch, op in prepared]
     out = []
     for (case, arch, op), job, result in zip(prepared, jobs, xnor.run(jobs, build_dir)):
         model = timing.xnor_timing(arch, job.gemm, binarize_channels=job.channels)
-        stats = timing.stats_from_counters(arch, op, result.perf, energy_table(arch))
+        stats = timing.counters_to_stats(arch, op, result.perf, case.dataflow, energy_table(arch))
         out.append(Measured([result.perf], [model], stats, _checks(
             np.array_equal(result.output, job.expected()), [result], [result.perf], [model])))
     return out
@@ -200,8 +207,8 @@ def rtl_xnor(cases, build_dir: Path, rng) -> list[Measured]:
 def smartdeal_codes(op):
     """SmartDeal's decomposition of the seeded normal weights whose Ce signs the timing model
     times (rtl_smartdeal.synthetic_signs returns only the signs; the RTL needs the codes)."""
-    from dlaforge.sim.cycle.rtl_smartdeal import synthetic_signs
-    from dlaforge.workloads.methods.smartdeal_ref import decompose
+    from dlaforge.sim.methods.smartdeal import synthetic_signs
+    from dlaforge.workloads.methods.smartdeal.reference import decompose
     cg = op.C // op.groups
     rng = np.random.default_rng([op.K, cg, op.R, op.S])
     d = decompose(rng.normal(0.0, np.sqrt(2.0 / (cg * op.R * op.S)), (op.K, cg, op.R, op.S)))
@@ -212,8 +219,8 @@ def smartdeal_codes(op):
 
 def rtl_smartdeal(cases, build_dir: Path, rng) -> list[Measured]:
     from dlaforge.hw.methods import smartdeal
-    from dlaforge.hw.methods.smartdeal_job import SmartDealJob
-    from dlaforge.sim.cycle import rtl_smartdeal as timing
+    from dlaforge.hw.methods.smartdeal.stimulus import SmartDealJob
+    from dlaforge.sim.methods import smartdeal as timing
     prepared = [(case, *slice_op(case)) for case in cases]
     jobs = []
     for _, arch, op in prepared:
@@ -222,24 +229,24 @@ def rtl_smartdeal(cases, build_dir: Path, rng) -> list[Measured]:
         x = rng.integers(-half, half, (gemm.C, gemm.H, gemm.W))
         jobs.append(SmartDealJob(arch, gemm, smartdeal_codes(op), x))
     out = []
-    for (case, arch, op), job, result in zip(prepared, jobs, smartdeal.run_jobs(jobs, build_dir)):
+    for (case, arch, op), job, result in zip(prepared, jobs, smartdeal.run(jobs, build_dir)):
         model = timing.smartdeal_timing(arch, job.gemm, job.decomposition.sign)
-        stats = timing.stats_from_counters(arch, op, result.perf, energy_table(arch))
+        stats = timing.counters_to_stats(arch, op, result.perf, case.dataflow, energy_table(arch))
         out.append(Measured([result.perf], [model], stats, _checks(
             np.array_equal(result.output, job.expected()), [result], [result.perf], [model])))
     return out
 
 
 def rtl_winograd(cases, build_dir: Path, rng) -> list[Measured]:
-    from dlaforge.hw.methods.winograd_job import WinogradJob
-    from dlaforge.hw.methods.winograd_sim import check_result, run_winograd
-    from dlaforge.sim.cycle.rtl_winograd import plan_of, stats_of_counters, winograd_timing
-    from dlaforge.workloads.methods.winograd_ref import VARIANTS
+    from dlaforge.hw.methods.winograd.stimulus import WinogradJob
+    from dlaforge.hw.methods.winograd.testbench_runner import check_result, run_winograd
+    from dlaforge.sim.methods.winograd import counters_to_stats, plan_of, winograd_timing
+    from dlaforge.workloads.methods.winograd.reference import VARIANTS
     prepared = [(case, *slice_op(case)) for case in cases]
     jobs = []
     for case, arch, op in prepared:
         s = case.slice
-        job = WinogradJob.random(arch, VARIANTS[case.method[-2:].upper()], case.dataflow,
+        job = WinogradJob.random(arch, VARIANTS[METHODS[case.method].options["variant"]], case.dataflow,
                                  s["C"], s["H"], s["H"], s["K"], rng, s["padding"])
         if job.plan != plan_of(op):
             raise RuntimeError(f"{case.method}: the job's tile plan is not the op's")
@@ -247,7 +254,7 @@ def rtl_winograd(cases, build_dir: Path, rng) -> list[Measured]:
     out = []
     for (case, arch, op), job, result in zip(prepared, jobs, run_winograd(jobs, build_dir)):
         model = winograd_timing(arch, case.dataflow, job.plan)
-        stats = stats_of_counters(arch, op, result.counters, case.dataflow, energy_table(arch))
+        stats = counters_to_stats(arch, op, result.counters, case.dataflow, energy_table(arch))
         problems = [p for p in check_result(job, result) if "cycles" not in p]
         problems += _checks(True, [result], [result.counters], [model])    # cycles, counters
         out.append(Measured([result.counters], [model], stats, problems))
@@ -258,11 +265,10 @@ def rtl_palquant(cases, build_dir: Path, rng) -> list[Measured]:
     """PalQuant layers of G commands (G = the op's groups, shuffle shift 1) and bit-sliced
     layers (one command of slices² passes), all on one build of the 2-bit array."""
     from dlaforge.hw.methods import palquant
-    from dlaforge.hw.methods.palquant_job import PalquantLayer, SlicedJob
-    from dlaforge.rtl_palquant_plan import CODE_BITS, array_arch
-    from dlaforge.sim.cycle import rtl_palquant as timing
+    from dlaforge.hw.methods.palquant.stimulus import PalquantLayer, SlicedJob
+    from dlaforge.workloads.methods.palquant.plan import CODE_BITS, array_arch
+    from dlaforge.sim.methods import palquant as timing
     from dlaforge.sim.cycle.rtl_timing import rtl_timing
-    from dlaforge.sim.rtl_program import stats_from_counters
     prepared = [(case, *slice_op(case)) for case in cases]
     layers = []
     for case, arch, op in prepared:
@@ -272,22 +278,17 @@ def rtl_palquant(cases, build_dir: Path, rng) -> list[Measured]:
                       PalquantLayer.random(built, case.dataflow, gemm, op.groups, 1, rng))
     out = []
     for (case, arch, op), layer, (output, results) in zip(
-            prepared, layers, palquant.run_layers(layers, "icarus", build_dir)):
+            prepared, layers, palquant.run(layers, build_dir)):
         built = array_arch(arch)
         model = [timing.sliced_timing(built, case.dataflow, job.gemm, job.command()["a_top"],
                                       job.command()["w_top"]) if isinstance(job, SlicedJob)
                  else rtl_timing(built, case.dataflow, job.gemm).counters for job in layer.jobs()]
         counters = [r.perf for r in results]
         summed = {k: sum(c[k] for c in counters) for k in counters[0]}
-        stats = stats_from_counters(built, op.pe_macs, summed, energy_table(arch), case.dataflow)
+        stats = timing.counters_to_stats(arch, op, summed, case.dataflow, energy_table(arch))
         out.append(Measured(counters, model, stats, _checks(
             np.array_equal(output, layer.expected()), results, counters, model)))
     return out
-
-
-RTL_RUNNERS = {"baseline": rtl_baseline, "xnor": rtl_xnor, "smartdeal": rtl_smartdeal,
-               "winograd_f4": rtl_winograd, "winograd_f2": rtl_winograd,
-               "palquant": rtl_palquant}
 
 
 def rtl_task(hardware: str, indices: list[int]) -> dict[int, Measured]:
@@ -295,7 +296,8 @@ def rtl_task(hardware: str, indices: list[int]) -> dict[int, Measured]:
     started = time.perf_counter()
     cases = [SLICES[i] for i in indices]
     with tempfile.TemporaryDirectory(prefix=f"bench_method_rtl_{hardware}_") as tmp:
-        measured = RTL_RUNNERS[hardware](cases, Path(tmp) / "build", np.random.default_rng(0))
+        runner = globals()[f"rtl_{METHODS[hardware].family}"]     # rtl_<family> above
+        measured = runner(cases, Path(tmp) / "build", np.random.default_rng(0))
     wall = time.perf_counter() - started
     for m in measured:
         m.wall_seconds = wall
@@ -304,7 +306,7 @@ def rtl_task(hardware: str, indices: list[int]) -> dict[int, Measured]:
 
 def cells_task(hardware: str) -> dict:
     """The hardware module's cell_stats on its edge_tiny arch."""
-    return method_hardware(hardware).cell_stats(load_arch(CELL_ARCHS[hardware]))
+    return method_hardware(hardware).cell_stats(load_arch(designs()[hardware]))
 
 
 # --- the models -----------------------------------------------------------------------------
@@ -479,13 +481,13 @@ def run_pool(args) -> tuple[dict, dict]:
     groups: dict[str, list[int]] = {}
     for i, case in enumerate(SLICES):
         if case.rtl and not (args.quick and case.method in QUICK_SKIP):
-            groups.setdefault(HARDWARE_OF[case.method], []).append(i)
+            groups.setdefault(hardware_of(case.method), []).append(i)
     order = ("palquant", "winograd_f2", "winograd_f4", "baseline", "smartdeal", "xnor")
-    log(f"cells of {len(CELL_ARCHS)} designs, {sum(map(len, groups.values()))} RTL slices in "
+    log(f"cells of {len(designs())} designs, {sum(map(len, groups.values()))} RTL slices in "
         f"Icarus, {args.jobs} processes at once")
     cells, measured = {}, {}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        cell = {hw: pool.submit(cells_task, hw) for hw in CELL_ARCHS}
+        cell = {hw: pool.submit(cells_task, hw) for hw in designs()}
         rtl = {hw: pool.submit(rtl_task, hw, groups[hw]) for hw in order if hw in groups}
         for hw, future in cell.items():
             cells[hw] = future.result()
@@ -607,18 +609,16 @@ def report(cells, slice_rows, full_rows, problems, started, command, elapsed,
         "timing model times; PalQuant G=2 with shuffle shift 1; bitslice_w4a4 one 4-pass "
         "command).",
         "",
-        "- RTL: the method's unit in Icarus through its module's runner (baseline "
-        "hw.sim_cocotb.run_cocotb, xnor.run, smartdeal.run_jobs, winograd_sim.run_winograd, "
-        "palquant.run_layers), its counters priced by the method's own pricing "
-        "(rtl_program.op_stats_from_counters, rtl_xnor.stats_from_counters, "
-        "rtl_smartdeal.stats_from_counters, rtl_winograd.stats_of_counters, "
-        "rtl_program.stats_from_counters on the 2-bit array's spec). `RTL = model`: outputs "
+        "- RTL: the method's unit in Icarus through its design's `run` "
+        "(hw/methods/<family>/), its counters priced by the method's own pricing "
+        "(`counters_to_stats` of sim/methods/<family>.py; PalQuant's on the 2-bit array's "
+        "spec). `RTL = model`: outputs "
         "bit-exact against the reference, testbench cycles equal to the design's counter, every "
         "counter of every command equal to the timing model's, and the priced Stats (cycles, "
         "compute cycles, DRAM and SRAM bytes, every energy part) equal to the timing model's "
         "`op_stats` of the slice's HwOp. Icarus wall time is per build, including generation, "
         "compilation and every slice it ran.",
-        "- timing model: `sim/cycle/rtl_methods.method_timing(m).op_stats` (baseline: "
+        "- timing model: `sim/methods/<family>.py` (`method_timing(m).op_stats`) (baseline: "
         "`rtl_timing.rtl_op_stats`) of the method's transform of the slice.",
         "- analytical: `sim.run.run_network(..., model=\"analytical\")` on the slice as a "
         "one-layer network (the mapper's schedule, energy objective), as "

@@ -32,7 +32,11 @@ import dlaforge
 from dlaforge.arch import load_arch
 from dlaforge.sim.energy import mac_pj_45nm
 from dlaforge.stats import ENERGY_COMPONENTS
-from dlaforge.workloads.methods import conv_ref, palquant_ref, smartdeal_ref, winograd_ref, xnor_ref
+from dlaforge.workloads.methods import conv_ref
+from dlaforge.workloads.methods.palquant import reference as palquant_ref
+from dlaforge.workloads.methods.smartdeal import reference as smartdeal_ref
+from dlaforge.workloads.methods.winograd import reference as winograd_ref
+from dlaforge.workloads.methods.xnor import reference as xnor_ref
 from dlaforge.workloads.methods.common import keeps_full_precision
 from dlaforge.workloads.networks import load_network
 

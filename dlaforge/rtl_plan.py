@@ -80,10 +80,15 @@ class BufferGeometry:
                      "ofmap": pe.cols * pe.psum_bits}
         halves = {}
         for operand, bits in word_bits.items():
-            level = arch.shared_level(operand)
-            share = level.size_bytes * 8 // len(level.operands)
-            halves[operand] = share // bits // 2
+            halves[operand] = operand_share_bits(arch, operand) // bits // 2
         return BufferGeometry(halves["ifmap"], halves["weight"], halves["ofmap"])
+
+
+def operand_share_bits(arch: ArchSpec, operand: str) -> int:
+    """Bits of the on-chip level holding `operand` that are its own: the level split evenly
+    between the operands it holds."""
+    level = arch.shared_level(operand)
+    return level.size_bytes * 8 // len(level.operands)
 
 
 def tile_sizes(arch: ArchSpec, dataflow: str) -> tuple[int, int, int]:

@@ -1,7 +1,7 @@
 """A rows x cols systolic array of MAC PEs, and the skew lines that feed it.
 
 The PE is the MAC PE of hw/pe.py unless `pe` names another component with the same ports
-(a method's PE, e.g. the XNOR-popcount PE of hw/methods/xnor_pe.py), built as
+(a method's PE, e.g. the XNOR-popcount PE of hw/methods/xnor/pe.py), built as
 `pe(ifmap_bits, weight_bits, psum_bits, dataflows)`.
 
 Edges: `west[i]` enters row i (ifmap elements), `north[j]` enters column j (weights), and

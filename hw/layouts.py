@@ -24,7 +24,7 @@ wider than the PEs is stored in DRAM as slice planes of `slice_bits` each (plane
 i*slice_bits and up; ifmap planes `ifmap_plane` elements apart, weight planes `weight_plane`
 apart), and every output tile is accumulated over the (a_top+1) x (w_top+1) slice pairs, most
 significant first, the accumulator shifted left by slice_bits between diagonals (Horner's
-rule; see dlaforge.rtl_palquant_plan). a_top = w_top = 0 is the plain one-pass layer.
+rule; see dlaforge.workloads.methods.palquant.plan). a_top = w_top = 0 is the plain one-pass layer.
 """
 
 from __future__ import annotations

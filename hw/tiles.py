@@ -9,7 +9,7 @@ With bit-sliced passes (a command layout with the fields of hw/layouts.SLICE_FIE
 blocks of every output tile are walked once per slice pair, between the m-block and the
 kd-block loops: diagonal d = i + j from a_top + w_top down to 0, and on each diagonal the
 ifmap slice i from min(d, a_top) down to max(0, d - w_top) (weight slice j = d - i), as
-dlaforge.rtl_palquant_plan.slice_passes lists them.
+dlaforge.workloads.methods.palquant.plan.slice_passes lists them.
 """
 
 from __future__ import annotations

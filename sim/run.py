@@ -15,7 +15,7 @@ from dlaforge.workloads.vector_ops import VectorOp, vector_work
 from .analytical import search
 from .cycle.model import native_cycle_stats, scalesim_cycle_stats
 from .cycle.trace import TraceWriter
-from .cycle.rtl_methods import method_timing
+from .methods import method_timing
 from .cycle.rtl_timing import rtl_op_stats
 from .energy import energy_table
 from .limits import check_sizes

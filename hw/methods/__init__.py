@@ -1,40 +1,64 @@
-"""Method hardware: the units that run a method's operations (issue 6), one module per method,
-each built from the same ArchSpec and verified like the baseline accelerator.
+"""Method hardware: the units that run a method's operations (issue 6), one folder per method
+family (`hw/methods/<family>/`, the family of workloads/methods/<family>/), each built from the
+same ArchSpec and verified like the baseline accelerator.
 
-Every module offers `check(arch)`, `generate(arch, out_dir)`, `verify(arch, sim, progress)`
-and `cell_stats(arch)`; `method_hardware(name)` gives them for a registered method name (the
-Winograd module builds F4 or F2 by a `variant` argument)."""
+A family's `__init__.py` provides the `FamilyHardware` Protocol below; the other modules of its
+folder hold its Amaranth units, its stimuli (`stimulus.py`: the DRAM image, commands and
+expected results of one run) and, when it has its own testbench, that testbench and its runner.
+`method_hardware(name)` finds a registered method's hardware by the method's family and binds
+the method's options (Winograd's `variant`); nothing lists methods by name here. The contract
+test (tests/workloads/methods/test_contract.py) checks that every registered method has one.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import import_module
+from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
 
+from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+from dlaforge.workloads.methods import METHODS
 
-# method name -> (module under hw/methods, keyword arguments of its functions)
-HARDWARE = {
-    "baseline": ("baseline", {}),
-    "xnor": ("xnor", {}),
-    "smartdeal": ("smartdeal", {}),
-    "winograd_f4": ("winograd", {"variant": "F4"}),
-    "winograd_f2": ("winograd", {"variant": "F2"}),
-    **{name: ("palquant", {}) for name in ("palquant", "palquant_g3", "palquant_g4",
-                                          "bitslice_w4a4")},
-}
+FUNCTIONS = ("check", "generate", "verify", "cell_stats", "run")
+
+
+@runtime_checkable
+class FamilyHardware(Protocol):
+    """What `hw/methods/<family>/__init__.py` provides; each function takes the method's
+    options (Method.options) as keyword arguments."""
+
+    def check(self, arch: ArchSpec) -> None:
+        """SpecError unless the hardware can be built from `arch`."""
+
+    def generate(self, arch: ArchSpec, out_dir: Path) -> tuple[Path, Path]:
+        """Write `<top>.v` and its `<top>.json` manifest into `out_dir`, each only complete."""
+
+    def verify(self, arch: ArchSpec, sim: str = "icarus",
+               progress: Callable[[str], None] = lambda line: None) -> tuple[int, int]:
+        """(passed, failed) over its corner-case and random layers, bit-exact against the
+        method's reference and with the testbench's cycles equal to the design's counter."""
+
+    def cell_stats(self, arch: ArchSpec) -> dict:
+        """Yosys cell counts of its PE, array or units beside the int8 MAC PE and array."""
+
+    def run(self, stimuli: list, build_dir: Path, sim: str = "icarus") -> list:
+        """Run `stimuli` (its stimulus.py's, one arch) on one build of the design; one result
+        per stimulus (outputs, counters, testbench cycles)."""
 
 
 @dataclass(frozen=True)
 class MethodHardware:
-    """A method's unit: the functions of its module, bound to its options."""
+    """A method's hardware: the functions of its family's module, bound to its options."""
 
     name: str
     module: str
     options: dict = field(default_factory=dict)
 
     def __getattr__(self, function: str):
-        if function not in ("check", "generate", "verify", "cell_stats"):
+        if function not in FUNCTIONS:
             raise AttributeError(function)
         found = getattr(import_module(f"{__name__}.{self.module}"), function)
         return partial(found, **self.options)
@@ -42,8 +66,8 @@ class MethodHardware:
 
 def method_hardware(name: str) -> MethodHardware:
     """The hardware of method `name`, or SpecError naming those that have one."""
-    if name not in HARDWARE:
+    if name not in METHODS:
         raise SpecError(f"no RTL for method {name!r}; the RTL generator builds "
-                        f"{', '.join(HARDWARE)}")
-    module, options = HARDWARE[name]
-    return MethodHardware(name, module, options)
+                        f"{', '.join(METHODS)}")
+    method = METHODS[name]
+    return MethodHardware(name, method.family, dict(method.options))

@@ -14,7 +14,7 @@ from dlaforge.arch import load_arch
 from dlaforge.hw.layouts import Geometry, RtlParams, command_fields
 from dlaforge.hw.loader import Loader
 from dlaforge.hw.shapes import conv
-from dlaforge.rtl_palquant_plan import slice_passes
+from dlaforge.workloads.methods.palquant.plan import slice_passes
 from dlaforge.rtl_plan import Gemm, RtlPlan
 
 IFMAP_BASE, WEIGHT_BASE = 7, 300

@@ -1,8 +1,8 @@
 """The tile counter (hw/tiles.py) on its own in Amaranth's simulator, against the tile order of
 dlaforge.rtl_plan (RtlPlan.tiles) and a plain loop: block starts and sizes, first_k / last_k /
 last_m, the buffer and accumulator half parities, `finished`, `restart`, holding without
-`next`; with bit-sliced passes, the pass order of dlaforge.rtl_palquant_plan.slice_passes
-(plane_a, plane_w, pass_end, shift_acc). Also `step_digits`, the mixed-radix counter."""
+`next`; with bit-sliced passes, the pass order of
+dlaforge.workloads.methods.palquant.plan.slice_passes (plane_a, plane_w, pass_end, shift_acc). Also `step_digits`, the mixed-radix counter."""
 
 import pytest
 from amaranth import Module, Signal
@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 from dlaforge.arch import load_arch
 from dlaforge.hw.layouts import Geometry, RtlParams, command_fields
 from dlaforge.hw.tiles import TileCounter, step_digits
-from dlaforge.rtl_palquant_plan import slice_passes
+from dlaforge.workloads.methods.palquant.plan import slice_passes
 from dlaforge.rtl_plan import Gemm, RtlPlan, ceil_div
 
 OUTPUTS = ("n0", "m0", "kd0", "n_size", "m_size", "k_size", "first_k", "last_k", "last_m",

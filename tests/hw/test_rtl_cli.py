@@ -129,7 +129,7 @@ def test_method_hardware_through_the_command_line(tmp_path, capsys):
                  "smartdeal", "--model", "cycle", "--schedule", "rtl", "--dataflow", "ws",
                  "--json", str(record), "--quiet"]) == 0
     from dlaforge.arch import load_arch
-    from dlaforge.sim.cycle import rtl_smartdeal
+    from dlaforge.sim.methods import smartdeal as rtl_smartdeal
     from dlaforge.sim.energy import energy_table
     from dlaforge.workloads.methods import get_method
     arch = load_arch("edge_tiny_smartdeal")

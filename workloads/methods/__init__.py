@@ -1,15 +1,36 @@
-"""Efficiency methods: each module registers a `Method` in METHODS.
+"""Efficiency methods, one folder per method family, found by convention.
 
-A method turns a layer into the hardware operations it really performs
-(`transform(layer, arch) -> list[HwOp]`) and declares the PE kinds that can run it and the
-fixed-function units it needs beside the array, so that `simulate` refuses an arch that lacks
-them. The bit-exact references of each method live beside it (`<method>_ref.py`).
+A family is a subpackage `workloads/methods/<family>/` (baseline, xnor, smartdeal, winograd,
+palquant, ...); importing this package imports each of them and registers the `Method`s its
+`__init__` declares in `METHODS`. Nothing else lists methods by name: the other levels find a
+method's parts by its family (`hw/methods/<family>/`, `sim/methods/<family>.py`), and the
+contract test (tests/workloads/methods/test_contract.py) checks that every registered method
+has them all. What a family writes (the `MethodFamily` Protocol below):
+
+- `__init__.py`: `METHODS`, a tuple of `Method`s: the name (`--method`), a one-line
+  description, `transform(layer, arch) -> list[HwOp]` (the hardware operations it really
+  performs, with the bits of every tensor stored or moved), the PE kinds that can run it, the
+  fixed-function units it needs beside the array (so that `simulate` refuses an arch that
+  lacks them), the keyword options its hardware and model functions take (Winograd's
+  `variant`), and the arch presets made for it (the first is the small one its RTL is verified
+  and benchmarked on);
+- `reference.py`: its bit-exact integer references (numba), tested against a float/numpy
+  definition of the same math;
+- `plan.py`, when it has hardware: how that hardware tiles and lays out a layer, with the
+  method's constants (widths, field sizes), shared by its RTL (hw) and timing model (sim),
+  which may not import each other.
+
+The shared pieces stay here: `common.py` (what transforms share), `conv_ref.py` and
+`requant_ref.py` (the references every method builds on). docs/adding_a_method.md walks
+through adding a method end to end.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+import pkgutil
+from dataclasses import dataclass, field, replace
+from importlib import import_module
+from typing import Callable, Protocol, runtime_checkable
 
 from dlaforge.errors import SpecError
 
@@ -21,6 +42,16 @@ class Method:
     transform: Callable
     pe_kinds: tuple[str, ...]
     units: tuple[str, ...] = ()
+    options: dict = field(default_factory=dict)     # keyword arguments of its hw/sim functions
+    presets: tuple[str, ...] = ()                   # arch presets made for it, smallest first
+    family: str = ""                                # its folder; set when registered
+
+
+@runtime_checkable
+class MethodFamily(Protocol):
+    """The contract of `workloads/methods/<family>/__init__.py` (module doc)."""
+
+    METHODS: tuple[Method, ...]
 
 
 METHODS: dict[str, Method] = {}
@@ -46,4 +77,15 @@ def get_method(name: str, arch) -> Method:
     return method
 
 
-from . import baseline, palquant, smartdeal, winograd, xnor  # noqa: E402,F401  (register themselves)
+def families() -> tuple[str, ...]:
+    """The method families: the subpackages of this package, in name order."""
+    return tuple(info.name for info in pkgutil.iter_modules(__path__) if info.ispkg)
+
+
+def _register_families() -> None:
+    for family in families():
+        for method in import_module(f"{__name__}.{family}").METHODS:
+            register(replace(method, family=family))
+
+
+_register_families()

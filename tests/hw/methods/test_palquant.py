@@ -1,7 +1,7 @@
-"""The PalQuant array (hw/methods/palquant.py): the weight encoding against palquant_ref; whole
+"""The PalQuant array (hw/methods/palquant/): the weight encoding against palquant_ref; whole
 PalQuant layers (G commands, shuffled groups) and bit-sliced 4- and 8-bit layers bit-exact
 against palquant_ref (palquant_conv, bitsliced_conv) in Amaranth and on Icarus, every
-command's counters and cycles equal to the timing model (sim/cycle/rtl_palquant.py); the pass
+command's counters and cycles equal to the timing model (sim/methods/palquant.py); the pass
 order against Horner's rule; and the op-level model's cycles equal to the RTL's for layers
 from the methods' own transforms (palquant, bitslice_w4a4)."""
 
@@ -13,17 +13,17 @@ import pytest
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.hw.methods import palquant as pq
-from dlaforge.hw.methods.palquant_job import PalquantLayer, SlicedJob, weight_levels
+from dlaforge.hw.methods.palquant.stimulus import PalquantLayer, SlicedJob, weight_levels
 from dlaforge.hw.shapes import conv, shapes
 from dlaforge.hw.sim_cocotb import simulator_available
-from dlaforge.rtl_palquant_plan import array_arch, slice_passes
-from dlaforge.sim.cycle import rtl_palquant
+from dlaforge.workloads.methods.palquant.plan import array_arch, slice_passes
+from dlaforge.sim.methods import palquant as rtl_palquant
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.layer import Layer
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.methods.conv_ref import conv2d_int
-from dlaforge.workloads.methods.palquant_ref import palquant_conv, shuffle_map
+from dlaforge.workloads.methods.palquant.reference import palquant_conv, shuffle_map
 
 ARCH = load_arch("edge_tiny_palquant")
 BUILT = array_arch(ARCH)
@@ -82,7 +82,7 @@ def test_amaranth_shuffled_and_sliced_layers():
     layers = [PalquantLayer.random(BUILT, "ws", conv(2, 5, 5, 3, 3, 3, padding=1), 2, 1, rng,
                                    bandwidth=1.0, latency=3),
               SlicedJob.random(BUILT, "ws", conv(2, 5, 5, 3, 3, 3, padding=1), rng, bits=4)]
-    for layer, (output, results) in zip(layers, pq.run_layers(layers, "amaranth")):
+    for layer, (output, results) in zip(layers, pq.run(layers, sim="amaranth")):
         check_layer(layer, output, results)
 
 
@@ -97,7 +97,7 @@ def test_amaranth_narrow_accumulators_wrap(tmp_path):
     layers = [SlicedJob.random(built, "os", conv(3, 4, 4, 5, 3, 3, padding=1), rng, 4, 12),
               PalquantLayer.random(built, "ws", conv(9, 4, 4, 3, 3, 3, padding=1), 2, 1, rng,
                                    low=3)]
-    for layer, (output, _) in zip(layers, pq.run_layers(layers, "amaranth")):
+    for layer, (output, _) in zip(layers, pq.run(layers, sim="amaranth")):
         assert np.array_equal(output, layer.expected())
     a, w = layers[0].codes()
     assert (conv2d_int(a[None], w, 1, 1) >= 1 << 9).any()
@@ -146,7 +146,7 @@ def icarus_layers():
 @icarus
 def test_icarus_layers_bit_exact_and_cycle_exact(tmp_path):
     layers = icarus_layers()
-    outs = pq.run_layers(layers, "icarus", tmp_path / "build")
+    outs = pq.run(layers, tmp_path / "build")
     assert len(outs) == 18
     for layer, (output, results) in zip(layers, outs):
         check_layer(layer, output, results)
@@ -161,7 +161,7 @@ def test_op_model_equals_rtl_for_a_transformed_layer(tmp_path):
     stats = rtl_palquant.op_stats(ARCH, op, "ws", energy_table(ARCH))
     run = PalquantLayer.random(BUILT, "ws", conv(5, 4, 4, 3, 3, 3, padding=1), 2, 1,
                                np.random.default_rng(1))
-    [(output, results)] = pq.run_layers([run], "icarus", tmp_path / "build")
+    [(output, results)] = pq.run([run], tmp_path / "build")
     assert np.array_equal(output, run.expected())
     assert stats.cycles == sum(r.testbench_cycles for r in results)
     assert stats.dram_read_bytes == sum(r.perf["dram_read_bytes"] for r in results)
@@ -177,7 +177,7 @@ def test_op_model_equals_rtl_for_a_bitsliced_layer(tmp_path):
     assert rtl_palquant.cannot_run(ARCH, op, "os") is None
     stats = rtl_palquant.op_stats(ARCH, op, "os", energy_table(ARCH))
     job = SlicedJob.random(BUILT, "os", conv(6, 5, 5, 5, 3, 3), np.random.default_rng(2), bits=4)
-    [(output, [result])] = pq.run_layers([job], "icarus", tmp_path / "build")
+    [(output, [result])] = pq.run([job], tmp_path / "build")
     assert np.array_equal(output, job.expected())
     assert stats.cycles == result.testbench_cycles
     assert stats.dram_read_bytes == result.perf["dram_read_bytes"]

@@ -1,7 +1,7 @@
 """The SmartDeal unit (hw/methods/smartdeal*.py): the rebuild engine alone in Amaranth's
 simulator against smartdeal_ref.rebuild; the whole unit on Icarus, conv outputs bit-exact
 against the integer conv of the rebuilt weights, every counter and the cycle count equal to
-the timing model (sim/cycle/rtl_smartdeal.py), all-zero Ce rows skipped in cycles, and DRAM
+the timing model (sim/methods/smartdeal.py), all-zero Ce rows skipped in cycles, and DRAM
 carrying codes instead of weights."""
 
 import json
@@ -13,15 +13,15 @@ from amaranth.sim import Simulator
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.hw.methods import smartdeal
-from dlaforge.hw.methods.smartdeal_job import SmartDealJob, code_region, random_decomposition
-from dlaforge.hw.methods.smartdeal_rebuild import RebuildEngine
-from dlaforge.hw.methods.smartdeal_unit import REBUILT_BITS
+from dlaforge.hw.methods.smartdeal.stimulus import SmartDealJob, code_region, random_decomposition
+from dlaforge.hw.methods.smartdeal.rebuild import RebuildEngine
+from dlaforge.hw.methods.smartdeal.unit import REBUILT_BITS
 from dlaforge.hw.shapes import conv
 from dlaforge.hw.sim_cocotb import simulator_available
-from dlaforge.rtl_smartdeal_plan import B_BYTES, WINDOW_ROWS, bitmap_bytes
-from dlaforge.sim.cycle.rtl_smartdeal import rebuild_steps, smartdeal_timing
+from dlaforge.workloads.methods.smartdeal.plan import B_BYTES, WINDOW_ROWS, bitmap_bytes
+from dlaforge.sim.methods.smartdeal import rebuild_steps, smartdeal_timing
 from dlaforge.workloads.methods.conv_ref import conv2d_int
-from dlaforge.workloads.methods.smartdeal_ref import P_MAX, P_MIN, rebuild
+from dlaforge.workloads.methods.smartdeal.reference import P_MAX, P_MIN, rebuild
 
 EDGE_TINY = load_arch("edge_tiny")
 
@@ -118,7 +118,7 @@ def icarus_runs(tmp_path_factory):
         bandwidth, latency = DRAMS[i % len(DRAMS)]
         jobs.append(SmartDealJob(EDGE_TINY, job.gemm, job.decomposition, job.ifmap,
                                  bandwidth=bandwidth, latency=latency))
-    results = smartdeal.run_jobs(jobs, tmp_path_factory.mktemp("smartdeal") / "build")
+    results = smartdeal.run(jobs, tmp_path_factory.mktemp("smartdeal") / "build")
     return [(name, job, result) for (name, _), job, result in zip(named, jobs, results)]
 
 
@@ -143,7 +143,7 @@ def test_widths_from_the_spec_on_icarus(tmp_path):
                     "psum_bits: 20}\n")
     arch = load_arch(path)
     named = smartdeal.verify_jobs(arch, np.random.default_rng(2))
-    results = smartdeal.run_jobs([job for _, job in named], tmp_path / "build")
+    results = smartdeal.run([job for _, job in named], tmp_path / "build")
     wrapped = 0
     for (name, job), result in zip(named, results):
         assert np.array_equal(result.output, job.expected()), name
@@ -198,7 +198,7 @@ def test_check_refuses_what_it_cannot_build(arch_yaml):
 def test_op_stats_for_a_method_op():
     """The cycle model's entry: a smartdeal HwOp is timed on the codes of synthetic_signs,
     its rebuild work is what the method's transform charges, and os is refused."""
-    from dlaforge.sim.cycle import rtl_smartdeal
+    from dlaforge.sim.methods import smartdeal as rtl_smartdeal
     from dlaforge.sim.energy import energy_table
     from dlaforge.workloads.layer import conv as layer_conv
     from dlaforge.workloads.methods import get_method

@@ -1,9 +1,9 @@
-"""Winograd RTL (hw/methods/winograd*.py): the transform units against winograd_ref's float
+"""Winograd RTL (hw/methods/winograd/): the transform units against winograd_ref's float
 definitions in Amaranth's simulator (random and extreme tiles, stalls), their adders against the
 model's count, and whole layers on Icarus, each ONE command to the Winograd top whose sequencer
 moves every operand through its DRAM port (input transform -> a² accelerator commands ->
 output transform): V, the tap sums and the outputs bit-exact (outputs to conv_quant), cycles and
-every counter equal to the timing model (sim/cycle/rtl_winograd.py) on ten layer shapes per
+every counter equal to the timing model (sim/methods/winograd.py) on ten layer shapes per
 variant, under several DRAM timings."""
 
 import json
@@ -15,16 +15,17 @@ from amaranth.sim import Simulator
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.hw.methods import winograd
-from dlaforge.hw.methods.winograd_sim import (WinogradResult, check_result, expected_v_tiles,
-                                              layer_cases, run_winograd)
-from dlaforge.hw.methods.winograd_units import InputTransform, OutputTransform
+from dlaforge.hw.methods.winograd.testbench_runner import (WinogradResult, check_result,
+                                                           expected_v_tiles, layer_cases,
+                                                           run_winograd, run_winograd_amaranth)
+from dlaforge.hw.methods.winograd.units import InputTransform, OutputTransform
 from dlaforge.hw.sim_cocotb import simulator_available
-from dlaforge.rtl_winograd_plan import WinogradPlan
-from dlaforge.sim.cycle.rtl_winograd import cannot_run, op_stats, winograd_timing
+from dlaforge.workloads.methods.winograd.plan import WinogradPlan
+from dlaforge.sim.methods.winograd import cannot_run, op_stats, winograd_timing
 from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.layer import conv
 from dlaforge.workloads.methods.winograd import tile_adds, transform_f2, transform_f4
-from dlaforge.workloads.methods.winograd_ref import F2, F4, round_shift_float
+from dlaforge.workloads.methods.winograd.reference import F2, F4, round_shift_float
 
 ARCH = "edge_tiny_winograd"
 icarus = pytest.mark.skipif(simulator_available("icarus") is not None,
@@ -96,7 +97,7 @@ def test_output_transform_unit_aligns_and_folds_taps(variant):
 @pytest.mark.parametrize("variant", [F4, F2], ids=["F4", "F2"])
 def test_transform_units_have_the_adders_the_model_charges(variant):
     """The units' adders and subtractors (yosys cells) equal tile_adds, the count
-    workloads/methods/winograd.py charges, plus one rounding adder per input tap."""
+    workloads/methods/winograd/ charges, plus one rounding adder per input tap."""
     from dlaforge.hw.verilog import cell_stats
 
     def adders(unit):
@@ -226,5 +227,17 @@ def test_verify_passes_every_case_on_every_dataflow():
     lines = []
     assert winograd.verify(load_arch(ARCH), progress=lines.append, variant="F2") == (30, 0)
     assert len(lines) == 30 and all(": ok (" in line for line in lines)
-    with pytest.raises(SpecError, match="icarus or verilator"):
-        winograd.verify(load_arch(ARCH), sim="amaranth")
+    with pytest.raises(SpecError, match="unknown simulator"):
+        winograd.verify(load_arch(ARCH), sim="modelsim")
+
+
+def test_amaranth_serves_the_top_as_the_cocotb_testbench_does():
+    """`rtl verify --method winograd_f* --sim amaranth`: Amaranth's simulator with the same DRAM
+    model; V, tap sums and outputs bit-exact, every counter equal to the timing model's (which
+    the Icarus runs equal too)."""
+    arch = load_arch(ARCH)
+    cases = layer_cases(arch, F2, "ws", np.random.default_rng(0))[:2]
+    for (name, job), result in zip(cases, run_winograd_amaranth([job for _, job in cases])):
+        assert check_result(job, result) == [], name
+        model = winograd_timing(arch, "ws", job.plan)
+        assert {k: result.counters[k] for k in model} == model, name

@@ -1,6 +1,6 @@
 """The XNOR unit (hw/methods/xnor*.py): the PE in Amaranth's simulator, the whole unit in Icarus
 bit-exact against the reference (xnor_ref.xnor_dot, scaled in fixed point) with cycles and
-every counter equal to the timing model (sim/cycle/rtl_xnor.py), on edge_tiny_xnor and on a
+every counter equal to the timing model (sim/methods/xnor.py), on edge_tiny_xnor and on a
 3x5 array packing 16-bit words with 20-bit sums; one layer in Amaranth's simulator; the spec
 checks, generation and cell counts."""
 
@@ -13,18 +13,19 @@ from amaranth.sim import Simulator
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.hw.methods import xnor
-from dlaforge.hw.methods.xnor_job import (XnorJob, fixed_point_scales, kmap_fixed, pack_int8,
+from dlaforge.hw.methods.xnor.stimulus import (XnorJob, fixed_point_scales, kmap_fixed, pack_int8,
                                           pack_words)
-from dlaforge.hw.methods.xnor_pe import XnorPE
-from dlaforge.hw.methods.xnor_unit import XnorUnit
+from dlaforge.hw.methods.xnor.pe import XnorPE
+from dlaforge.hw.methods.xnor.unit import XnorUnit
 from dlaforge.hw.pe import Mode
 from dlaforge.hw.sim_amaranth import run_amaranth
 from dlaforge.hw.sim_cocotb import simulator_available
-from dlaforge.rtl_xnor_plan import kmap_scale, xnor_gemm
-from dlaforge.sim.cycle.rtl_xnor import cannot_run, gemm_of, op_stats, xnor_timing
+from dlaforge.workloads.methods.xnor.plan import kmap_scale, xnor_gemm
+from dlaforge.sim.methods.xnor import cannot_run, op_stats, packed_gemm, xnor_timing
 from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.layer import Layer
-from dlaforge.workloads.methods import get_method, xnor_ref
+from dlaforge.workloads.methods import get_method
+from dlaforge.workloads.methods.xnor import reference as xnor_ref
 from dlaforge.workloads.methods.conv_ref import conv2d_float
 
 EDGE_TINY_XNOR = load_arch("edge_tiny_xnor")
@@ -236,7 +237,7 @@ def test_op_stats_price_the_timing_models_counters():
     assert stats.ops["popcount"] == op.pe_macs and stats.energy_breakdown_pj["units"] > 0
     assert stats.ops["scale_add"] == 2 * (5 * 36 + 100 * 36 + 16 * 16)   # outputs, A, K taps
     job = XnorJob.for_op(EDGE_TINY_XNOR, op, np.random.default_rng(0))
-    assert (job.channels, job.gemm) == (100, gemm_of(op)) and job.binarize
+    assert (job.channels, job.gemm) == (100, packed_gemm(op)) and job.binarize
     first = method.transform(Layer(name="conv1", kind="conv2d", C=3, H=8, W=8, K=4, R=3, S=3,
                                    P=8, Q=8, padding=1), EDGE_TINY_XNOR)[0]
     assert "not a binarized op" in cannot_run(EDGE_TINY_XNOR, first, "os")

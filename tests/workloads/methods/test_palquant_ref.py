@@ -4,7 +4,7 @@ address remap; a 4-bit layer as bit-sliced 2-bit passes equals the direct convol
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from dlaforge.workloads.methods import palquant_ref as pq
+from dlaforge.workloads.methods.palquant import reference as pq
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 
 

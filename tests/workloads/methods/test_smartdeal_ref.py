@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dlaforge.workloads.methods import smartdeal_ref as sd
+from dlaforge.workloads.methods.smartdeal import reference as sd
 
 
 @st.composite

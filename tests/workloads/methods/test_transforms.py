@@ -10,7 +10,7 @@ from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.workloads.layer import conv, linear
 from dlaforge.workloads.methods import get_method
-from dlaforge.workloads.methods import smartdeal_ref as sd
+from dlaforge.workloads.methods.smartdeal import reference as sd
 from dlaforge.workloads.methods.winograd import tile_adds
 
 LAYER = conv("mid", C=96, K=40, H=13)          # 3x3, stride 1, 13 x 13 outputs: edge tiles
@@ -41,7 +41,7 @@ def test_winograd_multiplies_per_output_tile(method, m, taps, direct):
 
 def test_winograd_transform_additions_match_lavin_and_gray():
     # F(2x2,3x3): 32 additions per input tile and 24 per output tile (Lavin & Gray, §4.1)
-    from dlaforge.workloads.methods.winograd_ref import F2, F4
+    from dlaforge.workloads.methods.winograd.reference import F2, F4
     assert tile_adds(F2) == (32, 24)
     # F(4x4,3x3): every Bᵀ row has 4 power-of-two terms (-5 = -4 - 1), the Aᵀ rows 5, 4, 4, 5
     adds_in, adds_out = tile_adds(F4)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dlaforge.workloads.methods import winograd_ref as wr
+from dlaforge.workloads.methods.winograd import reference as wr
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 
 VARIANTS = [wr.F4, wr.F2]

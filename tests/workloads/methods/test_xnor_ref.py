@@ -4,7 +4,7 @@ the scaled layer matches its float definition."""
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from dlaforge.workloads.methods import xnor_ref as xr
+from dlaforge.workloads.methods.xnor import reference as xr
 from dlaforge.workloads.methods.conv_ref import conv2d_float
 
 

@@ -1,0 +1,25 @@
+"""The baseline accelerator's model under the FamilyModel interface (sim/methods/__init__.py):
+no units beside the array; its timing model is sim/cycle/rtl_timing.py, its fitness check
+sim/rtl_program.rtl_cannot_run."""
+
+from __future__ import annotations
+
+from dlaforge.arch import ArchSpec
+from dlaforge.stats import Stats
+from dlaforge.workloads.hwop import HwOp
+
+from ..cycle.rtl_timing import rtl_op_stats as op_stats  # noqa: F401  (the interface)
+from ..rtl_program import op_stats_from_counters
+from ..rtl_program import rtl_cannot_run as cannot_run  # noqa: F401  (the interface)
+
+UNIT_OPS: dict = {}
+PE_OP_PJ: dict = {}
+
+
+def unit_op_pj_45nm(arch: ArchSpec) -> dict:
+    return {}
+
+
+def counters_to_stats(arch: ArchSpec, op: HwOp, counters: dict, dataflow: str, table) -> Stats:
+    """Stats of the whole op from the counters of one of its commands."""
+    return op_stats_from_counters(arch, op, counters, table, dataflow)

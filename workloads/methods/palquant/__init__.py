@@ -1,0 +1,72 @@
+"""PalQuant (`palquant`, G = 2; `palquant_g3`, `palquant_g4`) on a low-bit MAC array, and for
+comparison `bitslice_w4a4`: the same network at 4 bits run as bit-sliced passes on the same
+array (references: palquant/reference.py).
+
+A PalQuant layer of C -> K channels is a grouped conv of G groups of C -> K channels at 2-bit
+weights and activations: G times the layer's MACs at 2 bits, G·C input channels of 2-bit codes
+in DRAM, 2-bit output codes. Besides the MACs (Σq_w·q_a) each output needs the group's window
+sum Σq_a (C·R·S − 1 additions per output pixel per group, shared by the group's filters) and
+the combination 2·Σq_w·q_a − 3·Σq_a (two additions per output). The cyclic shuffle between
+stages is an address remap and costs nothing.
+
+Operands wider than the array's are bit-sliced: ⌈bits/pe bits⌉ slices of activations and of
+weights; the op runs the activation slices as extra images (N) and the weight slices as extra
+filters (K), so the array performs every slice pair, and the combine unit shifts and adds the
+slice products of each output (sa·sw − 1 additions). DRAM moves each tensor once at its real
+width (`dram_scale` of the ofmap folds the slice products back into one output). The first
+conv and the fully connected layers run at int8 this way (common.keeps_full_precision).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .. import Method
+from ..common import keeps_full_precision, layer_op
+
+LOW_BITS = 2
+EDGE_BITS = 8
+
+
+def sliced(layer, arch, bits: int, groups_factor: int = 1):
+    """The layer (widened `groups_factor` x as a grouped conv) at `bits`-bit weights and
+    activations, bit-sliced onto the array's widths."""
+    pe = arch.pe_array
+    sa, sw = -(-bits // pe.ifmap_bits), -(-bits // pe.weight_bits)
+    G = groups_factor
+    op = layer_op(layer, arch, min(bits, pe.ifmap_bits), min(bits, pe.weight_bits),
+                  N=layer.N * sa, K=layer.K * G * sw, C=layer.C * G, groups=layer.groups * G)
+    outputs = layer.N * G * layer.K * layer.P * layer.Q
+    ops = {"mult": op.pe_macs, "add": op.pe_macs, "slice_add": outputs * (sa * sw - 1)}
+    stored = 0 if op.weight_is_activation else layer.K * G * (layer.C // layer.groups) \
+        * layer.R * layer.S * bits
+    return replace(op, ops=ops, weight_storage_bits=stored,
+                   dram_scale={"ofmap": 1.0 / (sa * sw)} if sa * sw > 1 else {})
+
+
+def _palquant(G: int, layer, arch) -> list:
+    if keeps_full_precision(layer):
+        return [sliced(layer, arch, EDGE_BITS)]
+    op = sliced(layer, arch, LOW_BITS, G)
+    cg, pixels = layer.C // layer.groups, layer.N * layer.P * layer.Q
+    ops = {**op.ops, "window_add": pixels * G * layer.groups * (cg * layer.R * layer.S - 1),
+           "combine_add": 2 * pixels * G * layer.K}
+    return [replace(op, ops=ops, ofmap_bits=LOW_BITS)]
+
+
+def _bitslice4(layer, arch) -> list:
+    return [sliced(layer, arch, EDGE_BITS if keeps_full_precision(layer) else SLICED_BITS)]
+
+
+GROUPS = {"palquant": 2, "palquant_g3": 3, "palquant_g4": 4}
+SLICED_BITS = 4                     # bitslice_w4a4
+PRESETS = ("edge_tiny_palquant", "tpu_like_palquant")
+
+METHODS = (*(Method(name=name, transform=lambda layer, arch, G=G: _palquant(G, layer, arch),
+                    pe_kinds=("mac",), units=("slice_combine",), presets=PRESETS,
+                    description=f"PalQuant: {G} parallel 2-bit groups, first conv and FC int8")
+             for name, G in GROUPS.items()),
+           Method(name="bitslice_w4a4", transform=_bitslice4, pe_kinds=("mac",),
+                  units=("slice_combine",), presets=PRESETS,
+                  description="4-bit layers as bit-sliced passes of the array (PalQuant's "
+                              "baseline)"))

@@ -1,0 +1,58 @@
+"""The PalQuant array's spec and its bit-sliced passes, shared by the RTL
+(hw/methods/palquant/) and its timing model (sim/methods/palquant.py), which may not import
+each other.
+
+The array is generated from a spec whose PEs are 2-bit (ifmap_bits = weight_bits = 2): the
+baseline accelerator with PE operands one sign bit wider (a 2-bit value and its sign, signed
+3-bit), since PalQuant's activation codes are unsigned (0..3) and its weight levels times
+three are odd and signed (2·q_w − 3 ∈ {−3, −1, 1, 3}). Everything else (rows, cols, buffer
+bytes, accumulator width, dataflows, DRAM) is the spec's, and the schedule is
+dlaforge.rtl_plan's: a layer of G groups is G commands, one per group.
+
+Layers wider than 2 bits (bitslice_w4a4's 4-bit layers, PalQuant's int8 first conv and FC)
+run as bit-sliced commands: unsigned codes stored as 2-bit slice planes, and every output
+tile's kd blocks walked once per (ifmap slice, weight slice) pair (`slice_passes`), the
+accumulator shifted between diagonals; the generator builds this with
+RtlParams(slice_bits=CODE_BITS) (hw/layouts.py, hw/tiles.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dlaforge.arch import ArchSpec
+from dlaforge.errors import SpecError
+
+CODE_BITS = 2
+OPERAND_BITS = CODE_BITS + 1        # a 2-bit value and its sign
+
+
+def array_arch(arch: ArchSpec) -> ArchSpec:
+    """The spec the generator builds for `arch`'s PalQuant array (SpecError unless `arch`'s
+    PEs are 2-bit)."""
+    pe = arch.pe_array
+    if (pe.ifmap_bits, pe.weight_bits) != (CODE_BITS, CODE_BITS):
+        raise SpecError(f"the PalQuant array is built from a spec with {CODE_BITS}-bit ifmap and "
+                        f"weights (e.g. edge_tiny_palquant), not {pe.ifmap_bits} x "
+                        f"{pe.weight_bits} bits")
+    return replace(arch, name=f"{arch.name}_signed{OPERAND_BITS}",
+                   pe_array=replace(pe, ifmap_bits=OPERAND_BITS, weight_bits=OPERAND_BITS))
+
+
+def slice_tops(bits: int) -> int:
+    """The highest slice index of a `bits`-bit unsigned operand cut into 2-bit slices."""
+    return -(-bits // CODE_BITS) - 1
+
+
+def slice_passes(a_top: int, w_top: int) -> list[tuple[int, int, bool]]:
+    """The passes of a bit-sliced command in the order the array runs them (hw/tiles.py):
+    (ifmap slice i, weight slice j, whether the accumulator is shifted by CODE_BITS before the
+    pass adds). Diagonals d = i + j run from the most significant down, so that shifting the
+    running sum once per diagonal (Horner's rule) weights every slice product by
+    2^(CODE_BITS·(i+j))."""
+    top = a_top + w_top
+    passes = []
+    for d in range(top, -1, -1):
+        for u, i in enumerate(range(min(d, a_top), max(0, d - w_top) - 1, -1)):
+            passes.append((i, d - i, u == 0 and d != top))
+    return passes

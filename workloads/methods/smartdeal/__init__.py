@@ -1,0 +1,52 @@
+"""SmartDeal (`smartdeal`): weights stored decomposed, rebuilt on chip by a shift-add engine,
+then used by the int8 MAC array as usual (references: smartdeal/reference.py).
+
+What a layer stores depends on its trained weights, which the simulator does not have. The
+counts here come from decomposing synthetic weights of the layer's shape (normal, seeded by the
+shape) — an untrained filter, so Ce is far less sparse than after SmartDeal's training — on a
+sample of at most `SAMPLE_FILTERS` filters, scaled to all K filters. Storage is nnz(Ce)·code
+bits + one bitmap bit per Ce entry + 8-bit B and its exponent per filter; DRAM moves that
+instead of the int8 weights (`dram_scale` of the weights). The rebuild engine shifts one B row
+per nonzero Ce entry (3 shifts) and adds the rows of each Ce row together; it rebuilds each
+weight once per layer (refetches of weights by the mapping are not charged again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+
+from .. import Method, baseline
+from .reference import decompose, entries_per_filter, storage_bits
+
+SAMPLE_FILTERS = 32
+
+
+@lru_cache(maxsize=None)
+def sampled_counts(K: int, cg: int, R: int, S: int) -> tuple[int, int]:
+    """(nnz of Ce, Ce rows with a nonzero) of the decomposition, estimated for all K filters."""
+    sample = min(K, SAMPLE_FILTERS)
+    rng = np.random.default_rng([K, cg, R, S])
+    d = decompose(rng.normal(0.0, np.sqrt(2.0 / (cg * R * S)), (sample, cg, R, S)))
+    return round(d.nnz * K / sample), round(d.rows_used * K / sample)
+
+
+def transform(layer, arch) -> list:
+    op = baseline.transform(layer, arch)[0]
+    if op.weight_is_activation:         # no weights to decompose
+        return [op]
+    cg = layer.C // layer.groups
+    nnz, rows = sampled_counts(layer.K, cg, layer.R, layer.S)
+    storage = storage_bits(nnz, layer.K, entries_per_filter(cg, layer.R, layer.S))
+    ops = {**op.ops, "rebuild_shift": 3 * nnz, "rebuild_add": 3 * (nnz - rows)}
+    return [replace(op, ops=ops, weight_storage_bits=storage,
+                    dram_scale={"weight": storage / (op.weight_elements * op.weight_bits)})]
+
+
+METHODS = (Method(name="smartdeal", transform=transform, pe_kinds=("mac",),
+                  units=("smartdeal_rebuild",),
+                  presets=("edge_tiny_smartdeal", "tpu_like_smartdeal"),
+                  description="SmartDeal: power-of-two sparse Ce x 8-bit B, rebuilt by "
+                              "shift-adds"),)
