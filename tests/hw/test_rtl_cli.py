@@ -1,5 +1,5 @@
 """`dlaforge rtl generate|verify` and `simulate --model rtl`: outputs, and bad input as one
-stderr line, exit 2, nothing written."""
+stderr line, exit 2, nothing written; the library behind them through its API."""
 
 import json
 import re
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import dlaforge
 from dlaforge.cli import main
 from dlaforge.workloads.networks import load_network
 
@@ -78,18 +79,14 @@ def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
 
 
 def test_cycle_model_of_the_rtl_schedule_equals_the_rtl(tmp_path):
-    """The contract between sim/ and hw/ at the command line: `--model cycle --schedule rtl`
-    gives every layer's cycles, counters and energy as `--model rtl` measures them; the rtl
-    run chains the layers whose input is the previous layer's output."""
+    """The contract between sim/ and hw/: the cycle model under the RTL's schedule gives every
+    layer's cycles, counters and energy as the RTL model measures them; the rtl run chains the
+    layers whose input is the previous layer's output."""
     csv = tmp_path / "tiny.csv"
     csv.write_text(CHAINED_CSV)
-    records = {}
-    for model in ("rtl", "cycle"):
-        out = tmp_path / f"{model}.json"
-        assert main(["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", model,
-                     "--schedule", "rtl", "--dataflow", "all", "--json", str(out),
-                     "--quiet"]) == 0
-        records[model] = json.loads(out.read_text())
+    records = {model: [r.to_json() for r in dlaforge.simulate("edge_tiny", str(csv), model=model,
+                                                              schedule="rtl", dataflow="all")]
+               for model in ("rtl", "cycle")}
     assert [r["dataflow"] for r in records["rtl"]] == ["ws", "os", "is"]
     inputs = [row["mapping"]["input"] for row in records["rtl"][0]["layers"]]
     assert inputs[0] == "random: first layer" and inputs[3:] == ["chained", "chained"]
@@ -106,9 +103,8 @@ def test_cycle_model_of_the_rtl_schedule_equals_the_rtl(tmp_path):
             assert rtl_row["dram_write_bytes"] == shape["K"] * shape["P"] * shape["Q"]
 
 
-def test_verify_passes_on_edge_tiny_in_icarus(capsys):
-    assert main(["rtl", "verify", "--arch", "edge_tiny", "--sim", "icarus"]) == 0
-    assert "75 passed, 0 failed" in capsys.readouterr().out   # 25 cases x ws, os, is
+def test_verify_passes_on_edge_tiny_in_icarus():
+    assert dlaforge.rtl_verify("edge_tiny", sim="icarus") == (75, 0)   # 25 cases x ws, os, is
 
 
 def test_method_hardware_through_the_command_line(tmp_path, capsys):
