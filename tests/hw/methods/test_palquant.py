@@ -15,7 +15,6 @@ from dlaforge.errors import SpecError
 from dlaforge.hw.methods import palquant as pq
 from dlaforge.hw.methods.palquant.stimulus import PalquantLayer, SlicedJob, weight_levels
 from dlaforge.hw.shapes import conv, shapes
-from dlaforge.hw.sim_cocotb import simulator_available
 from dlaforge.workloads.methods.palquant.plan import array_arch, slice_passes
 from dlaforge.sim.methods import palquant as rtl_palquant
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
@@ -24,11 +23,10 @@ from dlaforge.workloads.layer import Layer
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.palquant.reference import palquant_conv, shuffle_map
+from simulators import needs_icarus
 
 ARCH = load_arch("edge_tiny_palquant")
 BUILT = array_arch(ARCH)
-icarus = pytest.mark.skipif(simulator_available("icarus") is not None,
-                            reason="iverilog is not installed")
 
 
 def model_counters(job) -> dict:
@@ -143,7 +141,7 @@ def icarus_layers():
     return layers
 
 
-@icarus
+@needs_icarus
 def test_icarus_layers_bit_exact_and_cycle_exact(tmp_path):
     layers = icarus_layers()
     outs = pq.run(layers, tmp_path / "build")
@@ -152,7 +150,7 @@ def test_icarus_layers_bit_exact_and_cycle_exact(tmp_path):
         check_layer(layer, output, results)
 
 
-@icarus
+@needs_icarus
 def test_op_model_equals_rtl_for_a_transformed_layer(tmp_path):
     """A PalQuant layer through the method's transform: rtl_palquant.op_stats' cycles and DRAM
     bytes equal the RTL's summed over the layer's commands."""
@@ -168,7 +166,7 @@ def test_op_model_equals_rtl_for_a_transformed_layer(tmp_path):
     assert stats.energy_pj > 0
 
 
-@icarus
+@needs_icarus
 def test_op_model_equals_rtl_for_a_bitsliced_layer(tmp_path):
     """bitslice_w4a4's op for a 4-bit layer: op_stats' cycles and DRAM bytes equal the RTL's
     one bit-sliced command."""

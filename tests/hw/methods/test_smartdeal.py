@@ -17,11 +17,11 @@ from dlaforge.hw.methods.smartdeal.stimulus import SmartDealJob, code_region, ra
 from dlaforge.hw.methods.smartdeal.rebuild import RebuildEngine
 from dlaforge.hw.methods.smartdeal.unit import REBUILT_BITS
 from dlaforge.hw.shapes import conv
-from dlaforge.hw.sim_cocotb import simulator_available
 from dlaforge.workloads.methods.smartdeal.plan import B_BYTES, WINDOW_ROWS, bitmap_bytes
 from dlaforge.sim.methods.smartdeal import rebuild_steps, smartdeal_timing
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.smartdeal.reference import P_MAX, P_MIN, rebuild
+from simulators import needs_icarus
 
 EDGE_TINY = load_arch("edge_tiny")
 
@@ -110,8 +110,6 @@ DRAMS = [(None, None), (1.0, 3), (0.5, 1), (2.0, 7)]
 def icarus_runs(tmp_path_factory):
     """verify's layers (20 corner-case shapes, extreme and real codes) in one Icarus process,
     cycling through four DRAM bandwidth/latency settings."""
-    if simulator_available("icarus"):
-        pytest.skip("iverilog is not installed")
     named = smartdeal.verify_jobs(EDGE_TINY, np.random.default_rng(5))
     jobs = []
     for i, (name, job) in enumerate(named):
@@ -122,6 +120,7 @@ def icarus_runs(tmp_path_factory):
     return [(name, job, result) for (name, _), job, result in zip(named, jobs, results)]
 
 
+@needs_icarus
 def test_icarus_bit_exact_and_cycle_exact(icarus_runs):
     assert len(icarus_runs) >= 20
     for name, job, result in icarus_runs:
@@ -133,11 +132,10 @@ def test_icarus_bit_exact_and_cycle_exact(icarus_runs):
 
 
 
+@needs_icarus
 def test_widths_from_the_spec_on_icarus(tmp_path):
     """A 3x5 array (rows not a multiple of 3, so kd tiles start mid Ce row), 4-bit ifmap,
     20-bit sums that wrap: verify's layers, bit- and cycle-exact."""
-    if simulator_available("icarus"):
-        pytest.skip("iverilog is not installed")
     path = tmp_path / "odd.yaml"
     path.write_text("base: edge_tiny\nname: odd\npe_array: {rows: 3, cols: 5, ifmap_bits: 4, "
                     "psum_bits: 20}\n")
@@ -153,6 +151,7 @@ def test_widths_from_the_spec_on_icarus(tmp_path):
         wrapped += np.abs(raw).max() >= 1 << 19
     assert wrapped      # some layer's sums do wrap at 20 bits
 
+@needs_icarus
 def test_zero_rows_skipped_in_cycles(icarus_runs):
     """The same layer with every Ce row zero rebuilds in a quarter of the dense layer's
     rebuild cycles (and shifts nothing); its outputs are all zero."""
@@ -167,6 +166,7 @@ def test_zero_rows_skipped_in_cycles(icarus_runs):
     assert empty["cycles"] < dense["cycles"]
 
 
+@needs_icarus
 def test_dram_carries_codes_not_weights(icarus_runs):
     """Read bytes = the ifmap elements the loader fetched + the code image, exactly once per
     filter block; the codes of the sparse random layers are smaller than int8 weights."""

@@ -19,17 +19,15 @@ from dlaforge.hw.methods.winograd.testbench_runner import (WinogradResult, check
                                                            expected_v_tiles, layer_cases,
                                                            run_winograd, run_winograd_amaranth)
 from dlaforge.hw.methods.winograd.units import InputTransform, OutputTransform
-from dlaforge.hw.sim_cocotb import simulator_available
 from dlaforge.workloads.methods.winograd.plan import WinogradPlan
 from dlaforge.sim.methods.winograd import cannot_run, op_stats, winograd_timing
 from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.layer import conv
 from dlaforge.workloads.methods.winograd import tile_adds, transform_f2, transform_f4
 from dlaforge.workloads.methods.winograd.reference import F2, F4, round_shift_float
+from simulators import needs_icarus
 
 ARCH = "edge_tiny_winograd"
-icarus = pytest.mark.skipif(simulator_available("icarus") is not None,
-                            reason="iverilog is not installed (make test installs it)")
 
 
 def run_unit(dut, tiles, params, param_port, ready_pattern):
@@ -168,7 +166,7 @@ def rtl_vs_model(tmp_path, variant, cases):
         assert result.testbench_cycles == model["cycles"], where
 
 
-@icarus
+@needs_icarus
 def test_icarus_f4_layers_bit_exact_and_cycle_exact(tmp_path):
     """Ten layer shapes on ws, two more on each of os and is and ws under other DRAM timings
     (0.5 bytes a cycle: the accelerator's last sum write outlasts a tap, so the sequencer
@@ -183,13 +181,13 @@ def test_icarus_f4_layers_bit_exact_and_cycle_exact(tmp_path):
     rtl_vs_model(tmp_path, F4, cases)
 
 
-@icarus
+@needs_icarus
 def test_icarus_f2_layers_bit_exact_and_cycle_exact(tmp_path):
     arch = load_arch(ARCH)
     rtl_vs_model(tmp_path, F2, layer_cases(arch, F2, "ws", np.random.default_rng(5)))
 
 
-@icarus
+@needs_icarus
 def test_icarus_widths_and_array_from_the_spec(tmp_path):
     """6-bit ifmap, 5-bit weights, 24-bit sums on a 3x5 array: the units' widths and the
     clamp follow the spec."""
@@ -221,7 +219,7 @@ def test_op_stats_price_the_method_op(transform, m):
     assert "winograd_transform" in cannot_run(load_arch("edge_tiny"), op, "ws")
 
 
-@icarus
+@needs_icarus
 def test_verify_passes_every_case_on_every_dataflow():
     """`dlaforge rtl verify --method winograd_f2`: ten layers on each of ws, os and is."""
     lines = []

@@ -19,7 +19,6 @@ from dlaforge.hw.methods.xnor.pe import XnorPE
 from dlaforge.hw.methods.xnor.unit import XnorUnit
 from dlaforge.hw.pe import Mode
 from dlaforge.hw.sim_amaranth import run_amaranth
-from dlaforge.hw.sim_cocotb import simulator_available
 from dlaforge.workloads.methods.xnor.plan import kmap_scale, xnor_gemm
 from dlaforge.sim.methods.xnor import cannot_run, op_stats, packed_gemm, xnor_timing
 from dlaforge.sim.energy import energy_table
@@ -27,10 +26,9 @@ from dlaforge.workloads.layer import Layer
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.methods.xnor import reference as xnor_ref
 from dlaforge.workloads.methods.conv_ref import conv2d_float
+from simulators import needs_icarus
 
 EDGE_TINY_XNOR = load_arch("edge_tiny_xnor")
-needs_icarus = pytest.mark.skipif(simulator_available("icarus") is not None,
-                                  reason="iverilog is not installed (make test installs it)")
 
 
 def narrow_arch(tmp_path):
