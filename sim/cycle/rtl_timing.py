@@ -81,9 +81,11 @@ def _has_padding(m0, m_size, kd0, k_size, Q, R, S, H, W, stride, pad):
 
 
 @njit(cache=True)
-def _load(s, free, os_, m0, kd0, n_size, m_size, k_size, P, Q, C, H, W, R, S, stride, pad,
-          gap_i, gap_w, latency):
-    """Times one load job; returns (done cycle, channel free, ifmap beats)."""
+def time_load(s, free, os_, m0, kd0, n_size, m_size, k_size, P, Q, C, H, W, R, S, stride, pad,
+              gap_i, gap_w, latency):
+    """Times one load job; returns (done cycle, channel free, ifmap beats). The method
+    families' timing models (sim/methods/) time their loads and write-backs with it and
+    `time_write_back`."""
     if not _has_padding(m0, m_size, kd0, k_size, Q, R, S, H, W, stride, pad):
         # every element is a DRAM beat, one per gap: a closed form
         a_last = max(s + 1, free) + (m_size * k_size - 1) * gap_i
@@ -126,7 +128,7 @@ def _load(s, free, os_, m0, kd0, n_size, m_size, k_size, P, Q, C, H, W, R, S, st
 
 
 @njit(cache=True)
-def _write(s, free, rows, lanes, gap):
+def time_write_back(s, free, rows, lanes, gap):
     """Times one write-back; returns (cycle of the last beat, channel free)."""
     t = s
     for _ in range(rows):
@@ -166,12 +168,13 @@ def _program(tiles, os_, is_, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pa
                 if gap_p > 0 and tiles[j, 1] == 0:
                     g, free = _params(g, free, tiles[j, 3], gap_p, latency)
                 rows, lanes = (tiles[j, 3], tiles[j, 4]) if is_ else (tiles[j, 4], tiles[j, 3])
-                done, free = _write(g, free, rows, lanes, gap_o)
+                done, free = time_write_back(g, free, rows, lanes, gap_o)
                 g = done + 1
         if i < T:
             nb, mb, kb, n_size, m_size, k_size = tiles[i]
-            done, free, beats = _load(g, free, os_ or is_, mb * Mt, kb * Kt, n_size, m_size, k_size,
-                                      P, Q, C, H, W, R, S, stride, pad, gap_i, gap_w, latency)
+            done, free, beats = time_load(g, free, os_ or is_, mb * Mt, kb * Kt, n_size, m_size,
+                                          k_size, P, Q, C, H, W, R, S, stride, pad, gap_i, gap_w,
+                                          latency)
             ifmap_beats += beats
             loaded[i] = done
             start = max(done + 1, prev_end + 1)

@@ -33,7 +33,7 @@ from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
 from ..rtl_program import stats_from_counters
-from ..cycle.rtl_timing import _load, _write, gemm_of, rtl_op_stats, rtl_timing
+from ..cycle.rtl_timing import gemm_of, rtl_op_stats, rtl_timing, time_load, time_write_back
 from ..method_costs import ADD_PJ_PER_BIT_45NM
 
 UNIT_OPS = {"slice_combine": ("slice_add", "window_add", "combine_add")}
@@ -70,7 +70,7 @@ def _sliced_program(tiles, base, ends_output, os_, is_, fold_len, P, Q, C, H, W,
             g = max(g, ends[j] + 1)
             if ends_output[j]:
                 rows, lanes = (tiles[j, 3], tiles[j, 4]) if is_ else (tiles[j, 4], tiles[j, 3])
-                done, free = _write(g, free, rows, lanes, gap_o)
+                done, free = time_write_back(g, free, rows, lanes, gap_o)
                 g = done + 1
         if i < T:
             b = base[i]
@@ -79,9 +79,9 @@ def _sliced_program(tiles, base, ends_output, os_, is_, fold_len, P, Q, C, H, W,
                 done, free = g + took[b], g + freed[b]
             else:
                 nb, mb, kb, n_size, m_size, k_size = tiles[i]
-                done, free, _ = _load(g, free, os_ or is_, mb * Mt, kb * Kt, n_size, m_size,
-                                      k_size, P, Q, C, H, W, R, S, stride, pad, gap_i, gap_w,
-                                      latency)
+                done, free, _ = time_load(g, free, os_ or is_, mb * Mt, kb * Kt, n_size,
+                                          m_size, k_size, P, Q, C, H, W, R, S, stride, pad,
+                                          gap_i, gap_w, latency)
                 if idle:
                     known[b], took[b], freed[b] = True, done - g, free - g
             ends[i] = max(done + 1, prev_end + 1) + fold_len[i] - 1

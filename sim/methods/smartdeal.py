@@ -10,10 +10,10 @@ step after another, from cycle g = 0 (NEXT); every start is the cycle its state 
     Rebuild starts at t = max(codes done, g + rows) and is done at t + steps, steps being the
     engine's walk (`rebuild_steps`).
   the loader, from s (rebuild done, or g): its ifmap block as the baseline loader
-    (rtl_timing._load with no weight block); its weight reads are answered on chip from the
+    (rtl_timing.time_load with no weight block); its weight reads are answered on chip from the
     cycle after the last ifmap byte is back, one per cycle, so it is done at b + kn + 1.
   the fold: L = fold_length("ws", ...) cycles from the loader's done; then, on an output's last
-    kd tile, the write-back (rtl_timing._write) from the fold's last cycle; one ADV cycle;
+    kd tile, the write-back (rtl_timing.time_write_back) from the fold's last cycle; one ADV cycle;
     NEXT again. The layer ends at NEXT after the last tile: cycles = g + 1.
 """
 
@@ -32,7 +32,7 @@ from dlaforge.stats import Stats
 from dlaforge.workloads.methods.smartdeal.reference import decompose
 
 from ..method_costs import ADD_PJ_PER_BIT_45NM, SHIFT_PJ_PER_BIT_45NM, unit_op_pj
-from ..cycle.rtl_timing import _load, _write, gemm_of
+from ..cycle.rtl_timing import gemm_of, time_load, time_write_back
 
 UNIT_OPS = {"smartdeal_rebuild": ("rebuild_shift", "rebuild_add")}
 PE_OP_PJ: dict = {}
@@ -112,14 +112,14 @@ def smartdeal_timing(arch: ArchSpec, gemm, sign: np.ndarray, bandwidth: float | 
             c["code_buffer_reads"] += steps * BITMAP_READS + used_rows * (2 + B_BYTES)
             c["rebuilt_writes"] += rows * ROW_ENTRIES * Cc + ROW_ENTRIES * used_rows
         kn = k_size * n_size
-        b, free, beats = _load(g, free, False, mb * tiling.Mt, kb * tiling.Kt, 0, m_size, k_size,
-                               g_.P, g_.Q, g_.C, g_.H, g_.W, g_.R, g_.S, g_.stride, g_.padding,
-                               gap_i, gap_i, latency)
+        b, free, beats = time_load(g, free, False, mb * tiling.Mt, kb * tiling.Kt, 0, m_size,
+                                   k_size, g_.P, g_.Q, g_.C, g_.H, g_.W, g_.R, g_.S, g_.stride,
+                                   g_.padding, gap_i, gap_i, latency)
         ifmap_beats += beats
         fold = fold_length("ws", R, Cc, m_size)
         end = b + kn + 1 + fold - 1
         if kb == last_k:
-            end, free = _write(end, free, m_size, n_size, gap_o)
+            end, free = time_write_back(end, free, m_size, n_size, gap_o)
             c["acc_reads"] += m_size * Cc
         g = end + 2
         c["busy_cycles"] += fold

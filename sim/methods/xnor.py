@@ -5,7 +5,8 @@ The tiles are workloads/methods/xnor/plan.py's (the baseline's output-stationary
 packed layer), loads overlapping folds. Cycle 0 is the first cycle after the command is
 taken; DRAM as hw/dram.py (one channel, a beat of b bytes holds it gap(b) cycles, read data
 returns `latency` cycles later; every beat is one 8-byte element). The loader is the
-baseline's, so its timing is rtl_timing._load; the write-back's beats are rtl_timing._write's.
+baseline's, so its timing is rtl_timing.time_load; the write-back's beats are
+rtl_timing.time_write_back's.
 
 Binarizing pre-pass (a command with `binarize`), from cycle 1 (hw/methods/xnor/binarize.py):
   per pixel and word: the word's element reads, each at the first cycle the channel is free
@@ -18,7 +19,7 @@ Binarizing pre-pass (a command with `binarize`), from cycle 1 (hw/methods/xnor/b
 The program (hw/methods/xnor/unit.py), from the first LOAD_GATE cycle g (0 without the
 pre-pass, else the pre-pass's done cycle + 1); fold i ends at e_i:
   LOAD_GATE at g: if all T tiles are loaded, WRITE_GATE at g + 1; else the load of tile i
-    starts at max(g, e_{i-2} + 1) and is done at dL (rtl_timing._load, kd-major A block);
+    starts at max(g, e_{i-2} + 1) and is done at dL (rtl_timing.time_load, kd-major A block);
     fold i runs from max(dL + 1, e_{i-1} + 1) for fold_length(os, k_size) cycles; WRITE_GATE
     at dL + 1.
   WRITE_GATE at c: if all tiles are written, the layer ends: cycles = c + 1. Else, if tile w
@@ -27,8 +28,8 @@ pre-pass, else the pre-pass's done cycle + 1); fold i ends at e_i:
     filter (on the n-block's first output tile only) and per pixel of the tile, each at the
     first cycle the channel is free (one per cycle at most), the last at t_r; the rows start
     after its data, at s = t_r + latency + 1 (fetch cycle s + 1, first beat s + 2, as
-    rtl_timing._write); LOAD_GATE at the last beat's cycle + 1. If w does not end its output,
-    or its successor is not loaded yet, LOAD_GATE at c + 1.
+    rtl_timing.time_write_back); LOAD_GATE at the last beat's cycle + 1. If w does not end its
+    output, or its successor is not loaded yet, LOAD_GATE at c + 1.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
 from ..method_costs import ADD_PJ_PER_BIT_45NM, mult_pj_45nm, node_factor, pe_op_pj, unit_op_pj
-from ..cycle.rtl_timing import _load, _write
+from ..cycle.rtl_timing import time_load, time_write_back
 
 UNIT_OPS = {"xnor_scale": ("scale_mult", "scale_add")}
 XNOR_PJ_PER_BIT_45NM = 0.018 * 1.15
@@ -121,7 +122,7 @@ def _scale_write(start, free, first_of_block, n_size, m_size, gap, gap_out, late
         free = t + gap
         last_read = t
         t += 1
-    return _write(last_read + latency + 1, free, m_size, n_size, gap_out)
+    return time_write_back(last_read + latency + 1, free, m_size, n_size, gap_out)
 
 
 @njit(cache=True)
@@ -138,9 +139,9 @@ def _program(g, free, tiles, trips_k, fold_len, P, Q, C, H, W, R, S, stride, pad
             if loaded >= 2:
                 g = max(g, ends[loaded - 2] + 1)
             nb, mb, kb, n_size, m_size, k_size = tiles[loaded]
-            done, free, beats = _load(g, free, True, mb * Mt, kb * Kt, n_size, m_size, k_size,
-                                      P, Q, C, H, W, R, S, stride, pad, gap_word, gap_word,
-                                      latency)
+            done, free, beats = time_load(g, free, True, mb * Mt, kb * Kt, n_size, m_size,
+                                          k_size, P, Q, C, H, W, R, S, stride, pad, gap_word,
+                                          gap_word, latency)
             ifmap_beats += beats
             start = done + 1 if loaded == 0 else max(done + 1, ends[loaded - 1] + 1)
             ends[loaded] = start + fold_len[loaded] - 1
