@@ -75,19 +75,23 @@ def report(out, arch=None, network=None, methods=None, dataflows=None, model=Non
     `arch` is one or several archs (a comma-separated string or a list of presets, arch YAMLs
     or SCALE-Sim .cfg files); `network` as for `simulate`; `methods` and `dataflows` names or
     "all" (the default: every method each arch can run, every dataflow it supports); `model`
-    analytical (default), cycle or rtl; `batch` default 1. `from_json`, a list of saved
-    `simulate --json` files, reports those records instead of running anything (`arch` then
+    analytical (default), cycle or rtl; `batch` default 1. `from_json`, saved `simulate
+    --json` files (a path or a list of them), reports those records instead of running anything (`arch` then
     only supplies arch files for records whose arch is not a preset). `area` adds each arch's
     PE-array cell count (Yosys, cached). `progress`, when given, is called with a line per
     run. `out` must be new, empty or an earlier report (it is replaced whole, only once
     everything is built). Bad input raises SpecError and leaves `out` as it was.
     """
+    import os
+
     from .report_driver import make_report
 
-    joined = lambda names: names if names is None or isinstance(names, str) else ",".join(names)
+    one = lambda value: isinstance(value, (str, os.PathLike))
+    joined = lambda names: (None if names is None else str(names) if one(names)
+                            else ",".join(str(name) for name in names))
     return make_report(out, arch=joined(arch), network=network, methods=joined(methods),
                        dataflows=joined(dataflows), model=model, batch=batch,
-                       from_json=from_json, area=area,
+                       from_json=[from_json] if one(from_json) else from_json, area=area,
                        progress=progress or (lambda line: None))
 
 
