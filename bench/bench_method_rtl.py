@@ -246,8 +246,9 @@ def rtl_winograd(cases, build_dir: Path, rng) -> list[Measured]:
     jobs = []
     for case, arch, op in prepared:
         s = case.slice
-        job = WinogradJob.random(arch, VARIANTS[METHODS[case.method].options["variant"]], case.dataflow,
-                                 s["C"], s["H"], s["H"], s["K"], rng, s["padding"])
+        variant = VARIANTS[METHODS[case.method].options["variant"]]
+        job = WinogradJob.random(arch, variant, case.dataflow, s["C"], s["H"], s["H"], s["K"], rng,
+                                 s["padding"])
         if job.plan != plan_of(op):
             raise RuntimeError(f"{case.method}: the job's tile plan is not the op's")
         jobs.append(job)

@@ -42,7 +42,7 @@ class Method:
     transform: Callable
     pe_kinds: tuple[str, ...]
     units: tuple[str, ...] = ()
-    options: dict = field(default_factory=dict)     # keyword arguments of its hw/sim functions
+    options: dict = field(default_factory=dict, hash=False)  # keyword args of its hw, sim functions
     presets: tuple[str, ...] = ()                   # arch presets made for it, smallest first
     family: str = ""                                # its folder; set when registered
 

@@ -1,9 +1,10 @@
 """The cocotb testbench of the Winograd top (run by hw/methods/winograd/testbench_runner.py).
 
 Per layer, after a reset: driver: the one command, packed by the manifest's field offsets;
-DRAM: `WinogradDram` (testbench_runner.py: hw/dram.py's model, with a beat's gap set by what it carries: an ifmap,
-weight or tap-sum read, an accelerator-sum, V or output write), stepped once per cycle at the
-falling edge until the top is idle again; monitor: every write lands in the model's memory.
+DRAM: `WinogradDram` (testbench_runner.py: hw/dram.py's model, with a beat's gap set by what
+it carries: an ifmap, weight or tap-sum read, an accelerator-sum, V or output write), stepped
+once per cycle at the falling edge until the top is idle again; monitor: every write lands in
+the model's memory.
 Returns the memory, the design's counters and the cycles counted here. The checker lives in
 the caller.
 """

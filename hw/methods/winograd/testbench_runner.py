@@ -87,7 +87,8 @@ def run_winograd(jobs: list[WinogradJob], build_dir: Path, sim: str = "icarus"):
     job_file.write_text(json.dumps({"manifest": str(manifest_path), "result": str(result_file),
                                     "layers": [_layer_spec(job) for job in jobs]}))
     start = time.perf_counter()
-    runner.test(test_module="dlaforge.hw.methods.winograd.testbench", hdl_toplevel=top_name(variant),
+    runner.test(test_module="dlaforge.hw.methods.winograd.testbench",
+                hdl_toplevel=top_name(variant),
                 build_dir=build_dir, test_dir=build_dir, extra_env={"DLAFORGE_JOBS": str(job_file)},
                 log_file=build_dir / "test.log")
     wall = time.perf_counter() - start
