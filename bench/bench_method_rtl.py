@@ -177,11 +177,13 @@ def rtl_baseline(cases, build_dir: Path, rng) -> list[Measured]:
     from dlaforge.sim.cycle.rtl_timing import rtl_timing
     from dlaforge.sim.rtl_program import gemm_of
     prepared = [(case, *slice_op(case)) for case in cases]
-    jobs = [LayerJob.random(arch, case.dataflow, gemm_of(op), rng) for case, arch, op in prepared]
+    # requantized outputs, as --model rtl runs the baseline and its timing model prices it
+    jobs = [LayerJob.random(arch, case.dataflow, gemm_of(op), rng, requant=True)
+            for case, arch, op in prepared]
     results = run_cocotb(jobs, build_dir)
     out = []
     for (case, arch, op), job, result in zip(prepared, jobs, results):
-        model = rtl_timing(arch, case.dataflow, job.gemm).counters
+        model = rtl_timing(arch, case.dataflow, job.gemm, requant=True).counters
         stats = method_timing(case.method).counters_to_stats(arch, op, result.perf,
                                                              case.dataflow, energy_table(arch))
         out.append(Measured([result.perf], [model], stats, _checks(

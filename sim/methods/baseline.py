@@ -21,5 +21,6 @@ def unit_op_pj_45nm(arch: ArchSpec) -> dict:
 
 
 def counters_to_stats(arch: ArchSpec, op: HwOp, counters: dict, dataflow: str, table) -> Stats:
-    """Stats of the whole op from the counters of one of its commands."""
-    return op_stats_from_counters(arch, op, counters, table, dataflow)
+    """Stats of the whole op from the counters of one of its commands, run as `op_stats`
+    times them and --model rtl runs them: with requantized outputs."""
+    return op_stats_from_counters(arch, op, counters, table, dataflow, requant=True)
