@@ -29,7 +29,8 @@ from scalesim_cfg import SCALESIM_CFG
 
 FUZZ_EXAMPLES = int(os.environ.get("DLAFORGE_FUZZ_EXAMPLES", 60))
 MEMORY_LIMIT = 3 * 2**30          # address space of the worker: bytes
-RUN_SECONDS = 60                  # one run longer than this is a failure (a size not refused)
+RUN_SECONDS = 150                 # one run longer than this is a failure (a size not refused;
+                                  # generous: a loaded machine compiling numba takes 60 s)
 ONE_LAYER = "name, M, N, K,\nfc, 8, 8, 8,\n"
 CONV = "name, H, W, R, S, C, K, stride,\nc1, 8, 8, 3, 3, 2, 4, 1,\nc2, 6, 6, 1, 1, 4, 8, 2,\n"
 HOSTILE = [0, -1, 1, 3, 2**63, 10**30, 1e-300, math.inf, -math.inf, math.nan, -0.5, True,
