@@ -40,12 +40,37 @@ def run_commands_amaranth(job, memory: np.ndarray, commands: list[dict],
 
 
 def _run_command(dut, command: dict, dram: DramModel, max_cycles: int) -> tuple[dict, int]:
+    def read(ctx, t):
+        tag = dut.rd_req.payload.tag
+        dram.read(t, ctx.get(dut.rd_req.payload.addr), ctx.get(tag.as_value()),
+                  bool(ctx.get(tag.weight)))
+
+    def write(ctx, t):
+        dram.write(t, ctx.get(dut.wr.payload.addr), ctx.get(dut.wr.payload.data))
+
+    return serve_command(dut, command, dram, read, write, max_cycles, "the accelerator")
+
+
+def _field(view, dotted: str):
+    """The command payload's field `dotted` (a.b for a nested struct) as a settable value."""
+    for name in dotted.split("."):
+        view = getattr(view, name)
+    return view.as_value() if hasattr(view, "as_value") else view
+
+
+def serve_command(dut, command: dict, dram, read, write, max_cycles: int,
+                  what: str) -> tuple[dict, int]:
+    """Give `dut` `command` in Amaranth's simulator and serve its DRAM port from `dram` (a
+    model with hw/dram.py's ready/response/retire) until it is idle: `read(ctx, t)` takes the
+    read request accepted at cycle t, `write(ctx, t)` the write. Returns the design's counters
+    and the cycles it was busy; RunError past `max_cycles` (`what` names the design). The
+    Amaranth twin of hw/cocotb_tb.serve_command."""
     perf = {}
     cycles = [0]
 
     async def bench(ctx):
         for name, value in command.items():
-            ctx.set(getattr(dut.cmd.payload, name), value)
+            ctx.set(_field(dut.cmd.payload, name), value)
         ctx.set(dut.cmd.valid, 1)
         await ctx.tick()
         ctx.set(dut.cmd.valid, 0)
@@ -60,16 +85,14 @@ def _run_command(dut, command: dict, dram: DramModel, max_cycles: int) -> tuple[
                 ctx.set(dut.rd_resp.payload.data, due[0])
                 ctx.set(dut.rd_resp.payload.tag.as_value(), due[1])
             if ready and ctx.get(dut.rd_req.valid):
-                tag = ctx.get(dut.rd_req.payload.tag.as_value())
-                dram.read(t, ctx.get(dut.rd_req.payload.addr), tag,
-                          bool(ctx.get(dut.rd_req.payload.tag.weight)))
+                read(ctx, t)
             if ready and ctx.get(dut.wr.valid):
-                dram.write(t, ctx.get(dut.wr.payload.addr), ctx.get(dut.wr.payload.data))
+                write(ctx, t)
             dram.retire(t)
             await ctx.tick()
             t += 1
             if t > max_cycles:
-                raise RunError(f"the accelerator did not finish in {max_cycles} cycles")
+                raise RunError(f"{what} did not finish in {max_cycles} cycles")
         cycles[0] = t
         for name in dut.perf.shape().members:
             perf[name] = ctx.get(getattr(dut.perf, name))

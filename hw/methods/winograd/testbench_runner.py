@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from amaranth.sim import Simulator
 
 from dlaforge.errors import RunError
 from dlaforge.hw.dram import DramModel, beat_gap
@@ -29,6 +28,7 @@ from dlaforge.workloads.methods.winograd.plan import output_bits
 from dlaforge.workloads.methods.winograd.reference import (input_transform_float, pad_input,
                                                           round_shift_float)
 
+from ...sim_amaranth import serve_command
 from ...sim_cocotb import compile_verilog
 from . import generate, top_name
 from .stimulus import WinogradJob
@@ -120,53 +120,17 @@ def run_winograd_amaranth(jobs: list[WinogradJob], max_cycles: int = 10_000_000)
     return results
 
 
-def _field(view, dotted: str):
-    for name in dotted.split("."):
-        view = getattr(view, name)
-    return view.as_value() if hasattr(view, "as_value") else view
-
-
 def _serve_amaranth(top, command: dict, dram: WinogradDram, max_cycles: int):
-    perf, cycles = {}, [0]
+    def read(ctx, t):
+        tag = top.rd_req.payload.tag
+        kind = 1 if ctx.get(tag.weight) else 2 * ctx.get(tag.sum)
+        dram.read_kind(t, ctx.get(top.rd_req.payload.addr), ctx.get(tag.as_value()), kind)
 
-    async def bench(ctx):
-        for name, value in command.items():
-            ctx.set(_field(top.cmd.payload, name), value)
-        ctx.set(top.cmd.valid, 1)
-        await ctx.tick()
-        ctx.set(top.cmd.valid, 0)
-        t = 0
-        while ctx.get(top.busy):
-            ready = dram.ready(t)
-            ctx.set(top.rd_req.ready, ready)
-            ctx.set(top.wr.ready, ready)
-            due = dram.response(t)
-            ctx.set(top.rd_resp.valid, due is not None)
-            if due is not None:
-                ctx.set(top.rd_resp.payload.data, due[0])
-                ctx.set(top.rd_resp.payload.tag.as_value(), due[1])
-            if ready and ctx.get(top.rd_req.valid):
-                tag = top.rd_req.payload.tag
-                kind = 1 if ctx.get(tag.weight) else 2 * ctx.get(tag.sum)
-                dram.read_kind(t, ctx.get(top.rd_req.payload.addr), ctx.get(tag.as_value()),
-                               kind)
-            if ready and ctx.get(top.wr.valid):
-                dram.write_kind(t, ctx.get(top.wr.payload.addr), ctx.get(top.wr.payload.data),
-                                ctx.get(top.wr.payload.kind))
-            dram.retire(t)
-            await ctx.tick()
-            t += 1
-            if t > max_cycles:
-                raise RunError(f"the Winograd top did not finish in {max_cycles} cycles")
-        cycles[0] = t
-        for name in top.perf.shape().members:
-            perf[name] = ctx.get(getattr(top.perf, name))
+    def write(ctx, t):
+        dram.write_kind(t, ctx.get(top.wr.payload.addr), ctx.get(top.wr.payload.data),
+                        ctx.get(top.wr.payload.kind))
 
-    sim = Simulator(top)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    return perf, cycles[0]
+    return serve_command(top, command, dram, read, write, max_cycles, "the Winograd top")
 
 
 def expected_v_tiles(job: WinogradJob) -> np.ndarray:
