@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,6 +30,54 @@ from .rtl_plan import BufferGeometry
 
 LOOP_ORDERS = tuple(o for perm in itertools.permutations("kcp")
                     for o in ("n" + "".join(perm), "".join(perm) + "n"))
+# the accelerator's performance counters, as the RTL counts them and the models compute them
+COUNTERS = ("cycles", "busy_cycles", "ifmap_reads", "ifmap_writes", "weight_reads",
+            "weight_writes", "acc_reads", "acc_writes", "dram_read_bytes", "dram_write_bytes")
+GRID_NAMES = ("kt", "ct", "pt")
+RS_NAMES = ("tc", "tk", "q", "pf")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Tile sizes for the shared buffers, the loop order, and (row stationary only) how the
+    array's stacked PE sets and scratchpads are used."""
+
+    kt: int
+    ct: int
+    pt: int
+    order: str = "nkcp"
+    tc: int = 1   # rs: stacked PE sets working on different channels
+    tk: int = 1   # rs: ... on different filters
+    q: int = 1    # rs: channels per PE scratchpad pass
+    pf: int = 1   # rs: filters per PE scratchpad pass
+
+    def as_grid(self, dataflow: str) -> dict:
+        """This mapping as a one-candidate grid, the form the pricing functions take."""
+        names = GRID_NAMES + (RS_NAMES if dataflow == "rs" else ())
+        return {name: np.array([getattr(self, name)]) for name in names}
+
+    def to_dict(self) -> dict:
+        out = {"tile": {"K": self.kt, "C": self.ct, "P": self.pt}, "loop_order": self.order}
+        if (self.tc, self.tk, self.q, self.pf) != (1, 1, 1, 1):
+            out["row_stationary"] = {"tc": self.tc, "tk": self.tk, "q": self.q, "pf": self.pf}
+        return out
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One command's layer: one group's C channels and K filters, N images."""
+
+    N: int
+    C: int
+    H: int
+    W: int
+    K: int
+    R: int
+    S: int
+    P: int
+    Q: int
+    stride: int = 1
+    padding: int = 0
 
 
 def ceil_div(a, b):

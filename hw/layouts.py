@@ -36,6 +36,7 @@ from amaranth.lib import data
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+from dlaforge.program import COUNTERS
 from dlaforge.rtl_plan import (REQUANT_PIECES, BufferGeometry, RtlPlan, requant_refusal,
                                tile_sizes)
 
@@ -44,8 +45,6 @@ DIM_FIELDS = ("C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Mt",
 DATAFLOW_CODES = {"ws": 0, "os": 1, "is": 2}    # the command's `dataflow` field
 SLICE_FIELDS = {"a_top": 4, "w_top": 4}     # highest slice index of ifmap / weights
 REQUANT_FIELDS = ("requant", "relu", "requant_base")
-COUNTERS = ("cycles", "busy_cycles", "ifmap_reads", "ifmap_writes", "weight_reads",
-            "weight_writes", "acc_reads", "acc_writes", "dram_read_bytes", "dram_write_bytes")
 
 
 @dataclass(frozen=True)

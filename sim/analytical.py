@@ -29,12 +29,12 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+from dlaforge.program import GRID_NAMES, LOOP_ORDERS, RS_NAMES, Mapping
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
@@ -49,37 +49,7 @@ def relevant_loops(op: HwOp) -> dict:
     """The tile loops each operand depends on; a weight that is an activation (a matmul of two
     activations) is one per image, so it depends on n too."""
     return {**RELEVANT, "weight": "nkc"} if op.weight_is_activation else RELEVANT
-LOOP_ORDERS = tuple(o for perm in itertools.permutations("kcp")
-                    for o in ("n" + "".join(perm), "".join(perm) + "n"))
 OBJECTIVES = ("energy", "cycles", "edp")
-GRID_NAMES = ("kt", "ct", "pt")
-RS_NAMES = ("tc", "tk", "q", "pf")
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """Tile sizes for the shared buffers, the loop order, and (row stationary only) how the
-    array's stacked PE sets and scratchpads are used."""
-
-    kt: int
-    ct: int
-    pt: int
-    order: str = "nkcp"
-    tc: int = 1   # rs: stacked PE sets working on different channels
-    tk: int = 1   # rs: ... on different filters
-    q: int = 1    # rs: channels per PE scratchpad pass
-    pf: int = 1   # rs: filters per PE scratchpad pass
-
-    def as_grid(self, dataflow: str) -> dict:
-        """This mapping as a one-candidate grid, the form the pricing functions take."""
-        names = GRID_NAMES + (RS_NAMES if dataflow == "rs" else ())
-        return {name: np.array([getattr(self, name)]) for name in names}
-
-    def to_dict(self) -> dict:
-        out = {"tile": {"K": self.kt, "C": self.ct, "P": self.pt}, "loop_order": self.order}
-        if (self.tc, self.tk, self.q, self.pf) != (1, 1, 1, 1):
-            out["row_stationary"] = {"tc": self.tc, "tk": self.tk, "q": self.q, "pf": self.pf}
-        return out
 
 
 # Pricing ----------------------------------------------------------------------------------
