@@ -31,15 +31,7 @@ from dlaforge.rtl_plan import (REQUANT_PIECES, Gemm, RtlPlan, dram_beat_gap, ele
                                fold_length)
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
-
-
-def gemm_of(op: HwOp) -> Gemm:
-    """The command the accelerator runs for one image and one group of a HwOp: a grouped
-    convolution is `groups` commands, each on its group's channel slice of the ifmap, weights
-    and outputs (contiguous in their C x H x W, K x C/g x R x S and K x P x Q layouts, so a
-    command's DRAM bases select the group)."""
-    return Gemm(C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R, S=op.S,
-                P=op.P, Q=op.Q, stride=op.stride, padding=op.padding)
+from dlaforge.workloads.methods.common import command_gemm as gemm_of  # noqa: F401
 
 
 def commands_of(op: HwOp) -> int:

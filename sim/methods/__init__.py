@@ -36,10 +36,20 @@ class FamilyModel(Protocol):
     def op_stats(self, arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyTable) -> Stats:
         """`op` on its hardware: the timing model's counters priced (`--schedule rtl`)."""
 
+    def command_counters(self, arch: ArchSpec, op: HwOp, dataflow: str) -> list[dict]:
+        """Its timing model's counters of each command its hardware runs for `op`, in the
+        order its `run_random` (hw/methods/<family>/) returns the design's."""
+
     def counters_to_stats(self, arch: ArchSpec, op: HwOp, counters: dict, dataflow: str,
                           table: EnergyTable) -> Stats:
-        """A Stats record from its design's counters of `op` (measured by hw/methods/<family>'s
-        `run`, or its timing model's), priced exactly as `op_stats` prices its own."""
+        """A Stats record from its design's counters of `op` summed over its commands
+        (measured by hw/methods/<family>'s `run`, or its timing model's `command_counters`),
+        priced exactly as `op_stats` prices its own."""
+
+
+def summed(counters: list[dict]) -> dict:
+    """Counters of several commands added up, name by name."""
+    return {name: sum(c[name] for c in counters) for name in counters[0]}
 
 
 @cache

@@ -9,7 +9,8 @@ from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
 from ..cycle.rtl_timing import rtl_op_stats as op_stats  # noqa: F401  (the interface)
-from ..rtl_program import op_stats_from_counters
+from ..cycle.rtl_timing import rtl_timing
+from ..rtl_program import commands_of, gemm_of, stats_from_counters
 from ..rtl_program import rtl_cannot_run as cannot_run  # noqa: F401  (the interface)
 
 UNIT_OPS: dict = {}
@@ -20,7 +21,14 @@ def unit_op_pj_45nm(arch: ArchSpec) -> dict:
     return {}
 
 
+def command_counters(arch: ArchSpec, op: HwOp, dataflow: str) -> list[dict]:
+    """The timing model's counters of each command of `op` (one per image and group), run as
+    `op_stats` times them and --model rtl runs them: with requantized outputs."""
+    return [rtl_timing(arch, dataflow, gemm_of(op), requant=True).counters] * commands_of(op)
+
+
 def counters_to_stats(arch: ArchSpec, op: HwOp, counters: dict, dataflow: str, table) -> Stats:
-    """Stats of the whole op from the counters of one of its commands, run as `op_stats`
-    times them and --model rtl runs them: with requantized outputs."""
-    return op_stats_from_counters(arch, op, counters, table, dataflow, requant=True)
+    """Stats of the op from the counters of all its commands (summed), with requantized
+    outputs."""
+    return stats_from_counters(arch, op.pe_macs, counters, table, dataflow,
+                               gemm_of(op).K * commands_of(op))

@@ -19,7 +19,6 @@ The energy prices those counters with the spec's table (`table`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -27,13 +26,14 @@ from numba import njit
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.workloads.methods.palquant.plan import CODE_BITS, array_arch, slice_passes
+from dlaforge.workloads.methods.palquant.plan import (CODE_BITS, array_arch, command_gemm,
+                                                      op_slices, slice_passes)
 from dlaforge.rtl_plan import Gemm, RtlPlan, dram_beat_gap, element_bytes, fold_length
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
 from ..rtl_program import stats_from_counters
-from ..cycle.rtl_timing import gemm_of, rtl_op_stats, rtl_timing, time_load, time_write_back
+from ..cycle.rtl_timing import rtl_op_stats, rtl_timing, time_load, time_write_back
 from ..method_costs import ADD_PJ_PER_BIT_45NM
 
 UNIT_OPS = {"slice_combine": ("slice_add", "window_add", "combine_add")}
@@ -125,12 +125,6 @@ def sliced_timing(built: ArchSpec, dataflow: str, gemm: Gemm, a_top: int, w_top:
     return counters
 
 
-def op_slices(op: HwOp) -> int:
-    """Slices per operand of a method op: the method cuts activations and weights alike, into
-    the extra images and filters its op counts (workloads/methods/palquant/ `sliced`)."""
-    return round(math.sqrt(1 / op.dram_scale["ofmap"])) if op.dram_scale else 1
-
-
 def cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     """Why the PalQuant array built from `arch` cannot run `op` under `dataflow` (None if it
     can)."""
@@ -145,12 +139,6 @@ def cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     except SpecError as exc:
         return str(exc)
     return None
-
-
-def command_gemm(op: HwOp) -> Gemm:
-    """One command's conv: an image and a group, the slices folded back into the filters."""
-    g = gemm_of(op)
-    return replace(g, K=g.K // op_slices(op))
 
 
 def op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:
@@ -169,6 +157,17 @@ def op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:
                                     {name: v * commands for name, v in one.items()}, table,
                                     dataflow)
     return replace(stats, pe_count=arch.pe_count, weight_storage_bits=op.weight_storage_bits)
+
+
+def command_counters(arch: ArchSpec, op: HwOp, dataflow: str) -> list[dict]:
+    """The timing model's counters of each command of `op` on the array's spec: one per image
+    and group, each a plain command or, for a bit-sliced op, one of slices² passes."""
+    built, slices = array_arch(arch), op_slices(op)
+    if slices == 1:
+        one = rtl_timing(built, dataflow, command_gemm(op)).counters
+    else:
+        one = sliced_timing(built, dataflow, command_gemm(op), slices - 1, slices - 1)
+    return [one] * (op.N // slices * op.groups)
 
 
 def counters_to_stats(arch: ArchSpec, op: HwOp, counters: dict, dataflow: str, table) -> Stats:

@@ -29,10 +29,11 @@ from dlaforge.workloads.methods.smartdeal.plan import (BITMAP_READS, B_BYTES, RE
                                                       ROW_ENTRIES, WINDOW_ROWS, SmartDealPlan,
                                                       bitmap_bytes, check_arch, code_bytes)
 from dlaforge.stats import Stats
-from dlaforge.workloads.methods.smartdeal.reference import decompose
+from dlaforge.workloads.methods.smartdeal.reference import synthetic_decomposition
 
 from ..method_costs import ADD_PJ_PER_BIT_45NM, SHIFT_PJ_PER_BIT_45NM, unit_op_pj
 from ..cycle.rtl_timing import gemm_of, time_load, time_write_back
+from . import summed
 
 UNIT_OPS = {"smartdeal_rebuild": ("rebuild_shift", "rebuild_add")}
 PE_OP_PJ: dict = {}
@@ -136,12 +137,8 @@ def smartdeal_timing(arch: ArchSpec, gemm, sign: np.ndarray, bandwidth: float | 
 
 
 def synthetic_signs(op) -> np.ndarray:
-    """Ce signs of SmartDeal's decomposition of seeded normal weights of the op's shape (the
-    simulator has no trained weights; as workloads/methods/smartdeal/, but every filter)."""
-    cg = op.C // op.groups
-    rng = np.random.default_rng([op.K, cg, op.R, op.S])
-    return decompose(rng.normal(0.0, np.sqrt(2.0 / (cg * op.R * op.S)),
-                                (op.K, cg, op.R, op.S))).sign
+    """Ce signs of SmartDeal's decomposition of seeded normal weights of the op's shape."""
+    return synthetic_decomposition(op).sign
 
 
 def cannot_run(arch: ArchSpec, op, dataflow: str) -> str | None:
@@ -170,9 +167,14 @@ def op_stats(arch: ArchSpec, op, dataflow: str, table) -> Stats:
     why = cannot_run(arch, op, dataflow)
     if why:
         raise SpecError(why)
-    counters = smartdeal_timing(arch, gemm_of(op), synthetic_signs(op))
-    return counters_to_stats(arch, op, {k: v * op.N for k, v in counters.items()}, dataflow,
+    return counters_to_stats(arch, op, summed(command_counters(arch, op, dataflow)), dataflow,
                              table)
+
+
+def command_counters(arch: ArchSpec, op, dataflow: str) -> list[dict]:
+    """The timing model's counters of each command of `op`, one per image, for the codes of
+    `synthetic_signs`."""
+    return [smartdeal_timing(arch, gemm_of(op), synthetic_signs(op))] * op.N
 
 
 def counters_to_stats(arch: ArchSpec, op, c: dict, dataflow: str, table) -> Stats:

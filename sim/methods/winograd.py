@@ -49,6 +49,7 @@ from dlaforge.workloads.methods.winograd.reference import VARIANTS
 from ..method_costs import ADD_PJ_PER_BIT_45NM, SHIFT_PJ_PER_BIT_45NM, unit_op_pj
 from ..rtl_program import stats_from_counters
 from ..cycle.rtl_timing import rtl_timing
+from . import summed
 
 TAPS_TO_M = {36: 4, 16: 2}
 UNIT_OPS = {UNIT: ("wino_in_add", "wino_out_add", "wino_shift")}
@@ -121,9 +122,13 @@ def unit_ops(plan: WinogradPlan) -> dict:
 
 def op_stats(arch: ArchSpec, op, dataflow: str, table) -> Stats:
     """Stats of a Winograd op as the RTL runs it, one image after another."""
-    counters = {name: value * op.N
-                for name, value in winograd_timing(arch, dataflow, plan_of(op)).items()}
-    return counters_to_stats(arch, op, counters, dataflow, table)
+    return counters_to_stats(arch, op, summed(command_counters(arch, op, dataflow)), dataflow,
+                             table)
+
+
+def command_counters(arch: ArchSpec, op, dataflow: str) -> list[dict]:
+    """The timing model's counters of each command of `op`, one per image."""
+    return [winograd_timing(arch, dataflow, plan_of(op))] * op.N
 
 
 def counters_to_stats(arch: ArchSpec, op, counters: dict, dataflow: str, table) -> Stats:

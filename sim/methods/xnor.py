@@ -49,6 +49,7 @@ from dlaforge.workloads.hwop import HwOp
 
 from ..method_costs import ADD_PJ_PER_BIT_45NM, mult_pj_45nm, node_factor, pe_op_pj, unit_op_pj
 from ..cycle.rtl_timing import time_load, time_write_back
+from . import summed
 
 UNIT_OPS = {"xnor_scale": ("scale_mult", "scale_add")}
 XNOR_PJ_PER_BIT_45NM = 0.018 * 1.15
@@ -243,9 +244,14 @@ def op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:
     why = cannot_run(arch, op, dataflow)
     if why:
         raise SpecError(f"op {op.name!r}: {why}")
-    counters = xnor_timing(arch, packed_gemm(op), binarize_channels=layer_channels(arch, op))
-    return counters_to_stats(arch, op, {name: value * op.N for name, value in counters.items()},
-                             dataflow, table)
+    return counters_to_stats(arch, op, summed(command_counters(arch, op, dataflow)), dataflow,
+                             table)
+
+
+def command_counters(arch: ArchSpec, op: HwOp, dataflow: str) -> list[dict]:
+    """The timing model's counters of each command of `op`: one per image, binarizing the
+    image's int8 activations first."""
+    return [xnor_timing(arch, packed_gemm(op), binarize_channels=layer_channels(arch, op))] * op.N
 
 
 def counters_to_stats(arch: ArchSpec, op: HwOp, counters: dict, dataflow: str, table) -> Stats:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dlaforge.errors import SpecError
+from dlaforge.rtl_plan import Gemm
 
 from ..hwop import HwOp
 
@@ -40,3 +41,12 @@ def layer_op(layer, arch, ifmap_bits: int, weight_bits: int, **changes) -> HwOp:
 def mac_ops(op: HwOp) -> dict:
     """A MAC array's counts: one multiply and one accumulate per PE operation."""
     return {"mult": op.pe_macs, "add": op.pe_macs}
+
+
+def command_gemm(op: HwOp) -> Gemm:
+    """The command an accelerator runs for one image and one group of a HwOp: a grouped
+    convolution is `groups` commands, each on its group's channel slice of the ifmap, weights
+    and outputs (contiguous in their C x H x W, K x C/g x R x S and K x P x Q layouts, so a
+    command's DRAM bases select the group)."""
+    return Gemm(C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R, S=op.S,
+                P=op.P, Q=op.Q, stride=op.stride, padding=op.padding)

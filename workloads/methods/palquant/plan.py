@@ -18,10 +18,14 @@ RtlParams(slice_bits=CODE_BITS) (hw/layouts.py, hw/tiles.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+from dlaforge.rtl_plan import Gemm
+
+from ..common import command_gemm as one_command
 
 CODE_BITS = 2
 OPERAND_BITS = CODE_BITS + 1        # a 2-bit value and its sign
@@ -56,3 +60,15 @@ def slice_passes(a_top: int, w_top: int) -> list[tuple[int, int, bool]]:
         for u, i in enumerate(range(min(d, a_top), max(0, d - w_top) - 1, -1)):
             passes.append((i, d - i, u == 0 and d != top))
     return passes
+
+
+def op_slices(op) -> int:
+    """Slices per operand of a method op: the method cuts activations and weights alike, into
+    the extra images and filters its op counts (workloads/methods/palquant/ `sliced`)."""
+    return round(math.sqrt(1 / op.dram_scale["ofmap"])) if op.dram_scale else 1
+
+
+def command_gemm(op) -> Gemm:
+    """One command's conv: an image and a group, the slices folded back into the filters."""
+    g = one_command(op)
+    return replace(g, K=g.K // op_slices(op))

@@ -182,3 +182,11 @@ def unblock(blocks_, shape) -> np.ndarray:
     """A[K, m0, 3] back to w[K, C, R, S] (dropping the zero padding of flattened shapes)."""
     K = shape[0]
     return blocks_.reshape(K, -1)[:, :int(np.prod(shape[1:]))].reshape(shape)
+
+
+def synthetic_decomposition(op) -> Decomposition:
+    """SmartDeal's decomposition of seeded normal weights of the op's shape, every filter (the
+    simulator has no trained weights): the codes the RTL runs and the timing model times."""
+    cg = op.C // op.groups
+    rng = np.random.default_rng([op.K, cg, op.R, op.S])
+    return decompose(rng.normal(0.0, np.sqrt(2.0 / (cg * op.R * op.S)), (op.K, cg, op.R, op.S)))
