@@ -18,11 +18,35 @@ from importlib import import_module
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 
+import numpy as np
+
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.workloads.methods import METHODS
 
-FUNCTIONS = ("check", "generate", "verify", "cell_stats", "run")
+FUNCTIONS = ("check", "generate", "verify", "cell_stats", "cells_row", "run", "run_random")
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One HwOp of a method to run on its hardware: the arch, the layer it came from (what
+    the op alone does not say, such as a Winograd layer's image size), the op and the
+    dataflow."""
+
+    arch: ArchSpec
+    layer: object
+    op: object
+    dataflow: str
+
+
+@dataclass
+class OpRun:
+    """A run of one OpCase on random data: per command its design's counters and the
+    testbench's cycles, and where its outputs differ from the method's reference."""
+
+    counters: list[dict]
+    testbench_cycles: list[int]
+    problems: list[str]
 
 
 @runtime_checkable
@@ -44,9 +68,32 @@ class FamilyHardware(Protocol):
     def cell_stats(self, arch: ArchSpec) -> dict:
         """Yosys cell counts of its PE, array or units beside the int8 MAC PE and array."""
 
+    def cells_row(self, cells: dict) -> tuple[str, ...]:
+        """The row of `cell_stats`'s counts in bench/bench_method_rtl.py's table: the method,
+        its PE or unit and cells, the int8 MAC PE (the dataflows built) and cells, the PE ratio,
+        the method's and the int8 array's cells and their ratio, other blocks."""
+
     def run(self, stimuli: list, build_dir: Path, sim: str = "icarus") -> list:
         """Run `stimuli` (its stimulus.py's, one arch) on one build of the design; one result
         per stimulus (outputs, counters, testbench cycles)."""
+
+    def run_random(self, cases: list[OpCase], build_dir: Path, rng,
+                   sim: str = "icarus") -> list[OpRun]:
+        """Run each case's op (one arch) on random data drawn from `rng`, on one build; its
+        commands in the order of the model's `command_counters` (sim/methods/<family>.py)."""
+
+
+def outputs_problems(equal: bool) -> list[str]:
+    """An OpRun's problems when its outputs are (not) those of the reference."""
+    return [] if equal else ["outputs differ from the reference"]
+
+
+def one_command_runs(jobs: list, results: list) -> list[OpRun]:
+    """OpRuns of stimuli of one command each (`expected()` outputs) from their results
+    (`output`, `perf`, `testbench_cycles`)."""
+    return [OpRun([r.perf], [r.testbench_cycles],
+                  outputs_problems(np.array_equal(r.output, job.expected())))
+            for job, r in zip(jobs, results)]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.workloads.methods import METHODS
 from dlaforge.workloads.methods.palquant import GROUPS as PALQUANT_GROUPS, SLICED_BITS
-from dlaforge.workloads.methods.palquant.plan import CODE_BITS, OPERAND_BITS, array_arch
+from dlaforge.workloads.methods.palquant.plan import (CODE_BITS, OPERAND_BITS, array_arch,
+                                                      command_gemm, op_slices)
 
 from ...accelerator import Accelerator, buildable
 from ...array import SystolicArray
@@ -40,6 +41,7 @@ from ...shapes import shapes
 from ...verify import SIMS
 from ...verilog import TOP as ACCEL_TOP, cell_stats as yosys_cells
 from ...verilog import generate as accelerator_verilog, manifest, write_complete
+from .. import OpRun, outputs_problems
 from .stimulus import CODES, PARAMS, PalquantLayer, SlicedJob
 
 TOP = "dlaforge_palquant"
@@ -122,6 +124,29 @@ def run(layers: list, build_dir: Path | None = None, sim: str = "icarus") -> lis
         start += len(group)
         out.append((np.concatenate([r.output for r in mine]), mine))
     return out
+
+
+def cells_row(p: dict) -> tuple[str, ...]:
+    return ("palquant, bitslice_w4a4", "MAC PE signed 3-bit operands", f"{p['pe']['total']:,}",
+            "ws, os, is", f"{p['int8_pe']['total']:,}", f"{p['pe_over_int8_pe']:.2f}",
+            f"{p['array']['total']:,}", f"{p['int8_array']['total']:,}",
+            f"{p['array_over_int8_array']:.2f}",
+            f"plain 2-bit signed MAC PE {p['pe_2bit_signed']['total']:,}")
+
+
+def run_random(cases: list, build_dir: Path, rng, sim: str = "icarus") -> list[OpRun]:
+    """One image of each case's op on the 2-bit array built from its arch: a PalQuant layer of
+    G commands (G = the op's groups, shuffle shift 1) or one bit-sliced command of slices²
+    passes."""
+    layers = []
+    for c in cases:
+        built, gemm, slices = array_arch(c.arch), command_gemm(c.op), op_slices(c.op)
+        layers.append(SlicedJob.random(built, c.dataflow, gemm, rng, bits=CODE_BITS * slices)
+                      if slices > 1 else
+                      PalquantLayer.random(built, c.dataflow, gemm, c.op.groups, 1, rng))
+    return [OpRun([r.perf for r in results], [r.testbench_cycles for r in results],
+                  outputs_problems(np.array_equal(output, layer.expected())))
+            for layer, (output, results) in zip(layers, run(layers, build_dir, sim))]
 
 
 def _run_cocotb(jobs, build_dir: Path, sim: str) -> list:

@@ -20,7 +20,9 @@ from amaranth.back import verilog
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.workloads.methods.smartdeal.plan import WINDOW_ROWS, SmartDealPlan
-from dlaforge.workloads.methods.smartdeal.reference import P_MAX, P_MIN, decompose
+from dlaforge.workloads.methods.common import command_gemm
+from dlaforge.workloads.methods.smartdeal.reference import (P_MAX, P_MIN, decompose,
+                                                            synthetic_decomposition)
 
 from ...array import SystolicArray
 from ...layouts import bits_for
@@ -29,6 +31,7 @@ from ...shapes import conv, shapes
 from ...sim_cocotb import compile_verilog, run_cocotb, simulator_available
 from ...verify import SIMS
 from ...verilog import TOP, cell_stats as yosys_cells, manifest, write_complete
+from .. import OpRun, one_command_runs
 from .stimulus import SmartDealJob
 from .rebuild import RebuildEngine
 from .unit import REBUILT_BITS, SmartDealUnit, geometry
@@ -74,6 +77,28 @@ def run(jobs: list[SmartDealJob], build_dir: Path, sim: str = "icarus") -> list:
     verilog_path, _ = _write_design(jobs[0].arch, build_dir, TOP)
     runner = compile_verilog(verilog_path, TOP, build_dir, sim)
     return run_cocotb(jobs, build_dir, sim, runner=runner)
+
+
+def run_random(cases: list, build_dir: Path, rng, sim: str = "icarus") -> list[OpRun]:
+    """One image of each case's op with random int8 activations and the codes its timing model
+    times (`synthetic_decomposition` of the op's seeded weights)."""
+    jobs = []
+    for c in cases:
+        gemm = command_gemm(c.op)
+        half = 1 << (c.arch.pe_array.ifmap_bits - 1)
+        x = rng.integers(-half, half, (gemm.C, gemm.H, gemm.W))
+        jobs.append(SmartDealJob(c.arch, gemm, synthetic_decomposition(c.op), x))
+    return one_command_runs(jobs, run(jobs, build_dir, sim))
+
+
+def cells_row(s: dict) -> tuple[str, ...]:
+    return ("smartdeal", "MAC PE 8 x 17-bit rebuilt weight", f"{s['pe']['total']:,}", "ws",
+            f"{s['int8_pe']['total']:,}", f"{s['pe_over_int8_pe']:.2f}",
+            f"{s['array']['total']:,}", f"{s['int8_array']['total']:,}",
+            f"{s['array_over_int8_array']:.2f}",
+            f"rebuild engine {s['rebuild_engine']['total']:,} "
+            f"({s['rebuild_engine_over_int8_array']:.2f} int8 arrays); whole unit "
+            f"{s['unit']['total']:,}")
 
 
 def verify_jobs(arch: ArchSpec, rng) -> list[tuple[str, SmartDealJob]]:

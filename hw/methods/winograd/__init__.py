@@ -32,6 +32,7 @@ from ...array import SystolicArray
 from ...pe import MacPE
 from ...verify import SIMS
 from ...verilog import cell_stats as yosys_cells, manifest, write_complete
+from .. import OpRun
 from .top import WinogradTop
 from .units import InputTransform, OutputTransform
 
@@ -106,6 +107,28 @@ def run(jobs: list, build_dir: Path, sim: str = "icarus", variant: str = "F4") -
     process, or in Amaranth's simulator (testbench_runner.py); one WinogradResult per job."""
     from .testbench_runner import run_winograd, run_winograd_amaranth
     return run_winograd_amaranth(jobs) if sim == "amaranth" else run_winograd(jobs, build_dir, sim)
+
+
+def cells_row(w: dict, variant: str = "F4") -> tuple[str, ...]:
+    per, pe, array = w["in_mac_pes"], f"{w['mac_pe']['total']:,}", f"{w['mac_array']['total']:,}"
+    return (f"winograd_{variant.lower()}", "(the int8 MAC PE)", pe, "ws, os, is", pe, "1.00",
+            array, array, "1.00",
+            f"input transform {w['input_transform']['total']:,} "
+            f"({per['input_transform']:.1f} MAC PEs), output transform "
+            f"{w['output_transform']['total']:,} ({per['output_transform']:.1f} MAC PEs)")
+
+
+def run_random(cases: list, build_dir: Path, rng, sim: str = "icarus",
+               variant: str = "F4") -> list[OpRun]:
+    """One image of each case's layer (the op's image size and padding are the layer's) with
+    random codes, exponents and shifts; V, every tap's sums and the outputs checked."""
+    from .stimulus import WinogradJob
+    from .testbench_runner import check_result
+    jobs = [WinogradJob.random(c.arch, variant_of(variant), c.dataflow, c.layer.C, c.layer.H,
+                               c.layer.W, c.layer.K, rng, c.layer.padding) for c in cases]
+    return [OpRun([r.counters], [r.testbench_cycles],
+                  [p for p in check_result(job, r) if "cycles" not in p])
+            for job, r in zip(jobs, run(jobs, build_dir, sim, variant))]
 
 
 def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None,

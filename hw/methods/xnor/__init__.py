@@ -17,7 +17,6 @@ through hw/sim_cocotb.py (Icarus, Verilator) and hw/sim_amaranth.py (Amaranth's 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from amaranth.back import verilog
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+from dlaforge.outputs import publish_files
 from dlaforge.workloads.methods.xnor.plan import DATAFLOW, SCALE_BITS, SHIFT_BITS, check, word_bits
 
 from ...array import SystolicArray
@@ -35,6 +35,7 @@ from ...sim_cocotb import run_cocotb, simulator_available
 from ...simulator_process import cocotb_runner
 from ...verify import SIMS as VERIFY_SIMS, tally
 from ...verilog import LINT_WAIVERS, TOP, cell_stats as yosys_cells, manifest
+from .. import OpRun, one_command_runs
 from .stimulus import XnorJob
 from .pe import XnorPE
 from .unit import XNOR_COUNTERS, XnorUnit
@@ -54,21 +55,12 @@ def xnor_manifest(dut: XnorUnit, arch: ArchSpec, top: str) -> dict:
 
 
 def _write_design(arch: ArchSpec, out_dir: Path, top: str) -> tuple[Path, Path]:
-    """`<top>.v` and `<top>.json` in `out_dir`, each written beside its place then renamed,
-    so that files appear only complete."""
+    """`<top>.v` and `<top>.json` in `out_dir`, each appearing only complete."""
     check(arch)
     dut = XnorUnit(arch)
-    bodies = {".v": verilog.convert(dut, name=top),
-              ".json": json.dumps(xnor_manifest(dut, arch, top), indent=1)}
-    Path(out_dir).mkdir(exist_ok=True)
-    paths = []
-    for suffix, body in bodies.items():
-        path = Path(out_dir) / f"{top}{suffix}"
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(body)
-        os.replace(tmp, path)
-        paths.append(path)
-    return paths[0], paths[1]
+    return publish_files(out_dir, {f"{top}.v": verilog.convert(dut, name=top),
+                                   f"{top}.json": json.dumps(xnor_manifest(dut, arch, top),
+                                                             indent=1)})
 
 
 def generate(arch: ArchSpec, out_dir: Path) -> tuple[Path, Path]:
@@ -93,6 +85,19 @@ def build(arch: ArchSpec, build_dir: Path, sim: str = "icarus"):
 def run(jobs: list[XnorJob], build_dir: Path, sim: str = "icarus"):
     """Run XnorJobs (one arch) in one simulator process; RtlResults."""
     return run_cocotb(jobs, build_dir, sim, runner=build(jobs[0].arch, build_dir, sim))
+
+
+def run_random(cases: list, build_dir: Path, rng, sim: str = "icarus") -> list[OpRun]:
+    """One image of each case's binarized op, binarized on chip (XnorJob.for_op)."""
+    jobs = [XnorJob.for_op(c.arch, c.op, rng) for c in cases]
+    return one_command_runs(jobs, run(jobs, build_dir, sim))
+
+
+def cells_row(x: dict) -> tuple[str, ...]:
+    return ("xnor", "XNOR PE (64-bit word, 32-bit sum)", f"{x['xnor_pe']['total']:,}", "os",
+            f"{x['mac_pe']['total']:,}", f"{x['pe_ratio']:.2f}", f"{x['xnor_array']['total']:,}",
+            f"{x['mac_array']['total']:,}", f"{x['array_ratio']:.2f}",
+            f"{x['xnor_pe']['total'] / 64:.1f} cells per binary MAC (64 per PE per cycle)")
 
 
 def layer_cases(rows: int, cols: int) -> dict:
