@@ -100,3 +100,19 @@ def test_calibrated_input_taps_fit_eight_bits():
 def test_requantize_rounds_and_clamps():
     out = wr.QuantOutput(np.array([[-1000, -3, 2, 6, 1000]], np.int64), exp=-2)
     assert wr.requantize(out, 0, bits=4).tolist() == [[-7, -1, 1, 2, 7]]
+
+
+@pytest.mark.parametrize("v", VARIANTS, ids=lambda v: v.name)
+@pytest.mark.parametrize("scale", [1, 2**12, 2**40], ids=["float32", "float64", "int64"])
+def test_tile_passes_equal_the_tile_loops(v, scale):
+    # winograd_tiles' GEMMs run in float32, float64 or (too large for either) the int64 tile
+    # loops; every path equals the loops bit for bit
+    rng = np.random.default_rng(11)
+    x = rng.integers(-128, 128, (2, 5, 9, 11))
+    u = rng.integers(-127, 128, (3, 5, v.a, v.a)) * scale
+    shift = rng.integers(-1, 4, (v.a, v.a))
+    align = rng.integers(0, 4, (v.a, v.a))
+    P, Q = 9, 11
+    xpad = wr.pad_input(x, 1, P, Q, v.m)
+    args = (xpad, u, shift, np.int64(127 * 16), align, v.bt, v.at, v.m, P, Q)
+    assert np.array_equal(wr.winograd_tiles(*args), wr._winograd_tiles(*args))

@@ -1,6 +1,6 @@
 """Winograd F(4x4,3x3) and F(2x2,3x3): Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A (REFERENCES.md §3).
 
-The hardware pipeline (`_winograd_tiles`, numba, all integer):
+The hardware pipeline (`winograd_tiles`, all integer):
 1. input transform V = Bᵀ d B of each (m+2)x(m+2) input tile, exact (Bᵀ has small integers);
 2. per-tap quantization of V: a rounding right shift by the tap's `v_shift` and a clamp to
    ±`v_max` (power-of-two scales, so the rescale is a shift);
@@ -14,6 +14,13 @@ scaled matrix (24·G for F4, 2·G for F2) and quantized per tap in numpy.
 
 With no quantization (shifts 0, no clamp, U = (cG) g (cG)ᵀ) the pipeline gives c²·Y exactly,
 which the tests compare with the direct integer convolution.
+
+`winograd_tiles` runs it in three numba passes: the input transforms of all tiles, one GEMM per
+tap over all tiles, U_tap[K, C] · V_tap[C, tiles] (in float32 or float64, vectorised, when
+`_float_exact_bound` proves every product and partial sum an integer the float holds exactly,
+else the tile loops `_winograd_tiles` in int64), and the output transforms of all tiles. Every
+path gives the same int64 result. (Single-threaded on purpose: a threaded BLAS for these small
+GEMMs ran up to 10x slower on a loaded machine.)
 """
 
 from __future__ import annotations
@@ -133,14 +140,136 @@ def _winograd_tiles(xpad, u, v_shift, v_max, align, bt, at, m, P, Q):
     return out[:, :, :P, :Q]
 
 
+def _float_exact_bound(bound: int, dtype) -> bool:
+    """True when integers up to `bound` in magnitude (every product and partial sum of a dot
+    product) are exact in float `dtype`: below 2**24 (float32) or 2**53 (float64)."""
+    return bound < 2 ** (np.finfo(dtype).nmant + 1)
+
+
+@njit(cache=True)
+def _input_transform(xpad, v_shift, v_max, bt, m, tp, tq):
+    """Steps 1-2 on every tile: vt[tap, c, (n, tile)] = the quantized Bᵀ d B of tile `tile` of
+    image n, channel c (tap = row·a + column): the right operand of each tap's GEMM."""
+    N, C = xpad.shape[0], xpad.shape[1]
+    a = bt.shape[0]
+    T = tp * tq
+    vt = np.empty((a * a, C, N * T), dtype=np.int64)
+    tmp = np.empty((a, a), dtype=np.int64)
+    blk = np.empty((a, a), dtype=np.int64)
+    for n in range(N):
+        for c in range(C):
+            for ti in range(tp):
+                for tj in range(tq):
+                    _sandwich(bt, xpad[n, c, ti * m:ti * m + a, tj * m:tj * m + a], tmp, blk)
+                    col = n * T + ti * tq + tj
+                    for x in range(a):
+                        for j in range(a):
+                            s = round_shift(blk[x, j], v_shift[x, j])
+                            vt[x * a + j, c, col] = min(max(s, -v_max), v_max)
+    return vt
+
+
+@njit(cache=True)
+def _output_transform(acc, align, at, m, N, tp, tq, P, Q):
+    """Steps 4-5 on every tile: the tap sums acc[tap, (n, tile), k] (integers, in any dtype)
+    shifted by `align` and turned into out[N, K, P, Q] by Aᵀ M A."""
+    K = acc.shape[2]
+    a = at.shape[1]
+    T = tp * tq
+    out = np.empty((N, K, tp * m, tq * m), dtype=np.int64)
+    blk = np.empty((a, a), dtype=np.int64)
+    tmp = np.empty((m, a), dtype=np.int64)
+    y = np.empty((m, m), dtype=np.int64)
+    for n in range(N):
+        for k in range(K):
+            for ti in range(tp):
+                for tj in range(tq):
+                    col = n * T + ti * tq + tj
+                    for x in range(a):
+                        for j in range(a):
+                            blk[x, j] = np.int64(acc[x * a + j, col, k]) << align[x, j]
+                    _sandwich(at, blk, tmp, y)
+                    out[n, k, ti * m:ti * m + m, tj * m:tj * m + m] = y
+    return out[:, :, :P, :Q]
+
+
+@njit(cache=True)
+def _peak(arr):
+    """max |arr| of an int64 array (0 when empty), in one pass."""
+    peak = 0
+    for value in arr.ravel():
+        peak = max(peak, abs(value))
+    return peak
+
+
+@njit(cache=True)
+def _tap_major(u, out):
+    """out[tap, c, k] = u[k, c, tap] (u[K, C, a, a] reshaped to [K, C, taps]), converted to
+    out's dtype: the left operands of the tap GEMMs, laid out for `_tap_gemms`. Returns
+    max |u| (the conversion is exact when that fits the dtype)."""
+    K, C, taps = u.shape
+    peak = 0
+    for c in range(C):             # one c at a time: taps x K writes, all in cache
+        for k in range(K):
+            for t in range(taps):
+                value = u[k, c, t]
+                peak = max(peak, abs(value))
+                out[t, c, k] = value
+    return peak
+
+
+@njit(cache=True)
+def _tap_gemms(ut, vt):
+    """Step 3: acc[tap, col, k] = Σ_c vt[tap, c, col] · ut[tap, c, k], one GEMM per tap over
+    all tiles (the innermost loop runs along k, contiguous, so it vectorises)."""
+    taps, C, K = ut.shape
+    cols = vt.shape[2]
+    acc = np.zeros((taps, cols, K), dtype=ut.dtype)
+    for t in range(taps):
+        for col in range(cols):
+            row = acc[t, col]
+            for c in range(C):
+                v = vt[t, c, col]
+                if v != 0:
+                    w = ut[t, c]
+                    for k in range(K):
+                        row[k] += v * w[k]
+    return acc
+
+
+def winograd_tiles(xpad, u, v_shift, v_max, align, bt, at, m, P, Q) -> np.ndarray:
+    """The integer pipeline of the module doc on padded input xpad[N, C, .., ..] and
+    Winograd-domain weights u[K, C, a, a]: out[N, K, P, Q] in int64, in three numba passes
+    over all tiles: input transforms, one GEMM per tap (in float32 or float64 when
+    `_float_exact_bound` proves it exact, else the tile loops `_winograd_tiles`), output
+    transforms."""
+    xpad, u = np.ascontiguousarray(xpad, np.int64), np.ascontiguousarray(u, np.int64)
+    v_shift, align = np.asarray(v_shift, np.int64), np.asarray(align, np.int64)
+    N, C = xpad.shape[0], xpad.shape[1]
+    K, a = u.shape[0], bt.shape[0]
+    tp, tq = tiles(P, Q, m)
+    vt = _input_transform(xpad, v_shift, np.int64(v_max), bt, m, tp, tq)
+    peak_v = int(_peak(vt))
+    ut = np.empty((a * a, C, K), np.float32)
+    bound = int(_tap_major(u.reshape(K, C, a * a), ut)) * peak_v * C  # on every partial sum
+    dtype = next((t for t in (np.float32, np.float64) if _float_exact_bound(bound, t)), None)
+    if dtype is None:
+        return _winograd_tiles(xpad, u, v_shift, np.int64(v_max), align, bt, at, m, P, Q)
+    if dtype is not np.float32:
+        ut = np.empty((a * a, C, K), dtype)
+        _tap_major(u.reshape(K, C, a * a), ut)
+    acc = _tap_gemms(ut, vt.astype(dtype))
+    return _output_transform(acc, align, at, m, N, tp, tq, P, Q)
+
+
 def conv_exact(x, w, padding: int, v: Variant) -> np.ndarray:
     """Stride-1 3x3 convolution through the integer Winograd pipeline with no quantization."""
     N, C, H, W = x.shape
     P, Q = H + 2 * padding - 2, W + 2 * padding - 2
     a = v.a
     zeros = np.zeros((a, a), np.int64)
-    y = _winograd_tiles(pad_input(x, padding, P, Q, v.m), weight_transform(w, v), zeros,
-                        np.int64(2**62), zeros, v.bt, v.at, v.m, P, Q)
+    y = winograd_tiles(pad_input(x, padding, P, Q, v.m), weight_transform(w, v), zeros,
+                       np.int64(2**62), zeros, v.bt, v.at, v.m, P, Q)
     scale = v.g_scale ** 2
     assert not (y % scale).any(), "exact Winograd output must be a multiple of g_scale²"
     return y // scale
@@ -194,9 +323,8 @@ def conv_quant(x, qw: QuantWeights, v_shift, padding: int, v: Variant, bits: int
     N, C, H, W = x.shape
     P, Q = H + 2 * padding - 2, W + 2 * padding - 2
     tap_exp, base = _alignment(v_shift, qw.u_exp)
-    y = _winograd_tiles(pad_input(x, padding, P, Q, v.m), np.ascontiguousarray(qw.u),
-                        np.asarray(v_shift, np.int64), np.int64(2 ** (bits - 1) - 1),
-                        tap_exp - base, v.bt, v.at, v.m, P, Q)
+    y = winograd_tiles(pad_input(x, padding, P, Q, v.m), qw.u, np.asarray(v_shift, np.int64),
+                       np.int64(2 ** (bits - 1) - 1), tap_exp - base, v.bt, v.at, v.m, P, Q)
     return QuantOutput(y, base)
 
 
