@@ -3,8 +3,11 @@
 One model, stepped once per clock cycle by either simulator's adapter (Amaranth's testbench or
 cocotb), so both see the same timing:
 
-- one channel for reads and writes: it takes a beat (one element) at cycle t only if
-  t >= free, and then is busy until free = t + gap, gap = max(1, ceil(bytes / bandwidth));
+- one channel for reads and writes: it takes a request at cycle t only if t >= free, and
+  then is busy until free = t + gap: gap = max(1, ceil(bytes / bandwidth)) for one element
+  (the old accelerator's requests, `read` / `write`), program.beat_gap(n, bytes, bandwidth)
+  for a run of n elements of `bytes` each (the mapped-program controller's, `read_run` /
+  `write_run`, whose read data comes back as one integer of n lanes of `lane_bits`);
 - the data of a read taken at cycle t comes back at cycle t + max(1, latency) with its tag;
   reads are taken one per cycle at most, so at most one response is due per cycle;
 - writes are posted: stored when taken.
@@ -18,6 +21,7 @@ from collections import deque
 
 import numpy as np
 
+from dlaforge.program import beat_gap as run_gap
 from dlaforge.rtl_plan import dram_beat_gap as beat_gap
 
 
@@ -25,6 +29,7 @@ class DramModel:
     def __init__(self, memory: np.ndarray, bandwidth_bytes_per_cycle: float, latency: int,
                  read_bytes: tuple[int, int], write_bytes: int):
         self.memory = memory
+        self.bandwidth = bandwidth_bytes_per_cycle
         self.latency = max(1, int(latency))
         self.read_gaps = tuple(beat_gap(b, bandwidth_bytes_per_cycle) for b in read_bytes)
         self.write_gap = beat_gap(write_bytes, bandwidth_bytes_per_cycle)
@@ -51,3 +56,18 @@ class DramModel:
     def retire(self, cycle: int) -> None:
         if self.pending and self.pending[0][0] == cycle:
             self.pending.popleft()
+
+    def read_run(self, cycle: int, addr: int, count: int, nbytes: int, tag: int,
+                 lane_bits: int) -> None:
+        """Take a read of `count` elements of `nbytes` from `addr`; the data (element i in
+        lane i, two's complement in `lane_bits`) is due after the latency."""
+        self.free = cycle + int(run_gap(count, nbytes, self.bandwidth))
+        mask = (1 << lane_bits) - 1
+        packed = sum((int(v) & mask) << (i * lane_bits)
+                     for i, v in enumerate(self.memory[addr:addr + count]))
+        self.pending.append((cycle + self.latency, packed, tag))
+
+    def write_run(self, cycle: int, addr: int, values, nbytes: int) -> None:
+        """Take a write of `values` (elements of `nbytes`) to `addr` onwards."""
+        self.free = cycle + int(run_gap(len(values), nbytes, self.bandwidth))
+        self.memory[addr:addr + len(values)] = values

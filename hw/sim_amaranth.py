@@ -82,7 +82,7 @@ def serve_command(dut, command: dict, dram, read, write, max_cycles: int,
             due = dram.response(t)
             ctx.set(dut.rd_resp.valid, due is not None)
             if due is not None:
-                ctx.set(dut.rd_resp.payload.data, due[0])
+                ctx.set(_field(dut.rd_resp.payload, "data"), due[0])
                 ctx.set(dut.rd_resp.payload.tag.as_value(), due[1])
             if ready and ctx.get(dut.rd_req.valid):
                 read(ctx, t)

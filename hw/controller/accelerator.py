@@ -1,0 +1,200 @@
+"""The mapped-program accelerator (ws, MAC PEs): buffers, engines, and the DRAM engine's
+program of docs/controller.md ("The ws program, cycle by cycle").
+
+Ports as hw/accelerator.py's: `cmd` (a stream of command descriptors, taken while idle),
+`busy`, the DRAM port (`rd_req` / `rd_resp` with tags, `wr`) and the `perf` counters.
+
+Buffers (amaranth.lib.memory, two halves each, sizes from rtl_plan.BufferGeometry): ifmap
+(words of `rows` channels), weight (words of `cols` filters), accumulator (words of `cols`
+sums); with requantization the parameter table (words of `cols` filters' parameters, one word
+per filter block of the write-back's tile).
+
+Sequencing. Three TileWalkers: load (tile i), compute, write-back (tile i-2). The DRAM engine
+runs, for i = 0 .. T+1 (T tiles), from its GATE cycle g:
+    if i >= 2: wait until the array has finished tile i-2; if tile i-2 leaves: fetch its
+      filters' parameters (PARAMS, a final write-back of a requantizing command whose k0 the
+      table does not hold), then write it back (WRITE: its first FETCH the cycle PARAMS is
+      done, or g);
+    if i < T: load tile i (LOAD, started at g), then ADV; else ADV;
+ADV steps the walkers and is followed by the next GATE. The compute engine starts tile i the
+cycle after both its load and tile i-1's folds are done. Cycle 0 is the cycle after the
+command is taken; busy falls the cycle after the last GATE.
+
+Counters (elements; a word read or written counts all its lanes; docs/controller.md,
+"Counters"): cycles while busy; busy_cycles of the fold engine; ifmap / weight reads by the
+folds; ifmap / weight / accumulator writes of loaded elements (the accumulator's also the
+folds' words); accumulator reads by the folds and the write-back's FETCHes; DRAM bytes read and
+written (count x element bytes per request).
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..layouts import RtlParams
+from .fetch import Fetcher, beat_write
+from .fold import WsFold
+from .layouts import KINDS, Geometry
+from .tiles import TileWalker
+from .writer import Writer, param_word_layout
+
+
+class ControllerAccelerator(wiring.Component):
+    def __init__(self, arch, params: RtlParams = RtlParams()):
+        self.arch = arch
+        self.geo = geo = Geometry.of(arch, params)
+        super().__init__({
+            "cmd": In(stream.Signature(geo.command_layout())),
+            "busy": Out(1),
+            "rd_req": Out(stream.Signature(geo.read_request_layout())),
+            "rd_resp": In(stream.Signature(geo.read_response_layout())),
+            "wr": Out(stream.Signature(geo.write_request_layout())),
+            "perf": Out(geo.perf_layout()),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        geo = self.geo
+        b, db = geo.buffers, geo.params.dim_bits
+        cmd = Signal(geo.command_layout())
+
+        walkers = {}
+        for name in ("load", "compute", "write"):
+            walkers[name] = m.submodules[f"{name}_tiles"] = TileWalker(geo.command_layout(), db)
+            m.d.comb += walkers[name].cmd.eq(cmd)
+        lt, ct, wt = walkers["load"], walkers["compute"], walkers["write"]
+        m.submodules.fetch = fetch = Fetcher(geo)
+        m.submodules.fold = fold = WsFold(geo)
+        m.submodules.writer = writer = Writer(geo)
+        m.d.comb += [fetch.cmd.eq(cmd), fetch.tile.eq(lt.tile), fetch.out_tile.eq(wt.tile),
+                     fold.cmd.eq(cmd), fold.tile.eq(ct.tile),
+                     writer.cmd.eq(cmd), writer.tile.eq(wt.tile)]
+        self._buffers(m, geo, fetch, fold, writer)
+        wiring.connect(m, wiring.flipped(self.rd_req), fetch.req)
+        wiring.connect(m, wiring.flipped(self.wr), writer.wr)
+        m.d.comb += [self.rd_resp.ready.eq(1), fetch.resp_arrived.eq(self.rd_resp.valid)]
+
+        loaded, computed, write_index = (Signal(2 * db + 8, name=x)
+                                         for x in ("loaded", "computed", "write_index"))
+        lags, written = Signal(2), Signal()     # tiles the write-back walker lags (0 .. 2)
+        table_valid, table_k0 = Signal(), Signal(db)
+
+        with m.FSM(name="compute"):
+            with m.State("WAIT"):
+                with m.If(self.busy & (loaded > computed) & ~ct.finished):
+                    m.d.comb += fold.start.eq(1)
+                    m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(fold.done):
+                    m.d.comb += ct.next.eq(1)
+                    m.d.sync += computed.eq(computed + 1)
+                    m.next = "WAIT"
+
+        out = wt.tile
+        needs_params = cmd.requant & out.final & ~(table_valid & (table_k0 == out.k0))
+        if not geo.requant:
+            needs_params = 0
+        with m.FSM(name="dram"):
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(self.cmd.valid):
+                    m.d.sync += [cmd.eq(self.cmd.payload), loaded.eq(0), computed.eq(0),
+                                 write_index.eq(0), lags.eq(0), written.eq(0),
+                                 table_valid.eq(0)]
+                    m.d.sync += [getattr(self.perf, n).eq(0) for n in self.perf.shape().members]
+                    m.d.comb += [w.restart.eq(1) for w in walkers.values()]
+                    m.next = "GATE"
+            with m.State("GATE"):
+                with m.If(wt.finished):
+                    m.next = "IDLE"
+                with m.Elif((lags == 2) & (computed <= write_index)):
+                    pass
+                with m.Elif((lags == 2) & out.leaves & ~written):
+                    with m.If(needs_params):
+                        m.d.comb += fetch.start_params.eq(1)
+                        m.next = "PARAMS"
+                    with m.Else():
+                        m.d.comb += writer.start.eq(1)
+                        m.next = "WRITE"
+                with m.Elif(~lt.finished):
+                    m.d.comb += fetch.start_load.eq(1)
+                    m.next = "LOAD"
+                with m.Else():
+                    m.next = "ADV"
+            with m.State("PARAMS"):
+                with m.If(fetch.done):
+                    m.d.sync += [table_valid.eq(1), table_k0.eq(out.k0)]
+                    m.d.comb += writer.start.eq(1)
+                    m.next = "WRITE"
+            with m.State("WRITE"):
+                with m.If(writer.done):
+                    m.d.sync += written.eq(1)
+                    m.next = "GATE"
+            with m.State("LOAD"):
+                with m.If(fetch.done):
+                    m.d.sync += loaded.eq(loaded + 1)
+                    m.next = "ADV"
+            with m.State("ADV"):
+                m.d.sync += written.eq(0)
+                m.d.comb += lt.next.eq(~lt.finished)
+                with m.If(lags == 2):
+                    m.d.comb += wt.next.eq(1)
+                    m.d.sync += write_index.eq(write_index + 1)
+                with m.Else():
+                    m.d.sync += lags.eq(lags + 1)
+                m.next = "GATE"
+        m.d.comb += self.busy.eq(~self.cmd.ready)
+        self._count(m, geo, fold, writer)
+        return m
+
+    def _buffers(self, m, geo, fetch, fold, writer):
+        """The buffers, written by the read responses (lane enables) and the folds, read by
+        the folds and the write-back."""
+        b, beats = geo.buffers, geo.beats
+        shapes = {"ifmap": (signed(geo.ifmap_bits), geo.rows, b.ifmap_half),
+                  "weight": (signed(geo.weight_bits), geo.cols, b.weight_half),
+                  "psum": (signed(geo.psum_bits), geo.cols, b.acc_half)}
+        mems = {}
+        for kind, (shape, lanes, half) in shapes.items():
+            mems[kind] = m.submodules[f"{kind}_buf"] = memory.Memory(
+                shape=data.ArrayLayout(shape, lanes), depth=2 * half, init=[])
+            beat_write(m, mems[kind].write_port(granularity=1), self.rd_resp, kind, lanes,
+                       getattr(beats, kind))
+        i_rd, w_rd = mems["ifmap"].read_port(), mems["weight"].read_port()
+        a_rd, a_wr = mems["psum"].read_port(), mems["psum"].write_port()
+        a_out = mems["psum"].read_port()
+        m.d.comb += [i_rd.addr.eq(fold.ifmap_addr), fold.ifmap_data.eq(i_rd.data),
+                     w_rd.addr.eq(fold.weight_addr), fold.weight_data.eq(w_rd.data),
+                     a_rd.addr.eq(fold.acc_raddr), fold.acc_rdata.eq(a_rd.data),
+                     a_wr.addr.eq(fold.acc_waddr), a_wr.en.eq(fold.acc_we),
+                     a_wr.data.eq(fold.acc_wdata),
+                     a_out.addr.eq(writer.acc_addr), writer.acc_data.eq(a_out.data)]
+        if geo.requant:
+            m.submodules.param_table = table = memory.Memory(
+                shape=param_word_layout(geo.cols), depth=b.acc_half, init=[])
+            beat_write(m, table.write_port(granularity=1), self.rd_resp, "param",
+                       3 * geo.cols, beats.param)
+            read = table.read_port(domain="comb")
+            m.d.comb += [read.addr.eq(writer.param_addr), writer.param_data.eq(read.data)]
+
+    def _count(self, m, geo, fold, writer):
+        perf, resp, tag = self.perf, self.rd_resp, self.rd_resp.payload.tag
+        arrived = {kind: resp.valid & (tag.kind == code) for kind, code in KINDS.items()}
+        read = self.rd_req.valid & self.rd_req.ready
+        write = self.wr.valid & self.wr.ready
+        rq, wq = self.rd_req.payload, self.wr.payload
+        adds = {
+            "cycles": 1, "busy_cycles": fold.busy,
+            "ifmap_reads": fold.ifmap_read * geo.rows,
+            "weight_reads": fold.weight_read * geo.cols,
+            "ifmap_writes": arrived["ifmap"] * tag.count,
+            "weight_writes": arrived["weight"] * tag.count,
+            "acc_reads": (fold.acc_ren + writer.fetch) * geo.cols,
+            "acc_writes": fold.acc_we * geo.cols + arrived["psum"] * tag.count,
+            "dram_read_bytes": read * rq.count * rq.bytes,
+            "dram_write_bytes": write * wq.count * wq.bytes,
+        }
+        with m.If(self.busy):
+            m.d.sync += [getattr(perf, n).eq(getattr(perf, n) + v) for n, v in adds.items()]

@@ -1,0 +1,127 @@
+"""The read engine: a tile's LOAD job (ifmap, weights, partial sums) and the PARAMS job.
+
+A job is up to four phases, each a loop nest of runs of contiguous DRAM elements, one buffer
+word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ... in order:
+- ifmap (tile.load_ifmap): cb, h in [lo, lo + in_rows), w: min(rows, c_size - cb*rows)
+  channels of pixel (n, h, w) from c0 + cb*rows, at ifmap_base + ((n*H + h)*W + w)*Ct + c;
+- weight (tile.load_weight): kb, r, s, c < c_size: min(cols, k_size - kb*cols) filters from
+  k0 + kb*cols, at weight_base + ((r*S + s)*C + c0 + c)*Kt + k;
+- psum (tile.readback): kb, t < p_size*Q: the sums of pixel p0*Q + t, at psum_base +
+  ((n*P + p0)*Q + t)*Kt + k, into the accumulator;
+- param (a PARAMS job, the write-back's tile `out_tile`): kb: the REQUANT_PIECES bytes of each
+  of min(cols, k_size - kb*cols) filters from k0 + kb*cols, into parameter-table word kb.
+Each run is cut into requests of the phase's beat (Beats) elements, one request per cycle at
+most, each held until the DRAM takes it; the next phase follows without a gap. The data comes
+back tagged with its buffer word, chunk and count (the caller writes it, `beat_write`).
+`start_load` / `start_params` at cycle s: the first request at s + 1 at the earliest; `done`
+once every request is taken and its data is back (t_last + latency + 1), or at s + 1.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from dlaforge.rtl_plan import REQUANT_PIECES
+
+from .layouts import KINDS, Geometry
+from .nest import minimum, step_nest
+from .tiles import tile_layout
+
+PHASES = ("ifmap", "weight", "psum", "param")     # in this order, each its bit of the mask
+
+
+class Fetcher(wiring.Component):
+    def __init__(self, geo: Geometry):
+        self.geo = geo
+        db = geo.params.dim_bits
+        super().__init__({
+            "cmd": In(geo.command_layout()), "tile": In(tile_layout(db)),
+            "out_tile": In(tile_layout(db)),
+            "start_load": In(1), "start_params": In(1), "done": Out(1),
+            "resp_arrived": In(1),     # a response of this engine's comes back this cycle
+            "req": Out(stream.Signature(geo.read_request_layout())),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        geo, cmd, t = self.geo, self.cmd, self.tile
+        db, ab = geo.params.dim_bits, geo.params.addr_bits
+        mask = Signal(len(PHASES))
+        blk, a, b, c = (Signal(db, name=x) for x in ("blk", "a", "b", "c"))
+        word = Signal(len(self.req.payload.tag.word))
+        chunk = Signal(len(self.req.payload.tag.chunk))
+        outstanding, running = Signal(db), Signal()
+        sent = self.req.valid & self.req.ready
+        m.d.sync += outstanding.eq(outstanding + sent - self.resp_arrived)
+
+        R, Cc, b_ = geo.rows, geo.cols, geo.buffers
+        u = self.out_tile
+        filters = minimum(Cc, t.k_size - blk * Cc)
+        last_kb = (blk + 1) * Cc >= t.k_size
+        phases = {
+            "ifmap": (minimum(R, t.c_size - blk * R),
+                      cmd.ifmap_base + ((t.n * cmd.H + t.lo + a) * cmd.W + b) * cmd.Ct + t.c0
+                      + blk * R,
+                      t.half_i * b_.ifmap_half + word,
+                      [(blk, 1, (blk + 1) * R >= t.c_size), (a, 1, a + 1 == t.in_rows),
+                       (b, 1, b + 1 == cmd.W)]),
+            "weight": (filters,
+                       cmd.weight_base + ((a * cmd.S + b) * cmd.C + t.c0 + c) * cmd.Kt + t.k0
+                       + blk * Cc,
+                       t.half_w * b_.weight_half + word,
+                       [(blk, 1, last_kb), (a, 1, a + 1 == cmd.R), (b, 1, b + 1 == cmd.S),
+                        (c, 1, c + 1 == t.c_size)]),
+            "psum": (filters,
+                     cmd.psum_base + ((t.n * cmd.P + t.p0) * cmd.Q + a) * cmd.Kt + t.k0
+                     + blk * Cc,
+                     t.half_a * b_.acc_half + word,
+                     [(blk, 1, last_kb), (a, 1, a + 1 == t.p_size * cmd.Q)]),
+            "param": (REQUANT_PIECES * minimum(Cc, u.k_size - blk * Cc),
+                      cmd.requant_base + REQUANT_PIECES * (u.k0 + blk * Cc),
+                      blk,
+                      [(blk, 1, (blk + 1) * Cc >= u.k_size)]),
+        }
+        payload = self.req.payload
+        with m.Switch(mask):
+            for bit, name in enumerate(PHASES):
+                run, addr, buffer_word, digits = phases[name]
+                beat = getattr(geo.beats, name)
+                with m.Case("-" * (len(PHASES) - 1 - bit) + "1" + "0" * bit):
+                    last_chunk = (chunk + 1) * beat >= run
+                    m.d.comb += [self.req.valid.eq(1), payload.addr.eq(addr + chunk * beat),
+                                 payload.count.eq(minimum(beat, run - chunk * beat)),
+                                 payload.bytes.eq(geo.beats.bytes[name]),
+                                 payload.tag.kind.eq(KINDS[name]),
+                                 payload.tag.word.eq(buffer_word), payload.tag.chunk.eq(chunk),
+                                 payload.tag.count.eq(payload.count)]
+                    with m.If(sent):
+                        m.d.sync += chunk.eq(chunk + 1)
+                        with m.If(last_chunk):
+                            m.d.sync += [chunk.eq(0), word.eq(word + 1)]
+                            with m.If(step_nest(m, digits)):
+                                m.d.sync += [mask.eq(mask & ~(1 << bit)), word.eq(0)]
+
+        m.d.comb += self.done.eq(running & (mask == 0) & (outstanding == 0))
+        with m.If(self.done):
+            m.d.sync += running.eq(0)
+        start_mask = [t.load_ifmap & (t.in_rows != 0), t.load_weight, t.readback, 0]
+        with m.If(self.start_load):
+            m.d.sync += [running.eq(1), mask.eq(sum(f << i for i, f in enumerate(start_mask)))]
+        with m.If(self.start_params):
+            m.d.sync += [running.eq(1), mask.eq(1 << PHASES.index("param"))]
+        return m
+
+
+def beat_write(m: Module, port, resp, kind: str, lanes: int, beat: int) -> None:
+    """Write the data of response `resp` into buffer write port `port` (words of `lanes`
+    lanes, one enable per lane) when its tag names `kind`: lane j takes data[j % beat] when
+    j is in the tag's chunk (j // beat) and below its count."""
+    tag = resp.payload.tag
+    ours = resp.valid & (tag.kind == KINDS[kind])
+    m.d.comb += port.addr.eq(tag.word)
+    for j in range(lanes):
+        m.d.comb += [port.data[j].eq(resp.payload.data[j % beat]),
+                     port.en[j].eq(ours & (tag.chunk == j // beat) & (j % beat < tag.count))]
+

@@ -1,0 +1,193 @@
+"""One layer on the mapped-program controller: its DRAM image, one command per group, and its
+bit-exact reference.
+
+`ControllerJob` holds an arch, one group's `program.Shape` (C and K per group), the number of
+groups, a `program.Mapping` and the operands: ifmap[N, groups*C, H, W] and weight[groups*K, C,
+R, S] (NCHW / KCRS, as workloads/methods/conv_ref.py takes them). The DRAM image places, in the
+contract's layouts (docs/controller.md, "DRAM layouts"), one after another: the ifmap (NHWC,
+Ct = groups*C channels), the weights (R x S x C x Kt, Kt = groups*K filters), with `requant`
+the parameter table (Kt x REQUANT_PIECES bytes, hw/requant.param_table), the outputs and the
+partial-sum region (both N x P x Q x Kt). Group g's command adds g*C to the ifmap base and g*K
+to the others (a channel or filter offset). The expected output is conv2d_int (with P x Q, so
+windows may hang past the edge) wrapped to psum_bits as the PEs wrap, then with `requant`
+requantized to ofmap_bits, in the outputs' N x P x Q x Kt order.
+
+A job refuses (SpecError) a mapping that does not fit the buffers (program.fits) or whose
+loop order is unknown, and a command field that overflows its width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from dlaforge.arch import ArchSpec
+from dlaforge.errors import SpecError
+from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits, tile_words
+from dlaforge.rtl_plan import REQUANT_PIECES, requant_refusal
+from dlaforge.workloads.methods.conv_ref import conv2d_int
+from dlaforge.workloads.methods.requant_ref import Requant, random_requant
+
+from ..job import wrap
+from ..requant import param_table
+from .layouts import Geometry, check_command
+
+
+def with_dram(arch: ArchSpec, bandwidth: float | None = None,
+              latency: int | None = None) -> ArchSpec:
+    """`arch` with its DRAM's bandwidth (bytes/cycle) or latency replaced where given (the
+    controller's beats are built from the spec's bandwidth)."""
+    changes = {k: v for k, v in (("bandwidth_bytes_per_cycle", bandwidth),
+                                 ("latency_cycles", latency)) if v is not None}
+    return replace(arch, dram=replace(arch.dram, **changes)) if changes else arch
+
+
+@dataclass
+class ControllerJob:
+    arch: ArchSpec
+    shape: Shape              # one group's
+    mapping: Mapping
+    ifmap: np.ndarray         # N x groups*C x H x W
+    weight: np.ndarray        # groups*K x C x R x S
+    groups: int = 1
+    requant: Requant = None   # None: the outputs are the psum_bits sums
+
+    def __post_init__(self):
+        s, mp, g = self.shape, self.mapping, self.groups
+        self.geo = Geometry.of(self.arch)
+        if self.ifmap.shape != (s.N, g * s.C, s.H, s.W):
+            raise ValueError(f"`ifmap` has shape {self.ifmap.shape}, the layer "
+                             f"{(s.N, g * s.C, s.H, s.W)}")
+        if self.weight.shape != (g * s.K, s.C, s.R, s.S):
+            raise ValueError(f"`weight` has shape {self.weight.shape}, the layer "
+                             f"{(g * s.K, s.C, s.R, s.S)}")
+        if mp.order not in LOOP_ORDERS:
+            raise SpecError(f"loop order {mp.order!r} is not one the controller runs "
+                            f"({', '.join(LOOP_ORDERS)})")
+        if min(mp.kt, mp.ct, mp.pt) < 1:
+            raise SpecError(f"tile sizes must be positive, not kt={mp.kt}, ct={mp.ct}, "
+                            f"pt={mp.pt}")
+        dims = dict(W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q, stride=s.stride)
+        if not fits(self.arch, **dims, kt=mp.kt, ct=mp.ct, pt=mp.pt):
+            pe = self.arch.pe_array
+            words = tile_words(pe.rows, pe.cols, **dims, kt=mp.kt, ct=mp.ct, pt=mp.pt)
+            b = self.geo.buffers
+            raise SpecError(
+                f"mapping kt={mp.kt} ct={mp.ct} pt={mp.pt} does not fit arch "
+                f"{self.arch.name!r}'s buffer halves: ifmap {int(words['ifmap'])}/"
+                f"{b.ifmap_half}, weight {int(words['weight'])}/{b.weight_half}, accumulator "
+                f"{int(words['ofmap'])}/{b.acc_half} words")
+        if self.requant is not None:
+            if not self.geo.requant:
+                raise SpecError(requant_refusal(self.arch) or "the design has no "
+                                "requantization stage")
+            if self.requant.channels != g * s.K:
+                raise ValueError(f"`requant` has {self.requant.channels} channels, the layer "
+                                 f"{g * s.K} filters")
+        self.commands()             # every field fits its width
+
+    @staticmethod
+    def random(arch, shape: Shape, mapping: Mapping, rng, groups=1, low=None, high=None,
+               requant=False, relu=False) -> ControllerJob:
+        """Operands drawn from [low, high) (default: the widths' full ranges); with `requant`,
+        per-channel scales that saturate some outputs both ways (requant_ref.random_requant),
+        and `relu`."""
+        pe = arch.pe_array
+        s = shape
+        lo_i, hi_i = -(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)
+        lo_w, hi_w = -(1 << (pe.weight_bits - 1)), 1 << (pe.weight_bits - 1)
+        x = rng.integers(lo_i if low is None else low, hi_i if high is None else high,
+                         (s.N, groups * s.C, s.H, s.W))
+        w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
+                         (groups * s.K, s.C, s.R, s.S))
+        job = ControllerJob(arch, shape, mapping, x, w, groups)
+        if requant:
+            sums = job.sums().transpose(3, 0, 1, 2)
+            job = replace(job, requant=random_requant(sums, pe.ofmap_bits, rng, relu))
+        return job
+
+    @property
+    def pitches(self) -> tuple[int, int]:
+        """(Ct, Kt): the layer's channels and filters, the DRAM layouts' pitches."""
+        return self.groups * self.shape.C, self.groups * self.shape.K
+
+    @property
+    def regions(self) -> dict:
+        """DRAM base of each region (elements)."""
+        s = self.shape
+        Ct, Kt = self.pitches
+        sizes = {"ifmap": s.N * s.H * s.W * Ct, "weight": s.R * s.S * s.C * Kt,
+                 "requant": REQUANT_PIECES * Kt if self.requant is not None else 0,
+                 "ofmap": s.N * s.P * s.Q * Kt, "psum": s.N * s.P * s.Q * Kt}
+        bases, at = {}, 0
+        for name, size in sizes.items():
+            bases[name], at = at, at + size
+        bases["end"] = at
+        return bases
+
+    def dram_image(self) -> np.ndarray:
+        at = self.regions
+        memory = np.zeros(at["end"], dtype=np.int64)
+        memory[at["ifmap"]:at["weight"]] = self.ifmap.transpose(0, 2, 3, 1).ravel()
+        memory[at["weight"]:at["requant"]] = self.weight.transpose(2, 3, 1, 0).ravel()
+        if self.requant is not None:
+            memory[at["requant"]:at["ofmap"]] = param_table(self.requant)
+        return memory
+
+    def commands(self) -> list[dict]:
+        """One command per group (field values by name), SpecError if a field overflows."""
+        s, mp = self.shape, self.mapping
+        Ct, Kt = self.pitches
+        at = self.regions
+        relu = self.requant is not None and self.requant.relu
+        out = []
+        for g in range(self.groups):
+            fields = {"N": s.N, "C": s.C, "H": s.H, "W": s.W, "K": s.K, "R": s.R, "S": s.S,
+                      "P": s.P, "Q": s.Q, "stride": s.stride, "padding": s.padding, "Ct": Ct,
+                      "Kt": Kt, "kt": mp.kt, "ct": mp.ct, "pt": mp.pt,
+                      "order": LOOP_ORDERS.index(mp.order),
+                      "ifmap_base": at["ifmap"] + g * s.C, "weight_base": at["weight"] + g * s.K,
+                      "ofmap_base": at["ofmap"] + g * s.K, "psum_base": at["psum"] + g * s.K,
+                      "requant_base": at["requant"] + REQUANT_PIECES * g * s.K,
+                      "requant": int(self.requant is not None), "relu": int(relu)}
+            out.append(check_command(self.geo, fields))
+        return out
+
+    def output_of(self, memory: np.ndarray) -> np.ndarray:
+        """The outputs region as N x P x Q x Kt."""
+        s, at = self.shape, self.regions
+        return memory[at["ofmap"]:at["psum"]].reshape(s.N, s.P, s.Q, self.pitches[1])
+
+    def sums(self) -> np.ndarray:
+        """The accumulators' sums, N x P x Q x Kt, wrapped to psum_bits."""
+        s = self.shape
+        out = conv2d_int(self.ifmap, self.weight, s.stride, s.padding, self.groups,
+                         out_size=(s.P, s.Q))
+        return wrap(out, self.arch.pe_array.psum_bits).transpose(0, 2, 3, 1)
+
+    def expected(self) -> np.ndarray:
+        sums = self.sums()
+        if self.requant is None:
+            return sums
+        by_channel = sums.transpose(3, 0, 1, 2)
+        return self.requant.apply(by_channel, self.arch.pe_array.ofmap_bits).transpose(
+            1, 2, 3, 0)
+
+
+@dataclass
+class ControllerResult:
+    output: np.ndarray        # N x P x Q x Kt
+    counters: dict            # program.COUNTERS summed over the group commands
+    cycles: int               # the testbench's count of busy cycles, summed
+    per_command: list = field(default_factory=list)   # (counters, cycles) per command
+    wall_seconds: float = 0.0
+
+
+def summed(per_command: list) -> dict:
+    """The counters of several commands added up."""
+    total = {}
+    for counters, _ in per_command:
+        for name, value in counters.items():
+            total[name] = total.get(name, 0) + value
+    return total

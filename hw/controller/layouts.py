@@ -1,0 +1,150 @@
+"""The controller's interfaces: geometry, command descriptor, DRAM payloads, counters.
+
+DRAM is addressed in elements, each region with its own element width (docs/controller.md,
+"DRAM layouts"). A read request names an address, a `count` of contiguous elements (at most one
+beat, inside one buffer word) and their `bytes`; its `tag` (returned with the data, as an AXI
+ID) says where they go: buffer `kind`, `word` (the half included), `chunk` (the beat's place in
+the word: lanes chunk*E .. chunk*E + count - 1, E the beat of that kind) and `count`. A write
+request carries the address, count, bytes and the values. The vectors are sized for the largest
+beat any kind needs (`Beats`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth import signed, unsigned
+from amaranth.lib import data
+
+from dlaforge.arch import ArchSpec
+from dlaforge.errors import SpecError
+from dlaforge.program import COUNTERS, LOOP_ORDERS, beat_elements, ceil_div
+from dlaforge.rtl_plan import REQUANT_PIECES, BufferGeometry, element_bytes, requant_refusal
+
+from ..layouts import RtlParams, bits_for
+
+KINDS = {"ifmap": 0, "weight": 1, "psum": 2, "param": 3}   # tag.kind: the buffer a read fills
+DIM_FIELDS = ("N", "C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Ct", "Kt",
+              "kt", "ct", "pt")
+BASE_FIELDS = ("ifmap_base", "weight_base", "ofmap_base", "psum_base", "requant_base")
+
+
+@dataclass(frozen=True)
+class Beats:
+    """Elements per DRAM request of each kind (program.beat_elements, capped at the lanes of
+    the word it fills: the cut of a run is the same), and their element bytes."""
+
+    ifmap: int
+    weight: int
+    psum: int
+    param: int
+    ofmap: int            # a requantized output
+    bytes: dict
+
+    @property
+    def read_lanes(self) -> int:
+        return max(self.ifmap, self.weight, self.psum, self.param)
+
+    @property
+    def write_lanes(self) -> int:
+        return max(self.psum, self.ofmap)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What the generator derives from the spec (names as hw/layouts.Geometry's, for the
+    Verilog manifest), plus the DRAM beats."""
+
+    rows: int
+    cols: int
+    ifmap_bits: int
+    weight_bits: int
+    psum_bits: int
+    ofmap_bits: int
+    buffers: BufferGeometry
+    beats: Beats
+    params: RtlParams
+    requant: bool
+    dataflows: tuple = ("ws",)
+
+    @staticmethod
+    def of(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
+        """SpecError if the controller cannot be built for `arch`."""
+        pe = arch.pe_array
+        if "ws" not in pe.dataflows:
+            raise SpecError(f"the controller runs dataflow ws, which arch {arch.name!r} lacks")
+        if pe.pe_kind != "mac":
+            raise SpecError(f"the controller builds MAC PEs only, not pe_kind {pe.pe_kind!r}")
+        buffers = BufferGeometry.of(arch)
+        for name in ("ifmap_half", "weight_half", "acc_half"):
+            if getattr(buffers, name) < 1:
+                raise SpecError(f"arch {arch.name!r}: the {name.split('_')[0]} buffer holds "
+                                f"no word per half")
+        bw = arch.dram.bandwidth_bytes_per_cycle
+        nbytes = {"ifmap": element_bytes(pe.ifmap_bits), "weight": element_bytes(pe.weight_bits),
+                  "psum": element_bytes(pe.psum_bits), "param": 1,
+                  "ofmap": element_bytes(pe.ofmap_bits)}
+        lanes = {"ifmap": pe.rows, "weight": pe.cols, "psum": pe.cols,
+                 "param": REQUANT_PIECES * pe.cols, "ofmap": pe.cols}
+        beats = Beats(**{k: min(beat_elements(nbytes[k], bw), lanes[k]) for k in lanes},
+                      bytes=nbytes)
+        requant = params.requant and requant_refusal(arch) is None
+        return Geometry(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
+                        pe.ofmap_bits, buffers, beats, params, requant)
+
+    @property
+    def block_filters(self) -> int:
+        """Filters whose parameters the table holds: one tile's (at most acc_half blocks)."""
+        return self.buffers.acc_half * self.cols if self.requant else 0
+
+    def chunks(self, kind: str) -> int:
+        lanes = {"ifmap": self.rows, "weight": self.cols, "psum": self.cols,
+                 "param": REQUANT_PIECES * self.cols, "ofmap": self.cols}[kind]
+        return ceil_div(lanes, getattr(self.beats, kind))
+
+    def tag_layout(self) -> data.StructLayout:
+        b = self.buffers
+        words = max(2 * b.ifmap_half, 2 * b.weight_half, 2 * b.acc_half)
+        chunks = max(self.chunks(k) for k in ("ifmap", "weight", "psum", "param"))
+        return data.StructLayout({"kind": 2, "word": bits_for(words), "chunk": bits_for(chunks),
+                                  "count": bits_for(self.beats.read_lanes + 1)})
+
+    @property
+    def read_bits(self) -> int:
+        return max(self.ifmap_bits, self.weight_bits, self.psum_bits, 8)
+
+    def command_layout(self) -> data.StructLayout:
+        p = self.params
+        fields = {name: p.dim_bits for name in DIM_FIELDS}
+        fields.update({name: p.addr_bits for name in BASE_FIELDS})
+        fields.update({"order": bits_for(len(LOOP_ORDERS)), "requant": 1, "relu": 1})
+        return data.StructLayout(fields)
+
+    def read_request_layout(self) -> data.StructLayout:
+        return data.StructLayout({"addr": self.params.addr_bits,
+                                  "count": bits_for(self.beats.read_lanes + 1), "bytes": 4,
+                                  "tag": self.tag_layout()})
+
+    def read_response_layout(self) -> data.StructLayout:
+        return data.StructLayout({"data": data.ArrayLayout(signed(self.read_bits),
+                                                           self.beats.read_lanes),
+                                  "tag": self.tag_layout()})
+
+    def write_request_layout(self) -> data.StructLayout:
+        lanes = self.beats.write_lanes
+        return data.StructLayout({"addr": self.params.addr_bits, "count": bits_for(lanes + 1),
+                                  "bytes": 4,
+                                  "data": data.ArrayLayout(signed(self.psum_bits), lanes)})
+
+    def perf_layout(self) -> data.StructLayout:
+        return data.StructLayout({name: unsigned(self.params.counter_bits) for name in COUNTERS})
+
+
+def check_command(geo: Geometry, fields: dict) -> dict:
+    """`fields` (a command as field values), or SpecError naming the first that overflows."""
+    layout = geo.command_layout()
+    for name, value in fields.items():
+        width = layout[name].width
+        if not 0 <= value < 1 << width:
+            raise SpecError(f"command field {name} = {value} does not fit its {width} bits")
+    return fields

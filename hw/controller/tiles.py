@@ -1,0 +1,102 @@
+"""The tile loops: `TileWalker` walks a command's tiles (n, k, c, p) in its loop order.
+
+Four counters with programmable bounds, as Gemmini's loop unrollers: n counts images, k0, c0
+and p0 step by kt, ct and pt filters, channels and output rows up to K, C and P; the command's
+`order` (an index into program.LOOP_ORDERS, outermost first) says which carries into which.
+The walker shows the current tile (`tile`, a TILE layout): its starts and sizes (edge tiles
+smaller), its ifmap rows [lo, lo + in_rows) (analytical.tile_rows, clipped to the image), and
+the contract's reuse rule: load_ifmap when (n, c, p) changed from the previous tile,
+load_weight when (k, c) did, readback when the output (n, k, p) did and c0 > 0; `leaves` when
+the next tile's output differs (or this is the last), `final` when c is the last channel tile.
+Each operand's buffer-half bit flips on each load of it; the accumulator's when the output
+changes. A loop with one trip never changes, so it never causes a load.
+
+The accelerator keeps three walkers (load, compute, write-back), each a few tiles behind the
+previous; `next` advances one tile, `restart` goes back to tile 0, `finished` rises after the
+last.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from dlaforge.program import LOOP_ORDERS
+
+from .nest import clip, minimum
+
+
+def tile_layout(dim_bits: int) -> data.StructLayout:
+    d = dim_bits
+    return data.StructLayout({
+        "n": d, "k0": d, "c0": d, "p0": d, "k_size": d, "c_size": d, "p_size": d,
+        "lo": d, "in_rows": d, "half_i": 1, "half_w": 1, "half_a": 1,
+        "load_ifmap": 1, "load_weight": 1, "readback": 1, "leaves": 1, "final": 1})
+
+
+class TileWalker(wiring.Component):
+    def __init__(self, command_layout, dim_bits: int):
+        self.dim_bits = dim_bits
+        super().__init__({"cmd": In(command_layout), "restart": In(1), "next": In(1),
+                          "tile": Out(tile_layout(dim_bits)), "finished": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        cmd, t = self.cmd, self.tile
+        db = self.dim_bits
+        n, k0, c0, p0 = (Signal(db, name=x) for x in ("n", "k0", "c0", "p0"))
+        half_i, half_w, half_a = Signal(), Signal(), Signal()
+        load_ifmap, load_weight = Signal(), Signal()
+        loops = {"n": (n, 1, n + 1 == cmd.N), "k": (k0, cmd.kt, k0 + cmd.kt >= cmd.K),
+                 "c": (c0, cmd.ct, c0 + cmd.ct >= cmd.C), "p": (p0, cmd.pt, p0 + cmd.pt >= cmd.P)}
+        # carry[x]: the step reaches loop x (every loop inside it wraps), by the order
+        carry = {x: Signal(name=f"carry_{x}") for x in "nkcp"}
+        wrapped = Signal()
+        with m.Switch(cmd.order):
+            for index, order in enumerate(LOOP_ORDERS):
+                with m.Case(index):
+                    reach = 1
+                    for x in reversed(order):
+                        m.d.comb += carry[x].eq(reach)
+                        reach = reach & loops[x][2]
+                    m.d.comb += wrapped.eq(reach)
+        # a loop changes when the step reaches it, unless it wraps from 0 to 0 (one trip)
+        changes = {x: carry[x] & (~last | (reg != 0)) for x, (reg, _, last) in loops.items()}
+        new_ifmap = changes["n"] | changes["c"] | changes["p"]
+        new_weight = changes["k"] | changes["c"]
+        new_out = changes["n"] | changes["k"] | changes["p"]
+
+        new_o = Signal()                 # this tile's output differs from the previous tile's
+        top = Signal(signed(2 * db + 2))
+        bottom = Signal(signed(2 * db + 2))
+        lo, hi = Signal(db), Signal(db)
+        m.d.comb += [
+            t.k_size.eq(minimum(cmd.kt, cmd.K - k0)), t.c_size.eq(minimum(cmd.ct, cmd.C - c0)),
+            t.p_size.eq(minimum(cmd.pt, cmd.P - p0)),
+            top.eq(p0 * cmd.stride - cmd.padding),
+            bottom.eq((p0 + t.p_size - 1) * cmd.stride - cmd.padding + cmd.R),
+            lo.eq(clip(top, 0, cmd.H)), hi.eq(clip(bottom, 0, cmd.H)),
+            t.lo.eq(lo), t.in_rows.eq(hi - lo),
+            t.readback.eq(new_o & (c0 != 0)), t.final.eq(c0 + cmd.ct >= cmd.C),
+            t.leaves.eq(new_out | wrapped),
+            t.n.eq(n), t.k0.eq(k0), t.c0.eq(c0), t.p0.eq(p0), t.half_i.eq(half_i),
+            t.half_w.eq(half_w), t.half_a.eq(half_a), t.load_ifmap.eq(load_ifmap),
+            t.load_weight.eq(load_weight),
+        ]
+        flags = (load_ifmap, load_weight, new_o)
+        with m.If(self.restart):
+            m.d.sync += [x.eq(0) for x in (n, k0, c0, p0, half_i, half_w, half_a,
+                                           self.finished)]
+            m.d.sync += [flag.eq(1) for flag in flags]
+        with m.Elif(self.next):
+            with m.If(wrapped):
+                m.d.sync += self.finished.eq(1)
+            for x, (reg, step, last) in loops.items():
+                with m.If(carry[x]):
+                    m.d.sync += reg.eq(Mux(last, 0, reg + step))
+            m.d.sync += [load_ifmap.eq(new_ifmap), load_weight.eq(new_weight),
+                         new_o.eq(new_out), half_i.eq(half_i ^ new_ifmap),
+                         half_w.eq(half_w ^ new_weight), half_a.eq(half_a ^ new_out)]
+        return m
+

@@ -1,0 +1,109 @@
+"""The write-back engine: sends an output tile leaving the accumulator to DRAM.
+
+For each accumulator word kb*T + t (filter block kb, pixel t < T = p_size*Q of the tile): one
+FETCH cycle reads the word, then the run of min(cols, k_size - kb*cols) values goes out in
+requests of one beat each (the DRAM takes a request when its channel is free; the next request
+is offered the cycle after), to base + ((n*P + p0)*Q + t)*Kt + k0 + kb*cols + chunk*E. The
+next word's FETCH is the cycle after the run's last request; `done` is high in the cycle the
+last request is taken. The first word's FETCH is the cycle after `start`.
+
+A final tile (its c loop complete) goes to the outputs region, requantized when the command
+says so (E = the ofmap beat, one Requantizer per beat lane with its filter's parameters from
+the table word kb); otherwise its sums are spilled at psum width to the partial-sum region
+(E = the psum beat).
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from dlaforge.rtl_plan import REQUANT_PIECES
+
+from ..layouts import bits_for
+from ..requant import Requantizer
+from .layouts import Geometry
+from .nest import minimum, step_nest
+from .tiles import tile_layout
+
+
+def param_word_layout(cols: int) -> data.ArrayLayout:
+    """A parameter-table word: the REQUANT_PIECES bytes of `cols` filters."""
+    return data.ArrayLayout(8, REQUANT_PIECES * cols)
+
+
+class Writer(wiring.Component):
+    def __init__(self, geo: Geometry):
+        self.geo = geo
+        db = geo.params.dim_bits
+        ports = {
+            "cmd": In(geo.command_layout()), "tile": In(tile_layout(db)),
+            "start": In(1), "done": Out(1), "fetch": Out(1),
+            "acc_addr": Out(bits_for(2 * geo.buffers.acc_half)),
+            "acc_data": In(data.ArrayLayout(signed(geo.psum_bits), geo.cols)),
+            "wr": Out(stream.Signature(geo.write_request_layout())),
+        }
+        if geo.requant:
+            ports.update({"param_addr": Out(bits_for(geo.buffers.acc_half)),
+                          "param_data": In(param_word_layout(geo.cols))})
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        geo, cmd, t = self.geo, self.cmd, self.tile
+        Cc, db = geo.cols, geo.params.dim_bits
+        beats = geo.beats
+        kb, pixel, chunk = Signal(db), Signal(2 * db), Signal(bits_for(Cc))
+        word = Signal.like(self.acc_addr)
+        requant = Signal()
+        m.d.comb += requant.eq(cmd.requant & t.final) if geo.requant else requant.eq(0)
+        beat = Mux(requant, beats.ofmap, beats.psum)
+        run = minimum(Cc, t.k_size - kb * Cc)
+        last_chunk = (chunk + 1) * beat >= run
+        base = Mux(t.final, cmd.ofmap_base, cmd.psum_base)
+        payload = self.wr.payload
+        m.d.comb += [self.acc_addr.eq(t.half_a * geo.buffers.acc_half + word),
+                     payload.addr.eq(base + ((t.n * cmd.P + t.p0) * cmd.Q + pixel) * cmd.Kt
+                                     + t.k0 + kb * Cc + chunk * beat),
+                     payload.count.eq(minimum(beat, run - chunk * beat)),
+                     payload.bytes.eq(Mux(requant, beats.bytes["ofmap"], beats.bytes["psum"]))]
+        acc = self.acc_data.as_value()
+        for lane in range(beats.write_lanes):
+            def lane_of(e):
+                return acc.word_select(chunk * e + lane, geo.psum_bits).as_signed()
+            value = lane_of(beats.psum)
+            if geo.requant and lane < beats.ofmap:
+                m.submodules[f"requantizer{lane}"] = rq = Requantizer(geo.psum_bits,
+                                                                      geo.ofmap_bits)
+                piece = self.param_data.as_value().word_select(chunk * beats.ofmap + lane,
+                                                               8 * REQUANT_PIECES)
+                m.d.comb += [rq.acc.eq(lane_of(beats.ofmap)), rq.relu.eq(cmd.relu),
+                             rq.param.multiplier.eq(piece[:16]),
+                             rq.param.shift.eq(piece[16:16 + len(rq.param.shift)])]
+                value = Mux(requant, rq.q, value)
+            m.d.comb += payload.data[lane].eq(value)
+        if geo.requant:
+            m.d.comb += self.param_addr.eq(kb)
+
+        taken = self.wr.valid & self.wr.ready
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.next = "FETCH"
+            with m.State("FETCH"):
+                m.d.comb += self.fetch.eq(1)
+                m.next = "SEND"
+            with m.State("SEND"):
+                m.d.comb += self.wr.valid.eq(1)
+                with m.If(taken):
+                    m.d.sync += chunk.eq(chunk + 1)
+                    with m.If(last_chunk):
+                        m.d.sync += [chunk.eq(0), word.eq(word + 1)]
+                        m.next = "FETCH"
+                        with m.If(step_nest(m, [(kb, 1, (kb + 1) * Cc >= t.k_size),
+                                                (pixel, 1, pixel + 1 == t.p_size * cmd.Q)])):
+                            m.d.sync += word.eq(0)
+                            m.d.comb += self.done.eq(1)
+                            m.next = "IDLE"
+        return m
