@@ -37,9 +37,9 @@ import numpy as np
 
 from dlaforge import __version__
 from dlaforge.arch import load_arch
-from dlaforge.hw.methods import method_hardware
-from dlaforge.sim.methods import method_timing
-from dlaforge.sim.cycle.rtl_timing import rtl_op_stats
+from dlaforge.hw.methods import OpCase, method_hardware
+from dlaforge.outputs import publish_files
+from dlaforge.sim.methods import method_timing, summed
 from dlaforge.sim.energy import energy_table
 from dlaforge.sim.run import run_network
 from dlaforge.workloads.layer import conv
@@ -50,6 +50,12 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS_method_rtl.md"
 START = time.perf_counter()
 QUICK_SKIP = ("bitslice_w4a4", "winograd_f2")     # RTL runs --quick leaves out
+LONGEST = ("palquant", "winograd_f2", "winograd_f4", "baseline", "smartdeal", "xnor")
+
+
+def longest(hardware: str) -> int:
+    """Where a design's RTL runs start: the longest (as last measured) first, others last."""
+    return LONGEST.index(hardware) if hardware in LONGEST else len(LONGEST)
 
 
 @dataclass(frozen=True)
@@ -135,9 +141,7 @@ def slice_op(case: Case):
 
 
 def timing_stats(method: str, arch, op, dataflow: str, table):
-    """The op on the method's hardware by its timing model (the baseline's: rtl_timing)."""
-    if method == "baseline":
-        return rtl_op_stats(arch, op, dataflow, table)
+    """The op on the method's hardware by its timing model (sim/methods/<family>.py)."""
     timing = method_timing(method)
     why = timing.cannot_run(arch, op, dataflow)
     if why:
@@ -145,7 +149,7 @@ def timing_stats(method: str, arch, op, dataflow: str, table):
     return timing.op_stats(arch, op, dataflow, table)
 
 
-# --- RTL runs (one function per hardware; each returns one Measured per case) ----------------
+# --- RTL runs (each family's `run_random`, hw/methods/<family>/) -----------------------------
 @dataclass
 class Measured:
     """An RTL run of a slice: its counters (per command), the timing model's for the same
@@ -158,11 +162,15 @@ class Measured:
     wall_seconds: float = 0.0
 
 
-def _checks(outputs_equal: bool, results, counters, model) -> list[str]:
-    problems = [] if outputs_equal else ["outputs differ from the reference"]
-    for n, (result, mine, theirs) in enumerate(zip(results, counters, model)):
-        if result.testbench_cycles != mine["cycles"]:
-            problems.append(f"command {n}: testbench counted {result.testbench_cycles} cycles, "
+def _checks(run, model) -> list[str]:
+    """The run's output problems, then where its testbench's cycles or its counters differ
+    from its design's counters and the timing model's."""
+    problems = list(run.problems)
+    if len(run.counters) != len(model):
+        problems.append(f"{len(run.counters)} commands run, the timing model has {len(model)}")
+    for n, (cycles, mine, theirs) in enumerate(zip(run.testbench_cycles, run.counters, model)):
+        if cycles != mine["cycles"]:
+            problems.append(f"command {n}: testbench counted {cycles} cycles, "
                             f"the design {mine['cycles']}")
         differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if differ:
@@ -171,126 +179,21 @@ def _checks(outputs_equal: bool, results, counters, model) -> list[str]:
     return problems
 
 
-def rtl_baseline(cases, build_dir: Path, rng) -> list[Measured]:
-    from dlaforge.hw.job import LayerJob
-    from dlaforge.hw.sim_cocotb import run_cocotb
-    from dlaforge.sim.cycle.rtl_timing import rtl_timing
-    from dlaforge.sim.rtl_program import gemm_of
+def rtl_runs(hardware: str, cases, build_dir: Path, rng) -> list[Measured]:
+    """The slices of `cases` on the design of `hardware` (one build) by its family's
+    `run_random`, each checked against its timing model's `command_counters` and priced by
+    its `counters_to_stats`."""
     prepared = [(case, *slice_op(case)) for case in cases]
-    # requantized outputs, as --model rtl runs the baseline and its timing model prices it
-    jobs = [LayerJob.random(arch, case.dataflow, gemm_of(op), rng, requant=True)
-            for case, arch, op in prepared]
-    results = run_cocotb(jobs, build_dir)
+    runs = method_hardware(hardware).run_random(
+        [OpCase(arch, case.slice_layer(), op, case.dataflow) for case, arch, op in prepared],
+        build_dir, rng)
     out = []
-    for (case, arch, op), job, result in zip(prepared, jobs, results):
-        model = rtl_timing(arch, case.dataflow, job.gemm, requant=True).counters
-        stats = method_timing(case.method).counters_to_stats(arch, op, result.perf,
-                                                             case.dataflow, energy_table(arch))
-        out.append(Measured([result.perf], [model], stats, _checks(
-            np.array_equal(result.output, job.expected()), [result], [result.perf], [model])))
-    return out
-
-
-def rtl_xnor(cases, build_dir: Path, rng) -> list[Measured]:
-    from dlaforge.hw.methods import xnor
-    from dlaforge.hw.methods.xnor.stimulus import XnorJob
-    from dlaforge.sim.methods import xnor as timing
-    prepared = [(case, *slice_op(case)) for case in cases]
-    jobs = [XnorJob.for_op(arch, op, rng) for _, arch, op in prepared]
-    out = []
-    for (case, arch, op), job, result in zip(prepared, jobs, xnor.run(jobs, build_dir)):
-        model = timing.xnor_timing(arch, job.gemm, binarize_channels=job.channels)
-        stats = timing.counters_to_stats(arch, op, result.perf, case.dataflow, energy_table(arch))
-        out.append(Measured([result.perf], [model], stats, _checks(
-            np.array_equal(result.output, job.expected()), [result], [result.perf], [model])))
-    return out
-
-
-def smartdeal_codes(op):
-    """SmartDeal's decomposition of the seeded normal weights whose Ce signs the timing model
-    times (rtl_smartdeal.synthetic_signs returns only the signs; the RTL needs the codes)."""
-    from dlaforge.sim.methods.smartdeal import synthetic_signs
-    from dlaforge.workloads.methods.smartdeal.reference import decompose
-    cg = op.C // op.groups
-    rng = np.random.default_rng([op.K, cg, op.R, op.S])
-    d = decompose(rng.normal(0.0, np.sqrt(2.0 / (cg * op.R * op.S)), (op.K, cg, op.R, op.S)))
-    if not np.array_equal(d.sign, synthetic_signs(op)):
-        raise RuntimeError("smartdeal: the codes' signs are not the timing model's")
-    return d
-
-
-def rtl_smartdeal(cases, build_dir: Path, rng) -> list[Measured]:
-    from dlaforge.hw.methods import smartdeal
-    from dlaforge.hw.methods.smartdeal.stimulus import SmartDealJob
-    from dlaforge.sim.methods import smartdeal as timing
-    prepared = [(case, *slice_op(case)) for case in cases]
-    jobs = []
-    for _, arch, op in prepared:
-        gemm = timing.gemm_of(op)
-        half = 1 << (arch.pe_array.ifmap_bits - 1)
-        x = rng.integers(-half, half, (gemm.C, gemm.H, gemm.W))
-        jobs.append(SmartDealJob(arch, gemm, smartdeal_codes(op), x))
-    out = []
-    for (case, arch, op), job, result in zip(prepared, jobs, smartdeal.run(jobs, build_dir)):
-        model = timing.smartdeal_timing(arch, job.gemm, job.decomposition.sign)
-        stats = timing.counters_to_stats(arch, op, result.perf, case.dataflow, energy_table(arch))
-        out.append(Measured([result.perf], [model], stats, _checks(
-            np.array_equal(result.output, job.expected()), [result], [result.perf], [model])))
-    return out
-
-
-def rtl_winograd(cases, build_dir: Path, rng) -> list[Measured]:
-    from dlaforge.hw.methods.winograd.stimulus import WinogradJob
-    from dlaforge.hw.methods.winograd.testbench_runner import check_result, run_winograd
-    from dlaforge.sim.methods.winograd import counters_to_stats, plan_of, winograd_timing
-    from dlaforge.workloads.methods.winograd.reference import VARIANTS
-    prepared = [(case, *slice_op(case)) for case in cases]
-    jobs = []
-    for case, arch, op in prepared:
-        s = case.slice
-        variant = VARIANTS[METHODS[case.method].options["variant"]]
-        job = WinogradJob.random(arch, variant, case.dataflow, s["C"], s["H"], s["H"], s["K"], rng,
-                                 s["padding"])
-        if job.plan != plan_of(op):
-            raise RuntimeError(f"{case.method}: the job's tile plan is not the op's")
-        jobs.append(job)
-    out = []
-    for (case, arch, op), job, result in zip(prepared, jobs, run_winograd(jobs, build_dir)):
-        model = winograd_timing(arch, case.dataflow, job.plan)
-        stats = counters_to_stats(arch, op, result.counters, case.dataflow, energy_table(arch))
-        problems = [p for p in check_result(job, result) if "cycles" not in p]
-        problems += _checks(True, [result], [result.counters], [model])    # cycles, counters
-        out.append(Measured([result.counters], [model], stats, problems))
-    return out
-
-
-def rtl_palquant(cases, build_dir: Path, rng) -> list[Measured]:
-    """PalQuant layers of G commands (G = the op's groups, shuffle shift 1) and bit-sliced
-    layers (one command of slices² passes), all on one build of the 2-bit array."""
-    from dlaforge.hw.methods import palquant
-    from dlaforge.hw.methods.palquant.stimulus import PalquantLayer, SlicedJob
-    from dlaforge.workloads.methods.palquant.plan import CODE_BITS, array_arch
-    from dlaforge.sim.methods import palquant as timing
-    from dlaforge.sim.cycle.rtl_timing import rtl_timing
-    prepared = [(case, *slice_op(case)) for case in cases]
-    layers = []
-    for case, arch, op in prepared:
-        built, gemm, slices = array_arch(arch), timing.command_gemm(op), timing.op_slices(op)
-        layers.append(SlicedJob.random(built, case.dataflow, gemm, rng, bits=CODE_BITS * slices)
-                      if slices > 1 else
-                      PalquantLayer.random(built, case.dataflow, gemm, op.groups, 1, rng))
-    out = []
-    for (case, arch, op), layer, (output, results) in zip(
-            prepared, layers, palquant.run(layers, build_dir)):
-        built = array_arch(arch)
-        model = [timing.sliced_timing(built, case.dataflow, job.gemm, job.command()["a_top"],
-                                      job.command()["w_top"]) if isinstance(job, SlicedJob)
-                 else rtl_timing(built, case.dataflow, job.gemm).counters for job in layer.jobs()]
-        counters = [r.perf for r in results]
-        summed = {k: sum(c[k] for c in counters) for k in counters[0]}
-        stats = timing.counters_to_stats(arch, op, summed, case.dataflow, energy_table(arch))
-        out.append(Measured(counters, model, stats, _checks(
-            np.array_equal(output, layer.expected()), results, counters, model)))
+    for (case, arch, op), run in zip(prepared, runs):
+        timing = method_timing(case.method)
+        model = timing.command_counters(arch, op, case.dataflow)
+        stats = timing.counters_to_stats(arch, op, summed(run.counters), case.dataflow,
+                                         energy_table(arch))
+        out.append(Measured(run.counters, model, stats, _checks(run, model)))
     return out
 
 
@@ -299,8 +202,7 @@ def rtl_task(hardware: str, indices: list[int]) -> dict[int, Measured]:
     started = time.perf_counter()
     cases = [SLICES[i] for i in indices]
     with tempfile.TemporaryDirectory(prefix=f"bench_method_rtl_{hardware}_") as tmp:
-        runner = globals()[f"rtl_{METHODS[hardware].family}"]     # rtl_<family> above
-        measured = runner(cases, Path(tmp) / "build", np.random.default_rng(0))
+        measured = rtl_runs(hardware, cases, Path(tmp) / "build", np.random.default_rng(0))
     wall = time.perf_counter() - started
     for m in measured:
         m.wall_seconds = wall
@@ -357,43 +259,14 @@ def _uj(stats) -> str:
 
 
 def cells_table(cells: dict) -> list[str]:
-    """One row per hardware: its PE (or units), its array, the int8 MAC reference."""
+    """One row per hardware (its family's `cells_row`): its PE (or units), its array, the int8
+    MAC reference."""
     lines = ["| method | method PE / unit | cells | int8 MAC PE (built for) | cells | PE ratio | "
              "method array 4x4 | int8 MAC array 4x4 | array ratio | other blocks |",
              "|---|---|---:|---|---:|---:|---:|---:|---:|---|"]
-    b = cells["baseline"]
-    lines.append(f"| baseline (int8) | MAC PE 8x8, 32-bit sum | {_n(b['pe']['total'])} | "
-                 f"itself (ws, os, is) | {_n(b['pe']['total'])} | 1.00 | "
-                 f"{_n(b['array']['total'])} | {_n(b['array']['total'])} | 1.00 | |")
-    x = cells["xnor"]
-    lines.append(f"| xnor | XNOR PE (64-bit word, 32-bit sum) | {_n(x['xnor_pe']['total'])} | "
-                 f"os | {_n(x['mac_pe']['total'])} | {x['pe_ratio']:.2f} | "
-                 f"{_n(x['xnor_array']['total'])} | {_n(x['mac_array']['total'])} | "
-                 f"{x['array_ratio']:.2f} | {x['xnor_pe']['total'] / 64:.1f} cells per binary "
-                 f"MAC (64 per PE per cycle) |")
-    s = cells["smartdeal"]
-    lines.append(f"| smartdeal | MAC PE 8 x 17-bit rebuilt weight | {_n(s['pe']['total'])} | ws | "
-                 f"{_n(s['int8_pe']['total'])} | {s['pe_over_int8_pe']:.2f} | "
-                 f"{_n(s['array']['total'])} | {_n(s['int8_array']['total'])} | "
-                 f"{s['array_over_int8_array']:.2f} | rebuild engine "
-                 f"{_n(s['rebuild_engine']['total'])} "
-                 f"({s['rebuild_engine_over_int8_array']:.2f} int8 arrays); whole unit "
-                 f"{_n(s['unit']['total'])} |")
-    for name in ("winograd_f4", "winograd_f2"):
-        w = cells[name]
-        per = w["in_mac_pes"]
-        lines.append(f"| {name} | (the int8 MAC PE) | {_n(w['mac_pe']['total'])} | ws, os, is | "
-                     f"{_n(w['mac_pe']['total'])} | 1.00 | {_n(w['mac_array']['total'])} | "
-                     f"{_n(w['mac_array']['total'])} | 1.00 | input transform "
-                     f"{_n(w['input_transform']['total'])} ({per['input_transform']:.1f} MAC PEs), "
-                     f"output transform {_n(w['output_transform']['total'])} "
-                     f"({per['output_transform']:.1f} MAC PEs) |")
-    p = cells["palquant"]
-    lines.append(f"| palquant, bitslice_w4a4 | MAC PE signed 3-bit operands | "
-                 f"{_n(p['pe']['total'])} | ws, os, is | {_n(p['int8_pe']['total'])} | "
-                 f"{p['pe_over_int8_pe']:.2f} | {_n(p['array']['total'])} | "
-                 f"{_n(p['int8_array']['total'])} | {p['array_over_int8_array']:.2f} | plain 2-bit "
-                 f"signed MAC PE {_n(p['pe_2bit_signed']['total'])} |")
+    for hardware, counted in cells.items():
+        row = "| " + " | ".join(method_hardware(hardware).cells_row(counted)) + " |"
+        lines.append(row.replace("|  |", "| |"))
     return lines
 
 
@@ -471,12 +344,6 @@ def source_state() -> str:
     return (f"commit {head}" + (f" with uncommitted edits in {', '.join(dirty)}" if dirty else ""))
 
 
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 # --- main -------------------------------------------------------------------------------------
 def run_pool(args) -> tuple[dict, dict]:
     """Cells of every hardware and the RTL runs, `args.jobs` processes at a time, longest
@@ -485,13 +352,12 @@ def run_pool(args) -> tuple[dict, dict]:
     for i, case in enumerate(SLICES):
         if case.rtl and not (args.quick and case.method in QUICK_SKIP):
             groups.setdefault(hardware_of(case.method), []).append(i)
-    order = ("palquant", "winograd_f2", "winograd_f4", "baseline", "smartdeal", "xnor")
     log(f"cells of {len(designs())} designs, {sum(map(len, groups.values()))} RTL slices in "
         f"Icarus, {args.jobs} processes at once")
     cells, measured = {}, {}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         cell = {hw: pool.submit(cells_task, hw) for hw in designs()}
-        rtl = {hw: pool.submit(rtl_task, hw, groups[hw]) for hw in order if hw in groups}
+        rtl = {hw: pool.submit(rtl_task, hw, groups[hw]) for hw in sorted(groups, key=longest)}
         for hw, future in cell.items():
             cells[hw] = future.result()
             log(f"cells of {hw}: done")
@@ -552,7 +418,7 @@ def main() -> int:
     command = " ".join([".venv/bin/python bench/bench_method_rtl.py", *sys.argv[1:]])
     text = "\n".join(report(cells, slice_rows, full_rows, problems, started, command, elapsed,
                             args.jobs))
-    write_atomically(RESULTS, text + "\n")
+    publish_files(RESULTS.parent, {RESULTS.name: text + "\n"})
     log(f"wrote {RESULTS} ({elapsed:.0f} s)")
     if problems:
         for p in problems:
