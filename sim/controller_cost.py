@@ -1,0 +1,347 @@
+"""The mapped ws program (docs/controller.md, "The ws program, cycle by cycle") in closed form:
+the analytical model of the ops the generated controller runs, vectorised over the mapper's
+candidate tilings (arrays kt, ct, pt) for one loop order.
+
+Counters (exact; tests/sim/test_controller_models.py holds them equal to the timing model,
+sim/cycle/controller_timing.py). Per loop order an operand's tile is brought in `_fetches`
+times, every distinct tile equally often (analytical.py's reuse rule), so
+- ifmap / weight buffer writes = reuse x the distinct tiles' elements (ifmap: the rows each
+  p-tile reads, clipped to the image, x W x C);
+- partial sums: each output tile leaves `reuse_ofmap` times, the last one final; the others are
+  spilled at psum width and read back;
+- parameters (requantized commands): the final write-backs come in the order of the loops
+  without c; the table is refetched (3 bytes per filter) whenever their k changes;
+- folds: sum over tiles of folds x pixels separates into (sum_k ceil(k_size/cols)) x
+  (sum_c ceil(c_size/rows)) x R S x P Q per image.
+
+Cycles (an estimate): the DRAM engine and the array form a two-stage pipeline. Tile i computes
+F_i L_i cycles; step i of the engine writes back the output tile that left two tiles before
+(WB) and loads tile i (LD), and a step starts when the array has left tile i - 2. So
+  cycles ~ LD_0 + 1 + sum_{i=1}^{T-1} max(F_{i-1} L_{i-1}, WB_{i-2} + LD_i + 2)
+           + max(F_{T-1} L_{T-1}, WB_{T-2} + 3) + WB_{T-1} + 3,
+each job's cycles as the timing model counts them (beat rounding included). The sum is exact
+over the tile sequence: a term depends on tiles i-2, i-1, i only through each loop's index
+being 0, 1, 2, last or in between, so each loop is represented by five indices, weighted by how
+many indices they stand for (5^4 classes at most, 5^3 for one image, vectorised over the
+candidates). What it
+leaves out: a step that starts after both the array and the channel were idle, and the channel
+still held by a previous request when a job starts (but after a write-back).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+
+import numpy as np
+
+from dlaforge import program
+from dlaforge.arch import ArchSpec
+from dlaforge.program import Shape, beat_elements, ceil_div, run_cycles
+from dlaforge.rtl_plan import REQUANT_PIECES, element_bytes
+from dlaforge.stats import Stats
+from dlaforge.workloads.hwop import HwOp
+
+from .rtl_program import rtl_cannot_run, stats_from_counters
+
+REQUANT = True      # the controller's commands requantize their outputs (as --schedule rtl)
+
+
+def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
+    """True when the generated controller runs `op` under `dataflow`: ws, a baseline MAC op
+    with a plain window at the array's widths, on a preset or arch YAML (rtl_cannot_run)."""
+    return dataflow == "ws" and rtl_cannot_run(arch, op, dataflow) is None
+
+
+def shape_of(op: HwOp) -> Shape:
+    """One command's shape: one group of the op, all its images."""
+    return Shape(N=op.N, C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R,
+                 S=op.S, P=op.P, Q=op.Q, stride=op.stride, padding=op.padding)
+
+
+def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
+    return program.fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
+                        stride=shape.stride, kt=g["kt"], ct=g["ct"], pt=g["pt"])
+
+
+def _rows_read(shape: Shape, p0, p_size):
+    lo = np.clip(p0 * shape.stride - shape.padding, 0, shape.H)
+    hi = np.clip((p0 + p_size - 1) * shape.stride - shape.padding + shape.R, 0, shape.H)
+    return hi - lo
+
+
+def rows_fetched(shape: Shape, pt) -> np.ndarray:
+    """Ifmap rows all p-tiles of height `pt` read together (per channel and column)."""
+    pt = np.asarray(pt)
+    sizes = np.unique(pt)
+    rows = np.empty(len(sizes), np.int64)
+    for i, size in enumerate(sizes):
+        first = np.arange(0, shape.P, size)
+        rows[i] = _rows_read(shape, first, np.minimum(size, shape.P - first)).sum()
+    return rows[np.searchsorted(sizes, pt)]
+
+
+def _fetches(order: str, trips: dict, relevant: str):
+    """How many times an operand depending on loops `relevant` is brought in over the tile
+    sequence of `order` (once per run of tiles with equal indices along those loops)."""
+    count, active = 1, False
+    for loop in reversed(order):
+        if loop in relevant:
+            active = active | (trips[loop] > 1)
+        count = np.where(active, count * trips[loop], count)
+    return count
+
+
+def _edge(total: int, tile):
+    """(tile count, the last tile's size) along one dim."""
+    trips = ceil_div(total, tile)
+    return trips, total - (trips - 1) * tile
+
+
+def _bytes(arch: ArchSpec, requant: bool) -> dict:
+    pe = arch.pe_array
+    b_s = element_bytes(pe.psum_bits)
+    return {"i": element_bytes(pe.ifmap_bits), "w": element_bytes(pe.weight_bits), "s": b_s,
+            "o": element_bytes(pe.ofmap_bits) if requant else b_s}
+
+
+def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = REQUANT) -> dict:
+    """Every counter of one command but `cycles` (arrays over the candidates), and the traffic
+    they are made of (elements: readback, spill, final; param_bytes)."""
+    pe = arch.pe_array
+    rows, cols = pe.rows, pe.cols
+    b = _bytes(arch, requant)
+    kt, ct, pt = g["kt"], g["ct"], g["pt"]
+    (tk, k_last), (tc, c_last), (tp, _) = (_edge(shape.K, kt), _edge(shape.C, ct),
+                                            _edge(shape.P, pt))
+    trips = {"n": np.int64(shape.N), "k": tk, "c": tc, "p": tp}
+    reuse = {name: _fetches(order, trips, loops) / functools.reduce(
+        np.multiply, [trips[x] for x in loops]) for name, loops in (
+            ("ifmap", "ncp"), ("weight", "kc"), ("ofmap", "nkp"))}
+    k_blocks = (tk - 1) * ceil_div(kt, cols) + ceil_div(k_last, cols)     # sum_k ceil(k/cols)
+    c_blocks = (tc - 1) * ceil_div(ct, rows) + ceil_div(c_last, rows)
+    pixels = shape.P * shape.Q
+    folds = shape.N * k_blocks * c_blocks * shape.R * shape.S             # per p-tile
+    fold_pixels = folds * pixels                                          # sum F_i p_size Q
+    outputs = shape.N * shape.K * pixels
+    ifmap_el = np.rint(reuse["ifmap"] * shape.N * shape.C * rows_fetched(shape, pt)
+                       * shape.W).astype(np.int64)
+    weight_el = np.rint(reuse["weight"] * shape.K * shape.C * shape.R * shape.S).astype(np.int64)
+    spill = np.rint((reuse["ofmap"] - 1) * outputs).astype(np.int64)
+    out_words = np.rint(reuse["ofmap"] * shape.N * k_blocks * pixels).astype(np.int64)
+    params = 0
+    if requant:
+        no_c = order.replace("c", "")
+        params = REQUANT_PIECES * shape.K * (_fetches(no_c, trips, "k") // tk)
+    return {
+        "busy_cycles": folds * (tp * (2 * rows + cols + 1) + pixels),
+        "ifmap_reads": fold_pixels * rows,
+        "ifmap_writes": ifmap_el,
+        "weight_reads": folds * tp * rows * cols,
+        "weight_writes": weight_el,
+        "acc_reads": (fold_pixels - shape.N * k_blocks * pixels + out_words) * cols,
+        "acc_writes": fold_pixels * cols + spill,
+        "dram_read_bytes": ifmap_el * b["i"] + weight_el * b["w"] + spill * b["s"] + params,
+        "dram_write_bytes": outputs * b["o"] + spill * b["s"],
+        "readback": spill, "spill": spill, "final": outputs, "param_bytes": params,
+    }
+
+
+# Cycles -------------------------------------------------------------------------------------
+def _reps(trips):
+    """Five representative indices of a loop (0, 1, 2, one standing for 3 .. last - 1, the
+    last) and how many indices each stands for; a loop of one trip everywhere has one."""
+    trips = np.asarray(trips)
+    if np.all(trips == 1):
+        return np.zeros(trips.shape + (1,), np.int64), np.ones(trips.shape + (1,))
+    t = trips[..., None]
+    idx = np.where(np.arange(5) == 4, t - 1, np.minimum(np.arange(5), t - 1))
+    weight = np.concatenate([np.ones_like(t), t >= 3, t >= 4, np.maximum(t - 4, 0), t >= 2],
+                            axis=-1)
+    return idx, weight.astype(np.float64)
+
+
+def _previous(a: dict, trips: dict, order: str):
+    """The indices of the tile before and whether there is one."""
+    prev, borrow = {}, True
+    for x in reversed(order):
+        prev[x] = np.where(borrow, np.where(a[x] > 0, a[x] - 1, trips[x] - 1), a[x])
+        borrow = borrow & (a[x] == 0)
+    return prev, ~borrow
+
+
+def _job(sections, latency):
+    """Cycles from a LOAD step's start to its done (d - s): sections are (on, cycles, last gap)
+    in request order."""
+    cycles, last = 0, 0
+    for on, c, gap in sections:
+        cycles = cycles + np.where(on, c, 0)
+        last = np.where(on & (c > 0), gap, last)
+    return np.where(cycles > 0, cycles - last + latency + 2, 1), last
+
+
+def _run(lanes_total, lanes, b, bw):
+    """(channel cycles, last gap) of one word-run cut of `lanes_total` elements into words of
+    `lanes` (full words then the rest), per word: helpers for sections."""
+    full, rem = lanes_total // lanes, lanes_total % lanes
+    cycles = full * run_cycles(lanes, b, bw) + run_cycles(rem, b, bw)
+    return cycles, _last_gap(np.where(rem > 0, rem, lanes), b, bw)
+
+
+def _last_gap(run, b, bw):
+    per = beat_elements(b, bw)
+    rest = np.asarray(run) % per
+    return program.beat_gap(np.where(rest > 0, rest, per), b, bw)
+
+
+def _write_back(k_size, pixels, cols, b, bw):
+    """Cycles from a write-back's step start to the next step (dW + 1 - s) and its last gap."""
+    full, rem = k_size // cols, k_size % cols
+    g_full, l_full = run_cycles(cols, b, bw), _last_gap(cols, b, bw)
+    g_rem, l_rem = run_cycles(rem, b, bw), _last_gap(np.maximum(rem, 1), b, bw)
+    words_full, words_rem = full * pixels, np.where(rem > 0, pixels, 0)
+    span = (words_full * (g_full - l_full) + words_rem * (g_rem - l_rem)
+            + np.maximum(words_full - 1, 0) * np.maximum(2, l_full)
+            + np.maximum(words_rem - 1, 0) * np.maximum(2, l_rem)
+            + np.where((words_full > 0) & (words_rem > 0), np.maximum(2, l_full), 0))
+    return span + 3, np.where(rem > 0, l_rem, l_full)
+
+
+def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = REQUANT,
+           bandwidth: float | None = None, latency: int | None = None) -> np.ndarray:
+    """The module docstring's estimate of one command's cycles (array over candidates)."""
+    pe = arch.pe_array
+    rows, cols = pe.rows, pe.cols
+    bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
+    lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
+    b = _bytes(arch, requant)
+    kt, ct, pt = (np.asarray(g[x])[:, None] for x in ("kt", "ct", "pt"))
+    (tk, k_last), (tc, c_last), (tp, p_last) = (_edge(shape.K, kt), _edge(shape.C, ct),
+                                                _edge(shape.P, pt))
+    trips = {"n": np.full_like(kt, shape.N), "k": tk, "c": tc, "p": tp}
+    # the ifmap rows of p-tiles 0, 1, 2, the last and (on average) those in between
+    def p_rows(index):
+        first = np.minimum(index * pt, shape.P)
+        return _rows_read(shape, first, np.clip(shape.P - first, 0, pt))
+
+    rows_at = [p_rows(0), p_rows(1), p_rows(2)]
+    rows_last = _rows_read(shape, (tp - 1) * pt, p_last)
+    middle = (rows_fetched(shape, pt[:, 0])[:, None] - rows_last
+              - sum(np.where(tp >= j + 2, rows_at[j], 0) for j in range(3)))
+    rows_mid = np.where(tp >= 5, middle / np.maximum(tp - 4, 1), 0)
+    # the class grid: one representative index per loop, broadcast over the four loops
+    reps, weight = {}, 1.0
+    for axis, x in enumerate(order):
+        idx, w = _reps(trips[x][:, 0])
+        shape_ = [idx.shape[0]] + [1] * 4
+        shape_[axis + 1] = idx.shape[1]
+        reps[x] = idx.reshape(shape_)
+        weight = weight * w.reshape(shape_)
+    full = np.broadcast_shapes(*(r.shape for r in reps.values()))
+    a = {x: np.broadcast_to(reps[x], full).reshape(full[0], -1) for x in order}
+    weight = np.broadcast_to(weight, full).reshape(full[0], -1)
+    t = {x: trips[x] for x in order}
+    a1, has1 = _previous(a, t, order)
+    a2, has2 = _previous(a1, t, order)
+    has2 &= has1
+
+    def size(idx, loop, tile, last):
+        return np.where(idx[loop] == t[loop] - 1, last, tile)
+
+    def changed(x, y, loops):
+        return np.any([x[lp] != y[lp] for lp in loops], axis=0)
+
+    first = ~has1           # tile 0 loads all it needs
+
+    k_i, c_i, p_i = size(a, "k", kt, k_last), size(a, "c", ct, c_last), size(a, "p", pt, p_last)
+    in_rows = np.select([a["p"] == tp - 1] + [a["p"] == j for j in range(3)],
+                        [rows_last] + rows_at, rows_mid)
+    ifmap_c, ifmap_l = _run(c_i, rows, b["i"], bw)
+    weight_c, weight_l = _run(k_i, cols, b["w"], bw)
+    psum_c, psum_l = _run(k_i, cols, b["s"], bw)
+    readback = changed(a, a1, "nkp") & (a["c"] > 0)
+    load, _ = _job([(first | changed(a, a1, "ncp"), in_rows * shape.W * ifmap_c, ifmap_l),
+                    (first | changed(a, a1, "kc"), shape.R * shape.S * c_i * weight_c, weight_l),
+                    (readback, p_i * shape.Q * psum_c, psum_l)], lat)
+
+    def compute(idx):
+        k, c, p = size(idx, "k", kt, k_last), size(idx, "c", ct, c_last), size(idx, "p", pt, p_last)
+        return (program.folds(rows, cols, shape.R, shape.S, k, c)
+                * program.ws_fold_length(rows, cols, p * shape.Q))
+
+    no_c = order.replace("c", "")
+
+    def fetches(idx):
+        """A final write-back fetches its parameters when its k differs from the final
+        write-back's before it (in the order of the loops without c), or it is the first."""
+        if not requant:
+            return False
+        prev, has = _previous({x: idx[x] for x in no_c}, t, no_c)
+        return ~has | (prev["k"] != idx["k"])
+
+    def write_back(idx, leaves):
+        k, p = size(idx, "k", kt, k_last), size(idx, "p", pt, p_last)
+        final = idx["c"] == t["c"] - 1
+        wb_o, last_o = _write_back(k, p * shape.Q, cols, b["o"], bw)
+        wb_s, last_s = _write_back(k, p * shape.Q, cols, b["s"], bw)
+        pieces = REQUANT_PIECES * k
+        params = run_cycles(pieces, 1, bw) - _last_gap(pieces, 1, bw) + lat + 2
+        out = np.where(final, wb_o + np.where(fetches(idx), params, 0), wb_s)
+        return np.where(leaves, out, 0), np.where(leaves, np.where(final, last_o, last_s), 0)
+
+    wb, wb_last = write_back(a2, has2 & changed(a1, a2, "nkp"))
+    load = load + np.where((wb > 0) & (load > 1), np.maximum(wb_last - 2, 0), 0)
+    period = np.maximum(compute(a1), wb + load + 2)
+    body = (np.where(has1, period, load + 1) * weight).sum(axis=1)   # tile 0: LD_0 + 1
+    # the tail: the last tile's compute and the last two write-backs
+    last = {x: t[x] - 1 for x in order}
+    before = _previous(last, t, order)[0]
+    single = tk * tc * tp * shape.N == 1
+    wb_before, _ = write_back(before, ~single & changed(last, before, "nkp"))
+    wb_last_tile, _ = write_back(last, np.ones_like(single))
+    tail = np.maximum(compute(last), wb_before + 3) + wb_last_tile + 3
+    return (body + tail[:, 0]).astype(np.float64)
+
+
+# Stats --------------------------------------------------------------------------------------
+def command_totals(op: HwOp, counters_: dict) -> dict:
+    """One command's counters times the op's commands (one per group)."""
+    return {name: value * op.groups for name, value in counters_.items()}
+
+
+def energy(arch: ArchSpec, op: HwOp, totals: dict, table) -> dict:
+    """Energy per component (arrays) of an op's summed counters, as stats_from_counters
+    prices them."""
+    pe = arch.pe_array
+    sram = 0.0
+    for operand, bits, prefix in (("ifmap", pe.ifmap_bits, "ifmap"),
+                                  ("weight", pe.weight_bits, "weight"),
+                                  ("ofmap", pe.psum_bits, "acc")):
+        level = arch.shared_level(operand).name
+        sram = sram + (totals[f"{prefix}_reads"] * table.access_pj(level, bits, False)
+                       + totals[f"{prefix}_writes"] * table.access_pj(level, bits, True))
+    return {"mac": op.pe_macs * table.mac_pj, "rf": 0.0, "noc": 0.0, "sram": sram,
+            "dram": (totals["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
+                     + totals["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit)}
+
+
+def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table) -> Stats:
+    """Stats of a whole HwOp from the counters of one of its commands (every program.COUNTERS
+    value, from the timing model or the closed forms): stats_from_counters, with the DRAM
+    traffic split into ifmap, weight (and parameters), partial sums read back, and outputs
+    written (final and spilled)."""
+    pe = arch.pe_array
+    total = command_totals(op, {name: int(counters_[name]) for name in program.COUNTERS})
+    b = _bytes(arch, REQUANT)
+    readback = total["acc_writes"] - total["ifmap_reads"] // pe.rows * pe.cols
+    param_bytes = (total["dram_read_bytes"] - total["ifmap_writes"] * b["i"]
+                   - total["weight_writes"] * b["w"] - readback * b["s"])
+    stats = stats_from_counters(arch, op.pe_macs, total, table, "ws",
+                                requant_channels=param_bytes // REQUANT_PIECES)
+    final = op.ofmap_elements
+    spill = (total["dram_write_bytes"] - final * b["o"]) // b["s"]
+    dram = {"ifmap": {"reads": total["ifmap_writes"], "writes": 0},
+            "weight": {"reads": total["weight_writes"], "writes": 0},
+            "ofmap": {"reads": readback, "writes": final + spill}}
+    return replace(stats, accesses={**stats.accesses, "dram": dram},
+                   weight_storage_bits=op.weight_storage_bits, ops=dict(op.ops))
