@@ -1,0 +1,94 @@
+"""Cold start of the command line: wall time of `dlaforge --help`, `dlaforge list <what>` and an
+analytical `dlaforge simulate`, each a fresh process (subprocess wall time, median of N after
+one warm-up run that fills the OS file cache and numba's on-disk cache).
+
+    .venv/bin/python bench/bench_startup.py [--repeats N] [--baseline REV]
+
+`--baseline REV` also times the tree of git revision REV (extracted with `git archive` into a
+temporary folder, never checked out here), interleaved with the current one, and reports the
+ratio. Writes bench/RESULTS_startup.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = (("--help",), ("list", "archs"), ("list", "networks"), ("list", "methods"),
+            ("list", "dataflows"), ("simulate", "--arch", "edge_tiny", "--network", "resnet18"))
+TARGETS = {"--help": 0.3, "list": 0.3, "simulate": 0.5}
+LAUNCH = "import sys; from dlaforge.cli import main; sys.exit(main())"
+# the package-dir mapping of pyproject.toml: subpackage -> folder of the tree
+SUBPACKAGES = {"sim": "sim", "hw": "hw", "workloads": "workloads", "reports": "reports"}
+
+
+def extract(rev: str, into: Path) -> Path:
+    """The tree of `rev` as an importable `dlaforge` package under `into` (symlinks stand in
+    for the package-dir mapping)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    for name, folder in SUBPACKAGES.items():
+        (into / "dlaforge" / name).symlink_to(into / folder, target_is_directory=True)
+    return into
+
+
+def run(args, pythonpath=None) -> float:
+    env = {**os.environ, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {})}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", LAUNCH, *args], env=env, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--baseline", help="a git revision to time beside the current tree")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"current": None}
+        if args.baseline:
+            trees = {f"baseline {args.baseline}": extract(args.baseline, Path(tmp)), **trees}
+        times = {(tree, cmd): [] for tree in trees for cmd in COMMANDS}
+        for tree, path in trees.items():      # warm-up: file cache, numba cache, .pyc files
+            for cmd in COMMANDS:
+                run(cmd, path)
+        for _ in range(args.repeats):
+            for cmd in COMMANDS:
+                for tree, path in trees.items():
+                    times[tree, cmd].append(run(cmd, path))
+    load = os.getloadavg()
+    lines = ["# Cold start of the command line (bench/bench_startup.py)", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+             f"{platform.python_version()}; load average {load[0]:.2f} {load[1]:.2f} "
+             f"{load[2]:.2f} at the end (a shared machine: other jobs were running). Each "
+             f"figure is the median wall time of {args.repeats} fresh processes "
+             f"(`python -c '{LAUNCH}' ARGS`, the console script's work), interleaved across "
+             "trees, after one warm-up run each. Written by the script; none is typed in.", "",
+             "| command | target s | " + " | ".join(f"{t} s" for t in trees)
+             + (" | baseline / current |" if args.baseline else "")
+             + " all runs (current) s |",
+             "|---|---|" + "---|" * len(trees) + ("---|" if args.baseline else "") + "---|"]
+    for cmd in COMMANDS:
+        med = {tree: statistics.median(times[tree, cmd]) for tree in trees}
+        cells = " | ".join(f"{med[t]:.3f}" for t in trees)
+        ratio = f" | {med[next(iter(trees))] / med['current']:.2f}x" if args.baseline else ""
+        runs = " ".join(f"{t:.3f}" for t in times["current", cmd])
+        lines.append(f"| `dlaforge {' '.join(cmd)}` | {TARGETS[cmd[0]]} | {cells}{ratio} | {runs} |")
+    text = "\n".join(lines) + "\n"
+    (ROOT / "bench" / "RESULTS_startup.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
