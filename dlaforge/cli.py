@@ -205,9 +205,24 @@ def _network(args):
     return network
 
 
+class _NoBar:
+    """The progress bar when stderr is not a terminal: nothing to show."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n=1):
+        pass
+
+
 def _layer_bar():
     """A progress bar of priced layers on stderr, shown when stderr is a terminal and the run
-    takes more than a second."""
+    takes more than a second (tqdm is imported only then)."""
+    if not sys.stderr.isatty():
+        return _NoBar()
     from tqdm import tqdm
     return tqdm(unit=" layers", file=sys.stderr, disable=not sys.stderr.isatty(), delay=1,
                 leave=False)

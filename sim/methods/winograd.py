@@ -44,7 +44,7 @@ from dlaforge.workloads.methods.winograd.plan import (ACCELERATOR_SUMMED, UNIT, 
                                                       output_bits)
 from dlaforge.stats import Stats
 from dlaforge.workloads.methods.winograd import tile_adds
-from dlaforge.workloads.methods.winograd.reference import VARIANTS
+from dlaforge.workloads.methods.winograd.variants import VARIANTS
 
 from ..method_costs import ADD_PJ_PER_BIT_45NM, SHIFT_PJ_PER_BIT_45NM, unit_op_pj
 from ..rtl_program import stats_from_counters

@@ -19,7 +19,6 @@ from functools import lru_cache
 import numpy as np
 
 from .. import Method, baseline
-from .reference import decompose, entries_per_filter, storage_bits
 
 SAMPLE_FILTERS = 32
 
@@ -27,6 +26,7 @@ SAMPLE_FILTERS = 32
 @lru_cache(maxsize=None)
 def sampled_counts(K: int, cg: int, R: int, S: int) -> tuple[int, int]:
     """(nnz of Ce, Ce rows with a nonzero) of the decomposition, estimated for all K filters."""
+    from .reference import decompose      # numba: imported when a layer is priced, not listed
     sample = min(K, SAMPLE_FILTERS)
     rng = np.random.default_rng([K, cg, R, S])
     d = decompose(rng.normal(0.0, np.sqrt(2.0 / (cg * R * S)), (sample, cg, R, S)))
@@ -34,6 +34,7 @@ def sampled_counts(K: int, cg: int, R: int, S: int) -> tuple[int, int]:
 
 
 def transform(layer, arch) -> list:
+    from .reference import entries_per_filter, storage_bits
     op = baseline.transform(layer, arch)[0]
     if op.weight_is_activation:         # no weights to decompose
         return [op]

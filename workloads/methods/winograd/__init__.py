@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import Method, baseline
 from ..common import layer_op
-from .reference import F2, F4, Variant, tiles
+from .variants import F2, F4, Variant, tiles
 
 EXPONENT_BITS = 8       # the power-of-two scale of one tap, weights and inputs alike
 
