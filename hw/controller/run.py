@@ -25,6 +25,7 @@ from ..sim_cocotb import compile_verilog
 from ..verilog import manifest, write_complete
 from .accelerator import ControllerAccelerator
 from .job import ControllerJob, ControllerResult, summed
+from .layouts import Geometry
 
 TOP = "dlaforge_controller"
 
@@ -84,7 +85,7 @@ def run_cocotb(jobs: list[ControllerJob], build_dir: Path, sim: str = "icarus",
         runner = compile_verilog(verilog_path, TOP, build_dir, sim)
     job_file, result_file = build_dir / "jobs.json", build_dir / "results.json"
     result_file.unlink(missing_ok=True)
-    geo = ControllerAccelerator(jobs[0].arch).geo
+    geo = Geometry.of(jobs[0].arch)
     specs = [{"commands": job.commands(), "memory": job.dram_image().tolist(),
               "bandwidth": job.arch.dram.bandwidth_bytes_per_cycle,
               "latency": job.arch.dram.latency_cycles, "lane_bits": geo.read_bits,
