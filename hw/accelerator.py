@@ -85,18 +85,24 @@ def buffer_ports(m: Module, geo: Geometry) -> tuple:
             wbuf.read_port(), abuf.write_port(), abuf.read_port(), abuf.read_port())
 
 
+def accelerator_ports(geo) -> dict:
+    """The signature of an accelerator top with geometry `geo` (its command, read and write
+    payload and counter layouts): the command stream, `busy`, the DRAM port and the counters."""
+    return {
+        "cmd": In(stream.Signature(geo.command_layout())),
+        "busy": Out(1),
+        "rd_req": Out(stream.Signature(geo.read_request_layout())),
+        "rd_resp": In(stream.Signature(geo.read_response_layout())),
+        "wr": Out(stream.Signature(geo.write_request_layout())),
+        "perf": Out(geo.perf_layout()),
+    }
+
+
 class Accelerator(wiring.Component):
     def __init__(self, arch: ArchSpec, params: RtlParams = RtlParams()):
         self.arch = arch
         self.geo = geo = buildable(arch, params)
-        super().__init__({
-            "cmd": In(stream.Signature(geo.command_layout())),
-            "busy": Out(1),
-            "rd_req": Out(stream.Signature(geo.read_request_layout())),
-            "rd_resp": In(stream.Signature(geo.read_response_layout())),
-            "wr": Out(stream.Signature(geo.write_request_layout())),
-            "perf": Out(geo.perf_layout()),
-        })
+        super().__init__(accelerator_ports(geo))
 
     def elaborate(self, platform):
         m = Module()

@@ -30,9 +30,10 @@ written (count x element bytes per request).
 from __future__ import annotations
 
 from amaranth import Module, Signal, signed
-from amaranth.lib import data, memory, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, memory, wiring
 
+from ..accelerator import accelerator_ports
+from ..fold import fold_loaded_tiles
 from ..layouts import RtlParams
 from .fetch import Fetcher, beat_write
 from .fold import WsFold
@@ -45,14 +46,7 @@ class ControllerAccelerator(wiring.Component):
     def __init__(self, arch, params: RtlParams = RtlParams()):
         self.arch = arch
         self.geo = geo = Geometry.of(arch, params)
-        super().__init__({
-            "cmd": In(stream.Signature(geo.command_layout())),
-            "busy": Out(1),
-            "rd_req": Out(stream.Signature(geo.read_request_layout())),
-            "rd_resp": In(stream.Signature(geo.read_response_layout())),
-            "wr": Out(stream.Signature(geo.write_request_layout())),
-            "perf": Out(geo.perf_layout()),
-        })
+        super().__init__(accelerator_ports(geo))
 
     def elaborate(self, platform):
         m = Module()
@@ -81,16 +75,7 @@ class ControllerAccelerator(wiring.Component):
         lags, written = Signal(2), Signal()     # tiles the write-back walker lags (0 .. 2)
         table_valid, table_k0 = Signal(), Signal(db)
 
-        with m.FSM(name="compute"):
-            with m.State("WAIT"):
-                with m.If(self.busy & (loaded > computed) & ~ct.finished):
-                    m.d.comb += fold.start.eq(1)
-                    m.next = "RUN"
-            with m.State("RUN"):
-                with m.If(fold.done):
-                    m.d.comb += ct.next.eq(1)
-                    m.d.sync += computed.eq(computed + 1)
-                    m.next = "WAIT"
+        fold_loaded_tiles(m, fold, ct, loaded, computed, enable=self.busy)
 
         out = wt.tile
         needs_params = cmd.requant & out.final & ~(table_valid & (table_k0 == out.k0))
