@@ -106,3 +106,32 @@ def run_cocotb(jobs: list[ControllerJob], build_dir: Path, sim: str = "icarus",
         results.append(ControllerResult(job.output_of(memory), summed(per_command),
                                         sum(out["cycles"]), per_command, wall / len(jobs)))
     return results
+
+
+def cell_stats(arch: ArchSpec) -> dict:
+    """The controller accelerator's cells after hw/verilog.cell_stats' reduced Yosys flow."""
+    from ..verilog import cell_stats as yosys_cells
+    return yosys_cells(ControllerAccelerator(arch), TOP)
+
+
+def run_layer(arch: ArchSpec, shape, mapping, groups: int = 1, requant: bool = False,
+              relu: bool = False, sim: str = "amaranth", seed: int = 0,
+              build_dir: Path | None = None) -> ControllerResult:
+    """One layer (one group's program.Shape, `groups` of them) under `mapping` on random
+    operands, in Amaranth's simulator or on Icarus/Verilator (`build_dir` holds the build;
+    a temporary folder by default); RunError unless its outputs equal the reference. The entry
+    point for `--model rtl` (the counters are summed over the group commands)."""
+    import tempfile
+
+    job = ControllerJob.random(arch, shape, mapping, np.random.default_rng(seed), groups=groups,
+                               requant=requant, relu=relu)
+    if sim == "amaranth":
+        result = run_amaranth(job)
+    elif build_dir is not None:
+        result, = run_cocotb([job], Path(build_dir), sim)
+    else:
+        with tempfile.TemporaryDirectory(prefix="dlaforge_controller_") as tmp:
+            result, = run_cocotb([job], Path(tmp), sim)
+    if not np.array_equal(result.output, job.expected()):
+        raise RunError(f"the controller's outputs differ from the reference on {shape}")
+    return result

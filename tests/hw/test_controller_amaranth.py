@@ -12,7 +12,7 @@ from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits
 from dlaforge.hw.controller.job import ControllerJob, with_dram
-from dlaforge.hw.controller.run import run_amaranth
+from dlaforge.hw.controller.run import run_amaranth, run_layer
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.workloads.methods.requant_ref import Requant
 
@@ -166,3 +166,12 @@ def test_refusals():
     with pytest.raises(SpecError, match="loop order 'xyz'"):
         ControllerJob.random(EDGE_TINY, Shape(1, 1, 1, 1, 1, 1, 1, 1, 1), Mapping(1, 1, 1, "xyz"),
                              np.random.default_rng(0))
+
+
+def test_run_layer_entry_point():
+    """run_layer: random operands, checked against the reference, counters of the groups
+    summed."""
+    shape = Shape(N=1, C=2, H=3, W=3, K=3, R=3, S=3, P=3, Q=3, padding=1)
+    result = run_layer(EDGE_TINY, shape, Mapping(3, 2, 3), groups=2, requant=True)
+    model = controller_counters(EDGE_TINY, shape, Mapping(3, 2, 3), True)
+    assert result.counters == {name: 2 * value for name, value in model.items()}
