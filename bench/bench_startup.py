@@ -2,11 +2,11 @@
 analytical `dlaforge simulate`, each a fresh process (subprocess wall time, median of N after
 one warm-up run that fills the OS file cache and numba's on-disk cache).
 
-    .venv/bin/python bench/bench_startup.py [--repeats N] [--baseline REV]
+    .venv/bin/python bench/bench_startup.py [--repeats N] [--baseline REV ...]
 
-`--baseline REV` also times the tree of git revision REV (extracted with `git archive` into a
-temporary folder, never checked out here), interleaved with the current one, and reports the
-ratio. Writes bench/RESULTS_startup.md.
+`--baseline REV` (repeatable) also times the tree of git revision REV (extracted with `git
+archive` into a temporary folder, never checked out here), interleaved with the working tree,
+and reports the first one's ratio to the working tree. Writes bench/RESULTS_startup.md.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ COMMANDS = (("--help",), ("list", "archs"), ("list", "networks"), ("list", "meth
             ("list", "dataflows"), ("simulate", "--arch", "edge_tiny", "--network", "resnet18"))
 TARGETS = {"--help": 0.3, "list": 0.3, "simulate": 0.5}
 LAUNCH = "import sys; from dlaforge.cli import main; sys.exit(main())"
+# the baseline tree: drop the editable install's finder, which would import the current tree
+LAUNCH_BASELINE = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
+                   "if 'editable' not in getattr(f, '__module__', '')]; " + LAUNCH)
 # the package-dir mapping of pyproject.toml: subpackage -> folder of the tree
 SUBPACKAGES = {"sim": "sim", "hw": "hw", "workloads": "workloads", "reports": "reports"}
 
@@ -42,10 +45,19 @@ def extract(rev: str, into: Path) -> Path:
     return into
 
 
-def run(args, pythonpath=None) -> float:
+def run(args, pythonpath=None, cwd=None) -> float:
+    """Wall time of one process; `cwd` a neutral folder (with -c, the working folder comes
+    first on sys.path: /work/main's dlaforge/ would shadow the baseline)."""
     env = {**os.environ, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {})}
+    if pythonpath:      # the baseline must not run the current tree's code
+        check = subprocess.run([sys.executable, "-c", LAUNCH_BASELINE.replace(
+            "from dlaforge.cli import main; sys.exit(main())",
+            "import dlaforge.sim, dlaforge.cli; print(dlaforge.cli.__file__, dlaforge.sim.__file__)")],
+            env=env, cwd=cwd, capture_output=True, text=True, check=True).stdout
+        assert str(ROOT) not in check, f"the baseline imported the current tree: {check}"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", LAUNCH, *args], env=env, stdout=subprocess.DEVNULL,
+    subprocess.run([sys.executable, "-c", LAUNCH_BASELINE if pythonpath else LAUNCH, *args], env=env,
+                   cwd=cwd, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
 
@@ -53,20 +65,25 @@ def run(args, pythonpath=None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--baseline", help="a git revision to time beside the current tree")
+    parser.add_argument("--baseline", action="append", default=[],
+                        help="a git revision to time beside the working tree (repeatable)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"current": None}
-        if args.baseline:
-            trees = {f"baseline {args.baseline}": extract(args.baseline, Path(tmp)), **trees}
+        neutral = Path(tmp, "cwd")
+        neutral.mkdir()
+        for i, rev in enumerate(reversed(args.baseline)):
+            into = Path(tmp, f"baseline{i}")
+            into.mkdir()
+            trees = {f"rev {rev}": extract(rev, into), **trees}
         times = {(tree, cmd): [] for tree in trees for cmd in COMMANDS}
         for tree, path in trees.items():      # warm-up: file cache, numba cache, .pyc files
             for cmd in COMMANDS:
-                run(cmd, path)
+                run(cmd, path, neutral)
         for _ in range(args.repeats):
             for cmd in COMMANDS:
                 for tree, path in trees.items():
-                    times[tree, cmd].append(run(cmd, path))
+                    times[tree, cmd].append(run(cmd, path, neutral))
     load = os.getloadavg()
     lines = ["# Cold start of the command line (bench/bench_startup.py)", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -75,8 +92,10 @@ def main() -> None:
              f"figure is the median wall time of {args.repeats} fresh processes "
              f"(`python -c '{LAUNCH}' ARGS`, the console script's work), interleaved across "
              "trees, after one warm-up run each. Written by the script; none is typed in.", "",
+             "`current` is the working tree as it was (uncommitted edits included); `rev R` the "
+             "tree of git revision R. The ratio is the first column over `current`.", "",
              "| command | target s | " + " | ".join(f"{t} s" for t in trees)
-             + (" | baseline / current |" if args.baseline else "")
+             + (" | first / current |" if args.baseline else "")
              + " all runs (current) s |",
              "|---|---|" + "---|" * len(trees) + ("---|" if args.baseline else "") + "---|"]
     for cmd in COMMANDS:
