@@ -22,6 +22,12 @@ bounds on a double-buffered pipeline of tiles,
   take one load, one DRAM latency and one tile's compute.
 The cycle model (sim/cycle/tiled.py) times the same schedule tile by tile; tests/sim/
 test_cycle_native.py states how close the two are.
+
+Ops the generated controller runs (ws, baseline MAC ops with a plain window: controller_cost.
+controller_runs) are priced as that hardware instead: the mapper keeps the tilings whose tiles
+fit one half of each buffer in words (program.fits) and prices them with controller_cost's
+closed forms of the mapped ws program (docs/controller.md); its cycle model is
+sim/cycle/controller_timing.py.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from dlaforge.program import GRID_NAMES, LOOP_ORDERS, RS_NAMES, Mapping
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
+from . import controller_cost
 from .array_cost import TileCost, ceil_div, row_stationary_tile, systolic_tile
 from .energy import EnergyTable
 from .method_costs import pe_op_pj, unit_cycles, unit_energy_pj
@@ -268,23 +275,47 @@ def _stats(arch: ArchSpec, op: HwOp, priced: dict, i) -> Stats:
 
 # Public API ---------------------------------------------------------------------------------
 def evaluate(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str,
-             table: EnergyTable) -> Stats:
-    """Stats of `op` under one mapping (its `macs` is left 0: the caller knows the layer's)."""
+             table: EnergyTable, controller: bool = True) -> Stats:
+    """Stats of `op` under one mapping (its `macs` is left 0: the caller knows the layer's);
+    `controller` False prices an op the controller runs as the other ops (--trace does)."""
     g = mapping.as_grid(dataflow)
-    if not _fits(arch, op, g)[0]:
+    controller = controller and controller_cost.controller_runs(arch, op, dataflow)
+    if not _fits_for(arch, op, dataflow, g, controller)[0]:
         raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r} does not fit the buffers "
                         f"of {arch.name!r}")
+    if controller:
+        return controller_stats(arch, op, mapping, table)
     return _stats(arch, op, price(arch, op, dataflow, g, mapping.order, table), 0)
 
 
-def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str) -> Mapping:
+def controller_stats(arch: ArchSpec, op: HwOp, mapping: Mapping, table: EnergyTable,
+                     command_cycles: int | None = None) -> Stats:
+    """Stats of an op the controller runs, from the closed forms of one command's counters
+    (the cycles estimated unless `command_cycles` gives them)."""
+    shape, g = controller_cost.shape_of(op), mapping.as_grid("ws")
+    counters = {k: np.asarray(v).ravel()[0] for k, v in
+                controller_cost.counters(arch, shape, g, mapping.order).items()}
+    if command_cycles is None:
+        command_cycles = round(float(controller_cost.cycles(arch, shape, g, mapping.order)[0]))
+    return controller_cost.op_stats(arch, op, {**counters, "cycles": command_cycles}, table)
+
+
+def _fits_for(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, controller: bool = True):
+    """The fit test of `dataflow`'s tiles: words of one buffer half for ops the controller
+    runs, bytes of the shared levels otherwise."""
+    if controller and controller_cost.controller_runs(arch, op, dataflow):
+        return controller_cost.grid_fits(arch, controller_cost.shape_of(op), g)
+    return _fits(arch, op, g)
+
+
+def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str, controller: bool = True) -> Mapping:
     """A fixed heuristic: one array-width of filters, all channels, as many output rows as fit
     (halving channels when even one row does not), loop order n, k, c, p."""
     kt = min(op.K // op.groups, arch.pe_array.cols)
     ct, pt = op.C // op.groups, op.P
     while True:
         mapping = Mapping(kt=kt, ct=ct, pt=pt)
-        if _fits(arch, op, mapping.as_grid(dataflow))[0]:
+        if _fits_for(arch, op, dataflow, mapping.as_grid(dataflow), controller)[0]:
             return mapping
         if pt > 1:
             pt = ceil_div(pt, 2)
@@ -333,9 +364,11 @@ def _lexical_argmin(keys: tuple) -> int:
 
 
 def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
-           table: EnergyTable) -> tuple[Mapping, Stats]:
+           table: EnergyTable, controller: bool = True) -> tuple[Mapping, Stats]:
     """The best mapping by `objective` (energy, cycles or edp) over tilings that fit and all
-    loop orders; ties go to fewer cycles, then less energy."""
+    loop orders; ties go to fewer cycles, then less energy. `controller` False prices an op
+    the controller runs as the other ops (--trace does)."""
+    controller = controller and controller_cost.controller_runs(arch, op, dataflow)
     if objective not in OBJECTIVES:
         raise SpecError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
@@ -346,17 +379,19 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
         rs = _rs_array_candidates(arch, op)
         axes = {"kt": tile_candidates(kg, 1, 8), "ct": tile_candidates(cg, 1, 8),
                 "pt": tile_candidates(op.P, cols, 6), "rs": np.arange(len(rs))}
-    seed = default_mapping(arch, op, dataflow)      # the fixed heuristic is always a candidate
+    seed = default_mapping(arch, op, dataflow, controller)     # always a candidate
     for name in GRID_NAMES:
         axes[name] = np.union1d(axes[name], [getattr(seed, name)])
     grids = np.meshgrid(*axes.values(), indexing="ij")
     g = {name: grid.ravel() for name, grid in zip(axes, grids)}
     if dataflow == "rs":
         g.update(zip(RS_NAMES, rs[g.pop("rs")].T))
-    keep = _fits(arch, op, g)
+    keep = _fits_for(arch, op, dataflow, g, controller)
     if not keep.any():
         raise _too_small(arch, op)
     g = {name: values[keep] for name, values in g.items()}
+    if controller:
+        return _controller_search(arch, op, objective, table, g)
     array, ifmap_rows = _array_totals(arch, op, dataflow, g), _ifmap_rows_fetched(op, g["pt"])
     best = None
     for order in LOOP_ORDERS:
@@ -369,3 +404,31 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     _, order, i, priced = best
     mapping = Mapping(order=order, **{name: int(values[i]) for name, values in g.items()})
     return mapping, _stats(arch, op, priced, i)
+
+
+def _controller_search(arch: ArchSpec, op: HwOp, objective: str, table: EnergyTable,
+                       g: dict) -> tuple[Mapping, Stats]:
+    """search() for an op the controller runs: the tilings `g` (they fit) under every loop
+    order, priced by controller_cost's closed forms (the op's `groups` commands summed)."""
+    shape = controller_cost.shape_of(op)
+    best = None
+    for order in LOOP_ORDERS:
+        totals = controller_cost.command_totals(
+            op, controller_cost.counters(arch, shape, g, order))
+        energy = sum(controller_cost.energy(arch, op, totals, table).values())
+        energy = np.broadcast_to(energy, g["kt"].shape)
+        # by energy, only the least energy's ties need their cycles (the tie-break)
+        some = (np.flatnonzero(energy == energy.min()) if objective == "energy"
+                else np.arange(len(energy)))
+        cycles = controller_cost.cycles(arch, shape, {k: v[some] for k, v in g.items()},
+                                        order) * op.groups
+        priced = {"total_energy": energy[some], "cycles": cycles}
+        keys = (energy[some], cycles, _objective(priced, objective))
+        i = some[_lexical_argmin(keys)]
+        keys = tuple(np.asarray(k)[np.searchsorted(some, i)][None] for k in keys)
+        score = tuple(float(k[0]) for k in reversed(keys))
+        if best is None or score < best[0]:
+            best = (score, order, i)
+    _, order, i = best
+    mapping = Mapping(order=order, **{name: int(g[name][i]) for name in GRID_NAMES})
+    return mapping, controller_stats(arch, op, mapping, table)

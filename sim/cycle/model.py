@@ -1,7 +1,9 @@
 """The cycle model's entry: Stats of one hardware op, timed by events instead of a closed form.
 
 With a SCALE-Sim .cfg the op is replayed as SCALE-Sim runs it (scalesim_replay.py); otherwise
-the analytical mapper picks the schedule and tiled.py times it. The array-level counts (MACs,
+the analytical mapper picks the schedule and tiled.py times it, or, for the ops the generated
+controller runs (ws, baseline MAC ops with a plain window), controller_timing.py times the
+controller's commands exactly. The array-level counts (MACs,
 register and SRAM accesses of the array) are exact sums over the tiles in both models and are
 shared; the cycle model replaces cycles, stalls, DRAM traffic and DRAM energy with its own.
 """
@@ -15,10 +17,12 @@ from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
 from ..analytical import Mapping, evaluate, search
+from ..controller_cost import REQUANT, controller_runs, op_stats, shape_of
 from ..energy import EnergyTable
 from ..limits import check_cycle_tiles
 from ..scalesim_mode import check_scalesim_op, scalesim_stats
 from .scalesim_replay import replay_layer
+from .controller_timing import controller_counters
 from .tiled import TileTrace, simulate_tiles
 
 
@@ -34,15 +38,30 @@ def scalesim_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyT
     return scalesim_stats(arch, op, dataflow, table, replayed)
 
 
+def _controller_cycle_stats(arch: ArchSpec, op: HwOp, mapping: Mapping,
+                            table: EnergyTable) -> tuple[Stats, TileTrace]:
+    """An op the generated controller runs: its `groups` commands one after another, each
+    timed exactly (controller_timing), the counters summed into Stats."""
+    counters = controller_counters(arch, shape_of(op), mapping, REQUANT)
+    stats = op_stats(arch, op, counters, table)
+    return stats, TileTrace(compute_cycles=stats.compute_cycles, total_cycles=stats.cycles,
+                            dram_read_bytes={}, dram_write_bytes=stats.dram_write_bytes,
+                            tiles=0)
+
+
 def native_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
                        table: EnergyTable, mapping: Mapping | None = None,
                        keep_schedule: bool = False) -> tuple[Mapping, Stats, TileTrace]:
     """The mapper's schedule for `op` (or the given one), timed tile by tile; the TileTrace
     holds the per-tile schedule when `keep_schedule` (for --trace)."""
+    # a --trace (keep_schedule) follows tiled.py's tile events, also for the controller's ops
+    controller = controller_runs(arch, op, dataflow) and not keep_schedule
     if mapping is None:
-        mapping, _ = search(arch, op, dataflow, objective, table)
+        mapping, _ = search(arch, op, dataflow, objective, table, controller)
     check_cycle_tiles(op, mapping)
-    stats = evaluate(arch, op, mapping, dataflow, table)
+    if controller:
+        return mapping, *_controller_cycle_stats(arch, op, mapping, table)
+    stats = evaluate(arch, op, mapping, dataflow, table, controller)
     trace = simulate_tiles(arch, op, mapping, dataflow, keep_schedule)
     bits = {"ifmap": op.ifmap_bits, "weight": op.weight_bits, "ofmap": op.psum_bits}
     reads = {o: round(trace.dram_read_bytes[o] * 8 / bits[o]) for o in bits}

@@ -134,9 +134,11 @@ def test_compute_cycles_of_a_single_fold_follow_the_systolic_formula():
     arch = load_arch("edge_tiny")
     table = energy_table(arch)
     [op] = get_method("baseline", arch).transform(linear("fc", 4, 4, N=10), arch)
-    # ws: K=4 rows x N=4 cols, T = M = 10 rows of the batch: 2*4 + 4 + 10 - 2 cycles, one fold
+    # ws runs on the generated controller (docs/controller.md): one fold per tile (4 filters,
+    # 4 channels, a 1x1 kernel) streaming its one pixel, program.ws_fold_length = 2*rows +
+    # cols + pixels + 1 cycles; one tile per image
     stats = evaluate(arch, op, Mapping(kt=4, ct=4, pt=1), "ws", table)
-    assert stats.compute_cycles == 10 * (2 * 4 + 4 + 1 - 2)   # one image per tile: T = 1
+    assert stats.compute_cycles == 10 * (2 * 4 + 4 + 1 + 1)
     assert stats.pe_ops == 10 * 16
 
 

@@ -115,3 +115,82 @@ def test_timing_model_examples():
     assert got["busy_cycles"] == 15
     assert got["dram_read_bytes"] == 8 + 16 and got["dram_write_bytes"] == 2 * 4 * 4
     assert got["acc_reads"] == 2 * 4 and got["acc_writes"] == 2 * 4
+
+
+# The analytical model against the timing model --------------------------------------------
+def random_layer(rng):
+    """A layer of realistic proportions: 1-64 channels and filters, 3-40 pixels a side."""
+    R = rng.choice([1, 1, 3, 3, 5, 7])
+    stride = rng.choice([1, 1, 2, 3])
+    pad = rng.choice([0, R // 2]) if R > 1 else 0
+    H, W = rng.randint(max(R, 3), 40), rng.randint(max(R, 3), 40)
+    P, Q = (H + 2 * pad - R) // stride + 1, (W + 2 * pad - R) // stride + 1
+    if rng.random() < 0.25:
+        P = -(-(H + 2 * pad - R) // stride) + 1
+    if rng.random() < 0.25:
+        Q = -(-(W + 2 * pad - R) // stride) + 1
+    groups = rng.choice([1, 1, 1, 2, 4])
+    return groups, Shape(N=rng.choice([1, 1, 2]), C=rng.randint(1, 64), H=H, W=W,
+                         K=rng.randint(1, 64), R=R, S=R, P=P, Q=Q, stride=stride, padding=pad)
+
+
+def _op(shape, groups, arch):
+    from dlaforge.workloads.hwop import HwOp
+    pe = arch.pe_array
+    return HwOp(name="l", N=shape.N, K=shape.K * groups, C=shape.C * groups, P=shape.P,
+                Q=shape.Q, R=shape.R, S=shape.S, H=shape.H, W=shape.W, stride=shape.stride,
+                padding=shape.padding, groups=groups, ifmap_bits=pe.ifmap_bits,
+                weight_bits=pe.weight_bits, psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits)
+
+
+def _mappings(rng, arch, shape, op, table, count):
+    """The mapper's choice, then random mappings that fit."""
+    from dlaforge.sim.analytical import search
+    found = {search(arch, op, "ws", "energy", table)[0]}
+    tries = 0
+    while len(found) < count and tries < 200:
+        tries += 1
+        m = random_mapping(rng, shape)
+        if fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
+                stride=shape.stride, kt=m.kt, ct=m.ct, pt=m.pt):
+            found.add(m)
+    return sorted(found, key=repr)
+
+
+@pytest.mark.parametrize("arch", [load_arch("edge_tiny"), load_arch("gemmini_like"),
+                                  narrow_arch()], ids=lambda a: a.name)
+def test_analytical_equals_timing_model(arch):
+    import numpy as np
+
+    from dlaforge.sim import controller_cost
+    from dlaforge.sim.analytical import evaluate
+    from dlaforge.sim.cycle.model import native_cycle_stats
+    from dlaforge.sim.energy import energy_table
+
+    table, rng = energy_table(arch), random.Random(f"layers {arch.name}")
+    errors, layers = [], 0
+    while layers < 64:
+        groups, shape = random_layer(rng)
+        op = _op(shape, groups, arch)
+        if not controller_cost.controller_runs(arch, op, "ws"):
+            continue            # its smallest tile does not fit (a wide image): tiled.py's
+        layers += 1
+        for mapping in _mappings(rng, arch, shape, op, table, 4):
+            timed = controller_counters(arch, shape, mapping, True)
+            g = mapping.as_grid("ws")
+            closed = controller_cost.counters(arch, shape, g, mapping.order)
+            for name in COUNTERS[1:]:
+                assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], (name, shape,
+                                                                                  mapping)
+            estimate = float(controller_cost.cycles(arch, shape, g, mapping.order)[0])
+            errors.append(abs(estimate - timed["cycles"]) / timed["cycles"])
+            assert errors[-1] <= 0.05, (shape, mapping, estimate, timed["cycles"])
+            # the two models' Stats: equal but for the cycles
+            ana = evaluate(arch, op, mapping, "ws", table)
+            _, cyc, _ = native_cycle_stats(arch, op, "ws", "energy", table, mapping)
+            assert cyc.cycles == timed["cycles"] * groups
+            assert (ana.accesses, ana.compute_cycles, ana.dram_read_bytes,
+                    ana.dram_write_bytes) == (cyc.accesses, cyc.compute_cycles,
+                                              cyc.dram_read_bytes, cyc.dram_write_bytes)
+            assert ana.energy_pj == pytest.approx(cyc.energy_pj, rel=1e-12)
+    assert len(errors) >= 3 * 64
