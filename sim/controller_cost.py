@@ -49,8 +49,13 @@ REQUANT = True      # the controller's commands requantize their outputs (as --s
 
 def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     """True when the generated controller runs `op` under `dataflow`: ws, a baseline MAC op
-    with a plain window at the array's widths, on a preset or arch YAML (rtl_cannot_run)."""
-    return dataflow == "ws" and rtl_cannot_run(arch, op, dataflow) is None
+    with a plain window at the array's widths, on a preset or arch YAML (rtl_cannot_run), and
+    its smallest tile (one filter, one channel, one output row: every column) fits one half
+    of each buffer (a buffer word holds every column of a row, so a wide image may not)."""
+    if dataflow != "ws" or rtl_cannot_run(arch, op, dataflow) is not None:
+        return False
+    one = np.ones(1, np.int64)
+    return bool(grid_fits(arch, shape_of(op), {"kt": one, "ct": one, "pt": one})[0])
 
 
 def shape_of(op: HwOp) -> Shape:
@@ -158,7 +163,8 @@ def _reps(trips):
     idx = np.where(np.arange(5) == 4, t - 1, np.minimum(np.arange(5), t - 1))
     weight = np.concatenate([np.ones_like(t), t >= 3, t >= 4, np.maximum(t - 4, 0), t >= 2],
                             axis=-1)
-    return idx, weight.astype(np.float64)
+    used = weight.any(axis=0)       # no candidate has that many trips: drop the class
+    return idx[:, used], weight[:, used].astype(np.float64)
 
 
 def _previous(a: dict, trips: dict, order: str):
@@ -245,29 +251,38 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     a2, has2 = _previous(a1, t, order)
     has2 &= has1
 
-    def size(idx, loop, tile, last):
-        return np.where(idx[loop] == t[loop] - 1, last, tile)
-
     def changed(x, y, loops):
         return np.any([x[lp] != y[lp] for lp in loops], axis=0)
 
     first = ~has1           # tile 0 loads all it needs
 
-    k_i, c_i, p_i = size(a, "k", kt, k_last), size(a, "c", ct, c_last), size(a, "p", pt, p_last)
+    def pick(idx, loop, values):
+        """values = (at a full tile, at the last tile) of `loop`, per candidate."""
+        return np.where(idx[loop] == t[loop] - 1, values[1], values[0])
+
+    # what a tile's jobs cost depends on its sizes: priced per candidate at the full and the
+    # last size along each loop, then picked per class
+    ks, cs, ps = (kt, k_last), (ct, c_last), (pt, p_last)
     in_rows = np.select([a["p"] == tp - 1] + [a["p"] == j for j in range(3)],
                         [rows_last] + rows_at, rows_mid)
-    ifmap_c, ifmap_l = _run(c_i, rows, b["i"], bw)
-    weight_c, weight_l = _run(k_i, cols, b["w"], bw)
-    psum_c, psum_l = _run(k_i, cols, b["s"], bw)
+    ifmap_c, ifmap_l = (pick(a, "c", v) for v in zip(*(_run(c, rows, b["i"], bw) for c in cs)))
+    per_k = [[_run(k, cols, b["w"], bw)[0] * shape.R * shape.S * c for c in cs] for k in ks]
+    weight_c = pick(a, "k", [pick(a, "c", per_k[0]), pick(a, "c", per_k[1])])
+    weight_l = pick(a, "k", [_run(k, cols, b["w"], bw)[1] for k in ks])
+    psum = [_run(k, cols, b["s"], bw) for k in ks]
+    psum_c = pick(a, "k", [psum[0][0], psum[1][0]]) * pick(a, "p", ps) * shape.Q
+    psum_l = pick(a, "k", [psum[0][1], psum[1][1]])
     readback = changed(a, a1, "nkp") & (a["c"] > 0)
     load, _ = _job([(first | changed(a, a1, "ncp"), in_rows * shape.W * ifmap_c, ifmap_l),
-                    (first | changed(a, a1, "kc"), shape.R * shape.S * c_i * weight_c, weight_l),
-                    (readback, p_i * shape.Q * psum_c, psum_l)], lat)
+                    (first | changed(a, a1, "kc"), weight_c, weight_l),
+                    (readback, psum_c, psum_l)], lat)
+    k_blocks = [ceil_div(k, cols) for k in ks]
+    c_blocks = [ceil_div(c, rows) for c in cs]
+    fold_len = [program.ws_fold_length(rows, cols, p * shape.Q) for p in ps]
 
     def compute(idx):
-        k, c, p = size(idx, "k", kt, k_last), size(idx, "c", ct, c_last), size(idx, "p", pt, p_last)
-        return (program.folds(rows, cols, shape.R, shape.S, k, c)
-                * program.ws_fold_length(rows, cols, p * shape.Q))
+        return (pick(idx, "k", k_blocks) * pick(idx, "c", c_blocks) * shape.R * shape.S
+                * pick(idx, "p", fold_len))
 
     no_c = order.replace("c", "")
 
@@ -279,15 +294,29 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         prev, has = _previous({x: idx[x] for x in no_c}, t, no_c)
         return ~has | (prev["k"] != idx["k"])
 
-    def write_back(idx, leaves):
-        k, p = size(idx, "k", kt, k_last), size(idx, "p", pt, p_last)
-        final = idx["c"] == t["c"] - 1
-        wb_o, last_o = _write_back(k, p * shape.Q, cols, b["o"], bw)
-        wb_s, last_s = _write_back(k, p * shape.Q, cols, b["s"], bw)
+    jobs = {}
+    for i, k in enumerate(ks):
         pieces = REQUANT_PIECES * k
         params = run_cycles(pieces, 1, bw) - _last_gap(pieces, 1, bw) + lat + 2
-        out = np.where(final, wb_o + np.where(fetches(idx), params, 0), wb_s)
-        return np.where(leaves, out, 0), np.where(leaves, np.where(final, last_o, last_s), 0)
+        for j, p in enumerate(ps):
+            for name, bytes_ in (("o", b["o"]), ("s", b["s"])):
+                jobs[name, i, j] = _write_back(k, p * shape.Q, cols, bytes_, bw)
+        jobs["params", i] = params
+
+    def write_back(idx, leaves):
+        last_k, last_p = idx["k"] == t["k"] - 1, idx["p"] == t["p"] - 1
+        final = idx["c"] == t["c"] - 1
+
+        def at(name, part):
+            return np.where(last_k, np.where(last_p, jobs[name, 1, 1][part],
+                                              jobs[name, 1, 0][part]),
+                            np.where(last_p, jobs[name, 0, 1][part], jobs[name, 0, 0][part]))
+
+        params = np.where(fetches(idx), np.where(last_k, jobs["params", 1],
+                                                 jobs["params", 0]), 0)
+        out = np.where(final, at("o", 0) + params, at("s", 0))
+        return (np.where(leaves, out, 0),
+                np.where(leaves, np.where(final, at("o", 1), at("s", 1)), 0))
 
     wb, wb_last = write_back(a2, has2 & changed(a1, a2, "nkp"))
     load = load + np.where((wb > 0) & (load > 1), np.maximum(wb_last - 2, 0), 0)
@@ -309,9 +338,31 @@ def command_totals(op: HwOp, counters_: dict) -> dict:
     return {name: value * op.groups for name, value in counters_.items()}
 
 
+def _registers(arch: ArchSpec, op: HwOp, totals: dict) -> dict:
+    """Accesses of the PEs' register files named in the spec, which the RTL does not count:
+    every fold loads each PE's stationary weight (a write per weight word lane the array
+    reads), and each MAC reads it; ifmap and sums pass through pipeline registers."""
+    out = {}
+    for operand in ("ifmap", "weight", "ofmap"):
+        level = arch.pe_level(operand)
+        if level is not None:
+            reads, writes = ((op.pe_macs, totals["weight_reads"]) if operand == "weight"
+                             else (0, 0))
+            out.setdefault(level.name, {})[operand] = {"reads": reads, "writes": writes}
+    return out
+
+
+def _register_energy(arch: ArchSpec, registers: dict, table):
+    bits = {"ifmap": arch.pe_array.ifmap_bits, "weight": arch.pe_array.weight_bits,
+            "ofmap": arch.pe_array.psum_bits}
+    return sum(n["reads"] * table.access_pj(level, bits[o], False)
+               + n["writes"] * table.access_pj(level, bits[o], True)
+               for level, operands in registers.items() for o, n in operands.items())
+
+
 def energy(arch: ArchSpec, op: HwOp, totals: dict, table) -> dict:
     """Energy per component (arrays) of an op's summed counters, as stats_from_counters
-    prices them."""
+    prices them, and the PEs' register files (`_registers`)."""
     pe = arch.pe_array
     sram = 0.0
     for operand, bits, prefix in (("ifmap", pe.ifmap_bits, "ifmap"),
@@ -320,7 +371,8 @@ def energy(arch: ArchSpec, op: HwOp, totals: dict, table) -> dict:
         level = arch.shared_level(operand).name
         sram = sram + (totals[f"{prefix}_reads"] * table.access_pj(level, bits, False)
                        + totals[f"{prefix}_writes"] * table.access_pj(level, bits, True))
-    return {"mac": op.pe_macs * table.mac_pj, "rf": 0.0, "noc": 0.0, "sram": sram,
+    rf = _register_energy(arch, _registers(arch, op, totals), table)
+    return {"mac": op.pe_macs * table.mac_pj, "rf": rf, "noc": 0.0, "sram": sram,
             "dram": (totals["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
                      + totals["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit)}
 
@@ -329,7 +381,7 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table) -> Stats:
     """Stats of a whole HwOp from the counters of one of its commands (every program.COUNTERS
     value, from the timing model or the closed forms): stats_from_counters, with the DRAM
     traffic split into ifmap, weight (and parameters), partial sums read back, and outputs
-    written (final and spilled)."""
+    written (final and spilled), and the PEs' register files (`_registers`)."""
     pe = arch.pe_array
     total = command_totals(op, {name: int(counters_[name]) for name in program.COUNTERS})
     b = _bytes(arch, REQUANT)
@@ -343,5 +395,8 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table) -> Stats:
     dram = {"ifmap": {"reads": total["ifmap_writes"], "writes": 0},
             "weight": {"reads": total["weight_writes"], "writes": 0},
             "ofmap": {"reads": readback, "writes": final + spill}}
-    return replace(stats, accesses={**stats.accesses, "dram": dram},
+    registers = _registers(arch, op, total)
+    return replace(stats, accesses={**registers, **stats.accesses, "dram": dram},
+                   energy_breakdown_pj={**stats.energy_breakdown_pj,
+                                        "rf": float(_register_energy(arch, registers, table))},
                    weight_storage_bits=op.weight_storage_bits, ops=dict(op.ops))
