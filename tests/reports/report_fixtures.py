@@ -3,7 +3,8 @@ named `conftest` would shadow tests/conftest.py for `from conftest import ...`).
 
 Stand-in efficiency methods, so that method comparison and refusal are exercised whatever
 methods are registered: `half_weights` stores and moves weights at half the arch's width;
-`needs_xnor` asks for a PE kind no preset has."""
+`needs_xnor` asks for a PE kind no preset has. Both run on the baseline family's hardware
+and models (a registered method names its family)."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -23,9 +24,9 @@ def _half_weights(layer, arch):
 
 STAND_INS = {
     "half_weights": Method(name="half_weights", description="test stand-in: weights at half width",
-                           transform=_half_weights, pe_kinds=("mac",)),
+                           transform=_half_weights, pe_kinds=("mac",), family="baseline"),
     "needs_xnor": Method(name="needs_xnor", description="test stand-in: needs an xnor PE array",
-                         transform=baseline.transform, pe_kinds=("xnor",)),
+                         transform=baseline.transform, pe_kinds=("xnor",), family="baseline"),
 }
 
 
