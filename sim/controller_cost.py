@@ -296,8 +296,9 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
 
     jobs = {}
     for i, k in enumerate(ks):
-        pieces = REQUANT_PIECES * k
-        params = run_cycles(pieces, 1, bw) - _last_gap(pieces, 1, bw) + lat + 2
+        # PARAMS: per table word (filter block) a run of REQUANT_PIECES bytes per filter
+        param_cycles, param_last = _run(REQUANT_PIECES * k, REQUANT_PIECES * cols, 1, bw)
+        params = param_cycles - param_last + lat + 2
         for j, p in enumerate(ps):
             for name, bytes_ in (("o", b["o"]), ("s", b["s"])):
                 jobs[name, i, j] = _write_back(k, p * shape.Q, cols, bytes_, bw)

@@ -10,7 +10,8 @@ job is taken exactly when request j frees the channel, so a job reduces to a few
 - LOAD (ifmap runs, then weight runs, then partial-sum runs; requests of beat_elements each):
   its first request at t0 = max(s + 1, free), its last at t0 + (all gaps but the last's), done
   at d = last + Lat + 1 (d = s + 1 when it moves nothing);
-- PARAMS (3 * k_size one-byte elements, one run): the same rule, done at dP;
+- PARAMS (per parameter-table word kb < ceil(k_size/cols), a run of 3*min(cols, k_size -
+  kb*cols) one-byte elements, in requests of beat_elements(1, bw)): the same rule, done at dP;
 - write-back (per accumulator word a FETCH cycle, then its run's requests): the first request at
   max(s + 2, free), a word's requests back to back, the next word's first request
   max(2, last gap) after the previous word's last; it ends at dW, the last request's cycle.
@@ -113,6 +114,16 @@ def _write_back(words_per_block, total, lanes, b, bw):
     return spans + steps, np.where(words > 0, last, 0)
 
 
+def param_section(k_size, cols: int, bw: float):
+    """(channel cycles, last request's gap) of a PARAMS job of `k_size` filters: per table word
+    (filter block of `cols`) a run of REQUANT_PIECES one-byte elements per filter, back to
+    back."""
+    full, run, rem = _blocks(k_size, cols)
+    cycles = (full * run_cycles(REQUANT_PIECES * run, 1, bw)
+              + run_cycles(REQUANT_PIECES * rem, 1, bw))
+    return cycles, last_gap(REQUANT_PIECES * np.where(rem > 0, rem, run), 1, bw)
+
+
 def _element_bytes(arch: ArchSpec, requant: bool) -> dict:
     pe = arch.pe_array
     b_s = element_bytes(pe.psum_bits)
@@ -156,12 +167,12 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant: bool, bw: float) -> di
         lasts.append(last)
     wb_span = np.where(wb_b == b["o"], spans[0], spans[1])
     wb_last = np.where(wb_b == b["o"], lasts[0], lasts[1])
-    pieces = REQUANT_PIECES * k_size
+    params_cycles, params_last = param_section(k_size, cols, bw)
     return {"load_cycles": load_cycles, "load_last": load_last,
             "wb_span": np.where(t["leaves"], wb_span, 0),
             "wb_last": np.where(t["leaves"], wb_last, 0),
             "params": params_fetched(t, requant),
-            "params_cycles": run_cycles(pieces, 1, bw), "params_last": last_gap(pieces, 1, bw)}
+            "params_cycles": params_cycles, "params_last": params_last}
 
 
 def fold_cycles(arch: ArchSpec, shape: Shape, t: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -64,13 +64,6 @@ def random_case(arch, rng):
             return Shape(N, C, H, W, K, R, S, P, Q, stride, pad), Mapping(kt, ct, pt, order)
 
 
-def table_words_agree(arch, mapping) -> bool:
-    """True where cutting the parameter fetch per table word (the RTL, docs/controller.md)
-    and as one run (the timing model until it follows) give the same requests."""
-    beat = max(1, int(arch.dram.bandwidth_bytes_per_cycle))
-    return mapping.kt <= arch.pe_array.cols or (3 * arch.pe_array.cols) % beat == 0
-
-
 CASES = [(name, seed) for name in ("edge_tiny", "a4x8", "a3x5") for seed in range(4)]
 
 
@@ -83,7 +76,7 @@ def test_random_layers_bit_exact_and_equal_to_the_timing_model(archs, name, seed
         bandwidth = None          # its own narrow 1 byte/cycle
     arch = with_dram(arch, bandwidth, latency)
     shape, mapping = random_case(arch, rng)
-    requant = seed % 2 == 1 and table_words_agree(arch, mapping)
+    requant = seed % 2 == 1
     job = ControllerJob.random(arch, shape, mapping, rng, requant=requant, relu=seed % 4 == 3)
     check(job)
 
@@ -144,9 +137,6 @@ def test_non_square_array_small_buffers_narrow_dram(archs):
     check(job)
 
 
-@pytest.mark.xfail(strict=False, reason="sim/cycle/controller_timing.py still fetches the "
-                   "parameters as one run of 3*k_size bytes; docs/controller.md now cuts them "
-                   "per table word (cols filters)")
 def test_parameters_are_fetched_one_table_word_at_a_time(archs):
     """3x5 array, 2 bytes/cycle: a block's 15 parameter bytes take 8 requests (the last
     one byte), so 10 filters take 16 requests where one run of 30 bytes would take 15."""

@@ -7,7 +7,8 @@ only; tests/sim/test_controller_models.py holds the numba model equal to it.
 Where the contract leaves a choice, this reading (and the model) takes the simplest hardware:
 a write-back started at cycle s spends s + 1 on its first FETCH, so its first request is taken
 at max(s + 2, free) (the write engine of hw/writer.py); the parameter table is empty when a
-command starts; PARAMS is one run of 3 * k_size bytes.
+command starts; PARAMS is cut per parameter-table word: per filter block kb a run of
+3 * min(cols, k_size - kb*cols) bytes.
 """
 
 from __future__ import annotations
@@ -120,10 +121,11 @@ def run_command(rows, cols, bits, bw, lat, shape, mapping, requant, halves=None)
 
     def params_job(s, tile):
         t = s
-        for n in requests(3 * tile["ks"], 1):
-            t = max(t + 1, state["free"])
-            state["free"] = t + _gap(n, 1, bw)
-            counters["dram_read_bytes"] += n
+        for kb in range(_ceil(tile["ks"], cols)):
+            for n in requests(3 * min(cols, tile["ks"] - kb * cols), 1):
+                t = max(t + 1, state["free"])
+                state["free"] = t + _gap(n, 1, bw)
+                counters["dram_read_bytes"] += n
         return t + lat + 1
 
     def write_back(s, tile):
