@@ -46,6 +46,7 @@ bench: $(STAMP) tools
 	$(PY) bench/bench_rtl.py
 	$(PY) bench/bench_method_rtl.py
 	$(PY) bench/bench_rtl_network.py     # a small CNN chained through DRAM on Icarus and Verilator
+	$(PY) bench/bench_startup.py        # cold start of --help, list and an analytical simulate
 	$(PY) bench/bench_controller.py     # the mapped ws controller against the old program, per ResNet-18 layer
 	$(PY) bench/bench_workloads.py      # ONNX import times; ZigZag's models if ZIGZAG_WORKLOADS is set
 	$(PY) bench/bench_sweep.py          # 1,000 ResNet-18 points four ways: 15-20 minutes

@@ -4,6 +4,7 @@ layer's work goes to the vector unit, sim/vector_cost.py, whatever the method)."
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from typing import TYPE_CHECKING
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
@@ -13,15 +14,15 @@ from dlaforge.workloads.networks import Network
 from dlaforge.workloads.vector_ops import VectorOp, vector_work
 
 from .analytical import search
-from .cycle.model import native_cycle_stats, scalesim_cycle_stats
-from .cycle.trace import TraceWriter
 from .methods import method_timing
-from .cycle.rtl_timing import rtl_op_stats
 from .energy import energy_table
 from .limits import check_sizes
 from .rtl_program import analytical_rtl_stats, rtl_cannot_run, rtl_layer_reason, rtl_mapping
 from .scalesim_mode import scalesim_stats
 from .vector_cost import vector_stats
+
+if TYPE_CHECKING:
+    from .cycle.trace import TraceWriter
 
 SCHEDULES = ("mapped", "rtl")
 
@@ -49,6 +50,7 @@ def _rtl_pricing(arch: ArchSpec, method: str, model: str, dataflow: str, layer, 
         reasons.append(f"{method}'s hardware: {reason}")
     reason = rtl_cannot_run(arch, op, dataflow)
     if reason is None:
+        from .cycle.rtl_timing import rtl_op_stats      # numba: imported when a model needs it
         return (rtl_op_stats if model == "cycle" else analytical_rtl_stats), rtl_mapping
     reasons.append(reason if method == "baseline" else f"the baseline accelerator: {reason}")
     raise SpecError(f"--schedule rtl: the generated hardware cannot run layer {layer.name!r} "
@@ -67,6 +69,9 @@ def _op_stats(arch, op, dataflow, objective, table, model, tracing, rtl_program)
     if rtl_program is not None:
         price, mapping = rtl_program
         return price(arch, op, dataflow, table), mapping(arch, op, dataflow), None
+    if model == "cycle":
+        # the cycle model (numba) is imported only by the runs that use it: a quick start
+        from .cycle.model import native_cycle_stats, scalesim_cycle_stats
     if arch.scalesim is not None:
         price = scalesim_cycle_stats if model == "cycle" else scalesim_stats
         return price(arch, op, dataflow, table), {"fixed": "scalesim"}, None
@@ -182,6 +187,7 @@ def run_networks(arch: ArchSpec, network: Network, dataflows, model: str, method
     if model != "cycle" or arch.scalesim is not None:
         raise SpecError("--trace needs --model cycle on a preset or arch YAML (the SCALE-Sim "
                         ".cfg replay writes no traces)")
+    from .cycle.trace import TraceWriter
     writers, records = [], []
     try:
         for df in dataflows:
