@@ -21,13 +21,12 @@ from pathlib import Path
 
 from dlaforge.arch import load_arch
 from dlaforge.outputs import publish_files
-from dlaforge.program import COUNTERS
 from dlaforge.sim.analytical import search
-from dlaforge.sim.controller_cost import REQUANT, controller_runs, shape_of
+from dlaforge.sim.controller_cost import REQUANT, command_totals, controller_runs, shape_of
 from dlaforge.sim.cycle.controller_timing import controller_counters
-from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from dlaforge.sim.energy import energy_table
-from dlaforge.sim.rtl_program import commands_of, gemm_of, rtl_cannot_run
+from dlaforge.sim.methods import baseline, summed
+from dlaforge.sim.rtl_program import rtl_cannot_run
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import load_network
 
@@ -38,8 +37,7 @@ ARCHS = ("edge_tiny", "gemmini_like")
 def old_program(arch, op) -> dict | None:
     if rtl_cannot_run(arch, op, "ws") is not None:
         return None
-    counters = rtl_timing(arch, "ws", gemm_of(op), requant=True).counters
-    return {name: value * commands_of(op) for name, value in counters.items()}
+    return summed(baseline.command_counters(arch, op, "ws"))
 
 
 def new_program(arch, op, table) -> tuple[dict, int, dict] | None:
@@ -47,8 +45,7 @@ def new_program(arch, op, table) -> tuple[dict, int, dict] | None:
         return None
     mapping, stats = search(arch, op, "ws", "energy", table)
     counters = controller_counters(arch, shape_of(op), mapping, REQUANT)
-    summed = {name: counters[name] * op.groups for name in COUNTERS}
-    return summed, stats.cycles, mapping.to_dict()
+    return command_totals(op, counters), stats.cycles, mapping.to_dict()
 
 
 def layer_rows(arch_name: str) -> tuple[list[str], dict]:
