@@ -4,6 +4,13 @@ import textwrap
 
 import pytest
 import yaml
+from hypothesis import settings
+
+# Property tests draw the same examples on every run, so CI passes or fails on the code, not the
+# draw; `pytest --hypothesis-profile=explore` draws new ones.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False, max_examples=200)
+settings.load_profile("ci")
 
 from scalesim_cfg import SCALESIM_CFG  # tests/ is on sys.path: the folder of this conftest
 
