@@ -10,7 +10,7 @@ DEMO_ARCHS := tpu_like,eyeriss_like,gemmini_like,tpu_like_winograd,tpu_like_smar
 # The model of every run: analytical, or cycle (make demo DEMO_MODEL=cycle).
 DEMO_MODEL ?= analytical
 
-.PHONY: demo test bench lint tools clean wheel-check
+.PHONY: demo test test-long bench lint tools clean wheel-check
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ demo: $(STAMP)
 
 test: $(STAMP) tools
 	$(PY) -m pytest
+
+# The slow RTL sweeps that `make test` leaves out (pytest's `long` marker).
+test-long: $(STAMP) tools
+	$(PY) -m pytest -m long
 
 bench: $(STAMP) tools
 	$(PY) bench/bench_analytical.py

@@ -23,6 +23,7 @@ def test_lint_is_clean_with_only_amaranths_waivers(tmp_path, arch):
     assert set(LINT_WAIVERS) == {"-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE"}
 
 
+@pytest.mark.long
 def test_verilator_runs_bit_exact_and_cycle_exact(tmp_path):
     arch = load_arch("edge_tiny")
     rng = np.random.default_rng(7)
