@@ -45,7 +45,10 @@ from .job import ControllerJob, ControllerResult, summed
 
 SIMULATORS = ("icarus", "verilator")
 MAX_CYCLES = 10_000_000         # per command, as run.run_amaranth's
-MIN_DEPTH_BITS = 20             # DRAM elements the harness holds at least (4 MiB at 32 bits)
+# DRAM elements the harness holds at least, as a power of two: a larger layer builds again.
+# Icarus allocates and clears the array at each start (2**20 elements: 0.15 s), Verilator at
+# almost no cost, and its builds are slow: one build serves layers up to 4 M elements.
+MIN_DEPTH_BITS = {"icarus": 16, "verilator": 22}
 MIN_RING_BITS = 8               # read responses in flight (latency below 256 cycles)
 ICARUS_FLAGS = ("-g2005",)      # Yosys' `always @*` blocks run at time 0 only under -g2005
 VERILATOR_FLAGS = ("-O3", "--x-assign", "fast", "-Wno-fatal", *LINT_WAIVERS)
@@ -101,11 +104,11 @@ def tool_version(sim: str) -> str:
     return "; ".join(lines)
 
 
-def build_free(arch: ArchSpec, sim: str = "icarus", depth_bits: int = MIN_DEPTH_BITS,
+def build_free(arch: ArchSpec, sim: str = "icarus", depth_bits: int | None = None,
                ring_bits: int = MIN_RING_BITS) -> Build:
     """The harness simulator of `arch`'s controller for `sim`, from the cache or built now."""
-    if sim not in SIMULATORS:
-        raise SpecError(f"`sim` must be one of {', '.join(SIMULATORS)}, not {sim!r}")
+    _check(sim)
+    depth_bits = MIN_DEPTH_BITS[sim] if depth_bits is None else depth_bits
     start = time.perf_counter()
     design = design_of(arch)
     harness = harness_verilog(design.ports, depth_bits, ring_bits)
@@ -140,6 +143,7 @@ def run_free(jobs: list[ControllerJob], work_dir: Path | None = None, sim: str =
              max_cycles: int = MAX_CYCLES) -> list[ControllerResult]:
     """Run `jobs` free-running on `sim` (one simulator process per arch among them), in
     `work_dir` (a temporary folder by default; it keeps the input and output files)."""
+    _check(sim)
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="dlaforge_free_") as tmp:
             return run_free(jobs, Path(tmp), sim, max_cycles)
@@ -151,7 +155,7 @@ def run_free(jobs: list[ControllerJob], work_dir: Path | None = None, sim: str =
         picked = [jobs[i] for i in indices]
         words = max(job.regions["end"] for job in picked)
         latency = max(max(1, int(job.arch.dram.latency_cycles)) for job in picked)
-        build = build_free(arch, sim, max(MIN_DEPTH_BITS, bits_for(words)),
+        build = build_free(arch, sim, max(MIN_DEPTH_BITS[sim], bits_for(words)),
                            max(MIN_RING_BITS, bits_for(latency + 1)))
         folder = Path(work_dir) / f"arch{g}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -185,6 +189,11 @@ def run_built(build: Build, jobs: list[ControllerJob], folder: Path,
                                         sum(c for _, c in per_command), per_command,
                                         wall / len(jobs)))
     return results
+
+
+def _check(sim: str) -> None:
+    if sim not in SIMULATORS:
+        raise SpecError(f"`sim` must be one of {', '.join(SIMULATORS)}, not {sim!r}")
 
 
 def _run(command: list[str], cwd: Path, log: Path, what: str) -> None:
