@@ -65,14 +65,15 @@ class NetworkLayer:
 @dataclass(frozen=True)
 class LayerSpec:
     """One hardware op of a network: its name, one group's Shape (all N images), its mapping,
-    its groups, and whether it may read the previous op's outputs (False: a layer of several
-    hardware ops)."""
+    its groups, whether it may read the previous op's outputs (False: a layer of several
+    hardware ops), and its dataflow."""
 
     name: str
     shape: Shape
     mapping: Mapping
     groups: int = 1
     chainable: bool = True
+    dataflow: str = "ws"
 
 
 class ControllerNetworkJob:
@@ -81,7 +82,7 @@ class ControllerNetworkJob:
     def __init__(self, arch: ArchSpec, layers: list[NetworkLayer]):
         self.arch, self.layers = arch, layers
         self.geo = Geometry.of(arch)
-        self.regions, self.size = self._regions()
+        self.bases, self.size = self._regions()
         self.commands()                 # every relocated field fits its width
 
     @staticmethod
@@ -93,7 +94,9 @@ class ControllerNetworkJob:
         for index, spec in enumerate(specs):
             s = spec.shape
             note = (chains(prev, s, spec.groups, s.N, arch) if spec.chainable else SEVERAL_OPS)
-            job = ControllerJob.random(arch, s, spec.mapping, rng, groups=spec.groups)
+            # a ws job is ControllerJob's default (the keyword exists once it runs os too)
+            other = {} if spec.dataflow == "ws" else {"dataflow": spec.dataflow}
+            job = ControllerJob.random(arch, s, spec.mapping, rng, groups=spec.groups, **other)
             if note == "chained":
                 job = replace(job, ifmap=layers[-1].job.expected().transpose(0, 3, 1, 2))
             sums = job.sums().transpose(3, 0, 1, 2)
@@ -117,11 +120,20 @@ class ControllerNetworkJob:
             out.append(bases)
         return out, top
 
+    @property
+    def regions(self) -> dict:
+        """DRAM base of each layer's regions, named "<layer index>.<region>" (a chained ifmap
+        is the previous layer's ofmap), and "end", the image's size (as ControllerJob.regions,
+        for the runners that size their memory by it)."""
+        named = {f"{i}.{name}": base for i, bases in enumerate(self.bases)
+                 for name, base in bases.items()}
+        return {**named, "end": self.size}
+
     def dram_image(self) -> np.ndarray:
         """Each layer's weights, parameter table and (unless chained) ifmap, as its job lays
         them out, at the layer's bases."""
         memory = np.zeros(self.size, dtype=np.int64)
-        for layer, bases in zip(self.layers, self.regions):
+        for layer, bases in zip(self.layers, self.bases):
             local, image = layer.job.regions, layer.job.dram_image()
             for name, following in zip(REGIONS[:3], REGIONS[1:4]):
                 if name == "ifmap" and layer.chained:
@@ -132,7 +144,7 @@ class ControllerNetworkJob:
 
     def layer_commands(self, index: int) -> list[dict]:
         """Layer `index`'s commands (one per group) with the network's bases."""
-        job, bases = self.layers[index].job, self.regions[index]
+        job, bases = self.layers[index].job, self.bases[index]
         return [relocated(self.geo, command, job.regions, bases) for command in job.commands()]
 
     def commands(self) -> list[dict]:
@@ -142,7 +154,7 @@ class ControllerNetworkJob:
         """Each layer's N x P x Q x Kt outputs as the controller left them in DRAM (the name
         hw/controller/run.py's runners call)."""
         outs = []
-        for layer, bases in zip(self.layers, self.regions):
+        for layer, bases in zip(self.layers, self.bases):
             local = layer.job.regions
             outs.append(layer.job.output_of(memory[bases["ofmap"] - local["ofmap"]:]))
         return outs
@@ -183,7 +195,23 @@ def run_network(job: ControllerNetworkJob, sim: str = "amaranth",
     from .run import run_amaranth, run_cocotb
     if sim == "amaranth":
         return run_amaranth(job)
-    if build_dir is not None:
-        return run_cocotb([job], Path(build_dir), sim)[0]
-    with tempfile.TemporaryDirectory(prefix="dlaforge_controller_") as tmp:
-        return run_cocotb([job], Path(tmp), sim)[0]
+    if build_dir is None:
+        with tempfile.TemporaryDirectory(prefix="dlaforge_controller_") as tmp:
+            return run_network(job, sim, Path(tmp))
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    runner = verilator_runner(job.arch, build_dir) if sim == "verilator" else None
+    return run_cocotb([job], build_dir, sim, runner)[0]
+
+
+def verilator_runner(arch: ArchSpec, build_dir: Path):
+    """The controller's Verilog (and manifest) in `build_dir`, built for Verilator with its
+    UNOPTFLAT warning off: hw/controller/tiles.py computes a tile's `lo` and `in_rows` from its
+    own `p_size`, fields of one struct signal, which Verilator sees as a combinational loop of
+    that signal (a false one: no bit depends on itself). To go once tiles.py computes p_size in
+    a signal of its own (the first accelerator lints clean with hw/verilog.LINT_WAIVERS)."""
+    from ..sim_cocotb import compile_verilog
+    from .run import TOP, generate
+    verilog_path, _ = generate(arch, build_dir)
+    verilog_path.write_text("/* verilator lint_off UNOPTFLAT */\n" + verilog_path.read_text())
+    return compile_verilog(verilog_path, TOP, build_dir, "verilator")
