@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--dataflow", help="ws, os, is, rs or all (default: the arch's first)")
     sim.add_argument("--model", default="analytical", choices=MODELS,
                      help="analytical (default; closed form), cycle (tile by tile) or rtl "
-                          "(the generated Verilog, simulated)")
+                          "(the generated Verilog, simulated: the controller running the "
+                          "mapper's program where it runs every layer, as under ws; else the "
+                          "first accelerator's fixed program)")
     sim.add_argument("--method", default="baseline",
                      help="efficiency method (dlaforge list methods; default baseline)")
     sim.add_argument("--batch", type=int, default=1, help="images per inference (default 1)")
@@ -63,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                           "that fit its width)")
     sim.add_argument("--schedule", choices=("mapped", "rtl"),
                      help="mapped: the mapper's tiling and loop order (default); rtl: the "
-                          "program the generated accelerator runs (--model rtl's only one)")
+                          "first accelerator's fixed program (what --model rtl runs where the "
+                          "controller does not)")
     sim.add_argument("--trace", type=Path, metavar="DIR",
                      help="cycle model: write DRAM and SRAM access traces (gzip CSV) into DIR")
     rep = sub.add_parser("report", help="HTML and Markdown report with figures comparing "

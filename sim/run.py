@@ -164,8 +164,10 @@ def settle_schedule(arch: ArchSpec, model: str, schedule: str | None) -> str:
     if schedule not in SCHEDULES:
         raise SpecError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
     if model == "rtl" and schedule != "rtl":
-        raise SpecError("--model rtl runs the generated accelerator's own schedule "
-                        "(--schedule rtl), not the mapper's")
+        raise SpecError("--model rtl runs the generated hardware's own program (the "
+                        "mapper's on the controller where it runs every layer, as under ws; "
+                        "else the fixed program --schedule rtl prices); --schedule mapped is "
+                        "for the analytical and cycle models")
     if schedule == "rtl" and arch.scalesim is not None:
         raise SpecError("--schedule rtl needs a preset or arch YAML: a SCALE-Sim .cfg runs "
                         "SCALE-Sim's schedule")
