@@ -15,6 +15,7 @@ line numbers, not the hardware) and its port manifest.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import re
@@ -46,9 +47,9 @@ from .job import ControllerJob, ControllerResult, summed
 SIMULATORS = ("icarus", "verilator")
 MAX_CYCLES = 10_000_000         # per command, as run.run_amaranth's
 # DRAM elements the harness holds at least, as a power of two: a larger layer builds again.
-# Icarus allocates and clears the array at each start (2**20 elements: 0.15 s), Verilator at
-# almost no cost, and its builds are slow: one build serves layers up to 4 M elements.
-MIN_DEPTH_BITS = {"icarus": 16, "verilator": 22}
+# Each start allocates and clears the array: Icarus 0.15 s for 2**20 elements, Verilator 0.01 s
+# (0.06 s for 2**22); a Verilator build is slow, so its one build serves layers up to 1 M.
+MIN_DEPTH_BITS = {"icarus": 16, "verilator": 20}
 MIN_RING_BITS = 8               # read responses in flight (latency below 256 cycles)
 ICARUS_FLAGS = ("-g2005",)      # Yosys' `always @*` blocks run at time 0 only under -g2005
 VERILATOR_FLAGS = ("-O3", "--x-assign", "fast", "-Wno-fatal", *LINT_WAIVERS)
@@ -196,16 +197,29 @@ def _check(sim: str) -> None:
         raise SpecError(f"`sim` must be one of {', '.join(SIMULATORS)}, not {sim!r}")
 
 
+def _dying_with(parent: int):
+    """A preexec_fn that has Linux SIGKILL the child when `parent` ends (as
+    hw/simulator_process.py does, without starting a Python in between), or None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def arm() -> None:
+        libc.prctl(simulator_process.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:      # the parent died before the request took effect
+            os._exit(1)
+    return arm
+
+
 def _run(command: list[str], cwd: Path, log: Path, what: str) -> None:
     """Run `command` in `cwd`, its output into `log`, in a process group of its own that is
-    killed if this process is interrupted (and its first process if this one dies: see
-    hw/simulator_process.py); RunError with the log's end if it fails."""
+    killed if this process is interrupted (and its first process if this one dies);
+    RunError with the log's end if it fails."""
     if command[0] == "verilator":
         verilator_env()
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, simulator_process.__file__, str(os.getpid()),
-                                 *command], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=_dying_with(os.getpid()))
         try:
             code = proc.wait()
         except BaseException:
