@@ -42,7 +42,7 @@ from ..verilog import LINT_WAIVERS, manifest, verilator_env
 from .accelerator import ControllerAccelerator
 from .harness import (CLOCK_TOP, CLOCK_VERILOG, DESIGN_TOP, TOP, VERILATOR_MAIN, Ports,
                       harness_verilog, read_image, write_inputs)
-from .job import ControllerJob, ControllerResult, summed
+from .job import ControllerResult, summed
 
 SIMULATORS = ("icarus", "verilator")
 MAX_CYCLES = 10_000_000         # per command, as run.run_amaranth's
@@ -140,10 +140,11 @@ def build_free(arch: ArchSpec, sim: str = "icarus", depth_bits: int | None = Non
                  time.perf_counter() - start)
 
 
-def run_free(jobs: list[ControllerJob], work_dir: Path | None = None, sim: str = "icarus",
+def run_free(jobs: list, work_dir: Path | None = None, sim: str = "icarus",
              max_cycles: int = MAX_CYCLES) -> list[ControllerResult]:
-    """Run `jobs` free-running on `sim` (one simulator process per arch among them), in
-    `work_dir` (a temporary folder by default; it keeps the input and output files)."""
+    """Run `jobs` (ControllerJobs, or any job run_cocotb takes) free-running on `sim`, one
+    simulator process per arch among them, in `work_dir` (a temporary folder by default; it
+    keeps the input and output files). RunError if a command runs past `max_cycles`."""
     _check(sim)
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="dlaforge_free_") as tmp:
@@ -154,23 +155,29 @@ def run_free(jobs: list[ControllerJob], work_dir: Path | None = None, sim: str =
         by_arch.setdefault(job.arch, []).append(i)
     for g, (arch, indices) in enumerate(by_arch.items()):
         picked = [jobs[i] for i in indices]
-        words = max(job.regions["end"] for job in picked)
+        images = [job.dram_image() for job in picked]
         latency = max(max(1, int(job.arch.dram.latency_cycles)) for job in picked)
-        build = build_free(arch, sim, max(MIN_DEPTH_BITS[sim], bits_for(words)),
+        build = build_free(arch, sim, max(MIN_DEPTH_BITS[sim], bits_for(max(map(len, images)))),
                            max(MIN_RING_BITS, bits_for(latency + 1)))
         folder = Path(work_dir) / f"arch{g}"
         folder.mkdir(parents=True, exist_ok=True)
-        for i, result in zip(indices, run_built(build, picked, folder, max_cycles)):
+        for i, result in zip(indices, run_built(build, picked, folder, max_cycles, images)):
             results[i] = result
     return results
 
 
-def run_built(build: Build, jobs: list[ControllerJob], folder: Path,
-              max_cycles: int = MAX_CYCLES) -> list[ControllerResult]:
-    """Run `jobs` (all on the arch `build` was made for) in `folder`."""
+def run_built(build: Build, jobs: list, folder: Path, max_cycles: int = MAX_CYCLES,
+              images: list | None = None) -> list[ControllerResult]:
+    """Run `jobs` (all on the arch `build` was made for; their `dram_image()` if `images` is
+    not given) in `folder`. A job is anything with run_cocotb's interface: `arch`,
+    `dram_image()`, `commands()`, `output_of(memory)` (a ControllerJob, a network job)."""
+    images = images if images is not None else [job.dram_image() for job in jobs]
+    if max(map(len, images)) > 1 << build.depth_bits:
+        raise RunError(f"a DRAM image of {max(map(len, images))} elements does not fit the "
+                       f"harness' {1 << build.depth_bits}")
     for name in ("results.txt", *(f"out{j}.hex" for j in range(len(jobs)))):
         (folder / name).unlink(missing_ok=True)
-    write_inputs(folder, build.ports, jobs, max_cycles)
+    write_inputs(folder, build.ports, jobs, images, max_cycles)
     start = time.perf_counter()
     _run(list(build.command), folder, folder / "sim.log", f"the {build.sim} simulation")
     wall = time.perf_counter() - start

@@ -294,12 +294,12 @@ endmodule
 """
 
 
-def write_inputs(folder: Path, ports: Ports, jobs: list, max_cycles: int) -> None:
-    """The input files for `jobs` (ControllerJob) in `folder`."""
+def write_inputs(folder: Path, ports: Ports, jobs: list, images: list, max_cycles: int) -> None:
+    """The input files in `folder` for `jobs` (each with `arch` and `commands()`) and their
+    DRAM `images`."""
     mask = (1 << ports.lane_bits) - 1
     lines = [f"{len(jobs)} {max_cycles}"]
-    for j, job in enumerate(jobs):
-        memory = job.dram_image()
+    for j, (job, memory) in enumerate(zip(jobs, images)):
         commands = job.commands()
         dram = job.arch.dram
         lines.append(f"{len(memory)} {max(1, int(dram.latency_cycles))} {len(commands)}")
