@@ -1,6 +1,6 @@
 """The mapped program: how the generated accelerator's controller runs the mapper's loop nest
-under ws (docs/controller.md is the contract; this module holds what the RTL (hw/controller/),
-the cycle model and the analytical model must compute alike).
+under ws and os (docs/controller.md is the contract; this module holds what the RTL
+(hw/controller/), the cycle model and the analytical model must compute alike).
 
 A layer is one command per group. The command walks tiles of `kt` filters x `ct` channels x
 `pt` output rows (all Q columns) of every image, in the mapping's loop `order` (a permutation
@@ -14,7 +14,8 @@ Buffers: each shared level is split evenly between the operands it holds, each s
 halves (rtl_plan.BufferGeometry). A word of the ifmap buffer holds `rows` channels of one pixel,
 of the weight buffer `cols` filters of one (r, s, c), of the accumulator `cols` sums of one
 output pixel. `tile_words` counts the words a tile needs; a mapping runs only if every
-operand's tile fits one half (`fits`).
+operand's tile fits one half (`fits`). The buffer words are the same under ws and os; the
+two differ only in a tile's folds (`tile_folds`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ LOOP_ORDERS = tuple(o for perm in itertools.permutations("kcp")
 COUNTERS = ("cycles", "busy_cycles", "ifmap_reads", "ifmap_writes", "weight_reads",
             "weight_writes", "acc_reads", "acc_writes", "dram_read_bytes", "dram_write_bytes")
 GRID_NAMES = ("kt", "ct", "pt")
+# the dataflows the controller runs; a command's `dataflow` field is an index into it
+CONTROLLER_DATAFLOWS = ("ws", "os")
 RS_NAMES = ("tc", "tk", "q", "pf")
 
 
@@ -143,6 +146,31 @@ def ws_fold_length(rows: int, cols: int, pixels) -> np.ndarray:
     """Cycles of one ws fold streaming `pixels` output pixels: preload `rows` weight words,
     stream, drain through the de-skew and the accumulator (rtl_plan.fold_length's ws)."""
     return 2 * rows + cols + np.asarray(pixels) + 1
+
+
+def os_folds(rows: int, cols: int, Q: int, k_size, p_size):
+    """Array folds of one os tile: one per filter block and block of `rows` output pixels."""
+    return ceil_div(np.asarray(k_size), cols) * ceil_div(np.asarray(p_size) * Q, rows)
+
+
+def os_fold_length(rows: int, cols: int, R: int, S: int, c_size) -> np.ndarray:
+    """Cycles of one os fold: R*S*ceil(c_size/rows) blocks of `rows` reduction steps (the
+    transposer's pace: one pixel word per cycle), two cycles to the first PE, the wavefront's
+    crossing, `rows` drain cycles and the accumulator's write."""
+    return rows * (R * S * ceil_div(np.asarray(c_size), rows) + 2) + cols + 1
+
+
+def tile_folds(dataflow: str, rows: int, cols: int, R: int, S: int, Q: int, k_size, c_size,
+               p_size) -> tuple:
+    """(folds, cycles of one fold) of tiles of these sizes (arrays broadcast) under
+    `dataflow`, one of CONTROLLER_DATAFLOWS."""
+    if dataflow == "ws":
+        return (folds(rows, cols, R, S, k_size, c_size),
+                ws_fold_length(rows, cols, np.asarray(p_size) * Q))
+    if dataflow == "os":
+        return os_folds(rows, cols, Q, k_size, p_size), os_fold_length(rows, cols, R, S, c_size)
+    raise ValueError(f"the controller runs dataflows {', '.join(CONTROLLER_DATAFLOWS)}, not "
+                     f"{dataflow!r}")
 
 
 def loop_trips(N: int, Kg: int, Cg: int, P: int, kt, ct, pt) -> dict:

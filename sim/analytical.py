@@ -23,11 +23,11 @@ bounds on a double-buffered pipeline of tiles,
 The cycle model (sim/cycle/tiled.py) times the same schedule tile by tile; tests/sim/
 test_cycle_native.py states how close the two are.
 
-Ops the generated controller runs (ws, baseline MAC ops with a plain window: controller_cost.
-controller_runs) are priced as that hardware instead: the mapper keeps the tilings whose tiles
-fit one half of each buffer in words (program.fits) and prices them with controller_cost's
-closed forms of the mapped ws program (docs/controller.md); its cycle model is
-sim/cycle/controller_timing.py.
+Ops the generated controller runs (ws and os, baseline MAC ops with a plain window:
+controller_cost.controller_runs) are priced as that hardware instead: the mapper keeps the
+tilings whose tiles fit one half of each buffer in words (program.fits) and prices them with
+controller_cost's closed forms of the mapped ws or os program (docs/controller.md); its cycle
+model is sim/cycle/controller_timing.py.
 """
 
 from __future__ import annotations
@@ -284,20 +284,22 @@ def evaluate(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str,
         raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r} does not fit the buffers "
                         f"of {arch.name!r}")
     if controller:
-        return controller_stats(arch, op, mapping, table)
+        return controller_stats(arch, op, mapping, table, dataflow=dataflow)
     return _stats(arch, op, price(arch, op, dataflow, g, mapping.order, table), 0)
 
 
 def controller_stats(arch: ArchSpec, op: HwOp, mapping: Mapping, table: EnergyTable,
-                     command_cycles: int | None = None) -> Stats:
-    """Stats of an op the controller runs, from the closed forms of one command's counters
-    (the cycles estimated unless `command_cycles` gives them)."""
-    shape, g = controller_cost.shape_of(op), mapping.as_grid("ws")
-    counters = {k: np.asarray(v).ravel()[0] for k, v in
-                controller_cost.counters(arch, shape, g, mapping.order).items()}
+                     command_cycles: int | None = None, dataflow: str = "ws") -> Stats:
+    """Stats of an op the controller runs under `dataflow`, from the closed forms of one
+    command's counters (the cycles estimated unless `command_cycles` gives them)."""
+    shape, g = controller_cost.shape_of(op), mapping.as_grid(dataflow)
+    counters = {k: np.asarray(v).ravel()[0] for k, v in controller_cost.counters(
+        arch, shape, g, mapping.order, dataflow=dataflow).items()}
     if command_cycles is None:
-        command_cycles = round(float(controller_cost.cycles(arch, shape, g, mapping.order)[0]))
-    return controller_cost.op_stats(arch, op, {**counters, "cycles": command_cycles}, table)
+        command_cycles = round(float(controller_cost.cycles(arch, shape, g, mapping.order,
+                                                            dataflow=dataflow)[0]))
+    return controller_cost.op_stats(arch, op, {**counters, "cycles": command_cycles}, table,
+                                    dataflow)
 
 
 def _fits_for(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, controller: bool = True):
@@ -391,7 +393,7 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
         raise _too_small(arch, op)
     g = {name: values[keep] for name, values in g.items()}
     if controller:
-        return _controller_search(arch, op, objective, table, g)
+        return _controller_search(arch, op, dataflow, objective, table, g)
     array, ifmap_rows = _array_totals(arch, op, dataflow, g), _ifmap_rows_fetched(op, g["pt"])
     best = None
     for order in LOOP_ORDERS:
@@ -406,22 +408,22 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     return mapping, _stats(arch, op, priced, i)
 
 
-def _controller_search(arch: ArchSpec, op: HwOp, objective: str, table: EnergyTable,
-                       g: dict) -> tuple[Mapping, Stats]:
+def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
+                       table: EnergyTable, g: dict) -> tuple[Mapping, Stats]:
     """search() for an op the controller runs: the tilings `g` (they fit) under every loop
     order, priced by controller_cost's closed forms (the op's `groups` commands summed)."""
     shape = controller_cost.shape_of(op)
     best = None
     for order in LOOP_ORDERS:
         totals = controller_cost.command_totals(
-            op, controller_cost.counters(arch, shape, g, order))
-        energy = sum(controller_cost.energy(arch, op, totals, table).values())
+            op, controller_cost.counters(arch, shape, g, order, dataflow=dataflow))
+        energy = sum(controller_cost.energy(arch, op, totals, table, dataflow).values())
         energy = np.broadcast_to(energy, g["kt"].shape)
         # by energy, only the least energy's ties need their cycles (the tie-break)
         some = (np.flatnonzero(energy == energy.min()) if objective == "energy"
                 else np.arange(len(energy)))
         cycles = controller_cost.cycles(arch, shape, {k: v[some] for k, v in g.items()},
-                                        order) * op.groups
+                                        order, dataflow=dataflow) * op.groups
         priced = {"total_energy": energy[some], "cycles": cycles}
         keys = (energy[some], cycles, _objective(priced, objective))
         i = some[_lexical_argmin(keys)]
@@ -431,4 +433,4 @@ def _controller_search(arch: ArchSpec, op: HwOp, objective: str, table: EnergyTa
             best = (score, order, i)
     _, order, i = best
     mapping = Mapping(order=order, **{name: int(g[name][i]) for name in GRID_NAMES})
-    return mapping, controller_stats(arch, op, mapping, table)
+    return mapping, controller_stats(arch, op, mapping, table, dataflow=dataflow)

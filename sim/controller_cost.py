@@ -1,6 +1,8 @@
-"""The mapped ws program (docs/controller.md, "The ws program, cycle by cycle") in closed form:
-the analytical model of the ops the generated controller runs, vectorised over the mapper's
-candidate tilings (arrays kt, ct, pt) for one loop order.
+"""The mapped ws and os programs (docs/controller.md, "The ws program, cycle by cycle", "The os
+program, cycle by cycle") in closed form: the analytical model of the ops the generated
+controller runs, vectorised over the mapper's candidate tilings (arrays kt, ct, pt) for one
+loop order. The two dataflows share everything but a tile's folds (program.tile_folds) and the
+array's buffer accesses.
 
 Counters (exact; tests/sim/test_controller_models.py holds them equal to the timing model,
 sim/cycle/controller_timing.py). Per loop order an operand's tile is brought in `_fetches`
@@ -11,8 +13,10 @@ times, every distinct tile equally often (analytical.py's reuse rule), so
   spilled at psum width and read back;
 - parameters (requantized commands): the final write-backs come in the order of the loops
   without c; the table is refetched (3 bytes per filter) whenever their k changes;
-- folds: sum over tiles of folds x pixels separates into (sum_k ceil(k_size/cols)) x
-  (sum_c ceil(c_size/rows)) x R S x P Q per image.
+- folds: sums over tiles separate by loop. ws: sum of folds x pixels = (sum_k ceil(k_size/cols))
+  x (sum_c ceil(c_size/rows)) x R S x P Q per image. os: folds = (sum_k ceil(k_size/cols)) x
+  (sum_p ceil(p_size Q/rows)) per c-tile, each fold's length linear in ceil(c_size/rows); its
+  accumulator words are written once per tile.
 
 Cycles (an estimate): the DRAM engine and the array form a two-stage pipeline. Tile i computes
 F_i L_i cycles; step i of the engine writes back the output tile that left two tiles before
@@ -48,11 +52,13 @@ REQUANT = True      # the controller's commands requantize their outputs (as --s
 
 
 def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
-    """True when the generated controller runs `op` under `dataflow`: ws, a baseline MAC op
-    with a plain window at the array's widths, on a preset or arch YAML (rtl_cannot_run), and
-    its smallest tile (one filter, one channel, one output row: every column) fits one half
-    of each buffer (a buffer word holds every column of a row, so a wide image may not)."""
-    if dataflow != "ws" or rtl_cannot_run(arch, op, dataflow) is not None:
+    """True when the generated controller runs `op` under `dataflow`: ws or os
+    (program.CONTROLLER_DATAFLOWS) on an array that has it, a baseline MAC op with a plain
+    window at the array's widths, on a preset or arch YAML (rtl_cannot_run), and its smallest
+    tile (one filter, one channel, one output row: every column) fits one half of each buffer
+    (a buffer word holds every column of a row, so a wide image may not)."""
+    if (dataflow not in program.CONTROLLER_DATAFLOWS
+            or rtl_cannot_run(arch, op, dataflow) is not None):
         return False
     one = np.ones(1, np.int64)
     return bool(grid_fits(arch, shape_of(op), {"kt": one, "ct": one, "pt": one})[0])
@@ -110,15 +116,16 @@ def _bytes(arch: ArchSpec, requant: bool) -> dict:
             "o": element_bytes(pe.ofmap_bits) if requant else b_s}
 
 
-def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = REQUANT) -> dict:
+def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = REQUANT,
+             dataflow: str = "ws") -> dict:
     """Every counter of one command but `cycles` (arrays over the candidates), and the traffic
     they are made of (elements: readback, spill, final; param_bytes)."""
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
     b = _bytes(arch, requant)
     kt, ct, pt = g["kt"], g["ct"], g["pt"]
-    (tk, k_last), (tc, c_last), (tp, _) = (_edge(shape.K, kt), _edge(shape.C, ct),
-                                            _edge(shape.P, pt))
+    (tk, k_last), (tc, c_last), (tp, p_last) = (_edge(shape.K, kt), _edge(shape.C, ct),
+                                                 _edge(shape.P, pt))
     trips = {"n": np.int64(shape.N), "k": tk, "c": tc, "p": tp}
     reuse = {name: _fetches(order, trips, loops) / functools.reduce(
         np.multiply, [trips[x] for x in loops]) for name, loops in (
@@ -126,9 +133,20 @@ def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = 
     k_blocks = (tk - 1) * ceil_div(kt, cols) + ceil_div(k_last, cols)     # sum_k ceil(k/cols)
     c_blocks = (tc - 1) * ceil_div(ct, rows) + ceil_div(c_last, rows)
     pixels = shape.P * shape.Q
-    folds = shape.N * k_blocks * c_blocks * shape.R * shape.S             # per p-tile
-    fold_pixels = folds * pixels                                          # sum F_i p_size Q
     outputs = shape.N * shape.K * pixels
+    # ifmap words the folds read: one per pixel, channel block, tap and filter block
+    fold_pixels = shape.N * k_blocks * c_blocks * shape.R * shape.S * pixels
+    if dataflow == "ws":
+        folds = shape.N * k_blocks * c_blocks * shape.R * shape.S         # per p-tile
+        busy = folds * (tp * (2 * rows + cols + 1) + pixels)
+        weight_words = folds * tp * rows
+        fold_words = fold_pixels                  # accumulator words the folds write
+    else:
+        p_blocks = (tp - 1) * ceil_div(pt * shape.Q, rows) + ceil_div(p_last * shape.Q, rows)
+        folds = shape.N * k_blocks * p_blocks                             # per c-tile
+        busy = folds * (rows * shape.R * shape.S * c_blocks + tc * (2 * rows + cols + 1))
+        weight_words = folds * shape.R * shape.S * shape.C
+        fold_words = shape.N * k_blocks * pixels * tc
     ifmap_el = np.rint(reuse["ifmap"] * shape.N * shape.C * rows_fetched(shape, pt)
                        * shape.W).astype(np.int64)
     weight_el = np.rint(reuse["weight"] * shape.K * shape.C * shape.R * shape.S).astype(np.int64)
@@ -139,13 +157,14 @@ def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = 
         no_c = order.replace("c", "")
         params = REQUANT_PIECES * shape.K * (_fetches(no_c, trips, "k") // tk)
     return {
-        "busy_cycles": folds * (tp * (2 * rows + cols + 1) + pixels),
+        "busy_cycles": busy,
         "ifmap_reads": fold_pixels * rows,
         "ifmap_writes": ifmap_el,
-        "weight_reads": folds * tp * rows * cols,
+        "weight_reads": weight_words * cols,
         "weight_writes": weight_el,
-        "acc_reads": (fold_pixels - shape.N * k_blocks * pixels + out_words) * cols,
-        "acc_writes": fold_pixels * cols + spill,
+        # the output's first channel tile reads none of the words its folds write
+        "acc_reads": (fold_words - shape.N * k_blocks * pixels + out_words) * cols,
+        "acc_writes": fold_words * cols + spill,
         "dram_read_bytes": ifmap_el * b["i"] + weight_el * b["w"] + spill * b["s"] + params,
         "dram_write_bytes": outputs * b["o"] + spill * b["s"],
         "readback": spill, "spill": spill, "final": outputs, "param_bytes": params,
@@ -214,7 +233,8 @@ def _write_back(k_size, pixels, cols, b, bw):
 
 
 def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = REQUANT,
-           bandwidth: float | None = None, latency: int | None = None) -> np.ndarray:
+           bandwidth: float | None = None, latency: int | None = None,
+           dataflow: str = "ws") -> np.ndarray:
     """The module docstring's estimate of one command's cycles (array over candidates)."""
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
@@ -276,13 +296,10 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     load, _ = _job([(first | changed(a, a1, "ncp"), in_rows * shape.W * ifmap_c, ifmap_l),
                     (first | changed(a, a1, "kc"), weight_c, weight_l),
                     (readback, psum_c, psum_l)], lat)
-    k_blocks = [ceil_div(k, cols) for k in ks]
-    c_blocks = [ceil_div(c, rows) for c in cs]
-    fold_len = [program.ws_fold_length(rows, cols, p * shape.Q) for p in ps]
-
     def compute(idx):
-        return (pick(idx, "k", k_blocks) * pick(idx, "c", c_blocks) * shape.R * shape.S
-                * pick(idx, "p", fold_len))
+        F, L = program.tile_folds(dataflow, rows, cols, shape.R, shape.S, shape.Q,
+                                  pick(idx, "k", ks), pick(idx, "c", cs), pick(idx, "p", ps))
+        return F * L
 
     no_c = order.replace("c", "")
 
@@ -339,16 +356,26 @@ def command_totals(op: HwOp, counters_: dict) -> dict:
     return {name: value * op.groups for name, value in counters_.items()}
 
 
-def _registers(arch: ArchSpec, op: HwOp, totals: dict) -> dict:
-    """Accesses of the PEs' register files named in the spec, which the RTL does not count:
-    every fold loads each PE's stationary weight (a write per weight word lane the array
-    reads), and each MAC reads it; ifmap and sums pass through pipeline registers."""
+def _registers(arch: ArchSpec, op: HwOp, totals: dict, dataflow: str) -> dict:
+    """Accesses of the PEs' register files named in the spec, which the RTL does not count.
+    ws: every fold loads each PE's stationary weight (a write per weight word lane the array
+    reads), and each MAC reads it; ifmap and sums pass through pipeline registers. os: each MAC
+    reads and writes its PE's sum, and each sum the folds drain into the accumulator is read
+    once more (as sim/array_cost prices os); ifmap and weights pass through."""
+    if dataflow == "ws":
+        stationary, counts = "weight", (op.pe_macs, totals["weight_reads"])
+    else:
+        drained = totals["acc_writes"] - totals["readback"]
+        if isinstance(drained, np.ndarray):     # the mapper's candidates: MACs past int64
+            drained = drained.astype(np.float64) + float(op.pe_macs)
+        else:
+            drained = drained + op.pe_macs
+        stationary, counts = "ofmap", (drained, op.pe_macs)
     out = {}
     for operand in ("ifmap", "weight", "ofmap"):
         level = arch.pe_level(operand)
         if level is not None:
-            reads, writes = ((op.pe_macs, totals["weight_reads"]) if operand == "weight"
-                             else (0, 0))
+            reads, writes = counts if operand == stationary else (0, 0)
             out.setdefault(level.name, {})[operand] = {"reads": reads, "writes": writes}
     return out
 
@@ -361,9 +388,10 @@ def _register_energy(arch: ArchSpec, registers: dict, table):
                for level, operands in registers.items() for o, n in operands.items())
 
 
-def energy(arch: ArchSpec, op: HwOp, totals: dict, table) -> dict:
-    """Energy per component (arrays) of an op's summed counters, as stats_from_counters
-    prices them, and the PEs' register files (`_registers`)."""
+def energy(arch: ArchSpec, op: HwOp, totals: dict, table, dataflow: str = "ws") -> dict:
+    """Energy per component (arrays) of an op's summed counters (and `readback`, the partial
+    sums read back), as stats_from_counters prices them, and the PEs' register files
+    (`_registers`)."""
     pe = arch.pe_array
     sram = 0.0
     for operand, bits, prefix in (("ifmap", pe.ifmap_bits, "ifmap"),
@@ -372,31 +400,30 @@ def energy(arch: ArchSpec, op: HwOp, totals: dict, table) -> dict:
         level = arch.shared_level(operand).name
         sram = sram + (totals[f"{prefix}_reads"] * table.access_pj(level, bits, False)
                        + totals[f"{prefix}_writes"] * table.access_pj(level, bits, True))
-    rf = _register_energy(arch, _registers(arch, op, totals), table)
+    rf = _register_energy(arch, _registers(arch, op, totals, dataflow), table)
     return {"mac": op.pe_macs * table.mac_pj, "rf": rf, "noc": 0.0, "sram": sram,
             "dram": (totals["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
                      + totals["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit)}
 
 
-def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table) -> Stats:
+def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "ws") -> Stats:
     """Stats of a whole HwOp from the counters of one of its commands (every program.COUNTERS
     value, from the timing model or the closed forms): stats_from_counters, with the DRAM
     traffic split into ifmap, weight (and parameters), partial sums read back, and outputs
     written (final and spilled), and the PEs' register files (`_registers`)."""
-    pe = arch.pe_array
     total = command_totals(op, {name: int(counters_[name]) for name in program.COUNTERS})
     b = _bytes(arch, REQUANT)
-    readback = total["acc_writes"] - total["ifmap_reads"] // pe.rows * pe.cols
+    final = op.ofmap_elements
+    # every partial sum spilled comes back once: the output's c loop is not complete yet
+    spill = readback = (total["dram_write_bytes"] - final * b["o"]) // b["s"]
     param_bytes = (total["dram_read_bytes"] - total["ifmap_writes"] * b["i"]
                    - total["weight_writes"] * b["w"] - readback * b["s"])
-    stats = stats_from_counters(arch, op.pe_macs, total, table, "ws",
+    stats = stats_from_counters(arch, op.pe_macs, total, table, dataflow,
                                 requant_channels=param_bytes // REQUANT_PIECES)
-    final = op.ofmap_elements
-    spill = (total["dram_write_bytes"] - final * b["o"]) // b["s"]
     dram = {"ifmap": {"reads": total["ifmap_writes"], "writes": 0},
             "weight": {"reads": total["weight_writes"], "writes": 0},
             "ofmap": {"reads": readback, "writes": final + spill}}
-    registers = _registers(arch, op, total)
+    registers = _registers(arch, op, {**total, "readback": readback}, dataflow)
     return replace(stats, accesses={**registers, **stats.accesses, "dram": dram},
                    energy_breakdown_pj={**stats.energy_breakdown_pj,
                                         "rf": float(_register_energy(arch, registers, table))},

@@ -1,6 +1,6 @@
-"""The exact timing model of the mapped-program controller under ws (docs/controller.md, "The
-ws program, cycle by cycle"): the counters of ONE command (one group of a layer, all N images)
-without simulating the RTL (hw/controller/).
+"""The exact timing model of the mapped-program controller under ws and os (docs/controller.md,
+"The ws program, cycle by cycle" and "The os program, cycle by cycle"): the counters of ONE
+command (one group of a layer, all N images) without simulating the RTL (hw/controller/).
 
 The tiles are the loop nest's iterations in the mapping's order (`tile_sequence`, numpy). Every
 job of the DRAM engine is a sequence of requests, each taken when the channel is free and held
@@ -16,10 +16,12 @@ job is taken exactly when request j frees the channel, so a job reduces to a few
   max(s + 2, free), a word's requests back to back, the next word's first request
   max(2, last gap) after the previous word's last; it ends at dW, the last request's cycle.
 
-The engine and the folds (`_engine`, numba) then follow the contract step by step. The other
-counters are closed forms of the tiles (`_counters`). tests/sim/test_controller_models.py
-holds this model equal to a plain request-by-request interpretation of the contract
-(tests/sim/controller_reference.py) and the analytical closed forms equal to its counters.
+The engine and the folds (`_engine`, numba) then follow the contract step by step; a tile's
+folds and their length are the dataflow's (program.tile_folds), everything else is the same
+for both. The other counters are closed forms of the tiles (`_counters`).
+tests/sim/test_controller_models.py holds this model equal to a plain request-by-request
+interpretation of the contract (tests/sim/controller_reference.py) and the analytical closed
+forms equal to its counters.
 """
 
 from __future__ import annotations
@@ -175,12 +177,13 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant: bool, bw: float) -> di
             "params_cycles": params_cycles, "params_last": params_last}
 
 
-def fold_cycles(arch: ArchSpec, shape: Shape, t: dict) -> tuple[np.ndarray, np.ndarray]:
+def fold_cycles(arch: ArchSpec, shape: Shape, t: dict,
+                dataflow: str = "ws") -> tuple[np.ndarray, np.ndarray]:
     """Per tile: its folds F_i and the cycles of one of them L_i."""
     pe = arch.pe_array
-    F = program.folds(pe.rows, pe.cols, shape.R, shape.S, t["k_size"], t["c_size"])
-    L = program.ws_fold_length(pe.rows, pe.cols, t["p_size"] * shape.Q)
-    return F.astype(np.int64), L.astype(np.int64)
+    F, L = program.tile_folds(dataflow, pe.rows, pe.cols, shape.R, shape.S, shape.Q,
+                              t["k_size"], t["c_size"], t["p_size"])
+    return F.astype(np.int64), np.broadcast_to(L, F.shape).astype(np.int64)
 
 
 @njit(cache=True)
@@ -223,7 +226,8 @@ def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, p
     return g + 1
 
 
-def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L) -> dict:
+def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L,
+              dataflow: str) -> dict:
     """Every counter but `cycles`: closed forms of the tiles."""
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
@@ -233,7 +237,12 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L) -> dic
     ifmap_el = np.where(t["load_ifmap"], c_size * (t["hi"] - t["lo"]) * shape.W, 0).sum()
     weight_el = np.where(t["load_weight"], k_size * c_size * shape.R * shape.S, 0).sum()
     readback_el = np.where(t["readback"], k_size * pixels, 0).sum()
-    first = np.where(t["c0"] == 0, ceil_div(k_size, cols), 0)
+    k_blocks = ceil_div(k_size, cols)
+    # accumulator words the folds write (ws: every fold its pixels; os: each pixel once per
+    # filter block), the output's first channel tile (c0 = 0) reading none of them first
+    fold_words = (F if dataflow == "ws" else k_blocks) * pixels
+    first_words = np.where(t["c0"] == 0, k_blocks * pixels, 0)
+    weight_words = F * (rows if dataflow == "ws" else shape.R * shape.S * c_size)
     leaving = t["leaves"]
     final = leaving & t["final"]
     spill = leaving & ~t["final"]
@@ -241,13 +250,15 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L) -> dic
     params = int(params_fetched(t, requant).astype(np.int64) @ (REQUANT_PIECES * k_size))
     return {
         "busy_cycles": int((F * L).sum()),
-        "ifmap_reads": int((F * pixels).sum() * rows),
+        # a word per pixel, channel block, tap and filter block under both dataflows
+        "ifmap_reads": int((k_blocks * ceil_div(c_size, rows) * pixels).sum()
+                           * shape.R * shape.S * rows),
         "ifmap_writes": int(ifmap_el),
-        "weight_reads": int(F.sum() * rows * cols),
+        "weight_reads": int(weight_words.sum() * cols),
         "weight_writes": int(weight_el),
-        "acc_reads": int(((F - first) * pixels).sum() * cols
+        "acc_reads": int((fold_words - first_words).sum() * cols
                          + np.where(leaving, out_words, 0).sum() * cols),
-        "acc_writes": int((F * pixels).sum() * cols + readback_el),
+        "acc_writes": int(fold_words.sum() * cols + readback_el),
         "dram_read_bytes": int(ifmap_el * b["i"] + weight_el * b["w"] + readback_el * b["s"]
                                + params),
         "dram_write_bytes": int(np.where(final, k_size * pixels, 0).sum() * b["o"]
@@ -256,16 +267,18 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L) -> dic
 
 
 def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant: bool,
-                        bandwidth: float | None = None, latency: int | None = None) -> dict:
-    """Every program.COUNTERS value of one ws command of `shape` under `mapping` on `arch`
-    (DRAM bandwidth and latency default to the spec's), outputs requantized if `requant`."""
+                        bandwidth: float | None = None, latency: int | None = None,
+                        dataflow: str = "ws") -> dict:
+    """Every program.COUNTERS value of one command of `shape` under `mapping` and `dataflow`
+    (ws or os) on `arch` (DRAM bandwidth and latency default to the spec's), outputs
+    requantized if `requant`."""
     bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
     lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
     t = tile_sequence(shape, mapping)
-    F, L = fold_cycles(arch, shape, t)
+    F, L = fold_cycles(arch, shape, t, dataflow)
     jobs = _jobs(arch, shape, t, requant, bw)
     cycles = _engine(F * L, jobs["load_cycles"], jobs["load_last"], t["leaves"],
                      jobs["wb_span"].astype(np.int64), jobs["wb_last"].astype(np.int64),
                      jobs["params"], np.asarray(jobs["params_cycles"], np.int64),
                      np.asarray(jobs["params_last"], np.int64), lat)
-    return {"cycles": int(cycles), **_counters(arch, shape, t, requant, F, L)}
+    return {"cycles": int(cycles), **_counters(arch, shape, t, requant, F, L, dataflow)}

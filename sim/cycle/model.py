@@ -2,10 +2,10 @@
 
 With a SCALE-Sim .cfg the op is replayed as SCALE-Sim runs it (scalesim_replay.py); otherwise
 the analytical mapper picks the schedule and tiled.py times it, or, for the ops the generated
-controller runs (ws, baseline MAC ops with a plain window), controller_timing.py times the
-controller's commands exactly. The array-level counts (MACs,
-register and SRAM accesses of the array) are exact sums over the tiles in both models and are
-shared; the cycle model replaces cycles, stalls, DRAM traffic and DRAM energy with its own.
+controller runs (ws and os, baseline MAC ops with a plain window), controller_timing.py
+times the controller's commands exactly. The array-level counts (MACs, register and SRAM
+accesses of the array) are exact sums over the tiles in both models and are shared; the
+cycle model replaces cycles, stalls, DRAM traffic and DRAM energy with its own.
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ def scalesim_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyT
     return scalesim_stats(arch, op, dataflow, table, replayed)
 
 
-def _controller_cycle_stats(arch: ArchSpec, op: HwOp, mapping: Mapping,
-                            table: EnergyTable) -> tuple[Stats, TileTrace]:
+def _controller_cycle_stats(arch: ArchSpec, op: HwOp, mapping: Mapping, table: EnergyTable,
+                            dataflow: str) -> tuple[Stats, TileTrace]:
     """An op the generated controller runs: its `groups` commands one after another, each
     timed exactly (controller_timing), the counters summed into Stats."""
-    counters = controller_counters(arch, shape_of(op), mapping, REQUANT)
-    stats = op_stats(arch, op, counters, table)
+    counters = controller_counters(arch, shape_of(op), mapping, REQUANT, dataflow=dataflow)
+    stats = op_stats(arch, op, counters, table, dataflow)
     return stats, TileTrace(compute_cycles=stats.compute_cycles, total_cycles=stats.cycles,
                             dram_read_bytes={}, dram_write_bytes=stats.dram_write_bytes,
                             tiles=0)
@@ -60,7 +60,7 @@ def native_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
         mapping, _ = search(arch, op, dataflow, objective, table, controller)
     check_cycle_tiles(op, mapping)
     if controller:
-        return mapping, *_controller_cycle_stats(arch, op, mapping, table)
+        return mapping, *_controller_cycle_stats(arch, op, mapping, table, dataflow)
     stats = evaluate(arch, op, mapping, dataflow, table, controller)
     trace = simulate_tiles(arch, op, mapping, dataflow, keep_schedule)
     bits = {"ifmap": op.ifmap_bits, "weight": op.weight_bits, "ofmap": op.psum_bits}

@@ -1,8 +1,9 @@
-"""A plain, slow interpretation of docs/controller.md's ws program ("The ws program, cycle by
-cycle"), written from the text without sharing code with sim/cycle/controller_timing.py: every
-tile from nested loops, every buffer word and every DRAM request walked one by one in the
-order the contract gives, every fold's array accesses counted pixel by pixel. Small cases
-only; tests/sim/test_controller_models.py holds the numba model equal to it.
+"""A plain, slow interpretation of docs/controller.md's ws and os programs ("The ws program,
+cycle by cycle", "The os program, cycle by cycle"), written from the text without sharing code
+with sim/cycle/controller_timing.py: every tile from nested loops, every buffer word and every
+DRAM request walked one by one in the order the contract gives, every fold's array accesses
+counted pixel by pixel (ws) or step by step (os). Small cases only;
+tests/sim/test_controller_models.py holds the numba model equal to it.
 
 Where the contract leaves a choice, this reading (and the model) takes the simplest hardware:
 a write-back started at cycle s spends s + 1 on its first FETCH, so its first request is taken
@@ -29,10 +30,12 @@ def _gap(n, b, bw):
     return max(1, math.ceil(n * b / bw))
 
 
-def run_command(rows, cols, bits, bw, lat, shape, mapping, requant, halves=None):
+def run_command(rows, cols, bits, bw, lat, shape, mapping, requant, halves=None,
+                dataflow="ws"):
     """Counters of one command. bits: (ifmap, weight, psum, ofmap) bits; shape: a dict of
     N C H W K R S P Q stride padding; mapping: kt ct pt order. `halves`, when given, is
-    (ifmap, weight, acc) words per buffer half: every word address is checked against it."""
+    (ifmap, weight, acc) words per buffer half: every word address is checked against it.
+    `dataflow`: "ws" or "os" (the folds)."""
     lat = max(1, lat)
     N, C, H, W, K, R, S, P, Q = (shape[x] for x in "N C H W K R S P Q".split())
     stride, pad = shape["stride"], shape["padding"]
@@ -171,6 +174,46 @@ def run_command(rows, cols, bits, bw, lat, shape, mapping, requant, halves=None)
         counters["busy_cycles"] += cycles
         return cycles
 
+    def os_folds(tile):
+        """The tile's os folds (kb, pb; each over blocks r, s, cb of `rows` steps): count the
+        array's accesses step by step; return their cycles."""
+        cycles = 0
+        in_rows = tile["hi"] - tile["lo"]
+        n_px = tile["ps"] * Q
+        for kb in range(_ceil(tile["ks"], cols)):
+            for pb in range(_ceil(n_px, rows)):
+                steps = 0
+                for r in range(R):
+                    for s_ in range(S):
+                        for cb in range(_ceil(tile["cs"], rows)):
+                            for i in range(rows):          # the transposer's pixel words
+                                t = pb * rows + i
+                                if t >= n_px:
+                                    continue            # an invalid pixel reads nothing
+                                p, q = tile["p0"] + t // Q, t % Q
+                                h, w = p * stride + r - pad, q * stride + s_ - pad
+                                if 0 <= h < H and 0 <= w < W:
+                                    check((cb * in_rows + h - tile["lo"]) * W + w, 0)
+                                counters["ifmap_reads"] += rows
+                            for j in range(rows):          # the block's steps
+                                steps += 1
+                                if cb * rows + j < tile["cs"]:
+                                    check(((kb * R + r) * S + s_) * tile["cs"] + cb * rows + j,
+                                          1)
+                                    counters["weight_reads"] += cols
+                for i in range(rows):                      # the drain
+                    t = pb * rows + i
+                    if t < n_px:
+                        p, q = tile["p0"] + t // Q, t % Q
+                        check((kb * tile["ps"] + p - tile["p0"]) * Q + q, 2)
+                        if tile["c0"] > 0:
+                            counters["acc_reads"] += cols
+                        counters["acc_writes"] += cols
+                cycles += steps + 2 * rows + cols + 1
+        counters["busy_cycles"] += cycles
+        return cycles
+
+    compute = {"ws": folds, "os": os_folds}[dataflow]
     ends, done_loads = [None] * T, [None] * T
     table = None
     g = 0
@@ -187,7 +230,7 @@ def run_command(rows, cols, bits, bw, lat, shape, mapping, requant, halves=None)
             d = load_job(g, tiles[i])
             done_loads[i] = d
             start = max(d + 1, ends[i - 1] + 1) if i else d + 1
-            ends[i] = start + folds(tiles[i]) - 1
+            ends[i] = start + compute(tiles[i]) - 1
             g = d + 2
         else:
             g += 2

@@ -1,4 +1,5 @@
-"""The models of the mapped ws program (docs/controller.md, "The ws program, cycle by cycle"):
+"""The models of the mapped ws and os programs (docs/controller.md, "The ws program, cycle by
+cycle", "The os program, cycle by cycle"), each case under both dataflows:
 
 - the exact timing model (sim/cycle/controller_timing.py, numba) equals a plain request-by-request
   interpretation of the contract (tests/sim/controller_reference.py) on small random cases:
@@ -15,7 +16,7 @@ import random
 import pytest
 
 from dlaforge.arch import arch_from_mapping, arch_mapping, load_arch
-from dlaforge.program import COUNTERS, LOOP_ORDERS, Mapping, Shape, fits
+from dlaforge.program import CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, Mapping, Shape, fits
 from dlaforge.rtl_plan import BufferGeometry
 from dlaforge.sim.cycle.controller_timing import controller_counters
 
@@ -63,18 +64,20 @@ def random_mapping(rng, shape):
                    pt=rng.randint(1, shape.P), order=rng.choice(LOOP_ORDERS))
 
 
-def _reference(arch, shape, mapping, requant, bandwidth, latency, check_words=False):
+def _reference(arch, shape, mapping, requant, bandwidth, latency, check_words=False,
+               dataflow="ws"):
     pe = arch.pe_array
     bits = (pe.ifmap_bits, pe.weight_bits, pe.psum_bits, pe.ofmap_bits)
     geo = BufferGeometry.of(arch)
     halves = (geo.ifmap_half, geo.weight_half, geo.acc_half) if check_words else None
     return run_command(pe.rows, pe.cols, bits, bandwidth, latency, vars(shape), vars(mapping),
-                       requant, halves)
+                       requant, halves, dataflow)
 
 
+@pytest.mark.parametrize("dataflow", CONTROLLER_DATAFLOWS)
 @pytest.mark.parametrize("arch", [load_arch("edge_tiny"), narrow_arch(), wide_bits_arch()],
                          ids=lambda a: a.name)
-def test_timing_model_equals_the_contract(arch):
+def test_timing_model_equals_the_contract(arch, dataflow):
     rng = random.Random(arch.name)
     for _ in range(120):
         shape = random_shape(rng)
@@ -82,13 +85,15 @@ def test_timing_model_equals_the_contract(arch):
         requant = rng.random() < 0.5
         bandwidth = rng.choice([0.5, 1, 2, 3, 4, 5, 16])
         latency = rng.choice([0, 1, 3, 20])
-        expected = _reference(arch, shape, mapping, requant, bandwidth, latency)
-        got = controller_counters(arch, shape, mapping, requant, bandwidth, latency)
+        expected = _reference(arch, shape, mapping, requant, bandwidth, latency,
+                              dataflow=dataflow)
+        got = controller_counters(arch, shape, mapping, requant, bandwidth, latency, dataflow)
         assert set(got) == set(COUNTERS)
         assert got == expected, (shape, mapping, requant, bandwidth, latency)
 
 
-def test_mappings_that_fit_address_inside_their_halves():
+@pytest.mark.parametrize("dataflow", CONTROLLER_DATAFLOWS)
+def test_mappings_that_fit_address_inside_their_halves(dataflow):
     """A mapping program.fits admits reads and writes buffer words inside one half."""
     arch, rng, checked = narrow_arch(), random.Random(7), 0
     while checked < 40:
@@ -97,7 +102,7 @@ def test_mappings_that_fit_address_inside_their_halves():
         if not fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
                     stride=shape.stride, kt=mapping.kt, ct=mapping.ct, pt=mapping.pt):
             continue
-        _reference(arch, shape, mapping, True, 2, 10, check_words=True)
+        _reference(arch, shape, mapping, True, 2, 10, check_words=True, dataflow=dataflow)
         checked += 1
 
 
@@ -114,6 +119,14 @@ def test_timing_model_examples():
     assert got["cycles"] == 42
     assert got["busy_cycles"] == 15
     assert got["dram_read_bytes"] == 8 + 16 and got["dram_write_bytes"] == 2 * 4 * 4
+    assert got["acc_reads"] == 2 * 4 and got["acc_writes"] == 2 * 4
+    # os: the same LOAD (d = 12); one fold (4 filters x 2 pixels: one block of each) of Z =
+    # 1 block x 4 steps, 4 + 2*4 + 4 + 1 = 17 cycles, 13 .. 29; step 2 from g = 30: FETCH 31,
+    # requests 32 .. 35, FETCH 36, 37 .. 40 = dW, g = 41, then 43: cycles = 44.
+    got = controller_counters(arch, shape, Mapping(kt=4, ct=4, pt=1), False, latency=5,
+                              dataflow="os")
+    assert got["cycles"] == 44 and got["busy_cycles"] == 17
+    assert got["ifmap_reads"] == 2 * 4 and got["weight_reads"] == 4 * 4
     assert got["acc_reads"] == 2 * 4 and got["acc_writes"] == 2 * 4
 
 
@@ -143,10 +156,10 @@ def _op(shape, groups, arch):
                 weight_bits=pe.weight_bits, psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits)
 
 
-def _mappings(rng, arch, shape, op, table, count):
+def _mappings(rng, arch, shape, op, table, count, dataflow):
     """The mapper's choice, then random mappings that fit."""
     from dlaforge.sim.analytical import search
-    found = {search(arch, op, "ws", "energy", table)[0]}
+    found = {search(arch, op, dataflow, "energy", table)[0]}
     tries = 0
     while len(found) < count and tries < 200:
         tries += 1
@@ -157,9 +170,10 @@ def _mappings(rng, arch, shape, op, table, count):
     return sorted(found, key=repr)
 
 
+@pytest.mark.parametrize("dataflow", CONTROLLER_DATAFLOWS)
 @pytest.mark.parametrize("arch", [load_arch("edge_tiny"), load_arch("gemmini_like"),
                                   narrow_arch()], ids=lambda a: a.name)
-def test_analytical_equals_timing_model(arch):
+def test_analytical_equals_timing_model(arch, dataflow):
     import numpy as np
 
     from dlaforge.sim import controller_cost
@@ -172,22 +186,23 @@ def test_analytical_equals_timing_model(arch):
     while layers < 64:
         groups, shape = random_layer(rng)
         op = _op(shape, groups, arch)
-        if not controller_cost.controller_runs(arch, op, "ws"):
+        if not controller_cost.controller_runs(arch, op, dataflow):
             continue            # its smallest tile does not fit (a wide image): tiled.py's
         layers += 1
-        for mapping in _mappings(rng, arch, shape, op, table, 4):
-            timed = controller_counters(arch, shape, mapping, True)
-            g = mapping.as_grid("ws")
-            closed = controller_cost.counters(arch, shape, g, mapping.order)
+        for mapping in _mappings(rng, arch, shape, op, table, 4, dataflow):
+            timed = controller_counters(arch, shape, mapping, True, dataflow=dataflow)
+            g = mapping.as_grid(dataflow)
+            closed = controller_cost.counters(arch, shape, g, mapping.order, dataflow=dataflow)
             for name in COUNTERS[1:]:
                 assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], (name, shape,
                                                                                   mapping)
-            estimate = float(controller_cost.cycles(arch, shape, g, mapping.order)[0])
+            estimate = float(controller_cost.cycles(arch, shape, g, mapping.order,
+                                                    dataflow=dataflow)[0])
             errors.append(abs(estimate - timed["cycles"]) / timed["cycles"])
             assert errors[-1] <= 0.05, (shape, mapping, estimate, timed["cycles"])
             # the two models' Stats: equal but for the cycles
-            ana = evaluate(arch, op, mapping, "ws", table)
-            _, cyc, _ = native_cycle_stats(arch, op, "ws", "energy", table, mapping)
+            ana = evaluate(arch, op, mapping, dataflow, table)
+            _, cyc, _ = native_cycle_stats(arch, op, dataflow, "energy", table, mapping)
             assert cyc.cycles == timed["cycles"] * groups
             assert (ana.accesses, ana.compute_cycles, ana.dram_read_bytes,
                     ana.dram_write_bytes) == (cyc.accesses, cyc.compute_cycles,
