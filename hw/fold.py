@@ -35,25 +35,34 @@ from .layouts import Geometry, bits_for, dataflow_flags
 from .pe import MacPE, Mode
 
 
+def buffer_ports(geo) -> dict:
+    """A fold engine's ports to the buffers (`geo` has rows, cols, the operand bits and
+    `buffers`, words per half): read addresses and data, the accumulator's read-modify-write,
+    and a pulse per word read (the counters')."""
+    R, Cc, b = geo.rows, geo.cols, geo.buffers
+    return {
+        "ifmap_addr": Out(bits_for(2 * b.ifmap_half)),
+        "ifmap_data": In(data.ArrayLayout(signed(geo.ifmap_bits), R)),
+        "weight_addr": Out(bits_for(2 * b.weight_half)),
+        "weight_data": In(data.ArrayLayout(signed(geo.weight_bits), Cc)),
+        "acc_raddr": Out(bits_for(2 * b.acc_half)), "acc_ren": Out(1),
+        "acc_rdata": In(data.ArrayLayout(signed(geo.psum_bits), Cc)),
+        "acc_waddr": Out(bits_for(2 * b.acc_half)), "acc_we": Out(1),
+        "acc_wdata": Out(data.ArrayLayout(signed(geo.psum_bits), Cc)),
+        "ifmap_read": Out(1), "weight_read": Out(1),   # one word read this cycle
+    }
+
+
 class FoldEngine(wiring.Component):
     def __init__(self, geo: Geometry, pe=MacPE):
         self.geo, self.pe = geo, pe
-        R, Cc, b = geo.rows, geo.cols, geo.buffers
         db = geo.params.dim_bits
         super().__init__({
             "dataflow": In(2), "start": In(1), "done": Out(1), "busy": Out(1),
             "m_size": In(db), "k_size": In(db), "n_size": In(db), "half": In(1),
             "out_half": In(1),
             "first_k": In(1),
-            "ifmap_addr": Out(bits_for(2 * b.ifmap_half)),
-            "ifmap_data": In(data.ArrayLayout(signed(geo.ifmap_bits), R)),
-            "weight_addr": Out(bits_for(2 * b.weight_half)),
-            "weight_data": In(data.ArrayLayout(signed(geo.weight_bits), Cc)),
-            "acc_raddr": Out(bits_for(2 * b.acc_half)), "acc_ren": Out(1),
-            "acc_rdata": In(data.ArrayLayout(signed(geo.psum_bits), Cc)),
-            "acc_waddr": Out(bits_for(2 * b.acc_half)), "acc_we": Out(1),
-            "acc_wdata": Out(data.ArrayLayout(signed(geo.psum_bits), Cc)),
-            "ifmap_read": Out(1), "weight_read": Out(1),   # one word read this cycle
+            **buffer_ports(geo),
         })
 
     def elaborate(self, platform):

@@ -1,13 +1,15 @@
-"""The mapped-program controller (docs/controller.md, "The ws program, cycle by cycle"): the
-accelerator that runs the mapper's loop nest under ws, beside the old one-fold-per-tile
-accelerator of hw/accelerator.py (which the method units keep using).
+"""The mapped-program controller (docs/controller.md, "The ws program, cycle by cycle" and "The
+os program, cycle by cycle"): the accelerator that runs the mapper's loop nest under ws and
+os, beside the old one-fold-per-tile accelerator of hw/accelerator.py (which the method units
+keep using).
 
 - layouts.py: the geometry, the command descriptor, the DRAM stream payloads, the counters;
 - nest.py: mixed-radix loop stepping with programmable bounds;
 - tiles.py: `TileWalker`, the four tile loops (n, k, c, p) in the command's order, the reuse
   rule and the buffer halves;
 - fetch.py: `Fetcher`, the read engine (ifmap, weight and partial-sum loads; parameters);
-- fold.py: `WsFold`, the fold engine with on-chip im2col;
+- fold.py: `FoldEngine`, the array and its sequencers with on-chip im2col, `WsFold` and
+  `OsFold` (os through transposer.py's `Transposer`), chosen by the command's dataflow;
 - writer.py: `Writer`, the write-back engine with one Requantizer per beat lane;
 - accelerator.py: `ControllerAccelerator`, buffers, engines and the DRAM engine's program;
 - job.py / run.py: a whole layer (DRAM image, one command per group, reference) and its runs in

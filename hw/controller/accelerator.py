@@ -1,5 +1,6 @@
-"""The mapped-program accelerator (ws, MAC PEs): buffers, engines, and the DRAM engine's
-program of docs/controller.md ("The ws program, cycle by cycle").
+"""The mapped-program accelerator (ws and os, MAC PEs): buffers, engines, and the DRAM engine's
+program of docs/controller.md ("The ws program, cycle by cycle"; os differs only in the fold
+engine, fold.py, which the command's `dataflow` field selects).
 
 Ports as hw/accelerator.py's: `cmd` (a stream of command descriptors, taken while idle),
 `busy`, the DRAM port (`rd_req` / `rd_resp` with tags, `wr`) and the `perf` counters.
@@ -36,7 +37,7 @@ from ..accelerator import accelerator_ports
 from ..fold import fold_loaded_tiles
 from ..layouts import RtlParams
 from .fetch import Fetcher, beat_write
-from .fold import WsFold
+from .fold import FoldEngine
 from .layouts import KINDS, Geometry
 from .tiles import TileWalker
 from .writer import Writer, param_word_layout
@@ -60,7 +61,7 @@ class ControllerAccelerator(wiring.Component):
             m.d.comb += walkers[name].cmd.eq(cmd)
         lt, ct, wt = walkers["load"], walkers["compute"], walkers["write"]
         m.submodules.fetch = fetch = Fetcher(geo)
-        m.submodules.fold = fold = WsFold(geo)
+        m.submodules.fold = fold = FoldEngine(geo)
         m.submodules.writer = writer = Writer(geo)
         m.d.comb += [fetch.cmd.eq(cmd), fetch.tile.eq(lt.tile), fetch.out_tile.eq(wt.tile),
                      fold.cmd.eq(cmd), fold.tile.eq(ct.tile),

@@ -1,10 +1,18 @@
-"""The fold engine with on-chip im2col: runs one tile's F folds back to back (ws).
+"""The fold engines with on-chip im2col: run one tile's F folds back to back (docs/controller.md,
+"The ws program, cycle by cycle" and "The os program, cycle by cycle").
 
-F = ceil(k_size/cols) * ceil(c_size/rows) * R * S folds in the order kb, cb, r, s (s
-innermost), each L = 2*rows + cols + T + 1 cycles with T = p_size*Q the tile's output pixels
-(program.ws_fold_length). Fold cycle k counts from 0 at the fold's start; buffer reads are
-synchronous (data one cycle after the address). With R = rows, Cc = cols:
+`FoldEngine` holds the systolic array (its PEs built for the design's dataflows, one multiplier
+and adder serving both) and one sequencer per dataflow, `WsFold` and `OsFold`; the command's
+`dataflow` field picks the one that drives the array and the buffer ports. The sequencers share
+the buffer-side ports (`fold_ports`), drive the array's `mode`, `west`, `north` and see its
+`south` (`array_ports`), and add the array's sums into the accumulator alike (`accumulate`).
+Buffer reads are synchronous (data one cycle after the address). `start` begins the tile (its
+first cycle is fold 0's first); `done` is high in the last cycle of the last fold; `busy` in
+every cycle of every fold. R = rows, Cc = cols.
 
+ws: F = ceil(k_size/Cc) * ceil(c_size/R) * R_k * S folds in the order kb, cb, r, s (s
+innermost), each L = 2R + Cc + T + 1 cycles with T = p_size*Q the tile's output pixels
+(program.ws_fold_length). Fold cycle k counts from 0 at the fold's start:
   k in [0, R)      read weight word ((kb*R_k + r)*S + s)*c_size + cb*R + j, j = R-1-k (a row
                    j past the tile's channels loads zeros);
   k in [1, R]      LOAD: the words shift down until PE row j holds channel cb*R + j;
@@ -17,8 +25,21 @@ synchronous (data one cycle after the address). With R = rows, Cc = cols:
                    word kb*T + t is read at k and written with the sum added at k+1 (the fold's
                    last cycle for the last pixel); the first fold of an output (c0 = 0 and
                    cb = r = s = 0) reads nothing and writes the sums alone.
-`start` begins the tile (its first cycle is fold 0's k = 0); `done` is high in the last cycle
-of the last fold; `busy` in every cycle of every fold.
+
+os: F = ceil(k_size/Cc) * ceil(T/R) folds in the order kb, pb (pixel blocks of R pixels
+pb*R + i, valid below T), each L = Z + 2R + Cc + 1 cycles, Z = R_k*S*ceil(c_size/R)*R
+reduction steps (program.os_fold_length). Fold cycle x counts from 0:
+  x in [0, Z)      block b = (r, s, cb) (cb innermost), lane i = x mod R: a valid pixel reads
+                   its ifmap word (as ws's address); the word loads transposer row i at x + 1
+                   (zeros for an invalid pixel, a window position outside the image, channels
+                   past c_size); the transposer (transposer.py) puts step z = b*R + j (channel
+                   cb*R + j) on west lane i at z + i + 2;
+  x in [1, Z+1)    step z = x - 1 reads weight word ((kb*R_k + r)*S + s)*c_size + cb*R + j
+                   (none past c_size: zeros), into the north skew: column j at z + j + 2;
+  x in [2, Z+R+Cc)  OS: every PE sums its pixel and filter;
+  x in [Z+R+Cc, Z+2R+Cc)  DRAIN: row i = Z + 2R + Cc - 1 - x leaves the south edge; a valid
+                   pixel's sums go into accumulator word kb*T + pb*R + i (read at x unless
+                   c0 = 0, written at x + 1).
 """
 
 from __future__ import annotations
@@ -27,50 +48,73 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from dlaforge.program import CONTROLLER_DATAFLOWS
+
 from ..array import Skew, SystolicArray
-from ..layouts import bits_for
+from ..fold import buffer_ports
 from ..pe import MacPE, Mode
 from .layouts import Geometry
 from .nest import step_nest
 from .tiles import tile_layout
+from .transposer import Transposer
 
 
-class WsFold(wiring.Component):
-    def __init__(self, geo: Geometry, pe=MacPE):
-        self.geo, self.pe = geo, pe
-        R, Cc, b = geo.rows, geo.cols, geo.buffers
-        super().__init__({
-            "cmd": In(geo.command_layout()), "tile": In(tile_layout(geo.params.dim_bits)),
-            "start": In(1), "done": Out(1), "busy": Out(1),
-            "ifmap_addr": Out(bits_for(2 * b.ifmap_half)),
-            "ifmap_data": In(data.ArrayLayout(signed(geo.ifmap_bits), R)),
-            "weight_addr": Out(bits_for(2 * b.weight_half)),
-            "weight_data": In(data.ArrayLayout(signed(geo.weight_bits), Cc)),
-            "acc_raddr": Out(bits_for(2 * b.acc_half)), "acc_ren": Out(1),
-            "acc_rdata": In(data.ArrayLayout(signed(geo.psum_bits), Cc)),
-            "acc_waddr": Out(bits_for(2 * b.acc_half)), "acc_we": Out(1),
-            "acc_wdata": Out(data.ArrayLayout(signed(geo.psum_bits), Cc)),
-            "ifmap_read": Out(1), "weight_read": Out(1),   # one word read this cycle
-        })
+def fold_ports(geo: Geometry) -> dict:
+    """The ports of a fold engine on the buffers' side."""
+    return {"cmd": In(geo.command_layout()), "tile": In(tile_layout(geo.params.dim_bits)),
+            "start": In(1), "done": Out(1), "busy": Out(1), **buffer_ports(geo)}
 
+
+def array_ports(geo: Geometry) -> dict:
+    """The ports of a sequencer on the array's side (hw/array.py's, flipped)."""
+    return {"mode": Out(Mode), "west": Out(data.ArrayLayout(signed(geo.ifmap_bits), geo.rows)),
+            "north": Out(data.ArrayLayout(signed(geo.weight_bits), geo.cols)),
+            "south": In(data.ArrayLayout(signed(geo.psum_bits), geo.cols))}
+
+
+def accumulate(m: Module, fold, valid, word, vec, first) -> None:
+    """Add `vec` (the array's sums, in a cycle where `valid`) into accumulator word `word`:
+    read it this cycle unless `first` (the output's first sums: written alone), write the
+    sum the next cycle."""
+    m.d.comb += [fold.acc_raddr.eq(word), fold.acc_ren.eq(valid & ~first)]
+    word_d, vec_d = Signal.like(word), Signal.like(fold.acc_wdata)
+    m.d.sync += [fold.acc_we.eq(valid), word_d.eq(word), vec_d.eq(vec)]
+    m.d.comb += fold.acc_waddr.eq(word_d)
+    for lane in range(len(fold.acc_wdata)):
+        m.d.comb += fold.acc_wdata[lane].eq(vec_d[lane] + Mux(first, 0, fold.acc_rdata[lane]))
+
+
+class Sequencer(wiring.Component):
+    """What the sequencers share: their ports, and a tile's run from `start` to `done`."""
+
+    def __init__(self, geo: Geometry):
+        self.geo = geo
+        super().__init__({**fold_ports(geo), **array_ports(geo)})
+
+    def begin(self, m: Module):
+        """(running, T): the tile runs from `start` until the sequencer clears `running`
+        (`busy` throughout); T = the tile's output pixels."""
+        running, T = Signal(), Signal(2 * self.geo.params.dim_bits)
+        m.d.comb += [self.busy.eq(self.start | running),
+                     T.eq(self.tile.p_size * self.cmd.Q)]
+        with m.If(self.start):
+            m.d.sync += running.eq(1)
+        return running, T
+
+
+class WsFold(Sequencer):
     def elaborate(self, platform):
         m = Module()
         geo, cmd, t = self.geo, self.cmd, self.tile
         R, Cc, b = geo.rows, geo.cols, geo.buffers
         db = geo.params.dim_bits
-        m.submodules.array = array = SystolicArray(R, Cc, geo.ifmap_bits, geo.weight_bits,
-                                                   geo.psum_bits, ("ws",), self.pe)
         m.submodules.west = west = Skew(R, signed(geo.ifmap_bits))
         m.submodules.south = deskew = Skew(Cc, signed(geo.psum_bits), reverse=True)
 
-        T = Signal(2 * db)
-        m.d.comb += T.eq(t.p_size * cmd.Q)
-        k, running = Signal(2 * db + 1), Signal()
+        running, T = self.begin(m)
+        k = Signal(2 * db + 1)
         kb, cb, r, s = (Signal(db, name=x) for x in ("kb", "cb", "r", "s"))
         end = self.busy & (k == 2 * R + Cc + T)            # the fold's last cycle
-        m.d.comb += self.busy.eq(self.start | running)
-        with m.If(self.start):
-            m.d.sync += running.eq(1)
         with m.If(self.busy):
             m.d.sync += k.eq(k + 1)
         with m.If(end):
@@ -107,15 +151,15 @@ class WsFold(wiring.Component):
         m.d.sync += [read_w_d.eq(read_w), row_ok_d.eq(row_ok), read_a_d.eq(read_a),
                      inside_d.eq(inside)]
         m.d.comb += [self.weight_read.eq(read_w), self.ifmap_read.eq(read_a),
-                     array.west.eq(west.o), deskew.i.eq(array.south)]
+                     self.west.eq(west.o), deskew.i.eq(self.south)]
         with m.If(read_a_d & inside_d):
             m.d.comb += west.i.eq(self.ifmap_data)
         with m.If(read_w_d):
-            m.d.comb += array.mode.eq(Mode.LOAD)
+            m.d.comb += self.mode.eq(Mode.LOAD)
             with m.If(row_ok_d):
-                m.d.comb += array.north.eq(self.weight_data)
+                m.d.comb += self.north.eq(self.weight_data)
         with m.Elif(self.busy & (k >= R + 1) & (k < 2 * R + Cc + T - 1)):
-            m.d.comb += array.mode.eq(Mode.WS)
+            m.d.comb += self.mode.eq(Mode.WS)
 
         # accumulate: the sums of pixel `row` read at k, added and written at k+1
         out_valid, row = Signal(), Signal(2 * db)
@@ -124,12 +168,142 @@ class WsFold(wiring.Component):
         first = Signal()
         m.d.comb += first.eq((t.c0 == 0) & (cb == 0) & (r == 0) & (s == 0))
         word = Signal.like(self.acc_raddr)
-        m.d.comb += [word.eq(t.half_a * b.acc_half + kb * T + row),
-                     self.acc_raddr.eq(word), self.acc_ren.eq(out_valid & ~first)]
-        word_d, vec_d = Signal.like(word), Signal.like(self.acc_wdata)
-        m.d.sync += [self.acc_we.eq(out_valid), word_d.eq(word), vec_d.eq(deskew.o)]
-        m.d.comb += self.acc_waddr.eq(word_d)
-        for lane in range(Cc):
-            m.d.comb += self.acc_wdata[lane].eq(vec_d[lane] + Mux(first, 0,
-                                                                  self.acc_rdata[lane]))
+        m.d.comb += word.eq(t.half_a * b.acc_half + kb * T + row)
+        accumulate(m, self, out_valid, word, deskew.o, first)
+        return m
+
+
+class OsFold(Sequencer):
+    def elaborate(self, platform):
+        m = Module()
+        geo, cmd, t = self.geo, self.cmd, self.tile
+        R, Cc, b = geo.rows, geo.cols, geo.buffers
+        db = geo.params.dim_bits
+        m.submodules.transposer = transposer = Transposer(R, signed(geo.ifmap_bits))
+        m.submodules.north = north = Skew(Cc, signed(geo.weight_bits))
+
+        running, T = self.begin(m)
+        tail = Signal()                             # the fold's reduction has been read
+        lead = Signal(2)                            # the fold's cycles 0, 1, then 2 onwards
+        k2 = Signal(range(2 * R + Cc + 1))          # cycles since the reduction was read
+        reading = Signal()
+        m.d.comb += reading.eq(self.busy & ~tail)
+        with m.If(self.busy & (lead != 2)):
+            m.d.sync += lead.eq(lead + 1)
+        with m.If(tail):
+            m.d.sync += k2.eq(k2 + 1)
+
+        # the read side: block (r, s, cb), lane i, its pixel (p, q) (p from the tile's first
+        # row); (p_blk, q_blk) is the fold's first pixel pix0 = pb*R
+        kb, r, s, cb = (Signal(db, name=x) for x in ("kb", "r", "s", "cb"))
+        pix0 = Signal(2 * db)
+        i = Signal(range(R))
+        p, q, p_blk, q_blk = (Signal(db, name=x) for x in ("p", "q", "p_blk", "q_blk"))
+        last_q = q + 1 == cmd.Q
+        with m.If(reading):
+            m.d.sync += [i.eq(Mux(i == R - 1, 0, i + 1)), q.eq(Mux(last_q, 0, q + 1)),
+                         p.eq(p + last_q)]
+            with m.If(i == R - 1):
+                read = step_nest(m, [(r, 1, r + 1 == cmd.R), (s, 1, s + 1 == cmd.S),
+                                     (cb, 1, (cb + 1) * R >= t.c_size)])
+                with m.If(read):
+                    m.d.sync += tail.eq(1)        # (p, q) goes on to the next block's pixel
+                with m.Else():
+                    m.d.sync += [p.eq(p_blk), q.eq(q_blk)]
+        with m.If(tail & (k2 == 2 * R + Cc)):       # the fold's last cycle
+            m.d.sync += [tail.eq(0), k2.eq(0), lead.eq(0)]
+            last_pb = pix0 + R >= T
+            wrapped = step_nest(m, [(kb, 1, (kb + 1) * Cc >= t.k_size), (pix0, R, last_pb)])
+            with m.If(last_pb):
+                m.d.sync += [p.eq(0), q.eq(0), p_blk.eq(0), q_blk.eq(0)]
+            with m.Else():
+                m.d.sync += [p_blk.eq(p), q_blk.eq(q)]
+            with m.If(wrapped):
+                m.d.sync += running.eq(0)
+                m.d.comb += self.done.eq(1)
+
+        # ifmap: a valid pixel's word at its window position, into transposer row i next cycle
+        valid, inside = Signal(), Signal()
+        h, w = Signal(signed(2 * db + 2)), Signal(signed(2 * db + 2))
+        lanes_ok = Signal(R)                        # the block's channels inside the tile
+        m.d.comb += [valid.eq(reading & (p < t.p_size)),
+                     h.eq((t.p0 + p) * cmd.stride + r - cmd.padding),
+                     w.eq(q * cmd.stride + s - cmd.padding),
+                     inside.eq((h >= 0) & (h < cmd.H) & (w >= 0) & (w < cmd.W)),
+                     self.ifmap_addr.eq(t.half_i * b.ifmap_half
+                                        + (cb * t.in_rows + h - t.lo) * cmd.W + w),
+                     self.ifmap_read.eq(valid)]
+        m.d.comb += [lanes_ok[j].eq(cb * R + j < t.c_size) for j in range(R)]
+        load, lane, keep, lanes_ok_d = Signal(), Signal.like(i), Signal(), Signal(R)
+        m.d.sync += [load.eq(reading), lane.eq(i), keep.eq(valid & inside),
+                     lanes_ok_d.eq(lanes_ok)]
+        m.d.comb += [transposer.load.eq(load), transposer.lane.eq(lane),
+                     self.west.eq(transposer.o)]
+        for j in range(R):
+            with m.If(keep & lanes_ok_d[j]):
+                m.d.comb += transposer.word[j].eq(self.ifmap_data[j])
+
+        # weights: step z (read side at z: block (r, s, cb), channel j = i) read at z + 1
+        w_addr, w_read, w_arrives = Signal.like(self.weight_addr), Signal(), Signal()
+        m.d.sync += [w_addr.eq(t.half_w * b.weight_half
+                               + ((kb * cmd.R + r) * cmd.S + s) * t.c_size + cb * R + i),
+                     w_read.eq(reading & lanes_ok.bit_select(i, 1)), w_arrives.eq(w_read)]
+        m.d.comb += [self.weight_addr.eq(w_addr), self.weight_read.eq(w_read),
+                     self.north.eq(north.o)]
+        with m.If(w_arrives):
+            m.d.comb += north.i.eq(self.weight_data)
+
+        # the array: OS from cycle 2 until the last step has crossed it, then R DRAIN cycles
+        crossed = tail & (k2 >= R + Cc)
+        drain = crossed & (k2 < 2 * R + Cc)
+        with m.If(self.busy & (lead == 2) & ~crossed):
+            m.d.comb += self.mode.eq(Mode.OS)
+        with m.Elif(drain):
+            m.d.comb += self.mode.eq(Mode.DRAIN)
+
+        # accumulate: drained row `row` is pixel pix0 + row
+        row, pixel = Signal(range(R)), Signal(2 * db)
+        m.d.comb += [row.eq(2 * R + Cc - 1 - k2), pixel.eq(pix0 + row)]
+        word = Signal.like(self.acc_raddr)
+        m.d.comb += word.eq(t.half_a * b.acc_half + kb * T + pixel)
+        accumulate(m, self, drain & (pixel < T), word, self.south, t.c0 == 0)
+        return m
+
+
+ENGINES = {"ws": WsFold, "os": OsFold}
+
+
+class FoldEngine(wiring.Component):
+    """The array and a sequencer per dataflow of the design (`geo.dataflows`); the command's
+    `dataflow` (an index into program.CONTROLLER_DATAFLOWS) picks the one that runs."""
+
+    def __init__(self, geo: Geometry, pe=MacPE):
+        self.geo, self.pe = geo, pe
+        super().__init__(fold_ports(geo))
+
+    def elaborate(self, platform):
+        m = Module()
+        geo = self.geo
+        m.submodules.array = array = SystolicArray(geo.rows, geo.cols, geo.ifmap_bits,
+                                                   geo.weight_bits, geo.psum_bits,
+                                                   geo.dataflows, self.pe)
+        engines = {}
+        for index, name in enumerate(CONTROLLER_DATAFLOWS):
+            if name not in geo.dataflows:
+                continue
+            engines[index] = m.submodules[f"{name}_fold"] = engine = ENGINES[name](geo)
+            m.d.comb += [engine.cmd.eq(self.cmd), engine.tile.eq(self.tile),
+                         engine.ifmap_data.eq(self.ifmap_data),
+                         engine.weight_data.eq(self.weight_data),
+                         engine.acc_rdata.eq(self.acc_rdata), engine.south.eq(array.south)]
+        outputs = [name for name, member in self.signature.members.items()
+                   if member.flow == Out]
+        with m.Switch(self.cmd.dataflow):
+            for index, engine in engines.items():
+                with m.Default() if len(engines) == 1 else m.Case(index):
+                    m.d.comb += [engine.start.eq(self.start),
+                                 array.mode.eq(engine.mode), array.west.eq(engine.west),
+                                 array.north.eq(engine.north)]
+                    m.d.comb += [getattr(self, name).eq(getattr(engine, name))
+                                 for name in outputs]
         return m

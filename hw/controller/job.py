@@ -2,7 +2,8 @@
 bit-exact reference.
 
 `ControllerJob` holds an arch, one group's `program.Shape` (C and K per group), the number of
-groups, a `program.Mapping` and the operands: ifmap[N, groups*C, H, W] and weight[groups*K, C,
+groups, a `program.Mapping`, the dataflow (ws or os: the command's `dataflow` field) and the
+operands: ifmap[N, groups*C, H, W] and weight[groups*K, C,
 R, S] (NCHW / KCRS, as workloads/methods/conv_ref.py takes them). The DRAM image places, in the
 contract's layouts (docs/controller.md, "DRAM layouts"), one after another: the ifmap (NHWC,
 Ct = groups*C channels), the weights (R x S x C x Kt, Kt = groups*K filters), with `requant`
@@ -13,7 +14,8 @@ windows may hang past the edge) wrapped to psum_bits as the PEs wrap, then with 
 requantized to ofmap_bits, in the outputs' N x P x Q x Kt order.
 
 A job refuses (SpecError) a mapping that does not fit the buffers (program.fits) or whose
-loop order is unknown, and a command field that overflows its width.
+loop order is unknown, a dataflow the design was not generated with, and a command field that
+overflows its width.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits, tile_words
+from dlaforge.program import CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits, tile_words
 from dlaforge.rtl_plan import REQUANT_PIECES, requant_refusal
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.requant_ref import Requant, random_requant
@@ -52,6 +54,7 @@ class ControllerJob:
     weight: np.ndarray        # groups*K x C x R x S
     groups: int = 1
     requant: Requant = None   # None: the outputs are the psum_bits sums
+    dataflow: str = "ws"      # one of the design's (Geometry.dataflows)
 
     def __post_init__(self):
         s, mp, g = self.shape, self.mapping, self.groups
@@ -62,6 +65,9 @@ class ControllerJob:
         if self.weight.shape != (g * s.K, s.C, s.R, s.S):
             raise ValueError(f"`weight` has shape {self.weight.shape}, the layer "
                              f"{(g * s.K, s.C, s.R, s.S)}")
+        if self.dataflow not in self.geo.dataflows:
+            raise SpecError(f"the controller built for arch {self.arch.name!r} runs "
+                            f"{', '.join(self.geo.dataflows)}, not {self.dataflow!r}")
         if mp.order not in LOOP_ORDERS:
             raise SpecError(f"loop order {mp.order!r} is not one the controller runs "
                             f"({', '.join(LOOP_ORDERS)})")
@@ -89,7 +95,7 @@ class ControllerJob:
 
     @staticmethod
     def random(arch, shape: Shape, mapping: Mapping, rng, groups=1, low=None, high=None,
-               requant=False, relu=False) -> ControllerJob:
+               requant=False, relu=False, dataflow="ws") -> ControllerJob:
         """Operands drawn from [low, high) (default: the widths' full ranges); with `requant`,
         per-channel scales that saturate some outputs both ways (requant_ref.random_requant),
         and `relu`."""
@@ -101,7 +107,7 @@ class ControllerJob:
                          (s.N, groups * s.C, s.H, s.W))
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
                          (groups * s.K, s.C, s.R, s.S))
-        job = ControllerJob(arch, shape, mapping, x, w, groups)
+        job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow)
         if requant:
             sums = job.sums().transpose(3, 0, 1, 2)
             job = replace(job, requant=random_requant(sums, pe.ofmap_bits, rng, relu))
@@ -150,7 +156,8 @@ class ControllerJob:
                       "ifmap_base": at["ifmap"] + g * s.C, "weight_base": at["weight"] + g * s.K,
                       "ofmap_base": at["ofmap"] + g * s.K, "psum_base": at["psum"] + g * s.K,
                       "requant_base": at["requant"] + REQUANT_PIECES * g * s.K,
-                      "requant": int(self.requant is not None), "relu": int(relu)}
+                      "requant": int(self.requant is not None), "relu": int(relu),
+                      "dataflow": CONTROLLER_DATAFLOWS.index(self.dataflow)}
             out.append(check_command(self.geo, fields))
         return out
 

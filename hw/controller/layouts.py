@@ -18,7 +18,8 @@ from amaranth.lib import data
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import COUNTERS, LOOP_ORDERS, beat_elements, ceil_div
+from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, beat_elements,
+                              ceil_div)
 from dlaforge.rtl_plan import REQUANT_PIECES, BufferGeometry, element_bytes, requant_refusal
 
 from ..layouts import RtlParams, bits_for
@@ -65,14 +66,16 @@ class Geometry:
     beats: Beats
     params: RtlParams
     requant: bool
-    dataflows: tuple = ("ws",)
+    dataflows: tuple = ("ws",)     # those of CONTROLLER_DATAFLOWS the arch lists: a fold each
 
     @staticmethod
     def of(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
         """SpecError if the controller cannot be built for `arch`."""
         pe = arch.pe_array
-        if "ws" not in pe.dataflows:
-            raise SpecError(f"the controller runs dataflow ws, which arch {arch.name!r} lacks")
+        dataflows = tuple(d for d in CONTROLLER_DATAFLOWS if d in pe.dataflows)
+        if not dataflows:
+            raise SpecError(f"the controller runs dataflows {', '.join(CONTROLLER_DATAFLOWS)}; "
+                            f"arch {arch.name!r} has {', '.join(pe.dataflows)}")
         if pe.pe_kind != "mac":
             raise SpecError(f"the controller builds MAC PEs only, not pe_kind {pe.pe_kind!r}")
         buffers = BufferGeometry.of(arch)
@@ -90,7 +93,7 @@ class Geometry:
                       bytes=nbytes)
         requant = params.requant and requant_refusal(arch) is None
         return Geometry(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
-                        pe.ofmap_bits, buffers, beats, params, requant)
+                        pe.ofmap_bits, buffers, beats, params, requant, dataflows)
 
     @property
     def block_filters(self) -> int:
@@ -117,7 +120,8 @@ class Geometry:
         p = self.params
         fields = {name: p.dim_bits for name in DIM_FIELDS}
         fields.update({name: p.addr_bits for name in BASE_FIELDS})
-        fields.update({"order": bits_for(len(LOOP_ORDERS)), "requant": 1, "relu": 1})
+        fields.update({"order": bits_for(len(LOOP_ORDERS)), "requant": 1, "relu": 1,
+                       "dataflow": bits_for(len(CONTROLLER_DATAFLOWS))})
         return data.StructLayout(fields)
 
     def read_request_layout(self) -> data.StructLayout:

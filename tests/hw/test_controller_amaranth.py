@@ -1,18 +1,24 @@
 """The mapped-program controller (hw/controller/) in Amaranth's simulator: outputs bit-exact
 against conv_ref (wrapped to psum_bits, requantized where asked) and every counter and the
 cycle count equal to the exact timing model (sim/cycle/controller_timing.py) of
-docs/controller.md, on random layers over three arrays (edge_tiny; 4x8 with small buffers and
-a 1 byte/cycle DRAM; 3x5 with 2 bytes/cycle) and the corners: -128 x -128 sums, saturation both
-ways, padding and hanging windows, strides 1-3, groups, N = 2, spilling loop orders."""
+docs/controller.md, under ws and os, on random layers over three arrays (edge_tiny; 4x8 with
+small buffers and a 1 byte/cycle DRAM; 3x5 with 2 bytes/cycle; the os cases take every loop
+order once) and the corners: -128 x -128 sums, saturation both ways, padding and hanging
+windows, strides 1-3, groups, N = 2, spilling loop orders; os's transposer against a model."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from amaranth import signed
+from amaranth.sim import Simulator
 
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
-from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits
+from dlaforge.program import CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits
 from dlaforge.hw.controller.job import ControllerJob, with_dram
 from dlaforge.hw.controller.run import run_amaranth, run_layer
+from dlaforge.hw.controller.transposer import Transposer
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.workloads.methods.requant_ref import Requant
 
@@ -40,7 +46,8 @@ def check(job):
     """Run `job`; its outputs equal the reference, each command's counters the model's."""
     result = run_amaranth(job)
     assert np.array_equal(result.output, job.expected())
-    model = controller_counters(job.arch, job.shape, job.mapping, job.requant is not None)
+    model = controller_counters(job.arch, job.shape, job.mapping, job.requant is not None,
+                                dataflow=job.dataflow)
     for counters, cycles in result.per_command:
         assert counters == model
         assert cycles == counters["cycles"]
@@ -67,17 +74,22 @@ def random_case(arch, rng):
 CASES = [(name, seed) for name in ("edge_tiny", "a4x8", "a3x5") for seed in range(4)]
 
 
+@pytest.mark.parametrize("dataflow", CONTROLLER_DATAFLOWS)
 @pytest.mark.parametrize("name,seed", CASES)
-def test_random_layers_bit_exact_and_equal_to_the_timing_model(archs, name, seed):
-    rng = np.random.default_rng(100 + seed)
+def test_random_layers_bit_exact_and_equal_to_the_timing_model(archs, name, seed, dataflow):
+    case = CASES.index((name, seed))
+    rng = np.random.default_rng(100 + seed if dataflow == "ws" else [200, case])
     arch = archs[name]
     bandwidth, latency = [(None, None), (None, 1), (0.5, 3), (3.0, 7)][seed % 4]
     if name == "a4x8":
         bandwidth = None          # its own narrow 1 byte/cycle
     arch = with_dram(arch, bandwidth, latency)
     shape, mapping = random_case(arch, rng)
+    if dataflow == "os":          # every loop order once over the cases
+        mapping = replace(mapping, order=LOOP_ORDERS[case])
     requant = seed % 2 == 1
-    job = ControllerJob.random(arch, shape, mapping, rng, requant=requant, relu=seed % 4 == 3)
+    job = ControllerJob.random(arch, shape, mapping, rng, requant=requant, relu=seed % 4 == 3,
+                               dataflow=dataflow)
     check(job)
 
 
@@ -165,3 +177,74 @@ def test_run_layer_entry_point():
     result = run_layer(EDGE_TINY, shape, Mapping(3, 2, 3), groups=2, requant=True)
     model = controller_counters(EDGE_TINY, shape, Mapping(3, 2, 3), True)
     assert result.counters == {name: 2 * value for name, value in model.items()}
+
+
+# os --------------------------------------------------------------------------------------
+def test_transposer_emits_a_skewed_transposed_block_per_block_of_words():
+    """Blocks of `lanes` words back to back, word i of block b presented at cycle b*n + i:
+    element j of it leaves on lane i at cycle b*n + i + 1 + j; lanes without a word empty."""
+    n, blocks = 3, 3
+    rng = np.random.default_rng(0)
+    words = rng.integers(-128, 128, (blocks, n, n))
+    dut = Transposer(n, signed(8))
+    seen = {}
+
+    async def bench(ctx):
+        for cycle in range(blocks * n + 2 * n + 1):
+            b, i = divmod(cycle, n)
+            ctx.set(dut.load, b < blocks)
+            ctx.set(dut.lane, i)
+            for j in range(n):
+                ctx.set(dut.word[j], int(words[b, i, j]) if b < blocks else 0)
+            for lane in range(n):
+                seen[cycle, lane] = ctx.get(dut.o[lane])
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    for (cycle, lane), value in seen.items():
+        b, j = divmod(cycle - lane - 1, n)
+        expected = int(words[b, lane, j]) if 0 <= b < blocks and cycle > lane else 0
+        assert value == expected, (cycle, lane)
+
+
+def test_os_strides_hanging_windows_groups_spills():
+    """os: two groups of 5 channels x 6 filters, N = 2, stride 2, padding 1, P and Q one more
+    than the floor rule, channel tiles of 3 (two blocks of the 4-row array and one) in a loop
+    order that spills and reads back, edge tiles on k and p, requantized."""
+    shape = Shape(N=2, C=5, H=5, W=4, K=6, R=3, S=2, P=4, Q=4, stride=2, padding=1)
+    job = ControllerJob.random(EDGE_TINY, shape, Mapping(5, 3, 3, "ncpk"),
+                               np.random.default_rng(3), groups=2, requant=True,
+                               dataflow="os")
+    result = check(job)
+    assert len(result.per_command) == 2
+    assert result.counters["dram_write_bytes"] > 2 * shape.N * shape.P * shape.Q * shape.K
+
+
+def test_os_extreme_operands_over_padded_windows():
+    """os: all -128 (sums of (-128)^2 over 2 channels x 3x3), stride 1, padding 1, two channel
+    tiles: the sums spill and come back."""
+    shape = Shape(N=1, C=2, H=4, W=5, K=5, R=3, S=3, P=4, Q=5, stride=1, padding=1)
+    job = ControllerJob.random(EDGE_TINY, shape, Mapping(4, 1, 2, "nckp"),
+                               np.random.default_rng(0), low=-128, high=-127, dataflow="os")
+    assert check(job).output.max() == 128 * 128 * 2 * 9
+
+
+def test_a_design_runs_the_dataflows_of_its_arch(tmp_path):
+    """A design generated for os alone runs os (its command's dataflow field ignored); one for
+    ws alone refuses an os job."""
+    (tmp_path / "os_only.yaml").write_text(
+        "base: edge_tiny\nname: os_only\npe_array: {rows: 3, cols: 2, dataflows: [os]}\n")
+    os_only = load_arch(tmp_path / "os_only.yaml")
+    shape = Shape(N=1, C=4, H=3, W=3, K=3, R=2, S=2, P=2, Q=2)
+    check(ControllerJob.random(os_only, shape, Mapping(3, 4, 2), np.random.default_rng(0),
+                               dataflow="os"))
+    with pytest.raises(SpecError, match="runs os, not 'ws'"):
+        ControllerJob.random(os_only, shape, Mapping(3, 4, 2), np.random.default_rng(0))
+    (tmp_path / "ws_only.yaml").write_text(
+        "base: edge_tiny\nname: ws_only\npe_array: {dataflows: [ws]}\n")
+    with pytest.raises(SpecError, match="runs ws, not 'os'"):
+        ControllerJob.random(load_arch(tmp_path / "ws_only.yaml"), shape, Mapping(3, 4, 2),
+                             np.random.default_rng(0), dataflow="os")

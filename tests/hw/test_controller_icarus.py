@@ -1,6 +1,7 @@
 """The mapped-program controller's Verilog under cocotb on Icarus (one build, one simulator
-process): requantized and spilling layers, groups, N = 2, a hanging window, outputs bit-exact
-and counters and cycles equal to the timing model, as in Amaranth's simulator."""
+process per test): requantized and spilling layers, groups, N = 2, a hanging window, under ws
+and under os, outputs bit-exact and counters and cycles equal to the timing model, as in
+Amaranth's simulator."""
 
 import numpy as np
 
@@ -25,11 +26,35 @@ def test_icarus_bit_exact_and_equal_to_the_timing_model(tmp_path):
         ControllerJob.random(arch, Shape(1, 6, 5, 4, 6, 2, 2, 3, 3, 2, 0), Mapping(4, 5, 1, "ckpn"),
                              rng, requant=True),
     ]
+    results = check_icarus(jobs, tmp_path)
+    # the two simulators see the same timing
+    assert run_amaranth(jobs[1]).per_command == results[1].per_command
+
+
+def check_icarus(jobs, tmp_path):
+    """Run `jobs` on Icarus; outputs equal the reference, counters and cycles the model."""
+    arch = jobs[0].arch
     results = run_cocotb(jobs, tmp_path / "build", "icarus")
     for job, result in zip(jobs, results):
         assert np.array_equal(result.output, job.expected())
-        model = controller_counters(arch, job.shape, job.mapping, job.requant is not None)
+        model = controller_counters(arch, job.shape, job.mapping, job.requant is not None,
+                                    dataflow=job.dataflow)
         assert all(counters == model for counters, _ in result.per_command)
         assert all(cycles == counters["cycles"] for counters, cycles in result.per_command)
-    # the two simulators see the same timing
-    assert run_amaranth(jobs[1]).per_command == results[1].per_command
+    return results
+
+
+def test_icarus_os_bit_exact_and_equal_to_the_timing_model(tmp_path):
+    """os commands on the same design: padding with channel tiles that spill, stride 2 with a
+    hanging window, groups and N = 2, requantized; one ws command between them."""
+    arch = load_arch("edge_tiny")
+    rng = np.random.default_rng(6)
+    jobs = [
+        ControllerJob.random(arch, Shape(1, 5, 4, 5, 6, 3, 3, 4, 5, 1, 1), Mapping(5, 3, 2, "nckp"),
+                             rng, requant=True, relu=True, dataflow="os"),
+        ControllerJob.random(arch, Shape(2, 3, 2, 4, 2, 3, 2, 2, 2, 1, 0), Mapping(2, 2, 1, "pkcn"),
+                             rng, dataflow="ws"),
+        ControllerJob.random(arch, Shape(2, 2, 5, 4, 3, 2, 2, 3, 3, 2, 0), Mapping(2, 2, 2, "kpcn"),
+                             rng, groups=2, requant=True, dataflow="os"),
+    ]
+    check_icarus(jobs, tmp_path)
