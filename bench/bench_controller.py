@@ -1,6 +1,6 @@
 """Benchmark: the mapped-program controller (hw/controller/) against the old RTL program
-(hw/accelerator.py, dlaforge/rtl_plan.py), per layer of ResNet-18 under ws on edge_tiny and
-gemmini_like, and the Verilog cells of both accelerators.
+(hw/accelerator.py, dlaforge/rtl_plan.py), per layer of ResNet-18 under ws and os on edge_tiny
+and gemmini_like, and the Verilog cells of both accelerators.
 
 Per layer: the old program's cycles and DRAM bytes (sim/cycle/rtl_timing.py, equal to the old
 RTL by tests/hw/test_icarus.py), the new program's under the mapper's mapping
@@ -32,23 +32,24 @@ from dlaforge.workloads.networks import load_network
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS_controller.md"
 ARCHS = ("edge_tiny", "gemmini_like")
+DATAFLOWS = ("ws", "os")
 
 
-def old_program(arch, op) -> dict | None:
-    if rtl_cannot_run(arch, op, "ws") is not None:
+def old_program(arch, op, dataflow) -> dict | None:
+    if rtl_cannot_run(arch, op, dataflow) is not None:
         return None
-    return summed(baseline.command_counters(arch, op, "ws"))
+    return summed(baseline.command_counters(arch, op, dataflow))
 
 
-def new_program(arch, op, table) -> tuple[dict, int, dict] | None:
-    if not controller_runs(arch, op, "ws"):
+def new_program(arch, op, table, dataflow) -> tuple[dict, int, dict] | None:
+    if not controller_runs(arch, op, dataflow):
         return None
-    mapping, stats = search(arch, op, "ws", "energy", table)
-    counters = controller_counters(arch, shape_of(op), mapping, REQUANT)
+    mapping, stats = search(arch, op, dataflow, "energy", table)
+    counters = controller_counters(arch, shape_of(op), mapping, REQUANT, dataflow=dataflow)
     return command_totals(op, counters), stats.cycles, mapping.to_dict()
 
 
-def layer_rows(arch_name: str) -> tuple[list[str], dict]:
+def layer_rows(arch_name: str, dataflow: str) -> tuple[list[str], dict]:
     arch = load_arch(arch_name)
     table = energy_table(arch)
     network = load_network("resnet18")
@@ -58,7 +59,8 @@ def layer_rows(arch_name: str) -> tuple[list[str], dict]:
         if layer.kind == "vector":
             continue
         for op in get_method("baseline", arch).transform(layer, arch):
-            old, new = old_program(arch, op), new_program(arch, op, table)
+            old = old_program(arch, op, dataflow)
+            new = new_program(arch, op, table, dataflow)
             old_cell = f"{old['cycles']:,}" if old else "—"
             if new is None:
                 rows.append(f"| {layer.name} | {old_cell} | cannot run | | | | |")
@@ -101,7 +103,7 @@ def main() -> None:
     out = ["# The mapped-program controller against the old RTL program", "",
            f"Written by `bench/bench_controller.py` on {platform.node()} "
            f"({platform.processor() or platform.machine()}), {time.strftime('%Y-%m-%d')}.",
-           "", "ResNet-18 (batch 1, ws, requantized int8 outputs), per layer: the old program's "
+           "", "ResNet-18 (batch 1, requantized int8 outputs), per layer: the old program's "
            "cycles (its exact timing model, equal to the old RTL), the new controller's under "
            "the mapper's mapping (its exact timing model, equal to the new RTL), how many times "
            "faster the new one is, the analytical model's cycles for the same mapping (error "
@@ -109,9 +111,9 @@ def main() -> None:
            "mapping. `cannot run`: one tile of the smallest mapping does not fit a buffer half "
            "(a buffer word holds every column of an input row); the cycle model then keeps "
            "the mapper's generic timing.", ""]
-    for arch_name in ARCHS:
-        rows, totals = layer_rows(arch_name)
-        out += [f"## {arch_name}", "",
+    for arch_name, dataflow in ((a, d) for d in DATAFLOWS for a in ARCHS):
+        rows, totals = layer_rows(arch_name, dataflow)
+        out += [f"## {arch_name}, {dataflow}", "",
                 "| layer | old program cycles | new program cycles | speed-up | analytical "
                 "(error) | DRAM bytes old / new | mapping |",
                 "|---|---:|---:|---:|---:|---:|---|", *rows, "",
@@ -123,7 +125,8 @@ def main() -> None:
     if not args.no_cells:
         out += ["## Verilog cells (hw/verilog.cell_stats, Amaranth's reduced Yosys flow)", "",
                 "The old accelerator builds ws, os and is with the im2col loader; the new one "
-                "builds the mapped ws program (loop-nest counters, on-chip im2col, beats).", "",
+                "builds the mapped ws and os programs (loop-nest counters, on-chip im2col, "
+                "beats, one array with a sequencer per dataflow, os's transposer).", "",
                 "| arch | old accelerator | new controller |", "|---|---:|---:|",
                 *(cell_rows(a) for a in ARCHS), ""]
     out.append(f"Run time: {time.perf_counter() - start:.0f} s.")
