@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from amaranth.back import verilog
 
 from dlaforge.arch import ArchSpec
@@ -53,7 +52,9 @@ MIN_DEPTH_BITS = {"icarus": 16, "verilator": 20}
 MIN_RING_BITS = 8               # read responses in flight (latency below 256 cycles)
 ICARUS_FLAGS = ("-g2005",)      # Yosys' `always @*` blocks run at time 0 only under -g2005
 VERILATOR_FLAGS = ("-O3", "--x-assign", "fast", "-Wno-fatal", *LINT_WAIVERS)
-_SRC_ATTRIBUTE = re.compile(r"^\s*\(\* src = .* \*\)\n", re.MULTILINE)
+# Amaranth's source attributes: on lines of their own, and inside expressions
+_SRC_LINE = re.compile(r'^[ \t]*\(\* src = "[^"\n]*" \*\)\n', re.MULTILINE)
+_SRC_INLINE = re.compile(r'\(\* src = "[^"\n]*" \*\) ?')
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Design:
 @functools.lru_cache(maxsize=8)
 def design_of(arch: ArchSpec) -> Design:
     dut = ControllerAccelerator(arch)
-    text = _SRC_ATTRIBUTE.sub("", verilog.convert(dut, name=DESIGN_TOP))
+    text = _SRC_INLINE.sub("", _SRC_LINE.sub("", verilog.convert(dut, name=DESIGN_TOP)))
     info = manifest(dut, arch)
     info["parameters"]["read_lane_bits"] = dut.geo.read_bits
     return Design(text, Ports.of(info))
