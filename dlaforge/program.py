@@ -1,5 +1,5 @@
 """The mapped program: how the generated accelerator's controller runs the mapper's loop nest
-under ws and os (docs/controller.md is the contract; this module holds what the RTL
+under ws, os and is (docs/controller.md is the contract; this module holds what the RTL
 (hw/controller/), the cycle model and the analytical model must compute alike).
 
 A layer is one command per group. The command walks tiles of `kt` filters x `ct` channels x
@@ -14,8 +14,8 @@ Buffers: each shared level is split evenly between the operands it holds, each s
 halves (rtl_plan.BufferGeometry). A word of the ifmap buffer holds `rows` channels of one pixel,
 of the weight buffer `cols` filters of one (r, s, c), of the accumulator `cols` sums of one
 output pixel. `tile_words` counts the words a tile needs; a mapping runs only if every
-operand's tile fits one half (`fits`). The buffer words are the same under ws and os; the
-two differ only in a tile's folds (`tile_folds`).
+operand's tile fits one half (`fits`). The buffer words are the same under every dataflow;
+they differ only in a tile's folds (`tile_folds`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ COUNTERS = ("cycles", "busy_cycles", "ifmap_reads", "ifmap_writes", "weight_read
             "weight_writes", "acc_reads", "acc_writes", "dram_read_bytes", "dram_write_bytes")
 GRID_NAMES = ("kt", "ct", "pt")
 # the dataflows the controller runs; a command's `dataflow` field is an index into it
-CONTROLLER_DATAFLOWS = ("ws", "os")
+CONTROLLER_DATAFLOWS = ("ws", "os", "is")
 RS_NAMES = ("tc", "tk", "q", "pf")
 
 
@@ -160,6 +160,21 @@ def os_fold_length(rows: int, cols: int, R: int, S: int, c_size) -> np.ndarray:
     return rows * (R * S * ceil_div(np.asarray(c_size), rows) + 2) + cols + 1
 
 
+def is_folds(rows: int, cols: int, R: int, S: int, Q: int, c_size, p_size):
+    """Array folds of one is tile: one per block of `cols` output pixels, channel block and
+    kernel tap."""
+    return (ceil_div(np.asarray(p_size) * Q, cols) * ceil_div(np.asarray(c_size), rows)
+            * R * S)
+
+
+def is_fold_length(rows: int, cols: int, k_size) -> np.ndarray:
+    """Cycles of one is fold: read `cols` pixel words, preload `rows` channel rows, stream
+    ceil(k_size/cols) filter blocks of max(rows, cols) steps (the last one `cols`), the
+    wavefront's crossing, and `cols` collected words into the accumulator."""
+    return ((ceil_div(np.asarray(k_size), cols) - 1) * max(rows, cols) + 2 * rows + 3 * cols
+            + 2)
+
+
 def tile_folds(dataflow: str, rows: int, cols: int, R: int, S: int, Q: int, k_size, c_size,
                p_size) -> tuple:
     """(folds, cycles of one fold) of tiles of these sizes (arrays broadcast) under
@@ -169,6 +184,8 @@ def tile_folds(dataflow: str, rows: int, cols: int, R: int, S: int, Q: int, k_si
                 ws_fold_length(rows, cols, np.asarray(p_size) * Q))
     if dataflow == "os":
         return os_folds(rows, cols, Q, k_size, p_size), os_fold_length(rows, cols, R, S, c_size)
+    if dataflow == "is":
+        return is_folds(rows, cols, R, S, Q, c_size, p_size), is_fold_length(rows, cols, k_size)
     raise ValueError(f"the controller runs dataflows {', '.join(CONTROLLER_DATAFLOWS)}, not "
                      f"{dataflow!r}")
 

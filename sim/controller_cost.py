@@ -1,8 +1,8 @@
-"""The mapped ws and os programs (docs/controller.md, "The ws program, cycle by cycle", "The os
-program, cycle by cycle") in closed form: the analytical model of the ops the generated
-controller runs, vectorised over the mapper's candidate tilings (arrays kt, ct, pt) for one
-loop order. The two dataflows share everything but a tile's folds (program.tile_folds) and the
-array's buffer accesses.
+"""The mapped ws, os and is programs (docs/controller.md, "The ws program, cycle by cycle", "The
+os program ...", "The is program ...") in closed form: the analytical model of the ops the
+generated controller runs, vectorised over the mapper's candidate tilings (arrays kt, ct, pt)
+for one loop order. The dataflows share everything but a tile's folds (program.tile_folds) and
+the array's buffer accesses.
 
 Counters (exact; tests/sim/test_controller_models.py holds them equal to the timing model,
 sim/cycle/controller_timing.py). Per loop order an operand's tile is brought in `_fetches`
@@ -16,7 +16,8 @@ times, every distinct tile equally often (analytical.py's reuse rule), so
 - folds: sums over tiles separate by loop. ws: sum of folds x pixels = (sum_k ceil(k_size/cols))
   x (sum_c ceil(c_size/rows)) x R S x P Q per image. os: folds = (sum_k ceil(k_size/cols)) x
   (sum_p ceil(p_size Q/rows)) per c-tile, each fold's length linear in ceil(c_size/rows); its
-  accumulator words are written once per tile.
+  accumulator words are written once per tile. is: folds = (sum_p ceil(p_size Q/cols)) x
+  (sum_c ceil(c_size/rows)) x R S per k-tile, each fold's length linear in ceil(k_size/cols).
 
 Cycles (an estimate): the DRAM engine and the array form a two-stage pipeline. Tile i computes
 F_i L_i cycles; step i of the engine writes back the output tile that left two tiles before
@@ -52,11 +53,12 @@ REQUANT = True      # the controller's commands requantize their outputs (as --s
 
 
 def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
-    """True when the generated controller runs `op` under `dataflow`: ws or os
-    (program.CONTROLLER_DATAFLOWS) on an array that has it, a baseline MAC op with a plain
-    window at the array's widths, on a preset or arch YAML (rtl_cannot_run), and its smallest
-    tile (one filter, one channel, one output row: every column) fits one half of each buffer
-    (a buffer word holds every column of a row, so a wide image may not)."""
+    """True when the generated controller runs `op` under `dataflow`: ws, os or is
+    (program.CONTROLLER_DATAFLOWS) on an array that has it (is: ifmap_bits == weight_bits), a
+    baseline MAC op with a plain window at the array's widths, on a preset or arch YAML
+    (rtl_cannot_run), and its smallest tile (one filter, one channel, one output row: every
+    column) fits one half of each buffer (a buffer word holds every column of a row, so a wide
+    image may not)."""
     if (dataflow not in program.CONTROLLER_DATAFLOWS
             or rtl_cannot_run(arch, op, dataflow) is not None):
         return False
@@ -134,19 +136,27 @@ def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = 
     c_blocks = (tc - 1) * ceil_div(ct, rows) + ceil_div(c_last, rows)
     pixels = shape.P * shape.Q
     outputs = shape.N * shape.K * pixels
-    # ifmap words the folds read: one per pixel, channel block, tap and filter block
-    fold_pixels = shape.N * k_blocks * c_blocks * shape.R * shape.S * pixels
+    taps = shape.R * shape.S
+    # a word per pixel, channel block, tap and filter block: the ifmap words ws and os folds
+    # read, the accumulator words ws and is folds write
+    fold_pixels = shape.N * k_blocks * c_blocks * taps * pixels
+    ifmap_words = fold_words = fold_pixels
     if dataflow == "ws":
-        folds = shape.N * k_blocks * c_blocks * shape.R * shape.S         # per p-tile
+        folds = shape.N * k_blocks * c_blocks * taps                     # per p-tile
         busy = folds * (tp * (2 * rows + cols + 1) + pixels)
         weight_words = folds * tp * rows
-        fold_words = fold_pixels                  # accumulator words the folds write
-    else:
+    elif dataflow == "os":
         p_blocks = (tp - 1) * ceil_div(pt * shape.Q, rows) + ceil_div(p_last * shape.Q, rows)
         folds = shape.N * k_blocks * p_blocks                             # per c-tile
-        busy = folds * (rows * shape.R * shape.S * c_blocks + tc * (2 * rows + cols + 1))
-        weight_words = folds * shape.R * shape.S * shape.C
+        busy = folds * (rows * taps * c_blocks + tc * (2 * rows + cols + 1))
+        weight_words = folds * taps * shape.C
         fold_words = shape.N * k_blocks * pixels * tc
+    else:
+        p_blocks = (tp - 1) * ceil_div(pt * shape.Q, cols) + ceil_div(p_last * shape.Q, cols)
+        folds = shape.N * p_blocks * c_blocks * taps                      # per k-tile
+        busy = folds * (max(rows, cols) * (k_blocks - tk) + tk * (2 * rows + 3 * cols + 2))
+        weight_words = shape.N * p_blocks * taps * k_blocks * shape.C
+        ifmap_words = shape.N * tk * c_blocks * taps * pixels
     ifmap_el = np.rint(reuse["ifmap"] * shape.N * shape.C * rows_fetched(shape, pt)
                        * shape.W).astype(np.int64)
     weight_el = np.rint(reuse["weight"] * shape.K * shape.C * shape.R * shape.S).astype(np.int64)
@@ -158,7 +168,7 @@ def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = 
         params = REQUANT_PIECES * shape.K * (_fetches(no_c, trips, "k") // tk)
     return {
         "busy_cycles": busy,
-        "ifmap_reads": fold_pixels * rows,
+        "ifmap_reads": ifmap_words * rows,
         "ifmap_writes": ifmap_el,
         "weight_reads": weight_words * cols,
         "weight_writes": weight_el,
@@ -359,11 +369,13 @@ def command_totals(op: HwOp, counters_: dict) -> dict:
 def _registers(arch: ArchSpec, op: HwOp, totals: dict, dataflow: str) -> dict:
     """Accesses of the PEs' register files named in the spec, which the RTL does not count.
     ws: every fold loads each PE's stationary weight (a write per weight word lane the array
-    reads), and each MAC reads it; ifmap and sums pass through pipeline registers. os: each MAC
-    reads and writes its PE's sum, and each sum the folds drain into the accumulator is read
-    once more (as sim/array_cost prices os); ifmap and weights pass through."""
-    if dataflow == "ws":
-        stationary, counts = "weight", (op.pe_macs, totals["weight_reads"])
+    reads), and each MAC reads it; ifmap and sums pass through pipeline registers. is: the
+    same with the ifmap stationary. os: each MAC reads and writes its PE's sum, and each sum
+    the folds drain into the accumulator is read once more (as sim/array_cost prices os);
+    ifmap and weights pass through."""
+    if dataflow in ("ws", "is"):
+        stationary = "weight" if dataflow == "ws" else "ifmap"
+        counts = (op.pe_macs, totals[f"{stationary}_reads"])
     else:
         drained = totals["acc_writes"] - totals["readback"]
         if isinstance(drained, np.ndarray):     # the mapper's candidates: MACs past int64

@@ -1,6 +1,7 @@
-"""The exact timing model of the mapped-program controller under ws and os (docs/controller.md,
-"The ws program, cycle by cycle" and "The os program, cycle by cycle"): the counters of ONE
-command (one group of a layer, all N images) without simulating the RTL (hw/controller/).
+"""The exact timing model of the mapped-program controller under ws, os and is
+(docs/controller.md, "The ws program, cycle by cycle", "The os program ..." and "The is program
+..."): the counters of ONE command (one group of a layer, all N images) without simulating the
+RTL (hw/controller/).
 
 The tiles are the loop nest's iterations in the mapping's order (`tile_sequence`, numpy). Every
 job of the DRAM engine is a sequence of requests, each taken when the channel is free and held
@@ -18,7 +19,7 @@ job is taken exactly when request j frees the channel, so a job reduces to a few
 
 The engine and the folds (`_engine`, numba) then follow the contract step by step; a tile's
 folds and their length are the dataflow's (program.tile_folds), everything else is the same
-for both. The other counters are closed forms of the tiles (`_counters`).
+for all. The other counters are closed forms of the tiles (`_counters`).
 tests/sim/test_controller_models.py holds this model equal to a plain request-by-request
 interpretation of the contract (tests/sim/controller_reference.py) and the analytical closed
 forms equal to its counters.
@@ -237,12 +238,17 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L,
     ifmap_el = np.where(t["load_ifmap"], c_size * (t["hi"] - t["lo"]) * shape.W, 0).sum()
     weight_el = np.where(t["load_weight"], k_size * c_size * shape.R * shape.S, 0).sum()
     readback_el = np.where(t["readback"], k_size * pixels, 0).sum()
-    k_blocks = ceil_div(k_size, cols)
-    # accumulator words the folds write (ws: every fold its pixels; os: each pixel once per
-    # filter block), the output's first channel tile (c0 = 0) reading none of them first
-    fold_words = (F if dataflow == "ws" else k_blocks) * pixels
+    k_blocks, c_blocks = ceil_div(k_size, cols), ceil_div(c_size, rows)
+    taps = shape.R * shape.S
+    # accumulator words the folds write (ws, is: a word per filter block, pixel, channel block
+    # and tap; os: each pixel once per filter block), the output's first channel tile (c0 = 0)
+    # reading none of them first; ifmap words the folds read (a word per pixel, channel block
+    # and tap, and under ws and os per filter block); weight words
+    fold_words = (k_blocks * (1 if dataflow == "os" else c_blocks * taps)) * pixels
     first_words = np.where(t["c0"] == 0, k_blocks * pixels, 0)
-    weight_words = F * (rows if dataflow == "ws" else shape.R * shape.S * c_size)
+    ifmap_words = c_blocks * taps * pixels * (1 if dataflow == "is" else k_blocks)
+    weight_words = {"ws": F * rows, "os": F * taps * c_size,
+                    "is": ceil_div(pixels, cols) * taps * k_blocks * c_size}[dataflow]
     leaving = t["leaves"]
     final = leaving & t["final"]
     spill = leaving & ~t["final"]
@@ -250,9 +256,7 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L,
     params = int(params_fetched(t, requant).astype(np.int64) @ (REQUANT_PIECES * k_size))
     return {
         "busy_cycles": int((F * L).sum()),
-        # a word per pixel, channel block, tap and filter block under both dataflows
-        "ifmap_reads": int((k_blocks * ceil_div(c_size, rows) * pixels).sum()
-                           * shape.R * shape.S * rows),
+        "ifmap_reads": int(ifmap_words.sum() * rows),
         "ifmap_writes": int(ifmap_el),
         "weight_reads": int(weight_words.sum() * cols),
         "weight_writes": int(weight_el),
@@ -270,8 +274,8 @@ def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant:
                         bandwidth: float | None = None, latency: int | None = None,
                         dataflow: str = "ws") -> dict:
     """Every program.COUNTERS value of one command of `shape` under `mapping` and `dataflow`
-    (ws or os) on `arch` (DRAM bandwidth and latency default to the spec's), outputs
-    requantized if `requant`."""
+    (program.CONTROLLER_DATAFLOWS) on `arch` (DRAM bandwidth and latency default to the
+    spec's), outputs requantized if `requant`."""
     bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
     lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
     t = tile_sequence(shape, mapping)

@@ -298,16 +298,19 @@ def test_progress_is_one_line_per_run_and_stdout_names_the_page(report, expected
     assert lines == runs + rendering
 
 
-def test_a_cycle_model_report_states_its_model_and_holds_its_numbers(tmp_path, network):
+def test_a_cycle_model_report_states_its_model_and_holds_its_numbers(tmp_path, network,
+                                                                      stand_in_methods):
     out = tmp_path / "r"
-    dlaforge.report(out, arch="edge_tiny", network=network, methods="baseline", dataflows="is",
-                    model="cycle")
+    dlaforge.report(out, arch="edge_tiny", network=network, methods="half_weights",
+                    dataflows="ws", model="cycle")
     md = (out / "report.md").read_text()
     assert "every number is from the cycle-level model" in md and "analytical" not in md.lower()
-    # is: under ws and os both models price the generated controller and may agree to the cycle
-    cycle = dlaforge.simulate("edge_tiny", network, dataflow="is", model="cycle")
-    analytical = dlaforge.simulate("edge_tiny", network, dataflow="is")
+    # half-width weights: the generated controller (ws, os and is), which both models price
+    # and may agree on to the cycle, does not run them; the generic tiled model does
+    cycle = dlaforge.simulate("edge_tiny", network, dataflow="ws", model="cycle",
+                              method="half_weights")
+    analytical = dlaforge.simulate("edge_tiny", network, dataflow="ws", method="half_weights")
     assert cycle.totals.cycles != analytical.totals.cycles    # so the check can tell them apart
     headers, rows = md_tables(md)["All runs: energy and time (network totals)"]
-    assert [tuple(r[:3]) for r in rows] == [("edge_tiny", "is", "baseline")]
+    assert [tuple(r[:3]) for r in rows] == [("edge_tiny", "ws", "half_weights")]
     _check_stats_row(headers, rows[0], cycle.totals, load_arch("edge_tiny"), None, 3)

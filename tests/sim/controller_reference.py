@@ -1,8 +1,8 @@
-"""A plain, slow interpretation of docs/controller.md's ws and os programs ("The ws program,
-cycle by cycle", "The os program, cycle by cycle"), written from the text without sharing code
-with sim/cycle/controller_timing.py: every tile from nested loops, every buffer word and every
-DRAM request walked one by one in the order the contract gives, every fold's array accesses
-counted pixel by pixel (ws) or step by step (os). Small cases only;
+"""A plain, slow interpretation of docs/controller.md's ws, os and is programs ("The ws program,
+cycle by cycle", "The os program ...", "The is program ..."), written from the text without
+sharing code with sim/cycle/controller_timing.py: every tile from nested loops, every buffer word
+and every DRAM request walked one by one in the order the contract gives, every fold's array
+accesses counted pixel by pixel (ws, is) or step by step (os). Small cases only;
 tests/sim/test_controller_models.py holds the numba model equal to it.
 
 Where the contract leaves a choice, this reading (and the model) takes the simplest hardware:
@@ -35,7 +35,7 @@ def run_command(rows, cols, bits, bw, lat, shape, mapping, requant, halves=None,
     """Counters of one command. bits: (ifmap, weight, psum, ofmap) bits; shape: a dict of
     N C H W K R S P Q stride padding; mapping: kt ct pt order. `halves`, when given, is
     (ifmap, weight, acc) words per buffer half: every word address is checked against it.
-    `dataflow`: "ws" or "os" (the folds)."""
+    `dataflow`: "ws", "os" or "is" (the folds)."""
     lat = max(1, lat)
     N, C, H, W, K, R, S, P, Q = (shape[x] for x in "N C H W K R S P Q".split())
     stride, pad = shape["stride"], shape["padding"]
@@ -174,11 +174,20 @@ def run_command(rows, cols, bits, bw, lat, shape, mapping, requant, halves=None,
         counters["busy_cycles"] += cycles
         return cycles
 
+    def read_pixel(tile, t, r, s_, cb):
+        """os and is: tile pixel t (row-major) reads its ifmap word at tap (r, s_) in channel
+        block cb (checked where the window position is inside the image); its (p, q)."""
+        p, q = tile["p0"] + t // Q, t % Q
+        h, w = p * stride + r - pad, q * stride + s_ - pad
+        if 0 <= h < H and 0 <= w < W:
+            check((cb * (tile["hi"] - tile["lo"]) + h - tile["lo"]) * W + w, 0)
+        counters["ifmap_reads"] += rows
+        return p, q
+
     def os_folds(tile):
         """The tile's os folds (kb, pb; each over blocks r, s, cb of `rows` steps): count the
         array's accesses step by step; return their cycles."""
         cycles = 0
-        in_rows = tile["hi"] - tile["lo"]
         n_px = tile["ps"] * Q
         for kb in range(_ceil(tile["ks"], cols)):
             for pb in range(_ceil(n_px, rows)):
@@ -187,14 +196,8 @@ def run_command(rows, cols, bits, bw, lat, shape, mapping, requant, halves=None,
                     for s_ in range(S):
                         for cb in range(_ceil(tile["cs"], rows)):
                             for i in range(rows):          # the transposer's pixel words
-                                t = pb * rows + i
-                                if t >= n_px:
-                                    continue            # an invalid pixel reads nothing
-                                p, q = tile["p0"] + t // Q, t % Q
-                                h, w = p * stride + r - pad, q * stride + s_ - pad
-                                if 0 <= h < H and 0 <= w < W:
-                                    check((cb * in_rows + h - tile["lo"]) * W + w, 0)
-                                counters["ifmap_reads"] += rows
+                                if pb * rows + i < n_px:    # an invalid pixel reads nothing
+                                    read_pixel(tile, pb * rows + i, r, s_, cb)
                             for j in range(rows):          # the block's steps
                                 steps += 1
                                 if cb * rows + j < tile["cs"]:
@@ -213,7 +216,34 @@ def run_command(rows, cols, bits, bw, lat, shape, mapping, requant, halves=None,
         counters["busy_cycles"] += cycles
         return cycles
 
-    compute = {"ws": folds, "os": os_folds}[dataflow]
+    def is_folds(tile):
+        """The tile's is folds (pb, cb, r, s; each streaming the filter blocks): count the
+        array's accesses word by word; return their cycles."""
+        cycles = 0
+        n_px = tile["ps"] * Q
+        blocks = _ceil(tile["ks"], cols)
+        for pb in range(_ceil(n_px, cols)):
+            for cb in range(_ceil(tile["cs"], rows)):
+                for r in range(R):
+                    for s_ in range(S):
+                        pixels = [read_pixel(tile, t, r, s_, cb)     # the stationary ones
+                                  for t in range(pb * cols, min(n_px, (pb + 1) * cols))]
+                        for kb in range(blocks):
+                            for i in range(rows):          # the weight words of the block
+                                if cb * rows + i < tile["cs"]:
+                                    check(((kb * R + r) * S + s_) * tile["cs"] + cb * rows + i,
+                                          1)
+                                    counters["weight_reads"] += cols
+                            for p, q in pixels:            # the collected words
+                                check((kb * tile["ps"] + p - tile["p0"]) * Q + q, 2)
+                                if not (tile["c0"] == 0 and (cb, r, s_) == (0, 0, 0)):
+                                    counters["acc_reads"] += cols
+                                counters["acc_writes"] += cols
+                        cycles += (blocks - 1) * max(rows, cols) + 2 * rows + 3 * cols + 2
+        counters["busy_cycles"] += cycles
+        return cycles
+
+    compute = {"ws": folds, "os": os_folds, "is": is_folds}[dataflow]
     ends, done_loads = [None] * T, [None] * T
     table = None
     g = 0

@@ -1,5 +1,5 @@
-"""The models of the mapped ws and os programs (docs/controller.md, "The ws program, cycle by
-cycle", "The os program, cycle by cycle"), each case under both dataflows:
+"""The models of the mapped ws, os and is programs (docs/controller.md, "The ws program, cycle by
+cycle", "The os program ...", "The is program ..."), each case under every dataflow:
 
 - the exact timing model (sim/cycle/controller_timing.py, numba) equals a plain request-by-request
   interpretation of the contract (tests/sim/controller_reference.py) on small random cases:
@@ -45,6 +45,16 @@ def wide_bits_arch():
     return arch_from_mapping(data)
 
 
+def tall_arch():
+    """A 6 x 3 array (more rows than columns: an is filter block takes `rows` cycles), 3 bytes
+    per cycle."""
+    data = arch_mapping("edge_tiny")
+    data["name"] = "edge_tall"
+    data["pe_array"] = {**data["pe_array"], "rows": 6, "cols": 3}
+    data["dram"] = {**data["dram"], "bandwidth_bytes_per_cycle": 3}
+    return arch_from_mapping(data)
+
+
 def random_shape(rng, most=9):
     R, S = rng.choice([1, 2, 3]), rng.choice([1, 2, 3])
     stride = rng.choice([1, 2, 3])
@@ -75,8 +85,8 @@ def _reference(arch, shape, mapping, requant, bandwidth, latency, check_words=Fa
 
 
 @pytest.mark.parametrize("dataflow", CONTROLLER_DATAFLOWS)
-@pytest.mark.parametrize("arch", [load_arch("edge_tiny"), narrow_arch(), wide_bits_arch()],
-                         ids=lambda a: a.name)
+@pytest.mark.parametrize("arch", [load_arch("edge_tiny"), narrow_arch(), wide_bits_arch(),
+                                  tall_arch()], ids=lambda a: a.name)
 def test_timing_model_equals_the_contract(arch, dataflow):
     rng = random.Random(arch.name)
     for _ in range(120):
@@ -128,6 +138,14 @@ def test_timing_model_examples():
     assert got["cycles"] == 44 and got["busy_cycles"] == 17
     assert got["ifmap_reads"] == 2 * 4 and got["weight_reads"] == 4 * 4
     assert got["acc_reads"] == 2 * 4 and got["acc_writes"] == 2 * 4
+    # is: the same LOAD (d = 12); one fold (2 pixels x 4 channels held, one filter block):
+    # 0 + 2*4 + 3*4 + 2 = 22 cycles, 13 .. 34; step 2 from g = 35: FETCH 36, 37 .. 40, FETCH
+    # 41, 42 .. 45 = dW, g = 46, then 48: cycles = 49.
+    got = controller_counters(arch, shape, Mapping(kt=4, ct=4, pt=1), False, latency=5,
+                              dataflow="is")
+    assert got["cycles"] == 49 and got["busy_cycles"] == 22
+    assert got["ifmap_reads"] == 2 * 4 and got["weight_reads"] == 4 * 4
+    assert got["acc_reads"] == 2 * 4 and got["acc_writes"] == 2 * 4
 
 
 # The analytical model against the timing model --------------------------------------------
@@ -170,9 +188,15 @@ def _mappings(rng, arch, shape, op, table, count, dataflow):
     return sorted(found, key=repr)
 
 
-@pytest.mark.parametrize("dataflow", CONTROLLER_DATAFLOWS)
-@pytest.mark.parametrize("arch", [load_arch("edge_tiny"), load_arch("gemmini_like"),
-                                  narrow_arch()], ids=lambda a: a.name)
+# three archs per dataflow (gemmini_like has no is: tpu_like stands in)
+ANALYTICAL_CASES = [(arch, dataflow) for arch in (load_arch("edge_tiny"), load_arch("gemmini_like"),
+                                                  narrow_arch(), load_arch("tpu_like"))
+                    for dataflow in CONTROLLER_DATAFLOWS if dataflow in arch.pe_array.dataflows
+                    and (arch.name != "tpu_like" or dataflow == "is")]
+
+
+@pytest.mark.parametrize("arch,dataflow", ANALYTICAL_CASES,
+                         ids=[f"{a.name}-{d}" for a, d in ANALYTICAL_CASES])
 def test_analytical_equals_timing_model(arch, dataflow):
     import numpy as np
 
