@@ -1,6 +1,6 @@
-"""The mapped-program accelerator (ws and os, MAC PEs): buffers, engines, and the DRAM engine's
-program of docs/controller.md ("The ws program, cycle by cycle"; os differs only in the fold
-engine, fold.py, which the command's `dataflow` field selects).
+"""The mapped-program accelerator (ws, os and is, MAC PEs): buffers, engines, and the DRAM
+engine's program of docs/controller.md ("The ws program, cycle by cycle"; os and is differ only
+in the fold engine, fold.py, which the command's `dataflow` field selects).
 
 Ports as hw/accelerator.py's: `cmd` (a stream of command descriptors, taken while idle),
 `busy`, the DRAM port (`rd_req` / `rd_resp` with tags, `wr`) and the `perf` counters.

@@ -1,8 +1,8 @@
 """The fold engines with on-chip im2col: run one tile's F folds back to back (docs/controller.md,
-"The ws program, cycle by cycle" and "The os program, cycle by cycle").
+"The ws program, cycle by cycle", "The os program ..." and "The is program ...").
 
 `FoldEngine` holds the systolic array (its PEs built for the design's dataflows, one multiplier
-and adder serving both) and one sequencer per dataflow, `WsFold` and `OsFold`; the command's
+and adder serving all) and one sequencer per dataflow, `WsFold`, `OsFold`, `IsFold`; the command's
 `dataflow` field picks the one that drives the array and the buffer ports. The sequencers share
 the buffer-side ports (`fold_ports`), drive the array's `mode`, `west`, `north` and see its
 `south` (`array_ports`), and add the array's sums into the accumulator alike (`accumulate`).
@@ -40,6 +40,20 @@ reduction steps (program.os_fold_length). Fold cycle x counts from 0:
   x in [Z+R+Cc, Z+2R+Cc)  DRAIN: row i = Z + 2R + Cc - 1 - x leaves the south edge; a valid
                    pixel's sums go into accumulator word kb*T + pb*R + i (read at x unless
                    c0 = 0, written at x + 1).
+
+is: F = ceil(T/Cc) * ceil(c_size/R) * R_k * S folds in the order pb, cb, r, s (pixel blocks of
+Cc pixels), each L = (KB - 1)*Bp + 2R + 3Cc + 2 cycles, KB = ceil(k_size/Cc), Bp = max(R, Cc)
+(program.is_fold_length); x0 = R + Cc + 1. Fold cycle x counts from 0:
+  x in [0, Cc)     lane j: a valid pixel reads its ifmap word (as ws's address), into preload
+                   row j at x + 1 (reversed: channel R-1 first; zeros as os's);
+  x in [Cc+1, x0)  LOAD: the preload rows shift out one channel of every pixel a cycle;
+  x = x0 - 2 + kb*Bp + i (i < R, kb < KB): weight word ((kb*R_k + r)*S + s)*c_size + cb*R + i
+                   (none past c_size: zeros) into west transposer row i next cycle: step
+                   z = kb*Bp + f (filter kb*Cc + f) on west lane i at x0 + z + i;
+  x >= x0          WS; the south edge's sums shift into the collector, row j per pixel;
+  x = x0 + kb*Bp + R + Cc + j (j < Cc): collector row j, pixel pb*Cc + j's filters of block
+                   kb, is added into accumulator word kb*T + pb*Cc + j (read at x unless the
+                   output's first fold, c0 = 0 and cb = r = s = 0; written at x + 1).
 """
 
 from __future__ import annotations
@@ -56,7 +70,7 @@ from ..pe import MacPE, Mode
 from .layouts import Geometry
 from .nest import step_nest
 from .tiles import tile_layout
-from .transposer import Transposer
+from .transposer import Collector, Transposer
 
 
 def fold_ports(geo: Geometry) -> dict:
@@ -72,10 +86,13 @@ def array_ports(geo: Geometry) -> dict:
             "south": In(data.ArrayLayout(signed(geo.psum_bits), geo.cols))}
 
 
-def accumulate(m: Module, fold, valid, word, vec, first) -> None:
-    """Add `vec` (the array's sums, in a cycle where `valid`) into accumulator word `word`:
-    read it this cycle unless `first` (the output's first sums: written alone), write the
-    sum the next cycle."""
+def accumulate(m: Module, fold, valid, kb, pixel, T, vec, first) -> None:
+    """Add `vec` (the array's sums, in a cycle where `valid`) into the accumulator word of
+    filter block kb and tile pixel `pixel` (T pixels), kb*T + pixel of the tile's half: read
+    it this cycle unless `first` (the output's first sums: written alone), write the sum the
+    next cycle."""
+    word = Signal.like(fold.acc_raddr)
+    m.d.comb += word.eq(fold.tile.half_a * fold.geo.buffers.acc_half + kb * T + pixel)
     m.d.comb += [fold.acc_raddr.eq(word), fold.acc_ren.eq(valid & ~first)]
     word_d, vec_d = Signal.like(word), Signal.like(fold.acc_wdata)
     m.d.sync += [fold.acc_we.eq(valid), word_d.eq(word), vec_d.eq(vec)]
@@ -101,12 +118,50 @@ class Sequencer(wiring.Component):
             m.d.sync += running.eq(1)
         return running, T
 
+    def weight_word(self, kb, r, s, cb, j):
+        """The weight buffer word of filter block kb, tap (r, s), channel cb*rows + j of the
+        tile (its half's ((kb*R + r)*S + s)*c_size + c)."""
+        cmd, t = self.cmd, self.tile
+        return (t.half_w * self.geo.buffers.weight_half
+                + ((kb * cmd.R + r) * cmd.S + s) * t.c_size + cb * self.geo.rows + j)
+
+    def window(self, m: Module, p, q, r, s, cb):
+        """Address on `ifmap_addr` the word of tile pixel (p, q) (p from the tile's first row)
+        at kernel tap (r, s) in channel block cb; returns `inside`: that window position is in
+        the image (outside it, padding or a window hanging past the edge, the word is zeros)."""
+        cmd, t, b = self.cmd, self.tile, self.geo.buffers
+        db = self.geo.params.dim_bits
+        h, w, inside = Signal(signed(2 * db + 2)), Signal(signed(2 * db + 2)), Signal()
+        m.d.comb += [h.eq((t.p0 + p) * cmd.stride + r - cmd.padding),
+                     w.eq(q * cmd.stride + s - cmd.padding),
+                     inside.eq((h >= 0) & (h < cmd.H) & (w >= 0) & (w < cmd.W)),
+                     self.ifmap_addr.eq(t.half_i * b.ifmap_half
+                                        + (cb * t.in_rows + h - t.lo) * cmd.W + w)]
+        return inside
+
+    def pixel_words(self, m: Module, reading, lane, p, q, r, s, cb):
+        """os and is: in a `reading` cycle, a valid pixel (p, q) (p < p_size) reads its word
+        (`window`), for transposer row `lane`. Returns (lanes_ok: the channel block's lanes
+        inside the tile, load and lane the next cycle, ok: the lanes of the word arriving then
+        that are kept, none for an invalid pixel or a window position outside the image)."""
+        R, t = self.geo.rows, self.tile
+        valid, lanes_ok = Signal(), Signal(R)
+        inside = self.window(m, p, q, r, s, cb)
+        m.d.comb += [valid.eq(reading & (p < t.p_size)), self.ifmap_read.eq(valid)]
+        m.d.comb += [lanes_ok[j].eq(cb * R + j < t.c_size) for j in range(R)]
+        load, lane_d, keep, lanes_ok_d, ok = (Signal(), Signal.like(lane), Signal(), Signal(R),
+                                              Signal(R))
+        m.d.sync += [load.eq(reading), lane_d.eq(lane), keep.eq(valid & inside),
+                     lanes_ok_d.eq(lanes_ok)]
+        m.d.comb += ok.eq(Mux(keep, lanes_ok_d, 0))
+        return lanes_ok, load, lane_d, ok
+
 
 class WsFold(Sequencer):
     def elaborate(self, platform):
         m = Module()
         geo, cmd, t = self.geo, self.cmd, self.tile
-        R, Cc, b = geo.rows, geo.cols, geo.buffers
+        R, Cc = geo.rows, geo.cols
         db = geo.params.dim_bits
         m.submodules.west = west = Skew(R, signed(geo.ifmap_bits))
         m.submodules.south = deskew = Skew(Cc, signed(geo.psum_bits), reverse=True)
@@ -130,19 +185,12 @@ class WsFold(Sequencer):
         read_w, read_w_d, row_ok, row_ok_d = Signal(), Signal(), Signal(), Signal()
         j = R - 1 - k
         m.d.comb += [read_w.eq(self.busy & (k < R)), row_ok.eq(cb * R + j < t.c_size),
-                     self.weight_addr.eq(t.half_w * b.weight_half
-                                         + ((kb * cmd.R + r) * cmd.S + s) * t.c_size
-                                         + cb * R + j)]
+                     self.weight_addr.eq(self.weight_word(kb, r, s, cb, j))]
         # ifmap: the window position of pixel (p, q), zero outside the image
-        read_a, read_a_d, inside, inside_d = Signal(), Signal(), Signal(), Signal()
+        read_a, read_a_d, inside_d = Signal(), Signal(), Signal()
         p, q = Signal(db), Signal(db)
-        h, w = Signal(signed(2 * db + 2)), Signal(signed(2 * db + 2))
-        m.d.comb += [read_a.eq(self.busy & (k >= R) & (k < R + T)),
-                     h.eq((t.p0 + p) * cmd.stride + r - cmd.padding),
-                     w.eq(q * cmd.stride + s - cmd.padding),
-                     inside.eq((h >= 0) & (h < cmd.H) & (w >= 0) & (w < cmd.W)),
-                     self.ifmap_addr.eq(t.half_i * b.ifmap_half
-                                        + (cb * t.in_rows + h - t.lo) * cmd.W + w)]
+        inside = self.window(m, p, q, r, s, cb)
+        m.d.comb += read_a.eq(self.busy & (k >= R) & (k < R + T))
         with m.If(read_a):
             last_q = q + 1 == cmd.Q
             m.d.sync += [q.eq(Mux(last_q, 0, q + 1)), p.eq(p + last_q)]
@@ -167,9 +215,7 @@ class WsFold(Sequencer):
                      row.eq(k - 2 * R - Cc)]
         first = Signal()
         m.d.comb += first.eq((t.c0 == 0) & (cb == 0) & (r == 0) & (s == 0))
-        word = Signal.like(self.acc_raddr)
-        m.d.comb += word.eq(t.half_a * b.acc_half + kb * T + row)
-        accumulate(m, self, out_valid, word, deskew.o, first)
+        accumulate(m, self, out_valid, kb, row, T, deskew.o, first)
         return m
 
 
@@ -177,7 +223,7 @@ class OsFold(Sequencer):
     def elaborate(self, platform):
         m = Module()
         geo, cmd, t = self.geo, self.cmd, self.tile
-        R, Cc, b = geo.rows, geo.cols, geo.buffers
+        R, Cc = geo.rows, geo.cols
         db = geo.params.dim_bits
         m.submodules.transposer = transposer = Transposer(R, signed(geo.ifmap_bits))
         m.submodules.north = north = Skew(Cc, signed(geo.weight_bits))
@@ -223,30 +269,16 @@ class OsFold(Sequencer):
                 m.d.comb += self.done.eq(1)
 
         # ifmap: a valid pixel's word at its window position, into transposer row i next cycle
-        valid, inside = Signal(), Signal()
-        h, w = Signal(signed(2 * db + 2)), Signal(signed(2 * db + 2))
-        lanes_ok = Signal(R)                        # the block's channels inside the tile
-        m.d.comb += [valid.eq(reading & (p < t.p_size)),
-                     h.eq((t.p0 + p) * cmd.stride + r - cmd.padding),
-                     w.eq(q * cmd.stride + s - cmd.padding),
-                     inside.eq((h >= 0) & (h < cmd.H) & (w >= 0) & (w < cmd.W)),
-                     self.ifmap_addr.eq(t.half_i * b.ifmap_half
-                                        + (cb * t.in_rows + h - t.lo) * cmd.W + w),
-                     self.ifmap_read.eq(valid)]
-        m.d.comb += [lanes_ok[j].eq(cb * R + j < t.c_size) for j in range(R)]
-        load, lane, keep, lanes_ok_d = Signal(), Signal.like(i), Signal(), Signal(R)
-        m.d.sync += [load.eq(reading), lane.eq(i), keep.eq(valid & inside),
-                     lanes_ok_d.eq(lanes_ok)]
+        lanes_ok, load, lane, ok = self.pixel_words(m, reading, i, p, q, r, s, cb)
         m.d.comb += [transposer.load.eq(load), transposer.lane.eq(lane),
                      self.west.eq(transposer.o)]
         for j in range(R):
-            with m.If(keep & lanes_ok_d[j]):
+            with m.If(ok[j]):
                 m.d.comb += transposer.word[j].eq(self.ifmap_data[j])
 
         # weights: step z (read side at z: block (r, s, cb), channel j = i) read at z + 1
         w_addr, w_read, w_arrives = Signal.like(self.weight_addr), Signal(), Signal()
-        m.d.sync += [w_addr.eq(t.half_w * b.weight_half
-                               + ((kb * cmd.R + r) * cmd.S + s) * t.c_size + cb * R + i),
+        m.d.sync += [w_addr.eq(self.weight_word(kb, r, s, cb, i)),
                      w_read.eq(reading & lanes_ok.bit_select(i, 1)), w_arrives.eq(w_read)]
         m.d.comb += [self.weight_addr.eq(w_addr), self.weight_read.eq(w_read),
                      self.north.eq(north.o)]
@@ -264,18 +296,112 @@ class OsFold(Sequencer):
         # accumulate: drained row `row` is pixel pix0 + row
         row, pixel = Signal(range(R)), Signal(2 * db)
         m.d.comb += [row.eq(2 * R + Cc - 1 - k2), pixel.eq(pix0 + row)]
-        word = Signal.like(self.acc_raddr)
-        m.d.comb += word.eq(t.half_a * b.acc_half + kb * T + pixel)
-        accumulate(m, self, drain & (pixel < T), word, self.south, t.c0 == 0)
+        accumulate(m, self, drain & (pixel < T), kb, pixel, T, self.south, t.c0 == 0)
         return m
 
 
-ENGINES = {"ws": WsFold, "os": OsFold}
+class IsFold(Sequencer):
+    def elaborate(self, platform):
+        m = Module()
+        geo, cmd, t = self.geo, self.cmd, self.tile
+        R, Cc = geo.rows, geo.cols
+        db = geo.params.dim_bits
+        Bp = max(R, Cc)                             # cycles of one filter block
+        x0 = R + Cc + 1                             # the first step at PE(0, 0)
+        emit_from = x0 + R + Cc                     # the first collected word
+        m.submodules.preload = preload = Transposer(Cc, signed(geo.ifmap_bits), R, gated=True)
+        m.submodules.west = west = Transposer(R, signed(geo.weight_bits), Cc)
+        m.submodules.collector = collector = Collector(Cc, Cc, signed(geo.psum_bits))
+
+        running, T = self.begin(m)
+        k = Signal(range(emit_from + 1))            # the fold's cycle, held at emit_from
+        with m.If(self.busy & (k != emit_from)):
+            m.d.sync += k.eq(k + 1)
+
+        # the fold (pb, cb, r, s): pix0 = pb*Cc; lane j's pixel (p, q), (p_blk, q_blk) pix0's
+        cb, r, s = (Signal(db, name=x) for x in ("cb", "r", "s"))
+        pix0 = Signal(2 * db)
+        p, q, p_blk, q_blk = (Signal(db, name=x) for x in ("p", "q", "p_blk", "q_blk"))
+        reading = Signal()
+        m.d.comb += reading.eq(self.busy & (k < Cc))
+        with m.If(reading):
+            last_q = q + 1 == cmd.Q
+            m.d.sync += [q.eq(Mux(last_q, 0, q + 1)), p.eq(p + last_q)]
+
+        # the ifmap: lane j = k's pixel word, reversed (channel R-1 first) and masked, into
+        # preload row j next cycle; shifted onto the north edge in the LOAD cycles
+        j = Signal(range(Cc))
+        m.d.comb += j.eq(k)
+        lanes_ok, load, lane, ok = self.pixel_words(m, reading, j, p, q, r, s, cb)
+        loading = self.busy & (k >= Cc + 1) & (k < x0)
+        m.d.comb += [preload.load.eq(load), preload.lane.eq(lane), preload.shift.eq(loading),
+                     self.north.eq(preload.o)]
+        for i in range(R):
+            with m.If(ok[R - 1 - i]):
+                m.d.comb += preload.word[i].eq(self.ifmap_data[R - 1 - i])
+
+        # the weights: block wkb, lane wi (a block every Bp cycles from x0 - 2), into west
+        # transposer row wi the next cycle
+        wkb, wi = Signal(db, name="wkb"), Signal(range(Bp))
+        streaming = self.busy & (k >= x0 - 2)
+        with m.If(streaming):
+            m.d.sync += [wi.eq(Mux(wi == Bp - 1, 0, wi + 1)), wkb.eq(wkb + (wi == Bp - 1))]
+        w_load = Signal()
+        m.d.comb += [w_load.eq(streaming & (wi < R) & (wkb * Cc < t.k_size)),
+                     self.weight_addr.eq(self.weight_word(wkb, r, s, cb, wi)),
+                     self.weight_read.eq(w_load & lanes_ok.bit_select(wi, 1))]
+        w_lane, w_keep = Signal.like(wi), Signal()
+        m.d.sync += [west.load.eq(w_load), w_lane.eq(wi), w_keep.eq(self.weight_read)]
+        m.d.comb += [west.lane.eq(w_lane), self.west.eq(west.o)]
+        with m.If(w_keep):
+            m.d.comb += west.word.eq(self.weight_data)
+
+        with m.If(loading):
+            m.d.comb += self.mode.eq(Mode.LOAD)
+        with m.Elif(self.busy & (k >= x0)):
+            m.d.comb += self.mode.eq(Mode.WS)
+
+        # the collector: pixel ej's word of filter block ekb, into the accumulator
+        ekb, ej = Signal(db, name="ekb"), Signal(range(Bp))
+        emitting = self.busy & (k == emit_from)
+        with m.If(emitting):
+            m.d.sync += [ej.eq(Mux(ej == Bp - 1, 0, ej + 1)), ekb.eq(ekb + (ej == Bp - 1))]
+        emit, last, pixel = Signal(), Signal(), Signal(2 * db)
+        m.d.comb += [collector.i.eq(self.south), collector.row.eq(ej),
+                     pixel.eq(pix0 + ej),
+                     emit.eq(emitting & (ej < Cc) & (ekb * Cc < t.k_size)),
+                     last.eq(emit & (ej == Cc - 1) & ((ekb + 1) * Cc >= t.k_size))]
+        first = (t.c0 == 0) & (cb == 0) & (r == 0) & (s == 0)
+        accumulate(m, self, emit & (pixel < T), ekb, pixel, T, collector.o, first)
+
+        end = Signal()                              # the fold's last cycle
+        m.d.sync += end.eq(last)
+        with m.If(end):
+            m.d.sync += [k.eq(0), wkb.eq(0), wi.eq(0), ekb.eq(0), ej.eq(0)]
+            last_pb = pix0 + Cc >= T
+            wrapped = step_nest(m, [(pix0, Cc, last_pb), (cb, 1, (cb + 1) * R >= t.c_size),
+                                    (r, 1, r + 1 == cmd.R), (s, 1, s + 1 == cmd.S)])
+            next_pb = (cb + 1) * R >= t.c_size
+            next_pb = next_pb & (r + 1 == cmd.R) & (s + 1 == cmd.S)
+            with m.If(next_pb & last_pb):
+                m.d.sync += [p.eq(0), q.eq(0), p_blk.eq(0), q_blk.eq(0)]
+            with m.Elif(next_pb):
+                m.d.sync += [p_blk.eq(p), q_blk.eq(q)]        # (p, q) read on to pix0 + Cc
+            with m.Else():
+                m.d.sync += [p.eq(p_blk), q.eq(q_blk)]
+            with m.If(wrapped):
+                m.d.sync += running.eq(0)
+                m.d.comb += self.done.eq(1)
+        return m
+
+
+ENGINES = {"ws": WsFold, "os": OsFold, "is": IsFold}
 
 
 class FoldEngine(wiring.Component):
     """The array and a sequencer per dataflow of the design (`geo.dataflows`); the command's
-    `dataflow` (an index into program.CONTROLLER_DATAFLOWS) picks the one that runs."""
+    `dataflow` (an index into program.CONTROLLER_DATAFLOWS) picks the one that runs (a design
+    with one sequencer ignores it)."""
 
     def __init__(self, geo: Geometry, pe=MacPE):
         self.geo, self.pe = geo, pe

@@ -2,8 +2,8 @@
 bit-exact reference.
 
 `ControllerJob` holds an arch, one group's `program.Shape` (C and K per group), the number of
-groups, a `program.Mapping`, the dataflow (ws or os: the command's `dataflow` field) and the
-operands: ifmap[N, groups*C, H, W] and weight[groups*K, C,
+groups, a `program.Mapping`, the dataflow (ws, os or is: the command's `dataflow` field) and
+the operands: ifmap[N, groups*C, H, W] and weight[groups*K, C,
 R, S] (NCHW / KCRS, as workloads/methods/conv_ref.py takes them). The DRAM image places, in the
 contract's layouts (docs/controller.md, "DRAM layouts"), one after another: the ifmap (NHWC,
 Ct = groups*C channels), the weights (R x S x C x Kt, Kt = groups*K filters), with `requant`

@@ -72,7 +72,9 @@ class Geometry:
     def of(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
         """SpecError if the controller cannot be built for `arch`."""
         pe = arch.pe_array
-        dataflows = tuple(d for d in CONTROLLER_DATAFLOWS if d in pe.dataflows)
+        # is holds an ifmap element where ws holds a weight: it needs equal widths
+        dataflows = tuple(d for d in CONTROLLER_DATAFLOWS if d in pe.dataflows
+                          and (d != "is" or pe.ifmap_bits == pe.weight_bits))
         if not dataflows:
             raise SpecError(f"the controller runs dataflows {', '.join(CONTROLLER_DATAFLOWS)}; "
                             f"arch {arch.name!r} has {', '.join(pe.dataflows)}")

@@ -1,10 +1,11 @@
 """The mapped-program controller (hw/controller/) in Amaranth's simulator: outputs bit-exact
 against conv_ref (wrapped to psum_bits, requantized where asked) and every counter and the
 cycle count equal to the exact timing model (sim/cycle/controller_timing.py) of
-docs/controller.md, under ws and os, on random layers over three arrays (edge_tiny; 4x8 with
-small buffers and a 1 byte/cycle DRAM; 3x5 with 2 bytes/cycle; the os cases take every loop
-order once) and the corners: -128 x -128 sums, saturation both ways, padding and hanging
-windows, strides 1-3, groups, N = 2, spilling loop orders; os's transposer against a model."""
+docs/controller.md, under ws, os and is, on random layers over three arrays (edge_tiny; 4x8
+with small buffers and a 1 byte/cycle DRAM; 3x5 with 2 bytes/cycle; the os and the is cases
+each take every loop order once) and the corners: -128 x -128 sums, saturation both ways,
+padding and hanging windows, strides 1-3, groups, N = 2, spilling loop orders; the transposers
+and the collector against a model."""
 
 from dataclasses import replace
 
@@ -18,7 +19,7 @@ from dlaforge.errors import SpecError
 from dlaforge.program import CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits
 from dlaforge.hw.controller.job import ControllerJob, with_dram
 from dlaforge.hw.controller.run import run_amaranth, run_layer
-from dlaforge.hw.controller.transposer import Transposer
+from dlaforge.hw.controller.transposer import Collector, Transposer
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.workloads.methods.requant_ref import Requant
 
@@ -38,8 +39,11 @@ def archs(tmp_path_factory):
     (folder / "a3x5.yaml").write_text(
         "base: edge_tiny\nname: a3x5\npe_array: {rows: 3, cols: 5}\n"
         "dram: {type: LPDDR4, bandwidth_bytes_per_cycle: 2, latency_cycles: 2}\n")
+    (folder / "a5x3.yaml").write_text(
+        "base: edge_tiny\nname: a5x3\npe_array: {rows: 5, cols: 3}\n"
+        "dram: {type: LPDDR4, bandwidth_bytes_per_cycle: 3, latency_cycles: 4}\n")
     return {"edge_tiny": EDGE_TINY, "a4x8": load_arch(folder / "a4x8.yaml"),
-            "a3x5": load_arch(folder / "a3x5.yaml")}
+            "a3x5": load_arch(folder / "a3x5.yaml"), "a5x3": load_arch(folder / "a5x3.yaml")}
 
 
 def check(job):
@@ -78,15 +82,16 @@ CASES = [(name, seed) for name in ("edge_tiny", "a4x8", "a3x5") for seed in rang
 @pytest.mark.parametrize("name,seed", CASES)
 def test_random_layers_bit_exact_and_equal_to_the_timing_model(archs, name, seed, dataflow):
     case = CASES.index((name, seed))
-    rng = np.random.default_rng(100 + seed if dataflow == "ws" else [200, case])
+    index = CONTROLLER_DATAFLOWS.index(dataflow)
+    rng = np.random.default_rng(100 + seed if dataflow == "ws" else [200 + index, case])
     arch = archs[name]
     bandwidth, latency = [(None, None), (None, 1), (0.5, 3), (3.0, 7)][seed % 4]
     if name == "a4x8":
         bandwidth = None          # its own narrow 1 byte/cycle
     arch = with_dram(arch, bandwidth, latency)
     shape, mapping = random_case(arch, rng)
-    if dataflow == "os":          # every loop order once over the cases
-        mapping = replace(mapping, order=LOOP_ORDERS[case])
+    if dataflow != "ws":          # every loop order once over the cases
+        mapping = replace(mapping, order=LOOP_ORDERS[case if dataflow == "os" else -1 - case])
     requant = seed % 2 == 1
     job = ControllerJob.random(arch, shape, mapping, rng, requant=requant, relu=seed % 4 == 3,
                                dataflow=dataflow)
@@ -180,61 +185,127 @@ def test_run_layer_entry_point():
 
 
 # os --------------------------------------------------------------------------------------
-def test_transposer_emits_a_skewed_transposed_block_per_block_of_words():
-    """Blocks of `lanes` words back to back, word i of block b presented at cycle b*n + i:
-    element j of it leaves on lane i at cycle b*n + i + 1 + j; lanes without a word empty."""
-    n, blocks = 3, 3
-    rng = np.random.default_rng(0)
-    words = rng.integers(-128, 128, (blocks, n, n))
-    dut = Transposer(n, signed(8))
-    seen = {}
-
-    async def bench(ctx):
-        for cycle in range(blocks * n + 2 * n + 1):
-            b, i = divmod(cycle, n)
-            ctx.set(dut.load, b < blocks)
-            ctx.set(dut.lane, i)
-            for j in range(n):
-                ctx.set(dut.word[j], int(words[b, i, j]) if b < blocks else 0)
-            for lane in range(n):
-                seen[cycle, lane] = ctx.get(dut.o[lane])
-            await ctx.tick()
-
+def simulate(dut, bench):
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+
+
+@pytest.mark.parametrize("lanes,depth", [(3, 3), (2, 4), (4, 2)])
+def test_transposer_emits_a_skewed_transposed_block_per_block_of_words(lanes, depth):
+    """Blocks of `lanes` words every max(lanes, depth) cycles, word i of block b presented at
+    cycle b*period + i: element j of it leaves on lane i at cycle b*period + i + 1 + j, zeros
+    in between; lanes without a word empty."""
+    period, blocks = max(lanes, depth), 3
+    words = np.random.default_rng(0).integers(-128, 128, (blocks, lanes, depth))
+    dut = Transposer(lanes, signed(8), depth)
+    seen = {}
+
+    async def bench(ctx):
+        for cycle in range((blocks + 2) * period):
+            b, i = divmod(cycle, period)
+            ctx.set(dut.load, b < blocks and i < lanes)
+            ctx.set(dut.lane, min(i, lanes - 1))
+            for j in range(depth):
+                ctx.set(dut.word[j], int(words[b, i, j]) if b < blocks and i < lanes else 0)
+            for lane in range(lanes):
+                seen[cycle, lane] = ctx.get(dut.o[lane])
+            await ctx.tick()
+
+    simulate(dut, bench)
     for (cycle, lane), value in seen.items():
-        b, j = divmod(cycle - lane - 1, n)
-        expected = int(words[b, lane, j]) if 0 <= b < blocks and cycle > lane else 0
+        b, j = divmod(cycle - lane - 1, period)
+        expected = (int(words[b, lane, j]) if 0 <= b < blocks and j < depth and cycle > lane
+                    else 0)
         assert value == expected, (cycle, lane)
 
 
-def test_os_strides_hanging_windows_groups_spills():
-    """os: two groups of 5 channels x 6 filters, N = 2, stride 2, padding 1, P and Q one more
-    than the floor rule, channel tiles of 3 (two blocks of the 4-row array and one) in a loop
-    order that spills and reads back, edge tiles on k and p, requantized."""
+def test_gated_transposer_holds_then_shifts_aligned():
+    """Gated: words loaded one per cycle stay put; then each `shift` cycle shows element m of
+    every row at once."""
+    lanes, depth = 3, 4
+    words = np.random.default_rng(1).integers(-128, 128, (lanes, depth))
+    dut = Transposer(lanes, signed(8), depth, gated=True)
+    seen = []
+
+    async def bench(ctx):
+        for i in range(lanes):
+            ctx.set(dut.load, 1)
+            ctx.set(dut.lane, i)
+            for j in range(depth):
+                ctx.set(dut.word[j], int(words[i, j]))
+            await ctx.tick()
+        ctx.set(dut.load, 0)
+        await ctx.tick()                                    # held
+        ctx.set(dut.shift, 1)
+        for _ in range(depth + 1):
+            seen.append([ctx.get(dut.o[i]) for i in range(lanes)])
+            await ctx.tick()
+
+    simulate(dut, bench)
+    assert seen == [list(words[:, m]) for m in range(depth)] + [[0] * lanes]
+
+
+def test_collector_holds_each_lane_last_vectors():
+    """A skewed wavefront in (element f of lane j at cycle f + j): row j holds the `depth`
+    elements in order from cycle depth + j on."""
+    lanes, depth = 3, 3
+    values = np.random.default_rng(2).integers(-1000, 1000, (depth, lanes))
+    dut = Collector(lanes, depth, signed(16))
+    rows = {}
+
+    async def bench(ctx):
+        for cycle in range(depth + lanes + 1):
+            for j in range(lanes):
+                f = cycle - j
+                ctx.set(dut.i[j], int(values[f, j]) if 0 <= f < depth else 0)
+            j = cycle - depth
+            if 0 <= j < lanes:
+                ctx.set(dut.row, j)
+                rows[j] = [ctx.get(dut.o[f]) for f in range(depth)]
+            await ctx.tick()
+
+    simulate(dut, bench)
+    assert rows == {j: list(values[:, j]) for j in range(lanes)}
+
+
+@pytest.mark.parametrize("dataflow", ["os", "is"])
+def test_os_is_strides_hanging_windows_groups_spills(dataflow):
+    """os and is: two groups of 5 channels x 6 filters, N = 2, stride 2, padding 1, P and Q
+    one more than the floor rule, channel tiles of 3 (two blocks of the 4-row array and one) in
+    a loop order that spills and reads back, edge tiles on k and p, requantized."""
     shape = Shape(N=2, C=5, H=5, W=4, K=6, R=3, S=2, P=4, Q=4, stride=2, padding=1)
     job = ControllerJob.random(EDGE_TINY, shape, Mapping(5, 3, 3, "ncpk"),
                                np.random.default_rng(3), groups=2, requant=True,
-                               dataflow="os")
+                               dataflow=dataflow)
     result = check(job)
     assert len(result.per_command) == 2
     assert result.counters["dram_write_bytes"] > 2 * shape.N * shape.P * shape.Q * shape.K
 
 
-def test_os_extreme_operands_over_padded_windows():
-    """os: all -128 (sums of (-128)^2 over 2 channels x 3x3), stride 1, padding 1, two channel
-    tiles: the sums spill and come back."""
+@pytest.mark.parametrize("dataflow", ["os", "is"])
+def test_os_is_on_more_rows_than_columns(archs, dataflow):
+    """5 x 3: an is filter block streams for 5 cycles, 3 of them filters; two filter blocks
+    and a part one, three channel blocks, several pixel blocks, a hanging window."""
+    shape = Shape(N=1, C=11, H=4, W=4, K=8, R=2, S=2, P=3, Q=4, stride=1, padding=0)
+    check(ControllerJob.random(archs["a5x3"], shape, Mapping(8, 11, 2, "nkpc"),
+                               np.random.default_rng(4), requant=True, dataflow=dataflow))
+
+
+@pytest.mark.parametrize("dataflow", ["os", "is"])
+def test_os_is_extreme_operands_over_padded_windows(dataflow):
+    """os and is: all -128 (sums of (-128)^2 over 2 channels x 3x3), stride 1, padding 1, two
+    channel tiles: the sums spill and come back."""
     shape = Shape(N=1, C=2, H=4, W=5, K=5, R=3, S=3, P=4, Q=5, stride=1, padding=1)
     job = ControllerJob.random(EDGE_TINY, shape, Mapping(4, 1, 2, "nckp"),
-                               np.random.default_rng(0), low=-128, high=-127, dataflow="os")
+                               np.random.default_rng(0), low=-128, high=-127, dataflow=dataflow)
     assert check(job).output.max() == 128 * 128 * 2 * 9
 
 
 def test_a_design_runs_the_dataflows_of_its_arch(tmp_path):
     """A design generated for os alone runs os (its command's dataflow field ignored); one for
-    ws alone refuses an os job."""
+    ws alone refuses an os job, and one whose weights are wider than its ifmap an is job."""
     (tmp_path / "os_only.yaml").write_text(
         "base: edge_tiny\nname: os_only\npe_array: {rows: 3, cols: 2, dataflows: [os]}\n")
     os_only = load_arch(tmp_path / "os_only.yaml")
@@ -248,3 +319,8 @@ def test_a_design_runs_the_dataflows_of_its_arch(tmp_path):
     with pytest.raises(SpecError, match="runs ws, not 'os'"):
         ControllerJob.random(load_arch(tmp_path / "ws_only.yaml"), shape, Mapping(3, 4, 2),
                              np.random.default_rng(0), dataflow="os")
+    (tmp_path / "wide_weights.yaml").write_text(
+        "base: edge_tiny\nname: wide_weights\npe_array: {weight_bits: 16, psum_bits: 40}\n")
+    with pytest.raises(SpecError, match="runs ws, os, not 'is'"):    # is needs equal widths
+        ControllerJob.random(load_arch(tmp_path / "wide_weights.yaml"), shape,
+                             Mapping(3, 4, 2), np.random.default_rng(0), dataflow="is")
