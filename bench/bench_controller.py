@@ -1,6 +1,7 @@
 """Benchmark: the mapped-program controller (hw/controller/) against the old RTL program
-(hw/accelerator.py, dlaforge/rtl_plan.py), per layer of ResNet-18 under ws and os on edge_tiny
-and gemmini_like, and the Verilog cells of both accelerators.
+(hw/accelerator.py, dlaforge/rtl_plan.py), per layer of ResNet-18 under ws, os and is on
+edge_tiny and gemmini_like (is: tpu_like, gemmini_like has none), and the Verilog cells of both
+accelerators.
 
 Per layer: the old program's cycles and DRAM bytes (sim/cycle/rtl_timing.py, equal to the old
 RTL by tests/hw/test_icarus.py), the new program's under the mapper's mapping
@@ -32,7 +33,7 @@ from dlaforge.workloads.networks import load_network
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS_controller.md"
 ARCHS = ("edge_tiny", "gemmini_like")
-DATAFLOWS = ("ws", "os")
+DATAFLOWS = ("ws", "os", "is")
 
 
 def old_program(arch, op, dataflow) -> dict | None:
@@ -112,6 +113,8 @@ def main() -> None:
            "(a buffer word holds every column of an input row); the cycle model then keeps "
            "the mapper's generic timing.", ""]
     for arch_name, dataflow in ((a, d) for d in DATAFLOWS for a in ARCHS):
+        if dataflow not in load_arch(arch_name).pe_array.dataflows:
+            arch_name = "tpu_like"
         rows, totals = layer_rows(arch_name, dataflow)
         out += [f"## {arch_name}, {dataflow}", "",
                 "| layer | old program cycles | new program cycles | speed-up | analytical "
@@ -125,8 +128,9 @@ def main() -> None:
     if not args.no_cells:
         out += ["## Verilog cells (hw/verilog.cell_stats, Amaranth's reduced Yosys flow)", "",
                 "The old accelerator builds ws, os and is with the im2col loader; the new one "
-                "builds the mapped ws and os programs (loop-nest counters, on-chip im2col, "
-                "beats, one array with a sequencer per dataflow, os's transposer).", "",
+                "builds the mapped ws, os and is programs (loop-nest counters, on-chip im2col, "
+                "beats, one array with a sequencer per dataflow, os's and is's transposers and "
+                "is's collector).", "",
                 "| arch | old accelerator | new controller |", "|---|---:|---:|",
                 *(cell_rows(a) for a in ARCHS), ""]
     out.append(f"Run time: {time.perf_counter() - start:.0f} s.")
