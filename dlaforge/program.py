@@ -3,8 +3,11 @@ under ws, os and is (docs/controller.md is the contract; this module holds what 
 (hw/controller/), the cycle model and the analytical model must compute alike).
 
 A layer is one command per group. The command walks tiles of `kt` filters x `ct` channels x
-`pt` output rows (all Q columns) of every image, in the mapping's loop `order` (a permutation
-of n, k, c, p, outermost first; LOOP_ORDERS lists the ones the mapper tries).
+`pt` output rows x `qt` output columns of every image, in the mapping's loop `order` (a
+permutation of n, k, c, p, outermost first; LOOP_ORDERS lists the ones the mapper tries) with
+the column loop q directly inside p (`nest_order`: the pair (p, q) walks the output's pixel
+tiles row-major, so a loop order names where the pixel tiles sit). qt = Q (or None) is a
+full-width tile.
 
 DRAM is one channel of `bandwidth` bytes per cycle. A request moves a run of up to
 `beat_elements(bytes, bandwidth)` contiguous elements of one buffer word and holds the
@@ -34,7 +37,7 @@ LOOP_ORDERS = tuple(o for perm in itertools.permutations("kcp")
 # the accelerator's performance counters, as the RTL counts them and the models compute them
 COUNTERS = ("cycles", "busy_cycles", "ifmap_reads", "ifmap_writes", "weight_reads",
             "weight_writes", "acc_reads", "acc_writes", "dram_read_bytes", "dram_write_bytes")
-GRID_NAMES = ("kt", "ct", "pt")
+GRID_NAMES = ("kt", "ct", "pt", "qt")
 # the dataflows the controller runs; a command's `dataflow` field is an index into it
 CONTROLLER_DATAFLOWS = ("ws", "os", "is")
 RS_NAMES = ("tc", "tk", "q", "pf")
@@ -43,7 +46,8 @@ RS_NAMES = ("tc", "tk", "q", "pf")
 @dataclass(frozen=True)
 class Mapping:
     """Tile sizes for the shared buffers, the loop order, and (row stationary only) how the
-    array's stacked PE sets and scratchpads are used."""
+    array's stacked PE sets and scratchpads are used. `qt` (output columns per tile) None is
+    every column (qt = Q); only the controller's program tiles columns."""
 
     kt: int
     ct: int
@@ -53,14 +57,24 @@ class Mapping:
     tk: int = 1   # rs: ... on different filters
     q: int = 1    # rs: channels per PE scratchpad pass
     pf: int = 1   # rs: filters per PE scratchpad pass
+    qt: int | None = None   # output columns per tile; None: all Q
 
     def as_grid(self, dataflow: str) -> dict:
-        """This mapping as a one-candidate grid, the form the pricing functions take."""
+        """This mapping as a one-candidate grid, the form the pricing functions take (without
+        "qt" when it is None: every column)."""
         names = GRID_NAMES + (RS_NAMES if dataflow == "rs" else ())
-        return {name: np.array([getattr(self, name)]) for name in names}
+        return {name: np.array([getattr(self, name)]) for name in names
+                if getattr(self, name) is not None}
+
+    def columns(self, Q: int) -> int:
+        """The output columns of one tile of an output `Q` columns wide."""
+        return Q if self.qt is None else min(self.qt, Q)
 
     def to_dict(self) -> dict:
-        out = {"tile": {"K": self.kt, "C": self.ct, "P": self.pt}, "loop_order": self.order}
+        tile = {"K": self.kt, "C": self.ct, "P": self.pt}
+        if self.qt is not None:
+            tile["Q"] = self.qt
+        out = {"tile": tile, "loop_order": self.order}
         if (self.tc, self.tk, self.q, self.pf) != (1, 1, 1, 1):
             out["row_stationary"] = {"tc": self.tc, "tk": self.tk, "q": self.q, "pf": self.pf}
         return out
@@ -118,20 +132,52 @@ def max_in_rows(H: int, R_extent: int, stride: int, pt):
     return np.minimum(H, (np.asarray(pt) - 1) * stride + R_extent)
 
 
+def nest_order(order: str) -> str:
+    """The tile loop nest of a loop order: the column loop q directly inside p."""
+    return order.replace("p", "pq")
+
+
+def cols_read(W: int, S_extent: int, stride: int, padding: int, Q: int, q0, q_size):
+    """The ifmap columns [lo, hi) a tile of output columns q0 .. q0 + q_size - 1 holds: from
+    the first column's window to the last's, inside the image; the last column tile (and so a
+    full-width tile) reaches the image's right edge W, every column of the row, as the rows of
+    a full-width tile always did."""
+    q0, q_size = np.asarray(q0), np.asarray(q_size)
+    lo = np.clip(q0 * stride - padding, 0, W)
+    hi = np.where(q0 + q_size >= Q, W,
+                  np.clip((q0 + q_size - 1) * stride - padding + S_extent, 0, W))
+    return lo, np.maximum(hi, lo)
+
+
+def max_in_cols(W: int, S_extent: int, stride: int, padding: int, Q: int, qt):
+    """Most ifmap columns one tile of `qt` output columns holds (cols_read): W for a
+    full-width tile; else the larger of an inner tile's window span (clipped to W) and the
+    last tile's columns to the right edge."""
+    qt = np.minimum(np.asarray(qt), Q)
+    last0 = (ceil_div(Q, qt) - 1) * qt
+    lo, hi = cols_read(W, S_extent, stride, padding, Q, last0, Q - last0)
+    inner = np.minimum(W, (qt - 1) * stride + S_extent)
+    return np.where(qt >= Q, W, np.maximum(inner, hi - lo))
+
+
 def tile_words(rows: int, cols: int, *, W: int, H: int, R: int, S: int, Q: int, stride: int,
-               kt, ct, pt) -> dict:
-    """Buffer words of one tile per operand (arrays broadcast over kt, ct, pt)."""
+               kt, ct, pt, qt=None, padding: int = 0) -> dict:
+    """Buffer words of one tile per operand (arrays broadcast over kt, ct, pt, qt; qt None is
+    every column)."""
     kt, ct, pt = (np.asarray(x) for x in (kt, ct, pt))
-    return {"ifmap": ceil_div(ct, rows) * max_in_rows(H, R, stride, pt) * W,
+    qt = np.minimum(Q if qt is None else np.asarray(qt), Q)
+    in_cols = max_in_cols(W, S, stride, padding, Q, qt)
+    return {"ifmap": ceil_div(ct, rows) * max_in_rows(H, R, stride, pt) * in_cols,
             "weight": ceil_div(kt, cols) * R * S * ct,
-            "ofmap": ceil_div(kt, cols) * pt * Q}
+            "ofmap": ceil_div(kt, cols) * pt * qt}
 
 
-def fits(arch: ArchSpec, *, W: int, H: int, R: int, S: int, Q: int, stride: int, kt, ct, pt):
+def fits(arch: ArchSpec, *, W: int, H: int, R: int, S: int, Q: int, stride: int, kt, ct, pt,
+         qt=None, padding: int = 0):
     """True where the tile's words fit one half of each operand's buffer share."""
     pe = arch.pe_array
     words = tile_words(pe.rows, pe.cols, W=W, H=H, R=R, S=S, Q=Q, stride=stride, kt=kt, ct=ct,
-                       pt=pt)
+                       pt=pt, qt=qt, padding=padding)
     geo = BufferGeometry.of(arch)
     return ((words["ifmap"] <= geo.ifmap_half) & (words["weight"] <= geo.weight_half)
             & (words["ofmap"] <= geo.acc_half))
@@ -148,9 +194,11 @@ def ws_fold_length(rows: int, cols: int, pixels) -> np.ndarray:
     return 2 * rows + cols + np.asarray(pixels) + 1
 
 
-def os_folds(rows: int, cols: int, Q: int, k_size, p_size):
-    """Array folds of one os tile: one per filter block and block of `rows` output pixels."""
-    return ceil_div(np.asarray(k_size), cols) * ceil_div(np.asarray(p_size) * Q, rows)
+def os_folds(rows: int, cols: int, q_size, k_size, p_size):
+    """Array folds of one os tile (p_size x q_size output pixels): one per filter block and
+    block of `rows` output pixels."""
+    return (ceil_div(np.asarray(k_size), cols)
+            * ceil_div(np.asarray(p_size) * np.asarray(q_size), rows))
 
 
 def os_fold_length(rows: int, cols: int, R: int, S: int, c_size) -> np.ndarray:
@@ -160,11 +208,11 @@ def os_fold_length(rows: int, cols: int, R: int, S: int, c_size) -> np.ndarray:
     return rows * (R * S * ceil_div(np.asarray(c_size), rows) + 2) + cols + 1
 
 
-def is_folds(rows: int, cols: int, R: int, S: int, Q: int, c_size, p_size):
-    """Array folds of one is tile: one per block of `cols` output pixels, channel block and
-    kernel tap."""
-    return (ceil_div(np.asarray(p_size) * Q, cols) * ceil_div(np.asarray(c_size), rows)
-            * R * S)
+def is_folds(rows: int, cols: int, R: int, S: int, q_size, c_size, p_size):
+    """Array folds of one is tile (p_size x q_size output pixels): one per block of `cols`
+    output pixels, channel block and kernel tap."""
+    return (ceil_div(np.asarray(p_size) * np.asarray(q_size), cols)
+            * ceil_div(np.asarray(c_size), rows) * R * S)
 
 
 def is_fold_length(rows: int, cols: int, k_size) -> np.ndarray:
@@ -175,23 +223,27 @@ def is_fold_length(rows: int, cols: int, k_size) -> np.ndarray:
             + 2)
 
 
-def tile_folds(dataflow: str, rows: int, cols: int, R: int, S: int, Q: int, k_size, c_size,
+def tile_folds(dataflow: str, rows: int, cols: int, R: int, S: int, q_size, k_size, c_size,
                p_size) -> tuple:
-    """(folds, cycles of one fold) of tiles of these sizes (arrays broadcast) under
-    `dataflow`, one of CONTROLLER_DATAFLOWS."""
+    """(folds, cycles of one fold) of tiles of these sizes (arrays broadcast; q_size the
+    tile's output columns) under `dataflow`, one of CONTROLLER_DATAFLOWS."""
     if dataflow == "ws":
         return (folds(rows, cols, R, S, k_size, c_size),
-                ws_fold_length(rows, cols, np.asarray(p_size) * Q))
+                ws_fold_length(rows, cols, np.asarray(p_size) * np.asarray(q_size)))
     if dataflow == "os":
-        return os_folds(rows, cols, Q, k_size, p_size), os_fold_length(rows, cols, R, S, c_size)
+        return (os_folds(rows, cols, q_size, k_size, p_size),
+                os_fold_length(rows, cols, R, S, c_size))
     if dataflow == "is":
-        return is_folds(rows, cols, R, S, Q, c_size, p_size), is_fold_length(rows, cols, k_size)
+        return (is_folds(rows, cols, R, S, q_size, c_size, p_size),
+                is_fold_length(rows, cols, k_size))
     raise ValueError(f"the controller runs dataflows {', '.join(CONTROLLER_DATAFLOWS)}, not "
                      f"{dataflow!r}")
 
 
-def loop_trips(N: int, Kg: int, Cg: int, P: int, kt, ct, pt) -> dict:
-    return {"n": N, "k": ceil_div(Kg, kt), "c": ceil_div(Cg, ct), "p": ceil_div(P, pt)}
+def loop_trips(N: int, Kg: int, Cg: int, P: int, kt, ct, pt, Q: int = 1, qt=None) -> dict:
+    """Trips of the tile loops n, k, c, p, q (qt None: one column tile)."""
+    return {"n": N, "k": ceil_div(Kg, kt), "c": ceil_div(Cg, ct), "p": ceil_div(P, pt),
+            "q": 1 if qt is None else ceil_div(Q, np.minimum(qt, Q))}
 
 
 def tile_count(trips: dict) -> int:

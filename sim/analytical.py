@@ -312,11 +312,13 @@ def _fits_for(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, controller: bool
 
 def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str, controller: bool = True) -> Mapping:
     """A fixed heuristic: one array-width of filters, all channels, as many output rows as fit
-    (halving channels when even one row does not), loop order n, k, c, p."""
+    (halving channels when even one row does not, then filters, then, on the controller, the
+    output columns), every output column, loop order n, k, c, p."""
     kt = min(op.K // op.groups, arch.pe_array.cols)
-    ct, pt = op.C // op.groups, op.P
+    ct, pt, qt = op.C // op.groups, op.P, op.Q
+    columns = controller and controller_cost.controller_runs(arch, op, dataflow)
     while True:
-        mapping = Mapping(kt=kt, ct=ct, pt=pt)
+        mapping = Mapping(kt=kt, ct=ct, pt=pt, qt=qt)
         if _fits_for(arch, op, dataflow, mapping.as_grid(dataflow), controller)[0]:
             return mapping
         if pt > 1:
@@ -325,6 +327,8 @@ def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str, controller: bool = 
             ct = ceil_div(ct, 2)
         elif kt > 1:
             kt = ceil_div(kt, 2)
+        elif columns and qt > 1:
+            qt = ceil_div(qt, 2)
         else:
             raise _too_small(arch, op)
 
@@ -345,6 +349,19 @@ def tile_candidates(total: int, align: int, most: int = len(SPLITS)) -> np.ndarr
     aligned = {m * align for m in (1, 2, 4, 8, 16) if m * align < total and align > 1}
     values = sorted(v for v in splits | aligned if 1 <= v <= total)
     return np.array(values, dtype=np.int64)
+
+
+def column_candidates(arch: ArchSpec, op: HwOp, dataflow: str) -> np.ndarray:
+    """Output columns per tile the mapper tries on the controller: every column (qt = Q),
+    and column tiles (tile_candidates of Q) only where no full-width tile of one output row
+    fits with one channel block and one filter block (a wide image: the smaller tiles then
+    keep the channel and filter blocks full)."""
+    pe, shape = arch.pe_array, controller_cost.shape_of(op)
+    block = {"kt": np.array([min(shape.K, pe.cols)]), "ct": np.array([min(shape.C, pe.rows)]),
+             "pt": np.array([1]), "qt": np.array([op.Q])}
+    if controller_cost.grid_fits(arch, shape, block)[0]:
+        return np.array([op.Q])
+    return tile_candidates(op.Q, 1)
 
 
 def _rs_array_candidates(arch: ArchSpec, op: HwOp) -> np.ndarray:
@@ -376,11 +393,13 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
     kg, cg = op.K // op.groups, op.C // op.groups
     axes = {"kt": tile_candidates(kg, cols), "ct": tile_candidates(cg, rows),
-            "pt": tile_candidates(op.P, rows if dataflow == "os" else cols)}
+            "pt": tile_candidates(op.P, rows if dataflow == "os" else cols),
+            "qt": column_candidates(arch, op, dataflow) if controller else np.array([op.Q])}
     if dataflow == "rs":
         rs = _rs_array_candidates(arch, op)
         axes = {"kt": tile_candidates(kg, 1, 8), "ct": tile_candidates(cg, 1, 8),
-                "pt": tile_candidates(op.P, cols, 6), "rs": np.arange(len(rs))}
+                "pt": tile_candidates(op.P, cols, 6), "qt": np.array([op.Q]),
+                "rs": np.arange(len(rs))}
     seed = default_mapping(arch, op, dataflow, controller)     # always a candidate
     for name in GRID_NAMES:
         axes[name] = np.union1d(axes[name], [getattr(seed, name)])

@@ -1,23 +1,26 @@
 """The mapped ws, os and is programs (docs/controller.md, "The ws program, cycle by cycle", "The
 os program ...", "The is program ...") in closed form: the analytical model of the ops the
-generated controller runs, vectorised over the mapper's candidate tilings (arrays kt, ct, pt)
-for one loop order. The dataflows share everything but a tile's folds (program.tile_folds) and
+generated controller runs, vectorised over the mapper's candidate tilings (arrays kt, ct, pt
+and qt, the output columns per tile: Q where the grid has none) for one loop order, whose
+column loop q sits directly inside p (program.nest_order). The dataflows share everything but a tile's folds (program.tile_folds) and
 the array's buffer accesses.
 
 Counters (exact; tests/sim/test_controller_models.py holds them equal to the timing model,
 sim/cycle/controller_timing.py). Per loop order an operand's tile is brought in `_fetches`
 times, every distinct tile equally often (analytical.py's reuse rule), so
 - ifmap / weight buffer writes = reuse x the distinct tiles' elements (ifmap: the rows each
-  p-tile reads, clipped to the image, x W x C);
+  p-tile reads, clipped to the image, x the columns each q-tile holds (program.cols_read) x
+  C);
 - partial sums: each output tile leaves `reuse_ofmap` times, the last one final; the others are
   spilled at psum width and read back;
 - parameters (requantized commands): the final write-backs come in the order of the loops
   without c; the table is refetched (3 bytes per filter) whenever their k changes;
 - folds: sums over tiles separate by loop. ws: sum of folds x pixels = (sum_k ceil(k_size/cols))
   x (sum_c ceil(c_size/rows)) x R S x P Q per image. os: folds = (sum_k ceil(k_size/cols)) x
-  (sum_p ceil(p_size Q/rows)) per c-tile, each fold's length linear in ceil(c_size/rows); its
-  accumulator words are written once per tile. is: folds = (sum_p ceil(p_size Q/cols)) x
-  (sum_c ceil(c_size/rows)) x R S per k-tile, each fold's length linear in ceil(k_size/cols).
+  (sum_pq ceil(p_size q_size/rows)) per c-tile, each fold's length linear in
+  ceil(c_size/rows); its accumulator words are written once per tile. is: folds =
+  (sum_pq ceil(p_size q_size/cols)) x (sum_c ceil(c_size/rows)) x R S per k-tile, each fold's
+  length linear in ceil(k_size/cols).
 
 Cycles (an estimate): the DRAM engine and the array form a two-stage pipeline. Tile i computes
 F_i L_i cycles; step i of the engine writes back the output tile that left two tiles before
@@ -27,7 +30,8 @@ F_i L_i cycles; step i of the engine writes back the output tile that left two t
 each job's cycles as the timing model counts them (beat rounding included). The sum is exact
 over the tile sequence: a term depends on tiles i-2, i-1, i only through each loop's index
 being 0, 1, 2, last or in between, so each loop is represented by five indices, weighted by how
-many indices they stand for (5^4 classes at most, 5^3 for one image, vectorised over the
+many indices they stand for (5^5 classes at most, 5^4 for one image, and a loop with one
+trip in every candidate, as q where no candidate tiles columns, adds none; vectorised over the
 candidates). What it
 leaves out: a step that starts after both the array and the channel were idle, and the channel
 still held by a previous request when a job starts (but after a write-back).
@@ -56,14 +60,14 @@ def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     """True when the generated controller runs `op` under `dataflow`: ws, os or is
     (program.CONTROLLER_DATAFLOWS) on an array that has it (is: ifmap_bits == weight_bits), a
     baseline MAC op with a plain window at the array's widths, on a preset or arch YAML
-    (rtl_cannot_run), and its smallest tile (one filter, one channel, one output row: every
-    column) fits one half of each buffer (a buffer word holds every column of a row, so a wide
-    image may not)."""
+    (rtl_cannot_run), and its smallest tile (one filter, one channel, one output row, one
+    output column) fits one half of each buffer."""
     if (dataflow not in program.CONTROLLER_DATAFLOWS
             or rtl_cannot_run(arch, op, dataflow) is not None):
         return False
     one = np.ones(1, np.int64)
-    return bool(grid_fits(arch, shape_of(op), {"kt": one, "ct": one, "pt": one})[0])
+    return bool(grid_fits(arch, shape_of(op), {"kt": one, "ct": one, "pt": one,
+                                                "qt": one})[0])
 
 
 def shape_of(op: HwOp) -> Shape:
@@ -74,7 +78,16 @@ def shape_of(op: HwOp) -> Shape:
 
 def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
     return program.fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
-                        stride=shape.stride, kt=g["kt"], ct=g["ct"], pt=g["pt"])
+                        stride=shape.stride, kt=g["kt"], ct=g["ct"], pt=g["pt"],
+                        qt=g.get("qt"), padding=shape.padding)
+
+
+def grid_columns(shape: Shape, g: dict):
+    """The candidates' output columns per tile (Q where the grid names none)."""
+    qt = g.get("qt")
+    if qt is None:
+        return np.full(np.shape(g["kt"]), shape.Q, np.int64)
+    return np.minimum(np.asarray(qt), shape.Q)
 
 
 def _rows_read(shape: Shape, p0, p_size):
@@ -92,6 +105,30 @@ def rows_fetched(shape: Shape, pt) -> np.ndarray:
         first = np.arange(0, shape.P, size)
         rows[i] = _rows_read(shape, first, np.minimum(size, shape.P - first)).sum()
     return rows[np.searchsorted(sizes, pt)]
+
+
+def _cols_read(shape: Shape, q0, q_size):
+    lo, hi = program.cols_read(shape.W, shape.S, shape.stride, shape.padding, shape.Q, q0,
+                               q_size)
+    return hi - lo
+
+
+def cols_fetched(shape: Shape, qt) -> np.ndarray:
+    """Ifmap columns all q-tiles of width `qt` hold together (per channel and row)."""
+    qt = np.asarray(qt)
+    sizes = np.unique(qt)
+    cols = np.empty(len(sizes), np.int64)
+    for i, size in enumerate(sizes):
+        first = np.arange(0, shape.Q, size)
+        cols[i] = _cols_read(shape, first, np.minimum(size, shape.Q - first)).sum()
+    return cols[np.searchsorted(sizes, qt)]
+
+
+def _pixel_blocks(pt, p_last, tp, qt, q_last, tq, lanes):
+    """sum over the pixel tiles (p, q) of ceil(p_size*q_size/lanes)."""
+    return ((tp - 1) * (tq - 1) * ceil_div(pt * qt, lanes)
+            + (tp - 1) * ceil_div(pt * q_last, lanes)
+            + (tq - 1) * ceil_div(p_last * qt, lanes) + ceil_div(p_last * q_last, lanes))
 
 
 def _fetches(order: str, trips: dict, relevant: str):
@@ -125,13 +162,14 @@ def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = 
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
     b = _bytes(arch, requant)
-    kt, ct, pt = g["kt"], g["ct"], g["pt"]
-    (tk, k_last), (tc, c_last), (tp, p_last) = (_edge(shape.K, kt), _edge(shape.C, ct),
-                                                 _edge(shape.P, pt))
-    trips = {"n": np.int64(shape.N), "k": tk, "c": tc, "p": tp}
-    reuse = {name: _fetches(order, trips, loops) / functools.reduce(
+    kt, ct, pt, qt = g["kt"], g["ct"], g["pt"], grid_columns(shape, g)
+    (tk, k_last), (tc, c_last), (tp, p_last), (tq, q_last) = (
+        _edge(shape.K, kt), _edge(shape.C, ct), _edge(shape.P, pt), _edge(shape.Q, qt))
+    trips = {"n": np.int64(shape.N), "k": tk, "c": tc, "p": tp, "q": tq}
+    nest = program.nest_order(order)
+    reuse = {name: _fetches(nest, trips, loops) / functools.reduce(
         np.multiply, [trips[x] for x in loops]) for name, loops in (
-            ("ifmap", "ncp"), ("weight", "kc"), ("ofmap", "nkp"))}
+            ("ifmap", "ncpq"), ("weight", "kc"), ("ofmap", "nkpq"))}
     k_blocks = (tk - 1) * ceil_div(kt, cols) + ceil_div(k_last, cols)     # sum_k ceil(k/cols)
     c_blocks = (tc - 1) * ceil_div(ct, rows) + ceil_div(c_last, rows)
     pixels = shape.P * shape.Q
@@ -142,29 +180,29 @@ def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = 
     fold_pixels = shape.N * k_blocks * c_blocks * taps * pixels
     ifmap_words = fold_words = fold_pixels
     if dataflow == "ws":
-        folds = shape.N * k_blocks * c_blocks * taps                     # per p-tile
-        busy = folds * (tp * (2 * rows + cols + 1) + pixels)
-        weight_words = folds * tp * rows
+        folds = shape.N * k_blocks * c_blocks * taps                     # per pixel tile
+        busy = folds * (tp * tq * (2 * rows + cols + 1) + pixels)
+        weight_words = folds * tp * tq * rows
     elif dataflow == "os":
-        p_blocks = (tp - 1) * ceil_div(pt * shape.Q, rows) + ceil_div(p_last * shape.Q, rows)
+        p_blocks = _pixel_blocks(pt, p_last, tp, qt, q_last, tq, rows)
         folds = shape.N * k_blocks * p_blocks                             # per c-tile
         busy = folds * (rows * taps * c_blocks + tc * (2 * rows + cols + 1))
         weight_words = folds * taps * shape.C
         fold_words = shape.N * k_blocks * pixels * tc
     else:
-        p_blocks = (tp - 1) * ceil_div(pt * shape.Q, cols) + ceil_div(p_last * shape.Q, cols)
+        p_blocks = _pixel_blocks(pt, p_last, tp, qt, q_last, tq, cols)
         folds = shape.N * p_blocks * c_blocks * taps                      # per k-tile
         busy = folds * (max(rows, cols) * (k_blocks - tk) + tk * (2 * rows + 3 * cols + 2))
         weight_words = shape.N * p_blocks * taps * k_blocks * shape.C
         ifmap_words = shape.N * tk * c_blocks * taps * pixels
     ifmap_el = np.rint(reuse["ifmap"] * shape.N * shape.C * rows_fetched(shape, pt)
-                       * shape.W).astype(np.int64)
+                       * cols_fetched(shape, qt)).astype(np.int64)
     weight_el = np.rint(reuse["weight"] * shape.K * shape.C * shape.R * shape.S).astype(np.int64)
     spill = np.rint((reuse["ofmap"] - 1) * outputs).astype(np.int64)
     out_words = np.rint(reuse["ofmap"] * shape.N * k_blocks * pixels).astype(np.int64)
     params = 0
     if requant:
-        no_c = order.replace("c", "")
+        no_c = nest.replace("c", "")
         params = REQUANT_PIECES * shape.K * (_fetches(no_c, trips, "k") // tk)
     return {
         "busy_cycles": busy,
@@ -252,9 +290,11 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
     b = _bytes(arch, requant)
     kt, ct, pt = (np.asarray(g[x])[:, None] for x in ("kt", "ct", "pt"))
-    (tk, k_last), (tc, c_last), (tp, p_last) = (_edge(shape.K, kt), _edge(shape.C, ct),
-                                                _edge(shape.P, pt))
-    trips = {"n": np.full_like(kt, shape.N), "k": tk, "c": tc, "p": tp}
+    qt = grid_columns(shape, g)[:, None]
+    (tk, k_last), (tc, c_last), (tp, p_last), (tq, q_last) = (
+        _edge(shape.K, kt), _edge(shape.C, ct), _edge(shape.P, pt), _edge(shape.Q, qt))
+    trips = {"n": np.full_like(kt, shape.N), "k": tk, "c": tc, "p": tp, "q": tq}
+    order = program.nest_order(order)
     # the ifmap rows of p-tiles 0, 1, 2, the last and (on average) those in between
     def p_rows(index):
         first = np.minimum(index * pt, shape.P)
@@ -265,11 +305,22 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     middle = (rows_fetched(shape, pt[:, 0])[:, None] - rows_last
               - sum(np.where(tp >= j + 2, rows_at[j], 0) for j in range(3)))
     rows_mid = np.where(tp >= 5, middle / np.maximum(tp - 4, 1), 0)
+    # ... and the ifmap columns of q-tiles alike
+
+    def q_cols(index):
+        first = np.minimum(index * qt, shape.Q)
+        return _cols_read(shape, first, np.clip(shape.Q - first, 0, qt))
+
+    cols_at = [q_cols(0), q_cols(1), q_cols(2)]
+    cols_last = _cols_read(shape, (tq - 1) * qt, q_last)
+    middle = (cols_fetched(shape, qt[:, 0])[:, None] - cols_last
+              - sum(np.where(tq >= j + 2, cols_at[j], 0) for j in range(3)))
+    cols_mid = np.where(tq >= 5, middle / np.maximum(tq - 4, 1), 0)
     # the class grid: one representative index per loop, broadcast over the four loops
     reps, weight = {}, 1.0
     for axis, x in enumerate(order):
         idx, w = _reps(trips[x][:, 0])
-        shape_ = [idx.shape[0]] + [1] * 4
+        shape_ = [idx.shape[0]] + [1] * len(order)
         shape_[axis + 1] = idx.shape[1]
         reps[x] = idx.reshape(shape_)
         weight = weight * w.reshape(shape_)
@@ -292,22 +343,24 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
 
     # what a tile's jobs cost depends on its sizes: priced per candidate at the full and the
     # last size along each loop, then picked per class
-    ks, cs, ps = (kt, k_last), (ct, c_last), (pt, p_last)
+    ks, cs, ps, qs = (kt, k_last), (ct, c_last), (pt, p_last), (qt, q_last)
     in_rows = np.select([a["p"] == tp - 1] + [a["p"] == j for j in range(3)],
                         [rows_last] + rows_at, rows_mid)
+    in_cols = np.select([a["q"] == tq - 1] + [a["q"] == j for j in range(3)],
+                        [cols_last] + cols_at, cols_mid)
     ifmap_c, ifmap_l = (pick(a, "c", v) for v in zip(*(_run(c, rows, b["i"], bw) for c in cs)))
     per_k = [[_run(k, cols, b["w"], bw)[0] * shape.R * shape.S * c for c in cs] for k in ks]
     weight_c = pick(a, "k", [pick(a, "c", per_k[0]), pick(a, "c", per_k[1])])
     weight_l = pick(a, "k", [_run(k, cols, b["w"], bw)[1] for k in ks])
     psum = [_run(k, cols, b["s"], bw) for k in ks]
-    psum_c = pick(a, "k", [psum[0][0], psum[1][0]]) * pick(a, "p", ps) * shape.Q
+    psum_c = pick(a, "k", [psum[0][0], psum[1][0]]) * pick(a, "p", ps) * pick(a, "q", qs)
     psum_l = pick(a, "k", [psum[0][1], psum[1][1]])
-    readback = changed(a, a1, "nkp") & (a["c"] > 0)
-    load, _ = _job([(first | changed(a, a1, "ncp"), in_rows * shape.W * ifmap_c, ifmap_l),
+    readback = changed(a, a1, "nkpq") & (a["c"] > 0)
+    load, _ = _job([(first | changed(a, a1, "ncpq"), in_rows * in_cols * ifmap_c, ifmap_l),
                     (first | changed(a, a1, "kc"), weight_c, weight_l),
                     (readback, psum_c, psum_l)], lat)
     def compute(idx):
-        F, L = program.tile_folds(dataflow, rows, cols, shape.R, shape.S, shape.Q,
+        F, L = program.tile_folds(dataflow, rows, cols, shape.R, shape.S, pick(idx, "q", qs),
                                   pick(idx, "k", ks), pick(idx, "c", cs), pick(idx, "p", ps))
         return F * L
 
@@ -327,34 +380,38 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         param_cycles, param_last = _run(REQUANT_PIECES * k, REQUANT_PIECES * cols, 1, bw)
         params = param_cycles - param_last + lat + 2
         for j, p in enumerate(ps):
-            for name, bytes_ in (("o", b["o"]), ("s", b["s"])):
-                jobs[name, i, j] = _write_back(k, p * shape.Q, cols, bytes_, bw)
+            for jq, q in enumerate(qs):
+                for name, bytes_ in (("o", b["o"]), ("s", b["s"])):
+                    jobs[name, i, j, jq] = _write_back(k, p * q, cols, bytes_, bw)
         jobs["params", i] = params
 
     def write_back(idx, leaves):
-        last_k, last_p = idx["k"] == t["k"] - 1, idx["p"] == t["p"] - 1
+        last = {x: idx[x] == t[x] - 1 for x in "kpq"}
         final = idx["c"] == t["c"] - 1
 
         def at(name, part):
-            return np.where(last_k, np.where(last_p, jobs[name, 1, 1][part],
-                                              jobs[name, 1, 0][part]),
-                            np.where(last_p, jobs[name, 0, 1][part], jobs[name, 0, 0][part]))
+            def over(loops, key):
+                if not loops:
+                    return jobs[(name,) + key][part]
+                return np.where(last[loops[0]], over(loops[1:], key + (1,)),
+                                over(loops[1:], key + (0,)))
+            return over("kpq", ())
 
-        params = np.where(fetches(idx), np.where(last_k, jobs["params", 1],
+        params = np.where(fetches(idx), np.where(last["k"], jobs["params", 1],
                                                  jobs["params", 0]), 0)
         out = np.where(final, at("o", 0) + params, at("s", 0))
         return (np.where(leaves, out, 0),
                 np.where(leaves, np.where(final, at("o", 1), at("s", 1)), 0))
 
-    wb, wb_last = write_back(a2, has2 & changed(a1, a2, "nkp"))
+    wb, wb_last = write_back(a2, has2 & changed(a1, a2, "nkpq"))
     load = load + np.where((wb > 0) & (load > 1), np.maximum(wb_last - 2, 0), 0)
     period = np.maximum(compute(a1), wb + load + 2)
     body = (np.where(has1, period, load + 1) * weight).sum(axis=1)   # tile 0: LD_0 + 1
     # the tail: the last tile's compute and the last two write-backs
     last = {x: t[x] - 1 for x in order}
     before = _previous(last, t, order)[0]
-    single = tk * tc * tp * shape.N == 1
-    wb_before, _ = write_back(before, ~single & changed(last, before, "nkp"))
+    single = tk * tc * tp * tq * shape.N == 1
+    wb_before, _ = write_back(before, ~single & changed(last, before, "nkpq"))
     wb_last_tile, _ = write_back(last, np.ones_like(single))
     tail = np.maximum(compute(last), wb_before + 3) + wb_last_tile + 3
     return (body + tail[:, 0]).astype(np.float64)

@@ -37,20 +37,24 @@ from dlaforge.rtl_plan import REQUANT_PIECES, element_bytes
 
 
 def tile_sequence(shape: Shape, mapping: Mapping) -> dict:
-    """Per tile in execution order: loop indices ("n", "k", "c", "p"), first index and size
-    along k, c, p, ifmap rows [lo, hi), and the contract's flags."""
+    """Per tile in execution order: loop indices ("n", "k", "c", "p", "q"), first index and
+    size along k, c, p, q, ifmap rows [lo, hi) and columns [wlo, whi), and the contract's
+    flags. The column loop q sits directly inside p (program.nest_order)."""
+    qt = mapping.columns(shape.Q)
     trips = program.loop_trips(shape.N, shape.K, shape.C, shape.P, mapping.kt, mapping.ct,
-                               mapping.pt)
-    order = mapping.order
+                               mapping.pt, shape.Q, qt)
+    order = program.nest_order(mapping.order)
     grids = np.indices([int(trips[loop]) for loop in order]).reshape(len(order), -1)
     idx = {loop: grids[i].astype(np.int64) for i, loop in enumerate(order)}
     t = {"index": idx, "trips": trips}
     for loop, size, total in (("k", mapping.kt, shape.K), ("c", mapping.ct, shape.C),
-                              ("p", mapping.pt, shape.P)):
+                              ("p", mapping.pt, shape.P), ("q", qt, shape.Q)):
         first = idx[loop] * size
         t[loop + "0"] = first
         t[loop + "_size"] = np.minimum(size, total - first)
     t["lo"], t["hi"] = rows_read(shape, t["p0"], t["p_size"])
+    t["wlo"], t["whi"] = program.cols_read(shape.W, shape.S, shape.stride, shape.padding,
+                                           shape.Q, t["q0"], t["q_size"])
 
     def changed(loops):
         key = np.stack([idx[loop] for loop in loops])
@@ -58,8 +62,8 @@ def tile_sequence(shape: Shape, mapping: Mapping) -> dict:
         out[1:] = (key[:, 1:] != key[:, :-1]).any(axis=0)
         return out
 
-    t["load_ifmap"], t["load_weight"] = changed("ncp"), changed("kc")
-    new_output = changed("nkp")
+    t["load_ifmap"], t["load_weight"] = changed("ncpq"), changed("kc")
+    new_output = changed("nkpq")
     t["readback"] = new_output & (t["c0"] > 0)
     t["leaves"] = np.append(new_output[1:], True)
     t["final"] = idx["c"] == trips["c"] - 1
@@ -150,12 +154,13 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant: bool, bw: float) -> di
     """Per tile, the sums the engine needs (see the module docstring)."""
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
     b = _element_bytes(arch, requant)
-    in_rows = t["hi"] - t["lo"]
-    k_size, c_size, p_size = t["k_size"], t["c_size"], t["p_size"]
+    in_rows, in_cols = t["hi"] - t["lo"], t["whi"] - t["wlo"]
+    k_size, c_size = t["k_size"], t["c_size"]
+    pixels = t["p_size"] * t["q_size"]
     sections = [
-        (t["load_ifmap"], _load_section(in_rows * shape.W, c_size, rows, b["i"], bw)),
+        (t["load_ifmap"], _load_section(in_rows * in_cols, c_size, rows, b["i"], bw)),
         (t["load_weight"], _load_section(shape.R * shape.S * c_size, k_size, cols, b["w"], bw)),
-        (t["readback"], _load_section(p_size * shape.Q, k_size, cols, b["s"], bw))]
+        (t["readback"], _load_section(pixels, k_size, cols, b["s"], bw))]
     load_cycles = np.zeros(len(k_size), np.int64)
     load_last = np.zeros(len(k_size), np.int64)
     for on, (cycles, last, words) in sections:
@@ -165,7 +170,7 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant: bool, bw: float) -> di
     wb_b = np.where(final, b["o"], b["s"])
     spans, lasts = [], []
     for bytes_ in (b["o"], b["s"]):
-        span, last = _write_back(p_size * shape.Q, k_size, cols, bytes_, bw)
+        span, last = _write_back(pixels, k_size, cols, bytes_, bw)
         spans.append(span)
         lasts.append(last)
     wb_span = np.where(wb_b == b["o"], spans[0], spans[1])
@@ -182,7 +187,7 @@ def fold_cycles(arch: ArchSpec, shape: Shape, t: dict,
                 dataflow: str = "ws") -> tuple[np.ndarray, np.ndarray]:
     """Per tile: its folds F_i and the cycles of one of them L_i."""
     pe = arch.pe_array
-    F, L = program.tile_folds(dataflow, pe.rows, pe.cols, shape.R, shape.S, shape.Q,
+    F, L = program.tile_folds(dataflow, pe.rows, pe.cols, shape.R, shape.S, t["q_size"],
                               t["k_size"], t["c_size"], t["p_size"])
     return F.astype(np.int64), np.broadcast_to(L, F.shape).astype(np.int64)
 
@@ -233,9 +238,10 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L,
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
     b = _element_bytes(arch, requant)
-    k_size, c_size, p_size = t["k_size"], t["c_size"], t["p_size"]
-    pixels = p_size * shape.Q
-    ifmap_el = np.where(t["load_ifmap"], c_size * (t["hi"] - t["lo"]) * shape.W, 0).sum()
+    k_size, c_size = t["k_size"], t["c_size"]
+    pixels = t["p_size"] * t["q_size"]
+    in_words = (t["hi"] - t["lo"]) * (t["whi"] - t["wlo"])
+    ifmap_el = np.where(t["load_ifmap"], c_size * in_words, 0).sum()
     weight_el = np.where(t["load_weight"], k_size * c_size * shape.R * shape.S, 0).sum()
     readback_el = np.where(t["readback"], k_size * pixels, 0).sum()
     k_blocks, c_blocks = ceil_div(k_size, cols), ceil_div(c_size, rows)

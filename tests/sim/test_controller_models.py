@@ -69,9 +69,19 @@ def random_shape(rng, most=9):
                  K=rng.randint(1, most), R=R, S=S, P=P, Q=Q, stride=stride, padding=pad)
 
 
-def random_mapping(rng, shape):
-    return Mapping(kt=rng.randint(1, shape.K), ct=rng.randint(1, shape.C),
-                   pt=rng.randint(1, shape.P), order=rng.choice(LOOP_ORDERS))
+def random_mapping(rng, shape, columns=False):
+    """Random tile sizes and order; with `columns`, half of them tile the output columns too
+    (qt < Q likely)."""
+    m = Mapping(kt=rng.randint(1, shape.K), ct=rng.randint(1, shape.C),
+                pt=rng.randint(1, shape.P), order=rng.choice(LOOP_ORDERS))
+    if columns and rng.random() < 0.5:
+        m = Mapping(m.kt, m.ct, m.pt, m.order, qt=rng.randint(1, shape.Q))
+    return m
+
+
+def mapping_fits(arch, shape, m):
+    return fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
+                stride=shape.stride, kt=m.kt, ct=m.ct, pt=m.pt, qt=m.qt, padding=shape.padding)
 
 
 def _reference(arch, shape, mapping, requant, bandwidth, latency, check_words=False,
@@ -181,9 +191,8 @@ def _mappings(rng, arch, shape, op, table, count, dataflow):
     tries = 0
     while len(found) < count and tries < 200:
         tries += 1
-        m = random_mapping(rng, shape)
-        if fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
-                stride=shape.stride, kt=m.kt, ct=m.ct, pt=m.pt):
+        m = random_mapping(rng, shape, columns=True)
+        if mapping_fits(arch, shape, m):
             found.add(m)
     return sorted(found, key=repr)
 
