@@ -2,12 +2,13 @@
 
 A job is up to four phases, each a loop nest of runs of contiguous DRAM elements, one buffer
 word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ... in order:
-- ifmap (tile.load_ifmap): cb, h in [lo, lo + in_rows), w: min(rows, c_size - cb*rows)
-  channels of pixel (n, h, w) from c0 + cb*rows, at ifmap_base + ((n*H + h)*W + w)*Ct + c;
+- ifmap (tile.load_ifmap): cb, h in [lo, lo + in_rows), w in [wlo, wlo + in_cols) (the
+  tile's column segment of each row): min(rows, c_size - cb*rows) channels of pixel (n, h, w)
+  from c0 + cb*rows, at ifmap_base + ((n*H + h)*W + w)*Ct + c;
 - weight (tile.load_weight): kb, r, s, c < c_size: min(cols, k_size - kb*cols) filters from
   k0 + kb*cols, at weight_base + ((r*S + s)*C + c0 + c)*Kt + k;
-- psum (tile.readback): kb, t < p_size*Q: the sums of pixel p0*Q + t, at psum_base +
-  ((n*P + p0)*Q + t)*Kt + k, into the accumulator;
+- psum (tile.readback): kb, p < p_size, q < q_size: the sums of pixel (p0 + p, q0 + q), at
+  psum_base + ((n*P + p0 + p)*Q + q0 + q)*Kt + k, into the accumulator;
 - param (a PARAMS job, the write-back's tile `out_tile`): kb: the REQUANT_PIECES bytes of each
   of min(cols, k_size - kb*cols) filters from k0 + kb*cols, into parameter-table word kb.
 Each run is cut into requests of the phase's beat (Beats) elements, one request per cycle at
@@ -62,11 +63,11 @@ class Fetcher(wiring.Component):
         last_kb = (blk + 1) * Cc >= t.k_size
         phases = {
             "ifmap": (minimum(R, t.c_size - blk * R),
-                      cmd.ifmap_base + ((t.n * cmd.H + t.lo + a) * cmd.W + b) * cmd.Ct + t.c0
-                      + blk * R,
+                      cmd.ifmap_base + ((t.n * cmd.H + t.lo + a) * cmd.W + t.wlo + b) * cmd.Ct
+                      + t.c0 + blk * R,
                       t.half_i * b_.ifmap_half + word,
                       [(blk, 1, (blk + 1) * R >= t.c_size), (a, 1, a + 1 == t.in_rows),
-                       (b, 1, b + 1 == cmd.W)]),
+                       (b, 1, b + 1 == t.in_cols)]),
             "weight": (filters,
                        cmd.weight_base + ((a * cmd.S + b) * cmd.C + t.c0 + c) * cmd.Kt + t.k0
                        + blk * Cc,
@@ -74,10 +75,10 @@ class Fetcher(wiring.Component):
                        [(blk, 1, last_kb), (a, 1, a + 1 == cmd.R), (b, 1, b + 1 == cmd.S),
                         (c, 1, c + 1 == t.c_size)]),
             "psum": (filters,
-                     cmd.psum_base + ((t.n * cmd.P + t.p0) * cmd.Q + a) * cmd.Kt + t.k0
-                     + blk * Cc,
+                     cmd.psum_base + ((t.n * cmd.P + t.p0 + a) * cmd.Q + t.q0 + b) * cmd.Kt
+                     + t.k0 + blk * Cc,
                      t.half_a * b_.acc_half + word,
-                     [(blk, 1, last_kb), (a, 1, a + 1 == t.p_size * cmd.Q)]),
+                     [(blk, 1, last_kb), (a, 1, a + 1 == t.p_size), (b, 1, b + 1 == t.q_size)]),
             "param": (REQUANT_PIECES * minimum(Cc, u.k_size - blk * Cc),
                       cmd.requant_base + REQUANT_PIECES * (u.k0 + blk * Cc),
                       blk,
@@ -106,7 +107,8 @@ class Fetcher(wiring.Component):
         m.d.comb += self.done.eq(running & (mask == 0) & (outstanding == 0))
         with m.If(self.done):
             m.d.sync += running.eq(0)
-        start_mask = [t.load_ifmap & (t.in_rows != 0), t.load_weight, t.readback, 0]
+        start_mask = [t.load_ifmap & (t.in_rows != 0) & (t.in_cols != 0), t.load_weight,
+                      t.readback, 0]
         with m.If(self.start_load):
             m.d.sync += [running.eq(1), mask.eq(sum(f << i for i, f in enumerate(start_mask)))]
         with m.If(self.start_params):

@@ -11,15 +11,16 @@ first cycle is fold 0's first); `done` is high in the last cycle of the last fol
 every cycle of every fold. R = rows, Cc = cols.
 
 ws: F = ceil(k_size/Cc) * ceil(c_size/R) * R_k * S folds in the order kb, cb, r, s (s
-innermost), each L = 2R + Cc + T + 1 cycles with T = p_size*Q the tile's output pixels
+innermost), each L = 2R + Cc + T + 1 cycles with T = p_size*q_size the tile's output pixels
 (program.ws_fold_length). Fold cycle k counts from 0 at the fold's start:
   k in [0, R)      read weight word ((kb*R_k + r)*S + s)*c_size + cb*R + j, j = R-1-k (a row
                    j past the tile's channels loads zeros);
   k in [1, R]      LOAD: the words shift down until PE row j holds channel cb*R + j;
-  k in [R, R+T)    pixel (p, q) = divmod(k - R, Q) (p from the tile's first row) reads ifmap
-                   word (cb*in_rows + h - lo)*W + w, h = (p0 + p)*stride + r - padding,
-                   w = q*stride + s - padding; where (h, w) is outside the image (padding, or
-                   a window hanging past the bottom or right edge) the skew gets zeros;
+  k in [R, R+T)    pixel (p, q) = divmod(k - R, q_size) (from the tile's first row and column)
+                   reads ifmap word (cb*in_rows + h - lo)*in_cols + w - wlo, h = (p0 + p)*stride
+                   + r - padding, w = (q0 + q)*stride + s - padding; where (h, w) is outside
+                   the image (padding, or a window hanging past the bottom or right edge) the
+                   skew gets zeros;
   k in [R+1, 2R+Cc+T-1)  WS: partial sums flow south;
   k in [2R+Cc, 2R+Cc+T)  the de-skewed sums of pixel t = k - 2R - Cc reach the accumulator:
                    word kb*T + t is read at k and written with the sum added at k+1 (the fold's
@@ -110,10 +111,10 @@ class Sequencer(wiring.Component):
 
     def begin(self, m: Module):
         """(running, T): the tile runs from `start` until the sequencer clears `running`
-        (`busy` throughout); T = the tile's output pixels."""
+        (`busy` throughout); T = the tile's output pixels, p_size x q_size."""
         running, T = Signal(), Signal(2 * self.geo.params.dim_bits)
         m.d.comb += [self.busy.eq(self.start | running),
-                     T.eq(self.tile.p_size * self.cmd.Q)]
+                     T.eq(self.tile.p_size * self.tile.q_size)]
         with m.If(self.start):
             m.d.sync += running.eq(1)
         return running, T
@@ -126,17 +127,18 @@ class Sequencer(wiring.Component):
                 + ((kb * cmd.R + r) * cmd.S + s) * t.c_size + cb * self.geo.rows + j)
 
     def window(self, m: Module, p, q, r, s, cb):
-        """Address on `ifmap_addr` the word of tile pixel (p, q) (p from the tile's first row)
-        at kernel tap (r, s) in channel block cb; returns `inside`: that window position is in
-        the image (outside it, padding or a window hanging past the edge, the word is zeros)."""
+        """Address on `ifmap_addr` the word of tile pixel (p, q) (p, q from the tile's first
+        row and column) at kernel tap (r, s) in channel block cb; returns `inside`: that
+        window position is in the image (outside it, padding or a window hanging past the
+        edge, the word is zeros)."""
         cmd, t, b = self.cmd, self.tile, self.geo.buffers
         db = self.geo.params.dim_bits
         h, w, inside = Signal(signed(2 * db + 2)), Signal(signed(2 * db + 2)), Signal()
         m.d.comb += [h.eq((t.p0 + p) * cmd.stride + r - cmd.padding),
-                     w.eq(q * cmd.stride + s - cmd.padding),
+                     w.eq((t.q0 + q) * cmd.stride + s - cmd.padding),
                      inside.eq((h >= 0) & (h < cmd.H) & (w >= 0) & (w < cmd.W)),
                      self.ifmap_addr.eq(t.half_i * b.ifmap_half
-                                        + (cb * t.in_rows + h - t.lo) * cmd.W + w)]
+                                        + (cb * t.in_rows + h - t.lo) * t.in_cols + w - t.wlo)]
         return inside
 
     def pixel_words(self, m: Module, reading, lane, p, q, r, s, cb):
@@ -192,7 +194,7 @@ class WsFold(Sequencer):
         inside = self.window(m, p, q, r, s, cb)
         m.d.comb += read_a.eq(self.busy & (k >= R) & (k < R + T))
         with m.If(read_a):
-            last_q = q + 1 == cmd.Q
+            last_q = q + 1 == t.q_size
             m.d.sync += [q.eq(Mux(last_q, 0, q + 1)), p.eq(p + last_q)]
         with m.Else():
             m.d.sync += [p.eq(0), q.eq(0)]
@@ -245,7 +247,7 @@ class OsFold(Sequencer):
         pix0 = Signal(2 * db)
         i = Signal(range(R))
         p, q, p_blk, q_blk = (Signal(db, name=x) for x in ("p", "q", "p_blk", "q_blk"))
-        last_q = q + 1 == cmd.Q
+        last_q = q + 1 == t.q_size
         with m.If(reading):
             m.d.sync += [i.eq(Mux(i == R - 1, 0, i + 1)), q.eq(Mux(last_q, 0, q + 1)),
                          p.eq(p + last_q)]
@@ -325,7 +327,7 @@ class IsFold(Sequencer):
         reading = Signal()
         m.d.comb += reading.eq(self.busy & (k < Cc))
         with m.If(reading):
-            last_q = q + 1 == cmd.Q
+            last_q = q + 1 == t.q_size
             m.d.sync += [q.eq(Mux(last_q, 0, q + 1)), p.eq(p + last_q)]
 
         # the ifmap: lane j = k's pixel word, reversed (channel R-1 first) and masked, into

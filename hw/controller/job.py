@@ -71,16 +71,17 @@ class ControllerJob:
         if mp.order not in LOOP_ORDERS:
             raise SpecError(f"loop order {mp.order!r} is not one the controller runs "
                             f"({', '.join(LOOP_ORDERS)})")
-        if min(mp.kt, mp.ct, mp.pt) < 1:
+        qt = mp.columns(s.Q)
+        if min(mp.kt, mp.ct, mp.pt, qt) < 1:
             raise SpecError(f"tile sizes must be positive, not kt={mp.kt}, ct={mp.ct}, "
-                            f"pt={mp.pt}")
-        dims = dict(W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q, stride=s.stride)
-        if not fits(self.arch, **dims, kt=mp.kt, ct=mp.ct, pt=mp.pt):
+                            f"pt={mp.pt}, qt={qt}")
+        dims = dict(W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q, stride=s.stride, padding=s.padding)
+        if not fits(self.arch, **dims, kt=mp.kt, ct=mp.ct, pt=mp.pt, qt=qt):
             pe = self.arch.pe_array
-            words = tile_words(pe.rows, pe.cols, **dims, kt=mp.kt, ct=mp.ct, pt=mp.pt)
+            words = tile_words(pe.rows, pe.cols, **dims, kt=mp.kt, ct=mp.ct, pt=mp.pt, qt=qt)
             b = self.geo.buffers
             raise SpecError(
-                f"mapping kt={mp.kt} ct={mp.ct} pt={mp.pt} does not fit arch "
+                f"mapping kt={mp.kt} ct={mp.ct} pt={mp.pt} qt={qt} does not fit arch "
                 f"{self.arch.name!r}'s buffer halves: ifmap {int(words['ifmap'])}/"
                 f"{b.ifmap_half}, weight {int(words['weight'])}/{b.weight_half}, accumulator "
                 f"{int(words['ofmap'])}/{b.acc_half} words")
@@ -152,6 +153,7 @@ class ControllerJob:
             fields = {"N": s.N, "C": s.C, "H": s.H, "W": s.W, "K": s.K, "R": s.R, "S": s.S,
                       "P": s.P, "Q": s.Q, "stride": s.stride, "padding": s.padding, "Ct": Ct,
                       "Kt": Kt, "kt": mp.kt, "ct": mp.ct, "pt": mp.pt,
+                      "qt": mp.columns(s.Q),
                       "order": LOOP_ORDERS.index(mp.order),
                       "ifmap_base": at["ifmap"] + g * s.C, "weight_base": at["weight"] + g * s.K,
                       "ofmap_base": at["ofmap"] + g * s.K, "psum_base": at["psum"] + g * s.K,

@@ -26,7 +26,7 @@ from ..layouts import RtlParams, bits_for
 
 KINDS = {"ifmap": 0, "weight": 1, "psum": 2, "param": 3}   # tag.kind: the buffer a read fills
 DIM_FIELDS = ("N", "C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Ct", "Kt",
-              "kt", "ct", "pt")
+              "kt", "ct", "pt", "qt")
 BASE_FIELDS = ("ifmap_base", "weight_base", "ofmap_base", "psum_base", "requant_base")
 
 

@@ -1,12 +1,14 @@
-"""The tile loops: `TileWalker` walks a command's tiles (n, k, c, p) in its loop order.
+"""The tile loops: `TileWalker` walks a command's tiles (n, k, c, p, q) in its loop order.
 
-Four counters with programmable bounds, as Gemmini's loop unrollers: n counts images, k0, c0
-and p0 step by kt, ct and pt filters, channels and output rows up to K, C and P; the command's
-`order` (an index into program.LOOP_ORDERS, outermost first) says which carries into which.
+Five counters with programmable bounds, as Gemmini's loop unrollers: n counts images, k0, c0,
+p0 and q0 step by kt, ct, pt and qt filters, channels, output rows and output columns up to K,
+C, P and Q; the command's `order` (an index into program.LOOP_ORDERS, outermost first, the
+column loop q directly inside p: program.nest_order) says which carries into which.
 The walker shows the current tile (`tile`, a TILE layout): its starts and sizes (edge tiles
-smaller), its ifmap rows [lo, lo + in_rows) (analytical.tile_rows, clipped to the image), and
-the contract's reuse rule: load_ifmap when (n, c, p) changed from the previous tile,
-load_weight when (k, c) did, readback when the output (n, k, p) did and c0 > 0; `leaves` when
+smaller), its ifmap rows [lo, lo + in_rows) (analytical.tile_rows, clipped to the image) and
+columns [wlo, wlo + in_cols) (program.cols_read: the last column tile reaches W), and
+the contract's reuse rule: load_ifmap when (n, c, p, q) changed from the previous tile,
+load_weight when (k, c) did, readback when the output (n, k, p, q) did and c0 > 0; `leaves` when
 the next tile's output differs (or this is the last), `final` when c is the last channel tile.
 Each operand's buffer-half bit flips on each load of it; the accumulator's when the output
 changes. A loop with one trip never changes, so it never causes a load.
@@ -22,7 +24,7 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from dlaforge.program import LOOP_ORDERS
+from dlaforge.program import LOOP_ORDERS, nest_order
 
 from .nest import clip, minimum
 
@@ -30,8 +32,8 @@ from .nest import clip, minimum
 def tile_layout(dim_bits: int) -> data.StructLayout:
     d = dim_bits
     return data.StructLayout({
-        "n": d, "k0": d, "c0": d, "p0": d, "k_size": d, "c_size": d, "p_size": d,
-        "lo": d, "in_rows": d, "half_i": 1, "half_w": 1, "half_a": 1,
+        "n": d, "k0": d, "c0": d, "p0": d, "q0": d, "k_size": d, "c_size": d, "p_size": d,
+        "q_size": d, "lo": d, "in_rows": d, "wlo": d, "in_cols": d, "half_i": 1, "half_w": 1, "half_a": 1,
         "load_ifmap": 1, "load_weight": 1, "readback": 1, "leaves": 1, "final": 1})
 
 
@@ -45,48 +47,57 @@ class TileWalker(wiring.Component):
         m = Module()
         cmd, t = self.cmd, self.tile
         db = self.dim_bits
-        n, k0, c0, p0 = (Signal(db, name=x) for x in ("n", "k0", "c0", "p0"))
+        n, k0, c0, p0, q0 = (Signal(db, name=x) for x in ("n", "k0", "c0", "p0", "q0"))
         half_i, half_w, half_a = Signal(), Signal(), Signal()
         load_ifmap, load_weight = Signal(), Signal()
         loops = {"n": (n, 1, n + 1 == cmd.N), "k": (k0, cmd.kt, k0 + cmd.kt >= cmd.K),
-                 "c": (c0, cmd.ct, c0 + cmd.ct >= cmd.C), "p": (p0, cmd.pt, p0 + cmd.pt >= cmd.P)}
+                 "c": (c0, cmd.ct, c0 + cmd.ct >= cmd.C), "p": (p0, cmd.pt, p0 + cmd.pt >= cmd.P),
+                 "q": (q0, cmd.qt, q0 + cmd.qt >= cmd.Q)}
         # carry[x]: the step reaches loop x (every loop inside it wraps), by the order
-        carry = {x: Signal(name=f"carry_{x}") for x in "nkcp"}
+        carry = {x: Signal(name=f"carry_{x}") for x in "nkcpq"}
         wrapped = Signal()
         with m.Switch(cmd.order):
             for index, order in enumerate(LOOP_ORDERS):
                 with m.Case(index):
                     reach = 1
-                    for x in reversed(order):
+                    for x in reversed(nest_order(order)):
                         m.d.comb += carry[x].eq(reach)
                         reach = reach & loops[x][2]
                     m.d.comb += wrapped.eq(reach)
         # a loop changes when the step reaches it, unless it wraps from 0 to 0 (one trip)
         changes = {x: carry[x] & (~last | (reg != 0)) for x, (reg, _, last) in loops.items()}
-        new_ifmap = changes["n"] | changes["c"] | changes["p"]
+        new_ifmap = changes["n"] | changes["c"] | changes["p"] | changes["q"]
         new_weight = changes["k"] | changes["c"]
-        new_out = changes["n"] | changes["k"] | changes["p"]
+        new_out = changes["n"] | changes["k"] | changes["p"] | changes["q"]
 
         new_o = Signal()                 # this tile's output differs from the previous tile's
         top = Signal(signed(2 * db + 2))
         bottom = Signal(signed(2 * db + 2))
-        lo, hi = Signal(db), Signal(db)
+        left = Signal(signed(2 * db + 2))
+        right = Signal(signed(2 * db + 2))
+        lo, hi, wlo, whi = Signal(db), Signal(db), Signal(db), Signal(db)
         m.d.comb += [
             t.k_size.eq(minimum(cmd.kt, cmd.K - k0)), t.c_size.eq(minimum(cmd.ct, cmd.C - c0)),
-            t.p_size.eq(minimum(cmd.pt, cmd.P - p0)),
+            t.p_size.eq(minimum(cmd.pt, cmd.P - p0)), t.q_size.eq(minimum(cmd.qt, cmd.Q - q0)),
             top.eq(p0 * cmd.stride - cmd.padding),
             bottom.eq((p0 + t.p_size - 1) * cmd.stride - cmd.padding + cmd.R),
             lo.eq(clip(top, 0, cmd.H)), hi.eq(clip(bottom, 0, cmd.H)),
             t.lo.eq(lo), t.in_rows.eq(hi - lo),
+            # columns: the last column tile reaches the right edge (program.cols_read)
+            left.eq(q0 * cmd.stride - cmd.padding),
+            right.eq((q0 + t.q_size - 1) * cmd.stride - cmd.padding + cmd.S),
+            wlo.eq(clip(left, 0, cmd.W)),
+            whi.eq(Mux(loops["q"][2], cmd.W, clip(right, 0, cmd.W))),
+            t.wlo.eq(wlo), t.in_cols.eq(Mux(whi > wlo, whi - wlo, 0)),
             t.readback.eq(new_o & (c0 != 0)), t.final.eq(c0 + cmd.ct >= cmd.C),
             t.leaves.eq(new_out | wrapped),
-            t.n.eq(n), t.k0.eq(k0), t.c0.eq(c0), t.p0.eq(p0), t.half_i.eq(half_i),
+            t.n.eq(n), t.k0.eq(k0), t.c0.eq(c0), t.p0.eq(p0), t.q0.eq(q0), t.half_i.eq(half_i),
             t.half_w.eq(half_w), t.half_a.eq(half_a), t.load_ifmap.eq(load_ifmap),
             t.load_weight.eq(load_weight),
         ]
         flags = (load_ifmap, load_weight, new_o)
         with m.If(self.restart):
-            m.d.sync += [x.eq(0) for x in (n, k0, c0, p0, half_i, half_w, half_a,
+            m.d.sync += [x.eq(0) for x in (n, k0, c0, p0, q0, half_i, half_w, half_a,
                                            self.finished)]
             m.d.sync += [flag.eq(1) for flag in flags]
         with m.Elif(self.next):

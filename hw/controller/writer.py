@@ -1,9 +1,11 @@
 """The write-back engine: sends an output tile leaving the accumulator to DRAM.
 
-For each accumulator word kb*T + t (filter block kb, pixel t < T = p_size*Q of the tile): one
-FETCH cycle reads the word, then the run of min(cols, k_size - kb*cols) values goes out in
-requests of one beat each (the DRAM takes a request when its channel is free; the next request
-is offered the cycle after), to base + ((n*P + p0)*Q + t)*Kt + k0 + kb*cols + chunk*E. The
+For each accumulator word kb*T + t (filter block kb, pixel t = p*q_size + q < T =
+p_size*q_size of the tile, row-major): one FETCH cycle reads the word, then the run of
+min(cols, k_size - kb*cols) values goes out in requests of one beat each (the DRAM takes a
+request when its channel is free; the next request is offered the cycle after), to base +
+((n*P + p0 + p)*Q + q0 + q)*Kt + k0 + kb*cols + chunk*E (the tile's output segment of each
+row). The
 next word's FETCH is the cycle after the run's last request; `done` is high in the cycle the
 last request is taken. The first word's FETCH is the cycle after `start`.
 
@@ -54,7 +56,7 @@ class Writer(wiring.Component):
         geo, cmd, t = self.geo, self.cmd, self.tile
         Cc, db = geo.cols, geo.params.dim_bits
         beats = geo.beats
-        kb, pixel, chunk = Signal(db), Signal(2 * db), Signal(bits_for(Cc))
+        kb, pp, qq, chunk = Signal(db), Signal(db), Signal(db), Signal(bits_for(Cc))
         word = Signal.like(self.acc_addr)
         requant = Signal()
         m.d.comb += requant.eq(cmd.requant & t.final) if geo.requant else requant.eq(0)
@@ -64,8 +66,8 @@ class Writer(wiring.Component):
         base = Mux(t.final, cmd.ofmap_base, cmd.psum_base)
         payload = self.wr.payload
         m.d.comb += [self.acc_addr.eq(t.half_a * geo.buffers.acc_half + word),
-                     payload.addr.eq(base + ((t.n * cmd.P + t.p0) * cmd.Q + pixel) * cmd.Kt
-                                     + t.k0 + kb * Cc + chunk * beat),
+                     payload.addr.eq(base + ((t.n * cmd.P + t.p0 + pp) * cmd.Q + t.q0 + qq)
+                                     * cmd.Kt + t.k0 + kb * Cc + chunk * beat),
                      payload.count.eq(minimum(beat, run - chunk * beat)),
                      payload.bytes.eq(Mux(requant, beats.bytes["ofmap"], beats.bytes["psum"]))]
         acc = self.acc_data.as_value()
@@ -102,7 +104,8 @@ class Writer(wiring.Component):
                         m.d.sync += [chunk.eq(0), word.eq(word + 1)]
                         m.next = "FETCH"
                         with m.If(step_nest(m, [(kb, 1, (kb + 1) * Cc >= t.k_size),
-                                                (pixel, 1, pixel + 1 == t.p_size * cmd.Q)])):
+                                                (pp, 1, pp + 1 == t.p_size),
+                                                (qq, 1, qq + 1 == t.q_size)])):
                             m.d.sync += word.eq(0)
                             m.d.comb += self.done.eq(1)
                             m.next = "IDLE"
