@@ -374,6 +374,9 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         prev, has = _previous({x: idx[x] for x in no_c}, t, no_c)
         return ~has | (prev["k"] != idx["k"])
 
+    # a write-back's cost at a full and a last tile along k, p and q (only the last where no
+    # candidate has a second tile along that loop, as q without column tiles)
+    variants = {x: (0, 1) if (t[x] > 1).any() else (1,) for x in "kpq"}
     jobs = {}
     for i, k in enumerate(ks):
         # PARAMS: per table word (filter block) a run of REQUANT_PIECES bytes per filter
@@ -381,6 +384,8 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         params = param_cycles - param_last + lat + 2
         for j, p in enumerate(ps):
             for jq, q in enumerate(qs):
+                if j not in variants["p"] or jq not in variants["q"]:
+                    continue
                 for name, bytes_ in (("o", b["o"]), ("s", b["s"])):
                     jobs[name, i, j, jq] = _write_back(k, p * q, cols, bytes_, bw)
         jobs["params", i] = params
@@ -393,6 +398,8 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
             def over(loops, key):
                 if not loops:
                     return jobs[(name,) + key][part]
+                if len(variants[loops[0]]) == 1:
+                    return over(loops[1:], key + (1,))
                 return np.where(last[loops[0]], over(loops[1:], key + (1,)),
                                 over(loops[1:], key + (0,)))
             return over("kpq", ())
