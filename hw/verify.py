@@ -1,6 +1,21 @@
-"""`dlaforge rtl verify`: the corner-case and random layers of hw/shapes.py, plus extreme
-operands, on a user's own spec, in the chosen simulator, checked bit-exact against the numba
-reference and for the testbench's cycle count equal to the accelerator's own counter.
+"""`dlaforge rtl verify`: corner-case and random layers on a user's own spec, in the chosen
+simulator, checked bit-exact against the numba reference and for the testbench's cycle count
+equal to the design's own counter.
+
+`verify_controller` checks the generated accelerator, the mapped-program controller
+(hw/controller/), under every dataflow it builds for the arch (ws, os, is): per dataflow
+`controller_cases`, the corner-case shapes of hw/shapes.py as layers of one image under the
+mapper's mapping, extreme operands (every element -2^(b-1), every element 1) over a padded
+window, a ReLU layer and a psum_bits layer, and RANDOM_LAYERS random layers (N of 1-2, groups,
+strides 1-3, padding, windows hanging past the edges, channel-split tiles that spill partial
+sums, column tiles) under random mappings that fit, every loop order among them. Besides the
+outputs and the testbench's cycles, every command's counters must equal the exact timing model's
+(given by the caller: hw does not import sim). The free-running harness runs them
+(hw/controller/free_run.py, Icarus or Verilator, one simulator process), or Amaranth's simulator
+one job at a time.
+
+`verify` checks the first accelerator (hw/accelerator.py), which the method units still build
+on (hw/methods/): the shapes of hw/shapes.py plus extreme operands, outputs and cycles.
 
 The outputs are requantized (random per-channel scales that saturate some outputs both ways)
 where the design has the requantization stage, as `--model rtl` runs layers; two more layers
@@ -9,13 +24,17 @@ stage (arch not 8-bit, see rtl_plan.requant_refusal) every layer checks the sums
 
 from __future__ import annotations
 
+import random
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+
+from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits
 
 from .job import LayerJob
 from .accelerator import buildable
@@ -72,3 +91,130 @@ def _run(jobs, sim):
     from .sim_cocotb import run_cocotb
     with tempfile.TemporaryDirectory(prefix="dlaforge_verify_") as tmp:
         return run_cocotb(jobs, Path(tmp), sim)
+
+
+# The mapped-program controller -------------------------------------------------------------
+RANDOM_LAYERS = 12          # per dataflow: each loop order once
+
+
+def _fits(arch: ArchSpec, shape: Shape, kt, ct, pt, qt=None) -> bool:
+    return bool(fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
+                     stride=shape.stride, padding=shape.padding, kt=kt, ct=ct, pt=pt, qt=qt))
+
+
+def smallest_tile_fits(arch: ArchSpec, shape: Shape) -> bool:
+    """True when one filter, one channel and one output pixel of `shape` fit the buffer halves
+    (the controller's smallest tile; sim/controller_cost.controller_runs' condition)."""
+    return _fits(arch, shape, 1, 1, 1, 1)
+
+
+def random_layer(rng: random.Random, most: int = 9) -> tuple[Shape, int]:
+    """(one group's shape, groups): 1-3 taps a side, strides 1-3, padding up to 2, a window
+    hanging past the bottom or right edge (the rounded-up output size) three times in ten."""
+    R, S = rng.choice([1, 2, 3]), rng.choice([1, 2, 3])
+    stride = rng.choice([1, 2, 3])
+    pad = rng.choice([0, 1, 2]) if max(R, S) > 1 else 0
+    H, W = rng.randint(R, most), rng.randint(S, most)
+    P, Q = (H + 2 * pad - R) // stride + 1, (W + 2 * pad - S) // stride + 1
+    if rng.random() < 0.3:
+        P = -(-(H + 2 * pad - R) // stride) + 1
+    if rng.random() < 0.3:
+        Q = -(-(W + 2 * pad - S) // stride) + 1
+    groups = rng.choice([1, 1, 1, 2, 3])
+    return Shape(N=rng.choice([1, 1, 2]), C=rng.randint(1, most), H=H, W=W,
+                 K=rng.randint(1, most), R=R, S=S, P=P, Q=Q, stride=stride,
+                 padding=pad), groups
+
+
+def random_mapping(arch: ArchSpec, shape: Shape, rng: random.Random, order: str,
+                   tries: int = 200) -> Mapping | None:
+    """Random tile sizes in `order` that fit the buffer halves, column tiles (qt < Q) one time
+    in three (None if none found)."""
+    for _ in range(tries):
+        qt = rng.randint(1, shape.Q) if rng.random() < 1 / 3 else None
+        m = Mapping(kt=rng.randint(1, shape.K), ct=rng.randint(1, shape.C),
+                    pt=rng.randint(1, shape.P), qt=qt, order=order)
+        if _fits(arch, shape, m.kt, m.ct, m.pt, m.qt):
+            return m
+    return None
+
+
+def _shape_of(gemm) -> Shape:
+    return Shape(N=1, C=gemm.C, H=gemm.H, W=gemm.W, K=gemm.K, R=gemm.R, S=gemm.S, P=gemm.P,
+                 Q=gemm.Q, stride=gemm.stride, padding=gemm.padding)
+
+
+def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int = 0):
+    """(named ControllerJobs, skipped names and why) of `dataflow` on `arch` (module doc);
+    `mapper(shape, groups, dataflow)` gives the mapper's Mapping of a layer."""
+    from .controller.job import ControllerJob
+    from .controller.layouts import Geometry
+
+    geo = Geometry.of(arch)
+    rng, draw = np.random.default_rng(seed), random.Random(f"{arch.name} {dataflow} {seed}")
+    requant = geo.requant
+    low = -(1 << (arch.pe_array.ifmap_bits - 1))
+    padded = _shape_of(conv(2, 4, 4, 3, 3, 3, padding=1))
+    # (name, shape, groups, mapping or None: the mapper's, job options)
+    plan = [(name, _shape_of(gemm), 1, None, {}) for name, gemm in shapes(geo.rows,
+                                                                        geo.cols).items()]
+    plan += [(f"all_{value}", padded, 1, None, {"low": value, "high": value + 1})
+             for value in (low, 1)]
+    if requant:
+        plan += [("relu", padded, 1, None, {"relu": True}), ("sums", padded, 1, None,
+                                                             {"requant": False})]
+    for index in range(RANDOM_LAYERS):
+        shape, groups = random_layer(draw)
+        plan.append((f"random{index}", shape, groups,
+                     random_mapping(arch, shape, draw, LOOP_ORDERS[index % len(LOOP_ORDERS)]),
+                     {}))
+    jobs, skipped = [], []
+    for name, shape, groups, mapping, options in plan:
+        if not smallest_tile_fits(arch, shape):
+            skipped.append((name, "its smallest tile does not fit the buffer halves"))
+            continue
+        mapping = mapping or mapper(shape, groups, dataflow)
+        options = {"requant": requant, **options}
+        options["requant"] = options["requant"] and requant
+        options["relu"] = options.get("relu", False) and options["requant"]
+        jobs.append((name, ControllerJob.random(arch, shape, mapping, rng, groups=groups,
+                                                dataflow=dataflow, **options)))
+    return jobs, skipped
+
+
+def verify_controller(arch: ArchSpec, sim: str, timing: Callable, mapper: Callable,
+                      progress=lambda line: None) -> tuple[int, int]:
+    """(passed, failed) over `controller_cases` of every dataflow the controller builds for
+    `arch`: a case passes when its outputs equal the reference and every command's counters
+    equal `timing(arch, shape, mapping, requant, dataflow)` (the exact timing model), its
+    cycle count as the testbench counted it included. A case the controller cannot run on
+    `arch` is skipped with a progress line."""
+    from .controller.free_run import run_free
+    from .controller.layouts import Geometry
+    from .controller.run import run_amaranth
+
+    if sim not in SIMS:
+        raise SpecError(f"unknown simulator {sim!r}; choose from {', '.join(SIMS)}")
+    geo = Geometry.of(arch)
+    passed = failed = 0
+    for dataflow in geo.dataflows:
+        cases, skipped = controller_cases(arch, dataflow, mapper)
+        for name, why in skipped:
+            progress(f"{dataflow} {name}: skipped ({why})")
+        jobs = [job for _, job in cases]
+        if sim == "amaranth":
+            results = [run_amaranth(job) for job in jobs]
+        else:
+            results = run_free(jobs, None, sim) if jobs else []
+        for (name, job), result in zip(cases, results):
+            model = timing(arch, job.shape, job.mapping, job.requant is not None, job.dataflow)
+            counted = all(counters == model and cycles == counters["cycles"]
+                          for counters, cycles in result.per_command)
+            exact = np.array_equal(result.output, job.expected())
+            ok = counted and exact
+            passed, failed = passed + ok, failed + (not ok)
+            why = "" if ok else (" outputs differ" if not exact else "") + (
+                " counters differ from the timing model" if not counted else "")
+            progress(f"{dataflow} {name}: {'ok' if ok else 'MISMATCH' + why} "
+                     f"({result.cycles} cycles)")
+    return passed, failed

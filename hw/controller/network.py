@@ -7,31 +7,31 @@ DRAM regions (ifmap, weight, requant, ofmap, psum: `ControllerJob.regions`) are 
 network's image at bases of their own: its commands are the job's, with each base moved from the
 job's region to the network's (`relocated`), its operands are copied from the job's own image.
 
-Layers chain by shape, as hw/network_job.py's do (`chains`): a layer reads the previous layer's
-outputs when its input (N x groups*C x H x W) is the previous layer's output (N x Kt x P x Q) and
-the outputs fit the ifmap width (ofmap_bits <= ifmap_bits). Its ifmap region is then the
-previous layer's outputs region: the outputs are N x P x Q x Kt at ofmap_bits, the ifmap N x H
-x W x Ct, the same elements in the same order, written by the controller and read back by it,
-never copied by the host. Its job's `ifmap` is the reference's input (the previous layer's
-expected outputs), used for the reference only. Any other layer (the first, a shape that does
-not follow, a layer of several hardware ops) reads fresh random operands, and
-`NetworkLayer.input_note` says why. Only the listed layers run (no pooling, residual adds or
-branches), so a chained layer's input is the previous listed layer's output.
+Layers chain by shape (`chains`, which hw/network_job.py's first-accelerator networks use too):
+a layer reads the previous layer's outputs when its input (N x groups*C x H x W) is the previous
+layer's output (N x Kt x P x Q) and the outputs fit the ifmap width (ofmap_bits <= ifmap_bits).
+Its ifmap region is then the previous layer's outputs region: the outputs are N x P x Q x Kt at
+ofmap_bits, the ifmap N x H x W x Ct, the same elements in the same order, written by the
+controller and read back by it, never copied by the host. Its job's `ifmap` is the reference's
+input (the previous layer's expected outputs), used for the reference only. Any other layer (the
+first, a shape that does not follow, a layer of several hardware ops) reads fresh random
+operands, and `NetworkLayer.input_note` says why. Only the listed layers run (no pooling,
+residual adds or branches), so a chained layer's input is the previous listed layer's output.
 
 Every layer requantizes with random per-channel parameters that spread its sums over the ofmap
 range (requant_ref.random_requant), a ReLU on every layer but the last. `expected()` is the
 reference network: conv2d_int wrapped to psum_bits, then the layer's Requant, fed forward the
 same way.
 
-`run_network` runs the commands in Amaranth's simulator or under cocotb (Icarus or Verilator),
-all in one simulator process, and returns hw/controller/job.ControllerResult with `output` the
-list of the layers' outputs (N x P x Q x Kt each) and `per_command` the counters of every
-command; `per_layer` splits them by layer.
+`run_network` runs the commands free-running on Icarus or Verilator (free_run.run_free: the
+design and its DRAM model in one simulator process, no Python between cycles), or in Amaranth's
+simulator, and returns hw/controller/job.ControllerResult with `output` the list of the layers'
+outputs (N x P x Q x Kt each) and `per_command` the counters of every command; `per_layer`
+splits them by layer.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -41,7 +41,6 @@ from dlaforge.arch import ArchSpec
 from dlaforge.program import Mapping, Shape
 from dlaforge.workloads.methods.requant_ref import random_requant
 
-from ..network_job import chains
 from .job import ControllerJob, ControllerResult
 from .layouts import Geometry, check_command
 
@@ -49,6 +48,7 @@ REGIONS = ("ifmap", "weight", "requant", "ofmap", "psum")    # ControllerJob.reg
 BASE_FIELDS = {"ifmap_base": "ifmap", "weight_base": "weight", "requant_base": "requant",
                "ofmap_base": "ofmap", "psum_base": "psum"}
 SEVERAL_OPS = "random: the layer is several hardware ops"
+MAX_CYCLES = 10_000_000     # per command, as run.run_amaranth's and free_run.run_free's
 
 
 @dataclass
@@ -94,9 +94,8 @@ class ControllerNetworkJob:
         for index, spec in enumerate(specs):
             s = spec.shape
             note = (chains(prev, s, spec.groups, s.N, arch) if spec.chainable else SEVERAL_OPS)
-            # a ws job is ControllerJob's default (the keyword exists once it runs os too)
-            other = {} if spec.dataflow == "ws" else {"dataflow": spec.dataflow}
-            job = ControllerJob.random(arch, s, spec.mapping, rng, groups=spec.groups, **other)
+            job = ControllerJob.random(arch, s, spec.mapping, rng, groups=spec.groups,
+                                       dataflow=spec.dataflow)
             if note == "chained":
                 job = replace(job, ifmap=layers[-1].job.expected().transpose(0, 3, 1, 2))
             sums = job.sums().transpose(3, 0, 1, 2)
@@ -179,6 +178,21 @@ class ControllerNetworkJob:
         return None
 
 
+def chains(prev: tuple | None, shape, groups: int, images: int, arch: ArchSpec) -> str:
+    """'chained' if a layer of `shape` (one group's C, H, W) x `groups` over `images` reads the
+    previous layer's outputs (prev: its (images, channels, P, Q)), else why not."""
+    pe = arch.pe_array
+    if prev is None:
+        return "random: first layer"
+    if pe.ofmap_bits > pe.ifmap_bits:
+        return f"random: {pe.ofmap_bits}-bit outputs are wider than the {pe.ifmap_bits}-bit ifmap"
+    mine = (images, shape.C * groups, shape.H, shape.W)
+    if mine != prev:
+        return (f"random: its input {'x'.join(map(str, mine[1:]))} is not the previous "
+                f"layer's output {'x'.join(map(str, prev[1:]))}")
+    return "chained"
+
+
 def relocated(geo: Geometry, command: dict, local: dict, bases: dict) -> dict:
     """`command` (a job's, its bases in the job's own `local` regions) with every base moved to
     the region's network base; SpecError if a field overflows."""
@@ -188,30 +202,15 @@ def relocated(geo: Geometry, command: dict, local: dict, bases: dict) -> dict:
 
 
 def run_network(job: ControllerNetworkJob, sim: str = "amaranth",
-                build_dir: Path | None = None) -> ControllerResult:
-    """Every command of `job` on its one DRAM image, in Amaranth's simulator or under cocotb
-    (`sim` "icarus" or "verilator", `build_dir` the build folder: a temporary one by default),
-    one simulator process. The outputs are not checked here (`first_difference`)."""
-    from .run import run_amaranth, run_cocotb
+                build_dir: Path | None = None, max_cycles: int = MAX_CYCLES) -> ControllerResult:
+    """Every command of `job` on its one DRAM image: free-running on "icarus" or "verilator"
+    (free_run.run_free, `build_dir` its working folder: a temporary one by default; the
+    simulator itself comes from the build cache), or in Amaranth's simulator ("amaranth").
+    RunError if a command runs past `max_cycles`. The outputs are not checked here
+    (`first_difference`)."""
+    from .free_run import run_free
+    from .run import run_amaranth
     if sim == "amaranth":
-        return run_amaranth(job)
-    if build_dir is None:
-        with tempfile.TemporaryDirectory(prefix="dlaforge_controller_") as tmp:
-            return run_network(job, sim, Path(tmp))
-    build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    runner = verilator_runner(job.arch, build_dir) if sim == "verilator" else None
-    return run_cocotb([job], build_dir, sim, runner)[0]
-
-
-def verilator_runner(arch: ArchSpec, build_dir: Path):
-    """The controller's Verilog (and manifest) in `build_dir`, built for Verilator with its
-    UNOPTFLAT warning off: hw/controller/tiles.py computes a tile's `lo` and `in_rows` from its
-    own `p_size`, fields of one struct signal, which Verilator sees as a combinational loop of
-    that signal (a false one: no bit depends on itself). To go once tiles.py computes p_size in
-    a signal of its own (the first accelerator lints clean with hw/verilog.LINT_WAIVERS)."""
-    from ..sim_cocotb import compile_verilog
-    from .run import TOP, generate
-    verilog_path, _ = generate(arch, build_dir)
-    verilog_path.write_text("/* verilator lint_off UNOPTFLAT */\n" + verilog_path.read_text())
-    return compile_verilog(verilog_path, TOP, build_dir, "verilator")
+        return run_amaranth(job, max_cycles=max_cycles)
+    result, = run_free([job], build_dir, sim, max_cycles)
+    return result

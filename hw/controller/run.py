@@ -4,8 +4,9 @@ hw/controller/testbench.py). Both serve the DRAM port from hw/dram.py's model wi
 contract's timing (a request of n elements of b bytes holds the channel
 program.beat_gap(n, b, bandwidth) cycles, its data comes back max(1, latency) cycles later),
 each command from reset with an idle channel, the commands of a layer one after another on one
-DRAM image. `generate` writes the Verilog and its port manifest.
-"""
+DRAM image. free_run.py runs the same jobs free-running, much faster (the DRAM model in
+Verilog too); `run_layer` and network.run_network take that path. `generate` writes the
+Verilog and its port manifest."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import numpy as np
 from amaranth.back import verilog
 
 from dlaforge.arch import ArchSpec
-from dlaforge.errors import RunError
+from dlaforge.errors import RunError, SpecError
+from dlaforge.program import CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS
 
 from ..dram import DramModel
+from ..layouts import RtlParams
 from ..sim_amaranth import serve_command
 from ..sim_cocotb import compile_verilog
 from ..verilog import manifest, write_complete
@@ -62,18 +65,83 @@ def run_amaranth(job: ControllerJob, dut: ControllerAccelerator = None,
                             time.perf_counter() - start)
 
 
-def generate(arch: ArchSpec, out_dir: Path) -> tuple[Path, Path]:
-    """Write `<TOP>.v` and `<TOP>.json` (ports with field offsets, parameters) into
-    `out_dir`; the files appear only complete."""
-    dut = ControllerAccelerator(arch)
-    text = verilog.convert(dut, name=TOP)
+# what each command field means (the manifest's "command" section; docs/controller.md)
+COMMAND_FIELDS = {
+    "N": "images in the command", "C": "input channels of one group",
+    "H": "input rows (unpadded)", "W": "input columns (unpadded)",
+    "K": "filters of one group", "R": "kernel rows", "S": "kernel columns",
+    "P": "output rows", "Q": "output columns (windows may hang past the edge: zeros)",
+    "stride": "the window's stride (rows and columns)",
+    "padding": "zero padding on every side",
+    "Ct": "channels of the whole layer: the ifmap's DRAM pitch",
+    "Kt": "filters of the whole layer: the weights', outputs' and partial sums' DRAM pitch",
+    "kt": "filters per tile", "ct": "channels per tile", "pt": "output rows per tile",
+    "qt": "output columns per tile",
+    "order": "the tile loops' order: an index into loop_orders (outermost first)",
+    "ifmap_base": "DRAM element address of this group's first ifmap channel",
+    "weight_base": "DRAM element address of this group's first filter",
+    "ofmap_base": "DRAM element address of this group's first output channel",
+    "psum_base": "DRAM element address of this group's partial-sum spill region",
+    "requant_base": "DRAM element address of this group's requantization parameters",
+    "requant": "1: requantize the outputs to ofmap_bits; 0: write the psum_bits sums",
+    "relu": "1: ReLU after requantization",
+    "dataflow": "the fold sequencer: an index into dataflow_codes (its value)",
+}
+DRAM_LAYOUTS = {
+    "ifmap": "N x H x W x Ct, channels innermost (NHWC), ifmap_bits elements",
+    "weight": "R x S x C x Kt, filters innermost (RSCK), weight_bits elements",
+    "requant": "per output channel 3 elements: multiplier bits 0-7, bits 8-15, shift (0-63)",
+    "ofmap": "N x P x Q x Kt at ofmap_bits (requantized) or psum_bits: the next layer's ifmap",
+    "psum": "N x P x Q x Kt at psum_bits (partial sums spilled and read back)",
+}
+
+
+def buildable(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
+    """The controller's geometry for `arch`, or SpecError if it cannot be built (call it
+    before constructing a ControllerAccelerator: Amaranth warns about an elaboratable whose
+    constructor failed)."""
+    pe = arch.pe_array
+    if not any(d in CONTROLLER_DATAFLOWS for d in pe.dataflows):
+        raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (the controller "
+                        f"runs {', '.join(CONTROLLER_DATAFLOWS)}; it has "
+                        f"{', '.join(pe.dataflows)})")
+    return Geometry.of(arch, params)
+
+
+def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = TOP) -> dict:
+    """hw/verilog.manifest's ports and parameters, plus the command interface: what each
+    command field means, the loop orders and dataflow codes, the DRAM layouts, the counters,
+    and the DRAM beats."""
     info = manifest(dut, arch)
-    beats = dut.geo.beats
-    info["top"] = TOP
-    info["parameters"]["beat_elements"] = {k: getattr(beats, k) for k in
+    geo = dut.geo
+    info["top"] = top
+    info["parameters"]["beat_elements"] = {k: getattr(geo.beats, k) for k in
                                            ("ifmap", "weight", "psum", "param", "ofmap")}
-    info["parameters"]["read_lane_bits"] = dut.geo.read_bits
-    return write_complete(out_dir, {f"{TOP}.v": text, f"{TOP}.json": json.dumps(info, indent=1)})
+    info["parameters"]["read_lane_bits"] = geo.read_bits
+    info["parameters"]["dram_bandwidth_bytes_per_cycle"] = arch.dram.bandwidth_bytes_per_cycle
+    fields = geo.command_layout()
+    info["command"] = {
+        "port": "cmd__payload (a stream, taken while busy is low; one command per group)",
+        "fields": {name: COMMAND_FIELDS.get(name, "see docs/controller.md")
+                   for name, _ in fields},
+        "loop_orders": list(LOOP_ORDERS),
+        "dram_layouts": DRAM_LAYOUTS,
+        "dram_port": ("rd_req: addr, count elements of `bytes` each (at most one beat, inside "
+                      "one buffer word), tag; rd_resp returns the elements in lanes with the "
+                      "request's tag; wr: addr, count, bytes, data lanes (psum_bits, signed)"),
+    }
+    info["counters"] = list(COUNTERS)
+    return info
+
+
+def generate(arch: ArchSpec, out_dir: Path, top: str = TOP) -> tuple[Path, Path]:
+    """Write `<top>.v` and `<top>.json` (controller_manifest) into `out_dir`, created if its
+    parent exists, once the design is built; the files appear only complete."""
+    buildable(arch)
+    dut = ControllerAccelerator(arch)
+    text = verilog.convert(dut, name=top)
+    info = controller_manifest(dut, arch, top)
+    return write_complete(out_dir, {f"{top}.v": text, f"{top}.json": json.dumps(info, indent=1)})
 
 
 def run_cocotb(jobs: list[ControllerJob], build_dir: Path, sim: str = "icarus",
@@ -116,22 +184,20 @@ def cell_stats(arch: ArchSpec) -> dict:
 
 def run_layer(arch: ArchSpec, shape, mapping, groups: int = 1, requant: bool = False,
               relu: bool = False, sim: str = "amaranth", seed: int = 0,
-              build_dir: Path | None = None) -> ControllerResult:
-    """One layer (one group's program.Shape, `groups` of them) under `mapping` on random
-    operands, in Amaranth's simulator or on Icarus/Verilator (`build_dir` holds the build;
-    a temporary folder by default); RunError unless its outputs equal the reference. The entry
-    point for `--model rtl` (the counters are summed over the group commands)."""
-    import tempfile
+              build_dir: Path | None = None, dataflow: str = "ws") -> ControllerResult:
+    """One layer (one group's program.Shape, `groups` of them) under `mapping` and `dataflow`
+    on random operands, in Amaranth's simulator or free-running on Icarus/Verilator
+    (free_run.run_free; `build_dir` its working folder, a temporary one by default); RunError
+    unless its outputs equal the reference. The counters are summed over the group
+    commands."""
+    from .free_run import run_free
 
     job = ControllerJob.random(arch, shape, mapping, np.random.default_rng(seed), groups=groups,
-                               requant=requant, relu=relu)
+                               requant=requant, relu=relu, dataflow=dataflow)
     if sim == "amaranth":
         result = run_amaranth(job)
-    elif build_dir is not None:
-        result, = run_cocotb([job], Path(build_dir), sim)
     else:
-        with tempfile.TemporaryDirectory(prefix="dlaforge_controller_") as tmp:
-            result, = run_cocotb([job], Path(tmp), sim)
+        result, = run_free([job], build_dir, sim)
     if not np.array_equal(result.output, job.expected()):
         raise RunError(f"the controller's outputs differ from the reference on {shape}")
     return result

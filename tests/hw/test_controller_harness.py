@@ -45,13 +45,16 @@ def layers(arch, seed: int) -> list[ControllerJob]:
     rng = np.random.default_rng(seed)
     return [
         ControllerJob.random(arch, Shape(1, 3, 4, 4, 5, 3, 3, 4, 4, 1, 1),
-                             Mapping(5, 3, 2, "nkcp"), rng, requant=True, relu=True),
+                             Mapping(kt=5, ct=3, pt=2, order="nkcp"), rng, requant=True,
+                             relu=True),
         ControllerJob.random(arch, Shape(1, 4, 3, 3, 5, 2, 2, 2, 2, 1, 0),
-                             Mapping(3, 2, 2, "nckp"), rng),
+                             Mapping(kt=3, ct=2, pt=2, order="nckp"), rng),
         ControllerJob.random(arch, Shape(2, 2, 4, 4, 3, 3, 2, 3, 3, 2, 1),
-                             Mapping(3, 2, 2, "cpkn"), rng, groups=2, requant=True),
+                             Mapping(kt=3, ct=2, pt=2, order="cpkn"), rng, groups=2,
+                             requant=True),
         ControllerJob.random(arch, Shape(1, 5, 4, 4, 6, 3, 2, 3, 4, 1, 1),
-                             Mapping(5, 3, 2, "ncpk"), rng, requant=True, dataflow="os"),
+                             Mapping(kt=5, ct=3, pt=2, order="ncpk"), rng, requant=True,
+                             dataflow="os"),
     ]
 
 
@@ -100,8 +103,10 @@ def test_a_network_runs_on_one_image(tmp_path):
     """A ControllerNetworkJob (hw/controller/network.py) runs through the same harness: the
     second layer reads the first's requantized outputs from the one image; both layers
     bit-exact, each command equal to the timing model."""
-    specs = [LayerSpec("a", Shape(1, 3, 4, 4, 4, 3, 3, 4, 4, 1, 1), Mapping(4, 2, 2, "nkcp")),
-             LayerSpec("b", Shape(1, 4, 4, 4, 3, 3, 3, 2, 2, 2, 1), Mapping(3, 4, 1, "kcpn"))]
+    specs = [LayerSpec("a", Shape(1, 3, 4, 4, 4, 3, 3, 4, 4, 1, 1),
+                       Mapping(kt=4, ct=2, pt=2, order="nkcp")),
+             LayerSpec("b", Shape(1, 4, 4, 4, 3, 3, 3, 2, 2, 2, 1),
+                       Mapping(kt=3, ct=4, pt=1, order="kcpn"))]
     job = ControllerNetworkJob.random(EDGE_TINY, specs, np.random.default_rng(3))
     assert job.layers[1].chained
     result, = run_free([job], tmp_path, "icarus")

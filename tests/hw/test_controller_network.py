@@ -21,11 +21,16 @@ EDGE_TINY = load_arch("edge_tiny")
 # 1) b's 2 x 3 x 3 x 3, the 1x1 d c's; e's input is not d's output. a and b spill partial sums
 # (their c loop is split and not innermost).
 SPECS = [
-    LayerSpec("a", Shape(2, 3, 5, 5, 4, 3, 3, 5, 5, 1, 1), Mapping(4, 2, 3, "nkcp")),
-    LayerSpec("b", Shape(2, 4, 5, 5, 3, 3, 3, 3, 3, 2, 0), Mapping(3, 3, 2, "kcpn")),
-    LayerSpec("c", Shape(2, 1, 3, 3, 1, 3, 3, 3, 3, 1, 1), Mapping(1, 1, 2, "npkc"), groups=3),
-    LayerSpec("d", Shape(2, 3, 3, 3, 5, 1, 1, 3, 3), Mapping(5, 3, 2, "ncpk")),
-    LayerSpec("e", Shape(2, 4, 2, 2, 3, 1, 1, 2, 2), Mapping(3, 4, 2, "nkcp")),
+    LayerSpec("a", Shape(2, 3, 5, 5, 4, 3, 3, 5, 5, 1, 1),
+              Mapping(kt=4, ct=2, pt=3, order="nkcp")),
+    LayerSpec("b", Shape(2, 4, 5, 5, 3, 3, 3, 3, 3, 2, 0),
+              Mapping(kt=3, ct=3, pt=2, order="kcpn")),
+    LayerSpec("c", Shape(2, 1, 3, 3, 1, 3, 3, 3, 3, 1, 1),
+              Mapping(kt=1, ct=1, pt=2, order="npkc"), groups=3),
+    LayerSpec("d", Shape(2, 3, 3, 3, 5, 1, 1, 3, 3),
+              Mapping(kt=5, ct=3, pt=2, order="ncpk")),
+    LayerSpec("e", Shape(2, 4, 2, 2, 3, 1, 1, 2, 2),
+              Mapping(kt=3, ct=4, pt=2, order="nkcp")),
 ]
 
 

@@ -10,9 +10,11 @@ import pytest
 import dlaforge
 from dlaforge.arch import load_arch
 from dlaforge.cli import main
+from dlaforge.program import COUNTERS, LOOP_ORDERS
 from dlaforge.sim.controller_cost import controller_runs
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import load_network
+from simulators import needs_icarus
 
 SCALESIM_CFG = Path(__file__).parents[1] / "fixtures" / "scalesim" / "conv_4x16_os" / "arch.cfg"
 # c3's last windows hang past the bottom and right edges (SCALE-Sim's rounded-up output size)
@@ -23,31 +25,54 @@ TINY_CSV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width,
 CHAINED_CSV = TINY_CSV + "c4, 6, 6, 3, 3, 6, 4, 1,\nc5, 4, 4, 1, 1, 4, 3, 1,\n"
 
 
-def test_generate_writes_verilog_and_a_manifest_of_its_ports(tmp_path, capsys):
+def test_generate_writes_the_controller_and_a_manifest_of_its_interface(tmp_path, capsys):
+    """The baseline's generated accelerator is the mapped-program controller (its fold
+    sequencers for ws, os and is), under the top name dlaforge_accel; the manifest holds its
+    ports with every field's offset and width, and its command interface."""
     out = tmp_path / "gen"
     assert main(["rtl", "generate", "--arch", "edge_tiny", "--out", str(out), "--stats"]) == 0
     verilog = (out / "dlaforge_accel.v").read_text()
     manifest = json.loads((out / "dlaforge_accel.json").read_text())
-    assert "module dlaforge_accel(" in verilog
+    assert "module dlaforge_accel(" in verilog and manifest["top"] == "dlaforge_accel"
+    assert "os_fold" in verilog or "OsFold" in verilog or "transposer" in verilog
     ports = {p["name"]: p for p in manifest["ports"]}
     for name, port in ports.items():
         assert f"{port['direction']}put " in verilog and f" {name};" in verilog
     assert set(ports["perf"]["fields"]) >= {"cycles", "dram_read_bytes", "acc_writes"}
-    assert manifest["parameters"]["rows"] == 4 and manifest["parameters"]["dataflows"] == ["ws", "os", "is"]
-    assert manifest["parameters"]["dataflow_codes"] == {"ws": 0, "os": 1, "is": 2}
-    assert manifest["parameters"]["requant"] and manifest["parameters"]["ofmap_bits"] == 8
-    assert {"requant", "relu", "requant_base"} <= set(ports["cmd__payload"]["fields"])
+    assert manifest["counters"] == list(COUNTERS)
+    assert set(ports["perf"]["fields"]) == set(COUNTERS)
+    parameters = manifest["parameters"]
+    assert parameters["rows"] == 4 and parameters["dataflows"] == ["ws", "os", "is"]
+    assert parameters["dataflow_codes"] == {"ws": 0, "os": 1, "is": 2}
+    assert parameters["requant"] and parameters["ofmap_bits"] == 8
+    assert parameters["beat_elements"]["ifmap"] == 4       # 4 bytes per cycle, int8
+    # the command: every field of the payload is described, in the payload's own order
+    fields = ports["cmd__payload"]["fields"]
+    command = manifest["command"]
+    assert list(command["fields"]) == list(fields)
+    assert {"requant", "relu", "requant_base", "order", "dataflow", "kt", "ct", "pt",
+            "Ct", "Kt"} <= set(fields)
+    assert all(text and text != "see docs/controller.md" for text in command["fields"].values())
+    assert command["loop_orders"] == list(LOOP_ORDERS)
+    assert set(command["dram_layouts"]) == {"ifmap", "weight", "requant", "ofmap", "psum"}
     printed = capsys.readouterr().out
-    assert "$mul(8x8x16) 16" in printed and "$mul(8x8x16) 1," in printed
+    # the PE's one multiplier, the accelerator's 16 (one per PE: every dataflow shares it)
+    assert "pe: " in printed and "$mul(8x8x16) 1," in printed
+    accelerator = next(line for line in printed.splitlines() if line.startswith("accelerator:"))
+    assert "$mul(8x8x16) 16" in accelerator
+    assert int(accelerator.split()[1]) > 5000
 
 
 def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
     small = tmp_path.parent / f"{tmp_path.name}_small.yaml"
+    # 8 bytes shared by ifmap and weights: 2 per half, less than a 4-byte ifmap word
     small.write_text("base: edge_tiny\nname: small\nmemory:\n"
-                     "  - {name: scratchpad, size_bytes: 16, operands: [ifmap, weight]}\n"
+                     "  - {name: scratchpad, size_bytes: 8, operands: [ifmap, weight]}\n"
                      "  - {name: accumulator, size_bytes: 4096, operands: [ofmap]}\n")
     csv = tmp_path.parent / f"{tmp_path.name}_tiny.csv"
     csv.write_text(TINY_CSV)
+    big = tmp_path.parent / f"{tmp_path.name}_big.csv"
+    big.write_text(TINY_CSV + "big, 48, 48, 40, 40, 4, 4, 1,\n")
     cases = [["rtl", "generate", "--arch", str(small), "--out", str(tmp_path / "s")],
              ["simulate", "--arch", "eyeriss_like", "--network", str(csv), "--model", "rtl"],
              ["rtl", "generate", "--arch", "eyeriss_like", "--out", str(tmp_path / "a")],
@@ -58,7 +83,8 @@ def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
              ["rtl", "verify", "--arch", "edge_tiny", "--method", "half_weights"],
              ["rtl", "generate", "--arch", "edge_tiny", "--method", "winograd_f4",
               "--out", str(tmp_path / "d")],
-             ["simulate", "--arch", "edge_tiny", "--network", "resnet18", "--model", "rtl"],
+             # one output pixel of a 40 x 40 window needs more than a buffer half
+             ["simulate", "--arch", "edge_tiny", "--network", str(big), "--model", "rtl"],
              ["simulate", "--arch", "edge_tiny", "--network", "resnet18", "--model", "rtl",
               "--method", "xnor"],
              ["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", "rtl",
@@ -83,10 +109,9 @@ def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
 
 def test_the_cycle_model_equals_the_rtl_under_every_dataflow(tmp_path):
     """The contract between sim/ and hw/: the cycle model gives every layer's cycles, counters
-    and energy as the RTL model measures them: where the controller runs every op (ws, os and
-    is, every op of this network) the mapper's program (--model cycle's default, the same
-    mapping), elsewhere the first accelerator's fixed program (--schedule rtl); the rtl run
-    chains the layers whose input is the previous layer's output."""
+    and energy as the RTL model measures them, the controller running the mapper's program
+    (--model cycle's default, the same mapping) under ws, os and is; the rtl run chains the
+    layers whose input is the previous layer's output."""
     csv = tmp_path / "tiny.csv"
     csv.write_text(CHAINED_CSV)
     measured = [r.to_json() for r in dlaforge.simulate("edge_tiny", str(csv), model="rtl",
@@ -101,10 +126,9 @@ def test_the_cycle_model_equals_the_rtl_under_every_dataflow(tmp_path):
            for op in get_method("baseline", arch).transform(layer, arch)]
     for record in measured:
         dataflow = record["dataflow"]
-        controller = all(controller_runs(arch, op, dataflow) for op in ops)
-        assert controller             # the controller runs ws, os and is, and every op here
-        modelled = dlaforge.simulate("edge_tiny", str(csv), dataflow=dataflow, model="cycle",
-                                     schedule="mapped" if controller else "rtl").to_json()
+        assert all(controller_runs(arch, op, dataflow) for op in ops)
+        modelled = dlaforge.simulate("edge_tiny", str(csv), dataflow=dataflow,
+                                     model="cycle").to_json()
         for rtl_row, cycle_row, layer in zip(record["layers"], modelled["layers"],
                                              load_network(str(csv)).layers):
             for key in ("cycles", "compute_cycles", "stall_cycles", "dram_read_bytes",
@@ -112,18 +136,53 @@ def test_the_cycle_model_equals_the_rtl_under_every_dataflow(tmp_path):
                         "energy_pj"):
                 assert rtl_row[key] == cycle_row[key], (dataflow, key)
             assert rtl_row["energy_pj"] > 0 and rtl_row["macs"] == layer.macs
-            rtl_row["mapping"].pop("simulator")
-            assert rtl_row["mapping"] == (cycle_row["mapping"] if controller
-                                          else {"fixed": "rtl"})
+            assert rtl_row["mapping"].pop("simulator") in ("icarus", "verilator")
+            assert rtl_row["mapping"] == cycle_row["mapping"]
             shape = rtl_row["shape"]        # requantized: one int8 byte per output
             assert rtl_row["accesses"]["dram"]["ofmap"]["writes"] >= shape["K"] * shape["P"] * \
                 shape["Q"]
-            if not controller:              # the old program never spills
-                assert rtl_row["dram_write_bytes"] == shape["K"] * shape["P"] * shape["Q"]
 
 
-def test_verify_passes_on_edge_tiny_in_icarus():
-    assert dlaforge.rtl_verify("edge_tiny", sim="icarus") == (75, 0)   # 25 cases x ws, os, is
+@needs_icarus
+def test_verify_passes_on_edge_tiny():
+    """`rtl verify`: 37 layers under each of ws, os and is on the controller (Verilator when
+    installed, else Icarus), outputs bit-exact and every command's counters equal to the
+    exact timing model; a line per case."""
+    lines = []
+    assert dlaforge.rtl_verify("edge_tiny", progress=lines.append) == (111, 0)
+    assert len(lines) == 111 and all(": ok (" in line for line in lines)
+    assert {line.split()[0] for line in lines} == {"ws", "os", "is"}
+    assert sum("random" in line for line in lines) == 36
+
+
+@needs_icarus
+def test_verify_tells_a_mismatch_and_skips_what_the_controller_cannot_run(monkeypatch):
+    """verify_controller's bookkeeping (on Icarus), with a timing model that is off by one
+    cycle for one shape and a layer whose one output pixel reads more than a buffer half."""
+    from dlaforge.hw import verify as verify_module
+    from dlaforge.hw.shapes import conv
+    from dlaforge.program import Mapping
+    from dlaforge.sim.cycle.controller_timing import controller_counters
+
+    arch = load_arch("edge_tiny")
+    monkeypatch.setattr(verify_module, "RANDOM_LAYERS", 0)
+    monkeypatch.setattr(verify_module, "shapes", lambda rows, cols: {
+        "small": conv(2, 3, 3, 2, 1, 1), "wide": conv(1, 40, 40, 1, 40, 40)})
+    def timing(arch_, shape, mapping, requant, dataflow):
+        counters = controller_counters(arch_, shape, mapping, requant, dataflow=dataflow)
+        return {**counters, "cycles": counters["cycles"] + (shape.W == 3 and shape.C == 2
+                                                            and shape.R == 1)}
+    lines = []
+    passed, failed = verify_module.verify_controller(
+        arch, "icarus", timing, lambda shape, groups, dataflow: Mapping(
+            kt=shape.K, ct=shape.C, pt=1, order="nkcp"), lines.append)
+    # per dataflow: "small" mismatches (the model is one cycle off), "wide" is skipped,
+    # all_-128, all_1, relu and sums pass
+    assert (passed, failed) == (12, 3)
+    assert sum("wide: skipped" in line for line in lines) == 3
+    assert sum("small: MISMATCH counters differ" in line for line in lines) == 3
+    with pytest.raises(dlaforge.SpecError, match="unknown simulator"):
+        verify_module.verify_controller(arch, "modelsim", timing, None)
 
 
 def test_method_hardware_through_the_command_line(tmp_path, capsys):

@@ -1,21 +1,19 @@
-"""`--model rtl` under ws runs the mapper's program on the mapped-program controller
-(dlaforge/rtl_driver.py, hw/controller/network.py): the same mapping as `--model cycle`, and
-every layer's cycles, stalls, accesses and energy equal to the cycle model's exact timing of
-that program. A ws layer the controller cannot run, or one too long to simulate, is refused
-before anything runs."""
+"""`--model rtl` runs the mapper's program on the mapped-program controller
+(dlaforge/rtl_driver.py, hw/controller/network.py) under ws, os and is: the same mapping as
+`--model cycle`, and every layer's cycles, stalls, accesses and energy equal to the cycle
+model's exact timing of that program. A layer the controller cannot run is refused before
+anything runs, under every dataflow; no layer is refused for its length: the simulation's
+cycle limit is a margin over the cycle model's total."""
 
 import pytest
 
 import dlaforge
 import dlaforge.hw.controller.network as network_module
+from dlaforge import rtl_driver
 from dlaforge.arch import load_arch
 from dlaforge.cli import main
 from dlaforge.errors import SpecError
-from dlaforge.rtl_driver import MAX_RTL_CYCLES
-from dlaforge.sim.analytical import search
-from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.layer import Layer, conv, linear
-from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network, load_network
 from simulators import needs_icarus
 
@@ -54,7 +52,7 @@ def test_rtl_equals_the_cycle_model_under_ws(tmp_path, arch, batch, small):
     assert inputs[4].startswith("random: its input 96x1x1")
     split = 0
     for rtl_row, cycle_row in zip(measured["layers"], modelled["layers"]):
-        assert rtl_row["mapping"].pop("simulator") == "icarus"
+        assert rtl_row["mapping"].pop("simulator") in ("icarus", "verilator")
         assert rtl_row["mapping"] == cycle_row["mapping"]       # the same program
         for key in STATS:
             assert rtl_row[key] == cycle_row[key], (rtl_row["name"], key)
@@ -68,33 +66,47 @@ def test_rtl_equals_the_cycle_model_under_ws(tmp_path, arch, batch, small):
     assert bool(split) == small
 
 
-def test_a_ws_layer_the_controller_cannot_run_is_refused_before_anything_runs(monkeypatch):
-    """edge_tiny's buffer half holds 1024 ifmap words: one output row of a 3 x 3 window over
-    400 columns reads 3 x 400."""
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
+def test_a_layer_the_controller_cannot_run_is_refused_before_anything_runs(monkeypatch,
+                                                                           dataflow):
+    """edge_tiny's buffer halves hold 1024 ifmap and 1024 weight words: one output pixel of a
+    40 x 40 window reads 40 x 40 pixels of one channel, one filter of it 40 x 40 weights."""
     def must_not_run(*args, **kwargs):
         raise AssertionError("a network with a refused layer ran")
     monkeypatch.setattr(network_module, "run_network", must_not_run)
-    wide = Network("wide", (conv("c1", 3, 4, 6, R=3), conv("wide", 4, 4, 8, R=3, stride=4, W=400)))
+    big = Network("big", (conv("c1", 3, 4, 6, R=3), conv("big", 4, 4, 48, R=40)))
     with pytest.raises(SpecError) as refused:
-        dlaforge.simulate("edge_tiny", wide, "ws", model="rtl")
+        dlaforge.simulate("edge_tiny", big, dataflow, model="rtl")
     assert str(refused.value) == (
-        "--model rtl cannot run layer 'wide' under ws: the controller's smallest tile (one "
-        "filter, one channel, one output row of 100 columns) needs 1200 ifmap words (3 input "
-        "rows of 400 pixels), more than the 1024 of a buffer half")
+        f"--model rtl cannot run layer 'big' under {dataflow}: the controller's smallest tile "
+        f"(one filter, one channel, one output pixel) needs 1600 ifmap words (the input "
+        f"window), more than the 1024 of a buffer half; 1600 weight words, more than the 1024 "
+        f"of a buffer half")
 
 
-def test_the_cycle_limit_is_the_controllers_closed_form(tmp_path, capsys):
-    """tpu_like runs ResNet-18's conv1 in 1.3 M cycles under ws; two images are over the limit,
-    by the estimate the mapper picked its mapping with."""
+def test_no_layer_is_refused_for_its_length():
+    """tpu_like's ResNet-18 for two images (conv1 alone 2.6 M cycles under ws; the whole
+    network 9 M) is planned to run: the simulation's limit is a quarter over the cycle
+    model's total, which the plan holds."""
     arch, network = load_arch("tpu_like"), load_network("resnet18", batch=2)
-    conv1 = get_method("baseline", arch).transform(network.layers[0], arch)[0]
-    _, estimate = search(arch, conv1, "ws", "energy", energy_table(arch))
-    assert estimate.cycles > MAX_RTL_CYCLES > estimate.cycles // 2
+    plan = rtl_driver._plan(arch, network, "ws", "baseline", "energy")
+    modelled = dlaforge.simulate(arch, network, "ws", model="cycle")
+    assert plan.cycles == modelled.totals.cycles > 5_000_000
+    assert rtl_driver.cycle_limit(plan.cycles) > plan.cycles * 5 // 4
+    assert [mapping.to_dict() for _, _, mapping in plan.ops] == \
+        [row.mapping for row in modelled.layers]
+
+
+@needs_icarus
+def test_a_run_past_its_cycle_limit_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    """A command still busy at the limit ends the run (here a limit of 100 cycles)."""
+    monkeypatch.setattr(rtl_driver, "cycle_limit", lambda expected: 100)
+    csv = tmp_path / "one.csv"
+    csv.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+                   "Channels, Num Filter, Strides,\nc1, 6, 6, 3, 3, 3, 4, 1,\n")
     out = tmp_path / "r.json"
-    assert main(["simulate", "--arch", "tpu_like", "--network", "resnet18", "--batch", "2",
-                 "--model", "rtl", "--json", str(out)]) == 2
-    assert capsys.readouterr().err == (
-        f"dlaforge: error: layer 'conv1' needs {estimate.cycles} cycles on the RTL, more than "
-        f"--model rtl simulates ({MAX_RTL_CYCLES}); use --model cycle, the controller's exact "
-        f"timing model\n")
+    assert main(["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", "rtl",
+                 "--dataflow", "os", "--json", str(out)]) == 2
+    assert capsys.readouterr().err == \
+        "dlaforge: error: the controller did not finish in 100 cycles\n"
     assert not out.exists()
