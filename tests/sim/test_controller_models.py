@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 import pytest
 
 from dlaforge.arch import arch_from_mapping, arch_mapping, load_arch
@@ -215,7 +217,7 @@ def test_analytical_equals_timing_model(arch, dataflow):
     from dlaforge.sim.energy import energy_table
 
     table, rng = energy_table(arch), random.Random(f"layers {arch.name}")
-    errors, layers = [], 0
+    errors, layers, column_tiled = [], 0, 0
     while layers < 64:
         groups, shape = random_layer(rng)
         op = _op(shape, groups, arch)
@@ -223,6 +225,7 @@ def test_analytical_equals_timing_model(arch, dataflow):
             continue            # its smallest tile does not fit (a wide image): tiled.py's
         layers += 1
         for mapping in _mappings(rng, arch, shape, op, table, 4, dataflow):
+            column_tiled += mapping.columns(shape.Q) < shape.Q
             timed = controller_counters(arch, shape, mapping, True, dataflow=dataflow)
             g = mapping.as_grid(dataflow)
             closed = controller_cost.counters(arch, shape, g, mapping.order, dataflow=dataflow)
@@ -242,3 +245,88 @@ def test_analytical_equals_timing_model(arch, dataflow):
                                               cyc.dram_read_bytes, cyc.dram_write_bytes)
             assert ana.energy_pj == pytest.approx(cyc.energy_pj, rel=1e-12)
     assert len(errors) >= 3 * 64
+    assert column_tiled >= 32          # qt < Q in the sweep
+    print(f"{arch.name} {dataflow}: {len(errors)} cases, {column_tiled} column-tiled, "
+          f"worst {max(errors):.4%}")
+
+
+# Column tiles -------------------------------------------------------------------------------
+def test_a_full_width_column_tile_is_the_untiled_program():
+    """qt = Q (or more) is qt None: the same tiles, counters and closed forms."""
+    import numpy as np
+
+    from dlaforge.sim import controller_cost
+
+    arch, rng = narrow_arch(), random.Random(11)
+    for _ in range(40):
+        shape = random_shape(rng, most=12)
+        m = random_mapping(rng, shape)
+        dataflow = rng.choice(CONTROLLER_DATAFLOWS)
+        wide = Mapping(m.kt, m.ct, m.pt, m.order, qt=shape.Q + rng.choice([0, 0, 3]))
+        assert (controller_counters(arch, shape, wide, True, dataflow=dataflow)
+                == controller_counters(arch, shape, m, True, dataflow=dataflow))
+        for fn in (controller_cost.counters, controller_cost.cycles):
+            got = [fn(arch, shape, x.as_grid(dataflow), m.order, dataflow=dataflow)
+                   for x in (m, wide)]
+            if isinstance(got[0], dict):
+                got = [{k: np.asarray(v).ravel().tolist() for k, v in x.items()} for x in got]
+            else:
+                got = [x.tolist() for x in got]
+            assert got[0] == got[1]
+
+
+def test_column_tile_words():
+    """A tile's ifmap words count the input columns of its output columns (the halo
+    included); the last column tile reaches the right edge."""
+    from dlaforge.program import cols_read, tile_words
+
+    # W = 11, 3 x 3, stride 2, padding 1, Q = 7 (the last window hangs): tiles of 3 columns
+    lo, hi = cols_read(11, 3, 2, 1, 7, np.array([0, 3, 6]), np.array([3, 3, 1]))
+    assert lo.tolist() == [0, 5, 11] and hi.tolist() == [6, 11, 11]
+    # every column of a full-width tile, even one no window reads (stride 2, W even)
+    assert cols_read(12, 1, 2, 0, 6, 0, 6)[1] == 12
+    words = tile_words(4, 4, W=224, H=224, R=7, S=7, Q=112, stride=2, kt=1, ct=1, pt=1, qt=1,
+                       padding=3)
+    assert (words["ifmap"], words["weight"], words["ofmap"]) == (7 * 7, 49, 1)
+    assert tile_words(4, 4, W=224, H=224, R=7, S=7, Q=112, stride=2, kt=1, ct=1,
+                      pt=1)["ifmap"] == 7 * 224
+
+
+def _resnet18_ops(arch):
+    from dlaforge.workloads.methods import get_method
+    from dlaforge.workloads.networks import load_network
+
+    method = get_method("baseline", arch)
+    return [op for layer in load_network("resnet18").layers if layer.kind != "vector"
+            for op in method.transform(layer, arch)]
+
+
+@pytest.mark.parametrize("dataflow", CONTROLLER_DATAFLOWS)
+def test_resnet18_conv1_runs_on_edge_tiny_by_column_tiles(dataflow):
+    """edge_tiny's ifmap half (1024 words) holds no full-width row tile of conv1 (7 rows x
+    224 columns); with column tiles the controller runs every ResNet-18 op, and the mapper's
+    choice for conv1 prices within 5% of its exact timing (counters equal)."""
+    import numpy as np
+
+    from dlaforge.sim import controller_cost
+    from dlaforge.sim.analytical import search
+    from dlaforge.sim.energy import energy_table
+
+    arch = load_arch("edge_tiny")
+    ops = _resnet18_ops(arch)
+    assert all(controller_cost.controller_runs(arch, op, dataflow) for op in ops)
+    conv1 = ops[0]
+    shape = controller_cost.shape_of(conv1)
+    assert (conv1.name, shape.W, shape.R, shape.stride) == ("conv1", 224, 7, 2)
+    assert not fits(arch, W=224, H=224, R=7, S=7, Q=112, stride=2, kt=1, ct=1, pt=1)
+    mapping, _ = search(arch, conv1, dataflow, "energy", energy_table(arch))
+    assert mapping.qt < shape.Q
+    others = [Mapping(4, 3, 1, "nkcp", qt=16), Mapping(8, 3, 2, "ncpk", qt=7)]
+    for m in [mapping] + [m for m in others if mapping_fits(arch, shape, m)]:
+        timed = controller_counters(arch, shape, m, True, dataflow=dataflow)
+        g = m.as_grid(dataflow)
+        closed = controller_cost.counters(arch, shape, g, m.order, dataflow=dataflow)
+        for name in COUNTERS[1:]:
+            assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], (name, m)
+        estimate = float(controller_cost.cycles(arch, shape, g, m.order, dataflow=dataflow)[0])
+        assert abs(estimate - timed["cycles"]) <= 0.05 * timed["cycles"], (m, estimate, timed)
