@@ -40,7 +40,8 @@ def check(arch, jobs, results, names):
         assert result.testbench_cycles == model.cycles, where
 
 
-@pytest.mark.parametrize("size", [4, 8, pytest.param(16, marks=pytest.mark.long)])
+@pytest.mark.parametrize("size", [4, pytest.param(8, marks=pytest.mark.long),
+                                  pytest.param(16, marks=pytest.mark.long)])
 def test_icarus_bit_exact_and_cycle_exact(tmp_path, size):
     """21 shapes x ws, os and is on one build: the dataflow is a field of the command."""
     arch = array_arch(tmp_path, size)
