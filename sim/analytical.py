@@ -23,11 +23,12 @@ bounds on a double-buffered pipeline of tiles,
 The cycle model (sim/cycle/tiled.py) times the same schedule tile by tile; tests/sim/
 test_cycle_native.py states how close the two are.
 
-Ops the generated controller runs (ws and os, baseline MAC ops with a plain window:
-controller_cost.controller_runs) are priced as that hardware instead: the mapper keeps the
-tilings whose tiles fit one half of each buffer in words (program.fits) and prices them with
-controller_cost's closed forms of the mapped ws or os program (docs/controller.md); its cycle
-model is sim/cycle/controller_timing.py.
+Ops the generated controller runs (ws, os and is, baseline MAC ops with a plain window:
+controller_cost.controller_runs) are priced as that hardware instead: the mapper also tiles
+their output columns (`qt`, column_candidates), keeps the tilings whose tiles fit one half of
+each buffer in words (program.fits) and prices them with controller_cost's closed forms of the
+mapped program (docs/controller.md); its cycle model is sim/cycle/controller_timing.py. Other
+ops' mappings cover every output column (qt = Q).
 """
 
 from __future__ import annotations

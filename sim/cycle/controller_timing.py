@@ -3,7 +3,8 @@
 ..."): the counters of ONE command (one group of a layer, all N images) without simulating the
 RTL (hw/controller/).
 
-The tiles are the loop nest's iterations in the mapping's order (`tile_sequence`, numpy). Every
+The tiles are the loop nest's iterations in the mapping's order, the column loop q directly
+inside p ("Column tiles"; `tile_sequence`, numpy). Every
 job of the DRAM engine is a sequence of requests, each taken when the channel is free and held
 `beat_gap` cycles; because a request holds the channel at least one cycle, request j + 1 of a
 job is taken exactly when request j frees the channel, so a job reduces to a few sums per tile:
