@@ -10,6 +10,17 @@ DEMO_ARCHS := tpu_like,eyeriss_like,gemmini_like,tpu_like_winograd,tpu_like_smar
 # The model of every run: analytical, or cycle (make demo DEMO_MODEL=cycle).
 DEMO_MODEL ?= analytical
 
+# The `cacti` energy model's side venv (hwcomponents needs Python >= 3.12; the project runs on
+# 3.11): the pins of pyproject.toml's `cacti` extra, and CACTI built from the source they ship.
+HWC_VENV := $(VENV)/hwcomponents
+HWC_STAMP := $(HWC_VENV)/.installed
+PYTHON312 ?= $(shell for p in python3.12 $(HOME)/.pyenv/versions/3.12*/bin/python3.12; do \
+  $$p -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo $$p; break; }; done)
+# The standard cells of `dlaforge rtl synth`: Debian's qflow-tech-osu018 (OSU 0.18 um Liberty),
+# unpacked into the venv (apt-get download + dpkg -x: nothing installed system-wide).
+LIBERTY_DEB := qflow-tech-osu018=1.3.17+dfsg.1-3
+LIBERTY := $(VENV)/usr/share/qflow/tech/osu018/osu018_stdcells.lib
+
 .PHONY: demo test test-long bench lint tools clean wheel-check
 
 $(STAMP): pyproject.toml setup.py
@@ -18,12 +29,38 @@ $(STAMP): pyproject.toml setup.py
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# Icarus Verilog, the default simulator of the RTL tests (Debian package, installed when missing).
-tools:
+# Icarus Verilog, the default simulator of the RTL tests (Debian package, installed when missing),
+# the cacti energy model's side venv and the liberty of `rtl synth`.
+tools: $(HWC_STAMP) $(LIBERTY)
 	@command -v iverilog >/dev/null || { \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && apt-get install -y -qq iverilog >/dev/null); \
 	  else echo "iverilog is missing: install Icarus Verilog (apt-get install iverilog)"; exit 1; fi; }
+
+# g++ (Debian, when missing) builds CACTI; without a Python 3.12 the cacti model is left out (its
+# tests skip, saying why).
+$(HWC_STAMP): pyproject.toml | $(STAMP)
+	@if [ -z "$(PYTHON312)" ]; then \
+	  echo "no Python 3.12: the cacti energy model (hwcomponents) is not installed"; exit 0; fi; \
+	command -v g++ >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && apt-get install -y -qq g++ make >/dev/null); \
+	  else echo "g++ is missing: install it (apt-get install g++) to build CACTI"; exit 1; fi; }; \
+	set -e; test -x $(HWC_VENV)/bin/python || $(PYTHON312) -m venv $(HWC_VENV); \
+	$(HWC_VENV)/bin/python -m pip install -q $$($(PY) -c "import tomllib; \
+	  print(' '.join(d.split(';')[0].strip() for d in tomllib.load(open('pyproject.toml', 'rb'))\
+	  ['project']['optional-dependencies']['cacti']))"); \
+	cacti=$$($(HWC_VENV)/bin/python -c "import hwcomponents_cacti, os; \
+	  print(os.path.join(os.path.dirname(hwcomponents_cacti.__file__), 'cacti'))"); \
+	$(MAKE) -s -C $$cacti opt NTHREADS=2 -j2 >$(HWC_VENV)/cacti-build.log 2>&1 || { \
+	  tail -20 $(HWC_VENV)/cacti-build.log; exit 1; }; \
+	touch $(HWC_STAMP)
+
+$(LIBERTY): | $(STAMP)
+	cd $(VENV) && { apt-get download -qq $(LIBERTY_DEB) 2>/dev/null || \
+	  { apt-get update -qq && apt-get download -qq $(LIBERTY_DEB) 2>/dev/null; }; } && \
+	  dpkg -x qflow-tech-osu018_*.deb . && rm -f qflow-tech-osu018_*.deb
+	test -f $(LIBERTY)
 
 # ResNet-18 on each demo arch, every dataflow it supports, baseline and every method it can run
 # (the report lists the others with the reason), after the Verilog of edge_tiny.
