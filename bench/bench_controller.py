@@ -72,10 +72,12 @@ def layer_rows(arch_name: str, dataflow: str) -> tuple[list[str], dict]:
             dram_new = counters["dram_read_bytes"] + counters["dram_write_bytes"]
             dram_old = old["dram_read_bytes"] + old["dram_write_bytes"] if old else 0
             tile = mapping["tile"]
+            columns = f" Q{tile['Q']}" if tile.get("Q", op.Q) < op.Q else ""
             rows.append(f"| {layer.name} | {old_cell} | {counters['cycles']:,} | "
                         f"{old['cycles'] / counters['cycles']:.2f}x | {analytical:,} "
                         f"({100 * error:.2f}%) | {dram_old:,} / {dram_new:,} | "
-                        f"K{tile['K']} C{tile['C']} P{tile['P']} {mapping['loop_order']} |")
+                        f"K{tile['K']} C{tile['C']} P{tile['P']}{columns} "
+                        f"{mapping['loop_order']} |")
             if old:         # the totals compare the layers both programs run
                 totals["old"] += old["cycles"]
                 totals["old_dram"] += dram_old
@@ -109,9 +111,10 @@ def main() -> None:
            "the mapper's mapping (its exact timing model, equal to the new RTL), how many times "
            "faster the new one is, the analytical model's cycles for the same mapping (error "
            "against the exact timing), DRAM bytes moved (read + written) old / new, and the "
-           "mapping. `cannot run`: one tile of the smallest mapping does not fit a buffer half "
-           "(a buffer word holds every column of an input row); the cycle model then keeps "
-           "the mapper's generic timing.", ""]
+           "mapping (tile sizes K, C, P and, where a tile covers fewer than all output "
+           "columns, Q; loop order). `cannot run`: the smallest tile (one filter, channel, "
+           "output row and output column) does not fit a buffer half; the cycle model then "
+           "keeps the mapper's generic timing.", ""]
     for arch_name, dataflow in ((a, d) for d in DATAFLOWS for a in ARCHS):
         if dataflow not in load_arch(arch_name).pe_array.dataflows:
             arch_name = "tpu_like"
