@@ -27,6 +27,9 @@ from .inputs import load_yaml, read_text
 OPERANDS = ("ifmap", "weight", "ofmap")
 DATAFLOWS = ("ws", "os", "is", "rs")
 PE_KINDS = ("mac", "xnor")
+# Where a memory level's energy, leakage and area come from (dlaforge.sim.energy_models):
+# `table`, the dependency-free default, or `cacti` (CACTI through hwcomponents).
+ENERGY_MODELS = ("table", "cacti")
 # Fixed-function units beside the PE array that methods need (workloads/methods declare them),
 # and the vector unit of the non-MAC layers, with the operations it prices (sim/vector_cost.py).
 UNIT_KINDS = ("winograd_transform", "smartdeal_rebuild", "xnor_scale", "slice_combine", "vector")
@@ -86,7 +89,10 @@ class MemoryLevel:
     """One on-chip memory: a per-PE register file or a shared SRAM buffer.
 
     `read_energy_pj` / `write_energy_pj` are per access of one `word_bits` word; when absent the
-    energy table derives them from size and width (see dlaforge.sim.energy).
+    level's `energy_model` derives them: `table` (the default) from size and width (see
+    dlaforge.sim.energy), `cacti` from CACTI, with the level's leakage and area too. Under
+    `table` a level may give its `leakage_mw` and `area_um2` (per PE for a per-PE level);
+    `cacti` computes them, so a `cacti` level gives none of the four figures.
     """
 
     name: str
@@ -100,6 +106,9 @@ class MemoryLevel:
     double_buffered: bool = True
     read_energy_pj: float | None = None
     write_energy_pj: float | None = None
+    energy_model: str = "table"
+    leakage_mw: float | None = None
+    area_um2: float | None = None
 
     def __post_init__(self):
         if plain_name(self.name, "memory level name") == "dram":
@@ -118,9 +127,16 @@ class MemoryLevel:
             if op not in OPERANDS:
                 raise SpecError(f"{where} holds unknown operand {shown(op)}; "
                                 f"choose from {', '.join(OPERANDS)}")
-        for name in ("read_energy_pj", "write_energy_pj"):
+        if not isinstance(self.energy_model, str) or self.energy_model not in ENERGY_MODELS:
+            raise SpecError(f"{where}: unknown energy_model {shown(self.energy_model)}; "
+                            f"choose from {', '.join(ENERGY_MODELS)}")
+        figures = ("read_energy_pj", "write_energy_pj", "leakage_mw", "area_um2")
+        for name in figures:
             if getattr(self, name) is not None:
                 positive_number(getattr(self, name), f"{where}: {name}")
+                if self.energy_model != "table":
+                    raise SpecError(f"{where}: energy_model {self.energy_model!r} computes "
+                                    f"{name}; give either the model or fixed figures")
 
 
 @dataclass(frozen=True)
@@ -192,10 +208,16 @@ class DRAM:
 
 @dataclass(frozen=True)
 class EnergyOverrides:
-    """Optional per-action energies that replace the energy table's defaults (pJ)."""
+    """Optional per-action energies that replace the energy table's defaults (pJ), and what
+    the table has no default for: the clock tree's and the controller's energy per cycle (pJ,
+    every cycle, stalls included) and the leakage of everything but the memory levels (mW).
+    """
 
     mac_pj: float | None = None
     noc_pj_per_bit: float | None = None
+    clock_pj_per_cycle: float | None = None
+    control_pj_per_cycle: float | None = None
+    leakage_mw: float | None = None
 
     def __post_init__(self):
         for f in fields(self):

@@ -8,7 +8,7 @@ per-layer records with the run's context; `RunRecord.to_json()` is the contract 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 
 ENERGY_COMPONENTS = ("mac", "rf", "noc", "sram", "dram")
 
@@ -28,6 +28,10 @@ class Stats:
     `macs` is the nominal MAC count, the same under every method; `pe_ops` is what the PE array
     executed (one per PE per busy cycle at best), from which utilization follows. `accesses`
     counts elements per level and operand: {level: {operand: {"reads": n, "writes": n}}}.
+
+    `energy_pj` is the dynamic energy, the sum of `energy_breakdown_pj` (which holds `clock` and
+    `control` when the arch prices them); `static_energy_pj` is leakage x runtime, apart from
+    it; `total_energy_pj` is both.
     """
 
     macs: int
@@ -43,6 +47,7 @@ class Stats:
     weight_storage_bits: int
     ops: dict = field(default_factory=dict)
     accesses: dict = field(default_factory=dict)
+    static_energy_pj: float = 0.0
 
     @property
     def cycles(self) -> int:
@@ -51,6 +56,10 @@ class Stats:
     @property
     def energy_pj(self) -> float:
         return float(sum(self.energy_breakdown_pj.values()))
+
+    @property
+    def total_energy_pj(self) -> float:
+        return self.energy_pj + self.static_energy_pj
 
     @property
     def utilization(self) -> float:
@@ -62,7 +71,8 @@ class Stats:
         summed = {name: getattr(self, name) + getattr(other, name)
                   for name in ("macs", "pe_ops", "compute_cycles", "stall_cycles",
                                "dram_read_bytes", "dram_write_bytes", "sram_read_bytes",
-                               "sram_write_bytes", "weight_storage_bits")}
+                               "sram_write_bytes", "weight_storage_bits",
+                               "static_energy_pj")}
         return Stats(pe_count=self.pe_count, **summed,
                      energy_breakdown_pj=_merge(self.energy_breakdown_pj, other.energy_breakdown_pj),
                      ops=_merge(self.ops, other.ops),
@@ -76,12 +86,17 @@ class Stats:
                 "dram_read_bytes": self.dram_read_bytes, "dram_write_bytes": self.dram_write_bytes,
                 "sram_read_bytes": self.sram_read_bytes, "sram_write_bytes": self.sram_write_bytes,
                 "weight_storage_bits": self.weight_storage_bits, "ops": dict(self.ops),
-                "accesses": self.accesses, "pe_ops": self.pe_ops, "pe_count": self.pe_count}
+                "accesses": self.accesses, "pe_ops": self.pe_ops, "pe_count": self.pe_count,
+                "static_energy_pj": self.static_energy_pj,
+                "total_energy_pj": self.total_energy_pj}
 
     @classmethod
     def from_dict(cls, data: dict) -> Stats:
-        """The inverse of `to_dict` (derived keys such as `cycles` are recomputed, not read)."""
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        """The inverse of `to_dict` (derived keys such as `cycles` are recomputed, not read; a
+        key with a default, such as `static_energy_pj`, may be missing from an older record)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls)
+                      if f.name in data or (f.default is MISSING
+                                            and f.default_factory is MISSING)})
 
 
 @dataclass(frozen=True)
@@ -99,7 +114,9 @@ class LayerRecord:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One simulated run: an arch, a network, a dataflow, a model and a method."""
+    """One simulated run: an arch, a network, a dataflow, a model and a method; `area_um2`
+    holds the area of each component whose energy model knows it (the arch's memory levels
+    under `cacti`, or as the arch gives them), {} when none does."""
 
     version: str
     arch: str
@@ -110,6 +127,7 @@ class RunRecord:
     batch: int
     objective: str
     layers: tuple[LayerRecord, ...]
+    area_um2: dict = field(default_factory=dict)
 
     @property
     def totals(self) -> Stats:
@@ -122,7 +140,7 @@ class RunRecord:
         return {"dlaforge_version": self.version, "arch": self.arch, "network": self.network,
                 "dataflow": self.dataflow, "model": self.model, "method": self.method,
                 "batch": self.batch, "objective": self.objective,
-                "totals": self.totals.to_dict(),
+                "totals": self.totals.to_dict(), "area_um2": dict(self.area_um2),
                 "layers": [layer.to_dict() for layer in self.layers]}
 
     @classmethod
@@ -133,4 +151,5 @@ class RunRecord:
                        for d in data["layers"])
         return cls(version=data["dlaforge_version"], arch=data["arch"], network=data["network"],
                    dataflow=data["dataflow"], model=data["model"], method=data["method"],
-                   batch=data["batch"], objective=data.get("objective", "energy"), layers=layers)
+                   batch=data["batch"], objective=data.get("objective", "energy"), layers=layers,
+                   area_um2=data.get("area_um2", {}))

@@ -9,14 +9,28 @@ Defaults (REFERENCES.md §1), all at 45 nm and then scaled to the arch's node:
   word, scaled x (0.7 w + 0.3) for width ratio w and x depth_ratio^0.78.
 - DRAM: pJ per bit by type, or the spec's own figure.
 - Technology: Stillmaker & Baas energy factors from 45 nm.
+
+A memory level's figures come from its `energy_model` (dlaforge.sim.energy_models: the table
+above by default, or CACTI), and so do its leakage and area. `energy_table(arch)` is the one
+place they meet: every model of the hardware prices with the table it returns, so the models'
+energies agree whichever energy model an arch names.
+
+Energy per cycle: `time_energy(stats, table)` adds what a layer costs by running at all —
+`static_energy_pj` (the leakage of every component x the layer's cycles at the arch's clock)
+and the clock tree's and controller's energy (`clock` and `control` in the breakdown, pJ per
+cycle as the arch gives them). The table has no default for either, so an arch that gives
+none of `leakage_mw`, `clock_pj_per_cycle`, `control_pj_per_cycle` nor a `cacti` level prices
+exactly as before. `energy_pj` stays the dynamic energy (the breakdown's sum); the static
+energy is apart (Stats.static_energy_pj, and Stats.total_energy_pj for both).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from dlaforge.arch import ArchSpec, MemoryLevel
+from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+from dlaforge.stats import Stats
 
 INT8_MULT_PJ_45NM = 0.2
 INT32_ADD_PJ_45NM = 0.1
@@ -55,7 +69,8 @@ def sram_word_energy_45nm(size_bytes: int, word_bits: int, write: bool) -> float
 @dataclass(frozen=True)
 class EnergyTable:
     """pJ per action for one arch: a MAC, an inter-PE hop per bit, a word access per level,
-    a DRAM bit read or written."""
+    a DRAM bit read or written; and per cycle: leakage by component (mW) at `clock_mhz`, the
+    clock tree's and controller's pJ; the area of each component whose model knows it (µm²)."""
 
     mac_pj: float
     noc_pj_per_bit: float
@@ -64,6 +79,17 @@ class EnergyTable:
     word_bits: dict
     dram_read_pj_per_bit: float
     dram_write_pj_per_bit: float
+    clock_mhz: float = 1000.0
+    leakage_mw: dict = field(default_factory=dict)
+    clock_pj_per_cycle: float = 0.0
+    control_pj_per_cycle: float = 0.0
+    area_um2: dict = field(default_factory=dict)
+    energy_models: dict = field(default_factory=dict)
+
+    @property
+    def leakage_pj_per_cycle(self) -> float:
+        """Leakage energy of one clock cycle: mW x µs per cycle = nJ, so x 1e3 for pJ."""
+        return sum(self.leakage_mw.values()) / self.clock_mhz * 1e3
 
     def access_pj(self, level: str, element_bits: int, write: bool) -> float:
         """Energy of one element access: elements narrower than a word share its access."""
@@ -72,6 +98,10 @@ class EnergyTable:
 
 
 def energy_table(arch: ArchSpec) -> EnergyTable:
+    """The arch's energy table: MAC and inter-PE figures from the spec or the table above, each
+    memory level's from its energy model (see the module's docstring)."""
+    from .energy_models import get_model
+
     def scaled(value_45nm):
         return value_45nm * technology_factor(arch.technology_nm)
 
@@ -82,21 +112,37 @@ def energy_table(arch: ArchSpec) -> EnergyTable:
     noc = arch.energy.noc_pj_per_bit
     if noc is None:
         noc = scaled(REGISTER_PJ_PER_BIT_45NM)
-    reads, writes = {}, {}
-    for level in arch.memory:
-        reads[level.name] = _level_energy(level, False, scaled)
-        writes[level.name] = _level_energy(level, True, scaled)
-    return EnergyTable(mac_pj=mac, noc_pj_per_bit=noc, read_pj_per_word=reads,
-                       write_pj_per_word=writes,
+    costs = {}
+    for name in dict.fromkeys(level.energy_model for level in arch.memory):
+        levels = [level for level in arch.memory if level.energy_model == name]
+        costs.update(get_model(name).memory_costs(arch, levels))
+    leakage = {name: cost.leakage_mw for name, cost in costs.items() if cost.leakage_mw}
+    if arch.energy.leakage_mw:
+        leakage["logic"] = arch.energy.leakage_mw
+    return EnergyTable(mac_pj=mac, noc_pj_per_bit=noc,
+                       read_pj_per_word={lv.name: costs[lv.name].read_pj for lv in arch.memory},
+                       write_pj_per_word={lv.name: costs[lv.name].write_pj for lv in arch.memory},
                        word_bits={lv.name: lv.word_bits for lv in arch.memory},
                        dram_read_pj_per_bit=arch.dram.energy_pj_per_bit(write=False),
-                       dram_write_pj_per_bit=arch.dram.energy_pj_per_bit(write=True))
+                       dram_write_pj_per_bit=arch.dram.energy_pj_per_bit(write=True),
+                       clock_mhz=arch.clock_mhz, leakage_mw=leakage,
+                       clock_pj_per_cycle=arch.energy.clock_pj_per_cycle or 0.0,
+                       control_pj_per_cycle=arch.energy.control_pj_per_cycle or 0.0,
+                       area_um2={name: cost.area_um2 for name, cost in costs.items()
+                                 if cost.area_um2 is not None},
+                       energy_models={lv.name: lv.energy_model for lv in arch.memory})
 
 
-def _level_energy(level: MemoryLevel, write: bool, scaled) -> float:
-    given = level.write_energy_pj if write else level.read_energy_pj
-    if given is not None:
-        return given
-    if level.per_pe:
-        return scaled(REGISTER_PJ_PER_BIT_45NM * level.word_bits)
-    return scaled(sram_word_energy_45nm(level.size_bytes, level.word_bits, write))
+def time_energy(stats: Stats, table: EnergyTable) -> Stats:
+    """`stats` with the energy of its cycles: `static_energy_pj` (leakage x runtime) and the
+    clock tree's and controller's energy as `clock` and `control` in the breakdown (only when
+    the arch gives them). Every model applies it to a layer's summed Stats, so that it is
+    priced the same way whatever counted the cycles."""
+    extra = {key: pj * stats.cycles for key, pj in (("clock", table.clock_pj_per_cycle),
+                                                    ("control", table.control_pj_per_cycle))
+             if pj}
+    static = table.leakage_pj_per_cycle * stats.cycles
+    if not extra and not static:
+        return stats
+    return replace(stats, energy_breakdown_pj={**stats.energy_breakdown_pj, **extra},
+                   static_energy_pj=static)

@@ -15,7 +15,7 @@ from dlaforge.workloads.vector_ops import VectorOp, vector_work
 
 from .analytical import search
 from .methods import method_timing
-from .energy import energy_table
+from .energy import energy_table, time_energy
 from .limits import check_sizes
 from .rtl_program import analytical_rtl_stats, rtl_cannot_run, rtl_layer_reason, rtl_mapping
 from .scalesim_mode import scalesim_stats
@@ -146,7 +146,7 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 tracer.add(layer.name, op, tiles, stats.cycles)
             total = stats if total is None else total + stats
             mappings.append(mapping)
-        total = replace(total, macs=layer.macs)
+        total = time_energy(replace(total, macs=layer.macs), table)
         records.append(LayerRecord(name=layer.name, kind=layer.kind, shape=layer.shape(),
                                    stats=total, mapping=mappings[0] if len(mappings) == 1
                                    else {"ops": mappings}))
@@ -154,7 +154,7 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
             progress(layer.name)
     return RunRecord(version=version, arch=arch.name, network=network.name, dataflow=dataflow,
                      model=model, method=method, batch=batch, objective=objective,
-                     layers=tuple(records))
+                     layers=tuple(records), area_um2=table.area_um2)
 
 
 def settle_schedule(arch: ArchSpec, model: str, schedule: str | None) -> str:
