@@ -436,11 +436,17 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
             op, controller_cost.counters(arch, shape, g, order, dataflow=dataflow))
         energy = sum(controller_cost.energy(arch, op, totals, table, dataflow).values())
         energy = np.broadcast_to(energy, g["kt"].shape)
-        # by energy, only the least energy's ties need their cycles (the tie-break)
-        some = (np.flatnonzero(energy == energy.min()) if objective == "energy"
-                else np.arange(len(energy)))
-        cycles = controller_cost.cycles(arch, shape, {k: v[some] for k, v in g.items()},
-                                        order, dataflow=dataflow) * op.groups
+        if objective == "energy":
+            # only the least energy's ties need their cycles (the tie-break)
+            some = np.flatnonzero(energy == energy.min())
+            cycles = controller_cost.cycles(arch, shape, {k: v[some] for k, v in g.items()},
+                                            order, dataflow=dataflow) * op.groups
+        else:
+            some, cycles = _bounded_cycles(arch, op, shape, g, order, dataflow, objective,
+                                           energy, totals["busy_cycles"],
+                                           np.inf if best is None else best[0][0])
+            if len(some) == 0:
+                continue            # no candidate of this order can beat the best so far
         priced = {"total_energy": energy[some], "cycles": cycles}
         keys = (energy[some], cycles, _objective(priced, objective))
         i = some[_lexical_argmin(keys)]
@@ -451,3 +457,30 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     _, order, i = best
     mapping = Mapping(order=order, **{name: int(g[name][i]) for name in GRID_NAMES})
     return mapping, controller_stats(arch, op, mapping, table, dataflow=dataflow)
+
+
+def _bounded_cycles(arch, op, shape, g, order, dataflow, objective, energy, busy, bound):
+    """(indices, cycles) of the candidates whose cycles the cycles or edp objective needs:
+    the estimate is never below the array's busy cycles (every tile's compute is one term of
+    its sum), so candidates are priced in order of that lower bound of the objective until
+    the bound exceeds the best objective found (or `bound`, the best of the orders before):
+    the others cannot win or tie. The same choice as pricing every candidate, in a fraction
+    of the time where column tiles multiply the candidates."""
+    busy = np.broadcast_to(np.asarray(busy, np.float64), energy.shape)
+    low = busy if objective == "cycles" else energy * busy
+    ranked = np.argsort(low, kind="stable")
+    taken, priced, pos, chunk = [], [], 0, 64
+    while pos < len(ranked) and low[ranked[pos]] <= bound:
+        take = ranked[pos:pos + chunk]
+        cycles = controller_cost.cycles(arch, shape, {k: v[take] for k, v in g.items()},
+                                        order, dataflow=dataflow) * op.groups
+        found = cycles if objective == "cycles" else energy[take] * cycles
+        bound = min(bound, float(found.min()))
+        taken.append(take)
+        priced.append(cycles)
+        pos, chunk = pos + chunk, min(2 * chunk, 1024)
+    if not taken:
+        return np.zeros(0, np.int64), np.zeros(0)
+    some, cycles = np.concatenate(taken), np.concatenate(priced)
+    keep = np.argsort(some)
+    return some[keep], cycles[keep]
