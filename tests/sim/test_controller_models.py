@@ -330,3 +330,31 @@ def test_resnet18_conv1_runs_on_edge_tiny_by_column_tiles(dataflow):
             assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], (name, m)
         estimate = float(controller_cost.cycles(arch, shape, g, m.order, dataflow=dataflow)[0])
         assert abs(estimate - timed["cycles"]) <= 0.05 * timed["cycles"], (m, estimate, timed)
+
+
+@pytest.mark.parametrize("objective", ["cycles", "edp"])
+def test_bounded_search_picks_what_pricing_every_candidate_picks(objective, monkeypatch):
+    """By cycles or edp the mapper prices candidates in order of a lower bound (the busy
+    cycles) and stops past the best: the same mapping and Stats as pricing them all."""
+    from dlaforge.sim import analytical, controller_cost
+    from dlaforge.sim.energy import energy_table
+
+    def every(arch, op, shape, g, order, dataflow, objective, energy, busy, bound):
+        cycles = controller_cost.cycles(arch, shape, g, order, dataflow=dataflow) * op.groups
+        return np.arange(len(energy)), cycles
+
+    rng, checked = random.Random(f"bounded {objective}"), 0
+    for arch in (load_arch("edge_tiny"), narrow_arch()):
+        table = energy_table(arch)
+        for _ in range(3):
+            shape = random_shape(rng, most=10)
+            op = _op(shape, 1, arch)
+            dataflow = rng.choice(CONTROLLER_DATAFLOWS)
+            if not controller_cost.controller_runs(arch, op, dataflow):
+                continue
+            bounded = analytical.search(arch, op, dataflow, objective, table)
+            with monkeypatch.context() as m:
+                m.setattr(analytical, "_bounded_cycles", every)
+                assert analytical.search(arch, op, dataflow, objective, table) == bounded
+            checked += 1
+    assert checked >= 4
