@@ -102,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="the method whose hardware to check (default baseline)")
     ver.add_argument("--sim", choices=SIMULATORS,
                      help="default: verilator when installed for the baseline, else icarus")
+    from .synth_driver import add_synth_parser
+    add_synth_parser(rtl_sub)
     swp = sub.add_parser("sweep", help="design-space sweep of arch parameters into a "
                                        "resumable store, results.csv and index.html")
     swp.add_argument("spec", type=Path, help="sweep YAML: base, networks, vary, ...")
@@ -267,7 +269,9 @@ def _sweep(args) -> int:
 
 def _rtl(args) -> int:
     """`rtl generate`: files appear only complete; `rtl verify`: a line per case on stderr,
-    exit 1 if any case mismatches."""
+    exit 1 if any case mismatches; `rtl synth`: area by block (dlaforge.synth_driver)."""
+    if args.rtl_command == "synth":
+        return args.synth_handler(args)
     if args.rtl_command == "verify":
         passed, failed = rtl_verify(args.arch, args.method, args.sim,
                                     lambda line: print(f"dlaforge: {line}", file=sys.stderr))

@@ -76,7 +76,7 @@ TINY_BUF = ("pe_array: {rows: 4, cols: 4, dataflows: [ws]}\n"
     (["--arch", "{d}/tiny.yaml", "--network", "resnet18"], {"tiny.yaml": TINY_BUF}, "too small for any tile"),
     (["--arch", "eyeriss_like", "--network", "resnet18", "--dataflow", "ws"], {}, "does not support dataflow 'ws'"),
     (["--arch", "tpu_like", "--network", "resnet18", "--method", "magic"], {}, "unknown method 'magic'"),
-    (["--arch", "tpu_like", "--network", "resnet18", "--model", "rtl", "--batch", "2"], {}, "more than --model rtl simulates"),
+    (["--arch", "eyeriss_like", "--network", "resnet18", "--model", "rtl"], {}, "--model rtl runs the controller's dataflows (ws, os, is), not rs"),
     (["--arch", "tpu_like", "--network", "resnet18", "--batch", "0"], {}, "`batch` must be a positive integer, not 0"),
     (["--arch", "tpu_like", "--network", "resnet18", "--json", "{d}/no/such/dir/r.json"], {}, "does not exist"),
     (["--arch", "tpu_like"], {}, "the following arguments are required: --network"),
