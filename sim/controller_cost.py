@@ -96,15 +96,21 @@ def _rows_read(shape: Shape, p0, p_size):
     return hi - lo
 
 
+def _summed_over_tiles(extent: int, tile, read) -> np.ndarray:
+    """Per candidate tile size: `read(first, size)` summed over the tiles that cut `extent`
+    outputs (the last one short), each distinct size computed once."""
+    tile = np.asarray(tile)
+    sizes = np.unique(tile)
+    totals = np.empty(len(sizes), np.int64)
+    for i, size in enumerate(sizes):
+        first = np.arange(0, extent, size)
+        totals[i] = read(first, np.minimum(size, extent - first)).sum()
+    return totals[np.searchsorted(sizes, tile)]
+
+
 def rows_fetched(shape: Shape, pt) -> np.ndarray:
     """Ifmap rows all p-tiles of height `pt` read together (per channel and column)."""
-    pt = np.asarray(pt)
-    sizes = np.unique(pt)
-    rows = np.empty(len(sizes), np.int64)
-    for i, size in enumerate(sizes):
-        first = np.arange(0, shape.P, size)
-        rows[i] = _rows_read(shape, first, np.minimum(size, shape.P - first)).sum()
-    return rows[np.searchsorted(sizes, pt)]
+    return _summed_over_tiles(shape.P, pt, lambda p0, size: _rows_read(shape, p0, size))
 
 
 def _cols_read(shape: Shape, q0, q_size):
@@ -115,13 +121,7 @@ def _cols_read(shape: Shape, q0, q_size):
 
 def cols_fetched(shape: Shape, qt) -> np.ndarray:
     """Ifmap columns all q-tiles of width `qt` hold together (per channel and row)."""
-    qt = np.asarray(qt)
-    sizes = np.unique(qt)
-    cols = np.empty(len(sizes), np.int64)
-    for i, size in enumerate(sizes):
-        first = np.arange(0, shape.Q, size)
-        cols[i] = _cols_read(shape, first, np.minimum(size, shape.Q - first)).sum()
-    return cols[np.searchsorted(sizes, qt)]
+    return _summed_over_tiles(shape.Q, qt, lambda q0, size: _cols_read(shape, q0, size))
 
 
 def _pixel_blocks(pt, p_last, tp, qt, q_last, tq, lanes):
