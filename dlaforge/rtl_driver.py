@@ -18,7 +18,8 @@ which), all commands in one free-running simulator process (hw/controller/free_r
 design and its DRAM model both in Verilog, no Python between cycles), every layer's outputs
 checked bit-exact against the numba reference network. The simulator is `choose_simulator`'s:
 Verilator for a run long enough to repay its build (VERILATOR_MIN_CYCLES), else Icarus, else
-Amaranth's Python simulator. No layer is refused for its length: each command may run at most
+Amaranth's Python simulator. A network the cycle model says takes more than
+sim/limits.MAX_RTL_CYCLES is refused before anything runs; each command may run at most
 `cycle_limit` cycles, a margin over the cycle model's total for the whole network, so a stuck
 design ends the run with an error instead of hanging.
 """
@@ -99,6 +100,7 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str) -
     from .sim.controller_cost import controller_runs, shape_of
     from .sim.cycle.controller_timing import controller_counters
     from .sim.energy import energy_table
+    from .sim.limits import check_cycle_tiles, check_rtl_cycles
     from .sim.rtl_program import rtl_layer_reason
     from .workloads.methods import get_method
 
@@ -127,9 +129,11 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str) -
     table, planned, total = energy_table(arch), [], 0
     for layer, op in ops:
         mapping, _ = search(arch, op, dataflow, objective, table)
+        check_cycle_tiles(op, mapping)
         planned.append((layer, op, mapping))
         counters = controller_counters(arch, shape_of(op), mapping, True, dataflow=dataflow)
         total += counters["cycles"] * op.groups
+    check_rtl_cycles(network.name, dataflow, total)
     return _Plan(dataflow, planned, total)
 
 

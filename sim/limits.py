@@ -8,12 +8,16 @@ What grows with a layer, per model (the limits leave a few GB and tens of second
 - analytical mapper: one entry per output-row tile of every candidate tile height,
   sum(ceil(P / height)) over `tile_candidates` and the seed mapping's height
   (`analytical.search`): at most MAX_ROW_TILES.
-- cycle model: about 260 bytes per tile, tiles = groups N ceil(K/kt) ceil(C/ct) ceil(P/pt).
+- cycle model: about 260 bytes per tile,
+  tiles = groups N ceil(K/kt) ceil(C/ct) ceil(P/pt) ceil(Q/qt).
   Before the mapper runs, a lower bound (every tile's weights and outputs fit their buffer;
   every image and group is its own tile) is checked for all layers; once it has chosen,
   `check_cycle_tiles` checks the exact count. At most MAX_TILES.
 - the RTL's schedule (`--schedule rtl`, `--model rtl`): its timing model holds one row per
   tile of dlaforge.rtl_plan's tiling per command: at most MAX_TILES.
+- the RTL (`--model rtl`): the free-running simulator's time, about 2.5 us a cycle in Verilator
+  on edge_tiny; a network's commands, by the cycle model's exact timing, may take at most
+  MAX_RTL_CYCLES in all (about 20 minutes; ResNet-18 on edge_tiny takes 128-409 million).
 - SCALE-Sim replay (`.cfg` with `--model cycle`): its operand matrices, P Q x R S C and
   R S C x K, and one index per address: at most MAX_REPLAY_ELEMENTS.
 """
@@ -33,6 +37,7 @@ from .rtl_program import commands_of, gemm_of
 MAX_ROW_TILES = 20_000_000
 MAX_TILES = 8_000_000
 MAX_REPLAY_ELEMENTS = 200_000_000
+MAX_RTL_CYCLES = 500_000_000
 
 
 def check_sizes(arch: ArchSpec, ops: list, dataflow: str, model: str, schedule: str) -> None:
@@ -56,9 +61,17 @@ def check_cycle_tiles(op: HwOp, mapping: Mapping) -> None:
     """SpecError if the cycle model would time more than MAX_TILES tiles of `op`."""
     kg, cg = op.K // op.groups, op.C // op.groups
     tiles = (op.groups * op.N * -(-kg // mapping.kt) * -(-cg // mapping.ct)
-             * -(-op.P // mapping.pt))
+             * -(-op.P // mapping.pt) * -(-op.Q // mapping.columns(op.Q)))
     _refuse(op.name, "cycle model", tiles, MAX_TILES, "tiles",
             "use --model analytical, a smaller --batch or larger buffers")
+
+
+def check_rtl_cycles(network: str, dataflow: str, cycles: int) -> None:
+    """SpecError if `--model rtl` of `network` would simulate more than MAX_RTL_CYCLES."""
+    if cycles > MAX_RTL_CYCLES:
+        raise SpecError(f"network {network!r} needs {cycles:,} cycles on the RTL under "
+                        f"{dataflow}, more than the {MAX_RTL_CYCLES:,} --model rtl simulates; "
+                        f"use --model cycle (the same counters, from the exact timing model)")
 
 
 def check_rtl_tiles(arch: ArchSpec, dataflow: str, gemm: Gemm, commands: int,
