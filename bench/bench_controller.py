@@ -1,7 +1,7 @@
 """Benchmark: the mapped-program controller (hw/controller/) against the old RTL program
-(hw/accelerator.py, dlaforge/rtl_plan.py), per layer of ResNet-18 under ws, os and is on
-edge_tiny and gemmini_like (is: tpu_like, gemmini_like has none), and the Verilog cells of both
-accelerators.
+(hw/accelerator.py, workloads/methods/accelerator_plan.py), per layer of ResNet-18 under ws, os
+and is on edge_tiny and gemmini_like (is: tpu_like, gemmini_like has none), and the Verilog
+cells of both accelerators.
 
 Per layer: the old program's cycles and DRAM bytes (sim/cycle/rtl_timing.py, equal to the old
 RTL by tests/hw/test_icarus.py), the new program's under the mapper's mapping

@@ -41,11 +41,12 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     `trace`, a folder, makes the cycle model write DRAM and SRAM access traces there
     (sim/cycle/trace.py). `schedule` is "mapped" (the mapper's tiling and loop order; the
     default for the analytical and cycle models) or "rtl" (the first accelerator's fixed
-    program, dlaforge.rtl_plan, which the method units still run; for the cycle and analytical
-    models). model="rtl" runs the network on the generated accelerator, the mapped-program
-    controller, under the mapper's program (dlaforge/rtl_driver.py); leave `schedule` unset with
-    it (--schedule mapped is refused there). `progress`, when given, is called with each layer's
-    name as the analytical or cycle model finishes it. Bad input raises dlaforge.SpecError.
+    program, workloads/methods/accelerator_plan.py, which the method units still run; for the
+    cycle and analytical models). model="rtl" runs the network on the generated accelerator, the
+    mapped-program controller, under the mapper's program (dlaforge/rtl_driver.py); leave
+    `schedule` unset with it (--schedule mapped is refused there). `progress`, when given, is
+    called with each layer's name as the analytical or cycle model finishes it. Bad input raises
+    dlaforge.SpecError.
     """
     from .arch import ArchSpec, load_arch
     from .errors import SpecError

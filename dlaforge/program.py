@@ -14,7 +14,7 @@ DRAM is one channel of `bandwidth` bytes per cycle. A request moves a run of up 
 channel `beat_gap(count, bytes, bandwidth)` cycles.
 
 Buffers: each shared level is split evenly between the operands it holds, each share into two
-halves (rtl_plan.BufferGeometry). A word of the ifmap buffer holds `rows` channels of one pixel,
+halves (BufferGeometry). A word of the ifmap buffer holds `rows` channels of one pixel,
 of the weight buffer `cols` filters of one (r, s, c), of the accumulator `cols` sums of one
 output pixel. `tile_words` counts the words a tile needs; a mapping runs only if every
 operand's tile fits one half (`fits`). The buffer words are the same under every dataflow;
@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arch import ArchSpec
-from .rtl_plan import BufferGeometry
 
 LOOP_ORDERS = tuple(o for perm in itertools.permutations("kcp")
                     for o in ("n" + "".join(perm), "".join(perm) + "n"))
@@ -41,6 +40,11 @@ GRID_NAMES = ("kt", "ct", "pt", "qt")
 # the dataflows the controller runs; a command's `dataflow` field is an index into it
 CONTROLLER_DATAFLOWS = ("ws", "os", "is")
 RS_NAMES = ("tc", "tk", "q", "pf")
+# Requantized outputs: a layer's per-channel parameters (workloads/methods/requant_ref.py) are a
+# table of K entries of REQUANT_PIECES one-byte DRAM elements: multiplier bits 0-7, multiplier
+# bits 8-15, shift. The accelerator reads an n-block's entries once, before its first
+# write-back (hw/requant.py, hw/controller/writer.py).
+REQUANT_PIECES = 3
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,51 @@ class Shape:
 
 def ceil_div(a, b):
     return -(-a // b)
+
+
+def element_bytes(bits: int) -> int:
+    return (bits + 7) // 8
+
+
+@dataclass(frozen=True)
+class BufferGeometry:
+    """Depth (words) of one half of each double-buffered on-chip buffer."""
+
+    ifmap_half: int
+    weight_half: int
+    acc_half: int
+
+    @staticmethod
+    def of(arch: ArchSpec) -> BufferGeometry:
+        pe = arch.pe_array
+        word_bits = {"ifmap": pe.rows * pe.ifmap_bits, "weight": pe.cols * pe.weight_bits,
+                     "ofmap": pe.cols * pe.psum_bits}
+        halves = {}
+        for operand, bits in word_bits.items():
+            halves[operand] = operand_share_bits(arch, operand) // bits // 2
+        return BufferGeometry(halves["ifmap"], halves["weight"], halves["ofmap"])
+
+
+def operand_share_bits(arch: ArchSpec, operand: str) -> int:
+    """Bits of the on-chip level holding `operand` that are its own: the level split evenly
+    between the operands it holds."""
+    level = arch.shared_level(operand)
+    return level.size_bytes * 8 // len(level.operands)
+
+
+def requant_refusal(arch: ArchSpec) -> str | None:
+    """Why the RTL cannot requantize its outputs on `arch` (None if it can): the per-channel
+    parameters are stored as REQUANT_PIECES one-byte DRAM elements, so the DRAM elements must
+    be 8 bits wide, and an output must fit the write port's psum_bits."""
+    pe = arch.pe_array
+    element = max(pe.ifmap_bits, pe.weight_bits)
+    if element != 8:
+        return (f"requantized outputs need 8-bit DRAM elements (their parameters are read as "
+                f"bytes); arch {arch.name!r} has {element}-bit elements")
+    if pe.ofmap_bits > pe.psum_bits:
+        return (f"requantized outputs of {pe.ofmap_bits} bits do not fit the {pe.psum_bits}-bit "
+                f"accumulators of arch {arch.name!r}")
+    return None
 
 
 def beat_elements(element_bytes: int, bandwidth: float) -> int:
@@ -190,7 +239,7 @@ def folds(rows: int, cols: int, R: int, S: int, k_size, c_size):
 
 def ws_fold_length(rows: int, cols: int, pixels) -> np.ndarray:
     """Cycles of one ws fold streaming `pixels` output pixels: preload `rows` weight words,
-    stream, drain through the de-skew and the accumulator (rtl_plan.fold_length's ws)."""
+    stream, drain through the de-skew and the accumulator (accelerator_plan.fold_length's ws)."""
     return 2 * rows + cols + np.asarray(pixels) + 1
 
 

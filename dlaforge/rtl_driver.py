@@ -63,8 +63,7 @@ def controller_refusal(arch: ArchSpec, op, dataflow: str) -> str:
     """Why the controller cannot run `op` under `dataflow` (for an op controller_runs refuses):
     what the RTL cannot run at all, or its smallest tile (one filter, one channel, one output
     pixel) overflowing a buffer half."""
-    from .program import tile_words
-    from .rtl_plan import BufferGeometry
+    from .program import BufferGeometry, tile_words
     from .sim.controller_cost import shape_of
     from .sim.rtl_program import rtl_cannot_run
 

@@ -3,7 +3,7 @@
 Ports: `cmd` (stream of command descriptors, taken while idle), `busy`, the DRAM port
 (`rd_req` / `rd_resp` read streams with tags, `wr` write stream) and `perf` counters.
 
-Buffers (amaranth.lib.memory, sized by dlaforge.rtl_plan): ifmap (words of `rows` elements),
+Buffers (amaranth.lib.memory, sized by accelerator_plan): ifmap (words of `rows` elements),
 weight (words of `cols`), accumulator (words of `cols` partial sums); each in two halves. Under
 is the two input buffers swap roles: the weight buffer holds the tile's ifmap block and the
 ifmap buffer streams its weights.
@@ -46,7 +46,8 @@ from amaranth.lib.wiring import In, Out
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import Gemm, RtlPlan, element_bytes
+from dlaforge.program import element_bytes
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 
 from .fold import FoldEngine, fold_loaded_tiles, wire_fold
 from .layouts import Geometry, RtlParams

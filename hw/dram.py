@@ -22,7 +22,7 @@ from collections import deque
 import numpy as np
 
 from dlaforge.program import beat_gap as run_gap
-from dlaforge.rtl_plan import dram_beat_gap as beat_gap
+from dlaforge.workloads.methods.accelerator_plan import dram_beat_gap as beat_gap
 
 
 class DramModel:

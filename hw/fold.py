@@ -19,7 +19,7 @@ os, T = the tile's kd size, length T + 2R + Cc cycles:
 
 Accumulator: a row of Cc sums arriving at cycle k reads the stored row at k (unless this is
 the first kd tile of the output) and writes the sum at k+1, the fold's last cycle for the last
-row. The lengths are dlaforge.rtl_plan.fold_length. `pe` chooses the array's PE (see
+row. The lengths are accelerator_plan.fold_length. `pe` chooses the array's PE (see
 hw/array.py; the MAC PE by default). `fold_loaded_tiles` is the sequencing around the engine
 that starts it on each tile once loaded.
 """

@@ -1,7 +1,7 @@
 """One layer run on the accelerator: its DRAM image, its command, its reference result.
 
 `LayerJob` places the ifmap (C x H x W), the weights (K x C x R x S), with `requant` the
-parameter table (K x rtl_plan.REQUANT_PIECES elements, hw/requant.param_table), and room for the
+parameter table (K x program.REQUANT_PIECES elements, hw/requant.param_table), and room for the
 outputs (K x P x Q) one after another in a flat DRAM of elements, builds the command
 descriptor, and knows the bit-exact expected output: the numba direct convolution of
 workloads/methods/conv_ref.py wrapped to psum_bits as the PEs' adders wrap, then with
@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import Gemm, RtlPlan, element_bytes
+from dlaforge.program import element_bytes
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.requant_ref import Requant, random_requant
 

@@ -12,9 +12,9 @@ and the outputs (K x P x Q: psum_bits sums, or ofmap_bits when requantized); `da
 0 (ws), 1 (os) or 2 (is).
 
 Requantization (only in a design with the requantization stage, `Geometry.requant`: RtlParams
-.requant and an arch that rtl_plan.requant_refusal allows): `requant` = 1 writes every output
+.requant and an arch that program.requant_refusal allows): `requant` = 1 writes every output
 requantized to ofmap_bits (workloads/methods/requant_ref.py) with the per-channel parameters of
-the table at `requant_base` (K entries of rtl_plan.REQUANT_PIECES byte elements), `relu` = 1
+the table at `requant_base` (K entries of program.REQUANT_PIECES byte elements), `relu` = 1
 adds the ReLU. With `requant` = 0 the outputs are the psum_bits sums, as in a design without
 the stage. A read request for a parameter carries `tag.param` = 1, `tag.word` its channel in
 the n-block and `tag.lane` its piece.
@@ -36,9 +36,8 @@ from amaranth.lib import data
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import COUNTERS
-from dlaforge.rtl_plan import (REQUANT_PIECES, BufferGeometry, RtlPlan, requant_refusal,
-                               tile_sizes)
+from dlaforge.program import COUNTERS, REQUANT_PIECES, BufferGeometry, requant_refusal
+from dlaforge.workloads.methods.accelerator_plan import RtlPlan, tile_sizes
 
 DIM_FIELDS = ("C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Mt", "Kt", "Nt",
               "tn", "tm", "tk")

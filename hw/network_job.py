@@ -1,5 +1,5 @@
 """A whole network on the first accelerator (hw/accelerator.py, the fixed program of
-dlaforge/rtl_plan.py): one DRAM image, every layer's commands in order, each
+workloads/methods/accelerator_plan.py): one DRAM image, every layer's commands in order, each
 layer's requantized outputs left in DRAM as the next layer's ifmap.
 
 Layers chain by shape: a layer reads the previous layer's outputs when its input (N images of
@@ -12,7 +12,7 @@ the pooling, residual adds and branches of the real network are not computed, so
 with branches a chained layer's input is the previous listed layer's output.
 
 DRAM image, layer by layer: ifmap (unless chained), weights (K x C/groups x R x S), the
-requantization table (K x rtl_plan.REQUANT_PIECES elements), outputs (N x K x P x Q). A layer
+requantization table (K x program.REQUANT_PIECES elements), outputs (N x K x P x Q). A layer
 is one command per image and group (sim/rtl_program.gemm_of), its bases selecting the image's
 and the group's slices. `expected()` is the reference network: per layer
 conv2d_int (wrapped to psum_bits), then the layer's Requant, fed forward the same way.
@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import REQUANT_PIECES, Gemm, RtlPlan, element_bytes
+from dlaforge.program import REQUANT_PIECES, element_bytes
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.requant_ref import Requant, random_requant
 

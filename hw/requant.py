@@ -6,7 +6,7 @@ workloads/methods/requant_ref.py's), and the table of per-channel parameters it 
   (v + 2**(s-1)) >> s, as floor(floor(x / a) / b) = floor(x / ab)), so no 2**s-wide rounding
   constant is needed; s = 0 passes v.
 - `ParamTable`: fetches the parameters of one n-block of filters from DRAM (channels n0 ..
-  n0 + n_size - 1 of the table at `requant_base`, rtl_plan.REQUANT_PIECES byte elements per
+  n0 + n_size - 1 of the table at `requant_base`, program.REQUANT_PIECES byte elements per
   channel: multiplier bits 0-7, bits 8-15, shift) into a small memory, and serves channel
   `channel`'s entry combinationally to the writer. Per piece one read request (one per cycle at
   most, held until the DRAM takes it) tagged `param` with the channel as `word` and the piece
@@ -21,7 +21,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from dlaforge.rtl_plan import REQUANT_PIECES
+from dlaforge.program import REQUANT_PIECES
 from dlaforge.workloads.methods.requant_ref import MULTIPLIER_BITS, SHIFT_BITS, Requant
 
 from .layouts import Geometry, bits_for

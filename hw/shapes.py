@@ -1,6 +1,6 @@
 """Layer shapes for checking the RTL (tests and `dlaforge rtl verify`): corner cases of tiling and im2col on a rows x cols array."""
 
-from dlaforge.rtl_plan import Gemm
+from dlaforge.workloads.methods.accelerator_plan import Gemm
 from dlaforge.workloads.layer import out_size
 
 

@@ -1,6 +1,6 @@
 """Tile walking in hardware: which tile comes next and where its blocks start.
 
-`TileCounter` walks the tiles of a command in the order of dlaforge.rtl_plan (n-block
+`TileCounter` walks the tiles of a command in the order of accelerator_plan (n-block
 outermost, kd-block innermost). The accelerator keeps three: one for loads, one for the array,
 one for write-back, each a few tiles behind the previous. `step_digits` is the mixed-radix
 +1 the address generator uses on (p, q) and (c, r, s).

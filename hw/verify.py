@@ -20,7 +20,7 @@ on (hw/methods/): the shapes of hw/shapes.py plus extreme operands, outputs and 
 The outputs are requantized (random per-channel scales that saturate some outputs both ways)
 where the design has the requantization stage, as `--model rtl` runs layers; two more layers
 per dataflow check the stage's ReLU and the psum_bits sums a method's unit takes. Without the
-stage (arch not 8-bit, see rtl_plan.requant_refusal) every layer checks the sums."""
+stage (arch not 8-bit, see program.requant_refusal) every layer checks the sums."""
 
 from __future__ import annotations
 

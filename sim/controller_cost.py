@@ -46,8 +46,8 @@ import numpy as np
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
-from dlaforge.program import Shape, beat_elements, ceil_div, run_cycles
-from dlaforge.rtl_plan import REQUANT_PIECES, element_bytes
+from dlaforge.program import (REQUANT_PIECES, Shape, beat_elements, ceil_div, element_bytes,
+                              run_cycles)
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 

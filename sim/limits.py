@@ -14,7 +14,7 @@ What grows with a layer, per model (the limits leave a few GB and tens of second
   every image and group is its own tile) is checked for all layers; once it has chosen,
   `check_cycle_tiles` checks the exact count. At most MAX_TILES.
 - the RTL's schedule (`--schedule rtl`, `--model rtl`): its timing model holds one row per
-  tile of dlaforge.rtl_plan's tiling per command: at most MAX_TILES.
+  tile of accelerator_plan's tiling per command: at most MAX_TILES.
 - the RTL (`--model rtl`): the free-running simulator's time, about 2.5 us a cycle in Verilator
   on edge_tiny; a network's commands, by the cycle model's exact timing, may take at most
   MAX_RTL_CYCLES in all (about 20 minutes; ResNet-18 on edge_tiny takes 128-409 million).
@@ -28,7 +28,7 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import Gemm, RtlPlan
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 from dlaforge.workloads.hwop import HwOp
 
 from .analytical import Mapping, default_mapping, tile_candidates

@@ -1,4 +1,4 @@
-"""The generated accelerator's program (dlaforge.rtl_plan, run by dlaforge.hw) as the models
+"""The generated accelerator's program (accelerator_plan, run by dlaforge.hw) as the models
 price it under `--schedule rtl`, and its closed-form analytical estimate.
 
 A HwOp is `commands_of(op)` commands, one per image and group (`gemm_of`); each command is
@@ -7,8 +7,8 @@ counter of the RTL except the cycle count is a closed form of the tiles (`progra
 the cycles come from the exact timing model (sim/cycle/rtl_timing.py, equal to the RTL in
 tests/hw/test_icarus.py) or, here, from a closed form:
 
-Per tile i: its fold F_i (rtl_plan.fold_length); its DRAM step S_i, the loader's beats (one
-element per beat, `dram_beat_gap` cycles each; a zero-padding element one cycle and no beat,
+Per tile i: its fold F_i (accelerator_plan.fold_length); its DRAM step S_i, the loader's beats
+(one element per beat, `dram_beat_gap` cycles each; a zero-padding element one cycle and no beat,
 spread evenly over the tiles), the DRAM latency and the engine's two state cycles, plus the
 write-back of the output tile that left the accumulator two tiles before, a fetch cycle per row
 and a beat per element (with requantized outputs, before an n-block's first write-back the
@@ -27,8 +27,8 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import (REQUANT_PIECES, Gemm, RtlPlan, dram_beat_gap, element_bytes,
-                               fold_length)
+from dlaforge.program import REQUANT_PIECES, element_bytes
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan, dram_beat_gap, fold_length
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.methods.common import command_gemm as gemm_of  # noqa: F401

@@ -115,7 +115,7 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     """Per-layer Stats of `network` on `arch`; every op of a layer is summed into its record.
     With a `tracer` (cycle model only) each op's accesses are streamed to its trace files.
     `schedule` is "mapped" (the mapper's tiling and loop order) or "rtl" (the program the
-    generated accelerator runs, dlaforge.rtl_plan). `cache`, a dict the caller keeps across
+    generated accelerator runs, accelerator_plan). `cache`, a dict the caller keeps across
     runs (a sweep's worker), holds every priced op under `pricing_context` and the op.
     `progress`, when given, is called with each layer's name once the layer is priced."""
     arch.check_dataflow(dataflow)

@@ -5,7 +5,7 @@ in the fold engine, fold.py, which the command's `dataflow` field selects).
 Ports as hw/accelerator.py's: `cmd` (a stream of command descriptors, taken while idle),
 `busy`, the DRAM port (`rd_req` / `rd_resp` with tags, `wr`) and the `perf` counters.
 
-Buffers (amaranth.lib.memory, two halves each, sizes from rtl_plan.BufferGeometry): ifmap
+Buffers (amaranth.lib.memory, two halves each, sizes from program.BufferGeometry): ifmap
 (words of `rows` channels), weight (words of `cols` filters), accumulator (words of `cols`
 sums); with requantization the parameter table (words of `cols` filters' parameters, one word
 per filter block of the write-back's tile).

@@ -24,7 +24,7 @@ from amaranth import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from dlaforge.rtl_plan import REQUANT_PIECES
+from dlaforge.program import REQUANT_PIECES
 
 from .layouts import KINDS, Geometry
 from .nest import minimum, step_nest

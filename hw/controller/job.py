@@ -26,8 +26,8 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits, tile_words
-from dlaforge.rtl_plan import REQUANT_PIECES, requant_refusal
+from dlaforge.program import (CONTROLLER_DATAFLOWS, LOOP_ORDERS, REQUANT_PIECES, Mapping, Shape,
+                              fits, requant_refusal, tile_words)
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.requant_ref import Requant, random_requant
 

@@ -18,9 +18,9 @@ from amaranth.lib import data
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, beat_elements,
-                              ceil_div)
-from dlaforge.rtl_plan import REQUANT_PIECES, BufferGeometry, element_bytes, requant_refusal
+from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, REQUANT_PIECES,
+                              BufferGeometry, beat_elements, ceil_div, element_bytes,
+                              requant_refusal)
 
 from ..layouts import RtlParams, bits_for
 

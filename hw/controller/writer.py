@@ -21,7 +21,7 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from dlaforge.rtl_plan import REQUANT_PIECES
+from dlaforge.program import REQUANT_PIECES
 
 from ..layouts import bits_for
 from ..requant import Requantizer

@@ -33,8 +33,8 @@ from numba import njit
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
-from dlaforge.program import Mapping, Shape, beat_elements, beat_gap, ceil_div, run_cycles
-from dlaforge.rtl_plan import REQUANT_PIECES, element_bytes
+from dlaforge.program import (REQUANT_PIECES, Mapping, Shape, beat_elements, beat_gap, ceil_div,
+                              element_bytes, run_cycles)
 
 
 def tile_sequence(shape: Shape, mapping: Mapping) -> dict:

@@ -1,7 +1,7 @@
 """The RTL's timing model: cycles and counters of the generated accelerator (dlaforge.hw),
 computed without simulating it. `tests/hw/test_icarus.py` holds it equal to the RTL.
 
-The schedule is dlaforge.rtl_plan's (one array fold per tile; n-block, m-block, kd-block
+The schedule is accelerator_plan's (one array fold per tile; n-block, m-block, kd-block
 order); the program is hw/accelerator.py's. Cycle 0 is the first cycle after the command is
 taken; the layer's cycles are those until the accelerator is idle again.
 
@@ -43,7 +43,8 @@ import numpy as np
 from numba import njit
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import REQUANT_PIECES, Gemm, RtlPlan, dram_beat_gap, element_bytes
+from dlaforge.program import REQUANT_PIECES, element_bytes
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan, dram_beat_gap
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 

@@ -28,7 +28,8 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.workloads.methods.palquant.plan import (CODE_BITS, array_arch, command_gemm,
                                                       op_slices, slice_passes)
-from dlaforge.rtl_plan import Gemm, RtlPlan, dram_beat_gap, element_bytes, fold_length
+from dlaforge.program import element_bytes
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan, dram_beat_gap, fold_length
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 

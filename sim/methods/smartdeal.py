@@ -24,7 +24,8 @@ from numba import njit
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import dram_beat_gap, element_bytes, fold_length
+from dlaforge.program import element_bytes
+from dlaforge.workloads.methods.accelerator_plan import dram_beat_gap, fold_length
 from dlaforge.workloads.methods.smartdeal.plan import (BITMAP_READS, B_BYTES, REBUILT_BITS,
                                                       ROW_ENTRIES, WINDOW_ROWS, SmartDealPlan,
                                                       bitmap_bytes, check_arch, code_bytes)

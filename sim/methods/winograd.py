@@ -39,7 +39,8 @@ from dataclasses import replace
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import dram_beat_gap, element_bytes
+from dlaforge.program import element_bytes
+from dlaforge.workloads.methods.accelerator_plan import dram_beat_gap
 from dlaforge.workloads.methods.winograd.plan import (ACCELERATOR_SUMMED, UNIT, WinogradPlan,
                                                       output_bits)
 from dlaforge.stats import Stats

@@ -41,7 +41,7 @@ from numba import njit
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import Gemm, dram_beat_gap, fold_length
+from dlaforge.workloads.methods.accelerator_plan import Gemm, dram_beat_gap, fold_length
 from dlaforge.workloads.methods.xnor.plan import (DATAFLOW, DRAM_WORD_BYTES, SCALE_BITS, check,
                                                  layer_channels, plan, sums_fit, word_bits)
 from dlaforge.stats import Stats

@@ -20,8 +20,7 @@ from dlaforge.hw.controller.free_run import build_free, run_free
 from dlaforge.hw.controller.job import ControllerJob
 from dlaforge.hw.controller.network import ControllerNetworkJob, LayerSpec
 from dlaforge.hw.controller.run import run_amaranth
-from dlaforge.program import Mapping, Shape
-from dlaforge.rtl_plan import element_bytes
+from dlaforge.program import Mapping, Shape, element_bytes
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from simulators import needs, needs_icarus
 

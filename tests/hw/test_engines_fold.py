@@ -3,7 +3,7 @@ is on 2x3 and 3x2 arrays, from buffer contents the test places (the buffers are 
 of synchronous-read memories: data one cycle after the address), against the numpy GEMM of the
 tile: the accumulator rows written, their order and cycles, first_k (overwrite) and accumulate
 cases, the other half untouched, buffer rows past the tile's size ignored, and the fold's length
-equal to dlaforge.rtl_plan.fold_length."""
+equal to accelerator_plan.fold_length."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,8 @@ from amaranth.sim import Simulator
 
 from dlaforge.hw.fold import FoldEngine
 from dlaforge.hw.layouts import DATAFLOW_CODES, Geometry, RtlParams
-from dlaforge.rtl_plan import BufferGeometry, fold_length
+from dlaforge.program import BufferGeometry
+from dlaforge.workloads.methods.accelerator_plan import fold_length
 
 HALF = 5      # words per buffer half
 

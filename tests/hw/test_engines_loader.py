@@ -1,5 +1,5 @@
 """The load engine (hw/loader.py) on its own in Amaranth's simulator, driven through every tile
-of a small command in the order of dlaforge.rtl_plan, against an im2col model in numpy: the
+of a small command in the order of accelerator_plan, against an im2col model in numpy: the
 DRAM addresses it requests, in order, with their tags; the buffer writes (buffer, word, lane,
 data), zero-padding writes included, which need no DRAM read and never take a cycle in which
 read data arrives; one element per cycle, requests held until the DRAM takes them; and `done`
@@ -15,7 +15,7 @@ from dlaforge.hw.layouts import Geometry, RtlParams, command_fields
 from dlaforge.hw.loader import Loader
 from dlaforge.hw.shapes import conv
 from dlaforge.workloads.methods.palquant.plan import slice_passes
-from dlaforge.rtl_plan import Gemm, RtlPlan
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 
 IFMAP_BASE, WEIGHT_BASE = 7, 300
 
@@ -36,7 +36,7 @@ def im2col(g: Gemm, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tile_walk(plan: RtlPlan, passes=((0, 0),)):
-    """The loads of a command in the order of rtl_plan (with bit-sliced passes: n-block,
+    """The loads of a command in the order of accelerator_plan (with bit-sliced passes: n-block,
     m-block, pass, kd-block, as hw/tiles.py walks them): per tile the loader's inputs."""
     tn, tm, tk = plan.trips
     g = plan.gemm

@@ -1,5 +1,5 @@
 """The tile counter (hw/tiles.py) on its own in Amaranth's simulator, against the tile order of
-dlaforge.rtl_plan (RtlPlan.tiles) and a plain loop: block starts and sizes, first_k / last_k /
+accelerator_plan (RtlPlan.tiles) and a plain loop: block starts and sizes, first_k / last_k /
 last_m, the buffer and accumulator half parities, `finished`, `restart`, holding without
 `next`; with bit-sliced passes, the pass order of
 dlaforge.workloads.methods.palquant.plan.slice_passes (plane_a, plane_w, pass_end, shift_acc). Also `step_digits`, the mixed-radix counter."""
@@ -12,7 +12,8 @@ from dlaforge.arch import load_arch
 from dlaforge.hw.layouts import Geometry, RtlParams, command_fields
 from dlaforge.hw.tiles import TileCounter, step_digits
 from dlaforge.workloads.methods.palquant.plan import slice_passes
-from dlaforge.rtl_plan import Gemm, RtlPlan, ceil_div
+from dlaforge.program import ceil_div
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 
 OUTPUTS = ("n0", "m0", "kd0", "n_size", "m_size", "k_size", "first_k", "last_k", "last_m",
            "half", "out_half", "finished", "plane_a", "plane_w", "pass_end", "shift_acc")
@@ -103,7 +104,7 @@ def counter(params=RtlParams()):
     (3, 2, Gemm.matmul(5, 7, 3)),
     (2, 3, Gemm.matmul(1, 1, 1)),                                       # one tile
 ])
-def test_tile_order_matches_rtl_plan(arch_yaml, dataflow, rows, cols, gemm):
+def test_tile_order_matches_accelerator_plan(arch_yaml, dataflow, rows, cols, gemm):
     # 144 bytes of buffer: a few words per half, so that every dataflow cuts its streamed
     # dimension too (ws: Mt, os: Kt, is: Nt)
     arch = small_arch(arch_yaml, rows, cols, 144)

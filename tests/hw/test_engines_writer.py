@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 
 from dlaforge.hw.layouts import DATAFLOW_CODES, Geometry, RtlParams
 from dlaforge.hw.writer import Writer
-from dlaforge.rtl_plan import BufferGeometry
+from dlaforge.program import BufferGeometry
 from dlaforge.workloads.methods.requant_ref import requantize
 
 HALF = 4

@@ -10,7 +10,7 @@ from dlaforge.hw.network_job import NetworkJob
 from dlaforge.hw.shapes import conv
 from dlaforge.hw.sim_amaranth import run_commands_amaranth
 from dlaforge.hw.sim_cocotb import run_programs
-from dlaforge.rtl_plan import Gemm
+from dlaforge.workloads.methods.accelerator_plan import Gemm
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from simulators import needs_icarus
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from dlaforge.arch import arch_from_mapping, arch_mapping, load_arch
-from dlaforge.program import CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, Mapping, Shape, fits
-from dlaforge.rtl_plan import BufferGeometry
+from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, BufferGeometry, Mapping,
+                              Shape, fits)
 from dlaforge.sim.cycle.controller_timing import controller_counters
 
 from controller_reference import run_command

@@ -8,7 +8,7 @@ import pytest
 
 import dlaforge
 from dlaforge.arch import load_arch
-from dlaforge.rtl_plan import RtlPlan
+from dlaforge.workloads.methods.accelerator_plan import RtlPlan
 from dlaforge.hw.shapes import shapes
 from dlaforge.sim.cycle.rtl_timing import rtl_op_stats, rtl_timing
 from dlaforge.sim.energy import energy_table

@@ -21,7 +21,9 @@ has them all. What a family writes (the `MethodFamily` Protocol below):
   which may not import each other.
 
 The shared pieces stay here: `common.py` (what transforms share), `conv_ref.py` and
-`requant_ref.py` (the references every method builds on). docs/adding_a_method.md walks
+`requant_ref.py` (the references every method builds on), `accelerator_plan.py` (how the first
+accelerator, hw/accelerator.py, which the method units run on, tiles a layer; the families'
+plans extend it). docs/adding_a_method.md walks
 through adding a method end to end.
 """
 

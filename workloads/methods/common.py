@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import Gemm
+from dlaforge.workloads.methods.accelerator_plan import Gemm
 
 from ..hwop import HwOp
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlaforge.workloads.methods.palquant.plan import CODE_BITS, slice_tops
-from dlaforge.rtl_plan import Gemm
+from dlaforge.workloads.methods.accelerator_plan import Gemm
 from dlaforge.workloads.methods.palquant.reference import (LEVELS, bitsliced_conv, palquant_conv,
                                                            slices)
 

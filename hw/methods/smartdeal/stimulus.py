@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import Gemm, element_bytes
+from dlaforge.program import element_bytes
+from dlaforge.workloads.methods.accelerator_plan import Gemm
 from dlaforge.workloads.methods.smartdeal.plan import ROW_ENTRIES, SmartDealPlan, ce_rows
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.smartdeal.reference import (P_MAX, P_MIN, Decomposition, rebuild,

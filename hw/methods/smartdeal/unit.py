@@ -36,7 +36,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import BufferGeometry, element_bytes
+from dlaforge.program import BufferGeometry, element_bytes
 from dlaforge.workloads.methods.smartdeal.plan import (BITMAP_READS, B_BYTES, REBUILT_BITS,
                                                       ROW_ENTRIES, SmartDealBuffers, check_arch)
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from dlaforge.errors import RunError
 from dlaforge.hw.dram import DramModel, beat_gap
-from dlaforge.rtl_plan import element_bytes
+from dlaforge.program import element_bytes
 from dlaforge.workloads.methods.winograd.plan import output_bits
 from dlaforge.workloads.methods.winograd.reference import (input_transform_float, pad_input,
                                                           round_shift_float)

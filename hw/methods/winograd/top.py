@@ -33,7 +33,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import element_bytes
+from dlaforge.program import element_bytes
 from dlaforge.workloads.methods.winograd.plan import (ACCELERATOR_SUMMED, ALIGN_BITS,
                                                       LAYER_COUNTERS, SHIFT_BITS, WRITE_KINDS)
 from dlaforge.workloads.methods.winograd.reference import Variant

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlaforge.arch import ArchSpec
-from dlaforge.rtl_plan import Gemm
+from dlaforge.workloads.methods.accelerator_plan import Gemm
 from dlaforge.workloads.methods.xnor.plan import (DATAFLOW, DRAM_WORD_BYTES, INT8_PER_ELEMENT,
                                                   SCALE_BITS, SHIFT_BITS, kmap_scale,
                                                   layer_channels, plan, sums_fit, tap_bias,

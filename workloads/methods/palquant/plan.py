@@ -7,7 +7,7 @@ baseline accelerator with PE operands one sign bit wider (a 2-bit value and its 
 3-bit), since PalQuant's activation codes are unsigned (0..3) and its weight levels times
 three are odd and signed (2·q_w − 3 ∈ {−3, −1, 1, 3}). Everything else (rows, cols, buffer
 bytes, accumulator width, dataflows, DRAM) is the spec's, and the schedule is
-dlaforge.rtl_plan's: a layer of G groups is G commands, one per group.
+accelerator_plan's: a layer of G groups is G commands, one per group.
 
 Layers wider than 2 bits (bitslice_w4a4's 4-bit layers, PalQuant's int8 first conv and FC)
 run as bit-sliced commands: unsigned codes stored as 2-bit slice planes, and every output
@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import Gemm
+from dlaforge.workloads.methods.accelerator_plan import Gemm
 
 from ..common import command_gemm as one_command
 

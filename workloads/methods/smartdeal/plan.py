@@ -16,7 +16,7 @@ block), regions back to back, all in bytes (one DRAM element each):
          first: bit 3 the sign (1 = negative), bits 0-2 the exponent minus p_min.
 The region's length follows from its bitmap, so no offsets are stored.
 
-Tiles are those of the baseline ws schedule (dlaforge.rtl_plan): Kt = rows reduction rows x
+Tiles are those of the baseline ws schedule (accelerator_plan): Kt = rows reduction rows x
 Nt = cols filters held in the array, Mt ifmap rows streamed, n block outermost. The unit runs
 everything one step after another (no double buffering): per n block it loads the block's
 codes and rebuilds its weights once into the rebuilt-weight buffer; per tile it loads the
@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import Gemm, RtlPlan, ceil_div, operand_share_bits
+from dlaforge.program import ceil_div, operand_share_bits
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 
 from .reference import B_BITS, P_MAX, P_MIN
 

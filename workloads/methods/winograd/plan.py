@@ -13,7 +13,7 @@ the phases meet in DRAM, not in on-chip buffers):
 2. tap GEMMs: for each of the a² taps the sequencer waits until the port is ready, then gives
    the baseline accelerator one command, the 1x1 convolution
    M_tap[k, tile] = Σ_c U_tap[k, c] · V_tap[c, tile] (`tap_gemm`: C -> K channels over the tile
-   grid) with the tap's bases, timed by dlaforge.rtl_plan / sim/cycle/rtl_timing.py;
+   grid) with the tap's bases, timed by accelerator_plan / sim/cycle/rtl_timing.py;
 3. output transform: for every (filter, tile) the sequencer reads the a² tap sums, pushes
    them through the output-transform unit and writes the m x m outputs (tile by tile).
 
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import Gemm, RtlPlan, ceil_div
+from dlaforge.program import ceil_div
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 
 INPUT_STAGES = 3    # column transform, row transform, rounding shift and clamp
 OUTPUT_STAGES = 3   # alignment shift, column transform, row transform

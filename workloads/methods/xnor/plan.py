@@ -6,7 +6,7 @@ packing width of the spec), as workloads/methods/xnor/reference.pack_signs does:
 c // w is 1 for +1, 0 for -1, and the unused high bits of the last word are 0 in both the
 activations and the weights. A binarized layer of C channels is therefore a convolution of
 `words = ceil(C / w)` word-channels, and the unit runs it as the baseline's output-stationary
-GEMM (dlaforge.rtl_plan) on the `binary_arch` view of the spec: one w-bit word per ifmap and
+GEMM (accelerator_plan) on the `binary_arch` view of the spec: one w-bit word per ifmap and
 weight element, plus one `valid` bit stored with every ifmap element in the buffer (0 for a
 zero-padding pixel, so that padded taps add nothing, as the reference skips them).
 
@@ -38,7 +38,8 @@ from dataclasses import replace
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import Gemm, RtlPlan, ceil_div
+from dlaforge.program import ceil_div
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 
 DATAFLOW = "os"           # the unit's one dataflow: every PE owns an (output pixel, filter)
 SCALE_BITS = 16           # width of alpha_q and K_q (stored per filter, priced by sim/methods)

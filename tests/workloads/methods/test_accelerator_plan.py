@@ -6,7 +6,8 @@ import pytest
 
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
-from dlaforge.rtl_plan import BufferGeometry, Gemm, RtlPlan, dram_beat_gap, fold_length
+from dlaforge.program import BufferGeometry
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan, dram_beat_gap, fold_length
 
 
 def test_buffer_halves_follow_the_spec():

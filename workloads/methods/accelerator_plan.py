@@ -1,8 +1,11 @@
-"""How the generated accelerator (dlaforge.hw) lays out its buffers and tiles a layer.
+"""How the first accelerator (hw/accelerator.py, which the method units run on) tiles a layer.
 
-Shared by the RTL (hw/), which runs this schedule, and by the RTL timing model
-(sim/cycle/rtl_timing.py), which times it; neither may import the other, so the schedule lives
-here, in the core. It reads only the ArchSpec.
+Shared by its RTL (hw/), which runs this schedule, by its timing models
+(sim/cycle/rtl_timing.py, sim/rtl_program.py, sim/methods/) and by the method families' plans
+(workloads/methods/<family>/plan.py), which extend it; hw and sim may not import each other,
+so the schedule lives here, beside the method plans. It reads only the ArchSpec. The buffer
+geometry and the requantization table it shares with the mapped-program controller
+(hw/controller/) are in dlaforge/program.py.
 
 The accelerator runs one layer as a GEMM  out[m, n] = sum_kd A[m, kd] * B[kd, n]  with
 M = P*Q output pixels, Kd = C*R*S reduction and N = K filters (A is the im2col view of the
@@ -31,19 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arch import ArchSpec
-from .errors import SpecError
+from dlaforge.arch import ArchSpec
+from dlaforge.errors import SpecError
+from dlaforge.program import BufferGeometry, ceil_div, requant_refusal
 
 RTL_DATAFLOWS = ("ws", "os", "is")
-# Requantized outputs: a layer's per-channel parameters (workloads/methods/requant_ref.py) are a
-# table of K entries of REQUANT_PIECES one-byte DRAM elements: multiplier bits 0-7, multiplier
-# bits 8-15, shift. The accelerator reads an n-block's entries once, before its first
-# write-back (hw/requant.py).
-REQUANT_PIECES = 3
-
-
-def ceil_div(a, b):
-    return -(-a // b)
 
 
 def fold_length(dataflow: str, rows: int, cols: int, T: int) -> int:
@@ -61,36 +56,6 @@ def dram_beat_gap(nbytes: int, bandwidth_bytes_per_cycle: float) -> int:
     return max(1, math.ceil(nbytes / bandwidth_bytes_per_cycle))
 
 
-def element_bytes(bits: int) -> int:
-    return (bits + 7) // 8
-
-
-@dataclass(frozen=True)
-class BufferGeometry:
-    """Depth (words) of one half of each double-buffered on-chip buffer."""
-
-    ifmap_half: int
-    weight_half: int
-    acc_half: int
-
-    @staticmethod
-    def of(arch: ArchSpec) -> BufferGeometry:
-        pe = arch.pe_array
-        word_bits = {"ifmap": pe.rows * pe.ifmap_bits, "weight": pe.cols * pe.weight_bits,
-                     "ofmap": pe.cols * pe.psum_bits}
-        halves = {}
-        for operand, bits in word_bits.items():
-            halves[operand] = operand_share_bits(arch, operand) // bits // 2
-        return BufferGeometry(halves["ifmap"], halves["weight"], halves["ofmap"])
-
-
-def operand_share_bits(arch: ArchSpec, operand: str) -> int:
-    """Bits of the on-chip level holding `operand` that are its own: the level split evenly
-    between the operands it holds."""
-    level = arch.shared_level(operand)
-    return level.size_bytes * 8 // len(level.operands)
-
-
 def tile_sizes(arch: ArchSpec, dataflow: str) -> tuple[int, int, int]:
     """(Mt, Kt, Nt) of `dataflow`'s tiles on `arch` (the rule of the module docstring; whether
     the buffers hold them is RtlPlan.make's check)."""
@@ -99,21 +64,6 @@ def tile_sizes(arch: ArchSpec, dataflow: str) -> tuple[int, int, int]:
     return {"ws": (min(geo.ifmap_half, geo.acc_half), rows, cols),
             "os": (rows, min(geo.ifmap_half, geo.weight_half), cols),
             "is": (cols, rows, min(geo.ifmap_half, geo.acc_half))}[dataflow]
-
-
-def requant_refusal(arch: ArchSpec) -> str | None:
-    """Why the RTL cannot requantize its outputs on `arch` (None if it can): the per-channel
-    parameters are stored as REQUANT_PIECES one-byte DRAM elements, so the DRAM elements must
-    be 8 bits wide, and an output must fit the write port's psum_bits."""
-    pe = arch.pe_array
-    element = max(pe.ifmap_bits, pe.weight_bits)
-    if element != 8:
-        return (f"requantized outputs need 8-bit DRAM elements (their parameters are read as "
-                f"bytes); arch {arch.name!r} has {element}-bit elements")
-    if pe.ofmap_bits > pe.psum_bits:
-        return (f"requantized outputs of {pe.ofmap_bits} bits do not fit the {pe.psum_bits}-bit "
-                f"accumulators of arch {arch.name!r}")
-    return None
 
 
 @dataclass(frozen=True)
@@ -155,7 +105,7 @@ class RtlPlan:
     Mt: int
     Kt: int
     Nt: int
-    requant: bool = False     # outputs requantized to ofmap_bits (see REQUANT_PIECES)
+    requant: bool = False     # outputs requantized to ofmap_bits (see program.REQUANT_PIECES)
 
     @staticmethod
     def make(arch: ArchSpec, dataflow: str, gemm: Gemm, requant: bool = False) -> RtlPlan:
