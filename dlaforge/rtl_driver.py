@@ -59,31 +59,6 @@ def cycle_limit(expected: int) -> int:
     return expected + expected // 4 + 10_000
 
 
-def controller_refusal(arch: ArchSpec, op, dataflow: str) -> str:
-    """Why the controller cannot run `op` under `dataflow` (for an op controller_runs refuses):
-    what the RTL cannot run at all, or its smallest tile (one filter, one channel, one output
-    pixel) overflowing a buffer half."""
-    from .program import BufferGeometry, tile_words
-    from .sim.controller_cost import shape_of
-    from .sim.rtl_program import rtl_cannot_run
-
-    reason = rtl_cannot_run(arch, op, dataflow)
-    if reason is not None:
-        return reason
-    s, pe = shape_of(op), arch.pe_array
-    words = tile_words(pe.rows, pe.cols, W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q, stride=s.stride,
-                       padding=s.padding, kt=1, ct=1, pt=1, qt=1)
-    geo = BufferGeometry.of(arch)
-    halves = {"ifmap": geo.ifmap_half, "weight": geo.weight_half, "ofmap": geo.acc_half}
-    what = {"ifmap": " (the input window)", "weight": "", "ofmap": " (accumulator)"}
-    over = [f"{int(words[o])} {o} words{what[o]}, more than the {halves[o]} of a buffer half"
-            for o in halves if words[o] > halves[o]]
-    if not over:
-        return f"the controller does not run dataflow {dataflow}"
-    return (f"the controller's smallest tile (one filter, one channel, one output pixel) "
-            f"needs {'; '.join(over)}")
-
-
 @dataclass
 class _Plan:
     """What one dataflow's run will do, settled before anything runs."""
@@ -96,7 +71,7 @@ class _Plan:
 def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str) -> _Plan:
     from .program import CONTROLLER_DATAFLOWS
     from .sim.analytical import search
-    from .sim.controller_cost import controller_runs, shape_of
+    from .sim.controller_cost import controller_refusal, controller_runs, shape_of
     from .sim.cycle.controller_timing import controller_counters
     from .sim.energy import energy_table
     from .sim.limits import check_cycle_tiles, check_rtl_cycles
@@ -151,13 +126,14 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
 
 def _run(arch: ArchSpec, network, plan: _Plan, method: str, batch: int, version: str,
          objective: str) -> RunRecord:
-    from .sim.energy import energy_table
+    from .sim.energy import energy_table, time_energy
 
     sim = choose_simulator(plan.cycles)
+    table = energy_table(arch)
     ops_of = {layer.name: sum(1 for entry in plan.ops if entry[0] is layer)
               for layer in network.layers}
     chainable = [ops_of[layer.name] == 1 for layer, _, _ in plan.ops]
-    priced = _run_controller(arch, plan, chainable, sim, energy_table(arch))
+    priced = _run_controller(arch, plan, chainable, sim, table)
     by_layer = {}
     for (layer, _, _), entry in zip(plan.ops, priced):
         by_layer.setdefault(layer.name, []).append(entry)
@@ -168,12 +144,12 @@ def _run(arch: ArchSpec, network, plan: _Plan, method: str, batch: int, version:
         mappings = [m for _, m, _ in entries]
         mapping = mappings[0] if len(mappings) == 1 else {"ops": mappings}
         records.append(LayerRecord(name=layer.name, kind=layer.kind, shape=layer.shape(),
-                                   stats=replace(stats, macs=layer.macs),
+                                   stats=time_energy(replace(stats, macs=layer.macs), table),
                                    mapping={**mapping, "simulator": sim,
                                             "input": entries[0][2]}))
     return RunRecord(version=version, arch=arch.name, network=network.name,
                      dataflow=plan.dataflow, model="rtl", method=method, batch=batch,
-                     objective=objective, layers=tuple(records))
+                     objective=objective, layers=tuple(records), area_um2=table.area_um2)
 
 
 def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, table) -> list:

@@ -46,8 +46,8 @@ import numpy as np
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
-from dlaforge.program import (REQUANT_PIECES, Shape, beat_elements, ceil_div, element_bytes,
-                              run_cycles)
+from dlaforge.program import (REQUANT_PIECES, BufferGeometry, Shape, beat_elements, ceil_div,
+                              element_bytes, run_cycles)
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
@@ -68,6 +68,27 @@ def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     one = np.ones(1, np.int64)
     return bool(grid_fits(arch, shape_of(op), {"kt": one, "ct": one, "pt": one,
                                                 "qt": one})[0])
+
+
+def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
+    """Why the controller cannot run `op` under `dataflow` (for an op controller_runs refuses):
+    what the RTL cannot run at all, or its smallest tile (one filter, one channel, one output
+    pixel) overflowing a buffer half."""
+    reason = rtl_cannot_run(arch, op, dataflow)
+    if reason is not None:
+        return reason
+    s, pe = shape_of(op), arch.pe_array
+    words = program.tile_words(pe.rows, pe.cols, W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q,
+                               stride=s.stride, padding=s.padding, kt=1, ct=1, pt=1, qt=1)
+    geo = BufferGeometry.of(arch)
+    halves = {"ifmap": geo.ifmap_half, "weight": geo.weight_half, "ofmap": geo.acc_half}
+    what = {"ifmap": " (the input window)", "weight": "", "ofmap": " (accumulator)"}
+    over = [f"{int(words[o])} {o} words{what[o]}, more than the {halves[o]} of a buffer half"
+            for o in halves if words[o] > halves[o]]
+    if not over:
+        return f"the controller does not run dataflow {dataflow}"
+    return (f"the controller's smallest tile (one filter, one channel, one output pixel) "
+            f"needs {'; '.join(over)}")
 
 
 def shape_of(op: HwOp) -> Shape:

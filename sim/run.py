@@ -17,6 +17,7 @@ from .analytical import search
 from .methods import method_timing
 from .energy import energy_table, time_energy
 from .limits import check_sizes
+from .controller_cost import controller_refusal, controller_runs
 from .rtl_program import analytical_rtl_stats, rtl_cannot_run, rtl_layer_reason, rtl_mapping
 from .scalesim_mode import scalesim_stats
 from .vector_cost import vector_stats
@@ -28,9 +29,17 @@ SCHEDULES = ("mapped", "rtl")
 
 
 def _rtl_pricing(arch: ArchSpec, method: str, model: str, dataflow: str, layer, op):
-    """(price, mapping) of one op under `--schedule rtl`: the method's hardware when it runs
-    the op (through its timing model, cycle model only), else the baseline accelerator (a
-    method's int8 edge layers, Winograd's direct-convolution fallback), else SpecError."""
+    """(price, mapping) of one op under `--schedule rtl`: the baseline's generated hardware is
+    the controller, which runs the mapper's program (None: priced as under --schedule mapped);
+    a method's, its units when they run the op (through their timing model, cycle model only),
+    else the first accelerator beside them (a method's int8 edge layers, Winograd's
+    direct-convolution fallback); SpecError for an op the hardware cannot run."""
+    if method == "baseline" and not isinstance(op, VectorOp):
+        if not controller_runs(arch, op, dataflow):
+            raise SpecError(f"--schedule rtl: the generated hardware cannot run layer "
+                            f"{layer.name!r} under {dataflow}: "
+                            f"{controller_refusal(arch, op, dataflow)}")
+        return None
     reasons = []
     if isinstance(op, VectorOp):
         raise SpecError(f"--schedule rtl: the generated hardware has no vector unit for layer "
@@ -124,8 +133,9 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     ops = [(layer, [vector_work(layer, layer.ifmap_bits or arch.pe_array.ifmap_bits)]
              if layer.kind == "vector" else chosen.transform(layer, arch))
            for layer in network.layers]
-    check_sizes(arch, [(layer, layer_ops) for layer, layer_ops in ops
-                       if layer.kind != "vector"], dataflow, model, schedule)   # before pricing
+    # before pricing; the baseline's hardware (the controller) runs the mapper's program
+    check_sizes(arch, [(layer, layer_ops) for layer, layer_ops in ops if layer.kind != "vector"],
+                dataflow, model, "mapped" if method == "baseline" else schedule)
     # under --schedule rtl every op's hardware is settled before anything is priced
     rtl_programs = {id(op): _rtl_pricing(arch, method, model, dataflow, layer, op)
                     for layer, layer_ops in ops for op in layer_ops} if schedule == "rtl" else {}
@@ -164,10 +174,9 @@ def settle_schedule(arch: ArchSpec, model: str, schedule: str | None) -> str:
     if schedule not in SCHEDULES:
         raise SpecError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
     if model == "rtl" and schedule != "rtl":
-        raise SpecError("--model rtl runs the generated hardware's own program (the "
-                        "mapper's on the controller where it runs every layer, as under ws; "
-                        "else the fixed program --schedule rtl prices); --schedule mapped is "
-                        "for the analytical and cycle models")
+        raise SpecError("--model rtl runs the generated hardware's own program, what "
+                        "--schedule rtl (its default) prices; --schedule mapped is for the "
+                        "analytical and cycle models")
     if schedule == "rtl" and arch.scalesim is not None:
         raise SpecError("--schedule rtl needs a preset or arch YAML: a SCALE-Sim .cfg runs "
                         "SCALE-Sim's schedule")

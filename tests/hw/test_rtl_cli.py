@@ -241,3 +241,30 @@ def test_a_failed_rtl_run_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err == "dlaforge: error: RTL output of layer 'c1' (ws) differs from the reference\n"
     assert not out.exists()
+
+
+@needs_icarus
+def test_the_rtl_record_prices_cycles_and_area_as_the_cycle_model(tmp_path):
+    """Leakage x the RTL's cycles (static energy), the clock's and controller's energy per
+    cycle and the arch's areas reach a --model rtl record exactly as the cycle model's."""
+    from dlaforge.arch import arch_from_mapping, arch_mapping
+    from dlaforge.rtl_driver import run_rtl_network
+    from dlaforge.sim.run import run_network
+
+    data = arch_mapping("edge_tiny")
+    data["energy"] = {**data.get("energy", {}), "clock_pj_per_cycle": 3.0,
+                      "control_pj_per_cycle": 0.5, "leakage_mw": 2.0}
+    data["memory"] = [{**level, "area_um2": 1000.0, "leakage_mw": 0.25}
+                      if level["name"] == "scratchpad" else level for level in data["memory"]]
+    arch = arch_from_mapping(data)
+    csv = tmp_path / "tiny.csv"
+    csv.write_text(TINY_CSV)
+    network = load_network(str(csv))
+    rtl = run_rtl_network(arch, network, "ws", "baseline", 1, "test").to_json()
+    cycle = run_network(arch, network, "ws", "baseline", "energy", 1, "test", "cycle").to_json()
+    assert rtl["area_um2"] == cycle["area_um2"] == {"scratchpad": 1000.0}
+    for rtl_row, cycle_row in zip(rtl["layers"], cycle["layers"]):
+        assert rtl_row["cycles"] == cycle_row["cycles"]
+        assert rtl_row["static_energy_pj"] == cycle_row["static_energy_pj"] > 0
+        assert rtl_row["energy_pj"] == cycle_row["energy_pj"]
+        assert rtl_row["energy_breakdown_pj"]["clock"] == pytest.approx(3.0 * rtl_row["cycles"])
