@@ -22,15 +22,15 @@ start its accumulator half's next user, so no other interlock is needed. Every s
 DRAM engine lasts at least one cycle (GATE, PARAMS, WRITE, LOAD, ADV); `sim/cycle/rtl_timing.py`
 times exactly this program.
 
-Requantization (designs with Geometry.requant, see hw/layouts.py and hw/requant.py): the
+Requantization (designs with DesignParams.requant, see hw/layouts.py and hw/requant.py): the
 ParamTable shares the DRAM read port with the loader (they never issue in the same state);
 responses tagged `param` go to the table, the others to the loader. The writer requantizes
 with the table's entries; outputs are then ofmap_bits wide in DRAM.
 
-Bit-sliced passes (only with RtlParams.slice_bits, see hw/layouts.py): the tile counters walk
-every output tile's kd blocks once per slice pair, and the first fold of each diagonal after
-the first adds its sums to the accumulator rows shifted left by slice_bits (Horner's rule), so
-the write-back sends Σ 2^(slice_bits·(i+j)) · Σ a_i·w_j.
+Bit-sliced passes (only with GeneratorParams.slice_bits, see hw/layouts.py): the tile counters
+walk every output tile's kd blocks once per slice pair, and the first fold of each diagonal
+after the first adds its sums to the accumulator rows shifted left by slice_bits (Horner's
+rule), so the write-back sends Σ 2^(slice_bits·(i+j)) · Σ a_i·w_j.
 
 Counters (elements unless named bytes): cycles while busy, busy_cycles of the array, buffer
 reads and writes per buffer, DRAM bytes read and written (a parameter element is one byte,
@@ -50,18 +50,18 @@ from dlaforge.program import element_bytes
 from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 
 from .fold import FoldEngine, fold_loaded_tiles, wire_fold
-from .layouts import Geometry, RtlParams
+from .layouts import DesignParams, GeneratorParams
 from .loader import Loader, wire_buffer_writes
 from .requant import ParamTable
 from .tiles import TileCounter
 from .writer import Writer
 
 
-def buildable(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
+def buildable(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> DesignParams:
     """The geometry of `arch`'s accelerator, or SpecError if the RTL cannot build it (no ws or
     os dataflow, or buffers too small for one tile). Call it before constructing an
     Accelerator: Amaranth warns about an elaboratable whose constructor failed."""
-    geo = Geometry.of(arch, params)
+    geo = DesignParams.of(arch, params)
     if not geo.dataflows:
         raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (ws, os, is)")
     for dataflow in geo.dataflows:
@@ -69,7 +69,7 @@ def buildable(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
     return geo
 
 
-def buffer_ports(m: Module, geo: Geometry) -> tuple:
+def buffer_ports(m: Module, geo: DesignParams) -> tuple:
     """The double-buffered ifmap, weight and accumulator buffers (each two halves deep), added
     to `m`, and their ports: ifmap and weight write (lane enables) and read, accumulator write,
     read by the fold engine and read by the writer."""
@@ -100,7 +100,7 @@ def accelerator_ports(geo) -> dict:
 
 
 class Accelerator(wiring.Component):
-    def __init__(self, arch: ArchSpec, params: RtlParams = RtlParams()):
+    def __init__(self, arch: ArchSpec, params: GeneratorParams = GeneratorParams()):
         self.arch = arch
         self.geo = geo = buildable(arch, params)
         super().__init__(accelerator_ports(geo))

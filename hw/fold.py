@@ -31,7 +31,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .array import Skew, SystolicArray
-from .layouts import Geometry, bits_for, dataflow_flags
+from .layouts import DesignParams, bits_for, dataflow_flags
 from .pe import MacPE, Mode
 
 
@@ -54,7 +54,7 @@ def buffer_ports(geo) -> dict:
 
 
 class FoldEngine(wiring.Component):
-    def __init__(self, geo: Geometry, pe=MacPE):
+    def __init__(self, geo: DesignParams, pe=MacPE):
         self.geo, self.pe = geo, pe
         db = geo.params.dim_bits
         super().__init__({

@@ -1,5 +1,6 @@
-"""The accelerator's interfaces: command descriptor, DRAM stream payloads, counters, and the
-generator parameters that are not in the ArchSpec.
+"""The accelerator's interfaces: command descriptor, DRAM stream payloads, counters; the
+generator's parameters that are not in the ArchSpec (GeneratorParams) and the design's
+parameters derived from both (DesignParams).
 
 DRAM is addressed in elements (one ifmap, weight or output element per address). A read
 request carries a `tag` that the DRAM returns with the data (as an AXI ID would): it names the
@@ -11,15 +12,15 @@ Nt and tile counts tn, tm, tk; DRAM bases of the ifmap (C x H x W), the weights 
 and the outputs (K x P x Q: psum_bits sums, or ofmap_bits when requantized); `dataflow` is
 0 (ws), 1 (os) or 2 (is).
 
-Requantization (only in a design with the requantization stage, `Geometry.requant`: RtlParams
-.requant and an arch that program.requant_refusal allows): `requant` = 1 writes every output
-requantized to ofmap_bits (workloads/methods/requant_ref.py) with the per-channel parameters of
-the table at `requant_base` (K entries of program.REQUANT_PIECES byte elements), `relu` = 1
-adds the ReLU. With `requant` = 0 the outputs are the psum_bits sums, as in a design without
-the stage. A read request for a parameter carries `tag.param` = 1, `tag.word` its channel in
-the n-block and `tag.lane` its piece.
+Requantization (only in a design with the requantization stage, `DesignParams.requant`:
+GeneratorParams.requant and an arch that program.requant_refusal allows): `requant` = 1 writes
+every output requantized to ofmap_bits (workloads/methods/requant_ref.py) with the per-channel
+parameters of the table at `requant_base` (K entries of program.REQUANT_PIECES byte elements),
+`relu` = 1 adds the ReLU. With `requant` = 0 the outputs are the psum_bits sums, as in a design
+without the stage. A read request for a parameter carries `tag.param` = 1, `tag.word` its
+channel in the n-block and `tag.lane` its piece.
 
-Bit-sliced passes (only in a design generated with `RtlParams.slice_bits` > 0): an operand
+Bit-sliced passes (only in a design generated with `GeneratorParams.slice_bits` > 0): an operand
 wider than the PEs is stored in DRAM as slice planes of `slice_bits` each (plane i holds bits
 i*slice_bits and up; ifmap planes `ifmap_plane` elements apart, weight planes `weight_plane`
 apart), and every output tile is accumulated over the (a_top+1) x (w_top+1) slice pairs, most
@@ -47,8 +48,9 @@ REQUANT_FIELDS = ("requant", "relu", "requant_base")
 
 
 @dataclass(frozen=True)
-class RtlParams:
-    """Widths the spec does not fix: DRAM element address, command dims, counters;
+class GeneratorParams:
+    """The generator's own parameters, those the spec does not fix: the widths of a DRAM
+    element address, of the command dims and of the counters;
     `slice_bits`, the slice width of bit-sliced passes (0: the design has no passes); and
     `requant`, whether to build the requantization stage (where the arch allows it)."""
 
@@ -60,8 +62,9 @@ class RtlParams:
 
 
 @dataclass(frozen=True)
-class Geometry:
-    """Everything the generator derives from the spec (and RtlParams)."""
+class DesignParams:
+    """The parameters of the generated design, everything the generator derives from the spec
+    and its GeneratorParams (the manifest's `parameters`, hw/verilog.manifest)."""
 
     rows: int
     cols: int
@@ -70,20 +73,20 @@ class Geometry:
     psum_bits: int
     buffers: BufferGeometry
     dataflows: tuple
-    params: RtlParams
+    params: GeneratorParams
     requant: bool = False      # the design has the requantization stage
     ofmap_bits: int = 8        # requantized output width
     block_filters: int = 0     # most filters of one n-block (the parameter table's depth)
 
     @staticmethod
-    def of(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
+    def of(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> DesignParams:
         pe = arch.pe_array
         dataflows = built_dataflows(arch)
         requant = params.requant and requant_refusal(arch) is None and bool(dataflows)
         block_filters = max((tile_sizes(arch, df)[2] for df in dataflows), default=0)
-        return Geometry(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
-                        BufferGeometry.of(arch), dataflows, params, requant, pe.ofmap_bits,
-                        block_filters if requant else 0)
+        return DesignParams(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
+                            BufferGeometry.of(arch), dataflows, params, requant, pe.ofmap_bits,
+                            block_filters if requant else 0)
 
     @property
     def tag_layout(self) -> data.StructLayout:
@@ -133,7 +136,7 @@ def built_dataflows(arch: ArchSpec) -> tuple:
                  and (df != "is" or pe.ifmap_bits == pe.weight_bits))
 
 
-def dataflow_flags(m, geo: Geometry, code) -> dict:
+def dataflow_flags(m, geo: DesignParams, code) -> dict:
     """One-bit signals ws / os / is for the command's dataflow `code` (constants when the
     design builds a single dataflow)."""
     flags = {}
@@ -155,7 +158,7 @@ def bits_for(count: int) -> int:
 
 
 def command_fields(plan: RtlPlan, ifmap_base: int, weight_base: int, ofmap_base: int,
-                   params: RtlParams = RtlParams(), slices: dict | None = None,
+                   params: GeneratorParams = GeneratorParams(), slices: dict | None = None,
                    requant_base: int = 0, relu: bool = False) -> dict:
     """The command descriptor of `plan` as a dict of field values (with `slices`, the values
     of the bit-sliced pass fields; with plan.requant, the requantization fields, its table at
@@ -168,11 +171,11 @@ def command_fields(plan: RtlPlan, ifmap_base: int, weight_base: int, ofmap_base:
             "Nt": plan.Nt, "tn": tn, "tm": tm, "tk": tk, "M": g.M, "Kd": g.Kd,
             "ifmap_base": ifmap_base, "weight_base": weight_base, "ofmap_base": ofmap_base,
             "dataflow": DATAFLOW_CODES[plan.dataflow], **(slices or {})}
-    geo = Geometry.of(plan.arch, params)
+    geo = DesignParams.of(plan.arch, params)
     if plan.requant:
         if not geo.requant:
             raise SpecError(requant_refusal(plan.arch) or "the design has no requantization "
-                            "stage (RtlParams.requant is off)")
+                            "stage (GeneratorParams.requant is off)")
         fields.update({"requant": 1, "relu": int(relu), "requant_base": requant_base})
     layout = geo.command_layout()
     for name, value in fields.items():

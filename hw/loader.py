@@ -28,7 +28,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .layouts import SLICE_FIELDS, Geometry, bits_for, dataflow_flags
+from .layouts import SLICE_FIELDS, DesignParams, bits_for, dataflow_flags
 from .tiles import step_digits
 
 
@@ -40,7 +40,7 @@ class Phase(enum.Enum, shape=2):
 
 
 class Loader(wiring.Component):
-    def __init__(self, geo: Geometry):
+    def __init__(self, geo: DesignParams):
         self.geo = geo
         p = geo.params
         cmd = geo.command_layout()

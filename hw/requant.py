@@ -24,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 from dlaforge.program import REQUANT_PIECES
 from dlaforge.workloads.methods.requant_ref import MULTIPLIER_BITS, SHIFT_BITS, Requant
 
-from .layouts import Geometry, bits_for
+from .layouts import DesignParams, bits_for
 
 PARAM_LAYOUT = data.StructLayout({"multiplier": unsigned(MULTIPLIER_BITS),
                                   "shift": unsigned(SHIFT_BITS)})
@@ -62,7 +62,7 @@ class Requantizer(wiring.Component):
 
 
 class ParamTable(wiring.Component):
-    def __init__(self, geo: Geometry):
+    def __init__(self, geo: DesignParams):
         self.geo = geo
         p = geo.params
         super().__init__({

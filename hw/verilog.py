@@ -40,7 +40,7 @@ from dlaforge.arch import ArchSpec
 from dlaforge.outputs import publish_files
 
 from .accelerator import Accelerator, buildable
-from .layouts import DATAFLOW_CODES, Geometry, RtlParams
+from .layouts import DATAFLOW_CODES, DesignParams, GeneratorParams
 
 TOP = "dlaforge_accel"       # the top module of `dlaforge rtl generate`'s design
 # What Amaranth's (Yosys') Verilog needs from `verilator --lint-only`: operands of different
@@ -94,7 +94,7 @@ def manifest(dut: Accelerator, arch: ArchSpec) -> dict:
         if isinstance(shape, data.StructLayout):
             entry["fields"] = _fields(shape)
         ports.append(entry)
-    geo: Geometry = dut.geo
+    geo: DesignParams = dut.geo
     return {
         "top": TOP, "arch": arch.name, "clock": "clk", "reset": "rst (synchronous, active high)",
         "parameters": {"rows": geo.rows, "cols": geo.cols, "ifmap_bits": geo.ifmap_bits,
@@ -114,7 +114,8 @@ def manifest(dut: Accelerator, arch: ArchSpec) -> dict:
     }
 
 
-def generate(arch: ArchSpec, out_dir: Path, params: RtlParams = RtlParams()) -> tuple[Path, Path]:
+def generate(arch: ArchSpec, out_dir: Path,
+             params: GeneratorParams = GeneratorParams()) -> tuple[Path, Path]:
     """Write `<top>.v` and `<top>.json` into `out_dir`, created (if its parent exists) only
     once the design has been built."""
     buildable(arch, params)

@@ -5,7 +5,7 @@ accumulator word of the row; then one write request per lane (ws, os: filters n;
 to ofmap_base + (n0+n)*M + m0+m (K x P x Q order), each held until the DRAM takes it. `done` is
 high in the cycle the last one is taken.
 
-In a design with the requantization stage (Geometry.requant), a command with `requant` = 1
+In a design with the requantization stage (DesignParams.requant), a command with `requant` = 1
 sends each sum through hw/requant.Requantizer with its filter's parameters: `channel` (the
 lane's filter n under ws and os, the row's under is) addresses the ParamTable, whose entry
 comes back on `param` in the same cycle.
@@ -17,12 +17,12 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .layouts import Geometry, bits_for, dataflow_flags
+from .layouts import DesignParams, bits_for, dataflow_flags
 from .requant import PARAM_LAYOUT, Requantizer
 
 
 class Writer(wiring.Component):
-    def __init__(self, geo: Geometry):
+    def __init__(self, geo: DesignParams):
         self.geo = geo
         p = geo.params
         ports = {

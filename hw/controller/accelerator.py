@@ -35,7 +35,7 @@ from amaranth.lib import data, memory, wiring
 
 from ..accelerator import accelerator_ports
 from ..fold import fold_loaded_tiles
-from ..layouts import RtlParams
+from ..layouts import GeneratorParams
 from .fetch import Fetcher, beat_write
 from .fold import FoldEngine
 from .layouts import KINDS, Geometry
@@ -44,7 +44,7 @@ from .writer import Writer, param_word_layout
 
 
 class ControllerAccelerator(wiring.Component):
-    def __init__(self, arch, params: RtlParams = RtlParams()):
+    def __init__(self, arch, params: GeneratorParams = GeneratorParams()):
         self.arch = arch
         self.geo = geo = Geometry.of(arch, params)
         super().__init__(accelerator_ports(geo))

@@ -22,7 +22,7 @@ from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, REQUA
                               BufferGeometry, beat_elements, ceil_div, element_bytes,
                               requant_refusal)
 
-from ..layouts import RtlParams, bits_for
+from ..layouts import GeneratorParams, bits_for
 
 KINDS = {"ifmap": 0, "weight": 1, "psum": 2, "param": 3}   # tag.kind: the buffer a read fills
 DIM_FIELDS = ("N", "C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Ct", "Kt",
@@ -53,7 +53,7 @@ class Beats:
 
 @dataclass(frozen=True)
 class Geometry:
-    """What the generator derives from the spec (names as hw/layouts.Geometry's, for the
+    """What the generator derives from the spec (names as hw/layouts.DesignParams', for the
     Verilog manifest), plus the DRAM beats."""
 
     rows: int
@@ -64,12 +64,12 @@ class Geometry:
     ofmap_bits: int
     buffers: BufferGeometry
     beats: Beats
-    params: RtlParams
+    params: GeneratorParams
     requant: bool
     dataflows: tuple = ("ws",)     # those of CONTROLLER_DATAFLOWS the arch lists: a fold each
 
     @staticmethod
-    def of(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
+    def of(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> Geometry:
         """SpecError if the controller cannot be built for `arch`."""
         pe = arch.pe_array
         # is holds an ifmap element where ws holds a weight: it needs equal widths

@@ -22,7 +22,7 @@ from dlaforge.errors import RunError, SpecError
 from dlaforge.program import CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS
 
 from ..dram import DramModel
-from ..layouts import RtlParams
+from ..layouts import GeneratorParams
 from ..sim_amaranth import serve_command
 from ..sim_cocotb import compile_verilog
 from ..verilog import manifest, write_complete
@@ -96,7 +96,7 @@ DRAM_LAYOUTS = {
 }
 
 
-def buildable(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
+def buildable(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> Geometry:
     """The controller's geometry for `arch`, or SpecError if it cannot be built (call it
     before constructing a ControllerAccelerator: Amaranth warns about an elaboratable whose
     constructor failed)."""

@@ -10,7 +10,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from dlaforge.hw.fold import FoldEngine
-from dlaforge.hw.layouts import DATAFLOW_CODES, Geometry, RtlParams
+from dlaforge.hw.layouts import DATAFLOW_CODES, DesignParams, GeneratorParams
 from dlaforge.program import BufferGeometry
 from dlaforge.workloads.methods.accelerator_plan import fold_length
 
@@ -21,8 +21,8 @@ def run_folds(rows, cols, folds, ifmap, weight, acc):
     """Run `folds` (dicts of the engine's inputs) one after another, a cycle apart; the memories
     (arrays of words) are changed in place. Per fold: its start cycle, done cycles, the
     accumulator writes (cycle, address, row) and reads (cycle, address)."""
-    geo = Geometry(rows, cols, 8, 8, 32, BufferGeometry(HALF, HALF, HALF), ("ws", "os", "is"),
-                   RtlParams(requant=False))
+    geo = DesignParams(rows, cols, 8, 8, 32, BufferGeometry(HALF, HALF, HALF),
+                       ("ws", "os", "is"), GeneratorParams(requant=False))
     dut = FoldEngine(geo)
     log = []
 

@@ -11,7 +11,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from dlaforge.arch import load_arch
-from dlaforge.hw.layouts import Geometry, RtlParams, command_fields
+from dlaforge.hw.layouts import DesignParams, GeneratorParams, command_fields
 from dlaforge.hw.loader import Loader
 from dlaforge.hw.shapes import conv
 from dlaforge.workloads.methods.palquant.plan import slice_passes
@@ -57,7 +57,7 @@ def tile_walk(plan: RtlPlan, passes=((0, 0),)):
     return tiles
 
 
-def tile_elements(plan: RtlPlan, geo: Geometry, tile, a_addr, planes=(0, 0)):
+def tile_elements(plan: RtlPlan, geo: DesignParams, tile, a_addr, planes=(0, 0)):
     """The elements of one tile's load in order: (DRAM address or -1 for padding, buffer,
     buffer word, lane). A block then B block, word by word, lane by lane (docstring); with
     passes, the ifmap and weight slice planes `planes` elements apart."""
@@ -267,7 +267,7 @@ def test_loader_against_im2col_model(arch_yaml, name, dram):
     arch = load_arch(arch_yaml({"pe_array.rows": rows, "pe_array.cols": cols,
                                 "memory.1.size_bytes": 144}))
     plan = RtlPlan.make(arch, dataflow, gemm)
-    geo = Geometry.of(arch, RtlParams(requant=False))
+    geo = DesignParams.of(arch, GeneratorParams(requant=False))
     fields = command_fields(plan, IFMAP_BASE, WEIGHT_BASE, 0)
     rng = np.random.default_rng(len(name))
     memory = rng.integers(1, 128, 600) * rng.choice([-1, 1], 600)   # no zeros: padding shows
@@ -293,12 +293,12 @@ def test_loader_against_im2col_model(arch_yaml, name, dram):
 def test_loader_reads_the_slice_planes_of_each_pass(arch_yaml, dataflow, buffer_bytes, C):
     """Bit-sliced passes: the tile of pass (i, j) reads ifmap plane i and weight plane j, and
     after a pass's last kd tile (`pass_end`) the next pass walks the same m block again."""
-    params = RtlParams(slice_bits=2, requant=False)
+    params = GeneratorParams(slice_bits=2, requant=False)
     arch = load_arch(arch_yaml({"pe_array.rows": 2, "pe_array.cols": 3,
                                 "memory.1.size_bytes": buffer_bytes}))
     gemm = conv(C, 3, 3, 2, 2, 2, padding=1)
     plan = RtlPlan.make(arch, dataflow, gemm)
-    geo = Geometry.of(arch, params)
+    geo = DesignParams.of(arch, params)
     planes = (40, 60)
     a_top, w_top = 2, 1
     fields = command_fields(plan, IFMAP_BASE, WEIGHT_BASE, 0, params=params,

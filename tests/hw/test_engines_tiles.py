@@ -9,7 +9,7 @@ from amaranth import Module, Signal
 from amaranth.sim import Simulator
 
 from dlaforge.arch import load_arch
-from dlaforge.hw.layouts import Geometry, RtlParams, command_fields
+from dlaforge.hw.layouts import DesignParams, GeneratorParams, command_fields
 from dlaforge.hw.tiles import TileCounter, step_digits
 from dlaforge.workloads.methods.palquant.plan import slice_passes
 from dlaforge.program import ceil_div
@@ -93,8 +93,8 @@ def small_arch(arch_yaml, rows, cols, buf_bytes):
                                 "memory.1.size_bytes": buf_bytes}))
 
 
-def counter(params=RtlParams()):
-    layout = Geometry(2, 3, 8, 8, 32, None, ("ws",), params).command_layout()
+def counter(params=GeneratorParams()):
+    layout = DesignParams(2, 3, 8, 8, 32, None, ("ws",), params).command_layout()
     return TileCounter(layout, params.dim_bits, params.addr_bits)
 
 
@@ -142,7 +142,7 @@ def test_restart_goes_back_to_tile_zero(restart_at):
 
 @pytest.mark.parametrize("a_top,w_top", [(0, 0), (1, 1), (3, 1), (0, 2), (2, 3)])
 def test_bit_sliced_passes_follow_slice_passes(a_top, w_top):
-    params = RtlParams(slice_bits=2)
+    params = GeneratorParams(slice_bits=2)
     passes = slice_passes(a_top, w_top)
     assert len(passes) == (a_top + 1) * (w_top + 1)
     # the doc's order, written out: diagonals from the top down, i from min(d, a_top) down

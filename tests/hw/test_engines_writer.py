@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from dlaforge.hw.layouts import DATAFLOW_CODES, Geometry, RtlParams
+from dlaforge.hw.layouts import DATAFLOW_CODES, DesignParams, GeneratorParams
 from dlaforge.hw.writer import Writer
 from dlaforge.program import BufferGeometry
 from dlaforge.workloads.methods.requant_ref import requantize
@@ -19,9 +19,9 @@ OFMAP_BASE = 1000
 
 
 def geometry(rows, cols, requant):
-    return Geometry(rows, cols, 8, 8, 32, BufferGeometry(HALF, HALF, HALF), ("ws", "os", "is"),
-                    RtlParams(requant=requant), requant=requant, ofmap_bits=8,
-                    block_filters=max(cols, HALF) if requant else 0)
+    return DesignParams(rows, cols, 8, 8, 32, BufferGeometry(HALF, HALF, HALF),
+                        ("ws", "os", "is"), GeneratorParams(requant=requant), requant=requant,
+                        ofmap_bits=8, block_filters=max(cols, HALF) if requant else 0)
 
 
 def run_writer(geo, cmd, tile, acc, params, ready_of):

@@ -5,7 +5,7 @@ Built from a spec whose PE array is 2-bit (ifmap_bits = weight_bits = 2, e.g.
 edge_tiny_palquant), it is the baseline accelerator (hw/accelerator.py: the same loader,
 systolic array, accumulator, writer, counters and command) with PEs whose operands are a 2-bit
 value plus a sign bit, i.e. signed 3-bit (as Bit Fusion's BitBricks), and with bit-sliced
-passes (RtlParams.slice_bits = 2):
+passes (GeneratorParams.slice_bits = 2):
 
 - PalQuant: the activation codes q_a ∈ {0..3} are unsigned, and the weight levels times three,
   2·q_w − 3 ∈ {−3, −1, 1, 3}, odd and signed, so that Σ (2·q_w − 3)·q_a, PalQuant's integer

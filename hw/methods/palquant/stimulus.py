@@ -29,10 +29,10 @@ from dlaforge.workloads.methods.palquant.reference import (LEVELS, bitsliced_con
                                                            slices)
 
 from ...job import LayerJob, wrap
-from ...layouts import RtlParams, command_fields
+from ...layouts import GeneratorParams, command_fields
 
 CODES = LEVELS + 1          # 2-bit codes 0..3
-PARAMS = RtlParams(slice_bits=CODE_BITS)     # the generator's parameters for the array
+PARAMS = GeneratorParams(slice_bits=CODE_BITS)   # the generator's parameters for the array
 ONE_PASS = {"a_top": 0, "w_top": 0, "ifmap_plane": 0, "weight_plane": 0}
 
 

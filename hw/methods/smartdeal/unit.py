@@ -41,7 +41,7 @@ from dlaforge.workloads.methods.smartdeal.plan import (BITMAP_READS, B_BYTES, RE
                                                       ROW_ENTRIES, SmartDealBuffers, check_arch)
 
 from ...fold import FoldEngine, wire_fold
-from ...layouts import Geometry, RtlParams, bits_for
+from ...layouts import DesignParams, GeneratorParams, bits_for
 from ...loader import Loader, wire_buffer_writes
 from ...tiles import TileCounter
 from ...writer import Writer
@@ -55,16 +55,17 @@ COUNTERS = ("cycles", "busy_cycles", "rebuild_cycles", "rebuilt_rows", "rebuild_
             "dram_write_bytes")
 
 
-def geometry(arch: ArchSpec, params: RtlParams = RtlParams()) -> tuple[Geometry, SmartDealBuffers]:
+def geometry(arch: ArchSpec, params: GeneratorParams = GeneratorParams()
+             ) -> tuple[DesignParams, SmartDealBuffers]:
     """The baseline engines' geometry (single-buffered, weights REBUILT_BITS wide) and the
     unit's buffer depths; SpecError if the unit cannot be built."""
     check_arch(arch)
     pe = arch.pe_array
     buffers = SmartDealBuffers.of(arch, REBUILT_BITS)
     Mt = min(buffers.ifmap_words, buffers.acc_words)
-    geo = Geometry(pe.rows, pe.cols, pe.ifmap_bits, REBUILT_BITS, pe.psum_bits,
-                   BufferGeometry(ifmap_half=Mt, weight_half=pe.rows, acc_half=Mt),
-                   ("ws",), params)
+    geo = DesignParams(pe.rows, pe.cols, pe.ifmap_bits, REBUILT_BITS, pe.psum_bits,
+                       BufferGeometry(ifmap_half=Mt, weight_half=pe.rows, acc_half=Mt),
+                       ("ws",), params)
     return geo, buffers
 
 
@@ -74,7 +75,7 @@ def _copy_tag(to, source):
 
 
 class SmartDealUnit(wiring.Component):
-    def __init__(self, arch: ArchSpec, params: RtlParams = RtlParams()):
+    def __init__(self, arch: ArchSpec, params: GeneratorParams = GeneratorParams()):
         self.arch = arch
         self.geo, self.buffers = geo, b = geometry(arch, params)
         base_tag = geo.tag_layout

@@ -39,12 +39,13 @@ from dlaforge.workloads.methods.winograd.plan import (ACCELERATOR_SUMMED, ALIGN_
 from dlaforge.workloads.methods.winograd.reference import Variant
 
 from ...accelerator import Accelerator, buildable
-from ...layouts import RtlParams, bits_for
+from ...layouts import GeneratorParams, bits_for
 from .units import InputTransform, OutputTransform
 
 
 class WinogradTop(wiring.Component):
-    def __init__(self, arch: ArchSpec, variant: Variant, params: RtlParams = RtlParams()):
+    def __init__(self, arch: ArchSpec, variant: Variant,
+                 params: GeneratorParams = GeneratorParams()):
         self.arch, self.variant = arch, variant
         self.geo = geo = buildable(arch, params)
         self.accelerator = Accelerator(arch, params)

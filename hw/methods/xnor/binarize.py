@@ -27,13 +27,13 @@ from amaranth.lib.wiring import In, Out
 
 from dlaforge.workloads.methods.xnor.plan import SCALE_BITS
 
-from ...layouts import Geometry
+from ...layouts import DesignParams
 
 LANES = 8                # int8 channels per 64-bit DRAM element
 
 
 class Binarizer(wiring.Component):
-    def __init__(self, geo: Geometry, command_layout, read_response_layout, write_layout,
+    def __init__(self, geo: DesignParams, command_layout, read_response_layout, write_layout,
                  word_bits: int):
         self.geo, self.word_bits = geo, word_bits
         super().__init__({

@@ -26,13 +26,13 @@ from amaranth.lib.wiring import In, Out
 
 from dlaforge.workloads.methods.xnor.plan import SCALE_BITS
 
-from ...layouts import Geometry, bits_for
+from ...layouts import DesignParams, bits_for
 
 ALPHA, KMAP = 0, 1      # the tag's word field of a scale read
 
 
 class ScaleWriter(wiring.Component):
-    def __init__(self, geo: Geometry, command_layout, read_response_layout):
+    def __init__(self, geo: DesignParams, command_layout, read_response_layout):
         self.geo = geo
         p = geo.params
         super().__init__({

@@ -52,7 +52,7 @@ from dlaforge.workloads.methods.xnor.plan import (DRAM_WORD_BYTES, SCALE_BITS, S
 
 from ...accelerator import buffer_ports
 from ...fold import FoldEngine, fold_loaded_tiles, wire_fold
-from ...layouts import COUNTERS, Geometry, RtlParams
+from ...layouts import COUNTERS, DesignParams, GeneratorParams
 from ...loader import Loader, wire_buffer_writes
 from ...tiles import TileCounter
 from .binarize import Binarizer
@@ -62,13 +62,13 @@ from .scale import ScaleWriter
 XNOR_COUNTERS = COUNTERS + ("scale_reads", "binarize_cycles")
 
 
-def geometry(arch: ArchSpec, params: RtlParams = RtlParams()) -> Geometry:
+def geometry(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> DesignParams:
     """The unit's geometry (after `check`): the baseline's, on the binary view of the spec."""
     check(arch)
-    return Geometry.of(binary_arch(arch), params)
+    return DesignParams.of(binary_arch(arch), params)
 
 
-def command_layout(geo: Geometry) -> data.StructLayout:
+def command_layout(geo: DesignParams) -> data.StructLayout:
     """The baseline's command fields first (so its engines take a prefix), then the unit's."""
     p = geo.params
     fields = {name: field.shape for name, field in geo.command_layout()}
@@ -79,13 +79,13 @@ def command_layout(geo: Geometry) -> data.StructLayout:
     return data.StructLayout(fields)
 
 
-def dram_write_layout(geo: Geometry) -> data.StructLayout:
+def dram_write_layout(geo: DesignParams) -> data.StructLayout:
     """One 64-bit DRAM element per write beat (outputs sign-extended)."""
     return data.StructLayout({"addr": geo.params.addr_bits, "data": signed(64)})
 
 
 class XnorUnit(wiring.Component):
-    def __init__(self, arch: ArchSpec, params: RtlParams = RtlParams()):
+    def __init__(self, arch: ArchSpec, params: GeneratorParams = GeneratorParams()):
         self.arch = arch
         self.geo = geo = geometry(arch, params)
         self.word_bits = word_bits(arch)

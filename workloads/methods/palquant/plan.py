@@ -13,7 +13,7 @@ Layers wider than 2 bits (bitslice_w4a4's 4-bit layers, PalQuant's int8 first co
 run as bit-sliced commands: unsigned codes stored as 2-bit slice planes, and every output
 tile's kd blocks walked once per (ifmap slice, weight slice) pair (`slice_passes`), the
 accumulator shifted between diagonals; the generator builds this with
-RtlParams(slice_bits=CODE_BITS) (hw/layouts.py, hw/tiles.py).
+GeneratorParams(slice_bits=CODE_BITS) (hw/layouts.py, hw/tiles.py).
 """
 
 from __future__ import annotations
