@@ -28,8 +28,8 @@ from dlaforge.hw.array import SystolicArray
 from dlaforge.hw.job import LayerJob
 from dlaforge.hw.pe import MacPE
 from dlaforge.hw.shapes import conv
-from dlaforge.hw.sim_amaranth import run_amaranth
-from dlaforge.hw.sim_cocotb import build, run_cocotb, simulator_available
+from dlaforge.hw.run_amaranth import run_amaranth
+from dlaforge.hw.run_cocotb import build, run_cocotb, simulator_available
 from dlaforge.hw.verilog import cell_stats
 from amaranth.back import verilog
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from dlaforge.arch import load_arch
 from dlaforge.hw.network_job import NetworkJob
-from dlaforge.hw.sim_cocotb import build, run_programs, simulator_available
+from dlaforge.hw.run_cocotb import build, run_programs, simulator_available
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from dlaforge.sim.rtl_program import commands_of, gemm_of
 from dlaforge.workloads.methods import get_method

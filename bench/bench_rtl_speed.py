@@ -35,7 +35,7 @@ from dlaforge.arch import load_arch
 from dlaforge.hw.controller.free_run import build_free, design_of, run_built, tool_version
 from dlaforge.hw.controller.job import ControllerJob
 from dlaforge.hw.controller.run import TOP, generate, run_cocotb
-from dlaforge.hw.sim_cocotb import compile_verilog, simulator_available
+from dlaforge.hw.run_cocotb import compile_verilog, simulator_available
 from dlaforge.hw.simulator_process import cocotb_runner
 from dlaforge.hw.verilog import LINT_WAIVERS
 from dlaforge.program import Mapping, Shape, fits
@@ -65,7 +65,7 @@ def mapping_of(arch, s: Shape) -> Mapping:
 
 
 def cocotb_build(verilog_path: Path, build_dir: Path, sim: str):
-    """run_cocotb's build (hw/sim_cocotb.compile_verilog), except that Verilator also waives
+    """run_cocotb's build (hw/run_cocotb.compile_verilog), except that Verilator also waives
     UNOPTFLAT: the controller's tile walkers read back a field of their `tile` output
     (hw/controller/tiles.py), which Verilator takes for a combinational loop, fatal under
     the waivers compile_verilog gives it."""

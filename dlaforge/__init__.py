@@ -32,7 +32,8 @@ SIMULATORS = ("amaranth", "icarus", "verilator")
 
 
 def simulate(arch, network, dataflow=None, model="analytical", method="baseline", batch=1,
-             objective="energy", trace=None, schedule=None, progress=None):
+             objective="energy", trace=None, schedule=None, progress=None, phase="infer",
+             optimizer="sgd"):
     """Simulate `network` on `arch` and return a RunRecord (a list of them for dataflow="all").
 
     `arch` is a preset name, an arch YAML path, a SCALE-Sim .cfg path or an ArchSpec; `network`
@@ -45,19 +46,32 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     cycle and analytical models). model="rtl" runs the network on the generated accelerator, the
     mapped-program controller, under the mapper's program (dlaforge/rtl_driver.py); leave
     `schedule` unset with it (--schedule mapped is refused there). `progress`, when given, is
-    called with each layer's name as the analytical or cycle model finishes it. Bad input raises
-    dlaforge.SpecError.
+    called with each layer's name as the analytical or cycle model finishes it. `phase`
+    "train" prices one training iteration per layer (forward, input and weight gradients at
+    16 bits, the `optimizer`'s update, "sgd" with momentum or "adam";
+    workloads/training.py) on the analytical and cycle models (model="rtl" and
+    schedule="rtl" are refused). Every record has `peak_memory_bytes` (per layer and in its
+    totals; workloads/training_memory.py). Bad input raises dlaforge.SpecError.
     """
     from .arch import ArchSpec, load_arch
     from .errors import SpecError
     from .sim.run import run_networks, settle_schedule
     from .workloads.networks import load_network
+    from .workloads.training import Training, check_phase
 
+    training = Training(optimizer=optimizer) if check_phase(phase) == "train" else None
+    if phase == "infer" and optimizer != "sgd":
+        Training(optimizer=optimizer)              # an unknown optimizer is refused anyway
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
     net = load_network(network, batch)
     if model not in MODELS:
         raise SpecError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     schedule = settle_schedule(spec, model, schedule)
+    if training is not None and schedule == "rtl":
+        raise SpecError(f"--phase train runs on the analytical and cycle models under the "
+                        f"mapper's schedule, not {'--model' if model == 'rtl' else '--schedule'}"
+                        f" rtl: the generated hardware runs inference only (no vector unit "
+                        f"for the weight update)")
     dataflow = spec.pe_array.dataflows[0] if dataflow is None else dataflow
     dataflows = spec.pe_array.dataflows if dataflow == "all" else (dataflow,)
     # the one place a model is chosen: the RTL (hw, through rtl_driver) or sim's models
@@ -66,7 +80,7 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
         records = run_rtl_networks(spec, net, dataflows, method, batch, __version__, objective)
     else:
         records = run_networks(spec, net, dataflows, model, method, objective, batch,
-                               __version__, schedule, trace, progress)
+                               __version__, schedule, trace, progress, training)
     return records if dataflow == "all" else records[0]
 
 
@@ -156,7 +170,7 @@ def rtl_verify(arch, method="baseline", sim=None, progress=None) -> tuple[int, i
         raise SpecError(f"unknown simulator {sim!r}; choose from {', '.join(SIMULATORS)}")
     spec, hardware = _method_hardware(arch, method)
     if sim is None:
-        from .hw.sim_cocotb import simulator_available
+        from .hw.run_cocotb import simulator_available
         fast = (method == "baseline" and simulator_available("verilator") is None)
         sim = "verilator" if fast else "icarus"
     return hardware.verify(spec, sim, progress or (lambda line: None))

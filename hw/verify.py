@@ -86,9 +86,9 @@ def tally(dataflow: str, names, jobs, results, progress) -> tuple[int, int]:
 
 def _run(jobs, sim):
     if sim == "amaranth":
-        from .sim_amaranth import run_amaranth
+        from .run_amaranth import run_amaranth
         return [run_amaranth(job) for job in jobs]
-    from .sim_cocotb import run_cocotb
+    from .run_cocotb import run_cocotb
     with tempfile.TemporaryDirectory(prefix="dlaforge_verify_") as tmp:
         return run_cocotb(jobs, Path(tmp), sim)
 

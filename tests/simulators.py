@@ -4,7 +4,7 @@
 
 import pytest
 
-from dlaforge.hw.sim_cocotb import simulator_available
+from dlaforge.hw.run_cocotb import simulator_available
 
 
 def needs(sim: str):

@@ -36,7 +36,7 @@ from dlaforge.errors import RunError, SpecError
 from .. import simulator_process
 from ..build_cache import cached_build
 from ..layouts import bits_for
-from ..sim_cocotb import require_simulator
+from ..run_cocotb import require_simulator
 from ..verilog import LINT_WAIVERS, manifest, verilator_env
 from .accelerator import ControllerAccelerator
 from .harness import (CLOCK_TOP, CLOCK_VERILOG, DESIGN_TOP, TOP, VERILATOR_MAIN, Ports,

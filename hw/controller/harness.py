@@ -8,7 +8,7 @@ runs it under `dlaforge_harness_clock` (a clock generator, CLOCK_VERILOG), Veril
 small C++ main (VERILATOR_MAIN) that toggles `clk` until `$finish`.
 
 The DRAM is hw/dram.py's DramModel.read_run / write_run, as run.py's runners step it
-(hw/sim_amaranth.serve_command, hw/cocotb_tb.serve_command), cycle for cycle:
+(hw/run_amaranth.serve_command, hw/cocotb_tb.serve_command), cycle for cycle:
 - one channel for reads and writes; at cycle t it offers `ready` = (t >= free). A read taken
   at t sets free = t + gap(count, bytes) and its data (element i of the run in lane i, the low
   lane bits of the element; lanes past `count` zero) comes back with the request's tag at cycle

@@ -23,8 +23,8 @@ from dlaforge.program import CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS
 
 from ..dram import DramModel
 from ..layouts import GeneratorParams
-from ..sim_amaranth import serve_command
-from ..sim_cocotb import compile_verilog
+from ..run_amaranth import serve_command
+from ..run_cocotb import compile_verilog
 from ..verilog import manifest, write_complete
 from .accelerator import ControllerAccelerator
 from .job import ControllerJob, ControllerResult, summed

@@ -9,7 +9,7 @@ import pytest
 
 from dlaforge.arch import load_arch
 from dlaforge.hw.job import LayerJob
-from dlaforge.hw.sim_cocotb import run_cocotb
+from dlaforge.hw.run_cocotb import run_cocotb
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from dlaforge.hw.shapes import conv, shapes
 from dlaforge.workloads.methods.requant_ref import Requant

@@ -8,8 +8,8 @@ import pytest
 from dlaforge.arch import load_arch
 from dlaforge.hw.network_job import NetworkJob
 from dlaforge.hw.shapes import conv
-from dlaforge.hw.sim_amaranth import run_commands_amaranth
-from dlaforge.hw.sim_cocotb import run_programs
+from dlaforge.hw.run_amaranth import run_commands_amaranth
+from dlaforge.hw.run_cocotb import run_programs
 from dlaforge.workloads.methods.accelerator_plan import Gemm
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from simulators import needs_icarus
@@ -78,10 +78,10 @@ def test_network_in_amaranth():
 
 def test_simulator_choice(monkeypatch):
     """Verilator for runs long enough to repay its build, else Icarus, else Amaranth's."""
-    from dlaforge.hw import sim_cocotb
+    from dlaforge.hw import run_cocotb
     from dlaforge.rtl_driver import VERILATOR_MIN_CYCLES, choose_simulator
-    monkeypatch.setattr(sim_cocotb, "simulator_available", lambda sim: None)
+    monkeypatch.setattr(run_cocotb, "simulator_available", lambda sim: None)
     assert choose_simulator(VERILATOR_MIN_CYCLES) == "verilator"
     assert choose_simulator(VERILATOR_MIN_CYCLES - 1) == "icarus"
-    monkeypatch.setattr(sim_cocotb, "simulator_available", lambda sim: f"no {sim}")
+    monkeypatch.setattr(run_cocotb, "simulator_available", lambda sim: f"no {sim}")
     assert choose_simulator(VERILATOR_MIN_CYCLES) == "amaranth"

@@ -8,7 +8,7 @@ import pytest
 from dlaforge.arch import load_arch
 from dlaforge.hw.job import LayerJob
 from dlaforge.hw.shapes import shapes
-from dlaforge.hw.sim_cocotb import run_cocotb
+from dlaforge.hw.run_cocotb import run_cocotb
 from dlaforge.hw.verilog import LINT_WAIVERS, generate, lint
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from simulators import needs

@@ -12,8 +12,8 @@ from .. import OpRun, one_command_runs
 from ...accelerator import buildable
 from ...array import SystolicArray
 from ...pe import MacPE
-from ...sim_amaranth import run_amaranth
-from ...sim_cocotb import run_cocotb
+from ...run_amaranth import run_amaranth
+from ...run_cocotb import run_cocotb
 from ...verify import verify
 from ...verilog import cell_stats as yosys_cells, generate
 

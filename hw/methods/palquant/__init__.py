@@ -113,7 +113,7 @@ def run(layers: list, build_dir: Path | None = None, sim: str = "icarus") -> lis
     per_layer = [layer.jobs() for layer in layers]
     jobs = [job for group in per_layer for job in group]
     if sim == "amaranth":
-        from ...sim_amaranth import run_amaranth
+        from ...run_amaranth import run_amaranth
         results = [run_amaranth(job, dut=Accelerator(job.arch, PARAMS)) for job in jobs]
     else:
         with tempfile.TemporaryDirectory(prefix="dlaforge_palquant_") as tmp:
@@ -150,7 +150,7 @@ def run_random(cases: list, build_dir: Path, rng, sim: str = "icarus") -> list[O
 
 
 def _run_cocotb(jobs, build_dir: Path, sim: str) -> list:
-    from ...sim_cocotb import compile_verilog, require_simulator, run_cocotb
+    from ...run_cocotb import compile_verilog, require_simulator, run_cocotb
     require_simulator(sim)
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog_path, _ = accelerator_verilog(jobs[0].arch, build_dir, PARAMS)

@@ -28,7 +28,7 @@ from ...array import SystolicArray
 from ...layouts import bits_for
 from ...pe import MacPE
 from ...shapes import conv, shapes
-from ...sim_cocotb import compile_verilog, run_cocotb, simulator_available
+from ...run_cocotb import compile_verilog, run_cocotb, simulator_available
 from ...verify import SIMS
 from ...verilog import TOP, cell_stats as yosys_cells, manifest, write_complete
 from .. import OpRun, one_command_runs
@@ -141,7 +141,7 @@ def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None) -> t
     named = verify_jobs(arch, np.random.default_rng(0))
     jobs = [job for _, job in named]
     if sim == "amaranth":
-        from ...sim_amaranth import run_amaranth
+        from ...run_amaranth import run_amaranth
         dut = SmartDealUnit(arch)
         results = [run_amaranth(job, dut=dut) for job in jobs]
     else:

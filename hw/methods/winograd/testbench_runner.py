@@ -28,8 +28,8 @@ from dlaforge.workloads.methods.winograd.plan import output_bits
 from dlaforge.workloads.methods.winograd.reference import (input_transform_float, pad_input,
                                                           round_shift_float)
 
-from ...sim_amaranth import serve_command
-from ...sim_cocotb import compile_verilog
+from ...run_amaranth import serve_command
+from ...run_cocotb import compile_verilog
 from . import generate, top_name
 from .stimulus import WinogradJob
 from .top import WinogradTop

@@ -11,7 +11,7 @@ The interface the CLI and the cycle model use:
 - `cell_stats(arch)`: Yosys cell counts of one XNOR PE and the XNOR array beside the int8 MAC
   PE and MAC array of the same size.
 The unit keeps the baseline's outside, so the baseline's runners drive it: hw/cocotb_tb.py
-through hw/sim_cocotb.py (Icarus, Verilator) and hw/sim_amaranth.py (Amaranth's simulator).
+through hw/run_cocotb.py (Icarus, Verilator) and hw/run_amaranth.py (Amaranth's simulator).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from dlaforge.workloads.methods.xnor.plan import DATAFLOW, SCALE_BITS, SHIFT_BIT
 
 from ...array import SystolicArray
 from ...pe import MacPE
-from ...sim_amaranth import run_amaranth
-from ...sim_cocotb import run_cocotb, simulator_available
+from ...run_amaranth import run_amaranth
+from ...run_cocotb import run_cocotb, simulator_available
 from ...simulator_process import cocotb_runner
 from ...verify import SIMS as VERIFY_SIMS, tally
 from ...verilog import LINT_WAIVERS, TOP, cell_stats as yosys_cells, manifest
@@ -76,7 +76,7 @@ def build(arch: ArchSpec, build_dir: Path, sim: str = "icarus"):
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog_path, _ = _write_design(arch, build_dir, TOP)
     runner = cocotb_runner(sim)
-    args = list(LINT_WAIVERS) if sim == "verilator" else ["-g2005"]   # as hw/sim_cocotb.build
+    args = list(LINT_WAIVERS) if sim == "verilator" else ["-g2005"]   # as hw/run_cocotb.build
     runner.build(sources=[verilog_path], hdl_toplevel=TOP, build_dir=build_dir, always=True,
                  timescale=("1ns", "1ps"), log_file=build_dir / "build.log", build_args=args)
     return runner

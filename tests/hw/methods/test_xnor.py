@@ -18,7 +18,7 @@ from dlaforge.hw.methods.xnor.stimulus import (XnorJob, fixed_point_scales, kmap
 from dlaforge.hw.methods.xnor.pe import XnorPE
 from dlaforge.hw.methods.xnor.unit import XnorUnit
 from dlaforge.hw.pe import Mode
-from dlaforge.hw.sim_amaranth import run_amaranth
+from dlaforge.hw.run_amaranth import run_amaranth
 from dlaforge.workloads.methods.xnor.plan import kmap_scale, xnor_gemm
 from dlaforge.sim.methods.xnor import cannot_run, op_stats, packed_gemm, xnor_timing
 from dlaforge.sim.energy import energy_table

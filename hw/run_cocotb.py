@@ -1,4 +1,5 @@
-"""Run a LayerJob on the generated Verilog under cocotb (Icarus by default, or Verilator).
+"""Testbench runner: run a LayerJob on the generated Verilog under cocotb (Icarus by default,
+or Verilator).
 
 `run_cocotb` writes the Verilog and its manifest into a build folder, hands the job to the
 testbench (hw/cocotb_tb.py) through a JSON file named in the environment, and reads the

@@ -1,4 +1,4 @@
-"""Run a LayerJob on the accelerator in Amaranth's own simulator.
+"""Testbench runner: run a LayerJob on the accelerator in Amaranth's own simulator.
 
 The testbench is the DRAM adapter: each cycle it drives `ready` and the due read response
 from hw/dram.py's model, then samples the accelerator's requests and hands them to it.
