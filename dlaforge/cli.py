@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
                           "first accelerator's fixed program (what the method units run)")
     sim.add_argument("--trace", type=Path, metavar="DIR",
                      help="cycle model: write DRAM and SRAM access traces (gzip CSV) into DIR")
+    sim.add_argument("--phase", default="infer", choices=("infer", "train"),
+                     help="infer (default) or train: one training iteration per layer "
+                          "(forward, dX, dW, weight update; analytical and cycle models)")
+    sim.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"),
+                     help="the weight update under --phase train: sgd (with momentum, "
+                          "default) or adam")
     rep = sub.add_parser("report", help="HTML and Markdown report with figures comparing "
                                         "dataflows, methods and archs")
     rep.add_argument("--arch", help="comma-separated presets, arch YAMLs or SCALE-Sim .cfg files")
@@ -185,7 +191,8 @@ def _simulate(args) -> int:
             result = simulate(args.arch, _network(args), dataflow=args.dataflow,
                               model=args.model, method=args.method, batch=args.batch,
                               objective=args.objective, trace=trace, schedule=args.schedule,
-                              progress=lambda layer: bar.update(1))
+                              progress=lambda layer: bar.update(1), phase=args.phase,
+                              optimizer=args.optimizer)
         records = result if isinstance(result, list) else [result]
         payload = [r.to_json() for r in records] if isinstance(result, list) else result.to_json()
         outs.publish({**({json_out: json.dumps(payload, indent=1)} if json_out else {}),

@@ -15,6 +15,7 @@ from .inputs import load_json
 from .stats import RunRecord
 
 OBJECTIVES = ("energy", "cycles", "edp")
+PHASES = ("infer", "train")         # workloads/training.py (not imported: a quick start)
 COUNTS = ("macs", "pe_ops", "compute_cycles", "stall_cycles", "dram_read_bytes",
           "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "weight_storage_bits")
 
@@ -43,6 +44,8 @@ def _record(data) -> RunRecord:
     _choice(data.get("dataflow"), "dataflow", DATAFLOWS)
     _choice(data.get("model"), "model", MODELS)
     _choice(data.get("objective", "energy"), "objective", OBJECTIVES)
+    _choice(data.get("phase", "infer"), "phase", PHASES)
+    _mapping(data.get("training", {}), "training")
     positive_int(data.get("batch"), "batch")
     layers = data.get("layers")
     if not isinstance(layers, list) or not layers:
@@ -67,6 +70,8 @@ def _layer(layer, where: str) -> None:
     for key in COUNTS:
         non_negative_int(layer.get(key), f"{where}.{key}")
     positive_int(layer.get("pe_count"), f"{where}.pe_count")
+    if "peak_memory_bytes" in layer:                # absent from records saved before it
+        non_negative_int(layer["peak_memory_bytes"], f"{where}.peak_memory_bytes")
     for key in ("energy_breakdown_pj", "ops"):
         for name, value in _mapping(layer.get(key), f"{where}.{key}").items():
             _amount(value, f"{where}.{key}.{name}")

@@ -106,17 +106,26 @@ class LayerRecord:
     shape: dict
     stats: Stats
     mapping: dict = field(default_factory=dict)
+    peak_memory_bytes: int | None = None    # None in records saved before it was kept
 
     def to_dict(self) -> dict:
+        memory = {} if self.peak_memory_bytes is None else {
+            "peak_memory_bytes": self.peak_memory_bytes}
         return {"name": self.name, "kind": self.kind, "shape": self.shape,
-                **self.stats.to_dict(), "mapping": self.mapping}
+                **self.stats.to_dict(), **memory, "mapping": self.mapping}
 
 
 @dataclass(frozen=True)
 class RunRecord:
     """One simulated run: an arch, a network, a dataflow, a model and a method; `area_um2`
     holds the area of each component whose energy model knows it (the arch's memory levels
-    under `cacti`, or as the arch gives them), {} when none does."""
+    under `cacti`, or as the arch gives them), {} when none does.
+
+    `phase` is "infer" or "train" (one training iteration: each layer's record sums its
+    forward, dX, dW and update ops, listed with their costs in its mapping's "ops");
+    `training` its settings (optimizer, grad_bits, state_bits; {} under infer). Each layer's
+    `peak_memory_bytes` is the memory live at its step, the run's the largest of them
+    (workloads/training_memory.py); None in records saved before it was kept."""
 
     version: str
     arch: str
@@ -128,6 +137,13 @@ class RunRecord:
     objective: str
     layers: tuple[LayerRecord, ...]
     area_um2: dict = field(default_factory=dict)
+    phase: str = "infer"
+    training: dict = field(default_factory=dict)
+
+    @property
+    def peak_memory_bytes(self) -> int | None:
+        peaks = [layer.peak_memory_bytes for layer in self.layers]
+        return None if None in peaks else max(peaks)
 
     @property
     def totals(self) -> Stats:
@@ -139,17 +155,23 @@ class RunRecord:
     def to_json(self) -> dict:
         return {"dlaforge_version": self.version, "arch": self.arch, "network": self.network,
                 "dataflow": self.dataflow, "model": self.model, "method": self.method,
-                "batch": self.batch, "objective": self.objective,
-                "totals": self.totals.to_dict(), "area_um2": dict(self.area_um2),
+                "batch": self.batch, "objective": self.objective, "phase": self.phase,
+                **({"training": dict(self.training)} if self.training else {}),
+                "totals": {**self.totals.to_dict(),
+                           **({} if self.peak_memory_bytes is None
+                              else {"peak_memory_bytes": self.peak_memory_bytes})},
+                "area_um2": dict(self.area_um2),
                 "layers": [layer.to_dict() for layer in self.layers]}
 
     @classmethod
     def from_json(cls, data: dict) -> RunRecord:
         """The inverse of `to_json`; a missing key raises KeyError naming it."""
         layers = tuple(LayerRecord(name=d["name"], kind=d["kind"], shape=d["shape"],
-                                   stats=Stats.from_dict(d), mapping=d.get("mapping", {}))
+                                   stats=Stats.from_dict(d), mapping=d.get("mapping", {}),
+                                   peak_memory_bytes=d.get("peak_memory_bytes"))
                        for d in data["layers"])
         return cls(version=data["dlaforge_version"], arch=data["arch"], network=data["network"],
                    dataflow=data["dataflow"], model=data["model"], method=data["method"],
                    batch=data["batch"], objective=data.get("objective", "energy"), layers=layers,
-                   area_um2=data.get("area_um2", {}))
+                   area_um2=data.get("area_um2", {}), phase=data.get("phase", "infer"),
+                   training=data.get("training", {}))

@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.stats import LayerRecord, RunRecord
+from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
+from dlaforge.workloads.training import Training, backward_ops, needs_input_gradient
+from dlaforge.workloads.training_memory import peak_memory
 from dlaforge.workloads.vector_ops import VectorOp, vector_work
 
 from .analytical import search
@@ -120,8 +123,12 @@ def pricing_context(arch: ArchSpec, dataflow: str, method: str, objective: str, 
 def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 objective: str, batch: int, version: str, model: str = "analytical",
                 tracer: TraceWriter | None = None, schedule: str = "mapped",
-                cache: dict | None = None, progress=None) -> RunRecord:
+                cache: dict | None = None, progress=None,
+                training: Training | None = None) -> RunRecord:
     """Per-layer Stats of `network` on `arch`; every op of a layer is summed into its record.
+    With `training` (--phase train) a layer's ops are one training iteration's: the forward,
+    dX, dW and the update (workloads/training.py), listed with their costs under the layer's
+    mapping "ops"; `macs` is the nominal forward, dX and dW MACs.
     With a `tracer` (cycle model only) each op's accesses are streamed to its trace files.
     `schedule` is "mapped" (the mapper's tiling and loop order) or "rtl" (the program the
     generated accelerator runs, accelerator_plan). `cache`, a dict the caller keeps across
@@ -130,21 +137,35 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
     table = energy_table(arch)
-    ops = [(layer, [vector_work(layer, layer.ifmap_bits or arch.pe_array.ifmap_bits)]
-             if layer.kind == "vector" else chosen.transform(layer, arch))
-           for layer in network.layers]
+    forward = [[vector_work(layer, layer.ifmap_bits or arch.pe_array.ifmap_bits)]
+               if layer.kind == "vector" else chosen.transform(layer, arch)
+               for layer in network.layers]
+    phases = [[("forward", op) for op in layer_ops] for layer_ops in forward]
+    if training is not None:
+        if schedule == "rtl":
+            raise SpecError("--phase train runs under the mapper's schedule on the analytical "
+                            "and cycle models: the generated hardware runs inference only (no "
+                            "vector unit for the weight update)")
+        needs = needs_input_gradient(network.layers)
+        phases = [ph + backward_ops(layer, arch, training, need)
+                  for layer, ph, need in zip(network.layers, phases, needs)]
+    ops = [(layer, [op for _, op in ph]) for layer, ph in zip(network.layers, phases)]
     # before pricing; the baseline's hardware (the controller) runs the mapper's program
-    check_sizes(arch, [(layer, layer_ops) for layer, layer_ops in ops if layer.kind != "vector"],
+    check_sizes(arch, [(layer, [op for op in layer_ops if not isinstance(op, VectorOp)])
+                       for layer, layer_ops in ops if layer.kind != "vector"],
                 dataflow, model, "mapped" if method == "baseline" else schedule)
     # under --schedule rtl every op's hardware is settled before anything is priced
     rtl_programs = {id(op): _rtl_pricing(arch, method, model, dataflow, layer, op)
                     for layer, layer_ops in ops for op in layer_ops} if schedule == "rtl" else {}
+    weight_bits = [sum(op.weight_storage_bits for op in layer_ops if isinstance(op, HwOp))
+                   for layer_ops in forward]
+    peaks = peak_memory(network.layers, weight_bits, arch, training)
     records, priced = [], {} if cache is None else cache
     context = pricing_context(arch, dataflow, method, objective, model, schedule,
                               tracer is not None)
-    for layer, layer_ops in ops:
+    for (layer, layer_ops), layer_phases in zip(ops, phases):
         total, mappings = None, []
-        for op in layer_ops:
+        for (phase, _), op in zip(layer_phases, layer_ops):
             # networks repeat blocks: an op differing only in its name is priced once
             key = (context, repr(replace(op, name="")))
             if key not in priced:
@@ -155,16 +176,29 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
             if tracer is not None:
                 tracer.add(layer.name, op, tiles, stats.cycles)
             total = stats if total is None else total + stats
-            mappings.append(mapping)
-        total = time_energy(replace(total, macs=layer.macs), table)
+            mappings.append(mapping if training is None else _phase_entry(phase, op, stats,
+                                                                          mapping))
+        mac_phases = {phase for phase, op in layer_phases if not isinstance(op, VectorOp)}
+        total = time_energy(replace(total, macs=layer.macs * len(mac_phases)), table)
         records.append(LayerRecord(name=layer.name, kind=layer.kind, shape=layer.shape(),
                                    stats=total, mapping=mappings[0] if len(mappings) == 1
-                                   else {"ops": mappings}))
+                                   and training is None else {"ops": mappings},
+                                   peak_memory_bytes=peaks[len(records)]))
         if progress is not None:
             progress(layer.name)
     return RunRecord(version=version, arch=arch.name, network=network.name, dataflow=dataflow,
                      model=model, method=method, batch=batch, objective=objective,
-                     layers=tuple(records), area_um2=table.area_um2)
+                     layers=tuple(records), area_um2=table.area_um2,
+                     phase="infer" if training is None else "train",
+                     training={} if training is None else training.to_dict())
+
+
+def _phase_entry(phase: str, op, stats, mapping: dict) -> dict:
+    """One op of a training layer in its record's mapping: its phase (forward, dX, dW or
+    update), its name, its cost and its mapping."""
+    return {"phase": phase, "op": op.name, "pe_ops": stats.pe_ops, "cycles": stats.cycles,
+            "energy_pj": stats.energy_pj, "dram_read_bytes": stats.dram_read_bytes,
+            "dram_write_bytes": stats.dram_write_bytes, "mapping": mapping}
 
 
 def settle_schedule(arch: ArchSpec, model: str, schedule: str | None) -> str:
@@ -185,13 +219,14 @@ def settle_schedule(arch: ArchSpec, model: str, schedule: str | None) -> str:
 
 def run_networks(arch: ArchSpec, network: Network, dataflows, model: str, method: str,
                  objective: str, batch: int, version: str, schedule: str = "mapped",
-                 trace=None, progress=None) -> list[RunRecord]:
+                 trace=None, progress=None, training: Training | None = None) -> list[RunRecord]:
     """`run_network` under each of `dataflows` with the analytical or cycle model. `trace`, a
     folder, makes the cycle model write each run's DRAM and SRAM access traces there
     (cycle/trace.py): all of them are published or none is."""
     if trace is None:
         return [run_network(arch, network, df, method, objective, batch, version, model,
-                            schedule=schedule, progress=progress) for df in dataflows]
+                            schedule=schedule, progress=progress, training=training)
+                for df in dataflows]
     if schedule == "rtl":
         raise SpecError("--trace follows the mapper's schedule; it is not available with "
                         "--schedule rtl")
@@ -204,7 +239,8 @@ def run_networks(arch: ArchSpec, network: Network, dataflows, model: str, method
         for df in dataflows:
             writers.append(TraceWriter(trace, f"{arch.name}_{network.name}_{df}", arch))
             records.append(run_network(arch, network, df, method, objective, batch, version,
-                                       model, writers[-1], progress=progress))
+                                       model, writers[-1], progress=progress,
+                                       training=training))
     except BaseException:
         for writer in writers:
             writer.discard()

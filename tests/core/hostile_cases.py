@@ -69,7 +69,7 @@ def record(**changes) -> str:
     top = {"dlaforge_version": "0.1.0", "arch": "edge_tiny", "network": "one",
            "dataflow": "ws", "model": "analytical", "method": "baseline", "batch": 1,
            "objective": "energy"}
-    top.update({k: v for k, v in changes.items() if k in top})
+    top.update({k: v for k, v in changes.items() if k in top or k == "phase"})
     layer.update({k: v for k, v in changes.items() if k not in top})
     return json.dumps({**top, "layers": [layer]})
 
@@ -228,4 +228,17 @@ CASES = [
     Hostile("8", ["simulate", "--arch", "edge_tiny", "--network", "{d}/one.csv", "--model",
                   "cycle", "--quiet", "--trace", "{d}/f"], "it is a file, not a folder",
             files={"f": ""}),
+    # issue 19: training
+    Hostile("19", SIM + ["--phase", "foo"], "argument --phase: invalid choice: 'foo'"),
+    Hostile("19", SIM + ["--phase", "train", "--optimizer", "foo"],
+            "argument --optimizer: invalid choice: 'foo'"),
+    Hostile("19", SIM + ["--phase", "train", "--model", "rtl"],
+            "--phase train runs on the analytical and cycle models under the mapper's "
+            "schedule, not --model rtl"),
+    Hostile("19", ["report", "--from-json", "{d}/r.json", "--out", "{d}/o"],
+            "`phase` must be one of infer, train, not 'zz'", files={"r.json": record(
+                phase="zz")}),
+    Hostile("19", ["report", "--from-json", "{d}/r.json", "--out", "{d}/o"],
+            "`layers[0].peak_memory_bytes` must be a non-negative integer, not -1",
+            files={"r.json": record(peak_memory_bytes=-1)}),
 ]

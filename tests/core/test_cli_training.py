@@ -1,0 +1,37 @@
+"""`dlaforge simulate --phase train` end to end: the JSON record, the tables, bad input."""
+
+import json
+
+from dlaforge.cli import main
+
+SMALL = "name, M, N, K,\nfc1, 8, 16, 8,\nfc2, 8, 8, 16,\n"
+
+
+def test_simulate_train_writes_peak_memory_and_the_phase_ops(tmp_path, capsys):
+    (tmp_path / "g.csv").write_text(SMALL)
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--arch", "edge_tiny", "--network", str(tmp_path / "g.csv"),
+                 "--phase", "train", "--optimizer", "adam", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["phase"] == "train" and data["training"] == {
+        "optimizer": "adam", "grad_bits": 16, "state_bits": 32}
+    assert data["totals"]["peak_memory_bytes"] > 0
+    assert all(layer["peak_memory_bytes"] > 0 for layer in data["layers"])
+    assert data["totals"]["macs"] == 3 * (8 * 16 * 8 + 8 * 8 * 16) - 8 * 16 * 8
+    assert [o["phase"] for o in data["layers"][1]["mapping"]["ops"]] == [
+        "forward", "dX", "dW", "update"]
+    assert "fc2" in capsys.readouterr().out                        # the tables still print
+    # and a report reads it back
+    assert main(["report", "--from-json", str(out), "--out", str(tmp_path / "rep"),
+                 "--no-area"]) == 0
+
+
+def test_simulate_infer_json_has_peak_memory(tmp_path):
+    (tmp_path / "g.csv").write_text(SMALL)
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--arch", "edge_tiny", "--network", str(tmp_path / "g.csv"),
+                 "--quiet", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    # weights (16 x 8 + 8 x 16 B) and the largest input + output pair (fc1: 8 x 8 rows x
+    # in-features in, 8 x 16 out; fc2 the same the other way round)
+    assert data["phase"] == "infer" and data["totals"]["peak_memory_bytes"] == 256 + 64 + 128

@@ -1,0 +1,284 @@
+"""One training iteration of a layer as hardware ops: the forward op(s), the input gradient dX,
+the weight gradient dW and the weight update (`--phase train`).
+
+Every backward op is an ordinary `HwOp` (or a `VectorOp` for the vector unit), so the
+analytical and cycle models and the mapper price it as they price any other op. The nominal
+MACs of dX and dW are each the forward's (`Layer.macs`); what the array really performs
+(`pe_macs`) follows from the lowering chosen here:
+
+- dX of a convolution (conv2d, pointwise, depthwise, grouped, linear, gemm) is the
+  transposed convolution of dY with the filters rotated 180 degrees and K/C swapped, per group.
+  At stride 1 it is one plain convolution over dY with padding extent - 1 - padding. At stride
+  s > 1 it is lowered by **kernel segregation**: s x s (rows x cols) stride-1 sub-convolutions,
+  one per output phase (a, b), each convolving dY with the taps r = a + padding (mod s) of the
+  kernel and producing dX's pixels (a + s*i, b + s*j); phases that no tap reaches (a strided
+  1x1 conv's skipped pixels) have zero gradient and no op. No zero is inserted, so the array
+  multiplies only real dY values; like the forward, the sub-convolutions also count the taps
+  that land on padding (a 'valid' conv's dX counts more PE MACs than its forward).
+- dX of a transposed conv is a plain strided convolution of dY with W.
+- dW of a convolution is the GEMM dW (K x C/g·R·S per group) = dY (K x N·P·Q) by the windows of
+  X (N·P·Q x C/g·R·S), reduced over N, P and Q: an `HwOp` of C·R·S output channels, K/g rows and
+  g·N·P·Q input channels in g groups, whose weight operand is X's windows (an activation, never
+  stored as a weight) gathered as X streams from DRAM (an im2col address generator: DRAM moves
+  the X elements some window reads, once per fetch, `dram_scale`). A transposed conv's dW is
+  the same with X and dY's roles swapped (dY's windows).
+- A `matmul` (two activations, N x (P x C) by (C x K)) has two input gradients: dA = dY Bᵀ and
+  dB = Aᵀ dY, both products of activations; it has no weights, hence no update.
+- A vector layer's backward is one vector-unit op reading dY (and its saved input when its
+  derivative needs it), writing dX, with the forward's operation counts (the derivative of
+  each operator costs about what the operator does; moves and additions route dY unchanged).
+- The update is element-wise over each layer's weights on the vector unit, reading the weights,
+  their gradient and the optimizer state from DRAM and writing the weights and the state back:
+  SGD with momentum (v = m·v + g; w = w - lr·v: 2 mults, 2 adds per weight; one state copy) or
+  Adam (m and v moments, bias-corrected step with a sqrt and a div: 6 mults, 4 adds, a sqrt and
+  a div per weight; two state copies).
+
+No layer before the first layer with weights, nor that layer itself, computes dX: nothing
+below it needs a gradient (the layers are taken in the network's order).
+
+Bits (integer training): the forward runs as the method makes it (int8 on the int8 presets);
+the gradient tensors dY, dX and dW are `grad_bits` wide (16 by default); the optimizer state is
+`state_bits` wide (32 by default); the weights are updated in place at their forward width (as
+the int8 training of the Tiny Training Engine keeps them) and the activations are kept for the
+backward at the widths the forward wrote them. An operand wider than the PE array's width is
+split into ceil(bits / width) bit slices that the array multiplies one after another,
+accumulating with a shift: the op's reduction dim (C) grows by the slice count, its operands
+move at the array's width, and `dram_scale` keeps each tensor's DRAM bytes at its real size
+(the other operand is re-used from the buffer for every slice). A 16-bit gradient on an int8
+array thus costs twice the PE operations of the forward; on eyeriss_like (16-bit) none extra.
+
+A training `VectorOp` mixes widths (8-bit weights, 16-bit gradients, 32-bit state), so it
+counts its DRAM traffic in bytes (`bits` = 8, elements = bytes).
+
+Biases and the loss are not priced.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from dlaforge.errors import SpecError, positive_int
+
+from .hwop import HwOp
+from .layer import Layer
+from .vector_ops import MOVES, VectorOp, vector_work
+
+PHASES = ("infer", "train")
+# per weight: (operations, optimizer state copies)
+OPTIMIZERS = {"sgd": ({"mult": 2, "add": 2}, 1),
+              "adam": ({"mult": 6, "add": 4, "sqrt": 1, "div": 1}, 2)}
+# vector operators whose derivative needs no saved input (dY is routed or scaled as it is)
+NO_SAVED_INPUT = (*MOVES, "add", "sub", "add_tensors", "avgpool")
+
+
+@dataclass(frozen=True)
+class Training:
+    """The settings of `--phase train`: optimizer and the widths of gradients and state."""
+
+    optimizer: str = "sgd"
+    grad_bits: int = 16
+    state_bits: int = 32
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise SpecError(f"unknown optimizer {self.optimizer!r}; choose from "
+                            f"{', '.join(OPTIMIZERS)}")
+        positive_int(self.grad_bits, "grad_bits")
+        positive_int(self.state_bits, "state_bits")
+
+    @property
+    def state_copies(self) -> int:
+        return OPTIMIZERS[self.optimizer][1]
+
+    def to_dict(self) -> dict:
+        return {"optimizer": self.optimizer, "grad_bits": self.grad_bits,
+                "state_bits": self.state_bits}
+
+
+def check_phase(phase: str) -> str:
+    if phase not in PHASES:
+        raise SpecError(f"unknown phase {phase!r}; choose from {', '.join(PHASES)}")
+    return phase
+
+
+def has_weights(layer: Layer) -> bool:
+    return layer.kind not in ("vector", "matmul")
+
+
+def weight_elements(layer: Layer) -> int:
+    return layer.K * (layer.C // layer.groups) * layer.R * layer.S if has_weights(layer) else 0
+
+
+def activation_bits(layer: Layer, arch) -> int:
+    return layer.ifmap_bits or arch.pe_array.ifmap_bits
+
+
+def needs_input_gradient(layers) -> list[bool]:
+    """Per layer: whether its dX is computed (False up to and including the first layer with
+    weights)."""
+    first = next((i for i, layer in enumerate(layers) if has_weights(layer)), len(layers))
+    return [i > first for i in range(len(layers))]
+
+
+def backward_ops(layer: Layer, arch, training: Training, input_gradient: bool) -> list:
+    """[(phase, op)] of `layer`'s backward: "dX" (one op or several sub-convolutions) when
+    `input_gradient`, "dW" for a layer with weights (a matmul's second input gradient is its
+    "dW": dB), then its "update"."""
+    if layer.kind == "vector":
+        return [("dX", _vector_backward(layer, arch, training))] if input_gradient else []
+    if layer.kind == "matmul":
+        return [(phase, op) for phase, op in _matmul_backward(layer, arch, training)
+                if input_gradient or phase == "dW"]
+    ops = []
+    if input_gradient:
+        lower = _transposed_dx if layer.kind == "transposed_conv" else _conv_dx
+        ops += [("dX", op) for op in lower(layer, arch, training)]
+    ops.append(("dW", _conv_dw(layer, arch, training)))
+    ops.append(("update", update_op(layer, arch, training)))
+    return ops
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _op(arch, name, *, N, K, C, P, Q, R=1, S=1, H, W, groups=1, stride=1, padding=0, pads=None,
+        dilation=(1, 1), stride_w=None, ifmap_bits, weight_bits, ofmap_bits,
+        weight_is_activation=False, dram_scale=None) -> HwOp:
+    """A conv-shaped op with `ifmap_bits`/`weight_bits` as the tensors really are, split into bit
+    slices the array can multiply (module doc); its ops are one mult and one add per PE MAC."""
+    pe = arch.pe_array
+    slices_i = math.ceil(ifmap_bits / pe.ifmap_bits)
+    slices_w = math.ceil(weight_bits / pe.weight_bits)
+    scale = dict(dram_scale or {})
+    if slices_i * slices_w > 1:
+        scale["ifmap"] = scale.get("ifmap", 1.0) / slices_w
+        scale["weight"] = scale.get("weight", 1.0) / slices_i
+        C *= slices_i * slices_w
+        ifmap_bits, weight_bits = min(ifmap_bits, pe.ifmap_bits), min(weight_bits, pe.weight_bits)
+    op = HwOp(name=name, N=N, K=K, C=C, P=P, Q=Q, R=R, S=S, H=H, W=W, stride=stride,
+              padding=padding, groups=groups, ifmap_bits=ifmap_bits, weight_bits=weight_bits,
+              psum_bits=pe.psum_bits, ofmap_bits=ofmap_bits, stride_w=stride_w, pads=pads,
+              dilation=dilation, weight_is_activation=weight_is_activation,
+              dram_scale={k: v for k, v in scale.items() if v != 1.0})
+    return replace(op, ops={"mult": op.pe_macs, "add": op.pe_macs})
+
+
+def axis_phases(size_in: int, size_out: int, kernel: int, stride: int, before: int,
+                dilation: int) -> list[tuple]:
+    """Kernel segregation along one axis of a conv (input `size_in`, output `size_out`): per
+    dX phase a (positions a, a + stride, ...) that some tap reaches, the stride-1 sub-conv over
+    dY as (outputs, taps, dilation, pad_before, first dY index read, dY length, pad_after)."""
+    phases = []
+    for a in range(min(stride, size_in)):
+        taps = [r for r in range(kernel) if (a + before - dilation * r) % stride == 0]
+        if not taps:
+            continue
+        outputs = -(-(size_in - a) // stride)
+        offsets = sorted((a + before - dilation * r) // stride for r in taps)
+        lo, hi = offsets[0], offsets[-1]
+        step = offsets[1] - offsets[0] if len(offsets) > 1 else 1
+        crop, pad_before = max(lo, 0), max(-lo, 0)
+        crop = min(crop, size_out - 1)
+        length = size_out - crop
+        pad_after = max(0, outputs - 1 + hi - crop - (length - 1))
+        phases.append((outputs, len(taps), step, pad_before, crop, length, pad_after))
+    return phases
+
+
+def _conv_dx(layer: Layer, arch, training: Training) -> list[HwOp]:
+    """dX of a convolution: the kernel-segregated sub-convolutions of dY (module doc)."""
+    (sh, sw), (top, left, _, _), (dh, dw) = layer.strides, layer.paddings, layer.dilation
+    rows = axis_phases(layer.H, layer.P, layer.R, sh, top, dh)
+    cols = axis_phases(layer.W, layer.Q, layer.S, sw, left, dw)
+    ops, g = [], training.grad_bits
+    single = len(rows) * len(cols) == 1
+    for i, (P, R, rd, t, _, H, b) in enumerate(rows):
+        for j, (Q, S, cd, l, _, W, r) in enumerate(cols):
+            name = f"{layer.name}.dX" + ("" if single else f"[{i},{j}]")
+            ops.append(_op(arch, name, N=layer.N, K=layer.C, C=layer.K, P=P, Q=Q, R=R, S=S,
+                           H=H, W=W, groups=layer.groups, pads=(t, l, b, r),
+                           dilation=(rd, cd), ifmap_bits=g,
+                           weight_bits=layer.weight_bits or arch.pe_array.weight_bits,
+                           ofmap_bits=g))
+    return ops
+
+
+def _transposed_dx(layer: Layer, arch, training: Training) -> list[HwOp]:
+    """dX of a transposed conv: a strided convolution of dY (P x Q) with W back to H x W."""
+    (sh, sw), (top, left, _, _), (eh, ew) = layer.strides, layer.paddings, layer.extent
+    bottom = max(0, (layer.H - 1) * sh - top + eh - layer.P)
+    right = max(0, (layer.W - 1) * sw - left + ew - layer.Q)
+    return [_op(arch, f"{layer.name}.dX", N=layer.N, K=layer.C, C=layer.K, P=layer.H,
+                Q=layer.W, R=layer.R, S=layer.S, H=layer.P, W=layer.Q, groups=layer.groups,
+                stride=sh, stride_w=sw, pads=(top, left, bottom, right),
+                dilation=layer.dilation, ifmap_bits=training.grad_bits,
+                weight_bits=layer.weight_bits or arch.pe_array.weight_bits,
+                ofmap_bits=training.grad_bits)]
+
+
+def _conv_dw(layer: Layer, arch, training: Training) -> HwOp:
+    """dW as the GEMM of dY with the windows of X (module doc)."""
+    g, act = layer.groups, activation_bits(layer, arch)
+    if layer.kind == "transposed_conv":
+        # dW[c, k, r, s] = sum over n, h, w of X[n, c, h, w] dY[n, k, h s + r - pad, ...]
+        windows = layer.N * layer.H * layer.W * layer.K * layer.R * layer.S
+        read = layer.N * layer.K * layer.P * layer.Q
+        return _op(arch, f"{layer.name}.dW", N=1, K=layer.K * layer.R * layer.S,
+                   C=g * layer.N * layer.H * layer.W, P=layer.C // g, Q=1, H=layer.C // g, W=1,
+                   groups=g, ifmap_bits=act, weight_bits=training.grad_bits,
+                   ofmap_bits=training.grad_bits, weight_is_activation=True,
+                   dram_scale={"weight": min(1.0, read / windows)})
+    windows = layer.N * layer.P * layer.Q * layer.C * layer.R * layer.S
+    read = _forward_view(layer, arch).read_ifmap_elements
+    return _op(arch, f"{layer.name}.dW", N=1, K=layer.C * layer.R * layer.S,
+               C=g * layer.N * layer.P * layer.Q, P=layer.K // g, Q=1, H=layer.K // g, W=1,
+               groups=g, ifmap_bits=training.grad_bits, weight_bits=act,
+               ofmap_bits=training.grad_bits, weight_is_activation=True,
+               dram_scale={"weight": min(1.0, read / windows)})
+
+
+def _forward_view(layer: Layer, arch) -> HwOp:
+    pe = arch.pe_array
+    return HwOp(name=layer.name, N=layer.N, K=layer.K, C=layer.C, P=layer.P, Q=layer.Q,
+                R=layer.R, S=layer.S, H=layer.H, W=layer.W, stride=layer.stride,
+                padding=layer.padding, groups=layer.groups, ifmap_bits=pe.ifmap_bits,
+                weight_bits=pe.weight_bits, psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits,
+                stride_w=layer.stride_w, pads=layer.pads, dilation=layer.dilation)
+
+
+def _matmul_backward(layer: Layer, arch, training: Training) -> list:
+    """dA = dY Bᵀ (P x K by K x C) and dB = Aᵀ dY (C x P by P x K), per image."""
+    act, g = activation_bits(layer, arch), training.grad_bits
+    N, P, C, K = layer.N, layer.P, layer.C, layer.K
+    dA = _op(arch, f"{layer.name}.dA", N=N, K=C, C=K, P=P, Q=1, H=P, W=1, ifmap_bits=g,
+             weight_bits=act, ofmap_bits=g, weight_is_activation=True)
+    dB = _op(arch, f"{layer.name}.dB", N=N, K=K, C=P, P=C, Q=1, H=C, W=1, ifmap_bits=act,
+             weight_bits=g, ofmap_bits=g, weight_is_activation=True)
+    return [("dX", dA), ("dW", dB)]
+
+
+def _vector_backward(layer: Layer, arch, training: Training) -> VectorOp:
+    act = activation_bits(layer, arch)
+    forward = vector_work(layer, act)
+    outputs = layer.N * layer.K * layer.P * layer.Q
+    inputs = forward.read_elements
+    saved = 0 if layer.op in NO_SAVED_INPUT else inputs * act
+    ops = {} if layer.op in MOVES else dict(forward.ops)
+    return VectorOp(name=f"{layer.name}.dX", op=layer.op,
+                    read_elements=_bytes(outputs * training.grad_bits + saved),
+                    write_elements=_bytes(inputs * training.grad_bits), bits=8, ops=ops)
+
+
+def update_op(layer: Layer, arch, training: Training) -> VectorOp:
+    """The optimizer step over `layer`'s weights on the vector unit (module doc)."""
+    n = weight_elements(layer)
+    per_weight, copies = OPTIMIZERS[training.optimizer]
+    wbits = layer.weight_bits or arch.pe_array.weight_bits
+    state = copies * training.state_bits
+    return VectorOp(name=f"{layer.name}.update", op=f"update_{training.optimizer}",
+                    read_elements=_bytes(n * (wbits + training.grad_bits + state)),
+                    write_elements=_bytes(n * (wbits + state)), bits=8,
+                    ops={name: k * n for name, k in per_weight.items()})
+
+
+def _bytes(bits: int) -> int:
+    return math.ceil(bits / 8)

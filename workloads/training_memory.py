@@ -1,0 +1,73 @@
+"""Peak memory of one inference or one training iteration (`peak_memory_bytes`).
+
+Every tensor counts at the width it is stored at: weights as the method stores them
+(`weight_storage_bits`), activations at the forward's widths (inputs at the layer's ifmap
+width, MAC layers' outputs at the array's ofmap width, a vector layer's at its activation
+width), gradients (dY, dX, dW) at `grad_bits`, optimizer state at `state_bits` per copy
+(workloads/training.py). A layer's input is everything it reads besides its weights (both of
+a two-input element-wise op's operands, a matmul's second operand too).
+
+- infer: the weights of every layer stay resident; a layer's step holds its input and output:
+  peak = weights + the largest input + output pair.
+- train: resident are the weights, their gradients and the optimizer state. The forward runs
+  every layer in order, keeping each layer's input for its backward (except where the backward
+  needs none: the layers before the first weighted one, moves and additions); layer i's step
+  holds the kept inputs of layers 0..i and its output. The backward runs in reverse; layer i's
+  step holds the kept inputs of layers 0..i (its own is freed after it), dY of its output and
+  the dX it writes. A layer's figure is the larger of its two steps; the run's peak the largest
+  of all. Layers are taken in the network's order, a tensor read by two layers (a residual
+  block's input) is kept once per reader, and the loss's own buffers are not counted.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .layer import Layer
+from .training import (NO_SAVED_INPUT, Training, activation_bits, has_weights,
+                       needs_input_gradient, weight_elements)
+from .vector_ops import TWO_INPUTS
+
+
+def input_elements(layer: Layer) -> int:
+    n = layer.N * layer.C * layer.H * layer.W
+    if layer.kind == "vector" and layer.op in TWO_INPUTS:
+        n *= 2
+    if layer.kind == "matmul":
+        n += layer.N * layer.C * layer.K
+    return n
+
+
+def output_elements(layer: Layer) -> int:
+    return layer.N * layer.K * layer.P * layer.Q
+
+
+def _bytes(bits: int) -> int:
+    return math.ceil(bits / 8)
+
+
+def peak_memory(layers, weight_bits: list[int], arch, training: Training | None) -> list[int]:
+    """Per layer, the bytes live at its step (the larger of forward and backward under train);
+    `weight_bits` is each layer's `weight_storage_bits`; `training` None prices inference."""
+    act = [activation_bits(layer, arch) for layer in layers]
+    ins = [_bytes(input_elements(layer) * a) for layer, a in zip(layers, act)]
+    outs = [_bytes(output_elements(layer) * (a if layer.kind == "vector"
+                                             else arch.pe_array.ofmap_bits))
+            for layer, a in zip(layers, act)]
+    static = _bytes(sum(weight_bits))
+    if training is None:
+        return [static + i + o for i, o in zip(ins, outs)]
+    params = sum(weight_elements(layer) for layer in layers)
+    static += _bytes(params * (training.grad_bits + training.state_copies * training.state_bits))
+    dx = needs_input_gradient(layers)
+    kept = [i if (has_weights(layer) or (needs and layer.op not in NO_SAVED_INPUT)) else 0
+            for layer, i, needs in zip(layers, ins, dx)]
+    peaks, held = [], 0
+    for k, layer in enumerate(layers):
+        forward = static + held + ins[k] + outs[k]
+        held += kept[k]
+        dy = _bytes(output_elements(layer) * training.grad_bits)
+        dxb = _bytes(input_elements(layer) * training.grad_bits) if dx[k] else 0
+        backward = static + held + dy + dxb
+        peaks.append(max(forward, backward))
+    return peaks
