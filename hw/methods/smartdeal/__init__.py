@@ -19,6 +19,7 @@ from amaranth.back import verilog
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+from dlaforge.outputs import publish_files
 from dlaforge.workloads.methods.smartdeal.plan import WINDOW_ROWS, SmartDealPlan
 from dlaforge.workloads.methods.common import command_gemm
 from dlaforge.workloads.methods.smartdeal.reference import (P_MAX, P_MIN, decompose,
@@ -30,7 +31,7 @@ from ...pe import MacPE
 from ...shapes import conv, shapes
 from ...run_cocotb import compile_verilog, run_cocotb, simulator_available
 from ...verify import SIMS
-from ...verilog import TOP, cell_stats as yosys_cells, manifest, write_complete
+from ...verilog import TOP, cell_stats as yosys_cells, manifest
 from .. import OpRun, one_command_runs
 from .stimulus import SmartDealJob
 from .rebuild import RebuildEngine
@@ -60,7 +61,7 @@ def _write_design(arch: ArchSpec, out_dir: Path, top: str) -> tuple[Path, Path]:
                           "command": "the baseline command plus ce_rows (Ce rows per filter); "
                                      "weight_base is where the codes start",
                           "code_layout": "workloads/methods/smartdeal/plan.py"}}
-    return write_complete(out_dir, {f"{top}.v": text, f"{top}.json": json.dumps(info, indent=1)})
+    return publish_files(out_dir, {f"{top}.v": text, f"{top}.json": json.dumps(info, indent=1)})
 
 
 def generate(arch: ArchSpec, out_dir: Path) -> tuple[Path, Path]:

@@ -23,6 +23,7 @@ from amaranth.back import verilog
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+from dlaforge.outputs import publish_files
 from dlaforge.workloads.methods.winograd.plan import (ALIGN_BITS, INPUT_STAGES, OUTPUT_STAGES,
                                                       SHIFT_BITS, UNIT, WRITE_KINDS, WinogradPlan)
 from dlaforge.workloads.methods.winograd.reference import VARIANTS, Variant
@@ -31,7 +32,7 @@ from ...accelerator import buildable
 from ...array import SystolicArray
 from ...pe import MacPE
 from ...verify import SIMS
-from ...verilog import cell_stats as yosys_cells, manifest, write_complete
+from ...verilog import cell_stats as yosys_cells, manifest
 from .. import OpRun
 from .top import WinogradTop
 from .units import InputTransform, OutputTransform
@@ -82,7 +83,7 @@ def generate(arch: ArchSpec, out_dir: Path, variant: str = "F4") -> tuple[Path, 
                    "m_step; x_base, x_row, x_plane: the padded ifmap (C planes); y_base: the "
                    "outputs, K x tp x tq tiles of m x m; in_shift, out_align: per tap",
         "dram_layout": "hw/methods/winograd/stimulus.py (WinogradJob.regions)"}
-    return write_complete(out_dir, {f"{name}.v": text, f"{name}.json": json.dumps(info, indent=1)})
+    return publish_files(out_dir, {f"{name}.v": text, f"{name}.json": json.dumps(info, indent=1)})
 
 
 def cell_stats(arch: ArchSpec, variant: str = "F4") -> dict:
