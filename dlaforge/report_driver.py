@@ -131,6 +131,11 @@ def _gather(specs, bases, network, methods, dataflows, model, batch, progress,
 
 def _from_records(records: list[RunRecord], specs: list[ArchSpec],
                   bases: dict[str, str | None], area: bool, progress) -> ReportInput:
+    trained = [r for r in records if r.phase != "infer"]
+    if trained:
+        raise SpecError(f"the saved record of {trained[0].network} on {trained[0].arch} is of "
+                        f"--phase train; dlaforge report compares inference runs (its bounds "
+                        f"are an inference's), a training report is not written yet")
     for attr in ("network", "model", "batch"):
         values = list(dict.fromkeys(getattr(r, attr) for r in records))
         if len(values) > 1:

@@ -147,8 +147,9 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                             "and cycle models: the generated hardware runs inference only (no "
                             "vector unit for the weight update)")
         needs = needs_input_gradient(network.layers)
-        phases = [ph + backward_ops(layer, arch, training, need)
-                  for layer, ph, need in zip(network.layers, phases, needs)]
+        last = len(network.layers) - 1
+        phases = [ph + backward_ops(layer, arch, training, need, i == last)
+                  for i, (layer, ph, need) in enumerate(zip(network.layers, phases, needs))]
     ops = [(layer, [op for _, op in ph]) for layer, ph in zip(network.layers, phases)]
     # before pricing; the baseline's hardware (the controller) runs the mapper's program
     check_sizes(arch, [(layer, [op for op in layer_ops if not isinstance(op, VectorOp)])

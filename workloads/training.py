@@ -33,6 +33,10 @@ MACs of dX and dW are each the forward's (`Layer.macs`); what the array really p
   Adam (m and v moments, bias-corrected step with a sqrt and a div: 6 mults, 4 adds, a sqrt and
   a div per weight; two state copies).
 
+- The loss, priced with the network's last layer: softmax cross-entropy over its K outputs
+  per image and position, whose gradient dY = softmax - onehot starts the backward: a vector-
+  unit op reading the logits, writing dY (per row of K: the softmax's counts and K subtractions).
+
 No layer before the first layer with weights, nor that layer itself, computes dX: nothing
 below it needs a gradient (the layers are taken in the network's order).
 
@@ -50,7 +54,7 @@ array thus costs twice the PE operations of the forward; on eyeriss_like (16-bit
 A training `VectorOp` mixes widths (8-bit weights, 16-bit gradients, 32-bit state), so it
 counts its DRAM traffic in bytes (`bits` = 8, elements = bytes).
 
-Biases and the loss are not priced.
+Biases are not priced; nor are the labels' reads.
 """
 
 from __future__ import annotations
@@ -121,10 +125,16 @@ def needs_input_gradient(layers) -> list[bool]:
     return [i > first for i in range(len(layers))]
 
 
-def backward_ops(layer: Layer, arch, training: Training, input_gradient: bool) -> list:
-    """[(phase, op)] of `layer`'s backward: "dX" (one op or several sub-convolutions) when
-    `input_gradient`, "dW" for a layer with weights (a matmul's second input gradient is its
-    "dW": dB), then its "update"."""
+def backward_ops(layer: Layer, arch, training: Training, input_gradient: bool,
+                 last: bool = False) -> list:
+    """[(phase, op)] of `layer`'s backward: the "loss" when it is the `last` layer, "dX" (one
+    op or several sub-convolutions) when `input_gradient`, "dW" for a layer with weights (a
+    matmul's second input gradient is its "dW": dB), then its "update"."""
+    loss = [("loss", loss_op(layer, arch, training))] if last else []
+    return loss + _backward(layer, arch, training, input_gradient)
+
+
+def _backward(layer: Layer, arch, training: Training, input_gradient: bool) -> list:
     if layer.kind == "vector":
         return [("dX", _vector_backward(layer, arch, training))] if input_gradient else []
     if layer.kind == "matmul":
@@ -266,6 +276,18 @@ def _vector_backward(layer: Layer, arch, training: Training) -> VectorOp:
     return VectorOp(name=f"{layer.name}.dX", op=layer.op,
                     read_elements=_bytes(outputs * training.grad_bits + saved),
                     write_elements=_bytes(inputs * training.grad_bits), bits=8, ops=ops)
+
+
+def loss_op(layer: Layer, arch, training: Training) -> VectorOp:
+    """Softmax cross-entropy over the last layer's K outputs per image and position, and its
+    gradient softmax - onehot (module doc)."""
+    rows, L = layer.N * layer.P * layer.Q, layer.K
+    bits = activation_bits(layer, arch) if layer.kind == "vector" else arch.pe_array.ofmap_bits
+    return VectorOp(name=f"{layer.name}.loss", op="softmax_cross_entropy",
+                    read_elements=_bytes(rows * L * bits),
+                    write_elements=_bytes(rows * L * training.grad_bits), bits=8,
+                    ops={"max": rows * (L - 1), "add": rows * (3 * L - 1), "exp": rows * L,
+                         "div": rows * L})
 
 
 def update_op(layer: Layer, arch, training: Training) -> VectorOp:

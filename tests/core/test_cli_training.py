@@ -19,11 +19,13 @@ def test_simulate_train_writes_peak_memory_and_the_phase_ops(tmp_path, capsys):
     assert all(layer["peak_memory_bytes"] > 0 for layer in data["layers"])
     assert data["totals"]["macs"] == 3 * (8 * 16 * 8 + 8 * 8 * 16) - 8 * 16 * 8
     assert [o["phase"] for o in data["layers"][1]["mapping"]["ops"]] == [
-        "forward", "dX", "dW", "update"]
+        "forward", "loss", "dX", "dW", "update"]
     assert "fc2" in capsys.readouterr().out                        # the tables still print
-    # and a report reads it back
+    # a report compares inference runs: a training record is refused, nothing written
     assert main(["report", "--from-json", str(out), "--out", str(tmp_path / "rep"),
-                 "--no-area"]) == 0
+                 "--no-area"]) == 2
+    assert "is of --phase train" in capsys.readouterr().err
+    assert not (tmp_path / "rep").exists()
 
 
 def test_simulate_infer_json_has_peak_memory(tmp_path):

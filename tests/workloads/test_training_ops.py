@@ -183,6 +183,16 @@ def test_linear_and_matmul_backward_are_gemms_with_the_forwards_macs():
     assert all(op.pe_macs == mm.macs and op.weight_is_activation for _, op in phases)
 
 
+def test_the_loss_is_a_softmax_cross_entropy_on_the_last_layer():
+    fc = linear("fc", 64, 10, N=4)
+    phases = backward_ops(fc, EDGE, Training(), True, last=True)
+    assert [p for p, _ in phases] == ["loss", "dX", "dW", "update"]
+    loss = phases[0][1]
+    # 4 rows of 10 logits (8-bit) in, 4 x 10 16-bit dY out, in bytes
+    assert (loss.read_elements, loss.write_elements, loss.bits) == (40, 80, 8)
+    assert loss.ops == {"max": 4 * 9, "add": 4 * 29, "exp": 40, "div": 40}
+
+
 def test_unknown_optimizer_is_refused():
     with pytest.raises(SpecError, match="unknown optimizer 'foo'; choose from sgd, adam"):
         Training(optimizer="foo")

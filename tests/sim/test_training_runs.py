@@ -38,6 +38,8 @@ def test_train_macs_are_three_forwards_less_the_first_layers_dx(network, batch, 
         ops = layer.mapping["ops"]
         expected = ["forward", "dW", "update"] if layer.name == first.name else \
             ["forward", "dX", "dW", "update"]
+        if layer is train.layers[-1]:
+            expected.insert(1, "loss")                  # the loss starts the backward
         assert [p for i, p in enumerate(o["phase"] for o in ops)
                 if i == 0 or ops[i - 1]["phase"] != p] == expected
         assert sum(o["cycles"] for o in ops) == layer.stats.cycles
@@ -71,6 +73,7 @@ def test_every_layer_kind_trains_on_the_models(model):
     assert phases["r1"] == ["forward", "dX"] and phases["add"] == ["forward", "dX"]
     assert phases["scores"] == ["forward", "dX", "dW"]            # dA, dB; no weights
     assert phases["up"] == ["forward", "dX", "dW", "update"]
+    assert phases["fc"] == ["forward", "loss", "dX", "dW", "update"]
     assert train.totals.cycles > 2 * infer.totals.cycles
     assert train.totals.energy_breakdown_pj["units"] > infer.totals.energy_breakdown_pj.get(
         "units", 0)                                               # the updates, the vector dX
