@@ -241,4 +241,7 @@ CASES = [
     Hostile("19", ["report", "--from-json", "{d}/r.json", "--out", "{d}/o"],
             "`layers[0].peak_memory_bytes` must be a non-negative integer, not -1",
             files={"r.json": record(peak_memory_bytes=-1)}),
+    Hostile("19", ["report", "--from-json", "{d}/r.json", "--out", "{d}/o"],
+            "is of --phase train; dlaforge report compares inference runs",
+            files={"r.json": record(phase="train")}),
 ]
