@@ -127,6 +127,7 @@ def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: 
 def _run(arch: ArchSpec, network, plan: _Plan, method: str, batch: int, version: str,
          objective: str) -> RunRecord:
     from .sim.energy import energy_table, time_energy
+    from .workloads.training_memory import peak_memory
 
     sim = choose_simulator(plan.cycles)
     table = energy_table(arch)
@@ -147,6 +148,9 @@ def _run(arch: ArchSpec, network, plan: _Plan, method: str, batch: int, version:
                                    stats=time_energy(replace(stats, macs=layer.macs), table),
                                    mapping={**mapping, "simulator": sim,
                                             "input": entries[0][2]}))
+    peaks = peak_memory(network.layers, [r.stats.weight_storage_bits for r in records], arch,
+                        None)
+    records = [replace(r, peak_memory_bytes=peak) for r, peak in zip(records, peaks)]
     return RunRecord(version=version, arch=arch.name, network=network.name,
                      dataflow=plan.dataflow, model="rtl", method=method, batch=batch,
                      objective=objective, layers=tuple(records), area_um2=table.area_um2)

@@ -37,3 +37,16 @@ def test_simulate_infer_json_has_peak_memory(tmp_path):
     # weights (16 x 8 + 8 x 16 B) and the largest input + output pair (fc1: 8 x 8 rows x
     # in-features in, 8 x 16 out; fc2 the same the other way round)
     assert data["phase"] == "infer" and data["totals"]["peak_memory_bytes"] == 256 + 64 + 128
+
+
+def test_model_rtl_records_have_the_same_peak_memory(tmp_path):
+    (tmp_path / "one.csv").write_text("name, M, N, K,\nfc, 8, 8, 8,\n")
+    runs = {}
+    for model in ("analytical", "rtl"):
+        out = tmp_path / f"{model}.json"
+        assert main(["simulate", "--arch", "edge_tiny", "--network", str(tmp_path / "one.csv"),
+                     "--model", model, "--quiet", "--json", str(out)]) == 0
+        runs[model] = json.loads(out.read_text())
+    # 64 weights, 64 inputs, 64 outputs, one byte each
+    assert runs["rtl"]["totals"]["peak_memory_bytes"] == runs["analytical"]["totals"][
+        "peak_memory_bytes"] == 192
