@@ -85,7 +85,7 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
 
 
 def report(out, arch=None, network=None, methods=None, dataflows=None, model=None, batch=None,
-           from_json=None, area=True, progress=None):
+           from_json=None, area=True, progress=None, phase=None, optimizer=None):
     """Build the HTML and Markdown report of `dlaforge report` into folder `out` and return the
     path of its index.html.
 
@@ -96,7 +96,8 @@ def report(out, arch=None, network=None, methods=None, dataflows=None, model=Non
     --json` files (a path or a list of them), reports those records instead of running anything (`arch` then
     only supplies arch files for records whose arch is not a preset). `area` adds each arch's
     PE-array cell count (Yosys, cached). `progress`, when given, is called with a line per
-    run. `out` must be new, empty or an earlier report (it is replaced whole, only once
+    run. `phase` "train" (with `optimizer`) reports one training iteration per run, as
+    `simulate` prices it; saved records report their own phase. `out` must be new, empty or an earlier report (it is replaced whole, only once
     everything is built). Bad input raises SpecError and leaves `out` as it was.
     """
     import os
@@ -109,7 +110,8 @@ def report(out, arch=None, network=None, methods=None, dataflows=None, model=Non
     return make_report(out, arch=joined(arch), network=network, methods=joined(methods),
                        dataflows=joined(dataflows), model=model, batch=batch,
                        from_json=[from_json] if one(from_json) else from_json, area=area,
-                       progress=progress or (lambda line: None))
+                       progress=progress or (lambda line: None), phase=phase,
+                       optimizer=optimizer)
 
 
 class Generated(NamedTuple):

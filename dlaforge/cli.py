@@ -83,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--dataflows", help="comma-separated dataflows or all (default: all)")
     rep.add_argument("--model", choices=MODELS, help="default: analytical")
     rep.add_argument("--batch", type=int, help="default: 1")
+    rep.add_argument("--phase", choices=("infer", "train"),
+                     help="infer (default) or train: one training iteration per run")
+    rep.add_argument("--optimizer", choices=("sgd", "adam"),
+                     help="the weight update under --phase train (default sgd)")
     rep.add_argument("--from-json", nargs="+", type=Path, metavar="FILE",
                      help="report saved `simulate --json` records instead of running")
     rep.add_argument("--out", required=True, help="folder to write the report into")
@@ -246,6 +250,7 @@ def _report(args) -> int:
     """Progress goes to stderr, one line per run; the path of index.html to stdout."""
     index = report(args.out, arch=args.arch, network=args.network, methods=args.methods,
                    dataflows=args.dataflows, model=args.model, batch=args.batch,
+                   phase=args.phase, optimizer=args.optimizer,
                    from_json=args.from_json, area=not args.no_area,
                    progress=lambda line: print(f"dlaforge: {line}", file=sys.stderr))
     print(index)

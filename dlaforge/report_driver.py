@@ -25,20 +25,24 @@ from .stats import RunRecord
 from .workloads.layer import Layer
 from .workloads.methods import METHODS, get_method
 from .workloads.networks import load_network
-from .workloads.vector_ops import vector_work
+from .workloads.training import Training, backward_ops, check_phase, needs_input_gradient
+from .workloads.vector_ops import VectorOp, vector_work
 
 
 def make_report(out: str | Path, arch: str | None = None, network: str | None = None,
                 methods: str | None = None, dataflows: str | None = None,
                 model: str | None = None, batch: int | None = None,
                 from_json: list[Path] | None = None,
-                progress: Callable[[str], None] = lambda line: None, area: bool = True) -> Path:
+                progress: Callable[[str], None] = lambda line: None, area: bool = True,
+                phase: str | None = None, optimizer: str | None = None) -> Path:
     """Build the report into folder `out` and return the path of its index.html.
 
     `arch`, `methods` and `dataflows` are comma-separated lists as on the command line
     (`methods` and `dataflows` may be "all", the default). With `from_json` the runs come from
     saved records, and `arch` only supplies arch files for records whose arch is not a preset.
     With `area`, each arch's facts hold the cell count of its generated PE array (hw/area.py).
+    `phase` "train" (`optimizer` sgd or adam) reports one training iteration per run; saved
+    records report the phase they were run at (all the same).
     """
     check_tree(out, "--out")
     names = _names(arch, "--arch") if arch else []
@@ -48,7 +52,8 @@ def make_report(out: str | Path, arch: str | None = None, network: str | None = 
     if from_json:
         given = [flag for flag, value in (("--network", network), ("--methods", methods),
                                           ("--dataflows", dataflows), ("--model", model),
-                                          ("--batch", batch)) if value is not None]
+                                          ("--batch", batch), ("--phase", phase),
+                                          ("--optimizer", optimizer)) if value is not None]
         if given:
             raise SpecError(f"{given[0]} cannot be combined with --from-json: the saved "
                             f"records fix it")
@@ -59,7 +64,8 @@ def make_report(out: str | Path, arch: str | None = None, network: str | None = 
         if network is None:
             raise SpecError("give --network (or --from-json)")
         inp = _gather(specs, bases, network, methods, dataflows, model or "analytical",
-                      1 if batch is None else batch, progress, area)
+                      1 if batch is None else batch, progress, area, phase or "infer",
+                      optimizer or "sgd")
     publish_tree(out, build(inp, progress), "--out")
     return Path(out) / "index.html"
 
@@ -108,8 +114,10 @@ def _dataflows_for(spec: ArchSpec, dataflows: str | None) -> list[str]:
 
 
 def _gather(specs, bases, network, methods, dataflows, model, batch, progress,
-            area) -> ReportInput:
+            area, phase="infer", optimizer="sgd") -> ReportInput:
     load_network(network, batch)  # bad names and files fail here, before any run
+    check_phase(phase)
+    Training(optimizer=optimizer)
     plan, skipped = [], []
     for spec in specs:
         chosen, left_out = _methods_for(spec, methods)
@@ -118,7 +126,8 @@ def _gather(specs, bases, network, methods, dataflows, model, batch, progress,
     runs = []
     for i, (spec, df, method) in enumerate(plan, 1):
         start = time.perf_counter()
-        record = simulate(spec, network, dataflow=df, model=model, method=method, batch=batch)
+        record = simulate(spec, network, dataflow=df, model=model, method=method, batch=batch,
+                          phase=phase, optimizer=optimizer)
         runs.append(Run(record, compulsory_dram_bytes(record, spec)))
         progress(f"[{i:{len(str(len(plan)))}d}/{len(plan)}] {spec.name} / {df} / {method}: "
                  f"{time.perf_counter() - start:.2f} s")
@@ -126,21 +135,16 @@ def _gather(specs, bases, network, methods, dataflows, model, batch, progress,
     return ReportInput(network=first.network, model=first.model, batch=first.batch,
                        archs=tuple(arch_facts(s, bases[s.name], area, progress) for s in specs),
                        runs=tuple(runs),
-                       skipped=tuple(skipped))
+                       skipped=tuple(skipped), phase=phase)
 
 
 def _from_records(records: list[RunRecord], specs: list[ArchSpec],
                   bases: dict[str, str | None], area: bool, progress) -> ReportInput:
-    trained = [r for r in records if r.phase != "infer"]
-    if trained:
-        raise SpecError(f"the saved record of {trained[0].network} on {trained[0].arch} is of "
-                        f"--phase train; dlaforge report compares inference runs (its bounds "
-                        f"are an inference's), a training report is not written yet")
-    for attr in ("network", "model", "batch"):
-        values = list(dict.fromkeys(getattr(r, attr) for r in records))
+    for attr in ("network", "model", "batch", "phase", "training"):
+        values = list(dict.fromkeys(str(getattr(r, attr)) for r in records))
         if len(values) > 1:
             raise SpecError(f"the saved records are of different {attr}s ({', '.join(map(str, values))}); "
-                            f"a report covers one network, model and batch")
+                            f"a report covers one network, model, batch and phase")
     keys = [(r.arch, r.dataflow, r.method) for r in records]
     _check_unique(["/".join(k) for k in keys], "saved run")
     by_name = {s.name: s for s in specs}
@@ -161,7 +165,7 @@ def _from_records(records: list[RunRecord], specs: list[ArchSpec],
         runs.append(Run(r, compulsory_dram_bytes(r, spec)))
     used = dict.fromkeys(r.arch for r in records)
     return ReportInput(network=records[0].network, model=records[0].model,
-                       batch=records[0].batch,
+                       batch=records[0].batch, phase=records[0].phase,
                        archs=tuple(arch_facts(by_name[n], bases[n], area, progress)
                                    for n in used),
                        runs=tuple(runs))
@@ -169,20 +173,30 @@ def _from_records(records: list[RunRecord], specs: list[ArchSpec],
 
 def compulsory_dram_bytes(record: RunRecord, spec: ArchSpec) -> tuple[int, ...]:
     """Per layer, the DRAM bytes (read + write) of each tensor the method's hardware ops touch,
-    each moved once; layers are rebuilt from the record's kind and shape."""
+    each moved once (a train record's: every op of its iteration, workloads/training.py);
+    layers are rebuilt from the record's kind and shape."""
     method = get_method(record.method, spec)
-    out = []
+    layers = []
     for layer in record.layers:
         try:
-            rebuilt = Layer(name=layer.name, kind=layer.kind, **layer.shape)
+            layers.append(Layer(name=layer.name, kind=layer.kind, **layer.shape))
         except TypeError as exc:
             raise SpecError(f"layer {layer.name!r} of the record has a malformed shape: {exc}") from None
-        if rebuilt.kind == "vector":        # the vector unit streams each tensor once
-            work = vector_work(rebuilt, spec.pe_array.ifmap_bits)
-            out.append(-(-(work.read_elements + work.write_elements) * work.bits // 8))
-            continue
-        out.append(sum(sum(op.compulsory_dram_bytes()) for op in method.transform(rebuilt, spec)))
-    return tuple(out)
+    ops = [[vector_work(rebuilt, spec.pe_array.ifmap_bits)] if rebuilt.kind == "vector"
+           else method.transform(rebuilt, spec) for rebuilt in layers]
+    if record.phase == "train":
+        try:
+            training = Training(**record.training)
+        except TypeError as exc:
+            raise SpecError(f"the record's `training` is malformed: {exc}") from None
+        needs = needs_input_gradient(layers)
+        ops = [forward + [op for _, op in backward_ops(rebuilt, spec, training, need,
+                                                       i == len(layers) - 1)]
+               for i, (rebuilt, forward, need) in enumerate(zip(layers, ops, needs))]
+    # the vector unit streams each tensor once
+    return tuple(sum(-(-(op.read_elements + op.write_elements) * op.bits // 8)
+                     if isinstance(op, VectorOp) else sum(op.compulsory_dram_bytes())
+                     for op in layer_ops) for layer_ops in ops)
 
 
 def _base_of(arch: str) -> str | None:

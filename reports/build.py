@@ -48,13 +48,24 @@ def _figure(path: str, caption: str, fig) -> Image:
     return Image(path=path, caption=caption, data=figures.png(fig))
 
 
+def _phase_note(inp: ReportInput) -> str:
+    """A training report says so: each run is one iteration, with its optimizer and widths."""
+    if inp.phase == "infer":
+        return ""
+    t = inp.runs[0].record.training
+    return (f", one training iteration per run (forward, loss, dX, dW and the "
+            f"{t.get('optimizer', '?')} update; gradients at {t.get('grad_bits', '?')} bits, "
+            f"optimizer state at {t.get('state_bits', '?')})")
+
+
 def _intro(inp: ReportInput) -> list:
     versions = sorted({run.record.version for run in inp.runs})
     per_arch = [Text(f"{a.name}: dataflows {', '.join(inp.dataflows_of(a.name))}; methods "
                      f"{', '.join(inp.methods_of(a.name))}{_not_run(inp, a.name)}.")
                 for a in inp.archs]
     return [Heading(1, f"dlaforge report: {inp.network}"),
-            Text(f"Network {inp.network}, batch {inp.batch}; every number is from the "
+            Text(f"Network {inp.network}, batch {inp.batch}{_phase_note(inp)}; every number is "
+                 f"from the "
                  f"{MODEL_NOTES.get(inp.model, f'{inp.model} model')}; dlaforge "
                  f"{', '.join(versions)}; {len(inp.runs)} runs."),
             *per_arch, Text(DEFINITIONS)]

@@ -89,6 +89,7 @@ class ReportInput:
     archs: tuple[ArchFacts, ...]
     runs: tuple[Run, ...]
     skipped: tuple[Skipped, ...] = ()
+    phase: str = "infer"                # every run's: "infer", or "train" (one iteration)
 
     def __post_init__(self):
         names = [a.name for a in self.archs]
@@ -107,6 +108,8 @@ class ReportInput:
             if (r.network, r.model, r.batch) != (self.network, self.model, self.batch):
                 raise ValueError(f"run {self.key(run)} is of {r.network}/{r.model}/batch "
                                  f"{r.batch}, not {self.network}/{self.model}/batch {self.batch}")
+            if r.phase != self.phase:
+                raise ValueError(f"run {self.key(run)} is of phase {r.phase}, not {self.phase}")
         for skip in self.skipped:
             if skip.arch not in names:
                 raise ValueError(f"skipped method {skip.method!r} is of arch {skip.arch!r}, "

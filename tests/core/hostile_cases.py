@@ -69,7 +69,7 @@ def record(**changes) -> str:
     top = {"dlaforge_version": "0.1.0", "arch": "edge_tiny", "network": "one",
            "dataflow": "ws", "model": "analytical", "method": "baseline", "batch": 1,
            "objective": "energy"}
-    top.update({k: v for k, v in changes.items() if k in top or k == "phase"})
+    top.update({k: v for k, v in changes.items() if k in top or k in ("phase", "training")})
     layer.update({k: v for k, v in changes.items() if k not in top})
     return json.dumps({**top, "layers": [layer]})
 
@@ -242,6 +242,14 @@ CASES = [
             "`layers[0].peak_memory_bytes` must be a non-negative integer, not -1",
             files={"r.json": record(peak_memory_bytes=-1)}),
     Hostile("19", ["report", "--from-json", "{d}/r.json", "--out", "{d}/o"],
-            "is of --phase train; dlaforge report compares inference runs",
-            files={"r.json": record(phase="train")}),
+            "unknown optimizer 'foo'; choose from sgd, adam",
+            files={"r.json": record(phase="train", training={"optimizer": "foo"})}),
+    Hostile("19", ["report", "--from-json", "{d}/r.json", "--out", "{d}/o"],
+            "the record's `training` is malformed",
+            files={"r.json": record(phase="train", training={"lr": 1})}),
+    Hostile("19", ["report", "--from-json", "{d}/r.json", "--out", "{d}/o", "--phase",
+                   "train"], "--phase cannot be combined with --from-json",
+            files={"r.json": record()}),
+    Hostile("19", ["report", "--arch", "edge_tiny", "--network", "{d}/one.csv", "--no-area",
+                   "--phase", "foo", "--out", "{d}/o"], "argument --phase: invalid choice"),
 ]

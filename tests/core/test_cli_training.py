@@ -21,11 +21,27 @@ def test_simulate_train_writes_peak_memory_and_the_phase_ops(tmp_path, capsys):
     assert [o["phase"] for o in data["layers"][1]["mapping"]["ops"]] == [
         "forward", "loss", "dX", "dW", "update"]
     assert "fc2" in capsys.readouterr().out                        # the tables still print
-    # a report compares inference runs: a training record is refused, nothing written
+    # a report of the saved training record says what it is
     assert main(["report", "--from-json", str(out), "--out", str(tmp_path / "rep"),
-                 "--no-area"]) == 2
-    assert "is of --phase train" in capsys.readouterr().err
-    assert not (tmp_path / "rep").exists()
+                 "--no-area"]) == 0
+    assert "one training iteration per run" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_report_phase_train_runs_training_and_mixed_phases_are_refused(tmp_path, capsys):
+    (tmp_path / "g.csv").write_text(SMALL)
+    assert main(["report", "--arch", "edge_tiny", "--network", str(tmp_path / "g.csv"),
+                 "--methods", "baseline", "--dataflows", "ws", "--phase", "train",
+                 "--optimizer", "adam", "--no-area", "--out", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "one training iteration per run" in text and "adam update" in text
+    for phase in ("infer", "train"):
+        assert main(["simulate", "--arch", "edge_tiny", "--network", str(tmp_path / "g.csv"),
+                     "--dataflow", "ws" if phase == "infer" else "os", "--phase", phase,
+                     "--quiet", "--json", str(tmp_path / f"{phase}.json")]) == 0
+    capsys.readouterr()
+    assert main(["report", "--from-json", str(tmp_path / "infer.json"),
+                 str(tmp_path / "train.json"), "--out", str(tmp_path / "mixed")]) == 2
+    assert "different phases (infer, train)" in capsys.readouterr().err
 
 
 def test_simulate_infer_json_has_peak_memory(tmp_path):
