@@ -252,4 +252,9 @@ CASES = [
             files={"r.json": record()}),
     Hostile("19", ["report", "--arch", "edge_tiny", "--network", "{d}/one.csv", "--no-area",
                    "--phase", "foo", "--out", "{d}/o"], "argument --phase: invalid choice"),
+    Hostile("19", ["simulate", "--arch", "{d}/h.cfg", "--network", "{d}/one.csv", "--phase",
+                   "train"], "(softmax_cross_entropy): a SCALE-Sim .cfg has no vector unit",
+            files=cfg()),
+    Hostile("19", SIM + ["--phase", "train", "--model", "cycle", "--trace", "{d}/tr"],
+            "--trace does not trace the vector unit", files={"tr/": None}),
 ]
