@@ -67,7 +67,7 @@ def test_many_m_tiles_and_accumulator_halves(arch_yaml):
     assert trips["ws"][1] == 2 and trips["os"][2] == 2 and trips["is"][0] == 2
 
 
-@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("dataflow", ["ws", pytest.param("os", marks=pytest.mark.long)])
 def test_widths_come_from_the_spec(tmp_path, dataflow):
     """4-bit ifmap, 6-bit weights, 20-bit partial sums that wrap, on a 3x5 array."""
     path = tmp_path / "odd.yaml"

@@ -80,7 +80,8 @@ def test_the_cases_spill_and_run_several_commands(cases):
 @pytest.mark.parametrize("sim,picked", [
     pytest.param("icarus", slice(None), marks=needs_icarus, id="icarus"),
     # a Verilator build takes 15-30 s: one design (the odd array, fractional bandwidth)
-    pytest.param("verilator", slice(4, None), marks=needs("verilator"), id="verilator")])
+    pytest.param("verilator", slice(4, None), marks=[needs("verilator"), pytest.mark.long],
+                 id="verilator")])
 def test_free_run_equals_amaranth_and_the_timing_model(cases, tmp_path, sim, picked):
     cases = cases[picked]
     jobs = [job for job, _ in cases]

@@ -206,8 +206,6 @@ def test_method_hardware_through_the_command_line(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert (out / "dlaforge_smartdeal.v").is_file() and "rebuild_engine: " in printed
     assert "array_over_int8_array: " in printed
-    assert main(["rtl", "verify", "--arch", "edge_tiny_winograd", "--method", "winograd_f2"]) == 0
-    assert re.search(r"^(\d+) passed, 0 failed$", capsys.readouterr().out, re.M)
     csv = tmp_path / "tiny.csv"
     csv.write_text(TINY_CSV)
     record = tmp_path / "sd.json"
@@ -225,6 +223,14 @@ def test_method_hardware_through_the_command_line(tmp_path, capsys):
         expected = sum(rtl_smartdeal.op_stats(arch, op, "ws", energy_table(arch)).cycles
                        for op in ops)
         assert row["cycles"] == expected > 0 and row["mapping"]["hardware"] == "smartdeal"
+
+
+@pytest.mark.long      # 20-45 s of Icarus; the unit's own tests run its cases in make test
+@needs_icarus
+def test_method_verify_through_the_command_line(capsys):
+    """`rtl verify --method M` runs the method unit's cases and prints `N passed, 0 failed`."""
+    assert main(["rtl", "verify", "--arch", "edge_tiny_winograd", "--method", "winograd_f2"]) == 0
+    assert re.search(r"^(\d+) passed, 0 failed$", capsys.readouterr().out, re.M)
 
 
 def test_a_failed_rtl_run_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):

@@ -166,6 +166,7 @@ def rtl_vs_model(tmp_path, variant, cases):
         assert result.testbench_cycles == model["cycles"], where
 
 
+@pytest.mark.long      # 20-60 s; F2's test below runs the same sequencer in make test
 @needs_icarus
 def test_icarus_f4_layers_bit_exact_and_cycle_exact(tmp_path):
     """Ten layer shapes on ws, two more on each of os and is and ws under other DRAM timings
