@@ -42,7 +42,7 @@ below it needs a gradient (the layers are taken in the network's order).
 
 Bits (integer training): the forward runs as the method makes it (int8 on the int8 presets);
 the gradient tensors dY, dX and dW are `grad_bits` wide (16 by default); the optimizer state is
-`state_bits` wide (32 by default); the weights are updated in place at their forward width (as
+`state_bits` wide (32 by default); the weights are updated in place at their width (as
 the int8 training of the Tiny Training Engine keeps them) and the activations are kept for the
 backward at the widths the forward wrote them. An operand wider than the PE array's width is
 split into ceil(bits / width) bit slices that the array multiplies one after another,
@@ -50,6 +50,12 @@ accumulating with a shift: the op's reduction dim (C) grows by the slice count, 
 move at the array's width, and `dram_scale` keeps each tensor's DRAM bytes at its real size
 (the other operand is re-used from the buffer for every slice). A 16-bit gradient on an int8
 array thus costs twice the PE operations of the forward; on eyeriss_like (16-bit) none extra.
+
+The backward ops and the update take the weights' and activations' widths from the layer (the
+arch's native widths unless the layer gives its own), whatever method runs the forward: a
+method's own training mode (SmartDeal's decomposed weights, the seeds' training methods,
+issue 19 item 3) is what would change them. On a 2-bit array (the PalQuant presets) a 16-bit
+gradient is 8 slices.
 
 A training `VectorOp` mixes widths (8-bit weights, 16-bit gradients, 32-bit state), so it
 counts its DRAM traffic in bytes (`bits` = 8, elements = bytes).

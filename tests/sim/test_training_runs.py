@@ -113,3 +113,23 @@ def test_infer_records_keep_their_form_and_gain_peak_memory():
 def test_bad_training_input_is_refused(kwargs, message):
     with pytest.raises(SpecError, match=message):
         dlaforge.simulate("edge_tiny", _every_kind(), **kwargs)
+
+
+def test_every_method_trains_with_the_nominal_macs(tmp_path):
+    """`macs` is nominal whatever method runs the forward: 3x less the first layer's dX."""
+    from dlaforge.workloads.methods import METHODS
+    (tmp_path / "small.csv").write_text(SMALL_CSV)
+    net = load_network(str(tmp_path / "small.csv"), 2)
+    for name, method in METHODS.items():
+        arch = method.presets[0] if method.presets else "edge_tiny"
+        train = dlaforge.simulate(arch, net, method=name, phase="train")
+        assert train.totals.macs == 3 * net.macs - net.layers[0].macs, name
+        forward = dlaforge.simulate(arch, net, method=name)
+        assert sum(o["energy_pj"] for layer in train.layers for o in layer.mapping["ops"]
+                   if o["phase"] == "forward") == pytest.approx(forward.totals.energy_pj
+                                                                - _clock(forward)), name
+
+
+def _clock(record):
+    """Energy priced per cycle (clock, control) on the layer totals, not on each op."""
+    return sum(record.totals.energy_breakdown_pj.get(k, 0.0) for k in ("clock", "control"))
