@@ -26,7 +26,7 @@ from .inputs import load_yaml, read_text
 
 OPERANDS = ("ifmap", "weight", "ofmap")
 DATAFLOWS = ("ws", "os", "is", "rs")
-PE_KINDS = ("mac", "xnor")
+PE_KINDS = ("mac", "xnor", "adder")
 # Where a memory level's energy, leakage and area come from (dlaforge.sim.energy_models):
 # `table`, the dependency-free default, or `cacti` (CACTI through hwcomponents).
 ENERGY_MODELS = ("table", "cacti")
@@ -56,7 +56,8 @@ class PEArray:
 
     `pe_kind` "mac" multiply-accumulates at ifmap_bits x weight_bits; "xnor" does that too and,
     in its binary mode, one XNOR-popcount-accumulate of two `xnor_word_bits`-bit sign words
-    per cycle.
+    per cycle; "adder" (AdderNet) subtracts, takes the absolute value and accumulates,
+    c - |a - w|, with no multiplier (its arch's first conv and FC are priced as int8 MACs).
     """
 
     rows: int

@@ -52,6 +52,7 @@ from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 from .fold import FoldEngine, fold_loaded_tiles, wire_fold
 from .layouts import DesignParams, GeneratorParams
 from .loader import Loader, wire_buffer_writes
+from .pe import MacPE
 from .requant import ParamTable
 from .tiles import TileCounter
 from .writer import Writer
@@ -100,8 +101,11 @@ def accelerator_ports(geo) -> dict:
 
 
 class Accelerator(wiring.Component):
-    def __init__(self, arch: ArchSpec, params: GeneratorParams = GeneratorParams()):
-        self.arch = arch
+    """`pe` is the array's PE (hw/array.py; a method's PE with the MAC PE's ports and modes,
+    e.g. hw/methods/addernet/pe.AdderPE)."""
+
+    def __init__(self, arch: ArchSpec, params: GeneratorParams = GeneratorParams(), pe=MacPE):
+        self.arch, self.pe = arch, pe
         self.geo = geo = buildable(arch, params)
         super().__init__(accelerator_ports(geo))
 
@@ -114,7 +118,7 @@ class Accelerator(wiring.Component):
         i_wr, w_wr, i_rd, w_rd, a_wr, a_rd, a_rd_out = buffer_ports(m, geo)
 
         m.submodules.loader = loader = Loader(geo)
-        m.submodules.fold = fold = FoldEngine(geo)
+        m.submodules.fold = fold = FoldEngine(geo, pe=self.pe)
         m.submodules.writer = writer = Writer(geo)
         counters = {}
         for name in ("load_tiles", "compute_tiles", "write_tiles"):

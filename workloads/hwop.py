@@ -6,7 +6,8 @@ tensor it stores or moves, and the operation counts it adds to the layer's recor
 
 `pe_op` names what one PE operation is: "mac" (a multiply-accumulate at ifmap_bits x
 weight_bits) or "xnor_popcount" (XNOR of two ifmap_bits-wide words of signs, a popcount and an
-accumulate). `dram_scale[operand]` is the number of DRAM elements per array-side element when
+accumulate) or "sad" (AdderNet: a subtraction, an absolute value and an accumulate,
+c - |a - w|). `dram_scale[operand]` is the number of DRAM elements per array-side element when
 a unit between DRAM and the array changes the tensor's form (Winograd transforms, the SmartDeal
 rebuild, sign packing, bit slices); operands not named move as they are.
 
@@ -27,7 +28,7 @@ from dlaforge.errors import positive_int
 
 from .window import Window, canonical_window
 
-PE_OPS = ("mac", "xnor_popcount")
+PE_OPS = ("mac", "xnor_popcount", "sad")
 
 
 @dataclass(frozen=True)

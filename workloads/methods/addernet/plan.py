@@ -1,0 +1,51 @@
+"""How the adder array (dlaforge.hw.methods.addernet) sees an adder layer, shared by the RTL and
+its timing model (sim/methods/addernet.py), which may not import each other.
+
+The adder accelerator is the first accelerator (hw/accelerator.py: loader, buffers, fold
+engine, accumulator, requantizing writer, counters, command) with AdderPEs in its array, built
+output stationary only: under os both operands stream through the array in step, so every
+PE sees either a real (ifmap, weight) pair or two zeros outside its stream, and -|0 - 0| adds
+nothing; the weight-stationary modes would feed held weights against the zero lanes of a
+partial reduction tile, which a MAC ignores and an adder does not. Padded pixels are zeros
+written by the loader, so they count -|0 - w| (workloads/methods/addernet/reference.py).
+Operands are the array's own width (int8 on the presets); the outputs are the accumulators'
+-Σ|x - w|, requantized by the writer as the baseline's (per channel: the group scale s_g and
+the next layer's scale fold into its multiplier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dlaforge.arch import ArchSpec
+from dlaforge.errors import SpecError
+from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
+
+DATAFLOW = "os"       # the adder array's one dataflow (module doc)
+
+
+def adder_arch(arch: ArchSpec) -> ArchSpec:
+    """The spec as the accelerator's generator and tiling see it: its MAC-shaped array
+    (same rows, cols, widths and buffers), output stationary only."""
+    pe = replace(arch.pe_array, pe_kind="mac", dataflows=(DATAFLOW,))
+    return replace(arch, pe_array=pe)
+
+
+def check(arch: ArchSpec) -> None:
+    """SpecError (one sentence) unless the adder array can be built from `arch`."""
+    pe = arch.pe_array
+    if pe.pe_kind != "adder":
+        raise SpecError(f"arch {arch.name!r} has pe_kind {pe.pe_kind!r}; the adder array needs "
+                        "pe_kind 'adder' (e.g. the edge_tiny_addernet preset)")
+    if DATAFLOW not in pe.dataflows:
+        raise SpecError(f"arch {arch.name!r} lacks dataflow 'os', the only one the adder array "
+                        "runs")
+    RtlPlan.make(adder_arch(arch), DATAFLOW, Gemm.matmul(1, 1, 1))
+
+
+def sums_fit(arch: ArchSpec, gemm: Gemm) -> bool:
+    """Whether the largest sum, Kd taps of |x - w| <= 2**bits - 1, fits the signed psum_bits
+    accumulator (so the hardware's -Σ|x - w| is exact)."""
+    pe = arch.pe_array
+    bits = max(pe.ifmap_bits, pe.weight_bits)
+    return gemm.Kd * ((1 << bits) - 1) <= 1 << (pe.psum_bits - 1)
