@@ -7,7 +7,7 @@ from dlaforge.errors import SpecError
 
 PRESETS = ["edge_tiny", "eyeriss_like", "gemmini_like", "nvdla_small", "tpu_like"]
 METHOD_PRESETS = [f"{base}_{method}" for base in ("edge_tiny", "tpu_like")
-                  for method in ("palquant", "smartdeal", "winograd", "xnor")]
+                  for method in ("addernet", "palquant", "smartdeal", "winograd", "xnor")]
 
 
 def test_the_contracted_presets_ship():
