@@ -1,6 +1,12 @@
 """Cold start of the command line: wall time of `dlaforge --help`, `dlaforge list <what>` and an
 analytical `dlaforge simulate`, each a fresh process (subprocess wall time, median of N after
-one warm-up run that fills the OS file cache and numba's on-disk cache).
+one warm-up run that fills the OS file cache, numba's on-disk cache and the .pyc files), and
+the CPU time (user + system) of the same processes: on a shared machine the wall time is
+mostly the load, the CPU time much less so.
+
+The processes may write .pyc files even when PYTHONDONTWRITEBYTECODE is set here (as it is in
+some sandboxes): an installed package has them (pip compiles them), and without them every
+run compiles the package's sources again, which is not what a user waits for.
 
     .venv/bin/python bench/bench_startup.py [--repeats N] [--baseline REV ...]
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import platform
 import shutil
 import statistics
@@ -45,21 +52,25 @@ def extract(rev: str, into: Path) -> Path:
     return into
 
 
-def run(args, pythonpath=None, cwd=None) -> float:
-    """Wall time of one process; `cwd` a neutral folder (with -c, the working folder comes
-    first on sys.path: /work/main's dlaforge/ would shadow the baseline)."""
-    env = {**os.environ, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {})}
+def run(args, pythonpath=None, cwd=None) -> tuple[float, float]:
+    """(wall, CPU) time of one process; `cwd` a neutral folder (with -c, the working folder
+    comes first on sys.path: /work/main's dlaforge/ would shadow the baseline)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"PYTHONPATH": str(pythonpath)} if pythonpath else {})
     if pythonpath:      # the baseline must not run the current tree's code
         check = subprocess.run([sys.executable, "-c", LAUNCH_BASELINE.replace(
             "from dlaforge.cli import main; sys.exit(main())",
             "import dlaforge.sim, dlaforge.cli; print(dlaforge.cli.__file__, dlaforge.sim.__file__)")],
             env=env, cwd=cwd, capture_output=True, text=True, check=True).stdout
         assert str(ROOT) not in check, f"the baseline imported the current tree: {check}"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", LAUNCH_BASELINE if pythonpath else LAUNCH, *args], env=env,
                    cwd=cwd, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def main() -> None:
@@ -68,6 +79,7 @@ def main() -> None:
     parser.add_argument("--baseline", action="append", default=[],
                         help="a git revision to time beside the working tree (repeatable)")
     args = parser.parse_args()
+    load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"current": None}
         neutral = Path(tmp, "cwd")
@@ -87,23 +99,30 @@ def main() -> None:
     load = os.getloadavg()
     lines = ["# Cold start of the command line (bench/bench_startup.py)", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}; load average {load[0]:.2f} {load[1]:.2f} "
-             f"{load[2]:.2f} at the end (a shared machine: other jobs were running). Each "
-             f"figure is the median wall time of {args.repeats} fresh processes "
+             f"{platform.python_version()}; load average {load_start[0]:.2f} at the start, "
+             f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end (a shared machine: other "
+             f"jobs were running). Each figure is the median of {args.repeats} fresh processes "
              f"(`python -c '{LAUNCH}' ARGS`, the console script's work), interleaved across "
-             "trees, after one warm-up run each. Written by the script; none is typed in.", "",
+             "trees, after one warm-up run each (.pyc files written: see the script's doc). "
+             "Wall time, then the CPU time (user + system) of the same processes, which the "
+             "load inflates much less. Written by the script; none is typed in.", "",
              "`current` is the working tree as it was (uncommitted edits included); `rev R` the "
-             "tree of git revision R. The ratio is the first column over `current`.", "",
+             "tree of git revision R. The ratio is the first column's wall time over "
+             "`current`'s.", "",
              "| command | target s | " + " | ".join(f"{t} s" for t in trees)
              + (" | first / current |" if args.baseline else "")
-             + " all runs (current) s |",
-             "|---|---|" + "---|" * len(trees) + ("---|" if args.baseline else "") + "---|"]
+             + " " + " | ".join(f"{t} cpu s" for t in trees) + " | all runs (current) s |",
+             "|---|---|" + "---|" * len(trees) + ("---|" if args.baseline else "")
+             + "---|" * len(trees) + "---|"]
     for cmd in COMMANDS:
-        med = {tree: statistics.median(times[tree, cmd]) for tree in trees}
+        med = {tree: statistics.median(w for w, _ in times[tree, cmd]) for tree in trees}
+        cpu = {tree: statistics.median(c for _, c in times[tree, cmd]) for tree in trees}
         cells = " | ".join(f"{med[t]:.3f}" for t in trees)
         ratio = f" | {med[next(iter(trees))] / med['current']:.2f}x" if args.baseline else ""
-        runs = " ".join(f"{t:.3f}" for t in times["current", cmd])
-        lines.append(f"| `dlaforge {' '.join(cmd)}` | {TARGETS[cmd[0]]} | {cells}{ratio} | {runs} |")
+        cpus = " | ".join(f"{cpu[t]:.3f}" for t in trees)
+        runs = " ".join(f"{w:.3f}" for w, _ in times["current", cmd])
+        lines.append(f"| `dlaforge {' '.join(cmd)}` | {TARGETS[cmd[0]]} | {cells}{ratio} | "
+                     f"{cpus} | {runs} |")
     text = "\n".join(lines) + "\n"
     (ROOT / "bench" / "RESULTS_startup.md").write_text(text)
     print(text)

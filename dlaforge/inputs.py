@@ -47,9 +47,9 @@ def read_text(path: Path, what: str) -> str:
                         f"binary?") from None
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader refusing repeated mapping keys and documents of more than MAX_YAML_VALUES
-    values with their aliases expanded."""
+class _Checks:
+    """A SafeLoader's refusal of repeated mapping keys and of documents of more than
+    MAX_YAML_VALUES values with their aliases expanded."""
 
     def construct_document(self, node):
         if _expanded_size(node, {}) > MAX_YAML_VALUES:
@@ -74,6 +74,17 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+class _Loader(_Checks, yaml.SafeLoader):
+    """SafeLoader with _Checks."""
+
+
+# the package's own files (presets) are parsed by libyaml where PyYAML has it: the same
+# documents (tests/core check every preset), several times quicker (`dlaforge list archs`
+# reads them all); every other file by PyYAML's own parser, whose errors the messages cite
+_Shipped = (type("_Shipped", (_Checks, yaml.CSafeLoader), {"__doc__": "CSafeLoader with _Checks."})
+            if getattr(yaml, "__with_libyaml__", False) else _Loader)
+
+
 def _expanded_size(node, sizes: dict) -> int:
     """Values in `node` counting every alias of a node as a copy of it (`sizes` memoizes by
     node, so a shared node is counted once however often it is used)."""
@@ -86,12 +97,13 @@ def _expanded_size(node, sizes: dict) -> int:
     return sizes[id(node)]
 
 
-def load_yaml(path: Path, what: str):
-    """The YAML document in file `path` (see the module doc for what is refused)."""
+def load_yaml(path: Path, what: str, shipped: bool = False):
+    """The YAML document in file `path` (see the module doc for what is refused); `shipped`
+    for a file of the package (a preset), parsed by libyaml when it is there."""
     text = read_text(path, what)
     where = f"{what} {shown(str(path), 120)}"
     try:
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=_Shipped if shipped else _Loader)
     except SpecError as exc:
         raise SpecError(f"{where}: {exc}") from None
     except yaml.YAMLError as exc:

@@ -10,7 +10,6 @@ directory instead (it only sets NUMBA_CACHE_DIR when the user has not).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -30,5 +29,7 @@ def use_writable_cache() -> None:
     user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path(home or "/", ".cache"))
     if _writable(Path(__file__).parent / "__pycache__") or (home and _writable(user_cache)):
         return
+    import tempfile         # here: every command imports this module, few get this far
+
     os.environ["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(),
                                                  f"dlaforge-numba-{os.getuid()}")

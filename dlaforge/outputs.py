@@ -27,7 +27,6 @@ import os
 import shutil
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 from .errors import SpecError
@@ -95,6 +94,7 @@ class _File:
             raise self.error("it is not a regular file, a character device or a FIFO")
         if not _is_dir(self.real.parent, self.error):
             raise self.error(f"folder {_shown(self.real.parent)} does not exist")
+        import tempfile         # here, as in the two below: a quicker start for the rest
         try:
             fd, tmp = tempfile.mkstemp(dir=self.real.parent, prefix=f".{self.real.name}.",
                                        suffix=".tmp")
@@ -183,6 +183,7 @@ class Outputs:
         real = self.folder(path, flag, create=False)
         if real is None:
             return None
+        import tempfile
         hidden = Path(tempfile.mkdtemp(dir=real, prefix=".dlaforge-"))
         self._streamed.append((hidden, real, flag))
         return hidden
@@ -219,6 +220,7 @@ def _umask() -> int:
 def _probe(folder: Path, error) -> None:
     """Raise error(why) unless a file can be created in `folder` (also as root, where access
     checks pass on /proc and read-only mounts)."""
+    import tempfile
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".dlaforge-probe.")
     except OSError as exc:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 from .errors import RunError, SpecError
@@ -44,6 +43,8 @@ def add_synth_parser(rtl_subparsers) -> None:
 
 def synth_figures(arch, method: str = "baseline", target: str = "asic") -> dict:
     """The JSON figures of `rtl synth` (see the module's docstring); SpecError / RunError."""
+    import tempfile
+
     from . import rtl_generate
     from .arch import ArchSpec, load_arch
     from .hw.synth import find_liberty, synthesize, yosys_version

@@ -4,7 +4,6 @@ the result record (dlaforge.stats)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import textwrap
 
@@ -35,6 +34,8 @@ def _csv_row(record, name, kind, stats, comps) -> dict:
 
 def csv_text(records) -> str:
     """Per-layer rows and a TOTAL row of each record, one energy column per component."""
+    import csv              # here: only --csv needs it (a quicker start)
+
     comps = components(r.totals.energy_breakdown_pj for r in records)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=csv_columns(comps))

@@ -39,6 +39,7 @@ import math
 
 import numpy as np
 
+from dlaforge import program
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import GRID_NAMES, LOOP_ORDERS, RS_NAMES, Mapping
@@ -46,7 +47,7 @@ from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
 from . import controller_cost
-from .array_cost import TileCost, ceil_div, row_stationary_tile, systolic_tile
+from .array_cost import TileCost, ceil_div, distinct_values, row_stationary_tile, systolic_tile
 from .energy import EnergyTable
 from .method_costs import pe_op_pj, unit_cycles, unit_energy_pj
 
@@ -111,7 +112,7 @@ def _ifmap_rows_fetched(op: HwOp, pt) -> np.ndarray:
     row's window to its last's, inside the ifmap. Neighbouring tiles overlap by R - stride rows
     (the halo, fetched twice); with stride > R the rows between windows are skipped."""
     pt = np.asarray(pt)
-    sizes = np.unique(pt)                   # a few tile heights, broadcast over a large grid
+    sizes = distinct_values(pt)             # a few tile heights, broadcast over a large grid
     rows = np.empty(len(sizes), np.int64)
     for i, size in enumerate(sizes):
         first = np.arange(0, op.P, size)
@@ -306,7 +307,13 @@ def controller_stats(arch: ArchSpec, op: HwOp, mapping: Mapping, table: EnergyTa
 def _fits_for(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, controller: bool = True):
     """The fit test of `dataflow`'s tiles: words of one buffer half for ops the controller
     runs, bytes of the shared levels otherwise."""
-    if controller and controller_cost.controller_runs(arch, op, dataflow):
+    return _fits_where(arch, op, g, controller and controller_cost.controller_runs(arch, op,
+                                                                                   dataflow))
+
+
+def _fits_where(arch: ArchSpec, op: HwOp, g: dict, runs: bool):
+    """_fits_for once it is known whether the controller `runs` the op."""
+    if runs:
         return controller_cost.grid_fits(arch, controller_cost.shape_of(op), g)
     return _fits(arch, op, g)
 
@@ -318,10 +325,8 @@ def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str, controller: bool = 
     kt = min(op.K // op.groups, arch.pe_array.cols)
     ct, pt, qt = op.C // op.groups, op.P, op.Q
     columns = controller and controller_cost.controller_runs(arch, op, dataflow)
-    while True:
-        mapping = Mapping(kt=kt, ct=ct, pt=pt, qt=qt)
-        if _fits_for(arch, op, dataflow, mapping.as_grid(dataflow), controller)[0]:
-            return mapping
+    steps = [Mapping(kt=kt, ct=ct, pt=pt, qt=qt)]
+    while True:                 # the halvings in turn, then the first that fits (one test)
         if pt > 1:
             pt = ceil_div(pt, 2)
         elif ct > 1:
@@ -331,7 +336,14 @@ def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str, controller: bool = 
         elif columns and qt > 1:
             qt = ceil_div(qt, 2)
         else:
-            raise _too_small(arch, op)
+            break
+        steps.append(Mapping(kt=kt, ct=ct, pt=pt, qt=qt))
+    grids = [mapping.as_grid(dataflow) for mapping in steps]
+    fit = np.flatnonzero(_fits_where(arch, op, {name: np.concatenate([g[name] for g in grids])
+                                                for name in grids[0]}, columns))
+    if len(fit) == 0:
+        raise _too_small(arch, op)
+    return steps[fit[0]]
 
 
 def _too_small(arch, op):
@@ -359,7 +371,7 @@ def column_candidates(arch: ArchSpec, op: HwOp, dataflow: str) -> np.ndarray:
     (a narrower tile leaves room for more channels and filters: ResNet-18 on edge_tiny takes
     11% less energy under ws than with full-width tiles alone, for about a quarter more
     search time)."""
-    return np.union1d(tile_candidates(op.Q, 1), [op.Q])
+    return distinct_values(np.append(tile_candidates(op.Q, 1), op.Q))
 
 
 def _rs_array_candidates(arch: ArchSpec, op: HwOp) -> np.ndarray:
@@ -400,7 +412,7 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
                 "rs": np.arange(len(rs))}
     seed = default_mapping(arch, op, dataflow, controller)     # always a candidate
     for name in GRID_NAMES:
-        axes[name] = np.union1d(axes[name], [getattr(seed, name)])
+        axes[name] = distinct_values(np.append(axes[name], getattr(seed, name)))
     grids = np.meshgrid(*axes.values(), indexing="ij")
     g = {name: grid.ravel() for name, grid in zip(axes, grids)}
     if dataflow == "rs":
@@ -428,22 +440,38 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
 def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
                        table: EnergyTable, g: dict) -> tuple[Mapping, Stats]:
     """search() for an op the controller runs: the tilings `g` (they fit) under every loop
-    order, priced by controller_cost's closed forms (the op's `groups` commands summed)."""
+    order, priced by controller_cost's closed forms (the op's `groups` commands summed).
+    The energy of every order comes first: by energy, an order whose least energy is above
+    the least of all cannot win or tie, so only the others price their ties' cycles (the
+    tie-break; the cycle estimate is most of a search's time)."""
     shape = controller_cost.shape_of(op)
-    best = None
-    for order in LOOP_ORDERS:
-        totals = controller_cost.command_totals(
-            op, controller_cost.counters(arch, shape, g, order, dataflow=dataflow))
+    counters = controller_cost.counters_by_order(arch, shape, g, _distinct_orders(shape, g),
+                                                 dataflow=dataflow)
+    energies = []
+    for order in counters:
+        totals = controller_cost.command_totals(op, counters[order])
         energy = sum(controller_cost.energy(arch, op, totals, table, dataflow).values())
-        energy = np.broadcast_to(energy, g["kt"].shape)
+        energies.append((order, np.broadcast_to(energy, g["kt"].shape), totals["busy_cycles"]))
+    least = min(float(energy.min()) for _, energy, _ in energies)
+    best, tied, single = None, set(), {}
+    for order, energy, busy in energies:
         if objective == "energy":
+            if energy.min() > least:
+                continue            # its score's first key is above the best order's
             # only the least energy's ties need their cycles (the tie-break)
             some = np.flatnonzero(energy == energy.min())
-            cycles = controller_cost.cycles(arch, shape, {k: v[some] for k, v in g.items()},
-                                            order, dataflow=dataflow) * op.groups
+            ties = {k: v[some] for k, v in g.items()}
+            same = (some.tobytes(), _single_trips_removed(shape, ties, order))
+            if same in tied:
+                continue            # an earlier order ran the same tiles of the same ties
+            tied.add(same)
+            command = controller_cost.cycles(arch, shape, ties, order, dataflow=dataflow)
+            if len(some) == 1:      # what controller_stats would price again
+                single[order] = command
+            cycles = command * op.groups
         else:
             some, cycles = _bounded_cycles(arch, op, shape, g, order, dataflow, objective,
-                                           energy, totals["busy_cycles"],
+                                           energy, busy,
                                            np.inf if best is None else best[0][0])
             if len(some) == 0:
                 continue            # no candidate of this order can beat the best so far
@@ -456,7 +484,39 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
             best = (score, order, i)
     _, order, i = best
     mapping = Mapping(order=order, **{name: int(g[name][i]) for name in GRID_NAMES})
-    return mapping, controller_stats(arch, op, mapping, table, dataflow=dataflow)
+    # controller_stats without pricing the winner again: its counters from the grid's (each
+    # counter is elementwise over the candidates) and, where it was the only tie of its order,
+    # its cycles from that call (controller_stats' call, the same one-candidate grid)
+    chosen = {k: np.broadcast_to(v, g["kt"].shape)[i] for k, v in counters[order].items()}
+    command = (round(float(single[order][0])) if order in single else
+               round(float(controller_cost.cycles(arch, shape, mapping.as_grid(dataflow),
+                                                  order, dataflow=dataflow)[0])))
+    return mapping, controller_cost.op_stats(arch, op, {**chosen, "cycles": command}, table,
+                                             dataflow)
+
+
+def _single_trips_removed(shape, g: dict, order: str) -> str:
+    """The tile loop nest of `order` without the loops of one trip in every candidate of `g`
+    (n for one image): such a loop can sit anywhere in the nest, and every count and cycle of
+    controller_cost's closed forms is the same, so two orders with the same such nest price
+    those candidates alike."""
+    trips = {"n": shape.N, "k": ceil_div(shape.K, g["kt"]), "c": ceil_div(shape.C, g["ct"]),
+             "p": ceil_div(shape.P, g["pt"]),
+             "q": ceil_div(shape.Q, controller_cost.grid_columns(shape, g))}
+    return "".join(x for x in program.nest_order(order) if not np.all(trips[x] == 1))
+
+
+def _distinct_orders(shape, g: dict) -> list[str]:
+    """LOOP_ORDERS less those that price every candidate of `g` as an earlier one does
+    (_single_trips_removed): the later order ties the earlier at best, and ties go to the
+    earlier."""
+    seen, distinct = set(), []
+    for order in LOOP_ORDERS:
+        nest = _single_trips_removed(shape, g, order)
+        if nest not in seen:
+            seen.add(nest)
+            distinct.append(order)
+    return distinct
 
 
 def _bounded_cycles(arch, op, shape, g, order, dataflow, objective, energy, busy, bound):

@@ -30,6 +30,13 @@ def ceil_div(a, b):
     return -(-a // b)
 
 
+def distinct_values(values) -> np.ndarray:
+    """np.unique of integers (the sorted distinct values, flattened), without its import of
+    numpy.ma on first use (a sizeable part of a quick command's start)."""
+    values = np.sort(np.ravel(values))
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if values.size else values
+
+
 @dataclass
 class TileCost:
     """Per-tile totals (arrays over candidates). Reads/writes are element counts."""

@@ -51,6 +51,7 @@ from dlaforge.program import (REQUANT_PIECES, BufferGeometry, Shape, beat_elemen
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
+from .array_cost import distinct_values
 from .rtl_program import rtl_cannot_run, stats_from_counters
 
 REQUANT = True      # the controller's commands requantize their outputs (as --schedule rtl)
@@ -111,22 +112,31 @@ def grid_columns(shape: Shape, g: dict):
     return np.minimum(np.asarray(qt), shape.Q)
 
 
+def _clip(x, lo, hi):
+    """np.clip of integers, without its overhead (the closed forms run on small arrays)."""
+    return np.minimum(np.maximum(x, lo), hi)
+
+
 def _rows_read(shape: Shape, p0, p_size):
-    lo = np.clip(p0 * shape.stride - shape.padding, 0, shape.H)
-    hi = np.clip((p0 + p_size - 1) * shape.stride - shape.padding + shape.R, 0, shape.H)
+    lo = _clip(p0 * shape.stride - shape.padding, 0, shape.H)
+    hi = _clip((p0 + p_size - 1) * shape.stride - shape.padding + shape.R, 0, shape.H)
     return hi - lo
 
 
 def _summed_over_tiles(extent: int, tile, read) -> np.ndarray:
     """Per candidate tile size: `read(first, size)` summed over the tiles that cut `extent`
-    outputs (the last one short), each distinct size computed once."""
+    outputs (the last one short), each distinct size computed once (the tiles of every size
+    in one array, summed per size)."""
     tile = np.asarray(tile)
-    sizes = np.unique(tile)
-    totals = np.empty(len(sizes), np.int64)
-    for i, size in enumerate(sizes):
-        first = np.arange(0, extent, size)
-        totals[i] = read(first, np.minimum(size, extent - first)).sum()
-    return totals[np.searchsorted(sizes, tile)]
+    sizes = distinct_values(tile)
+    if len(sizes) == 0:
+        return np.zeros(tile.shape, np.int64)
+    counts = ceil_div(extent, sizes)                    # tiles of each size
+    starts = np.cumsum(counts) - counts                 # where each size's tiles begin
+    size = np.repeat(sizes, counts)
+    first = (np.arange(counts.sum()) - np.repeat(starts, counts)) * size
+    totals = np.add.reduceat(read(first, np.minimum(size, extent - first)), starts)
+    return totals.astype(np.int64)[np.searchsorted(sizes, tile)]
 
 
 def rows_fetched(shape: Shape, pt) -> np.ndarray:
@@ -180,6 +190,13 @@ def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = 
              dataflow: str = "ws") -> dict:
     """Every counter of one command but `cycles` (arrays over the candidates), and the traffic
     they are made of (elements: readback, spill, final; param_bytes)."""
+    return counters_by_order(arch, shape, g, (order,), requant, dataflow)[order]
+
+
+def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bool = REQUANT,
+                      dataflow: str = "ws") -> dict:
+    """{order: counters(..., order, ...)} for each of `orders`, what no order changes (the
+    folds, the words the array reads, the ifmap rows and columns fetched) computed once."""
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
     b = _bytes(arch, requant)
@@ -187,10 +204,9 @@ def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = 
     (tk, k_last), (tc, c_last), (tp, p_last), (tq, q_last) = (
         _edge(shape.K, kt), _edge(shape.C, ct), _edge(shape.P, pt), _edge(shape.Q, qt))
     trips = {"n": np.int64(shape.N), "k": tk, "c": tc, "p": tp, "q": tq}
-    nest = program.nest_order(order)
-    reuse = {name: _fetches(nest, trips, loops) / functools.reduce(
-        np.multiply, [trips[x] for x in loops]) for name, loops in (
-            ("ifmap", "ncpq"), ("weight", "kc"), ("ofmap", "nkpq"))}
+    operands = (("ifmap", "ncpq"), ("weight", "kc"), ("ofmap", "nkpq"))
+    tiles = {name: functools.reduce(np.multiply, [trips[x] for x in loops])
+             for name, loops in operands}
     k_blocks = (tk - 1) * ceil_div(kt, cols) + ceil_div(k_last, cols)     # sum_k ceil(k/cols)
     c_blocks = (tc - 1) * ceil_div(ct, rows) + ceil_div(c_last, rows)
     pixels = shape.P * shape.Q
@@ -216,28 +232,35 @@ def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = 
         busy = folds * (max(rows, cols) * (k_blocks - tk) + tk * (2 * rows + 3 * cols + 2))
         weight_words = shape.N * p_blocks * taps * k_blocks * shape.C
         ifmap_words = shape.N * tk * c_blocks * taps * pixels
-    ifmap_el = np.rint(reuse["ifmap"] * shape.N * shape.C * rows_fetched(shape, pt)
-                       * cols_fetched(shape, qt)).astype(np.int64)
-    weight_el = np.rint(reuse["weight"] * shape.K * shape.C * shape.R * shape.S).astype(np.int64)
-    spill = np.rint((reuse["ofmap"] - 1) * outputs).astype(np.int64)
-    out_words = np.rint(reuse["ofmap"] * shape.N * k_blocks * pixels).astype(np.int64)
-    params = 0
-    if requant:
-        no_c = nest.replace("c", "")
-        params = REQUANT_PIECES * shape.K * (_fetches(no_c, trips, "k") // tk)
-    return {
-        "busy_cycles": busy,
-        "ifmap_reads": ifmap_words * rows,
-        "ifmap_writes": ifmap_el,
-        "weight_reads": weight_words * cols,
-        "weight_writes": weight_el,
-        # the output's first channel tile reads none of the words its folds write
-        "acc_reads": (fold_words - shape.N * k_blocks * pixels + out_words) * cols,
-        "acc_writes": fold_words * cols + spill,
-        "dram_read_bytes": ifmap_el * b["i"] + weight_el * b["w"] + spill * b["s"] + params,
-        "dram_write_bytes": outputs * b["o"] + spill * b["s"],
-        "readback": spill, "spill": spill, "final": outputs, "param_bytes": params,
-    }
+    in_rows, in_cols = rows_fetched(shape, pt), cols_fetched(shape, qt)
+    by_order = {}
+    for order in orders:
+        nest = program.nest_order(order)
+        reuse = {name: _fetches(nest, trips, loops) / tiles[name] for name, loops in operands}
+        ifmap_el = np.rint(reuse["ifmap"] * shape.N * shape.C * in_rows
+                           * in_cols).astype(np.int64)
+        weight_el = np.rint(reuse["weight"] * shape.K * shape.C * shape.R
+                            * shape.S).astype(np.int64)
+        spill = np.rint((reuse["ofmap"] - 1) * outputs).astype(np.int64)
+        out_words = np.rint(reuse["ofmap"] * shape.N * k_blocks * pixels).astype(np.int64)
+        params = 0
+        if requant:
+            no_c = nest.replace("c", "")
+            params = REQUANT_PIECES * shape.K * (_fetches(no_c, trips, "k") // tk)
+        by_order[order] = {
+            "busy_cycles": busy,
+            "ifmap_reads": ifmap_words * rows,
+            "ifmap_writes": ifmap_el,
+            "weight_reads": weight_words * cols,
+            "weight_writes": weight_el,
+            # the output's first channel tile reads none of the words its folds write
+            "acc_reads": (fold_words - shape.N * k_blocks * pixels + out_words) * cols,
+            "acc_writes": fold_words * cols + spill,
+            "dram_read_bytes": ifmap_el * b["i"] + weight_el * b["w"] + spill * b["s"] + params,
+            "dram_write_bytes": outputs * b["o"] + spill * b["s"],
+            "readback": spill, "spill": spill, "final": outputs, "param_bytes": params,
+        }
+    return by_order
 
 
 # Cycles -------------------------------------------------------------------------------------
@@ -288,11 +311,18 @@ def _last_gap(run, b, bw):
     return program.beat_gap(np.where(rest > 0, rest, per), b, bw)
 
 
-def _write_back(k_size, pixels, cols, b, bw):
-    """Cycles from a write-back's step start to the next step (dW + 1 - s) and its last gap."""
+def _write_back_runs(k_size, cols, b, bw):
+    """What a write-back of `k_size` filters costs per output pixel, whatever its pixels: its
+    full and partial words and each one's channel cycles and last gap (_write_back)."""
     full, rem = k_size // cols, k_size % cols
-    g_full, l_full = run_cycles(cols, b, bw), _last_gap(cols, b, bw)
-    g_rem, l_rem = run_cycles(rem, b, bw), _last_gap(np.maximum(rem, 1), b, bw)
+    return (full, rem, run_cycles(cols, b, bw), _last_gap(cols, b, bw), run_cycles(rem, b, bw),
+            _last_gap(np.maximum(rem, 1), b, bw))
+
+
+def _write_back(runs, pixels):
+    """Cycles from a write-back's step start to the next step (dW + 1 - s) and its last gap,
+    of `pixels` output pixels (`runs`: _write_back_runs of its filters)."""
+    full, rem, g_full, l_full, g_rem, l_rem = runs
     words_full, words_rem = full * pixels, np.where(rem > 0, pixels, 0)
     span = (words_full * (g_full - l_full) + words_rem * (g_rem - l_rem)
             + np.maximum(words_full - 1, 0) * np.maximum(2, l_full)
@@ -319,7 +349,7 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     # the ifmap rows of p-tiles 0, 1, 2, the last and (on average) those in between
     def p_rows(index):
         first = np.minimum(index * pt, shape.P)
-        return _rows_read(shape, first, np.clip(shape.P - first, 0, pt))
+        return _rows_read(shape, first, _clip(shape.P - first, 0, pt))
 
     rows_at = [p_rows(0), p_rows(1), p_rows(2)]
     rows_last = _rows_read(shape, (tp - 1) * pt, p_last)
@@ -330,7 +360,7 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
 
     def q_cols(index):
         first = np.minimum(index * qt, shape.Q)
-        return _cols_read(shape, first, np.clip(shape.Q - first, 0, qt))
+        return _cols_read(shape, first, _clip(shape.Q - first, 0, qt))
 
     cols_at = [q_cols(0), q_cols(1), q_cols(2)]
     cols_last = _cols_read(shape, (tq - 1) * qt, q_last)
@@ -403,12 +433,14 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         # PARAMS: per table word (filter block) a run of REQUANT_PIECES bytes per filter
         param_cycles, param_last = _run(REQUANT_PIECES * k, REQUANT_PIECES * cols, 1, bw)
         params = param_cycles - param_last + lat + 2
+        runs = {name: _write_back_runs(k, cols, bytes_, bw)
+                for name, bytes_ in (("o", b["o"]), ("s", b["s"]))} if i in variants["k"] else {}
         for j, p in enumerate(ps):
             for jq, q in enumerate(qs):
-                if j not in variants["p"] or jq not in variants["q"]:
+                if i not in variants["k"] or j not in variants["p"] or jq not in variants["q"]:
                     continue
-                for name, bytes_ in (("o", b["o"]), ("s", b["s"])):
-                    jobs[name, i, j, jq] = _write_back(k, p * q, cols, bytes_, bw)
+                for name in ("o", "s"):
+                    jobs[name, i, j, jq] = _write_back(runs[name], p * q)
         jobs["params", i] = params
 
     def write_back(idx, leaves):

@@ -1,8 +1,10 @@
 import re
 
 import pytest
+import yaml
 
-from dlaforge.arch import ArchSpec, list_presets, load_arch
+from dlaforge import inputs
+from dlaforge.arch import PRESET_DIR, ArchSpec, list_presets, load_arch
 from dlaforge.errors import SpecError
 
 PRESETS = ["edge_tiny", "eyeriss_like", "gemmini_like", "nvdla_small", "tpu_like"]
@@ -12,6 +14,14 @@ METHOD_PRESETS = [f"{base}_{method}" for base in ("edge_tiny", "tpu_like")
 
 def test_the_contracted_presets_ship():
     assert list_presets() == sorted(PRESETS + METHOD_PRESETS)
+
+
+def test_presets_read_alike_by_both_yaml_parsers():
+    """Presets are parsed by libyaml where PyYAML has it (inputs._Shipped: `list archs` reads
+    them all); each must be the document PyYAML's own parser, which reads users' files, sees."""
+    for path in sorted(PRESET_DIR.glob("*.yaml")):
+        text = path.read_text()
+        assert yaml.load(text, Loader=inputs._Shipped) == yaml.load(text, Loader=inputs._Loader)
 
 
 @pytest.mark.parametrize("name, rows, cols, dataflows, bits", [
