@@ -15,7 +15,6 @@ and is described apart. Operands are named `ifmap`, `weight` and `ofmap`; the le
 
 from __future__ import annotations
 
-import configparser
 import re
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -331,7 +330,7 @@ def load_arch(name_or_path: str | Path) -> ArchSpec:
     text = str(name_or_path)
     path = Path(text)
     if text in list_presets():
-        return _arch_from_yaml(PRESET_DIR / f"{text}.yaml")
+        return _arch_from_yaml(PRESET_DIR / f"{text}.yaml", shipped=True)
     if path.suffix in (".yaml", ".yml", ".cfg"):
         return _scalesim_arch(path) if path.suffix == ".cfg" else _arch_from_yaml(path)
     raise SpecError(f"unknown arch {text!r}: not a preset ({', '.join(list_presets())}) "
@@ -343,23 +342,24 @@ def arch_mapping(name_or_path: str | Path) -> dict:
     `arch_from_mapping` validates. A SCALE-Sim .cfg has none (it is not a YAML mapping)."""
     text = str(name_or_path)
     if text in list_presets():
-        return _yaml_mapping(PRESET_DIR / f"{text}.yaml")
+        return _yaml_mapping(PRESET_DIR / f"{text}.yaml", shipped=True)
     if Path(text).suffix in (".yaml", ".yml"):
         return _yaml_mapping(Path(text))
     raise SpecError(f"unknown arch {text!r}: not a preset ({', '.join(list_presets())}) "
                     f"nor a .yaml arch file")
 
 
-def _arch_from_yaml(path: Path) -> ArchSpec:
-    data = _yaml_mapping(path)
+def _arch_from_yaml(path: Path, shipped: bool = False) -> ArchSpec:
+    data = _yaml_mapping(path, shipped)
     try:
         return arch_from_mapping(data)
     except SpecError as exc:
         raise SpecError(f"arch file {str(path)!r}: {exc}") from None
 
 
-def _yaml_mapping(path: Path) -> dict:
-    data = load_yaml(path, "arch file")
+def _yaml_mapping(path: Path, shipped: bool = False) -> dict:
+    """The arch mapping of file `path` (`shipped`: a preset, inputs.load_yaml)."""
+    data = load_yaml(path, "arch file", shipped)
     if not isinstance(data, dict):
         raise SpecError(f"arch file {str(path)!r} must be a YAML mapping")
     data = dict(data)
@@ -419,7 +419,7 @@ def _base_preset(name, path: Path) -> dict:
     if name not in list_presets():
         raise SpecError(f"arch file {str(path)!r}: base {shown(name)} is not a preset "
                         f"({', '.join(list_presets())})")
-    return load_yaml(PRESET_DIR / f"{name}.yaml", "preset")
+    return load_yaml(PRESET_DIR / f"{name}.yaml", "preset", shipped=True)
 
 
 def _overlay(base: dict, changes: dict) -> dict:
@@ -439,6 +439,8 @@ def _mapping(value, where):
 
 def _scalesim_arch(path: Path) -> ArchSpec:
     """Read a SCALE-Sim 3.0 .cfg as scalesim/scale_config.py does (kB = 1024 one-byte words)."""
+    import configparser     # here: only a .cfg needs it (a quicker start)
+
     text = read_text(path, "SCALE-Sim config")
     config = configparser.ConfigParser()
     try:

@@ -19,10 +19,10 @@ import threading
 from pathlib import Path
 
 from . import MODELS, SIMULATORS, __version__, report, rtl_generate, rtl_verify, simulate
-from .arch import DATAFLOWS, list_presets, load_arch
 from .errors import RunError, SpecError, Terminated
-from .outputs import STDOUT, Outputs
-from .reports.text import csv_text, format_table
+
+# the arch spec (YAML), the output files and the tables are imported by the commands that use
+# them: `--help` and `list` start quicker
 
 
 class _Parser(argparse.ArgumentParser):
@@ -188,6 +188,9 @@ def _out_of_memory(exc: Exception) -> bool:
 
 def _simulate(args) -> int:
     """Every output is checked before the run and all are published together after it."""
+    from .outputs import STDOUT, Outputs
+    from .reports.text import csv_text, format_table
+
     with Outputs() as outs:
         json_out, csv_out = outs.file(args.json, "--json"), outs.file(args.csv, "--csv")
         trace = outs.streamed_folder(args.trace, "--trace")
@@ -322,6 +325,7 @@ def _cell_lines(stats: dict, prefix: str = "") -> list[str]:
 
 def _listing(what: str) -> str:
     if what == "archs":
+        from .arch import list_presets, load_arch
         specs = [load_arch(name) for name in list_presets()]
         return _aligned([(a.name, f"{a.pe_array.rows}x{a.pe_array.cols}", a.pe_array.pe_kind,
                           f"{a.pe_array.ifmap_bits}b,",
@@ -335,6 +339,7 @@ def _listing(what: str) -> str:
     if what == "methods":
         from .workloads.methods import METHODS
         return _aligned([(m.name, m.description) for m in METHODS.values()])
+    from .arch import DATAFLOWS
     return "\n".join(DATAFLOWS)
 
 
