@@ -119,7 +119,10 @@ def run_case(case: dict) -> dict:
 
     network_arg = case["network"]
     if network_arg == "cnn":
-        path = Path(tempfile.mkdtemp()) / "cnn5.csv"
+        # in the bench's temporary build cache, removed with it
+        folder = Path(os.environ.get("DLAFORGE_CACHE") or tempfile.mkdtemp())
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "cnn5.csv"
         path.write_text(CNN)
         network_arg = str(path)
     start = time.perf_counter()
