@@ -338,7 +338,17 @@ def main() -> None:
                   "eyeriss_like); mapper objective energy; batch 1. `weights MB` is "
                   "weight_storage_bits / 8 (codes, indices, scales and bases included). Equal to "
                   "`dlaforge simulate --arch <arch> --network <net> --method <method> "
-                  "[--model cycle]`.", "", "### Analytical model", "",
+                  "[--model cycle]`.", "",
+                  "Two machines are compared here, not one: the baseline's ops on ws, os and is "
+                  "are priced as the generated controller runs them (hw/controller/: the "
+                  "mapper's program, int8 outputs requantized on chip, buffer words of `rows` "
+                  "channels, its fold lengths), while a method's ops are priced on the generic "
+                  "tiled array of the analytical model, a machine dlaforge does not generate "
+                  "(the method units are not on the controller yet: issue 14). So on a "
+                  "ws/os/is arch a method's `/ base` ratios mix the two machines, whichever "
+                  "is cheaper on the network; eyeriss_like (rs) runs no op on the controller, "
+                  "so there both sides are the generic array.", "",
+                  "### Analytical model", "",
                   *network_table(runs, "analytical"), "", "### Cycle model (tiled event model)",
                   "", *network_table(runs, "cycle"), "",
                   "### The papers' analytically derivable claims", "", *claims(runs), "",
