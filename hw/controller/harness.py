@@ -40,6 +40,7 @@ Files (in the working folder):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -311,14 +312,44 @@ def write_inputs(folder: Path, ports: Ports, jobs: list, images: list, max_cycle
                 fd = cmd_fields[name]
                 word |= (int(value) & ((1 << fd["width"]) - 1)) << fd["offset"]
             lines.append(format(word, "x"))
-        values = (memory & mask if ports.lane_bits < 63 else [int(v) & mask for v in memory])
-        (folder / f"mem{j}.hex").write_text(
-            "\n".join(format(v, "x") for v in np.asarray(values).tolist()) + "\n")
+        if ports.lane_bits < 63:
+            hex_text = _hex_lines(np.asarray(memory, dtype=np.int64) & mask, ports.lane_bits)
+        else:
+            hex_text = "".join(f"{int(v) & mask:x}\n" for v in memory).encode()
+        (folder / f"mem{j}.hex").write_bytes(hex_text)
     (folder / "jobs.txt").write_text("\n".join(lines) + "\n")
 
 
+_HEX_PAIRS = np.frombuffer(b"".join(b"%02x" % byte for byte in range(256)), dtype=np.uint16)
+_NIBBLE_OF = np.full(256, 255, dtype=np.uint8)      # an ASCII hex digit's value, else 255
+for _value, _char in enumerate(b"0123456789abcdef"):
+    _NIBBLE_OF[_char] = _NIBBLE_OF[ord(chr(_char).upper())] = _value
+
+
+def _hex_lines(values: np.ndarray, bits: int) -> bytes:
+    """Non-negative `values` below 2^bits as one zero-padded hex line of ceil(bits/4) digits
+    each (vectorised, two digits per byte: a DRAM image holds millions of elements)."""
+    size = -(-bits // 8)
+    big_endian = values.astype(">u8").view(np.uint8).reshape(len(values), 8)[:, 8 - size:]
+    text = np.empty((len(values), 2 * size + 1), dtype=np.uint8)
+    text[:, :-1] = _HEX_PAIRS[big_endian].view(np.uint8).reshape(len(values), 2 * size)
+    text[:, -1] = ord("\n")
+    return text[:, 2 * size - -(-bits // 4):].tobytes()     # an odd digit count drops one
+
+
 def read_image(path: Path, bits: int) -> np.ndarray:
-    """A $writememh dump as signed `bits`-wide elements."""
+    """A $writememh dump as signed `bits`-wide elements (`//` lines are comments). Lines of one
+    width are parsed vectorised (a DRAM image holds millions of elements), others one by one."""
     half = 1 << (bits - 1)
-    return np.array([(int(line, 16) ^ half) - half for line in path.read_text().split("\n")
-                     if line and not line.startswith("//")], dtype=np.int64)
+    data = re.sub(rb"(?m)^//[^\n]*\n?", b"", path.read_bytes())
+    text = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(text == ord("\n"))
+    if bits < 63 and len(ends) and ends[0] > 0 and ends[-1] == len(text) - 1 \
+            and (np.diff(ends) == ends[0] + 1).all():
+        nibbles = _NIBBLE_OF[text.reshape(len(ends), -1)[:, :ends[0]]]
+        if (nibbles != 255).all():
+            values = np.zeros(len(ends), dtype=np.int64)
+            for column in nibbles.T:
+                values = (values << 4) | column
+            return (values ^ half) - half
+    return np.array([(int(line, 16) ^ half) - half for line in data.split()], dtype=np.int64)
