@@ -132,7 +132,7 @@ CASES = [
     Hostile("5", ["simulate", "--arch", "edge_tiny_smartdeal", "--method", "smartdeal",
                   "--network", "{d}/g.csv", "--quiet", "--model", "cycle", "--schedule", "rtl"],
             "too large for the RTL schedule",
-            files={"g.csv": "n, M, N, K,\nL, 100000, 100000, 100000,\n"}),
+            files={"g.csv": "n, M, N, K,\nL, 5000, 5000, 5000,\n"}),
     Hostile("5", ["simulate", "--arch", "edge_tiny", "--network", "{d}/g.csv", "--quiet",
                   "--model", "rtl"], "needs 721,665,391 cycles on the RTL under ws",
             files={"g.csv": "n, M, N, K,\nL, 2000, 2000, 2000,\n"}),

@@ -220,6 +220,7 @@ def test_op_stats_price_the_method_op(transform, m):
     assert "winograd_transform" in cannot_run(load_arch("edge_tiny"), op, "ws")
 
 
+@pytest.mark.long      # 20-30 s of Icarus; F2's layers run in make test
 @needs_icarus
 def test_verify_passes_every_case_on_every_dataflow():
     """`dlaforge rtl verify --method winograd_f2`: ten layers on each of ws, os and is."""
