@@ -53,13 +53,18 @@ class MacPE(wiring.Component):
         self.dataflows = tuple(dataflows)
         super().__init__(pe_signature(ifmap_bits, weight_bits, psum_bits))
 
+    @staticmethod
+    def accumulate(partial, a, w):
+        """The PE's operation: the sum it passes on from `partial`, ifmap `a` and weight `w`."""
+        return partial + a * w
+
     def elaborate(self, platform):
         m = Module()
         a, b, c = self.a_out, self.b_out, self.c_out   # the output ports are the registers
         # one multiplier and one adder serve both dataflows: ws multiplies by the held weight
         # and adds the sum arriving from the north, os by the passing weight onto its own sum
         os_mode = self.mode == Mode.OS
-        mac = Mux(os_mode, c, self.c_in) + self.a_in * Mux(os_mode, self.b_in, b)
+        mac = self.accumulate(Mux(os_mode, c, self.c_in), self.a_in, Mux(os_mode, self.b_in, b))
         m.d.sync += a.eq(self.a_in)
         with m.Switch(self.mode):
             with m.Case(Mode.IDLE):

@@ -12,36 +12,16 @@ says why); the ws logic is here so that the PE stays a drop-in of the MAC PE.
 
 from __future__ import annotations
 
-from amaranth import Module, Mux
-from amaranth.lib import wiring
-
-from ...pe import Mode, pe_signature
+from ...pe import MacPE
 
 
-class AdderPE(wiring.Component):
+class AdderPE(MacPE):
+    """hw/pe.MacPE with its operation -|a - w| in place of a·w."""
+
     def __init__(self, ifmap_bits: int, weight_bits: int, psum_bits: int,
                  dataflows=("os",)):
-        self.dataflows = tuple(dataflows)
-        super().__init__(pe_signature(ifmap_bits, weight_bits, psum_bits))
+        super().__init__(ifmap_bits, weight_bits, psum_bits, dataflows)
 
-    def elaborate(self, platform):
-        m = Module()
-        a, b, c = self.a_out, self.b_out, self.c_out
-        os_mode = self.mode == Mode.OS
-        distance = abs(self.a_in - Mux(os_mode, self.b_in, b))
-        sad = Mux(os_mode, c, self.c_in) - distance
-        m.d.sync += a.eq(self.a_in)
-        with m.Switch(self.mode):
-            with m.Case(Mode.IDLE):
-                m.d.sync += c.eq(0)
-            with m.Case(Mode.LOAD):
-                m.d.sync += [b.eq(self.b_in), c.eq(0)]
-            if "ws" in self.dataflows or "is" in self.dataflows:
-                with m.Case(Mode.WS):
-                    m.d.sync += c.eq(sad)
-            if "os" in self.dataflows:
-                with m.Case(Mode.OS):
-                    m.d.sync += [c.eq(sad), b.eq(self.b_in)]
-                with m.Case(Mode.DRAIN):
-                    m.d.sync += c.eq(self.c_in)
-        return m
+    @staticmethod
+    def accumulate(partial, a, w):
+        return partial - abs(a - w)
