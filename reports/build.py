@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+from dlaforge.program import CONTROLLER_DATAFLOWS
+
 from . import figures, tables
 from .document import Heading, Image, Text, markdown, page
 from .inputs import ReportInput
@@ -157,6 +159,12 @@ def _arch_section(inp: ReportInput, arch: str, stem: str) -> list:
                            f"{base.name} (plain {_width(base)} layers); below 1 is better.",
                            figures.method_comparison(inp, arch)),
                    tables.method_ratios(inp, arch)]
+        if any(run.record.dataflow in CONTROLLER_DATAFLOWS for _, run in pairs):
+            blocks.append(Text(
+                "Under ws, os and is a baseline op the generated controller runs is priced "
+                "as the controller runs it (the mapper's program, outputs requantized on "
+                "chip), a method's ops on the generic tiled array: the method units are not on "
+                "the controller yet, so these ratios compare two machines."))
     comps = tables.all_components(inp)
     blocks.append(Heading(3, f"{arch}: per-layer numbers"))
     blocks += [tables.per_layer(run, comps) for run in inp.reference_runs(arch)]
