@@ -143,9 +143,8 @@ def backward_ops(layer: Layer, arch, training: Training, input_gradient: bool,
 def _backward(layer: Layer, arch, training: Training, input_gradient: bool) -> list:
     if layer.kind == "vector":
         return [("dX", _vector_backward(layer, arch, training))] if input_gradient else []
-    if layer.kind == "matmul":
-        return [(phase, op) for phase, op in _matmul_backward(layer, arch, training)
-                if input_gradient or phase == "dW"]
+    if layer.kind == "matmul":      # no weights: neither input needs a gradient before them
+        return _matmul_backward(layer, arch, training) if input_gradient else []
     ops = []
     if input_gradient:
         lower = _transposed_dx if layer.kind == "transposed_conv" else _conv_dx
@@ -181,7 +180,7 @@ def _op(arch, name, *, N, K, C, P, Q, R=1, S=1, H, W, groups=1, stride=1, paddin
 def axis_phases(size_in: int, size_out: int, kernel: int, stride: int, before: int,
                 dilation: int) -> list[tuple]:
     """Kernel segregation along one axis of a conv (input `size_in`, output `size_out`): per
-    dX phase a (positions a, a + stride, ...) that some tap reaches, the stride-1 sub-conv over
+    dX phase a (positions a, a + stride, ...) that some tap reaches inside dY, the stride-1 sub-conv over
     dY as (outputs, taps, dilation, pad_before, first dY index read, dY length, pad_after)."""
     phases = []
     for a in range(min(stride, size_in)):
@@ -191,9 +190,10 @@ def axis_phases(size_in: int, size_out: int, kernel: int, stride: int, before: i
         outputs = -(-(size_in - a) // stride)
         offsets = sorted((a + before - dilation * r) // stride for r in taps)
         lo, hi = offsets[0], offsets[-1]
+        if lo > size_out - 1 or hi + outputs - 1 < 0:
+            continue        # its taps read padding only: a zero gradient, no op
         step = offsets[1] - offsets[0] if len(offsets) > 1 else 1
         crop, pad_before = max(lo, 0), max(-lo, 0)
-        crop = min(crop, size_out - 1)
         length = size_out - crop
         pad_after = max(0, outputs - 1 + hi - crop - (length - 1))
         phases.append((outputs, len(taps), step, pad_before, crop, length, pad_after))

@@ -181,6 +181,8 @@ def test_linear_and_matmul_backward_are_gemms_with_the_forwards_macs():
     phases = backward_ops(mm, EYERISS, Training(), True)
     assert [p for p, _ in phases] == ["dX", "dW"]                    # dA, dB; no update
     assert all(op.pe_macs == mm.macs and op.weight_is_activation for _, op in phases)
+    # before the first layer with weights neither of its inputs needs a gradient
+    assert backward_ops(mm, EYERISS, Training(), False) == []
 
 
 def test_the_loss_is_a_softmax_cross_entropy_on_the_last_layer():
@@ -216,3 +218,12 @@ def test_peak_memory_against_a_hand_count():
     adam = peak_memory(layers, weights, EDGE, Training(optimizer="adam"))
     assert adam[1] == relu_bwd + 5336 * 32 // 8       # a second state copy
     assert math.isclose(max(adam), relu_bwd + 5336 * 4)
+
+
+def test_a_phase_whose_taps_read_only_padding_has_no_op():
+    """H = 4, R = 3, stride 3, dilation 2, one row of padding before, P = 1: dX rows 2 and 5
+    would read dY row 1, past dY's one row, so phase 2 has a zero gradient and no op; phase
+    0 (rows 0 and 3: dY rows -1 and 0) and phase 1 (row 1: dY row 0) remain."""
+    phases = axis_phases(4, 1, 3, 3, 1, 2)
+    assert [(outputs, taps) for outputs, taps, *_ in phases] == [(2, 1), (1, 1)]
+    assert all(crop + length <= 1 for *_, crop, length, _ in phases)
