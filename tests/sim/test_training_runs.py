@@ -133,3 +133,19 @@ def test_every_method_trains_with_the_nominal_macs(tmp_path):
 def _clock(record):
     """Energy priced per cycle (clock, control) on the layer totals, not on each op."""
     return sum(record.totals.energy_breakdown_pj.get(k, 0.0) for k in ("clock", "control"))
+
+
+def test_the_ops_perform_the_nominal_macs(tmp_path):
+    """The nominal MACs of the record are what the backward ops perform: on a 16-bit array
+    (no bit slices) every dW op's PE MACs equal its layer's forward MACs, and a dX's at least
+    those (its sub-convolutions also count taps that land on padding)."""
+    (tmp_path / "small.csv").write_text(SMALL_CSV)
+    network = load_network(str(tmp_path / "small.csv"))
+    train = dlaforge.simulate("eyeriss_like", str(tmp_path / "small.csv"), phase="train")
+    for layer, row in zip(network.layers, train.layers):
+        performed = {}
+        for op in row.mapping["ops"]:
+            performed[op["phase"]] = performed.get(op["phase"], 0) + op["pe_ops"]
+        assert performed["forward"] == performed["dW"] == layer.macs, layer.name
+        if layer is not network.layers[0]:
+            assert performed["dX"] >= layer.macs, layer.name
