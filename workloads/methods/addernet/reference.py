@@ -112,9 +112,14 @@ def adder_conv_quantized(x, w, bits: int, groups: int, stride: int = 1,
                          padding: int = 0) -> np.ndarray:
     """The quantized adder layer (module doc): per scale group g, the integer kernel on the
     codes of x and w at s_g, times s_g. Equals adder_conv_float up to the rounding of x and
-    w (and the clamp of activations beyond the group's weight range)."""
-    group_of, scales = scale_groups(w, groups, bits)
+    w (and the clamp of activations beyond the group's weight range). Ungrouped convolutions
+    only: a scale group's filters are any subset of K, which a grouped conv's channel slices
+    would not follow."""
     x = np.asarray(x, np.float64)
+    if np.shape(w)[1] != x.shape[1]:
+        raise ValueError(f"adder_conv_quantized runs ungrouped convolutions: weights of "
+                         f"{np.shape(w)[1]} channels for an input of {x.shape[1]}")
+    group_of, scales = scale_groups(w, groups, bits)
     out = None
     for g, s in enumerate(scales):
         members = np.flatnonzero(group_of == g)
