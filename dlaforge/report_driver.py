@@ -25,7 +25,7 @@ from .stats import RunRecord
 from .workloads.layer import Layer
 from .workloads.methods import METHODS, get_method
 from .workloads.networks import load_network
-from .workloads.training import Training, backward_ops, check_phase, needs_input_gradient
+from .workloads.training import Training, check_phase, iteration_ops
 from .workloads.vector_ops import VectorOp, vector_work
 
 
@@ -189,10 +189,7 @@ def compulsory_dram_bytes(record: RunRecord, spec: ArchSpec) -> tuple[int, ...]:
             training = Training(**record.training)
         except TypeError as exc:
             raise SpecError(f"the record's `training` is malformed: {exc}") from None
-        needs = needs_input_gradient(layers)
-        ops = [forward + [op for _, op in backward_ops(rebuilt, spec, training, need,
-                                                       i == len(layers) - 1)]
-               for i, (rebuilt, forward, need) in enumerate(zip(layers, ops, needs))]
+        ops = [[op for _, op in phases] for phases in iteration_ops(layers, ops, spec, training)]
     # the vector unit streams each tensor once
     return tuple(sum(-(-(op.read_elements + op.write_elements) * op.bits // 8)
                      if isinstance(op, VectorOp) else sum(op.compulsory_dram_bytes())

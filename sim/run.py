@@ -12,7 +12,7 @@ from dlaforge.stats import LayerRecord, RunRecord
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
-from dlaforge.workloads.training import Training, backward_ops, needs_input_gradient
+from dlaforge.workloads.training import Training, iteration_ops
 from dlaforge.workloads.training_memory import peak_memory
 from dlaforge.workloads.vector_ops import VectorOp, vector_work
 
@@ -140,16 +140,14 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     forward = [[vector_work(layer, layer.ifmap_bits or arch.pe_array.ifmap_bits)]
                if layer.kind == "vector" else chosen.transform(layer, arch)
                for layer in network.layers]
-    phases = [[("forward", op) for op in layer_ops] for layer_ops in forward]
-    if training is not None:
-        if schedule == "rtl":
-            raise SpecError("--phase train runs under the mapper's schedule on the analytical "
-                            "and cycle models: the generated hardware runs inference only (no "
-                            "vector unit for the weight update)")
-        needs = needs_input_gradient(network.layers)
-        last = len(network.layers) - 1
-        phases = [ph + backward_ops(layer, arch, training, need, i == last)
-                  for i, (layer, ph, need) in enumerate(zip(network.layers, phases, needs))]
+    if training is None:
+        phases = [[("forward", op) for op in layer_ops] for layer_ops in forward]
+    elif schedule == "rtl":
+        raise SpecError("--phase train runs under the mapper's schedule on the analytical "
+                        "and cycle models: the generated hardware runs inference only (no "
+                        "vector unit for the weight update)")
+    else:
+        phases = iteration_ops(network.layers, forward, arch, training)
     ops = [(layer, [op for _, op in ph]) for layer, ph in zip(network.layers, phases)]
     # before pricing; the baseline's hardware (the controller) runs the mapper's program
     check_sizes(arch, [(layer, [op for op in layer_ops if not isinstance(op, VectorOp)])

@@ -131,6 +131,15 @@ def needs_input_gradient(layers) -> list[bool]:
     return [i > first for i in range(len(layers))]
 
 
+def iteration_ops(layers, forward: list, arch, training: Training) -> list:
+    """Per layer of `layers`, [(phase, op)] of one training iteration: its `forward` ops (the
+    method's), then its backward (`backward_ops`; the loss with the last layer)."""
+    last = len(layers) - 1
+    return [[("forward", op) for op in ops] + backward_ops(layer, arch, training, need, i == last)
+            for i, (layer, ops, need) in enumerate(zip(layers, forward,
+                                                       needs_input_gradient(layers)))]
+
+
 def backward_ops(layer: Layer, arch, training: Training, input_gradient: bool,
                  last: bool = False) -> list:
     """[(phase, op)] of `layer`'s backward: the "loss" when it is the `last` layer, "dX" (one
