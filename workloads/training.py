@@ -189,8 +189,9 @@ def _op(arch, name, *, N, K, C, P, Q, R=1, S=1, H, W, groups=1, stride=1, paddin
 def axis_phases(size_in: int, size_out: int, kernel: int, stride: int, before: int,
                 dilation: int) -> list[tuple]:
     """Kernel segregation along one axis of a conv (input `size_in`, output `size_out`): per
-    dX phase a (positions a, a + stride, ...) that some tap reaches inside dY, the stride-1 sub-conv over
-    dY as (outputs, taps, dilation, pad_before, first dY index read, dY length, pad_after)."""
+    dX phase a (positions a, a + stride, ...) that some tap reaches inside dY, the stride-1
+    sub-conv over dY as (outputs, taps, dilation, pad_before, first dY index read, dY length,
+    pad_after)."""
     phases = []
     for a in range(min(stride, size_in)):
         taps = [r for r in range(kernel) if (a + before - dilation * r) % stride == 0]
