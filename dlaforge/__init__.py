@@ -128,8 +128,10 @@ def _method_hardware(arch, method):
     accelerator, hw/accelerator.py, where they need it)."""
     from .arch import ArchSpec, load_arch
     from .hw.methods import method_hardware
+    from .workloads.methods import check_vocabulary
 
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
+    check_vocabulary(spec)
     hardware = method_hardware(method)
     if hardware.module == "baseline":
         from .rtl_driver import ControllerHardware

@@ -25,13 +25,15 @@ from .inputs import load_yaml, read_text
 
 OPERANDS = ("ifmap", "weight", "ofmap")
 DATAFLOWS = ("ws", "os", "is", "rs")
-PE_KINDS = ("mac", "xnor", "adder")
+# A PE kind or unit name: which ones exist is what the method families declare (the PE kinds
+# that run them, the units they need beside the array; workloads/methods), so the core checks
+# only their form and workloads.methods.get_method refuses an arch that no method can use.
+KIND = re.compile(r"[a-z][a-z0-9_]{0,39}")
 # Where a memory level's energy, leakage and area come from (dlaforge.sim.energy_models):
 # `table`, the dependency-free default, or `cacti` (CACTI through hwcomponents).
 ENERGY_MODELS = ("table", "cacti")
-# Fixed-function units beside the PE array that methods need (workloads/methods declare them),
-# and the vector unit of the non-MAC layers, with the operations it prices (sim/vector_cost.py).
-UNIT_KINDS = ("winograd_transform", "smartdeal_rebuild", "xnor_scale", "slice_combine", "vector")
+# The vector unit of the non-MAC layers, with the operations it prices (sim/vector_cost.py).
+VECTOR_UNIT = "vector"
 VECTOR_OPERATIONS = ("add", "mult", "max", "min", "exp", "log", "div", "sqrt")
 PRESET_DIR = Path(__file__).parent / "presets"
 # The fewest bytes per cycle a bandwidth may be: slower would price a layer beyond int64 cycles.
@@ -49,6 +51,14 @@ def plain_name(value, what):
     return value
 
 
+def kind_name(value, what):
+    """Return `value` if it has the form of a PE kind or unit name (see KIND)."""
+    if not isinstance(value, str) or not KIND.fullmatch(value):
+        raise SpecError(f"`{what}`: {shown(value)} is not a PE kind or unit name (lower-case "
+                        f"letters, digits and _, starting with a letter)")
+    return value
+
+
 @dataclass(frozen=True)
 class PEArray:
     """A 2-D array of processing elements and the bit widths of what they compute on.
@@ -57,6 +67,8 @@ class PEArray:
     in its binary mode, one XNOR-popcount-accumulate of two `xnor_word_bits`-bit sign words
     per cycle; "adder" (AdderNet) subtracts, takes the absolute value and accumulates,
     c - |a - w|, with no multiplier (its arch's first conv and FC are priced as int8 MACs).
+    The kinds are those the method families declare (workloads/methods); the spec checks the
+    name's form only.
     """
 
     rows: int
@@ -79,9 +91,7 @@ class PEArray:
             if df not in DATAFLOWS:
                 raise SpecError(f"unknown dataflow {shown(df)} in pe_array.dataflows; "
                                 f"choose from {', '.join(DATAFLOWS)}")
-        if self.pe_kind not in PE_KINDS:
-            raise SpecError(f"unknown pe_kind {shown(self.pe_kind)}; choose from "
-                            f"{', '.join(PE_KINDS)}")
+        kind_name(self.pe_kind, "pe_array.pe_kind")
 
 
 @dataclass(frozen=True)
@@ -153,16 +163,14 @@ class Unit:
     energy_pj: tuple = ()       # ((operation, pJ), ...), sorted
 
     def __post_init__(self):
-        if self.name not in UNIT_KINDS:
-            raise SpecError(f"unknown unit {shown(self.name)}; choose from "
-                            f"{', '.join(UNIT_KINDS)}")
+        kind_name(self.name, "units")
         positive_number(self.ops_per_cycle, f"units.{self.name}.ops_per_cycle")
         where = f"units.{self.name}.energy_pj"
         given = self.energy_pj
         if not isinstance(given, (dict, tuple)):
             raise SpecError(f"`{where}` must be a mapping of operation to pJ")
         pairs = tuple(given.items()) if isinstance(given, dict) else given
-        if pairs and self.name != "vector":
+        if pairs and self.name != VECTOR_UNIT:
             raise SpecError(f"`{where}`: only the vector unit takes energies per operation")
         for operation, pj in pairs:
             if operation not in VECTOR_OPERATIONS:

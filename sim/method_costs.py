@@ -67,6 +67,8 @@ def pe_op_pj(arch: ArchSpec, op: HwOp, table: EnergyTable) -> float:
         return table.mac_pj
     from .methods import family_models
     priced = {name: pj for model in family_models() for name, pj in model.PE_OP_PJ.items()}
+    if op.pe_op not in priced:
+        raise ValueError(f"hw op {op.name!r}: no family's model prices pe_op {op.pe_op!r}")
     return priced[op.pe_op](arch, op)
 
 

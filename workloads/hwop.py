@@ -20,6 +20,7 @@ never stored as a weight.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +29,9 @@ from dlaforge.errors import positive_int
 
 from .window import Window, canonical_window
 
-PE_OPS = ("mac", "xnor_popcount", "sad")
+# What one PE does per step of the op: "mac", or an operation of another PE kind, named by the
+# family that uses it and priced by that family's model (sim/methods/<family>.py, PE_OP_PJ).
+PE_OP = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,8 @@ class HwOp(Window):
                     "ifmap_bits", "weight_bits", "psum_bits", "ofmap_bits"):
             positive_int(getattr(self, dim), f"hw op {self.name!r}: {dim}")
         canonical_window(self, f"hw op {self.name!r}")
-        if self.pe_op not in PE_OPS:
-            raise ValueError(f"hw op {self.name!r}: unknown pe_op {self.pe_op!r}")
+        if not isinstance(self.pe_op, str) or not PE_OP.fullmatch(self.pe_op):
+            raise ValueError(f"hw op {self.name!r}: pe_op {self.pe_op!r} is not an operation name")
 
     def dram_factor(self, operand: str) -> float:
         """DRAM elements per array-side element of `operand` (1 unless a unit reshapes it)."""

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from importlib import import_module
 from typing import Callable, Protocol, runtime_checkable
 
+from dlaforge.arch import VECTOR_UNIT
 from dlaforge.errors import SpecError
 
 
@@ -64,8 +65,32 @@ def register(method: Method) -> Method:
     return method
 
 
+def pe_kinds() -> tuple[str, ...]:
+    """The PE kinds some registered method runs on: the only ones an arch may have."""
+    return tuple(sorted({kind for method in METHODS.values() for kind in method.pe_kinds}))
+
+
+def unit_kinds() -> tuple[str, ...]:
+    """The units an arch may declare: those some registered method needs, and the vector unit."""
+    return tuple(sorted({VECTOR_UNIT} | {unit for method in METHODS.values()
+                                         for unit in method.units}))
+
+
+def check_vocabulary(arch) -> None:
+    """SpecError unless every PE kind and unit the arch names is one some method declares (the
+    core, which does not know the methods, checks only the names' form)."""
+    if arch.pe_array.pe_kind not in pe_kinds():
+        raise SpecError(f"arch {arch.name!r}: unknown pe_kind {arch.pe_array.pe_kind!r}; "
+                        f"choose from {', '.join(pe_kinds())}")
+    for unit in arch.units:
+        if unit.name not in unit_kinds():
+            raise SpecError(f"arch {arch.name!r}: unknown unit {unit.name!r}; choose from "
+                            f"{', '.join(unit_kinds())}")
+
+
 def get_method(name: str, arch) -> Method:
     """The registered method `name`, checked against what the arch's PE array can run."""
+    check_vocabulary(arch)
     if name not in METHODS:
         raise SpecError(f"unknown method {name!r}; choose from {', '.join(sorted(METHODS))}")
     method = METHODS[name]

@@ -7,11 +7,12 @@ from importlib import import_module, util
 
 import pytest
 
-from dlaforge import arch as arch_module
 from dlaforge.arch import load_arch
+from dlaforge.errors import SpecError
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.layer import conv
-from dlaforge.workloads.methods import METHODS, MethodFamily, families, get_method
+from dlaforge.workloads.methods import (METHODS, MethodFamily, families, get_method, pe_kinds,
+                                        unit_kinds)
 
 NAMES = list(METHODS)
 
@@ -27,8 +28,6 @@ def test_every_family_folder_registers_methods_and_nothing_else_does():
 def test_method_declares_what_it_needs(name):
     method = METHODS[name]
     assert method.name == name and method.description and callable(method.transform)
-    assert set(method.pe_kinds) <= set(arch_module.PE_KINDS)
-    assert set(method.units) <= set(arch_module.UNIT_KINDS)
     assert method.presets, f"{name} names no arch preset made for it"
     for preset in method.presets:
         arch = load_arch(preset)                    # the preset exists
@@ -40,21 +39,35 @@ def test_method_declares_what_it_needs(name):
         assert util.find_spec(f"dlaforge.workloads.methods.{method.family}.reference")
 
 
-def test_the_core_vocabulary_is_what_the_methods_declare():
-    """arch.py (the core, which imports nothing of the project) checks PE kinds and unit names
-    at load; its lists must be exactly what the registered methods declare (plus the vector
-    unit of the non-MAC layers)."""
-    assert set(arch_module.PE_KINDS) == {k for m in METHODS.values() for k in m.pe_kinds}
-    assert set(arch_module.UNIT_KINDS) - {"vector"} == {u for m in METHODS.values()
-                                                       for u in m.units}
+def test_an_arch_may_name_only_what_the_methods_declare(tmp_path):
+    """The core checks a PE kind's and a unit's form only; workloads.methods, which knows the
+    methods, refuses an arch naming a kind or unit that no method declares."""
+    assert "mac" in pe_kinds() and "vector" in unit_kinds()
+    assert set(unit_kinds()) - {"vector"} == {u for m in METHODS.values() for u in m.units}
+    for text, refusal in (("pe_array: {pe_kind: fpu}", "unknown pe_kind 'fpu'"),
+                          ("units: {fft: {ops_per_cycle: 4}}", "unknown unit 'fft'")):
+        path = tmp_path / "odd.yaml"
+        path.write_text(f"base: edge_tiny\nname: odd\n{text}\n")
+        with pytest.raises(SpecError, match=refusal):
+            get_method("baseline", load_arch(path))
+    with pytest.raises(SpecError, match="not a PE kind or unit name"):
+        path.write_text("base: edge_tiny\nname: odd\npe_array: {pe_kind: Mac-2}\n")
+        load_arch(path)
 
 
-def test_every_pe_operation_is_priced_by_a_family():
-    """HwOp checks pe_op against workloads/hwop.PE_OPS; each one but the MAC is priced by the
-    family that uses it (sim/methods/<family>.py's PE_OP_PJ)."""
+@pytest.mark.parametrize("name", NAMES)
+def test_every_pe_operation_is_priced_by_a_family(name):
+    """A method's ops name their PE operation (HwOp.pe_op); each one but the MAC is priced by
+    a family's model (sim/methods/<family>.py's PE_OP_PJ), on every preset made for it."""
     from dlaforge.sim.methods import family_models
-    from dlaforge.workloads.hwop import PE_OPS
-    assert set(PE_OPS) == {"mac"} | {name for model in family_models() for name in model.PE_OP_PJ}
+    priced = {"mac"} | {op for model in family_models() for op in model.PE_OP_PJ}
+    method = METHODS[name]
+    layers = (conv("c", 16, 8, 6, R=3, padding=1), conv("s", 16, 32, 9, R=3, stride=2),
+              conv("p", 32, 16, 5, R=1))
+    for preset in method.presets:
+        arch = load_arch(preset)
+        used = {op.pe_op for layer in layers for op in method.transform(layer, arch)}
+        assert used <= priced, f"{name} on {preset}: unpriced {used - priced}"
 
 
 @pytest.mark.parametrize("name", NAMES)
