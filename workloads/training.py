@@ -9,12 +9,13 @@ MACs of dX and dW are each the forward's (`Layer.macs`); what the array really p
 - dX of a convolution (conv2d, pointwise, depthwise, grouped, linear, gemm) is the
   transposed convolution of dY with the filters rotated 180 degrees and K/C swapped, per group.
   At stride 1 it is one plain convolution over dY with padding extent - 1 - padding. At stride
-  s > 1 it is lowered by **kernel segregation**: s x s (rows x cols) stride-1 sub-convolutions,
-  one per output phase (a, b), each convolving dY with the taps r = a + padding (mod s) of the
-  kernel and producing dX's pixels (a + s*i, b + s*j); phases that no tap reaches (a strided
-  1x1 conv's skipped pixels) have zero gradient and no op. No zero is inserted, so the array
-  multiplies only real dY values; like the forward, the sub-convolutions also count the taps
-  that land on padding (a 'valid' conv's dX counts more PE MACs than its forward).
+  s > 1 it is lowered by **kernel segregation** (workloads/segregation.py): s x s (rows x cols)
+  stride-1 sub-convolutions, one per output phase (a, b), each convolving dY with the taps
+  r = a + padding (mod s) of the kernel and producing dX's pixels (a + s*i, b + s*j); phases
+  that no tap reaches (a strided 1x1 conv's skipped pixels) have zero gradient and no op. No
+  zero is inserted, so the array multiplies only real dY values; like the forward, the
+  sub-convolutions also count the taps that land on padding (a 'valid' conv's dX counts more
+  PE MACs than its forward).
 - dX of a transposed conv is a plain strided convolution of dY with W.
 - dW of a convolution is the GEMM dW (K x C/g·R·S per group) = dY (K x N·P·Q) by the windows of
   X (N·P·Q x C/g·R·S), reduced over N, P and Q: an `HwOp` of C·R·S output channels, K/g rows and
@@ -72,6 +73,7 @@ from dlaforge.errors import SpecError, positive_int
 
 from .hwop import HwOp
 from .layer import Layer
+from .segregation import axis_phases, sub_convolutions  # noqa: F401  (axis_phases: re-exported)
 from .vector_ops import MOVES, VectorOp, vector_work
 
 PHASES = ("infer", "train")
@@ -186,46 +188,15 @@ def _op(arch, name, *, N, K, C, P, Q, R=1, S=1, H, W, groups=1, stride=1, paddin
     return replace(op, ops={"mult": op.pe_macs, "add": op.pe_macs})
 
 
-def axis_phases(size_in: int, size_out: int, kernel: int, stride: int, before: int,
-                dilation: int) -> list[tuple]:
-    """Kernel segregation along one axis of a conv (input `size_in`, output `size_out`): per
-    dX phase a (positions a, a + stride, ...) that some tap reaches inside dY, the stride-1
-    sub-conv over dY as (outputs, taps, dilation, pad_before, first dY index read, dY length,
-    pad_after)."""
-    phases = []
-    for a in range(min(stride, size_in)):
-        taps = [r for r in range(kernel) if (a + before - dilation * r) % stride == 0]
-        if not taps:
-            continue
-        outputs = -(-(size_in - a) // stride)
-        offsets = sorted((a + before - dilation * r) // stride for r in taps)
-        lo, hi = offsets[0], offsets[-1]
-        if lo > size_out - 1 or hi + outputs - 1 < 0:
-            continue        # its taps read padding only: a zero gradient, no op
-        step = offsets[1] - offsets[0] if len(offsets) > 1 else 1
-        crop, pad_before = max(lo, 0), max(-lo, 0)
-        length = size_out - crop
-        pad_after = max(0, outputs - 1 + hi - crop - (length - 1))
-        phases.append((outputs, len(taps), step, pad_before, crop, length, pad_after))
-    return phases
-
-
 def _conv_dx(layer: Layer, arch, training: Training) -> list[HwOp]:
     """dX of a convolution: the kernel-segregated sub-convolutions of dY (module doc)."""
-    (sh, sw), (top, left, _, _), (dh, dw) = layer.strides, layer.paddings, layer.dilation
-    rows = axis_phases(layer.H, layer.P, layer.R, sh, top, dh)
-    cols = axis_phases(layer.W, layer.Q, layer.S, sw, left, dw)
-    ops, g = [], training.grad_bits
-    single = len(rows) * len(cols) == 1
-    for i, (P, R, rd, t, _, H, b) in enumerate(rows):
-        for j, (Q, S, cd, l, _, W, r) in enumerate(cols):
-            name = f"{layer.name}.dX" + ("" if single else f"[{i},{j}]")
-            ops.append(_op(arch, name, N=layer.N, K=layer.C, C=layer.K, P=P, Q=Q, R=R, S=S,
-                           H=H, W=W, groups=layer.groups, pads=(t, l, b, r),
-                           dilation=(rd, cd), ifmap_bits=g,
-                           weight_bits=layer.weight_bits or arch.pe_array.weight_bits,
-                           ofmap_bits=g))
-    return ops
+    subs = sub_convolutions((layer.H, layer.W), (layer.P, layer.Q), layer)
+    g = training.grad_bits
+    return [_op(arch, f"{layer.name}.dX" + ("" if len(subs) == 1 else f"[{sub.i},{sub.j}]"),
+                N=layer.N, K=layer.C, C=layer.K, groups=layer.groups, ifmap_bits=g,
+                weight_bits=layer.weight_bits or arch.pe_array.weight_bits, ofmap_bits=g,
+                **sub.dims())
+            for sub in subs]
 
 
 def _transposed_dx(layer: Layer, arch, training: Training) -> list[HwOp]:
