@@ -67,7 +67,8 @@ Biases are not priced; nor are the labels' reads.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from dlaforge.errors import SpecError, positive_int
 
@@ -86,11 +87,16 @@ NO_SAVED_INPUT = (*MOVES, "add", "sub", "add_tensors", "avgpool")
 
 @dataclass(frozen=True)
 class Training:
-    """The settings of `--phase train`: optimizer and the widths of gradients and state."""
+    """The settings of `--phase train`: optimizer, the widths of gradients and state, and the
+    training method (`method`, a registered method's name, with its `options`, e.g.
+    {"compress_ratio": 8}) whose hooks (`hooks`, workloads/training_methods.py) shape the
+    backward and the memory; "baseline" for every method without a training mode of its own."""
 
     optimizer: str = "sgd"
     grad_bits: int = 16
     state_bits: int = 32
+    method: str = "baseline"
+    options: tuple = field(default=())      # sorted (name, value) pairs; a dict is accepted
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -98,14 +104,35 @@ class Training:
                             f"{', '.join(OPTIMIZERS)}")
         positive_int(self.grad_bits, "grad_bits")
         positive_int(self.state_bits, "state_bits")
+        if isinstance(self.options, dict):
+            object.__setattr__(self, "options", tuple(sorted(self.options.items())))
+        self.hooks          # the method's options are checked here, once
+
+    @cached_property
+    def hooks(self):
+        """The training method's hooks (workloads/training_methods.py)."""
+        from .training_methods import training_hooks
+        return training_hooks(self.method, dict(self.options))
+
+    def for_method(self, method: str) -> "Training":
+        """These settings for a run of `method`: its hooks, and the gradient width it trains
+        at when it has its own (the sparse update's int8)."""
+        if method == self.method:
+            return self
+        from .training_methods import training_hooks
+        bits = training_hooks(method, dict(self.options)).GRAD_BITS
+        return replace(self, method=method, grad_bits=bits or self.grad_bits)
 
     @property
     def state_copies(self) -> int:
         return OPTIMIZERS[self.optimizer][1]
 
     def to_dict(self) -> dict:
-        return {"optimizer": self.optimizer, "grad_bits": self.grad_bits,
-                "state_bits": self.state_bits}
+        out = {"optimizer": self.optimizer, "grad_bits": self.grad_bits,
+               "state_bits": self.state_bits}
+        if self.method != "baseline":
+            out.update(method=self.method, options=dict(self.options))
+        return out
 
 
 def check_phase(phase: str) -> str:
@@ -126,20 +153,27 @@ def activation_bits(layer: Layer, arch) -> int:
     return layer.ifmap_bits or arch.pe_array.ifmap_bits
 
 
-def needs_input_gradient(layers) -> list[bool]:
-    """Per layer: whether its dX is computed (False up to and including the first layer with
-    weights)."""
-    first = next((i for i, layer in enumerate(layers) if has_weights(layer)), len(layers))
+def needs_input_gradient(layers, trained=None) -> list[bool]:
+    """Per layer: whether its dX is computed: False up to and including the first layer whose
+    weights are `trained` (per layer, the part of it that gets a gradient, or None; by default
+    every layer with weights): nothing below it needs a gradient."""
+    trained = [layer if has_weights(layer) else None for layer in layers] \
+        if trained is None else trained
+    first = next((i for i, part in enumerate(trained) if part is not None), len(layers))
     return [i > first for i in range(len(layers))]
 
 
 def iteration_ops(layers, forward: list, arch, training: Training) -> list:
     """Per layer of `layers`, [(phase, op)] of one training iteration: its `forward` ops (the
-    method's), then its backward (`backward_ops`; the loss with the last layer)."""
-    last = len(layers) - 1
-    return [[("forward", op) for op in ops] + backward_ops(layer, arch, training, need, i == last)
-            for i, (layer, ops, need) in enumerate(zip(layers, forward,
-                                                       needs_input_gradient(layers)))]
+    method's, and the training method's own), then its backward (the loss with the last
+    layer), as the training method (`training.hooks`) shapes them."""
+    hooks, last = training.hooks, len(layers) - 1
+    trained = hooks.trained_parts(layers)
+    return [[("forward", op) for op in ops + hooks.forward_ops(layer, part, arch, training)]
+            + ([("loss", loss_op(layer, arch, training))] if i == last else [])
+            + hooks.backward(layer, part, arch, training, need)
+            for i, (layer, ops, part, need) in enumerate(
+                zip(layers, forward, trained, needs_input_gradient(layers, trained)))]
 
 
 def backward_ops(layer: Layer, arch, training: Training, input_gradient: bool,
@@ -148,27 +182,35 @@ def backward_ops(layer: Layer, arch, training: Training, input_gradient: bool,
     op or several sub-convolutions) when `input_gradient`, "dW" for a layer with weights (a
     matmul's second input gradient is its "dW": dB), then its "update"."""
     loss = [("loss", loss_op(layer, arch, training))] if last else []
-    return loss + _backward(layer, arch, training, input_gradient)
+    part = layer if has_weights(layer) else None
+    return loss + training.hooks.backward(layer, part, arch, training, input_gradient)
 
 
-def _backward(layer: Layer, arch, training: Training, input_gradient: bool) -> list:
+def plain_backward(layer: Layer, part, arch, training: Training, input_gradient: bool,
+                   saved_bits: int | None = None) -> list:
+    """The backward as written above: dX when `input_gradient`; dW and the update of `part`
+    (the layer, or the slice of its weights that is trained; None: no weight gradient).
+    `saved_bits`: the bits a vector layer's backward reads of its saved input (default: the
+    input at its width)."""
     if layer.kind == "vector":
-        return [("dX", _vector_backward(layer, arch, training))] if input_gradient else []
+        return [("dX", _vector_backward(layer, arch, training, saved_bits))] \
+            if input_gradient else []
     if layer.kind == "matmul":      # no weights: neither input needs a gradient before them
         return _matmul_backward(layer, arch, training) if input_gradient else []
     ops = []
     if input_gradient:
         lower = _transposed_dx if layer.kind == "transposed_conv" else _conv_dx
         ops += [("dX", op) for op in lower(layer, arch, training)]
-    ops.append(("dW", _conv_dw(layer, arch, training)))
-    ops.append(("update", update_op(layer, arch, training)))
+    if part is not None:
+        ops.append(("dW", _conv_dw(part, arch, training)))
+        ops.append(("update", update_op(part, arch, training)))
     return ops
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _op(arch, name, *, N, K, C, P, Q, R=1, S=1, H, W, groups=1, stride=1, padding=0, pads=None,
-        dilation=(1, 1), stride_w=None, ifmap_bits, weight_bits, ofmap_bits,
-        weight_is_activation=False, dram_scale=None) -> HwOp:
+def grad_op(arch, name, *, N, K, C, P, Q, R=1, S=1, H, W, groups=1, stride=1, padding=0,
+            pads=None, dilation=(1, 1), stride_w=None, ifmap_bits, weight_bits, ofmap_bits,
+            weight_is_activation=False, dram_scale=None) -> HwOp:
     """A conv-shaped op with `ifmap_bits`/`weight_bits` as the tensors really are, split into bit
     slices the array can multiply (module doc); its ops are one mult and one add per PE MAC."""
     pe = arch.pe_array
@@ -192,7 +234,7 @@ def _conv_dx(layer: Layer, arch, training: Training) -> list[HwOp]:
     """dX of a convolution: the kernel-segregated sub-convolutions of dY (module doc)."""
     subs = sub_convolutions((layer.H, layer.W), (layer.P, layer.Q), layer)
     g = training.grad_bits
-    return [_op(arch, f"{layer.name}.dX" + ("" if len(subs) == 1 else f"[{sub.i},{sub.j}]"),
+    return [grad_op(arch, f"{layer.name}.dX" + ("" if len(subs) == 1 else f"[{sub.i},{sub.j}]"),
                 N=layer.N, K=layer.C, C=layer.K, groups=layer.groups, ifmap_bits=g,
                 weight_bits=layer.weight_bits or arch.pe_array.weight_bits, ofmap_bits=g,
                 **sub.dims())
@@ -204,7 +246,7 @@ def _transposed_dx(layer: Layer, arch, training: Training) -> list[HwOp]:
     (sh, sw), (top, left, _, _), (eh, ew) = layer.strides, layer.paddings, layer.extent
     bottom = max(0, (layer.H - 1) * sh - top + eh - layer.P)
     right = max(0, (layer.W - 1) * sw - left + ew - layer.Q)
-    return [_op(arch, f"{layer.name}.dX", N=layer.N, K=layer.C, C=layer.K, P=layer.H,
+    return [grad_op(arch, f"{layer.name}.dX", N=layer.N, K=layer.C, C=layer.K, P=layer.H,
                 Q=layer.W, R=layer.R, S=layer.S, H=layer.P, W=layer.Q, groups=layer.groups,
                 stride=sh, stride_w=sw, pads=(top, left, bottom, right),
                 dilation=layer.dilation, ifmap_bits=training.grad_bits,
@@ -219,14 +261,14 @@ def _conv_dw(layer: Layer, arch, training: Training) -> HwOp:
         # dW[c, k, r, s] = sum over n, h, w of X[n, c, h, w] dY[n, k, h s + r - pad, ...]
         windows = layer.N * layer.H * layer.W * layer.K * layer.R * layer.S
         read = layer.N * layer.K * layer.P * layer.Q
-        return _op(arch, f"{layer.name}.dW", N=1, K=layer.K * layer.R * layer.S,
+        return grad_op(arch, f"{layer.name}.dW", N=1, K=layer.K * layer.R * layer.S,
                    C=g * layer.N * layer.H * layer.W, P=layer.C // g, Q=1, H=layer.C // g, W=1,
                    groups=g, ifmap_bits=act, weight_bits=training.grad_bits,
                    ofmap_bits=training.grad_bits, weight_is_activation=True,
                    dram_scale={"weight": min(1.0, read / windows)})
     windows = layer.N * layer.P * layer.Q * layer.C * layer.R * layer.S
     read = _forward_view(layer, arch).read_ifmap_elements
-    return _op(arch, f"{layer.name}.dW", N=1, K=layer.C * layer.R * layer.S,
+    return grad_op(arch, f"{layer.name}.dW", N=1, K=layer.C * layer.R * layer.S,
                C=g * layer.N * layer.P * layer.Q, P=layer.K // g, Q=1, H=layer.K // g, W=1,
                groups=g, ifmap_bits=training.grad_bits, weight_bits=act,
                ofmap_bits=training.grad_bits, weight_is_activation=True,
@@ -246,19 +288,21 @@ def _matmul_backward(layer: Layer, arch, training: Training) -> list:
     """dA = dY Bᵀ (P x K by K x C) and dB = Aᵀ dY (C x P by P x K), per image."""
     act, g = activation_bits(layer, arch), training.grad_bits
     N, P, C, K = layer.N, layer.P, layer.C, layer.K
-    dA = _op(arch, f"{layer.name}.dA", N=N, K=C, C=K, P=P, Q=1, H=P, W=1, ifmap_bits=g,
+    dA = grad_op(arch, f"{layer.name}.dA", N=N, K=C, C=K, P=P, Q=1, H=P, W=1, ifmap_bits=g,
              weight_bits=act, ofmap_bits=g, weight_is_activation=True)
-    dB = _op(arch, f"{layer.name}.dB", N=N, K=K, C=P, P=C, Q=1, H=C, W=1, ifmap_bits=act,
+    dB = grad_op(arch, f"{layer.name}.dB", N=N, K=K, C=P, P=C, Q=1, H=C, W=1, ifmap_bits=act,
              weight_bits=g, ofmap_bits=g, weight_is_activation=True)
     return [("dX", dA), ("dW", dB)]
 
 
-def _vector_backward(layer: Layer, arch, training: Training) -> VectorOp:
+def _vector_backward(layer: Layer, arch, training: Training,
+                     saved_bits: int | None = None) -> VectorOp:
     act = activation_bits(layer, arch)
     forward = vector_work(layer, act)
     outputs = layer.N * layer.K * layer.P * layer.Q
     inputs = forward.read_elements
-    saved = 0 if layer.op in NO_SAVED_INPUT else inputs * act
+    saved = 0 if layer.op in NO_SAVED_INPUT else (
+        inputs * act if saved_bits is None else saved_bits)
     ops = {} if layer.op in MOVES else dict(forward.ops)
     return VectorOp(name=f"{layer.name}.dX", op=layer.op,
                     read_elements=_bytes(outputs * training.grad_bits + saved),

@@ -15,7 +15,9 @@ a two-input element-wise op's operands, a matmul's second operand too).
   holds the kept inputs of layers 0..i and its output. The backward runs in reverse; layer i's
   step holds the kept inputs of layers 0..i (its own is freed after it), dY of its output and
   the dX it writes. A layer's figure is the larger of its two steps; the run's peak the largest
-  of all. Layers are taken in the network's order, a tensor read by two layers (a residual
+  of all. A training method (workloads/training_methods.py) says which weights are trained
+  (only those have gradients and state; nothing below the first trained layer keeps an input)
+  and how many bits each layer keeps for its backward (a pooled, masked or compressed input). Layers are taken in the network's order, a tensor read by two layers (a residual
   block's input) is kept once per reader, and the loss's own buffers are not counted.
 """
 
@@ -46,6 +48,21 @@ def _bytes(bits: int) -> int:
     return math.ceil(bits / 8)
 
 
+def keeps_input(layer: Layer, part, input_gradient: bool) -> bool:
+    """Whether `layer` keeps its input for its backward: for the gradient of its trained
+    weights (`part`), or for its dX when the derivative needs the input (a matmul's operands,
+    a vector operator other than moves and additions)."""
+    if has_weights(layer):
+        return part is not None
+    return input_gradient and layer.op not in NO_SAVED_INPUT
+
+
+def kept_input_bits(layer: Layer, part, arch) -> int:
+    """The bits of the input a layer keeps, at its width: the inputs its trained `part` reads
+    (a slice of a grouped layer reads its groups' channels only), or all of them."""
+    return input_elements(part if part is not None else layer) * activation_bits(layer, arch)
+
+
 def peak_memory(layers, weight_bits: list[int], arch, training: Training | None) -> list[int]:
     """Per layer, the bytes live at its step (the larger of forward and backward under train);
     `weight_bits` is each layer's `weight_storage_bits`; `training` None prices inference."""
@@ -57,11 +74,14 @@ def peak_memory(layers, weight_bits: list[int], arch, training: Training | None)
     static = _bytes(sum(weight_bits))
     if training is None:
         return [static + i + o for i, o in zip(ins, outs)]
-    params = sum(weight_elements(layer) for layer in layers)
+    hooks = training.hooks
+    trained = hooks.trained_parts(layers)
+    params = sum(weight_elements(part) for part in trained if part is not None)
     static += _bytes(params * (training.grad_bits + training.state_copies * training.state_bits))
-    dx = needs_input_gradient(layers)
-    kept = [i if (has_weights(layer) or (needs and layer.op not in NO_SAVED_INPUT)) else 0
-            for layer, i, needs in zip(layers, ins, dx)]
+    dx = needs_input_gradient(layers, trained)
+    kept = [_bytes(hooks.kept_bits(layer, part, arch, training))
+            if keeps_input(layer, part, needs) else 0
+            for layer, part, needs in zip(layers, trained, dx)]
     peaks, held = [], 0
     for k, layer in enumerate(layers):
         forward = static + held + ins[k] + outs[k]
