@@ -1,6 +1,6 @@
-"""The shipped networks at 224x224, with their exact layer shapes (convs and fully connected;
-pooling, activations, batch norm and residual adds are not PE-array work and are left out),
-and the transformers of transformers.py.
+"""The shipped networks (the CNNs at 224x224, DCGAN's generator up to 64x64), with their exact
+layer shapes (convs, transposed convs and fully connected; pooling, activations, batch norm and
+residual adds are not PE-array work and are left out), and the transformers of transformers.py.
 """
 
 from __future__ import annotations
@@ -104,5 +104,22 @@ def alexnet() -> list[Layer]:
     ]
 
 
+def dcgan() -> list[Layer]:
+    """DCGAN's 64x64 generator as PyTorch's DCGAN example builds it (nz = 100, ngf = 64): a
+    4x4 stride-1 transposed conv projects z (1x1x100) to 4x4x512, then four 4x4 stride-2
+    padding-1 transposed convs double the size to 8x8x256, 16x16x128, 32x32x64 and 64x64x3
+    (batch norm, ReLU and the final tanh left out, as in the other presets):
+    104,628,224 MACs."""
+    return [_tconv("project", 100, 512, 1, stride=1, padding=0),
+            *(_tconv(f"up{i}", c, k, 4 << (i - 1)) for i, (c, k) in
+              enumerate([(512, 256), (256, 128), (128, 64), (64, 3)], start=1))]
+
+
+def _tconv(name, C, K, H, R=4, stride=2, padding=1) -> Layer:
+    size = (H - 1) * stride - 2 * padding + R
+    return Layer(name=name, kind="transposed_conv", K=K, C=C, H=H, W=H, P=size, Q=size, R=R,
+                 S=R, stride=stride, padding=padding)
+
+
 PRESETS = {"resnet18": resnet18, "resnet50": resnet50, "mobilenet_v2": mobilenet_v2,
-           "vgg16": vgg16, "alexnet": alexnet, **TRANSFORMERS}
+           "vgg16": vgg16, "alexnet": alexnet, "dcgan": dcgan, **TRANSFORMERS}
