@@ -148,9 +148,9 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
     """(named ControllerJobs, skipped names and why) of `dataflow` on `arch` (module doc);
     `mapper(shape, groups, dataflow)` gives the mapper's Mapping of a layer."""
     from .controller.job import ControllerJob
-    from .controller.layouts import Geometry
+    from .controller.layouts import ControllerParams
 
-    geo = Geometry.of(arch)
+    geo = ControllerParams.of(arch)
     rng, draw = np.random.default_rng(seed), random.Random(f"{arch.name} {dataflow} {seed}")
     requant = geo.requant
     low = -(1 << (arch.pe_array.ifmap_bits - 1))
@@ -190,12 +190,12 @@ def verify_controller(arch: ArchSpec, sim: str, timing: Callable, mapper: Callab
     cycle count as the testbench counted it included. A case the controller cannot run on
     `arch` is skipped with a progress line."""
     from .controller.free_run import run_free
-    from .controller.layouts import Geometry
+    from .controller.layouts import ControllerParams
     from .controller.run import run_amaranth
 
     if sim not in SIMS:
         raise SpecError(f"unknown simulator {sim!r}; choose from {', '.join(SIMS)}")
-    geo = Geometry.of(arch)
+    geo = ControllerParams.of(arch)
     passed = failed = 0
     for dataflow in geo.dataflows:
         cases, skipped = controller_cases(arch, dataflow, mapper)

@@ -3,7 +3,8 @@ program ...", "The is program ..."): the accelerator that runs the mapper's loop
 os and is, beside the old one-fold-per-tile accelerator of hw/accelerator.py (which the method units
 keep using).
 
-- layouts.py: the geometry, the command descriptor, the DRAM stream payloads, the counters;
+- layouts.py: the design parameters (`ControllerParams`), the command descriptor, the DRAM
+  stream payloads, the counters;
 - nest.py: mixed-radix loop stepping with programmable bounds;
 - tiles.py: `TileWalker`, the four tile loops (n, k, c, p) in the command's order, the reuse
   rule and the buffer halves;

@@ -38,7 +38,7 @@ from ..fold import fold_loaded_tiles
 from ..layouts import GeneratorParams
 from .fetch import Fetcher, beat_write
 from .fold import FoldEngine
-from .layouts import KINDS, Geometry
+from .layouts import KINDS, ControllerParams
 from .tiles import TileWalker
 from .writer import Writer, param_word_layout
 
@@ -46,7 +46,7 @@ from .writer import Writer, param_word_layout
 class ControllerAccelerator(wiring.Component):
     def __init__(self, arch, params: GeneratorParams = GeneratorParams()):
         self.arch = arch
-        self.geo = geo = Geometry.of(arch, params)
+        self.geo = geo = ControllerParams.of(arch, params)
         super().__init__(accelerator_ports(geo))
 
     def elaborate(self, platform):

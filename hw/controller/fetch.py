@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 
 from dlaforge.program import REQUANT_PIECES
 
-from .layouts import KINDS, Geometry
+from .layouts import KINDS, ControllerParams
 from .nest import minimum, step_nest
 from .tiles import tile_layout
 
@@ -34,7 +34,7 @@ PHASES = ("ifmap", "weight", "psum", "param")     # in this order, each its bit 
 
 
 class Fetcher(wiring.Component):
-    def __init__(self, geo: Geometry):
+    def __init__(self, geo: ControllerParams):
         self.geo = geo
         db = geo.params.dim_bits
         super().__init__({

@@ -68,19 +68,19 @@ from dlaforge.program import CONTROLLER_DATAFLOWS
 from ..array import Skew, SystolicArray
 from ..fold import buffer_ports
 from ..pe import MacPE, Mode
-from .layouts import Geometry
+from .layouts import ControllerParams
 from .nest import step_nest
 from .tiles import tile_layout
 from .transposer import Collector, Transposer
 
 
-def fold_ports(geo: Geometry) -> dict:
+def fold_ports(geo: ControllerParams) -> dict:
     """The ports of a fold engine on the buffers' side."""
     return {"cmd": In(geo.command_layout()), "tile": In(tile_layout(geo.params.dim_bits)),
             "start": In(1), "done": Out(1), "busy": Out(1), **buffer_ports(geo)}
 
 
-def array_ports(geo: Geometry) -> dict:
+def array_ports(geo: ControllerParams) -> dict:
     """The ports of a sequencer on the array's side (hw/array.py's, flipped)."""
     return {"mode": Out(Mode), "west": Out(data.ArrayLayout(signed(geo.ifmap_bits), geo.rows)),
             "north": Out(data.ArrayLayout(signed(geo.weight_bits), geo.cols)),
@@ -105,7 +105,7 @@ def accumulate(m: Module, fold, valid, kb, pixel, T, vec, first) -> None:
 class Sequencer(wiring.Component):
     """What the sequencers share: their ports, and a tile's run from `start` to `done`."""
 
-    def __init__(self, geo: Geometry):
+    def __init__(self, geo: ControllerParams):
         self.geo = geo
         super().__init__({**fold_ports(geo), **array_ports(geo)})
 
@@ -405,7 +405,7 @@ class FoldEngine(wiring.Component):
     `dataflow` (an index into program.CONTROLLER_DATAFLOWS) picks the one that runs (a design
     with one sequencer ignores it)."""
 
-    def __init__(self, geo: Geometry, pe=MacPE):
+    def __init__(self, geo: ControllerParams, pe=MacPE):
         self.geo, self.pe = geo, pe
         super().__init__(fold_ports(geo))
 

@@ -33,7 +33,7 @@ from dlaforge.workloads.methods.requant_ref import Requant, random_requant
 
 from ..job import wrap
 from ..requant import param_table
-from .layouts import Geometry, check_command
+from .layouts import ControllerParams, check_command
 
 
 def with_dram(arch: ArchSpec, bandwidth: float | None = None,
@@ -54,11 +54,11 @@ class ControllerJob:
     weight: np.ndarray        # groups*K x C x R x S
     groups: int = 1
     requant: Requant = None   # None: the outputs are the psum_bits sums
-    dataflow: str = "ws"      # one of the design's (Geometry.dataflows)
+    dataflow: str = "ws"      # one of the design's (ControllerParams.dataflows)
 
     def __post_init__(self):
         s, mp, g = self.shape, self.mapping, self.groups
-        self.geo = Geometry.of(self.arch)
+        self.geo = ControllerParams.of(self.arch)
         if self.ifmap.shape != (s.N, g * s.C, s.H, s.W):
             raise ValueError(f"`ifmap` has shape {self.ifmap.shape}, the layer "
                              f"{(s.N, g * s.C, s.H, s.W)}")

@@ -1,4 +1,4 @@
-"""The controller's interfaces: geometry, command descriptor, DRAM payloads, counters.
+"""The controller's interfaces: design parameters, command descriptor, DRAM payloads, counters.
 
 DRAM is addressed in elements, each region with its own element width (docs/controller.md,
 "DRAM layouts"). A read request names an address, a `count` of contiguous elements (at most one
@@ -52,9 +52,9 @@ class Beats:
 
 
 @dataclass(frozen=True)
-class Geometry:
-    """What the generator derives from the spec (names as hw/layouts.DesignParams', for the
-    Verilog manifest), plus the DRAM beats."""
+class ControllerParams:
+    """The controller's design parameters: what the generator derives from the spec (names as
+    hw/layouts.DesignParams', for the Verilog manifest), plus the DRAM beats."""
 
     rows: int
     cols: int
@@ -69,7 +69,7 @@ class Geometry:
     dataflows: tuple = ("ws",)     # those of CONTROLLER_DATAFLOWS the arch lists: a fold each
 
     @staticmethod
-    def of(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> Geometry:
+    def of(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> ControllerParams:
         """SpecError if the controller cannot be built for `arch`."""
         pe = arch.pe_array
         # is holds an ifmap element where ws holds a weight: it needs equal widths
@@ -94,7 +94,7 @@ class Geometry:
         beats = Beats(**{k: min(beat_elements(nbytes[k], bw), lanes[k]) for k in lanes},
                       bytes=nbytes)
         requant = params.requant and requant_refusal(arch) is None
-        return Geometry(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
+        return ControllerParams(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
                         pe.ofmap_bits, buffers, beats, params, requant, dataflows)
 
     @property
@@ -146,7 +146,7 @@ class Geometry:
         return data.StructLayout({name: unsigned(self.params.counter_bits) for name in COUNTERS})
 
 
-def check_command(geo: Geometry, fields: dict) -> dict:
+def check_command(geo: ControllerParams, fields: dict) -> dict:
     """`fields` (a command as field values), or SpecError naming the first that overflows."""
     layout = geo.command_layout()
     for name, value in fields.items():

@@ -42,7 +42,7 @@ from dlaforge.program import Mapping, Shape
 from dlaforge.workloads.methods.requant_ref import random_requant
 
 from .job import ControllerJob, ControllerResult
-from .layouts import Geometry, check_command
+from .layouts import ControllerParams, check_command
 
 REGIONS = ("ifmap", "weight", "requant", "ofmap", "psum")    # ControllerJob.regions' order
 BASE_FIELDS = {"ifmap_base": "ifmap", "weight_base": "weight", "requant_base": "requant",
@@ -81,7 +81,7 @@ class ControllerNetworkJob:
 
     def __init__(self, arch: ArchSpec, layers: list[NetworkLayer]):
         self.arch, self.layers = arch, layers
-        self.geo = Geometry.of(arch)
+        self.geo = ControllerParams.of(arch)
         self.bases, self.size = self._regions()
         self.commands()                 # every relocated field fits its width
 
@@ -193,7 +193,7 @@ def chains(prev: tuple | None, shape, groups: int, images: int, arch: ArchSpec) 
     return "chained"
 
 
-def relocated(geo: Geometry, command: dict, local: dict, bases: dict) -> dict:
+def relocated(geo: ControllerParams, command: dict, local: dict, bases: dict) -> dict:
     """`command` (a job's, its bases in the job's own `local` regions) with every base moved to
     the region's network base; SpecError if a field overflows."""
     moved = {field: command[field] - local[region] + bases[region]

@@ -29,7 +29,7 @@ from ..run_cocotb import compile_verilog
 from ..verilog import manifest
 from .accelerator import ControllerAccelerator
 from .job import ControllerJob, ControllerResult, summed
-from .layouts import Geometry
+from .layouts import ControllerParams
 
 TOP = "dlaforge_controller"
 
@@ -97,7 +97,7 @@ DRAM_LAYOUTS = {
 }
 
 
-def buildable(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> Geometry:
+def buildable(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> ControllerParams:
     """The controller's geometry for `arch`, or SpecError if it cannot be built (call it
     before constructing a ControllerAccelerator: Amaranth warns about an elaboratable whose
     constructor failed)."""
@@ -106,7 +106,7 @@ def buildable(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> Ge
         raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (the controller "
                         f"runs {', '.join(CONTROLLER_DATAFLOWS)}; it has "
                         f"{', '.join(pe.dataflows)})")
-    return Geometry.of(arch, params)
+    return ControllerParams.of(arch, params)
 
 
 def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = TOP) -> dict:
@@ -154,7 +154,7 @@ def run_cocotb(jobs: list[ControllerJob], build_dir: Path, sim: str = "icarus",
         runner = compile_verilog(verilog_path, TOP, build_dir, sim)
     job_file, result_file = build_dir / "jobs.json", build_dir / "results.json"
     result_file.unlink(missing_ok=True)
-    geo = Geometry.of(jobs[0].arch)
+    geo = ControllerParams.of(jobs[0].arch)
     specs = [{"commands": job.commands(), "memory": job.dram_image().tolist(),
               "bandwidth": job.arch.dram.bandwidth_bytes_per_cycle,
               "latency": job.arch.dram.latency_cycles, "lane_bits": geo.read_bits,

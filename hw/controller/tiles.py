@@ -33,7 +33,8 @@ def tile_layout(dim_bits: int) -> data.StructLayout:
     d = dim_bits
     return data.StructLayout({
         "n": d, "k0": d, "c0": d, "p0": d, "q0": d, "k_size": d, "c_size": d, "p_size": d,
-        "q_size": d, "lo": d, "in_rows": d, "wlo": d, "in_cols": d, "half_i": 1, "half_w": 1, "half_a": 1,
+        "q_size": d, "lo": d, "in_rows": d, "wlo": d, "in_cols": d,
+        "half_i": 1, "half_w": 1, "half_a": 1,
         "load_ifmap": 1, "load_weight": 1, "readback": 1, "leaves": 1, "final": 1})
 
 

@@ -25,7 +25,7 @@ from dlaforge.program import REQUANT_PIECES
 
 from ..layouts import bits_for
 from ..requant import Requantizer
-from .layouts import Geometry
+from .layouts import ControllerParams
 from .nest import minimum, step_nest
 from .tiles import tile_layout
 
@@ -36,7 +36,7 @@ def param_word_layout(cols: int) -> data.ArrayLayout:
 
 
 class Writer(wiring.Component):
-    def __init__(self, geo: Geometry):
+    def __init__(self, geo: ControllerParams):
         self.geo = geo
         db = geo.params.dim_bits
         ports = {
