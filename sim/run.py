@@ -136,6 +136,8 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     `progress`, when given, is called with each layer's name once the layer is priced."""
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
+    if training is not None:        # the method's training hooks (workloads/training_methods)
+        training = training.for_method(method)
     table = energy_table(arch)
     forward = [[vector_work(layer, layer.ifmap_bits or arch.pe_array.ifmap_bits)]
                if layer.kind == "vector" else chosen.transform(layer, arch)

@@ -169,7 +169,8 @@ def iteration_ops(layers, forward: list, arch, training: Training) -> list:
     layer), as the training method (`training.hooks`) shapes them."""
     hooks, last = training.hooks, len(layers) - 1
     trained = hooks.trained_parts(layers)
-    return [[("forward", op) for op in ops + hooks.forward_ops(layer, part, arch, training)]
+    return [[("forward", op)
+             for op in ops + hooks.forward_ops(layer, part, arch, training, need)]
             + ([("loss", loss_op(layer, arch, training))] if i == last else [])
             + hooks.backward(layer, part, arch, training, need)
             for i, (layer, ops, part, need) in enumerate(

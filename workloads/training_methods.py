@@ -10,8 +10,8 @@ so no list of method names is kept here or there:
 - `trained_parts(layers)`: per layer, the part of it whose weights get a gradient (the layer,
   a slice of its output channels, or None); nothing below the first trained layer computes
   a gradient;
-- `forward_ops(layer, part, arch, training)`: ops the method adds to the forward (pooling or
-  compressing what it keeps);
+- `forward_ops(layer, part, arch, training, input_gradient)`: ops the method adds to the
+  forward (pooling or compressing what the layer keeps);
 - `backward(layer, part, arch, training, input_gradient)`: the layer's backward ops
   [(phase, op)] (phases "dX", "dW", "update");
 - `kept_bits(layer, part, arch, training)`: the bits the layer keeps for its backward, asked
@@ -65,7 +65,7 @@ class TrainingMethod:
     def trained_parts(self, layers) -> list:
         return [layer if has_weights(layer) else None for layer in layers]
 
-    def forward_ops(self, layer: Layer, part, arch, training) -> list:
+    def forward_ops(self, layer: Layer, part, arch, training, input_gradient: bool) -> list:
         return []
 
     def backward(self, layer: Layer, part, arch, training, input_gradient: bool) -> list:
