@@ -78,6 +78,7 @@ from .segregation import axis_phases, sub_convolutions  # noqa: F401  (axis_phas
 from .vector_ops import MOVES, VectorOp, vector_work
 
 PHASES = ("infer", "train")
+GRAD_BITS = 16
 # per weight: (operations, optimizer state copies)
 OPTIMIZERS = {"sgd": ({"mult": 2, "add": 2}, 1),
               "adam": ({"mult": 6, "add": 4, "sqrt": 1, "div": 1}, 2)}
@@ -93,7 +94,7 @@ class Training:
     backward and the memory; "baseline" for every method without a training mode of its own."""
 
     optimizer: str = "sgd"
-    grad_bits: int = 16
+    grad_bits: int | None = None            # None: the method's (GRAD_BITS), else 16
     state_bits: int = 32
     method: str = "baseline"
     options: tuple = field(default=())      # sorted (name, value) pairs; a dict is accepted
@@ -102,11 +103,13 @@ class Training:
         if self.optimizer not in OPTIMIZERS:
             raise SpecError(f"unknown optimizer {self.optimizer!r}; choose from "
                             f"{', '.join(OPTIMIZERS)}")
-        positive_int(self.grad_bits, "grad_bits")
-        positive_int(self.state_bits, "state_bits")
         if isinstance(self.options, dict):
             object.__setattr__(self, "options", tuple(sorted(self.options.items())))
-        self.hooks          # the method's options are checked here, once
+        if self.grad_bits is None:      # the method's options are checked here, once
+            object.__setattr__(self, "grad_bits", self.hooks.GRAD_BITS or GRAD_BITS)
+        positive_int(self.grad_bits, "grad_bits")
+        positive_int(self.state_bits, "state_bits")
+        self.hooks
 
     @cached_property
     def hooks(self):
@@ -117,11 +120,7 @@ class Training:
     def for_method(self, method: str) -> "Training":
         """These settings for a run of `method`: its hooks, and the gradient width it trains
         at when it has its own (the sparse update's int8)."""
-        if method == self.method:
-            return self
-        from .training_methods import training_hooks
-        bits = training_hooks(method, dict(self.options)).GRAD_BITS
-        return replace(self, method=method, grad_bits=bits or self.grad_bits)
+        return self if method == self.method else replace(self, method=method, grad_bits=None)
 
     @property
     def state_copies(self) -> int:

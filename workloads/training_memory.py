@@ -17,7 +17,8 @@ a two-input element-wise op's operands, a matmul's second operand too).
   the dX it writes. A layer's figure is the larger of its two steps; the run's peak the largest
   of all. A training method (workloads/training_methods.py) says which weights are trained
   (only those have gradients and state; nothing below the first trained layer keeps an input)
-  and how many bits each layer keeps for its backward (a pooled, masked or compressed input). Layers are taken in the network's order, a tensor read by two layers (a residual
+  and how many bits each layer keeps for its backward (a pooled, masked or compressed input).
+  Layers are taken in the network's order, a tensor read by two layers (a residual
   block's input) is kept once per reader, and the loss's own buffers are not counted.
 """
 
