@@ -6,6 +6,7 @@ residual adds are not PE-array work and are left out), and the transformers of t
 from __future__ import annotations
 
 from ..layer import Layer, conv, linear
+from .ghostnet import ghostnet
 from .transformers import TRANSFORMERS
 
 
@@ -122,4 +123,5 @@ def _tconv(name, C, K, H, R=4, stride=2, padding=1) -> Layer:
 
 
 PRESETS = {"resnet18": resnet18, "resnet50": resnet50, "mobilenet_v2": mobilenet_v2,
-           "vgg16": vgg16, "alexnet": alexnet, "dcgan": dcgan, **TRANSFORMERS}
+           "vgg16": vgg16, "alexnet": alexnet, "dcgan": dcgan, "ghostnet": ghostnet,
+           **TRANSFORMERS}
