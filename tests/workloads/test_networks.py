@@ -88,7 +88,8 @@ def test_layer_wider_than_the_pe_array_is_refused():
 
 def test_network_names():
     transformers = ["bert_base", "vit_b16", "llama32_1b_prefill", "llama32_1b_decode"]
-    assert list_networks() == sorted([*EXACT, *transformers])   # see test_transformers.py
+    methods = ["dcgan", "ghostnet"]     # see tests/workloads/methods/test_{tconv_segregation,ghost}.py
+    assert list_networks() == sorted([*EXACT, *transformers, *methods])  # test_transformers.py
     with pytest.raises(SpecError, match="unknown network 'lenet'"):
         load_network("lenet")
     with pytest.raises(SpecError, match="network file 'model.onnx' does not exist"):
