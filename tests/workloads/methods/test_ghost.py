@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+import dlaforge
 from dlaforge.arch import load_arch
 from dlaforge.workloads.layer import conv, linear
 from dlaforge.workloads.methods import METHODS
@@ -84,3 +85,14 @@ def test_ghost_halves_resnet18s_pe_macs():
             want += layer.macs * m // layer.K + (layer.K - m) * 9 * layer.P * layer.Q
     got = sum(op.pe_macs for layer in layers for op in GHOST.transform(layer, TPU))
     assert got == want == 973_863_680
+
+
+@pytest.mark.parametrize("model", ["analytical", "cycle"])
+def test_ghost_resnet18_runs_on_both_models(model):
+    """The models price the primary and cheap ops as ordinary ops: `mult` is the transform's
+    PE MACs, `macs` the nominal count, and the weights stored are about half the baseline's."""
+    ghost = dlaforge.simulate("tpu_like", "resnet18", model=model, method="ghost")
+    base = dlaforge.simulate("tpu_like", "resnet18", model=model, method="baseline")
+    assert ghost.totals.macs == base.totals.macs == 1_814_073_344
+    assert ghost.totals.ops["mult"] == 973_863_680
+    assert 0.5 < ghost.totals.weight_storage_bits / base.totals.weight_storage_bits < 0.55

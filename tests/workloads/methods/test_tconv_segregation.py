@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+import dlaforge
 from dlaforge.arch import load_arch
 from dlaforge.workloads.layer import Layer
 from dlaforge.workloads.methods import METHODS
@@ -139,3 +140,17 @@ def test_dcgan_preset_and_its_segregated_macs():
         assert seg * layer.stride ** 2 == base
         if layer.stride == 2:
             assert seg == layer.macs        # 4x4 / 2 / 1: each output pixel 2 x 2 taps
+
+
+@pytest.mark.parametrize("model", ["analytical", "cycle"])
+def test_dcgan_runs_on_both_models_with_fewer_multiplies_and_less_energy(model):
+    """The models price the sub-convolutions as ordinary ops: the record's `mult` is the
+    transform's PE MACs (the projection's 16 x 16 x 100 x 512, then a quarter of the baseline's
+    on the stride-2 layers), `macs` the nominal count."""
+    seg = dlaforge.simulate("tpu_like", "dcgan", model=model, method="tconv_segregation")
+    base = dlaforge.simulate("tpu_like", "dcgan", model=model, method="baseline")
+    assert seg.totals.macs == base.totals.macs == 104_628_224
+    assert seg.totals.ops["mult"] == 16 * 16 * 100 * 512 + 104_628_224 - 100 * 512 * 16
+    assert base.totals.ops["mult"] == 16 * 16 * 100 * 512 + 4 * (104_628_224 - 100 * 512 * 16)
+    assert seg.totals.energy_pj < 0.6 * base.totals.energy_pj
+    assert seg.totals.cycles < base.totals.cycles
