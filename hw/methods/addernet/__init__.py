@@ -47,37 +47,47 @@ __all__ = ["check", "generate", "verify", "cell_stats", "cells_row", "run", "run
 TOP = "dlaforge_addernet"
 
 
-def design(arch: ArchSpec) -> Accelerator:
-    """The adder accelerator of `arch` (after `check`)."""
+PARAMETERS = {"method": "addernet", "pe": "c - |a - w| (no multiplier)",
+              "padding": "padded taps count |0 - w|"}
+
+
+def design(arch: ArchSpec, pe=AdderPE) -> Accelerator:
+    """The adder accelerator of `arch` (after `check`); `pe`: the PE class in its array (a
+    MacPE with its `accumulate` overridden: AdderPE, or another operation of the adder PE
+    kind, as hw/methods/bwn/'s)."""
     check(arch)
-    return Accelerator(adder_arch(arch), pe=AdderPE)
+    return Accelerator(adder_arch(arch), pe=pe)
 
 
-def _write_design(arch: ArchSpec, out_dir: Path, top: str) -> tuple[Path, Path]:
-    dut = design(arch)
+def write_design(arch: ArchSpec, out_dir: Path, top: str = None, pe=AdderPE,
+                 parameters: dict = PARAMETERS) -> tuple[Path, Path]:
+    """Write the accelerator with `pe` in its array as `<top>.v` and its manifest, which names
+    the method's `parameters`, into `out_dir`."""
+    top = top or TOP
+    dut = design(arch, pe)
     info = manifest(dut, adder_arch(arch))
     info.update({"top": top, "arch": arch.name})
-    info["parameters"].update({"method": "addernet", "pe": "c - |a - w| (no multiplier)",
-                               "padding": "padded taps count |0 - w|"})
+    info["parameters"].update(parameters)
     return publish_files(out_dir, {f"{top}.v": verilog.convert(dut, name=top),
                                    f"{top}.json": json.dumps(info, indent=1)})
 
 
 def generate(arch: ArchSpec, out_dir: Path) -> tuple[Path, Path]:
     """Write the adder accelerator's Verilog and manifest into `out_dir`."""
-    return _write_design(arch, out_dir, TOP)
+    return write_design(arch, out_dir, TOP)
 
 
-def run(jobs: list[AdderJob], build_dir: Path, sim: str = "icarus") -> list:
-    """Run AdderJobs (one arch) on one build of the design; RtlResults."""
+def run(jobs: list[AdderJob], build_dir: Path, sim: str = "icarus", pe=AdderPE) -> list:
+    """Run AdderJobs (one arch) on one build of the design (with `pe` in its array);
+    RtlResults."""
     if sim == "amaranth":
         from ...run_amaranth import run_amaranth
-        return [run_amaranth(job, dut=Accelerator(job.arch, pe=AdderPE)) for job in jobs]
+        return [run_amaranth(job, dut=Accelerator(job.arch, pe=pe)) for job in jobs]
     from ...run_cocotb import compile_verilog, require_simulator, run_cocotb
     require_simulator(sim)
     build_dir.mkdir(parents=True, exist_ok=True)
     arch = jobs[0].arch          # the plan view (pe_kind mac, os), as AdderJob holds it
-    dut = Accelerator(arch, pe=AdderPE)
+    dut = Accelerator(arch, pe=pe)
     files = {f"{ACCEL_TOP}.v": verilog.convert(dut, name=ACCEL_TOP),
              f"{ACCEL_TOP}.json": json.dumps(manifest(dut, arch), indent=1)}
     verilog_path, _ = publish_files(build_dir, files)
@@ -118,35 +128,38 @@ def verification_jobs(arch: ArchSpec, rng) -> tuple[list[str], list[AdderJob]]:
     return names, jobs
 
 
-def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None) -> tuple[int, int]:
+def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None,
+           cases=verification_jobs, pe=AdderPE) -> tuple[int, int]:
     """(passed, failed): outputs bit-exact against the adder reference and the testbench's
-    cycles equal to the design's own counter."""
+    cycles equal to the design's own counter; `cases(arch, rng)` gives the (names, jobs) and
+    `pe` the PE they run on (hw/methods/bwn/ passes its own)."""
     if sim not in SIMS:
         raise SpecError(f"unknown simulator {sim!r}; choose from {', '.join(SIMS)}")
     check(arch)
-    names, jobs = verification_jobs(arch, np.random.default_rng(0))
+    names, jobs = cases(arch, np.random.default_rng(0))
     if sim == "amaranth":
-        results = run(jobs, Path("."), sim)
+        results = run(jobs, Path("."), sim, pe)
     else:
         with tempfile.TemporaryDirectory(prefix="dlaforge_addernet_") as tmp:
-            results = run(jobs, Path(tmp), sim)
+            results = run(jobs, Path(tmp), sim, pe)
     return tally(DATAFLOW, names, jobs, results, progress)
 
 
-def cell_stats(arch: ArchSpec) -> dict:
+def cell_stats(arch: ArchSpec, pe_class=AdderPE, name: str = "adder") -> dict:
     """Yosys cells of one adder PE and the adder array, beside the int8 MAC PE and MAC array
-    of the same rows x cols and widths (os only, as the adder array is built), with ratios."""
+    of the same rows x cols and widths (os only, as the adder array is built), with ratios;
+    `pe_class` and `name` (the keys' prefix) for another PE of the adder kind."""
     check(arch)
     pe = arch.pe_array
     bits = (pe.ifmap_bits, pe.weight_bits, pe.psum_bits)
     df = (DATAFLOW,)
-    stats = {"adder_pe": yosys_cells(AdderPE(*bits, df), "adder_pe"),
+    stats = {f"{name}_pe": yosys_cells(pe_class(*bits, df), f"{name}_pe"),
              "mac_pe": yosys_cells(MacPE(*bits, df), "mac_pe"),
-             "adder_array": yosys_cells(SystolicArray(pe.rows, pe.cols, *bits, df, pe=AdderPE),
-                                        "adder_array"),
+             f"{name}_array": yosys_cells(SystolicArray(pe.rows, pe.cols, *bits, df,
+                                                        pe=pe_class), f"{name}_array"),
              "mac_array": yosys_cells(SystolicArray(pe.rows, pe.cols, *bits, df), "mac_array")}
-    stats["pe_ratio"] = stats["adder_pe"]["total"] / stats["mac_pe"]["total"]
-    stats["array_ratio"] = stats["adder_array"]["total"] / stats["mac_array"]["total"]
+    stats["pe_ratio"] = stats[f"{name}_pe"]["total"] / stats["mac_pe"]["total"]
+    stats["array_ratio"] = stats[f"{name}_array"]["total"] / stats["mac_array"]["total"]
     return stats
 
 

@@ -44,10 +44,12 @@ class AdderJob(LayerJob):
                          (gemm.K, gemm.C, gemm.R, gemm.S))
         return AdderJob.of(arch, gemm, x, w, rng, requant, relu, **dram)
 
-    @staticmethod
-    def of(arch, gemm, x, w, rng=None, requant=True, relu=False, **dram) -> AdderJob:
-        job = AdderJob(adder_arch(arch), DATAFLOW, gemm, np.asarray(x, np.int64),
-                       np.asarray(w, np.int64), **dram)
+    @classmethod
+    def of(cls, arch, gemm, x, w, rng=None, requant=True, relu=False, **dram) -> AdderJob:
+        """The job of operands x, w on the adder arch `arch` (a subclass's job for a subclass,
+        whose `sums` the requantization scales are drawn over)."""
+        job = cls(adder_arch(arch), DATAFLOW, gemm, np.asarray(x, np.int64),
+                  np.asarray(w, np.int64), **dram)
         if requant:
             job = replace(job, requant=random_requant(job.sums(), job.arch.pe_array.ofmap_bits,
                                                       rng or np.random.default_rng(0), relu))
