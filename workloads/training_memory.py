@@ -75,20 +75,29 @@ def peak_memory(layers, weight_bits: list[int], arch, training: Training | None)
     static = _bytes(sum(weight_bits))
     if training is None:
         return [static + i + o for i, o in zip(ins, outs)]
-    hooks = training.hooks
-    trained = hooks.trained_parts(layers)
+    trained = training.hooks.trained_parts(layers)
     params = sum(weight_elements(part) for part in trained if part is not None)
     static += _bytes(params * (training.grad_bits + training.state_copies * training.state_bits))
     dx = needs_input_gradient(layers, trained)
-    kept = [_bytes(hooks.kept_bits(layer, part, arch, training))
-            if keeps_input(layer, part, needs) else 0
-            for layer, part, needs in zip(layers, trained, dx)]
+    kept = kept_bytes(layers, arch, training)
     peaks, held = [], 0
     for k, layer in enumerate(layers):
         forward = static + held + ins[k] + outs[k]
         held += kept[k]
         dy = _bytes(output_elements(layer) * training.grad_bits)
         dxb = _bytes(input_elements(layer) * training.grad_bits) if dx[k] else 0
-        backward = static + held + dy + dxb
+        # a layer below everything trained has no backward step
+        backward = static + held + dy + dxb if trained[k] is not None or dx[k] else 0
         peaks.append(max(forward, backward))
     return peaks
+
+
+def kept_bytes(layers, arch, training: Training) -> list[int]:
+    """Per layer, the bytes it keeps from its forward for its backward (0 when it keeps
+    nothing), as the training method stores them."""
+    hooks = training.hooks
+    trained = hooks.trained_parts(layers)
+    return [_bytes(hooks.kept_bits(layer, part, arch, training))
+            if keeps_input(layer, part, needs) else 0
+            for layer, part, needs in zip(layers, trained,
+                                          needs_input_gradient(layers, trained))]

@@ -121,8 +121,9 @@ def test_sparse_update_partial_layer_and_memory(tmp_path):
     static = sum(weights) // 8 + 8 * 8 * 9 * (8 + 32) // 8
     kept_c3 = 8 * 64                                                 # c3's input, int8
     fc_bwd = static + kept_c3 + 10 + 16 * 64                        # dY, dX of fc (8 bit)
-    assert peak_memory(layers, weights, EDGE, training)[3] == max(
-        fc_bwd, static + kept_c3 + 16 * 64 + 10)
+    peaks = peak_memory(layers, weights, EDGE, training)
+    assert peaks[3] == max(fc_bwd, static + kept_c3 + 16 * 64 + 10)
+    assert peaks[0] == static + 3 * 64 + 8 * 64          # c1 has no backward step at all
 
 
 @pytest.mark.parametrize("text, message", [
