@@ -88,8 +88,8 @@ def test_layer_wider_than_the_pe_array_is_refused():
 
 def test_network_names():
     transformers = ["bert_base", "vit_b16", "llama32_1b_prefill", "llama32_1b_decode"]
-    methods = ["dcgan", "ghostnet"]     # tested with their methods, tests/workloads/methods
-    assert list_networks() == sorted([*EXACT, *transformers, *methods])  # test_transformers.py
+    seeds = ["dcgan", "ghostnet", "icnet"]   # tests/workloads/methods, test_icnet_preset.py
+    assert list_networks() == sorted([*EXACT, *transformers, *seeds])  # test_transformers.py
     with pytest.raises(SpecError, match="unknown network 'lenet'"):
         load_network("lenet")
     with pytest.raises(SpecError, match="network file 'model.onnx' does not exist"):

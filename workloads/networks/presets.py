@@ -1,12 +1,14 @@
-"""The shipped networks (the CNNs at 224x224, DCGAN's generator up to 64x64), with their exact
-layer shapes (convs, transposed convs and fully connected; pooling, activations, batch norm and
-residual adds are not PE-array work and are left out), and the transformers of transformers.py.
+"""The shipped networks (the CNNs at 224x224, ICNet at 1024x2048, DCGAN's generator to 64x64),
+with their exact layer shapes (convs, transposed convs and fully connected; pooling,
+activations, batch norm and residual adds are not PE-array work and are left out), and the
+transformers of transformers.py.
 """
 
 from __future__ import annotations
 
 from ..layer import Layer, conv, linear
 from .ghostnet import ghostnet
+from .icnet import icnet
 from .transformers import TRANSFORMERS
 
 
@@ -124,4 +126,4 @@ def _tconv(name, C, K, H, R=4, stride=2, padding=1) -> Layer:
 
 PRESETS = {"resnet18": resnet18, "resnet50": resnet50, "mobilenet_v2": mobilenet_v2,
            "vgg16": vgg16, "alexnet": alexnet, "dcgan": dcgan, "ghostnet": ghostnet,
-           **TRANSFORMERS}
+           "icnet": icnet, **TRANSFORMERS}
