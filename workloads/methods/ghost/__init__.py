@@ -18,8 +18,12 @@ linear/gemm layers, transposed convs, matmuls and vector layers run as the basel
 Left out: the training that makes the ghost maps useful (accuracy is not modelled), the batch
 norm and ReLU after each part (vector work, as the presets leave them out), the Ghost
 bottleneck's other parts (those are layers of the `ghostnet` preset, which is already built of
-Ghost modules: run it with `baseline`; `ghost` would split its primary convs again), and
-C-Ghost/G-Ghost's stage-wise variants.
+Ghost modules: run it with `baseline`; `ghost` would split its primary convs again). The
+journal version (the seed's "GhostNets on heterogeneous devices") calls this module C-Ghost;
+its G-Ghost stage (a stage's blocks on fewer channels, the other features made from the
+stage's first output by cheap operations and a mix of intermediate features) is not modelled:
+a per-layer transform does not see stages, and the seed's abstract gives neither the cheap
+operation's nor the mix's shape.
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ Left out: the paper's GPU measurements and its training speed-up (this is infere
 sub-convolution is priced as its own op, so the models may read the input from DRAM once per
 phase where a fused schedule would share it across the s² sub-kernels; a transposed conv
 from a 1 x 1 input (DCGAN's projection) stays, as in the baseline, a conv over a padded pixel,
-although a GEMM would do only its nominal MACs. Other layers run as the baseline's.
+although a GEMM would do only its nominal MACs. The sub-convolutions pad their input
+unevenly (a phase's taps reach one side only), which the generated accelerator's loader does
+not walk: `--schedule rtl` refuses them in one line. Other layers run as the baseline's.
 """
 
 from __future__ import annotations
