@@ -5,8 +5,8 @@ table (dlaforge.sim.energy.energy_table: the same pJ per word dlaforge prices wi
 and the mapping dlaforge's mapper chose; nothing here is a result.
 
 - arch_yaml: MainMemory (the DRAM: pJ per bit x 64-bit actions, latency = bytes / the spec's
-  bandwidth), GlobalBuffer (the shared SRAM, one action per `word_bits` word, latency =
-  words / the spec's words per cycle), a PE container with the array's two spatial dims, the
+  bandwidth), GlobalBuffer (the shared SRAM, one action per `word_bits` word, latency = the
+  slower of its read and write ports at the spec's bytes/cycle), a PE container with the array's two spatial dims, the
   per-PE storage and the MAC (latency = MACs per PE / clock). Leakage 0 and area 0 in the
   like-for-like arch; `models=True` gives the same structure with AccelForge's own component
   models (hwcomponents: SmartBufferSRAM, IntMAC) for its area.
@@ -69,13 +69,15 @@ def arch_yaml(spec: ArchSpec, table, dataflow: str, models: bool = False) -> str
                      table.dram_write_pj_per_bit * DRAM_ACTION_BITS, DRAM_ACTION_BITS,
                      latency=f"sum(a.n_calls for a in actions) * {DRAM_ACTION_BITS // 8}"
                              f" / {dram_bw} / {clock}")
-    words_per_cycle = min(g.read_bandwidth_bytes_per_cycle,
-                          g.write_bandwidth_bytes_per_cycle) * 8 / g.word_bits
+    # separate read and write ports, each at the spec's bytes/cycle
+    rd = g.read_bandwidth_bytes_per_cycle * 8 / g.word_bits
+    wr = g.write_bandwidth_bytes_per_cycle * 8 / g.word_bits
+    glb_latency = (f'max(sum(a.n_calls for a in actions if a.name == "read") / {rd:.9g}, '
+                   f'sum(a.n_calls for a in actions if a.name == "write") / {wr:.9g}) / {clock}')
     psum = {"O": pe.psum_bits} if dataflow != "rs" and pe.psum_bits != pe.ofmap_bits else None
     lines += _memory("GlobalBuffer", g.size_bytes * 8, "{keep: ~MainMemory, may_keep: All}",
                      table.read_pj_per_word[g.name], table.write_pj_per_word[g.name],
-                     g.word_bits, latency=f"sum(a.n_calls for a in actions) / "
-                                          f"{words_per_cycle:.9g} / {clock}",
+                     g.word_bits, latency=glb_latency,
                      model="SmartBufferSRAM" if models else None,
                      extra=f"{{n_banks: {g.banks}}}" if models else None, bits_per_value=psum)
     # rows x cols; row stationary: psums accumulate up the rows (filter rows), ifmap rows and

@@ -88,18 +88,44 @@ def the_layers(names):
     return chosen
 
 
-def run_dlaforge(arch, dataflow, layer, repeats):
+def run_dlaforge(arch, dataflow, layer, repeats, objective="energy", pinned=None):
+    """dlaforge's analytical model on one layer: through its mapper (`objective`), or on the
+    `pinned` mapping (dlaforge.program.Mapping) through sim.analytical.evaluate."""
     import dlaforge
     from dlaforge.workloads.networks import Network
     net = Network(name=layer.name, layers=(layer,))
-    walls, record = [], None
+    walls, out = [], None
     for _ in range(repeats):
         start = time.perf_counter()
-        record = dlaforge.simulate(arch, net, dataflow=dataflow, model="analytical")
+        if pinned is None:
+            record = dlaforge.simulate(arch, net, dataflow=dataflow, model="analytical",
+                                       objective=objective)
+        else:
+            from dlaforge.arch import load_arch
+            from dlaforge.sim.analytical import evaluate
+            from dlaforge.sim.energy import energy_table
+            from dlaforge.workloads.methods.baseline import transform
+            spec = load_arch(arch)
+            (op,) = transform(layer, spec)
+            stats = evaluate(spec, op, pinned, dataflow, energy_table(spec))
         walls.append(time.perf_counter() - start)
-    out = record.to_json()["layers"][0]
+    if pinned is None:
+        out = record.to_json()["layers"][0]
+    else:
+        out = replace(stats, macs=layer.macs).to_dict()
+        out["mapping"] = pinned.to_dict()
+    out["mapping"]["tile"].setdefault("Q", layer.Q)       # untiled output columns
     out["wall_s"] = walls
     return out
+
+
+def timeloop_like(layer):
+    """A row-stationary mapping of the exercise layer that keeps 126 of the 168 PEs busy, as
+    Timeloop's mapper's does (75%): R = 3 rows x tc = 3 channel sets = 9 rows, 14 output rows on
+    the 14 columns, one channel and 4 filters per PE; tiles of 4 filters x 14 output rows (the
+    largest filter tile whose buffers fit half of eyeriss_like's double-buffered GLB)."""
+    from dlaforge.program import Mapping
+    return Mapping(kt=4, ct=layer.C, pt=14, order="ncpk", tc=3, tk=1, q=1, pf=4)
 
 
 def cacti_variant(spec):
@@ -213,20 +239,26 @@ def main() -> None:
         table = energy_table(spec)
         arch_text = arch_yaml(spec, table, dataflow)
         area_text = arch_yaml(spec, table, dataflow, models=True)
-        for i, layer in enumerate(layers):
-            ours = run_dlaforge(arch, dataflow, layer, repeats)
+        variants = [(layer, "dlaforge's mapper (energy)", {}) for layer in layers]
+        if dataflow == "rs" and layers[0].name == "timeloop_exercise":
+            variants[1:1] = [
+                (layers[0], "dlaforge's mapper (cycles)", {"objective": "cycles"}),
+                (layers[0], "pinned: 126 PEs busy, like Timeloop's",
+                 {"pinned": timeloop_like(layers[0])})]
+        for i, (layer, how, options) in enumerate(variants):
+            ours = run_dlaforge(arch, dataflow, layer, repeats, **options)
             mapping = (mapping_rs if dataflow == "rs" else mapping_ws)(layer, spec,
                                                                        ours["mapping"])
-            case = WORK / f"{arch}__{layer.name}"
+            case = WORK / f"{arch}__{layer.name}__{i}"
             case.mkdir()
             (case / "arch.yaml").write_text(arch_text)
             (case / "area_arch.yaml").write_text(area_text)
             (case / "workload.yaml").write_text(workload_yaml(layer, spec))
             (case / "mapping.yaml").write_text(mapping)
-            cid = f"{arch}/{layer.name}"
+            cid = f"{arch}/{layer.name}/{i}"
             cases.append({"id": cid, "dir": str(case), "clock_hz": spec.clock_mhz * 1e6,
                           "repeats": repeats, "area": i == 0})
-            rows.append({"id": cid, "arch": arch, "dataflow": dataflow, "layer": layer,
+            rows.append({"id": cid, "arch": arch, "dataflow": dataflow, "layer": layer, "how": how,
                          "spec": spec, "table": table, "dlaforge": ours})
     job = WORK / "job.json"
     job.write_text(json.dumps(cases, indent=1))
@@ -245,6 +277,12 @@ def main() -> None:
     areas = {arch: dlaforge_area(load_arch(arch)) for arch, _ in ARCHS}
     RESULTS.write_text(render(rows, areas, repeats, peer_process_s))
     print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+def label(row) -> str:
+    name = row["layer"].name
+    return name if row["how"].startswith("dlaforge's mapper (energy)") else \
+        f"{name}, {row['how']}"
 
 
 def Network_of(layer):
@@ -277,7 +315,7 @@ def render(rows, areas, repeats, peer_process_s) -> str:
     for row in rows:
         d, a = row["dlaforge"], row["accelforge"]
         if "error" in a:
-            out.append(f"| {row['arch']} | {row['layer'].name} | {fmt(d['macs'])} | "
+            out.append(f"| {row['arch']} | {label(row)} | {fmt(d['macs'])} | "
                        f"{fmt(d['compute_cycles'])} / {fmt(d['cycles'])} | AccelForge refused "
                        f"the mapping: `{a['error'][:160]}` | | | "
                        f"{d['energy_pj'] / 1e6:.2f} | | |")
@@ -287,7 +325,7 @@ def render(rows, areas, repeats, peer_process_s) -> str:
         a_util = d["macs"] / (a["cycles"] * pe.rows * pe.cols)
         a_energy = sum(group_accelforge(a, row["spec"]).values())
         d_energy = d["energy_pj"]
-        out.append(f"| {row['arch']} | {row['layer'].name} | {fmt(d['macs'])} | "
+        out.append(f"| {row['arch']} | {label(row)} | {fmt(d['macs'])} | "
                    f"{fmt(d['compute_cycles'])} / {fmt(d['cycles'])} | {fmt(mac_cycles)} / "
                    f"{fmt(a['cycles'])} | {pct(d['compute_cycles'], mac_cycles)} | "
                    f"{d['utilization']:.1%} / {a_util:.1%} | {d_energy / 1e6:.3f} | "
@@ -304,7 +342,7 @@ def render(rows, areas, repeats, peer_process_s) -> str:
         cats = group_accelforge(a, row["spec"])
         b = d["energy_breakdown_pj"]
         cell = {c: f"{b.get(c, 0) / 1e6:.3f} / {cats[c] / 1e6:.3f}" for c in cats}
-        out.append(f"| {row['arch']} | {row['layer'].name} | {cell['mac']} | {cell['rf']} | "
+        out.append(f"| {row['arch']} | {label(row)} | {cell['mac']} | {cell['rf']} | "
                    f"{b.get('noc', 0) / 1e6:.3f} / — | {cell['sram']} | {cell['dram']} |")
     extra = sorted({k for row in rows for k in row["dlaforge"]["energy_breakdown_pj"]}
                    - {"mac", "rf", "noc", "sram", "dram"})
@@ -318,7 +356,7 @@ def render(rows, areas, repeats, peer_process_s) -> str:
         if "error" in a:
             continue
         acc = accesses_accelforge(a, row["spec"], row["layer"])
-        out += [f"**{row['arch']} / {row['layer'].name}**", "",
+        out += [f"**{row['arch']} / {label(row)}**", "",
                 "| level | operand | reads dlaforge | reads AccelForge | writes dlaforge | "
                 "writes AccelForge |", "|---|---|---|---|---|---|"]
         levels = list(d["accesses"])
@@ -380,7 +418,7 @@ def render(rows, areas, repeats, peer_process_s) -> str:
         if "error" in a:
             continue
         md, ma = median(d["wall_s"]) * 1e3, median(a["wall_s"]) * 1e3
-        out.append(f"| {row['arch']} | {row['layer'].name} | {md:.1f} | {ma:.1f} | "
+        out.append(f"| {row['arch']} | {label(row)} | {md:.1f} | {ma:.1f} | "
                    f"{ma / md:.0f}x |")
     out += ["", f"dlaforge's time includes its mapper's search; AccelForge's is one fixed "
             f"mapping (no search). The AccelForge process (import, all cases, area models) took "
