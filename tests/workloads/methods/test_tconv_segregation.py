@@ -9,6 +9,7 @@ import pytest
 
 import dlaforge
 from dlaforge.arch import load_arch
+from dlaforge.errors import SpecError
 from dlaforge.workloads.layer import Layer
 from dlaforge.workloads.methods import METHODS
 from dlaforge.workloads.methods.tconv_segregation.reference import tconv_segregated_int
@@ -121,6 +122,15 @@ def test_segregation_performs_the_formulas_pe_macs(C, K, H, W, R, S, stride, str
     assert all(op.stride == 1 and op.ops == {"mult": op.pe_macs, "add": op.pe_macs}
                for op in ops)
     assert sum(op.weight_storage_bits for op in ops) <= base.weight_storage_bits
+
+
+def test_a_transposed_conv_whose_padding_crops_every_tap_is_refused():
+    """One input pixel scatters to rows 0 and 3 (dilation 3); the padding keeps row 1 only."""
+    layer = tconv_layer(4, 4, 1, 1, 2, 2, 2, pads=(1, 1, 3, 3), dilation=(3, 3), out_pad=(1, 1))
+    assert (layer.P, layer.Q) == (1, 1)
+    with pytest.raises(SpecError, match=r"layer 't': no output of the transposed conv receives "
+                                        r"an input pixel \(padding \(1, 1, 3, 3\)"):
+        METHODS["tconv_segregation"].transform(layer, TPU)
 
 
 def test_dcgan_preset_and_its_segregated_macs():

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from dlaforge.errors import SpecError
+
 from ...segregation import sub_convolutions
 from .. import Method, baseline
 from ..common import mac_ops
@@ -41,6 +43,10 @@ def transform(layer, arch) -> list:
         return ops
     whole = ops[0]
     subs = sub_convolutions((layer.P, layer.Q), (layer.H, layer.W), layer)
+    if not subs:
+        raise SpecError(f"layer {layer.name!r}: no output of the transposed conv receives an "
+                        f"input pixel (padding {layer.paddings} crops every tap), so kernel "
+                        f"segregation has no sub-convolution to run")
     out = []
     for sub in subs:
         name = layer.name if len(subs) == 1 else (
