@@ -55,6 +55,7 @@ CASES = [  # (C, K, H, W, R, S, stride, stride_w, pads, dilation, groups, out_pa
     (3, 2, 3, 3, 1, 1, 2, None, (0, 0, 0, 0), (1, 1), 1, (1, 1)),     # 1x1: phase 1 is empty
     (2, 4, 6, 5, 5, 5, 1, None, (2, 2, 2, 2), (1, 1), 2, (0, 0)),     # stride 1
     (3, 3, 4, 4, 3, 3, 3, None, (2, 1, 2, 2), (2, 1), 3, (0, 2)),     # depthwise, stride 3
+    (2, 3, 5, 4, 3, 3, 2, None, (1, 2, 0, 1), (3, 3), 1, (1, 0)),     # sub-kernel taps 3 apart
 ]
 
 
