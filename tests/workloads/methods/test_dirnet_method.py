@@ -31,7 +31,8 @@ def test_transform_shifts_once_per_output_where_xnor_multiplies_twice(layer):
     assert op.ops == {"xnor_bits": 64 * pe_ops, "popcount": pe_ops, "add": pe_ops,
                       "shift": outputs, "scale_add": outputs}
     assert x.ops["scale_mult"] == 2 * outputs and "shift" not in x.ops
-    assert op.weight_storage_bits == layer.K * words * layer.R * layer.S * 64 + layer.K * EXPONENT_BITS
+    packed = layer.K * words * layer.R * layer.S * 64
+    assert op.weight_storage_bits == packed + layer.K * EXPONENT_BITS
     assert op.dram_scale == x.dram_scale                # int8 activations, packed on the way in
 
 

@@ -1,8 +1,9 @@
 """Binary-weight network references (BWN: Rastegari et al., "XNOR-Net: ImageNet Classification
 Using Binary Convolutional Neural Networks", ECCV 2016, §3.1; REFERENCES.md §3).
 
-A BWN layer approximates each filter by α_k·sign(W_k), α_k = ‖W_k‖₁ / n (xnor/reference.alpha),
-and keeps the activations at full (here int8) precision, so the convolution needs no multiply:
+A BWN layer approximates each filter by α_k·sign(W_k), α_k = ‖W_k‖₁ / n
+(xnor/reference.alpha), and keeps the activations at full (here int8) precision, so the
+convolution needs no multiply:
 
     y[n, k, p, q] = α_k · Σ_{c, r, s} (+x if w[k, c, r, s] >= 0 else -x)[window]
 
