@@ -41,6 +41,10 @@ def _memory(name, size_bits, keep, read_pj, write_pj, bits_per_action, latency=N
         lines.append(f"    bits_per_value: {bits_per_value}")
     if latency:
         lines.append(f"    total_latency: {latency}")
+    if model and name != "MainMemory":          # the component model prices the actions
+        return lines + ["    actions:",
+                        f"    - {{name: read, bits_per_action: {bits_per_action}}}",
+                        f"    - {{name: write, bits_per_action: {bits_per_action}}}"]
     lines += ["    actions:",
               f"    - {{name: read, energy: {_pj(read_pj)}, bits_per_action: {bits_per_action}, "
               f"throughput: inf}}",
@@ -79,7 +83,8 @@ def arch_yaml(spec: ArchSpec, table, dataflow: str, models: bool = False) -> str
                      table.read_pj_per_word[g.name], table.write_pj_per_word[g.name],
                      g.word_bits, latency=glb_latency,
                      model="SmartBufferSRAM" if models else None,
-                     extra=f"{{n_banks: {g.banks}}}" if models else None, bits_per_value=psum)
+                     extra=f"{{n_banks: {g.banks}, width: {g.word_bits}}}" if models else None,
+                     bits_per_value=psum)
     # rows x cols; row stationary: psums accumulate up the rows (filter rows), ifmap rows and
     # weights are shared along the columns / diagonals. ws: rows reduce (channels), columns
     # share the ifmap (filters).
@@ -98,7 +103,7 @@ def arch_yaml(spec: ArchSpec, table, dataflow: str, models: bool = False) -> str
         lines += _memory(m.name, m.size_bytes * 8, keep, table.read_pj_per_word[m.name],
                          table.write_pj_per_word[m.name], m.word_bits,
                          model="SmartBufferSRAM" if models else None,
-                         extra="{n_banks: 1}" if models else None)
+                         extra=f"{{n_banks: 1, width: {m.word_bits}}}" if models else None)
     lines += ["  - !Compute", "    name: MAC"]
     if models:
         lines += ["    component_class: IntMAC",
@@ -106,8 +111,9 @@ def arch_yaml(spec: ArchSpec, table, dataflow: str, models: bool = False) -> str
                   f"{max(pe.ifmap_bits, pe.weight_bits)}, adder_width: {pe.psum_bits}}}"]
     else:
         lines += ["    leak_power: 0", "    area: 0"]
-    lines += [f"    total_latency: sum(a.n_calls for a in actions) / {clock}",
-              "    actions:", f"    - {{name: compute, energy: {_pj(table.mac_pj)}, throughput: inf}}"]
+    lines.append(f"    total_latency: sum(a.n_calls for a in actions) / {clock}")
+    lines += ["    actions:", "    - {name: compute}"] if models else [
+        "    actions:", f"    - {{name: compute, energy: {_pj(table.mac_pj)}, throughput: inf}}"]
     return "\n".join(lines) + "\n"
 
 

@@ -138,9 +138,11 @@ def cacti_variant(spec):
 def dlaforge_area(spec):
     from dlaforge.sim.energy import energy_table
     try:
-        return energy_table(cacti_variant(spec)).area_um2, None
+        t = energy_table(cacti_variant(spec))
     except Exception as error:              # no hwcomponents side venv: say so in the table
-        return {}, " ".join(str(error).split())[:200]
+        return {}, " ".join(str(error).split())[:200], {}
+    return t.area_um2, None, {n: (t.read_pj_per_word[n], t.write_pj_per_word[n])
+                              for n in t.read_pj_per_word}
 
 
 def median(xs):
@@ -381,9 +383,10 @@ def render(rows, areas, repeats, peer_process_s) -> str:
             "venv) of each memory level; dlaforge's record has no MAC or PE-array area from "
             "the analytical model (`dlaforge rtl synth` gives the array's cells from synthesis, "
             "not run here).", "",
-            "| arch | component | dlaforge (cacti) | AccelForge | Δ |", "|---|---|---|---|---|"]
+            "| arch | component | dlaforge (cacti) | AccelForge | Δ | AccelForge's SRAM array "
+            "alone | Δ |", "|---|---|---|---|---|---|---|"]
     for arch, _ in ARCHS:
-        ours, why = areas[arch]
+        ours, why, _ = areas[arch]
         first = next((r for r in rows if r["arch"] == arch and "components" in r["accelforge"]),
                      None)
         theirs = first["accelforge"]["components"] if first else {}
@@ -392,23 +395,56 @@ def render(rows, areas, repeats, peer_process_s) -> str:
         for comp, info in theirs.items():
             level = names.get(comp, comp)
             mine = ours.get(level)
+            sram = info.get("sram_area_um2")
             out.append(f"| {arch} | {comp} | {fmt(mine) if mine is not None else '—'} | "
                        f"{fmt(info['area_um2'])} | "
-                       f"{pct(mine, info['area_um2']) if mine is not None else ''} |")
+                       f"{pct(mine, info['area_um2']) if mine is not None else ''} | "
+                       f"{fmt(sram) if sram is not None else '—'} | "
+                       f"{pct(mine, sram) if mine is not None and sram else ''} |")
         if why:
             out.append(f"| {arch} | (dlaforge area unavailable: {why}) | | | |")
-    out += ["", "With their own models AccelForge would price these components per action "
+    out += ["", "The memories' SRAM arrays are the same CACTI estimate in both (dlaforge's "
+            "`cacti` model and AccelForge's SmartBufferSRAM both call hwcomponents-cacti's SRAM "
+            "with the level's width, depth and banks): the last two columns. AccelForge's "
+            "SmartBufferSRAM adds, per buffer instance, an address register, a delta register "
+            "and an adder (hwcomponents_library, misc.py), which dlaforge's level does not have; "
+            "on a 12- to 224-entry per-PE scratchpad that logic is a large share of the area, "
+            "on the global buffer almost none. MainMemory (DRAM) has no area in either.", "",
+            "With their own models AccelForge would price these components per action "
             "as follows (pJ; not used in the tables above, where dlaforge's energies are given "
             "to both):", ""]
+    out += ["| arch | component | dlaforge's table (used above) read / write | dlaforge "
+            "`cacti` model read / write | AccelForge's model read / write | AccelForge "
+            "leakage mW (all copies) |", "|---|---|---|---|---|---|"]
     for arch, _ in ARCHS:
         first = next((r for r in rows if r["arch"] == arch and "components" in r["accelforge"]),
                      None)
         if not first:
             continue
-        table = first["table"]
+        table, cacti = first["table"], areas[arch][2]
+        spec = first["spec"]
+        names = {"GlobalBuffer": next(m.name for m in spec.memory if not m.per_pe)}
         for comp, info in first["accelforge"]["components"].items():
-            e = ", ".join(f"{k} {v:.4g}" for k, v in info["energy_pj"].items())
-            out.append(f"- {arch} {comp}: {e}; leakage {info['leak_mw']:.3g} mW (all copies)")
+            level = names.get(comp, comp)
+            e = " / ".join(f"{v:.4g}" for v in info["energy_pj"].values())
+            if comp == "MAC":
+                used, model = f"{table.mac_pj:.4g}", "—"
+            elif comp == "MainMemory":
+                used = (f"{table.dram_read_pj_per_bit * 64:.4g} / "
+                        f"{table.dram_write_pj_per_bit * 64:.4g}")
+                model = "—"
+            else:
+                used = (f"{table.read_pj_per_word[level]:.4g} / "
+                        f"{table.write_pj_per_word[level]:.4g}")
+                model = (" / ".join(f"{v:.4g}" for v in cacti[level]) if level in cacti
+                         else "—")
+            out.append(f"| {arch} | {comp} | {used} | {model} | {e} | "
+                       f"{info['leak_mw']:.3g} |")
+    out += ["", "Per action of the component's word (64-bit DRAM actions, the level's "
+            "`word_bits`, one MAC). eyeriss_like's table is Eyeriss's relative costs anchored "
+            "at Timeloop's MAC (its preset), not a circuit model, hence the gap to CACTI; "
+            "AccelForge's SmartBufferSRAM adds its address logic's energy to CACTI's. MainMemory "
+            "has no model in either run: both get dlaforge's DRAM figures."]
     out += ["", "## Wall time (median of "
             f"{repeats} runs per layer, both tools on the same machine in this run)", "",
             "| arch | layer | dlaforge simulate (ms) | AccelForge from_yaml + evaluate_mapping "

@@ -93,22 +93,33 @@ def explain_row(row, acc) -> list[str]:
                f"tile: it has no fill/drain (a loop-nest model, no pipeline).")
     idle = slots - mac
     if abs(idle) > 0.5:
-        causes = []
-        if _imperfect(layer, m):
-            causes.append("edge tiles (" + "; ".join(_imperfect(layer, m)) + "): dlaforge "
-                          "spends a whole pass/fold on the partial tile with idle PEs, "
-                          "AccelForge prorates its latency as if the last tile were full-speed")
+        t = m["tile"]
+
+        def ratio(n, tile, per_pass, busy):     # slots along one dim / the work present
+            return sum(count * ceil(size / per_pass) * busy
+                       for size, count in _edges(n, tile)) / n
         if df == "rs":
-            g, t = m["row_stationary"], m["tile"]
-            if g["pf"] > t["K"] or g["q"] > t["C"] or \
-                    g["tk"] * g["pf"] > t["K"] or g["tc"] * g["q"] > t["C"]:
-                causes.append(f"dlaforge's PE walks pf={g['pf']} filters x q={g['q']} "
-                              f"channels per pass even though the tile has K={t['K']}, "
-                              f"C={t['C']} (array_cost.row_stationary_tile multiplies by pf "
-                              f"and q, not by the filters and channels present): idle slots "
-                              f"a real Eyeriss would skip - a dlaforge modelling issue")
-        out.append(f"- PE slots - AccelForge's MAC latency = {_fmt(idle)} cycles"
-                   + (": " + "; ".join(causes) if causes else ": not explained") + ".")
+            g = m["row_stationary"]
+            dims = {"K": ratio(layer.K, t["K"], g["tk"] * g["pf"], g["tk"] * g["pf"]),
+                    "C": ratio(layer.C, t["C"], g["tc"] * g["q"], g["tc"] * g["q"]),
+                    "P": ratio(layer.P, t["P"], pe.cols, min(t["P"], pe.cols))}
+        else:
+            dims = {"K": ratio(layer.K, t["K"], pe.cols, min(t["K"], pe.cols)),
+                    "C": ratio(layer.C, t["C"], pe.rows, min(t["C"], pe.rows))}
+        predicted = mac * prod(dims.values())
+        ok = abs(predicted - slots) < 1e-6 * slots
+        parts = ", ".join(f"{d} x{r:.4f}" for d, r in dims.items() if r != 1)
+        out.append(
+            f"- PE slots / AccelForge's MAC latency = {slots / mac:.4f} = {parts} "
+            f"({'checked: exact' if ok else f'predicted {_fmt(predicted)}: not exact'}). "
+            "Along a dim, dlaforge's slots count every pass whole: a partial last tile (or a "
+            "tile smaller than a pass) leaves PEs idle for the whole pass"
+            + (", and a PE walks all pf filters and q channels of its scratchpad pass even "
+               "when the tile has fewer (sim/array_cost.row_stationary_tile multiplies by pf "
+               "and q; a real Eyeriss would skip them: a dlaforge modelling issue)"
+               if df == "rs" and (dims["K"] > 1 or dims["C"] > 1) else "")
+            + ". AccelForge divides the MACs by the PEs of the mapping's full tile, so a "
+            "partial tile costs only its share.")
     # total cycles
     lat = a["latency_cycles"]
     slowest = max(lat, key=lat.get)
@@ -116,7 +127,11 @@ def explain_row(row, acc) -> list[str]:
                f"stall cycles (its double-buffered tile pipeline: first load and DRAM latency, "
                f"refills, last drain). AccelForge {_fmt(a['cycles'])} = its slowest "
                f"component, {slowest} (" + ", ".join(f"{k} {_fmt(v)}" for k, v in lat.items()
-                                                    if v) + "), all overlapped.")
+                                                    if v) + "), all overlapped"
+               + ("; its GlobalBuffer time includes the ifmap reads it makes without "
+                  "Eyeriss's multicast (below)." if slowest == "GlobalBuffer" and df == "rs"
+                  else "; MainMemory time is bytes / the spec's DRAM bytes per cycle, with no "
+                  "latency." if slowest == "MainMemory" else "."))
     # --- energy -------------------------------------------------------------------------
     b = d["energy_breakdown_pj"]
     if b.get("noc"):
@@ -160,6 +175,23 @@ def cause(row, acc, level, operand, kind, ours, theirs) -> str:
                 f"reads whole {pe.rows}-lane words (zeros fed to the idle rows) and counts "
                 f"every lane; AccelForge counts only the {layer.C} used. Ratio {ratio:.2f} vs "
                 f"{pe.rows}/{layer.C} = {pe.rows / layer.C:.2f}{frac}.")
+    if df == "rs" and ((level in per_pe and operand == "ifmap" and kind == "reads")
+                       or (level in per_pe and operand == "weight" and kind == "writes")):
+        g, t = m["row_stationary"], m["tile"]
+
+        def padded(n, tile, per_pass):      # slots over the dimension's tiles / its size
+            return sum(count * ceil(size / per_pass) * per_pass
+                       for size, count in _edges(n, tile)) / n
+        slots = (padded(layer.K, t["K"], g["tk"] * g["pf"])
+                 * padded(layer.C, t["C"], g["tc"] * g["q"]))
+        observed = max(ours, theirs) / min(ours, theirs) if min(ours, theirs) else 0
+        if slots > 1 and abs(observed - slots) < 1e-3 * slots:
+            more = "dlaforge" if ours > theirs else "AccelForge"
+            return (f"idle slots: a pass has tk·pf = {g['tk'] * g['pf']} filter and tc·q = "
+                    f"{g['tc'] * g['q']} channel slots (tiles of K {t['K']}, C {t['C']} of "
+                    f"{layer.K}, {layer.C}); {more} counts this access for every slot of every "
+                    f"pass, the other tool for the filters and channels present (ratio "
+                    f"{observed:.4f} = slots / present, checked).")
     if df == "rs" and level in per_pe and operand == "ifmap" and kind == "writes":
         return (f"sliding window: dlaforge loads each ifmap row once per PE per pass "
                 f"(({layer.Q}-1)·stride + S = {(layer.Q - 1) * layer.stride + layer.S} values "
@@ -201,8 +233,30 @@ def cause(row, acc, level, operand, kind, ours, theirs) -> str:
                 f"dlaforge fetches only the image's {layer.H}x{layer.W} pixels (plus the halo "
                 f"rows between tiles) and makes the padding on chip{frac}.")
     if imperfect:
-        return f"tile trips{frac}."
+        return _edge_ratio(layer, m, ours, theirs)
     return "not explained."
+
+
+def _edge_ratio(layer, m, ours, theirs) -> str:
+    """Which tool counts whole edge tiles: the dims whose ceil(n/t)·t/n product is the ratio."""
+    from itertools import combinations
+    t = m["tile"]
+    full = {"K": layer.K, "C": layer.C, "P": layer.P, "Q": layer.Q}
+    dims = [d for d in "KCPQ" if full[d] % t[d]]
+    observed = max(ours, theirs) / min(ours, theirs) if min(ours, theirs) else 0
+    more = "dlaforge" if ours > theirs else "AccelForge"
+    for n in range(1, len(dims) + 1):
+        for subset in combinations(dims, n):
+            ratio = prod(ceil(full[d] / t[d]) * t[d] / full[d] for d in subset)
+            if abs(ratio - observed) < 2e-4 * ratio:
+                what = ", ".join(f"{d} {full[d]} in tiles of {t[d]}: ceil = "
+                                 f"{ceil(full[d] / t[d])} trips, not {full[d] / t[d]:.3g}"
+                                 for d in subset)
+                return (f"edge tiles: {more} counts this access over whole trips ({what}); "
+                        f"the other tool counts the partial last tile as a fraction of a trip "
+                        f"(ratio {observed:.4f}, checked).")
+    return (f"edge tiles ({'; '.join(_imperfect(layer, m))}): the tools count partial last "
+            f"tiles differently (ratio {observed:.4f}; not matched exactly here).")
 
 
 def general_notes() -> list[str]:

@@ -41,7 +41,11 @@ def area_um2(folder: Path) -> dict:
     for node in spec.arch.get_nodes_of_type(__import__("accelforge").frontend.arch.Component):
         total = getattr(node, "total_area", None)
         if total is not None:
+            sram = getattr(getattr(node, "component_model", None), "sram", None)
+            copies = float(total) / float(node.area) if node.area else 1.0
             out[node.name] = {"area_um2": float(total) * 1e12,
+                              "sram_area_um2": float(sram.area) * copies * 1e12
+                              if sram is not None else None,
                               "energy_pj": {a.name: float(a.energy) * 1e12
                                             for a in node.actions if a.energy is not None},
                               "leak_mw": float(getattr(node, "total_leak_power", 0) or 0) * 1e3}
