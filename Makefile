@@ -90,6 +90,7 @@ bench: $(STAMP) tools
 	$(PY) bench/bench_startup.py        # cold start of --help, list and an analytical simulate
 	$(PY) bench/bench_controller.py     # the mapped ws controller against the old program, per ResNet-18 layer
 	$(PY) bench/bench_workloads.py      # ONNX import times; ZigZag's models if ZIGZAG_WORKLOADS is set
+	$(PY) bench/bench_accelforge.py     # beside AccelForge 1.0.467 (own Python 3.12 venv), same arch and mapping
 	$(PY) bench/bench_sweep.py          # 1,000 ResNet-18 points four ways: 15-20 minutes
 
 # The wheel installed non-editable into a fresh venv, used from outside the checkout.
