@@ -495,24 +495,33 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
                                              dataflow)
 
 
-def _single_trips_removed(shape, g: dict, order: str) -> str:
+def _single_trip_loops(shape, g: dict) -> str:
+    """The tile loops (of n, k, c, p, q) with one trip in every candidate of `g`: those whose
+    smallest tile covers the whole extent (n: one image)."""
+    columns = g.get("qt")
+    smallest = {"n": 1, "k": g["kt"].min(), "c": g["ct"].min(), "p": g["pt"].min(),
+                "q": shape.Q if columns is None else columns.min()}
+    extent = {"n": shape.N, "k": shape.K, "c": shape.C, "p": shape.P, "q": shape.Q}
+    return "".join(x for x in "nkcpq" if smallest[x] >= extent[x])
+
+
+def _single_trips_removed(shape, g: dict, order: str, single: str | None = None) -> str:
     """The tile loop nest of `order` without the loops of one trip in every candidate of `g`
-    (n for one image): such a loop can sit anywhere in the nest, and every count and cycle of
-    controller_cost's closed forms is the same, so two orders with the same such nest price
-    those candidates alike."""
-    trips = {"n": shape.N, "k": ceil_div(shape.K, g["kt"]), "c": ceil_div(shape.C, g["ct"]),
-             "p": ceil_div(shape.P, g["pt"]),
-             "q": ceil_div(shape.Q, controller_cost.grid_columns(shape, g))}
-    return "".join(x for x in program.nest_order(order) if not np.all(trips[x] == 1))
+    (`single`: _single_trip_loops of `g`, computed here unless given): such a loop can sit
+    anywhere in the nest, and every count and cycle of controller_cost's closed forms is the
+    same, so two orders with the same such nest price those candidates alike."""
+    single = _single_trip_loops(shape, g) if single is None else single
+    return "".join(x for x in program.nest_order(order) if x not in single)
 
 
 def _distinct_orders(shape, g: dict) -> list[str]:
     """LOOP_ORDERS less those that price every candidate of `g` as an earlier one does
     (_single_trips_removed): the later order ties the earlier at best, and ties go to the
     earlier."""
+    single = _single_trip_loops(shape, g)
     seen, distinct = set(), []
     for order in LOOP_ORDERS:
-        nest = _single_trips_removed(shape, g, order)
+        nest = _single_trips_removed(shape, g, order, single)
         if nest not in seen:
             seen.add(nest)
             distinct.append(order)

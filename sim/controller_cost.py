@@ -40,6 +40,7 @@ still held by a previous request when a job starts (but after a write-back).
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -162,14 +163,22 @@ def _pixel_blocks(pt, p_last, tp, qt, q_last, tq, lanes):
             + (tq - 1) * ceil_div(p_last * qt, lanes) + ceil_div(p_last * q_last, lanes))
 
 
-def _fetches(order: str, trips: dict, relevant: str):
+def _fetches(order: str, trips: dict, relevant: str, more: dict | None = None,
+             outer: list | None = None):
     """How many times an operand depending on loops `relevant` is brought in over the tile
-    sequence of `order` (once per run of tiles with equal indices along those loops)."""
-    count, active = 1, False
-    for loop in reversed(order):
-        if loop in relevant:
-            active = active | (trips[loop] > 1)
-        count = np.where(active, count * trips[loop], count)
+    sequence of `order` (once per run of tiles with equal indices along those loops): the
+    product of the trips of the loops from the outermost down to the innermost relevant one
+    with more than one trip (1 where there is none). `more` ({loop: trips > 1}) and `outer`
+    (those products down to each loop of `order`) are computed here unless given (the
+    operands of one order share them)."""
+    more = {x: trips[x] > 1 for x in order} if more is None else more
+    if outer is None:
+        outer = list(itertools.accumulate((trips[x] for x in order), np.multiply))
+    count, found = 1, False
+    for i in reversed(range(len(order))):
+        if order[i] in relevant:
+            count = np.where(more[order[i]] & ~found, outer[i], count)
+            found = found | more[order[i]]
     return count
 
 
@@ -233,10 +242,21 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
         weight_words = shape.N * p_blocks * taps * k_blocks * shape.C
         ifmap_words = shape.N * tk * c_blocks * taps * pixels
     in_rows, in_cols = rows_fetched(shape, pt), cols_fetched(shape, qt)
+    more = {x: trips[x] > 1 for x in trips}
+    out_blocks = shape.N * k_blocks * pixels     # accumulator words of the outputs, once
+    same = {                                     # the counters no order changes
+        "busy_cycles": busy,
+        "ifmap_reads": ifmap_words * rows,
+        "weight_reads": weight_words * cols,
+        "acc_writes": fold_words * cols,
+        "dram_write_bytes": outputs * b["o"],
+    }
     by_order = {}
     for order in orders:
         nest = program.nest_order(order)
-        reuse = {name: _fetches(nest, trips, loops) / tiles[name] for name, loops in operands}
+        outer = list(itertools.accumulate((trips[x] for x in nest), np.multiply))
+        reuse = {name: _fetches(nest, trips, loops, more, outer) / tiles[name]
+                 for name, loops in operands}
         ifmap_el = np.rint(reuse["ifmap"] * shape.N * shape.C * in_rows
                            * in_cols).astype(np.int64)
         weight_el = np.rint(reuse["weight"] * shape.K * shape.C * shape.R
@@ -246,18 +266,18 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
         params = 0
         if requant:
             no_c = nest.replace("c", "")
-            params = REQUANT_PIECES * shape.K * (_fetches(no_c, trips, "k") // tk)
+            params = REQUANT_PIECES * shape.K * (_fetches(no_c, trips, "k", more) // tk)
         by_order[order] = {
-            "busy_cycles": busy,
-            "ifmap_reads": ifmap_words * rows,
+            "busy_cycles": same["busy_cycles"],
+            "ifmap_reads": same["ifmap_reads"],
             "ifmap_writes": ifmap_el,
-            "weight_reads": weight_words * cols,
+            "weight_reads": same["weight_reads"],
             "weight_writes": weight_el,
             # the output's first channel tile reads none of the words its folds write
-            "acc_reads": (fold_words - shape.N * k_blocks * pixels + out_words) * cols,
-            "acc_writes": fold_words * cols + spill,
+            "acc_reads": (fold_words - out_blocks + out_words) * cols,
+            "acc_writes": same["acc_writes"] + spill,
             "dram_read_bytes": ifmap_el * b["i"] + weight_el * b["w"] + spill * b["s"] + params,
-            "dram_write_bytes": outputs * b["o"] + spill * b["s"],
+            "dram_write_bytes": same["dram_write_bytes"] + spill * b["s"],
             "readback": spill, "spill": spill, "final": outputs, "param_bytes": params,
         }
     return by_order
