@@ -215,3 +215,25 @@ def test_records_round_trip_the_method_and_options():
     assert Training(**training.to_dict()) == training
     assert replace(training, method="baseline", options={}).to_dict() == {
         "optimizer": "sgd", "grad_bits": 16, "state_bits": 32}
+
+
+# -- whole runs ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["gradient_filter", "sparse_update", "mobiletl", "comet"])
+def test_runs_record_the_nominal_macs_of_what_they_compute(method):
+    """A stem, two inverted-residual blocks and a classifier: gradient filtering and COMET
+    compute every dX and dW (3x the forward less the stem's dX), the sparse update's last 4
+    layers and MobileTL's top block only their dW, and dX above the first of them."""
+    import dlaforge
+    from dlaforge.workloads.networks import Network
+    layers = ([conv("stem", 3, 8, 8)] + _irb(0, 8, 16, 8) + _irb(1, 8, 16, 8)
+              + [linear("fc", 8 * 64, 10)])
+    record = dlaforge.simulate("edge_tiny", Network("tiny_irb", tuple(layers)), method=method,
+                               phase="train", train_options={"mobiletl": {"train_blocks": 1}}
+                               .get(method))
+    weighted = [i for i, layer in enumerate(layers) if layer.kind != "vector"]
+    first = {"sparse_update": weighted[-4], "mobiletl": 7}.get(method, 0)
+    forward = sum(layer.macs for layer in layers)
+    dw = sum(layers[i].macs for i in weighted if i >= first)
+    dx = sum(layers[i].macs for i in weighted if i > first)
+    assert record.totals.macs == forward + dw + dx
+    assert record.training["method"] == method
