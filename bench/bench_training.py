@@ -192,8 +192,9 @@ def methods_section() -> str:
 Batch 1, SGD with momentum, the analytical model, ws. Each method's forward is the baseline's;
 what it changes is the backward and what is kept for it (workloads/methods/<method>/, the hooks
 of workloads/training_methods.py), at its defaults: gradient_filter r = 4; sparse_update the
-last 4 layers with weights, int8 gradients; mobiletl the top 5 inverted-residual blocks (refused
-on ResNet-18, which has none); comet a compression ratio of 8. "kept" is the activations kept
+last 4 layers with weights, int8 gradients; mobiletl the top 5 inverted-residual blocks
+(ResNet-18 has none and is fine-tuned whole: as the baseline, its activations and
+normalizations being fused into the convs); comet a compression ratio of 8. "kept" is the activations kept
 from the forward for the backward (MB), "peak" the iteration's peak memory (MB, weights,
 gradients and optimizer state included); savings and speed-up are against the baseline's
 training on the same arch.

@@ -173,9 +173,14 @@ def test_mobiletl_fine_tunes_the_top_blocks_with_masks():
     assert peaks[-1] == static + sum(kept) + 8 * 64 + 10 * 2 + 8 * 64 * 2
 
 
-def test_mobiletl_refuses_a_network_without_enough_blocks():
-    with pytest.raises(SpecError, match="--train-blocks 5: the network has 0 inverted-residual"):
-        iteration(_net(), EDGE, "mobiletl")
+def test_mobiletl_without_enough_blocks_fine_tunes_from_the_first():
+    layers = [conv("stem", 3, 8, 8)] + _irb(0, 8, 16, 8) + [linear("fc", 8 * 64, 10)]
+    _, ops = iteration(layers, EDGE, "mobiletl", train_blocks=3)
+    assert [p for p, _ in ops[0]] == ["forward"]                     # the stem stays frozen
+    assert [p for p, _ in ops[1]] == ["forward", "dW", "update"]     # block0.expand
+    _, ops = iteration(_net(), EDGE, "mobiletl")                    # no block: all of it
+    _, plain = iteration(_net(), EDGE, "baseline")
+    assert ops == plain
 
 
 # -- COMET ---------------------------------------------------------------------------------------

@@ -8,8 +8,11 @@ The forward is the baseline's (under `--phase infer` it runs as the baseline). U
 - only the top k inverted-residual blocks (`--train-blocks k`, 5 by default) and the layers
   after them are fine-tuned: their weights get gradients; nothing below the first of them
   computes a gradient or keeps an input, so the memory and backward work of the rest disappear.
-  A block is a run of layers whose names share their first dotted part (`block7.expand`,
-  `block7.dw`, `block7.project`); it is inverted-residual when it holds a depthwise conv;
+  A block is the layers whose names share their first dotted part (`block7.expand`,
+  `block7.dw`, `block7.project`); it is inverted-residual when it holds a depthwise conv. A
+  network with fewer than k such blocks is fine-tuned from its first one; one with none
+  (ResNet-18) whole, with the masks and shift-only normalizations below (so that a report of
+  every method runs on any network);
 - an activation layer (relu, clip as ReLU6) keeps a binary mask, 1 bit per element, instead
   of its input: its backward reads the mask with dY (exact for ReLU and ReLU6; MobileTL's
   signed approximation of Hard-Swish is the same cost);
@@ -28,7 +31,6 @@ keeps them), and the classifier's own choices (the layers after the top block ar
 
 from __future__ import annotations
 
-from dlaforge.errors import SpecError
 from dlaforge.workloads.training import has_weights, plain_backward
 from dlaforge.workloads.training_memory import input_elements
 from dlaforge.workloads.training_methods import TrainingMethod, positive_option
@@ -58,11 +60,8 @@ class MobileTL(TrainingMethod):
         positive_option(self.options, "train_blocks")
 
     def trained_parts(self, layers) -> list:
-        blocks, k = inverted_residual_blocks(layers), self.options["train_blocks"]
-        if len(blocks) < k:
-            raise SpecError(f"--train-blocks {k}: the network has {len(blocks)} inverted-"
-                            f"residual blocks (named <block>.<layer>, with a depthwise conv)")
-        first = blocks[-k]
+        blocks = inverted_residual_blocks(layers)[-self.options["train_blocks"]:]
+        first = blocks[0] if blocks else 0
         return [layer if has_weights(layer) and i >= first else None
                 for i, layer in enumerate(layers)]
 
