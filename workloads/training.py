@@ -53,10 +53,11 @@ move at the array's width, and `dram_scale` keeps each tensor's DRAM bytes at it
 array thus costs twice the PE operations of the forward; on eyeriss_like (16-bit) none extra.
 
 The backward ops and the update take the weights' and activations' widths from the layer (the
-arch's native widths unless the layer gives its own), whatever method runs the forward: a
-method's own training mode (SmartDeal's decomposed weights, the seeds' training methods,
-issue 19 item 3) is what would change them. On a 2-bit array (the PalQuant presets) a 16-bit
-gradient is 8 slices.
+arch's native widths unless the layer gives its own), whatever method runs the forward. A
+training method (gradient_filter, sparse_update, mobiletl, comet) changes the iteration through
+its hooks (workloads/training_methods.py): which weights are trained, the ops of a layer's
+backward, what the forward keeps for it; SmartDeal's training mode (decomposed weights) is not
+modelled. On a 2-bit array (the PalQuant presets) a 16-bit gradient is 8 slices.
 
 A training `VectorOp` mixes widths (8-bit weights, 16-bit gradients, 32-bit state), so it
 counts its DRAM traffic in bytes (`bits` = 8, elements = bytes).
