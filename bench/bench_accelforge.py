@@ -203,6 +203,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", default="5")
     parser.add_argument("--layers", default=",".join(("timeloop_exercise",) + RESNET_LAYERS))
+    parser.error = fail                     # one line on stderr, exit 2
     args = parser.parse_args()
     try:
         repeats = int(args.repeats)
@@ -215,9 +216,10 @@ def main() -> None:
         l.name for l in __import__("dlaforge.workloads.networks", fromlist=["x"])
         .load_network("resnet18").layers if l.kind in ("conv2d", "pointwise"))
     bad = [n for n in names if n not in known]
-    if not names or bad:
-        fail(f"unknown layer {bad[0] if bad else '(none given)'!r}; choose from "
-             f"{', '.join(known)}")
+    if not names:
+        fail("--layers names no layer")
+    if bad:
+        fail(f"unknown layer {bad[0]!r}; choose from {', '.join(known)}")
 
     import dlaforge
     from dlaforge.arch import load_arch
@@ -281,6 +283,71 @@ def main() -> None:
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 
+def summary(rows) -> list[str]:
+    """Headline figures of this run (all computed here)."""
+    ok = [r for r in rows if "error" not in r["accelforge"]]
+    refused = [label(r) for r in rows if "error" in r["accelforge"]]
+    energy = {label(r) + f" ({r['arch']})": (r["dlaforge"]["energy_pj"]
+                                            / sum(group_accelforge(r["accelforge"],
+                                                                   r["spec"]).values()) - 1)
+              for r in ok}
+    within = [k for k, v in energy.items() if abs(v) <= 0.10]
+    outside = [f"{k} {v:+.1%}" for k, v in energy.items() if abs(v) > 0.10]
+    slots_equal = []
+    for r in ok:
+        from explain_accelforge import rs_cycles, ws_cycles
+        slots, fill = (rs_cycles if r["dataflow"] == "rs" else ws_cycles)(
+            r["layer"], r["spec"], r["dlaforge"]["mapping"])
+        if abs(slots - r["accelforge"]["latency_cycles"]["MAC"]) < 0.5:
+            slots_equal.append(label(r) + f" ({r['arch']})")
+    unequal = [label(r) + f" ({r['arch']})" for r in ok
+               if label(r) + f" ({r['arch']})" not in slots_equal]
+    idle = []
+    for r in ok:
+        if r["dataflow"] != "rs":
+            continue
+        t, g, layer = r["dlaforge"]["mapping"]["tile"], r["dlaforge"]["mapping"][
+            "row_stationary"], r["layer"]
+        if any(size % (g["tk"] * g["pf"]) for size in {t["K"], layer.K % t["K"] or t["K"]}) \
+                and label(r) + f" ({r['arch']})" in unequal:
+            idle.append(label(r) + f" ({r['arch']})")
+    pinned = next((r for r in ok if r["how"].startswith("pinned")), None)
+    lines = ["## Summary of this run", "",
+             f"- Energy with the same component energies: within 10% on {len(within)} of "
+             f"{len(ok)} rows" + (f"; outside: {', '.join(outside)} (each taken apart in its section below)"
+                                    if outside else "") + ".",
+             f"- Cycles on the same mapping: dlaforge's PE-slot cycles (its compute cycles less "
+             f"fill/drain) equal AccelForge's MAC cycles exactly on {len(slots_equal)} of "
+             f"{len(ok)} rows; on the others ({', '.join(unequal) or 'none'}) dlaforge charges "
+             f"whole passes for partial tiles" + (f" and, on {', '.join(idle)}, filter or "
+                                                  f"channel slots the tile does not have"
+                                                  if idle else "") +
+             ". Fill/drain and pipeline stalls are dlaforge's alone (AccelForge has no "
+             "pipeline)."]
+    by_how = {r["how"]: r for r in ok if r["arch"] == "eyeriss_like"
+              and r["layer"].name == "timeloop_exercise"}
+    energy_row = by_how.get("dlaforge's mapper (energy)")
+    cycles_row = by_how.get("dlaforge's mapper (cycles)")
+    if pinned and energy_row and cycles_row:
+        mac = pinned["accelforge"]["latency_cycles"]["MAC"]
+        d_p, d_c, d_e = pinned["dlaforge"], cycles_row["dlaforge"], energy_row["dlaforge"]
+        bw = pinned["spec"].dram.bandwidth_bytes_per_cycle
+        lines.append(
+            f"- The exercise layer on a pinned 126-PE row-stationary mapping: AccelForge "
+            f"{mac:,.0f} MAC cycles (Timeloop's published figure is 86,016), dlaforge "
+            f"{d_p['compute_cycles']:,} compute cycles (the same plus its fill/drain). "
+            f"dlaforge's own mapper picks other mappings: by energy {d_e['utilization']:.1%} "
+            f"utilization ({d_e['cycles']:,} cycles), by cycles {d_c['compute_cycles']:,} "
+            f"compute cycles; by cycles it does not prefer the 126-PE mapping because on "
+            f"eyeriss_like's {bw:g} B/cycle DRAM both end near the same total "
+            f"({d_c['cycles']:,} vs {d_p['cycles']:,} cycles: DRAM-bound). AccelForge's own "
+            f"mapper was not run here (it found Timeloop's mapping in 1,160 s, "
+            f"../shared/TOOLCHAIN.md).")
+    if refused:
+        lines.append(f"- AccelForge refused: {', '.join(refused)}.")
+    return lines + [""]
+
+
 def label(row) -> str:
     name = row["layer"].name
     return name if row["how"].startswith("dlaforge's mapper (energy)") else \
@@ -310,6 +377,7 @@ def render(rows, areas, repeats, peer_process_s) -> str:
            "", "Reference (shared/REFERENCES.md §2): Timeloop's mapper on the exercise layer: "
            "86,016 cycles, 75% utilization, 59.28 uJ with Accelergy's 65 nm energies; those "
            "energies are not the ones used here, and its mapping is not dlaforge's.", ""]
+    out += summary(rows)
     out += ["## Cycles and energy", "",
             "| arch | layer | MACs | cycles dlaforge (compute / total) | cycles AccelForge "
             "(MAC / total) | Δ compute | util dlaforge / AccelForge | energy uJ dlaforge | "
@@ -447,16 +515,17 @@ def render(rows, areas, repeats, peer_process_s) -> str:
             "has no model in either run: both get dlaforge's DRAM figures."]
     out += ["", "## Wall time (median of "
             f"{repeats} runs per layer, both tools on the same machine in this run)", "",
-            "| arch | layer | dlaforge simulate (ms) | AccelForge from_yaml + evaluate_mapping "
-            "(ms) | ratio |", "|---|---|---|---|---|"]
+            "| arch | layer | dlaforge simulate, mapper included (ms) | AccelForge from_yaml "
+            "+ evaluate_mapping (ms) | AccelForge / dlaforge |", "|---|---|---|---|---|"]
     for row in rows:
         d, a = row["dlaforge"], row["accelforge"]
         if "error" in a:
             continue
         md, ma = median(d["wall_s"]) * 1e3, median(a["wall_s"]) * 1e3
         out.append(f"| {row['arch']} | {label(row)} | {md:.1f} | {ma:.1f} | "
-                   f"{ma / md:.0f}x |")
-    out += ["", f"dlaforge's time includes its mapper's search; AccelForge's is one fixed "
+                   f"{ma / md:.2g}x |")
+    out += ["", f"dlaforge's time includes its mapper's search (the pinned row: "
+            f"sim.analytical.evaluate of the one mapping); AccelForge's is one fixed "
             f"mapping (no search). The AccelForge process (import, all cases, area models) took "
             f"{peer_process_s:.1f} s.", ""]
     out += general_notes()

@@ -193,12 +193,18 @@ def cause(row, acc, level, operand, kind, ours, theirs) -> str:
                     f"pass, the other tool for the filters and channels present (ratio "
                     f"{observed:.4f} = slots / present, checked).")
     if df == "rs" and level in per_pe and operand == "ifmap" and kind == "writes":
+        spad = next(x for x in spec.memory if x.name == level)
+        row_len = (layer.Q - 1) * layer.stride + layer.S
+        predicted = layer.Q * layer.S / row_len
+        observed = theirs / ours if ours else 0
+        check = (f"ratio {observed:.4f} = Q·S / row, checked" if abs(observed - predicted)
+                 < 1e-3 * predicted else f"ratio {observed:.4f}, Q·S / row = {predicted:.4f}")
         return (f"sliding window: dlaforge loads each ifmap row once per PE per pass "
-                f"(({layer.Q}-1)·stride + S = {(layer.Q - 1) * layer.stride + layer.S} values "
-                f"per row) and slides it in the 12-entry spad; AccelForge re-fills the "
-                f"S={layer.S}-value window for every output column (Q·S = {layer.Q * layer.S} "
-                f"per row): its tile model has no sliding-window reuse in a buffer smaller than "
-                f"a row{frac}.")
+                f"(({layer.Q}-1)·stride + S = {row_len} values per row) and slides it through "
+                f"the {spad.size_bytes * 8 // spad.word_bits}-entry spad; AccelForge re-fills "
+                f"the S={layer.S}-value window for every output column (Q·S = "
+                f"{layer.Q * layer.S} per row): its tile model has no sliding-window reuse in a "
+                f"buffer smaller than a row ({check}){frac}.")
     if df == "rs" and level == glb and operand == "ifmap" and kind == "reads":
         spad = next(x for x in per_pe if "ifmap" in x)
         fills = acc.get(spad, {}).get("ifmap", {}).get("writes")
