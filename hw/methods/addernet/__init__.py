@@ -129,14 +129,14 @@ def verification_jobs(arch: ArchSpec, rng) -> tuple[list[str], list[AdderJob]]:
 
 
 def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None,
-           cases=verification_jobs, pe=AdderPE) -> tuple[int, int]:
+           cases=None, pe=AdderPE) -> tuple[int, int]:
     """(passed, failed): outputs bit-exact against the adder reference and the testbench's
-    cycles equal to the design's own counter; `cases(arch, rng)` gives the (names, jobs) and
-    `pe` the PE they run on (hw/methods/bwn/ passes its own)."""
+    cycles equal to the design's own counter; `cases(arch, rng)` gives the (names, jobs; default:
+    verification_jobs) and `pe` the PE they run on (hw/methods/bwn/ passes its own)."""
     if sim not in SIMS:
         raise SpecError(f"unknown simulator {sim!r}; choose from {', '.join(SIMS)}")
     check(arch)
-    names, jobs = cases(arch, np.random.default_rng(0))
+    names, jobs = (cases or verification_jobs)(arch, np.random.default_rng(0))
     if sim == "amaranth":
         results = run(jobs, Path("."), sim, pe)
     else:

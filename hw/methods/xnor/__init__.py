@@ -148,12 +148,15 @@ def verification_jobs(arch: ArchSpec, rng) -> tuple[list[str], list[XnorJob]]:
     return names, jobs
 
 
-def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None) -> tuple[int, int]:
-    """(passed, failed): outputs bit-exact and the testbench's cycles equal to the unit's."""
+def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None,
+           cases=None) -> tuple[int, int]:
+    """(passed, failed): outputs bit-exact and the testbench's cycles equal to the unit's;
+    `cases(arch, rng)` gives the (names, jobs) (default: verification_jobs; hw/methods/dirnet/
+    passes its own)."""
     if sim not in VERIFY_SIMS:
         raise SpecError(f"unknown simulator {sim!r}; choose from {', '.join(VERIFY_SIMS)}")
     check(arch)
-    names, jobs = verification_jobs(arch, np.random.default_rng(0))
+    names, jobs = (cases or verification_jobs)(arch, np.random.default_rng(0))
     if sim == "amaranth":
         results = [run_amaranth(job, dut=XnorUnit(arch)) for job in jobs]
     else:
