@@ -123,9 +123,12 @@ def explain_row(row, acc) -> list[str]:
     # total cycles
     lat = a["latency_cycles"]
     slowest = max(lat, key=lat.get)
+    stalls = ("its double-buffered tile pipeline: first load and DRAM latency, refills, last "
+              "drain" if df == "rs" else "the ws controller's DRAM engine, docs/controller.md: "
+              "a tile's loads, the previous tiles' write-backs and the compute overlap only "
+              "as far as its two buffer halves allow")
     out.append(f"- Total: dlaforge {_fmt(d['cycles'])} = compute + {_fmt(d['stall_cycles'])} "
-               f"stall cycles (its double-buffered tile pipeline: first load and DRAM latency, "
-               f"refills, last drain). AccelForge {_fmt(a['cycles'])} = its slowest "
+               f"stall cycles ({stalls}). AccelForge {_fmt(a['cycles'])} = its slowest "
                f"component, {slowest} (" + ", ".join(f"{k} {_fmt(v)}" for k, v in lat.items()
                                                     if v) + "), all overlapped"
                + ("; its GlobalBuffer time includes the ifmap reads it makes without "
