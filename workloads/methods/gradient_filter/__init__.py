@@ -10,7 +10,8 @@ trains as the paper's approximation does (its code's Conv2dAvgOp):
 - dY is averaged per r x r patch (centred, patches cut by the map's edge average what they
   hold): a map of ceil(P/r) x ceil(Q/r), on the vector unit;
 - the forward keeps, instead of X, X summed over the (r·s) x (r·s) patches the dY patches
-  come from (s the stride), at the activations' width plus the bits the sum grows by;
+  come from (s the stride), at the activations' width plus the bits the sum grows by (a
+  vector-unit op that reads X from DRAM again and writes the pooled map);
 - dX: the filters summed over their R x S taps (vector unit), a 1x1 convolution of the reduced
   dY with them on the array (K -> C per group), broadcast back to H x W (a move on the vector
   unit, which writes the full dX);
