@@ -302,7 +302,8 @@ def _previous(a: dict, trips: dict, order: str):
     """The indices of the tile before and whether there is one."""
     prev, borrow = {}, True
     for x in reversed(order):
-        prev[x] = np.where(borrow, np.where(a[x] > 0, a[x] - 1, trips[x] - 1), a[x])
+        # a loop the inner loops borrow from steps back, from its first index to its last
+        prev[x] = np.where(borrow, (a[x] - 1) % trips[x], a[x])
         borrow = borrow & (a[x] == 0)
     return prev, ~borrow
 
@@ -351,6 +352,15 @@ def _write_back(runs, pixels):
     return span + 3, np.where(rem > 0, l_rem, l_full)
 
 
+def _by_index(index, trips, first_three, last, middle):
+    """What a tile at loop index `index` has: `last` at the last index, `first_three[j]` at
+    index j < 3, else `middle` (the average of those in between)."""
+    return np.where(index == trips - 1, last,
+                    np.where(index == 0, first_three[0],
+                             np.where(index == 1, first_three[1],
+                                      np.where(index == 2, first_three[2], middle))))
+
+
 def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = REQUANT,
            bandwidth: float | None = None, latency: int | None = None,
            dataflow: str = "ws") -> np.ndarray:
@@ -366,12 +376,14 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         _edge(shape.K, kt), _edge(shape.C, ct), _edge(shape.P, pt), _edge(shape.Q, qt))
     trips = {"n": np.full_like(kt, shape.N), "k": tk, "c": tc, "p": tp, "q": tq}
     order = program.nest_order(order)
-    # the ifmap rows of p-tiles 0, 1, 2, the last and (on average) those in between
+    # the ifmap rows of p-tiles 0, 1, 2 (stacked on a first axis), the last and (on average)
+    # those in between
     def p_rows(index):
         first = np.minimum(index * pt, shape.P)
         return _rows_read(shape, first, _clip(shape.P - first, 0, pt))
 
-    rows_at = [p_rows(0), p_rows(1), p_rows(2)]
+    first_three = np.arange(3)[:, None, None]
+    rows_at = p_rows(first_three)
     rows_last = _rows_read(shape, (tp - 1) * pt, p_last)
     middle = (rows_fetched(shape, pt[:, 0])[:, None] - rows_last
               - sum(np.where(tp >= j + 2, rows_at[j], 0) for j in range(3)))
@@ -382,7 +394,7 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         first = np.minimum(index * qt, shape.Q)
         return _cols_read(shape, first, _clip(shape.Q - first, 0, qt))
 
-    cols_at = [q_cols(0), q_cols(1), q_cols(2)]
+    cols_at = q_cols(first_three)
     cols_last = _cols_read(shape, (tq - 1) * qt, q_last)
     middle = (cols_fetched(shape, qt[:, 0])[:, None] - cols_last
               - sum(np.where(tq >= j + 2, cols_at[j], 0) for j in range(3)))
@@ -404,7 +416,7 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     has2 &= has1
 
     def changed(x, y, loops):
-        return np.any([x[lp] != y[lp] for lp in loops], axis=0)
+        return functools.reduce(np.logical_or, [x[lp] != y[lp] for lp in loops])
 
     first = ~has1           # tile 0 loads all it needs
 
@@ -413,19 +425,19 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         return np.where(idx[loop] == t[loop] - 1, values[1], values[0])
 
     # what a tile's jobs cost depends on its sizes: priced per candidate at the full and the
-    # last size along each loop, then picked per class
-    ks, cs, ps, qs = (kt, k_last), (ct, c_last), (pt, p_last), (qt, q_last)
-    in_rows = np.select([a["p"] == tp - 1] + [a["p"] == j for j in range(3)],
-                        [rows_last] + rows_at, rows_mid)
-    in_cols = np.select([a["q"] == tq - 1] + [a["q"] == j for j in range(3)],
-                        [cols_last] + cols_at, cols_mid)
-    ifmap_c, ifmap_l = (pick(a, "c", v) for v in zip(*(_run(c, rows, b["i"], bw) for c in cs)))
-    per_k = [[_run(k, cols, b["w"], bw)[0] * shape.R * shape.S * c for c in cs] for k in ks]
+    # last size along each loop (stacked on a first axis: [full, last]), then picked per class
+    ks, cs, ps, qs = (np.stack(v) for v in ((kt, k_last), (ct, c_last), (pt, p_last),
+                                            (qt, q_last)))
+    in_rows = _by_index(a["p"], tp, rows_at, rows_last, rows_mid)
+    in_cols = _by_index(a["q"], tq, cols_at, cols_last, cols_mid)
+    ifmap_c, ifmap_l = (pick(a, "c", v) for v in _run(cs, rows, b["i"], bw))
+    weight_run, weight_gap = _run(ks, cols, b["w"], bw)
+    per_k = weight_run[:, None] * shape.R * shape.S * cs[None]      # [k size, c size]
     weight_c = pick(a, "k", [pick(a, "c", per_k[0]), pick(a, "c", per_k[1])])
-    weight_l = pick(a, "k", [_run(k, cols, b["w"], bw)[1] for k in ks])
-    psum = [_run(k, cols, b["s"], bw) for k in ks]
-    psum_c = pick(a, "k", [psum[0][0], psum[1][0]]) * pick(a, "p", ps) * pick(a, "q", qs)
-    psum_l = pick(a, "k", [psum[0][1], psum[1][1]])
+    weight_l = pick(a, "k", weight_gap)
+    psum_run, psum_gap = _run(ks, cols, b["s"], bw)
+    psum_c = pick(a, "k", psum_run) * pick(a, "p", ps) * pick(a, "q", qs)
+    psum_l = pick(a, "k", psum_gap)
     readback = changed(a, a1, "nkpq") & (a["c"] > 0)
     load, _ = _job([(first | changed(a, a1, "ncpq"), in_rows * in_cols * ifmap_c, ifmap_l),
                     (first | changed(a, a1, "kc"), weight_c, weight_l),
@@ -445,40 +457,28 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         prev, has = _previous({x: idx[x] for x in no_c}, t, no_c)
         return ~has | (prev["k"] != idx["k"])
 
-    # a write-back's cost at a full and a last tile along k, p and q (only the last where no
-    # candidate has a second tile along that loop, as q without column tiles)
-    variants = {x: (0, 1) if (t[x] > 1).any() else (1,) for x in "kpq"}
+    # PARAMS: per table word (filter block) a run of REQUANT_PIECES bytes per filter, at a
+    # full and the last k
+    param_cycles, param_last = _run(REQUANT_PIECES * ks, REQUANT_PIECES * cols, 1, bw)
+    param_job = param_cycles - param_last + lat + 2
+    # a write-back's (cycles, last gap) at a full and the last tile along k, p and q: the
+    # eight [k, p, q] size combinations flattened on a first axis, k's the slowest
+    pixels = ps[:, None] * qs[None, :]
     jobs = {}
-    for i, k in enumerate(ks):
-        # PARAMS: per table word (filter block) a run of REQUANT_PIECES bytes per filter
-        param_cycles, param_last = _run(REQUANT_PIECES * k, REQUANT_PIECES * cols, 1, bw)
-        params = param_cycles - param_last + lat + 2
-        runs = {name: _write_back_runs(k, cols, bytes_, bw)
-                for name, bytes_ in (("o", b["o"]), ("s", b["s"]))} if i in variants["k"] else {}
-        for j, p in enumerate(ps):
-            for jq, q in enumerate(qs):
-                if i not in variants["k"] or j not in variants["p"] or jq not in variants["q"]:
-                    continue
-                for name in ("o", "s"):
-                    jobs[name, i, j, jq] = _write_back(runs[name], p * q)
-        jobs["params", i] = params
+    for name in ("o", "s"):
+        runs = _write_back_runs(ks[:, None, None], cols, b[name], bw)
+        jobs[name] = [np.broadcast_to(part, (2, 2, 2) + kt.shape).reshape((8,) + kt.shape)
+                      for part in _write_back(runs, pixels)]
 
     def write_back(idx, leaves):
         last = {x: idx[x] == t[x] - 1 for x in "kpq"}
+        which = 4 * last["k"] + 2 * last["p"] + last["q"]      # each class's [k, p, q] sizes
         final = idx["c"] == t["c"] - 1
 
         def at(name, part):
-            def over(loops, key):
-                if not loops:
-                    return jobs[(name,) + key][part]
-                if len(variants[loops[0]]) == 1:
-                    return over(loops[1:], key + (1,))
-                return np.where(last[loops[0]], over(loops[1:], key + (1,)),
-                                over(loops[1:], key + (0,)))
-            return over("kpq", ())
+            return np.choose(which, jobs[name][part])
 
-        params = np.where(fetches(idx), np.where(last["k"], jobs["params", 1],
-                                                 jobs["params", 0]), 0)
+        params = np.where(fetches(idx), pick(idx, "k", param_job), 0)
         out = np.where(final, at("o", 0) + params, at("s", 0))
         return (np.where(leaves, out, 0),
                 np.where(leaves, np.where(final, at("o", 1), at("s", 1)), 0))
@@ -500,6 +500,8 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
 # Stats --------------------------------------------------------------------------------------
 def command_totals(op: HwOp, counters_: dict) -> dict:
     """One command's counters times the op's commands (one per group)."""
+    if op.groups == 1:
+        return dict(counters_)
     return {name: value * op.groups for name, value in counters_.items()}
 
 
