@@ -67,10 +67,12 @@ def command_counters(arch: ArchSpec, op: HwOp, dataflow: str) -> list[dict]:
 
 def counters_to_stats(arch: ArchSpec, op: HwOp, counters: dict, dataflow: str, table) -> Stats:
     """Stats of the op from its commands' counters, priced as the adder array's with the PE
-    operations at `sign_add_pj` and the op's own counts (`add`)."""
+    operations at `sign_add_pj`, the op's own counts (`add`) and its weights' storage (the
+    packed signs and α the method stores, whatever the loader moves)."""
     stats = addernet.counters_to_stats(arch, as_built(arch, op), counters, dataflow, table)
     energy = {**stats.energy_breakdown_pj, "mac": op.pe_macs * sign_add_pj(arch, op)}
-    return replace(stats, energy_breakdown_pj=energy, ops=dict(op.ops))
+    return replace(stats, energy_breakdown_pj=energy, ops=dict(op.ops),
+                   weight_storage_bits=op.weight_storage_bits)
 
 
 def op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:

@@ -97,6 +97,7 @@ def test_schedule_rtl_runs_bwn_layers_on_the_sign_add_array(bwn_csv):
         assert got.stats == model.op_stats(EDGE, op, "os", table)
         assert got.stats.cycles == sum(c["cycles"] for c in model.command_counters(EDGE, op, "os"))
         assert got.stats.ops == {"add": op.pe_macs}
+        assert got.stats.weight_storage_bits == op.weight_storage_bits
         assert got.stats.energy_breakdown_pj["mac"] == pytest.approx(
             op.pe_macs * model.sign_add_pj(EDGE, op))
     with pytest.raises(SpecError, match="no multiplier"):
