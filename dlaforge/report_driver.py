@@ -140,8 +140,16 @@ def _gather(specs, bases, network, methods, dataflows, model, batch, progress,
 
 def _from_records(records: list[RunRecord], specs: list[ArchSpec],
                   bases: dict[str, str | None], area: bool, progress) -> ReportInput:
+    def settings(record, attr):
+        """What must be equal across the records: a training's settings less its method's
+        (each run's own, as its `method` is)."""
+        value = getattr(record, attr)
+        if attr == "training":
+            value = {k: v for k, v in value.items() if k not in ("method", "options")}
+        return str(value)
+
     for attr in ("network", "model", "batch", "phase", "training"):
-        values = list(dict.fromkeys(str(getattr(r, attr)) for r in records))
+        values = list(dict.fromkeys(settings(r, attr) for r in records))
         if len(values) > 1:
             raise SpecError(f"the saved records are of different {attr}s ({', '.join(map(str, values))}); "
                             f"a report covers one network, model, batch and phase")
@@ -186,7 +194,7 @@ def compulsory_dram_bytes(record: RunRecord, spec: ArchSpec) -> tuple[int, ...]:
            else method.transform(rebuilt, spec) for rebuilt in layers]
     if record.phase == "train":
         try:
-            training = Training(**record.training)
+            training = Training(**{**record.training, "method": record.method})
         except TypeError as exc:
             raise SpecError(f"the record's `training` is malformed: {exc}") from None
         ops = [[op for _, op in phases] for phases in iteration_ops(layers, ops, spec, training)]

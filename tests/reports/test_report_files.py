@@ -188,3 +188,22 @@ def test_saved_records_of_a_method_preset_are_compared_with_its_base(tmp_path, n
     table = md.split("#### Methods vs baseline: edge_tiny_palquant")[1].split("\n\n")[1]
     assert "| palquant | ws | edge_tiny |" in table
     assert "Methods vs baseline: edge_tiny " not in md     # edge_tiny ran the baseline only
+
+
+def test_saved_training_runs_of_different_training_methods_make_one_report(tmp_path, network):
+    """Each record's training settings name its own method; only the shared ones (optimizer,
+    widths) must agree across the records."""
+    saved = []
+    for method in ("baseline", "gradient_filter"):
+        path = tmp_path / f"{method}.json"
+        assert main(["simulate", "--arch", "edge_tiny", "--network", network, "--phase",
+                     "train", "--method", method, "--json", str(path), "--quiet"]) == 0
+        saved.append(path)
+    dlaforge.report(tmp_path / "r", from_json=saved)
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "gradient_filter" in text and "one training iteration per run" in text
+    adam = tmp_path / "adam.json"
+    assert main(["simulate", "--arch", "edge_tiny", "--network", network, "--phase", "train",
+                 "--optimizer", "adam", "--json", str(adam), "--quiet"]) == 0
+    with pytest.raises(dlaforge.SpecError, match="different trainings"):
+        dlaforge.report(tmp_path / "r2", from_json=[saved[1], adam])
