@@ -82,10 +82,12 @@ def _check_unique(names: list[str], what: str) -> None:
         raise SpecError(f"two {what}s are named {next(n for n in names if names.count(n) > 1)!r}")
 
 
-def _methods_for(spec: ArchSpec, methods: str | None) -> tuple[list[str], list[Skipped]]:
+def _methods_for(spec: ArchSpec, methods: str | None,
+                 phase: str = "infer") -> tuple[list[str], list[Skipped]]:
     """The methods to run on `spec` and those left out: the named methods (each checked against
     the arch, so a refusal is an error), or every registered one the arch can run, baseline
-    first, with the registry's reason for each it refuses."""
+    first, with the registry's reason for each it refuses; a report of inference leaves out
+    the methods that change only training (their inference is the baseline's)."""
     if methods is not None and methods != "all":
         names = _names(methods, "--methods")
         for name in names:
@@ -93,6 +95,8 @@ def _methods_for(spec: ArchSpec, methods: str | None) -> tuple[list[str], list[S
         return names, []
     runnable, skipped = [], []
     for name in METHODS:
+        if phase == "infer" and METHODS[name].training_only:
+            continue
         try:
             get_method(name, spec)
         except SpecError as refusal:
@@ -120,7 +124,7 @@ def _gather(specs, bases, network, methods, dataflows, model, batch, progress,
     Training(optimizer=optimizer)
     plan, skipped = [], []
     for spec in specs:
-        chosen, left_out = _methods_for(spec, methods)
+        chosen, left_out = _methods_for(spec, methods, phase)
         plan += [(spec, df, m) for df in _dataflows_for(spec, dataflows) for m in chosen]
         skipped += left_out
     runs = []

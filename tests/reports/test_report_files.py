@@ -62,6 +62,17 @@ def test_default_methods_skip_those_the_arch_cannot_run(tmp_path, stand_in_metho
     assert "needs_xnor" not in err
 
 
+def test_reports_of_inference_leave_out_the_training_only_methods(tmp_path, network):
+    """gradient_filter's inference is the baseline's: an inference report does not run it
+    again, a training report does."""
+    for phase, runs in (("infer", False), ("train", True)):
+        lines = []
+        dlaforge.report(tmp_path / phase, arch="edge_tiny", network=network, dataflows="os",
+                        phase=phase, area=False, progress=lines.append)
+        assert ("edge_tiny / os / gradient_filter" in "\n".join(lines)) is runs
+        assert "edge_tiny / os / baseline" in "\n".join(lines)
+
+
 def test_a_saved_json_gives_the_same_report(tmp_path, network):
     saved = tmp_path / "saved.json"
     assert main(["simulate", "--arch", "edge_tiny", "--network", network, "--dataflow", "all",

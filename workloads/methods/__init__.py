@@ -13,7 +13,8 @@ has them all. What a family writes (the `MethodFamily` Protocol below):
   fixed-function units it needs beside the array (so that `simulate` refuses an arch that
   lacks them), the keyword options its hardware and model functions take (Winograd's
   `variant`), and the arch presets made for it (the first is the small one its RTL is verified
-  and benchmarked on);
+  and benchmarked on); `training_only` for a method that changes only the training
+  iteration (workloads/training_methods.py), which reports of inference leave out;
 - `reference.py`: its bit-exact integer references (numba), tested against a float/numpy
   definition of the same math;
 - `plan.py`, when it has hardware: how that hardware tiles and lays out a layer, with the
@@ -47,6 +48,8 @@ class Method:
     units: tuple[str, ...] = ()
     options: dict = field(default_factory=dict, hash=False)  # keyword args of its hw, sim functions
     presets: tuple[str, ...] = ()                   # arch presets made for it, smallest first
+    training_only: bool = False     # changes the training iteration only (its forward is the
+                                    # baseline's): reports of inference leave it out
     family: str = ""                                # its folder; set when registered
 
 

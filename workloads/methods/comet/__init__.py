@@ -96,6 +96,6 @@ class Comet(TrainingMethod):
 TRAINING = Comet
 
 METHODS = (Method(name="comet", transform=baseline.transform, pe_kinds=("mac",),
-                  presets=("edge_tiny", "tpu_like"),
+                  presets=("edge_tiny", "tpu_like"), training_only=True,
                   description="training: activations kept for the backward stored compressed "
                               "(error-bounded lossy compression, COMET)"),)

@@ -127,6 +127,6 @@ def filtered_backward(layer, arch, training, r: int, input_gradient: bool) -> li
 TRAINING = GradientFilter
 
 METHODS = (Method(name="gradient_filter", transform=baseline.transform, pe_kinds=("mac",),
-                  presets=("edge_tiny", "tpu_like"),
+                  presets=("edge_tiny", "tpu_like"), training_only=True,
                   description="training: dY averaged per r x r patch, backward on the reduced "
                               "map, X kept pooled (Yang et al. 2023)"),)

@@ -80,6 +80,6 @@ class MobileTL(TrainingMethod):
 TRAINING = MobileTL
 
 METHODS = (Method(name="mobiletl", transform=baseline.transform, pe_kinds=("mac",),
-                  presets=("edge_tiny", "tpu_like"),
+                  presets=("edge_tiny", "tpu_like"), training_only=True,
                   description="training: top-k inverted-residual blocks fine-tuned, 1-bit "
                               "activation masks, shift-only normalization (Chiang et al. 2023)"),)

@@ -105,6 +105,6 @@ class SparseUpdate(TrainingMethod):
 TRAINING = SparseUpdate
 
 METHODS = (Method(name="sparse_update", transform=baseline.transform, pe_kinds=("mac",),
-                  presets=("edge_tiny", "tpu_like"),
+                  presets=("edge_tiny", "tpu_like"), training_only=True,
                   description="training: int8, only a policy's layers (or channels) updated, "
                               "backward pruned below them (Tiny Training Engine)"),)
