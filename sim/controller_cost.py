@@ -174,11 +174,10 @@ def _fetches(order: str, trips: dict, relevant: str, more: dict | None = None,
     more = {x: trips[x] > 1 for x in order} if more is None else more
     if outer is None:
         outer = list(itertools.accumulate((trips[x] for x in order), np.multiply))
-    count, found = 1, False
-    for i in reversed(range(len(order))):
-        if order[i] in relevant:
-            count = np.where(more[order[i]] & ~found, outer[i], count)
-            found = found | more[order[i]]
+    count = 1
+    for i, loop in enumerate(order):        # an inner loop's product replaces an outer one's
+        if loop in relevant:
+            count = np.where(more[loop], outer[i], count)
     return count
 
 
