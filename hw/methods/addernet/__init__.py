@@ -102,29 +102,37 @@ def run_random(cases: list, build_dir: Path, rng, sim: str = "icarus") -> list[O
     return one_command_runs(jobs, run(jobs, build_dir, sim))
 
 
-def verification_jobs(arch: ArchSpec, rng) -> tuple[list[str], list[AdderJob]]:
+def adder_extremes(low: int, high: int) -> dict:
+    """The extreme cases' (activation, weight): all -128, all 127, -128 against 127."""
+    return {"all_min": (low, low), "all_max": (high, high), "min_act_max_weight": (low, high)}
+
+
+def verification_jobs(arch: ArchSpec, rng, job=AdderJob, extremes=adder_extremes,
+                      relu_range=(-2, 3)) -> tuple[list[str], list[AdderJob]]:
     """hw/shapes.py's layers on random operands (requantized where the design requantizes),
-    the extremes over a padded window (all -128, all 127, -128 activations against 127
-    weights), a ReLU layer and a layer of raw psum_bits sums."""
+    the extremes over a padded window (`extremes(low, high)`: name -> every activation's and
+    every weight's value), a ReLU layer (operands from `relu_range`) and a layer of raw
+    psum_bits sums; `job`, an AdderJob class, makes the jobs (another operation of the adder
+    PE kind gives its own, as hw/methods/bwn/)."""
     built = adder_arch(arch)
     geo = design(arch).geo
     cases = dict(shapes(geo.rows, geo.cols))
-    names, jobs = list(cases), [AdderJob.random(arch, g, rng, requant=geo.requant)
+    names, jobs = list(cases), [job.random(arch, g, rng, requant=geo.requant)
                                 for g in cases.values()]
     pe = built.pe_array
     low, high = -(1 << (pe.ifmap_bits - 1)), (1 << (pe.ifmap_bits - 1)) - 1
     padded = conv(3, 4, 4, 3, 3, 3, padding=1)
     shape_x, shape_w = (padded.C, padded.H, padded.W), (padded.K, padded.C, padded.R, padded.S)
-    for name, (x, w) in {"all_min": (low, low), "all_max": (high, high),
-                         "min_act_max_weight": (low, high)}.items():
+    for name, (x, w) in extremes(low, high).items():
         names.append(name)
-        jobs.append(AdderJob.of(arch, padded, np.full(shape_x, x), np.full(shape_w, w), rng,
-                                requant=geo.requant))
+        jobs.append(job.of(arch, padded, np.full(shape_x, x), np.full(shape_w, w), rng,
+                           requant=geo.requant))
     names.append("sums")
-    jobs.append(AdderJob.random(arch, padded, rng, requant=False))
+    jobs.append(job.random(arch, padded, rng, requant=False))
     if geo.requant:
         names.append("relu")
-        jobs.append(AdderJob.random(arch, padded, rng, low=-2, high=3, relu=True))
+        jobs.append(job.random(arch, padded, rng, low=relu_range[0], high=relu_range[1],
+                               relu=True))
     return names, jobs
 
 

@@ -19,15 +19,13 @@ buffer); α_k is the writer's per-channel requantization scale, as in the method
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
-import numpy as np
-
 from dlaforge.arch import ArchSpec
-from dlaforge.workloads.methods.addernet.plan import adder_arch, check
+from dlaforge.workloads.methods.addernet.plan import check  # noqa: F401  (the interface)
 from dlaforge.workloads.methods.common import command_gemm
 
-from ...shapes import conv, shapes
 from .. import OpRun, addernet, one_command_runs
 from .pe import SignAddPE
 from .stimulus import BwnJob
@@ -55,28 +53,17 @@ def run_random(cases: list, build_dir: Path, rng, sim: str = "icarus") -> list[O
     return one_command_runs(jobs, run(jobs, build_dir, sim))
 
 
-def verification_jobs(arch: ArchSpec, rng) -> tuple[list[str], list[BwnJob]]:
-    """hw/shapes.py's layers on random operands, the extremes over a padded window, a ReLU
-    layer and a layer of raw sums (module doc)."""
-    geo = addernet.design(arch, SignAddPE).geo
-    cases = dict(shapes(geo.rows, geo.cols))
-    names = list(cases)
-    jobs = [BwnJob.random(arch, g, rng, requant=geo.requant) for g in cases.values()]
-    pe = adder_arch(arch).pe_array
-    low, high = -(1 << (pe.ifmap_bits - 1)), (1 << (pe.ifmap_bits - 1)) - 1
-    padded = conv(3, 4, 4, 3, 3, 3, padding=1)
-    shape_x, shape_w = (padded.C, padded.H, padded.W), (padded.K, padded.C, padded.R, padded.S)
-    for name, (x, w) in {"min_act_plus_filters": (low, 1), "min_act_minus_filters": (low, -1),
-                         "max_act_minus_filters": (high, -1)}.items():
-        names.append(name)
-        jobs.append(BwnJob.of(arch, padded, np.full(shape_x, x), np.full(shape_w, w), rng,
-                              requant=geo.requant))
-    names.append("sums")
-    jobs.append(BwnJob.random(arch, padded, rng, requant=False))
-    if geo.requant:
-        names.append("relu")
-        jobs.append(BwnJob.random(arch, padded, rng, low=-4, high=5, relu=True))
-    return names, jobs
+def extremes(low: int, high: int) -> dict:
+    """The extreme cases' (activation, weight): -128 against all +1 and all -1 filters, 127
+    against all -1."""
+    return {"min_act_plus_filters": (low, 1), "min_act_minus_filters": (low, -1),
+            "max_act_minus_filters": (high, -1)}
+
+
+# hw/shapes.py's layers on random operands, the extremes over a padded window, a ReLU layer
+# and a layer of raw sums (module doc), as the adder array's verification builds them
+verification_jobs = partial(addernet.verification_jobs, job=BwnJob, extremes=extremes,
+                            relu_range=(-4, 5))
 
 
 def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None) -> tuple[int, int]:
