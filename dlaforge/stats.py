@@ -107,10 +107,16 @@ class LayerRecord:
     stats: Stats
     mapping: dict = field(default_factory=dict)
     peak_memory_bytes: int | None = None    # None in records saved before it was kept
+    # a train record's: the bytes live at the layer's forward and backward steps, by part,
+    # {"forward": {part: bytes}, "backward": {part: bytes} or None} (training_memory.
+    # memory_steps); None under infer and in records saved before it was kept
+    memory_steps: dict | None = None
 
     def to_dict(self) -> dict:
         memory = {} if self.peak_memory_bytes is None else {
             "peak_memory_bytes": self.peak_memory_bytes}
+        if self.memory_steps is not None:
+            memory["memory_steps"] = self.memory_steps
         return {"name": self.name, "kind": self.kind, "shape": self.shape,
                 **self.stats.to_dict(), **memory, "mapping": self.mapping}
 
@@ -168,7 +174,8 @@ class RunRecord:
         """The inverse of `to_json`; a missing key raises KeyError naming it."""
         layers = tuple(LayerRecord(name=d["name"], kind=d["kind"], shape=d["shape"],
                                    stats=Stats.from_dict(d), mapping=d.get("mapping", {}),
-                                   peak_memory_bytes=d.get("peak_memory_bytes"))
+                                   peak_memory_bytes=d.get("peak_memory_bytes"),
+                                   memory_steps=d.get("memory_steps"))
                        for d in data["layers"])
         return cls(version=data["dlaforge_version"], arch=data["arch"], network=data["network"],
                    dataflow=data["dataflow"], model=data["model"], method=data["method"],

@@ -13,7 +13,7 @@ from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
 from dlaforge.workloads.training import Training, iteration_ops
-from dlaforge.workloads.training_memory import peak_memory
+from dlaforge.workloads.training_memory import layer_peak, memory_steps
 from dlaforge.workloads.vector_ops import VectorOp, vector_work
 
 from .analytical import search
@@ -160,7 +160,8 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                     for layer, layer_ops in ops for op in layer_ops} if schedule == "rtl" else {}
     weight_bits = [sum(op.weight_storage_bits for op in layer_ops if isinstance(op, HwOp))
                    for layer_ops in forward]
-    peaks = peak_memory(network.layers, weight_bits, arch, training)
+    steps = memory_steps(network.layers, weight_bits, arch, training)
+    peaks = [layer_peak(step) for step in steps]
     records, priced = [], {} if cache is None else cache
     context = pricing_context(arch, dataflow, method, objective, model, schedule,
                               tracer is not None)
@@ -184,7 +185,9 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
         records.append(LayerRecord(name=layer.name, kind=layer.kind, shape=layer.shape(),
                                    stats=total, mapping=mappings[0] if len(mappings) == 1
                                    and training is None else {"ops": mappings},
-                                   peak_memory_bytes=peaks[len(records)]))
+                                   peak_memory_bytes=peaks[len(records)],
+                                   memory_steps=None if training is None
+                                   else steps[len(records)]))
         if progress is not None:
             progress(layer.name)
     return RunRecord(version=version, arch=arch.name, network=network.name, dataflow=dataflow,

@@ -64,32 +64,56 @@ def kept_input_bits(layer: Layer, part, arch) -> int:
     return input_elements(part if part is not None else layer) * activation_bits(layer, arch)
 
 
+# the parts of the live memory at one step of the schedule (memory_steps), in bytes
+MEMORY_PARTS = ("weights", "gradients_state", "kept_activations", "working")
+
+
 def peak_memory(layers, weight_bits: list[int], arch, training: Training | None) -> list[int]:
     """Per layer, the bytes live at its step (the larger of forward and backward under train);
     `weight_bits` is each layer's `weight_storage_bits`; `training` None prices inference."""
+    return [layer_peak(steps) for steps in memory_steps(layers, weight_bits, arch, training)]
+
+
+def layer_peak(steps: dict) -> int:
+    """The larger total of a layer's steps (one layer's `memory_steps`)."""
+    return max(sum(step.values()) for step in steps.values() if step is not None)
+
+
+def memory_steps(layers, weight_bits: list[int], arch,
+                 training: Training | None) -> list[dict]:
+    """Per layer, the memory live at each of its steps, {"forward": parts, "backward": parts}
+    (only "forward" under inference; "backward" None for a layer with no backward step), each
+    step's parts a dict of MEMORY_PARTS in bytes: the weights; their gradients and the
+    optimizer state; the inputs kept for the backward by the layers before it (forward) or by
+    it and those before it (backward); and the step's working tensors (its input and output
+    in the forward, dY and dX in the backward). A step's total is the sum of its parts."""
     act = [activation_bits(layer, arch) for layer in layers]
     ins = [_bytes(input_elements(layer) * a) for layer, a in zip(layers, act)]
     outs = [_bytes(output_elements(layer) * (a if layer.kind == "vector"
                                              else arch.pe_array.ofmap_bits))
             for layer, a in zip(layers, act)]
-    static = _bytes(sum(weight_bits))
+    weights = _bytes(sum(weight_bits))
+
+    def parts(state, kept, working):
+        return dict(zip(MEMORY_PARTS, (weights, state, kept, working)))
+
     if training is None:
-        return [static + i + o for i, o in zip(ins, outs)]
+        return [{"forward": parts(0, 0, i + o)} for i, o in zip(ins, outs)]
     trained = training.hooks.trained_parts(layers)
     params = sum(weight_elements(part) for part in trained if part is not None)
-    static += _bytes(params * (training.grad_bits + training.state_copies * training.state_bits))
+    state = _bytes(params * (training.grad_bits + training.state_copies * training.state_bits))
     dx = needs_input_gradient(layers, trained)
     kept = kept_bytes(layers, arch, training)
-    peaks, held = [], 0
+    steps, held = [], 0
     for k, layer in enumerate(layers):
-        forward = static + held + ins[k] + outs[k]
+        forward = parts(state, held, ins[k] + outs[k])
         held += kept[k]
         dy = _bytes(output_elements(layer) * training.grad_bits)
         dxb = _bytes(input_elements(layer) * training.grad_bits) if dx[k] else 0
         # a layer below everything trained has no backward step
-        backward = static + held + dy + dxb if trained[k] is not None or dx[k] else 0
-        peaks.append(max(forward, backward))
-    return peaks
+        backward = parts(state, held, dy + dxb) if trained[k] is not None or dx[k] else None
+        steps.append({"forward": forward, "backward": backward})
+    return steps
 
 
 def kept_bytes(layers, arch, training: Training) -> list[int]:
