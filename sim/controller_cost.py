@@ -250,7 +250,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
         "acc_writes": fold_words * cols,
         "dram_write_bytes": outputs * b["o"],
     }
-    by_order = {}
+    by_order, params_by_nest = {}, {}
     for order in orders:
         nest = program.nest_order(order)
         outer = list(itertools.accumulate((trips[x] for x in nest), np.multiply))
@@ -263,9 +263,12 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
         spill = np.rint((reuse["ofmap"] - 1) * outputs).astype(np.int64)
         out_words = np.rint(reuse["ofmap"] * shape.N * k_blocks * pixels).astype(np.int64)
         params = 0
-        if requant:
+        if requant:         # the same for every order with the same loops but c
             no_c = nest.replace("c", "")
-            params = REQUANT_PIECES * shape.K * (_fetches(no_c, trips, "k", more) // tk)
+            if no_c not in params_by_nest:
+                params_by_nest[no_c] = (REQUANT_PIECES * shape.K
+                                        * (_fetches(no_c, trips, "k", more) // tk))
+            params = params_by_nest[no_c]
         by_order[order] = {
             "busy_cycles": same["busy_cycles"],
             "ifmap_reads": same["ifmap_reads"],
