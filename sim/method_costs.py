@@ -44,9 +44,14 @@ def node_factor(arch: ArchSpec) -> float:
 
 def unit_ops() -> dict:
     """Unit name -> the `HwOp.ops` keys it performs, of every method family's model
-    (sim/methods/<family>.py's UNIT_OPS)."""
+    (sim/methods/<family>.py's UNIT_OPS); a unit two families use (XNOR-Net's and DIR-Net's
+    xnor_scale) performs the keys of both."""
     from .methods import family_models
-    return {unit: keys for model in family_models() for unit, keys in model.UNIT_OPS.items()}
+    units = {}
+    for model in family_models():
+        for unit, keys in model.UNIT_OPS.items():
+            units[unit] = tuple(dict.fromkeys(units.get(unit, ()) + tuple(keys)))
+    return units
 
 
 def unit_op_pj(arch: ArchSpec) -> dict:

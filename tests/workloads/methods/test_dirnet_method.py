@@ -48,10 +48,6 @@ def test_the_shift_is_priced_from_the_shifter_figure():
     assert unit_op_pj(TPU)["shift"] == pytest.approx(SHIFT_PJ_PER_BIT_45NM * 32 * factor)
 
 
-@pytest.mark.xfail(strict=True, reason="sim/method_costs.unit_ops keeps one family's op keys "
-                   "per unit (the last family's: xnor's scale_mult, scale_add), so dirnet's "
-                   "`shift` on the shared xnor_scale unit is not charged until unit_ops merges "
-                   "the keys of every family that uses a unit")
 def test_the_shift_is_charged_in_the_models():
     [op] = get_method("dirnet", TPU).transform(conv("c", 64, 64, 8), TPU)
     pj = unit_op_pj(TPU)
