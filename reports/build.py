@@ -8,7 +8,7 @@ import re
 
 from dlaforge.program import CONTROLLER_DATAFLOWS
 
-from . import figures, tables
+from . import figures, tables, training
 from .document import Heading, Image, Text, markdown, page
 from .inputs import ReportInput
 
@@ -149,6 +149,8 @@ def _arch_section(inp: ReportInput, arch: str, stem: str) -> list:
                       f"operations per DRAM byte, under the peak and DRAM-bandwidth roofs "
                       f"({ref}).",
                       figures.roofline(inp, arch))]
+    if inp.phase == "train":
+        return blocks + _training_blocks(inp, arch, stem) + _per_layer(inp, arch)
     pairs = inp.compared_runs(arch)
     if pairs:
         base = inp.arch(pairs[0][1].record.arch)
@@ -165,10 +167,87 @@ def _arch_section(inp: ReportInput, arch: str, stem: str) -> list:
                 "as the controller runs it (the mapper's program, outputs requantized on "
                 "chip), a method's ops on the generic tiled array: the method units are not on "
                 "the controller yet, so these ratios compare two machines."))
+    return blocks + _per_layer(inp, arch)
+
+
+def _per_layer(inp: ReportInput, arch: str) -> list:
     comps = tables.all_components(inp)
-    blocks.append(Heading(3, f"{arch}: per-layer numbers"))
-    blocks += [tables.per_layer(run, comps) for run in inp.reference_runs(arch)]
+    return [Heading(3, f"{arch}: per-layer numbers"),
+            *(tables.per_layer(run, comps) for run in inp.reference_runs(arch))]
+
+
+def _training_blocks(inp: ReportInput, arch: str, stem: str) -> list:
+    """The sections of a training report: forward and backward per layer, the memory of one
+    iteration, and the training methods against the baseline (reports/training.py)."""
+    ref = inp.reference_method(arch)
+    runs = inp.reference_runs(arch)
+    blocks = [Heading(3, f"{arch}: forward and backward per layer")]
+    if all(training.has_phases(run) for run in runs):
+        phases = training.phases_of(runs)
+        per_cycle = training.shows_per_cycle(runs)
+        blocks += [
+            Text("One training iteration of each layer split by phase: the forward op(s), the "
+                 "loss (with the last layer), dX (the input gradient; none for the layers "
+                 "below the first trained one), dW (the weight gradient) and the weight update "
+                 "on the vector unit. Each phase is the sum of the layer's ops of that phase "
+                 "in its record; the phases add up to the layer's energy and cycles"
+                 + (f", with the {PER_CYCLE_NOTE}" if per_cycle else "")
+                 + ". Energies in µJ, cycles at the array's clock."),
+            _figure(f"figures/{stem}_train_phases.png",
+                    f"{arch}: energy (µJ, left) and cycles (right) per layer stacked by phase "
+                    f"of the iteration, one row per dataflow ({ref}).",
+                    training.phase_figure(inp, arch)),
+            *(training.phase_table(run, phases, per_cycle) for run in runs)]
+    else:
+        blocks.append(Text("The records list no per-op costs by phase: the split is left out."))
+    blocks.append(Heading(3, f"{arch}: memory of one training iteration"))
+    run = training.memory_run(inp, arch)
+    steps = training.memory_timeline(run.record)
+    if steps is None:
+        blocks.append(Text("The records hold each layer's peak memory only (saved before the "
+                           "per-step memory was kept): the timeline is left out; the run's "
+                           "peak is in the methods table."))
+    else:
+        peak = training.peak_step(steps)
+        several = len({r.record.method for r in inp.runs_of(arch)}) > 1
+        blocks += [
+            Text(f"The memory live at each step of one iteration's schedule ({run.record.method}"
+                 f", in bytes): the forward steps of the layers in order, then their backward "
+                 f"steps in reverse. Resident throughout are the weights (as the method stores "
+                 f"them) and the trained weights' gradients and optimizer state; the kept "
+                 f"activations are the inputs the layers already run keep for their backward "
+                 f"(at the widths the method keeps them), growing through the forward and freed "
+                 f"through the backward; a step's working tensors are its input and output "
+                 f"(forward) or dY and dX (backward). A layer below everything trained has no "
+                 f"backward step. The memory does not depend on the dataflow. The peak, "
+                 f"{peak.total:,} B at the {peak.step} step of {peak.layer}, is the run's "
+                 f"peak_memory_bytes."),
+            _figure(f"figures/{stem}_train_memory.png",
+                    f"{arch}: live memory (bytes) at each step of one iteration stacked by "
+                    f"part, the dashed line at the peak ({run.record.method}); the grey line "
+                    f"separates the forward from the backward"
+                    + ("; below, each training method's live total per step." if several
+                       else "."), training.memory_figure(inp, arch)),
+            training.memory_table(run)]
+    pairs = inp.compared_runs(arch)
+    if pairs:
+        base = inp.arch(pairs[0][1].record.arch)
+        blocks += [Heading(3, f"{arch}: training methods"),
+                   Text("Each method's iteration against the baseline's on the same dataflow: "
+                        "energy (µJ), cycles, peak memory (bytes, the largest step of its "
+                        "timeline) and DRAM traffic (bytes, read + write), with their ratios "
+                        "to the baseline's (below 1 is better)."),
+                   _figure(f"figures/{stem}_train_methods.png",
+                           f"{arch}: energy, cycles, peak memory and DRAM bytes of each "
+                           f"method's training iteration over those of the baseline on the "
+                           f"same dataflow of {base.name} (plain {_width(base)} layers); "
+                           f"below 1 is better.", training.methods_figure(inp, arch)),
+                   training.methods_table(inp, arch)]
     return blocks
+
+
+PER_CYCLE_NOTE = (f"arch's {training.PER_CYCLE} energy (per cycle of the layer's summed "
+                  f"cycles) beside them")
 
 
 def build(inp: ReportInput, progress=lambda line: None) -> dict[str, bytes]:

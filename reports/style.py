@@ -60,3 +60,27 @@ def number(value) -> str:
         return "inf" if value > 0 else "-inf"
     decimals = max(0, SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(abs(value))))
     return f"{value:,.{decimals}f}"
+
+# The phases of a training iteration (a train record's per-op entries), in the order the
+# figures stack them, and the parts of the live memory at a step of its schedule.
+PHASES = ("forward", "loss", "dX", "dW", "update")
+PHASE_LABELS = {"forward": "forward", "loss": "loss", "dX": "dX (input gradient)",
+                "dW": "dW (weight gradient)", "update": "weight update"}
+PHASE_COLOURS = {"forward": "#1f77b4", "loss": "#7f7f7f", "dX": "#ff7f0e", "dW": "#d62728",
+                 "update": "#2ca02c"}
+MEMORY_PARTS = ("weights", "gradients_state", "kept_activations", "working")
+MEMORY_LABELS = {"weights": "weights", "gradients_state": "gradients + optimizer state",
+                 "kept_activations": "kept activations", "working": "step's working tensors"}
+MEMORY_COLOURS = {"weights": "#1b9e77", "gradients_state": "#7570b3",
+                  "kept_activations": "#e6ab02", "working": "#e7298a"}
+
+
+def phase_label(name: str) -> str:
+    return PHASE_LABELS.get(name, name)
+
+
+def phase_colour(name: str, all_phases: tuple[str, ...]) -> str:
+    if name in PHASE_COLOURS:
+        return PHASE_COLOURS[name]
+    extras = [p for p in all_phases if p not in PHASE_COLOURS]
+    return EXTRA_COLOURS[extras.index(name) % len(EXTRA_COLOURS)]
