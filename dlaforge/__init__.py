@@ -33,7 +33,7 @@ SIMULATORS = ("amaranth", "icarus", "verilator")
 
 def simulate(arch, network, dataflow=None, model="analytical", method="baseline", batch=1,
              objective="energy", trace=None, schedule=None, progress=None, phase="infer",
-             optimizer="sgd", train_options=None):
+             optimizer="sgd", method_options=None):
     """Simulate `network` on `arch` and return a RunRecord (a list of them for dataflow="all").
 
     `arch` is a preset name, an arch YAML path, a SCALE-Sim .cfg path or an ArchSpec; `network`
@@ -51,26 +51,27 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     16 bits, the `optimizer`'s update, "sgd" with momentum or "adam";
     workloads/training.py) on the analytical and cycle models (model="rtl" and
     schedule="rtl" are refused). Every record has `peak_memory_bytes` (per layer and in its
-    totals; workloads/training_memory.py). `train_options`, a dict, gives a training method its
-    options (gradient_filter: filter_patch; sparse_update: train_policy, a YAML path;
-    mobiletl: train_blocks; comet: compress_ratio; workloads/training_methods.py); a training
-    method under phase="infer" runs as the baseline. Bad input raises dlaforge.SpecError.
+    totals; workloads/training_memory.py). `method_options`, a dict, gives the method the
+    options its family declares (workloads/method_options.py; `dlaforge list methods` and
+    `dlaforge simulate --help` show them): nisp: prune, a keep fraction or a YAML path;
+    gradient_filter: filter_patch; sparse_update: train_policy, a YAML path; mobiletl:
+    train_blocks; comet: compress_ratio. A training-only method's options apply under
+    phase="train" only (it runs as the baseline under phase="infer"). Bad input raises
+    dlaforge.SpecError.
     """
     from .arch import ArchSpec, load_arch
-    from .errors import SpecError
     from .sim.run import run_networks, settle_schedule
+    from .workloads.method_options import check
+    from .workloads.methods import METHODS
     from .workloads.networks import load_network
     from .workloads.training import Training, check_phase
 
-    from .workloads.training_methods import option_flag
-
-    options = dict(train_options or {})
-    training = Training(optimizer=optimizer, method=method, options=options) \
-        if check_phase(phase) == "train" else None
+    options = check(method, dict(method_options or {}), check_phase(phase))
+    training = Training(optimizer=optimizer, method=method,
+                        options=options if METHODS[method].training_only else {}) \
+        if phase == "train" else None
     if phase == "infer" and optimizer != "sgd":
         Training(optimizer=optimizer)              # an unknown optimizer is refused anyway
-    if phase == "infer" and options:
-        raise SpecError(f"{option_flag(next(iter(options)))} applies to --phase train")
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
     net = load_network(network, batch)
     if model not in MODELS:
@@ -89,7 +90,7 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
         records = run_rtl_networks(spec, net, dataflows, method, batch, __version__, objective)
     else:
         records = run_networks(spec, net, dataflows, model, method, objective, batch,
-                               __version__, schedule, trace, progress, training)
+                               __version__, schedule, trace, progress, training, options)
     return records if dataflow == "all" else records[0]
 
 

@@ -73,15 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"),
                      help="the weight update under --phase train: sgd (with momentum, "
                           "default) or adam")
-    sim.add_argument("--filter-patch", type=int, metavar="R",
-                     help="gradient_filter: average dY per R x R patch (default 4)")
-    sim.add_argument("--train-policy", type=Path, metavar="FILE",
-                     help="sparse_update: the policy YAML of the layers updated (default: "
-                          "last: 4)")
-    sim.add_argument("--train-blocks", type=int, metavar="K",
-                     help="mobiletl: fine-tune the top K inverted-residual blocks (default 5)")
-    sim.add_argument("--compress-ratio", type=float, metavar="X",
-                     help="comet: the compression ratio of the kept activations (default 8)")
+    _method_option_flags(sim)
     rep = sub.add_parser("report", help="HTML and Markdown report with figures comparing "
                                         "dataflows, methods and archs")
     rep.add_argument("--arch", help="comma-separated presets, arch YAMLs or SCALE-Sim .cfg files")
@@ -195,11 +187,22 @@ def _out_of_memory(exc: Exception) -> bool:
     return "Cannot allocate memory" in text or "mmap failed to reserve" in text
 
 
-def _train_options(args) -> dict:
-    """The training methods' options given on the command line."""
-    names = ("filter_patch", "train_policy", "train_blocks", "compress_ratio")
-    return {name: (str(getattr(args, name)) if name == "train_policy" else getattr(args, name))
-            for name in names if getattr(args, name) is not None}
+def _method_option_flags(parser) -> None:
+    """A flag per option some method declares (workloads/method_options.py), from that one
+    table: `--prune`, `--filter-patch`, ..."""
+    from .workloads.method_options import declared
+    for name, (option, methods) in sorted(declared().items()):
+        default = "" if option.default is None else f" (default {option.default})"
+        parser.add_argument(option.flag, dest=f"option_{name}", type=option.type,
+                            metavar=option.metavar,
+                            help=f"{', '.join(methods)}: {option.help}{default}")
+
+
+def _method_options(args) -> dict:
+    """The method options given on the command line."""
+    prefix = "option_"
+    return {key[len(prefix):]: value for key, value in vars(args).items()
+            if key.startswith(prefix) and value is not None}
 
 
 def _simulate(args) -> int:
@@ -215,7 +218,7 @@ def _simulate(args) -> int:
                               model=args.model, method=args.method, batch=args.batch,
                               objective=args.objective, trace=trace, schedule=args.schedule,
                               progress=lambda layer: bar.update(1), phase=args.phase,
-                              optimizer=args.optimizer, train_options=_train_options(args))
+                              optimizer=args.optimizer, method_options=_method_options(args))
         records = result if isinstance(result, list) else [result]
         payload = [r.to_json() for r in records] if isinstance(result, list) else result.to_json()
         outs.publish({**({json_out: json.dumps(payload, indent=1)} if json_out else {}),

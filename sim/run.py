@@ -10,6 +10,7 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.stats import LayerRecord, RunRecord
 from dlaforge.workloads.hwop import HwOp
+from dlaforge.workloads.method_options import resolved
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
 from dlaforge.workloads.training import Training, iteration_ops
@@ -124,7 +125,8 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 objective: str, batch: int, version: str, model: str = "analytical",
                 tracer: TraceWriter | None = None, schedule: str = "mapped",
                 cache: dict | None = None, progress=None,
-                training: Training | None = None) -> RunRecord:
+                training: Training | None = None,
+                method_options: dict | None = None) -> RunRecord:
     """Per-layer Stats of `network` on `arch`; every op of a layer is summed into its record.
     With `training` (--phase train) a layer's ops are one training iteration's: the forward,
     dX, dW and the update (workloads/training.py), listed with their costs under the layer's
@@ -133,9 +135,14 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     `schedule` is "mapped" (the mapper's tiling and loop order) or "rtl" (the program the
     generated accelerator runs, accelerator_plan). `cache`, a dict the caller keeps across
     runs (a sweep's worker), holds every priced op under `pricing_context` and the op.
-    `progress`, when given, is called with each layer's name once the layer is priced."""
+    `progress`, when given, is called with each layer's name once the layer is priced.
+    A method that rewrites the whole network (`Method.network_transform`, e.g. nisp's pruning)
+    does it here, once, with `method_options` over its defaults; the record holds the
+    rewritten layers."""
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
+    if chosen.network_transform is not None:
+        network = chosen.network_transform(network, resolved(method, method_options or {}))
     if training is not None:        # the method's training hooks (workloads/training_methods)
         training = training.for_method(method)
     table = energy_table(arch)
@@ -223,13 +230,15 @@ def settle_schedule(arch: ArchSpec, model: str, schedule: str | None) -> str:
 
 def run_networks(arch: ArchSpec, network: Network, dataflows, model: str, method: str,
                  objective: str, batch: int, version: str, schedule: str = "mapped",
-                 trace=None, progress=None, training: Training | None = None) -> list[RunRecord]:
+                 trace=None, progress=None, training: Training | None = None,
+                 method_options: dict | None = None) -> list[RunRecord]:
     """`run_network` under each of `dataflows` with the analytical or cycle model. `trace`, a
     folder, makes the cycle model write each run's DRAM and SRAM access traces there
     (cycle/trace.py): all of them are published or none is."""
     if trace is None:
         return [run_network(arch, network, df, method, objective, batch, version, model,
-                            schedule=schedule, progress=progress, training=training)
+                            schedule=schedule, progress=progress, training=training,
+                            method_options=method_options)
                 for df in dataflows]
     if schedule == "rtl":
         raise SpecError("--trace follows the mapper's schedule; it is not available with "
@@ -244,7 +253,7 @@ def run_networks(arch: ArchSpec, network: Network, dataflows, model: str, method
             writers.append(TraceWriter(trace, f"{arch.name}_{network.name}_{df}", arch))
             records.append(run_network(arch, network, df, method, objective, batch, version,
                                        model, writers[-1], progress=progress,
-                                       training=training))
+                                       training=training, method_options=method_options))
     except BaseException:
         for writer in writers:
             writer.discard()

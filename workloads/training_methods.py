@@ -18,8 +18,9 @@ so no list of method names is kept here or there:
   for the layers that keep something (training_memory.keeps_input).
 
 A method's options (`--filter-patch`, `--train-policy`, `--train-blocks`,
-`--compress-ratio`) are its `OPTIONS` with their defaults; an option the method does not
-take is refused. Under `--phase infer` a training method runs the baseline's forward: its
+`--compress-ratio`) are declared once, as its family's `OPTIONS` (workloads/method_options.py);
+the hooks get them in `options`, over their defaults, and an option the method does not take
+is refused. Under `--phase infer` a training method runs the baseline's forward: its
 transform is the baseline's, and what it changes happens in the backward (documented in
 README).
 """
@@ -31,12 +32,8 @@ from dataclasses import dataclass, field
 from dlaforge.errors import SpecError
 
 from .layer import Layer
+from .method_options import option_flag, options_of
 from .training import has_weights, plain_backward
-
-
-def option_flag(name: str) -> str:
-    """The command-line spelling of a training option."""
-    return "--" + name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -47,16 +44,16 @@ class TrainingMethod:
     name: str = "baseline"
     options: dict = field(default_factory=dict, hash=False)
 
-    OPTIONS = {}            # option name -> default
     GRAD_BITS = None        # the gradients' width it trains at (None: Training's)
 
     def __post_init__(self):
-        unknown = sorted(set(self.options) - set(self.OPTIONS))
+        defaults = {option.name: option.default for option in options_of(self.name)}
+        unknown = sorted(set(self.options) - set(defaults))
         if unknown:
-            takes = ", ".join(option_flag(o) for o in self.OPTIONS) or "none"
+            takes = ", ".join(option_flag(o) for o in defaults) or "none"
             raise SpecError(f"{option_flag(unknown[0])} is not an option of method "
                             f"{self.name!r} (its training options: {takes})")
-        object.__setattr__(self, "options", {**self.OPTIONS, **self.options})
+        object.__setattr__(self, "options", {**defaults, **self.options})
         self.check()
 
     def check(self) -> None:

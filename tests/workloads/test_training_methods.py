@@ -233,7 +233,7 @@ def test_runs_record_the_nominal_macs_of_what_they_compute(method):
     layers = ([conv("stem", 3, 8, 8)] + _irb(0, 8, 16, 8) + _irb(1, 8, 16, 8)
               + [linear("fc", 8 * 64, 10)])
     record = dlaforge.simulate("edge_tiny", Network("tiny_irb", tuple(layers)), method=method,
-                               phase="train", train_options={"mobiletl": {"train_blocks": 1}}
+                               phase="train", method_options={"mobiletl": {"train_blocks": 1}}
                                .get(method))
     weighted = [i for i, layer in enumerate(layers) if layer.kind != "vector"]
     first = {"sparse_update": weighted[-4], "mobiletl": 7}.get(method, 0)

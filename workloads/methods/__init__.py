@@ -15,6 +15,13 @@ has them all. What a family writes (the `MethodFamily` Protocol below):
   `variant`), and the arch presets made for it (the first is the small one its RTL is verified
   and benchmarked on); `training_only` for a method that changes only the training
   iteration (workloads/training_methods.py), which reports of inference leave out;
+  `network_transform(network, options) -> network`, optional, for a method that rewrites the
+  network as a whole before its layers are transformed (nisp's channel pruning: a layer's C
+  is its producer's pruned K), applied in one place, sim/run.run_network, with the method's
+  options over their defaults; the run's record holds the rewritten layers;
+- `OPTIONS`, when its methods take options from the user (`--prune`, `--filter-patch`): a
+  tuple of `MethodOption` (workloads/method_options.py), from which the command line builds
+  its flags;
 - `reference.py`: its bit-exact integer references (numba), tested against a float/numpy
   definition of the same math;
 - `plan.py`, when it has hardware: how that hardware tiles and lays out a layer, with the
@@ -50,6 +57,8 @@ class Method:
     presets: tuple[str, ...] = ()                   # arch presets made for it, smallest first
     training_only: bool = False     # changes the training iteration only (its forward is the
                                     # baseline's): reports of inference leave it out
+    network_transform: Callable | None = None   # (network, options) -> network, applied
+                                    # before the layers are transformed (module doc)
     family: str = ""                                # its folder; set when registered
 
 

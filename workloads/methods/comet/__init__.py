@@ -30,6 +30,7 @@ from dataclasses import replace
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.training import has_weights, plain_backward
 from dlaforge.workloads.training_memory import input_elements, keeps_input
+from dlaforge.workloads.method_options import MethodOption
 from dlaforge.workloads.training_methods import TrainingMethod, positive_option
 from dlaforge.workloads.vector_ops import VectorOp
 
@@ -39,10 +40,12 @@ COMPRESS_OPS = {"add": 4, "mult": 1}        # per element (module doc)
 DECOMPRESS_OPS = {"add": 3, "mult": 1}
 
 
+OPTIONS = (MethodOption("compress_ratio", 8.0, float,
+                        "the compression ratio of the kept activations", "X"),)
+
 class Comet(TrainingMethod):
     """The training hooks of COMET (module doc)."""
 
-    OPTIONS = {"compress_ratio": 8.0}
 
     def check(self) -> None:
         ratio = positive_option(self.options, "compress_ratio", float)

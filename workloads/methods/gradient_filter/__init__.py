@@ -33,6 +33,7 @@ import math
 
 from dlaforge.workloads.training import (activation_bits, grad_op, plain_backward,
                                          update_op)
+from dlaforge.workloads.method_options import MethodOption
 from dlaforge.workloads.training_methods import TrainingMethod, positive_option
 from dlaforge.workloads.vector_ops import VectorOp
 
@@ -56,10 +57,12 @@ def pooled_bits(layer, arch, r: int) -> int:
     return activation_bits(layer, arch) + math.ceil(math.log2(r * sh * r * sw))
 
 
+OPTIONS = (MethodOption("filter_patch", 4, int,
+                        "average dY per R x R patch", "R"),)
+
 class GradientFilter(TrainingMethod):
     """The training hooks of gradient filtering (module doc)."""
 
-    OPTIONS = {"filter_patch": 4}
 
     def check(self) -> None:
         positive_option(self.options, "filter_patch")

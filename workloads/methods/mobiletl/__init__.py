@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from dlaforge.workloads.training import has_weights, plain_backward
 from dlaforge.workloads.training_memory import input_elements
+from dlaforge.workloads.method_options import MethodOption
 from dlaforge.workloads.training_methods import TrainingMethod, positive_option
 
 from .. import Method, baseline
@@ -51,10 +52,12 @@ def inverted_residual_blocks(layers) -> list[int]:
             if any(layers[i].kind == "depthwise" for i in members)]
 
 
+OPTIONS = (MethodOption("train_blocks", 5, int,
+                        "fine-tune the top K inverted-residual blocks", "K"),)
+
 class MobileTL(TrainingMethod):
     """The training hooks of MobileTL (module doc)."""
 
-    OPTIONS = {"train_blocks": 5}
 
     def check(self) -> None:
         positive_option(self.options, "train_blocks")

@@ -31,6 +31,7 @@ import yaml
 
 from dlaforge.errors import SpecError
 from dlaforge.workloads.training import has_weights
+from dlaforge.workloads.method_options import MethodOption
 from dlaforge.workloads.training_methods import TrainingMethod
 
 from .. import Method, baseline
@@ -76,10 +77,12 @@ def weight_slice(layer, fraction: float):
                    C=groups * (layer.C // layer.groups), groups=groups)
 
 
+OPTIONS = (MethodOption("train_policy", None, str,
+                        "the policy YAML of the layers updated (default: last: 4)", "FILE"),)
+
 class SparseUpdate(TrainingMethod):
     """The training hooks of the sparse update (module doc)."""
 
-    OPTIONS = {"train_policy": None}
     GRAD_BITS = 8
 
     def check(self) -> None:
