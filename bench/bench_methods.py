@@ -1,7 +1,8 @@
-"""Benchmark of the four seed methods (issue 5), written to bench/RESULTS_methods.md:
+"""Benchmark of the inference methods, written to bench/RESULTS_methods.md:
 
-(a) ResNet-18 and VGG-16 on tpu_like and eyeriss_like under every method against the arch's
-    plain integer baseline (energy and its breakdown, cycles, DRAM bytes, weight storage), with
+(a) ResNet-18, VGG-16 and the DCGAN generator on tpu_like and eyeriss_like under every
+    registered inference method that names a tpu_like preset, against the arch's plain
+    integer baseline (energy and its breakdown, cycles, DRAM bytes, weight storage), with
     the analytical and the cycle model, beside the papers' analytically derivable claims;
 (b) Winograd quantization error, tap-wise against per-tensor power-of-two scales, on uniform and
     on heavy-tailed (Laplacian) data, scales calibrated on one batch and measured on another;
@@ -37,6 +38,7 @@ from dlaforge.workloads.methods.palquant import reference as palquant_ref
 from dlaforge.workloads.methods.smartdeal import reference as smartdeal_ref
 from dlaforge.workloads.methods.winograd import reference as winograd_ref
 from dlaforge.workloads.methods.xnor import reference as xnor_ref
+from dlaforge.workloads.methods import METHODS as REGISTERED
 from dlaforge.workloads.methods.common import keeps_full_precision
 from dlaforge.workloads.networks import load_network
 
@@ -44,11 +46,21 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "_work" / "methods"
 RESULTS = ROOT / "bench" / "RESULTS_methods.md"
 
-# method -> suffix of the arch variant that runs it
-METHODS = {"winograd_f4": "winograd", "winograd_f2": "winograd", "xnor": "xnor",
-           "smartdeal": "smartdeal", "palquant": "palquant", "palquant_g3": "palquant",
-           "palquant_g4": "palquant", "bitslice_w4a4": "palquant"}
-NETWORKS = ("resnet18", "vgg16")
+
+
+def _suffix(method) -> str | None:
+    """The suffix of the tpu_like preset a method names as made for it ("" for tpu_like
+    itself), or None when it names none."""
+    found = [p for p in method.presets if p == "tpu_like" or p.startswith("tpu_like_")]
+    return found[0].removeprefix("tpu_like").removeprefix("_") if found else None
+
+
+# method -> suffix of the arch variant that runs it: every registered inference method with a
+# tpu_like preset (the registry's order; training-only methods are bench_training's)
+METHODS = {name: _suffix(m) for name, m in REGISTERED.items()
+           if name != "baseline" and not m.training_only and _suffix(m) is not None}
+NETWORKS = ("resnet18", "vgg16", "dcgan")
+CLASSIFIERS = ("resnet18", "vgg16")    # the first wave's claims are about these
 BASES = ("tpu_like", "eyeriss_like")
 COMPONENTS = ENERGY_COMPONENTS + ("units",)
 
@@ -56,12 +68,14 @@ COMPONENTS = ENERGY_COMPONENTS + ("units",)
 # (a) networks --------------------------------------------------------------------------------
 def eyeriss_variant(suffix: str) -> dict:
     """eyeriss_like plus what `tpu_like_<suffix>` adds, unit rates scaled by PE count."""
+    if not suffix:
+        return {"base": "eyeriss_like", "name": "eyeriss_like"}
     tpu = yaml.safe_load((ROOT / "dlaforge" / "presets" / f"tpu_like_{suffix}.yaml").read_text())
     base, tpu_base = load_arch("eyeriss_like"), load_arch("tpu_like")
     per_pe = base.pe_count / tpu_base.pe_count
     spec = {"base": "eyeriss_like", "name": f"eyeriss_like_{suffix}",
             "units": {u: {"ops_per_cycle": max(1, round(v["ops_per_cycle"] * per_pe))}
-                      for u, v in tpu["units"].items()}}
+                      for u, v in tpu.get("units", {}).items()}}
     pe = dict(tpu.get("pe_array", {}))
     if pe.get("ifmap_bits") == 2:          # 2-bit PEs: keep eyeriss_like's 16-bit psums
         pe.pop("psum_bits", None)
@@ -74,6 +88,8 @@ def eyeriss_variant(suffix: str) -> dict:
 
 
 def method_arch(base: str, suffix: str) -> str:
+    if not suffix:
+        return base
     if base == "tpu_like":
         return f"tpu_like_{suffix}"
     WORK.mkdir(parents=True, exist_ok=True)
@@ -89,8 +105,11 @@ def run_networks(models) -> dict:
             for model in models:
                 runs[base, net, "baseline", model] = dlaforge.simulate(base, net, model=model)
                 for method, suffix in METHODS.items():
-                    runs[base, net, method, model] = dlaforge.simulate(
-                        method_arch(base, suffix), net, method=method, model=model)
+                    try:
+                        runs[base, net, method, model] = dlaforge.simulate(
+                            method_arch(base, suffix), net, method=method, model=model)
+                    except dlaforge.SpecError as refusal:   # e.g. 8-bit bricks, 16-bit arch
+                        runs[base, net, method, model] = f"not run: {refusal}"
     return runs
 
 
@@ -107,6 +126,10 @@ def network_table(runs, model) -> list[str]:
         for net in NETWORKS:
             ref = runs[base, net, "baseline", model].totals
             for method in ("baseline", *METHODS):
+                if isinstance(runs[base, net, method, model], str):
+                    lines.append(f"| {base} | {net} | {method} | "
+                                 f"{runs[base, net, method, model]} |" + " |" * (len(head) - 4))
+                    continue
                 t = runs[base, net, method, model].totals
                 dram = t.dram_read_bytes + t.dram_write_bytes
                 ref_dram = ref.dram_read_bytes + ref.dram_write_bytes
@@ -123,7 +146,7 @@ def claims(runs) -> list[str]:
     """The papers' analytically derivable claims against what the analytical model counts."""
     lines = ["| claim | paper | arch, network | ours | reproduced |", "|---|---|---|---|---|"]
     for base in BASES:
-        for net in NETWORKS:
+        for net in CLASSIFIERS:
             layers = load_network(net).layers
             where = f"{base}, {net}"
             for method, paper in (("winograd_f4", 4.0), ("winograd_f2", 2.25)):
@@ -160,6 +183,46 @@ def claims(runs) -> list[str]:
             lines.append(f"| smartdeal: weight storage | 10.56x (trained, pruned) | {where} | "
                          f"{fp32 / sd:.2f}x vs fp32 | not comparable: untrained weights, "
                          f"no pruning |")
+    return lines
+
+
+def second_wave_claims(runs) -> list[str]:
+    """The second wave's derivable claims (issue 18): AdderNet's adder layers multiply nothing,
+    BWN's binarized weights are 32x smaller than fp32, kernel segregation does stride² fewer
+    multiplies on a transposed conv, GhostNet 1.0x is 141 M MACs."""
+    lines = []
+    for base in BASES:
+        for net in CLASSIFIERS:
+            where = f"{base}, {net}"
+            layers = load_network(net).layers
+            adder = [r for l, r in zip(layers, runs[base, net, "addernet", "analytical"].layers)
+                     if not keeps_full_precision(l)]
+            mults = sum(r.stats.ops.get("mult", 0) for r in adder)
+            subs = sum(r.stats.ops.get("sub", 0) for r in adder)
+            lines.append(f"| addernet: no multiplies in the adder layers | 0 | {where} | "
+                         f"{mults} multiplies, {subs:,} subtractions on {len(adder)} layers | "
+                         f"{'yes' if mults == 0 else 'no'} |")
+            bwn = runs[base, net, "bwn", "analytical"].layers
+            binarized = [(l, r) for l, r in zip(layers, bwn) if not keeps_full_precision(l)]
+            fp32 = sum(32 * l.K * (l.C // l.groups) * l.R * l.S for l, _ in binarized)
+            stored = sum(r.stats.weight_storage_bits for _, r in binarized)
+            lines.append(f"| bwn: weights smaller than fp32 (binarized layers) | 32x | {where} | "
+                         f"{fp32 / stored:.2f}x (signs exactly 32x; a 16-bit α per filter) | "
+                         f"{_verdict(fp32 / stored, 32, 0.02)} |")
+        layers = load_network("dcgan").layers
+        base_recs = runs[base, "dcgan", "baseline", "analytical"].layers
+        seg_recs = runs[base, "dcgan", "tconv_segregation", "analytical"].layers
+        for layer, plain, seg in zip(layers, base_recs, seg_recs):
+            if layer.kind != "transposed_conv" or layer.stride == 1:
+                continue
+            ratio = plain.stats.ops["mult"] / seg.stats.ops["mult"]
+            lines.append(f"| tconv_segregation: stride² fewer multiplies than zero insertion | "
+                         f"{layer.stride ** 2}x | {base}, dcgan {layer.name} | {ratio:.2f}x "
+                         f"({plain.stats.ops['mult']:,} / {seg.stats.ops['mult']:,}) | "
+                         f"{_verdict(ratio, layer.stride ** 2)} |")
+    macs = load_network("ghostnet").macs
+    lines.append(f"| ghostnet (the preset): GhostNet 1.0x MACs | 141 M | ghostnet | "
+                 f"{macs / 1e6:.1f} M | {_verdict(macs, 141e6, 0.01)} |")
     return lines
 
 
@@ -351,10 +414,11 @@ def main() -> None:
                   "### Analytical model", "",
                   *network_table(runs, "analytical"), "", "### Cycle model (tiled event model)",
                   "", *network_table(runs, "cycle"), "",
-                  "### The papers' analytically derivable claims", "", *claims(runs), "",
+                  "### The papers' analytically derivable claims", "", *claims(runs),
+                  *second_wave_claims(runs), "",
                   "Method archs: tpu_like uses the `tpu_like_<method>` presets; the eyeriss_like "
                   "variants are these files (bench/_work/methods/):", ""]
-        for suffix in sorted(set(METHODS.values())):
+        for suffix in sorted(set(METHODS.values()) - {""}):
             lines += ["```yaml", yaml.safe_dump(eyeriss_variant(suffix), sort_keys=False).strip(),
                       "```"]
         lines.append("")
