@@ -12,7 +12,9 @@ run compiles the package's sources again, which is not what a user waits for.
 
 `--baseline REV` (repeatable) also times the tree of git revision REV (extracted with `git
 archive` into a temporary folder, never checked out here), interleaved with the working tree,
-and reports the first one's ratio to the working tree. Writes bench/RESULTS_startup.md.
+and reports the first one's ratio to the working tree. For each tree it also says which of
+the slow-to-import packages (HEAVY) the simulate command's imports load (numba alone takes
+a few tenths of a second). Writes bench/RESULTS_startup.md.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ LAUNCH_BASELINE = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
                    "if 'editable' not in getattr(f, '__module__', '')]; " + LAUNCH)
 # the package-dir mapping of pyproject.toml: subpackage -> folder of the tree
 SUBPACKAGES = {"sim": "sim", "hw": "hw", "workloads": "workloads", "reports": "reports"}
+# packages a quick command should not need to import
+HEAVY = ("numba", "llvmlite", "matplotlib", "amaranth", "scipy", "pandas")
 
 
 def extract(rev: str, into: Path) -> Path:
@@ -52,11 +56,27 @@ def extract(rev: str, into: Path) -> Path:
     return into
 
 
+def _env(pythonpath=None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"PYTHONPATH": str(pythonpath)} if pythonpath else {})
+    return env
+
+
+def heavy_imports(pythonpath=None, cwd=None) -> list[str]:
+    """The HEAVY packages in sys.modules once the simulate command's modules are imported
+    (dlaforge.cli and dlaforge.sim.run)."""
+    code = ((LAUNCH_BASELINE if pythonpath else LAUNCH).replace(
+        "from dlaforge.cli import main; sys.exit(main())",
+        "import dlaforge.cli, dlaforge.sim.run; print(' '.join(m for m in %r if m in "
+        "sys.modules))" % (HEAVY,)))
+    return subprocess.run([sys.executable, "-c", code], env=_env(pythonpath), cwd=cwd,
+                          capture_output=True, text=True, check=True).stdout.split()
+
+
 def run(args, pythonpath=None, cwd=None) -> tuple[float, float]:
     """(wall, CPU) time of one process; `cwd` a neutral folder (with -c, the working folder
     comes first on sys.path: /work/main's dlaforge/ would shadow the baseline)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update({"PYTHONPATH": str(pythonpath)} if pythonpath else {})
+    env = _env(pythonpath)
     if pythonpath:      # the baseline must not run the current tree's code
         check = subprocess.run([sys.executable, "-c", LAUNCH_BASELINE.replace(
             "from dlaforge.cli import main; sys.exit(main())",
@@ -89,6 +109,7 @@ def main() -> None:
             into.mkdir()
             trees = {f"rev {rev}": extract(rev, into), **trees}
         times = {(tree, cmd): [] for tree in trees for cmd in COMMANDS}
+        heavy = {tree: heavy_imports(path, neutral) for tree, path in trees.items()}
         for tree, path in trees.items():      # warm-up: file cache, numba cache, .pyc files
             for cmd in COMMANDS:
                 run(cmd, path, neutral)
@@ -109,6 +130,9 @@ def main() -> None:
              "`current` is the working tree as it was (uncommitted edits included); `rev R` the "
              "tree of git revision R. The ratio is the first column's wall time over "
              "`current`'s.", "",
+             "Heavy packages the simulate command's imports load (dlaforge.cli and "
+             "dlaforge.sim.run): " + "; ".join(f"{t}: {', '.join(h) or 'none'}"
+                                                for t, h in heavy.items()) + ".", "",
              "| command | target s | " + " | ".join(f"{t} s" for t in trees)
              + (" | first / current |" if args.baseline else "")
              + " " + " | ".join(f"{t} cpu s" for t in trees) + " | all runs (current) s |",
