@@ -104,7 +104,8 @@ def scaled(gemm, n_lanes: int):
 
 
 def verification_jobs(arch: ArchSpec, rng) -> tuple[list[str], list[BitFusionJob]]:
-    """The cases of `verify` (module doc), named `<a>x<w> <dataflow> <case>`."""
+    """The cases of `verify` (module doc), named `<a>x<w> <case>` (tally puts the dataflow
+    first)."""
     names, jobs = [], []
     for precision in VERIFIED:
         built = fused_arch(arch, *precision)
@@ -112,7 +113,7 @@ def verification_jobs(arch: ArchSpec, rng) -> tuple[list[str], list[BitFusionJob
         n, requant = lanes(*precision), requantizes(arch, *precision)
         tag = f"{precision[0]}x{precision[1]}"
         for name, gemm in shapes(built.pe_array.rows, built.pe_array.cols).items():
-            names.append(f"{tag} {dataflows[0]} {name}")
+            names.append(f"{tag} {name}")
             jobs.append(BitFusionJob.random(arch, precision, dataflows[0], scaled(gemm, n), rng,
                                             requant=requant))
         (lo_a, hi_a), (lo_w, hi_w) = (code_range(bits) for bits in precision)
@@ -121,16 +122,16 @@ def verification_jobs(arch: ArchSpec, rng) -> tuple[list[str], list[BitFusionJob
         for dataflow in dataflows:
             for name, (x, w) in {"all_min": (lo_a, lo_w),
                                  "min_act_max_weight": (lo_a, hi_w - 1)}.items():
-                names.append(f"{tag} {dataflow} {name}")
+                names.append(f"{tag} {name}")
                 jobs.append(BitFusionJob.of(arch, precision, dataflow, padded,
                                             np.full(shape_x, x), np.full(shape_w, w), rng,
                                             requant=requant))
-            names.append(f"{tag} {dataflow} odd_nonsquare")
+            names.append(f"{tag} odd_nonsquare")
             jobs.append(BitFusionJob.random(arch, precision, dataflow,
                                             scaled(conv(3, 7, 5, 5, 3, 2, stride=2, padding=1),
                                                    n), rng, requant=requant))
             if requant:
-                names += [f"{tag} {dataflow} relu", f"{tag} {dataflow} sums"]
+                names += [f"{tag} relu", f"{tag} sums"]
                 jobs += [BitFusionJob.random(arch, precision, dataflow, padded, rng, relu=True),
                          BitFusionJob.random(arch, precision, dataflow, padded, rng,
                                              requant=False)]
