@@ -137,3 +137,18 @@ def test_prune_is_refused_for_a_method_that_does_not_take_it(capsys):
                  "--prune", "0.5"]) == 2
     assert capsys.readouterr().err.strip() == \
         "dlaforge: error: --prune is not an option of method 'baseline' (its options: none)"
+
+
+def test_a_saved_record_is_rebuilt_from_its_pruned_layers():
+    """report_driver rebuilds a record's layers from their shapes: a nisp record's are the
+    pruned ones, so its compulsory DRAM bytes are the pruned network's (not pruned twice)."""
+    from dlaforge.arch import load_arch
+    from dlaforge.report_driver import compulsory_dram_bytes
+    from dlaforge.stats import RunRecord
+    spec = load_arch("edge_tiny")
+    record = dlaforge.simulate(spec, "resnet18", method="nisp")          # the default, 0.5
+    rebuilt = compulsory_dram_bytes(RunRecord.from_json(record.to_json()), spec)
+    pruned = PRUNE(RESNET18, {"prune": 0.5})
+    assert rebuilt == tuple(sum(sum(op.compulsory_dram_bytes())
+                                for op in METHODS["baseline"].transform(layer, spec))
+                            for layer in pruned.layers)
