@@ -60,9 +60,12 @@ def read_ratios(prune) -> tuple[float, dict]:
     """(the default fraction kept, {layer name: fraction}) of `--prune` (a number, its text,
     or the path of a YAML file; module doc)."""
     try:
-        number = float(prune)
+        number = None if isinstance(prune, bool) else float(prune)
     except (TypeError, ValueError):
         number = None
+    if isinstance(prune, (bool, int, float)) and number is None:
+        raise SpecError(f"--prune: the fraction of channels kept must be in (0, 1], not "
+                        f"{prune!r}")
     if number is not None:
         if not math.isfinite(number):
             number = str(prune)
