@@ -69,6 +69,23 @@ def test_fused_mac_energy_follows_the_bricks_switched():
         model.fused_mac_pj(TPU, partial) / model.node_factor(TPU))
 
 
+@pytest.mark.parametrize("layer", [conv("c", 64, 128, 14, R=3), conv("p", 96, 32, 7, R=1),
+                                   linear("fc", 512, 10)])
+def test_8_bit_layers_price_as_the_int8_mac_array(layer):
+    """At 8x8 a fused MAC is one int8 MAC (16 bricks and an accumulate): the mapper finds the
+    baseline's mapping and figures on the plain MAC array under the same closed form (the
+    baseline's ops are otherwise priced as the generated controller, controller=False)."""
+    from dlaforge.sim.analytical import search
+    base = load_arch("tpu_like")
+    plain = get_method("baseline", base).transform(layer, base)[0]
+    ours = METHOD.transform(layer, TPU)[0]
+    want = search(base, plain, "ws", "energy", energy_table(base), controller=False)
+    got = search(TPU, ours, "ws", "energy", energy_table(TPU))
+    assert got[0] == want[0]
+    assert (got[1].cycles, got[1].dram_read_bytes) == (want[1].cycles, want[1].dram_read_bytes)
+    assert got[1].energy_pj == pytest.approx(want[1].energy_pj)
+
+
 def test_a_network_yaml_at_4_and_2_bits_runs_4x_and_16x_faster(tmp_path):
     path = tmp_path / "widths.yaml"
     path.write_text("name: widths\nlayers:\n" + "".join(
