@@ -194,8 +194,8 @@ def _training_blocks(inp: ReportInput, arch: str, stem: str) -> list:
                  + (f", with the {PER_CYCLE_NOTE}" if per_cycle else "")
                  + ". Energies in µJ, cycles at the array's clock."),
             _figure(f"figures/{stem}_train_phases.png",
-                    f"{arch}: energy (µJ, left) and cycles (right) per layer stacked by phase "
-                    f"of the iteration, one row per dataflow ({ref}).",
+                    f"{arch}: energy (µJ) and cycles per layer stacked by phase of the "
+                    f"iteration, two panels per dataflow ({ref}).",
                     training.phase_figure(inp, arch)),
             *(training.phase_table(run, phases, per_cycle) for run in runs)]
     else:

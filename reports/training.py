@@ -101,38 +101,38 @@ def phase_table(run: Run, phases: tuple[str, ...], per_cycle: bool) -> Table:
 
 
 def phase_figure(inp: ReportInput, arch: str) -> Figure:
-    """Per layer, energy (left) and cycles (right) stacked by phase, one row per dataflow."""
+    """Per layer, energy and cycles stacked by phase, two panels per dataflow."""
     runs = inp.reference_runs(arch)
     phases = phases_of(runs)
     per_cycle = shows_per_cycle(runs)
     names = [layer.name for layer in runs[0].record.layers]
-    fig = _figure(max(9.0, 0.6 * len(names) + 4.0), 2.6 * len(runs) + 1.6)
-    axes = fig.subplots(len(runs), 2, sharex=True, squeeze=False)
+    fig = _figure(max(7.0, 0.38 * len(names) + 3.0), 4.4 * len(runs) + 1.2)
+    axes = fig.subplots(2 * len(runs), 1, sharex=True, squeeze=False)[:, 0]
     x = np.arange(len(names))
-    for (left, right), run in zip(axes, runs):
+    for i, run in enumerate(runs):
+        top, below = axes[2 * i], axes[2 * i + 1]
         costs = [phase_costs(layer) for layer in run.record.layers]
         e_bottom, c_bottom = np.zeros(len(names)), np.zeros(len(names))
         for p in phases:
             energy = np.array([c.get(p, (0.0, 0))[0] / 1e6 for c in costs])
             cycles = np.array([c.get(p, (0.0, 0))[1] for c in costs], dtype=float)
             colour = phase_colour(p, phases)
-            left.bar(x, energy, bottom=e_bottom, color=colour, label=phase_label(p), width=0.7)
-            right.bar(x, cycles, bottom=c_bottom, color=colour, label=phase_label(p), width=0.7)
+            top.bar(x, energy, bottom=e_bottom, color=colour, label=phase_label(p), width=0.7)
+            below.bar(x, cycles, bottom=c_bottom, color=colour, width=0.7)
             e_bottom += energy
             c_bottom += cycles
         if per_cycle:
             rest = np.array([per_cycle_energy(layer) / 1e6 for layer in run.record.layers])
-            left.bar(x, rest, bottom=e_bottom, color="#cccccc", label=PER_CYCLE, width=0.7,
-                     hatch="..")
-        left.set_ylabel("energy (µJ)")
-        right.set_ylabel("cycles")
-        right.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
-        for ax, what in ((left, "energy"), (right, "cycles")):
+            top.bar(x, rest, bottom=e_bottom, color="#cccccc", label=PER_CYCLE, width=0.7,
+                    hatch="..")
+        top.set_ylabel("energy (µJ)")
+        below.set_ylabel("cycles")
+        below.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
+        for ax, what in ((top, "energy"), (below, "cycles")):
             ax.set_title(f"{what}, dataflow {run.record.dataflow} ({run.record.method})",
                          fontsize=10)
-    _layer_ticks(axes[-1, 0], names)
-    _layer_ticks(axes[-1, 1], names)
-    axes[0, 1].legend(title="phase", loc="upper left", bbox_to_anchor=(1.01, 1))
+    _layer_ticks(axes[-1], names)
+    axes[0].legend(title="phase", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.suptitle(f"{arch}: {inp.network} training iteration per layer by phase "
                  f"({inp.model} model)")
     return fig
@@ -206,7 +206,7 @@ def memory_figure(inp: ReportInput, arch: str) -> Figure:
     labels = _slot_labels(run.record)
     n = len(run.record.layers)
     others = [r for r in _method_runs(inp, arch) if memory_timeline(r.record) is not None]
-    width = max(8.0, min(0.26 * len(labels) + 4.0, 60.0))
+    width = max(8.0, min(0.2 * len(labels) + 4.0, 48.0))
     fig = _figure(width, 8.0 if len(others) > 1 else 4.8)
     axes = fig.subplots(2 if len(others) > 1 else 1, 1, sharex=True, squeeze=False)[:, 0]
     top = axes[0]
