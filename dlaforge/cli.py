@@ -30,7 +30,9 @@ class _Parser(argparse.ArgumentParser):
         raise SpecError(message)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; the methods' option flags are added only for `simulate`
+    (`command`), as they import every method family (a quick `--help` or `list` does not)."""
     parser = _Parser(prog="dlaforge", description="DNN accelerator co-design simulator")
     parser.add_argument("--version", action="version", version=f"dlaforge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -73,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"),
                      help="the weight update under --phase train: sgd (with momentum, "
                           "default) or adam")
-    _method_option_flags(sim)
+    if command == "simulate":
+        _method_option_flags(sim)
     rep = sub.add_parser("report", help="HTML and Markdown report with figures comparing "
                                         "dataflows, methods and archs")
     rep.add_argument("--arch", help="comma-separated presets, arch YAMLs or SCALE-Sim .cfg files")
@@ -130,10 +133,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     previous = _raise_on_sigterm()
     try:
-        if not (sys.argv[1:] if argv is None else argv):
+        argv = sys.argv[1:] if argv is None else list(argv)
+        if not argv:
             print(_parser().format_help())
             return 2
-        args = _parser().parse_args(argv)
+        args = _parser(argv[0]).parse_args(argv)
         if args.command == "list":
             print(_listing(args.what))
             return 0

@@ -16,12 +16,15 @@ def test_every_declared_option_is_a_simulate_flag_naming_its_methods():
     table = declared()
     assert {"prune", "filter_patch", "train_policy", "train_blocks", "compress_ratio"} \
         <= set(table)
-    simulate = _parser()._subparsers._group_actions[0].choices["simulate"]
+    simulate = _parser("simulate")._subparsers._group_actions[0].choices["simulate"]
     flags = {action.option_strings[0]: action for action in simulate._actions
              if action.option_strings}
     for name, (option, methods) in table.items():
         assert option.flag in flags and all(m in flags[option.flag].help for m in methods)
     assert table["prune"][1] == ("nisp",)
+    # the other commands' parser leaves them out: it imports no method family
+    listing = _parser("list")._subparsers._group_actions[0].choices["simulate"]
+    assert not any(a.option_strings == ["--prune"] for a in listing._actions)
 
 
 def test_an_inference_method_takes_its_option_in_both_phases():

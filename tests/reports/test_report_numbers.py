@@ -28,11 +28,14 @@ BASELINE_OF = {"edge_tiny": "edge_tiny", "nvdla_small": "nvdla_small",
 
 
 def _registry_plan():
-    """Every registered method each arch can run, and the registry's reason for the others."""
+    """Every registered inference method each arch can run, and the registry's reason for the
+    others (an inference report leaves out the methods that change only training)."""
     runs, refused = [], {}
     for arch in ARCHS:
         spec = load_arch(arch)
         for method in METHODS:
+            if METHODS[method].training_only:
+                continue
             try:
                 get_method(method, spec)
             except SpecError as exc:
