@@ -40,10 +40,9 @@ from dlaforge.workloads.methods.bitfusion import PE_OP
 from dlaforge.workloads.methods.bitfusion.plan import (check, fused_arch, precision_of,
                                                        requantizes)
 
-from ..cycle.rtl_timing import rtl_timing
+from ..cycle.rtl_timing import rtl_op_stats, rtl_timing
 from ..method_costs import ADD_PJ_PER_BIT_45NM, mult_pj_45nm, node_factor
 from ..rtl_program import commands_of, gemm_of, rtl_layer_reason, stats_from_counters
-from . import summed
 
 UNIT_OPS: dict = {}
 BRICK_PJ_45NM = mult_pj_45nm(2, 2)
@@ -98,21 +97,27 @@ def command_counters(arch: ArchSpec, op: HwOp, dataflow: str) -> list[dict]:
     return [rtl_timing(built, dataflow, gemm_of(op), requant=requant).counters] * commands_of(op)
 
 
-def counters_to_stats(arch: ArchSpec, op: HwOp, counters: dict, dataflow: str, table) -> Stats:
-    """Stats of the op from the counters of all its commands, priced as the baseline
-    accelerator's on the fused words, with the PE operations at `fused_mac_pj` and the op's
+def _priced(arch: ArchSpec, op: HwOp, stats: Stats) -> Stats:
+    """The accelerator's Stats of `op` with the PE operations at `fused_mac_pj` and the op's
     own counts."""
-    built, requant = built_for(arch, op)
-    channels = gemm_of(op).K * commands_of(op) if requant else 0
-    stats = stats_from_counters(built, op.pe_macs, counters, table, dataflow, channels)
     energy = {**stats.energy_breakdown_pj, "mac": op.pe_macs * fused_mac_pj(arch, op)}
     return replace(stats, energy_breakdown_pj=energy, ops=dict(op.ops))
 
 
+def counters_to_stats(arch: ArchSpec, op: HwOp, counters: dict, dataflow: str, table) -> Stats:
+    """Stats of the op from the counters of all its commands, priced as the baseline
+    accelerator's on the fused words, with the PE operations at `fused_mac_pj`."""
+    built, requant = built_for(arch, op)
+    channels = gemm_of(op).K * commands_of(op) if requant else 0
+    return _priced(arch, op, stats_from_counters(built, op.pe_macs, counters, table, dataflow,
+                                                 channels))
+
+
 def op_stats(arch: ArchSpec, op: HwOp, dataflow: str, table) -> Stats:
-    """Stats of one fused HwOp on the Bit Fusion array from the timing model's counters."""
+    """Stats of one fused HwOp on the Bit Fusion array: the baseline accelerator's timing model
+    (rtl_op_stats) on the fused words, priced as `counters_to_stats`."""
     why = cannot_run(arch, op, dataflow)
     if why:
         raise SpecError(f"op {op.name!r}: {why}")
-    return counters_to_stats(arch, op, summed(command_counters(arch, op, dataflow)), dataflow,
-                             table)
+    built, requant = built_for(arch, op)
+    return _priced(arch, op, rtl_op_stats(built, op, dataflow, table, requant))

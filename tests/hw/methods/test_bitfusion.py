@@ -6,6 +6,7 @@ cells beside the int8 MAC PE."""
 
 import itertools
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -72,50 +73,57 @@ def test_runtime_fusion_unit_sums_its_lanes_at_every_precision():
     assert -128 * -128 in seen and 4 * -8 * -8 in seen and 16 * -2 * -2 in seen
 
 
+def pe_model(precision, psum_bits, cycles):
+    """The MAC PE's registers (hw/pe.py) cycle by cycle with the fusion unit's sum as its
+    product: (mode, a_in, b_in, c_in) per cycle -> c after each edge."""
+    b = c = 0
+    seen = []
+    for mode, a_in, b_in, c_in in cycles:
+        if mode == Mode.IDLE:
+            c = 0
+        elif mode == Mode.LOAD:
+            b, c = b_in, 0
+        elif mode == Mode.WS:
+            c = c_in + lane_dot(a_in, b, *precision)
+        elif mode == Mode.OS:
+            c, b = c + lane_dot(a_in, b_in, *precision), b_in
+        else:                                   # DRAIN
+            c = c_in
+        c = ((c + (1 << (psum_bits - 1))) % (1 << psum_bits)) - (1 << (psum_bits - 1))
+        seen.append(c)
+    return seen
+
+
 @pytest.mark.parametrize("precision", [(8, 8), (4, 4), (2, 2), (8, 2)])
-@pytest.mark.parametrize("mode", [Mode.OS, Mode.WS])
-def test_fusion_pe_accumulates_the_fused_sum(precision, mode):
-    """OS: c <= c + Σ a_l·b_in_l; WS: c <= c_in + Σ a_l·b_l with b loaded first; sums wrap at
-    20 bits; IDLE clears. The precision is the one the port widths give."""
+def test_fusion_pe_is_the_mac_pe_with_the_fused_sum(precision):
+    """A random sequence of modes (LOAD, WS, OS, DRAIN, IDLE) with random and corner words:
+    the PE's sum register is the MAC PE's with Σ a_l·b_l as its product, wrapping at 20 bits;
+    the precision is the one its port widths give."""
     wa, ww = word_bits(*precision)
     dut = BitFusionPE(wa, ww, 20, ("ws", "os"))
     assert dut.precision == precision
     rng = np.random.default_rng(sum(precision))
-    steps = [(a, w, int(rng.integers(-(1 << 19), 1 << 19)))
-             for a, w in words(rng, *precision, 25)]
-    held = int(rng.integers(0, 1 << ww))
+    modes = [Mode.LOAD, Mode.WS, Mode.WS, Mode.OS, Mode.OS, Mode.OS, Mode.DRAIN, Mode.IDLE]
+    cycles = [(modes[int(rng.integers(len(modes)))], a, w, int(rng.integers(-(1 << 19), 1 << 19)))
+              for a, w in words(rng, *precision, 60)]
     seen = []
 
-    def signed(v, bits):
+    def as_signed(v, bits):
         return v - (1 << bits) if v >> (bits - 1) else v
 
     async def bench(ctx):
-        if mode == Mode.WS:
-            ctx.set(dut.mode, Mode.LOAD)
-            ctx.set(dut.b_in, signed(held, ww))
-            await ctx.tick()
-        ctx.set(dut.mode, mode)
-        for a, w, c in steps:
-            ctx.set(dut.a_in, signed(a, wa))
-            ctx.set(dut.b_in, signed(w, ww))
-            ctx.set(dut.c_in, c)
+        for mode, a, w, c in cycles:
+            for port, value in ((dut.mode, mode), (dut.a_in, as_signed(a, wa)),
+                                (dut.b_in, as_signed(w, ww)), (dut.c_in, c)):
+                ctx.set(port, value)
             await ctx.tick()
             seen.append(ctx.get(dut.c_out))
-        ctx.set(dut.mode, Mode.IDLE)
-        await ctx.tick()
-        seen.append(ctx.get(dut.c_out))
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    want, c = [], 0
-    for a, w, c_in in steps:
-        total = (c if mode == Mode.OS else c_in) + lane_dot(a, w if mode == Mode.OS else held,
-                                                            *precision)
-        c = signed(total & ((1 << 20) - 1), 20)
-        want.append(c)
-    assert seen == want + [0]
+    assert seen == pe_model(precision, 20, cycles)
 
 
 def test_amaranth_runs_a_2_bit_layer_bit_and_cycle_exact():
@@ -146,12 +154,12 @@ def test_check_and_precision_refuse_what_cannot_be_built(tmp_path):
 
 def test_timing_model_refuses_what_the_array_cannot_run():
     method = get_method("bitfusion", ARCH)
-    [mixed] = method.transform(conv_layer("m", 16, 4, 4, R=3).__class__(
-        **{**conv_layer("m", 16, 4, 4, R=3).__dict__, "ifmap_bits": 8, "weight_bits": 4}), ARCH)
+    [mixed] = method.transform(replace(conv_layer("m", 16, 4, 4, R=3), ifmap_bits=8,
+                                       weight_bits=4), ARCH)
     assert "not is" in model.cannot_run(ARCH, mixed, "is")   # words of two widths: no is
     assert model.cannot_run(ARCH, mixed, "os") is None
-    [dilated] = method.transform(conv_layer("d", 8, 4, 8, R=3).__class__(
-        **{**conv_layer("d", 8, 4, 8, R=3).__dict__, "dilation": (2, 2), "padding": 2}), ARCH)
+    [dilated] = method.transform(replace(conv_layer("d", 8, 4, 8, R=3), dilation=(2, 2),
+                                         padding=2), ARCH)
     assert "dilation" in model.cannot_run(ARCH, dilated, "ws")
 
 
@@ -165,8 +173,7 @@ def test_icarus_transformed_ops_match_the_timing_model(tmp_path):
               conv_layer("g", 8, 4, 4, R=3, groups=2)]
     cases = [OpCase(ARCH, layer, op, dataflow)
              for bits, layer in itertools.product((8, 4, 2), layers)
-             for op in method.transform(layer.__class__(**{**layer.__dict__, "ifmap_bits": bits,
-                                                          "weight_bits": bits}), ARCH)
+             for op in method.transform(replace(layer, ifmap_bits=bits, weight_bits=bits), ARCH)
              for dataflow in ("ws", "os")]
     runs = method_hardware("bitfusion").run_random(cases, tmp_path, np.random.default_rng(3))
     for case, run in zip(cases, runs):
@@ -202,3 +209,22 @@ def test_cells_of_the_fusion_pe_beside_the_int8_mac_pe():
     assert cells["pe_ratio"] == cells["fusion_pe_8x8"]["total"] / cells["mac_pe"]["total"]
     assert cells["fusion_unit_runtime"]["total"] > cells["fusion_pe_2x2"]["total"]
     assert len(bitfusion.cells_row(cells)) == 10
+
+
+@pytest.mark.parametrize("bits, dataflow", [(8, "ws"), (4, "os"), (2, "is")])
+def test_op_stats_prices_the_commands_counters(bits, dataflow):
+    """op_stats (the timing model on the fused words) equals counters_to_stats of the summed
+    command_counters, what --schedule rtl and the hardware benchmark price; fused MACs at
+    fused_mac_pj."""
+    from dlaforge.sim.energy import energy_table
+    from dlaforge.sim.methods import summed
+    table = energy_table(ARCH)
+    layer = conv_layer("g", 24, 8, 6, R=3, groups=2)
+    [op] = get_method("bitfusion", ARCH).transform(replace(layer, ifmap_bits=bits,
+                                                           weight_bits=bits), ARCH)
+    stats = model.op_stats(ARCH, op, dataflow, table)
+    again = model.counters_to_stats(ARCH, op, summed(model.command_counters(ARCH, op, dataflow)),
+                                    dataflow, table)
+    assert stats == again and stats.ops == op.ops
+    assert stats.energy_breakdown_pj["mac"] == pytest.approx(
+        op.pe_macs * model.fused_mac_pj(ARCH, op))

@@ -10,9 +10,11 @@ too, so one fused MAC over fused words (lanes codes side by side) is
 
     acc += Σ_l Σ_{i,j} brick(digit_i(a_l), digit_j(w_l)) << 2(i + j)
 
-`fused_mac_int` is that, digit by digit, as the hardware does it (numba); `bitfusion_conv_int`
-runs a layer on packed words (`pack_lanes` along the channels) with it; both are checked
-against `fused_dot_float` / conv_ref.conv2d_float, the plain definitions (Σ a·w).
+`fused_mac_int` is that, digit by digit, on a pair of fused words (`pack_lanes` packs codes
+along the channels), as the hardware does it (numba); `bitfusion_conv_int` is a layer brick by
+brick: the convolution of every pair of digit planes (conv_ref.conv2d_int), shifted and summed.
+Both are checked against the plain definitions, `fused_dot_float` and conv_ref.conv2d_float
+(Σ a·w).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..conv_ref import output_size
-from .plan import lanes, packed_channels
+from ..conv_ref import conv2d_int
+from .plan import packed_channels
 
 
 @njit(cache=True)
@@ -73,48 +75,28 @@ def unpack_lanes(words, bits: int, n_lanes: int, axis: int = 0) -> np.ndarray:
     return np.moveaxis(out.reshape((-1,) + words.shape[1:]), 0, axis)
 
 
-@njit(cache=True)
-def _fused_conv(xw, ww, a_bits, w_bits, n_lanes, groups, stride, padding, P, Q):
-    N, _, H, W = xw.shape
-    K, cg, R, S = ww.shape
-    kg = K // groups
-    out = np.zeros((N, K, P, Q), dtype=np.int64)
-    for n in range(N):
-        for k in range(K):
-            c0 = (k // kg) * cg
-            for p in range(P):
-                for q in range(Q):
-                    acc = 0
-                    for c in range(cg):
-                        for r in range(R):
-                            h = p * stride + r - padding
-                            if h < 0 or h >= H:
-                                continue
-                            for s in range(S):
-                                v = q * stride + s - padding
-                                if v < 0 or v >= W:
-                                    continue
-                                acc += fused_mac_int(xw[n, c0 + c, h, v], ww[k, c, r, s],
-                                                     a_bits, w_bits, n_lanes)
-                    out[n, k, p, q] = acc
-    return out
+def digits(codes, bits: int) -> list:
+    """The 2-bit digits of signed `bits`-bit codes, least significant first: Σ_i d_i·4^i, the
+    top digit signed (-2..1), the others unsigned (0..3)."""
+    codes = np.asarray(codes, np.int64)
+    planes = [(codes >> (2 * i)) & 3 for i in range(bits // 2)]
+    planes[-1] = np.where(planes[-1] >= 2, planes[-1] - 4, planes[-1])
+    return planes
 
 
 def bitfusion_conv_int(x, w, a_bits: int, w_bits: int, stride: int = 1, padding: int = 0,
                        groups: int = 1, out_size: tuple | None = None) -> np.ndarray:
-    """A layer on a fusion array: x[N, C, H, W] a_bits codes, w[K, C/groups, R, S] w_bits codes,
-    each group's channels packed into fused words, every tap one fused MAC -> int64[N, K, P, Q]
-    (equal to the plain convolution of the codes)."""
-    n_lanes = lanes(a_bits, w_bits)
-    x = np.asarray(x, np.int64)
-    w = np.asarray(w, np.int64)
-    cg = w.shape[1]
-    xw = np.concatenate([pack_lanes(x[:, g * cg:(g + 1) * cg], a_bits, n_lanes, axis=1)
-                         for g in range(groups)], axis=1)
-    ww = pack_lanes(w, w_bits, n_lanes, axis=1)
-    P, Q = output_size(x, w, stride, padding, out_size)
-    return _fused_conv(np.ascontiguousarray(xw), np.ascontiguousarray(ww), a_bits, w_bits,
-                       n_lanes, groups, stride, padding, P, Q)
+    """A layer as the fusion units compute it: x[N, C, H, W] a_bits codes, w[K, C/groups, R, S]
+    w_bits codes -> int64[N, K, P, Q], brick by brick: for every digit pair (i, j) the
+    convolution of the digit planes (each tap one brick product, the sum over the channels the
+    lanes' and the accumulator's) shifted by 2(i + j), summed by the fusion tree. Equal to the
+    plain convolution of the codes."""
+    total = None
+    for i, xd in enumerate(digits(x, a_bits)):
+        for j, wd in enumerate(digits(w, w_bits)):
+            part = conv2d_int(xd, wd, stride, padding, groups, out_size=out_size) << 2 * (i + j)
+            total = part if total is None else total + part
+    return total
 
 
 def fused_dot_float(a_codes, w_codes) -> float:
