@@ -90,3 +90,14 @@ def test_family_has_a_model(family):
     preset = next(m for m in METHODS.values() if m.family == family).presets[0]
     keys = {key for ops in model.UNIT_OPS.values() for key in ops}
     assert set(model.unit_op_pj_45nm(load_arch(preset))) == keys
+
+
+def test_registering_the_methods_imports_no_reference():
+    """A family's __init__ keeps its numba references out of its imports (they take a third of
+    a second to load): `dlaforge list methods` and `--help` start quickly."""
+    import subprocess
+    import sys
+    code = ("import sys, dlaforge.workloads.methods; "
+            "print(sorted(m for m in sys.modules if m == 'numba' or m.endswith('.reference')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

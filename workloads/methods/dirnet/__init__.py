@@ -29,7 +29,8 @@ from dataclasses import replace
 
 from .. import Method
 from .. import xnor
-from .reference import EXPONENT_BITS
+
+EXPONENT_BITS = 6      # s_k, signed: -32 .. 31, stored per filter (reference.exponents)
 
 
 def transform(layer, arch) -> list:

@@ -23,8 +23,8 @@ import numpy as np
 
 from ..conv_ref import conv2d_float
 from ..xnor.reference import pack_signs, signs, xnor_dot
+from . import EXPONENT_BITS
 
-EXPONENT_BITS = 6      # s_k, signed: -32 .. 31, stored per filter
 
 
 def balanced(w) -> np.ndarray:
