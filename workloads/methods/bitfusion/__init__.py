@@ -24,6 +24,14 @@ What of the paper the model captures (Sharma et al., "Bit Fusion", ISCA 2018):
 - weights are stored at the rounded width (`weight_storage_bits`) and activations and weights
   move to and from DRAM at it: `dram_scale` takes the packed words' zero lanes back out, so
   DRAM moves C codes, not C' x lanes.
+- pricing path: a fused op is priced by the mapper's closed form (analytical) and the tiled
+  cycle model, never as the generated mapped-program controller (which builds MAC PEs), so
+  an 8x8 layer costs exactly what the baseline's op costs on the MAC array under that same
+  closed form (tests/workloads/methods/test_bitfusion_method.py), not what `--method baseline`
+  on tpu_like reports (priced as the controller: on ResNet-18 about 1.36x the cycles);
+  compare precisions with each other, or with the baseline under `--model cycle --trace`;
+- `--schedule rtl --model cycle` times the accelerator generated for the op's precision
+  (sim/methods/bitfusion.py), equal to the RTL's counters.
 What it leaves out: the choice of precisions (it comes from the network, the model does not
 quantize nor model accuracy); the temporal fusion of the paper beyond 8 bits (16-bit layers
 are refused); the fusion unit's overhead over a fixed int8 MAC in energy (an 8x8 fused MAC is
