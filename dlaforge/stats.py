@@ -129,7 +129,9 @@ class RunRecord:
 
     `phase` is "infer" or "train" (one training iteration: each layer's record sums its
     forward, dX, dW and update ops, listed with their costs in its mapping's "ops");
-    `training` its settings (optimizer, grad_bits, state_bits; {} under infer). Each layer's
+    `training` its settings (optimizer, grad_bits, state_bits; {} under infer);
+    `method_options` the options the method ran with (`--prune`, ...; its defaults filled in;
+    {} for a method that takes none). Each layer's
     `peak_memory_bytes` is the memory live at its step, the run's the largest of them
     (workloads/training_memory.py); None in records saved before it was kept."""
 
@@ -145,6 +147,7 @@ class RunRecord:
     area_um2: dict = field(default_factory=dict)
     phase: str = "infer"
     training: dict = field(default_factory=dict)
+    method_options: dict = field(default_factory=dict)
 
     @property
     def peak_memory_bytes(self) -> int | None:
@@ -163,6 +166,8 @@ class RunRecord:
                 "dataflow": self.dataflow, "model": self.model, "method": self.method,
                 "batch": self.batch, "objective": self.objective, "phase": self.phase,
                 **({"training": dict(self.training)} if self.training else {}),
+                **({"method_options": dict(self.method_options)}
+                   if self.method_options else {}),
                 "totals": {**self.totals.to_dict(),
                            **({} if self.peak_memory_bytes is None
                               else {"peak_memory_bytes": self.peak_memory_bytes})},
@@ -181,4 +186,5 @@ class RunRecord:
                    dataflow=data["dataflow"], model=data["model"], method=data["method"],
                    batch=data["batch"], objective=data.get("objective", "energy"), layers=layers,
                    area_um2=data.get("area_um2", {}), phase=data.get("phase", "infer"),
-                   training=data.get("training", {}))
+                   training=data.get("training", {}),
+                   method_options=data.get("method_options", {}))

@@ -141,8 +141,9 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     rewritten layers."""
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
+    options = resolved(method, method_options or {})
     if chosen.network_transform is not None:
-        network = chosen.network_transform(network, resolved(method, method_options or {}))
+        network = chosen.network_transform(network, options)
     if training is not None:        # the method's training hooks (workloads/training_methods)
         training = training.for_method(method)
     table = energy_table(arch)
@@ -201,7 +202,8 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                      model=model, method=method, batch=batch, objective=objective,
                      layers=tuple(records), area_um2=table.area_um2,
                      phase="infer" if training is None else "train",
-                     training={} if training is None else training.to_dict())
+                     training={} if training is None else training.to_dict(),
+                     method_options=options)
 
 
 def _phase_entry(phase: str, op, stats, mapping: dict) -> dict:

@@ -147,7 +147,9 @@ def test_a_saved_record_is_rebuilt_from_its_pruned_layers():
     from dlaforge.stats import RunRecord
     spec = load_arch("edge_tiny")
     record = dlaforge.simulate(spec, "resnet18", method="nisp")          # the default, 0.5
-    rebuilt = compulsory_dram_bytes(RunRecord.from_json(record.to_json()), spec)
+    saved = RunRecord.from_json(json.loads(json.dumps(record.to_json())))
+    assert record.method_options == saved.method_options == {"prune": 0.5}   # it says so
+    rebuilt = compulsory_dram_bytes(saved, spec)
     pruned = PRUNE(RESNET18, {"prune": 0.5})
     assert rebuilt == tuple(sum(sum(op.compulsory_dram_bytes())
                                 for op in METHODS["baseline"].transform(layer, spec))
