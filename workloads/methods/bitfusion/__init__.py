@@ -48,7 +48,6 @@ from dataclasses import replace
 from dlaforge.errors import SpecError
 
 from .. import Method, baseline
-from ..common import layer_op
 from .plan import PE_KIND, bricks_per_product, fused_bits, lanes, packed_channels, word_bits
 
 PE_OP = "fused_mac"
