@@ -417,7 +417,7 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     g = {name: grid.ravel() for name, grid in zip(axes, grids)}
     if dataflow == "rs":
         g.update(zip(RS_NAMES, rs[g.pop("rs")].T))
-    keep = _fits_for(arch, op, dataflow, g, controller)
+    keep = _fits_where(arch, op, g, controller)
     if not keep.any():
         raise _too_small(arch, op)
     g = {name: values[keep] for name, values in g.items()}
