@@ -59,7 +59,7 @@ def test_layers_chain_where_the_shapes_follow():
 
 
 @needs_icarus
-@pytest.mark.parametrize("dataflow", ["os", "is"])
+@pytest.mark.parametrize("dataflow", ["os", pytest.param("is", marks=pytest.mark.long)])
 def test_network_on_icarus(tmp_path, dataflow):
     job = NetworkJob.random(EDGE_TINY, dataflow, NET, np.random.default_rng(1), latency=3)
     ((memory, perfs, cycles),), _ = run_programs([job], [job.commands()], tmp_path, "icarus")
