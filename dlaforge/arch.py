@@ -423,11 +423,12 @@ def _build(cls, data, where, nested=None, tuples=()):
 
 
 def _base_preset(name, path: Path) -> dict:
-    """The YAML mapping of preset `name`, which an arch file names as its `base`."""
+    """The arch mapping of preset `name`, which an arch file names as its `base` (with the
+    preset's own base merged in: `edge_tiny_addernet` builds on edge_tiny)."""
     if name not in list_presets():
         raise SpecError(f"arch file {str(path)!r}: base {shown(name)} is not a preset "
                         f"({', '.join(list_presets())})")
-    return load_yaml(PRESET_DIR / f"{name}.yaml", "preset", shipped=True)
+    return _yaml_mapping(PRESET_DIR / f"{name}.yaml", shipped=True)
 
 
 def _overlay(base: dict, changes: dict) -> dict:

@@ -107,3 +107,12 @@ def test_malformed_scalesim_cfg(tmp_path, scalesim_cfg):
 def test_rs_needs_scratchpads(arch_yaml):
     with pytest.raises(SpecError, match="dataflow 'rs' needs a per-PE register file"):
         load_arch(arch_yaml({"pe_array.dataflows": ["rs"], "memory.0.operands": ["ifmap"]}))
+
+
+def test_a_base_may_itself_build_on_a_base(tmp_path):
+    """edge_tiny_addernet builds on edge_tiny; a file building on it gets both."""
+    path = tmp_path / "two.yaml"
+    path.write_text("base: edge_tiny_addernet\nname: two\npe_array: {rows: 2}\n")
+    spec, method_preset = load_arch(path), load_arch("edge_tiny_addernet")
+    assert spec.name == "two" and spec.pe_array.rows == 2
+    assert spec.pe_array.pe_kind == "adder" and spec.memory == method_preset.memory
