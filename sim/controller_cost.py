@@ -241,6 +241,9 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
         weight_words = shape.N * p_blocks * taps * k_blocks * shape.C
         ifmap_words = shape.N * tk * c_blocks * taps * pixels
     in_rows, in_cols = rows_fetched(shape, pt), cols_fetched(shape, qt)
+    # the elements of every distinct tile, each fetched once
+    distinct = {"ifmap": shape.N * shape.C * in_rows * in_cols,
+                "weight": shape.K * shape.C * shape.R * shape.S}
     more = {x: trips[x] > 1 for x in trips}
     out_blocks = shape.N * k_blocks * pixels     # accumulator words of the outputs, once
     same = {                                     # the counters no order changes
@@ -254,14 +257,14 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     for order in orders:
         nest = program.nest_order(order)
         outer = list(itertools.accumulate((trips[x] for x in nest), np.multiply))
-        reuse = {name: _fetches(nest, trips, loops, more, outer) / tiles[name]
+        # how many times each distinct tile is brought in: a whole number, the fetches
+        # being the trips of every loop down to the innermost relevant one that moves
+        reuse = {name: _fetches(nest, trips, loops, more, outer) // tiles[name]
                  for name, loops in operands}
-        ifmap_el = np.rint(reuse["ifmap"] * shape.N * shape.C * in_rows
-                           * in_cols).astype(np.int64)
-        weight_el = np.rint(reuse["weight"] * shape.K * shape.C * shape.R
-                            * shape.S).astype(np.int64)
-        spill = np.rint((reuse["ofmap"] - 1) * outputs).astype(np.int64)
-        out_words = np.rint(reuse["ofmap"] * shape.N * k_blocks * pixels).astype(np.int64)
+        ifmap_el = reuse["ifmap"] * distinct["ifmap"]
+        weight_el = reuse["weight"] * distinct["weight"]
+        spill = (reuse["ofmap"] - 1) * outputs
+        out_words = reuse["ofmap"] * out_blocks
         params = 0
         if requant:         # the same for every order with the same loops but c
             no_c = nest.replace("c", "")
