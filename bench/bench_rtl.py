@@ -25,7 +25,7 @@ import numpy as np
 from dlaforge.arch import load_arch
 from dlaforge.hw.accelerator import Accelerator
 from dlaforge.hw.array import SystolicArray
-from dlaforge.hw.job import LayerJob
+from dlaforge.hw.stimulus import LayerJob
 from dlaforge.hw.pe import MacPE
 from dlaforge.hw.shapes import conv
 from dlaforge.hw.run_amaranth import run_amaranth

@@ -92,7 +92,7 @@ def run_case(case: dict) -> dict:
     import dlaforge
     from dlaforge import rtl_driver
     from dlaforge.hw.controller import free_run, network
-    from dlaforge.hw.controller.job import ControllerJob
+    from dlaforge.hw.controller.stimulus import ControllerJob
 
     timer, builds = Timer(), []
     timer.wrap(rtl_driver, "_plan", "plan")
@@ -339,7 +339,7 @@ def write(cnn, resnet, skipped_os, date, load_before, load_after, total) -> None
         top = sorted(share, key=share.get, reverse=True)[:3]
         lines += ["", "What dominates (the slowest ResNet-18 run): " + ", ".join(
             f"{PHASE_NAMES[p]} {100 * share[p]:.0f}%" for p in top) + "."]
-    lines += ["", "The first accelerator (hw/network_job.py, its fixed program timed by "
+    lines += ["", "The first accelerator (hw/network_stimulus.py, its fixed program timed by "
               "sim/cycle/rtl_timing.py) is no longer the baseline's generated hardware; this "
               "file's earlier ResNet-18 cycle counts were that program's."]
     RESULTS.write_text("\n".join(lines) + "\n")

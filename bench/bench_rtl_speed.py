@@ -33,7 +33,7 @@ import numpy as np
 
 from dlaforge.arch import load_arch
 from dlaforge.hw.controller.free_run import build_free, design_of, run_built, tool_version
-from dlaforge.hw.controller.job import ControllerJob
+from dlaforge.hw.controller.stimulus import ControllerJob
 from dlaforge.hw.controller.run import TOP, generate, run_cocotb
 from dlaforge.hw.run_cocotb import compile_verilog, simulator_available
 from dlaforge.hw.simulator_process import cocotb_runner

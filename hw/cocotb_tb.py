@@ -7,7 +7,7 @@ stream lands in the model's memory. The checker lives in the caller, which compa
 outputs with the numba reference.
 
 A job is one DRAM image and the commands run on it one after another (a layer: one command;
-a network, hw/network_job.py: every command of every layer, each layer's outputs left in DRAM
+a network, hw/network_stimulus.py: every command of every layer, each layer's outputs left in DRAM
 for the next); the design is reset and the DRAM channel idle before each command.
 """
 

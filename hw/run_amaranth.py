@@ -17,7 +17,7 @@ from dlaforge.errors import RunError
 
 from .accelerator import Accelerator
 from .dram import DramModel
-from .job import LayerJob, RtlResult
+from .stimulus import LayerJob, RtlResult
 
 
 def run_amaranth(job: LayerJob, max_cycles: int = 10_000_000, dut: Accelerator = None) -> RtlResult:

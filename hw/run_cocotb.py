@@ -18,7 +18,7 @@ import numpy as np
 
 from dlaforge.errors import RunError, SpecError
 
-from .job import LayerJob, RtlResult
+from .stimulus import LayerJob, RtlResult
 from .simulator_process import cocotb_runner
 from .verilog import LINT_WAIVERS, TOP, generate, verilator_env
 

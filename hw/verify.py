@@ -36,7 +36,7 @@ from dlaforge.errors import SpecError
 
 from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits
 
-from .job import LayerJob
+from .stimulus import LayerJob
 from .accelerator import buildable
 from .shapes import conv, shapes
 
@@ -147,7 +147,7 @@ def _shape_of(gemm) -> Shape:
 def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int = 0):
     """(named ControllerJobs, skipped names and why) of `dataflow` on `arch` (module doc);
     `mapper(shape, groups, dataflow)` gives the mapper's Mapping of a layer."""
-    from .controller.job import ControllerJob
+    from .controller.stimulus import ControllerJob
     from .controller.layouts import ControllerParams
 
     geo = ControllerParams.of(arch)

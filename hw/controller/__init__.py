@@ -14,6 +14,6 @@ keep using).
   dataflow;
 - writer.py: `Writer`, the write-back engine with one Requantizer per beat lane;
 - accelerator.py: `ControllerAccelerator`, buffers, engines and the DRAM engine's program;
-- job.py / run.py: a whole layer (DRAM image, one command per group, reference) and its runs in
+- stimulus.py / run.py: a whole layer (DRAM image, one command per group, reference) and its runs in
   Amaranth's simulator or under cocotb (testbench.py).
 """

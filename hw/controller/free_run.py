@@ -41,7 +41,7 @@ from ..verilog import LINT_WAIVERS, manifest, verilator_env
 from .accelerator import ControllerAccelerator
 from .harness import (CLOCK_TOP, CLOCK_VERILOG, DESIGN_TOP, TOP, VERILATOR_MAIN, Ports,
                       harness_verilog, read_image, write_inputs)
-from .job import ControllerResult, summed
+from .stimulus import ControllerResult, summed
 
 SIMULATORS = ("icarus", "verilator")
 MAX_CYCLES = 10_000_000         # per command, as run.run_amaranth's

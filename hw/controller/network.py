@@ -7,7 +7,7 @@ DRAM regions (ifmap, weight, requant, ofmap, psum: `ControllerJob.regions`) are 
 network's image at bases of their own: its commands are the job's, with each base moved from the
 job's region to the network's (`relocated`), its operands are copied from the job's own image.
 
-Layers chain by shape (`chains`, which hw/network_job.py's first-accelerator networks use too):
+Layers chain by shape (`chains`, which hw/network_stimulus.py's first-accelerator networks use too):
 a layer reads the previous layer's outputs when its input (N x groups*C x H x W) is the previous
 layer's output (N x Kt x P x Q) and the outputs fit the ifmap width (ofmap_bits <= ifmap_bits).
 Its ifmap region is then the previous layer's outputs region: the outputs are N x P x Q x Kt at
@@ -41,7 +41,7 @@ from dlaforge.arch import ArchSpec
 from dlaforge.program import Mapping, Shape
 from dlaforge.workloads.methods.requant_ref import random_requant
 
-from .job import ControllerJob, ControllerResult
+from .stimulus import ControllerJob, ControllerResult
 from .layouts import ControllerParams, check_command
 
 REGIONS = ("ifmap", "weight", "requant", "ofmap", "psum")    # ControllerJob.regions' order

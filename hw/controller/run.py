@@ -28,7 +28,7 @@ from ..run_amaranth import serve_command
 from ..run_cocotb import compile_verilog
 from ..verilog import manifest
 from .accelerator import ControllerAccelerator
-from .job import ControllerJob, ControllerResult, summed
+from .stimulus import ControllerJob, ControllerResult, summed
 from .layouts import ControllerParams
 
 TOP = "dlaforge_controller"

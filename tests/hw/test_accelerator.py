@@ -8,7 +8,7 @@ import pytest
 
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
-from dlaforge.hw.job import LayerJob
+from dlaforge.hw.stimulus import LayerJob
 from dlaforge.hw.run_amaranth import run_amaranth
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from dlaforge.hw.shapes import conv, shapes

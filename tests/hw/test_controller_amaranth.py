@@ -19,7 +19,7 @@ from amaranth.sim import Simulator
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.program import CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits
-from dlaforge.hw.controller.job import ControllerJob, with_dram
+from dlaforge.hw.controller.stimulus import ControllerJob, with_dram
 from dlaforge.hw.controller.run import run_amaranth, run_layer
 from dlaforge.hw.controller.transposer import Collector, Transposer
 from dlaforge.sim.cycle.controller_timing import controller_counters

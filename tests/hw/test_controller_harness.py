@@ -17,7 +17,7 @@ from dlaforge.arch import load_arch
 from dlaforge.errors import RunError
 from dlaforge.hw import build_cache
 from dlaforge.hw.controller.free_run import build_free, run_free
-from dlaforge.hw.controller.job import ControllerJob
+from dlaforge.hw.controller.stimulus import ControllerJob
 from dlaforge.hw.controller.network import ControllerNetworkJob, LayerSpec
 from dlaforge.hw.controller.run import run_amaranth
 from dlaforge.program import Mapping, Shape, element_bytes

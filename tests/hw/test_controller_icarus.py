@@ -7,7 +7,7 @@ import numpy as np
 
 from dlaforge.arch import load_arch
 from dlaforge.program import Mapping, Shape
-from dlaforge.hw.controller.job import ControllerJob
+from dlaforge.hw.controller.stimulus import ControllerJob
 from dlaforge.hw.controller.run import run_amaranth, run_cocotb
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from simulators import needs_icarus

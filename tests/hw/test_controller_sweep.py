@@ -27,7 +27,7 @@ import pytest
 
 from dlaforge.arch import arch_from_mapping, arch_mapping, load_arch
 from dlaforge.hw.controller.free_run import run_free
-from dlaforge.hw.controller.job import ControllerJob
+from dlaforge.hw.controller.stimulus import ControllerJob
 from dlaforge.program import CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits
 from dlaforge.sim import controller_cost
 from dlaforge.sim.analytical import search

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dlaforge.arch import load_arch
-from dlaforge.hw.job import LayerJob
+from dlaforge.hw.stimulus import LayerJob
 from dlaforge.hw.run_cocotb import run_cocotb
 from dlaforge.sim.cycle.rtl_timing import rtl_timing
 from dlaforge.hw.shapes import conv, shapes

@@ -1,4 +1,4 @@
-"""Whole networks on the accelerator (hw/network_job.py): one DRAM image, each layer's
+"""Whole networks on the accelerator (hw/network_stimulus.py): one DRAM image, each layer's
 requantized outputs left in DRAM as the next layer's ifmap; every layer's outputs bit-exact
 against the chained numba reference, every command's counters equal to the timing model."""
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dlaforge.arch import load_arch
-from dlaforge.hw.network_job import NetworkJob
+from dlaforge.hw.network_stimulus import NetworkJob
 from dlaforge.hw.shapes import conv
 from dlaforge.hw.run_amaranth import run_commands_amaranth
 from dlaforge.hw.run_cocotb import run_programs

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dlaforge.arch import load_arch
-from dlaforge.hw.job import LayerJob
+from dlaforge.hw.stimulus import LayerJob
 from dlaforge.hw.shapes import shapes
 from dlaforge.hw.run_cocotb import run_cocotb
 from dlaforge.hw.verilog import LINT_WAIVERS, generate, lint

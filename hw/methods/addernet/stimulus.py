@@ -1,6 +1,6 @@
 """Adder layers as commands of the adder accelerator (hw/methods/addernet/).
 
-An `AdderJob` is the baseline's LayerJob (hw/job.py: the same DRAM image, command and output
+An `AdderJob` is the baseline's LayerJob (hw/stimulus.py: the same DRAM image, command and output
 layout) whose reference is the adder layer's: the accumulators hold -Σ|x - w| over the
 zero-padded window (reference.adder_conv_int, padded taps counting |0 - w|), wrapped to
 psum_bits, then requantized by the writer where the design has that stage.
@@ -16,7 +16,7 @@ from dlaforge.workloads.methods.addernet.plan import DATAFLOW, adder_arch
 from dlaforge.workloads.methods.addernet.reference import adder_conv_int
 from dlaforge.workloads.methods.requant_ref import random_requant
 
-from ...job import LayerJob, wrap
+from ...stimulus import LayerJob, wrap
 
 
 @dataclass

@@ -26,7 +26,7 @@ def check(arch: ArchSpec) -> None:
 
 
 def run(jobs: list, build_dir: Path, sim: str = "icarus") -> list:
-    """Run LayerJobs (hw/job.py, one arch) on one build of the accelerator; RtlResults."""
+    """Run LayerJobs (hw/stimulus.py, one arch) on one build of the accelerator; RtlResults."""
     if sim == "amaranth":
         return [run_amaranth(job) for job in jobs]
     return run_cocotb(jobs, build_dir, sim)
@@ -41,7 +41,7 @@ def cells_row(cells: dict) -> tuple[str, ...]:
 def run_random(cases: list, build_dir: Path, rng, sim: str = "icarus") -> list[OpRun]:
     """One command of each case's op (an image and a group) on random codes with requantized
     outputs, as --model rtl runs the baseline and its timing model prices it."""
-    from ...job import LayerJob
+    from ...stimulus import LayerJob
     jobs = [LayerJob.random(c.arch, c.dataflow, command_gemm(c.op), rng, requant=True)
             for c in cases]
     return one_command_runs(jobs, run(jobs, build_dir, sim))

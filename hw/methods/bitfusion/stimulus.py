@@ -1,6 +1,6 @@
 """Layers as commands of the Bit Fusion accelerator (hw/methods/bitfusion/).
 
-A `BitFusionJob` is the baseline's LayerJob (hw/job.py: the same DRAM image, command and output
+A `BitFusionJob` is the baseline's LayerJob (hw/stimulus.py: the same DRAM image, command and output
 layout) on the accelerator built for one precision (plan.fused_arch): its ifmap and weights are
 the layer's codes packed into fused words along the channels (reference.pack_lanes: C' =
 ceil(C / lanes) words, the last one's missing lanes zero), its command the packed layer's, and
@@ -19,7 +19,7 @@ from dlaforge.workloads.methods.bitfusion.plan import (fused_arch, lanes, packed
 from dlaforge.workloads.methods.bitfusion.reference import bitfusion_conv_int, pack_lanes
 from dlaforge.workloads.methods.requant_ref import random_requant
 
-from ...job import LayerJob, wrap
+from ...stimulus import LayerJob, wrap
 
 
 def code_range(bits: int) -> tuple[int, int]:

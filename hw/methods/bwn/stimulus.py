@@ -18,7 +18,7 @@ import numpy as np
 from dlaforge.workloads.methods.bwn.reference import bwn_conv_int
 from dlaforge.workloads.methods.xnor.reference import pack_signs
 
-from ...job import wrap
+from ...stimulus import wrap
 from ..addernet.stimulus import AdderJob
 
 

@@ -22,7 +22,7 @@ from dlaforge.workloads.methods.dirnet.reference import balanced, dirnet_conv_in
 from dlaforge.workloads.methods.xnor.plan import SCALE_BITS, SHIFT_BITS
 from dlaforge.workloads.methods.xnor.reference import signs
 
-from ...job import wrap
+from ...stimulus import wrap
 from ..xnor import layer_cases
 from ..xnor.stimulus import XnorJob
 

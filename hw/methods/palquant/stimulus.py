@@ -28,7 +28,7 @@ from dlaforge.workloads.methods.accelerator_plan import Gemm
 from dlaforge.workloads.methods.palquant.reference import (LEVELS, bitsliced_conv, palquant_conv,
                                                            slices)
 
-from ...job import LayerJob, wrap
+from ...stimulus import LayerJob, wrap
 from ...layouts import GeneratorParams, command_fields
 
 CODES = LEVELS + 1          # 2-bit codes 0..3

@@ -22,7 +22,7 @@ from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.smartdeal.reference import (P_MAX, P_MIN, Decomposition, rebuild,
                                                             unblock)
 
-from ...job import wrap
+from ...stimulus import wrap
 from ...layouts import command_fields
 from .unit import REBUILT_BITS
 

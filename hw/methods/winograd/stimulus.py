@@ -26,7 +26,7 @@ from dlaforge.workloads.methods.winograd.plan import ALIGN_BITS, SHIFT_BITS, Win
 from dlaforge.workloads.methods.winograd.reference import (QuantWeights, Variant, conv_quant,
                                                            pad_input)
 
-from ...job import LayerJob
+from ...stimulus import LayerJob
 from ...layouts import command_fields
 
 

@@ -36,7 +36,7 @@ from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.requant_ref import Requant, random_requant
 
 from .controller.network import chains
-from .job import wrap
+from .stimulus import wrap
 from .layouts import command_fields
 from .requant import param_table
 

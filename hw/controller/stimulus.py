@@ -31,7 +31,7 @@ from dlaforge.program import (CONTROLLER_DATAFLOWS, LOOP_ORDERS, REQUANT_PIECES,
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.requant_ref import Requant, random_requant
 
-from ..job import wrap
+from ..stimulus import wrap
 from ..requant import param_table
 from .layouts import ControllerParams, check_command
 
