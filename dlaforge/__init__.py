@@ -33,7 +33,7 @@ SIMULATORS = ("amaranth", "icarus", "verilator")
 
 def simulate(arch, network, dataflow=None, model="analytical", method="baseline", batch=1,
              objective="energy", trace=None, schedule=None, progress=None, phase="infer",
-             optimizer="sgd", method_options=None):
+             optimizer="sgd", method_options=None, precision=None):
     """Simulate `network` on `arch` and return a RunRecord (a list of them for dataflow="all").
 
     `arch` is a preset name, an arch YAML path, a SCALE-Sim .cfg path or an ArchSpec; `network`
@@ -56,7 +56,9 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     `dlaforge simulate --help` show them): nisp: prune, a keep fraction or a YAML path;
     gradient_filter: filter_patch; sparse_update: train_policy, a YAML path; mobiletl:
     train_blocks; comet: compress_ratio. A training-only method's options apply under
-    phase="train" only (it runs as the baseline under phase="infer"). Bad input raises
+    phase="train" only (it runs as the baseline under phase="infer"). `precision`, a
+    policy YAML's path, sets each layer's weight and input widths for any method
+    (workloads/precision.py; the layer records' `shape` then say them). Bad input raises
     dlaforge.SpecError.
     """
     from .arch import ArchSpec, load_arch
@@ -74,6 +76,9 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
         Training(optimizer=optimizer)              # an unknown optimizer is refused anyway
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
     net = load_network(network, batch)
+    if precision is not None:
+        from .workloads.precision import apply_policy, read_policy
+        net = apply_policy(net, read_policy(precision))
     if model not in MODELS:
         raise SpecError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     schedule = settle_schedule(spec, model, schedule)

@@ -69,6 +69,9 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
                           "first accelerator's fixed program (what the method units run)")
     sim.add_argument("--trace", type=Path, metavar="DIR",
                      help="cycle model: write DRAM and SRAM access traces (gzip CSV) into DIR")
+    sim.add_argument("--precision", type=Path, metavar="POLICY.yaml",
+                     help="per-layer widths for any method: a YAML of `default:` and "
+                          "`layers: {name: {weight_bits, ifmap_bits}}`")
     sim.add_argument("--phase", default="infer", choices=("infer", "train"),
                      help="infer (default) or train: one training iteration per layer "
                           "(forward, dX, dW, weight update; analytical and cycle models)")
@@ -222,7 +225,8 @@ def _simulate(args) -> int:
                               model=args.model, method=args.method, batch=args.batch,
                               objective=args.objective, trace=trace, schedule=args.schedule,
                               progress=lambda layer: bar.update(1), phase=args.phase,
-                              optimizer=args.optimizer, method_options=_method_options(args))
+                              optimizer=args.optimizer, method_options=_method_options(args),
+                              precision=args.precision)
         records = result if isinstance(result, list) else [result]
         payload = [r.to_json() for r in records] if isinstance(result, list) else result.to_json()
         outs.publish({**({json_out: json.dumps(payload, indent=1)} if json_out else {}),

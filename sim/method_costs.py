@@ -21,6 +21,8 @@ A unit works beside the array on the same schedule; when it needs more cycles th
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dlaforge.arch import ArchSpec
 from dlaforge.workloads.hwop import HwOp
 
@@ -66,15 +68,29 @@ def unit_op_pj(arch: ArchSpec) -> dict:
 
 
 def pe_op_pj(arch: ArchSpec, op: HwOp, table: EnergyTable) -> float:
-    """Energy of one PE operation: the table's MAC, or the operation of another PE kind as the
-    family that uses it prices it (sim/methods/<family>.py's `PE_OP_PJ`)."""
+    """Energy of one PE operation: the table's MAC at the bits the op uses (mac_width_factor),
+    or the operation of another PE kind as the family that uses it prices it
+    (sim/methods/<family>.py's `PE_OP_PJ`)."""
     if op.pe_op == "mac":
-        return table.mac_pj
+        return table.mac_pj * mac_width_factor(arch, op)
     from .methods import family_models
     priced = {name: pj for model in family_models() for name, pj in model.PE_OP_PJ.items()}
     if op.pe_op not in priced:
         raise ValueError(f"hw op {op.name!r}: no family's model prices pe_op {op.pe_op!r}")
     return priced[op.pe_op](arch, op)
+
+
+def mac_width_factor(arch: ArchSpec, op: HwOp) -> float:
+    """The MAC energy of an op narrower than the array (a layer the precision policy gives
+    fewer bits, workloads/precision.py) relative to a full-width MAC: the operands' unused
+    upper bits are held at zero and do not switch, so the multiply costs as one of the op's
+    widths (quadratic in them) and the accumulate as the array's (the psum is as wide)."""
+    pe = arch.pe_array
+    if op.ifmap_bits >= pe.ifmap_bits and op.weight_bits >= pe.weight_bits:
+        return 1.0
+    used = replace(pe, ifmap_bits=min(op.ifmap_bits, pe.ifmap_bits),
+                   weight_bits=min(op.weight_bits, pe.weight_bits))
+    return mac_pj_45nm(used) / mac_pj_45nm(pe)
 
 
 def unit_energy_pj(arch: ArchSpec, op: HwOp) -> float:

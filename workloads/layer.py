@@ -105,7 +105,9 @@ class Layer(Window):
         return {"N": self.N, "K": self.K, "C": self.C, "P": self.P, "Q": self.Q, "R": self.R,
                 "S": self.S, "H": self.H, "W": self.W, "stride": self.stride,
                 "padding": self.padding, "groups": self.groups, **self.window_shape(),
-                **({"op": self.op} if self.op else {})}
+                **({"op": self.op} if self.op else {}),
+                **{width: getattr(self, width) for width in ("ifmap_bits", "weight_bits")
+                   if getattr(self, width) is not None}}
 
 
 def out_size(size: int, kernel: int, stride: int, padding: int) -> int:
