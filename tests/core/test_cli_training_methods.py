@@ -47,7 +47,7 @@ def test_sparse_update_with_a_policy_file(tmp_path):
     (["--method", "comet", "--compress-ratio", "0"], "--compress-ratio must be a positive number"),
     (["--method", "comet", "--train-blocks", "2"], "--train-blocks is not an option of method"),
     (["--method", "mobiletl", "--train-blocks", "0"], "--train-blocks must be a positive"),
-    (["--method", "sparse_update", "--train-policy", "missing.yaml"], "cannot read it"),
+    (["--method", "sparse_update", "--train-policy", "missing.yaml"], "does not exist"),
 ])
 def test_bad_training_input_is_one_line_and_exit_2(tmp_path, capsys, extra, message):
     code, _ = _run(tmp_path, "bad", *extra)

@@ -130,7 +130,7 @@ def test_sparse_update_partial_layer_and_memory(tmp_path):
     ("last: -1\n", "`last` must be a non-negative integer"),
     ("layers: {c3: 2}\n", "the fraction updated must be in (0, 1]"),
     ("bogus: 1\n", "a policy is a mapping"),
-    ("last: [\n", "malformed YAML"),
+    ("last: [\n", "is not valid YAML at line 2"),
 ])
 def test_sparse_update_bad_policies(tmp_path, text, message):
     policy = tmp_path / "p.yaml"

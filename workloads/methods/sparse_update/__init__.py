@@ -27,9 +27,8 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
-
 from dlaforge.errors import SpecError
+from dlaforge.inputs import load_yaml
 from dlaforge.workloads.training import has_weights
 from dlaforge.workloads.method_options import MethodOption
 from dlaforge.workloads.training_methods import TrainingMethod
@@ -42,12 +41,7 @@ DEFAULT_POLICY = {"last": 4}
 def read_policy(path) -> dict:
     """The policy YAML at `path` as {"last": k, "layers": {name: fraction}} (SpecError)."""
     where = f"--train-policy {path}"
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise SpecError(f"{where}: cannot read it ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{where}: malformed YAML ({str(exc).splitlines()[0]})") from None
+    data = load_yaml(Path(path), "--train-policy")
     if not isinstance(data, dict) or not data or set(data) - {"last", "layers"}:
         raise SpecError(f"{where}: a policy is a mapping with `last: k` and/or "
                         f"`layers: {{name: fraction}}`")
