@@ -40,7 +40,8 @@ from dlaforge.workloads.methods.winograd import reference as winograd_ref
 from dlaforge.workloads.methods.xnor import reference as xnor_ref
 from dlaforge.workloads.methods import METHODS as REGISTERED
 from dlaforge.workloads.methods.common import keeps_full_precision
-from dlaforge.workloads.networks import load_network
+from dlaforge.workloads.layer import conv
+from dlaforge.workloads.networks import Network, load_network
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "_work" / "methods"
@@ -189,7 +190,8 @@ def claims(runs) -> list[str]:
 def second_wave_claims(runs) -> list[str]:
     """The second wave's derivable claims (issue 18): AdderNet's adder layers multiply nothing,
     BWN's binarized weights are 32x smaller than fp32, kernel segregation does stride² fewer
-    multiplies on a transposed conv, GhostNet 1.0x is 141 M MACs."""
+    multiplies on a transposed conv, Bit Fusion runs 4x (16x) the products at 4 (2) bits,
+    GhostNet 1.0x is 141 M MACs."""
     lines = []
     for base in BASES:
         for net in CLASSIFIERS:
@@ -220,6 +222,15 @@ def second_wave_claims(runs) -> list[str]:
                          f"{layer.stride ** 2}x | {base}, dcgan {layer.name} | {ratio:.2f}x "
                          f"({plain.stats.ops['mult']:,} / {seg.stats.ops['mult']:,}) | "
                          f"{_verdict(ratio, layer.stride ** 2)} |")
+    wide = conv("layer4_like", 512, 512, 7, R=3, padding=1)
+    compute = {bits: dlaforge.simulate("tpu_like_bitfusion", Network(f"w{bits}", (
+        replace(wide, weight_bits=bits, ifmap_bits=bits),)), method="bitfusion")
+        .totals.compute_cycles for bits in (8, 4, 2)}
+    for bits, paper in ((4, 4), (2, 16)):
+        ratio = compute[8] / compute[bits]
+        lines.append(f"| bitfusion: throughput at {bits} bits against 8 | {paper}x | "
+                     f"tpu_like_bitfusion, a 512-channel 3x3 layer at 7x7 | {ratio:.2f}x "
+                     f"compute cycles | {_verdict(ratio, paper)} |")
     macs = load_network("ghostnet").macs
     lines.append(f"| ghostnet (the preset): GhostNet 1.0x MACs | 141 M | ghostnet | "
                  f"{macs / 1e6:.1f} M | {_verdict(macs, 141e6, 0.01)} |")
