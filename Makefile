@@ -82,6 +82,7 @@ bench: $(STAMP) tools
 	$(PY) bench/bench_analytical.py
 	$(PY) bench/validate_eyeriss.py
 	$(PY) bench/bench_methods.py
+	$(PY) bench/bench_papers.py         # the seeds' system claims on archs modelled on their hardware (bench/papers/)
 	$(PY) bench/bench_cycle.py          # SCALE-Sim itself: about 15 minutes
 	$(PY) bench/scalesim_differential.py
 	$(PY) bench/bench_rtl.py
