@@ -6,8 +6,8 @@ column loop q sits directly inside p (program.nest_order). The dataflows share e
 the array's buffer accesses.
 
 Counters (exact; tests/sim/test_controller_models.py holds them equal to the timing model,
-sim/cycle/controller_timing.py). Per loop order an operand's tile is brought in `_fetches`
-times, every distinct tile equally often (analytical.py's reuse rule), so
+sim/cycle/controller_timing.py). Per loop order every distinct tile of an operand is brought in
+equally often, `_reuse` times (analytical.py's reuse rule), so
 - ifmap / weight buffer writes = reuse x the distinct tiles' elements (ifmap: the rows each
   p-tile reads, clipped to the image, x the columns each q-tile holds (program.cols_read) x
   C);
@@ -40,7 +40,6 @@ still held by a previous request when a job starts (but after a write-back).
 from __future__ import annotations
 
 import functools
-import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -163,21 +162,18 @@ def _pixel_blocks(pt, p_last, tp, qt, q_last, tq, lanes):
             + (tq - 1) * ceil_div(p_last * qt, lanes) + ceil_div(p_last * q_last, lanes))
 
 
-def _fetches(order: str, trips: dict, relevant: str, more: dict | None = None,
-             outer: list | None = None):
-    """How many times an operand depending on loops `relevant` is brought in over the tile
-    sequence of `order` (once per run of tiles with equal indices along those loops): the
-    product of the trips of the loops from the outermost down to the innermost relevant one
-    with more than one trip (1 where there is none). `more` ({loop: trips > 1}) and `outer`
-    (those products down to each loop of `order`) are computed here unless given (the
-    operands of one order share them)."""
-    more = {x: trips[x] > 1 for x in order} if more is None else more
-    if outer is None:
-        outer = list(itertools.accumulate((trips[x] for x in order), np.multiply))
-    count = 1
-    for i, loop in enumerate(order):        # an inner loop's product replaces an outer one's
+def _reuse(order: str, trips: dict, relevant: str, more: dict):
+    """How many times each distinct tile of an operand depending on loops `relevant` is brought
+    in over the tile sequence of `order` (once per run of tiles with equal indices along those
+    loops): the product of the trips of the loops it does not depend on that sit outside its
+    innermost relevant loop with more than one trip (1 where there is none). `more` is
+    {loop: trips > 1}."""
+    count, outside = 1, 1
+    for loop in order:          # an inner relevant loop's product replaces an outer one's
         if loop in relevant:
-            count = np.where(more[loop], outer[i], count)
+            count = np.where(more[loop], outside, count)
+        else:
+            outside = outside * trips[loop]
     return count
 
 
@@ -213,8 +209,6 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
         _edge(shape.K, kt), _edge(shape.C, ct), _edge(shape.P, pt), _edge(shape.Q, qt))
     trips = {"n": np.int64(shape.N), "k": tk, "c": tc, "p": tp, "q": tq}
     operands = (("ifmap", "ncpq"), ("weight", "kc"), ("ofmap", "nkpq"))
-    tiles = {name: functools.reduce(np.multiply, [trips[x] for x in loops])
-             for name, loops in operands}
     k_blocks = (tk - 1) * ceil_div(kt, cols) + ceil_div(k_last, cols)     # sum_k ceil(k/cols)
     c_blocks = (tc - 1) * ceil_div(ct, rows) + ceil_div(c_last, rows)
     pixels = shape.P * shape.Q
@@ -256,11 +250,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     by_order, params_by_nest = {}, {}
     for order in orders:
         nest = program.nest_order(order)
-        outer = list(itertools.accumulate((trips[x] for x in nest), np.multiply))
-        # how many times each distinct tile is brought in: a whole number, the fetches
-        # being the trips of every loop down to the innermost relevant one that moves
-        reuse = {name: _fetches(nest, trips, loops, more, outer) // tiles[name]
-                 for name, loops in operands}
+        reuse = {name: _reuse(nest, trips, loops, more) for name, loops in operands}
         ifmap_el = reuse["ifmap"] * distinct["ifmap"]
         weight_el = reuse["weight"] * distinct["weight"]
         spill = (reuse["ofmap"] - 1) * outputs
@@ -270,7 +260,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
             no_c = nest.replace("c", "")
             if no_c not in params_by_nest:
                 params_by_nest[no_c] = (REQUANT_PIECES * shape.K
-                                        * (_fetches(no_c, trips, "k", more) // tk))
+                                        * _reuse(no_c, trips, "k", more))
             params = params_by_nest[no_c]
         by_order[order] = {
             "busy_cycles": same["busy_cycles"],
