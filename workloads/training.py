@@ -56,8 +56,8 @@ The backward ops and the update take the weights' and activations' widths from t
 arch's native widths unless the layer gives its own), whatever method runs the forward. A
 training method (gradient_filter, sparse_update, mobiletl, comet) changes the iteration through
 its hooks (workloads/training_methods.py): which weights are trained, the ops of a layer's
-backward, what the forward keeps for it; SmartDeal's training mode (decomposed weights) is not
-modelled. On a 2-bit array (the PalQuant presets) a 16-bit gradient is 8 slices.
+backward, what the forward keeps for it; SmartDeal's training mode keeps the weights decomposed
+(workloads/methods/smartdeal/training.py). On a 2-bit array (the PalQuant presets) a 16-bit gradient is 8 slices.
 
 A training `VectorOp` mixes widths (8-bit weights, 16-bit gradients, 32-bit state), so it
 counts its DRAM traffic in bytes (`bits` = 8, elements = bytes).

@@ -28,7 +28,7 @@ import math
 
 from .layer import Layer
 from .training import (NO_SAVED_INPUT, Training, activation_bits, has_weights,
-                       needs_input_gradient, weight_elements)
+                       needs_input_gradient)
 from .vector_ops import TWO_INPUTS
 
 
@@ -99,8 +99,9 @@ def memory_steps(layers, weight_bits: list[int], arch,
 
     if training is None:
         return [{"forward": parts(0, 0, i + o)} for i, o in zip(ins, outs)]
-    trained = training.hooks.trained_parts(layers)
-    params = sum(weight_elements(part) for part in trained if part is not None)
+    hooks = training.hooks
+    trained = hooks.trained_parts(layers)
+    params = sum(hooks.trained_parameters(layer, part) for layer, part in zip(layers, trained))
     state = _bytes(params * (training.grad_bits + training.state_copies * training.state_bits))
     dx = needs_input_gradient(layers, trained)
     kept = kept_bytes(layers, arch, training)
@@ -110,8 +111,11 @@ def memory_steps(layers, weight_bits: list[int], arch,
         held += kept[k]
         dy = _bytes(output_elements(layer) * training.grad_bits)
         dxb = _bytes(input_elements(layer) * training.grad_bits) if dx[k] else 0
+        scratch = _bytes(hooks.backward_scratch_bits(layer, trained[k], arch, training)) \
+            if trained[k] is not None else 0
         # a layer below everything trained has no backward step
-        backward = parts(state, held, dy + dxb) if trained[k] is not None or dx[k] else None
+        backward = parts(state, held, dy + dxb + scratch) \
+            if trained[k] is not None or dx[k] else None
         steps.append({"forward": forward, "backward": backward})
     return steps
 

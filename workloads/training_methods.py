@@ -15,7 +15,12 @@ so no list of method names is kept here or there:
 - `backward(layer, part, arch, training, input_gradient)`: the layer's backward ops
   [(phase, op)] (phases "dX", "dW", "update");
 - `kept_bits(layer, part, arch, training)`: the bits the layer keeps for its backward, asked
-  for the layers that keep something (training_memory.keeps_input).
+  for the layers that keep something (training_memory.keeps_input);
+- `trained_parameters(layer, part)`: how many trained parameters `part` has, each with a
+  gradient and the optimizer's state resident (training_memory): its weights by default;
+  SmartDeal's B entries and Ce nonzeros;
+- `backward_scratch_bits(layer, part, arch, training)`: bits the layer's backward step holds
+  besides dY and dX (0 by default; SmartDeal's dense dW before it is reduced to dB and dCe).
 
 A method's options (`--filter-patch`, `--train-policy`, `--train-blocks`,
 `--compress-ratio`) are declared once, as its family's `OPTIONS` (workloads/method_options.py);
@@ -33,7 +38,7 @@ from dlaforge.errors import SpecError
 
 from .layer import Layer
 from .method_options import option_flag, options_of
-from .training import has_weights, plain_backward
+from .training import has_weights, plain_backward, weight_elements
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,12 @@ class TrainingMethod:
     def kept_bits(self, layer: Layer, part, arch, training) -> int:
         from .training_memory import kept_input_bits
         return kept_input_bits(layer, part, arch)
+
+    def trained_parameters(self, layer: Layer, part) -> int:
+        return 0 if part is None else weight_elements(part)
+
+    def backward_scratch_bits(self, layer: Layer, part, arch, training) -> int:
+        return 0
 
 
 def training_hooks(method: str, options: dict) -> TrainingMethod:

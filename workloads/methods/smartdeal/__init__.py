@@ -9,6 +9,10 @@ bits + one bitmap bit per Ce entry + 8-bit B and its exponent per filter; DRAM m
 instead of the int8 weights (`dram_scale` of the weights). The rebuild engine shifts one B row
 per nonzero Ce entry (3 shifts) and adds the rows of each Ce row together; it rebuilds each
 weight once per layer (refetches of weights by the mapping are not charged again).
+
+Under `--phase train` the weights stay decomposed through the iteration: `TRAINING`
+(smartdeal/training.py) prices the rebuild for dX, dB and Ce's masked gradient through the
+rebuild, and an update of B and Ce's nonzeros only.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from .. import Method, baseline
+from .training import SmartDealTraining
 
 SAMPLE_FILTERS = 32
 
@@ -45,6 +50,8 @@ def transform(layer, arch) -> list:
     return [replace(op, ops=ops, weight_storage_bits=storage,
                     dram_scale={"weight": storage / (op.weight_elements * op.weight_bits)})]
 
+
+TRAINING = SmartDealTraining
 
 METHODS = (Method(name="smartdeal", transform=transform, pe_kinds=("mac",),
                   units=("smartdeal_rebuild",),
