@@ -51,6 +51,7 @@ class Layer(Window):
     pads: tuple | None = None       # (top, left, bottom, right) (None: `padding` all round)
     dilation: tuple = (1, 1)        # (rows, cols)
     op: str | None = None           # a vector layer's operator
+    bias: bool | None = None        # None: a layer with weights has one (training prices it)
 
     def __post_init__(self):
         where = f"layer {self.name!r}"
@@ -64,6 +65,8 @@ class Layer(Window):
                 positive_int(getattr(self, name), f"{where}: {name}")
         if self.C % self.groups or self.K % self.groups:
             raise SpecError(f"{where}: groups={self.groups} must divide C={self.C} and K={self.K}")
+        if self.bias and self.kind in ("vector", "matmul"):
+            raise SpecError(f"{where}: a {self.kind} layer has no weights, hence no bias")
         if (self.kind == "vector") != (self.op is not None):
             raise SpecError(f"{where}: a vector layer needs `op` (its operator), and only a "
                             f"vector layer has one")
@@ -106,6 +109,7 @@ class Layer(Window):
                 "S": self.S, "H": self.H, "W": self.W, "stride": self.stride,
                 "padding": self.padding, "groups": self.groups, **self.window_shape(),
                 **({"op": self.op} if self.op else {}),
+                **({"bias": self.bias} if self.bias is not None else {}),
                 **{width: getattr(self, width) for width in ("ifmap_bits", "weight_bits")
                    if getattr(self, width) is not None}}
 

@@ -62,7 +62,15 @@ backward, what the forward keeps for it; SmartDeal's training mode keeps the wei
 A training `VectorOp` mixes widths (8-bit weights, 16-bit gradients, 32-bit state), so it
 counts its DRAM traffic in bytes (`bits` = 8, elements = bytes).
 
-Biases are not priced; nor are the labels' reads.
+Biases (a layer with weights has one unless it says `bias=False`, workloads/layer.py; the
+presets do not say: their convs are the deployed form, batch norm folded into a weight and a
+bias): under train, a trained part's K biases get their gradient dBias = the sum of dY over
+N·P·Q per output channel (a vector-unit op reading dY, K·(N·P·Q - 1) adds, phase "dW") and
+their own update (phase "update", the optimizer's operations per bias); they are stored at the
+array's psum width (32 bits on the int8 presets), their gradients and state as the weights'.
+Both are added by `iteration_ops` for every training method (`bias_ops`), whatever its hooks
+do with the weights. The forward's bias add is part of the output stage and is not priced
+(inference prices no bias either); nor are the labels' reads.
 """
 
 from __future__ import annotations
@@ -149,6 +157,16 @@ def weight_elements(layer: Layer) -> int:
     return layer.K * (layer.C // layer.groups) * layer.R * layer.S if has_weights(layer) else 0
 
 
+def has_bias(layer: Layer) -> bool:
+    """Whether `layer` has a bias: a layer with weights unless it says `bias=False`."""
+    return has_weights(layer) and layer.bias is not False
+
+
+def bias_elements(part) -> int:
+    """The biases of a trained `part` (None: none): one per output channel."""
+    return part.K if part is not None and has_bias(part) else 0
+
+
 def activation_bits(layer: Layer, arch) -> int:
     return layer.ifmap_bits or arch.pe_array.ifmap_bits
 
@@ -172,7 +190,8 @@ def iteration_ops(layers, forward: list, arch, training: Training) -> list:
     return [[("forward", op)
              for op in ops + hooks.forward_ops(layer, part, arch, training, need)]
             + ([("loss", loss_op(layer, arch, training))] if i == last else [])
-            + hooks.backward(layer, part, arch, training, need)
+            + with_biases(hooks.backward(layer, part, arch, training, need),
+                          bias_ops(layer, part, arch, training))
             for i, (layer, ops, part, need) in enumerate(
                 zip(layers, forward, trained, needs_input_gradient(layers, trained)))]
 
@@ -184,7 +203,9 @@ def backward_ops(layer: Layer, arch, training: Training, input_gradient: bool,
     matmul's second input gradient is its "dW": dB), then its "update"."""
     loss = [("loss", loss_op(layer, arch, training))] if last else []
     part = layer if has_weights(layer) else None
-    return loss + training.hooks.backward(layer, part, arch, training, input_gradient)
+    return loss + with_biases(training.hooks.backward(layer, part, arch, training,
+                                                      input_gradient),
+                              bias_ops(layer, part, arch, training))
 
 
 def plain_backward(layer: Layer, part, arch, training: Training, input_gradient: bool,
@@ -320,6 +341,36 @@ def loss_op(layer: Layer, arch, training: Training) -> VectorOp:
                     write_elements=_bytes(rows * L * training.grad_bits), bits=8,
                     ops={"max": rows * (L - 1), "add": rows * (3 * L - 1), "exp": rows * L,
                          "div": rows * L})
+
+
+def bias_ops(layer: Layer, part, arch, training: Training) -> list:
+    """[(phase, op)] of the biases of `layer`'s trained `part` (module doc): dBias, the sum of
+    dY over N·P·Q per channel ("dW"), and their update ("update"); none without a bias."""
+    n = bias_elements(part) if has_weights(layer) else 0
+    if not n:
+        return []
+    rows = layer.N * layer.P * layer.Q
+    g = training.grad_bits
+    per_bias, copies = OPTIMIZERS[training.optimizer]
+    bits, state = arch.pe_array.psum_bits, copies * training.state_bits
+    grad = VectorOp(name=f"{layer.name}.dBias", op="reduce_sum",
+                    read_elements=_bytes(n * rows * g), write_elements=_bytes(n * g), bits=8,
+                    ops={"add": n * (rows - 1)})
+    update = VectorOp(name=f"{layer.name}.bias_update", op=f"update_{training.optimizer}",
+                      read_elements=_bytes(n * (bits + g + state)),
+                      write_elements=_bytes(n * (bits + state)), bits=8,
+                      ops={name: k * n for name, k in per_bias.items()})
+    return [("dW", grad), ("update", update)]
+
+
+def with_biases(backward: list, biases: list) -> list:
+    """`backward` with each of `biases` (phase, op) placed after the last op of its phase (at
+    the end when there is none), so that a layer's phases stay grouped."""
+    out = list(backward)
+    for phase, op in biases:
+        at = max((i + 1 for i, (p, _) in enumerate(out) if p == phase), default=len(out))
+        out.insert(at, (phase, op))
+    return out
 
 
 def update_op(layer: Layer, arch, training: Training) -> VectorOp:

@@ -18,8 +18,16 @@ a two-input element-wise op's operands, a matmul's second operand too).
   of all. A training method (workloads/training_methods.py) says which weights are trained
   (only those have gradients and state; nothing below the first trained layer keeps an input)
   and how many bits each layer keeps for its backward (a pooled, masked or compressed input).
-  Layers are taken in the network's order, a tensor read by two layers (a residual
-  block's input) is kept once per reader, and the loss's own buffers are not counted.
+  A layer with a bias (workloads/training.py: `has_bias`) stores it at the array's psum
+  width beside the weights, and a trained part's biases have gradients and state as its
+  weights do (inference counts no bias: it prices none). A method may count its trained
+  parameters its own way (`trained_parameters`: SmartDeal's B and Ce nonzeros) and hold a
+  transient tensor in a layer's backward step (`backward_scratch_bits`: its dense dW).
+  Layers are taken in the network's order, and the loss's own buffers are not counted. A
+  tensor read by two layers (a residual block's input, read by its first conv and by the
+  downsample or the addition) is kept once per reader: a network is a list of layers
+  (workloads/networks), which says nothing of which layer produced which input, so two
+  readers of one tensor cannot be told from two tensors of the same size.
 """
 
 from __future__ import annotations
@@ -27,8 +35,8 @@ from __future__ import annotations
 import math
 
 from .layer import Layer
-from .training import (NO_SAVED_INPUT, Training, activation_bits, has_weights,
-                       needs_input_gradient)
+from .training import (NO_SAVED_INPUT, Training, activation_bits, bias_elements, has_bias,
+                       has_weights, needs_input_gradient)
 from .vector_ops import TWO_INPUTS
 
 
@@ -101,7 +109,11 @@ def memory_steps(layers, weight_bits: list[int], arch,
         return [{"forward": parts(0, 0, i + o)} for i, o in zip(ins, outs)]
     hooks = training.hooks
     trained = hooks.trained_parts(layers)
-    params = sum(hooks.trained_parameters(layer, part) for layer, part in zip(layers, trained))
+    params = sum(hooks.trained_parameters(layer, part) + bias_elements(part)
+                 for layer, part in zip(layers, trained))
+    # the biases, stored at the psum width, live beside the weights under train
+    weights = _bytes(sum(weight_bits) + arch.pe_array.psum_bits
+                     * sum(layer.K for layer in layers if has_bias(layer)))
     state = _bytes(params * (training.grad_bits + training.state_copies * training.state_bits))
     dx = needs_input_gradient(layers, trained)
     kept = kept_bytes(layers, arch, training)

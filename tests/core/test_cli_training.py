@@ -18,8 +18,10 @@ def test_simulate_train_writes_peak_memory_and_the_phase_ops(tmp_path, capsys):
     assert data["totals"]["peak_memory_bytes"] > 0
     assert all(layer["peak_memory_bytes"] > 0 for layer in data["layers"])
     assert data["totals"]["macs"] == 3 * (8 * 16 * 8 + 8 * 8 * 16) - 8 * 16 * 8
+    assert [o["op"] for o in data["layers"][1]["mapping"]["ops"]] == [   # biases: dBias, ...
+        "fc2", "fc2.loss", "fc2.dX", "fc2.dW", "fc2.dBias", "fc2.update", "fc2.bias_update"]
     assert [o["phase"] for o in data["layers"][1]["mapping"]["ops"]] == [
-        "forward", "loss", "dX", "dW", "update"]
+        "forward", "loss", "dX", "dW", "dW", "update", "update"]
     assert "fc2" in capsys.readouterr().out                        # the tables still print
     # a report of the saved training record says what it is
     assert main(["report", "--from-json", str(out), "--out", str(tmp_path / "rep"),

@@ -40,7 +40,8 @@ def test_sparse_update_with_a_policy_file(tmp_path):
                       str(tmp_path / "policy.yaml"))
     assert code == 0 and data["training"]["grad_bits"] == 8
     phases = [[o["phase"] for o in layer["mapping"]["ops"]] for layer in data["layers"]]
-    assert phases == [["forward"], ["forward", "loss", "dW", "update"]]
+    # dW and the update each followed by the biases' (dBias, bias_update)
+    assert phases == [["forward"], ["forward", "loss", "dW", "dW", "update", "update"]]
 
 
 @pytest.mark.parametrize("extra, message", [

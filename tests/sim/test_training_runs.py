@@ -69,11 +69,12 @@ def test_every_layer_kind_trains_on_the_models(model):
     train = dlaforge.simulate("edge_tiny", net, model=model, phase="train", optimizer="adam")
     assert train.totals.macs == 3 * infer.totals.macs - net.layers[0].macs
     phases = {layer.name: [o["phase"] for o in layer.mapping["ops"]] for layer in train.layers}
-    assert phases["c1"] == ["forward", "dW", "update"]
+    # dW and the update each followed by the biases' (dBias, bias_update)
+    assert phases["c1"] == ["forward", "dW", "dW", "update", "update"]
     assert phases["r1"] == ["forward", "dX"] and phases["add"] == ["forward", "dX"]
     assert phases["scores"] == ["forward", "dX", "dW"]            # dA, dB; no weights
-    assert phases["up"] == ["forward", "dX", "dW", "update"]
-    assert phases["fc"] == ["forward", "loss", "dX", "dW", "update"]
+    assert phases["up"] == ["forward", "dX", "dW", "dW", "update", "update"]
+    assert phases["fc"] == ["forward", "loss", "dX", "dW", "dW", "update", "update"]
     assert train.totals.cycles > 2 * infer.totals.cycles
     assert train.totals.energy_breakdown_pj["units"] > infer.totals.energy_breakdown_pj.get(
         "units", 0)                                               # the updates, the vector dX

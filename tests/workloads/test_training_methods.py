@@ -74,8 +74,9 @@ def test_gradient_filter_keeps_x_pooled():
     layers = [conv("c", 4, 8, 10), linear("fc", 800, 10)]
     weights = [8 * 4 * 9 * 8, 800 * 10 * 8]
     training = Training(method="gradient_filter")
-    params = 8 * 4 * 9 + 800 * 10
-    static = params + params * (16 + 32) // 8
+    params, biases = 8 * 4 * 9 + 800 * 10, 8 + 10
+    # weights, the biases (32-bit), the gradients and momentum of both
+    static = params + biases * 4 + (params + biases) * (16 + 32) // 8
     kept_c = math.ceil(4 * 3 * 3 * 12 / 8)                          # pooled X of c
     kept_fc = 800                                                   # fc's input, int8
     fc_bwd = static + kept_c + kept_fc + 10 * 2 + 800 * 2           # + dY and dX of fc
@@ -96,12 +97,13 @@ def test_sparse_update_default_policy_stops_the_backward(tmp_path):
     training, ops = iteration(layers, EDGE, "sparse_update")
     assert training.grad_bits == 8                                  # int8 training
     # last: 4 -> every layer; a policy of the last 2 prunes c1 and c2 entirely
-    assert [p for p, _ in ops[1]] == ["forward", "dX", "dW", "update"]
+    # each of dW and the update followed by the biases' (dBias, bias_update)
+    assert [p for p, _ in ops[1]] == ["forward", "dX", "dW", "dW", "update", "update"]
     policy = tmp_path / "p.yaml"
     policy.write_text("last: 2\n")
     _, ops = iteration(layers, EDGE, "sparse_update", train_policy=str(policy))
     assert [p for p, _ in ops[0]] == [p for p, _ in ops[1]] == ["forward"]
-    assert [p for p, _ in ops[2]] == ["forward", "dW", "update"]   # no dX below c3
+    assert [p for p, _ in ops[2]] == ["forward", "dW", "dW", "update", "update"]  # no dX
     # int8: no slices on the int8 array: dW's PE MACs are the forward's MACs
     assert pe_macs(ops[2], "dW") == layers[2].macs
     assert pe_macs(ops[3], "dX") == pe_macs(ops[3], "dW") == layers[3].macs
@@ -118,7 +120,8 @@ def test_sparse_update_partial_layer_and_memory(tmp_path):
     assert pe_macs(ops[2], "dW") == layers[2].macs // 2
     assert named(ops[2], ".update").ops == {"mult": 2 * 8 * 8 * 9, "add": 2 * 8 * 8 * 9}
     weights = [layer.K * layer.C * layer.R * layer.S * 8 for layer in layers]
-    static = sum(weights) // 8 + 8 * 8 * 9 * (8 + 32) // 8
+    # every layer's biases (8 + 8 + 16 + 10, 32-bit); c3's 8 trained filters and 8 biases
+    static = sum(weights) // 8 + 42 * 4 + (8 * 8 * 9 + 8) * (8 + 32) // 8
     kept_c3 = 8 * 64                                                 # c3's input, int8
     fc_bwd = static + kept_c3 + 10 + 16 * 64                        # dY, dX of fc (8 bit)
     peaks = peak_memory(layers, weights, EDGE, training)
@@ -159,7 +162,7 @@ def test_mobiletl_fine_tunes_the_top_blocks_with_masks():
     training, ops = iteration(layers, EDGE, "mobiletl", train_blocks=1)
     first = 7                                                        # block1.expand
     assert all(p == "forward" for o in ops[:first] for p, _ in o)    # nothing below: no work
-    assert [p for p, _ in ops[first]] == ["forward", "dW", "update"]
+    assert [p for p, _ in ops[first]] == ["forward", "dW", "dW", "update", "update"]
     relu = named(ops[first + 1], ".dX")                              # mask + dY read
     assert relu.read_elements == 16 * 64 * 16 // 8 + 16 * 64 // 8
     assert named(ops[first + 3], ".dX").read_elements == 16 * 64 * 16 // 8   # bn: dY only
@@ -167,7 +170,9 @@ def test_mobiletl_fine_tunes_the_top_blocks_with_masks():
                 if layer.kind != "vector" else 0) for layer in layers]
     peaks = peak_memory(layers, weights, EDGE, training)
     trained = sum(weights[first:]) // 8                              # int8: one byte each
-    static = sum(weights) // 8 + trained * (16 + 32) // 8
+    biases = sum(layer.K for layer in layers if layer.kind != "vector")      # 32-bit each
+    trained_biases = 16 + 16 + 8 + 10                                # block1's layers, fc
+    static = sum(weights) // 8 + biases * 4 + (trained + trained_biases) * (16 + 32) // 8
     kept = [8 * 64, 16 * 64 // 8, 16 * 64, 0, 16 * 64 // 8, 16 * 64]   # block1's kept bytes
     # the fc's backward step holds every kept input, its dY and its dX
     assert peaks[-1] == static + sum(kept) + 8 * 64 + 10 * 2 + 8 * 64 * 2
@@ -177,7 +182,7 @@ def test_mobiletl_without_enough_blocks_fine_tunes_from_the_first():
     layers = [conv("stem", 3, 8, 8)] + _irb(0, 8, 16, 8) + [linear("fc", 8 * 64, 10)]
     _, ops = iteration(layers, EDGE, "mobiletl", train_blocks=3)
     assert [p for p, _ in ops[0]] == ["forward"]                     # the stem stays frozen
-    assert [p for p, _ in ops[1]] == ["forward", "dW", "update"]     # block0.expand
+    assert [p for p, _ in ops[1]] == ["forward", "dW", "dW", "update", "update"]  # expand
     _, ops = iteration(_net(), EDGE, "mobiletl")                    # no block: all of it
     _, plain = iteration(_net(), EDGE, "baseline")
     assert ops == plain

@@ -130,7 +130,11 @@ def test_dx_and_dw_ops_compute_the_defined_gradients(C, K, H, R, stride, padding
     dx = _run_dx(layer, ops["dX"], dy, w)
     np.testing.assert_allclose(dx, dx_ref, atol=1e-9)
     # dW: the GEMM dY (K/g rows x g·N·P·Q) by X's windows, C·R·S outputs, in g groups
-    (dw_op,) = ops["dW"]
+    dw_op, dbias = ops["dW"]                        # the weights' GEMM, then the biases'
+    # dBias = the sum of dY over N·P·Q per output channel: adds on the vector unit
+    assert dbias.ops == {"add": K * (N * layer.P * layer.Q - 1)}
+    assert dbias.read_elements == N * K * layer.P * layer.Q * 16 // 8
+    assert dbias.write_elements == K * 16 // 8
     assert (dw_op.P, dw_op.K, dw_op.C // 2, dw_op.groups) == (K // groups, C * R * R,
                                                               groups * N * layer.P * layer.Q,
                                                               groups)
@@ -163,12 +167,16 @@ def test_first_weighted_layer_has_no_input_gradient():
     layers = [vector("norm", "relu", 3, 8, 8), conv("c1", 3, 8, 8), vector("r", "relu", 8, 8, 8),
               conv("c2", 8, 8, 8)]
     assert needs_input_gradient(layers) == [False, False, True, True]
-    assert [p for p, _ in backward_ops(layers[1], EDGE, Training(), False)] == ["dW", "update"]
+    # dW and the weights' update, each followed by the biases' (dBias, bias_update)
+    assert [op.name for _, op in backward_ops(layers[1], EDGE, Training(), False)] == [
+        "c1.dW", "c1.dBias", "c1.update", "c1.bias_update"]
 
 
 def test_linear_and_matmul_backward_are_gemms_with_the_forwards_macs():
     fc = linear("fc", 64, 10, N=4)
-    ops = dict(backward_ops(fc, EYERISS, Training(optimizer="adam"), True))
+    ops = {}
+    for phase, op in backward_ops(fc, EYERISS, Training(optimizer="adam"), True):
+        ops.setdefault(phase, op)                   # the weights' op of each phase
     assert ops["dX"].pe_macs == ops["dW"].pe_macs == fc.macs
     assert (ops["dW"].P, ops["dW"].C, ops["dW"].K) == (10, 4, 64)    # dYᵀ X: 10 x 4 by 4 x 64
     update = ops["update"]
@@ -177,6 +185,13 @@ def test_linear_and_matmul_backward_are_gemms_with_the_forwards_macs():
     assert update.bits == 8 and update.read_elements == 640 * (16 + 16 + 64) // 8
     assert update.write_elements == 640 * (16 + 64) // 8
     assert update.ops == {"mult": 6 * 640, "add": 4 * 640, "sqrt": 640, "div": 640}
+    # the 10 biases at the psum width (16 bits on eyeriss_like), their own Adam step; dBias
+    # sums 4 rows of dY
+    bias = {op.name: op for _, op in backward_ops(fc, EYERISS, Training(optimizer="adam"), True)}
+    assert bias["fc.dBias"].ops == {"add": 10 * 3}
+    assert bias["fc.bias_update"].read_elements == 10 * (16 + 16 + 64) // 8
+    assert bias["fc.bias_update"].write_elements == 10 * (16 + 64) // 8
+    assert bias["fc.bias_update"].ops == {"mult": 60, "add": 40, "sqrt": 10, "div": 10}
     mm = matmul("scores", P=16, C=8, K=16, N=2)
     phases = backward_ops(mm, EYERISS, Training(), True)
     assert [p for p, _ in phases] == ["dX", "dW"]                    # dA, dB; no update
@@ -188,7 +203,7 @@ def test_linear_and_matmul_backward_are_gemms_with_the_forwards_macs():
 def test_the_loss_is_a_softmax_cross_entropy_on_the_last_layer():
     fc = linear("fc", 64, 10, N=4)
     phases = backward_ops(fc, EDGE, Training(), True, last=True)
-    assert [p for p, _ in phases] == ["loss", "dX", "dW", "update"]
+    assert [p for p, _ in phases] == ["loss", "dX", "dW", "dW", "update", "update"]
     loss = phases[0][1]
     # 4 rows of 10 logits (8-bit) in, 4 x 10 16-bit dY out, in bytes
     assert (loss.read_elements, loss.write_elements, loss.bits) == (40, 80, 8)
@@ -208,7 +223,8 @@ def test_peak_memory_against_a_hand_count():
     # inference: the weights (5,336 B) and the largest input + output pair (relu: 512 + 512)
     assert peak_memory(layers, weights, EDGE, None) == [5336 + 192 + 512, 5336 + 1024,
                                                         5336 + 512 + 10]
-    static = 5336 + 5336 * (16 + 32) // 8             # weights, gradients, momentum
+    # weights and biases (8 + 10, 32-bit: 72 B), the gradients and momentum of both (5,354)
+    static = 5336 + 72 + 5354 * (16 + 32) // 8
     # kept for the backward: the conv's input (192 B), the relu's (512), the fc's (512)
     conv_fwd, conv_bwd = static + 192 + 512, static + 192 + 8 * 64 * 2       # + dY, no dX
     relu_fwd, relu_bwd = static + 192 + 512 + 512, static + 704 + 1024 + 1024
@@ -216,8 +232,11 @@ def test_peak_memory_against_a_hand_count():
     assert peak_memory(layers, weights, EDGE, Training()) == [
         max(conv_fwd, conv_bwd), max(relu_fwd, relu_bwd), max(fc_fwd, fc_bwd)]
     adam = peak_memory(layers, weights, EDGE, Training(optimizer="adam"))
-    assert adam[1] == relu_bwd + 5336 * 32 // 8       # a second state copy
-    assert math.isclose(max(adam), relu_bwd + 5336 * 4)
+    assert adam[1] == relu_bwd + 5354 * 32 // 8       # a second state copy
+    assert math.isclose(max(adam), relu_bwd + 5354 * 4)
+    # a layer that says it has no bias
+    nobias = [Layer(**{**vars(layers[0]), "bias": False}), *layers[1:]]
+    assert peak_memory(nobias, weights, EDGE, Training())[1] == relu_bwd - 8 * (4 + 6)
 
 
 def test_a_phase_whose_taps_read_only_padding_has_no_op():

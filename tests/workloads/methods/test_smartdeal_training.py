@@ -55,7 +55,8 @@ def test_backward_and_update_of_the_decomposed_weights(optimizer):
     for i in (0, 2, 3):
         layer, nnz, rows, storage = layers[i], *counts(layers[i])
         phases = [p for p, _ in smart[i]]
-        assert phases[-3:] == ["dW", "dW", "update"]
+        assert [op.name for p, op in smart[i] if p in ("dW", "update")] == [
+            f"{layer.name}.{n}" for n in ("dW", "dCe_dB", "dBias", "update", "bias_update")]
         # the products on the array are the baseline's: dX on the rebuilt W, the dense dW
         for phase in ("dX", "dW"):
             assert sum(op.pe_macs for p, op in smart[i] if p == phase and isinstance(op, HwOp)) \
@@ -87,8 +88,10 @@ def test_training_memory_keeps_state_for_b_and_the_nonzeros_only():
     stored = [sum(op.weight_storage_bits for op in ops) for ops in forward]
     assert stored == [0 if layer.kind == "vector" else counts(layer)[2] for layer in layers]
     steps = memory_steps(layers, stored, EDGE, training)
+    biases = sum(layer.K for layer in layers if layer.kind != "vector")   # 32-bit, trained
     params = sum(counts(layer)[0] + 9 * layer.K for layer in layers if layer.kind != "vector")
-    static = math.ceil(sum(stored) / 8), math.ceil(params * (16 + 32) / 8)
+    static = math.ceil(sum(stored) / 8) + biases * 4, \
+        math.ceil((params + biases) * (16 + 32) / 8)
     for layer, step in zip(layers, steps):
         assert (step["forward"]["weights"], step["forward"]["gradients_state"]) == static
     base = memory_steps(layers, stored, EDGE, Training())
