@@ -33,7 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = (("--help",), ("list", "archs"), ("list", "networks"), ("list", "methods"),
-            ("list", "dataflows"), ("simulate", "--arch", "edge_tiny", "--network", "resnet18"))
+            ("list", "dataflows"), ("simulate", "--arch", "edge_tiny", "--network", "resnet18"),
+            ("simulate", "--arch", "tpu_like", "--network", "resnet18"))
 TARGETS = {"--help": 0.3, "list": 0.3, "simulate": 0.5}
 LAUNCH = "import sys; from dlaforge.cli import main; sys.exit(main())"
 # the baseline tree: drop the editable install's finder, which would import the current tree
