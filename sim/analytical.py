@@ -338,9 +338,10 @@ def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str, controller: bool = 
         else:
             break
         steps.append(Mapping(kt=kt, ct=ct, pt=pt, qt=qt))
-    grids = [mapping.as_grid(dataflow) for mapping in steps]
-    fit = np.flatnonzero(_fits_where(arch, op, {name: np.concatenate([g[name] for g in grids])
-                                                for name in grids[0]}, columns))
+    # the steps as one grid (Mapping.as_grid's form, one candidate per step)
+    grid = {name: np.array([getattr(mapping, name) for mapping in steps])
+            for name in steps[0].as_grid(dataflow)}
+    fit = np.flatnonzero(_fits_where(arch, op, grid, columns))
     if len(fit) == 0:
         raise _too_small(arch, op)
     return steps[fit[0]]
