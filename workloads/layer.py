@@ -65,6 +65,8 @@ class Layer(Window):
                 positive_int(getattr(self, name), f"{where}: {name}")
         if self.C % self.groups or self.K % self.groups:
             raise SpecError(f"{where}: groups={self.groups} must divide C={self.C} and K={self.K}")
+        if self.bias not in (None, True, False):
+            raise SpecError(f"{where}: bias must be true or false, not {self.bias!r}")
         if self.bias and self.kind in ("vector", "matmul"):
             raise SpecError(f"{where}: a {self.kind} layer has no weights, hence no bias")
         if (self.kind == "vector") != (self.op is not None):

@@ -246,3 +246,19 @@ def test_a_phase_whose_taps_read_only_padding_has_no_op():
     phases = axis_phases(4, 1, 3, 3, 1, 2)
     assert [(outputs, taps) for outputs, taps, *_ in phases] == [(2, 1), (1, 1)]
     assert all(crop + length <= 1 for *_, crop, length, _ in phases)
+
+
+def test_a_layer_says_whether_it_has_a_bias():
+    """Layer.bias: None (a layer with weights has one), False (none: no dBias, no update of
+    it); a layer without weights cannot have one."""
+    c = conv("c", 3, 8, 8)
+    named = [op.name for _, op in backward_ops(c, EDGE, Training(), False)]
+    assert named == ["c.dW", "c.dBias", "c.update", "c.bias_update"]
+    plain = Layer(**{**vars(c), "bias": False})
+    assert [op.name for _, op in backward_ops(plain, EDGE, Training(), False)] == [
+        "c.dW", "c.update"]
+    assert plain.shape()["bias"] is False and "bias" not in c.shape()
+    with pytest.raises(SpecError, match="a vector layer has no weights, hence no bias"):
+        Layer(**{**vars(vector("r", "relu", 8, 8, 8)), "bias": True})
+    with pytest.raises(SpecError, match="bias must be true or false, not 'yes'"):
+        Layer(**{**vars(c), "bias": "yes"})
