@@ -121,3 +121,24 @@ def test_storage_of_training_against_the_baseline():
     # the synthetic (untrained) Ce is nearly dense: the saving is the bitmap-and-code form
     # of the weights only, far below the paper's 10.56x after SmartDeal's training
     assert 1.0 < ratio < 1.2
+
+
+@pytest.mark.parametrize("model", ["analytical", "cycle"])
+def test_a_smartdeal_training_run_on_the_models(model):
+    """The nominal MACs of any training run; the rebuild unit works in the forward and again
+    for dX (a layer's dX ops rebuild its W once); the record stores the decomposed weights."""
+    import dlaforge
+    from dlaforge.workloads.networks import Network
+    layers = (conv("c1", 3, 8, 8), vector("r", "relu", 8, 8, 8), conv("c2", 8, 16, 8, stride=2),
+              linear("fc", 256, 10))
+    net = Network("t", layers)
+    infer = dlaforge.simulate("edge_tiny_smartdeal", net, method="smartdeal", model=model)
+    train = dlaforge.simulate("edge_tiny_smartdeal", net, method="smartdeal", model=model,
+                              phase="train")
+    assert train.totals.macs == 3 * infer.totals.macs - layers[0].macs
+    shifts = {layer.name: 3 * counts(layer)[0] for layer in layers if layer.kind != "vector"}
+    for layer in train.layers:
+        if layer.name in shifts:
+            rebuilds = 1 if layer.name == "c1" else 2          # c1 has no dX
+            assert layer.stats.ops["rebuild_shift"] == rebuilds * shifts[layer.name]
+    assert train.totals.weight_storage_bits == infer.totals.weight_storage_bits
