@@ -54,7 +54,7 @@ array thus costs twice the PE operations of the forward; on eyeriss_like (16-bit
 
 The backward ops and the update take the weights' and activations' widths from the layer (the
 arch's native widths unless the layer gives its own), whatever method runs the forward. A
-training method (gradient_filter, sparse_update, mobiletl, comet) changes the iteration through
+training method (gradient_filter, sparse_update, mobiletl, comet, smartdeal) changes the iteration through
 its hooks (workloads/training_methods.py): which weights are trained, the ops of a layer's
 backward, what the forward keeps for it; SmartDeal's training mode keeps the weights decomposed
 (workloads/methods/smartdeal/training.py). On a 2-bit array (the PalQuant presets) a 16-bit gradient is 8 slices.

@@ -1,7 +1,7 @@
 """The hooks through which a training method shapes one training iteration (`--phase train`).
 
 A method family with a training mode of its own (gradient_filter, sparse_update, mobiletl,
-comet) exports `TRAINING`, a subclass of `TrainingMethod`, from its
+comet, smartdeal) exports `TRAINING`, a subclass of `TrainingMethod`, from its
 `workloads/methods/<family>/__init__.py`; every other method trains as the baseline does
 (this class as it is). workloads/training.py's `iteration_ops` and
 workloads/training_memory.py's `peak_memory` call these hooks and nothing else of a method,
@@ -27,7 +27,9 @@ A method's options (`--filter-patch`, `--train-policy`, `--train-blocks`,
 the hooks get them in `options`, over their defaults, and an option the method does not take
 is refused. Under `--phase infer` a training method runs the baseline's forward: its
 transform is the baseline's, and what it changes happens in the backward (documented in
-README).
+README). SmartDeal is not training-only: its forward is its inference's, and its hooks keep
+the weights decomposed through the backward and the update. The biases of a trained part
+(workloads/training.py, `bias_ops`) are added by `iteration_ops` whatever the hooks do.
 """
 
 from __future__ import annotations

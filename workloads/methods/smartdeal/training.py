@@ -104,7 +104,7 @@ class SmartDealTraining(TrainingMethod):
             elif phase == "dW":
                 out.append((phase, op))
                 if part is not None:
-                    out.append(("dW", grad_op(part, training)))
+                    out.append(("dW", chain_op(part, training)))
             elif phase == "update":
                 out.append((phase, update_op(part, training)))
             else:
@@ -112,7 +112,7 @@ class SmartDealTraining(TrainingMethod):
         return out
 
 
-def grad_op(part, training) -> VectorOp:
+def chain_op(part, training) -> VectorOp:
     """dCe (masked) and dB from the dense dW (module doc)."""
     d, g = decomposed(part), training.grad_bits
     return VectorOp(name=f"{part.name}.dCe_dB", op="smartdeal_grad",
