@@ -14,7 +14,9 @@ The policy (`--train-policy FILE`, YAML): `last: k` updates the last k layers wi
 whole; `layers: {name: fraction}` names layers and the fraction of their output channels
 updated (1 = whole); both may be given. Without a file: `last: 4`.
 
-Left out: the biases the paper also updates (biases are not priced in this tool), the
+Left out: the bias-only update of the layers the policy does not name (the paper updates
+every layer's bias; here an updated part's bias gets its gradient and update,
+workloads/training.py `bias_ops`, and the others' none), the
 quantization-aware scaling of the gradients (one multiply per weight gradient), the policy
 search (the contribution analysis that picks the layers: the policy is given), and the
 operator reordering that frees each gradient right after its update (the memory model keeps
