@@ -186,14 +186,24 @@ def iteration_ops(layers, forward: list, arch, training: Training) -> list:
     method's, and the training method's own), then its backward (the loss with the last
     layer), as the training method (`training.hooks`) shapes them."""
     hooks, last = training.hooks, len(layers) - 1
-    trained = hooks.trained_parts(layers)
+    trained, biased, needs = trained_and_biased(layers, hooks)
     return [[("forward", op)
              for op in ops + hooks.forward_ops(layer, part, arch, training, need)]
             + ([("loss", loss_op(layer, arch, training))] if i == last else [])
             + with_biases(hooks.backward(layer, part, arch, training, need),
-                          bias_ops(layer, part, arch, training))
-            for i, (layer, ops, part, need) in enumerate(
-                zip(layers, forward, trained, needs_input_gradient(layers, trained)))]
+                          bias_ops(layer, bias_part, arch, training))
+            for i, (layer, ops, part, bias_part, need) in enumerate(
+                zip(layers, forward, trained, biased, needs))]
+
+
+def trained_and_biased(layers, hooks) -> tuple[list, list, list]:
+    """Per layer: the part whose weights get a gradient, the part whose biases do (the
+    training method's hooks), and whether its dX is computed (the backward reaches the lowest
+    layer with either)."""
+    trained = hooks.trained_parts(layers)
+    biased = hooks.bias_parts(layers, trained)
+    reach = [t if t is not None else b for t, b in zip(trained, biased)]
+    return trained, biased, needs_input_gradient(layers, reach)
 
 
 def backward_ops(layer: Layer, arch, training: Training, input_gradient: bool,

@@ -36,7 +36,7 @@ import math
 
 from .layer import Layer
 from .training import (NO_SAVED_INPUT, Training, activation_bits, bias_elements, has_bias,
-                       has_weights, needs_input_gradient)
+                       has_weights, trained_and_biased)
 from .vector_ops import TWO_INPUTS
 
 
@@ -108,14 +108,13 @@ def memory_steps(layers, weight_bits: list[int], arch,
     if training is None:
         return [{"forward": parts(0, 0, i + o)} for i, o in zip(ins, outs)]
     hooks = training.hooks
-    trained = hooks.trained_parts(layers)
-    params = sum(hooks.trained_parameters(layer, part) + bias_elements(part)
-                 for layer, part in zip(layers, trained))
+    trained, biased, dx = trained_and_biased(layers, hooks)
+    params = sum(hooks.trained_parameters(layer, part) + bias_elements(bias_part)
+                 for layer, part, bias_part in zip(layers, trained, biased))
     # the biases, stored at the psum width, live beside the weights under train
     weights = _bytes(sum(weight_bits) + arch.pe_array.psum_bits
                      * sum(layer.K for layer in layers if has_bias(layer)))
     state = _bytes(params * (training.grad_bits + training.state_copies * training.state_bits))
-    dx = needs_input_gradient(layers, trained)
     kept = kept_bytes(layers, arch, training)
     steps, held = [], 0
     for k, layer in enumerate(layers):
@@ -127,7 +126,7 @@ def memory_steps(layers, weight_bits: list[int], arch,
             if trained[k] is not None else 0
         # a layer below everything trained has no backward step
         backward = parts(state, held, dy + dxb + scratch) \
-            if trained[k] is not None or dx[k] else None
+            if trained[k] is not None or biased[k] is not None or dx[k] else None
         steps.append({"forward": forward, "backward": backward})
     return steps
 
@@ -136,8 +135,7 @@ def kept_bytes(layers, arch, training: Training) -> list[int]:
     """Per layer, the bytes it keeps from its forward for its backward (0 when it keeps
     nothing), as the training method stores them."""
     hooks = training.hooks
-    trained = hooks.trained_parts(layers)
+    trained, _, needs_dx = trained_and_biased(layers, hooks)
     return [_bytes(hooks.kept_bits(layer, part, arch, training))
             if keeps_input(layer, part, needs) else 0
-            for layer, part, needs in zip(layers, trained,
-                                          needs_input_gradient(layers, trained))]
+            for layer, part, needs in zip(layers, trained, needs_dx)]

@@ -10,6 +10,8 @@ so no list of method names is kept here or there:
 - `trained_parts(layers)`: per layer, the part of it whose weights get a gradient (the layer,
   a slice of its output channels, or None); nothing below the first trained layer computes
   a gradient;
+- `bias_parts(layers, trained)`: per layer, the part whose biases get a gradient (the trained
+  parts' by default); the backward reaches down to the lowest layer with either;
 - `forward_ops(layer, part, arch, training, input_gradient)`: ops the method adds to the
   forward (pooling or compressing what the layer keeps);
 - `backward(layer, part, arch, training, input_gradient)`: the layer's backward ops
@@ -68,6 +70,12 @@ class TrainingMethod:
 
     def trained_parts(self, layers) -> list:
         return [layer if has_weights(layer) else None for layer in layers]
+
+    def bias_parts(self, layers, trained: list) -> list:
+        """Per layer, the part whose biases get a gradient (None: none): the trained parts'
+        by default; the sparse update also trains the biases of layers whose weights it
+        leaves frozen."""
+        return trained
 
     def forward_ops(self, layer: Layer, part, arch, training, input_gradient: bool) -> list:
         return []

@@ -13,7 +13,7 @@ from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.layer import conv, linear, vector
 from dlaforge.workloads.methods import METHODS
 from dlaforge.workloads.training import Training, iteration_ops
-from dlaforge.workloads.training_memory import input_elements, peak_memory
+from dlaforge.workloads.training_memory import input_elements, memory_steps, peak_memory
 
 EYERISS = load_arch("eyeriss_like")     # 16-bit array: 16-bit gradients need no slices
 EDGE = load_arch("edge_tiny")           # int8 array
@@ -129,8 +129,34 @@ def test_sparse_update_partial_layer_and_memory(tmp_path):
     assert peaks[0] == static + 3 * 64 + 8 * 64          # c1 has no backward step at all
 
 
+def test_sparse_update_bias_only_layers_pull_the_backward_down(tmp_path):
+    """`bias_last: 3` with `last: 1`: fc's weights and biases, c3's and c2's biases only: the
+    backward reaches c2 (dX from c3 down to c2's output), c2 and c3 compute dBias but no dW,
+    keep no input, and only their biases (and fc's parameters) have gradients and state."""
+    layers = _net()
+    policy = tmp_path / "p.yaml"
+    policy.write_text("last: 1\nbias_last: 3\n")
+    training, ops = iteration(layers, EDGE, "sparse_update", train_policy=str(policy))
+    assert [p for p, _ in ops[0]] == ["forward"]                         # below: nothing
+    assert [p for p, _ in ops[1]] == ["forward", "dW", "update"]          # c2: its biases
+    assert named(ops[1], ".dBias").ops == {"add": 8 * (layers[1].P * layers[1].Q - 1)}
+    assert [p for p, _ in ops[2]] == ["forward", "dX", "dW", "update"]    # c3: dX, biases
+    assert [op.name for _, op in ops[2] if _ == "dW"] == ["c3.dBias"]
+    assert [p for p, _ in ops[3]] == ["forward", "loss", "dX", "dW", "dW", "update", "update"]
+    weights = [layer.K * layer.C * layer.R * layer.S * 8 for layer in layers]
+    # fc's 10x1024 weights and 10 biases, c2's 8 and c3's 16 biases: gradients (8 bit) and
+    # momentum (32 bit); every layer's biases stored at 32 bits
+    static = sum(weights) // 8 + 42 * 4 + (10 * 16 * 64 + 10 + 8 + 16) * (8 + 32) // 8
+    steps = memory_steps(layers, weights, EDGE, training)
+    assert steps[0]["backward"] is None                                  # c1: forward only
+    assert [step["backward"]["kept_activations"] for step in steps[1:]] == [0, 0, 16 * 64]
+    assert {step["forward"]["weights"] + step["forward"]["gradients_state"]
+            for step in steps} == {static}
+
+
 @pytest.mark.parametrize("text, message", [
     ("last: -1\n", "`last` must be a non-negative integer"),
+    ("bias_last: x\n", "`bias_last` must be a non-negative integer"),
     ("layers: {c3: 2}\n", "the fraction updated must be in (0, 1]"),
     ("bogus: 1\n", "a policy is a mapping"),
     ("last: [\n", "is not valid YAML at line 2"),

@@ -12,15 +12,15 @@ the optimizer state is `state_bits` wide, SGD by default).
 
 The policy (`--train-policy FILE`, YAML): `last: k` updates the last k layers with weights
 whole; `layers: {name: fraction}` names layers and the fraction of their output channels
-updated (1 = whole); both may be given. Without a file: `last: 4`.
+updated (1 = whole); `bias_last: k` also updates the biases of the last k layers with weights,
+bias only where their weights stay frozen (the paper's bias update reaching deeper than its
+weight update: the backward then runs down to the lowest of them, computing dX but no dW
+there); any may be given. Without a file: `last: 4` (biases of the updated layers only).
 
-Left out: the bias-only update of the layers the policy does not name (the paper updates
-every layer's bias; here an updated part's bias gets its gradient and update,
-workloads/training.py `bias_ops`, and the others' none), the
-quantization-aware scaling of the gradients (one multiply per weight gradient), the policy
-search (the contribution analysis that picks the layers: the policy is given), and the
-operator reordering that frees each gradient right after its update (the memory model keeps
-gradients and state resident, workloads/training_memory.py).
+Left out: the quantization-aware scaling of the gradients (one multiply per weight gradient),
+the policy search (the contribution analysis that picks the layers: the policy is given), and
+the operator reordering that frees each gradient right after its update (the memory model
+keeps gradients and state resident, workloads/training_memory.py).
 """
 
 from __future__ import annotations
@@ -44,12 +44,14 @@ def read_policy(path) -> dict:
     """The policy YAML at `path` as {"last": k, "layers": {name: fraction}} (SpecError)."""
     where = f"--train-policy {path}"
     data = load_yaml(Path(path), "--train-policy")
-    if not isinstance(data, dict) or not data or set(data) - {"last", "layers"}:
-        raise SpecError(f"{where}: a policy is a mapping with `last: k` and/or "
-                        f"`layers: {{name: fraction}}`")
+    if not isinstance(data, dict) or not data or set(data) - {"last", "layers", "bias_last"}:
+        raise SpecError(f"{where}: a policy is a mapping with `last: k`, "
+                        f"`layers: {{name: fraction}}` and/or `bias_last: k`")
+    for key in ("last", "bias_last"):
+        count = data.get(key, 0)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise SpecError(f"{where}: `{key}` must be a non-negative integer, not {count!r}")
     last = data.get("last", 0)
-    if not isinstance(last, int) or isinstance(last, bool) or last < 0:
-        raise SpecError(f"{where}: `last` must be a non-negative integer, not {last!r}")
     layers = data.get("layers") or {}
     if not isinstance(layers, dict):
         raise SpecError(f"{where}: `layers` must map layer names to fractions")
@@ -58,7 +60,8 @@ def read_policy(path) -> dict:
                 or not 0 < fraction <= 1:
             raise SpecError(f"{where}: layer {name!r}: the fraction updated must be in (0, 1], "
                             f"not {fraction!r}")
-    return {"last": last, "layers": {str(k): float(v) for k, v in layers.items()}}
+    return {"last": last, "layers": {str(k): float(v) for k, v in layers.items()},
+            "bias_last": data.get("bias_last", 0)}
 
 
 def weight_slice(layer, fraction: float):
@@ -99,6 +102,15 @@ class SparseUpdate(TrainingMethod):
             raise SpecError("the sparse-update policy updates no layer")
         return [weight_slice(layer, fractions[i]) if i in fractions else None
                 for i, layer in enumerate(layers)]
+
+    def bias_parts(self, layers, trained: list) -> list:
+        """The trained parts' biases, and every bias of the last `bias_last` layers with
+        weights (bias-only where their weights stay frozen)."""
+        weighted = [i for i, layer in enumerate(layers) if has_weights(layer)]
+        count = self.policy.get("bias_last", 0)
+        chosen = set(weighted[len(weighted) - count:]) if count else set()
+        return [layer if i in chosen else part
+                for i, (layer, part) in enumerate(zip(layers, trained))]
 
 
 TRAINING = SparseUpdate
