@@ -23,7 +23,7 @@ from .saved_records import load_records
 from .sim.energy import energy_table
 from .stats import RunRecord
 from .workloads.layer import Layer
-from .workloads.methods import METHODS, get_method
+from .workloads.methods import METHODS, check_vocabulary, get_method
 from .workloads.networks import load_network
 from .workloads.training import Training, check_phase, iteration_ops
 from .workloads.vector_ops import VectorOp, vector_work
@@ -87,7 +87,9 @@ def _methods_for(spec: ArchSpec, methods: str | None,
     """The methods to run on `spec` and those left out: the named methods (each checked against
     the arch, so a refusal is an error), or every registered one the arch can run, baseline
     first, with the registry's reason for each it refuses; a report of inference leaves out
-    the methods that change only training (their inference is the baseline's)."""
+    the methods that change only training (their inference is the baseline's). An arch
+    naming a PE kind or unit no method knows is refused first, as `simulate` refuses it."""
+    check_vocabulary(spec)
     if methods is not None and methods != "all":
         names = _names(methods, "--methods")
         for name in names:
@@ -128,10 +130,21 @@ def _gather(specs, bases, network, methods, dataflows, model, batch, progress,
         plan += [(spec, df, m) for df in _dataflows_for(spec, dataflows) for m in chosen]
         skipped += left_out
     runs = []
+    named = methods is not None and methods != "all"
     for i, (spec, df, method) in enumerate(plan, 1):
         start = time.perf_counter()
-        record = simulate(spec, network, dataflow=df, model=model, method=method, batch=batch,
-                          phase=phase, optimizer=optimizer)
+        try:
+            record = simulate(spec, network, dataflow=df, model=model, method=method,
+                              batch=batch, phase=phase, optimizer=optimizer)
+        except SpecError as refusal:
+            if named or method == "baseline":
+                raise
+            # a default method that refuses the network (mobiletl without inverted-residual
+            # blocks): listed as not run, with its reason
+            skipped.append(Skipped(spec.name, method, str(refusal)))
+            progress(f"[{i:{len(str(len(plan)))}d}/{len(plan)}] {spec.name} / {df} / "
+                     f"{method}: not run: {refusal}")
+            continue
         runs.append(Run(record, compulsory_dram_bytes(record, spec)))
         progress(f"[{i:{len(str(len(plan)))}d}/{len(plan)}] {spec.name} / {df} / {method}: "
                  f"{time.perf_counter() - start:.2f} s")
@@ -194,8 +207,9 @@ def compulsory_dram_bytes(record: RunRecord, spec: ArchSpec) -> tuple[int, ...]:
             layers.append(Layer(name=layer.name, kind=layer.kind, **layer.shape))
         except TypeError as exc:
             raise SpecError(f"layer {layer.name!r} of the record has a malformed shape: {exc}") from None
-    ops = [[vector_work(rebuilt, spec.pe_array.ifmap_bits)] if rebuilt.kind == "vector"
-           else method.transform(rebuilt, spec) for rebuilt in layers]
+    ops = [[vector_work(rebuilt, rebuilt.ifmap_bits or spec.pe_array.ifmap_bits)]
+           if rebuilt.kind == "vector" else method.transform(rebuilt, spec)
+           for rebuilt in layers]
     if record.phase == "train":
         try:
             training = Training(**{**record.training, "method": record.method})

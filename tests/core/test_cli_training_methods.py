@@ -46,6 +46,8 @@ def test_sparse_update_with_a_policy_file(tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     (["--method", "comet", "--compress-ratio", "0"], "--compress-ratio must be a positive number"),
+    (["--method", "comet", "--compress-ratio", "0.5"], "a finite ratio of at least 1"),
+    (["--method", "comet", "--compress-ratio", "inf"], "a finite ratio of at least 1"),
     (["--method", "comet", "--train-blocks", "2"], "--train-blocks is not an option of method"),
     (["--method", "mobiletl", "--train-blocks", "0"], "--train-blocks must be a positive"),
     (["--method", "sparse_update", "--train-policy", "missing.yaml"], "does not exist"),

@@ -160,3 +160,15 @@ def test_an_inference_report_has_no_training_sections(tmp_path, network):
     md = (tmp_path / "r" / "report.md").read_text()
     assert "Forward and backward per layer" not in md and "Memory timeline" not in md
     assert not list((tmp_path / "r" / "figures").glob("*train*"))
+
+
+def test_a_default_method_that_refuses_the_network_is_listed_as_not_run(tmp_path):
+    """mobiletl needs inverted-residual blocks; the fixture network has none: a training
+    report of the default methods lists it under "Methods not run" with its reason."""
+    from report_fixtures import TOPOLOGY
+    lines = []
+    dlaforge.report(tmp_path / "r", arch="edge_tiny", network=str(TOPOLOGY), dataflows="os",
+                    phase="train", area=False, progress=lines.append)
+    assert any("mobiletl: not run: mobiletl fine-tunes inverted-residual blocks" in line
+               for line in lines)
+    assert "inverted-residual blocks" in (tmp_path / "r" / "report.md").read_text()

@@ -73,3 +73,12 @@ def test_the_command_line_refuses_a_wider_layer_than_the_array_in_one_line(tmp_p
                  str(path), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs weight_bits=16" in err
+
+
+def test_bwn_moves_narrower_activations(tmp_path):
+    """bwn's binarized layers read the activations at the layer's width (they were priced at
+    the array's whatever the policy said)."""
+    path = _policy(tmp_path, "layers: {c2: {ifmap_bits: 4}}\n")
+    wide = dlaforge.simulate("edge_tiny_bwn", NET, method="bwn")
+    narrow = dlaforge.simulate("edge_tiny_bwn", NET, method="bwn", precision=path)
+    assert narrow.layers[1].stats.dram_read_bytes < wide.layers[1].stats.dram_read_bytes

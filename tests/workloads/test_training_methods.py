@@ -154,6 +154,16 @@ def test_sparse_update_bias_only_layers_pull_the_backward_down(tmp_path):
             for step in steps} == {static}
 
 
+def test_sparse_update_biases_alone(tmp_path):
+    """A policy of biases only (`bias_last: 2`): no weight is trained, the last two layers'
+    biases are."""
+    layers = _net()
+    policy = tmp_path / "p.yaml"
+    policy.write_text("bias_last: 2\n")
+    _, ops = iteration(layers, EDGE, "sparse_update", train_policy=str(policy))
+    assert [op.name for _, op in ops[2] + ops[3] if _ == "dW"] == ["c3.dBias", "fc.dBias"]
+
+
 @pytest.mark.parametrize("text, message", [
     ("last: -1\n", "`last` must be a non-negative integer"),
     ("bias_last: x\n", "`bias_last` must be a non-negative integer"),
@@ -204,14 +214,29 @@ def test_mobiletl_fine_tunes_the_top_blocks_with_masks():
     assert peaks[-1] == static + sum(kept) + 8 * 64 + 10 * 2 + 8 * 64 * 2
 
 
-def test_mobiletl_without_enough_blocks_fine_tunes_from_the_first():
+def test_mobiletl_refuses_more_blocks_than_the_network_has():
+    """--train-blocks is the paper's knob: a network with fewer inverted-residual blocks, or
+    none, is refused rather than silently trained some other way."""
     layers = [conv("stem", 3, 8, 8)] + _irb(0, 8, 16, 8) + [linear("fc", 8 * 64, 10)]
-    _, ops = iteration(layers, EDGE, "mobiletl", train_blocks=3)
+    _, ops = iteration(layers, EDGE, "mobiletl", train_blocks=1)
     assert [p for p, _ in ops[0]] == ["forward"]                     # the stem stays frozen
     assert [p for p, _ in ops[1]] == ["forward", "dW", "dW", "update", "update"]  # expand
-    _, ops = iteration(_net(), EDGE, "mobiletl")                    # no block: all of it
-    _, plain = iteration(_net(), EDGE, "baseline")
-    assert ops == plain
+    with pytest.raises(SpecError, match="--train-blocks 3: the network has 1 inverted"):
+        iteration(layers, EDGE, "mobiletl", train_blocks=3)
+    with pytest.raises(SpecError, match="this network has none"):
+        iteration(_net(), EDGE, "mobiletl")
+
+
+def test_mobiletl_finds_the_blocks_of_a_numbered_block_list():
+    """ghostnet's layers are blocks.N.<part>.<layer>: each N is one block, so k moves the
+    first trained layer (before, every blocks.* layer was one block and k changed nothing)."""
+    from dlaforge.workloads.methods.mobiletl import block_of, inverted_residual_blocks
+    from dlaforge.workloads.networks import load_network
+    assert block_of("blocks.3.ghost1.primary") == "blocks.3"
+    assert block_of("block7.dw") == "block7" and block_of("conv_stem") is None
+    layers = load_network("ghostnet").layers
+    blocks = inverted_residual_blocks(layers)
+    assert len(blocks) > 5 and all(layers[i].name.startswith("blocks.") for i in blocks)
 
 
 # -- COMET ---------------------------------------------------------------------------------------

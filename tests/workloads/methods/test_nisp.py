@@ -154,3 +154,12 @@ def test_a_saved_record_is_rebuilt_from_its_pruned_layers():
     assert rebuilt == tuple(sum(sum(op.compulsory_dram_bytes())
                                 for op in METHODS["baseline"].transform(layer, spec))
                             for layer in pruned.layers)
+
+
+def test_a_vanishing_fraction_keeps_one_channel_per_layer():
+    """--prune 1e-300 keeps at least one channel (one group) of every pruned layer instead of
+    pruning a layer away."""
+    record = dlaforge.simulate("edge_tiny", "resnet18", method="nisp",
+                               method_options={"prune": "1e-300"})
+    assert min(layer.shape["K"] for layer in record.layers) >= 1
+    assert record.layers[1].shape["K"] == 1 and record.layers[-1].shape["K"] == 1000

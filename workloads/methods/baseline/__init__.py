@@ -42,9 +42,11 @@ def _zero_inserted(layer) -> dict:
     (sh, sw), (top, left, _, _), (eh, ew) = layer.strides, layer.paddings, layer.extent
     H, W = (layer.H - 1) * sh + 1, (layer.W - 1) * sw + 1
     before = (eh - 1 - top, ew - 1 - left)
-    if min(before) < 0:
-        raise SpecError(f"layer {layer.name!r}: padding {layer.paddings} exceeds the kernel")
     after = (layer.P - 1 + eh - H - before[0], layer.Q - 1 + ew - W - before[1])
+    if min(before + after) < 0:
+        raise SpecError(f"layer {layer.name!r}: transposed-conv padding {layer.paddings} "
+                        f"exceeds the kernel's extent {layer.extent}: zero insertion cannot "
+                        f"lower it")
     return dict(H=H, W=W, stride=1, stride_w=None, padding=0,
                 pads=(before[0], before[1], after[0], after[1]))
 

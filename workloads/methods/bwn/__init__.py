@@ -39,7 +39,8 @@ PE_OP = "sign_add"    # acc ± x, the sign of the weight picking + or -
 def transform(layer, arch) -> list:
     if keeps_full_precision(layer) or layer.kind == "transposed_conv":
         return baseline.transform(layer, arch)
-    op = layer_op(layer, arch, arch.pe_array.ifmap_bits, WEIGHT_BITS, pe_op=PE_OP)
+    op = layer_op(layer, arch, layer.ifmap_bits or arch.pe_array.ifmap_bits, WEIGHT_BITS,
+                  pe_op=PE_OP)
     storage = op.weight_elements * WEIGHT_BITS + layer.K * ALPHA_BITS
     return [replace(op, ops={"add": op.pe_macs}, weight_storage_bits=storage)]
 

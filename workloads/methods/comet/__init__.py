@@ -31,6 +31,7 @@ from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.training import has_weights, plain_backward
 from dlaforge.workloads.training_memory import input_elements, keeps_input
 from dlaforge.workloads.method_options import MethodOption
+from dlaforge.errors import SpecError
 from dlaforge.workloads.training_methods import TrainingMethod, positive_option
 from dlaforge.workloads.vector_ops import VectorOp
 
@@ -46,9 +47,11 @@ OPTIONS = (MethodOption("compress_ratio", 8.0, float,
 class Comet(TrainingMethod):
     """The training hooks of COMET (module doc)."""
 
-
     def check(self) -> None:
         ratio = positive_option(self.options, "compress_ratio", float)
+        if not 1 <= ratio < math.inf:
+            raise SpecError(f"--compress-ratio must be a finite ratio of at least 1 (the kept "
+                            f"activations' bits over their compressed bits), not {ratio!r}")
         object.__setattr__(self, "ratio", ratio)
 
     def compressed(self, layer) -> bool:

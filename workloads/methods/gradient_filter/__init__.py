@@ -23,8 +23,9 @@ N·K·(C/g)·R·S·P·Q, and the kept input shrinks about (r·s)² times. The re
 (reference.py) computes these gradients; the tests check it against the definition.
 
 Left out: the paper's accuracy (the approximation is priced, not trained); its dilated-conv
-variant (a dilated conv is filtered as any other); the bias gradient (biases are not priced);
-the update still reads and writes every tap's gradient (it is one value per R x S taps).
+variant (a dilated conv is filtered as any other); the bias gradient's own saving (a filtered
+layer's dBias still sums the full dY, though the averaged dY already holds its sums); the
+update still reads and writes every tap's gradient (it is one value per R x S taps).
 """
 
 from __future__ import annotations

@@ -8,11 +8,10 @@ The forward is the baseline's (under `--phase infer` it runs as the baseline). U
 - only the top k inverted-residual blocks (`--train-blocks k`, 5 by default) and the layers
   after them are fine-tuned: their weights get gradients; nothing below the first of them
   computes a gradient or keeps an input, so the memory and backward work of the rest disappear.
-  A block is the layers whose names share their first dotted part (`block7.expand`,
-  `block7.dw`, `block7.project`); it is inverted-residual when it holds a depthwise conv. A
-  network with fewer than k such blocks is fine-tuned from its first one; one with none
-  (ResNet-18) whole, with the masks and shift-only normalizations below (so that a report of
-  every method runs on any network);
+  A block is the layers whose names share their prefix up to the first dotted part ending in
+  a digit (`block7.expand`, `block7.dw` -> block7; `blocks.3.ghost1.primary` -> blocks.3);
+  it is inverted-residual when it holds a depthwise conv. A network with fewer than k such
+  blocks, or none (ResNet-18), is refused (a report of every method lists it as not run);
 - an activation layer (relu, clip as ReLU6) keeps a binary mask, 1 bit per element, instead
   of its input: its backward reads the mask with dY (exact for ReLU and ReLU6; MobileTL's
   signed approximation of Hard-Swish is the same cost);
@@ -34,6 +33,7 @@ from __future__ import annotations
 from dlaforge.workloads.training import has_weights, plain_backward
 from dlaforge.workloads.training_memory import input_elements
 from dlaforge.workloads.method_options import MethodOption
+from dlaforge.errors import SpecError
 from dlaforge.workloads.training_methods import TrainingMethod, positive_option
 
 from .. import Method, baseline
@@ -42,12 +42,24 @@ MASKED = ("relu", "clip")       # activations whose derivative a 1-bit mask give
 SHIFT_ONLY = ("batchnorm",)     # normalizations trained in their shift only
 
 
+def block_of(name: str) -> str | None:
+    """The block a layer's name puts it in: its name up to the first dotted part that ends in
+    a digit (`block3.expand` -> block3, `blocks.1.ghost1.primary` -> blocks.1); None for a
+    layer outside the numbered blocks (the stem, the head)."""
+    parts = name.split(".")
+    for i, part in enumerate(parts[:-1]):
+        if part[-1:].isdigit():
+            return ".".join(parts[:i + 1])
+    return None
+
+
 def inverted_residual_blocks(layers) -> list[int]:
     """The index of the first layer of each inverted-residual block (module doc), in order."""
     blocks: dict[str, list[int]] = {}
     for i, layer in enumerate(layers):
-        if "." in layer.name:
-            blocks.setdefault(layer.name.split(".", 1)[0], []).append(i)
+        block = block_of(layer.name)
+        if block is not None:
+            blocks.setdefault(block, []).append(i)
     return [members[0] for members in blocks.values()
             if any(layers[i].kind == "depthwise" for i in members)]
 
@@ -55,16 +67,24 @@ def inverted_residual_blocks(layers) -> list[int]:
 OPTIONS = (MethodOption("train_blocks", 5, int,
                         "fine-tune the top K inverted-residual blocks", "K"),)
 
+
 class MobileTL(TrainingMethod):
     """The training hooks of MobileTL (module doc)."""
-
 
     def check(self) -> None:
         positive_option(self.options, "train_blocks")
 
     def trained_parts(self, layers) -> list:
-        blocks = inverted_residual_blocks(layers)[-self.options["train_blocks"]:]
-        first = blocks[0] if blocks else 0
+        blocks = inverted_residual_blocks(layers)
+        k = self.options["train_blocks"]
+        if not blocks:
+            raise SpecError("mobiletl fine-tunes inverted-residual blocks (numbered blocks "
+                            "with a depthwise conv, e.g. mobilenet_v2's block3.*); this "
+                            "network has none")
+        if k > len(blocks):
+            raise SpecError(f"--train-blocks {k}: the network has {len(blocks)} "
+                            f"inverted-residual blocks")
+        first = blocks[-k]
         return [layer if has_weights(layer) and i >= first else None
                 for i, layer in enumerate(layers)]
 

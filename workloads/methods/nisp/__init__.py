@@ -112,7 +112,8 @@ def pruned_network(network, options: dict):
             return channels
         step = flow.granule.get(space, 1)
         fraction = keep.get(space, (default,))[0]
-        return min(channels, step * math.ceil(channels * fraction / step - 1e-9))
+        # at least one granule: a fraction keeping under one channel keeps one
+        return min(channels, step * max(1, math.ceil(channels * fraction / step - 1e-9)))
 
     rewritten = []
     for i, layer in enumerate(layers):

@@ -98,7 +98,7 @@ class SparseUpdate(TrainingMethod):
                 raise SpecError(f"the sparse-update policy names {name!r}, which is not a "
                                 f"layer with weights of this network")
             fractions[index[name]] = fraction
-        if not fractions:
+        if not fractions and not self.policy.get("bias_last"):
             raise SpecError("the sparse-update policy updates no layer")
         return [weight_slice(layer, fractions[i]) if i in fractions else None
                 for i, layer in enumerate(layers)]
