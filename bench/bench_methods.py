@@ -162,13 +162,7 @@ def claims(runs) -> list[str]:
                     f"{ratio:.2f}x on {len(elig)} layers ({whole:.2f}x on the {len(exact)} whose "
                     f"outputs fill whole tiles) | {_verdict(whole, paper)} on whole tiles; "
                     f"edge tiles lower it |")
-            xnor = runs[base, net, "xnor", "analytical"].layers
-            binarized = [(l, r) for l, r in zip(layers, xnor) if not keeps_full_precision(l)]
-            fp32 = sum(32 * l.K * (l.C // l.groups) * l.R * l.S for l, _ in binarized)
-            stored = sum(r.stats.weight_storage_bits for _, r in binarized)
-            lines.append(f"| xnor: weights smaller than fp32 (binarized layers) | 32x | {where} | "
-                         f"{fp32 / stored:.2f}x (signs exactly 32x; a 16-bit α per filter) | "
-                         f"{_verdict(fp32 / stored, 32, 0.02)} |")
+            lines.append(_binary_weights_claim(runs, base, net, "xnor", layers))
             slow = runs[base, net, "bitslice_w4a4", "analytical"].layers
             fast = runs[base, net, "palquant", "analytical"].layers
             inner = [i for i, l in enumerate(layers) if not keeps_full_precision(l)]
@@ -204,13 +198,7 @@ def second_wave_claims(runs) -> list[str]:
             lines.append(f"| addernet: no multiplies in the adder layers | 0 | {where} | "
                          f"{mults} multiplies, {subs:,} subtractions on {len(adder)} layers | "
                          f"{'yes' if mults == 0 else 'no'} |")
-            bwn = runs[base, net, "bwn", "analytical"].layers
-            binarized = [(l, r) for l, r in zip(layers, bwn) if not keeps_full_precision(l)]
-            fp32 = sum(32 * l.K * (l.C // l.groups) * l.R * l.S for l, _ in binarized)
-            stored = sum(r.stats.weight_storage_bits for _, r in binarized)
-            lines.append(f"| bwn: weights smaller than fp32 (binarized layers) | 32x | {where} | "
-                         f"{fp32 / stored:.2f}x (signs exactly 32x; a 16-bit α per filter) | "
-                         f"{_verdict(fp32 / stored, 32, 0.02)} |")
+            lines.append(_binary_weights_claim(runs, base, net, "bwn", layers))
         layers = load_network("dcgan").layers
         base_recs = runs[base, "dcgan", "baseline", "analytical"].layers
         seg_recs = runs[base, "dcgan", "tconv_segregation", "analytical"].layers
@@ -235,6 +223,17 @@ def second_wave_claims(runs) -> list[str]:
     lines.append(f"| ghostnet (the preset): GhostNet 1.0x MACs | 141 M | ghostnet | "
                  f"{macs / 1e6:.1f} M | {_verdict(macs, 141e6, 0.01)} |")
     return lines
+
+
+def _binary_weights_claim(runs, base: str, net: str, method: str, layers) -> str:
+    """XNOR-Net's (and BWN's) 32x smaller weights than fp32, on the binarized layers."""
+    records = runs[base, net, method, "analytical"].layers
+    binarized = [(l, r) for l, r in zip(layers, records) if not keeps_full_precision(l)]
+    fp32 = sum(32 * l.K * (l.C // l.groups) * l.R * l.S for l, _ in binarized)
+    stored = sum(r.stats.weight_storage_bits for _, r in binarized)
+    return (f"| {method}: weights smaller than fp32 (binarized layers) | 32x | {base}, {net} | "
+            f"{fp32 / stored:.2f}x (signs exactly 32x; a 16-bit α per filter) | "
+            f"{_verdict(fp32 / stored, 32, 0.02)} |")
 
 
 def _verdict(ours: float, paper: float, tolerance: float = 0.05) -> str:
