@@ -141,6 +141,7 @@ def icarus_layers():
     return layers
 
 
+@pytest.mark.long      # 15-45 s; make test runs the layers in Amaranth, and the op models on Icarus
 @needs_icarus
 def test_icarus_layers_bit_exact_and_cycle_exact(tmp_path):
     layers = icarus_layers()

@@ -132,6 +132,7 @@ def test_icarus_bit_exact_and_cycle_exact(icarus_runs):
 
 
 
+@pytest.mark.long      # 10-25 s; the preset's widths run on Icarus in make test
 @needs_icarus
 def test_widths_from_the_spec_on_icarus(tmp_path):
     """A 3x5 array (rows not a multiple of 3, so kd tiles start mid Ce row), 4-bit ifmap,

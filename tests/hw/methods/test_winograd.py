@@ -188,6 +188,7 @@ def test_icarus_f2_layers_bit_exact_and_cycle_exact(tmp_path):
     rtl_vs_model(tmp_path, F2, layer_cases(arch, F2, "ws", np.random.default_rng(5)))
 
 
+@pytest.mark.long      # 10-25 s; F2's layers on Icarus stay in make test
 @needs_icarus
 def test_icarus_widths_and_array_from_the_spec(tmp_path):
     """6-bit ifmap, 5-bit weights, 24-bit sums on a 3x5 array: the units' widths and the
