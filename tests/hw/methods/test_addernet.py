@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
@@ -19,14 +18,10 @@ from dlaforge.hw.shapes import conv
 from dlaforge.sim.methods import addernet as model
 from dlaforge.workloads.layer import conv as conv_layer
 from dlaforge.workloads.methods import get_method
+from pe_steps import modelled, run_steps
 from simulators import needs_icarus
 
 ARCH = load_arch("edge_tiny_addernet")
-
-
-def _wrap(v, bits):
-    v &= (1 << bits) - 1
-    return v - (1 << bits) if v >> (bits - 1) else v
 
 
 @pytest.mark.parametrize("mode", [Mode.OS, Mode.WS])
@@ -40,32 +35,8 @@ def test_adder_pe_subtracts_the_distance(mode):
                                                           rng.integers(-2048, 2048, 30))]
     steps += [(-128, 127, 0), (127, -128, 0), (0, 0, 5)]
     held = 77
-    seen = []
-
-    async def bench(ctx):
-        if mode == Mode.WS:
-            ctx.set(dut.mode, Mode.LOAD)
-            ctx.set(dut.b_in, held)
-            await ctx.tick()
-        ctx.set(dut.mode, mode)
-        for a, b, c in steps:
-            ctx.set(dut.a_in, a)
-            ctx.set(dut.b_in, b)
-            ctx.set(dut.c_in, c)
-            await ctx.tick()
-            seen.append(ctx.get(dut.c_out))
-        ctx.set(dut.mode, Mode.IDLE)
-        await ctx.tick()
-        seen.append(ctx.get(dut.c_out))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    want, c = [], 0
-    for a, b, c_in in steps:
-        c = _wrap((c if mode == Mode.OS else c_in) - abs(a - (b if mode == Mode.OS else held)), 12)
-        want.append(c)
+    seen = run_steps(dut, mode, held, steps)
+    want = modelled(mode, held, steps, lambda partial, a, w: partial - abs(a - w), 12)
     assert seen == want + [0]
 
 

@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from dlaforge.arch import load_arch
 from dlaforge.hw.methods import OpCase, bwn, method_hardware
@@ -18,14 +17,10 @@ from dlaforge.hw.shapes import conv
 from dlaforge.sim.methods import bwn as model
 from dlaforge.workloads.layer import conv as conv_layer
 from dlaforge.workloads.methods import get_method
+from pe_steps import modelled, run_steps
 from simulators import needs_icarus
 
 ARCH = load_arch("edge_tiny_bwn")
-
-
-def _wrap(v, bits):
-    v &= (1 << bits) - 1
-    return v - (1 << bits) if v >> (bits - 1) else v
 
 
 @pytest.mark.parametrize("mode", [Mode.OS, Mode.WS])
@@ -39,33 +34,8 @@ def test_sign_add_pe_adds_or_subtracts_by_the_weights_sign(mode):
                                                           rng.integers(-2048, 2048, 30))]
     steps += [(-128, -1, 0), (-128, 1, 0), (127, -1, 2047), (0, -1, 5)]
     held = -1
-    seen = []
-
-    async def bench(ctx):
-        if mode == Mode.WS:
-            ctx.set(dut.mode, Mode.LOAD)
-            ctx.set(dut.b_in, held)
-            await ctx.tick()
-        ctx.set(dut.mode, mode)
-        for a, b, c in steps:
-            ctx.set(dut.a_in, a)
-            ctx.set(dut.b_in, b)
-            ctx.set(dut.c_in, c)
-            await ctx.tick()
-            seen.append(ctx.get(dut.c_out))
-        ctx.set(dut.mode, Mode.IDLE)
-        await ctx.tick()
-        seen.append(ctx.get(dut.c_out))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    want, c = [], 0
-    for a, b, c_in in steps:
-        w = b if mode == Mode.OS else held
-        c = _wrap((c if mode == Mode.OS else c_in) + (a if w >= 0 else -a), 12)
-        want.append(c)
+    seen = run_steps(dut, mode, held, steps)
+    want = modelled(mode, held, steps, lambda partial, a, w: partial + (a if w >= 0 else -a), 12)
     assert seen == want + [0]
 
 
