@@ -88,7 +88,8 @@ def test_layer_wider_than_the_pe_array_is_refused():
 
 def test_network_names():
     transformers = ["bert_base", "vit_b16", "llama32_1b_prefill", "llama32_1b_decode"]
-    seeds = ["dcgan", "ghostnet", "icnet"]   # tests/workloads/methods, test_icnet_preset.py
+    # the seeds': tests/workloads/methods, test_icnet_preset.py, test_g_ghost_preset.py
+    seeds = ["dcgan", "ghostnet", "g_ghost_regnetx_032", "icnet"]
     assert list_networks() == sorted([*EXACT, *transformers, *seeds])  # test_transformers.py
     with pytest.raises(SpecError, match="unknown network 'lenet'"):
         load_network("lenet")

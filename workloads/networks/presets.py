@@ -7,6 +7,7 @@ transformers of transformers.py.
 from __future__ import annotations
 
 from ..layer import Layer, conv, linear
+from .g_ghost_regnet import g_ghost_regnetx_032
 from .ghostnet import ghostnet
 from .icnet import icnet
 from .transformers import TRANSFORMERS
@@ -126,4 +127,4 @@ def _tconv(name, C, K, H, R=4, stride=2, padding=1) -> Layer:
 
 PRESETS = {"resnet18": resnet18, "resnet50": resnet50, "mobilenet_v2": mobilenet_v2,
            "vgg16": vgg16, "alexnet": alexnet, "dcgan": dcgan, "ghostnet": ghostnet,
-           "icnet": icnet, **TRANSFORMERS}
+           "g_ghost_regnetx_032": g_ghost_regnetx_032, "icnet": icnet, **TRANSFORMERS}
