@@ -21,9 +21,10 @@ bottleneck's other parts (those are layers of the `ghostnet` preset, which is al
 Ghost modules: run it with `baseline`; `ghost` would split its primary convs again). The
 journal version (the seed's "GhostNets on heterogeneous devices") calls this module C-Ghost;
 its G-Ghost stage (a stage's blocks on fewer channels, the other features made from the
-stage's first output by cheap operations and a mix of intermediate features) is not modelled:
-a per-layer transform does not see stages, and the seed's abstract gives neither the cheap
-operation's nor the mix's shape.
+stage's first output by cheap operations and a mix of intermediate features) is no per-layer
+transform (it changes what a stage's blocks compute): it is the `g_ghost_regnetx_032` preset
+(workloads/networks/g_ghost_regnet.py, shaped as the official code since the seed's abstract
+gives no shapes), which this method also runs on.
 """
 
 from __future__ import annotations
