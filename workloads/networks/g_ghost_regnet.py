@@ -49,7 +49,7 @@ LAYERS_GROUP_WIDTH = 0.75     # the `layers` blocks' group width, as a part of t
 
 # RegNetX (depths, widths, group width) as the official code's g_ghost_regnetx_NNN, with the
 # official table's FLOPs for those it published: 3.2GF 1.8 B, 4.0GF 2.2 B, 8.0GF 4.2 B,
-# 16GF 9.0 B (tests/workloads/test_g_ghost_regnet.py)
+# 16GF 9.0 B (tests/workloads/test_g_ghost_preset.py)
 REGNETX = {
     "032": ([2, 6, 15, 2], [96, 192, 432, 1008], 48),
     "040": ([2, 5, 14, 2], [80, 240, 560, 1360], 40),
