@@ -185,7 +185,7 @@ def second_wave_claims(runs) -> list[str]:
     """The second wave's derivable claims (issue 18): AdderNet's adder layers multiply nothing,
     BWN's binarized weights are 32x smaller than fp32, kernel segregation does stride² fewer
     multiplies on a transposed conv, Bit Fusion runs 4x (16x) the products at 4 (2) bits,
-    GhostNet 1.0x is 141 M MACs."""
+    GhostNet 1.0x is 141 M MACs, G-Ghost RegNetX-3.2GF 1.8 G."""
     lines = []
     for base in BASES:
         for net in CLASSIFIERS:
@@ -222,6 +222,9 @@ def second_wave_claims(runs) -> list[str]:
     macs = load_network("ghostnet").macs
     lines.append(f"| ghostnet (the preset): GhostNet 1.0x MACs | 141 M | ghostnet | "
                  f"{macs / 1e6:.1f} M | {_verdict(macs, 141e6, 0.01)} |")
+    macs = load_network("g_ghost_regnetx_032").macs
+    lines.append(f"| g_ghost_regnetx_032 (the preset): G-Ghost RegNetX-3.2GF MACs | 1.8 G | "
+                 f"g_ghost_regnetx_032 | {macs / 1e9:.3f} G | {_verdict(macs, 1.8e9, 0.01)} |")
     return lines
 
 
