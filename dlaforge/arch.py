@@ -68,7 +68,9 @@ class PEArray:
     per cycle; "adder" (AdderNet) subtracts, takes the absolute value and accumulates,
     c - |a - w|, with no multiplier (its arch's first conv and FC are priced as int8 MACs).
     The kinds are those the method families declare (workloads/methods); the spec checks the
-    name's form only.
+    name's form only. `zero_gating` (Eyeriss): a PE whose ifmap value is zero skips the MAC and
+    its weight-scratchpad read (their energy, not their cycle), for the share of zeros a layer
+    states (Layer.ifmap_zeros); priced by sim/analytical.price, so rs only (see ArchSpec).
     """
 
     rows: int
@@ -80,11 +82,13 @@ class PEArray:
     psum_bits: int = 32
     ofmap_bits: int = 8
     xnor_word_bits: int = 64
+    zero_gating: bool = False
 
     def __post_init__(self):
         for name in ("rows", "cols", "ifmap_bits", "weight_bits", "psum_bits", "ofmap_bits",
                      "xnor_word_bits"):
             positive_int(getattr(self, name), f"pe_array.{name}")
+        boolean(self.zero_gating, "pe_array.zero_gating")
         if not self.dataflows:
             raise SpecError("`pe_array.dataflows` must list at least one of ws, os, is, rs")
         for df in self.dataflows:
@@ -183,19 +187,34 @@ class Unit:
 # DRAM energy per bit by type: Accelergy CACTI plug-in `type2energy` (REFERENCES.md §1, DRAM).
 DRAM_PJ_PER_BIT = {"LPDDR4": 8.0, "LPDDR": 40.0, "DDR3": 70.0, "GDDR5": 14.0,
                    "HBM2": 3.9, "HMC": 4.2}
+# How activations are stored in DRAM (workloads/compression.py): as they are, or Eyeriss's
+# run-length coding of zeros.
+DRAM_COMPRESSIONS = ("none", "zero_rle")
+# The dataflows whose ops the generated controller may run: its closed forms (sim/
+# controller_cost.py) price neither DRAM compression nor zero gating, so those are rs only.
+CONTROLLER_DATAFLOWS = ("ws", "os", "is")
 
 
 @dataclass(frozen=True)
 class DRAM:
-    """Off-chip memory: bandwidth and latency in accelerator cycles, energy per bit moved."""
+    """Off-chip memory: bandwidth and latency in accelerator cycles, energy per bit moved.
+
+    `compression` "zero_rle" stores ifmaps and ofmaps run-length coded (Eyeriss, JSSC 2017: a
+    5-bit run of zeros and a 16-bit level per pair, three pairs and a termination bit per
+    64-bit word) wherever a layer's stated zeros (Layer.ifmap_zeros, ofmap_zeros) make that
+    smaller than storing them as they are; weights and partial sums stay as they are."""
 
     type: str = "LPDDR4"
     bandwidth_bytes_per_cycle: float = 16.0
     latency_cycles: int = 100
     read_energy_pj_per_bit: float | None = None
     write_energy_pj_per_bit: float | None = None
+    compression: str = "none"
 
     def __post_init__(self):
+        if self.compression not in DRAM_COMPRESSIONS:
+            raise SpecError(f"unknown dram.compression {shown(self.compression)}; choose from "
+                            f"{', '.join(DRAM_COMPRESSIONS)}")
         if not isinstance(self.type, str):
             raise SpecError(f"`dram.type` must be a name such as LPDDR4, not {shown(self.type)}")
         positive_number(self.bandwidth_bytes_per_cycle, "dram.bandwidth_bytes_per_cycle",
@@ -288,6 +307,14 @@ class ArchSpec:
             for op in OPERANDS:
                 if not any(lv.per_pe and op in lv.operands for lv in self.memory):
                     raise SpecError(f"dataflow 'rs' needs a per-PE register file holding {op!r}")
+        features = [name for name, on in (("pe_array.zero_gating", self.pe_array.zero_gating),
+                                          ("dram.compression", self.dram.compression != "none"))
+                    if on]
+        systolic = [df for df in self.pe_array.dataflows if df in CONTROLLER_DATAFLOWS]
+        if features and systolic:
+            raise SpecError(f"{features[0]} is priced for the rs dataflow only (the generated "
+                            f"controller's closed forms of {', '.join(systolic)} have neither "
+                            f"zero gating nor DRAM compression)")
 
     # Derived quantities -------------------------------------------------------------------
     @property

@@ -17,7 +17,9 @@ size; see sim/array_cost.py), stretched when a shared buffer's read or write por
 bounds on a double-buffered pipeline of tiles,
 - compute-bound: the first tile's load and the DRAM latency before compute starts, the last
   tile's drain after it ends;
-- channel-bound: all DRAM transfers back to back, one latency, then the last tile's compute;
+- channel-bound: all DRAM transfers back to back, one latency, then the last tile's compute
+  (and: the last tile's load comes after every other load and every write-back but those of
+  the last three tiles, so it waits for them, its latency, then computes and writes back);
 - refill-bound: a buffer half is refilled only after the array leaves it, so every two tiles
   take one load, one DRAM latency and one tile's compute.
 The cycle model (sim/cycle/tiled.py) times the same schedule tile by tile; tests/sim/
@@ -182,7 +184,11 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
             "ofmap": (psum_reads + spills + op.ofmap_elements, array.sram_psum_writes + spills)}
     bits = {"ifmap": op.ifmap_bits, "weight": op.weight_bits, "ofmap": op.psum_bits}
 
-    energy = {"mac": array.pe_ops * pe_op_pj(arch, op, table), "rf": 0.0, "noc": array.noc_bits * table.noc_pj_per_bit,
+    # zero gating (Eyeriss): a zero ifmap value skips its MAC and the weight-scratchpad read
+    # feeding it, not its cycle; the access counts stay the schedule's
+    kept = 1.0 - zero_gated(arch, op)
+    energy = {"mac": array.pe_ops * pe_op_pj(arch, op, table) * kept, "rf": 0.0,
+              "noc": array.noc_bits * table.noc_pj_per_bit,
               "sram": 0.0, "dram": dram_read_bits * table.dram_read_pj_per_bit
               + dram_write_bits * table.dram_write_pj_per_bit}
     if unit_energy_pj(arch, op):        # a method's units beside the array (sim/method_costs.py)
@@ -200,7 +206,9 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
         if level is None:       # no register file named in the spec: a plain pipeline register
             energy["rf"] = energy["rf"] + (reads + writes) * bits[operand] * table.noc_pj_per_bit
         else:
-            energy["rf"] = energy["rf"] + reads * table.access_pj(level.name, bits[operand], False) \
+            read_share = kept if operand == "weight" else 1.0
+            energy["rf"] = energy["rf"] + reads * read_share * table.access_pj(
+                level.name, bits[operand], False) \
                 + writes * table.access_pj(level.name, bits[operand], True)
 
     tiles = _tile_bytes(op, g["kt"], g["ct"], g["pt"])
@@ -217,6 +225,10 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
     tile_count = op.groups * math.prod(trips.values())
     load_time = dram_read_bits / 8 / bandwidth
     tile_compute, write_time = busy / tile_count, dram_write_bits / 8 / bandwidth
+    # write-backs: one per output tile leaving the buffer, evenly spaced over the tiles
+    write_events = np.maximum(_fetches(order, trips, "ofmap", loops) * op.groups, 1)
+    write_event = write_time / write_events
+    tail_writes = np.minimum(write_events, np.ceil(3 * write_events / tile_count))
     bounds = (
         prologue + epilogue + busy,                         # compute-bound
         # channel-bound: DRAM busy all along; or every load, then the last tile's compute and
@@ -225,6 +237,11 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
         load_time + write_time + latency,
         load_time + latency + tile_compute + epilogue,
         prologue + tile_compute + write_time,
+        # the last tile's load waits for every other load and for the write-backs of all
+        # but the last three tiles (issued before it, in order on the channel), then the
+        # latency, its compute and its own write-back
+        load_time + write_time - tail_writes * write_event + latency + tile_compute
+        + epilogue,
         # refill-bound: a buffer half is refilled only once the array has left it, so every
         # two tiles take one load, its latency and one compute
         (load_time + tile_count * latency + busy) / 2 + epilogue)
@@ -232,9 +249,36 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
     cycles = array.cycles + stall
     total_energy = sum(energy.values())
     return {"array": array, "energy": energy, "total_energy": total_energy, "cycles": cycles,
+            "busy": busy,
             "stall": stall, "dram": dram, "sram": sram, "dram_read_bits": dram_read_bits,
             "dram_write_bits": dram_write_bits, "sram_read_bits": sram_read_bits,
             "sram_write_bits": sram_write_bits}
+
+
+def zero_gated(arch: ArchSpec, op: HwOp) -> float:
+    """The share of the op's MACs that zero gating skips: its stated share of zero ifmap
+    values (HwOp.ifmap_zeros) on an arch with `pe_array.zero_gating`, else 0."""
+    return op.ifmap_zeros if arch.pe_array.zero_gating else 0.0
+
+
+def _with_time(arch: ArchSpec, priced: dict, table: EnergyTable) -> dict:
+    """`priced` with the energy its cycles add to a run's (sim/energy.time_energy: the clock
+    tree's, the controller's and the leakage's; Eyeriss spends most of its power there), so
+    that the energy objective sees that a slower mapping costs that energy. The cycles it
+    charges are those of the schedule with no DRAM transfer overlapping the array (the busy
+    array, then every transfer and one latency), about the most either model counts, so
+    that the mapper does not favour tilings whose cycles hinge on how far DRAM overlaps the
+    array, where the closed form's stall bounds are least exact (tests/sim/
+    test_cycle_native.py). Both models then price the chosen mapping's own cycles. Archs that
+    give no per-cycle energy price as before."""
+    per_cycle = (table.clock_pj_per_cycle + table.control_pj_per_cycle
+                 + table.leakage_pj_per_cycle)
+    if not per_cycle:
+        return priced
+    serial = (priced["busy"] + arch.dram.latency_cycles
+              + (priced["dram_read_bits"] + priced["dram_write_bits"]) / 8
+              / arch.dram.bandwidth_bytes_per_cycle)
+    return {**priced, "total_energy": priced["total_energy"] + per_cycle * serial}
 
 
 def _objective(priced: dict, objective: str):
@@ -396,8 +440,11 @@ def _lexical_argmin(keys: tuple) -> int:
 def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
            table: EnergyTable, controller: bool = True) -> tuple[Mapping, Stats]:
     """The best mapping by `objective` (energy, cycles or edp) over tilings that fit and all
-    loop orders; ties go to fewer cycles, then less energy. `controller` False prices an op
-    the controller runs as the other ops (--trace does)."""
+    loop orders; ties go to fewer cycles, then less energy. Energy includes what the arch
+    spends per cycle (clock, control, leakage; _with_time), not yet for the ops the
+    controller runs (its search prices cycles only for the least dynamic energy's ties; no
+    preset with a controller dataflow gives a per-cycle energy). `controller` False
+    prices an op the controller runs as the other ops (--trace does)."""
     controller = controller and controller_cost.controller_runs(arch, op, dataflow)
     if objective not in OBJECTIVES:
         raise SpecError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
@@ -427,7 +474,8 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     array, ifmap_rows = _array_totals(arch, op, dataflow, g), _ifmap_rows_fetched(op, g["pt"])
     best = None
     for order in LOOP_ORDERS:
-        priced = price(arch, op, dataflow, g, order, table, array, ifmap_rows)
+        priced = _with_time(arch, price(arch, op, dataflow, g, order, table, array,
+                                        ifmap_rows), table)
         keys = (priced["total_energy"], priced["cycles"], _objective(priced, objective))
         i = _lexical_argmin(keys)
         score = tuple(float(k[i]) for k in reversed(keys))

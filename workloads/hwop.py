@@ -27,6 +27,7 @@ import numpy as np
 
 from dlaforge.errors import positive_int
 
+from .compression import zero_fraction
 from .window import Window, canonical_window
 
 # What one PE does per step of the op: "mac", or an operation of another PE kind, named by the
@@ -61,12 +62,16 @@ class HwOp(Window):
     pads: tuple | None = None
     dilation: tuple = (1, 1)
     weight_is_activation: bool = False
+    ifmap_zeros: float = 0.0        # share of zero ifmap values (the layer's; zero gating)
+    ofmap_zeros: float = 0.0
 
     def __post_init__(self):
         for dim in ("N", "K", "C", "P", "Q", "R", "S", "H", "W", "groups",
                     "ifmap_bits", "weight_bits", "psum_bits", "ofmap_bits"):
             positive_int(getattr(self, dim), f"hw op {self.name!r}: {dim}")
         canonical_window(self, f"hw op {self.name!r}")
+        for name in ("ifmap_zeros", "ofmap_zeros"):
+            zero_fraction(getattr(self, name), f"hw op {self.name!r}: {name}")
         if not isinstance(self.pe_op, str) or not PE_OP.fullmatch(self.pe_op):
             raise ValueError(f"hw op {self.name!r}: pe_op {self.pe_op!r} is not an operation name")
 

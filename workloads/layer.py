@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from dlaforge.errors import SpecError, positive_int
 
+from .compression import zero_fraction
 from .vector_ops import POOLS, check_vector_layer
 from .window import Window, canonical_window
 
@@ -52,6 +53,11 @@ class Layer(Window):
     dilation: tuple = (1, 1)        # (rows, cols)
     op: str | None = None           # a vector layer's operator
     bias: bool | None = None        # None: a layer with weights has one (training prices it)
+    # share of zero values in its input and output activations (0: dense), which an arch's
+    # zero gating and DRAM compression use (workloads/compression.py); measured data, such as
+    # Eyeriss's on AlexNet, is given per layer (network YAML or dataclasses.replace)
+    ifmap_zeros: float = 0.0
+    ofmap_zeros: float = 0.0
 
     def __post_init__(self):
         where = f"layer {self.name!r}"
@@ -60,6 +66,8 @@ class Layer(Window):
         for dim in ("K", "C", "P", "Q", "H", "W", "R", "S", "N", "groups"):
             positive_int(getattr(self, dim), f"{where}: {dim}")
         canonical_window(self, where)
+        for name in ("ifmap_zeros", "ofmap_zeros"):
+            object.__setattr__(self, name, zero_fraction(getattr(self, name), f"{where}: {name}"))
         for name in ("ifmap_bits", "weight_bits"):
             if getattr(self, name) is not None:
                 positive_int(getattr(self, name), f"{where}: {name}")
@@ -113,7 +121,9 @@ class Layer(Window):
                 **({"op": self.op} if self.op else {}),
                 **({"bias": self.bias} if self.bias is not None else {}),
                 **{width: getattr(self, width) for width in ("ifmap_bits", "weight_bits")
-                   if getattr(self, width) is not None}}
+                   if getattr(self, width) is not None},
+                **{share: getattr(self, share) for share in ("ifmap_zeros", "ofmap_zeros")
+                   if getattr(self, share)}}
 
 
 def out_size(size: int, kernel: int, stride: int, padding: int) -> int:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from dlaforge.errors import SpecError
 from dlaforge.workloads.methods.accelerator_plan import Gemm
 
+from .. import compression
 from ..hwop import HwOp
 
 IMAGE_CHANNELS = 4
@@ -34,8 +35,16 @@ def layer_op(layer, arch, ifmap_bits: int, weight_bits: int, **changes) -> HwOp:
               groups=layer.groups, ifmap_bits=ifmap_bits, weight_bits=weight_bits,
               psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits, stride_w=layer.stride_w,
               pads=layer.pads, dilation=layer.dilation,
-              weight_is_activation=layer.kind == "matmul")
-    return replace(op, **changes)
+              weight_is_activation=layer.kind == "matmul", ifmap_zeros=layer.ifmap_zeros,
+              ofmap_zeros=layer.ofmap_zeros)
+    op = replace(op, **changes)
+    # the arch's DRAM compression of activations, on top of a method's own DRAM form
+    coded = compression.dram_scale(arch, op.ifmap_zeros, op.ofmap_zeros, op.ifmap_bits,
+                                   op.ofmap_bits)
+    if not coded:
+        return op
+    return replace(op, dram_scale={**op.dram_scale, **{
+        operand: op.dram_factor(operand) * factor for operand, factor in coded.items()}})
 
 
 def mac_ops(op: HwOp) -> dict:

@@ -15,7 +15,8 @@ layers:
 
 Each layer takes the fields of `Layer` (workloads/layer.py): name, kind, N, K, C, P, Q, H, W,
 R, S, stride, stride_w, padding, pads (top, left, bottom, right), dilation (rows, cols),
-groups, ifmap_bits, weight_bits, op. Omitted: W = H, S = R; P and Q follow from the window
+groups, ifmap_bits, weight_bits, op, ifmap_zeros and ofmap_zeros (the shares of zero
+activations an arch's zero gating and DRAM compression use; 0 when omitted). Omitted: W = H, S = R; P and Q follow from the window
 (conv kinds and pooling: the usual floor rule; transposed conv: (H - 1)·stride - pads +
 extent); a linear, gemm or matmul layer is P x C by C x K with H = P (P = 1 for linear when
 omitted); a vector layer (`op`, workloads/vector_ops.py) has K = C and, unless it pools,
@@ -33,7 +34,8 @@ from ..layer import Layer
 from ..vector_ops import POOLS, ROWS
 
 FIELDS = ("name", "kind", "N", "K", "C", "P", "Q", "H", "W", "R", "S", "stride", "stride_w",
-          "padding", "pads", "dilation", "groups", "ifmap_bits", "weight_bits", "op")
+          "padding", "pads", "dilation", "groups", "ifmap_bits", "weight_bits", "op",
+          "ifmap_zeros", "ofmap_zeros")
 PRODUCTS = ("linear", "gemm", "matmul")
 
 
