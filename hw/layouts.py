@@ -39,6 +39,7 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import COUNTERS, REQUANT_PIECES, BufferGeometry, requant_refusal
 from dlaforge.workloads.methods.accelerator_plan import RtlPlan, tile_sizes
+from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer
 
 DIM_FIELDS = ("C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Mt", "Kt", "Nt",
               "tn", "tm", "tk")
@@ -52,13 +53,16 @@ class GeneratorParams:
     """The generator's own parameters, those the spec does not fix: the widths of a DRAM
     element address, of the command dims and of the counters;
     `slice_bits`, the slice width of bit-sliced passes (0: the design has no passes); and
-    `requant`, whether to build the requantization stage (where the arch allows it)."""
+    `requant`, whether to build the requantization stage (where the arch allows it), and
+    `quantizer`, the one it is generated for (workloads/quantizers.py; the mapped-program
+    controller builds any, the first accelerator the default only)."""
 
     addr_bits: int = 32
     dim_bits: int = 16
     counter_bits: int = 48
     slice_bits: int = 0
     requant: bool = True
+    quantizer: Quantizer = DEFAULT_QUANTIZER
 
 
 @dataclass(frozen=True)

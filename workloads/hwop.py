@@ -28,6 +28,7 @@ import numpy as np
 from dlaforge.errors import positive_int
 
 from .compression import zero_fraction
+from .quantizers import DEFAULT_QUANTIZER, Quantizer
 from .window import Window, canonical_window
 
 # What one PE does per step of the op: "mac", or an operation of another PE kind, named by the
@@ -64,6 +65,7 @@ class HwOp(Window):
     weight_is_activation: bool = False
     ifmap_zeros: float = 0.0        # share of zero ifmap values (the layer's; zero gating)
     ofmap_zeros: float = 0.0
+    quantizer: Quantizer = DEFAULT_QUANTIZER   # how its outputs are requantized (--quant)
 
     def __post_init__(self):
         for dim in ("N", "K", "C", "P", "Q", "R", "S", "H", "W", "groups",

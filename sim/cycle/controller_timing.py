@@ -12,8 +12,10 @@ job is taken exactly when request j frees the channel, so a job reduces to a few
 - LOAD (ifmap runs, then weight runs, then partial-sum runs; requests of beat_elements each):
   its first request at t0 = max(s + 1, free), its last at t0 + (all gaps but the last's), done
   at d = last + Lat + 1 (d = s + 1 when it moves nothing);
-- PARAMS (per parameter-table word kb < ceil(k_size/cols), a run of 3*min(cols, k_size -
-  kb*cols) one-byte elements, in requests of beat_elements(1, bw)): the same rule, done at dP;
+- PARAMS (the quantizer's table head, a run of head_pieces bytes, if it has one; then per
+  parameter-table word kb < ceil(k_size/cols), if it has per-channel entries, a run of
+  channel_pieces*min(cols, k_size - kb*cols) one-byte elements; all in requests of
+  beat_elements(1, bw); workloads/quantizers.py): the same rule, done at dP;
 - write-back (per accumulator word a FETCH cycle, then its run's requests): the first request at
   max(s + 2, free), a word's requests back to back, the next word's first request
   max(2, last gap) after the previous word's last; it ends at dW, the last request's cycle.
@@ -33,8 +35,9 @@ from numba import njit
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
-from dlaforge.program import (REQUANT_PIECES, Mapping, Shape, beat_elements, beat_gap, ceil_div,
-                              element_bytes, run_cycles)
+from dlaforge.program import (Mapping, Shape, beat_elements, beat_gap, ceil_div, element_bytes,
+                              run_cycles)
+from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
 
 def tile_sequence(shape: Shape, mapping: Mapping) -> dict:
@@ -122,14 +125,18 @@ def _write_back(words_per_block, total, lanes, b, bw):
     return spans + steps, np.where(words > 0, last, 0)
 
 
-def param_section(k_size, cols: int, bw: float):
-    """(channel cycles, last request's gap) of a PARAMS job of `k_size` filters: per table word
-    (filter block of `cols`) a run of REQUANT_PIECES one-byte elements per filter, back to
-    back."""
+def param_section(k_size, cols: int, bw: float, quantizer=DEFAULT_QUANTIZER):
+    """(channel cycles, last request's gap) of a PARAMS job of `k_size` filters: the table's
+    head (head_pieces one-byte elements, if any), then per table word (filter block of `cols`)
+    a run of channel_pieces one-byte elements per filter (if any), back to back."""
+    H, E = quantizer.head_pieces, quantizer.channel_pieces
+    k_size = np.asarray(k_size)
+    head = run_cycles(H, 1, bw) if H else 0
+    if not E:
+        return np.full(k_size.shape, head), np.full(k_size.shape, last_gap(H, 1, bw))
     full, run, rem = _blocks(k_size, cols)
-    cycles = (full * run_cycles(REQUANT_PIECES * run, 1, bw)
-              + run_cycles(REQUANT_PIECES * rem, 1, bw))
-    return cycles, last_gap(REQUANT_PIECES * np.where(rem > 0, rem, run), 1, bw)
+    cycles = head + full * run_cycles(E * run, 1, bw) + run_cycles(E * rem, 1, bw)
+    return cycles, last_gap(E * np.where(rem > 0, rem, run), 1, bw)
 
 
 def _element_bytes(arch: ArchSpec, requant: bool) -> dict:
@@ -139,7 +146,7 @@ def _element_bytes(arch: ArchSpec, requant: bool) -> dict:
             "o": element_bytes(pe.ofmap_bits) if requant else b_s}
 
 
-def params_fetched(t: dict, requant: bool) -> np.ndarray:
+def params_fetched(t: dict, requant) -> np.ndarray:
     """Per tile: True where its final write-back first fetches its filters' parameters (the
     table holds the k0 of the last fetch; empty at the command's start)."""
     final_out = t["leaves"] & t["final"]
@@ -151,7 +158,7 @@ def params_fetched(t: dict, requant: bool) -> np.ndarray:
     return fetch
 
 
-def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant: bool, bw: float) -> dict:
+def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
     """Per tile, the sums the engine needs (see the module docstring)."""
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
     b = _element_bytes(arch, requant)
@@ -176,7 +183,8 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant: bool, bw: float) -> di
         lasts.append(last)
     wb_span = np.where(wb_b == b["o"], spans[0], spans[1])
     wb_last = np.where(wb_b == b["o"], lasts[0], lasts[1])
-    params_cycles, params_last = param_section(k_size, cols, bw)
+    params_cycles, params_last = param_section(k_size, cols, bw,
+                                               as_quantizer(requant) or DEFAULT_QUANTIZER)
     return {"load_cycles": load_cycles, "load_last": load_last,
             "wb_span": np.where(t["leaves"], wb_span, 0),
             "wb_last": np.where(t["leaves"], wb_last, 0),
@@ -233,7 +241,7 @@ def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, p
     return g + 1
 
 
-def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L,
+def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
               dataflow: str) -> dict:
     """Every counter but `cycles`: closed forms of the tiles."""
     pe = arch.pe_array
@@ -260,7 +268,8 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L,
     final = leaving & t["final"]
     spill = leaving & ~t["final"]
     out_words = ceil_div(k_size, cols) * pixels
-    params = int(params_fetched(t, requant).astype(np.int64) @ (REQUANT_PIECES * k_size))
+    quantizer = as_quantizer(requant) or DEFAULT_QUANTIZER
+    params = int(params_fetched(t, requant).astype(np.int64) @ quantizer.fetch_bytes(k_size))
     return {
         "busy_cycles": int((F * L).sum()),
         "ifmap_reads": int(ifmap_words.sum() * rows),
@@ -277,12 +286,13 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant: bool, F, L,
     }
 
 
-def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant: bool,
+def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant,
                         bandwidth: float | None = None, latency: int | None = None,
                         dataflow: str = "ws") -> dict:
     """Every program.COUNTERS value of one command of `shape` under `mapping` and `dataflow`
     (program.CONTROLLER_DATAFLOWS) on `arch` (DRAM bandwidth and latency default to the
-    spec's), outputs requantized if `requant`."""
+    spec's), outputs requantized if `requant` (True: by the default quantizer; or a
+    workloads/quantizers.Quantizer, whose parameter table the PARAMS jobs fetch)."""
     bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
     lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
     t = tile_sequence(shape, mapping)
