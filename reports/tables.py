@@ -53,6 +53,10 @@ def pareto_keys(inp: ReportInput) -> set[tuple[str, str, str]]:
     return {inp.key(inp.runs[i]) for i in metrics.pareto_front(points)}
 
 
+# the arch's generated accelerator synthesized onto the Liberty (180 nm, memories not in it)
+SYNTH_AREA_HEADER = "area (µm², synthesized)"
+
+
 def runs_energy_time(inp: ReportInput) -> Table:
     comps = all_components(inp)
     several = len(inp.archs) > 1
@@ -61,10 +65,11 @@ def runs_energy_time(inp: ReportInput) -> Table:
     for run in inp.runs:
         s, arch = run.record.totals, inp.arch(run.record.arch)
         cells = (*inp.key(run), number(s.cycles), number(metrics.latency_us(s, arch)),
-                 number(s.utilization), *_energy_cells(s, comps))
+                 number(s.utilization), *_energy_cells(s, comps), _optional(arch.synth_area_um2))
         rows.append(cells + (("yes" if inp.key(run) in front else "",) if several else ()))
     headers = ("arch", "dataflow", "method", "cycles", "latency (µs)", "utilization",
-               *_energy_headers(comps), *(("Pareto front",) if several else ()))
+               *_energy_headers(comps), SYNTH_AREA_HEADER,
+               *(("Pareto front",) if several else ()))
     return Table("All runs: energy and time (network totals)", headers, tuple(rows), 3)
 
 
@@ -116,6 +121,7 @@ def arch_parameters(arch: ArchFacts) -> Table:
         ("roofline ridge (PE operations per DRAM byte)",
          number(arch.peak_macs_per_cycle / arch.dram_bandwidth_bytes_per_cycle)),
         ("PE array cells (Yosys)", _optional(arch.array_cells)),
+        (SYNTH_AREA_HEADER, _optional(arch.synth_area_um2)),
         ("peak PE operations per cycle per 1k cells",
          _optional(arch.array_cells and arch.peak_macs_per_cycle / (arch.array_cells / 1e3))),
     )
