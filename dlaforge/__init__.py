@@ -33,7 +33,7 @@ SIMULATORS = ("amaranth", "icarus", "verilator")
 
 def simulate(arch, network, dataflow=None, model="analytical", method="baseline", batch=1,
              objective="energy", trace=None, schedule=None, progress=None, phase="infer",
-             optimizer="sgd", method_options=None, precision=None):
+             optimizer="sgd", method_options=None, precision=None, quant=None, pow2_scales=False):
     """Simulate `network` on `arch` and return a RunRecord (a list of them for dataflow="all").
 
     `arch` is a preset name, an arch YAML path, a SCALE-Sim .cfg path or an ArchSpec; `network`
@@ -58,8 +58,10 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     train_blocks; comet: compress_ratio. A training-only method's options apply under
     phase="train" only (it runs as the baseline under phase="infer"). `precision`, a
     policy YAML's path, sets each layer's weight and input widths for any method
-    (workloads/precision.py; the layer records' `shape` then say them). Bad input raises
-    dlaforge.SpecError.
+    (workloads/precision.py; the layer records' `shape` then say them). `quant`, a quantizer
+    name (workloads/quantizers.NAMES; default per_channel_symmetric), with `pow2_scales`
+    power-of-two scales, sets how every layer's outputs are requantized, priced on the
+    controller (the record's `quantizer` says it). Bad input raises dlaforge.SpecError.
     """
     from .arch import ArchSpec, load_arch
     from .sim.run import run_networks, settle_schedule
@@ -68,6 +70,9 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     from .workloads.networks import load_network
     from .workloads.training import Training, check_phase
 
+    from .workloads.quantizers import DEFAULT, Quantizer
+
+    quantizer = Quantizer.of(DEFAULT if quant is None else quant, pow2_scales)
     options = check(method, dict(method_options or {}), check_phase(phase))
     training = Training(optimizer=optimizer, method=method,
                         options=options if METHODS[method].training_only else {}) \
@@ -92,10 +97,12 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     # the one place a model is chosen: the RTL (hw, through rtl_driver) or sim's models
     if model == "rtl":
         from .rtl_driver import run_rtl_networks
-        records = run_rtl_networks(spec, net, dataflows, method, batch, __version__, objective)
+        records = run_rtl_networks(spec, net, dataflows, method, batch, __version__, objective,
+                                   quantizer)
     else:
         records = run_networks(spec, net, dataflows, model, method, objective, batch,
-                               __version__, schedule, trace, progress, training, options)
+                               __version__, schedule, trace, progress, training, options,
+                               quantizer)
     return records if dataflow == "all" else records[0]
 
 

@@ -72,6 +72,13 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     sim.add_argument("--precision", type=Path, metavar="POLICY.yaml",
                      help="per-layer widths for any method: a YAML of `default:` and "
                           "`layers: {name: {weight_bits, ifmap_bits}}`")
+    sim.add_argument("--quant", metavar="Q",
+                     help="how outputs are requantized: per_channel_symmetric (default), "
+                          "per_tensor_symmetric, per_channel_asymmetric or "
+                          "per_tensor_asymmetric (asymmetric activations, symmetric weights)")
+    sim.add_argument("--pow2-scales", action="store_true",
+                     help="power-of-two requantization scales: a shift-only stage, no "
+                          "multiplier")
     sim.add_argument("--phase", default="infer", choices=("infer", "train"),
                      help="infer (default) or train: one training iteration per layer "
                           "(forward, dX, dW, weight update; analytical and cycle models)")
@@ -231,7 +238,8 @@ def _simulate(args) -> int:
                               objective=args.objective, trace=trace, schedule=args.schedule,
                               progress=lambda layer: bar.update(1), phase=args.phase,
                               optimizer=args.optimizer, method_options=_method_options(args),
-                              precision=args.precision)
+                              precision=args.precision, quant=args.quant,
+                              pow2_scales=args.pow2_scales)
         records = result if isinstance(result, list) else [result]
         payload = [r.to_json() for r in records] if isinstance(result, list) else result.to_json()
         outs.publish({**({json_out: json.dumps(payload, indent=1)} if json_out else {}),

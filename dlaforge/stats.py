@@ -131,7 +131,8 @@ class RunRecord:
     forward, dX, dW and update ops, listed with their costs in its mapping's "ops");
     `training` its settings (optimizer, grad_bits, state_bits; {} under infer);
     `method_options` the options the method ran with (`--prune`, ...; its defaults filled in;
-    {} for a method that takes none). Each layer's
+    {} for a method that takes none); `quantizer` the requantization of the outputs
+    (workloads/quantizers.py, `--quant`). Each layer's
     `peak_memory_bytes` is the memory live at its step, the run's the largest of them
     (workloads/training_memory.py); None in records saved before it was kept."""
 
@@ -148,6 +149,7 @@ class RunRecord:
     phase: str = "infer"
     training: dict = field(default_factory=dict)
     method_options: dict = field(default_factory=dict)
+    quantizer: str = "per_channel_symmetric"
 
     @property
     def peak_memory_bytes(self) -> int | None:
@@ -165,6 +167,7 @@ class RunRecord:
         return {"dlaforge_version": self.version, "arch": self.arch, "network": self.network,
                 "dataflow": self.dataflow, "model": self.model, "method": self.method,
                 "batch": self.batch, "objective": self.objective, "phase": self.phase,
+                "quantizer": self.quantizer,
                 **({"training": dict(self.training)} if self.training else {}),
                 **({"method_options": dict(self.method_options)}
                    if self.method_options else {}),
@@ -187,4 +190,5 @@ class RunRecord:
                    batch=data["batch"], objective=data.get("objective", "energy"), layers=layers,
                    area_um2=data.get("area_um2", {}), phase=data.get("phase", "infer"),
                    training=data.get("training", {}),
-                   method_options=data.get("method_options", {}))
+                   method_options=data.get("method_options", {}),
+                   quantizer=data.get("quantizer", "per_channel_symmetric"))

@@ -132,11 +132,17 @@ class Requantizer(wiring.Component):
         return m
 
 
+def first_accelerator_refusal(quantizer: Quantizer) -> None:
+    """SpecError unless the first accelerator's ParamTable can serve `quantizer` (it is built
+    for the default only: slated for deletion, it is not generated per quantizer)."""
+    if quantizer != DEFAULT_QUANTIZER:
+        raise SpecError(f"the first accelerator requantizes per_channel_symmetric only, not "
+                        f"{quantizer.name}; run the controller (--schedule rtl)")
+
+
 class ParamTable(wiring.Component):
     def __init__(self, geo: DesignParams, quantizer: Quantizer = DEFAULT_QUANTIZER):
-        if quantizer != DEFAULT_QUANTIZER:
-            raise SpecError(f"the first accelerator requantizes per_channel_symmetric only, not "
-                            f"{quantizer.name}; run the controller (--schedule rtl)")
+        first_accelerator_refusal(quantizer)
         self.geo = geo
         p = geo.params
         super().__init__({

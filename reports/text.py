@@ -53,7 +53,8 @@ def format_table(record, width: int | None = None) -> str:
     With `width` (a terminal's columns) the columns that do not fit are left out, the least
     telling first (energy components, then SRAM traffic), and a last line says so."""
     head = (f"{record.network} on {record.arch}, dataflow {record.dataflow}, {record.model} model, "
-            f"method {record.method}, batch {record.batch} (mapper objective: {record.objective})")
+            f"method {record.method}, batch {record.batch}, quantizer {record.quantizer} "
+            f"(mapper objective: {record.objective})")
     comps = components([record.totals.energy_breakdown_pj])
     cols = ["layer", "MMACs", "cycles", "util", "energy uJ",
             *[f"{c} uJ" for c in comps], "DRAM rd KiB", "DRAM wr KiB",

@@ -50,6 +50,7 @@ from dlaforge.workloads.hwop import HwOp
 
 from . import controller_cost
 from .array_cost import TileCost, ceil_div, distinct_values, row_stationary_tile, systolic_tile
+from .controller_cost import requant_of
 from .energy import EnergyTable
 from .method_costs import pe_op_pj, unit_cycles, unit_energy_pj
 
@@ -340,10 +341,12 @@ def controller_stats(arch: ArchSpec, op: HwOp, mapping: Mapping, table: EnergyTa
     command's counters (the cycles estimated unless `command_cycles` gives them)."""
     shape, g = controller_cost.shape_of(op), mapping.as_grid(dataflow)
     counters = {k: np.asarray(v).ravel()[0] for k, v in controller_cost.counters(
-        arch, shape, g, mapping.order, dataflow=dataflow).items()}
+        arch, shape, g, mapping.order, dataflow=dataflow,
+                                       requant=requant_of(op)).items()}
     if command_cycles is None:
         command_cycles = round(float(controller_cost.cycles(arch, shape, g, mapping.order,
-                                                            dataflow=dataflow)[0]))
+                                                            dataflow=dataflow,
+                                                            requant=requant_of(op))[0]))
     return controller_cost.op_stats(arch, op, {**counters, "cycles": command_cycles}, table,
                                     dataflow)
 
@@ -495,7 +498,8 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     tie-break; the cycle estimate is most of a search's time)."""
     shape = controller_cost.shape_of(op)
     counters = controller_cost.counters_by_order(arch, shape, g, _distinct_orders(shape, g),
-                                                 dataflow=dataflow)
+                                                 dataflow=dataflow,
+                                                 requant=requant_of(op))
     energies = []
     for order in counters:
         totals = controller_cost.command_totals(op, counters[order])
@@ -514,7 +518,8 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
             if same in tied:
                 continue            # an earlier order ran the same tiles of the same ties
             tied.add(same)
-            command = controller_cost.cycles(arch, shape, ties, order, dataflow=dataflow)
+            command = controller_cost.cycles(arch, shape, ties, order, dataflow=dataflow,
+                                                                       requant=requant_of(op))
             if len(some) == 1:      # what controller_stats would price again
                 single[order] = command
             cycles = command * op.groups
@@ -539,7 +544,8 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     chosen = {k: np.broadcast_to(v, g["kt"].shape)[i] for k, v in counters[order].items()}
     command = (round(float(single[order][0])) if order in single else
                round(float(controller_cost.cycles(arch, shape, mapping.as_grid(dataflow),
-                                                  order, dataflow=dataflow)[0])))
+                                                  order, dataflow=dataflow,
+                                                         requant=requant_of(op))[0])))
     return mapping, controller_cost.op_stats(arch, op, {**chosen, "cycles": command}, table,
                                              dataflow)
 
@@ -591,7 +597,8 @@ def _bounded_cycles(arch, op, shape, g, order, dataflow, objective, energy, busy
     while pos < len(ranked) and low[ranked[pos]] <= bound:
         take = ranked[pos:pos + chunk]
         cycles = controller_cost.cycles(arch, shape, {k: v[take] for k, v in g.items()},
-                                        order, dataflow=dataflow) * op.groups
+                                        order, dataflow=dataflow,
+                                               requant=requant_of(op)) * op.groups
         found = cycles if objective == "cycles" else energy[take] * cycles
         bound = min(bound, float(found.min()))
         taken.append(take)

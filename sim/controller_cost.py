@@ -51,20 +51,41 @@ from dlaforge.program import (REQUANT_PIECES, BufferGeometry, Shape, beat_elemen
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
+from dlaforge.workloads.methods.datapath import controller_datapath
+from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
+
 from .array_cost import distinct_values
 from .rtl_program import rtl_cannot_run, stats_from_counters
 
 REQUANT = True      # the controller's commands requantize their outputs (as --schedule rtl)
 
 
+def requant_of(op: HwOp):
+    """What the models pass as `requant` for `op`: its quantizer (workloads/quantizers.py)."""
+    return REQUANT and op.quantizer
+
+
+def _cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
+    """rtl_cannot_run on the datapath the controller runs `op`'s PE operation with
+    (workloads/methods/datapath.controller_datapath), or why there is none."""
+    datapath = controller_datapath(arch, op.pe_op)
+    if datapath is None:
+        return (f"the controller built for pe_kind {arch.pe_array.pe_kind!r} has no PE for "
+                f"pe_op {op.pe_op!r}" + (" (an int8 MAC layer on a method's array: no MAC "
+                                         "mode yet)" if op.pe_op == "mac" else ""))
+    return rtl_cannot_run(arch, op, dataflow, datapath)
+
+
 def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     """True when the generated controller runs `op` under `dataflow`: ws, os or is
-    (program.CONTROLLER_DATAFLOWS) on an array that has it (is: ifmap_bits == weight_bits), a
-    baseline MAC op with a plain window at the array's widths, on a preset or arch YAML
-    (rtl_cannot_run), and its smallest tile (one filter, one channel, one output row, one
-    output column) fits one half of each buffer."""
+    (program.CONTROLLER_DATAFLOWS) on an array that has it (is: ifmap_bits == weight_bits), an
+    op of the PE operation of a datapath built for the arch's PE kind (a baseline MAC op on a
+    MAC array, a method's, as AdderNet's "sad" on adder PEs: controller_datapath) with a plain
+    window at the array's widths, on a preset or arch YAML (rtl_cannot_run), and its smallest
+    tile (one filter, one channel, one output row, one output column) fits one half of each
+    buffer."""
     if (dataflow not in program.CONTROLLER_DATAFLOWS
-            or rtl_cannot_run(arch, op, dataflow) is not None):
+            or _cannot_run(arch, op, dataflow) is not None):
         return False
     one = np.ones(1, np.int64)
     return bool(grid_fits(arch, shape_of(op), {"kt": one, "ct": one, "pt": one,
@@ -75,7 +96,7 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
     """Why the controller cannot run `op` under `dataflow` (for an op controller_runs refuses):
     what the RTL cannot run at all, or its smallest tile (one filter, one channel, one output
     pixel) overflowing a buffer half."""
-    reason = rtl_cannot_run(arch, op, dataflow)
+    reason = _cannot_run(arch, op, dataflow)
     if reason is not None:
         return reason
     s, pe = shape_of(op), arch.pe_array
@@ -258,8 +279,9 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
         params = 0
         if requant:         # the same for every order with the same loops but c
             no_c = nest.replace("c", "")
-            if no_c not in params_by_nest:
-                params_by_nest[no_c] = (REQUANT_PIECES * shape.K
+            if no_c not in params_by_nest:      # each k tile's fetch: the head, its entries
+                q = as_quantizer(requant)
+                params_by_nest[no_c] = ((q.head_pieces * tk + q.channel_pieces * shape.K)
                                         * _reuse(no_c, trips, "k", more))
             params = params_by_nest[no_c]
         by_order[order] = {
@@ -319,6 +341,34 @@ def _run(lanes_total, lanes, b, bw):
     full, rem = lanes_total // lanes, lanes_total % lanes
     cycles = full * run_cycles(lanes, b, bw) + run_cycles(rem, b, bw)
     return cycles, _last_gap(np.where(rem > 0, rem, lanes), b, bw)
+
+
+def param_runs(quantizer, ks, cols: int, bw: float):
+    """(channel cycles, last gap) of a PARAMS job of `ks` filters (arrays): the table's head run
+    (quantizer.head_pieces bytes), then per filter block a run of channel_pieces bytes per
+    filter (workloads/quantizers.py)."""
+    H, E = quantizer.head_pieces, quantizer.channel_pieces
+    ks = np.asarray(ks)
+    head = run_cycles(H, 1, bw) if H else 0
+    if not E:
+        return np.full(ks.shape, head), np.full(ks.shape, _last_gap(H, 1, bw))
+    cycles, last = _run(E * ks, E * cols, 1, bw)
+    return cycles + head, last
+
+
+def requant_stage_pj(arch: ArchSpec, quantizer) -> float:
+    """Energy of the requantization stage per output element under `quantizer`
+    (quantizers.Quantizer.stage_ops): the (psum_bits + 1) x 16-bit multiply (none under pow2
+    scales), the adds at psum width (32-bit with an asymmetric quantizer's bias), the
+    rounding shift."""
+    from .method_costs import ADD_PJ_PER_BIT_45NM, SHIFT_PJ_PER_BIT_45NM, mult_pj_45nm, node_factor
+
+    pe = arch.pe_array
+    ops = quantizer.stage_ops()
+    width = max(pe.psum_bits, 32) + 1 if not quantizer.symmetric else pe.psum_bits + 1
+    pj = (ops["mult"] * mult_pj_45nm(width, 16) + ops["add"] * ADD_PJ_PER_BIT_45NM * width
+          + ops["shift"] * SHIFT_PJ_PER_BIT_45NM * width)
+    return pj * node_factor(arch)
 
 
 def _last_gap(run, b, bw):
@@ -452,9 +502,10 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         prev, has = _previous({x: idx[x] for x in no_c}, t, no_c)
         return ~has | (prev["k"] != idx["k"])
 
-    # PARAMS: per table word (filter block) a run of REQUANT_PIECES bytes per filter, at a
-    # full and the last k
-    param_cycles, param_last = _run(REQUANT_PIECES * ks, REQUANT_PIECES * cols, 1, bw)
+    # PARAMS: the quantizer's head (if any), then per table word (filter block) a run of its
+    # entry bytes per filter (if any), at a full and the last k
+    param_cycles, param_last = param_runs(as_quantizer(requant) or DEFAULT_QUANTIZER, ks,
+                                          cols, bw)
     param_job = param_cycles - param_last + lat + 2
     # a write-back's (cycles, last gap) at a full and the last tile along k, p and q: the
     # eight [k, p, q] size combinations flattened on a first axis, k's the slowest
@@ -493,6 +544,15 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
 
 
 # Stats --------------------------------------------------------------------------------------
+def pe_op_pj(arch: ArchSpec, op: HwOp, table) -> float:
+    """pJ of one PE operation of `op`: the table's MAC for a MAC op (as the baseline has always
+    been priced), else its family's PE_OP_PJ (sim/method_costs.pe_op_pj: AdderNet's "sad")."""
+    if op.pe_op == "mac":
+        return table.mac_pj
+    from .method_costs import pe_op_pj as method_pe_op_pj
+    return method_pe_op_pj(arch, op, table)
+
+
 def command_totals(op: HwOp, counters_: dict) -> dict:
     """One command's counters times the op's commands (one per group)."""
     if op.groups == 1:
@@ -547,9 +607,20 @@ def energy(arch: ArchSpec, op: HwOp, totals: dict, table, dataflow: str = "ws") 
         sram = sram + (totals[f"{prefix}_reads"] * table.access_pj(level, bits, False)
                        + totals[f"{prefix}_writes"] * table.access_pj(level, bits, True))
     rf = _register_energy(arch, _registers(arch, op, totals, dataflow), table)
-    return {"mac": op.pe_macs * table.mac_pj, "rf": rf, "noc": 0.0, "sram": sram,
+    return {"mac": op.pe_macs * pe_op_pj(arch, op, table), "rf": rf, "noc": 0.0, "sram": sram,
             "dram": (totals["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
                      + totals["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit)}
+
+
+def _requant_energy(arch: ArchSpec, op: HwOp) -> dict:
+    """{"requant": pJ}: the requantization stage's energy over the op's final outputs under its
+    quantizer *relative to the default quantizer's stage* (requant_stage_pj), which is not
+    priced (its records keep the numbers and components they always had); negative where the
+    stage is cheaper (pow2 scales: no multiplier). {} under the default quantizer."""
+    if op.quantizer == DEFAULT_QUANTIZER:
+        return {}
+    return {"requant": op.ofmap_elements * (requant_stage_pj(arch, op.quantizer)
+                                            - requant_stage_pj(arch, DEFAULT_QUANTIZER))}
 
 
 def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "ws") -> Stats:
@@ -565,12 +636,14 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
     param_bytes = (total["dram_read_bytes"] - total["ifmap_writes"] * b["i"]
                    - total["weight_writes"] * b["w"] - readback * b["s"])
     stats = stats_from_counters(arch, op.pe_macs, total, table, dataflow,
-                                requant_channels=param_bytes // REQUANT_PIECES)
+                                requant_channels=1, param_bytes=param_bytes)
     dram = {"ifmap": {"reads": total["ifmap_writes"], "writes": 0},
             "weight": {"reads": total["weight_writes"], "writes": 0},
             "ofmap": {"reads": readback, "writes": final + spill}}
     registers = _registers(arch, op, {**total, "readback": readback}, dataflow)
     return replace(stats, accesses={**registers, **stats.accesses, "dram": dram},
                    energy_breakdown_pj={**stats.energy_breakdown_pj,
-                                        "rf": float(_register_energy(arch, registers, table))},
+                                        "mac": op.pe_macs * pe_op_pj(arch, op, table),
+                                        "rf": float(_register_energy(arch, registers, table)),
+                                        **_requant_energy(arch, op)},
                    weight_storage_bits=op.weight_storage_bits, ops=dict(op.ops))

@@ -50,17 +50,23 @@ def rtl_layer_reason(op: HwOp) -> str | None:
     return None
 
 
-def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
-    """Why the generated RTL cannot run `op` under `dataflow` (None if it can)."""
+def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> str | None:
+    """Why the generated RTL cannot run `op` under `dataflow` (None if it can). `datapath`
+    (workloads/methods/datapath.py, the controller's): its PEs run ops of its `pe_op` (the
+    array's geometry checked as the MAC array's); None: MAC ops only (the first
+    accelerator's, and the baseline controller's)."""
     pe = arch.pe_array
     if arch.scalesim is not None:
         return "a SCALE-Sim .cfg follows SCALE-Sim's timing"
     if rtl_layer_reason(op) is not None:
         return rtl_layer_reason(op)
-    if op.pe_op != "mac" or op.dram_scale:
+    if op.pe_op != (datapath.pe_op if datapath is not None else "mac") or op.dram_scale:
         return "a method's units or operations"
     if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, pe.weight_bits):
         return "operand widths other than the array's"
+    if datapath is not None and pe.pe_kind != "mac":
+        from dataclasses import replace
+        arch = replace(arch, pe_array=replace(pe, pe_kind="mac"))
     try:
         RtlPlan.make(arch, dataflow, gemm_of(op), requant=True)
     except SpecError as exc:
@@ -209,12 +215,14 @@ def rtl_mapping(arch: ArchSpec, op: HwOp, dataflow: str) -> dict:
 
 
 def stats_from_counters(arch: ArchSpec, macs: int, counters: dict, table,
-                        dataflow: str = "ws", requant_channels: int = 0) -> Stats:
+                        dataflow: str = "ws", requant_channels: int = 0,
+                        param_bytes: int | None = None) -> Stats:
     """A Stats record from the RTL's counters (measured, or from `rtl_timing`), priced with the
     energy table. Buffer accesses are per element on the levels holding each operand (the
     accumulator's at psum width); DRAM reads split into weights (every weight element the
     loader wrote came from DRAM, plus the requantization parameters: REQUANT_PIECES bytes per
-    filter of each command, `requant_channels` filters in all) and ifmap (the rest); DRAM
+    filter of each command, `requant_channels` filters in all, or `param_bytes` where given: the
+    controller's tables, laid out by the quantizer) and ifmap (the rest); DRAM
     output writes are ofmap_bits wide with requantization, else psum_bits. Register-file and
     inter-PE energies are not counted by the RTL and stay 0. Under is the ifmap buffer holds the
     weights and the weight buffer the ifmap, so their counters are the other operand's."""
@@ -223,7 +231,8 @@ def stats_from_counters(arch: ArchSpec, macs: int, counters: dict, table,
     buffer_of = ({"ifmap": "weight", "weight": "ifmap"} if dataflow == "is"
                  else {"ifmap": "ifmap", "weight": "weight"})
     buffer_of["ofmap"] = "acc"
-    param_bytes = REQUANT_PIECES * requant_channels
+    if param_bytes is None:
+        param_bytes = REQUANT_PIECES * requant_channels
     weight_dram_bytes = counters[f"{buffer_of['weight']}_writes"] * b_w + param_bytes
     ifmap_dram_bytes = counters["dram_read_bytes"] - weight_dram_bytes
     out_bits = pe.ofmap_bits if requant_channels else pe.psum_bits

@@ -13,6 +13,7 @@ from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.method_options import resolved
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
+from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer
 from dlaforge.workloads.training import Training, iteration_ops
 from dlaforge.workloads.training_memory import layer_peak, memory_steps
 from dlaforge.workloads.vector_ops import VectorOp, vector_work
@@ -68,6 +69,25 @@ def _rtl_pricing(arch: ArchSpec, method: str, model: str, dataflow: str, layer, 
     reasons.append(reason if method == "baseline" else f"the baseline accelerator: {reason}")
     raise SpecError(f"--schedule rtl: the generated hardware cannot run layer {layer.name!r} "
                     f"under {dataflow} ({'; '.join(reasons)})")
+
+
+def _check_quantizer(arch: ArchSpec, network, forward, dataflow: str, method: str,
+                     schedule: str, quantizer: Quantizer) -> None:
+    """SpecError unless every layer's ops run on the controller, whose requantization stage is
+    the one generated for any quantizer (the first accelerator and the methods' own units
+    requantize per_channel_symmetric only)."""
+    where = f"--quant {quantizer.name}"
+    if arch.scalesim is not None:
+        raise SpecError(f"{where}: a SCALE-Sim .cfg models no requantization stage")
+    if schedule == "rtl" and method != "baseline":
+        raise SpecError(f"{where}: method {method!r} under --schedule rtl runs on the first "
+                        f"accelerator, which requantizes per_channel_symmetric only")
+    for layer, ops in zip(network.layers, forward):
+        for op in ops:
+            if isinstance(op, HwOp) and not controller_runs(arch, op, dataflow):
+                raise SpecError(f"{where}: layer {layer.name!r} does not run on the controller "
+                                f"({controller_refusal(arch, op, dataflow)}), the hardware "
+                                f"whose requantization stage builds any quantizer")
 
 
 def _op_stats(arch, op, dataflow, objective, table, model, tracing, rtl_program):
@@ -126,7 +146,8 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 tracer: TraceWriter | None = None, schedule: str = "mapped",
                 cache: dict | None = None, progress=None,
                 training: Training | None = None,
-                method_options: dict | None = None) -> RunRecord:
+                method_options: dict | None = None,
+                quantizer: Quantizer = DEFAULT_QUANTIZER) -> RunRecord:
     """Per-layer Stats of `network` on `arch`; every op of a layer is summed into its record.
     With `training` (--phase train) a layer's ops are one training iteration's: the forward,
     dX, dW and the update (workloads/training.py), listed with their costs under the layer's
@@ -138,7 +159,8 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     `progress`, when given, is called with each layer's name once the layer is priced.
     A method that rewrites the whole network (`Method.network_transform`, e.g. nisp's pruning)
     does it here, once, with `method_options` over its defaults; the record holds the
-    rewritten layers."""
+    rewritten layers. `quantizer` (--quant) requantizes every op's outputs
+    (workloads/quantizers.py)."""
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
     options = resolved(method, method_options or {})
@@ -148,8 +170,12 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
         training = training.for_method(method)
     table = energy_table(arch)
     forward = [[vector_work(layer, layer.ifmap_bits or arch.pe_array.ifmap_bits)]
-               if layer.kind == "vector" else chosen.transform(layer, arch)
+               if layer.kind == "vector" else
+               [replace(op, quantizer=quantizer) if isinstance(op, HwOp) else op
+                for op in chosen.transform(layer, arch)]
                for layer in network.layers]
+    if quantizer != DEFAULT_QUANTIZER:
+        _check_quantizer(arch, network, forward, dataflow, method, schedule, quantizer)
     if training is None:
         phases = [[("forward", op) for op in layer_ops] for layer_ops in forward]
     elif schedule == "rtl":
@@ -203,7 +229,7 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                      layers=tuple(records), area_um2=table.area_um2,
                      phase="infer" if training is None else "train",
                      training={} if training is None else training.to_dict(),
-                     method_options=options)
+                     method_options=options, quantizer=quantizer.name)
 
 
 def _phase_entry(phase: str, op, stats, mapping: dict) -> dict:
@@ -233,14 +259,15 @@ def settle_schedule(arch: ArchSpec, model: str, schedule: str | None) -> str:
 def run_networks(arch: ArchSpec, network: Network, dataflows, model: str, method: str,
                  objective: str, batch: int, version: str, schedule: str = "mapped",
                  trace=None, progress=None, training: Training | None = None,
-                 method_options: dict | None = None) -> list[RunRecord]:
+                 method_options: dict | None = None,
+                 quantizer: Quantizer = DEFAULT_QUANTIZER) -> list[RunRecord]:
     """`run_network` under each of `dataflows` with the analytical or cycle model. `trace`, a
     folder, makes the cycle model write each run's DRAM and SRAM access traces there
     (cycle/trace.py): all of them are published or none is."""
     if trace is None:
         return [run_network(arch, network, df, method, objective, batch, version, model,
                             schedule=schedule, progress=progress, training=training,
-                            method_options=method_options)
+                            method_options=method_options, quantizer=quantizer)
                 for df in dataflows]
     if schedule == "rtl":
         raise SpecError("--trace follows the mapper's schedule; it is not available with "
@@ -255,7 +282,8 @@ def run_networks(arch: ArchSpec, network: Network, dataflows, model: str, method
             writers.append(TraceWriter(trace, f"{arch.name}_{network.name}_{df}", arch))
             records.append(run_network(arch, network, df, method, objective, batch, version,
                                        model, writers[-1], progress=progress,
-                                       training=training, method_options=method_options))
+                                       training=training, method_options=method_options,
+                                       quantizer=quantizer))
     except BaseException:
         for writer in writers:
             writer.discard()

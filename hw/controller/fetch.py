@@ -9,8 +9,13 @@ word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ...
   k0 + kb*cols, at weight_base + ((r*S + s)*C + c0 + c)*Kt + k;
 - psum (tile.readback): kb, p < p_size, q < q_size: the sums of pixel (p0 + p, q0 + q), at
   psum_base + ((n*P + p0 + p)*Q + q0 + q)*Kt + k, into the accumulator;
-- param (a PARAMS job, the write-back's tile `out_tile`): kb: the REQUANT_PIECES bytes of each
-  of min(cols, k_size - kb*cols) filters from k0 + kb*cols, into parameter-table word kb.
+- param (a PARAMS job, the write-back's tile `out_tile`; the table laid out as the design's
+  quantizer says, workloads/quantizers.py): first, if the quantizer has a head (per-tensor
+  scales), its head_pieces bytes at requant_base, into the head (tag word HEAD_WORD = acc_half);
+  then, if it has per-channel entries, kb: the channel_pieces bytes of each of
+  min(cols, k_size - kb*cols) filters from k0 + kb*cols, at requant_base + head_pieces +
+  channel_pieces*k, into parameter-table word kb. (The default quantizer: no head, 3 bytes per
+  filter.)
 Each run is cut into requests of the phase's beat (Beats) elements, one request per cycle at
 most, each held until the DRAM takes it; the next phase follows without a gap. The data comes
 back tagged with its buffer word, chunk and count (the caller writes it, `beat_write`).
@@ -20,11 +25,9 @@ once every request is taken and its data is back (t_last + latency + 1), or at s
 
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
-
-from dlaforge.program import REQUANT_PIECES
 
 from .layouts import KINDS, ControllerParams
 from .nest import minimum, step_nest
@@ -59,6 +62,9 @@ class Fetcher(wiring.Component):
 
         R, Cc, b_ = geo.rows, geo.cols, geo.buffers
         u = self.out_tile
+        quantizer = geo.quantizer
+        H, E = quantizer.head_pieces, quantizer.channel_pieces
+        head = Signal()       # the PARAMS job fetches the table's head (its first run)
         filters = minimum(Cc, t.k_size - blk * Cc)
         last_kb = (blk + 1) * Cc >= t.k_size
         phases = {
@@ -79,11 +85,15 @@ class Fetcher(wiring.Component):
                      + t.k0 + blk * Cc,
                      t.half_a * b_.acc_half + word,
                      [(blk, 1, last_kb), (a, 1, a + 1 == t.p_size), (b, 1, b + 1 == t.q_size)]),
-            "param": (REQUANT_PIECES * minimum(Cc, u.k_size - blk * Cc),
-                      cmd.requant_base + REQUANT_PIECES * (u.k0 + blk * Cc),
+            "param": (E * minimum(Cc, u.k_size - blk * Cc),
+                      cmd.requant_base + E * (u.k0 + blk * Cc),
                       blk,
                       [(blk, 1, (blk + 1) * Cc >= u.k_size)]),
         }
+        if H:       # the head's run first (a per-tensor quantizer's table)
+            run, addr, buffer_word, digits = phases["param"]
+            phases["param"] = (Mux(head, H, run), Mux(head, cmd.requant_base, addr + H),
+                               Mux(head, b_.acc_half, buffer_word), digits)
         payload = self.req.payload
         with m.Switch(mask):
             for bit, name in enumerate(PHASES):
@@ -101,8 +111,17 @@ class Fetcher(wiring.Component):
                         m.d.sync += chunk.eq(chunk + 1)
                         with m.If(last_chunk):
                             m.d.sync += [chunk.eq(0), word.eq(word + 1)]
-                            with m.If(step_nest(m, digits)):
-                                m.d.sync += [mask.eq(mask & ~(1 << bit)), word.eq(0)]
+                            if name == "param" and H:
+                                with m.If(head):      # the head's run: the entries follow
+                                    m.d.sync += [head.eq(0), word.eq(0)]
+                                    if not E:
+                                        m.d.sync += mask.eq(mask & ~(1 << bit))
+                                with m.Else():
+                                    with m.If(step_nest(m, digits)):
+                                        m.d.sync += [mask.eq(mask & ~(1 << bit)), word.eq(0)]
+                            else:
+                                with m.If(step_nest(m, digits)):
+                                    m.d.sync += [mask.eq(mask & ~(1 << bit)), word.eq(0)]
 
         m.d.comb += self.done.eq(running & (mask == 0) & (outstanding == 0))
         with m.If(self.done):
@@ -113,6 +132,8 @@ class Fetcher(wiring.Component):
             m.d.sync += [running.eq(1), mask.eq(sum(f << i for i, f in enumerate(start_mask)))]
         with m.If(self.start_params):
             m.d.sync += [running.eq(1), mask.eq(1 << PHASES.index("param"))]
+            if H:
+                m.d.sync += head.eq(1)
         return m
 
 

@@ -18,9 +18,10 @@ from amaranth.lib import data
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, REQUANT_PIECES,
-                              BufferGeometry, beat_elements, ceil_div, element_bytes,
+from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, BufferGeometry,
+                              beat_elements, ceil_div, element_bytes,
                               requant_refusal)
+from dlaforge.workloads.methods.datapath import BASELINE, Datapath
 
 from ..layouts import GeneratorParams, bits_for
 
@@ -28,6 +29,12 @@ KINDS = {"ifmap": 0, "weight": 1, "psum": 2, "param": 3}   # tag.kind: the buffe
 DIM_FIELDS = ("N", "C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Ct", "Kt",
               "kt", "ct", "pt", "qt")
 BASE_FIELDS = ("ifmap_base", "weight_base", "ofmap_base", "psum_base", "requant_base")
+
+
+def param_lanes(quantizer, cols: int) -> int:
+    """Bytes of a parameter-table word: the entries of `cols` filters, or the table's head
+    where that is longer (workloads/quantizers.py)."""
+    return max(quantizer.channel_pieces * cols, quantizer.head_pieces)
 
 
 @dataclass(frozen=True)
@@ -67,19 +74,27 @@ class ControllerParams:
     params: GeneratorParams
     requant: bool
     dataflows: tuple = ("ws",)     # those of CONTROLLER_DATAFLOWS the arch lists: a fold each
+    datapath: Datapath = BASELINE  # the PE its array holds (workloads/methods/datapath.py)
 
     @staticmethod
-    def of(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> ControllerParams:
-        """SpecError if the controller cannot be built for `arch`."""
+    def of(arch: ArchSpec, params: GeneratorParams = GeneratorParams(),
+           datapath: Datapath | None = None) -> ControllerParams:
+        """SpecError if the controller cannot be built for `arch` with `datapath` (default:
+        BASELINE, the MAC array)."""
         pe = arch.pe_array
+        datapath = datapath or BASELINE
         # is holds an ifmap element where ws holds a weight: it needs equal widths
         dataflows = tuple(d for d in CONTROLLER_DATAFLOWS if d in pe.dataflows
                           and (d != "is" or pe.ifmap_bits == pe.weight_bits))
         if not dataflows:
             raise SpecError(f"the controller runs dataflows {', '.join(CONTROLLER_DATAFLOWS)}; "
                             f"arch {arch.name!r} has {', '.join(pe.dataflows)}")
-        if pe.pe_kind != "mac":
-            raise SpecError(f"the controller builds MAC PEs only, not pe_kind {pe.pe_kind!r}")
+        if pe.pe_kind != datapath.pe_kind:
+            if datapath.is_baseline:
+                raise SpecError(f"the controller builds MAC PEs only, not pe_kind "
+                                f"{pe.pe_kind!r}, unless a method's datapath is given")
+            raise SpecError(f"the controller's {datapath.family} datapath needs pe_kind "
+                            f"{datapath.pe_kind!r}, not {pe.pe_kind!r}")
         buffers = BufferGeometry.of(arch)
         for name in ("ifmap_half", "weight_half", "acc_half"):
             if getattr(buffers, name) < 1:
@@ -90,12 +105,17 @@ class ControllerParams:
                   "psum": element_bytes(pe.psum_bits), "param": 1,
                   "ofmap": element_bytes(pe.ofmap_bits)}
         lanes = {"ifmap": pe.rows, "weight": pe.cols, "psum": pe.cols,
-                 "param": REQUANT_PIECES * pe.cols, "ofmap": pe.cols}
+                 "param": param_lanes(params.quantizer, pe.cols), "ofmap": pe.cols}
         beats = Beats(**{k: min(beat_elements(nbytes[k], bw), lanes[k]) for k in lanes},
                       bytes=nbytes)
         requant = params.requant and requant_refusal(arch) is None
         return ControllerParams(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
-                        pe.ofmap_bits, buffers, beats, params, requant, dataflows)
+                        pe.ofmap_bits, buffers, beats, params, requant, dataflows, datapath)
+
+    @property
+    def quantizer(self):
+        """The quantizer the requantization stage is generated for (GeneratorParams')."""
+        return self.params.quantizer
 
     @property
     def block_filters(self) -> int:
@@ -104,7 +124,7 @@ class ControllerParams:
 
     def chunks(self, kind: str) -> int:
         lanes = {"ifmap": self.rows, "weight": self.cols, "psum": self.cols,
-                 "param": REQUANT_PIECES * self.cols, "ofmap": self.cols}[kind]
+                 "param": param_lanes(self.quantizer, self.cols), "ofmap": self.cols}[kind]
         return ceil_div(lanes, getattr(self.beats, kind))
 
     def tag_layout(self) -> data.StructLayout:

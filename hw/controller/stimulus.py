@@ -7,10 +7,10 @@ the operands: ifmap[N, groups*C, H, W] and weight[groups*K, C,
 R, S] (NCHW / KCRS, as workloads/methods/conv_ref.py takes them). The DRAM image places, in the
 contract's layouts (docs/controller.md, "DRAM layouts"), one after another: the ifmap (NHWC,
 Ct = groups*C channels), the weights (R x S x C x Kt, Kt = groups*K filters), with `requant`
-the parameter table (Kt x REQUANT_PIECES bytes, hw/requant.param_table), the outputs and the
-partial-sum region (both N x P x Q x Kt). Group g's command adds g*C to the ifmap base and g*K
-to the others (a channel or filter offset). The expected output is conv2d_int (with P x Q, so
-windows may hang past the edge) wrapped to psum_bits as the PEs wrap, then with `requant`
+the parameter table (one per group, laid out as its quantizer says: hw/requant.param_table),
+the outputs and the partial-sum region (both N x P x Q x Kt). Group g's command adds g*C to
+the ifmap base, g*K to the others (a channel or filter offset), g tables to the table's.
+The expected output is conv2d_int (with P x Q, so windows may hang past the edge) wrapped to psum_bits as the PEs wrap, then with `requant`
 requantized to ofmap_bits, in the outputs' N x P x Q x Kt order.
 
 A job refuses (SpecError) a mapping that does not fit the buffers (program.fits) or whose
@@ -26,13 +26,15 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import (CONTROLLER_DATAFLOWS, LOOP_ORDERS, REQUANT_PIECES, Mapping, Shape,
-                              fits, requant_refusal, tile_words)
-from dlaforge.workloads.methods.conv_ref import conv2d_int
-from dlaforge.workloads.methods.requant_ref import Requant, random_requant
+from dlaforge.program import (CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits,
+                              requant_refusal, tile_words)
+from dlaforge.workloads.methods.datapath import Datapath
+from dlaforge.workloads.methods.requant_ref import Requant, random_requant, zero_point_bias
+from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer, as_quantizer
 
-from ..stimulus import wrap
+from ..layouts import GeneratorParams
 from ..requant import param_table
+from ..stimulus import wrap
 from .layouts import ControllerParams, check_command
 
 
@@ -55,10 +57,11 @@ class ControllerJob:
     groups: int = 1
     requant: Requant = None   # None: the outputs are the psum_bits sums
     dataflow: str = "ws"      # one of the design's (ControllerParams.dataflows)
+    datapath: Datapath = None  # the design's PE (workloads/methods/datapath.py; None: MAC)
 
     def __post_init__(self):
         s, mp, g = self.shape, self.mapping, self.groups
-        self.geo = ControllerParams.of(self.arch)
+        self.geo = ControllerParams.of(self.arch, self.params, datapath=self.datapath)
         if self.ifmap.shape != (s.N, g * s.C, s.H, s.W):
             raise ValueError(f"`ifmap` has shape {self.ifmap.shape}, the layer "
                              f"{(s.N, g * s.C, s.H, s.W)}")
@@ -96,10 +99,12 @@ class ControllerJob:
 
     @staticmethod
     def random(arch, shape: Shape, mapping: Mapping, rng, groups=1, low=None, high=None,
-               requant=False, relu=False, dataflow="ws") -> ControllerJob:
-        """Operands drawn from [low, high) (default: the widths' full ranges); with `requant`,
-        per-channel scales that saturate some outputs both ways (requant_ref.random_requant),
-        and `relu`."""
+               requant=False, relu=False, dataflow="ws", datapath=None) -> ControllerJob:
+        """Operands drawn from [low, high) (default: the widths' full ranges); with `requant`
+        (True: the default quantizer, or a workloads/quantizers.Quantizer), scales that
+        saturate some outputs both ways (requant_ref.random_requant), and `relu`; an
+        asymmetric quantizer's bias folds a random input zero point in
+        (requant_ref.zero_point_bias)."""
         pe = arch.pe_array
         s = shape
         lo_i, hi_i = -(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)
@@ -108,11 +113,32 @@ class ControllerJob:
                          (s.N, groups * s.C, s.H, s.W))
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
                          (groups * s.K, s.C, s.R, s.S))
-        job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow)
-        if requant:
+        job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow,
+                            datapath=datapath)
+        quantizer = as_quantizer(requant)
+        if quantizer is not None:
             sums = job.sums().transpose(3, 0, 1, 2)
-            job = replace(job, requant=random_requant(sums, pe.ofmap_bits, rng, relu))
+            bias = None
+            if not quantizer.symmetric:
+                in_zero = int(rng.integers(-(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)))
+                bias = zero_point_bias(w.reshape(len(w), -1).sum(axis=1), in_zero)
+            job = replace(job, requant=random_requant(sums, pe.ofmap_bits, rng, relu, quantizer,
+                                                      bias))
         return job
+
+    @property
+    def params(self) -> GeneratorParams:
+        """The generator's parameters of the design this job runs on (its quantizer's)."""
+        return GeneratorParams(quantizer=self.quantizer)
+
+    @property
+    def quantizer(self) -> Quantizer:
+        return DEFAULT_QUANTIZER if self.requant is None else self.requant.quantizer
+
+    @property
+    def table_bytes(self) -> int:
+        """DRAM elements of one group's parameter table (0 without requantization)."""
+        return 0 if self.requant is None else self.quantizer.table_bytes(self.shape.K)
 
     @property
     def pitches(self) -> tuple[int, int]:
@@ -125,7 +151,7 @@ class ControllerJob:
         s = self.shape
         Ct, Kt = self.pitches
         sizes = {"ifmap": s.N * s.H * s.W * Ct, "weight": s.R * s.S * s.C * Kt,
-                 "requant": REQUANT_PIECES * Kt if self.requant is not None else 0,
+                 "requant": self.table_bytes * self.groups,
                  "ofmap": s.N * s.P * s.Q * Kt, "psum": s.N * s.P * s.Q * Kt}
         bases, at = {}, 0
         for name, size in sizes.items():
@@ -139,7 +165,7 @@ class ControllerJob:
         memory[at["ifmap"]:at["weight"]] = self.ifmap.transpose(0, 2, 3, 1).ravel()
         memory[at["weight"]:at["requant"]] = self.weight.transpose(2, 3, 1, 0).ravel()
         if self.requant is not None:
-            memory[at["requant"]:at["ofmap"]] = param_table(self.requant)
+            memory[at["requant"]:at["ofmap"]] = param_table(self.requant, self.groups)
         return memory
 
     def commands(self) -> list[dict]:
@@ -157,7 +183,7 @@ class ControllerJob:
                       "order": LOOP_ORDERS.index(mp.order),
                       "ifmap_base": at["ifmap"] + g * s.C, "weight_base": at["weight"] + g * s.K,
                       "ofmap_base": at["ofmap"] + g * s.K, "psum_base": at["psum"] + g * s.K,
-                      "requant_base": at["requant"] + REQUANT_PIECES * g * s.K,
+                      "requant_base": at["requant"] + self.table_bytes * g,
                       "requant": int(self.requant is not None), "relu": int(relu),
                       "dataflow": CONTROLLER_DATAFLOWS.index(self.dataflow)}
             out.append(check_command(self.geo, fields))
@@ -169,10 +195,11 @@ class ControllerJob:
         return memory[at["ofmap"]:at["psum"]].reshape(s.N, s.P, s.Q, self.pitches[1])
 
     def sums(self) -> np.ndarray:
-        """The accumulators' sums, N x P x Q x Kt, wrapped to psum_bits."""
+        """The accumulators' sums, N x P x Q x Kt, wrapped to psum_bits (the datapath's:
+        conv2d_int for the MAC array)."""
         s = self.shape
-        out = conv2d_int(self.ifmap, self.weight, s.stride, s.padding, self.groups,
-                         out_size=(s.P, s.Q))
+        out = self.geo.datapath.sums(self.ifmap, self.weight, s.stride, s.padding, self.groups,
+                                     out_size=(s.P, s.Q))
         return wrap(out, self.arch.pe_array.psum_bits).transpose(0, 2, 3, 1)
 
     def expected(self) -> np.ndarray:

@@ -10,29 +10,66 @@ next word's FETCH is the cycle after the run's last request; `done` is high in t
 last request is taken. The first word's FETCH is the cycle after `start`.
 
 A final tile (its c loop complete) goes to the outputs region, requantized when the command
-says so (E = the ofmap beat, one Requantizer per beat lane with its filter's parameters from
-the table word kb); otherwise its sums are spilled at psum width to the partial-sum region
+says so (E = the ofmap beat, one Requantizer per beat lane, generated for the design's
+quantizer, with its filter's entry from the table word kb and the table's head: `param_storage`,
+workloads/quantizers.py); otherwise its sums are spilled at psum width to the partial-sum region
 (E = the psum beat).
 """
 
 from __future__ import annotations
 
 from amaranth import Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from dlaforge.program import REQUANT_PIECES
+from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER
 
 from ..layouts import bits_for
-from ..requant import Requantizer
-from .layouts import ControllerParams
+from ..requant import Requantizer, unpack_params
+from .layouts import KINDS, ControllerParams
 from .nest import minimum, step_nest
 from .tiles import tile_layout
 
 
-def param_word_layout(cols: int) -> data.ArrayLayout:
-    """A parameter-table word: the REQUANT_PIECES bytes of `cols` filters."""
-    return data.ArrayLayout(8, REQUANT_PIECES * cols)
+def param_word_layout(cols: int, quantizer=DEFAULT_QUANTIZER) -> data.ArrayLayout:
+    """A parameter-table word: the entries (quantizer.channel_pieces bytes) of `cols` filters."""
+    return data.ArrayLayout(8, quantizer.channel_pieces * cols)
+
+
+def param_storage(m: Module, geo: ControllerParams, resp, writer) -> None:
+    """The parameter table of a requantizing design: the words of `cols` filters' entries
+    (acc_half of them, if the quantizer has entries) and the head (if it has one), written by
+    the read responses tagged `param` (the head's with word HEAD_WORD = acc_half), read by the
+    write-back `writer` (its param_addr, param_data and param_head)."""
+    q, b, beat = geo.quantizer, geo.buffers, geo.beats.param
+    tag = resp.payload.tag
+    ours = resp.valid & (tag.kind == KINDS["param"])
+    parts = []
+    if q.channel_pieces:
+        m.submodules.param_table = table = memory.Memory(
+            shape=param_word_layout(geo.cols, q), depth=b.acc_half, init=[])
+        mine = ours & (tag.word != b.acc_half) if q.head_pieces else ours
+        _write_lanes(m, table.write_port(granularity=1), resp, mine,
+                     q.channel_pieces * geo.cols, beat)
+        read = table.read_port(domain="comb")
+        m.d.comb += [read.addr.eq(writer.param_addr), writer.param_data.eq(read.data)]
+    if q.head_pieces:
+        m.submodules.param_head = head = memory.Memory(
+            shape=data.ArrayLayout(8, q.head_pieces), depth=1, init=[])
+        _write_lanes(m, head.write_port(granularity=1), resp, ours & (tag.word == b.acc_half),
+                     q.head_pieces, beat)
+        read = head.read_port(domain="comb")
+        m.d.comb += writer.param_head.eq(read.data)
+
+
+def _write_lanes(m, port, resp, ours, lanes: int, beat: int) -> None:
+    """fetch.beat_write's lane enables, for a response `ours` says is this memory's."""
+    tag = resp.payload.tag
+    if len(port.addr):
+        m.d.comb += port.addr.eq(tag.word)
+    for j in range(lanes):
+        m.d.comb += [port.data[j].eq(resp.payload.data[j % beat]),
+                     port.en[j].eq(ours & (tag.chunk == j // beat) & (j % beat < tag.count))]
 
 
 class Writer(wiring.Component):
@@ -47,8 +84,12 @@ class Writer(wiring.Component):
             "wr": Out(stream.Signature(geo.write_request_layout())),
         }
         if geo.requant:
-            ports.update({"param_addr": Out(bits_for(geo.buffers.acc_half)),
-                          "param_data": In(param_word_layout(geo.cols))})
+            q = geo.quantizer
+            ports["param_addr"] = Out(bits_for(geo.buffers.acc_half))
+            if q.channel_pieces:
+                ports["param_data"] = In(param_word_layout(geo.cols, q))
+            if q.head_pieces:
+                ports["param_head"] = In(data.ArrayLayout(8, q.head_pieces))
         super().__init__(ports)
 
     def elaborate(self, platform):
@@ -76,13 +117,15 @@ class Writer(wiring.Component):
                 return acc.word_select(chunk * e + lane, geo.psum_bits).as_signed()
             value = lane_of(beats.psum)
             if geo.requant and lane < beats.ofmap:
+                q = geo.quantizer
                 m.submodules[f"requantizer{lane}"] = rq = Requantizer(geo.psum_bits,
-                                                                      geo.ofmap_bits)
-                piece = self.param_data.as_value().word_select(chunk * beats.ofmap + lane,
-                                                               8 * REQUANT_PIECES)
-                m.d.comb += [rq.acc.eq(lane_of(beats.ofmap)), rq.relu.eq(cmd.relu),
-                             rq.param.multiplier.eq(piece[:16]),
-                             rq.param.shift.eq(piece[16:16 + len(rq.param.shift)])]
+                                                                      geo.ofmap_bits, q)
+                entry = (self.param_data.as_value().word_select(chunk * beats.ofmap + lane,
+                                                                8 * q.channel_pieces)
+                         if q.channel_pieces else None)
+                head = self.param_head.as_value() if q.head_pieces else None
+                unpack_params(m, rq.param, head, entry, q)
+                m.d.comb += [rq.acc.eq(lane_of(beats.ofmap)), rq.relu.eq(cmd.relu)]
                 value = Mux(requant, rq.q, value)
             m.d.comb += payload.data[lane].eq(value)
         if geo.requant:

@@ -1,0 +1,154 @@
+"""The requantization stage and the controller generated for each deployable quantizer
+(workloads/quantizers.py): the stage bit-exact against requant_ref in Amaranth's simulator,
+its table's DRAM encoding, and whole layers on the controller (Amaranth, one on Icarus), the
+outputs bit-exact and every counter of every command equal to the exact timing model
+(sim/cycle/controller_timing.py) and the analytical closed forms (sim/controller_cost.py)."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from dlaforge.arch import load_arch
+from dlaforge.errors import SpecError
+from dlaforge.hw.requant import Requantizer, param_table
+from dlaforge.program import COUNTERS, Mapping, Shape
+from dlaforge.sim import controller_cost
+from dlaforge.sim.cycle.controller_timing import controller_counters
+from dlaforge.workloads.methods.requant_ref import Requant, requantize_affine
+from dlaforge.workloads.quantizers import NAMES, Quantizer
+
+ALL = [Quantizer.of(name, pow2) for name in NAMES for pow2 in (False, True)]
+EDGE_TINY = load_arch("edge_tiny")
+SHAPE = Shape(N=1, C=2, H=4, W=5, K=5, R=3, S=3, P=4, Q=5, stride=1, padding=1)
+MAPPING = Mapping(4, 1, 2, "nckp")
+
+
+def stage_cases(q: Quantizer, rng, n=150):
+    """(acc, multiplier, shift, bias, zero, relu): corners, then random values."""
+    top, bottom = 2**31 - 1, -2**31
+    cases = []
+    for acc in (top, bottom, 0, 1, -1, 128 * 128 * 18, -128 * 127 * 18):
+        for m, s in ((1, 0), (65535, 0), (65535, 63), (40000, 20), (1, 5)):
+            for bias, zero in ((0, 0), (top, 127), (bottom, -128), (-77777, 3)):
+                cases.append((acc, m, s, bias, zero, int(acc) & 1))
+    cases += list(zip(rng.integers(bottom, top, n, endpoint=True).tolist(),
+                      rng.integers(0, 1 << 16, n).tolist(), rng.integers(0, 64, n).tolist(),
+                      rng.integers(bottom, top, n, endpoint=True).tolist(),
+                      rng.integers(-128, 128, n).tolist(), rng.integers(0, 2, n).tolist()))
+    return [(a, 1 if q.pow2 else m, s, 0 if q.symmetric else b, 0 if q.symmetric else z, r)
+            for a, m, s, b, z, r in cases]
+
+
+@pytest.mark.parametrize("q", ALL, ids=[q.name for q in ALL])
+def test_stage_equals_reference(q):
+    dut = Requantizer(32, 8, q)
+    assert hasattr(dut.param, "multiplier") != q.pow2       # no multiplier under pow2
+    assert hasattr(dut.param, "bias") != q.symmetric
+    cases = stage_cases(q, np.random.default_rng(len(q.name)))
+    got = []
+
+    async def bench(ctx):
+        for acc, m, s, bias, zero, relu in cases:
+            ctx.set(dut.acc, acc)
+            if not q.pow2:
+                ctx.set(dut.param.multiplier, m)
+            ctx.set(dut.param.shift, s)
+            if not q.symmetric:
+                ctx.set(dut.param.bias, bias)
+                ctx.set(dut.param.zero, zero)
+            ctx.set(dut.relu, relu)
+            got.append(ctx.get(dut.q))
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    for (acc, m, s, bias, zero, relu), value in zip(cases, got):
+        want = requantize_affine(np.array([[acc]]), np.array([m]), np.array([s]),
+                                 np.array([bias]), zero, 8, bool(relu))[0, 0]
+        assert value == want, (acc, m, s, bias, zero, relu)
+    assert {-128, 127} <= set(got)
+
+
+def test_param_table_encodes_head_and_entries():
+    m, s = np.array([0x1234, 0x1234]), np.array([7, 7])
+    per_tensor = Requant(m, s, quantizer=Quantizer("tensor", False), bias=np.array([-2, 300]),
+                         zero=-5)
+    # head: multiplier (low, high), shift, z_y; then each channel's bias, low byte first
+    assert param_table(per_tensor).tolist() == [0x34, 0x12, 7, -5, -2, -1, -1, -1,
+                                                44, 1, 0, 0]
+    assert param_table(Requant(np.ones(2, np.int64), s, quantizer=Quantizer(pow2=True))).tolist() \
+        == [7, 7]
+    # one table per group: the per-tensor head repeats
+    assert len(param_table(per_tensor, groups=2)) == 2 * (4 + 4)
+
+
+def test_first_accelerator_refuses_other_quantizers():
+    from dlaforge.hw.requant import first_accelerator_refusal
+    with pytest.raises(SpecError, match="per_channel_symmetric only, not per_tensor_symmetric"):
+        first_accelerator_refusal(Quantizer("tensor"))
+    first_accelerator_refusal(Quantizer())
+
+
+def run_checked(job):
+    """Run `job` in Amaranth; outputs bit-exact, each command's counters equal to the timing
+    model's and (all but cycles) to the analytical closed forms."""
+    from dlaforge.hw.controller.run import run_amaranth
+
+    result = run_amaranth(job)
+    assert np.array_equal(result.output, job.expected())
+    model = controller_counters(job.arch, job.shape, job.mapping, job.quantizer)
+    closed = controller_cost.counters(job.arch, job.shape, job.mapping.as_grid("ws"),
+                                      job.mapping.order, requant=job.quantizer)
+    for counters, cycles in result.per_command:
+        assert counters == model and cycles == counters["cycles"]
+    for name in COUNTERS[1:]:
+        assert int(np.asarray(closed[name]).ravel()[0]) == model[name], name
+    return result
+
+
+def job_of(q, seed=0, groups=2, relu=True):
+    from dlaforge.hw.controller.stimulus import ControllerJob
+    return ControllerJob.random(EDGE_TINY, SHAPE, MAPPING, np.random.default_rng(seed),
+                                groups=groups, requant=q, relu=relu)
+
+
+# a head run then entries, bias and zero point, two groups' tables (the Icarus test below runs
+# the stage without a multiplier; test_controller_every_quantizer, make test-long, all eight)
+FAST = [Quantizer.of("per_tensor_asymmetric")]
+
+
+@pytest.mark.parametrize("q", FAST, ids=[q.name for q in FAST])
+def test_controller_per_quantizer(q):
+    run_checked(job_of(q))
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("q", ALL, ids=[q.name for q in ALL])
+def test_controller_every_quantizer(q):
+    for seed, relu in ((1, False), (2, True)):
+        run_checked(job_of(q, seed, groups=1 + seed % 2, relu=relu))
+
+
+def test_param_bytes_follow_the_quantizer():
+    """Per fetch: the head and the entries of the tile's filters (5 filters, k tiles of 4)."""
+    fetched = {q.name: controller_counters(EDGE_TINY, SHAPE, MAPPING, q)["dram_read_bytes"]
+               for q in ALL}
+    base = controller_counters(EDGE_TINY, SHAPE, MAPPING, False)["dram_read_bytes"]
+    tiles = 2             # k tiles of 4 and 1 filters, each fetched once (order nckp)
+    for q in ALL:
+        assert fetched[q.name] - base == tiles * q.head_pieces + SHAPE.K * q.channel_pieces
+
+
+def test_icarus_runs_a_per_tensor_asymmetric_pow2_layer(tmp_path):
+    """One Icarus run (free-running, build cached) of the controller generated for a
+    non-default quantizer."""
+    from dlaforge.hw.controller.free_run import run_free
+    from dlaforge.hw.run_cocotb import simulator_available
+
+    if simulator_available("icarus") is not None:
+        pytest.skip("Icarus is not installed")
+    job = job_of(Quantizer.of("per_tensor_asymmetric", True), seed=3)
+    result, = run_free([job], tmp_path, "icarus")
+    assert np.array_equal(result.output, job.expected())
+    model = controller_counters(job.arch, job.shape, job.mapping, job.quantizer)
+    assert [c for c, _ in result.per_command] == [model] * job.groups
