@@ -91,7 +91,9 @@ COMMAND_FIELDS = {
 DRAM_LAYOUTS = {
     "ifmap": "N x H x W x Ct, channels innermost (NHWC), ifmap_bits elements",
     "weight": "R x S x C x Kt, filters innermost (RSCK), weight_bits elements",
-    "requant": "per output channel 3 elements: multiplier bits 0-7, bits 8-15, shift (0-63)",
+    "requant": ("the quantizer's table (parameters.quantizer; workloads/quantizers.py): a head "
+                "(per-tensor scale part) then an entry per output channel; per_channel_symmetric: "
+                "3 elements per channel, multiplier bits 0-7, bits 8-15, shift (0-63)"),
     "ofmap": "N x P x Q x Kt at ofmap_bits (requantized) or psum_bits: the next layer's ifmap",
     "psum": "N x P x Q x Kt at psum_bits (partial sums spilled and read back)",
 }
@@ -119,6 +121,7 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
     info["parameters"]["beat_elements"] = {k: getattr(geo.beats, k) for k in
                                            ("ifmap", "weight", "psum", "param", "ofmap")}
     info["parameters"]["read_lane_bits"] = geo.read_bits
+    info["parameters"]["quantizer"] = geo.quantizer.name
     info["parameters"]["dram_bandwidth_bytes_per_cycle"] = arch.dram.bandwidth_bytes_per_cycle
     fields = geo.command_layout()
     info["command"] = {
