@@ -6,9 +6,13 @@ and the mapping dlaforge's mapper chose; nothing here is a result.
 
 - arch_yaml: MainMemory (the DRAM: pJ per bit x 64-bit actions, latency = bytes / the spec's
   bandwidth), GlobalBuffer (the shared SRAM, one action per `word_bits` word, latency = the
-  slower of its read and write ports at the spec's bytes/cycle), a PE container with the array's two spatial dims, the
-  per-PE storage and the MAC (latency = MACs per PE / clock). Leakage 0 and area 0 in the
-  like-for-like arch; `models=True` gives the same structure with AccelForge's own component
+  slower of its read and write ports at the spec's bytes/cycle), a PE container with the
+  array's two spatial dims, the per-PE storage and the MAC (latency = MACs per PE / clock).
+  Area 0 in the like-for-like arch, and leakage 0 but for dlaforge's per-cycle energy (its
+  clock, control and leakage pJ per cycle, `per_cycle_pj`), given to AccelForge as the one
+  thing it charges per unit of time: MainMemory's leak power = per_cycle_pj x clock, which
+  AccelForge multiplies by its latency (its "leak" action) as dlaforge multiplies its pJ per
+  cycle by its cycles. `models=True` gives the same structure with AccelForge's own component
   models (hwcomponents: SmartBufferSRAM, IntMAC) for its area.
 - workload_yaml: one conv einsum O[m,p,q] = I[c, p*stride + r, q*stride + s] * W[m,c,r,s].
 - mapping_rs / mapping_ws: dlaforge's tiling and loop order written as AccelForge's loop nest.
@@ -28,14 +32,15 @@ def _pj(x: float) -> str:
 
 
 def _memory(name, size_bits, keep, read_pj, write_pj, bits_per_action, latency=None,
-            model=None, extra=None, bits_per_value=None):
+            model=None, extra=None, bits_per_value=None, leak_w=0.0):
     lines = ["  - !Memory", f"    name: {name}"]
     if model and name != "MainMemory":
         lines.append(f"    component_class: {model}")
         if extra:
             lines.append(f"    extra_attributes_for_component_model: {extra}")
     else:
-        lines += ["    leak_power: 0", "    area: 0"]
+        lines += [f"    leak_power: {leak_w:.9g}" if leak_w else "    leak_power: 0",
+                  "    area: 0"]
     lines += [f"    size: {size_bits}", f"    tensors: {keep}"]
     if bits_per_value:
         lines.append(f"    bits_per_value: {bits_per_value}")
@@ -53,6 +58,12 @@ def _memory(name, size_bits, keep, read_pj, write_pj, bits_per_action, latency=N
     return lines
 
 
+def per_cycle_pj(table) -> float:
+    """dlaforge's energy per clock cycle (sim/energy.time_energy): clock tree, control and
+    leakage, each charged x the layer's cycles."""
+    return table.clock_pj_per_cycle + table.control_pj_per_cycle + table.leakage_pj_per_cycle
+
+
 def arch_yaml(spec: ArchSpec, table, dataflow: str, models: bool = False) -> str:
     """`spec` as an AccelForge arch. `table` is dlaforge's EnergyTable for it."""
     clock = spec.clock_mhz * 1e6
@@ -68,11 +79,14 @@ def arch_yaml(spec: ArchSpec, table, dataflow: str, models: bool = False) -> str
                      f"{{tech_node: {spec.technology_nm}e-9}}")
     lines.append("  nodes:")
     dram_bw = spec.dram.bandwidth_bytes_per_cycle
+    # dlaforge's per-cycle energy as a power AccelForge charges over its latency (not in the
+    # area arch, whose AccelForge models give their own leakage)
+    leak_w = 0.0 if models else per_cycle_pj(table) * 1e-12 * clock
     lines += _memory("MainMemory", "inf", "{keep: ~Intermediates, may_keep: All}",
                      table.dram_read_pj_per_bit * DRAM_ACTION_BITS,
                      table.dram_write_pj_per_bit * DRAM_ACTION_BITS, DRAM_ACTION_BITS,
                      latency=f"sum(a.n_calls for a in actions) * {DRAM_ACTION_BITS // 8}"
-                             f" / {dram_bw} / {clock}")
+                             f" / {dram_bw} / {clock}", leak_w=leak_w)
     # separate read and write ports, each at the spec's bytes/cycle
     rd = g.read_bandwidth_bytes_per_cycle * 8 / g.word_bits
     wr = g.write_bandwidth_bytes_per_cycle * 8 / g.word_bits

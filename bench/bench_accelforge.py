@@ -6,7 +6,14 @@ same sizes, bit widths, bandwidths and per-access energies (dlaforge's own energ
 dlaforge's mapping of each layer written as an AccelForge mapping, so both models price one
 loop nest (AccelForge's `Spec.evaluate_mapping`, not its mapper: its full mapper took 1,160 s
 on the first layer here, ../shared/TOOLCHAIN.md). First row: the Timeloop/Accelergy exercise
-layer (C=3, M=32, P=Q=112, R=S=3, stride 2); then ResNet-18 layers. Area: the same arch with
+layer (C=3, M=32, P=Q=112, R=S=3, stride 2); then ResNet-18 layers. Energy is compared as
+the energy of actions (MAC, storage, NoC, DRAM: the same pJ per action in both) with the
+per-cycle energy apart: a preset's clock/control/leakage pJ per cycle (eyeriss_like's fitted
+clock_pj_per_cycle) is given to AccelForge as a leak power, so each tool charges it over its
+own total cycles and its gap is the cycle gap. The global buffer's capacity is as the preset
+declares it (single- or double-buffered, dlaforge's mapper's check; AccelForge checks the
+whole buffer). The layers are dense (no stated zeros), so eyeriss_like's zero gating and
+zero-RLE DRAM compression are inactive; the bench refuses a layer that states zeros. Area: the same arch with
 AccelForge's own component models (hwcomponents + CACTI) beside dlaforge's `cacti` energy model
 of the memories. Wall times: medians of both tools on the same layers in this run.
 
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import os
 import platform
 import shutil
@@ -90,7 +98,8 @@ def the_layers(names):
 
 def run_dlaforge(arch, dataflow, layer, repeats, objective="energy", pinned=None):
     """dlaforge's analytical model on one layer: through its mapper (`objective`), or on the
-    `pinned` mapping (dlaforge.program.Mapping) through sim.analytical.evaluate."""
+    `pinned` mapping (dlaforge.program.Mapping) through sim.analytical.evaluate (plus
+    sim.energy.time_energy: the per-cycle energy the models add to a layer's Stats)."""
     import dlaforge
     from dlaforge.workloads.networks import Network
     net = Network(name=layer.name, layers=(layer,))
@@ -103,11 +112,13 @@ def run_dlaforge(arch, dataflow, layer, repeats, objective="energy", pinned=None
         else:
             from dlaforge.arch import load_arch
             from dlaforge.sim.analytical import evaluate
-            from dlaforge.sim.energy import energy_table
+            from dlaforge.sim.energy import energy_table, time_energy
             from dlaforge.workloads.methods.baseline import transform
             spec = load_arch(arch)
             (op,) = transform(layer, spec)
-            stats = evaluate(spec, op, pinned, dataflow, energy_table(spec))
+            table = energy_table(spec)
+            # the per-cycle energy, as the models add it to a layer's summed Stats
+            stats = time_energy(evaluate(spec, op, pinned, dataflow, table), table)
         walls.append(time.perf_counter() - start)
     if pinned is None:
         out = record.to_json()["layers"][0]
@@ -119,13 +130,21 @@ def run_dlaforge(arch, dataflow, layer, repeats, objective="energy", pinned=None
     return out
 
 
-def timeloop_like(layer):
+def timeloop_like(layer, spec):
     """A row-stationary mapping of the exercise layer that keeps 126 of the 168 PEs busy, as
     Timeloop's mapper's does (75%): R = 3 rows x tc = 3 channel sets = 9 rows, 14 output rows on
-    the 14 columns, one channel and 4 filters per PE; tiles of 4 filters x 14 output rows (the
-    largest filter tile whose buffers fit half of eyeriss_like's double-buffered GLB)."""
+    the 14 columns, one channel and 4 filters per PE; tiles of 14 output rows and the largest
+    filter tile that divides K, is a whole number of 4-filter passes, and fits the GLB as the
+    preset declares it (dlaforge's own capacity check, sim/analytical._fits: the whole buffer
+    when it is single-buffered, half of it when double-buffered)."""
     from dlaforge.program import Mapping
-    return Mapping(kt=4, ct=layer.C, pt=14, order="ncpk", tc=3, tk=1, q=1, pf=4)
+    from dlaforge.sim.analytical import _fits
+    from dlaforge.workloads.methods.baseline import transform
+    (op,) = transform(layer, spec)
+    rs = {"tc": 3, "tk": 1, "q": 1, "pf": 4}
+    kt = max(k for k in range(rs["pf"], layer.K + 1, rs["pf"]) if not layer.K % k
+             and bool(_fits(spec, op, {"kt": k, "ct": layer.C, "pt": 14, **rs})))
+    return Mapping(kt=kt, ct=layer.C, pt=14, order="ncpk", **rs)
 
 
 def cacti_variant(spec):
@@ -152,12 +171,14 @@ def median(xs):
 # --- comparison --------------------------------------------------------------------------
 
 def group_accelforge(result, spec):
-    """AccelForge's energy in dlaforge's breakdown categories (pJ)."""
+    """AccelForge's energy in dlaforge's breakdown categories (pJ); its leak energy (dlaforge's
+    per-cycle energy given as a leak power, bench/accelforge_specs.py) as "clock"."""
     per_pe = {m.name for m in spec.memory if m.per_pe}
-    cats = {"mac": 0.0, "rf": 0.0, "sram": 0.0, "dram": 0.0}
+    cats = {"mac": 0.0, "rf": 0.0, "sram": 0.0, "dram": 0.0, "clock": 0.0}
     for key, pj in result["energy_pj"].items():
-        component = key.split("|")[0]
-        cat = ("dram" if component == "MainMemory" else "sram" if component == "GlobalBuffer"
+        component, action = key.split("|")[0], key.split("|")[2]
+        cat = ("clock" if action == "leak" else
+               "dram" if component == "MainMemory" else "sram" if component == "GlobalBuffer"
                else "mac" if component == "MAC" else "rf" if component in per_pe else None)
         if cat is None:
             raise ValueError(f"unexpected AccelForge component {component}")
@@ -233,6 +254,9 @@ def main() -> None:
         sys.exit(1)
 
     layers = the_layers(names)
+    zeros = [l.name for l in layers if getattr(l, "ifmap_zeros", 0) or getattr(l, "ofmap_zeros", 0)]
+    if zeros:       # AccelForge is given a dense workload: zero gating / RLE must be inactive
+        fail(f"layer {zeros[0]!r} states zeros; this comparison is of dense layers")
     dlaforge.simulate("eyeriss_like", Network_of(layers[0]), model="analytical")   # warm-up
     if WORK.exists():
         shutil.rmtree(WORK)
@@ -248,7 +272,7 @@ def main() -> None:
             variants[1:1] = [
                 (layers[0], "dlaforge's mapper (cycles)", {"objective": "cycles"}),
                 (layers[0], "pinned: 126 PEs busy, like Timeloop's",
-                 {"pinned": timeloop_like(layers[0])})]
+                 {"pinned": timeloop_like(layers[0], spec)})]
         for i, (layer, how, options) in enumerate(variants):
             ours = run_dlaforge(arch, dataflow, layer, repeats, **options)
             mapping = (mapping_rs if dataflow == "rs" else mapping_ws)(layer, spec,
@@ -285,45 +309,69 @@ def main() -> None:
 
 def summary(rows) -> list[str]:
     """Headline figures of this run (all computed here)."""
+    from explain_accelforge import (dynamic_energy, idle_walk, per_cycle_energy, rs_cycles,
+                                    slot_ratios, ws_cycles)
     ok = [r for r in rows if "error" not in r["accelforge"]]
     refused = [label(r) for r in rows if "error" in r["accelforge"]]
-    energy = {label(r) + f" ({r['arch']})": (r["dlaforge"]["energy_pj"]
-                                            / sum(group_accelforge(r["accelforge"],
-                                                                   r["spec"]).values()) - 1)
-              for r in ok}
-    within = [k for k, v in energy.items() if abs(v) <= 0.10]
-    outside = [f"{k} {v:+.1%}" for k, v in energy.items() if abs(v) > 0.10]
-    slots_equal = []
+    name = {id(r): label(r) + f" ({r['arch']})" for r in ok}
+    dyn = {name[id(r)]: (lambda o, t: o / t - 1)(*dynamic_energy(r)) for r in ok}
+    total = {name[id(r)]: r["dlaforge"]["energy_pj"] / r["accelforge"]["total_energy_pj"] - 1
+             for r in ok}
+    within = [k for k, v in dyn.items() if abs(v) <= 0.10]
+    items = {name[id(r)]: r.get("items", []) for r in ok}
+    outside = [f"{k} {v:+.1%}" + (f" (largest item: {items[k][0][0]}, "
+                                   f"{items[k][0][1] / 1e6:+.2f} uJ for dlaforge)"
+                                   if items[k] else "")
+               for k, v in dyn.items() if abs(v) > 0.10]
+    t_within = [k for k, v in total.items() if abs(v) <= 0.10]
+    t_outside = []
     for r in ok:
-        from explain_accelforge import rs_cycles, ws_cycles
+        if abs(total[name[id(r)]]) > 0.10 and any(per_cycle_energy(r)):
+            lat = r["accelforge"]["latency_cycles"]
+            t_outside.append(f"{name[id(r)]} {total[name[id(r)]]:+.1%}, cycles "
+                             f"{r['dlaforge']['cycles']:,} vs {r['accelforge']['cycles']:,.0f} "
+                             f"(AccelForge's slowest: {max(lat, key=lat.get)})")
+    with_clock = [r for r in ok if any(per_cycle_energy(r))]
+    clock_ok = [r for r in with_clock if abs(per_cycle_energy(r)[0] / per_cycle_energy(r)[1]
+                                             - r["dlaforge"]["cycles"] / r["accelforge"]["cycles"])
+                < 1e-6]
+    slots_equal, partial, walked = [], [], []
+    for r in ok:
         slots, fill = (rs_cycles if r["dataflow"] == "rs" else ws_cycles)(
             r["layer"], r["spec"], r["dlaforge"]["mapping"])
         if abs(slots - r["accelforge"]["latency_cycles"]["MAC"]) < 0.5:
-            slots_equal.append(label(r) + f" ({r['arch']})")
-    unequal = [label(r) + f" ({r['arch']})" for r in ok
-               if label(r) + f" ({r['arch']})" not in slots_equal]
-    idle = []
-    for r in ok:
-        if r["dataflow"] != "rs":
+            slots_equal.append(name[id(r)])
             continue
-        t, g, layer = r["dlaforge"]["mapping"]["tile"], r["dlaforge"]["mapping"][
-            "row_stationary"], r["layer"]
-        if any(size % (g["tk"] * g["pf"]) for size in {t["K"], layer.K % t["K"] or t["K"]}) \
-                and label(r) + f" ({r['arch']})" in unequal:
-            idle.append(label(r) + f" ({r['arch']})")
-    pinned = next((r for r in ok if r["how"].startswith("pinned")), None)
+        dims = slot_ratios(r["layer"], r["spec"], r["dlaforge"]["mapping"], r["dataflow"])
+        exact = abs(r["accelforge"]["latency_cycles"]["MAC"] * math.prod(
+            dims.values()) - slots) < 1e-6 * slots
+        walk = idle_walk(r["layer"], r["dlaforge"]["mapping"]) if r["dataflow"] == "rs" else []
+        (walked if walk else partial).append(name[id(r)] + ("" if exact else " [NOT exact]"))
     lines = ["## Summary of this run", "",
-             f"- Energy with the same component energies: within 10% on {len(within)} of "
-             f"{len(ok)} rows" + (f"; outside: {', '.join(outside)} (each taken apart in its section below)"
-                                    if outside else "") + ".",
+             f"- Energy of actions (MAC, per-PE storage, NoC, global buffer, DRAM; the same "
+             f"per-action energies in both): within 10% on {len(within)} of {len(ok)} rows"
+             + (f"; outside: {', '.join(outside)} (each taken apart in its section below)"
+                if outside else "") + ".",
+             f"- Per-cycle energy (the preset's fitted clock/control/leakage pJ per cycle, "
+             f"given to AccelForge as the same rate): listed apart; on {len(clock_ok)} of "
+             f"{len(with_clock)} rows that have it, its dlaforge / AccelForge ratio is exactly "
+             f"their total-cycle ratio (it adds no energy-model difference, only the cycle "
+             f"difference). Total energy with it: within 10% on {len(t_within)} of {len(ok)} "
+             f"rows" + (f"; outside, where the total cycles part: {'; '.join(t_outside)} (a "
+                        f"GlobalBuffer-bound AccelForge total comes from the ifmap reads it "
+                        f"makes without Eyeriss's multicast, taken apart in the row's section)"
+                        if t_outside else "")
+             + "; any other row outside is outside on energy of actions (above).",
              f"- Cycles on the same mapping: dlaforge's PE-slot cycles (its compute cycles less "
              f"fill/drain) equal AccelForge's MAC cycles exactly on {len(slots_equal)} of "
-             f"{len(ok)} rows; on the others ({', '.join(unequal) or 'none'}) dlaforge charges "
-             f"whole passes for partial tiles" + (f" and, on {', '.join(idle)}, filter or "
-                                                  f"channel slots the tile does not have"
-                                                  if idle else "") +
-             ". Fill/drain and pipeline stalls are dlaforge's alone (AccelForge has no "
-             "pipeline)."]
+             f"{len(ok)} rows"
+             + (f"; on {', '.join(partial)} dlaforge charges whole passes where a tile fills "
+                f"part of one (AccelForge prorates)" if partial else "")
+             + (f"; on {', '.join(walked)} a PE also walks filter or channel slots the tile "
+                f"does not have (a dlaforge modelling issue)" if walked else "")
+             + " (each ratio recomputed per dim in its section). Fill/drain and pipeline "
+             "stalls are dlaforge's alone (AccelForge has no pipeline)."]
+    pinned = next((r for r in ok if r["how"].startswith("pinned")), None)
     by_how = {r["how"]: r for r in ok if r["arch"] == "eyeriss_like"
               and r["layer"].name == "timeloop_exercise"}
     energy_row = by_how.get("dlaforge's mapper (energy)")
@@ -335,20 +383,20 @@ def summary(rows) -> list[str]:
         lines.append(
             f"- The exercise layer on a pinned 126-PE row-stationary mapping: AccelForge "
             f"{mac:,.0f} MAC cycles (Timeloop's published figure is 86,016), dlaforge "
-            f"{d_p['compute_cycles']:,} compute cycles (the same plus its fill/drain). "
-            f"dlaforge's own mapper picks other mappings: by energy {d_e['utilization']:.1%} "
-            f"utilization ({d_e['cycles']:,} cycles), by cycles {d_c['compute_cycles']:,} "
-            f"compute cycles; by cycles it does not prefer the 126-PE mapping because on "
-            f"eyeriss_like's {bw:g} B/cycle DRAM both end near the same total "
-            f"({d_c['cycles']:,} vs {d_p['cycles']:,} cycles: DRAM-bound). AccelForge's own "
-            f"mapper was not run here (it found Timeloop's mapping in 1,160 s, "
-            f"../shared/TOOLCHAIN.md).")
+            f"{d_p['compute_cycles']:,} compute cycles (the same plus its fill/drain), "
+            f"{d_p['cycles']:,} in total. dlaforge's own mapper picks other mappings: by "
+            f"energy (per-cycle energy included) {d_e['compute_cycles']:,} compute cycles, "
+            f"{d_e['cycles']:,} in total ({d_e['utilization']:.1%} utilization); by cycles "
+            f"{d_c['compute_cycles']:,} compute cycles, {d_c['cycles']:,} in total. On "
+            f"eyeriss_like's {bw:g} B/cycle DRAM all three end DRAM-bound near the same total, "
+            f"so neither objective needs the 126-PE mapping. AccelForge's own mapper was not "
+            f"run here (it found Timeloop's mapping in 1,160 s, ../shared/TOOLCHAIN.md).")
     if refused:
         lines.append(f"- AccelForge refused: {', '.join(refused)}.")
     return lines + [""]
 
 
-def label(row) -> str:
+def label(row) -> str:  # explain_accelforge.label_of is the same
     name = row["layer"].name
     return name if row["how"].startswith("dlaforge's mapper (energy)") else \
         f"{name}, {row['how']}"
@@ -362,7 +410,7 @@ def Network_of(layer):
 # --- the report --------------------------------------------------------------------------
 
 def render(rows, areas, repeats, peer_process_s) -> str:
-    from explain_accelforge import explain_row, general_notes
+    from explain_accelforge import dynamic_energy, explain_row, general_notes, per_cycle_energy
     out = ["# dlaforge beside AccelForge 1.0.467", "",
            f"Generated by `bench/bench_accelforge.py` on {platform.node() or 'this machine'}, "
            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, Python "
@@ -372,39 +420,55 @@ def render(rows, areas, repeats, peer_process_s) -> str:
            "mapper's choice, and AccelForge's `evaluate_mapping` on that choice written as an "
            "AccelForge mapping (bench/accelforge_specs.py), on an AccelForge arch built from "
            "the dlaforge preset: same array shape, buffer sizes, word widths, bandwidths, clock "
-           "and per-access energies (dlaforge's energy table), leakage 0, area 0. AccelForge's "
-           "own mapper was not run (1,160 s for the first layer alone, ../shared/TOOLCHAIN.md).",
+           "and per-access energies (dlaforge's energy table), area 0, and dlaforge's "
+           "per-cycle energy (clock, control, leakage pJ per cycle) as the one leak power "
+           "AccelForge charges over its latency. The like-for-like energy is that of actions; "
+           "the per-cycle energy is shown apart (it differs exactly as the total cycles do). "
+           "AccelForge's own mapper was not run (1,160 s for the first layer alone, "
+           "../shared/TOOLCHAIN.md).",
            "", "Reference (shared/REFERENCES.md §2): Timeloop's mapper on the exercise layer: "
            "86,016 cycles, 75% utilization, 59.28 uJ with Accelergy's 65 nm energies; those "
            "energies are not the ones used here, and its mapping is not dlaforge's.", ""]
+    accesses = {id(row): accesses_accelforge(row["accelforge"], row["spec"], row["layer"])
+                for row in rows if "error" not in row["accelforge"]}
+    explained = {id(row): explain_row(row, accesses[id(row)]) for row in rows
+                 if "error" not in row["accelforge"]}      # also row["items"] for the summary
     out += summary(rows)
     out += ["## Cycles and energy", "",
             "| arch | layer | MACs | cycles dlaforge (compute / total) | cycles AccelForge "
-            "(MAC / total) | Δ compute | util dlaforge / AccelForge | energy uJ dlaforge | "
-            "energy uJ AccelForge | Δ energy |", "|---|---|---|---|---|---|---|---|---|---|"]
+            "(MAC / total) | Δ compute | util dlaforge / AccelForge | energy of actions uJ "
+            "dlaforge / AccelForge | Δ actions | per-cycle energy uJ dlaforge / AccelForge | "
+            "total uJ dlaforge / AccelForge | Δ total |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         d, a = row["dlaforge"], row["accelforge"]
         if "error" in a:
             out.append(f"| {row['arch']} | {label(row)} | {fmt(d['macs'])} | "
                        f"{fmt(d['compute_cycles'])} / {fmt(d['cycles'])} | AccelForge refused "
-                       f"the mapping: `{a['error'][:160]}` | | | "
-                       f"{d['energy_pj'] / 1e6:.2f} | | |")
+                       f"the mapping: `{a['error'][:160]}` | | | | | | "
+                       f"{d['energy_pj'] / 1e6:.2f} / | |")
             continue
         pe = row["spec"].pe_array
         mac_cycles = a["latency_cycles"]["MAC"]
         a_util = d["macs"] / (a["cycles"] * pe.rows * pe.cols)
-        a_energy = sum(group_accelforge(a, row["spec"]).values())
-        d_energy = d["energy_pj"]
+        d_dyn, a_dyn = dynamic_energy(row)
+        d_clk, a_clk = per_cycle_energy(row)
+        d_tot, a_tot = d["energy_pj"], a["total_energy_pj"]
         out.append(f"| {row['arch']} | {label(row)} | {fmt(d['macs'])} | "
                    f"{fmt(d['compute_cycles'])} / {fmt(d['cycles'])} | {fmt(mac_cycles)} / "
                    f"{fmt(a['cycles'])} | {pct(d['compute_cycles'], mac_cycles)} | "
-                   f"{d['utilization']:.1%} / {a_util:.1%} | {d_energy / 1e6:.3f} | "
-                   f"{a_energy / 1e6:.3f} | {pct(d_energy, a_energy)} |")
+                   f"{d['utilization']:.1%} / {a_util:.1%} | {d_dyn / 1e6:.3f} / "
+                   f"{a_dyn / 1e6:.3f} | {pct(d_dyn, a_dyn)} | {d_clk / 1e6:.3f} / "
+                   f"{a_clk / 1e6:.3f} | {d_tot / 1e6:.3f} / {a_tot / 1e6:.3f} | "
+                   f"{pct(d_tot, a_tot)} |")
     out += ["", "Δ is dlaforge relative to AccelForge. dlaforge's utilization is MACs / "
-            "(total cycles x PEs); AccelForge's the same with its total latency.", ""]
+            "(total cycles x PEs); AccelForge's the same with its total latency. Energy of "
+            "actions: every priced access and MAC (dlaforge's NoC included, AccelForge has "
+            "none); per-cycle energy: the preset's pJ per cycle x each tool's own total cycles "
+            "(0 on presets without it); total: both.", ""]
     out += ["## Energy per component (uJ, dlaforge / AccelForge)", "",
-            "| arch | layer | MAC | RF (per-PE storage) | NoC | global buffer | DRAM |",
-            "|---|---|---|---|---|---|---|"]
+            "| arch | layer | MAC | RF (per-PE storage) | NoC | global buffer | DRAM | "
+            "per-cycle (clock) |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         d, a = row["dlaforge"], row["accelforge"]
         if "error" in a:
@@ -412,10 +476,13 @@ def render(rows, areas, repeats, peer_process_s) -> str:
         cats = group_accelforge(a, row["spec"])
         b = d["energy_breakdown_pj"]
         cell = {c: f"{b.get(c, 0) / 1e6:.3f} / {cats[c] / 1e6:.3f}" for c in cats}
+        cell["clock"] = (f"{per_cycle_energy(row)[0] / 1e6:.3f} / "
+                         f"{per_cycle_energy(row)[1] / 1e6:.3f}")
         out.append(f"| {row['arch']} | {label(row)} | {cell['mac']} | {cell['rf']} | "
-                   f"{b.get('noc', 0) / 1e6:.3f} / — | {cell['sram']} | {cell['dram']} |")
+                   f"{b.get('noc', 0) / 1e6:.3f} / — | {cell['sram']} | {cell['dram']} | "
+                   f"{cell['clock']} |")
     extra = sorted({k for row in rows for k in row["dlaforge"]["energy_breakdown_pj"]}
-                   - {"mac", "rf", "noc", "sram", "dram"})
+                   - {"mac", "rf", "noc", "sram", "dram", "clock", "control"})
     if extra:
         out += ["", f"dlaforge categories not shown (all zero here unless listed): "
                 f"{', '.join(extra)}."]
@@ -425,7 +492,7 @@ def render(rows, areas, repeats, peer_process_s) -> str:
         d, a = row["dlaforge"], row["accelforge"]
         if "error" in a:
             continue
-        acc = accesses_accelforge(a, row["spec"], row["layer"])
+        acc = accesses[id(row)]
         out += [f"**{row['arch']} / {label(row)}**", "",
                 "| level | operand | reads dlaforge | reads AccelForge | writes dlaforge | "
                 "writes AccelForge |", "|---|---|---|---|---|---|"]
@@ -443,7 +510,7 @@ def render(rows, areas, repeats, peer_process_s) -> str:
                     out.append(f"| {level} | {operand} | — | {fmt(t['reads'])} | — | "
                                f"{fmt(t['writes'])} |")
         out += ["", f"dlaforge's mapping: `{json.dumps(d['mapping'])}`", ""]
-        out += explain_row(row, acc) + [""]
+        out += explained[id(row)] + [""]
     out += ["## Area (um^2)", "",
             "AccelForge: the same arch with its own component models (hwcomponents: "
             "SmartBufferSRAM = CACTI SRAM plus its address logic, IntMAC), totals for all "
@@ -528,7 +595,7 @@ def render(rows, areas, repeats, peer_process_s) -> str:
             f"sim.analytical.evaluate of the one mapping); AccelForge's is one fixed "
             f"mapping (no search). The AccelForge process (import, all cases, area models) took "
             f"{peer_process_s:.1f} s.", ""]
-    out += general_notes()
+    out += general_notes(rows)
     return "\n".join(out) + "\n"
 
 

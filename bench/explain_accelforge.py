@@ -57,6 +57,41 @@ def ws_cycles(layer, spec, m):
     return slots, fill
 
 
+def _time_ratio(n, tile, cap, per_pe):
+    """Along one dim cut in tiles of `tile`, dlaforge's pass time over AccelForge's. A pass
+    spreads up to `cap` of the dim over PE sets, each PE walking `per_pe` of it in time
+    (row stationary: K over tk sets of pf filters, C over tc sets of q channels, P over the
+    columns with per_pe 1). dlaforge: every tile whole, ceil(size / cap) passes of per_pe
+    each. AccelForge: its tile loop prorated (n / tile trips of the full tile), a tile over
+    `cap` in tile / cap passes, a tile within one pass min(tile, per_pe) (its spatial loop
+    uses only the sets the tile fills)."""
+    ours = sum(count * ceil(size / cap) * per_pe for size, count in _edges(n, tile))
+    theirs = n / tile * (tile / cap * per_pe if tile > cap else min(tile, per_pe))
+    return ours / theirs
+
+
+def slot_ratios(layer, spec, m, df) -> dict:
+    """Per dim, dlaforge's PE-slot cycles over AccelForge's MAC cycles (their product is the
+    whole ratio), with the dims where a PE walks more filters / channels than a tile has."""
+    pe, t = spec.pe_array, m["tile"]
+    if df == "rs":
+        g = m["row_stationary"]
+        return {"K": _time_ratio(layer.K, t["K"], g["tk"] * g["pf"], g["pf"]),
+                "C": _time_ratio(layer.C, t["C"], g["tc"] * g["q"], g["q"]),
+                "P": _time_ratio(layer.P, t["P"], pe.cols, 1)}
+    return {"K": _time_ratio(layer.K, t["K"], pe.cols, 1),
+            "C": _time_ratio(layer.C, t["C"], pe.rows, 1)}
+
+
+def idle_walk(layer, m) -> list[str]:
+    """Row stationary: the dims with a tile smaller than what a PE walks per pass (pf filters,
+    q channels): dlaforge charges the PE's whole walk for filters or channels not there."""
+    t, g = m["tile"], m["row_stationary"]
+    return [f"{d} tile {size} < {w} {g[w]}" for d, n, w in (("K", layer.K, "pf"),
+                                                           ("C", layer.C, "q"))
+            for size, _ in _edges(n, t[d]) if size < g[w]]
+
+
 def _imperfect(layer, m) -> list[str]:
     t = m["tile"]
     full = {"K": layer.K, "C": layer.C, "P": layer.P, "Q": layer.Q}
@@ -93,38 +128,33 @@ def explain_row(row, acc) -> list[str]:
                f"tile: it has no fill/drain (a loop-nest model, no pipeline).")
     idle = slots - mac
     if abs(idle) > 0.5:
-        t = m["tile"]
-
-        def ratio(n, tile, per_pass, busy):     # slots along one dim / the work present
-            return sum(count * ceil(size / per_pass) * busy
-                       for size, count in _edges(n, tile)) / n
-        if df == "rs":
-            g = m["row_stationary"]
-            dims = {"K": ratio(layer.K, t["K"], g["tk"] * g["pf"], g["tk"] * g["pf"]),
-                    "C": ratio(layer.C, t["C"], g["tc"] * g["q"], g["tc"] * g["q"]),
-                    "P": ratio(layer.P, t["P"], pe.cols, min(t["P"], pe.cols))}
-        else:
-            dims = {"K": ratio(layer.K, t["K"], pe.cols, min(t["K"], pe.cols)),
-                    "C": ratio(layer.C, t["C"], pe.rows, min(t["C"], pe.rows))}
+        dims = slot_ratios(layer, spec, m, df)
         predicted = mac * prod(dims.values())
         ok = abs(predicted - slots) < 1e-6 * slots
-        parts = ", ".join(f"{d} x{r:.4f}" for d, r in dims.items() if r != 1)
+        parts = ", ".join(f"{d} x{r:.4f}" for d, r in dims.items() if abs(r - 1) > 1e-9)
+        walk = idle_walk(layer, m) if df == "rs" else []
         out.append(
-            f"- PE slots / AccelForge's MAC latency = {slots / mac:.4f} = {parts} "
+            f"- PE slots / AccelForge's MAC latency = {slots / mac:.4f} = {parts or 'none'} "
             f"({'checked: exact' if ok else f'predicted {_fmt(predicted)}: not exact'}). "
-            "Along a dim, dlaforge's slots count every pass whole: a partial last tile (or a "
-            "tile smaller than a pass) leaves PEs idle for the whole pass"
-            + (", and a PE walks all pf filters and q channels of its scratchpad pass even "
-               "when the tile has fewer (sim/array_cost.row_stationary_tile multiplies by pf "
-               "and q; a real Eyeriss would skip them: a dlaforge modelling issue)"
-               if df == "rs" and (dims["K"] > 1 or dims["C"] > 1) else "")
-            + ". AccelForge divides the MACs by the PEs of the mapping's full tile, so a "
-            "partial tile costs only its share.")
+            "Along a dim, dlaforge counts every pass whole: a partial last tile, or a tile "
+            "that overflows a pass by a little, takes a whole pass (PEs idle for it)"
+            + (f", and a PE walks all pf filters and q channels of its scratchpad pass even "
+               f"when the tile has fewer ({'; '.join(walk)}; sim/array_cost.row_stationary_tile "
+               f"multiplies by pf and q; a real Eyeriss would skip them: a dlaforge modelling "
+               f"issue)" if walk else "")
+            + ". AccelForge prorates its tile loops (a partial tile costs its share) and a "
+            "tile within one pass uses only the PE sets it fills.")
     # total cycles
     lat = a["latency_cycles"]
     slowest = max(lat, key=lat.get)
-    stalls = ("its double-buffered tile pipeline: first load and DRAM latency, refills, last "
-              "drain" if df == "rs" else "the ws controller's DRAM engine, docs/controller.md: "
+    glb = next(x for x in spec.memory if not x.per_pe)
+    stalls = (("its tile pipeline's bounds, sim/analytical.py: first load and DRAM latency, "
+               "the channel (every transfer, and the last tile's load after all but the last "
+               "three tiles' write-backs), refills, last drain"
+               + ("; the GLB is single-buffered (one tile in its "
+                  f"{glb.size_bytes // 1024} KB, no ping-pong halves), and the model still "
+                  "overlaps DRAM with compute, as the preset states" if not glb.double_buffered
+                  else "")) if df == "rs" else "the ws controller's DRAM engine, docs/controller.md: "
               "a tile's loads, the previous tiles' write-backs and the compute overlap only "
               "as far as its two buffer halves allow")
     out.append(f"- Total: dlaforge {_fmt(d['cycles'])} = compute + {_fmt(d['stall_cycles'])} "
@@ -137,6 +167,19 @@ def explain_row(row, acc) -> list[str]:
                   "latency." if slowest == "MainMemory" else "."))
     # --- energy -------------------------------------------------------------------------
     b = d["energy_breakdown_pj"]
+    ours_t, theirs_t = per_cycle_energy(row)
+    if ours_t or theirs_t:
+        from accelforge_specs import per_cycle_pj
+        pj = per_cycle_pj(row["table"])
+        ratio_ok = abs(ours_t / theirs_t - d["cycles"] / a["cycles"]) < 1e-6 if theirs_t else False
+        out.append(f"- Per-cycle energy (dlaforge's clock/control/leakage, "
+                   f"{pj:g} pJ per cycle, given to AccelForge as MainMemory leak power "
+                   f"{pj * 1e-12 * row['spec'].clock_mhz * 1e6:.4g} W): dlaforge "
+                   f"{ours_t / 1e6:.3f} uJ over its {_fmt(d['cycles'])} cycles, AccelForge "
+                   f"{theirs_t / 1e6:.3f} uJ over its {_fmt(a['cycles'])}: the same rate, so "
+                   f"their ratio {ours_t / theirs_t:.4f} is the ratio of total cycles "
+                   f"({'checked: exact' if ratio_ok else 'NOT equal to the cycles ratio'}); "
+                   f"the difference is the total-cycle difference above, not an energy model's.")
     if b.get("noc"):
         out.append(f"- NoC {b['noc'] / 1e6:.3f} uJ: dlaforge prices operand moves between "
                    f"PEs / from the bus ({row['table'].noc_pj_per_bit:.4g} pJ/bit/hop); the "
@@ -154,11 +197,64 @@ def explain_row(row, acc) -> list[str]:
         out.append(f"- {level} {operand} {kind}: dlaforge {_fmt(ours)}, AccelForge "
                    f"{_fmt(theirs)} ({pj / 1e6:+.3f} uJ for dlaforge): "
                    f"{cause(row, acc, level, operand, kind, ours, theirs)}")
+    # DRAM bytes beside the three operands (the ws controller's requant parameter table)
+    bits = {"ifmap": pe.ifmap_bits, "weight": pe.weight_bits, "ofmap": pe.ofmap_bits}
+    dram_acc = d["accesses"].get("dram", {})
+    extra_pj = 0.0
+    for key, kind, pj_bit in (("dram_read_bytes", "reads", row["table"].dram_read_pj_per_bit),
+                              ("dram_write_bytes", "writes",
+                               row["table"].dram_write_pj_per_bit)):
+        operand_bytes = sum(rw[kind] * bits[o] for o, rw in dram_acc.items()) / 8
+        extra = d.get(key, operand_bytes) - operand_bytes
+        if extra >= 1:
+            extra_pj += extra * 8 * pj_bit
+            out.append(f"- DRAM {kind[:-1]} bytes beside the operands: dlaforge moves "
+                       f"{_fmt(d[key])} bytes, its ifmap/weight/ofmap counts above make "
+                       f"{_fmt(operand_bytes)}; the other {_fmt(extra)} "
+                       f"({extra / layer.K:.3g} per output channel) are "
+                       + ("the requant parameter table the ws controller fetches per k tile "
+                          "(its head and per-channel entries, sim/controller_cost.py)"
+                          if df != "rs" else "not attributed here")
+                       + f" ({extra * 8 * pj_bit / 1e6:+.3f} uJ for dlaforge); AccelForge's "
+                       f"workload has no such tensor.")
+    row["items"] = sorted([(f"{lv} {op} {kind}", pj) for lv, op, kind, _, _, pj in diffs]
+                          + [("NoC (dlaforge only)", b.get("noc", 0))], key=lambda x: -abs(x[1]))
+    mac_gap = b.get("mac", 0) - sum(v for k, v in a["energy_pj"].items() if k.startswith("MAC|"))
+    explained = sum(x[5] for x in diffs) + b.get("noc", 0) + mac_gap + extra_pj
+    d_dyn, a_dyn = dynamic_energy(row)
+    gap = d_dyn - a_dyn
+    out.append(f"- Energy of actions: dlaforge {d_dyn / 1e6:.3f} uJ, AccelForge "
+               f"{a_dyn / 1e6:.3f} uJ, gap {gap / 1e6:+.3f} uJ; the items above (access "
+               f"differences x dlaforge's pJ per access, NoC, MAC, DRAM bytes beside the "
+               f"operands) sum to "
+               f"{explained / 1e6:+.3f} uJ"
+               + (" (reconciled)" if abs(gap - explained) <= 1e-3 * max(abs(gap), d_dyn * 1e-3)
+                  else f": {(gap - explained) / 1e6:+.3f} uJ NOT accounted for") + ".")
     out.append("- MAC energy: equal (same MAC count, same pJ per MAC)." if
                abs(b.get("mac", 0) - sum(v for k, v in a["energy_pj"].items()
                                          if k.startswith("MAC|"))) < 1e-3 * b.get("mac", 1)
                else "- MAC energy differs: not explained.")
     return out
+
+
+PER_CYCLE = ("clock", "control")
+
+
+def dynamic_energy(row) -> tuple[float, float]:
+    """(dlaforge, AccelForge) energy of actions (pJ): all but the per-cycle energy."""
+    d, a = row["dlaforge"], row["accelforge"]
+    ours = sum(v for k, v in d["energy_breakdown_pj"].items() if k not in PER_CYCLE)
+    theirs = sum(v for k, v in a["energy_pj"].items() if k.split("|")[2] != "leak")
+    return ours, theirs
+
+
+def per_cycle_energy(row) -> tuple[float, float]:
+    """(dlaforge, AccelForge) per-cycle energy (pJ): dlaforge's clock, control and leakage;
+    AccelForge's leak energy (the same pJ per cycle as a power, x its latency)."""
+    d, a = row["dlaforge"], row["accelforge"]
+    ours = d["energy_pj"] - dynamic_energy(row)[0]
+    theirs = sum(v for k, v in a["energy_pj"].items() if k.split("|")[2] == "leak")
+    return ours, theirs
 
 
 def cause(row, acc, level, operand, kind, ours, theirs) -> str:
@@ -241,6 +337,17 @@ def cause(row, acc, level, operand, kind, ours, theirs) -> str:
                 f"{padded[0]}x{padded[1]} window space (padding {pad} counted as data), "
                 f"dlaforge fetches only the image's {layer.H}x{layer.W} pixels (plus the halo "
                 f"rows between tiles) and makes the padding on chip{frac}.")
+    if df == "rs" and operand == "weight" and ((level in per_pe and kind == "writes")
+                                               or (level == glb and kind == "reads")):
+        passes = slot_ratios(layer, spec, m, df)["P"]
+        observed = ours / theirs if theirs else 0
+        if passes != 1 and abs(observed - passes) < 1e-6 * passes:
+            cols = pe.cols
+            return (f"weights per pass: dlaforge loads a PE's filter rows from the buffer once "
+                    f"per pass, and a tile of {m['tile']['P']} output rows on {cols} columns "
+                    f"takes {ceil(m['tile']['P'] / cols)} passes (a partial last pass whole); "
+                    f"AccelForge prorates its output-row loop (ratio {observed:.4f} = the "
+                    f"passes' ratio, checked){frac}.")
     if imperfect:
         return _edge_ratio(layer, m, ours, theirs)
     return "not explained."
@@ -268,23 +375,59 @@ def _edge_ratio(layer, m, ours, theirs) -> str:
             f"tiles differently (ratio {observed:.4f}; not matched exactly here).")
 
 
-def general_notes() -> list[str]:
-    return ["## What the two models share and where they part", "",
-            "- Same arch numbers: array shape, buffer sizes and word widths, bandwidths (as "
-            "AccelForge `total_latency` expressions), clock, and dlaforge's pJ per access for "
-            "every level (bench/accelforge_specs.py writes them from the preset and "
-            "dlaforge's energy table). AccelForge gets leakage 0 and area 0 in these runs, as "
-            "the presets have no leakage.",
-            "- Same loop nest: dlaforge's tiles and loop order at the DRAM level, each tensor "
-            "kept in the buffer under its innermost relevant loop (dlaforge's reuse rule); the "
-            "row-stationary passes (R rows x output-row columns x tc x tk sets, q channels x pf "
-            "filters per PE) or the ws controller's folds (rows reduce channels, columns hold "
-            "filters, r and s in time) below it.",
-            "- AccelForge has no notion of a systolic or row-stationary pipeline (fill, "
-            "drain, weight preload), of the Eyeriss diagonal ifmap multicast, of the NoC "
-            "energy dlaforge prices, or of a controller that reads whole array-wide words; "
-            "dlaforge has no notion of AccelForge's fractional trips for a partial last tile.",
-            "- dlaforge modelling issue found: on a row-stationary pass whose tile has fewer "
-            "filters (or channels) than the PE's pf (q), dlaforge still charges pf x q slots "
-            "(conv1 of ResNet-18: K 64 cut in tiles of 14 with pf = 16). That is a code change "
-            "in sim/array_cost.row_stationary_tile (and its mapper), not made here.", ""]
+def general_notes(rows) -> list[str]:
+    from accelforge_specs import per_cycle_pj
+    per_cycle = sorted({(r["arch"], per_cycle_pj(r["table"])) for r in rows
+                        if per_cycle_pj(r["table"])})
+    glb = {r["arch"]: next(x for x in r["spec"].memory if not x.per_pe) for r in rows}
+    features = sorted({r["arch"] for r in rows if r["spec"].pe_array.zero_gating
+                       or r["spec"].dram.compression != "none"})
+    walk = sorted({f"{label_of(r)} ({r['arch']})" for r in rows if r["dataflow"] == "rs"
+                   and "error" not in r["accelforge"] and idle_walk(r["layer"],
+                                                                    r["dlaforge"]["mapping"])})
+    notes = ["## What the two models share and where they part", "",
+             "- Same arch numbers: array shape, buffer sizes and word widths, bandwidths (as "
+             "AccelForge `total_latency` expressions), clock, and dlaforge's pJ per access for "
+             "every level (bench/accelforge_specs.py writes them from the preset and "
+             "dlaforge's energy table). AccelForge gets area 0 and leakage 0 but for "
+             "dlaforge's per-cycle energy"
+             + (" (" + ", ".join(f"{a}: {pj:g} pJ per cycle" for a, pj in per_cycle) + ")"
+                if per_cycle else "")
+             + ", which it is given as MainMemory leak power (pJ per cycle x clock): both tools "
+             "then charge it x their own total cycles. The like-for-like energy figure is the "
+             "energy of actions (MAC, per-PE storage, NoC, global buffer, DRAM); the per-cycle "
+             "energy is listed apart, and its gap is exactly the total-cycle gap.",
+             "- Global buffer: "
+             + "; ".join(f"{a}: {g.size_bytes // 1024} KB, "
+                         + ("double-buffered (a tile fits half of it in dlaforge's mapper)"
+                            if g.double_buffered else "single-buffered (a tile fits all of it)")
+                         for a, g in glb.items())
+             + ". AccelForge checks every mapping against the whole buffer's size, the same "
+             "bound as dlaforge's for a single-buffered level.",
+             "- Same loop nest: dlaforge's tiles and loop order at the DRAM level, each tensor "
+             "kept in the buffer under its innermost relevant loop (dlaforge's reuse rule); the "
+             "row-stationary passes (R rows x output-row columns x tc x tk sets, q channels x pf "
+             "filters per PE) or the ws controller's folds (rows reduce channels, columns hold "
+             "filters, r and s in time) below it.",
+             "- AccelForge has no notion of a systolic or row-stationary pipeline (fill, "
+             "drain, weight preload), of the Eyeriss diagonal ifmap multicast, of the NoC "
+             "energy dlaforge prices, or of a controller that reads whole array-wide words; "
+             "dlaforge has no notion of AccelForge's fractional trips for a partial last tile."]
+    if features:
+        notes.append(f"- {', '.join(features)}: zero gating and zero-RLE DRAM compression are "
+                     "on in the preset but act only on a layer's stated share of zeros "
+                     "(Layer.ifmap_zeros / ofmap_zeros); every layer here states none (checked "
+                     "by the bench), so neither changes a count or an energy, and AccelForge "
+                     "(dense) is given none.")
+    if walk:
+        notes.append("- dlaforge modelling issue found: on a row-stationary pass whose tile "
+                     "has fewer filters (or channels) than the PE's pf (q), dlaforge still "
+                     f"charges pf x q slots ({', '.join(walk)}). That is a code change in "
+                     "sim/array_cost.row_stationary_tile (and its mapper), not made here.")
+    return notes + [""]
+
+
+def label_of(row) -> str:
+    name = row["layer"].name
+    return name if row["how"].startswith("dlaforge's mapper (energy)") else \
+        f"{name}, {row['how']}"
