@@ -66,6 +66,7 @@ class _Plan:
     dataflow: str
     ops: list               # (layer, op, mapping)
     cycles: int             # the cycle model's (exact timing's) total over every command
+    datapath: object = None  # the design's PE (workloads/methods/datapath.py; None: MAC)
 
 
 def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str) -> _Plan:
@@ -77,16 +78,20 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str) -
     from .sim.limits import check_cycle_tiles, check_rtl_cycles
     from .sim.rtl_program import rtl_layer_reason
     from .workloads.methods import get_method
+    from .workloads.methods.datapath import controller_datapath, family_datapaths
 
-    if method != "baseline":
-        raise SpecError(f"--model rtl runs the baseline method only, not {method!r}: its "
-                        f"hardware runs in `dlaforge rtl verify --method {method}`, and "
-                        f"`--model cycle --schedule rtl` gives its timing model's cycles")
+    chosen = get_method(method, arch)
+    if method != "baseline" and not any(d.family == chosen.family
+                                        for d in family_datapaths()):
+        raise SpecError(f"--model rtl runs the baseline method and the methods whose PE the "
+                        f"controller is built with (a family's CONTROLLER_DATAPATH), not "
+                        f"{method!r}: its hardware runs in `dlaforge rtl verify --method "
+                        f"{method}`, and `--model cycle --schedule rtl` gives its timing "
+                        f"model's cycles")
     arch.check_dataflow(dataflow)
     if dataflow not in CONTROLLER_DATAFLOWS:
         raise SpecError(f"--model rtl runs the controller's dataflows "
                         f"({', '.join(CONTROLLER_DATAFLOWS)}), not {dataflow}")
-    chosen = get_method(method, arch)
     ops = []
     for layer in network.layers:
         if layer.kind == "vector":
@@ -100,6 +105,13 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str) -
                 raise SpecError(f"--model rtl cannot run layer {layer.name!r} under "
                                 f"{dataflow}: {controller_refusal(arch, op, dataflow)}")
             ops.append((layer, op))
+    # one design runs the network: every op's PE operation on the same datapath
+    datapaths = {op.pe_op: controller_datapath(arch, op.pe_op) for _, op in ops}
+    if len(datapaths) > 1:
+        raise SpecError(f"--model rtl runs one datapath per network; method {method!r} mixes "
+                        f"the PE operations {', '.join(sorted(datapaths))} on arch "
+                        f"{arch.name!r}")
+    datapath = next(iter(datapaths.values()), None)
     table, planned, total = energy_table(arch), [], 0
     for layer, op in ops:
         mapping, _ = search(arch, op, dataflow, objective, table)
@@ -108,7 +120,8 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str) -
         counters = controller_counters(arch, shape_of(op), mapping, True, dataflow=dataflow)
         total += counters["cycles"] * op.groups
     check_rtl_cycles(network.name, dataflow, total)
-    return _Plan(dataflow, planned, total)
+    return _Plan(dataflow, planned, total, None if datapath is None or datapath.is_baseline
+                 else datapath)
 
 
 def run_rtl_networks(arch: ArchSpec, network, dataflows, method: str, batch: int,
@@ -170,7 +183,7 @@ def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, tabl
 
     specs = [LayerSpec(layer.name, shape_of(op), mapping, op.groups, chains, plan.dataflow)
              for (layer, op, mapping), chains in zip(plan.ops, chainable)]
-    job = ControllerNetworkJob.random(arch, specs, np.random.default_rng(0))
+    job = ControllerNetworkJob.random(arch, specs, np.random.default_rng(0), plan.datapath)
     result = run_network(job, sim, max_cycles=cycle_limit(plan.cycles))
     bad = job.first_difference(result.output)
     if bad is not None:

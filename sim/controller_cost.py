@@ -50,6 +50,8 @@ from dlaforge.program import (REQUANT_PIECES, BufferGeometry, Shape, beat_elemen
                               element_bytes, run_cycles)
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
+
+from dlaforge.workloads.methods.datapath import controller_datapath
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
 from .array_cost import distinct_values
@@ -63,14 +65,27 @@ def requant_of(op: HwOp):
     return REQUANT and op.quantizer
 
 
+def _cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
+    """rtl_cannot_run on the datapath the controller runs `op`'s PE operation with
+    (workloads/methods/datapath.controller_datapath), or why there is none."""
+    datapath = controller_datapath(arch, op.pe_op)
+    if datapath is None:
+        return (f"the controller built for pe_kind {arch.pe_array.pe_kind!r} has no PE for "
+                f"pe_op {op.pe_op!r}" + (" (an int8 MAC layer on a method's array: no MAC "
+                                         "mode yet)" if op.pe_op == "mac" else ""))
+    return rtl_cannot_run(arch, op, dataflow, datapath)
+
+
 def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     """True when the generated controller runs `op` under `dataflow`: ws, os or is
-    (program.CONTROLLER_DATAFLOWS) on an array that has it (is: ifmap_bits == weight_bits), a
-    baseline MAC op with a plain window at the array's widths, on a preset or arch YAML
-    (rtl_cannot_run), and its smallest tile (one filter, one channel, one output row, one
-    output column) fits one half of each buffer."""
+    (program.CONTROLLER_DATAFLOWS) on an array that has it (is: ifmap_bits == weight_bits), an
+    op of the PE operation of a datapath built for the arch's PE kind (a baseline MAC op on a
+    MAC array, a method's, as AdderNet's "sad" on adder PEs: controller_datapath) with a plain
+    window at the array's widths, on a preset or arch YAML (rtl_cannot_run), and its smallest
+    tile (one filter, one channel, one output row, one output column) fits one half of each
+    buffer."""
     if (dataflow not in program.CONTROLLER_DATAFLOWS
-            or rtl_cannot_run(arch, op, dataflow) is not None):
+            or _cannot_run(arch, op, dataflow) is not None):
         return False
     one = np.ones(1, np.int64)
     return bool(grid_fits(arch, shape_of(op), {"kt": one, "ct": one, "pt": one,
@@ -81,7 +96,7 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
     """Why the controller cannot run `op` under `dataflow` (for an op controller_runs refuses):
     what the RTL cannot run at all, or its smallest tile (one filter, one channel, one output
     pixel) overflowing a buffer half."""
-    reason = rtl_cannot_run(arch, op, dataflow)
+    reason = _cannot_run(arch, op, dataflow)
     if reason is not None:
         return reason
     s, pe = shape_of(op), arch.pe_array
@@ -529,6 +544,15 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
 
 
 # Stats --------------------------------------------------------------------------------------
+def pe_op_pj(arch: ArchSpec, op: HwOp, table) -> float:
+    """pJ of one PE operation of `op`: the table's MAC for a MAC op (as the baseline has always
+    been priced), else its family's PE_OP_PJ (sim/method_costs.pe_op_pj: AdderNet's "sad")."""
+    if op.pe_op == "mac":
+        return table.mac_pj
+    from .method_costs import pe_op_pj as method_pe_op_pj
+    return method_pe_op_pj(arch, op, table)
+
+
 def command_totals(op: HwOp, counters_: dict) -> dict:
     """One command's counters times the op's commands (one per group)."""
     if op.groups == 1:
@@ -583,7 +607,7 @@ def energy(arch: ArchSpec, op: HwOp, totals: dict, table, dataflow: str = "ws") 
         sram = sram + (totals[f"{prefix}_reads"] * table.access_pj(level, bits, False)
                        + totals[f"{prefix}_writes"] * table.access_pj(level, bits, True))
     rf = _register_energy(arch, _registers(arch, op, totals, dataflow), table)
-    return {"mac": op.pe_macs * table.mac_pj, "rf": rf, "noc": 0.0, "sram": sram,
+    return {"mac": op.pe_macs * pe_op_pj(arch, op, table), "rf": rf, "noc": 0.0, "sram": sram,
             "dram": (totals["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
                      + totals["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit)}
 
@@ -619,6 +643,7 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
     registers = _registers(arch, op, {**total, "readback": readback}, dataflow)
     return replace(stats, accesses={**registers, **stats.accesses, "dram": dram},
                    energy_breakdown_pj={**stats.energy_breakdown_pj,
+                                        "mac": op.pe_macs * pe_op_pj(arch, op, table),
                                         "rf": float(_register_energy(arch, registers, table)),
                                         **_requant_energy(arch, op)},
                    weight_storage_bits=op.weight_storage_bits, ops=dict(op.ops))

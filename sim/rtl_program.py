@@ -50,17 +50,23 @@ def rtl_layer_reason(op: HwOp) -> str | None:
     return None
 
 
-def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
-    """Why the generated RTL cannot run `op` under `dataflow` (None if it can)."""
+def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> str | None:
+    """Why the generated RTL cannot run `op` under `dataflow` (None if it can). `datapath`
+    (workloads/methods/datapath.py, the controller's): its PEs run ops of its `pe_op` (the
+    array's geometry checked as the MAC array's); None: MAC ops only (the first
+    accelerator's, and the baseline controller's)."""
     pe = arch.pe_array
     if arch.scalesim is not None:
         return "a SCALE-Sim .cfg follows SCALE-Sim's timing"
     if rtl_layer_reason(op) is not None:
         return rtl_layer_reason(op)
-    if op.pe_op != "mac" or op.dram_scale:
+    if op.pe_op != (datapath.pe_op if datapath is not None else "mac") or op.dram_scale:
         return "a method's units or operations"
     if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, pe.weight_bits):
         return "operand widths other than the array's"
+    if datapath is not None and pe.pe_kind != "mac":
+        from dataclasses import replace
+        arch = replace(arch, pe_array=replace(pe, pe_kind="mac"))
     try:
         RtlPlan.make(arch, dataflow, gemm_of(op), requant=True)
     except SpecError as exc:

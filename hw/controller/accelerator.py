@@ -1,4 +1,5 @@
-"""The mapped-program accelerator (ws, os and is, MAC PEs): buffers, engines, and the DRAM
+"""The mapped-program accelerator (ws, os and is; MAC PEs, or a method's datapath's PE:
+`datapath_pe`): buffers, engines, and the DRAM
 engine's program of docs/controller.md ("The ws program, cycle by cycle"; os and is differ only
 in the fold engine, fold.py, which the command's `dataflow` field selects).
 
@@ -30,12 +31,15 @@ written (count x element bytes per request).
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from amaranth import Module, Signal, signed
 from amaranth.lib import data, memory, wiring
 
 from ..accelerator import accelerator_ports
 from ..fold import fold_loaded_tiles
 from ..layouts import GeneratorParams
+from ..pe import MacPE
 from .fetch import Fetcher, beat_write
 from .fold import FoldEngine
 from .layouts import KINDS, ControllerParams
@@ -43,10 +47,20 @@ from .tiles import TileWalker
 from .writer import Writer, param_storage
 
 
+def datapath_pe(datapath):
+    """The PE class of a datapath (workloads/methods/datapath.py): hw/pe.MacPE for the
+    baseline's, else its family's `CONTROLLER_PE` (hw/methods/<family>/)."""
+    if datapath.is_baseline:
+        return MacPE
+    return import_module(f"dlaforge.hw.methods.{datapath.family}").CONTROLLER_PE
+
+
 class ControllerAccelerator(wiring.Component):
-    def __init__(self, arch, params: GeneratorParams = GeneratorParams()):
+    """`datapath`: the PE its array holds (default: the baseline's MAC)."""
+
+    def __init__(self, arch, params: GeneratorParams = GeneratorParams(), datapath=None):
         self.arch = arch
-        self.geo = geo = ControllerParams.of(arch, params)
+        self.geo = geo = ControllerParams.of(arch, params, datapath)
         super().__init__(accelerator_ports(geo))
 
     def elaborate(self, platform):
@@ -61,7 +75,7 @@ class ControllerAccelerator(wiring.Component):
             m.d.comb += walkers[name].cmd.eq(cmd)
         lt, ct, wt = walkers["load"], walkers["compute"], walkers["write"]
         m.submodules.fetch = fetch = Fetcher(geo)
-        m.submodules.fold = fold = FoldEngine(geo)
+        m.submodules.fold = fold = FoldEngine(geo, pe=datapath_pe(geo.datapath))
         m.submodules.writer = writer = Writer(geo)
         m.d.comb += [fetch.cmd.eq(cmd), fetch.tile.eq(lt.tile), fetch.out_tile.eq(wt.tile),
                      fold.cmd.eq(cmd), fold.tile.eq(ct.tile),

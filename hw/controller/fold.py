@@ -20,7 +20,9 @@ innermost), each L = 2R + Cc + T + 1 cycles with T = p_size*q_size the tile's ou
                    reads ifmap word (cb*in_rows + h - lo)*in_cols + w - wlo, h = (p0 + p)*stride
                    + r - padding, w = (q0 + q)*stride + s - padding; where (h, w) is outside
                    the image (padding, or a window hanging past the bottom or right edge) the
-                   skew gets zeros;
+                   skew gets zeros; with a datapath whose zero weight does not idle its PE
+                   (Datapath.zero_weight_idle False: an adder), lanes past the tile's channels
+                   get zeros too (a MAC ignores their stale values under zero weight rows);
   k in [R+1, 2R+Cc+T-1)  WS: partial sums flow south;
   k in [2R+Cc, 2R+Cc+T)  the de-skewed sums of pixel t = k - 2R - Cc reach the accumulator:
                    word kb*T + t is read at k and written with the sum added at k+1 (the fold's
@@ -203,7 +205,12 @@ class WsFold(Sequencer):
         m.d.comb += [self.weight_read.eq(read_w), self.ifmap_read.eq(read_a),
                      self.west.eq(west.o), deskew.i.eq(self.south)]
         with m.If(read_a_d & inside_d):
-            m.d.comb += west.i.eq(self.ifmap_data)
+            if geo.datapath.zero_weight_idle:
+                m.d.comb += west.i.eq(self.ifmap_data)
+            else:       # lanes past the tile's channels are stale: zeros, as their weights
+                for lane in range(R):
+                    with m.If(cb * R + lane < t.c_size):
+                        m.d.comb += west.i[lane].eq(self.ifmap_data[lane])
         with m.If(read_w_d):
             m.d.comb += self.mode.eq(Mode.LOAD)
             with m.If(row_ok_d):

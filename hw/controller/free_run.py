@@ -64,8 +64,9 @@ class Design:
 
 
 @functools.lru_cache(maxsize=8)
-def design_of(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> Design:
-    dut = ControllerAccelerator(arch, params)
+def design_of(arch: ArchSpec, datapath=None, params: GeneratorParams = GeneratorParams()
+              ) -> Design:
+    dut = ControllerAccelerator(arch, params, datapath=datapath)
     text = _SRC_INLINE.sub("", _SRC_LINE.sub("", verilog.convert(dut, name=DESIGN_TOP)))
     info = manifest(dut, arch)
     info["parameters"]["read_lane_bits"] = dut.geo.read_bits
@@ -107,13 +108,14 @@ def tool_version(sim: str) -> str:
 
 
 def build_free(arch: ArchSpec, sim: str = "icarus", depth_bits: int | None = None,
-               ring_bits: int = MIN_RING_BITS,
+               ring_bits: int = MIN_RING_BITS, datapath=None,
                params: GeneratorParams = GeneratorParams()) -> Build:
-    """The harness simulator of `arch`'s controller for `sim`, from the cache or built now."""
+    """The harness simulator of `arch`'s controller (with `datapath`'s PE; None: MAC) for
+    `sim`, from the cache or built now."""
     _check(sim)
     depth_bits = MIN_DEPTH_BITS[sim] if depth_bits is None else depth_bits
     start = time.perf_counter()
-    design = design_of(arch, params)   # params: the quantizer's
+    design = design_of(arch, datapath, params)   # params: the quantizer's
     harness = harness_verilog(design.ports, depth_bits, ring_bits)
     flags = ICARUS_FLAGS if sim == "icarus" else VERILATOR_FLAGS
     key = "\n".join([sim, tool_version(sim), " ".join(flags), VERILATOR_MAIN, CLOCK_VERILOG,
@@ -145,8 +147,8 @@ def build_free(arch: ArchSpec, sim: str = "icarus", depth_bits: int | None = Non
 def run_free(jobs: list, work_dir: Path | None = None, sim: str = "icarus",
              max_cycles: int = MAX_CYCLES) -> list[ControllerResult]:
     """Run `jobs` (ControllerJobs, or any job run_cocotb takes) free-running on `sim`, one
-    simulator process per arch among them, in `work_dir` (a temporary folder by default; it
-    keeps the input and output files). RunError if a command runs past `max_cycles`."""
+    simulator process per arch (and datapath) among them, in `work_dir` (a temporary folder by
+    default; it keeps the input and output files). RunError if a command runs past `max_cycles`."""
     _check(sim)
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="dlaforge_free_") as tmp:
@@ -154,13 +156,14 @@ def run_free(jobs: list, work_dir: Path | None = None, sim: str = "icarus",
     results: list = [None] * len(jobs)
     by_arch: dict = {}
     for i, job in enumerate(jobs):
-        by_arch.setdefault((job.arch, getattr(job, "params", GeneratorParams())), []).append(i)
-    for g, ((arch, params), indices) in enumerate(by_arch.items()):
+        by_arch.setdefault((job.arch, getattr(job, "datapath", None),
+                            getattr(job, "params", GeneratorParams())), []).append(i)
+    for g, ((arch, datapath, params), indices) in enumerate(by_arch.items()):
         picked = [jobs[i] for i in indices]
         images = [job.dram_image() for job in picked]
         latency = max(max(1, int(job.arch.dram.latency_cycles)) for job in picked)
         build = build_free(arch, sim, max(MIN_DEPTH_BITS[sim], bits_for(max(map(len, images)))),
-                           max(MIN_RING_BITS, bits_for(latency + 1)), params=params)
+                           max(MIN_RING_BITS, bits_for(latency + 1)), datapath, params)
         folder = Path(work_dir) / f"arch{g}"
         folder.mkdir(parents=True, exist_ok=True)
         for i, result in zip(indices, run_built(build, picked, folder, max_cycles, images)):

@@ -21,6 +21,7 @@ from dlaforge.errors import SpecError
 from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, BufferGeometry,
                               beat_elements, ceil_div, element_bytes,
                               requant_refusal)
+from dlaforge.workloads.methods.datapath import BASELINE, Datapath
 
 from ..layouts import GeneratorParams, bits_for
 
@@ -73,19 +74,27 @@ class ControllerParams:
     params: GeneratorParams
     requant: bool
     dataflows: tuple = ("ws",)     # those of CONTROLLER_DATAFLOWS the arch lists: a fold each
+    datapath: Datapath = BASELINE  # the PE its array holds (workloads/methods/datapath.py)
 
     @staticmethod
-    def of(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> ControllerParams:
-        """SpecError if the controller cannot be built for `arch`."""
+    def of(arch: ArchSpec, params: GeneratorParams = GeneratorParams(),
+           datapath: Datapath | None = None) -> ControllerParams:
+        """SpecError if the controller cannot be built for `arch` with `datapath` (default:
+        BASELINE, the MAC array)."""
         pe = arch.pe_array
+        datapath = datapath or BASELINE
         # is holds an ifmap element where ws holds a weight: it needs equal widths
         dataflows = tuple(d for d in CONTROLLER_DATAFLOWS if d in pe.dataflows
                           and (d != "is" or pe.ifmap_bits == pe.weight_bits))
         if not dataflows:
             raise SpecError(f"the controller runs dataflows {', '.join(CONTROLLER_DATAFLOWS)}; "
                             f"arch {arch.name!r} has {', '.join(pe.dataflows)}")
-        if pe.pe_kind != "mac":
-            raise SpecError(f"the controller builds MAC PEs only, not pe_kind {pe.pe_kind!r}")
+        if pe.pe_kind != datapath.pe_kind:
+            if datapath.is_baseline:
+                raise SpecError(f"the controller builds MAC PEs only, not pe_kind "
+                                f"{pe.pe_kind!r}, unless a method's datapath is given")
+            raise SpecError(f"the controller's {datapath.family} datapath needs pe_kind "
+                            f"{datapath.pe_kind!r}, not {pe.pe_kind!r}")
         buffers = BufferGeometry.of(arch)
         for name in ("ifmap_half", "weight_half", "acc_half"):
             if getattr(buffers, name) < 1:
@@ -101,7 +110,7 @@ class ControllerParams:
                       bytes=nbytes)
         requant = params.requant and requant_refusal(arch) is None
         return ControllerParams(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
-                        pe.ofmap_bits, buffers, beats, params, requant, dataflows)
+                        pe.ofmap_bits, buffers, beats, params, requant, dataflows, datapath)
 
     @property
     def quantizer(self):

@@ -79,23 +79,24 @@ class LayerSpec:
 class ControllerNetworkJob:
     """The layers of one network on one arch (its DRAM settings included)."""
 
-    def __init__(self, arch: ArchSpec, layers: list[NetworkLayer]):
-        self.arch, self.layers = arch, layers
-        self.geo = ControllerParams.of(arch)
+    def __init__(self, arch: ArchSpec, layers: list[NetworkLayer], datapath=None):
+        self.arch, self.layers, self.datapath = arch, layers, datapath
+        self.geo = ControllerParams.of(arch, datapath=datapath)
         self.bases, self.size = self._regions()
         self.commands()                 # every relocated field fits its width
 
     @staticmethod
-    def random(arch: ArchSpec, specs: list[LayerSpec], rng) -> ControllerNetworkJob:
+    def random(arch: ArchSpec, specs: list[LayerSpec], rng,
+               datapath=None) -> ControllerNetworkJob:
         """Layers of `specs`, random weights (and fresh inputs where a layer does not chain) in
         the operands' full ranges, random per-channel requantization, ReLU on all but the
-        last."""
+        last; `datapath` the design's PE (workloads/methods/datapath.py; None: MAC)."""
         layers, prev = [], None
         for index, spec in enumerate(specs):
             s = spec.shape
             note = (chains(prev, s, spec.groups, s.N, arch) if spec.chainable else SEVERAL_OPS)
             job = ControllerJob.random(arch, s, spec.mapping, rng, groups=spec.groups,
-                                       dataflow=spec.dataflow)
+                                       dataflow=spec.dataflow, datapath=datapath)
             if note == "chained":
                 job = replace(job, ifmap=layers[-1].job.expected().transpose(0, 3, 1, 2))
             sums = job.sums().transpose(3, 0, 1, 2)
@@ -103,7 +104,7 @@ class ControllerNetworkJob:
                                      relu=index + 1 < len(specs))
             layers.append(NetworkLayer(spec.name, replace(job, requant=requant), note))
             prev = (s.N, spec.groups * s.K, s.P, s.Q)
-        return ControllerNetworkJob(arch, layers)
+        return ControllerNetworkJob(arch, layers, datapath)
 
     def _regions(self) -> tuple[list[dict], int]:
         """Per layer the network's DRAM base of each of its job's regions, and the image's

@@ -41,7 +41,8 @@ def dram_of(job: ControllerJob, memory: np.ndarray) -> DramModel:
 
 def run_amaranth(job: ControllerJob, dut: ControllerAccelerator = None,
                  max_cycles: int = 10_000_000) -> ControllerResult:
-    dut = dut or ControllerAccelerator(job.arch, getattr(job, "params", GeneratorParams()))
+    dut = dut or ControllerAccelerator(job.arch, getattr(job, "params", GeneratorParams()),
+                                       datapath=getattr(job, "datapath", None))
     lane_bits = dut.geo.read_bits
     memory = job.dram_image()
     start = time.perf_counter()

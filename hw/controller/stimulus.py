@@ -28,7 +28,7 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import (CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits,
                               requant_refusal, tile_words)
-from dlaforge.workloads.methods.conv_ref import conv2d_int
+from dlaforge.workloads.methods.datapath import Datapath
 from dlaforge.workloads.methods.requant_ref import Requant, random_requant, zero_point_bias
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer, as_quantizer
 
@@ -57,10 +57,11 @@ class ControllerJob:
     groups: int = 1
     requant: Requant = None   # None: the outputs are the psum_bits sums
     dataflow: str = "ws"      # one of the design's (ControllerParams.dataflows)
+    datapath: Datapath = None  # the design's PE (workloads/methods/datapath.py; None: MAC)
 
     def __post_init__(self):
         s, mp, g = self.shape, self.mapping, self.groups
-        self.geo = ControllerParams.of(self.arch, self.params)
+        self.geo = ControllerParams.of(self.arch, self.params, datapath=self.datapath)
         if self.ifmap.shape != (s.N, g * s.C, s.H, s.W):
             raise ValueError(f"`ifmap` has shape {self.ifmap.shape}, the layer "
                              f"{(s.N, g * s.C, s.H, s.W)}")
@@ -98,7 +99,7 @@ class ControllerJob:
 
     @staticmethod
     def random(arch, shape: Shape, mapping: Mapping, rng, groups=1, low=None, high=None,
-               requant=False, relu=False, dataflow="ws") -> ControllerJob:
+               requant=False, relu=False, dataflow="ws", datapath=None) -> ControllerJob:
         """Operands drawn from [low, high) (default: the widths' full ranges); with `requant`
         (True: the default quantizer, or a workloads/quantizers.Quantizer), scales that
         saturate some outputs both ways (requant_ref.random_requant), and `relu`; an
@@ -112,7 +113,8 @@ class ControllerJob:
                          (s.N, groups * s.C, s.H, s.W))
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
                          (groups * s.K, s.C, s.R, s.S))
-        job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow)
+        job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow,
+                            datapath=datapath)
         quantizer = as_quantizer(requant)
         if quantizer is not None:
             sums = job.sums().transpose(3, 0, 1, 2)
@@ -122,7 +124,6 @@ class ControllerJob:
                 bias = zero_point_bias(w.reshape(len(w), -1).sum(axis=1), in_zero)
             job = replace(job, requant=random_requant(sums, pe.ofmap_bits, rng, relu, quantizer,
                                                       bias))
-
         return job
 
     @property
@@ -194,10 +195,11 @@ class ControllerJob:
         return memory[at["ofmap"]:at["psum"]].reshape(s.N, s.P, s.Q, self.pitches[1])
 
     def sums(self) -> np.ndarray:
-        """The accumulators' sums, N x P x Q x Kt, wrapped to psum_bits."""
+        """The accumulators' sums, N x P x Q x Kt, wrapped to psum_bits (the datapath's:
+        conv2d_int for the MAC array)."""
         s = self.shape
-        out = conv2d_int(self.ifmap, self.weight, s.stride, s.padding, self.groups,
-                         out_size=(s.P, s.Q))
+        out = self.geo.datapath.sums(self.ifmap, self.weight, s.stride, s.padding, self.groups,
+                                     out_size=(s.P, s.Q))
         return wrap(out, self.arch.pe_array.psum_bits).transpose(0, 2, 3, 1)
 
     def expected(self) -> np.ndarray:

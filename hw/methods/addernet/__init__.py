@@ -43,8 +43,10 @@ from .. import OpRun, one_command_runs
 from .pe import AdderPE
 from .stimulus import AdderJob
 
-__all__ = ["check", "generate", "verify", "cell_stats", "cells_row", "run", "run_random"]
+__all__ = ["check", "generate", "verify", "cell_stats", "cells_row", "run", "run_random",
+           "CONTROLLER_PE"]
 TOP = "dlaforge_addernet"
+CONTROLLER_PE = AdderPE     # the PE of the controller's adder datapath (plan.CONTROLLER_DATAPATH)
 
 
 PARAMETERS = {"method": "addernet", "pe": "c - |a - w| (no multiplier)",

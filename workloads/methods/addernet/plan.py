@@ -20,8 +20,26 @@ from dataclasses import replace
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
+from dlaforge.workloads.methods.datapath import Datapath
+
+from .reference import adder_conv_int
 
 DATAFLOW = "os"       # the adder array's one dataflow (module doc)
+
+
+def controller_sums(x, w, stride=1, padding=0, groups=1, out_size=None):
+    """The adder layer's accumulator sums, -Σ|x - w| over zero-padded windows (a padded tap
+    counts -|0 - w|, which the controller's zero feed gives: Datapath.sums)."""
+    return adder_conv_int(x, w, stride, padding, groups, out_size_=out_size)
+
+
+# The mapped-program controller (hw/controller/) with adder PEs (hw/methods/addernet's
+# CONTROLLER_PE) runs the adder ops ("sad") under ws, os and is: its ws fold zeroes the ifmap
+# lanes past a tile's channels (zero_weight_idle False), os and is already feed zeros on both
+# operands there. The int8 MAC layers (first conv, FC) have no PE on that array (no MAC mode
+# yet) and are refused.
+CONTROLLER_DATAPATH = Datapath(pe_kind="adder", pe_op="sad", family="addernet",
+                               zero_weight_idle=False, sums=controller_sums)
 
 
 def adder_arch(arch: ArchSpec) -> ArchSpec:

@@ -1,0 +1,136 @@
+"""AdderNet on the mapped-program controller (issue 14's pilot: the PE swap): the controller
+built with the adder datapath (workloads/methods/addernet/plan.CONTROLLER_DATAPATH, AdderPE in
+its array) runs adder layers under ws, os and is, outputs bit-exact against adder_conv_int
+(a zero-padded tap counts -|0 - w|) and every counter equal to the exact timing model; the
+models price the adder ops on the controller (energy at the adder PE's "sad" figure) and
+refuse the int8 MAC layers an adder array has no PE for.
+
+Amaranth: one ws layer whose last channel tile is shorter than the first (the lanes past it
+are stale in the ifmap buffer: the ws fold must mask them, |a - 0| != 0; the MAC's unmasked
+feed gets it wrong).
+Icarus: one free-running build holding random adder layers under the three dataflows."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dlaforge.arch import load_arch
+from dlaforge.errors import SpecError
+from dlaforge.hw.controller.free_run import run_free
+from dlaforge.hw.controller.run import run_amaranth
+from dlaforge.hw.controller.stimulus import ControllerJob
+from dlaforge.program import CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits
+from dlaforge.sim import controller_cost
+from dlaforge.sim.cycle.controller_timing import controller_counters
+from dlaforge.sim.energy import energy_table
+from dlaforge.sim.methods.addernet import sad_pj
+from dlaforge.workloads.hwop import HwOp
+from dlaforge.workloads.methods.addernet.plan import CONTROLLER_DATAPATH as ADDER
+from dlaforge.workloads.methods.datapath import BASELINE, controller_datapath
+from simulators import needs_icarus
+
+ARCH = load_arch("edge_tiny_addernet")       # os first (the first accelerator's), ws, is
+
+
+def check(result, job):
+    assert np.array_equal(result.output, job.expected())
+    model = controller_counters(job.arch, job.shape, job.mapping, job.requant is not None,
+                                dataflow=job.dataflow)
+    for counters, cycles in result.per_command:
+        assert counters == model
+        assert cycles == counters["cycles"]
+
+
+def test_the_datapath_is_found_by_pe_kind_and_pe_op():
+    assert set(ARCH.pe_array.dataflows) == set(CONTROLLER_DATAFLOWS)
+    assert controller_datapath(load_arch("edge_tiny")) is BASELINE
+    assert controller_datapath(ARCH, "sad") is ADDER
+    assert controller_datapath(ARCH, "mac") is None          # no MAC mode on the adder array
+    with pytest.raises(SpecError, match="MAC PEs only"):
+        ControllerJob.random(ARCH, Shape(1, 2, 3, 3, 2, 1, 1, 3, 3, 1, 0), Mapping(2, 2, 3, "nckp"),
+                             np.random.default_rng(0))
+
+
+def test_ws_masks_the_lanes_past_a_short_channel_tile_in_amaranth():
+    """C = 11 in tiles of 4, 4 and 3 channels under ws: the fourth ifmap lane of the third
+    tile (in the buffer half of the first) still holds the first tile's channel 3 and must not
+    reach the adders (a MAC is saved by
+    the zero weight row, |a - 0| is not); padded taps count -|0 - w|; the raw sums."""
+    rng = np.random.default_rng(11)
+    job = ControllerJob.random(ARCH, Shape(1, 11, 3, 3, 2, 3, 3, 3, 3, 1, 1),
+                               Mapping(2, 4, 3, "nckp"), rng, dataflow="ws", datapath=ADDER)
+    check(run_amaranth(job), job)
+    stale = replace(ADDER, zero_weight_idle=True)       # the MAC's unmasked feed
+    unmasked = replace(job, datapath=stale)
+    assert not np.array_equal(run_amaranth(unmasked).output, job.expected())
+
+
+def adder_op(N, C, H, W, K, R, S, stride, padding):
+    pe = ARCH.pe_array
+    P, Q = (H + 2 * padding - R) // stride + 1, (W + 2 * padding - S) // stride + 1
+    return HwOp(name="adder", N=N, K=K, C=C, P=P, Q=Q, R=R, S=S, H=H, W=W, stride=stride,
+                padding=padding, groups=1, ifmap_bits=pe.ifmap_bits, weight_bits=pe.weight_bits,
+                psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits, pe_op="sad",
+                ops={"sub": 1, "abs": 1, "add": 1})
+
+
+def test_the_models_price_adder_ops_on_the_controller():
+    """controller_runs takes "sad" ops on the adder array and refuses its MAC ops with a
+    reason; the cycle model's Stats come from the exact timing (the analytical's cycles within
+    10%, its counters exact), the PEs' energy at the adder's figure."""
+    from dlaforge.sim.analytical import controller_stats, search
+    from dlaforge.sim.cycle.model import native_cycle_stats
+    table = energy_table(ARCH)
+    op = adder_op(1, 12, 8, 8, 10, 3, 3, 1, 1)
+    mac = replace(op, pe_op="mac", ops={})
+    for dataflow in CONTROLLER_DATAFLOWS:
+        assert controller_cost.controller_runs(ARCH, op, dataflow)
+        assert not controller_cost.controller_runs(ARCH, mac, dataflow)
+        assert "no PE for pe_op 'mac'" in controller_cost.controller_refusal(ARCH, mac, dataflow)
+        mapping, cycle = native_cycle_stats(ARCH, op, dataflow, "energy", table)[:2]
+        counters = controller_counters(ARCH, controller_cost.shape_of(op), mapping, True,
+                                       dataflow=dataflow)
+        assert cycle.cycles == counters["cycles"]
+        assert cycle.energy_breakdown_pj["mac"] == pytest.approx(op.pe_macs * sad_pj(ARCH, op))
+        assert cycle.ops == op.ops
+        analytical = controller_stats(ARCH, op, mapping, table, dataflow=dataflow)
+        assert analytical.dram_read_bytes == cycle.dram_read_bytes
+        assert analytical.dram_write_bytes == cycle.dram_write_bytes
+        assert abs(analytical.cycles - cycle.cycles) <= 0.1 * cycle.cycles
+        assert search(ARCH, op, dataflow, "energy", table)[0] == mapping
+
+
+def random_case(rng):
+    """A small random layer and a mapping that fits ARCH (edge tiles on every loop likely)."""
+    while True:
+        R, S, stride = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
+        pad = int(rng.integers(0, 2))
+        H, W = int(rng.integers(R, 7)), int(rng.integers(S, 7))
+        P = (H + 2 * pad - R) // stride + 1 + int(rng.integers(0, 2))   # maybe hanging
+        Q = (W + 2 * pad - S) // stride + 1 + int(rng.integers(0, 2))
+        N, C, K = int(rng.integers(1, 3)), int(rng.integers(1, 10)), int(rng.integers(1, 9))
+        kt, ct, pt = (int(rng.integers(1, x + 1)) for x in (K, C, P))
+        order = LOOP_ORDERS[int(rng.integers(0, len(LOOP_ORDERS)))]
+        qt = int(rng.integers(1, Q + 1)) if rng.random() < 0.5 else None    # column tiles
+        if N * P * Q * K <= 100 and fits(ARCH, W=W, H=H, R=R, S=S, Q=Q, stride=stride, kt=kt,
+                                         ct=ct, pt=pt, qt=qt, padding=pad):
+            return (Shape(N, C, H, W, K, R, S, P, Q, stride, pad),
+                    Mapping(kt, ct, pt, order, qt=qt))
+
+
+@needs_icarus
+def test_random_adder_layers_free_running_on_icarus(tmp_path):
+    """Six random adder layers (strides 1-2, padding, hanging windows, groups, N = 2, column
+    tiles, spilling loop orders) under ws, os and is on one build: bit-exact and equal to the
+    timing model."""
+    rng = np.random.default_rng(14)
+    jobs = []
+    for index in range(6):
+        shape, mapping = random_case(rng)
+        dataflow = CONTROLLER_DATAFLOWS[index % 3]
+        jobs.append(ControllerJob.random(ARCH, shape, mapping, rng, groups=1 + (index == 4),
+                                         requant=index % 2 == 0, relu=index % 4 == 0,
+                                         dataflow=dataflow, datapath=ADDER))
+    for job, result in zip(jobs, run_free(jobs, tmp_path, "icarus")):
+        check(result, job)
