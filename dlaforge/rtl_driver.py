@@ -67,9 +67,11 @@ class _Plan:
     ops: list               # (layer, op, mapping)
     cycles: int             # the cycle model's (exact timing's) total over every command
     datapath: object = None  # the design's PE (workloads/methods/datapath.py; None: MAC)
+    quantizer: object = None  # the requantization it is generated for (None: the default)
 
 
-def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str) -> _Plan:
+def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
+          quantizer=None) -> _Plan:
     from .program import CONTROLLER_DATAFLOWS
     from .sim.analytical import search
     from .sim.controller_cost import controller_refusal, controller_runs, shape_of
@@ -79,6 +81,9 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str) -
     from .sim.rtl_program import rtl_layer_reason
     from .workloads.methods import get_method
     from .workloads.methods.datapath import controller_datapath, family_datapaths
+    from .workloads.quantizers import DEFAULT_QUANTIZER
+
+    quantizer = quantizer or DEFAULT_QUANTIZER
 
     chosen = get_method(method, arch)
     if method != "baseline" and not any(d.family == chosen.family
@@ -98,6 +103,7 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str) -
             raise SpecError(f"--model rtl cannot run layer {layer.name!r} ({layer.op}): the "
                             f"generated accelerator has no vector unit")
         for op in chosen.transform(layer, arch):
+            op = replace(op, quantizer=quantizer)
             if rtl_layer_reason(op) is not None:
                 raise SpecError(f"--model rtl cannot run layer {layer.name!r}: "
                                 f"{rtl_layer_reason(op)}")
@@ -117,24 +123,22 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str) -
         mapping, _ = search(arch, op, dataflow, objective, table)
         check_cycle_tiles(op, mapping)
         planned.append((layer, op, mapping))
-        counters = controller_counters(arch, shape_of(op), mapping, True, dataflow=dataflow)
+        counters = controller_counters(arch, shape_of(op), mapping, quantizer,
+                                       dataflow=dataflow)
         total += counters["cycles"] * op.groups
     check_rtl_cycles(network.name, dataflow, total)
     return _Plan(dataflow, planned, total, None if datapath is None or datapath.is_baseline
-                 else datapath)
+                 else datapath, quantizer)
 
 
 def run_rtl_networks(arch: ArchSpec, network, dataflows, method: str, batch: int,
                      version: str, objective: str = "energy",
                      quantizer=None) -> list[RunRecord]:
     """`run_rtl_network` under each of `dataflows`, every dataflow planned before any run.
-    The network runs requantize per_channel_symmetric (`quantizer` another: SpecError; the
-    controller's other quantizers are verified layer by layer, tests/hw/test_quantizer_rtl.py)."""
-    if quantizer is not None and quantizer.name != "per_channel_symmetric":
-        raise SpecError(f"--quant {quantizer.name}: --model rtl runs networks with "
-                        f"per_channel_symmetric requantization only; price it with --model "
-                        f"cycle (equal to the controller's RTL)")
-    plans = [_plan(arch, network, dataflow, method, objective) for dataflow in dataflows]
+    The controller is generated for `quantizer` (None: the default, per_channel_symmetric)
+    and every layer requantizes by it."""
+    plans = [_plan(arch, network, dataflow, method, objective, quantizer)
+             for dataflow in dataflows]
     return [_run(arch, network, plan, method, batch, version, objective) for plan in plans]
 
 
@@ -173,7 +177,8 @@ def _run(arch: ArchSpec, network, plan: _Plan, method: str, batch: int, version:
     records = [replace(r, peak_memory_bytes=peak) for r, peak in zip(records, peaks)]
     return RunRecord(version=version, arch=arch.name, network=network.name,
                      dataflow=plan.dataflow, model="rtl", method=method, batch=batch,
-                     objective=objective, layers=tuple(records), area_um2=table.area_um2)
+                     objective=objective, layers=tuple(records), area_um2=table.area_um2,
+                     quantizer=plan.quantizer.name)
 
 
 def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, table) -> list:
@@ -183,7 +188,8 @@ def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, tabl
 
     specs = [LayerSpec(layer.name, shape_of(op), mapping, op.groups, chains, plan.dataflow)
              for (layer, op, mapping), chains in zip(plan.ops, chainable)]
-    job = ControllerNetworkJob.random(arch, specs, np.random.default_rng(0), plan.datapath)
+    job = ControllerNetworkJob.random(arch, specs, np.random.default_rng(0), plan.datapath,
+                                      plan.quantizer)
     result = run_network(job, sim, max_cycles=cycle_limit(plan.cycles))
     bad = job.first_difference(result.output)
     if bad is not None:

@@ -39,8 +39,10 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.program import Mapping, Shape
-from dlaforge.workloads.methods.requant_ref import random_requant
+from dlaforge.workloads.methods.requant_ref import random_requant, zero_point_bias
+from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer
 
+from ..layouts import GeneratorParams
 from .stimulus import ControllerJob, ControllerResult
 from .layouts import ControllerParams, check_command
 
@@ -79,18 +81,26 @@ class LayerSpec:
 class ControllerNetworkJob:
     """The layers of one network on one arch (its DRAM settings included)."""
 
-    def __init__(self, arch: ArchSpec, layers: list[NetworkLayer], datapath=None):
+    def __init__(self, arch: ArchSpec, layers: list[NetworkLayer], datapath=None,
+                 quantizer: Quantizer = DEFAULT_QUANTIZER):
         self.arch, self.layers, self.datapath = arch, layers, datapath
-        self.geo = ControllerParams.of(arch, datapath=datapath)
+        self.quantizer = quantizer
+        self.geo = ControllerParams.of(arch, self.params, datapath=datapath)
         self.bases, self.size = self._regions()
         self.commands()                 # every relocated field fits its width
 
+    @property
+    def params(self) -> GeneratorParams:
+        """The generator's parameters of the design the network runs on (its quantizer's)."""
+        return GeneratorParams(quantizer=self.quantizer)
+
     @staticmethod
-    def random(arch: ArchSpec, specs: list[LayerSpec], rng,
-               datapath=None) -> ControllerNetworkJob:
+    def random(arch: ArchSpec, specs: list[LayerSpec], rng, datapath=None,
+               quantizer: Quantizer = DEFAULT_QUANTIZER) -> ControllerNetworkJob:
         """Layers of `specs`, random weights (and fresh inputs where a layer does not chain) in
-        the operands' full ranges, random per-channel requantization, ReLU on all but the
-        last; `datapath` the design's PE (workloads/methods/datapath.py; None: MAC)."""
+        the operands' full ranges, random requantization by `quantizer` (an asymmetric one's
+        bias folding a random input zero point in), ReLU on all but the last; `datapath` the
+        design's PE (workloads/methods/datapath.py; None: MAC)."""
         layers, prev = [], None
         for index, spec in enumerate(specs):
             s = spec.shape
@@ -100,11 +110,17 @@ class ControllerNetworkJob:
             if note == "chained":
                 job = replace(job, ifmap=layers[-1].job.expected().transpose(0, 3, 1, 2))
             sums = job.sums().transpose(3, 0, 1, 2)
+            bias = None
+            if not quantizer.symmetric:
+                half = 1 << (arch.pe_array.ifmap_bits - 1)
+                bias = zero_point_bias(job.weight.reshape(len(job.weight), -1).sum(axis=1),
+                                       int(rng.integers(-half, half)))
             requant = random_requant(sums, arch.pe_array.ofmap_bits, rng,
-                                     relu=index + 1 < len(specs))
+                                     relu=index + 1 < len(specs), quantizer=quantizer,
+                                     bias=bias)
             layers.append(NetworkLayer(spec.name, replace(job, requant=requant), note))
             prev = (s.N, spec.groups * s.K, s.P, s.Q)
-        return ControllerNetworkJob(arch, layers, datapath)
+        return ControllerNetworkJob(arch, layers, datapath, quantizer)
 
     def _regions(self) -> tuple[list[dict], int]:
         """Per layer the network's DRAM base of each of its job's regions, and the image's

@@ -57,8 +57,6 @@ def test_every_quantizer_priced_alike_by_the_analytical_and_cycle_models(net):
     (["--quant", "per_tensor_symmetric", "--schedule", "rtl", "--method", "winograd_f2",
       "--model", "cycle", "--arch", "edge_tiny_winograd"],
      "runs on the first accelerator, which requantizes per_channel_symmetric only"),
-    (["--quant", "per_channel_asymmetric", "--model", "rtl"],
-     "--model rtl runs networks with per_channel_symmetric requantization only"),
 ])
 def test_bad_quantizer_is_one_line_exit_2(net, tmp_path, capsys, extra, message):
     out = tmp_path / "r.json"

@@ -116,8 +116,8 @@ def closed_forms_equal(job, model):
         assert int(np.asarray(closed[name]).ravel()[0]) == model[name], name
 
 
-# make test runs one layer on Icarus (below: a head run then entries, bias and zero point, no
-# multiplier, two groups' tables); make test-long every quantizer in Amaranth
+# make test runs a network on Icarus (below: a head run then entries, bias and zero point, no
+# multiplier); make test-long every quantizer's layer in Amaranth (two groups' tables too)
 
 
 @pytest.mark.long
@@ -137,17 +137,30 @@ def test_param_bytes_follow_the_quantizer():
         assert fetched[q.name] - base == tiles * q.head_pieces + SHAPE.K * q.channel_pieces
 
 
-def test_icarus_runs_a_per_tensor_asymmetric_pow2_layer(tmp_path):
-    """One Icarus run (free-running, build cached) of the controller generated for a
-    non-default quantizer."""
-    from dlaforge.hw.controller.free_run import run_free
+TWO_LAYERS = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+              "Num Filter, Strides,\nconv1, 10, 10, 3, 3, 8, 12, 1,\nconv2, 8, 8, 3, 3, 12, 8, 1,\n")
+
+
+def test_model_rtl_runs_a_network_with_a_non_default_quantizer(tmp_path):
+    """--model rtl on Icarus (free-running, build cached): two chained layers, per-tensor
+    asymmetric with pow2 scales; the run checks every output bit-exact against the reference
+    (RunError otherwise), and its record equals the cycle and analytical models'."""
+    import dlaforge
     from dlaforge.hw.run_cocotb import simulator_available
 
     if simulator_available("icarus") is not None:
         pytest.skip("Icarus is not installed")
-    job = job_of(Quantizer.of("per_tensor_asymmetric", True), seed=3)
-    result, = run_free([job], tmp_path, "icarus")
-    assert np.array_equal(result.output, job.expected())
-    model = controller_counters(job.arch, job.shape, job.mapping, job.quantizer)
-    assert [c for c, _ in result.per_command] == [model] * job.groups
-    closed_forms_equal(job, model)
+    net = tmp_path / "two.csv"
+    net.write_text(TWO_LAYERS)
+    runs = {model: dlaforge.simulate("edge_tiny", str(net), model=model,
+                                     quant="per_tensor_asymmetric", pow2_scales=True)
+            for model in ("rtl", "cycle", "analytical")}
+    rtl = runs["rtl"]
+    assert rtl.quantizer == "per_tensor_asymmetric+pow2"
+    assert rtl.layers[0].mapping["simulator"] == "icarus"
+    assert rtl.layers[1].mapping["input"] == "chained"
+    for model in ("cycle", "analytical"):
+        other = runs[model].totals
+        assert (rtl.totals.cycles, rtl.totals.dram_read_bytes, rtl.totals.dram_write_bytes) \
+            == (other.cycles, other.dram_read_bytes, other.dram_write_bytes), model
+        assert rtl.totals.energy_pj == pytest.approx(other.energy_pj, rel=1e-12), model
