@@ -8,8 +8,9 @@ tests/sim/test_controller_models.py holds the numba model equal to it.
 Where the contract leaves a choice, this reading (and the model) takes the simplest hardware:
 a write-back started at cycle s spends s + 1 on its first FETCH, so its first request is taken
 at max(s + 2, free) (the write engine of hw/writer.py); the parameter table is empty when a
-command starts; PARAMS is cut per parameter-table word: per filter block kb a run of
-3 * min(cols, k_size - kb*cols) bytes.
+command starts; PARAMS is the table's head (`head` bytes, if any: a per-tensor quantizer's
+scale part) and then, cut per parameter-table word, per filter block kb a run of
+entry * min(cols, k_size - kb*cols) bytes (entry = 3 for the default quantizer; 0: none).
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ def _gap(n, b, bw):
 
 
 def run_command(rows, cols, bits, bw, lat, shape, mapping, requant, halves=None,
-                dataflow="ws"):
+                dataflow="ws", head=0, entry=3):
     """Counters of one command. bits: (ifmap, weight, psum, ofmap) bits; shape: a dict of
     N C H W K R S P Q stride padding; mapping: kt ct pt order. `halves`, when given, is
     (ifmap, weight, acc) words per buffer half: every word address is checked against it.
-    `dataflow`: "ws", "os" or "is" (the folds)."""
+    `dataflow`: "ws", "os" or "is" (the folds). `head`, `entry`: the parameter table's head
+    bytes and bytes per filter (the quantizer's)."""
     lat = max(1, lat)
     N, C, H, W, K, R, S, P, Q = (shape[x] for x in "N C H W K R S P Q".split())
     stride, pad = shape["stride"], shape["padding"]
@@ -124,8 +126,12 @@ def run_command(rows, cols, bits, bw, lat, shape, mapping, requant, halves=None,
 
     def params_job(s, tile):
         t = s
-        for kb in range(_ceil(tile["ks"], cols)):
-            for n in requests(3 * min(cols, tile["ks"] - kb * cols), 1):
+        runs = [head] if head else []
+        if entry:
+            runs += [entry * min(cols, tile["ks"] - kb * cols)
+                     for kb in range(_ceil(tile["ks"], cols))]
+        for run in runs:
+            for n in requests(run, 1):
                 t = max(t + 1, state["free"])
                 state["free"] = t + _gap(n, 1, bw)
                 counters["dram_read_bytes"] += n
