@@ -60,14 +60,32 @@ def _phase_note(inp: ReportInput) -> str:
             f"optimizer state at {t.get('state_bits', '?')})")
 
 
+def _quantizer_note(inp: ReportInput) -> str:
+    """The quantizer the runs requantized their outputs with (`--quant`; records saved before
+    it was kept load as the default), or "" when the runs differ (each arch's line says)."""
+    quantizers = {run.record.quantizer for run in inp.runs}
+    return (f"; outputs requantized {quantizers.pop()} (--quant)" if len(quantizers) == 1
+            else "")
+
+
+def _arch_quantizers(inp: ReportInput, arch: str) -> str:
+    """Each run's quantizer on `arch` when the report's runs differ in it, else ""."""
+    if len({run.record.quantizer for run in inp.runs}) == 1:
+        return ""
+    runs = ", ".join(f"{r.record.dataflow}/{r.record.method} {r.record.quantizer}"
+                     for r in inp.runs_of(arch))
+    return f"; quantizers (--quant): {runs}"
+
+
 def _intro(inp: ReportInput) -> list:
     versions = sorted({run.record.version for run in inp.runs})
     per_arch = [Text(f"{a.name}: dataflows {', '.join(inp.dataflows_of(a.name))}; methods "
-                     f"{', '.join(inp.methods_of(a.name))}{_not_run(inp, a.name)}.")
+                     f"{', '.join(inp.methods_of(a.name))}{_arch_quantizers(inp, a.name)}"
+                     f"{_not_run(inp, a.name)}.")
                 for a in inp.archs]
     return [Heading(1, f"dlaforge report: {inp.network}"),
-            Text(f"Network {inp.network}, batch {inp.batch}{_phase_note(inp)}; every number is "
-                 f"from the "
+            Text(f"Network {inp.network}, batch {inp.batch}{_phase_note(inp)}"
+                 f"{_quantizer_note(inp)}; every number is from the "
                  f"{MODEL_NOTES.get(inp.model, f'{inp.model} model')}; dlaforge "
                  f"{', '.join(versions)}; {len(inp.runs)} runs."),
             *per_arch, Text(DEFINITIONS)]

@@ -86,6 +86,29 @@ def test_a_saved_json_gives_the_same_report(tmp_path, network):
     assert (tmp_path / "again" / "report.md").read_text() == direct
 
 
+def test_the_report_says_which_quantizer_the_runs_used(tmp_path, network):
+    """A saved run's quantizer is in the report; a record saved before the field was kept
+    loads as the default; runs that differ in it are listed each with its own."""
+    quant, old = tmp_path / "quant.json", tmp_path / "old.json"
+    assert main(["simulate", "--arch", "edge_tiny", "--network", network, "--dataflow", "os",
+                 "--quant", "per_tensor_asymmetric", "--pow2-scales", "--json", str(quant),
+                 "--quiet"]) == 0
+    assert main(["simulate", "--arch", "edge_tiny", "--network", network, "--dataflow", "ws",
+                 "--json", str(old), "--quiet"]) == 0
+    record = json.loads(old.read_text())
+    for r in record if isinstance(record, list) else [record]:
+        del r["quantizer"]
+    old.write_text(json.dumps(record))
+    for files, says in (([quant], "outputs requantized per_tensor_asymmetric+pow2 (--quant)"),
+                        ([old], "outputs requantized per_channel_symmetric (--quant)"),
+                        ([quant, old], "quantizers (--quant): os/baseline per_tensor_asymmetric"
+                                       "+pow2, ws/baseline per_channel_symmetric")):
+        out = tmp_path / f"r{len(files)}{files[0].stem}"
+        dlaforge.report(out, from_json=files, area=False)
+        assert says in (out / "report.md").read_text()
+        assert says in (out / "index.html").read_text()
+
+
 def test_a_record_of_a_non_preset_arch_needs_its_file(tmp_path, arch_yaml, network, capsys):
     arch = arch_yaml()
     saved = tmp_path / "tiny.json"
