@@ -9,11 +9,13 @@ from numbers import Integral
 from dlaforge.stats import ENERGY_COMPONENTS
 
 # "units": a method's fixed-function units beside the array (Winograd transforms, SmartDeal
-# rebuild, XNOR scaling, bit-slice combine), which the models add when a method uses them.
+# rebuild, XNOR scaling, bit-slice combine), which the models add when a method uses them;
+# "requant": the controller's requantization stage on every output it writes (--quant).
 COMPONENT_LABELS = {"mac": "MAC", "rf": "register files", "noc": "inter-PE network",
-                    "sram": "SRAM", "dram": "DRAM", "units": "method units"}
+                    "sram": "SRAM", "dram": "DRAM", "units": "method units",
+                    "requant": "requantization stage"}
 COMPONENT_COLOURS = {"mac": "#1b9e77", "rf": "#d95f02", "noc": "#7570b3", "sram": "#e7298a",
-                     "dram": "#e6ab02", "units": "#444444"}
+                     "dram": "#e6ab02", "units": "#444444", "requant": "#66a61e"}
 # Components a model may add beyond ENERGY_COMPONENTS get these, in order of first appearance.
 EXTRA_COLOURS = ("#a6761d", "#999999", "#666666", "#1f78b4")
 

@@ -22,6 +22,12 @@ equally often, `_reuse` times (analytical.py's reuse rule), so
   (sum_pq ceil(p_size q_size/cols)) x (sum_c ceil(c_size/rows)) x R S per k-tile, each fold's
   length linear in ceil(k_size/cols).
 
+Energy: the counters priced per access (`energy`, what the mapper's search compares), plus, in
+a whole op's Stats (`op_stats`, shared by the analytical, cycle and rtl models), the
+requantization stage's `requant` component: every final output the controller writes passes
+through the generated stage (hw/requant.Requantizer), op.ofmap_elements x requant_stage_pj under
+the op's quantizer (the default per_channel_symmetric included).
+
 Cycles (an estimate): the DRAM engine and the array form a two-stage pipeline. Tile i computes
 F_i L_i cycles; step i of the engine writes back the output tile that left two tiles before
 (WB) and loads tile i (LD), and a step starts when the array has left tile i - 2. So
@@ -360,7 +366,8 @@ def requant_stage_pj(arch: ArchSpec, quantizer) -> float:
     """Energy of the requantization stage per output element under `quantizer`
     (quantizers.Quantizer.stage_ops): the (psum_bits + 1) x 16-bit multiply (none under pow2
     scales), the adds at psum width (32-bit with an asymmetric quantizer's bias), the
-    rounding shift."""
+    rounding shift. Positive under every quantizer: op_stats charges it on each output
+    (`_requant_energy`)."""
     from .method_costs import ADD_PJ_PER_BIT_45NM, SHIFT_PJ_PER_BIT_45NM, mult_pj_45nm, node_factor
 
     pe = arch.pe_array
@@ -613,14 +620,14 @@ def energy(arch: ArchSpec, op: HwOp, totals: dict, table, dataflow: str = "ws") 
 
 
 def _requant_energy(arch: ArchSpec, op: HwOp) -> dict:
-    """{"requant": pJ}: the requantization stage's energy over the op's final outputs under its
-    quantizer *relative to the default quantizer's stage* (requant_stage_pj), which is not
-    priced (its records keep the numbers and components they always had); negative where the
-    stage is cheaper (pow2 scales: no multiplier). {} under the default quantizer."""
-    if op.quantizer == DEFAULT_QUANTIZER:
+    """{"requant": pJ}: the requantization stage's energy over the op's final outputs,
+    op.ofmap_elements x requant_stage_pj under the op's quantizer (the default included): the
+    controller requantizes every output it writes (REQUANT), and the generated stage
+    (hw/requant.Requantizer) spends this per element whatever the quantizer. The stage is the
+    same for every tiling, so the mapper's search (`energy`) leaves it out."""
+    if not REQUANT:
         return {}
-    return {"requant": op.ofmap_elements * (requant_stage_pj(arch, op.quantizer)
-                                            - requant_stage_pj(arch, DEFAULT_QUANTIZER))}
+    return {"requant": op.ofmap_elements * requant_stage_pj(arch, op.quantizer)}
 
 
 def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "ws") -> Stats:

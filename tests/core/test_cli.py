@@ -26,7 +26,9 @@ def test_simulate_writes_the_contracted_json_and_csv(tmp_path, capsys):
     assert (data["arch"], data["network"], data["dataflow"], data["model"], data["method"],
             data["batch"]) == ("gemmini_like", "alexnet", "ws", "analytical", "baseline", 1)
     assert TOTAL_KEYS <= set(data["totals"])
-    assert set(data["totals"]["energy_breakdown_pj"]) == {"mac", "rf", "noc", "sram", "dram"}
+    # "requant": the controller's requantization stage on every output (priced outright)
+    assert set(data["totals"]["energy_breakdown_pj"]) == {"mac", "rf", "noc", "sram", "dram",
+                                                          "requant"}
     assert set(data["totals"]["accesses"]) == {"pe_reg", "scratchpad", "accumulator", "dram"}
     layer = data["layers"][0]
     assert TOTAL_KEYS | {"name", "kind", "shape"} <= set(layer)

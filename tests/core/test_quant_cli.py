@@ -6,7 +6,9 @@ import json
 import pytest
 
 import dlaforge
+from dlaforge.arch import load_arch
 from dlaforge.cli import main
+from dlaforge.sim.controller_cost import requant_stage_pj
 from dlaforge.stats import RunRecord
 from dlaforge.workloads.quantizers import NAMES, Quantizer
 
@@ -33,6 +35,8 @@ def test_record_and_table_say_the_quantizer(net, tmp_path, capsys):
 
 
 def test_every_quantizer_priced_alike_by_the_analytical_and_cycle_models(net):
+    arch = load_arch("edge_tiny")
+    outputs = 8 * 8 * 24                # the layer's outputs, each through the stage
     runs = {}
     for name in NAMES:
         for pow2 in (False, True):
@@ -40,16 +44,20 @@ def test_every_quantizer_priced_alike_by_the_analytical_and_cycle_models(net):
             runs[q.name] = [dlaforge.simulate("edge_tiny", net, model=model, quant=name,
                                               pow2_scales=pow2).totals
                             for model in ("analytical", "cycle")]
+            for totals in runs[q.name]:     # the stage priced outright, the default's too
+                assert totals.energy_breakdown_pj["requant"] == pytest.approx(
+                    outputs * requant_stage_pj(arch, q), rel=1e-12), q.name
     for q, (ana, cyc) in runs.items():
         assert (ana.dram_read_bytes, ana.dram_write_bytes) == (cyc.dram_read_bytes,
                                                                cyc.dram_write_bytes), q
         assert ana.energy_pj == pytest.approx(cyc.energy_pj, rel=1e-12)
-        stage = ana.energy_breakdown_pj.get("requant")
-        assert (stage is None) == (q == "per_channel_symmetric")
-        if q.endswith("+pow2"):
-            assert stage < 0             # the multiplier the default stage has is gone
+        stage = ana.energy_breakdown_pj["requant"]
+        assert stage > 0
+        if q.endswith("+pow2"):         # the multiplier the stage has without pow2 is gone
+            assert stage < runs[q.removesuffix("+pow2")][0].energy_breakdown_pj["requant"]
     assert (runs["per_channel_asymmetric"][0].energy_breakdown_pj["requant"]
-            > runs["per_tensor_symmetric"][0].energy_breakdown_pj["requant"] == 0)
+            > runs["per_tensor_symmetric"][0].energy_breakdown_pj["requant"]
+            == runs["per_channel_symmetric"][0].energy_breakdown_pj["requant"])
 
 
 @pytest.mark.parametrize("extra,message", [

@@ -99,7 +99,7 @@ def shows(cell, value):
 
 COMPONENT_HEADERS = {"MAC (µJ)": "mac", "register files (µJ)": "rf",
                      "inter-PE network (µJ)": "noc", "SRAM (µJ)": "sram", "DRAM (µJ)": "dram",
-                     "method units (µJ)": "units"}
+                     "method units (µJ)": "units", "requantization stage (µJ)": "requant"}
 STATS_COLUMNS = {
     "MACs": lambda s, a: s.macs,
     "cycles": lambda s, a: s.cycles,
