@@ -7,7 +7,9 @@ dlaforge's mapping of each layer written as an AccelForge mapping, so both model
 loop nest (AccelForge's `Spec.evaluate_mapping`, not its mapper: its full mapper took 1,160 s
 on the first layer here, ../shared/TOOLCHAIN.md). First row: the Timeloop/Accelergy exercise
 layer (C=3, M=32, P=Q=112, R=S=3, stride 2); then ResNet-18 layers. Energy is compared as
-the energy of actions (MAC, storage, NoC, DRAM: the same pJ per action in both) with the
+the energy of actions (MAC, storage, NoC, DRAM: the same pJ per action in both; dlaforge's
+requantization stage of the ws controller's outputs, which AccelForge's workload lacks, is an
+item of its own) with the
 per-cycle energy apart: a preset's clock/control/leakage pJ per cycle (eyeriss_like's fitted
 clock_pj_per_cycle) is given to AccelForge as a leak power, so each tool charges it over its
 own total cycles and its gap is the cycle gap. The global buffer's capacity is as the preset
@@ -348,8 +350,9 @@ def summary(rows) -> list[str]:
         walk = idle_walk(r["layer"], r["dlaforge"]["mapping"]) if r["dataflow"] == "rs" else []
         (walked if walk else partial).append(name[id(r)] + ("" if exact else " [NOT exact]"))
     lines = ["## Summary of this run", "",
-             f"- Energy of actions (MAC, per-PE storage, NoC, global buffer, DRAM; the same "
-             f"per-action energies in both): within 10% on {len(within)} of {len(ok)} rows"
+             f"- Energy of actions (MAC, per-PE storage, NoC, global buffer, DRAM, dlaforge's "
+             f"requantization stage; the same per-action energies in both): within 10% on "
+             f"{len(within)} of {len(ok)} rows"
              + (f"; outside: {', '.join(outside)} (each taken apart in its section below)"
                 if outside else "") + ".",
              f"- Per-cycle energy (the preset's fitted clock/control/leakage pJ per cycle, "
@@ -463,12 +466,12 @@ def render(rows, areas, repeats, peer_process_s) -> str:
                    f"{pct(d_tot, a_tot)} |")
     out += ["", "Δ is dlaforge relative to AccelForge. dlaforge's utilization is MACs / "
             "(total cycles x PEs); AccelForge's the same with its total latency. Energy of "
-            "actions: every priced access and MAC (dlaforge's NoC included, AccelForge has "
-            "none); per-cycle energy: the preset's pJ per cycle x each tool's own total cycles "
-            "(0 on presets without it); total: both.", ""]
+            "actions: every priced access and MAC (dlaforge's NoC and requantization stage "
+            "included, AccelForge has neither); per-cycle energy: the preset's pJ per cycle x "
+            "each tool's own total cycles (0 on presets without it); total: both.", ""]
     out += ["## Energy per component (uJ, dlaforge / AccelForge)", "",
             "| arch | layer | MAC | RF (per-PE storage) | NoC | global buffer | DRAM | "
-            "per-cycle (clock) |", "|---|---|---|---|---|---|---|---|"]
+            "requant stage | per-cycle (clock) |", "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         d, a = row["dlaforge"], row["accelforge"]
         if "error" in a:
@@ -480,9 +483,9 @@ def render(rows, areas, repeats, peer_process_s) -> str:
                          f"{per_cycle_energy(row)[1] / 1e6:.3f}")
         out.append(f"| {row['arch']} | {label(row)} | {cell['mac']} | {cell['rf']} | "
                    f"{b.get('noc', 0) / 1e6:.3f} / — | {cell['sram']} | {cell['dram']} | "
-                   f"{cell['clock']} |")
+                   f"{b.get('requant', 0) / 1e6:.3f} / — | {cell['clock']} |")
     extra = sorted({k for row in rows for k in row["dlaforge"]["energy_breakdown_pj"]}
-                   - {"mac", "rf", "noc", "sram", "dram", "clock", "control"})
+                   - {"mac", "rf", "noc", "sram", "dram", "requant", "clock", "control"})
     if extra:
         out += ["", f"dlaforge categories not shown (all zero here unless listed): "
                 f"{', '.join(extra)}."]

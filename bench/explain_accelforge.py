@@ -217,16 +217,27 @@ def explain_row(row, acc) -> list[str]:
                           if df != "rs" else "not attributed here")
                        + f" ({extra * 8 * pj_bit / 1e6:+.3f} uJ for dlaforge); AccelForge's "
                        f"workload has no such tensor.")
+    # the requantization stage of the controller's outputs (ws; sim/controller_cost.py)
+    requant = b.get("requant", 0)
+    if requant:
+        out.append(f"- Requantization stage: dlaforge {requant / 1e6:.3f} uJ, the generated "
+                   f"stage (hw/requant.Requantizer: a (psum+1)x16 multiply, adds, rounding "
+                   f"shift, clamp) on each of its {_fmt(layer.K * layer.P * layer.Q)} "
+                   f"outputs ({requant / (layer.K * layer.P * layer.Q):.4g} pJ each, "
+                   f"sim/controller_cost.requant_stage_pj); AccelForge's workload has no "
+                   f"requantization.")
     row["items"] = sorted([(f"{lv} {op} {kind}", pj) for lv, op, kind, _, _, pj in diffs]
-                          + [("NoC (dlaforge only)", b.get("noc", 0))], key=lambda x: -abs(x[1]))
+                          + [("NoC (dlaforge only)", b.get("noc", 0)),
+                             ("requantization stage (dlaforge only)", requant)],
+                          key=lambda x: -abs(x[1]))
     mac_gap = b.get("mac", 0) - sum(v for k, v in a["energy_pj"].items() if k.startswith("MAC|"))
-    explained = sum(x[5] for x in diffs) + b.get("noc", 0) + mac_gap + extra_pj
+    explained = sum(x[5] for x in diffs) + b.get("noc", 0) + mac_gap + extra_pj + requant
     d_dyn, a_dyn = dynamic_energy(row)
     gap = d_dyn - a_dyn
     out.append(f"- Energy of actions: dlaforge {d_dyn / 1e6:.3f} uJ, AccelForge "
                f"{a_dyn / 1e6:.3f} uJ, gap {gap / 1e6:+.3f} uJ; the items above (access "
                f"differences x dlaforge's pJ per access, NoC, MAC, DRAM bytes beside the "
-               f"operands) sum to "
+               f"operands, the requantization stage) sum to "
                f"{explained / 1e6:+.3f} uJ"
                + (" (reconciled)" if abs(gap - explained) <= 1e-3 * max(abs(gap), d_dyn * 1e-3)
                   else f": {(gap - explained) / 1e6:+.3f} uJ NOT accounted for") + ".")
