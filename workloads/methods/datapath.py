@@ -29,13 +29,17 @@ class Datapath:
     nothing whatever its ifmap lane holds (a MAC: the ws fold may then leave the lanes past a
     tile's channels stale under zero weight rows; an adder, |a - 0| != 0, may not, and the ws
     fold masks them); sums(x, w, stride, padding, groups, out_size): the bit-exact
-    accumulator sums of a layer, int64[N, K, P, Q] over zero-padded windows (x NCHW, w KCRS)."""
+    accumulator sums of a layer, int64[N, K, P, Q] over zero-padded windows (x NCHW, w KCRS);
+    signed_sums: the sums take both signs (a MAC's); False: they are never positive (an
+    adder's -sum|x - w|), so a ReLU after the requantization zeroes every output and the
+    random jobs (hw/controller/stimulus.random_requant_of) draw none."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
     family: str = "baseline"
     zero_weight_idle: bool = True
     sums: Callable = conv2d_int
+    signed_sums: bool = True
 
     @property
     def is_baseline(self) -> bool:
