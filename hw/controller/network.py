@@ -19,9 +19,10 @@ operands, and `NetworkLayer.input_note` says why. Only the listed layers run (no
 residual adds or branches), so a chained layer's input is the previous listed layer's output.
 
 Every layer requantizes with random per-channel parameters that spread its sums over the ofmap
-range (requant_ref.random_requant), a ReLU on every layer but the last. `expected()` is the
-reference network: conv2d_int wrapped to psum_bits, then the layer's Requant, fed forward the
-same way.
+range (requant_ref.random_requant), a ReLU on every layer but the last (none on a datapath
+whose sums are never positive, Datapath.signed_sums False: it would zero every output).
+`expected()` is the reference network: conv2d_int wrapped to psum_bits, then the layer's
+Requant, fed forward the same way.
 
 `run_network` runs the commands free-running on Icarus or Verilator (free_run.run_free: the
 design and its DRAM model in one simulator process, no Python between cycles), or in Amaranth's
@@ -39,11 +40,10 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.program import Mapping, Shape
-from dlaforge.workloads.methods.requant_ref import random_requant, zero_point_bias
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer
 
 from ..layouts import GeneratorParams
-from .stimulus import ControllerJob, ControllerResult
+from .stimulus import ControllerJob, ControllerResult, random_requant_of
 from .layouts import ControllerParams, check_command
 
 REGIONS = ("ifmap", "weight", "requant", "ofmap", "psum")    # ControllerJob.regions' order
@@ -99,8 +99,10 @@ class ControllerNetworkJob:
                quantizer: Quantizer = DEFAULT_QUANTIZER) -> ControllerNetworkJob:
         """Layers of `specs`, random weights (and fresh inputs where a layer does not chain) in
         the operands' full ranges, random requantization by `quantizer` (an asymmetric one's
-        bias folding a random input zero point in), ReLU on all but the last; `datapath` the
-        design's PE (workloads/methods/datapath.py; None: MAC)."""
+        bias folding a random input zero point in: stimulus.random_requant_of), ReLU on all but
+        the last unless the datapath's sums are never positive (Datapath.signed_sums False: a
+        ReLU would zero every output); `datapath` the design's PE
+        (workloads/methods/datapath.py; None: MAC)."""
         layers, prev = [], None
         for index, spec in enumerate(specs):
             s = spec.shape
@@ -109,15 +111,7 @@ class ControllerNetworkJob:
                                        dataflow=spec.dataflow, datapath=datapath)
             if note == "chained":
                 job = replace(job, ifmap=layers[-1].job.expected().transpose(0, 3, 1, 2))
-            sums = job.sums().transpose(3, 0, 1, 2)
-            bias = None
-            if not quantizer.symmetric:
-                half = 1 << (arch.pe_array.ifmap_bits - 1)
-                bias = zero_point_bias(job.weight.reshape(len(job.weight), -1).sum(axis=1),
-                                       int(rng.integers(-half, half)))
-            requant = random_requant(sums, arch.pe_array.ofmap_bits, rng,
-                                     relu=index + 1 < len(specs), quantizer=quantizer,
-                                     bias=bias)
+            requant = random_requant_of(job, quantizer, rng, relu=index + 1 < len(specs))
             layers.append(NetworkLayer(spec.name, replace(job, requant=requant), note))
             prev = (s.N, spec.groups * s.K, s.P, s.Q)
         return ControllerNetworkJob(arch, layers, datapath, quantizer)

@@ -101,10 +101,10 @@ class ControllerJob:
     def random(arch, shape: Shape, mapping: Mapping, rng, groups=1, low=None, high=None,
                requant=False, relu=False, dataflow="ws", datapath=None) -> ControllerJob:
         """Operands drawn from [low, high) (default: the widths' full ranges); with `requant`
-        (True: the default quantizer, or a workloads/quantizers.Quantizer), scales that
-        saturate some outputs both ways (requant_ref.random_requant), and `relu`; an
-        asymmetric quantizer's bias folds a random input zero point in
-        (requant_ref.zero_point_bias)."""
+        (True: the default quantizer, or a workloads/quantizers.Quantizer), random
+        requantization (`random_requant_of`: scales that saturate some outputs both ways, an
+        asymmetric quantizer's bias folding a random input zero point in) and `relu`, dropped
+        on a datapath whose sums are never positive (Datapath.signed_sums False)."""
         pe = arch.pe_array
         s = shape
         lo_i, hi_i = -(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)
@@ -117,13 +117,7 @@ class ControllerJob:
                             datapath=datapath)
         quantizer = as_quantizer(requant)
         if quantizer is not None:
-            sums = job.sums().transpose(3, 0, 1, 2)
-            bias = None
-            if not quantizer.symmetric:
-                in_zero = int(rng.integers(-(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)))
-                bias = zero_point_bias(w.reshape(len(w), -1).sum(axis=1), in_zero)
-            job = replace(job, requant=random_requant(sums, pe.ofmap_bits, rng, relu, quantizer,
-                                                      bias))
+            job = replace(job, requant=random_requant_of(job, quantizer, rng, relu))
         return job
 
     @property
@@ -209,6 +203,24 @@ class ControllerJob:
         by_channel = sums.transpose(3, 0, 1, 2)
         return self.requant.apply(by_channel, self.arch.pe_array.ofmap_bits).transpose(
             1, 2, 3, 0)
+
+
+def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
+                      relu: bool = False) -> Requant:
+    """Random requantization of `job`'s sums by `quantizer` (requant_ref.random_requant: scales
+    that spread them over the ofmap range, saturating some outputs both ways); an asymmetric
+    quantizer's bias folds a random input zero point in (requant_ref.zero_point_bias); `relu`
+    unless the job's datapath's sums are never positive (Datapath.signed_sums False: a ReLU
+    would zero every output)."""
+    pe = job.arch.pe_array
+    bias = None
+    if not quantizer.symmetric:
+        half = 1 << (pe.ifmap_bits - 1)
+        weight_sums = job.weight.reshape(len(job.weight), -1).sum(axis=1)
+        bias = zero_point_bias(weight_sums, int(rng.integers(-half, half)))
+    relu = bool(relu) and job.geo.datapath.signed_sums
+    return random_requant(job.sums().transpose(3, 0, 1, 2), pe.ofmap_bits, rng, relu, quantizer,
+                          bias)
 
 
 @dataclass

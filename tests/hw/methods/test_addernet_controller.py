@@ -66,6 +66,20 @@ def test_ws_masks_the_lanes_past_a_short_channel_tile_in_amaranth():
     assert not np.array_equal(run_amaranth(unmasked).output, job.expected())
 
 
+def test_random_adder_networks_draw_no_relu():
+    """ControllerNetworkJob.random (the rtl model's networks) puts no ReLU after an adder
+    layer (its sums are never positive: it would zero every output), so every chained layer
+    reads varied inputs and every layer's outputs vary."""
+    from dlaforge.hw.controller.network import ControllerNetworkJob, LayerSpec
+    specs = [LayerSpec(name, Shape(1, C, 6, 6, K, 3, 3, 6, 6, 1, 1), Mapping(K, C, 6, "nckp"))
+             for name, C, K in (("a", 3, 4), ("b", 4, 5), ("c", 5, 3))]
+    net = ControllerNetworkJob.random(ARCH, specs, np.random.default_rng(0), ADDER)
+    assert [layer.input_note for layer in net.layers][1:] == ["chained", "chained"]
+    for layer, want in zip(net.layers, net.expected()):
+        assert not layer.job.requant.relu
+        assert np.count_nonzero(want) >= want.size / 2 and len(np.unique(want)) > 1
+
+
 def adder_op(N, C, H, W, K, R, S, stride, padding):
     pe = ARCH.pe_array
     P, Q = (H + 2 * padding - R) // stride + 1, (W + 2 * padding - S) // stride + 1
@@ -123,7 +137,9 @@ def random_case(rng):
 def test_random_adder_layers_free_running_on_icarus(tmp_path):
     """Six random adder layers (strides 1-2, padding, hanging windows, groups, N = 2, column
     tiles, spilling loop orders) under ws, os and is on one build: bit-exact and equal to the
-    timing model."""
+    timing model. The ReLU asked for is dropped (the sums are never positive: it would zero
+    every output), so every job's expected outputs vary: at least half non-zero, not all
+    equal."""
     rng = np.random.default_rng(14)
     jobs = []
     for index in range(6):
@@ -132,5 +148,9 @@ def test_random_adder_layers_free_running_on_icarus(tmp_path):
         jobs.append(ControllerJob.random(ARCH, shape, mapping, rng, groups=1 + (index == 4),
                                          requant=index % 2 == 0, relu=index % 4 == 0,
                                          dataflow=dataflow, datapath=ADDER))
+    for job in jobs:
+        want = job.expected()
+        assert job.requant is None or not job.requant.relu
+        assert np.count_nonzero(want) >= want.size / 2 and len(np.unique(want)) > 1
     for job, result in zip(jobs, run_free(jobs, tmp_path, "icarus")):
         check(result, job)
