@@ -110,16 +110,19 @@ def yosys_version() -> str:
 def _run_tool(folder: Path, module: str, function: str, argv: list, log: str, what: str,
               timeout: float) -> None:
     """Run a YoWASP tool (`module.function(argv)`) in its own process group in `folder`;
-    RunError with its last ERROR line when it fails."""
+    RunError with its last ERROR line when it fails, RunError too when it runs past `timeout`
+    seconds (killed)."""
     code = f"import sys, {module}; sys.exit({module}.{function}(sys.argv[1:]))"
     proc = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=folder,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
         _, err = proc.communicate(timeout=timeout)
-    except BaseException:
+    except BaseException as exc:
         os.killpg(proc.pid, signal.SIGKILL)      # its own process group: the tool with it
         proc.wait()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise RunError(f"{what} timed out after {timeout:g} s") from None
         raise
     if proc.returncode != 0:
         text = (folder / log).read_text(errors="replace") if (folder / log).exists() else ""

@@ -8,7 +8,7 @@ import json
 import pytest
 
 import dlaforge
-from dlaforge.errors import SpecError
+from dlaforge.errors import RunError, SpecError
 from dlaforge.hw import synth
 from dlaforge.synth_driver import add_synth_parser
 
@@ -147,3 +147,29 @@ def test_a_design_larger_than_the_device_is_reported_not_placed(monkeypatch):
     assert result.total["ffs"] == 4 and not result.fits
     assert result.utilization["ffs"] == round(4 / 3, 4) and result.fmax_mhz is None
     assert "does not fit" in result.fmax_note and "ffs 4 of 3" in result.fmax_note
+
+
+def test_a_tool_past_its_timeout_is_killed_and_a_run_error(tmp_path):
+    """_run_tool kills the tool's process group and raises RunError (not TimeoutExpired)."""
+    import sys
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    with pytest.raises(RunError, match="sleeper timed out after 0.3 s"):
+        synth._run_tool(tmp_path, "subprocess", "call", sleeper, "sleep.log", "sleeper", 0.3)
+
+
+def test_a_nextpnr_timeout_is_no_fmax(monkeypatch):
+    """nextpnr past its timeout (here a sleeping stand-in given 0.3 s): the synthesis stands,
+    no Fmax, the note says why."""
+    import sys
+    real = synth._run_tool
+
+    def run_tool(folder, module, function, argv, log, what, timeout):
+        if what != "nextpnr":
+            return real(folder, module, function, argv, log, what, timeout)
+        sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+        return real(folder, "subprocess", "call", sleeper, log, what, 0.3)
+
+    monkeypatch.setattr(synth, "_run_tool", run_tool)
+    result = synth.synthesize_fpga(TINY, "tiny", "ice40")
+    assert result.fits and result.total["ffs"] == 4
+    assert result.fmax_mhz is None and result.fmax_note == "nextpnr timed out after 0.3 s"
