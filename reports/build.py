@@ -60,21 +60,29 @@ def _phase_note(inp: ReportInput) -> str:
             f"optimizer state at {t.get('state_bits', '?')})")
 
 
+def _requantized(run) -> bool:
+    """Whether any of the run's outputs passed through the controller's requantization stage
+    (its energy breakdown has the stage; an rs run or a method's own units have none)."""
+    return run.record.totals.energy_breakdown_pj.get("requant", 0) > 0
+
+
 def _quantizer_note(inp: ReportInput) -> str:
     """The quantizer the runs requantized their outputs with (`--quant`; records saved before
-    it was kept load as the default), or "" when the runs differ (each arch's line says)."""
-    quantizers = {run.record.quantizer for run in inp.runs}
+    it was kept load as the default), "" when the runs differ (each arch's line says) or none
+    requantized."""
+    quantizers = {run.record.quantizer for run in inp.runs if _requantized(run)}
     return (f"; outputs requantized {quantizers.pop()} (--quant)" if len(quantizers) == 1
             else "")
 
 
 def _arch_quantizers(inp: ReportInput, arch: str) -> str:
-    """Each run's quantizer on `arch` when the report's runs differ in it, else ""."""
-    if len({run.record.quantizer for run in inp.runs}) == 1:
+    """Each requantizing run's quantizer on `arch` when the report's runs differ in it, else
+    ""."""
+    if len({run.record.quantizer for run in inp.runs if _requantized(run)}) <= 1:
         return ""
     runs = ", ".join(f"{r.record.dataflow}/{r.record.method} {r.record.quantizer}"
-                     for r in inp.runs_of(arch))
-    return f"; quantizers (--quant): {runs}"
+                     for r in inp.runs_of(arch) if _requantized(r))
+    return f"; quantizers (--quant): {runs}" if runs else ""
 
 
 def _intro(inp: ReportInput) -> list:

@@ -72,8 +72,10 @@ class Quantizer:
         """The quantizer named `name` (one of NAMES); SpecError for another name."""
         if name not in NAMES:
             raise SpecError(f"unknown quantizer {name!r}; choose one of {', '.join(NAMES)}")
+        if not isinstance(pow2, bool):
+            raise SpecError(f"`pow2` must be true or false, not {pow2!r}")
         granularity, kind = name.split("_")[1], name.split("_")[2]
-        return Quantizer(granularity, kind == "symmetric", bool(pow2))
+        return Quantizer(granularity, kind == "symmetric", pow2)
 
     @property
     def name(self) -> str:

@@ -109,6 +109,17 @@ def test_the_report_says_which_quantizer_the_runs_used(tmp_path, network):
         assert says in (out / "index.html").read_text()
 
 
+def test_a_run_with_no_requantization_stage_claims_no_quantizer(tmp_path, network):
+    """eyeriss_like's rs array has no requantization stage: its report names no quantizer."""
+    saved = tmp_path / "rs.json"
+    assert main(["simulate", "--arch", "eyeriss_like", "--network", network, "--json",
+                 str(saved), "--quiet"]) == 0
+    out = tmp_path / "report"
+    dlaforge.report(out, from_json=[saved], area=False)
+    assert "requantized" not in (out / "report.md").read_text()
+    assert "(--quant)" not in (out / "report.md").read_text()
+
+
 def test_a_record_of_a_non_preset_arch_needs_its_file(tmp_path, arch_yaml, network, capsys):
     arch = arch_yaml()
     saved = tmp_path / "tiny.json"

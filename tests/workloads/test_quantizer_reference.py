@@ -22,6 +22,8 @@ def test_names_parse_and_unknown_names_are_refused():
     assert Quantizer.of("per_channel_symmetric") == Quantizer()
     with pytest.raises(SpecError, match="unknown quantizer 'per_row'"):
         Quantizer.of("per_row")
+    with pytest.raises(SpecError, match="`pow2` must be true or false, not 'no'"):
+        Quantizer.of("per_channel_symmetric", "no")
 
 
 def test_table_layout_per_quantizer():
