@@ -310,6 +310,13 @@ class ArchSpec:
         features = [name for name, on in (("pe_array.zero_gating", self.pe_array.zero_gating),
                                           ("dram.compression", self.dram.compression != "none"))
                     if on]
+        if self.dram.compression == "zero_rle":
+            from .workloads.compression import MAX_LEVEL_BITS
+            widest = max(self.pe_array.ifmap_bits, self.pe_array.ofmap_bits)
+            if widest > MAX_LEVEL_BITS:
+                raise SpecError(f"dram.compression zero_rle codes values of at most "
+                                f"{MAX_LEVEL_BITS} bits (a 5-bit run and the value in a 64-bit "
+                                f"word), not {widest}-bit activations")
         systolic = [df for df in self.pe_array.dataflows if df in CONTROLLER_DATAFLOWS]
         if features and systolic:
             raise SpecError(f"{features[0]} is priced for the rs dataflow only (the generated "

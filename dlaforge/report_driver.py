@@ -22,6 +22,7 @@ from .reports.inputs import ArchFacts, EnergyEntry, MemoryFacts, ReportInput, Ru
 from .saved_records import load_records
 from .sim.energy import energy_table
 from .stats import RunRecord
+from .workloads.compression import coded
 from .workloads.layer import Layer
 from .workloads.methods import METHODS, check_vocabulary, get_method
 from .workloads.networks import load_network
@@ -210,7 +211,8 @@ def compulsory_dram_bytes(record: RunRecord, spec: ArchSpec) -> tuple[int, ...]:
         except TypeError as exc:
             raise SpecError(f"layer {layer.name!r} of the record has a malformed shape: {exc}") from None
     ops = [[vector_work(rebuilt, rebuilt.ifmap_bits or spec.pe_array.ifmap_bits)]
-           if rebuilt.kind == "vector" else method.transform(rebuilt, spec)
+           if rebuilt.kind == "vector"
+           else [coded(spec, op) for op in method.transform(rebuilt, spec)]
            for rebuilt in layers]
     if record.phase == "train":
         try:

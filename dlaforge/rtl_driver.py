@@ -104,6 +104,9 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
                             f"generated accelerator has no vector unit")
         for op in chosen.transform(layer, arch):
             op = replace(op, quantizer=quantizer)
+            if not quantizer.symmetric and op.pe_op != "mac":
+                from .sim.run import asymmetric_refusal
+                raise SpecError(asymmetric_refusal(quantizer, layer.name, op.pe_op))
             if rtl_layer_reason(op) is not None:
                 raise SpecError(f"--model rtl cannot run layer {layer.name!r}: "
                                 f"{rtl_layer_reason(op)}")

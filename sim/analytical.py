@@ -258,8 +258,12 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
 
 def zero_gated(arch: ArchSpec, op: HwOp) -> float:
     """The share of the op's MACs that zero gating skips: its stated share of zero ifmap
-    values (HwOp.ifmap_zeros) on an arch with `pe_array.zero_gating`, else 0."""
-    return op.ifmap_zeros if arch.pe_array.zero_gating else 0.0
+    values (HwOp.ifmap_zeros) on an arch with `pe_array.zero_gating`, for a MAC op whose ifmap
+    is the layer's as it is; else 0 (an adder's |0 - w| is not 0, and Winograd-domain tiles
+    and XNOR / Bit Fusion words do not hold the layer's zeros)."""
+    if not arch.pe_array.zero_gating or op.pe_op != "mac" or not op.ifmap_plain:
+        return 0.0
+    return op.ifmap_zeros
 
 
 def _with_time(arch: ArchSpec, priced: dict, table: EnergyTable) -> dict:

@@ -28,7 +28,8 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import REQUANT_PIECES, element_bytes
-from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan, dram_beat_gap, fold_length
+from dlaforge.workloads.methods.accelerator_plan import (RTL_DATAFLOWS, Gemm, RtlPlan,
+                                                         dram_beat_gap, fold_length)
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.methods.common import command_gemm as gemm_of  # noqa: F401
@@ -60,6 +61,10 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
         return "a SCALE-Sim .cfg follows SCALE-Sim's timing"
     if rtl_layer_reason(op) is not None:
         return rtl_layer_reason(op)
+    if dataflow not in RTL_DATAFLOWS:
+        return f"the RTL runs dataflows {', '.join(RTL_DATAFLOWS)}, not {dataflow!r}"
+    if arch.dram.compression != "none":
+        return f"DRAM compression (dram.compression {arch.dram.compression})"
     if op.pe_op != (datapath.pe_op if datapath is not None else "mac") or op.dram_scale:
         return "a method's units or operations"
     if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, pe.weight_bits):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.stats import LayerRecord, RunRecord
+from dlaforge.workloads.compression import coded
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.method_options import resolved
 from dlaforge.workloads.methods import get_method
@@ -71,6 +72,13 @@ def _rtl_pricing(arch: ArchSpec, method: str, model: str, dataflow: str, layer, 
                     f"under {dataflow} ({'; '.join(reasons)})")
 
 
+def asymmetric_refusal(quantizer: Quantizer, layer_name: str, pe_op: str) -> str:
+    """Why an asymmetric quantizer cannot requantize an op of `pe_op`: its zero-point fold
+    into the bias (b_k = -z_x * sum(w_k)) holds for a MAC's linear sum only."""
+    return (f"--quant {quantizer.name}: layer {layer_name!r} runs {pe_op} PE operations; an "
+            f"asymmetric quantizer's zero-point bias fold holds for MAC (linear) PEs only")
+
+
 def _check_quantizer(arch: ArchSpec, network, forward, dataflow: str, method: str,
                      schedule: str, quantizer: Quantizer) -> None:
     """SpecError unless every layer's ops run on the controller, whose requantization stage is
@@ -84,6 +92,8 @@ def _check_quantizer(arch: ArchSpec, network, forward, dataflow: str, method: st
                         f"accelerator, which requantizes per_channel_symmetric only")
     for layer, ops in zip(network.layers, forward):
         for op in ops:
+            if isinstance(op, HwOp) and not quantizer.symmetric and op.pe_op != "mac":
+                raise SpecError(asymmetric_refusal(quantizer, layer.name, op.pe_op))
             if isinstance(op, HwOp) and not controller_runs(arch, op, dataflow):
                 raise SpecError(f"{where}: layer {layer.name!r} does not run on the controller "
                                 f"({controller_refusal(arch, op, dataflow)}), the hardware "
@@ -171,10 +181,14 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     table = energy_table(arch)
     forward = [[vector_work(layer, layer.ifmap_bits or arch.pe_array.ifmap_bits)]
                if layer.kind == "vector" else
-               [replace(op, quantizer=quantizer) if isinstance(op, HwOp) else op
+               # the arch's DRAM compression once, over the method's own DRAM form
+               [coded(arch, replace(op, quantizer=quantizer)) if isinstance(op, HwOp) else op
                 for op in chosen.transform(layer, arch)]
                for layer in network.layers]
     if quantizer != DEFAULT_QUANTIZER:
+        if training is not None:
+            raise SpecError(f"--quant {quantizer.name}: --phase train prices the default "
+                            f"quantizer ({DEFAULT_QUANTIZER.name}) only (its dX and dW ops)")
         _check_quantizer(arch, network, forward, dataflow, method, schedule, quantizer)
     if training is None:
         phases = [[("forward", op) for op in layer_ops] for layer_ops in forward]

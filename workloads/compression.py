@@ -17,11 +17,24 @@ sum_{k<32} z^k = (1 - z^32) / (1 - z) and
 Real feature maps cluster their zeros, which codes better than this. A tensor is stored coded
 only where that is smaller than as it is (16-bit data with fewer than ~25% zeros, such as the
 input image, stays as it is), so the factor is never above 1.
+
+Where it applies (`coded`): once per op, after the method's transform (sim/run.py, and the
+rebuilt ops of reports' compulsory bytes), multiplied into the method's own `dram_scale`. It
+codes only activations that DRAM holds as plain values at the op's element width: ops whose
+PE operation is a MAC (the baseline, smartdeal, palquant, and Winograd, whose DRAM ifmap and
+ofmap are the layer's own: the Winograd-domain tiles exist on chip only). Ops of any other
+pe_op (XNOR-Net's and Bit Fusion's packed words, AdderNet's |a - w|, bwn's sign_add) are
+refused with one line rather than coded at a width their DRAM stream may not have. Zero gating (sim/analytical.zero_gated) likewise gates
+only MAC ops whose array-side ifmap is the layer's (HwOp.ifmap_plain), and nothing else.
+
+A value's level field is its width: at 59 bits or more no (run, level) pair fits beside the
+termination bit, so dlaforge/arch.py refuses zero_rle for such activations.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from dlaforge.errors import SpecError, shown
 
@@ -29,18 +42,25 @@ RUN_BITS = 5
 WORD_BITS = 64
 TERMINATION_BITS = 1
 MAX_RUN = (1 << RUN_BITS) - 1
+# the widest value a (run, level) pair holds in one word beside the termination bit
+MAX_LEVEL_BITS = WORD_BITS - TERMINATION_BITS - RUN_BITS
 
 
-def zero_fraction(value, what: str) -> float:
-    """`value` as a float if it is a share of zeros (a number from 0 to 1), else SpecError."""
+def zero_fraction(value, what: str, where: str = "") -> float:
+    """`value` as a float if it is a share of zeros (a number from 0 to 1), else SpecError
+    ("<where>: `<what>` must be ...")."""
     if (isinstance(value, bool) or not isinstance(value, (int, float))
             or not 0.0 <= value <= 1.0):
-        raise SpecError(f"`{what}` must be a share of zeros from 0 to 1, not {shown(value)}")
+        raise SpecError(f"{where + ': ' if where else ''}`{what}` must be a share of zeros "
+                        f"from 0 to 1, not {shown(value)}")
     return float(value)
 
 
 def pairs_per_word(bits: int) -> int:
     """(run, level) pairs of `bits`-bit values in one 64-bit word beside its termination bit."""
+    if bits > MAX_LEVEL_BITS:
+        raise SpecError(f"dram.compression zero_rle codes values of at most {MAX_LEVEL_BITS} "
+                        f"bits, not {bits}")
     return (WORD_BITS - TERMINATION_BITS) // (RUN_BITS + bits)
 
 
@@ -86,3 +106,19 @@ def dram_scale(arch, ifmap_zeros: float, ofmap_zeros: float, ifmap_bits: int,
     factors = {"ifmap": zero_rle_factor(ifmap_zeros, ifmap_bits),
                "ofmap": zero_rle_factor(ofmap_zeros, ofmap_bits)}
     return {operand: f for operand, f in factors.items() if f < 1.0}
+
+
+def coded(arch, op):
+    """`op` (a HwOp after its method's transform) with the arch's DRAM compression of its
+    activations multiplied into its own `dram_scale`; SpecError for an op whose DRAM stream
+    is not plain activations (module docstring)."""
+    if arch.dram.compression != "zero_rle":
+        return op
+    if op.pe_op != "mac":
+        raise SpecError(f"dram.compression zero_rle codes plain activations; op {op.name!r} "
+                        f"moves {op.pe_op} operands through DRAM")
+    factors = dram_scale(arch, op.ifmap_zeros, op.ofmap_zeros, op.ifmap_bits, op.ofmap_bits)
+    if not factors:
+        return op
+    return replace(op, dram_scale={**op.dram_scale, **{
+        operand: op.dram_factor(operand) * factor for operand, factor in factors.items()}})

@@ -65,6 +65,9 @@ class HwOp(Window):
     weight_is_activation: bool = False
     ifmap_zeros: float = 0.0        # share of zero ifmap values (the layer's; zero gating)
     ofmap_zeros: float = 0.0
+    # the array-side ifmap is the layer's activations as they are (False: Winograd-domain
+    # tiles, whose zeros are not the layer's; zero gating gates only plain MAC ifmaps)
+    ifmap_plain: bool = True
     quantizer: Quantizer = DEFAULT_QUANTIZER   # how its outputs are requantized (--quant)
 
     def __post_init__(self):
@@ -73,7 +76,7 @@ class HwOp(Window):
             positive_int(getattr(self, dim), f"hw op {self.name!r}: {dim}")
         canonical_window(self, f"hw op {self.name!r}")
         for name in ("ifmap_zeros", "ofmap_zeros"):
-            zero_fraction(getattr(self, name), f"hw op {self.name!r}: {name}")
+            zero_fraction(getattr(self, name), name, f"hw op {self.name!r}")
         if not isinstance(self.pe_op, str) or not PE_OP.fullmatch(self.pe_op):
             raise ValueError(f"hw op {self.name!r}: pe_op {self.pe_op!r} is not an operation name")
 

@@ -67,7 +67,7 @@ class Layer(Window):
             positive_int(getattr(self, dim), f"{where}: {dim}")
         canonical_window(self, where)
         for name in ("ifmap_zeros", "ofmap_zeros"):
-            object.__setattr__(self, name, zero_fraction(getattr(self, name), f"{where}: {name}"))
+            object.__setattr__(self, name, zero_fraction(getattr(self, name), name, where))
         for name in ("ifmap_bits", "weight_bits"):
             if getattr(self, name) is not None:
                 positive_int(getattr(self, name), f"{where}: {name}")

@@ -73,3 +73,26 @@ def test_bad_quantizer_is_one_line_exit_2(net, tmp_path, capsys, extra, message)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("dlaforge: error: ") and message in err
     assert not out.exists()
+
+
+ADDER_NET = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+             "Num Filter, Strides,\nconv1, 10, 10, 3, 3, 16, 24, 1,\n")
+
+
+@pytest.mark.parametrize("model", ["analytical", "rtl"])
+def test_asymmetric_quantizer_refused_on_a_non_mac_datapath(model, tmp_path, capsys):
+    path = tmp_path / "adder.csv"
+    path.write_text(ADDER_NET)
+    assert main(["simulate", "--arch", "edge_tiny_addernet", "--method", "addernet",
+                 "--network", str(path), "--model", model,
+                 "--quant", "per_tensor_asymmetric"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "runs sad PE operations" in err
+    assert "zero-point bias fold holds for MAC (linear) PEs only" in err
+
+
+def test_non_default_quantizer_refused_under_train(net, capsys):
+    assert main(["simulate", "--arch", "edge_tiny", "--network", net, "--phase", "train",
+                 "--quant", "per_tensor_symmetric"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--phase train prices the default quantizer" in err

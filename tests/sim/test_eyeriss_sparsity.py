@@ -27,7 +27,8 @@ def alexnet_ops(arch, zeros=True, batch=4):
     if zeros:
         layers = [replace(layer, ifmap_zeros=ZEROS[layer.name], ofmap_zeros=ZEROS[layer.name])
                   for layer in layers]
-    return {layer.name: method.transform(layer, arch)[0] for layer in layers}
+    return {layer.name: compression.coded(arch, method.transform(layer, arch)[0])
+            for layer in layers}
 
 
 def test_rle_pairs_and_words_by_hand():

@@ -7,7 +7,6 @@ from dataclasses import replace
 from dlaforge.errors import SpecError
 from dlaforge.workloads.methods.accelerator_plan import Gemm
 
-from .. import compression
 from ..hwop import HwOp
 
 IMAGE_CHANNELS = 4
@@ -37,14 +36,9 @@ def layer_op(layer, arch, ifmap_bits: int, weight_bits: int, **changes) -> HwOp:
               pads=layer.pads, dilation=layer.dilation,
               weight_is_activation=layer.kind == "matmul", ifmap_zeros=layer.ifmap_zeros,
               ofmap_zeros=layer.ofmap_zeros)
-    op = replace(op, **changes)
-    # the arch's DRAM compression of activations, on top of a method's own DRAM form
-    coded = compression.dram_scale(arch, op.ifmap_zeros, op.ofmap_zeros, op.ifmap_bits,
-                                   op.ofmap_bits)
-    if not coded:
-        return op
-    return replace(op, dram_scale={**op.dram_scale, **{
-        operand: op.dram_factor(operand) * factor for operand, factor in coded.items()}})
+    # the arch's DRAM compression is applied once, after the method's transform
+    # (workloads/compression.coded)
+    return replace(op, **changes)
 
 
 def mac_ops(op: HwOp) -> dict:

@@ -55,9 +55,13 @@ def family_datapaths() -> tuple:
     from . import METHODS
     out = []
     for family in dict.fromkeys(method.family for method in METHODS.values()):
+        name = f"{__package__}.{family}.plan"
         try:
-            plan = import_module(f"{__package__}.{family}.plan")
-        except ModuleNotFoundError:
+            plan = import_module(name)
+        except ModuleNotFoundError as exc:
+            # a family without a plan.py; a broken import inside one is an error
+            if exc.name not in (name, f"{__package__}.{family}"):
+                raise
             continue
         found = getattr(plan, "CONTROLLER_DATAPATH", None)
         if found is not None and found not in out:

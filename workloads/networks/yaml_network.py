@@ -56,7 +56,9 @@ def read_network_yaml(path: Path) -> tuple[str, list[Layer]]:
         try:
             layers.append(_layer(entry, index))
         except SpecError as exc:
-            raise SpecError(f"{where}: layer {index + 1}: {exc}") from None
+            # a message that already names its layer is not given its index as well
+            at = "" if str(exc).startswith("layer ") else f"layer {index + 1}: "
+            raise SpecError(f"{where}: {at}{exc}") from None
         except TypeError as exc:    # a field of the wrong type reaching arithmetic
             raise SpecError(f"{where}: layer {index + 1}: a field has the wrong type "
                             f"({exc})") from None

@@ -70,7 +70,8 @@ def _transform(v: Variant, layer, arch) -> list:
     scale = {"ifmap": layer.H * layer.W / (taps * tp * tq),
              "ofmap": layer.P * layer.Q / (taps * tp * tq)}
     storage = op.weight_elements * pe.weight_bits + 2 * taps * EXPONENT_BITS
-    return [replace(op, ops=ops, dram_scale=scale, weight_storage_bits=storage)]
+    return [replace(op, ops=ops, dram_scale=scale, weight_storage_bits=storage,
+                    ifmap_plain=False)]
 
 
 def transform_f4(layer, arch) -> list:
