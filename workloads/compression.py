@@ -110,10 +110,10 @@ def dram_scale(arch, ifmap_zeros: float, ofmap_zeros: float, ifmap_bits: int,
 
 def coded(arch, op):
     """`op` (a HwOp after its method's transform) with the arch's DRAM compression of its
-    activations multiplied into its own `dram_scale`; SpecError for an op whose DRAM stream
-    is not plain activations (module docstring)."""
-    if arch.dram.compression != "zero_rle":
-        return op
+    activations multiplied into its own `dram_scale`; SpecError for an op with stated zeros
+    whose DRAM stream is not plain activations (module docstring)."""
+    if arch.dram.compression != "zero_rle" or not (op.ifmap_zeros or op.ofmap_zeros):
+        return op               # nothing to code: a layer without stated zeros stays dense
     if op.pe_op != "mac":
         raise SpecError(f"dram.compression zero_rle codes plain activations; op {op.name!r} "
                         f"moves {op.pe_op} operands through DRAM")

@@ -62,6 +62,8 @@ def test_zero_rle_refuses_packed_operands_and_gating_skips_them(eyeriss_units, t
         assert zero_gated(arch, packed) == 0.0       # |0 - w| is not 0; words are not zeros
         with pytest.raises(SpecError, match="zero_rle codes plain activations"):
             compression.coded(arch, packed)
+        dense = replace(packed, ifmap_zeros=0.0, ofmap_zeros=0.0)
+        assert compression.coded(arch, dense) is dense   # nothing stated, nothing coded
     wino = get_method("winograd_f2", arch).transform(layer, arch)[0]
     assert not wino.ifmap_plain and zero_gated(arch, wino) == 0.0
 
