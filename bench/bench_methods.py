@@ -83,6 +83,9 @@ def eyeriss_variant(suffix: str) -> dict:
         narrow = replace(base.pe_array, ifmap_bits=2, weight_bits=2)
         spec["energy"] = {"mac_pj": round(base.energy.mac_pj * mac_pj_45nm(narrow)
                                           / mac_pj_45nm(base.pe_array), 6)}
+    if "rs" not in pe.get("dataflows", ["rs"]):   # Eyeriss's zero gating and RLE price rs only
+        pe["zero_gating"] = False
+        spec["dram"] = {"compression": "none"}
     if pe:
         spec["pe_array"] = pe
     return spec
