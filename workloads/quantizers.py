@@ -21,9 +21,13 @@ signed minimum). The semantics are TFLite's int8 scheme (gemmlowp's arithmetic):
   q_x; the input zero-point correction -z_x * sum(w_k) (plus the layer's constant term) is
   folded offline into a 32-bit per-output-channel bias b_k that the stage adds before scaling;
   z_y is added after scaling and the clamp (and a fused ReLU, at z_y) keeps the result in the
-  stored range. The folding is exact for every output whose window lies inside the input; the
-  PEs pad with stored 0, so at a padded border the window's padded taps still contribute
-  z_x * w (exact real-zero padding needs the loader to pad with z_x: not built).
+  stored range. The folding is exact for every output, a padded border included: a real-zero
+  padded tap is x_q = z_x, and the controller's fold engines feed every tap outside the image
+  (padding, or a window hanging past the edge) the command's `pad` field, the layer's input
+  zero point (hw/controller/fold.py; the field and its path exist only in a design generated
+  for an asymmetric quantizer, symmetric ones pad with 0), so the folded -z_x * sum(w_k) covers
+  the padded taps too. The reference (hw/controller/stimulus.py, `Requant.in_zero`,
+  requant_ref.pad_input) pads the quantized input with z_x alike.
 - *Weights are symmetric* under every quantizer here (z_w = 0), as in TFLite's int8 spec and
   most deployable int8 backends: an asymmetric weight would need the term z_w * sum(window x)
   per output pixel (window sums of the input and a multiply-add per output), which no level

@@ -20,7 +20,9 @@ innermost), each L = 2R + Cc + T + 1 cycles with T = p_size*q_size the tile's ou
                    reads ifmap word (cb*in_rows + h - lo)*in_cols + w - wlo, h = (p0 + p)*stride
                    + r - padding, w = (q0 + q)*stride + s - padding; where (h, w) is outside
                    the image (padding, or a window hanging past the bottom or right edge) the
-                   skew gets zeros; with a datapath whose zero weight does not idle its PE
+                   skew gets zeros (a design generated for an asymmetric quantizer,
+                   ControllerParams.pads: the command's `pad`, the input zero point, in the
+                   tile's channel lanes, the rest zeros); with a datapath whose zero weight does not idle its PE
                    (Datapath.zero_weight_idle False: an adder), lanes past the tile's channels
                    get zeros too (a MAC ignores their stale values under zero weight rows);
   k in [R+1, 2R+Cc+T-1)  WS: partial sums flow south;
@@ -34,8 +36,8 @@ pb*R + i, valid below T), each L = Z + 2R + Cc + 1 cycles, Z = R_k*S*ceil(c_size
 reduction steps (program.os_fold_length). Fold cycle x counts from 0:
   x in [0, Z)      block b = (r, s, cb) (cb innermost), lane i = x mod R: a valid pixel reads
                    its ifmap word (as ws's address); the word loads transposer row i at x + 1
-                   (zeros for an invalid pixel, a window position outside the image, channels
-                   past c_size); the transposer (transposer.py) puts step z = b*R + j (channel
+                   (zeros for an invalid pixel, a window position outside the image (there
+                   `pad` with ControllerParams.pads, as ws's), channels past c_size); the transposer (transposer.py) puts step z = b*R + j (channel
                    cb*R + j) on west lane i at z + i + 2;
   x in [1, Z+1)    step z = x - 1 reads weight word ((kb*R_k + r)*S + s)*c_size + cb*R + j
                    (none past c_size: zeros), into the north skew: column j at z + j + 2;
@@ -143,11 +145,18 @@ class Sequencer(wiring.Component):
                                         + (cb * t.in_rows + h - t.lo) * t.in_cols + w - t.wlo)]
         return inside
 
+    def pad_value(self):
+        """The value of a tap outside the image: the command's `pad` (the layer's input zero
+        point) in a design that pads (ControllerParams.pads), else 0."""
+        return self.cmd.pad.as_signed() if self.geo.pads else 0
+
     def pixel_words(self, m: Module, reading, lane, p, q, r, s, cb):
         """os and is: in a `reading` cycle, a valid pixel (p, q) (p < p_size) reads its word
         (`window`), for transposer row `lane`. Returns (lanes_ok: the channel block's lanes
         inside the tile, load and lane the next cycle, ok: the lanes of the word arriving then
-        that are kept, none for an invalid pixel or a window position outside the image)."""
+        that are kept, none for an invalid pixel or a window position outside the image, and
+        padded: the tile's lanes of a valid pixel whose window position is outside the image,
+        which get `pad_value` (none in a design that pads with 0))."""
         R, t = self.geo.rows, self.tile
         valid, lanes_ok = Signal(), Signal(R)
         inside = self.window(m, p, q, r, s, cb)
@@ -158,7 +167,12 @@ class Sequencer(wiring.Component):
         m.d.sync += [load.eq(reading), lane_d.eq(lane), keep.eq(valid & inside),
                      lanes_ok_d.eq(lanes_ok)]
         m.d.comb += ok.eq(Mux(keep, lanes_ok_d, 0))
-        return lanes_ok, load, lane_d, ok
+        padded = Signal(R)
+        if self.geo.pads:
+            outside = Signal()
+            m.d.sync += outside.eq(valid & ~inside)
+            m.d.comb += padded.eq(Mux(outside, lanes_ok_d, 0))
+        return lanes_ok, load, lane_d, ok, padded
 
 
 class WsFold(Sequencer):
@@ -211,6 +225,11 @@ class WsFold(Sequencer):
                 for lane in range(R):
                     with m.If(cb * R + lane < t.c_size):
                         m.d.comb += west.i[lane].eq(self.ifmap_data[lane])
+        if geo.pads:    # outside the image the tile's channels hold the input zero point
+            with m.Elif(read_a_d):
+                for lane in range(R):
+                    with m.If(cb * R + lane < t.c_size):
+                        m.d.comb += west.i[lane].eq(self.pad_value())
         with m.If(read_w_d):
             m.d.comb += self.mode.eq(Mode.LOAD)
             with m.If(row_ok_d):
@@ -278,12 +297,15 @@ class OsFold(Sequencer):
                 m.d.comb += self.done.eq(1)
 
         # ifmap: a valid pixel's word at its window position, into transposer row i next cycle
-        lanes_ok, load, lane, ok = self.pixel_words(m, reading, i, p, q, r, s, cb)
+        lanes_ok, load, lane, ok, padded = self.pixel_words(m, reading, i, p, q, r, s, cb)
         m.d.comb += [transposer.load.eq(load), transposer.lane.eq(lane),
                      self.west.eq(transposer.o)]
         for j in range(R):
             with m.If(ok[j]):
                 m.d.comb += transposer.word[j].eq(self.ifmap_data[j])
+            if geo.pads:
+                with m.Elif(padded[j]):
+                    m.d.comb += transposer.word[j].eq(self.pad_value())
 
         # weights: step z (read side at z: block (r, s, cb), channel j = i) read at z + 1
         w_addr, w_read, w_arrives = Signal.like(self.weight_addr), Signal(), Signal()
@@ -341,13 +363,16 @@ class IsFold(Sequencer):
         # preload row j next cycle; shifted onto the north edge in the LOAD cycles
         j = Signal(range(Cc))
         m.d.comb += j.eq(k)
-        lanes_ok, load, lane, ok = self.pixel_words(m, reading, j, p, q, r, s, cb)
+        lanes_ok, load, lane, ok, padded = self.pixel_words(m, reading, j, p, q, r, s, cb)
         loading = self.busy & (k >= Cc + 1) & (k < x0)
         m.d.comb += [preload.load.eq(load), preload.lane.eq(lane), preload.shift.eq(loading),
                      self.north.eq(preload.o)]
         for i in range(R):
             with m.If(ok[R - 1 - i]):
                 m.d.comb += preload.word[i].eq(self.ifmap_data[R - 1 - i])
+            if geo.pads:
+                with m.Elif(padded[R - 1 - i]):
+                    m.d.comb += preload.word[i].eq(self.pad_value())
 
         # the weights: block wkb, lane wi (a block every Bp cycles from x0 - 2), into west
         # transposer row wi the next cycle

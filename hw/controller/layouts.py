@@ -118,6 +118,13 @@ class ControllerParams:
         return self.params.quantizer
 
     @property
+    def pads(self) -> bool:
+        """Whether the design pads with a command's `pad` value (the input zero point of an
+        asymmetric quantizer's layer) rather than 0: only then the command has the field and
+        the fold engines the path (symmetric quantizers pad with 0)."""
+        return self.requant and not self.quantizer.symmetric
+
+    @property
     def block_filters(self) -> int:
         """Filters whose parameters the table holds: one tile's (at most acc_half blocks)."""
         return self.buffers.acc_half * self.cols if self.requant else 0
@@ -144,6 +151,8 @@ class ControllerParams:
         fields.update({name: p.addr_bits for name in BASE_FIELDS})
         fields.update({"order": bits_for(len(LOOP_ORDERS)), "requant": 1, "relu": 1,
                        "dataflow": bits_for(len(CONTROLLER_DATAFLOWS))})
+        if self.pads:           # the padded taps' value z_x, an ifmap element (two's complement)
+            fields["pad"] = self.ifmap_bits
         return data.StructLayout(fields)
 
     def read_request_layout(self) -> data.StructLayout:

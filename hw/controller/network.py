@@ -99,7 +99,9 @@ class ControllerNetworkJob:
                quantizer: Quantizer = DEFAULT_QUANTIZER) -> ControllerNetworkJob:
         """Layers of `specs`, random weights (and fresh inputs where a layer does not chain) in
         the operands' full ranges, random requantization by `quantizer` (an asymmetric one's
-        bias folding a random input zero point in: stimulus.random_requant_of), ReLU on all but
+        bias folding the input zero point in, and the padded taps holding it: the previous
+        layer's output zero point for a chained layer, else a random one:
+        stimulus.random_requant_of), ReLU on all but
         the last unless the datapath's sums are never positive (Datapath.signed_sums False: a
         ReLU would zero every output); `datapath` the design's PE
         (workloads/methods/datapath.py; None: MAC)."""
@@ -109,9 +111,12 @@ class ControllerNetworkJob:
             note = (chains(prev, s, spec.groups, s.N, arch) if spec.chainable else SEVERAL_OPS)
             job = ControllerJob.random(arch, s, spec.mapping, rng, groups=spec.groups,
                                        dataflow=spec.dataflow, datapath=datapath)
+            in_zero = None
             if note == "chained":
                 job = replace(job, ifmap=layers[-1].job.expected().transpose(0, 3, 1, 2))
-            requant = random_requant_of(job, quantizer, rng, relu=index + 1 < len(specs))
+                in_zero = layers[-1].job.requant.zero     # its input is those outputs
+            requant = random_requant_of(job, quantizer, rng, relu=index + 1 < len(specs),
+                                        in_zero=in_zero)
             layers.append(NetworkLayer(spec.name, replace(job, requant=requant), note))
             prev = (s.N, spec.groups * s.K, s.P, s.Q)
         return ControllerNetworkJob(arch, layers, datapath, quantizer)

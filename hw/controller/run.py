@@ -88,6 +88,8 @@ COMMAND_FIELDS = {
     "requant": "1: requantize the outputs to ofmap_bits; 0: write the psum_bits sums",
     "relu": "1: ReLU after requantization",
     "dataflow": "the fold sequencer: an index into dataflow_codes (its value)",
+    "pad": ("asymmetric quantizers only: the value of every tap outside the image (the layer's "
+            "input zero point z_x, an ifmap element in two's complement): real-zero padding"),
 }
 DRAM_LAYOUTS = {
     "ifmap": "N x H x W x Ct, channels innermost (NHWC), ifmap_bits elements",

@@ -11,7 +11,9 @@ the parameter table (one per group, laid out as its quantizer says: hw/requant.p
 the outputs and the partial-sum region (both N x P x Q x Kt). Group g's command adds g*C to
 the ifmap base, g*K to the others (a channel or filter offset), g tables to the table's.
 The expected output is conv2d_int (with P x Q, so windows may hang past the edge) wrapped to psum_bits as the PEs wrap, then with `requant`
-requantized to ofmap_bits, in the outputs' N x P x Q x Kt order.
+requantized to ofmap_bits, in the outputs' N x P x Q x Kt order. Every tap outside the image
+holds the input zero point (`Requant.in_zero`; 0 but under an asymmetric quantizer, whose design
+takes it as the command's `pad` field): real-zero padding.
 
 A job refuses (SpecError) a mapping that does not fit the buffers (program.fits) or whose
 loop order is unknown, a dataflow the design was not generated with, and a command field that
@@ -29,7 +31,8 @@ from dlaforge.errors import SpecError
 from dlaforge.program import (CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits,
                               requant_refusal, tile_words)
 from dlaforge.workloads.methods.datapath import Datapath
-from dlaforge.workloads.methods.requant_ref import Requant, random_requant, zero_point_bias
+from dlaforge.workloads.methods.requant_ref import (Requant, pad_input, random_requant,
+                                                    zero_point_bias)
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer, as_quantizer
 
 from ..layouts import GeneratorParams
@@ -180,6 +183,12 @@ class ControllerJob:
                       "requant_base": at["requant"] + self.table_bytes * g,
                       "requant": int(self.requant is not None), "relu": int(relu),
                       "dataflow": CONTROLLER_DATAFLOWS.index(self.dataflow)}
+            if not self.geo.quantizer.symmetric:        # the padded taps' value, z_x
+                half = 1 << (self.geo.ifmap_bits - 1)
+                if not -half <= self.in_zero < half:
+                    raise SpecError(f"input zero point {self.in_zero} is not a signed "
+                                    f"{self.geo.ifmap_bits}-bit ifmap value")
+                fields["pad"] = self.in_zero & ((1 << self.geo.ifmap_bits) - 1)
             out.append(check_command(self.geo, fields))
         return out
 
@@ -188,11 +197,25 @@ class ControllerJob:
         s, at = self.shape, self.regions
         return memory[at["ofmap"]:at["psum"]].reshape(s.N, s.P, s.Q, self.pitches[1])
 
-    def sums(self) -> np.ndarray:
+    @property
+    def in_zero(self) -> int:
+        """The input zero point: the value every tap outside the image holds (0 but under an
+        asymmetric quantizer, Requant.in_zero)."""
+        return 0 if self.requant is None else self.requant.in_zero
+
+    def sums(self, pad: int | None = None) -> np.ndarray:
         """The accumulators' sums, N x P x Q x Kt, wrapped to psum_bits (the datapath's:
-        conv2d_int for the MAC array)."""
+        conv2d_int for the MAC array), every tap outside the image (padding, or a window
+        hanging past the bottom or right edge) holding `pad` (default: the input zero point,
+        as the controller pads: real-zero padding)."""
         s = self.shape
-        out = self.geo.datapath.sums(self.ifmap, self.weight, s.stride, s.padding, self.groups,
+        pad = self.in_zero if pad is None else int(pad)
+        x, padding = self.ifmap, s.padding
+        if pad:
+            x = pad_input(x, padding, (s.P - 1) * s.stride + s.R, (s.Q - 1) * s.stride + s.S,
+                          pad)
+            padding = 0
+        out = self.geo.datapath.sums(x, self.weight, s.stride, padding, self.groups,
                                      out_size=(s.P, s.Q))
         return wrap(out, self.arch.pe_array.psum_bits).transpose(0, 2, 3, 1)
 
@@ -206,21 +229,24 @@ class ControllerJob:
 
 
 def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
-                      relu: bool = False) -> Requant:
+                      relu: bool = False, in_zero: int | None = None) -> Requant:
     """Random requantization of `job`'s sums by `quantizer` (requant_ref.random_requant: scales
     that spread them over the ofmap range, saturating some outputs both ways); an asymmetric
-    quantizer's bias folds a random input zero point in (requant_ref.zero_point_bias); `relu`
+    quantizer's bias folds an input zero point in (requant_ref.zero_point_bias; `in_zero`, default
+    random in the ifmap's range), which the padded taps then hold (Requant.in_zero); `relu`
     unless the job's datapath's sums are never positive (Datapath.signed_sums False: a ReLU
     would zero every output)."""
     pe = job.arch.pe_array
-    bias = None
+    bias, z = None, 0
     if not quantizer.symmetric:
         half = 1 << (pe.ifmap_bits - 1)
+        z = int(rng.integers(-half, half)) if in_zero is None else int(in_zero)
         weight_sums = job.weight.reshape(len(job.weight), -1).sum(axis=1)
-        bias = zero_point_bias(weight_sums, int(rng.integers(-half, half)))
+        bias = zero_point_bias(weight_sums, z)
     relu = bool(relu) and job.geo.datapath.signed_sums
-    return random_requant(job.sums().transpose(3, 0, 1, 2), pe.ofmap_bits, rng, relu, quantizer,
-                          bias)
+    rq = random_requant(job.sums(pad=z).transpose(3, 0, 1, 2), pe.ofmap_bits, rng, relu,
+                        quantizer, bias)
+    return replace(rq, in_zero=z)
 
 
 @dataclass

@@ -14,7 +14,8 @@ from dlaforge.hw.requant import Requantizer, param_table
 from dlaforge.program import COUNTERS, Mapping, Shape
 from dlaforge.sim import controller_cost
 from dlaforge.sim.cycle.controller_timing import controller_counters
-from dlaforge.workloads.methods.requant_ref import Requant, requantize_affine
+from dlaforge.workloads.methods.requant_ref import (Requant, requantize_affine,
+                                                    requantize_float)
 from dlaforge.workloads.quantizers import NAMES, Quantizer
 
 ALL = [Quantizer.of(name, pow2) for name in NAMES for pow2 in (False, True)]
@@ -96,7 +97,8 @@ def run_checked(job):
 
     result = run_amaranth(job)
     assert np.array_equal(result.output, job.expected())
-    model = controller_counters(job.arch, job.shape, job.mapping, job.quantizer)
+    model = controller_counters(job.arch, job.shape, job.mapping, job.quantizer,
+                                dataflow=job.dataflow)
     for counters, cycles in result.per_command:
         assert counters == model and cycles == counters["cycles"]
     closed_forms_equal(job, model)
@@ -110,10 +112,60 @@ def job_of(q, seed=0, groups=2, relu=True):
 
 
 def closed_forms_equal(job, model):
-    closed = controller_cost.counters(job.arch, job.shape, job.mapping.as_grid("ws"),
-                                      job.mapping.order, requant=job.quantizer)
+    closed = controller_cost.counters(job.arch, job.shape, job.mapping.as_grid(job.dataflow),
+                                      job.mapping.order, requant=job.quantizer,
+                                      dataflow=job.dataflow)
     for name in COUNTERS[1:]:
         assert int(np.asarray(closed[name]).ravel()[0]) == model[name], name
+
+
+def float_reference(job):
+    """The float definition of an asymmetric layer (one group): the reals x = s_x (x_q - z_x)
+    convolved with real zero padding (windows hanging past the edge: zeros too), then scaled by
+    M / 2**s (= s_x s_w / s_y), rounded, shifted by z_y and clamped (requantize_float):
+    N x P x Q x K."""
+    s, rq = job.shape, job.requant
+    x = job.ifmap.astype(np.float64) - rq.in_zero
+    rows, cols = (s.P - 1) * s.stride + s.R, (s.Q - 1) * s.stride + s.S
+    xp = np.zeros((s.N, s.C, max(rows, s.H + 2 * s.padding), max(cols, s.W + 2 * s.padding)))
+    xp[:, :, s.padding:s.padding + s.H, s.padding:s.padding + s.W] = x
+    acc = np.zeros((s.K, s.N, s.P, s.Q))
+    for r in range(s.R):
+        for c in range(s.S):
+            win = xp[:, :, r:r + (s.P - 1) * s.stride + 1:s.stride,
+                     c:c + (s.Q - 1) * s.stride + 1:s.stride]
+            acc += np.einsum("nchw,kc->knhw", win, job.weight[:, :, r, c].astype(np.float64))
+    out = requantize_float(acc, rq.multiplier, rq.shift, job.arch.pe_array.ofmap_bits,
+                           rq.relu, zero=rq.zero)
+    return out.transpose(1, 2, 3, 0).astype(np.int64)
+
+
+@pytest.mark.parametrize("dataflow", ("ws", "os", "is"))
+def test_asymmetric_padding_is_real_zero_padding(dataflow):
+    """An asymmetric layer with padding (and windows past the edge: P x Q cover the whole
+    padded input): the controller pads with the command's `pad`, the input zero point, so every
+    output, the border included, equals the float definition (float_reference), and the
+    counters still equal the models'."""
+    from dlaforge.hw.controller.stimulus import ControllerJob
+    q = Quantizer.of("per_channel_asymmetric")
+    job = ControllerJob.random(EDGE_TINY, SHAPE, MAPPING, np.random.default_rng(3),
+                               requant=q, relu=True, dataflow=dataflow)
+    z = job.requant.in_zero
+    assert z != 0 and job.commands()[0]["pad"] == z & 0xFF
+    want = job.expected()
+    assert np.array_equal(want, float_reference(job))
+    zero_padded = job.requant.apply(job.sums(pad=0).transpose(3, 0, 1, 2), 8).transpose(
+        1, 2, 3, 0)
+    assert not np.array_equal(zero_padded[:, 0], want[:, 0])        # the border tells
+    run_checked(job)
+
+
+def test_symmetric_designs_have_no_pad_field():
+    from dlaforge.hw.controller.layouts import ControllerParams
+    from dlaforge.hw.layouts import GeneratorParams
+    for q in ALL:
+        geo = ControllerParams.of(EDGE_TINY, GeneratorParams(quantizer=q))
+        assert ("pad" in geo.command_layout().members) == (not q.symmetric) == geo.pads
 
 
 # make test runs a network on Icarus (below: a head run then entries, bias and zero point, no

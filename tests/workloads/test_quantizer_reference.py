@@ -8,9 +8,9 @@ from hypothesis import given, settings, strategies as st
 
 from dlaforge.errors import SpecError
 from dlaforge.workloads.methods.conv_ref import conv2d_int
-from dlaforge.workloads.methods.requant_ref import (Requant, random_requant, requantize,
-                                                    requantize_affine, requantize_float,
-                                                    zero_point_bias)
+from dlaforge.workloads.methods.requant_ref import (Requant, pad_input, random_requant,
+                                                    requantize, requantize_affine,
+                                                    requantize_float, zero_point_bias)
 from dlaforge.workloads.quantizers import NAMES, Quantizer
 
 ALL = [Quantizer.of(name, pow2) for name in NAMES for pow2 in (False, True)]
@@ -76,10 +76,27 @@ def test_corners():
     assert requantize_float([[0]], [1], [24], 8, bias=[-2**31], zero=5).tolist() == [[-123]]
 
 
+def float_conv(x, w, stride, padding, out_size):
+    """The float definition of a convolution: x[N, C, H, W] (reals) zero-padded, windows of
+    w[K, C, R, S] at `stride`, P x Q = `out_size` (windows may hang past the edge: zeros)."""
+    N, C, H, W = x.shape
+    K, _, R, S = w.shape
+    P, Q = out_size
+    rows, cols = (P - 1) * stride + R, (Q - 1) * stride + S
+    xp = np.zeros((N, C, max(rows, H + 2 * padding), max(cols, W + 2 * padding)))
+    xp[:, :, padding:padding + H, padding:padding + W] = x
+    out = np.zeros((N, K, P, Q))
+    for r in range(R):
+        for s in range(S):
+            win = xp[:, :, r:r + (P - 1) * stride + 1:stride, s:s + (Q - 1) * stride + 1:stride]
+            out += np.einsum("nchw,kc->nkhw", win, w[:, :, r, s].astype(np.float64))
+    return out
+
+
 def test_zero_point_bias_folds_the_input_zero_point():
-    """sum((x - z_x) * w) = acc + b on every output whose window lies inside the input (no
-    padding); with padding the padded taps still see stored 0, which the folded bias treats
-    as z_x (the documented deviation at the border)."""
+    """sum((x - z_x) * w) = acc + b on every output, the padded border included, when the
+    padded taps hold x_q = z_x (real-zero padding, as the controller pads: `pad_input`); with
+    stored-0 padding the border would be off by -z_x * sum(padded taps' w)."""
     rng = np.random.default_rng(1)
     x = rng.integers(-128, 128, (1, 3, 6, 6))
     w = rng.integers(-128, 128, (4, 3, 3, 3))
@@ -87,9 +104,24 @@ def test_zero_point_bias_folds_the_input_zero_point():
         b = zero_point_bias(w.reshape(4, -1).sum(axis=1), z)
         centred = conv2d_int(x - z, w, 1, 0)
         assert np.array_equal(conv2d_int(x, w, 1, 0) + b[None, :, None, None], centred)
-    padded = conv2d_int(x, w, 1, 1) + b[None, :, None, None]
-    assert np.array_equal(padded[:, :, 1:-1, 1:-1], centred)
-    assert not np.array_equal(padded[:, :, 0, :], conv2d_int(x - z, w, 1, 1)[:, :, 0, :])
+        for stride, padding, out in ((1, 1, (6, 6)), (2, 1, (3, 3)), (2, 2, (5, 5))):
+            real = float_conv((x - z).astype(np.float64), w, stride, padding, out)
+            rows, cols = (out[0] - 1) * stride + 3, (out[1] - 1) * stride + 3
+            padded = conv2d_int(pad_input(x, padding, rows, cols, z), w, stride, 0,
+                                out_size=out) + b[None, :, None, None]
+            assert np.array_equal(padded, real)
+            stored_zero = conv2d_int(x, w, stride, padding, out_size=out) + \
+                b[None, :, None, None]
+            assert not np.array_equal(stored_zero[:, :, 0, :], real[:, :, 0, :])
+
+
+def test_pad_input_places_the_image():
+    x = np.arange(6).reshape(1, 1, 2, 3)
+    got = pad_input(x, 1, 5, 4, -7)     # 5 rows (one more at the bottom), at least 3 + 2 cols
+    assert got.shape == (1, 1, 5, 5)
+    assert got[0, 0, 1:3, 1:4].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert (got[0, 0, 0] == -7).all() and (got[0, 0, 3:] == -7).all()
+    assert (got[0, 0, :, 0] == -7).all() and (got[0, 0, :, 4] == -7).all()
 
 
 @pytest.mark.parametrize("q", ALL, ids=[q.name for q in ALL])
@@ -113,6 +145,8 @@ def test_random_requant_follows_the_quantizer(q):
 def test_requant_refuses_parameters_its_quantizer_has_not():
     with pytest.raises(ValueError, match="no bias"):
         Requant(np.array([3]), np.array([2]), bias=np.array([1]))
+    with pytest.raises(ValueError, match="no bias and no zero point"):
+        Requant(np.array([3]), np.array([2]), in_zero=4)
     with pytest.raises(ValueError, match="shifts only"):
         Requant(np.array([3]), np.array([2]), quantizer=Quantizer("channel", True, True))
     with pytest.raises(ValueError, match="one multiplier"):

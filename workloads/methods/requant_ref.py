@@ -19,7 +19,8 @@ A quantizer (workloads/quantizers.py, `Requant.quantizer`) generalises the stage
     out = clamp(round_shift((acc + b_k) * M_k, s_k) + z_y, lo, hi),   lo = z_y with relu
 
 with b_k a signed 32-bit per-channel bias (asymmetric activations: the input zero-point
-correction -z_x * sum(w_k), folded offline: `zero_point_bias`), z_y the output zero point, one
+correction -z_x * sum(w_k), folded offline: `zero_point_bias`; exact at a padded border too,
+where the padded taps hold z_x: `Requant.in_zero`, `pad_input`), z_y the output zero point, one
 (M, s) for every channel under a per-tensor quantizer and M = 1 under pow2 scales. The
 default quantizer (per channel, symmetric) has b = z_y = 0: the formula above.
 `requantize_affine` is its numba form, `requantize_float` (with bias and zero) the float one
@@ -54,6 +55,7 @@ class Requant:
     quantizer: Quantizer = DEFAULT_QUANTIZER
     bias: np.ndarray = None  # K signed BIAS_BITS ints (None: zeros)
     zero: int = 0            # the output zero point, a signed 8-bit value
+    in_zero: int = 0         # the input zero point z_x, in the ifmap's range (a padded tap's value)
 
     def __post_init__(self):
         m = np.asarray(self.multiplier, dtype=np.int64)
@@ -73,7 +75,7 @@ class Requant:
             raise ValueError(f"`bias` must be signed {BIAS_BITS}-bit values")
         if not -128 <= int(self.zero) <= 127:
             raise ValueError(f"`zero` must be a signed 8-bit value, not {self.zero}")
-        if q.symmetric and (b.any() or self.zero):
+        if q.symmetric and (b.any() or self.zero or self.in_zero):
             raise ValueError(f"quantizer {q.name} has no bias and no zero point")
         if q.pow2 and (m != 1).any():
             raise ValueError(f"quantizer {q.name} scales by shifts only: `multiplier` must be 1")
@@ -83,6 +85,7 @@ class Requant:
         object.__setattr__(self, "shift", s)
         object.__setattr__(self, "bias", b)
         object.__setattr__(self, "zero", int(self.zero))
+        object.__setattr__(self, "in_zero", int(self.in_zero))
 
     @property
     def channels(self) -> int:
@@ -144,6 +147,18 @@ def zero_point_bias(weight_sums: np.ndarray, in_zero: int) -> np.ndarray:
     """The per-output-channel bias that folds the input zero point in: sum over the window of
     (x - z_x) * w_k = acc_k - z_x * sum(w_k) (`weight_sums` [K]: each filter's weight sum)."""
     return -int(in_zero) * np.asarray(weight_sums, dtype=np.int64)
+
+
+def pad_input(x: np.ndarray, padding: int, rows: int, cols: int, value: int = 0) -> np.ndarray:
+    """x[N, C, H, W] padded with `value` (an asymmetric layer's input zero point: real-zero
+    padding) to rows x cols: `padding` on the top and left, the rest on the bottom and right
+    (at least `padding`; more where windows hang past the edge)."""
+    x = np.asarray(x, dtype=np.int64)
+    N, C, H, W = x.shape
+    out = np.full((N, C, max(rows, H + 2 * padding), max(cols, W + 2 * padding)), int(value),
+                  np.int64)
+    out[:, :, padding:padding + H, padding:padding + W] = x
+    return out
 
 
 def random_requant(acc: np.ndarray, out_bits: int, rng: np.random.Generator,
