@@ -216,3 +216,25 @@ def test_model_rtl_runs_a_network_with_a_non_default_quantizer(tmp_path):
         assert (rtl.totals.cycles, rtl.totals.dram_read_bytes, rtl.totals.dram_write_bytes) \
             == (other.cycles, other.dram_read_bytes, other.dram_write_bytes), model
         assert rtl.totals.energy_pj == pytest.approx(other.energy_pj, rel=1e-12), model
+
+
+def test_icarus_network_pads_with_each_layers_input_zero_point(tmp_path):
+    """Free-running on Icarus (the command packed into the payload's bits by the harness): a
+    per-channel asymmetric network whose padded layers pad with their input zero point, a
+    chained layer's the previous layer's output zero point; every output bit-exact."""
+    from dlaforge.hw.controller.network import ControllerNetworkJob, LayerSpec, run_network
+    from dlaforge.hw.run_cocotb import simulator_available
+
+    if simulator_available("icarus") is not None:
+        pytest.skip("Icarus is not installed")
+    specs = [LayerSpec("a", Shape(1, 3, 5, 5, 4, 3, 3, 5, 5, 1, 1),
+                       Mapping(kt=4, ct=2, pt=3, order="nkcp")),
+             LayerSpec("b", Shape(1, 4, 5, 5, 3, 3, 3, 3, 3, 2, 1),
+                       Mapping(kt=3, ct=3, pt=2, order="kcpn"), dataflow="os")]
+    job = ControllerNetworkJob.random(EDGE_TINY, specs, np.random.default_rng(5),
+                                      quantizer=Quantizer.of("per_channel_asymmetric"))
+    a, b = (layer.job for layer in job.layers)
+    assert job.layers[1].chained and b.requant.in_zero == a.requant.zero
+    assert a.requant.in_zero != 0 and b.requant.in_zero != 0
+    result = run_network(job, "icarus", tmp_path)
+    assert job.first_difference(result.output) is None
