@@ -53,6 +53,7 @@ def test_extreme_operands(dataflow, value):
     assert result.output.max() == value * value * 2 * 9
 
 
+@pytest.mark.long      # make test budget (15 min): the first accelerator, which the controller replaces
 def test_many_m_tiles_and_accumulator_halves(arch_yaml):
     """A 1 KiB buffer shared by the three operands leaves 10 accumulator rows per half (ws: 2
     m tiles; is: 2 n tiles of 10 filters) and 42 reduction steps per half (os: 2 kd tiles);
@@ -67,7 +68,8 @@ def test_many_m_tiles_and_accumulator_halves(arch_yaml):
     assert trips["ws"][1] == 2 and trips["os"][2] == 2 and trips["is"][0] == 2
 
 
-@pytest.mark.parametrize("dataflow", ["ws", pytest.param("os", marks=pytest.mark.long)])
+@pytest.mark.long      # make test budget (15 min): the first accelerator, which the controller replaces
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
 def test_widths_come_from_the_spec(tmp_path, dataflow):
     """4-bit ifmap, 6-bit weights, 20-bit partial sums that wrap, on a 3x5 array."""
     path = tmp_path / "odd.yaml"

@@ -58,6 +58,8 @@ def test_icarus_bit_exact_and_cycle_exact(tmp_path, size):
     check(arch, jobs, results, list(cases) * 3)
 
 
+@pytest.mark.long      # make test budget (15 min): the first accelerator, which the controller
+                       # replaces; the controller's Requantizer corners run in make test
 def test_icarus_requantization_corners_on_a_3x5_array(tmp_path):
     """Outputs saturating both ways (-128 x -128 and -128 x 127 sums over padded windows,
     scaled far past int8), shift 0, ReLU, a window hanging past the edge, odd sizes; with the

@@ -16,7 +16,7 @@ from simulators import needs
 pytestmark = needs("verilator")
 
 
-@pytest.mark.parametrize("arch", ["edge_tiny", "nvdla_small"])
+@pytest.mark.parametrize("arch", ["edge_tiny", pytest.param("nvdla_small", marks=pytest.mark.long)])
 def test_lint_is_clean_with_only_amaranths_waivers(tmp_path, arch):
     verilog_path, _ = generate(load_arch(arch), tmp_path)
     assert lint(verilog_path) == ""

@@ -182,6 +182,7 @@ def test_icarus_f4_layers_bit_exact_and_cycle_exact(tmp_path):
     rtl_vs_model(tmp_path, F4, cases)
 
 
+@pytest.mark.long      # make test budget (15 min): `rtl verify --method winograd` runs the units on Icarus in make test
 @needs_icarus
 def test_icarus_f2_layers_bit_exact_and_cycle_exact(tmp_path):
     arch = load_arch(ARCH)
