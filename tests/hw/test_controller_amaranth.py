@@ -25,6 +25,8 @@ from dlaforge.hw.controller.transposer import Collector, Transposer
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.workloads.methods.requant_ref import Requant
 
+from controller_checks import assert_run_matches
+
 EDGE_TINY = load_arch("edge_tiny")
 
 
@@ -51,12 +53,7 @@ def archs(tmp_path_factory):
 def check(job):
     """Run `job`; its outputs equal the reference, each command's counters the model's."""
     result = run_amaranth(job)
-    assert np.array_equal(result.output, job.expected())
-    model = controller_counters(job.arch, job.shape, job.mapping, job.requant is not None,
-                                dataflow=job.dataflow)
-    for counters, cycles in result.per_command:
-        assert counters == model
-        assert cycles == counters["cycles"]
+    assert_run_matches(result, job)
     return result
 
 

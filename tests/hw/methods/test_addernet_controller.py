@@ -28,18 +28,14 @@ from dlaforge.sim.methods.addernet import sad_pj
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.methods.addernet.plan import CONTROLLER_DATAPATH as ADDER
 from dlaforge.workloads.methods.datapath import BASELINE, controller_datapath
+from controller_checks import assert_run_matches
 from simulators import needs_icarus
 
 ARCH = load_arch("edge_tiny_addernet")       # os first (the first accelerator's), ws, is
 
 
 def check(result, job):
-    assert np.array_equal(result.output, job.expected())
-    model = controller_counters(job.arch, job.shape, job.mapping, job.requant is not None,
-                                dataflow=job.dataflow)
-    for counters, cycles in result.per_command:
-        assert counters == model
-        assert cycles == counters["cycles"]
+    assert_run_matches(result, job)
 
 
 def test_the_datapath_is_found_by_pe_kind_and_pe_op():
