@@ -40,6 +40,8 @@ GRID_NAMES = ("kt", "ct", "pt", "qt")
 # the dataflows the controller runs; a command's `dataflow` field is an index into it
 CONTROLLER_DATAFLOWS = ("ws", "os", "is")
 RS_NAMES = ("tc", "tk", "q", "pf")
+# row stationary also tiles the batch: `nt` images per tile (Mapping.nt)
+RS_GRID_NAMES = GRID_NAMES + ("nt",) + RS_NAMES
 # Requantized outputs: a layer's per-channel parameters (workloads/methods/requant_ref.py) are a
 # table of K entries of REQUANT_PIECES one-byte DRAM elements: multiplier bits 0-7, multiplier
 # bits 8-15, shift. The accelerator reads an n-block's entries once, before its first
@@ -62,11 +64,12 @@ class Mapping:
     q: int = 1    # rs: channels per PE scratchpad pass
     pf: int = 1   # rs: filters per PE scratchpad pass
     qt: int | None = None   # output columns per tile; None: all Q
+    nt: int = 1   # rs: images per tile; a pass runs their ifmap rows through the same filter rows
 
     def as_grid(self, dataflow: str) -> dict:
         """This mapping as a one-candidate grid, the form the pricing functions take (without
         "qt" when it is None: every column)."""
-        names = GRID_NAMES + (RS_NAMES if dataflow == "rs" else ())
+        names = RS_GRID_NAMES if dataflow == "rs" else GRID_NAMES
         return {name: np.array([getattr(self, name)]) for name in names
                 if getattr(self, name) is not None}
 
@@ -76,6 +79,8 @@ class Mapping:
 
     def to_dict(self) -> dict:
         tile = {"K": self.kt, "C": self.ct, "P": self.pt}
+        if self.nt != 1:
+            tile["N"] = self.nt
         if self.qt is not None:
             tile["Q"] = self.qt
         out = {"tile": tile, "loop_order": self.order}

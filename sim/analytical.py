@@ -2,8 +2,9 @@
 that searches the tilings and loop orders that fit the buffers.
 
 A mapping tiles the op for the shared on-chip buffers: `kt` output channels x `ct` input
-channels x `pt` output rows per tile (all output columns, one image, one group), and orders the
-tile loops n, k, c, p (outermost first). Groups are always the outermost loop.
+channels x `pt` output rows per tile (all output columns, one image, one group; row stationary
+also tiles `nt` images), and orders the tile loops n, k, c, p (outermost first). Groups are
+always the outermost loop.
 
 DRAM traffic follows from the order. An operand's tile is fetched again every time a loop at or
 outside its innermost relevant loop (with more than one trip) advances; loops inside it reuse
@@ -65,10 +66,11 @@ OBJECTIVES = ("energy", "cycles", "edp")
 
 
 # Pricing ----------------------------------------------------------------------------------
-def _tile_cost(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, kt, ct, pt) -> TileCost:
+def _tile_cost(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, kt, ct, pt, nt) -> TileCost:
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
     if dataflow == "rs":
-        return row_stationary_tile(rows, cols, op, kt, ct, pt, g["tc"], g["tk"], g["q"], g["pf"])
+        return row_stationary_tile(rows, cols, op, kt, ct, pt, g["tc"], g["tk"], g["q"], g["pf"],
+                                   nt)
     return systolic_tile(dataflow, rows, cols, op, kt, ct, pt)
 
 
@@ -83,10 +85,11 @@ def _array_totals(arch, op, dataflow, g) -> TileCost:
     kg, cg = op.K // op.groups, op.C // op.groups
     shape = np.broadcast(g["kt"], g["ct"], g["pt"]).shape
     total = TileCost.zeros(shape)
-    for (nk, k), (nc, c), (npp, p) in itertools.product(
-            _edge_split(kg, g["kt"]), _edge_split(cg, g["ct"]), _edge_split(op.P, g["pt"])):
-        total = total.scaled_sum(_tile_cost(arch, op, dataflow, g, k, c, p),
-                                 nk * nc * npp * op.N * op.groups)
+    for (nn, n), (nk, k), (nc, c), (npp, p) in itertools.product(
+            _edge_split(op.N, np.asarray(g.get("nt", 1))), _edge_split(kg, g["kt"]),
+            _edge_split(cg, g["ct"]), _edge_split(op.P, g["pt"])):
+        total = total.scaled_sum(_tile_cost(arch, op, dataflow, g, k, c, p, n),
+                                 nn * nk * nc * npp * op.groups)
     return total
 
 
@@ -101,13 +104,14 @@ def _fetches(order: str, trips: dict, operand: str, relevant: dict = RELEVANT):
     return count
 
 
-def _tile_bytes(op: HwOp, kt, ct, pt) -> dict:
+def _tile_bytes(op: HwOp, g: dict) -> dict:
+    kt, ct, pt, nt = g["kt"], g["ct"], g["pt"], g.get("nt", 1)
     (sh, sw), (eh, ew) = op.strides, op.extent
     in_rows = (pt - 1) * sh + eh
     in_cols = (op.Q - 1) * sw + ew
-    return {"ifmap": ct * in_rows * in_cols * op.ifmap_bits / 8,
+    return {"ifmap": nt * ct * in_rows * in_cols * op.ifmap_bits / 8,
             "weight": kt * ct * op.R * op.S * op.weight_bits / 8,
-            "ofmap": kt * pt * op.Q * op.psum_bits / 8}
+            "ofmap": nt * kt * pt * op.Q * op.psum_bits / 8}
 
 
 def _ifmap_rows_fetched(op: HwOp, pt) -> np.ndarray:
@@ -134,7 +138,7 @@ def tile_rows(op: HwOp, p_first, p_size) -> tuple:
 
 
 def _fits(arch: ArchSpec, op: HwOp, g: dict):
-    tile = _tile_bytes(op, g["kt"], g["ct"], g["pt"])
+    tile = _tile_bytes(op, g)
     ok = np.ones(np.broadcast(g["kt"], g["ct"], g["pt"]).shape, dtype=bool)
     for level in arch.shared_levels:
         need = sum(tile[o] for o in level.operands) * (2 if level.double_buffered else 1)
@@ -160,8 +164,8 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
     array = _array_totals(arch, op, dataflow, g) if array is None else array
     ifmap_rows = _ifmap_rows_fetched(op, g["pt"]) if ifmap_rows is None else ifmap_rows
     kg, cg = op.K // op.groups, op.C // op.groups
-    trips = {"n": np.int64(op.N), "k": ceil_div(kg, g["kt"]), "c": ceil_div(cg, g["ct"]),
-             "p": ceil_div(op.P, g["pt"])}
+    trips = {"n": ceil_div(op.N, g.get("nt", 1)), "k": ceil_div(kg, g["kt"]),
+             "c": ceil_div(cg, g["ct"]), "p": ceil_div(op.P, g["pt"])}
     loops = relevant_loops(op)
     distinct = {o: math.prod(trips[loop] for loop in loops[o]) for o in loops}
     reuse = {o: _fetches(order, trips, o, loops) / distinct[o] for o in loops}   # >= 1
@@ -212,7 +216,7 @@ def price(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, order: str, table: E
                 level.name, bits[operand], False) \
                 + writes * table.access_pj(level.name, bits[operand], True)
 
-    tiles = _tile_bytes(op, g["kt"], g["ct"], g["pt"])
+    tiles = _tile_bytes(op, g)
     bandwidth, latency = arch.dram.bandwidth_bytes_per_cycle, arch.dram.latency_cycles
     busy = array.cycles
     for level in arch.shared_levels:        # a port slower than the array needs also stalls it
@@ -464,7 +468,7 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
         rs = _rs_array_candidates(arch, op)
         axes = {"kt": tile_candidates(kg, 1, 8), "ct": tile_candidates(cg, 1, 8),
                 "pt": tile_candidates(op.P, cols, 6), "qt": np.array([op.Q]),
-                "rs": np.arange(len(rs))}
+                "nt": tile_candidates(op.N, 1, 8), "rs": np.arange(len(rs))}
     seed = default_mapping(arch, op, dataflow, controller)     # always a candidate
     for name in GRID_NAMES:
         axes[name] = distinct_values(np.append(axes[name], getattr(seed, name)))

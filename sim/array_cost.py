@@ -1,9 +1,9 @@
 """Cost of one on-chip tile on the PE array, per dataflow, vectorized over candidate tilings.
 
 A tile is `kt` output channels x `ct` input channels x `pt` output rows (all Q columns, one
-image, one group). Every function takes numpy arrays (one entry per candidate) and returns a
-`TileCost` of arrays, so the mapper prices thousands of tilings in one call and `evaluate`
-prices one with the same code.
+image, one group; row stationary tiles `nt` images). Every function takes numpy arrays (one
+entry per candidate) and returns a `TileCost` of arrays, so the mapper prices thousands of
+tilings in one call and `evaluate` prices one with the same code.
 
 Systolic arrays (ws, os, is) see the tile as a GEMM: M = pt*Q ofmap pixels, N = kt filters,
 K = ct*R*S reduction. The dataflow maps two of them onto the rows and columns, and streams the
@@ -13,8 +13,9 @@ or 2*rows + cols + T - 2 (ws, is: the stationary operand is loaded first).
 
 Row stationary (eyeriss_like) follows Eyeriss: a PE set of R rows (filter rows) x up to `cols`
 columns (output rows); each PE runs a 1-D convolution of one filter row over one ifmap row for
-`q` channels and `pf` filters held in its scratchpads; `rows // R` sets are stacked and split
-`tc` x `tk` between channels and filters; psums accumulate up the columns.
+`q` channels and `pf` filters held in its scratchpads, for each of the tile's `nt` images in
+turn; `rows // R` sets are stacked and split `tc` x `tk` between channels and filters; psums
+accumulate up the columns.
 """
 
 from __future__ import annotations
@@ -100,7 +101,10 @@ def systolic_tile(dataflow: str, rows: int, cols: int, op: HwOp, kt, ct, pt) -> 
                     rf_reads=rf_reads, rf_writes=rf_writes, noc_bits=noc_bits)
 
 
-def row_stationary_tile(rows: int, cols: int, op: HwOp, kt, ct, pt, tc, tk, q, pf) -> TileCost:
+def row_stationary_tile(rows: int, cols: int, op: HwOp, kt, ct, pt, tc, tk, q, pf,
+                        nt=1) -> TileCost:
+    """A tile of `nt` images: each pass loads its filter rows into the scratchpads once and
+    runs the images' ifmap rows through them one after another."""
     R, S, Q = op.R, op.S, op.Q
     (sh, sw), (dh, _), (_, ew) = op.strides, op.dilation, op.extent
     r_used = np.minimum(R, rows)
@@ -109,16 +113,16 @@ def row_stationary_tile(rows: int, cols: int, op: HwOp, kt, ct, pt, tc, tk, q, p
     p_folds = ceil_div(pt, cols)
     ch_per_pass, filt_per_pass = tc * q, tk * pf
     passes = r_folds * p_folds * ceil_div(ct, ch_per_pass) * ceil_div(kt, filt_per_pass)
-    cycles = passes * (Q * S * q * pf + r_used + cols_used)
-    pe_ops = kt * ct * pt * Q * R * S
+    cycles = passes * (nt * Q * S * q * pf + r_used + cols_used)
+    pe_ops = nt * kt * ct * pt * Q * R * S
     w_padded = (Q - 1) * sw + ew
     in_rows = (cols_used - 1) * sh + (r_used - 1) * dh + 1
     # per pass the GLB multicasts ifmap rows and filter rows; psums leave the top PE of a column
-    ifmap_reads = passes * np.minimum(ch_per_pass, ct) * in_rows * w_padded
+    ifmap_reads = nt * passes * np.minimum(ch_per_pass, ct) * in_rows * w_padded
     weight_reads = kt * ct * R * S * p_folds
-    psum_writes = kt * pt * Q * r_folds * ceil_div(ct, ch_per_pass)
+    psum_writes = nt * kt * pt * Q * r_folds * ceil_div(ct, ch_per_pass)
     pes_used = r_used * cols_used * tc * tk
-    ifmap_rf_writes = passes * pes_used * q * w_padded
+    ifmap_rf_writes = nt * passes * pes_used * q * w_padded
     weight_rf_writes = passes * pes_used * q * pf * S
     rf_reads = {"ifmap": pe_ops.astype(np.float64), "weight": pe_ops.astype(np.float64),
                 "ofmap": pe_ops.astype(np.float64)}

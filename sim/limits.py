@@ -52,15 +52,15 @@ def check_sizes(arch: ArchSpec, ops: list, dataflow: str, model: str, schedule: 
             else:
                 _row_tiles(arch, op, dataflow, layer.name)
                 if model == "cycle":
-                    _refuse(layer.name, "cycle model", _tiles_at_least(arch, op), MAX_TILES,
-                            "tiles at least", "use --model analytical, a smaller --batch or "
-                                              "larger buffers")
+                    _refuse(layer.name, "cycle model", _tiles_at_least(arch, op, dataflow),
+                            MAX_TILES, "tiles at least", "use --model analytical, a smaller "
+                                                         "--batch or larger buffers")
 
 
 def check_cycle_tiles(op: HwOp, mapping: Mapping) -> None:
     """SpecError if the cycle model would time more than MAX_TILES tiles of `op`."""
     kg, cg = op.K // op.groups, op.C // op.groups
-    tiles = (op.groups * op.N * -(-kg // mapping.kt) * -(-cg // mapping.ct)
+    tiles = (op.groups * -(-op.N // mapping.nt) * -(-kg // mapping.kt) * -(-cg // mapping.ct)
              * -(-op.P // mapping.pt) * -(-op.Q // mapping.columns(op.Q)))
     _refuse(op.name, "cycle model", tiles, MAX_TILES, "tiles",
             "use --model analytical, a smaller --batch or larger buffers")
@@ -101,16 +101,18 @@ def _row_tiles(arch: ArchSpec, op: HwOp, dataflow: str, name: str) -> None:
             "split the layer's output rows (P, or M of a GEMM) or give the array more columns")
 
 
-def _tiles_at_least(arch: ArchSpec, op: HwOp) -> int:
-    """Fewest tiles any mapping of `op` has: every image and group is a tile of its own, and
-    each tile's weights and outputs fit into (half, when double-buffered) their buffer."""
+def _tiles_at_least(arch: ArchSpec, op: HwOp, dataflow: str) -> int:
+    """Fewest tiles any mapping of `op` has: every group is a tile of its own, and so is every
+    image but under rs (which tiles images); each tile's weights and outputs fit into (half,
+    when double-buffered) their buffer."""
     kg, cg = op.K // op.groups, op.C // op.groups
     cap = {o: arch.shared_level(o).size_bytes // (2 if arch.shared_level(o).double_buffered
                                                    else 1) for o in ("weight", "ofmap")}
+    images = 1 if dataflow == "rs" else op.N
     weights = kg * cg * op.R * op.S * op.weight_bits // 8
-    outputs = kg * op.P * op.Q * op.psum_bits // 8
-    per_image = max(1, weights // max(1, cap["weight"]), outputs // max(1, cap["ofmap"]))
-    return op.groups * op.N * per_image
+    outputs = op.N // images * kg * op.P * op.Q * op.psum_bits // 8
+    per_tile = max(1, weights // max(1, cap["weight"]), outputs // max(1, cap["ofmap"]))
+    return op.groups * images * per_tile
 
 
 def _replay(op: HwOp, name: str) -> None:

@@ -56,6 +56,8 @@ class TileSchedule:
     Times are cycles from the op's start; a load or write-back of 0 bytes has start -1."""
 
     index: dict              # loop -> tile index along it ("g", "n", "k", "c", "p")
+    n_first: np.ndarray      # first image of the tile and how many (row stationary tiles images)
+    n_size: np.ndarray
     k_first: np.ndarray      # first filter and first channel of the tile, within its group
     c_first: np.ndarray
     k_size: np.ndarray
@@ -76,7 +78,7 @@ class TileSchedule:
 def _tile_sequence(op: HwOp, mapping: Mapping) -> dict:
     """Loop indices and trip counts of every tile, in execution order."""
     kg, cg = op.K // op.groups, op.C // op.groups
-    trips = {"g": op.groups, "n": op.N, "k": ceil_div(kg, mapping.kt),
+    trips = {"g": op.groups, "n": ceil_div(op.N, mapping.nt), "k": ceil_div(kg, mapping.kt),
              "c": ceil_div(cg, mapping.ct), "p": ceil_div(op.P, mapping.pt)}
     loops = "g" + mapping.order
     grids = np.indices([trips[loop] for loop in loops]).reshape(len(loops), -1)
@@ -102,9 +104,11 @@ def _tile_requests(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str):
     c_size = np.minimum(mapping.ct, cg - idx["c"] * mapping.ct)
     p_first = idx["p"] * mapping.pt
     p_size = np.minimum(mapping.pt, op.P - p_first)
+    n_size = np.minimum(mapping.nt, op.N - idx["n"] * mapping.nt)    # images in the tile
     if dataflow == "rs":
         cost = row_stationary_tile(arch.pe_array.rows, arch.pe_array.cols, op, k_size, c_size,
-                                   p_size, mapping.tc, mapping.tk, mapping.q, mapping.pf)
+                                   p_size, mapping.tc, mapping.tk, mapping.q, mapping.pf,
+                                   n_size)
     else:
         cost = systolic_tile(dataflow, arch.pe_array.rows, arch.pe_array.cols, op, k_size,
                              c_size, p_size)
@@ -112,9 +116,9 @@ def _tile_requests(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str):
     cycles = np.maximum(array_cycles, _port_cycles(arch, op, cost, k_size.shape))
     rows_lo, rows_hi = tile_rows(op, p_first, p_size)
     # a window hanging past the edge (SCALE-Sim's rounded-up output size) reads no rows there
-    ifmap_bytes = c_size * np.maximum(rows_hi - rows_lo, 0) * op.W * op.ifmap_bits / 8
+    ifmap_bytes = n_size * c_size * np.maximum(rows_hi - rows_lo, 0) * op.W * op.ifmap_bits / 8
     weight_bytes = k_size * c_size * op.R * op.S * op.weight_bits / 8
-    out_elems = k_size * p_size * op.Q
+    out_elems = n_size * k_size * p_size * op.Q
     new_output = _changed(idx, "gnkp")
     leaves = np.append(new_output[1:], True)
     partial_in = new_output & (idx["c"] > 0)
@@ -127,9 +131,10 @@ def _tile_requests(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str):
              "ofmap": np.where(partial_in, out_elems * op.psum_bits / 8, 0.0)}
     final_bits = op.ofmap_bits * op.dram_factor("ofmap")
     writes = np.where(leaves, out_elems * np.where(final, final_bits, op.psum_bits) / 8, 0.0)
-    work = (k_size * c_size * p_size).astype(np.float64)      # the tile's share of the op
+    work = (n_size * k_size * c_size * p_size).astype(np.float64)   # the tile's share of the op
     cycles = np.maximum(cycles, np.ceil(unit_cycles(arch, op) * work / work.sum()))
-    geometry = dict(index={loop: idx[loop] for loop in "gnkcp"}, k_first=idx["k"] * mapping.kt,
+    geometry = dict(index={loop: idx[loop] for loop in "gnkcp"}, n_first=idx["n"] * mapping.nt,
+                    n_size=np.broadcast_to(n_size, k_size.shape), k_first=idx["k"] * mapping.kt,
                     c_first=idx["c"] * mapping.ct, k_size=k_size, c_size=c_size,
                     p_first=p_first, p_size=p_size, rows=(rows_lo, rows_hi), loads=loads,
                     writes=writes, final=final & leaves,

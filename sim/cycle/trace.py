@@ -149,13 +149,13 @@ def _bytes(elements, bits: float) -> int:
 
 
 def _ifmap_chunks(op: HwOp, s: TileSchedule, i: int, bits: float) -> list:
-    """One chunk per channel of the tile: the ifmap rows it loads, all columns (NCHW)."""
+    """One chunk per image and channel of the tile: the ifmap rows it loads, all columns (NCHW)."""
     lo, hi = s.rows[0][i], s.rows[1][i]
     if hi <= lo:
         return []
     first = s.index["g"][i] * (op.C // op.groups) + s.c_first[i]
-    n = s.index["n"][i]
     return [(_bytes(((n * op.C + ch) * op.H + lo) * op.W, bits), _bytes((hi - lo) * op.W, bits))
+            for n in range(s.n_first[i], s.n_first[i] + s.n_size[i])
             for ch in range(first, first + int(s.c_size[i]))]
 
 
@@ -168,8 +168,9 @@ def _weight_chunks(op: HwOp, s: TileSchedule, i: int, bits: float) -> list:
 
 
 def _output_chunks(op: HwOp, s: TileSchedule, i: int, bits: float) -> list:
-    """One chunk per filter of the tile: its output rows, all columns (NKPQ)."""
+    """One chunk per image and filter of the tile: its output rows, all columns (NKPQ)."""
     first = s.index["g"][i] * (op.K // op.groups) + s.k_first[i]
-    n, p0 = s.index["n"][i], s.p_first[i]
+    p0 = s.p_first[i]
     return [(_bytes(((n * op.K + k) * op.P + p0) * op.Q, bits), _bytes(s.p_size[i] * op.Q, bits))
+            for n in range(s.n_first[i], s.n_first[i] + s.n_size[i])
             for k in range(first, first + int(s.k_size[i]))]
