@@ -311,8 +311,8 @@ def main() -> None:
 
 def summary(rows) -> list[str]:
     """Headline figures of this run (all computed here)."""
-    from explain_accelforge import (dynamic_energy, idle_walk, per_cycle_energy, rs_cycles,
-                                    slot_ratios, ws_cycles)
+    from explain_accelforge import (dynamic_energy, per_cycle_energy, rs_cycles, slot_ratios,
+                                    ws_cycles)
     ok = [r for r in rows if "error" not in r["accelforge"]]
     refused = [label(r) for r in rows if "error" in r["accelforge"]]
     name = {id(r): label(r) + f" ({r['arch']})" for r in ok}
@@ -337,7 +337,7 @@ def summary(rows) -> list[str]:
     clock_ok = [r for r in with_clock if abs(per_cycle_energy(r)[0] / per_cycle_energy(r)[1]
                                              - r["dlaforge"]["cycles"] / r["accelforge"]["cycles"])
                 < 1e-6]
-    slots_equal, partial, walked = [], [], []
+    slots_equal, partial = [], []
     for r in ok:
         slots, fill = (rs_cycles if r["dataflow"] == "rs" else ws_cycles)(
             r["layer"], r["spec"], r["dlaforge"]["mapping"])
@@ -347,8 +347,7 @@ def summary(rows) -> list[str]:
         dims = slot_ratios(r["layer"], r["spec"], r["dlaforge"]["mapping"], r["dataflow"])
         exact = abs(r["accelforge"]["latency_cycles"]["MAC"] * math.prod(
             dims.values()) - slots) < 1e-6 * slots
-        walk = idle_walk(r["layer"], r["dlaforge"]["mapping"]) if r["dataflow"] == "rs" else []
-        (walked if walk else partial).append(name[id(r)] + ("" if exact else " [NOT exact]"))
+        partial.append(name[id(r)] + ("" if exact else " [NOT exact]"))
     lines = ["## Summary of this run", "",
              f"- Energy of actions (MAC, per-PE storage, NoC, global buffer, DRAM, dlaforge's "
              f"requantization stage; the same per-action energies in both): within 10% on "
@@ -368,10 +367,8 @@ def summary(rows) -> list[str]:
              f"- Cycles on the same mapping: dlaforge's PE-slot cycles (its compute cycles less "
              f"fill/drain) equal AccelForge's MAC cycles exactly on {len(slots_equal)} of "
              f"{len(ok)} rows"
-             + (f"; on {', '.join(partial)} dlaforge charges whole passes where a tile fills "
-                f"part of one (AccelForge prorates)" if partial else "")
-             + (f"; on {', '.join(walked)} a PE also walks filter or channel slots the tile "
-                f"does not have (a dlaforge modelling issue)" if walked else "")
+             + (f"; on {', '.join(partial)} dlaforge charges a pass per partial tile where "
+                f"AccelForge prorates its tile loop" if partial else "")
              + " (each ratio recomputed per dim in its section). Fill/drain and pipeline "
              "stalls are dlaforge's alone (AccelForge has no pipeline)."]
     pinned = next((r for r in ok if r["how"].startswith("pinned")), None)

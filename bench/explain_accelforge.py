@@ -25,18 +25,24 @@ def _fmt(x) -> str:
 
 def rs_cycles(layer, spec, m):
     """dlaforge's row-stationary compute cycles of the mapping (sim/array_cost.py), split into
-    the PE slots (Q x S x q x pf per pass: a PE walks its q channels and pf filters even when
-    the tile has fewer) and the fill (R + columns per pass)."""
+    the PE slots (Q x S x the channels x filters a PE walks per pass: q and pf in a full pass,
+    its set's share of a partial one) and the fill (R + columns per pass)."""
     pe, t, g = spec.pe_array, m["tile"], m["row_stationary"]
     slots = fill = 0
+
+    def walked(size, sets, per_pe):     # a PE's walk over one tile's passes along a dim
+        full, rest = divmod(size, sets * per_pe)
+        return full * per_pe + ceil(rest / sets), ceil(size / (sets * per_pe))
     for kt, nk in _edges(layer.K, t["K"]):
         for ct, nc in _edges(layer.C, t["C"]):
             for pt, np_ in _edges(layer.P, t["P"]):
                 n = nk * nc * np_
-                passes = (ceil(layer.R / pe.rows) * ceil(pt / pe.cols)
-                          * ceil(ct / (g["tc"] * g["q"])) * ceil(kt / (g["tk"] * g["pf"])))
-                slots += n * passes * layer.Q * layer.S * g["q"] * g["pf"]
-                fill += n * passes * (min(layer.R, pe.rows) + min(pt, pe.cols))
+                folds = ceil(layer.R / pe.rows) * ceil(pt / pe.cols)
+                (pf, k_passes), (q, c_passes) = (walked(kt, g["tk"], g["pf"]),
+                                                 walked(ct, g["tc"], g["q"]))
+                slots += n * folds * layer.Q * layer.S * q * pf
+                fill += n * folds * c_passes * k_passes * (min(layer.R, pe.rows)
+                                                           + min(pt, pe.cols))
     return slots, fill
 
 
@@ -61,18 +67,20 @@ def _time_ratio(n, tile, cap, per_pe):
     """Along one dim cut in tiles of `tile`, dlaforge's pass time over AccelForge's. A pass
     spreads up to `cap` of the dim over PE sets, each PE walking `per_pe` of it in time
     (row stationary: K over tk sets of pf filters, C over tc sets of q channels, P over the
-    columns with per_pe 1). dlaforge: every tile whole, ceil(size / cap) passes of per_pe
-    each. AccelForge: its tile loop prorated (n / tile trips of the full tile), a tile over
-    `cap` in tile / cap passes, a tile within one pass min(tile, per_pe) (its spatial loop
-    uses only the sets the tile fills)."""
-    ours = sum(count * ceil(size / cap) * per_pe for size, count in _edges(n, tile))
+    columns with per_pe 1). dlaforge: every tile whole, its full passes per_pe each and a
+    partial last pass its share over the sets (ceil). AccelForge: its tile loop prorated
+    (n / tile trips of the full tile), a tile over `cap` in tile / cap passes, a tile within
+    one pass min(tile, per_pe) (its spatial loop uses only the sets the tile fills)."""
+    sets = cap // per_pe
+    ours = sum(count * ((size // cap) * per_pe + ceil(size % cap / sets))
+               for size, count in _edges(n, tile))
     theirs = n / tile * (tile / cap * per_pe if tile > cap else min(tile, per_pe))
     return ours / theirs
 
 
 def slot_ratios(layer, spec, m, df) -> dict:
     """Per dim, dlaforge's PE-slot cycles over AccelForge's MAC cycles (their product is the
-    whole ratio), with the dims where a PE walks more filters / channels than a tile has."""
+    whole ratio)."""
     pe, t = spec.pe_array, m["tile"]
     if df == "rs":
         g = m["row_stationary"]
@@ -81,15 +89,6 @@ def slot_ratios(layer, spec, m, df) -> dict:
                 "P": _time_ratio(layer.P, t["P"], pe.cols, 1)}
     return {"K": _time_ratio(layer.K, t["K"], pe.cols, 1),
             "C": _time_ratio(layer.C, t["C"], pe.rows, 1)}
-
-
-def idle_walk(layer, m) -> list[str]:
-    """Row stationary: the dims with a tile smaller than what a PE walks per pass (pf filters,
-    q channels): dlaforge charges the PE's whole walk for filters or channels not there."""
-    t, g = m["tile"], m["row_stationary"]
-    return [f"{d} tile {size} < {w} {g[w]}" for d, n, w in (("K", layer.K, "pf"),
-                                                           ("C", layer.C, "q"))
-            for size, _ in _edges(n, t[d]) if size < g[w]]
 
 
 def _imperfect(layer, m) -> list[str]:
@@ -132,17 +131,13 @@ def explain_row(row, acc) -> list[str]:
         predicted = mac * prod(dims.values())
         ok = abs(predicted - slots) < 1e-6 * slots
         parts = ", ".join(f"{d} x{r:.4f}" for d, r in dims.items() if abs(r - 1) > 1e-9)
-        walk = idle_walk(layer, m) if df == "rs" else []
         out.append(
             f"- PE slots / AccelForge's MAC latency = {slots / mac:.4f} = {parts or 'none'} "
             f"({'checked: exact' if ok else f'predicted {_fmt(predicted)}: not exact'}). "
-            "Along a dim, dlaforge counts every pass whole: a partial last tile, or a tile "
-            "that overflows a pass by a little, takes a whole pass (PEs idle for it)"
-            + (f", and a PE walks all pf filters and q channels of its scratchpad pass even "
-               f"when the tile has fewer ({'; '.join(walk)}; sim/array_cost.row_stationary_tile "
-               f"multiplies by pf and q; a real Eyeriss would skip them: a dlaforge modelling "
-               f"issue)" if walk else "")
-            + ". AccelForge prorates its tile loops (a partial tile costs its share) and a "
+            "Along a dim, dlaforge counts every tile whole: a partial last tile, or a tile "
+            "that overflows a pass by a little, takes a pass of its own (a row-stationary PE "
+            "walks its set's share of the pass's filters and channels; an output-row fold "
+            "takes its whole time). AccelForge prorates its tile loops (a partial tile costs its share) and a "
             "tile within one pass uses only the PE sets it fills.")
     # total cycles
     lat = a["latency_cycles"]
@@ -393,9 +388,6 @@ def general_notes(rows) -> list[str]:
     glb = {r["arch"]: next(x for x in r["spec"].memory if not x.per_pe) for r in rows}
     features = sorted({r["arch"] for r in rows if r["spec"].pe_array.zero_gating
                        or r["spec"].dram.compression != "none"})
-    walk = sorted({f"{label_of(r)} ({r['arch']})" for r in rows if r["dataflow"] == "rs"
-                   and "error" not in r["accelforge"] and idle_walk(r["layer"],
-                                                                    r["dlaforge"]["mapping"])})
     notes = ["## What the two models share and where they part", "",
              "- Same arch numbers: array shape, buffer sizes and word widths, bandwidths (as "
              "AccelForge `total_latency` expressions), clock, and dlaforge's pJ per access for "
@@ -430,11 +422,6 @@ def general_notes(rows) -> list[str]:
                      "(Layer.ifmap_zeros / ofmap_zeros); every layer here states none (checked "
                      "by the bench), so neither changes a count or an energy, and AccelForge "
                      "(dense) is given none.")
-    if walk:
-        notes.append("- dlaforge modelling issue found: on a row-stationary pass whose tile "
-                     "has fewer filters (or channels) than the PE's pf (q), dlaforge still "
-                     f"charges pf x q slots ({', '.join(walk)}). That is a code change in "
-                     "sim/array_cost.row_stationary_tile (and its mapper), not made here.")
     return notes + [""]
 
 

@@ -112,18 +112,27 @@ def row_stationary_tile(rows: int, cols: int, op: HwOp, kt, ct, pt, tc, tk, q, p
     cols_used = np.minimum(pt, cols)
     p_folds = ceil_div(pt, cols)
     ch_per_pass, filt_per_pass = tc * q, tk * pf
-    passes = r_folds * p_folds * ceil_div(ct, ch_per_pass) * ceil_div(kt, filt_per_pass)
-    cycles = passes * (nt * Q * S * q * pf + r_used + cols_used)
+    c_passes, k_passes = ceil_div(ct, ch_per_pass), ceil_div(kt, filt_per_pass)
+    folds = r_folds * p_folds
+    passes = folds * c_passes * k_passes
+    # a PE walks the channels and filters its pass holds: q and pf in a full pass, fewer in
+    # the last pass of a tile whose channels (filters) are not a multiple of tc*q (tk*pf)
+    q_walked = (ct // ch_per_pass) * q + ceil_div(ct % ch_per_pass, tc)
+    pf_walked = (kt // filt_per_pass) * pf + ceil_div(kt % filt_per_pass, tk)
+    fill = c_passes * k_passes * (r_used + cols_used)
+    cycles = folds * (nt * Q * S * q_walked * pf_walked + fill)
     pe_ops = nt * kt * ct * pt * Q * R * S
     w_padded = (Q - 1) * sw + ew
     in_rows = (cols_used - 1) * sh + (r_used - 1) * dh + 1
     # per pass the GLB multicasts ifmap rows and filter rows; psums leave the top PE of a column
     ifmap_reads = nt * passes * np.minimum(ch_per_pass, ct) * in_rows * w_padded
     weight_reads = kt * ct * R * S * p_folds
-    psum_writes = nt * kt * pt * Q * r_folds * ceil_div(ct, ch_per_pass)
-    pes_used = r_used * cols_used * tc * tk
-    ifmap_rf_writes = nt * passes * pes_used * q * w_padded
-    weight_rf_writes = passes * pes_used * q * pf * S
+    psum_writes = nt * kt * pt * Q * r_folds * c_passes
+    # scratchpad fills: each channel's ifmap rows to every filter set of a pass that has
+    # filters, each filter row to the columns of its set
+    sets_fed = (kt // filt_per_pass) * tk + np.minimum(tk, kt % filt_per_pass)
+    ifmap_rf_writes = nt * folds * r_used * cols_used * ct * sets_fed * w_padded
+    weight_rf_writes = folds * r_used * cols_used * kt * ct * S
     rf_reads = {"ifmap": pe_ops.astype(np.float64), "weight": pe_ops.astype(np.float64),
                 "ofmap": pe_ops.astype(np.float64)}
     rf_writes = {"ifmap": ifmap_rf_writes, "weight": weight_rf_writes, "ofmap": pe_ops}

@@ -40,6 +40,30 @@ def test_a_pass_runs_every_image_of_the_tile_through_the_same_filter_rows():
     assert three.cycles == passes * (3 * op.Q * op.S * 2 * 3 + fill)
 
 
+@pytest.mark.parametrize("kt, ct, tc, tk, q, pf", [(7, 5, 2, 2, 2, 3), (12, 8, 2, 2, 2, 3),
+                                                    (1, 3, 1, 4, 4, 2), (25, 9, 4, 1, 3, 8)])
+def test_a_pe_walks_only_the_channels_and_filters_its_pass_holds(kt, ct, tc, tk, q, pf):
+    """Pass by pass: a pass's channels split over tc sets and its filters over tk sets, each
+    PE walking its share (q and pf in a full pass, fewer in the tile's last); every weight
+    lands in the scratchpads of the columns of its set, every channel's ifmap rows in every
+    set of the pass that has filters."""
+    op = op_of(conv("c", 32, 32, 9, R=3))
+    cols = ARCH.pe_array.cols
+    got = row_stationary_tile(ARCH.pe_array.rows, cols, op, np.array([kt]), np.array([ct]),
+                              np.array([9]), tc, tk, q, pf)
+    cycles = weight_writes = ifmap_writes = 0
+    for c0 in range(0, ct, tc * q):
+        c_in = min(tc * q, ct - c0)
+        for k0 in range(0, kt, tk * pf):
+            k_in = min(tk * pf, kt - k0)
+            cycles += op.Q * op.S * -(-c_in // tc) * -(-k_in // tk) + op.R + 9
+            weight_writes += c_in * k_in * op.R * op.S * 9
+            ifmap_writes += c_in * min(tk, k_in) * op.R * 9 * (op.Q + 2)
+    assert got.cycles == cycles
+    assert got.rf_writes["weight"] == weight_writes
+    assert got.rf_writes["ifmap"] == ifmap_writes
+
+
 def test_filters_come_from_dram_once_for_a_tile_of_the_whole_batch():
     op = op_of(conv("c", 8, 16, 9, R=3, N=4))
     rs = dict(tc=2, tk=2, q=4, pf=4)
