@@ -576,8 +576,9 @@ def render(rows, areas, repeats, peer_process_s) -> str:
             out.append(f"| {arch} | {comp} | {used} | {model} | {e} | "
                        f"{info['leak_mw']:.3g} |")
     out += ["", "Per action of the component's word (64-bit DRAM actions, the level's "
-            "`word_bits`, one MAC). eyeriss_like's table is Eyeriss's relative costs anchored "
-            "at Timeloop's MAC (its preset), not a circuit model, hence the gap to CACTI; "
+            "`word_bits`, one MAC). eyeriss_like's figures are its preset's (an Aladdin MAC, "
+            "the Accelergy exercise's scratchpads, Eyeriss's relative costs for the GLB), not "
+            "a circuit model of these sizes, hence the gap to CACTI; "
             "AccelForge's SmartBufferSRAM adds its address logic's energy to CACTI's. MainMemory "
             "has no model in either run: both get dlaforge's DRAM figures."]
     out += ["", "## Wall time (median of "
