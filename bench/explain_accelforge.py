@@ -26,7 +26,7 @@ def _fmt(x) -> str:
 def rs_cycles(layer, spec, m):
     """dlaforge's row-stationary compute cycles of the mapping (sim/array_cost.py), split into
     the PE slots (Q x S x the channels x filters a PE walks per pass: q and pf in a full pass,
-    its set's share of a partial one) and the fill (R + columns per pass)."""
+    its set's share of a partial one) and the fill (the fold's rows + columns per pass)."""
     pe, t, g = spec.pe_array, m["tile"], m["row_stationary"]
     slots = fill = 0
 
@@ -37,12 +37,11 @@ def rs_cycles(layer, spec, m):
         for ct, nc in _edges(layer.C, t["C"]):
             for pt, np_ in _edges(layer.P, t["P"]):
                 n = nk * nc * np_
-                folds = ceil(layer.R / pe.rows) * ceil(pt / pe.cols)
+                r_folds, p_folds = ceil(layer.R / pe.rows), ceil(pt / pe.cols)
                 (pf, k_passes), (q, c_passes) = (walked(kt, g["tk"], g["pf"]),
                                                  walked(ct, g["tc"], g["q"]))
-                slots += n * folds * layer.Q * layer.S * q * pf
-                fill += n * folds * c_passes * k_passes * (min(layer.R, pe.rows)
-                                                           + min(pt, pe.cols))
+                slots += n * r_folds * p_folds * layer.Q * layer.S * q * pf
+                fill += n * c_passes * k_passes * (p_folds * layer.R + r_folds * pt)
     return slots, fill
 
 
@@ -117,10 +116,11 @@ def explain_row(row, acc) -> list[str]:
     slots, fill = (rs_cycles if df == "rs" else ws_cycles)(layer, spec, m)
     mac = a["latency_cycles"]["MAC"]
     residual = d["compute_cycles"] - slots - fill
-    what = ("Q·S·q·pf per pass" if df == "rs" else "n_px per fold")
+    what = ("Q·S x the filters and channels a PE walks, per pass" if df == "rs"
+            else "n_px per fold")
     out.append(f"- Compute cycles: dlaforge {_fmt(d['compute_cycles'])} = PE slots "
                f"{_fmt(slots)} ({what}) + fill/drain {_fmt(fill)} "
-               f"({'R + columns per pass' if df == 'rs' else '2·rows + cols + 1 per fold: weight preload and skew'})"
+               f"({'rows + columns of the fold per pass' if df == 'rs' else '2·rows + cols + 1 per fold: weight preload and skew'})"
                + (f" + {_fmt(residual)} not recomputed here" if residual else " (recomputed "
                   "here from the mapping: exact)")
                + f". AccelForge's MAC latency {_fmt(mac)} is MACs / PEs of the mapping's full "

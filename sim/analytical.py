@@ -333,6 +333,9 @@ def evaluate(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str,
              table: EnergyTable, controller: bool = True) -> Stats:
     """Stats of `op` under one mapping (its `macs` is left 0: the caller knows the layer's);
     `controller` False prices an op the controller runs as the other ops (--trace does)."""
+    if mapping.nt != 1 and (dataflow != "rs" or op.weight_is_activation):
+        raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r} tiles images: only row "
+                        f"stationary does, and only where the images share the weights")
     g = mapping.as_grid(dataflow)
     controller = controller and controller_cost.controller_runs(arch, op, dataflow)
     if not _fits_for(arch, op, dataflow, g, controller)[0]:
@@ -430,6 +433,15 @@ def column_candidates(arch: ArchSpec, op: HwOp, dataflow: str) -> np.ndarray:
     return distinct_values(np.append(tile_candidates(op.Q, 1), op.Q))
 
 
+def _images_per_tile(op: HwOp) -> np.ndarray:
+    """Images per row-stationary tile the mapper tries: one, and balanced splits of the
+    batch; one only where each image has weights of its own (a matmul of two activations:
+    a pass could share none of them between images)."""
+    if op.weight_is_activation:
+        return np.array([1])
+    return distinct_values(np.append(tile_candidates(op.N, 1, 8), 1))
+
+
 def _rs_array_candidates(arch: ArchSpec, op: HwOp) -> np.ndarray:
     """Rows (tc, tk, q, pf): how the stacked PE sets split between channels and filters, and
     how many channels and filters each PE keeps in its scratchpads; only those that fit."""
@@ -468,7 +480,7 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
         rs = _rs_array_candidates(arch, op)
         axes = {"kt": tile_candidates(kg, 1, 8), "ct": tile_candidates(cg, 1, 8),
                 "pt": tile_candidates(op.P, cols, 6), "qt": np.array([op.Q]),
-                "nt": tile_candidates(op.N, 1, 8), "rs": np.arange(len(rs))}
+                "nt": _images_per_tile(op), "rs": np.arange(len(rs))}
     seed = default_mapping(arch, op, dataflow, controller)     # always a candidate
     for name in GRID_NAMES:
         axes[name] = distinct_values(np.append(axes[name], getattr(seed, name)))

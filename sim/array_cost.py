@@ -104,39 +104,42 @@ def systolic_tile(dataflow: str, rows: int, cols: int, op: HwOp, kt, ct, pt) -> 
 def row_stationary_tile(rows: int, cols: int, op: HwOp, kt, ct, pt, tc, tk, q, pf,
                         nt=1) -> TileCost:
     """A tile of `nt` images: each pass loads its filter rows into the scratchpads once and
-    runs the images' ifmap rows through them one after another."""
+    runs the images' ifmap rows through them one after another. Counts are of what is present:
+    a fold of the filter rows over the array's rows (or of the tile's output rows over its
+    columns) uses r_f rows (p_f columns), which sum over the folds to R (pt); a tile's last
+    pass holds what is left of its channels and filters."""
     R, S, Q = op.R, op.S, op.Q
     (sh, sw), (dh, _), (_, ew) = op.strides, op.dilation, op.extent
-    r_used = np.minimum(R, rows)
-    r_folds = ceil_div(R, rows)
-    cols_used = np.minimum(pt, cols)
-    p_folds = ceil_div(pt, cols)
+    r_folds, p_folds = ceil_div(R, rows), ceil_div(pt, cols)
     ch_per_pass, filt_per_pass = tc * q, tk * pf
     c_passes, k_passes = ceil_div(ct, ch_per_pass), ceil_div(kt, filt_per_pass)
-    folds = r_folds * p_folds
-    passes = folds * c_passes * k_passes
-    # a PE walks the channels and filters its pass holds: q and pf in a full pass, fewer in
-    # the last pass of a tile whose channels (filters) are not a multiple of tc*q (tk*pf)
+    # a PE walks the channels and filters its pass holds: q and pf in a full pass, its set's
+    # share in the last pass of a tile whose channels (filters) are not a multiple of tc*q
+    # (tk*pf); each pass first fills its fold's r_f + p_f pipeline
     q_walked = (ct // ch_per_pass) * q + ceil_div(ct % ch_per_pass, tc)
     pf_walked = (kt // filt_per_pass) * pf + ceil_div(kt % filt_per_pass, tk)
-    fill = c_passes * k_passes * (r_used + cols_used)
-    cycles = folds * (nt * Q * S * q_walked * pf_walked + fill)
+    fill = c_passes * k_passes * (p_folds * R + r_folds * pt)
+    cycles = r_folds * p_folds * nt * Q * S * q_walked * pf_walked + fill
     pe_ops = nt * kt * ct * pt * Q * R * S
     w_padded = (Q - 1) * sw + ew
-    in_rows = (cols_used - 1) * sh + (r_used - 1) * dh + 1
-    # per pass the GLB multicasts ifmap rows and filter rows; psums leave the top PE of a column
-    ifmap_reads = nt * passes * np.minimum(ch_per_pass, ct) * in_rows * w_padded
+    # ifmap rows a fold reads, (p_f - 1) strides + (r_f - 1) dilations + 1, over the folds
+    in_rows = r_folds * (pt - p_folds) * sh + p_folds * (R - r_folds) * dh + r_folds * p_folds
+    # per pass the GLB multicasts the pass's channels' ifmap rows and its filter rows; psums
+    # leave the top PE of a column
+    ifmap_reads = nt * k_passes * ct * in_rows * w_padded
     weight_reads = kt * ct * R * S * p_folds
     psum_writes = nt * kt * pt * Q * r_folds * c_passes
-    # scratchpad fills: each channel's ifmap rows to every filter set of a pass that has
-    # filters, each filter row to the columns of its set
-    sets_fed = (kt // filt_per_pass) * tk + np.minimum(tk, kt % filt_per_pass)
-    ifmap_rf_writes = nt * folds * r_used * cols_used * ct * sets_fed * w_padded
-    weight_rf_writes = folds * r_used * cols_used * kt * ct * S
+    # a pass spreads its filters over min(tk, filters) sets and its channels over
+    # min(tc, channels): each channel's ifmap rows go to every filter set, each filter row to
+    # the columns of its set, and psums climb r_f - 1 rows in every channel set
+    filter_sets = (kt // filt_per_pass) * tk + np.minimum(tk, kt % filt_per_pass)
+    channel_sets = (ct // ch_per_pass) * tc + np.minimum(tc, ct % ch_per_pass)
+    ifmap_rf_writes = nt * R * pt * ct * filter_sets * w_padded
+    weight_rf_writes = R * pt * kt * ct * S
     rf_reads = {"ifmap": pe_ops.astype(np.float64), "weight": pe_ops.astype(np.float64),
                 "ofmap": pe_ops.astype(np.float64)}
     rf_writes = {"ifmap": ifmap_rf_writes, "weight": weight_rf_writes, "ofmap": pe_ops}
-    psum_hops = psum_writes * np.maximum(r_used - 1, 0) * tc
+    psum_hops = nt * kt * pt * Q * (R - r_folds) * channel_sets
     noc_bits = (ifmap_rf_writes * op.ifmap_bits + weight_rf_writes * op.weight_bits
                 + psum_hops * op.psum_bits)
     return TileCost(cycles=cycles, pe_ops=pe_ops, sram_ifmap_reads=ifmap_reads,

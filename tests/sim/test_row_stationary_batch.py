@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from dlaforge.arch import load_arch
+from dlaforge.errors import SpecError
 from dlaforge.sim.analytical import Mapping, evaluate, search
 from dlaforge.sim.array_cost import row_stationary_tile
 from dlaforge.sim.cycle.model import native_cycle_stats
 from dlaforge.sim.energy import energy_table
-from dlaforge.workloads.layer import conv
+from dlaforge.workloads.layer import conv, matmul
 from dlaforge.workloads.methods import get_method
 
 ARCH = load_arch("eyeriss_like")
@@ -40,28 +41,41 @@ def test_a_pass_runs_every_image_of_the_tile_through_the_same_filter_rows():
     assert three.cycles == passes * (3 * op.Q * op.S * 2 * 3 + fill)
 
 
-@pytest.mark.parametrize("kt, ct, tc, tk, q, pf", [(7, 5, 2, 2, 2, 3), (12, 8, 2, 2, 2, 3),
-                                                    (1, 3, 1, 4, 4, 2), (25, 9, 4, 1, 3, 8)])
-def test_a_pe_walks_only_the_channels_and_filters_its_pass_holds(kt, ct, tc, tk, q, pf):
-    """Pass by pass: a pass's channels split over tc sets and its filters over tk sets, each
-    PE walking its share (q and pf in a full pass, fewer in the tile's last); every weight
-    lands in the scratchpads of the columns of its set, every channel's ifmap rows in every
-    set of the pass that has filters."""
-    op = op_of(conv("c", 32, 32, 9, R=3))
-    cols = ARCH.pe_array.cols
-    got = row_stationary_tile(ARCH.pe_array.rows, cols, op, np.array([kt]), np.array([ct]),
-                              np.array([9]), tc, tk, q, pf)
-    cycles = weight_writes = ifmap_writes = 0
-    for c0 in range(0, ct, tc * q):
-        c_in = min(tc * q, ct - c0)
-        for k0 in range(0, kt, tk * pf):
-            k_in = min(tk * pf, kt - k0)
-            cycles += op.Q * op.S * -(-c_in // tc) * -(-k_in // tk) + op.R + 9
-            weight_writes += c_in * k_in * op.R * op.S * 9
-            ifmap_writes += c_in * min(tk, k_in) * op.R * 9 * (op.Q + 2)
+@pytest.mark.parametrize("rows, cols, R, pt, kt, ct, tc, tk, q, pf", [
+    (12, 14, 3, 9, 7, 5, 2, 2, 2, 3), (12, 14, 3, 9, 12, 8, 2, 2, 2, 3),
+    (12, 14, 3, 20, 1, 3, 1, 4, 4, 2), (12, 14, 3, 27, 25, 9, 4, 1, 3, 8),
+    (2, 4, 5, 7, 5, 6, 1, 1, 4, 2), (3, 5, 7, 11, 9, 10, 1, 1, 3, 4)])
+def test_a_pass_counts_what_it_holds(rows, cols, R, pt, kt, ct, tc, tk, q, pf):
+    """Fold by fold and pass by pass: a fold takes up to `rows` filter rows and `cols` output
+    rows; a pass's channels split over tc sets and its filters over tk sets, each PE walking
+    its share (q and pf in a full pass, fewer in the tile's last); every filter row lands in
+    the scratchpads of its fold's columns, every channel's ifmap rows in every set of the pass
+    that has filters, and psums climb the fold's rows in every channel set."""
+    op = op_of(conv("c", 32, 32, 30, R=R))
+    got = row_stationary_tile(rows, cols, op, np.array([kt]), np.array([ct]), np.array([pt]),
+                              tc, tk, q, pf)
+    w_padded = op.Q + R - 1
+    cycles = weight_writes = ifmap_writes = ifmap_reads = hops = 0
+    for r0 in range(0, R, rows):
+        r_f = min(rows, R - r0)
+        for p0 in range(0, pt, cols):
+            p_f = min(cols, pt - p0)
+            for c0 in range(0, ct, tc * q):
+                c_in = min(tc * q, ct - c0)
+                for k0 in range(0, kt, tk * pf):
+                    k_in = min(tk * pf, kt - k0)
+                    cycles += op.Q * op.S * -(-c_in // tc) * -(-k_in // tk) + r_f + p_f
+                    weight_writes += c_in * k_in * r_f * op.S * p_f
+                    ifmap_writes += c_in * min(tk, k_in) * r_f * p_f * w_padded
+                    ifmap_reads += c_in * (p_f - 1 + r_f - 1 + 1) * w_padded
+                    hops += k_in * p_f * op.Q * (r_f - 1) * min(tc, c_in)
     assert got.cycles == cycles
     assert got.rf_writes["weight"] == weight_writes
     assert got.rf_writes["ifmap"] == ifmap_writes
+    assert got.sram_ifmap_reads == ifmap_reads
+    assert got.noc_bits == (ifmap_writes * op.ifmap_bits + weight_writes * op.weight_bits
+                            + hops * op.psum_bits)
+    assert got.pe_ops == kt * ct * pt * op.Q * R * op.S
 
 
 def test_filters_come_from_dram_once_for_a_tile_of_the_whole_batch():
@@ -100,3 +114,27 @@ def test_the_mapper_tiles_the_batch_where_filters_dominate():
     assert mapping.nt == 4
     assert mapping.to_dict()["tile"]["N"] == 4
     assert stats.accesses["dram"]["weight"]["reads"] == op.K * op.C * op.R * op.S
+
+
+def test_images_share_a_tile_only_where_they_share_the_weights():
+    """A matmul of two activations has weights per image: its tiles hold one image, and a
+    mapping that tiles images is refused there and under the systolic dataflows."""
+    op = op_of(matmul("mm", 64, 64, 64, N=4))
+    assert op.weight_is_activation
+    mapping, _ = search(ARCH, op, "rs", "energy", TABLE)
+    assert mapping.nt == 1
+    with pytest.raises(SpecError, match="tiles images: only row stationary"):
+        evaluate(ARCH, op, Mapping(16, 16, 8, "nkcp", tc=4, tk=1, q=4, pf=16, nt=2), "rs",
+                 TABLE)
+    tpu = load_arch("tpu_like")
+    [conv_op] = get_method("baseline", tpu).transform(conv("c", 8, 16, 9, R=3, N=2), tpu)
+    with pytest.raises(SpecError, match="tiles images"):
+        evaluate(tpu, conv_op, Mapping(16, 8, 9, "nkcp", nt=2), "ws", energy_table(tpu))
+
+
+def test_one_image_per_tile_stays_a_candidate_for_a_large_batch():
+    """Balanced splits of a batch of 20 leave out 1; where only one image fits a tile the
+    mapper still finds it."""
+    op = op_of(conv("big", 1, 1, 1000, R=11, N=20))
+    mapping, stats = search(ARCH, op, "rs", "energy", TABLE)
+    assert mapping.nt == 1 and stats.pe_ops == op.pe_macs
