@@ -52,16 +52,24 @@ def sweep_folder(spec, out, workers=None, scheduler=None,
 
 
 def _with_area(rows: list[dict], spec: SweepSpec) -> list[dict]:
-    """Rows with `area_cells`: the cells of the point's PE array (hw.area, cached by array
-    parameters), None where the RTL does not build its PE or the point was refused."""
-    from .hw.area import array_cells
-    cells = {}
+    """Rows with `area_cells`, the cells of the point's PE array (hw.area, cached by array
+    parameters), and `area_um2`, the µm² of its generated accelerator synthesized onto the
+    Liberty (hw.area.synth_area: from `rtl synth`'s cache, or synthesized now under `area:
+    synth`); None where the RTL does not build it, it is not synthesized, or the point was
+    refused."""
+    from .hw.area import array_cells, synth_area
+    figures = {}
     for point in spec.points():
         try:
-            cells[point.index] = array_cells(arch_from_mapping(point.arch))
+            arch = arch_from_mapping(point.arch)
+            cells = array_cells(arch)
         except SpecError:
-            cells[point.index] = None
-    return [{**row, "area_cells": cells[row["point"]] if row["status"] == "ok" else None}
+            figures[point.index] = (None, None)
+            continue
+        synthesized = synth_area(arch, run=spec.area == "synth")
+        figures[point.index] = (cells, synthesized and synthesized["total_area_um2"])
+    return [{**row, **dict(zip(("area_cells", "area_um2"), figures[row["point"]]
+                                if row["status"] == "ok" else (None, None)))}
             for row in rows]
 
 
@@ -78,7 +86,7 @@ def _with_pareto(rows: list[dict]) -> list[dict]:
 
 
 def csv_columns(spec: SweepSpec) -> list[str]:
-    area = ["area_cells"] if spec.area else []
+    area = ["area_cells", "area_um2"] if spec.area else []
     return ["point", *spec.varied, "network", "dataflow", "method", "status", "reason",
             *ROW_FIGURES, *area, "pareto"]
 

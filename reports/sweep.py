@@ -3,8 +3,8 @@
 A row is one (point, network, dataflow, method) as `dlaforge sweep` exports it to
 results.csv: `point`, the varied parameters under their dotted names, `network`,
 `dataflow`, `method`, `status` (ok | refused), `reason`, `energy_pj`, `cycles`,
-`dram_read_bytes`, `dram_write_bytes`, `utilization`, `area_cells` when counted, and
-`pareto`. The page has, per network, the Pareto front of energy against cycles (and against
+`dram_read_bytes`, `dram_write_bytes`, `utilization`, `area_cells` and `area_um2` when the
+sweep asks for area (None: not counted, not synthesized), and `pareto`. The page has, per network, the Pareto front of energy against cycles (and against
 area), each varied parameter's effect on energy and cycles, the best points by the sweep's
 objective, and the refused points with their reasons.
 """
@@ -22,6 +22,8 @@ from .style import number, series_colour
 from .tables import Table
 
 TOP_ROWS = 10
+# The area figures of a sweep with `area` and their column headings ("—": none for the point).
+AREA_COLUMNS = {"area_cells": "PE array cells", "area_um2": "synthesized µm²"}
 # A parameter with at most this many distinct values gets a median line per series.
 MEDIAN_LINE_VALUES = 12
 # Fixed margins rather than a layout engine: constrained layout took most of the page's time.
@@ -66,9 +68,10 @@ def sweep_page(rows: list[dict], facts: SweepFacts) -> str:
         blocks.append(Heading(2, f"{network}: Pareto front"))
         blocks.append(_image(f"{network}_pareto", f"{network}: energy against cycles of every "
                              f"priced run; the Pareto front joined", _front(mine, "cycles")))
-        if all(r.get("area_cells") is not None for r in mine):
-            blocks.append(_image(f"{network}_pareto_area", f"{network}: energy against the PE "
-                                 f"array's cells", _front(mine, "area_cells")))
+        for key, stem in (("area_cells", "pareto_area"), ("area_um2", "pareto_um2")):
+            if all(r.get(key) is not None for r in mine):
+                blocks.append(_image(f"{network}_{stem}", f"{network}: energy against the "
+                                     f"{AREA_COLUMNS[key]}", _front(mine, key)))
         blocks.append(_front_table(network, mine, facts))
         blocks.append(Heading(2, f"{network}: effect of each parameter"))
         for path in facts.varied:
@@ -108,7 +111,7 @@ def _front(rows: list[dict], x: str) -> Figure:
             color="black", linewidth=1.2, marker="o", markersize=4, label="Pareto front")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("cycles" if x == "cycles" else "PE array cells")
+    ax.set_xlabel(AREA_COLUMNS.get(x, x))
     ax.set_ylabel("energy (µJ)")
     ax.grid(which="both", alpha=0.3)
     ax.legend(title="dataflow / method", fontsize=8)
@@ -149,7 +152,8 @@ def _effect(rows: list[dict], path: str) -> Figure:
 
 
 def _cells(row: dict, facts: SweepFacts) -> tuple[str, ...]:
-    area = () if row.get("area_cells") is None else (number(row["area_cells"]),)
+    area = tuple("—" if row[key] is None else number(row[key])
+                 for key in AREA_COLUMNS if key in row)
     return (str(row["point"]), *(str(row[p]) for p in facts.varied), row["dataflow"],
             row["method"], number(row["energy_pj"] / 1e6), number(row["cycles"]),
             number(row["dram_read_bytes"] + row["dram_write_bytes"]),
@@ -157,7 +161,7 @@ def _cells(row: dict, facts: SweepFacts) -> tuple[str, ...]:
 
 
 def _headers(rows: list[dict], facts: SweepFacts) -> tuple[str, ...]:
-    area = ("PE array cells",) if rows and rows[0].get("area_cells") is not None else ()
+    area = tuple(AREA_COLUMNS[key] for key in AREA_COLUMNS if rows and key in rows[0])
     return ("point", *facts.varied, "dataflow", "method", "energy (µJ)", "cycles",
             "DRAM bytes", "utilization", *area)
 

@@ -8,7 +8,9 @@ objective: edp                   # what the mapper minimises: energy | cycles | 
 dataflows: [ws, os]              # default: every dataflow of the base
 methods: [baseline]              # default: [baseline]
 batch: 1
-area: false                      # true: count each point's PE-array cells (Yosys, cached)
+area: false                      # true: each point's PE-array cells (Yosys, cached) and its
+                                 # accelerator's synthesized µm² where `rtl synth` cached it;
+                                 # synth: synthesize the points not cached (minutes each)
 vary:                            # dotted paths into the arch spec
   pe_array.rows: [4, 8, 16]                     # a list of values: a grid axis
   memory.scratchpad.size_bytes: {min: 8192, max: 131072, log: true}   # a range: sampled
@@ -49,6 +51,8 @@ from ..analytical import OBJECTIVES
 
 SWEEP_MODELS = ("analytical", "cycle")
 SAMPLING = ("lhs", "random")
+# `area`: none, the PE array's cells and the cached synthesized area, or synthesize the rest
+AREA_CHOICES = (False, True, "synth")
 KEYS = ("base", "networks", "model", "objective", "dataflows", "methods", "batch", "area",
         "vary", "samples")
 # Sections of the arch mapping addressed as <section>.<field>, and the scalars at its top.
@@ -97,7 +101,7 @@ class SweepSpec:
     dataflows: tuple[str, ...]
     methods: tuple[str, ...]
     batch: int
-    area: bool
+    area: bool | str            # AREA_CHOICES
     grid: tuple[tuple[str, tuple], ...]         # (path, values)
     ranges: tuple[tuple[str, Range], ...]       # (path, range)
     sample_count: int
@@ -154,8 +158,8 @@ def load_sweep_spec(spec: str | Path | dict) -> SweepSpec:
             raise SpecError(f"unknown method {method!r} in `methods`; choose from "
                             f"{', '.join(METHODS)}")
     area = data.get("area", False)
-    if not isinstance(area, bool):
-        raise SpecError(f"`area` must be true or false, not {area!r}")
+    if area not in AREA_CHOICES or not isinstance(area, (bool, str)):
+        raise SpecError(f"`area` must be true, false or synth, not {area!r}")
     vary = data.get("vary")
     if not isinstance(vary, dict) or not vary:
         raise SpecError("`vary` must map at least one dotted arch path to a list of values "
