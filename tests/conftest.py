@@ -65,5 +65,25 @@ def arch_yaml(tmp_path):
     return write
 
 
+@pytest.fixture
+def synth_cache(tmp_path, monkeypatch):
+    """hw/area's cache of `rtl synth` figures, this test's own (skipped without a Liberty):
+    a function storing an arch's synthesized µm² and cells by hand (no Yosys run)."""
+    from dlaforge.errors import SpecError
+    from dlaforge.hw import area
+    from dlaforge.hw.synth import find_liberty
+    try:
+        find_liberty()
+    except SpecError as exc:
+        pytest.skip(f"no Liberty here: {exc}")
+    monkeypatch.setattr(area, "SYNTH_CACHE", f"synth_area_{tmp_path.name}.json")
+
+    def store(arch, area_um2: float, cells: int):
+        area.store_synth_area(arch, {"arch": arch.name, "liberty": "cells.lib", "memories": 4,
+                                     "total_area_um2": area_um2, "total_cells": cells,
+                                     "seconds": 1.0, "blocks": {}})
+    return store
+
+
 def dedent(text):
     return textwrap.dedent(text).lstrip()

@@ -3,8 +3,6 @@ PE the generator does not build."""
 
 import json
 
-import pytest
-
 from dlaforge.arch import load_arch
 from dlaforge.hw import area, verilog
 from dlaforge.hw.array import SystolicArray
@@ -46,27 +44,17 @@ def test_report_without_area_says_so(tmp_path):
     assert "| area (µm², synthesized) | — |" in md and "made with --no-area" in md
 
 
-def test_reports_show_the_synthesized_area_only_once_cached(tmp_path, monkeypatch):
+def test_reports_show_the_synthesized_area_only_once_cached(tmp_path, synth_cache):
     """hw/area.synth_area: a look-up of `rtl synth`'s figures by design (no Yosys run here:
     the figures are stored by hand), "—" and the reason until then and for archs the
     generator does not build."""
     import dlaforge
-    from dlaforge.hw.synth import find_liberty
-    from dlaforge.errors import SpecError
-    try:
-        find_liberty()
-    except SpecError as exc:
-        pytest.skip(f"no Liberty here: {exc}")
-    # a synth cache of its own; the session's array cell counts
-    monkeypatch.setattr(area, "SYNTH_CACHE", f"synth_area_{tmp_path.name}.json")
     arch = load_arch("edge_tiny")
     assert area.synth_area(arch) is None and "not synthesized yet" in area.synth_area_reason(arch)
     assert area.synth_area(load_arch("eyeriss_like")) is None
     assert "not built by the RTL generator" in area.synth_area_reason(load_arch("eyeriss_like"))
 
-    area.store_synth_area(arch, {"arch": "edge_tiny", "liberty": "cells.lib", "memories": 4,
-                                 "total_area_um2": 1234567.0, "total_cells": 4321,
-                                 "seconds": 1.0, "blocks": {}})
+    synth_cache(arch, 1234567.0, 4321)
     assert area.synth_area(arch)["total_area_um2"] == 1234567.0
     dlaforge.report(tmp_path / "r", arch="edge_tiny", network="alexnet", methods="baseline",
                     dataflows="ws")

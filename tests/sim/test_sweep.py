@@ -17,7 +17,6 @@ import yaml
 import dlaforge
 from dlaforge.arch import arch_from_mapping, load_arch
 from dlaforge.cli import main
-from dlaforge.errors import SpecError
 from dlaforge.sim.run import run_network
 from dlaforge.sim.sweep.spec import load_sweep_spec
 from dlaforge.sim.sweep.store import STORE_NAME
@@ -175,21 +174,11 @@ def test_area_column_and_front(tmp_path):
     assert "energy against the PE array cells" in page
 
 
-def test_area_shows_the_synthesized_um2_once_cached(tmp_path, monkeypatch):
+def test_area_shows_the_synthesized_um2_once_cached(tmp_path, synth_cache):
     """`area: true` reads each point's synthesized µm² from `rtl synth`'s cache (hw/area,
     stored by hand here: no Yosys run), "—" for a point not synthesized; `area: synth` would
     synthesize it."""
-    from dlaforge.hw import area
-    from dlaforge.hw.synth import find_liberty
-    try:
-        find_liberty()
-    except SpecError as exc:
-        pytest.skip(f"no Liberty here: {exc}")
-    monkeypatch.setattr(area, "SYNTH_CACHE", f"synth_area_{tmp_path.name}.json")
-    base = load_arch("edge_tiny")
-    area.store_synth_area(base, {"arch": "edge_tiny", "liberty": "cells.lib", "memories": 4,
-                                 "total_area_um2": 1234567.0, "total_cells": 4321,
-                                 "seconds": 1.0, "blocks": {}})
+    synth_cache(load_arch("edge_tiny"), 1234567.0, 4321)
     spec = {"base": "edge_tiny", "networks": ["alexnet"], "dataflows": ["ws"], "area": True,
             "vary": {"pe_array.rows": [4, 8]}}
     rows = dlaforge.sweep(spec, tmp_path / "out", workers=1)
