@@ -99,7 +99,7 @@ wheel-check: $(STAMP)
 	PYTHON=$(PYTHON) bash .ci/wheel_check
 
 lint: $(STAMP)
-	$(PY) -m compileall -q dlaforge sim hw workloads reports bench tests
+	$(PY) -m compileall -q -x 'bench/_work' dlaforge sim hw workloads reports bench tests
 
 clean:
 	rm -rf $(DEMO_OUT) bench/_work .pytest_cache .hypothesis
