@@ -75,9 +75,12 @@ def _tile_cost(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, kt, ct, pt, nt)
 
 
 def _edge_split(total: int, tile):
-    """[(count, size), ...] of full tiles and the remainder tile along one dim."""
+    """[(count, size), ...] of full tiles and the remainder tile along one dim (the remainder
+    left out where no candidate has one)."""
     rem = total % tile
-    return [(total // tile, tile), ((rem > 0).astype(np.int64), np.where(rem > 0, rem, 1))]
+    split = [(total // tile, tile)]
+    return split + [((rem > 0).astype(np.int64), np.where(rem > 0, rem, 1))] if np.any(rem) \
+        else split
 
 
 def _array_totals(arch, op, dataflow, g) -> TileCost:
