@@ -39,7 +39,9 @@ STATS = ("cycles", "compute_cycles", "stall_cycles", "energy_pj", "energy_breakd
 
 
 @needs_icarus
-@pytest.mark.parametrize("arch,batch,small", [("edge_tiny", 2, False), ("a3x5", 1, True)])
+@pytest.mark.parametrize("arch,batch,small", [("edge_tiny", 2, False),
+                                               pytest.param("a3x5", 1, True,
+                                                            marks=pytest.mark.long)])
 def test_rtl_equals_the_cycle_model_under_ws(tmp_path, arch, batch, small):
     if arch == "a3x5":
         arch = tmp_path / "a3x5.yaml"
