@@ -216,6 +216,7 @@ def test_op_stats_for_a_method_op():
     assert stats.energy_breakdown_pj["units"] > 0
 
 
+@pytest.mark.long
 def test_cell_stats_beside_the_int8_mac():
     """The unit's PE multiplies by 17-bit rebuilt weights; the rebuild engine has shifters and
     adders but no multiplier."""

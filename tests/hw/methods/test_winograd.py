@@ -92,7 +92,8 @@ def test_output_transform_unit_aligns_and_folds_taps(variant):
     assert [list(map(int, row)) for row in got] == [list(map(int, r)) for r in expected]
 
 
-@pytest.mark.parametrize("variant", [F4, F2], ids=["F4", "F2"])
+@pytest.mark.parametrize("variant", [pytest.param(F4, marks=pytest.mark.long), F2],
+                         ids=["F4", "F2"])
 def test_transform_units_have_the_adders_the_model_charges(variant):
     """The units' adders and subtractors (yosys cells) equal tile_adds, the count
     workloads/methods/winograd/ charges, plus one rounding adder per input tap."""

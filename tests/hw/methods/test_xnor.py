@@ -211,6 +211,7 @@ def test_generate_writes_the_unit_and_its_manifest(tmp_path):
         "dlaforge_xnor.json", "dlaforge_xnor.v"]
 
 
+@pytest.mark.long
 def test_cell_stats_put_the_xnor_pe_beside_the_int8_mac_pe():
     stats = xnor.cell_stats(EDGE_TINY_XNOR)
     xnor_pe, mac_pe = stats["xnor_pe"]["by_type"], stats["mac_pe"]["by_type"]
