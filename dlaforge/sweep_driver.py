@@ -19,7 +19,7 @@ from .arch import arch_from_mapping
 from .errors import SpecError
 from .outputs import publish_files
 from .reports import metrics
-from .reports.sweep import SweepFacts, sweep_page
+from .reports.sweep import AREA_COLUMNS, SweepFacts, sweep_page
 from .sim.sweep.runner import ROW_FIGURES, SweepOutcome, run_sweep
 from .sim.sweep.spec import SweepSpec, load_sweep_spec
 
@@ -68,7 +68,7 @@ def _with_area(rows: list[dict], spec: SweepSpec) -> list[dict]:
             continue
         synthesized = synth_area(arch, run=spec.area == "synth")
         figures[point.index] = (cells, synthesized and synthesized["total_area_um2"])
-    return [{**row, **dict(zip(("area_cells", "area_um2"), figures[row["point"]]
+    return [{**row, **dict(zip(AREA_COLUMNS, figures[row["point"]]
                                 if row["status"] == "ok" else (None, None)))}
             for row in rows]
 
@@ -86,7 +86,7 @@ def _with_pareto(rows: list[dict]) -> list[dict]:
 
 
 def csv_columns(spec: SweepSpec) -> list[str]:
-    area = ["area_cells", "area_um2"] if spec.area else []
+    area = list(AREA_COLUMNS) if spec.area else []
     return ["point", *spec.varied, "network", "dataflow", "method", "status", "reason",
             *ROW_FIGURES, *area, "pareto"]
 

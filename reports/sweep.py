@@ -4,9 +4,10 @@ A row is one (point, network, dataflow, method) as `dlaforge sweep` exports it t
 results.csv: `point`, the varied parameters under their dotted names, `network`,
 `dataflow`, `method`, `status` (ok | refused), `reason`, `energy_pj`, `cycles`,
 `dram_read_bytes`, `dram_write_bytes`, `utilization`, `area_cells` and `area_um2` when the
-sweep asks for area (None: not counted, not synthesized), and `pareto`. The page has, per network, the Pareto front of energy against cycles (and against
-area), each varied parameter's effect on energy and cycles, the best points by the sweep's
-objective, and the refused points with their reasons.
+sweep asks for area (None: not counted, not synthesized), and `pareto`. The page has, per
+network, the Pareto front of energy against cycles (and against area), each varied
+parameter's effect on energy and cycles, the best points by the sweep's objective, and the
+refused points with their reasons.
 """
 
 from __future__ import annotations

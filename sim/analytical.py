@@ -89,7 +89,7 @@ def _array_totals(arch, op, dataflow, g) -> TileCost:
     shape = np.broadcast(g["kt"], g["ct"], g["pt"]).shape
     total = TileCost.zeros(shape)
     for (nn, n), (nk, k), (nc, c), (npp, p) in itertools.product(
-            _edge_split(op.N, np.asarray(g.get("nt", 1))), _edge_split(kg, g["kt"]),
+            _edge_split(op.N, g.get("nt", 1)), _edge_split(kg, g["kt"]),
             _edge_split(cg, g["ct"]), _edge_split(op.P, g["pt"])):
         total = total.scaled_sum(_tile_cost(arch, op, dataflow, g, k, c, p, n),
                                  nn * nk * nc * npp * op.groups)
@@ -336,7 +336,7 @@ def evaluate(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str,
              table: EnergyTable, controller: bool = True) -> Stats:
     """Stats of `op` under one mapping (its `macs` is left 0: the caller knows the layer's);
     `controller` False prices an op the controller runs as the other ops (--trace does)."""
-    if mapping.nt != 1 and (dataflow != "rs" or op.weight_is_activation):
+    if mapping.nt != 1 and not _tiles_images(op, dataflow):
         raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r} tiles images: only row "
                         f"stationary does, and only where the images share the weights")
     g = mapping.as_grid(dataflow)
@@ -436,11 +436,16 @@ def column_candidates(arch: ArchSpec, op: HwOp, dataflow: str) -> np.ndarray:
     return distinct_values(np.append(tile_candidates(op.Q, 1), op.Q))
 
 
-def _images_per_tile(op: HwOp) -> np.ndarray:
-    """Images per row-stationary tile the mapper tries: one, and balanced splits of the
-    batch; one only where each image has weights of its own (a matmul of two activations:
-    a pass could share none of them between images)."""
-    if op.weight_is_activation:
+def _tiles_images(op: HwOp, dataflow: str) -> bool:
+    """A tile may hold several images: under row stationary, where the images share the
+    weights (not a matmul of two activations: a pass could share none of them)."""
+    return dataflow == "rs" and not op.weight_is_activation
+
+
+def _images_per_tile(op: HwOp, dataflow: str) -> np.ndarray:
+    """Images per tile the mapper tries: one, and balanced splits of the batch where a tile
+    may hold several (_tiles_images)."""
+    if not _tiles_images(op, dataflow):
         return np.array([1])
     return distinct_values(np.append(tile_candidates(op.N, 1, 8), 1))
 
@@ -483,7 +488,7 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
         rs = _rs_array_candidates(arch, op)
         axes = {"kt": tile_candidates(kg, 1, 8), "ct": tile_candidates(cg, 1, 8),
                 "pt": tile_candidates(op.P, cols, 6), "qt": np.array([op.Q]),
-                "nt": _images_per_tile(op), "rs": np.arange(len(rs))}
+                "nt": _images_per_tile(op, dataflow), "rs": np.arange(len(rs))}
     seed = default_mapping(arch, op, dataflow, controller)     # always a candidate
     for name in GRID_NAMES:
         axes[name] = distinct_values(np.append(axes[name], getattr(seed, name)))
