@@ -66,7 +66,8 @@ class PEArray:
     `pe_kind` "mac" multiply-accumulates at ifmap_bits x weight_bits; "xnor" does that too and,
     in its binary mode, one XNOR-popcount-accumulate of two `xnor_word_bits`-bit sign words
     per cycle; "adder" (AdderNet) subtracts, takes the absolute value and accumulates,
-    c - |a - w|, with no multiplier (its arch's first conv and FC are priced as int8 MACs).
+    c - |a - w|, with no multiplier in that operation (its arch's first conv and FC are int8
+    MACs: the mapped-program controller's adder PEs have a MAC mode for them).
     The kinds are those the method families declare (workloads/methods); the spec checks the
     name's form only. `zero_gating` (Eyeriss): a PE whose ifmap value is zero skips the MAC and
     its weight-scratchpad read (their energy, not their cycle), for the share of zeros a layer

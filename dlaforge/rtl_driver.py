@@ -114,13 +114,16 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
                 raise SpecError(f"--model rtl cannot run layer {layer.name!r} under "
                                 f"{dataflow}: {controller_refusal(arch, op, dataflow)}")
             ops.append((layer, op))
-    # one design runs the network: every op's PE operation on the same datapath
-    datapaths = {op.pe_op: controller_datapath(arch, op.pe_op) for _, op in ops}
+    # one design runs the network: every op's PE operation on the same datapath (a dual-PE
+    # datapath's MAC mode runs a method's int8 layers)
+    datapaths = {}
+    for _, op in ops:
+        datapaths.setdefault(controller_datapath(arch, op.pe_op), set()).add(op.pe_op)
     if len(datapaths) > 1:
         raise SpecError(f"--model rtl runs one datapath per network; method {method!r} mixes "
-                        f"the PE operations {', '.join(sorted(datapaths))} on arch "
-                        f"{arch.name!r}")
-    datapath = next(iter(datapaths.values()), None)
+                        f"the PE operations {', '.join(sorted(set().union(*datapaths.values())))}"
+                        f" on arch {arch.name!r}")
+    datapath = next(iter(datapaths), None)
     table, planned, total = energy_table(arch), [], 0
     for layer, op in ops:
         mapping, _ = search(arch, op, dataflow, objective, table)
@@ -189,7 +192,8 @@ def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, tabl
     from .hw.controller.network import ControllerNetworkJob, LayerSpec, run_network
     from .sim.controller_cost import op_stats, shape_of
 
-    specs = [LayerSpec(layer.name, shape_of(op), mapping, op.groups, chains, plan.dataflow)
+    specs = [LayerSpec(layer.name, shape_of(op), mapping, op.groups, chains, plan.dataflow,
+                       op.pe_op)
              for (layer, op, mapping), chains in zip(plan.ops, chainable)]
     job = ControllerNetworkJob.random(arch, specs, np.random.default_rng(0), plan.datapath,
                                       plan.quantizer)

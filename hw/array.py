@@ -2,7 +2,8 @@
 
 The PE is the MAC PE of hw/pe.py unless `pe` names another component with the same ports
 (a method's PE, e.g. the XNOR-popcount PE of hw/methods/xnor/pe.py), built as
-`pe(ifmap_bits, weight_bits, psum_bits, dataflows)`.
+`pe(ifmap_bits, weight_bits, psum_bits, dataflows)`. A dual PE (hw/pe.with_mac_mode) gives the
+array a `mac` input, broadcast to every PE as `mode` is.
 
 Edges: `west[i]` enters row i (ifmap elements), `north[j]` enters column j (weights), and
 `south[j]` is the `c` register of the bottom PE of column j. The top row sees a zero partial
@@ -33,12 +34,15 @@ class SystolicArray(wiring.Component):
         self.pe = pe
         self.bits = (ifmap_bits, weight_bits, psum_bits)
         self.dataflows = tuple(dataflows)
-        super().__init__({
+        ports = {
             "mode": In(Mode),
             "west": In(data.ArrayLayout(signed(ifmap_bits), rows)),
             "north": In(data.ArrayLayout(signed(weight_bits), cols)),
             "south": Out(data.ArrayLayout(signed(psum_bits), cols)),
-        })
+        }
+        if getattr(pe, "MAC_MODE", False):
+            ports["mac"] = In(1)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -53,6 +57,8 @@ class SystolicArray(wiring.Component):
                     pe.b_in.eq(self.north[j] if i == 0 else pes[i - 1][j].b_out),
                     pe.c_in.eq(0 if i == 0 else pes[i - 1][j].c_out),
                 ]
+                if "mac" in self.signature.members:
+                    m.d.comb += pe.mac.eq(self.mac)
         m.d.comb += [self.south[j].eq(pes[-1][j].c_out) for j in range(self.cols)]
         return m
 

@@ -14,9 +14,15 @@ clock edge:
 
 Products are signed `ifmap_bits` x `weight_bits`, sums wrap at `psum_bits` (two's complement),
 exactly as the integer reference computes modulo 2**psum_bits.
+
+`with_mac_mode(pe)` makes a dual PE of a method's PE (one whose `accumulate` is not a·w): a
+multiplier and adder beside its operation, and a `mac` input that picks the product (1) or the
+method's operation (0) for the sum, so a method's array runs its full-precision int8 layers too.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 from amaranth import Module, Mux, signed
 from amaranth.lib import enum, wiring
@@ -48,10 +54,15 @@ class MacPE(wiring.Component):
     Input stationary uses the weight-stationary modes with the operands swapped (the ifmap
     element held, the weights moving east), so it needs ifmap_bits == weight_bits."""
 
+    MAC_MODE = False    # with_mac_mode's: the `mac` input picks a·w over `accumulate`
+
     def __init__(self, ifmap_bits: int, weight_bits: int, psum_bits: int,
                  dataflows=("ws", "os")):
         self.dataflows = tuple(dataflows)
-        super().__init__(pe_signature(ifmap_bits, weight_bits, psum_bits))
+        ports = pe_signature(ifmap_bits, weight_bits, psum_bits)
+        if self.MAC_MODE:
+            ports["mac"] = In(1)
+        super().__init__(ports)
 
     @staticmethod
     def accumulate(partial, a, w):
@@ -64,7 +75,10 @@ class MacPE(wiring.Component):
         # one multiplier and one adder serve both dataflows: ws multiplies by the held weight
         # and adds the sum arriving from the north, os by the passing weight onto its own sum
         os_mode = self.mode == Mode.OS
-        mac = self.accumulate(Mux(os_mode, c, self.c_in), self.a_in, Mux(os_mode, self.b_in, b))
+        operands = Mux(os_mode, c, self.c_in), self.a_in, Mux(os_mode, self.b_in, b)
+        mac = self.accumulate(*operands)
+        if self.MAC_MODE:
+            mac = Mux(self.mac, MacPE.accumulate(*operands), mac)
         m.d.sync += a.eq(self.a_in)
         with m.Switch(self.mode):
             with m.Case(Mode.IDLE):
@@ -80,3 +94,10 @@ class MacPE(wiring.Component):
                 with m.Case(Mode.DRAIN):
                     m.d.sync += c.eq(self.c_in)
         return m
+
+
+@cache
+def with_mac_mode(pe: type) -> type:
+    """`pe` (a MacPE subclass with its own `accumulate`) with a MAC mode: its `mac` input picks
+    c + a·w (1) or pe's operation (0) for every sum the PE forms."""
+    return type(f"{pe.__name__}MacMode", (pe,), {"MAC_MODE": True, "__doc__": with_mac_mode.__doc__})

@@ -77,8 +77,8 @@ def _cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     datapath = controller_datapath(arch, op.pe_op)
     if datapath is None:
         return (f"the controller built for pe_kind {arch.pe_array.pe_kind!r} has no PE for "
-                f"pe_op {op.pe_op!r}" + (" (an int8 MAC layer on a method's array: no MAC "
-                                         "mode yet)" if op.pe_op == "mac" else ""))
+                f"pe_op {op.pe_op!r}" + (" (the method's datapath has no MAC mode)"
+                                         if op.pe_op == "mac" else ""))
     return rtl_cannot_run(arch, op, dataflow, datapath)
 
 

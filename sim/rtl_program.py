@@ -53,7 +53,7 @@ def rtl_layer_reason(op: HwOp) -> str | None:
 
 def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> str | None:
     """Why the generated RTL cannot run `op` under `dataflow` (None if it can). `datapath`
-    (workloads/methods/datapath.py, the controller's): its PEs run ops of its `pe_op` (the
+    (workloads/methods/datapath.py, the controller's): its PEs run ops of its `pe_ops` (the
     array's geometry checked as the MAC array's); None: MAC ops only (the first
     accelerator's, and the baseline controller's)."""
     pe = arch.pe_array
@@ -65,7 +65,7 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
         return f"the RTL runs dataflows {', '.join(RTL_DATAFLOWS)}, not {dataflow!r}"
     if arch.dram.compression != "none":
         return f"DRAM compression (dram.compression {arch.dram.compression})"
-    if op.pe_op != (datapath.pe_op if datapath is not None else "mac") or op.dram_scale:
+    if op.pe_op not in (datapath.pe_ops if datapath is not None else ("mac",)) or op.dram_scale:
         return "a method's units or operations"
     if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, pe.weight_bits):
         return "operand widths other than the array's"

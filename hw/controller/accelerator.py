@@ -39,7 +39,7 @@ from amaranth.lib import data, memory, wiring
 from ..accelerator import accelerator_ports
 from ..fold import fold_loaded_tiles
 from ..layouts import GeneratorParams
-from ..pe import MacPE
+from ..pe import MacPE, with_mac_mode
 from .fetch import Fetcher, beat_write
 from .fold import FoldEngine
 from .layouts import KINDS, ControllerParams
@@ -49,10 +49,12 @@ from .writer import Writer, param_storage
 
 def datapath_pe(datapath):
     """The PE class of a datapath (workloads/methods/datapath.py): hw/pe.MacPE for the
-    baseline's, else its family's `CONTROLLER_PE` (hw/methods/<family>/)."""
+    baseline's, else its family's `CONTROLLER_PE` (hw/methods/<family>/), made dual
+    (hw/pe.with_mac_mode) for a datapath with a MAC mode."""
     if datapath.is_baseline:
         return MacPE
-    return import_module(f"dlaforge.hw.methods.{datapath.family}").CONTROLLER_PE
+    pe = import_module(f"dlaforge.hw.methods.{datapath.family}").CONTROLLER_PE
+    return with_mac_mode(pe) if datapath.mac_mode else pe
 
 
 class ControllerAccelerator(wiring.Component):

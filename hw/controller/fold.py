@@ -6,6 +6,8 @@ and adder serving all) and one sequencer per dataflow, `WsFold`, `OsFold`, `IsFo
 `dataflow` field picks the one that drives the array and the buffer ports. The sequencers share
 the buffer-side ports (`fold_ports`), drive the array's `mode`, `west`, `north` and see its
 `south` (`array_ports`), and add the array's sums into the accumulator alike (`accumulate`).
+A datapath with a MAC mode (Datapath.mac_mode: dual PEs, hw/pe.with_mac_mode) sets the array's
+`mac` input from the command's `mode` field for the whole command.
 Buffer reads are synchronous (data one cycle after the address). `start` begins the tile (its
 first cycle is fold 0's first); `done` is high in the last cycle of the last fold; `busy` in
 every cycle of every fold. R = rows, Cc = cols.
@@ -447,6 +449,8 @@ class FoldEngine(wiring.Component):
         m.submodules.array = array = SystolicArray(geo.rows, geo.cols, geo.ifmap_bits,
                                                    geo.weight_bits, geo.psum_bits,
                                                    geo.dataflows, self.pe)
+        if geo.datapath.mac_mode:
+            m.d.comb += array.mac.eq(self.cmd.mode == geo.datapath.mode_of("mac"))
         engines = {}
         for index, name in enumerate(CONTROLLER_DATAFLOWS):
             if name not in geo.dataflows:

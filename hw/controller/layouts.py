@@ -153,6 +153,8 @@ class ControllerParams:
                        "dataflow": bits_for(len(CONTROLLER_DATAFLOWS))})
         if self.pads:           # the padded taps' value z_x, an ifmap element (two's complement)
             fields["pad"] = self.ifmap_bits
+        if self.datapath.mac_mode:  # the PE operation: an index into Datapath.pe_ops
+            fields["mode"] = bits_for(len(self.datapath.pe_ops))
         return data.StructLayout(fields)
 
     def read_request_layout(self) -> data.StructLayout:

@@ -19,8 +19,11 @@ operands, and `NetworkLayer.input_note` says why. Only the listed layers run (no
 residual adds or branches), so a chained layer's input is the previous listed layer's output.
 
 Every layer requantizes with random per-channel parameters that spread its sums over the ofmap
-range (requant_ref.random_requant), a ReLU on every layer but the last (none on a datapath
-whose sums are never positive, Datapath.signed_sums False: it would zero every output).
+range (requant_ref.random_requant), a ReLU on every layer but the last (none on a layer whose
+sums are never positive, Datapath.signed_sums_of False: it would zero every output). On a
+dual-PE datapath (Datapath.mac_mode) each layer names the PE operation it runs
+(`LayerSpec.pe_op`: an AdderNet's adder layers and its int8 first conv and FC), which its
+commands' `mode` field selects.
 `expected()` is the reference network: conv2d_int wrapped to psum_bits, then the layer's
 Requant, fed forward the same way.
 
@@ -68,7 +71,7 @@ class NetworkLayer:
 class LayerSpec:
     """One hardware op of a network: its name, one group's Shape (all N images), its mapping,
     its groups, whether it may read the previous op's outputs (False: a layer of several
-    hardware ops), and its dataflow."""
+    hardware ops), its dataflow, and its PE operation (None: the datapath's own)."""
 
     name: str
     shape: Shape
@@ -76,6 +79,7 @@ class LayerSpec:
     groups: int = 1
     chainable: bool = True
     dataflow: str = "ws"
+    pe_op: str | None = None
 
 
 class ControllerNetworkJob:
@@ -102,7 +106,7 @@ class ControllerNetworkJob:
         bias folding the input zero point in, and the padded taps holding it: the previous
         layer's output zero point for a chained layer, else a random one:
         stimulus.random_requant_of), ReLU on all but
-        the last unless the datapath's sums are never positive (Datapath.signed_sums False: a
+        the last unless the layer's sums are never positive (Datapath.signed_sums_of False: a
         ReLU would zero every output); `datapath` the design's PE
         (workloads/methods/datapath.py; None: MAC)."""
         layers, prev = [], None
@@ -110,7 +114,8 @@ class ControllerNetworkJob:
             s = spec.shape
             note = (chains(prev, s, spec.groups, s.N, arch) if spec.chainable else SEVERAL_OPS)
             job = ControllerJob.random(arch, s, spec.mapping, rng, groups=spec.groups,
-                                       dataflow=spec.dataflow, datapath=datapath)
+                                       dataflow=spec.dataflow, datapath=datapath,
+                                       pe_op=spec.pe_op)
             in_zero = None
             if note == "chained":
                 job = replace(job, ifmap=layers[-1].job.expected().transpose(0, 3, 1, 2))

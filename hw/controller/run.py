@@ -90,6 +90,8 @@ COMMAND_FIELDS = {
     "dataflow": "the fold sequencer: an index into dataflow_codes (its value)",
     "pad": ("asymmetric quantizers only: the value of every tap outside the image (the layer's "
             "input zero point z_x, an ifmap element in two's complement): real-zero padding"),
+    "mode": ("dual-PE designs only (a method's datapath with a MAC mode): the PE operation, an "
+             "index into pe_modes (the method's operation, or mac for its int8 layers)"),
 }
 DRAM_LAYOUTS = {
     "ifmap": "N x H x W x Ct, channels innermost (NHWC), ifmap_bits elements",
@@ -132,6 +134,7 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
         "fields": {name: COMMAND_FIELDS.get(name, "see docs/controller.md")
                    for name, _ in fields},
         "loop_orders": list(LOOP_ORDERS),
+        **({"pe_modes": list(geo.datapath.pe_ops)} if geo.datapath.mac_mode else {}),
         "dram_layouts": DRAM_LAYOUTS,
         "dram_port": ("rd_req: addr, count elements of `bytes` each (at most one beat, inside "
                       "one buffer word), tag; rd_resp returns the elements in lanes with the "

@@ -61,10 +61,16 @@ class ControllerJob:
     requant: Requant = None   # None: the outputs are the psum_bits sums
     dataflow: str = "ws"      # one of the design's (ControllerParams.dataflows)
     datapath: Datapath = None  # the design's PE (workloads/methods/datapath.py; None: MAC)
+    pe_op: str = None         # the PE operation it runs (one of the datapath's; None: its own)
 
     def __post_init__(self):
         s, mp, g = self.shape, self.mapping, self.groups
         self.geo = ControllerParams.of(self.arch, self.params, datapath=self.datapath)
+        if self.pe_op is None:
+            self.pe_op = self.geo.datapath.pe_op
+        if self.pe_op not in self.geo.datapath.pe_ops:
+            raise SpecError(f"the controller's {self.geo.datapath.family} datapath runs "
+                            f"{', '.join(self.geo.datapath.pe_ops)}, not pe_op {self.pe_op!r}")
         if self.ifmap.shape != (s.N, g * s.C, s.H, s.W):
             raise ValueError(f"`ifmap` has shape {self.ifmap.shape}, the layer "
                              f"{(s.N, g * s.C, s.H, s.W)}")
@@ -102,12 +108,14 @@ class ControllerJob:
 
     @staticmethod
     def random(arch, shape: Shape, mapping: Mapping, rng, groups=1, low=None, high=None,
-               requant=False, relu=False, dataflow="ws", datapath=None) -> ControllerJob:
+               requant=False, relu=False, dataflow="ws", datapath=None,
+               pe_op=None) -> ControllerJob:
         """Operands drawn from [low, high) (default: the widths' full ranges); with `requant`
         (True: the default quantizer, or a workloads/quantizers.Quantizer), random
         requantization (`random_requant_of`: scales that saturate some outputs both ways, an
         asymmetric quantizer's bias folding a random input zero point in) and `relu`, dropped
-        on a datapath whose sums are never positive (Datapath.signed_sums False)."""
+        on a datapath whose sums are never positive (Datapath.signed_sums False); `pe_op` the
+        PE operation of a dual-PE datapath it runs (None: the datapath's own)."""
         pe = arch.pe_array
         s = shape
         lo_i, hi_i = -(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)
@@ -117,7 +125,7 @@ class ControllerJob:
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
                          (groups * s.K, s.C, s.R, s.S))
         job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow,
-                            datapath=datapath)
+                            datapath=datapath, pe_op=pe_op)
         quantizer = as_quantizer(requant)
         if quantizer is not None:
             job = replace(job, requant=random_requant_of(job, quantizer, rng, relu))
@@ -189,6 +197,8 @@ class ControllerJob:
                     raise SpecError(f"input zero point {self.in_zero} is not a signed "
                                     f"{self.geo.ifmap_bits}-bit ifmap value")
                 fields["pad"] = self.in_zero & ((1 << self.geo.ifmap_bits) - 1)
+            if self.geo.datapath.mac_mode:
+                fields["mode"] = self.geo.datapath.mode_of(self.pe_op)
             out.append(check_command(self.geo, fields))
         return out
 
@@ -204,8 +214,8 @@ class ControllerJob:
         return 0 if self.requant is None else self.requant.in_zero
 
     def sums(self, pad: int | None = None) -> np.ndarray:
-        """The accumulators' sums, N x P x Q x Kt, wrapped to psum_bits (the datapath's:
-        conv2d_int for the MAC array), every tap outside the image (padding, or a window
+        """The accumulators' sums, N x P x Q x Kt, wrapped to psum_bits (those of the datapath's
+        operation the job runs, Datapath.sums_of: conv2d_int for a MAC), every tap outside the image (padding, or a window
         hanging past the bottom or right edge) holding `pad` (default: the input zero point,
         as the controller pads: real-zero padding)."""
         s = self.shape
@@ -215,7 +225,7 @@ class ControllerJob:
             x = pad_input(x, padding, (s.P - 1) * s.stride + s.R, (s.Q - 1) * s.stride + s.S,
                           pad)
             padding = 0
-        out = self.geo.datapath.sums(x, self.weight, s.stride, padding, self.groups,
+        out = self.geo.datapath.sums_of(self.pe_op)(x, self.weight, s.stride, padding, self.groups,
                                      out_size=(s.P, s.Q))
         return wrap(out, self.arch.pe_array.psum_bits).transpose(0, 2, 3, 1)
 
@@ -243,7 +253,7 @@ def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
         z = int(rng.integers(-half, half)) if in_zero is None else int(in_zero)
         weight_sums = job.weight.reshape(len(job.weight), -1).sum(axis=1)
         bias = zero_point_bias(weight_sums, z)
-    relu = bool(relu) and job.geo.datapath.signed_sums
+    relu = bool(relu) and job.geo.datapath.signed_sums_of(job.pe_op)
     rq = random_requant(job.sums(pad=z).transpose(3, 0, 1, 2), pe.ofmap_bits, rng, relu,
                         quantizer, bias)
     return replace(rq, in_zero=z)

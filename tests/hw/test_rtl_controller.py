@@ -13,19 +13,11 @@ from dlaforge import rtl_driver
 from dlaforge.arch import load_arch
 from dlaforge.cli import main
 from dlaforge.errors import SpecError
-from dlaforge.workloads.layer import Layer, conv, linear
+from dlaforge.workloads.layer import conv
 from dlaforge.workloads.networks import Network, load_network
+from controller_checks import CHAIN, STATS
 from simulators import needs_icarus
 
-# c2 (stride 2; its last window hangs past the bottom and right edges), the depthwise dw and
-# the 1x1 pw each read the previous layer's outputs; fc (a GEMM) reads fresh operands
-CHAIN = Network("chain", (
-    conv("c1", 3, 8, 8, R=3),
-    Layer(name="c2", kind="conv2d", C=8, K=8, H=8, W=8, R=3, S=3, stride=2, P=4, Q=4),
-    conv("dw", 8, 8, 4, R=3, groups=8),
-    conv("pw", 8, 6, 4, R=1),
-    linear("fc", 96, 10),
-))
 # 3 x 5 PEs, buffers that split every layer into several tiles, a 2 byte/cycle DRAM
 A3X5 = ("base: edge_tiny\nname: a3x5\npe_array: {rows: 3, cols: 5}\nmemory:\n"
         "  - {name: pe_reg, per_pe: true, size_bytes: 8, word_bits: 8,"
@@ -33,9 +25,6 @@ A3X5 = ("base: edge_tiny\nname: a3x5\npe_array: {rows: 3, cols: 5}\nmemory:\n"
         "  - {name: scratchpad, size_bytes: 512, word_bits: 32, operands: [ifmap, weight]}\n"
         "  - {name: accumulator, size_bytes: 640, word_bits: 128, operands: [ofmap]}\n"
         "dram: {type: LPDDR4, bandwidth_bytes_per_cycle: 2, latency_cycles: 3}\n")
-STATS = ("cycles", "compute_cycles", "stall_cycles", "energy_pj", "energy_breakdown_pj",
-         "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes",
-         "accesses", "macs", "ops", "weight_storage_bits", "utilization")
 
 
 @needs_icarus

@@ -1,6 +1,6 @@
 """The datapath the mapped-program controller (hw/controller/) is built with: which PE its
-array holds and what that PE computes (docs/plans/method_hardware_on_controller.md, §0 and
-§1(a); only the PE swap is built so far).
+array holds and what that PE computes (docs/plans/method_hardware_on_controller.md, §0, §1(a)
+and §1(e); the PE swap and the MAC mode are built so far).
 
 A `Datapath` names no method: the hardware (hw/controller), the timing model
 (sim/cycle/controller_timing) and the closed forms (sim/controller_cost) read the same object.
@@ -9,6 +9,10 @@ controller declares `CONTROLLER_DATAPATH` in its `workloads/methods/<family>/pla
 `CONTROLLER_PE`, the Amaranth class, in `hw/methods/<family>/__init__.py`);
 `controller_datapath(arch, pe_op)` finds it by the arch's PE kind and the op's PE operation,
 so nothing here lists methods by name.
+
+A datapath with `mac_mode` has dual PEs: the family's operation and an int8 multiply-accumulate,
+which a method keeps for its full-precision layers (AdderNet's first conv and FC). The command's
+`mode` field picks one per command (`Datapath.mode_of`), so one design runs the whole network.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ class Datapath:
     accumulator sums of a layer, int64[N, K, P, Q] over zero-padded windows (x NCHW, w KCRS);
     signed_sums: the sums take both signs (a MAC's); False: they are never positive (an
     adder's -sum|x - w|), so a ReLU after the requantization zeroes every output and the
-    random jobs (hw/controller/stimulus.random_requant_of) draw none."""
+    random jobs (hw/controller/stimulus.random_requant_of) draw none; mac_mode: its PEs also
+    multiply-accumulate (pe_op "mac", sums conv2d_int), in the mode a command's `mode` field
+    selects (a multiplier and adder beside the family's operation in every PE)."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -40,10 +46,31 @@ class Datapath:
     zero_weight_idle: bool = True
     sums: Callable = conv2d_int
     signed_sums: bool = True
+    mac_mode: bool = False
 
     @property
     def is_baseline(self) -> bool:
         return self.pe_op == "mac" and self.family == "baseline"
+
+    @property
+    def pe_ops(self) -> tuple[str, ...]:
+        """The PE operations its array runs, in the order of the command's `mode` values."""
+        return (self.pe_op, "mac") if self.mac_mode and self.pe_op != "mac" else (self.pe_op,)
+
+    def mode_of(self, pe_op: str) -> int:
+        """The command's `mode` value that runs ops of `pe_op` (ValueError if none does)."""
+        if pe_op not in self.pe_ops:
+            raise ValueError(f"the {self.family} datapath runs {', '.join(self.pe_ops)}, "
+                             f"not pe_op {pe_op!r}")
+        return self.pe_ops.index(pe_op)
+
+    def sums_of(self, pe_op: str) -> Callable:
+        """The accumulator sums of a layer of `pe_op` (Datapath.sums' signature)."""
+        return self.sums if self.mode_of(pe_op) == 0 else conv2d_int
+
+    def signed_sums_of(self, pe_op: str) -> bool:
+        """Whether the sums of a layer of `pe_op` take both signs (Datapath.signed_sums)."""
+        return self.signed_sums if self.mode_of(pe_op) == 0 else True
 
 
 BASELINE = Datapath()
@@ -71,12 +98,12 @@ def family_datapaths() -> tuple:
 
 def controller_datapath(arch, pe_op: str = "mac") -> Datapath | None:
     """The datapath on which the controller built for `arch` runs ops of `pe_op`: BASELINE for
-    MAC ops on a MAC array, a family's CONTROLLER_DATAPATH for its PE operation on its PE kind,
-    None when none does (an int8 MAC layer on an adder array: no MAC mode yet, plan §1(e))."""
+    MAC ops on a MAC array, a family's CONTROLLER_DATAPATH for its PE operation on its PE kind
+    (and for MAC ops when it has a MAC mode), None when none does."""
     kind = arch.pe_array.pe_kind
     if kind == BASELINE.pe_kind and pe_op == BASELINE.pe_op:
         return BASELINE
     for datapath in family_datapaths():
-        if datapath.pe_kind == kind and datapath.pe_op == pe_op:
+        if datapath.pe_kind == kind and pe_op in datapath.pe_ops:
             return datapath
     return None

@@ -1,14 +1,17 @@
-"""AdderNet on the mapped-program controller (issue 14's pilot: the PE swap): the controller
-built with the adder datapath (workloads/methods/addernet/plan.CONTROLLER_DATAPATH, AdderPE in
-its array) runs adder layers under ws, os and is, outputs bit-exact against adder_conv_int
-(a zero-padded tap counts -|0 - w|) and every counter equal to the exact timing model; the
-models price the adder ops on the controller (energy at the adder PE's "sad" figure) and
-refuse the int8 MAC layers an adder array has no PE for.
+"""AdderNet on the mapped-program controller (issue 14's pilot: the PE swap and the MAC mode):
+the controller built with the adder datapath (workloads/methods/addernet/plan.CONTROLLER_DATAPATH,
+dual adder/MAC PEs in its array) runs adder layers and, in its MAC mode (the command's `mode`),
+the int8 MAC layers an AdderNet keeps, under ws, os and is, outputs bit-exact against
+adder_conv_int (a zero-padded tap counts -|0 - w|) or conv2d_int and every counter equal to
+the exact timing model; the models price both on the controller (energy at the adder PE's
+"sad" figure or the MAC's) and refuse MAC layers on a datapath without a MAC mode.
 
 Amaranth: one ws layer whose last channel tile is shorter than the first (the lanes past it
 are stale in the ifmap buffer: the ws fold must mask them, |a - 0| != 0; the MAC's unmasked
 feed gets it wrong).
-Icarus: one free-running build holding random adder layers under the three dataflows."""
+Icarus: one free-running build holding random adder layers and MAC-mode layers under the three
+dataflows; `simulate --model rtl --method addernet` on a network with an int8 first conv and FC
+equal to `--model cycle`."""
 
 from dataclasses import replace
 
@@ -27,6 +30,7 @@ from dlaforge.sim.energy import energy_table
 from dlaforge.sim.methods.addernet import sad_pj
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.methods.addernet.plan import CONTROLLER_DATAPATH as ADDER
+from dlaforge.workloads.methods import datapath as datapath_module
 from dlaforge.workloads.methods.datapath import BASELINE, controller_datapath
 from controller_checks import assert_run_matches
 from simulators import needs_icarus
@@ -42,10 +46,17 @@ def test_the_datapath_is_found_by_pe_kind_and_pe_op():
     assert set(ARCH.pe_array.dataflows) == set(CONTROLLER_DATAFLOWS)
     assert controller_datapath(load_arch("edge_tiny")) is BASELINE
     assert controller_datapath(ARCH, "sad") is ADDER
-    assert controller_datapath(ARCH, "mac") is None          # no MAC mode on the adder array
+    assert controller_datapath(ARCH, "mac") is ADDER         # its MAC mode
+    assert ADDER.pe_ops == ("sad", "mac") and ADDER.mode_of("mac") == 1
+    assert controller_datapath(ARCH, "sign_add") is None
+    with pytest.raises(ValueError, match="not pe_op 'sign_add'"):
+        ADDER.mode_of("sign_add")
+    shape, mapping = Shape(1, 2, 3, 3, 2, 1, 1, 3, 3, 1, 0), Mapping(2, 2, 3, "nckp")
+    with pytest.raises(SpecError, match="runs sad, mac, not pe_op 'sign_add'"):
+        ControllerJob.random(ARCH, shape, mapping, np.random.default_rng(0), datapath=ADDER,
+                             pe_op="sign_add")
     with pytest.raises(SpecError, match="MAC PEs only"):
-        ControllerJob.random(ARCH, Shape(1, 2, 3, 3, 2, 1, 1, 3, 3, 1, 0), Mapping(2, 2, 3, "nckp"),
-                             np.random.default_rng(0))
+        ControllerJob.random(ARCH, shape, mapping, np.random.default_rng(0))
 
 
 def test_ws_masks_the_lanes_past_a_short_channel_tile_in_amaranth():
@@ -85,30 +96,41 @@ def adder_op(N, C, H, W, K, R, S, stride, padding):
                 ops={"sub": 1, "abs": 1, "add": 1})
 
 
-def test_the_models_price_adder_ops_on_the_controller():
-    """controller_runs takes "sad" ops on the adder array and refuses its MAC ops with a
-    reason; the cycle model's Stats come from the exact timing (the analytical's cycles within
-    10%, its counters exact), the PEs' energy at the adder's figure."""
+@pytest.mark.parametrize("pe_op", ["sad", "mac"])
+def test_the_models_price_adder_and_mac_ops_on_the_controller(pe_op):
+    """controller_runs takes "sad" ops on the adder array, and MAC ops in its MAC mode; the
+    cycle model's Stats come from the exact timing (the analytical's cycles within 10%, its
+    counters exact), the PEs' energy at the adder's figure or the MAC's."""
     from dlaforge.sim.analytical import controller_stats, search
     from dlaforge.sim.cycle.model import native_cycle_stats
     table = energy_table(ARCH)
     op = adder_op(1, 12, 8, 8, 10, 3, 3, 1, 1)
-    mac = replace(op, pe_op="mac", ops={})
+    if pe_op == "mac":
+        op = replace(op, pe_op="mac", ops={"mult": 1, "add": 1})
+    pj = sad_pj(ARCH, op) if pe_op == "sad" else table.mac_pj
     for dataflow in CONTROLLER_DATAFLOWS:
         assert controller_cost.controller_runs(ARCH, op, dataflow)
-        assert not controller_cost.controller_runs(ARCH, mac, dataflow)
-        assert "no PE for pe_op 'mac'" in controller_cost.controller_refusal(ARCH, mac, dataflow)
         mapping, cycle = native_cycle_stats(ARCH, op, dataflow, "energy", table)[:2]
         counters = controller_counters(ARCH, controller_cost.shape_of(op), mapping, True,
                                        dataflow=dataflow)
         assert cycle.cycles == counters["cycles"]
-        assert cycle.energy_breakdown_pj["mac"] == pytest.approx(op.pe_macs * sad_pj(ARCH, op))
+        assert cycle.energy_breakdown_pj["mac"] == pytest.approx(op.pe_macs * pj)
         assert cycle.ops == op.ops
         analytical = controller_stats(ARCH, op, mapping, table, dataflow=dataflow)
         assert analytical.dram_read_bytes == cycle.dram_read_bytes
         assert analytical.dram_write_bytes == cycle.dram_write_bytes
         assert abs(analytical.cycles - cycle.cycles) <= 0.1 * cycle.cycles
         assert search(ARCH, op, dataflow, "energy", table)[0] == mapping
+
+
+def test_a_datapath_without_a_mac_mode_refuses_mac_layers(monkeypatch):
+    monkeypatch.setattr(datapath_module, "family_datapaths",
+                        lambda: (replace(ADDER, mac_mode=False),))
+    mac = replace(adder_op(1, 12, 8, 8, 10, 3, 3, 1, 1), pe_op="mac", ops={})
+    for dataflow in CONTROLLER_DATAFLOWS:
+        assert not controller_cost.controller_runs(ARCH, mac, dataflow)
+        assert ("no PE for pe_op 'mac' (the method's datapath has no MAC mode)"
+                in controller_cost.controller_refusal(ARCH, mac, dataflow))
 
 
 def random_case(rng):
@@ -130,23 +152,54 @@ def random_case(rng):
 
 
 @needs_icarus
-def test_random_adder_layers_free_running_on_icarus(tmp_path):
+def test_random_adder_and_mac_layers_free_running_on_icarus(tmp_path):
     """Six random adder layers (strides 1-2, padding, hanging windows, groups, N = 2, column
-    tiles, spilling loop orders) under ws, os and is on one build: bit-exact and equal to the
-    timing model. The ReLU asked for is dropped (the sums are never positive: it would zero
-    every output), so every job's expected outputs vary: at least half non-zero, not all
-    equal."""
+    tiles, spilling loop orders) under ws, os and is, then three MAC-mode layers (one per
+    dataflow) on the same build: bit-exact and equal to the timing model. The ReLU asked for
+    on an adder layer is dropped (the sums are never positive: it would zero every output), so
+    every adder job's expected outputs vary: at least half non-zero, not all equal; a MAC job's
+    differ from the adder sums of the same operands (the mode is not ignored)."""
     rng = np.random.default_rng(14)
     jobs = []
-    for index in range(6):
+    for index in range(9):
         shape, mapping = random_case(rng)
         dataflow = CONTROLLER_DATAFLOWS[index % 3]
         jobs.append(ControllerJob.random(ARCH, shape, mapping, rng, groups=1 + (index == 4),
                                          requant=index % 2 == 0, relu=index % 4 == 0,
-                                         dataflow=dataflow, datapath=ADDER))
+                                         dataflow=dataflow, datapath=ADDER,
+                                         pe_op="mac" if index >= 6 else "sad"))
     for job in jobs:
         want = job.expected()
-        assert job.requant is None or not job.requant.relu
-        assert np.count_nonzero(want) >= want.size / 2 and len(np.unique(want)) > 1
+        if job.pe_op == "sad":
+            assert job.requant is None or not job.requant.relu
+            assert np.count_nonzero(want) >= want.size / 2 and len(np.unique(want)) > 1
+        else:
+            assert not np.array_equal(job.sums(), replace(job, pe_op="sad").sums())
     for job, result in zip(jobs, run_free(jobs, tmp_path, "icarus")):
         check(result, job)
+
+
+@needs_icarus
+@pytest.mark.parametrize("dataflow", ["ws", pytest.param("os", marks=pytest.mark.long),
+                                      pytest.param("is", marks=pytest.mark.long)])
+def test_an_addernet_with_int8_layers_runs_on_one_design(dataflow):
+    """`simulate --model rtl --method addernet` on a network whose first conv (3 channels) and
+    FC stay int8 MAC layers (the MAC mode) between adder layers (a strided conv, a depthwise
+    and a 1x1): every layer's statistics equal `--model cycle`'s (the outputs are checked
+    bit-exact inside the run), the analytical model's cycles within 10%."""
+    import dlaforge
+    from controller_checks import CHAIN, STATS
+    runs = {model: dlaforge.simulate(ARCH, CHAIN, dataflow, model=model,
+                                     method="addernet").to_json()
+            for model in ("rtl", "cycle", "analytical")}
+    rtl, cycle = runs["rtl"], runs["cycle"]
+    assert rtl["totals"] == cycle["totals"]
+    kept = [row["name"] for row in rtl["layers"] if "mult" in row["ops"]]
+    assert kept == ["c1", "fc"]
+    for rtl_row, cycle_row, analytical_row in zip(rtl["layers"], cycle["layers"],
+                                                  runs["analytical"]["layers"]):
+        rtl_row["mapping"].pop("input"), rtl_row["mapping"].pop("simulator")
+        assert rtl_row["mapping"] == cycle_row["mapping"]
+        for key in STATS:
+            assert rtl_row[key] == cycle_row[key], (rtl_row["name"], key)
+        assert abs(analytical_row["cycles"] - rtl_row["cycles"]) <= 0.1 * rtl_row["cycles"]

@@ -36,11 +36,13 @@ def controller_sums(x, w, stride=1, padding=0, groups=1, out_size=None):
 # The mapped-program controller (hw/controller/) with adder PEs (hw/methods/addernet's
 # CONTROLLER_PE) runs the adder ops ("sad") under ws, os and is: its ws fold zeroes the ifmap
 # lanes past a tile's channels (zero_weight_idle False), os and is already feed zeros on both
-# operands there. The int8 MAC layers (first conv, FC) have no PE on that array (no MAC mode
-# yet) and are refused. Its sums are never positive (signed_sums False: random controller
-# jobs draw no ReLU, which would zero every output).
+# operands there. Its PEs have a MAC mode (mac_mode: a multiplier beside the subtractor, picked
+# by the command's `mode`), in which the int8 layers an AdderNet keeps (first conv, FC) run, so
+# one design runs the whole network. The adder sums are never positive (signed_sums False:
+# random controller jobs draw no ReLU on an adder layer, which would zero every output).
 CONTROLLER_DATAPATH = Datapath(pe_kind="adder", pe_op="sad", family="addernet",
-                               zero_weight_idle=False, sums=controller_sums, signed_sums=False)
+                               zero_weight_idle=False, sums=controller_sums, signed_sums=False,
+                               mac_mode=True)
 
 
 def adder_arch(arch: ArchSpec) -> ArchSpec:
