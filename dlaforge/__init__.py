@@ -98,7 +98,7 @@ def simulate(arch, network, dataflow=None, model="analytical", method="baseline"
     if model == "rtl":
         from .rtl_driver import run_rtl_networks
         records = run_rtl_networks(spec, net, dataflows, method, batch, __version__, objective,
-                                   quantizer)
+                                   quantizer, options)
     else:
         records = run_networks(spec, net, dataflows, model, method, objective, batch,
                                __version__, schedule, trace, progress, training, options,

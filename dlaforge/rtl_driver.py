@@ -78,21 +78,17 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
     from .sim.cycle.controller_timing import controller_counters
     from .sim.energy import energy_table
     from .sim.limits import check_cycle_tiles, check_rtl_cycles
-    from .sim.rtl_program import rtl_layer_reason
+    from .sim.rtl_program import UNITS_REASON, rtl_layer_reason
     from .workloads.methods import get_method
-    from .workloads.methods.datapath import controller_datapath, family_datapaths
+    from .workloads.methods.datapath import controller_datapath
     from .workloads.quantizers import DEFAULT_QUANTIZER
 
     quantizer = quantizer or DEFAULT_QUANTIZER
 
+    # a method runs when the controller runs every op it makes of the network: plain MAC ops
+    # (GhostNet's, pruning's, kernel segregation's) on the MAC array, a family's PE operations
+    # on its datapath; an op of a method's units is refused with its layer (controller_refusal)
     chosen = get_method(method, arch)
-    if method != "baseline" and not any(d.family == chosen.family
-                                        for d in family_datapaths()):
-        raise SpecError(f"--model rtl runs the baseline method and the methods whose PE the "
-                        f"controller is built with (a family's CONTROLLER_DATAPATH), not "
-                        f"{method!r}: its hardware runs in `dlaforge rtl verify --method "
-                        f"{method}`, and `--model cycle --schedule rtl` gives its timing "
-                        f"model's cycles")
     arch.check_dataflow(dataflow)
     if dataflow not in CONTROLLER_DATAFLOWS:
         raise SpecError(f"--model rtl runs the controller's dataflows "
@@ -111,8 +107,13 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
                 raise SpecError(f"--model rtl cannot run layer {layer.name!r}: "
                                 f"{rtl_layer_reason(op)}")
             if not controller_runs(arch, op, dataflow):
+                reason = controller_refusal(arch, op, dataflow)
+                if reason == UNITS_REASON or controller_datapath(arch, op.pe_op) is None:
+                    reason += (f" (method {method}'s units run in `dlaforge rtl verify "
+                               f"--method {method}`, and `--model cycle --schedule rtl` gives "
+                               f"their timing model's cycles)")
                 raise SpecError(f"--model rtl cannot run layer {layer.name!r} under "
-                                f"{dataflow}: {controller_refusal(arch, op, dataflow)}")
+                                f"{dataflow}: {reason}")
             ops.append((layer, op))
     # one design runs the network: every op's PE operation on the same datapath (a dual-PE
     # datapath's MAC mode runs a method's int8 layers)
@@ -138,25 +139,29 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
 
 
 def run_rtl_networks(arch: ArchSpec, network, dataflows, method: str, batch: int,
-                     version: str, objective: str = "energy",
-                     quantizer=None) -> list[RunRecord]:
+                     version: str, objective: str = "energy", quantizer=None,
+                     method_options: dict | None = None) -> list[RunRecord]:
     """`run_rtl_network` under each of `dataflows`, every dataflow planned before any run.
     The controller is generated for `quantizer` (None: the default, per_channel_symmetric)
-    and every layer requantizes by it."""
+    and every layer requantizes by it. A method that rewrites the network (nisp's pruning,
+    with `method_options`) runs the rewritten one, as the other models do."""
+    from .sim.run import method_network
+    network = method_network(network, method, arch, method_options)
     plans = [_plan(arch, network, dataflow, method, objective, quantizer)
              for dataflow in dataflows]
-    return [_run(arch, network, plan, method, batch, version, objective) for plan in plans]
+    return [_run(arch, network, plan, method, batch, version, objective, method_options)
+            for plan in plans]
 
 
 def run_rtl_network(arch: ArchSpec, network, dataflow: str, method: str, batch: int,
                     version: str, objective: str = "energy") -> RunRecord:
-    plan = _plan(arch, network, dataflow, method, objective)
-    return _run(arch, network, plan, method, batch, version, objective)
+    return run_rtl_networks(arch, network, (dataflow,), method, batch, version, objective)[0]
 
 
 def _run(arch: ArchSpec, network, plan: _Plan, method: str, batch: int, version: str,
-         objective: str) -> RunRecord:
+         objective: str, method_options: dict | None = None) -> RunRecord:
     from .sim.energy import energy_table, time_energy
+    from .workloads.method_options import resolved
     from .workloads.training_memory import peak_memory
 
     sim = choose_simulator(plan.cycles)
@@ -184,6 +189,7 @@ def _run(arch: ArchSpec, network, plan: _Plan, method: str, batch: int, version:
     return RunRecord(version=version, arch=arch.name, network=network.name,
                      dataflow=plan.dataflow, model="rtl", method=method, batch=batch,
                      objective=objective, layers=tuple(records), area_um2=table.area_um2,
+                     method_options=resolved(method, method_options or {}),
                      quantizer=plan.quantizer.name)
 
 

@@ -57,7 +57,7 @@ from dlaforge.program import (REQUANT_PIECES, BufferGeometry, Shape, beat_elemen
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
-from dlaforge.workloads.methods.datapath import controller_datapath
+from dlaforge.workloads.methods.datapath import controller_datapath, family_datapaths
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
 from .array_cost import distinct_values
@@ -76,9 +76,11 @@ def _cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     (workloads/methods/datapath.controller_datapath), or why there is none."""
     datapath = controller_datapath(arch, op.pe_op)
     if datapath is None:
-        return (f"the controller built for pe_kind {arch.pe_array.pe_kind!r} has no PE for "
-                f"pe_op {op.pe_op!r}" + (" (the method's datapath has no MAC mode)"
-                                         if op.pe_op == "mac" else ""))
+        kind = arch.pe_array.pe_kind
+        if not any(d.pe_kind == kind for d in family_datapaths()):
+            return f"the controller has no datapath with {kind} PEs (pe_kind {kind!r})"
+        return (f"the controller built for pe_kind {kind!r} has no PE for pe_op {op.pe_op!r}"
+                + (" (the method's datapath has no MAC mode)" if op.pe_op == "mac" else ""))
     return rtl_cannot_run(arch, op, dataflow, datapath)
 
 

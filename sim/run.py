@@ -151,6 +151,16 @@ def pricing_context(arch: ArchSpec, dataflow: str, method: str, objective: str, 
                  method if schedule == "rtl" else "", tracing))
 
 
+def method_network(network, method: str, arch: ArchSpec, method_options: dict | None = None):
+    """`network` as `method` runs it: rewritten by its `Method.network_transform` (nisp's
+    pruning) with `method_options` over its defaults, else unchanged; every model (the RTL's
+    included, dlaforge/rtl_driver.py) runs this network."""
+    chosen = get_method(method, arch)
+    if chosen.network_transform is None:
+        return network
+    return chosen.network_transform(network, resolved(method, method_options or {}))
+
+
 def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 objective: str, batch: int, version: str, model: str = "analytical",
                 tracer: TraceWriter | None = None, schedule: str = "mapped",
@@ -174,8 +184,7 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
     arch.check_dataflow(dataflow)
     chosen = get_method(method, arch)
     options = resolved(method, method_options or {})
-    if chosen.network_transform is not None:
-        network = chosen.network_transform(network, options)
+    network = method_network(network, method, arch, options)
     if training is not None:        # the method's training hooks (workloads/training_methods)
         training = training.for_method(method)
     table = energy_table(arch)

@@ -57,6 +57,39 @@ def test_rtl_equals_the_cycle_model_under_ws(tmp_path, arch, batch, small):
     assert bool(split) == small
 
 
+@needs_icarus
+@pytest.mark.parametrize("method", ["ghost", "nisp", "mgic"])
+def test_methods_of_plain_mac_ops_run_on_the_rtl(method):
+    """GhostNet (a primary conv and a cheap depthwise op per layer), NISP (the network its
+    network_transform prunes, half the channels kept) and MGIC make int8 MAC ops only, which
+    the baseline controller runs: `--model rtl --method M` equals `--model cycle` on every
+    layer (outputs checked bit-exact inside the run)."""
+    runs = {model: dlaforge.simulate("edge_tiny", CHAIN, "ws", model=model,
+                                     method=method).to_json() for model in ("rtl", "cycle")}
+    rtl, cycle = runs["rtl"], runs["cycle"]
+    assert rtl["totals"] == cycle["totals"]
+    assert rtl.get("method_options") == cycle.get("method_options")
+    for rtl_row, cycle_row in zip(rtl["layers"], cycle["layers"]):
+        rtl_row["mapping"].pop("input"), rtl_row["mapping"].pop("simulator")
+        assert rtl_row["mapping"] == cycle_row["mapping"]
+        for key in STATS + ("shape",):
+            assert rtl_row[key] == cycle_row[key], (rtl_row["name"], key)
+    if method == "nisp":           # the pruned network ran: fc reads half of pw's 6 x 4 x 4
+        assert rtl["layers"][-1]["shape"]["C"] == 48 and rtl["method_options"]
+    if method == "ghost":          # two ops per conv after the first
+        assert "ops" in rtl["layers"][1]["mapping"]
+
+
+def test_a_method_whose_ops_need_its_units_is_refused_naming_them(monkeypatch):
+    monkeypatch.setattr(network_module, "run_network", lambda *a, **k: 1 / 0)
+    with pytest.raises(SpecError) as refused:
+        dlaforge.simulate("edge_tiny_winograd", CHAIN, "ws", model="rtl", method="winograd_f4")
+    assert str(refused.value).startswith("--model rtl cannot run layer 'c1' under ws: a "
+                                         "method's units or operations (method winograd_f4's "
+                                         "units run in `dlaforge rtl verify --method "
+                                         "winograd_f4`")
+
+
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 def test_a_layer_the_controller_cannot_run_is_refused_before_anything_runs(monkeypatch,
                                                                            dataflow):
