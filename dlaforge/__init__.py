@@ -145,19 +145,23 @@ class Generated(NamedTuple):
 
 def _method_hardware(arch, method):
     """(spec, the hardware of `method`, checked against the spec): the baseline's is the
-    generated accelerator, the mapped-program controller (rtl_driver.ControllerHardware); the
-    other methods' are their own units (hw/methods/<family>/, still built on the first
-    accelerator, hw/accelerator.py, where they need it)."""
+    generated accelerator, the mapped-program controller (rtl_driver.ControllerHardware), and
+    so is a method's whose family has a controller datapath for the arch's PE kind (AdderNet
+    on an adder arch: workloads/methods/datapath.family_datapath); the other methods' are
+    their own units (hw/methods/<family>/, still built on the first accelerator,
+    hw/accelerator.py, where they need it)."""
     from .arch import ArchSpec, load_arch
     from .hw.methods import method_hardware
-    from .workloads.methods import check_vocabulary
+    from .workloads.methods import METHODS, check_vocabulary
+    from .workloads.methods.datapath import family_datapath
 
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
     check_vocabulary(spec)
     hardware = method_hardware(method)
-    if hardware.module == "baseline":
+    datapath = family_datapath(spec, METHODS[method].family)
+    if hardware.module == "baseline" or datapath is not None:
         from .rtl_driver import ControllerHardware
-        hardware = ControllerHardware()
+        hardware = ControllerHardware(datapath)
     hardware.check(spec)
     return spec, hardware
 
@@ -197,7 +201,9 @@ def rtl_verify(arch, method="baseline", sim=None, progress=None) -> tuple[int, i
     spec, hardware = _method_hardware(arch, method)
     if sim is None:
         from .hw.run_cocotb import simulator_available
-        fast = (method == "baseline" and simulator_available("verilator") is None)
+        from .rtl_driver import ControllerHardware
+        fast = (isinstance(hardware, ControllerHardware)
+                and simulator_available("verilator") is None)
         sim = "verilator" if fast else "icarus"
     return hardware.verify(spec, sim, progress or (lambda line: None))
 

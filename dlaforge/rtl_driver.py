@@ -78,9 +78,9 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
     from .sim.cycle.controller_timing import controller_counters
     from .sim.energy import energy_table
     from .sim.limits import check_cycle_tiles, check_rtl_cycles
-    from .sim.rtl_program import UNITS_REASON, rtl_layer_reason
+    from .sim.rtl_program import rtl_layer_reason
     from .workloads.methods import get_method
-    from .workloads.methods.datapath import controller_datapath
+    from .workloads.methods.datapath import controller_datapath, family_datapath
     from .workloads.quantizers import DEFAULT_QUANTIZER
 
     quantizer = quantizer or DEFAULT_QUANTIZER
@@ -108,22 +108,21 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
                                 f"{rtl_layer_reason(op)}")
             if not controller_runs(arch, op, dataflow):
                 reason = controller_refusal(arch, op, dataflow)
-                if reason == UNITS_REASON or controller_datapath(arch, op.pe_op) is None:
-                    reason += (f" (method {method}'s units run in `dlaforge rtl verify "
-                               f"--method {method}`, and `--model cycle --schedule rtl` gives "
-                               f"their timing model's cycles)")
+                if op.pe_op != "mac" or op.dram_scale:     # the method's own operation
+                    reason = (f"it needs method {method}'s own units, which `dlaforge rtl "
+                              f"verify --method {method}` checks ({reason})")
                 raise SpecError(f"--model rtl cannot run layer {layer.name!r} under "
                                 f"{dataflow}: {reason}")
             ops.append((layer, op))
-    # one design runs the network: every op's PE operation on the same datapath (a dual-PE
-    # datapath's MAC mode runs a method's int8 layers)
-    datapaths = {}
-    for _, op in ops:
-        datapaths.setdefault(controller_datapath(arch, op.pe_op), set()).add(op.pe_op)
-    if len(datapaths) > 1:
+    # one design runs the network: the method family's datapath, else the one every op's PE
+    # operation finds (a dual-PE datapath's MAC mode runs a method's int8 layers)
+    datapath = family_datapath(arch, chosen.family)
+    datapaths = ({datapath} if datapath is not None else
+                 {controller_datapath(arch, op.pe_op) for _, op in ops})
+    pe_ops = sorted({op.pe_op for _, op in ops})
+    if len(datapaths) > 1 or not all(p in next(iter(datapaths)).pe_ops for p in pe_ops):
         raise SpecError(f"--model rtl runs one datapath per network; method {method!r} mixes "
-                        f"the PE operations {', '.join(sorted(set().union(*datapaths.values())))}"
-                        f" on arch {arch.name!r}")
+                        f"the PE operations {', '.join(pe_ops)} on arch {arch.name!r}")
     datapath = next(iter(datapaths), None)
     table, planned, total = energy_table(arch), [], 0
     for layer, op in ops:
@@ -220,37 +219,40 @@ def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, tabl
 
 
 class ControllerHardware:
-    """The baseline method's hardware for `rtl generate|verify`: the mapped-program controller
-    (hw/controller/), with the method-hardware interface of hw/methods/__init__.py that
-    dlaforge.rtl_generate and rtl_verify call (check, generate, verify, cell_stats). It lives
-    here, an entry point, because verify checks every command against the exact timing model
-    and takes the mapper's mappings (sim), which hw does not import."""
+    """The generated accelerator for `rtl generate|verify`: the mapped-program controller
+    (hw/controller/) with the MAC array (the baseline method's) or a method family's datapath
+    (`datapath`, workloads/methods/datapath.py: AdderNet's adder PEs with a MAC mode), with
+    the method-hardware interface of hw/methods/__init__.py that dlaforge.rtl_generate and
+    rtl_verify call (check, generate, verify, cell_stats). It lives here, an entry point,
+    because verify checks every command against the exact timing model and takes the mapper's
+    mappings (sim), which hw does not import."""
 
-    @staticmethod
-    def check(arch: ArchSpec) -> None:
+    def __init__(self, datapath=None):
+        self.datapath = datapath
+
+    def check(self, arch: ArchSpec) -> None:
         from .hw.controller.run import buildable
-        buildable(arch)
+        buildable(arch, datapath=self.datapath)
 
-    @staticmethod
-    def generate(arch: ArchSpec, out_dir) -> tuple:
+    def generate(self, arch: ArchSpec, out_dir) -> tuple:
         from .hw.controller.run import generate
         from .hw.verilog import TOP
-        return generate(arch, out_dir, top=TOP)
+        return generate(arch, out_dir, top=TOP, datapath=self.datapath)
 
-    @staticmethod
-    def cell_stats(arch: ArchSpec) -> dict:
-        """Cells of one MAC PE (built for the controller's dataflows) and of the whole
+    def cell_stats(self, arch: ArchSpec) -> dict:
+        """Cells of one PE (built for the controller's dataflows) and of the whole
         accelerator (hw/area.controller_cells, cached)."""
         from .hw.area import controller_cells
+        from .hw.controller.accelerator import datapath_pe
         from .hw.controller.run import buildable
-        from .hw.pe import MacPE
         from .hw.verilog import cell_stats
-        geo = buildable(arch)
-        pe = cell_stats(MacPE(geo.ifmap_bits, geo.weight_bits, geo.psum_bits, geo.dataflows))
-        return {"pe": pe, "accelerator": controller_cells(arch)}
+        geo = buildable(arch, datapath=self.datapath)
+        pe = datapath_pe(geo.datapath)
+        return {"pe": cell_stats(pe(geo.ifmap_bits, geo.weight_bits, geo.psum_bits,
+                                    geo.dataflows)),
+                "accelerator": controller_cells(arch, datapath=self.datapath)}
 
-    @staticmethod
-    def verify(arch: ArchSpec, sim: str = "icarus", progress=lambda line: None):
+    def verify(self, arch: ArchSpec, sim: str = "icarus", progress=lambda line: None):
         """(passed, failed): hw/verify.verify_controller with the exact timing model
         (sim/cycle/controller_timing) and the mapper (analytical.search, energy)."""
         from .hw.verify import verify_controller
@@ -260,16 +262,17 @@ class ControllerHardware:
         from .workloads.hwop import HwOp
 
         table, pe = energy_table(arch), arch.pe_array
+        pe_op = self.datapath.pe_op if self.datapath is not None else "mac"
 
         def mapper(shape, groups: int, dataflow: str):
             op = HwOp(name="verify", N=shape.N, K=shape.K * groups, C=shape.C * groups,
                       P=shape.P, Q=shape.Q, R=shape.R, S=shape.S, H=shape.H, W=shape.W,
                       stride=shape.stride, padding=shape.padding, groups=groups,
                       ifmap_bits=pe.ifmap_bits, weight_bits=pe.weight_bits,
-                      psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits)
+                      psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits, pe_op=pe_op)
             return search(arch, op, dataflow, "energy", table)[0]
 
         def timing(arch_, shape, mapping, requant, dataflow):
             return controller_counters(arch_, shape, mapping, requant, dataflow=dataflow)
 
-        return verify_controller(arch, sim, timing, mapper, progress)
+        return verify_controller(arch, sim, timing, mapper, progress, self.datapath)

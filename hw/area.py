@@ -57,21 +57,26 @@ def _cached(name: str, params, sources, count, progress, what: str):
     return known[key]
 
 
-def controller_cells(arch: ArchSpec, progress=lambda line: None) -> dict:
-    """{"total", "by_type"} cells of `arch`'s mapped-program controller (hw/verilog.cell_stats;
-    SpecError if the controller cannot be built for it)."""
+def controller_cells(arch: ArchSpec, progress=lambda line: None, datapath=None) -> dict:
+    """{"total", "by_type"} cells of `arch`'s mapped-program controller with `datapath`'s PEs
+    (None: the MAC array; hw/verilog.cell_stats; SpecError if the controller cannot be built
+    for it)."""
     from .controller.run import TOP, buildable
-    geo = buildable(arch)
+    geo = buildable(arch, datapath=datapath)
     here = Path(__file__).parent
     params = ["controller", geo.rows, geo.cols, geo.ifmap_bits, geo.weight_bits, geo.psum_bits,
               geo.ofmap_bits, list(geo.dataflows), geo.requant, repr(geo.buffers),
               repr(geo.beats), repr(geo.params)]
     sources = sorted(here.glob("*.py")) + sorted((here / "controller").glob("*.py"))
+    if not geo.datapath.is_baseline:      # its PE's sources and what it runs
+        d = geo.datapath
+        params += [d.family, list(d.pe_ops), d.zero_weight_idle]
+        sources += sorted((here / "methods" / d.family).glob("*.py"))
 
     def count() -> dict:
         from .controller.accelerator import ControllerAccelerator
         from .verilog import cell_stats
-        return cell_stats(ControllerAccelerator(arch), TOP)
+        return cell_stats(ControllerAccelerator(arch, datapath=datapath), TOP)
     p = arch.pe_array
     return _cached("controller_cells.json", params, sources, count, progress,
                    f"{arch.name}'s {p.rows}x{p.cols} controller")

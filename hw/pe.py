@@ -100,4 +100,8 @@ class MacPE(wiring.Component):
 def with_mac_mode(pe: type) -> type:
     """`pe` (a MacPE subclass with its own `accumulate`) with a MAC mode: its `mac` input picks
     c + a·w (1) or pe's operation (0) for every sum the PE forms."""
-    return type(f"{pe.__name__}MacMode", (pe,), {"MAC_MODE": True, "__doc__": with_mac_mode.__doc__})
+    if pe.elaborate is not MacPE.elaborate or pe.accumulate is MacPE.accumulate:
+        raise TypeError(f"with_mac_mode takes a PE that keeps MacPE's datapath with its own "
+                        f"`accumulate`, not {pe.__name__}")
+    return type(f"{pe.__name__}MacMode", (pe,),
+                {"MAC_MODE": True, "__doc__": with_mac_mode.__doc__})

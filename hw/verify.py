@@ -12,7 +12,9 @@ sums, column tiles) under random mappings that fit, every loop order among them.
 outputs and the testbench's cycles, every command's counters must equal the exact timing model's
 (given by the caller: hw does not import sim). The free-running harness runs them
 (hw/controller/free_run.py, Icarus or Verilator, one simulator process), or Amaranth's simulator
-one job at a time.
+one job at a time. A method's datapath (workloads/methods/datapath.py: AdderNet's adder PEs
+with a MAC mode) runs the same cases once per PE operation it has (the command's `mode`),
+against that operation's reference.
 
 `verify` checks the first accelerator (hw/accelerator.py), which the method units still build
 on (hw/methods/): the shapes of hw/shapes.py plus extreme operands, outputs and cycles.
@@ -144,13 +146,15 @@ def _shape_of(gemm) -> Shape:
                  Q=gemm.Q, stride=gemm.stride, padding=gemm.padding)
 
 
-def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int = 0):
-    """(named ControllerJobs, skipped names and why) of `dataflow` on `arch` (module doc);
-    `mapper(shape, groups, dataflow)` gives the mapper's Mapping of a layer."""
+def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int = 0,
+                     datapath=None, pe_op: str | None = None):
+    """(named ControllerJobs, skipped names and why) of `dataflow` on `arch` (module doc), on
+    the controller with `datapath`'s PEs (None: the MAC array) running `pe_op` (None: the
+    datapath's own); `mapper(shape, groups, dataflow)` gives the mapper's Mapping of a layer."""
     from .controller.stimulus import ControllerJob
     from .controller.layouts import ControllerParams
 
-    geo = ControllerParams.of(arch)
+    geo = ControllerParams.of(arch, datapath=datapath)
     rng, draw = np.random.default_rng(seed), random.Random(f"{arch.name} {dataflow} {seed}")
     requant = geo.requant
     low = -(1 << (arch.pe_array.ifmap_bits - 1))
@@ -178,27 +182,34 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
         options["requant"] = options["requant"] and requant
         options["relu"] = options.get("relu", False) and options["requant"]
         jobs.append((name, ControllerJob.random(arch, shape, mapping, rng, groups=groups,
-                                                dataflow=dataflow, **options)))
+                                                dataflow=dataflow, datapath=datapath,
+                                                pe_op=pe_op, **options)))
     return jobs, skipped
 
 
 def verify_controller(arch: ArchSpec, sim: str, timing: Callable, mapper: Callable,
-                      progress=lambda line: None) -> tuple[int, int]:
+                      progress=lambda line: None, datapath=None) -> tuple[int, int]:
     """(passed, failed) over `controller_cases` of every dataflow the controller builds for
-    `arch`: a case passes when its outputs equal the reference and every command's counters
-    equal `timing(arch, shape, mapping, requant, dataflow)` (the exact timing model), its
-    cycle count as the testbench counted it included. A case the controller cannot run on
-    `arch` is skipped with a progress line."""
+    `arch` (with `datapath`'s PEs, None: the MAC array; each of its PE operations in turn): a
+    case passes when its outputs equal the reference and every command's counters equal
+    `timing(arch, shape, mapping, requant, dataflow)` (the exact timing model), its cycle
+    count as the testbench counted it included. A case the controller cannot run on `arch`
+    is skipped with a progress line."""
     from .controller.free_run import run_free
     from .controller.layouts import ControllerParams
     from .controller.run import run_amaranth
 
     if sim not in SIMS:
         raise SpecError(f"unknown simulator {sim!r}; choose from {', '.join(SIMS)}")
-    geo = ControllerParams.of(arch)
+    geo = ControllerParams.of(arch, datapath=datapath)
+    pe_ops = geo.datapath.pe_ops
     passed = failed = 0
-    for dataflow in geo.dataflows:
-        cases, skipped = controller_cases(arch, dataflow, mapper)
+    for dataflow, pe_op in ((d, op) for d in geo.dataflows for op in pe_ops):
+        cases, skipped = controller_cases(arch, dataflow, mapper, datapath=datapath,
+                                          pe_op=pe_op)
+        if len(pe_ops) > 1:         # name the PE operation too
+            cases = [(f"{pe_op} {name}", job) for name, job in cases]
+            skipped = [(f"{pe_op} {name}", why) for name, why in skipped]
         for name, why in skipped:
             progress(f"{dataflow} {name}: skipped ({why})")
         jobs = [job for _, job in cases]

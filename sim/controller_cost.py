@@ -57,7 +57,8 @@ from dlaforge.program import (REQUANT_PIECES, BufferGeometry, Shape, beat_elemen
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
-from dlaforge.workloads.methods.datapath import controller_datapath, family_datapaths
+from dlaforge.workloads.methods.datapath import (BASELINE, controller_datapath,
+                                                 family_datapaths)
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
 from .array_cost import distinct_values
@@ -77,7 +78,7 @@ def _cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     datapath = controller_datapath(arch, op.pe_op)
     if datapath is None:
         kind = arch.pe_array.pe_kind
-        if not any(d.pe_kind == kind for d in family_datapaths()):
+        if not any(d.pe_kind == kind for d in (BASELINE, *family_datapaths())):
             return f"the controller has no datapath with {kind} PEs (pe_kind {kind!r})"
         return (f"the controller built for pe_kind {kind!r} has no PE for pe_op {op.pe_op!r}"
                 + (" (the method's datapath has no MAC mode)" if op.pe_op == "mac" else ""))

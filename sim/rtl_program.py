@@ -51,9 +51,6 @@ def rtl_layer_reason(op: HwOp) -> str | None:
     return None
 
 
-UNITS_REASON = "a method's units or operations"     # rtl_cannot_run's, for an op of a method's units
-
-
 def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> str | None:
     """Why the generated RTL cannot run `op` under `dataflow` (None if it can). `datapath`
     (workloads/methods/datapath.py, the controller's): its PEs run ops of its `pe_ops` (the
@@ -69,7 +66,7 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
     if arch.dram.compression != "none":
         return f"DRAM compression (dram.compression {arch.dram.compression})"
     if op.pe_op not in (datapath.pe_ops if datapath is not None else ("mac",)) or op.dram_scale:
-        return UNITS_REASON
+        return "a method's units or operations"
     if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, pe.weight_bits):
         return "operand widths other than the array's"
     if datapath is not None and pe.pe_kind != "mac":

@@ -12,6 +12,7 @@ from dlaforge.stats import LayerRecord, RunRecord
 from dlaforge.workloads.compression import coded
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.method_options import resolved
+from dlaforge.workloads.methods.datapath import family_datapath
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer
@@ -36,11 +37,15 @@ SCHEDULES = ("mapped", "rtl")
 
 def _rtl_pricing(arch: ArchSpec, method: str, model: str, dataflow: str, layer, op):
     """(price, mapping) of one op under `--schedule rtl`: the baseline's generated hardware is
-    the controller, which runs the mapper's program (None: priced as under --schedule mapped);
-    a method's, its units when they run the op (through their timing model, cycle model only),
-    else the first accelerator beside them (a method's int8 edge layers, Winograd's
-    direct-convolution fallback); SpecError for an op the hardware cannot run."""
-    if method == "baseline" and not isinstance(op, VectorOp):
+    the controller, which runs the mapper's program (None: priced as under --schedule mapped),
+    and so is a method's whose family has a controller datapath on the arch (AdderNet on an
+    adder arch: `rtl generate|verify` build that controller); another method's, its units when
+    they run the op (through their timing model, cycle model only), else the first
+    accelerator beside them (a method's int8 edge layers, Winograd's direct-convolution
+    fallback); SpecError for an op the hardware cannot run."""
+    on_controller = (method == "baseline"
+                     or family_datapath(arch, get_method(method, arch).family) is not None)
+    if on_controller and not isinstance(op, VectorOp):
         if not controller_runs(arch, op, dataflow):
             raise SpecError(f"--schedule rtl: the generated hardware cannot run layer "
                             f"{layer.name!r} under {dataflow}: "

@@ -104,16 +104,17 @@ DRAM_LAYOUTS = {
 }
 
 
-def buildable(arch: ArchSpec, params: GeneratorParams = GeneratorParams()) -> ControllerParams:
-    """The controller's geometry for `arch`, or SpecError if it cannot be built (call it
-    before constructing a ControllerAccelerator: Amaranth warns about an elaboratable whose
-    constructor failed)."""
+def buildable(arch: ArchSpec, params: GeneratorParams = GeneratorParams(),
+              datapath=None) -> ControllerParams:
+    """The controller's geometry for `arch` (with `datapath`'s PEs; None: the MAC array), or
+    SpecError if it cannot be built (call it before constructing a ControllerAccelerator:
+    Amaranth warns about an elaboratable whose constructor failed)."""
     pe = arch.pe_array
     if not any(d in CONTROLLER_DATAFLOWS for d in pe.dataflows):
         raise SpecError(f"arch {arch.name!r} has no dataflow the RTL builds (the controller "
                         f"runs {', '.join(CONTROLLER_DATAFLOWS)}; it has "
                         f"{', '.join(pe.dataflows)})")
-    return ControllerParams.of(arch, params)
+    return ControllerParams.of(arch, params, datapath)
 
 
 def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = TOP) -> dict:
@@ -128,6 +129,9 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
     info["parameters"]["read_lane_bits"] = geo.read_bits
     info["parameters"]["quantizer"] = geo.quantizer.name
     info["parameters"]["dram_bandwidth_bytes_per_cycle"] = arch.dram.bandwidth_bytes_per_cycle
+    if not geo.datapath.is_baseline:    # a method's PEs (workloads/methods/datapath.py)
+        info["parameters"]["datapath"] = {"family": geo.datapath.family,
+                                          "pe_ops": list(geo.datapath.pe_ops)}
     fields = geo.command_layout()
     info["command"] = {
         "port": "cmd__payload (a stream, taken while busy is low; one command per group)",
@@ -144,11 +148,12 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
     return info
 
 
-def generate(arch: ArchSpec, out_dir: Path, top: str = TOP) -> tuple[Path, Path]:
-    """Write `<top>.v` and `<top>.json` (controller_manifest) into `out_dir`, created if its
-    parent exists, once the design is built; the files appear only complete."""
-    buildable(arch)
-    dut = ControllerAccelerator(arch)
+def generate(arch: ArchSpec, out_dir: Path, top: str = TOP, datapath=None) -> tuple[Path, Path]:
+    """Write `<top>.v` and `<top>.json` (controller_manifest) of the controller with
+    `datapath`'s PEs (None: the MAC array) into `out_dir`, created if its parent exists, once
+    the design is built; the files appear only complete."""
+    buildable(arch, datapath=datapath)
+    dut = ControllerAccelerator(arch, datapath=datapath)
     text = verilog.convert(dut, name=top)
     info = controller_manifest(dut, arch, top)
     return publish_files(out_dir, {f"{top}.v": text, f"{top}.json": json.dumps(info, indent=1)})
@@ -159,11 +164,11 @@ def run_cocotb(jobs: list[ControllerJob], build_dir: Path, sim: str = "icarus",
     """Run `jobs` (all on one arch) in one simulator process."""
     build_dir.mkdir(parents=True, exist_ok=True)
     if runner is None:
-        verilog_path, _ = generate(jobs[0].arch, build_dir)
+        verilog_path, _ = generate(jobs[0].arch, build_dir, datapath=jobs[0].datapath)
         runner = compile_verilog(verilog_path, TOP, build_dir, sim)
     job_file, result_file = build_dir / "jobs.json", build_dir / "results.json"
     result_file.unlink(missing_ok=True)
-    geo = ControllerParams.of(jobs[0].arch)
+    geo = jobs[0].geo
     specs = [{"commands": job.commands(), "memory": job.dram_image().tolist(),
               "bandwidth": job.arch.dram.bandwidth_bytes_per_cycle,
               "latency": job.arch.dram.latency_cycles, "lane_bits": geo.read_bits,

@@ -214,10 +214,10 @@ class ControllerJob:
         return 0 if self.requant is None else self.requant.in_zero
 
     def sums(self, pad: int | None = None) -> np.ndarray:
-        """The accumulators' sums, N x P x Q x Kt, wrapped to psum_bits (those of the datapath's
-        operation the job runs, Datapath.sums_of: conv2d_int for a MAC), every tap outside the image (padding, or a window
-        hanging past the bottom or right edge) holding `pad` (default: the input zero point,
-        as the controller pads: real-zero padding)."""
+        """The accumulators' sums, N x P x Q x Kt, wrapped to psum_bits (those of the
+        datapath's operation the job runs, Datapath.sums_of: conv2d_int for a MAC), every tap
+        outside the image (padding, or a window hanging past the bottom or right edge) holding
+        `pad` (default: the input zero point, as the controller pads: real-zero padding)."""
         s = self.shape
         pad = self.in_zero if pad is None else int(pad)
         x, padding = self.ifmap, s.padding
@@ -225,8 +225,8 @@ class ControllerJob:
             x = pad_input(x, padding, (s.P - 1) * s.stride + s.R, (s.Q - 1) * s.stride + s.S,
                           pad)
             padding = 0
-        out = self.geo.datapath.sums_of(self.pe_op)(x, self.weight, s.stride, padding, self.groups,
-                                     out_size=(s.P, s.Q))
+        sums_of = self.geo.datapath.sums_of(self.pe_op)
+        out = sums_of(x, self.weight, s.stride, padding, self.groups, out_size=(s.P, s.Q))
         return wrap(out, self.arch.pe_array.psum_bits).transpose(0, 2, 3, 1)
 
     def expected(self) -> np.ndarray:

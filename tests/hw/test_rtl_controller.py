@@ -84,10 +84,14 @@ def test_a_method_whose_ops_need_its_units_is_refused_naming_them(monkeypatch):
     monkeypatch.setattr(network_module, "run_network", lambda *a, **k: 1 / 0)
     with pytest.raises(SpecError) as refused:
         dlaforge.simulate("edge_tiny_winograd", CHAIN, "ws", model="rtl", method="winograd_f4")
-    assert str(refused.value).startswith("--model rtl cannot run layer 'c1' under ws: a "
-                                         "method's units or operations (method winograd_f4's "
-                                         "units run in `dlaforge rtl verify --method "
-                                         "winograd_f4`")
+    assert str(refused.value) == ("--model rtl cannot run layer 'c1' under ws: it needs "
+                                  "method winograd_f4's own units, which `dlaforge rtl verify "
+                                  "--method winograd_f4` checks (a method's units or "
+                                  "operations)")
+    with pytest.raises(SpecError) as refused:       # the baseline on an XNOR array: no hint
+        dlaforge.simulate("edge_tiny_xnor", CHAIN, "os", model="rtl")
+    assert str(refused.value) == ("--model rtl cannot run layer 'c1' under os: the controller "
+                                  "has no datapath with xnor PEs (pe_kind 'xnor')")
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])

@@ -99,11 +99,22 @@ def family_datapaths() -> tuple:
 def controller_datapath(arch, pe_op: str = "mac") -> Datapath | None:
     """The datapath on which the controller built for `arch` runs ops of `pe_op`: BASELINE for
     MAC ops on a MAC array, a family's CONTROLLER_DATAPATH for its PE operation on its PE kind
-    (and for MAC ops when it has a MAC mode), None when none does."""
+    (and for MAC ops when it has a MAC mode), None when none does. The lookup is by the
+    arch's PE kind, not by the method: an int8 layer on an adder arch runs in the MAC mode of
+    the adder kind's datapath (AdderNet's) under any method, BWN's first conv and FC too."""
     kind = arch.pe_array.pe_kind
     if kind == BASELINE.pe_kind and pe_op == BASELINE.pe_op:
         return BASELINE
     for datapath in family_datapaths():
         if datapath.pe_kind == kind and pe_op in datapath.pe_ops:
+            return datapath
+    return None
+
+
+def family_datapath(arch, family: str) -> Datapath | None:
+    """The controller datapath of method family `family` on `arch` (its CONTROLLER_DATAPATH
+    when built for the arch's PE kind), None when it has none there."""
+    for datapath in family_datapaths():
+        if datapath.family == family and datapath.pe_kind == arch.pe_array.pe_kind:
             return datapath
     return None

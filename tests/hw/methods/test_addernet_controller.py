@@ -203,3 +203,52 @@ def test_an_addernet_with_int8_layers_runs_on_one_design(dataflow):
         for key in STATS:
             assert rtl_row[key] == cycle_row[key], (rtl_row["name"], key)
         assert abs(analytical_row["cycles"] - rtl_row["cycles"]) <= 0.1 * rtl_row["cycles"]
+
+
+def test_rtl_generate_builds_the_controller_with_the_adder_datapath(tmp_path):
+    """`rtl generate --method addernet` writes the design `--model rtl --method addernet`
+    runs: the controller (dlaforge_accel) whose manifest names the adder datapath and the
+    command's `mode` field with its PE operations."""
+    import json
+    import dlaforge
+    generated = dlaforge.rtl_generate(ARCH, tmp_path, method="addernet")
+    names = sorted(path.name for path in generated.files)
+    assert names == ["dlaforge_accel.json", "dlaforge_accel.v"]
+    info = json.loads((tmp_path / "dlaforge_accel.json").read_text())
+    assert info["parameters"]["datapath"] == {"family": "addernet", "pe_ops": ["sad", "mac"]}
+    assert info["command"]["pe_modes"] == ["sad", "mac"] and "mode" in info["command"]["fields"]
+    baseline = dlaforge.rtl_generate("edge_tiny", tmp_path / "base")
+    info = json.loads((tmp_path / "base" / "dlaforge_accel.json").read_text())
+    assert "datapath" not in info["parameters"] and "mode" not in info["command"]["fields"]
+    assert len(baseline.files) == 2
+
+
+@pytest.mark.long
+def test_rtl_verify_runs_both_pe_operations():
+    """`rtl verify --method addernet`: the controller's corner-case and random layers under
+    ws, os and is, each once as adder layers and once in the MAC mode, every one bit-exact and
+    equal to the exact timing model."""
+    import dlaforge
+    lines = []
+    passed, failed = dlaforge.rtl_verify(ARCH, method="addernet", progress=lines.append)
+    assert failed == 0 and passed == 222
+    assert sum(" sad " in line for line in lines) == sum(" mac " in line for line in lines)
+
+
+def test_an_int8_layer_on_any_adder_arch_runs_in_the_mac_mode():
+    """The datapath is found by the arch's PE kind: BWN's int8 first conv on edge_tiny_bwn
+    (pe_kind adder) runs in the MAC mode of the adder kind's datapath, AdderNet's, and the
+    cycle model times it as the controller does; BWN's sign-add layers have no datapath."""
+    from dlaforge.sim.cycle.model import native_cycle_stats
+    from dlaforge.workloads.layer import conv
+    from dlaforge.workloads.methods import get_method
+    arch = load_arch("edge_tiny_bwn")
+    [first] = get_method("bwn", arch).transform(conv("c1", 3, 8, 8), arch)
+    [binary] = get_method("bwn", arch).transform(conv("c2", 8, 8, 8), arch)
+    assert controller_datapath(arch, first.pe_op) is ADDER
+    assert controller_cost.controller_runs(arch, first, "os")
+    assert not controller_cost.controller_runs(arch, binary, "os")
+    mapping, cycle = native_cycle_stats(arch, first, "os", "energy", energy_table(arch))[:2]
+    counters = controller_counters(arch, controller_cost.shape_of(first), mapping, True,
+                                   dataflow="os")
+    assert cycle.cycles == counters["cycles"]

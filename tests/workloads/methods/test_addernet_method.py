@@ -107,30 +107,28 @@ def test_both_models_run_the_adder_layers(adder_csv, method, which):
             for op in get_method(method, EDGE).transform(layer, EDGE)))
 
 
-def test_schedule_rtl_runs_adder_layers_on_the_adder_array(adder_csv):
-    record = dlaforge.simulate("edge_tiny_addernet", adder_csv, method="addernet", model="cycle",
-                               schedule="rtl")
-    table = energy_table(EDGE)
-    for layer, got in zip(load_network(adder_csv).layers, record.layers):
-        assert got.mapping == {"schedule": "rtl", "hardware": "addernet"}
-        [op] = get_method("addernet", EDGE).transform(layer, EDGE)
-        counters = model.command_counters(EDGE, op, "os")
-        assert got.stats.cycles == sum(c["cycles"] for c in counters)
-        assert got.stats == model.op_stats(EDGE, op, "os", table)
-        assert got.stats.ops == {"sub": op.pe_macs, "abs": op.pe_macs, "add": op.pe_macs}
-    with pytest.raises(SpecError, match="use --model cycle"):
-        dlaforge.simulate("edge_tiny_addernet", adder_csv, method="addernet",
-                          model="analytical", schedule="rtl")
+def test_schedule_rtl_prices_the_controller_program(adder_csv):
+    """AdderNet's generated hardware is the controller with its adder datapath (`rtl
+    generate|verify --method addernet`), which runs the mapper's program: `--schedule rtl`
+    prices what `--schedule mapped` does, under both models, and ResNet-18's int8 first conv
+    and FC run in the PEs' MAC mode rather than being refused."""
+    for model_name in ("cycle", "analytical"):
+        rtl = dlaforge.simulate("edge_tiny_addernet", adder_csv, method="addernet",
+                                model=model_name, schedule="rtl").to_json()
+        mapped = dlaforge.simulate("edge_tiny_addernet", adder_csv, method="addernet",
+                                   model=model_name, schedule="mapped").to_json()
+        assert rtl["layers"] == mapped["layers"]
+    resnet = dlaforge.simulate("edge_tiny_addernet", "resnet18", method="addernet",
+                               model="analytical", schedule="rtl")
+    first = resnet.layers[0].stats
+    assert first.ops == {"mult": first.macs, "add": first.macs} and first.cycles > 0
 
 
-def test_schedule_rtl_refuses_what_the_adder_array_cannot_run(adder_csv):
-    with pytest.raises(SpecError, match="4-bit codes"):
+def test_schedule_rtl_refuses_what_the_controller_cannot_run(adder_csv):
+    with pytest.raises(SpecError, match="operand widths other than the array's"):
         dlaforge.simulate("edge_tiny_addernet", adder_csv, method="addernet_w4a4",
                           model="cycle", schedule="rtl")
-    # ResNet-18's first conv is an int8 MAC layer: the adder PE has no multiplier
-    with pytest.raises(SpecError, match="no multiplier"):
-        dlaforge.simulate("edge_tiny_addernet", "resnet18", method="addernet", model="cycle",
-                          schedule="rtl")
+    # the first accelerator's adder array (its timing model, kept for the bench's slices)
     [op] = get_method("addernet", EDGE).transform(conv("deep", 4096, 2, 3), EDGE)
     assert "overflow" in model.cannot_run(load_arch_narrow(), op, "os")
 
