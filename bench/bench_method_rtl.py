@@ -84,8 +84,9 @@ class Case:
     def slice_name(self) -> str:
         s = self.slice
         pad = f", pad {s['padding']}" if s.get("padding") else ", no pad"
+        window = f", {s['R']}x{s['R']} stride {s.get('stride', 1)}" if "R" in s else ""
         return (f"{self.network} {self.layer}: C={s['C']}, K={s['K']}, "
-                f"{s['H']}x{s['H']}{pad}")
+                f"{s['H']}x{s['H']}{window}{pad}")
 
     def full(self):
         layers = {layer.name: layer for layer in load_network(self.network).layers}
@@ -409,20 +410,28 @@ def whole_layers() -> list:
     return rows
 
 
-# The methods on the mapped-program controller, each on its arch (issue 14's "after")
+# The methods on the mapped-program controller, each on its arch (issue 14's "after"), on the
+# slices above and a crop of ResNet-18's first conv (3 -> 8 channels, 7x7 stride 2, 8x8
+# outputs): an int8 layer AdderNet keeps, run in its PEs' MAC mode
 CONTROLLER_METHODS = (("baseline", "edge_tiny"), ("addernet", "edge_tiny_addernet"),
                       ("ghost", "edge_tiny"))
+FIRST_CONV = Case("baseline", "edge_tiny", "ws", "resnet18", "conv1",
+                  dict(C=3, K=8, H=21, R=7, stride=2, padding=0))
 CONTROLLER_STATS = ("cycles", "compute_cycles", "stall_cycles", "energy_pj",
                     "energy_breakdown_pj", "dram_read_bytes", "dram_write_bytes",
                     "sram_read_bytes", "sram_write_bytes", "accesses", "macs", "ops")
 
 
-def controller_rows() -> tuple[list, list[str]]:
-    """Each (method, arch) of CONTROLLER_METHODS on each distinct slice under ws, os and is:
-    (method, arch, dataflow, slice name, RTL totals, cycle totals, analytical totals, wall s),
-    and every statistic where the RTL record differs from the cycle model's."""
+def controller_rows(quick: bool = False) -> tuple[list, list[str]]:
+    """Each (method, arch) of CONTROLLER_METHODS on each distinct slice (with `quick` the first
+    and FIRST_CONV) under ws, os and is: (method, arch, dataflow, slice name, RTL totals, cycle
+    totals, analytical totals, wall s), and every statistic where the RTL record differs from
+    the cycle model's."""
     import dlaforge
-    slices = {case.slice_name(): case for case in SLICES}
+    slices = {case.slice_name(): case for case in (*SLICES, FIRST_CONV)}
+    if quick:
+        slices = {name: case for name, case in slices.items()
+                  if case in (SLICES[0], FIRST_CONV)}
     rows, problems = [], []
     for name, case in slices.items():
         net = Network(case.layer, (case.slice_layer(),))
@@ -476,7 +485,7 @@ def main() -> int:
 
     slice_rows, problems = slice_models(measured)
     full_rows = whole_layers()
-    on_controller, differ = controller_rows()
+    on_controller, differ = controller_rows(args.quick)
     problems += differ
     elapsed = time.perf_counter() - START
     command = " ".join([".venv/bin/python bench/bench_method_rtl.py", *sys.argv[1:]])
@@ -580,7 +589,9 @@ def report(cells, slice_rows, full_rows, problems, started, command, elapsed,
         "total (cycles, stalls, energy and its parts, DRAM and SRAM bytes, every access count, "
         "MACs, operations) equal. AdderNet runs on its adder datapath (adder PEs with a MAC "
         "mode); GhostNet's ops (a primary conv and a cheap depthwise conv) are plain int8 MAC "
-        "ops on the baseline's array. Wall time includes the design's build when it is not "
+        "ops on the baseline's array. The last slice, a crop of ResNet-18's first conv (3 -> 8 "
+        "channels, 7x7 at stride 2, 8x8 outputs), is an int8 layer AdderNet keeps: it runs in "
+        "the adder PEs' MAC mode. Wall time includes the design's build when it is not "
         "cached.",
         "",
         *controller_table(on_controller),
