@@ -91,7 +91,9 @@ class Mapping:
 
 @dataclass(frozen=True)
 class Shape:
-    """One command's layer: one group's C channels and K filters, N images."""
+    """One command's layer: one group's C channels and K filters, N images. `weight_bits`: the
+    weights travel packed, that many bits each (a method's datapath that unpacks them on the
+    load: Datapath.weight_bits; `packed_blocks`); 0: one DRAM element per weight."""
 
     N: int
     C: int
@@ -104,6 +106,30 @@ class Shape:
     Q: int
     stride: int = 1
     padding: int = 0
+    weight_bits: int = 0
+
+
+def packed_align(bits: int) -> int:
+    """Filters whose `bits`-bit weights fill whole bytes: a packed tile's filter count (all
+    but the last k tile) is a multiple of it, so every k tile starts on a byte."""
+    return 8 // math.gcd(8, bits)
+
+
+def packed_row_bytes(K: int, bits: int) -> int:
+    """Bytes of one (r, s, c) row of K packed filters in DRAM, padded to a whole byte."""
+    return ceil_div(K * bits, 8)
+
+
+def packed_blocks(k_size, cols: int, bits: int) -> np.ndarray:
+    """Bytes of each filter block's run of a packed weight row, [block, tile], for tiles of
+    `k_size` filters starting on a byte: block b holds filters b*cols .. of the tile and
+    starts at bit (b*cols*bits) mod 8 of its first byte (0 past the tile's blocks)."""
+    k_size = np.asarray(k_size, dtype=np.int64)
+    blocks = int(ceil_div(k_size.max(initial=0), cols))
+    b = np.arange(blocks, dtype=np.int64).reshape(-1, *([1] * k_size.ndim))
+    n = np.clip(k_size - b * cols, 0, cols)
+    offset = (b * cols * bits) % 8
+    return np.where(n > 0, (offset + n * bits + 7) // 8, 0)
 
 
 def ceil_div(a, b):
@@ -159,6 +185,18 @@ def beat_elements(element_bytes: int, bandwidth: float) -> int:
     """Elements one DRAM request may carry: as many as the channel moves in one cycle, at
     least one."""
     return max(1, int(bandwidth // element_bytes))
+
+
+def packed_run_cycles(k_size, cols: int, bits: int, bandwidth: float):
+    """(channel cycles, last request's gap) of one packed weight row of a tile of `k_size`
+    filters (arrays): a run of packed_blocks bytes per filter block, back to back."""
+    runs = packed_blocks(k_size, cols, bits)
+    cycles = np.where(runs > 0, run_cycles(runs, 1, bandwidth), 0).sum(axis=0)
+    last = np.take_along_axis(runs, np.maximum(ceil_div(np.asarray(k_size), cols) - 1,
+                                               0)[None], 0)[0]
+    per_beat = beat_elements(1, bandwidth)
+    rest = np.maximum(last, 1) % per_beat
+    return cycles, beat_gap(np.where(rest > 0, rest, per_beat), 1, bandwidth)
 
 
 def beat_gap(count, element_bytes: int, bandwidth: float):

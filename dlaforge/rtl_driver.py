@@ -129,7 +129,7 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
         mapping, _ = search(arch, op, dataflow, objective, table)
         check_cycle_tiles(op, mapping)
         planned.append((layer, op, mapping))
-        counters = controller_counters(arch, shape_of(op), mapping, quantizer,
+        counters = controller_counters(arch, shape_of(op, arch), mapping, quantizer,
                                        dataflow=dataflow)
         total += counters["cycles"] * op.groups
     check_rtl_cycles(network.name, dataflow, total)
@@ -197,7 +197,7 @@ def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, tabl
     from .hw.controller.network import ControllerNetworkJob, LayerSpec, run_network
     from .sim.controller_cost import op_stats, shape_of
 
-    specs = [LayerSpec(layer.name, shape_of(op), mapping, op.groups, chains, plan.dataflow,
+    specs = [LayerSpec(layer.name, shape_of(op, arch), mapping, op.groups, chains, plan.dataflow,
                        op.pe_op)
              for (layer, op, mapping), chains in zip(plan.ops, chainable)]
     job = ControllerNetworkJob.random(arch, specs, np.random.default_rng(0), plan.datapath,
@@ -262,13 +262,13 @@ class ControllerHardware:
         from .workloads.hwop import HwOp
 
         table, pe = energy_table(arch), arch.pe_array
-        pe_op = self.datapath.pe_op if self.datapath is not None else "mac"
 
-        def mapper(shape, groups: int, dataflow: str):
+        def mapper(shape, groups: int, dataflow: str, pe_op: str):
             op = HwOp(name="verify", N=shape.N, K=shape.K * groups, C=shape.C * groups,
                       P=shape.P, Q=shape.Q, R=shape.R, S=shape.S, H=shape.H, W=shape.W,
                       stride=shape.stride, padding=shape.padding, groups=groups,
-                      ifmap_bits=pe.ifmap_bits, weight_bits=pe.weight_bits,
+                      ifmap_bits=pe.ifmap_bits,
+                      weight_bits=shape.weight_bits or pe.weight_bits,
                       psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits, pe_op=pe_op)
             return search(arch, op, dataflow, "energy", table)[0]
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import random
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -36,7 +37,7 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 
-from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits
+from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits, packed_align
 
 from .stimulus import LayerJob
 from .accelerator import buildable
@@ -131,37 +132,43 @@ def random_layer(rng: random.Random, most: int = 9) -> tuple[Shape, int]:
 def random_mapping(arch: ArchSpec, shape: Shape, rng: random.Random, order: str,
                    tries: int = 200) -> Mapping | None:
     """Random tile sizes in `order` that fit the buffer halves, column tiles (qt < Q) one time
-    in three (None if none found)."""
+    in three, with packed weights (shape.weight_bits) whole bytes of filters per k tile
+    (None if none found)."""
+    align = packed_align(shape.weight_bits) if shape.weight_bits else 1
     for _ in range(tries):
         qt = rng.randint(1, shape.Q) if rng.random() < 1 / 3 else None
-        m = Mapping(kt=rng.randint(1, shape.K), ct=rng.randint(1, shape.C),
+        kt = min(shape.K, -(-rng.randint(1, shape.K) // align) * align)
+        m = Mapping(kt=kt, ct=rng.randint(1, shape.C),
                     pt=rng.randint(1, shape.P), qt=qt, order=order)
         if _fits(arch, shape, m.kt, m.ct, m.pt, m.qt):
             return m
     return None
 
 
-def _shape_of(gemm) -> Shape:
+def _shape_of(gemm, weight_bits: int = 0) -> Shape:
     return Shape(N=1, C=gemm.C, H=gemm.H, W=gemm.W, K=gemm.K, R=gemm.R, S=gemm.S, P=gemm.P,
-                 Q=gemm.Q, stride=gemm.stride, padding=gemm.padding)
+                 Q=gemm.Q, stride=gemm.stride, padding=gemm.padding, weight_bits=weight_bits)
 
 
 def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int = 0,
                      datapath=None, pe_op: str | None = None):
     """(named ControllerJobs, skipped names and why) of `dataflow` on `arch` (module doc), on
     the controller with `datapath`'s PEs (None: the MAC array) running `pe_op` (None: the
-    datapath's own); `mapper(shape, groups, dataflow)` gives the mapper's Mapping of a layer."""
+    datapath's own); `mapper(shape, groups, dataflow, pe_op)` gives the mapper's Mapping of a
+    layer."""
     from .controller.stimulus import ControllerJob
     from .controller.layouts import ControllerParams
 
     geo = ControllerParams.of(arch, datapath=datapath)
+    pe_op = pe_op or geo.datapath.pe_op
+    bits = geo.datapath.weight_bits if geo.datapath.packs(pe_op) else 0
     rng, draw = np.random.default_rng(seed), random.Random(f"{arch.name} {dataflow} {seed}")
     requant = geo.requant
     low = -(1 << (arch.pe_array.ifmap_bits - 1))
-    padded = _shape_of(conv(2, 4, 4, 3, 3, 3, padding=1))
+    padded = _shape_of(conv(2, 4, 4, 3, 3, 3, padding=1), bits)
     # (name, shape, groups, mapping or None: the mapper's, job options)
-    plan = [(name, _shape_of(gemm), 1, None, {}) for name, gemm in shapes(geo.rows,
-                                                                        geo.cols).items()]
+    plan = [(name, _shape_of(gemm, bits), 1, None, {})
+            for name, gemm in shapes(geo.rows, geo.cols).items()]
     plan += [(f"all_{value}", padded, 1, None, {"low": value, "high": value + 1})
              for value in (low, 1)]
     if requant:
@@ -169,6 +176,7 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
                                                              {"requant": False})]
     for index in range(RANDOM_LAYERS):
         shape, groups = random_layer(draw)
+        shape = replace(shape, weight_bits=bits)
         plan.append((f"random{index}", shape, groups,
                      random_mapping(arch, shape, draw, LOOP_ORDERS[index % len(LOOP_ORDERS)]),
                      {}))
@@ -177,7 +185,7 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
         if not smallest_tile_fits(arch, shape):
             skipped.append((name, "its smallest tile does not fit the buffer halves"))
             continue
-        mapping = mapping or mapper(shape, groups, dataflow)
+        mapping = mapping or mapper(shape, groups, dataflow, pe_op)
         options = {"requant": requant, **options}
         options["requant"] = options["requant"] and requant
         options["relu"] = options.get("relu", False) and options["requant"]
@@ -204,7 +212,8 @@ def verify_controller(arch: ArchSpec, sim: str, timing: Callable, mapper: Callab
     geo = ControllerParams.of(arch, datapath=datapath)
     pe_ops = geo.datapath.pe_ops
     passed = failed = 0
-    for dataflow, pe_op in ((d, op) for d in geo.dataflows for op in pe_ops):
+    for dataflow, pe_op in ((d, op) for d in geo.dataflows for op in pe_ops
+                            if geo.datapath.runs_under(op, d)):
         cases, skipped = controller_cases(arch, dataflow, mapper, datapath=datapath,
                                           pe_op=pe_op)
         if len(pe_ops) > 1:         # name the PE operation too

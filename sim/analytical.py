@@ -353,7 +353,7 @@ def controller_stats(arch: ArchSpec, op: HwOp, mapping: Mapping, table: EnergyTa
                      command_cycles: int | None = None, dataflow: str = "ws") -> Stats:
     """Stats of an op the controller runs under `dataflow`, from the closed forms of one
     command's counters (the cycles estimated unless `command_cycles` gives them)."""
-    shape, g = controller_cost.shape_of(op), mapping.as_grid(dataflow)
+    shape, g = controller_cost.shape_of(op, arch), mapping.as_grid(dataflow)
     counters = {k: np.asarray(v).ravel()[0] for k, v in controller_cost.counters(
         arch, shape, g, mapping.order, dataflow=dataflow,
                                        requant=requant_of(op)).items()}
@@ -375,7 +375,7 @@ def _fits_for(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, controller: bool
 def _fits_where(arch: ArchSpec, op: HwOp, g: dict, runs: bool):
     """_fits_for once it is known whether the controller `runs` the op."""
     if runs:
-        return controller_cost.grid_fits(arch, controller_cost.shape_of(op), g)
+        return controller_cost.grid_fits(arch, controller_cost.shape_of(op, arch), g)
     return _fits(arch, op, g)
 
 
@@ -383,17 +383,20 @@ def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str, controller: bool = 
     """A fixed heuristic: one array-width of filters, all channels, as many output rows as fit
     (halving channels when even one row does not, then filters, then, on the controller, the
     output columns), every output column, loop order n, k, c, p."""
-    kt = min(op.K // op.groups, arch.pe_array.cols)
-    ct, pt, qt = op.C // op.groups, op.P, op.Q
     columns = controller and controller_cost.controller_runs(arch, op, dataflow)
+    # the fewest filters a tile may hold: one, or a byte's worth of packed weights
+    fewest = (controller_cost.fewest_filters(controller_cost.shape_of(op, arch)) if columns
+              else 1)
+    kt = min(op.K // op.groups, ceil_div(arch.pe_array.cols, fewest) * fewest)
+    ct, pt, qt = op.C // op.groups, op.P, op.Q
     steps = [Mapping(kt=kt, ct=ct, pt=pt, qt=qt)]
     while True:                 # the halvings in turn, then the first that fits (one test)
         if pt > 1:
             pt = ceil_div(pt, 2)
         elif ct > 1:
             ct = ceil_div(ct, 2)
-        elif kt > 1:
-            kt = ceil_div(kt, 2)
+        elif kt > fewest:
+            kt = max(ceil_div(kt, 2), fewest)
         elif columns and qt > 1:
             qt = ceil_div(qt, 2)
         else:
@@ -524,7 +527,7 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     The energy of every order comes first: by energy, an order whose least energy is above
     the least of all cannot win or tie, so only the others price their ties' cycles (the
     tie-break; the cycle estimate is most of a search's time)."""
-    shape = controller_cost.shape_of(op)
+    shape = controller_cost.shape_of(op, arch)
     counters = controller_cost.counters_by_order(arch, shape, g, _distinct_orders(shape, g),
                                                  dataflow=dataflow,
                                                  requant=requant_of(op))

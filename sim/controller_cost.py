@@ -96,9 +96,14 @@ def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     if (dataflow not in program.CONTROLLER_DATAFLOWS
             or _cannot_run(arch, op, dataflow) is not None):
         return False
-    one = np.ones(1, np.int64)
-    return bool(grid_fits(arch, shape_of(op), {"kt": one, "ct": one, "pt": one,
-                                                "qt": one})[0])
+    one, shape = np.ones(1, np.int64), shape_of(op, arch)
+    return bool(grid_fits(arch, shape, {"kt": one * fewest_filters(shape), "ct": one,
+                                        "pt": one, "qt": one})[0])
+
+
+def fewest_filters(shape: Shape) -> int:
+    """The smallest tile's filters: one, or with packed weights a byte's worth (or all K)."""
+    return min(shape.K, program.packed_align(shape.weight_bits)) if shape.weight_bits else 1
 
 
 def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
@@ -108,9 +113,10 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
     reason = _cannot_run(arch, op, dataflow)
     if reason is not None:
         return reason
-    s, pe = shape_of(op), arch.pe_array
+    s, pe = shape_of(op, arch), arch.pe_array
     words = program.tile_words(pe.rows, pe.cols, W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q,
-                               stride=s.stride, padding=s.padding, kt=1, ct=1, pt=1, qt=1)
+                               stride=s.stride, padding=s.padding, kt=fewest_filters(s), ct=1,
+                               pt=1, qt=1)
     geo = BufferGeometry.of(arch)
     halves = {"ifmap": geo.ifmap_half, "weight": geo.weight_half, "ofmap": geo.acc_half}
     what = {"ifmap": " (the input window)", "weight": "", "ofmap": " (accumulator)"}
@@ -122,16 +128,27 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
             f"needs {'; '.join(over)}")
 
 
-def shape_of(op: HwOp) -> Shape:
-    """One command's shape: one group of the op, all its images."""
+def shape_of(op: HwOp, arch: ArchSpec | None = None) -> Shape:
+    """One command's shape: one group of the op, all its images; on `arch`, with the packed
+    weight width of the datapath that runs it where that datapath packs them
+    (Datapath.weight_bits: BWN's sign bits)."""
+    datapath = controller_datapath(arch, op.pe_op) if arch is not None else None
+    bits = datapath.weight_bits if datapath is not None and datapath.packs(op.pe_op) else 0
     return Shape(N=op.N, C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R,
-                 S=op.S, P=op.P, Q=op.Q, stride=op.stride, padding=op.padding)
+                 S=op.S, P=op.P, Q=op.Q, stride=op.stride, padding=op.padding,
+                 weight_bits=bits)
 
 
 def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
-    return program.fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
-                        stride=shape.stride, kt=g["kt"], ct=g["ct"], pt=g["pt"],
-                        qt=g.get("qt"), padding=shape.padding)
+    """Where the candidates' tiles fit the buffer halves (and, with packed weights, each
+    k tile but the last starts on a byte: kt a multiple of program.packed_align, or all K)."""
+    fit = program.fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
+                       stride=shape.stride, kt=g["kt"], ct=g["ct"], pt=g["pt"],
+                       qt=g.get("qt"), padding=shape.padding)
+    if shape.weight_bits:
+        kt = np.asarray(g["kt"])
+        fit = fit & ((kt % program.packed_align(shape.weight_bits) == 0) | (kt >= shape.K))
+    return fit
 
 
 def grid_columns(shape: Shape, g: dict):
@@ -268,6 +285,11 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     # the elements of every distinct tile, each fetched once
     distinct = {"ifmap": shape.N * shape.C * in_rows * in_cols,
                 "weight": shape.K * shape.C * shape.R * shape.S}
+    weight_bytes = distinct["weight"] * b["w"]         # once over, DRAM bytes
+    if shape.weight_bits:   # packed rows, every k tile starting on a byte (program.packed_align)
+        def row_bytes(k):
+            return program.packed_blocks(k, cols, shape.weight_bits).sum(axis=0)
+        weight_bytes = (shape.C * taps) * ((tk - 1) * row_bytes(kt) + row_bytes(k_last))
     more = {x: trips[x] > 1 for x in trips}
     out_blocks = shape.N * k_blocks * pixels     # accumulator words of the outputs, once
     same = {                                     # the counters no order changes
@@ -302,7 +324,8 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
             # the output's first channel tile reads none of the words its folds write
             "acc_reads": (fold_words - out_blocks + out_words) * cols,
             "acc_writes": same["acc_writes"] + spill,
-            "dram_read_bytes": ifmap_el * b["i"] + weight_el * b["w"] + spill * b["s"] + params,
+            "dram_read_bytes": (ifmap_el * b["i"] + reuse["weight"] * weight_bytes
+                                + spill * b["s"] + params),
             "dram_write_bytes": same["dram_write_bytes"] + spill * b["s"],
             "readback": spill, "spill": spill, "final": outputs, "param_bytes": params,
         }
@@ -486,7 +509,9 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     in_rows = _by_index(a["p"], tp, rows_at, rows_last, rows_mid)
     in_cols = _by_index(a["q"], tq, cols_at, cols_last, cols_mid)
     ifmap_c, ifmap_l = (pick(a, "c", v) for v in _run(cs, rows, b["i"], bw))
-    weight_run, weight_gap = _run(ks, cols, b["w"], bw)
+    weight_run, weight_gap = (
+        program.packed_run_cycles(ks, cols, shape.weight_bits, bw) if shape.weight_bits
+        else _run(ks, cols, b["w"], bw))
     per_k = weight_run[:, None] * shape.R * shape.S * cs[None]      # [k size, c size]
     weight_c = pick(a, "k", [pick(a, "c", per_k[0]), pick(a, "c", per_k[1])])
     weight_l = pick(a, "k", weight_gap)

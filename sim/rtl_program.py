@@ -67,8 +67,13 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
         return f"DRAM compression (dram.compression {arch.dram.compression})"
     if op.pe_op not in (datapath.pe_ops if datapath is not None else ("mac",)) or op.dram_scale:
         return "a method's units or operations"
-    if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, pe.weight_bits):
+    packed = datapath is not None and datapath.packs(op.pe_op)
+    weight_bits = datapath.weight_bits if packed else pe.weight_bits
+    if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, weight_bits):
         return "operand widths other than the array's"
+    if datapath is not None and not datapath.runs_under(op.pe_op, dataflow):
+        return (f"the {datapath.family} PEs run {op.pe_op} under "
+                f"{', '.join(datapath.own_dataflows)} only")
     if datapath is not None and pe.pe_kind != "mac":
         from dataclasses import replace
         arch = replace(arch, pe_array=replace(pe, pe_kind="mac"))

@@ -40,7 +40,7 @@ from ..accelerator import accelerator_ports
 from ..fold import fold_loaded_tiles
 from ..layouts import GeneratorParams
 from ..pe import MacPE, with_mac_mode
-from .fetch import Fetcher, beat_write
+from .fetch import Fetcher, beat_write, packed_write
 from .fold import FoldEngine
 from .layouts import KINDS, ControllerParams
 from .tiles import TileWalker
@@ -82,7 +82,7 @@ class ControllerAccelerator(wiring.Component):
         m.d.comb += [fetch.cmd.eq(cmd), fetch.tile.eq(lt.tile), fetch.out_tile.eq(wt.tile),
                      fold.cmd.eq(cmd), fold.tile.eq(ct.tile),
                      writer.cmd.eq(cmd), writer.tile.eq(wt.tile)]
-        self._buffers(m, geo, fetch, fold, writer)
+        self._buffers(m, geo, cmd, fetch, fold, writer)
         wiring.connect(m, wiring.flipped(self.rd_req), fetch.req)
         wiring.connect(m, wiring.flipped(self.wr), writer.wr)
         m.d.comb += [self.rd_resp.ready.eq(1), fetch.resp_arrived.eq(self.rd_resp.valid)]
@@ -151,7 +151,7 @@ class ControllerAccelerator(wiring.Component):
         self._count(m, geo, fold, writer)
         return m
 
-    def _buffers(self, m, geo, fetch, fold, writer):
+    def _buffers(self, m, geo, cmd, fetch, fold, writer):
         """The buffers, written by the read responses (lane enables) and the folds, read by
         the folds and the write-back."""
         b, beats = geo.buffers, geo.beats
@@ -162,8 +162,11 @@ class ControllerAccelerator(wiring.Component):
         for kind, (shape, lanes, half) in shapes.items():
             mems[kind] = m.submodules[f"{kind}_buf"] = memory.Memory(
                 shape=data.ArrayLayout(shape, lanes), depth=2 * half, init=[])
-            beat_write(m, mems[kind].write_port(granularity=1), self.rd_resp, kind, lanes,
-                       getattr(beats, kind))
+            port = mems[kind].write_port(granularity=1)
+            if kind == "weight" and geo.packs:
+                packed_write(m, port, self.rd_resp, lanes, geo, cmd.mode == 0)
+            else:
+                beat_write(m, port, self.rd_resp, kind, lanes, getattr(beats, kind))
         i_rd, w_rd = mems["ifmap"].read_port(), mems["weight"].read_port()
         a_rd, a_wr = mems["psum"].read_port(), mems["psum"].write_port()
         a_out = mems["psum"].read_port()

@@ -6,7 +6,13 @@ word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ...
   tile's column segment of each row): min(rows, c_size - cb*rows) channels of pixel (n, h, w)
   from c0 + cb*rows, at ifmap_base + ((n*H + h)*W + w)*Ct + c;
 - weight (tile.load_weight): kb, r, s, c < c_size: min(cols, k_size - kb*cols) filters from
-  k0 + kb*cols, at weight_base + ((r*S + s)*C + c0 + c)*Kt + k;
+  k0 + kb*cols, at weight_base + ((r*S + s)*C + c0 + c)*Kt + k; in a design that unpacks
+  packed weights (ControllerParams.packs) a command of the datapath's own operation (`mode`
+  0) reads them packed, b = Datapath.weight_bits bits each, each (r, s, c) row of the group's
+  K filters padded to whole bytes (program.packed_row_bytes): filter k's code at bit
+  k*b mod 8 of byte weight_base + ((r*S + s)*C + c0 + c)*row_bytes + k*b // 8, a run the
+  bytes from its first filter's to its last's, the tag carrying the first bit (`offset`) and
+  the filter count (`count`) for the unpacking write (`packed_write`);
 - psum (tile.readback): kb, p < p_size, q < q_size: the sums of pixel (p0 + p, q0 + q), at
   psum_base + ((n*P + p0 + p)*Q + q0 + q)*Kt + k, into the accumulator;
 - param (a PARAMS job, the write-back's tile `out_tile`; the table laid out as the design's
@@ -25,7 +31,7 @@ once every request is taken and its data is back (t_last + latency + 1), or at s
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -67,6 +73,19 @@ class Fetcher(wiring.Component):
         head = Signal()       # the PARAMS job fetches the table's head (its first run)
         filters = minimum(Cc, t.k_size - blk * Cc)
         last_kb = (blk + 1) * Cc >= t.k_size
+        weight_run = (filters,
+                      cmd.weight_base + ((a * cmd.S + b) * cmd.C + t.c0 + c) * cmd.Kt + t.k0
+                      + blk * Cc)
+        packed = Signal()       # this command reads packed weights (its PE operation's own)
+        if geo.packs:
+            bits = geo.datapath.weight_bits
+            first_bit = (t.k0 + blk * Cc) * bits
+            offset = first_bit[:3]
+            row_bytes = (cmd.K * bits + 7) >> 3
+            m.d.comb += packed.eq(cmd.mode == 0)
+            weight_run = (Mux(packed, (offset + filters * bits + 7) >> 3, weight_run[0]),
+                          Mux(packed, cmd.weight_base + ((a * cmd.S + b) * cmd.C + t.c0 + c)
+                              * row_bytes + (first_bit >> 3), weight_run[1]))
         phases = {
             "ifmap": (minimum(R, t.c_size - blk * R),
                       cmd.ifmap_base + ((t.n * cmd.H + t.lo + a) * cmd.W + t.wlo + b) * cmd.Ct
@@ -74,9 +93,7 @@ class Fetcher(wiring.Component):
                       t.half_i * b_.ifmap_half + word,
                       [(blk, 1, (blk + 1) * R >= t.c_size), (a, 1, a + 1 == t.in_rows),
                        (b, 1, b + 1 == t.in_cols)]),
-            "weight": (filters,
-                       cmd.weight_base + ((a * cmd.S + b) * cmd.C + t.c0 + c) * cmd.Kt + t.k0
-                       + blk * Cc,
+            "weight": (*weight_run,
                        t.half_w * b_.weight_half + word,
                        [(blk, 1, last_kb), (a, 1, a + 1 == cmd.R), (b, 1, b + 1 == cmd.S),
                         (c, 1, c + 1 == t.c_size)]),
@@ -107,6 +124,10 @@ class Fetcher(wiring.Component):
                                  payload.tag.kind.eq(KINDS[name]),
                                  payload.tag.word.eq(buffer_word), payload.tag.chunk.eq(chunk),
                                  payload.tag.count.eq(payload.count)]
+                    if name == "weight" and geo.packs:  # a packed run: its filters, first bit
+                        with m.If(packed):
+                            m.d.comb += [payload.tag.count.eq(filters),
+                                         payload.tag.offset.eq(offset)]
                     with m.If(sent):
                         m.d.sync += chunk.eq(chunk + 1)
                         with m.If(last_chunk):
@@ -148,3 +169,23 @@ def beat_write(m: Module, port, resp, kind: str, lanes: int, beat: int) -> None:
         m.d.comb += [port.data[j].eq(resp.payload.data[j % beat]),
                      port.en[j].eq(ours & (tag.chunk == j // beat) & (j % beat < tag.count))]
 
+
+
+def packed_write(m: Module, port, resp, lanes: int, geo: ControllerParams, packed) -> None:
+    """Write a packed weight run's response into weight buffer port `port` (`packed` high:
+    the command reads packed weights, Datapath.weight_bits b bits each): lane j takes the
+    code at bit offset + j*b of the response's bytes, as its level (Datapath.weight_levels),
+    for j below the tag's filter count; otherwise as `beat_write`."""
+    tag, d = resp.payload.tag, geo.datapath
+    beat = geo.beats.weight
+    flat = Cat(*(resp.payload.data[i][:8] for i in range(beat)))
+    ours = resp.valid & (tag.kind == KINDS["weight"])
+    m.d.comb += port.addr.eq(tag.word)
+    for j in range(lanes):
+        code = flat.bit_select(tag.offset + j * d.weight_bits, d.weight_bits)
+        level = d.weight_levels[0]
+        for value, at in zip(d.weight_levels[1:], range(1, len(d.weight_levels))):
+            level = Mux(code == at, value, level)
+        plain_en = (tag.chunk == j // beat) & (j % beat < tag.count)
+        m.d.comb += [port.data[j].eq(Mux(packed, level, resp.payload.data[j % beat])),
+                     port.en[j].eq(ours & Mux(packed, j < tag.count, plain_en))]

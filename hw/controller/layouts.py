@@ -109,6 +109,12 @@ class ControllerParams:
         beats = Beats(**{k: min(beat_elements(nbytes[k], bw), lanes[k]) for k in lanes},
                       bytes=nbytes)
         requant = params.requant and requant_refusal(arch) is None
+        if datapath.weight_bits:    # a packed run (from any bit of its first byte): one request
+            most = ceil_div(7 + pe.cols * datapath.weight_bits, 8)
+            if most > beats.weight:
+                raise SpecError(f"arch {arch.name!r}: a run of {pe.cols} packed "
+                                f"{datapath.weight_bits}-bit weights spans up to {most} bytes, "
+                                f"more than the {beats.weight} a DRAM request carries")
         return ControllerParams(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
                         pe.ofmap_bits, buffers, beats, params, requant, dataflows, datapath)
 
@@ -134,12 +140,22 @@ class ControllerParams:
                  "param": param_lanes(self.quantizer, self.cols), "ofmap": self.cols}[kind]
         return ceil_div(lanes, getattr(self.beats, kind))
 
+    @property
+    def packs(self) -> bool:
+        """Whether the design unpacks packed weights (Datapath.weight_bits): its weight reads
+        then carry the run's first bit (`offset`) and filter count in the tag."""
+        return bool(self.datapath.weight_bits)
+
     def tag_layout(self) -> data.StructLayout:
         b = self.buffers
         words = max(2 * b.ifmap_half, 2 * b.weight_half, 2 * b.acc_half)
         chunks = max(self.chunks(k) for k in ("ifmap", "weight", "psum", "param"))
-        return data.StructLayout({"kind": 2, "word": bits_for(words), "chunk": bits_for(chunks),
-                                  "count": bits_for(self.beats.read_lanes + 1)})
+        lanes = max(self.beats.read_lanes, self.cols if self.packs else 0)
+        fields = {"kind": 2, "word": bits_for(words), "chunk": bits_for(chunks),
+                  "count": bits_for(lanes + 1)}
+        if self.packs:      # a packed weight run: the bit of its first byte it starts at
+            fields["offset"] = 3
+        return data.StructLayout(fields)
 
     @property
     def read_bits(self) -> int:

@@ -29,8 +29,8 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import (CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits,
-                              requant_refusal, tile_words)
-from dlaforge.workloads.methods.datapath import Datapath
+                              packed_align, packed_row_bytes, requant_refusal, tile_words)
+from dlaforge.workloads.methods.datapath import BASELINE, Datapath
 from dlaforge.workloads.methods.requant_ref import (Requant, pad_input, random_requant,
                                                     zero_point_bias)
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer, as_quantizer
@@ -68,9 +68,21 @@ class ControllerJob:
         self.geo = ControllerParams.of(self.arch, self.params, datapath=self.datapath)
         if self.pe_op is None:
             self.pe_op = self.geo.datapath.pe_op
-        if self.pe_op not in self.geo.datapath.pe_ops:
-            raise SpecError(f"the controller's {self.geo.datapath.family} datapath runs "
-                            f"{', '.join(self.geo.datapath.pe_ops)}, not pe_op {self.pe_op!r}")
+        d = self.geo.datapath
+        if self.pe_op not in d.pe_ops:
+            raise SpecError(f"the controller's {d.family} datapath runs "
+                            f"{', '.join(d.pe_ops)}, not pe_op {self.pe_op!r}")
+        bits = d.weight_bits if d.packs(self.pe_op) else 0
+        if s.weight_bits != bits:   # the shape says how its weights travel: as the datapath
+            self.shape = s = replace(s, weight_bits=bits)
+        if not d.runs_under(self.pe_op, self.dataflow):
+            raise SpecError(f"the controller's {d.family} PEs run {self.pe_op} under "
+                            f"{', '.join(d.own_dataflows)} only, not {self.dataflow}")
+        if bits and mp.kt % packed_align(bits) and mp.kt < s.K:
+            raise SpecError(f"a tile of packed {bits}-bit weights holds a multiple of "
+                            f"{packed_align(bits)} filters (or all {s.K}), not kt={mp.kt}")
+        if bits and not np.isin(self.weight, d.weight_levels).all():
+            raise ValueError(f"packed weights take the levels {d.weight_levels} only")
         if self.ifmap.shape != (s.N, g * s.C, s.H, s.W):
             raise ValueError(f"`ifmap` has shape {self.ifmap.shape}, the layer "
                              f"{(s.N, g * s.C, s.H, s.W)}")
@@ -124,6 +136,9 @@ class ControllerJob:
                          (s.N, groups * s.C, s.H, s.W))
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
                          (groups * s.K, s.C, s.R, s.S))
+        levels = (datapath or BASELINE).weight_levels
+        if levels and (pe_op or datapath.pe_op) == datapath.pe_op:     # packed weight codes
+            w = np.asarray(levels)[rng.integers(0, len(levels), w.shape)]
         job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow,
                             datapath=datapath, pe_op=pe_op)
         quantizer = as_quantizer(requant)
@@ -151,11 +166,19 @@ class ControllerJob:
         return self.groups * self.shape.C, self.groups * self.shape.K
 
     @property
+    def group_weight_bytes(self) -> int:
+        """Bytes of one group's packed weights: R*S*C rows of its K filters, each row padded
+        to a byte (program.packed_row_bytes); 0 when the weights are not packed."""
+        s = self.shape
+        return s.weight_bits and s.R * s.S * s.C * packed_row_bytes(s.K, s.weight_bits)
+
+    @property
     def regions(self) -> dict:
-        """DRAM base of each region (elements)."""
+        """DRAM base of each region (elements; packed weights: bytes, a region per group)."""
         s = self.shape
         Ct, Kt = self.pitches
-        sizes = {"ifmap": s.N * s.H * s.W * Ct, "weight": s.R * s.S * s.C * Kt,
+        weight = self.groups * self.group_weight_bytes or s.R * s.S * s.C * Kt
+        sizes = {"ifmap": s.N * s.H * s.W * Ct, "weight": weight,
                  "requant": self.table_bytes * self.groups,
                  "ofmap": s.N * s.P * s.Q * Kt, "psum": s.N * s.P * s.Q * Kt}
         bases, at = {}, 0
@@ -168,10 +191,28 @@ class ControllerJob:
         at = self.regions
         memory = np.zeros(at["end"], dtype=np.int64)
         memory[at["ifmap"]:at["weight"]] = self.ifmap.transpose(0, 2, 3, 1).ravel()
-        memory[at["weight"]:at["requant"]] = self.weight.transpose(2, 3, 1, 0).ravel()
+        memory[at["weight"]:at["requant"]] = (self.packed_weights() if self.shape.weight_bits
+                                              else self.weight.transpose(2, 3, 1, 0).ravel())
         if self.requant is not None:
             memory[at["requant"]:at["ofmap"]] = param_table(self.requant, self.groups)
         return memory
+
+    def packed_weights(self) -> np.ndarray:
+        """The weights as the DRAM holds them packed: per group, R x S x C rows of its K
+        filters' codes (Datapath.weight_levels' indices), filter k at bit k*b of its row (b =
+        weight_bits, least significant bit first), each row padded to whole bytes."""
+        s, levels = self.shape, self.geo.datapath.weight_levels
+        b, row = s.weight_bits, packed_row_bytes(s.K, s.weight_bits)
+        codes = np.searchsorted(np.sort(levels), self.weight)
+        codes = np.argsort(levels)[codes]          # level -> its index in weight_levels
+        out = []
+        for g in range(self.groups):
+            rows = codes[g * s.K:(g + 1) * s.K].transpose(2, 3, 1, 0).reshape(-1, s.K)
+            bits = np.zeros((len(rows), row * 8), dtype=np.int64)
+            for j in range(b):
+                bits[:, j:s.K * b:b] = (rows >> j) & 1
+            out.append((bits.reshape(len(rows), row, 8) << np.arange(8)).sum(axis=2).ravel())
+        return np.concatenate(out)
 
     def commands(self) -> list[dict]:
         """One command per group (field values by name), SpecError if a field overflows."""
@@ -186,7 +227,8 @@ class ControllerJob:
                       "Kt": Kt, "kt": mp.kt, "ct": mp.ct, "pt": mp.pt,
                       "qt": mp.columns(s.Q),
                       "order": LOOP_ORDERS.index(mp.order),
-                      "ifmap_base": at["ifmap"] + g * s.C, "weight_base": at["weight"] + g * s.K,
+                      "ifmap_base": at["ifmap"] + g * s.C,
+                      "weight_base": at["weight"] + g * (self.group_weight_bytes or s.K),
                       "ofmap_base": at["ofmap"] + g * s.K, "psum_base": at["psum"] + g * s.K,
                       "requant_base": at["requant"] + self.table_bytes * g,
                       "requant": int(self.requant is not None), "relu": int(relu),

@@ -9,7 +9,9 @@ job of the DRAM engine is a sequence of requests, each taken when the channel is
 `beat_gap` cycles; because a request holds the channel at least one cycle, request j + 1 of a
 job is taken exactly when request j frees the channel, so a job reduces to a few sums per tile:
 
-- LOAD (ifmap runs, then weight runs, then partial-sum runs; requests of beat_elements each):
+- LOAD (ifmap runs, then weight runs, then partial-sum runs; requests of beat_elements each;
+  packed weights, Shape.weight_bits: per row a run of program.packed_blocks bytes per filter
+  block, program.packed_run_cycles):
   its first request at t0 = max(s + 1, free), its last at t0 + (all gaps but the last's), done
   at d = last + Lat + 1 (d = s + 1 when it moves nothing);
 - PARAMS (the quantizer's table head, a run of head_pieces bytes, if it has one; then per
@@ -36,7 +38,7 @@ from numba import njit
 from dlaforge import program
 from dlaforge.arch import ArchSpec
 from dlaforge.program import (Mapping, Shape, beat_elements, beat_gap, ceil_div, element_bytes,
-                              run_cycles)
+                              packed_blocks, packed_run_cycles, run_cycles)
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
 
@@ -139,6 +141,15 @@ def param_section(k_size, cols: int, bw: float, quantizer=DEFAULT_QUANTIZER):
     return cycles, last_gap(E * np.where(rem > 0, rem, run), 1, bw)
 
 
+def _packed_load_section(rows_per_block, k_size, cols: int, bits: int, bw: float):
+    """_load_section's (channel cycles, last request's gap, words) of a tile's packed weight
+    runs: per (r, s, c) row (`rows_per_block` of them) a run of program.packed_blocks bytes
+    per filter block."""
+    cycles, last = packed_run_cycles(k_size, cols, bits, bw)
+    words = rows_per_block * ceil_div(k_size, cols)
+    return cycles * rows_per_block, np.where(words > 0, last, 0), words
+
+
 def _element_bytes(arch: ArchSpec, requant: bool) -> dict:
     pe = arch.pe_array
     b_s = element_bytes(pe.psum_bits)
@@ -167,7 +178,10 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
     pixels = t["p_size"] * t["q_size"]
     sections = [
         (t["load_ifmap"], _load_section(in_rows * in_cols, c_size, rows, b["i"], bw)),
-        (t["load_weight"], _load_section(shape.R * shape.S * c_size, k_size, cols, b["w"], bw)),
+        (t["load_weight"],
+         _packed_load_section(shape.R * shape.S * c_size, k_size, cols, shape.weight_bits, bw)
+         if shape.weight_bits else
+         _load_section(shape.R * shape.S * c_size, k_size, cols, b["w"], bw)),
         (t["readback"], _load_section(pixels, k_size, cols, b["s"], bw))]
     load_cycles = np.zeros(len(k_size), np.int64)
     load_last = np.zeros(len(k_size), np.int64)
@@ -252,6 +266,10 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     in_words = (t["hi"] - t["lo"]) * (t["whi"] - t["wlo"])
     ifmap_el = np.where(t["load_ifmap"], c_size * in_words, 0).sum()
     weight_el = np.where(t["load_weight"], k_size * c_size * shape.R * shape.S, 0).sum()
+    weight_bytes = weight_el * b["w"]
+    if shape.weight_bits:       # packed: each row's filter blocks, whole bytes each
+        runs = packed_blocks(k_size, cols, shape.weight_bits).sum(axis=0)
+        weight_bytes = np.where(t["load_weight"], runs * c_size * shape.R * shape.S, 0).sum()
     readback_el = np.where(t["readback"], k_size * pixels, 0).sum()
     k_blocks, c_blocks = ceil_div(k_size, cols), ceil_div(c_size, rows)
     taps = shape.R * shape.S
@@ -279,7 +297,7 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
         "acc_reads": int((fold_words - first_words).sum() * cols
                          + np.where(leaving, out_words, 0).sum() * cols),
         "acc_writes": int(fold_words.sum() * cols + readback_el),
-        "dram_read_bytes": int(ifmap_el * b["i"] + weight_el * b["w"] + readback_el * b["s"]
+        "dram_read_bytes": int(ifmap_el * b["i"] + weight_bytes + readback_el * b["s"]
                                + params),
         "dram_write_bytes": int(np.where(final, k_size * pixels, 0).sum() * b["o"]
                                 + np.where(spill, k_size * pixels, 0).sum() * b["s"]),

@@ -42,7 +42,7 @@ def _controller_cycle_stats(arch: ArchSpec, op: HwOp, mapping: Mapping, table: E
                             dataflow: str) -> tuple[Stats, TileTrace]:
     """An op the generated controller runs: its `groups` commands one after another, each
     timed exactly (controller_timing), the counters summed into Stats."""
-    counters = controller_counters(arch, shape_of(op), mapping, REQUANT and op.quantizer,
+    counters = controller_counters(arch, shape_of(op, arch), mapping, REQUANT and op.quantizer,
                                    dataflow=dataflow)
     stats = op_stats(arch, op, counters, table, dataflow)
     return stats, TileTrace(compute_cycles=stats.compute_cycles, total_cycles=stats.cycles,

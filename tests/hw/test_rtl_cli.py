@@ -186,7 +186,7 @@ def test_verify_tells_a_mismatch_and_skips_what_the_controller_cannot_run(monkey
                                                             and shape.R == 1)}
     lines = []
     passed, failed = verify_module.verify_controller(
-        arch, "icarus", timing, lambda shape, groups, dataflow: Mapping(
+        arch, "icarus", timing, lambda shape, groups, dataflow, pe_op: Mapping(
             kt=shape.K, ct=shape.C, pt=1, order="nkcp"), lines.append)
     # per dataflow: "small" mismatches (the model is one cycle off), "wide" is skipped,
     # all_-128, all_1, relu and sums pass

@@ -38,7 +38,12 @@ class Datapath:
     adder's -sum|x - w|), so a ReLU after the requantization zeroes every output and the
     random jobs (hw/controller/stimulus.random_requant_of) draw none; mac_mode: its PEs also
     multiply-accumulate (pe_op "mac", sums conv2d_int), in the mode a command's `mode` field
-    selects (a multiplier and adder beside the family's operation in every PE)."""
+    selects (a multiplier and adder beside the family's operation in every PE);
+    weight_bits: the weights of its own operation travel packed in DRAM at that many bits
+    each (program.packed_blocks; 0: one element per weight at the array's width), and the
+    load turns code c into the weight lane value weight_levels[c] (BWN: bit 0 -> +1, 1 ->
+    -1); own_dataflows: the dataflows its own operation runs under (a PE whose operation is
+    not symmetric in the two operands cannot run is, which swaps them)."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -47,6 +52,9 @@ class Datapath:
     sums: Callable = conv2d_int
     signed_sums: bool = True
     mac_mode: bool = False
+    weight_bits: int = 0
+    weight_levels: tuple = ()
+    own_dataflows: tuple = ("ws", "os", "is")
 
     @property
     def is_baseline(self) -> bool:
@@ -67,6 +75,14 @@ class Datapath:
     def sums_of(self, pe_op: str) -> Callable:
         """The accumulator sums of a layer of `pe_op` (Datapath.sums' signature)."""
         return self.sums if self.mode_of(pe_op) == 0 else conv2d_int
+
+    def runs_under(self, pe_op: str, dataflow: str) -> bool:
+        """Whether ops of `pe_op` run under `dataflow` (its own operation: own_dataflows)."""
+        return self.mode_of(pe_op) != 0 or dataflow in self.own_dataflows
+
+    def packs(self, pe_op: str) -> bool:
+        """Whether ops of `pe_op` move packed weights (its own operation's, weight_bits)."""
+        return bool(self.weight_bits) and self.mode_of(pe_op) == 0
 
     def signed_sums_of(self, pe_op: str) -> bool:
         """Whether the sums of a layer of `pe_op` take both signs (Datapath.signed_sums)."""

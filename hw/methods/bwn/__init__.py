@@ -1,6 +1,11 @@
-"""Binary-weight network hardware (`--method bwn`): the adder accelerator
+"""Binary-weight network hardware: the sign-add PE (hw/methods/bwn/pe.py: acc ± x as the
+weight's sign bit picks), `CONTROLLER_PE` of the mapped-program controller's BWN datapath
+(workloads/methods/bwn/plan.py), which is what `rtl generate|verify --method bwn`, `--model
+rtl` and `--schedule rtl` build and run (packed 1-bit weights, ws and os, the int8 layers in
+the PEs' MAC mode). The functions below are the first accelerator's sign-add array, kept for
+the bench's unit slices (bench/bench_method_rtl.py): the adder accelerator
 (hw/methods/addernet/: the first accelerator, output stationary, on the adder arch) with
-sign-add PEs (hw/methods/bwn/pe.py) in its array: acc ± x as the weight's sign bit picks.
+sign-add PEs in its array.
 
 Everything but the PE's operation is the adder accelerator's, so its functions do the work
 with this family's PE and jobs (hw/methods/bwn/stimulus.py: ±1 weights, the binary-weight
@@ -30,8 +35,10 @@ from .. import OpRun, addernet, one_command_runs
 from .pe import SignAddPE
 from .stimulus import BwnJob
 
-__all__ = ["check", "generate", "verify", "cell_stats", "cells_row", "run", "run_random"]
+__all__ = ["check", "generate", "verify", "cell_stats", "cells_row", "run", "run_random",
+           "CONTROLLER_PE"]
 TOP = "dlaforge_bwn"
+CONTROLLER_PE = SignAddPE   # the PE of the controller's BWN datapath (plan.CONTROLLER_DATAPATH)
 PARAMETERS = {"method": "bwn", "pe": "c + a if w >= 0 else c - a (sign-add, no multiplier)",
               "weights": "+1/-1, one array-width element each", "padding": "padded taps add 0"}
 

@@ -87,19 +87,32 @@ def test_both_models_price_sign_adds(bwn_csv, which):
             for op in get_method("bwn", EDGE).transform(layer, EDGE)))
 
 
-def test_schedule_rtl_runs_bwn_layers_on_the_sign_add_array(bwn_csv):
-    record = dlaforge.simulate("edge_tiny_bwn", bwn_csv, method="bwn", model="cycle",
+def test_schedule_rtl_prices_the_controller_program(bwn_csv):
+    """BWN's generated hardware is the controller with sign-add PEs and packed 1-bit weights
+    (`rtl generate|verify --method bwn`), which runs the mapper's program: `--schedule rtl`
+    prices what `--schedule mapped` does, and ResNet-18's int8 first conv runs in the PEs'
+    MAC mode rather than being refused."""
+    for which in ("cycle", "analytical"):
+        rtl = dlaforge.simulate("edge_tiny_bwn", bwn_csv, method="bwn", model=which,
+                                schedule="rtl").to_json()
+        mapped = dlaforge.simulate("edge_tiny_bwn", bwn_csv, method="bwn", model=which,
+                                   schedule="mapped").to_json()
+        assert rtl["layers"] == mapped["layers"]
+    resnet = dlaforge.simulate("edge_tiny_bwn", "resnet18", method="bwn", model="analytical",
                                schedule="rtl")
+    first = resnet.layers[0].stats
+    assert first.ops == {"mult": first.macs, "add": first.macs}
+
+
+def test_the_first_accelerators_sign_add_array_keeps_its_timing_model(bwn_csv):
+    """The first accelerator's sign-add array (os, ±1 weights as int8 elements: the bench's
+    unit slices) and its timing model, which the controller replaced under --schedule rtl."""
     table = energy_table(EDGE)
-    for layer, got in zip(load_network(bwn_csv).layers, record.layers):
-        assert got.mapping == {"schedule": "rtl", "hardware": "bwn"}
+    for layer in load_network(bwn_csv).layers:
         [op] = get_method("bwn", EDGE).transform(layer, EDGE)
-        assert got.stats == model.op_stats(EDGE, op, "os", table)
-        assert got.stats.cycles == sum(c["cycles"] for c in model.command_counters(EDGE, op, "os"))
-        assert got.stats.ops == {"add": op.pe_macs}
-        assert got.stats.weight_storage_bits == op.weight_storage_bits
-        assert got.stats.energy_breakdown_pj["mac"] == pytest.approx(
+        stats = model.op_stats(EDGE, op, "os", table)
+        assert stats.cycles == sum(c["cycles"] for c in model.command_counters(EDGE, op, "os"))
+        assert stats.ops == {"add": op.pe_macs}
+        assert stats.weight_storage_bits == op.weight_storage_bits
+        assert stats.energy_breakdown_pj["mac"] == pytest.approx(
             op.pe_macs * model.sign_add_pj(EDGE, op))
-    with pytest.raises(SpecError, match="no multiplier"):
-        dlaforge.simulate("edge_tiny_bwn", "resnet18", method="bwn", model="cycle",
-                          schedule="rtl")

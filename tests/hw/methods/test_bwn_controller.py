@@ -1,0 +1,187 @@
+"""Binary-weight networks on the mapped-program controller (issue 14): the controller built
+with BWN's datapath (workloads/methods/bwn/plan.CONTROLLER_DATAPATH: sign-add PEs with a MAC
+mode) reads the ±1 weights packed, one bit each (a row of K filters padded to whole bytes),
+and unpacks them into its int8 weight lanes on the load; it runs the binarized layers under
+ws and os (not is: the PE takes the sign from the weight operand, which is swaps) and the
+int8 first conv and FC in the MAC mode. Outputs bit-exact against conv2d_int with ±1 weights,
+every counter equal to the exact timing model, whose packed byte counts the closed form
+matches; the mapper keeps every k tile but the last a multiple of 8 filters."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dlaforge.arch import load_arch
+from dlaforge.errors import SpecError
+from dlaforge.hw.controller.free_run import run_free
+from dlaforge.hw.controller.stimulus import ControllerJob
+from dlaforge.program import LOOP_ORDERS, Mapping, Shape, packed_blocks
+from dlaforge.sim import controller_cost
+from dlaforge.sim.analytical import controller_stats, search
+from dlaforge.sim.cycle.controller_timing import controller_counters
+from dlaforge.sim.energy import energy_table
+from dlaforge.workloads.layer import conv
+from dlaforge.workloads.methods import get_method
+from dlaforge.workloads.methods.bwn.plan import CONTROLLER_DATAPATH as BWN
+from dlaforge.workloads.methods.datapath import controller_datapath, family_datapath
+from controller_checks import CHAIN, STATS, assert_run_matches
+from simulators import needs_icarus
+
+ARCH = load_arch("edge_tiny_bwn")                 # os only, as the preset
+WIDE = replace(ARCH, pe_array=replace(ARCH.pe_array, dataflows=("os", "ws", "is")))
+
+
+def bwn_op(C, K, H, R=3, stride=1, groups=1, arch=ARCH):
+    [op] = get_method("bwn", arch).transform(conv("b", C, K, H, R=R, stride=stride,
+                                                  groups=groups), arch)
+    return op
+
+
+def test_the_datapath_and_what_it_refuses():
+    assert controller_datapath(ARCH, "sign_add") is BWN and family_datapath(ARCH, "bwn") is BWN
+    assert BWN.pe_ops == ("sign_add", "mac") and BWN.packs("sign_add") and not BWN.packs("mac")
+    op = bwn_op(8, 8, 6, arch=WIDE)
+    assert controller_cost.controller_runs(WIDE, op, "ws")
+    assert not controller_cost.controller_runs(WIDE, op, "is")
+    assert controller_cost.controller_refusal(WIDE, op, "is") == (
+        "the bwn PEs run sign_add under ws, os only")
+    shape, mapping = Shape(1, 4, 4, 4, 8, 3, 3, 4, 4, 1, 1), Mapping(8, 4, 4, "nkcp")
+    with pytest.raises(SpecError, match="run sign_add under ws, os only, not is"):
+        ControllerJob.random(WIDE, shape, mapping, np.random.default_rng(0), dataflow="is",
+                             datapath=BWN)
+    with pytest.raises(SpecError, match="a multiple of 8 filters .or all 9., not kt=4"):
+        ControllerJob.random(ARCH, replace(shape, K=9), replace(mapping, kt=4),
+                             np.random.default_rng(0), dataflow="os", datapath=BWN)
+
+
+def test_the_weights_are_packed_a_bit_each_row_by_row():
+    """The DRAM image holds, per group, R x S x C rows of ceil(K/8) bytes, filter k's bit at
+    bit k mod 8 of byte k // 8 (1 for -1), read back here by an independent loop."""
+    rng = np.random.default_rng(5)
+    job = ControllerJob.random(ARCH, Shape(1, 3, 4, 4, 11, 2, 3, 3, 2, 1, 0),
+                               Mapping(8, 3, 3, "nkcp"), rng, groups=2, dataflow="os",
+                               datapath=BWN)
+    assert set(np.unique(job.weight)) == {-1, 1}
+    memory, at = job.dram_image(), job.regions
+    packed = memory[at["weight"]:at["requant"]]
+    assert len(packed) == 2 * 2 * 3 * 3 * 2      # groups x R x S x C rows of 2 bytes
+    for g in range(2):
+        for k in range(11):
+            for c in range(3):
+                for r in range(2):
+                    for s in range(3):
+                        row = ((g * 2 + r) * 3 + s) * 3 + c
+                        bit = (packed[row * 2 + k // 8] >> (k % 8)) & 1
+                        assert job.weight[g * 11 + k, c, r, s] == (-1 if bit else 1)
+    fields = job.commands()
+    assert [f["weight_base"] - at["weight"] for f in fields] == [0, 36]
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_the_models_count_packed_bytes(dataflow):
+    """The timing model and the closed form agree on every DRAM byte and the cycles (within
+    10%); the weights' share of the DRAM reads is a bit per weight plus the rows' padding
+    and the blocks sharing a byte (edge_tiny's 4 columns read each byte twice)."""
+    table = energy_table(WIDE)
+    for C, K, H, stride in ((16, 20, 8, 1), (8, 64, 6, 2), (24, 9, 5, 1)):
+        op = bwn_op(C, K, H, stride=stride, arch=WIDE)
+        shape = controller_cost.shape_of(op, WIDE)
+        assert shape.weight_bits == 1
+        mapping = search(WIDE, op, dataflow, "energy", table)[0]
+        assert mapping.kt % 8 == 0 or mapping.kt >= K
+        timing = controller_counters(WIDE, shape, mapping, True, dataflow=dataflow)
+        closed = controller_stats(WIDE, op, mapping, table, dataflow=dataflow)
+        assert closed.dram_read_bytes == timing["dram_read_bytes"]
+        assert abs(closed.cycles - timing["cycles"]) <= 0.1 * timing["cycles"]
+        unpacked = controller_counters(WIDE, replace(shape, weight_bits=0), mapping, True,
+                                       dataflow=dataflow)
+        saved = unpacked["dram_read_bytes"] - timing["dram_read_bytes"]
+        assert saved > 0 and timing["weight_writes"] == unpacked["weight_writes"]
+        # every k tile's rows are loaded alike: (r, s, c) rows of all K filters, as many
+        # times as weight_writes / K; unpacked a row is K bytes, packed its blocks' bytes
+        rows = timing["weight_writes"] // K
+        tiles = [min(mapping.kt, K - k0) for k0 in range(0, K, mapping.kt)]
+        per_row = sum(int(packed_blocks(k, WIDE.pe_array.cols, 1).sum()) for k in tiles)
+        assert saved == rows * (K - per_row)
+
+
+def random_case(rng):
+    """A small random layer and a mapping with whole bytes of filters per k tile."""
+    while True:
+        R, S, stride = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
+        pad = int(rng.integers(0, 2))
+        H, W = int(rng.integers(R, 7)), int(rng.integers(S, 7))
+        P = (H + 2 * pad - R) // stride + 1 + int(rng.integers(0, 2))   # maybe hanging
+        Q = (W + 2 * pad - S) // stride + 1 + int(rng.integers(0, 2))
+        N, C, K = int(rng.integers(1, 3)), int(rng.integers(1, 10)), int(rng.integers(1, 20))
+        kt = min(K, 8 * int(rng.integers(1, 3)))
+        ct, pt = (int(rng.integers(1, x + 1)) for x in (C, P))
+        order = LOOP_ORDERS[int(rng.integers(0, len(LOOP_ORDERS)))]
+        qt = int(rng.integers(1, Q + 1)) if rng.random() < 0.5 else None
+        shape = Shape(N, C, H, W, K, R, S, P, Q, stride, pad)
+        mapping = Mapping(kt, ct, pt, order, qt=qt)
+        try:
+            ControllerJob.random(WIDE, shape, mapping, rng, dataflow="os", datapath=BWN)
+        except SpecError:       # does not fit the buffers
+            continue
+        if N * P * Q * K <= 150:
+            return shape, mapping
+
+
+@needs_icarus
+def test_random_bwn_and_mac_layers_free_running_on_icarus(tmp_path):
+    """Six random binarized layers (strides 1-2, padding, hanging windows, groups, N = 2,
+    column tiles, filter blocks starting mid-byte) under os and ws, then MAC-mode layers under
+    os, ws and is on the same build: bit-exact and equal to the timing model."""
+    rng = np.random.default_rng(21)
+    jobs = []
+    for index in range(9):
+        shape, mapping = random_case(rng)
+        mac = index >= 6
+        dataflow = ("os", "ws", "is")[index % 3] if mac else ("os", "ws")[index % 2]
+        jobs.append(ControllerJob.random(WIDE, shape, mapping, rng, groups=1 + (index == 4),
+                                         requant=index % 2 == 0, relu=index % 3 == 0,
+                                         dataflow=dataflow, datapath=BWN,
+                                         pe_op="mac" if mac else "sign_add"))
+    assert sum(job.shape.weight_bits for job in jobs) == 6
+    for job, result in zip(jobs, run_free(jobs, tmp_path, "icarus")):
+        assert_run_matches(result, job)
+
+
+@needs_icarus
+def test_a_bwn_network_with_int8_layers_runs_on_one_design():
+    """`simulate --model rtl --method bwn` on edge_tiny_bwn: the int8 first conv and FC in the
+    MAC mode, the binarized layers (a strided conv, a depthwise and a 1x1) with packed
+    weights; every statistic equal to `--model cycle`'s, the analytical cycles within 10%."""
+    import dlaforge
+    runs = {model: dlaforge.simulate(ARCH, CHAIN, "os", model=model, method="bwn").to_json()
+            for model in ("rtl", "cycle", "analytical")}
+    rtl, cycle = runs["rtl"], runs["cycle"]
+    assert rtl["totals"] == cycle["totals"]
+    assert [row["name"] for row in rtl["layers"] if "mult" in row["ops"]] == ["c1", "fc"]
+    for rtl_row, cycle_row, analytical_row in zip(rtl["layers"], cycle["layers"],
+                                                  runs["analytical"]["layers"]):
+        rtl_row["mapping"].pop("input"), rtl_row["mapping"].pop("simulator")
+        assert rtl_row["mapping"] == cycle_row["mapping"]
+        for key in STATS:
+            assert rtl_row[key] == cycle_row[key], (rtl_row["name"], key)
+        assert abs(analytical_row["cycles"] - rtl_row["cycles"]) <= 0.1 * rtl_row["cycles"]
+
+
+def test_rtl_generate_builds_the_controller_with_the_bwn_datapath(tmp_path):
+    import json
+    import dlaforge
+    dlaforge.rtl_generate(ARCH, tmp_path, method="bwn")
+    info = json.loads((tmp_path / "dlaforge_accel.json").read_text())
+    assert info["parameters"]["datapath"] == {"family": "bwn", "pe_ops": ["sign_add", "mac"]}
+    assert info["command"]["pe_modes"] == ["sign_add", "mac"]
+
+
+@pytest.mark.long
+def test_rtl_verify_runs_both_pe_operations():
+    import dlaforge
+    lines = []
+    passed, failed = dlaforge.rtl_verify(ARCH, method="bwn", progress=lines.append)
+    assert failed == 0 and passed == 74
+    assert sum(" sign_add " in line for line in lines) == sum(" mac " in line for line in lines)
