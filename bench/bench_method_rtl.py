@@ -414,7 +414,7 @@ def whole_layers() -> list:
 # slices above and a crop of ResNet-18's first conv (3 -> 8 channels, 7x7 stride 2, 8x8
 # outputs): an int8 layer AdderNet keeps, run in its PEs' MAC mode
 CONTROLLER_METHODS = (("baseline", "edge_tiny"), ("addernet", "edge_tiny_addernet"),
-                      ("ghost", "edge_tiny"))
+                      ("bwn", "edge_tiny_bwn"), ("ghost", "edge_tiny"))
 FIRST_CONV = Case("baseline", "edge_tiny", "ws", "resnet18", "conv1",
                   dict(C=3, K=8, H=21, R=7, stride=2, padding=0))
 CONTROLLER_STATS = ("cycles", "compute_cycles", "stall_cycles", "energy_pj",
@@ -424,9 +424,9 @@ CONTROLLER_STATS = ("cycles", "compute_cycles", "stall_cycles", "energy_pj",
 
 def controller_rows(quick: bool = False) -> tuple[list, list[str]]:
     """Each (method, arch) of CONTROLLER_METHODS on each distinct slice (with `quick` the first
-    and FIRST_CONV) under ws, os and is: (method, arch, dataflow, slice name, RTL totals, cycle
-    totals, analytical totals, wall s), and every statistic where the RTL record differs from
-    the cycle model's."""
+    and FIRST_CONV) under those of ws, os and is its arch has: (method, arch, dataflow, slice
+    name, RTL totals, cycle totals, analytical totals, wall s), and every statistic where the
+    RTL record differs from the cycle model's."""
     import dlaforge
     slices = {case.slice_name(): case for case in (*SLICES, FIRST_CONV)}
     if quick:
@@ -436,7 +436,8 @@ def controller_rows(quick: bool = False) -> tuple[list, list[str]]:
     for name, case in slices.items():
         net = Network(case.layer, (case.slice_layer(),))
         for method, arch in CONTROLLER_METHODS:
-            for dataflow in ("ws", "os", "is"):
+            built = load_arch(arch).pe_array.dataflows
+            for dataflow in [d for d in ("ws", "os", "is") if d in built]:
                 started = time.perf_counter()
                 rtl = dlaforge.simulate(arch, net, dataflow, model="rtl", method=method)
                 wall = time.perf_counter() - started
@@ -588,11 +589,12 @@ def report(cells, slice_rows, full_rows, problems, started, command, elapsed,
         "checked bit-exact against the reference inside the run; `RTL = cycle model`: every "
         "total (cycles, stalls, energy and its parts, DRAM and SRAM bytes, every access count, "
         "MACs, operations) equal. AdderNet runs on its adder datapath (adder PEs with a MAC "
-        "mode); GhostNet's ops (a primary conv and a cheap depthwise conv) are plain int8 MAC "
-        "ops on the baseline's array. The last slice, a crop of ResNet-18's first conv (3 -> 8 "
-        "channels, 7x7 at stride 2, 8x8 outputs), is an int8 layer AdderNet keeps: it runs in "
-        "the adder PEs' MAC mode. Wall time includes the design's build when it is not "
-        "cached.",
+        "mode), BWN on its sign-add datapath (packed 1-bit weights unpacked on the load; "
+        "edge_tiny_bwn lists os only); GhostNet's ops (a primary conv and a cheap depthwise "
+        "conv) are plain int8 MAC ops on the baseline's array. The last slice, a crop of "
+        "ResNet-18's first conv (3 -> 8 channels, 7x7 at stride 2, 8x8 outputs), is an int8 "
+        "layer AdderNet and BWN keep: it runs in their PEs' MAC mode. Wall time includes the "
+        "design's build when it is not cached.",
         "",
         *controller_table(on_controller),
         "",
