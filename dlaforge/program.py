@@ -120,6 +120,19 @@ def packed_row_bytes(K: int, bits: int) -> int:
     return ceil_div(K * bits, 8)
 
 
+def packed_run_refusal(arch: ArchSpec, bits: int) -> str | None:
+    """Why `arch`'s controller cannot read `bits`-bit packed weights (None if it can): a
+    filter block's run, up to ceil((7 + cols*bits)/8) bytes from any bit of its first byte,
+    must fit one DRAM request of the weight beat (one-byte elements, at most cols)."""
+    pe = arch.pe_array
+    most = ceil_div(7 + pe.cols * bits, 8)
+    beat = min(beat_elements(1, arch.dram.bandwidth_bytes_per_cycle), pe.cols)
+    if most <= beat:
+        return None
+    return (f"a run of {pe.cols} packed {bits}-bit weights spans up to {most} bytes, more "
+            f"than the {beat} a DRAM request carries")
+
+
 def packed_blocks(k_size, cols: int, bits: int) -> np.ndarray:
     """Bytes of each filter block's run of a packed weight row, [block, tile], for tiles of
     `k_size` filters starting on a byte: block b holds filters b*cols .. of the tile and

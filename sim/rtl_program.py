@@ -27,7 +27,7 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import REQUANT_PIECES, element_bytes
+from dlaforge.program import REQUANT_PIECES, element_bytes, packed_run_refusal
 from dlaforge.workloads.methods.accelerator_plan import (RTL_DATAFLOWS, Gemm, RtlPlan,
                                                          dram_beat_gap, fold_length)
 from dlaforge.stats import Stats
@@ -74,6 +74,8 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
     if datapath is not None and not datapath.runs_under(op.pe_op, dataflow):
         return (f"the {datapath.family} PEs run {op.pe_op} under "
                 f"{', '.join(datapath.own_dataflows)} only")
+    if packed and packed_run_refusal(arch, weight_bits):
+        return packed_run_refusal(arch, weight_bits)
     if datapath is not None and pe.pe_kind != "mac":
         from dataclasses import replace
         arch = replace(arch, pe_array=replace(pe, pe_kind="mac"))

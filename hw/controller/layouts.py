@@ -19,7 +19,7 @@ from amaranth.lib import data
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, BufferGeometry,
-                              beat_elements, ceil_div, element_bytes,
+                              beat_elements, ceil_div, element_bytes, packed_run_refusal,
                               requant_refusal)
 from dlaforge.workloads.methods.datapath import BASELINE, Datapath
 
@@ -109,12 +109,9 @@ class ControllerParams:
         beats = Beats(**{k: min(beat_elements(nbytes[k], bw), lanes[k]) for k in lanes},
                       bytes=nbytes)
         requant = params.requant and requant_refusal(arch) is None
-        if datapath.weight_bits:    # a packed run (from any bit of its first byte): one request
-            most = ceil_div(7 + pe.cols * datapath.weight_bits, 8)
-            if most > beats.weight:
-                raise SpecError(f"arch {arch.name!r}: a run of {pe.cols} packed "
-                                f"{datapath.weight_bits}-bit weights spans up to {most} bytes, "
-                                f"more than the {beats.weight} a DRAM request carries")
+        if datapath.weight_bits and packed_run_refusal(arch, datapath.weight_bits):
+            raise SpecError(f"arch {arch.name!r}: "
+                            f"{packed_run_refusal(arch, datapath.weight_bits)}")
         return ControllerParams(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
                         pe.ofmap_bits, buffers, beats, params, requant, dataflows, datapath)
 
