@@ -46,7 +46,7 @@ def new_program(arch, op, table, dataflow) -> tuple[dict, int, dict] | None:
     if not controller_runs(arch, op, dataflow):
         return None
     mapping, stats = search(arch, op, dataflow, "energy", table)
-    counters = controller_counters(arch, shape_of(op), mapping, REQUANT, dataflow=dataflow)
+    counters = controller_counters(arch, shape_of(op, arch), mapping, REQUANT, dataflow=dataflow)
     return command_totals(op, counters), stats.cycles, mapping.to_dict()
 
 

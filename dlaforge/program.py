@@ -121,16 +121,25 @@ def packed_row_bytes(K: int, bits: int) -> int:
 
 
 def packed_run_refusal(arch: ArchSpec, bits: int) -> str | None:
-    """Why `arch`'s controller cannot read `bits`-bit packed weights (None if it can): a
-    filter block's run, up to ceil((7 + cols*bits)/8) bytes from any bit of its first byte,
-    must fit one DRAM request of the weight beat (one-byte elements, at most cols)."""
+    """Why `arch`'s controller cannot read `bits`-bit packed weights (None if it can): they
+    unpack into one-byte weight lanes (2 to 8 bits: a level of ±1 at least), and a filter
+    block's run, up to ceil((7 + cols*bits)/8) bytes from any bit of its first byte, must fit
+    one DRAM request of the weight beat (one-byte elements, at most cols)."""
     pe = arch.pe_array
+    if not 2 <= pe.weight_bits <= 8:
+        return (f"packed weights unpack into the array's weight lanes, one byte each, and of "
+                f"at least 2 bits, not {pe.weight_bits}-bit lanes")
     most = ceil_div(7 + pe.cols * bits, 8)
     beat = min(beat_elements(1, arch.dram.bandwidth_bytes_per_cycle), pe.cols)
     if most <= beat:
         return None
     return (f"a run of {pe.cols} packed {bits}-bit weights spans up to {most} bytes, more "
             f"than the {beat} a DRAM request carries")
+
+
+def fewest_filters(shape: Shape) -> int:
+    """The smallest tile's filters: one, or with packed weights a byte's worth (or all K)."""
+    return min(shape.K, packed_align(shape.weight_bits)) if shape.weight_bits else 1
 
 
 def packed_blocks(k_size, cols: int, bits: int) -> np.ndarray:

@@ -37,7 +37,7 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 
-from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits, packed_align
+from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fewest_filters, fits, packed_align
 
 from .stimulus import LayerJob
 from .accelerator import buildable
@@ -106,9 +106,10 @@ def _fits(arch: ArchSpec, shape: Shape, kt, ct, pt, qt=None) -> bool:
 
 
 def smallest_tile_fits(arch: ArchSpec, shape: Shape) -> bool:
-    """True when one filter, one channel and one output pixel of `shape` fit the buffer halves
-    (the controller's smallest tile; sim/controller_cost.controller_runs' condition)."""
-    return _fits(arch, shape, 1, 1, 1, 1)
+    """True when one filter (packed weights: a byte's worth), one channel and one output pixel
+    of `shape` fit the buffer halves (the controller's smallest tile;
+    sim/controller_cost.controller_runs' condition)."""
+    return _fits(arch, shape, fewest_filters(shape), 1, 1, 1)
 
 
 def random_layer(rng: random.Random, most: int = 9) -> tuple[Shape, int]:

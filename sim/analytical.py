@@ -45,7 +45,7 @@ import numpy as np
 from dlaforge import program
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import GRID_NAMES, LOOP_ORDERS, RS_NAMES, Mapping
+from dlaforge.program import GRID_NAMES, LOOP_ORDERS, RS_NAMES, Mapping, fewest_filters
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
@@ -385,8 +385,7 @@ def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str, controller: bool = 
     output columns), every output column, loop order n, k, c, p."""
     columns = controller and controller_cost.controller_runs(arch, op, dataflow)
     # the fewest filters a tile may hold: one, or a byte's worth of packed weights
-    fewest = (controller_cost.fewest_filters(controller_cost.shape_of(op, arch)) if columns
-              else 1)
+    fewest = fewest_filters(controller_cost.shape_of(op, arch)) if columns else 1
     kt = min(op.K // op.groups, ceil_div(arch.pe_array.cols, fewest) * fewest)
     ct, pt, qt = op.C // op.groups, op.P, op.Q
     steps = [Mapping(kt=kt, ct=ct, pt=pt, qt=qt)]
@@ -395,8 +394,8 @@ def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str, controller: bool = 
             pt = ceil_div(pt, 2)
         elif ct > 1:
             ct = ceil_div(ct, 2)
-        elif kt > fewest:
-            kt = max(ceil_div(kt, 2), fewest)
+        elif kt > fewest:           # halved, up to whole bytes of packed filters
+            kt = ceil_div(ceil_div(kt, 2), fewest) * fewest
         elif columns and qt > 1:
             qt = ceil_div(qt, 2)
         else:

@@ -97,13 +97,9 @@ def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
             or _cannot_run(arch, op, dataflow) is not None):
         return False
     one, shape = np.ones(1, np.int64), shape_of(op, arch)
-    return bool(grid_fits(arch, shape, {"kt": one * fewest_filters(shape), "ct": one,
+    return bool(grid_fits(arch, shape, {"kt": one * program.fewest_filters(shape), "ct": one,
                                         "pt": one, "qt": one})[0])
 
-
-def fewest_filters(shape: Shape) -> int:
-    """The smallest tile's filters: one, or with packed weights a byte's worth (or all K)."""
-    return min(shape.K, program.packed_align(shape.weight_bits)) if shape.weight_bits else 1
 
 
 def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
@@ -115,7 +111,7 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
         return reason
     s, pe = shape_of(op, arch), arch.pe_array
     words = program.tile_words(pe.rows, pe.cols, W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q,
-                               stride=s.stride, padding=s.padding, kt=fewest_filters(s), ct=1,
+                               stride=s.stride, padding=s.padding, kt=program.fewest_filters(s), ct=1,
                                pt=1, qt=1)
     geo = BufferGeometry.of(arch)
     halves = {"ifmap": geo.ifmap_half, "weight": geo.weight_half, "ofmap": geo.acc_half}
@@ -128,11 +124,11 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
             f"needs {'; '.join(over)}")
 
 
-def shape_of(op: HwOp, arch: ArchSpec | None = None) -> Shape:
-    """One command's shape: one group of the op, all its images; on `arch`, with the packed
+def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
+    """One command's shape on `arch`: one group of the op, all its images, with the packed
     weight width of the datapath that runs it where that datapath packs them
     (Datapath.weight_bits: BWN's sign bits)."""
-    datapath = controller_datapath(arch, op.pe_op) if arch is not None else None
+    datapath = controller_datapath(arch, op.pe_op)
     bits = datapath.weight_bits if datapath is not None and datapath.packs(op.pe_op) else 0
     return Shape(N=op.N, C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R,
                  S=op.S, P=op.P, Q=op.Q, stride=op.stride, padding=op.padding,

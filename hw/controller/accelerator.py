@@ -164,7 +164,8 @@ class ControllerAccelerator(wiring.Component):
                 shape=data.ArrayLayout(shape, lanes), depth=2 * half, init=[])
             port = mems[kind].write_port(granularity=1)
             if kind == "weight" and geo.packs:
-                packed_write(m, port, self.rd_resp, lanes, geo, cmd.mode == 0)
+                packed_write(m, port, self.rd_resp, lanes, geo,
+                             cmd.mode == 0 if geo.datapath.mac_mode else 1)
             else:
                 beat_write(m, port, self.rd_resp, kind, lanes, getattr(beats, kind))
         i_rd, w_rd = mems["ifmap"].read_port(), mems["weight"].read_port()

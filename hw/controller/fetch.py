@@ -82,7 +82,7 @@ class Fetcher(wiring.Component):
             first_bit = (t.k0 + blk * Cc) * bits
             offset = first_bit[:3]
             row_bytes = (cmd.K * bits + 7) >> 3
-            m.d.comb += packed.eq(cmd.mode == 0)
+            m.d.comb += packed.eq(cmd.mode == 0 if geo.datapath.mac_mode else 1)
             weight_run = (Mux(packed, (offset + filters * bits + 7) >> 3, weight_run[0]),
                           Mux(packed, cmd.weight_base + ((a * cmd.S + b) * cmd.C + t.c0 + c)
                               * row_bytes + (first_bit >> 3), weight_run[1]))

@@ -132,6 +132,17 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
     if not geo.datapath.is_baseline:    # a method's PEs (workloads/methods/datapath.py)
         info["parameters"]["datapath"] = {"family": geo.datapath.family,
                                           "pe_ops": list(geo.datapath.pe_ops)}
+    layouts = dict(DRAM_LAYOUTS)
+    if geo.packs:       # the datapath's own operation reads its weights packed
+        d = geo.datapath
+        info["parameters"]["datapath"].update(weight_bits=d.weight_bits,
+                                              weight_levels=list(d.weight_levels))
+        layouts["weight"] += (
+            f"; a command of mode 0 ({d.pe_op}): packed, {d.weight_bits} bit(s) per weight, "
+            f"code c standing for weight_levels[c]: per group a region at weight_base (bytes) "
+            f"of R x S x C rows of the group's K filters, each row ceil(K*{d.weight_bits}/8) "
+            f"bytes, filter k at bit k*{d.weight_bits} mod 8 of byte k*{d.weight_bits} // 8 "
+            f"(least significant bit first); Kt is not used for them")
     fields = geo.command_layout()
     info["command"] = {
         "port": "cmd__payload (a stream, taken while busy is low; one command per group)",
@@ -139,7 +150,7 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
                    for name, _ in fields},
         "loop_orders": list(LOOP_ORDERS),
         **({"pe_modes": list(geo.datapath.pe_ops)} if geo.datapath.mac_mode else {}),
-        "dram_layouts": DRAM_LAYOUTS,
+        "dram_layouts": layouts,
         "dram_port": ("rd_req: addr, count elements of `bytes` each (at most one beat, inside "
                       "one buffer word), tag; rd_resp returns the elements in lanes with the "
                       "request's tag; wr: addr, count, bytes, data lanes (psum_bits, signed)"),

@@ -73,8 +73,11 @@ class ControllerJob:
             raise SpecError(f"the controller's {d.family} datapath runs "
                             f"{', '.join(d.pe_ops)}, not pe_op {self.pe_op!r}")
         bits = d.weight_bits if d.packs(self.pe_op) else 0
-        if s.weight_bits != bits:   # the shape says how its weights travel: as the datapath
-            self.shape = s = replace(s, weight_bits=bits)
+        if s.weight_bits not in (0, bits):
+            raise ValueError(f"the shape's weights are {s.weight_bits}-bit packed; the "
+                             f"{d.family} datapath moves {self.pe_op}'s "
+                             + (f"{bits}-bit packed" if bits else "unpacked"))
+        self.shape = s = replace(s, weight_bits=bits)      # as the datapath moves them
         if not d.runs_under(self.pe_op, self.dataflow):
             raise SpecError(f"the controller's {d.family} PEs run {self.pe_op} under "
                             f"{', '.join(d.own_dataflows)} only, not {self.dataflow}")
@@ -136,9 +139,12 @@ class ControllerJob:
                          (s.N, groups * s.C, s.H, s.W))
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
                          (groups * s.K, s.C, s.R, s.S))
-        levels = (datapath or BASELINE).weight_levels
-        if levels and (pe_op or datapath.pe_op) == datapath.pe_op:     # packed weight codes
-            w = np.asarray(levels)[rng.integers(0, len(levels), w.shape)]
+        levels = np.asarray((datapath or BASELINE).weight_levels)
+        if len(levels) and (pe_op or datapath.pe_op) == datapath.pe_op:   # packed codes
+            if low is None and high is None:
+                w = levels[rng.integers(0, len(levels), w.shape)]
+            else:                   # the drawn values' nearest levels (the extremes' signs)
+                w = levels[np.abs(w[..., None] - levels).argmin(axis=-1)]
         job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow,
                             datapath=datapath, pe_op=pe_op)
         quantizer = as_quantizer(requant)

@@ -10,11 +10,12 @@ b = the op's ifmap_bits; the 1-bit weight only selects. At int8 and 32-bit sums 
 (9 + 32) / 32 x 0.1 = 0.128 pJ against the adder PE's 0.156 pJ and the int8 MAC's 0.3 pJ at
 45 nm. α_k needs no unit: it is the writer's per-channel requantization scale.
 
-Timing (`--schedule rtl`): the sign-add accelerator is the adder accelerator with another PE
-operation, so its commands, counters and timing are the adder array's. Its loader moves each
-±1 weight as an element of the array's width (hw/methods/bwn/), so under `--schedule rtl` the
-weights' buffer and DRAM traffic are those int8 elements, not the transform's packed bits;
-the mapped schedules (analytical, cycle) move the packed bits.
+Timing of the first accelerator's sign-add array (the bench's unit slices; `--schedule rtl`
+now prices the mapped-program controller with BWN's datapath, which moves the packed bits:
+workloads/methods/bwn/plan.py): the adder accelerator with another PE operation, so its
+commands, counters and timing are the adder array's. Its loader moves each ±1 weight as an
+element of the array's width, so its weights' buffer and DRAM traffic are those int8
+elements, not the transform's packed bits.
 """
 
 from __future__ import annotations

@@ -316,7 +316,7 @@ def test_resnet18_conv1_runs_on_edge_tiny_by_column_tiles(dataflow):
     ops = _resnet18_ops(arch)
     assert all(controller_cost.controller_runs(arch, op, dataflow) for op in ops)
     conv1 = ops[0]
-    shape = controller_cost.shape_of(conv1)
+    shape = controller_cost.shape_of(conv1, arch)
     assert (conv1.name, shape.W, shape.R, shape.stride) == ("conv1", 224, 7, 2)
     assert not fits(arch, W=224, H=224, R=7, S=7, Q=112, stride=2, kt=1, ct=1, pt=1)
     mapping, _ = search(arch, conv1, dataflow, "energy", energy_table(arch))

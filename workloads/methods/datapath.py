@@ -116,8 +116,10 @@ def controller_datapath(arch, pe_op: str = "mac") -> Datapath | None:
     """The datapath on which the controller built for `arch` runs ops of `pe_op`: BASELINE for
     MAC ops on a MAC array, a family's CONTROLLER_DATAPATH for its PE operation on its PE kind
     (and for MAC ops when it has a MAC mode), None when none does. The lookup is by the
-    arch's PE kind, not by the method: an int8 layer on an adder arch runs in the MAC mode of
-    the adder kind's datapath (AdderNet's) under any method, BWN's first conv and FC too."""
+    arch's PE kind, not by the method: the models time an int8 layer on an adder arch in the
+    MAC mode of the first adder-kind datapath (AdderNet's) under any method, which times it
+    as BWN's would (the timing is the array's); the RTL builds the method family's own
+    (family_datapath)."""
     kind = arch.pe_array.pe_kind
     if kind == BASELINE.pe_kind and pe_op == BASELINE.pe_op:
         return BASELINE

@@ -9,9 +9,9 @@ sign-add PEs in its array.
 
 Everything but the PE's operation is the adder accelerator's, so its functions do the work
 with this family's PE and jobs (hw/methods/bwn/stimulus.py: ±1 weights, the binary-weight
-reference). What the RTL leaves out: its loader moves each ±1 weight as an element of the
-array's width (the transform's 1-bit packed weights would need an unpacker beside the weight
-buffer); α_k is the writer's per-channel requantization scale, as in the method's model.
+reference). What that first accelerator leaves out (the controller has it): its loader moves
+each ±1 weight as an element of the array's width, not packed; α_k is the writer's
+per-channel requantization scale, as in the method's model.
 
 - `check(arch)`: the adder array's (pe_kind adder, dataflow os, buffers holding a tile);
 - `generate(arch, out_dir)`: `dlaforge_bwn.v` and `dlaforge_bwn.json`;

@@ -111,7 +111,7 @@ def test_the_models_price_adder_and_mac_ops_on_the_controller(pe_op):
     for dataflow in CONTROLLER_DATAFLOWS:
         assert controller_cost.controller_runs(ARCH, op, dataflow)
         mapping, cycle = native_cycle_stats(ARCH, op, dataflow, "energy", table)[:2]
-        counters = controller_counters(ARCH, controller_cost.shape_of(op), mapping, True,
+        counters = controller_counters(ARCH, controller_cost.shape_of(op, ARCH), mapping, True,
                                        dataflow=dataflow)
         assert cycle.cycles == counters["cycles"]
         assert cycle.energy_breakdown_pj["mac"] == pytest.approx(op.pe_macs * pj)

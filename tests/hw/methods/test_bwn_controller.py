@@ -16,7 +16,7 @@ from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.hw.controller.free_run import run_free
 from dlaforge.hw.controller.stimulus import ControllerJob
-from dlaforge.program import LOOP_ORDERS, Mapping, Shape, packed_blocks
+from dlaforge.program import LOOP_ORDERS, Mapping, Shape
 from dlaforge.sim import controller_cost
 from dlaforge.sim.analytical import controller_stats, search
 from dlaforge.sim.cycle.controller_timing import controller_counters
@@ -30,6 +30,10 @@ from simulators import needs_icarus
 
 ARCH = load_arch("edge_tiny_bwn")                 # os only, as the preset
 WIDE = replace(ARCH, pe_array=replace(ARCH.pe_array, dataflows=("os", "ws", "is")))
+# 6 columns and an 8 byte/cycle DRAM: filter blocks start at bits 0, 6, 4, 2 of a byte and
+# span two bytes, a request carrying the whole run
+SIX = replace(WIDE, name="bwn_6_columns", pe_array=replace(WIDE.pe_array, cols=6),
+              dram=replace(WIDE.dram, bandwidth_bytes_per_cycle=8))
 
 
 def bwn_op(C, K, H, R=3, stride=1, groups=1, arch=ARCH):
@@ -63,6 +67,16 @@ def test_the_datapath_and_what_it_refuses():
                              datapath=BWN)
 
 
+def test_extreme_operands_keep_their_weight_signs():
+    """rtl verify's all_-128 and all_1 cases: drawn weights of one value become that value's
+    nearest level (-1 and +1), so every filter is all -1 or all +1."""
+    shape, mapping = Shape(1, 3, 4, 4, 8, 3, 3, 4, 4, 1, 1), Mapping(8, 3, 4, "nkcp")
+    for value, level in ((-128, -1), (1, 1)):
+        job = ControllerJob.random(ARCH, shape, mapping, np.random.default_rng(0), low=value,
+                                   high=value + 1, dataflow="os", datapath=BWN)
+        assert (job.weight == level).all()
+
+
 def test_the_weights_are_packed_a_bit_each_row_by_row():
     """The DRAM image holds, per group, R x S x C rows of ceil(K/8) bytes, filter k's bit at
     bit k mod 8 of byte k // 8 (1 for -1), read back here by an independent loop."""
@@ -86,35 +100,53 @@ def test_the_weights_are_packed_a_bit_each_row_by_row():
     assert [f["weight_base"] - at["weight"] for f in fields] == [0, 36]
 
 
+def packed_bytes_read(shape: Shape, mapping: Mapping, cols: int, bits: int = 1) -> int:
+    """The packed weight bytes one load of every k tile's rows reads, counted bit by bit
+    (independently of program.packed_blocks): per filter block the bytes its first bit to its
+    last bit touch, per (r, s, c) row."""
+    total = 0
+    for k0 in range(0, shape.K, mapping.kt):
+        for b0 in range(k0, min(k0 + mapping.kt, shape.K), cols):
+            last = min(b0 + cols, k0 + mapping.kt, shape.K) - 1
+            total += (last * bits + bits - 1) // 8 - (b0 * bits) // 8 + 1
+    return total * shape.R * shape.S * shape.C
+
+
+@pytest.mark.parametrize("arch", [WIDE, SIX], ids=["4 columns", "6 columns"])
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
-def test_the_models_count_packed_bytes(dataflow):
-    """The timing model and the closed form agree on every DRAM byte and the cycles (within
-    10%); the weights' share of the DRAM reads is a bit per weight plus the rows' padding
-    and the blocks sharing a byte (edge_tiny's 4 columns read each byte twice)."""
-    table = energy_table(WIDE)
-    for C, K, H, stride in ((16, 20, 8, 1), (8, 64, 6, 2), (24, 9, 5, 1)):
-        op = bwn_op(C, K, H, stride=stride, arch=WIDE)
-        shape = controller_cost.shape_of(op, WIDE)
+def test_the_models_count_packed_bytes(arch, dataflow):
+    """The closed form equals the timing model on every counter, its cycles within 5%; the
+    weights' DRAM bytes are the blocks' byte spans, counted here bit by bit (on 6 columns the
+    blocks start mid-byte and span two bytes, on 4 two blocks share each byte)."""
+    from dlaforge.program import COUNTERS
+    table = energy_table(arch)
+    for C, K, H, stride in ((16, 20, 8, 1), (8, 64, 6, 2), (24, 9, 5, 1), (5, 31, 4, 1)):
+        op = bwn_op(C, K, H, stride=stride, arch=arch)
+        shape = controller_cost.shape_of(op, arch)
         assert shape.weight_bits == 1
-        mapping = search(WIDE, op, dataflow, "energy", table)[0]
-        assert mapping.kt % 8 == 0 or mapping.kt >= K
-        timing = controller_counters(WIDE, shape, mapping, True, dataflow=dataflow)
-        closed = controller_stats(WIDE, op, mapping, table, dataflow=dataflow)
-        assert closed.dram_read_bytes == timing["dram_read_bytes"]
-        assert abs(closed.cycles - timing["cycles"]) <= 0.1 * timing["cycles"]
-        unpacked = controller_counters(WIDE, replace(shape, weight_bits=0), mapping, True,
-                                       dataflow=dataflow)
-        saved = unpacked["dram_read_bytes"] - timing["dram_read_bytes"]
-        assert saved > 0 and timing["weight_writes"] == unpacked["weight_writes"]
-        # every k tile's rows are loaded alike: (r, s, c) rows of all K filters, as many
-        # times as weight_writes / K; unpacked a row is K bytes, packed its blocks' bytes
-        rows = timing["weight_writes"] // K
-        tiles = [min(mapping.kt, K - k0) for k0 in range(0, K, mapping.kt)]
-        per_row = sum(int(packed_blocks(k, WIDE.pe_array.cols, 1).sum()) for k in tiles)
-        assert saved == rows * (K - per_row)
+        for mapping in {search(arch, op, dataflow, "energy", table)[0],
+                        Mapping(min(K, 16), max(1, C // 2), 2, "nckp")}:
+            assert mapping.kt % 8 == 0 or mapping.kt >= K
+            timed = controller_counters(arch, shape, mapping, True, dataflow=dataflow)
+            g = mapping.as_grid(dataflow)
+            closed = controller_cost.counters(arch, shape, g, mapping.order, dataflow=dataflow)
+            for name in COUNTERS[1:]:
+                assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], name
+            estimate = float(controller_cost.cycles(arch, shape, g, mapping.order,
+                                                    dataflow=dataflow)[0])
+            assert abs(estimate - timed["cycles"]) <= 0.05 * timed["cycles"]
+            unpacked = controller_counters(arch, replace(shape, weight_bits=0), mapping, True,
+                                           dataflow=dataflow)
+            assert timed["weight_writes"] == unpacked["weight_writes"]
+            weights = K * C * shape.R * shape.S
+            assert timed["weight_writes"] % weights == 0      # whole passes over them
+            loads = timed["weight_writes"] // weights
+            assert (unpacked["dram_read_bytes"] - timed["dram_read_bytes"]
+                    == loads * (weights - packed_bytes_read(shape, mapping,
+                                                            arch.pe_array.cols)))
 
 
-def random_case(rng):
+def random_case(rng, arch=WIDE):
     """A small random layer and a mapping with whole bytes of filters per k tile."""
     while True:
         R, S, stride = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
@@ -130,7 +162,7 @@ def random_case(rng):
         shape = Shape(N, C, H, W, K, R, S, P, Q, stride, pad)
         mapping = Mapping(kt, ct, pt, order, qt=qt)
         try:
-            ControllerJob.random(WIDE, shape, mapping, rng, dataflow="os", datapath=BWN)
+            ControllerJob.random(arch, shape, mapping, rng, dataflow="os", datapath=BWN)
         except SpecError:       # does not fit the buffers
             continue
         if N * P * Q * K <= 150:
@@ -140,19 +172,22 @@ def random_case(rng):
 @needs_icarus
 def test_random_bwn_and_mac_layers_free_running_on_icarus(tmp_path):
     """Six random binarized layers (strides 1-2, padding, hanging windows, groups, N = 2,
-    column tiles, filter blocks starting mid-byte) under os and ws, then MAC-mode layers under
-    os, ws and is on the same build: bit-exact and equal to the timing model."""
+    column tiles; on 4 columns two filter blocks share a byte) under os and ws, MAC-mode layers
+    under os, ws and is on the same build, and four binarized layers on 6 columns (blocks
+    starting mid-byte, runs of two bytes): bit-exact and equal to the timing model."""
     rng = np.random.default_rng(21)
     jobs = []
-    for index in range(9):
-        shape, mapping = random_case(rng)
-        mac = index >= 6
+    for index in range(13):
+        arch = SIX if index >= 9 else WIDE
+        shape, mapping = random_case(rng, arch)
+        mac = 6 <= index < 9
         dataflow = ("os", "ws", "is")[index % 3] if mac else ("os", "ws")[index % 2]
-        jobs.append(ControllerJob.random(WIDE, shape, mapping, rng, groups=1 + (index == 4),
+        jobs.append(ControllerJob.random(arch, shape, mapping, rng,
+                                         groups=1 + (index in (4, 10)),
                                          requant=index % 2 == 0, relu=index % 3 == 0,
                                          dataflow=dataflow, datapath=BWN,
                                          pe_op="mac" if mac else "sign_add"))
-    assert sum(job.shape.weight_bits for job in jobs) == 6
+    assert sum(job.shape.weight_bits for job in jobs) == 10
     for job, result in zip(jobs, run_free(jobs, tmp_path, "icarus")):
         assert_run_matches(result, job)
 
@@ -182,8 +217,10 @@ def test_rtl_generate_builds_the_controller_with_the_bwn_datapath(tmp_path):
     import dlaforge
     dlaforge.rtl_generate(ARCH, tmp_path, method="bwn")
     info = json.loads((tmp_path / "dlaforge_accel.json").read_text())
-    assert info["parameters"]["datapath"] == {"family": "bwn", "pe_ops": ["sign_add", "mac"]}
+    assert info["parameters"]["datapath"] == {"family": "bwn", "pe_ops": ["sign_add", "mac"],
+                                              "weight_bits": 1, "weight_levels": [1, -1]}
     assert info["command"]["pe_modes"] == ["sign_add", "mac"]
+    assert "packed, 1 bit(s) per weight" in info["command"]["dram_layouts"]["weight"]
 
 
 @pytest.mark.long
