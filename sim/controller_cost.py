@@ -111,8 +111,8 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
         return reason
     s, pe = shape_of(op, arch), arch.pe_array
     words = program.tile_words(pe.rows, pe.cols, W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q,
-                               stride=s.stride, padding=s.padding, kt=program.fewest_filters(s), ct=1,
-                               pt=1, qt=1)
+                               stride=s.stride, padding=s.padding,
+                               kt=program.fewest_filters(s), ct=1, pt=1, qt=1)
     geo = BufferGeometry.of(arch)
     halves = {"ifmap": geo.ifmap_half, "weight": geo.weight_half, "ofmap": geo.acc_half}
     what = {"ifmap": " (the input window)", "weight": "", "ofmap": " (accumulator)"}
