@@ -30,3 +30,35 @@ def assert_run_matches(result, job):
     for counters, cycles in result.per_command:
         assert counters == model
         assert cycles == counters["cycles"]
+
+
+def random_window(rng) -> tuple:
+    """(R, S, stride, padding, H, W, P, Q) of a small random layer: 1-3 taps a side, strides
+    1-2, padding 0-1, up to 6 pixels a side, the output maybe one larger than the window
+    gives (a window hanging past the bottom or right edge)."""
+    R, S, stride = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
+    pad = int(rng.integers(0, 2))
+    H, W = int(rng.integers(R, 7)), int(rng.integers(S, 7))
+    P = (H + 2 * pad - R) // stride + 1 + int(rng.integers(0, 2))
+    Q = (W + 2 * pad - S) // stride + 1 + int(rng.integers(0, 2))
+    return R, S, stride, pad, H, W, P, Q
+
+
+def assert_network_matches(arch, dataflow: str, method: str) -> list:
+    """`simulate --model rtl --method M` on CHAIN equal to `--model cycle` in every layer's
+    statistics and mapping, the analytical model's cycles within 10% of the RTL's; the names
+    of the layers that ran int8 MACs."""
+    import dlaforge
+    runs = {model: dlaforge.simulate(arch, CHAIN, dataflow, model=model,
+                                     method=method).to_json()
+            for model in ("rtl", "cycle", "analytical")}
+    rtl, cycle = runs["rtl"], runs["cycle"]
+    assert rtl["totals"] == cycle["totals"]
+    for rtl_row, cycle_row, analytical_row in zip(rtl["layers"], cycle["layers"],
+                                                  runs["analytical"]["layers"]):
+        rtl_row["mapping"].pop("input"), rtl_row["mapping"].pop("simulator")
+        assert rtl_row["mapping"] == cycle_row["mapping"]
+        for key in STATS:
+            assert rtl_row[key] == cycle_row[key], (rtl_row["name"], key)
+        assert abs(analytical_row["cycles"] - rtl_row["cycles"]) <= 0.1 * rtl_row["cycles"]
+    return [row["name"] for row in rtl["layers"] if "mult" in row["ops"]]

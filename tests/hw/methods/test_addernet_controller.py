@@ -32,7 +32,7 @@ from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.methods.addernet.plan import CONTROLLER_DATAPATH as ADDER
 from dlaforge.workloads.methods import datapath as datapath_module
 from dlaforge.workloads.methods.datapath import BASELINE, controller_datapath
-from controller_checks import assert_run_matches
+from controller_checks import assert_network_matches, assert_run_matches, random_window
 from simulators import needs_icarus
 
 ARCH = load_arch("edge_tiny_addernet")       # os first (the first accelerator's), ws, is
@@ -136,11 +136,7 @@ def test_a_datapath_without_a_mac_mode_refuses_mac_layers(monkeypatch):
 def random_case(rng):
     """A small random layer and a mapping that fits ARCH (edge tiles on every loop likely)."""
     while True:
-        R, S, stride = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
-        pad = int(rng.integers(0, 2))
-        H, W = int(rng.integers(R, 7)), int(rng.integers(S, 7))
-        P = (H + 2 * pad - R) // stride + 1 + int(rng.integers(0, 2))   # maybe hanging
-        Q = (W + 2 * pad - S) // stride + 1 + int(rng.integers(0, 2))
+        R, S, stride, pad, H, W, P, Q = random_window(rng)
         N, C, K = int(rng.integers(1, 3)), int(rng.integers(1, 10)), int(rng.integers(1, 9))
         kt, ct, pt = (int(rng.integers(1, x + 1)) for x in (K, C, P))
         order = LOOP_ORDERS[int(rng.integers(0, len(LOOP_ORDERS)))]
@@ -187,22 +183,7 @@ def test_an_addernet_with_int8_layers_runs_on_one_design(dataflow):
     FC stay int8 MAC layers (the MAC mode) between adder layers (a strided conv, a depthwise
     and a 1x1): every layer's statistics equal `--model cycle`'s (the outputs are checked
     bit-exact inside the run), the analytical model's cycles within 10%."""
-    import dlaforge
-    from controller_checks import CHAIN, STATS
-    runs = {model: dlaforge.simulate(ARCH, CHAIN, dataflow, model=model,
-                                     method="addernet").to_json()
-            for model in ("rtl", "cycle", "analytical")}
-    rtl, cycle = runs["rtl"], runs["cycle"]
-    assert rtl["totals"] == cycle["totals"]
-    kept = [row["name"] for row in rtl["layers"] if "mult" in row["ops"]]
-    assert kept == ["c1", "fc"]
-    for rtl_row, cycle_row, analytical_row in zip(rtl["layers"], cycle["layers"],
-                                                  runs["analytical"]["layers"]):
-        rtl_row["mapping"].pop("input"), rtl_row["mapping"].pop("simulator")
-        assert rtl_row["mapping"] == cycle_row["mapping"]
-        for key in STATS:
-            assert rtl_row[key] == cycle_row[key], (rtl_row["name"], key)
-        assert abs(analytical_row["cycles"] - rtl_row["cycles"]) <= 0.1 * rtl_row["cycles"]
+    assert assert_network_matches(ARCH, dataflow, "addernet") == ["c1", "fc"]
 
 
 def test_rtl_generate_builds_the_controller_with_the_adder_datapath(tmp_path):

@@ -25,7 +25,7 @@ from dlaforge.workloads.layer import conv
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.methods.bwn.plan import CONTROLLER_DATAPATH as BWN
 from dlaforge.workloads.methods.datapath import controller_datapath, family_datapath
-from controller_checks import CHAIN, STATS, assert_run_matches
+from controller_checks import assert_network_matches, assert_run_matches, random_window
 from simulators import needs_icarus
 
 ARCH = load_arch("edge_tiny_bwn")                 # os only, as the preset
@@ -149,11 +149,7 @@ def test_the_models_count_packed_bytes(arch, dataflow):
 def random_case(rng, arch=WIDE):
     """A small random layer and a mapping with whole bytes of filters per k tile."""
     while True:
-        R, S, stride = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
-        pad = int(rng.integers(0, 2))
-        H, W = int(rng.integers(R, 7)), int(rng.integers(S, 7))
-        P = (H + 2 * pad - R) // stride + 1 + int(rng.integers(0, 2))   # maybe hanging
-        Q = (W + 2 * pad - S) // stride + 1 + int(rng.integers(0, 2))
+        R, S, stride, pad, H, W, P, Q = random_window(rng)
         N, C, K = int(rng.integers(1, 3)), int(rng.integers(1, 10)), int(rng.integers(1, 20))
         kt = min(K, 8 * int(rng.integers(1, 3)))
         ct, pt = (int(rng.integers(1, x + 1)) for x in (C, P))
@@ -197,19 +193,7 @@ def test_a_bwn_network_with_int8_layers_runs_on_one_design():
     """`simulate --model rtl --method bwn` on edge_tiny_bwn: the int8 first conv and FC in the
     MAC mode, the binarized layers (a strided conv, a depthwise and a 1x1) with packed
     weights; every statistic equal to `--model cycle`'s, the analytical cycles within 10%."""
-    import dlaforge
-    runs = {model: dlaforge.simulate(ARCH, CHAIN, "os", model=model, method="bwn").to_json()
-            for model in ("rtl", "cycle", "analytical")}
-    rtl, cycle = runs["rtl"], runs["cycle"]
-    assert rtl["totals"] == cycle["totals"]
-    assert [row["name"] for row in rtl["layers"] if "mult" in row["ops"]] == ["c1", "fc"]
-    for rtl_row, cycle_row, analytical_row in zip(rtl["layers"], cycle["layers"],
-                                                  runs["analytical"]["layers"]):
-        rtl_row["mapping"].pop("input"), rtl_row["mapping"].pop("simulator")
-        assert rtl_row["mapping"] == cycle_row["mapping"]
-        for key in STATS:
-            assert rtl_row[key] == cycle_row[key], (rtl_row["name"], key)
-        assert abs(analytical_row["cycles"] - rtl_row["cycles"]) <= 0.1 * rtl_row["cycles"]
+    assert assert_network_matches(ARCH, "os", "bwn") == ["c1", "fc"]
 
 
 def test_rtl_generate_builds_the_controller_with_the_bwn_datapath(tmp_path):
