@@ -421,12 +421,15 @@ def main() -> None:
                   "Two machines are compared here, not one: the baseline's ops on ws, os and is "
                   "are priced as the generated controller runs them (hw/controller/: the "
                   "mapper's program, int8 outputs requantized on chip, buffer words of `rows` "
-                  "channels, its fold lengths), while a method's ops are priced on the generic "
-                  "tiled array of the analytical model, a machine dlaforge does not generate "
-                  "(the method units are not on the controller yet: issue 14). So on a "
-                  "ws/os/is arch a method's `/ base` ratios mix the two machines, whichever "
-                  "is cheaper on the network; eyeriss_like (rs) runs no op on the controller, "
-                  "so there both sides are the generic array.", "",
+                  "channels, its fold lengths), and so are AdderNet's and BWN's (the controller "
+                  "with their datapaths: adder or sign-add PEs with a MAC mode for the int8 "
+                  "layers, BWN's weights packed a bit each), while the ops of Winograd, XNOR, "
+                  "SmartDeal and PalQuant are priced on the generic tiled array of the "
+                  "analytical model, a machine dlaforge does not generate (their units are not "
+                  "on the controller yet: issue 14). So on a ws/os/is arch those methods' "
+                  "`/ base` ratios mix the two machines, whichever is cheaper on the network; "
+                  "eyeriss_like (rs) runs no op on the controller, so there both sides are the "
+                  "generic array.", "",
                   "### Analytical model", "",
                   *network_table(runs, "analytical"), "", "### Cycle model (tiled event model)",
                   "", *network_table(runs, "cycle"), "",
