@@ -108,7 +108,9 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
                                 f"{rtl_layer_reason(op)}")
             if not controller_runs(arch, op, dataflow):
                 reason = controller_refusal(arch, op, dataflow)
-                if op.pe_op != "mac" or op.dram_scale:     # the method's own operation
+                own = op.pe_op != "mac" or op.dram_scale     # the method's own operation
+                if own and (controller_datapath(arch, op.pe_op) is None
+                            or reason == "a method's units or operations"):
                     reason = (f"it needs method {method}'s own units, which `dlaforge rtl "
                               f"verify --method {method}` checks ({reason})")
                 raise SpecError(f"--model rtl cannot run layer {layer.name!r} under "

@@ -88,6 +88,11 @@ def test_a_method_whose_ops_need_its_units_is_refused_naming_them(monkeypatch):
                                   "method winograd_f4's own units, which `dlaforge rtl verify "
                                   "--method winograd_f4` checks (a method's units or "
                                   "operations)")
+    with pytest.raises(SpecError) as refused:       # the controller's widths: no hint
+        dlaforge.simulate("edge_tiny_addernet", CHAIN, "os", model="rtl",
+                          method="addernet_w4a4")
+    assert str(refused.value) == ("--model rtl cannot run layer 'c2' under os: operand "
+                                  "widths other than the array's")
     with pytest.raises(SpecError) as refused:       # the baseline on an XNOR array: no hint
         dlaforge.simulate("edge_tiny_xnor", CHAIN, "os", model="rtl")
     assert str(refused.value) == ("--model rtl cannot run layer 'c1' under os: the controller "
