@@ -216,9 +216,7 @@ def packed_run_cycles(k_size, cols: int, bits: int, bandwidth: float):
     cycles = np.where(runs > 0, run_cycles(runs, 1, bandwidth), 0).sum(axis=0)
     last = np.take_along_axis(runs, np.maximum(ceil_div(np.asarray(k_size), cols) - 1,
                                                0)[None], 0)[0]
-    per_beat = beat_elements(1, bandwidth)
-    rest = np.maximum(last, 1) % per_beat
-    return cycles, beat_gap(np.where(rest > 0, rest, per_beat), 1, bandwidth)
+    return cycles, last_gap(np.maximum(last, 1), 1, bandwidth)
 
 
 def beat_gap(count, element_bytes: int, bandwidth: float):
@@ -229,6 +227,13 @@ def beat_gap(count, element_bytes: int, bandwidth: float):
 def requests_per_run(run, element_bytes: int, bandwidth: float):
     """Requests a run of `run` contiguous elements is cut into."""
     return ceil_div(np.asarray(run), beat_elements(element_bytes, bandwidth))
+
+
+def last_gap(run, element_bytes: int, bandwidth: float):
+    """Cycles the last request of a run of `run` elements holds the channel."""
+    per_beat = beat_elements(element_bytes, bandwidth)
+    rest = np.asarray(run) % per_beat
+    return beat_gap(np.where(rest > 0, rest, per_beat), element_bytes, bandwidth)
 
 
 def run_cycles(run, element_bytes: int, bandwidth: float):

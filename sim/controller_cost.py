@@ -52,7 +52,7 @@ import numpy as np
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
-from dlaforge.program import (REQUANT_PIECES, BufferGeometry, Shape, beat_elements, ceil_div,
+from dlaforge.program import (REQUANT_PIECES, BufferGeometry, Shape, ceil_div,
                               element_bytes, run_cycles)
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
@@ -368,7 +368,7 @@ def _run(lanes_total, lanes, b, bw):
     `lanes` (full words then the rest), per word: helpers for sections."""
     full, rem = lanes_total // lanes, lanes_total % lanes
     cycles = full * run_cycles(lanes, b, bw) + run_cycles(rem, b, bw)
-    return cycles, _last_gap(np.where(rem > 0, rem, lanes), b, bw)
+    return cycles, program.last_gap(np.where(rem > 0, rem, lanes), b, bw)
 
 
 def param_runs(quantizer, ks, cols: int, bw: float):
@@ -379,7 +379,7 @@ def param_runs(quantizer, ks, cols: int, bw: float):
     ks = np.asarray(ks)
     head = run_cycles(H, 1, bw) if H else 0
     if not E:
-        return np.full(ks.shape, head), np.full(ks.shape, _last_gap(H, 1, bw))
+        return np.full(ks.shape, head), np.full(ks.shape, program.last_gap(H, 1, bw))
     cycles, last = _run(E * ks, E * cols, 1, bw)
     return cycles + head, last
 
@@ -400,18 +400,12 @@ def requant_stage_pj(arch: ArchSpec, quantizer) -> float:
     return pj * node_factor(arch)
 
 
-def _last_gap(run, b, bw):
-    per = beat_elements(b, bw)
-    rest = np.asarray(run) % per
-    return program.beat_gap(np.where(rest > 0, rest, per), b, bw)
-
-
 def _write_back_runs(k_size, cols, b, bw):
     """What a write-back of `k_size` filters costs per output pixel, whatever its pixels: its
     full and partial words and each one's channel cycles and last gap (_write_back)."""
     full, rem = k_size // cols, k_size % cols
-    return (full, rem, run_cycles(cols, b, bw), _last_gap(cols, b, bw), run_cycles(rem, b, bw),
-            _last_gap(np.maximum(rem, 1), b, bw))
+    return (full, rem, run_cycles(cols, b, bw), program.last_gap(cols, b, bw),
+            run_cycles(rem, b, bw), program.last_gap(np.maximum(rem, 1), b, bw))
 
 
 def _write_back(runs, pixels):

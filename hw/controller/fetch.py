@@ -184,7 +184,7 @@ def packed_write(m: Module, port, resp, lanes: int, geo: ControllerParams, packe
     for j in range(lanes):
         code = flat.bit_select(tag.offset + j * d.weight_bits, d.weight_bits)
         level = d.weight_levels[0]
-        for value, at in zip(d.weight_levels[1:], range(1, len(d.weight_levels))):
+        for at, value in enumerate(d.weight_levels[1:], 1):
             level = Mux(code == at, value, level)
         plain_en = (tag.chunk == j // beat) & (j % beat < tag.count)
         m.d.comb += [port.data[j].eq(Mux(packed, level, resp.payload.data[j % beat])),

@@ -207,18 +207,14 @@ class ControllerJob:
         """The weights as the DRAM holds them packed: per group, R x S x C rows of its K
         filters' codes (Datapath.weight_levels' indices), filter k at bit k*b of its row (b =
         weight_bits, least significant bit first), each row padded to whole bytes."""
-        s, levels = self.shape, self.geo.datapath.weight_levels
+        s, levels = self.shape, np.asarray(self.geo.datapath.weight_levels)
         b, row = s.weight_bits, packed_row_bytes(s.K, s.weight_bits)
-        codes = np.searchsorted(np.sort(levels), self.weight)
-        codes = np.argsort(levels)[codes]          # level -> its index in weight_levels
-        out = []
-        for g in range(self.groups):
-            rows = codes[g * s.K:(g + 1) * s.K].transpose(2, 3, 1, 0).reshape(-1, s.K)
-            bits = np.zeros((len(rows), row * 8), dtype=np.int64)
-            for j in range(b):
-                bits[:, j:s.K * b:b] = (rows >> j) & 1
-            out.append((bits.reshape(len(rows), row, 8) << np.arange(8)).sum(axis=2).ravel())
-        return np.concatenate(out)
+        codes = (self.weight[..., None] == levels).argmax(axis=-1)     # each level's index
+        # per group, rows (r, s, c) of K codes; each code's b bits, least significant first
+        rows = codes.reshape(self.groups, s.K, s.C, s.R, s.S).transpose(0, 3, 4, 2, 1)
+        bits = ((rows.reshape(-1, s.K, 1) >> np.arange(b)) & 1).reshape(-1, s.K * b)
+        bits = np.pad(bits, ((0, 0), (0, row * 8 - s.K * b))).astype(np.uint8)
+        return np.packbits(bits, axis=1, bitorder="little").ravel().astype(np.int64)
 
     def commands(self) -> list[dict]:
         """One command per group (field values by name), SpecError if a field overflows."""

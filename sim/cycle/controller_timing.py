@@ -37,7 +37,7 @@ from numba import njit
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
-from dlaforge.program import (Mapping, Shape, beat_elements, beat_gap, ceil_div, element_bytes,
+from dlaforge.program import (Mapping, Shape, beat_elements, ceil_div, element_bytes, last_gap,
                               packed_blocks, packed_run_cycles, run_cycles)
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
@@ -82,14 +82,6 @@ def rows_read(shape: Shape, p0, p_size):
     lo = np.clip(p0 * shape.stride - shape.padding, 0, shape.H)
     hi = np.clip((p0 + p_size - 1) * shape.stride - shape.padding + shape.R, 0, shape.H)
     return lo, hi
-
-
-def last_gap(run, element_bytes_: int, bandwidth: float):
-    """Cycles the last request of a run of `run` elements holds the channel."""
-    run = np.asarray(run)
-    per_beat = beat_elements(element_bytes_, bandwidth)
-    rest = run % per_beat
-    return beat_gap(np.where(rest > 0, rest, per_beat), element_bytes_, bandwidth)
 
 
 def _blocks(total, lanes: int):
