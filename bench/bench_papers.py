@@ -192,7 +192,7 @@ def smartdeal_notes(claim, base, meth) -> list[str]:
 
 
 def palquant_notes(claim, base, meth) -> list[str]:
-    low = [i for i, lay in enumerate(meth.layers) if "window_add" in lay.stats.ops]
+    low = [i for i, lay in enumerate(meth.layers) if not lay.stats.ops.get("slice_add")]
     b = sum(base.layers[i].stats.cycles for i in low)
     m = sum(meth.layers[i].stats.cycles for i in low)
     edge = meth.totals.cycles - m

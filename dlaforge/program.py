@@ -188,13 +188,15 @@ def operand_share_bits(arch: ArchSpec, operand: str) -> int:
     return level.size_bytes * 8 // len(level.operands)
 
 
-def requant_refusal(arch: ArchSpec) -> str | None:
+def requant_refusal(arch: ArchSpec, byte_elements: bool = False) -> str | None:
     """Why the RTL cannot requantize its outputs on `arch` (None if it can): the per-channel
     parameters are stored as REQUANT_PIECES one-byte DRAM elements, so the DRAM elements must
-    be 8 bits wide, and an output must fit the write port's psum_bits."""
+    be 8 bits wide (`byte_elements`: at most 8, each a byte, as the controller of a datapath
+    with activation codes reads every region at its own element width, the table in bytes),
+    and an output must fit the write port's psum_bits."""
     pe = arch.pe_array
     element = max(pe.ifmap_bits, pe.weight_bits)
-    if element != 8:
+    if element > 8 if byte_elements else element != 8:
         return (f"requantized outputs need 8-bit DRAM elements (their parameters are read as "
                 f"bytes); arch {arch.name!r} has {element}-bit elements")
     if pe.ofmap_bits > pe.psum_bits:

@@ -27,7 +27,7 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import REQUANT_PIECES, element_bytes, packed_run_refusal
+from dlaforge.program import REQUANT_PIECES, element_bytes, packed_run_refusal, requant_refusal
 from dlaforge.workloads.methods.accelerator_plan import (RTL_DATAFLOWS, Gemm, RtlPlan,
                                                          dram_beat_gap, fold_length)
 from dlaforge.stats import Stats
@@ -79,11 +79,12 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
     if datapath is not None and pe.pe_kind != "mac":
         from dataclasses import replace
         arch = replace(arch, pe_array=replace(pe, pe_kind="mac"))
-    try:
-        RtlPlan.make(arch, dataflow, gemm_of(op), requant=True)
+    codes = datapath is not None and datapath.codes
+    try:        # a datapath of activation codes requantizes whatever its element width
+        RtlPlan.make(arch, dataflow, gemm_of(op), requant=not codes)
     except SpecError as exc:
         return str(exc)
-    return None
+    return requant_refusal(arch, byte_elements=True) if codes else None
 
 
 def output_bits(plan: RtlPlan) -> int:

@@ -44,12 +44,12 @@ def random_window(rng) -> tuple:
     return R, S, stride, pad, H, W, P, Q
 
 
-def assert_network_matches(arch, dataflow: str, method: str) -> list:
-    """`simulate --model rtl --method M` on CHAIN equal to `--model cycle` in every layer's
-    statistics and mapping, the analytical model's cycles within 10% of the RTL's; the names
-    of the layers that ran int8 MACs."""
+def assert_network_matches(arch, dataflow: str, method: str, network=CHAIN) -> list:
+    """`simulate --model rtl --method M` on `network` (default CHAIN) equal to `--model cycle`
+    in every layer's statistics and mapping, the analytical model's cycles within 10% of the
+    RTL's; the names of the layers whose PE operation multiplies ("mult" in their ops)."""
     import dlaforge
-    runs = {model: dlaforge.simulate(arch, CHAIN, dataflow, model=model,
+    runs = {model: dlaforge.simulate(arch, network, dataflow, model=model,
                                      method=method).to_json()
             for model in ("rtl", "cycle", "analytical")}
     rtl, cycle = runs["rtl"], runs["cycle"]
@@ -62,3 +62,15 @@ def assert_network_matches(arch, dataflow: str, method: str) -> list:
             assert rtl_row[key] == cycle_row[key], (rtl_row["name"], key)
         assert abs(analytical_row["cycles"] - rtl_row["cycles"]) <= 0.1 * rtl_row["cycles"]
     return [row["name"] for row in rtl["layers"] if "mult" in row["ops"]]
+
+
+def packed_bytes_read(shape, mapping, cols: int, bits: int = 1) -> int:
+    """The packed weight bytes one load of every k tile's rows reads, counted bit by bit
+    (independently of program.packed_blocks): per filter block the bytes its first bit to its
+    last bit touch, per (r, s, c) row."""
+    total = 0
+    for k0 in range(0, shape.K, mapping.kt):
+        for b0 in range(k0, min(k0 + mapping.kt, shape.K), cols):
+            last = min(b0 + cols, k0 + mapping.kt, shape.K) - 1
+            total += (last * bits + bits - 1) // 8 - (b0 * bits) // 8 + 1
+    return total * shape.R * shape.S * shape.C

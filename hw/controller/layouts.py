@@ -101,19 +101,21 @@ class ControllerParams:
                 raise SpecError(f"arch {arch.name!r}: the {name.split('_')[0]} buffer holds "
                                 f"no word per half")
         bw = arch.dram.bandwidth_bytes_per_cycle
+        ofmap_bits = datapath.out_bits or pe.ofmap_bits    # what the requantizer writes
         nbytes = {"ifmap": element_bytes(pe.ifmap_bits), "weight": element_bytes(pe.weight_bits),
                   "psum": element_bytes(pe.psum_bits), "param": 1,
-                  "ofmap": element_bytes(pe.ofmap_bits)}
+                  "ofmap": element_bytes(ofmap_bits)}
         lanes = {"ifmap": pe.rows, "weight": pe.cols, "psum": pe.cols,
                  "param": param_lanes(params.quantizer, pe.cols), "ofmap": pe.cols}
         beats = Beats(**{k: min(beat_elements(nbytes[k], bw), lanes[k]) for k in lanes},
                       bytes=nbytes)
-        requant = params.requant and requant_refusal(arch) is None
+        requant = params.requant and requant_refusal(arch, bool(datapath.codes)) is None
         if datapath.weight_bits and packed_run_refusal(arch, datapath.weight_bits):
             raise SpecError(f"arch {arch.name!r}: "
                             f"{packed_run_refusal(arch, datapath.weight_bits)}")
         return ControllerParams(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
-                        pe.ofmap_bits, buffers, beats, params, requant, dataflows, datapath)
+                                ofmap_bits, buffers, beats, params,
+                                requant, dataflows, datapath)
 
     @property
     def quantizer(self):

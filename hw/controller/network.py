@@ -9,7 +9,8 @@ job's region to the network's (`relocated`), its operands are copied from the jo
 
 Layers chain by shape (`chains`, which hw/network_stimulus.py's first-accelerator networks use too):
 a layer reads the previous layer's outputs when its input (N x groups*C x H x W) is the previous
-layer's output (N x Kt x P x Q) and the outputs fit the ifmap width (ofmap_bits <= ifmap_bits).
+layer's output (N x Kt x P x Q) and the outputs fit the ifmap width (ofmap_bits <= ifmap_bits,
+or the datapath's activation codes, Datapath.codes).
 Its ifmap region is then the previous layer's outputs region: the outputs are N x P x Q x Kt at
 ofmap_bits, the ifmap N x H x W x Ct, the same elements in the same order, written by the
 controller and read back by it, never copied by the host. Its job's `ifmap` is the reference's
@@ -112,7 +113,8 @@ class ControllerNetworkJob:
         layers, prev = [], None
         for index, spec in enumerate(specs):
             s = spec.shape
-            note = (chains(prev, s, spec.groups, s.N, arch) if spec.chainable else SEVERAL_OPS)
+            note = (chains(prev, s, spec.groups, s.N, arch, bool(datapath and datapath.codes))
+                    if spec.chainable else SEVERAL_OPS)
             job = ControllerJob.random(arch, s, spec.mapping, rng, groups=spec.groups,
                                        dataflow=spec.dataflow, datapath=datapath,
                                        pe_op=spec.pe_op)
@@ -199,13 +201,15 @@ class ControllerNetworkJob:
         return None
 
 
-def chains(prev: tuple | None, shape, groups: int, images: int, arch: ArchSpec) -> str:
+def chains(prev: tuple | None, shape, groups: int, images: int, arch: ArchSpec,
+           codes: bool = False) -> str:
     """'chained' if a layer of `shape` (one group's C, H, W) x `groups` over `images` reads the
-    previous layer's outputs (prev: its (images, channels, P, Q)), else why not."""
+    previous layer's outputs (prev: its (images, channels, P, Q)), else why not. `codes`: the
+    outputs are the ifmap's activation codes (Datapath.codes), which always fit it."""
     pe = arch.pe_array
     if prev is None:
         return "random: first layer"
-    if pe.ofmap_bits > pe.ifmap_bits:
+    if pe.ofmap_bits > pe.ifmap_bits and not codes:
         return f"random: {pe.ofmap_bits}-bit outputs are wider than the {pe.ifmap_bits}-bit ifmap"
     mine = (images, shape.C * groups, shape.H, shape.W)
     if mine != prev:

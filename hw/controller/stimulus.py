@@ -114,8 +114,12 @@ class ControllerJob:
                 f"{int(words['ofmap'])}/{b.acc_half} words")
         if self.requant is not None:
             if not self.geo.requant:
-                raise SpecError(requant_refusal(self.arch) or "the design has no "
+                raise SpecError(requant_refusal(self.arch, bool(self.geo.datapath.codes))
+                                or "the design has no "
                                 "requantization stage")
+            if self.geo.datapath.codes and not self.requant.relu:
+                raise ValueError(f"the {self.geo.datapath.family} datapath requantizes to "
+                                 f"activation codes: its requantization needs the ReLU")
             if self.requant.channels != g * s.K:
                 raise ValueError(f"`requant` has {self.requant.channels} channels, the layer "
                                  f"{g * s.K} filters")
@@ -125,7 +129,8 @@ class ControllerJob:
     def random(arch, shape: Shape, mapping: Mapping, rng, groups=1, low=None, high=None,
                requant=False, relu=False, dataflow="ws", datapath=None,
                pe_op=None) -> ControllerJob:
-        """Operands drawn from [low, high) (default: the widths' full ranges); with `requant`
+        """Operands drawn from [low, high) (default: the widths' full ranges, activation codes
+        0 .. 2**codes - 1 on a datapath of codes, Datapath.codes); with `requant`
         (True: the default quantizer, or a workloads/quantizers.Quantizer), random
         requantization (`random_requant_of`: scales that saturate some outputs both ways, an
         asymmetric quantizer's bias folding a random input zero point in) and `relu`, dropped
@@ -133,7 +138,9 @@ class ControllerJob:
         PE operation of a dual-PE datapath it runs (None: the datapath's own)."""
         pe = arch.pe_array
         s = shape
-        lo_i, hi_i = -(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)
+        codes = (datapath or BASELINE).codes
+        lo_i, hi_i = (0, 1 << codes) if codes else (-(1 << (pe.ifmap_bits - 1)),
+                                                    1 << (pe.ifmap_bits - 1))
         lo_w, hi_w = -(1 << (pe.weight_bits - 1)), 1 << (pe.weight_bits - 1)
         x = rng.integers(lo_i if low is None else low, hi_i if high is None else high,
                          (s.N, groups * s.C, s.H, s.W))
@@ -278,7 +285,7 @@ class ControllerJob:
         if self.requant is None:
             return sums
         by_channel = sums.transpose(3, 0, 1, 2)
-        return self.requant.apply(by_channel, self.arch.pe_array.ofmap_bits).transpose(
+        return self.requant.apply(by_channel, self.geo.ofmap_bits).transpose(
             1, 2, 3, 0)
 
 
@@ -289,7 +296,8 @@ def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
     quantizer's bias folds an input zero point in (requant_ref.zero_point_bias; `in_zero`, default
     random in the ifmap's range), which the padded taps then hold (Requant.in_zero); `relu`
     unless the job's datapath's sums are never positive (Datapath.signed_sums False: a ReLU
-    would zero every output)."""
+    would zero every output), always on a datapath of codes (Datapath.codes: the clamp to the
+    codes)."""
     pe = job.arch.pe_array
     bias, z = None, 0
     if not quantizer.symmetric:
@@ -297,8 +305,9 @@ def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
         z = int(rng.integers(-half, half)) if in_zero is None else int(in_zero)
         weight_sums = job.weight.reshape(len(job.weight), -1).sum(axis=1)
         bias = zero_point_bias(weight_sums, z)
-    relu = bool(relu) and job.geo.datapath.signed_sums_of(job.pe_op)
-    rq = random_requant(job.sums(pad=z).transpose(3, 0, 1, 2), pe.ofmap_bits, rng, relu,
+    datapath = job.geo.datapath
+    relu = bool(relu) and datapath.signed_sums_of(job.pe_op) or bool(datapath.codes)
+    rq = random_requant(job.sums(pad=z).transpose(3, 0, 1, 2), job.geo.ofmap_bits, rng, relu,
                         quantizer, bias)
     return replace(rq, in_zero=z)
 

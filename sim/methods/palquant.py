@@ -26,6 +26,7 @@ from numba import njit
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
+from dlaforge.workloads.methods.palquant import CODE_OP
 from dlaforge.workloads.methods.palquant.plan import (CODE_BITS, array_arch, command_gemm,
                                                       op_slices, slice_passes)
 from dlaforge.program import element_bytes
@@ -37,16 +38,23 @@ from ..rtl_program import stats_from_counters
 from ..cycle.rtl_timing import rtl_op_stats, rtl_timing, time_load, time_write_back
 from ..method_costs import ADD_PJ_PER_BIT_45NM
 
-UNIT_OPS = {"slice_combine": ("slice_add", "window_add", "combine_add")}
-PE_OP_PJ: dict = {}
+UNIT_OPS = {"slice_combine": ("slice_add",)}
+
+
+def code_mac_pj(arch: ArchSpec, op: HwOp) -> float:
+    """One PE operation of a 2-bit PalQuant layer: a MAC of the spec's 2-bit widths (the
+    weight code's decode to 2·q_w − 3 is a shift and an add), at the energy table's MAC."""
+    from ..energy import energy_table
+    from ..method_costs import pe_op_pj
+    return pe_op_pj(arch, replace(op, pe_op="mac"), energy_table(arch))
+
+
+PE_OP_PJ = {CODE_OP: code_mac_pj}
 
 
 def unit_op_pj_45nm(arch: ArchSpec) -> dict:
-    """The combine unit's operations at 45 nm: slice and combine additions at accumulator
-    width, window sums 16 bit."""
-    psum = arch.pe_array.psum_bits
-    return {"slice_add": psum * ADD_PJ_PER_BIT_45NM, "window_add": 16 * ADD_PJ_PER_BIT_45NM,
-            "combine_add": psum * ADD_PJ_PER_BIT_45NM}
+    """The combine unit's slice additions at 45 nm, at accumulator width."""
+    return {"slice_add": arch.pe_array.psum_bits * ADD_PJ_PER_BIT_45NM}
 
 SCALED = ("busy_cycles", "ifmap_reads", "ifmap_writes", "weight_reads", "weight_writes",
           "acc_writes", "dram_read_bytes")
@@ -129,7 +137,7 @@ def sliced_timing(built: ArchSpec, dataflow: str, gemm: Gemm, a_top: int, w_top:
 def cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     """Why the PalQuant array built from `arch` cannot run `op` under `dataflow` (None if it
     can)."""
-    if op.pe_op != "mac":
+    if op.pe_op not in ("mac", CODE_OP):
         return f"the PalQuant array multiply-accumulates; op {op.name!r} is {op.pe_op!r}"
     if (op.ifmap_bits, op.weight_bits) != (CODE_BITS, CODE_BITS):
         return f"op {op.name!r} is not on {CODE_BITS}-bit operands"

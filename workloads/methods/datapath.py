@@ -43,7 +43,15 @@ class Datapath:
     each (program.packed_blocks; 0: one element per weight at the array's width), and the
     load turns code c into the weight lane value weight_levels[c] (BWN: bit 0 -> +1, 1 ->
     -1); own_dataflows: the dataflows its own operation runs under (a PE whose operation is
-    not symmetric in the two operands cannot run is, which swaps them)."""
+    not symmetric in the two operands cannot run is, which swaps them); codes: its layers'
+    activations are unsigned codes of that many bits (PalQuant's 2; 0: signed values): the
+    ifmap lanes hold 0 .. 2**codes - 1, and the requantization writes the next layer's codes,
+    the design's requantizer codes + 1 bits wide with every command's ReLU on (the clamp to
+    0 .. 2**codes - 1 is the code quantizer's, not an activation function); replaces_units:
+    the controller with it is the family's generated hardware (`rtl generate|verify`,
+    `--schedule rtl`); False while some of the family's ops run only on its own units
+    (PalQuant's bit-sliced int8 layers), which stay that hardware, and `--model rtl` runs on
+    the controller the ops it can."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -55,6 +63,14 @@ class Datapath:
     weight_bits: int = 0
     weight_levels: tuple = ()
     own_dataflows: tuple = ("ws", "os", "is")
+    codes: int = 0
+    replaces_units: bool = True
+
+    @property
+    def out_bits(self) -> int:
+        """The width its requantizer writes (0: the arch's ofmap_bits): codes + 1 bits, whose
+        non-negative values are the codes."""
+        return self.codes and self.codes + 1
 
     @property
     def is_baseline(self) -> bool:

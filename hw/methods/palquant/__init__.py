@@ -43,9 +43,11 @@ from ...verify import SIMS
 from ...verilog import TOP as ACCEL_TOP, cell_stats as yosys_cells
 from ...verilog import generate as accelerator_verilog, manifest
 from .. import OpRun, outputs_problems
+from .pe import CodeMacPE
 from .stimulus import CODES, PARAMS, PalquantLayer, SlicedJob
 
 TOP = "dlaforge_palquant"
+CONTROLLER_PE = CodeMacPE   # the PE of the controller's PalQuant datapath (plan.CONTROLLER_DATAPATH)
 GROUPS = tuple(PALQUANT_GROUPS.values())   # palquant, palquant_g3, palquant_g4
 
 

@@ -25,7 +25,8 @@ from dlaforge.workloads.layer import conv
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.methods.bwn.plan import CONTROLLER_DATAPATH as BWN
 from dlaforge.workloads.methods.datapath import controller_datapath, family_datapath
-from controller_checks import assert_network_matches, assert_run_matches, random_window
+from controller_checks import (assert_network_matches, assert_run_matches, packed_bytes_read,
+                               random_window)
 from simulators import needs_icarus
 
 ARCH = load_arch("edge_tiny_bwn")                 # os only, as the preset
@@ -98,18 +99,6 @@ def test_the_weights_are_packed_a_bit_each_row_by_row():
                         assert job.weight[g * 11 + k, c, r, s] == (-1 if bit else 1)
     fields = job.commands()
     assert [f["weight_base"] - at["weight"] for f in fields] == [0, 36]
-
-
-def packed_bytes_read(shape: Shape, mapping: Mapping, cols: int, bits: int = 1) -> int:
-    """The packed weight bytes one load of every k tile's rows reads, counted bit by bit
-    (independently of program.packed_blocks): per filter block the bytes its first bit to its
-    last bit touch, per (r, s, c) row."""
-    total = 0
-    for k0 in range(0, shape.K, mapping.kt):
-        for b0 in range(k0, min(k0 + mapping.kt, shape.K), cols):
-            last = min(b0 + cols, k0 + mapping.kt, shape.K) - 1
-            total += (last * bits + bits - 1) // 8 - (b0 * bits) // 8 + 1
-    return total * shape.R * shape.S * shape.C
 
 
 @pytest.mark.parametrize("arch", [WIDE, SIX], ids=["4 columns", "6 columns"])

@@ -4,10 +4,12 @@ array (references: palquant/reference.py).
 
 A PalQuant layer of C -> K channels is a grouped conv of G groups of C -> K channels at 2-bit
 weights and activations: G times the layer's MACs at 2 bits, G·C input channels of 2-bit codes
-in DRAM, 2-bit output codes. Besides the MACs (Σq_w·q_a) each output needs the group's window
-sum Σq_a (C·R·S − 1 additions per output pixel per group, shared by the group's filters) and
-the combination 2·Σq_w·q_a − 3·Σq_a (two additions per output). The cyclic shuffle between
-stages is an address remap and costs nothing.
+in DRAM, 2-bit output codes. Its PE operation is CODE_OP: the weight's code q_w decoded to the
+level 2·q_w − 3 times the activation code q_a, so the accumulators hold PalQuant's integer
+output T = Σ(2·q_w − 3)·q_a = 2·Σq_w·q_a − 3·Σq_a with no window sums or combination beside
+them (as both arrays that run it compute it: the mapped-program controller's PalQuant datapath,
+plan.py, and the first accelerator's signed 3-bit array, hw/methods/palquant/). The cyclic
+shuffle between stages is an address remap and costs nothing.
 
 Operands wider than the array's are bit-sliced: ⌈bits/pe bits⌉ slices of activations and of
 weights; the op runs the activation slices as extra images (N) and the weight slices as extra
@@ -26,6 +28,7 @@ from ..common import keeps_full_precision, layer_op
 
 LOW_BITS = 2
 EDGE_BITS = 8
+CODE_OP = "code_mac"    # HwOp.pe_op of a 2-bit layer: Σ (2·q_w − 3)·q_a over the window
 
 
 def sliced(layer, arch, bits: int, groups_factor: int = 1):
@@ -37,7 +40,9 @@ def sliced(layer, arch, bits: int, groups_factor: int = 1):
     op = layer_op(layer, arch, min(bits, pe.ifmap_bits), min(bits, pe.weight_bits),
                   N=layer.N * sa, K=layer.K * G * sw, C=layer.C * G, groups=layer.groups * G)
     outputs = layer.N * G * layer.K * layer.P * layer.Q
-    ops = {"mult": op.pe_macs, "add": op.pe_macs, "slice_add": outputs * (sa * sw - 1)}
+    ops = {"mult": op.pe_macs, "add": op.pe_macs}
+    if sa * sw > 1:
+        ops["slice_add"] = outputs * (sa * sw - 1)
     stored = 0 if op.weight_is_activation else layer.K * G * (layer.C // layer.groups) \
         * layer.R * layer.S * bits
     return replace(op, ops=ops, weight_storage_bits=stored,
@@ -47,11 +52,7 @@ def sliced(layer, arch, bits: int, groups_factor: int = 1):
 def _palquant(G: int, layer, arch) -> list:
     if keeps_full_precision(layer):
         return [sliced(layer, arch, EDGE_BITS)]
-    op = sliced(layer, arch, LOW_BITS, G)
-    cg, pixels = layer.C // layer.groups, layer.N * layer.P * layer.Q
-    ops = {**op.ops, "window_add": pixels * G * layer.groups * (cg * layer.R * layer.S - 1),
-           "combine_add": 2 * pixels * G * layer.K}
-    return [replace(op, ops=ops, ofmap_bits=LOW_BITS)]
+    return [replace(sliced(layer, arch, LOW_BITS, G), ofmap_bits=LOW_BITS, pe_op=CODE_OP)]
 
 
 def _bitslice4(layer, arch) -> list:

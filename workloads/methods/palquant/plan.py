@@ -21,11 +21,17 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
+
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.workloads.methods.accelerator_plan import Gemm
+from dlaforge.workloads.methods.datapath import Datapath
 
 from ..common import command_gemm as one_command
+from ..conv_ref import conv2d_int
+from . import CODE_OP, LOW_BITS
+from .reference import LEVELS
 
 CODE_BITS = 2
 OPERAND_BITS = CODE_BITS + 1        # a 2-bit value and its sign
@@ -72,3 +78,28 @@ def command_gemm(op) -> Gemm:
     """One command's conv: an image and a group, the slices folded back into the filters."""
     g = one_command(op)
     return replace(g, K=g.K // op_slices(op))
+
+
+def code_sums(x, w, stride=1, padding=0, groups=1, out_size=None):
+    """A 2-bit layer's accumulator sums T = Σ (2·q_w − 3)·q_a over zero-padded windows (x the
+    activation codes, w the weight codes; a padded tap's code 0 adds nothing), which is
+    2·Σq_w·q_a − 3·Σq_a (reference.palquant_conv's T)."""
+    return conv2d_int(x, 2 * np.asarray(w) - LEVELS, stride, padding, groups, out_size=out_size)
+
+
+# The mapped-program controller (hw/controller/) with code-MAC PEs (hw/methods/palquant's
+# CONTROLLER_PE: c + (2·w − 3)·a on 2-bit lanes read as unsigned codes) runs PalQuant's 2-bit
+# layers (CODE_OP) at the spec's 2-bit widths, so its buffers hold the codes as the SRAM would.
+# The weight codes move packed, four to a byte (weight_bits 2, weight_levels the codes
+# themselves: the PE decodes them). Under ws and os: is swaps the operands, and the PE would
+# decode the activation (own_dataflows). A zero lane is code 0, level −3, not idle
+# (zero_weight_idle False: the ws fold masks the ifmap lanes past a tile's channels). The
+# requantizer writes the next layer's 2-bit activation codes (codes). The activation codes
+# travel one to a DRAM byte, and the int8 first conv and FC (bit-sliced passes) do not run on
+# it yet (docs/plans/method_hardware_on_controller.md, Status): the family's generated
+# hardware (`rtl generate|verify`, `--schedule rtl`) stays its array (replaces_units False).
+CONTROLLER_DATAPATH = Datapath(pe_kind="mac", pe_op=CODE_OP, family="palquant",
+                               zero_weight_idle=False, sums=code_sums, weight_bits=LOW_BITS,
+                               weight_levels=tuple(range(1 << LOW_BITS)),
+                               own_dataflows=("ws", "os"), codes=LOW_BITS,
+                               replaces_units=False)

@@ -1,0 +1,222 @@
+"""PalQuant's 2-bit layers on the mapped-program controller (issue 14): the controller built
+with PalQuant's datapath (workloads/methods/palquant/plan.CONTROLLER_DATAPATH: code-MAC PEs on
+the spec's 2-bit lanes, c + q_a·(2·q_w − 3)) reads the weight codes packed four to a byte,
+runs the layers under ws and os (not is: the PE decodes the weight operand, which is swaps) and
+requantizes the sums T to the next layer's 2-bit activation codes. Outputs bit-exact against
+PalQuant's reference T (products and window sums, palquant/reference.py), every counter equal
+to the exact timing model, whose packed byte counts the closed form matches; the int8 first
+conv and FC (bit-sliced passes) are refused, and the family's generated hardware stays its
+first-accelerator array."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dlaforge.arch import load_arch
+from dlaforge.errors import SpecError
+from dlaforge.hw.controller.free_run import run_free
+from dlaforge.hw.controller.network import ControllerNetworkJob, LayerSpec
+from dlaforge.hw.controller.stimulus import ControllerJob
+from dlaforge.program import COUNTERS, LOOP_ORDERS, Mapping, Shape
+from dlaforge.sim import controller_cost
+from dlaforge.sim.analytical import search
+from dlaforge.sim.cycle.controller_timing import controller_counters
+from dlaforge.sim.energy import energy_table
+from dlaforge.workloads.layer import conv
+from dlaforge.workloads.methods import get_method
+from dlaforge.workloads.methods.datapath import controller_datapath, family_datapath
+from dlaforge.workloads.methods.palquant.plan import CONTROLLER_DATAPATH as PQ, code_sums
+from dlaforge.workloads.methods.palquant.reference import palquant_conv
+from dlaforge.workloads.networks import Network
+from controller_checks import (CHAIN, assert_network_matches, assert_run_matches,
+                               packed_bytes_read, random_window)
+from simulators import needs_icarus
+
+ARCH = load_arch("edge_tiny_palquant")           # 4 x 4 2-bit PEs, ws, os and is
+# 6 columns and an 8 byte/cycle DRAM: filter blocks start at bits 0, 4 of a byte and span two
+SIX = replace(ARCH, name="palquant_6_columns", pe_array=replace(ARCH.pe_array, cols=6),
+              dram=replace(ARCH.dram, bandwidth_bytes_per_cycle=8))
+LOW = Network("palquant_low", CHAIN.layers[1:4])    # CHAIN's 2-bit layers: strided, dw, 1x1
+
+
+def code_op(C, K, H, R=3, stride=1, groups=1, arch=ARCH):
+    [op] = get_method("palquant", arch).transform(conv("p", C, K, H, R=R, stride=stride,
+                                                       groups=groups), arch)
+    return op
+
+
+def test_the_datapath_and_what_it_refuses():
+    assert controller_datapath(ARCH, "code_mac") is PQ and family_datapath(ARCH, "palquant") is PQ
+    assert controller_datapath(ARCH, "mac") is not PQ       # the baseline's MAC array
+    op = code_op(8, 8, 6)
+    assert op.pe_op == "code_mac" and op.groups == 2
+    assert controller_cost.controller_runs(ARCH, op, "ws")
+    assert controller_cost.controller_runs(ARCH, op, "os")
+    assert controller_cost.controller_refusal(ARCH, op, "is") == (
+        "the palquant PEs run code_mac under ws, os only")
+    [first] = get_method("palquant", ARCH).transform(CHAIN.layers[0], ARCH)  # int8, sliced
+    assert controller_cost.controller_refusal(ARCH, first, "ws") == (
+        "a method's units or operations")
+    shape, mapping = Shape(1, 4, 4, 4, 8, 3, 3, 4, 4, 1, 1), Mapping(8, 4, 4, "nkcp")
+    with pytest.raises(SpecError, match="a multiple of 4 filters .or all 9., not kt=6"):
+        ControllerJob.random(ARCH, replace(shape, K=9), replace(mapping, kt=6),
+                             np.random.default_rng(0), datapath=PQ)
+    job = ControllerJob.random(ARCH, shape, mapping, np.random.default_rng(0), requant=True,
+                               datapath=PQ)
+    assert job.requant.relu and job.geo.ofmap_bits == 3       # codes 0..3, ReLU forced
+    with pytest.raises(ValueError, match="needs the ReLU"):
+        replace(job, requant=replace(job.requant, relu=False))
+
+
+def test_the_code_sums_are_palquants_t():
+    """code_sums (conv2d_int with the decoded levels 2*q_w - 3) equals the reference's
+    2*sum(q_w*q_a) - 3*sum(q_a), windows and all, on random grouped, strided, padded layers."""
+    rng = np.random.default_rng(3)
+    for G, C, K, H, R, stride, padding in ((2, 3, 5, 7, 3, 1, 1), (3, 4, 2, 6, 3, 2, 1),
+                                           (4, 2, 3, 5, 1, 1, 0), (2, 5, 4, 6, 2, 2, 0)):
+        qa = rng.integers(0, 4, (2, G * C, H, H))
+        qw = rng.integers(0, 4, (G * K, C, R, R))
+        assert np.array_equal(code_sums(qa, qw, stride, padding, G),
+                              palquant_conv(qa, qw, G, stride, padding))
+
+
+def test_the_weight_codes_are_packed_four_to_a_byte():
+    """The DRAM image holds, per group, R x S x C rows of ceil(K/4) bytes, filter k's code at
+    bits 2*(k mod 4) of byte k // 4, read back here by an independent loop."""
+    job = ControllerJob.random(ARCH, Shape(1, 3, 4, 4, 7, 2, 3, 3, 2, 1, 0),
+                               Mapping(4, 3, 3, "nkcp"), np.random.default_rng(5), groups=2,
+                               datapath=PQ)
+    assert set(np.unique(job.weight)) == {0, 1, 2, 3}
+    memory, at = job.dram_image(), job.regions
+    packed = memory[at["weight"]:at["requant"]]
+    assert len(packed) == 2 * 2 * 3 * 3 * 2      # groups x R x S x C rows of 2 bytes
+    for g in range(2):
+        for k in range(7):
+            for c in range(3):
+                for r in range(2):
+                    for s in range(3):
+                        row = ((g * 2 + r) * 3 + s) * 3 + c
+                        code = (packed[row * 2 + k // 4] >> (2 * (k % 4))) & 3
+                        assert job.weight[g * 7 + k, c, r, s] == code
+    assert [f["weight_base"] - at["weight"] for f in job.commands()] == [0, 36]
+
+
+@pytest.mark.parametrize("arch", [ARCH, SIX], ids=["4 columns", "6 columns"])
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_the_models_count_packed_bytes(arch, dataflow):
+    """The closed form equals the timing model on every counter, its cycles within 5%; the
+    weights' DRAM bytes are the blocks' byte spans, counted here bit by bit."""
+    table = energy_table(arch)
+    for C, K, H, stride in ((16, 20, 8, 1), (8, 36, 6, 2), (12, 9, 5, 1), (5, 30, 4, 1)):
+        op = code_op(C, K, H, stride=stride, arch=arch)
+        shape = controller_cost.shape_of(op, arch)
+        assert shape.weight_bits == 2
+        for mapping in {search(arch, op, dataflow, "energy", table)[0],
+                        Mapping(min(K, 8), max(1, C // 2), 2, "nckp")}:
+            assert mapping.kt % 4 == 0 or mapping.kt >= K
+            timed = controller_counters(arch, shape, mapping, True, dataflow=dataflow)
+            g = mapping.as_grid(dataflow)
+            closed = controller_cost.counters(arch, shape, g, mapping.order, dataflow=dataflow)
+            for name in COUNTERS[1:]:
+                assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], name
+            estimate = float(controller_cost.cycles(arch, shape, g, mapping.order,
+                                                    dataflow=dataflow)[0])
+            assert abs(estimate - timed["cycles"]) <= 0.05 * timed["cycles"]
+            unpacked = controller_counters(arch, replace(shape, weight_bits=0), mapping, True,
+                                           dataflow=dataflow)
+            weights = K * C * shape.R * shape.S
+            loads = timed["weight_writes"] // weights
+            assert timed["weight_writes"] == unpacked["weight_writes"] == loads * weights
+            assert (unpacked["dram_read_bytes"] - timed["dram_read_bytes"]
+                    == loads * (weights - packed_bytes_read(shape, mapping,
+                                                            arch.pe_array.cols, bits=2)))
+
+
+def random_case(rng, arch):
+    """A small random layer and a mapping with whole bytes of filters per k tile."""
+    while True:
+        R, S, stride, pad, H, W, P, Q = random_window(rng)
+        N, C, K = int(rng.integers(1, 3)), int(rng.integers(1, 10)), int(rng.integers(1, 20))
+        kt = min(K, 4 * int(rng.integers(1, 4)))
+        ct, pt = (int(rng.integers(1, x + 1)) for x in (C, P))
+        order = LOOP_ORDERS[int(rng.integers(0, len(LOOP_ORDERS)))]
+        qt = int(rng.integers(1, Q + 1)) if rng.random() < 0.5 else None
+        shape = Shape(N, C, H, W, K, R, S, P, Q, stride, pad)
+        mapping = Mapping(kt, ct, pt, order, qt=qt)
+        try:
+            ControllerJob.random(arch, shape, mapping, rng, datapath=PQ)
+        except SpecError:       # does not fit the buffers
+            continue
+        if N * P * Q * K <= 150:
+            return shape, mapping
+
+
+@needs_icarus
+def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
+    """Eight random 2-bit layers (strides 1-2, padding, hanging windows, groups, N = 2, column
+    tiles) under ws and os, requantized to codes or writing the sums; the extreme codes (all
+    3: T = 3 per tap, all weight codes 0 against activation 3: -9 per tap); four layers on 6
+    columns (filter blocks starting mid-byte); and a three-layer network whose layers read the
+    previous layer's codes from DRAM: all on one build, bit-exact and equal to the timing
+    model."""
+    rng = np.random.default_rng(8)
+    jobs = []
+    for index in range(12):
+        arch = SIX if index >= 8 else ARCH
+        shape, mapping = random_case(rng, arch)
+        jobs.append(ControllerJob.random(arch, shape, mapping, rng, groups=1 + (index in (3, 9)),
+                                         requant=index % 3 != 2, dataflow=("ws", "os")[index % 2],
+                                         datapath=PQ))
+    extreme = Shape(1, 5, 4, 4, 4, 3, 3, 4, 4, 1, 1)
+    for low_a, low_w in ((3, 3), (3, 0)):
+        job = ControllerJob.random(ARCH, extreme, Mapping(4, 5, 4, "nkcp"), rng, datapath=PQ)
+        jobs.append(replace(job, ifmap=np.full_like(job.ifmap, low_a),
+                            weight=np.full_like(job.weight, low_w)))
+    taps = 5 * 3 * 3                # an inner pixel's window: C x R x S
+    assert jobs[-2].expected().max() == 9 * taps and jobs[-1].expected().min() == -9 * taps
+    network = ControllerNetworkJob.random(ARCH, [
+        LayerSpec("a", Shape(1, 6, 6, 6, 8, 3, 3, 6, 6, 1, 1), Mapping(8, 6, 6, "nkcp"),
+                  dataflow="ws"),
+        LayerSpec("b", Shape(1, 8, 6, 6, 8, 3, 3, 3, 3, 2, 1), Mapping(4, 4, 3, "nckp"),
+                  dataflow="os"),
+        LayerSpec("c", Shape(1, 8, 3, 3, 5, 1, 1, 3, 3, 1, 0), Mapping(5, 8, 3, "nkcp"),
+                  dataflow="ws")], rng, datapath=PQ)
+    assert [layer.input_note for layer in network.layers[1:]] == ["chained", "chained"]
+    *singles, chained = run_free(jobs + [network], tmp_path, "icarus")
+    for job, result in zip(jobs, singles):
+        assert_run_matches(result, job)
+    assert network.first_difference(chained.output) is None
+    for layer, commands in zip(network.layers, network.per_layer(chained)):
+        model = controller_counters(ARCH, layer.job.shape, layer.job.mapping, True,
+                                    dataflow=layer.job.dataflow)
+        assert all(counters == model for counters, _ in commands)
+    assert all(np.isin(out, range(4)).all() for out in chained.output)
+
+
+@needs_icarus
+def test_a_network_of_palquant_layers_runs_on_the_controller():
+    """`simulate --model rtl --method palquant` on CHAIN's 2-bit layers (a strided conv, a
+    depthwise and a 1x1) on edge_tiny_palquant: every statistic equal to `--model cycle`'s,
+    the analytical cycles within 10%; with the int8 first conv it is refused, naming it."""
+    import dlaforge
+    assert assert_network_matches(ARCH, "ws", "palquant", LOW) == ["c2", "dw", "pw"]
+    with pytest.raises(SpecError, match="cannot run layer 'c1' under ws: it needs method "
+                                        "palquant's own units"):
+        dlaforge.simulate(ARCH, CHAIN, "ws", model="rtl", method="palquant")
+
+
+@pytest.mark.long
+@needs_icarus
+def test_a_network_of_palquant_layers_under_os():
+    assert assert_network_matches(ARCH, "os", "palquant", LOW) == ["c2", "dw", "pw"]
+
+
+def test_the_familys_generated_hardware_stays_its_array(tmp_path):
+    """The controller does not run PalQuant's bit-sliced int8 layers yet, so `rtl generate
+    --method palquant` still builds the first accelerator's 2-bit array
+    (Datapath.replaces_units False)."""
+    import dlaforge
+    generated = dlaforge.rtl_generate(ARCH, tmp_path, method="palquant")
+    assert sorted(path.name for path in generated.files) == ["dlaforge_palquant.json",
+                                                             "dlaforge_palquant.v"]
