@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -93,7 +93,11 @@ class Mapping:
 class Shape:
     """One command's layer: one group's C channels and K filters, N images. `weight_bits`: the
     weights travel packed, that many bits each (a method's datapath that unpacks them on the
-    load: Datapath.weight_bits; `packed_blocks`); 0: one DRAM element per weight."""
+    load: Datapath.weight_bits; `packed_blocks`); 0: one DRAM element per weight.
+    `ifmap_slices`, `weight_slices`: the operands are unsigned codes the array takes as that
+    many slices each (a datapath's slice passes, Datapath.slice_bits): the command runs a
+    pass per slice pair, each pass the command's channel loop again over the same DRAM
+    elements (`passes`, `pass_channels`)."""
 
     N: int
     C: int
@@ -107,6 +111,22 @@ class Shape:
     stride: int = 1
     padding: int = 0
     weight_bits: int = 0
+    ifmap_slices: int = 1
+    weight_slices: int = 1
+
+    @property
+    def passes(self) -> int:
+        """Slice pairs the command runs (1 without slice passes)."""
+        return self.ifmap_slices * self.weight_slices
+
+
+def pass_channels(shape: Shape) -> Shape:
+    """The shape the models time: a command of slice passes runs its channel tiles once per
+    pass, each pass loading its tiles again, so it is the command over passes x C channels
+    (exact while every channel tile lies in one pass: the channel tile divides C, `fits`)."""
+    if shape.passes == 1:
+        return shape
+    return replace(shape, C=shape.C * shape.passes, ifmap_slices=1, weight_slices=1)
 
 
 def packed_align(bits: int) -> int:
@@ -197,8 +217,9 @@ def requant_refusal(arch: ArchSpec, byte_elements: bool = False) -> str | None:
     pe = arch.pe_array
     element = max(pe.ifmap_bits, pe.weight_bits)
     if element > 8 if byte_elements else element != 8:
-        return (f"requantized outputs need 8-bit DRAM elements (their parameters are read as "
-                f"bytes); arch {arch.name!r} has {element}-bit elements")
+        return (f"requantized outputs need {'at most ' if byte_elements else ''}8-bit DRAM "
+                f"elements (their parameters are read as bytes); arch {arch.name!r} has "
+                f"{element}-bit elements")
     if pe.ofmap_bits > pe.psum_bits:
         return (f"requantized outputs of {pe.ofmap_bits} bits do not fit the {pe.psum_bits}-bit "
                 f"accumulators of arch {arch.name!r}")

@@ -266,12 +266,16 @@ class ControllerHardware:
         table, pe = energy_table(arch), arch.pe_array
 
         def mapper(shape, groups: int, dataflow: str, pe_op: str):
-            op = HwOp(name="verify", N=shape.N, K=shape.K * groups, C=shape.C * groups,
-                      P=shape.P, Q=shape.Q, R=shape.R, S=shape.S, H=shape.H, W=shape.W,
-                      stride=shape.stride, padding=shape.padding, groups=groups,
-                      ifmap_bits=pe.ifmap_bits,
+            # a shape of slice passes is an op of sliced codes: its slices as images and
+            # filters, its outputs folded back (sim/controller_cost.shape_of)
+            sa, sw = shape.ifmap_slices, shape.weight_slices
+            op = HwOp(name="verify", N=shape.N * sa, K=shape.K * groups * sw,
+                      C=shape.C * groups, P=shape.P, Q=shape.Q, R=shape.R, S=shape.S,
+                      H=shape.H, W=shape.W, stride=shape.stride, padding=shape.padding,
+                      groups=groups, ifmap_bits=pe.ifmap_bits,
                       weight_bits=shape.weight_bits or pe.weight_bits,
-                      psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits, pe_op=pe_op)
+                      psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits, pe_op=pe_op,
+                      dram_scale={"ofmap": 1 / shape.passes} if shape.passes > 1 else {})
             return search(arch, op, dataflow, "energy", table)[0]
 
         def timing(arch_, shape, mapping, requant, dataflow):

@@ -69,6 +69,11 @@ class MacPE(wiring.Component):
         """The PE's operation: the sum it passes on from `partial`, ifmap `a` and weight `w`."""
         return partial + a * w
 
+    @staticmethod
+    def mac_accumulate(partial, a, w):
+        """Its MAC mode's operation (with_mac_mode): c + a·w of the lanes' signed values."""
+        return partial + a * w
+
     def elaborate(self, platform):
         m = Module()
         a, b, c = self.a_out, self.b_out, self.c_out   # the output ports are the registers
@@ -78,7 +83,7 @@ class MacPE(wiring.Component):
         operands = Mux(os_mode, c, self.c_in), self.a_in, Mux(os_mode, self.b_in, b)
         mac = self.accumulate(*operands)
         if self.MAC_MODE:
-            mac = Mux(self.mac, MacPE.accumulate(*operands), mac)
+            mac = Mux(self.mac, self.mac_accumulate(*operands), mac)
         m.d.sync += a.eq(self.a_in)
         with m.Switch(self.mode):
             with m.Case(Mode.IDLE):
@@ -99,7 +104,7 @@ class MacPE(wiring.Component):
 @cache
 def with_mac_mode(pe: type) -> type:
     """`pe` (a MacPE subclass with its own `accumulate`) with a MAC mode: its `mac` input picks
-    c + a·w (1) or pe's operation (0) for every sum the PE forms."""
+    pe's `mac_accumulate`, c + a·w (1), or pe's operation (0) for every sum the PE forms."""
     if pe.elaborate is not MacPE.elaborate or pe.accumulate is MacPE.accumulate:
         raise TypeError(f"with_mac_mode takes a PE that keeps MacPE's datapath with its own "
                         f"`accumulate`, not {pe.__name__}")

@@ -14,7 +14,10 @@ outputs and the testbench's cycles, every command's counters must equal the exac
 (hw/controller/free_run.py, Icarus or Verilator, one simulator process), or Amaranth's simulator
 one job at a time. A method's datapath (workloads/methods/datapath.py: AdderNet's adder PEs
 with a MAC mode) runs the same cases once per PE operation it has (the command's `mode`),
-against that operation's reference.
+against that operation's reference; a datapath of unsigned codes (Datapath.codes) takes its
+extremes as every code 0 and every code the largest, and one whose MAC mode runs slice passes
+(Datapath.slice_bits: PalQuant's) runs that mode's cases as int8 codes (8 // slice_bits slices
+of each operand; the random layers int8 and 4-bit in turn), every channel tile in one pass.
 
 `verify` checks the first accelerator (hw/accelerator.py), which the method units still build
 on (hw/methods/): the shapes of hw/shapes.py plus extreme operands, outputs and cycles.
@@ -136,10 +139,12 @@ def random_mapping(arch: ArchSpec, shape: Shape, rng: random.Random, order: str,
     in three, with packed weights (shape.weight_bits) whole bytes of filters per k tile
     (None if none found)."""
     align = packed_align(shape.weight_bits) if shape.weight_bits else 1
+    # slice passes: every channel tile in one pass (program.pass_channels)
+    channel_tiles = [c for c in range(1, shape.C + 1) if shape.passes == 1 or shape.C % c == 0]
     for _ in range(tries):
         qt = rng.randint(1, shape.Q) if rng.random() < 1 / 3 else None
         kt = min(shape.K, -(-rng.randint(1, shape.K) // align) * align)
-        m = Mapping(kt=kt, ct=rng.randint(1, shape.C),
+        m = Mapping(kt=kt, ct=rng.choice(channel_tiles),
                     pt=rng.randint(1, shape.P), qt=qt, order=order)
         if _fits(arch, shape, m.kt, m.ct, m.pt, m.qt):
             return m
@@ -161,23 +166,37 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
     from .controller.layouts import ControllerParams
 
     geo = ControllerParams.of(arch, datapath=datapath)
-    pe_op = pe_op or geo.datapath.pe_op
-    bits = geo.datapath.weight_bits if geo.datapath.packs(pe_op) else 0
+    d = geo.datapath
+    pe_op = pe_op or d.pe_op
+    bits = d.weight_bits if d.packs(pe_op) else 0
     rng, draw = np.random.default_rng(seed), random.Random(f"{arch.name} {dataflow} {seed}")
     requant = geo.requant
-    low = -(1 << (arch.pe_array.ifmap_bits - 1))
-    padded = _shape_of(conv(2, 4, 4, 3, 3, 3, padding=1), bits)
+    # the operands' extreme values: signed lanes' most negative and 1; unsigned codes' 0 and
+    # largest (a slice pass's: int8 codes, 8 // slice_bits slices of each operand)
+    slices = 8 // d.slice_bits if d.slice_bits and pe_op == d.mac_op else 1
+    extremes = (-(1 << (arch.pe_array.ifmap_bits - 1)), 1)
+    if slices > 1:
+        extremes = (0, (1 << 8) - 1)
+    elif d.codes:
+        extremes = (0, (1 << d.codes) - 1)
+
+    def shape_of(gemm, passes_of=slices):
+        return replace(_shape_of(gemm, bits), ifmap_slices=passes_of, weight_slices=passes_of)
+
+    padded = shape_of(conv(2, 4, 4, 3, 3, 3, padding=1))
     # (name, shape, groups, mapping or None: the mapper's, job options)
-    plan = [(name, _shape_of(gemm, bits), 1, None, {})
+    plan = [(name, shape_of(gemm), 1, None, {})
             for name, gemm in shapes(geo.rows, geo.cols).items()]
     plan += [(f"all_{value}", padded, 1, None, {"low": value, "high": value + 1})
-             for value in (low, 1)]
+             for value in extremes]
     if requant:
         plan += [("relu", padded, 1, None, {"relu": True}), ("sums", padded, 1, None,
                                                              {"requant": False})]
     for index in range(RANDOM_LAYERS):
         shape, groups = random_layer(draw)
-        shape = replace(shape, weight_bits=bits)
+        passes_of = max(1, slices // (1 + index % 2))      # int8 and 4-bit codes in turn
+        shape = replace(shape, weight_bits=bits, ifmap_slices=passes_of,
+                        weight_slices=passes_of)
         plan.append((f"random{index}", shape, groups,
                      random_mapping(arch, shape, draw, LOOP_ORDERS[index % len(LOOP_ORDERS)]),
                      {}))

@@ -48,6 +48,7 @@ from dlaforge.errors import SpecError
 from dlaforge.program import GRID_NAMES, LOOP_ORDERS, RS_NAMES, Mapping, fewest_filters
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
+from dlaforge.workloads.methods import multiplies
 
 from . import controller_cost
 from .array_cost import TileCost, ceil_div, distinct_values, row_stationary_tile, systolic_tile
@@ -268,7 +269,7 @@ def zero_gated(arch: ArchSpec, op: HwOp) -> float:
     values (HwOp.ifmap_zeros) on an arch with `pe_array.zero_gating`, for a MAC op whose ifmap
     is the layer's as it is; else 0 (an adder's |0 - w| is not 0, and Winograd-domain tiles
     and XNOR / Bit Fusion words do not hold the layer's zeros)."""
-    if not arch.pe_array.zero_gating or op.pe_op != "mac" or not op.ifmap_plain:
+    if not arch.pe_array.zero_gating or not multiplies(op.pe_op) or not op.ifmap_plain:
         return 0.0
     return op.ifmap_zeros
 

@@ -127,23 +127,29 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
 def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     """One command's shape on `arch`: one group of the op, all its images, with the packed
     weight width of the datapath that runs it where that datapath packs them
-    (Datapath.weight_bits: BWN's sign bits)."""
+    (Datapath.weight_bits: BWN's sign bits), and the slices of an op it runs as slice passes
+    (Datapath.slices_of: a bit-sliced op's images and filters hold its slices, which the
+    command takes as passes instead)."""
     datapath = controller_datapath(arch, op.pe_op)
     bits = datapath.weight_bits if datapath is not None and datapath.packs(op.pe_op) else 0
-    return Shape(N=op.N, C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R,
-                 S=op.S, P=op.P, Q=op.Q, stride=op.stride, padding=op.padding,
-                 weight_bits=bits)
+    sa, sw = datapath.slices_of(op) if datapath is not None else (1, 1)
+    return Shape(N=op.N // sa, C=op.C // op.groups, H=op.H, W=op.W,
+                 K=op.K // op.groups // sw, R=op.R, S=op.S, P=op.P, Q=op.Q, stride=op.stride,
+                 padding=op.padding, weight_bits=bits, ifmap_slices=sa, weight_slices=sw)
 
 
 def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
     """Where the candidates' tiles fit the buffer halves (and, with packed weights, each
-    k tile but the last starts on a byte: kt a multiple of program.packed_align, or all K)."""
+    k tile but the last starts on a byte: kt a multiple of program.packed_align, or all K;
+    with slice passes, the channel tile divides C)."""
     fit = program.fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
                        stride=shape.stride, kt=g["kt"], ct=g["ct"], pt=g["pt"],
                        qt=g.get("qt"), padding=shape.padding)
     if shape.weight_bits:
         kt = np.asarray(g["kt"])
         fit = fit & ((kt % program.packed_align(shape.weight_bits) == 0) | (kt >= shape.K))
+    if shape.passes > 1:        # every channel tile in one pass (program.pass_channels)
+        fit = fit & (shape.C % np.asarray(g["ct"]) == 0)
     return fit
 
 
@@ -244,6 +250,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
                       dataflow: str = "ws") -> dict:
     """{order: counters(..., order, ...)} for each of `orders`, what no order changes (the
     folds, the words the array reads, the ifmap rows and columns fetched) computed once."""
+    shape = program.pass_channels(shape)    # slice passes: the channel loop once per pass
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
     b = _bytes(arch, requant)
@@ -433,6 +440,7 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
            bandwidth: float | None = None, latency: int | None = None,
            dataflow: str = "ws") -> np.ndarray:
     """The module docstring's estimate of one command's cycles (array over candidates)."""
+    shape = program.pass_channels(shape)    # slice passes: the channel loop once per pass
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
     bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)

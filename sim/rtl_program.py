@@ -65,7 +65,10 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
         return f"the RTL runs dataflows {', '.join(RTL_DATAFLOWS)}, not {dataflow!r}"
     if arch.dram.compression != "none":
         return f"DRAM compression (dram.compression {arch.dram.compression})"
-    if op.pe_op not in (datapath.pe_ops if datapath is not None else ("mac",)) or op.dram_scale:
+    if op.pe_op not in (datapath.pe_ops if datapath is not None else ("mac",)):
+        return "a method's units or operations"
+    sliced = datapath is not None and datapath.slices_of(op) != (1, 1)   # slice passes
+    if op.dram_scale and not (sliced and set(op.dram_scale) == {"ofmap"}):
         return "a method's units or operations"
     packed = datapath is not None and datapath.packs(op.pe_op)
     weight_bits = datapath.weight_bits if packed else pe.weight_bits

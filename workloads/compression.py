@@ -21,11 +21,13 @@ input image, stays as it is), so the factor is never above 1.
 Where it applies (`coded`): once per op, after the method's transform (sim/run.py, and the
 rebuilt ops of reports' compulsory bytes), multiplied into the method's own `dram_scale`. It
 codes only activations that DRAM holds as plain values at the op's element width: ops whose
-PE operation is a MAC (the baseline, smartdeal, palquant, and Winograd, whose DRAM ifmap and
-ofmap are the layer's own: the Winograd-domain tiles exist on chip only). Ops of any other
-pe_op (XNOR-Net's and Bit Fusion's packed words, AdderNet's |a - w|, bwn's sign_add) are
-refused with one line rather than coded at a width their DRAM stream may not have. Zero gating (sim/analytical.zero_gated) likewise gates
-only MAC ops whose array-side ifmap is the layer's (HwOp.ifmap_plain), and nothing else.
+PE operation multiplies them (workloads/methods.multiplies: the baseline's MAC, smartdeal's,
+Winograd's, whose DRAM ifmap and ofmap are the layer's own as the Winograd-domain tiles exist
+on chip only, and PalQuant's code and slice MACs). Ops of any other pe_op (XNOR-Net's and Bit
+Fusion's packed words, AdderNet's |a - w|, bwn's sign_add) are refused with one line rather
+than coded at a width their DRAM stream may not have. Zero gating (sim/analytical.zero_gated)
+likewise gates only such ops whose array-side ifmap is the layer's (HwOp.ifmap_plain), and
+nothing else.
 
 A value's level field is its width: at 59 bits or more no (run, level) pair fits beside the
 termination bit, so dlaforge/arch.py refuses zero_rle for such activations.
@@ -114,7 +116,8 @@ def coded(arch, op):
     whose DRAM stream is not plain activations (module docstring)."""
     if arch.dram.compression != "zero_rle" or not (op.ifmap_zeros or op.ofmap_zeros):
         return op               # nothing to code: a layer without stated zeros stays dense
-    if op.pe_op != "mac":
+    from .methods import multiplies
+    if not multiplies(op.pe_op):
         raise SpecError(f"dram.compression zero_rle codes plain activations; op {op.name!r} "
                         f"moves {op.pe_op} operands through DRAM")
     factors = dram_scale(arch, op.ifmap_zeros, op.ofmap_zeros, op.ifmap_bits, op.ofmap_bits)

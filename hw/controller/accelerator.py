@@ -40,7 +40,7 @@ from ..accelerator import accelerator_ports
 from ..fold import fold_loaded_tiles
 from ..layouts import GeneratorParams
 from ..pe import MacPE, with_mac_mode
-from .fetch import Fetcher, beat_write, packed_write
+from .fetch import Fetcher, beat_write, packed_write, slice_shift
 from .fold import FoldEngine
 from .layouts import KINDS, ControllerParams
 from .tiles import TileWalker
@@ -73,7 +73,8 @@ class ControllerAccelerator(wiring.Component):
 
         walkers = {}
         for name in ("load", "compute", "write"):
-            walkers[name] = m.submodules[f"{name}_tiles"] = TileWalker(geo.command_layout(), db)
+            walkers[name] = m.submodules[f"{name}_tiles"] = TileWalker(
+                geo.command_layout(), db, geo.slices)
             m.d.comb += walkers[name].cmd.eq(cmd)
         lt, ct, wt = walkers["load"], walkers["compute"], walkers["write"]
         m.submodules.fetch = fetch = Fetcher(geo)
@@ -163,11 +164,13 @@ class ControllerAccelerator(wiring.Component):
             mems[kind] = m.submodules[f"{kind}_buf"] = memory.Memory(
                 shape=data.ArrayLayout(shape, lanes), depth=2 * half, init=[])
             port = mems[kind].write_port(granularity=1)
+            # a slice pass takes its slice of the codes out of the load's DRAM elements
+            shift = slice_shift(geo, fetch.tile, kind)
             if kind == "weight" and geo.packs:
                 packed_write(m, port, self.rd_resp, lanes, geo,
-                             cmd.mode == 0 if geo.datapath.mac_mode else 1)
+                             cmd.mode == 0 if geo.datapath.mac_mode else 1, shift)
             else:
-                beat_write(m, port, self.rd_resp, kind, lanes, getattr(beats, kind))
+                beat_write(m, port, self.rd_resp, kind, lanes, getattr(beats, kind), shift)
         i_rd, w_rd = mems["ifmap"].read_port(), mems["weight"].read_port()
         a_rd, a_wr = mems["psum"].read_port(), mems["psum"].write_port()
         a_out = mems["psum"].read_port()

@@ -158,24 +158,35 @@ class Fetcher(wiring.Component):
         return m
 
 
-def beat_write(m: Module, port, resp, kind: str, lanes: int, beat: int) -> None:
+def beat_write(m: Module, port, resp, kind: str, lanes: int, beat: int, shift=0) -> None:
     """Write the data of response `resp` into buffer write port `port` (words of `lanes`
-    lanes, one enable per lane) when its tag names `kind`: lane j takes data[j % beat] when
-    j is in the tag's chunk (j // beat) and below its count."""
+    lanes, one enable per lane) when its tag names `kind`: lane j takes data[j % beat] (its
+    low bits from bit `shift` on: a slice pass's slice of wider codes) when j is in the
+    tag's chunk (j // beat) and below its count."""
     tag = resp.payload.tag
     ours = resp.valid & (tag.kind == KINDS[kind])
     m.d.comb += port.addr.eq(tag.word)
     for j in range(lanes):
-        m.d.comb += [port.data[j].eq(resp.payload.data[j % beat]),
+        m.d.comb += [port.data[j].eq(resp.payload.data[j % beat] >> shift),
                      port.en[j].eq(ours & (tag.chunk == j // beat) & (j % beat < tag.count))]
 
 
+def slice_shift(geo: ControllerParams, tile, kind: str):
+    """The bit a slice pass's slice of the codes a load of `kind` brings starts at in their
+    DRAM elements: slice_bits x the tile's slice index of the ifmap or weights (0 for partial
+    sums, and in a design without slice passes)."""
+    field = {"ifmap": "a_slice", "weight": "w_slice"}.get(kind)
+    if not geo.slices or field is None:
+        return 0
+    return getattr(tile, field) * geo.datapath.slice_bits
 
-def packed_write(m: Module, port, resp, lanes: int, geo: ControllerParams, packed) -> None:
+
+def packed_write(m: Module, port, resp, lanes: int, geo: ControllerParams, packed,
+                 shift=0) -> None:
     """Write a packed weight run's response into weight buffer port `port` (`packed` high:
     the command reads packed weights, Datapath.weight_bits b bits each): lane j takes the
     code at bit offset + j*b of the response's bytes, as its level (Datapath.weight_levels),
-    for j below the tag's filter count; otherwise as `beat_write`."""
+    for j below the tag's filter count; otherwise as `beat_write` (from bit `shift`)."""
     tag, d = resp.payload.tag, geo.datapath
     beat = geo.beats.weight
     flat = Cat(*(resp.payload.data[i][:8] for i in range(beat)))
@@ -187,5 +198,5 @@ def packed_write(m: Module, port, resp, lanes: int, geo: ControllerParams, packe
         for at, value in enumerate(d.weight_levels[1:], 1):
             level = Mux(code == at, value, level)
         plain_en = (tag.chunk == j // beat) & (j % beat < tag.count)
-        m.d.comb += [port.data[j].eq(Mux(packed, level, resp.payload.data[j % beat])),
+        m.d.comb += [port.data[j].eq(Mux(packed, level, resp.payload.data[j % beat] >> shift)),
                      port.en[j].eq(ours & Mux(packed, j < tag.count, plain_en))]

@@ -31,7 +31,7 @@ innermost), each L = 2R + Cc + T + 1 cycles with T = p_size*q_size the tile's ou
   k in [2R+Cc, 2R+Cc+T)  the de-skewed sums of pixel t = k - 2R - Cc reach the accumulator:
                    word kb*T + t is read at k and written with the sum added at k+1 (the fold's
                    last cycle for the last pixel); the first fold of an output (c0 = 0 and
-                   cb = r = s = 0) reads nothing and writes the sums alone.
+                   cb = r = s = 0, in the first slice pass) reads nothing and writes the sums alone.
 
 os: F = ceil(k_size/Cc) * ceil(T/R) folds in the order kb, pb (pixel blocks of R pixels
 pb*R + i, valid below T), each L = Z + 2R + Cc + 1 cycles, Z = R_k*S*ceil(c_size/R)*R
@@ -97,15 +97,21 @@ def accumulate(m: Module, fold, valid, kb, pixel, T, vec, first) -> None:
     """Add `vec` (the array's sums, in a cycle where `valid`) into the accumulator word of
     filter block kb and tile pixel `pixel` (T pixels), kb*T + pixel of the tile's half: read
     it this cycle unless `first` (the output's first sums: written alone), write the sum the
-    next cycle."""
+    next cycle. A slice pass's sums are shifted left by slice_bits x (a_slice + w_slice), the
+    weight of its slice products (Datapath.slice_bits)."""
     word = Signal.like(fold.acc_raddr)
     m.d.comb += word.eq(fold.tile.half_a * fold.geo.buffers.acc_half + kb * T + pixel)
     m.d.comb += [fold.acc_raddr.eq(word), fold.acc_ren.eq(valid & ~first)]
     word_d, vec_d = Signal.like(word), Signal.like(fold.acc_wdata)
     m.d.sync += [fold.acc_we.eq(valid), word_d.eq(word), vec_d.eq(vec)]
     m.d.comb += fold.acc_waddr.eq(word_d)
+    shift = 0
+    if fold.geo.slices:
+        t = fold.tile
+        shift = (t.a_slice + t.w_slice) * fold.geo.datapath.slice_bits
     for lane in range(len(fold.acc_wdata)):
-        m.d.comb += fold.acc_wdata[lane].eq(vec_d[lane] + Mux(first, 0, fold.acc_rdata[lane]))
+        m.d.comb += fold.acc_wdata[lane].eq((vec_d[lane] << shift)
+                                            + Mux(first, 0, fold.acc_rdata[lane]))
 
 
 class Sequencer(wiring.Component):
@@ -244,7 +250,7 @@ class WsFold(Sequencer):
         m.d.comb += [out_valid.eq(self.busy & (k >= 2 * R + Cc) & (k < 2 * R + Cc + T)),
                      row.eq(k - 2 * R - Cc)]
         first = Signal()
-        m.d.comb += first.eq((t.c0 == 0) & (cb == 0) & (r == 0) & (s == 0))
+        m.d.comb += first.eq(t.c_first & (cb == 0) & (r == 0) & (s == 0))
         accumulate(m, self, out_valid, kb, row, T, deskew.o, first)
         return m
 
@@ -329,7 +335,7 @@ class OsFold(Sequencer):
         # accumulate: drained row `row` is pixel pix0 + row
         row, pixel = Signal(range(R)), Signal(2 * db)
         m.d.comb += [row.eq(2 * R + Cc - 1 - k2), pixel.eq(pix0 + row)]
-        accumulate(m, self, drain & (pixel < T), kb, pixel, T, self.south, t.c0 == 0)
+        accumulate(m, self, drain & (pixel < T), kb, pixel, T, self.south, t.c_first)
         return m
 
 
@@ -407,7 +413,7 @@ class IsFold(Sequencer):
                      pixel.eq(pix0 + ej),
                      emit.eq(emitting & (ej < Cc) & (ekb * Cc < t.k_size)),
                      last.eq(emit & (ej == Cc - 1) & ((ekb + 1) * Cc >= t.k_size))]
-        first = (t.c0 == 0) & (cb == 0) & (r == 0) & (s == 0)
+        first = t.c_first & (cb == 0) & (r == 0) & (s == 0)
         accumulate(m, self, emit & (pixel < T), ekb, pixel, T, collector.o, first)
 
         end = Signal()                              # the fold's last cycle
@@ -450,7 +456,7 @@ class FoldEngine(wiring.Component):
                                                    geo.weight_bits, geo.psum_bits,
                                                    geo.dataflows, self.pe)
         if geo.datapath.mac_mode:
-            m.d.comb += array.mac.eq(self.cmd.mode == geo.datapath.mode_of("mac"))
+            m.d.comb += array.mac.eq(self.cmd.mode == geo.datapath.mode_of(geo.datapath.mac_op))
         engines = {}
         for index, name in enumerate(CONTROLLER_DATAFLOWS):
             if name not in geo.dataflows:

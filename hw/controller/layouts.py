@@ -24,6 +24,7 @@ from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, Buffe
 from dlaforge.workloads.methods.datapath import BASELINE, Datapath
 
 from ..layouts import GeneratorParams, bits_for
+from .tiles import SLICE_FIELD_BITS
 
 KINDS = {"ifmap": 0, "weight": 1, "psum": 2, "param": 3}   # tag.kind: the buffer a read fills
 DIM_FIELDS = ("N", "C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Ct", "Kt",
@@ -101,20 +102,23 @@ class ControllerParams:
                 raise SpecError(f"arch {arch.name!r}: the {name.split('_')[0]} buffer holds "
                                 f"no word per half")
         bw = arch.dram.bandwidth_bytes_per_cycle
-        ofmap_bits = datapath.out_bits or pe.ofmap_bits    # what the requantizer writes
         nbytes = {"ifmap": element_bytes(pe.ifmap_bits), "weight": element_bytes(pe.weight_bits),
                   "psum": element_bytes(pe.psum_bits), "param": 1,
-                  "ofmap": element_bytes(ofmap_bits)}
+                  "ofmap": element_bytes(pe.ofmap_bits)}
         lanes = {"ifmap": pe.rows, "weight": pe.cols, "psum": pe.cols,
                  "param": param_lanes(params.quantizer, pe.cols), "ofmap": pe.cols}
         beats = Beats(**{k: min(beat_elements(nbytes[k], bw), lanes[k]) for k in lanes},
                       bytes=nbytes)
         requant = params.requant and requant_refusal(arch, bool(datapath.codes)) is None
+        if datapath.codes and not params.quantizer.symmetric:
+            raise SpecError(f"the controller's {datapath.family} datapath requantizes to "
+                            f"unsigned activation codes; quantizer {params.quantizer.name!r} is "
+                            f"asymmetric")
         if datapath.weight_bits and packed_run_refusal(arch, datapath.weight_bits):
             raise SpecError(f"arch {arch.name!r}: "
                             f"{packed_run_refusal(arch, datapath.weight_bits)}")
         return ControllerParams(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
-                                ofmap_bits, buffers, beats, params,
+                                datapath.out_bits or pe.ofmap_bits, buffers, beats, params,
                                 requant, dataflows, datapath)
 
     @property
@@ -138,6 +142,12 @@ class ControllerParams:
         lanes = {"ifmap": self.rows, "weight": self.cols, "psum": self.cols,
                  "param": param_lanes(self.quantizer, self.cols), "ofmap": self.cols}[kind]
         return ceil_div(lanes, getattr(self.beats, kind))
+
+    @property
+    def slices(self) -> bool:
+        """Whether the design runs slice passes (Datapath.slice_bits): its commands then
+        carry the operands' slices, and its MAC mode multiplies unsigned slices."""
+        return bool(self.datapath.slice_bits)
 
     @property
     def packs(self) -> bool:
@@ -170,6 +180,8 @@ class ControllerParams:
             fields["pad"] = self.ifmap_bits
         if self.datapath.mac_mode:  # the PE operation: an index into Datapath.pe_ops
             fields["mode"] = bits_for(len(self.datapath.pe_ops))
+        if self.slices:             # slice passes: the operands' slices (1: one pass)
+            fields.update(a_slices=SLICE_FIELD_BITS, w_slices=SLICE_FIELD_BITS)
         return data.StructLayout(fields)
 
     def read_request_layout(self) -> data.StructLayout:

@@ -21,7 +21,8 @@ residual adds or branches), so a chained layer's input is the previous listed la
 
 Every layer requantizes with random per-channel parameters that spread its sums over the ofmap
 range (requant_ref.random_requant), a ReLU on every layer but the last (none on a layer whose
-sums are never positive, Datapath.signed_sums_of False: it would zero every output). On a
+sums are never positive, Datapath.signed_sums_of False: it would zero every output; on every
+layer of a datapath of activation codes, Datapath.codes: the clamp to the codes). On a
 dual-PE datapath (Datapath.mac_mode) each layer names the PE operation it runs
 (`LayerSpec.pe_op`: an AdderNet's adder layers and its int8 first conv and FC), which its
 commands' `mode` field selects.
@@ -43,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from dlaforge.arch import ArchSpec
-from dlaforge.program import Mapping, Shape
+from dlaforge.program import Mapping, Shape, element_bytes
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer
 
 from ..layouts import GeneratorParams
@@ -106,10 +107,10 @@ class ControllerNetworkJob:
         the operands' full ranges, random requantization by `quantizer` (an asymmetric one's
         bias folding the input zero point in, and the padded taps holding it: the previous
         layer's output zero point for a chained layer, else a random one:
-        stimulus.random_requant_of), ReLU on all but
-        the last unless the layer's sums are never positive (Datapath.signed_sums_of False: a
-        ReLU would zero every output); `datapath` the design's PE
-        (workloads/methods/datapath.py; None: MAC)."""
+        stimulus.random_requant_of), ReLU on all but the last unless the layer's sums are
+        never positive (Datapath.signed_sums_of False: a ReLU would zero every output), on
+        every layer of a datapath of activation codes (Datapath.codes); `datapath` the
+        design's PE (workloads/methods/datapath.py; None: MAC)."""
         layers, prev = [], None
         for index, spec in enumerate(specs):
             s = spec.shape
@@ -205,11 +206,13 @@ def chains(prev: tuple | None, shape, groups: int, images: int, arch: ArchSpec,
            codes: bool = False) -> str:
     """'chained' if a layer of `shape` (one group's C, H, W) x `groups` over `images` reads the
     previous layer's outputs (prev: its (images, channels, P, Q)), else why not. `codes`: the
-    outputs are the ifmap's activation codes (Datapath.codes), which always fit it."""
+    outputs are the ifmap's activation codes (Datapath.codes), which fit it in elements of
+    the same bytes."""
     pe = arch.pe_array
     if prev is None:
         return "random: first layer"
-    if pe.ofmap_bits > pe.ifmap_bits and not codes:
+    same_bytes = element_bytes(pe.ofmap_bits) == element_bytes(pe.ifmap_bits)
+    if pe.ofmap_bits > pe.ifmap_bits and not (codes and same_bytes):
         return f"random: {pe.ofmap_bits}-bit outputs are wider than the {pe.ifmap_bits}-bit ifmap"
     mine = (images, shape.C * groups, shape.H, shape.W)
     if mine != prev:

@@ -92,6 +92,12 @@ COMMAND_FIELDS = {
             "input zero point z_x, an ifmap element in two's complement): real-zero padding"),
     "mode": ("dual-PE designs only (a method's datapath with a MAC mode): the PE operation, an "
              "index into pe_modes (the method's operation, or mac for its int8 layers)"),
+    "a_slices": ("slice-pass designs only: the ifmap's unsigned codes as this many "
+                 "slice_bits-bit slices (1: one pass; mode 0 takes 1)"),
+    "w_slices": ("slice-pass designs only: the weights' unsigned codes as this many slices; "
+                 "the command runs a_slices x w_slices passes of its channel loop, pass (i, j) "
+                 "reading slice i (j) of every ifmap (weight) element, bits slice_bits*i up, "
+                 "its sums shifted left by slice_bits*(i + j); ct must divide C"),
 }
 DRAM_LAYOUTS = {
     "ifmap": "N x H x W x Ct, channels innermost (NHWC), ifmap_bits elements",
@@ -133,8 +139,16 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
         info["parameters"]["datapath"] = {"family": geo.datapath.family,
                                           "pe_ops": list(geo.datapath.pe_ops)}
     layouts = dict(DRAM_LAYOUTS)
+    d = geo.datapath
+    if d.codes:         # unsigned activation codes in, the next layer's codes out
+        info["parameters"]["datapath"].update(codes=d.codes)
+        layouts["ifmap"] += (f"; unsigned codes (0 .. {(1 << d.codes) - 1} in mode 0; a slice "
+                             f"pass's wider codes in the MAC mode)")
+        layouts["ofmap"] += (f"; requantized: the {d.codes}-bit codes 0 .. "
+                             f"{(1 << d.codes) - 1} (relu must be 1)")
+    if d.slice_bits:
+        info["parameters"]["datapath"].update(slice_bits=d.slice_bits)
     if geo.packs:       # the datapath's own operation reads its weights packed
-        d = geo.datapath
         info["parameters"]["datapath"].update(weight_bits=d.weight_bits,
                                               weight_levels=list(d.weight_levels))
         layouts["weight"] += (

@@ -86,6 +86,13 @@ class ControllerJob:
                             f"{packed_align(bits)} filters (or all {s.K}), not kt={mp.kt}")
         if bits and not np.isin(self.weight, d.weight_levels).all():
             raise ValueError(f"packed weights take the levels {d.weight_levels} only")
+        if s.passes > 1:
+            if not d.slice_bits or self.pe_op != d.mac_op:
+                raise SpecError(f"the controller's {d.family} datapath runs no slice passes "
+                                f"of {self.pe_op}")
+            if s.C % mp.ct:
+                raise SpecError(f"a command of slice passes takes channel tiles that divide "
+                                f"its {s.C} channels, not ct={mp.ct}")
         if self.ifmap.shape != (s.N, g * s.C, s.H, s.W):
             raise ValueError(f"`ifmap` has shape {self.ifmap.shape}, the layer "
                              f"{(s.N, g * s.C, s.H, s.W)}")
@@ -130,24 +137,28 @@ class ControllerJob:
                requant=False, relu=False, dataflow="ws", datapath=None,
                pe_op=None) -> ControllerJob:
         """Operands drawn from [low, high) (default: the widths' full ranges, activation codes
-        0 .. 2**codes - 1 on a datapath of codes, Datapath.codes); with `requant`
+        0 .. 2**codes - 1 on a datapath of codes, Datapath.codes, and unsigned codes of the
+        shape's slices in a datapath's slice passes, Datapath.slice_bits); with `requant`
         (True: the default quantizer, or a workloads/quantizers.Quantizer), random
         requantization (`random_requant_of`: scales that saturate some outputs both ways, an
         asymmetric quantizer's bias folding a random input zero point in) and `relu`, dropped
         on a datapath whose sums are never positive (Datapath.signed_sums False); `pe_op` the
         PE operation of a dual-PE datapath it runs (None: the datapath's own)."""
-        pe = arch.pe_array
+        pe, d = arch.pe_array, datapath or BASELINE
         s = shape
-        codes = (datapath or BASELINE).codes
-        lo_i, hi_i = (0, 1 << codes) if codes else (-(1 << (pe.ifmap_bits - 1)),
-                                                    1 << (pe.ifmap_bits - 1))
+        lo_i, hi_i = -(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)
         lo_w, hi_w = -(1 << (pe.weight_bits - 1)), 1 << (pe.weight_bits - 1)
+        if d.slice_bits and (pe_op or d.pe_op) == d.mac_op:   # unsigned codes, slice by slice
+            lo_i, hi_i = 0, 1 << d.slice_bits * s.ifmap_slices
+            lo_w, hi_w = 0, 1 << d.slice_bits * s.weight_slices
+        elif d.codes:
+            lo_i, hi_i = 0, 1 << d.codes
         x = rng.integers(lo_i if low is None else low, hi_i if high is None else high,
                          (s.N, groups * s.C, s.H, s.W))
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
                          (groups * s.K, s.C, s.R, s.S))
-        levels = np.asarray((datapath or BASELINE).weight_levels)
-        if len(levels) and (pe_op or datapath.pe_op) == datapath.pe_op:   # packed codes
+        levels = np.asarray(d.weight_levels)
+        if len(levels) and (pe_op or d.pe_op) == d.pe_op:   # packed codes
             if low is None and high is None:
                 w = levels[rng.integers(0, len(levels), w.shape)]
             else:                   # the drawn values' nearest levels (the extremes' signs)
@@ -250,6 +261,8 @@ class ControllerJob:
                 fields["pad"] = self.in_zero & ((1 << self.geo.ifmap_bits) - 1)
             if self.geo.datapath.mac_mode:
                 fields["mode"] = self.geo.datapath.mode_of(self.pe_op)
+            if self.geo.slices:
+                fields.update(a_slices=s.ifmap_slices, w_slices=s.weight_slices)
             out.append(check_command(self.geo, fields))
         return out
 

@@ -10,6 +10,10 @@ columns [wlo, wlo + in_cols) (program.cols_read: the last column tile reaches W)
 the contract's reuse rule: load_ifmap when (n, c, p, q) changed from the previous tile,
 load_weight when (k, c) did, readback when the output (n, k, p, q) did and c0 > 0; `leaves` when
 the next tile's output differs (or this is the last), `final` when c is the last channel tile.
+A command of slice passes (a datapath's, Datapath.slice_bits) runs its channel loop once per
+pass, the passes counted with it as one loop (a_slice, w_slice: c0 steps through the channels,
+then the next pass begins at c0 = 0), so every pass loads its tiles again; `c_first` is the
+output's first channel tile of the first pass.
 Each operand's buffer-half bit flips on each load of it; the accumulator's when the output
 changes. A loop with one trip never changes, so it never causes a load.
 
@@ -29,18 +33,26 @@ from dlaforge.program import LOOP_ORDERS, nest_order
 from .nest import clip, minimum
 
 
+SLICE_FIELD_BITS = 4        # a command's slices per operand: 1 .. 15
+
+
 def tile_layout(dim_bits: int) -> data.StructLayout:
-    d = dim_bits
+    d, e = dim_bits, SLICE_FIELD_BITS
     return data.StructLayout({
         "n": d, "k0": d, "c0": d, "p0": d, "q0": d, "k_size": d, "c_size": d, "p_size": d,
         "q_size": d, "lo": d, "in_rows": d, "wlo": d, "in_cols": d,
+        "a_slice": e, "w_slice": e,     # the slice pass (0 without slice passes)
         "half_i": 1, "half_w": 1, "half_a": 1,
-        "load_ifmap": 1, "load_weight": 1, "readback": 1, "leaves": 1, "final": 1})
+        "load_ifmap": 1, "load_weight": 1, "readback": 1, "leaves": 1, "final": 1,
+        "c_first": 1})                  # the output's first channel tile (and first pass)
 
 
 class TileWalker(wiring.Component):
-    def __init__(self, command_layout, dim_bits: int):
-        self.dim_bits = dim_bits
+    """`slices`: the command's channel loop runs once per slice pass (its a_slices x
+    w_slices pairs, the weight slice inner), the pass in the tile's a_slice and w_slice."""
+
+    def __init__(self, command_layout, dim_bits: int, slices: bool = False):
+        self.dim_bits, self.slices = dim_bits, slices
         super().__init__({"cmd": In(command_layout), "restart": In(1), "next": In(1),
                           "tile": Out(tile_layout(dim_bits)), "finished": Out(1)})
 
@@ -51,8 +63,14 @@ class TileWalker(wiring.Component):
         n, k0, c0, p0, q0 = (Signal(db, name=x) for x in ("n", "k0", "c0", "p0", "q0"))
         half_i, half_w, half_a = Signal(), Signal(), Signal()
         load_ifmap, load_weight = Signal(), Signal()
+        a_slice, w_slice = Signal(SLICE_FIELD_BITS), Signal(SLICE_FIELD_BITS)
+        channels_end = c0 + cmd.ct >= cmd.C          # the last channel tile (of the pass)
+        last_pass = 1
+        if self.slices:
+            last_pass = (a_slice + 1 >= cmd.a_slices) & (w_slice + 1 >= cmd.w_slices)
         loops = {"n": (n, 1, n + 1 == cmd.N), "k": (k0, cmd.kt, k0 + cmd.kt >= cmd.K),
-                 "c": (c0, cmd.ct, c0 + cmd.ct >= cmd.C), "p": (p0, cmd.pt, p0 + cmd.pt >= cmd.P),
+                 "c": (c0, cmd.ct, channels_end & last_pass),
+                 "p": (p0, cmd.pt, p0 + cmd.pt >= cmd.P),
                  "q": (q0, cmd.qt, q0 + cmd.qt >= cmd.Q)}
         # carry[x]: the step reaches loop x (every loop inside it wraps), by the order
         carry = {x: Signal(name=f"carry_{x}") for x in "nkcpq"}
@@ -67,6 +85,10 @@ class TileWalker(wiring.Component):
                     m.d.comb += wrapped.eq(reach)
         # a loop changes when the step reaches it, unless it wraps from 0 to 0 (one trip)
         changes = {x: carry[x] & (~last | (reg != 0)) for x, (reg, _, last) in loops.items()}
+        c_first = c0 == 0
+        if self.slices:     # the channel loop of several passes has more than one trip
+            c_first = c_first & (a_slice == 0) & (w_slice == 0)
+            changes["c"] = carry["c"] & (~loops["c"][2] | ~c_first)
         new_ifmap = changes["n"] | changes["c"] | changes["p"] | changes["q"]
         new_weight = changes["k"] | changes["c"]
         new_out = changes["n"] | changes["k"] | changes["p"] | changes["q"]
@@ -90,7 +112,8 @@ class TileWalker(wiring.Component):
             wlo.eq(clip(left, 0, cmd.W)),
             whi.eq(Mux(loops["q"][2], cmd.W, clip(right, 0, cmd.W))),
             t.wlo.eq(wlo), t.in_cols.eq(Mux(whi > wlo, whi - wlo, 0)),
-            t.readback.eq(new_o & (c0 != 0)), t.final.eq(c0 + cmd.ct >= cmd.C),
+            t.readback.eq(new_o & ~c_first), t.final.eq(loops["c"][2]), t.c_first.eq(c_first),
+            t.a_slice.eq(a_slice), t.w_slice.eq(w_slice),
             t.leaves.eq(new_out | wrapped),
             t.n.eq(n), t.k0.eq(k0), t.c0.eq(c0), t.p0.eq(p0), t.q0.eq(q0), t.half_i.eq(half_i),
             t.half_w.eq(half_w), t.half_a.eq(half_a), t.load_ifmap.eq(load_ifmap),
@@ -99,14 +122,21 @@ class TileWalker(wiring.Component):
         flags = (load_ifmap, load_weight, new_o)
         with m.If(self.restart):
             m.d.sync += [x.eq(0) for x in (n, k0, c0, p0, q0, half_i, half_w, half_a,
-                                           self.finished)]
+                                           a_slice, w_slice, self.finished)]
             m.d.sync += [flag.eq(1) for flag in flags]
         with m.Elif(self.next):
             with m.If(wrapped):
                 m.d.sync += self.finished.eq(1)
             for x, (reg, step, last) in loops.items():
-                with m.If(carry[x]):
-                    m.d.sync += reg.eq(Mux(last, 0, reg + step))
+                with m.If(carry[x]):    # the channel tiles start again in the next pass
+                    m.d.sync += reg.eq(Mux(channels_end if x == "c" else last, 0, reg + step))
+            if self.slices:
+                with m.If(carry["c"] & channels_end):       # the next pass, or the first
+                    last_w = w_slice + 1 >= cmd.w_slices
+                    m.d.sync += w_slice.eq(Mux(last_w, 0, w_slice + 1))
+                    with m.If(last_w):
+                        m.d.sync += a_slice.eq(Mux(a_slice + 1 >= cmd.a_slices, 0,
+                                                   a_slice + 1))
             m.d.sync += [load_ifmap.eq(new_ifmap), load_weight.eq(new_weight),
                          new_o.eq(new_out), half_i.eq(half_i ^ new_ifmap),
                          half_w.eq(half_w ^ new_weight), half_a.eq(half_a ^ new_out)]

@@ -305,6 +305,7 @@ def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant,
     workloads/quantizers.Quantizer, whose parameter table the PARAMS jobs fetch)."""
     bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
     lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
+    shape = program.pass_channels(shape)    # slice passes: the channel loop once per pass
     t = tile_sequence(shape, mapping)
     F, L = fold_cycles(arch, shape, t, dataflow)
     jobs = _jobs(arch, shape, t, requant, bw)

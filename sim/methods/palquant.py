@@ -26,7 +26,7 @@ from numba import njit
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.workloads.methods.palquant import CODE_OP
+from dlaforge.workloads.methods.palquant import CODE_OP, SLICE_OP
 from dlaforge.workloads.methods.palquant.plan import (CODE_BITS, array_arch, command_gemm,
                                                       op_slices, slice_passes)
 from dlaforge.program import element_bytes
@@ -41,15 +41,25 @@ from ..method_costs import ADD_PJ_PER_BIT_45NM
 UNIT_OPS = {"slice_combine": ("slice_add",)}
 
 
-def code_mac_pj(arch: ArchSpec, op: HwOp) -> float:
-    """One PE operation of a 2-bit PalQuant layer: a MAC of the spec's 2-bit widths (the
-    weight code's decode to 2·q_w − 3 is a shift and an add), at the energy table's MAC."""
+def slice_mac_pj(arch: ArchSpec, op: HwOp) -> float:
+    """One PE operation of a slice pass: a MAC of two unsigned 2-bit slices, the energy
+    table's MAC of the spec's 2-bit widths."""
     from ..energy import energy_table
     from ..method_costs import pe_op_pj
     return pe_op_pj(arch, replace(op, pe_op="mac"), energy_table(arch))
 
 
-PE_OP_PJ = {CODE_OP: code_mac_pj}
+def code_mac_pj(arch: ArchSpec, op: HwOp) -> float:
+    """One PE operation of a 2-bit PalQuant layer: the multiply of a 2-bit code by the signed
+    3-bit level 2·q_w − 3 (the decode, a shift and an add, beside it uncounted), the table's
+    MAC scaled as mac_pj_45nm scales with the weight width."""
+    from ..energy import mac_pj_45nm
+    pe = arch.pe_array
+    wider = replace(pe, weight_bits=CODE_BITS + 1)
+    return slice_mac_pj(arch, op) * mac_pj_45nm(wider) / mac_pj_45nm(pe)
+
+
+PE_OP_PJ = {CODE_OP: code_mac_pj, SLICE_OP: slice_mac_pj}
 
 
 def unit_op_pj_45nm(arch: ArchSpec) -> dict:
@@ -137,7 +147,7 @@ def sliced_timing(built: ArchSpec, dataflow: str, gemm: Gemm, a_top: int, w_top:
 def cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     """Why the PalQuant array built from `arch` cannot run `op` under `dataflow` (None if it
     can)."""
-    if op.pe_op not in ("mac", CODE_OP):
+    if op.pe_op not in ("mac", CODE_OP, SLICE_OP):
         return f"the PalQuant array multiply-accumulates; op {op.name!r} is {op.pe_op!r}"
     if (op.ifmap_bits, op.weight_bits) != (CODE_BITS, CODE_BITS):
         return f"op {op.name!r} is not on {CODE_BITS}-bit operands"

@@ -59,6 +59,8 @@ class Method:
                                     # baseline's): reports of inference leave it out
     network_transform: Callable | None = None   # (network, options) -> network, applied
                                     # before the layers are transformed (module doc)
+    mac_ops: tuple[str, ...] = ()   # its PE operations (HwOp.pe_op) besides "mac" that multiply
+                                    # the activations as DRAM holds them (`multiplies`)
     family: str = ""                                # its folder; set when registered
 
 
@@ -75,6 +77,14 @@ METHODS: dict[str, Method] = {}
 def register(method: Method) -> Method:
     METHODS[method.name] = method
     return method
+
+
+def multiplies(pe_op: str) -> bool:
+    """Whether PE operation `pe_op` multiply-accumulates the layer's activation values as DRAM
+    holds them, so a zero activation adds nothing: "mac", and a method's `mac_ops` (PalQuant's
+    code and slice MACs); DRAM compression codes such ops' activations and zero gating skips
+    their zeros (workloads/compression.py, sim/analytical.zero_gated)."""
+    return pe_op == "mac" or any(pe_op in method.mac_ops for method in METHODS.values())
 
 
 def pe_kinds() -> tuple[str, ...]:

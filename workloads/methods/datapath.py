@@ -37,8 +37,8 @@ class Datapath:
     signed_sums: the sums take both signs (a MAC's); False: they are never positive (an
     adder's -sum|x - w|), so a ReLU after the requantization zeroes every output and the
     random jobs (hw/controller/stimulus.random_requant_of) draw none; mac_mode: its PEs also
-    multiply-accumulate (pe_op "mac", sums conv2d_int), in the mode a command's `mode` field
-    selects (a multiplier and adder beside the family's operation in every PE);
+    multiply-accumulate (pe_op `mac_op`, sums conv2d_int), in the mode a command's `mode`
+    field selects (a multiplier and adder beside the family's operation in every PE);
     weight_bits: the weights of its own operation travel packed in DRAM at that many bits
     each (program.packed_blocks; 0: one element per weight at the array's width), and the
     load turns code c into the weight lane value weight_levels[c] (BWN: bit 0 -> +1, 1 ->
@@ -49,9 +49,14 @@ class Datapath:
     the design's requantizer codes + 1 bits wide with every command's ReLU on (the clamp to
     0 .. 2**codes - 1 is the code quantizer's, not an activation function); replaces_units:
     the controller with it is the family's generated hardware (`rtl generate|verify`,
-    `--schedule rtl`); False while some of the family's ops run only on its own units
-    (PalQuant's bit-sliced int8 layers), which stay that hardware, and `--model rtl` runs on
-    the controller the ops it can."""
+    `--schedule rtl`); False while some of the family's ops run only on its own units,
+    which stay that hardware, and `--model rtl` runs on the controller the ops it can;
+    mac_op: the HwOp.pe_op its MAC mode runs ("mac"; PalQuant's "slice_mac"); slice_bits: its
+    MAC mode multiplies unsigned codes of that many bits (0: the lanes' signed values), and
+    takes wider unsigned codes as slice passes (program.Shape.ifmap_slices/weight_slices: a
+    pass per slice pair, each product shifted by slice_bits x (i + j) into the accumulator);
+    op_slices(op): the (ifmap, weight) slices of such an op (a method cut it into slices,
+    HwOp.dram_scale)."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -65,6 +70,9 @@ class Datapath:
     own_dataflows: tuple = ("ws", "os", "is")
     codes: int = 0
     replaces_units: bool = True
+    mac_op: str = "mac"
+    slice_bits: int = 0
+    op_slices: Callable | None = None
 
     @property
     def out_bits(self) -> int:
@@ -79,7 +87,8 @@ class Datapath:
     @property
     def pe_ops(self) -> tuple[str, ...]:
         """The PE operations its array runs, in the order of the command's `mode` values."""
-        return (self.pe_op, "mac") if self.mac_mode and self.pe_op != "mac" else (self.pe_op,)
+        return ((self.pe_op, self.mac_op) if self.mac_mode and self.pe_op != self.mac_op
+                else (self.pe_op,))
 
     def mode_of(self, pe_op: str) -> int:
         """The command's `mode` value that runs ops of `pe_op` (ValueError if none does)."""
@@ -89,7 +98,8 @@ class Datapath:
         return self.pe_ops.index(pe_op)
 
     def sums_of(self, pe_op: str) -> Callable:
-        """The accumulator sums of a layer of `pe_op` (Datapath.sums' signature)."""
+        """The accumulator sums of a layer of `pe_op` (Datapath.sums' signature; the MAC
+        mode's, of slice passes too: conv2d_int of the whole codes)."""
         return self.sums if self.mode_of(pe_op) == 0 else conv2d_int
 
     def runs_under(self, pe_op: str, dataflow: str) -> bool:
@@ -99,6 +109,13 @@ class Datapath:
     def packs(self, pe_op: str) -> bool:
         """Whether ops of `pe_op` move packed weights (its own operation's, weight_bits)."""
         return bool(self.weight_bits) and self.mode_of(pe_op) == 0
+
+    def slices_of(self, op) -> tuple[int, int]:
+        """(ifmap slices, weight slices) the command of `op` runs (1, 1 without slice
+        passes)."""
+        if self.op_slices is None or self.mode_of(op.pe_op) == 0 or not op.dram_scale:
+            return 1, 1
+        return self.op_slices(op)
 
     def signed_sums_of(self, pe_op: str) -> bool:
         """Whether the sums of a layer of `pe_op` take both signs (Datapath.signed_sums)."""

@@ -47,7 +47,7 @@ from .pe import CodeMacPE
 from .stimulus import CODES, PARAMS, PalquantLayer, SlicedJob
 
 TOP = "dlaforge_palquant"
-CONTROLLER_PE = CodeMacPE   # the PE of the controller's PalQuant datapath (plan.CONTROLLER_DATAPATH)
+CONTROLLER_PE = CodeMacPE   # the PE of the controller's datapath (plan.CONTROLLER_DATAPATH)
 GROUPS = tuple(PALQUANT_GROUPS.values())   # palquant, palquant_g3, palquant_g4
 
 

@@ -16,8 +16,14 @@ from ...pe import MacPE
 
 
 class CodeMacPE(MacPE):
-    """hw/pe.MacPE with its operation c + q_a·(2·q_w − 3) on unsigned code lanes."""
+    """hw/pe.MacPE with its operation c + q_a·(2·q_w − 3) on unsigned code lanes, and (with
+    hw/pe.with_mac_mode) a MAC mode multiplying unsigned 2-bit slices, c + a·w: a slice pass
+    of wider unsigned codes (the accumulator weights its sums, hw/controller/fold.accumulate)."""
 
     @staticmethod
     def accumulate(partial, a, w):
         return partial + a.as_unsigned() * ((w.as_unsigned() << 1) - 3)
+
+    @staticmethod
+    def mac_accumulate(partial, a, w):
+        return partial + a.as_unsigned() * w.as_unsigned()

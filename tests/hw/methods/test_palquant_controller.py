@@ -1,12 +1,14 @@
-"""PalQuant's 2-bit layers on the mapped-program controller (issue 14): the controller built
-with PalQuant's datapath (workloads/methods/palquant/plan.CONTROLLER_DATAPATH: code-MAC PEs on
-the spec's 2-bit lanes, c + q_a·(2·q_w − 3)) reads the weight codes packed four to a byte,
-runs the layers under ws and os (not is: the PE decodes the weight operand, which is swaps) and
-requantizes the sums T to the next layer's 2-bit activation codes. Outputs bit-exact against
-PalQuant's reference T (products and window sums, palquant/reference.py), every counter equal
-to the exact timing model, whose packed byte counts the closed form matches; the int8 first
-conv and FC (bit-sliced passes) are refused, and the family's generated hardware stays its
-first-accelerator array."""
+"""PalQuant on the mapped-program controller (issue 14): the controller built with PalQuant's
+datapath (workloads/methods/palquant/plan.CONTROLLER_DATAPATH: code-MAC PEs on the spec's
+2-bit lanes, c + q_a·(2·q_w − 3), with a MAC mode of unsigned 2-bit slices) reads the 2-bit
+layers' weight codes packed four to a byte and runs them under ws and os (not is: the PE
+decodes the weight operand, which is swaps); it runs the int8 first conv and FC, and
+bitslice_w4a4's 4-bit layers, as slice passes (a pass per slice pair, each loading its tiles
+again and shifting its sums by 2·(i + j)) under ws, os and is; it requantizes every layer to
+the next layer's 2-bit activation codes. Outputs bit-exact against PalQuant's reference T
+(products and window sums, palquant/reference.py) and conv2d_int of the whole codes, every
+counter equal to the exact timing model, which the closed form matches; the family's
+generated hardware is this controller."""
 
 from dataclasses import replace
 
@@ -28,7 +30,6 @@ from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.methods.datapath import controller_datapath, family_datapath
 from dlaforge.workloads.methods.palquant.plan import CONTROLLER_DATAPATH as PQ, code_sums
 from dlaforge.workloads.methods.palquant.reference import palquant_conv
-from dlaforge.workloads.networks import Network
 from controller_checks import (CHAIN, assert_network_matches, assert_run_matches,
                                packed_bytes_read, random_window)
 from simulators import needs_icarus
@@ -37,7 +38,6 @@ ARCH = load_arch("edge_tiny_palquant")           # 4 x 4 2-bit PEs, ws, os and i
 # 6 columns and an 8 byte/cycle DRAM: filter blocks start at bits 0, 4 of a byte and span two
 SIX = replace(ARCH, name="palquant_6_columns", pe_array=replace(ARCH.pe_array, cols=6),
               dram=replace(ARCH.dram, bandwidth_bytes_per_cycle=8))
-LOW = Network("palquant_low", CHAIN.layers[1:4])    # CHAIN's 2-bit layers: strided, dw, 1x1
 
 
 def code_op(C, K, H, R=3, stride=1, groups=1, arch=ARCH):
@@ -48,6 +48,7 @@ def code_op(C, K, H, R=3, stride=1, groups=1, arch=ARCH):
 
 def test_the_datapath_and_what_it_refuses():
     assert controller_datapath(ARCH, "code_mac") is PQ and family_datapath(ARCH, "palquant") is PQ
+    assert controller_datapath(ARCH, "slice_mac") is PQ
     assert controller_datapath(ARCH, "mac") is not PQ       # the baseline's MAC array
     op = code_op(8, 8, 6)
     assert op.pe_op == "code_mac" and op.groups == 2
@@ -56,17 +57,30 @@ def test_the_datapath_and_what_it_refuses():
     assert controller_cost.controller_refusal(ARCH, op, "is") == (
         "the palquant PEs run code_mac under ws, os only")
     [first] = get_method("palquant", ARCH).transform(CHAIN.layers[0], ARCH)  # int8, sliced
-    assert controller_cost.controller_refusal(ARCH, first, "ws") == (
-        "a method's units or operations")
+    assert first.pe_op == "slice_mac" and (first.N, first.K) == (4, 4 * 8)
+    assert all(controller_cost.controller_runs(ARCH, first, d) for d in ("ws", "os", "is"))
+    shape = controller_cost.shape_of(first, ARCH)
+    assert (shape.N, shape.C, shape.K, shape.ifmap_slices, shape.weight_slices) == (1, 3, 8, 4, 4)
     shape, mapping = Shape(1, 4, 4, 4, 8, 3, 3, 4, 4, 1, 1), Mapping(8, 4, 4, "nkcp")
     with pytest.raises(SpecError, match="a multiple of 4 filters .or all 9., not kt=6"):
         ControllerJob.random(ARCH, replace(shape, K=9), replace(mapping, kt=6),
+                             np.random.default_rng(0), datapath=PQ)
+    with pytest.raises(SpecError, match="channel tiles that divide its 4 channels, not ct=3"):
+        ControllerJob.random(ARCH, replace(shape, ifmap_slices=2, weight_slices=2),
+                             replace(mapping, ct=3), np.random.default_rng(0), datapath=PQ,
+                             pe_op="slice_mac")
+    with pytest.raises(SpecError, match="runs no slice passes of code_mac"):
+        ControllerJob.random(ARCH, replace(shape, ifmap_slices=2), mapping,
                              np.random.default_rng(0), datapath=PQ)
     job = ControllerJob.random(ARCH, shape, mapping, np.random.default_rng(0), requant=True,
                                datapath=PQ)
     assert job.requant.relu and job.geo.ofmap_bits == 3       # codes 0..3, ReLU forced
     with pytest.raises(ValueError, match="needs the ReLU"):
         replace(job, requant=replace(job.requant, relu=False))
+    from dlaforge.workloads.quantizers import Quantizer
+    with pytest.raises(SpecError, match="unsigned activation codes; quantizer .* asymmetric"):
+        ControllerJob.random(ARCH, shape, mapping, np.random.default_rng(0),
+                             requant=Quantizer.of("per_channel_asymmetric"), datapath=PQ)
 
 
 def test_the_code_sums_are_palquants_t():
@@ -133,6 +147,34 @@ def test_the_models_count_packed_bytes(arch, dataflow):
                                                             arch.pe_array.cols, bits=2)))
 
 
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
+def test_the_models_time_slice_passes(dataflow):
+    """An int8 layer of slice passes: the mapper keeps every channel tile in one pass (ct
+    divides C), the closed form equals the timing model on every counter (cycles within 5%),
+    and every pass moves the tiles again: the DRAM bytes of the ifmap and weights are 16x a
+    pass's, the outputs written once."""
+    table = energy_table(ARCH)
+    for layer in (CHAIN.layers[0], conv("c", 4, 10, 6, R=3, stride=2), CHAIN.layers[-1]):
+        [op] = get_method("palquant", ARCH).transform(layer, ARCH)
+        shape = controller_cost.shape_of(op, ARCH)
+        assert shape.passes == 16
+        mapping = search(ARCH, op, dataflow, "energy", table)[0]
+        assert shape.C % mapping.ct == 0
+        timed = controller_counters(ARCH, shape, mapping, True, dataflow=dataflow)
+        g = mapping.as_grid(dataflow)
+        closed = controller_cost.counters(ARCH, shape, g, mapping.order, dataflow=dataflow)
+        for name in COUNTERS[1:]:
+            assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], name
+        estimate = float(controller_cost.cycles(ARCH, shape, g, mapping.order,
+                                                dataflow=dataflow)[0])
+        assert abs(estimate - timed["cycles"]) <= 0.05 * timed["cycles"]
+        one = controller_counters(ARCH, replace(shape, ifmap_slices=1, weight_slices=1),
+                                  mapping, True, dataflow=dataflow)
+        assert timed["dram_write_bytes"] == one["dram_write_bytes"]
+        assert timed["ifmap_writes"] == 16 * one["ifmap_writes"]
+        assert timed["weight_writes"] == 16 * one["weight_writes"]
+
+
 def random_case(rng, arch):
     """A small random layer and a mapping with whole bytes of filters per k tile."""
     while True:
@@ -156,10 +198,11 @@ def random_case(rng, arch):
 def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
     """Eight random 2-bit layers (strides 1-2, padding, hanging windows, groups, N = 2, column
     tiles) under ws and os, requantized to codes or writing the sums; the extreme codes (all
-    3: T = 3 per tap, all weight codes 0 against activation 3: -9 per tap); four layers on 6
-    columns (filter blocks starting mid-byte); and a three-layer network whose layers read the
-    previous layer's codes from DRAM: all on one build, bit-exact and equal to the timing
-    model."""
+    3: T = 9 per tap, all weight codes 0 against activation 3: -9 per tap); four layers on 6
+    columns (filter blocks starting mid-byte); int8 layers of 16 slice passes under ws, os
+    and is (two channel tiles per pass, spilled partial sums under nckp) and a 4-bit one of 4
+    under is; and a three-layer network whose layers read the previous layer's codes from
+    DRAM: all on one build, bit-exact and equal to the timing model."""
     rng = np.random.default_rng(8)
     jobs = []
     for index in range(12):
@@ -175,6 +218,13 @@ def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
                             weight=np.full_like(job.weight, low_w)))
     taps = 5 * 3 * 3                # an inner pixel's window: C x R x S
     assert jobs[-2].expected().max() == 9 * taps and jobs[-1].expected().min() == -9 * taps
+    for index, (slices, dataflow) in enumerate(((4, "ws"), (4, "os"), (4, "is"), (2, "is"))):
+        shape = Shape(1, 2 + 2 * (index % 2), 3, 3, 4, 3, 3, 3, 3, 1, index % 2,
+                      ifmap_slices=slices, weight_slices=slices)
+        jobs.append(ControllerJob.random(ARCH, shape, Mapping(4, 1 + index % 2, 2, "nckp"),
+                                         rng, requant=index != 1, dataflow=dataflow,
+                                         datapath=PQ, pe_op="slice_mac"))
+    assert max(job.ifmap.max() for job in jobs[-4:]) > 200      # int8 codes, all 4 slices
     network = ControllerNetworkJob.random(ARCH, [
         LayerSpec("a", Shape(1, 6, 6, 6, 8, 3, 3, 6, 6, 1, 1), Mapping(8, 6, 6, "nkcp"),
                   dataflow="ws"),
@@ -195,28 +245,41 @@ def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
 
 
 @needs_icarus
-def test_a_network_of_palquant_layers_runs_on_the_controller():
-    """`simulate --model rtl --method palquant` on CHAIN's 2-bit layers (a strided conv, a
-    depthwise and a 1x1) on edge_tiny_palquant: every statistic equal to `--model cycle`'s,
-    the analytical cycles within 10%; with the int8 first conv it is refused, naming it."""
+def test_a_palquant_network_runs_on_the_controller():
+    """`simulate --model rtl --method palquant` on CHAIN on edge_tiny_palquant: the int8 first
+    conv and FC as slice passes, the 2-bit layers (a strided conv, a depthwise and a 1x1) with
+    packed weight codes; every statistic equal to `--model cycle`'s, the analytical cycles
+    within 10%. Under is the 2-bit layers are refused, naming the first."""
     import dlaforge
-    assert assert_network_matches(ARCH, "ws", "palquant", LOW) == ["c2", "dw", "pw"]
-    with pytest.raises(SpecError, match="cannot run layer 'c1' under ws: it needs method "
-                                        "palquant's own units"):
-        dlaforge.simulate(ARCH, CHAIN, "ws", model="rtl", method="palquant")
+    assert assert_network_matches(ARCH, "ws", "palquant") == ["c1", "c2", "dw", "pw", "fc"]
+    with pytest.raises(SpecError, match="cannot run layer 'c2' under is: the palquant PEs run "
+                                        "code_mac under ws, os only"):
+        dlaforge.simulate(ARCH, CHAIN, "is", model="rtl", method="palquant")
 
 
 @pytest.mark.long
 @needs_icarus
-def test_a_network_of_palquant_layers_under_os():
-    assert assert_network_matches(ARCH, "os", "palquant", LOW) == ["c2", "dw", "pw"]
+@pytest.mark.parametrize("method", ["palquant", "bitslice_w4a4"])
+def test_palquant_networks_under_os(method):
+    assert len(assert_network_matches(ARCH, "os", method)) == 5
 
 
-def test_the_familys_generated_hardware_stays_its_array(tmp_path):
-    """The controller does not run PalQuant's bit-sliced int8 layers yet, so `rtl generate
-    --method palquant` still builds the first accelerator's 2-bit array
-    (Datapath.replaces_units False)."""
+def test_rtl_generate_builds_the_controller_with_the_palquant_datapath(tmp_path):
+    import json
     import dlaforge
-    generated = dlaforge.rtl_generate(ARCH, tmp_path, method="palquant")
-    assert sorted(path.name for path in generated.files) == ["dlaforge_palquant.json",
-                                                             "dlaforge_palquant.v"]
+    dlaforge.rtl_generate(ARCH, tmp_path, method="palquant")
+    info = json.loads((tmp_path / "dlaforge_accel.json").read_text())
+    assert info["parameters"]["datapath"] == {
+        "family": "palquant", "pe_ops": ["code_mac", "slice_mac"], "codes": 2,
+        "slice_bits": 2, "weight_bits": 2, "weight_levels": [0, 1, 2, 3]}
+    assert info["command"]["pe_modes"] == ["code_mac", "slice_mac"]
+    assert {"a_slices", "w_slices"} <= set(info["command"]["fields"])
+
+
+@pytest.mark.long
+def test_rtl_verify_runs_both_pe_operations():
+    import dlaforge
+    lines = []
+    passed, failed = dlaforge.rtl_verify(ARCH, method="palquant", progress=lines.append)
+    assert failed == 0 and passed == 185          # code_mac under ws, os; slice_mac also is
+    assert sum(" code_mac " in line for line in lines) == 74

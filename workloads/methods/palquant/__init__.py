@@ -14,8 +14,9 @@ shuffle between stages is an address remap and costs nothing.
 Operands wider than the array's are bit-sliced: ⌈bits/pe bits⌉ slices of activations and of
 weights; the op runs the activation slices as extra images (N) and the weight slices as extra
 filters (K), so the array performs every slice pair, and the combine unit shifts and adds the
-slice products of each output (sa·sw − 1 additions). DRAM moves each tensor once at its real
-width (`dram_scale` of the ofmap folds the slice products back into one output). The first
+slice products of each output (sa·sw − 1 additions); its PE operation is SLICE_OP, products
+of unsigned slices. DRAM moves each tensor once at its real width (`dram_scale` of the ofmap
+folds the slice products back into one output). The first
 conv and the fully connected layers run at int8 this way (common.keeps_full_precision).
 """
 
@@ -29,6 +30,7 @@ from ..common import keeps_full_precision, layer_op
 LOW_BITS = 2
 EDGE_BITS = 8
 CODE_OP = "code_mac"    # HwOp.pe_op of a 2-bit layer: Σ (2·q_w − 3)·q_a over the window
+SLICE_OP = "slice_mac"  # of a bit-sliced layer: Σ a·w of unsigned codes, slice pair by pair
 
 
 def sliced(layer, arch, bits: int, groups_factor: int = 1):
@@ -45,8 +47,10 @@ def sliced(layer, arch, bits: int, groups_factor: int = 1):
         ops["slice_add"] = outputs * (sa * sw - 1)
     stored = 0 if op.weight_is_activation else layer.K * G * (layer.C // layer.groups) \
         * layer.R * layer.S * bits
-    return replace(op, ops=ops, weight_storage_bits=stored,
-                   dram_scale={"ofmap": 1.0 / (sa * sw)} if sa * sw > 1 else {})
+    if sa * sw == 1:
+        return replace(op, ops=ops, weight_storage_bits=stored)
+    return replace(op, ops=ops, weight_storage_bits=stored, pe_op=SLICE_OP,
+                   dram_scale={"ofmap": 1.0 / (sa * sw)})
 
 
 def _palquant(G: int, layer, arch) -> list:
@@ -65,9 +69,10 @@ PRESETS = ("edge_tiny_palquant", "tpu_like_palquant")
 
 METHODS = (*(Method(name=name, transform=lambda layer, arch, G=G: _palquant(G, layer, arch),
                     pe_kinds=("mac",), units=("slice_combine",), presets=PRESETS,
+                    mac_ops=(CODE_OP, SLICE_OP),
                     description=f"PalQuant: {G} parallel 2-bit groups, first conv and FC int8")
              for name, G in GROUPS.items()),
            Method(name="bitslice_w4a4", transform=_bitslice4, pe_kinds=("mac",),
-                  units=("slice_combine",), presets=PRESETS,
+                  units=("slice_combine",), presets=PRESETS, mac_ops=(SLICE_OP,),
                   description="4-bit layers as bit-sliced passes of the array (PalQuant's "
                               "baseline)"))

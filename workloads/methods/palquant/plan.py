@@ -30,7 +30,7 @@ from dlaforge.workloads.methods.datapath import Datapath
 
 from ..common import command_gemm as one_command
 from ..conv_ref import conv2d_int
-from . import CODE_OP, LOW_BITS
+from . import CODE_OP, LOW_BITS, SLICE_OP
 from .reference import LEVELS
 
 CODE_BITS = 2
@@ -87,6 +87,12 @@ def code_sums(x, w, stride=1, padding=0, groups=1, out_size=None):
     return conv2d_int(x, 2 * np.asarray(w) - LEVELS, stride, padding, groups, out_size=out_size)
 
 
+def controller_slices(op) -> tuple[int, int]:
+    """(ifmap slices, weight slices) of a bit-sliced op on the controller (both operands are
+    cut alike: op_slices)."""
+    return op_slices(op), op_slices(op)
+
+
 # The mapped-program controller (hw/controller/) with code-MAC PEs (hw/methods/palquant's
 # CONTROLLER_PE: c + (2·w − 3)·a on 2-bit lanes read as unsigned codes) runs PalQuant's 2-bit
 # layers (CODE_OP) at the spec's 2-bit widths, so its buffers hold the codes as the SRAM would.
@@ -94,12 +100,15 @@ def code_sums(x, w, stride=1, padding=0, groups=1, out_size=None):
 # themselves: the PE decodes them). Under ws and os: is swaps the operands, and the PE would
 # decode the activation (own_dataflows). A zero lane is code 0, level −3, not idle
 # (zero_weight_idle False: the ws fold masks the ifmap lanes past a tile's channels). The
-# requantizer writes the next layer's 2-bit activation codes (codes). The activation codes
-# travel one to a DRAM byte, and the int8 first conv and FC (bit-sliced passes) do not run on
-# it yet (docs/plans/method_hardware_on_controller.md, Status): the family's generated
-# hardware (`rtl generate|verify`, `--schedule rtl`) stays its array (replaces_units False).
+# requantizer writes the next layer's 2-bit activation codes (codes). Its MAC mode multiplies
+# unsigned 2-bit slices (mac_op SLICE_OP, slice_bits): the int8 first conv and FC and
+# bitslice_w4a4's 4-bit layers run as slice passes, their codes one to a DRAM byte, each pass
+# loading its tiles again and taking its slices out of the bytes; under ws, os and is (a
+# product of slices is symmetric). The activation codes of the 2-bit layers travel one to a
+# DRAM byte too (docs/plans/method_hardware_on_controller.md, Status).
 CONTROLLER_DATAPATH = Datapath(pe_kind="mac", pe_op=CODE_OP, family="palquant",
                                zero_weight_idle=False, sums=code_sums, weight_bits=LOW_BITS,
                                weight_levels=tuple(range(1 << LOW_BITS)),
-                               own_dataflows=("ws", "os"), codes=LOW_BITS,
-                               replaces_units=False)
+                               own_dataflows=("ws", "os"), codes=LOW_BITS, mac_mode=True,
+                               mac_op=SLICE_OP, slice_bits=CODE_BITS,
+                               op_slices=controller_slices)
