@@ -13,7 +13,9 @@ timing model prices them (the same Stats as `op_stats` of the method's HwOp for 
 Any disagreement is listed in the Markdown and the script exits with status 1.
 
 Then the methods that run on the mapped-program controller (issue 14: the baseline, AdderNet
-on its adder/MAC datapath, GhostNet's plain MAC ops) on the same slices under ws, os and is:
+and BWN on their datapaths with a MAC mode, GhostNet's plain MAC ops, PalQuant and
+bitslice_w4a4 on the code-MAC datapath with slice passes) on the same slices under ws, os and
+is (those the arch lists and the datapath runs):
 `simulate --model rtl` (Icarus or Verilator, outputs checked bit-exact inside the run) beside
 `--model cycle` and `--model analytical`; an RTL record that differs from the cycle model's in
 any statistic is a disagreement too.
@@ -46,6 +48,7 @@ from dlaforge.arch import load_arch
 from dlaforge.hw.methods import OpCase, method_hardware
 from dlaforge.outputs import publish_files
 from dlaforge.sim.methods import method_timing, summed
+from dlaforge.sim.controller_cost import controller_runs
 from dlaforge.sim.energy import energy_table
 from dlaforge.sim.run import run_network
 from dlaforge.workloads.layer import conv
@@ -412,9 +415,11 @@ def whole_layers() -> list:
 
 # The methods on the mapped-program controller, each on its arch (issue 14's "after"), on the
 # slices above and a crop of ResNet-18's first conv (3 -> 8 channels, 7x7 stride 2, 8x8
-# outputs): an int8 layer AdderNet keeps, run in its PEs' MAC mode
+# outputs): an int8 layer AdderNet and BWN keep, run in their PEs' MAC mode, and PalQuant as
+# 16 slice passes
 CONTROLLER_METHODS = (("baseline", "edge_tiny"), ("addernet", "edge_tiny_addernet"),
-                      ("bwn", "edge_tiny_bwn"), ("ghost", "edge_tiny"))
+                      ("bwn", "edge_tiny_bwn"), ("ghost", "edge_tiny"),
+                      ("palquant", "edge_tiny_palquant"), ("bitslice_w4a4", "edge_tiny_palquant"))
 FIRST_CONV = Case("baseline", "edge_tiny", "ws", "resnet18", "conv1",
                   dict(C=3, K=8, H=21, R=7, stride=2, padding=0))
 CONTROLLER_STATS = ("cycles", "compute_cycles", "stall_cycles", "energy_pj",
@@ -424,7 +429,8 @@ CONTROLLER_STATS = ("cycles", "compute_cycles", "stall_cycles", "energy_pj",
 
 def controller_rows(quick: bool = False) -> tuple[list, list[str]]:
     """Each (method, arch) of CONTROLLER_METHODS on each distinct slice (with `quick` the first
-    and FIRST_CONV) under those of ws, os and is its arch has: (method, arch, dataflow, slice
+    and FIRST_CONV) under those of ws, os and is its arch has and the controller runs its ops
+    under (PalQuant's 2-bit layers not is): (method, arch, dataflow, slice
     name, RTL totals, cycle totals, analytical totals, wall s), and every statistic where the
     RTL record differs from the cycle model's."""
     import dlaforge
@@ -436,8 +442,11 @@ def controller_rows(quick: bool = False) -> tuple[list, list[str]]:
     for name, case in slices.items():
         net = Network(case.layer, (case.slice_layer(),))
         for method, arch in CONTROLLER_METHODS:
-            built = load_arch(arch).pe_array.dataflows
-            for dataflow in [d for d in ("ws", "os", "is") if d in built]:
+            spec = load_arch(arch)
+            ops = get_method(method, spec).transform(case.slice_layer(), spec)
+            runs = [d for d in ("ws", "os", "is") if d in spec.pe_array.dataflows
+                    and all(controller_runs(spec, op, d) for op in ops)]
+            for dataflow in runs:
                 started = time.perf_counter()
                 rtl = dlaforge.simulate(arch, net, dataflow, model="rtl", method=method)
                 wall = time.perf_counter() - started
@@ -591,10 +600,13 @@ def report(cells, slice_rows, full_rows, problems, started, command, elapsed,
         "MACs, operations) equal. AdderNet runs on its adder datapath (adder PEs with a MAC "
         "mode), BWN on its sign-add datapath (packed 1-bit weights unpacked on the load; "
         "edge_tiny_bwn lists os only); GhostNet's ops (a primary conv and a cheap depthwise "
-        "conv) are plain int8 MAC ops on the baseline's array. The last slice, a crop of "
-        "ResNet-18's first conv (3 -> 8 channels, 7x7 at stride 2, 8x8 outputs), is an int8 "
-        "layer AdderNet and BWN keep: it runs in their PEs' MAC mode. Wall time includes the "
-        "design's build when it is not cached.",
+        "conv) are plain int8 MAC ops on the baseline's array; PalQuant and bitslice_w4a4 on "
+        "PalQuant's code-MAC datapath (2-bit lanes; a 2-bit layer's packed weight codes "
+        "decoded in the PE, ws and os; 4-bit layers as 4 slice passes of its unsigned slice-MAC "
+        "mode). The last slice, a crop of ResNet-18's first conv (3 -> 8 channels, 7x7 at "
+        "stride 2, 8x8 outputs), is an int8 layer AdderNet, BWN and PalQuant keep: it runs in "
+        "AdderNet's and BWN's PEs' MAC mode, and as 16 slice passes on PalQuant's. Wall time "
+        "includes the design's build when it is not cached.",
         "",
         *controller_table(on_controller),
         "",

@@ -25,7 +25,7 @@ equally often, `_reuse` times (analytical.py's reuse rule), so
 Energy: the counters priced per access (`energy`, what the mapper's search compares), plus, in
 a whole op's Stats (`op_stats`, shared by the analytical, cycle and rtl models), the
 requantization stage's `requant` component: every final output the controller writes passes
-through the generated stage (hw/requant.Requantizer), op.ofmap_elements x requant_stage_pj under
+through the generated stage (hw/requant.Requantizer), written_outputs x requant_stage_pj under
 the op's quantizer (the default per_channel_symmetric included).
 
 Cycles (an estimate): the DRAM engine and the array form a two-stage pipeline. Tile i computes
@@ -645,15 +645,22 @@ def energy(arch: ArchSpec, op: HwOp, totals: dict, table, dataflow: str = "ws") 
                      + totals["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit)}
 
 
+def written_outputs(arch: ArchSpec, op: HwOp) -> int:
+    """The outputs the op's commands write: N x K x P x Q of each group's command (a bit-sliced
+    op's slice products are summed on chip, so fewer than its op.ofmap_elements)."""
+    s = shape_of(op, arch)
+    return s.N * s.K * s.P * s.Q * op.groups
+
+
 def _requant_energy(arch: ArchSpec, op: HwOp) -> dict:
     """{"requant": pJ}: the requantization stage's energy over the op's final outputs,
-    op.ofmap_elements x requant_stage_pj under the op's quantizer (the default included): the
+    written_outputs x requant_stage_pj under the op's quantizer (the default included): the
     controller requantizes every output it writes (REQUANT), and the generated stage
     (hw/requant.Requantizer) spends this per element whatever the quantizer. The stage is the
     same for every tiling, so the mapper's search (`energy`) leaves it out."""
     if not REQUANT:
         return {}
-    return {"requant": op.ofmap_elements * requant_stage_pj(arch, op.quantizer)}
+    return {"requant": written_outputs(arch, op) * requant_stage_pj(arch, op.quantizer)}
 
 
 def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "ws") -> Stats:
@@ -663,7 +670,7 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
     written (final and spilled), and the PEs' register files (`_registers`)."""
     total = command_totals(op, {name: int(counters_[name]) for name in program.COUNTERS})
     b = _bytes(arch, REQUANT)
-    final = op.ofmap_elements
+    final = written_outputs(arch, op)
     # every partial sum spilled comes back once: the output's c loop is not complete yet
     spill = readback = (total["dram_write_bytes"] - final * b["o"]) // b["s"]
     param_bytes = (total["dram_read_bytes"] - total["ifmap_writes"] * b["i"]

@@ -20,11 +20,12 @@ from dlaforge.workloads.methods import METHODS, get_method
 from dlaforge.workloads.networks import load_network
 from report_fixtures import network, stand_in_methods  # noqa: F401  (fixtures)
 
-# edge_tiny_palquant is edge_tiny with 2-bit PEs and a combine unit (`base: edge_tiny`): its
-# methods are compared with edge_tiny's 8-bit baseline, and its runs have unit energy.
-ARCHS = ("edge_tiny", "nvdla_small", "edge_tiny_palquant")
+# edge_tiny_winograd is edge_tiny with Winograd transform units (`base: edge_tiny`): its
+# methods are compared with edge_tiny's baseline, and its runs have unit energy (PalQuant's
+# preset, which had it too, now runs on the generated controller, which has no units).
+ARCHS = ("edge_tiny", "nvdla_small", "edge_tiny_winograd")
 BASELINE_OF = {"edge_tiny": "edge_tiny", "nvdla_small": "nvdla_small",
-               "edge_tiny_palquant": "edge_tiny"}
+               "edge_tiny_winograd": "edge_tiny"}
 
 
 def _registry_plan():

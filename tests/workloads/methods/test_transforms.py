@@ -115,9 +115,11 @@ def test_xnor_binary_ops_and_one_bit_weights():
 @pytest.mark.parametrize("layer", [conv("conv1", C=3, K=64, H=224, R=7, stride=2),
                                    linear("fc", 512, 1000)], ids=lambda layer: layer.name)
 def test_xnor_and_palquant_keep_the_first_conv_and_fc_at_int8(layer):
-    for method, arch in (("xnor", "tpu_like_xnor"), ("palquant", "tpu_like_palquant")):
+    # XNOR's int8 layers are plain MACs; PalQuant's run as slice passes of unsigned codes
+    for method, arch, pe_op in (("xnor", "tpu_like_xnor", "mac"),
+                                ("palquant", "tpu_like_palquant", "slice_mac")):
         op = only_op(method, arch, layer)
-        assert op.pe_op == "mac" and op.weight_storage_bits == layer.macs // (
+        assert op.pe_op == pe_op and op.weight_storage_bits == layer.macs // (
             layer.N * layer.P * layer.Q) * 8
 
 
