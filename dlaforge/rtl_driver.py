@@ -199,9 +199,18 @@ def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, tabl
     from .hw.controller.network import ControllerNetworkJob, LayerSpec, run_network
     from .sim.controller_cost import op_stats, shape_of
 
-    specs = [LayerSpec(layer.name, shape_of(op, arch), mapping, op.groups, chains, plan.dataflow,
-                       op.pe_op)
-             for (layer, op, mapping), chains in zip(plan.ops, chainable)]
+    from .workloads.methods.datapath import OUT_CODE_BITS
+
+    shapes = [shape_of(op, arch) for _, op, _ in plan.ops]
+    out_codes = [None] * len(shapes)
+    d = plan.datapath
+    if d is not None and d.codes:   # each layer writes the codes the next reads; the last, 8
+        out_codes = [d.ifmap_codes(op.pe_op, shape.ifmap_slices)
+                     for (_, op, _), shape in zip(plan.ops[1:], shapes[1:])] + [OUT_CODE_BITS]
+    specs = [LayerSpec(layer.name, shape, mapping, op.groups, chains, plan.dataflow, op.pe_op,
+                       codes)
+             for (layer, op, mapping), shape, chains, codes
+             in zip(plan.ops, shapes, chainable, out_codes)]
     job = ControllerNetworkJob.random(arch, specs, np.random.default_rng(0), plan.datapath,
                                       plan.quantizer)
     result = run_network(job, sim, max_cycles=cycle_limit(plan.cycles))

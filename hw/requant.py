@@ -97,10 +97,19 @@ def unpack_params(m: Module, param, head, entry, quantizer: Quantizer) -> None:
 
 
 class Requantizer(wiring.Component):
-    def __init__(self, acc_bits: int, out_bits: int, quantizer: Quantizer = DEFAULT_QUANTIZER):
+    """`top`: the outputs are clamped to the `top` input (unsigned codes of a command's width,
+    with the ReLU's floor 0: a datapath of activation codes) rather than the signed out_bits
+    maximum."""
+
+    def __init__(self, acc_bits: int, out_bits: int, quantizer: Quantizer = DEFAULT_QUANTIZER,
+                 top: bool = False):
         self.acc_bits, self.out_bits, self.quantizer = acc_bits, out_bits, quantizer
-        super().__init__({"acc": In(signed(acc_bits)), "param": In(param_layout(quantizer)),
-                          "relu": In(1), "q": Out(signed(out_bits))})
+        self.clamps_to_top = top
+        ports = {"acc": In(signed(acc_bits)), "param": In(param_layout(quantizer)),
+                 "relu": In(1), "q": Out(signed(out_bits))}
+        if top:
+            ports["top"] = In(unsigned(out_bits - 1))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -121,7 +130,7 @@ class Requantizer(wiring.Component):
             m.d.comb += rounded.eq(product)
         with m.Else():
             m.d.comb += rounded.eq(((product >> below) + 1) >> 1)
-        hi = (1 << (self.out_bits - 1)) - 1
+        hi = self.top if self.clamps_to_top else (1 << (self.out_bits - 1)) - 1
         lo = Mux(self.relu, 0, -(1 << (self.out_bits - 1)))
         if not q.symmetric:       # the output zero point, and the ReLU's floor at it
             shifted = Signal(signed(len(rounded) + 1))

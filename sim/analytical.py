@@ -343,6 +343,10 @@ def evaluate(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str,
     g = mapping.as_grid(dataflow)
     controller = controller and controller_cost.controller_runs(arch, op, dataflow)
     if not _fits_for(arch, op, dataflow, g, controller)[0]:
+        shape = controller_cost.shape_of(op, arch) if controller else None
+        if shape is not None and shape.passes > 1 and shape.C % mapping.ct:
+            raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r}: a command of slice "
+                            f"passes takes channel tiles that divide its {shape.C} channels")
         raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r} does not fit the buffers "
                         f"of {arch.name!r}")
     if controller:
@@ -380,15 +384,25 @@ def _fits_where(arch: ArchSpec, op: HwOp, g: dict, runs: bool):
     return _fits(arch, op, g)
 
 
+def _group_dims(arch: ArchSpec, op: HwOp, controller: bool) -> tuple[int, int]:
+    """(filters, channels) of one group a tile cuts: the controller's command's (a bit-sliced
+    op's slices are its passes, not filters: controller_cost.shape_of), else the op's."""
+    if controller:
+        shape = controller_cost.shape_of(op, arch)
+        return shape.K, shape.C
+    return op.K // op.groups, op.C // op.groups
+
+
 def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str, controller: bool = True) -> Mapping:
     """A fixed heuristic: one array-width of filters, all channels, as many output rows as fit
     (halving channels when even one row does not, then filters, then, on the controller, the
     output columns), every output column, loop order n, k, c, p."""
     columns = controller and controller_cost.controller_runs(arch, op, dataflow)
+    kg, cg = _group_dims(arch, op, columns)
     # the fewest filters a tile may hold: one, or a byte's worth of packed weights
     fewest = fewest_filters(controller_cost.shape_of(op, arch)) if columns else 1
-    kt = min(op.K // op.groups, ceil_div(arch.pe_array.cols, fewest) * fewest)
-    ct, pt, qt = op.C // op.groups, op.P, op.Q
+    kt = min(kg, ceil_div(arch.pe_array.cols, fewest) * fewest)
+    ct, pt, qt = cg, op.P, op.Q
     steps = [Mapping(kt=kt, ct=ct, pt=pt, qt=qt)]
     while True:                 # the halvings in turn, then the first that fits (one test)
         if pt > 1:
@@ -483,7 +497,7 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     if objective not in OBJECTIVES:
         raise SpecError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
-    kg, cg = op.K // op.groups, op.C // op.groups
+    kg, cg = _group_dims(arch, op, controller)
     axes = {"kt": tile_candidates(kg, cols), "ct": tile_candidates(cg, rows),
             "pt": tile_candidates(op.P, rows if dataflow == "os" else cols),
             "qt": column_candidates(arch, op, dataflow) if controller else np.array([op.Q])}

@@ -67,6 +67,8 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
         return f"DRAM compression (dram.compression {arch.dram.compression})"
     if op.pe_op not in (datapath.pe_ops if datapath is not None else ("mac",)):
         return "a method's units or operations"
+    if datapath is not None and datapath.lanes_refusal(arch):
+        return datapath.lanes_refusal(arch)
     sliced = datapath is not None and datapath.slices_of(op) != (1, 1)   # slice passes
     if op.dram_scale and not (sliced and set(op.dram_scale) == {"ofmap"}):
         return "a method's units or operations"

@@ -46,7 +46,7 @@ reduction steps (program.os_fold_length). Fold cycle x counts from 0:
   x in [2, Z+R+Cc)  OS: every PE sums its pixel and filter;
   x in [Z+R+Cc, Z+2R+Cc)  DRAIN: row i = Z + 2R + Cc - 1 - x leaves the south edge; a valid
                    pixel's sums go into accumulator word kb*T + pb*R + i (read at x unless
-                   c0 = 0, written at x + 1).
+                   the output's first channel tile, c_first, written at x + 1).
 
 is: F = ceil(T/Cc) * ceil(c_size/R) * R_k * S folds in the order pb, cb, r, s (pixel blocks of
 Cc pixels), each L = (KB - 1)*Bp + 2R + 3Cc + 2 cycles, KB = ceil(k_size/Cc), Bp = max(R, Cc)
@@ -60,7 +60,9 @@ Cc pixels), each L = (KB - 1)*Bp + 2R + 3Cc + 2 cycles, KB = ceil(k_size/Cc), Bp
   x >= x0          WS; the south edge's sums shift into the collector, row j per pixel;
   x = x0 + kb*Bp + R + Cc + j (j < Cc): collector row j, pixel pb*Cc + j's filters of block
                    kb, is added into accumulator word kb*T + pb*Cc + j (read at x unless the
-                   output's first fold, c0 = 0 and cb = r = s = 0; written at x + 1).
+                   output's first fold, c_first and cb = r = s = 0; written at x + 1).
+The output's first channel tile (the tile's `c_first`) is c0 = 0, in the first slice pass of a
+command of slice passes (tiles.py); a pass's sums are added shifted (`accumulate`).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from dlaforge.errors import SpecError
 from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, BufferGeometry,
                               beat_elements, ceil_div, element_bytes, packed_run_refusal,
                               requant_refusal)
-from dlaforge.workloads.methods.datapath import BASELINE, Datapath
+from dlaforge.workloads.methods.datapath import BASELINE, OUT_CODE_BITS, Datapath
 
 from ..layouts import GeneratorParams, bits_for
 from .tiles import SLICE_FIELD_BITS
@@ -96,6 +96,8 @@ class ControllerParams:
                                 f"{pe.pe_kind!r}, unless a method's datapath is given")
             raise SpecError(f"the controller's {datapath.family} datapath needs pe_kind "
                             f"{datapath.pe_kind!r}, not {pe.pe_kind!r}")
+        if datapath.lanes_refusal(arch):
+            raise SpecError(f"arch {arch.name!r}: {datapath.lanes_refusal(arch)}")
         buffers = BufferGeometry.of(arch)
         for name in ("ifmap_half", "weight_half", "acc_half"):
             if getattr(buffers, name) < 1:
@@ -182,6 +184,8 @@ class ControllerParams:
             fields["mode"] = bits_for(len(self.datapath.pe_ops))
         if self.slices:             # slice passes: the operands' slices (1: one pass)
             fields.update(a_slices=SLICE_FIELD_BITS, w_slices=SLICE_FIELD_BITS)
+        if self.datapath.codes:     # the outputs' code width (the next layer's input's)
+            fields["out_codes"] = bits_for(OUT_CODE_BITS + 1)
         return data.StructLayout(fields)
 
     def read_request_layout(self) -> data.StructLayout:

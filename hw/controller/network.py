@@ -73,7 +73,8 @@ class NetworkLayer:
 class LayerSpec:
     """One hardware op of a network: its name, one group's Shape (all N images), its mapping,
     its groups, whether it may read the previous op's outputs (False: a layer of several
-    hardware ops), its dataflow, and its PE operation (None: the datapath's own)."""
+    hardware ops), its dataflow, its PE operation (None: the datapath's own), and on a
+    datapath of activation codes the code bits of its outputs (None: the datapath's codes)."""
 
     name: str
     shape: Shape
@@ -82,6 +83,7 @@ class LayerSpec:
     chainable: bool = True
     dataflow: str = "ws"
     pe_op: str | None = None
+    out_codes: int | None = None    # a datapath of codes: its outputs' code bits
 
 
 class ControllerNetworkJob:
@@ -118,7 +120,7 @@ class ControllerNetworkJob:
                     if spec.chainable else SEVERAL_OPS)
             job = ControllerJob.random(arch, s, spec.mapping, rng, groups=spec.groups,
                                        dataflow=spec.dataflow, datapath=datapath,
-                                       pe_op=spec.pe_op)
+                                       pe_op=spec.pe_op, out_codes=spec.out_codes)
             in_zero = None
             if note == "chained":
                 job = replace(job, ifmap=layers[-1].job.expected().transpose(0, 3, 1, 2))

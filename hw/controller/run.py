@@ -98,6 +98,9 @@ COMMAND_FIELDS = {
                  "the command runs a_slices x w_slices passes of its channel loop, pass (i, j) "
                  "reading slice i (j) of every ifmap (weight) element, bits slice_bits*i up, "
                  "its sums shifted left by slice_bits*(i + j); ct must divide C"),
+    "out_codes": ("activation-code designs only: the requantized outputs are unsigned codes of "
+                  "this many bits (0 .. 2**out_codes - 1, relu must be 1): the codes the next "
+                  "layer reads"),
 }
 DRAM_LAYOUTS = {
     "ifmap": "N x H x W x Ct, channels innermost (NHWC), ifmap_bits elements",
@@ -144,8 +147,8 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
         info["parameters"]["datapath"].update(codes=d.codes)
         layouts["ifmap"] += (f"; unsigned codes (0 .. {(1 << d.codes) - 1} in mode 0; a slice "
                              f"pass's wider codes in the MAC mode)")
-        layouts["ofmap"] += (f"; requantized: the {d.codes}-bit codes 0 .. "
-                             f"{(1 << d.codes) - 1} (relu must be 1)")
+        layouts["ofmap"] += ("; requantized: unsigned codes of the command's out_codes bits "
+                             "(relu must be 1)")
     if d.slice_bits:
         info["parameters"]["datapath"].update(slice_bits=d.slice_bits)
     if geo.packs:       # the datapath's own operation reads its weights packed

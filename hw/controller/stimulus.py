@@ -30,7 +30,7 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import (CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits,
                               packed_align, packed_row_bytes, requant_refusal, tile_words)
-from dlaforge.workloads.methods.datapath import BASELINE, Datapath
+from dlaforge.workloads.methods.datapath import BASELINE, OUT_CODE_BITS, Datapath
 from dlaforge.workloads.methods.requant_ref import (Requant, pad_input, random_requant,
                                                     zero_point_bias)
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer, as_quantizer
@@ -62,6 +62,7 @@ class ControllerJob:
     dataflow: str = "ws"      # one of the design's (ControllerParams.dataflows)
     datapath: Datapath = None  # the design's PE (workloads/methods/datapath.py; None: MAC)
     pe_op: str = None         # the PE operation it runs (one of the datapath's; None: its own)
+    out_codes: int = None     # a datapath of codes: its outputs' code bits (None: its codes)
 
     def __post_init__(self):
         s, mp, g = self.shape, self.mapping, self.groups
@@ -69,6 +70,13 @@ class ControllerJob:
         if self.pe_op is None:
             self.pe_op = self.geo.datapath.pe_op
         d = self.geo.datapath
+        if d.codes:
+            self.out_codes = self.out_codes or d.codes
+            if not 1 <= self.out_codes <= OUT_CODE_BITS:
+                raise SpecError(f"output codes of {self.out_codes} bits; the {d.family} "
+                                f"datapath writes 1 to {OUT_CODE_BITS}")
+        elif self.out_codes is not None:
+            raise ValueError(f"the {d.family} datapath writes no activation codes")
         if self.pe_op not in d.pe_ops:
             raise SpecError(f"the controller's {d.family} datapath runs "
                             f"{', '.join(d.pe_ops)}, not pe_op {self.pe_op!r}")
@@ -135,7 +143,7 @@ class ControllerJob:
     @staticmethod
     def random(arch, shape: Shape, mapping: Mapping, rng, groups=1, low=None, high=None,
                requant=False, relu=False, dataflow="ws", datapath=None,
-               pe_op=None) -> ControllerJob:
+               pe_op=None, out_codes=None) -> ControllerJob:
         """Operands drawn from [low, high) (default: the widths' full ranges, activation codes
         0 .. 2**codes - 1 on a datapath of codes, Datapath.codes, and unsigned codes of the
         shape's slices in a datapath's slice passes, Datapath.slice_bits); with `requant`
@@ -143,7 +151,8 @@ class ControllerJob:
         requantization (`random_requant_of`: scales that saturate some outputs both ways, an
         asymmetric quantizer's bias folding a random input zero point in) and `relu`, dropped
         on a datapath whose sums are never positive (Datapath.signed_sums False); `pe_op` the
-        PE operation of a dual-PE datapath it runs (None: the datapath's own)."""
+        PE operation of a dual-PE datapath it runs (None: the datapath's own); `out_codes` the
+        code bits of its outputs on a datapath of codes (None: the datapath's codes)."""
         pe, d = arch.pe_array, datapath or BASELINE
         s = shape
         lo_i, hi_i = -(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)
@@ -164,7 +173,7 @@ class ControllerJob:
             else:                   # the drawn values' nearest levels (the extremes' signs)
                 w = levels[np.abs(w[..., None] - levels).argmin(axis=-1)]
         job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow,
-                            datapath=datapath, pe_op=pe_op)
+                            datapath=datapath, pe_op=pe_op, out_codes=out_codes)
         quantizer = as_quantizer(requant)
         if quantizer is not None:
             job = replace(job, requant=random_requant_of(job, quantizer, rng, relu))
@@ -263,6 +272,8 @@ class ControllerJob:
                 fields["mode"] = self.geo.datapath.mode_of(self.pe_op)
             if self.geo.slices:
                 fields.update(a_slices=s.ifmap_slices, w_slices=s.weight_slices)
+            if self.geo.datapath.codes:
+                fields["out_codes"] = self.out_codes
             out.append(check_command(self.geo, fields))
         return out
 
@@ -298,8 +309,13 @@ class ControllerJob:
         if self.requant is None:
             return sums
         by_channel = sums.transpose(3, 0, 1, 2)
-        return self.requant.apply(by_channel, self.geo.ofmap_bits).transpose(
-            1, 2, 3, 0)
+        return self.requant.apply(by_channel, self.out_width).transpose(1, 2, 3, 0)
+
+    @property
+    def out_width(self) -> int:
+        """The signed width the requantization clamps to: out_codes + 1 on a datapath of
+        codes (with its ReLU: 0 .. 2**out_codes - 1), else the design's ofmap_bits."""
+        return self.out_codes + 1 if self.geo.datapath.codes else self.geo.ofmap_bits
 
 
 def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
@@ -320,7 +336,7 @@ def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
         bias = zero_point_bias(weight_sums, z)
     datapath = job.geo.datapath
     relu = bool(relu) and datapath.signed_sums_of(job.pe_op) or bool(datapath.codes)
-    rq = random_requant(job.sums(pad=z).transpose(3, 0, 1, 2), job.geo.ofmap_bits, rng, relu,
+    rq = random_requant(job.sums(pad=z).transpose(3, 0, 1, 2), job.out_width, rng, relu,
                         quantizer, bias)
     return replace(rq, in_zero=z)
 

@@ -8,12 +8,13 @@ The walker shows the current tile (`tile`, a TILE layout): its starts and sizes 
 smaller), its ifmap rows [lo, lo + in_rows) (analytical.tile_rows, clipped to the image) and
 columns [wlo, wlo + in_cols) (program.cols_read: the last column tile reaches W), and
 the contract's reuse rule: load_ifmap when (n, c, p, q) changed from the previous tile,
-load_weight when (k, c) did, readback when the output (n, k, p, q) did and c0 > 0; `leaves` when
-the next tile's output differs (or this is the last), `final` when c is the last channel tile.
-A command of slice passes (a datapath's, Datapath.slice_bits) runs its channel loop once per
-pass, the passes counted with it as one loop (a_slice, w_slice: c0 steps through the channels,
-then the next pass begins at c0 = 0), so every pass loads its tiles again; `c_first` is the
-output's first channel tile of the first pass.
+load_weight when (k, c) did, readback when the output (n, k, p, q) did and the tile is not its
+output's first channel tile (`c_first`: c0 = 0); `leaves` when the next tile's output differs
+(or this is the last), `final` when c is the last channel tile. A command of slice passes (a
+datapath's, Datapath.slice_bits) runs its channel loop once per pass, the passes counted with
+it as one loop (a_slice, w_slice: c0 steps through the channels, then the next pass begins at
+c0 = 0), so every pass loads its tiles again; `c_first` is then c0 = 0 in the first pass, and
+`final` the last channel tile of the last pass.
 Each operand's buffer-half bit flips on each load of it; the accumulator's when the output
 changes. A loop with one trip never changes, so it never causes a load.
 

@@ -118,8 +118,11 @@ class Writer(wiring.Component):
             value = lane_of(beats.psum)
             if geo.requant and lane < beats.ofmap:
                 q = geo.quantizer
+                codes = bool(geo.datapath.codes)    # clamped to the command's code width
                 m.submodules[f"requantizer{lane}"] = rq = Requantizer(geo.psum_bits,
-                                                                      geo.ofmap_bits, q)
+                                                                      geo.ofmap_bits, q, codes)
+                if codes:
+                    m.d.comb += rq.top.eq((1 << cmd.out_codes) - 1)
                 entry = (self.param_data.as_value().word_select(chunk * beats.ofmap + lane,
                                                                 8 * q.channel_pieces)
                          if q.channel_pieces else None)

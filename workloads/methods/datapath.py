@@ -25,6 +25,9 @@ from typing import Callable
 from .conv_ref import conv2d_int
 
 
+OUT_CODE_BITS = 8      # the widest codes a datapath of codes writes: an int8 layer's input
+
+
 @dataclass(frozen=True)
 class Datapath:
     """pe_kind: the arch's `pe_array.pe_kind` it is built for; pe_op: the HwOp.pe_op its PEs
@@ -45,9 +48,10 @@ class Datapath:
     -1); own_dataflows: the dataflows its own operation runs under (a PE whose operation is
     not symmetric in the two operands cannot run is, which swaps them); codes: its layers'
     activations are unsigned codes of that many bits (PalQuant's 2; 0: signed values): the
-    ifmap lanes hold 0 .. 2**codes - 1, and the requantization writes the next layer's codes,
-    the design's requantizer codes + 1 bits wide with every command's ReLU on (the clamp to
-    0 .. 2**codes - 1 is the code quantizer's, not an activation function); replaces_units:
+    ifmap lanes hold 0 .. 2**codes - 1, and the requantization writes the next layer's codes
+    of the command's `out_codes` bits (its own, or the wider codes of a layer of slice passes,
+    up to OUT_CODE_BITS), every command's ReLU on (the clamp to 0 .. 2**out_codes - 1 is the
+    code quantizer's, not an activation function); replaces_units:
     the controller with it is the family's generated hardware (`rtl generate|verify`,
     `--schedule rtl`); False while some of the family's ops run only on its own units,
     which stay that hardware, and `--model rtl` runs on the controller the ops it can;
@@ -76,9 +80,9 @@ class Datapath:
 
     @property
     def out_bits(self) -> int:
-        """The width its requantizer writes (0: the arch's ofmap_bits): codes + 1 bits, whose
-        non-negative values are the codes."""
-        return self.codes and self.codes + 1
+        """The width its requantizer writes (0: the arch's ofmap_bits): OUT_CODE_BITS + 1 bits
+        for a datapath of codes, whose non-negative values hold a command's codes."""
+        return self.codes and OUT_CODE_BITS + 1
 
     @property
     def is_baseline(self) -> bool:
@@ -109,6 +113,21 @@ class Datapath:
     def packs(self, pe_op: str) -> bool:
         """Whether ops of `pe_op` move packed weights (its own operation's, weight_bits)."""
         return bool(self.weight_bits) and self.mode_of(pe_op) == 0
+
+    def ifmap_codes(self, pe_op: str, ifmap_slices: int = 1) -> int:
+        """The code bits of the ifmap a command of `pe_op` reads on a datapath of codes: its
+        codes in its own operation, slice_bits per slice in its MAC mode's slice passes."""
+        return self.codes if self.mode_of(pe_op) == 0 else self.slice_bits * ifmap_slices
+
+    def lanes_refusal(self, arch) -> str | None:
+        """Why its PEs cannot take `arch`'s operand lanes (None if they can): a datapath of
+        codes or slice passes is built for lanes exactly that wide (its slices' weights, the
+        shift of each pass, follow from it)."""
+        pe, need = arch.pe_array, self.slice_bits or self.codes
+        if need and (pe.ifmap_bits, pe.weight_bits) != (need, need):
+            return (f"the controller's {self.family} datapath takes {need}-bit code lanes, "
+                    f"not {pe.ifmap_bits}-bit ifmap and {pe.weight_bits}-bit weight lanes")
+        return None
 
     def slices_of(self, op) -> tuple[int, int]:
         """(ifmap slices, weight slices) the command of `op` runs (1, 1 without slice

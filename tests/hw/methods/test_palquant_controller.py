@@ -74,7 +74,17 @@ def test_the_datapath_and_what_it_refuses():
                              np.random.default_rng(0), datapath=PQ)
     job = ControllerJob.random(ARCH, shape, mapping, np.random.default_rng(0), requant=True,
                                datapath=PQ)
-    assert job.requant.relu and job.geo.ofmap_bits == 3       # codes 0..3, ReLU forced
+    # codes 0..3 by default, ReLU forced; the requantizer holds codes of up to 8 bits
+    assert job.requant.relu and job.out_codes == 2 and job.geo.ofmap_bits == 9
+    assert job.commands()[0]["out_codes"] == 2 and job.expected().max() == 3
+    with pytest.raises(SpecError, match="output codes of 9 bits; the palquant datapath"):
+        replace(job, out_codes=9)
+    wide = replace(ARCH, pe_array=replace(ARCH.pe_array, weight_bits=4))
+    with pytest.raises(SpecError, match="takes 2-bit code lanes, not 2-bit ifmap and 4-bit"):
+        ControllerJob.random(wide, shape, mapping, np.random.default_rng(0), datapath=PQ)
+    assert controller_cost.controller_refusal(wide, first, "ws") == (
+        "the controller's palquant datapath takes 2-bit code lanes, not 2-bit ifmap and 4-bit "
+        "weight lanes")
     with pytest.raises(ValueError, match="needs the ReLU"):
         replace(job, requant=replace(job.requant, relu=False))
     from dlaforge.workloads.quantizers import Quantizer
@@ -225,14 +235,18 @@ def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
                                          rng, requant=index != 1, dataflow=dataflow,
                                          datapath=PQ, pe_op="slice_mac"))
     assert max(job.ifmap.max() for job in jobs[-4:]) > 200      # int8 codes, all 4 slices
+    # a code layer writing 4-bit codes, a layer of 2 x 2 slice passes reading them and writing
+    # 2-bit codes, a code layer reading those and writing 8-bit codes
     network = ControllerNetworkJob.random(ARCH, [
         LayerSpec("a", Shape(1, 6, 6, 6, 8, 3, 3, 6, 6, 1, 1), Mapping(8, 6, 6, "nkcp"),
-                  dataflow="ws"),
-        LayerSpec("b", Shape(1, 8, 6, 6, 8, 3, 3, 3, 3, 2, 1), Mapping(4, 4, 3, "nckp"),
-                  dataflow="os"),
+                  dataflow="ws", out_codes=4),
+        LayerSpec("b", Shape(1, 8, 6, 6, 8, 3, 3, 3, 3, 2, 1, ifmap_slices=2, weight_slices=2),
+                  Mapping(4, 4, 3, "nckp"), dataflow="os", pe_op="slice_mac", out_codes=2),
         LayerSpec("c", Shape(1, 8, 3, 3, 5, 1, 1, 3, 3, 1, 0), Mapping(5, 8, 3, "nkcp"),
-                  dataflow="ws")], rng, datapath=PQ)
+                  dataflow="ws", out_codes=8)], rng, datapath=PQ)
     assert [layer.input_note for layer in network.layers[1:]] == ["chained", "chained"]
+    outputs = network.expected()
+    assert [int(out.max()) for out in outputs] == [15, 3, 255]     # each clamped to its codes
     *singles, chained = run_free(jobs + [network], tmp_path, "icarus")
     for job, result in zip(jobs, singles):
         assert_run_matches(result, job)
@@ -241,7 +255,7 @@ def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
         model = controller_counters(ARCH, layer.job.shape, layer.job.mapping, True,
                                     dataflow=layer.job.dataflow)
         assert all(counters == model for counters, _ in commands)
-    assert all(np.isin(out, range(4)).all() for out in chained.output)
+    assert all(int(out.min()) >= 0 for out in chained.output)     # codes, unsigned
 
 
 @needs_icarus
@@ -283,3 +297,70 @@ def test_rtl_verify_runs_both_pe_operations():
     passed, failed = dlaforge.rtl_verify(ARCH, method="palquant", progress=lines.append)
     assert failed == 0 and passed == 185          # code_mac under ws, os; slice_mac also is
     assert sum(" code_mac " in line for line in lines) == 74
+
+
+def test_the_tile_walker_is_the_models_pass_channels():
+    """The RTL's tile walker (Amaranth simulation) steps through a command of slice passes as
+    the models' tile sequence of the command over passes x C channels
+    (program.pass_channels): every tile's indices, its slice pair, its first-channel-tile
+    flag and the reuse flags, on random shapes, slice counts 1-3 each (unequal too), every
+    loop order, channel tiles that divide C."""
+    import random
+
+    from amaranth.sim import Simulator
+
+    from dlaforge.hw.controller.layouts import ControllerParams
+    from dlaforge.hw.controller.tiles import TileWalker
+    from dlaforge.program import pass_channels
+    from dlaforge.sim.cycle.controller_timing import tile_sequence
+
+    geo = ControllerParams.of(ARCH, datapath=PQ)
+    dut = TileWalker(geo.command_layout(), geo.params.dim_bits, slices=True)
+    draw, cases = random.Random(1), []
+    for index in range(24):
+        C = draw.choice([1, 2, 3, 4, 6])
+        K, P = draw.randint(1, 5), draw.randint(1, 3)
+        shape = Shape(draw.randint(1, 2), C, P + 2, P + 2, K, 3, 3, P, P,
+                      ifmap_slices=draw.randint(1, 3), weight_slices=draw.randint(1, 3))
+        ct = draw.choice([d for d in range(1, C + 1) if C % d == 0])
+        order = LOOP_ORDERS[index % len(LOOP_ORDERS)]
+        cases.append((shape, Mapping(draw.randint(1, K), ct, draw.randint(1, P), order)))
+    flags = ("load_ifmap", "load_weight", "readback", "leaves", "final", "k0", "p0")
+    mismatches = []
+
+    async def testbench(ctx):
+        for shape, mapping in cases:
+            model = tile_sequence(pass_channels(shape), mapping)
+            fields = dict(N=shape.N, C=shape.C, H=shape.H, W=shape.W, K=shape.K, R=3, S=3,
+                          P=shape.P, Q=shape.Q, stride=1, padding=0, kt=mapping.kt,
+                          ct=mapping.ct, pt=mapping.pt, qt=shape.Q,
+                          order=LOOP_ORDERS.index(mapping.order), a_slices=shape.ifmap_slices,
+                          w_slices=shape.weight_slices)
+            for name, value in fields.items():
+                ctx.set(getattr(dut.cmd, name), value)
+            ctx.set(dut.restart, 1)
+            await ctx.tick()
+            ctx.set(dut.restart, 0)
+            for i in range(len(model["c0"])):
+                channel = int(model["c0"][i])           # of passes x C channels
+                pass_, c0 = divmod(channel, shape.C)
+                want = {name: int(model[name][i]) for name in flags}
+                want.update(c0=c0, n=int(model["index"]["n"][i]),
+                            a_slice=pass_ // shape.weight_slices,
+                            w_slice=pass_ % shape.weight_slices, c_first=int(channel == 0))
+                got = {name: ctx.get(getattr(dut.tile, name)) for name in want}
+                if got != want or ctx.get(dut.finished):
+                    mismatches.append((shape, mapping, i, got, want))
+                    break
+                ctx.set(dut.next, 1)
+                await ctx.tick()
+                ctx.set(dut.next, 0)
+            if not ctx.get(dut.finished):
+                mismatches.append((shape, mapping, "not finished"))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert mismatches == []
+    assert any(s.ifmap_slices != s.weight_slices for s, _ in cases)
