@@ -74,3 +74,60 @@ def packed_bytes_read(shape, mapping, cols: int, bits: int = 1) -> int:
             last = min(b0 + cols, k0 + mapping.kt, shape.K) - 1
             total += (last * bits + bits - 1) // 8 - (b0 * bits) // 8 + 1
     return total * shape.R * shape.S * shape.C
+
+
+def assert_closed_form_matches(arch, shape, mapping, dataflow: str) -> dict:
+    """The closed form (sim/controller_cost) equal to the exact timing model on every counter
+    of one command of `shape` under `mapping`, its cycle estimate within 5%; returns the
+    timing model's counters."""
+    from dlaforge.program import COUNTERS
+    from dlaforge.sim import controller_cost
+    timed = controller_counters(arch, shape, mapping, True, dataflow=dataflow)
+    g = mapping.as_grid(dataflow)
+    closed = controller_cost.counters(arch, shape, g, mapping.order, dataflow=dataflow)
+    for name in COUNTERS[1:]:
+        assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], name
+    estimate = float(controller_cost.cycles(arch, shape, g, mapping.order,
+                                            dataflow=dataflow)[0])
+    assert abs(estimate - timed["cycles"]) <= 0.05 * timed["cycles"]
+    return timed
+
+
+def assert_packed_bytes_counted(arch, shape, mapping, dataflow: str, timed: dict) -> None:
+    """`timed` (a command of packed weights, shape.weight_bits each) reads the weights as
+    often as the unpacked command, whole passes over them, and per pass exactly the bytes
+    packed_bytes_read counts fewer."""
+    from dataclasses import replace
+    unpacked = controller_counters(arch, replace(shape, weight_bits=0), mapping, True,
+                                   dataflow=dataflow)
+    weights = shape.K * shape.C * shape.R * shape.S
+    loads = timed["weight_writes"] // weights
+    assert timed["weight_writes"] == unpacked["weight_writes"] == loads * weights
+    assert (unpacked["dram_read_bytes"] - timed["dram_read_bytes"]
+            == loads * (weights - packed_bytes_read(shape, mapping, arch.pe_array.cols,
+                                                    shape.weight_bits)))
+
+
+def random_packed_case(rng, arch, datapath) -> tuple:
+    """(Shape, Mapping) of a small random layer (random_window, N <= 2, at most 150 outputs) and
+    a mapping that fits `arch`'s buffers with whole bytes of `datapath`'s packed weights per
+    k tile (program.packed_align filters, one or two of them)."""
+    from dlaforge.errors import SpecError
+    from dlaforge.hw.controller.stimulus import ControllerJob
+    from dlaforge.program import LOOP_ORDERS, Mapping, Shape, packed_align
+    align = packed_align(datapath.weight_bits)
+    while True:
+        R, S, stride, pad, H, W, P, Q = random_window(rng)
+        N, C, K = int(rng.integers(1, 3)), int(rng.integers(1, 10)), int(rng.integers(1, 20))
+        kt = min(K, align * int(rng.integers(1, 3)))
+        ct, pt = (int(rng.integers(1, x + 1)) for x in (C, P))
+        order = LOOP_ORDERS[int(rng.integers(0, len(LOOP_ORDERS)))]
+        qt = int(rng.integers(1, Q + 1)) if rng.random() < 0.5 else None
+        shape = Shape(N, C, H, W, K, R, S, P, Q, stride, pad)
+        mapping = Mapping(kt, ct, pt, order, qt=qt)
+        try:
+            ControllerJob.random(arch, shape, mapping, rng, dataflow="os", datapath=datapath)
+        except SpecError:       # does not fit the buffers
+            continue
+        if N * P * Q * K <= 150:
+            return shape, mapping

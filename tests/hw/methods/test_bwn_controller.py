@@ -16,17 +16,17 @@ from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.hw.controller.free_run import run_free
 from dlaforge.hw.controller.stimulus import ControllerJob
-from dlaforge.program import LOOP_ORDERS, Mapping, Shape
+from dlaforge.program import Mapping, Shape
 from dlaforge.sim import controller_cost
 from dlaforge.sim.analytical import controller_stats, search
-from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.layer import conv
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.methods.bwn.plan import CONTROLLER_DATAPATH as BWN
 from dlaforge.workloads.methods.datapath import controller_datapath, family_datapath
-from controller_checks import (assert_network_matches, assert_run_matches, packed_bytes_read,
-                               random_window)
+from controller_checks import (assert_closed_form_matches, assert_network_matches,
+                               assert_packed_bytes_counted, assert_run_matches,
+                               random_packed_case)
 from simulators import needs_icarus
 
 ARCH = load_arch("edge_tiny_bwn")                 # os only, as the preset
@@ -107,7 +107,6 @@ def test_the_models_count_packed_bytes(arch, dataflow):
     """The closed form equals the timing model on every counter, its cycles within 5%; the
     weights' DRAM bytes are the blocks' byte spans, counted here bit by bit (on 6 columns the
     blocks start mid-byte and span two bytes, on 4 two blocks share each byte)."""
-    from dlaforge.program import COUNTERS
     table = energy_table(arch)
     for C, K, H, stride in ((16, 20, 8, 1), (8, 64, 6, 2), (24, 9, 5, 1), (5, 31, 4, 1)):
         op = bwn_op(C, K, H, stride=stride, arch=arch)
@@ -116,42 +115,8 @@ def test_the_models_count_packed_bytes(arch, dataflow):
         for mapping in {search(arch, op, dataflow, "energy", table)[0],
                         Mapping(min(K, 16), max(1, C // 2), 2, "nckp")}:
             assert mapping.kt % 8 == 0 or mapping.kt >= K
-            timed = controller_counters(arch, shape, mapping, True, dataflow=dataflow)
-            g = mapping.as_grid(dataflow)
-            closed = controller_cost.counters(arch, shape, g, mapping.order, dataflow=dataflow)
-            for name in COUNTERS[1:]:
-                assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], name
-            estimate = float(controller_cost.cycles(arch, shape, g, mapping.order,
-                                                    dataflow=dataflow)[0])
-            assert abs(estimate - timed["cycles"]) <= 0.05 * timed["cycles"]
-            unpacked = controller_counters(arch, replace(shape, weight_bits=0), mapping, True,
-                                           dataflow=dataflow)
-            assert timed["weight_writes"] == unpacked["weight_writes"]
-            weights = K * C * shape.R * shape.S
-            assert timed["weight_writes"] % weights == 0      # whole passes over them
-            loads = timed["weight_writes"] // weights
-            assert (unpacked["dram_read_bytes"] - timed["dram_read_bytes"]
-                    == loads * (weights - packed_bytes_read(shape, mapping,
-                                                            arch.pe_array.cols)))
-
-
-def random_case(rng, arch=WIDE):
-    """A small random layer and a mapping with whole bytes of filters per k tile."""
-    while True:
-        R, S, stride, pad, H, W, P, Q = random_window(rng)
-        N, C, K = int(rng.integers(1, 3)), int(rng.integers(1, 10)), int(rng.integers(1, 20))
-        kt = min(K, 8 * int(rng.integers(1, 3)))
-        ct, pt = (int(rng.integers(1, x + 1)) for x in (C, P))
-        order = LOOP_ORDERS[int(rng.integers(0, len(LOOP_ORDERS)))]
-        qt = int(rng.integers(1, Q + 1)) if rng.random() < 0.5 else None
-        shape = Shape(N, C, H, W, K, R, S, P, Q, stride, pad)
-        mapping = Mapping(kt, ct, pt, order, qt=qt)
-        try:
-            ControllerJob.random(arch, shape, mapping, rng, dataflow="os", datapath=BWN)
-        except SpecError:       # does not fit the buffers
-            continue
-        if N * P * Q * K <= 150:
-            return shape, mapping
+            timed = assert_closed_form_matches(arch, shape, mapping, dataflow)
+            assert_packed_bytes_counted(arch, shape, mapping, dataflow, timed)
 
 
 @needs_icarus
@@ -164,7 +129,7 @@ def test_random_bwn_and_mac_layers_free_running_on_icarus(tmp_path):
     jobs = []
     for index in range(13):
         arch = SIX if index >= 9 else WIDE
-        shape, mapping = random_case(rng, arch)
+        shape, mapping = random_packed_case(rng, arch, BWN)
         mac = 6 <= index < 9
         dataflow = ("os", "ws", "is")[index % 3] if mac else ("os", "ws")[index % 2]
         jobs.append(ControllerJob.random(arch, shape, mapping, rng,

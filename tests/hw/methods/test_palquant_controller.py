@@ -20,7 +20,7 @@ from dlaforge.errors import SpecError
 from dlaforge.hw.controller.free_run import run_free
 from dlaforge.hw.controller.network import ControllerNetworkJob, LayerSpec
 from dlaforge.hw.controller.stimulus import ControllerJob
-from dlaforge.program import COUNTERS, LOOP_ORDERS, Mapping, Shape
+from dlaforge.program import LOOP_ORDERS, Mapping, Shape
 from dlaforge.sim import controller_cost
 from dlaforge.sim.analytical import search
 from dlaforge.sim.cycle.controller_timing import controller_counters
@@ -30,8 +30,9 @@ from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.methods.datapath import controller_datapath, family_datapath
 from dlaforge.workloads.methods.palquant.plan import CONTROLLER_DATAPATH as PQ, code_sums
 from dlaforge.workloads.methods.palquant.reference import palquant_conv
-from controller_checks import (CHAIN, assert_network_matches, assert_run_matches,
-                               packed_bytes_read, random_window)
+from controller_checks import (CHAIN, assert_closed_form_matches, assert_network_matches,
+                               assert_packed_bytes_counted, assert_run_matches,
+                               random_packed_case)
 from simulators import needs_icarus
 
 ARCH = load_arch("edge_tiny_palquant")           # 4 x 4 2-bit PEs, ws, os and is
@@ -139,22 +140,8 @@ def test_the_models_count_packed_bytes(arch, dataflow):
         for mapping in {search(arch, op, dataflow, "energy", table)[0],
                         Mapping(min(K, 8), max(1, C // 2), 2, "nckp")}:
             assert mapping.kt % 4 == 0 or mapping.kt >= K
-            timed = controller_counters(arch, shape, mapping, True, dataflow=dataflow)
-            g = mapping.as_grid(dataflow)
-            closed = controller_cost.counters(arch, shape, g, mapping.order, dataflow=dataflow)
-            for name in COUNTERS[1:]:
-                assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], name
-            estimate = float(controller_cost.cycles(arch, shape, g, mapping.order,
-                                                    dataflow=dataflow)[0])
-            assert abs(estimate - timed["cycles"]) <= 0.05 * timed["cycles"]
-            unpacked = controller_counters(arch, replace(shape, weight_bits=0), mapping, True,
-                                           dataflow=dataflow)
-            weights = K * C * shape.R * shape.S
-            loads = timed["weight_writes"] // weights
-            assert timed["weight_writes"] == unpacked["weight_writes"] == loads * weights
-            assert (unpacked["dram_read_bytes"] - timed["dram_read_bytes"]
-                    == loads * (weights - packed_bytes_read(shape, mapping,
-                                                            arch.pe_array.cols, bits=2)))
+            timed = assert_closed_form_matches(arch, shape, mapping, dataflow)
+            assert_packed_bytes_counted(arch, shape, mapping, dataflow, timed)
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
@@ -170,38 +157,12 @@ def test_the_models_time_slice_passes(dataflow):
         assert shape.passes == 16
         mapping = search(ARCH, op, dataflow, "energy", table)[0]
         assert shape.C % mapping.ct == 0
-        timed = controller_counters(ARCH, shape, mapping, True, dataflow=dataflow)
-        g = mapping.as_grid(dataflow)
-        closed = controller_cost.counters(ARCH, shape, g, mapping.order, dataflow=dataflow)
-        for name in COUNTERS[1:]:
-            assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], name
-        estimate = float(controller_cost.cycles(ARCH, shape, g, mapping.order,
-                                                dataflow=dataflow)[0])
-        assert abs(estimate - timed["cycles"]) <= 0.05 * timed["cycles"]
+        timed = assert_closed_form_matches(ARCH, shape, mapping, dataflow)
         one = controller_counters(ARCH, replace(shape, ifmap_slices=1, weight_slices=1),
                                   mapping, True, dataflow=dataflow)
         assert timed["dram_write_bytes"] == one["dram_write_bytes"]
         assert timed["ifmap_writes"] == 16 * one["ifmap_writes"]
         assert timed["weight_writes"] == 16 * one["weight_writes"]
-
-
-def random_case(rng, arch):
-    """A small random layer and a mapping with whole bytes of filters per k tile."""
-    while True:
-        R, S, stride, pad, H, W, P, Q = random_window(rng)
-        N, C, K = int(rng.integers(1, 3)), int(rng.integers(1, 10)), int(rng.integers(1, 20))
-        kt = min(K, 4 * int(rng.integers(1, 4)))
-        ct, pt = (int(rng.integers(1, x + 1)) for x in (C, P))
-        order = LOOP_ORDERS[int(rng.integers(0, len(LOOP_ORDERS)))]
-        qt = int(rng.integers(1, Q + 1)) if rng.random() < 0.5 else None
-        shape = Shape(N, C, H, W, K, R, S, P, Q, stride, pad)
-        mapping = Mapping(kt, ct, pt, order, qt=qt)
-        try:
-            ControllerJob.random(arch, shape, mapping, rng, datapath=PQ)
-        except SpecError:       # does not fit the buffers
-            continue
-        if N * P * Q * K <= 150:
-            return shape, mapping
 
 
 @needs_icarus
@@ -217,7 +178,7 @@ def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
     jobs = []
     for index in range(12):
         arch = SIX if index >= 8 else ARCH
-        shape, mapping = random_case(rng, arch)
+        shape, mapping = random_packed_case(rng, arch, PQ)
         jobs.append(ControllerJob.random(arch, shape, mapping, rng, groups=1 + (index in (3, 9)),
                                          requant=index % 3 != 2, dataflow=("ws", "os")[index % 2],
                                          datapath=PQ))
