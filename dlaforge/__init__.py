@@ -147,8 +147,7 @@ def _method_hardware(arch, method):
     """(spec, the hardware of `method`, checked against the spec): the baseline's is the
     generated accelerator, the mapped-program controller (rtl_driver.ControllerHardware), and
     so is a method's whose family has a controller datapath for the arch's PE kind (AdderNet
-    on an adder arch: workloads/methods/datapath.family_datapath, unless the datapath leaves
-    some of the family's ops to its units, Datapath.replaces_units); the other methods' are
+    on an adder arch: workloads/methods/datapath.family_datapath); the other methods' are
     their own units (hw/methods/<family>/, still built on the first accelerator,
     hw/accelerator.py, where they need it)."""
     from .arch import ArchSpec, load_arch
@@ -160,7 +159,7 @@ def _method_hardware(arch, method):
     check_vocabulary(spec)
     hardware = method_hardware(method)
     datapath = family_datapath(spec, METHODS[method].family)
-    if hardware.module == "baseline" or datapath is not None and datapath.replaces_units:
+    if hardware.module == "baseline" or datapath is not None:
         from .rtl_driver import ControllerHardware
         hardware = ControllerHardware(datapath)
     hardware.check(spec)

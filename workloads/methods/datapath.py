@@ -51,16 +51,12 @@ class Datapath:
     ifmap lanes hold 0 .. 2**codes - 1, and the requantization writes the next layer's codes
     of the command's `out_codes` bits (its own, or the wider codes of a layer of slice passes,
     up to OUT_CODE_BITS), every command's ReLU on (the clamp to 0 .. 2**out_codes - 1 is the
-    code quantizer's, not an activation function); replaces_units:
-    the controller with it is the family's generated hardware (`rtl generate|verify`,
-    `--schedule rtl`); False while some of the family's ops run only on its own units,
-    which stay that hardware, and `--model rtl` runs on the controller the ops it can;
-    mac_op: the HwOp.pe_op its MAC mode runs ("mac"; PalQuant's "slice_mac"); slice_bits: its
-    MAC mode multiplies unsigned codes of that many bits (0: the lanes' signed values), and
-    takes wider unsigned codes as slice passes (program.Shape.ifmap_slices/weight_slices: a
-    pass per slice pair, each product shifted by slice_bits x (i + j) into the accumulator);
-    op_slices(op): the (ifmap, weight) slices of such an op (a method cut it into slices,
-    HwOp.dram_scale)."""
+    code quantizer's, not an activation function); mac_op: the HwOp.pe_op its MAC mode
+    runs ("mac"; PalQuant's "slice_mac"); slice_bits: its MAC mode multiplies unsigned codes
+    of that many bits (0: the lanes' signed values), and takes wider unsigned codes as slice
+    passes (program.Shape.ifmap_slices/weight_slices: a pass per slice pair, each product
+    shifted by slice_bits x (i + j) into the accumulator); op_slices(op): the (ifmap,
+    weight) slices of such an op (a method cut it into slices, HwOp.dram_scale)."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -73,7 +69,6 @@ class Datapath:
     weight_levels: tuple = ()
     own_dataflows: tuple = ("ws", "os", "is")
     codes: int = 0
-    replaces_units: bool = True
     mac_op: str = "mac"
     slice_bits: int = 0
     op_slices: Callable | None = None
