@@ -175,10 +175,8 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
     # largest (a slice pass's: int8 codes, 8 // slice_bits slices of each operand)
     slices = 8 // d.slice_bits if d.slice_bits and pe_op == d.mac_op else 1
     extremes = (-(1 << (arch.pe_array.ifmap_bits - 1)), 1)
-    if slices > 1:
-        extremes = (0, (1 << 8) - 1)
-    elif d.codes:
-        extremes = (0, (1 << d.codes) - 1)
+    if d.codes:
+        extremes = (0, (1 << d.ifmap_codes(pe_op, slices)) - 1)
 
     def shape_of(gemm, passes_of=slices):
         return replace(_shape_of(gemm, bits), ifmap_slices=passes_of, weight_slices=passes_of)

@@ -67,8 +67,8 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
         return f"DRAM compression (dram.compression {arch.dram.compression})"
     if op.pe_op not in (datapath.pe_ops if datapath is not None else ("mac",)):
         return "a method's units or operations"
-    if datapath is not None and datapath.lanes_refusal(arch):
-        return datapath.lanes_refusal(arch)
+    if datapath is not None and (why := datapath.lanes_refusal(arch)):
+        return why
     sliced = datapath is not None and datapath.slices_of(op) != (1, 1)   # slice passes
     if op.dram_scale and not (sliced and set(op.dram_scale) == {"ofmap"}):
         return "a method's units or operations"
@@ -79,8 +79,8 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
     if datapath is not None and not datapath.runs_under(op.pe_op, dataflow):
         return (f"the {datapath.family} PEs run {op.pe_op} under "
                 f"{', '.join(datapath.own_dataflows)} only")
-    if packed and packed_run_refusal(arch, weight_bits):
-        return packed_run_refusal(arch, weight_bits)
+    if packed and (why := packed_run_refusal(arch, weight_bits)):
+        return why
     if datapath is not None and pe.pe_kind != "mac":
         from dataclasses import replace
         arch = replace(arch, pe_array=replace(pe, pe_kind="mac"))

@@ -96,8 +96,8 @@ class ControllerParams:
                                 f"{pe.pe_kind!r}, unless a method's datapath is given")
             raise SpecError(f"the controller's {datapath.family} datapath needs pe_kind "
                             f"{datapath.pe_kind!r}, not {pe.pe_kind!r}")
-        if datapath.lanes_refusal(arch):
-            raise SpecError(f"arch {arch.name!r}: {datapath.lanes_refusal(arch)}")
+        if why := datapath.lanes_refusal(arch):
+            raise SpecError(f"arch {arch.name!r}: {why}")
         buffers = BufferGeometry.of(arch)
         for name in ("ifmap_half", "weight_half", "acc_half"):
             if getattr(buffers, name) < 1:
@@ -116,9 +116,8 @@ class ControllerParams:
             raise SpecError(f"the controller's {datapath.family} datapath requantizes to "
                             f"unsigned activation codes; quantizer {params.quantizer.name!r} is "
                             f"asymmetric")
-        if datapath.weight_bits and packed_run_refusal(arch, datapath.weight_bits):
-            raise SpecError(f"arch {arch.name!r}: "
-                            f"{packed_run_refusal(arch, datapath.weight_bits)}")
+        if datapath.weight_bits and (why := packed_run_refusal(arch, datapath.weight_bits)):
+            raise SpecError(f"arch {arch.name!r}: {why}")
         return ControllerParams(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
                                 datapath.out_bits or pe.ofmap_bits, buffers, beats, params,
                                 requant, dataflows, datapath)

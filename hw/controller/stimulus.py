@@ -157,11 +157,10 @@ class ControllerJob:
         s = shape
         lo_i, hi_i = -(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)
         lo_w, hi_w = -(1 << (pe.weight_bits - 1)), 1 << (pe.weight_bits - 1)
-        if d.slice_bits and (pe_op or d.pe_op) == d.mac_op:   # unsigned codes, slice by slice
-            lo_i, hi_i = 0, 1 << d.slice_bits * s.ifmap_slices
+        if d.codes:         # unsigned codes: the datapath's own or a slice pass's wider ones
+            lo_i, hi_i = 0, 1 << d.ifmap_codes(pe_op or d.pe_op, s.ifmap_slices)
+        if d.slice_bits and (pe_op or d.pe_op) == d.mac_op:   # the weights' too
             lo_w, hi_w = 0, 1 << d.slice_bits * s.weight_slices
-        elif d.codes:
-            lo_i, hi_i = 0, 1 << d.codes
         x = rng.integers(lo_i if low is None else low, hi_i if high is None else high,
                          (s.N, groups * s.C, s.H, s.W))
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
