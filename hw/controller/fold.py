@@ -67,7 +67,7 @@ command of slice passes (tiles.py); a pass's sums are added shifted (`accumulate
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -90,9 +90,23 @@ def fold_ports(geo: ControllerParams) -> dict:
 
 def array_ports(geo: ControllerParams) -> dict:
     """The ports of a sequencer on the array's side (hw/array.py's, flipped)."""
-    return {"mode": Out(Mode), "west": Out(data.ArrayLayout(signed(geo.ifmap_bits), geo.rows)),
-            "north": Out(data.ArrayLayout(signed(geo.weight_bits), geo.cols)),
+    a_bits, b_bits = geo.lane_bits
+    return {"mode": Out(Mode), "west": Out(data.ArrayLayout(signed(a_bits), geo.rows)),
+            "north": Out(data.ArrayLayout(signed(b_bits), geo.cols)),
             "south": In(data.ArrayLayout(signed(geo.psum_bits), geo.cols))}
+
+
+def lane_value(geo: ControllerParams, element):
+    """What an operand lane carries for buffer element `element`: the element, with its valid
+    bit (1) above it on a datapath of valid lanes (Datapath.valid_lanes; a lane fed zeros has
+    valid 0)."""
+    return Cat(element, Const(1, 1)) if geo.datapath.valid_lanes else element
+
+
+def feed(m: Module, geo: ControllerParams, lanes, word) -> None:
+    """Drive every operand lane of `lanes` with its buffer element of `word` (lane_value)."""
+    for j in range(len(lanes)):
+        m.d.comb += lanes[j].eq(lane_value(geo, word[j]))
 
 
 def accumulate(m: Module, fold, valid, kb, pixel, T, vec, first) -> None:
@@ -158,7 +172,7 @@ class Sequencer(wiring.Component):
     def pad_value(self):
         """The value of a tap outside the image: the command's `pad` (the layer's input zero
         point) in a design that pads (ControllerParams.pads), else 0."""
-        return self.cmd.pad.as_signed() if self.geo.pads else 0
+        return lane_value(self.geo, self.cmd.pad.as_signed()) if self.geo.pads else 0
 
     def pixel_words(self, m: Module, reading, lane, p, q, r, s, cb):
         """os and is: in a `reading` cycle, a valid pixel (p, q) (p < p_size) reads its word
@@ -191,7 +205,7 @@ class WsFold(Sequencer):
         geo, cmd, t = self.geo, self.cmd, self.tile
         R, Cc = geo.rows, geo.cols
         db = geo.params.dim_bits
-        m.submodules.west = west = Skew(R, signed(geo.ifmap_bits))
+        m.submodules.west = west = Skew(R, signed(geo.lane_bits[0]))
         m.submodules.south = deskew = Skew(Cc, signed(geo.psum_bits), reverse=True)
 
         running, T = self.begin(m)
@@ -230,11 +244,11 @@ class WsFold(Sequencer):
                      self.west.eq(west.o), deskew.i.eq(self.south)]
         with m.If(read_a_d & inside_d):
             if geo.datapath.zero_weight_idle:
-                m.d.comb += west.i.eq(self.ifmap_data)
+                feed(m, geo, west.i, self.ifmap_data)
             else:       # lanes past the tile's channels are stale: zeros, as their weights
                 for lane in range(R):
                     with m.If(cb * R + lane < t.c_size):
-                        m.d.comb += west.i[lane].eq(self.ifmap_data[lane])
+                        m.d.comb += west.i[lane].eq(lane_value(geo, self.ifmap_data[lane]))
         if geo.pads:    # outside the image the tile's channels hold the input zero point
             with m.Elif(read_a_d):
                 for lane in range(R):
@@ -243,7 +257,7 @@ class WsFold(Sequencer):
         with m.If(read_w_d):
             m.d.comb += self.mode.eq(Mode.LOAD)
             with m.If(row_ok_d):
-                m.d.comb += self.north.eq(self.weight_data)
+                feed(m, geo, self.north, self.weight_data)
         with m.Elif(self.busy & (k >= R + 1) & (k < 2 * R + Cc + T - 1)):
             m.d.comb += self.mode.eq(Mode.WS)
 
@@ -263,8 +277,9 @@ class OsFold(Sequencer):
         geo, cmd, t = self.geo, self.cmd, self.tile
         R, Cc = geo.rows, geo.cols
         db = geo.params.dim_bits
-        m.submodules.transposer = transposer = Transposer(R, signed(geo.ifmap_bits))
-        m.submodules.north = north = Skew(Cc, signed(geo.weight_bits))
+        a_bits, b_bits = geo.lane_bits
+        m.submodules.transposer = transposer = Transposer(R, signed(a_bits))
+        m.submodules.north = north = Skew(Cc, signed(b_bits))
 
         running, T = self.begin(m)
         tail = Signal()                             # the fold's reduction has been read
@@ -312,7 +327,7 @@ class OsFold(Sequencer):
                      self.west.eq(transposer.o)]
         for j in range(R):
             with m.If(ok[j]):
-                m.d.comb += transposer.word[j].eq(self.ifmap_data[j])
+                m.d.comb += transposer.word[j].eq(lane_value(geo, self.ifmap_data[j]))
             if geo.pads:
                 with m.Elif(padded[j]):
                     m.d.comb += transposer.word[j].eq(self.pad_value())
@@ -324,7 +339,7 @@ class OsFold(Sequencer):
         m.d.comb += [self.weight_addr.eq(w_addr), self.weight_read.eq(w_read),
                      self.north.eq(north.o)]
         with m.If(w_arrives):
-            m.d.comb += north.i.eq(self.weight_data)
+            feed(m, geo, north.i, self.weight_data)
 
         # the array: OS from cycle 2 until the last step has crossed it, then R DRAIN cycles
         crossed = tail & (k2 >= R + Cc)
@@ -350,8 +365,9 @@ class IsFold(Sequencer):
         Bp = max(R, Cc)                             # cycles of one filter block
         x0 = R + Cc + 1                             # the first step at PE(0, 0)
         emit_from = x0 + R + Cc                     # the first collected word
-        m.submodules.preload = preload = Transposer(Cc, signed(geo.ifmap_bits), R, gated=True)
-        m.submodules.west = west = Transposer(R, signed(geo.weight_bits), Cc)
+        a_bits, b_bits = geo.lane_bits      # equal: is swaps the operands
+        m.submodules.preload = preload = Transposer(Cc, signed(a_bits), R, gated=True)
+        m.submodules.west = west = Transposer(R, signed(b_bits), Cc)
         m.submodules.collector = collector = Collector(Cc, Cc, signed(geo.psum_bits))
 
         running, T = self.begin(m)
@@ -379,7 +395,7 @@ class IsFold(Sequencer):
                      self.north.eq(preload.o)]
         for i in range(R):
             with m.If(ok[R - 1 - i]):
-                m.d.comb += preload.word[i].eq(self.ifmap_data[R - 1 - i])
+                m.d.comb += preload.word[i].eq(lane_value(geo, self.ifmap_data[R - 1 - i]))
             if geo.pads:
                 with m.Elif(padded[R - 1 - i]):
                     m.d.comb += preload.word[i].eq(self.pad_value())
@@ -398,7 +414,7 @@ class IsFold(Sequencer):
         m.d.sync += [west.load.eq(w_load), w_lane.eq(wi), w_keep.eq(self.weight_read)]
         m.d.comb += [west.lane.eq(w_lane), self.west.eq(west.o)]
         with m.If(w_keep):
-            m.d.comb += west.word.eq(self.weight_data)
+            feed(m, geo, west.word, self.weight_data)
 
         with m.If(loading):
             m.d.comb += self.mode.eq(Mode.LOAD)
@@ -454,9 +470,8 @@ class FoldEngine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         geo = self.geo
-        m.submodules.array = array = SystolicArray(geo.rows, geo.cols, geo.ifmap_bits,
-                                                   geo.weight_bits, geo.psum_bits,
-                                                   geo.dataflows, self.pe)
+        m.submodules.array = array = SystolicArray(geo.rows, geo.cols, *geo.lane_bits,
+                                                   geo.psum_bits, geo.dataflows, self.pe)
         if geo.datapath.mac_mode:
             m.d.comb += array.mac.eq(self.cmd.mode == geo.datapath.mode_of(geo.datapath.mac_op))
         engines = {}

@@ -128,6 +128,13 @@ class ControllerParams:
         return self.params.quantizer
 
     @property
+    def lane_bits(self) -> tuple[int, int]:
+        """(ifmap, weight) bits of the array's operand lanes: the buffers' elements and, on a
+        datapath of valid lanes (Datapath.valid_lanes), the valid bit above them."""
+        extra = int(self.datapath.valid_lanes)
+        return self.ifmap_bits + extra, self.weight_bits + extra
+
+    @property
     def pads(self) -> bool:
         """Whether the design pads with a command's `pad` value (the input zero point of an
         asymmetric quantizer's layer) rather than 0: only then the command has the field and

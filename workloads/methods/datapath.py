@@ -17,10 +17,12 @@ which a method keeps for its full-precision layers (AdderNet's first conv and FC
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import import_module
 from typing import Callable
+
+from dlaforge.errors import SpecError
 
 from .conv_ref import conv2d_int
 
@@ -56,7 +58,13 @@ class Datapath:
     of that many bits (0: the lanes' signed values), and takes wider unsigned codes as slice
     passes (program.Shape.ifmap_slices/weight_slices: a pass per slice pair, each product
     shifted by slice_bits x (i + j) into the accumulator); op_slices(op): the (ifmap,
-    weight) slices of such an op (a method cut it into slices, HwOp.dram_scale)."""
+    weight) slices of such an op (a method cut it into slices, HwOp.dram_scale);
+    operand_bits(arch): the width of its own operation's ifmap and weight elements in the
+    buffers and DRAM where that is not the arch's lanes (XNOR's packed sign words of
+    xnor_word_bits; `operand_arch`); valid_lanes: its PEs' operand lanes carry a valid bit
+    above the buffer's element, 1 where the sequencer feeds a buffer word and 0 where it feeds
+    zeros (padding, lanes past a tile's channels or filters), because a zero element is not
+    nothing to its operation (XNOR's all-zero word is 64 signs of -1)."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -72,6 +80,8 @@ class Datapath:
     mac_op: str = "mac"
     slice_bits: int = 0
     op_slices: Callable | None = None
+    operand_bits: Callable | None = None
+    valid_lanes: bool = False
 
     @property
     def out_bits(self) -> int:
@@ -117,12 +127,30 @@ class Datapath:
     def lanes_refusal(self, arch) -> str | None:
         """Why its PEs cannot take `arch`'s operand lanes (None if they can): a datapath of
         codes or slice passes is built for lanes exactly that wide (its slices' weights, the
-        shift of each pass, follow from it)."""
+        shift of each pass, follow from it); one of operand_bits for lanes of its operands
+        (the design is built for `operand_arch`; operand_bits' SpecError says why it has
+        none)."""
         pe, need = arch.pe_array, self.slice_bits or self.codes
+        what = "code"
+        if self.operand_bits is not None:
+            try:
+                need, what = self.operand_bits(arch), "operand"
+            except SpecError as exc:        # operands it has no lanes for
+                return str(exc)
         if need and (pe.ifmap_bits, pe.weight_bits) != (need, need):
-            return (f"the controller's {self.family} datapath takes {need}-bit code lanes, "
+            return (f"the controller's {self.family} datapath takes {need}-bit {what} lanes, "
                     f"not {pe.ifmap_bits}-bit ifmap and {pe.weight_bits}-bit weight lanes")
         return None
+
+    def operand_arch(self, arch):
+        """`arch` as the controller's buffers and DRAM hold its own operation's operands
+        (ifmap and weight elements of operand_bits(arch) bits), the arch the design and the
+        models of its commands are built for; `arch` itself without operand_bits."""
+        if self.operand_bits is None:
+            return arch
+        bits = self.operand_bits(arch)
+        return replace(arch, pe_array=replace(arch.pe_array, ifmap_bits=bits,
+                                              weight_bits=bits))
 
     def slices_of(self, op) -> tuple[int, int]:
         """(ifmap slices, weight slices) the command of `op` runs (1, 1 without slice

@@ -40,7 +40,8 @@ from .stimulus import XnorJob
 from .pe import XnorPE
 from .unit import XNOR_COUNTERS, XnorUnit
 
-__all__ = ["check", "generate", "verify", "cell_stats", "run"]
+__all__ = ["check", "generate", "verify", "cell_stats", "run", "CONTROLLER_PE"]
+CONTROLLER_PE = XnorPE      # the PE of the controller's XNOR datapath (plan.POPCOUNT_DATAPATH)
 XNOR_TOP = "dlaforge_xnor"
 
 

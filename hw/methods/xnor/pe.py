@@ -1,11 +1,16 @@
 """The XNOR-popcount processing element, a drop-in PE for hw/array.py's SystolicArray.
 
-Same ports and modes as hw/pe.MacPE, output stationary only:
-- `a_in` is one ifmap element of the unit's buffer: a packed word of w activation signs (low
-  w bits) and, above them, its `valid` bit (0 for a zero-padding pixel); it moves east;
-- `b_in` is a packed word of w weight signs; it moves south;
-- OS:    c <= c + popcount(XNOR(a, b))   when a is valid (c unchanged otherwise);
-- DRAIN: c <= c_in  (the finished sums shift south);  IDLE / LOAD: c <= 0.
+Same ports, registers and modes as hw/pe.MacPE, with the product a·w replaced by the popcount
+of XNOR(a, w) over a word of w packed signs:
+- `a_in` is one ifmap element: a packed word of w activation signs (low w bits) and, above
+  them, its `valid` bit (0 for a zero-padding pixel, or any lane the sequencer feeds zeros);
+- `b_in` is a packed word of w weight signs; on lanes as wide as the ifmap's (the
+  controller's, hw/controller/: every dataflow, is swapping the operands) it carries its own
+  valid bit too (0 for a weight row past a tile's channels), on w-bit lanes (the first
+  accelerator's XNOR unit, output stationary) none;
+- c <= c + popcount(XNOR(a, b)) when every valid bit is 1 (c + 0 otherwise), as the MAC PE
+  adds a·w in its ws, os and is modes. A zero lane of either operand thus adds nothing, as
+  a zero does to a MAC.
 
 The popcount is a balanced adder tree: w one-bit inputs, log2(w) levels of adders whose width
 grows by one bit per level. Sums wrap at psum_bits like the MAC PE's.
@@ -13,10 +18,9 @@ grows by one bit per level. Sums wrap at psum_bits like the MAC PE's.
 
 from __future__ import annotations
 
-from amaranth import Module
-from amaranth.lib import wiring
+from amaranth import Mux
 
-from ...pe import Mode, pe_signature
+from ...pe import MacPE
 
 
 def popcount_tree(value):
@@ -28,31 +32,19 @@ def popcount_tree(value):
     return level[0]
 
 
-class XnorPE(wiring.Component):
-    """`ifmap_bits` = w + 1 (the word and its valid bit), `weight_bits` = w."""
+class XnorPE(MacPE):
+    """`ifmap_bits` = w + 1 (the word and its valid bit); `weight_bits` = w (the word alone)
+    or w + 1 (the word and its valid bit)."""
 
     def __init__(self, ifmap_bits: int, weight_bits: int, psum_bits: int, dataflows=("os",)):
-        if ifmap_bits != weight_bits + 1:
-            raise ValueError(f"an XNOR PE takes a {weight_bits}-bit word plus a valid bit, "
-                             f"not {ifmap_bits}-bit ifmap elements")
-        if tuple(dataflows) != ("os",):
-            raise ValueError(f"the XNOR PE is output stationary only, not {dataflows}")
-        self.word_bits = weight_bits
-        super().__init__(pe_signature(ifmap_bits, weight_bits, psum_bits))
+        if weight_bits not in (ifmap_bits - 1, ifmap_bits):
+            raise ValueError(f"an XNOR PE takes {ifmap_bits - 1}-bit words with a valid bit; "
+                             f"its weight lanes are the word (and a valid bit), not "
+                             f"{weight_bits} bits")
+        super().__init__(ifmap_bits, weight_bits, psum_bits, dataflows)
 
-    def elaborate(self, platform):
-        m = Module()
-        w = self.word_bits
-        c = self.c_out
-        agree = ~(self.a_in[:w] ^ self.b_in[:w])
-        valid = self.a_in[w]
-        m.d.sync += [self.a_out.eq(self.a_in), self.b_out.eq(self.b_in)]
-        with m.Switch(self.mode):
-            with m.Case(Mode.OS):
-                with m.If(valid):
-                    m.d.sync += c.eq(c + popcount_tree(agree))
-            with m.Case(Mode.DRAIN):
-                m.d.sync += c.eq(self.c_in)
-            with m.Default():
-                m.d.sync += c.eq(0)
-        return m
+    @staticmethod
+    def accumulate(partial, a, w):
+        bits = len(a) - 1
+        valid = a[bits] & w[bits] if len(w) > bits else a[bits]
+        return partial + Mux(valid, popcount_tree(~(a[:bits] ^ w[:bits])), 0)

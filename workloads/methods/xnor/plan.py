@@ -40,6 +40,9 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import ceil_div
 from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
+from dlaforge.workloads.methods.datapath import Datapath
+
+from .reference import WORD_BITS, popcount_sums
 
 DATAFLOW = "os"           # the unit's one dataflow: every PE owns an (output pixel, filter)
 SCALE_BITS = 16           # width of alpha_q and K_q (stored per filter, priced by sim/methods)
@@ -124,3 +127,22 @@ def plan(arch: ArchSpec, gemm: Gemm) -> RtlPlan:
     """The unit's tiling of a packed layer (the baseline's os tiles on binary_arch)."""
     return RtlPlan.make(binary_arch(arch), DATAFLOW, gemm)
 
+
+
+def controller_word_bits(arch: ArchSpec) -> int:
+    """The width of the controller's XNOR operands: sign words of WORD_BITS signs, one 8-byte
+    DRAM element each (SpecError for an arch packing another width)."""
+    if word_bits(arch) != WORD_BITS:
+        raise SpecError(f"the controller's xnor datapath packs {WORD_BITS} signs per word, "
+                        f"not xnor_word_bits {word_bits(arch)}")
+    return WORD_BITS
+
+
+# The XNOR-popcount array on the mapped-program controller (hw/controller/; PE:
+# hw/methods/xnor/pe.XnorPE on lanes of a sign word and its valid bit): its popcount sums, under
+# ws, os and is. Not yet the family's CONTROLLER_DATAPATH: the scaling stage (tap bias, alpha,
+# K) and the int8 layers' MAC mode are still to be built (docs/plans/method_hardware_on_
+# controller.md, Status), so a command of it writes the raw sums.
+POPCOUNT_DATAPATH = Datapath(pe_kind="xnor", pe_op="xnor_popcount", family="xnor",
+                             sums=popcount_sums, operand_bits=controller_word_bits,
+                             valid_lanes=True)

@@ -100,6 +100,37 @@ def xnor_dot(x_bits, w_bits, C: int, stride: int = 1, padding: int = 0) -> np.nd
     return _xnor_conv(x_bits, w_bits, C, stride, padding)
 
 
+def popcount_sums(x, w, stride: int = 1, padding: int = 0, groups: int = 1,
+                  out_size: tuple | None = None) -> np.ndarray:
+    """What an XNOR-popcount array accumulates, int64[N, K, P, Q]: Σ popcount(XNOR(x, w)) over
+    every window's in-image taps and word-channels, x int64[N, groups*C, H, W] and w
+    int64[K, C, R, S] holding WORD_BITS-bit sign words (two's complement, as DRAM holds them;
+    C counts words). A tap outside the image adds nothing, as the array's valid bit skips it;
+    `out_size` (P, Q) may exceed the window's output (windows hanging past the edge).
+    xnor_dot's dot product is 2·popcount_sums − taps·(2·words·WORD_BITS − C) with its
+    unused high bits 0 (plan.tap_bias)."""
+    x, w = np.asarray(x).astype(np.uint64), np.asarray(w).astype(np.uint64)
+    N, _, H, W = x.shape
+    K, C, R, S = w.shape
+    P = (H + 2 * padding - R) // stride + 1 if out_size is None else out_size[0]
+    Q = (W + 2 * padding - S) // stride + 1 if out_size is None else out_size[1]
+    out = np.zeros((N, K, P, Q), np.int64)
+    per_group = K // groups
+    for r in range(R):
+        h = np.arange(P) * stride + r - padding
+        for s in range(S):
+            v = np.arange(Q) * stride + s - padding
+            inside = ((h >= 0) & (h < H))[:, None] & ((v >= 0) & (v < W))[None, :]
+            patch = x[:, :, np.clip(h, 0, H - 1)][:, :, :, np.clip(v, 0, W - 1)]
+            for g in range(groups):
+                xs = patch[:, g * C:(g + 1) * C]                        # N, C, P, Q
+                ws = w[g * per_group:(g + 1) * per_group, :, r, s]      # k, C
+                agree = np.bitwise_count(~(xs[:, None] ^ ws[None, :, :, None, None]))
+                sums = agree.sum(axis=2, dtype=np.int64) * inside
+                out[:, g * per_group:(g + 1) * per_group] += sums
+    return out
+
+
 def alpha(w) -> np.ndarray:
     """α_k = ‖W_k‖₁ / n, one per output filter."""
     w = np.asarray(w, np.float64)
