@@ -97,7 +97,9 @@ class Shape:
     `ifmap_slices`, `weight_slices`: the operands are unsigned codes the array takes as that
     many slices each (a datapath's slice passes, Datapath.slice_bits): the command runs a
     pass per slice pair, each pass the command's channel loop again over the same DRAM
-    elements (`passes`, `pass_channels`)."""
+    elements (`passes`, `pass_channels`). `scale_bytes`: each final write-back scales its
+    outputs by a per-pixel factor of that many bytes, which the PARAMS job reads from a map of
+    N x P x Q (a datapath's scale map, Datapath.scale_map_bits: XNOR-Net's K); 0: none."""
 
     N: int
     C: int
@@ -113,6 +115,7 @@ class Shape:
     weight_bits: int = 0
     ifmap_slices: int = 1
     weight_slices: int = 1
+    scale_bytes: int = 0
 
     @property
     def passes(self) -> int:
@@ -208,16 +211,18 @@ def operand_share_bits(arch: ArchSpec, operand: str) -> int:
     return level.size_bytes * 8 // len(level.operands)
 
 
-def requant_refusal(arch: ArchSpec, byte_elements: bool = False) -> str | None:
+def requant_refusal(arch: ArchSpec, elements: str = "byte") -> str | None:
     """Why the RTL cannot requantize its outputs on `arch` (None if it can): the per-channel
     parameters are stored as REQUANT_PIECES one-byte DRAM elements, so the DRAM elements must
-    be 8 bits wide (`byte_elements`: at most 8, each a byte, as the controller of a datapath
-    with activation codes reads every region at its own element width, the table in bytes),
-    and an output must fit the write port's psum_bits."""
+    be 8 bits wide (`elements` "byte"; "codes": at most 8, each a byte, as the controller of a
+    datapath with activation codes reads every region at its own element width, the table in
+    bytes; "any": operands of any width, in regions of their own, Datapath.operand_bits), and
+    an output must fit the write port's psum_bits."""
     pe = arch.pe_array
     element = max(pe.ifmap_bits, pe.weight_bits)
-    if element > 8 if byte_elements else element != 8:
-        return (f"requantized outputs need {'at most ' if byte_elements else ''}8-bit DRAM "
+    wrong = {"byte": element != 8, "codes": element > 8, "any": False}[elements]
+    if wrong:
+        return (f"requantized outputs need {'at most ' if elements == 'codes' else ''}8-bit DRAM "
                 f"elements (their parameters are read as bytes); arch {arch.name!r} has "
                 f"{element}-bit elements")
     if pe.ofmap_bits > pe.psum_bits:

@@ -318,6 +318,9 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
                 params_by_nest[no_c] = ((q.head_pieces * tk + q.channel_pieces * shape.K)
                                         * _reuse(no_c, trips, "k", more))
             params = params_by_nest[no_c]
+            if shape.scale_bytes:   # the scale map, read again when the pixels change
+                params = params + (_reuse(no_c, trips, "npq", more) * shape.N * pixels
+                                   * shape.scale_bytes)
         by_order[order] = {
             "busy_cycles": same["busy_cycles"],
             "ifmap_reads": same["ifmap_reads"],
@@ -527,19 +530,30 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
 
     no_c = order.replace("c", "")
 
-    def fetches(idx):
-        """A final write-back fetches its parameters when its k differs from the final
-        write-back's before it (in the order of the loops without c), or it is the first."""
-        if not requant:
-            return False
-        prev, has = _previous({x: idx[x] for x in no_c}, t, no_c)
-        return ~has | (prev["k"] != idx["k"])
-
     # PARAMS: the quantizer's head (if any), then per table word (filter block) a run of its
     # entry bytes per filter (if any), at a full and the last k
     param_cycles, param_last = param_runs(as_quantizer(requant) or DEFAULT_QUANTIZER, ks,
                                           cols, bw)
-    param_job = param_cycles - param_last + lat + 2
+
+    def params_job(idx):
+        """A final write-back's PARAMS job (cycles from its start to the write-back's): the
+        table when its k differs from the final write-back's before it (in the order of the
+        loops without c), or it is the first; then the scale map (Shape.scale_bytes), one
+        request per pixel, when its (n, p, q) differ."""
+        if not requant:
+            return 0
+        prev, has = _previous({x: idx[x] for x in no_c}, t, no_c)
+        table = ~has | (prev["k"] != idx["k"])
+        cycles = np.where(table, pick(idx, "k", param_cycles), 0)
+        last = np.where(table, pick(idx, "k", param_last), 0)
+        runs = table
+        if shape.scale_bytes:
+            kmap = ~has | changed(prev, idx, "npq")
+            pixels = pick(idx, "p", ps) * pick(idx, "q", qs)
+            cycles = cycles + np.where(kmap, pixels * run_cycles(1, shape.scale_bytes, bw), 0)
+            last = np.where(kmap, program.last_gap(1, shape.scale_bytes, bw), last)
+            runs = table | kmap
+        return np.where(runs, cycles - last + lat + 2, 0)
     # a write-back's (cycles, last gap) at a full and the last tile along k, p and q: the
     # eight [k, p, q] size combinations flattened on a first axis, k's the slowest
     pixels = ps[:, None] * qs[None, :]
@@ -557,8 +571,7 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         def at(name, part):
             return np.choose(which, jobs[name][part])
 
-        params = np.where(fetches(idx), pick(idx, "k", param_job), 0)
-        out = np.where(final, at("o", 0) + params, at("s", 0))
+        out = np.where(final, at("o", 0) + params_job(idx), at("s", 0))
         return (np.where(leaves, out, 0),
                 np.where(leaves, np.where(final, at("o", 1), at("s", 1)), 0))
 

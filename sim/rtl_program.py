@@ -89,7 +89,7 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
         RtlPlan.make(arch, dataflow, gemm_of(op), requant=not codes)
     except SpecError as exc:
         return str(exc)
-    return requant_refusal(arch, byte_elements=True) if codes else None
+    return requant_refusal(arch, "codes") if codes else None
 
 
 def output_bits(plan: RtlPlan) -> int:

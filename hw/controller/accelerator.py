@@ -33,14 +33,14 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from amaranth import Module, Signal, signed
+from amaranth import Cat, Module, Signal, signed
 from amaranth.lib import data, memory, wiring
 
 from ..accelerator import accelerator_ports
 from ..fold import fold_loaded_tiles
 from ..layouts import GeneratorParams
 from ..pe import MacPE, with_mac_mode
-from .fetch import Fetcher, beat_write, packed_write, slice_shift
+from .fetch import Fetcher, beat_write, kmap_storage, packed_write, slice_shift
 from .fold import FoldEngine
 from .layouts import KINDS, ControllerParams
 from .tiles import TileWalker
@@ -92,11 +92,20 @@ class ControllerAccelerator(wiring.Component):
                                          for x in ("loaded", "computed", "write_index"))
         lags, written = Signal(2), Signal()     # tiles the write-back walker lags (0 .. 2)
         table_valid, table_k0 = Signal(), Signal(db)
+        # the scale map holds the pixels of the last write-back that read it (ControllerParams
+        # .scales): a final write-back reads it again when its (n, p0, q0) differ
+        kmap_valid, kmap_at = Signal(), Signal(3 * db)
 
         fold_loaded_tiles(m, fold, ct, loaded, computed, enable=self.busy)
 
         out = wt.tile
-        needs_params = cmd.requant & out.final & ~(table_valid & (table_k0 == out.k0))
+        needs_table = cmd.requant & out.final & ~(table_valid & (table_k0 == out.k0))
+        needs_kmap = 0
+        if geo.scales:
+            needs_kmap = cmd.requant & out.final & ~(kmap_valid
+                                                     & (kmap_at == Cat(out.n, out.p0, out.q0)))
+            m.d.comb += [fetch.table.eq(needs_table), fetch.kmap.eq(needs_kmap)]
+        needs_params = needs_table | needs_kmap
         if not geo.requant:
             needs_params = 0
         with m.FSM(name="dram"):
@@ -105,7 +114,7 @@ class ControllerAccelerator(wiring.Component):
                 with m.If(self.cmd.valid):
                     m.d.sync += [cmd.eq(self.cmd.payload), loaded.eq(0), computed.eq(0),
                                  write_index.eq(0), lags.eq(0), written.eq(0),
-                                 table_valid.eq(0)]
+                                 table_valid.eq(0), kmap_valid.eq(0)]
                     m.d.sync += [getattr(self.perf, n).eq(0) for n in self.perf.shape().members]
                     m.d.comb += [w.restart.eq(1) for w in walkers.values()]
                     m.next = "GATE"
@@ -128,7 +137,8 @@ class ControllerAccelerator(wiring.Component):
                     m.next = "ADV"
             with m.State("PARAMS"):
                 with m.If(fetch.done):
-                    m.d.sync += [table_valid.eq(1), table_k0.eq(out.k0)]
+                    m.d.sync += [table_valid.eq(1), table_k0.eq(out.k0), kmap_valid.eq(1),
+                                 kmap_at.eq(Cat(out.n, out.p0, out.q0))]
                     m.d.comb += writer.start.eq(1)
                     m.next = "WRITE"
             with m.State("WRITE"):
@@ -182,6 +192,8 @@ class ControllerAccelerator(wiring.Component):
                      a_out.addr.eq(writer.acc_addr), writer.acc_data.eq(a_out.data)]
         if geo.requant:
             param_storage(m, geo, self.rd_resp, writer)
+        if geo.scales:
+            kmap_storage(m, geo, self.rd_resp, writer)
 
     def _count(self, m, geo, fold, writer):
         perf, resp, tag = self.perf, self.rd_resp, self.rd_resp.payload.tag

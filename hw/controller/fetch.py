@@ -22,6 +22,11 @@ word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ...
   min(cols, k_size - kb*cols) filters from k0 + kb*cols, at requant_base + head_pieces +
   channel_pieces*k, into parameter-table word kb. (The default quantizer: no head, 3 bytes per
   filter.)
+- kmap (a PARAMS job's, in a design with a scale map, ControllerParams.scales; when the
+  accelerator asks for it, `kmap`): p < p_size, q < q_size of the write-back's tile: one
+  element, the scale of output pixel (p0 + p, q0 + q), at kmap_base + (n*P + p0 + p)*Q + q0 + q,
+  into scale-map word p*q_size + q (`kmap_storage`). The table's phase runs only when the
+  accelerator asks for it (`table`).
 Each run is cut into requests of the phase's beat (Beats) elements, one request per cycle at
 most, each held until the DRAM takes it; the next phase follows without a gap. The data comes
 back tagged with its buffer word, chunk and count (the caller writes it, `beat_write`).
@@ -31,34 +36,40 @@ once every request is taken and its data is back (t_last + latency + 1), or at s
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import KINDS, ControllerParams
 from .nest import minimum, step_nest
 from .tiles import tile_layout
 
-PHASES = ("ifmap", "weight", "psum", "param")     # in this order, each its bit of the mask
+# in this order, each its bit of the mask (kmap only in a design with a scale map)
+PHASES = ("ifmap", "weight", "psum", "param", "kmap")
 
 
 class Fetcher(wiring.Component):
     def __init__(self, geo: ControllerParams):
         self.geo = geo
         db = geo.params.dim_bits
-        super().__init__({
+        self.phases = PHASES if geo.scales else PHASES[:-1]
+        ports = {
             "cmd": In(geo.command_layout()), "tile": In(tile_layout(db)),
             "out_tile": In(tile_layout(db)),
             "start_load": In(1), "start_params": In(1), "done": Out(1),
             "resp_arrived": In(1),     # a response of this engine's comes back this cycle
             "req": Out(stream.Signature(geo.read_request_layout())),
-        })
+        }
+        if geo.scales:      # what a PARAMS job reads: the table, the tile's scale map
+            ports.update(table=In(1), kmap=In(1))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
         geo, cmd, t = self.geo, self.cmd, self.tile
         db, ab = geo.params.dim_bits, geo.params.addr_bits
-        mask = Signal(len(PHASES))
+        phases_of = self.phases
+        mask = Signal(len(phases_of))
         blk, a, b, c = (Signal(db, name=x) for x in ("blk", "a", "b", "c"))
         word = Signal(len(self.req.payload.tag.word))
         chunk = Signal(len(self.req.payload.tag.chunk))
@@ -107,16 +118,19 @@ class Fetcher(wiring.Component):
                       blk,
                       [(blk, 1, (blk + 1) * Cc >= u.k_size)]),
         }
+        if geo.scales:
+            phases["kmap"] = (1, cmd.kmap_base + (u.n * cmd.P + u.p0 + a) * cmd.Q + u.q0 + b,
+                              word, [(a, 1, a + 1 == u.p_size), (b, 1, b + 1 == u.q_size)])
         if H:       # the head's run first (a per-tensor quantizer's table)
             run, addr, buffer_word, digits = phases["param"]
             phases["param"] = (Mux(head, H, run), Mux(head, cmd.requant_base, addr + H),
                                Mux(head, b_.acc_half, buffer_word), digits)
         payload = self.req.payload
         with m.Switch(mask):
-            for bit, name in enumerate(PHASES):
+            for bit, name in enumerate(phases_of):
                 run, addr, buffer_word, digits = phases[name]
                 beat = getattr(geo.beats, name)
-                with m.Case("-" * (len(PHASES) - 1 - bit) + "1" + "0" * bit):
+                with m.Case("-" * (len(phases_of) - 1 - bit) + "1" + "0" * bit):
                     last_chunk = (chunk + 1) * beat >= run
                     m.d.comb += [self.req.valid.eq(1), payload.addr.eq(addr + chunk * beat),
                                  payload.count.eq(minimum(beat, run - chunk * beat)),
@@ -152,10 +166,27 @@ class Fetcher(wiring.Component):
         with m.If(self.start_load):
             m.d.sync += [running.eq(1), mask.eq(sum(f << i for i, f in enumerate(start_mask)))]
         with m.If(self.start_params):
-            m.d.sync += [running.eq(1), mask.eq(1 << PHASES.index("param"))]
+            table = self.table if geo.scales else 1
+            m.d.sync += [running.eq(1), mask.eq(table << phases_of.index("param"))]
+            if geo.scales:
+                m.d.sync += mask[phases_of.index("kmap")].eq(self.kmap)
             if H:
-                m.d.sync += head.eq(1)
+                m.d.sync += head.eq(table)
         return m
+
+
+def kmap_storage(m: Module, geo: ControllerParams, resp, writer) -> None:
+    """The scale map of a design with one (ControllerParams.scales): acc_half words of
+    scale_map_bits, word t the scale of the write-back tile's pixel t, written by the read
+    responses tagged `kmap`, read by the write-back `writer` (its kmap_addr, kmap_data)."""
+    bits = geo.datapath.scale_map_bits
+    m.submodules.kmap = kmap = memory.Memory(shape=unsigned(bits), depth=geo.buffers.acc_half,
+                                             init=[])
+    port, tag = kmap.write_port(), resp.payload.tag
+    m.d.comb += [port.addr.eq(tag.word), port.data.eq(resp.payload.data[0][:bits]),
+                 port.en.eq(resp.valid & (tag.kind == KINDS["kmap"]))]
+    read = kmap.read_port(domain="comb")
+    m.d.comb += [read.addr.eq(writer.kmap_addr), writer.kmap_data.eq(read.data)]
 
 
 def beat_write(m: Module, port, resp, kind: str, lanes: int, beat: int, shift=0) -> None:

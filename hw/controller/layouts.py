@@ -26,7 +26,8 @@ from dlaforge.workloads.methods.datapath import BASELINE, OUT_CODE_BITS, Datapat
 from ..layouts import GeneratorParams, bits_for
 from .tiles import SLICE_FIELD_BITS
 
-KINDS = {"ifmap": 0, "weight": 1, "psum": 2, "param": 3}   # tag.kind: the buffer a read fills
+# tag.kind: the buffer a read fills (kmap: a datapath's scale map, Datapath.scale_map_bits)
+KINDS = {"ifmap": 0, "weight": 1, "psum": 2, "param": 3, "kmap": 4}
 DIM_FIELDS = ("N", "C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Ct", "Kt",
               "kt", "ct", "pt", "qt")
 BASE_FIELDS = ("ifmap_base", "weight_base", "ofmap_base", "psum_base", "requant_base")
@@ -49,6 +50,7 @@ class Beats:
     param: int
     ofmap: int            # a requantized output
     bytes: dict
+    kmap: int = 1         # a scale-map element (read one per output pixel)
 
     @property
     def read_lanes(self) -> int:
@@ -106,12 +108,12 @@ class ControllerParams:
         bw = arch.dram.bandwidth_bytes_per_cycle
         nbytes = {"ifmap": element_bytes(pe.ifmap_bits), "weight": element_bytes(pe.weight_bits),
                   "psum": element_bytes(pe.psum_bits), "param": 1,
-                  "ofmap": element_bytes(pe.ofmap_bits)}
+                  "ofmap": element_bytes(pe.ofmap_bits), "kmap": datapath.scale_bytes}
         lanes = {"ifmap": pe.rows, "weight": pe.cols, "psum": pe.cols,
                  "param": param_lanes(params.quantizer, pe.cols), "ofmap": pe.cols}
         beats = Beats(**{k: min(beat_elements(nbytes[k], bw), lanes[k]) for k in lanes},
-                      bytes=nbytes)
-        requant = params.requant and requant_refusal(arch, bool(datapath.codes)) is None
+                      bytes=nbytes, kmap=1)
+        requant = params.requant and requant_refusal(arch, datapath.requant_elements) is None
         if datapath.codes and not params.quantizer.symmetric:
             raise SpecError(f"the controller's {datapath.family} datapath requantizes to "
                             f"unsigned activation codes; quantizer {params.quantizer.name!r} is "
@@ -158,6 +160,12 @@ class ControllerParams:
         return bool(self.datapath.slice_bits)
 
     @property
+    def scales(self) -> bool:
+        """Whether the design scales its requantized outputs by a per-pixel map
+        (Datapath.scale_map_bits): its PARAMS jobs then read the output tile's map too."""
+        return self.requant and bool(self.datapath.scale_map_bits)
+
+    @property
     def packs(self) -> bool:
         """Whether the design unpacks packed weights (Datapath.weight_bits): its weight reads
         then carry the run's first bit (`offset`) and filter count in the tag."""
@@ -168,7 +176,8 @@ class ControllerParams:
         words = max(2 * b.ifmap_half, 2 * b.weight_half, 2 * b.acc_half)
         chunks = max(self.chunks(k) for k in ("ifmap", "weight", "psum", "param"))
         lanes = max(self.beats.read_lanes, self.cols if self.packs else 0)
-        fields = {"kind": 2, "word": bits_for(words), "chunk": bits_for(chunks),
+        fields = {"kind": 3 if self.scales else 2, "word": bits_for(words),
+                  "chunk": bits_for(chunks),
                   "count": bits_for(lanes + 1)}
         if self.packs:      # a packed weight run: the bit of its first byte it starts at
             fields["offset"] = 3
@@ -192,6 +201,8 @@ class ControllerParams:
             fields.update(a_slices=SLICE_FIELD_BITS, w_slices=SLICE_FIELD_BITS)
         if self.datapath.codes:     # the outputs' code width (the next layer's input's)
             fields["out_codes"] = bits_for(OUT_CODE_BITS + 1)
+        if self.scales:             # the scale map's base, the sums' bias per in-image tap
+            fields.update(kmap_base=p.addr_bits, tap_bias=p.dim_bits + 8)
         return data.StructLayout(fields)
 
     def read_request_layout(self) -> data.StructLayout:

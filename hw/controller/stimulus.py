@@ -63,6 +63,8 @@ class ControllerJob:
     datapath: Datapath = None  # the design's PE (workloads/methods/datapath.py; None: MAC)
     pe_op: str = None         # the PE operation it runs (one of the datapath's; None: its own)
     out_codes: int = None     # a datapath of codes: its outputs' code bits (None: its codes)
+    kmap: np.ndarray = None   # a datapath's scale map (Datapath.scale_map_bits): N x P x Q
+    tap_bias: int = 0         # ... and what each in-image tap adds to its sums
 
     def __post_init__(self):
         s, mp, g = self.shape, self.mapping, self.groups
@@ -85,7 +87,15 @@ class ControllerJob:
             raise ValueError(f"the shape's weights are {s.weight_bits}-bit packed; the "
                              f"{d.family} datapath moves {self.pe_op}'s "
                              + (f"{bits}-bit packed" if bits else "unpacked"))
-        self.shape = s = replace(s, weight_bits=bits)      # as the datapath moves them
+        # as the datapath moves them; a scale map read by the final write-backs
+        self.shape = s = replace(s, weight_bits=bits,
+                                 scale_bytes=d.scale_bytes if self.geo.scales else 0)
+        if s.scale_bytes and self.kmap is None:
+            self.kmap = np.zeros((s.N, s.P, s.Q), np.int64)
+        if s.scale_bytes and (self.kmap.shape != (s.N, s.P, s.Q) or self.kmap.min() < 0
+                              or self.kmap.max() >> d.scale_map_bits):
+            raise ValueError(f"`kmap` must hold N x P x Q unsigned {d.scale_map_bits}-bit "
+                             f"scales")
         if not d.runs_under(self.pe_op, self.dataflow):
             raise SpecError(f"the controller's {d.family} PEs run {self.pe_op} under "
                             f"{', '.join(d.own_dataflows)} only, not {self.dataflow}")
@@ -129,7 +139,7 @@ class ControllerJob:
                 f"{int(words['ofmap'])}/{b.acc_half} words")
         if self.requant is not None:
             if not self.geo.requant:
-                raise SpecError(requant_refusal(self.arch, bool(self.geo.datapath.codes))
+                raise SpecError(requant_refusal(self.arch, self.geo.datapath.requant_elements)
                                 or "the design has no "
                                 "requantization stage")
             if self.geo.datapath.codes and not self.requant.relu:
@@ -152,7 +162,8 @@ class ControllerJob:
         asymmetric quantizer's bias folding a random input zero point in) and `relu`, dropped
         on a datapath whose sums are never positive (Datapath.signed_sums False); `pe_op` the
         PE operation of a dual-PE datapath it runs (None: the datapath's own); `out_codes` the
-        code bits of its outputs on a datapath of codes (None: the datapath's codes)."""
+        code bits of its outputs on a datapath of codes (None: the datapath's codes); in a
+        design with a scale map, random scales of its full range and a tap bias below 2**8."""
         pe, d = arch.pe_array, datapath or BASELINE
         s = shape
         lo_i, hi_i = -(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)
@@ -173,6 +184,9 @@ class ControllerJob:
                 w = levels[np.abs(w[..., None] - levels).argmin(axis=-1)]
         job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow,
                             datapath=datapath, pe_op=pe_op, out_codes=out_codes)
+        if job.shape.scale_bytes:       # a scale map of the full range, a bias per tap
+            job = replace(job, kmap=rng.integers(0, 1 << d.scale_map_bits, job.kmap.shape),
+                          tap_bias=int(rng.integers(0, 1 << 8)))
         quantizer = as_quantizer(requant)
         if quantizer is not None:
             job = replace(job, requant=random_requant_of(job, quantizer, rng, relu))
@@ -210,9 +224,11 @@ class ControllerJob:
         s = self.shape
         Ct, Kt = self.pitches
         weight = self.groups * self.group_weight_bytes or s.R * s.S * s.C * Kt
+        pixels = s.N * s.P * s.Q
         sizes = {"ifmap": s.N * s.H * s.W * Ct, "weight": weight,
                  "requant": self.table_bytes * self.groups,
-                 "ofmap": s.N * s.P * s.Q * Kt, "psum": s.N * s.P * s.Q * Kt}
+                 "kmap": pixels if s.scale_bytes else 0,
+                 "ofmap": pixels * Kt, "psum": pixels * Kt}
         bases, at = {}, 0
         for name, size in sizes.items():
             bases[name], at = at, at + size
@@ -226,7 +242,9 @@ class ControllerJob:
         memory[at["weight"]:at["requant"]] = (self.packed_weights() if self.shape.weight_bits
                                               else self.weight.transpose(2, 3, 1, 0).ravel())
         if self.requant is not None:
-            memory[at["requant"]:at["ofmap"]] = param_table(self.requant, self.groups)
+            memory[at["requant"]:at["kmap"]] = param_table(self.requant, self.groups)
+        if self.shape.scale_bytes:
+            memory[at["kmap"]:at["ofmap"]] = self.kmap.ravel()
         return memory
 
     def packed_weights(self) -> np.ndarray:
@@ -273,6 +291,8 @@ class ControllerJob:
                 fields.update(a_slices=s.ifmap_slices, w_slices=s.weight_slices)
             if self.geo.datapath.codes:
                 fields["out_codes"] = self.out_codes
+            if self.geo.scales:     # every group reads the same map
+                fields.update(kmap_base=at["kmap"], tap_bias=self.tap_bias)
             out.append(check_command(self.geo, fields))
         return out
 
@@ -303,11 +323,27 @@ class ControllerJob:
         out = sums_of(x, self.weight, s.stride, padding, self.groups, out_size=(s.P, s.Q))
         return wrap(out, self.arch.pe_array.psum_bits).transpose(0, 2, 3, 1)
 
-    def expected(self) -> np.ndarray:
-        sums = self.sums()
-        if self.requant is None:
+    def requant_input(self, pad: int | None = None) -> np.ndarray:
+        """What the requantization stage takes, N x P x Q x Kt: the sums, or, in a design with
+        a scale map (ControllerParams.scales), its datapath's `scaled` of them (the pixel's
+        scale, its in-image taps, the command's tap_bias) wrapped to psum_bits."""
+        sums = self.sums(pad)
+        if not self.shape.scale_bytes:
             return sums
-        by_channel = sums.transpose(3, 0, 1, 2)
+        s = self.shape
+        rows = [sum(0 <= p * s.stride + r - s.padding < s.H for r in range(s.R))
+                for p in range(s.P)]
+        cols = [sum(0 <= q * s.stride + c - s.padding < s.W for c in range(s.S))
+                for q in range(s.Q)]
+        taps = np.outer(rows, cols)
+        scaled = self.geo.datapath.scaled(sums, self.kmap[..., None], taps[..., None],
+                                          self.tap_bias)
+        return wrap(scaled, self.arch.pe_array.psum_bits)
+
+    def expected(self) -> np.ndarray:
+        if self.requant is None:
+            return self.sums()
+        by_channel = self.requant_input().transpose(3, 0, 1, 2)
         return self.requant.apply(by_channel, self.out_width).transpose(1, 2, 3, 0)
 
     @property
@@ -335,8 +371,8 @@ def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
         bias = zero_point_bias(weight_sums, z)
     datapath = job.geo.datapath
     relu = bool(relu) and datapath.signed_sums_of(job.pe_op) or bool(datapath.codes)
-    rq = random_requant(job.sums(pad=z).transpose(3, 0, 1, 2), job.out_width, rng, relu,
-                        quantizer, bias)
+    rq = random_requant(job.requant_input(pad=z).transpose(3, 0, 1, 2), job.out_width, rng,
+                        relu, quantizer, bias)
     return replace(rq, in_zero=z)
 
 

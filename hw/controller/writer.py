@@ -12,13 +12,17 @@ last request is taken. The first word's FETCH is the cycle after `start`.
 A final tile (its c loop complete) goes to the outputs region, requantized when the command
 says so (E = the ofmap beat, one Requantizer per beat lane, generated for the design's
 quantizer, with its filter's entry from the table word kb and the table's head: `param_storage`,
-workloads/quantizers.py); otherwise its sums are spilled at psum width to the partial-sum region
-(E = the psum beat).
+workloads/quantizers.py; in a design with a scale map, ControllerParams.scales, each sum first
+goes through the family's write stage, `output_stage`, with its pixel's scale-map word
+p*q_size + q); otherwise its sums are spilled at psum width to the partial-sum region (E = the
+psum beat).
 """
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, signed
+from importlib import import_module
+
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,6 +33,13 @@ from ..requant import Requantizer, unpack_params
 from .layouts import KINDS, ControllerParams
 from .nest import minimum, step_nest
 from .tiles import tile_layout
+
+
+def output_stage(datapath):
+    """The write stage of a datapath with a scale map (Datapath.scale_map_bits): its family's
+    CONTROLLER_OUTPUT (hw/methods/<family>/), (m, cmd, tile, pp, qq, scale, psum_bits) -> a
+    function from a sum of pixel (pp, qq) of the tile to the requantizer's input."""
+    return import_module(f"dlaforge.hw.methods.{datapath.family}").CONTROLLER_OUTPUT
 
 
 def param_word_layout(cols: int, quantizer=DEFAULT_QUANTIZER) -> data.ArrayLayout:
@@ -83,6 +94,9 @@ class Writer(wiring.Component):
             "acc_data": In(data.ArrayLayout(signed(geo.psum_bits), geo.cols)),
             "wr": Out(stream.Signature(geo.write_request_layout())),
         }
+        if geo.scales:      # the scale map's word of the pixel being written
+            ports.update(kmap_addr=Out(bits_for(geo.buffers.acc_half)),
+                         kmap_data=In(unsigned(geo.datapath.scale_map_bits)))
         if geo.requant:
             q = geo.quantizer
             ports["param_addr"] = Out(bits_for(geo.buffers.acc_half))
@@ -112,6 +126,11 @@ class Writer(wiring.Component):
                      payload.count.eq(minimum(beat, run - chunk * beat)),
                      payload.bytes.eq(Mux(requant, beats.bytes["ofmap"], beats.bytes["psum"]))]
         acc = self.acc_data.as_value()
+        stage = None        # a scale map's write stage: the requantizer's input of a sum
+        if geo.scales:
+            m.d.comb += self.kmap_addr.eq(pp * t.q_size + qq)
+            stage = output_stage(geo.datapath)(m, cmd, t, pp, qq, self.kmap_data,
+                                               geo.psum_bits)
         for lane in range(beats.write_lanes):
             def lane_of(e):
                 return acc.word_select(chunk * e + lane, geo.psum_bits).as_signed()
@@ -128,7 +147,8 @@ class Writer(wiring.Component):
                          if q.channel_pieces else None)
                 head = self.param_head.as_value() if q.head_pieces else None
                 unpack_params(m, rq.param, head, entry, q)
-                m.d.comb += [rq.acc.eq(lane_of(beats.ofmap)), rq.relu.eq(cmd.relu)]
+                sums = lane_of(beats.ofmap)
+                m.d.comb += [rq.acc.eq(stage(sums) if stage else sums), rq.relu.eq(cmd.relu)]
                 value = Mux(requant, rq.q, value)
             m.d.comb += payload.data[lane].eq(value)
         if geo.requant:

@@ -17,7 +17,10 @@ job is taken exactly when request j frees the channel, so a job reduces to a few
 - PARAMS (the quantizer's table head, a run of head_pieces bytes, if it has one; then per
   parameter-table word kb < ceil(k_size/cols), if it has per-channel entries, a run of
   channel_pieces*min(cols, k_size - kb*cols) one-byte elements; all in requests of
-  beat_elements(1, bw); workloads/quantizers.py): the same rule, done at dP;
+  beat_elements(1, bw); workloads/quantizers.py), each only when the tile's k0 differs from
+  the last PARAMS job's; then, with a scale map (Shape.scale_bytes) when the tile's (n, p0,
+  q0) differ from the last job's, one request of one scale_bytes element per output pixel
+  (`kmap_fetched`): the same rule, done at dP;
 - write-back (per accumulator word a FETCH cycle, then its run's requests): the first request at
   max(s + 2, free), a word's requests back to back, the next word's first request
   max(2, last gap) after the previous word's last; it ends at dW, the last request's cycle.
@@ -161,6 +164,35 @@ def params_fetched(t: dict, requant) -> np.ndarray:
     return fetch
 
 
+def kmap_fetched(t: dict, requant, shape: Shape) -> np.ndarray:
+    """Per tile: True where its final write-back first reads its pixels' scale map
+    (Shape.scale_bytes; the map holds the (n, p0, q0) of the last read)."""
+    final_out = t["leaves"] & t["final"]
+    fetch = np.zeros_like(final_out)
+    if requant and shape.scale_bytes:
+        where = np.flatnonzero(final_out)
+        at = np.stack([t["index"][x][where] for x in "npq"])
+        fetch[where] = np.append(True, (at[:, 1:] != at[:, :-1]).any(axis=0))
+    return fetch
+
+
+def params_job(t: dict, shape: Shape, requant, cols: int, bw: float) -> dict:
+    """Per tile, the PARAMS job before its final write-back: whether it runs ("params"), its
+    channel cycles and last request's gap: the table's runs where its k0 is new, the scale
+    map's pixels where they are."""
+    table = params_fetched(t, requant)
+    kmap = kmap_fetched(t, requant, shape)
+    table_cycles, table_last = param_section(t["k_size"], cols, bw,
+                                             as_quantizer(requant) or DEFAULT_QUANTIZER)
+    cycles = np.where(table, table_cycles, 0)
+    last = np.where(table, table_last, 0)
+    if shape.scale_bytes:
+        pixels = t["p_size"] * t["q_size"]
+        cycles = cycles + np.where(kmap, pixels * run_cycles(1, shape.scale_bytes, bw), 0)
+        last = np.where(kmap, last_gap(1, shape.scale_bytes, bw), last)
+    return {"params": table | kmap, "params_cycles": cycles, "params_last": last}
+
+
 def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
     """Per tile, the sums the engine needs (see the module docstring)."""
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
@@ -189,13 +221,10 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
         lasts.append(last)
     wb_span = np.where(wb_b == b["o"], spans[0], spans[1])
     wb_last = np.where(wb_b == b["o"], lasts[0], lasts[1])
-    params_cycles, params_last = param_section(k_size, cols, bw,
-                                               as_quantizer(requant) or DEFAULT_QUANTIZER)
     return {"load_cycles": load_cycles, "load_last": load_last,
             "wb_span": np.where(t["leaves"], wb_span, 0),
             "wb_last": np.where(t["leaves"], wb_last, 0),
-            "params": params_fetched(t, requant),
-            "params_cycles": params_cycles, "params_last": params_last}
+            **params_job(t, shape, requant, cols, bw)}
 
 
 def fold_cycles(arch: ArchSpec, shape: Shape, t: dict,
@@ -280,6 +309,7 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     out_words = ceil_div(k_size, cols) * pixels
     quantizer = as_quantizer(requant) or DEFAULT_QUANTIZER
     params = int(params_fetched(t, requant).astype(np.int64) @ quantizer.fetch_bytes(k_size))
+    params += int(np.where(kmap_fetched(t, requant, shape), pixels, 0).sum()) * shape.scale_bytes
     return {
         "busy_cycles": int((F * L).sum()),
         "ifmap_reads": int(ifmap_words.sum() * rows),

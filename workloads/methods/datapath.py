@@ -64,7 +64,13 @@ class Datapath:
     xnor_word_bits; `operand_arch`); valid_lanes: its PEs' operand lanes carry a valid bit
     above the buffer's element, 1 where the sequencer feeds a buffer word and 0 where it feeds
     zeros (padding, lanes past a tile's channels or filters), because a zero element is not
-    nothing to its operation (XNOR's all-zero word is 64 signs of -1)."""
+    nothing to its operation (XNOR's all-zero word is 64 signs of -1); scale_map_bits: its
+    commands scale every requantized output by a per-pixel unsigned factor of that many bits
+    (XNOR-Net's K), read from a map in DRAM before each final write-back (Shape.scale_bytes),
+    the family's hw CONTROLLER_OUTPUT forming the requantizer's input from the sum, the
+    factor and the pixel's in-image taps (0: none); scaled(sums, scale, taps, tap_bias): that
+    input, before its wrap to psum_bits, in numpy (the command's tap_bias, arrays that
+    broadcast)."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -82,12 +88,25 @@ class Datapath:
     op_slices: Callable | None = None
     operand_bits: Callable | None = None
     valid_lanes: bool = False
+    scale_map_bits: int = 0
+    scaled: Callable | None = None
 
     @property
     def out_bits(self) -> int:
         """The width its requantizer writes (0: the arch's ofmap_bits): OUT_CODE_BITS + 1 bits
         for a datapath of codes, whose non-negative values hold a command's codes."""
         return self.codes and OUT_CODE_BITS + 1
+
+    @property
+    def requant_elements(self) -> str:
+        """The element rule its requantization takes (program.requant_refusal's `elements`):
+        "codes" on a datapath of codes, "any" with operands of their own width, else "byte"."""
+        return "codes" if self.codes else "any" if self.operand_bits else "byte"
+
+    @property
+    def scale_bytes(self) -> int:
+        """Bytes of one scale-map element in DRAM (0 without a scale map)."""
+        return (self.scale_map_bits + 7) // 8
 
     @property
     def is_baseline(self) -> bool:

@@ -38,10 +38,13 @@ from ...verilog import LINT_WAIVERS, TOP, cell_stats as yosys_cells, manifest
 from .. import OpRun, one_command_runs
 from .stimulus import XnorJob
 from .pe import XnorPE
+from .scale import controller_output
 from .unit import XNOR_COUNTERS, XnorUnit
 
-__all__ = ["check", "generate", "verify", "cell_stats", "run", "CONTROLLER_PE"]
+__all__ = ["check", "generate", "verify", "cell_stats", "run", "CONTROLLER_PE",
+           "CONTROLLER_OUTPUT"]
 CONTROLLER_PE = XnorPE      # the PE of the controller's XNOR datapath (plan.POPCOUNT_DATAPATH)
+CONTROLLER_OUTPUT = controller_output   # its write stage: tap bias and K map
 XNOR_TOP = "dlaforge_xnor"
 
 

@@ -130,6 +130,21 @@ class ScaleWriter(wiring.Component):
         return m
 
 
+def controller_output(m: Module, cmd, tile, pp, qq, scale, psum_bits: int):
+    """The write stage of the controller's XNOR datapath (Datapath.scale_map_bits, the family's
+    CONTROLLER_OUTPUT): a function taking the popcount sum of output pixel (p0 + pp, q0 + qq)
+    of the write-back's `tile` to the requantizer's input, (2*sum - taps*tap_bias) * `scale`
+    (the pixel's K_q, its scale-map element) wrapped to psum_bits, taps the window's in-image
+    taps (workloads/methods/xnor/plan.py; alpha is folded into the requantizer's multiplier)."""
+    taps = Signal(2 * len(cmd.R))
+    m.d.comb += taps.eq(_inside(tile.p0 + pp, cmd.R, cmd.H, cmd)
+                        * _inside(tile.q0 + qq, cmd.S, cmd.W, cmd))
+
+    def scaled(popcounts):
+        return ((2 * popcounts - taps * cmd.tap_bias) * scale)[:psum_bits].as_signed()
+    return scaled
+
+
 def _inside(pos, extent, size, cmd):
     """How many of the `extent` window positions starting at pos*stride - padding lie in
     [0, size): min(extent, size - first) - max(0, -first), at least 0."""

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import ceil_div
@@ -138,11 +140,18 @@ def controller_word_bits(arch: ArchSpec) -> int:
     return WORD_BITS
 
 
+def scaled_dot(sums, scale, taps, tap_bias: int):
+    """The requantizer's input on the controller's XNOR datapath: the dot product of the signs
+    (2 x popcount sum - taps x tap_bias, module doc) times the pixel's K_q; alpha_q is folded
+    into the requantizer's per-filter multiplier."""
+    return (2 * np.asarray(sums) - taps * tap_bias) * scale
+
+
 # The XNOR-popcount array on the mapped-program controller (hw/controller/; PE:
-# hw/methods/xnor/pe.XnorPE on lanes of a sign word and its valid bit): its popcount sums, under
-# ws, os and is. Not yet the family's CONTROLLER_DATAPATH: the scaling stage (tap bias, alpha,
-# K) and the int8 layers' MAC mode are still to be built (docs/plans/method_hardware_on_
-# controller.md, Status), so a command of it writes the raw sums.
+# hw/methods/xnor/pe.XnorPE on lanes of a sign word and its valid bit, under ws, os and is;
+# write stage: hw/methods/xnor/scale.controller_output). Not yet the family's
+# CONTROLLER_DATAPATH: the int8 layers' MAC mode is still to be built (docs/plans/
+# method_hardware_on_controller.md, Status).
 POPCOUNT_DATAPATH = Datapath(pe_kind="xnor", pe_op="xnor_popcount", family="xnor",
                              sums=popcount_sums, operand_bits=controller_word_bits,
-                             valid_lanes=True)
+                             valid_lanes=True, scale_map_bits=SCALE_BITS, scaled=scaled_dot)
