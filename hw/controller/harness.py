@@ -189,6 +189,10 @@ module {TOP} (input wire clk);
   wire [{wr['addr']['width'] - 1}:0] wr_addr = {field('wr_payload', wr, 'addr')};
   wire [{wr['count']['width'] - 1}:0] wr_count = {field('wr_payload', wr, 'count')};
   wire [{wr['bytes']['width'] - 1}:0] wr_bytes = {field('wr_payload', wr, 'bytes')};
+  // gap-table indices at 32 bits: an index expression is self-determined, so (bytes << CB)
+  // would be cut to the operands' width
+  wire [31:0] rd_gap = (rd_bytes << CB) | rd_count;
+  wire [31:0] wr_gap = (wr_bytes << CB) | wr_count;
 
   // the DRAM: elements, the channel, reads in flight
   reg [EW-1:0] mem [0:DEPTH-1];
@@ -262,7 +266,7 @@ module {TOP} (input wire clk);
         state = COMMAND;
       end else begin                // the edge that ends cycle t
         if (rd_ready && rd_valid) begin
-          free = t + gaps[(rd_bytes << CB) | rd_count];
+          free = t + gaps[rd_gap];
           data = 0;
           for (i = 0; i < RL; i = i + 1)
             if (i < rd_count) data[i * EW +: EW] = mem[rd_addr + i];
@@ -271,7 +275,7 @@ module {TOP} (input wire clk);
           ring_valid[(t + latency) & (RING - 1)] = 1'b1;
         end
         if (wr_ready && wr_valid) begin
-          free = t + gaps[(wr_bytes << CB) | wr_count];
+          free = t + gaps[wr_gap];
           for (i = 0; i < WL; i = i + 1)
             if (i < wr_count)
               mem[wr_addr + i] = $signed(wr_payload[{wr['data']['offset']} + i * WB +: WB]);

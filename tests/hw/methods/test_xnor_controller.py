@@ -1,0 +1,186 @@
+"""XNOR-Net's binarized layers on the mapped-program controller (issue 14, plan Stage 1, host
+packed): the controller built with the XNOR datapath (workloads/methods/xnor/plan.
+POPCOUNT_DATAPATH) holds 64-bit sign words in its buffers and DRAM, feeds its XNOR-popcount PEs
+each word with a valid bit (zero lanes, padding included, add nothing), runs ws, os and is,
+and scales each requantized output by the pixel's K_q from a map in DRAM after correcting the
+popcount sums by the taps' bias: y = requant((2·sum − taps·tap_bias)·K_q). Outputs bit-exact,
+from the plain sign convolution too; every counter equal to the exact timing model, whose
+scale-map reads the closed form and a plain count here match."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dlaforge.arch import load_arch
+from dlaforge.errors import SpecError
+from dlaforge.hw.controller.free_run import run_free
+from dlaforge.hw.controller.layouts import ControllerParams
+from dlaforge.hw.controller.stimulus import ControllerJob, random_requant_of
+from dlaforge.hw.stimulus import wrap
+from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits
+from dlaforge.sim.cycle.controller_timing import controller_counters, tile_sequence
+from dlaforge.workloads.methods.conv_ref import conv2d_float
+from dlaforge.workloads.methods.xnor import reference as ref
+from dlaforge.workloads.methods.xnor.plan import POPCOUNT_DATAPATH as XNOR
+from controller_checks import assert_closed_form_matches, assert_run_matches, random_window
+from simulators import needs_icarus
+
+PRESET = load_arch("edge_tiny_xnor")
+# every dataflow, as the controller's XNOR datapath runs them; the design's arch: 64-bit words
+ARCH = XNOR.operand_arch(replace(PRESET, pe_array=replace(PRESET.pe_array,
+                                                          dataflows=("ws", "os", "is"))))
+
+
+def in_image_taps(shape: Shape) -> np.ndarray:
+    """P x Q: the window taps of each output pixel that fall inside the image."""
+    s = shape
+    rows = [sum(0 <= p * s.stride + r - s.padding < s.H for r in range(s.R)) for p in range(s.P)]
+    cols = [sum(0 <= q * s.stride + c - s.padding < s.W for c in range(s.S)) for q in range(s.Q)]
+    return np.outer(rows, cols)
+
+
+@pytest.mark.parametrize("channels", [5, 64, 70, 130])
+@pytest.mark.parametrize("stride, padding, groups", [(1, 1, 1), (2, 0, 1), (2, 1, 2)])
+def test_popcount_sums_give_the_sign_convolution(channels, stride, padding, groups):
+    """2·popcount_sums − taps·tap_bias is the convolution of the signs with zero padding
+    (numpy float), the unused high bits of the last word 0 on both sides, per group."""
+    rng = np.random.default_rng(channels + stride)
+    x = rng.standard_normal((2, groups * channels, 7, 6))
+    w = rng.standard_normal((3 * groups, channels, 3, 3))
+    x_words = np.concatenate([ref.pack_signs(x[:, g * channels:(g + 1) * channels])
+                              for g in range(groups)], axis=3).transpose(0, 3, 1, 2)
+    w_words = ref.pack_signs(w).transpose(0, 3, 1, 2)
+    sums = ref.popcount_sums(x_words.view(np.int64), w_words.view(np.int64), stride, padding,
+                             groups)
+    words = -(-channels // 64)
+    shape = Shape(2, words, 7, 6, 3, 3, 3, sums.shape[2], sums.shape[3], stride, padding)
+    dot = 2 * sums - in_image_taps(shape) * (2 * words * 64 - channels)
+    expect = np.concatenate([conv2d_float(ref.signs(x[:, g * channels:(g + 1) * channels]),
+                                          ref.signs(w[3 * g:3 * g + 3]), stride, padding)
+                             for g in range(groups)], axis=1)
+    assert np.array_equal(dot, expect)
+
+
+def test_the_datapath_and_what_it_refuses():
+    geo = ControllerParams.of(ARCH, datapath=XNOR)
+    assert geo.dataflows == ("ws", "os", "is") and geo.requant and geo.scales
+    assert (geo.ifmap_bits, geo.weight_bits, geo.lane_bits) == (64, 64, (65, 65))
+    assert geo.beats.bytes["ifmap"] == geo.beats.bytes["weight"] == 8
+    assert geo.beats.bytes["kmap"] == 2
+    assert {"kmap_base", "tap_bias"} <= set(geo.command_layout().members)
+    # the buffers hold words of 64-bit elements: an eighth of the int8 preset's
+    int8 = ControllerParams.of(load_arch("edge_tiny"))
+    assert geo.buffers.ifmap_half == int8.buffers.ifmap_half // 8
+    with pytest.raises(SpecError, match="64-bit operand lanes, not 8-bit"):
+        ControllerParams.of(PRESET, datapath=XNOR)
+    narrow = replace(PRESET, pe_array=replace(PRESET.pe_array, xnor_word_bits=32))
+    with pytest.raises(SpecError, match="packs 64 signs per word, not xnor_word_bits 32"):
+        ControllerParams.of(narrow, datapath=XNOR)
+    assert XNOR.lanes_refusal(narrow).startswith("the controller's xnor datapath packs 64")
+    # a design without the scaling stage writes the popcount sums; the baseline has no map
+    assert not ControllerParams.of(load_arch("edge_tiny")).scales
+
+
+def scale_map_reads(shape: Shape, mapping: Mapping) -> int:
+    """Bytes of scale map a command reads, counted over its tiles plainly: a final
+    write-back reads its pixels' scales (two bytes each) unless the final write-back before
+    it had the same image and pixels."""
+    t = tile_sequence(shape, mapping)
+    total, last = 0, None
+    for i in range(len(t["k0"])):
+        if not (t["leaves"][i] and t["final"][i]):
+            continue
+        at = (t["index"]["n"][i], t["p0"][i], t["q0"][i])
+        if at != last:
+            total += 2 * int(t["p_size"][i] * t["q_size"][i])
+        last = at
+    return total
+
+
+def test_the_models_count_the_scale_map():
+    """On 40 random XNOR commands over every dataflow and loop order: the closed form equals
+    the timing model on every counter (cycles within 5%), and the map's bytes are those
+    counted plainly (the difference the map makes to the DRAM reads)."""
+    rng = np.random.default_rng(5)
+    done = 0
+    while done < 40:
+        R, S, stride, pad, H, W, P, Q = random_window(rng)
+        shape = Shape(int(rng.integers(1, 3)), int(rng.integers(1, 4)), H, W,
+                      int(rng.integers(1, 12)), R, S, P, Q, stride, pad, scale_bytes=2)
+        mapping = Mapping(*(int(rng.integers(1, x + 1)) for x in (shape.K, shape.C, P)),
+                          LOOP_ORDERS[int(rng.integers(len(LOOP_ORDERS)))],
+                          qt=int(rng.integers(1, Q + 1)))
+        if not fits(ARCH, W=W, H=H, R=R, S=S, Q=Q, stride=stride, padding=pad, kt=mapping.kt,
+                    ct=mapping.ct, pt=mapping.pt, qt=mapping.qt):
+            continue
+        dataflow = ("ws", "os", "is")[done % 3]
+        timed = assert_closed_form_matches(ARCH, shape, mapping, dataflow)
+        plain = controller_counters(ARCH, replace(shape, scale_bytes=0), mapping, True,
+                                    dataflow=dataflow)
+        assert timed["dram_read_bytes"] - plain["dram_read_bytes"] == scale_map_reads(shape,
+                                                                                     mapping)
+        done += 1
+
+
+def sign_job(rng, shape: Shape, channels: int, mapping: Mapping, dataflow: str
+             ) -> tuple[ControllerJob, np.ndarray]:
+    """A job of real activations and weights (`channels` of them per pixel and filter tap)
+    packed as the host packs them (reference.pack_signs), K_q XNOR-Net's K map in 8-bit fixed
+    point, random requantization; and its expected output computed from the reference's
+    xnor_dot (not the job's own formula)."""
+    x = rng.standard_normal((shape.N, channels, shape.H, shape.W))
+    w = rng.standard_normal((shape.K, channels, shape.R, shape.S))
+    xb, wb = ref.pack_signs(x), ref.pack_signs(w)
+    kmap = np.minimum(np.round(ref.k_map(x, shape.R, shape.S, shape.stride, shape.padding)
+                               * 256), (1 << 16) - 1).astype(np.int64)[:, 0]
+    kmap = np.pad(kmap, ((0, 0), (0, shape.P - kmap.shape[1]), (0, shape.Q - kmap.shape[2])))
+    words = -(-channels // 64)
+    job = ControllerJob(ARCH, shape, mapping, xb.transpose(0, 3, 1, 2).view(np.int64),
+                        wb.transpose(0, 3, 1, 2).view(np.int64), dataflow=dataflow,
+                        datapath=XNOR, kmap=kmap, tap_bias=2 * words * 64 - channels)
+    job = replace(job, requant=random_requant_of(job, job.quantizer, rng, relu=True))
+    dot = ref.xnor_dot(xb, wb, channels, shape.stride, shape.padding)
+    dot = np.pad(dot, ((0, 0), (0, 0), (0, shape.P - dot.shape[2]),
+                       (0, shape.Q - dot.shape[3])))        # windows wholly past the edge
+    scaled = wrap(dot * kmap[:, None], ARCH.pe_array.psum_bits)
+    return job, job.requant.apply(scaled.transpose(1, 0, 2, 3), job.out_width
+                                  ).transpose(1, 2, 3, 0)
+
+
+@needs_icarus
+def test_binarized_layers_free_running_on_icarus(tmp_path):
+    """On one build: nine random layers of random sign words (ws, os, is; strides, padding,
+    windows hanging past the edge, two groups, N = 2, column tiles, c tiles spilling popcount
+    sums, requantized or writing the sums) and three layers of real activations packed by
+    the host (70, 64 and 130 channels); bit-exact and equal to the timing model."""
+    rng = np.random.default_rng(14)
+    jobs = []
+    while len(jobs) < 9:
+        R, S, stride, pad, H, W, P, Q = random_window(rng)
+        shape = Shape(int(rng.integers(1, 3)), int(rng.integers(1, 4)), H, W,
+                      int(rng.integers(1, 9)), R, S, P, Q, stride, pad)
+        mapping = Mapping(*(int(rng.integers(1, x + 1)) for x in (shape.K, shape.C, P)),
+                          LOOP_ORDERS[int(rng.integers(len(LOOP_ORDERS)))],
+                          qt=int(rng.integers(1, Q + 1)) if rng.random() < 0.5 else None)
+        try:
+            jobs.append(ControllerJob.random(ARCH, shape, mapping, rng,
+                                             groups=1 + (len(jobs) == 4),
+                                             requant=len(jobs) % 4 != 3, relu=len(jobs) % 2,
+                                             dataflow=("ws", "os", "is")[len(jobs) % 3],
+                                             datapath=XNOR))
+        except SpecError:       # does not fit the buffers
+            continue
+    signed = [sign_job(rng, Shape(1, 2, 6, 5, 6, 3, 3, 6, 5, 1, 1), 70,
+                       Mapping(4, 1, 3, "nkcp", qt=3), "ws"),
+              sign_job(rng, Shape(2, 1, 7, 7, 5, 3, 3, 4, 4, 2, 1), 64,
+                       Mapping(5, 1, 2, "kcpn"), "os"),
+              sign_job(rng, Shape(1, 3, 5, 6, 7, 2, 2, 4, 5, 1, 0), 130,
+                       Mapping(3, 2, 4, "pkcn", qt=2), "is")]
+    assert any(job.mapping.ct < job.shape.C for job in jobs)       # sums spilled, read back
+    results = run_free(jobs + [job for job, _ in signed], tmp_path, "icarus")
+    for job, result in zip(jobs, results):
+        assert_run_matches(result, job)
+    for (job, expected), result in zip(signed, results[len(jobs):]):
+        assert np.array_equal(result.output, expected)
+        assert_run_matches(result, job)
