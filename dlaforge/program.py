@@ -99,7 +99,11 @@ class Shape:
     pass per slice pair, each pass the command's channel loop again over the same DRAM
     elements (`passes`, `pass_channels`). `scale_bytes`: each final write-back scales its
     outputs by a per-pixel factor of that many bytes, which the PARAMS job reads from a map of
-    N x P x Q (a datapath's scale map, Datapath.scale_map_bits: XNOR-Net's K); 0: none."""
+    N x P x Q (a datapath's scale map, Datapath.scale_map_bits: XNOR-Net's K); 0: none.
+    `binarized`: the ifmap region holds int8 activations of that many channels, which the load
+    packs into the C sign words of BINARY_WORD_BITS each (Datapath.binarizes; `binarize_refusal`
+    says what the command then needs), and the scale map is computed on chip from their
+    magnitudes (`kmap_cycles`) instead of read; 0: the region holds the operands."""
 
     N: int
     C: int
@@ -116,11 +120,42 @@ class Shape:
     ifmap_slices: int = 1
     weight_slices: int = 1
     scale_bytes: int = 0
+    binarized: int = 0
 
     @property
     def passes(self) -> int:
         """Slice pairs the command runs (1 without slice passes)."""
         return self.ifmap_slices * self.weight_slices
+
+
+BINARY_WORD_BITS = 64     # signs per operand word of a binarizing datapath (XNOR's)
+
+
+def binarize_refusal(shape: Shape, ct: int, bandwidth: float) -> str | None:
+    """Why a command of `shape` cannot binarize its int8 activations on the load (None if it
+    can): the magnitudes of a pixel's channels are summed in one tile, so its channel tile
+    holds all C words; a request of int8 activations fills a part of one word, so the DRAM
+    moves a power of two of them per cycle, at most BINARY_WORD_BITS; the words hold the
+    channels, C = ceil(binarized / BINARY_WORD_BITS)."""
+    beat = beat_elements(1, bandwidth)
+    if shape.C != ceil_div(shape.binarized, BINARY_WORD_BITS):
+        return (f"{shape.binarized} binarized channels make "
+                f"{ceil_div(shape.binarized, BINARY_WORD_BITS)} words, not C={shape.C}")
+    if ct < shape.C:
+        return (f"the binarizer sums a pixel's magnitudes in one tile: ct={ct} of the "
+                f"{shape.C} words")
+    if beat > BINARY_WORD_BITS or beat & (beat - 1):
+        return (f"the binarizer packs whole requests of int8 activations into its words: a "
+                f"DRAM of {bandwidth:g} bytes per cycle moves {beat}, not a power of two up "
+                f"to {BINARY_WORD_BITS}")
+    return None
+
+
+def kmap_cycles(shape: Shape, rows: int, p_size, q_size, c_size):
+    """Cycles of the on-chip scale map of a binarized command's output tile (Shape.binarized):
+    per output pixel a cycle per tap and channel block (its magnitudes' sum) and one to store
+    its scale."""
+    return p_size * q_size * (shape.R * shape.S * ceil_div(c_size, rows) + 1)
 
 
 def pass_channels(shape: Shape) -> Shape:

@@ -289,6 +289,9 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     distinct = {"ifmap": shape.N * shape.C * in_rows * in_cols,
                 "weight": shape.K * shape.C * shape.R * shape.S}
     weight_bytes = distinct["weight"] * b["w"]         # once over, DRAM bytes
+    # ... of the ifmap: a binarized command's int8 activations, its channels a pixel
+    ifmap_bytes = (shape.N * shape.binarized * in_rows * in_cols if shape.binarized
+                   else distinct["ifmap"] * b["i"])
     if shape.weight_bits:   # packed rows, every k tile starting on a byte (program.packed_align)
         def row_bytes(k):
             return program.packed_blocks(k, cols, shape.weight_bits).sum(axis=0)
@@ -318,7 +321,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
                 params_by_nest[no_c] = ((q.head_pieces * tk + q.channel_pieces * shape.K)
                                         * _reuse(no_c, trips, "k", more))
             params = params_by_nest[no_c]
-            if shape.scale_bytes:   # the scale map, read again when the pixels change
+            if shape.scale_bytes and not shape.binarized:   # the map, when the pixels change
                 params = params + (_reuse(no_c, trips, "npq", more) * shape.N * pixels
                                    * shape.scale_bytes)
         by_order[order] = {
@@ -330,7 +333,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
             # the output's first channel tile reads none of the words its folds write
             "acc_reads": (fold_words - out_blocks + out_words) * cols,
             "acc_writes": same["acc_writes"] + spill,
-            "dram_read_bytes": (ifmap_el * b["i"] + reuse["weight"] * weight_bytes
+            "dram_read_bytes": (ifmap_bytes * reuse["ifmap"] + reuse["weight"] * weight_bytes
                                 + spill * b["s"] + params),
             "dram_write_bytes": same["dram_write_bytes"] + spill * b["s"],
             "readback": spill, "spill": spill, "final": outputs, "param_bytes": params,
@@ -509,7 +512,9 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
                                             (qt, q_last)))
     in_rows = _by_index(a["p"], tp, rows_at, rows_last, rows_mid)
     in_cols = _by_index(a["q"], tq, cols_at, cols_last, cols_mid)
-    ifmap_c, ifmap_l = (pick(a, "c", v) for v in _run(cs, rows, b["i"], bw))
+    ifmap_c, ifmap_l = (pick(a, "c", v) for v in (
+        _run(np.full_like(cs, shape.binarized), rows * program.BINARY_WORD_BITS, 1, bw)
+        if shape.binarized else _run(cs, rows, b["i"], bw)))
     weight_run, weight_gap = (
         program.packed_run_cycles(ks, cols, shape.weight_bits, bw) if shape.weight_bits
         else _run(ks, cols, b["w"], bw))
@@ -546,14 +551,20 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         table = ~has | (prev["k"] != idx["k"])
         cycles = np.where(table, pick(idx, "k", param_cycles), 0)
         last = np.where(table, pick(idx, "k", param_last), 0)
-        runs = table
+        runs, on_chip = table, 0
         if shape.scale_bytes:
             kmap = ~has | changed(prev, idx, "npq")
-            pixels = pick(idx, "p", ps) * pick(idx, "q", qs)
-            cycles = cycles + np.where(kmap, pixels * run_cycles(1, shape.scale_bytes, bw), 0)
-            last = np.where(kmap, program.last_gap(1, shape.scale_bytes, bw), last)
+            p_size, q_size = pick(idx, "p", ps), pick(idx, "q", qs)
+            if shape.binarized:     # the map formed on chip while the table is read
+                on_chip = np.where(kmap, program.kmap_cycles(shape, rows, p_size, q_size,
+                                                             pick(idx, "c", cs)), 0)
+            else:
+                cycles = cycles + np.where(kmap, p_size * q_size
+                                           * run_cycles(1, shape.scale_bytes, bw), 0)
+                last = np.where(kmap, program.last_gap(1, shape.scale_bytes, bw), last)
             runs = table | kmap
-        return np.where(runs, cycles - last + lat + 2, 0)
+        dram = np.where(cycles > 0, cycles - last + lat + 2, 1)
+        return np.where(runs, np.maximum(dram, on_chip), 0)
     # a write-back's (cycles, last gap) at a full and the last tile along k, p and q: the
     # eight [k, p, q] size combinations flattened on a first axis, k's the slowest
     pixels = ps[:, None] * qs[None, :]

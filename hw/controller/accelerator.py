@@ -33,13 +33,14 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from amaranth import Cat, Module, Signal, signed
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 
 from ..accelerator import accelerator_ports
 from ..fold import fold_loaded_tiles
 from ..layouts import GeneratorParams
 from ..pe import MacPE, with_mac_mode
+from .binarize import ScaleMapEngine, magnitude_bits, sign_write
 from .fetch import Fetcher, beat_write, kmap_storage, packed_write, slice_shift
 from .fold import FoldEngine
 from .layouts import KINDS, ControllerParams
@@ -83,7 +84,10 @@ class ControllerAccelerator(wiring.Component):
         m.d.comb += [fetch.cmd.eq(cmd), fetch.tile.eq(lt.tile), fetch.out_tile.eq(wt.tile),
                      fold.cmd.eq(cmd), fold.tile.eq(ct.tile),
                      writer.cmd.eq(cmd), writer.tile.eq(wt.tile)]
-        self._buffers(m, geo, cmd, fetch, fold, writer)
+        engine = None       # a binarizing design's scale map (binarize.ScaleMapEngine)
+        if geo.scales and geo.binarizes:
+            m.submodules.scale_map = engine = ScaleMapEngine(geo)
+        signs_written = self._buffers(m, geo, cmd, fetch, fold, writer, engine)
         wiring.connect(m, wiring.flipped(self.rd_req), fetch.req)
         wiring.connect(m, wiring.flipped(self.wr), writer.wr)
         m.d.comb += [self.rd_resp.ready.eq(1), fetch.resp_arrived.eq(self.rd_resp.valid)]
@@ -101,10 +105,21 @@ class ControllerAccelerator(wiring.Component):
         out = wt.tile
         needs_table = cmd.requant & out.final & ~(table_valid & (table_k0 == out.k0))
         needs_kmap = 0
+        # the PARAMS job: the DRAM's part and, in a binarizing design, the scale map's engine
+        # (a binarizing command's map is formed on chip, not read); each latched when done
+        dram_done, map_done = Signal(), Signal()
+        fetched, mapped = fetch.done | dram_done, 1
         if geo.scales:
             needs_kmap = cmd.requant & out.final & ~(kmap_valid
                                                      & (kmap_at == Cat(out.n, out.p0, out.q0)))
             m.d.comb += [fetch.table.eq(needs_table), fetch.kmap.eq(needs_kmap)]
+        if engine is not None:
+            m.d.comb += [engine.cmd.eq(cmd), engine.tile.eq(out),
+                         fetch.kmap.eq(needs_kmap & ~cmd.binarize),
+                         engine.start.eq(fetch.start_params & needs_kmap & cmd.binarize)]
+            mapped = engine.done | map_done | ~(needs_kmap & cmd.binarize)
+            with m.If(engine.done):
+                m.d.sync += map_done.eq(1)
         needs_params = needs_table | needs_kmap
         if not geo.requant:
             needs_params = 0
@@ -137,8 +152,11 @@ class ControllerAccelerator(wiring.Component):
                     m.next = "ADV"
             with m.State("PARAMS"):
                 with m.If(fetch.done):
+                    m.d.sync += dram_done.eq(1)
+                with m.If(fetched & mapped):
                     m.d.sync += [table_valid.eq(1), table_k0.eq(out.k0), kmap_valid.eq(1),
-                                 kmap_at.eq(Cat(out.n, out.p0, out.q0))]
+                                 kmap_at.eq(Cat(out.n, out.p0, out.q0)), dram_done.eq(0),
+                                 map_done.eq(0)]
                     m.d.comb += writer.start.eq(1)
                     m.next = "WRITE"
             with m.State("WRITE"):
@@ -159,17 +177,19 @@ class ControllerAccelerator(wiring.Component):
                     m.d.sync += lags.eq(lags + 1)
                 m.next = "GATE"
         m.d.comb += self.busy.eq(~self.cmd.ready)
-        self._count(m, geo, fold, writer)
+        self._count(m, geo, fold, writer, cmd, signs_written)
         return m
 
-    def _buffers(self, m, geo, cmd, fetch, fold, writer):
-        """The buffers, written by the read responses (lane enables) and the folds, read by
-        the folds and the write-back."""
+    def _buffers(self, m, geo, cmd, fetch, fold, writer, engine):
+        """The buffers, written by the read responses (lane enables; a binarizing command's
+        signs, `sign_write`, with its words' magnitudes) and the folds, read by the folds, the
+        write-back and the scale map's `engine` (None in a design without one). Returns the
+        signal high when a binarizing load writes a lane (None in a design without one)."""
         b, beats = geo.buffers, geo.beats
         shapes = {"ifmap": (signed(geo.ifmap_bits), geo.rows, b.ifmap_half),
                   "weight": (signed(geo.weight_bits), geo.cols, b.weight_half),
                   "psum": (signed(geo.psum_bits), geo.cols, b.acc_half)}
-        mems = {}
+        mems, signs_written = {}, None
         for kind, (shape, lanes, half) in shapes.items():
             mems[kind] = m.submodules[f"{kind}_buf"] = memory.Memory(
                 shape=data.ArrayLayout(shape, lanes), depth=2 * half, init=[])
@@ -179,6 +199,19 @@ class ControllerAccelerator(wiring.Component):
             if kind == "weight" and geo.packs:
                 packed_write(m, port, self.rd_resp, lanes, geo,
                              cmd.mode == 0 if geo.datapath.mac_mode else 1, shift)
+            elif kind == "ifmap" and geo.binarizes:     # int8 activations: their signs
+                m.submodules.magnitudes = sums = memory.Memory(
+                    shape=unsigned(magnitude_bits(geo)), depth=2 * half, init=[])
+                signs_written = Signal()
+                with m.If(cmd.binarize):
+                    m.d.comb += signs_written.eq(sign_write(
+                        m, port, self.rd_resp, geo, sums.write_port(),
+                        sums.read_port(domain="comb")))
+                with m.Else():
+                    beat_write(m, port, self.rd_resp, kind, lanes, beats.ifmap, shift)
+                if engine is not None:
+                    read = sums.read_port(domain="comb")
+                    m.d.comb += [read.addr.eq(engine.mag_addr), engine.mag_data.eq(read.data)]
             else:
                 beat_write(m, port, self.rd_resp, kind, lanes, getattr(beats, kind), shift)
         i_rd, w_rd = mems["ifmap"].read_port(), mems["weight"].read_port()
@@ -193,9 +226,10 @@ class ControllerAccelerator(wiring.Component):
         if geo.requant:
             param_storage(m, geo, self.rd_resp, writer)
         if geo.scales:
-            kmap_storage(m, geo, self.rd_resp, writer)
+            kmap_storage(m, geo, self.rd_resp, writer, engine)
+        return signs_written
 
-    def _count(self, m, geo, fold, writer):
+    def _count(self, m, geo, fold, writer, cmd, signs_written):
         perf, resp, tag = self.perf, self.rd_resp, self.rd_resp.payload.tag
         arrived = {kind: resp.valid & (tag.kind == code) for kind, code in KINDS.items()}
         read = self.rd_req.valid & self.rd_req.ready
@@ -205,7 +239,9 @@ class ControllerAccelerator(wiring.Component):
             "cycles": 1, "busy_cycles": fold.busy,
             "ifmap_reads": fold.ifmap_read * geo.rows,
             "weight_reads": fold.weight_read * geo.cols,
-            "ifmap_writes": arrived["ifmap"] * tag.count,
+            # a binarizing load writes a lane at a time (`signs_written`)
+            "ifmap_writes": (Mux(cmd.binarize, signs_written, arrived["ifmap"] * tag.count)
+                             if geo.binarizes else arrived["ifmap"] * tag.count),
             "weight_writes": arrived["weight"] * tag.count,
             "acc_reads": (fold.acc_ren + writer.fetch) * geo.cols,
             "acc_writes": fold.acc_we * geo.cols + arrived["psum"] * tag.count,

@@ -4,7 +4,11 @@ A job is up to four phases, each a loop nest of runs of contiguous DRAM elements
 word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ... in order:
 - ifmap (tile.load_ifmap): cb, h in [lo, lo + in_rows), w in [wlo, wlo + in_cols) (the
   tile's column segment of each row): min(rows, c_size - cb*rows) channels of pixel (n, h, w)
-  from c0 + cb*rows, at ifmap_base + ((n*H + h)*W + w)*Ct + c;
+  from c0 + cb*rows, at ifmap_base + ((n*H + h)*W + w)*Ct + c; a binarizing command (`binarize`,
+  ControllerParams.binarizes) reads instead the int8 activations of those words' channels,
+  min(64*rows, signs - 64*c) of them from channel 64*c (c = c0 + cb*rows; 64 =
+  BINARY_WORD_BITS), in requests of the `act` beat, the tag marking the run's `last`
+  (`sign_write` packs them);
 - weight (tile.load_weight): kb, r, s, c < c_size: min(cols, k_size - kb*cols) filters from
   k0 + kb*cols, at weight_base + ((r*S + s)*C + c0 + c)*Kt + k; in a design that unpacks
   packed weights (ControllerParams.packs) a command of the datapath's own operation (`mode`
@@ -39,6 +43,8 @@ from __future__ import annotations
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from dlaforge.program import BINARY_WORD_BITS
 
 from .layouts import KINDS, ControllerParams
 from .nest import minimum, step_nest
@@ -97,10 +103,20 @@ class Fetcher(wiring.Component):
             weight_run = (Mux(packed, (offset + filters * bits + 7) >> 3, weight_run[0]),
                           Mux(packed, cmd.weight_base + ((a * cmd.S + b) * cmd.C + t.c0 + c)
                               * row_bytes + (first_bit >> 3), weight_run[1]))
+        ifmap_run, first_lane = minimum(R, t.c_size - blk * R), t.c0 + blk * R
+        beats = {name: getattr(geo.beats, name) for name in phases_of}
+        nbytes = dict(geo.beats.bytes)
+        if geo.binarizes:       # int8 activations: the channels of the word's lanes
+            channels = first_lane * BINARY_WORD_BITS
+            ifmap_run = Mux(cmd.binarize, minimum(R * BINARY_WORD_BITS, cmd.signs - channels),
+                            ifmap_run)
+            first_lane = Mux(cmd.binarize, channels, first_lane)
+            beats["ifmap"] = Mux(cmd.binarize, geo.beats.act, geo.beats.ifmap)
+            nbytes["ifmap"] = Mux(cmd.binarize, 1, nbytes["ifmap"])
         phases = {
-            "ifmap": (minimum(R, t.c_size - blk * R),
+            "ifmap": (ifmap_run,
                       cmd.ifmap_base + ((t.n * cmd.H + t.lo + a) * cmd.W + t.wlo + b) * cmd.Ct
-                      + t.c0 + blk * R,
+                      + first_lane,
                       t.half_i * b_.ifmap_half + word,
                       [(blk, 1, (blk + 1) * R >= t.c_size), (a, 1, a + 1 == t.in_rows),
                        (b, 1, b + 1 == t.in_cols)]),
@@ -129,15 +145,17 @@ class Fetcher(wiring.Component):
         with m.Switch(mask):
             for bit, name in enumerate(phases_of):
                 run, addr, buffer_word, digits = phases[name]
-                beat = getattr(geo.beats, name)
+                beat = beats[name]
                 with m.Case("-" * (len(phases_of) - 1 - bit) + "1" + "0" * bit):
                     last_chunk = (chunk + 1) * beat >= run
                     m.d.comb += [self.req.valid.eq(1), payload.addr.eq(addr + chunk * beat),
                                  payload.count.eq(minimum(beat, run - chunk * beat)),
-                                 payload.bytes.eq(geo.beats.bytes[name]),
+                                 payload.bytes.eq(nbytes[name]),
                                  payload.tag.kind.eq(KINDS[name]),
                                  payload.tag.word.eq(buffer_word), payload.tag.chunk.eq(chunk),
                                  payload.tag.count.eq(payload.count)]
+                    if geo.binarizes:
+                        m.d.comb += payload.tag.last.eq(last_chunk)
                     if name == "weight" and geo.packs:  # a packed run: its filters, first bit
                         with m.If(packed):
                             m.d.comb += [payload.tag.count.eq(filters),
@@ -175,16 +193,22 @@ class Fetcher(wiring.Component):
         return m
 
 
-def kmap_storage(m: Module, geo: ControllerParams, resp, writer) -> None:
+def kmap_storage(m: Module, geo: ControllerParams, resp, writer, engine=None) -> None:
     """The scale map of a design with one (ControllerParams.scales): acc_half words of
     scale_map_bits, word t the scale of the write-back tile's pixel t, written by the read
-    responses tagged `kmap`, read by the write-back `writer` (its kmap_addr, kmap_data)."""
+    responses tagged `kmap` or, in a binarizing design, by the binarizer's `engine`
+    (binarize.ScaleMapEngine), read by the write-back `writer` (its kmap_addr, kmap_data)."""
     bits = geo.datapath.scale_map_bits
     m.submodules.kmap = kmap = memory.Memory(shape=unsigned(bits), depth=geo.buffers.acc_half,
                                              init=[])
     port, tag = kmap.write_port(), resp.payload.tag
-    m.d.comb += [port.addr.eq(tag.word), port.data.eq(resp.payload.data[0][:bits]),
-                 port.en.eq(resp.valid & (tag.kind == KINDS["kmap"]))]
+    read_en = resp.valid & (tag.kind == KINDS["kmap"])
+    addr, value, en = tag.word, resp.payload.data[0][:bits], read_en
+    if engine is not None:
+        addr, value = Mux(engine.k_en, engine.k_addr, addr), Mux(engine.k_en, engine.k_data,
+                                                                 value)
+        en = en | engine.k_en
+    m.d.comb += [port.addr.eq(addr), port.data.eq(value), port.en.eq(en)]
     read = kmap.read_port(domain="comb")
     m.d.comb += [read.addr.eq(writer.kmap_addr), writer.kmap_data.eq(read.data)]
 

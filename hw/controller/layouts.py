@@ -18,9 +18,9 @@ from amaranth.lib import data
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import (CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS, BufferGeometry,
-                              beat_elements, ceil_div, element_bytes, packed_run_refusal,
-                              requant_refusal)
+from dlaforge.program import (BINARY_WORD_BITS, CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS,
+                              BufferGeometry, Shape, beat_elements, binarize_refusal, ceil_div,
+                              element_bytes, packed_run_refusal, requant_refusal)
 from dlaforge.workloads.methods.datapath import BASELINE, OUT_CODE_BITS, Datapath
 
 from ..layouts import GeneratorParams, bits_for
@@ -31,6 +31,7 @@ KINDS = {"ifmap": 0, "weight": 1, "psum": 2, "param": 3, "kmap": 4}
 DIM_FIELDS = ("N", "C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Ct", "Kt",
               "kt", "ct", "pt", "qt")
 BASE_FIELDS = ("ifmap_base", "weight_base", "ofmap_base", "psum_base", "requant_base")
+K_SHIFT_BITS = 6        # a binarizing command's k_shift: the scale map's fixed point
 
 
 def param_lanes(quantizer, cols: int) -> int:
@@ -51,10 +52,11 @@ class Beats:
     ofmap: int            # a requantized output
     bytes: dict
     kmap: int = 1         # a scale-map element (read one per output pixel)
+    act: int = 0          # int8 activations a binarizing load reads (Datapath.binarizes)
 
     @property
     def read_lanes(self) -> int:
-        return max(self.ifmap, self.weight, self.psum, self.param)
+        return max(self.ifmap, self.weight, self.psum, self.param, self.act)
 
     @property
     def write_lanes(self) -> int:
@@ -112,7 +114,11 @@ class ControllerParams:
         lanes = {"ifmap": pe.rows, "weight": pe.cols, "psum": pe.cols,
                  "param": param_lanes(params.quantizer, pe.cols), "ofmap": pe.cols}
         beats = Beats(**{k: min(beat_elements(nbytes[k], bw), lanes[k]) for k in lanes},
-                      bytes=nbytes, kmap=1)
+                      bytes=nbytes, kmap=1,
+                      act=beat_elements(1, bw) if datapath.binarizes else 0)
+        if datapath.binarizes and (why := binarize_refusal(
+                Shape(1, 1, 1, 1, 1, 1, 1, 1, 1, binarized=1), 1, bw)):
+            raise SpecError(f"arch {arch.name!r}: {why}")
         requant = params.requant and requant_refusal(arch, datapath.requant_elements) is None
         if datapath.codes and not params.quantizer.symmetric:
             raise SpecError(f"the controller's {datapath.family} datapath requantizes to "
@@ -160,6 +166,13 @@ class ControllerParams:
         return bool(self.datapath.slice_bits)
 
     @property
+    def binarizes(self) -> bool:
+        """Whether the design's loads can binarize int8 activations (Datapath.binarizes): its
+        commands then carry `binarize`, the channels (`signs`) and, with a scale map, the
+        map's fixed point (`recip`, `k_shift`); the scale map is computed on chip."""
+        return self.datapath.binarizes
+
+    @property
     def scales(self) -> bool:
         """Whether the design scales its requantized outputs by a per-pixel map
         (Datapath.scale_map_bits): its PARAMS jobs then read the output tile's map too."""
@@ -175,12 +188,16 @@ class ControllerParams:
         b = self.buffers
         words = max(2 * b.ifmap_half, 2 * b.weight_half, 2 * b.acc_half)
         chunks = max(self.chunks(k) for k in ("ifmap", "weight", "psum", "param"))
+        if self.binarizes:          # a word's int8 activations
+            chunks = max(chunks, self.rows * BINARY_WORD_BITS // self.beats.act)
         lanes = max(self.beats.read_lanes, self.cols if self.packs else 0)
         fields = {"kind": 3 if self.scales else 2, "word": bits_for(words),
                   "chunk": bits_for(chunks),
                   "count": bits_for(lanes + 1)}
         if self.packs:      # a packed weight run: the bit of its first byte it starts at
             fields["offset"] = 3
+        if self.binarizes:  # the run's last request (a binarized word is written then)
+            fields["last"] = 1
         return data.StructLayout(fields)
 
     @property
@@ -203,6 +220,10 @@ class ControllerParams:
             fields["out_codes"] = bits_for(OUT_CODE_BITS + 1)
         if self.scales:             # the scale map's base, the sums' bias per in-image tap
             fields.update(kmap_base=p.addr_bits, tap_bias=p.dim_bits + 8)
+        if self.binarizes:          # int8 activations of `signs` channels, packed on the load
+            fields.update(binarize=1, signs=p.dim_bits)
+            if self.scales:         # the on-chip map: K_q = (sum |x| * recip) >> k_shift
+                fields.update(recip=self.datapath.scale_map_bits, k_shift=K_SHIFT_BITS)
         return data.StructLayout(fields)
 
     def read_request_layout(self) -> data.StructLayout:

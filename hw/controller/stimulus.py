@@ -28,8 +28,10 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import (CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits,
-                              packed_align, packed_row_bytes, requant_refusal, tile_words)
+from dlaforge.program import (BINARY_WORD_BITS, CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping,
+                              Shape, binarize_refusal, fits, packed_align, packed_row_bytes,
+                              requant_refusal, tile_words)
+from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.datapath import BASELINE, OUT_CODE_BITS, Datapath
 from dlaforge.workloads.methods.requant_ref import (Requant, pad_input, random_requant,
                                                     zero_point_bias)
@@ -65,6 +67,8 @@ class ControllerJob:
     out_codes: int = None     # a datapath of codes: its outputs' code bits (None: its codes)
     kmap: np.ndarray = None   # a datapath's scale map (Datapath.scale_map_bits): N x P x Q
     tap_bias: int = 0         # ... and what each in-image tap adds to its sums
+    recip: int = 0            # a binarizing command's scale map: K_q = (sum |x| * recip)
+    k_shift: int = 0          # >> k_shift (Shape.binarized; the map is then not given)
 
     def __post_init__(self):
         s, mp, g = self.shape, self.mapping, self.groups
@@ -90,10 +94,17 @@ class ControllerJob:
         # as the datapath moves them; a scale map read by the final write-backs
         self.shape = s = replace(s, weight_bits=bits,
                                  scale_bytes=d.scale_bytes if self.geo.scales else 0)
+        if s.binarized:
+            if not d.binarizes or self.pe_op != d.pe_op:
+                raise SpecError(f"the controller's {d.family} datapath does not binarize "
+                                f"{self.pe_op}'s activations")
+            if why := binarize_refusal(s, mp.ct, self.arch.dram.bandwidth_bytes_per_cycle):
+                raise SpecError(why)
         if s.scale_bytes and self.kmap is None:
             self.kmap = np.zeros((s.N, s.P, s.Q), np.int64)
-        if s.scale_bytes and (self.kmap.shape != (s.N, s.P, s.Q) or self.kmap.min() < 0
-                              or self.kmap.max() >> d.scale_map_bits):
+        if s.scale_bytes and not s.binarized and (
+                self.kmap.shape != (s.N, s.P, s.Q) or self.kmap.min() < 0
+                or self.kmap.max() >> d.scale_map_bits):
             raise ValueError(f"`kmap` must hold N x P x Q unsigned {d.scale_map_bits}-bit "
                              f"scales")
         if not d.runs_under(self.pe_op, self.dataflow):
@@ -111,12 +122,14 @@ class ControllerJob:
             if s.C % mp.ct:
                 raise SpecError(f"a command of slice passes takes channel tiles that divide "
                                 f"its {s.C} channels, not ct={mp.ct}")
-        if self.ifmap.shape != (s.N, g * s.C, s.H, s.W):
+        if self.ifmap.shape != (s.N, self.pitches[0], s.H, s.W):
             raise ValueError(f"`ifmap` has shape {self.ifmap.shape}, the layer "
-                             f"{(s.N, g * s.C, s.H, s.W)}")
+                             f"{(s.N, self.pitches[0], s.H, s.W)}")
         if self.weight.shape != (g * s.K, s.C, s.R, s.S):
             raise ValueError(f"`weight` has shape {self.weight.shape}, the layer "
                              f"{(g * s.K, s.C, s.R, s.S)}")
+        if s.binarized and s.scale_bytes:   # formed on chip from the magnitudes
+            self.kmap = self.binarized_kmap()
         if self.dataflow not in self.geo.dataflows:
             raise SpecError(f"the controller built for arch {self.arch.name!r} runs "
                             f"{', '.join(self.geo.dataflows)}, not {self.dataflow!r}")
@@ -168,12 +181,14 @@ class ControllerJob:
         s = shape
         lo_i, hi_i = -(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)
         lo_w, hi_w = -(1 << (pe.weight_bits - 1)), 1 << (pe.weight_bits - 1)
+        if s.binarized:     # int8 activations the load binarizes
+            lo_i, hi_i = -128, 128
         if d.codes:         # unsigned codes: the datapath's own or a slice pass's wider ones
             lo_i, hi_i = 0, 1 << d.ifmap_codes(pe_op or d.pe_op, s.ifmap_slices)
         if d.slice_bits and (pe_op or d.pe_op) == d.mac_op:   # the weights' too
             lo_w, hi_w = 0, 1 << d.slice_bits * s.weight_slices
         x = rng.integers(lo_i if low is None else low, hi_i if high is None else high,
-                         (s.N, groups * s.C, s.H, s.W))
+                         (s.N, groups * (s.binarized or s.C), s.H, s.W))
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
                          (groups * s.K, s.C, s.R, s.S))
         levels = np.asarray(d.weight_levels)
@@ -184,7 +199,12 @@ class ControllerJob:
                 w = levels[np.abs(w[..., None] - levels).argmin(axis=-1)]
         job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow,
                             datapath=datapath, pe_op=pe_op, out_codes=out_codes)
-        if job.shape.scale_bytes:       # a scale map of the full range, a bias per tap
+        if s.binarized and job.shape.scale_bytes:    # a map spread over its range
+            recip = int(rng.integers(1, 1 << d.scale_map_bits))
+            top = s.binarized * s.R * s.S * 128 * recip
+            job = replace(job, recip=recip, tap_bias=int(rng.integers(0, 1 << 8)),
+                          k_shift=max(0, top.bit_length() - d.scale_map_bits))
+        elif job.shape.scale_bytes:       # a scale map of the full range, a bias per tap
             job = replace(job, kmap=rng.integers(0, 1 << d.scale_map_bits, job.kmap.shape),
                           tap_bias=int(rng.integers(0, 1 << 8)))
         quantizer = as_quantizer(requant)
@@ -201,6 +221,34 @@ class ControllerJob:
     def quantizer(self) -> Quantizer:
         return DEFAULT_QUANTIZER if self.requant is None else self.requant.quantizer
 
+    def operands_ifmap(self) -> np.ndarray:
+        """The ifmap as the array takes it: a binarized layer's int8 activations packed into
+        sign words per group (Shape.binarized; the load's packing), else `ifmap`."""
+        s = self.shape
+        if not s.binarized:
+            return self.ifmap
+        words = []
+        for g in range(self.groups):
+            x = self.ifmap[:, g * s.binarized:(g + 1) * s.binarized]
+            bits = np.pad(x >= 0, ((0, 0), (0, s.C * BINARY_WORD_BITS - s.binarized), (0, 0),
+                                   (0, 0)))
+            bits = bits.reshape(s.N, s.C, BINARY_WORD_BITS, s.H, s.W).transpose(0, 1, 3, 4, 2)
+            words.append(np.packbits(bits, axis=-1, bitorder="little").view(np.int64)[..., 0])
+        return np.concatenate(words, axis=1)
+
+    def binarized_kmap(self) -> np.ndarray:
+        """N x P x Q x Kt: the scale maps a binarizing layer's commands form on chip (one per
+        group, from its channels), per output pixel min((the sum of |x| over the window's
+        in-image taps and the group's channels) * recip >> k_shift, 2**scale_map_bits - 1)
+        (hw/controller/binarize.py), each filter taking its group's."""
+        s = self.shape
+        x = np.abs(self.ifmap).reshape(s.N, self.groups, s.binarized, s.H, s.W).sum(axis=2)
+        sums = conv2d_int(x, np.ones((self.groups, 1, s.R, s.S), np.int64), s.stride,
+                          s.padding, groups=self.groups, out_size=(s.P, s.Q))
+        top = (1 << self.geo.datapath.scale_map_bits) - 1
+        maps = np.minimum((sums * self.recip) >> self.k_shift, top)
+        return np.repeat(maps, s.K, axis=1).transpose(0, 2, 3, 1)
+
     @property
     def table_bytes(self) -> int:
         """DRAM elements of one group's parameter table (0 without requantization)."""
@@ -208,8 +256,10 @@ class ControllerJob:
 
     @property
     def pitches(self) -> tuple[int, int]:
-        """(Ct, Kt): the layer's channels and filters, the DRAM layouts' pitches."""
-        return self.groups * self.shape.C, self.groups * self.shape.K
+        """(Ct, Kt): the layer's channels (a binarized layer's int8 ones) and filters, the DRAM
+        layouts' pitches."""
+        s = self.shape
+        return self.groups * (s.binarized or s.C), self.groups * s.K
 
     @property
     def group_weight_bytes(self) -> int:
@@ -227,7 +277,7 @@ class ControllerJob:
         pixels = s.N * s.P * s.Q
         sizes = {"ifmap": s.N * s.H * s.W * Ct, "weight": weight,
                  "requant": self.table_bytes * self.groups,
-                 "kmap": pixels if s.scale_bytes else 0,
+                 "kmap": pixels if s.scale_bytes and not s.binarized else 0,
                  "ofmap": pixels * Kt, "psum": pixels * Kt}
         bases, at = {}, 0
         for name, size in sizes.items():
@@ -243,7 +293,7 @@ class ControllerJob:
                                               else self.weight.transpose(2, 3, 1, 0).ravel())
         if self.requant is not None:
             memory[at["requant"]:at["kmap"]] = param_table(self.requant, self.groups)
-        if self.shape.scale_bytes:
+        if self.shape.scale_bytes and not self.shape.binarized:
             memory[at["kmap"]:at["ofmap"]] = self.kmap.ravel()
         return memory
 
@@ -293,6 +343,12 @@ class ControllerJob:
                 fields["out_codes"] = self.out_codes
             if self.geo.scales:     # every group reads the same map
                 fields.update(kmap_base=at["kmap"], tap_bias=self.tap_bias)
+            if self.geo.binarizes:
+                fields.update(binarize=int(bool(s.binarized)), signs=s.binarized)
+                if s.binarized:
+                    fields["ifmap_base"] = at["ifmap"] + g * s.binarized
+                if self.geo.scales:
+                    fields.update(recip=self.recip, k_shift=self.k_shift)
             out.append(check_command(self.geo, fields))
         return out
 
@@ -314,7 +370,7 @@ class ControllerJob:
         `pad` (default: the input zero point, as the controller pads: real-zero padding)."""
         s = self.shape
         pad = self.in_zero if pad is None else int(pad)
-        x, padding = self.ifmap, s.padding
+        x, padding = self.operands_ifmap(), s.padding
         if pad:
             x = pad_input(x, padding, (s.P - 1) * s.stride + s.R, (s.Q - 1) * s.stride + s.S,
                           pad)
@@ -336,8 +392,8 @@ class ControllerJob:
         cols = [sum(0 <= q * s.stride + c - s.padding < s.W for c in range(s.S))
                 for q in range(s.Q)]
         taps = np.outer(rows, cols)
-        scaled = self.geo.datapath.scaled(sums, self.kmap[..., None], taps[..., None],
-                                          self.tap_bias)
+        scale = self.kmap if self.kmap.ndim == 4 else self.kmap[..., None]   # per filter
+        scaled = self.geo.datapath.scaled(sums, scale, taps[..., None], self.tap_bias)
         return wrap(scaled, self.arch.pe_array.psum_bits)
 
     def expected(self) -> np.ndarray:

@@ -176,21 +176,27 @@ def kmap_fetched(t: dict, requant, shape: Shape) -> np.ndarray:
     return fetch
 
 
-def params_job(t: dict, shape: Shape, requant, cols: int, bw: float) -> dict:
+def params_job(t: dict, shape: Shape, requant, rows: int, cols: int, bw: float) -> dict:
     """Per tile, the PARAMS job before its final write-back: whether it runs ("params"), its
     channel cycles and last request's gap: the table's runs where its k0 is new, the scale
-    map's pixels where they are."""
+    map's pixels where they are (a binarized command forms the map on chip instead: its
+    cycles, "kmap_cycles", program.kmap_cycles)."""
     table = params_fetched(t, requant)
     kmap = kmap_fetched(t, requant, shape)
     table_cycles, table_last = param_section(t["k_size"], cols, bw,
                                              as_quantizer(requant) or DEFAULT_QUANTIZER)
     cycles = np.where(table, table_cycles, 0)
     last = np.where(table, table_last, 0)
-    if shape.scale_bytes:
+    on_chip = np.zeros(len(table), np.int64)
+    if shape.binarized:
+        on_chip = np.where(kmap, program.kmap_cycles(shape, rows, t["p_size"], t["q_size"],
+                                                     t["c_size"]), 0)
+    elif shape.scale_bytes:
         pixels = t["p_size"] * t["q_size"]
         cycles = cycles + np.where(kmap, pixels * run_cycles(1, shape.scale_bytes, bw), 0)
         last = np.where(kmap, last_gap(1, shape.scale_bytes, bw), last)
-    return {"params": table | kmap, "params_cycles": cycles, "params_last": last}
+    return {"params": table | kmap, "params_cycles": cycles, "params_last": last,
+            "kmap_cycles": on_chip}
 
 
 def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
@@ -201,7 +207,10 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
     k_size, c_size = t["k_size"], t["c_size"]
     pixels = t["p_size"] * t["q_size"]
     sections = [
-        (t["load_ifmap"], _load_section(in_rows * in_cols, c_size, rows, b["i"], bw)),
+        (t["load_ifmap"],
+         _load_section(in_rows * in_cols, shape.binarized, rows * program.BINARY_WORD_BITS, 1,
+                       bw) if shape.binarized else
+         _load_section(in_rows * in_cols, c_size, rows, b["i"], bw)),
         (t["load_weight"],
          _packed_load_section(shape.R * shape.S * c_size, k_size, cols, shape.weight_bits, bw)
          if shape.weight_bits else
@@ -224,7 +233,7 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
     return {"load_cycles": load_cycles, "load_last": load_last,
             "wb_span": np.where(t["leaves"], wb_span, 0),
             "wb_last": np.where(t["leaves"], wb_last, 0),
-            **params_job(t, shape, requant, cols, bw)}
+            **params_job(t, shape, requant, rows, cols, bw)}
 
 
 def fold_cycles(arch: ArchSpec, shape: Shape, t: dict,
@@ -238,7 +247,7 @@ def fold_cycles(arch: ArchSpec, shape: Shape, t: dict,
 
 @njit(cache=True)
 def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, params_cycles,
-            params_last, latency):
+            params_last, kmap_cycles, latency):
     """The DRAM engine and the folds (docs/controller.md); returns the command's cycles."""
     T = compute.shape[0]
     ends = np.zeros(T, dtype=np.int64)
@@ -250,10 +259,15 @@ def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, p
             g = max(g, ends[j] + 1)
             if leaves[j]:
                 if params[j]:
-                    first = max(g + 1, free)
-                    last = first + params_cycles[j] - params_last[j]
-                    free = last + params_last[j]
-                    g = last + latency + 1
+                    s = g
+                    if params_cycles[j] > 0:
+                        first = max(g + 1, free)
+                        last = first + params_cycles[j] - params_last[j]
+                        free = last + params_last[j]
+                        g = last + latency + 1
+                    else:           # nothing to read: the fetcher is done at once
+                        g = g + 1
+                    g = max(g, s + kmap_cycles[j])
                 first = max(g + 2, free)
                 done = first + wb_span[j]
                 free = done + wb_last[j]
@@ -286,6 +300,9 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     pixels = t["p_size"] * t["q_size"]
     in_words = (t["hi"] - t["lo"]) * (t["whi"] - t["wlo"])
     ifmap_el = np.where(t["load_ifmap"], c_size * in_words, 0).sum()
+    # DRAM bytes of the ifmap: a binarized command's int8 activations, its channels a pixel
+    ifmap_bytes = (np.where(t["load_ifmap"], shape.binarized * in_words, 0).sum()
+                   if shape.binarized else ifmap_el * b["i"])
     weight_el = np.where(t["load_weight"], k_size * c_size * shape.R * shape.S, 0).sum()
     weight_bytes = weight_el * b["w"]
     if shape.weight_bits:       # packed: each row's filter blocks, whole bytes each
@@ -309,7 +326,9 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     out_words = ceil_div(k_size, cols) * pixels
     quantizer = as_quantizer(requant) or DEFAULT_QUANTIZER
     params = int(params_fetched(t, requant).astype(np.int64) @ quantizer.fetch_bytes(k_size))
-    params += int(np.where(kmap_fetched(t, requant, shape), pixels, 0).sum()) * shape.scale_bytes
+    if not shape.binarized:     # the scale map read from DRAM
+        params += (int(np.where(kmap_fetched(t, requant, shape), pixels, 0).sum())
+                   * shape.scale_bytes)
     return {
         "busy_cycles": int((F * L).sum()),
         "ifmap_reads": int(ifmap_words.sum() * rows),
@@ -319,8 +338,7 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
         "acc_reads": int((fold_words - first_words).sum() * cols
                          + np.where(leaving, out_words, 0).sum() * cols),
         "acc_writes": int(fold_words.sum() * cols + readback_el),
-        "dram_read_bytes": int(ifmap_el * b["i"] + weight_bytes + readback_el * b["s"]
-                               + params),
+        "dram_read_bytes": int(ifmap_bytes + weight_bytes + readback_el * b["s"] + params),
         "dram_write_bytes": int(np.where(final, k_size * pixels, 0).sum() * b["o"]
                                 + np.where(spill, k_size * pixels, 0).sum() * b["s"]),
     }
@@ -342,5 +360,6 @@ def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant,
     cycles = _engine(F * L, jobs["load_cycles"], jobs["load_last"], t["leaves"],
                      jobs["wb_span"].astype(np.int64), jobs["wb_last"].astype(np.int64),
                      jobs["params"], np.asarray(jobs["params_cycles"], np.int64),
-                     np.asarray(jobs["params_last"], np.int64), lat)
+                     np.asarray(jobs["params_last"], np.int64),
+                     np.asarray(jobs["kmap_cycles"], np.int64), lat)
     return {"cycles": int(cycles), **_counters(arch, shape, t, requant, F, L, dataflow)}

@@ -70,7 +70,10 @@ class Datapath:
     the family's hw CONTROLLER_OUTPUT forming the requantizer's input from the sum, the
     factor and the pixel's in-image taps (0: none); scaled(sums, scale, taps, tap_bias): that
     input, before its wrap to psum_bits, in numpy (the command's tap_bias, arrays that
-    broadcast)."""
+    broadcast); binarizes: a command of its own operation may read int8 activations and pack
+    their signs into its operand words on the load (the command's `binarize`: XNOR-Net's
+    binarizer, Shape.binarized), the scale map then computed on chip from their magnitudes
+    rather than read."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -90,6 +93,7 @@ class Datapath:
     valid_lanes: bool = False
     scale_map_bits: int = 0
     scaled: Callable | None = None
+    binarizes: bool = False
 
     @property
     def out_bits(self) -> int:

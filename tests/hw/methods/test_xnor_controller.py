@@ -22,7 +22,7 @@ from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits
 from dlaforge.sim.cycle.controller_timing import controller_counters, tile_sequence
 from dlaforge.workloads.methods.conv_ref import conv2d_float
 from dlaforge.workloads.methods.xnor import reference as ref
-from dlaforge.workloads.methods.xnor.plan import POPCOUNT_DATAPATH as XNOR
+from dlaforge.workloads.methods.xnor.plan import POPCOUNT_DATAPATH as XNOR, kmap_scale
 from controller_checks import assert_closed_form_matches, assert_run_matches, random_window
 from simulators import needs_icarus
 
@@ -80,6 +80,18 @@ def test_the_datapath_and_what_it_refuses():
     assert XNOR.lanes_refusal(narrow).startswith("the controller's xnor datapath packs 64")
     # a design without the scaling stage writes the popcount sums; the baseline has no map
     assert not ControllerParams.of(load_arch("edge_tiny")).scales
+    # the binarizer: int8 activations in requests of the 4-byte channel, K_q's fixed point
+    assert geo.binarizes and geo.beats.act == 4 and "last" in geo.tag_layout().members
+    assert {"binarize", "signs", "recip", "k_shift"} <= set(geo.command_layout().members)
+    six = replace(ARCH, dram=replace(ARCH.dram, bandwidth_bytes_per_cycle=6))
+    with pytest.raises(SpecError, match="moves 6, not a power of two up to 64"):
+        ControllerParams.of(six, datapath=XNOR)
+    rng = np.random.default_rng(0)
+    shape = Shape(1, 2, 4, 4, 3, 3, 3, 4, 4, 1, 1, binarized=100)
+    with pytest.raises(SpecError, match="sums a pixel's magnitudes in one tile: ct=1 of the 2"):
+        ControllerJob.random(ARCH, shape, Mapping(3, 1, 2), rng, datapath=XNOR)
+    with pytest.raises(SpecError, match="100 binarized channels make 2 words, not C=3"):
+        ControllerJob.random(ARCH, replace(shape, C=3), Mapping(3, 3, 2), rng, datapath=XNOR)
 
 
 def scale_map_reads(shape: Shape, mapping: Mapping) -> int:
@@ -98,17 +110,30 @@ def scale_map_reads(shape: Shape, mapping: Mapping) -> int:
     return total
 
 
-def test_the_models_count_the_scale_map():
-    """On 40 random XNOR commands over every dataflow and loop order: the closed form equals
-    the timing model on every counter (cycles within 5%), and the map's bytes are those
-    counted plainly (the difference the map makes to the DRAM reads)."""
+def ifmap_pixels_loaded(shape: Shape, mapping: Mapping) -> int:
+    """The pixels the command's ifmap loads bring, counted over its tiles."""
+    t = tile_sequence(shape, mapping)
+    words = (t["hi"] - t["lo"]) * (t["whi"] - t["wlo"])
+    return int(np.where(t["load_ifmap"], words, 0).sum())
+
+
+def test_the_models_count_the_scale_map_and_the_binarized_loads():
+    """On 60 random XNOR commands over every dataflow and loop order, a third of them
+    binarizing int8 activations: the closed form equals the timing model on every counter
+    (cycles within 5%); the map's bytes are those counted plainly (the difference the map
+    makes to the DRAM reads), and a binarizing command reads no map but, for each pixel its
+    loads bring, its int8 channels where the packed words take 8 bytes each."""
     rng = np.random.default_rng(5)
     done = 0
-    while done < 40:
+    while done < 60:
         R, S, stride, pad, H, W, P, Q = random_window(rng)
-        shape = Shape(int(rng.integers(1, 3)), int(rng.integers(1, 4)), H, W,
-                      int(rng.integers(1, 12)), R, S, P, Q, stride, pad, scale_bytes=2)
-        mapping = Mapping(*(int(rng.integers(1, x + 1)) for x in (shape.K, shape.C, P)),
+        binarized = int(rng.integers(1, 200)) if done % 3 == 2 else 0
+        C = -(-binarized // 64) if binarized else int(rng.integers(1, 4))
+        shape = Shape(int(rng.integers(1, 3)), C, H, W, int(rng.integers(1, 12)), R, S, P, Q,
+                      stride, pad, scale_bytes=2, binarized=binarized)
+        mapping = Mapping(int(rng.integers(1, shape.K + 1)),
+                          C if binarized else int(rng.integers(1, C + 1)),
+                          int(rng.integers(1, P + 1)),
                           LOOP_ORDERS[int(rng.integers(len(LOOP_ORDERS)))],
                           qt=int(rng.integers(1, Q + 1)))
         if not fits(ARCH, W=W, H=H, R=R, S=S, Q=Q, stride=stride, padding=pad, kt=mapping.kt,
@@ -116,10 +141,12 @@ def test_the_models_count_the_scale_map():
             continue
         dataflow = ("ws", "os", "is")[done % 3]
         timed = assert_closed_form_matches(ARCH, shape, mapping, dataflow)
-        plain = controller_counters(ARCH, replace(shape, scale_bytes=0), mapping, True,
-                                    dataflow=dataflow)
-        assert timed["dram_read_bytes"] - plain["dram_read_bytes"] == scale_map_reads(shape,
-                                                                                     mapping)
+        plain = controller_counters(ARCH, replace(shape, scale_bytes=0, binarized=0), mapping,
+                                    True, dataflow=dataflow)
+        extra = (ifmap_pixels_loaded(shape, mapping) * (binarized - 8 * C) if binarized
+                 else scale_map_reads(shape, mapping))
+        assert timed["dram_read_bytes"] - plain["dram_read_bytes"] == extra
+        assert timed["ifmap_writes"] == plain["ifmap_writes"]   # a lane per word either way
         done += 1
 
 
@@ -148,12 +175,48 @@ def sign_job(rng, shape: Shape, channels: int, mapping: Mapping, dataflow: str
                                   ).transpose(1, 2, 3, 0)
 
 
+def binarizing_job(rng, shape: Shape, mapping: Mapping, dataflow: str
+                   ) -> tuple[ControllerJob, np.ndarray]:
+    """A job of int8 activations the load binarizes (Shape.binarized channels) and real
+    weights packed by the host, K_q formed on chip in 8-bit fixed point (plan.kmap_scale),
+    random requantization; and its expected output computed plainly: the reference's
+    xnor_dot of the activations' signs, times K_q from window sums of |x| taken here (within
+    one 256th of XNOR-Net's K, reference.k_map)."""
+    s = shape
+    x = rng.integers(-128, 128, (s.N, s.binarized, s.H, s.W))
+    w = rng.standard_normal((s.K, s.binarized, s.R, s.S))
+    wb = ref.pack_signs(w)
+    recip, k_shift = kmap_scale(s.binarized, s.R, s.S, 8)
+    job = ControllerJob(ARCH, s, mapping, x, wb.transpose(0, 3, 1, 2).view(np.int64),
+                        dataflow=dataflow, datapath=XNOR, recip=recip, k_shift=k_shift,
+                        tap_bias=2 * s.C * 64 - s.binarized)
+    job = replace(job, requant=random_requant_of(job, job.quantizer, rng, relu=True))
+    magnitudes = np.abs(x).sum(axis=1)
+    kq = np.zeros((s.N, s.P, s.Q), np.int64)
+    for n, p, q in np.ndindex(kq.shape):
+        total = sum(int(magnitudes[n, h, v]) for h in range(p * s.stride - s.padding,
+                                                             p * s.stride - s.padding + s.R)
+                    for v in range(q * s.stride - s.padding, q * s.stride - s.padding + s.S)
+                    if 0 <= h < s.H and 0 <= v < s.W)
+        kq[n, p, q] = min((total * recip) >> k_shift, (1 << 16) - 1)
+    k_float = ref.k_map(x, s.R, s.S, s.stride, s.padding)[:, 0]
+    assert np.abs(kq[:, :k_float.shape[1], :k_float.shape[2]] - 256 * k_float).max() <= 1
+    dot = ref.xnor_dot(ref.pack_signs(x), wb, s.binarized, s.stride, s.padding)
+    dot = np.pad(dot, ((0, 0), (0, 0), (0, s.P - dot.shape[2]), (0, s.Q - dot.shape[3])))
+    scaled = wrap(dot * kq[:, None], ARCH.pe_array.psum_bits)
+    return job, job.requant.apply(scaled.transpose(1, 0, 2, 3), job.out_width
+                                  ).transpose(1, 2, 3, 0)
+
+
 @needs_icarus
 def test_binarized_layers_free_running_on_icarus(tmp_path):
     """On one build: nine random layers of random sign words (ws, os, is; strides, padding,
     windows hanging past the edge, two groups, N = 2, column tiles, c tiles spilling popcount
-    sums, requantized or writing the sums) and three layers of real activations packed by
-    the host (70, 64 and 130 channels); bit-exact and equal to the timing model."""
+    sums, requantized or writing the sums), four random layers binarizing int8 activations
+    on the load (two groups: a map per group; one writing the sums), three layers of real
+    activations packed by the host (70, 64 and 130 channels) and three of int8 activations
+    binarized on chip with XNOR-Net's K map (100, 64 and 150 channels); bit-exact and equal
+    to the timing model."""
     rng = np.random.default_rng(14)
     jobs = []
     while len(jobs) < 9:
@@ -171,12 +234,35 @@ def test_binarized_layers_free_running_on_icarus(tmp_path):
                                              datapath=XNOR))
         except SpecError:       # does not fit the buffers
             continue
+    while len(jobs) < 13:       # binarizing int8 activations on the load
+        R, S, stride, pad, H, W, P, Q = random_window(rng)
+        binarized = int(rng.integers(1, 150))
+        C = -(-binarized // 64)
+        shape = Shape(int(rng.integers(1, 3)), C, H, W, int(rng.integers(1, 9)), R, S, P, Q,
+                      stride, pad, binarized=binarized)
+        mapping = Mapping(int(rng.integers(1, shape.K + 1)), C, int(rng.integers(1, P + 1)),
+                          LOOP_ORDERS[int(rng.integers(len(LOOP_ORDERS)))],
+                          qt=int(rng.integers(1, Q + 1)) if rng.random() < 0.5 else None)
+        try:
+            jobs.append(ControllerJob.random(ARCH, shape, mapping, rng,
+                                             groups=1 + (len(jobs) == 10),
+                                             requant=len(jobs) != 12, relu=True,
+                                             dataflow=("ws", "os", "is")[len(jobs) % 3],
+                                             datapath=XNOR))
+        except SpecError:       # does not fit the buffers
+            continue
     signed = [sign_job(rng, Shape(1, 2, 6, 5, 6, 3, 3, 6, 5, 1, 1), 70,
                        Mapping(4, 1, 3, "nkcp", qt=3), "ws"),
               sign_job(rng, Shape(2, 1, 7, 7, 5, 3, 3, 4, 4, 2, 1), 64,
                        Mapping(5, 1, 2, "kcpn"), "os"),
               sign_job(rng, Shape(1, 3, 5, 6, 7, 2, 2, 4, 5, 1, 0), 130,
-                       Mapping(3, 2, 4, "pkcn", qt=2), "is")]
+                       Mapping(3, 2, 4, "pkcn", qt=2), "is"),
+              binarizing_job(rng, Shape(1, 2, 6, 6, 5, 3, 3, 6, 6, 1, 1, binarized=100),
+                             Mapping(3, 2, 2, "kcpn", qt=4), "os"),
+              binarizing_job(rng, Shape(2, 1, 7, 5, 4, 3, 3, 4, 3, 2, 1, binarized=64),
+                             Mapping(4, 1, 4, "nckp"), "ws"),
+              binarizing_job(rng, Shape(1, 3, 4, 6, 6, 2, 2, 3, 5, 1, 0, binarized=150),
+                             Mapping(6, 3, 3, "pkcn", qt=3), "is")]
     assert any(job.mapping.ct < job.shape.C for job in jobs)       # sums spilled, read back
     results = run_free(jobs + [job for job, _ in signed], tmp_path, "icarus")
     for job, result in zip(jobs, results):
