@@ -103,7 +103,10 @@ class Shape:
     `binarized`: the ifmap region holds int8 activations of that many channels, which the load
     packs into the C sign words of BINARY_WORD_BITS each (Datapath.binarizes; `binarize_refusal`
     says what the command then needs), and the scale map is computed on chip from their
-    magnitudes (`kmap_cycles`) instead of read; 0: the region holds the operands."""
+    magnitudes (`kmap_cycles`) instead of read; 0: the region holds the operands.
+    `element_bits`: the ifmap and weight DRAM elements are that many bits, narrower than the
+    design's lanes (a MAC mode's int8 operands on XNOR's 64-bit words, Datapath.mac_bits);
+    0: the lanes' width."""
 
     N: int
     C: int
@@ -121,6 +124,7 @@ class Shape:
     weight_slices: int = 1
     scale_bytes: int = 0
     binarized: int = 0
+    element_bits: int = 0
 
     @property
     def passes(self) -> int:

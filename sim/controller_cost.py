@@ -232,11 +232,14 @@ def _edge(total: int, tile):
     return trips, total - (trips - 1) * tile
 
 
-def _bytes(arch: ArchSpec, requant: bool) -> dict:
+def _bytes(arch: ArchSpec, requant: bool, shape: Shape | None = None) -> dict:
+    """DRAM bytes of an ifmap, weight, partial-sum and output element (the ifmap's and the
+    weights' Shape.element_bits where given)."""
     pe = arch.pe_array
     b_s = element_bytes(pe.psum_bits)
-    return {"i": element_bytes(pe.ifmap_bits), "w": element_bytes(pe.weight_bits), "s": b_s,
-            "o": element_bytes(pe.ofmap_bits) if requant else b_s}
+    i, w = ((element_bytes(shape.element_bits),) * 2 if shape and shape.element_bits else
+            (element_bytes(pe.ifmap_bits), element_bytes(pe.weight_bits)))
+    return {"i": i, "w": w, "s": b_s, "o": element_bytes(pe.ofmap_bits) if requant else b_s}
 
 
 def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = REQUANT,
@@ -253,7 +256,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     shape = program.pass_channels(shape)    # slice passes: the channel loop once per pass
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
-    b = _bytes(arch, requant)
+    b = _bytes(arch, requant, shape)
     kt, ct, pt, qt = g["kt"], g["ct"], g["pt"], grid_columns(shape, g)
     (tk, k_last), (tc, c_last), (tp, p_last), (tq, q_last) = (
         _edge(shape.K, kt), _edge(shape.C, ct), _edge(shape.P, pt), _edge(shape.Q, qt))
@@ -451,7 +454,7 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     rows, cols = pe.rows, pe.cols
     bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
     lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
-    b = _bytes(arch, requant)
+    b = _bytes(arch, requant, shape)
     kt, ct, pt = (np.asarray(g[x])[:, None] for x in ("kt", "ct", "pt"))
     qt = grid_columns(shape, g)[:, None]
     (tk, k_last), (tc, c_last), (tp, p_last), (tq, q_last) = (

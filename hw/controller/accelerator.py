@@ -112,6 +112,8 @@ class ControllerAccelerator(wiring.Component):
         if geo.scales:
             needs_kmap = cmd.requant & out.final & ~(kmap_valid
                                                      & (kmap_at == Cat(out.n, out.p0, out.q0)))
+            if geo.datapath.mac_mode:       # the MAC mode's outputs are not scaled
+                needs_kmap = needs_kmap & (cmd.mode == 0)
             m.d.comb += [fetch.table.eq(needs_table), fetch.kmap.eq(needs_kmap)]
         if engine is not None:
             m.d.comb += [engine.cmd.eq(cmd), engine.tile.eq(out),
@@ -208,12 +210,12 @@ class ControllerAccelerator(wiring.Component):
                         m, port, self.rd_resp, geo, sums.write_port(),
                         sums.read_port(domain="comb")))
                 with m.Else():
-                    beat_write(m, port, self.rd_resp, kind, lanes, beats.ifmap, shift)
+                    self._plain_write(m, geo, cmd, port, kind, lanes, shift)
                 if engine is not None:
                     read = sums.read_port(domain="comb")
                     m.d.comb += [read.addr.eq(engine.mag_addr), engine.mag_data.eq(read.data)]
             else:
-                beat_write(m, port, self.rd_resp, kind, lanes, getattr(beats, kind), shift)
+                self._plain_write(m, geo, cmd, port, kind, lanes, shift)
         i_rd, w_rd = mems["ifmap"].read_port(), mems["weight"].read_port()
         a_rd, a_wr = mems["psum"].read_port(), mems["psum"].write_port()
         a_out = mems["psum"].read_port()
@@ -228,6 +230,18 @@ class ControllerAccelerator(wiring.Component):
         if geo.scales:
             kmap_storage(m, geo, self.rd_resp, writer, engine)
         return signs_written
+
+    def _plain_write(self, m, geo, cmd, port, kind, lanes, shift):
+        """fetch.beat_write of `kind`'s responses into `port`, at the beat of the command's
+        mode: a MAC mode of narrower operands (Datapath.mac_bits) has its own for the ifmap
+        and weights."""
+        if geo.datapath.mac_bits and kind in ("ifmap", "weight"):
+            with m.If(cmd.mode == geo.datapath.mode_of(geo.datapath.mac_op)):
+                beat_write(m, port, self.rd_resp, kind, lanes, geo.beat_of(kind, True), shift)
+            with m.Else():
+                beat_write(m, port, self.rd_resp, kind, lanes, geo.beat_of(kind), shift)
+        else:
+            beat_write(m, port, self.rd_resp, kind, lanes, geo.beat_of(kind), shift)
 
     def _count(self, m, geo, fold, writer, cmd, signs_written):
         perf, resp, tag = self.perf, self.rd_resp, self.rd_resp.payload.tag

@@ -106,12 +106,17 @@ class Fetcher(wiring.Component):
         ifmap_run, first_lane = minimum(R, t.c_size - blk * R), t.c0 + blk * R
         beats = {name: getattr(geo.beats, name) for name in phases_of}
         nbytes = dict(geo.beats.bytes)
+        if geo.datapath.mac_bits:   # a MAC-mode command's narrower ifmap and weights
+            mac = cmd.mode == geo.datapath.mode_of(geo.datapath.mac_op)
+            for kind in ("ifmap", "weight"):
+                beats[kind] = Mux(mac, geo.beat_of(kind, True), beats[kind])
+                nbytes[kind] = Mux(mac, geo.beats.bytes["mac"], nbytes[kind])
         if geo.binarizes:       # int8 activations: the channels of the word's lanes
             channels = first_lane * BINARY_WORD_BITS
             ifmap_run = Mux(cmd.binarize, minimum(R * BINARY_WORD_BITS, cmd.signs - channels),
                             ifmap_run)
             first_lane = Mux(cmd.binarize, channels, first_lane)
-            beats["ifmap"] = Mux(cmd.binarize, geo.beats.act, geo.beats.ifmap)
+            beats["ifmap"] = Mux(cmd.binarize, geo.beats.act, beats["ifmap"])
             nbytes["ifmap"] = Mux(cmd.binarize, 1, nbytes["ifmap"])
         phases = {
             "ifmap": (ifmap_run,

@@ -53,10 +53,13 @@ class Beats:
     bytes: dict
     kmap: int = 1         # a scale-map element (read one per output pixel)
     act: int = 0          # int8 activations a binarizing load reads (Datapath.binarizes)
+    mac_ifmap: int = 0    # ifmap and weight elements of a MAC mode of narrower operands
+    mac_weight: int = 0   # (Datapath.mac_bits; their bytes: bytes["mac"])
 
     @property
     def read_lanes(self) -> int:
-        return max(self.ifmap, self.weight, self.psum, self.param, self.act)
+        return max(self.ifmap, self.weight, self.psum, self.param, self.act, self.mac_ifmap,
+                   self.mac_weight)
 
     @property
     def write_lanes(self) -> int:
@@ -113,9 +116,14 @@ class ControllerParams:
                   "ofmap": element_bytes(pe.ofmap_bits), "kmap": datapath.scale_bytes}
         lanes = {"ifmap": pe.rows, "weight": pe.cols, "psum": pe.cols,
                  "param": param_lanes(params.quantizer, pe.cols), "ofmap": pe.cols}
+        mac = {}
+        if datapath.mac_bits:
+            nbytes["mac"] = element_bytes(datapath.mac_bits)
+            mac = {f"mac_{k}": min(beat_elements(nbytes["mac"], bw), lanes[k])
+                   for k in ("ifmap", "weight")}
         beats = Beats(**{k: min(beat_elements(nbytes[k], bw), lanes[k]) for k in lanes},
                       bytes=nbytes, kmap=1,
-                      act=beat_elements(1, bw) if datapath.binarizes else 0)
+                      act=beat_elements(1, bw) if datapath.binarizes else 0, **mac)
         if datapath.binarizes and (why := binarize_refusal(
                 Shape(1, 1, 1, 1, 1, 1, 1, 1, 1, binarized=1), 1, bw)):
             raise SpecError(f"arch {arch.name!r}: {why}")
@@ -165,6 +173,11 @@ class ControllerParams:
         carry the operands' slices, and its MAC mode multiplies unsigned slices."""
         return bool(self.datapath.slice_bits)
 
+    def beat_of(self, kind: str, mac: bool = False) -> int:
+        """Elements per request of `kind`: of a MAC mode of narrower operands (`mac`,
+        Datapath.mac_bits) for the ifmap and weights, else the design's."""
+        return getattr(self.beats, f"mac_{kind}") if mac else getattr(self.beats, kind)
+
     @property
     def binarizes(self) -> bool:
         """Whether the design's loads can binarize int8 activations (Datapath.binarizes): its
@@ -188,6 +201,9 @@ class ControllerParams:
         b = self.buffers
         words = max(2 * b.ifmap_half, 2 * b.weight_half, 2 * b.acc_half)
         chunks = max(self.chunks(k) for k in ("ifmap", "weight", "psum", "param"))
+        if self.datapath.mac_bits:
+            chunks = max(chunks, ceil_div(self.rows, self.beats.mac_ifmap),
+                         ceil_div(self.cols, self.beats.mac_weight))
         if self.binarizes:          # a word's int8 activations
             chunks = max(chunks, self.rows * BINARY_WORD_BITS // self.beats.act)
         lanes = max(self.beats.read_lanes, self.cols if self.packs else 0)

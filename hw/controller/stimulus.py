@@ -92,8 +92,10 @@ class ControllerJob:
                              f"{d.family} datapath moves {self.pe_op}'s "
                              + (f"{bits}-bit packed" if bits else "unpacked"))
         # as the datapath moves them; a scale map read by the final write-backs
+        own = d.mode_of(self.pe_op) == 0        # its own operation (not its MAC mode)
         self.shape = s = replace(s, weight_bits=bits,
-                                 scale_bytes=d.scale_bytes if self.geo.scales else 0)
+                                 scale_bytes=d.scale_bytes if self.geo.scales and own else 0,
+                                 element_bits=d.element_bits(self.pe_op))
         if s.binarized:
             if not d.binarizes or self.pe_op != d.pe_op:
                 raise SpecError(f"the controller's {d.family} datapath does not binarize "
@@ -179,8 +181,10 @@ class ControllerJob:
         design with a scale map, random scales of its full range and a tap bias below 2**8."""
         pe, d = arch.pe_array, datapath or BASELINE
         s = shape
-        lo_i, hi_i = -(1 << (pe.ifmap_bits - 1)), 1 << (pe.ifmap_bits - 1)
-        lo_w, hi_w = -(1 << (pe.weight_bits - 1)), 1 << (pe.weight_bits - 1)
+        narrow = d.element_bits(pe_op or d.pe_op)       # a MAC mode's narrower operands
+        i_bits, w_bits = (narrow, narrow) if narrow else (pe.ifmap_bits, pe.weight_bits)
+        lo_i, hi_i = -(1 << (i_bits - 1)), 1 << (i_bits - 1)
+        lo_w, hi_w = -(1 << (w_bits - 1)), 1 << (w_bits - 1)
         if s.binarized:     # int8 activations the load binarizes
             lo_i, hi_i = -128, 128
         if d.codes:         # unsigned codes: the datapath's own or a slice pass's wider ones

@@ -148,7 +148,10 @@ class Writer(wiring.Component):
                 head = self.param_head.as_value() if q.head_pieces else None
                 unpack_params(m, rq.param, head, entry, q)
                 sums = lane_of(beats.ofmap)
-                m.d.comb += [rq.acc.eq(stage(sums) if stage else sums), rq.relu.eq(cmd.relu)]
+                if stage:       # the datapath's own operation's (not its MAC mode's)
+                    own = cmd.mode == 0 if geo.datapath.mac_mode else 1
+                    sums = Mux(own, stage(sums), sums)
+                m.d.comb += [rq.acc.eq(sums), rq.relu.eq(cmd.relu)]
                 value = Mux(requant, rq.q, value)
             m.d.comb += payload.data[lane].eq(value)
         if geo.requant:

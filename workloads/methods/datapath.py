@@ -73,7 +73,9 @@ class Datapath:
     broadcast); binarizes: a command of its own operation may read int8 activations and pack
     their signs into its operand words on the load (the command's `binarize`: XNOR-Net's
     binarizer, Shape.binarized), the scale map then computed on chip from their magnitudes
-    rather than read."""
+    rather than read; mac_bits: its MAC mode's operands are that many bits where its lanes
+    are wider (XNOR's int8 beside 64-bit words: operand_bits), one per lane, each a DRAM
+    element of its own width (Shape.element_bits; 0: the lanes')."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -94,6 +96,7 @@ class Datapath:
     scale_map_bits: int = 0
     scaled: Callable | None = None
     binarizes: bool = False
+    mac_bits: int = 0
 
     @property
     def out_bits(self) -> int:
@@ -137,6 +140,11 @@ class Datapath:
     def runs_under(self, pe_op: str, dataflow: str) -> bool:
         """Whether ops of `pe_op` run under `dataflow` (its own operation: own_dataflows)."""
         return self.mode_of(pe_op) != 0 or dataflow in self.own_dataflows
+
+    def element_bits(self, pe_op: str) -> int:
+        """The DRAM width of the ifmap and weight elements of ops of `pe_op` where it is not
+        the design's lanes (Shape.element_bits: the MAC mode's, mac_bits), else 0."""
+        return self.mac_bits if self.mode_of(pe_op) != 0 else 0
 
     def packs(self, pe_op: str) -> bool:
         """Whether ops of `pe_op` move packed weights (its own operation's, weight_bits)."""

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from amaranth import Mux
 
+from dlaforge.workloads.methods.xnor.plan import MAC_BITS
+
 from ...pe import MacPE
 
 
@@ -42,6 +44,12 @@ class XnorPE(MacPE):
                              f"its weight lanes are the word (and a valid bit), not "
                              f"{weight_bits} bits")
         super().__init__(ifmap_bits, weight_bits, psum_bits, dataflows)
+
+    @staticmethod
+    def mac_accumulate(partial, a, w):
+        """The MAC mode (hw/pe.with_mac_mode): c + a·w of the lanes' low MAC_BITS bits, the
+        int8 operands of the controller's XNOR datapath (plan.MAC_BITS)."""
+        return partial + a[:MAC_BITS].as_signed() * w[:MAC_BITS].as_signed()
 
     @staticmethod
     def accumulate(partial, a, w):

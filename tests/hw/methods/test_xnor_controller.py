@@ -1,11 +1,12 @@
-"""XNOR-Net's binarized layers on the mapped-program controller (issue 14, plan Stage 1, host
-packed): the controller built with the XNOR datapath (workloads/methods/xnor/plan.
+"""XNOR-Net on the mapped-program controller (issue 14, plan Stage 1): the controller built with the XNOR datapath (workloads/methods/xnor/plan.
 POPCOUNT_DATAPATH) holds 64-bit sign words in its buffers and DRAM, feeds its XNOR-popcount PEs
 each word with a valid bit (zero lanes, padding included, add nothing), runs ws, os and is,
-and scales each requantized output by the pixel's K_q from a map in DRAM after correcting the
-popcount sums by the taps' bias: y = requant((2·sum − taps·tap_bias)·K_q). Outputs bit-exact,
-from the plain sign convolution too; every counter equal to the exact timing model, whose
-scale-map reads the closed form and a plain count here match."""
+and scales each requantized output by the pixel's K_q after correcting the popcount sums by
+the taps' bias: y = requant((2·sum − taps·tap_bias)·K_q). K_q comes from a map in DRAM, or,
+when the load binarizes int8 activations (packing their signs and summing their
+magnitudes), is formed on chip. Its PEs' MAC mode runs int8 layers on the same lanes.
+Outputs bit-exact, from the plain sign convolution too; every counter equal to the exact
+timing model, whose scale-map and int8 bytes the closed form and plain counts here match."""
 
 from dataclasses import replace
 
@@ -63,6 +64,9 @@ def test_popcount_sums_give_the_sign_convolution(channels, stride, padding, grou
 
 
 def test_the_datapath_and_what_it_refuses():
+    """The design's lanes, beats and command fields; what it refuses: other word widths, a
+    DRAM that cannot feed the binarizer whole requests, binarized tiles without all of a
+    pixel's words, a channel count the words do not hold."""
     geo = ControllerParams.of(ARCH, datapath=XNOR)
     assert geo.dataflows == ("ws", "os", "is") and geo.requant and geo.scales
     assert (geo.ifmap_bits, geo.weight_bits, geo.lane_bits) == (64, 64, (65, 65))
@@ -82,6 +86,10 @@ def test_the_datapath_and_what_it_refuses():
     assert not ControllerParams.of(load_arch("edge_tiny")).scales
     # the binarizer: int8 activations in requests of the 4-byte channel, K_q's fixed point
     assert geo.binarizes and geo.beats.act == 4 and "last" in geo.tag_layout().members
+    # the MAC mode of the int8 first conv and FC: a byte per element, four per request
+    assert geo.datapath.pe_ops == ("xnor_popcount", "mac")
+    assert "mode" in geo.command_layout().members
+    assert (geo.beats.mac_ifmap, geo.beats.mac_weight, geo.beats.bytes["mac"]) == (4, 4, 1)
     assert {"binarize", "signs", "recip", "k_shift"} <= set(geo.command_layout().members)
     six = replace(ARCH, dram=replace(ARCH.dram, bandwidth_bytes_per_cycle=6))
     with pytest.raises(SpecError, match="moves 6, not a power of two up to 64"):
@@ -213,7 +221,8 @@ def test_binarized_layers_free_running_on_icarus(tmp_path):
     """On one build: nine random layers of random sign words (ws, os, is; strides, padding,
     windows hanging past the edge, two groups, N = 2, column tiles, c tiles spilling popcount
     sums, requantized or writing the sums), four random layers binarizing int8 activations
-    on the load (two groups: a map per group; one writing the sums), three layers of real
+    on the load (two groups: a map per group; one writing the sums), three int8 layers in
+    the MAC mode (one byte per DRAM element, int8 in the low bits of the lanes), three of real
     activations packed by the host (70, 64 and 130 channels) and three of int8 activations
     binarized on chip with XNOR-Net's K map (100, 64 and 150 channels); bit-exact and equal
     to the timing model."""
@@ -251,6 +260,18 @@ def test_binarized_layers_free_running_on_icarus(tmp_path):
                                              datapath=XNOR))
         except SpecError:       # does not fit the buffers
             continue
+    while len(jobs) < 16:       # int8 layers in the MAC mode: int8 elements, int8 lanes
+        R, S, stride, pad, H, W, P, Q = random_window(rng)
+        shape = Shape(1, int(rng.integers(1, 9)), H, W, int(rng.integers(1, 9)), R, S, P, Q,
+                      stride, pad)
+        try:
+            jobs.append(ControllerJob.random(ARCH, shape, Mapping(
+                int(rng.integers(1, shape.K + 1)), int(rng.integers(1, shape.C + 1)),
+                int(rng.integers(1, P + 1)), LOOP_ORDERS[int(rng.integers(len(LOOP_ORDERS)))]),
+                rng, requant=True, dataflow=("ws", "os", "is")[len(jobs) % 3], datapath=XNOR,
+                pe_op="mac"))
+        except SpecError:       # does not fit the buffers
+            continue
     signed = [sign_job(rng, Shape(1, 2, 6, 5, 6, 3, 3, 6, 5, 1, 1), 70,
                        Mapping(4, 1, 3, "nkcp", qt=3), "ws"),
               sign_job(rng, Shape(2, 1, 7, 7, 5, 3, 3, 4, 4, 2, 1), 64,
@@ -264,6 +285,7 @@ def test_binarized_layers_free_running_on_icarus(tmp_path):
               binarizing_job(rng, Shape(1, 3, 4, 6, 6, 2, 2, 3, 5, 1, 0, binarized=150),
                              Mapping(6, 3, 3, "pkcn", qt=3), "is")]
     assert any(job.mapping.ct < job.shape.C for job in jobs)       # sums spilled, read back
+    assert [job.shape.element_bits for job in jobs[-3:]] == [8, 8, 8]
     results = run_free(jobs + [job for job, _ in signed], tmp_path, "icarus")
     for job, result in zip(jobs, results):
         assert_run_matches(result, job)

@@ -50,6 +50,7 @@ DATAFLOW = "os"           # the unit's one dataflow: every PE owns an (output pi
 SCALE_BITS = 16           # width of alpha_q and K_q (stored per filter, priced by sim/methods)
 SHIFT_BITS = 6            # the command's out_shift field
 DRAM_WORD_BYTES = 8       # the DRAM port moves one 64-bit element per beat, whatever it holds
+MAC_BITS = 8              # the controller's XNOR PEs' MAC mode: int8 in the low lane bits
 INT8_PER_ELEMENT = 8      # int8 activations (channels of one pixel) per DRAM element
 
 
@@ -133,10 +134,16 @@ def plan(arch: ArchSpec, gemm: Gemm) -> RtlPlan:
 
 def controller_word_bits(arch: ArchSpec) -> int:
     """The width of the controller's XNOR operands: sign words of WORD_BITS signs, one 8-byte
-    DRAM element each (SpecError for an arch packing another width)."""
+    DRAM element each (SpecError for an arch packing another width, or whose MAC mode is
+    not int8)."""
+    pe = arch.pe_array
     if word_bits(arch) != WORD_BITS:
         raise SpecError(f"the controller's xnor datapath packs {WORD_BITS} signs per word, "
                         f"not xnor_word_bits {word_bits(arch)}")
+    if pe.ifmap_bits not in (MAC_BITS, WORD_BITS) or pe.weight_bits != pe.ifmap_bits:
+        raise SpecError(f"the controller's xnor datapath multiplies {MAC_BITS}-bit operands "
+                        f"in its MAC mode, not {pe.ifmap_bits}-bit ifmap and "
+                        f"{pe.weight_bits}-bit weight lanes")
     return WORD_BITS
 
 
@@ -156,4 +163,4 @@ def scaled_dot(sums, scale, taps, tap_bias: int):
 POPCOUNT_DATAPATH = Datapath(pe_kind="xnor", pe_op="xnor_popcount", family="xnor",
                              sums=popcount_sums, operand_bits=controller_word_bits,
                              valid_lanes=True, scale_map_bits=SCALE_BITS, scaled=scaled_dot,
-                             binarizes=True)
+                             binarizes=True, mac_mode=True, mac_bits=MAC_BITS)
