@@ -1,5 +1,5 @@
-"""XNOR-Net on the mapped-program controller (issue 14, plan Stage 1): the controller built with the XNOR datapath (workloads/methods/xnor/plan.
-POPCOUNT_DATAPATH) holds 64-bit sign words in its buffers and DRAM, feeds its XNOR-popcount PEs
+"""XNOR-Net on the mapped-program controller (issue 14, plan Stage 1): the controller built
+with the XNOR datapath (workloads/methods/xnor/plan.POPCOUNT_DATAPATH) holds 64-bit sign words in its buffers and DRAM, feeds its XNOR-popcount PEs
 each word with a valid bit (zero lanes, padding included, add nothing), runs ws, os and is,
 and scales each requantized output by the pixel's K_q after correcting the popcount sums by
 the taps' bias: y = requant((2·sum − taps·tap_bias)·K_q). K_q comes from a map in DRAM, or,
