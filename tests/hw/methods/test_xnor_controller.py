@@ -1,12 +1,13 @@
-"""XNOR-Net on the mapped-program controller (issue 14, plan Stage 1): the controller built
-with the XNOR datapath (workloads/methods/xnor/plan.POPCOUNT_DATAPATH) holds 64-bit sign words in its buffers and DRAM, feeds its XNOR-popcount PEs
-each word with a valid bit (zero lanes, padding included, add nothing), runs ws, os and is,
-and scales each requantized output by the pixel's K_q after correcting the popcount sums by
-the taps' bias: y = requant((2·sum − taps·tap_bias)·K_q). K_q comes from a map in DRAM, or,
-when the load binarizes int8 activations (packing their signs and summing their
-magnitudes), is formed on chip. Its PEs' MAC mode runs int8 layers on the same lanes.
-Outputs bit-exact, from the plain sign convolution too; every counter equal to the exact
-timing model, whose scale-map and int8 bytes the closed form and plain counts here match."""
+"""XNOR-Net on the mapped-program controller (issue 14, plan Stage 1): the controller built with
+the XNOR datapath (workloads/methods/xnor/plan.POPCOUNT_DATAPATH) holds 64-bit sign words in its
+buffers and DRAM, feeds its XNOR-popcount PEs each word with a valid bit (zero lanes, padding
+included, add nothing), runs ws, os and is, and scales each requantized output by the pixel's
+K_q after correcting the popcount sums by the taps' bias: y = requant((2·sum −
+taps·tap_bias)·K_q). K_q comes from a map in DRAM, or, when the load binarizes int8 activations
+(packing their signs and summing their magnitudes), is formed on chip. Its PEs' MAC mode runs
+int8 layers on the same lanes. Outputs bit-exact, from the plain sign convolution too; every
+counter equal to the exact timing model, whose scale-map and int8 bytes the closed form and
+plain counts here match."""
 
 from dataclasses import replace
 
