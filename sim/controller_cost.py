@@ -57,7 +57,7 @@ from dlaforge.program import (REQUANT_PIECES, BufferGeometry, Shape, ceil_div,
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
-from dlaforge.workloads.methods.datapath import (BASELINE, controller_datapath,
+from dlaforge.workloads.methods.datapath import (BASELINE, controller_datapath, design_arch,
                                                  family_datapaths)
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
@@ -96,6 +96,7 @@ def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     if (dataflow not in program.CONTROLLER_DATAFLOWS
             or _cannot_run(arch, op, dataflow) is not None):
         return False
+    arch = design_arch(arch)
     one, shape = np.ones(1, np.int64), shape_of(op, arch)
     return bool(grid_fits(arch, shape, {"kt": one * program.fewest_filters(shape), "ct": one,
                                         "pt": one, "qt": one})[0])
@@ -109,6 +110,7 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
     reason = _cannot_run(arch, op, dataflow)
     if reason is not None:
         return reason
+    arch = design_arch(arch)
     s, pe = shape_of(op, arch), arch.pe_array
     words = program.tile_words(pe.rows, pe.cols, W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q,
                                stride=s.stride, padding=s.padding,
@@ -131,17 +133,26 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     (Datapath.slices_of: a bit-sliced op's images and filters hold its slices, which the
     command takes as passes instead)."""
     datapath = controller_datapath(arch, op.pe_op)
-    bits = datapath.weight_bits if datapath is not None and datapath.packs(op.pe_op) else 0
-    sa, sw = datapath.slices_of(op) if datapath is not None else (1, 1)
+    if datapath is None:
+        return Shape(N=op.N, C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R,
+                     S=op.S, P=op.P, Q=op.Q, stride=op.stride, padding=op.padding)
+    bits = datapath.weight_bits if datapath.packs(op.pe_op) else 0
+    sa, sw = datapath.slices_of(op)
+    own = datapath.mode_of(op.pe_op) == 0
+    binarized = (datapath.binarized_channels(arch, op) if own and datapath.binarizes
+                 and "ifmap" in op.dram_scale else 0)
     return Shape(N=op.N // sa, C=op.C // op.groups, H=op.H, W=op.W,
                  K=op.K // op.groups // sw, R=op.R, S=op.S, P=op.P, Q=op.Q, stride=op.stride,
-                 padding=op.padding, weight_bits=bits, ifmap_slices=sa, weight_slices=sw)
+                 padding=op.padding, weight_bits=bits, ifmap_slices=sa, weight_slices=sw,
+                 scale_bytes=datapath.scale_bytes if own else 0, binarized=binarized,
+                 element_bits=datapath.element_bits(op.pe_op))
 
 
 def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
     """Where the candidates' tiles fit the buffer halves (and, with packed weights, each
     k tile but the last starts on a byte: kt a multiple of program.packed_align, or all K;
     with slice passes, the channel tile divides C)."""
+    arch = design_arch(arch)
     fit = program.fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
                        stride=shape.stride, kt=g["kt"], ct=g["ct"], pt=g["pt"],
                        qt=g.get("qt"), padding=shape.padding)
@@ -150,6 +161,8 @@ def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
         fit = fit & ((kt % program.packed_align(shape.weight_bits) == 0) | (kt >= shape.K))
     if shape.passes > 1:        # every channel tile in one pass (program.pass_channels)
         fit = fit & (shape.C % np.asarray(g["ct"]) == 0)
+    if shape.binarized:         # a pixel's magnitudes summed in one tile
+        fit = fit & (np.asarray(g["ct"]) >= shape.C)
     return fit
 
 
@@ -254,6 +267,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     """{order: counters(..., order, ...)} for each of `orders`, what no order changes (the
     folds, the words the array reads, the ifmap rows and columns fetched) computed once."""
     shape = program.pass_channels(shape)    # slice passes: the channel loop once per pass
+    arch = design_arch(arch)
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
     b = _bytes(arch, requant, shape)
@@ -450,6 +464,7 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
            dataflow: str = "ws") -> np.ndarray:
     """The module docstring's estimate of one command's cycles (array over candidates)."""
     shape = program.pass_channels(shape)    # slice passes: the channel loop once per pass
+    arch = design_arch(arch)
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
     bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
@@ -658,6 +673,7 @@ def energy(arch: ArchSpec, op: HwOp, totals: dict, table, dataflow: str = "ws") 
     """Energy per component (arrays) of an op's summed counters (and `readback`, the partial
     sums read back), as stats_from_counters prices them, and the PEs' register files
     (`_registers`)."""
+    arch = design_arch(arch)
     pe = arch.pe_array
     sram = 0.0
     for operand, bits, prefix in (("ifmap", pe.ifmap_bits, "ifmap"),
@@ -690,17 +706,31 @@ def _requant_energy(arch: ArchSpec, op: HwOp) -> dict:
     return {"requant": written_outputs(arch, op) * requant_stage_pj(arch, op.quantizer)}
 
 
+def _unit_energy(arch: ArchSpec, op: HwOp) -> dict:
+    """{"units": pJ} of the units a datapath's commands use (Datapath.prices_units: XNOR's
+    scaling stage and binarizer), priced from the op's unit operations; {} otherwise."""
+    from .method_costs import unit_energy_pj
+    datapath = controller_datapath(arch, op.pe_op)
+    if datapath is None or not datapath.prices_units or datapath.mode_of(op.pe_op) != 0:
+        return {}
+    return {"units": unit_energy_pj(arch, op)}
+
+
 def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "ws") -> Stats:
     """Stats of a whole HwOp from the counters of one of its commands (every program.COUNTERS
     value, from the timing model or the closed forms): stats_from_counters, with the DRAM
     traffic split into ifmap, weight (and parameters), partial sums read back, and outputs
     written (final and spilled), and the PEs' register files (`_registers`)."""
     total = command_totals(op, {name: int(counters_[name]) for name in program.COUNTERS})
-    b = _bytes(arch, REQUANT)
+    arch, shape = design_arch(arch), shape_of(op, arch)
+    b = _bytes(arch, REQUANT, shape)
     final = written_outputs(arch, op)
     # every partial sum spilled comes back once: the output's c loop is not complete yet
     spill = readback = (total["dram_write_bytes"] - final * b["o"]) // b["s"]
-    param_bytes = (total["dram_read_bytes"] - total["ifmap_writes"] * b["i"]
+    # a binarized op's loads read its int8 channels for the C words of each pixel
+    ifmap_bytes = (total["ifmap_writes"] * shape.binarized // shape.C if shape.binarized
+                   else total["ifmap_writes"] * b["i"])
+    param_bytes = (total["dram_read_bytes"] - ifmap_bytes
                    - total["weight_writes"] * b["w"] - readback * b["s"])
     stats = stats_from_counters(arch, op.pe_macs, total, table, dataflow,
                                 requant_channels=1, param_bytes=param_bytes)
@@ -712,5 +742,5 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
                    energy_breakdown_pj={**stats.energy_breakdown_pj,
                                         "mac": op.pe_macs * pe_op_pj(arch, op, table),
                                         "rf": float(_register_energy(arch, registers, table)),
-                                        **_requant_energy(arch, op)},
+                                        **_requant_energy(arch, op), **_unit_energy(arch, op)},
                    weight_storage_bits=op.weight_storage_bits, ops=dict(op.ops))

@@ -27,7 +27,8 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import REQUANT_PIECES, element_bytes, packed_run_refusal, requant_refusal
+from dlaforge.program import (REQUANT_PIECES, Shape, binarize_refusal, element_bytes,
+                              packed_run_refusal, requant_refusal)
 from dlaforge.workloads.methods.accelerator_plan import (RTL_DATAFLOWS, Gemm, RtlPlan,
                                                          dram_beat_gap, fold_length)
 from dlaforge.stats import Stats
@@ -70,12 +71,22 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
     if datapath is not None and (why := datapath.lanes_refusal(arch)):
         return why
     sliced = datapath is not None and datapath.slices_of(op) != (1, 1)   # slice passes
-    if op.dram_scale and not (sliced and set(op.dram_scale) == {"ofmap"}):
+    # a binarizing datapath's own op reads int8 activations (its ifmap's dram_scale)
+    binarized = (datapath is not None and datapath.binarizes
+                 and datapath.mode_of(op.pe_op) == 0)
+    allowed = {"ofmap"} if sliced else {"ifmap"} if binarized else set()
+    if op.dram_scale and not set(op.dram_scale) <= allowed:
         return "a method's units or operations"
     packed = datapath is not None and datapath.packs(op.pe_op)
     weight_bits = datapath.weight_bits if packed else pe.weight_bits
-    if (op.ifmap_bits, op.weight_bits) != (pe.ifmap_bits, weight_bits):
+    widths = (datapath.op_bits(arch, op.pe_op) if datapath is not None
+              else (pe.ifmap_bits, pe.weight_bits))
+    if (op.ifmap_bits, op.weight_bits) != widths:
         return "operand widths other than the array's"
+    if binarized and (why := binarize_refusal(
+            Shape(1, 1, 1, 1, 1, 1, 1, 1, 1, binarized=1), 1,
+            arch.dram.bandwidth_bytes_per_cycle)):
+        return why
     if datapath is not None and not datapath.runs_under(op.pe_op, dataflow):
         return (f"the {datapath.family} PEs run {op.pe_op} under "
                 f"{', '.join(datapath.own_dataflows)} only")
@@ -84,12 +95,14 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
     if datapath is not None and pe.pe_kind != "mac":
         from dataclasses import replace
         arch = replace(arch, pe_array=replace(pe, pe_kind="mac"))
-    codes = datapath is not None and datapath.codes
-    try:        # a datapath of activation codes requantizes whatever its element width
-        RtlPlan.make(arch, dataflow, gemm_of(op), requant=not codes)
+    # a datapath of activation codes, or of operands of their own width, requantizes
+    # whatever the arch's element width (Datapath.requant_elements)
+    elements = datapath.requant_elements if datapath is not None else "byte"
+    try:
+        RtlPlan.make(arch, dataflow, gemm_of(op), requant=elements == "byte")
     except SpecError as exc:
         return str(exc)
-    return requant_refusal(arch, "codes") if codes else None
+    return requant_refusal(arch, elements) if elements != "byte" else None
 
 
 def output_bits(plan: RtlPlan) -> int:

@@ -105,6 +105,8 @@ class ControllerParams:
                             f"{datapath.pe_kind!r}, not {pe.pe_kind!r}")
         if why := datapath.lanes_refusal(arch):
             raise SpecError(f"arch {arch.name!r}: {why}")
+        arch = datapath.operand_arch(arch)      # the lanes its buffers and DRAM hold
+        pe = arch.pe_array
         buffers = BufferGeometry.of(arch)
         for name in ("ifmap_half", "weight_half", "acc_half"):
             if getattr(buffers, name) < 1:

@@ -91,9 +91,10 @@ class ControllerNetworkJob:
 
     def __init__(self, arch: ArchSpec, layers: list[NetworkLayer], datapath=None,
                  quantizer: Quantizer = DEFAULT_QUANTIZER):
-        self.arch, self.layers, self.datapath = arch, layers, datapath
+        self.layers, self.datapath = layers, datapath
         self.quantizer = quantizer
         self.geo = ControllerParams.of(arch, self.params, datapath=datapath)
+        self.arch = self.geo.datapath.operand_arch(arch)    # as the design holds the operands
         self.bases, self.size = self._regions()
         self.commands()                 # every relocated field fits its width
 
@@ -206,7 +207,8 @@ class ControllerNetworkJob:
 
 def chains(prev: tuple | None, shape, groups: int, images: int, arch: ArchSpec,
            codes: bool = False) -> str:
-    """'chained' if a layer of `shape` (one group's C, H, W) x `groups` over `images` reads the
+    """'chained' if a layer of `shape` (one group's C, H, W; a binarized layer's int8 channels,
+    Shape.binarized) x `groups` over `images` reads the
     previous layer's outputs (prev: its (images, channels, P, Q)), else why not. `codes`: the
     outputs are the ifmap's activation codes (Datapath.codes), which fit it in elements of
     the same bytes."""
@@ -216,7 +218,7 @@ def chains(prev: tuple | None, shape, groups: int, images: int, arch: ArchSpec,
     same_bytes = element_bytes(pe.ofmap_bits) == element_bytes(pe.ifmap_bits)
     if pe.ofmap_bits > pe.ifmap_bits and not (codes and same_bytes):
         return f"random: {pe.ofmap_bits}-bit outputs are wider than the {pe.ifmap_bits}-bit ifmap"
-    mine = (images, shape.C * groups, shape.H, shape.W)
+    mine = (images, (shape.binarized or shape.C) * groups, shape.H, shape.W)
     if mine != prev:
         return (f"random: its input {'x'.join(map(str, mine[1:]))} is not the previous "
                 f"layer's output {'x'.join(map(str, prev[1:]))}")

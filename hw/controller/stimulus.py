@@ -73,6 +73,7 @@ class ControllerJob:
     def __post_init__(self):
         s, mp, g = self.shape, self.mapping, self.groups
         self.geo = ControllerParams.of(self.arch, self.params, datapath=self.datapath)
+        self.arch = self.geo.datapath.operand_arch(self.arch)   # as the design holds them
         if self.pe_op is None:
             self.pe_op = self.geo.datapath.pe_op
         d = self.geo.datapath
@@ -179,8 +180,9 @@ class ControllerJob:
         PE operation of a dual-PE datapath it runs (None: the datapath's own); `out_codes` the
         code bits of its outputs on a datapath of codes (None: the datapath's codes); in a
         design with a scale map, random scales of its full range and a tap bias below 2**8."""
-        pe, d = arch.pe_array, datapath or BASELINE
-        s = shape
+        d = datapath or BASELINE
+        arch = d.operand_arch(arch)     # the operands' widths as the design holds them
+        pe, s = arch.pe_array, shape
         narrow = d.element_bits(pe_op or d.pe_op)       # a MAC mode's narrower operands
         i_bits, w_bits = (narrow, narrow) if narrow else (pe.ifmap_bits, pe.weight_bits)
         lo_i, hi_i = -(1 << (i_bits - 1)), 1 << (i_bits - 1)

@@ -42,6 +42,7 @@ from dlaforge import program
 from dlaforge.arch import ArchSpec
 from dlaforge.program import (Mapping, Shape, beat_elements, ceil_div, element_bytes, last_gap,
                               packed_blocks, packed_run_cycles, run_cycles)
+from dlaforge.workloads.methods.datapath import design_arch
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
 
@@ -357,6 +358,7 @@ def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant,
     bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
     lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
     shape = program.pass_channels(shape)    # slice passes: the channel loop once per pass
+    arch = design_arch(arch)                # the lanes the design's buffers hold
     t = tile_sequence(shape, mapping)
     F, L = fold_cycles(arch, shape, t, dataflow)
     jobs = _jobs(arch, shape, t, requant, bw)

@@ -75,7 +75,11 @@ class Datapath:
     binarizer, Shape.binarized), the scale map then computed on chip from their magnitudes
     rather than read; mac_bits: its MAC mode's operands are that many bits where its lanes
     are wider (XNOR's int8 beside 64-bit words: operand_bits), one per lane, each a DRAM
-    element of its own width (Shape.element_bits; 0: the lanes')."""
+    element of its own width (Shape.element_bits; 0: the lanes'); binarized_channels(arch,
+    op): the int8 channels per group a binarizing op's load packs (HwOp.C counts its words);
+    prices_units: the controller's model of its ops charges their units' operations
+    (HwOp.ops priced by sim/method_costs.unit_energy_pj: XNOR's scaling stage is on the
+    controller)."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -97,6 +101,8 @@ class Datapath:
     scaled: Callable | None = None
     binarizes: bool = False
     mac_bits: int = 0
+    binarized_channels: Callable | None = None
+    prices_units: bool = False
 
     @property
     def out_bits(self) -> int:
@@ -158,20 +164,30 @@ class Datapath:
     def lanes_refusal(self, arch) -> str | None:
         """Why its PEs cannot take `arch`'s operand lanes (None if they can): a datapath of
         codes or slice passes is built for lanes exactly that wide (its slices' weights, the
-        shift of each pass, follow from it); one of operand_bits for lanes of its operands
-        (the design is built for `operand_arch`; operand_bits' SpecError says why it has
-        none)."""
-        pe, need = arch.pe_array, self.slice_bits or self.codes
-        what = "code"
-        if self.operand_bits is not None:
+        shift of each pass, follow from it); one of operand_bits takes any (its design is
+        built on `operand_arch`) that operand_bits accepts (its SpecError says why not)."""
+        if self.operand_bits is not None:   # built on operand_arch, whatever the arch's lanes
             try:
-                need, what = self.operand_bits(arch), "operand"
+                self.operand_bits(arch)
             except SpecError as exc:        # operands it has no lanes for
                 return str(exc)
+            return None
+        pe, need = arch.pe_array, self.slice_bits or self.codes
         if need and (pe.ifmap_bits, pe.weight_bits) != (need, need):
-            return (f"the controller's {self.family} datapath takes {need}-bit {what} lanes, "
+            return (f"the controller's {self.family} datapath takes {need}-bit code lanes, "
                     f"not {pe.ifmap_bits}-bit ifmap and {pe.weight_bits}-bit weight lanes")
         return None
+
+    def op_bits(self, arch, pe_op: str) -> tuple[int, int]:
+        """(ifmap, weight) bits of the ops of `pe_op` it runs on `arch` (HwOp.ifmap_bits,
+        weight_bits): its own operation's operand_bits, or the lanes' (the weights' packed
+        width where it packs them); its MAC mode's mac_bits, or the lanes'."""
+        pe = arch.pe_array
+        if self.mode_of(pe_op) != 0:
+            return (self.mac_bits,) * 2 if self.mac_bits else (pe.ifmap_bits, pe.weight_bits)
+        if self.operand_bits is not None:
+            return (self.operand_bits(arch),) * 2
+        return pe.ifmap_bits, self.weight_bits if self.packs(pe_op) else pe.weight_bits
 
     def operand_arch(self, arch):
         """`arch` as the controller's buffers and DRAM hold its own operation's operands
@@ -242,3 +258,17 @@ def family_datapath(arch, family: str) -> Datapath | None:
         if datapath.family == family and datapath.pe_kind == arch.pe_array.pe_kind:
             return datapath
     return None
+
+
+def design_arch(arch):
+    """`arch` as the controller built for it holds the operands: the operand_arch of the
+    datapath of its PE kind with operand_bits (XNOR's 64-bit words, its MAC mode's int8
+    included), else `arch` itself (and where that datapath takes no operands of this arch,
+    whose refusal lanes_refusal gives)."""
+    for datapath in family_datapaths():
+        if datapath.pe_kind == arch.pe_array.pe_kind and datapath.operand_bits is not None:
+            try:
+                return datapath.operand_arch(arch)
+            except SpecError:
+                return arch
+    return arch

@@ -43,7 +43,7 @@ from .unit import XNOR_COUNTERS, XnorUnit
 
 __all__ = ["check", "generate", "verify", "cell_stats", "run", "CONTROLLER_PE",
            "CONTROLLER_OUTPUT"]
-CONTROLLER_PE = XnorPE      # the PE of the controller's XNOR datapath (plan.POPCOUNT_DATAPATH)
+CONTROLLER_PE = XnorPE      # the PE of the controller's XNOR datapath (plan.CONTROLLER_DATAPATH)
 CONTROLLER_OUTPUT = controller_output   # its write stage: tap bias and K map
 XNOR_TOP = "dlaforge_xnor"
 

@@ -1,5 +1,5 @@
 """XNOR-Net on the mapped-program controller (issue 14, plan Stage 1): the controller built with
-the XNOR datapath (workloads/methods/xnor/plan.POPCOUNT_DATAPATH) holds 64-bit sign words in its
+the XNOR datapath (workloads/methods/xnor/plan.CONTROLLER_DATAPATH) holds 64-bit sign words in its
 buffers and DRAM, feeds its XNOR-popcount PEs each word with a valid bit (zero lanes, padding
 included, add nothing), runs ws, os and is, and scales each requantized output by the pixel's
 K_q after correcting the popcount sums by the taps' bias: y = requant((2·sum −
@@ -24,7 +24,7 @@ from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fits
 from dlaforge.sim.cycle.controller_timing import controller_counters, tile_sequence
 from dlaforge.workloads.methods.conv_ref import conv2d_float
 from dlaforge.workloads.methods.xnor import reference as ref
-from dlaforge.workloads.methods.xnor.plan import POPCOUNT_DATAPATH as XNOR, kmap_scale
+from dlaforge.workloads.methods.xnor.plan import CONTROLLER_DATAPATH as XNOR, kmap_scale
 from controller_checks import assert_closed_form_matches, assert_run_matches, random_window
 from simulators import needs_icarus
 

@@ -6,9 +6,12 @@ channels of one filter tap), counts the ones and accumulates; a layer of C/group
 ⌈C/groups / w⌉ words per tap, so the op is the layer with C replaced by that word count at
 w-bit operands. Weights are stored as packed sign words plus a 16-bit α per filter (1 bit per
 weight vs 32 for fp32). Activations arrive from DRAM at the array's int8 width: the
-binarization unit packs their signs on the way in and computes A = mean_c |I| for K
-(`dram_scale` of the ifmap). The scaling unit forms K (channel means and the R x S box filter),
-turns popcounts into 2·popcount − n and multiplies by K and α (two multiplies per output).
+binarization unit packs their signs on the way in and sums |I| per word for K (`dram_scale` of
+the ifmap). The scaling unit forms K_q per output pixel (the R x S box sum of those sums times
+a reciprocal: an add per activation and per in-image tap, a multiply per pixel), turns
+popcounts into 2·popcount − n (a subtraction per output) and multiplies by K_q (a multiply per
+output); α is folded into the requantizer's per-filter multiplier. This is the hardware the
+controller runs (workloads/methods/xnor/plan.CONTROLLER_DATAPATH, hw/controller/binarize.py).
 
 The first conv and the fully connected layers stay int8 MAC layers (common.keeps_full_precision).
 """
@@ -32,7 +35,7 @@ def transform(layer, arch) -> list:
     op = layer_op(layer, arch, word, word, C=words * layer.groups, pe_op="xnor_popcount")
     n = layer.N
     ops = {"xnor_bits": op.pe_macs * word, "popcount": op.pe_macs, "add": op.pe_macs,
-           "scale_mult": 2 * n * layer.K * layer.P * layer.Q,
+           "scale_mult": n * layer.K * layer.P * layer.Q + n * layer.P * layer.Q,
            "scale_add": n * layer.C * layer.H * layer.W + n * layer.P * layer.Q * layer.R * layer.S
            + n * layer.K * layer.P * layer.Q}
     storage = op.weight_elements * word + layer.K * SCALE_BITS

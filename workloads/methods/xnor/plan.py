@@ -155,12 +155,14 @@ def scaled_dot(sums, scale, taps, tap_bias: int):
 
 
 # The XNOR-popcount array on the mapped-program controller (hw/controller/; PE:
-# hw/methods/xnor/pe.XnorPE on lanes of a sign word and its valid bit, under ws, os and is;
-# write stage: hw/methods/xnor/scale.controller_output; the binarizer packing int8 activations
-# on the load and forming the K map on chip: hw/controller/binarize.py). Not yet the family's
-# CONTROLLER_DATAPATH: the int8 layers' MAC mode is still to be built (docs/plans/
-# method_hardware_on_controller.md, Status).
-POPCOUNT_DATAPATH = Datapath(pe_kind="xnor", pe_op="xnor_popcount", family="xnor",
-                             sums=popcount_sums, operand_bits=controller_word_bits,
-                             valid_lanes=True, scale_map_bits=SCALE_BITS, scaled=scaled_dot,
-                             binarizes=True, mac_mode=True, mac_bits=MAC_BITS)
+# hw/methods/xnor/pe.XnorPE on lanes of a sign word and its valid bit, under ws, os and is,
+# with a MAC mode for the int8 first conv and FC; write stage: hw/methods/xnor/scale.
+# controller_output; the binarizer packing int8 activations on the load and forming the K map
+# on chip: hw/controller/binarize.py).
+CONTROLLER_DATAPATH = Datapath(pe_kind="xnor", pe_op="xnor_popcount", family="xnor",
+                               sums=popcount_sums, operand_bits=controller_word_bits,
+                               valid_lanes=True, scale_map_bits=SCALE_BITS, scaled=scaled_dot,
+                               binarizes=True, mac_mode=True, mac_bits=MAC_BITS,
+                               binarized_channels=lambda arch, op:
+                               layer_channels(arch, op) // op.groups,
+                               prices_units=True)
