@@ -277,14 +277,20 @@ class ControllerHardware:
         def mapper(shape, groups: int, dataflow: str, pe_op: str):
             # a shape of slice passes is an op of sliced codes: its slices as images and
             # filters, its outputs folded back (sim/controller_cost.shape_of)
+            # (a binarized shape is an op of words whose ifmap moves its int8 channels)
             sa, sw = shape.ifmap_slices, shape.weight_slices
+            d = self.datapath
+            i_bits, w_bits = (d.op_bits(arch, pe_op) if d is not None
+                              else (pe.ifmap_bits, pe.weight_bits))
+            scale = ({"ofmap": 1 / shape.passes} if shape.passes > 1 else
+                     {"ifmap": shape.binarized * d.mac_bits / (shape.C * i_bits)}
+                     if shape.binarized else {})
             op = HwOp(name="verify", N=shape.N * sa, K=shape.K * groups * sw,
                       C=shape.C * groups, P=shape.P, Q=shape.Q, R=shape.R, S=shape.S,
                       H=shape.H, W=shape.W, stride=shape.stride, padding=shape.padding,
-                      groups=groups, ifmap_bits=pe.ifmap_bits,
-                      weight_bits=shape.weight_bits or pe.weight_bits,
+                      groups=groups, ifmap_bits=i_bits, weight_bits=w_bits,
                       psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits, pe_op=pe_op,
-                      dram_scale={"ofmap": 1 / shape.passes} if shape.passes > 1 else {})
+                      dram_scale=scale)
             return search(arch, op, dataflow, "energy", table)[0]
 
         def timing(arch_, shape, mapping, requant, dataflow):

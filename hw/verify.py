@@ -40,7 +40,8 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 
-from dlaforge.program import LOOP_ORDERS, Mapping, Shape, fewest_filters, fits, packed_align
+from dlaforge.program import (BINARY_WORD_BITS, LOOP_ORDERS, Mapping, Shape, fewest_filters, fits,
+                              packed_align)
 
 from .stimulus import LayerJob
 from .accelerator import buildable
@@ -140,7 +141,9 @@ def random_mapping(arch: ArchSpec, shape: Shape, rng: random.Random, order: str,
     (None if none found)."""
     align = packed_align(shape.weight_bits) if shape.weight_bits else 1
     # slice passes: every channel tile in one pass (program.pass_channels)
-    channel_tiles = [c for c in range(1, shape.C + 1) if shape.passes == 1 or shape.C % c == 0]
+    # a binarized command's tile holds all its words (program.binarize_refusal)
+    channel_tiles = [c for c in range(1, shape.C + 1) if (shape.passes == 1 or shape.C % c == 0)
+                     and (not shape.binarized or c == shape.C)]
     for _ in range(tries):
         qt = rng.randint(1, shape.Q) if rng.random() < 1 / 3 else None
         kt = min(shape.K, -(-rng.randint(1, shape.K) // align) * align)
@@ -167,6 +170,7 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
 
     geo = ControllerParams.of(arch, datapath=datapath)
     d = geo.datapath
+    held = d.operand_arch(arch)         # the buffers' geometry: the operands as held
     pe_op = pe_op or d.pe_op
     bits = d.weight_bits if d.packs(pe_op) else 0
     rng, draw = np.random.default_rng(seed), random.Random(f"{arch.name} {dataflow} {seed}")
@@ -174,7 +178,7 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
     # the operands' extreme values: signed lanes' most negative and 1; unsigned codes' 0 and
     # largest (a slice pass's: int8 codes, 8 // slice_bits slices of each operand)
     slices = 8 // d.slice_bits if d.slice_bits and pe_op == d.mac_op else 1
-    extremes = (-(1 << (arch.pe_array.ifmap_bits - 1)), 1)
+    extremes = (-(1 << (d.op_bits(arch, pe_op)[0] - 1)), 1)
     if d.codes:
         extremes = (0, (1 << d.ifmap_codes(pe_op, slices)) - 1)
 
@@ -195,12 +199,15 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
         passes_of = max(1, slices // (1 + index % 2))      # int8 and 4-bit codes in turn
         shape = replace(shape, weight_bits=bits, ifmap_slices=passes_of,
                         weight_slices=passes_of)
+        if d.binarizes and pe_op == d.pe_op and index % 2:  # int8 activations, binarized
+            binarized = draw.randint(1, 150)
+            shape = replace(shape, binarized=binarized, C=-(-binarized // BINARY_WORD_BITS))
         plan.append((f"random{index}", shape, groups,
-                     random_mapping(arch, shape, draw, LOOP_ORDERS[index % len(LOOP_ORDERS)]),
+                     random_mapping(held, shape, draw, LOOP_ORDERS[index % len(LOOP_ORDERS)]),
                      {}))
     jobs, skipped = [], []
     for name, shape, groups, mapping, options in plan:
-        if not smallest_tile_fits(arch, shape):
+        if not smallest_tile_fits(held, shape):
             skipped.append((name, "its smallest tile does not fit the buffer halves"))
             continue
         mapping = mapping or mapper(shape, groups, dataflow, pe_op)

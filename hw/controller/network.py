@@ -218,7 +218,8 @@ def chains(prev: tuple | None, shape, groups: int, images: int, arch: ArchSpec,
     same_bytes = element_bytes(pe.ofmap_bits) == element_bytes(pe.ifmap_bits)
     if pe.ofmap_bits > pe.ifmap_bits and not (codes and same_bytes):
         return f"random: {pe.ofmap_bits}-bit outputs are wider than the {pe.ifmap_bits}-bit ifmap"
-    mine = (images, (shape.binarized or shape.C) * groups, shape.H, shape.W)
+    channels = getattr(shape, "binarized", 0) or shape.C     # (a first-accelerator Gemm: C)
+    mine = (images, channels * groups, shape.H, shape.W)
     if mine != prev:
         return (f"random: its input {'x'.join(map(str, mine[1:]))} is not the previous "
                 f"layer's output {'x'.join(map(str, prev[1:]))}")

@@ -101,6 +101,18 @@ COMMAND_FIELDS = {
     "out_codes": ("activation-code designs only: the requantized outputs are unsigned codes of "
                   "this many bits (0 .. 2**out_codes - 1, relu must be 1): the codes the next "
                   "layer reads"),
+    "kmap_base": ("scale-map designs only (XNOR's): the N x P x Q map of unsigned K_q "
+                  "(scale_map_bits, 2-byte elements) a mode-0 command without `binarize` "
+                  "reads; each requantized mode-0 output is (2*sum - taps*tap_bias) * K_q"),
+    "tap_bias": ("scale-map designs only: what each of a pixel's in-image taps adds to its "
+                 "popcount sums beyond the signs' dot product (2*C*64 - the layer's channels)"),
+    "binarize": ("binarizing designs only: 1: the ifmap region holds int8 activations of "
+                 "`signs` channels (Ct their pitch), packed into sign words on the load, K_q "
+                 "formed on chip from their magnitudes"),
+    "signs": "binarizing designs only: the layer's channels per group (int8 activations)",
+    "recip": ("binarizing designs with a scale map: K_q = min((sum of |x| over the window's "
+              "in-image taps and channels) * recip >> k_shift, 2**scale_map_bits - 1)"),
+    "k_shift": "binarizing designs with a scale map: the shift of K_q's fixed point (recip)",
 }
 DRAM_LAYOUTS = {
     "ifmap": "N x H x W x Ct, channels innermost (NHWC), ifmap_bits elements",
@@ -160,6 +172,19 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
             f"of R x S x C rows of the group's K filters, each row ceil(K*{d.weight_bits}/8) "
             f"bytes, filter k at bit k*{d.weight_bits} mod 8 of byte k*{d.weight_bits} // 8 "
             f"(least significant bit first); Kt is not used for them")
+    if d.operand_bits is not None:      # operands of their own width: XNOR's sign words
+        info["parameters"]["datapath"].update(operand_bits=geo.ifmap_bits,
+                                              valid_lanes=d.valid_lanes, mac_bits=d.mac_bits)
+        words = (f"mode 0 ({d.pe_op}): {geo.ifmap_bits}-bit words of signs along channels (bit "
+                 f"c of word w: channel {geo.ifmap_bits}*w + c, 1 for a sign of +1, the last "
+                 f"word's unused bits 0); the MAC mode: {d.mac_bits}-bit elements")
+        layouts["ifmap"] += (f"; {words}; a binarizing command (`binarize`): the layer's int8 "
+                             f"activations, packed on the load")
+        layouts["weight"] += f"; {words}"
+    if geo.scales:
+        info["parameters"]["datapath"].update(scale_map_bits=d.scale_map_bits)
+        layouts["kmap"] = ("N x P x Q unsigned K_q at kmap_base, read by a mode-0 command "
+                           "without `binarize` (see the kmap_base field)")
     fields = geo.command_layout()
     info["command"] = {
         "port": "cmd__payload (a stream, taken while busy is low; one command per group)",

@@ -183,7 +183,8 @@ class ControllerJob:
         d = datapath or BASELINE
         arch = d.operand_arch(arch)     # the operands' widths as the design holds them
         pe, s = arch.pe_array, shape
-        narrow = d.element_bits(pe_op or d.pe_op)       # a MAC mode's narrower operands
+        op = pe_op or d.pe_op           # (one the datapath lacks: refused by the job)
+        narrow = d.element_bits(op) if op in d.pe_ops else 0   # a MAC mode's narrower operands
         i_bits, w_bits = (narrow, narrow) if narrow else (pe.ifmap_bits, pe.weight_bits)
         lo_i, hi_i = -(1 << (i_bits - 1)), 1 << (i_bits - 1)
         lo_w, hi_w = -(1 << (w_bits - 1)), 1 << (w_bits - 1)

@@ -102,8 +102,6 @@ def test_bad_input_is_one_line_exit_2_and_no_files(tmp_path, capsys):
              ["simulate", "--arch", "edge_tiny", "--network", str(csv), "--model", "rtl",
               "--schedule", "mapped"],
              ["simulate", "--arch", "eyeriss_like", "--network", str(csv), "--schedule", "rtl"],
-             ["simulate", "--arch", "edge_tiny_xnor", "--network", str(csv), "--method", "xnor",
-              "--schedule", "rtl", "--model", "cycle"],
              ["simulate", "--arch", "edge_tiny", "--network", str(csv), "--schedule", "rtl",
               "--model", "cycle", "--trace", str(tmp_path / "t")],
              ["simulate", "--arch", "edge_tiny", "--network", str(csv), "--schedule", "best"],

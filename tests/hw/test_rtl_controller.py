@@ -93,10 +93,12 @@ def test_a_method_whose_ops_need_its_units_is_refused_naming_them(monkeypatch):
                           method="addernet_w4a4")
     assert str(refused.value) == ("--model rtl cannot run layer 'c2' under os: operand "
                                   "widths other than the array's")
-    with pytest.raises(SpecError) as refused:       # the baseline on an XNOR array: no hint
-        dlaforge.simulate("edge_tiny_xnor", CHAIN, "os", model="rtl")
-    assert str(refused.value) == ("--model rtl cannot run layer 'c1' under os: the controller "
-                                  "has no datapath with xnor PEs (pe_kind 'xnor')")
+    with pytest.raises(SpecError) as refused:       # Bit Fusion's array: no datapath
+        dlaforge.simulate("edge_tiny_bitfusion", CHAIN, "os", model="rtl", method="bitfusion")
+    assert str(refused.value) == ("--model rtl cannot run layer 'c1' under os: it needs method "
+                                  "bitfusion's own units, which `dlaforge rtl verify --method "
+                                  "bitfusion` checks (the controller has no datapath with "
+                                  "bitfusion PEs (pe_kind 'bitfusion'))")
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])

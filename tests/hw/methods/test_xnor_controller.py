@@ -25,7 +25,8 @@ from dlaforge.sim.cycle.controller_timing import controller_counters, tile_seque
 from dlaforge.workloads.methods.conv_ref import conv2d_float
 from dlaforge.workloads.methods.xnor import reference as ref
 from dlaforge.workloads.methods.xnor.plan import CONTROLLER_DATAPATH as XNOR, kmap_scale
-from controller_checks import assert_closed_form_matches, assert_run_matches, random_window
+from controller_checks import (assert_closed_form_matches, assert_network_matches,
+                               assert_run_matches, random_window)
 from simulators import needs_icarus
 
 PRESET = load_arch("edge_tiny_xnor")
@@ -77,8 +78,8 @@ def test_the_datapath_and_what_it_refuses():
     # the buffers hold words of 64-bit elements: an eighth of the int8 preset's
     int8 = ControllerParams.of(load_arch("edge_tiny"))
     assert geo.buffers.ifmap_half == int8.buffers.ifmap_half // 8
-    with pytest.raises(SpecError, match="64-bit operand lanes, not 8-bit"):
-        ControllerParams.of(PRESET, datapath=XNOR)
+    # the preset's own lanes are int8 (the MAC mode's): the design takes them as its words
+    assert ControllerParams.of(PRESET, datapath=XNOR).buffers == geo.buffers
     narrow = replace(PRESET, pe_array=replace(PRESET.pe_array, xnor_word_bits=32))
     with pytest.raises(SpecError, match="packs 64 signs per word, not xnor_word_bits 32"):
         ControllerParams.of(narrow, datapath=XNOR)
@@ -293,3 +294,40 @@ def test_binarized_layers_free_running_on_icarus(tmp_path):
     for (job, expected), result in zip(signed, results[len(jobs):]):
         assert np.array_equal(result.output, expected)
         assert_run_matches(result, job)
+
+
+@needs_icarus
+def test_an_xnor_network_runs_on_one_design():
+    """`simulate --model rtl --method xnor` on edge_tiny_xnor under os: the int8 first conv and
+    FC in the MAC mode, the binarized layers (a strided conv, a depthwise: a K map per group,
+    a 1x1) binarizing the previous layer's int8 outputs on the load; every statistic equal to
+    `--model cycle`'s, the analytical cycles within 10%."""
+    assert assert_network_matches(PRESET, "os", "xnor") == ["c1", "fc"]
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("dataflow", ["ws", "is"])
+def test_an_xnor_network_under_ws_and_is(dataflow):
+    assert assert_network_matches(PRESET, dataflow, "xnor") == ["c1", "fc"]
+
+
+def test_rtl_generate_builds_the_controller_with_the_xnor_datapath(tmp_path):
+    import json
+    import dlaforge
+    dlaforge.rtl_generate(PRESET, tmp_path, method="xnor")
+    info = json.loads((tmp_path / "dlaforge_accel.json").read_text())
+    assert info["parameters"]["datapath"] == {
+        "family": "xnor", "pe_ops": ["xnor_popcount", "mac"], "operand_bits": 64,
+        "valid_lanes": True, "mac_bits": 8, "scale_map_bits": 16}
+    assert {"binarize", "signs", "recip", "k_shift", "kmap_base", "tap_bias"} <= set(
+        info["command"]["fields"])
+    assert "packed on the load" in info["command"]["dram_layouts"]["ifmap"]
+
+
+@pytest.mark.long
+def test_rtl_verify_runs_both_pe_operations():
+    import dlaforge
+    lines = []
+    passed, failed = dlaforge.rtl_verify(PRESET, method="xnor", progress=lines.append)
+    assert failed == 0 and passed == 222
+    assert sum(" xnor_popcount " in line for line in lines) == 111

@@ -21,7 +21,7 @@ TPU = load_arch("tpu_like_xnor")
 @pytest.mark.parametrize("layer", [conv("c", 16, 24, 9, R=3, stride=2),
                                    conv("w", 130, 8, 5, R=3, W=7),
                                    conv("p", 64, 2, 5, R=1)])
-def test_transform_shifts_once_per_output_where_xnor_multiplies_twice(layer):
+def test_transform_shifts_once_per_output_where_xnor_multiplies_by_its_k_map(layer):
     [op] = get_method("dirnet", EDGE).transform(layer, EDGE)
     [x] = get_method("xnor", EDGE).transform(layer, EDGE)
     words = -(-layer.C // 64)
@@ -30,7 +30,9 @@ def test_transform_shifts_once_per_output_where_xnor_multiplies_twice(layer):
     assert op.pe_op == "xnor_popcount" and op.pe_macs == pe_ops
     assert op.ops == {"xnor_bits": 64 * pe_ops, "popcount": pe_ops, "add": pe_ops,
                       "shift": outputs, "scale_add": outputs}
-    assert x.ops["scale_mult"] == 2 * outputs and "shift" not in x.ops
+    # XNOR-Net: K_q per output and per pixel (alpha folded into the requantizer's multiplier)
+    assert x.ops["scale_mult"] == outputs + layer.N * layer.P * layer.Q
+    assert "shift" not in x.ops
     packed = layer.K * words * layer.R * layer.S * 64
     assert op.weight_storage_bits == packed + layer.K * EXPONENT_BITS
     assert op.dram_scale == x.dram_scale                # int8 activations, packed on the way in

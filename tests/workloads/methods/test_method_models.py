@@ -13,6 +13,7 @@ from dlaforge.sim.controller_cost import controller_runs
 from dlaforge.sim.method_costs import unit_cycles
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.methods.common import keeps_full_precision
+from dlaforge.workloads.methods.datapath import controller_datapath
 from dlaforge.workloads.networks import load_network
 
 CASES = [("edge_tiny_winograd", "winograd_f4"), ("edge_tiny_winograd", "winograd_f2"),
@@ -43,12 +44,15 @@ def test_both_models_charge_the_method(runs, arch, method):
         for part in ("mac", "units"):
             assert sc.energy_breakdown_pj.get(part, 0.0) == pytest.approx(
                 sa.energy_breakdown_pj.get(part, 0.0))
-        # a unit's work is charged, but on the generated controller, which has no units: its
-        # slice passes combine in the accumulator (PalQuant's slice_add)
-        on_controller = all(controller_runs(load_arch(arch), op, "ws") for op in ops)
+        # a unit's work is charged; on the generated controller only where its datapath has
+        # the units (XNOR's scaling stage): PalQuant's slice passes combine in the accumulator
+        spec = load_arch(arch)
+        on_controller = all(controller_runs(spec, op, "ws") for op in ops)
+        with_units = any(controller_datapath(spec, op.pe_op).prices_units for op in ops
+                         if on_controller and op.pe_op != "mac")
         assert sa.energy_breakdown_pj.get("units", 0.0) > 0 or on_controller or all(
             not op.ops.keys() - {"mult", "add", "direct_conv_fallback"} for op in ops)
-        assert not (on_controller and sa.energy_breakdown_pj.get("units", 0.0))
+        assert (sa.energy_breakdown_pj.get("units", 0.0) > 0) == with_units or not on_controller
         # DRAM moves the method's stored form: never below each tensor once, in both models
         read = sum(op.compulsory_dram_bytes()[0] for op in ops)
         write = sum(op.compulsory_dram_bytes()[1] for op in ops)

@@ -97,7 +97,8 @@ def test_xnor_binary_ops_and_one_bit_weights():
     assert op.pe_op == "xnor_popcount" and op.C == 2 and op.ifmap_bits == op.weight_bits == 64
     assert op.ops["popcount"] == outputs * 9 * 2
     assert op.ops["xnor_bits"] == outputs * 9 * 128      # word-wide XNORs, padding bits included
-    assert op.ops["scale_mult"] == 2 * outputs            # · K and · α
+    # · K_q per output, K_q per pixel (α folded into the requantizer's multiplier)
+    assert op.ops["scale_mult"] == outputs + layer.P * layer.Q
     assert "mult" not in op.ops
     # packed signs: one bit per weight (the last word per tap half empty) and a 16-bit α per filter
     assert op.weight_storage_bits == layer.K * 9 * 128 + layer.K * 16

@@ -22,10 +22,10 @@ from dataclasses import replace
 
 from .. import Method, baseline
 from ..common import keeps_full_precision, layer_op
-from .plan import SCALE_BITS
 
 
 def transform(layer, arch) -> list:
+    from .plan import SCALE_BITS        # (plan holds the controller's datapath: numba)
     if keeps_full_precision(layer) or layer.kind == "transposed_conv":
         return baseline.transform(layer, arch)
     pe = arch.pe_array

@@ -40,11 +40,10 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import ceil_div
+from dlaforge.program import BINARY_WORD_BITS, ceil_div
 from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 from dlaforge.workloads.methods.datapath import Datapath
 
-from .reference import WORD_BITS, popcount_sums
 
 DATAFLOW = "os"           # the unit's one dataflow: every PE owns an (output pixel, filter)
 SCALE_BITS = 16           # width of alpha_q and K_q (stored per filter, priced by sim/methods)
@@ -132,19 +131,32 @@ def plan(arch: ArchSpec, gemm: Gemm) -> RtlPlan:
 
 
 
+def popcount_sums(x, w, stride: int = 1, padding: int = 0, groups: int = 1,
+                  out_size: tuple | None = None):
+    """reference.popcount_sums (imported when called: the references load numba)."""
+    from .reference import popcount_sums as sums
+    return sums(x, w, stride, padding, groups, out_size)
+
+
 def controller_word_bits(arch: ArchSpec) -> int:
-    """The width of the controller's XNOR operands: sign words of WORD_BITS signs, one 8-byte
+    """The width of the controller's XNOR operands: sign words of BINARY_WORD_BITS signs, one 8-byte
     DRAM element each (SpecError for an arch packing another width, or whose MAC mode is
     not int8)."""
     pe = arch.pe_array
-    if word_bits(arch) != WORD_BITS:
-        raise SpecError(f"the controller's xnor datapath packs {WORD_BITS} signs per word, "
+    if word_bits(arch) != BINARY_WORD_BITS:
+        raise SpecError(f"the controller's xnor datapath packs {BINARY_WORD_BITS} signs per word, "
                         f"not xnor_word_bits {word_bits(arch)}")
-    if pe.ifmap_bits not in (MAC_BITS, WORD_BITS) or pe.weight_bits != pe.ifmap_bits:
+    if pe.ifmap_bits not in (MAC_BITS, BINARY_WORD_BITS) or pe.weight_bits != pe.ifmap_bits:
         raise SpecError(f"the controller's xnor datapath multiplies {MAC_BITS}-bit operands "
                         f"in its MAC mode, not {pe.ifmap_bits}-bit ifmap and "
                         f"{pe.weight_bits}-bit weight lanes")
-    return WORD_BITS
+    return BINARY_WORD_BITS
+
+
+def binarized_channels(arch: ArchSpec, op) -> int:
+    """The int8 channels per group a binarized op's load packs: its ifmap's dram_scale prices
+    C words of BINARY_WORD_BITS signs at the MAC mode's MAC_BITS per channel (the transform's)."""
+    return round(op.dram_factor("ifmap") * op.C * op.ifmap_bits / MAC_BITS) // op.groups
 
 
 def scaled_dot(sums, scale, taps, tap_bias: int):
@@ -163,6 +175,5 @@ CONTROLLER_DATAPATH = Datapath(pe_kind="xnor", pe_op="xnor_popcount", family="xn
                                sums=popcount_sums, operand_bits=controller_word_bits,
                                valid_lanes=True, scale_map_bits=SCALE_BITS, scaled=scaled_dot,
                                binarizes=True, mac_mode=True, mac_bits=MAC_BITS,
-                               binarized_channels=lambda arch, op:
-                               layer_channels(arch, op) // op.groups,
+                               binarized_channels=binarized_channels,
                                prices_units=True)
