@@ -14,7 +14,8 @@ Any disagreement is listed in the Markdown and the script exits with status 1.
 
 Then the methods that run on the mapped-program controller (issue 14: the baseline, AdderNet
 and BWN on their datapaths with a MAC mode, GhostNet's plain MAC ops, PalQuant and
-bitslice_w4a4 on the code-MAC datapath with slice passes) on the same slices under ws, os and
+bitslice_w4a4 on the code-MAC datapath with slice passes, XNOR-Net on the XNOR datapath with
+its binarizer) on the same slices under ws, os and
 is (those the arch lists and the datapath runs):
 `simulate --model rtl` (Icarus or Verilator, outputs checked bit-exact inside the run) beside
 `--model cycle` and `--model analytical`; an RTL record that differs from the cycle model's in
@@ -419,7 +420,8 @@ def whole_layers() -> list:
 # 16 slice passes
 CONTROLLER_METHODS = (("baseline", "edge_tiny"), ("addernet", "edge_tiny_addernet"),
                       ("bwn", "edge_tiny_bwn"), ("ghost", "edge_tiny"),
-                      ("palquant", "edge_tiny_palquant"), ("bitslice_w4a4", "edge_tiny_palquant"))
+                      ("palquant", "edge_tiny_palquant"), ("bitslice_w4a4", "edge_tiny_palquant"),
+                      ("xnor", "edge_tiny_xnor"))
 FIRST_CONV = Case("baseline", "edge_tiny", "ws", "resnet18", "conv1",
                   dict(C=3, K=8, H=21, R=7, stride=2, padding=0))
 CONTROLLER_STATS = ("cycles", "compute_cycles", "stall_cycles", "energy_pj",
@@ -603,10 +605,13 @@ def report(cells, slice_rows, full_rows, problems, started, command, elapsed,
         "conv) are plain int8 MAC ops on the baseline's array; PalQuant and bitslice_w4a4 on "
         "PalQuant's code-MAC datapath (2-bit lanes; a 2-bit layer's packed weight codes "
         "decoded in the PE, ws and os; 4-bit layers as 4 slice passes of its unsigned slice-MAC "
-        "mode). The last slice, a crop of ResNet-18's first conv (3 -> 8 channels, 7x7 at "
-        "stride 2, 8x8 outputs), is an int8 layer AdderNet, BWN and PalQuant keep: it runs in "
-        "AdderNet's and BWN's PEs' MAC mode, and as 16 slice passes on PalQuant's. Wall time "
-        "includes the design's build when it is not cached.",
+        "mode); XNOR-Net on its XNOR datapath (64-bit sign words in the buffers and DRAM, a "
+        "valid bit beside each lane, the binarized layers reading int8 activations whose signs "
+        "the load packs, K_q formed on chip before the requantizer). The last slice, a crop of "
+        "ResNet-18's first conv (3 -> 8 channels, 7x7 at stride 2, 8x8 outputs), is an int8 "
+        "layer AdderNet, BWN, PalQuant and XNOR-Net keep: it runs in AdderNet's, BWN's and "
+        "XNOR's PEs' MAC mode, and as 16 slice passes on PalQuant's. Wall time includes the "
+        "design's build when it is not cached.",
         "",
         *controller_table(on_controller),
         "",
