@@ -204,6 +204,12 @@ def fewest_filters(shape: Shape) -> int:
     return min(shape.K, packed_align(shape.weight_bits)) if shape.weight_bits else 1
 
 
+def fewest_channels(shape: Shape) -> int:
+    """The smallest tile's channels: one, or all C words of a binarized command (a pixel's
+    magnitudes are summed in one tile: binarize_refusal)."""
+    return shape.C if shape.binarized else 1
+
+
 def packed_blocks(k_size, cols: int, bits: int) -> np.ndarray:
     """Bytes of each filter block's run of a packed weight row, [block, tile], for tiles of
     `k_size` filters starting on a byte: block b holds filters b*cols .. of the tile and

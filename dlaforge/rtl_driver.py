@@ -259,8 +259,7 @@ class ControllerHardware:
         from .hw.verilog import cell_stats
         geo = buildable(arch, datapath=self.datapath)
         pe = datapath_pe(geo.datapath)
-        return {"pe": cell_stats(pe(geo.ifmap_bits, geo.weight_bits, geo.psum_bits,
-                                    geo.dataflows)),
+        return {"pe": cell_stats(pe(*geo.lane_bits, geo.psum_bits, geo.dataflows)),
                 "accelerator": controller_cells(arch, datapath=self.datapath)}
 
     def verify(self, arch: ArchSpec, sim: str = "icarus", progress=lambda line: None):

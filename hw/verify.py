@@ -40,8 +40,8 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 
-from dlaforge.program import (BINARY_WORD_BITS, LOOP_ORDERS, Mapping, Shape, fewest_filters, fits,
-                              packed_align)
+from dlaforge.program import (BINARY_WORD_BITS, LOOP_ORDERS, Mapping, Shape, fewest_channels,
+                              fewest_filters, fits, packed_align)
 
 from .stimulus import LayerJob
 from .accelerator import buildable
@@ -113,7 +113,7 @@ def smallest_tile_fits(arch: ArchSpec, shape: Shape) -> bool:
     """True when one filter (packed weights: a byte's worth), one channel and one output pixel
     of `shape` fit the buffer halves (the controller's smallest tile;
     sim/controller_cost.controller_runs' condition)."""
-    return _fits(arch, shape, fewest_filters(shape), 1, 1, 1)
+    return _fits(arch, shape, fewest_filters(shape), fewest_channels(shape), 1, 1)
 
 
 def random_layer(rng: random.Random, most: int = 9) -> tuple[Shape, int]:

@@ -45,7 +45,8 @@ import numpy as np
 from dlaforge import program
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import GRID_NAMES, LOOP_ORDERS, RS_NAMES, Mapping, fewest_filters
+from dlaforge.program import (GRID_NAMES, LOOP_ORDERS, RS_NAMES, Mapping, fewest_channels,
+                              fewest_filters)
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.methods import multiplies
@@ -399,16 +400,19 @@ def default_mapping(arch: ArchSpec, op: HwOp, dataflow: str, controller: bool = 
     output columns), every output column, loop order n, k, c, p."""
     columns = controller and controller_cost.controller_runs(arch, op, dataflow)
     kg, cg = _group_dims(arch, op, columns)
-    # the fewest filters a tile may hold: one, or a byte's worth of packed weights
-    fewest = fewest_filters(controller_cost.shape_of(op, arch)) if columns else 1
+    # the fewest filters a tile may hold: one, or a byte's worth of packed weights; the fewest
+    # channels: one, or a binarized command's words (program.fewest_channels)
+    shape = controller_cost.shape_of(op, arch) if columns else None
+    fewest = fewest_filters(shape) if columns else 1
+    fewest_c = fewest_channels(shape) if columns else 1
     kt = min(kg, ceil_div(arch.pe_array.cols, fewest) * fewest)
     ct, pt, qt = cg, op.P, op.Q
     steps = [Mapping(kt=kt, ct=ct, pt=pt, qt=qt)]
     while True:                 # the halvings in turn, then the first that fits (one test)
         if pt > 1:
             pt = ceil_div(pt, 2)
-        elif ct > 1:
-            ct = ceil_div(ct, 2)
+        elif ct > fewest_c:
+            ct = max(fewest_c, ceil_div(ct, 2))
         elif kt > fewest:           # halved, up to whole bytes of packed filters
             kt = ceil_div(ceil_div(kt, 2), fewest) * fewest
         elif columns and qt > 1:

@@ -14,7 +14,9 @@ equally often, `_reuse` times (analytical.py's reuse rule), so
 - partial sums: each output tile leaves `reuse_ofmap` times, the last one final; the others are
   spilled at psum width and read back;
 - parameters (requantized commands): the final write-backs come in the order of the loops
-  without c; the table is refetched (3 bytes per filter) whenever their k changes;
+  without c; the table is refetched (3 bytes per filter) whenever their k changes, a DRAM
+  scale map (Shape.scale_bytes; a binarized command forms it on chip) whenever their n, p or
+  q do; a binarized command's ifmap bytes are its int8 channels per pixel brought;
 - folds: sums over tiles separate by loop. ws: sum of folds x pixels = (sum_k ceil(k_size/cols))
   x (sum_c ceil(c_size/rows)) x R S x P Q per image. os: folds = (sum_k ceil(k_size/cols)) x
   (sum_pq ceil(p_size q_size/rows)) per c-tile, each fold's length linear in
@@ -91,14 +93,15 @@ def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     op of the PE operation of a datapath built for the arch's PE kind (a baseline MAC op on a
     MAC array, a method's, as AdderNet's "sad" on adder PEs: controller_datapath) with a plain
     window at the array's widths, on a preset or arch YAML (rtl_cannot_run), and its smallest
-    tile (one filter, one channel, one output row, one output column) fits one half of each
-    buffer."""
+    tile (one filter, one channel (a binarized command: all its words), one output row, one
+    output column) fits one half of each buffer."""
     if (dataflow not in program.CONTROLLER_DATAFLOWS
             or _cannot_run(arch, op, dataflow) is not None):
         return False
     arch = design_arch(arch)
     one, shape = np.ones(1, np.int64), shape_of(op, arch)
-    return bool(grid_fits(arch, shape, {"kt": one * program.fewest_filters(shape), "ct": one,
+    return bool(grid_fits(arch, shape, {"kt": one * program.fewest_filters(shape),
+                                        "ct": one * program.fewest_channels(shape),
                                         "pt": one, "qt": one})[0])
 
 
@@ -114,7 +117,8 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
     s, pe = shape_of(op, arch), arch.pe_array
     words = program.tile_words(pe.rows, pe.cols, W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q,
                                stride=s.stride, padding=s.padding,
-                               kt=program.fewest_filters(s), ct=1, pt=1, qt=1)
+                               kt=program.fewest_filters(s), ct=program.fewest_channels(s),
+                               pt=1, qt=1)
     geo = BufferGeometry.of(arch)
     halves = {"ifmap": geo.ifmap_half, "weight": geo.weight_half, "ofmap": geo.acc_half}
     what = {"ifmap": " (the input window)", "weight": "", "ofmap": " (accumulator)"}

@@ -44,7 +44,7 @@ def sign_write(m: Module, port, resp, geo: ControllerParams, magnitudes, read) -
     lane = tag.chunk >> (per_lane.bit_length() - 1)
     offset = Signal(range(w))
     m.d.comb += offset.eq((tag.chunk & (per_lane - 1)) * act)
-    values = [resp.payload.data[i].as_signed() for i in range(act)]
+    values = [resp.payload.data[i][:8].as_signed() for i in range(act)]     # int8 activations
     kept = [i < tag.count for i in range(act)]
     signs = Cat(*((v >= 0) & k for v, k in zip(values, kept)))
     held, bits, written = Signal(w), Signal(w), Signal()

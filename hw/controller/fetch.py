@@ -1,6 +1,6 @@
 """The read engine: a tile's LOAD job (ifmap, weights, partial sums) and the PARAMS job.
 
-A job is up to four phases, each a loop nest of runs of contiguous DRAM elements, one buffer
+A job is up to five phases, each a loop nest of runs of contiguous DRAM elements, one buffer
 word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ... in order:
 - ifmap (tile.load_ifmap): cb, h in [lo, lo + in_rows), w in [wlo, wlo + in_cols) (the
   tile's column segment of each row): min(rows, c_size - cb*rows) channels of pixel (n, h, w)

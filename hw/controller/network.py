@@ -3,8 +3,8 @@ order (one per group, all N images inside a command), each layer's requantized o
 DRAM as the next layer's ifmap.
 
 A layer is a `ControllerJob` (its shape, mapping, operands, requantization and reference) whose
-DRAM regions (ifmap, weight, requant, ofmap, psum: `ControllerJob.regions`) are placed in the
-network's image at bases of their own: its commands are the job's, with each base moved from the
+DRAM regions (ifmap, weight, requant, kmap, ofmap, psum: `ControllerJob.regions`) are placed in
+the network's image at bases of their own: its commands are the job's, with each base moved from the
 job's region to the network's (`relocated`), its operands are copied from the job's own image.
 
 Layers chain by shape (`chains`, which hw/network_stimulus.py's first-accelerator networks use too):
@@ -51,9 +51,10 @@ from ..layouts import GeneratorParams
 from .stimulus import ControllerJob, ControllerResult, random_requant_of
 from .layouts import ControllerParams, check_command
 
-REGIONS = ("ifmap", "weight", "requant", "ofmap", "psum")    # ControllerJob.regions' order
+# ControllerJob.regions' order (kmap: a scale map, empty but on a datapath that reads one)
+REGIONS = ("ifmap", "weight", "requant", "kmap", "ofmap", "psum")
 BASE_FIELDS = {"ifmap_base": "ifmap", "weight_base": "weight", "requant_base": "requant",
-               "ofmap_base": "ofmap", "psum_base": "psum"}
+               "kmap_base": "kmap", "ofmap_base": "ofmap", "psum_base": "psum"}
 SEVERAL_OPS = "random: the layer is several hardware ops"
 MAX_CYCLES = 10_000_000     # per command, as run.run_amaranth's and free_run.run_free's
 
@@ -156,12 +157,12 @@ class ControllerNetworkJob:
         return {**named, "end": self.size}
 
     def dram_image(self) -> np.ndarray:
-        """Each layer's weights, parameter table and (unless chained) ifmap, as its job lays
-        them out, at the layer's bases."""
+        """Each layer's weights, parameter table, scale map and (unless chained) ifmap, as its
+        job lays them out, at the layer's bases."""
         memory = np.zeros(self.size, dtype=np.int64)
         for layer, bases in zip(self.layers, self.bases):
             local, image = layer.job.regions, layer.job.dram_image()
-            for name, following in zip(REGIONS[:3], REGIONS[1:4]):
+            for name, following in zip(REGIONS[:4], REGIONS[1:5]):
                 if name == "ifmap" and layer.chained:
                     continue
                 memory[bases[name]:bases[name] + local[following] - local[name]] = \
@@ -230,7 +231,7 @@ def relocated(geo: ControllerParams, command: dict, local: dict, bases: dict) ->
     """`command` (a job's, its bases in the job's own `local` regions) with every base moved to
     the region's network base; SpecError if a field overflows."""
     moved = {field: command[field] - local[region] + bases[region]
-             for field, region in BASE_FIELDS.items()}
+             for field, region in BASE_FIELDS.items() if field in command}
     return check_command(geo, {**command, **moved})
 
 

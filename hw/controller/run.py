@@ -104,8 +104,8 @@ COMMAND_FIELDS = {
     "kmap_base": ("scale-map designs only (XNOR's): the N x P x Q map of unsigned K_q "
                   "(scale_map_bits, 2-byte elements) a mode-0 command without `binarize` "
                   "reads; each requantized mode-0 output is (2*sum - taps*tap_bias) * K_q"),
-    "tap_bias": ("scale-map designs only: what each of a pixel's in-image taps adds to its "
-                 "popcount sums beyond the signs' dot product (2*C*64 - the layer's channels)"),
+    "tap_bias": ("scale-map designs only: what each of a pixel's in-image taps adds to 2 x its "
+                 "popcount sum beyond the signs' dot product (2*C*64 - the layer's channels)"),
     "binarize": ("binarizing designs only: 1: the ifmap region holds int8 activations of "
                  "`signs` channels (Ct their pitch), packed into sign words on the load, K_q "
                  "formed on chip from their magnitudes"),

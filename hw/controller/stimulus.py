@@ -154,6 +154,8 @@ class ControllerJob:
                 f"{b.ifmap_half}, weight {int(words['weight'])}/{b.weight_half}, accumulator "
                 f"{int(words['ofmap'])}/{b.acc_half} words")
         if self.requant is not None:
+            if why := padding_refusal(d, self.pe_op, self.quantizer):
+                raise SpecError(why)
             if not self.geo.requant:
                 raise SpecError(requant_refusal(self.arch, self.geo.datapath.requant_elements)
                                 or "the design has no "
@@ -337,10 +339,10 @@ class ControllerJob:
                       "requant": int(self.requant is not None), "relu": int(relu),
                       "dataflow": CONTROLLER_DATAFLOWS.index(self.dataflow)}
             if not self.geo.quantizer.symmetric:        # the padded taps' value, z_x
-                half = 1 << (self.geo.ifmap_bits - 1)
-                if not -half <= self.in_zero < half:
+                bits = self.geo.datapath.op_bits(self.arch, self.pe_op)[0]
+                if not -(1 << bits - 1) <= self.in_zero < 1 << bits - 1:
                     raise SpecError(f"input zero point {self.in_zero} is not a signed "
-                                    f"{self.geo.ifmap_bits}-bit ifmap value")
+                                    f"{bits}-bit ifmap value")
                 fields["pad"] = self.in_zero & ((1 << self.geo.ifmap_bits) - 1)
             if self.geo.datapath.mac_mode:
                 fields["mode"] = self.geo.datapath.mode_of(self.pe_op)
@@ -416,6 +418,17 @@ class ControllerJob:
         return self.out_codes + 1 if self.geo.datapath.codes else self.geo.ofmap_bits
 
 
+def padding_refusal(datapath: Datapath, pe_op: str, quantizer: Quantizer) -> str | None:
+    """Why ops of `pe_op` on `datapath` cannot requantize by `quantizer` (None if they can): a
+    datapath of valid lanes (Datapath.valid_lanes: XNOR's) pads its own operation's taps with
+    nothing, not the input zero point an asymmetric quantizer's taps hold."""
+    if quantizer.symmetric or not datapath.valid_lanes or datapath.mode_of(pe_op) != 0:
+        return None
+    return (f"the controller's {datapath.family} datapath pads its {pe_op} layers with "
+            f"nothing (valid 0), not an input zero point: quantizer {quantizer.name!r} is "
+            f"asymmetric")
+
+
 def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
                       relu: bool = False, in_zero: int | None = None) -> Requant:
     """Random requantization of `job`'s sums by `quantizer` (requant_ref.random_requant: scales
@@ -425,10 +438,11 @@ def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
     unless the job's datapath's sums are never positive (Datapath.signed_sums False: a ReLU
     would zero every output), always on a datapath of codes (Datapath.codes: the clamp to the
     codes)."""
-    pe = job.arch.pe_array
+    if why := padding_refusal(job.geo.datapath, job.pe_op, quantizer):
+        raise SpecError(why)
     bias, z = None, 0
-    if not quantizer.symmetric:
-        half = 1 << (pe.ifmap_bits - 1)
+    if not quantizer.symmetric:     # an input of the op's width (a MAC mode's int8)
+        half = 1 << (job.geo.datapath.op_bits(job.arch, job.pe_op)[0] - 1)
         z = int(rng.integers(-half, half)) if in_zero is None else int(in_zero)
         weight_sums = job.weight.reshape(len(job.weight), -1).sum(axis=1)
         bias = zero_point_bias(weight_sums, z)

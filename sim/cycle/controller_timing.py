@@ -9,7 +9,8 @@ job of the DRAM engine is a sequence of requests, each taken when the channel is
 `beat_gap` cycles; because a request holds the channel at least one cycle, request j + 1 of a
 job is taken exactly when request j frees the channel, so a job reduces to a few sums per tile:
 
-- LOAD (ifmap runs, then weight runs, then partial-sum runs; requests of beat_elements each;
+- LOAD (ifmap runs, then weight runs, then partial-sum runs; requests of beat_elements each; a
+  binarized command's ifmap runs are its int8 channels, words' worth at a time, a byte each;
   packed weights, Shape.weight_bits: per row a run of program.packed_blocks bytes per filter
   block, program.packed_run_cycles):
   its first request at t0 = max(s + 1, free), its last at t0 + (all gaps but the last's), done
@@ -20,7 +21,9 @@ job is taken exactly when request j frees the channel, so a job reduces to a few
   beat_elements(1, bw); workloads/quantizers.py), each only when the tile's k0 differs from
   the last PARAMS job's; then, with a scale map (Shape.scale_bytes) when the tile's (n, p0,
   q0) differ from the last job's, one request of one scale_bytes element per output pixel
-  (`kmap_fetched`): the same rule, done at dP;
+  (`kmap_fetched`): the same rule, done at dP (s + 1 when it reads nothing); a binarized
+  command (Shape.binarized) forms the map on chip instead, from s: done at max(dP,
+  s + program.kmap_cycles);
 - write-back (per accumulator word a FETCH cycle, then its run's requests): the first request at
   max(s + 2, free), a word's requests back to back, the next word's first request
   max(2, last gap) after the previous word's last; it ends at dW, the last request's cycle.
@@ -29,8 +32,9 @@ The engine and the folds (`_engine`, numba) then follow the contract step by ste
 folds and their length are the dataflow's (program.tile_folds), everything else is the same
 for all. The other counters are closed forms of the tiles (`_counters`).
 tests/sim/test_controller_models.py holds this model equal to a plain request-by-request
-interpretation of the contract (tests/sim/controller_reference.py) and the analytical closed
-forms equal to its counters.
+interpretation of the contract (tests/sim/controller_reference.py; not of the scale map or
+binarized loads, which the closed form and the RTL check: tests/hw/methods/
+test_xnor_controller.py) and the analytical closed forms equal to its counters.
 """
 
 from __future__ import annotations

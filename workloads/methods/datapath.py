@@ -66,7 +66,8 @@ class Datapath:
     zeros (padding, lanes past a tile's channels or filters), because a zero element is not
     nothing to its operation (XNOR's all-zero word is 64 signs of -1); scale_map_bits: its
     commands scale every requantized output by a per-pixel unsigned factor of that many bits
-    (XNOR-Net's K), read from a map in DRAM before each final write-back (Shape.scale_bytes),
+    (XNOR-Net's K), read from a map in DRAM before a final write-back whose pixels differ from
+    the last read's (Shape.scale_bytes),
     the family's hw CONTROLLER_OUTPUT forming the requantizer's input from the sum, the
     factor and the pixel's in-image taps (0: none); scaled(sums, scale, taps, tap_bias): that
     input, before its wrap to psum_bits, in numpy (the command's tap_bias, arrays that

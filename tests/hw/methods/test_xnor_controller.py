@@ -331,3 +331,52 @@ def test_rtl_verify_runs_both_pe_operations():
     passed, failed = dlaforge.rtl_verify(PRESET, method="xnor", progress=lines.append)
     assert failed == 0 and passed == 222
     assert sum(" xnor_popcount " in line for line in lines) == 111
+
+
+@pytest.mark.parametrize("channels", [100, 256, 512])
+def test_binarized_layers_of_several_words_run_on_the_controller(channels):
+    """A binarized layer of more than 64 channels holds all its words in a tile: the
+    controller runs it under every dataflow (its smallest tile has all C words), and the
+    mapper's default and searched tilings keep ct = C."""
+    from dlaforge.sim import controller_cost
+    from dlaforge.sim.analytical import default_mapping, search
+    from dlaforge.sim.energy import energy_table
+    from dlaforge.workloads.layer import conv
+    from dlaforge.workloads.methods import get_method
+    [op] = get_method("xnor", PRESET).transform(conv("b", channels, 64, 14, R=3), PRESET)
+    shape = controller_cost.shape_of(op, PRESET)
+    assert (shape.binarized, shape.C) == (channels, -(-channels // 64))
+    for dataflow in ("ws", "os", "is"):
+        assert controller_cost.controller_runs(PRESET, op, dataflow)
+        assert default_mapping(PRESET, op, dataflow).ct == shape.C
+        assert search(PRESET, op, dataflow, "energy", energy_table(PRESET))[0].ct == shape.C
+
+
+def test_asymmetric_quantizers_pad_only_the_mac_mode():
+    """The popcount layers pad with nothing (a valid bit of 0), so an asymmetric quantizer's
+    input zero point is refused there; the MAC mode's int8 layers take one of int8 range."""
+    from dlaforge.workloads.quantizers import Quantizer
+    asymmetric = Quantizer.of("per_tensor_asymmetric")
+    rng = np.random.default_rng(2)
+    shape, mapping = Shape(1, 2, 4, 4, 3, 3, 3, 4, 4, 1, 1), Mapping(3, 2, 2)
+    with pytest.raises(SpecError, match="pads its xnor_popcount layers with nothing"):
+        ControllerJob.random(ARCH, shape, mapping, rng, datapath=XNOR, requant=asymmetric)
+    for _ in range(5):
+        job = ControllerJob.random(ARCH, shape, mapping, rng, datapath=XNOR, pe_op="mac",
+                                   requant=asymmetric)
+        # the pad field is a lane's width; the MAC mode takes its low 8 bits: the zero point
+        assert -128 <= job.in_zero < 128
+        assert job.commands()[0]["pad"] & 0xFF == job.in_zero & 0xFF
+
+
+def test_a_network_of_host_packed_layers_reads_each_layer_s_scale_map():
+    """Each layer's command reads the scale map at its own region of the network's image."""
+    from dlaforge.hw.controller.network import ControllerNetworkJob, LayerSpec
+    shape = Shape(1, 1, 4, 4, 3, 3, 3, 4, 4, 1, 1)
+    specs = [LayerSpec(f"l{i}", shape, Mapping(3, 1, 2), dataflow="os") for i in range(2)]
+    job = ControllerNetworkJob.random(ARCH, specs, np.random.default_rng(1), XNOR)
+    bases = [job.layer_commands(i)[0]["kmap_base"] for i in range(2)]
+    assert bases == [job.bases[i]["kmap"] for i in range(2)] and bases[0] != bases[1]
+    image = job.dram_image()
+    for layer, base in zip(job.layers, bases):
+        assert np.array_equal(image[base:base + 16], layer.job.kmap.ravel())
