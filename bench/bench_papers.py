@@ -352,10 +352,10 @@ def main() -> None:
         "hardware); ResNet-18 for PalQuant. The mapper minimises what the claim measures: energy "
         "for the energy-efficiency claims, cycles for the speed-up claims.", "",
         "`reported`: as `dlaforge simulate` prices it (the baseline's MAC ops, Winograd's "
-        "direct-conv fallback layers and PalQuant's ops as the generated controller runs them; "
-        "the other methods' ops on the generic tiled array). `one machine`: both sides on the "
-        "generic tiled array, so the ratio is the method's alone (issue 14: Winograd's, "
-        "SmartDeal's and XNOR's units are not on the controller). `ratio to claim` is "
+        "direct-conv fallback layers, PalQuant's and XNOR-Net's ops as the generated controller "
+        "runs them; the other methods' ops on the generic tiled array). `one machine`: both "
+        "sides on the generic tiled array, so the ratio is the method's alone (issue 14: "
+        "Winograd's and SmartDeal's units are not on the controller). `ratio to claim` is "
         "dlaforge's factor over the paper's.", "",
         "## Summary", "",
         "The best figure of each claim over its networks (the claims say \"up to\"); every run is "
@@ -373,8 +373,9 @@ def main() -> None:
                   "On tpu_like_xnor's binarized layers (first conv and FC stay int8, as in the "
                   "paper); the paper's accounting: one 64-bit XNOR-popcount word and one scaling "
                   "per output each count as one high-precision operation: 64·c·N_W / (c·N_W + 64) "
-                  "per layer. The last column counts both scaling multiplies (K and α) per output, "
-                  "as the hardware here performs them.", "",
+                  "per layer. The last column counts two scaling multiplies per output, as the "
+                  "hardware here performs them (K_q in the write stage, α folded into the "
+                  "requantizer's multiplier).", "",
                   "| network | model | dlaforge | ratio to 58x | the paper's formula on these layers "
                   "| with 2 scalings per output |", "|---|---|---|---|---|---|", *xrows, ""]
     lines += ["## What the model leaves out, per claim", "", *ACCOUNT, "",
