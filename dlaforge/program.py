@@ -135,24 +135,30 @@ class Shape:
 BINARY_WORD_BITS = 64     # signs per operand word of a binarizing datapath (XNOR's)
 
 
+def binarizer_beat_refusal(bandwidth: float) -> str | None:
+    """Why a DRAM of `bandwidth` bytes per cycle cannot feed a binarizing load (None if it
+    can): a request of int8 activations fills a part of one word, so the DRAM moves a power
+    of two of them per cycle, at most BINARY_WORD_BITS."""
+    beat = beat_elements(1, bandwidth)
+    if beat > BINARY_WORD_BITS or beat & (beat - 1):
+        return (f"the binarizer packs whole requests of int8 activations into its words: a "
+                f"DRAM of {bandwidth:g} bytes per cycle moves {beat}, not a power of two up "
+                f"to {BINARY_WORD_BITS}")
+    return None
+
+
 def binarize_refusal(shape: Shape, ct: int, bandwidth: float) -> str | None:
     """Why a command of `shape` cannot binarize its int8 activations on the load (None if it
-    can): the magnitudes of a pixel's channels are summed in one tile, so its channel tile
-    holds all C words; a request of int8 activations fills a part of one word, so the DRAM
-    moves a power of two of them per cycle, at most BINARY_WORD_BITS; the words hold the
-    channels, C = ceil(binarized / BINARY_WORD_BITS)."""
-    beat = beat_elements(1, bandwidth)
+    can): the words hold the channels, C = ceil(binarized / BINARY_WORD_BITS); the magnitudes
+    of a pixel's channels are summed in one tile, so its channel tile holds all C words; and
+    the DRAM feeds the binarizer (binarizer_beat_refusal)."""
     if shape.C != ceil_div(shape.binarized, BINARY_WORD_BITS):
         return (f"{shape.binarized} binarized channels make "
                 f"{ceil_div(shape.binarized, BINARY_WORD_BITS)} words, not C={shape.C}")
     if ct < shape.C:
         return (f"the binarizer sums a pixel's magnitudes in one tile: ct={ct} of the "
                 f"{shape.C} words")
-    if beat > BINARY_WORD_BITS or beat & (beat - 1):
-        return (f"the binarizer packs whole requests of int8 activations into its words: a "
-                f"DRAM of {bandwidth:g} bytes per cycle moves {beat}, not a power of two up "
-                f"to {BINARY_WORD_BITS}")
-    return None
+    return binarizer_beat_refusal(bandwidth)
 
 
 def kmap_cycles(shape: Shape, rows: int, p_size, q_size, c_size):
@@ -274,6 +280,17 @@ def requant_refusal(arch: ArchSpec, elements: str = "byte") -> str | None:
         return (f"requantized outputs of {pe.ofmap_bits} bits do not fit the {pe.psum_bits}-bit "
                 f"accumulators of arch {arch.name!r}")
     return None
+
+
+def dram_element_bytes(arch: ArchSpec, requant, shape: Shape) -> dict:
+    """DRAM bytes of a command's ifmap ("i"), weight ("w"), partial-sum ("s") and output ("o":
+    a requantized one with `requant`, else a sum) elements on `arch` (the ifmap's and the
+    weights' Shape.element_bits where given), as the models count them."""
+    pe = arch.pe_array
+    b_s = element_bytes(pe.psum_bits)
+    i, w = ((element_bytes(shape.element_bits),) * 2 if shape.element_bits else
+            (element_bytes(pe.ifmap_bits), element_bytes(pe.weight_bits)))
+    return {"i": i, "w": w, "s": b_s, "o": element_bytes(pe.ofmap_bits) if requant else b_s}
 
 
 def beat_elements(element_bytes: int, bandwidth: float) -> int:

@@ -54,8 +54,7 @@ import numpy as np
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
-from dlaforge.program import (REQUANT_PIECES, BufferGeometry, Shape, ceil_div,
-                              element_bytes, run_cycles)
+from dlaforge.program import BufferGeometry, Shape, ceil_div, run_cycles
 from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
@@ -249,16 +248,6 @@ def _edge(total: int, tile):
     return trips, total - (trips - 1) * tile
 
 
-def _bytes(arch: ArchSpec, requant: bool, shape: Shape | None = None) -> dict:
-    """DRAM bytes of an ifmap, weight, partial-sum and output element (the ifmap's and the
-    weights' Shape.element_bits where given)."""
-    pe = arch.pe_array
-    b_s = element_bytes(pe.psum_bits)
-    i, w = ((element_bytes(shape.element_bits),) * 2 if shape and shape.element_bits else
-            (element_bytes(pe.ifmap_bits), element_bytes(pe.weight_bits)))
-    return {"i": i, "w": w, "s": b_s, "o": element_bytes(pe.ofmap_bits) if requant else b_s}
-
-
 def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = REQUANT,
              dataflow: str = "ws") -> dict:
     """Every counter of one command but `cycles` (arrays over the candidates), and the traffic
@@ -274,7 +263,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     arch = design_arch(arch)
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
-    b = _bytes(arch, requant, shape)
+    b = program.dram_element_bytes(arch, requant, shape)
     kt, ct, pt, qt = g["kt"], g["ct"], g["pt"], grid_columns(shape, g)
     (tk, k_last), (tc, c_last), (tp, p_last), (tq, q_last) = (
         _edge(shape.K, kt), _edge(shape.C, ct), _edge(shape.P, pt), _edge(shape.Q, qt))
@@ -473,7 +462,7 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     rows, cols = pe.rows, pe.cols
     bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
     lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
-    b = _bytes(arch, requant, shape)
+    b = program.dram_element_bytes(arch, requant, shape)
     kt, ct, pt = (np.asarray(g[x])[:, None] for x in ("kt", "ct", "pt"))
     qt = grid_columns(shape, g)[:, None]
     (tk, k_last), (tc, c_last), (tp, p_last), (tq, q_last) = (
@@ -727,7 +716,7 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
     written (final and spilled), and the PEs' register files (`_registers`)."""
     total = command_totals(op, {name: int(counters_[name]) for name in program.COUNTERS})
     arch, shape = design_arch(arch), shape_of(op, arch)
-    b = _bytes(arch, REQUANT, shape)
+    b = program.dram_element_bytes(arch, REQUANT, shape)
     final = written_outputs(arch, op)
     # every partial sum spilled comes back once: the output's c loop is not complete yet
     spill = readback = (total["dram_write_bytes"] - final * b["o"]) // b["s"]

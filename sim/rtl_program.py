@@ -27,7 +27,7 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import (REQUANT_PIECES, Shape, binarize_refusal, element_bytes,
+from dlaforge.program import (REQUANT_PIECES, binarizer_beat_refusal, element_bytes,
                               packed_run_refusal, requant_refusal)
 from dlaforge.workloads.methods.accelerator_plan import (RTL_DATAFLOWS, Gemm, RtlPlan,
                                                          dram_beat_gap, fold_length)
@@ -83,9 +83,7 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
               else (pe.ifmap_bits, pe.weight_bits))
     if (op.ifmap_bits, op.weight_bits) != widths:
         return "operand widths other than the array's"
-    if binarized and (why := binarize_refusal(
-            Shape(1, 1, 1, 1, 1, 1, 1, 1, 1, binarized=1), 1,
-            arch.dram.bandwidth_bytes_per_cycle)):
+    if binarized and (why := binarizer_beat_refusal(arch.dram.bandwidth_bytes_per_cycle)):
         return why
     if datapath is not None and not datapath.runs_under(op.pe_op, dataflow):
         return (f"the {datapath.family} PEs run {op.pe_op} under "

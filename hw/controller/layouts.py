@@ -19,7 +19,7 @@ from amaranth.lib import data
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import (BINARY_WORD_BITS, CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS,
-                              BufferGeometry, Shape, beat_elements, binarize_refusal, ceil_div,
+                              BufferGeometry, beat_elements, binarizer_beat_refusal, ceil_div,
                               element_bytes, packed_run_refusal, requant_refusal)
 from dlaforge.workloads.methods.datapath import BASELINE, OUT_CODE_BITS, Datapath
 
@@ -126,8 +126,7 @@ class ControllerParams:
         beats = Beats(**{k: min(beat_elements(nbytes[k], bw), lanes[k]) for k in lanes},
                       bytes=nbytes, kmap=1,
                       act=beat_elements(1, bw) if datapath.binarizes else 0, **mac)
-        if datapath.binarizes and (why := binarize_refusal(
-                Shape(1, 1, 1, 1, 1, 1, 1, 1, 1, binarized=1), 1, bw)):
+        if datapath.binarizes and (why := binarizer_beat_refusal(bw)):
             raise SpecError(f"arch {arch.name!r}: {why}")
         requant = params.requant and requant_refusal(arch, datapath.requant_elements) is None
         if datapath.codes and not params.quantizer.symmetric:

@@ -44,7 +44,7 @@ from numba import njit
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
-from dlaforge.program import (Mapping, Shape, beat_elements, ceil_div, element_bytes, last_gap,
+from dlaforge.program import (Mapping, Shape, beat_elements, ceil_div, last_gap,
                               packed_blocks, packed_run_cycles, run_cycles)
 from dlaforge.workloads.methods.datapath import design_arch
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
@@ -150,16 +150,6 @@ def _packed_load_section(rows_per_block, k_size, cols: int, bits: int, bw: float
     return cycles * rows_per_block, np.where(words > 0, last, 0), words
 
 
-def _element_bytes(arch: ArchSpec, requant: bool, shape: Shape) -> dict:
-    """DRAM bytes of an ifmap, weight, partial-sum and output element (the ifmap's and the
-    weights' Shape.element_bits where given)."""
-    pe = arch.pe_array
-    b_s = element_bytes(pe.psum_bits)
-    i, w = ((element_bytes(shape.element_bits),) * 2 if shape.element_bits else
-            (element_bytes(pe.ifmap_bits), element_bytes(pe.weight_bits)))
-    return {"i": i, "w": w, "s": b_s, "o": element_bytes(pe.ofmap_bits) if requant else b_s}
-
-
 def params_fetched(t: dict, requant) -> np.ndarray:
     """Per tile: True where its final write-back first fetches its filters' parameters (the
     table holds the k0 of the last fetch; empty at the command's start)."""
@@ -210,7 +200,7 @@ def params_job(t: dict, shape: Shape, requant, rows: int, cols: int, bw: float) 
 def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
     """Per tile, the sums the engine needs (see the module docstring)."""
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
-    b = _element_bytes(arch, requant, shape)
+    b = program.dram_element_bytes(arch, requant, shape)
     in_rows, in_cols = t["hi"] - t["lo"], t["whi"] - t["wlo"]
     k_size, c_size = t["k_size"], t["c_size"]
     pixels = t["p_size"] * t["q_size"]
@@ -303,7 +293,7 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     """Every counter but `cycles`: closed forms of the tiles."""
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
-    b = _element_bytes(arch, requant, shape)
+    b = program.dram_element_bytes(arch, requant, shape)
     k_size, c_size = t["k_size"], t["c_size"]
     pixels = t["p_size"] * t["q_size"]
     in_words = (t["hi"] - t["lo"]) * (t["whi"] - t["wlo"])
