@@ -106,7 +106,11 @@ class Shape:
     magnitudes (`kmap_cycles`) instead of read; 0: the region holds the operands.
     `element_bits`: the ifmap and weight DRAM elements are that many bits, narrower than the
     design's lanes (a MAC mode's int8 operands on XNOR's 64-bit words, Datapath.mac_bits);
-    0: the lanes' width."""
+    0: the lanes' width. `ifmap_pack`, `ofmap_pack`: the ifmap, or the requantized outputs,
+    travel as unsigned codes of that many bits packed 8 // bits to a byte, each pixel's row of
+    Ct (Kt) codes padded to whole bytes, code c at bit c*bits of its row (a datapath of
+    activation codes, Datapath.codes; `packed_codes_refusal`; their channel and filter tiles
+    start on a byte: packed_align); 0: one DRAM element per value."""
 
     N: int
     C: int
@@ -125,6 +129,8 @@ class Shape:
     scale_bytes: int = 0
     binarized: int = 0
     element_bits: int = 0
+    ifmap_pack: int = 0
+    ofmap_pack: int = 0
 
     @property
     def passes(self) -> int:
@@ -205,15 +211,51 @@ def packed_run_refusal(arch: ArchSpec, bits: int) -> str | None:
             f"than the {beat} a DRAM request carries")
 
 
+def packed_codes_refusal(arch: ArchSpec, bits: int) -> str | None:
+    """Why `arch`'s controller cannot move activation codes of `bits` bits packed in DRAM
+    (Shape.ifmap_pack, ofmap_pack; None if it can): a word's run of `rows` codes, up to
+    ceil((7 + rows*bits)/8) bytes from any bit of its first byte, must fit one DRAM request of
+    the ifmap beat (one-byte elements, at most rows), and a write request's codes (the output
+    beat, one requantizer each) and a filter block's (`cols`) must fill whole bytes."""
+    pe = arch.pe_array
+    bw = arch.dram.bandwidth_bytes_per_cycle
+    most = ceil_div(7 + pe.rows * bits, 8)
+    beat = min(beat_elements(1, bw), pe.rows)
+    if most > beat:
+        return (f"a run of {pe.rows} packed {bits}-bit activation codes spans up to {most} "
+                f"bytes, more than the {beat} a DRAM request carries")
+    per_write = min(beat_elements(element_bytes(pe.ofmap_bits), bw), pe.cols)
+    for what, codes in (("a write request's", per_write), ("a filter block's", pe.cols)):
+        if codes * bits % 8:
+            return (f"{what} {codes} activation codes of {bits} bits do not fill whole bytes; "
+                    f"the outputs cannot be packed")
+    return None
+
+
+def filter_align(shape: Shape) -> int:
+    """What every k tile but the last holds a multiple of filters of: with packed weights or
+    packed outputs a byte's worth (packed_align), so each tile starts on a byte; else 1."""
+    return math.lcm(*(packed_align(bits) for bits in (shape.weight_bits, shape.ofmap_pack)
+                      if bits))
+
+
+def channel_align(shape: Shape) -> int:
+    """What every c tile but the last holds a multiple of channels of: with a packed ifmap a
+    byte's worth; else 1."""
+    return packed_align(shape.ifmap_pack) if shape.ifmap_pack else 1
+
+
 def fewest_filters(shape: Shape) -> int:
-    """The smallest tile's filters: one, or with packed weights a byte's worth (or all K)."""
-    return min(shape.K, packed_align(shape.weight_bits)) if shape.weight_bits else 1
+    """The smallest tile's filters: one, or with packed weights or packed outputs a byte's
+    worth (or all K)."""
+    return min(shape.K, filter_align(shape))
 
 
 def fewest_channels(shape: Shape) -> int:
-    """The smallest tile's channels: one, or all C words of a binarized command (a pixel's
-    magnitudes are summed in one tile: binarize_refusal)."""
-    return shape.C if shape.binarized else 1
+    """The smallest tile's channels: one, all C words of a binarized command (a pixel's
+    magnitudes are summed in one tile: binarize_refusal), or with a packed ifmap a byte's
+    worth (or all C)."""
+    return shape.C if shape.binarized else min(shape.C, channel_align(shape))
 
 
 def packed_blocks(k_size, cols: int, bits: int) -> np.ndarray:
@@ -307,6 +349,29 @@ def packed_run_cycles(k_size, cols: int, bits: int, bandwidth: float):
     last = np.take_along_axis(runs, np.maximum(ceil_div(np.asarray(k_size), cols) - 1,
                                                0)[None], 0)[0]
     return cycles, last_gap(np.maximum(last, 1), 1, bandwidth)
+
+
+def packed_write_run(codes, beat: int, bits: int, bandwidth: float):
+    """(channel cycles, last request's gap) of writing a run of `codes` packed `bits`-bit
+    codes (arrays) in requests of `beat` codes each (the output beat: one requantizer per
+    code), each request their whole bytes."""
+    codes = np.asarray(codes)
+    full, rest = codes // beat, codes % beat
+    full_gap = beat_gap(ceil_div(beat * bits, 8), 1, bandwidth)
+    rest_gap = beat_gap(ceil_div(rest * bits, 8), 1, bandwidth)
+    cycles = full * full_gap + np.where(rest > 0, rest_gap, 0)
+    return cycles, np.where(rest > 0, rest_gap, full_gap)
+
+
+def write_run_costs(element_bytes: int, bandwidth: float, beat: int = 0, pack: int = 0):
+    """How a write-back word's run of n values holds the channel: a function of n (arrays) to
+    (channel cycles, last request's gap): elements of `element_bytes` in requests of
+    beat_elements, or with `pack` codes of that many bits in requests of `beat` codes
+    (packed_write_run)."""
+    if pack:
+        return lambda n: packed_write_run(n, beat, pack, bandwidth)
+    return lambda n: (run_cycles(n, element_bytes, bandwidth),
+                      last_gap(n, element_bytes, bandwidth))
 
 
 def beat_gap(count, element_bytes: int, bandwidth: float):

@@ -80,7 +80,8 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
     from .sim.limits import check_cycle_tiles, check_rtl_cycles
     from .sim.rtl_program import rtl_layer_reason
     from .workloads.methods import get_method
-    from .workloads.methods.datapath import controller_datapath, family_datapath
+    from .workloads.methods.datapath import (controller_datapath, family_datapath,
+                                             link_packed_codes)
     from .workloads.quantizers import DEFAULT_QUANTIZER
 
     quantizer = quantizer or DEFAULT_QUANTIZER
@@ -126,6 +127,9 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
         raise SpecError(f"--model rtl runs one datapath per network; method {method!r} mixes "
                         f"the PE operations {', '.join(pe_ops)} on arch {arch.name!r}")
     datapath = next(iter(datapaths), None)
+    # activation codes handed on packed where the layers allow it (HwOp.packed_codes)
+    ops = list(zip([layer for layer, _ in ops],
+                   link_packed_codes(datapath, [op for _, op in ops], arch)))
     table, planned, total = energy_table(arch), [], 0
     for layer, op in ops:
         mapping, _ = search(arch, op, dataflow, objective, table)

@@ -40,8 +40,8 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 
-from dlaforge.program import (BINARY_WORD_BITS, LOOP_ORDERS, Mapping, Shape, fewest_channels,
-                              fewest_filters, fits, packed_align)
+from dlaforge.program import (BINARY_WORD_BITS, LOOP_ORDERS, Mapping, Shape, channel_align,
+                              fewest_channels, fewest_filters, filter_align, fits, packed_align)
 
 from .stimulus import LayerJob
 from .accelerator import buildable
@@ -137,13 +137,14 @@ def random_layer(rng: random.Random, most: int = 9) -> tuple[Shape, int]:
 def random_mapping(arch: ArchSpec, shape: Shape, rng: random.Random, order: str,
                    tries: int = 200) -> Mapping | None:
     """Random tile sizes in `order` that fit the buffer halves, column tiles (qt < Q) one time
-    in three, with packed weights (shape.weight_bits) whole bytes of filters per k tile
-    (None if none found)."""
-    align = packed_align(shape.weight_bits) if shape.weight_bits else 1
+    in three, with packed weights, outputs or ifmap whole bytes of them per tile
+    (program.filter_align, channel_align; None if none found)."""
+    align, c_align = filter_align(shape), channel_align(shape)
     # slice passes: every channel tile in one pass (program.pass_channels)
     # a binarized command's tile holds all its words (program.binarize_refusal)
     channel_tiles = [c for c in range(1, shape.C + 1) if (shape.passes == 1 or shape.C % c == 0)
-                     and (not shape.binarized or c == shape.C)]
+                     and (not shape.binarized or c == shape.C)
+                     and (c % c_align == 0 or c == shape.C)]
     for _ in range(tries):
         qt = rng.randint(1, shape.Q) if rng.random() < 1 / 3 else None
         kt = min(shape.K, -(-rng.randint(1, shape.K) // align) * align)
@@ -157,6 +158,23 @@ def random_mapping(arch: ArchSpec, shape: Shape, rng: random.Random, order: str,
 def _shape_of(gemm, weight_bits: int = 0) -> Shape:
     return Shape(N=1, C=gemm.C, H=gemm.H, W=gemm.W, K=gemm.K, R=gemm.R, S=gemm.S, P=gemm.P,
                  Q=gemm.Q, stride=gemm.stride, padding=gemm.padding, weight_bits=weight_bits)
+
+
+def packed_codes_case(datapath, shape: Shape, groups: int, pe_op: str,
+                      index: int) -> tuple[Shape, dict]:
+    """Random layer `index` of a design that packs activation codes (ControllerParams
+    .packs_codes), as (its shape, job options): an op of the datapath's own operation reads
+    its ifmap packed every other layer (Shape.ifmap_pack), any op writes its outputs packed
+    two layers in three (ofmap_pack, as the datapath's codes: out_codes), where its groups'
+    channels or filters start on a byte (Datapath.reads_packed, writes_packed)."""
+    bits, align = datapath.codes, packed_align(datapath.codes)
+    options = {}
+    if pe_op == datapath.pe_op and index % 2 == 0 and (groups == 1 or shape.C % align == 0):
+        shape = replace(shape, ifmap_pack=bits)
+    if index % 3 != 1 and (groups == 1 or shape.K % align == 0):
+        shape = replace(shape, ofmap_pack=bits)
+        options["out_codes"] = bits
+    return shape, options
 
 
 def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int = 0,
@@ -202,9 +220,12 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
         if d.binarizes and pe_op == d.pe_op and index % 2:  # int8 activations, binarized
             binarized = draw.randint(1, 150)
             shape = replace(shape, binarized=binarized, C=-(-binarized // BINARY_WORD_BITS))
+        options = {}
+        if geo.packs_codes:     # packed activation codes: read in turn, written two in three
+            shape, options = packed_codes_case(d, shape, groups, pe_op, index)
         plan.append((f"random{index}", shape, groups,
                      random_mapping(held, shape, draw, LOOP_ORDERS[index % len(LOOP_ORDERS)]),
-                     {}))
+                     options))
     jobs, skipped = [], []
     for name, shape, groups, mapping, options in plan:
         if not smallest_tile_fits(held, shape):

@@ -134,7 +134,8 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     weight width of the datapath that runs it where that datapath packs them
     (Datapath.weight_bits: BWN's sign bits), and the slices of an op it runs as slice passes
     (Datapath.slices_of: a bit-sliced op's images and filters hold its slices, which the
-    command takes as passes instead)."""
+    command takes as passes instead), and the activation codes it moves packed
+    (HwOp.packed_codes: Shape.ifmap_pack, ofmap_pack)."""
     datapath = controller_datapath(arch, op.pe_op)
     if datapath is None:
         return Shape(N=op.N, C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R,
@@ -144,24 +145,31 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     own = datapath.mode_of(op.pe_op) == 0
     binarized = (datapath.binarized_channels(arch, op) if own and datapath.binarizes
                  and "ifmap" in op.dram_scale else 0)
+    packed = {operand: datapath.codes if operand in op.packed_codes else 0
+              for operand in ("ifmap", "ofmap")}
     return Shape(N=op.N // sa, C=op.C // op.groups, H=op.H, W=op.W,
                  K=op.K // op.groups // sw, R=op.R, S=op.S, P=op.P, Q=op.Q, stride=op.stride,
                  padding=op.padding, weight_bits=bits, ifmap_slices=sa, weight_slices=sw,
                  scale_bytes=datapath.scale_bytes if own else 0, binarized=binarized,
-                 element_bits=datapath.element_bits(op.pe_op))
+                 element_bits=datapath.element_bits(op.pe_op), ifmap_pack=packed["ifmap"],
+                 ofmap_pack=packed["ofmap"])
 
 
 def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
-    """Where the candidates' tiles fit the buffer halves (and, with packed weights, each
-    k tile but the last starts on a byte: kt a multiple of program.packed_align, or all K;
+    """Where the candidates' tiles fit the buffer halves (and, with packed weights or outputs,
+    each k tile but the last starts on a byte: kt a multiple of program.packed_align, or all K;
+    with a packed ifmap, each c tile alike;
     with slice passes, the channel tile divides C)."""
     arch = design_arch(arch)
     fit = program.fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
                        stride=shape.stride, kt=g["kt"], ct=g["ct"], pt=g["pt"],
                        qt=g.get("qt"), padding=shape.padding)
-    if shape.weight_bits:
-        kt = np.asarray(g["kt"])
-        fit = fit & ((kt % program.packed_align(shape.weight_bits) == 0) | (kt >= shape.K))
+    # packed weights, outputs or ifmap: every tile but the last starts on a byte
+    for align, tile, total in ((program.filter_align(shape), g["kt"], shape.K),
+                               (program.channel_align(shape), g["ct"], shape.C)):
+        if align > 1:
+            tile = np.asarray(tile)
+            fit = fit & ((tile % align == 0) | (tile >= total))
     if shape.passes > 1:        # every channel tile in one pass (program.pass_channels)
         fit = fit & (shape.C % np.asarray(g["ct"]) == 0)
     if shape.binarized:         # a pixel's magnitudes summed in one tile
@@ -242,6 +250,14 @@ def _reuse(order: str, trips: dict, relevant: str, more: dict):
     return count
 
 
+def _packed_bytes(lanes: int, bits: int, tiles, size, last):
+    """Bytes of one packed row cut into `tiles` tiles of `size` values (the last `last`), each
+    starting on a byte (program.packed_align), in runs of `lanes` values (packed_blocks)."""
+    def tile_bytes(n):
+        return program.packed_blocks(n, lanes, bits).sum(axis=0)
+    return (tiles - 1) * tile_bytes(size) + tile_bytes(last)
+
+
 def _edge(total: int, tile):
     """(tile count, the last tile's size) along one dim."""
     trips = ceil_div(total, tile)
@@ -302,10 +318,14 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     # ... of the ifmap: a binarized command's int8 activations, its channels a pixel
     ifmap_bytes = (shape.N * shape.binarized * in_rows * in_cols if shape.binarized
                    else distinct["ifmap"] * b["i"])
-    if shape.weight_bits:   # packed rows, every k tile starting on a byte (program.packed_align)
-        def row_bytes(k):
-            return program.packed_blocks(k, cols, shape.weight_bits).sum(axis=0)
-        weight_bytes = (shape.C * taps) * ((tk - 1) * row_bytes(kt) + row_bytes(k_last))
+    if shape.weight_bits:   # packed rows of filters
+        weight_bytes = shape.C * taps * _packed_bytes(cols, shape.weight_bits, tk, kt, k_last)
+    if shape.ifmap_pack:    # each pixel's packed channels
+        ifmap_bytes = (shape.N * in_rows * in_cols
+                       * _packed_bytes(rows, shape.ifmap_pack, tc, ct, c_last))
+    write_bytes = outputs * b["o"]
+    if requant and shape.ofmap_pack:    # each output pixel's packed codes
+        write_bytes = shape.N * pixels * _packed_bytes(cols, shape.ofmap_pack, tk, kt, k_last)
     more = {x: trips[x] > 1 for x in trips}
     out_blocks = shape.N * k_blocks * pixels     # accumulator words of the outputs, once
     same = {                                     # the counters no order changes
@@ -313,7 +333,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
         "ifmap_reads": ifmap_words * rows,
         "weight_reads": weight_words * cols,
         "acc_writes": fold_words * cols,
-        "dram_write_bytes": outputs * b["o"],
+        "dram_write_bytes": write_bytes,
     }
     by_order, params_by_nest = {}, {}
     for order in orders:
@@ -423,12 +443,13 @@ def requant_stage_pj(arch: ArchSpec, quantizer) -> float:
     return pj * node_factor(arch)
 
 
-def _write_back_runs(k_size, cols, b, bw):
+def _write_back_runs(k_size, cols, run_cost):
     """What a write-back of `k_size` filters costs per output pixel, whatever its pixels: its
-    full and partial words and each one's channel cycles and last gap (_write_back)."""
+    full and partial words and each one's channel cycles and last gap (_write_back;
+    `run_cost`: program.write_run_costs)."""
     full, rem = k_size // cols, k_size % cols
-    return (full, rem, run_cycles(cols, b, bw), program.last_gap(cols, b, bw),
-            run_cycles(rem, b, bw), program.last_gap(np.maximum(rem, 1), b, bw))
+    g_rem, l_rem = run_cost(np.maximum(rem, 1))
+    return (full, rem, *run_cost(cols), np.where(rem > 0, g_rem, 0), l_rem)
 
 
 def _write_back(runs, pixels):
@@ -525,7 +546,9 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     in_cols = _by_index(a["q"], tq, cols_at, cols_last, cols_mid)
     ifmap_c, ifmap_l = (pick(a, "c", v) for v in (
         _run(np.full_like(cs, shape.binarized), rows * program.BINARY_WORD_BITS, 1, bw)
-        if shape.binarized else _run(cs, rows, b["i"], bw)))
+        if shape.binarized else
+        program.packed_run_cycles(cs, rows, shape.ifmap_pack, bw) if shape.ifmap_pack
+        else _run(cs, rows, b["i"], bw)))
     weight_run, weight_gap = (
         program.packed_run_cycles(ks, cols, shape.weight_bits, bw) if shape.weight_bits
         else _run(ks, cols, b["w"], bw))
@@ -580,8 +603,11 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     # eight [k, p, q] size combinations flattened on a first axis, k's the slowest
     pixels = ps[:, None] * qs[None, :]
     jobs = {}
+    out_beat = min(program.beat_elements(b["o"], bw), cols)
+    costs = {"o": program.write_run_costs(b["o"], bw, out_beat, requant and shape.ofmap_pack),
+             "s": program.write_run_costs(b["s"], bw)}
     for name in ("o", "s"):
-        runs = _write_back_runs(ks[:, None, None], cols, b[name], bw)
+        runs = _write_back_runs(ks[:, None, None], cols, costs[name])
         jobs[name] = [np.broadcast_to(part, (2, 2, 2) + kt.shape).reshape((8,) + kt.shape)
                       for part in _write_back(runs, pixels)]
 

@@ -12,7 +12,7 @@ from dlaforge.stats import LayerRecord, RunRecord
 from dlaforge.workloads.compression import coded
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.method_options import resolved
-from dlaforge.workloads.methods.datapath import family_datapath
+from dlaforge.workloads.methods.datapath import family_datapath, link_packed_codes
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer
@@ -199,6 +199,8 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                [coded(arch, replace(op, quantizer=quantizer)) if isinstance(op, HwOp) else op
                 for op in chosen.transform(layer, arch)]
                for layer in network.layers]
+    # activation codes handed on packed (HwOp.packed_codes)
+    forward = _linked(forward, family_datapath(arch, chosen.family), arch)
     if quantizer != DEFAULT_QUANTIZER:
         if training is not None:
             raise SpecError(f"--quant {quantizer.name}: --phase train prices the default "
@@ -258,6 +260,17 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                      phase="infer" if training is None else "train",
                      training={} if training is None else training.to_dict(),
                      method_options=options, quantizer=quantizer.name)
+
+
+def _linked(forward: list, datapath, arch: ArchSpec) -> list:
+    """Each layer's ops (`forward`, a list per layer) as datapath.link_packed_codes hands the
+    activation codes on through the whole network."""
+    flat = link_packed_codes(datapath, [op for layer_ops in forward for op in layer_ops], arch)
+    out, at = [], 0
+    for layer_ops in forward:
+        out.append(flat[at:at + len(layer_ops)])
+        at += len(layer_ops)
+    return out
 
 
 def _phase_entry(phase: str, op, stats, mapping: dict) -> dict:

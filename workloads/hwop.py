@@ -14,7 +14,10 @@ rebuild, sign packing, bit slices); operands not named move as they are.
 The window may have a column stride, padding per side and dilation (workloads/window.py).
 `weight_is_activation` marks a product of two activations (a `matmul` layer): the operand in
 the weight's place differs per image (N of them), is an activation of the network and is
-never stored as a weight.
+never stored as a weight. `packed_codes` names the operands ("ifmap", "ofmap") that travel
+as activation codes packed several to a DRAM byte, as the network's layers hand them on
+(a datapath of activation codes decides it over the whole network:
+workloads/methods/datapath.link_packed_codes); the controller's models count their bytes so.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class HwOp(Window):
     # tiles, whose zeros are not the layer's; zero gating gates only plain MAC ifmaps)
     ifmap_plain: bool = True
     quantizer: Quantizer = DEFAULT_QUANTIZER   # how its outputs are requantized (--quant)
+    packed_codes: tuple = ()        # operands moved as packed activation codes
 
     def __post_init__(self):
         for dim in ("N", "K", "C", "P", "Q", "R", "S", "H", "W", "groups",

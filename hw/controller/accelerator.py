@@ -198,9 +198,13 @@ class ControllerAccelerator(wiring.Component):
             port = mems[kind].write_port(granularity=1)
             # a slice pass takes its slice of the codes out of the load's DRAM elements
             shift = slice_shift(geo, fetch.tile, kind)
+            d = geo.datapath
             if kind == "weight" and geo.packs:
-                packed_write(m, port, self.rd_resp, lanes, geo,
-                             cmd.mode == 0 if geo.datapath.mac_mode else 1, shift)
+                packed_write(m, port, self.rd_resp, kind, lanes, beats.weight, d.weight_bits,
+                             d.weight_levels, cmd.mode == 0 if d.mac_mode else 1, shift)
+            elif kind == "ifmap" and geo.packs_codes:   # activation codes as they are
+                packed_write(m, port, self.rd_resp, kind, lanes, beats.ifmap, d.codes, (),
+                             cmd.pack_in, shift)
             elif kind == "ifmap" and geo.binarizes:     # int8 activations: their signs
                 m.submodules.magnitudes = sums = memory.Memory(
                     shape=unsigned(magnitude_bits(geo)), depth=2 * half, init=[])

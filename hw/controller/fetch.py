@@ -4,7 +4,12 @@ A job is up to five phases, each a loop nest of runs of contiguous DRAM elements
 word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ... in order:
 - ifmap (tile.load_ifmap): cb, h in [lo, lo + in_rows), w in [wlo, wlo + in_cols) (the
   tile's column segment of each row): min(rows, c_size - cb*rows) channels of pixel (n, h, w)
-  from c0 + cb*rows, at ifmap_base + ((n*H + h)*W + w)*Ct + c; a binarizing command (`binarize`,
+  from c0 + cb*rows, at ifmap_base + ((n*H + h)*W + w)*Ct + c; a command of packed activation
+  codes (`pack_in`, ControllerParams.packs_codes; b = Datapath.codes bits each, each pixel's Ct
+  codes padded to whole bytes) reads them packed: code c at bit c*b mod 8 of byte ifmap_base +
+  ((n*H + h)*W + w)*ceil(Ct*b/8) + c*b // 8, a run the bytes from its first channel's to its
+  last's, the tag carrying the first bit and the channel count (`packed_write`); a binarizing
+  command (`binarize`,
   ControllerParams.binarizes) reads instead the int8 activations of those words' channels,
   min(64*rows, signs - 64*c) of them from channel 64*c (c = c0 + cb*rows; 64 =
   BINARY_WORD_BITS), in requests of the `act` beat, the tag marking the run's `last`
@@ -104,6 +109,18 @@ class Fetcher(wiring.Component):
                           Mux(packed, cmd.weight_base + ((a * cmd.S + b) * cmd.C + t.c0 + c)
                               * row_bytes + (first_bit >> 3), weight_run[1]))
         ifmap_run, first_lane = minimum(R, t.c_size - blk * R), t.c0 + blk * R
+        pixel = (t.n * cmd.H + t.lo + a) * cmd.W + t.wlo + b
+        ifmap_addr = cmd.ifmap_base + pixel * cmd.Ct + first_lane
+        channels = ifmap_run
+        if geo.packs_codes:     # packed codes: the bytes from the run's first bit to its last
+            code_bits = geo.datapath.codes
+            lane_bit = first_lane * code_bits
+            in_offset = lane_bit[:3]
+            ifmap_run = Mux(cmd.pack_in, (in_offset + channels * code_bits + 7) >> 3,
+                            ifmap_run)
+            ifmap_addr = Mux(cmd.pack_in, cmd.ifmap_base + pixel * ((cmd.Ct * code_bits + 7)
+                                                                   >> 3) + (lane_bit >> 3),
+                             ifmap_addr)
         beats = {name: getattr(geo.beats, name) for name in phases_of}
         nbytes = dict(geo.beats.bytes)
         if geo.datapath.mac_bits:   # a MAC-mode command's narrower ifmap and weights
@@ -112,16 +129,15 @@ class Fetcher(wiring.Component):
                 beats[kind] = Mux(mac, geo.beat_of(kind, True), beats[kind])
                 nbytes[kind] = Mux(mac, geo.beats.bytes["mac"], nbytes[kind])
         if geo.binarizes:       # int8 activations: the channels of the word's lanes
-            channels = first_lane * BINARY_WORD_BITS
-            ifmap_run = Mux(cmd.binarize, minimum(R * BINARY_WORD_BITS, cmd.signs - channels),
+            first_sign = first_lane * BINARY_WORD_BITS
+            ifmap_run = Mux(cmd.binarize, minimum(R * BINARY_WORD_BITS, cmd.signs - first_sign),
                             ifmap_run)
-            first_lane = Mux(cmd.binarize, channels, first_lane)
+            ifmap_addr = Mux(cmd.binarize, cmd.ifmap_base + pixel * cmd.Ct + first_sign,
+                             ifmap_addr)
             beats["ifmap"] = Mux(cmd.binarize, geo.beats.act, beats["ifmap"])
             nbytes["ifmap"] = Mux(cmd.binarize, 1, nbytes["ifmap"])
         phases = {
-            "ifmap": (ifmap_run,
-                      cmd.ifmap_base + ((t.n * cmd.H + t.lo + a) * cmd.W + t.wlo + b) * cmd.Ct
-                      + first_lane,
+            "ifmap": (ifmap_run, ifmap_addr,
                       t.half_i * b_.ifmap_half + word,
                       [(blk, 1, (blk + 1) * R >= t.c_size), (a, 1, a + 1 == t.in_rows),
                        (b, 1, b + 1 == t.in_cols)]),
@@ -165,6 +181,10 @@ class Fetcher(wiring.Component):
                         with m.If(packed):
                             m.d.comb += [payload.tag.count.eq(filters),
                                          payload.tag.offset.eq(offset)]
+                    if name == "ifmap" and geo.packs_codes:     # ... its channels, first bit
+                        with m.If(cmd.pack_in):
+                            m.d.comb += [payload.tag.count.eq(channels),
+                                         payload.tag.offset.eq(in_offset)]
                     with m.If(sent):
                         m.d.sync += chunk.eq(chunk + 1)
                         with m.If(last_chunk):
@@ -241,22 +261,23 @@ def slice_shift(geo: ControllerParams, tile, kind: str):
     return getattr(tile, field) * geo.datapath.slice_bits
 
 
-def packed_write(m: Module, port, resp, lanes: int, geo: ControllerParams, packed,
-                 shift=0) -> None:
-    """Write a packed weight run's response into weight buffer port `port` (`packed` high:
-    the command reads packed weights, Datapath.weight_bits b bits each): lane j takes the
-    code at bit offset + j*b of the response's bytes, as its level (Datapath.weight_levels),
-    for j below the tag's filter count; otherwise as `beat_write` (from bit `shift`)."""
-    tag, d = resp.payload.tag, geo.datapath
-    beat = geo.beats.weight
+def packed_write(m: Module, port, resp, kind: str, lanes: int, beat: int, bits: int,
+                 levels: tuple, packed, shift=0) -> None:
+    """Write a packed run's response of `kind` into buffer port `port` (`packed` high: the
+    command reads `kind` packed, `bits` bits a value): lane j takes the code at bit
+    offset + j*bits of the response's bytes, as its level (`levels`[code]; () the code
+    itself), for j below the tag's count; otherwise as `beat_write` (from bit `shift`)."""
+    tag = resp.payload.tag
     flat = Cat(*(resp.payload.data[i][:8] for i in range(beat)))
-    ours = resp.valid & (tag.kind == KINDS["weight"])
+    ours = resp.valid & (tag.kind == KINDS[kind])
     m.d.comb += port.addr.eq(tag.word)
     for j in range(lanes):
-        code = flat.bit_select(tag.offset + j * d.weight_bits, d.weight_bits)
-        level = d.weight_levels[0]
-        for at, value in enumerate(d.weight_levels[1:], 1):
-            level = Mux(code == at, value, level)
+        code = flat.bit_select(tag.offset + j * bits, bits)
+        level = code
+        if levels:
+            level = levels[0]
+            for at, value in enumerate(levels[1:], 1):
+                level = Mux(code == at, value, level)
         plain_en = (tag.chunk == j // beat) & (j % beat < tag.count)
         m.d.comb += [port.data[j].eq(Mux(packed, level, resp.payload.data[j % beat] >> shift)),
                      port.en[j].eq(ours & Mux(packed, j < tag.count, plain_en))]

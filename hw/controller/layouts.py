@@ -83,6 +83,7 @@ class ControllerParams:
     requant: bool
     dataflows: tuple = ("ws",)     # those of CONTROLLER_DATAFLOWS the arch lists: a fold each
     datapath: Datapath = BASELINE  # the PE its array holds (workloads/methods/datapath.py)
+    code_packing: bool = False     # it moves activation codes packed (`packs_codes`)
 
     @staticmethod
     def of(arch: ArchSpec, params: GeneratorParams = GeneratorParams(),
@@ -137,7 +138,8 @@ class ControllerParams:
             raise SpecError(f"arch {arch.name!r}: {why}")
         return ControllerParams(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
                                 datapath.out_bits or pe.ofmap_bits, buffers, beats, params,
-                                requant, dataflows, datapath)
+                                requant, dataflows, datapath,
+                                requant and datapath.packs_codes_on(arch))
 
     @property
     def quantizer(self):
@@ -198,6 +200,13 @@ class ControllerParams:
         then carry the run's first bit (`offset`) and filter count in the tag."""
         return bool(self.datapath.weight_bits)
 
+    @property
+    def packs_codes(self) -> bool:
+        """Whether the design moves activation codes packed (Datapath.packs_codes_on the arch,
+        with requantization): its commands then carry `pack_in` and `pack_out`, and its
+        ifmap reads the run's first bit and channel count in the tag as packed weights do."""
+        return self.code_packing
+
     def tag_layout(self) -> data.StructLayout:
         b = self.buffers
         words = max(2 * b.ifmap_half, 2 * b.weight_half, 2 * b.acc_half)
@@ -207,11 +216,12 @@ class ControllerParams:
                          ceil_div(self.cols, self.beats.mac_weight))
         if self.binarizes:          # a word's int8 activations
             chunks = max(chunks, self.rows * BINARY_WORD_BITS // self.beats.act)
-        lanes = max(self.beats.read_lanes, self.cols if self.packs else 0)
+        lanes = max(self.beats.read_lanes, self.cols if self.packs else 0,
+                    self.rows if self.packs_codes else 0)
         fields = {"kind": 3 if self.scales else 2, "word": bits_for(words),
                   "chunk": bits_for(chunks),
                   "count": bits_for(lanes + 1)}
-        if self.packs:      # a packed weight run: the bit of its first byte it starts at
+        if self.packs or self.packs_codes:  # a packed run: the bit of its first byte it starts at
             fields["offset"] = 3
         if self.binarizes:  # the run's last request (a binarized word is written then)
             fields["last"] = 1
@@ -235,6 +245,8 @@ class ControllerParams:
             fields.update(a_slices=SLICE_FIELD_BITS, w_slices=SLICE_FIELD_BITS)
         if self.datapath.codes:     # the outputs' code width (the next layer's input's)
             fields["out_codes"] = bits_for(OUT_CODE_BITS + 1)
+        if self.packs_codes:        # the ifmap and the requantized outputs as packed codes
+            fields.update(pack_in=1, pack_out=1)
         if self.scales:             # the scale map's base, the sums' bias per in-image tap
             fields.update(kmap_base=p.addr_bits, tap_bias=p.dim_bits + 8)
         if self.binarizes:          # int8 activations of `signs` channels, packed on the load

@@ -12,8 +12,10 @@ a layer reads the previous layer's outputs when its input (N x groups*C x H x W)
 layer's output (N x Kt x P x Q) and the outputs fit the ifmap width (ofmap_bits <= ifmap_bits,
 or the datapath's activation codes, Datapath.codes).
 Its ifmap region is then the previous layer's outputs region: the outputs are N x P x Q x Kt at
-ofmap_bits, the ifmap N x H x W x Ct, the same elements in the same order, written by the
-controller and read back by it, never copied by the host. Its job's `ifmap` is the reference's
+ofmap_bits, the ifmap N x H x W x Ct, the same elements in the same order (or the same
+packed codes: a layer chains only when it reads its ifmap packed as the previous layer wrote
+its outputs, Shape.ifmap_pack and ofmap_pack), written by the controller and read back by it,
+never copied by the host. Its job's `ifmap` is the reference's
 input (the previous layer's expected outputs), used for the reference only. Any other layer (the
 first, a shape that does not follow, a layer of several hardware ops) reads fresh random
 operands, and `NetworkLayer.input_note` says why. Only the listed layers run (no pooling,
@@ -115,11 +117,14 @@ class ControllerNetworkJob:
         never positive (Datapath.signed_sums_of False: a ReLU would zero every output), on
         every layer of a datapath of activation codes (Datapath.codes); `datapath` the
         design's PE (workloads/methods/datapath.py; None: MAC)."""
-        layers, prev = [], None
+        layers, prev, packed_out = [], None, 0
         for index, spec in enumerate(specs):
             s = spec.shape
             note = (chains(prev, s, spec.groups, s.N, arch, bool(datapath and datapath.codes))
                     if spec.chainable else SEVERAL_OPS)
+            if note == "chained" and s.ifmap_pack != packed_out:
+                note = (f"random: it reads {'packed' if s.ifmap_pack else 'unpacked'} codes, "
+                        f"the previous layer wrote {'packed' if packed_out else 'unpacked'}")
             job = ControllerJob.random(arch, s, spec.mapping, rng, groups=spec.groups,
                                        dataflow=spec.dataflow, datapath=datapath,
                                        pe_op=spec.pe_op, out_codes=spec.out_codes)
@@ -130,7 +135,7 @@ class ControllerNetworkJob:
             requant = random_requant_of(job, quantizer, rng, relu=index + 1 < len(specs),
                                         in_zero=in_zero)
             layers.append(NetworkLayer(spec.name, replace(job, requant=requant), note))
-            prev = (s.N, spec.groups * s.K, s.P, s.Q)
+            prev, packed_out = (s.N, spec.groups * s.K, s.P, s.Q), s.ofmap_pack
         return ControllerNetworkJob(arch, layers, datapath, quantizer)
 
     def _regions(self) -> tuple[list[dict], int]:

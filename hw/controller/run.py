@@ -101,6 +101,11 @@ COMMAND_FIELDS = {
     "out_codes": ("activation-code designs only: the requantized outputs are unsigned codes of "
                   "this many bits (0 .. 2**out_codes - 1, relu must be 1): the codes the next "
                   "layer reads"),
+    "pack_in": ("code-packing designs only: 1: the ifmap region holds the codes packed "
+                "(mode 0; see dram_layouts)"),
+    "pack_out": ("code-packing designs only: 1: the requantized outputs are written packed "
+                 "(out_codes must be the datapath's codes; kt a multiple of the codes a byte "
+                 "holds, or K)"),
     "kmap_base": ("scale-map designs only (XNOR's): the N x P x Q map of unsigned K_q "
                   "(scale_map_bits, 2-byte elements) a mode-0 command without `binarize` "
                   "reads; each requantized mode-0 output is (2*sum - taps*tap_bias) * K_q"),
@@ -161,6 +166,14 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
                              f"pass's wider codes in the MAC mode)")
         layouts["ofmap"] += ("; requantized: unsigned codes of the command's out_codes bits "
                              "(relu must be 1)")
+    if geo.packs_codes:     # activation codes packed, pack_in and pack_out
+        info["parameters"]["datapath"].update(packed_codes=True)
+        packed = (f"packed ({8 // d.codes} codes a byte): each pixel's row of the layer's "
+                  f"codes (Ct or Kt) ceil(codes*{d.codes}/8) bytes, code c at bit c*{d.codes} "
+                  f"mod 8 of byte c*{d.codes} // 8 (least significant bit first); the base "
+                  f"field in bytes, a group's first code on a byte")
+        layouts["ifmap"] += f"; a command with pack_in: {packed}"
+        layouts["ofmap"] += f"; a command with pack_out: {packed}"
     if d.slice_bits:
         info["parameters"]["datapath"].update(slice_bits=d.slice_bits)
     if geo.packs:       # the datapath's own operation reads its weights packed

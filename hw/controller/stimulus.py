@@ -116,6 +116,19 @@ class ControllerJob:
         if bits and mp.kt % packed_align(bits) and mp.kt < s.K:
             raise SpecError(f"a tile of packed {bits}-bit weights holds a multiple of "
                             f"{packed_align(bits)} filters (or all {s.K}), not kt={mp.kt}")
+        for name, pack in (("ifmap", s.ifmap_pack), ("ofmap", s.ofmap_pack)):
+            if pack and (not self.geo.packs_codes or pack != d.codes):
+                raise SpecError(f"the controller's {d.family} datapath moves no {pack}-bit "
+                                f"packed {name} codes")
+        if s.ifmap_pack:
+            if d.mode_of(self.pe_op) != 0:
+                raise SpecError(f"a {self.pe_op} command reads its ifmap unpacked (its own "
+                                f"slices of wider codes)")
+            self._packed_tiles("channel", s.C, mp.ct, s.ifmap_pack)
+        if s.ofmap_pack:
+            if self.out_codes != d.codes:
+                raise SpecError(f"packed outputs are {d.codes}-bit codes, not {self.out_codes}")
+            self._packed_tiles("filter", s.K, mp.kt, s.ofmap_pack)
         if bits and not np.isin(self.weight, d.weight_levels).all():
             raise ValueError(f"packed weights take the levels {d.weight_levels} only")
         if s.passes > 1:
@@ -167,6 +180,16 @@ class ControllerJob:
                 raise ValueError(f"`requant` has {self.requant.channels} channels, the layer "
                                  f"{g * s.K} filters")
         self.commands()             # every field fits its width
+
+    def _packed_tiles(self, what: str, total: int, tile: int, bits: int) -> None:
+        """SpecError unless every group's and tile's packed `what`s start on a byte."""
+        align = packed_align(bits)
+        if self.groups > 1 and total % align:
+            raise SpecError(f"packed codes of {self.groups} groups need a multiple of {align} "
+                            f"{what}s per group, not {total}")
+        if tile % align and tile < total:
+            raise SpecError(f"a tile of packed {bits}-bit codes holds a multiple of {align} "
+                            f"{what}s (or all {total}), not {tile}")
 
     @staticmethod
     def random(arch, shape: Shape, mapping: Mapping, rng, groups=1, low=None, high=None,
@@ -279,15 +302,19 @@ class ControllerJob:
 
     @property
     def regions(self) -> dict:
-        """DRAM base of each region (elements; packed weights: bytes, a region per group)."""
+        """DRAM base of each region (elements; packed weights: bytes, a region per group;
+        packed codes: bytes, each pixel's row padded to a byte)."""
         s = self.shape
         Ct, Kt = self.pitches
         weight = self.groups * self.group_weight_bytes or s.R * s.S * s.C * Kt
         pixels = s.N * s.P * s.Q
-        sizes = {"ifmap": s.N * s.H * s.W * Ct, "weight": weight,
-                 "requant": self.table_bytes * self.groups,
+        sizes = {"ifmap": s.N * s.H * s.W * (packed_row_bytes(Ct, s.ifmap_pack)
+                                             if s.ifmap_pack else Ct),
+                 "weight": weight, "requant": self.table_bytes * self.groups,
                  "kmap": pixels if s.scale_bytes and not s.binarized else 0,
-                 "ofmap": pixels * Kt, "psum": pixels * Kt}
+                 "ofmap": pixels * (packed_row_bytes(Kt, s.ofmap_pack) if self.packs_outputs
+                                    else Kt),
+                 "psum": pixels * Kt}
         bases, at = {}, 0
         for name, size in sizes.items():
             bases[name], at = at, at + size
@@ -297,7 +324,9 @@ class ControllerJob:
     def dram_image(self) -> np.ndarray:
         at = self.regions
         memory = np.zeros(at["end"], dtype=np.int64)
-        memory[at["ifmap"]:at["weight"]] = self.ifmap.transpose(0, 2, 3, 1).ravel()
+        pixels = self.ifmap.transpose(0, 2, 3, 1)
+        memory[at["ifmap"]:at["weight"]] = (pack_rows(pixels, self.shape.ifmap_pack).ravel()
+                                            if self.shape.ifmap_pack else pixels.ravel())
         memory[at["weight"]:at["requant"]] = (self.packed_weights() if self.shape.weight_bits
                                               else self.weight.transpose(2, 3, 1, 0).ravel())
         if self.requant is not None:
@@ -311,13 +340,11 @@ class ControllerJob:
         filters' codes (Datapath.weight_levels' indices), filter k at bit k*b of its row (b =
         weight_bits, least significant bit first), each row padded to whole bytes."""
         s, levels = self.shape, np.asarray(self.geo.datapath.weight_levels)
-        b, row = s.weight_bits, packed_row_bytes(s.K, s.weight_bits)
+        b = s.weight_bits
         codes = (self.weight[..., None] == levels).argmax(axis=-1)     # each level's index
-        # per group, rows (r, s, c) of K codes; each code's b bits, least significant first
+        # per group, rows (r, s, c) of K codes
         rows = codes.reshape(self.groups, s.K, s.C, s.R, s.S).transpose(0, 3, 4, 2, 1)
-        bits = ((rows.reshape(-1, s.K, 1) >> np.arange(b)) & 1).reshape(-1, s.K * b)
-        bits = np.pad(bits, ((0, 0), (0, row * 8 - s.K * b))).astype(np.uint8)
-        return np.packbits(bits, axis=1, bitorder="little").ravel().astype(np.int64)
+        return pack_rows(rows, b).ravel()
 
     def commands(self) -> list[dict]:
         """One command per group (field values by name), SpecError if a field overflows."""
@@ -332,9 +359,12 @@ class ControllerJob:
                       "Kt": Kt, "kt": mp.kt, "ct": mp.ct, "pt": mp.pt,
                       "qt": mp.columns(s.Q),
                       "order": LOOP_ORDERS.index(mp.order),
-                      "ifmap_base": at["ifmap"] + g * s.C,
+                      "ifmap_base": at["ifmap"] + g * (s.C * s.ifmap_pack // 8
+                                                         if s.ifmap_pack else s.C),
                       "weight_base": at["weight"] + g * (self.group_weight_bytes or s.K),
-                      "ofmap_base": at["ofmap"] + g * s.K, "psum_base": at["psum"] + g * s.K,
+                      "ofmap_base": at["ofmap"] + g * (s.K * s.ofmap_pack // 8
+                                                       if self.packs_outputs else s.K),
+                      "psum_base": at["psum"] + g * s.K,
                       "requant_base": at["requant"] + self.table_bytes * g,
                       "requant": int(self.requant is not None), "relu": int(relu),
                       "dataflow": CONTROLLER_DATAFLOWS.index(self.dataflow)}
@@ -350,6 +380,9 @@ class ControllerJob:
                 fields.update(a_slices=s.ifmap_slices, w_slices=s.weight_slices)
             if self.geo.datapath.codes:
                 fields["out_codes"] = self.out_codes
+            if self.geo.packs_codes:
+                fields.update(pack_in=int(bool(s.ifmap_pack)),
+                              pack_out=int(self.packs_outputs))
             if self.geo.scales:     # every group reads the same map
                 fields.update(kmap_base=at["kmap"], tap_bias=self.tap_bias)
             if self.geo.binarizes:
@@ -362,9 +395,20 @@ class ControllerJob:
         return out
 
     def output_of(self, memory: np.ndarray) -> np.ndarray:
-        """The outputs region as N x P x Q x Kt."""
+        """The outputs region as N x P x Q x Kt (packed codes unpacked)."""
         s, at = self.shape, self.regions
-        return memory[at["ofmap"]:at["psum"]].reshape(s.N, s.P, s.Q, self.pitches[1])
+        Kt = self.pitches[1]
+        region = memory[at["ofmap"]:at["psum"]]
+        if self.packs_outputs:
+            return unpack_rows(region.reshape(s.N, s.P, s.Q, -1), s.ofmap_pack, Kt)
+        return region.reshape(s.N, s.P, s.Q, Kt)
+
+    @property
+    def packs_outputs(self) -> bool:
+        """Whether its outputs go to DRAM as packed codes: requantized ones of a shape with
+        ofmap_pack (the sums of a job without requantization are written as they are, as the
+        design's `pack_out` packs requantized outputs only)."""
+        return bool(self.shape.ofmap_pack) and self.requant is not None
 
     @property
     def in_zero(self) -> int:
@@ -416,6 +460,26 @@ class ControllerJob:
         """The signed width the requantization clamps to: out_codes + 1 on a datapath of
         codes (with its ReLU: 0 .. 2**out_codes - 1), else the design's ofmap_bits."""
         return self.out_codes + 1 if self.geo.datapath.codes else self.geo.ofmap_bits
+
+
+def pack_rows(codes: np.ndarray, bits: int) -> np.ndarray:
+    """Unsigned `bits`-bit codes [..., n] as the DRAM holds them packed: each row's codes
+    from bit 0 on, code i at bit i*bits (least significant bit first), the row padded to
+    whole bytes ([..., packed_row_bytes(n, bits)], int64 bytes)."""
+    n = codes.shape[-1]
+    flat = np.asarray(codes, np.int64).reshape(-1, n)
+    spread = ((flat[..., None] >> np.arange(bits)) & 1).reshape(len(flat), n * bits)
+    spread = np.pad(spread, ((0, 0), (0, packed_row_bytes(n, bits) * 8 - n * bits)))
+    packed = np.packbits(spread.astype(np.uint8), axis=1, bitorder="little")
+    return packed.astype(np.int64).reshape(*codes.shape[:-1], -1)
+
+
+def unpack_rows(rows: np.ndarray, bits: int, n: int) -> np.ndarray:
+    """`pack_rows` undone: the first `n` codes of each packed row of bytes [..., row]."""
+    flat = np.asarray(rows).astype(np.uint8).reshape(-1, rows.shape[-1])
+    spread = np.unpackbits(flat, axis=1, bitorder="little")[:, :n * bits]
+    codes = (spread.reshape(-1, n, bits).astype(np.int64) << np.arange(bits)).sum(axis=-1)
+    return codes.reshape(*rows.shape[:-1], n)
 
 
 def padding_refusal(datapath: Datapath, pe_op: str, quantizer: Quantizer) -> str | None:

@@ -15,14 +15,18 @@ quantizer, with its filter's entry from the table word kb and the table's head: 
 workloads/quantizers.py; in a design with a scale map, ControllerParams.scales, each sum first
 goes through the family's write stage, `output_stage`, with its pixel's scale-map word
 p*q_size + q); otherwise its sums are spilled at psum width to the partial-sum region (E = the
-psum beat).
+psum beat). A command of packed output codes (`pack_out`, ControllerParams.packs_codes; b =
+Datapath.codes bits each) writes each request's E codes as their ceil(E*b/8) bytes, code k of
+the pixel's row at bit k*b mod 8 of byte base + pixel*ceil(Kt*b/8) + k*b // 8 (its filter
+blocks start on a byte: program.packed_codes_refusal and the mapper's tiles), the bits past
+the run's codes 0.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -120,17 +124,28 @@ class Writer(wiring.Component):
         last_chunk = (chunk + 1) * beat >= run
         base = Mux(t.final, cmd.ofmap_base, cmd.psum_base)
         payload = self.wr.payload
+        pixel = (t.n * cmd.P + t.p0 + pp) * cmd.Q + t.q0 + qq
+        first, count = t.k0 + kb * Cc + chunk * beat, minimum(beat, run - chunk * beat)
         m.d.comb += [self.acc_addr.eq(t.half_a * geo.buffers.acc_half + word),
-                     payload.addr.eq(base + ((t.n * cmd.P + t.p0 + pp) * cmd.Q + t.q0 + qq)
-                                     * cmd.Kt + t.k0 + kb * Cc + chunk * beat),
-                     payload.count.eq(minimum(beat, run - chunk * beat)),
+                     payload.addr.eq(base + pixel * cmd.Kt + first),
+                     payload.count.eq(count),
                      payload.bytes.eq(Mux(requant, beats.bytes["ofmap"], beats.bytes["psum"]))]
+        pack = Signal()         # requantized codes written packed, whole bytes a request
+        if geo.packs_codes:
+            code_bits = geo.datapath.codes
+            m.d.comb += pack.eq(requant & cmd.pack_out)
+            with m.If(pack):
+                m.d.comb += [payload.addr.eq(base + pixel * ((cmd.Kt * code_bits + 7) >> 3)
+                                             + (first * code_bits >> 3)),
+                             payload.count.eq((count * code_bits + 7) >> 3),
+                             payload.bytes.eq(1)]
         acc = self.acc_data.as_value()
         stage = None        # a scale map's write stage: the requantizer's input of a sum
         if geo.scales:
             m.d.comb += self.kmap_addr.eq(pp * t.q_size + qq)
             stage = output_stage(geo.datapath)(m, cmd, t, pp, qq, self.kmap_data,
                                                geo.psum_bits)
+        values = []
         for lane in range(beats.write_lanes):
             def lane_of(e):
                 return acc.word_select(chunk * e + lane, geo.psum_bits).as_signed()
@@ -153,6 +168,13 @@ class Writer(wiring.Component):
                     sums = Mux(own, stage(sums), sums)
                 m.d.comb += [rq.acc.eq(sums), rq.relu.eq(cmd.relu)]
                 value = Mux(requant, rq.q, value)
+            values.append(value)
+        for lane, value in enumerate(values):
+            if geo.packs_codes and lane < beats.ofmap * code_bits // 8:
+                per = 8 // code_bits        # byte `lane`: codes lane*per .. , past the count 0
+                codes = [Mux(lane * per + i < count, values[lane * per + i][:code_bits], 0)
+                         for i in range(per)]
+                value = Mux(pack, Cat(*codes), value)
             m.d.comb += payload.data[lane].eq(value)
         if geo.requant:
             m.d.comb += self.param_addr.eq(kb)

@@ -110,11 +110,14 @@ def _load_section(words_per_block, total, lanes, b, bw):
     return cycles, np.where(words > 0, last_gap(last_run, b, bw), 0), words
 
 
-def _write_back(words_per_block, total, lanes, b, bw):
-    """Per output tile: (cycles from its first request to its last, last request's gap)."""
+def _write_back(words_per_block, total, lanes, run_cost):
+    """Per output tile: (cycles from its first request to its last, last request's gap);
+    `run_cost(n)`: (channel cycles, last gap) of one word's run of n values
+    (program.write_run_costs)."""
     full, run, rem = _blocks(total, lanes)
-    g_full, l_full = run_cycles(run, b, bw), last_gap(run, b, bw)
-    g_rem, l_rem = run_cycles(rem, b, bw), last_gap(np.maximum(rem, 1), b, bw)
+    g_full, l_full = run_cost(run)
+    g_rem, l_rem = run_cost(np.maximum(rem, 1))
+    g_rem = np.where(rem > 0, g_rem, 0)
     words_full = full * words_per_block
     words_rem = np.where(rem > 0, words_per_block, 0)
     words = words_full + words_rem
@@ -141,13 +144,13 @@ def param_section(k_size, cols: int, bw: float, quantizer=DEFAULT_QUANTIZER):
     return cycles, last_gap(E * np.where(rem > 0, rem, run), 1, bw)
 
 
-def _packed_load_section(rows_per_block, k_size, cols: int, bits: int, bw: float):
-    """_load_section's (channel cycles, last request's gap, words) of a tile's packed weight
-    runs: per (r, s, c) row (`rows_per_block` of them) a run of program.packed_blocks bytes
-    per filter block."""
-    cycles, last = packed_run_cycles(k_size, cols, bits, bw)
-    words = rows_per_block * ceil_div(k_size, cols)
-    return cycles * rows_per_block, np.where(words > 0, last, 0), words
+def _packed_load_section(words_per_block, total, lanes: int, bits: int, bw: float):
+    """_load_section's (channel cycles, last request's gap, words) of a tile's packed runs:
+    per word (`words_per_block` of them: a weight row (r, s, c), an ifmap pixel) a run of
+    program.packed_blocks bytes per block of `lanes` of its `total` values."""
+    cycles, last = packed_run_cycles(total, lanes, bits, bw)
+    words = words_per_block * ceil_div(total, lanes)
+    return cycles * words_per_block, np.where(words > 0, last, 0), words
 
 
 def params_fetched(t: dict, requant) -> np.ndarray:
@@ -208,6 +211,8 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
         (t["load_ifmap"],
          _load_section(in_rows * in_cols, shape.binarized, rows * program.BINARY_WORD_BITS, 1,
                        bw) if shape.binarized else
+         _packed_load_section(in_rows * in_cols, c_size, rows, shape.ifmap_pack, bw)
+         if shape.ifmap_pack else
          _load_section(in_rows * in_cols, c_size, rows, b["i"], bw)),
         (t["load_weight"],
          _packed_load_section(shape.R * shape.S * c_size, k_size, cols, shape.weight_bits, bw)
@@ -220,14 +225,15 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
         load_cycles += np.where(on, cycles, 0)
         load_last = np.where(on & (words > 0), last, load_last)
     final = t["final"]
-    wb_b = np.where(final, b["o"], b["s"])
+    out_beat = min(beat_elements(b["o"], bw), cols)
     spans, lasts = [], []
-    for bytes_ in (b["o"], b["s"]):
-        span, last = _write_back(pixels, k_size, cols, bytes_, bw)
+    for cost in (program.write_run_costs(b["o"], bw, out_beat, requant and shape.ofmap_pack),
+                 program.write_run_costs(b["s"], bw)):
+        span, last = _write_back(pixels, k_size, cols, cost)
         spans.append(span)
         lasts.append(last)
-    wb_span = np.where(wb_b == b["o"], spans[0], spans[1])
-    wb_last = np.where(wb_b == b["o"], lasts[0], lasts[1])
+    wb_span = np.where(final, spans[0], spans[1])
+    wb_last = np.where(final, lasts[0], lasts[1])
     return {"load_cycles": load_cycles, "load_last": load_last,
             "wb_span": np.where(t["leaves"], wb_span, 0),
             "wb_last": np.where(t["leaves"], wb_last, 0),
@@ -306,6 +312,12 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     if shape.weight_bits:       # packed: each row's filter blocks, whole bytes each
         runs = packed_blocks(k_size, cols, shape.weight_bits).sum(axis=0)
         weight_bytes = np.where(t["load_weight"], runs * c_size * shape.R * shape.S, 0).sum()
+    if shape.ifmap_pack:        # packed: each word's run of codes, whole bytes
+        runs = packed_blocks(c_size, rows, shape.ifmap_pack).sum(axis=0)
+        ifmap_bytes = np.where(t["load_ifmap"], runs * in_words, 0).sum()
+    out_bytes = k_size * b["o"]
+    if requant and shape.ofmap_pack:    # packed outputs: each filter block's codes, bytes
+        out_bytes = packed_blocks(k_size, cols, shape.ofmap_pack).sum(axis=0)
     readback_el = np.where(t["readback"], k_size * pixels, 0).sum()
     k_blocks, c_blocks = ceil_div(k_size, cols), ceil_div(c_size, rows)
     taps = shape.R * shape.S
@@ -337,7 +349,7 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
                          + np.where(leaving, out_words, 0).sum() * cols),
         "acc_writes": int(fold_words.sum() * cols + readback_el),
         "dram_read_bytes": int(ifmap_bytes + weight_bytes + readback_el * b["s"] + params),
-        "dram_write_bytes": int(np.where(final, k_size * pixels, 0).sum() * b["o"]
+        "dram_write_bytes": int(np.where(final, out_bytes * pixels, 0).sum()
                                 + np.where(spill, k_size * pixels, 0).sum() * b["s"]),
     }
 

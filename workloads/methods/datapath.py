@@ -157,6 +157,35 @@ class Datapath:
         """Whether ops of `pe_op` move packed weights (its own operation's, weight_bits)."""
         return bool(self.weight_bits) and self.mode_of(pe_op) == 0
 
+    @property
+    def packs_codes(self) -> bool:
+        """Whether its activation codes travel packed in DRAM, 8 // codes to a byte (codes of
+        a width that divides a byte; HwOp.packed_codes, Shape.ifmap_pack and ofmap_pack)."""
+        return bool(self.codes) and 8 % self.codes == 0
+
+    def packs_codes_on(self, arch) -> bool:
+        """Whether the controller built for `arch` moves its activation codes packed: codes
+        that pack (packs_codes) on an arch whose runs of them fit a request and whose write
+        requests and filter blocks fill whole bytes (program.packed_codes_refusal); otherwise
+        one code per DRAM byte."""
+        from dlaforge.program import packed_codes_refusal
+        return (self.packs_codes
+                and packed_codes_refusal(self.operand_arch(arch), self.codes) is None)
+
+    def reads_packed(self, op) -> bool:
+        """Whether a command of `op` can read its ifmap as packed codes: an op of its own
+        operation (whose ifmap is its codes) whose groups' channels each start on a byte."""
+        return (self.packs_codes and op.pe_op in self.pe_ops and self.mode_of(op.pe_op) == 0
+                and (op.groups == 1 or op.C // op.groups * self.codes % 8 == 0))
+
+    def writes_packed(self, op) -> bool:
+        """Whether the commands of `op` can write their outputs as packed codes: each group's
+        filters (a command's, its slices taken out) start on a byte."""
+        if not self.packs_codes or op.pe_op not in self.pe_ops:
+            return False
+        filters = op.K // op.groups // self.slices_of(op)[1]
+        return op.groups == 1 or filters * self.codes % 8 == 0
+
     def ifmap_codes(self, pe_op: str, ifmap_slices: int = 1) -> int:
         """The code bits of the ifmap a command of `pe_op` reads on a datapath of codes: its
         codes in its own operation, slice_bits per slice in its MAC mode's slice passes."""
@@ -259,6 +288,39 @@ def family_datapath(arch, family: str) -> Datapath | None:
         if datapath.family == family and datapath.pe_kind == arch.pe_array.pe_kind:
             return datapath
     return None
+
+
+def link_packed_codes(datapath: Datapath | None, ops: list, arch) -> list:
+    """A network's `ops` in order (anything but a HwOp, such as a vector layer's op, breaks
+    the chain) with HwOp.packed_codes set as the controller built for `arch` with `datapath`
+    hands activation codes on (Datapath.packs_codes_on; `ops` unchanged otherwise): an op reads its
+    ifmap packed when it can (Datapath.reads_packed) and the op before it, if there is one,
+    writes packed (the first op's input is the host's, written packed); it writes its outputs
+    packed when the next op reads them packed and it can write them so (writes_packed: a
+    depthwise layer's one filter per group cannot, so its outputs and the next layer's input
+    stay one code per byte). The last op writes OUT_CODE_BITS codes, one per byte."""
+    from dlaforge.workloads.hwop import HwOp
+    if datapath is None or not datapath.packs_codes_on(arch):
+        return list(ops)
+
+    def runs(op):
+        return isinstance(op, HwOp) and op.pe_op in datapath.pe_ops
+
+    out = []
+    for index, op in enumerate(ops):
+        if not runs(op):
+            out.append(op)
+            continue
+        before = ops[index - 1] if index else None
+        after = ops[index + 1] if index + 1 < len(ops) else None
+        packed = []
+        if datapath.reads_packed(op) and (before is None or (runs(before)
+                                                            and datapath.writes_packed(before))):
+            packed.append("ifmap")
+        if runs(after) and datapath.reads_packed(after) and datapath.writes_packed(op):
+            packed.append("ofmap")
+        out.append(replace(op, packed_codes=tuple(packed)))
+    return out
 
 
 def design_arch(arch):

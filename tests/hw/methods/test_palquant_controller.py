@@ -15,24 +15,27 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+import dlaforge
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.hw.controller.free_run import run_free
 from dlaforge.hw.controller.network import ControllerNetworkJob, LayerSpec
-from dlaforge.hw.controller.stimulus import ControllerJob
-from dlaforge.program import LOOP_ORDERS, Mapping, Shape
+from dlaforge.hw.controller.layouts import ControllerParams
+from dlaforge.hw.controller.stimulus import ControllerJob, pack_rows, unpack_rows
+from dlaforge.program import LOOP_ORDERS, Mapping, Shape, packed_codes_refusal
 from dlaforge.sim import controller_cost
 from dlaforge.sim.analytical import search
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.layer import conv
 from dlaforge.workloads.methods import get_method
-from dlaforge.workloads.methods.datapath import controller_datapath, family_datapath
+from dlaforge.workloads.methods.datapath import (controller_datapath, family_datapath,
+                                                 link_packed_codes)
 from dlaforge.workloads.methods.palquant.plan import CONTROLLER_DATAPATH as PQ, code_sums
 from dlaforge.workloads.methods.palquant.reference import palquant_conv
 from controller_checks import (CHAIN, assert_closed_form_matches, assert_network_matches,
                                assert_packed_bytes_counted, assert_run_matches,
-                               random_packed_case)
+                               packed_bytes_read, random_packed_case)
 from simulators import needs_icarus
 
 ARCH = load_arch("edge_tiny_palquant")           # 4 x 4 2-bit PEs, ws, os and is
@@ -127,6 +130,112 @@ def test_the_weight_codes_are_packed_four_to_a_byte():
     assert [f["weight_base"] - at["weight"] for f in job.commands()] == [0, 36]
 
 
+def test_activation_codes_are_packed_four_to_a_byte():
+    """A command with pack_in reads, and one with pack_out writes, each pixel's row of the
+    layer's codes as ceil(codes/4) bytes, code c at bits 2*(c mod 4) of byte c // 4 (read
+    here by an independent loop); a group's codes start on a byte; what cannot be packed is
+    refused."""
+    rng = np.random.default_rng(6)
+    codes = rng.integers(0, 4, (3, 2, 7))
+    rows = pack_rows(codes, 2)
+    assert rows.shape == (3, 2, 2) and np.array_equal(unpack_rows(rows, 2, 7), codes)
+    for index in np.ndindex(codes.shape):
+        *pixel, c = index
+        assert (rows[(*pixel, c // 4)] >> (2 * (c % 4))) & 3 == codes[index]
+    shape = Shape(1, 8, 3, 3, 4, 3, 3, 3, 3, 1, 1, ifmap_pack=2, ofmap_pack=2)
+    job = ControllerJob.random(ARCH, shape, Mapping(4, 4, 3, "nkcp"), rng, groups=2,
+                               requant=True, datapath=PQ)
+    memory, at = job.dram_image(), job.regions
+    assert at["weight"] - at["ifmap"] == 3 * 3 * 4        # pixels x 16 codes in 4 bytes
+    ifmap = memory[at["ifmap"]:at["weight"]]
+    for h, w, c in np.ndindex(3, 3, 16):
+        assert (ifmap[(h * 3 + w) * 4 + c // 4] >> (2 * (c % 4))) & 3 == job.ifmap[0, c, h, w]
+    commands = job.commands()
+    assert [f["ifmap_base"] - at["ifmap"] for f in commands] == [0, 2]     # 8 codes a group
+    assert [f["ofmap_base"] - at["ofmap"] for f in commands] == [0, 1]
+    assert all(f["pack_in"] == f["pack_out"] == 1 for f in commands)
+    written = np.zeros_like(memory)
+    written[at["ofmap"]:at["psum"]] = pack_rows(job.expected(), 2).ravel()
+    assert np.array_equal(job.output_of(written), job.expected())
+    sums = ControllerJob.random(ARCH, shape, Mapping(4, 4, 3, "nkcp"), rng, groups=2,
+                                datapath=PQ)      # no requantization: the sums as they are
+    assert not sums.packs_outputs and sums.commands()[0]["pack_out"] == 0
+    for change, mapping, options, match in (
+            ({"C": 6}, Mapping(4, 6, 3, "nkcp"), {"groups": 2},
+             "packed codes of 2 groups need a multiple of 4 channels per group, not 6"),
+            ({}, Mapping(4, 3, 3, "nkcp"), {},
+             "a tile of packed 2-bit codes holds a multiple of 4 channels .or all 8., not 3"),
+            ({"ifmap_pack": 0}, Mapping(2, 8, 3, "nkcp"), {},
+             "multiple of 4 filters .or all 4., not kt=2"),
+            ({"ofmap_pack": 0}, Mapping(4, 8, 3, "nkcp"), {"pe_op": "slice_mac"},
+             "a slice_mac command reads its ifmap unpacked"),
+            ({"ifmap_pack": 0}, Mapping(4, 8, 3, "nkcp"), {"out_codes": 4},
+             "packed outputs are 2-bit codes, not 4")):
+        with pytest.raises(SpecError, match=match):
+            ControllerJob.random(ARCH, replace(shape, **change), mapping, rng, datapath=PQ,
+                                 **options)
+    # six columns: a write request's 6 codes are 12 bits; the design keeps codes a byte each
+    assert not ControllerParams.of(SIX, datapath=PQ).packs_codes
+    assert packed_codes_refusal(SIX, 2) == ("a write request's 6 activation codes of 2 bits do "
+                                            "not fill whole bytes; the outputs cannot be packed")
+    with pytest.raises(SpecError, match="moves no 2-bit packed ifmap codes"):
+        ControllerJob.random(SIX, shape, Mapping(4, 4, 3, "nkcp"), rng, datapath=PQ)
+
+
+def test_the_network_hands_packed_codes_on():
+    """link_packed_codes over CHAIN: the int8 first conv writes packed 2-bit codes, the strided
+    conv reads them packed but writes one code a byte (the depthwise after it reads one
+    channel a group, and itself writes one filter a group), the 1x1 reads unpacked and
+    writes the FC's 8-bit codes; a chain of ungrouped 2-bit layers packs every code it hands
+    on. The models count the bytes so (the first conv's outputs: a quarter), and on six
+    columns nothing is packed."""
+    ops = [op for layer in CHAIN.layers for op in get_method("palquant", ARCH).transform(layer,
+                                                                                        ARCH)]
+    linked = link_packed_codes(PQ, ops, ARCH)
+    assert [op.packed_codes for op in linked] == [("ofmap",), ("ifmap",), (), (), ()]
+    assert link_packed_codes(PQ, ops, SIX) == ops
+    plain = [code_op(8, 8, 6, groups=1), code_op(8, 12, 6, groups=1), code_op(12, 4, 6)]
+    assert [op.packed_codes for op in link_packed_codes(PQ, plain, ARCH)] == [
+        ("ifmap", "ofmap"), ("ifmap", "ofmap"), ("ifmap",)]
+    record = dlaforge.simulate(ARCH, CHAIN, "ws", model="cycle", method="palquant")
+    c1 = record.layers[0]
+    assert c1.stats.dram_write_bytes == 8 * 8 * 8 // 4       # K x P x Q codes, 4 a byte
+    plain_record = dlaforge.simulate(SIX, CHAIN, "ws", model="cycle", method="palquant")
+    assert plain_record.layers[0].stats.dram_write_bytes == 8 * 8 * 8
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_the_models_count_packed_activation_codes(dataflow):
+    """The closed form equals the timing model on every counter of commands reading and
+    writing packed codes (cycles within 5%); the ifmap is loaded as often as unpacked, with
+    each pixel's channel tiles in their bytes (counted bit by bit: a quarter, 5 channels in 2),
+    and the outputs are written in a quarter of the bytes."""
+    table = energy_table(ARCH)
+    for C, K, H, stride in ((16, 20, 8, 1), (8, 36, 6, 2), (12, 8, 5, 1), (5, 12, 4, 1)):
+        op = replace(code_op(C, K, H, stride=stride, groups=1),
+                     packed_codes=("ifmap", "ofmap"))
+        shape = controller_cost.shape_of(op, ARCH)
+        assert (shape.ifmap_pack, shape.ofmap_pack) == (2, 2)
+        for mapping in {search(ARCH, op, dataflow, "energy", table)[0],
+                        Mapping(min(K, 8), min(C, 4), 2, "nckp")}:
+            assert mapping.ct % 4 == 0 or mapping.ct >= C
+            assert mapping.kt % 4 == 0 or mapping.kt >= K
+            timed = assert_closed_form_matches(ARCH, shape, mapping, dataflow)
+            unpacked = controller_counters(ARCH, replace(shape, ifmap_pack=0, ofmap_pack=0),
+                                           mapping, True, dataflow=dataflow)
+            assert timed["ifmap_writes"] == unpacked["ifmap_writes"]
+            loads = timed["ifmap_writes"]       # codes brought, a byte each unpacked
+            # each channel tile's pixel runs (rows = 4 codes), as often as each other tile's
+            per_pixel = packed_bytes_read(Shape(1, 1, 1, 1, C, 1, 1, 1, 1),
+                                          Mapping(mapping.ct, 1, 1), 4, 2)
+            packed = loads // C * per_pixel
+            assert per_pixel == -(-C // 4)
+            assert unpacked["dram_read_bytes"] - timed["dram_read_bytes"] == loads - packed
+            outputs = shape.N * shape.P * shape.Q * K       # K a multiple of 4: 4 a byte
+            assert (unpacked["dram_write_bytes"] - timed["dram_write_bytes"]
+                    == outputs - outputs // 4)
+
+
 @pytest.mark.parametrize("arch", [ARCH, SIX], ids=["4 columns", "6 columns"])
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
 def test_the_models_count_packed_bytes(arch, dataflow):
@@ -172,8 +281,10 @@ def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
     3: T = 9 per tap, all weight codes 0 against activation 3: -9 per tap); four layers on 6
     columns (filter blocks starting mid-byte); int8 layers of 16 slice passes under ws, os
     and is (two channel tiles per pass, spilled partial sums under nckp) and a 4-bit one of 4
-    under is; and a three-layer network whose layers read the previous layer's codes from
-    DRAM: all on one build, bit-exact and equal to the timing model."""
+    under is; five layers reading and writing packed codes (one of two groups); and a
+    three-layer network whose layers read the previous layer's codes from DRAM (the host's
+    packed codes, 4-bit codes a byte each, packed 2-bit codes): all on one build, bit-exact
+    and equal to the timing model."""
     rng = np.random.default_rng(8)
     jobs = []
     for index in range(12):
@@ -196,15 +307,31 @@ def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
                                          rng, requant=index != 1, dataflow=dataflow,
                                          datapath=PQ, pe_op="slice_mac"))
     assert max(job.ifmap.max() for job in jobs[-4:]) > 200      # int8 codes, all 4 slices
-    # a code layer writing 4-bit codes, a layer of 2 x 2 slice passes reading them and writing
-    # 2-bit codes, a code layer reading those and writing 8-bit codes
+    packed = [ControllerJob.random(ARCH, Shape(1, 8, 4, 4, 8, 3, 3, 4, 4, 1, 1, ifmap_pack=2,
+                                               ofmap_pack=2), Mapping(4, 4, 2, "nkcp"), rng,
+                                   groups=2, requant=True, dataflow="os", datapath=PQ)]
+    while len(packed) < 5:      # random layers reading and writing packed codes
+        shape, mapping = random_packed_case(rng, ARCH, PQ)
+        shape = replace(shape, ifmap_pack=2, ofmap_pack=2)
+        mapping = replace(mapping, ct=mapping.ct if mapping.ct % 4 == 0 else shape.C)
+        try:
+            packed.append(ControllerJob.random(ARCH, shape, mapping, rng, requant=True,
+                                               dataflow=("ws", "os")[len(packed) % 2],
+                                               datapath=PQ))
+        except SpecError:       # all the channels do not fit the buffers
+            continue
+    jobs += packed
+    # a code layer reading packed codes and writing 4-bit codes, a layer of 2 x 2 slice
+    # passes reading them and writing packed 2-bit codes, a code layer reading those packed
+    # and writing 8-bit codes
     network = ControllerNetworkJob.random(ARCH, [
-        LayerSpec("a", Shape(1, 6, 6, 6, 8, 3, 3, 6, 6, 1, 1), Mapping(8, 6, 6, "nkcp"),
-                  dataflow="ws", out_codes=4),
-        LayerSpec("b", Shape(1, 8, 6, 6, 8, 3, 3, 3, 3, 2, 1, ifmap_slices=2, weight_slices=2),
+        LayerSpec("a", Shape(1, 6, 6, 6, 8, 3, 3, 6, 6, 1, 1, ifmap_pack=2),
+                  Mapping(8, 6, 6, "nkcp"), dataflow="ws", out_codes=4),
+        LayerSpec("b", Shape(1, 8, 6, 6, 8, 3, 3, 3, 3, 2, 1, ifmap_slices=2, weight_slices=2,
+                             ofmap_pack=2),
                   Mapping(4, 4, 3, "nckp"), dataflow="os", pe_op="slice_mac", out_codes=2),
-        LayerSpec("c", Shape(1, 8, 3, 3, 5, 1, 1, 3, 3, 1, 0), Mapping(5, 8, 3, "nkcp"),
-                  dataflow="ws", out_codes=8)], rng, datapath=PQ)
+        LayerSpec("c", Shape(1, 8, 3, 3, 5, 1, 1, 3, 3, 1, 0, ifmap_pack=2),
+                  Mapping(5, 8, 3, "nkcp"), dataflow="ws", out_codes=8)], rng, datapath=PQ)
     assert [layer.input_note for layer in network.layers[1:]] == ["chained", "chained"]
     outputs = network.expected()
     assert [int(out.max()) for out in outputs] == [15, 3, 255]     # each clamped to its codes
@@ -246,9 +373,11 @@ def test_rtl_generate_builds_the_controller_with_the_palquant_datapath(tmp_path)
     info = json.loads((tmp_path / "dlaforge_accel.json").read_text())
     assert info["parameters"]["datapath"] == {
         "family": "palquant", "pe_ops": ["code_mac", "slice_mac"], "codes": 2,
-        "slice_bits": 2, "weight_bits": 2, "weight_levels": [0, 1, 2, 3]}
+        "slice_bits": 2, "weight_bits": 2, "weight_levels": [0, 1, 2, 3], "packed_codes": True}
     assert info["command"]["pe_modes"] == ["code_mac", "slice_mac"]
-    assert {"a_slices", "w_slices"} <= set(info["command"]["fields"])
+    assert {"a_slices", "w_slices", "pack_in", "pack_out"} <= set(info["command"]["fields"])
+    assert "a command with pack_in: packed (4 codes a byte)" in (
+        info["command"]["dram_layouts"]["ifmap"])
 
 
 @pytest.mark.long
