@@ -744,8 +744,12 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
     arch, shape = design_arch(arch), shape_of(op, arch)
     b = program.dram_element_bytes(arch, REQUANT, shape)
     final = written_outputs(arch, op)
+    final_bytes = final * b["o"]
+    if shape.ofmap_pack:    # each output pixel's codes in whole bytes (k tiles start on one)
+        final_bytes = (op.groups * shape.N * shape.P * shape.Q
+                       * program.packed_row_bytes(shape.K, shape.ofmap_pack))
     # every partial sum spilled comes back once: the output's c loop is not complete yet
-    spill = readback = (total["dram_write_bytes"] - final * b["o"]) // b["s"]
+    spill = readback = (total["dram_write_bytes"] - final_bytes) // b["s"]
     # a binarized op's loads read its int8 channels for the C words of each pixel
     ifmap_bytes = (total["ifmap_writes"] * shape.binarized // shape.C if shape.binarized
                    else total["ifmap_writes"] * b["i"])
