@@ -59,6 +59,10 @@ def kind_name(value, what):
     return value
 
 
+# where a method's full-precision layers run (PEArray.full_precision)
+FULL_PRECISION = ("mac_mode", "beside")
+
+
 @dataclass(frozen=True)
 class PEArray:
     """A 2-D array of processing elements and the bit widths of what they compute on.
@@ -72,6 +76,11 @@ class PEArray:
     name's form only. `zero_gating` (Eyeriss): a PE whose ifmap value is zero skips the MAC and
     its weight-scratchpad read (their energy, not their cycle), for the share of zeros a layer
     states (Layer.ifmap_zeros); priced by sim/analytical.price, so rs only (see ArchSpec).
+    `full_precision` says where a method keeps the layers it leaves at full precision (an
+    XNOR-Net's or AdderNet's int8 first conv and FC, PalQuant's int8 layers): "mac_mode", the
+    method PEs' own MAC mode (the default, what the generated controller builds), or "beside",
+    a baseline MAC array beside the method's, which no model builds yet: the controller then
+    refuses a method datapath with a MAC mode (workloads/methods/datapath.Datapath.arch_refusal).
     """
 
     rows: int
@@ -84,6 +93,7 @@ class PEArray:
     ofmap_bits: int = 8
     xnor_word_bits: int = 64
     zero_gating: bool = False
+    full_precision: str = "mac_mode"
 
     def __post_init__(self):
         for name in ("rows", "cols", "ifmap_bits", "weight_bits", "psum_bits", "ofmap_bits",
@@ -97,6 +107,9 @@ class PEArray:
                 raise SpecError(f"unknown dataflow {shown(df)} in pe_array.dataflows; "
                                 f"choose from {', '.join(DATAFLOWS)}")
         kind_name(self.pe_kind, "pe_array.pe_kind")
+        if self.full_precision not in FULL_PRECISION:
+            raise SpecError(f"unknown pe_array.full_precision {shown(self.full_precision)}; "
+                            f"choose from {', '.join(FULL_PRECISION)}")
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
         return f"DRAM compression (dram.compression {arch.dram.compression})"
     if op.pe_op not in (datapath.pe_ops if datapath is not None else ("mac",)):
         return "a method's units or operations"
-    if datapath is not None and (why := datapath.lanes_refusal(arch)):
+    if datapath is not None and (why := datapath.arch_refusal(arch)):
         return why
     sliced = datapath is not None and datapath.slices_of(op) != (1, 1)   # slice passes
     # a binarizing datapath's own op reads int8 activations (its ifmap's dram_scale)

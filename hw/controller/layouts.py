@@ -104,7 +104,7 @@ class ControllerParams:
                                 f"{pe.pe_kind!r}, unless a method's datapath is given")
             raise SpecError(f"the controller's {datapath.family} datapath needs pe_kind "
                             f"{datapath.pe_kind!r}, not {pe.pe_kind!r}")
-        if why := datapath.lanes_refusal(arch):
+        if why := datapath.arch_refusal(arch):
             raise SpecError(f"arch {arch.name!r}: {why}")
         arch = datapath.operand_arch(arch)      # the lanes its buffers and DRAM hold
         pe = arch.pe_array

@@ -191,11 +191,19 @@ class Datapath:
         codes in its own operation, slice_bits per slice in its MAC mode's slice passes."""
         return self.codes if self.mode_of(pe_op) == 0 else self.slice_bits * ifmap_slices
 
-    def lanes_refusal(self, arch) -> str | None:
-        """Why its PEs cannot take `arch`'s operand lanes (None if they can): a datapath of
-        codes or slice passes is built for lanes exactly that wide (its slices' weights, the
-        shift of each pass, follow from it); one of operand_bits takes any (its design is
-        built on `operand_arch`) that operand_bits accepts (its SpecError says why not)."""
+    def arch_refusal(self, arch) -> str | None:
+        """Why the controller cannot be built with it for `arch` (None if it can): a MAC mode
+        where the arch puts its full-precision layers on a MAC array beside the method's
+        (pe_array.full_precision "beside", not built); operand lanes its PEs cannot take: a
+        datapath of codes or slice passes is built for lanes exactly that wide (its slices'
+        weights, the shift of each pass, follow from it); one of operand_bits takes any (its
+        design is built on `operand_arch`) that operand_bits accepts (its SpecError says why
+        not)."""
+        where = arch.pe_array.full_precision
+        if self.mac_mode and where != "mac_mode":
+            return (f"arch {arch.name!r} keeps the full-precision layers on a MAC array beside "
+                    f"the {self.family} PEs (pe_array.full_precision: {where}), which the "
+                    f"controller does not build; it builds their MAC mode (mac_mode)")
         if self.operand_bits is not None:   # built on operand_arch, whatever the arch's lanes
             try:
                 self.operand_bits(arch)
@@ -327,7 +335,7 @@ def design_arch(arch):
     """`arch` as the controller built for it holds the operands: the operand_arch of the
     datapath of its PE kind with operand_bits (XNOR's 64-bit words, its MAC mode's int8
     included), else `arch` itself (and where that datapath takes no operands of this arch,
-    whose refusal lanes_refusal gives)."""
+    whose refusal arch_refusal gives)."""
     for datapath in family_datapaths():
         if datapath.pe_kind == arch.pe_array.pe_kind and datapath.operand_bits is not None:
             try:

@@ -133,6 +133,26 @@ def test_a_datapath_without_a_mac_mode_refuses_mac_layers(monkeypatch):
                 in controller_cost.controller_refusal(ARCH, mac, dataflow))
 
 
+def test_the_preset_declares_where_the_int8_layers_run():
+    """pe_array.full_precision: the AdderNet presets declare the PEs' MAC mode; an arch that
+    declares a MAC array beside them (not built) is refused by the controller and the RTL
+    model, naming the key; an unknown value is refused when the spec is read."""
+    import dlaforge
+    from controller_checks import CHAIN
+    assert ARCH.pe_array.full_precision == "mac_mode"
+    beside = replace(ARCH, pe_array=replace(ARCH.pe_array, full_precision="beside"))
+    with pytest.raises(SpecError, match=r"MAC array beside the addernet PEs \(pe_array"
+                                        r"\.full_precision: beside\), which the controller "
+                                        r"does not build"):
+        ControllerJob.random(beside, Shape(1, 2, 3, 3, 2, 1, 1, 3, 3, 1, 0),
+                             Mapping(2, 2, 3, "nckp"), np.random.default_rng(0), datapath=ADDER)
+    with pytest.raises(SpecError, match="cannot run layer 'c1'.*full_precision: beside"):
+        dlaforge.simulate(beside, CHAIN, "ws", model="rtl", method="addernet")
+    with pytest.raises(SpecError, match="unknown pe_array.full_precision 'both'; choose from "
+                                        "mac_mode, beside"):
+        replace(ARCH.pe_array, full_precision="both")
+
+
 def random_case(rng):
     """A small random layer and a mapping that fits ARCH (edge tiles on every loop likely)."""
     while True:

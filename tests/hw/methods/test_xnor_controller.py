@@ -83,7 +83,7 @@ def test_the_datapath_and_what_it_refuses():
     narrow = replace(PRESET, pe_array=replace(PRESET.pe_array, xnor_word_bits=32))
     with pytest.raises(SpecError, match="packs 64 signs per word, not xnor_word_bits 32"):
         ControllerParams.of(narrow, datapath=XNOR)
-    assert XNOR.lanes_refusal(narrow).startswith("the controller's xnor datapath packs 64")
+    assert XNOR.arch_refusal(narrow).startswith("the controller's xnor datapath packs 64")
     # a design without the scaling stage writes the popcount sums; the baseline has no map
     assert not ControllerParams.of(load_arch("edge_tiny")).scales
     # the binarizer: int8 activations in requests of the 4-byte channel, K_q's fixed point
