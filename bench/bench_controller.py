@@ -23,7 +23,8 @@ from pathlib import Path
 from dlaforge.arch import load_arch
 from dlaforge.outputs import publish_files
 from dlaforge.sim.analytical import search
-from dlaforge.sim.controller_cost import REQUANT, command_totals, controller_runs, shape_of
+from dlaforge.sim.controller_cost import REQUANT, controller_runs, shape_of
+from dlaforge.sim.controller_stats import command_totals
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.sim.energy import energy_table
 from dlaforge.sim.methods import baseline, summed

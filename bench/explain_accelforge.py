@@ -219,7 +219,7 @@ def explain_row(row, acc) -> list[str]:
                    f"stage (hw/requant.Requantizer: a (psum+1)x16 multiply, adds, rounding "
                    f"shift, clamp) on each of its {_fmt(layer.K * layer.P * layer.Q)} "
                    f"outputs ({requant / (layer.K * layer.P * layer.Q):.4g} pJ each, "
-                   f"sim/controller_cost.requant_stage_pj); AccelForge's workload has no "
+                   f"sim/controller_stats.requant_stage_pj); AccelForge's workload has no "
                    f"requantization.")
     row["items"] = sorted([(f"{lv} {op} {kind}", pj) for lv, op, kind, _, _, pj in diffs]
                           + [("NoC (dlaforge only)", b.get("noc", 0)),

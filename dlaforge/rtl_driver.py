@@ -5,7 +5,7 @@ imports hw, sim and workloads).
 The controller runs ws, os and is (program.CONTROLLER_DATAFLOWS). Every op runs under the
 mapping the mapper picks for the cycle model (analytical.search, the same objective), one
 command per group with the N images inside, and its counters become Stats through
-controller_cost.op_stats, the path the cycle model's exact timing takes, so the two agree on
+controller_stats.op_stats, the path the cycle model's exact timing takes, so the two agree on
 every counter. A network with an op the controller cannot run (sim/controller_cost.
 controller_runs: its smallest tile overflowing a buffer half, a window the loader cannot walk,
 a dataflow it has not) is refused before anything runs, naming the layer and why; the first
@@ -201,7 +201,8 @@ def _run(arch: ArchSpec, network, plan: _Plan, method: str, batch: int, version:
 def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, table) -> list:
     """(Stats, mapping dict, input note) per op, run on the controller."""
     from .hw.controller.network import ControllerNetworkJob, LayerSpec, run_network
-    from .sim.controller_cost import op_stats, shape_of
+    from .sim.controller_cost import shape_of
+    from .sim.controller_stats import op_stats
 
     from .workloads.methods.datapath import OUT_CODE_BITS
 

@@ -54,6 +54,7 @@ from dlaforge.workloads.methods import multiplies
 from . import controller_cost
 from .array_cost import TileCost, ceil_div, distinct_values, row_stationary_tile, systolic_tile
 from .controller_cost import requant_of
+from .controller_stats import command_totals, energy as counters_energy, op_stats
 from .energy import EnergyTable
 from .method_costs import pe_op_pj, unit_cycles, unit_energy_pj
 
@@ -367,8 +368,7 @@ def controller_stats(arch: ArchSpec, op: HwOp, mapping: Mapping, table: EnergyTa
         command_cycles = round(float(controller_cost.cycles(arch, shape, g, mapping.order,
                                                             dataflow=dataflow,
                                                             requant=requant_of(op))[0]))
-    return controller_cost.op_stats(arch, op, {**counters, "cycles": command_cycles}, table,
-                                    dataflow)
+    return op_stats(arch, op, {**counters, "cycles": command_cycles}, table, dataflow)
 
 
 def _fits_for(arch: ArchSpec, op: HwOp, dataflow: str, g: dict, controller: bool = True):
@@ -551,8 +551,8 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
                                                  requant=requant_of(op))
     energies = []
     for order in counters:
-        totals = controller_cost.command_totals(op, counters[order])
-        energy = sum(controller_cost.energy(arch, op, totals, table, dataflow).values())
+        totals = command_totals(op, counters[order])
+        energy = sum(counters_energy(arch, op, totals, table, dataflow).values())
         energies.append((order, np.broadcast_to(energy, g["kt"].shape), totals["busy_cycles"]))
     least = min(float(energy.min()) for _, energy, _ in energies)
     best, tied, single = None, set(), {}
@@ -595,8 +595,7 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
                round(float(controller_cost.cycles(arch, shape, mapping.as_grid(dataflow),
                                                   order, dataflow=dataflow,
                                                          requant=requant_of(op))[0])))
-    return mapping, controller_cost.op_stats(arch, op, {**chosen, "cycles": command}, table,
-                                             dataflow)
+    return mapping, op_stats(arch, op, {**chosen, "cycles": command}, table, dataflow)
 
 
 def _single_trip_loops(shape, g: dict) -> str:

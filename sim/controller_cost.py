@@ -2,8 +2,8 @@
 os program ...", "The is program ...") in closed form: the analytical model of the ops the
 generated controller runs, vectorised over the mapper's candidate tilings (arrays kt, ct, pt
 and qt, the output columns per tile: Q where the grid has none) for one loop order, whose
-column loop q sits directly inside p (program.nest_order). The dataflows share everything but a tile's folds (program.tile_folds) and
-the array's buffer accesses.
+column loop q sits directly inside p (program.nest_order). The dataflows share everything but
+a tile's folds (program.tile_folds) and the array's buffer accesses.
 
 Counters (exact; tests/sim/test_controller_models.py holds them equal to the timing model,
 sim/cycle/controller_timing.py). Per loop order every distinct tile of an operand is brought in
@@ -24,11 +24,8 @@ equally often, `_reuse` times (analytical.py's reuse rule), so
   (sum_pq ceil(p_size q_size/cols)) x (sum_c ceil(c_size/rows)) x R S per k-tile, each fold's
   length linear in ceil(k_size/cols).
 
-Energy: the counters priced per access (`energy`, what the mapper's search compares), plus, in
-a whole op's Stats (`op_stats`, shared by the analytical, cycle and rtl models), the
-requantization stage's `requant` component: every final output the controller writes passes
-through the generated stage (hw/requant.Requantizer), written_outputs x requant_stage_pj under
-the op's quantizer (the default per_channel_symmetric included).
+Energy: the counters priced (what the mapper's search compares, and a whole op's Stats) is
+sim/controller_stats.py's.
 
 Cycles (an estimate): the DRAM engine and the array form a two-stage pipeline. Tile i computes
 F_i L_i cycles; step i of the engine writes back the output tile that left two tiles before
@@ -48,14 +45,12 @@ still held by a previous request when a job starts (but after a write-back).
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
 
 import numpy as np
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
 from dlaforge.program import BufferGeometry, Shape, ceil_div, run_cycles
-from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
 from dlaforge.workloads.methods.datapath import (BASELINE, controller_datapath, design_arch,
@@ -63,7 +58,7 @@ from dlaforge.workloads.methods.datapath import (BASELINE, controller_datapath, 
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
 from .array_cost import distinct_values
-from .rtl_program import rtl_cannot_run, stats_from_counters
+from .rtl_program import rtl_cannot_run
 
 REQUANT = True      # the controller's commands requantize their outputs (as --schedule rtl)
 
@@ -427,22 +422,6 @@ def param_runs(quantizer, ks, cols: int, bw: float):
     return cycles + head, last
 
 
-def requant_stage_pj(arch: ArchSpec, quantizer) -> float:
-    """Energy of the requantization stage per output element under `quantizer`
-    (quantizers.Quantizer.stage_ops): the (psum_bits + 1) x 16-bit multiply (none under pow2
-    scales), the adds at psum width (32-bit with an asymmetric quantizer's bias), the
-    rounding shift. Positive under every quantizer: op_stats charges it on each output
-    (`_requant_energy`)."""
-    from .method_costs import ADD_PJ_PER_BIT_45NM, SHIFT_PJ_PER_BIT_45NM, mult_pj_45nm, node_factor
-
-    pe = arch.pe_array
-    ops = quantizer.stage_ops()
-    width = max(pe.psum_bits, 32) + 1 if not quantizer.symmetric else pe.psum_bits + 1
-    pj = (ops["mult"] * mult_pj_45nm(width, 16) + ops["add"] * ADD_PJ_PER_BIT_45NM * width
-          + ops["shift"] * SHIFT_PJ_PER_BIT_45NM * width)
-    return pj * node_factor(arch)
-
-
 def _write_back_runs(k_size, cols, run_cost):
     """What a write-back of `k_size` filters costs per output pixel, whatever its pixels: its
     full and partial words and each one's channel cycles and last gap (_write_back;
@@ -635,135 +614,3 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     wb_last_tile, _ = write_back(last, np.ones_like(single))
     tail = np.maximum(compute(last), wb_before + 3) + wb_last_tile + 3
     return (body + tail[:, 0]).astype(np.float64)
-
-
-# Stats --------------------------------------------------------------------------------------
-def pe_op_pj(arch: ArchSpec, op: HwOp, table) -> float:
-    """pJ of one PE operation of `op`: the table's MAC for a MAC op (as the baseline has always
-    been priced), else its family's PE_OP_PJ (sim/method_costs.pe_op_pj: AdderNet's "sad")."""
-    if op.pe_op == "mac":
-        return table.mac_pj
-    from .method_costs import pe_op_pj as method_pe_op_pj
-    return method_pe_op_pj(arch, op, table)
-
-
-def command_totals(op: HwOp, counters_: dict) -> dict:
-    """One command's counters times the op's commands (one per group)."""
-    if op.groups == 1:
-        return dict(counters_)
-    return {name: value * op.groups for name, value in counters_.items()}
-
-
-def _registers(arch: ArchSpec, op: HwOp, totals: dict, dataflow: str) -> dict:
-    """Accesses of the PEs' register files named in the spec, which the RTL does not count.
-    ws: every fold loads each PE's stationary weight (a write per weight word lane the array
-    reads), and each MAC reads it; ifmap and sums pass through pipeline registers. is: the
-    same with the ifmap stationary. os: each MAC reads and writes its PE's sum, and each sum
-    the folds drain into the accumulator is read once more (as sim/array_cost prices os);
-    ifmap and weights pass through."""
-    if dataflow in ("ws", "is"):
-        stationary = "weight" if dataflow == "ws" else "ifmap"
-        counts = (op.pe_macs, totals[f"{stationary}_reads"])
-    else:
-        drained = totals["acc_writes"] - totals["readback"]
-        if isinstance(drained, np.ndarray):     # the mapper's candidates: MACs past int64
-            drained = drained.astype(np.float64) + float(op.pe_macs)
-        else:
-            drained = drained + op.pe_macs
-        stationary, counts = "ofmap", (drained, op.pe_macs)
-    out = {}
-    for operand in ("ifmap", "weight", "ofmap"):
-        level = arch.pe_level(operand)
-        if level is not None:
-            reads, writes = counts if operand == stationary else (0, 0)
-            out.setdefault(level.name, {})[operand] = {"reads": reads, "writes": writes}
-    return out
-
-
-def _register_energy(arch: ArchSpec, registers: dict, table):
-    bits = {"ifmap": arch.pe_array.ifmap_bits, "weight": arch.pe_array.weight_bits,
-            "ofmap": arch.pe_array.psum_bits}
-    return sum(n["reads"] * table.access_pj(level, bits[o], False)
-               + n["writes"] * table.access_pj(level, bits[o], True)
-               for level, operands in registers.items() for o, n in operands.items())
-
-
-def energy(arch: ArchSpec, op: HwOp, totals: dict, table, dataflow: str = "ws") -> dict:
-    """Energy per component (arrays) of an op's summed counters (and `readback`, the partial
-    sums read back), as stats_from_counters prices them, and the PEs' register files
-    (`_registers`)."""
-    arch = design_arch(arch)
-    pe = arch.pe_array
-    sram = 0.0
-    for operand, bits, prefix in (("ifmap", pe.ifmap_bits, "ifmap"),
-                                  ("weight", pe.weight_bits, "weight"),
-                                  ("ofmap", pe.psum_bits, "acc")):
-        level = arch.shared_level(operand).name
-        sram = sram + (totals[f"{prefix}_reads"] * table.access_pj(level, bits, False)
-                       + totals[f"{prefix}_writes"] * table.access_pj(level, bits, True))
-    rf = _register_energy(arch, _registers(arch, op, totals, dataflow), table)
-    return {"mac": op.pe_macs * pe_op_pj(arch, op, table), "rf": rf, "noc": 0.0, "sram": sram,
-            "dram": (totals["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
-                     + totals["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit)}
-
-
-def written_outputs(arch: ArchSpec, op: HwOp) -> int:
-    """The outputs the op's commands write: N x K x P x Q of each group's command (a bit-sliced
-    op's slice products are summed on chip, so fewer than its op.ofmap_elements)."""
-    s = shape_of(op, arch)
-    return s.N * s.K * s.P * s.Q * op.groups
-
-
-def _requant_energy(arch: ArchSpec, op: HwOp) -> dict:
-    """{"requant": pJ}: the requantization stage's energy over the op's final outputs,
-    written_outputs x requant_stage_pj under the op's quantizer (the default included): the
-    controller requantizes every output it writes (REQUANT), and the generated stage
-    (hw/requant.Requantizer) spends this per element whatever the quantizer. The stage is the
-    same for every tiling, so the mapper's search (`energy`) leaves it out."""
-    if not REQUANT:
-        return {}
-    return {"requant": written_outputs(arch, op) * requant_stage_pj(arch, op.quantizer)}
-
-
-def _unit_energy(arch: ArchSpec, op: HwOp) -> dict:
-    """{"units": pJ} of the units a datapath's commands use (Datapath.prices_units: XNOR's
-    scaling stage and binarizer), priced from the op's unit operations; {} otherwise."""
-    from .method_costs import unit_energy_pj
-    datapath = controller_datapath(arch, op.pe_op)
-    if datapath is None or not datapath.prices_units or datapath.mode_of(op.pe_op) != 0:
-        return {}
-    return {"units": unit_energy_pj(arch, op)}
-
-
-def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "ws") -> Stats:
-    """Stats of a whole HwOp from the counters of one of its commands (every program.COUNTERS
-    value, from the timing model or the closed forms): stats_from_counters, with the DRAM
-    traffic split into ifmap, weight (and parameters), partial sums read back, and outputs
-    written (final and spilled), and the PEs' register files (`_registers`)."""
-    total = command_totals(op, {name: int(counters_[name]) for name in program.COUNTERS})
-    arch, shape = design_arch(arch), shape_of(op, arch)
-    b = program.dram_element_bytes(arch, REQUANT, shape)
-    final = written_outputs(arch, op)
-    final_bytes = final * b["o"]
-    if shape.ofmap_pack:    # each output pixel's codes in whole bytes (k tiles start on one)
-        final_bytes = (op.groups * shape.N * shape.P * shape.Q
-                       * program.packed_row_bytes(shape.K, shape.ofmap_pack))
-    # every partial sum spilled comes back once: the output's c loop is not complete yet
-    spill = readback = (total["dram_write_bytes"] - final_bytes) // b["s"]
-    # a binarized op's loads read its int8 channels for the C words of each pixel
-    ifmap_bytes = (total["ifmap_writes"] * shape.binarized // shape.C if shape.binarized
-                   else total["ifmap_writes"] * b["i"])
-    param_bytes = (total["dram_read_bytes"] - ifmap_bytes
-                   - total["weight_writes"] * b["w"] - readback * b["s"])
-    stats = stats_from_counters(arch, op.pe_macs, total, table, dataflow,
-                                requant_channels=1, param_bytes=param_bytes)
-    dram = {"ifmap": {"reads": total["ifmap_writes"], "writes": 0},
-            "weight": {"reads": total["weight_writes"], "writes": 0},
-            "ofmap": {"reads": readback, "writes": final + spill}}
-    registers = _registers(arch, op, {**total, "readback": readback}, dataflow)
-    return replace(stats, accesses={**registers, **stats.accesses, "dram": dram},
-                   energy_breakdown_pj={**stats.energy_breakdown_pj,
-                                        "mac": op.pe_macs * pe_op_pj(arch, op, table),
-                                        "rf": float(_register_energy(arch, registers, table)),
-                                        **_requant_energy(arch, op), **_unit_energy(arch, op)},
-                   weight_storage_bits=op.weight_storage_bits, ops=dict(op.ops))

@@ -42,7 +42,7 @@ a write-back needs (`fetch_bytes`).
 
 Energy: the stage's operations (`Quantizer.stage_ops`) are priced on every output element the
 controller requantizes, whatever the quantizer (the default included), as the `requant`
-component of a run's energy (sim/controller_cost.py); the table's bytes are DRAM reads.
+component of a run's energy (sim/controller_stats.py); the table's bytes are DRAM reads.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class Quantizer:
         under pow2), the rounding shift with its rounding add, the clamp's two compares, and
         under asymmetric quantizers the bias and output zero-point adds. The models price
         them on every output the controller writes, under every quantizer, as the energy
-        component `requant` (sim/controller_cost.requant_stage_pj)."""
+        component `requant` (sim/controller_stats.requant_stage_pj)."""
         adds = 1 + 2 + (0 if self.symmetric else 2)
         return {"mult": 0 if self.pow2 else 1, "shift": 1, "add": adds}
 

@@ -17,7 +17,8 @@ from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
 from ..analytical import Mapping, evaluate, search
-from ..controller_cost import REQUANT, controller_runs, op_stats, shape_of
+from ..controller_cost import REQUANT, controller_runs, shape_of
+from ..controller_stats import op_stats
 from ..energy import EnergyTable
 from ..limits import check_cycle_tiles
 from ..scalesim_mode import check_scalesim_op, scalesim_stats

@@ -8,7 +8,7 @@ import pytest
 import dlaforge
 from dlaforge.arch import load_arch
 from dlaforge.cli import main
-from dlaforge.sim.controller_cost import requant_stage_pj
+from dlaforge.sim.controller_stats import requant_stage_pj
 from dlaforge.stats import RunRecord
 from dlaforge.workloads.quantizers import NAMES, Quantizer
 

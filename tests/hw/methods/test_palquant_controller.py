@@ -23,7 +23,7 @@ from dlaforge.hw.controller.network import ControllerNetworkJob, LayerSpec
 from dlaforge.hw.controller.layouts import ControllerParams
 from dlaforge.hw.controller.stimulus import ControllerJob, pack_rows, unpack_rows
 from dlaforge.program import LOOP_ORDERS, Mapping, Shape, packed_codes_refusal
-from dlaforge.sim import controller_cost
+from dlaforge.sim import controller_cost, controller_stats
 from dlaforge.sim.analytical import search
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.sim.energy import energy_table
@@ -241,7 +241,7 @@ def test_the_models_count_packed_activation_codes(dataflow):
                       controller_cost.counters(ARCH, shape, mapping.as_grid(dataflow),
                                                mapping.order, dataflow=dataflow).items()
                       if name in ("readback", "spill")}
-            stats = controller_cost.op_stats(ARCH, op, timed, table, dataflow)
+            stats = controller_stats.op_stats(ARCH, op, timed, table, dataflow)
             assert stats.accesses["dram"]["ofmap"] == {
                 "reads": closed["readback"], "writes": op.groups * outputs + closed["spill"]}
             spills += closed["spill"]
