@@ -259,8 +259,9 @@ def fewest_channels(shape: Shape) -> int:
 
 
 def packed_blocks(k_size, cols: int, bits: int) -> np.ndarray:
-    """Bytes of each filter block's run of a packed weight row, [block, tile], for tiles of
-    `k_size` filters starting on a byte: block b holds filters b*cols .. of the tile and
+    """Bytes of each block's run of a packed row, [block, tile], for tiles of `k_size` values
+    starting on a byte, in blocks of `cols` (a weight row's filter blocks; a pixel's channel
+    blocks of `rows`, or its output codes): block b holds values b*cols .. of the tile and
     starts at bit (b*cols*bits) mod 8 of its first byte (0 past the tile's blocks)."""
     k_size = np.asarray(k_size, dtype=np.int64)
     blocks = int(ceil_div(k_size.max(initial=0), cols))
@@ -342,8 +343,8 @@ def beat_elements(element_bytes: int, bandwidth: float) -> int:
 
 
 def packed_run_cycles(k_size, cols: int, bits: int, bandwidth: float):
-    """(channel cycles, last request's gap) of one packed weight row of a tile of `k_size`
-    filters (arrays): a run of packed_blocks bytes per filter block, back to back."""
+    """(channel cycles, last request's gap) of one packed row of a tile of `k_size` values
+    (arrays): a run of packed_blocks bytes per block of `cols`, back to back."""
     runs = packed_blocks(k_size, cols, bits)
     cycles = np.where(runs > 0, run_cycles(runs, 1, bandwidth), 0).sum(axis=0)
     last = np.take_along_axis(runs, np.maximum(ceil_div(np.asarray(k_size), cols) - 1,

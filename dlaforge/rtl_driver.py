@@ -129,7 +129,8 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
     datapath = next(iter(datapaths), None)
     # activation codes handed on packed where the layers allow it (HwOp.packed_codes)
     ops = list(zip([layer for layer, _ in ops],
-                   link_packed_codes(datapath, [op for _, op in ops], arch)))
+                   link_packed_codes(datapath, [op for _, op in ops], arch,
+                                     lambda op: controller_runs(arch, op, dataflow))))
     table, planned, total = energy_table(arch), [], 0
     for layer, op in ops:
         mapping, _ = search(arch, op, dataflow, objective, table)
@@ -281,7 +282,8 @@ class ControllerHardware:
         def mapper(shape, groups: int, dataflow: str, pe_op: str):
             # a shape of slice passes is an op of sliced codes: its slices as images and
             # filters, its outputs folded back (sim/controller_cost.shape_of)
-            # (a binarized shape is an op of words whose ifmap moves its int8 channels)
+            # (a binarized shape is an op of words whose ifmap moves its int8 channels; a
+            # packed shape an op moving its codes packed)
             sa, sw = shape.ifmap_slices, shape.weight_slices
             d = self.datapath
             i_bits, w_bits = (d.op_bits(arch, pe_op) if d is not None
@@ -294,7 +296,10 @@ class ControllerHardware:
                       H=shape.H, W=shape.W, stride=shape.stride, padding=shape.padding,
                       groups=groups, ifmap_bits=i_bits, weight_bits=w_bits,
                       psum_bits=pe.psum_bits, ofmap_bits=pe.ofmap_bits, pe_op=pe_op,
-                      dram_scale=scale)
+                      dram_scale=scale,
+                      packed_codes=tuple(name for name, bits in (("ifmap", shape.ifmap_pack),
+                                                                 ("ofmap", shape.ofmap_pack))
+                                         if bits))
             return search(arch, op, dataflow, "energy", table)[0]
 
         def timing(arch_, shape, mapping, requant, dataflow):

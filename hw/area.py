@@ -66,12 +66,18 @@ def controller_cells(arch: ArchSpec, progress=lambda line: None, datapath=None) 
     here = Path(__file__).parent
     params = ["controller", geo.rows, geo.cols, geo.ifmap_bits, geo.weight_bits, geo.psum_bits,
               geo.ofmap_bits, list(geo.dataflows), geo.requant, repr(geo.buffers),
-              repr(geo.beats), repr(geo.params)]
-    sources = sorted(here.glob("*.py")) + sorted((here / "controller").glob("*.py"))
+              repr(geo.beats), repr(geo.params), geo.code_packing]
+    # the design's sources, and the program and datapath rules it is built by
+    from dlaforge import program
+    from dlaforge.workloads.methods import datapath as datapath_rules
+    methods = Path(datapath_rules.__file__).parent
+    sources = (sorted(here.glob("*.py")) + sorted((here / "controller").glob("*.py"))
+               + [Path(program.__file__), Path(datapath_rules.__file__)])
     if not geo.datapath.is_baseline:      # its PE's sources and what it runs
         d = geo.datapath
         params += [d.family, list(d.pe_ops), d.zero_weight_idle]
-        sources += sorted((here / "methods" / d.family).glob("*.py"))
+        sources += (sorted((here / "methods" / d.family).glob("*.py"))
+                    + sorted((methods / d.family).glob("*.py")))
 
     def count() -> dict:
         from .controller.accelerator import ControllerAccelerator

@@ -87,8 +87,9 @@ def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     op of the PE operation of a datapath built for the arch's PE kind (a baseline MAC op on a
     MAC array, a method's, as AdderNet's "sad" on adder PEs: controller_datapath) with a plain
     window at the array's widths, on a preset or arch YAML (rtl_cannot_run), and its smallest
-    tile (one filter, one channel (a binarized command: all its words), one output row, one
-    output column) fits one half of each buffer."""
+    tile (program.fewest_filters and fewest_channels: one filter and one channel, a byte's
+    worth of packed ones, all of a binarized command's words; one output row and column) fits
+    one half of each buffer."""
     if (dataflow not in program.CONTROLLER_DATAFLOWS
             or _cannot_run(arch, op, dataflow) is not None):
         return False
@@ -102,17 +103,16 @@ def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
 
 def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
     """Why the controller cannot run `op` under `dataflow` (for an op controller_runs refuses):
-    what the RTL cannot run at all, or its smallest tile (one filter, one channel, one output
-    pixel) overflowing a buffer half."""
+    what the RTL cannot run at all, or its smallest tile (controller_runs') overflowing a
+    buffer half."""
     reason = _cannot_run(arch, op, dataflow)
     if reason is not None:
         return reason
     arch = design_arch(arch)
     s, pe = shape_of(op, arch), arch.pe_array
+    kt, ct = program.fewest_filters(s), program.fewest_channels(s)
     words = program.tile_words(pe.rows, pe.cols, W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q,
-                               stride=s.stride, padding=s.padding,
-                               kt=program.fewest_filters(s), ct=program.fewest_channels(s),
-                               pt=1, qt=1)
+                               stride=s.stride, padding=s.padding, kt=kt, ct=ct, pt=1, qt=1)
     geo = BufferGeometry.of(arch)
     halves = {"ifmap": geo.ifmap_half, "weight": geo.weight_half, "ofmap": geo.acc_half}
     what = {"ifmap": " (the input window)", "weight": "", "ofmap": " (accumulator)"}
@@ -120,8 +120,9 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
             for o in halves if words[o] > halves[o]]
     if not over:
         return f"the controller does not run dataflow {dataflow}"
-    return (f"the controller's smallest tile (one filter, one channel, one output pixel) "
-            f"needs {'; '.join(over)}")
+    tile = ", ".join(f"{'one' if n == 1 else n} {what}{'' if n == 1 else 's'}"
+                     for n, what in ((kt, "filter"), (ct, "channel"), (1, "output pixel")))
+    return f"the controller's smallest tile ({tile}) needs {'; '.join(over)}"
 
 
 def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
@@ -140,14 +141,13 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     own = datapath.mode_of(op.pe_op) == 0
     binarized = (datapath.binarized_channels(arch, op) if own and datapath.binarizes
                  and "ifmap" in op.dram_scale else 0)
-    packed = {operand: datapath.codes if operand in op.packed_codes else 0
-              for operand in ("ifmap", "ofmap")}
+    ifmap_pack, ofmap_pack = datapath.packed_bits(op, arch)
     return Shape(N=op.N // sa, C=op.C // op.groups, H=op.H, W=op.W,
                  K=op.K // op.groups // sw, R=op.R, S=op.S, P=op.P, Q=op.Q, stride=op.stride,
                  padding=op.padding, weight_bits=bits, ifmap_slices=sa, weight_slices=sw,
                  scale_bytes=datapath.scale_bytes if own else 0, binarized=binarized,
-                 element_bits=datapath.element_bits(op.pe_op), ifmap_pack=packed["ifmap"],
-                 ofmap_pack=packed["ofmap"])
+                 element_bits=datapath.element_bits(op.pe_op), ifmap_pack=ifmap_pack,
+                 ofmap_pack=ofmap_pack)
 
 
 def grid_fits(arch: ArchSpec, shape: Shape, g: dict):

@@ -200,7 +200,7 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 for op in chosen.transform(layer, arch)]
                for layer in network.layers]
     # activation codes handed on packed (HwOp.packed_codes)
-    forward = _linked(forward, family_datapath(arch, chosen.family), arch)
+    forward = _linked(forward, family_datapath(arch, chosen.family), arch, dataflow)
     if quantizer != DEFAULT_QUANTIZER:
         if training is not None:
             raise SpecError(f"--quant {quantizer.name}: --phase train prices the default "
@@ -262,10 +262,12 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                      method_options=options, quantizer=quantizer.name)
 
 
-def _linked(forward: list, datapath, arch: ArchSpec) -> list:
+def _linked(forward: list, datapath, arch: ArchSpec, dataflow: str) -> list:
     """Each layer's ops (`forward`, a list per layer) as datapath.link_packed_codes hands the
-    activation codes on through the whole network."""
-    flat = link_packed_codes(datapath, [op for layer_ops in forward for op in layer_ops], arch)
+    activation codes on through the whole network, between the ops the controller runs
+    under `dataflow`."""
+    flat = link_packed_codes(datapath, [op for layer_ops in forward for op in layer_ops], arch,
+                             lambda op: controller_runs(arch, op, dataflow))
     out, at = [], 0
     for layer_ops in forward:
         out.append(flat[at:at + len(layer_ops)])

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from dlaforge.arch import ArchSpec
+from dlaforge.errors import SpecError
 from dlaforge.program import Mapping, Shape, element_bytes
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer
 
@@ -143,6 +144,11 @@ class ControllerNetworkJob:
         size (elements)."""
         out, top = [], 0
         for index, layer in enumerate(self.layers):
+            if layer.chained and (bool(layer.job.shape.ifmap_pack)
+                                  != self.layers[index - 1].job.packs_outputs):
+                raise SpecError(f"layer {layer.name!r} reads the previous layer's outputs "
+                                f"{'packed' if layer.job.shape.ifmap_pack else 'unpacked'}, "
+                                f"as they were not written")
             local, bases = layer.job.regions, {}
             for name, following in zip(REGIONS, REGIONS[1:] + ("end",)):
                 if name == "ifmap" and layer.chained:

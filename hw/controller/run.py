@@ -80,9 +80,11 @@ COMMAND_FIELDS = {
     "kt": "filters per tile", "ct": "channels per tile", "pt": "output rows per tile",
     "qt": "output columns per tile",
     "order": "the tile loops' order: an index into loop_orders (outermost first)",
-    "ifmap_base": "DRAM element address of this group's first ifmap channel",
+    "ifmap_base": ("DRAM element address of this group's first ifmap channel (with pack_in: "
+                   "of the byte holding it)"),
     "weight_base": "DRAM element address of this group's first filter",
-    "ofmap_base": "DRAM element address of this group's first output channel",
+    "ofmap_base": ("DRAM element address of this group's first output channel (with "
+                   "pack_out: of the byte holding it)"),
     "psum_base": "DRAM element address of this group's partial-sum spill region",
     "requant_base": "DRAM element address of this group's requantization parameters",
     "requant": "1: requantize the outputs to ofmap_bits; 0: write the psum_bits sums",

@@ -125,6 +125,8 @@ class ControllerJob:
                 raise SpecError(f"a {self.pe_op} command reads its ifmap unpacked (its own "
                                 f"slices of wider codes)")
             self._packed_tiles("channel", s.C, mp.ct, s.ifmap_pack)
+            if self.ifmap.min() < 0 or self.ifmap.max() >> s.ifmap_pack:
+                raise ValueError(f"a packed ifmap holds unsigned {s.ifmap_pack}-bit codes")
         if s.ofmap_pack:
             if self.out_codes != d.codes:
                 raise SpecError(f"packed outputs are {d.codes}-bit codes, not {self.out_codes}")

@@ -172,6 +172,20 @@ class Datapath:
         return (self.packs_codes
                 and packed_codes_refusal(self.operand_arch(arch), self.codes) is None)
 
+    def packed_bits(self, op, arch) -> tuple[int, int]:
+        """(ifmap, ofmap) code bits `op` moves packed on `arch` (HwOp.packed_codes; 0: one
+        code per byte); ValueError where it names an operand this datapath cannot pack for
+        it (reads_packed, writes_packed, packs_codes_on)."""
+        wanted = set(op.packed_codes)
+        if not wanted:
+            return 0, 0
+        able = {"ifmap": self.reads_packed(op), "ofmap": self.writes_packed(op)}
+        if not self.packs_codes_on(arch) or not all(able.get(name) for name in wanted):
+            raise ValueError(f"hw op {op.name!r}: the controller's {self.family} datapath "
+                             f"cannot move its {', '.join(sorted(wanted))} as packed codes on "
+                             f"arch {arch.name!r}")
+        return tuple(self.codes if name in wanted else 0 for name in ("ifmap", "ofmap"))
+
     def reads_packed(self, op) -> bool:
         """Whether a command of `op` can read its ifmap as packed codes: an op of its own
         operation (whose ifmap is its codes) whose groups' channels each start on a byte."""
@@ -298,34 +312,46 @@ def family_datapath(arch, family: str) -> Datapath | None:
     return None
 
 
-def link_packed_codes(datapath: Datapath | None, ops: list, arch) -> list:
-    """A network's `ops` in order (anything but a HwOp, such as a vector layer's op, breaks
-    the chain) with HwOp.packed_codes set as the controller built for `arch` with `datapath`
-    hands activation codes on (Datapath.packs_codes_on; `ops` unchanged otherwise): an op reads its
-    ifmap packed when it can (Datapath.reads_packed) and the op before it, if there is one,
-    writes packed (the first op's input is the host's, written packed); it writes its outputs
-    packed when the next op reads them packed and it can write them so (writes_packed: a
-    depthwise layer's one filter per group cannot, so its outputs and the next layer's input
-    stay one code per byte). The last op writes OUT_CODE_BITS codes, one per byte."""
+def link_packed_codes(datapath: Datapath | None, ops: list, arch,
+                      runs: Callable | None = None) -> list:
+    """A network's `ops` in order with HwOp.packed_codes set as the controller built for
+    `arch` with `datapath` hands activation codes on (Datapath.packs_codes_on; `ops`
+    unchanged otherwise). The next op in the list is taken as the reader of an op's outputs,
+    as the RTL's networks chain their layers (a branch, such as ResNet's downsample listed
+    after the block's second conv, is priced as reading the op before it); anything else
+    than an op the controller runs (`runs(op)`, under the caller's dataflow; a vector
+    layer's op, an op of another datapath) breaks the chain. An op reads its ifmap packed
+    when it can (Datapath.reads_packed) and the op before it, if there is one, writes packed
+    (the first op's input is the host's, written packed); it writes its outputs packed when
+    the next op reads them packed and it can write them so (writes_packed: a depthwise
+    layer's one filter per group cannot, so its outputs and the next layer's input stay one
+    code per byte); an op whose smallest packed tile would not fit the buffers packs
+    nothing. The last op writes OUT_CODE_BITS codes, one per byte."""
     from dlaforge.workloads.hwop import HwOp
     if datapath is None or not datapath.packs_codes_on(arch):
         return list(ops)
-
-    def runs(op):
-        return isinstance(op, HwOp) and op.pe_op in datapath.pe_ops
-
+    able = []       # per op: (reads packed, writes packed), None where the chain breaks
+    for op in ops:
+        if (not isinstance(op, HwOp) or op.pe_op not in datapath.pe_ops
+                or (runs is not None and not runs(op))):
+            able.append(None)
+            continue
+        reads, writes = datapath.reads_packed(op), datapath.writes_packed(op)
+        both = tuple(name for name, ok in (("ifmap", reads), ("ofmap", writes)) if ok)
+        if both and runs is not None and not runs(replace(op, packed_codes=both)):
+            reads = writes = False
+        able.append((reads, writes))
     out = []
     for index, op in enumerate(ops):
-        if not runs(op):
+        if able[index] is None:
             out.append(op)
             continue
-        before = ops[index - 1] if index else None
-        after = ops[index + 1] if index + 1 < len(ops) else None
+        before = able[index - 1] if index else (True, True)     # the host writes packed
+        after = able[index + 1] if index + 1 < len(ops) else None
         packed = []
-        if datapath.reads_packed(op) and (before is None or (runs(before)
-                                                            and datapath.writes_packed(before))):
+        if able[index][0] and before is not None and before[1]:
             packed.append("ifmap")
-        if runs(after) and datapath.reads_packed(after) and datapath.writes_packed(op):
+        if able[index][1] and after is not None and after[0]:
             packed.append("ofmap")
         out.append(replace(op, packed_codes=tuple(packed)))
     return out

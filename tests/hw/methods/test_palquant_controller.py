@@ -42,6 +42,9 @@ ARCH = load_arch("edge_tiny_palquant")           # 4 x 4 2-bit PEs, ws, os and i
 # 6 columns and an 8 byte/cycle DRAM: filter blocks start at bits 0, 4 of a byte and span two
 SIX = replace(ARCH, name="palquant_6_columns", pe_array=replace(ARCH.pe_array, cols=6),
               dram=replace(ARCH.dram, bandwidth_bytes_per_cycle=8))
+# 6 rows and 8 columns: a pixel's second channel block starts mid-byte, and a filter block's
+# 8 packed output codes take two write requests of 4 (one requantizer per code)
+WIDE = replace(ARCH, name="palquant_6x8", pe_array=replace(ARCH.pe_array, rows=6, cols=8))
 
 
 def code_op(C, K, H, R=3, stride=1, groups=1, arch=ARCH):
@@ -187,13 +190,21 @@ def test_the_network_hands_packed_codes_on():
     conv reads them packed but writes one code a byte (the depthwise after it reads one
     channel a group, and itself writes one filter a group), the 1x1 reads unpacked and
     writes the FC's 8-bit codes; a chain of ungrouped 2-bit layers packs every code it hands
-    on. The models count the bytes so (the first conv's outputs: a quarter), and on six
-    columns nothing is packed."""
+    on; under is, where the 2-bit layers do not run on the controller, nothing is packed, nor
+    on six columns. The models count the bytes so (the first conv's outputs: a quarter); an
+    op that names an operand its layer cannot pack is refused."""
     ops = [op for layer in CHAIN.layers for op in get_method("palquant", ARCH).transform(layer,
                                                                                         ARCH)]
     linked = link_packed_codes(PQ, ops, ARCH)
     assert [op.packed_codes for op in linked] == [("ofmap",), ("ifmap",), (), (), ()]
     assert link_packed_codes(PQ, ops, SIX) == ops
+    # under is the 2-bit layers do not run on the controller: the first conv writes a byte each
+    under_is = link_packed_codes(PQ, ops, ARCH,
+                                 lambda op: controller_cost.controller_runs(ARCH, op, "is"))
+    assert [op.packed_codes for op in under_is] == [()] * 5
+    with pytest.raises(ValueError, match="hw op 'dw': the controller's palquant datapath "
+                                         "cannot move its ifmap as packed codes"):
+        controller_cost.shape_of(replace(ops[2], packed_codes=("ifmap",)), ARCH)
     plain = [code_op(8, 8, 6, groups=1), code_op(8, 12, 6, groups=1), code_op(12, 4, 6)]
     assert [op.packed_codes for op in link_packed_codes(PQ, plain, ARCH)] == [
         ("ifmap", "ofmap"), ("ifmap", "ofmap"), ("ifmap",)]
@@ -208,13 +219,12 @@ def test_the_network_hands_packed_codes_on():
 def test_the_models_count_packed_activation_codes(dataflow):
     """The closed form equals the timing model on every counter of commands reading and
     writing packed codes (cycles within 5%); the ifmap is loaded as often as unpacked, with
-    each pixel's channel tiles in their bytes (counted bit by bit: a quarter, 5 channels in 2),
+    each pixel's channel tiles in their bytes (counted bit by bit: a quarter),
     and the outputs are written in a quarter of the bytes; the op's Stats split the DRAM
     writes into outputs and spilled sums as the closed form counts them."""
     table, spills = energy_table(ARCH), 0
-    for C, K, H, stride in ((16, 20, 8, 1), (8, 36, 6, 2), (12, 8, 5, 1), (5, 12, 4, 1)):
-        op = replace(code_op(C, K, H, stride=stride, groups=1),
-                     packed_codes=("ifmap", "ofmap"))
+    for C, K, H, stride in ((16, 20, 8, 1), (8, 36, 6, 2), (12, 8, 5, 1), (20, 12, 4, 1)):
+        op = replace(code_op(C, K, H, stride=stride), packed_codes=("ifmap", "ofmap"))
         shape = controller_cost.shape_of(op, ARCH)
         assert (shape.ifmap_pack, shape.ofmap_pack) == (2, 2)
         for mapping in {search(ARCH, op, dataflow, "energy", table)[0],
@@ -293,7 +303,8 @@ def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
     3: T = 9 per tap, all weight codes 0 against activation 3: -9 per tap); four layers on 6
     columns (filter blocks starting mid-byte); int8 layers of 16 slice passes under ws, os
     and is (two channel tiles per pass, spilled partial sums under nckp) and a 4-bit one of 4
-    under is; five layers reading and writing packed codes (one of two groups); and a
+    under is; nine layers reading and writing packed codes (one of two groups; four on 6
+    rows and 8 columns: runs starting mid-byte, two write requests a filter block); and a
     three-layer network whose layers read the previous layer's codes from DRAM (the host's
     packed codes, 4-bit codes a byte each, packed 2-bit codes): all on one build, bit-exact
     and equal to the timing model."""
@@ -322,12 +333,13 @@ def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
     packed = [ControllerJob.random(ARCH, Shape(1, 8, 4, 4, 8, 3, 3, 4, 4, 1, 1, ifmap_pack=2,
                                                ofmap_pack=2), Mapping(4, 4, 2, "nkcp"), rng,
                                    groups=2, requant=True, dataflow="os", datapath=PQ)]
-    while len(packed) < 5:      # random layers reading and writing packed codes
-        shape, mapping = random_packed_case(rng, ARCH, PQ)
+    while len(packed) < 9:      # random layers reading and writing packed codes
+        arch = ARCH if len(packed) < 5 else WIDE
+        shape, mapping = random_packed_case(rng, arch, PQ)
         shape = replace(shape, ifmap_pack=2, ofmap_pack=2)
         mapping = replace(mapping, ct=mapping.ct if mapping.ct % 4 == 0 else shape.C)
         try:
-            packed.append(ControllerJob.random(ARCH, shape, mapping, rng, requant=True,
+            packed.append(ControllerJob.random(arch, shape, mapping, rng, requant=True,
                                                dataflow=("ws", "os")[len(packed) % 2],
                                                datapath=PQ))
         except SpecError:       # all the channels do not fit the buffers

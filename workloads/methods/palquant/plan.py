@@ -104,8 +104,9 @@ def controller_slices(op) -> tuple[int, int]:
 # unsigned 2-bit slices (mac_op SLICE_OP, slice_bits): the int8 first conv and FC and
 # bitslice_w4a4's 4-bit layers run as slice passes, their codes one to a DRAM byte, each pass
 # loading its tiles again and taking its slices out of the bytes; under ws, os and is (a
-# product of slices is symmetric). The activation codes of the 2-bit layers travel one to a
-# DRAM byte too (docs/plans/method_hardware_on_controller.md, Status).
+# product of slices is symmetric). The 2-bit activation codes a layer hands to a 2-bit layer
+# travel packed four to a byte where both can (Datapath.packs_codes, link_packed_codes: not
+# a depthwise layer's); the wider codes of a slice-pass layer's input one to a byte.
 CONTROLLER_DATAPATH = Datapath(pe_kind="mac", pe_op=CODE_OP, family="palquant",
                                zero_weight_idle=False, sums=code_sums, weight_bits=LOW_BITS,
                                weight_levels=tuple(range(1 << LOW_BITS)),
