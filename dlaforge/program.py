@@ -194,16 +194,23 @@ def packed_row_bytes(K: int, bits: int) -> int:
     return ceil_div(K * bits, 8)
 
 
+def packed_span(lanes: int, bits: int) -> int:
+    """The most bytes a block's run of `lanes` packed `bits`-bit values spans, its tile
+    starting on a byte (packed_align): the blocks start at multiples of gcd(lanes*bits, 8)
+    bits into their first byte."""
+    return ceil_div(8 - math.gcd(lanes * bits, 8) + lanes * bits, 8)
+
+
 def packed_run_refusal(arch: ArchSpec, bits: int) -> str | None:
     """Why `arch`'s controller cannot read `bits`-bit packed weights (None if it can): they
     unpack into one-byte weight lanes (2 to 8 bits: a level of ±1 at least), and a filter
-    block's run, up to ceil((7 + cols*bits)/8) bytes from any bit of its first byte, must fit
-    one DRAM request of the weight beat (one-byte elements, at most cols)."""
+    block's run, up to packed_span(cols, bits) bytes, must fit one DRAM request of the weight
+    beat (one-byte elements, at most cols)."""
     pe = arch.pe_array
     if not 2 <= pe.weight_bits <= 8:
         return (f"packed weights unpack into the array's weight lanes, one byte each, and of "
                 f"at least 2 bits, not {pe.weight_bits}-bit lanes")
-    most = ceil_div(7 + pe.cols * bits, 8)
+    most = packed_span(pe.cols, bits)
     beat = min(beat_elements(1, arch.dram.bandwidth_bytes_per_cycle), pe.cols)
     if most <= beat:
         return None
@@ -214,12 +221,12 @@ def packed_run_refusal(arch: ArchSpec, bits: int) -> str | None:
 def packed_codes_refusal(arch: ArchSpec, bits: int) -> str | None:
     """Why `arch`'s controller cannot move activation codes of `bits` bits packed in DRAM
     (Shape.ifmap_pack, ofmap_pack; None if it can): a word's run of `rows` codes, up to
-    ceil((7 + rows*bits)/8) bytes from any bit of its first byte, must fit one DRAM request of
-    the ifmap beat (one-byte elements, at most rows), and a write request's codes (the output
-    beat, one requantizer each) and a filter block's (`cols`) must fill whole bytes."""
+    packed_span(rows, bits) bytes, must fit one DRAM request of the ifmap beat (one-byte
+    elements, at most rows), and a write request's codes (the output beat, one requantizer
+    each) and a filter block's (`cols`) must fill whole bytes."""
     pe = arch.pe_array
     bw = arch.dram.bandwidth_bytes_per_cycle
-    most = ceil_div(7 + pe.rows * bits, 8)
+    most = packed_span(pe.rows, bits)
     beat = min(beat_elements(1, bw), pe.rows)
     if most > beat:
         return (f"a run of {pe.rows} packed {bits}-bit activation codes spans up to {most} "

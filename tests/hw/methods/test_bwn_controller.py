@@ -58,10 +58,15 @@ def test_the_datapath_and_what_it_refuses():
     with pytest.raises(SpecError, match="a multiple of 8 filters .or all 9., not kt=4"):
         ControllerJob.random(ARCH, replace(shape, K=9), replace(mapping, kt=4),
                              np.random.default_rng(0), dataflow="os", datapath=BWN)
-    # a 1 byte/cycle DRAM: a block's run (up to 2 bytes from any bit) needs two requests
-    slow = replace(ARCH, dram=replace(ARCH.dram, bandwidth_bytes_per_cycle=1))
+    # a 1 byte/cycle DRAM: 4 columns' blocks start at bit 0 or 4 and fit a byte; 6 columns'
+    # start at bits 0, 6, 4, 2 and span up to 2 bytes, which need two requests
+    assert controller_cost.controller_runs(
+        replace(ARCH, dram=replace(ARCH.dram, bandwidth_bytes_per_cycle=1)), bwn_op(8, 8, 6),
+        "os")
+    slow = replace(ARCH, pe_array=replace(ARCH.pe_array, cols=6),
+                   dram=replace(ARCH.dram, bandwidth_bytes_per_cycle=1))
     assert controller_cost.controller_refusal(slow, bwn_op(8, 8, 6), "os") == (
-        "a run of 4 packed 1-bit weights spans up to 2 bytes, more than the 1 a DRAM request "
+        "a run of 6 packed 1-bit weights spans up to 2 bytes, more than the 1 a DRAM request "
         "carries")
     with pytest.raises(SpecError, match="spans up to 2 bytes"):
         ControllerJob.random(slow, shape, mapping, np.random.default_rng(0), dataflow="os",

@@ -45,6 +45,10 @@ SIX = replace(ARCH, name="palquant_6_columns", pe_array=replace(ARCH.pe_array, c
 # 6 rows and 8 columns: a pixel's second channel block starts mid-byte, and a filter block's
 # 8 packed output codes take two write requests of 4 (one requantizer per code)
 WIDE = replace(ARCH, name="palquant_6x8", pe_array=replace(ARCH.pe_array, rows=6, cols=8))
+# 8 columns on a 2 byte/cycle DRAM: a filter block's 16 packed bits always start on a byte,
+# so its run fills one request exactly (program.packed_span)
+NARROW = replace(ARCH, name="palquant_8_columns_2_bytes", pe_array=replace(ARCH.pe_array, cols=8),
+                 dram=replace(ARCH.dram, bandwidth_bytes_per_cycle=2))
 
 
 def code_op(C, K, H, R=3, stride=1, groups=1, arch=ARCH):
@@ -304,7 +308,8 @@ def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
     columns (filter blocks starting mid-byte); int8 layers of 16 slice passes under ws, os
     and is (two channel tiles per pass, spilled partial sums under nckp) and a 4-bit one of 4
     under is; nine layers reading and writing packed codes (one of two groups; four on 6
-    rows and 8 columns: runs starting mid-byte, two write requests a filter block); and a
+    rows and 8 columns: runs starting mid-byte, two write requests a filter block); two on
+    8 columns and a 2 byte/cycle DRAM (a filter block's packed weights a whole request); and a
     three-layer network whose layers read the previous layer's codes from DRAM (the host's
     packed codes, 4-bit codes a byte each, packed 2-bit codes): all on one build, bit-exact
     and equal to the timing model."""
@@ -345,6 +350,10 @@ def test_random_palquant_layers_and_a_network_free_running_on_icarus(tmp_path):
         except SpecError:       # all the channels do not fit the buffers
             continue
     jobs += packed
+    for index in range(2):      # packed weight runs of a whole request
+        shape, mapping = random_packed_case(rng, NARROW, PQ)
+        jobs.append(ControllerJob.random(NARROW, shape, mapping, rng, requant=True,
+                                         dataflow=("ws", "os")[index], datapath=PQ))
     # a code layer reading packed codes and writing 4-bit codes, a layer of 2 x 2 slice
     # passes reading them and writing packed 2-bit codes, a code layer reading those packed
     # and writing 8-bit codes
