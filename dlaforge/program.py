@@ -371,12 +371,21 @@ def packed_write_run(codes, beat: int, bits: int, bandwidth: float):
     return cycles, np.where(rest > 0, rest_gap, full_gap)
 
 
-def write_run_costs(element_bytes: int, bandwidth: float, beat: int = 0, pack: int = 0):
+def packed_outputs(shape: Shape, requant) -> int:
+    """The code bits a command of `shape` writes its outputs packed at (Shape.ofmap_pack): its
+    requantized ones only (0: one DRAM element per output; the sums of a command without
+    requantization are written as they are)."""
+    return shape.ofmap_pack if requant else 0
+
+
+def write_run_costs(element_bytes: int, bandwidth: float, cols: int, pack: int = 0):
     """How a write-back word's run of n values holds the channel: a function of n (arrays) to
     (channel cycles, last request's gap): elements of `element_bytes` in requests of
-    beat_elements, or with `pack` codes of that many bits in requests of `beat` codes
-    (packed_write_run)."""
+    beat_elements, or with `pack` codes of that many bits in requests of the output beat
+    (beat_elements of `element_bytes`, at most `cols` codes: one requantizer each;
+    packed_write_run)."""
     if pack:
+        beat = min(beat_elements(element_bytes, bandwidth), cols)
         return lambda n: packed_write_run(n, beat, pack, bandwidth)
     return lambda n: (run_cycles(n, element_bytes, bandwidth),
                       last_gap(n, element_bytes, bandwidth))

@@ -66,7 +66,7 @@ def controller_cells(arch: ArchSpec, progress=lambda line: None, datapath=None) 
     here = Path(__file__).parent
     params = ["controller", geo.rows, geo.cols, geo.ifmap_bits, geo.weight_bits, geo.psum_bits,
               geo.ofmap_bits, list(geo.dataflows), geo.requant, repr(geo.buffers),
-              repr(geo.beats), repr(geo.params), geo.code_packing]
+              repr(geo.beats), repr(geo.params), geo.packs_codes]
     # the design's sources, and the program and datapath rules it is built by
     from dlaforge import program
     from dlaforge.workloads.methods import datapath as datapath_rules

@@ -319,7 +319,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
         ifmap_bytes = (shape.N * in_rows * in_cols
                        * _packed_bytes(rows, shape.ifmap_pack, tc, ct, c_last))
     write_bytes = outputs * b["o"]
-    if requant and shape.ofmap_pack:    # each output pixel's packed codes
+    if program.packed_outputs(shape, requant):  # each output pixel's packed codes
         write_bytes = shape.N * pixels * _packed_bytes(cols, shape.ofmap_pack, tk, kt, k_last)
     more = {x: trips[x] > 1 for x in trips}
     out_blocks = shape.N * k_blocks * pixels     # accumulator words of the outputs, once
@@ -582,9 +582,9 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     # eight [k, p, q] size combinations flattened on a first axis, k's the slowest
     pixels = ps[:, None] * qs[None, :]
     jobs = {}
-    out_beat = min(program.beat_elements(b["o"], bw), cols)
-    costs = {"o": program.write_run_costs(b["o"], bw, out_beat, requant and shape.ofmap_pack),
-             "s": program.write_run_costs(b["s"], bw)}
+    costs = {"o": program.write_run_costs(b["o"], bw, cols,
+                                          program.packed_outputs(shape, requant)),
+             "s": program.write_run_costs(b["s"], bw, cols)}
     for name in ("o", "s"):
         runs = _write_back_runs(ks[:, None, None], cols, costs[name])
         jobs[name] = [np.broadcast_to(part, (2, 2, 2) + kt.shape).reshape((8,) + kt.shape)

@@ -83,7 +83,10 @@ class ControllerParams:
     requant: bool
     dataflows: tuple = ("ws",)     # those of CONTROLLER_DATAFLOWS the arch lists: a fold each
     datapath: Datapath = BASELINE  # the PE its array holds (workloads/methods/datapath.py)
-    code_packing: bool = False     # it moves activation codes packed (`packs_codes`)
+    # it moves activation codes packed (Datapath.packs_codes_on the arch, with
+    # requantization): its commands then carry `pack_in` and `pack_out`, and its ifmap reads
+    # the run's first bit and channel count in the tag as packed weights do
+    packs_codes: bool = False
 
     @staticmethod
     def of(arch: ArchSpec, params: GeneratorParams = GeneratorParams(),
@@ -199,13 +202,6 @@ class ControllerParams:
         """Whether the design unpacks packed weights (Datapath.weight_bits): its weight reads
         then carry the run's first bit (`offset`) and filter count in the tag."""
         return bool(self.datapath.weight_bits)
-
-    @property
-    def packs_codes(self) -> bool:
-        """Whether the design moves activation codes packed (Datapath.packs_codes_on the arch,
-        with requantization): its commands then carry `pack_in` and `pack_out`, and its
-        ifmap reads the run's first bit and channel count in the tag as packed weights do."""
-        return self.code_packing
 
     def tag_layout(self) -> data.StructLayout:
         b = self.buffers

@@ -10,8 +10,8 @@ Ct = groups*C channels), the weights (R x S x C x Kt, Kt = groups*K filters), wi
 the parameter table (one per group, laid out as its quantizer says: hw/requant.param_table),
 the outputs and the partial-sum region (both N x P x Q x Kt). Group g's command adds g*C to
 the ifmap base, g*K to the others (a channel or filter offset), g tables to the table's.
-The expected output is conv2d_int (with P x Q, so windows may hang past the edge) wrapped to psum_bits as the PEs wrap, then with `requant`
-requantized to ofmap_bits, in the outputs' N x P x Q x Kt order. Every tap outside the image
+The expected output is conv2d_int (with P x Q, so windows may hang past the edge) wrapped to
+psum_bits as the PEs wrap, then with `requant` requantized to ofmap_bits, in the outputs' N x P x Q x Kt order. Every tap outside the image
 holds the input zero point (`Requant.in_zero`; 0 but under an asymmetric quantizer, whose design
 takes it as the command's `pad` field): real-zero padding.
 
@@ -29,8 +29,8 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import (BINARY_WORD_BITS, CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping,
-                              Shape, binarize_refusal, fits, packed_align, packed_row_bytes,
-                              requant_refusal, tile_words)
+                              Shape, binarize_refusal, fits, packed_align, packed_outputs,
+                              packed_row_bytes, requant_refusal, tile_words)
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.datapath import BASELINE, OUT_CODE_BITS, Datapath
 from dlaforge.workloads.methods.requant_ref import (Requant, pad_input, random_requant,
@@ -410,7 +410,7 @@ class ControllerJob:
         """Whether its outputs go to DRAM as packed codes: requantized ones of a shape with
         ofmap_pack (the sums of a job without requantization are written as they are, as the
         design's `pack_out` packs requantized outputs only)."""
-        return bool(self.shape.ofmap_pack) and self.requant is not None
+        return bool(packed_outputs(self.shape, self.requant is not None))
 
     @property
     def in_zero(self) -> int:

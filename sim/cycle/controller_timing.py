@@ -44,8 +44,8 @@ from numba import njit
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
-from dlaforge.program import (Mapping, Shape, beat_elements, ceil_div, last_gap,
-                              packed_blocks, packed_run_cycles, run_cycles)
+from dlaforge.program import (Mapping, Shape, ceil_div, last_gap, packed_blocks,
+                              packed_run_cycles, run_cycles)
 from dlaforge.workloads.methods.datapath import design_arch
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
@@ -225,10 +225,10 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
         load_cycles += np.where(on, cycles, 0)
         load_last = np.where(on & (words > 0), last, load_last)
     final = t["final"]
-    out_beat = min(beat_elements(b["o"], bw), cols)
     spans, lasts = [], []
-    for cost in (program.write_run_costs(b["o"], bw, out_beat, requant and shape.ofmap_pack),
-                 program.write_run_costs(b["s"], bw)):
+    for cost in (program.write_run_costs(b["o"], bw, cols,
+                                         program.packed_outputs(shape, requant)),
+                 program.write_run_costs(b["s"], bw, cols)):
         span, last = _write_back(pixels, k_size, cols, cost)
         spans.append(span)
         lasts.append(last)
@@ -316,7 +316,7 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
         runs = packed_blocks(c_size, rows, shape.ifmap_pack).sum(axis=0)
         ifmap_bytes = np.where(t["load_ifmap"], runs * in_words, 0).sum()
     out_bytes = k_size * b["o"]
-    if requant and shape.ofmap_pack:    # packed outputs: each filter block's codes, bytes
+    if program.packed_outputs(shape, requant):  # each filter block's codes, whole bytes
         out_bytes = packed_blocks(k_size, cols, shape.ofmap_pack).sum(axis=0)
     readback_el = np.where(t["readback"], k_size * pixels, 0).sum()
     k_blocks, c_blocks = ceil_div(k_size, cols), ceil_div(c_size, rows)
