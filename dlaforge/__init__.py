@@ -147,18 +147,18 @@ def _method_hardware(arch, method):
     """(spec, the hardware of `method`, checked against the spec): the baseline's is the
     generated accelerator, the mapped-program controller (rtl_driver.ControllerHardware), and
     so is a method's whose family has a controller datapath for the arch's PE kind (AdderNet
-    on an adder arch: workloads/methods/datapath.family_datapath); the other methods' are
+    on an adder arch: workloads/methods/datapath.method_datapath); the other methods' are
     their own units (hw/methods/<family>/, still built on the first accelerator,
     hw/accelerator.py, where they need it)."""
     from .arch import ArchSpec, load_arch
     from .hw.methods import method_hardware
     from .workloads.methods import METHODS, check_vocabulary
-    from .workloads.methods.datapath import family_datapath
+    from .workloads.methods.datapath import method_datapath
 
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
     check_vocabulary(spec)
     hardware = method_hardware(method)
-    datapath = family_datapath(spec, METHODS[method].family)
+    datapath = method_datapath(spec, METHODS[method])
     if hardware.module == "baseline" or datapath is not None:
         from .rtl_driver import ControllerHardware
         hardware = ControllerHardware(datapath)

@@ -204,33 +204,38 @@ def packed_span(lanes: int, bits: int) -> int:
 def packed_run_refusal(arch: ArchSpec, bits: int) -> str | None:
     """Why `arch`'s controller cannot read `bits`-bit packed weights (None if it can): they
     unpack into one-byte weight lanes (2 to 8 bits: a level of ±1 at least), and a filter
-    block's run, up to packed_span(cols, bits) bytes, must fit one DRAM request of the weight
-    beat (one-byte elements, at most cols)."""
+    block's run, up to packed_span(cols, bits) bytes, spans several DRAM requests of the
+    weight beat (one-byte elements, at most cols) only with values that never straddle a
+    byte (bits dividing 8)."""
     pe = arch.pe_array
     if not 2 <= pe.weight_bits <= 8:
         return (f"packed weights unpack into the array's weight lanes, one byte each, and of "
                 f"at least 2 bits, not {pe.weight_bits}-bit lanes")
-    most = packed_span(pe.cols, bits)
-    beat = min(beat_elements(1, arch.dram.bandwidth_bytes_per_cycle), pe.cols)
-    if most <= beat:
+    return _straddle_refusal(arch, pe.cols, bits, "weights")
+
+
+def _straddle_refusal(arch: ArchSpec, lanes: int, bits: int, what: str) -> str | None:
+    """Why a block's run of `lanes` packed `bits`-bit values cannot be read (None if it can):
+    one spanning several DRAM requests (one-byte elements, at most `lanes` a request) is
+    unpacked a request at a time, so no value may straddle two (bits dividing 8)."""
+    most = packed_span(lanes, bits)
+    beat = min(beat_elements(1, arch.dram.bandwidth_bytes_per_cycle), lanes)
+    if most <= beat or 8 % bits == 0:
         return None
-    return (f"a run of {pe.cols} packed {bits}-bit weights spans up to {most} bytes, more "
-            f"than the {beat} a DRAM request carries")
+    return (f"a run of {lanes} packed {bits}-bit {what} spans up to {most} bytes, more than "
+            f"the {beat} a DRAM request carries, and its values would straddle requests")
 
 
 def packed_codes_refusal(arch: ArchSpec, bits: int) -> str | None:
     """Why `arch`'s controller cannot move activation codes of `bits` bits packed in DRAM
     (Shape.ifmap_pack, ofmap_pack; None if it can): a word's run of `rows` codes, up to
-    packed_span(rows, bits) bytes, must fit one DRAM request of the ifmap beat (one-byte
-    elements, at most rows), and a write request's codes (the output beat, one requantizer
-    each) and a filter block's (`cols`) must fill whole bytes."""
+    packed_span(rows, bits) bytes, is read as packed weights are (_straddle_refusal), and a
+    write request's codes (the output beat, one requantizer each) and a filter block's
+    (`cols`) must fill whole bytes."""
     pe = arch.pe_array
+    if why := _straddle_refusal(arch, pe.rows, bits, "activation codes"):
+        return why
     bw = arch.dram.bandwidth_bytes_per_cycle
-    most = packed_span(pe.rows, bits)
-    beat = min(beat_elements(1, bw), pe.rows)
-    if most > beat:
-        return (f"a run of {pe.rows} packed {bits}-bit activation codes spans up to {most} "
-                f"bytes, more than the {beat} a DRAM request carries")
     per_write = min(beat_elements(element_bytes(pe.ofmap_bits), bw), pe.cols)
     for what, codes in (("a write request's", per_write), ("a filter block's", pe.cols)):
         if codes * bits % 8:

@@ -78,10 +78,10 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
     from .sim.cycle.controller_timing import controller_counters
     from .sim.energy import energy_table
     from .sim.limits import check_cycle_tiles, check_rtl_cycles
-    from .sim.rtl_program import rtl_layer_reason
+    from .sim.rtl_program import rtl_cannot_run, rtl_layer_reason
     from .workloads.methods import get_method
-    from .workloads.methods.datapath import (controller_datapath, family_datapath,
-                                             link_packed_codes)
+    from .workloads.methods.datapath import (controller_datapath, link_packed_codes,
+                                             method_datapath)
     from .workloads.quantizers import DEFAULT_QUANTIZER
 
     quantizer = quantizer or DEFAULT_QUANTIZER
@@ -110,23 +110,24 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
             if not controller_runs(arch, op, dataflow):
                 reason = controller_refusal(arch, op, dataflow)
                 own = op.pe_op != "mac" or op.dram_scale     # the method's own operation
-                if own and (controller_datapath(arch, op.pe_op) is None
+                if own and (controller_datapath(arch, op.pe_op, op) is None
                             or reason == "a method's units or operations"):
                     reason = (f"it needs method {method}'s own units, which `dlaforge rtl "
                               f"verify --method {method}` checks ({reason})")
                 raise SpecError(f"--model rtl cannot run layer {layer.name!r} under "
                                 f"{dataflow}: {reason}")
             ops.append((layer, op))
-    # one design runs the network: the method family's datapath, else the one every op's PE
-    # operation finds (a dual-PE datapath's MAC mode runs a method's int8 layers)
-    datapath = family_datapath(arch, chosen.family)
-    datapaths = ({datapath} if datapath is not None else
-                 {controller_datapath(arch, op.pe_op) for _, op in ops})
-    pe_ops = sorted({op.pe_op for _, op in ops})
-    if len(datapaths) > 1 or not all(p in next(iter(datapaths)).pe_ops for p in pe_ops):
+    # one design runs the network: the method's datapath, else one an op finds, that runs
+    # every op (a dual-PE datapath's MAC mode runs a method's int8 layers)
+    found = [method_datapath(arch, chosen)] + [controller_datapath(arch, op.pe_op, op)
+                                               for _, op in ops]
+    datapath = next((d for d in dict.fromkeys(found) if d is not None and all(
+        rtl_cannot_run(arch, op, dataflow, d) is None for _, op in ops)), None)
+    if datapath is None and ops:
+        pe_ops = sorted({op.pe_op for _, op in ops})
         raise SpecError(f"--model rtl runs one datapath per network; method {method!r} mixes "
-                        f"the PE operations {', '.join(pe_ops)} on arch {arch.name!r}")
-    datapath = next(iter(datapaths), None)
+                        f"the PE operations {', '.join(pe_ops)}, or their widths, on arch "
+                        f"{arch.name!r}")
     # activation codes handed on packed where the layers allow it (HwOp.packed_codes)
     ops = list(zip([layer for layer, _ in ops],
                    link_packed_codes(datapath, [op for _, op in ops], arch,

@@ -99,12 +99,13 @@ def unpack_params(m: Module, param, head, entry, quantizer: Quantizer) -> None:
 class Requantizer(wiring.Component):
     """`top`: the outputs are clamped to the `top` input (unsigned codes of a command's width,
     with the ReLU's floor 0: a datapath of activation codes) rather than the signed out_bits
-    maximum."""
+    maximum; with `signed_top` also from below, to -top - 1 without the ReLU (signed codes of
+    a command's width, top = 2**(bits-1) - 1)."""
 
     def __init__(self, acc_bits: int, out_bits: int, quantizer: Quantizer = DEFAULT_QUANTIZER,
-                 top: bool = False):
+                 top: bool = False, signed_top: bool = False):
         self.acc_bits, self.out_bits, self.quantizer = acc_bits, out_bits, quantizer
-        self.clamps_to_top = top
+        self.clamps_to_top, self.signed_top = top, signed_top
         ports = {"acc": In(signed(acc_bits)), "param": In(param_layout(quantizer)),
                  "relu": In(1), "q": Out(signed(out_bits))}
         if top:
@@ -131,7 +132,7 @@ class Requantizer(wiring.Component):
         with m.Else():
             m.d.comb += rounded.eq(((product >> below) + 1) >> 1)
         hi = self.top if self.clamps_to_top else (1 << (self.out_bits - 1)) - 1
-        lo = Mux(self.relu, 0, -(1 << (self.out_bits - 1)))
+        lo = Mux(self.relu, 0, -1 - self.top if self.signed_top else -(1 << (self.out_bits - 1)))
         if not q.symmetric:       # the output zero point, and the ReLU's floor at it
             shifted = Signal(signed(len(rounded) + 1))
             m.d.comb += shifted.eq(rounded + self.param.zero)

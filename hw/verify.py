@@ -15,7 +15,8 @@ outputs and the testbench's cycles, every command's counters must equal the exac
 one job at a time. A method's datapath (workloads/methods/datapath.py: AdderNet's adder PEs
 with a MAC mode) runs the same cases once per PE operation it has (the command's `mode`),
 against that operation's reference; a datapath of unsigned codes (Datapath.codes) takes its
-extremes as every code 0 and every code the largest, and one whose MAC mode runs slice passes
+extremes as every code 0 and every code the largest (of signed codes: the most negative and
+1, as signed lanes), and one whose MAC mode runs slice passes
 (Datapath.slice_bits: PalQuant's) runs that mode's cases as int8 codes (8 // slice_bits slices
 of each operand; the random layers int8 and 4-bit in turn), every channel tile in one pass.
 
@@ -197,7 +198,7 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
     # largest (a slice pass's: int8 codes, 8 // slice_bits slices of each operand)
     slices = 8 // d.slice_bits if d.slice_bits and pe_op == d.mac_op else 1
     extremes = (-(1 << (d.op_bits(arch, pe_op)[0] - 1)), 1)
-    if d.codes:
+    if d.unsigned_codes:
         extremes = (0, (1 << d.ifmap_codes(pe_op, slices)) - 1)
 
     def shape_of(gemm, passes_of=slices):

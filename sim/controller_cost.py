@@ -71,7 +71,7 @@ def requant_of(op: HwOp):
 def _cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
     """rtl_cannot_run on the datapath the controller runs `op`'s PE operation with
     (workloads/methods/datapath.controller_datapath), or why there is none."""
-    datapath = controller_datapath(arch, op.pe_op)
+    datapath = controller_datapath(arch, op.pe_op, op)
     if datapath is None:
         kind = arch.pe_array.pe_kind
         if not any(d.pe_kind == kind for d in (BASELINE, *family_datapaths())):
@@ -132,7 +132,7 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     (Datapath.slices_of: a bit-sliced op's images and filters hold its slices, which the
     command takes as passes instead), and the activation codes it moves packed
     (HwOp.packed_codes: Shape.ifmap_pack, ofmap_pack)."""
-    datapath = controller_datapath(arch, op.pe_op)
+    datapath = controller_datapath(arch, op.pe_op, op)
     if datapath is None:
         return Shape(N=op.N, C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R,
                      S=op.S, P=op.P, Q=op.Q, stride=op.stride, padding=op.padding)

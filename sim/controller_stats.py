@@ -137,7 +137,7 @@ def _unit_energy(arch: ArchSpec, op: HwOp) -> dict:
     """{"units": pJ} of the units a datapath's commands use (Datapath.prices_units: XNOR's
     scaling stage and binarizer), priced from the op's unit operations; {} otherwise."""
     from .method_costs import unit_energy_pj
-    datapath = controller_datapath(arch, op.pe_op)
+    datapath = controller_datapath(arch, op.pe_op, op)
     if datapath is None or not datapath.prices_units or datapath.mode_of(op.pe_op) != 0:
         return {}
     return {"units": unit_energy_pj(arch, op)}

@@ -12,7 +12,7 @@ from dlaforge.stats import LayerRecord, RunRecord
 from dlaforge.workloads.compression import coded
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.method_options import resolved
-from dlaforge.workloads.methods.datapath import family_datapath, link_packed_codes
+from dlaforge.workloads.methods.datapath import link_packed_codes, method_datapath
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.networks import Network
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer
@@ -43,7 +43,7 @@ def _rtl_pricing(arch: ArchSpec, method: str, model: str, dataflow: str, layer, 
     method's, its units when they run the op (through their timing model, cycle model only),
     else the first accelerator beside them (a method's int8 edge layers, Winograd's
     direct-convolution fallback); SpecError for an op the hardware cannot run."""
-    datapath = family_datapath(arch, get_method(method, arch).family)
+    datapath = method_datapath(arch, get_method(method, arch))
     on_controller = method == "baseline" or datapath is not None
     if on_controller and not isinstance(op, VectorOp):
         if not controller_runs(arch, op, dataflow):
@@ -200,7 +200,7 @@ def run_network(arch: ArchSpec, network: Network, dataflow: str, method: str,
                 for op in chosen.transform(layer, arch)]
                for layer in network.layers]
     # activation codes handed on packed (HwOp.packed_codes)
-    forward = _linked(forward, family_datapath(arch, chosen.family), arch, dataflow)
+    forward = _linked(forward, method_datapath(arch, chosen), arch, dataflow)
     if quantizer != DEFAULT_QUANTIZER:
         if training is not None:
             raise SpecError(f"--quant {quantizer.name}: --phase train prices the default "

@@ -58,6 +58,18 @@ def datapath_pe(datapath):
     return with_mac_mode(pe) if datapath.mac_mode else pe
 
 
+def packed_loads(geo, cmd) -> dict:
+    """Per load kind the design can read packed (ControllerParams.packs: weights,
+    packs_codes: the ifmap), whether command `cmd` reads it so: the weights in the datapath's
+    own operation (`mode` 0), the ifmap with `pack_in`."""
+    out = {}
+    if geo.packs:
+        out["weight"] = cmd.mode == 0 if geo.datapath.mac_mode else 1
+    if geo.packs_codes:
+        out["ifmap"] = cmd.pack_in
+    return out
+
+
 class ControllerAccelerator(wiring.Component):
     """`datapath`: the PE its array holds (default: the baseline's MAC)."""
 
@@ -199,12 +211,13 @@ class ControllerAccelerator(wiring.Component):
             # a slice pass takes its slice of the codes out of the load's DRAM elements
             shift = slice_shift(geo, fetch.tile, kind)
             d = geo.datapath
+            packed = packed_loads(geo, cmd)
             if kind == "weight" and geo.packs:
                 packed_write(m, port, self.rd_resp, kind, lanes, beats.weight, d.weight_bits,
-                             d.weight_levels, cmd.mode == 0 if d.mac_mode else 1, shift)
-            elif kind == "ifmap" and geo.packs_codes:   # activation codes as they are
-                packed_write(m, port, self.rd_resp, kind, lanes, beats.ifmap, d.codes, (),
-                             cmd.pack_in, shift)
+                             d.weight_levels, packed[kind], shift, geo.packed_chunks(kind))
+            elif kind == "ifmap" and geo.packs_codes:   # activation codes (sign-extended)
+                packed_write(m, port, self.rd_resp, kind, lanes, beats.ifmap, d.codes,
+                             d.code_levels, packed[kind], shift, geo.packed_chunks(kind))
             elif kind == "ifmap" and geo.binarizes:     # int8 activations: their signs
                 m.submodules.magnitudes = sums = memory.Memory(
                     shape=unsigned(magnitude_bits(geo)), depth=2 * half, init=[])
@@ -250,6 +263,10 @@ class ControllerAccelerator(wiring.Component):
     def _count(self, m, geo, fold, writer, cmd, signs_written):
         perf, resp, tag = self.perf, self.rd_resp, self.rd_resp.payload.tag
         arrived = {kind: resp.valid & (tag.kind == code) for kind, code in KINDS.items()}
+        lanes = {kind: tag.count for kind in KINDS}     # buffer lanes a response writes
+        for kind, packed in packed_loads(geo, cmd).items():
+            if geo.packed_chunks(kind) > 1:     # a packed run's, its tag's count: once
+                lanes[kind] = Mux(packed & (tag.chunk != 0), 0, tag.count)
         read = self.rd_req.valid & self.rd_req.ready
         write = self.wr.valid & self.wr.ready
         rq, wq = self.rd_req.payload, self.wr.payload
@@ -258,9 +275,9 @@ class ControllerAccelerator(wiring.Component):
             "ifmap_reads": fold.ifmap_read * geo.rows,
             "weight_reads": fold.weight_read * geo.cols,
             # a binarizing load writes a lane at a time (`signs_written`)
-            "ifmap_writes": (Mux(cmd.binarize, signs_written, arrived["ifmap"] * tag.count)
-                             if geo.binarizes else arrived["ifmap"] * tag.count),
-            "weight_writes": arrived["weight"] * tag.count,
+            "ifmap_writes": (Mux(cmd.binarize, signs_written, arrived["ifmap"] * lanes["ifmap"])
+                             if geo.binarizes else arrived["ifmap"] * lanes["ifmap"]),
+            "weight_writes": arrived["weight"] * lanes["weight"],
             "acc_reads": (fold.acc_ren + writer.fetch) * geo.cols,
             "acc_writes": fold.acc_we * geo.cols + arrived["psum"] * tag.count,
             "dram_read_bytes": read * rq.count * rq.bytes,

@@ -50,6 +50,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from dlaforge.program import BINARY_WORD_BITS
+from dlaforge.workloads.methods.datapath import twos_complement
 
 from .layouts import KINDS, ControllerParams
 from .nest import minimum, step_nest
@@ -262,22 +263,33 @@ def slice_shift(geo: ControllerParams, tile, kind: str):
 
 
 def packed_write(m: Module, port, resp, kind: str, lanes: int, beat: int, bits: int,
-                 levels: tuple, packed, shift=0) -> None:
+                 levels: tuple, packed, shift=0, chunks: int = 1) -> None:
     """Write a packed run's response of `kind` into buffer port `port` (`packed` high: the
     command reads `kind` packed, `bits` bits a value): lane j takes the code at bit
-    offset + j*bits of the response's bytes, as its level (`levels`[code]; () the code
-    itself), for j below the tag's count; otherwise as `beat_write` (from bit `shift`)."""
+    offset + j*bits of the run's bytes, as its level (`levels`[code]; () the code
+    itself; two's complement levels: the code sign-extended), for j below the tag's count
+    and, in a design whose runs span up to `chunks` requests of `beat` bytes, when its code
+    is in the response's chunk (codes of bits dividing 8 never straddle a byte); otherwise as
+    `beat_write` (from bit `shift`)."""
     tag = resp.payload.tag
     flat = Cat(*(resp.payload.data[i][:8] for i in range(beat)))
     ours = resp.valid & (tag.kind == KINDS[kind])
     m.d.comb += port.addr.eq(tag.word)
     for j in range(lanes):
-        code = flat.bit_select(tag.offset + j * bits, bits)
+        at, here = tag.offset + j * bits, None      # the code's first bit in the run
+        if chunks > 1:      # ... in the response's bytes, if they hold it
+            first = tag.chunk * (8 * beat)
+            here = (at >= first) & (at < first + 8 * beat)
+            at = (at - first)[:(8 * beat - 1).bit_length()]
+        code = flat.bit_select(at, bits)
         level = code
-        if levels:
+        if levels == twos_complement(bits):     # signed values: sign extension, no table
+            level = code.as_signed()
+        elif levels:
             level = levels[0]
-            for at, value in enumerate(levels[1:], 1):
-                level = Mux(code == at, value, level)
+            for value_at, value in enumerate(levels[1:], 1):
+                level = Mux(code == value_at, value, level)
         plain_en = (tag.chunk == j // beat) & (j % beat < tag.count)
-        m.d.comb += [port.data[j].eq(Mux(packed, level, resp.payload.data[j % beat] >> shift)),
-                     port.en[j].eq(ours & Mux(packed, j < tag.count, plain_en))]
+        data = Mux(packed, level, resp.payload.data[j % beat] >> shift)
+        packed_en = j < tag.count if here is None else (j < tag.count) & here
+        m.d.comb += [port.data[j].eq(data), port.en[j].eq(ours & Mux(packed, packed_en, plain_en))]

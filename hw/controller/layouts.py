@@ -20,7 +20,8 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import (BINARY_WORD_BITS, CONTROLLER_DATAFLOWS, COUNTERS, LOOP_ORDERS,
                               BufferGeometry, beat_elements, binarizer_beat_refusal, ceil_div,
-                              element_bytes, packed_run_refusal, requant_refusal)
+                              element_bytes, packed_run_refusal, packed_span,
+                              requant_refusal)
 from dlaforge.workloads.methods.datapath import BASELINE, OUT_CODE_BITS, Datapath
 
 from ..layouts import GeneratorParams, bits_for
@@ -135,8 +136,8 @@ class ControllerParams:
         requant = params.requant and requant_refusal(arch, datapath.requant_elements) is None
         if datapath.codes and not params.quantizer.symmetric:
             raise SpecError(f"the controller's {datapath.family} datapath requantizes to "
-                            f"unsigned activation codes; quantizer {params.quantizer.name!r} is "
-                            f"asymmetric")
+                            f"{'signed' if datapath.signed_codes else 'unsigned'} activation "
+                            f"codes; quantizer {params.quantizer.name!r} is asymmetric")
         if datapath.weight_bits and (why := packed_run_refusal(arch, datapath.weight_bits)):
             raise SpecError(f"arch {arch.name!r}: {why}")
         return ControllerParams(pe.rows, pe.cols, pe.ifmap_bits, pe.weight_bits, pe.psum_bits,
@@ -172,6 +173,14 @@ class ControllerParams:
         lanes = {"ifmap": self.rows, "weight": self.cols, "psum": self.cols,
                  "param": param_lanes(self.quantizer, self.cols), "ofmap": self.cols}[kind]
         return ceil_div(lanes, getattr(self.beats, kind))
+
+    def packed_chunks(self, kind: str) -> int:
+        """Requests a packed run of `kind` ("ifmap": a word's codes, "weight": a filter
+        block's) spans at most: program.packed_span bytes in requests of the kind's beat (one
+        byte elements)."""
+        lanes, bits = ((self.rows, self.datapath.codes) if kind == "ifmap"
+                       else (self.cols, self.datapath.weight_bits))
+        return ceil_div(packed_span(lanes, bits), getattr(self.beats, kind))
 
     @property
     def slices(self) -> bool:

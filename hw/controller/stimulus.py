@@ -125,8 +125,10 @@ class ControllerJob:
                 raise SpecError(f"a {self.pe_op} command reads its ifmap unpacked (its own "
                                 f"slices of wider codes)")
             self._packed_tiles("channel", s.C, mp.ct, s.ifmap_pack)
-            if self.ifmap.min() < 0 or self.ifmap.max() >> s.ifmap_pack:
-                raise ValueError(f"a packed ifmap holds unsigned {s.ifmap_pack}-bit codes")
+            lo, hi = d.code_range(s.ifmap_pack)
+            if self.ifmap.min() < lo or self.ifmap.max() >= hi:
+                raise ValueError(f"a packed ifmap holds {s.ifmap_pack}-bit codes, "
+                                 f"{lo} .. {hi - 1}")
         if s.ofmap_pack:
             if self.out_codes != d.codes:
                 raise SpecError(f"packed outputs are {d.codes}-bit codes, not {self.out_codes}")
@@ -175,7 +177,7 @@ class ControllerJob:
                 raise SpecError(requant_refusal(self.arch, self.geo.datapath.requant_elements)
                                 or "the design has no "
                                 "requantization stage")
-            if self.geo.datapath.codes and not self.requant.relu:
+            if self.geo.datapath.unsigned_codes and not self.requant.relu:
                 raise ValueError(f"the {self.geo.datapath.family} datapath requantizes to "
                                  f"activation codes: its requantization needs the ReLU")
             if self.requant.channels != g * s.K:
@@ -217,8 +219,8 @@ class ControllerJob:
         lo_w, hi_w = -(1 << (w_bits - 1)), 1 << (w_bits - 1)
         if s.binarized:     # int8 activations the load binarizes
             lo_i, hi_i = -128, 128
-        if d.codes:         # unsigned codes: the datapath's own or a slice pass's wider ones
-            lo_i, hi_i = 0, 1 << d.ifmap_codes(pe_op or d.pe_op, s.ifmap_slices)
+        if d.codes:         # codes: the datapath's own or a slice pass's (MAC mode's) wider ones
+            lo_i, hi_i = d.code_range(d.ifmap_codes(pe_op or d.pe_op, s.ifmap_slices))
         if d.slice_bits and (pe_op or d.pe_op) == d.mac_op:   # the weights' too
             lo_w, hi_w = 0, 1 << d.slice_bits * s.weight_slices
         x = rng.integers(lo_i if low is None else low, hi_i if high is None else high,
@@ -402,7 +404,8 @@ class ControllerJob:
         Kt = self.pitches[1]
         region = memory[at["ofmap"]:at["psum"]]
         if self.packs_outputs:
-            return unpack_rows(region.reshape(s.N, s.P, s.Q, -1), s.ofmap_pack, Kt)
+            return unpack_rows(region.reshape(s.N, s.P, s.Q, -1), s.ofmap_pack, Kt,
+                               self.geo.datapath.signed_codes)
         return region.reshape(s.N, s.P, s.Q, Kt)
 
     @property
@@ -460,14 +463,17 @@ class ControllerJob:
     @property
     def out_width(self) -> int:
         """The signed width the requantization clamps to: out_codes + 1 on a datapath of
-        codes (with its ReLU: 0 .. 2**out_codes - 1), else the design's ofmap_bits."""
-        return self.out_codes + 1 if self.geo.datapath.codes else self.geo.ofmap_bits
+        unsigned codes (with its ReLU: 0 .. 2**out_codes - 1), out_codes on one of signed
+        codes, else the design's ofmap_bits."""
+        d = self.geo.datapath
+        return self.out_codes + d.unsigned_codes if d.codes else self.geo.ofmap_bits
 
 
 def pack_rows(codes: np.ndarray, bits: int) -> np.ndarray:
-    """Unsigned `bits`-bit codes [..., n] as the DRAM holds them packed: each row's codes
-    from bit 0 on, code i at bit i*bits (least significant bit first), the row padded to
-    whole bytes ([..., packed_row_bytes(n, bits)], int64 bytes)."""
+    """`bits`-bit codes [..., n] as the DRAM holds them packed: each row's codes from bit 0
+    on, code i at bit i*bits (least significant bit first; a negative one's two's
+    complement), the row padded to whole bytes ([..., packed_row_bytes(n, bits)], int64
+    bytes)."""
     n = codes.shape[-1]
     flat = np.asarray(codes, np.int64).reshape(-1, n)
     spread = ((flat[..., None] >> np.arange(bits)) & 1).reshape(len(flat), n * bits)
@@ -476,11 +482,14 @@ def pack_rows(codes: np.ndarray, bits: int) -> np.ndarray:
     return packed.astype(np.int64).reshape(*codes.shape[:-1], -1)
 
 
-def unpack_rows(rows: np.ndarray, bits: int, n: int) -> np.ndarray:
-    """`pack_rows` undone: the first `n` codes of each packed row of bytes [..., row]."""
+def unpack_rows(rows: np.ndarray, bits: int, n: int, signed: bool = False) -> np.ndarray:
+    """`pack_rows` undone: the first `n` codes of each packed row of bytes [..., row]
+    (`signed`: read as two's complement)."""
     flat = np.asarray(rows).astype(np.uint8).reshape(-1, rows.shape[-1])
     spread = np.unpackbits(flat, axis=1, bitorder="little")[:, :n * bits]
     codes = (spread.reshape(-1, n, bits).astype(np.int64) << np.arange(bits)).sum(axis=-1)
+    if signed:
+        codes = np.where(codes >> bits - 1, codes - (1 << bits), codes)
     return codes.reshape(*rows.shape[:-1], n)
 
 
@@ -502,8 +511,8 @@ def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
     quantizer's bias folds an input zero point in (requant_ref.zero_point_bias; `in_zero`, default
     random in the ifmap's range), which the padded taps then hold (Requant.in_zero); `relu`
     unless the job's datapath's sums are never positive (Datapath.signed_sums False: a ReLU
-    would zero every output), always on a datapath of codes (Datapath.codes: the clamp to the
-    codes)."""
+    would zero every output), always on a datapath of unsigned codes (Datapath.codes: the
+    clamp to the codes)."""
     if why := padding_refusal(job.geo.datapath, job.pe_op, quantizer):
         raise SpecError(why)
     bias, z = None, 0
@@ -513,7 +522,7 @@ def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
         weight_sums = job.weight.reshape(len(job.weight), -1).sum(axis=1)
         bias = zero_point_bias(weight_sums, z)
     datapath = job.geo.datapath
-    relu = bool(relu) and datapath.signed_sums_of(job.pe_op) or bool(datapath.codes)
+    relu = bool(relu) and datapath.signed_sums_of(job.pe_op) or datapath.unsigned_codes
     rq = random_requant(job.requant_input(pad=z).transpose(3, 0, 1, 2), job.out_width, rng,
                         relu, quantizer, bias)
     return replace(rq, in_zero=z)

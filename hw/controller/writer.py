@@ -152,11 +152,12 @@ class Writer(wiring.Component):
             value = lane_of(beats.psum)
             if geo.requant and lane < beats.ofmap:
                 q = geo.quantizer
-                codes = bool(geo.datapath.codes)    # clamped to the command's code width
-                m.submodules[f"requantizer{lane}"] = rq = Requantizer(geo.psum_bits,
-                                                                      geo.ofmap_bits, q, codes)
-                if codes:
-                    m.d.comb += rq.top.eq((1 << cmd.out_codes) - 1)
+                d = geo.datapath                    # clamped to the command's code width
+                m.submodules[f"requantizer{lane}"] = rq = Requantizer(
+                    geo.psum_bits, geo.ofmap_bits, q, bool(d.codes), d.signed_codes)
+                if d.codes:         # the largest code: unsigned, or signed (two's complement)
+                    top = 1 << cmd.out_codes
+                    m.d.comb += rq.top.eq((top >> 1 if d.signed_codes else top) - 1)
                 entry = (self.param_data.as_value().word_select(chunk * beats.ofmap + lane,
                                                                 8 * q.channel_pieces)
                          if q.channel_pieces else None)

@@ -53,7 +53,11 @@ class Datapath:
     ifmap lanes hold 0 .. 2**codes - 1, and the requantization writes the next layer's codes
     of the command's `out_codes` bits (its own, or the wider codes of a layer of slice passes,
     up to OUT_CODE_BITS), every command's ReLU on (the clamp to 0 .. 2**out_codes - 1 is the
-    code quantizer's, not an activation function); mac_op: the HwOp.pe_op its MAC mode
+    code quantizer's, not an activation function); signed_codes: the codes are signed
+    values instead (two's complement, -2**(codes-1) .. 2**(codes-1) - 1: AdderNet w4a4's
+    4-bit activations), held sign-extended in lanes at least that wide, the requantization
+    clamping to the signed range of out_codes bits with the command's ReLU as it says (a MAC
+    mode's layers read and write int8, OUT_CODE_BITS); mac_op: the HwOp.pe_op its MAC mode
     runs ("mac"; PalQuant's "slice_mac"); slice_bits: its MAC mode multiplies unsigned codes
     of that many bits (0: the lanes' signed values), and takes wider unsigned codes as slice
     passes (program.Shape.ifmap_slices/weight_slices: a pass per slice pair, each product
@@ -93,6 +97,7 @@ class Datapath:
     weight_levels: tuple = ()
     own_dataflows: tuple = ("ws", "os", "is")
     codes: int = 0
+    signed_codes: bool = False
     mac_op: str = "mac"
     slice_bits: int = 0
     op_slices: Callable | None = None
@@ -108,8 +113,26 @@ class Datapath:
     @property
     def out_bits(self) -> int:
         """The width its requantizer writes (0: the arch's ofmap_bits): OUT_CODE_BITS + 1 bits
-        for a datapath of codes, whose non-negative values hold a command's codes."""
-        return self.codes and OUT_CODE_BITS + 1
+        for a datapath of unsigned codes, whose non-negative values hold a command's codes."""
+        return self.unsigned_codes and OUT_CODE_BITS + 1
+
+    @property
+    def unsigned_codes(self) -> bool:
+        """Whether its activations are unsigned codes (`codes` without signed_codes), which
+        every command's ReLU clamps to (a datapath of signed codes clamps to their signed
+        range, the ReLU as the command says)."""
+        return bool(self.codes) and not self.signed_codes
+
+    def code_range(self, bits: int) -> tuple[int, int]:
+        """[low, high) of its activation codes of `bits` bits: 0 .. 2**bits unsigned,
+        -2**(bits-1) .. 2**(bits-1) with signed_codes."""
+        return (-(1 << bits - 1), 1 << bits - 1) if self.signed_codes else (0, 1 << bits)
+
+    @property
+    def code_levels(self) -> tuple:
+        """The lane value of each packed activation code as the load reads it: () for unsigned
+        codes (the code itself), the two's complement values of signed ones."""
+        return twos_complement(self.codes) if self.signed_codes else ()
 
     @property
     def requant_elements(self) -> str:
@@ -203,7 +226,9 @@ class Datapath:
     def ifmap_codes(self, pe_op: str, ifmap_slices: int = 1) -> int:
         """The code bits of the ifmap a command of `pe_op` reads on a datapath of codes: its
         codes in its own operation, slice_bits per slice in its MAC mode's slice passes."""
-        return self.codes if self.mode_of(pe_op) == 0 else self.slice_bits * ifmap_slices
+        if self.mode_of(pe_op) == 0:
+            return self.codes
+        return self.slice_bits * ifmap_slices or OUT_CODE_BITS   # a MAC mode's int8
 
     def arch_refusal(self, arch) -> str | None:
         """Why the controller cannot be built with it for `arch` (None if it can): a MAC mode
@@ -224,10 +249,15 @@ class Datapath:
             except SpecError as exc:        # operands it has no lanes for
                 return str(exc)
             return None
-        pe, need = arch.pe_array, self.slice_bits or self.codes
+        pe, need = arch.pe_array, self.slice_bits or self.unsigned_codes and self.codes
         if need and (pe.ifmap_bits, pe.weight_bits) != (need, need):
             return (f"the controller's {self.family} datapath takes {need}-bit code lanes, "
                     f"not {pe.ifmap_bits}-bit ifmap and {pe.weight_bits}-bit weight lanes")
+        if self.signed_codes and min(pe.ifmap_bits, pe.weight_bits) < OUT_CODE_BITS:
+            return (f"the controller's {self.family} datapath holds its {self.codes}-bit "
+                    f"values sign-extended in lanes of {OUT_CODE_BITS} bits or more (its MAC "
+                    f"mode's int8), not {pe.ifmap_bits}-bit ifmap and {pe.weight_bits}-bit "
+                    f"weight lanes")
         return None
 
     def op_bits(self, arch, pe_op: str) -> tuple[int, int]:
@@ -239,7 +269,8 @@ class Datapath:
             return (self.mac_bits,) * 2 if self.mac_bits else (pe.ifmap_bits, pe.weight_bits)
         if self.operand_bits is not None:
             return (self.operand_bits(arch),) * 2
-        return pe.ifmap_bits, self.weight_bits if self.packs(pe_op) else pe.weight_bits
+        return (self.codes or pe.ifmap_bits,
+                self.weight_bits if self.packs(pe_op) else pe.weight_bits)
 
     def operand_arch(self, arch):
         """`arch` as the controller's buffers and DRAM hold its own operation's operands
@@ -266,50 +297,80 @@ class Datapath:
 BASELINE = Datapath()
 
 
+def twos_complement(bits: int) -> tuple:
+    """The values of the `bits`-bit codes 0 .. 2**bits - 1 read as two's complement (4 bits:
+    0 .. 7, -8 .. -1): the levels of signed packed values (Datapath.weight_levels,
+    code_levels), which the load sign-extends."""
+    return tuple(range(1 << bits - 1)) + tuple(range(-(1 << bits - 1), 0))
+
+
+def _family_plan(family: str):
+    """A method family's plan.py module, None for a family without one."""
+    name = f"{__package__}.{family}.plan"
+    try:
+        return import_module(name)
+    except ModuleNotFoundError as exc:
+        # a family without a plan.py; a broken import inside one is an error
+        if exc.name not in (name, f"{__package__}.{family}"):
+            raise
+        return None
+
+
+def _declared(plan) -> list:
+    """The datapaths a family's plan declares: CONTROLLER_DATAPATH, its methods' own
+    (METHOD_DATAPATHS, by method name: AdderNet w4a4's) after it."""
+    found = [getattr(plan, "CONTROLLER_DATAPATH", None),
+             *getattr(plan, "METHOD_DATAPATHS", {}).values()]
+    return [datapath for datapath in found if datapath is not None]
+
+
 @cache
 def family_datapaths() -> tuple:
-    """Every CONTROLLER_DATAPATH a method family's plan.py declares, in family order."""
+    """Every datapath a method family's plan.py declares (_declared), in family order."""
     from . import METHODS
     out = []
     for family in dict.fromkeys(method.family for method in METHODS.values()):
-        name = f"{__package__}.{family}.plan"
-        try:
-            plan = import_module(name)
-        except ModuleNotFoundError as exc:
-            # a family without a plan.py; a broken import inside one is an error
-            if exc.name not in (name, f"{__package__}.{family}"):
-                raise
-            continue
-        found = getattr(plan, "CONTROLLER_DATAPATH", None)
-        if found is not None and found not in out:
-            out.append(found)
+        plan = _family_plan(family)
+        for found in _declared(plan) if plan is not None else ():
+            if found not in out:
+                out.append(found)
     return tuple(out)
 
 
-def controller_datapath(arch, pe_op: str = "mac") -> Datapath | None:
+def controller_datapath(arch, pe_op: str = "mac", op=None) -> Datapath | None:
     """The datapath on which the controller built for `arch` runs ops of `pe_op`: BASELINE for
-    MAC ops on a MAC array, a family's CONTROLLER_DATAPATH for its PE operation on its PE kind
-    (and for MAC ops when it has a MAC mode), None when none does. The lookup is by the
-    arch's PE kind, not by the method: the models time an int8 layer on an adder arch in the
-    MAC mode of the first adder-kind datapath (AdderNet's) under any method, which times it
-    as BWN's would (the timing is the array's); the RTL builds the method family's own
-    (family_datapath)."""
+    MAC ops on a MAC array, a family's datapath for its PE operation on its PE kind (and for
+    MAC ops when it has a MAC mode), None when none does. Where several do, the first whose
+    operand widths are `op`'s (a HwOp; Datapath.op_bits) and that can move its packed codes
+    (HwOp.packed_codes): AdderNet's 4-bit adder layers and an int8 layer writing their packed
+    codes find the w4a4 datapath, the rest AdderNet's int8 one. The lookup is by the arch's
+    PE kind, not by the method: the models time an int8 layer on an adder arch in the MAC
+    mode of the first adder-kind datapath (AdderNet's) under any method, which times it as
+    BWN's would (the timing is the array's); the RTL builds the method's own
+    (method_datapath)."""
     kind = arch.pe_array.pe_kind
-    if kind == BASELINE.pe_kind and pe_op == BASELINE.pe_op:
-        return BASELINE
-    for datapath in family_datapaths():
-        if datapath.pe_kind == kind and pe_op in datapath.pe_ops:
-            return datapath
-    return None
+    found = [BASELINE] if (kind, pe_op) == (BASELINE.pe_kind, BASELINE.pe_op) else []
+    found += [d for d in family_datapaths() if d.pe_kind == kind and pe_op in d.pe_ops]
+    if op is not None and len(found) > 1:
+        for datapath in found:
+            if (datapath.op_bits(arch, pe_op) == (op.ifmap_bits, op.weight_bits)
+                    and (datapath.packs_codes or not op.packed_codes)):
+                return datapath
+    return found[0] if found else None
 
 
-def family_datapath(arch, family: str) -> Datapath | None:
-    """The controller datapath of method family `family` on `arch` (its CONTROLLER_DATAPATH
-    when built for the arch's PE kind), None when it has none there."""
-    for datapath in family_datapaths():
-        if datapath.family == family and datapath.pe_kind == arch.pe_array.pe_kind:
-            return datapath
-    return None
+def method_datapath(arch, method) -> Datapath | None:
+    """The controller datapath `method` (a registered workloads.methods.Method) runs on
+    `arch`: its own in its family's METHOD_DATAPATHS, else the family's CONTROLLER_DATAPATH,
+    when built for the arch's PE kind; None when it has none there."""
+    plan = _family_plan(method.family)
+    if plan is None:
+        return None
+    datapath = (getattr(plan, "METHOD_DATAPATHS", {}).get(method.name)
+                or getattr(plan, "CONTROLLER_DATAPATH", None))
+    if datapath is None or datapath.pe_kind != arch.pe_array.pe_kind:
+        return None
+    return datapath
 
 
 def link_packed_codes(datapath: Datapath | None, ops: list, arch,

@@ -244,11 +244,11 @@ def test_an_int8_layer_on_any_adder_arch_runs_in_the_mac_mode():
     from dlaforge.sim.cycle.model import native_cycle_stats
     from dlaforge.workloads.layer import conv
     from dlaforge.workloads.methods import get_method
-    from dlaforge.workloads.methods.datapath import family_datapath
+    from dlaforge.workloads.methods.datapath import method_datapath
     arch = load_arch("edge_tiny_bwn")
     [first] = get_method("bwn", arch).transform(conv("c1", 3, 8, 8), arch)
     assert controller_datapath(arch, first.pe_op) is ADDER
-    assert first.pe_op in family_datapath(arch, "bwn").pe_ops
+    assert first.pe_op in method_datapath(arch, get_method("bwn", arch)).pe_ops
     assert controller_cost.controller_runs(arch, first, "os")
     mapping, cycle = native_cycle_stats(arch, first, "os", "energy", energy_table(arch))[:2]
     counters = controller_counters(arch, controller_cost.shape_of(first, arch), mapping, True,

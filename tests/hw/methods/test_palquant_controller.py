@@ -29,7 +29,7 @@ from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.layer import conv
 from dlaforge.workloads.methods import get_method
-from dlaforge.workloads.methods.datapath import (controller_datapath, family_datapath,
+from dlaforge.workloads.methods.datapath import (controller_datapath, method_datapath,
                                                  link_packed_codes)
 from dlaforge.workloads.methods.palquant.plan import CONTROLLER_DATAPATH as PQ, code_sums
 from dlaforge.workloads.methods.palquant.reference import palquant_conv
@@ -58,7 +58,8 @@ def code_op(C, K, H, R=3, stride=1, groups=1, arch=ARCH):
 
 
 def test_the_datapath_and_what_it_refuses():
-    assert controller_datapath(ARCH, "code_mac") is PQ and family_datapath(ARCH, "palquant") is PQ
+    assert controller_datapath(ARCH, "code_mac") is PQ
+    assert method_datapath(ARCH, get_method("palquant", ARCH)) is PQ
     assert controller_datapath(ARCH, "slice_mac") is PQ
     assert controller_datapath(ARCH, "mac") is not PQ       # the baseline's MAC array
     op = code_op(8, 8, 6)

@@ -124,10 +124,13 @@ def test_schedule_rtl_prices_the_controller_program(adder_csv):
     assert first.ops == {"mult": first.macs, "add": first.macs} and first.cycles > 0
 
 
-def test_schedule_rtl_refuses_what_the_controller_cannot_run(adder_csv):
-    with pytest.raises(SpecError, match="operand widths other than the array's"):
-        dlaforge.simulate("edge_tiny_addernet", adder_csv, method="addernet_w4a4",
-                          model="cycle", schedule="rtl")
+def test_schedule_rtl_prices_addernet_w4a4_on_the_controller(adder_csv):
+    """The generated hardware of addernet_w4a4 is the controller with its w4a4 datapath, which
+    runs the mapper's program: --schedule rtl prices it as --schedule mapped does."""
+    records = [dlaforge.simulate("edge_tiny_addernet", adder_csv, method="addernet_w4a4",
+                                 model="cycle", schedule=schedule).to_json()
+               for schedule in ("rtl", "mapped")]
+    assert records[0]["totals"] == records[1]["totals"]
     # the first accelerator's adder array (its timing model, kept for the bench's slices)
     [op] = get_method("addernet", EDGE).transform(conv("deep", 4096, 2, 3), EDGE)
     assert "overflow" in model.cannot_run(load_arch_narrow(), op, "os")

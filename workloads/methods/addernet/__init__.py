@@ -31,6 +31,7 @@ from ..common import keeps_full_precision, layer_op
 
 SCALE_GROUPS = 4      # groups of output channels sharing a scale (per layer, at most K)
 SCALE_BITS = 16       # one fixed-point scale per group, stored with the weights
+LOW_BITS = 4          # addernet_w4a4's weights and activations
 
 
 def adder_ops(pe_macs: int) -> dict:
@@ -52,7 +53,7 @@ METHODS = (
            presets=("edge_tiny_addernet", "tpu_like_addernet"),
            description="AdderNet: -sum|x - w| on adder PEs (int8, a scale per channel group), "
                        "first conv and FC int8 MACs"),
-    Method(name="addernet_w4a4", transform=partial(transform, bits=4), pe_kinds=("adder",),
+    Method(name="addernet_w4a4", transform=partial(transform, bits=LOW_BITS), pe_kinds=("adder",),
            presets=("edge_tiny_addernet", "tpu_like_addernet"),
            description="AdderNet at 4-bit weights and activations (a scale per channel group), "
                        "first conv and FC int8 MACs"),

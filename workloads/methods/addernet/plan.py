@@ -20,8 +20,9 @@ from dataclasses import replace
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
-from dlaforge.workloads.methods.datapath import Datapath
+from dlaforge.workloads.methods.datapath import Datapath, twos_complement
 
+from . import LOW_BITS
 from .reference import adder_conv_int
 
 DATAFLOW = "os"       # the adder array's one dataflow (module doc)
@@ -43,6 +44,18 @@ def controller_sums(x, w, stride=1, padding=0, groups=1, out_size=None):
 CONTROLLER_DATAPATH = Datapath(pe_kind="adder", pe_op="sad", family="addernet",
                                zero_weight_idle=False, sums=controller_sums, signed_sums=False,
                                mac_mode=True)
+
+# addernet_w4a4 on the same adder PEs and int8 lanes: its adder layers' 4-bit weights and
+# activations are signed values (two's complement) that travel packed two to a byte in DRAM
+# (weight_bits, and codes with signed_codes: each pixel's channels, where the layers allow
+# it, Datapath.packs_codes_on and link_packed_codes) and that the load sign-extends into the
+# lanes; the requantization clamps a layer's outputs to the signed range of the next layer's
+# width (out_codes: 4 bits, or 8 before the int8 FC), the ReLU as the command says. Its own
+# datapath (METHOD_DATAPATHS, by method name): the design packs and unpacks at 4 bits.
+W4A4_DATAPATH = replace(CONTROLLER_DATAPATH, weight_bits=LOW_BITS,
+                        weight_levels=twos_complement(LOW_BITS), codes=LOW_BITS,
+                        signed_codes=True)
+METHOD_DATAPATHS = {"addernet_w4a4": W4A4_DATAPATH}
 
 
 def adder_arch(arch: ArchSpec) -> ArchSpec:
