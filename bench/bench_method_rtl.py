@@ -13,7 +13,8 @@ timing model prices them (the same Stats as `op_stats` of the method's HwOp for 
 Any disagreement is listed in the Markdown and the script exits with status 1.
 
 Then the methods that run on the mapped-program controller (issue 14: the baseline, AdderNet
-and BWN on their datapaths with a MAC mode, GhostNet's plain MAC ops, PalQuant and
+(int8, and w4a4 with its 4-bit values packed) and BWN on their datapaths with a MAC mode,
+GhostNet's plain MAC ops, PalQuant and
 bitslice_w4a4 on the code-MAC datapath with slice passes, XNOR-Net on the XNOR datapath with
 its binarizer) on the same slices under ws, os and
 is (those the arch lists and the datapath runs):
@@ -419,6 +420,7 @@ def whole_layers() -> list:
 # outputs): an int8 layer AdderNet and BWN keep, run in their PEs' MAC mode, and PalQuant as
 # 16 slice passes
 CONTROLLER_METHODS = (("baseline", "edge_tiny"), ("addernet", "edge_tiny_addernet"),
+                      ("addernet_w4a4", "edge_tiny_addernet"),
                       ("bwn", "edge_tiny_bwn"), ("ghost", "edge_tiny"),
                       ("palquant", "edge_tiny_palquant"), ("bitslice_w4a4", "edge_tiny_palquant"),
                       ("xnor", "edge_tiny_xnor"))
@@ -600,7 +602,10 @@ def report(cells, slice_rows, full_rows, problems, started, command, elapsed,
         "checked bit-exact against the reference inside the run; `RTL = cycle model`: every "
         "total (cycles, stalls, energy and its parts, DRAM and SRAM bytes, every access count, "
         "MACs, operations) equal. AdderNet runs on its adder datapath (adder PEs with a MAC "
-        "mode), BWN on its sign-add datapath (packed 1-bit weights unpacked on the load; "
+        "mode), addernet_w4a4 on the same PEs with its 4-bit weights and activations packed "
+        "two to a DRAM byte (a one-layer slice reads the host's packed input and writes its "
+        "8-bit outputs a byte each), BWN on its sign-add datapath (packed 1-bit weights "
+        "unpacked on the load; "
         "edge_tiny_bwn lists os only); GhostNet's ops (a primary conv and a cheap depthwise "
         "conv) are plain int8 MAC ops on the baseline's array; PalQuant and bitslice_w4a4 on "
         "PalQuant's code-MAC datapath (2-bit lanes; a 2-bit layer's packed weight codes "

@@ -107,10 +107,10 @@ class Shape:
     `element_bits`: the ifmap and weight DRAM elements are that many bits, narrower than the
     design's lanes (a MAC mode's int8 operands on XNOR's 64-bit words, Datapath.mac_bits);
     0: the lanes' width. `ifmap_pack`, `ofmap_pack`: the ifmap, or the requantized outputs,
-    travel as unsigned codes of that many bits packed 8 // bits to a byte, each pixel's row of
-    Ct (Kt) codes padded to whole bytes, code c at bit c*bits of its row (a datapath of
-    activation codes, Datapath.codes; `packed_codes_refusal`; their channel and filter tiles
-    start on a byte: packed_align); 0: one DRAM element per value."""
+    travel as codes of that many bits (unsigned, or two's complement) packed 8 // bits to a
+    byte, each pixel's row of Ct (Kt) codes padded to whole bytes, code c at bit c*bits of its
+    row (a datapath of activation codes, Datapath.codes; `packed_codes_refusal`; their channel
+    and filter tiles start on a byte: packed_align); 0: one DRAM element per value."""
 
     N: int
     C: int

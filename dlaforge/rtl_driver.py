@@ -123,11 +123,13 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
                                                for _, op in ops]
     datapath = next((d for d in dict.fromkeys(found) if d is not None and all(
         rtl_cannot_run(arch, op, dataflow, d) is None for _, op in ops)), None)
-    if datapath is None and ops:
-        pe_ops = sorted({op.pe_op for _, op in ops})
-        raise SpecError(f"--model rtl runs one datapath per network; method {method!r} mixes "
-                        f"the PE operations {', '.join(pe_ops)}, or their widths, on arch "
-                        f"{arch.name!r}")
+    if datapath is None and ops:     # say why the first of them cannot run the network
+        first = next(d for d in found if d is not None)
+        name, why = next((layer.name, why) for layer, op in ops
+                         if (why := rtl_cannot_run(arch, op, dataflow, first)))
+        raise SpecError(f"--model rtl runs one datapath per network; method {method!r}'s "
+                        f"layers need several on arch {arch.name!r}: the {first.family} "
+                        f"datapath cannot run layer {name!r} under {dataflow} ({why})")
     # activation codes handed on packed where the layers allow it (HwOp.packed_codes)
     ops = list(zip([layer for layer, _ in ops],
                    link_packed_codes(datapath, [op for _, op in ops], arch,

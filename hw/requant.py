@@ -105,6 +105,7 @@ class Requantizer(wiring.Component):
     def __init__(self, acc_bits: int, out_bits: int, quantizer: Quantizer = DEFAULT_QUANTIZER,
                  top: bool = False, signed_top: bool = False):
         self.acc_bits, self.out_bits, self.quantizer = acc_bits, out_bits, quantizer
+        assert top or not signed_top, "a signed clamp is to a `top`"
         self.clamps_to_top, self.signed_top = top, signed_top
         ports = {"acc": In(signed(acc_bits)), "param": In(param_layout(quantizer)),
                  "relu": In(1), "q": Out(signed(out_bits))}

@@ -24,7 +24,7 @@ residual adds or branches), so a chained layer's input is the previous listed la
 Every layer requantizes with random per-channel parameters that spread its sums over the ofmap
 range (requant_ref.random_requant), a ReLU on every layer but the last (none on a layer whose
 sums are never positive, Datapath.signed_sums_of False: it would zero every output; on every
-layer of a datapath of activation codes, Datapath.codes: the clamp to the codes). On a
+layer of a datapath of unsigned activation codes, Datapath.codes: the clamp to the codes). On a
 dual-PE datapath (Datapath.mac_mode) each layer names the PE operation it runs
 (`LayerSpec.pe_op`: an AdderNet's adder layers and its int8 first conv and FC), which its
 commands' `mode` field selects.
@@ -116,7 +116,7 @@ class ControllerNetworkJob:
         layer's output zero point for a chained layer, else a random one:
         stimulus.random_requant_of), ReLU on all but the last unless the layer's sums are
         never positive (Datapath.signed_sums_of False: a ReLU would zero every output), on
-        every layer of a datapath of activation codes (Datapath.codes); `datapath` the
+        every layer of a datapath of unsigned activation codes (Datapath.codes); `datapath` the
         design's PE (workloads/methods/datapath.py; None: MAC)."""
         layers, prev, packed_out = [], None, 0
         for index, spec in enumerate(specs):

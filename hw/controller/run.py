@@ -100,9 +100,10 @@ COMMAND_FIELDS = {
                  "the command runs a_slices x w_slices passes of its channel loop, pass (i, j) "
                  "reading slice i (j) of every ifmap (weight) element, bits slice_bits*i up, "
                  "its sums shifted left by slice_bits*(i + j); ct must divide C"),
-    "out_codes": ("activation-code designs only: the requantized outputs are unsigned codes of "
-                  "this many bits (0 .. 2**out_codes - 1, relu must be 1): the codes the next "
-                  "layer reads"),
+    "out_codes": ("activation-code designs only: the requantized outputs are codes of this "
+                  "many bits, the width the next layer reads: unsigned (0 .. 2**out_codes - 1, "
+                  "relu must be 1) or, on a design of signed codes, two's complement "
+                  "(-2**(out_codes-1) .. 2**(out_codes-1) - 1, relu as given)"),
     "pack_in": ("code-packing designs only: 1: the ifmap region holds the codes packed "
                 "(mode 0; see dram_layouts)"),
     "pack_out": ("code-packing designs only: 1: the requantized outputs are written packed "
@@ -162,12 +163,19 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
                                           "pe_ops": list(geo.datapath.pe_ops)}
     layouts = dict(DRAM_LAYOUTS)
     d = geo.datapath
-    if d.codes:         # unsigned activation codes in, the next layer's codes out
+    if d.unsigned_codes:    # unsigned activation codes in, the next layer's codes out
         info["parameters"]["datapath"].update(codes=d.codes)
         layouts["ifmap"] += (f"; unsigned codes (0 .. {(1 << d.codes) - 1} in mode 0; a slice "
                              f"pass's wider codes in the MAC mode)")
         layouts["ofmap"] += ("; requantized: unsigned codes of the command's out_codes bits "
                              "(relu must be 1)")
+    elif d.codes:           # signed values, sign-extended into the lanes
+        info["parameters"]["datapath"].update(codes=d.codes, signed_codes=True)
+        half = 1 << d.codes - 1
+        layouts["ifmap"] += (f"; signed values (two's complement, {-half} .. {half - 1} in "
+                             f"mode 0, sign-extended into the lanes; int8 in the MAC mode)")
+        layouts["ofmap"] += ("; requantized: two's complement values of the command's "
+                             "out_codes bits")
     if geo.packs_codes:     # activation codes packed, pack_in and pack_out
         info["parameters"]["datapath"].update(packed_codes=True)
         packed = (f"packed ({8 // d.codes} codes a byte): each pixel's row of the layer's "

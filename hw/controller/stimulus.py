@@ -200,8 +200,9 @@ class ControllerJob:
                requant=False, relu=False, dataflow="ws", datapath=None,
                pe_op=None, out_codes=None) -> ControllerJob:
         """Operands drawn from [low, high) (default: the widths' full ranges, activation codes
-        0 .. 2**codes - 1 on a datapath of codes, Datapath.codes, and unsigned codes of the
-        shape's slices in a datapath's slice passes, Datapath.slice_bits); with `requant`
+        on a datapath of codes, Datapath.code_range: 0 .. 2**codes - 1, or signed ones, and
+        unsigned codes of the shape's slices in a datapath's slice passes,
+        Datapath.slice_bits); with `requant`
         (True: the default quantizer, or a workloads/quantizers.Quantizer), random
         requantization (`random_requant_of`: scales that saturate some outputs both ways, an
         asymmetric quantizer's bias folding a random input zero point in) and `relu`, dropped
@@ -511,8 +512,8 @@ def random_requant_of(job: ControllerJob, quantizer: Quantizer, rng,
     quantizer's bias folds an input zero point in (requant_ref.zero_point_bias; `in_zero`, default
     random in the ifmap's range), which the padded taps then hold (Requant.in_zero); `relu`
     unless the job's datapath's sums are never positive (Datapath.signed_sums False: a ReLU
-    would zero every output), always on a datapath of unsigned codes (Datapath.codes: the
-    clamp to the codes)."""
+    would zero every output), always on a datapath of unsigned codes (Datapath.unsigned_codes:
+    the clamp to the codes)."""
     if why := padding_refusal(job.geo.datapath, job.pe_op, quantizer):
         raise SpecError(why)
     bias, z = None, 0

@@ -7,8 +7,9 @@ A `Datapath` names no method: the hardware (hw/controller), the timing model
 `BASELINE` is the int8 MAC array every baseline run uses. A method family whose PE runs on the
 controller declares `CONTROLLER_DATAPATH` in its `workloads/methods/<family>/plan.py` (and
 `CONTROLLER_PE`, the Amaranth class, in `hw/methods/<family>/__init__.py`);
-`controller_datapath(arch, pe_op)` finds it by the arch's PE kind and the op's PE operation,
-so nothing here lists methods by name.
+`controller_datapath(arch, pe_op, op)` finds it by the arch's PE kind and the op's PE operation
+(and widths), so nothing here lists methods by name; a family may declare datapaths of its
+methods' own too (METHOD_DATAPATHS, `method_datapath`).
 
 A datapath with `mac_mode` has dual PEs: the family's operation and an int8 multiply-accumulate,
 which a method keeps for its full-precision layers (AdderNet's first conv and FC). The command's
@@ -17,7 +18,7 @@ which a method keeps for its full-precision layers (AdderNet's first conv and FC
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from importlib import import_module
 from typing import Callable
@@ -114,7 +115,7 @@ class Datapath:
     def out_bits(self) -> int:
         """The width its requantizer writes (0: the arch's ofmap_bits): OUT_CODE_BITS + 1 bits
         for a datapath of unsigned codes, whose non-negative values hold a command's codes."""
-        return self.unsigned_codes and OUT_CODE_BITS + 1
+        return OUT_CODE_BITS + 1 if self.unsigned_codes else 0
 
     @property
     def unsigned_codes(self) -> bool:
@@ -144,6 +145,12 @@ class Datapath:
     def scale_bytes(self) -> int:
         """Bytes of one scale-map element in DRAM (0 without a scale map)."""
         return (self.scale_map_bits + 7) // 8
+
+    def rules(self) -> dict:
+        """Its fields but the functions (their values by repr): what a cache of its designs
+        keys on beside its family's sources (two datapaths of one family differ there)."""
+        return {f.name: repr(getattr(self, f.name)) for f in fields(self)
+                if not callable(getattr(self, f.name))}
 
     @property
     def is_baseline(self) -> bool:
@@ -188,9 +195,8 @@ class Datapath:
 
     def packs_codes_on(self, arch) -> bool:
         """Whether the controller built for `arch` moves its activation codes packed: codes
-        that pack (packs_codes) on an arch whose runs of them fit a request and whose write
-        requests and filter blocks fill whole bytes (program.packed_codes_refusal); otherwise
-        one code per DRAM byte."""
+        that pack (packs_codes) on an arch whose write requests and filter blocks fill whole
+        bytes (program.packed_codes_refusal); otherwise one code per DRAM byte."""
         from dlaforge.program import packed_codes_refusal
         return (self.packs_codes
                 and packed_codes_refusal(self.operand_arch(arch), self.codes) is None)
@@ -258,6 +264,10 @@ class Datapath:
                     f"values sign-extended in lanes of {OUT_CODE_BITS} bits or more (its MAC "
                     f"mode's int8), not {pe.ifmap_bits}-bit ifmap and {pe.weight_bits}-bit "
                     f"weight lanes")
+        if self.signed_codes and pe.ofmap_bits < OUT_CODE_BITS:
+            return (f"the controller's {self.family} datapath writes values of up to "
+                    f"{OUT_CODE_BITS} bits (an int8 layer's input), not {pe.ofmap_bits}-bit "
+                    f"outputs")
         return None
 
     def op_bits(self, arch, pe_op: str) -> tuple[int, int]:
@@ -353,7 +363,8 @@ def controller_datapath(arch, pe_op: str = "mac", op=None) -> Datapath | None:
     found += [d for d in family_datapaths() if d.pe_kind == kind and pe_op in d.pe_ops]
     if op is not None and len(found) > 1:
         for datapath in found:
-            if (datapath.op_bits(arch, pe_op) == (op.ifmap_bits, op.weight_bits)
+            if datapath.arch_refusal(arch) is None and (
+                    datapath.op_bits(arch, pe_op) == (op.ifmap_bits, op.weight_bits)
                     and (datapath.packs_codes or not op.packed_codes)):
                 return datapath
     return found[0] if found else None

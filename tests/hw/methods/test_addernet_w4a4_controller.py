@@ -100,6 +100,11 @@ def test_signed_values_and_what_the_datapath_refuses():
     assert W4.arch_refusal(narrow) == (
         "the controller's addernet datapath holds its 4-bit values sign-extended in lanes of "
         "8 bits or more (its MAC mode's int8), not 4-bit ifmap and 4-bit weight lanes")
+    six = replace(ARCH, name="adder_6_bit_out", pe_array=replace(ARCH.pe_array, ofmap_bits=6))
+    assert W4.arch_refusal(six) == ("the controller's addernet datapath writes values of up to "
+                                    "8 bits (an int8 layer's input), not 6-bit outputs")
+    # its designs are not AdderNet's: a cache of their cells keys on the datapaths' fields
+    assert W4.rules() != ADDER.rules() and W4.rules()["signed_codes"] == "True"
     with pytest.raises(SpecError, match="signed activation codes; quantizer .* asymmetric"):
         ControllerJob.random(ARCH, Shape(1, 4, 4, 4, 4, 3, 3, 4, 4, 1, 1),
                              Mapping(4, 4, 4, "nkcp"), np.random.default_rng(0),

@@ -126,11 +126,15 @@ def test_schedule_rtl_prices_the_controller_program(adder_csv):
 
 def test_schedule_rtl_prices_addernet_w4a4_on_the_controller(adder_csv):
     """The generated hardware of addernet_w4a4 is the controller with its w4a4 datapath, which
-    runs the mapper's program: --schedule rtl prices it as --schedule mapped does."""
-    records = [dlaforge.simulate("edge_tiny_addernet", adder_csv, method="addernet_w4a4",
+    runs the mapper's program: --schedule rtl prices it as --schedule mapped does, the first
+    layer writing its 6 x 6 x 6 outputs as packed 4-bit values for the second (AdderNet's
+    int8 network: a byte each)."""
+    records = [dlaforge.simulate("edge_tiny_addernet", adder_csv, method=method,
                                  model="cycle", schedule=schedule).to_json()
-               for schedule in ("rtl", "mapped")]
+               for method, schedule in (("addernet_w4a4", "rtl"), ("addernet_w4a4", "mapped"),
+                                        ("addernet", "rtl"))]
     assert records[0]["totals"] == records[1]["totals"]
+    assert [record["layers"][0]["dram_write_bytes"] for record in records] == [108, 108, 216]
     # the first accelerator's adder array (its timing model, kept for the bench's slices)
     [op] = get_method("addernet", EDGE).transform(conv("deep", 4096, 2, 3), EDGE)
     assert "overflow" in model.cannot_run(load_arch_narrow(), op, "os")
