@@ -172,11 +172,11 @@ def _w4_jobs(rng, arch, count: int) -> list:
 
 
 @needs_icarus
-def test_random_w4a4_and_multi_request_packed_layers_free_running_on_icarus(tmp_path):
+def test_random_w4a4_layers_free_running_on_icarus(tmp_path):
     """On one build per arch: random 4-bit adder layers on edge_tiny_addernet and on 8 x 8 at
     2 bytes a cycle (runs of two requests), the extremes (every value -8 against every
-    weight 7: -15 a tap), int8 layers in the MAC mode writing packed 4-bit values; PalQuant's
-    and BWN's packed runs of two requests: all bit-exact and equal to the timing model."""
+    weight 7: -15 a tap), int8 layers in the MAC mode writing packed 4-bit values: all
+    bit-exact and equal to the timing model."""
     rng = np.random.default_rng(4)
     jobs = _w4_jobs(rng, ARCH, 6) + _w4_jobs(rng, NARROW, 6)
     extreme = ControllerJob.random(ARCH, Shape(1, 4, 4, 4, 4, 3, 3, 4, 4, 1, 1, ifmap_pack=4),
@@ -191,18 +191,29 @@ def test_random_w4a4_and_multi_request_packed_layers_free_running_on_icarus(tmp_
                                          Mapping(4, 3, 3, "nkcp"), rng, requant=True,
                                          relu=index == 1, dataflow=("ws", "is")[index],
                                          datapath=W4, pe_op="mac", out_codes=4))
-    others = []
-    for arch, datapath in ((PALQUANT_NARROW, PQ), (BWN_NARROW, BWN)):
-        for dataflow in ControllerParams.of(arch, datapath=datapath).dataflows[:2]:
-            shape, mapping = random_packed_case(rng, arch, datapath)
-            others.append(ControllerJob.random(arch, shape, mapping, rng, requant=True,
-                                               dataflow=dataflow, datapath=datapath))
     assert min(int(job.ifmap.min()) for job in jobs[:12]) < 0     # signed values
-    results = run_free(jobs + others, tmp_path, "icarus")
-    for job, result in zip(jobs + others, results):
+    results = run_free(jobs, tmp_path, "icarus")
+    for job, result in zip(jobs, results):
         assert_run_matches(result, job)
     outputs = [job.expected() for job in jobs[:12] if job.shape.ofmap_pack]
     assert min(int(out.min()) for out in outputs) == -8          # clamped to 4 bits
+
+
+@pytest.mark.long
+@needs_icarus
+def test_palquant_and_bwn_runs_of_two_requests_free_running_on_icarus(tmp_path):
+    """PalQuant's packed weight codes on 8 x 8 at 1 byte a cycle and BWN's sign bits on 16
+    columns at 1 byte a cycle, each filter block's run two requests: bit-exact and equal to
+    the timing model."""
+    rng, jobs = np.random.default_rng(5), []
+    for arch, datapath in ((PALQUANT_NARROW, PQ), (BWN_NARROW, BWN)):
+        assert ControllerParams.of(arch, datapath=datapath).packed_chunks("weight") == 2
+        for dataflow in ControllerParams.of(arch, datapath=datapath).dataflows[:2]:
+            shape, mapping = random_packed_case(rng, arch, datapath)
+            jobs.append(ControllerJob.random(arch, shape, mapping, rng, requant=True,
+                                             dataflow=dataflow, datapath=datapath))
+    for job, result in zip(jobs, run_free(jobs, tmp_path, "icarus")):
+        assert_run_matches(result, job)
 
 
 @needs_icarus
