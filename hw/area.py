@@ -75,7 +75,7 @@ def controller_cells(arch: ArchSpec, progress=lambda line: None, datapath=None) 
                + [Path(program.__file__), Path(datapath_rules.__file__)])
     if not geo.datapath.is_baseline:      # its PE's sources and what it runs
         d = geo.datapath
-        params += [d.family, list(d.pe_ops), d.rules()]
+        params.append(d.rules())
         sources += (sorted((here / "methods" / d.family).glob("*.py"))
                     + sorted((methods / d.family).glob("*.py")))
 

@@ -41,7 +41,8 @@ from ..fold import fold_loaded_tiles
 from ..layouts import GeneratorParams
 from ..pe import MacPE, with_mac_mode
 from .binarize import ScaleMapEngine, magnitude_bits, sign_write
-from .fetch import Fetcher, beat_write, kmap_storage, packed_write, slice_shift
+from .fetch import (Fetcher, beat_write, kmap_storage, packed_loads, packed_write,
+                    slice_shift)
 from .fold import FoldEngine
 from .layouts import KINDS, ControllerParams
 from .tiles import TileWalker
@@ -56,18 +57,6 @@ def datapath_pe(datapath):
         return MacPE
     pe = import_module(f"dlaforge.hw.methods.{datapath.family}").CONTROLLER_PE
     return with_mac_mode(pe) if datapath.mac_mode else pe
-
-
-def packed_loads(geo, cmd) -> dict:
-    """Per load kind the design can read packed (ControllerParams.packs: weights,
-    packs_codes: the ifmap), whether command `cmd` reads it so: the weights in the datapath's
-    own operation (`mode` 0), the ifmap with `pack_in`."""
-    out = {}
-    if geo.packs:
-        out["weight"] = cmd.mode == 0 if geo.datapath.mac_mode else 1
-    if geo.packs_codes:
-        out["ifmap"] = cmd.pack_in
-    return out
 
 
 class ControllerAccelerator(wiring.Component):

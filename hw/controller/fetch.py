@@ -105,7 +105,7 @@ class Fetcher(wiring.Component):
             first_bit = (t.k0 + blk * Cc) * bits
             offset = first_bit[:3]
             row_bytes = (cmd.K * bits + 7) >> 3
-            m.d.comb += packed.eq(cmd.mode == 0 if geo.datapath.mac_mode else 1)
+            m.d.comb += packed.eq(packed_loads(geo, cmd)["weight"])
             weight_run = (Mux(packed, (offset + filters * bits + 7) >> 3, weight_run[0]),
                           Mux(packed, cmd.weight_base + ((a * cmd.S + b) * cmd.C + t.c0 + c)
                               * row_bytes + (first_bit >> 3), weight_run[1]))
@@ -260,6 +260,18 @@ def slice_shift(geo: ControllerParams, tile, kind: str):
     if not geo.slices or field is None:
         return 0
     return getattr(tile, field) * geo.datapath.slice_bits
+
+
+def packed_loads(geo, cmd) -> dict:
+    """Per load kind the design can read packed (ControllerParams.packs: weights,
+    packs_codes: the ifmap), whether command `cmd` reads it so: the weights in the datapath's
+    own operation (`mode` 0), the ifmap with `pack_in`."""
+    out = {}
+    if geo.packs:
+        out["weight"] = cmd.mode == 0 if geo.datapath.mac_mode else 1
+    if geo.packs_codes:
+        out["ifmap"] = cmd.pack_in
+    return out
 
 
 def packed_write(m: Module, port, resp, kind: str, lanes: int, beat: int, bits: int,

@@ -11,8 +11,9 @@ the parameter table (one per group, laid out as its quantizer says: hw/requant.p
 the outputs and the partial-sum region (both N x P x Q x Kt). Group g's command adds g*C to
 the ifmap base, g*K to the others (a channel or filter offset), g tables to the table's.
 The expected output is conv2d_int (with P x Q, so windows may hang past the edge) wrapped to
-psum_bits as the PEs wrap, then with `requant` requantized to ofmap_bits, in the outputs' N x P x Q x Kt order. Every tap outside the image
-holds the input zero point (`Requant.in_zero`; 0 but under an asymmetric quantizer, whose design
+psum_bits as the PEs wrap, then with `requant` requantized to ofmap_bits, in the outputs'
+N x P x Q x Kt order. Every tap outside the image holds the input zero point
+(`Requant.in_zero`; 0 but under an asymmetric quantizer, whose design
 takes it as the command's `pad` field): real-zero padding.
 
 A job refuses (SpecError) a mapping that does not fit the buffers (program.fits) or whose
