@@ -110,7 +110,16 @@ class Shape:
     travel as codes of that many bits (unsigned, or two's complement) packed 8 // bits to a
     byte, each pixel's row of Ct (Kt) codes padded to whole bytes, code c at bit c*bits of its
     row (a datapath of activation codes, Datapath.codes; `packed_codes_refusal`; their channel
-    and filter tiles start on a byte: packed_align); 0: one DRAM element per value."""
+    and filter tiles start on a byte: packed_align); 0: one DRAM element per value.
+    `rebuilt_bits`, `region_filters`, `region_fixed`, `region_rows`: the weights travel as
+    code regions, one per block of region_filters filters (the array's cols; k-block kb:
+    filters kb*region_filters .. of the command's K), which the load rebuilds into weights of
+    rebuilt_bits, the weight lanes' width (a datapath that rebuilds its weights,
+    Datapath.rebuilt_bits: SmartDeal's). Region kb is region_rows[kb] byte-rows of one byte
+    per filter of its block, each byte-row read as one run, the first region_fixed of them
+    before the rest (whose number the load learns from them); a region is read whole, so
+    every tile holds all C channels and whole blocks (filter_align, fewest_channels); then
+    the block's weights are rebuilt, one buffer word per cycle. (): plain weights."""
 
     N: int
     C: int
@@ -131,6 +140,10 @@ class Shape:
     element_bits: int = 0
     ifmap_pack: int = 0
     ofmap_pack: int = 0
+    rebuilt_bits: int = 0
+    region_filters: int = 0
+    region_fixed: int = 0
+    region_rows: tuple = ()
 
     @property
     def passes(self) -> int:
@@ -246,9 +259,10 @@ def packed_codes_refusal(arch: ArchSpec, bits: int) -> str | None:
 
 def filter_align(shape: Shape) -> int:
     """What every k tile but the last holds a multiple of filters of: with packed weights or
-    packed outputs a byte's worth (packed_align), so each tile starts on a byte; else 1."""
+    packed outputs a byte's worth (packed_align), so each tile starts on a byte; with code
+    regions (Shape.region_rows) a region's filters; else 1."""
     return math.lcm(*(packed_align(bits) for bits in (shape.weight_bits, shape.ofmap_pack)
-                      if bits))
+                      if bits), shape.region_filters or 1)
 
 
 def channel_align(shape: Shape) -> int:
@@ -266,8 +280,23 @@ def fewest_filters(shape: Shape) -> int:
 def fewest_channels(shape: Shape) -> int:
     """The smallest tile's channels: one, all C words of a binarized command (a pixel's
     magnitudes are summed in one tile: binarize_refusal), or with a packed ifmap a byte's
-    worth (or all C)."""
-    return shape.C if shape.binarized else min(shape.C, channel_align(shape))
+    worth (or all C); all C with code regions (a region holds every channel of its filters)."""
+    if shape.binarized or shape.region_rows:
+        return shape.C
+    return min(shape.C, channel_align(shape))
+
+
+def region_blocks(shape: Shape) -> tuple[np.ndarray, np.ndarray]:
+    """(filters, code byte-rows) of each k-block's code region (Shape.region_rows): its byte-rows
+    past the fixed ones, each a run of one byte per filter."""
+    blocks = np.arange(len(shape.region_rows))
+    filters = np.minimum(shape.region_filters, shape.K - blocks * shape.region_filters)
+    return filters, np.asarray(shape.region_rows, np.int64) - shape.region_fixed
+
+
+def region_bytes(shape: Shape) -> np.ndarray:
+    """DRAM bytes of each k-block's code region (Shape.region_rows)."""
+    return region_blocks(shape)[0] * np.asarray(shape.region_rows, np.int64)
 
 
 def packed_blocks(k_size, cols: int, bits: int) -> np.ndarray:

@@ -93,8 +93,8 @@ def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     if (dataflow not in program.CONTROLLER_DATAFLOWS
             or _cannot_run(arch, op, dataflow) is not None):
         return False
-    arch = design_arch(arch)
-    one, shape = np.ones(1, np.int64), shape_of(op, arch)
+    shape = shape_of(op, arch)
+    arch, one = design_arch(arch, shape), np.ones(1, np.int64)
     return bool(grid_fits(arch, shape, {"kt": one * program.fewest_filters(shape),
                                         "ct": one * program.fewest_channels(shape),
                                         "pt": one, "qt": one})[0])
@@ -108,8 +108,9 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
     reason = _cannot_run(arch, op, dataflow)
     if reason is not None:
         return reason
-    arch = design_arch(arch)
-    s, pe = shape_of(op, arch), arch.pe_array
+    s = shape_of(op, arch)
+    arch = design_arch(arch, s)
+    pe = arch.pe_array
     kt, ct = program.fewest_filters(s), program.fewest_channels(s)
     words = program.tile_words(pe.rows, pe.cols, W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q,
                                stride=s.stride, padding=s.padding, kt=kt, ct=ct, pt=1, qt=1)
@@ -131,7 +132,9 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     (Datapath.weight_bits: BWN's sign bits), and the slices of an op it runs as slice passes
     (Datapath.slices_of: a bit-sliced op's images and filters hold its slices, which the
     command takes as passes instead), and the activation codes it moves packed
-    (HwOp.packed_codes: Shape.ifmap_pack, ofmap_pack)."""
+    (HwOp.packed_codes: Shape.ifmap_pack, ofmap_pack), and the code regions of the weights it
+    rebuilds (Datapath.weight_code: Shape.region_rows, one region per block of the array's
+    columns)."""
     datapath = controller_datapath(arch, op.pe_op, op)
     if datapath is None:
         return Shape(N=op.N, C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R,
@@ -142,20 +145,27 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     binarized = (datapath.binarized_channels(arch, op) if own and datapath.binarizes
                  and "ifmap" in op.dram_scale else 0)
     ifmap_pack, ofmap_pack = datapath.packed_bits(op, arch)
+    regions = {}
+    if own and datapath.rebuilt_bits:
+        code, cols = datapath.weight_code, arch.pe_array.cols
+        fixed, rows = code.table(code.of_op(op), cols)
+        regions = dict(rebuilt_bits=datapath.rebuilt_bits, region_filters=cols,
+                       region_fixed=fixed, region_rows=rows)
     return Shape(N=op.N // sa, C=op.C // op.groups, H=op.H, W=op.W,
                  K=op.K // op.groups // sw, R=op.R, S=op.S, P=op.P, Q=op.Q, stride=op.stride,
                  padding=op.padding, weight_bits=bits, ifmap_slices=sa, weight_slices=sw,
                  scale_bytes=datapath.scale_bytes if own else 0, binarized=binarized,
                  element_bits=datapath.element_bits(op.pe_op), ifmap_pack=ifmap_pack,
-                 ofmap_pack=ofmap_pack)
+                 ofmap_pack=ofmap_pack, **regions)
 
 
 def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
     """Where the candidates' tiles fit the buffer halves (and, with packed weights or outputs,
     each k tile but the last starts on a byte: kt a multiple of program.packed_align, or all K;
     with a packed ifmap, each c tile alike;
-    with slice passes, the channel tile divides C)."""
-    arch = design_arch(arch)
+    with slice passes, the channel tile divides C; with code regions, every k tile but the
+    last holds whole regions and the c tile all C)."""
+    arch = design_arch(arch, shape)
     fit = program.fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
                        stride=shape.stride, kt=g["kt"], ct=g["ct"], pt=g["pt"],
                        qt=g.get("qt"), padding=shape.padding)
@@ -167,7 +177,7 @@ def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
             fit = fit & ((tile % align == 0) | (tile >= total))
     if shape.passes > 1:        # every channel tile in one pass (program.pass_channels)
         fit = fit & (shape.C % np.asarray(g["ct"]) == 0)
-    if shape.binarized:         # a pixel's magnitudes summed in one tile
+    if shape.binarized or shape.region_rows:    # a pixel's magnitudes, a region: one tile
         fit = fit & (np.asarray(g["ct"]) >= shape.C)
     return fit
 
@@ -271,7 +281,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     """{order: counters(..., order, ...)} for each of `orders`, what no order changes (the
     folds, the words the array reads, the ifmap rows and columns fetched) computed once."""
     shape = program.pass_channels(shape)    # slice passes: the channel loop once per pass
-    arch = design_arch(arch)
+    arch = design_arch(arch, shape)
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
     b = program.dram_element_bytes(arch, requant, shape)
@@ -315,6 +325,8 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
                    else distinct["ifmap"] * b["i"])
     if shape.weight_bits:   # packed rows of filters
         weight_bytes = shape.C * taps * _packed_bytes(cols, shape.weight_bits, tk, kt, k_last)
+    if shape.region_rows:   # code regions: every block's, whatever the tiles
+        weight_bytes = program.region_bytes(shape).sum()
     if shape.ifmap_pack:    # each pixel's packed channels
         ifmap_bytes = (shape.N * in_rows * in_cols
                        * _packed_bytes(rows, shape.ifmap_pack, tc, ct, c_last))
@@ -443,6 +455,21 @@ def _write_back(runs, pixels):
     return span + 3, np.where(rem > 0, l_rem, l_full)
 
 
+def _region_load(shape: Shape, cols: int, bw: float, latency: int, k_size) -> np.ndarray:
+    """Cycles the rebuilt weights (Shape.region_rows) of a LOAD step of tiles of `k_size`
+    filters (arrays) take, each region priced at the layer's average: per block its fixed
+    byte-rows (a run each) and the wait for their data, its code byte-rows and the wait, then
+    the rebuild (one weight word a cycle, c_size*R*S = C*R*S of them, and one more); the
+    step's next request comes a cycle after (sim/cycle/controller_timing.py's model, exact
+    but for the regions' average and the channel still held when a wait ends)."""
+    filters, code_rows = program.region_blocks(shape)
+    run, gap = run_cycles(filters, 1, bw), program.last_gap(filters, 1, bw)
+    per_block = (shape.region_fixed * run - gap + latency + 2
+                 + np.where(code_rows > 0, code_rows * run - gap + latency + 2, 0)
+                 + shape.C * shape.R * shape.S + 1)
+    return ceil_div(np.asarray(k_size), cols) * per_block.mean()
+
+
 def _by_index(index, trips, first_three, last, middle):
     """What a tile at loop index `index` has: `last` at the last index, `first_three[j]` at
     index j < 3, else `middle` (the average of those in between)."""
@@ -457,7 +484,7 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
            dataflow: str = "ws") -> np.ndarray:
     """The module docstring's estimate of one command's cycles (array over candidates)."""
     shape = program.pass_channels(shape)    # slice passes: the channel loop once per pass
-    arch = design_arch(arch)
+    arch = design_arch(arch, shape)
     pe = arch.pe_array
     rows, cols = pe.rows, pe.cols
     bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
@@ -538,9 +565,14 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     psum_c = pick(a, "k", psum_run) * pick(a, "p", ps) * pick(a, "q", qs)
     psum_l = pick(a, "k", psum_gap)
     readback = changed(a, a1, "nkpq") & (a["c"] > 0)
-    load, _ = _job([(first | changed(a, a1, "ncpq"), in_rows * in_cols * ifmap_c, ifmap_l),
-                    (first | changed(a, a1, "kc"), weight_c, weight_l),
-                    (readback, psum_c, psum_l)], lat)
+    ifmap_in, weights_in = first | changed(a, a1, "ncpq"), first | changed(a, a1, "kc")
+    ifmap = (ifmap_in, in_rows * in_cols * ifmap_c, ifmap_l)
+    load, _ = _job([ifmap, (weights_in, weight_c, weight_l), (readback, psum_c, psum_l)], lat)
+    if shape.region_rows:   # rebuilt weights: the ifmap's run, the regions, the psums' run
+        rebuilt = (np.where(ifmap_in, ifmap[1], 0)
+                   + _region_load(shape, cols, bw, lat, pick(a, "k", ks))
+                   + np.where(readback, psum_c - psum_l + lat + 2, 1))
+        load = np.where(weights_in, rebuilt, _job([ifmap, (readback, psum_c, psum_l)], lat)[0])
     def compute(idx):
         F, L = program.tile_folds(dataflow, rows, cols, shape.R, shape.S, pick(idx, "q", qs),
                                   pick(idx, "k", ks), pick(idx, "c", cs), pick(idx, "p", ps))

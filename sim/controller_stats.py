@@ -10,7 +10,8 @@ does not count), the PE operations at the op's PE_OP_PJ (a MAC op at the table's
 in a whole op's Stats, the requantization stage's `requant` component (every final output the
 controller writes passes through the generated stage, hw/requant.Requantizer: written_outputs
 x requant_stage_pj under the op's quantizer) and the units a datapath's commands use
-(Datapath.prices_units).
+(Datapath.prices_units); a datapath that rebuilds its weights on the load (Datapath.weight_code:
+SmartDeal's) charges its units once per weight load (`_rebuild_energy`), in the search too.
 """
 
 from __future__ import annotations
@@ -99,8 +100,10 @@ def _register_energy(arch: ArchSpec, registers: dict, table):
 def energy(arch: ArchSpec, op: HwOp, totals: dict, table, dataflow: str = "ws") -> dict:
     """Energy per component (arrays) of an op's summed counters (and `readback`, the partial
     sums read back), as stats_from_counters prices them, and the PEs' register files
-    (`_registers`)."""
-    arch = design_arch(arch)
+    (`_registers`), and a datapath's weight rebuild (`_rebuild_energy`)."""
+    shape = shape_of(op, arch)
+    rebuild = _rebuild_energy(arch, op, shape, totals["weight_writes"], table)
+    arch = design_arch(arch, shape)
     pe = arch.pe_array
     sram = 0.0
     for operand, bits, prefix in (("ifmap", pe.ifmap_bits, "ifmap"),
@@ -112,7 +115,8 @@ def energy(arch: ArchSpec, op: HwOp, totals: dict, table, dataflow: str = "ws") 
     rf = _register_energy(arch, _registers(arch, op, totals, dataflow), table)
     return {"mac": op.pe_macs * pe_op_pj(arch, op, table), "rf": rf, "noc": 0.0, "sram": sram,
             "dram": (totals["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
-                     + totals["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit)}
+                     + totals["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit),
+            **({"units": rebuild} if shape.region_rows else {})}
 
 
 def written_outputs(arch: ArchSpec, op: HwOp) -> int:
@@ -133,14 +137,45 @@ def _requant_energy(arch: ArchSpec, op: HwOp) -> dict:
     return {"requant": written_outputs(arch, op) * requant_stage_pj(arch, op.quantizer)}
 
 
-def _unit_energy(arch: ArchSpec, op: HwOp) -> dict:
+def weight_dram_bytes(shape: program.Shape, weight_writes):
+    """DRAM bytes of a command's rebuilt weights (Shape.region_rows) from its weight-buffer
+    writes: every block's region read once per load of every weight (each distinct weight
+    tile is loaded equally often, controller_cost's `_reuse`)."""
+    weights = shape.K * shape.C * shape.R * shape.S
+    return weight_writes // weights * int(program.region_bytes(shape).sum())
+
+
+def _rebuild_energy(arch: ArchSpec, op: HwOp, shape: program.Shape, weight_writes, table):
+    """pJ of a command's weight rebuilds (0 without code regions, Shape.region_rows): per load
+    of its weights the op's unit operations (HwOp.ops: SmartDeal's shifts and adds), the
+    regions' bytes written into the code buffer and, per weight the rebuild writes, the
+    code bytes each lane reads (Datapath.weight_code.reads_per_weight), at the weight
+    level's SRAM per byte."""
+    if not shape.region_rows:
+        return 0.0
+    from .method_costs import unit_energy_pj
+    code = controller_datapath(arch, op.pe_op, op).weight_code
+    level = arch.shared_level("weight").name
+    loads = weight_writes // (shape.K * shape.C * shape.R * shape.S)
+    return (loads * unit_energy_pj(arch, op)
+            + weight_dram_bytes(shape, weight_writes) * table.access_pj(level, 8, True)
+            + weight_writes * code.reads_per_weight * table.access_pj(level, 8, False))
+
+
+def _unit_energy(arch: ArchSpec, op: HwOp, totals: dict, table) -> dict:
     """{"units": pJ} of the units a datapath's commands use (Datapath.prices_units: XNOR's
-    scaling stage and binarizer), priced from the op's unit operations; {} otherwise."""
+    scaling stage and binarizer), priced from the op's unit operations, or its weight
+    rebuilds (`_rebuild_energy`, from the op's summed counters `totals`); {} otherwise."""
     from .method_costs import unit_energy_pj
     datapath = controller_datapath(arch, op.pe_op, op)
-    if datapath is None or not datapath.prices_units or datapath.mode_of(op.pe_op) != 0:
+    if datapath is None or datapath.mode_of(op.pe_op) != 0:
         return {}
-    return {"units": unit_energy_pj(arch, op)}
+    if datapath.rebuilt_bits:
+        shape = shape_of(op, arch)
+        return {"units": float(_rebuild_energy(arch, op, shape,
+                                               totals["weight_writes"] // op.groups, table)
+                               * op.groups)}
+    return {"units": unit_energy_pj(arch, op)} if datapath.prices_units else {}
 
 
 def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "ws") -> Stats:
@@ -149,7 +184,8 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
     traffic split into ifmap, weight (and parameters), partial sums read back, and outputs
     written (final and spilled), and the PEs' register files (`_registers`)."""
     total = command_totals(op, {name: int(counters_[name]) for name in program.COUNTERS})
-    arch, shape = design_arch(arch), shape_of(op, arch)
+    shape = shape_of(op, arch)
+    arch = design_arch(arch, shape)
     b = program.dram_element_bytes(arch, REQUANT, shape)
     final = written_outputs(arch, op)
     final_bytes = final * b["o"]
@@ -161,8 +197,9 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
     # a binarized op's loads read its int8 channels for the C words of each pixel
     ifmap_bytes = (total["ifmap_writes"] * shape.binarized // shape.C if shape.binarized
                    else total["ifmap_writes"] * b["i"])
-    param_bytes = (total["dram_read_bytes"] - ifmap_bytes
-                   - total["weight_writes"] * b["w"] - readback * b["s"])
+    weight_bytes = (weight_dram_bytes(shape, total["weight_writes"]) if shape.region_rows
+                    else total["weight_writes"] * b["w"])
+    param_bytes = total["dram_read_bytes"] - ifmap_bytes - weight_bytes - readback * b["s"]
     stats = stats_from_counters(arch, op.pe_macs, total, table, dataflow,
                                 requant_channels=1, param_bytes=param_bytes)
     dram = {"ifmap": {"reads": total["ifmap_writes"], "writes": 0},
@@ -173,5 +210,6 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
                    energy_breakdown_pj={**stats.energy_breakdown_pj,
                                         "mac": op.pe_macs * pe_op_pj(arch, op, table),
                                         "rf": float(_register_energy(arch, registers, table)),
-                                        **_requant_energy(arch, op), **_unit_energy(arch, op)},
+                                        **_requant_energy(arch, op),
+                                        **_unit_energy(arch, op, total, table)},
                    weight_storage_bits=op.weight_storage_bits, ops=dict(op.ops))

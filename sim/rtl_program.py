@@ -74,9 +74,16 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
     # a binarizing datapath's own op reads int8 activations (its ifmap's dram_scale)
     binarized = (datapath is not None and datapath.binarizes
                  and datapath.mode_of(op.pe_op) == 0)
-    allowed = {"ofmap"} if sliced else {"ifmap"} if binarized else set()
+    # ... and a datapath rebuilding its own op's weights reads their code regions
+    rebuilt = (datapath is not None and datapath.rebuilt_bits
+               and datapath.mode_of(op.pe_op) == 0)
+    allowed = ({"ofmap"} if sliced else {"ifmap"} if binarized else {"weight"} if rebuilt
+               else set())
     if op.dram_scale and not set(op.dram_scale) <= allowed:
         return "a method's units or operations"
+    if rebuilt and op.groups > 1:
+        return (f"the {datapath.family} datapath's code regions are laid out for one group "
+                f"(a grouped layer's are not built)")
     packed = datapath is not None and datapath.packs(op.pe_op)
     weight_bits = datapath.weight_bits if packed else pe.weight_bits
     widths = (datapath.op_bits(arch, op.pe_op) if datapath is not None

@@ -32,6 +32,7 @@ written (count x element bytes per request).
 from __future__ import annotations
 
 from importlib import import_module
+from types import SimpleNamespace
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
@@ -88,7 +89,7 @@ class ControllerAccelerator(wiring.Component):
         engine = None       # a binarizing design's scale map (binarize.ScaleMapEngine)
         if geo.scales and geo.binarizes:
             m.submodules.scale_map = engine = ScaleMapEngine(geo)
-        signs_written = self._buffers(m, geo, cmd, fetch, fold, writer, engine)
+        signs_written, rebuilt = self._buffers(m, geo, cmd, fetch, fold, writer, engine)
         wiring.connect(m, wiring.flipped(self.rd_req), fetch.req)
         wiring.connect(m, wiring.flipped(self.wr), writer.wr)
         m.d.comb += [self.rd_resp.ready.eq(1), fetch.resp_arrived.eq(self.rd_resp.valid)]
@@ -180,19 +181,21 @@ class ControllerAccelerator(wiring.Component):
                     m.d.sync += lags.eq(lags + 1)
                 m.next = "GATE"
         m.d.comb += self.busy.eq(~self.cmd.ready)
-        self._count(m, geo, fold, writer, cmd, signs_written)
+        self._count(m, geo, fold, writer, cmd, signs_written, rebuilt)
         return m
 
     def _buffers(self, m, geo, cmd, fetch, fold, writer, engine):
         """The buffers, written by the read responses (lane enables; a binarizing command's
-        signs, `sign_write`, with its words' magnitudes) and the folds, read by the folds, the
-        write-back and the scale map's `engine` (None in a design without one). Returns the
-        signal high when a binarizing load writes a lane (None in a design without one)."""
+        signs, `sign_write`, with its words' magnitudes; a rebuilding design's code regions,
+        through its family's weight stage, `_rebuild_stage`) and the folds, read by the folds,
+        the write-back and the scale map's `engine` (None in a design without one). Returns
+        the signal high when a binarizing load writes a lane and the weight lanes the rebuild
+        writes (each None in a design without it)."""
         b, beats = geo.buffers, geo.beats
         shapes = {"ifmap": (signed(geo.ifmap_bits), geo.rows, b.ifmap_half),
                   "weight": (signed(geo.weight_bits), geo.cols, b.weight_half),
                   "psum": (signed(geo.psum_bits), geo.cols, b.acc_half)}
-        mems, signs_written = {}, None
+        mems, signs_written, rebuilt = {}, None, None
         for kind, (shape, lanes, half) in shapes.items():
             mems[kind] = m.submodules[f"{kind}_buf"] = memory.Memory(
                 shape=data.ArrayLayout(shape, lanes), depth=2 * half, init=[])
@@ -201,7 +204,9 @@ class ControllerAccelerator(wiring.Component):
             shift = slice_shift(geo, fetch.tile, kind)
             d = geo.datapath
             packed = packed_loads(geo, cmd)
-            if kind == "weight" and geo.packs:
+            if kind == "weight" and geo.rebuilds:
+                rebuilt = self._rebuild_stage(m, geo, cmd, fetch, port)
+            elif kind == "weight" and geo.packs:
                 packed_write(m, port, self.rd_resp, kind, lanes, beats.weight, d.weight_bits,
                              d.weight_levels, packed[kind], shift, geo.packed_chunks(kind))
             elif kind == "ifmap" and geo.packs_codes:   # activation codes (sign-extended)
@@ -235,7 +240,29 @@ class ControllerAccelerator(wiring.Component):
             param_storage(m, geo, self.rd_resp, writer)
         if geo.scales:
             kmap_storage(m, geo, self.rd_resp, writer, engine)
-        return signs_written
+        return signs_written, rebuilt
+
+    def _rebuild_stage(self, m, geo, cmd, fetch, port):
+        """The family's weight stage (hw/methods/<family>'s CONTROLLER_WEIGHT_STAGE: SmartDeal's
+        rebuild_stage.RebuildStage) between the weight responses and the weight buffer's
+        `port`, started by the fetcher (its `rebuild`); returns the lanes it writes a cycle."""
+        stage_class = import_module(
+            f"dlaforge.hw.methods.{geo.datapath.family}").CONTROLLER_WEIGHT_STAGE
+        m.submodules.rebuild = stage = stage_class(
+            geo.cols, geo.code_rows, geo.weight_bits, geo.params.dim_bits,
+            len(port.addr))
+        load = SimpleNamespace(addr=stage.load_addr, data=stage.load_data, en=stage.load_en)
+        beat_write(m, load, self.rd_resp, "weight", geo.cols, geo.beats.weight)
+        m.d.comb += [stage.start.eq(fetch.rebuild), fetch.rebuilt.eq(stage.done),
+                     fetch.code_rows.eq(stage.code_rows), stage.code_start.eq(cmd.region_fixed),
+                     stage.word_base.eq(fetch.rebuild_base),
+                     stage.filters.eq(fetch.rebuild_filters), stage.c_size.eq(fetch.tile.c_size),
+                     stage.R.eq(cmd.R), stage.S.eq(cmd.S),
+                     port.addr.eq(stage.w_addr), port.data.eq(stage.w_data),
+                     port.en.eq(stage.w_en)]
+        lanes = Signal(range(geo.cols + 1))
+        m.d.comb += lanes.eq(sum(stage.w_en[j] for j in range(geo.cols)))
+        return lanes
 
     def _plain_write(self, m, geo, cmd, port, kind, lanes, shift):
         """fetch.beat_write of `kind`'s responses into `port`, at the beat of the command's
@@ -249,7 +276,7 @@ class ControllerAccelerator(wiring.Component):
         else:
             beat_write(m, port, self.rd_resp, kind, lanes, geo.beat_of(kind), shift)
 
-    def _count(self, m, geo, fold, writer, cmd, signs_written):
+    def _count(self, m, geo, fold, writer, cmd, signs_written, rebuilt):
         perf, resp, tag = self.perf, self.rd_resp, self.rd_resp.payload.tag
         arrived = {kind: resp.valid & (tag.kind == code) for kind, code in KINDS.items()}
         lanes = {kind: tag.count for kind in KINDS}     # buffer lanes a response writes
@@ -266,7 +293,9 @@ class ControllerAccelerator(wiring.Component):
             # a binarizing load writes a lane at a time (`signs_written`)
             "ifmap_writes": (Mux(cmd.binarize, signs_written, arrived["ifmap"] * lanes["ifmap"])
                              if geo.binarizes else arrived["ifmap"] * lanes["ifmap"]),
-            "weight_writes": arrived["weight"] * lanes["weight"],
+            # a rebuilding design's weight lanes come from its stage (`rebuilt`)
+            "weight_writes": (rebuilt if geo.rebuilds
+                              else arrived["weight"] * lanes["weight"]),
             "acc_reads": (fold.acc_ren + writer.fetch) * geo.cols,
             "acc_writes": fold.acc_we * geo.cols + arrived["psum"] * tag.count,
             "dram_read_bytes": read * rq.count * rq.bytes,

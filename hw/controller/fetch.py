@@ -22,6 +22,14 @@ word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ...
   k*b mod 8 of byte weight_base + ((r*S + s)*C + c0 + c)*row_bytes + k*b // 8, a run the
   bytes from its first filter's to its last's, the tag carrying the first bit (`offset`) and
   the filter count (`count`) for the unpacking write (`packed_write`);
+  in a design that rebuilds its weights (ControllerParams.rebuilds) the weight phase reads
+  instead, per k-block kb of the tile, its code region (workloads/methods/<family>'s layout:
+  SmartDeal's regions.py): byte-row q a run of one byte per filter, min(cols, k_size -
+  kb*cols) of them, at weight_base + (k0 + kb*cols)*region_pitch + q*filters, into code-buffer
+  word q of the rebuild stage; first the region_fixed byte-rows, then, once their data is
+  back (no request outstanding), the stage's `code_rows` more; once those are back it starts
+  the stage (`rebuild`, at buffer word half_w*weight_half + kb*R*S*c_size) and goes on to
+  the next block (or phase) in the cycle after the stage's `rebuilt`;
 - psum (tile.readback): kb, p < p_size, q < q_size: the sums of pixel (p0 + p, q0 + q), at
   psum_base + ((n*P + p0 + p)*Q + q0 + q)*Kt + k, into the accumulator;
 - param (a PARAMS job, the write-back's tile `out_tile`; the table laid out as the design's
@@ -44,6 +52,8 @@ once every request is taken and its data is back (t_last + latency + 1), or at s
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
@@ -74,6 +84,10 @@ class Fetcher(wiring.Component):
         }
         if geo.scales:      # what a PARAMS job reads: the table, the tile's scale map
             ports.update(table=In(1), kmap=In(1))
+        if geo.rebuilds:    # the rebuild stage: start, done, its code rows, where it writes
+            ports.update(rebuild=Out(1), rebuilt=In(1), code_rows=In(range(geo.code_rows + 1)),
+                         rebuild_base=Out(range(2 * geo.buffers.weight_half)),
+                         rebuild_filters=Out(range(geo.cols + 1)))
         super().__init__(ports)
 
     def elaborate(self, platform):
@@ -164,12 +178,21 @@ class Fetcher(wiring.Component):
             phases["param"] = (Mux(head, H, run), Mux(head, cmd.requant_base, addr + H),
                                Mux(head, b_.acc_half, buffer_word), digits)
         payload = self.req.payload
+        region = None
+        if geo.rebuilds:    # where the weight phase is in a block's region
+            region = _RegionState(Signal(2, name="region_state"), Signal(name="codes_part"),
+                                  cmd.weight_base + (t.k0 + blk * Cc) * cmd.region_pitch
+                                  + word * filters)
         with m.Switch(mask):
             for bit, name in enumerate(phases_of):
                 run, addr, buffer_word, digits = phases[name]
                 beat = beats[name]
                 with m.Case("-" * (len(phases_of) - 1 - bit) + "1" + "0" * bit):
                     last_chunk = (chunk + 1) * beat >= run
+                    if name == "weight" and geo.rebuilds:
+                        self._regions(m, region, payload, sent, chunk, word, blk, mask, bit,
+                                      filters, last_kb, outstanding, beat)
+                        continue
                     m.d.comb += [self.req.valid.eq(1), payload.addr.eq(addr + chunk * beat),
                                  payload.count.eq(minimum(beat, run - chunk * beat)),
                                  payload.bytes.eq(nbytes[name]),
@@ -202,6 +225,10 @@ class Fetcher(wiring.Component):
                                 with m.If(step_nest(m, digits)):
                                     m.d.sync += [mask.eq(mask & ~(1 << bit)), word.eq(0)]
 
+        if geo.rebuilds:    # a tile's regions (`_regions`)
+            m.d.comb += [self.rebuild_base.eq(t.half_w * b_.weight_half
+                                              + blk * cmd.R * cmd.S * t.c_size),
+                         self.rebuild_filters.eq(filters)]
         m.d.comb += self.done.eq(running & (mask == 0) & (outstanding == 0))
         with m.If(self.done):
             m.d.sync += running.eq(0)
@@ -209,6 +236,8 @@ class Fetcher(wiring.Component):
                       t.readback, 0]
         with m.If(self.start_load):
             m.d.sync += [running.eq(1), mask.eq(sum(f << i for i, f in enumerate(start_mask)))]
+            if geo.rebuilds:
+                m.d.sync += [region.state.eq(SEND), region.codes.eq(0)]
         with m.If(self.start_params):
             table = self.table if geo.scales else 1
             m.d.sync += [running.eq(1), mask.eq(table << phases_of.index("param"))]
@@ -217,6 +246,56 @@ class Fetcher(wiring.Component):
             if H:
                 m.d.sync += head.eq(table)
         return m
+
+    def _regions(self, m, region, payload, sent, chunk, word, blk, mask, bit, filters, last_kb,
+                 outstanding, beat) -> None:
+        """The weight phase of a design that rebuilds its weights (the module docstring):
+        SEND the byte-rows up to the region's fixed ones (then WAIT for their data, and the
+        stage's code rows) or its code rows (then DRAIN), REBUILD until the stage is done."""
+        cmd = self.cmd
+        end = Mux(region.codes, cmd.region_fixed + self.code_rows, cmd.region_fixed)
+        last_chunk = (chunk + 1) * beat >= filters
+        with m.Switch(region.state):
+            with m.Case(SEND):
+                m.d.comb += [self.req.valid.eq(1), payload.addr.eq(region.addr + chunk * beat),
+                             payload.count.eq(minimum(beat, filters - chunk * beat)),
+                             payload.bytes.eq(1), payload.tag.kind.eq(KINDS["weight"]),
+                             payload.tag.word.eq(word), payload.tag.chunk.eq(chunk),
+                             payload.tag.count.eq(payload.count)]
+                with m.If(sent):
+                    m.d.sync += chunk.eq(chunk + 1)
+                    with m.If(last_chunk):
+                        m.d.sync += [chunk.eq(0), word.eq(word + 1)]
+                        with m.If(word + 1 == end):
+                            m.d.sync += region.state.eq(Mux(region.codes, DRAIN, WAIT))
+            with m.Case(WAIT):      # the bitmap is in: the stage knows the code rows
+                with m.If(outstanding == 0):
+                    with m.If(self.code_rows == 0):
+                        m.d.comb += self.rebuild.eq(1)
+                        m.d.sync += region.state.eq(REBUILD)
+                    with m.Else():
+                        m.d.sync += [region.codes.eq(1), region.state.eq(SEND)]
+            with m.Case(DRAIN):
+                with m.If(outstanding == 0):
+                    m.d.comb += self.rebuild.eq(1)
+                    m.d.sync += region.state.eq(REBUILD)
+            with m.Case(REBUILD):
+                with m.If(self.rebuilt):
+                    m.d.sync += [region.state.eq(SEND), region.codes.eq(0), word.eq(0)]
+                    with m.If(last_kb):
+                        m.d.sync += [mask.eq(mask & ~(1 << bit)), blk.eq(0)]
+                    with m.Else():
+                        m.d.sync += blk.eq(blk + 1)
+
+
+SEND, WAIT, DRAIN, REBUILD = range(4)     # the weight phase in a block's code region
+
+
+@dataclass(frozen=True)
+class _RegionState:
+    state: Signal       # SEND, WAIT, DRAIN or REBUILD
+    codes: Signal       # sending the code byte-rows (else the fixed ones)
+    addr: object        # the byte-row's first byte
 
 
 def kmap_storage(m: Module, geo: ControllerParams, resp, writer, engine=None) -> None:

@@ -96,12 +96,6 @@ class ControllerParams:
         BASELINE, the MAC array)."""
         pe = arch.pe_array
         datapath = datapath or BASELINE
-        # is holds an ifmap element where ws holds a weight: it needs equal widths
-        dataflows = tuple(d for d in CONTROLLER_DATAFLOWS if d in pe.dataflows
-                          and (d != "is" or pe.ifmap_bits == pe.weight_bits))
-        if not dataflows:
-            raise SpecError(f"the controller runs dataflows {', '.join(CONTROLLER_DATAFLOWS)}; "
-                            f"arch {arch.name!r} has {', '.join(pe.dataflows)}")
         if pe.pe_kind != datapath.pe_kind:
             if datapath.is_baseline:
                 raise SpecError(f"the controller builds MAC PEs only, not pe_kind "
@@ -112,13 +106,21 @@ class ControllerParams:
             raise SpecError(f"arch {arch.name!r}: {why}")
         arch = datapath.operand_arch(arch)      # the lanes its buffers and DRAM hold
         pe = arch.pe_array
+        # is holds an ifmap element where ws holds a weight: it needs equal widths
+        dataflows = tuple(d for d in CONTROLLER_DATAFLOWS if d in pe.dataflows
+                          and (d != "is" or pe.ifmap_bits == pe.weight_bits))
+        if not dataflows:
+            raise SpecError(f"the controller runs dataflows {', '.join(CONTROLLER_DATAFLOWS)}; "
+                            f"arch {arch.name!r} has {', '.join(pe.dataflows)}")
         buffers = BufferGeometry.of(arch)
         for name in ("ifmap_half", "weight_half", "acc_half"):
             if getattr(buffers, name) < 1:
                 raise SpecError(f"arch {arch.name!r}: the {name.split('_')[0]} buffer holds "
                                 f"no word per half")
         bw = arch.dram.bandwidth_bytes_per_cycle
-        nbytes = {"ifmap": element_bytes(pe.ifmap_bits), "weight": element_bytes(pe.weight_bits),
+        # rebuilt weights come as code regions, a byte per filter lane (Datapath.weight_code)
+        weight_bytes = 1 if datapath.rebuilt_bits else element_bytes(pe.weight_bits)
+        nbytes = {"ifmap": element_bytes(pe.ifmap_bits), "weight": weight_bytes,
                   "psum": element_bytes(pe.psum_bits), "param": 1,
                   "ofmap": element_bytes(pe.ofmap_bits), "kmap": datapath.scale_bytes}
         lanes = {"ifmap": pe.rows, "weight": pe.cols, "psum": pe.cols,
@@ -207,6 +209,21 @@ class ControllerParams:
         return self.requant and bool(self.datapath.scale_map_bits)
 
     @property
+    def rebuilds(self) -> bool:
+        """Whether the design rebuilds its weights on the load (Datapath.weight_code): its weight
+        reads are a region's byte-rows into the rebuild stage's code buffer, its commands carry
+        the regions' `region_fixed` byte-rows and `region_pitch` (byte-rows per filter between
+        regions)."""
+        return bool(self.datapath.rebuilt_bits)
+
+    @property
+    def code_rows(self) -> int:
+        """Byte-rows of the rebuild stage's code buffer: a region of a block filling a weight
+        buffer half (0 in a design that does not rebuild)."""
+        code = self.datapath.weight_code
+        return code.buffer_rows(self.buffers.weight_half) if self.rebuilds else 0
+
+    @property
     def packs(self) -> bool:
         """Whether the design unpacks packed weights (Datapath.weight_bits): its weight reads
         then carry the run's first bit (`offset`) and filter count in the tag."""
@@ -214,7 +231,7 @@ class ControllerParams:
 
     def tag_layout(self) -> data.StructLayout:
         b = self.buffers
-        words = max(2 * b.ifmap_half, 2 * b.weight_half, 2 * b.acc_half)
+        words = max(2 * b.ifmap_half, 2 * b.weight_half, 2 * b.acc_half, self.code_rows)
         chunks = max(self.chunks(k) for k in ("ifmap", "weight", "psum", "param"))
         if self.datapath.mac_bits:
             chunks = max(chunks, ceil_div(self.rows, self.beats.mac_ifmap),
@@ -254,6 +271,8 @@ class ControllerParams:
             fields.update(pack_in=1, pack_out=1)
         if self.scales:             # the scale map's base, the sums' bias per in-image tap
             fields.update(kmap_base=p.addr_bits, tap_bias=p.dim_bits + 8)
+        if self.rebuilds:           # the code regions' fixed byte-rows and pitch
+            fields.update(region_fixed=p.dim_bits, region_pitch=p.dim_bits)
         if self.binarizes:          # int8 activations of `signs` channels, packed on the load
             fields.update(binarize=1, signs=p.dim_bits)
             if self.scales:         # the on-chip map: K_q = (sum |x| * recip) >> k_shift

@@ -15,6 +15,9 @@ psum_bits as the PEs wrap, then with `requant` requantized to ofmap_bits, in the
 N x P x Q x Kt order. Every tap outside the image holds the input zero point
 (`Requant.in_zero`; 0 but under an asymmetric quantizer, whose design
 takes it as the command's `pad` field): real-zero padding.
+A datapath that rebuilds its weights (Datapath.weight_code: SmartDeal's) takes the job's
+`codes` instead: its weight region holds their code regions (weight_code.image), `weight` is
+what they rebuild to, and the shape's region fields say how many byte-rows each holds.
 
 A job refuses (SpecError) a mapping that does not fit the buffers (program.fits) or whose
 loop order is unknown, a dataflow the design was not generated with, and a command field that
@@ -70,6 +73,7 @@ class ControllerJob:
     tap_bias: int = 0         # ... and what each in-image tap adds to its sums
     recip: int = 0            # a binarizing command's scale map: K_q = (sum |x| * recip)
     k_shift: int = 0          # >> k_shift (Shape.binarized; the map is then not given)
+    codes: object = None      # a rebuilding datapath's weight codes (Datapath.weight_code)
 
     def __post_init__(self):
         s, mp, g = self.shape, self.mapping, self.groups
@@ -98,6 +102,11 @@ class ControllerJob:
         self.shape = s = replace(s, weight_bits=bits,
                                  scale_bytes=d.scale_bytes if self.geo.scales and own else 0,
                                  element_bits=d.element_bits(self.pe_op))
+        if d.rebuilt_bits and own:
+            self._rebuilt_weights()
+        elif self.codes is not None:
+            raise ValueError(f"the {d.family} datapath's {self.pe_op} takes no weight codes")
+        s = self.shape
         if s.binarized:
             if not d.binarizes or self.pe_op != d.pe_op:
                 raise SpecError(f"the controller's {d.family} datapath does not binarize "
@@ -186,6 +195,23 @@ class ControllerJob:
                                  f"{g * s.K} filters")
         self.commands()             # every field fits its width
 
+    def _rebuilt_weights(self) -> None:
+        """The shape's code regions (Shape.region_rows) of the job's codes, which its weights
+        must be the rebuild of; SpecError for a mapping that cuts a region."""
+        d, s, mp = self.geo.datapath, self.shape, self.mapping
+        code = d.weight_code
+        if self.codes is None or self.groups != 1:
+            raise ValueError(f"the {d.family} datapath rebuilds one group's weights from "
+                             f"`codes`")
+        if not np.array_equal(self.weight, code.weights(self.codes)):
+            raise ValueError("`weight` must be what `codes` rebuild to")
+        fixed, rows = code.table(self.codes, self.geo.cols)
+        self.shape = replace(s, rebuilt_bits=d.rebuilt_bits, region_filters=self.geo.cols,
+                             region_fixed=fixed, region_rows=rows)
+        if mp.ct < s.C or (mp.kt % self.geo.cols and mp.kt < s.K):
+            raise SpecError(f"a tile of rebuilt weights holds all {s.C} channels and whole "
+                            f"regions of {self.geo.cols} filters, not kt={mp.kt} ct={mp.ct}")
+
     def _packed_tiles(self, what: str, total: int, tile: int, bits: int) -> None:
         """SpecError unless every group's and tile's packed `what`s start on a byte."""
         align = packed_align(bits)
@@ -229,14 +255,17 @@ class ControllerJob:
                          (s.N, groups * (s.binarized or s.C), s.H, s.W))
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
                          (groups * s.K, s.C, s.R, s.S))
-        levels = np.asarray(d.weight_levels)
+        levels, codes = np.asarray(d.weight_levels), None
+        if d.rebuilt_bits and (pe_op or d.pe_op) == d.pe_op:    # weights rebuilt from codes
+            codes = d.weight_code.random(rng, groups * s.K, s.C, s.R, s.S)
+            w = d.weight_code.weights(codes)
         if len(levels) and (pe_op or d.pe_op) == d.pe_op:   # packed codes
             if low is None and high is None:
                 w = levels[rng.integers(0, len(levels), w.shape)]
             else:                   # the drawn values' nearest levels (the extremes' signs)
                 w = levels[np.abs(w[..., None] - levels).argmin(axis=-1)]
         job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow,
-                            datapath=datapath, pe_op=pe_op, out_codes=out_codes)
+                            datapath=datapath, pe_op=pe_op, out_codes=out_codes, codes=codes)
         if s.binarized and job.shape.scale_bytes:    # a map spread over its range
             recip = int(rng.integers(1, 1 << d.scale_map_bits))
             top = s.binarized * s.R * s.S * 128 * recip
@@ -313,6 +342,8 @@ class ControllerJob:
         s = self.shape
         Ct, Kt = self.pitches
         weight = self.groups * self.group_weight_bytes or s.R * s.S * s.C * Kt
+        if s.region_rows:
+            weight = len(self.geo.datapath.weight_code.image(self.codes, self.geo.cols))
         pixels = s.N * s.P * s.Q
         sizes = {"ifmap": s.N * s.H * s.W * (packed_row_bytes(Ct, s.ifmap_pack)
                                              if s.ifmap_pack else Ct),
@@ -333,8 +364,10 @@ class ControllerJob:
         pixels = self.ifmap.transpose(0, 2, 3, 1)
         memory[at["ifmap"]:at["weight"]] = (pack_rows(pixels, self.shape.ifmap_pack).ravel()
                                             if self.shape.ifmap_pack else pixels.ravel())
-        memory[at["weight"]:at["requant"]] = (self.packed_weights() if self.shape.weight_bits
-                                              else self.weight.transpose(2, 3, 1, 0).ravel())
+        memory[at["weight"]:at["requant"]] = (
+            self.geo.datapath.weight_code.image(self.codes, self.geo.cols)
+            if self.shape.region_rows else self.packed_weights() if self.shape.weight_bits
+            else self.weight.transpose(2, 3, 1, 0).ravel())
         if self.requant is not None:
             memory[at["requant"]:at["kmap"]] = param_table(self.requant, self.groups)
         if self.shape.scale_bytes and not self.shape.binarized:
@@ -391,6 +424,10 @@ class ControllerJob:
                               pack_out=int(self.packs_outputs))
             if self.geo.scales:     # every group reads the same map
                 fields.update(kmap_base=at["kmap"], tap_bias=self.tap_bias)
+            if self.geo.rebuilds:
+                fields.update(region_fixed=s.region_fixed,
+                              region_pitch=self.geo.datapath.weight_code.pitch(self.codes)
+                              if s.region_rows else 0)
             if self.geo.binarizes:
                 fields.update(binarize=int(bool(s.binarized)), signs=s.binarized)
                 if s.binarized:

@@ -14,7 +14,13 @@ job is taken exactly when request j frees the channel, so a job reduces to a few
   packed weights, Shape.weight_bits: per row a run of program.packed_blocks bytes per filter
   block, program.packed_run_cycles):
   its first request at t0 = max(s + 1, free), its last at t0 + (all gaps but the last's), done
-  at d = last + Lat + 1 (d = s + 1 when it moves nothing);
+  at d = last + Lat + 1 (d = s + 1 when it moves nothing); weights rebuilt from code regions
+  (Shape.region_rows) are steps of their own, per k-block of the tile (`_region_load`): its
+  fixed byte-rows (after the ifmap's runs, for the first block; after the last block's
+  rebuild at D, from max(D + 1, free), for the others), done at d (last + Lat + 1); then its
+  code byte-rows from max(d + 1, free), done at d' (d if it has none); the rebuild started at
+  d' writes its last word at D = d' + c_size*R*S + 1; the partial sums' runs then from
+  max(D + 1, free), done at last + Lat + 1, or the LOAD done at D + 1 without them;
 - PARAMS (the quantizer's table head, a run of head_pieces bytes, if it has one; then per
   parameter-table word kb < ceil(k_size/cols), if it has per-channel entries, a run of
   channel_pieces*min(cols, k_size - kb*cols) one-byte elements; all in requests of
@@ -48,6 +54,10 @@ from dlaforge.program import (Mapping, Shape, ceil_div, last_gap, packed_blocks,
                               packed_run_cycles, run_cycles)
 from dlaforge.workloads.methods.datapath import design_arch
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
+
+
+REGION_JOBS = ("block_first", "block_count", "pre_cycles", "post_cycles", "post_last",
+               "block_words", "fixed_cycles", "code_cycles", "region_gap")
 
 
 def tile_sequence(shape: Shape, mapping: Mapping) -> dict:
@@ -207,6 +217,7 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
     in_rows, in_cols = t["hi"] - t["lo"], t["whi"] - t["wlo"]
     k_size, c_size = t["k_size"], t["c_size"]
     pixels = t["p_size"] * t["q_size"]
+    regions = bool(shape.region_rows)     # rebuilt weights: their own steps (_region_load)
     sections = [
         (t["load_ifmap"],
          _load_section(in_rows * in_cols, shape.binarized, rows * program.BINARY_WORD_BITS, 1,
@@ -214,7 +225,7 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
          _packed_load_section(in_rows * in_cols, c_size, rows, shape.ifmap_pack, bw)
          if shape.ifmap_pack else
          _load_section(in_rows * in_cols, c_size, rows, b["i"], bw)),
-        (t["load_weight"],
+        (t["load_weight"] & ~regions,
          _packed_load_section(shape.R * shape.S * c_size, k_size, cols, shape.weight_bits, bw)
          if shape.weight_bits else
          _load_section(shape.R * shape.S * c_size, k_size, cols, b["w"], bw)),
@@ -234,10 +245,66 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
         lasts.append(last)
     wb_span = np.where(final, spans[0], spans[1])
     wb_last = np.where(final, lasts[0], lasts[1])
-    return {"load_cycles": load_cycles, "load_last": load_last,
+    region = _region_jobs(shape, t, cols, bw, sections) if regions else _no_regions(len(k_size))
+    return {"load_cycles": load_cycles, "load_last": load_last, **region,
             "wb_span": np.where(t["leaves"], wb_span, 0),
             "wb_last": np.where(t["leaves"], wb_last, 0),
             **params_job(t, shape, requant, rows, cols, bw)}
+
+
+def _region_jobs(shape: Shape, t: dict, cols: int, bw: float, sections) -> dict:
+    """Per tile loading rebuilt weights (Shape.region_rows), what `_engine` steps through:
+    its first k-block and block count (block_count 0: none), its ifmap runs' channel cycles
+    ("pre"), partial sums' cycles and last gap ("post"), its weight words a block (c_size*R*S);
+    and per k-block of the layer the channel cycles of its fixed and code byte-rows and their
+    last request's gap."""
+    filters, code_rows = program.region_blocks(shape)
+    run, gap = run_cycles(filters, 1, bw), last_gap(filters, 1, bw)
+    on = t["load_weight"]
+    (i_on, (i_cycles, _, _)), _, (p_on, (p_cycles, p_last, p_words)) = sections
+    return {"block_first": t["k0"] // cols, "block_count": np.where(on, ceil_div(t["k_size"],
+                                                                                cols), 0),
+            "pre_cycles": np.where(i_on, i_cycles, 0),
+            "post_cycles": np.where(p_on, p_cycles, 0),
+            "post_last": np.where(p_on & (p_words > 0), p_last, 0),
+            "block_words": t["c_size"] * shape.R * shape.S,
+            "fixed_cycles": shape.region_fixed * run, "code_cycles": code_rows * run,
+            "region_gap": gap}
+
+
+def _no_regions(tiles: int) -> dict:
+    """_region_jobs of a command without code regions."""
+    zeros, none = np.zeros(tiles, np.int64), np.zeros(0, np.int64)
+    return {"block_first": zeros, "block_count": zeros, "pre_cycles": zeros,
+            "post_cycles": zeros, "post_last": zeros, "block_words": zeros,
+            "fixed_cycles": none, "code_cycles": none, "region_gap": none}
+
+
+@njit(cache=True)
+def _region_load(g, free, first_block, blocks, pre, post, post_last, words, fixed, codes, gap,
+                 latency):
+    """(done, channel free) of a LOAD step started at g whose tile rebuilds `blocks` k-blocks
+    from `first_block` (the module docstring)."""
+    start = g + 1
+    d = 0
+    for b in range(first_block, first_block + blocks):
+        first = max(start, free)
+        last = first + (pre if b == first_block else 0) + fixed[b] - gap[b]
+        free = last + gap[b]
+        d = last + latency + 1
+        if codes[b] > 0:
+            first = max(d + 1, free)
+            last = first + codes[b] - gap[b]
+            free = last + gap[b]
+            d = last + latency + 1
+        d = d + words + 1           # the rebuild's last word
+        start = d + 1
+    if post > 0:
+        first = max(start, free)
+        last = first + post - post_last
+        free = last + post_last
+        return last + latency + 1, free
+    return start, free
 
 
 def fold_cycles(arch: ArchSpec, shape: Shape, t: dict,
@@ -251,7 +318,8 @@ def fold_cycles(arch: ArchSpec, shape: Shape, t: dict,
 
 @njit(cache=True)
 def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, params_cycles,
-            params_last, kmap_cycles, latency):
+            params_last, kmap_cycles, latency, block_first, block_count, pre_cycles,
+            post_cycles, post_last, block_words, fixed_cycles, code_cycles, region_gap):
     """The DRAM engine and the folds (docs/controller.md); returns the command's cycles."""
     T = compute.shape[0]
     ends = np.zeros(T, dtype=np.int64)
@@ -277,7 +345,11 @@ def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, p
                 free = done + wb_last[j]
                 g = done + 1
         if i < T:
-            if load_cycles[i] > 0:
+            if block_count[i] > 0:      # rebuilt weights
+                d, free = _region_load(g, free, block_first[i], block_count[i], pre_cycles[i],
+                                       post_cycles[i], post_last[i], block_words[i],
+                                       fixed_cycles, code_cycles, region_gap, latency)
+            elif load_cycles[i] > 0:
                 first = max(g + 1, free)
                 last = first + load_cycles[i] - load_last[i]
                 free = last + load_last[i]
@@ -312,6 +384,11 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     if shape.weight_bits:       # packed: each row's filter blocks, whole bytes each
         runs = packed_blocks(k_size, cols, shape.weight_bits).sum(axis=0)
         weight_bytes = np.where(t["load_weight"], runs * c_size * shape.R * shape.S, 0).sum()
+    if shape.region_rows:       # code regions: the tile's blocks', whole
+        first = np.cumsum(np.append(0, program.region_bytes(shape)))
+        blocks = t["k0"] // cols
+        tile_bytes = first[blocks + ceil_div(k_size, cols)] - first[blocks]
+        weight_bytes = np.where(t["load_weight"], tile_bytes, 0).sum()
     if shape.ifmap_pack:        # packed: each word's run of codes, whole bytes
         runs = packed_blocks(c_size, rows, shape.ifmap_pack).sum(axis=0)
         ifmap_bytes = np.where(t["load_ifmap"], runs * in_words, 0).sum()
@@ -364,7 +441,7 @@ def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant,
     bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
     lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
     shape = program.pass_channels(shape)    # slice passes: the channel loop once per pass
-    arch = design_arch(arch)                # the lanes the design's buffers hold
+    arch = design_arch(arch, shape)         # the lanes the design's buffers hold
     t = tile_sequence(shape, mapping)
     F, L = fold_cycles(arch, shape, t, dataflow)
     jobs = _jobs(arch, shape, t, requant, bw)
@@ -372,5 +449,6 @@ def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant,
                      jobs["wb_span"].astype(np.int64), jobs["wb_last"].astype(np.int64),
                      jobs["params"], np.asarray(jobs["params_cycles"], np.int64),
                      np.asarray(jobs["params_last"], np.int64),
-                     np.asarray(jobs["kmap_cycles"], np.int64), lat)
+                     np.asarray(jobs["kmap_cycles"], np.int64), lat,
+                     *(np.asarray(jobs[name], np.int64) for name in REGION_JOBS))
     return {"cycles": int(cycles), **_counters(arch, shape, t, requant, F, L, dataflow)}

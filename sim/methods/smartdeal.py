@@ -27,8 +27,9 @@ from dlaforge.errors import SpecError
 from dlaforge.program import element_bytes
 from dlaforge.workloads.methods.accelerator_plan import dram_beat_gap, fold_length
 from dlaforge.workloads.methods.smartdeal.plan import (BITMAP_READS, B_BYTES, REBUILT_BITS,
-                                                      ROW_ENTRIES, WINDOW_ROWS, SmartDealPlan,
-                                                      bitmap_bytes, check_arch, code_bytes)
+                                                      REBUILT_MAC, ROW_ENTRIES, WINDOW_ROWS,
+                                                      SmartDealPlan, bitmap_bytes, check_arch,
+                                                      code_bytes)
 from dlaforge.stats import Stats
 from dlaforge.workloads.methods.smartdeal.reference import synthetic_decomposition
 
@@ -37,7 +38,19 @@ from ..cycle.rtl_timing import gemm_of, time_load, time_write_back
 from . import summed
 
 UNIT_OPS = {"smartdeal_rebuild": ("rebuild_shift", "rebuild_add")}
-PE_OP_PJ: dict = {}
+
+
+def rebuilt_mac_pj(arch: ArchSpec, op) -> float:
+    """pJ of one MAC of an activation and a rebuilt integer weight: the arch's MAC at
+    REBUILT_BITS weights (the array's weight lanes)."""
+    from dataclasses import replace
+    from ..energy import mac_pj_45nm
+    from ..method_costs import node_factor
+    pe = replace(arch.pe_array, ifmap_bits=op.ifmap_bits, weight_bits=REBUILT_BITS)
+    return mac_pj_45nm(pe) * node_factor(arch)
+
+
+PE_OP_PJ = {REBUILT_MAC: rebuilt_mac_pj}
 
 
 def unit_op_pj_45nm(arch: ArchSpec) -> dict:
@@ -150,7 +163,7 @@ def cannot_run(arch: ArchSpec, op, dataflow: str) -> str | None:
         return "a SCALE-Sim .cfg follows SCALE-Sim's timing"
     if op.groups != 1:
         return f"groups={op.groups}"
-    if op.pe_op != "mac" or op.ifmap_bits != arch.pe_array.ifmap_bits:
+    if op.pe_op != REBUILT_MAC or op.ifmap_bits != arch.pe_array.ifmap_bits:
         return "the unit feeds the array's MACs at the array's ifmap width"
     try:
         check_arch(arch)

@@ -85,7 +85,13 @@ class Datapath:
     op): the int8 channels per group a binarizing op's load packs (HwOp.C counts its words);
     prices_units: the controller's model of its ops charges their units' operations
     (HwOp.ops priced by sim/method_costs.unit_energy_pj: XNOR's scaling stage is on the
-    controller)."""
+    controller); weight_code: its own operation's weights travel as code regions that the
+    load rebuilds into weights of weight_code.bits, the weight lanes' width (`rebuilt_bits`;
+    the family's hw CONTROLLER_WEIGHT_STAGE; program.Shape.region_rows): an object of the
+    family's with of_op(op) (a layer's codes), random(rng, K, C, R, S), weights(codes) (K x C
+    x R x S integers), table(codes, cols) (Shape.region_fixed, region_rows), image(codes,
+    cols) (the DRAM bytes) and pitch(codes) (byte-rows per filter between regions); None:
+    plain weights."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -110,6 +116,12 @@ class Datapath:
     mac_bits: int = 0
     binarized_channels: Callable | None = None
     prices_units: bool = False
+    weight_code: object = None
+
+    @property
+    def rebuilt_bits(self) -> int:
+        """The width its weight lanes hold rebuilt weights at (weight_code; 0: none)."""
+        return self.weight_code.bits if self.weight_code is not None else 0
 
     @property
     def out_bits(self) -> int:
@@ -138,8 +150,10 @@ class Datapath:
     @property
     def requant_elements(self) -> str:
         """The element rule its requantization takes (program.requant_refusal's `elements`):
-        "codes" on a datapath of codes, "any" with operands of their own width, else "byte"."""
-        return "codes" if self.codes else "any" if self.operand_bits else "byte"
+        "codes" on a datapath of codes, "any" with operands of their own width or rebuilt
+        weights (their regions are bytes whatever the lanes), else "byte"."""
+        return ("codes" if self.codes else "any" if self.operand_bits or self.rebuilt_bits
+                else "byte")
 
     @property
     def scale_bytes(self) -> int:
@@ -284,8 +298,12 @@ class Datapath:
 
     def operand_arch(self, arch):
         """`arch` as the controller's buffers and DRAM hold its own operation's operands
-        (ifmap and weight elements of operand_bits(arch) bits), the arch the design and the
-        models of its commands are built for; `arch` itself without operand_bits."""
+        (ifmap and weight elements of operand_bits(arch) bits; weights of rebuilt_bits), the
+        arch the design and the models of its commands are built for; `arch` itself without
+        either."""
+        if self.rebuilt_bits:       # the weights as the load rebuilds them
+            return replace(arch, pe_array=replace(arch.pe_array,
+                                                  weight_bits=self.rebuilt_bits))
         if self.operand_bits is None:
             return arch
         bits = self.operand_bits(arch)
@@ -429,11 +447,14 @@ def link_packed_codes(datapath: Datapath | None, ops: list, arch,
     return out
 
 
-def design_arch(arch):
+def design_arch(arch, shape=None):
     """`arch` as the controller built for it holds the operands: the operand_arch of the
     datapath of its PE kind with operand_bits (XNOR's 64-bit words, its MAC mode's int8
     included), else `arch` itself (and where that datapath takes no operands of this arch,
-    whose refusal arch_refusal gives)."""
+    whose refusal arch_refusal gives); the weight lanes at a `shape`'s (program.Shape)
+    rebuilt width where it has one (Shape.rebuilt_bits)."""
+    if shape is not None and shape.rebuilt_bits:
+        arch = replace(arch, pe_array=replace(arch.pe_array, weight_bits=shape.rebuilt_bits))
     for datapath in family_datapaths():
         if datapath.pe_kind == arch.pe_array.pe_kind and datapath.operand_bits is not None:
             try:

@@ -35,9 +35,14 @@ from ...verilog import TOP, cell_stats as yosys_cells, manifest
 from .. import OpRun, one_command_runs
 from .stimulus import SmartDealJob
 from .rebuild import RebuildEngine
+from .rebuild_stage import RebuildStage
 from .unit import REBUILT_BITS, SmartDealUnit, geometry
 
 SMARTDEAL_TOP = "dlaforge_smartdeal"
+# the controller's SmartDeal datapath (workloads/methods/smartdeal/plan.CONTROLLER_DATAPATH): the
+# MAC array at the rebuilt weights' width, its weights rebuilt by the load's stage
+CONTROLLER_PE = MacPE
+CONTROLLER_WEIGHT_STAGE = RebuildStage
 
 
 def check(arch: ArchSpec) -> None:

@@ -6,10 +6,11 @@ have put its int8 weights.
 
 Loading: each byte-row is written (`load_addr`, `load_data`, `load_en`: one byte and enable
 per filter lane, as a weight run's response writes a buffer word) into the lane's own bank of
-the code buffer; the B byte-rows are also kept in registers. While the bitmap's byte-rows come
-in, the stage counts each filter's ones (`clear` forgets the last region's), so `code_rows`,
-the region's code byte-rows (the most of its filters' ceil(nnz / 2)), is known once the bitmap
-is in: the fetch then reads that many code byte-rows.
+the code buffer; the B byte-rows are also kept in registers. While the bitmap's byte-rows
+(B_BYTES .. `code_start` - 1) come in, the stage counts each filter's ones (a rebuild's start
+forgets them), so `code_rows`, the region's code byte-rows (the most of its filters'
+ceil(nnz / 2)), is known once the bitmap is in: the fetch then reads that many code
+byte-rows, from byte-row code_start on.
 
 Rebuilding (`start`, held for one cycle): the weights of flattened index kd = (c*R + r)*S + s,
 kd = 0 .. c_size*R*S - 1, one per cycle in that order; weight kd of filter j is
@@ -28,7 +29,7 @@ from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from dlaforge.workloads.methods.smartdeal.plan import B_BYTES, ROW_ENTRIES
+from dlaforge.workloads.methods.smartdeal.reference import B_BYTES, ROW_ENTRIES
 
 
 def popcount(value) -> object:
@@ -41,8 +42,8 @@ class RebuildStage(wiring.Component):
         self.lanes, self.depth, self.weight_bits = lanes, depth, weight_bits
         super().__init__({
             "load_addr": In(range(depth)), "load_data": In(data.ArrayLayout(8, lanes)),
-            "load_en": In(lanes), "clear": In(1),
-            "rows": In(dim_bits),           # Ce rows per filter of the region
+            "load_en": In(lanes),
+            "code_start": In(range(depth)),     # the region's first code byte-row
             "code_rows": Out(range(depth + 1)),
             "start": In(1), "busy": Out(1), "done": Out(1),
             "c_size": In(dim_bits), "R": In(dim_bits), "S": In(dim_bits),
@@ -54,8 +55,8 @@ class RebuildStage(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        db = len(self.rows)
-        bitmap_end = B_BYTES + ((ROW_ENTRIES * self.rows + 7) >> 3)   # the code rows' start
+        db = len(self.c_size)
+        bitmap_end = self.code_start
         in_bitmap = (self.load_addr >= B_BYTES) & (self.load_addr < bitmap_end)
 
         running, last = Signal(), Signal()
@@ -78,7 +79,7 @@ class RebuildStage(wiring.Component):
                 with m.If(self.load_en[j] & (self.load_addr == q)):
                     m.d.sync += reg.eq(self.load_data[j])
             nnz = Signal(nnz_bits, name=f"nnz_{j}")
-            with m.If(self.clear):
+            with m.If(self.start):
                 m.d.sync += nnz.eq(0)
             with m.Elif(self.load_en[j] & in_bitmap):
                 m.d.sync += nnz.eq(nnz + popcount(self.load_data[j]))

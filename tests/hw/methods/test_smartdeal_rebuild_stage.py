@@ -12,8 +12,8 @@ from dlaforge.hw.methods.smartdeal.rebuild_stage import RebuildStage
 from dlaforge.hw.methods.smartdeal.stimulus import random_decomposition
 from dlaforge.hw.methods.smartdeal.unit import REBUILT_BITS
 from dlaforge.workloads.methods.smartdeal import regions
-from dlaforge.workloads.methods.smartdeal.plan import B_BYTES
-from dlaforge.workloads.methods.smartdeal.reference import (P_MAX, P_MIN, decompose, rebuild)
+from dlaforge.workloads.methods.smartdeal.reference import (B_BYTES, P_MAX, P_MIN, decompose,
+                                                            rebuild)
 
 LANES = 4
 
@@ -73,10 +73,7 @@ def run_stage(blocks, shape):
     async def bench(ctx):
         for base, (d, filters) in enumerate(blocks):
             region = regions.region(d, 0, filters)
-            ctx.set(dut.clear, 1)
-            await ctx.tick()
-            ctx.set(dut.clear, 0)
-            ctx.set(dut.rows, d.sign.shape[1])
+            ctx.set(dut.code_start, regions.fixed_rows(d.sign.shape[1]))
             for q, byte_row in enumerate(region):
                 ctx.set(dut.load_addr, q)
                 for j in range(LANES):

@@ -39,11 +39,12 @@ from dlaforge.errors import SpecError
 from dlaforge.program import ceil_div, operand_share_bits
 from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 
-from .reference import B_BITS, P_MAX, P_MIN
+from ..datapath import Datapath
+from .reference import B_BYTES, REBUILT_BITS, ROW_ENTRIES, rebuilt_bits  # noqa: F401
+from .regions import SmartDealCode
 
-ROW_ENTRIES = 3         # Ce entries per row (= weights per rebuilt row)
-B_BYTES = 9             # B codes per filter (3 x 3, 8 bits each)
 WINDOW_ROWS = 4         # Ce rows the rebuild engine looks at per cycle when skipping zeros
+REBUILT_MAC = "rebuilt_mac"     # HwOp.pe_op of a SmartDeal layer: a MAC of rebuilt weights
 
 
 def ce_rows(Kd: int) -> int:
@@ -51,13 +52,6 @@ def ce_rows(Kd: int) -> int:
     return ceil_div(Kd, ROW_ENTRIES)
 
 
-def rebuilt_bits(b_bits: int, exponent_span: int) -> int:
-    """Signed width of a rebuilt integer weight: three B codes of b_bits shifted by at most
-    exponent_span and added."""
-    return b_bits + exponent_span + 2
-
-
-REBUILT_BITS = rebuilt_bits(B_BITS, P_MAX - P_MIN)     # the unit's rebuilt weights
 BITMAP_READS = (7 + ROW_ENTRIES * WINDOW_ROWS + 7) // 8     # bitmap bytes a window can touch
 
 
@@ -139,3 +133,11 @@ def check_arch(arch: ArchSpec) -> None:
     if pe.ifmap_bits > 8:
         raise SpecError(f"the SmartDeal unit's DRAM port moves bytes; ifmap_bits "
                         f"{pe.ifmap_bits} > 8")
+
+
+# The controller's SmartDeal datapath (docs/plans/method_hardware_on_controller.md, Stage 3):
+# the baseline's MAC array with weight lanes of the rebuilt integers, its weights loaded as
+# code regions (regions.py) and rebuilt by the load (hw/methods/smartdeal/rebuild_stage.py).
+# Under ws and os (is would hold 17-bit weights in 8-bit ifmap lanes).
+CONTROLLER_DATAPATH = Datapath(pe_kind="mac", pe_op=REBUILT_MAC, family="smartdeal",
+                               own_dataflows=("ws", "os"), weight_code=SmartDealCode())

@@ -36,6 +36,17 @@ EXP_BITS = 3                    # 8 exponents
 CODE_BITS = 1 + EXP_BITS
 B_BITS = 8
 B_EXP_BITS = 8
+ROW_ENTRIES = 3         # Ce entries per row (= weights per rebuilt row)
+B_BYTES = 9             # B codes per filter (3 x 3, 8 bits each)
+
+
+def rebuilt_bits(b_bits: int, exponent_span: int) -> int:
+    """Signed width of a rebuilt integer weight: three B codes of b_bits shifted by at most
+    exponent_span and added."""
+    return b_bits + exponent_span + 2
+
+
+REBUILT_BITS = rebuilt_bits(B_BITS, P_MAX - P_MIN)     # the rebuilt integer weights
 
 
 def storage_bits(nnz: int, filters: int, entries_per_filter: int) -> int:

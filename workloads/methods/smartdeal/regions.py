@@ -21,12 +21,15 @@ has depends on the weights: the fetch learns it from the bitmap's ones (`code_ro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 import numpy as np
 
 from dlaforge.program import ceil_div
 
-from .plan import B_BYTES, ROW_ENTRIES
-from .reference import P_MIN, Decomposition
+from .reference import (B_BYTES, P_MIN, REBUILT_BITS, ROW_ENTRIES, Decomposition, rebuild,
+                        synthetic_decomposition)
 
 
 def bitmap_rows(rows: int) -> int:
@@ -70,3 +73,72 @@ def region(d: Decomposition, first: int, count: int) -> np.ndarray:
     out = np.concatenate([b_rows, bitmap, codes]).astype(np.uint8)
     assert len(out) == region_rows(d, first, count)
     return out
+
+
+def region_table(d: Decomposition, cols: int) -> tuple[int, tuple]:
+    """(fixed byte-rows, byte-rows of each block's region) of a layer's filters in blocks of
+    `cols` (program.Shape.region_fixed, region_rows)."""
+    K, rows = d.sign.shape[:2]
+    return fixed_rows(rows), tuple(region_rows(d, k, min(cols, K - k))
+                                   for k in range(0, K, cols))
+
+
+def dram_image(d: Decomposition, cols: int) -> np.ndarray:
+    """The weight region of a layer's filters as the controller reads it (int64 bytes): block
+    kb's region at byte kb*cols*pitch_rows, its byte-row q at q*filters after it."""
+    K, rows = d.sign.shape[:2]
+    pitch = pitch_rows(rows)
+    out = np.zeros(ceil_div(K, cols) * cols * pitch, np.int64)
+    for k in range(0, K, cols):
+        count = min(cols, K - k)
+        block = region(d, k, count).ravel()
+        out[k * pitch:k * pitch + len(block)] = block
+    return out
+
+
+@dataclass(frozen=True)
+class SmartDealCode:
+    """SmartDeal's weights as its controller datapath stores and rebuilds them
+    (Datapath.weight_code): the codes are a Decomposition (smartdeal/reference.py), rebuilt
+    into integer weights of `bits` (REBUILT_BITS), the weight lanes' width."""
+
+    bits: int = REBUILT_BITS
+    reads_per_weight: int = 4       # code-buffer bytes a lane reads a rebuild cycle: 2 + 2
+
+    def of_op(self, op) -> Decomposition:
+        """The codes the models price and the RTL runs for a layer (shape-seeded normal
+        weights decomposed: the simulator has no trained weights)."""
+        return _synthetic(op.K // op.groups, op.C // op.groups, op.R, op.S)
+
+    def random(self, rng, K: int, C: int, R: int, S: int) -> Decomposition:
+        """Random codes of K filters of C x R x S weights with the rebuild's corner cases
+        (hw/methods/smartdeal/stimulus.random_decomposition: zero rows, every exponent)."""
+        from dlaforge.hw.methods.smartdeal.stimulus import random_decomposition
+        d = random_decomposition(rng, K, C * R * S)
+        return Decomposition(d.sign, d.exp, d.b_q, d.b_exp, np.arange(C), (K, C, R, S), 0.0, 0)
+
+    def weights(self, d: Decomposition) -> np.ndarray:
+        """The rebuilt integer weights K x C x R x S."""
+        K, C, R, S = d.sign.shape[0], *d.shape[1:]
+        return rebuild(d).reshape(K, -1)[:, :C * R * S].reshape(K, C, R, S)
+
+    def table(self, d: Decomposition, cols: int) -> tuple[int, tuple]:
+        return region_table(d, cols)
+
+    def image(self, d: Decomposition, cols: int) -> np.ndarray:
+        return dram_image(d, cols)
+
+    def buffer_rows(self, words: int) -> int:
+        """Byte-rows of the code buffer that holds the region of a block whose filters have
+        `words` weights each (the rebuild stage's depth for a weight buffer half of `words`)."""
+        return pitch_rows(ceil_div(words, ROW_ENTRIES))
+
+    def pitch(self, d: Decomposition) -> int:
+        """Byte-rows per filter between regions (the command's region_pitch)."""
+        return pitch_rows(d.sign.shape[1])
+
+
+@lru_cache(maxsize=64)
+def _synthetic(K: int, C: int, R: int, S: int) -> Decomposition:
+    from types import SimpleNamespace
+    return synthetic_decomposition(SimpleNamespace(K=K, C=C, R=R, S=S, groups=1))
