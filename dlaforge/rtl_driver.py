@@ -216,10 +216,13 @@ def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, tabl
     if d is not None and d.codes:   # each layer writes the codes the next reads; the last, 8
         out_codes = [d.ifmap_codes(op.pe_op, shape.ifmap_slices)
                      for (_, op, _), shape in zip(plan.ops[1:], shapes[1:])] + [OUT_CODE_BITS]
+    # a datapath that rebuilds its weights runs the codes the models price (weight_code.of_op)
+    weight_codes = [d.weight_code.of_op(op) if shape.region_rows else None
+                    for (_, op, _), shape in zip(plan.ops, shapes)]
     specs = [LayerSpec(layer.name, shape, mapping, op.groups, chains, plan.dataflow, op.pe_op,
-                       codes)
-             for (layer, op, mapping), shape, chains, codes
-             in zip(plan.ops, shapes, chainable, out_codes)]
+                       codes, weights)
+             for (layer, op, mapping), shape, chains, codes, weights
+             in zip(plan.ops, shapes, chainable, out_codes, weight_codes)]
     job = ControllerNetworkJob.random(arch, specs, np.random.default_rng(0), plan.datapath,
                                       plan.quantizer)
     result = run_network(job, sim, max_cycles=cycle_limit(plan.cycles))

@@ -77,8 +77,9 @@ class NetworkLayer:
 class LayerSpec:
     """One hardware op of a network: its name, one group's Shape (all N images), its mapping,
     its groups, whether it may read the previous op's outputs (False: a layer of several
-    hardware ops), its dataflow, its PE operation (None: the datapath's own), and on a
-    datapath of activation codes the code bits of its outputs (None: the datapath's codes)."""
+    hardware ops), its dataflow, its PE operation (None: the datapath's own), on a
+    datapath of activation codes the code bits of its outputs (None: the datapath's codes),
+    and on one that rebuilds its weights their codes (Datapath.weight_code; None: random)."""
 
     name: str
     shape: Shape
@@ -88,6 +89,7 @@ class LayerSpec:
     dataflow: str = "ws"
     pe_op: str | None = None
     out_codes: int | None = None    # a datapath of codes: its outputs' code bits
+    codes: object = None            # a rebuilding datapath's weight codes
 
 
 class ControllerNetworkJob:
@@ -128,7 +130,8 @@ class ControllerNetworkJob:
                         f"the previous layer wrote {'packed' if packed_out else 'unpacked'}")
             job = ControllerJob.random(arch, s, spec.mapping, rng, groups=spec.groups,
                                        dataflow=spec.dataflow, datapath=datapath,
-                                       pe_op=spec.pe_op, out_codes=spec.out_codes)
+                                       pe_op=spec.pe_op, out_codes=spec.out_codes,
+                                       codes=spec.codes)
             in_zero = None
             if note == "chained":
                 job = replace(job, ifmap=layers[-1].job.expected().transpose(0, 3, 1, 2))

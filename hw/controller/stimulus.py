@@ -225,7 +225,7 @@ class ControllerJob:
     @staticmethod
     def random(arch, shape: Shape, mapping: Mapping, rng, groups=1, low=None, high=None,
                requant=False, relu=False, dataflow="ws", datapath=None,
-               pe_op=None, out_codes=None) -> ControllerJob:
+               pe_op=None, out_codes=None, codes=None) -> ControllerJob:
         """Operands drawn from [low, high) (default: the widths' full ranges, activation codes
         on a datapath of codes, Datapath.code_range: 0 .. 2**codes - 1, or signed ones, and
         unsigned codes of the shape's slices in a datapath's slice passes,
@@ -236,7 +236,9 @@ class ControllerJob:
         on a datapath whose sums are never positive (Datapath.signed_sums False); `pe_op` the
         PE operation of a dual-PE datapath it runs (None: the datapath's own); `out_codes` the
         code bits of its outputs on a datapath of codes (None: the datapath's codes); in a
-        design with a scale map, random scales of its full range and a tap bias below 2**8."""
+        design with a scale map, random scales of its full range and a tap bias below 2**8;
+        on a datapath that rebuilds its weights, `codes` (None: random ones,
+        Datapath.weight_code.random) and the weights they rebuild to."""
         d = datapath or BASELINE
         arch = d.operand_arch(arch)     # the operands' widths as the design holds them
         pe, s = arch.pe_array, shape
@@ -255,9 +257,10 @@ class ControllerJob:
                          (s.N, groups * (s.binarized or s.C), s.H, s.W))
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
                          (groups * s.K, s.C, s.R, s.S))
-        levels, codes = np.asarray(d.weight_levels), None
+        levels = np.asarray(d.weight_levels)
         if d.rebuilt_bits and (pe_op or d.pe_op) == d.pe_op:    # weights rebuilt from codes
-            codes = d.weight_code.random(rng, groups * s.K, s.C, s.R, s.S)
+            if codes is None:
+                codes = d.weight_code.random(rng, groups * s.K, s.C, s.R, s.S)
             w = d.weight_code.weights(codes)
         if len(levels) and (pe_op or d.pe_op) == d.pe_op:   # packed codes
             if low is None and high is None:
