@@ -142,9 +142,10 @@ def random_mapping(arch: ArchSpec, shape: Shape, rng: random.Random, order: str,
     (program.filter_align, channel_align; None if none found)."""
     align, c_align = filter_align(shape), channel_align(shape)
     # slice passes: every channel tile in one pass (program.pass_channels)
-    # a binarized command's tile holds all its words (program.binarize_refusal)
+    # a binarized command's tile holds all its words (program.binarize_refusal), a rebuilt
+    # one's all channels of its regions (Shape.region_rows)
     channel_tiles = [c for c in range(1, shape.C + 1) if (shape.passes == 1 or shape.C % c == 0)
-                     and (not shape.binarized or c == shape.C)
+                     and (c == shape.C or not (shape.binarized or shape.region_rows))
                      and (c % c_align == 0 or c == shape.C)]
     for _ in range(tries):
         qt = rng.randint(1, shape.Q) if rng.random() < 1 / 3 else None
@@ -178,6 +179,16 @@ def packed_codes_case(datapath, shape: Shape, groups: int, pe_op: str,
     return shape, options
 
 
+def rebuilt_case(datapath, shape: Shape, cols: int, rng) -> tuple[Shape, dict]:
+    """A layer of a design that rebuilds its weights (Datapath.weight_code), as (its shape with
+    the code regions of random codes, the job options that give them)."""
+    code = datapath.weight_code
+    codes = code.random(rng, shape.K, shape.C, shape.R, shape.S)
+    fixed, rows = code.table(codes, cols)
+    return replace(shape, rebuilt_bits=datapath.rebuilt_bits, region_filters=cols,
+                   region_fixed=fixed, region_rows=rows), {"codes": codes}
+
+
 def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int = 0,
                      datapath=None, pe_op: str | None = None):
     """(named ControllerJobs, skipped names and why) of `dataflow` on `arch` (module doc), on
@@ -208,6 +219,7 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
     # (name, shape, groups, mapping or None: the mapper's, job options)
     plan = [(name, shape_of(gemm), 1, None, {})
             for name, gemm in shapes(geo.rows, geo.cols).items()]
+    rebuilds = d.rebuilt_bits and pe_op == d.pe_op
     plan += [(f"all_{value}", padded, 1, None, {"low": value, "high": value + 1})
              for value in extremes]
     if requant:
@@ -224,6 +236,9 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
         options = {}
         if geo.packs_codes:     # packed activation codes: read in turn, written two in three
             shape, options = packed_codes_case(d, shape, groups, pe_op, index)
+        if rebuilds:            # one group's weights, rebuilt from random codes
+            groups = 1
+            shape, options = rebuilt_case(d, shape, geo.cols, rng)
         plan.append((f"random{index}", shape, groups,
                      random_mapping(held, shape, draw, LOOP_ORDERS[index % len(LOOP_ORDERS)]),
                      options))
