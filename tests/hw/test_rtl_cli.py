@@ -196,31 +196,33 @@ def test_verify_tells_a_mismatch_and_skips_what_the_controller_cannot_run(monkey
 
 
 def test_method_hardware_through_the_command_line(tmp_path, capsys):
-    """`rtl generate|verify --method M` reach the method's unit (hw/methods/), and
-    `simulate --schedule rtl --model cycle --method M` its timing model."""
-    out = tmp_path / "sd"
-    assert main(["rtl", "generate", "--arch", "edge_tiny_smartdeal", "--method", "smartdeal",
+    """`rtl generate|verify --method M` reach the method's unit (hw/methods/) where its family
+    has no controller datapath (Winograd's), and `simulate --schedule rtl --model cycle
+    --method M` its timing model."""
+    out = tmp_path / "wino"
+    assert main(["rtl", "generate", "--arch", "edge_tiny_winograd", "--method", "winograd_f2",
                  "--out", str(out), "--stats"]) == 0
     printed = capsys.readouterr().out
-    assert (out / "dlaforge_smartdeal.v").is_file() and "rebuild_engine: " in printed
-    assert "array_over_int8_array: " in printed
+    assert (out / "dlaforge_winograd_f2.v").is_file() and "input_transform: " in printed
+    assert "in_mac_pes.output_transform: " in printed
     csv = tmp_path / "tiny.csv"
-    csv.write_text(TINY_CSV)
-    record = tmp_path / "sd.json"
-    assert main(["simulate", "--arch", "edge_tiny_smartdeal", "--network", str(csv), "--method",
-                 "smartdeal", "--model", "cycle", "--schedule", "rtl", "--dataflow", "ws",
+    csv.write_text(TINY_CSV.split("c2,")[0])        # c1: 3x3, stride 1, the unit's
+    record = tmp_path / "wino.json"
+    assert main(["simulate", "--arch", "edge_tiny_winograd", "--network", str(csv), "--method",
+                 "winograd_f2", "--model", "cycle", "--schedule", "rtl", "--dataflow", "ws",
                  "--json", str(record), "--quiet"]) == 0
     from dlaforge.arch import load_arch
-    from dlaforge.sim.methods import smartdeal as rtl_smartdeal
+    from dlaforge.sim.methods import winograd as rtl_winograd
     from dlaforge.sim.energy import energy_table
     from dlaforge.workloads.methods import get_method
-    arch = load_arch("edge_tiny_smartdeal")
+    arch = load_arch("edge_tiny_winograd")
     rows = json.loads(record.read_text())["layers"]
+    assert len(rows) == 1
     for layer, row in zip(load_network(str(csv)).layers, rows):
-        ops = get_method("smartdeal", arch).transform(layer, arch)
-        expected = sum(rtl_smartdeal.op_stats(arch, op, "ws", energy_table(arch)).cycles
+        ops = get_method("winograd_f2", arch).transform(layer, arch)
+        expected = sum(rtl_winograd.op_stats(arch, op, "ws", energy_table(arch)).cycles
                        for op in ops)
-        assert row["cycles"] == expected > 0 and row["mapping"]["hardware"] == "smartdeal"
+        assert row["cycles"] == expected > 0 and row["mapping"]["hardware"] == "winograd_f2"
 
 
 @pytest.mark.long      # 20-45 s of Icarus; the unit's own tests run its cases in make test
