@@ -182,11 +182,8 @@ def packed_codes_case(datapath, shape: Shape, groups: int, pe_op: str,
 def rebuilt_case(datapath, shape: Shape, cols: int, rng) -> tuple[Shape, dict]:
     """A layer of a design that rebuilds its weights (Datapath.weight_code), as (its shape with
     the code regions of random codes, the job options that give them)."""
-    code = datapath.weight_code
-    codes = code.random(rng, shape.K, shape.C, shape.R, shape.S)
-    fixed, rows = code.table(codes, cols)
-    return replace(shape, rebuilt_bits=datapath.rebuilt_bits, region_filters=cols,
-                   region_fixed=fixed, region_rows=rows), {"codes": codes}
+    codes = datapath.weight_code.random(rng, shape.K, shape.C, shape.R, shape.S)
+    return replace(shape, **datapath.region_fields(codes, cols)), {"codes": codes}
 
 
 def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int = 0,
@@ -244,6 +241,9 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
                      options))
     jobs, skipped = [], []
     for name, shape, groups, mapping, options in plan:
+        if rebuilds and not shape.region_rows:      # the fixed cases' codes
+            shape, codes = rebuilt_case(d, shape, geo.cols, rng)
+            options = {**options, **codes}
         if not smallest_tile_fits(held, shape):
             skipped.append((name, "its smallest tile does not fit the buffer halves"))
             continue

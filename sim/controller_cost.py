@@ -78,7 +78,22 @@ def _cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
             return f"the controller has no datapath with {kind} PEs (pe_kind {kind!r})"
         return (f"the controller built for pe_kind {kind!r} has no PE for pe_op {op.pe_op!r}"
                 + (" (the method's datapath has no MAC mode)" if op.pe_op == "mac" else ""))
-    return rtl_cannot_run(arch, op, dataflow, datapath)
+    why = rtl_cannot_run(arch, op, dataflow, datapath)
+    if why is None and datapath.rebuilt_bits and datapath.mode_of(op.pe_op) == 0:
+        why = _region_refusal(arch, op, datapath)
+    return why
+
+
+def _region_refusal(arch: ArchSpec, op: HwOp, datapath) -> str | None:
+    """Why the controller cannot load `op`'s rebuilt weights (None if it can): a tile holds all
+    C x R x S weight words of a block of filters (Shape.region_rows), which must fit a weight
+    buffer half; said before the layer's codes are decomposed (shape_of)."""
+    words = op.C // op.groups * op.R * op.S
+    half = BufferGeometry.of(datapath.operand_arch(arch)).weight_half
+    if words <= half:
+        return None
+    return (f"a tile of rebuilt weights holds all {op.C // op.groups} channels of its filters: "
+            f"{words} weight words, more than the {half} of a buffer half")
 
 
 def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
@@ -88,8 +103,8 @@ def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     MAC array, a method's, as AdderNet's "sad" on adder PEs: controller_datapath) with a plain
     window at the array's widths, on a preset or arch YAML (rtl_cannot_run), and its smallest
     tile (program.fewest_filters and fewest_channels: one filter and one channel, a byte's
-    worth of packed ones, all of a binarized command's words; one output row and column) fits
-    one half of each buffer."""
+    worth of packed ones, all of a binarized command's words, a region of rebuilt weights'
+    filters and all its channels; one output row and column) fits one half of each buffer."""
     if (dataflow not in program.CONTROLLER_DATAFLOWS
             or _cannot_run(arch, op, dataflow) is not None):
         return False
@@ -145,12 +160,8 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     binarized = (datapath.binarized_channels(arch, op) if own and datapath.binarizes
                  and "ifmap" in op.dram_scale else 0)
     ifmap_pack, ofmap_pack = datapath.packed_bits(op, arch)
-    regions = {}
-    if own and datapath.rebuilt_bits:
-        code, cols = datapath.weight_code, arch.pe_array.cols
-        fixed, rows = code.table(code.of_op(op), cols)
-        regions = dict(rebuilt_bits=datapath.rebuilt_bits, region_filters=cols,
-                       region_fixed=fixed, region_rows=rows)
+    regions = (datapath.region_fields(datapath.weight_code.of_op(op), arch.pe_array.cols)
+               if own and datapath.rebuilt_bits else {})
     return Shape(N=op.N // sa, C=op.C // op.groups, H=op.H, W=op.W,
                  K=op.K // op.groups // sw, R=op.R, S=op.S, P=op.P, Q=op.Q, stride=op.stride,
                  padding=op.padding, weight_bits=bits, ifmap_slices=sa, weight_slices=sw,
@@ -455,7 +466,7 @@ def _write_back(runs, pixels):
     return span + 3, np.where(rem > 0, l_rem, l_full)
 
 
-def _region_load(shape: Shape, cols: int, bw: float, latency: int, k_size) -> np.ndarray:
+def _regions_cycles(shape: Shape, cols: int, bw: float, latency: int, k_size) -> np.ndarray:
     """Cycles the rebuilt weights (Shape.region_rows) of a LOAD step of tiles of `k_size`
     filters (arrays) take, each region priced at the layer's average: per block its fixed
     byte-rows (a run each) and the wait for their data, its code byte-rows and the wait, then
@@ -568,11 +579,11 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     ifmap_in, weights_in = first | changed(a, a1, "ncpq"), first | changed(a, a1, "kc")
     ifmap = (ifmap_in, in_rows * in_cols * ifmap_c, ifmap_l)
     load, _ = _job([ifmap, (weights_in, weight_c, weight_l), (readback, psum_c, psum_l)], lat)
-    if shape.region_rows:   # rebuilt weights: the ifmap's run, the regions, the psums' run
+    if shape.region_rows:   # rebuilt weights: the ifmap's run, then the regions (a tile holds
+        # all channels: no partial sums come back), done a cycle after the last rebuild
         rebuilt = (np.where(ifmap_in, ifmap[1], 0)
-                   + _region_load(shape, cols, bw, lat, pick(a, "k", ks))
-                   + np.where(readback, psum_c - psum_l + lat + 2, 1))
-        load = np.where(weights_in, rebuilt, _job([ifmap, (readback, psum_c, psum_l)], lat)[0])
+                   + _regions_cycles(shape, cols, bw, lat, pick(a, "k", ks)) + 1)
+        load = np.where(weights_in, rebuilt, _job([ifmap], lat)[0])
     def compute(idx):
         F, L = program.tile_folds(dataflow, rows, cols, shape.R, shape.S, pick(idx, "q", qs),
                                   pick(idx, "k", ks), pick(idx, "c", cs), pick(idx, "p", ps))

@@ -137,27 +137,31 @@ def _requant_energy(arch: ArchSpec, op: HwOp) -> dict:
     return {"requant": written_outputs(arch, op) * requant_stage_pj(arch, op.quantizer)}
 
 
+def weight_loads(shape: program.Shape, weight_writes):
+    """How many times a command of rebuilt weights (Shape.region_rows; one group: the
+    controller lays out one group's regions) loads all its weights: each distinct weight
+    tile is loaded equally often (controller_cost's `_reuse`), every lane written once."""
+    return weight_writes // (shape.K * shape.C * shape.R * shape.S)
+
+
 def weight_dram_bytes(shape: program.Shape, weight_writes):
-    """DRAM bytes of a command's rebuilt weights (Shape.region_rows) from its weight-buffer
-    writes: every block's region read once per load of every weight (each distinct weight
-    tile is loaded equally often, controller_cost's `_reuse`)."""
-    weights = shape.K * shape.C * shape.R * shape.S
-    return weight_writes // weights * int(program.region_bytes(shape).sum())
+    """DRAM bytes of a command's rebuilt weights from its weight-buffer writes: every block's
+    region read once per load of the weights."""
+    return weight_loads(shape, weight_writes) * int(program.region_bytes(shape).sum())
 
 
 def _rebuild_energy(arch: ArchSpec, op: HwOp, shape: program.Shape, weight_writes, table):
-    """pJ of a command's weight rebuilds (0 without code regions, Shape.region_rows): per load
-    of its weights the op's unit operations (HwOp.ops: SmartDeal's shifts and adds), the
-    regions' bytes written into the code buffer and, per weight the rebuild writes, the
-    code bytes each lane reads (Datapath.weight_code.reads_per_weight), at the weight
-    level's SRAM per byte."""
+    """pJ of a command's weight rebuilds (0 without code regions, Shape.region_rows) on the
+    arch as specified (not its design_arch): per load of its weights the op's unit operations
+    (HwOp.ops: SmartDeal's shifts and adds), the regions' bytes written into the code buffer
+    and, per weight the rebuild writes, the code bytes each lane reads
+    (Datapath.weight_code.reads_per_weight), both at the weight level's SRAM per byte."""
     if not shape.region_rows:
         return 0.0
     from .method_costs import unit_energy_pj
     code = controller_datapath(arch, op.pe_op, op).weight_code
     level = arch.shared_level("weight").name
-    loads = weight_writes // (shape.K * shape.C * shape.R * shape.S)
-    return (loads * unit_energy_pj(arch, op)
+    return (weight_loads(shape, weight_writes) * unit_energy_pj(arch, op)
             + weight_dram_bytes(shape, weight_writes) * table.access_pj(level, 8, True)
             + weight_writes * code.reads_per_weight * table.access_pj(level, 8, False))
 
@@ -171,11 +175,20 @@ def _unit_energy(arch: ArchSpec, op: HwOp, totals: dict, table) -> dict:
     if datapath is None or datapath.mode_of(op.pe_op) != 0:
         return {}
     if datapath.rebuilt_bits:
-        shape = shape_of(op, arch)
-        return {"units": float(_rebuild_energy(arch, op, shape,
-                                               totals["weight_writes"] // op.groups, table)
-                               * op.groups)}
+        return {"units": float(_rebuild_energy(arch, op, shape_of(op, arch),
+                                               totals["weight_writes"], table))}
     return {"units": unit_energy_pj(arch, op)} if datapath.prices_units else {}
+
+
+def _unit_ops(op: HwOp, shape: program.Shape, weight_writes) -> dict:
+    """The op's operations as its commands perform them: a rebuilding datapath's unit
+    operations (one rebuild of every weight in HwOp.ops) once per load of the weights."""
+    if not shape.region_rows:
+        return dict(op.ops)
+    from .method_costs import unit_ops
+    loads = weight_loads(shape, weight_writes)
+    per_load = {key for keys in unit_ops().values() for key in keys}
+    return {key: value * loads if key in per_load else value for key, value in op.ops.items()}
 
 
 def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "ws") -> Stats:
@@ -184,7 +197,7 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
     traffic split into ifmap, weight (and parameters), partial sums read back, and outputs
     written (final and spilled), and the PEs' register files (`_registers`)."""
     total = command_totals(op, {name: int(counters_[name]) for name in program.COUNTERS})
-    shape = shape_of(op, arch)
+    shape, spec = shape_of(op, arch), arch
     arch = design_arch(arch, shape)
     b = program.dram_element_bytes(arch, REQUANT, shape)
     final = written_outputs(arch, op)
@@ -211,5 +224,6 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
                                         "mac": op.pe_macs * pe_op_pj(arch, op, table),
                                         "rf": float(_register_energy(arch, registers, table)),
                                         **_requant_energy(arch, op),
-                                        **_unit_energy(arch, op, total, table)},
-                   weight_storage_bits=op.weight_storage_bits, ops=dict(op.ops))
+                                        **_unit_energy(spec, op, total, table)},
+                   weight_storage_bits=op.weight_storage_bits,
+                   ops=_unit_ops(op, shape, total["weight_writes"]))

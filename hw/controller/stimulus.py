@@ -205,9 +205,7 @@ class ControllerJob:
                              f"`codes`")
         if not np.array_equal(self.weight, code.weights(self.codes)):
             raise ValueError("`weight` must be what `codes` rebuild to")
-        fixed, rows = code.table(self.codes, self.geo.cols)
-        self.shape = replace(s, rebuilt_bits=d.rebuilt_bits, region_filters=self.geo.cols,
-                             region_fixed=fixed, region_rows=rows)
+        self.shape = replace(s, **d.region_fields(self.codes, self.geo.cols))
         if mp.ct < s.C or (mp.kt % self.geo.cols and mp.kt < s.K):
             raise SpecError(f"a tile of rebuilt weights holds all {s.C} channels and whole "
                             f"regions of {self.geo.cols} filters, not kt={mp.kt} ct={mp.ct}")

@@ -19,8 +19,8 @@ job is taken exactly when request j frees the channel, so a job reduces to a few
   fixed byte-rows (after the ifmap's runs, for the first block; after the last block's
   rebuild at D, from max(D + 1, free), for the others), done at d (last + Lat + 1); then its
   code byte-rows from max(d + 1, free), done at d' (d if it has none); the rebuild started at
-  d' writes its last word at D = d' + c_size*R*S + 1; the partial sums' runs then from
-  max(D + 1, free), done at last + Lat + 1, or the LOAD done at D + 1 without them;
+  d' writes its last word at D = d' + c_size*R*S + 1; the LOAD is done at D + 1 after the
+  last block (a tile of rebuilt weights holds all channels: no partial sums come back);
 - PARAMS (the quantizer's table head, a run of head_pieces bytes, if it has one; then per
   parameter-table word kb < ceil(k_size/cols), if it has per-channel entries, a run of
   channel_pieces*min(cols, k_size - kb*cols) one-byte elements; all in requests of
@@ -56,8 +56,8 @@ from dlaforge.workloads.methods.datapath import design_arch
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
 
-REGION_JOBS = ("block_first", "block_count", "pre_cycles", "post_cycles", "post_last",
-               "block_words", "fixed_cycles", "code_cycles", "region_gap")
+REGION_JOBS = ("block_first", "block_count", "pre_cycles", "block_words", "fixed_cycles",
+               "code_cycles", "region_gap")
 
 
 def tile_sequence(shape: Shape, mapping: Mapping) -> dict:
@@ -225,7 +225,7 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
          _packed_load_section(in_rows * in_cols, c_size, rows, shape.ifmap_pack, bw)
          if shape.ifmap_pack else
          _load_section(in_rows * in_cols, c_size, rows, b["i"], bw)),
-        (t["load_weight"] & ~regions,
+        (t["load_weight"] & (not regions),
          _packed_load_section(shape.R * shape.S * c_size, k_size, cols, shape.weight_bits, bw)
          if shape.weight_bits else
          _load_section(shape.R * shape.S * c_size, k_size, cols, b["w"], bw)),
@@ -255,18 +255,14 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
 def _region_jobs(shape: Shape, t: dict, cols: int, bw: float, sections) -> dict:
     """Per tile loading rebuilt weights (Shape.region_rows), what `_engine` steps through:
     its first k-block and block count (block_count 0: none), its ifmap runs' channel cycles
-    ("pre"), partial sums' cycles and last gap ("post"), its weight words a block (c_size*R*S);
-    and per k-block of the layer the channel cycles of its fixed and code byte-rows and their
-    last request's gap."""
+    ("pre"), its weight words a block (c_size*R*S); and per k-block of the layer the channel
+    cycles of its fixed and code byte-rows and their last request's gap."""
     filters, code_rows = program.region_blocks(shape)
     run, gap = run_cycles(filters, 1, bw), last_gap(filters, 1, bw)
-    on = t["load_weight"]
-    (i_on, (i_cycles, _, _)), _, (p_on, (p_cycles, p_last, p_words)) = sections
-    return {"block_first": t["k0"] // cols, "block_count": np.where(on, ceil_div(t["k_size"],
-                                                                                cols), 0),
+    (i_on, (i_cycles, _, _)) = sections[0]
+    return {"block_first": t["k0"] // cols,
+            "block_count": np.where(t["load_weight"], ceil_div(t["k_size"], cols), 0),
             "pre_cycles": np.where(i_on, i_cycles, 0),
-            "post_cycles": np.where(p_on, p_cycles, 0),
-            "post_last": np.where(p_on & (p_words > 0), p_last, 0),
             "block_words": t["c_size"] * shape.R * shape.S,
             "fixed_cycles": shape.region_fixed * run, "code_cycles": code_rows * run,
             "region_gap": gap}
@@ -276,13 +272,12 @@ def _no_regions(tiles: int) -> dict:
     """_region_jobs of a command without code regions."""
     zeros, none = np.zeros(tiles, np.int64), np.zeros(0, np.int64)
     return {"block_first": zeros, "block_count": zeros, "pre_cycles": zeros,
-            "post_cycles": zeros, "post_last": zeros, "block_words": zeros,
+            "block_words": zeros,
             "fixed_cycles": none, "code_cycles": none, "region_gap": none}
 
 
 @njit(cache=True)
-def _region_load(g, free, first_block, blocks, pre, post, post_last, words, fixed, codes, gap,
-                 latency):
+def _region_load(g, free, first_block, blocks, pre, words, fixed, codes, gap, latency):
     """(done, channel free) of a LOAD step started at g whose tile rebuilds `blocks` k-blocks
     from `first_block` (the module docstring)."""
     start = g + 1
@@ -299,11 +294,6 @@ def _region_load(g, free, first_block, blocks, pre, post, post_last, words, fixe
             d = last + latency + 1
         d = d + words + 1           # the rebuild's last word
         start = d + 1
-    if post > 0:
-        first = max(start, free)
-        last = first + post - post_last
-        free = last + post_last
-        return last + latency + 1, free
     return start, free
 
 
@@ -319,7 +309,7 @@ def fold_cycles(arch: ArchSpec, shape: Shape, t: dict,
 @njit(cache=True)
 def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, params_cycles,
             params_last, kmap_cycles, latency, block_first, block_count, pre_cycles,
-            post_cycles, post_last, block_words, fixed_cycles, code_cycles, region_gap):
+            block_words, fixed_cycles, code_cycles, region_gap):
     """The DRAM engine and the folds (docs/controller.md); returns the command's cycles."""
     T = compute.shape[0]
     ends = np.zeros(T, dtype=np.int64)
@@ -347,8 +337,8 @@ def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, p
         if i < T:
             if block_count[i] > 0:      # rebuilt weights
                 d, free = _region_load(g, free, block_first[i], block_count[i], pre_cycles[i],
-                                       post_cycles[i], post_last[i], block_words[i],
-                                       fixed_cycles, code_cycles, region_gap, latency)
+                                       block_words[i], fixed_cycles, code_cycles, region_gap,
+                                       latency)
             elif load_cycles[i] > 0:
                 first = max(g + 1, free)
                 last = first + load_cycles[i] - load_last[i]

@@ -42,12 +42,15 @@ UNIT_OPS = {"smartdeal_rebuild": ("rebuild_shift", "rebuild_add")}
 
 def rebuilt_mac_pj(arch: ArchSpec, op) -> float:
     """pJ of one MAC of an activation and a rebuilt integer weight: the arch's MAC at
-    REBUILT_BITS weights (the array's weight lanes)."""
+    REBUILT_BITS weights (the array's weight lanes), scaled to the node as the arch's own
+    MAC (the op's widths: the arch as specified, whichever lanes a model holds)."""
     from dataclasses import replace
     from ..energy import mac_pj_45nm
     from ..method_costs import node_factor
-    pe = replace(arch.pe_array, ifmap_bits=op.ifmap_bits, weight_bits=REBUILT_BITS)
-    return mac_pj_45nm(pe) * node_factor(arch)
+    spec = replace(arch, pe_array=replace(arch.pe_array, ifmap_bits=op.ifmap_bits,
+                                          weight_bits=op.weight_bits))
+    rebuilt = replace(spec.pe_array, weight_bits=REBUILT_BITS)
+    return mac_pj_45nm(rebuilt) * node_factor(spec)
 
 
 PE_OP_PJ = {REBUILT_MAC: rebuilt_mac_pj}
@@ -219,7 +222,7 @@ def counters_to_stats(arch: ArchSpec, op, c: dict, dataflow: str, table) -> Stat
     pj = unit_op_pj(arch)
     ops = {"mult": op.pe_macs, "add": op.pe_macs, "rebuild_shift": c["rebuild_shifts"],
            "rebuild_add": c["rebuild_adds"]}
-    energy = {"mac": op.pe_macs * table.mac_pj, "rf": 0.0, "noc": 0.0, "sram": sram,
+    energy = {"mac": op.pe_macs * rebuilt_mac_pj(arch, op), "rf": 0.0, "noc": 0.0, "sram": sram,
               "dram": (c["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
                        + c["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit),
               "units": (c["rebuild_shifts"] * pj["rebuild_shift"]

@@ -88,10 +88,12 @@ class Datapath:
     controller); weight_code: its own operation's weights travel as code regions that the
     load rebuilds into weights of weight_code.bits, the weight lanes' width (`rebuilt_bits`;
     the family's hw CONTROLLER_WEIGHT_STAGE; program.Shape.region_rows): an object of the
-    family's with of_op(op) (a layer's codes), random(rng, K, C, R, S), weights(codes) (K x C
-    x R x S integers), table(codes, cols) (Shape.region_fixed, region_rows), image(codes,
-    cols) (the DRAM bytes) and pitch(codes) (byte-rows per filter between regions); None:
-    plain weights."""
+    family's with `bits`, of_op(op) (a layer's codes), random(rng, K, C, R, S), weights(codes)
+    (K x C x R x S integers), table(codes, cols) (Shape.region_fixed, region_rows),
+    image(codes, cols) (the DRAM bytes), pitch(codes) (byte-rows per filter between regions),
+    buffer_rows(words) (the code buffer's byte-rows for a weight half of `words`) and
+    reads_per_weight (code-buffer bytes a lane reads per rebuilt weight, for its energy);
+    None: plain weights."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -122,6 +124,13 @@ class Datapath:
     def rebuilt_bits(self) -> int:
         """The width its weight lanes hold rebuilt weights at (weight_code; 0: none)."""
         return self.weight_code.bits if self.weight_code is not None else 0
+
+    def region_fields(self, codes, cols: int) -> dict:
+        """The program.Shape fields of a command of its own operation whose weights are
+        `codes` (weight_code's), rebuilt in blocks of `cols` filters."""
+        fixed, rows = self.weight_code.table(codes, cols)
+        return dict(rebuilt_bits=self.rebuilt_bits, region_filters=cols, region_fixed=fixed,
+                    region_rows=rows)
 
     @property
     def out_bits(self) -> int:

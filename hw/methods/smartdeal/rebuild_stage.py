@@ -60,9 +60,11 @@ class RebuildStage(wiring.Component):
         in_bitmap = (self.load_addr >= B_BYTES) & (self.load_addr < bitmap_end)
 
         running, last = Signal(), Signal()
-        c, r, s, rs_word = (Signal(db, name=n) for n in ("c", "r", "s", "rs_word"))
+        c, r, s = (Signal(db, name=n) for n in ("c", "r", "s"))
+        wb = len(self.word_base)        # a block's words and bits count up to a weight half
+        rs_word = Signal(wb)                        # (r*S + s) * c_size
         entry = Signal(range(ROW_ENTRIES))          # kd % 3
-        row_bit = Signal(db + 2)                    # 3 * (kd // 3)
+        row_bit = Signal(wb + 2)                    # 3 * (kd // 3)
         final = ((c + 1 == self.c_size) & (r + 1 == self.R) & (s + 1 == self.S))
         row_ends = entry == ROW_ENTRIES - 1
 

@@ -17,28 +17,14 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.program import element_bytes
 from dlaforge.workloads.methods.accelerator_plan import Gemm
-from dlaforge.workloads.methods.smartdeal.plan import ROW_ENTRIES, SmartDealPlan, ce_rows
+from dlaforge.workloads.methods.smartdeal.plan import SmartDealPlan, ce_rows
 from dlaforge.workloads.methods.conv_ref import conv2d_int
-from dlaforge.workloads.methods.smartdeal.reference import (P_MAX, P_MIN, Decomposition, rebuild,
-                                                            unblock)
+from dlaforge.workloads.methods.smartdeal.reference import (  # noqa: F401 (its tests' draw)
+    P_MIN, Decomposition, random_decomposition, rebuild, unblock)
 
 from ...stimulus import wrap
 from ...layouts import command_fields
 from .unit import REBUILT_BITS
-
-
-def random_decomposition(rng, K: int, Kd: int, nonzero: float = 0.5,
-                         zero_rows: float = 0.3) -> Decomposition:
-    """Codes for K filters of Kd weights: each Ce entry nonzero with probability `nonzero`, a
-    `zero_rows` fraction of rows all zero, random signs and exponents over the whole range,
-    B codes in [-127, 127]."""
-    rows = ce_rows(Kd)
-    sign = rng.choice([-1, 1], (K, rows, ROW_ENTRIES)) * (rng.random((K, rows, ROW_ENTRIES)) < nonzero)
-    sign[rng.random((K, rows)) < zero_rows] = 0
-    exp = rng.integers(P_MIN, P_MAX + 1, sign.shape) * (sign != 0)
-    b_q = rng.integers(-127, 128, (K, ROW_ENTRIES, ROW_ENTRIES))
-    return Decomposition(sign.astype(np.int64), exp.astype(np.int64), b_q.astype(np.int64),
-                         np.zeros(K, np.int64), np.arange(K), (K, 1, 1, Kd), 0.0, 0)
 
 
 def code_region(d: Decomposition, first: int, count: int) -> np.ndarray:

@@ -8,7 +8,8 @@ counts here come from decomposing synthetic weights of the layer's shape (normal
 shape) — an untrained filter, so Ce is far less sparse than after SmartDeal's training — on a
 sample of at most `SAMPLE_FILTERS` filters, scaled to all K filters. Storage is nnz(Ce)·code
 bits + one bitmap bit per Ce entry + 8-bit B and its exponent per filter; DRAM moves that
-instead of the int8 weights (`dram_scale` of the weights). The rebuild engine shifts one B row
+instead of the int8 weights (`dram_scale` of the weights, the generic models' view; the
+controller reads the code regions of regions.py, their bytes counted exactly). The rebuild engine shifts one B row
 per nonzero Ce entry (3 shifts) and adds the rows of each Ce row together: the op's ops count
 one rebuild of each weight, which the models of the generic array charge once per layer and
 the controller's once per load of the weights (sim/controller_stats.py).

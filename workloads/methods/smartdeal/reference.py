@@ -195,6 +195,20 @@ def unblock(blocks_, shape) -> np.ndarray:
     return blocks_.reshape(K, -1)[:, :int(np.prod(shape[1:]))].reshape(shape)
 
 
+def random_decomposition(rng, K: int, Kd: int, nonzero: float = 0.5,
+                         zero_rows: float = 0.3) -> Decomposition:
+    """Codes for K filters of Kd weights: each Ce entry nonzero with probability `nonzero`, a
+    `zero_rows` fraction of rows all zero, random signs and exponents over the whole range,
+    B codes in [-127, 127]."""
+    rows = -(-Kd // ROW_ENTRIES)
+    sign = rng.choice([-1, 1], (K, rows, ROW_ENTRIES)) * (rng.random((K, rows, ROW_ENTRIES)) < nonzero)
+    sign[rng.random((K, rows)) < zero_rows] = 0
+    exp = rng.integers(P_MIN, P_MAX + 1, sign.shape) * (sign != 0)
+    b_q = rng.integers(-127, 128, (K, ROW_ENTRIES, ROW_ENTRIES))
+    return Decomposition(sign.astype(np.int64), exp.astype(np.int64), b_q.astype(np.int64),
+                         np.zeros(K, np.int64), np.arange(K), (K, 1, 1, Kd), 0.0, 0)
+
+
 def synthetic_decomposition(op) -> Decomposition:
     """SmartDeal's decomposition of seeded normal weights of the op's shape, every filter (the
     simulator has no trained weights): the codes the RTL runs and the timing model times."""

@@ -28,8 +28,8 @@ import numpy as np
 
 from dlaforge.program import ceil_div
 
-from .reference import (B_BYTES, P_MIN, REBUILT_BITS, ROW_ENTRIES, Decomposition, rebuild,
-                        synthetic_decomposition)
+from .reference import (B_BYTES, P_MIN, REBUILT_BITS, ROW_ENTRIES, Decomposition,
+                        random_decomposition, rebuild, synthetic_decomposition)
 
 
 def bitmap_rows(rows: int) -> int:
@@ -112,8 +112,7 @@ class SmartDealCode:
 
     def random(self, rng, K: int, C: int, R: int, S: int) -> Decomposition:
         """Random codes of K filters of C x R x S weights with the rebuild's corner cases
-        (hw/methods/smartdeal/stimulus.random_decomposition: zero rows, every exponent)."""
-        from dlaforge.hw.methods.smartdeal.stimulus import random_decomposition
+        (reference.random_decomposition: zero rows, every exponent)."""
         d = random_decomposition(rng, K, C * R * S)
         return Decomposition(d.sign, d.exp, d.b_q, d.b_exp, np.arange(C), (K, C, R, S), 0.0, 0)
 
