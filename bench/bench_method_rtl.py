@@ -423,7 +423,7 @@ CONTROLLER_METHODS = (("baseline", "edge_tiny"), ("addernet", "edge_tiny_adderne
                       ("addernet_w4a4", "edge_tiny_addernet"),
                       ("bwn", "edge_tiny_bwn"), ("ghost", "edge_tiny"),
                       ("palquant", "edge_tiny_palquant"), ("bitslice_w4a4", "edge_tiny_palquant"),
-                      ("xnor", "edge_tiny_xnor"))
+                      ("smartdeal", "edge_tiny_smartdeal"), ("xnor", "edge_tiny_xnor"))
 FIRST_CONV = Case("baseline", "edge_tiny", "ws", "resnet18", "conv1",
                   dict(C=3, K=8, H=21, R=7, stride=2, padding=0))
 CONTROLLER_STATS = ("cycles", "compute_cycles", "stall_cycles", "energy_pj",
@@ -610,7 +610,12 @@ def report(cells, slice_rows, full_rows, problems, started, command, elapsed,
         "conv) are plain int8 MAC ops on the baseline's array; PalQuant and bitslice_w4a4 on "
         "PalQuant's code-MAC datapath (2-bit lanes; a 2-bit layer's packed weight codes "
         "decoded in the PE, ws and os; 4-bit layers as 4 slice passes of its unsigned slice-MAC "
-        "mode); XNOR-Net on its XNOR datapath (64-bit sign words in the buffers and DRAM, a "
+        "mode); SmartDeal on its rebuilding datapath (the MAC array at 17-bit weight lanes, "
+        "each block of 4 filters' weights read as a code region, B and bitmap then the code "
+        "rows the bitmap's ones call for, and rebuilt a weight word a cycle by the load's "
+        "stage; a tile holds all of a filter's channels, so a slice runs where C x R x S "
+        "rebuilt words fit a weight half: not the 64-channel crop); "
+        "XNOR-Net on its XNOR datapath (64-bit sign words in the buffers and DRAM, a "
         "valid bit beside each lane, the binarized layers reading int8 activations whose signs "
         "the load packs, K_q formed on chip before the requantizer). The last slice, a crop of "
         "ResNet-18's first conv (3 -> 8 channels, 7x7 at stride 2, 8x8 outputs), is an int8 "

@@ -23,7 +23,7 @@ from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.methods.datapath import controller_datapath, method_datapath
 from dlaforge.workloads.methods.smartdeal import regions
 from dlaforge.workloads.methods.smartdeal.plan import CONTROLLER_DATAPATH as SMARTDEAL
-from dlaforge.workloads.methods.smartdeal.plan import REBUILT_MAC
+from dlaforge.workloads.methods.smartdeal import REBUILT_MAC
 from dlaforge.workloads.networks import Network
 
 from controller_checks import assert_network_matches, assert_run_matches, random_window

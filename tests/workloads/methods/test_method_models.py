@@ -45,10 +45,12 @@ def test_both_models_charge_the_method(runs, arch, method):
             assert sc.energy_breakdown_pj.get(part, 0.0) == pytest.approx(
                 sa.energy_breakdown_pj.get(part, 0.0))
         # a unit's work is charged; on the generated controller only where its datapath has
-        # the units (XNOR's scaling stage): PalQuant's slice passes combine in the accumulator
+        # the units (XNOR's scaling stage, SmartDeal's rebuild stage): PalQuant's slice passes
+        # combine in the accumulator
         spec = load_arch(arch)
         on_controller = all(controller_runs(spec, op, "ws") for op in ops)
-        with_units = any(controller_datapath(spec, op.pe_op).prices_units for op in ops
+        with_units = any(controller_datapath(spec, op.pe_op).prices_units
+                         or controller_datapath(spec, op.pe_op).rebuilt_bits for op in ops
                          if on_controller and op.pe_op != "mac")
         assert sa.energy_breakdown_pj.get("units", 0.0) > 0 or on_controller or all(
             not op.ops.keys() - {"mult", "add", "direct_conv_fallback"} for op in ops)

@@ -1,6 +1,6 @@
 """SmartDeal (`smartdeal`): weights stored decomposed, rebuilt on chip by a shift-add engine,
 then used by the MAC array (references: smartdeal/reference.py): a decomposed layer's op is
-pe_op `rebuilt_mac` (plan.REBUILT_MAC), an int8 activation times a rebuilt integer weight of
+pe_op `rebuilt_mac` (REBUILT_MAC), an int8 activation times a rebuilt integer weight of
 REBUILT_BITS, which the controller's SmartDeal datapath (plan.CONTROLLER_DATAPATH) runs.
 
 What a layer stores depends on its trained weights, which the simulator does not have. The
@@ -9,10 +9,11 @@ shape) — an untrained filter, so Ce is far less sparse than after SmartDeal's 
 sample of at most `SAMPLE_FILTERS` filters, scaled to all K filters. Storage is nnz(Ce)·code
 bits + one bitmap bit per Ce entry + 8-bit B and its exponent per filter; DRAM moves that
 instead of the int8 weights (`dram_scale` of the weights, the generic models' view; the
-controller reads the code regions of regions.py, their bytes counted exactly). The rebuild engine shifts one B row
-per nonzero Ce entry (3 shifts) and adds the rows of each Ce row together: the op's ops count
-one rebuild of each weight, which the models of the generic array charge once per layer and
-the controller's once per load of the weights (sim/controller_stats.py).
+controller reads the code regions of regions.py, their bytes counted exactly). The rebuild
+engine shifts one B row per nonzero Ce entry (3 shifts) and adds the rows of each Ce row
+together: the op's ops count one rebuild of each weight, which the models of the generic
+array charge once per layer and the controller's once per load of the weights
+(sim/controller_stats.py).
 
 Under `--phase train` the weights stay decomposed through the iteration: `TRAINING`
 (smartdeal/training.py) prices the rebuild for dX, dB and Ce's masked gradient through the
@@ -27,10 +28,10 @@ from functools import lru_cache
 import numpy as np
 
 from .. import Method, baseline
-from .plan import REBUILT_MAC
 from .training import SmartDealTraining
 
 SAMPLE_FILTERS = 32
+REBUILT_MAC = "rebuilt_mac"     # HwOp.pe_op of a decomposed layer: a MAC of rebuilt weights
 
 
 @lru_cache(maxsize=None)

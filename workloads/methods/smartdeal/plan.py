@@ -40,11 +40,11 @@ from dlaforge.program import ceil_div, operand_share_bits
 from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 
 from ..datapath import Datapath
+from . import REBUILT_MAC
 from .reference import B_BYTES, REBUILT_BITS, ROW_ENTRIES, rebuilt_bits  # noqa: F401
 from .regions import SmartDealCode
 
 WINDOW_ROWS = 4         # Ce rows the rebuild engine looks at per cycle when skipping zeros
-REBUILT_MAC = "rebuilt_mac"     # HwOp.pe_op of a SmartDeal layer: a MAC of rebuilt weights
 
 
 def ce_rows(Kd: int) -> int:

@@ -201,7 +201,8 @@ def random_decomposition(rng, K: int, Kd: int, nonzero: float = 0.5,
     `zero_rows` fraction of rows all zero, random signs and exponents over the whole range,
     B codes in [-127, 127]."""
     rows = -(-Kd // ROW_ENTRIES)
-    sign = rng.choice([-1, 1], (K, rows, ROW_ENTRIES)) * (rng.random((K, rows, ROW_ENTRIES)) < nonzero)
+    sign = (rng.choice([-1, 1], (K, rows, ROW_ENTRIES))
+            * (rng.random((K, rows, ROW_ENTRIES)) < nonzero))
     sign[rng.random((K, rows)) < zero_rows] = 0
     exp = rng.integers(P_MIN, P_MAX + 1, sign.shape) * (sign != 0)
     b_q = rng.integers(-127, 128, (K, ROW_ENTRIES, ROW_ENTRIES))
