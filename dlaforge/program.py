@@ -299,6 +299,14 @@ def region_bytes(shape: Shape) -> np.ndarray:
     return region_blocks(shape)[0] * np.asarray(shape.region_rows, np.int64)
 
 
+def region_runs(shape: Shape, bandwidth: float) -> tuple:
+    """Per k-block's code region (Shape.region_rows): the channel cycles of its fixed
+    byte-rows, of its code byte-rows, and the last request's gap of a byte-row's run."""
+    filters, code_rows = region_blocks(shape)
+    run = run_cycles(filters, 1, bandwidth)
+    return shape.region_fixed * run, code_rows * run, last_gap(filters, 1, bandwidth)
+
+
 def packed_blocks(k_size, cols: int, bits: int) -> np.ndarray:
     """Bytes of each block's run of a packed row, [block, tile], for tiles of `k_size` values
     starting on a byte, in blocks of `cols` (a weight row's filter blocks; a pixel's channel

@@ -473,10 +473,8 @@ def _regions_cycles(shape: Shape, cols: int, bw: float, latency: int, k_size) ->
     the rebuild (one weight word a cycle, c_size*R*S = C*R*S of them, and one more); the
     step's next request comes a cycle after (sim/cycle/controller_timing.py's model, exact
     but for the regions' average and the channel still held when a wait ends)."""
-    filters, code_rows = program.region_blocks(shape)
-    run, gap = run_cycles(filters, 1, bw), program.last_gap(filters, 1, bw)
-    per_block = (shape.region_fixed * run - gap + latency + 2
-                 + np.where(code_rows > 0, code_rows * run - gap + latency + 2, 0)
+    fixed, codes, gap = program.region_runs(shape, bw)
+    per_block = (fixed - gap + latency + 2 + np.where(codes > 0, codes - gap + latency + 2, 0)
                  + shape.C * shape.R * shape.S + 1)
     return ceil_div(np.asarray(k_size), cols) * per_block.mean()
 

@@ -46,6 +46,7 @@ from .fetch import (Fetcher, beat_write, kmap_storage, packed_loads, packed_writ
                     slice_shift)
 from .fold import FoldEngine
 from .layouts import KINDS, ControllerParams
+from .nest import popcount_tree
 from .tiles import TileWalker
 from .writer import Writer, param_storage
 
@@ -261,7 +262,7 @@ class ControllerAccelerator(wiring.Component):
                      port.addr.eq(stage.w_addr), port.data.eq(stage.w_data),
                      port.en.eq(stage.w_en)]
         lanes = Signal(range(geo.cols + 1))
-        m.d.comb += lanes.eq(sum(stage.w_en[j] for j in range(geo.cols)))
+        m.d.comb += lanes.eq(popcount_tree(stage.w_en))
         return lanes
 
     def _plain_write(self, m, geo, cmd, port, kind, lanes, shift):

@@ -1,4 +1,5 @@
-"""Loop nests in hardware: counters with programmable bounds stepped as one mixed-radix number."""
+"""Loop nests in hardware: counters with programmable bounds stepped as one mixed-radix number;
+and the small arithmetic the engines share (minimum, clip, popcount_tree)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,12 @@ def minimum(a, b):
 
 def clip(value, low, high):
     return Mux(value < low, low, Mux(value > high, high, value))
+
+
+def popcount_tree(value):
+    """The number of ones in `value`, as a balanced tree of adders."""
+    level = [value[i] for i in range(len(value))]
+    while len(level) > 1:
+        pairs = [level[i] + level[i + 1] for i in range(0, len(level) - 1, 2)]
+        level = pairs + ([level[-1]] if len(level) % 2 else [])
+    return level[0]

@@ -344,7 +344,7 @@ class ControllerJob:
         Ct, Kt = self.pitches
         weight = self.groups * self.group_weight_bytes or s.R * s.S * s.C * Kt
         if s.region_rows:
-            weight = len(self.geo.datapath.weight_code.image(self.codes, self.geo.cols))
+            weight = self.geo.datapath.weight_code.image_bytes(self.codes, self.geo.cols)
         pixels = s.N * s.P * s.Q
         sizes = {"ifmap": s.N * s.H * s.W * (packed_row_bytes(Ct, s.ifmap_pack)
                                              if s.ifmap_pack else Ct),

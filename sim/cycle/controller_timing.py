@@ -245,27 +245,26 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
         lasts.append(last)
     wb_span = np.where(final, spans[0], spans[1])
     wb_last = np.where(final, lasts[0], lasts[1])
-    region = _region_jobs(shape, t, cols, bw, sections) if regions else _no_regions(len(k_size))
+    region = (_region_jobs(shape, t, cols, bw, sections[0]) if regions
+              else _no_regions(len(k_size)))
     return {"load_cycles": load_cycles, "load_last": load_last, **region,
             "wb_span": np.where(t["leaves"], wb_span, 0),
             "wb_last": np.where(t["leaves"], wb_last, 0),
             **params_job(t, shape, requant, rows, cols, bw)}
 
 
-def _region_jobs(shape: Shape, t: dict, cols: int, bw: float, sections) -> dict:
+def _region_jobs(shape: Shape, t: dict, cols: int, bw: float, ifmap_section) -> dict:
     """Per tile loading rebuilt weights (Shape.region_rows), what `_engine` steps through:
     its first k-block and block count (block_count 0: none), its ifmap runs' channel cycles
-    ("pre"), its weight words a block (c_size*R*S); and per k-block of the layer the channel
-    cycles of its fixed and code byte-rows and their last request's gap."""
-    filters, code_rows = program.region_blocks(shape)
-    run, gap = run_cycles(filters, 1, bw), last_gap(filters, 1, bw)
-    (i_on, (i_cycles, _, _)) = sections[0]
+    ("pre", of `ifmap_section`: _jobs' (on, (cycles, last gap, words))), its weight words a
+    block (c_size*R*S); and per k-block of the layer program.region_runs."""
+    fixed, codes, gap = program.region_runs(shape, bw)
+    i_on, (i_cycles, _, _) = ifmap_section
     return {"block_first": t["k0"] // cols,
             "block_count": np.where(t["load_weight"], ceil_div(t["k_size"], cols), 0),
             "pre_cycles": np.where(i_on, i_cycles, 0),
             "block_words": t["c_size"] * shape.R * shape.S,
-            "fixed_cycles": shape.region_fixed * run, "code_cycles": code_rows * run,
-            "region_gap": gap}
+            "fixed_cycles": fixed, "code_cycles": codes, "region_gap": gap}
 
 
 def _no_regions(tiles: int) -> dict:

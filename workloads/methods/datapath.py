@@ -90,7 +90,7 @@ class Datapath:
     the family's hw CONTROLLER_WEIGHT_STAGE; program.Shape.region_rows): an object of the
     family's with `bits`, of_op(op) (a layer's codes), random(rng, K, C, R, S), weights(codes)
     (K x C x R x S integers), table(codes, cols) (Shape.region_fixed, region_rows),
-    image(codes, cols) (the DRAM bytes), pitch(codes) (byte-rows per filter between regions),
+    image(codes, cols) (the DRAM bytes) and image_bytes(codes, cols), pitch(codes) (byte-rows per filter between regions),
     buffer_rows(words) (the code buffer's byte-rows for a weight half of `words`) and
     reads_per_weight (code-buffer bytes a lane reads per rebuilt weight, for its energy);
     None: plain weights."""

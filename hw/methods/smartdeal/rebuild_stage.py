@@ -31,9 +31,7 @@ from amaranth.lib.wiring import In, Out
 
 from dlaforge.workloads.methods.smartdeal.reference import B_BYTES, ROW_ENTRIES
 
-
-def popcount(value) -> object:
-    return sum(value[b] for b in range(len(value)))
+from ...controller.nest import popcount_tree
 
 
 class RebuildStage(wiring.Component):
@@ -84,7 +82,7 @@ class RebuildStage(wiring.Component):
             with m.If(self.start):
                 m.d.sync += nnz.eq(0)
             with m.Elif(self.load_en[j] & in_bitmap):
-                m.d.sync += nnz.eq(nnz + popcount(self.load_data[j]))
+                m.d.sync += nnz.eq(nnz + popcount_tree(self.load_data[j]))
             codes = Signal.like(nnz, name=f"codes_{j}")
             m.d.comb += codes.eq((nnz + 1) >> 1)
             largest = codes if largest is None else Mux(codes > largest, codes, largest)

@@ -22,16 +22,8 @@ from amaranth import Mux
 
 from dlaforge.workloads.methods.xnor.plan import MAC_BITS
 
+from ...controller.nest import popcount_tree
 from ...pe import MacPE
-
-
-def popcount_tree(value):
-    """The number of ones in `value`, as a balanced tree of adders."""
-    level = [value[i] for i in range(len(value))]
-    while len(level) > 1:
-        pairs = [level[i] + level[i + 1] for i in range(0, len(level) - 1, 2)]
-        level = pairs + ([level[-1]] if len(level) % 2 else [])
-    return level[0]
 
 
 class XnorPE(MacPE):

@@ -83,12 +83,17 @@ def region_table(d: Decomposition, cols: int) -> tuple[int, tuple]:
                                    for k in range(0, K, cols))
 
 
+def image_bytes(d: Decomposition, cols: int) -> int:
+    """Bytes of a layer's weight region (`dram_image`): every block's pitch, the last's too."""
+    return ceil_div(d.sign.shape[0], cols) * cols * pitch_rows(d.sign.shape[1])
+
+
 def dram_image(d: Decomposition, cols: int) -> np.ndarray:
     """The weight region of a layer's filters as the controller reads it (int64 bytes): block
     kb's region at byte kb*cols*pitch_rows, its byte-row q at q*filters after it."""
     K, rows = d.sign.shape[:2]
     pitch = pitch_rows(rows)
-    out = np.zeros(ceil_div(K, cols) * cols * pitch, np.int64)
+    out = np.zeros(image_bytes(d, cols), np.int64)
     for k in range(0, K, cols):
         count = min(cols, K - k)
         block = region(d, k, count).ravel()
@@ -126,6 +131,9 @@ class SmartDealCode:
 
     def image(self, d: Decomposition, cols: int) -> np.ndarray:
         return dram_image(d, cols)
+
+    def image_bytes(self, d: Decomposition, cols: int) -> int:
+        return image_bytes(d, cols)
 
     def buffer_rows(self, words: int) -> int:
         """Byte-rows of the code buffer that holds the region of a block whose filters have
