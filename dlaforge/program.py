@@ -111,15 +111,18 @@ class Shape:
     byte, each pixel's row of Ct (Kt) codes padded to whole bytes, code c at bit c*bits of its
     row (a datapath of activation codes, Datapath.codes; `packed_codes_refusal`; their channel
     and filter tiles start on a byte: packed_align); 0: one DRAM element per value.
-    `rebuilt_bits`, `region_filters`, `region_fixed`, `region_rows`: the weights travel as
-    code regions, one per block of region_filters filters (the array's cols; k-block kb:
-    filters kb*region_filters .. of the command's K), which the load rebuilds into weights of
+    `rebuilt_bits`, `region_filters`, `region_channels`, `region_fixed`, `region_rows`: the
+    weights travel as code regions, one per block of region_filters filters (the array's cols;
+    k-block kb: filters kb*region_filters .. of the command's K) and group of region_channels
+    channels (group g: channels g*region_channels ..), which the load rebuilds into weights of
     rebuilt_bits, the weight lanes' width (a datapath that rebuilds its weights,
-    Datapath.rebuilt_bits: SmartDeal's). Region kb is region_rows[kb] byte-rows of one byte
-    per filter of its block, each byte-row read as one run, the first region_fixed of them
-    before the rest (whose number the load learns from them); a region is read whole, so
-    every tile holds all C channels and whole blocks (filter_align, fewest_channels); then
-    the block's weights are rebuilt, one buffer word per cycle. (): plain weights."""
+    Datapath.rebuilt_bits: SmartDeal's). Region g*KB + kb (KB blocks) is region_rows[...]
+    byte-rows of one byte per filter of its block, each byte-row read as one run, the first
+    region_fixed of them before the rest (whose number the load learns from them); a region is
+    read whole, so every tile holds whole blocks (filter_align) and one group (channel_align;
+    controller_cost.grid_fits: two groups never fit a weight half, smartdeal/regions.py's
+    group_channels); the tile's regions are loaded block by block, each rebuilt (one buffer
+    word per cycle) before the next is read. (): plain weights."""
 
     N: int
     C: int
@@ -142,6 +145,7 @@ class Shape:
     ofmap_pack: int = 0
     rebuilt_bits: int = 0
     region_filters: int = 0
+    region_channels: int = 0
     region_fixed: int = 0
     region_rows: tuple = ()
 
@@ -267,8 +271,9 @@ def filter_align(shape: Shape) -> int:
 
 def channel_align(shape: Shape) -> int:
     """What every c tile but the last holds a multiple of channels of: with a packed ifmap a
-    byte's worth; else 1."""
-    return packed_align(shape.ifmap_pack) if shape.ifmap_pack else 1
+    byte's worth; with code regions a region's channels; else 1."""
+    return math.lcm(packed_align(shape.ifmap_pack) if shape.ifmap_pack else 1,
+                    shape.region_channels or 1)
 
 
 def fewest_filters(shape: Shape) -> int:
@@ -280,28 +285,34 @@ def fewest_filters(shape: Shape) -> int:
 def fewest_channels(shape: Shape) -> int:
     """The smallest tile's channels: one, all C words of a binarized command (a pixel's
     magnitudes are summed in one tile: binarize_refusal), or with a packed ifmap a byte's
-    worth (or all C); all C with code regions (a region holds every channel of its filters)."""
-    if shape.binarized or shape.region_rows:
+    worth, with code regions a region's channels (or all C)."""
+    if shape.binarized:
         return shape.C
     return min(shape.C, channel_align(shape))
 
 
+def region_grid(shape: Shape) -> tuple[int, int]:
+    """(groups of channels, blocks of filters) of a command's code regions (Shape.region_rows:
+    region g*blocks + kb)."""
+    return ceil_div(shape.C, shape.region_channels), ceil_div(shape.K, shape.region_filters)
+
+
 def region_blocks(shape: Shape) -> tuple[np.ndarray, np.ndarray]:
-    """(filters, code byte-rows) of each k-block's code region (Shape.region_rows): its byte-rows
-    past the fixed ones, each a run of one byte per filter."""
-    blocks = np.arange(len(shape.region_rows))
+    """(filters, code byte-rows) of each code region (Shape.region_rows): its byte-rows past the
+    fixed ones, each a run of one byte per filter."""
+    blocks = np.arange(len(shape.region_rows)) % region_grid(shape)[1]
     filters = np.minimum(shape.region_filters, shape.K - blocks * shape.region_filters)
     return filters, np.asarray(shape.region_rows, np.int64) - shape.region_fixed
 
 
 def region_bytes(shape: Shape) -> np.ndarray:
-    """DRAM bytes of each k-block's code region (Shape.region_rows)."""
+    """DRAM bytes of each code region (Shape.region_rows)."""
     return region_blocks(shape)[0] * np.asarray(shape.region_rows, np.int64)
 
 
 def region_runs(shape: Shape, bandwidth: float) -> tuple:
-    """Per k-block's code region (Shape.region_rows): the channel cycles of its fixed
-    byte-rows, of its code byte-rows, and the last request's gap of a byte-row's run."""
+    """Per code region (Shape.region_rows): the channel cycles of its fixed byte-rows, of its
+    code byte-rows, and the last request's gap of a byte-row's run."""
     filters, code_rows = region_blocks(shape)
     run = run_cycles(filters, 1, bandwidth)
     return shape.region_fixed * run, code_rows * run, last_gap(filters, 1, bandwidth)

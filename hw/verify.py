@@ -143,9 +143,10 @@ def random_mapping(arch: ArchSpec, shape: Shape, rng: random.Random, order: str,
     align, c_align = filter_align(shape), channel_align(shape)
     # slice passes: every channel tile in one pass (program.pass_channels)
     # a binarized command's tile holds all its words (program.binarize_refusal), a rebuilt
-    # one's all channels of its regions (Shape.region_rows)
+    # one's one group of code regions (Shape.region_channels)
     channel_tiles = [c for c in range(1, shape.C + 1) if (shape.passes == 1 or shape.C % c == 0)
-                     and (c == shape.C or not (shape.binarized or shape.region_rows))
+                     and (c == shape.C or not shape.binarized)
+                     and (not shape.region_rows or c == min(shape.C, shape.region_channels))
                      and (c % c_align == 0 or c == shape.C)]
     for _ in range(tries):
         qt = rng.randint(1, shape.Q) if rng.random() < 1 / 3 else None
@@ -179,11 +180,16 @@ def packed_codes_case(datapath, shape: Shape, groups: int, pe_op: str,
     return shape, options
 
 
-def rebuilt_case(datapath, shape: Shape, cols: int, rng) -> tuple[Shape, dict]:
-    """A layer of a design that rebuilds its weights (Datapath.weight_code), as (its shape with
-    the code regions of random codes, the job options that give them)."""
-    codes = datapath.weight_code.random(rng, shape.K, shape.C, shape.R, shape.S)
-    return replace(shape, **datapath.region_fields(codes, cols)), {"codes": codes}
+def rebuilt_case(datapath, shape: Shape, geo, rng) -> tuple[Shape, dict] | None:
+    """A layer of a design `geo` (ControllerParams) that rebuilds its weights
+    (Datapath.weight_code), as (its shape with the code regions of random codes, the job
+    options that give them); None where not even one group of its regions fits a weight
+    buffer half."""
+    code, half = datapath.weight_code, geo.buffers.weight_half
+    if not code.group_channels(shape.C, shape.R, shape.S, half):
+        return None
+    codes = code.random(rng, shape.K, shape.C, shape.R, shape.S)
+    return replace(shape, **datapath.region_fields(codes, geo.cols, half)), {"codes": codes}
 
 
 def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int = 0,
@@ -235,15 +241,18 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
             shape, options = packed_codes_case(d, shape, groups, pe_op, index)
         if rebuilds:            # one group's weights, rebuilt from random codes
             groups = 1
-            shape, options = rebuilt_case(d, shape, geo.cols, rng)
+            shape, options = rebuilt_case(d, shape, geo, rng) or (shape, options)
         plan.append((f"random{index}", shape, groups,
                      random_mapping(held, shape, draw, LOOP_ORDERS[index % len(LOOP_ORDERS)]),
                      options))
     jobs, skipped = [], []
     for name, shape, groups, mapping, options in plan:
         if rebuilds and not shape.region_rows:      # the fixed cases' codes
-            shape, codes = rebuilt_case(d, shape, geo.cols, rng)
-            options = {**options, **codes}
+            case = rebuilt_case(d, shape, geo, rng)
+            if case is None:
+                skipped.append((name, "not one group of its code regions fits a weight half"))
+                continue
+            shape, options = case[0], {**options, **case[1]}
         if not smallest_tile_fits(held, shape):
             skipped.append((name, "its smallest tile does not fit the buffer halves"))
             continue

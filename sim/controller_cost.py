@@ -85,15 +85,17 @@ def _cannot_run(arch: ArchSpec, op: HwOp, dataflow: str) -> str | None:
 
 
 def _region_refusal(arch: ArchSpec, op: HwOp, datapath) -> str | None:
-    """Why the controller cannot load `op`'s rebuilt weights (None if it can): a tile holds all
-    C x R x S weight words of a block of filters (Shape.region_rows), which must fit a weight
-    buffer half; said before the layer's codes are decomposed (shape_of)."""
-    words = op.C // op.groups * op.R * op.S
+    """Why the controller cannot load `op`'s rebuilt weights (None if it can): a tile holds
+    whole regions (Shape.region_rows), the weight words of a block of filters and a group of
+    channels filling whole Ce rows, which must fit a weight buffer half; said before the
+    layer's codes are decomposed (shape_of)."""
+    C = op.C // op.groups
     half = BufferGeometry.of(datapath.operand_arch(arch)).weight_half
-    if words <= half:
+    if datapath.weight_code.group_channels(C, op.R, op.S, half):
         return None
-    return (f"a tile of rebuilt weights holds all {op.C // op.groups} channels of its filters: "
-            f"{words} weight words, more than the {half} of a buffer half")
+    return (f"a tile of rebuilt weights holds whole regions of {op.R}x{op.S} weights in whole "
+            f"rows of codes; not even the smallest fits the {half} weight words of a buffer "
+            f"half")
 
 
 def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
@@ -104,7 +106,8 @@ def controller_runs(arch: ArchSpec, op: HwOp, dataflow: str) -> bool:
     window at the array's widths, on a preset or arch YAML (rtl_cannot_run), and its smallest
     tile (program.fewest_filters and fewest_channels: one filter and one channel, a byte's
     worth of packed ones, all of a binarized command's words, a region of rebuilt weights'
-    filters and all its channels; one output row and column) fits one half of each buffer."""
+    filters and one group of its channels; one output row and column) fits one half of each
+    buffer."""
     if (dataflow not in program.CONTROLLER_DATAFLOWS
             or _cannot_run(arch, op, dataflow) is not None):
         return False
@@ -149,7 +152,7 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     command takes as passes instead), and the activation codes it moves packed
     (HwOp.packed_codes: Shape.ifmap_pack, ofmap_pack), and the code regions of the weights it
     rebuilds (Datapath.weight_code: Shape.region_rows, one region per block of the array's
-    columns)."""
+    columns and group of channels)."""
     datapath = controller_datapath(arch, op.pe_op, op)
     if datapath is None:
         return Shape(N=op.N, C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R,
@@ -160,8 +163,11 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     binarized = (datapath.binarized_channels(arch, op) if own and datapath.binarizes
                  and "ifmap" in op.dram_scale else 0)
     ifmap_pack, ofmap_pack = datapath.packed_bits(op, arch)
-    regions = (datapath.region_fields(datapath.weight_code.of_op(op), arch.pe_array.cols)
-               if own and datapath.rebuilt_bits else {})
+    regions = {}
+    if own and datapath.rebuilt_bits:
+        half = BufferGeometry.of(datapath.operand_arch(arch)).weight_half
+        regions = datapath.region_fields(datapath.weight_code.of_op(op), arch.pe_array.cols,
+                                         half)
     return Shape(N=op.N // sa, C=op.C // op.groups, H=op.H, W=op.W,
                  K=op.K // op.groups // sw, R=op.R, S=op.S, P=op.P, Q=op.Q, stride=op.stride,
                  padding=op.padding, weight_bits=bits, ifmap_slices=sa, weight_slices=sw,
@@ -175,7 +181,7 @@ def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
     each k tile but the last starts on a byte: kt a multiple of program.packed_align, or all K;
     with a packed ifmap, each c tile alike;
     with slice passes, the channel tile divides C; with code regions, every k tile but the
-    last holds whole regions and the c tile all C)."""
+    last holds whole regions, program.filter_align, and every c tile one group's channels)."""
     arch = design_arch(arch, shape)
     fit = program.fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
                        stride=shape.stride, kt=g["kt"], ct=g["ct"], pt=g["pt"],
@@ -188,8 +194,10 @@ def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
             fit = fit & ((tile % align == 0) | (tile >= total))
     if shape.passes > 1:        # every channel tile in one pass (program.pass_channels)
         fit = fit & (shape.C % np.asarray(g["ct"]) == 0)
-    if shape.binarized or shape.region_rows:    # a pixel's magnitudes, a region: one tile
+    if shape.binarized:     # a pixel's magnitudes: one tile
         fit = fit & (np.asarray(g["ct"]) >= shape.C)
+    if shape.region_rows:   # one group of regions a tile (aligned: channel_align)
+        fit = fit & (np.minimum(g["ct"], shape.C) <= shape.region_channels)
     return fit
 
 
@@ -466,17 +474,22 @@ def _write_back(runs, pixels):
     return span + 3, np.where(rem > 0, l_rem, l_full)
 
 
-def _regions_cycles(shape: Shape, cols: int, bw: float, latency: int, k_size) -> np.ndarray:
-    """Cycles the rebuilt weights (Shape.region_rows) of a LOAD step of tiles of `k_size`
-    filters (arrays) take, each region priced at the layer's average: per block its fixed
-    byte-rows (a run each) and the wait for their data, its code byte-rows and the wait, then
-    the rebuild (one weight word a cycle, c_size*R*S = C*R*S of them, and one more); the
-    step's next request comes a cycle after (sim/cycle/controller_timing.py's model, exact
-    but for the regions' average and the channel still held when a wait ends)."""
+def _region_steps(shape: Shape, cols: int, bw: float, latency: int, k_last, tk) -> np.ndarray:
+    """Cycles of a LOAD step's code regions (Shape.region_rows) but the rebuilds' words (a
+    tile's regions: its blocks' of its one group), as [a full k tile, the last k tile] per
+    candidate (tk k tiles, the last of k_last filters): per region its fixed byte-rows (a run
+    each) and the wait for their data, its code byte-rows and the wait, the rebuild's cycle
+    past its words, and the step's next request a cycle after (sim/cycle/controller_timing.py's
+    model). A block's regions are priced at their average over the groups, a full k tile at
+    the average of the blocks before the last tile's, the last tile at its own blocks' (exact
+    but for those averages and the channel still held when a wait ends)."""
     fixed, codes, gap = program.region_runs(shape, bw)
-    per_block = (fixed - gap + latency + 2 + np.where(codes > 0, codes - gap + latency + 2, 0)
-                 + shape.C * shape.R * shape.S + 1)
-    return ceil_div(np.asarray(k_size), cols) * per_block.mean()
+    per_region = (fixed - gap + latency + 3 + np.where(codes > 0, codes - gap + latency + 2, 0))
+    groups, blocks = program.region_grid(shape)
+    by_block = np.append(0, np.cumsum(per_region.reshape(groups, blocks).mean(axis=0)))
+    last_first = ceil_div(shape.K - np.asarray(k_last), cols)   # the last k tile's first block
+    return np.stack([by_block[last_first] / np.maximum(tk - 1, 1),
+                     by_block[blocks] - by_block[last_first]])
 
 
 def _by_index(index, trips, first_three, last, middle):
@@ -577,11 +590,13 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     ifmap_in, weights_in = first | changed(a, a1, "ncpq"), first | changed(a, a1, "kc")
     ifmap = (ifmap_in, in_rows * in_cols * ifmap_c, ifmap_l)
     load, _ = _job([ifmap, (weights_in, weight_c, weight_l), (readback, psum_c, psum_l)], lat)
-    if shape.region_rows:   # rebuilt weights: the ifmap's run, then the regions (a tile holds
-        # all channels: no partial sums come back), done a cycle after the last rebuild
-        rebuilt = (np.where(ifmap_in, ifmap[1], 0)
-                   + _regions_cycles(shape, cols, bw, lat, pick(a, "k", ks)) + 1)
-        load = np.where(weights_in, rebuilt, _job([ifmap], lat)[0])
+    if shape.region_rows:   # rebuilt weights: the ifmap's run, then the regions, then the
+        # partial sums (done when their data is back), else done a cycle after the last rebuild
+        rebuilt = (np.where(ifmap_in, ifmap[1], 0) + 1
+                   + pick(a, "k", _region_steps(shape, cols, bw, lat, k_last, tk))
+                   + pick(a, "k", ceil_div(ks, cols)) * pick(a, "c", cs) * shape.R * shape.S
+                   + np.where(readback & (psum_c > 0), psum_c - psum_l + lat + 1, 0))
+        load = np.where(weights_in, rebuilt, load)
     def compute(idx):
         F, L = program.tile_folds(dataflow, rows, cols, shape.R, shape.S, pick(idx, "q", qs),
                                   pick(idx, "k", ks), pick(idx, "c", cs), pick(idx, "p", ps))

@@ -138,9 +138,10 @@ def _requant_energy(arch: ArchSpec, op: HwOp) -> dict:
 
 
 def weight_loads(shape: program.Shape, weight_writes):
-    """How many times a command of rebuilt weights (Shape.region_rows; one group: the
-    controller lays out one group's regions) loads all its weights: each distinct weight
-    tile is loaded equally often (controller_cost's `_reuse`), every lane written once."""
+    """How many times a command of rebuilt weights (Shape.region_rows; of one conv group: the
+    controller lays out the regions of one) loads all its weights: each distinct weight tile
+    (its regions) is loaded equally often (controller_cost's `_reuse`), every lane written
+    once."""
     return weight_writes // (shape.K * shape.C * shape.R * shape.S)
 
 

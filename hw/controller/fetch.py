@@ -24,12 +24,14 @@ word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ...
   the filter count (`count`) for the unpacking write (`packed_write`);
   in a design that rebuilds its weights (ControllerParams.rebuilds) the weight phase reads
   instead, per k-block kb of the tile, its code region (workloads/methods/<family>'s layout:
-  SmartDeal's regions.py): byte-row q a run of one byte per filter, min(cols, k_size -
-  kb*cols) of them, at weight_base + (k0 + kb*cols)*region_pitch + q*filters, into code-buffer
-  word q of the rebuild stage; first the region_fixed byte-rows, then, once their data is
-  back (no request outstanding), the stage's `code_rows` more; once those are back it starts
-  the stage (`rebuild`, at buffer word half_w*weight_half + kb*R*S*c_size) and goes on to
-  the next block (or phase) in the cycle after the stage's `rebuilt`;
+  SmartDeal's regions.py; a tile's channels are one group's, the mapper's tiles:
+  program.Shape.region_channels): byte-row q a run of one byte per filter, min(cols, k_size -
+  kb*cols) of them, at weight_base + c0*region_stride + (k0 + kb*cols)*region_pitch +
+  q*filters, into code-buffer word q of the rebuild stage; first the region_fixed byte-rows,
+  then, once their data is back (no request outstanding), the stage's `code_rows` more; once
+  those are back it starts the stage (`rebuild`, at buffer word half_w*weight_half +
+  kb*R*S*c_size) and goes on to the next block (or phase) in the cycle after the stage's
+  `rebuilt`;
 - psum (tile.readback): kb, p < p_size, q < q_size: the sums of pixel (p0 + p, q0 + q), at
   psum_base + ((n*P + p0 + p)*Q + q0 + q)*Kt + k, into the accumulator;
 - param (a PARAMS job, the write-back's tile `out_tile`; the table laid out as the design's
@@ -179,10 +181,10 @@ class Fetcher(wiring.Component):
                                Mux(head, b_.acc_half, buffer_word), digits)
         payload = self.req.payload
         region = None
-        if geo.rebuilds:    # where the weight phase is in a block's region
+        if geo.rebuilds:    # where the weight phase is in block blk's region
             region = _RegionState(Signal(2, name="region_state"), Signal(name="codes_part"),
-                                  cmd.weight_base + (t.k0 + blk * Cc) * cmd.region_pitch
-                                  + word * filters)
+                                  cmd.weight_base + t.c0 * cmd.region_stride
+                                  + (t.k0 + blk * Cc) * cmd.region_pitch + word * filters)
         with m.Switch(mask):
             for bit, name in enumerate(phases_of):
                 run, addr, buffer_word, digits = phases[name]

@@ -212,8 +212,9 @@ class ControllerParams:
     def rebuilds(self) -> bool:
         """Whether the design rebuilds its weights on the load (Datapath.weight_code): its weight
         reads are a region's byte-rows into the rebuild stage's code buffer, its commands carry
-        the regions' `region_fixed` byte-rows and `region_pitch` (byte-rows per filter between
-        regions)."""
+        the regions' `region_fixed` byte-rows, `region_pitch` (byte-rows per filter between a
+        group's regions) and `region_stride` (bytes per channel between groups' regions: a
+        tile's group starts at its first channel c0 x region_stride)."""
         return bool(self.datapath.rebuilt_bits)
 
     @property
@@ -271,8 +272,9 @@ class ControllerParams:
             fields.update(pack_in=1, pack_out=1)
         if self.scales:             # the scale map's base, the sums' bias per in-image tap
             fields.update(kmap_base=p.addr_bits, tap_bias=p.dim_bits + 8)
-        if self.rebuilds:           # the code regions' fixed byte-rows and pitch
-            fields.update(region_fixed=p.dim_bits, region_pitch=p.dim_bits)
+        if self.rebuilds:           # the code regions' fixed byte-rows, pitch, group stride
+            fields.update(region_fixed=p.dim_bits, region_pitch=p.dim_bits,
+                          region_stride=p.addr_bits)
         if self.binarizes:          # int8 activations of `signs` channels, packed on the load
             fields.update(binarize=1, signs=p.dim_bits)
             if self.scales:         # the on-chip map: K_q = (sum |x| * recip) >> k_shift

@@ -205,10 +205,13 @@ class ControllerJob:
                              f"`codes`")
         if not np.array_equal(self.weight, code.weights(self.codes)):
             raise ValueError("`weight` must be what `codes` rebuild to")
-        self.shape = replace(s, **d.region_fields(self.codes, self.geo.cols))
-        if mp.ct < s.C or (mp.kt % self.geo.cols and mp.kt < s.K):
-            raise SpecError(f"a tile of rebuilt weights holds all {s.C} channels and whole "
-                            f"regions of {self.geo.cols} filters, not kt={mp.kt} ct={mp.ct}")
+        self.shape = s = replace(s, **d.region_fields(self.codes, self.geo.cols,
+                                                      self.geo.buffers.weight_half))
+        channels = s.region_channels
+        if (min(mp.ct, s.C) != min(channels, s.C) or (mp.kt % self.geo.cols and mp.kt < s.K)):
+            raise SpecError(f"a tile of rebuilt weights holds one group of regions of "
+                            f"{channels} channels and whole blocks of {self.geo.cols} filters, "
+                            f"not kt={mp.kt} ct={mp.ct}")
 
     def _packed_tiles(self, what: str, total: int, tile: int, bits: int) -> None:
         """SpecError unless every group's and tile's packed `what`s start on a byte."""
@@ -344,7 +347,8 @@ class ControllerJob:
         Ct, Kt = self.pitches
         weight = self.groups * self.group_weight_bytes or s.R * s.S * s.C * Kt
         if s.region_rows:
-            weight = self.geo.datapath.weight_code.image_bytes(self.codes, self.geo.cols)
+            weight = self.geo.datapath.weight_code.image_bytes(self.codes, self.geo.cols,
+                                                                s.region_channels)
         pixels = s.N * s.P * s.Q
         sizes = {"ifmap": s.N * s.H * s.W * (packed_row_bytes(Ct, s.ifmap_pack)
                                              if s.ifmap_pack else Ct),
@@ -366,7 +370,8 @@ class ControllerJob:
         memory[at["ifmap"]:at["weight"]] = (pack_rows(pixels, self.shape.ifmap_pack).ravel()
                                             if self.shape.ifmap_pack else pixels.ravel())
         memory[at["weight"]:at["requant"]] = (
-            self.geo.datapath.weight_code.image(self.codes, self.geo.cols)
+            self.geo.datapath.weight_code.image(self.codes, self.geo.cols,
+                                                self.shape.region_channels)
             if self.shape.region_rows else self.packed_weights() if self.shape.weight_bits
             else self.weight.transpose(2, 3, 1, 0).ravel())
         if self.requant is not None:
@@ -426,8 +431,11 @@ class ControllerJob:
             if self.geo.scales:     # every group reads the same map
                 fields.update(kmap_base=at["kmap"], tap_bias=self.tap_bias)
             if self.geo.rebuilds:
+                code, channels = self.geo.datapath.weight_code, s.region_channels
                 fields.update(region_fixed=s.region_fixed,
-                              region_pitch=self.geo.datapath.weight_code.pitch(self.codes)
+                              region_pitch=code.pitch(self.codes, channels)
+                              if s.region_rows else 0,
+                              region_stride=code.stride(self.codes, self.geo.cols, channels)
                               if s.region_rows else 0)
             if self.geo.binarizes:
                 fields.update(binarize=int(bool(s.binarized)), signs=s.binarized)

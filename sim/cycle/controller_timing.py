@@ -15,12 +15,13 @@ job is taken exactly when request j frees the channel, so a job reduces to a few
   block, program.packed_run_cycles):
   its first request at t0 = max(s + 1, free), its last at t0 + (all gaps but the last's), done
   at d = last + Lat + 1 (d = s + 1 when it moves nothing); weights rebuilt from code regions
-  (Shape.region_rows) are steps of their own, per k-block of the tile (`_region_load`): its
-  fixed byte-rows (after the ifmap's runs, for the first block; after the last block's
-  rebuild at D, from max(D + 1, free), for the others), done at d (last + Lat + 1); then its
-  code byte-rows from max(d + 1, free), done at d' (d if it has none); the rebuild started at
-  d' writes its last word at D = d' + c_size*R*S + 1; the LOAD is done at D + 1 after the
-  last block (a tile of rebuilt weights holds all channels: no partial sums come back);
+  (Shape.region_rows) are steps of their own, per k-block of the tile, its region of the
+  tile's group of channels (`_region_load`): its fixed byte-rows (after the ifmap's runs, for
+  the first block; after the last block's rebuild at D, from max(D + 1, free), for the
+  others), done at d (last + Lat + 1); then its code byte-rows from max(d + 1, free), done at
+  d' (d if it has none); the rebuild started at d' writes its last word at D = d' +
+  c_size*R*S + 1; after the last block the partial-sum runs from max(D + 1, free), the LOAD
+  done at last + Lat + 1, or without them at D + 1;
 - PARAMS (the quantizer's table head, a run of head_pieces bytes, if it has one; then per
   parameter-table word kb < ceil(k_size/cols), if it has per-channel entries, a run of
   channel_pieces*min(cols, k_size - kb*cols) one-byte elements; all in requests of
@@ -56,8 +57,9 @@ from dlaforge.workloads.methods.datapath import design_arch
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
 
-REGION_JOBS = ("block_first", "block_count", "pre_cycles", "block_words", "fixed_cycles",
-               "code_cycles", "region_gap")
+REGION_JOBS = ("block_first", "block_count", "group", "pre_cycles", "post_cycles",
+               "post_last", "block_words", "fixed_cycles", "code_cycles", "region_gap",
+               "layer_blocks")
 
 
 def tile_sequence(shape: Shape, mapping: Mapping) -> dict:
@@ -245,7 +247,7 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
         lasts.append(last)
     wb_span = np.where(final, spans[0], spans[1])
     wb_last = np.where(final, lasts[0], lasts[1])
-    region = (_region_jobs(shape, t, cols, bw, sections[0]) if regions
+    region = (_region_jobs(shape, t, cols, bw, sections[0], sections[2]) if regions
               else _no_regions(len(k_size)))
     return {"load_cycles": load_cycles, "load_last": load_last, **region,
             "wb_span": np.where(t["leaves"], wb_span, 0),
@@ -253,46 +255,59 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
             **params_job(t, shape, requant, rows, cols, bw)}
 
 
-def _region_jobs(shape: Shape, t: dict, cols: int, bw: float, ifmap_section) -> dict:
+def _region_jobs(shape: Shape, t: dict, cols: int, bw: float, ifmap_section,
+                 psum_section) -> dict:
     """Per tile loading rebuilt weights (Shape.region_rows), what `_engine` steps through:
-    its first k-block and block count (block_count 0: none), its ifmap runs' channel cycles
-    ("pre", of `ifmap_section`: _jobs' (on, (cycles, last gap, words))), its weight words a
-    block (c_size*R*S); and per k-block of the layer program.region_runs."""
+    its first k-block and block count (block_count 0: none), its group of channels, its ifmap
+    runs' channel cycles ("pre", of `ifmap_section`: _jobs' (on, (cycles, last gap, words))),
+    its partial sums' ("post", of `psum_section`) and their last gap, its weight words a block
+    (c_size*R*S); and per region of the layer program.region_runs, and the layer's blocks a
+    group."""
     fixed, codes, gap = program.region_runs(shape, bw)
     i_on, (i_cycles, _, _) = ifmap_section
+    p_on, (p_cycles, p_last, _) = psum_section
     return {"block_first": t["k0"] // cols,
             "block_count": np.where(t["load_weight"], ceil_div(t["k_size"], cols), 0),
+            "group": t["c0"] // shape.region_channels,
             "pre_cycles": np.where(i_on, i_cycles, 0),
+            "post_cycles": np.where(p_on, p_cycles, 0), "post_last": p_last,
             "block_words": t["c_size"] * shape.R * shape.S,
-            "fixed_cycles": fixed, "code_cycles": codes, "region_gap": gap}
+            "fixed_cycles": fixed, "code_cycles": codes, "region_gap": gap,
+            "layer_blocks": program.region_grid(shape)[1]}
 
 
 def _no_regions(tiles: int) -> dict:
     """_region_jobs of a command without code regions."""
     zeros, none = np.zeros(tiles, np.int64), np.zeros(0, np.int64)
-    return {"block_first": zeros, "block_count": zeros, "pre_cycles": zeros,
-            "block_words": zeros,
-            "fixed_cycles": none, "code_cycles": none, "region_gap": none}
+    return {**{name: zeros for name in REGION_JOBS[:7]},
+            "fixed_cycles": none, "code_cycles": none, "region_gap": none, "layer_blocks": 0}
 
 
 @njit(cache=True)
-def _region_load(g, free, first_block, blocks, pre, words, fixed, codes, gap, latency):
+def _region_load(g, free, first_block, blocks, group, pre, post, post_last, words, fixed,
+                 codes, gap, layer_blocks, latency):
     """(done, channel free) of a LOAD step started at g whose tile rebuilds `blocks` k-blocks
-    from `first_block` (the module docstring)."""
+    from `first_block` of channel group `group` (the module docstring)."""
     start = g + 1
     d = 0
     for b in range(first_block, first_block + blocks):
+        r = group * layer_blocks + b
         first = max(start, free)
-        last = first + (pre if b == first_block else 0) + fixed[b] - gap[b]
-        free = last + gap[b]
+        last = first + (pre if b == first_block else 0) + fixed[r] - gap[r]
+        free = last + gap[r]
         d = last + latency + 1
-        if codes[b] > 0:
+        if codes[r] > 0:
             first = max(d + 1, free)
-            last = first + codes[b] - gap[b]
-            free = last + gap[b]
+            last = first + codes[r] - gap[r]
+            free = last + gap[r]
             d = last + latency + 1
         d = d + words + 1           # the rebuild's last word
         start = d + 1
+    if post > 0:                    # the partial sums come back
+        first = max(start, free)
+        last = first + post - post_last
+        free = last + post_last
+        start = last + latency + 1
     return start, free
 
 
@@ -307,8 +322,9 @@ def fold_cycles(arch: ArchSpec, shape: Shape, t: dict,
 
 @njit(cache=True)
 def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, params_cycles,
-            params_last, kmap_cycles, latency, block_first, block_count, pre_cycles,
-            block_words, fixed_cycles, code_cycles, region_gap):
+            params_last, kmap_cycles, latency, block_first, block_count, group, pre_cycles,
+            post_cycles, post_last, block_words, fixed_cycles, code_cycles, region_gap,
+            layer_blocks):
     """The DRAM engine and the folds (docs/controller.md); returns the command's cycles."""
     T = compute.shape[0]
     ends = np.zeros(T, dtype=np.int64)
@@ -335,9 +351,10 @@ def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, p
                 g = done + 1
         if i < T:
             if block_count[i] > 0:      # rebuilt weights
-                d, free = _region_load(g, free, block_first[i], block_count[i], pre_cycles[i],
+                d, free = _region_load(g, free, block_first[i], block_count[i], group[i],
+                                       pre_cycles[i], post_cycles[i], post_last[i],
                                        block_words[i], fixed_cycles, code_cycles, region_gap,
-                                       latency)
+                                       layer_blocks, latency)
             elif load_cycles[i] > 0:
                 first = max(g + 1, free)
                 last = first + load_cycles[i] - load_last[i]
@@ -373,11 +390,8 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     if shape.weight_bits:       # packed: each row's filter blocks, whole bytes each
         runs = packed_blocks(k_size, cols, shape.weight_bits).sum(axis=0)
         weight_bytes = np.where(t["load_weight"], runs * c_size * shape.R * shape.S, 0).sum()
-    if shape.region_rows:       # code regions: the tile's blocks', whole
-        first = np.cumsum(np.append(0, program.region_bytes(shape)))
-        blocks = t["k0"] // cols
-        tile_bytes = first[blocks + ceil_div(k_size, cols)] - first[blocks]
-        weight_bytes = np.where(t["load_weight"], tile_bytes, 0).sum()
+    if shape.region_rows:       # code regions: the tile's, whole
+        weight_bytes = np.where(t["load_weight"], _tile_region_bytes(shape, t, cols), 0).sum()
     if shape.ifmap_pack:        # packed: each word's run of codes, whole bytes
         runs = packed_blocks(c_size, rows, shape.ifmap_pack).sum(axis=0)
         ifmap_bytes = np.where(t["load_ifmap"], runs * in_words, 0).sum()
@@ -420,6 +434,16 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     }
 
 
+def _tile_region_bytes(shape: Shape, t: dict, cols: int) -> np.ndarray:
+    """Per tile the DRAM bytes of its code regions (Shape.region_rows): its k-blocks' in its
+    group of channels."""
+    groups, blocks = program.region_grid(shape)
+    by_block = np.zeros((groups, blocks + 1), np.int64)
+    by_block[:, 1:] = program.region_bytes(shape).reshape(groups, blocks).cumsum(1)
+    group, first = t["c0"] // shape.region_channels, t["k0"] // cols
+    return by_block[group, first + ceil_div(t["k_size"], cols)] - by_block[group, first]
+
+
 def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant,
                         bandwidth: float | None = None, latency: int | None = None,
                         dataflow: str = "ws") -> dict:
@@ -439,5 +463,6 @@ def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant,
                      jobs["params"], np.asarray(jobs["params_cycles"], np.int64),
                      np.asarray(jobs["params_last"], np.int64),
                      np.asarray(jobs["kmap_cycles"], np.int64), lat,
-                     *(np.asarray(jobs[name], np.int64) for name in REGION_JOBS))
+                     *(np.asarray(jobs[name], np.int64) for name in REGION_JOBS[:-1]),
+                     int(jobs["layer_blocks"]))
     return {"cycles": int(cycles), **_counters(arch, shape, t, requant, F, L, dataflow)}

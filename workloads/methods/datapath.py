@@ -89,11 +89,15 @@ class Datapath:
     load rebuilds into weights of weight_code.bits, the weight lanes' width (`rebuilt_bits`;
     the family's hw CONTROLLER_WEIGHT_STAGE; program.Shape.region_rows): an object of the
     family's with `bits`, of_op(op) (a layer's codes), random(rng, K, C, R, S), weights(codes)
-    (K x C x R x S integers), table(codes, cols) (Shape.region_fixed, region_rows),
-    image(codes, cols) (the DRAM bytes) and image_bytes(codes, cols), pitch(codes) (byte-rows per filter between regions),
-    buffer_rows(words) (the code buffer's byte-rows for a weight half of `words`) and
-    reads_per_weight (code-buffer bytes a lane reads per rebuilt weight, for its energy);
-    None: plain weights."""
+    (K x C x R x S integers), channels(codes, words) and group_channels(C, R, S, words) (a
+    region's channels on a design of weight halves of `words`: Shape.region_channels; 0:
+    none fit), table(codes, cols,
+    channels) (Shape.region_fixed, region_rows), image(codes, cols, channels) (the DRAM
+    bytes) and image_bytes(codes, cols, channels), pitch(codes, channels) (byte-rows per
+    filter between a group's regions), stride(codes, cols, channels) (bytes per channel
+    between groups' regions), buffer_rows(words) (the code buffer's byte-rows for a weight
+    half of `words`) and reads_per_weight (code-buffer bytes a lane reads per rebuilt weight,
+    for its energy); None: plain weights."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -125,12 +129,17 @@ class Datapath:
         """The width its weight lanes hold rebuilt weights at (weight_code; 0: none)."""
         return self.weight_code.bits if self.weight_code is not None else 0
 
-    def region_fields(self, codes, cols: int) -> dict:
+    def region_fields(self, codes, cols: int, words: int) -> dict:
         """The program.Shape fields of a command of its own operation whose weights are
-        `codes` (weight_code's), rebuilt in blocks of `cols` filters."""
-        fixed, rows = self.weight_code.table(codes, cols)
-        return dict(rebuilt_bits=self.rebuilt_bits, region_filters=cols, region_fixed=fixed,
-                    region_rows=rows)
+        `codes` (weight_code's), rebuilt in blocks of `cols` filters and groups of channels
+        on a design whose weight buffer half holds `words` words (ValueError if not even
+        one group's weights fit: controller_cost refuses such a layer first)."""
+        channels = self.weight_code.channels(codes, words)
+        if not channels:
+            raise ValueError(f"no group of channels of these codes fits {words} weight words")
+        fixed, rows = self.weight_code.table(codes, cols, channels)
+        return dict(rebuilt_bits=self.rebuilt_bits, region_filters=cols,
+                    region_channels=channels, region_fixed=fixed, region_rows=rows)
 
     @property
     def out_bits(self) -> int:

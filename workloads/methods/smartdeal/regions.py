@@ -1,11 +1,17 @@
 """SmartDeal's code regions as the programmable controller reads them (docs/plans/
-method_hardware_on_controller.md, Stage 3): one region per block of the array's `cols` filters,
-laid out in byte-rows, one byte per filter of the block, so that a byte-row is one run of the
-controller's weight fetch (a buffer word of filter lanes, as an int8 weight row is).
+method_hardware_on_controller.md, Stage 3): one region per block of the array's `cols` filters
+and group of `channels` input channels, laid out in byte-rows, one byte per filter of the
+block, so that a byte-row is one run of the controller's weight fetch (a buffer word of filter
+lanes, as an int8 weight row is).
 
-A region of F filters (F = cols, fewer for the last block), each with `rows` Ce rows:
-  B       B_BYTES byte-rows: byte-row 3*i + c holds B[i][c] of every filter, two's complement;
-  bitmap  bitmap_rows(rows) byte-rows: bit t (LSB first) of filter j's bit string, Ce entry
+A filter's Ce rows run over its weights in (c, r, s) order, 3 a row; a group of channels
+(`group_channels`: as many as a weight buffer half holds, whole Ce rows, a divisor of C where
+one fits) holds `rows` = the group's Ce rows (its channels x R x S / 3; the last group may have
+fewer). A region of F filters (F = cols, fewer for the last block) and one group:
+  B       B_BYTES byte-rows: byte-row 3*i + c holds B[i][c] of every filter, two's complement
+          (every group's region repeats its filters' B);
+  bitmap  bitmap_rows(rows) byte-rows of a whole group's rows (a shorter last group's padded
+          with zeros): bit t (LSB first) of filter j's bit string, the group's Ce entry
           (row g, entry i) with t = 3*g + i, 1 when the entry is nonzero, is bit t % 8 of
           byte-row t // 8;
   codes   the block's code rows: filter j's n-th nonzero entry in bitmap order is the nibble
@@ -13,14 +19,18 @@ A region of F filters (F = cols, fewer for the last block), each with `rows` Ce 
           exponent minus P_MIN; code rows = max over the block's filters of ceil(nnz / 2), a
           filter with fewer codes padded with zero nibbles.
 So every filter's codes start on the same byte-row and the rebuild reads each filter's codes
-from its own byte lane. The block's regions lie at a fixed pitch (`pitch_rows` byte-rows of
-`cols` bytes, the densest a region can be), so a load finds a region without an index; DRAM
-capacity spends the slack, DRAM traffic only what the region holds. How many code rows a region
-has depends on the weights: the fetch learns it from the bitmap's ones (`code_rows`).
+from its own byte lane. A group's regions lie at a fixed pitch (`pitch_rows` byte-rows of
+`cols` bytes per block, the densest a region can be), the groups one after another, group g
+from byte g*channels*stride (`channel_stride`: a group's regions' bytes per channel, rounded
+up), so a load finds a region without an index: block kb of the group of a tile's channel c
+at (c*stride + kb*cols*pitch) bytes. DRAM capacity spends the slack, DRAM traffic only what
+the region holds. How many code rows a region has depends on the weights: the fetch learns it
+from the bitmap's ones (`code_rows`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -52,52 +62,89 @@ def pitch_rows(rows: int) -> int:
     return fixed_rows(rows) + ceil_div(ROW_ENTRIES * rows, 2)
 
 
-def region_rows(d: Decomposition, first: int, count: int) -> int:
-    """Byte-rows the region of filters first .. first+count-1 holds."""
-    nnz = np.count_nonzero(d.sign[first:first + count], axis=(1, 2))
-    return fixed_rows(d.sign.shape[1]) + code_rows(nnz)
+def group_channels(C: int, R: int, S: int, words: int) -> int:
+    """Channels of a region's group for a layer of C x R x S weights per filter on a design
+    whose weight buffer half holds `words` words: all C if they fit; else the most channels
+    that fit and fill whole Ce rows (a multiple of 3 // gcd(R*S, 3)), or a divisor of C of at
+    least half as many where one is (so the channel tiles are equal); 0 if not even one unit
+    fits."""
+    if C * R * S <= words:
+        return C
+    unit = ROW_ENTRIES // math.gcd(R * S, ROW_ENTRIES)
+    most = words // (R * S) // unit * unit
+    return next((c for c in range(most, most // 2, -unit) if C % c == 0), most)
 
 
-def region(d: Decomposition, first: int, count: int) -> np.ndarray:
-    """The byte-rows [region_rows, count] (uint8) of filters first .. first+count-1."""
-    sign, exp = d.sign[first:first + count], d.exp[first:first + count]
+def group_rows(d: Decomposition, channels: int) -> int:
+    """Ce rows of a whole group of `channels` channels."""
+    K, C, R, S = d.shape
+    return ceil_div(channels * R * S, ROW_ENTRIES)
+
+
+def _regions(d: Decomposition, cols: int, channels: int):
+    """Each region's (first filter, filters, first Ce row, Ce rows), group-major."""
+    K, C = d.shape[:2]
+    rows, total = group_rows(d, channels), d.sign.shape[1]
+    for c in range(0, C, channels):
+        first_row = c // channels * rows
+        for k in range(0, K, cols):
+            yield k, min(cols, K - k), first_row, min(rows, total - first_row)
+
+
+def region(d: Decomposition, first: int, count: int, row0: int, rows: int,
+           bitmap: int) -> np.ndarray:
+    """The byte-rows (uint8, one column per filter) of the region of filters first ..
+    first+count-1 and Ce rows row0 .. row0+rows-1, its bitmap `bitmap` byte-rows."""
+    sign = d.sign[first:first + count, row0:row0 + rows]
+    exp = d.exp[first:first + count, row0:row0 + rows]
     b_rows = (d.b_q[first:first + count].reshape(count, B_BYTES) & 0xFF).T
     bits = (sign != 0).reshape(count, -1).astype(np.uint8)
-    bitmap = np.packbits(bits, axis=1, bitorder="little").T
+    bitmap_bytes = np.zeros((bitmap, count), np.uint8)
+    packed = np.packbits(bits, axis=1, bitorder="little").T
+    bitmap_bytes[:len(packed)] = packed
     nnz = np.count_nonzero(sign, axis=(1, 2))
     codes = np.zeros((code_rows(nnz), count), np.uint8)
     for j in range(count):
         nibbles = (((sign[j] < 0) << 3) | (exp[j] - P_MIN))[sign[j] != 0]
         for n, nibble in enumerate(nibbles):
             codes[n // 2, j] |= nibble << (4 * (n % 2))
-    out = np.concatenate([b_rows, bitmap, codes]).astype(np.uint8)
-    assert len(out) == region_rows(d, first, count)
-    return out
+    return np.concatenate([b_rows, bitmap_bytes, codes]).astype(np.uint8)
 
 
-def region_table(d: Decomposition, cols: int) -> tuple[int, tuple]:
-    """(fixed byte-rows, byte-rows of each block's region) of a layer's filters in blocks of
-    `cols` (program.Shape.region_fixed, region_rows)."""
-    K, rows = d.sign.shape[:2]
-    return fixed_rows(rows), tuple(region_rows(d, k, min(cols, K - k))
-                                   for k in range(0, K, cols))
+def region_table(d: Decomposition, cols: int, channels: int) -> tuple[int, tuple]:
+    """(fixed byte-rows, byte-rows of each region, group-major: region g*blocks + kb) of a
+    layer's filters in blocks of `cols` and groups of `channels` (program.Shape.region_fixed,
+    region_rows)."""
+    fixed = fixed_rows(group_rows(d, channels))
+    return fixed, tuple(fixed + code_rows(np.count_nonzero(
+        d.sign[k:k + count, row0:row0 + rows], axis=(1, 2)))
+        for k, count, row0, rows in _regions(d, cols, channels))
 
 
-def image_bytes(d: Decomposition, cols: int) -> int:
-    """Bytes of a layer's weight region (`dram_image`): every block's pitch, the last's too."""
-    return ceil_div(d.sign.shape[0], cols) * cols * pitch_rows(d.sign.shape[1])
+def channel_stride(d: Decomposition, cols: int, channels: int) -> int:
+    """Bytes per channel from one group's regions to the next's: a group's blocks at their
+    pitch (the last's too), divided by its channels and rounded up."""
+    K = d.shape[0]
+    return ceil_div(ceil_div(K, cols) * cols * pitch_rows(group_rows(d, channels)), channels)
 
 
-def dram_image(d: Decomposition, cols: int) -> np.ndarray:
-    """The weight region of a layer's filters as the controller reads it (int64 bytes): block
-    kb's region at byte kb*cols*pitch_rows, its byte-row q at q*filters after it."""
-    K, rows = d.sign.shape[:2]
-    pitch = pitch_rows(rows)
-    out = np.zeros(image_bytes(d, cols), np.int64)
-    for k in range(0, K, cols):
-        count = min(cols, K - k)
-        block = region(d, k, count).ravel()
-        out[k * pitch:k * pitch + len(block)] = block
+def image_bytes(d: Decomposition, cols: int, channels: int) -> int:
+    """Bytes of a layer's weight region (`dram_image`): every group's channels' stride."""
+    return ceil_div(d.shape[1], channels) * channels * channel_stride(d, cols, channels)
+
+
+def dram_image(d: Decomposition, cols: int, channels: int) -> np.ndarray:
+    """The weight region of a layer's filters as the controller reads it (int64 bytes): the
+    region of block kb and the group of channel c at byte c*channel_stride + kb*cols*pitch,
+    its byte-row q at q*filters after it."""
+    rows = group_rows(d, channels)
+    pitch, stride = pitch_rows(rows), channel_stride(d, cols, channels)
+    bitmap = bitmap_rows(rows)
+    out = np.zeros(image_bytes(d, cols, channels), np.int64)
+    for k, count, row0, nrows in _regions(d, cols, channels):
+        at = row0 // rows * channels * stride + k * pitch
+        block = region(d, k, count, row0, nrows, bitmap).ravel()
+        out[at:at + len(block)] = block
     return out
 
 
@@ -126,23 +173,39 @@ class SmartDealCode:
         K, C, R, S = d.sign.shape[0], *d.shape[1:]
         return rebuild(d).reshape(K, -1)[:, :C * R * S].reshape(K, C, R, S)
 
-    def table(self, d: Decomposition, cols: int) -> tuple[int, tuple]:
-        return region_table(d, cols)
+    def channels(self, d: Decomposition, words: int) -> int:
+        """Channels of a region's group of codes `d` on a design whose weight buffer half
+        holds `words` words (group_channels)."""
+        K, C, R, S = d.shape
+        return group_channels(C, R, S, words)
 
-    def image(self, d: Decomposition, cols: int) -> np.ndarray:
-        return dram_image(d, cols)
+    @staticmethod
+    def group_channels(C: int, R: int, S: int, words: int) -> int:
+        """Channels of a region's group of a layer of C x R x S weights per filter
+        (`group_channels`; 0: not even a group of whole Ce rows fits `words`)."""
+        return group_channels(C, R, S, words)
 
-    def image_bytes(self, d: Decomposition, cols: int) -> int:
-        return image_bytes(d, cols)
+    def table(self, d: Decomposition, cols: int, channels: int) -> tuple[int, tuple]:
+        return region_table(d, cols, channels)
+
+    def image(self, d: Decomposition, cols: int, channels: int) -> np.ndarray:
+        return dram_image(d, cols, channels)
+
+    def image_bytes(self, d: Decomposition, cols: int, channels: int) -> int:
+        return image_bytes(d, cols, channels)
+
+    def stride(self, d: Decomposition, cols: int, channels: int) -> int:
+        """Bytes per channel between groups' regions (the command's region_stride)."""
+        return channel_stride(d, cols, channels)
 
     def buffer_rows(self, words: int) -> int:
         """Byte-rows of the code buffer that holds the region of a block whose filters have
         `words` weights each (the rebuild stage's depth for a weight buffer half of `words`)."""
         return pitch_rows(ceil_div(words, ROW_ENTRIES))
 
-    def pitch(self, d: Decomposition) -> int:
-        """Byte-rows per filter between regions (the command's region_pitch)."""
-        return pitch_rows(d.sign.shape[1])
+    def pitch(self, d: Decomposition, channels: int) -> int:
+        """Byte-rows per filter between a group's regions (the command's region_pitch)."""
+        return pitch_rows(group_rows(d, channels))
 
 
 @lru_cache(maxsize=64)
