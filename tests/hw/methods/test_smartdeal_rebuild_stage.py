@@ -186,3 +186,22 @@ def test_rebuild_stage_writes_the_rebuilt_weight_words(shape):
                     word = 100 * base + (r * S + s) * c_size + c
                     assert words[word] == list(weights[:, kd]), (word, kd)
         assert len(words) == Kd
+
+
+def test_large_layers_repeat_a_sample_of_decomposed_filters():
+    """A layer of more than SAMPLE_FILTERS filters gets the codes of its first ones repeated
+    (so pricing VGG-16's FC decomposes a sample, not 100 M weights); its region table and
+    DRAM image are those of the repeated codes written out."""
+    from types import SimpleNamespace
+    code = regions.SmartDealCode()
+    for K, C, R, channels in ((100, 20, 3, 10), (130, 7, 1, 3), (64, 9, 3, 9)):
+        codes = code.of_op(SimpleNamespace(K=K, C=C, R=R, S=R, groups=1))
+        assert codes.shape == (K, C, R, R)
+        assert isinstance(codes, regions.RepeatedCodes) == (K > regions.SAMPLE_FILTERS)
+        whole = codes.whole() if K > regions.SAMPLE_FILTERS else codes
+        assert np.array_equal(whole.sign[K - 1], whole.sign[(K - 1) % regions.SAMPLE_FILTERS])
+        for group in (C, channels):
+            assert regions.region_table(codes, 4, group) == regions.region_table(whole, 4, group)
+            assert np.array_equal(regions.dram_image(codes, 4, group),
+                                  regions.dram_image(whole, 4, group))
+        assert np.array_equal(code.weights(codes), code.weights(whole))

@@ -41,6 +41,8 @@ from dlaforge.program import ceil_div
 from .reference import (B_BYTES, P_MIN, REBUILT_BITS, ROW_ENTRIES, Decomposition,
                         random_decomposition, rebuild, synthetic_decomposition)
 
+SAMPLE_FILTERS = 64     # a layer's filters whose seeded weights are decomposed (of_op)
+
 
 def bitmap_rows(rows: int) -> int:
     """Byte-rows of a region's bitmap: ROW_ENTRIES bits per Ce row of a filter."""
@@ -75,16 +77,62 @@ def group_channels(C: int, R: int, S: int, words: int) -> int:
     return next((c for c in range(most, most // 2, -unit) if C % c == 0), most)
 
 
-def group_rows(d: Decomposition, channels: int) -> int:
-    """Ce rows of a whole group of `channels` channels."""
+def group_rows(d, channels: int) -> int:
+    """Ce rows of a whole group of `channels` channels (d: codes, `Codes`)."""
     K, C, R, S = d.shape
     return ceil_div(channels * R * S, ROW_ENTRIES)
 
 
-def _regions(d: Decomposition, cols: int, channels: int):
+def filter_rows(d) -> int:
+    """Ce rows of one filter of codes `d` (Codes): its C x R x S weights, 3 a row."""
+    K, C, R, S = d.shape
+    return ceil_div(C * R * S, ROW_ENTRIES)
+
+
+@dataclass(frozen=True)
+class RepeatedCodes:
+    """The codes of a layer of `filters` filters whose filter k has the codes of filter
+    k % n of `sample` (a Decomposition of n filters): what SmartDealCode.of_op gives a layer
+    of more than SAMPLE_FILTERS filters, so that pricing a large layer decomposes a sample of
+    its filters rather than every weight (VGG-16's first FC: 100 M). `Codes` below is either
+    this or a Decomposition."""
+
+    sample: Decomposition
+    filters: int
+
+    @property
+    def shape(self) -> tuple:
+        return (self.filters, *self.sample.shape[1:])
+
+    def whole(self) -> Decomposition:
+        """Every filter's codes (for the DRAM image and the weights: layers the RTL runs)."""
+        s = self.sample
+        pick = np.arange(self.filters) % s.sign.shape[0]
+        return Decomposition(s.sign[pick], s.exp[pick], s.b_q[pick], s.b_exp[pick],
+                             s.channels_kept, self.shape, s.rel_error, s.iterations)
+
+
+def _whole(d) -> Decomposition:
+    return d.whole() if isinstance(d, RepeatedCodes) else d
+
+
+def filter_nnz(d, channels: int) -> np.ndarray:
+    """Nonzero Ce entries [K, groups] of each filter of codes `d` in each group of `channels`
+    channels (a sample's filters counted once, RepeatedCodes)."""
+    if isinstance(d, RepeatedCodes):
+        counts = filter_nnz(d.sample, channels)
+        return counts[np.arange(d.filters) % len(counts)]
+    K, rows = d.sign.shape[0], group_rows(d, channels)
+    groups = ceil_div(d.shape[1], channels)
+    nonzero = np.zeros((K, groups * rows), np.int64)
+    nonzero[:, :d.sign.shape[1]] = np.count_nonzero(d.sign, axis=2)
+    return nonzero.reshape(K, groups, rows).sum(axis=2)
+
+
+def _regions(d, cols: int, channels: int):
     """Each region's (first filter, filters, first Ce row, Ce rows), group-major."""
     K, C = d.shape[:2]
-    rows, total = group_rows(d, channels), d.sign.shape[1]
+    rows, total = group_rows(d, channels), filter_rows(d)
     for c in range(0, C, channels):
         first_row = c // channels * rows
         for k in range(0, K, cols):
@@ -111,32 +159,38 @@ def region(d: Decomposition, first: int, count: int, row0: int, rows: int,
     return np.concatenate([b_rows, bitmap_bytes, codes]).astype(np.uint8)
 
 
-def region_table(d: Decomposition, cols: int, channels: int) -> tuple[int, tuple]:
+def region_table(d, cols: int, channels: int) -> tuple[int, tuple]:
     """(fixed byte-rows, byte-rows of each region, group-major: region g*blocks + kb) of a
-    layer's filters in blocks of `cols` and groups of `channels` (program.Shape.region_fixed,
-    region_rows)."""
+    layer's filters (codes `d`) in blocks of `cols` and groups of `channels`
+    (program.Shape.region_fixed, region_rows): a region's code rows are its densest filter's
+    ceil(nnz / 2)."""
     fixed = fixed_rows(group_rows(d, channels))
-    return fixed, tuple(fixed + code_rows(np.count_nonzero(
-        d.sign[k:k + count, row0:row0 + rows], axis=(1, 2)))
-        for k, count, row0, rows in _regions(d, cols, channels))
+    nnz = filter_nnz(d, channels)
+    K, groups = nnz.shape
+    blocks = ceil_div(K, cols)
+    padded = np.zeros((blocks * cols, groups), np.int64)
+    padded[:K] = nnz
+    densest = padded.reshape(blocks, cols, groups).max(axis=1)
+    return fixed, tuple(int(fixed + ceil_div(n, 2)) for n in densest.T.ravel())
 
 
-def channel_stride(d: Decomposition, cols: int, channels: int) -> int:
+def channel_stride(d, cols: int, channels: int) -> int:
     """Bytes per channel from one group's regions to the next's: a group's blocks at their
     pitch (the last's too), divided by its channels and rounded up."""
     K = d.shape[0]
     return ceil_div(ceil_div(K, cols) * cols * pitch_rows(group_rows(d, channels)), channels)
 
 
-def image_bytes(d: Decomposition, cols: int, channels: int) -> int:
+def image_bytes(d, cols: int, channels: int) -> int:
     """Bytes of a layer's weight region (`dram_image`): every group's channels' stride."""
     return ceil_div(d.shape[1], channels) * channels * channel_stride(d, cols, channels)
 
 
-def dram_image(d: Decomposition, cols: int, channels: int) -> np.ndarray:
-    """The weight region of a layer's filters as the controller reads it (int64 bytes): the
-    region of block kb and the group of channel c at byte c*channel_stride + kb*cols*pitch,
-    its byte-row q at q*filters after it."""
+def dram_image(d, cols: int, channels: int) -> np.ndarray:
+    """The weight region of a layer's filters (codes `d`) as the controller reads it (int64
+    bytes): the region of block kb and the group of channel c at byte c*channel_stride +
+    kb*cols*pitch, its byte-row q at q*filters after it."""
+    d = _whole(d)
     rows = group_rows(d, channels)
     pitch, stride = pitch_rows(rows), channel_stride(d, cols, channels)
     bitmap = bitmap_rows(rows)
@@ -151,16 +205,20 @@ def dram_image(d: Decomposition, cols: int, channels: int) -> np.ndarray:
 @dataclass(frozen=True)
 class SmartDealCode:
     """SmartDeal's weights as its controller datapath stores and rebuilds them
-    (Datapath.weight_code): the codes are a Decomposition (smartdeal/reference.py), rebuilt
-    into integer weights of `bits` (REBUILT_BITS), the weight lanes' width."""
+    (Datapath.weight_code): the codes are a Decomposition (smartdeal/reference.py) or a
+    large layer's RepeatedCodes, rebuilt into integer weights of `bits` (REBUILT_BITS), the
+    weight lanes' width."""
 
     bits: int = REBUILT_BITS
     reads_per_weight: int = 4       # code-buffer bytes a lane reads a rebuild cycle: 2 + 2
 
-    def of_op(self, op) -> Decomposition:
+    def of_op(self, op):
         """The codes the models price and the RTL runs for a layer (shape-seeded normal
-        weights decomposed: the simulator has no trained weights)."""
-        return _synthetic(op.K // op.groups, op.C // op.groups, op.R, op.S)
+        weights decomposed: the simulator has no trained weights): of every filter up to
+        SAMPLE_FILTERS, else of the first SAMPLE_FILTERS, repeated (RepeatedCodes)."""
+        K, C = op.K // op.groups, op.C // op.groups
+        sample = _synthetic(min(K, SAMPLE_FILTERS), C, op.R, op.S)
+        return sample if K <= SAMPLE_FILTERS else RepeatedCodes(sample, K)
 
     def random(self, rng, K: int, C: int, R: int, S: int) -> Decomposition:
         """Random codes of K filters of C x R x S weights with the rebuild's corner cases
@@ -168,12 +226,13 @@ class SmartDealCode:
         d = random_decomposition(rng, K, C * R * S)
         return Decomposition(d.sign, d.exp, d.b_q, d.b_exp, np.arange(C), (K, C, R, S), 0.0, 0)
 
-    def weights(self, d: Decomposition) -> np.ndarray:
+    def weights(self, d) -> np.ndarray:
         """The rebuilt integer weights K x C x R x S."""
+        d = _whole(d)
         K, C, R, S = d.sign.shape[0], *d.shape[1:]
         return rebuild(d).reshape(K, -1)[:, :C * R * S].reshape(K, C, R, S)
 
-    def channels(self, d: Decomposition, words: int) -> int:
+    def channels(self, d, words: int) -> int:
         """Channels of a region's group of codes `d` on a design whose weight buffer half
         holds `words` words (group_channels)."""
         K, C, R, S = d.shape
@@ -185,16 +244,16 @@ class SmartDealCode:
         (`group_channels`; 0: not even a group of whole Ce rows fits `words`)."""
         return group_channels(C, R, S, words)
 
-    def table(self, d: Decomposition, cols: int, channels: int) -> tuple[int, tuple]:
+    def table(self, d, cols: int, channels: int) -> tuple[int, tuple]:
         return region_table(d, cols, channels)
 
-    def image(self, d: Decomposition, cols: int, channels: int) -> np.ndarray:
+    def image(self, d, cols: int, channels: int) -> np.ndarray:
         return dram_image(d, cols, channels)
 
-    def image_bytes(self, d: Decomposition, cols: int, channels: int) -> int:
+    def image_bytes(self, d, cols: int, channels: int) -> int:
         return image_bytes(d, cols, channels)
 
-    def stride(self, d: Decomposition, cols: int, channels: int) -> int:
+    def stride(self, d, cols: int, channels: int) -> int:
         """Bytes per channel between groups' regions (the command's region_stride)."""
         return channel_stride(d, cols, channels)
 
@@ -203,7 +262,7 @@ class SmartDealCode:
         `words` weights each (the rebuild stage's depth for a weight buffer half of `words`)."""
         return pitch_rows(ceil_div(words, ROW_ENTRIES))
 
-    def pitch(self, d: Decomposition, channels: int) -> int:
+    def pitch(self, d, channels: int) -> int:
         """Byte-rows per filter between a group's regions (the command's region_pitch)."""
         return pitch_rows(group_rows(d, channels))
 
