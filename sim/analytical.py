@@ -349,6 +349,11 @@ def evaluate(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str,
         if shape is not None and shape.passes > 1 and shape.C % mapping.ct:
             raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r}: a command of slice "
                             f"passes takes channel tiles that divide its {shape.C} channels")
+        if (shape is not None and shape.region_rows
+                and min(mapping.ct, shape.C) != min(shape.region_channels, shape.C)):
+            raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r}: a command of rebuilt "
+                            f"weights takes one group of its code regions a channel tile, "
+                            f"ct = {shape.region_channels}")
         raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r} does not fit the buffers "
                         f"of {arch.name!r}")
     if controller:

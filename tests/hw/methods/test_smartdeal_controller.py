@@ -13,11 +13,14 @@ import numpy as np
 import pytest
 
 from dlaforge.arch import load_arch
+from dlaforge.errors import SpecError
 from dlaforge.hw.controller.free_run import run_free
 from dlaforge.hw.controller.stimulus import ControllerJob
 from dlaforge.program import COUNTERS, LOOP_ORDERS, BufferGeometry, Mapping, Shape
 from dlaforge.sim import controller_cost
+from dlaforge.sim.analytical import evaluate
 from dlaforge.sim.cycle.controller_timing import controller_counters
+from dlaforge.sim.energy import energy_table
 from dlaforge.workloads.layer import Layer, conv, linear
 from dlaforge.workloads.methods import get_method
 from dlaforge.workloads.methods.datapath import controller_datapath, method_datapath
@@ -83,6 +86,9 @@ def test_lookup_shape_and_refusals():
     fits = controller_cost.grid_fits(ARCH, big_shape, {
         "kt": np.array([4, 4, 4]), "ct": np.array([32, 16, 64]), "pt": np.array([1, 1, 1])})
     assert list(fits) == [True, False, False]
+    # a user's mapping of another channel tile is told why it does not run
+    with pytest.raises(SpecError, match="one group of its code regions a channel tile, ct = 32"):
+        evaluate(ARCH, big, Mapping(kt=4, ct=16, pt=1, order="nkcp"), "ws", energy_table(ARCH))
     # 13 x 13 kernels: not even 3 channels (whole rows of codes) fit a half
     huge = smartdeal_op(4, 4, 14, R=13)
     assert "not even the smallest" in controller_cost.controller_refusal(ARCH, huge, "ws")
