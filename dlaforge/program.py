@@ -291,6 +291,12 @@ def fewest_channels(shape: Shape) -> int:
     return min(shape.C, channel_align(shape))
 
 
+def region_channel_tile(shape: Shape) -> int:
+    """The channels every c tile of a command with code regions (Shape.region_rows) holds: one
+    group's (all C when one group holds them)."""
+    return min(shape.C, shape.region_channels)
+
+
 def region_grid(shape: Shape) -> tuple[int, int]:
     """(groups of channels, blocks of filters) of a command's code regions (Shape.region_rows:
     region g*blocks + kb)."""

@@ -42,7 +42,8 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 
 from dlaforge.program import (BINARY_WORD_BITS, LOOP_ORDERS, Mapping, Shape, channel_align,
-                              fewest_channels, fewest_filters, filter_align, fits, packed_align)
+                              fewest_channels, fewest_filters, filter_align, fits, packed_align,
+                              region_channel_tile)
 
 from .stimulus import LayerJob
 from .accelerator import buildable
@@ -146,7 +147,7 @@ def random_mapping(arch: ArchSpec, shape: Shape, rng: random.Random, order: str,
     # one's one group of code regions (Shape.region_channels)
     channel_tiles = [c for c in range(1, shape.C + 1) if (shape.passes == 1 or shape.C % c == 0)
                      and (c == shape.C or not shape.binarized)
-                     and (not shape.region_rows or c == min(shape.C, shape.region_channels))
+                     and (not shape.region_rows or c == region_channel_tile(shape))
                      and (c % c_align == 0 or c == shape.C)]
     for _ in range(tries):
         qt = rng.randint(1, shape.Q) if rng.random() < 1 / 3 else None

@@ -350,7 +350,7 @@ def evaluate(arch: ArchSpec, op: HwOp, mapping: Mapping, dataflow: str,
             raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r}: a command of slice "
                             f"passes takes channel tiles that divide its {shape.C} channels")
         if (shape is not None and shape.region_rows
-                and min(mapping.ct, shape.C) != min(shape.region_channels, shape.C)):
+                and min(mapping.ct, shape.C) != program.region_channel_tile(shape)):
             raise SpecError(f"mapping {mapping.to_dict()} of {op.name!r}: a command of rebuilt "
                             f"weights takes one group of its code regions a channel tile, "
                             f"ct = {shape.region_channels}")

@@ -196,8 +196,8 @@ def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
         fit = fit & (shape.C % np.asarray(g["ct"]) == 0)
     if shape.binarized:     # a pixel's magnitudes: one tile
         fit = fit & (np.asarray(g["ct"]) >= shape.C)
-    if shape.region_rows:   # one group of regions a tile (aligned: channel_align)
-        fit = fit & (np.minimum(g["ct"], shape.C) <= shape.region_channels)
+    if shape.region_rows:   # one group of regions a tile
+        fit = fit & (np.minimum(g["ct"], shape.C) == program.region_channel_tile(shape))
     return fit
 
 

@@ -34,7 +34,8 @@ from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import (BINARY_WORD_BITS, CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping,
                               Shape, binarize_refusal, fits, packed_align, packed_outputs,
-                              packed_row_bytes, requant_refusal, tile_words)
+                              packed_row_bytes, region_channel_tile, requant_refusal,
+                              tile_words)
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.datapath import BASELINE, OUT_CODE_BITS, Datapath
 from dlaforge.workloads.methods.requant_ref import (Requant, pad_input, random_requant,
@@ -208,7 +209,8 @@ class ControllerJob:
         self.shape = s = replace(s, **d.region_fields(self.codes, self.geo.cols,
                                                       self.geo.buffers.weight_half))
         channels = s.region_channels
-        if (min(mp.ct, s.C) != min(channels, s.C) or (mp.kt % self.geo.cols and mp.kt < s.K)):
+        if (min(mp.ct, s.C) != region_channel_tile(s)
+                or (mp.kt % self.geo.cols and mp.kt < s.K)):
             raise SpecError(f"a tile of rebuilt weights holds one group of regions of "
                             f"{channels} channels and whole blocks of {self.geo.cols} filters, "
                             f"not kt={mp.kt} ct={mp.ct}")

@@ -57,9 +57,11 @@ from dlaforge.workloads.methods.datapath import design_arch
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
 
-REGION_JOBS = ("block_first", "block_count", "group", "pre_cycles", "post_cycles",
-               "post_last", "block_words", "fixed_cycles", "code_cycles", "region_gap",
-               "layer_blocks")
+# what `_engine` takes of a command's code regions: per tile, then per region of the layer and
+# the layer's blocks a group (_region_jobs)
+REGION_TILE_JOBS = ("block_first", "block_count", "group", "pre_cycles", "post_cycles",
+                    "post_last", "block_words")
+REGION_JOBS = (*REGION_TILE_JOBS, "fixed_cycles", "code_cycles", "region_gap", "layer_blocks")
 
 
 def tile_sequence(shape: Shape, mapping: Mapping) -> dict:
@@ -279,7 +281,7 @@ def _region_jobs(shape: Shape, t: dict, cols: int, bw: float, ifmap_section,
 def _no_regions(tiles: int) -> dict:
     """_region_jobs of a command without code regions."""
     zeros, none = np.zeros(tiles, np.int64), np.zeros(0, np.int64)
-    return {**{name: zeros for name in REGION_JOBS[:7]},
+    return {**{name: zeros for name in REGION_TILE_JOBS},
             "fixed_cycles": none, "code_cycles": none, "region_gap": none, "layer_blocks": 0}
 
 

@@ -91,13 +91,12 @@ class Datapath:
     family's with `bits`, of_op(op) (a layer's codes), random(rng, K, C, R, S), weights(codes)
     (K x C x R x S integers), channels(codes, words) and group_channels(C, R, S, words) (a
     region's channels on a design of weight halves of `words`: Shape.region_channels; 0:
-    none fit), table(codes, cols,
-    channels) (Shape.region_fixed, region_rows), image(codes, cols, channels) (the DRAM
-    bytes) and image_bytes(codes, cols, channels), pitch(codes, channels) (byte-rows per
-    filter between a group's regions), stride(codes, cols, channels) (bytes per channel
-    between groups' regions), buffer_rows(words) (the code buffer's byte-rows for a weight
-    half of `words`) and reads_per_weight (code-buffer bytes a lane reads per rebuilt weight,
-    for its energy); None: plain weights."""
+    none fit), table(codes, cols, channels) (Shape.region_fixed, region_rows),
+    image(codes, cols, channels) (the DRAM bytes) and image_bytes(codes, cols, channels),
+    pitch(codes, channels) (byte-rows per filter between a group's regions), stride(codes,
+    cols, channels) (bytes per channel between groups' regions), buffer_rows(words) (the code
+    buffer's byte-rows for a weight half of `words`) and reads_per_weight (code-buffer bytes a
+    lane reads per rebuilt weight, for its energy); None: plain weights."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
