@@ -47,18 +47,18 @@ from .fetch import (Fetcher, beat_write, kmap_storage, packed_loads, packed_writ
 from .fold import FoldEngine
 from .layouts import KINDS, ControllerParams
 from .nest import popcount_tree
-from .tiles import TileWalker
+from .tiles import TileWalker, raw_window
 from .writer import Writer, param_storage
 
 
 def datapath_pe(datapath):
     """The PE class of a datapath (workloads/methods/datapath.py): hw/pe.MacPE for the
     baseline's, else its family's `CONTROLLER_PE` (hw/methods/<family>/), made dual
-    (hw/pe.with_mac_mode) for a datapath with a MAC mode."""
+    (hw/pe.with_mac_mode) for a datapath of dual PEs (Datapath.dual_pe)."""
     if datapath.is_baseline:
         return MacPE
     pe = import_module(f"dlaforge.hw.methods.{datapath.family}").CONTROLLER_PE
-    return with_mac_mode(pe) if datapath.mac_mode else pe
+    return with_mac_mode(pe) if datapath.dual_pe else pe
 
 
 class ControllerAccelerator(wiring.Component):
@@ -210,6 +210,8 @@ class ControllerAccelerator(wiring.Component):
             elif kind == "weight" and geo.packs:
                 packed_write(m, port, self.rd_resp, kind, lanes, beats.weight, d.weight_bits,
                              d.weight_levels, packed[kind], shift, geo.packed_chunks(kind))
+            elif kind == "ifmap" and geo.transforms:    # raw windows, through the staging
+                self._patch_stage(m, geo, cmd, fetch, port, shift)
             elif kind == "ifmap" and geo.packs_codes:   # activation codes (sign-extended)
                 packed_write(m, port, self.rd_resp, kind, lanes, beats.ifmap, d.codes,
                              d.code_levels, packed[kind], shift, geo.packed_chunks(kind))
@@ -264,6 +266,41 @@ class ControllerAccelerator(wiring.Component):
         lanes = Signal(range(geo.cols + 1))
         m.d.comb += lanes.eq(popcount_tree(stage.w_en))
         return lanes
+
+    def _patch_stage(self, m, geo, cmd, fetch, port, shift):
+        """A transforming design's ifmap path (ControllerParams.transforms): the ifmap
+        responses of a transforming command fill the staging buffer (an ifmap half's words,
+        the load tile's raw window: tiles.raw_window), which the family's patch stage
+        (hw/methods/<family>'s CONTROLLER_PATCH_STAGE), started by the fetcher (`patch`),
+        transforms into the tile's words of the ifmap buffer's `port`; another command's
+        responses go to `port` as a plain design's."""
+        b, db, t = geo.buffers, geo.params.dim_bits, fetch.tile
+        v = geo.datapath.tap_transform
+        stage_class = import_module(
+            f"dlaforge.hw.methods.{geo.datapath.family}").CONTROLLER_PATCH_STAGE
+        m.submodules.staging = staging = memory.Memory(
+            shape=data.ArrayLayout(signed(geo.ifmap_bits), geo.rows), depth=b.ifmap_half,
+            init=[])
+        m.submodules.patch_stage = stage = stage_class(v, geo.rows, geo.ifmap_bits, db,
+                                                       b.ifmap_half, 2 * b.ifmap_half)
+        raw = raw_window(m, cmd, t, v.m, db)
+        s_rd = staging.read_port()
+        m.d.comb += [stage.start.eq(fetch.patch), fetch.patched.eq(stage.done),
+                     stage.blocks.eq((t.c_size + geo.rows - 1) // geo.rows),
+                     stage.tiles_p.eq(t.p_size), stage.tiles_q.eq(t.q_size),
+                     stage.top.eq(raw.top), stage.left.eq(raw.left), stage.lo.eq(raw.lo),
+                     stage.in_rows.eq(raw.in_rows), stage.wlo.eq(raw.wlo),
+                     stage.in_cols.eq(raw.in_cols), stage.height.eq(cmd.raw_H),
+                     stage.width.eq(cmd.raw_W), stage.shift.eq(cmd.v_shift),
+                     stage.v_base.eq(t.half_i * b.ifmap_half),
+                     s_rd.addr.eq(stage.s_addr), stage.s_data.eq(s_rd.data)]
+        with m.If(geo.transforming(cmd)):
+            beat_write(m, staging.write_port(granularity=1), self.rd_resp, "ifmap", geo.rows,
+                       geo.beats.ifmap)
+            m.d.comb += [port.addr.eq(stage.v_addr), port.data.eq(stage.v_data),
+                         port.en.eq(Mux(stage.v_en, (1 << geo.rows) - 1, 0))]
+        with m.Else():
+            self._plain_write(m, geo, cmd, port, "ifmap", geo.rows, shift)
 
     def _plain_write(self, m, geo, cmd, port, kind, lanes, shift):
         """fetch.beat_write of `kind`'s responses into `port`, at the beat of the command's

@@ -8,7 +8,12 @@ word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ...
   codes (`pack_in`, ControllerParams.packs_codes; b = Datapath.codes bits each, each pixel's Ct
   codes padded to whole bytes) reads them packed: code c at bit c*b mod 8 of byte ifmap_base +
   ((n*H + h)*W + w)*ceil(Ct*b/8) + c*b // 8, a run the bytes from its first channel's to its
-  last's, the tag carrying the first bit and the channel count (`packed_write`); a binarizing
+  last's, the tag carrying the first bit and the channel count (`packed_write`); a
+  transforming command (ControllerParams.transforming: Winograd's) reads instead the tile's
+  raw window (tiles.raw_window: rows h in [lo, lo + in_rows) and columns w of the raw
+  raw_H x raw_W image, at ifmap_base + ((n*raw_H + h)*raw_W + w)*Ct + c) into staging word
+  (cb*in_rows + h - lo)*in_cols + w - wlo, and once its data is back starts the patch stage
+  (`patch`), the job done when the stage is (`patched`); a binarizing
   command (`binarize`,
   ControllerParams.binarizes) reads instead the int8 activations of those words' channels,
   min(64*rows, signs - 64*c) of them from channel 64*c (c = c0 + cb*rows; 64 =
@@ -66,7 +71,7 @@ from dlaforge.workloads.methods.datapath import twos_complement
 
 from .layouts import KINDS, ControllerParams
 from .nest import minimum, step_nest
-from .tiles import tile_layout
+from .tiles import raw_window, tile_layout
 
 # in this order, each its bit of the mask (kmap only in a design with a scale map)
 PHASES = ("ifmap", "weight", "psum", "param", "kmap")
@@ -86,6 +91,8 @@ class Fetcher(wiring.Component):
         }
         if geo.scales:      # what a PARAMS job reads: the table, the tile's scale map
             ports.update(table=In(1), kmap=In(1))
+        if geo.transforms:  # the patch stage: start, done
+            ports.update(patch=Out(1), patched=In(1))
         if geo.rebuilds:    # the rebuild stage: start, done, its code rows, where it writes
             ports.update(rebuild=Out(1), rebuilt=In(1), code_rows=In(range(geo.code_rows + 1)),
                          rebuild_base=Out(range(2 * geo.buffers.weight_half)),
@@ -138,6 +145,18 @@ class Fetcher(wiring.Component):
             ifmap_addr = Mux(cmd.pack_in, cmd.ifmap_base + pixel * ((cmd.Ct * code_bits + 7)
                                                                    >> 3) + (lane_bit >> 3),
                              ifmap_addr)
+        ifmap_word = t.half_i * b_.ifmap_half + word
+        ifmap_digits = [(blk, 1, (blk + 1) * R >= t.c_size), (a, 1, a + 1 == t.in_rows),
+                        (b, 1, b + 1 == t.in_cols)]
+        transforming = geo.transforming(cmd)
+        if geo.transforms:  # a Winograd-domain tile: its raw window, into the staging buffer
+            raw = raw_window(m, cmd, t, geo.datapath.tap_transform.m, db)
+            raw_pixel = (t.n * cmd.raw_H + raw.lo + a) * cmd.raw_W + raw.wlo + b
+            ifmap_addr = Mux(transforming, cmd.ifmap_base + raw_pixel * cmd.Ct + first_lane,
+                             ifmap_addr)
+            ifmap_word = Mux(transforming, word, ifmap_word)
+            ifmap_digits[1:] = [(a, 1, a + 1 == Mux(transforming, raw.in_rows, t.in_rows)),
+                                (b, 1, b + 1 == Mux(transforming, raw.in_cols, t.in_cols))]
         beats = {name: getattr(geo.beats, name) for name in phases_of}
         nbytes = dict(geo.beats.bytes)
         if geo.datapath.mac_bits:   # a MAC-mode command's narrower ifmap and weights
@@ -154,10 +173,7 @@ class Fetcher(wiring.Component):
             beats["ifmap"] = Mux(cmd.binarize, geo.beats.act, beats["ifmap"])
             nbytes["ifmap"] = Mux(cmd.binarize, 1, nbytes["ifmap"])
         phases = {
-            "ifmap": (ifmap_run, ifmap_addr,
-                      t.half_i * b_.ifmap_half + word,
-                      [(blk, 1, (blk + 1) * R >= t.c_size), (a, 1, a + 1 == t.in_rows),
-                       (b, 1, b + 1 == t.in_cols)]),
+            "ifmap": (ifmap_run, ifmap_addr, ifmap_word, ifmap_digits),
             "weight": (*weight_run,
                        t.half_w * b_.weight_half + word,
                        [(blk, 1, last_kb), (a, 1, a + 1 == cmd.R), (b, 1, b + 1 == cmd.S),
@@ -231,11 +247,24 @@ class Fetcher(wiring.Component):
             m.d.comb += [self.rebuild_base.eq(t.half_w * b_.weight_half
                                               + blk * cmd.R * cmd.S * t.c_size),
                          self.rebuild_filters.eq(filters)]
-        m.d.comb += self.done.eq(running & (mask == 0) & (outstanding == 0))
+        fetched = running & (mask == 0) & (outstanding == 0)
+        load_ifmap = t.load_ifmap & (t.in_rows != 0) & (t.in_cols != 0)
+        if geo.transforms:  # a raw window staged: done when the patch stage is
+            patch, patching = Signal(), Signal()
+            load_ifmap = Mux(transforming, t.load_ifmap & (raw.in_rows != 0)
+                             & (raw.in_cols != 0), load_ifmap)
+            with m.If(fetched & patch & ~patching):
+                m.d.comb += self.patch.eq(1)
+                m.d.sync += patching.eq(1)
+            with m.If(self.done):
+                m.d.sync += [patch.eq(0), patching.eq(0)]
+            with m.If(self.start_load):
+                m.d.sync += patch.eq(transforming & load_ifmap)
+            fetched = fetched & (~patch | self.patched)
+        m.d.comb += self.done.eq(fetched)
         with m.If(self.done):
             m.d.sync += running.eq(0)
-        start_mask = [t.load_ifmap & (t.in_rows != 0) & (t.in_cols != 0), t.load_weight,
-                      t.readback, 0]
+        start_mask = [load_ifmap, t.load_weight, t.readback, 0]
         with m.If(self.start_load):
             m.d.sync += [running.eq(1), mask.eq(sum(f << i for i, f in enumerate(start_mask)))]
             if geo.rebuilds:

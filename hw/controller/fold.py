@@ -111,7 +111,8 @@ def feed(m: Module, geo: ControllerParams, lanes, word) -> None:
 
 def accumulate(m: Module, fold, valid, kb, pixel, T, vec, first) -> None:
     """Add `vec` (the array's sums, in a cycle where `valid`) into the accumulator word of
-    filter block kb and tile pixel `pixel` (T pixels), kb*T + pixel of the tile's half: read
+    block kb (a filter block, or a tap's plane of one: Sequencer.out_block) and tile pixel
+    `pixel` (T pixels), kb*T + pixel of the tile's half: read
     it this cycle unless `first` (the output's first sums: written alone), write the sum the
     next cycle. A slice pass's sums are shifted left by slice_bits x (a_slice + w_slice), the
     weight of its slice products (Datapath.slice_bits)."""
@@ -153,6 +154,20 @@ class Sequencer(wiring.Component):
         cmd, t = self.cmd, self.tile
         return (t.half_w * self.geo.buffers.weight_half
                 + ((kb * cmd.R + r) * cmd.S + s) * t.c_size + cb * self.geo.rows + j)
+
+    def out_block(self, kb, r, s, cb):
+        """(block, first) of the array's sums of filter block kb at tap (r, s), channel block
+        cb: the accumulator block they add into (words block*T + pixel) and whether they are
+        its first (written alone: the output's first channel tile, `c_first`, cb = 0 and the
+        first tap r = s = 0). A transforming command (ControllerParams.transforming) keeps a
+        plane per tap: block (kb*R + r)*S + s, first at cb = 0 of the first channel tile."""
+        t, cmd = self.tile, self.cmd
+        first = t.c_first & (cb == 0) & (r == 0) & (s == 0)
+        if not self.geo.transforms:
+            return kb, first
+        planes = self.geo.transforming(cmd)
+        return (Mux(planes, (kb * cmd.R + r) * cmd.S + s, kb),
+                Mux(planes, t.c_first & (cb == 0), first))
 
     def window(self, m: Module, p, q, r, s, cb):
         """Address on `ifmap_addr` the word of tile pixel (p, q) (p, q from the tile's first
@@ -265,9 +280,10 @@ class WsFold(Sequencer):
         out_valid, row = Signal(), Signal(2 * db)
         m.d.comb += [out_valid.eq(self.busy & (k >= 2 * R + Cc) & (k < 2 * R + Cc + T)),
                      row.eq(k - 2 * R - Cc)]
+        block, first_sums = self.out_block(kb, r, s, cb)
         first = Signal()
-        m.d.comb += first.eq(t.c_first & (cb == 0) & (r == 0) & (s == 0))
-        accumulate(m, self, out_valid, kb, row, T, deskew.o, first)
+        m.d.comb += first.eq(first_sums)
+        accumulate(m, self, out_valid, block, row, T, deskew.o, first)
         return m
 
 
@@ -431,8 +447,8 @@ class IsFold(Sequencer):
                      pixel.eq(pix0 + ej),
                      emit.eq(emitting & (ej < Cc) & (ekb * Cc < t.k_size)),
                      last.eq(emit & (ej == Cc - 1) & ((ekb + 1) * Cc >= t.k_size))]
-        first = t.c_first & (cb == 0) & (r == 0) & (s == 0)
-        accumulate(m, self, emit & (pixel < T), ekb, pixel, T, collector.o, first)
+        block, first = self.out_block(ekb, r, s, cb)
+        accumulate(m, self, emit & (pixel < T), block, pixel, T, collector.o, first)
 
         end = Signal()                              # the fold's last cycle
         m.d.sync += end.eq(last)
@@ -472,7 +488,7 @@ class FoldEngine(wiring.Component):
         geo = self.geo
         m.submodules.array = array = SystolicArray(geo.rows, geo.cols, *geo.lane_bits,
                                                    geo.psum_bits, geo.dataflows, self.pe)
-        if geo.datapath.mac_mode:
+        if geo.datapath.dual_pe:
             m.d.comb += array.mac.eq(self.cmd.mode == geo.datapath.mode_of(geo.datapath.mac_op))
         engines = {}
         for index, name in enumerate(CONTROLLER_DATAFLOWS):

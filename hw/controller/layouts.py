@@ -31,6 +31,7 @@ from .tiles import SLICE_FIELD_BITS
 KINDS = {"ifmap": 0, "weight": 1, "psum": 2, "param": 3, "kmap": 4}
 DIM_FIELDS = ("N", "C", "H", "W", "K", "R", "S", "P", "Q", "stride", "padding", "Ct", "Kt",
               "kt", "ct", "pt", "qt")
+RAW_FIELDS = ("raw_H", "raw_W", "raw_P", "raw_Q", "raw_padding")    # a transforming design's
 BASE_FIELDS = ("ifmap_base", "weight_base", "ofmap_base", "psum_base", "requant_base")
 K_SHIFT_BITS = 6        # a binarizing command's k_shift: the scale map's fixed point
 
@@ -225,6 +226,21 @@ class ControllerParams:
         return code.buffer_rows(self.buffers.weight_half) if self.rebuilds else 0
 
     @property
+    def transforms(self) -> bool:
+        """Whether the design runs Winograd-domain convolutions (Datapath.tap_transform): its
+        commands then carry the raw layer (`raw_H`, `raw_W`, `raw_P`, `raw_Q`, `raw_padding`)
+        beside the Winograd domain in the standard fields, and the taps' input shifts
+        (`v_shift`) and output alignments (`align`), a² fields each."""
+        return self.datapath.tap_transform is not None
+
+    def transforming(self, cmd):
+        """Whether command `cmd` runs in the Winograd domain (the transforms, a plane per
+        tap): its datapath's own operation (`mode` 0) in a design that transforms, else 0."""
+        if not self.transforms:
+            return 0
+        return cmd.mode == 0 if self.datapath.mac_mode else 1
+
+    @property
     def packs(self) -> bool:
         """Whether the design unpacks packed weights (Datapath.weight_bits): its weight reads
         then carry the run's first bit (`offset`) and filter count in the tag."""
@@ -275,6 +291,11 @@ class ControllerParams:
         if self.rebuilds:           # the code regions' fixed byte-rows, pitch, group stride
             fields.update(region_fixed=p.dim_bits, region_pitch=p.dim_bits,
                           region_stride=p.addr_bits)
+        if self.transforms:         # the raw layer, the taps' shifts and alignments
+            v = self.datapath.tap_transform
+            fields.update({name: p.dim_bits for name in RAW_FIELDS})
+            fields.update(v_shift=data.ArrayLayout(unsigned(v.shift_bits), v.taps),
+                          align=data.ArrayLayout(unsigned(v.align_bits), v.taps))
         if self.binarizes:          # int8 activations of `signs` channels, packed on the load
             fields.update(binarize=1, signs=p.dim_bits)
             if self.scales:         # the on-chip map: K_q = (sum |x| * recip) >> k_shift

@@ -25,6 +25,8 @@ last.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -143,3 +145,27 @@ class TileWalker(wiring.Component):
                          half_w.eq(half_w ^ new_weight), half_a.eq(half_a ^ new_out)]
         return m
 
+
+
+def raw_window(m: Module, cmd, t, side: int, dim_bits: int) -> SimpleNamespace:
+    """The raw input window of a Winograd-domain tile `t` (a transforming design's,
+    ControllerParams.transforms; `side` the output tile side m): its p_size x q_size patches
+    of side + 2 pixels at stride `side` start at raw row `top` = p0*side - raw_padding and
+    column `left` = q0*side - raw_padding (negative: padding); the window the load stages is
+    their rows [lo, lo + in_rows) and columns [wlo, wlo + in_cols), clipped to the raw image
+    (raw_H x raw_W)."""
+    db = dim_bits
+    w = SimpleNamespace(**{x: Signal(signed(2 * db + 2), name=f"raw_{x}")
+                           for x in ("top", "left", "bottom", "right")},
+                        **{x: Signal(db, name=f"raw_{x}")
+                           for x in ("lo", "in_rows", "wlo", "in_cols")})
+    hi, whi = Signal(db), Signal(db)
+    m.d.comb += [w.top.eq(t.p0 * side - cmd.raw_padding),
+                 w.left.eq(t.q0 * side - cmd.raw_padding),
+                 w.bottom.eq((t.p0 + t.p_size) * side - cmd.raw_padding + 2),
+                 w.right.eq((t.q0 + t.q_size) * side - cmd.raw_padding + 2),
+                 w.lo.eq(clip(w.top, 0, cmd.raw_H)), hi.eq(clip(w.bottom, 0, cmd.raw_H)),
+                 w.wlo.eq(clip(w.left, 0, cmd.raw_W)), whi.eq(clip(w.right, 0, cmd.raw_W)),
+                 w.in_rows.eq(Mux(hi > w.lo, hi - w.lo, 0)),
+                 w.in_cols.eq(Mux(whi > w.wlo, whi - w.wlo, 0))]
+    return w

@@ -20,11 +20,20 @@ Datapath.codes bits each) writes each request's E codes as their ceil(E*b/8) byt
 the pixel's row at bit k*b mod 8 of byte base + pixel*ceil(Kt*b/8) + k*b // 8 (its filter
 blocks start on a byte: program.packed_codes_refusal and the mapper's tiles), the bits past
 the run's codes 0.
+
+A transforming command (ControllerParams.transforming: Winograd's; its tiles are final) writes
+back tile pixel by tile pixel (kb, p, q as above): its FETCH starts the tile stage
+(`tile_stage`: a² plane reads from word (kb*a² + t)*T + p*q_size + q, t the tap), TILE waits
+until the stage holds the pixel's m x m outputs, then each sub-pixel (i, j) (j inner) inside
+the raw raw_P x raw_Q output sends its run as above, to base + ((n*raw_P + (p0 + p)*m + i)*
+raw_Q + (q0 + q)*m + j)*Kt + ..., its values the stage's (requantizers as wide as they are);
+a sub-pixel outside takes one cycle.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
+from types import SimpleNamespace
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
@@ -44,6 +53,13 @@ def output_stage(datapath):
     CONTROLLER_OUTPUT (hw/methods/<family>/), (m, cmd, tile, pp, qq, scale, psum_bits) -> a
     function from a sum of pixel (pp, qq) of the tile to the requantizer's input."""
     return import_module(f"dlaforge.hw.methods.{datapath.family}").CONTROLLER_OUTPUT
+
+
+def tile_stage(datapath):
+    """The write stage of a transforming datapath (Datapath.tap_transform): its family's
+    CONTROLLER_TILE_STAGE (hw/methods/<family>/), (variant, cols, psum_bits, acc_words) -> a
+    stage reading a tile pixel's a² planes and holding its m x m outputs."""
+    return import_module(f"dlaforge.hw.methods.{datapath.family}").CONTROLLER_TILE_STAGE
 
 
 def param_word_layout(cols: int, quantizer=DEFAULT_QUANTIZER) -> data.ArrayLayout:
@@ -119,17 +135,24 @@ class Writer(wiring.Component):
         word = Signal.like(self.acc_addr)
         requant = Signal()
         m.d.comb += requant.eq(cmd.requant & t.final) if geo.requant else requant.eq(0)
+        transforming = geo.transforming(cmd)
+        tiles = self._tiles(m, kb, pp, qq) if geo.transforms else None
         beat = Mux(requant, beats.ofmap, beats.psum)
         run = minimum(Cc, t.k_size - kb * Cc)
         last_chunk = (chunk + 1) * beat >= run
         base = Mux(t.final, cmd.ofmap_base, cmd.psum_base)
         payload = self.wr.payload
         pixel = (t.n * cmd.P + t.p0 + pp) * cmd.Q + t.q0 + qq
+        if tiles:           # a transforming command's output pixel: its sub-pixel's
+            pixel = Mux(transforming, (t.n * cmd.raw_P + tiles.y) * cmd.raw_Q + tiles.x, pixel)
         first, count = t.k0 + kb * Cc + chunk * beat, minimum(beat, run - chunk * beat)
         m.d.comb += [self.acc_addr.eq(t.half_a * geo.buffers.acc_half + word),
                      payload.addr.eq(base + pixel * cmd.Kt + first),
                      payload.count.eq(count),
                      payload.bytes.eq(Mux(requant, beats.bytes["ofmap"], beats.bytes["psum"]))]
+        if tiles:           # the tile stage reads the accumulator
+            with m.If(transforming):
+                m.d.comb += self.acc_addr.eq(tiles.stage.acc_addr)
         pack = Signal()         # requantized codes written packed, whole bytes a request
         if geo.packs_codes:
             code_bits = geo.datapath.codes
@@ -140,6 +163,7 @@ class Writer(wiring.Component):
                              payload.count.eq((count * code_bits + 7) >> 3),
                              payload.bytes.eq(1)]
         acc = self.acc_data.as_value()
+        acc_bits = tiles.stage.out_bits if tiles else geo.psum_bits
         stage = None        # a scale map's write stage: the requantizer's input of a sum
         if geo.scales:
             m.d.comb += self.kmap_addr.eq(pp * t.q_size + qq)
@@ -154,7 +178,7 @@ class Writer(wiring.Component):
                 q = geo.quantizer
                 d = geo.datapath                    # clamped to the command's code width
                 m.submodules[f"requantizer{lane}"] = rq = Requantizer(
-                    geo.psum_bits, geo.ofmap_bits, q, bool(d.codes), d.signed_codes)
+                    acc_bits, geo.ofmap_bits, q, bool(d.codes), d.signed_codes)
                 if d.codes:         # the largest code: unsigned, or signed (two's complement)
                     top = 1 << cmd.out_codes
                     m.d.comb += rq.top.eq((top >> 1 if d.signed_codes else top) - 1)
@@ -164,6 +188,8 @@ class Writer(wiring.Component):
                 head = self.param_head.as_value() if q.head_pieces else None
                 unpack_params(m, rq.param, head, entry, q)
                 sums = lane_of(beats.ofmap)
+                if tiles:       # a transforming command's: its sub-pixel's output
+                    sums = Mux(transforming, tiles.value(chunk * beats.ofmap + lane), sums)
                 if stage:       # the datapath's own operation's (not its MAC mode's)
                     own = cmd.mode == 0 if geo.datapath.mac_mode else 1
                     sums = Mux(own, stage(sums), sums)
@@ -181,24 +207,94 @@ class Writer(wiring.Component):
             m.d.comb += self.param_addr.eq(kb)
 
         taken = self.wr.valid & self.wr.ready
+
+        def next_word():
+            """After a word's run (a tile pixel's last sub-pixel's): the next, or done."""
+            m.d.sync += word.eq(word + 1)
+            m.next = "FETCH"
+            with m.If(step_nest(m, [(kb, 1, (kb + 1) * Cc >= t.k_size),
+                                    (pp, 1, pp + 1 == t.p_size),
+                                    (qq, 1, qq + 1 == t.q_size)])):
+                m.d.sync += word.eq(0)
+                m.d.comb += self.done.eq(1)
+                m.next = "IDLE"
+
+        def next_run():
+            """After a run, or a transforming command's sub-pixel outside the outputs."""
+            if not tiles:
+                next_word()
+                return
+            with m.If(transforming):
+                tiles.step(m)
+            with m.If(~transforming | tiles.last):
+                next_word()
+
+        def send():
+            m.d.comb += self.wr.valid.eq(1)
+            with m.If(taken):
+                m.d.sync += chunk.eq(chunk + 1)
+                with m.If(last_chunk):
+                    m.d.sync += chunk.eq(0)
+                    next_run()
+
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.next = "FETCH"
             with m.State("FETCH"):
-                m.d.comb += self.fetch.eq(1)
-                m.next = "SEND"
+                if tiles:
+                    with m.If(transforming):    # the tile stage reads the pixel's planes
+                        m.d.comb += tiles.stage.start.eq(1)
+                        m.next = "TILE"
+                    with m.Else():
+                        m.d.comb += self.fetch.eq(1)
+                        m.next = "SEND"
+                else:
+                    m.d.comb += self.fetch.eq(1)
+                    m.next = "SEND"
+            if tiles:
+                with m.State("TILE"):
+                    m.d.comb += self.fetch.eq(tiles.stage.acc_read)
+                    with m.If(tiles.stage.ready):
+                        m.next = "SEND"
             with m.State("SEND"):
-                m.d.comb += self.wr.valid.eq(1)
-                with m.If(taken):
-                    m.d.sync += chunk.eq(chunk + 1)
-                    with m.If(last_chunk):
-                        m.d.sync += [chunk.eq(0), word.eq(word + 1)]
-                        m.next = "FETCH"
-                        with m.If(step_nest(m, [(kb, 1, (kb + 1) * Cc >= t.k_size),
-                                                (pp, 1, pp + 1 == t.p_size),
-                                                (qq, 1, qq + 1 == t.q_size)])):
-                            m.d.sync += word.eq(0)
-                            m.d.comb += self.done.eq(1)
-                            m.next = "IDLE"
+                if tiles:
+                    with m.If(transforming & ~tiles.inside):     # nothing to write
+                        next_run()
+                    with m.Else():
+                        send()
+                else:
+                    send()
         return m
+
+    def _tiles(self, m, kb, pp, qq) -> SimpleNamespace:
+        """A transforming design's write stage (`tile_stage`), reading the planes of the
+        write-back's tile pixel (kb, pp, qq): plane t at accumulator word (kb*a² + t)*T +
+        pp*q_size + qq of the tile's half; and its sub-pixel (si, sj), output pixel (y, x) =
+        ((p0 + pp)*m + si, (q0 + qq)*m + sj), `inside` the raw P x Q, `last` (si = sj = m -
+        1), `step` to the next (sj inner), `value(lane)` its output of filter lane `lane`."""
+        geo, cmd, t = self.geo, self.cmd, self.tile
+        v = geo.datapath.tap_transform
+        m.submodules.tile_stage = stage = tile_stage(geo.datapath)(
+            v, geo.cols, geo.psum_bits, 2 * geo.buffers.acc_half)
+        T = t.p_size * t.q_size
+        si, sj = Signal(range(v.m), name="sub_row"), Signal(range(v.m), name="sub_col")
+        y, x = (t.p0 + pp) * v.m + si, (t.q0 + qq) * v.m + sj
+        m.d.comb += [stage.plane_base.eq(t.half_a * geo.buffers.acc_half
+                                         + kb * v.taps * T + pp * t.q_size + qq),
+                     stage.plane_stride.eq(T), stage.align.eq(cmd.align),
+                     stage.acc_data.eq(self.acc_data)]
+        outputs = stage.y.as_value()
+        sub = si * v.m + sj
+
+        def value(lane):
+            return outputs.word_select(sub * geo.cols + lane, stage.out_bits).as_signed()
+
+        last = (si == v.m - 1) & (sj == v.m - 1)
+
+        def step(m):
+            m.d.sync += [sj.eq(Mux(sj == v.m - 1, 0, sj + 1)),
+                         si.eq(Mux(last, 0, si + (sj == v.m - 1)))]
+
+        return SimpleNamespace(stage=stage, y=y, x=x, inside=(y < cmd.raw_P) & (x < cmd.raw_Q),
+                               last=last, step=step, value=value)

@@ -96,7 +96,12 @@ class Datapath:
     pitch(codes, channels) (byte-rows per filter between a group's regions), stride(codes,
     cols, channels) (bytes per channel between groups' regions), buffer_rows(words) (the code
     buffer's byte-rows for a weight half of `words`) and reads_per_weight (code-buffer bytes a
-    lane reads per rebuilt weight, for its energy); None: plain weights."""
+    lane reads per rebuilt weight, for its energy); None: plain weights; tap_transform: its
+    own operation is a Winograd-domain convolution (an object with m, a = m + 2, bt and at:
+    workloads/methods/winograd's Variant): the load transforms each raw a x a input patch
+    into a² tap values (a staging buffer and the patch stage), each kernel tap (r, s) of the
+    command (R = S = a) accumulates into its own plane, and the write-back transforms a
+    tile pixel's a² planes into m x m outputs (the tile stage); None: a direct convolution."""
 
     pe_kind: str = "mac"
     pe_op: str = "mac"
@@ -122,6 +127,14 @@ class Datapath:
     binarized_channels: Callable | None = None
     prices_units: bool = False
     weight_code: object = None
+    tap_transform: object = None
+
+    @property
+    def dual_pe(self) -> bool:
+        """Whether its PEs hold two operations (hw/pe.with_mac_mode): a MAC mode beside an
+        own operation that is not a multiply-accumulate (a Winograd datapath's tap GEMMs
+        and its MAC mode's direct layers are both MACs: one PE serves both)."""
+        return self.mac_mode and self.tap_transform is None
 
     @property
     def rebuilt_bits(self) -> int:

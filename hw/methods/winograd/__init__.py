@@ -34,8 +34,16 @@ from ...pe import MacPE
 from ...verify import SIMS
 from ...verilog import cell_stats as yosys_cells, manifest
 from .. import OpRun
+from .patch_stage import PatchStage
+from .tile_stage import TileStage
 from .top import WinogradTop
 from .units import InputTransform, OutputTransform
+
+# the controller's Winograd datapath (workloads/methods/winograd/plan.TAP_DATAPATHS): the MAC
+# array, the load's patch stage and the write-back's tile stage
+CONTROLLER_PE = MacPE
+CONTROLLER_PATCH_STAGE = PatchStage
+CONTROLLER_TILE_STAGE = TileStage
 
 def top_name(variant: str) -> str:
     return f"dlaforge_winograd_{variant.lower()}"

@@ -30,10 +30,11 @@ from dlaforge.errors import SpecError
 from dlaforge.program import ceil_div
 from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 
+from ..datapath import Datapath
+from .variants import ALIGN_BITS, SHIFT_BITS, VARIANTS  # noqa: F401  (re-exported)
+
 INPUT_STAGES = 3    # column transform, row transform, rounding shift and clamp
 OUTPUT_STAGES = 3   # alignment shift, column transform, row transform
-SHIFT_BITS = 4      # each tap's input right shift: 0 .. 15
-ALIGN_BITS = 4      # each tap's alignment left shift: 0 .. 15
 TILE_SIDES = {4: 6, 2: 4}   # output tile side m -> input tile side a (F4, F2)
 UNIT = "winograd_transform"
 
@@ -46,6 +47,17 @@ LAYER_COUNTERS = ("cycles", "accelerator_cycles", "input_transform_cycles",
                   "output_transform_cycles", *ACCELERATOR_SUMMED, "dram_read_bytes",
                   "dram_write_bytes")
 WRITE_KINDS = {"sum": 0, "v": 1, "y": 2}   # what a write beat carries: its width in DRAM
+
+# The controller's Winograd datapaths, one per variant (docs/plans/method_hardware_on_
+# controller.md, "Winograd on the controller"): the MAC array runs a layer's a² tap GEMMs in
+# one command, the load's patch stage and the write-back's tile stage transforming on chip
+# (hw/methods/winograd/patch_stage.py, tile_stage.py), and, in the MAC mode, the layers
+# Winograd leaves direct. os sums the taps inside a fold, so only ws and is keep a plane per
+# tap. Built and tested in hw/controller; not yet declared as CONTROLLER_DATAPATH, so no
+# model or run finds them: the op, its timing and its pricing are not written.
+TAP_DATAPATHS = {name: Datapath(pe_op=f"winograd_{name.lower()}", family="winograd",
+                                mac_mode=True, own_dataflows=("ws", "is"), tap_transform=v)
+                 for name, v in VARIANTS.items()}
 
 
 def gain_bits(matrix) -> int:

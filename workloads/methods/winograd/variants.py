@@ -5,12 +5,20 @@ re-exports them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+SHIFT_BITS = 4      # each tap's input right shift: 0 .. 15
+ALIGN_BITS = 4      # each tap's alignment left shift: 0 .. 15
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class Variant:
+    """One of VARIANTS (compared and hashed by identity: a datapath holds it)."""
+
+    shift_bits: ClassVar[int] = SHIFT_BITS
+    align_bits: ClassVar[int] = ALIGN_BITS
     name: str
     m: int                 # output tile is m x m
     bt: np.ndarray         # (m+2) x (m+2) integers
@@ -22,6 +30,11 @@ class Variant:
     def a(self) -> int:
         """Input tile size (m + 2) and number of taps per side."""
         return self.m + 2
+
+    @property
+    def taps(self) -> int:
+        """Winograd-domain taps of a tile: a²."""
+        return self.a * self.a
 
 
 F4 = Variant("F4", 4,
