@@ -122,7 +122,14 @@ class Shape:
     read whole, so every tile holds whole blocks (filter_align) and one group (channel_align;
     controller_cost.grid_fits: two groups never fit a weight half, smartdeal/regions.py's
     group_channels); the tile's regions are loaded block by block, each rebuilt (one buffer
-    word per cycle) before the next is read. (): plain weights."""
+    word per cycle) before the next is read. (): plain weights.
+    `tap_side`, `raw_H`, `raw_W`, `raw_P`, `raw_Q`, `raw_padding`: the command runs a layer in
+    the Winograd domain (a transforming datapath, Datapath.tap_transform): H, W, R, S, P, Q,
+    stride and padding describe its tap GEMMs (P x Q tiles of tap_side x tap_side outputs,
+    R = S = stride = tap_side + 2 = a, H = P*a, W = Q*a, padding 0: `tap_shape`), the raw_*
+    fields the layer's own (its ifmap in DRAM, its outputs written; `raw_rows`,
+    `raw_outputs`); every tile holds all C channels, a plane of sums per tap; 0: a direct
+    convolution."""
 
     N: int
     C: int
@@ -148,6 +155,12 @@ class Shape:
     region_channels: int = 0
     region_fixed: int = 0
     region_rows: tuple = ()
+    tap_side: int = 0
+    raw_H: int = 0
+    raw_W: int = 0
+    raw_P: int = 0
+    raw_Q: int = 0
+    raw_padding: int = 0
 
     @property
     def passes(self) -> int:
@@ -189,6 +202,53 @@ def kmap_cycles(shape: Shape, rows: int, p_size, q_size, c_size):
     per output pixel a cycle per tap and channel block (its magnitudes' sum) and one to store
     its scale."""
     return p_size * q_size * (shape.R * shape.S * ceil_div(c_size, rows) + 1)
+
+
+def tap_shape(N: int, C: int, K: int, H: int, W: int, padding: int, side: int) -> Shape:
+    """The Winograd-domain Shape (Shape.tap_side) of a 3x3 stride-1 layer of N images,
+    C -> K channels, H x W inputs padded by `padding`, in output tiles of side x side."""
+    P, Q = H + 2 * padding - 2, W + 2 * padding - 2
+    a, tp, tq = side + 2, ceil_div(P, side), ceil_div(Q, side)
+    return Shape(N=N, C=C, H=tp * a, W=tq * a, K=K, R=a, S=a, P=tp, Q=tq, stride=a, padding=0,
+                 tap_side=side, raw_H=H, raw_W=W, raw_P=P, raw_Q=Q, raw_padding=padding)
+
+
+def raw_rows(shape: Shape, p0, p_size, size: int):
+    """The raw rows [lo, hi) (or columns, with q0, q_size and `size` = raw_W) a Winograd-domain
+    tile of tile rows p0 .. p0 + p_size - 1 stages (Shape.tap_side; hw/controller/tiles.
+    raw_window): its patches' rows clipped to the raw image of `size` rows."""
+    first = np.asarray(p0) * shape.tap_side - shape.raw_padding
+    lo = np.clip(first, 0, size)
+    hi = np.clip(first + np.asarray(p_size) * shape.tap_side + 2, 0, size)
+    return lo, np.maximum(hi, lo)
+
+
+def raw_outputs(shape: Shape, p0, p_size, size: int):
+    """The raw output rows (or columns, with `size` = raw_Q) a Winograd-domain tile of tile
+    rows p0 .. p0 + p_size - 1 writes: its tiles' rows inside the raw P (Q)."""
+    first = np.asarray(p0) * shape.tap_side
+    return np.clip(size - first, 0, np.asarray(p_size) * shape.tap_side)
+
+
+# cycles the Winograd patch and tile stages (hw/methods/winograd/patch_stage.py, tile_stage.py)
+# take beyond their a² a patch or tile pixel: the words' arrival, the whole register, the
+# transform's three pipeline registers
+TAP_STAGE_PIPELINE = 5
+
+
+def patch_cycles(shape: Shape, rows: int, c_size, pixels):
+    """Cycles of a Winograd-domain LOAD's patch stage (Shape.tap_side), from its start to
+    its last V word: a patch per channel block and tile pixel, a² cycles each, plus a² and
+    the pipeline."""
+    taps = shape.R * shape.S
+    return ceil_div(np.asarray(c_size), rows) * np.asarray(pixels) * taps + taps \
+        + TAP_STAGE_PIPELINE
+
+
+def acc_planes(shape: Shape) -> int:
+    """Accumulator words per output word of a command: a Winograd-domain one's a plane per tap
+    (R x S, Shape.tap_side), else 1."""
+    return shape.R * shape.S if shape.tap_side else 1
 
 
 def pass_channels(shape: Shape) -> Shape:
@@ -512,23 +572,24 @@ def max_in_cols(W: int, S_extent: int, stride: int, padding: int, Q: int, qt):
 
 
 def tile_words(rows: int, cols: int, *, W: int, H: int, R: int, S: int, Q: int, stride: int,
-               kt, ct, pt, qt=None, padding: int = 0) -> dict:
+               kt, ct, pt, qt=None, padding: int = 0, planes: int = 1) -> dict:
     """Buffer words of one tile per operand (arrays broadcast over kt, ct, pt, qt; qt None is
-    every column)."""
+    every column); `planes` accumulator words per output word (a Winograd-domain command's
+    a², a plane per tap: Shape.tap_side, `acc_planes`)."""
     kt, ct, pt = (np.asarray(x) for x in (kt, ct, pt))
     qt = np.minimum(Q if qt is None else np.asarray(qt), Q)
     in_cols = max_in_cols(W, S, stride, padding, Q, qt)
     return {"ifmap": ceil_div(ct, rows) * max_in_rows(H, R, stride, pt) * in_cols,
             "weight": ceil_div(kt, cols) * R * S * ct,
-            "ofmap": ceil_div(kt, cols) * pt * qt}
+            "ofmap": ceil_div(kt, cols) * pt * qt * planes}
 
 
 def fits(arch: ArchSpec, *, W: int, H: int, R: int, S: int, Q: int, stride: int, kt, ct, pt,
-         qt=None, padding: int = 0):
+         qt=None, padding: int = 0, planes: int = 1):
     """True where the tile's words fit one half of each operand's buffer share."""
     pe = arch.pe_array
     words = tile_words(pe.rows, pe.cols, W=W, H=H, R=R, S=S, Q=Q, stride=stride, kt=kt, ct=ct,
-                       pt=pt, qt=qt, padding=padding)
+                       pt=pt, qt=qt, padding=padding, planes=planes)
     geo = BufferGeometry.of(arch)
     return ((words["ifmap"] <= geo.ifmap_half) & (words["weight"] <= geo.weight_half)
             & (words["ofmap"] <= geo.acc_half))

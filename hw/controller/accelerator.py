@@ -90,7 +90,8 @@ class ControllerAccelerator(wiring.Component):
         engine = None       # a binarizing design's scale map (binarize.ScaleMapEngine)
         if geo.scales and geo.binarizes:
             m.submodules.scale_map = engine = ScaleMapEngine(geo)
-        signs_written, rebuilt = self._buffers(m, geo, cmd, fetch, fold, writer, engine)
+        signs_written, rebuilt, patched = self._buffers(m, geo, cmd, fetch, fold, writer,
+                                                         engine)
         wiring.connect(m, wiring.flipped(self.rd_req), fetch.req)
         wiring.connect(m, wiring.flipped(self.wr), writer.wr)
         m.d.comb += [self.rd_resp.ready.eq(1), fetch.resp_arrived.eq(self.rd_resp.valid)]
@@ -182,7 +183,7 @@ class ControllerAccelerator(wiring.Component):
                     m.d.sync += lags.eq(lags + 1)
                 m.next = "GATE"
         m.d.comb += self.busy.eq(~self.cmd.ready)
-        self._count(m, geo, fold, writer, cmd, signs_written, rebuilt)
+        self._count(m, geo, fold, writer, cmd, signs_written, rebuilt, patched)
         return m
 
     def _buffers(self, m, geo, cmd, fetch, fold, writer, engine):
@@ -196,7 +197,7 @@ class ControllerAccelerator(wiring.Component):
         shapes = {"ifmap": (signed(geo.ifmap_bits), geo.rows, b.ifmap_half),
                   "weight": (signed(geo.weight_bits), geo.cols, b.weight_half),
                   "psum": (signed(geo.psum_bits), geo.cols, b.acc_half)}
-        mems, signs_written, rebuilt = {}, None, None
+        mems, signs_written, rebuilt, patched = {}, None, None, None
         for kind, (shape, lanes, half) in shapes.items():
             mems[kind] = m.submodules[f"{kind}_buf"] = memory.Memory(
                 shape=data.ArrayLayout(shape, lanes), depth=2 * half, init=[])
@@ -211,7 +212,7 @@ class ControllerAccelerator(wiring.Component):
                 packed_write(m, port, self.rd_resp, kind, lanes, beats.weight, d.weight_bits,
                              d.weight_levels, packed[kind], shift, geo.packed_chunks(kind))
             elif kind == "ifmap" and geo.transforms:    # raw windows, through the staging
-                self._patch_stage(m, geo, cmd, fetch, port, shift)
+                patched = self._patch_stage(m, geo, cmd, fetch, port, shift)
             elif kind == "ifmap" and geo.packs_codes:   # activation codes (sign-extended)
                 packed_write(m, port, self.rd_resp, kind, lanes, beats.ifmap, d.codes,
                              d.code_levels, packed[kind], shift, geo.packed_chunks(kind))
@@ -243,7 +244,7 @@ class ControllerAccelerator(wiring.Component):
             param_storage(m, geo, self.rd_resp, writer)
         if geo.scales:
             kmap_storage(m, geo, self.rd_resp, writer, engine)
-        return signs_written, rebuilt
+        return signs_written, rebuilt, patched
 
     def _rebuild_stage(self, m, geo, cmd, fetch, port):
         """The family's weight stage (hw/methods/<family>'s CONTROLLER_WEIGHT_STAGE: SmartDeal's
@@ -273,7 +274,8 @@ class ControllerAccelerator(wiring.Component):
         the load tile's raw window: tiles.raw_window), which the family's patch stage
         (hw/methods/<family>'s CONTROLLER_PATCH_STAGE), started by the fetcher (`patch`),
         transforms into the tile's words of the ifmap buffer's `port`; another command's
-        responses go to `port` as a plain design's."""
+        responses go to `port` as a plain design's. Returns the lanes the patch stage writes
+        a cycle."""
         b, db, t = geo.buffers, geo.params.dim_bits, fetch.tile
         v = geo.datapath.tap_transform
         stage_class = import_module(
@@ -287,6 +289,7 @@ class ControllerAccelerator(wiring.Component):
         s_rd = staging.read_port()
         m.d.comb += [stage.start.eq(fetch.patch), fetch.patched.eq(stage.done),
                      stage.blocks.eq((t.c_size + geo.rows - 1) // geo.rows),
+                     stage.channels.eq(t.c_size),
                      stage.tiles_p.eq(t.p_size), stage.tiles_q.eq(t.q_size),
                      stage.top.eq(raw.top), stage.left.eq(raw.left), stage.lo.eq(raw.lo),
                      stage.in_rows.eq(raw.in_rows), stage.wlo.eq(raw.wlo),
@@ -298,9 +301,12 @@ class ControllerAccelerator(wiring.Component):
             beat_write(m, staging.write_port(granularity=1), self.rd_resp, "ifmap", geo.rows,
                        geo.beats.ifmap)
             m.d.comb += [port.addr.eq(stage.v_addr), port.data.eq(stage.v_data),
-                         port.en.eq(Mux(stage.v_en, (1 << geo.rows) - 1, 0))]
+                         port.en.eq(stage.v_en)]
         with m.Else():
             self._plain_write(m, geo, cmd, port, "ifmap", geo.rows, shift)
+        lanes = Signal(range(geo.rows + 1))
+        m.d.comb += lanes.eq(popcount_tree(stage.v_en))
+        return lanes
 
     def _plain_write(self, m, geo, cmd, port, kind, lanes, shift):
         """fetch.beat_write of `kind`'s responses into `port`, at the beat of the command's
@@ -314,7 +320,7 @@ class ControllerAccelerator(wiring.Component):
         else:
             beat_write(m, port, self.rd_resp, kind, lanes, geo.beat_of(kind), shift)
 
-    def _count(self, m, geo, fold, writer, cmd, signs_written, rebuilt):
+    def _count(self, m, geo, fold, writer, cmd, signs_written, rebuilt, patched):
         perf, resp, tag = self.perf, self.rd_resp, self.rd_resp.payload.tag
         arrived = {kind: resp.valid & (tag.kind == code) for kind, code in KINDS.items()}
         lanes = {kind: tag.count for kind in KINDS}     # buffer lanes a response writes
@@ -328,9 +334,13 @@ class ControllerAccelerator(wiring.Component):
             "cycles": 1, "busy_cycles": fold.busy,
             "ifmap_reads": fold.ifmap_read * geo.rows,
             "weight_reads": fold.weight_read * geo.cols,
-            # a binarizing load writes a lane at a time (`signs_written`)
+            # a binarizing load writes a lane at a time (`signs_written`), a transforming
+            # command's ifmap words are the patch stage's (`patched`)
             "ifmap_writes": (Mux(cmd.binarize, signs_written, arrived["ifmap"] * lanes["ifmap"])
-                             if geo.binarizes else arrived["ifmap"] * lanes["ifmap"]),
+                             if geo.binarizes else
+                             Mux(geo.transforming(cmd), patched, arrived["ifmap"]
+                                 * lanes["ifmap"]) if geo.transforms
+                             else arrived["ifmap"] * lanes["ifmap"]),
             # a rebuilding design's weight lanes come from its stage (`rebuilt`)
             "weight_writes": (rebuilt if geo.rebuilds
                               else arrived["weight"] * lanes["weight"]),

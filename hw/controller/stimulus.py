@@ -33,9 +33,9 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import (BINARY_WORD_BITS, CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping,
-                              Shape, binarize_refusal, fits, packed_align, packed_outputs,
-                              packed_row_bytes, region_channel_tile, requant_refusal,
-                              tile_words)
+                              Shape, acc_planes, binarize_refusal, fits, packed_align,
+                              packed_outputs, packed_row_bytes, region_channel_tile,
+                              requant_refusal, tile_words)
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.datapath import BASELINE, OUT_CODE_BITS, Datapath
 from dlaforge.workloads.methods.requant_ref import (Requant, pad_input, random_requant,
@@ -75,6 +75,7 @@ class ControllerJob:
     recip: int = 0            # a binarizing command's scale map: K_q = (sum |x| * recip)
     k_shift: int = 0          # >> k_shift (Shape.binarized; the map is then not given)
     codes: object = None      # a rebuilding datapath's weight codes (Datapath.weight_code)
+    tap_scales: tuple = None  # a Winograd-domain command's (v_shift, align), a x a each
 
     def __post_init__(self):
         s, mp, g = self.shape, self.mapping, self.groups
@@ -108,6 +109,10 @@ class ControllerJob:
         elif self.codes is not None:
             raise ValueError(f"the {d.family} datapath's {self.pe_op} takes no weight codes")
         s = self.shape
+        if s.tap_side:
+            self._tap_checks(own)
+        elif self.tap_scales is not None:
+            raise ValueError("`tap_scales` are a Winograd-domain command's (Shape.tap_side)")
         if s.binarized:
             if not d.binarizes or self.pe_op != d.pe_op:
                 raise SpecError(f"the controller's {d.family} datapath does not binarize "
@@ -153,9 +158,9 @@ class ControllerJob:
             if s.C % mp.ct:
                 raise SpecError(f"a command of slice passes takes channel tiles that divide "
                                 f"its {s.C} channels, not ct={mp.ct}")
-        if self.ifmap.shape != (s.N, self.pitches[0], s.H, s.W):
+        if self.ifmap.shape != (s.N, self.pitches[0], *self.ifmap_size):
             raise ValueError(f"`ifmap` has shape {self.ifmap.shape}, the layer "
-                             f"{(s.N, self.pitches[0], s.H, s.W)}")
+                             f"{(s.N, self.pitches[0], *self.ifmap_size)}")
         if self.weight.shape != (g * s.K, s.C, s.R, s.S):
             raise ValueError(f"`weight` has shape {self.weight.shape}, the layer "
                              f"{(g * s.K, s.C, s.R, s.S)}")
@@ -172,9 +177,11 @@ class ControllerJob:
             raise SpecError(f"tile sizes must be positive, not kt={mp.kt}, ct={mp.ct}, "
                             f"pt={mp.pt}, qt={qt}")
         dims = dict(W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q, stride=s.stride, padding=s.padding)
-        if not fits(self.arch, **dims, kt=mp.kt, ct=mp.ct, pt=mp.pt, qt=qt):
+        planes = acc_planes(s)
+        if not fits(self.arch, **dims, kt=mp.kt, ct=mp.ct, pt=mp.pt, qt=qt, planes=planes):
             pe = self.arch.pe_array
-            words = tile_words(pe.rows, pe.cols, **dims, kt=mp.kt, ct=mp.ct, pt=mp.pt, qt=qt)
+            words = tile_words(pe.rows, pe.cols, **dims, kt=mp.kt, ct=mp.ct, pt=mp.pt, qt=qt,
+                               planes=planes)
             b = self.geo.buffers
             raise SpecError(
                 f"mapping kt={mp.kt} ct={mp.ct} pt={mp.pt} qt={qt} does not fit arch "
@@ -215,6 +222,40 @@ class ControllerJob:
                             f"{channels} channels and whole blocks of {self.geo.cols} filters, "
                             f"not kt={mp.kt} ct={mp.ct}")
 
+    def _tap_checks(self, own: bool) -> None:
+        """SpecError unless the datapath runs the shape's Winograd-domain command
+        (Shape.tap_side) with one group, every tile all channels; ValueError unless
+        `tap_scales` holds a x a shifts and alignments of their fields' widths."""
+        d, s, mp = self.geo.datapath, self.shape, self.mapping
+        v = d.tap_transform
+        if v is None or not own or v.m != s.tap_side:
+            raise SpecError(f"the controller's {d.family} datapath runs no Winograd-domain "
+                            f"command of {s.tap_side}x{s.tap_side} output tiles")
+        if self.groups != 1:
+            raise SpecError("a Winograd-domain command runs one group")
+        if mp.ct < s.C:
+            raise SpecError(f"a Winograd-domain tile holds all {s.C} channels (its planes "
+                            f"are not spilled), not ct={mp.ct}")
+        scales = self.tap_scales
+        if scales is None or len(scales) != 2 or any(
+                np.shape(x) != (v.a, v.a) or np.min(x) < 0 or np.max(x) >> bits
+                for x, bits in zip(scales, (v.shift_bits, v.align_bits))):
+            raise ValueError(f"a Winograd-domain job's `tap_scales` are its {v.a}x{v.a} input "
+                             f"shifts and output alignments, {v.shift_bits} and "
+                             f"{v.align_bits} bits each")
+
+    @property
+    def ifmap_size(self) -> tuple[int, int]:
+        """(rows, columns) of the ifmap in DRAM: a Winograd-domain command's raw layer's."""
+        s = self.shape
+        return (s.raw_H, s.raw_W) if s.tap_side else (s.H, s.W)
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(rows, columns) of the outputs in DRAM: a Winograd-domain command's raw layer's."""
+        s = self.shape
+        return (s.raw_P, s.raw_Q) if s.tap_side else (s.P, s.Q)
+
     def _packed_tiles(self, what: str, total: int, tile: int, bits: int) -> None:
         """SpecError unless every group's and tile's packed `what`s start on a byte."""
         align = packed_align(bits)
@@ -241,7 +282,9 @@ class ControllerJob:
         code bits of its outputs on a datapath of codes (None: the datapath's codes); in a
         design with a scale map, random scales of its full range and a tap bias below 2**8;
         on a datapath that rebuilds its weights, `codes` (None: random ones,
-        Datapath.weight_code.random) and the weights they rebuild to."""
+        Datapath.weight_code.random) and the weights they rebuild to; a Winograd-domain
+        command (Shape.tap_side) random input shifts of 0 .. 4 and output alignments of
+        0 .. 3 (its weights the transformed ones, R = S = a)."""
         d = datapath or BASELINE
         arch = d.operand_arch(arch)     # the operands' widths as the design holds them
         pe, s = arch.pe_array, shape
@@ -257,7 +300,8 @@ class ControllerJob:
         if d.slice_bits and (pe_op or d.pe_op) == d.mac_op:   # the weights' too
             lo_w, hi_w = 0, 1 << d.slice_bits * s.weight_slices
         x = rng.integers(lo_i if low is None else low, hi_i if high is None else high,
-                         (s.N, groups * (s.binarized or s.C), s.H, s.W))
+                         (s.N, groups * (s.binarized or s.C),
+                          *((s.raw_H, s.raw_W) if s.tap_side else (s.H, s.W))))
         w = rng.integers(lo_w if low is None else low, hi_w if high is None else high,
                          (groups * s.K, s.C, s.R, s.S))
         levels = np.asarray(d.weight_levels)
@@ -270,8 +314,12 @@ class ControllerJob:
                 w = levels[rng.integers(0, len(levels), w.shape)]
             else:                   # the drawn values' nearest levels (the extremes' signs)
                 w = levels[np.abs(w[..., None] - levels).argmin(axis=-1)]
+        scales = None
+        if s.tap_side:
+            scales = (rng.integers(0, 5, (s.R, s.S)), rng.integers(0, 4, (s.R, s.S)))
         job = ControllerJob(arch, shape, mapping, x, w, groups, dataflow=dataflow,
-                            datapath=datapath, pe_op=pe_op, out_codes=out_codes, codes=codes)
+                            datapath=datapath, pe_op=pe_op, out_codes=out_codes, codes=codes,
+                            tap_scales=scales)
         if s.binarized and job.shape.scale_bytes:    # a map spread over its range
             recip = int(rng.integers(1, 1 << d.scale_map_bits))
             top = s.binarized * s.R * s.S * 128 * recip
@@ -351,9 +399,10 @@ class ControllerJob:
         if s.region_rows:
             weight = self.geo.datapath.weight_code.image_bytes(self.codes, self.geo.cols,
                                                                 s.region_channels)
-        pixels = s.N * s.P * s.Q
-        sizes = {"ifmap": s.N * s.H * s.W * (packed_row_bytes(Ct, s.ifmap_pack)
-                                             if s.ifmap_pack else Ct),
+        pixels = s.N * int(np.prod(self.output_size))
+        ifmap_pixels = s.N * int(np.prod(self.ifmap_size))
+        sizes = {"ifmap": ifmap_pixels * (packed_row_bytes(Ct, s.ifmap_pack)
+                                          if s.ifmap_pack else Ct),
                  "weight": weight, "requant": self.table_bytes * self.groups,
                  "kmap": pixels if s.scale_bytes and not s.binarized else 0,
                  "ofmap": pixels * (packed_row_bytes(Kt, s.ofmap_pack) if self.packs_outputs
@@ -439,6 +488,14 @@ class ControllerJob:
                               if s.region_rows else 0,
                               region_stride=code.stride(self.codes, self.geo.cols, channels)
                               if s.region_rows else 0)
+            if self.geo.transforms:
+                fields.update(raw_H=s.raw_H, raw_W=s.raw_W, raw_P=s.raw_P, raw_Q=s.raw_Q,
+                              raw_padding=s.raw_padding)
+                for name, values, bits in zip(
+                        ("v_shift", "align"), self.tap_scales or ((), ()),
+                        (self.geo.datapath.tap_transform.shift_bits,
+                         self.geo.datapath.tap_transform.align_bits)):
+                    fields[name] = sum(int(v) << bits * t for t, v in enumerate(np.ravel(values)))
             if self.geo.binarizes:
                 fields.update(binarize=int(bool(s.binarized)), signs=s.binarized)
                 if s.binarized:
@@ -456,7 +513,7 @@ class ControllerJob:
         if self.packs_outputs:
             return unpack_rows(region.reshape(s.N, s.P, s.Q, -1), s.ofmap_pack, Kt,
                                self.geo.datapath.signed_codes)
-        return region.reshape(s.N, s.P, s.Q, Kt)
+        return region.reshape(s.N, *self.output_size, Kt)
 
     @property
     def packs_outputs(self) -> bool:
@@ -475,8 +532,14 @@ class ControllerJob:
         """The accumulators' sums, N x P x Q x Kt, wrapped to psum_bits (those of the
         datapath's operation the job runs, Datapath.sums_of: conv2d_int for a MAC), every tap
         outside the image (padding, or a window hanging past the bottom or right edge) holding
-        `pad` (default: the input zero point, as the controller pads: real-zero padding)."""
+        `pad` (default: the input zero point, as the controller pads: real-zero padding); a
+        Winograd-domain command's (Shape.tap_side) are its outputs Y exactly, N x raw_P x
+        raw_Q x K (Datapath.tap_transform's `outputs`), which its requantization takes."""
         s = self.shape
+        if s.tap_side:      # a Winograd-domain command's outputs, exact (wider than psum)
+            v, (v_shift, align) = self.geo.datapath.tap_transform, self.tap_scales
+            return v.outputs(self.ifmap, self.weight, v_shift, align, s.raw_padding,
+                             self.geo.ifmap_bits).transpose(0, 2, 3, 1)
         pad = self.in_zero if pad is None else int(pad)
         x, padding = self.operands_ifmap(), s.padding
         if pad:
@@ -505,8 +568,8 @@ class ControllerJob:
         return wrap(scaled, self.arch.pe_array.psum_bits)
 
     def expected(self) -> np.ndarray:
-        if self.requant is None:
-            return self.sums()
+        if self.requant is None:    # (a Winograd-domain command's outputs wrapped too)
+            return wrap(self.sums(), self.arch.pe_array.psum_bits)
         by_channel = self.requant_input().transpose(3, 0, 1, 2)
         return self.requant.apply(by_channel, self.out_width).transpose(1, 2, 3, 0)
 

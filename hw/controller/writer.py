@@ -174,6 +174,8 @@ class Writer(wiring.Component):
             def lane_of(e):
                 return acc.word_select(chunk * e + lane, geo.psum_bits).as_signed()
             value = lane_of(beats.psum)
+            if tiles:       # a transforming command's outputs, wrapped to psum_bits
+                value = Mux(transforming, tiles.value(chunk * beats.psum + lane), value)
             if geo.requant and lane < beats.ofmap:
                 q = geo.quantizer
                 d = geo.datapath                    # clamped to the command's code width

@@ -51,8 +51,8 @@ from numba import njit
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
-from dlaforge.program import (Mapping, Shape, ceil_div, last_gap, packed_blocks,
-                              packed_run_cycles, run_cycles)
+from dlaforge.program import (TAP_STAGE_PIPELINE, Mapping, Shape, ceil_div, last_gap,
+                              packed_blocks, packed_run_cycles, run_cycles)
 from dlaforge.workloads.methods.datapath import design_arch
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
 
@@ -83,6 +83,9 @@ def tile_sequence(shape: Shape, mapping: Mapping) -> dict:
     t["lo"], t["hi"] = rows_read(shape, t["p0"], t["p_size"])
     t["wlo"], t["whi"] = program.cols_read(shape.W, shape.S, shape.stride, shape.padding,
                                            shape.Q, t["q0"], t["q_size"])
+    if shape.tap_side:      # a Winograd-domain command's raw windows
+        t["raw_lo"], t["raw_hi"] = program.raw_rows(shape, t["p0"], t["p_size"], shape.raw_H)
+        t["raw_wlo"], t["raw_whi"] = program.raw_rows(shape, t["q0"], t["q_size"], shape.raw_W)
 
     def changed(loops):
         key = np.stack([idx[loop] for loop in loops])
@@ -104,6 +107,11 @@ def rows_read(shape: Shape, p0, p_size):
     lo = np.clip(p0 * shape.stride - shape.padding, 0, shape.H)
     hi = np.clip((p0 + p_size - 1) * shape.stride - shape.padding + shape.R, 0, shape.H)
     return lo, hi
+
+
+def raw_window(t: dict) -> tuple:
+    """Per tile of a Winograd-domain command: the rows and columns of its raw window."""
+    return t["raw_hi"] - t["raw_lo"], t["raw_whi"] - t["raw_wlo"]
 
 
 def _blocks(total, lanes: int):
@@ -222,6 +230,11 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
     k_size, c_size = t["k_size"], t["c_size"]
     pixels = t["p_size"] * t["q_size"]
     regions = bool(shape.region_rows)     # rebuilt weights: their own steps (_region_load)
+    patch = np.zeros(len(k_size), np.int64)
+    if shape.tap_side:      # the raw window, then the patch stage (raw_window_section)
+        in_rows, in_cols = raw_window(t)
+        patch = np.where(t["load_ifmap"] & (in_rows * in_cols > 0),
+                         program.patch_cycles(shape, rows, t["c_size"], pixels), 0)
     sections = [
         (t["load_ifmap"],
          _load_section(in_rows * in_cols, shape.binarized, rows * program.BINARY_WORD_BITS, 1,
@@ -251,7 +264,8 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
     wb_last = np.where(final, lasts[0], lasts[1])
     region = (_region_jobs(shape, t, cols, bw, sections[0], sections[2]) if regions
               else _no_regions(len(k_size)))
-    return {"load_cycles": load_cycles, "load_last": load_last, **region,
+    tap = _tap_jobs(shape, t, cols, b["o"] if requant else b["s"], bw)
+    return {"load_cycles": load_cycles, "load_last": load_last, **region, "patch": patch, **tap,
             "wb_span": np.where(t["leaves"], wb_span, 0),
             "wb_last": np.where(t["leaves"], wb_last, 0),
             **params_job(t, shape, requant, rows, cols, bw)}
@@ -276,6 +290,53 @@ def _region_jobs(shape: Shape, t: dict, cols: int, bw: float, ifmap_section,
             "block_words": t["c_size"] * shape.R * shape.S,
             "fixed_cycles": fixed, "code_cycles": codes, "region_gap": gap,
             "layer_blocks": program.region_grid(shape)[1]}
+
+
+def _tap_jobs(shape: Shape, t: dict, cols: int, out_bytes: int, bw: float) -> dict:
+    """What `_engine` takes of a Winograd-domain command's write-backs (Shape.tap_side;
+    `_tap_write_back`): per tile its k_size, p0, q0, p_size, q_size ("tap_tiles"), the
+    command's tile side, taps, raw P and Q, cols and output beat ("tap_consts", tile side 0
+    without), and a request's gap by its count ("tap_gaps")."""
+    if not shape.tap_side:
+        return {"tap_tiles": np.zeros((len(t["k_size"]), 5), np.int64),
+                "tap_consts": np.zeros(6, np.int64), "tap_gaps": np.zeros(1, np.int64)}
+    beat = min(program.beat_elements(out_bytes, bw), cols)
+    return {"tap_tiles": np.stack([t[x] for x in ("k_size", "p0", "q0", "p_size", "q_size")],
+                                  axis=1).astype(np.int64),
+            "tap_consts": np.array([shape.tap_side, shape.R * shape.S, shape.raw_P,
+                                    shape.raw_Q, cols, beat], np.int64),
+            "tap_gaps": program.beat_gap(np.arange(beat + 1), out_bytes, bw)}
+
+
+@njit(cache=True)
+def _tap_write_back(g, free, tile, consts, gaps):
+    """(done, channel free) of a Winograd-domain write-back started at g (hw/controller/
+    writer.py): per filter block and tile pixel a FETCH (the tile stage's start), its outputs
+    ready a² + TAP_STAGE_PIPELINE cycles later, then its sub-pixels, one cycle for one outside
+    the raw output, else its run's requests, each taken when offered and the channel is
+    free, the next offered the cycle after; the next pixel's FETCH the cycle after its last."""
+    k_size, p0, q0, p_size, q_size = tile
+    side, taps, raw_P, raw_Q, cols, beat = consts
+    fetch = g + 1
+    done = fetch
+    for kb in range((k_size + cols - 1) // cols):
+        run = min(cols, k_size - kb * cols)
+        for pp in range(p_size):
+            for qq in range(q_size):
+                offered = fetch + taps + TAP_STAGE_PIPELINE + 1
+                for si in range(side):
+                    for sj in range(side):
+                        if (p0 + pp) * side + si < raw_P and (q0 + qq) * side + sj < raw_Q:
+                            for first in range(0, run, beat):
+                                taken = max(offered, free)
+                                free = taken + gaps[min(beat, run - first)]
+                                offered = taken + 1
+                            done = offered - 1
+                        else:
+                            done = offered
+                            offered += 1
+                fetch = done + 1
+    return done, free
 
 
 def _no_regions(tiles: int) -> dict:
@@ -326,8 +387,10 @@ def fold_cycles(arch: ArchSpec, shape: Shape, t: dict,
 def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, params_cycles,
             params_last, kmap_cycles, latency, block_first, block_count, group, pre_cycles,
             post_cycles, post_last, block_words, fixed_cycles, code_cycles, region_gap,
-            layer_blocks):
-    """The DRAM engine and the folds (docs/controller.md); returns the command's cycles."""
+            layer_blocks, patch, tap_tiles, tap_consts, tap_gaps):
+    """The DRAM engine and the folds (docs/controller.md); returns the command's cycles. A
+    Winograd-domain command's LOAD ends `patch` cycles after its DRAM part (the patch stage),
+    its write-backs are `_tap_write_back`'s."""
     T = compute.shape[0]
     ends = np.zeros(T, dtype=np.int64)
     g = 0
@@ -347,9 +410,12 @@ def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, p
                     else:           # nothing to read: the fetcher is done at once
                         g = g + 1
                     g = max(g, s + kmap_cycles[j])
-                first = max(g + 2, free)
-                done = first + wb_span[j]
-                free = done + wb_last[j]
+                if tap_consts[0] > 0:
+                    done, free = _tap_write_back(g, free, tap_tiles[j], tap_consts, tap_gaps)
+                else:
+                    first = max(g + 2, free)
+                    done = first + wb_span[j]
+                    free = done + wb_last[j]
                 g = done + 1
         if i < T:
             if block_count[i] > 0:      # rebuilt weights
@@ -364,6 +430,7 @@ def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, p
                 d = last + latency + 1
             else:
                 d = g + 1
+            d += patch[i]
             start = d + 1
             if i > 0:
                 start = max(start, ends[i - 1] + 1)
@@ -397,6 +464,12 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     if shape.ifmap_pack:        # packed: each word's run of codes, whole bytes
         runs = packed_blocks(c_size, rows, shape.ifmap_pack).sum(axis=0)
         ifmap_bytes = np.where(t["load_ifmap"], runs * in_words, 0).sum()
+    outputs = pixels        # output pixels a tile writes: a Winograd tile's inside the raw P x Q
+    if shape.tap_side:      # the raw windows from DRAM, the patch stage's V words written
+        raw_rows, raw_cols = raw_window(t)
+        ifmap_bytes = np.where(t["load_ifmap"], c_size * raw_rows * raw_cols, 0).sum() * b["i"]
+        outputs = (program.raw_outputs(shape, t["p0"], t["p_size"], shape.raw_P)
+                   * program.raw_outputs(shape, t["q0"], t["q_size"], shape.raw_Q))
     out_bytes = k_size * b["o"]
     if program.packed_outputs(shape, requant):  # each filter block's codes, whole bytes
         out_bytes = packed_blocks(k_size, cols, shape.ofmap_pack).sum(axis=0)
@@ -407,15 +480,18 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     # and tap; os: each pixel once per filter block), the output's first channel tile (c0 = 0)
     # reading none of them first; ifmap words the folds read (a word per pixel, channel block
     # and tap, and under ws and os per filter block); weight words
+    # a Winograd-domain command's plane per tap (program.acc_planes): first written at each
+    # tap, each read by the write-back
+    planes = program.acc_planes(shape)
     fold_words = (k_blocks * (1 if dataflow == "os" else c_blocks * taps)) * pixels
-    first_words = np.where(t["c0"] == 0, k_blocks * pixels, 0)
+    first_words = np.where(t["c0"] == 0, k_blocks * pixels * planes, 0)
     ifmap_words = c_blocks * taps * pixels * (1 if dataflow == "is" else k_blocks)
     weight_words = {"ws": F * rows, "os": F * taps * c_size,
                     "is": ceil_div(pixels, cols) * taps * k_blocks * c_size}[dataflow]
     leaving = t["leaves"]
     final = leaving & t["final"]
     spill = leaving & ~t["final"]
-    out_words = ceil_div(k_size, cols) * pixels
+    out_words = ceil_div(k_size, cols) * pixels * planes
     quantizer = as_quantizer(requant) or DEFAULT_QUANTIZER
     params = int(params_fetched(t, requant).astype(np.int64) @ quantizer.fetch_bytes(k_size))
     if not shape.binarized:     # the scale map read from DRAM
@@ -431,7 +507,7 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
                          + np.where(leaving, out_words, 0).sum() * cols),
         "acc_writes": int(fold_words.sum() * cols + readback_el),
         "dram_read_bytes": int(ifmap_bytes + weight_bytes + readback_el * b["s"] + params),
-        "dram_write_bytes": int(np.where(final, out_bytes * pixels, 0).sum()
+        "dram_write_bytes": int(np.where(final, out_bytes * outputs, 0).sum()
                                 + np.where(spill, k_size * pixels, 0).sum() * b["s"]),
     }
 
@@ -466,5 +542,6 @@ def controller_counters(arch: ArchSpec, shape: Shape, mapping: Mapping, requant,
                      np.asarray(jobs["params_last"], np.int64),
                      np.asarray(jobs["kmap_cycles"], np.int64), lat,
                      *(np.asarray(jobs[name], np.int64) for name in REGION_JOBS[:-1]),
-                     int(jobs["layer_blocks"]))
+                     int(jobs["layer_blocks"]), jobs["patch"].astype(np.int64),
+                     jobs["tap_tiles"], jobs["tap_consts"], jobs["tap_gaps"].astype(np.int64))
     return {"cycles": int(cycles), **_counters(arch, shape, t, requant, F, L, dataflow)}

@@ -12,7 +12,9 @@ hanging past the image's edge). Each of the `rows` lanes of a word (one pixel's 
 through its own InputTransform (units.py): V = Bᵀ d B, each tap's rounding shift and clamp.
 V element (x, y) of patch (cb, pi, qi) goes to ifmap word
 v_base + ((cb*tiles_p + pi)*a + x) * (tiles_q*a) + qi*a + y: per channel block a "virtual
-image" of tiles_p x tiles_q blocks of a x a V words, patch (pi, qi) at block (pi, qi).
+image" of tiles_p x tiles_q blocks of a x a V words, patch (pi, qi) at block (pi, qi); of
+each word only the lanes of the tile's `channels` are written (lane j of block cb where
+cb*rows + j < channels: `v_en`, a lane mask).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ class PatchStage(wiring.Component):
         word = data.ArrayLayout(signed(bits), rows)
         super().__init__({
             "start": In(1), "done": Out(1), "busy": Out(1),
-            "blocks": In(dim_bits), "tiles_p": In(dim_bits), "tiles_q": In(dim_bits),
+            "blocks": In(dim_bits), "channels": In(dim_bits),
+            "tiles_p": In(dim_bits), "tiles_q": In(dim_bits),
             "top": In(signed(2 * dim_bits + 2)), "left": In(signed(2 * dim_bits + 2)),
             "lo": In(dim_bits), "in_rows": In(dim_bits),
             "wlo": In(dim_bits), "in_cols": In(dim_bits),
@@ -59,7 +62,7 @@ class PatchStage(wiring.Component):
             "shift": In(data.ArrayLayout(unsigned(SHIFT_BITS), a * a)),
             "v_base": In(range(ifmap_words)),
             "s_addr": Out(range(staging_words)), "s_data": In(word),
-            "v_addr": Out(range(ifmap_words)), "v_data": Out(word), "v_en": Out(1),
+            "v_addr": Out(range(ifmap_words)), "v_data": Out(word), "v_en": Out(rows),
         })
 
     def patch_nest(self, name):
@@ -121,7 +124,9 @@ class PatchStage(wiring.Component):
         wcb, wpi, wqi, wx, wy = (reg for reg, _, _ in write)
         v_row = (wcb * self.tiles_p + wpi) * a + wx        # in the virtual image of V blocks
         m.d.comb += [self.v_addr.eq(self.v_base + v_row * (self.tiles_q * a) + wqi * a + wy),
-                     self.v_data.eq(v[0]), self.v_en.eq(writing), self.busy.eq(active)]
+                     self.v_data.eq(v[0]), self.busy.eq(active)]
+        m.d.comb += [self.v_en[j].eq(writing & (wcb * self.rows + j < self.channels))
+                     for j in range(self.rows)]
         with m.If(writing):
             with m.If(step_nest(m, write)):
                 m.d.sync += [writing.eq(0), active.eq(0)]

@@ -12,12 +12,13 @@ from amaranth.lib import memory
 from amaranth.sim import Simulator
 
 from dlaforge.hw.methods.winograd.patch_stage import PatchStage
+from dlaforge.program import TAP_STAGE_PIPELINE
 from dlaforge.workloads.methods.winograd.plan import SHIFT_BITS
 from dlaforge.workloads.methods.winograd.variants import F2, F4
 
 BITS, DIM_BITS, IFMAP_WORDS = 8, 8, 2048
 QMAX = (1 << (BITS - 1)) - 1
-LATENCY = 5         # the stage's pipeline beyond its N·a² + a² cycles (see PatchStage)
+LATENCY = TAP_STAGE_PIPELINE    # beyond the stage's N·a² + a² cycles (see PatchStage)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Job:
     in_cols: int
     shift: tuple
     v_base: int
+    channels: int       # lanes written: those of channels below it
 
 
 class Staged(Elaboratable):
@@ -80,7 +82,9 @@ def expected(variant, image, job):
                     for y in range(a):
                         word = (job.v_base + ((cb * job.tiles_p + pi) * a + x) * (job.tiles_q * a)
                                 + qi * a + y)
-                        words[word] = list(v[x, y])
+                        rows = len(v[x, y])
+                        words[word] = {lane: int(value) for lane, value in enumerate(v[x, y])
+                                       if cb * rows + lane < job.channels}
     return words
 
 
@@ -95,8 +99,8 @@ def run(variant, image, jobs, words):
         ctx.set(stage.height, image.shape[1])
         ctx.set(stage.width, image.shape[2])
         for job in jobs:
-            for name in ("blocks", "tiles_p", "tiles_q", "top", "left", "lo", "in_rows", "wlo",
-                         "in_cols", "v_base"):
+            for name in ("blocks", "channels", "tiles_p", "tiles_q", "top", "left", "lo",
+                         "in_rows", "wlo", "in_cols", "v_base"):
                 ctx.set(getattr(stage, name), getattr(job, name))
             for t, s in enumerate(job.shift):
                 ctx.set(stage.shift[t], s)
@@ -108,10 +112,11 @@ def run(variant, image, jobs, words):
             while True:
                 assert ctx.get(stage.busy)
                 assert ctx.get(stage.s_addr) < len(words)
-                if ctx.get(stage.v_en):
+                if enabled := ctx.get(stage.v_en):
                     addr = ctx.get(stage.v_addr)
                     assert addr not in written, addr
-                    written[addr] = [ctx.get(stage.v_data[j]) for j in range(rows)]
+                    written[addr] = {j: ctx.get(stage.v_data[j]) for j in range(rows)
+                                     if enabled >> j & 1}
                 if ctx.get(stage.done):
                     break
                 await ctx.tick()
@@ -167,10 +172,11 @@ def test_patch_stage_writes_the_transformed_patches(case):
     in_cols = min(left + tiles_q * m + 2, width) - wlo
     words = staging_words(image, lo, in_rows, wlo, in_cols)
     first = Job(blocks, tiles_p, tiles_q, top, left, lo, in_rows, wlo, in_cols,
-                random_shift(rng, taps), 0)
+                random_shift(rng, taps), 0, blocks * rows - 1)     # the last lane unwritten
     jobs = [first,
             replace(first, tiles_q=0),                  # no patches
-            replace(first, blocks=1, shift=random_shift(rng, taps), v_base=1000)]
+            replace(first, blocks=1, shift=random_shift(rng, taps), v_base=1000,
+                    channels=rows)]
     for job, (written, cycles) in zip(jobs, run(variant, image, jobs, words)):
         want = expected(variant, image, job)
         patches = job.blocks * job.tiles_p * job.tiles_q
@@ -178,6 +184,6 @@ def test_patch_stage_writes_the_transformed_patches(case):
         assert written == want
         assert cycles == (patches * taps + taps + LATENCY if patches else 1)
         if patches:     # not vacuous: values inside the clamp, and some clamped
-            values = np.array(list(want.values()))
+            values = np.array([v for word in want.values() for v in word.values()])
             assert np.any((values != 0) & (abs(values) < QMAX))
             assert np.any(abs(values) == QMAX)

@@ -11,6 +11,7 @@ from amaranth.lib import memory
 from amaranth.sim import Simulator
 
 from dlaforge.hw.methods.winograd.tile_stage import TileStage
+from dlaforge.program import TAP_STAGE_PIPELINE
 from dlaforge.workloads.methods.winograd.plan import ALIGN_BITS
 from dlaforge.workloads.methods.winograd.variants import F2, F4
 
@@ -118,7 +119,7 @@ def test_tile_stage_transforms_the_planes(variant, cols, acc_words):
     dut, results = run(variant, cols, acc_words, trials, words)
 
     assert dut.out_bits == PSUM_BITS + 15 + (10 if variant is F4 else 4)
-    assert dut.latency == taps + 5 == (41 if variant is F4 else 21)
+    assert dut.latency == taps + TAP_STAGE_PIPELINE == (41 if variant is F4 else 21)
     for (base, stride, align), (reads, rose, y) in zip(trials, results):
         assert reads == [(1 + t, base + t * stride) for t in range(taps)]
         assert rose == dut.latency

@@ -36,6 +36,16 @@ class Variant:
         """Winograd-domain taps of a tile: a²."""
         return self.a * self.a
 
+    def outputs(self, x, u, v_shift, align, padding: int, bits: int) -> np.ndarray:
+        """The integer pipeline (reference.winograd_tiles) of a 3x3 stride-1 layer x[N, C, H,
+        W] padded by `padding`, transformed int weights u[K, C, a, a], the taps' input shifts
+        and output alignments (a x a), V clamped to `bits`-bit values: Y[N, K, P, Q], int64."""
+        from .reference import pad_input, winograd_tiles
+        N, C, H, W = np.shape(x)
+        P, Q = H + 2 * padding - 2, W + 2 * padding - 2
+        return winograd_tiles(pad_input(x, padding, P, Q, self.m), u, v_shift,
+                              (1 << bits - 1) - 1, align, self.bt, self.at, self.m, P, Q)
+
 
 F4 = Variant("F4", 4,
              np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
