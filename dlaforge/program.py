@@ -345,8 +345,9 @@ def fewest_filters(shape: Shape) -> int:
 def fewest_channels(shape: Shape) -> int:
     """The smallest tile's channels: one, all C words of a binarized command (a pixel's
     magnitudes are summed in one tile: binarize_refusal), or with a packed ifmap a byte's
-    worth, with code regions a region's channels (or all C)."""
-    if shape.binarized:
+    worth, with code regions a region's channels (or all C); a Winograd-domain command's all
+    C (Shape.tap_side: its planes are not spilled)."""
+    if shape.binarized or shape.tap_side:
         return shape.C
     return min(shape.C, channel_align(shape))
 

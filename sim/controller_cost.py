@@ -131,7 +131,8 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
     pe = arch.pe_array
     kt, ct = program.fewest_filters(s), program.fewest_channels(s)
     words = program.tile_words(pe.rows, pe.cols, W=s.W, H=s.H, R=s.R, S=s.S, Q=s.Q,
-                               stride=s.stride, padding=s.padding, kt=kt, ct=ct, pt=1, qt=1)
+                               stride=s.stride, padding=s.padding, kt=kt, ct=ct, pt=1, qt=1,
+                               planes=program.acc_planes(s))
     geo = BufferGeometry.of(arch)
     halves = {"ifmap": geo.ifmap_half, "weight": geo.weight_half, "ofmap": geo.acc_half}
     what = {"ifmap": " (the input window)", "weight": "", "ofmap": " (accumulator)"}
@@ -185,7 +186,7 @@ def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
     arch = design_arch(arch, shape)
     fit = program.fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
                        stride=shape.stride, kt=g["kt"], ct=g["ct"], pt=g["pt"],
-                       qt=g.get("qt"), padding=shape.padding)
+                       qt=g.get("qt"), padding=shape.padding, planes=program.acc_planes(shape))
     # packed weights, outputs or ifmap: every tile but the last starts on a byte
     for align, tile, total in ((program.filter_align(shape), g["kt"], shape.K),
                                (program.channel_align(shape), g["ct"], shape.C)):
@@ -194,7 +195,7 @@ def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
             fit = fit & ((tile % align == 0) | (tile >= total))
     if shape.passes > 1:        # every channel tile in one pass (program.pass_channels)
         fit = fit & (shape.C % np.asarray(g["ct"]) == 0)
-    if shape.binarized:     # a pixel's magnitudes: one tile
+    if shape.binarized or shape.tap_side:   # a pixel's magnitudes, a Winograd tile's planes
         fit = fit & (np.asarray(g["ct"]) >= shape.C)
     if shape.region_rows:   # one group of regions a tile
         fit = fit & (np.minimum(g["ct"], shape.C) == program.region_channel_tile(shape))
@@ -250,6 +251,32 @@ def _cols_read(shape: Shape, q0, q_size):
 def cols_fetched(shape: Shape, qt) -> np.ndarray:
     """Ifmap columns all q-tiles of width `qt` hold together (per channel and row)."""
     return _summed_over_tiles(shape.Q, qt, lambda q0, size: _cols_read(shape, q0, size))
+
+
+def _raw_rows(shape: Shape, p0, p_size):
+    lo, hi = program.raw_rows(shape, p0, p_size, shape.raw_H)
+    return hi - lo
+
+
+def _raw_cols(shape: Shape, q0, q_size):
+    lo, hi = program.raw_rows(shape, q0, q_size, shape.raw_W)
+    return hi - lo
+
+
+def _window_reads(shape: Shape):
+    """(rows read, columns read) by a tile from DRAM, functions of its first index and size:
+    a Winograd-domain command's raw windows (Shape.tap_side), else its ifmap window's."""
+    return (_raw_rows, _raw_cols) if shape.tap_side else (_rows_read, _cols_read)
+
+
+def _inside_outputs(shape: Shape, p_sizes, q_sizes, last_p, last_q):
+    """Output pixels a tile of p_sizes x q_sizes tile pixels writes: all (m² each) but for a
+    Winograd-domain command's last tiles along p (`last_p`) or q, those inside the raw P x Q
+    (every tile pixel but the last row's and column's is inside)."""
+    m = shape.tap_side
+    rows = np.where(last_p, shape.raw_P - (shape.P - p_sizes) * m, p_sizes * m)
+    cols = np.where(last_q, shape.raw_Q - (shape.Q - q_sizes) * m, q_sizes * m)
+    return rows * cols
 
 
 def _pixel_blocks(pt, p_last, tp, qt, q_last, tq, lanes):
@@ -312,7 +339,8 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     k_blocks = (tk - 1) * ceil_div(kt, cols) + ceil_div(k_last, cols)     # sum_k ceil(k/cols)
     c_blocks = (tc - 1) * ceil_div(ct, rows) + ceil_div(c_last, rows)
     pixels = shape.P * shape.Q
-    outputs = shape.N * shape.K * pixels
+    # the outputs written (a Winograd-domain command's raw ones)
+    outputs = shape.N * shape.K * (shape.raw_P * shape.raw_Q if shape.tap_side else pixels)
     taps = shape.R * shape.S
     # a word per pixel, channel block, tap and filter block: the ifmap words ws and os folds
     # read, the accumulator words ws and is folds write
@@ -342,6 +370,10 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     # ... of the ifmap: a binarized command's int8 activations, its channels a pixel
     ifmap_bytes = (shape.N * shape.binarized * in_rows * in_cols if shape.binarized
                    else distinct["ifmap"] * b["i"])
+    if shape.tap_side:      # a Winograd-domain command's raw windows
+        ifmap_bytes = (shape.N * shape.C * b["i"]
+                       * _summed_over_tiles(shape.P, pt, lambda p0, n: _raw_rows(shape, p0, n))
+                       * _summed_over_tiles(shape.Q, qt, lambda q0, n: _raw_cols(shape, q0, n)))
     if shape.weight_bits:   # packed rows of filters
         weight_bytes = shape.C * taps * _packed_bytes(cols, shape.weight_bits, tk, kt, k_last)
     if shape.region_rows:   # code regions: every block's, whatever the tiles
@@ -353,7 +385,9 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     if program.packed_outputs(shape, requant):  # each output pixel's packed codes
         write_bytes = shape.N * pixels * _packed_bytes(cols, shape.ofmap_pack, tk, kt, k_last)
     more = {x: trips[x] > 1 for x in trips}
-    out_blocks = shape.N * k_blocks * pixels     # accumulator words of the outputs, once
+    # accumulator words of the outputs, once (a Winograd-domain command's, a plane per tap)
+    planes = program.acc_planes(shape)
+    out_blocks = shape.N * k_blocks * pixels * planes
     same = {                                     # the counters no order changes
         "busy_cycles": busy,
         "ifmap_reads": ifmap_words * rows,
@@ -474,6 +508,22 @@ def _write_back(runs, pixels):
     return span + 3, np.where(rem > 0, l_rem, l_full)
 
 
+def _tap_write_back(shape: Shape, ks, cols: int, pixels, inside, run_cost):
+    """A Winograd-domain write-back's _write_back (Shape.tap_side; the timing model's
+    _tap_write_back with the channel free whenever a request is offered) of a tile of `ks`
+    filters and `pixels` tile pixels, `inside` of their output pixels inside the raw output:
+    per filter block and tile pixel a FETCH, the tile stage's a² + TAP_STAGE_PIPELINE cycles
+    and one more, then the pixel's runs back to back (their requests' gaps, the last's
+    overlapping the next FETCH) and a cycle per sub-pixel outside."""
+    full, rem, g_full, l_full, g_rem, l_rem = _write_back_runs(ks, cols, run_cost)
+    blocks = full + (rem > 0)
+    outside = pixels * shape.tap_side ** 2 - inside
+    per_pixel = shape.R * shape.S + program.TAP_STAGE_PIPELINE + 2
+    span = (1 + blocks * (pixels * per_pixel + outside) + inside * (full * g_full + g_rem)
+            - pixels * (full * l_full + np.where(rem > 0, l_rem, 0)))
+    return span, np.where(rem > 0, l_rem, l_full)
+
+
 def _region_steps(shape: Shape, cols: int, bw: float, latency: int, k_last, tk) -> np.ndarray:
     """Cycles of a LOAD step's code regions (Shape.region_rows) but the rebuilds' words (a
     tile's regions: its blocks' of its one group), as [a full k tile, the last k tile] per
@@ -520,25 +570,29 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     order = program.nest_order(order)
     # the ifmap rows of p-tiles 0, 1, 2 (stacked on a first axis), the last and (on average)
     # those in between
+    row_reads, col_reads = _window_reads(shape)     # from DRAM (a Winograd tile's raw window)
+
     def p_rows(index):
         first = np.minimum(index * pt, shape.P)
-        return _rows_read(shape, first, _clip(shape.P - first, 0, pt))
+        return row_reads(shape, first, _clip(shape.P - first, 0, pt))
 
     first_three = np.arange(3)[:, None, None]
     rows_at = p_rows(first_three)
-    rows_last = _rows_read(shape, (tp - 1) * pt, p_last)
-    middle = (rows_fetched(shape, pt[:, 0])[:, None] - rows_last
+    rows_last = row_reads(shape, (tp - 1) * pt, p_last)
+    fetched = _summed_over_tiles(shape.P, pt[:, 0], lambda p0, n: row_reads(shape, p0, n))
+    middle = (fetched[:, None] - rows_last
               - sum(np.where(tp >= j + 2, rows_at[j], 0) for j in range(3)))
     rows_mid = np.where(tp >= 5, middle / np.maximum(tp - 4, 1), 0)
     # ... and the ifmap columns of q-tiles alike
 
     def q_cols(index):
         first = np.minimum(index * qt, shape.Q)
-        return _cols_read(shape, first, _clip(shape.Q - first, 0, qt))
+        return col_reads(shape, first, _clip(shape.Q - first, 0, qt))
 
     cols_at = q_cols(first_three)
-    cols_last = _cols_read(shape, (tq - 1) * qt, q_last)
-    middle = (cols_fetched(shape, qt[:, 0])[:, None] - cols_last
+    cols_last = col_reads(shape, (tq - 1) * qt, q_last)
+    fetched = _summed_over_tiles(shape.Q, qt[:, 0], lambda q0, n: col_reads(shape, q0, n))
+    middle = (fetched[:, None] - cols_last
               - sum(np.where(tq >= j + 2, cols_at[j], 0) for j in range(3)))
     cols_mid = np.where(tq >= 5, middle / np.maximum(tq - 4, 1), 0)
     # the class grid: one representative index per loop, broadcast over the four loops
@@ -590,6 +644,9 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     ifmap_in, weights_in = first | changed(a, a1, "ncpq"), first | changed(a, a1, "kc")
     ifmap = (ifmap_in, in_rows * in_cols * ifmap_c, ifmap_l)
     load, _ = _job([ifmap, (weights_in, weight_c, weight_l), (readback, psum_c, psum_l)], lat)
+    if shape.tap_side:      # the patch stage, once the DRAM part is done
+        load = load + np.where(ifmap_in, program.patch_cycles(
+            shape, rows, pick(a, "c", cs), pick(a, "p", ps) * pick(a, "q", qs)), 0)
     if shape.region_rows:   # rebuilt weights: the ifmap's run, then the regions, then the
         # partial sums (done when their data is back), else done a cycle after the last rebuild
         rebuilt = (np.where(ifmap_in, ifmap[1], 0) + 1
@@ -645,6 +702,12 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
         runs = _write_back_runs(ks[:, None, None], cols, costs[name])
         jobs[name] = [np.broadcast_to(part, (2, 2, 2) + kt.shape).reshape((8,) + kt.shape)
                       for part in _write_back(runs, pixels)]
+    if shape.tap_side:      # a Winograd-domain command's, through the tile stage
+        last = np.arange(2)[:, None, None]
+        inside = _inside_outputs(shape, ps[:, None], qs[None, :], last[:, None], last[None, :])
+        jobs["o"] = [np.broadcast_to(part, (2, 2, 2) + kt.shape).reshape((8,) + kt.shape)
+                     for part in _tap_write_back(shape, ks[:, None, None], cols, pixels, inside,
+                                                 costs["o"])]
 
     def write_back(idx, leaves):
         last = {x: idx[x] == t[x] - 1 for x in "kpq"}
