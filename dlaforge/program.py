@@ -245,6 +245,16 @@ def patch_cycles(shape: Shape, rows: int, c_size, pixels):
         + TAP_STAGE_PIPELINE
 
 
+def in_size(shape: Shape) -> tuple[int, int]:
+    """(rows, columns) of a command's ifmap in DRAM: a Winograd-domain one's raw layer's."""
+    return (shape.raw_H, shape.raw_W) if shape.tap_side else (shape.H, shape.W)
+
+
+def out_size(shape: Shape) -> tuple[int, int]:
+    """(rows, columns) of a command's outputs in DRAM: a Winograd-domain one's raw layer's."""
+    return (shape.raw_P, shape.raw_Q) if shape.tap_side else (shape.P, shape.Q)
+
+
 def acc_planes(shape: Shape) -> int:
     """Accumulator words per output word of a command: a Winograd-domain one's a plane per tap
     (R x S, Shape.tap_side), else 1."""

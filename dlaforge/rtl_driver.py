@@ -74,7 +74,8 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
           quantizer=None) -> _Plan:
     from .program import CONTROLLER_DATAFLOWS
     from .sim.analytical import search
-    from .sim.controller_cost import controller_refusal, controller_runs, shape_of
+    from .sim.controller_cost import (command_groups, controller_refusal, controller_runs,
+                                     shape_of)
     from .sim.cycle.controller_timing import controller_counters
     from .sim.energy import energy_table
     from .sim.limits import check_cycle_tiles, check_rtl_cycles
@@ -139,9 +140,9 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
         mapping, _ = search(arch, op, dataflow, objective, table)
         check_cycle_tiles(op, mapping)
         planned.append((layer, op, mapping))
-        counters = controller_counters(arch, shape_of(op, arch), mapping, quantizer,
-                                       dataflow=dataflow)
-        total += counters["cycles"] * op.groups
+        shape = shape_of(op, arch)
+        counters = controller_counters(arch, shape, mapping, quantizer, dataflow=dataflow)
+        total += counters["cycles"] * command_groups(op, shape)
     check_rtl_cycles(network.name, dataflow, total)
     return _Plan(dataflow, planned, total, None if datapath is None or datapath.is_baseline
                  else datapath, quantizer)
@@ -205,7 +206,7 @@ def _run(arch: ArchSpec, network, plan: _Plan, method: str, batch: int, version:
 def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, table) -> list:
     """(Stats, mapping dict, input note) per op, run on the controller."""
     from .hw.controller.network import ControllerNetworkJob, LayerSpec, run_network
-    from .sim.controller_cost import shape_of
+    from .sim.controller_cost import command_groups, shape_of
     from .sim.controller_stats import op_stats
 
     from .workloads.methods.datapath import OUT_CODE_BITS
@@ -219,8 +220,8 @@ def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, tabl
     # a datapath that rebuilds its weights runs the codes the models price (weight_code.of_op)
     weight_codes = [d.weight_code.of_op(op) if shape.region_rows else None
                     for (_, op, _), shape in zip(plan.ops, shapes)]
-    specs = [LayerSpec(layer.name, shape, mapping, op.groups, chains, plan.dataflow, op.pe_op,
-                       codes, weights)
+    specs = [LayerSpec(layer.name, shape, mapping, command_groups(op, shape), chains,
+                       plan.dataflow, op.pe_op, codes, weights)
              for (layer, op, mapping), shape, chains, codes, weights
              in zip(plan.ops, shapes, chainable, out_codes, weight_codes)]
     job = ControllerNetworkJob.random(arch, specs, np.random.default_rng(0), plan.datapath,
@@ -236,8 +237,8 @@ def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, tabl
         if any(other != counters for other, _ in commands):
             raise RunError(f"the group commands of layer {layer.name!r} counted differently "
                            f"on the RTL")
-        out.append((op_stats(arch, op, counters, table, plan.dataflow), mapping.to_dict(),
-                    ran.input_note))
+        out.append((op_stats(arch, op, counters, table, plan.dataflow, mapping),
+                    mapping.to_dict(), ran.input_note))
     return out
 
 

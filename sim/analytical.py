@@ -556,7 +556,7 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
                                                  requant=requant_of(op))
     energies = []
     for order in counters:
-        totals = command_totals(op, counters[order])
+        totals = command_totals(op, shape, counters[order])
         energy = sum(counters_energy(arch, op, totals, table, dataflow).values())
         energies.append((order, np.broadcast_to(energy, g["kt"].shape), totals["busy_cycles"]))
     least = min(float(energy.min()) for _, energy, _ in energies)
@@ -576,7 +576,7 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
                                                                        requant=requant_of(op))
             if len(some) == 1:      # what controller_stats would price again
                 single[order] = command
-            cycles = command * op.groups
+            cycles = command * controller_cost.command_groups(op, shape)
         else:
             some, cycles = _bounded_cycles(arch, op, shape, g, order, dataflow, objective,
                                            energy, busy,
@@ -651,7 +651,8 @@ def _bounded_cycles(arch, op, shape, g, order, dataflow, objective, energy, busy
         take = ranked[pos:pos + chunk]
         cycles = controller_cost.cycles(arch, shape, {k: v[take] for k, v in g.items()},
                                         order, dataflow=dataflow,
-                                               requant=requant_of(op)) * op.groups
+                                               requant=requant_of(op)) \
+            * controller_cost.command_groups(op, shape)
         found = cycles if objective == "cycles" else energy[take] * cycles
         bound = min(bound, float(found.min()))
         taken.append(take)

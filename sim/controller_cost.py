@@ -145,6 +145,12 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
     return f"the controller's smallest tile ({tile}) needs {'; '.join(over)}"
 
 
+def command_groups(op: HwOp, shape: Shape) -> int:
+    """Commands the controller runs for `op` (of `shape`, shape_of's), one per group: a
+    Winograd-domain op's groups are the taps of one command (Shape.tap_side)."""
+    return 1 if shape.tap_side else op.groups
+
+
 def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     """One command's shape on `arch`: one group of the op, all its images, with the packed
     weight width of the datapath that runs it where that datapath packs them
@@ -153,7 +159,9 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     command takes as passes instead), and the activation codes it moves packed
     (HwOp.packed_codes: Shape.ifmap_pack, ofmap_pack), and the code regions of the weights it
     rebuilds (Datapath.weight_code: Shape.region_rows, one region per block of the array's
-    columns and group of channels)."""
+    columns and group of channels); a Winograd op on a transforming datapath
+    (Datapath.tap_transform) the Winograd-domain command of its layer (HwOp.tap_layer,
+    program.tap_shape)."""
     datapath = controller_datapath(arch, op.pe_op, op)
     if datapath is None:
         return Shape(N=op.N, C=op.C // op.groups, H=op.H, W=op.W, K=op.K // op.groups, R=op.R,
@@ -161,6 +169,10 @@ def shape_of(op: HwOp, arch: ArchSpec) -> Shape:
     bits = datapath.weight_bits if datapath.packs(op.pe_op) else 0
     sa, sw = datapath.slices_of(op)
     own = datapath.mode_of(op.pe_op) == 0
+    if own and datapath.tap_transform is not None:
+        side, H, W, padding = op.tap_layer
+        return program.tap_shape(op.N, op.C // op.groups, op.K // op.groups, H, W, padding,
+                                 side)
     binarized = (datapath.binarized_channels(arch, op) if own and datapath.binarizes
                  and "ifmap" in op.dram_scale else 0)
     ifmap_pack, ofmap_pack = datapath.packed_bits(op, arch)
@@ -318,7 +330,8 @@ def _edge(total: int, tile):
 def counters(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = REQUANT,
              dataflow: str = "ws") -> dict:
     """Every counter of one command but `cycles` (arrays over the candidates), and the traffic
-    they are made of (elements: readback, spill, final; param_bytes)."""
+    they are made of (elements: readback, spill, final; param_bytes; staged: the raw elements
+    a Winograd-domain command stages, controller_timing.staged_elements)."""
     return counters_by_order(arch, shape, g, (order,), requant, dataflow)[order]
 
 
@@ -370,10 +383,12 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     # ... of the ifmap: a binarized command's int8 activations, its channels a pixel
     ifmap_bytes = (shape.N * shape.binarized * in_rows * in_cols if shape.binarized
                    else distinct["ifmap"] * b["i"])
-    if shape.tap_side:      # a Winograd-domain command's raw windows
-        ifmap_bytes = (shape.N * shape.C * b["i"]
-                       * _summed_over_tiles(shape.P, pt, lambda p0, n: _raw_rows(shape, p0, n))
-                       * _summed_over_tiles(shape.Q, qt, lambda q0, n: _raw_cols(shape, q0, n)))
+    staged = 0              # a Winograd-domain command's raw windows, staged
+    if shape.tap_side:
+        staged = (shape.N * shape.C
+                  * _summed_over_tiles(shape.P, pt, lambda p0, n: _raw_rows(shape, p0, n))
+                  * _summed_over_tiles(shape.Q, qt, lambda q0, n: _raw_cols(shape, q0, n)))
+        ifmap_bytes = staged * b["i"]
     if shape.weight_bits:   # packed rows of filters
         weight_bytes = shape.C * taps * _packed_bytes(cols, shape.weight_bits, tk, kt, k_last)
     if shape.region_rows:   # code regions: every block's, whatever the tiles
@@ -427,6 +442,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
                                 + spill * b["s"] + params),
             "dram_write_bytes": same["dram_write_bytes"] + spill * b["s"],
             "readback": spill, "spill": spill, "final": outputs, "param_bytes": params,
+            "staged": staged * reuse["ifmap"],
         }
     return by_order
 

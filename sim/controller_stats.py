@@ -26,7 +26,7 @@ from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.methods.datapath import controller_datapath, design_arch
 
-from .controller_cost import REQUANT, shape_of
+from .controller_cost import REQUANT, command_groups, shape_of
 from .rtl_program import stats_from_counters
 
 
@@ -56,11 +56,13 @@ def pe_op_pj(arch: ArchSpec, op: HwOp, table) -> float:
     return method_pe_op_pj(arch, op, table)
 
 
-def command_totals(op: HwOp, counters_: dict) -> dict:
-    """One command's counters times the op's commands (one per group)."""
-    if op.groups == 1:
+def command_totals(op: HwOp, shape: program.Shape, counters_: dict) -> dict:
+    """One command's counters (of `shape`, shape_of's) times the op's commands
+    (command_groups: one per group)."""
+    groups = command_groups(op, shape)
+    if groups == 1:
         return dict(counters_)
-    return {name: value * op.groups for name, value in counters_.items()}
+    return {name: value * groups for name, value in counters_.items()}
 
 
 def _registers(arch: ArchSpec, op: HwOp, totals: dict, dataflow: str) -> dict:
@@ -103,9 +105,10 @@ def energy(arch: ArchSpec, op: HwOp, totals: dict, table, dataflow: str = "ws") 
     (`_registers`), and a datapath's weight rebuild (`_rebuild_energy`)."""
     shape = shape_of(op, arch)
     rebuild = _rebuild_energy(arch, op, shape, totals["weight_writes"], table)
+    transforms, staging = _tap_energy(arch, op, shape, totals, table)
     arch = design_arch(arch, shape)
     pe = arch.pe_array
-    sram = 0.0
+    sram = staging
     for operand, bits, prefix in (("ifmap", pe.ifmap_bits, "ifmap"),
                                   ("weight", pe.weight_bits, "weight"),
                                   ("ofmap", pe.psum_bits, "acc")):
@@ -116,14 +119,16 @@ def energy(arch: ArchSpec, op: HwOp, totals: dict, table, dataflow: str = "ws") 
     return {"mac": op.pe_macs * pe_op_pj(arch, op, table), "rf": rf, "noc": 0.0, "sram": sram,
             "dram": (totals["dram_read_bytes"] * 8 * table.dram_read_pj_per_bit
                      + totals["dram_write_bytes"] * 8 * table.dram_write_pj_per_bit),
-            **({"units": rebuild} if shape.region_rows else {})}
+            **({"units": rebuild} if shape.region_rows else
+               {"units": transforms} if shape.tap_side else {})}
 
 
 def written_outputs(arch: ArchSpec, op: HwOp) -> int:
     """The outputs the op's commands write: N x K x P x Q of each group's command (a bit-sliced
-    op's slice products are summed on chip, so fewer than its op.ofmap_elements)."""
+    op's slice products are summed on chip, so fewer than its op.ofmap_elements; a
+    Winograd-domain command's raw P x Q)."""
     s = shape_of(op, arch)
-    return s.N * s.K * s.P * s.Q * op.groups
+    return s.N * s.K * int(np.prod(program.out_size(s))) * command_groups(op, s)
 
 
 def _requant_energy(arch: ArchSpec, op: HwOp) -> dict:
@@ -181,6 +186,34 @@ def _unit_energy(arch: ArchSpec, op: HwOp, totals: dict, table) -> dict:
     return {"units": unit_energy_pj(arch, op)} if datapath.prices_units else {}
 
 
+def _tap_ops(op: HwOp, shape: program.Shape, ifmap_writes) -> dict:
+    """A Winograd-domain command's transform operations as it performs them (Shape.tap_side):
+    the op's (HwOp.ops: each input tile transformed and shifted once per channel, each output
+    tile once per filter) with the input side's once per load of the ifmap (the patch stage's
+    V lanes written, `ifmap_writes`, over the layer's)."""
+    taps, tiles = shape.R * shape.S, shape.N * shape.P * shape.Q
+    loads = ifmap_writes // (shape.C * tiles * taps)
+    return {**op.ops, "wino_in_add": op.ops["wino_in_add"] * loads,
+            "wino_shift": op.ops["wino_shift"] + taps * shape.C * tiles * (loads - 1)}
+
+
+def _tap_energy(arch: ArchSpec, op: HwOp, shape: program.Shape, totals: dict, table):
+    """(transforms, staging) pJ of a Winograd-domain command (0, 0 for another): its
+    transforms' additions and shifts (`_tap_ops`) at the unit's energies, and the staging
+    buffer's accesses at the ifmap level's SRAM: a write per raw element staged (`staged`:
+    controller_timing.staged_elements), a read per V lane the patch stage writes."""
+    if not shape.tap_side:
+        return 0.0, 0.0
+    from .method_costs import unit_op_pj, unit_ops
+    ops, pj = _tap_ops(op, shape, totals["ifmap_writes"]), unit_op_pj(arch)
+    transforms = sum(ops[key] * pj[key] for keys in unit_ops().values() for key in keys
+                     if key in ops)
+    level, bits = arch.shared_level("ifmap").name, arch.pe_array.ifmap_bits
+    staging = (totals["staged"] * table.access_pj(level, bits, True)
+               + totals["ifmap_writes"] * table.access_pj(level, bits, False))
+    return transforms, staging
+
+
 def _unit_ops(op: HwOp, shape: program.Shape, weight_writes) -> dict:
     """The op's operations as its commands perform them: a rebuilding datapath's unit
     operations (one rebuild of every weight in HwOp.ops) once per load of the weights."""
@@ -192,13 +225,26 @@ def _unit_ops(op: HwOp, shape: program.Shape, weight_writes) -> dict:
     return {key: value * loads if key in per_load else value for key, value in op.ops.items()}
 
 
-def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "ws") -> Stats:
+def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "ws",
+             mapping=None) -> Stats:
     """Stats of a whole HwOp from the counters of one of its commands (every program.COUNTERS
-    value, from the timing model or the closed forms): stats_from_counters, with the DRAM
-    traffic split into ifmap, weight (and parameters), partial sums read back, and outputs
-    written (final and spilled), and the PEs' register files (`_registers`)."""
-    total = command_totals(op, {name: int(counters_[name]) for name in program.COUNTERS})
+    value, from the timing model, the closed forms or the RTL) under `mapping`: stats_from_
+    counters, with the DRAM traffic split into ifmap, weight (and parameters), partial sums
+    read back, and outputs written (final and spilled), and the PEs' register files
+    (`_registers`). A Winograd-domain command's raw elements staged (`staged`, no counter's)
+    are the counters' own where given (the closed forms'), else its mapping's
+    (controller_timing.staged_elements)."""
+    from .cycle.controller_timing import staged_elements
     shape, spec = shape_of(op, arch), arch
+    total = command_totals(op, shape, {name: int(counters_[name]) for name in program.COUNTERS})
+    if shape.tap_side:
+        staged = counters_.get("staged")
+        if staged is None:
+            if mapping is None:
+                raise ValueError(f"hw op {op.name!r}: a Winograd-domain command's Stats need "
+                                 f"its mapping (the raw elements it stages)")
+            staged = staged_elements(shape, mapping)
+        total["staged"] = int(staged)
     arch = design_arch(arch, shape)
     b = program.dram_element_bytes(arch, REQUANT, shape)
     final = written_outputs(arch, op)
@@ -208,23 +254,29 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
                        * program.packed_row_bytes(shape.K, shape.ofmap_pack))
     # every partial sum spilled comes back once: the output's c loop is not complete yet
     spill = readback = (total["dram_write_bytes"] - final_bytes) // b["s"]
-    # a binarized op's loads read its int8 channels for the C words of each pixel
+    # a binarized op's loads read its int8 channels for the C words of each pixel, a
+    # Winograd-domain command's the raw elements it stages
+    ifmap_el = total["staged"] if shape.tap_side else total["ifmap_writes"]
     ifmap_bytes = (total["ifmap_writes"] * shape.binarized // shape.C if shape.binarized
-                   else total["ifmap_writes"] * b["i"])
+                   else ifmap_el * b["i"])
     weight_bytes = (weight_dram_bytes(shape, total["weight_writes"]) if shape.region_rows
                     else total["weight_writes"] * b["w"])
     param_bytes = total["dram_read_bytes"] - ifmap_bytes - weight_bytes - readback * b["s"]
     stats = stats_from_counters(arch, op.pe_macs, total, table, dataflow,
                                 requant_channels=1, param_bytes=param_bytes)
-    dram = {"ifmap": {"reads": total["ifmap_writes"], "writes": 0},
+    dram = {"ifmap": {"reads": ifmap_el, "writes": 0},
             "weight": {"reads": total["weight_writes"], "writes": 0},
             "ofmap": {"reads": readback, "writes": final + spill}}
     registers = _registers(arch, op, {**total, "readback": readback}, dataflow)
+    transforms, staging = _tap_energy(spec, op, shape, total, table)
     return replace(stats, accesses={**registers, **stats.accesses, "dram": dram},
                    energy_breakdown_pj={**stats.energy_breakdown_pj,
+                                        "sram": stats.energy_breakdown_pj["sram"] + staging,
                                         "mac": op.pe_macs * pe_op_pj(arch, op, table),
                                         "rf": float(_register_energy(arch, registers, table)),
                                         **_requant_energy(arch, op),
-                                        **_unit_energy(spec, op, total, table)},
+                                        **_unit_energy(spec, op, total, table),
+                                        **({"units": transforms} if shape.tap_side else {})},
                    weight_storage_bits=op.weight_storage_bits,
-                   ops=_unit_ops(op, shape, total["weight_writes"]))
+                   ops=(_tap_ops(op, shape, total["ifmap_writes"]) if shape.tap_side
+                        else _unit_ops(op, shape, total["weight_writes"])))

@@ -68,16 +68,19 @@ def unit_op_pj(arch: ArchSpec) -> dict:
 
 
 def pe_op_pj(arch: ArchSpec, op: HwOp, table: EnergyTable) -> float:
-    """Energy of one PE operation: the table's MAC at the bits the op uses (mac_width_factor),
-    or the operation of another PE kind as the family that uses it prices it
-    (sim/methods/<family>.py's `PE_OP_PJ`)."""
-    if op.pe_op == "mac":
-        return table.mac_pj * mac_width_factor(arch, op)
+    """Energy of one PE operation: an operation a family prices (sim/methods/<family>.py's
+    `PE_OP_PJ`: another PE kind's, a MAC of other widths) as it does, else a MAC (workloads/
+    methods.multiplies: "mac", Winograd's tap MACs) as the table's MAC at the bits the op uses
+    (mac_width_factor)."""
+    from dlaforge.workloads.methods import multiplies
+
     from .methods import family_models
     priced = {name: pj for model in family_models() for name, pj in model.PE_OP_PJ.items()}
-    if op.pe_op not in priced:
-        raise ValueError(f"hw op {op.name!r}: no family's model prices pe_op {op.pe_op!r}")
-    return priced[op.pe_op](arch, op)
+    if op.pe_op in priced:
+        return priced[op.pe_op](arch, op)
+    if multiplies(op.pe_op):    # a MAC ("mac", or a method's MAC of its own values)
+        return table.mac_pj * mac_width_factor(arch, op)
+    raise ValueError(f"hw op {op.name!r}: no family's model prices pe_op {op.pe_op!r}")
 
 
 def mac_width_factor(arch: ArchSpec, op: HwOp) -> float:

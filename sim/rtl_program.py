@@ -77,8 +77,13 @@ def rtl_cannot_run(arch: ArchSpec, op: HwOp, dataflow: str, datapath=None) -> st
     # ... and a datapath rebuilding its own op's weights reads their code regions
     rebuilt = (datapath is not None and datapath.rebuilt_bits
                and datapath.mode_of(op.pe_op) == 0)
+    # ... and a transforming datapath's own op moves the raw layer (Datapath.tap_transform)
+    transformed = (datapath is not None and datapath.tap_transform is not None
+                   and datapath.mode_of(op.pe_op) == 0)
+    if transformed and not op.tap_layer:
+        return f"a {op.pe_op} op names no layer to transform (HwOp.tap_layer)"
     allowed = ({"ofmap"} if sliced else {"ifmap"} if binarized else {"weight"} if rebuilt
-               else set())
+               else {"ifmap", "ofmap"} if transformed else set())
     if op.dram_scale and not set(op.dram_scale) <= allowed:
         return "a method's units or operations"
     if rebuilt and op.groups > 1:

@@ -73,6 +73,10 @@ class HwOp(Window):
     ifmap_plain: bool = True
     quantizer: Quantizer = DEFAULT_QUANTIZER   # how its outputs are requantized (--quant)
     packed_codes: tuple = ()        # operands moved as packed activation codes
+    # (m, H, W, padding): the 3x3 stride-1 layer a Winograd op runs in the Winograd domain, in
+    # output tiles of m x m (workloads/methods/winograd; the controller runs it as one
+    # command, program.tap_shape); () for any other op
+    tap_layer: tuple = ()
 
     def __post_init__(self):
         for dim in ("N", "K", "C", "P", "Q", "R", "S", "H", "W", "groups",

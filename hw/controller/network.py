@@ -47,7 +47,7 @@ import numpy as np
 
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
-from dlaforge.program import Mapping, Shape, element_bytes
+from dlaforge.program import Mapping, Shape, element_bytes, in_size, out_size
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, Quantizer
 
 from ..layouts import GeneratorParams
@@ -139,7 +139,7 @@ class ControllerNetworkJob:
             requant = random_requant_of(job, quantizer, rng, relu=index + 1 < len(specs),
                                         in_zero=in_zero)
             layers.append(NetworkLayer(spec.name, replace(job, requant=requant), note))
-            prev, packed_out = (s.N, spec.groups * s.K, s.P, s.Q), s.ofmap_pack
+            prev, packed_out = (s.N, spec.groups * s.K, *out_size(s)), s.ofmap_pack
         return ControllerNetworkJob(arch, layers, datapath, quantizer)
 
     def _regions(self) -> tuple[list[dict], int]:
@@ -234,7 +234,8 @@ def chains(prev: tuple | None, shape, groups: int, images: int, arch: ArchSpec,
     if pe.ofmap_bits > pe.ifmap_bits and not (codes and same_bytes):
         return f"random: {pe.ofmap_bits}-bit outputs are wider than the {pe.ifmap_bits}-bit ifmap"
     channels = getattr(shape, "binarized", 0) or shape.C     # (a first-accelerator Gemm: C)
-    mine = (images, channels * groups, shape.H, shape.W)
+    size = in_size(shape) if isinstance(shape, Shape) else (shape.H, shape.W)
+    mine = (images, channels * groups, *size)
     if mine != prev:
         return (f"random: its input {'x'.join(map(str, mine[1:]))} is not the previous "
                 f"layer's output {'x'.join(map(str, prev[1:]))}")

@@ -33,8 +33,8 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 from dlaforge.program import (BINARY_WORD_BITS, CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping,
-                              Shape, acc_planes, binarize_refusal, fits, packed_align,
-                              packed_outputs, packed_row_bytes, region_channel_tile,
+                              Shape, acc_planes, binarize_refusal, fits, in_size, out_size,
+                              packed_align, packed_outputs, packed_row_bytes, region_channel_tile,
                               requant_refusal, tile_words)
 from dlaforge.workloads.methods.conv_ref import conv2d_int
 from dlaforge.workloads.methods.datapath import BASELINE, OUT_CODE_BITS, Datapath
@@ -158,9 +158,9 @@ class ControllerJob:
             if s.C % mp.ct:
                 raise SpecError(f"a command of slice passes takes channel tiles that divide "
                                 f"its {s.C} channels, not ct={mp.ct}")
-        if self.ifmap.shape != (s.N, self.pitches[0], *self.ifmap_size):
+        if self.ifmap.shape != (s.N, self.pitches[0], *in_size(self.shape)):
             raise ValueError(f"`ifmap` has shape {self.ifmap.shape}, the layer "
-                             f"{(s.N, self.pitches[0], *self.ifmap_size)}")
+                             f"{(s.N, self.pitches[0], *in_size(self.shape))}")
         if self.weight.shape != (g * s.K, s.C, s.R, s.S):
             raise ValueError(f"`weight` has shape {self.weight.shape}, the layer "
                              f"{(g * s.K, s.C, s.R, s.S)}")
@@ -243,18 +243,6 @@ class ControllerJob:
             raise ValueError(f"a Winograd-domain job's `tap_scales` are its {v.a}x{v.a} input "
                              f"shifts and output alignments, {v.shift_bits} and "
                              f"{v.align_bits} bits each")
-
-    @property
-    def ifmap_size(self) -> tuple[int, int]:
-        """(rows, columns) of the ifmap in DRAM: a Winograd-domain command's raw layer's."""
-        s = self.shape
-        return (s.raw_H, s.raw_W) if s.tap_side else (s.H, s.W)
-
-    @property
-    def output_size(self) -> tuple[int, int]:
-        """(rows, columns) of the outputs in DRAM: a Winograd-domain command's raw layer's."""
-        s = self.shape
-        return (s.raw_P, s.raw_Q) if s.tap_side else (s.P, s.Q)
 
     def _packed_tiles(self, what: str, total: int, tile: int, bits: int) -> None:
         """SpecError unless every group's and tile's packed `what`s start on a byte."""
@@ -399,8 +387,8 @@ class ControllerJob:
         if s.region_rows:
             weight = self.geo.datapath.weight_code.image_bytes(self.codes, self.geo.cols,
                                                                 s.region_channels)
-        pixels = s.N * int(np.prod(self.output_size))
-        ifmap_pixels = s.N * int(np.prod(self.ifmap_size))
+        pixels = s.N * int(np.prod(out_size(self.shape)))
+        ifmap_pixels = s.N * int(np.prod(in_size(self.shape)))
         sizes = {"ifmap": ifmap_pixels * (packed_row_bytes(Ct, s.ifmap_pack)
                                           if s.ifmap_pack else Ct),
                  "weight": weight, "requant": self.table_bytes * self.groups,
@@ -513,7 +501,7 @@ class ControllerJob:
         if self.packs_outputs:
             return unpack_rows(region.reshape(s.N, s.P, s.Q, -1), s.ofmap_pack, Kt,
                                self.geo.datapath.signed_codes)
-        return region.reshape(s.N, *self.output_size, Kt)
+        return region.reshape(s.N, *out_size(self.shape), Kt)
 
     @property
     def packs_outputs(self) -> bool:

@@ -114,6 +114,19 @@ def raw_window(t: dict) -> tuple:
     return t["raw_hi"] - t["raw_lo"], t["raw_whi"] - t["raw_wlo"]
 
 
+def _staged(t: dict) -> int:
+    """The raw elements a Winograd-domain command's loads stage: every ifmap load's raw
+    window of its channels (the ifmap elements it reads from DRAM)."""
+    rows, cols = raw_window(t)
+    return int(np.where(t["load_ifmap"], t["c_size"] * rows * cols, 0).sum())
+
+
+def staged_elements(shape: Shape, mapping: Mapping) -> int:
+    """The raw ifmap elements a command of `shape` under `mapping` stages (Shape.tap_side:
+    the staging buffer's writes, which no counter holds; 0 for another command)."""
+    return _staged(tile_sequence(shape, mapping)) if shape.tap_side else 0
+
+
 def _blocks(total, lanes: int):
     """(full blocks, their run, the last block's run or 0): a run of `total` elements cut into
     words of `lanes` lanes."""
@@ -466,8 +479,7 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
         ifmap_bytes = np.where(t["load_ifmap"], runs * in_words, 0).sum()
     outputs = pixels        # output pixels a tile writes: a Winograd tile's inside the raw P x Q
     if shape.tap_side:      # the raw windows from DRAM, the patch stage's V words written
-        raw_rows, raw_cols = raw_window(t)
-        ifmap_bytes = np.where(t["load_ifmap"], c_size * raw_rows * raw_cols, 0).sum() * b["i"]
+        ifmap_bytes = _staged(t) * b["i"]
         outputs = (program.raw_outputs(shape, t["p0"], t["p_size"], shape.raw_P)
                    * program.raw_outputs(shape, t["q0"], t["q_size"], shape.raw_Q))
     out_bytes = k_size * b["o"]

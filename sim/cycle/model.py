@@ -45,7 +45,7 @@ def _controller_cycle_stats(arch: ArchSpec, op: HwOp, mapping: Mapping, table: E
     timed exactly (controller_timing), the counters summed into Stats."""
     counters = controller_counters(arch, shape_of(op, arch), mapping, REQUANT and op.quantizer,
                                    dataflow=dataflow)
-    stats = op_stats(arch, op, counters, table, dataflow)
+    stats = op_stats(arch, op, counters, table, dataflow, mapping)
     return stats, TileTrace(compute_cycles=stats.compute_cycles, total_cycles=stats.cycles,
                             dram_read_bytes={}, dram_write_bytes=stats.dram_write_bytes,
                             tiles=0)

@@ -82,12 +82,10 @@ def test_methods_of_plain_mac_ops_run_on_the_rtl(method):
 
 def test_a_method_whose_ops_need_its_units_is_refused_naming_them(monkeypatch, tmp_path):
     monkeypatch.setattr(network_module, "run_network", lambda *a, **k: 1 / 0)
-    with pytest.raises(SpecError) as refused:
-        dlaforge.simulate("edge_tiny_winograd", CHAIN, "ws", model="rtl", method="winograd_f4")
-    assert str(refused.value) == ("--model rtl cannot run layer 'c1' under ws: it needs "
-                                  "method winograd_f4's own units, which `dlaforge rtl verify "
-                                  "--method winograd_f4` checks (a method's units or "
-                                  "operations)")
+    with pytest.raises(SpecError) as refused:       # os: no plane per Winograd tap
+        dlaforge.simulate("edge_tiny_winograd", CHAIN, "os", model="rtl", method="winograd_f4")
+    assert str(refused.value) == ("--model rtl cannot run layer 'c1' under os: the winograd "
+                                  "PEs run winograd_f4 under ws, is only")
     policy = tmp_path / "policy.yaml"       # a 4-bit layer on the int8 MAC array
     policy.write_text("layers: {c2: {weight_bits: 4, ifmap_bits: 4}}\n")
     with pytest.raises(SpecError) as refused:       # the controller's widths: no hint

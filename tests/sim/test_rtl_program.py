@@ -10,6 +10,7 @@ import dlaforge
 from dlaforge.arch import load_arch
 from dlaforge.workloads.methods.accelerator_plan import RtlPlan
 from dlaforge.hw.shapes import shapes
+from dlaforge.sim.controller_cost import shape_of
 from dlaforge.sim.cycle.rtl_timing import rtl_op_stats, rtl_timing
 from dlaforge.sim.energy import energy_table
 from dlaforge.sim.rtl_program import (analytical_cycles, analytical_rtl_stats, gemm_of,
@@ -110,22 +111,27 @@ def test_the_baselines_schedule_rtl_is_the_controllers_mapped_program():
     assert rtl_op_stats(arch, op, "os", table).cycles > 2 * on_rtl.layers[0].stats.cycles
 
 
-def test_method_ops_on_their_unit_and_the_rest_on_the_baseline_accelerator(tmp_path):
-    """Winograd's 3x3 stride-1 layer runs on its unit (its timing model), the 1x1 layer it
-    leaves as a direct convolution on the baseline accelerator; the analytical model has no
-    closed form of a method's unit and says so."""
+def test_winograd_runs_on_the_controller_under_schedule_rtl(tmp_path):
+    """Winograd's generated hardware is the controller's Winograd datapath: its 3x3 stride-1
+    layer runs as one Winograd-domain command (a plane per tap, program.tap_shape), the 1x1
+    layer it leaves direct in the datapath's MAC mode; under --schedule rtl the cycle model
+    times both exactly and the analytical model prices them with the closed forms."""
     csv = tmp_path / "two.csv"
     csv.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
                    "Channels, Num Filter, Strides,\nc3, 10, 10, 3, 3, 4, 4, 1,\n"
                    "c1, 8, 8, 1, 1, 4, 4, 1,\n")
-    record = dlaforge.simulate("edge_tiny_winograd", str(csv), dataflow="ws", model="cycle",
-                               method="winograd_f4", schedule="rtl")
-    wino, direct = record.layers
-    assert wino.mapping == {"schedule": "rtl", "hardware": "winograd_f4"}
-    assert direct.mapping["schedule"] == "rtl" and direct.mapping["commands"] == 1
+    records = {model: dlaforge.simulate("edge_tiny_winograd", str(csv), dataflow="ws",
+                                        model=model, method="winograd_f4", schedule="rtl")
+               for model in ("cycle", "analytical")}
     arch = load_arch("edge_tiny_winograd")
-    (op,) = get_method("winograd_f4", arch).transform(load_network(str(csv)).layers[1], arch)
-    assert direct.stats.cycles == rtl_timing(arch, "ws", gemm_of(op), requant=True).cycles
-    with pytest.raises(dlaforge.errors.SpecError, match="use --model cycle"):
-        dlaforge.simulate("edge_tiny_winograd", str(csv), dataflow="ws", model="analytical",
-                          method="winograd_f4", schedule="rtl")
+    layers = load_network(str(csv)).layers
+    (wino_op,) = get_method("winograd_f4", arch).transform(layers[0], arch)
+    (direct_op,) = get_method("winograd_f4", arch).transform(layers[1], arch)
+    assert (wino_op.pe_op, direct_op.pe_op) == ("winograd_f4", "mac")
+    shape = shape_of(wino_op, arch)
+    assert (shape.tap_side, shape.R, shape.P, shape.raw_P) == (4, 6, 2, 8)
+    for cycle_row, analytical_row in zip(records["cycle"].layers,
+                                         records["analytical"].layers):
+        assert cycle_row.mapping["tile"]["C"] == 4        # every channel: one plane per tap
+        assert cycle_row.stats.dram_read_bytes == analytical_row.stats.dram_read_bytes
+        assert analytical_row.stats.cycles == pytest.approx(cycle_row.stats.cycles, rel=0.1)

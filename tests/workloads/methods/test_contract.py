@@ -57,10 +57,12 @@ def test_an_arch_may_name_only_what_the_methods_declare(tmp_path):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_pe_operation_is_priced_by_a_family(name):
-    """A method's ops name their PE operation (HwOp.pe_op); each one but the MAC is priced by
-    a family's model (sim/methods/<family>.py's PE_OP_PJ), on every preset made for it."""
+    """A method's ops name their PE operation (HwOp.pe_op); each one but a MAC ("mac" and a
+    method's mac_ops, priced as the table's MAC) is priced by a family's model
+    (sim/methods/<family>.py's PE_OP_PJ), on every preset made for it."""
     from dlaforge.sim.methods import family_models
-    priced = {"mac"} | {op for model in family_models() for op in model.PE_OP_PJ}
+    priced = ({"mac"} | {op for model in family_models() for op in model.PE_OP_PJ}
+              | {op for method in METHODS.values() for op in method.mac_ops})
     method = METHODS[name]
     layers = (conv("c", 16, 8, 6, R=3, padding=1), conv("s", 16, 32, 9, R=3, stride=2),
               conv("p", 32, 16, 5, R=1))

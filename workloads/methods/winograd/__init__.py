@@ -71,7 +71,8 @@ def _transform(v: Variant, layer, arch) -> list:
              "ofmap": layer.P * layer.Q / (taps * tp * tq)}
     storage = op.weight_elements * pe.weight_bits + 2 * taps * EXPONENT_BITS
     return [replace(op, ops=ops, dram_scale=scale, weight_storage_bits=storage,
-                    ifmap_plain=False)]
+                    ifmap_plain=False, pe_op=v.pe_op,
+                    tap_layer=(v.m, layer.H, layer.W, layer.padding))]
 
 
 def transform_f4(layer, arch) -> list:
@@ -84,7 +85,7 @@ def transform_f2(layer, arch) -> list:
 
 METHODS = tuple(
     Method(name=f"winograd_{v.name.lower()}", transform=transform, pe_kinds=("mac",),
-           units=("winograd_transform",), options={"variant": v.name},
+           units=("winograd_transform",), options={"variant": v.name}, mac_ops=(v.pe_op,),
            presets=("edge_tiny_winograd", "tpu_like_winograd"),
            description=f"Winograd F({v.m}x{v.m},3x3), tap-wise int8 scales; 3x3 stride-1 layers")
     for v, transform in ((F4, transform_f4), (F2, transform_f2)))

@@ -53,11 +53,12 @@ WRITE_KINDS = {"sum": 0, "v": 1, "y": 2}   # what a write beat carries: its widt
 # one command, the load's patch stage and the write-back's tile stage transforming on chip
 # (hw/methods/winograd/patch_stage.py, tile_stage.py), and, in the MAC mode, the layers
 # Winograd leaves direct. os sums the taps inside a fold, so only ws and is keep a plane per
-# tap. Built and tested in hw/controller; not yet declared as CONTROLLER_DATAPATH, so no
-# model or run finds them: the op, its timing and its pricing are not written.
-TAP_DATAPATHS = {name: Datapath(pe_op=f"winograd_{name.lower()}", family="winograd",
-                                mac_mode=True, own_dataflows=("ws", "is"), tap_transform=v)
+# tap. Each method runs its variant's (METHOD_DATAPATHS).
+TAP_DATAPATHS = {name: Datapath(pe_op=v.pe_op, family="winograd", mac_mode=True,
+                                own_dataflows=("ws", "is"), tap_transform=v)
                  for name, v in VARIANTS.items()}
+METHOD_DATAPATHS = {f"winograd_{name.lower()}": datapath
+                    for name, datapath in TAP_DATAPATHS.items()}
 
 
 def gain_bits(matrix) -> int:

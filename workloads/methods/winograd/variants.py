@@ -32,6 +32,12 @@ class Variant:
         return self.m + 2
 
     @property
+    def pe_op(self) -> str:
+        """The PE operation (HwOp.pe_op) of its tap GEMMs: a MAC of Winograd-domain values,
+        which its controller datapath runs (plan.TAP_DATAPATHS)."""
+        return f"winograd_{self.name.lower()}"
+
+    @property
     def taps(self) -> int:
         """Winograd-domain taps of a tile: a²."""
         return self.a * self.a
