@@ -47,8 +47,9 @@ def new_program(arch, op, table, dataflow) -> tuple[dict, int, dict] | None:
     if not controller_runs(arch, op, dataflow):
         return None
     mapping, stats = search(arch, op, dataflow, "energy", table)
-    counters = controller_counters(arch, shape_of(op, arch), mapping, REQUANT, dataflow=dataflow)
-    return command_totals(op, counters), stats.cycles, mapping.to_dict()
+    shape = shape_of(op, arch)
+    counters = controller_counters(arch, shape, mapping, REQUANT, dataflow=dataflow)
+    return command_totals(op, shape, counters), stats.cycles, mapping.to_dict()
 
 
 def layer_rows(arch_name: str, dataflow: str) -> tuple[list[str], dict]:

@@ -152,13 +152,13 @@ def _method_hardware(arch, method):
     hw/accelerator.py, where they need it)."""
     from .arch import ArchSpec, load_arch
     from .hw.methods import method_hardware
-    from .workloads.methods import METHODS, check_vocabulary
+    from .workloads.methods import get_method
     from .workloads.methods.datapath import method_datapath
 
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
-    check_vocabulary(spec)
     hardware = method_hardware(method)
-    datapath = method_datapath(spec, METHODS[method])
+    # (the method's PE kind and units on the spec: a datapath's design builds them)
+    datapath = method_datapath(spec, get_method(method, spec))
     if hardware.module == "baseline" or datapath is not None:
         from .rtl_driver import ControllerHardware
         hardware = ControllerHardware(datapath)

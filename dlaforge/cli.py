@@ -359,6 +359,8 @@ def _cell_lines(stats: dict, prefix: str = "") -> list[str]:
                          f"gates and flip-flops)")
         elif isinstance(value, dict):
             lines += _cell_lines(value, f"{prefix}{what}.")
+        elif isinstance(value, (list, tuple)):     # what the counts are of (dataflows)
+            lines.append(f"{prefix}{what}: {', '.join(map(str, value))}")
         else:
             lines.append(f"{prefix}{what}: {value:.3f}")
     return lines

@@ -138,9 +138,9 @@ def _plan(arch: ArchSpec, network, dataflow: str, method: str, objective: str,
     table, planned, total = energy_table(arch), [], 0
     for layer, op in ops:
         mapping, _ = search(arch, op, dataflow, objective, table)
-        check_cycle_tiles(op, mapping)
-        planned.append((layer, op, mapping))
         shape = shape_of(op, arch)
+        check_cycle_tiles(op, mapping, command_groups(op, shape))
+        planned.append((layer, op, mapping))
         counters = controller_counters(arch, shape, mapping, quantizer, dataflow=dataflow)
         total += counters["cycles"] * command_groups(op, shape)
     check_rtl_cycles(network.name, dataflow, total)
@@ -242,6 +242,20 @@ def _run_controller(arch: ArchSpec, plan: _Plan, chainable: list, sim: str, tabl
     return out
 
 
+def _tap_op(arch: ArchSpec, shape, pe_op: str):
+    """The Winograd op (workloads/methods/winograd) of a Winograd-domain command's layer
+    (program.Shape.tap_side): its a² taps as groups of a 1x1 convolution over the tile
+    grid, its layer in HwOp.tap_layer (what sim/controller_cost.shape_of turns back into
+    `shape`)."""
+    from .workloads.hwop import HwOp
+    pe, taps = arch.pe_array, shape.R * shape.S
+    return HwOp(name="verify", N=shape.N, K=taps * shape.K, C=taps * shape.C, P=shape.P,
+                Q=shape.Q, R=1, S=1, H=shape.P, W=shape.Q, stride=1, padding=0, groups=taps,
+                ifmap_bits=pe.ifmap_bits, weight_bits=pe.weight_bits, psum_bits=pe.psum_bits,
+                ofmap_bits=pe.ofmap_bits, pe_op=pe_op, ifmap_plain=False,
+                tap_layer=(shape.tap_side, shape.raw_H, shape.raw_W, shape.raw_padding))
+
+
 class ControllerHardware:
     """The generated accelerator for `rtl generate|verify`: the mapped-program controller
     (hw/controller/) with the MAC array (the baseline method's) or a method family's datapath
@@ -291,6 +305,8 @@ class ControllerHardware:
             # filters, its outputs folded back (sim/controller_cost.shape_of)
             # (a binarized shape is an op of words whose ifmap moves its int8 channels; a
             # packed shape an op moving its codes packed)
+            if shape.tap_side:      # a Winograd-domain command: its layer's Winograd op
+                return search(arch, _tap_op(arch, shape, pe_op), dataflow, "energy", table)[0]
             sa, sw = shape.ifmap_slices, shape.weight_slices
             d = self.datapath
             i_bits, w_bits = (d.op_bits(arch, pe_op) if d is not None

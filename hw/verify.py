@@ -41,9 +41,9 @@ import numpy as np
 from dlaforge.arch import ArchSpec
 from dlaforge.errors import SpecError
 
-from dlaforge.program import (BINARY_WORD_BITS, LOOP_ORDERS, Mapping, Shape, channel_align,
-                              fewest_channels, fewest_filters, filter_align, fits, packed_align,
-                              region_channel_tile)
+from dlaforge.program import (BINARY_WORD_BITS, LOOP_ORDERS, Mapping, Shape, acc_planes,
+                              channel_align, fewest_channels, fewest_filters, filter_align, fits,
+                              packed_align, region_channel_tile, tap_shape)
 
 from .stimulus import LayerJob
 from .accelerator import buildable
@@ -108,7 +108,8 @@ RANDOM_LAYERS = 12          # per dataflow: each loop order once
 
 def _fits(arch: ArchSpec, shape: Shape, kt, ct, pt, qt=None) -> bool:
     return bool(fits(arch, W=shape.W, H=shape.H, R=shape.R, S=shape.S, Q=shape.Q,
-                     stride=shape.stride, padding=shape.padding, kt=kt, ct=ct, pt=pt, qt=qt))
+                     stride=shape.stride, padding=shape.padding, kt=kt, ct=ct, pt=pt, qt=qt,
+                     planes=acc_planes(shape)))
 
 
 def smallest_tile_fits(arch: ArchSpec, shape: Shape) -> bool:
@@ -146,7 +147,7 @@ def random_mapping(arch: ArchSpec, shape: Shape, rng: random.Random, order: str,
     # a binarized command's tile holds all its words (program.binarize_refusal), a rebuilt
     # one's one group of code regions (Shape.region_channels)
     channel_tiles = [c for c in range(1, shape.C + 1) if (shape.passes == 1 or shape.C % c == 0)
-                     and (c == shape.C or not shape.binarized)
+                     and (c == shape.C or not (shape.binarized or shape.tap_side))
                      and (not shape.region_rows or c == region_channel_tile(shape))
                      and (c % c_align == 0 or c == shape.C)]
     for _ in range(tries):
@@ -179,6 +180,15 @@ def packed_codes_case(datapath, shape: Shape, groups: int, pe_op: str,
         shape = replace(shape, ofmap_pack=bits)
         options["out_codes"] = bits
     return shape, options
+
+
+def tap_case(shape: Shape, side: int) -> Shape:
+    """A layer of a transforming design's own operation (Datapath.tap_transform): the 3x3
+    stride-1 layer of `shape`'s images, channels and filters, on an input at least 3 x 3
+    padded by at most 1, as its Winograd-domain command of side x side output tiles
+    (program.tap_shape)."""
+    return tap_shape(shape.N, shape.C, shape.K, max(shape.H, 3), max(shape.W, 3),
+                     min(shape.padding, 1), side)
 
 
 def rebuilt_case(datapath, shape: Shape, geo, rng) -> tuple[Shape, dict] | None:
@@ -224,6 +234,11 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
     plan = [(name, shape_of(gemm), 1, None, {})
             for name, gemm in shapes(geo.rows, geo.cols).items()]
     rebuilds = d.rebuilt_bits and pe_op == d.pe_op
+    transforms = d.tap_transform is not None and pe_op == d.pe_op
+    if transforms:              # every layer 3x3 stride 1, in the Winograd domain, one group
+        padded = tap_case(padded, d.tap_transform.m)
+        plan = [(name, tap_case(shape, d.tap_transform.m), 1, None, options)
+                for name, shape, _, _, options in plan]
     plan += [(f"all_{value}", padded, 1, None, {"low": value, "high": value + 1})
              for value in extremes]
     if requant:
@@ -243,6 +258,8 @@ def controller_cases(arch: ArchSpec, dataflow: str, mapper: Callable, seed: int 
         if rebuilds:            # one group's weights, rebuilt from random codes
             groups = 1
             shape, options = rebuilt_case(d, shape, geo, rng) or (shape, options)
+        if transforms:
+            shape, groups = tap_case(shape, d.tap_transform.m), 1
         plan.append((f"random{index}", shape, groups,
                      random_mapping(held, shape, draw, LOOP_ORDERS[index % len(LOOP_ORDERS)]),
                      options))

@@ -546,7 +546,8 @@ def search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
 def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
                        table: EnergyTable, g: dict) -> tuple[Mapping, Stats]:
     """search() for an op the controller runs: the tilings `g` (they fit) under every loop
-    order, priced by controller_cost's closed forms (the op's `groups` commands summed).
+    order, priced by controller_cost's closed forms (the op's commands summed,
+    controller_cost.command_groups).
     The energy of every order comes first: by energy, an order whose least energy is above
     the least of all cannot win or tie, so only the others price their ties' cycles (the
     tie-break; the cycle estimate is most of a search's time)."""

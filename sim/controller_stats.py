@@ -11,7 +11,9 @@ in a whole op's Stats, the requantization stage's `requant` component (every fin
 controller writes passes through the generated stage, hw/requant.Requantizer: written_outputs
 x requant_stage_pj under the op's quantizer) and the units a datapath's commands use
 (Datapath.prices_units); a datapath that rebuilds its weights on the load (Datapath.weight_code:
-SmartDeal's) charges its units once per weight load (`_rebuild_energy`), in the search too.
+SmartDeal's) charges its units once per weight load (`_rebuild_energy`), in the search too; a
+Winograd-domain command (Datapath.tap_transform) its transforms, the input side once per ifmap
+load, and its staging buffer's accesses at the ifmap level (`_tap_energy`).
 """
 
 from __future__ import annotations
@@ -30,17 +32,19 @@ from .controller_cost import REQUANT, command_groups, shape_of
 from .rtl_program import stats_from_counters
 
 
-def requant_stage_pj(arch: ArchSpec, quantizer) -> float:
+def requant_stage_pj(arch: ArchSpec, quantizer, acc_bits: int | None = None) -> float:
     """Energy of the requantization stage per output element under `quantizer`
-    (quantizers.Quantizer.stage_ops): the (psum_bits + 1) x 16-bit multiply (none under pow2
-    scales), the adds at psum width (32-bit with an asymmetric quantizer's bias), the
-    rounding shift. Positive under every quantizer: op_stats charges it on each output
-    (`_requant_energy`)."""
+    (quantizers.Quantizer.stage_ops): the (acc_bits + 1) x 16-bit multiply (none under pow2
+    scales), the adds at that width (32-bit at least with an asymmetric quantizer's bias),
+    the rounding shift; acc_bits the stage's input, psum_bits by default (a Winograd
+    design's are its transformed outputs', Variant.output_bits). Positive under every
+    quantizer: op_stats charges it on each output (`_requant_energy`)."""
     from .method_costs import ADD_PJ_PER_BIT_45NM, SHIFT_PJ_PER_BIT_45NM, mult_pj_45nm, node_factor
 
     pe = arch.pe_array
     ops = quantizer.stage_ops()
-    width = max(pe.psum_bits, 32) + 1 if not quantizer.symmetric else pe.psum_bits + 1
+    acc_bits = pe.psum_bits if acc_bits is None else acc_bits
+    width = max(acc_bits, 32) + 1 if not quantizer.symmetric else acc_bits + 1
     pj = (ops["mult"] * mult_pj_45nm(width, 16) + ops["add"] * ADD_PJ_PER_BIT_45NM * width
           + ops["shift"] * SHIFT_PJ_PER_BIT_45NM * width)
     return pj * node_factor(arch)
@@ -133,13 +137,18 @@ def written_outputs(arch: ArchSpec, op: HwOp) -> int:
 
 def _requant_energy(arch: ArchSpec, op: HwOp) -> dict:
     """{"requant": pJ}: the requantization stage's energy over the op's final outputs,
-    written_outputs x requant_stage_pj under the op's quantizer (the default included): the
-    controller requantizes every output it writes (REQUANT), and the generated stage
-    (hw/requant.Requantizer) spends this per element whatever the quantizer. The stage is the
+    written_outputs x requant_stage_pj under the op's quantizer (the default included), at
+    the width of a Winograd op's transformed outputs: the controller requantizes every output
+    it writes (REQUANT), and the generated stage (hw/requant.Requantizer) spends this per
+    element whatever the quantizer. The stage is the
     same for every tiling, so the mapper's search (`energy`) leaves it out."""
     if not REQUANT:
         return {}
-    return {"requant": written_outputs(arch, op) * requant_stage_pj(arch, op.quantizer)}
+    acc_bits = None
+    if op.tap_layer and (datapath := controller_datapath(arch, op.pe_op, op)) is not None:
+        acc_bits = datapath.tap_transform.output_bits(arch.pe_array.psum_bits)
+    return {"requant": written_outputs(arch, op)
+            * requant_stage_pj(arch, op.quantizer, acc_bits)}
 
 
 def weight_loads(shape: program.Shape, weight_writes):
@@ -186,15 +195,15 @@ def _unit_energy(arch: ArchSpec, op: HwOp, totals: dict, table) -> dict:
     return {"units": unit_energy_pj(arch, op)} if datapath.prices_units else {}
 
 
-def _tap_ops(op: HwOp, shape: program.Shape, ifmap_writes) -> dict:
-    """A Winograd-domain command's transform operations as it performs them (Shape.tap_side):
-    the op's (HwOp.ops: each input tile transformed and shifted once per channel, each output
-    tile once per filter) with the input side's once per load of the ifmap (the patch stage's
-    V lanes written, `ifmap_writes`, over the layer's)."""
-    taps, tiles = shape.R * shape.S, shape.N * shape.P * shape.Q
-    loads = ifmap_writes // (shape.C * tiles * taps)
-    return {**op.ops, "wino_in_add": op.ops["wino_in_add"] * loads,
-            "wino_shift": op.ops["wino_shift"] + taps * shape.C * tiles * (loads - 1)}
+def _tap_ops(arch: ArchSpec, op: HwOp, shape: program.Shape, ifmap_writes) -> dict:
+    """A Winograd-domain command's transform operations as it performs them (Shape.tap_side;
+    Datapath.tap_transform's transform_ops): each output tile once per filter, each input
+    tile once per channel and load of the ifmap (the patch stage's V lanes written,
+    `ifmap_writes`, over the layer's)."""
+    variant = controller_datapath(arch, op.pe_op, op).tap_transform
+    tiles = shape.N * shape.P * shape.Q
+    loads = ifmap_writes // (shape.C * tiles * variant.taps)
+    return variant.transform_ops(shape.C, shape.K, tiles, loads)
 
 
 def _tap_energy(arch: ArchSpec, op: HwOp, shape: program.Shape, totals: dict, table):
@@ -205,7 +214,7 @@ def _tap_energy(arch: ArchSpec, op: HwOp, shape: program.Shape, totals: dict, ta
     if not shape.tap_side:
         return 0.0, 0.0
     from .method_costs import unit_op_pj, unit_ops
-    ops, pj = _tap_ops(op, shape, totals["ifmap_writes"]), unit_op_pj(arch)
+    ops, pj = _tap_ops(arch, op, shape, totals["ifmap_writes"]), unit_op_pj(arch)
     transforms = sum(ops[key] * pj[key] for keys in unit_ops().values() for key in keys
                      if key in ops)
     level, bits = arch.shared_level("ifmap").name, arch.pe_array.ifmap_bits
@@ -278,5 +287,5 @@ def op_stats(arch: ArchSpec, op: HwOp, counters_: dict, table, dataflow: str = "
                                         **_unit_energy(spec, op, total, table),
                                         **({"units": transforms} if shape.tap_side else {})},
                    weight_storage_bits=op.weight_storage_bits,
-                   ops=(_tap_ops(op, shape, total["ifmap_writes"]) if shape.tap_side
-                        else _unit_ops(op, shape, total["weight_writes"])))
+                   ops=({**op.ops, **_tap_ops(spec, op, shape, total["ifmap_writes"])}
+                        if shape.tap_side else _unit_ops(op, shape, total["weight_writes"])))

@@ -57,10 +57,12 @@ def check_sizes(arch: ArchSpec, ops: list, dataflow: str, model: str, schedule: 
                                                          "--batch or larger buffers")
 
 
-def check_cycle_tiles(op: HwOp, mapping: Mapping) -> None:
-    """SpecError if the cycle model would time more than MAX_TILES tiles of `op`."""
+def check_cycle_tiles(op: HwOp, mapping: Mapping, commands: int | None = None) -> None:
+    """SpecError if the cycle model would time more than MAX_TILES tiles of `op`, run as
+    `commands` group commands (default: one per group; the controller runs a Winograd op's
+    groups, its taps, as one: controller_cost.command_groups)."""
     kg, cg = op.K // op.groups, op.C // op.groups
-    tiles = (op.groups * -(-op.N // mapping.nt) * -(-kg // mapping.kt) * -(-cg // mapping.ct)
+    tiles = ((op.groups if commands is None else commands) * -(-op.N // mapping.nt) * -(-kg // mapping.kt) * -(-cg // mapping.ct)
              * -(-op.P // mapping.pt) * -(-op.Q // mapping.columns(op.Q)))
     _refuse(op.name, "cycle model", tiles, MAX_TILES, "tiles",
             "use --model analytical, a smaller --batch or larger buffers")
@@ -102,7 +104,8 @@ def _row_tiles(arch: ArchSpec, op: HwOp, dataflow: str, name: str) -> None:
 
 
 def _tiles_at_least(arch: ArchSpec, op: HwOp, dataflow: str) -> int:
-    """Fewest tiles any mapping of `op` has: every group is a tile of its own, and so is every
+    """Fewest tiles any mapping of `op` has: every group is a tile of its own (but a Winograd
+    op's taps, HwOp.tap_layer, which the controller runs as one command), and so is every
     image but under rs (which tiles images); each tile's weights and outputs fit into (half,
     when double-buffered) their buffer."""
     kg, cg = op.K // op.groups, op.C // op.groups
@@ -112,7 +115,7 @@ def _tiles_at_least(arch: ArchSpec, op: HwOp, dataflow: str) -> int:
     weights = kg * cg * op.R * op.S * op.weight_bits // 8
     outputs = op.N // images * kg * op.P * op.Q * op.psum_bits // 8
     per_tile = max(1, weights // max(1, cap["weight"]), outputs // max(1, cap["ofmap"]))
-    return op.groups * images * per_tile
+    return (1 if op.tap_layer else op.groups) * images * per_tile
 
 
 def _replay(op: HwOp, name: str) -> None:

@@ -39,10 +39,10 @@ def _rtl_pricing(arch: ArchSpec, method: str, model: str, dataflow: str, layer, 
     """(price, mapping) of one op under `--schedule rtl`: the baseline's generated hardware is
     the controller, which runs the mapper's program (None: priced as under --schedule mapped),
     and so is a method's whose family has a controller datapath on the arch (AdderNet on an
-    adder arch: `rtl generate|verify` build that controller); another
+    adder arch, Winograd: `rtl generate|verify` build that controller); another
     method's, its units when they run the op (through their timing model, cycle model only),
-    else the first accelerator beside them (a method's int8 edge layers, Winograd's
-    direct-convolution fallback); SpecError for an op the hardware cannot run."""
+    else the first accelerator beside them (a method's int8 edge layers); SpecError for an op
+    the hardware cannot run."""
     datapath = method_datapath(arch, get_method(method, arch))
     on_controller = method == "baseline" or datapath is not None
     if on_controller and not isinstance(op, VectorOp):

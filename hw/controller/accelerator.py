@@ -287,8 +287,8 @@ class ControllerAccelerator(wiring.Component):
                                                        b.ifmap_half, 2 * b.ifmap_half)
         raw = raw_window(m, cmd, t, v.m, db)
         s_rd = staging.read_port()
-        m.d.comb += [stage.start.eq(fetch.patch), fetch.patched.eq(stage.done),
-                     stage.blocks.eq((t.c_size + geo.rows - 1) // geo.rows),
+        m.d.comb += [fetch.raw.eq(raw), stage.start.eq(fetch.patch),
+                     fetch.patched.eq(stage.done),
                      stage.channels.eq(t.c_size),
                      stage.tiles_p.eq(t.p_size), stage.tiles_q.eq(t.q_size),
                      stage.top.eq(raw.top), stage.left.eq(raw.left), stage.lo.eq(raw.lo),

@@ -71,7 +71,7 @@ from dlaforge.workloads.methods.datapath import twos_complement
 
 from .layouts import KINDS, ControllerParams
 from .nest import minimum, step_nest
-from .tiles import raw_window, tile_layout
+from .tiles import raw_window_layout, tile_layout
 
 # in this order, each its bit of the mask (kmap only in a design with a scale map)
 PHASES = ("ifmap", "weight", "psum", "param", "kmap")
@@ -91,8 +91,8 @@ class Fetcher(wiring.Component):
         }
         if geo.scales:      # what a PARAMS job reads: the table, the tile's scale map
             ports.update(table=In(1), kmap=In(1))
-        if geo.transforms:  # the patch stage: start, done
-            ports.update(patch=Out(1), patched=In(1))
+        if geo.transforms:  # the load tile's raw window; the patch stage: start, done
+            ports.update(raw=In(raw_window_layout(db)), patch=Out(1), patched=In(1))
         if geo.rebuilds:    # the rebuild stage: start, done, its code rows, where it writes
             ports.update(rebuild=Out(1), rebuilt=In(1), code_rows=In(range(geo.code_rows + 1)),
                          rebuild_base=Out(range(2 * geo.buffers.weight_half)),
@@ -150,7 +150,7 @@ class Fetcher(wiring.Component):
                         (b, 1, b + 1 == t.in_cols)]
         transforming = geo.transforming(cmd)
         if geo.transforms:  # a Winograd-domain tile: its raw window, into the staging buffer
-            raw = raw_window(m, cmd, t, geo.datapath.tap_transform.m, db)
+            raw = self.raw
             raw_pixel = (t.n * cmd.raw_H + raw.lo + a) * cmd.raw_W + raw.wlo + b
             ifmap_addr = Mux(transforming, cmd.ifmap_base + raw_pixel * cmd.Ct + first_lane,
                              ifmap_addr)

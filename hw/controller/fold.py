@@ -6,8 +6,10 @@ and adder serving all) and one sequencer per dataflow, `WsFold`, `OsFold`, `IsFo
 `dataflow` field picks the one that drives the array and the buffer ports. The sequencers share
 the buffer-side ports (`fold_ports`), drive the array's `mode`, `west`, `north` and see its
 `south` (`array_ports`), and add the array's sums into the accumulator alike (`accumulate`).
-A datapath with a MAC mode (Datapath.mac_mode: dual PEs, hw/pe.with_mac_mode) sets the array's
-`mac` input from the command's `mode` field for the whole command.
+A datapath of dual PEs (Datapath.dual_pe, hw/pe.with_mac_mode) sets the array's `mac` input
+from the command's `mode` field for the whole command. A transforming command (Winograd's,
+ControllerParams.transforming) adds each tap's sums into its own plane (`Sequencer.out_block`):
+below, read "block" for the filter block kb of its accumulator words.
 Buffer reads are synchronous (data one cycle after the address). `start` begins the tile (its
 first cycle is fold 0's first); `done` is high in the last cycle of the last fold; `busy` in
 every cycle of every fold. R = rows, Cc = cols.

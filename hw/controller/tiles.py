@@ -25,8 +25,6 @@ last.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -146,26 +144,30 @@ class TileWalker(wiring.Component):
         return m
 
 
+def raw_window_layout(dim_bits: int) -> data.StructLayout:
+    """A Winograd-domain tile's raw window (`raw_window`)."""
+    d, s = dim_bits, signed(2 * dim_bits + 2)
+    return data.StructLayout({"top": s, "left": s, "lo": d, "in_rows": d, "wlo": d,
+                              "in_cols": d})
 
-def raw_window(m: Module, cmd, t, side: int, dim_bits: int) -> SimpleNamespace:
+
+def raw_window(m: Module, cmd, t, side: int, dim_bits: int):
     """The raw input window of a Winograd-domain tile `t` (a transforming design's,
-    ControllerParams.transforms; `side` the output tile side m): its p_size x q_size patches
-    of side + 2 pixels at stride `side` start at raw row `top` = p0*side - raw_padding and
-    column `left` = q0*side - raw_padding (negative: padding); the window the load stages is
-    their rows [lo, lo + in_rows) and columns [wlo, wlo + in_cols), clipped to the raw image
-    (raw_H x raw_W)."""
+    ControllerParams.transforms; `side` the output tile side m), a raw_window_layout signal:
+    its p_size x q_size patches of side + 2 pixels at stride `side` start at raw row `top` =
+    p0*side - raw_padding and column `left` = q0*side - raw_padding (negative: padding); the
+    window the load stages is their rows [lo, lo + in_rows) and columns [wlo, wlo + in_cols),
+    clipped to the raw image (raw_H x raw_W)."""
     db = dim_bits
-    w = SimpleNamespace(**{x: Signal(signed(2 * db + 2), name=f"raw_{x}")
-                           for x in ("top", "left", "bottom", "right")},
-                        **{x: Signal(db, name=f"raw_{x}")
-                           for x in ("lo", "in_rows", "wlo", "in_cols")})
+    w = Signal(raw_window_layout(db), name="raw_window")
+    bottom, right = Signal(signed(2 * db + 2)), Signal(signed(2 * db + 2))
     hi, whi = Signal(db), Signal(db)
     m.d.comb += [w.top.eq(t.p0 * side - cmd.raw_padding),
                  w.left.eq(t.q0 * side - cmd.raw_padding),
-                 w.bottom.eq((t.p0 + t.p_size) * side - cmd.raw_padding + 2),
-                 w.right.eq((t.q0 + t.q_size) * side - cmd.raw_padding + 2),
-                 w.lo.eq(clip(w.top, 0, cmd.raw_H)), hi.eq(clip(w.bottom, 0, cmd.raw_H)),
-                 w.wlo.eq(clip(w.left, 0, cmd.raw_W)), whi.eq(clip(w.right, 0, cmd.raw_W)),
+                 bottom.eq((t.p0 + t.p_size) * side - cmd.raw_padding + 2),
+                 right.eq((t.q0 + t.q_size) * side - cmd.raw_padding + 2),
+                 w.lo.eq(clip(w.top, 0, cmd.raw_H)), hi.eq(clip(bottom, 0, cmd.raw_H)),
+                 w.wlo.eq(clip(w.left, 0, cmd.raw_W)), whi.eq(clip(right, 0, cmd.raw_W)),
                  w.in_rows.eq(Mux(hi > w.lo, hi - w.lo, 0)),
                  w.in_cols.eq(Mux(whi > w.wlo, whi - w.wlo, 0))]
     return w

@@ -17,7 +17,7 @@ from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 
 from ..analytical import Mapping, evaluate, search
-from ..controller_cost import REQUANT, controller_runs, shape_of
+from ..controller_cost import REQUANT, command_groups, controller_runs, shape_of
 from ..controller_stats import op_stats
 from ..energy import EnergyTable
 from ..limits import check_cycle_tiles
@@ -41,8 +41,8 @@ def scalesim_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, table: EnergyT
 
 def _controller_cycle_stats(arch: ArchSpec, op: HwOp, mapping: Mapping, table: EnergyTable,
                             dataflow: str) -> tuple[Stats, TileTrace]:
-    """An op the generated controller runs: its `groups` commands one after another, each
-    timed exactly (controller_timing), the counters summed into Stats."""
+    """An op the generated controller runs: its commands (controller_cost.command_groups) one
+    after another, each timed exactly (controller_timing), the counters summed into Stats."""
     counters = controller_counters(arch, shape_of(op, arch), mapping, REQUANT and op.quantizer,
                                    dataflow=dataflow)
     stats = op_stats(arch, op, counters, table, dataflow, mapping)
@@ -60,7 +60,8 @@ def native_cycle_stats(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     controller = controller_runs(arch, op, dataflow) and not keep_schedule
     if mapping is None:
         mapping, _ = search(arch, op, dataflow, objective, table, controller)
-    check_cycle_tiles(op, mapping)
+    check_cycle_tiles(op, mapping, command_groups(op, shape_of(op, arch)) if controller
+                      else None)
     if controller:
         return mapping, *_controller_cycle_stats(arch, op, mapping, table, dataflow)
     stats = evaluate(arch, op, mapping, dataflow, table, controller)

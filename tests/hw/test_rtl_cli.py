@@ -197,39 +197,40 @@ def test_verify_tells_a_mismatch_and_skips_what_the_controller_cannot_run(monkey
 
 def test_method_hardware_through_the_command_line(tmp_path, capsys):
     """`rtl generate|verify --method M` reach the method's unit (hw/methods/) where its family
-    has no controller datapath (Winograd's), and `simulate --schedule rtl --model cycle
-    --method M` its timing model."""
-    out = tmp_path / "wino"
-    assert main(["rtl", "generate", "--arch", "edge_tiny_winograd", "--method", "winograd_f2",
+    has no controller datapath (Bit Fusion's), `--stats` listing its cells and the dataflows
+    they are built for, and `simulate --schedule rtl --model cycle --method M` its timing
+    model."""
+    out = tmp_path / "fused"
+    assert main(["rtl", "generate", "--arch", "edge_tiny_bitfusion", "--method", "bitfusion",
                  "--out", str(out), "--stats"]) == 0
     printed = capsys.readouterr().out
-    assert (out / "dlaforge_winograd_f2.v").is_file() and "input_transform: " in printed
-    assert "in_mac_pes.output_transform: " in printed
+    assert (out / "dlaforge_bitfusion.v").is_file() and "fusion_pe_8x8: " in printed
+    assert "dataflows: ws, os, is" in printed
     csv = tmp_path / "tiny.csv"
-    csv.write_text(TINY_CSV.split("c2,")[0])        # c1: 3x3, stride 1, the unit's
-    record = tmp_path / "wino.json"
-    assert main(["simulate", "--arch", "edge_tiny_winograd", "--network", str(csv), "--method",
-                 "winograd_f2", "--model", "cycle", "--schedule", "rtl", "--dataflow", "ws",
+    csv.write_text(TINY_CSV.split("c2,")[0])        # c1: 3x3, stride 1
+    record = tmp_path / "fused.json"
+    assert main(["simulate", "--arch", "edge_tiny_bitfusion", "--network", str(csv), "--method",
+                 "bitfusion", "--model", "cycle", "--schedule", "rtl", "--dataflow", "ws",
                  "--json", str(record), "--quiet"]) == 0
     from dlaforge.arch import load_arch
-    from dlaforge.sim.methods import winograd as rtl_winograd
+    from dlaforge.sim.methods import bitfusion as rtl_bitfusion
     from dlaforge.sim.energy import energy_table
     from dlaforge.workloads.methods import get_method
-    arch = load_arch("edge_tiny_winograd")
+    arch = load_arch("edge_tiny_bitfusion")
     rows = json.loads(record.read_text())["layers"]
     assert len(rows) == 1
     for layer, row in zip(load_network(str(csv)).layers, rows):
-        ops = get_method("winograd_f2", arch).transform(layer, arch)
-        expected = sum(rtl_winograd.op_stats(arch, op, "ws", energy_table(arch)).cycles
+        ops = get_method("bitfusion", arch).transform(layer, arch)
+        expected = sum(rtl_bitfusion.op_stats(arch, op, "ws", energy_table(arch)).cycles
                        for op in ops)
-        assert row["cycles"] == expected > 0 and row["mapping"]["hardware"] == "winograd_f2"
+        assert row["cycles"] == expected > 0 and row["mapping"]["hardware"] == "bitfusion"
 
 
 @pytest.mark.long      # 20-45 s of Icarus; the unit's own tests run its cases in make test
 @needs_icarus
 def test_method_verify_through_the_command_line(capsys):
     """`rtl verify --method M` runs the method unit's cases and prints `N passed, 0 failed`."""
-    assert main(["rtl", "verify", "--arch", "edge_tiny_winograd", "--method", "winograd_f2"]) == 0
+    assert main(["rtl", "verify", "--arch", "edge_tiny_bitfusion", "--method", "bitfusion"]) == 0
     assert re.search(r"^(\d+) passed, 0 failed$", capsys.readouterr().out, re.M)
 
 

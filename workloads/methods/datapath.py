@@ -11,9 +11,11 @@ controller declares `CONTROLLER_DATAPATH` in its `workloads/methods/<family>/pla
 (and widths), so nothing here lists methods by name; a family may declare datapaths of its
 methods' own too (METHOD_DATAPATHS, `method_datapath`).
 
-A datapath with `mac_mode` has dual PEs: the family's operation and an int8 multiply-accumulate,
-which a method keeps for its full-precision layers (AdderNet's first conv and FC). The command's
-`mode` field picks one per command (`Datapath.mode_of`), so one design runs the whole network.
+A datapath with `mac_mode` also runs an int8 multiply-accumulate, which a method keeps for its
+full-precision layers (AdderNet's first conv and FC, Winograd's 1x1 and strided layers): dual
+PEs beside a family's own operation (`Datapath.dual_pe`), or the same MAC PEs without the
+method's stages (Winograd's). The command's `mode` field picks one per command
+(`Datapath.mode_of`), so one design runs the whole network.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class Datapath:
     adder's -sum|x - w|), so a ReLU after the requantization zeroes every output and the
     random jobs (hw/controller/stimulus.random_requant_of) draw none; mac_mode: its PEs also
     multiply-accumulate (pe_op `mac_op`, sums conv2d_int), in the mode a command's `mode`
-    field selects (a multiplier and adder beside the family's operation in every PE);
+    field selects (a multiplier and adder beside the family's operation in every PE: dual_pe;
+    a transforming datapath's own operation is a MAC already);
     weight_bits: the weights of its own operation travel packed in DRAM at that many bits
     each (program.packed_blocks; 0: one element per weight at the array's width), and the
     load turns code c into the weight lane value weight_levels[c] (BWN: bit 0 -> +1, 1 ->

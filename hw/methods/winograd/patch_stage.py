@@ -3,7 +3,8 @@ method_hardware_on_controller.md, "Winograd on the controller"): the DRAM part o
 put a tile's raw ifmap window into a staging memory; this stage turns it into the V words the
 ifmap buffer holds for the tile.
 
-Patches (cb, pi, qi), cb < `blocks`, pi < `tiles_p`, qi < `tiles_q` (qi innermost), N of them.
+Patches (cb, pi, qi), cb < ceil(`channels`/rows), pi < `tiles_p`, qi < `tiles_q` (qi
+innermost), n_patches of them.
 Element (x, y) (row x, column y) of patch (cb, pi, qi) is raw pixel h = top + pi*m + x,
 w = left + qi*m + y: staging word (cb*in_rows + h - lo)*in_cols + w - wlo (the window holds
 raw rows lo .. lo+in_rows-1 and columns wlo .. wlo+in_cols-1 of channel block after channel
@@ -38,7 +39,7 @@ class PatchStage(wiring.Component):
     register; the whole patch enters the lanes' InputTransforms the cycle after its last word
     arrived, comes out of them three cycles later into the V register, which writes its a²
     words in the following a² cycles (while patch n+1 is read and transformed). So the last
-    V word is written, with `done`, in cycle s + N·a² + a² + 5 whatever the data and
+    V word is written, with `done`, in cycle s + n_patches·a² + a² + 5 whatever the data and
     padding (elements outside the image read staging word 0 and are replaced by zeros); with
     no patches (a zero count) `done` is in cycle s + 1. `busy` is high from s + 1 through the
     `done` cycle. The geometry, `shift` and `v_base` are held from `start` to `done`; the read
@@ -53,7 +54,7 @@ class PatchStage(wiring.Component):
         word = data.ArrayLayout(signed(bits), rows)
         super().__init__({
             "start": In(1), "done": Out(1), "busy": Out(1),
-            "blocks": In(dim_bits), "channels": In(dim_bits),
+            "channels": In(dim_bits),
             "tiles_p": In(dim_bits), "tiles_q": In(dim_bits),
             "top": In(signed(2 * dim_bits + 2)), "left": In(signed(2 * dim_bits + 2)),
             "lo": In(dim_bits), "in_rows": In(dim_bits),
@@ -68,10 +69,11 @@ class PatchStage(wiring.Component):
     def patch_nest(self, name):
         """Counters (cb, pi, qi, x, y) over every element of every patch, as step_nest
         digits (outermost first)."""
-        db, a = len(self.blocks), self.variant.a
+        db, a = len(self.channels), self.variant.a
         cb, pi, qi = (Signal(db, name=f"{name}_{loop}") for loop in ("cb", "pi", "qi"))
         x, y = Signal(range(a), name=f"{name}_x"), Signal(range(a), name=f"{name}_y")
-        return [(cb, 1, cb + 1 == self.blocks), (pi, 1, pi + 1 == self.tiles_p),
+        return [(cb, 1, (cb + 1) * self.rows >= self.channels),
+                (pi, 1, pi + 1 == self.tiles_p),
                 (qi, 1, qi + 1 == self.tiles_q), (x, 1, x == a - 1), (y, 1, y == a - 1)]
 
     def elaborate(self, platform):
@@ -79,7 +81,7 @@ class PatchStage(wiring.Component):
         mm, a, taps = self.variant.m, self.variant.a, self.variant.a ** 2
         word = data.ArrayLayout(signed(self.bits), self.rows)
         active, reading, writing = Signal(), Signal(), Signal()
-        empty = (self.blocks == 0) | (self.tiles_p == 0) | (self.tiles_q == 0)
+        empty = (self.channels == 0) | (self.tiles_p == 0) | (self.tiles_q == 0)
 
         # reads: one element a cycle, staging word 0 for those outside the image
         read = self.patch_nest("read")

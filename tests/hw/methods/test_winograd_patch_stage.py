@@ -99,7 +99,7 @@ def run(variant, image, jobs, words):
         ctx.set(stage.height, image.shape[1])
         ctx.set(stage.width, image.shape[2])
         for job in jobs:
-            for name in ("blocks", "channels", "tiles_p", "tiles_q", "top", "left", "lo",
+            for name in ("channels", "tiles_p", "tiles_q", "top", "left", "lo",
                          "in_rows", "wlo", "in_cols", "v_base"):
                 ctx.set(getattr(stage, name), getattr(job, name))
             for t, s in enumerate(job.shift):

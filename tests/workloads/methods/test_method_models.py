@@ -45,13 +45,14 @@ def test_both_models_charge_the_method(runs, arch, method):
             assert sc.energy_breakdown_pj.get(part, 0.0) == pytest.approx(
                 sa.energy_breakdown_pj.get(part, 0.0))
         # a unit's work is charged; on the generated controller only where its datapath has
-        # the units (XNOR's scaling stage, SmartDeal's rebuild stage): PalQuant's slice passes
-        # combine in the accumulator
+        # the units (XNOR's scaling stage, SmartDeal's rebuild stage, Winograd's transform
+        # stages): PalQuant's slice passes combine in the accumulator
         spec = load_arch(arch)
         on_controller = all(controller_runs(spec, op, "ws") for op in ops)
         with_units = any(controller_datapath(spec, op.pe_op).prices_units
-                         or controller_datapath(spec, op.pe_op).rebuilt_bits for op in ops
-                         if on_controller and op.pe_op != "mac")
+                         or controller_datapath(spec, op.pe_op).rebuilt_bits
+                         or controller_datapath(spec, op.pe_op).tap_transform is not None
+                         for op in ops if on_controller and op.pe_op != "mac")
         assert sa.energy_breakdown_pj.get("units", 0.0) > 0 or on_controller or all(
             not op.ops.keys() - {"mult", "add", "direct_conv_fallback"} for op in ops)
         assert (sa.energy_breakdown_pj.get("units", 0.0) > 0) == with_units or not on_controller
@@ -64,9 +65,11 @@ def test_both_models_charge_the_method(runs, arch, method):
         assert sc.dram_read_bytes == pytest.approx(sa.dram_read_bytes, rel=0.03)
         assert sc.dram_write_bytes == pytest.approx(sa.dram_write_bytes, rel=0.03)
         # a unit slower than the array stretches the layer in both models (the spec's unit;
-        # the controller's rebuild stage is timed as built, a weight word a cycle per load)
+        # the controller's stages are timed as built: the rebuild stage a weight word a cycle
+        # per load, the transform stages a word a cycle)
         rebuilt = on_controller and any(controller_datapath(spec, op.pe_op).rebuilt_bits
-                                        for op in ops if op.pe_op != "mac")
+                                        or controller_datapath(spec, op.pe_op).tap_transform
+                                        is not None for op in ops if op.pe_op != "mac")
         busy = sum(unit_cycles(load_arch(arch), op) for op in ops)
         assert rebuilt or (sa.cycles >= busy and sc.cycles >= busy)
 

@@ -24,26 +24,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
 from .. import Method, baseline
 from ..common import layer_op
-from .variants import F2, F4, Variant, tiles
+from .variants import F2, F4, Variant, tile_adds, tiles, vector_adds  # noqa: F401
 
 EXPONENT_BITS = 8       # the power-of-two scale of one tap, weights and inputs alike
-
-
-def vector_adds(matrix) -> int:
-    """Additions to apply `matrix` to one vector with constants as sums of powers of two."""
-    terms = np.vectorize(lambda c: bin(abs(int(c))).count("1"))(np.asarray(matrix))
-    per_row = terms.sum(axis=1)
-    return int(np.sum(np.maximum(per_row - 1, 0)))
-
-
-def tile_adds(v: Variant) -> tuple[int, int]:
-    """(input transform adds per tile per input channel, output transform adds per tile per
-    output channel)."""
-    return 2 * v.a * vector_adds(v.bt), (v.a + v.m) * vector_adds(v.at)
 
 
 def eligible(layer) -> bool:
@@ -61,12 +46,8 @@ def _transform(v: Variant, layer, arch) -> list:
     op = layer_op(layer, arch, pe.ifmap_bits, pe.weight_bits, K=taps * layer.K,
                   C=taps * layer.C, groups=taps, P=tp, Q=tq, H=tp, W=tq, R=1, S=1, stride=1,
                   padding=0)
-    tile_count = layer.N * tp * tq
-    adds_in, adds_out = tile_adds(v)
     ops = {"mult": op.pe_macs, "add": op.pe_macs,
-           "wino_in_add": adds_in * layer.C * tile_count,
-           "wino_out_add": adds_out * layer.K * tile_count,
-           "wino_shift": taps * (layer.C + layer.K) * tile_count}
+           **v.transform_ops(layer.C, layer.K, layer.N * tp * tq)}
     scale = {"ifmap": layer.H * layer.W / (taps * tp * tq),
              "ofmap": layer.P * layer.Q / (taps * tp * tq)}
     storage = op.weight_elements * pe.weight_bits + 2 * taps * EXPONENT_BITS

@@ -31,7 +31,8 @@ from dlaforge.program import ceil_div
 from dlaforge.workloads.methods.accelerator_plan import Gemm, RtlPlan
 
 from ..datapath import Datapath
-from .variants import ALIGN_BITS, SHIFT_BITS, VARIANTS  # noqa: F401  (re-exported)
+from .variants import (ALIGN_BITS, SHIFT_BITS, VARIANTS, gain_bits,  # noqa: F401  (re-exported)
+                       output_bits)
 
 INPUT_STAGES = 3    # column transform, row transform, rounding shift and clamp
 OUTPUT_STAGES = 3   # alignment shift, column transform, row transform
@@ -59,17 +60,6 @@ TAP_DATAPATHS = {name: Datapath(pe_op=v.pe_op, family="winograd", mac_mode=True,
                  for name, v in VARIANTS.items()}
 METHOD_DATAPATHS = {f"winograd_{name.lower()}": datapath
                     for name, datapath in TAP_DATAPATHS.items()}
-
-
-def gain_bits(matrix) -> int:
-    """Bits a signed value grows by when one row of `matrix` is applied to it (strictly more
-    than log2 of the largest row sum of |entries|, so even its positive extreme fits)."""
-    return max(sum(abs(int(c)) for c in row) for row in matrix).bit_length()
-
-
-def output_bits(at, psum_bits: int) -> int:
-    """Width of the output-transform unit's results Y = Aᵀ (M << align) A: exact, never wraps."""
-    return psum_bits + (1 << ALIGN_BITS) - 1 + 2 * gain_bits(at)
 
 
 @dataclass(frozen=True)

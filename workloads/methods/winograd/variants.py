@@ -42,6 +42,20 @@ class Variant:
         """Winograd-domain taps of a tile: a²."""
         return self.a * self.a
 
+    def output_bits(self, psum_bits: int) -> int:
+        """Width of its transformed outputs from sums of `psum_bits` (`output_bits`): what the
+        controller's requantizers take on a design of its datapath."""
+        return output_bits(self.at, psum_bits)
+
+    def transform_ops(self, C: int, K: int, tiles, loads=1) -> dict:
+        """The transforms' operations (HwOp.ops of the winograd_transform unit) of `tiles` tiles
+        of C -> K channels whose inputs are transformed `loads` times: per input tile and
+        channel the input transform's adds and a² rounding shifts, per output tile and filter
+        the output transform's adds and a² alignment shifts (tile_adds)."""
+        adds_in, adds_out = tile_adds(self)
+        return {"wino_in_add": adds_in * C * tiles * loads, "wino_out_add": adds_out * K * tiles,
+                "wino_shift": self.taps * tiles * (C * loads + K)}
+
     def outputs(self, x, u, v_shift, align, padding: int, bits: int) -> np.ndarray:
         """The integer pipeline (reference.winograd_tiles) of a 3x3 stride-1 layer x[N, C, H,
         W] padded by `padding`, transformed int weights u[K, C, a, a], the taps' input shifts
@@ -66,6 +80,30 @@ F2 = Variant("F2", 2,
              2,
              np.array([[1, 1, 1, 0], [0, 1, -1, -1]]))
 VARIANTS = {"F4": F4, "F2": F2}
+
+
+def gain_bits(matrix) -> int:
+    """Bits a signed value grows by when one row of `matrix` is applied to it (strictly more
+    than log2 of the largest row sum of |entries|, so even its positive extreme fits)."""
+    return max(sum(abs(int(c)) for c in row) for row in matrix).bit_length()
+
+
+def output_bits(at, psum_bits: int) -> int:
+    """Width of the output-transform unit's results Y = Aᵀ (M << align) A: exact, never wraps."""
+    return psum_bits + (1 << ALIGN_BITS) - 1 + 2 * gain_bits(at)
+
+
+def vector_adds(matrix) -> int:
+    """Additions to apply `matrix` to one vector with constants as sums of powers of two."""
+    terms = np.vectorize(lambda c: bin(abs(int(c))).count("1"))(np.asarray(matrix))
+    per_row = terms.sum(axis=1)
+    return int(np.sum(np.maximum(per_row - 1, 0)))
+
+
+def tile_adds(v: Variant) -> tuple[int, int]:
+    """(input transform adds per tile per input channel, output transform adds per tile per
+    output channel)."""
+    return 2 * v.a * vector_adds(v.bt), (v.a + v.m) * vector_adds(v.at)
 
 
 def tiles(P: int, Q: int, m: int) -> tuple[int, int]:
