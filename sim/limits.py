@@ -62,7 +62,8 @@ def check_cycle_tiles(op: HwOp, mapping: Mapping, commands: int | None = None) -
     `commands` group commands (default: one per group; the controller runs a Winograd op's
     groups, its taps, as one: controller_cost.command_groups)."""
     kg, cg = op.K // op.groups, op.C // op.groups
-    tiles = ((op.groups if commands is None else commands) * -(-op.N // mapping.nt) * -(-kg // mapping.kt) * -(-cg // mapping.ct)
+    commands = op.groups if commands is None else commands
+    tiles = (commands * -(-op.N // mapping.nt) * -(-kg // mapping.kt) * -(-cg // mapping.ct)
              * -(-op.P // mapping.pt) * -(-op.Q // mapping.columns(op.Q)))
     _refuse(op.name, "cycle model", tiles, MAX_TILES, "tiles",
             "use --model analytical, a smaller --batch or larger buffers")
