@@ -16,7 +16,8 @@ Then the methods that run on the mapped-program controller (issue 14: the baseli
 (int8, and w4a4 with its 4-bit values packed) and BWN on their datapaths with a MAC mode,
 GhostNet's plain MAC ops, PalQuant and
 bitslice_w4a4 on the code-MAC datapath with slice passes, XNOR-Net on the XNOR datapath with
-its binarizer) on the same slices under ws, os and
+its binarizer, SmartDeal rebuilding its weights, Winograd F4 and F2 in the Winograd domain
+with the direct layers in the MAC mode) on the same slices under ws, os and
 is (those the arch lists and the datapath runs):
 `simulate --model rtl` (Icarus or Verilator, outputs checked bit-exact inside the run) beside
 `--model cycle` and `--model analytical`; an RTL record that differs from the cycle model's in
@@ -423,7 +424,8 @@ CONTROLLER_METHODS = (("baseline", "edge_tiny"), ("addernet", "edge_tiny_adderne
                       ("addernet_w4a4", "edge_tiny_addernet"),
                       ("bwn", "edge_tiny_bwn"), ("ghost", "edge_tiny"),
                       ("palquant", "edge_tiny_palquant"), ("bitslice_w4a4", "edge_tiny_palquant"),
-                      ("smartdeal", "edge_tiny_smartdeal"), ("xnor", "edge_tiny_xnor"))
+                      ("smartdeal", "edge_tiny_smartdeal"), ("xnor", "edge_tiny_xnor"),
+                      ("winograd_f4", "edge_tiny_winograd"), ("winograd_f2", "edge_tiny_winograd"))
 FIRST_CONV = Case("baseline", "edge_tiny", "ws", "resnet18", "conv1",
                   dict(C=3, K=8, H=21, R=7, stride=2, padding=0))
 CONTROLLER_STATS = ("cycles", "compute_cycles", "stall_cycles", "energy_pj",
@@ -618,11 +620,15 @@ def report(cells, slice_rows, full_rows, problems, started, command, elapsed,
         "of 32); "
         "XNOR-Net on its XNOR datapath (64-bit sign words in the buffers and DRAM, a "
         "valid bit beside each lane, the binarized layers reading int8 activations whose signs "
-        "the load packs, K_q formed on chip before the requantizer). The last slice, a crop of "
+        "the load packs, K_q formed on chip before the requantizer); Winograd F4 and F2 on "
+        "their Winograd datapath (the MAC array; a 3x3 stride-1 slice as one Winograd-domain "
+        "command: raw windows staged and transformed by the load's patch stage, a plane of "
+        "sums per tap, each tile pixel's planes transformed by the write-back's tile stage; "
+        "ws and is). The last slice, a crop of "
         "ResNet-18's first conv (3 -> 8 channels, 7x7 at stride 2, 8x8 outputs), is an int8 "
-        "layer AdderNet, BWN, PalQuant and XNOR-Net keep: it runs in AdderNet's, BWN's and "
-        "XNOR's PEs' MAC mode, and as 16 slice passes on PalQuant's. Wall time includes the "
-        "design's build when it is not cached.",
+        "layer AdderNet, BWN, PalQuant, XNOR-Net and Winograd keep: it runs in AdderNet's, "
+        "BWN's and XNOR's PEs' MAC mode and the Winograd datapath's, and as 16 slice passes "
+        "on PalQuant's. Wall time includes the design's build when it is not cached.",
         "",
         *controller_table(on_controller),
         "",

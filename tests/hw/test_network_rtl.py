@@ -79,9 +79,14 @@ def test_network_in_amaranth():
 def test_simulator_choice(monkeypatch):
     """Verilator for runs long enough to repay its build, else Icarus, else Amaranth's."""
     from dlaforge.hw import run_cocotb
-    from dlaforge.rtl_driver import VERILATOR_MIN_CYCLES, choose_simulator
+    from dlaforge.rtl_driver import ICARUS_SLOWDOWN, VERILATOR_MIN_CYCLES, choose_simulator
+    from dlaforge.workloads.methods.winograd.plan import TAP_DATAPATHS
     monkeypatch.setattr(run_cocotb, "simulator_available", lambda sim: None)
     assert choose_simulator(VERILATOR_MIN_CYCLES) == "verilator"
     assert choose_simulator(VERILATOR_MIN_CYCLES - 1) == "icarus"
+    # a Winograd design, ten times slower in Icarus
+    short = VERILATOR_MIN_CYCLES // ICARUS_SLOWDOWN
+    assert choose_simulator(short, TAP_DATAPATHS["F4"]) == "verilator"
+    assert choose_simulator(short - 1, TAP_DATAPATHS["F4"]) == "icarus"
     monkeypatch.setattr(run_cocotb, "simulator_available", lambda sim: f"no {sim}")
     assert choose_simulator(VERILATOR_MIN_CYCLES) == "amaranth"

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from controller_checks import STATS
+from simulators import needs_icarus
 
+import dlaforge
 from dlaforge.arch import load_arch
 from dlaforge.errors import SpecError
 from dlaforge.hw.controller.run import run_amaranth
 from dlaforge.hw.controller.stimulus import ControllerJob
 from dlaforge.program import Mapping, tap_shape
 from dlaforge.sim.cycle.controller_timing import controller_counters
+from dlaforge.workloads.layer import Layer, conv
 from dlaforge.workloads.methods.winograd.plan import TAP_DATAPATHS
+from dlaforge.workloads.networks import Network
 
 ARCH = load_arch("edge_tiny_winograd")
 
@@ -54,3 +59,39 @@ def test_a_winograd_tile_holds_every_channel():
     with pytest.raises(SpecError, match="all 5 channels"):
         ControllerJob.random(ARCH, tap_shape(*dims, side=2), Mapping(4, 4, 1, qt=2),
                              np.random.default_rng(0), datapath=TAP_DATAPATHS[variant])
+
+
+# a 3x3 layer in the Winograd domain, the next reading its outputs (chained), a strided 3x3
+# and a 1x1 in the MAC mode, on one design
+NETWORK = Network("wino", (
+    conv("w1", 4, 6, 9, R=3),
+    conv("w2", 6, 5, 9, R=3),
+    Layer(name="s2", kind="conv2d", C=5, K=4, H=9, W=9, R=3, S=3, stride=2, P=4, Q=4),
+    conv("p1", 4, 3, 4, R=1),
+))
+
+
+@pytest.mark.long       # 30-100 s: Verilator's build of the design, or Icarus
+@needs_icarus
+@pytest.mark.parametrize("method", ["winograd_f4", "winograd_f2"])
+def test_a_network_on_the_winograd_datapath_equals_the_cycle_model(method):
+    """`--model rtl --method winograd_f*` runs the whole network on one design (outputs checked
+    bit-exact inside the run) and equals `--model cycle` in every statistic of every layer,
+    under ws and is; the analytical model is within 2% of its cycles."""
+    for dataflow in ("ws", "is"):
+        runs = {model: dlaforge.simulate("edge_tiny_winograd", NETWORK, dataflow, model=model,
+                                         method=method).to_json()
+                for model in ("rtl", "cycle", "analytical")}
+        rtl, cycle = runs["rtl"], runs["cycle"]
+        assert rtl["totals"] == cycle["totals"]
+        assert [row["mapping"].pop("input") for row in rtl["layers"]][1] == "chained"
+        for rtl_row, cycle_row, ana_row in zip(rtl["layers"], cycle["layers"],
+                                               runs["analytical"]["layers"]):
+            rtl_row["mapping"].pop("simulator")
+            assert rtl_row["mapping"] == cycle_row["mapping"]
+            for key in STATS:
+                assert rtl_row[key] == cycle_row[key], (rtl_row["name"], key)
+            assert ana_row["cycles"] == pytest.approx(rtl_row["cycles"], rel=0.02)
+        # the Winograd layers' transforms are charged, the MAC-mode layers' not
+        units = [row["energy_breakdown_pj"].get("units", 0) for row in rtl["layers"]]
+        assert units[0] > 0 and units[1] > 0 and units[2] == units[3] == 0
