@@ -184,11 +184,10 @@ def packed_codes_case(datapath, shape: Shape, groups: int, pe_op: str,
 
 def tap_case(shape: Shape, side: int) -> Shape:
     """A layer of a transforming design's own operation (Datapath.tap_transform): the 3x3
-    stride-1 layer of `shape`'s images, channels and filters, on an input at least 3 x 3
-    padded by at most 1, as its Winograd-domain command of side x side output tiles
-    (program.tap_shape)."""
+    stride-1 layer of `shape`'s images, channels, filters and padding, on an input at least
+    3 x 3, as its Winograd-domain command of side x side output tiles (program.tap_shape)."""
     return tap_shape(shape.N, shape.C, shape.K, max(shape.H, 3), max(shape.W, 3),
-                     min(shape.padding, 1), side)
+                     shape.padding, side)
 
 
 def rebuilt_case(datapath, shape: Shape, geo, rng) -> tuple[Shape, dict] | None:

@@ -32,6 +32,8 @@ CASES = {
     "f2_ws": ("F2", (1, 5, 6, 6, 5, 1), Mapping(4, 5, 1, "nkcp", qt=2), "ws"),
     "f4_ws": ("F4", (1, 3, 5, 6, 5, 1), Mapping(4, 3, 1, "nkcp", qt=1), "ws"),
     "f2_is_two_images": ("F2", (2, 4, 3, 5, 7, 0), Mapping(3, 4, 2, "npkc", qt=2), "is"),
+    # padding 2: the first tile's patches start two rows and columns outside the image
+    "f2_ws_pad2": ("F2", (1, 3, 4, 4, 5, 2), Mapping(4, 3, 2, "nkcp", qt=1), "ws"),
 }
 
 
