@@ -140,9 +140,12 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
             for o in halves if words[o] > halves[o]]
     if not over:
         return f"the controller does not run dataflow {dataflow}"
+    pixel = (f"{s.tap_side}x{s.tap_side} output tile" if s.tap_side else "output pixel")
     tile = ", ".join(f"{'one' if n == 1 else n} {what}{'' if n == 1 else 's'}"
-                     for n, what in ((kt, "filter"), (ct, "channel"), (1, "output pixel")))
-    return f"the controller's smallest tile ({tile}) needs {'; '.join(over)}"
+                     for n, what in ((kt, "filter"), (ct, "channel"), (1, pixel)))
+    why = ("; a Winograd-domain tile holds all its channels, a plane of sums per tap"
+           if s.tap_side else "")
+    return f"the controller's smallest tile ({tile}) needs {'; '.join(over)}{why}"
 
 
 def command_groups(op: HwOp, shape: Shape) -> int:

@@ -65,3 +65,19 @@ def test_a_winograd_tile_holds_all_channels_and_its_planes():
     assert fits(arch, shape, Mapping(4, 8, 1, qt=3).as_grid("ws"))[0]          # 108 words
     assert not fits(arch, shape, Mapping(4, 8, 1, qt=4).as_grid("ws"))[0]      # 144 words
     assert not fits(arch, shape, Mapping(4, 4, 1, qt=1).as_grid("ws"))[0]      # half the C
+
+
+def test_a_layer_whose_tile_cannot_hold_all_channels_is_refused_saying_why():
+    """F4 on edge_tiny_winograd: one filter block's 36 x 64 transformed weights pass a weight
+    half (1,024 words), and a Winograd-domain tile holds every channel."""
+    from dlaforge.workloads.layer import conv
+    from dlaforge.workloads.methods import get_method
+    arch = load_arch("edge_tiny_winograd")
+    (op,) = get_method("winograd_f4", arch).transform(conv("c", 64, 8, 10, R=3), arch)
+    assert not controller_cost.controller_runs(arch, op, "ws")
+    assert controller_cost.controller_refusal(arch, op, "ws") == (
+        "the controller's smallest tile (one filter, 64 channels, one 4x4 output tile) needs "
+        "2304 weight words, more than the 1024 of a buffer half; a Winograd-domain tile holds "
+        "all its channels, a plane of sums per tap")
+    (fits,) = get_method("winograd_f2", arch).transform(conv("c", 64, 8, 10, R=3), arch)
+    assert controller_cost.controller_runs(arch, fits, "ws")      # F2: 16 x 64 words
