@@ -45,8 +45,9 @@ def job_of(name: str, requant=True) -> ControllerJob:
                                 requant=requant, dataflow=dataflow, datapath=datapath)
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_winograd_command_bit_exact(name):
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.long)
+                                  if name == "f2_ws" else name for name in CASES])
+def test_winograd_command_bit_exact(name):      # (f2_ws: 5 s, in make test-long)
     job = job_of(name)
     expected = job.expected()
     assert np.count_nonzero(expected) > expected.size // 2     # not a vacuous comparison
