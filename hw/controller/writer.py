@@ -239,6 +239,10 @@ class Writer(wiring.Component):
                     m.d.sync += chunk.eq(0)
                     next_run()
 
+        def fetch_word():
+            m.d.comb += self.fetch.eq(1)
+            m.next = "SEND"
+
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -249,11 +253,9 @@ class Writer(wiring.Component):
                         m.d.comb += tiles.stage.start.eq(1)
                         m.next = "TILE"
                     with m.Else():
-                        m.d.comb += self.fetch.eq(1)
-                        m.next = "SEND"
+                        fetch_word()
                 else:
-                    m.d.comb += self.fetch.eq(1)
-                    m.next = "SEND"
+                    fetch_word()
             if tiles:
                 with m.State("TILE"):
                     m.d.comb += self.fetch.eq(tiles.stage.acc_read)
