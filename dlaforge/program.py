@@ -128,7 +128,7 @@ class Shape:
     stride and padding describe its tap GEMMs (P x Q tiles of tap_side x tap_side outputs,
     R = S = stride = tap_side + 2 = a, H = P*a, W = Q*a, padding 0: `tap_shape`), the raw_*
     fields the layer's own (its ifmap in DRAM, its outputs written; `raw_rows`,
-    `raw_outputs`); every tile holds all C channels, a plane of sums per tap; 0: a direct
+    `raw_outputs`); a tile holds a plane of sums per tap, spilled as a² planes; 0: a direct
     convolution."""
 
     N: int
@@ -355,9 +355,8 @@ def fewest_filters(shape: Shape) -> int:
 def fewest_channels(shape: Shape) -> int:
     """The smallest tile's channels: one, all C words of a binarized command (a pixel's
     magnitudes are summed in one tile: binarize_refusal), or with a packed ifmap a byte's
-    worth, with code regions a region's channels (or all C); a Winograd-domain command's all
-    C (Shape.tap_side: its planes are not spilled)."""
-    if shape.binarized or shape.tap_side:
+    worth, with code regions a region's channels (or all C)."""
+    if shape.binarized:
         return shape.C
     return min(shape.C, channel_align(shape))
 

@@ -147,7 +147,7 @@ def random_mapping(arch: ArchSpec, shape: Shape, rng: random.Random, order: str,
     # a binarized command's tile holds all its words (program.binarize_refusal), a rebuilt
     # one's one group of code regions (Shape.region_channels)
     channel_tiles = [c for c in range(1, shape.C + 1) if (shape.passes == 1 or shape.C % c == 0)
-                     and (c == shape.C or not (shape.binarized or shape.tap_side))
+                     and (c == shape.C or not shape.binarized)
                      and (not shape.region_rows or c == region_channel_tile(shape))
                      and (c % c_align == 0 or c == shape.C)]
     for _ in range(tries):

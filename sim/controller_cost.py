@@ -143,8 +143,7 @@ def controller_refusal(arch: ArchSpec, op: HwOp, dataflow: str) -> str:
     pixel = (f"{s.tap_side}x{s.tap_side} output tile" if s.tap_side else "output pixel")
     tile = ", ".join(f"{'one' if n == 1 else n} {what}{'' if n == 1 else 's'}"
                      for n, what in ((kt, "filter"), (ct, "channel"), (1, pixel)))
-    why = ("; a Winograd-domain tile holds all its channels, a plane of sums per tap"
-           if s.tap_side else "")
+    why = "; a Winograd-domain tile holds a plane of sums per tap" if s.tap_side else ""
     return f"the controller's smallest tile ({tile}) needs {'; '.join(over)}{why}"
 
 
@@ -210,7 +209,7 @@ def grid_fits(arch: ArchSpec, shape: Shape, g: dict):
             fit = fit & ((tile % align == 0) | (tile >= total))
     if shape.passes > 1:        # every channel tile in one pass (program.pass_channels)
         fit = fit & (shape.C % np.asarray(g["ct"]) == 0)
-    if shape.binarized or shape.tap_side:   # a pixel's magnitudes, a Winograd tile's planes
+    if shape.binarized:     # a pixel's magnitudes
         fit = fit & (np.asarray(g["ct"]) >= shape.C)
     if shape.region_rows:   # one group of regions a tile
         fit = fit & (np.minimum(g["ct"], shape.C) == program.region_channel_tile(shape))
@@ -403,9 +402,11 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     if program.packed_outputs(shape, requant):  # each output pixel's packed codes
         write_bytes = shape.N * pixels * _packed_bytes(cols, shape.ofmap_pack, tk, kt, k_last)
     more = {x: trips[x] > 1 for x in trips}
-    # accumulator words of the outputs, once (a Winograd-domain command's, a plane per tap)
+    # accumulator words of the outputs, once, and their sums (a Winograd-domain command's, a
+    # plane per tap: what a spill writes and its readback reads)
     planes = program.acc_planes(shape)
     out_blocks = shape.N * k_blocks * pixels * planes
+    sums = shape.N * shape.K * pixels * planes
     same = {                                     # the counters no order changes
         "busy_cycles": busy,
         "ifmap_reads": ifmap_words * rows,
@@ -419,7 +420,7 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
         reuse = {name: _reuse(nest, trips, loops, more) for name, loops in operands}
         ifmap_el = reuse["ifmap"] * distinct["ifmap"]
         weight_el = reuse["weight"] * distinct["weight"]
-        spill = (reuse["ofmap"] - 1) * outputs
+        spill = (reuse["ofmap"] - 1) * sums
         out_words = reuse["ofmap"] * out_blocks
         params = 0
         if requant:         # the same for every order with the same loops but c
@@ -657,7 +658,8 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     weight_c = pick(a, "k", [pick(a, "c", per_k[0]), pick(a, "c", per_k[1])])
     weight_l = pick(a, "k", weight_gap)
     psum_run, psum_gap = _run(ks, cols, b["s"], bw)
-    psum_c = pick(a, "k", psum_run) * pick(a, "p", ps) * pick(a, "q", qs)
+    planes = program.acc_planes(shape)      # a Winograd-domain tile's sums: a plane per tap
+    psum_c = pick(a, "k", psum_run) * pick(a, "p", ps) * pick(a, "q", qs) * planes
     psum_l = pick(a, "k", psum_gap)
     readback = changed(a, a1, "nkpq") & (a["c"] > 0)
     ifmap_in, weights_in = first | changed(a, a1, "ncpq"), first | changed(a, a1, "kc")
@@ -717,10 +719,10 @@ def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = RE
     costs = {"o": program.write_run_costs(b["o"], bw, cols,
                                           program.packed_outputs(shape, requant)),
              "s": program.write_run_costs(b["s"], bw, cols)}
-    for name in ("o", "s"):
+    for name, words in (("o", pixels), ("s", pixels * planes)):
         runs = _write_back_runs(ks[:, None, None], cols, costs[name])
         jobs[name] = [np.broadcast_to(part, (2, 2, 2) + kt.shape).reshape((8,) + kt.shape)
-                      for part in _write_back(runs, pixels)]
+                      for part in _write_back(runs, words)]
     if shape.tap_side:      # a Winograd-domain command's, through the tile stage
         last = np.arange(2)[:, None, None]
         inside = _inside_outputs(shape, ps[:, None], qs[None, :], last[:, None], last[None, :])

@@ -38,7 +38,9 @@ word each (docs/controller.md, "Loads"), the words of a phase numbered 0, 1, ...
   kb*R*S*c_size) and goes on to the next block (or phase) in the cycle after the stage's
   `rebuilt`;
 - psum (tile.readback): kb, p < p_size, q < q_size: the sums of pixel (p0 + p, q0 + q), at
-  psum_base + ((n*P + p0 + p)*Q + q0 + q)*Kt + k, into the accumulator;
+  psum_base + ((n*P + p0 + p)*Q + q0 + q)*Kt + k, into the accumulator; a transforming
+  command's a² planes (kb, t, p, q; t the tap), at psum_base + (((n*a² + t)*P + p0 + p)*Q +
+  q0 + q)*Kt + k (as the writer spills them);
 - param (a PARAMS job, the write-back's tile `out_tile`; the table laid out as the design's
   quantizer says, workloads/quantizers.py): first, if the quantizer has a head (per-tensor
   scales), its head_pieces bytes at requant_base, into the head (tag word HEAD_WORD = acc_half);
@@ -157,6 +159,13 @@ class Fetcher(wiring.Component):
             ifmap_word = Mux(transforming, word, ifmap_word)
             ifmap_digits[1:] = [(a, 1, a + 1 == Mux(transforming, raw.in_rows, t.in_rows)),
                                 (b, 1, b + 1 == Mux(transforming, raw.in_cols, t.in_cols))]
+        psum_pixel = (t.n * cmd.P + t.p0 + a) * cmd.Q + t.q0 + b
+        psum_digits = [(blk, 1, last_kb), (a, 1, a + 1 == t.p_size), (b, 1, b + 1 == t.q_size)]
+        if geo.transforms:  # a Winograd-domain tile's planes, a tap each (c: the tap)
+            taps = geo.datapath.tap_transform.taps
+            psum_pixel = Mux(transforming, ((t.n * taps + c) * cmd.P + t.p0 + a) * cmd.Q
+                             + t.q0 + b, psum_pixel)
+            psum_digits.insert(1, (c, 1, ~transforming | (c == taps - 1)))
         beats = {name: getattr(geo.beats, name) for name in phases_of}
         nbytes = dict(geo.beats.bytes)
         if geo.datapath.mac_bits:   # a MAC-mode command's narrower ifmap and weights
@@ -178,11 +187,8 @@ class Fetcher(wiring.Component):
                        t.half_w * b_.weight_half + word,
                        [(blk, 1, last_kb), (a, 1, a + 1 == cmd.R), (b, 1, b + 1 == cmd.S),
                         (c, 1, c + 1 == t.c_size)]),
-            "psum": (filters,
-                     cmd.psum_base + ((t.n * cmd.P + t.p0 + a) * cmd.Q + t.q0 + b) * cmd.Kt
-                     + t.k0 + blk * Cc,
-                     t.half_a * b_.acc_half + word,
-                     [(blk, 1, last_kb), (a, 1, a + 1 == t.p_size), (b, 1, b + 1 == t.q_size)]),
+            "psum": (filters, cmd.psum_base + psum_pixel * cmd.Kt + t.k0 + blk * Cc,
+                     t.half_a * b_.acc_half + word, psum_digits),
             "param": (E * minimum(Cc, u.k_size - blk * Cc),
                       cmd.requant_base + E * (u.k0 + blk * Cc),
                       blk,

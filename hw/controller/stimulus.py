@@ -224,7 +224,7 @@ class ControllerJob:
 
     def _tap_checks(self, own: bool) -> None:
         """SpecError unless the datapath runs the shape's Winograd-domain command
-        (Shape.tap_side) with one group, every tile all channels; ValueError unless
+        (Shape.tap_side) with one group; ValueError unless
         `tap_scales` holds a x a shifts and alignments of their fields' widths."""
         d, s, mp = self.geo.datapath, self.shape, self.mapping
         v = d.tap_transform
@@ -233,9 +233,6 @@ class ControllerJob:
                             f"command of {s.tap_side}x{s.tap_side} output tiles")
         if self.groups != 1:
             raise SpecError("a Winograd-domain command runs one group")
-        if mp.ct < s.C:
-            raise SpecError(f"a Winograd-domain tile holds all {s.C} channels (its planes "
-                            f"are not spilled), not ct={mp.ct}")
         scales = self.tap_scales
         if scales is None or len(scales) != 2 or any(
                 np.shape(x) != (v.a, v.a) or np.min(x) < 0 or np.max(x) >> bits
@@ -395,7 +392,7 @@ class ControllerJob:
                  "kmap": pixels if s.scale_bytes and not s.binarized else 0,
                  "ofmap": pixels * (packed_row_bytes(Kt, s.ofmap_pack) if self.packs_outputs
                                     else Kt),
-                 "psum": pixels * Kt}
+                 "psum": s.N * s.P * s.Q * acc_planes(s) * Kt}   # a plane per tap
         bases, at = {}, 0
         for name, size in sizes.items():
             bases[name], at = at, at + size

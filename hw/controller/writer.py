@@ -21,8 +21,11 @@ the pixel's row at bit k*b mod 8 of byte base + pixel*ceil(Kt*b/8) + k*b // 8 (i
 blocks start on a byte: program.packed_codes_refusal and the mapper's tiles), the bits past
 the run's codes 0.
 
-A transforming command (ControllerParams.transforming: Winograd's; its tiles are final) writes
-back tile pixel by tile pixel (kb, p, q as above): its FETCH starts the tile stage
+A transforming command (ControllerParams.transforming: Winograd's) spills a tile that is not
+final as its a² planes of sums, word by word (kb, t, p, q; t the tap, word (kb*a² + t)*T +
+p*q_size + q), at psum width to psum base + (((n*a² + t)*P + p0 + p)*Q + q0 + q)*Kt + k0 +
+kb*cols + chunk*E. A final tile it writes back tile pixel by tile pixel (kb, p, q as above):
+its FETCH starts the tile stage
 (`tile_stage`: a² plane reads from word (kb*a² + t)*T + p*q_size + q, t the tap), TILE waits
 until the stage holds the pixel's m x m outputs, then each sub-pixel (i, j) (j inner) inside
 the raw raw_P x raw_Q output sends its run as above, to base + ((n*raw_P + (p0 + p)*m + i)*
@@ -137,21 +140,29 @@ class Writer(wiring.Component):
         m.d.comb += requant.eq(cmd.requant & t.final) if geo.requant else requant.eq(0)
         transforming = geo.transforming(cmd)
         tiles = self._tiles(m, kb, pp, qq) if geo.transforms else None
+        staged = transforming & t.final     # a transforming command's outputs: the tile stage's
+        plane_digits = []                   # ... its spilled planes: a word per tap
+        if tiles:
+            taps = geo.datapath.tap_transform.taps
+            plane = Signal(range(taps))
+            plane_digits = [(plane, 1, ~transforming | t.final | (plane == taps - 1))]
         beat = Mux(requant, beats.ofmap, beats.psum)
         run = minimum(Cc, t.k_size - kb * Cc)
         last_chunk = (chunk + 1) * beat >= run
         base = Mux(t.final, cmd.ofmap_base, cmd.psum_base)
         payload = self.wr.payload
         pixel = (t.n * cmd.P + t.p0 + pp) * cmd.Q + t.q0 + qq
-        if tiles:           # a transforming command's output pixel: its sub-pixel's
-            pixel = Mux(transforming, (t.n * cmd.raw_P + tiles.y) * cmd.raw_Q + tiles.x, pixel)
+        if tiles:           # a transforming command's output pixel: its sub-pixel's; or its plane
+            spilled = ((t.n * taps + plane) * cmd.P + t.p0 + pp) * cmd.Q + t.q0 + qq
+            pixel = Mux(transforming, Mux(t.final, (t.n * cmd.raw_P + tiles.y) * cmd.raw_Q
+                                          + tiles.x, spilled), pixel)
         first, count = t.k0 + kb * Cc + chunk * beat, minimum(beat, run - chunk * beat)
         m.d.comb += [self.acc_addr.eq(t.half_a * geo.buffers.acc_half + word),
                      payload.addr.eq(base + pixel * cmd.Kt + first),
                      payload.count.eq(count),
                      payload.bytes.eq(Mux(requant, beats.bytes["ofmap"], beats.bytes["psum"]))]
         if tiles:           # the tile stage reads the accumulator
-            with m.If(transforming):
+            with m.If(staged):
                 m.d.comb += self.acc_addr.eq(tiles.stage.acc_addr)
         pack = Signal()         # requantized codes written packed, whole bytes a request
         if geo.packs_codes:
@@ -175,7 +186,7 @@ class Writer(wiring.Component):
                 return acc.word_select(chunk * e + lane, geo.psum_bits).as_signed()
             value = lane_of(beats.psum)
             if tiles:       # a transforming command's outputs, wrapped to psum_bits
-                value = Mux(transforming, tiles.value(chunk * beats.psum + lane), value)
+                value = Mux(staged, tiles.value(chunk * beats.psum + lane), value)
             if geo.requant and lane < beats.ofmap:
                 q = geo.quantizer
                 d = geo.datapath                    # clamped to the command's code width
@@ -191,7 +202,7 @@ class Writer(wiring.Component):
                 unpack_params(m, rq.param, head, entry, q)
                 sums = lane_of(beats.ofmap)
                 if tiles:       # a transforming command's: its sub-pixel's output
-                    sums = Mux(transforming, tiles.value(chunk * beats.ofmap + lane), sums)
+                    sums = Mux(staged, tiles.value(chunk * beats.ofmap + lane), sums)
                 if stage:       # the datapath's own operation's (not its MAC mode's)
                     own = cmd.mode == 0 if geo.datapath.mac_mode else 1
                     sums = Mux(own, stage(sums), sums)
@@ -214,7 +225,7 @@ class Writer(wiring.Component):
             """After a word's run (a tile pixel's last sub-pixel's): the next, or done."""
             m.d.sync += word.eq(word + 1)
             m.next = "FETCH"
-            with m.If(step_nest(m, [(kb, 1, (kb + 1) * Cc >= t.k_size),
+            with m.If(step_nest(m, [(kb, 1, (kb + 1) * Cc >= t.k_size), *plane_digits,
                                     (pp, 1, pp + 1 == t.p_size),
                                     (qq, 1, qq + 1 == t.q_size)])):
                 m.d.sync += word.eq(0)
@@ -226,9 +237,9 @@ class Writer(wiring.Component):
             if not tiles:
                 next_word()
                 return
-            with m.If(transforming):
+            with m.If(staged):
                 tiles.step(m)
-            with m.If(~transforming | tiles.last):
+            with m.If(~staged | tiles.last):
                 next_word()
 
         def send():
@@ -249,7 +260,7 @@ class Writer(wiring.Component):
                     m.next = "FETCH"
             with m.State("FETCH"):
                 if tiles:
-                    with m.If(transforming):    # the tile stage reads the pixel's planes
+                    with m.If(staged):          # the tile stage reads the pixel's planes
                         m.d.comb += tiles.stage.start.eq(1)
                         m.next = "TILE"
                     with m.Else():
@@ -263,7 +274,7 @@ class Writer(wiring.Component):
                         m.next = "SEND"
             with m.State("SEND"):
                 if tiles:
-                    with m.If(transforming & ~tiles.inside):     # nothing to write
+                    with m.If(staged & ~tiles.inside):           # nothing to write
                         next_run()
                     with m.Else():
                         send()

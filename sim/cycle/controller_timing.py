@@ -242,6 +242,7 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
     in_rows, in_cols = t["hi"] - t["lo"], t["whi"] - t["wlo"]
     k_size, c_size = t["k_size"], t["c_size"]
     pixels = t["p_size"] * t["q_size"]
+    planes = program.acc_planes(shape)    # a Winograd-domain tile's partial sums: a plane a tap
     regions = bool(shape.region_rows)     # rebuilt weights: their own steps (_region_load)
     patch = np.zeros(len(k_size), np.int64)
     if shape.tap_side:      # the raw window, then the patch stage (raw_window_section)
@@ -259,7 +260,7 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
          _packed_load_section(shape.R * shape.S * c_size, k_size, cols, shape.weight_bits, bw)
          if shape.weight_bits else
          _load_section(shape.R * shape.S * c_size, k_size, cols, b["w"], bw)),
-        (t["readback"], _load_section(pixels, k_size, cols, b["s"], bw))]
+        (t["readback"], _load_section(pixels * planes, k_size, cols, b["s"], bw))]
     load_cycles = np.zeros(len(k_size), np.int64)
     load_last = np.zeros(len(k_size), np.int64)
     for on, (cycles, last, words) in sections:
@@ -267,10 +268,10 @@ def _jobs(arch: ArchSpec, shape: Shape, t: dict, requant, bw: float) -> dict:
         load_last = np.where(on & (words > 0), last, load_last)
     final = t["final"]
     spans, lasts = [], []
-    for cost in (program.write_run_costs(b["o"], bw, cols,
-                                         program.packed_outputs(shape, requant)),
-                 program.write_run_costs(b["s"], bw, cols)):
-        span, last = _write_back(pixels, k_size, cols, cost)
+    for cost, words in ((program.write_run_costs(b["o"], bw, cols,
+                                                 program.packed_outputs(shape, requant)), pixels),
+                        (program.write_run_costs(b["s"], bw, cols), pixels * planes)):
+        span, last = _write_back(words, k_size, cols, cost)
         spans.append(span)
         lasts.append(last)
     wb_span = np.where(final, spans[0], spans[1])
@@ -306,16 +307,17 @@ def _region_jobs(shape: Shape, t: dict, cols: int, bw: float, ifmap_section,
 
 
 def _tap_jobs(shape: Shape, t: dict, cols: int, out_bytes: int, bw: float) -> dict:
-    """What `_engine` takes of a Winograd-domain command's write-backs (Shape.tap_side;
-    `_tap_write_back`): per tile its k_size, p0, q0, p_size, q_size ("tap_tiles"), the
+    """What `_engine` takes of a Winograd-domain command's final write-backs (Shape.tap_side;
+    `_tap_write_back`; it spills its planes as a plain write-back): per tile its k_size, p0,
+    q0, p_size, q_size and whether it is final ("tap_tiles"), the
     command's tile side, taps, raw P and Q, cols and output beat ("tap_consts", tile side 0
     without), and a request's gap by its count ("tap_gaps")."""
     if not shape.tap_side:
-        return {"tap_tiles": np.zeros((len(t["k_size"]), 5), np.int64),
+        return {"tap_tiles": np.zeros((len(t["k_size"]), 6), np.int64),
                 "tap_consts": np.zeros(6, np.int64), "tap_gaps": np.zeros(1, np.int64)}
     beat = min(program.beat_elements(out_bytes, bw), cols)
-    return {"tap_tiles": np.stack([t[x] for x in ("k_size", "p0", "q0", "p_size", "q_size")],
-                                  axis=1).astype(np.int64),
+    return {"tap_tiles": np.stack([t[x] for x in ("k_size", "p0", "q0", "p_size", "q_size",
+                                                  "final")], axis=1).astype(np.int64),
             "tap_consts": np.array([shape.tap_side, shape.R * shape.S, shape.raw_P,
                                     shape.raw_Q, cols, beat], np.int64),
             "tap_gaps": program.beat_gap(np.arange(beat + 1), out_bytes, bw)}
@@ -328,7 +330,7 @@ def _tap_write_back(g, free, tile, consts, gaps):
     ready a² + TAP_STAGE_PIPELINE cycles later, then its sub-pixels, one cycle for one outside
     the raw output, else its run's requests, each taken when offered and the channel is
     free, the next offered the cycle after; the next pixel's FETCH the cycle after its last."""
-    k_size, p0, q0, p_size, q_size = tile
+    k_size, p0, q0, p_size, q_size, _ = tile
     side, taps, raw_P, raw_Q, cols, beat = consts
     fetch = g + 1
     done = fetch
@@ -403,7 +405,7 @@ def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, p
             layer_blocks, patch, tap_tiles, tap_consts, tap_gaps):
     """The DRAM engine and the folds (docs/controller.md); returns the command's cycles. A
     Winograd-domain command's LOAD ends `patch` cycles after its DRAM part (the patch stage),
-    its write-backs are `_tap_write_back`'s."""
+    its final write-backs are `_tap_write_back`'s."""
     T = compute.shape[0]
     ends = np.zeros(T, dtype=np.int64)
     g = 0
@@ -423,7 +425,7 @@ def _engine(compute, load_cycles, load_last, leaves, wb_span, wb_last, params, p
                     else:           # nothing to read: the fetcher is done at once
                         g = g + 1
                     g = max(g, s + kmap_cycles[j])
-                if tap_consts[0] > 0:
+                if tap_consts[0] > 0 and tap_tiles[j, 5]:
                     done, free = _tap_write_back(g, free, tap_tiles[j], tap_consts, tap_gaps)
                 else:
                     first = max(g + 2, free)
@@ -485,7 +487,8 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     out_bytes = k_size * b["o"]
     if program.packed_outputs(shape, requant):  # each filter block's codes, whole bytes
         out_bytes = packed_blocks(k_size, cols, shape.ofmap_pack).sum(axis=0)
-    readback_el = np.where(t["readback"], k_size * pixels, 0).sum()
+    planes = program.acc_planes(shape)      # a Winograd-domain tile's: a plane per tap
+    readback_el = np.where(t["readback"], k_size * pixels * planes, 0).sum()
     k_blocks, c_blocks = ceil_div(k_size, cols), ceil_div(c_size, rows)
     taps = shape.R * shape.S
     # accumulator words the folds write (ws, is: a word per filter block, pixel, channel block
@@ -494,7 +497,6 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
     # and tap, and under ws and os per filter block); weight words
     # a Winograd-domain command's plane per tap (program.acc_planes): first written at each
     # tap, each read by the write-back
-    planes = program.acc_planes(shape)
     fold_words = (k_blocks * (1 if dataflow == "os" else c_blocks * taps)) * pixels
     first_words = np.where(t["c0"] == 0, k_blocks * pixels * planes, 0)
     ifmap_words = c_blocks * taps * pixels * (1 if dataflow == "is" else k_blocks)
@@ -520,7 +522,7 @@ def _counters(arch: ArchSpec, shape: Shape, t: dict, requant, F, L,
         "acc_writes": int(fold_words.sum() * cols + readback_el),
         "dram_read_bytes": int(ifmap_bytes + weight_bytes + readback_el * b["s"] + params),
         "dram_write_bytes": int(np.where(final, out_bytes * outputs, 0).sum()
-                                + np.where(spill, k_size * pixels, 0).sum() * b["s"]),
+                                + np.where(spill, k_size * pixels * planes, 0).sum() * b["s"]),
     }
 
 
