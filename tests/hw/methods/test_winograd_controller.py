@@ -65,11 +65,12 @@ def test_winograd_command_bit_exact(name):
         assert result.counters["dram_write_bytes"] > expected.size
 
 
-# a 3x3 layer in the Winograd domain, the next reading its outputs (chained), a strided 3x3
-# and a 1x1 in the MAC mode, on one design
+# a 3x3 layer in the Winograd domain, the next reading its outputs (chained; F4: 32 channels,
+# more than a tile's weight half holds, so in channel tiles), a strided 3x3 and a 1x1 in the
+# MAC mode, on one design
 NETWORK = Network("wino", (
-    conv("w1", 4, 6, 9, R=3),
-    conv("w2", 6, 5, 9, R=3),
+    conv("w1", 4, 32, 9, R=3),
+    conv("w2", 32, 5, 9, R=3),
     Layer(name="s2", kind="conv2d", C=5, K=4, H=9, W=9, R=3, S=3, stride=2, P=4, Q=4),
     conv("p1", 4, 3, 4, R=1),
 ))
@@ -99,3 +100,5 @@ def test_a_network_on_the_winograd_datapath_equals_the_cycle_model(method):
         # the Winograd layers' transforms are charged, the MAC-mode layers' not
         units = [row["energy_breakdown_pj"].get("units", 0) for row in rtl["layers"]]
         assert units[0] > 0 and units[1] > 0 and units[2] == units[3] == 0
+        if method == "winograd_f4":     # 36 x 32 weight words of a filter: channel tiles
+            assert rtl["layers"][1]["mapping"]["tile"]["C"] < 32
