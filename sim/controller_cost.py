@@ -12,7 +12,7 @@ equally often, `_reuse` times (analytical.py's reuse rule), so
   p-tile reads, clipped to the image, x the columns each q-tile holds (program.cols_read) x
   C);
 - partial sums: each output tile leaves `reuse_ofmap` times, the last one final; the others are
-  spilled at psum width and read back;
+  spilled at psum width and read back (a Winograd-domain tile's a² planes of sums);
 - parameters (requantized commands): the final write-backs come in the order of the loops
   without c; the table is refetched (3 bytes per filter) whenever their k changes, a DRAM
   scale map (Shape.scale_bytes; a binarized command forms it on chip) whenever their n, p or

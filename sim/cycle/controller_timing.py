@@ -35,6 +35,11 @@ job is taken exactly when request j frees the channel, so a job reduces to a few
   max(s + 2, free), a word's requests back to back, the next word's first request
   max(2, last gap) after the previous word's last; it ends at dW, the last request's cycle.
 
+A Winograd-domain command (Shape.tap_side) loads its raw window, then its patch stage runs;
+its final write-backs go through the tile stage (`_tap_write_back`); its partial sums are its
+a² planes (program.acc_planes): a spill writes, and the readback reads, a² times a plain
+tile's words.
+
 The engine and the folds (`_engine`, numba) then follow the contract step by step; a tile's
 folds and their length are the dataflow's (program.tile_folds), everything else is the same
 for all. The other counters are closed forms of the tiles (`_counters`).
