@@ -51,7 +51,7 @@ from dlaforge.stats import Stats
 from dlaforge.workloads.hwop import HwOp
 from dlaforge.workloads.methods import multiplies
 
-from . import controller_cost
+from . import controller_cost, controller_cycles
 from .array_cost import TileCost, ceil_div, distinct_values, row_stationary_tile, systolic_tile
 from .controller_cost import requant_of
 from .controller_stats import command_totals, energy as counters_energy, op_stats
@@ -370,9 +370,9 @@ def controller_stats(arch: ArchSpec, op: HwOp, mapping: Mapping, table: EnergyTa
         arch, shape, g, mapping.order, dataflow=dataflow,
                                        requant=requant_of(op)).items()}
     if command_cycles is None:
-        command_cycles = round(float(controller_cost.cycles(arch, shape, g, mapping.order,
-                                                            dataflow=dataflow,
-                                                            requant=requant_of(op))[0]))
+        command_cycles = round(float(controller_cycles.cycles(arch, shape, g, mapping.order,
+                                                              dataflow=dataflow,
+                                                              requant=requant_of(op))[0]))
     return op_stats(arch, op, {**counters, "cycles": command_cycles}, table, dataflow)
 
 
@@ -573,7 +573,7 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
             if same in tied:
                 continue            # an earlier order ran the same tiles of the same ties
             tied.add(same)
-            command = controller_cost.cycles(arch, shape, ties, order, dataflow=dataflow,
+            command = controller_cycles.cycles(arch, shape, ties, order, dataflow=dataflow,
                                                                        requant=requant_of(op))
             if len(some) == 1:      # what controller_stats would price again
                 single[order] = command
@@ -598,8 +598,8 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     # its cycles from that call (controller_stats' call, the same one-candidate grid)
     chosen = {k: np.broadcast_to(v, g["kt"].shape)[i] for k, v in counters[order].items()}
     command = (round(float(single[order][0])) if order in single else
-               round(float(controller_cost.cycles(arch, shape, mapping.as_grid(dataflow),
-                                                  order, dataflow=dataflow,
+               round(float(controller_cycles.cycles(arch, shape, mapping.as_grid(dataflow),
+                                                    order, dataflow=dataflow,
                                                          requant=requant_of(op))[0])))
     return mapping, op_stats(arch, op, {**chosen, "cycles": command}, table, dataflow)
 
@@ -650,8 +650,8 @@ def _bounded_cycles(arch, op, shape, g, order, dataflow, objective, energy, busy
     taken, priced, pos, chunk = [], [], 0, 64
     while pos < len(ranked) and low[ranked[pos]] <= bound:
         take = ranked[pos:pos + chunk]
-        cycles = controller_cost.cycles(arch, shape, {k: v[take] for k, v in g.items()},
-                                        order, dataflow=dataflow,
+        cycles = controller_cycles.cycles(arch, shape, {k: v[take] for k, v in g.items()},
+                                          order, dataflow=dataflow,
                                                requant=requant_of(op)) \
             * controller_cost.command_groups(op, shape)
         found = cycles if objective == "cycles" else energy[take] * cycles

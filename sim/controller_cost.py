@@ -27,35 +27,20 @@ equally often, `_reuse` times (analytical.py's reuse rule), so
 Energy: the counters priced (what the mapper's search compares, and a whole op's Stats) is
 sim/controller_stats.py's.
 
-Cycles (an estimate): the DRAM engine and the array form a two-stage pipeline. Tile i computes
-F_i L_i cycles; step i of the engine writes back the output tile that left two tiles before
-(WB) and loads tile i (LD), and a step starts when the array has left tile i - 2. So
-  cycles ~ LD_0 + 1 + sum_{i=1}^{T-1} max(F_{i-1} L_{i-1}, WB_{i-2} + LD_i + 2)
-           + max(F_{T-1} L_{T-1}, WB_{T-2} + 3) + WB_{T-1} + 3,
-each job's cycles as the timing model counts them (beat rounding included). The sum is exact
-over the tile sequence: a term depends on tiles i-2, i-1, i only through each loop's index
-being 0, 1, 2, last or in between, so each loop is represented by five indices, weighted by how
-many indices they stand for (5^5 classes at most, 5^4 for one image, and a loop with one
-trip in every candidate, as q where no candidate tiles columns, adds none; vectorised over the
-candidates). What it
-leaves out: a step that starts after both the array and the channel were idle, and the channel
-still held by a previous request when a job starts (but after a write-back).
-"""
+Cycles: sim/controller_cycles.py (the estimate from these tiles)."""
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 
 from dlaforge import program
 from dlaforge.arch import ArchSpec
-from dlaforge.program import BufferGeometry, Shape, ceil_div, run_cycles
+from dlaforge.program import BufferGeometry, Shape, ceil_div
 from dlaforge.workloads.hwop import HwOp
 
 from dlaforge.workloads.methods.datapath import (BASELINE, controller_datapath, design_arch,
                                                  family_datapaths)
-from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER, as_quantizer
+from dlaforge.workloads.quantizers import as_quantizer
 
 from .array_cost import distinct_values
 from .rtl_program import rtl_cannot_run
@@ -224,18 +209,18 @@ def grid_columns(shape: Shape, g: dict):
     return np.minimum(np.asarray(qt), shape.Q)
 
 
-def _clip(x, lo, hi):
+def clip_int(x, lo, hi):
     """np.clip of integers, without its overhead (the closed forms run on small arrays)."""
     return np.minimum(np.maximum(x, lo), hi)
 
 
 def _rows_read(shape: Shape, p0, p_size):
-    lo = _clip(p0 * shape.stride - shape.padding, 0, shape.H)
-    hi = _clip((p0 + p_size - 1) * shape.stride - shape.padding + shape.R, 0, shape.H)
+    lo = clip_int(p0 * shape.stride - shape.padding, 0, shape.H)
+    hi = clip_int((p0 + p_size - 1) * shape.stride - shape.padding + shape.R, 0, shape.H)
     return hi - lo
 
 
-def _summed_over_tiles(extent: int, tile, read) -> np.ndarray:
+def summed_over_tiles(extent: int, tile, read) -> np.ndarray:
     """Per candidate tile size: `read(first, size)` summed over the tiles that cut `extent`
     outputs (the last one short), each distinct size computed once (the tiles of every size
     in one array, summed per size)."""
@@ -253,7 +238,7 @@ def _summed_over_tiles(extent: int, tile, read) -> np.ndarray:
 
 def rows_fetched(shape: Shape, pt) -> np.ndarray:
     """Ifmap rows all p-tiles of height `pt` read together (per channel and column)."""
-    return _summed_over_tiles(shape.P, pt, lambda p0, size: _rows_read(shape, p0, size))
+    return summed_over_tiles(shape.P, pt, lambda p0, size: _rows_read(shape, p0, size))
 
 
 def _cols_read(shape: Shape, q0, q_size):
@@ -264,7 +249,7 @@ def _cols_read(shape: Shape, q0, q_size):
 
 def cols_fetched(shape: Shape, qt) -> np.ndarray:
     """Ifmap columns all q-tiles of width `qt` hold together (per channel and row)."""
-    return _summed_over_tiles(shape.Q, qt, lambda q0, size: _cols_read(shape, q0, size))
+    return summed_over_tiles(shape.Q, qt, lambda q0, size: _cols_read(shape, q0, size))
 
 
 def _raw_rows(shape: Shape, p0, p_size):
@@ -277,20 +262,10 @@ def _raw_cols(shape: Shape, q0, q_size):
     return hi - lo
 
 
-def _window_reads(shape: Shape):
+def window_reads(shape: Shape):
     """(rows read, columns read) by a tile from DRAM, functions of its first index and size:
     a Winograd-domain command's raw windows (Shape.tap_side), else its ifmap window's."""
     return (_raw_rows, _raw_cols) if shape.tap_side else (_rows_read, _cols_read)
-
-
-def _inside_outputs(shape: Shape, p_sizes, q_sizes, last_p, last_q):
-    """Output pixels a tile of p_sizes x q_sizes tile pixels writes: all (m² each) but for a
-    Winograd-domain command's last tiles along p (`last_p`) or q, those inside the raw P x Q
-    (every tile pixel but the last row's and column's is inside)."""
-    m = shape.tap_side
-    rows = np.where(last_p, shape.raw_P - (shape.P - p_sizes) * m, p_sizes * m)
-    cols = np.where(last_q, shape.raw_Q - (shape.Q - q_sizes) * m, q_sizes * m)
-    return rows * cols
 
 
 def _pixel_blocks(pt, p_last, tp, qt, q_last, tq, lanes):
@@ -323,7 +298,7 @@ def _packed_bytes(lanes: int, bits: int, tiles, size, last):
     return (tiles - 1) * tile_bytes(size) + tile_bytes(last)
 
 
-def _edge(total: int, tile):
+def tile_edge(total: int, tile):
     """(tile count, the last tile's size) along one dim."""
     trips = ceil_div(total, tile)
     return trips, total - (trips - 1) * tile
@@ -348,7 +323,8 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     b = program.dram_element_bytes(arch, requant, shape)
     kt, ct, pt, qt = g["kt"], g["ct"], g["pt"], grid_columns(shape, g)
     (tk, k_last), (tc, c_last), (tp, p_last), (tq, q_last) = (
-        _edge(shape.K, kt), _edge(shape.C, ct), _edge(shape.P, pt), _edge(shape.Q, qt))
+        tile_edge(shape.K, kt), tile_edge(shape.C, ct), tile_edge(shape.P, pt),
+        tile_edge(shape.Q, qt))
     trips = {"n": np.int64(shape.N), "k": tk, "c": tc, "p": tp, "q": tq}
     operands = (("ifmap", "ncpq"), ("weight", "kc"), ("ofmap", "nkpq"))
     k_blocks = (tk - 1) * ceil_div(kt, cols) + ceil_div(k_last, cols)     # sum_k ceil(k/cols)
@@ -388,8 +364,8 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
     staged = 0              # a Winograd-domain command's raw windows, staged
     if shape.tap_side:
         staged = (shape.N * shape.C
-                  * _summed_over_tiles(shape.P, pt, lambda p0, n: _raw_rows(shape, p0, n))
-                  * _summed_over_tiles(shape.Q, qt, lambda q0, n: _raw_cols(shape, q0, n)))
+                  * summed_over_tiles(shape.P, pt, lambda p0, n: _raw_rows(shape, p0, n))
+                  * summed_over_tiles(shape.Q, qt, lambda q0, n: _raw_cols(shape, q0, n)))
         ifmap_bytes = staged * b["i"]
     if shape.weight_bits:   # packed rows of filters
         weight_bytes = shape.C * taps * _packed_bytes(cols, shape.weight_bits, tk, kt, k_last)
@@ -449,308 +425,3 @@ def counters_by_order(arch: ArchSpec, shape: Shape, g: dict, orders, requant: bo
             "staged": staged * reuse["ifmap"],
         }
     return by_order
-
-
-# Cycles -------------------------------------------------------------------------------------
-def _reps(trips):
-    """Five representative indices of a loop (0, 1, 2, one standing for 3 .. last - 1, the
-    last) and how many indices each stands for; a loop of one trip everywhere has one."""
-    trips = np.asarray(trips)
-    if np.all(trips == 1):
-        return np.zeros(trips.shape + (1,), np.int64), np.ones(trips.shape + (1,))
-    t = trips[..., None]
-    idx = np.where(np.arange(5) == 4, t - 1, np.minimum(np.arange(5), t - 1))
-    weight = np.concatenate([np.ones_like(t), t >= 3, t >= 4, np.maximum(t - 4, 0), t >= 2],
-                            axis=-1)
-    used = weight.any(axis=0)       # no candidate has that many trips: drop the class
-    return idx[:, used], weight[:, used].astype(np.float64)
-
-
-def _previous(a: dict, trips: dict, order: str):
-    """The indices of the tile before and whether there is one."""
-    prev, borrow = {}, True
-    for x in reversed(order):
-        # a loop the inner loops borrow from steps back, from its first index to its last
-        prev[x] = np.where(borrow, (a[x] - 1) % trips[x], a[x])
-        borrow = borrow & (a[x] == 0)
-    return prev, ~borrow
-
-
-def _job(sections, latency):
-    """Cycles from a LOAD step's start to its done (d - s): sections are (on, cycles, last gap)
-    in request order."""
-    cycles, last = 0, 0
-    for on, c, gap in sections:
-        cycles = cycles + np.where(on, c, 0)
-        last = np.where(on & (c > 0), gap, last)
-    return np.where(cycles > 0, cycles - last + latency + 2, 1), last
-
-
-def _run(lanes_total, lanes, b, bw):
-    """(channel cycles, last gap) of one word-run cut of `lanes_total` elements into words of
-    `lanes` (full words then the rest), per word: helpers for sections."""
-    full, rem = lanes_total // lanes, lanes_total % lanes
-    cycles = full * run_cycles(lanes, b, bw) + run_cycles(rem, b, bw)
-    return cycles, program.last_gap(np.where(rem > 0, rem, lanes), b, bw)
-
-
-def param_runs(quantizer, ks, cols: int, bw: float):
-    """(channel cycles, last gap) of a PARAMS job of `ks` filters (arrays): the table's head run
-    (quantizer.head_pieces bytes), then per filter block a run of channel_pieces bytes per
-    filter (workloads/quantizers.py)."""
-    H, E = quantizer.head_pieces, quantizer.channel_pieces
-    ks = np.asarray(ks)
-    head = run_cycles(H, 1, bw) if H else 0
-    if not E:
-        return np.full(ks.shape, head), np.full(ks.shape, program.last_gap(H, 1, bw))
-    cycles, last = _run(E * ks, E * cols, 1, bw)
-    return cycles + head, last
-
-
-def _write_back_runs(k_size, cols, run_cost):
-    """What a write-back of `k_size` filters costs per output pixel, whatever its pixels: its
-    full and partial words and each one's channel cycles and last gap (_write_back;
-    `run_cost`: program.write_run_costs)."""
-    full, rem = k_size // cols, k_size % cols
-    g_rem, l_rem = run_cost(np.maximum(rem, 1))
-    return (full, rem, *run_cost(cols), np.where(rem > 0, g_rem, 0), l_rem)
-
-
-def _write_back(runs, pixels):
-    """Cycles from a write-back's step start to the next step (dW + 1 - s) and its last gap,
-    of `pixels` output pixels (`runs`: _write_back_runs of its filters)."""
-    full, rem, g_full, l_full, g_rem, l_rem = runs
-    words_full, words_rem = full * pixels, np.where(rem > 0, pixels, 0)
-    span = (words_full * (g_full - l_full) + words_rem * (g_rem - l_rem)
-            + np.maximum(words_full - 1, 0) * np.maximum(2, l_full)
-            + np.maximum(words_rem - 1, 0) * np.maximum(2, l_rem)
-            + np.where((words_full > 0) & (words_rem > 0), np.maximum(2, l_full), 0))
-    return span + 3, np.where(rem > 0, l_rem, l_full)
-
-
-def _tap_write_back(shape: Shape, ks, cols: int, pixels, inside, run_cost):
-    """A Winograd-domain write-back's _write_back (Shape.tap_side; the timing model's
-    _tap_write_back with the channel free whenever a request is offered) of a tile of `ks`
-    filters and `pixels` tile pixels, `inside` of their output pixels inside the raw output:
-    per filter block and tile pixel a FETCH, the tile stage's a² + TAP_STAGE_PIPELINE cycles
-    and one more, then the pixel's runs back to back (their requests' gaps, the last's
-    overlapping the next FETCH) and a cycle per sub-pixel outside."""
-    full, rem, g_full, l_full, g_rem, l_rem = _write_back_runs(ks, cols, run_cost)
-    blocks = full + (rem > 0)
-    outside = pixels * shape.tap_side ** 2 - inside
-    per_pixel = shape.R * shape.S + program.TAP_STAGE_PIPELINE + 2
-    span = (1 + blocks * (pixels * per_pixel + outside) + inside * (full * g_full + g_rem)
-            - pixels * (full * l_full + np.where(rem > 0, l_rem, 0)))
-    return span, np.where(rem > 0, l_rem, l_full)
-
-
-def _region_steps(shape: Shape, cols: int, bw: float, latency: int, k_last, tk) -> np.ndarray:
-    """Cycles of a LOAD step's code regions (Shape.region_rows) but the rebuilds' words (a
-    tile's regions: its blocks' of its one group), as [a full k tile, the last k tile] per
-    candidate (tk k tiles, the last of k_last filters): per region its fixed byte-rows (a run
-    each) and the wait for their data, its code byte-rows and the wait, the rebuild's cycle
-    past its words, and the step's next request a cycle after (sim/cycle/controller_timing.py's
-    model). A block's regions are priced at their average over the groups, a full k tile at
-    the average of the blocks before the last tile's, the last tile at its own blocks' (exact
-    but for those averages and the channel still held when a wait ends)."""
-    fixed, codes, gap = program.region_runs(shape, bw)
-    per_region = (fixed - gap + latency + 3 + np.where(codes > 0, codes - gap + latency + 2, 0))
-    groups, blocks = program.region_grid(shape)
-    by_block = np.append(0, np.cumsum(per_region.reshape(groups, blocks).mean(axis=0)))
-    last_first = ceil_div(shape.K - np.asarray(k_last), cols)   # the last k tile's first block
-    return np.stack([by_block[last_first] / np.maximum(tk - 1, 1),
-                     by_block[blocks] - by_block[last_first]])
-
-
-def _by_index(index, trips, first_three, last, middle):
-    """What a tile at loop index `index` has: `last` at the last index, `first_three[j]` at
-    index j < 3, else `middle` (the average of those in between)."""
-    return np.where(index == trips - 1, last,
-                    np.where(index == 0, first_three[0],
-                             np.where(index == 1, first_three[1],
-                                      np.where(index == 2, first_three[2], middle))))
-
-
-def cycles(arch: ArchSpec, shape: Shape, g: dict, order: str, requant: bool = REQUANT,
-           bandwidth: float | None = None, latency: int | None = None,
-           dataflow: str = "ws") -> np.ndarray:
-    """The module docstring's estimate of one command's cycles (array over candidates)."""
-    shape = program.pass_channels(shape)    # slice passes: the channel loop once per pass
-    arch = design_arch(arch, shape)
-    pe = arch.pe_array
-    rows, cols = pe.rows, pe.cols
-    bw = float(arch.dram.bandwidth_bytes_per_cycle if bandwidth is None else bandwidth)
-    lat = max(1, int(arch.dram.latency_cycles if latency is None else latency))
-    b = program.dram_element_bytes(arch, requant, shape)
-    kt, ct, pt = (np.asarray(g[x])[:, None] for x in ("kt", "ct", "pt"))
-    qt = grid_columns(shape, g)[:, None]
-    (tk, k_last), (tc, c_last), (tp, p_last), (tq, q_last) = (
-        _edge(shape.K, kt), _edge(shape.C, ct), _edge(shape.P, pt), _edge(shape.Q, qt))
-    trips = {"n": np.full_like(kt, shape.N), "k": tk, "c": tc, "p": tp, "q": tq}
-    order = program.nest_order(order)
-    # the ifmap rows of p-tiles 0, 1, 2 (stacked on a first axis), the last and (on average)
-    # those in between
-    row_reads, col_reads = _window_reads(shape)     # from DRAM (a Winograd tile's raw window)
-
-    def p_rows(index):
-        first = np.minimum(index * pt, shape.P)
-        return row_reads(shape, first, _clip(shape.P - first, 0, pt))
-
-    first_three = np.arange(3)[:, None, None]
-    rows_at = p_rows(first_three)
-    rows_last = row_reads(shape, (tp - 1) * pt, p_last)
-    fetched = _summed_over_tiles(shape.P, pt[:, 0], lambda p0, n: row_reads(shape, p0, n))
-    middle = (fetched[:, None] - rows_last
-              - sum(np.where(tp >= j + 2, rows_at[j], 0) for j in range(3)))
-    rows_mid = np.where(tp >= 5, middle / np.maximum(tp - 4, 1), 0)
-    # ... and the ifmap columns of q-tiles alike
-
-    def q_cols(index):
-        first = np.minimum(index * qt, shape.Q)
-        return col_reads(shape, first, _clip(shape.Q - first, 0, qt))
-
-    cols_at = q_cols(first_three)
-    cols_last = col_reads(shape, (tq - 1) * qt, q_last)
-    fetched = _summed_over_tiles(shape.Q, qt[:, 0], lambda q0, n: col_reads(shape, q0, n))
-    middle = (fetched[:, None] - cols_last
-              - sum(np.where(tq >= j + 2, cols_at[j], 0) for j in range(3)))
-    cols_mid = np.where(tq >= 5, middle / np.maximum(tq - 4, 1), 0)
-    # the class grid: one representative index per loop, broadcast over the four loops
-    reps, weight = {}, 1.0
-    for axis, x in enumerate(order):
-        idx, w = _reps(trips[x][:, 0])
-        shape_ = [idx.shape[0]] + [1] * len(order)
-        shape_[axis + 1] = idx.shape[1]
-        reps[x] = idx.reshape(shape_)
-        weight = weight * w.reshape(shape_)
-    full = np.broadcast_shapes(*(r.shape for r in reps.values()))
-    a = {x: np.broadcast_to(reps[x], full).reshape(full[0], -1) for x in order}
-    weight = np.broadcast_to(weight, full).reshape(full[0], -1)
-    t = {x: trips[x] for x in order}
-    a1, has1 = _previous(a, t, order)
-    a2, has2 = _previous(a1, t, order)
-    has2 &= has1
-
-    def changed(x, y, loops):
-        return functools.reduce(np.logical_or, [x[lp] != y[lp] for lp in loops])
-
-    first = ~has1           # tile 0 loads all it needs
-
-    def pick(idx, loop, values):
-        """values = (at a full tile, at the last tile) of `loop`, per candidate."""
-        return np.where(idx[loop] == t[loop] - 1, values[1], values[0])
-
-    # what a tile's jobs cost depends on its sizes: priced per candidate at the full and the
-    # last size along each loop (stacked on a first axis: [full, last]), then picked per class
-    ks, cs, ps, qs = (np.stack(v) for v in ((kt, k_last), (ct, c_last), (pt, p_last),
-                                            (qt, q_last)))
-    in_rows = _by_index(a["p"], tp, rows_at, rows_last, rows_mid)
-    in_cols = _by_index(a["q"], tq, cols_at, cols_last, cols_mid)
-    ifmap_c, ifmap_l = (pick(a, "c", v) for v in (
-        _run(np.full_like(cs, shape.binarized), rows * program.BINARY_WORD_BITS, 1, bw)
-        if shape.binarized else
-        program.packed_run_cycles(cs, rows, shape.ifmap_pack, bw) if shape.ifmap_pack
-        else _run(cs, rows, b["i"], bw)))
-    weight_run, weight_gap = (
-        program.packed_run_cycles(ks, cols, shape.weight_bits, bw) if shape.weight_bits
-        else _run(ks, cols, b["w"], bw))
-    per_k = weight_run[:, None] * shape.R * shape.S * cs[None]      # [k size, c size]
-    weight_c = pick(a, "k", [pick(a, "c", per_k[0]), pick(a, "c", per_k[1])])
-    weight_l = pick(a, "k", weight_gap)
-    psum_run, psum_gap = _run(ks, cols, b["s"], bw)
-    planes = program.acc_planes(shape)      # a Winograd-domain tile's sums: a plane per tap
-    psum_c = pick(a, "k", psum_run) * pick(a, "p", ps) * pick(a, "q", qs) * planes
-    psum_l = pick(a, "k", psum_gap)
-    readback = changed(a, a1, "nkpq") & (a["c"] > 0)
-    ifmap_in, weights_in = first | changed(a, a1, "ncpq"), first | changed(a, a1, "kc")
-    ifmap = (ifmap_in, in_rows * in_cols * ifmap_c, ifmap_l)
-    load, _ = _job([ifmap, (weights_in, weight_c, weight_l), (readback, psum_c, psum_l)], lat)
-    if shape.tap_side:      # the patch stage, once the DRAM part is done
-        load = load + np.where(ifmap_in, program.patch_cycles(
-            shape, rows, pick(a, "c", cs), pick(a, "p", ps) * pick(a, "q", qs)), 0)
-    if shape.region_rows:   # rebuilt weights: the ifmap's run, then the regions, then the
-        # partial sums (done when their data is back), else done a cycle after the last rebuild
-        rebuilt = (np.where(ifmap_in, ifmap[1], 0) + 1
-                   + pick(a, "k", _region_steps(shape, cols, bw, lat, k_last, tk))
-                   + pick(a, "k", ceil_div(ks, cols)) * pick(a, "c", cs) * shape.R * shape.S
-                   + np.where(readback & (psum_c > 0), psum_c - psum_l + lat + 1, 0))
-        load = np.where(weights_in, rebuilt, load)
-    def compute(idx):
-        F, L = program.tile_folds(dataflow, rows, cols, shape.R, shape.S, pick(idx, "q", qs),
-                                  pick(idx, "k", ks), pick(idx, "c", cs), pick(idx, "p", ps))
-        return F * L
-
-    no_c = order.replace("c", "")
-
-    # PARAMS: the quantizer's head (if any), then per table word (filter block) a run of its
-    # entry bytes per filter (if any), at a full and the last k
-    param_cycles, param_last = param_runs(as_quantizer(requant) or DEFAULT_QUANTIZER, ks,
-                                          cols, bw)
-
-    def params_job(idx):
-        """A final write-back's PARAMS job (cycles from its start to the write-back's): the
-        table when its k differs from the final write-back's before it (in the order of the
-        loops without c), or it is the first; then the scale map (Shape.scale_bytes), one
-        request per pixel, when its (n, p, q) differ."""
-        if not requant:
-            return 0
-        prev, has = _previous({x: idx[x] for x in no_c}, t, no_c)
-        table = ~has | (prev["k"] != idx["k"])
-        cycles = np.where(table, pick(idx, "k", param_cycles), 0)
-        last = np.where(table, pick(idx, "k", param_last), 0)
-        runs, on_chip = table, 0
-        if shape.scale_bytes:
-            kmap = ~has | changed(prev, idx, "npq")
-            p_size, q_size = pick(idx, "p", ps), pick(idx, "q", qs)
-            if shape.binarized:     # the map formed on chip while the table is read
-                on_chip = np.where(kmap, program.kmap_cycles(shape, rows, p_size, q_size,
-                                                             pick(idx, "c", cs)), 0)
-            else:
-                cycles = cycles + np.where(kmap, p_size * q_size
-                                           * run_cycles(1, shape.scale_bytes, bw), 0)
-                last = np.where(kmap, program.last_gap(1, shape.scale_bytes, bw), last)
-            runs = table | kmap
-        dram = np.where(cycles > 0, cycles - last + lat + 2, 1)
-        return np.where(runs, np.maximum(dram, on_chip), 0)
-    # a write-back's (cycles, last gap) at a full and the last tile along k, p and q: the
-    # eight [k, p, q] size combinations flattened on a first axis, k's the slowest
-    pixels = ps[:, None] * qs[None, :]
-    jobs = {}
-    costs = {"o": program.write_run_costs(b["o"], bw, cols,
-                                          program.packed_outputs(shape, requant)),
-             "s": program.write_run_costs(b["s"], bw, cols)}
-    for name, words in (("o", pixels), ("s", pixels * planes)):
-        runs = _write_back_runs(ks[:, None, None], cols, costs[name])
-        jobs[name] = [np.broadcast_to(part, (2, 2, 2) + kt.shape).reshape((8,) + kt.shape)
-                      for part in _write_back(runs, words)]
-    if shape.tap_side:      # a Winograd-domain command's, through the tile stage
-        last = np.arange(2)[:, None, None]
-        inside = _inside_outputs(shape, ps[:, None], qs[None, :], last[:, None], last[None, :])
-        jobs["o"] = [np.broadcast_to(part, (2, 2, 2) + kt.shape).reshape((8,) + kt.shape)
-                     for part in _tap_write_back(shape, ks[:, None, None], cols, pixels, inside,
-                                                 costs["o"])]
-
-    def write_back(idx, leaves):
-        last = {x: idx[x] == t[x] - 1 for x in "kpq"}
-        which = 4 * last["k"] + 2 * last["p"] + last["q"]      # each class's [k, p, q] sizes
-        final = idx["c"] == t["c"] - 1
-
-        def at(name, part):
-            return np.choose(which, jobs[name][part])
-
-        out = np.where(final, at("o", 0) + params_job(idx), at("s", 0))
-        return (np.where(leaves, out, 0),
-                np.where(leaves, np.where(final, at("o", 1), at("s", 1)), 0))
-
-    wb, wb_last = write_back(a2, has2 & changed(a1, a2, "nkpq"))
-    load = load + np.where((wb > 0) & (load > 1), np.maximum(wb_last - 2, 0), 0)
-    period = np.maximum(compute(a1), wb + load + 2)
-    body = (np.where(has1, period, load + 1) * weight).sum(axis=1)   # tile 0: LD_0 + 1
-    # the tail: the last tile's compute and the last two write-backs
-    last = {x: t[x] - 1 for x in order}
-    before = _previous(last, t, order)[0]
-    single = tk * tc * tp * tq * shape.N == 1
-    wb_before, _ = write_back(before, ~single & changed(last, before, "nkpq"))
-    wb_last_tile, _ = write_back(last, np.ones_like(single))
-    tail = np.maximum(compute(last), wb_before + 3) + wb_last_tile + 3
-    return (body + tail[:, 0]).astype(np.float64)

@@ -81,14 +81,14 @@ def assert_closed_form_matches(arch, shape, mapping, dataflow: str) -> dict:
     of one command of `shape` under `mapping`, its cycle estimate within 5%; returns the
     timing model's counters."""
     from dlaforge.program import COUNTERS
-    from dlaforge.sim import controller_cost
+    from dlaforge.sim import controller_cost, controller_cycles
     timed = controller_counters(arch, shape, mapping, True, dataflow=dataflow)
     g = mapping.as_grid(dataflow)
     closed = controller_cost.counters(arch, shape, g, mapping.order, dataflow=dataflow)
     for name in COUNTERS[1:]:
         assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], name
-    estimate = float(controller_cost.cycles(arch, shape, g, mapping.order,
-                                            dataflow=dataflow)[0])
+    estimate = float(controller_cycles.cycles(arch, shape, g, mapping.order,
+                                              dataflow=dataflow)[0])
     assert abs(estimate - timed["cycles"]) <= 0.05 * timed["cycles"]
     return timed
 

@@ -29,7 +29,7 @@ from dlaforge.arch import arch_from_mapping, arch_mapping, load_arch
 from dlaforge.hw.controller.free_run import run_free
 from dlaforge.hw.controller.stimulus import ControllerJob
 from dlaforge.program import CONTROLLER_DATAFLOWS, LOOP_ORDERS, Mapping, Shape, fits
-from dlaforge.sim import controller_cost
+from dlaforge.sim import controller_cost, controller_cycles
 from dlaforge.sim.analytical import search
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.sim.energy import energy_table
@@ -138,9 +138,9 @@ def check(jobs, results) -> list[float]:
             assert cycles == counters["cycles"], what
         mapping = job.mapping
         grid = {**mapping.as_grid(job.dataflow)}
-        estimate = float(controller_cost.cycles(job.arch, job.shape, grid, mapping.order,
-                                                requant=job.requant is not None,
-                                                dataflow=job.dataflow)[0])
+        estimate = float(controller_cycles.cycles(job.arch, job.shape, grid, mapping.order,
+                                                  requant=job.requant is not None,
+                                                  dataflow=job.dataflow)[0])
         errors.append(abs(estimate - model["cycles"]) / model["cycles"])
         assert errors[-1] <= 0.05, (what, estimate, model["cycles"])
     return errors

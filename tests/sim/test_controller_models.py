@@ -211,7 +211,7 @@ ANALYTICAL_CASES = [(arch, dataflow) for arch in (load_arch("edge_tiny"), load_a
 def test_analytical_equals_timing_model(arch, dataflow):
     import numpy as np
 
-    from dlaforge.sim import controller_cost
+    from dlaforge.sim import controller_cost, controller_cycles
     from dlaforge.sim.analytical import evaluate
     from dlaforge.sim.cycle.model import native_cycle_stats
     from dlaforge.sim.energy import energy_table
@@ -232,8 +232,8 @@ def test_analytical_equals_timing_model(arch, dataflow):
             for name in COUNTERS[1:]:
                 assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], (name, shape,
                                                                                   mapping)
-            estimate = float(controller_cost.cycles(arch, shape, g, mapping.order,
-                                                    dataflow=dataflow)[0])
+            estimate = float(controller_cycles.cycles(arch, shape, g, mapping.order,
+                                                      dataflow=dataflow)[0])
             errors.append(abs(estimate - timed["cycles"]) / timed["cycles"])
             assert errors[-1] <= 0.05, (shape, mapping, estimate, timed["cycles"])
             # the two models' Stats: equal but for the cycles
@@ -255,7 +255,7 @@ def test_a_full_width_column_tile_is_the_untiled_program():
     """qt = Q (or more) is qt None: the same tiles, counters and closed forms."""
     import numpy as np
 
-    from dlaforge.sim import controller_cost
+    from dlaforge.sim import controller_cost, controller_cycles
 
     arch, rng = narrow_arch(), random.Random(11)
     for _ in range(40):
@@ -265,7 +265,7 @@ def test_a_full_width_column_tile_is_the_untiled_program():
         wide = Mapping(m.kt, m.ct, m.pt, m.order, qt=shape.Q + rng.choice([0, 0, 3]))
         assert (controller_counters(arch, shape, wide, True, dataflow=dataflow)
                 == controller_counters(arch, shape, m, True, dataflow=dataflow))
-        for fn in (controller_cost.counters, controller_cost.cycles):
+        for fn in (controller_cost.counters, controller_cycles.cycles):
             got = [fn(arch, shape, x.as_grid(dataflow), m.order, dataflow=dataflow)
                    for x in (m, wide)]
             if isinstance(got[0], dict):
@@ -308,7 +308,7 @@ def test_resnet18_conv1_runs_on_edge_tiny_by_column_tiles(dataflow):
     choice for conv1 prices within 5% of its exact timing (counters equal)."""
     import numpy as np
 
-    from dlaforge.sim import controller_cost
+    from dlaforge.sim import controller_cost, controller_cycles
     from dlaforge.sim.analytical import search
     from dlaforge.sim.energy import energy_table
 
@@ -328,7 +328,7 @@ def test_resnet18_conv1_runs_on_edge_tiny_by_column_tiles(dataflow):
         closed = controller_cost.counters(arch, shape, g, m.order, dataflow=dataflow)
         for name in COUNTERS[1:]:
             assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], (name, m)
-        estimate = float(controller_cost.cycles(arch, shape, g, m.order, dataflow=dataflow)[0])
+        estimate = float(controller_cycles.cycles(arch, shape, g, m.order, dataflow=dataflow)[0])
         assert abs(estimate - timed["cycles"]) <= 0.05 * timed["cycles"], (m, estimate, timed)
 
 
@@ -337,11 +337,11 @@ def test_bounded_search_picks_what_pricing_every_candidate_picks(objective, monk
     """By cycles or edp the mapper prices candidates in order of a lower bound (the busy
     cycles) and stops past the best: the same mapping and Stats as pricing them all (8 random
     layers on edge_tiny and a 4 x 8 array)."""
-    from dlaforge.sim import analytical, controller_cost
+    from dlaforge.sim import analytical, controller_cost, controller_cycles
     from dlaforge.sim.energy import energy_table
 
     def every(arch, op, shape, g, order, dataflow, objective, energy, busy, bound):
-        cycles = controller_cost.cycles(arch, shape, g, order, dataflow=dataflow) * op.groups
+        cycles = controller_cycles.cycles(arch, shape, g, order, dataflow=dataflow) * op.groups
         return np.arange(len(energy)), cycles
 
     rng, checked = random.Random(f"bounded {objective}"), 0

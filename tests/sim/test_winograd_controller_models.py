@@ -12,7 +12,7 @@ import pytest
 
 from dlaforge.arch import load_arch
 from dlaforge.program import COUNTERS, Mapping, tap_shape
-from dlaforge.sim import controller_cost
+from dlaforge.sim import controller_cost, controller_cycles
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.workloads.quantizers import DEFAULT_QUANTIZER
 
@@ -51,8 +51,8 @@ def test_closed_form_equals_the_timing_model(arch_name):
         for name in COUNTERS[1:]:
             assert int(np.asarray(closed[name]).ravel()[0]) == timed[name], (name, shape,
                                                                               mapping)
-        estimate = controller_cost.cycles(arch, shape, g, mapping.order, DEFAULT_QUANTIZER,
-                                          dataflow=dataflow)[0]
+        estimate = controller_cycles.cycles(arch, shape, g, mapping.order, DEFAULT_QUANTIZER,
+                                            dataflow=dataflow)[0]
         errors.append(abs(estimate / timed["cycles"] - 1))
         assert errors[-1] <= 0.05, (shape, mapping, dataflow, estimate, timed["cycles"])
     print(f"{arch_name}: {len(errors)} cases, worst {max(errors):.4%}")

@@ -17,7 +17,7 @@ from dlaforge.errors import SpecError
 from dlaforge.hw.controller.free_run import run_free
 from dlaforge.hw.controller.stimulus import ControllerJob
 from dlaforge.program import COUNTERS, LOOP_ORDERS, BufferGeometry, Mapping, Shape
-from dlaforge.sim import controller_cost
+from dlaforge.sim import controller_cost, controller_cycles
 from dlaforge.sim.analytical import evaluate
 from dlaforge.sim.cycle.controller_timing import controller_counters
 from dlaforge.sim.energy import energy_table
@@ -138,8 +138,8 @@ def test_closed_form_counters_equal_the_timing_model(arch):
                 closed = controller_cost.counters(arch, shape, g, order, True, dataflow)
                 assert {n: int(np.asarray(closed[n]).ravel()[0]) for n in COUNTERS[1:]} == {
                     n: exact[n] for n in COUNTERS[1:]}
-                cycles = controller_cost.cycles(arch, shape, g, order, True,
-                                                dataflow=dataflow)[0]
+                cycles = controller_cycles.cycles(arch, shape, g, order, True,
+                                                  dataflow=dataflow)[0]
                 worst = max(worst, abs(cycles - exact["cycles"]) / exact["cycles"])
                 checked += 1
     assert checked >= 20 and worst < 0.05
