@@ -273,13 +273,16 @@ def _uj(stats) -> str:
 
 def cells_table(cells: dict) -> list[str]:
     """One row per hardware (its family's `cells_row`): its PE (or units), its array, the int8
-    MAC reference."""
+    MAC reference; a row equal to one above it once (the methods that run on the int8 MAC
+    array count the same baseline design)."""
     lines = ["| method | method PE / unit | cells | int8 MAC PE (built for) | cells | PE ratio | "
              "method array 4x4 | int8 MAC array 4x4 | array ratio | other blocks |",
              "|---|---|---:|---|---:|---:|---:|---:|---:|---|"]
     for hardware, counted in cells.items():
         row = "| " + " | ".join(method_hardware(hardware).cells_row(counted)) + " |"
-        lines.append(row.replace("|  |", "| |"))
+        row = row.replace("|  |", "| |")
+        if row not in lines:
+            lines.append(row)
     return lines
 
 
