@@ -574,7 +574,7 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
                 continue            # an earlier order ran the same tiles of the same ties
             tied.add(same)
             command = controller_cycles.cycles(arch, shape, ties, order, dataflow=dataflow,
-                                                                       requant=requant_of(op))
+                                               requant=requant_of(op))
             if len(some) == 1:      # what controller_stats would price again
                 single[order] = command
             cycles = command * controller_cost.command_groups(op, shape)
@@ -600,7 +600,7 @@ def _controller_search(arch: ArchSpec, op: HwOp, dataflow: str, objective: str,
     command = (round(float(single[order][0])) if order in single else
                round(float(controller_cycles.cycles(arch, shape, mapping.as_grid(dataflow),
                                                     order, dataflow=dataflow,
-                                                         requant=requant_of(op))[0])))
+                                                    requant=requant_of(op))[0])))
     return mapping, op_stats(arch, op, {**chosen, "cycles": command}, table, dataflow)
 
 
@@ -652,7 +652,7 @@ def _bounded_cycles(arch, op, shape, g, order, dataflow, objective, energy, busy
         take = ranked[pos:pos + chunk]
         cycles = controller_cycles.cycles(arch, shape, {k: v[take] for k, v in g.items()},
                                           order, dataflow=dataflow,
-                                               requant=requant_of(op)) \
+                                          requant=requant_of(op)) \
             * controller_cost.command_groups(op, shape)
         found = cycles if objective == "cycles" else energy[take] * cycles
         bound = min(bound, float(found.min()))

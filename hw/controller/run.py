@@ -121,6 +121,17 @@ COMMAND_FIELDS = {
     "recip": ("binarizing designs with a scale map: K_q = min((sum of |x| over the window's "
               "in-image taps and channels) * recip >> k_shift, 2**scale_map_bits - 1)"),
     "k_shift": "binarizing designs with a scale map: the shift of K_q's fixed point (recip)",
+    "raw_H": ("Winograd designs only: a Winograd-domain command's (mode 0) layer: its ifmap "
+              "height (H, W, R, S, P, Q, stride and padding describe the tap GEMMs: P x Q "
+              "output tiles of m x m, R = S = stride = a, H = P*a, W = Q*a, padding 0)"),
+    "raw_W": "Winograd designs only: the layer's ifmap width (see raw_H)",
+    "raw_P": "Winograd designs only: the layer's output height (see raw_H)",
+    "raw_Q": "Winograd designs only: the layer's output width (see raw_H)",
+    "raw_padding": "Winograd designs only: the layer's zero padding (see raw_H)",
+    "v_shift": ("Winograd designs only: per tap (r*a + s) the input transform's rounding right "
+                "shift of V (the tap-wise scales)"),
+    "align": ("Winograd designs only: per tap the left shift aligning its sums before the "
+              "output transform"),
 }
 DRAM_LAYOUTS = {
     "ifmap": "N x H x W x Ct, channels innermost (NHWC), ifmap_bits elements",
@@ -204,6 +215,16 @@ def controller_manifest(dut: ControllerAccelerator, arch: ArchSpec, top: str = T
         layouts["ifmap"] += (f"; {words}; a binarizing command (`binarize`): the layer's int8 "
                              f"activations, packed on the load")
         layouts["weight"] += f"; {words}"
+    if geo.transforms:      # Winograd-domain commands (mode 0): the layer raw, the taps' GEMMs
+        v = d.tap_transform
+        info["parameters"]["datapath"].update(tap_transform={"m": v.m, "a": v.a})
+        mode0 = f"a Winograd-domain command (mode 0, {v.m}x{v.m} output tiles, a = {v.a})"
+        layouts["ifmap"] += f"; {mode0}: the layer's N x raw_H x raw_W x Ct"
+        layouts["weight"] += (f"; {mode0}: the transformed weights U, {v.a} x {v.a} x C x Kt "
+                              f"(R = S = {v.a})")
+        layouts["ofmap"] += f"; {mode0}: the layer's N x raw_P x raw_Q x Kt"
+        layouts["psum"] += (f"; {mode0}: a plane per tap, N x {v.a * v.a} x P x Q x Kt (P x Q "
+                            f"its tiles; plane t = r*{v.a} + s)")
     if geo.scales:
         info["parameters"]["datapath"].update(scale_map_bits=d.scale_map_bits)
         layouts["kmap"] = ("N x P x Q unsigned K_q at kmap_base, read by a mode-0 command "

@@ -35,12 +35,12 @@ CASES = {
     # padding 2: the first tile's patches start two rows and columns outside the image
     "f2_ws_pad2": ("F2", (1, 3, 4, 4, 5, 2), Mapping(4, 3, 2, "nkcp", qt=1), "ws"),
     # channel tiles outside an output loop: every output tile spills its planes and reads them
-    # back at the next channel tile
-    "f2_ws_channel_tiles": ("F2", (1, 3, 4, 4, 4, 1), Mapping(4, 2, 2, "ckpn", qt=1), "ws"),
+    # back at the next channel tile (ws: two filter blocks a tile, the tap between them)
+    "f2_ws_channel_tiles": ("F2", (1, 3, 6, 4, 4, 1), Mapping(6, 2, 1, "ckpn", qt=1), "ws"),
     "f2_is_channel_tiles": ("F2", (2, 4, 3, 5, 7, 0), Mapping(3, 2, 2, "ncpk", qt=2), "is"),
-    "f4_ws_channel_tiles": ("F4", (1, 3, 3, 4, 4, 1), Mapping(2, 2, 1, "ckpn", qt=1), "ws"),
+    "f4_ws_channel_tiles": ("F4", (1, 3, 6, 8, 5, 1), Mapping(6, 2, 1, "ckpn", qt=1), "ws"),
 }
-LONG = ("f2_ws", "f4_ws_channel_tiles")     # 5 s each, in make test-long
+LONG = ("f2_ws", "f4_ws_channel_tiles")     # 5-14 s each, in make test-long
 
 
 def job_of(name: str, requant=True) -> ControllerJob:
@@ -66,8 +66,8 @@ def test_winograd_command_bit_exact(name):
 
 
 # a 3x3 layer in the Winograd domain, the next reading its outputs (chained; F4: 32 channels,
-# more than a tile's weight half holds, so in channel tiles), a strided 3x3 and a 1x1 in the
-# MAC mode, on one design
+# more than a tile's weight half holds, so in channel tiles, the c loop innermost: the mapper
+# spills nothing here), a strided 3x3 and a 1x1 in the MAC mode, on one design
 NETWORK = Network("wino", (
     conv("w1", 4, 32, 9, R=3),
     conv("w2", 32, 5, 9, R=3),
