@@ -138,17 +138,15 @@ def written_outputs(arch: ArchSpec, op: HwOp) -> int:
 def _requant_energy(arch: ArchSpec, op: HwOp) -> dict:
     """{"requant": pJ}: the requantization stage's energy over the op's final outputs,
     written_outputs x requant_stage_pj under the op's quantizer (the default included), at
-    the width of a Winograd op's transformed outputs: the controller requantizes every output
-    it writes (REQUANT), and the generated stage (hw/requant.Requantizer) spends this per
-    element whatever the quantizer. The stage is the
-    same for every tiling, so the mapper's search (`energy`) leaves it out."""
+    the width of the sums its design's stage takes (HwOp.requant_bits: a Winograd design's
+    transformed outputs'): the controller requantizes every output it writes (REQUANT), and
+    the generated stage (hw/requant.Requantizer) spends this per element whatever the
+    quantizer. The stage is the same for every tiling, so the mapper's search (`energy`)
+    leaves it out."""
     if not REQUANT:
         return {}
-    acc_bits = None
-    if op.tap_layer and (datapath := controller_datapath(arch, op.pe_op, op)) is not None:
-        acc_bits = datapath.tap_transform.output_bits(arch.pe_array.psum_bits)
     return {"requant": written_outputs(arch, op)
-            * requant_stage_pj(arch, op.quantizer, acc_bits)}
+            * requant_stage_pj(arch, op.quantizer, op.requant_bits or None)}
 
 
 def weight_loads(shape: program.Shape, weight_writes):

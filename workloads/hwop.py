@@ -77,6 +77,10 @@ class HwOp(Window):
     # output tiles of m x m (workloads/methods/winograd; the controller runs it as one
     # command, program.tap_shape); () for any other op
     tap_layer: tuple = ()
+    # the width of the sums its design's requantization stage takes (0: psum_bits): a Winograd
+    # design's stage is as wide as its transformed outputs (Variant.output_bits), for the
+    # layers it runs direct too (workloads/methods/winograd)
+    requant_bits: int = 0
 
     def __post_init__(self):
         for dim in ("N", "K", "C", "P", "Q", "R", "S", "H", "W", "groups",

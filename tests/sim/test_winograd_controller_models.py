@@ -100,3 +100,24 @@ def test_a_layer_whose_smallest_tile_cannot_hold_its_planes_is_refused_saying_wh
         "tile holds a plane of sums per tap")
     (fits,) = get_method("winograd_f2", small).transform(conv("c", 64, 8, 10, R=3), small)
     assert controller_cost.controller_runs(small, fits, "ws")     # F2: 16 planes
+
+
+def test_every_layer_on_a_winograd_design_is_requantized_at_the_stage_width():
+    """A Winograd design's requantizers are as wide as F4's transformed outputs (the writer's,
+    hw/controller/writer.py), so a 1x1 layer it runs in the MAC mode is priced at that width
+    too, not at psum_bits."""
+    import dlaforge
+    from dlaforge.sim.controller_stats import requant_stage_pj
+    from dlaforge.workloads.layer import conv
+    from dlaforge.workloads.methods.winograd import F4
+    from dlaforge.workloads.networks import Network
+    arch = load_arch("edge_tiny_winograd")
+    net = Network("two", (conv("w", 4, 8, 8, R=3), conv("p", 8, 4, 8, R=1)))
+    wide = requant_stage_pj(arch, DEFAULT_QUANTIZER, F4.output_bits(32))
+    assert wide > requant_stage_pj(arch, DEFAULT_QUANTIZER)
+    for model in ("analytical", "cycle"):
+        rows = dlaforge.simulate("edge_tiny_winograd", net, "ws", model=model,
+                                 method="winograd_f4").layers
+        for row, filters in zip(rows, (8, 4)):
+            assert row.stats.energy_breakdown_pj["requant"] == pytest.approx(
+                8 * 8 * filters * wide, rel=1e-12), (model, row.name)

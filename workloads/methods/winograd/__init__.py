@@ -17,7 +17,8 @@ to its tap's scale (a² per input channel) and each accumulator to the common ex
 (a² per output channel).
 
 Other layers fall back to direct convolution (the baseline op) and say so with the count
-`direct_conv_fallback` in their ops.
+`direct_conv_fallback` in their ops. Every op's outputs go through the design's requantizers,
+as wide as the transformed outputs (HwOp.requant_bits).
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ def eligible(layer) -> bool:
 
 
 def _transform(v: Variant, layer, arch) -> list:
+    pe = arch.pe_array
+    requant_bits = v.output_bits(pe.psum_bits)
     if not eligible(layer):
         op = baseline.transform(layer, arch)[0]
-        return [replace(op, ops={**op.ops, "direct_conv_fallback": 1})]
-    pe = arch.pe_array
+        return [replace(op, ops={**op.ops, "direct_conv_fallback": 1},
+                        requant_bits=requant_bits)]
     tp, tq = tiles(layer.P, layer.Q, v.m)
     taps = v.a * v.a
     op = layer_op(layer, arch, pe.ifmap_bits, pe.weight_bits, K=taps * layer.K,
@@ -52,7 +55,7 @@ def _transform(v: Variant, layer, arch) -> list:
              "ofmap": layer.P * layer.Q / (taps * tp * tq)}
     storage = op.weight_elements * pe.weight_bits + 2 * taps * EXPONENT_BITS
     return [replace(op, ops=ops, dram_scale=scale, weight_storage_bits=storage,
-                    ifmap_plain=False, pe_op=v.pe_op,
+                    ifmap_plain=False, pe_op=v.pe_op, requant_bits=requant_bits,
                     tap_layer=(v.m, layer.H, layer.W, layer.padding))]
 
 
