@@ -218,6 +218,7 @@ def binarizing_job(rng, shape: Shape, mapping: Mapping, dataflow: str
                                   ).transpose(1, 2, 3, 0)
 
 
+@pytest.mark.long      # 40 s: make test-long (make test keeps the network and the commands)
 @needs_icarus
 def test_binarized_layers_free_running_on_icarus(tmp_path):
     """On one build: nine random layers of random sign words (ws, os, is; strides, padding,
