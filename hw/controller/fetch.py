@@ -73,7 +73,7 @@ from dlaforge.workloads.methods.datapath import twos_complement
 
 from .layouts import KINDS, ControllerParams
 from .nest import minimum, step_nest
-from .tiles import raw_window_layout, tile_layout
+from .tiles import raw_window_layout, sum_pixel, tile_layout
 
 # in this order, each its bit of the mask (kmap only in a design with a scale map)
 PHASES = ("ifmap", "weight", "psum", "param", "kmap")
@@ -159,12 +159,11 @@ class Fetcher(wiring.Component):
             ifmap_word = Mux(transforming, word, ifmap_word)
             ifmap_digits[1:] = [(a, 1, a + 1 == Mux(transforming, raw.in_rows, t.in_rows)),
                                 (b, 1, b + 1 == Mux(transforming, raw.in_cols, t.in_cols))]
-        psum_pixel = (t.n * cmd.P + t.p0 + a) * cmd.Q + t.q0 + b
+        psum_pixel = sum_pixel(cmd, t, a, b)
         psum_digits = [(blk, 1, last_kb), (a, 1, a + 1 == t.p_size), (b, 1, b + 1 == t.q_size)]
         if geo.transforms:  # a Winograd-domain tile's planes, a tap each (c: the tap)
             taps = geo.datapath.tap_transform.taps
-            psum_pixel = Mux(transforming, ((t.n * taps + c) * cmd.P + t.p0 + a) * cmd.Q
-                             + t.q0 + b, psum_pixel)
+            psum_pixel = Mux(transforming, sum_pixel(cmd, t, a, b, c, taps), psum_pixel)
             psum_digits.insert(1, (c, 1, ~transforming | (c == taps - 1)))
         beats = {name: getattr(geo.beats, name) for name in phases_of}
         nbytes = dict(geo.beats.bytes)

@@ -171,3 +171,12 @@ def raw_window(m: Module, cmd, t, side: int, dim_bits: int):
                  w.in_rows.eq(Mux(hi > w.lo, hi - w.lo, 0)),
                  w.in_cols.eq(Mux(whi > w.wlo, whi - w.wlo, 0))]
     return w
+
+
+def sum_pixel(cmd, t, p, q, plane=None, planes: int = 1):
+    """The DRAM pixel index of output pixel (p, q) of tile `t` (from its first row and column)
+    in a command's outputs and partial sums: (n*P + p0 + p)*Q + q0 + q; with `plane`, of that
+    plane of a Winograd-domain command's spilled sums (`planes` = a² of them per image):
+    ((n*planes + plane)*P + p0 + p)*Q + q0 + q."""
+    image = t.n if plane is None else t.n * planes + plane
+    return (image * cmd.P + t.p0 + p) * cmd.Q + t.q0 + q

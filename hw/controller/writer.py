@@ -48,7 +48,7 @@ from ..layouts import bits_for
 from ..requant import Requantizer, unpack_params
 from .layouts import KINDS, ControllerParams
 from .nest import minimum, step_nest
-from .tiles import tile_layout
+from .tiles import sum_pixel, tile_layout
 
 
 def output_stage(datapath):
@@ -151,11 +151,11 @@ class Writer(wiring.Component):
         last_chunk = (chunk + 1) * beat >= run
         base = Mux(t.final, cmd.ofmap_base, cmd.psum_base)
         payload = self.wr.payload
-        pixel = (t.n * cmd.P + t.p0 + pp) * cmd.Q + t.q0 + qq
+        pixel = sum_pixel(cmd, t, pp, qq)
         if tiles:           # a transforming command's output pixel: its sub-pixel's; or its plane
-            spilled = ((t.n * taps + plane) * cmd.P + t.p0 + pp) * cmd.Q + t.q0 + qq
             pixel = Mux(transforming, Mux(t.final, (t.n * cmd.raw_P + tiles.y) * cmd.raw_Q
-                                          + tiles.x, spilled), pixel)
+                                          + tiles.x, sum_pixel(cmd, t, pp, qq, plane, taps)),
+                        pixel)
         first, count = t.k0 + kb * Cc + chunk * beat, minimum(beat, run - chunk * beat)
         m.d.comb += [self.acc_addr.eq(t.half_a * geo.buffers.acc_half + word),
                      payload.addr.eq(base + pixel * cmd.Kt + first),
